@@ -1,0 +1,108 @@
+//! XML-RPC, both directions, on quick-xml: requests and replies for the client, calls and replies
+//! for the simulator.
+//!
+//! Decoding reads from a [`BufRead`] (the HTTP body as it arrives), never expands a DTD entity,
+//! and stops with an error at the depth and size limits of [`Limits`].
+
+mod decode;
+mod encode;
+mod limited;
+
+pub use decode::{decode_call, decode_response, decode_value};
+pub use encode::{encode_call, encode_fault, encode_response, encode_value, Encoder};
+
+use std::fmt;
+use std::io;
+
+/// What a decoder accepts before it gives up with an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// How deeply values may nest (`<value>` inside `<array>`/`<struct>`).
+    pub max_depth: usize,
+    /// How many bytes of XML may be read (after any HTTP decompression).
+    pub max_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 64,
+            max_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
+/// A decoded `<methodResponse>`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Response {
+    /// `<params><param><value>…`: for XenAPI, the `Status` envelope.
+    Value(crate::Value),
+    /// `<fault>`: XenAPI servers do not use it for API errors, but a proxy or a broken server may.
+    Fault { code: i64, message: String },
+}
+
+/// Why decoding stopped.
+#[derive(Debug)]
+pub enum CodecError {
+    /// Reading the input failed (connection lost, deadline passed).
+    Io(io::Error),
+    /// The input is not XML-RPC.
+    Malformed(String),
+    /// The input is longer than [`Limits::max_bytes`].
+    TooLarge(u64),
+    /// Values nest deeper than [`Limits::max_depth`].
+    TooDeep(usize),
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CodecError::Io(e) => write!(f, "reading the reply failed: {e}"),
+            CodecError::Malformed(m) => write!(f, "malformed XML-RPC: {m}"),
+            CodecError::TooLarge(n) => write!(f, "the reply is larger than the limit of {n} bytes"),
+            CodecError::TooDeep(n) => write!(f, "values nest deeper than the limit of {n}"),
+        }
+    }
+}
+
+impl std::error::Error for CodecError {}
+
+impl CodecError {
+    /// The client's error for a reply from `url` that failed to decode.
+    pub fn into_error(self, url: &str) -> crate::Error {
+        match self {
+            CodecError::Io(e) => match e.kind() {
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => crate::Error::Timeout {
+                    url: url.to_owned(),
+                    message: format!("no complete reply in time ({e})"),
+                },
+                _ => crate::Error::Connect {
+                    url: url.to_owned(),
+                    message: format!("the connection broke while reading the reply: {e}"),
+                },
+            },
+            other => crate::Error::Protocol(other.to_string()),
+        }
+    }
+}
+
+/// Parses an XML-RPC double, including the bare tokens `Infinity`, `-Infinity` and `NaN` that
+/// xapi writes (and Python's `inf`/`nan`).
+pub fn parse_double(s: &str) -> Option<f64> {
+    match s {
+        "Infinity" | "+Infinity" | "inf" | "+inf" => Some(f64::INFINITY),
+        "-Infinity" | "-inf" => Some(f64::NEG_INFINITY),
+        "NaN" | "nan" | "-nan" | "+nan" => Some(f64::NAN),
+        _ => {
+            // Rust's parser also takes "infinity" and friends; only digits forms reach it here.
+            let ok = !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+            if ok {
+                s.parse().ok()
+            } else {
+                None
+            }
+        }
+    }
+}

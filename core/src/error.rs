@@ -1,0 +1,228 @@
+//! The one error type of the client, and the XenAPI failure it carries.
+
+use std::fmt;
+
+/// Everything a XenAPI call can fail with.
+///
+/// Messages are for people and never contain a password or a session reference.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered `Status: Failure` (or any status other than `Success`).
+    Api(Failure),
+    /// The host could not be reached, or the connection broke before a full reply.
+    Connect { url: String, message: String },
+    /// The TLS handshake failed: an untrusted or mismatching certificate, or no common protocol.
+    Tls { url: String, message: String },
+    /// The server answered with an HTTP error status instead of an XML-RPC reply.
+    Http { url: String, status: u16, message: String },
+    /// The connect timeout or the whole-call deadline passed.
+    Timeout { url: String, message: String },
+    /// The reply was not a XenAPI reply: bad XML, no `Status`, a `<fault>`, a value of the wrong type,
+    /// or a body over the size limit.
+    Protocol(String),
+    /// The caller passed something unusable (a bad URL, an option that makes no sense).
+    InvalidArgument(String),
+}
+
+/// The kind of an [`Error`], for bindings that map it to a status code or an exception class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    Api,
+    Connect,
+    Tls,
+    Http,
+    Timeout,
+    Protocol,
+    InvalidArgument,
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Api(_) => ErrorKind::Api,
+            Error::Connect { .. } => ErrorKind::Connect,
+            Error::Tls { .. } => ErrorKind::Tls,
+            Error::Http { .. } => ErrorKind::Http,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Protocol(_) => ErrorKind::Protocol,
+            Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+        }
+    }
+
+    /// The XenAPI failure, if the server sent one.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Error::Api(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The XenAPI error code (`VM_BAD_POWER_STATE`, ...), if the server sent one.
+    pub fn code(&self) -> Option<&str> {
+        self.failure().map(Failure::code)
+    }
+
+    pub(crate) fn protocol(message: impl Into<String>) -> Self {
+        Error::Protocol(message.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Api(failure) => failure.fmt(f),
+            Error::Connect { url, message } => write!(f, "cannot reach {url}: {message}"),
+            Error::Tls { url, message } => write!(f, "TLS failure talking to {url}: {message}"),
+            Error::Http { url, status, message } => {
+                write!(f, "{url} answered HTTP {status}")?;
+                if !message.is_empty() {
+                    write!(f, ": {message}")?;
+                }
+                Ok(())
+            }
+            Error::Timeout { url, message } => write!(f, "timed out talking to {url}: {message}"),
+            Error::Protocol(m) => write!(f, "not a valid XenAPI reply: {m}"),
+            Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A XenAPI failure: `ErrorDescription = [CODE, param, ...]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    description: Vec<String>,
+}
+
+impl Failure {
+    /// From the server's `ErrorDescription`. An empty description becomes `INTERNAL_ERROR`.
+    pub fn new(description: Vec<String>) -> Self {
+        if description.is_empty() {
+            return Failure {
+                description: vec![
+                    codes::INTERNAL_ERROR.to_owned(),
+                    "empty ErrorDescription".to_owned(),
+                ],
+            };
+        }
+        Failure { description }
+    }
+
+    /// A failure with this code and these parameters.
+    pub fn with_code(code: &str, params: &[&str]) -> Self {
+        let mut description = vec![code.to_owned()];
+        description.extend(params.iter().map(|p| (*p).to_owned()));
+        Failure { description }
+    }
+
+    pub fn code(&self) -> &str {
+        &self.description[0]
+    }
+
+    pub fn params(&self) -> &[String] {
+        &self.description[1..]
+    }
+
+    /// The whole `ErrorDescription`: the code, then the parameters.
+    pub fn description(&self) -> &[String] {
+        &self.description
+    }
+
+    pub fn is(&self, code: &str) -> bool {
+        self.code() == code
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.params();
+        let arg = |i: usize| p.get(i).map(String::as_str).unwrap_or("?");
+        write!(f, "{}: ", self.code())?;
+        match self.code() {
+            codes::SESSION_AUTHENTICATION_FAILED => {
+                write!(f, "the user name or password was not accepted")?;
+                if let Some(user) = p.first().filter(|u| !u.is_empty()) {
+                    write!(f, " (user {user})")?;
+                }
+                Ok(())
+            }
+            codes::SESSION_INVALID => {
+                write!(f, "the session is no longer valid (expired or logged out)")
+            }
+            codes::HOST_IS_SLAVE => write!(
+                f,
+                "this host is a pool member, not the coordinator; connect to {}",
+                arg(0)
+            ),
+            codes::HANDLE_INVALID => write!(f, "no {} object has the reference {}", arg(0), arg(1)),
+            codes::VM_BAD_POWER_STATE => write!(
+                f,
+                "VM {} is {}, but the operation needs it to be {}",
+                arg(0),
+                arg(2),
+                arg(1)
+            ),
+            codes::MESSAGE_METHOD_UNKNOWN => write!(f, "the server has no method {}", arg(0)),
+            codes::MESSAGE_PARAMETER_COUNT_MISMATCH => write!(
+                f,
+                "{} takes {} parameters but was given {}",
+                arg(0),
+                arg(1),
+                arg(2)
+            ),
+            codes::INTERNAL_ERROR => write!(f, "the server failed internally: {}", p.join(", ")),
+            _ => {
+                if p.is_empty() {
+                    write!(f, "the server refused the call")
+                } else {
+                    let names = crate::api::error_param_names(self.code()).unwrap_or(&[]);
+                    let shown: Vec<String> = p
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| match names.get(i) {
+                            Some(n) => format!("{n}={v}"),
+                            None => v.clone(),
+                        })
+                        .collect();
+                    write!(f, "{}", shown.join(", "))
+                }
+            }
+        }
+    }
+}
+
+/// The error codes the client itself acts on or names (DESIGN.md section 3); every other code of the
+/// datamodel is in [`crate::api::ERROR_CODES`].
+pub mod codes {
+    pub const SESSION_AUTHENTICATION_FAILED: &str = "SESSION_AUTHENTICATION_FAILED";
+    pub const SESSION_INVALID: &str = "SESSION_INVALID";
+    pub const HOST_IS_SLAVE: &str = "HOST_IS_SLAVE";
+    pub const HANDLE_INVALID: &str = "HANDLE_INVALID";
+    pub const VM_BAD_POWER_STATE: &str = "VM_BAD_POWER_STATE";
+    pub const MESSAGE_METHOD_UNKNOWN: &str = "MESSAGE_METHOD_UNKNOWN";
+    pub const MESSAGE_PARAMETER_COUNT_MISMATCH: &str = "MESSAGE_PARAMETER_COUNT_MISMATCH";
+    pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_code_and_read_as_sentences() {
+        let e = Error::Api(Failure::with_code(
+            codes::VM_BAD_POWER_STATE,
+            &["OpaqueRef:1", "halted", "running"],
+        ));
+        assert_eq!(
+            e.to_string(),
+            "VM_BAD_POWER_STATE: VM OpaqueRef:1 is running, but the operation needs it to be halted"
+        );
+        assert_eq!(e.code(), Some("VM_BAD_POWER_STATE"));
+        let auth = Failure::with_code(codes::SESSION_AUTHENTICATION_FAILED, &["root", "x"]);
+        assert!(auth.to_string().contains("user root"));
+        assert_eq!(Failure::new(vec![]).code(), codes::INTERNAL_ERROR);
+    }
+}

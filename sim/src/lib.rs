@@ -1,0 +1,1 @@
+//! The XenAPI simulator (work in progress).
