@@ -15,7 +15,11 @@ pub enum Error {
     /// The TLS handshake failed: an untrusted or mismatching certificate, or no common protocol.
     Tls { url: String, message: String },
     /// The server answered with an HTTP error status instead of an XML-RPC reply.
-    Http { url: String, status: u16, message: String },
+    Http {
+        url: String,
+        status: u16,
+        message: String,
+    },
     /// The connect timeout or the whole-call deadline passed.
     Timeout { url: String, message: String },
     /// The reply was not a XenAPI reply: bad XML, no `Status`, a `<fault>`, a value of the wrong type,
@@ -62,10 +66,6 @@ impl Error {
     pub fn code(&self) -> Option<&str> {
         self.failure().map(Failure::code)
     }
-
-    pub(crate) fn protocol(message: impl Into<String>) -> Self {
-        Error::Protocol(message.into())
-    }
 }
 
 impl fmt::Display for Error {
@@ -74,7 +74,11 @@ impl fmt::Display for Error {
             Error::Api(failure) => failure.fmt(f),
             Error::Connect { url, message } => write!(f, "cannot reach {url}: {message}"),
             Error::Tls { url, message } => write!(f, "TLS failure talking to {url}: {message}"),
-            Error::Http { url, status, message } => {
+            Error::Http {
+                url,
+                status,
+                message,
+            } => {
                 write!(f, "{url} answered HTTP {status}")?;
                 if !message.is_empty() {
                     write!(f, ": {message}")?;

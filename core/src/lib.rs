@@ -4,26 +4,37 @@
 //! XCP-ng) or to xend (Xen 3.x).
 //!
 //! ```no_run
-//! use xenapi::{Session, Options};
+//! use xenapi::{Options, Session};
 //!
-//! let session = Session::login_with_password(
-//!     Options::new("http://127.0.0.1:9363"), "root", "password")?;
+//! let session = Session::connect(Options::new("http://127.0.0.1:9363"), "root", "password")?;
 //! for method in session.call("host.list_methods", vec![])?.as_array().unwrap_or(&[]) {
 //!     println!("{}", method.as_str().unwrap_or("?"));
 //! }
 //! session.logout()?;
 //! # Ok::<(), xenapi::Error>(())
 //! ```
+//!
+//! Layers, bottom up: [`codec`] (XML-RPC), the HTTP(S) transport, [`Client`] (envelope, no
+//! session), [`Session`] (login, re-login, coordinator, logout), and [`api`] (typed classes
+//! generated from the datamodel).
 
 pub mod api;
+mod client;
 pub mod codec;
 mod datetime;
 mod error;
+mod options;
+mod reference;
+mod session;
+mod transport;
 mod value;
 
-
+pub use client::{unwrap_envelope, Client};
 pub use datetime::{DateTime, DateTimeParts};
 pub use error::{codes, Error, ErrorKind, Failure};
+pub use options::{Options, TlsPolicy};
+pub use reference::{Ref, NULL_REF};
+pub use session::{Dialect, Session};
 pub use value::Value;
 
 /// Result of every fallible call in this crate.

@@ -19,13 +19,18 @@ fn round_trip_and_xapi_forms() {
             ]),
         ),
     ]);
-    let enc = Encoder { i8_for_wide_ints: true, ..Encoder::default() };
+    let enc = Encoder {
+        i8_for_wide_ints: true,
+        ..Encoder::default()
+    };
     let xml = codec::encode_response(&v, &enc);
     let back = codec::decode_response(&xml[..], Limits::default()).unwrap();
     assert_eq!(back, Response::Value(v));
 
     let xapi = br#"<?xml version="1.0"?><methodResponse><params><param><value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name><value>12&amp;&#x41;<![CDATA[<x>]]></value></member></struct></value></param></params></methodResponse>"#;
-    let Response::Value(v) = codec::decode_response(&xapi[..], Limits::default()).unwrap() else { panic!() };
+    let Response::Value(v) = codec::decode_response(&xapi[..], Limits::default()).unwrap() else {
+        panic!()
+    };
     assert_eq!(v.get("Value"), Some(&Value::from("12&A<x>")));
 }
 
@@ -43,7 +48,10 @@ fn refuses_dtd_depth_and_size() {
         Err(codec::CodecError::TooDeep(_))
     ));
     let big = codec::encode_response(&Value::from("x".repeat(10_000)), &Encoder::default());
-    let small = Limits { max_bytes: 1000, ..Limits::default() };
+    let small = Limits {
+        max_bytes: 1000,
+        ..Limits::default()
+    };
     assert!(matches!(
         codec::decode_response(&big[..], small),
         Err(codec::CodecError::TooLarge(1000))
@@ -52,7 +60,11 @@ fn refuses_dtd_depth_and_size() {
 
 #[test]
 fn call_round_trip() {
-    let xml = codec::encode_call("VM.start", &[Value::from("OpaqueRef:x"), Value::Bool(false)], &Encoder::default());
+    let xml = codec::encode_call(
+        "VM.start",
+        &[Value::from("OpaqueRef:x"), Value::Bool(false)],
+        &Encoder::default(),
+    );
     let (m, p) = codec::decode_call(&xml[..], Limits::default()).unwrap();
     assert_eq!(m, "VM.start");
     assert_eq!(p, vec![Value::from("OpaqueRef:x"), Value::Bool(false)]);

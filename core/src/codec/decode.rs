@@ -248,7 +248,9 @@ impl<R: BufRead> Parser<R> {
                 if r.is_char_ref() {
                     match r.resolve_char_ref() {
                         Ok(Some(c)) => self.text.push(c),
-                        _ => return Err(CodecError::Malformed("invalid character reference".into())),
+                        _ => {
+                            return Err(CodecError::Malformed("invalid character reference".into()))
+                        }
                     }
                 } else {
                     let name = r.xml10_content();
@@ -334,9 +336,7 @@ impl<R: BufRead> Parser<R> {
             match self.next()? {
                 Ev::Text => {}
                 Ev::End(t) if t == tag => return Ok(&self.text),
-                other => {
-                    return Err(self.unexpected(&format!("text or </{}>", tag.name()), other))
-                }
+                other => return Err(self.unexpected(&format!("text or </{}>", tag.name()), other)),
             }
         }
     }
@@ -408,7 +408,10 @@ impl<R: BufRead> Parser<R> {
             Tag::Boolean => match self.scalar_text(t)?.trim() {
                 "1" | "true" => Ok(Value::Bool(true)),
                 "0" | "false" => Ok(Value::Bool(false)),
-                s => Err(CodecError::Malformed(format!("bad boolean {:?}", shorten(s)))),
+                s => Err(CodecError::Malformed(format!(
+                    "bad boolean {:?}",
+                    shorten(s)
+                ))),
             },
             Tag::Double => {
                 let s = self.scalar_text(t)?.trim();

@@ -7,22 +7,13 @@ use base64::Engine as _;
 use crate::Value;
 
 /// How values are written. The defaults suit a client talking to xapi or xend.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Encoder {
     /// Write strings as untyped `<value>text</value>` (as xapi does) instead of `<string>`.
     pub untyped_strings: bool,
     /// Write integers outside the 32-bit range as `<i8>` instead of as strings. XenAPI servers
     /// expect int64 values as strings, so a client leaves this off.
     pub i8_for_wide_ints: bool,
-}
-
-impl Default for Encoder {
-    fn default() -> Self {
-        Encoder {
-            untyped_strings: false,
-            i8_for_wide_ints: false,
-        }
-    }
 }
 
 const DECL: &str = "<?xml version=\"1.0\"?>\n";

@@ -48,7 +48,9 @@ impl<R: BufRead> BufRead for Limited<R> {
             self.exceeded = true;
             return Err(io::Error::other("size limit exceeded"));
         }
-        let n = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
         Ok(&buf[..n])
     }
 

@@ -1,0 +1,149 @@
+//! A XenAPI endpoint without a session: encode a call, post it, unwrap the `Status` envelope.
+
+use crate::codec::{self, Encoder, Response};
+use crate::transport::Transport;
+use crate::{Error, Failure, Options, Value};
+
+/// A connection to one XenAPI server, below sessions: for `session.login_with_password` itself,
+/// for methods that take no session, and for bindings that want the raw envelope (the talk's
+/// `xmlrpclib` style).
+pub struct Client {
+    transport: Transport,
+    options: Options,
+}
+
+impl Client {
+    /// Checks the options (URL, CA file, pin) and prepares the connection pool. Connects lazily.
+    pub fn new(options: Options) -> crate::Result<Self> {
+        Ok(Client {
+            transport: Transport::new(&options)?,
+            options,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        self.transport.url()
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Calls `method` with `params` exactly as given and returns the reply's value as is: for a
+    /// XenAPI server, the `{Status, Value | ErrorDescription}` struct. A `<fault>` is an error.
+    pub fn call_raw(&self, method: &str, params: &[Value]) -> crate::Result<Value> {
+        let body = codec::encode_call(method, params, &Encoder::default());
+        match self.transport.post(body)? {
+            Response::Value(v) => Ok(v),
+            Response::Fault { code, message } => Err(Error::Protocol(format!(
+                "the server answered with an XML-RPC fault {code}: {message}"
+            ))),
+        }
+    }
+
+    /// [`Client::call`] with a shorter deadline than the options' (used by the logout on drop).
+    pub(crate) fn call_with_deadline(
+        &self,
+        method: &str,
+        params: &[Value],
+        deadline: std::time::Duration,
+    ) -> crate::Result<Value> {
+        let body = codec::encode_call(method, params, &Encoder::default());
+        match self.transport.post_with_deadline(body, Some(deadline))? {
+            Response::Value(v) => unwrap_envelope(v),
+            Response::Fault { code, message } => Err(Error::Protocol(format!(
+                "the server answered with an XML-RPC fault {code}: {message}"
+            ))),
+        }
+    }
+
+    /// Calls `method` and unwraps the XenAPI envelope: the `Value` on success, [`Error::Api`]
+    /// on any other `Status`.
+    pub fn call(&self, method: &str, params: &[Value]) -> crate::Result<Value> {
+        unwrap_envelope(self.call_raw(method, params)?)
+    }
+}
+
+/// `{Status: "Success", Value: v}` to `v`; any other status to the failure it describes.
+pub fn unwrap_envelope(reply: Value) -> crate::Result<Value> {
+    let Value::Struct(members) = reply else {
+        return Err(Error::Protocol(format!(
+            "expected the XenAPI status struct, got a {}",
+            reply.type_name()
+        )));
+    };
+    let mut status = None;
+    let mut value = None;
+    let mut description = None;
+    for (name, v) in members {
+        match name.as_str() {
+            "Status" => status = Some(v),
+            "Value" => value = Some(v),
+            "ErrorDescription" => description = Some(v),
+            _ => {}
+        }
+    }
+    match status {
+        Some(Value::String(s)) if s == "Success" => {
+            // A void result may come as "" or (some xend versions) with no Value at all.
+            Ok(value.unwrap_or(Value::String(String::new())))
+        }
+        Some(Value::String(_)) => {
+            let description = match description {
+                Some(Value::Array(items)) => items.into_iter().map(display_param).collect(),
+                Some(other) => vec![display_param(other)],
+                None => vec![
+                    "INTERNAL_ERROR".to_owned(),
+                    "failure reply without ErrorDescription".to_owned(),
+                ],
+            };
+            Err(Error::Api(Failure::new(description)))
+        }
+        Some(other) => Err(Error::Protocol(format!(
+            "Status is a {}, not a string",
+            other.type_name()
+        ))),
+        None => Err(Error::Protocol("the reply has no Status member".into())),
+    }
+}
+
+/// An ErrorDescription item as text (xend may send non-strings there).
+fn display_param(v: Value) -> String {
+    match v {
+        Value::String(s) => s,
+        Value::Int(i) => i.to_string(),
+        Value::Bool(b) => (if b { "true" } else { "false" }).to_owned(),
+        Value::Double(d) => d.to_string(),
+        Value::DateTime(d) => d.to_string(),
+        Value::Nil => String::new(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope() {
+        let ok = Value::structure([("Status", "Success".into()), ("Value", Value::Int(3))]);
+        assert_eq!(unwrap_envelope(ok).unwrap(), Value::Int(3));
+        let fail = Value::structure([
+            ("Status", "Failure".into()),
+            (
+                "ErrorDescription",
+                Value::from(vec!["HANDLE_INVALID", "VM", "OpaqueRef:x"]),
+            ),
+        ]);
+        let e = unwrap_envelope(fail).unwrap_err();
+        assert_eq!(e.code(), Some("HANDLE_INVALID"));
+        // xend 3.1 answers unimplemented getters with Status "Error".
+        let xend = Value::structure([
+            ("Status", "Error".into()),
+            ("ErrorDescription", Value::from(vec!["ETODO"])),
+        ]);
+        assert_eq!(unwrap_envelope(xend).unwrap_err().code(), Some("ETODO"));
+        let nostatus = Value::structure([("Value", Value::Int(3))]);
+        assert!(matches!(unwrap_envelope(nostatus), Err(Error::Protocol(_))));
+    }
+}

@@ -1,0 +1,173 @@
+//! How to reach a server: URL, timeouts, TLS policy, size limit, login details.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the server's TLS certificate is checked. Verification is on unless asked off by name.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum TlsPolicy {
+    /// Verify against the Mozilla roots (webpki-roots).
+    #[default]
+    Verify,
+    /// Verify against the certificates of this PEM file (a private CA, or the host's own
+    /// self-signed certificate).
+    CaFile(PathBuf),
+    /// Accept exactly the certificate whose DER encoding has this SHA-256 digest (xapi's self-signed
+    /// certificate), whatever its chain, name or dates.
+    Fingerprint([u8; 32]),
+    /// Accept any certificate. Only for tests and labs: anyone on the path can read the traffic.
+    InsecureSkipVerify,
+}
+
+impl TlsPolicy {
+    /// A pin from its text: 64 hex digits, with or without `:` separators, optionally prefixed
+    /// `sha256:` or `sha256/`.
+    pub fn fingerprint(text: &str) -> crate::Result<Self> {
+        let t = text.trim();
+        let t = t
+            .strip_prefix("sha256:")
+            .or_else(|| t.strip_prefix("sha256/"))
+            .or_else(|| t.strip_prefix("SHA256:"))
+            .unwrap_or(t);
+        let hex: String = t.chars().filter(|c| *c != ':').collect();
+        let bad = || {
+            crate::Error::InvalidArgument(format!(
+                "a certificate fingerprint is 64 hex digits (SHA-256), got {:?}",
+                text
+            ))
+        };
+        if hex.len() != 64 {
+            return Err(bad());
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        }
+        Ok(TlsPolicy::Fingerprint(out))
+    }
+}
+
+/// Everything needed to reach a server, with safe defaults.
+#[derive(Clone)]
+pub struct Options {
+    pub(crate) url: String,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) tls: TlsPolicy,
+    pub(crate) follow_coordinator: bool,
+    pub(crate) max_response_bytes: u64,
+    pub(crate) version: String,
+    pub(crate) originator: String,
+}
+
+impl Options {
+    /// Options for `url` (`http://`, `https://`; a bare `host[:port]` means `https://`).
+    pub fn new(url: impl Into<String>) -> Self {
+        let url = url.into();
+        let url = if url.contains("://") {
+            url
+        } else {
+            format!("https://{url}")
+        };
+        Options {
+            url,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(300),
+            tls: TlsPolicy::Verify,
+            follow_coordinator: true,
+            max_response_bytes: crate::codec::Limits::default().max_bytes,
+            version: "1.0".to_owned(),
+            originator: "xenapi-rs".to_owned(),
+        }
+    }
+
+    /// How long to wait for the TCP (and TLS) connection. Default 10 s.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// The deadline of a whole call, from connecting to the last byte of the reply; a server that
+    /// drips its reply cannot hold a call past it. Default 300 s (xapi's longest synchronous calls
+    /// take minutes; use `Async.*` for longer ones).
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
+    }
+
+    pub fn tls(mut self, policy: TlsPolicy) -> Self {
+        self.tls = policy;
+        self
+    }
+
+    /// On `HOST_IS_SLAVE` at login, log in at the pool coordinator instead. Default on.
+    pub fn follow_coordinator(mut self, on: bool) -> Self {
+        self.follow_coordinator = on;
+        self
+    }
+
+    /// The largest reply accepted, counted after decompression. Default 512 MiB.
+    pub fn max_response_bytes(mut self, n: u64) -> Self {
+        self.max_response_bytes = n;
+        self
+    }
+
+    /// The API version sent at login. Default `1.0`.
+    pub fn version(mut self, v: impl Into<String>) -> Self {
+        self.version = v.into();
+        self
+    }
+
+    /// The originator sent at login (xapi counts sessions per originator). Default `xenapi-rs`.
+    pub fn originator(mut self, o: impl Into<String>) -> Self {
+        self.originator = o.into();
+        self
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn tls_policy(&self) -> &TlsPolicy {
+        &self.tls
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("url", &self.url)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("tls", &self.tls)
+            .field("follow_coordinator", &self.follow_coordinator)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("version", &self.version)
+            .field("originator", &self.originator)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_forms() {
+        let hex = "AB".repeat(32);
+        let colons = vec!["ab"; 32].join(":");
+        assert_eq!(
+            TlsPolicy::fingerprint(&hex).unwrap(),
+            TlsPolicy::fingerprint(&format!("sha256:{colons}")).unwrap()
+        );
+        assert!(TlsPolicy::fingerprint("abc").is_err());
+        assert!(TlsPolicy::fingerprint(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn bare_host_means_https() {
+        assert_eq!(Options::new("xs1:443").url(), "https://xs1:443");
+        assert_eq!(Options::new("http://x").url(), "http://x");
+    }
+}

@@ -1,0 +1,368 @@
+//! Sessions: log in, call with the session reference, log in again when the session expires,
+//! follow the pool coordinator, and log out when dropped.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use crate::client::Client;
+use crate::error::codes;
+use crate::{Error, Options, Value};
+
+/// Which XenAPI server family is on the other end; found out at login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// xapi (XenServer, XCP-ng): `OpaqueRef:` references, `VM.start(vm, start_paused, force)`.
+    Xapi,
+    /// xend (Xen 3.x): UUID references, `VM.start(vm, start_paused)`, two-argument login.
+    Xend,
+}
+
+/// A logged-in XenAPI session. Cheap to clone (clones share the session) and safe to use from
+/// many threads at once. The last clone to be dropped logs out.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: RwLock<Arc<Client>>,
+    auth: Mutex<Auth>,
+    dialect: AtomicU8,
+}
+
+#[derive(Default)]
+struct Auth {
+    handle: Option<String>,
+    credentials: Option<Credentials>,
+    /// Bumped at every login, so that threads which all saw `SESSION_INVALID` log in once.
+    generation: u64,
+}
+
+struct Credentials {
+    user: String,
+    password: Zeroizing<String>,
+}
+
+/// How long the logout on drop may take: dropping must not hang on a dead server.
+const DROP_LOGOUT_DEADLINE: Duration = Duration::from_secs(5);
+/// Coordinator redirects followed at most, in case a pool misreports its coordinator.
+const MAX_REDIRECTS: usize = 3;
+
+impl Session {
+    /// A session object for the server in `options`, not yet logged in. Checks the options (URL,
+    /// CA file, pin) but does not connect.
+    pub fn new(options: Options) -> crate::Result<Self> {
+        Ok(Session {
+            inner: Arc::new(Inner {
+                client: RwLock::new(Arc::new(Client::new(options)?)),
+                auth: Mutex::new(Auth::default()),
+                dialect: AtomicU8::new(0),
+            }),
+        })
+    }
+
+    /// Connects and logs in: `Session::new` then `login_with_password`.
+    pub fn connect(options: Options, user: &str, password: &str) -> crate::Result<Self> {
+        let s = Session::new(options)?;
+        s.login_with_password(user, password)?;
+        Ok(s)
+    }
+
+    /// Logs in (again, if already logged in: the old session is logged out first).
+    ///
+    /// Sends `(user, password, version, originator)`; a server that wants two parameters (xend)
+    /// is asked again with two. On `HOST_IS_SLAVE` the login moves to the pool coordinator unless
+    /// [`Options::follow_coordinator`] is off. The password is kept, zeroized on drop, only to log
+    /// in again when the server expires the session.
+    pub fn login_with_password(&self, user: &str, password: &str) -> crate::Result<()> {
+        let credentials = Credentials {
+            user: user.to_owned(),
+            password: Zeroizing::new(password.to_owned()),
+        };
+        let mut auth = lock(&self.inner.auth);
+        if let Some(old) = auth.handle.take() {
+            let _ = self.client().call("session.logout", &[Value::String(old)]);
+        }
+        let handle = self.login_at_coordinator(&credentials)?;
+        auth.handle = Some(handle);
+        auth.credentials = Some(credentials);
+        auth.generation += 1;
+        Ok(())
+    }
+
+    /// Calls `method` with the session reference first, then `args`; returns the `Value` of the
+    /// reply. A `SESSION_INVALID` reply causes one new login with the remembered credentials and
+    /// one retry.
+    pub fn call(&self, method: &str, args: Vec<Value>) -> crate::Result<Value> {
+        let (handle, generation) = self.current_handle()?;
+        let mut params = Vec::with_capacity(args.len() + 1);
+        params.push(Value::String(handle));
+        params.extend(args);
+        adapt_to_dialect(self.dialect(), method, &mut params);
+        let client = self.client();
+        match client.call(method, &params) {
+            Err(e) if e.code() == Some(codes::SESSION_INVALID) => {
+                if !self.relogin(generation)? {
+                    return Err(e);
+                }
+                params[0] = Value::String(self.current_handle()?.0);
+                self.client().call(method, &params)
+            }
+            other => other,
+        }
+    }
+
+    /// Logs out. Further calls fail until the next login. Logging out twice is harmless.
+    pub fn logout(&self) -> crate::Result<()> {
+        let mut auth = lock(&self.inner.auth);
+        auth.credentials = None;
+        let Some(handle) = auth.handle.take() else {
+            return Ok(());
+        };
+        match self
+            .client()
+            .call("session.logout", &[Value::String(handle)])
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some(codes::SESSION_INVALID) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The session reference, if logged in (bindings expose it as `session.handle`). It grants
+    /// access to the host: do not log it.
+    pub fn handle(&self) -> Option<String> {
+        lock(&self.inner.auth).handle.clone()
+    }
+
+    pub fn is_logged_in(&self) -> bool {
+        lock(&self.inner.auth).handle.is_some()
+    }
+
+    /// The server family, as found at login (xapi until a login says otherwise).
+    pub fn dialect(&self) -> Dialect {
+        match self.inner.dialect.load(Ordering::Relaxed) {
+            1 => Dialect::Xend,
+            _ => Dialect::Xapi,
+        }
+    }
+
+    /// The URL calls go to (the coordinator's, after a redirect).
+    pub fn url(&self) -> String {
+        self.client().url().to_owned()
+    }
+
+    /// The endpoint below the session, for calls that take no session reference.
+    pub fn client(&self) -> Arc<Client> {
+        self.inner
+            .client
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn current_handle(&self) -> crate::Result<(String, u64)> {
+        let auth = lock(&self.inner.auth);
+        match &auth.handle {
+            Some(h) => Ok((h.clone(), auth.generation)),
+            None => Err(Error::InvalidArgument(
+                "not logged in: call login_with_password first".into(),
+            )),
+        }
+    }
+
+    /// Logs in again after `SESSION_INVALID`, unless another thread already did since
+    /// `generation`. Returns whether a retry makes sense.
+    fn relogin(&self, generation: u64) -> crate::Result<bool> {
+        let mut auth = lock(&self.inner.auth);
+        if auth.generation != generation {
+            return Ok(auth.handle.is_some());
+        }
+        let Some(credentials) = auth.credentials.take() else {
+            return Ok(false);
+        };
+        let result = self.login_at_coordinator(&credentials);
+        auth.credentials = Some(credentials);
+        let handle = result?;
+        auth.handle = Some(handle);
+        auth.generation += 1;
+        Ok(true)
+    }
+
+    /// Logs in, following `HOST_IS_SLAVE` to the coordinator when allowed.
+    fn login_at_coordinator(&self, credentials: &Credentials) -> crate::Result<String> {
+        let mut client = self.client();
+        for _ in 0..=MAX_REDIRECTS {
+            match self.login_once(&client, credentials) {
+                Err(Error::Api(f))
+                    if f.is(codes::HOST_IS_SLAVE) && client.options().follow_coordinator =>
+                {
+                    let master = f.params().first().cloned().unwrap_or_default();
+                    let url = coordinator_url(client.url(), &master)?;
+                    let options = client.options().clone();
+                    let options = Options { url, ..options };
+                    client = Arc::new(Client::new(options)?);
+                    *self.inner.client.write().unwrap_or_else(|p| p.into_inner()) = client.clone();
+                }
+                other => return other,
+            }
+        }
+        Err(Error::Protocol(
+            "the pool kept redirecting the login to another coordinator".into(),
+        ))
+    }
+
+    fn login_once(&self, client: &Client, c: &Credentials) -> crate::Result<String> {
+        let opts = client.options();
+        let four = [
+            Value::String(c.user.clone()),
+            Value::String(c.password.to_string()),
+            Value::String(opts.version.clone()),
+            Value::String(opts.originator.clone()),
+        ];
+        let reply = match client.call("session.login_with_password", &four) {
+            Err(e) if e.code() == Some(codes::MESSAGE_PARAMETER_COUNT_MISMATCH) => {
+                // xend (and libxenserver's fallback): login takes only user and password.
+                let reply = client.call("session.login_with_password", &four[..2])?;
+                self.inner.dialect.store(1, Ordering::Relaxed);
+                reply
+            }
+            other => {
+                let reply = other?;
+                self.inner.dialect.store(0, Ordering::Relaxed);
+                reply
+            }
+        };
+        match reply {
+            Value::String(handle) if !handle.is_empty() => Ok(handle),
+            other => Err(Error::Protocol(format!(
+                "login returned a {} instead of a session reference",
+                other.type_name()
+            ))),
+        }
+    }
+}
+
+/// xend's `VM.start`/`VM.resume` take `(session, vm, start_paused)`; xapi's add `force`.
+fn adapt_to_dialect(dialect: Dialect, method: &str, params: &mut Vec<Value>) {
+    if dialect == Dialect::Xend {
+        let m = method.strip_prefix("Async.").unwrap_or(method);
+        if (m == "VM.start" || m == "VM.resume") && params.len() == 4 {
+            params.pop();
+        }
+    }
+}
+
+/// The URL of the coordinator named by `HOST_IS_SLAVE`, keeping the scheme (and so the TLS
+/// policy) and, when the address has none, the port of `current`.
+fn coordinator_url(current: &str, master: &str) -> crate::Result<String> {
+    let master = master.trim();
+    if master.is_empty() {
+        return Err(Error::Protocol(
+            "HOST_IS_SLAVE without the coordinator's address".into(),
+        ));
+    }
+    let (scheme, rest) = current.split_once("://").unwrap_or(("https", current));
+    let authority = rest.split('/').next().unwrap_or("");
+    let port = authority
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok());
+    let colons = master.matches(':').count();
+    let host = if colons == 1 {
+        return Ok(format!("{scheme}://{master}/"));
+    } else if colons > 1 && !master.starts_with('[') {
+        format!("[{master}]")
+    } else {
+        master.to_owned()
+    };
+    Ok(match port {
+        Some(p) => format!("{scheme}://{host}:{p}/"),
+        None => format!("{scheme}://{host}/"),
+    })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let auth = self.auth.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(handle) = auth.handle.take() {
+            let client = self
+                .client
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let _ = client.call_with_deadline(
+                "session.logout",
+                &[Value::String(handle)],
+                DROP_LOGOUT_DEADLINE,
+            );
+        }
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = lock(&self.inner.auth);
+        f.debug_struct("Session")
+            .field("url", &self.client().url())
+            .field("dialect", &self.dialect())
+            .field("user", &auth.credentials.as_ref().map(|c| c.user.as_str()))
+            .field("logged_in", &auth.handle.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coordinator_urls() {
+        let u = |c, m| coordinator_url(c, m).unwrap();
+        assert_eq!(u("https://10.0.0.2/", "10.0.0.1"), "https://10.0.0.1/");
+        assert_eq!(
+            u("https://10.0.0.2:8443/", "10.0.0.1"),
+            "https://10.0.0.1:8443/"
+        );
+        assert_eq!(
+            u("http://127.0.0.1:5000", "127.0.0.1:6000"),
+            "http://127.0.0.1:6000/"
+        );
+        assert_eq!(u("https://h/", "fe80::1"), "https://[fe80::1]/");
+        assert!(coordinator_url("https://h/", "").is_err());
+    }
+
+    #[test]
+    fn xend_start_drops_force() {
+        let mut p = vec![
+            Value::from("s"),
+            Value::from("vm"),
+            false.into(),
+            false.into(),
+        ];
+        adapt_to_dialect(Dialect::Xapi, "VM.start", &mut p);
+        assert_eq!(p.len(), 4);
+        adapt_to_dialect(Dialect::Xend, "Async.VM.start", &mut p);
+        assert_eq!(p.len(), 3);
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let s = Session::new(Options::new("http://127.0.0.1:1")).unwrap();
+        lock(&s.inner.auth).credentials = Some(Credentials {
+            user: "root".into(),
+            password: Zeroizing::new("hunter2".into()),
+        });
+        lock(&s.inner.auth).handle = Some("OpaqueRef:secret".into());
+        let shown = format!("{s:?}");
+        assert!(shown.contains("root") && !shown.contains("hunter2") && !shown.contains("secret"));
+        lock(&s.inner.auth).handle = None; // nothing to log out from on drop
+    }
+}
