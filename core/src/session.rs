@@ -45,6 +45,8 @@ struct Auth {
 struct Credentials {
     user: String,
     password: Zeroizing<String>,
+    version: Option<String>,
+    originator: Option<String>,
 }
 
 /// How long the logout on drop may take: dropping must not hang on a dead server.
@@ -72,16 +74,31 @@ impl Session {
         Ok(s)
     }
 
-    /// Logs in (again, if already logged in: the old session is logged out first).
+    /// Logs in (again, if already logged in: the old session is logged out first), sending the
+    /// version and originator of the [`Options`].
     ///
     /// Sends `(user, password, version, originator)`; a server that wants two parameters (xend)
     /// is asked again with two. On `HOST_IS_SLAVE` the login moves to the pool coordinator unless
     /// [`Options::follow_coordinator`] is off. The password is kept, zeroized on drop, only to log
     /// in again when the server expires the session.
     pub fn login_with_password(&self, user: &str, password: &str) -> crate::Result<()> {
+        self.login_with_password_as(user, password, None, None)
+    }
+
+    /// [`Session::login_with_password`] with this login's own API version and originator
+    /// (`None`: those of the [`Options`]), as `XenAPI.py` and libxenserver take them.
+    pub fn login_with_password_as(
+        &self,
+        user: &str,
+        password: &str,
+        version: Option<&str>,
+        originator: Option<&str>,
+    ) -> crate::Result<()> {
         let credentials = Credentials {
             user: user.to_owned(),
             password: Zeroizing::new(password.to_owned()),
+            version: version.map(str::to_owned),
+            originator: originator.map(str::to_owned),
         };
         let mut auth = lock(&self.inner.auth);
         if let Some(old) = auth.handle.take() {
@@ -221,8 +238,12 @@ impl Session {
         let four = [
             Value::String(c.user.clone()),
             Value::String(c.password.to_string()),
-            Value::String(opts.version.clone()),
-            Value::String(opts.originator.clone()),
+            Value::String(c.version.clone().unwrap_or_else(|| opts.version.clone())),
+            Value::String(
+                c.originator
+                    .clone()
+                    .unwrap_or_else(|| opts.originator.clone()),
+            ),
         ];
         let reply = match client.call("session.login_with_password", &four) {
             Err(e) if e.code() == Some(codes::MESSAGE_PARAMETER_COUNT_MISMATCH) => {
@@ -359,6 +380,8 @@ mod tests {
         lock(&s.inner.auth).credentials = Some(Credentials {
             user: "root".into(),
             password: Zeroizing::new("hunter2".into()),
+            version: None,
+            originator: None,
         });
         lock(&s.inner.auth).handle = Some("OpaqueRef:secret".into());
         let shown = format!("{s:?}");
