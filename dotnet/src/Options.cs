@@ -1,0 +1,102 @@
+using System;
+
+namespace XenApi
+{
+    /// <summary>
+    /// How to reach a server. Defaults are safe: TLS verified against the Mozilla roots, connect
+    /// timeout 10 s, call deadline 300 s, logins follow the pool coordinator.
+    /// <code>
+    /// var o = new Options("https://xs1") { Fingerprint = "sha256:AB:CD:...", Timeout = TimeSpan.FromMinutes(1) };
+    /// using (var xen = new Session(o)) { ... }
+    /// </code>
+    /// At most one of <see cref="CaFile"/>, <see cref="Fingerprint"/> and
+    /// <see cref="InsecureSkipVerify"/> may be set. The session copies the options when created.
+    /// </summary>
+    public sealed class Options
+    {
+        /// <summary>Options for <paramref name="url"/>: <c>http://host[:port]</c> or <c>https://host[:port]</c>;
+        /// a bare <c>host[:port]</c> means https.</summary>
+        public Options(string url)
+        {
+            Url = url ?? throw new ArgumentNullException(nameof(url));
+        }
+
+        /// <summary>The server URL.</summary>
+        public string Url { get; }
+
+        /// <summary>How long to wait for the TCP (and TLS) connection. Default 10 s.</summary>
+        public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+        /// <summary>The deadline of a whole call, connect to last byte. Default 300 s.</summary>
+        public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(300);
+
+        /// <summary>Verify the server against the PEM certificates in this file (a private CA or the
+        /// host's own self-signed certificate) instead of the Mozilla roots.</summary>
+        public string CaFile { get; set; }
+
+        /// <summary>Accept exactly the certificate with this SHA-256 fingerprint (64 hex digits,
+        /// <c>:</c> separators and a <c>sha256:</c> prefix allowed), as for xapi's self-signed
+        /// certificate. Another certificate fails with <see cref="XenApiTlsException"/>.</summary>
+        public string Fingerprint { get; set; }
+
+        /// <summary>Accept any certificate. Only for tests and labs: anyone on the path can read and
+        /// change the traffic.</summary>
+        public bool InsecureSkipVerify { get; set; }
+
+        /// <summary>On <c>HOST_IS_SLAVE</c> at login, log in at the pool coordinator. Default true.</summary>
+        public bool FollowCoordinator { get; set; } = true;
+
+        /// <summary>The largest reply accepted in bytes (after decompression); null keeps the
+        /// library default (512 MiB).</summary>
+        public long? MaxResponseBytes { get; set; }
+
+        /// <summary>The API version sent at login; null keeps the default (<c>1.0</c>).</summary>
+        public string Version { get; set; }
+
+        /// <summary>The originator sent at login (xapi counts sessions per originator); null keeps
+        /// the default (<c>xenapi-rs</c>).</summary>
+        public string Originator { get; set; }
+
+        internal OptionsHandle ToNative()
+        {
+            int tls = (CaFile != null ? 1 : 0) + (Fingerprint != null ? 1 : 0) + (InsecureSkipVerify ? 1 : 0);
+            if (tls > 1)
+                throw new ArgumentException("set at most one of CaFile, Fingerprint and InsecureSkipVerify");
+            ErrorHandle err;
+            Check.Ok(NativeMethods.xenapi_options_new(Utf8.Z(Url), out OptionsHandle h, out err), err);
+            try
+            {
+                Check.Ok(NativeMethods.xenapi_options_set_connect_timeout_ms(h, Millis(ConnectTimeout, nameof(ConnectTimeout)), out err), err);
+                Check.Ok(NativeMethods.xenapi_options_set_timeout_ms(h, Millis(Timeout, nameof(Timeout)), out err), err);
+                if (CaFile != null)
+                    Check.Ok(NativeMethods.xenapi_options_set_ca_file(h, Utf8.Z(CaFile), out err), err);
+                if (Fingerprint != null)
+                    Check.Ok(NativeMethods.xenapi_options_set_fingerprint(h, Utf8.Z(Fingerprint), out err), err);
+                if (InsecureSkipVerify)
+                    Check.Ok(NativeMethods.xenapi_options_set_insecure_skip_verify(h, true, out err), err);
+                Check.Ok(NativeMethods.xenapi_options_set_follow_coordinator(h, FollowCoordinator, out err), err);
+                if (MaxResponseBytes.HasValue)
+                {
+                    if (MaxResponseBytes.Value <= 0) throw new ArgumentOutOfRangeException(nameof(MaxResponseBytes));
+                    Check.Ok(NativeMethods.xenapi_options_set_max_response_bytes(h, (ulong)MaxResponseBytes.Value, out err), err);
+                }
+                if (Version != null)
+                    Check.Ok(NativeMethods.xenapi_options_set_version(h, Utf8.Z(Version), out err), err);
+                if (Originator != null)
+                    Check.Ok(NativeMethods.xenapi_options_set_originator(h, Utf8.Z(Originator), out err), err);
+                return h;
+            }
+            catch
+            {
+                h.Dispose();
+                throw;
+            }
+        }
+
+        static ulong Millis(TimeSpan t, string name)
+        {
+            if (t <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(name, "must be positive");
+            return (ulong)Math.Max(1, Math.Ceiling(t.TotalMilliseconds));
+        }
+    }
+}
