@@ -39,3 +39,36 @@ namespace XenApi
         internal string Read() => Utf8.Read(handle);
     }
 }
+
+namespace XenApi
+{
+    /// <summary><c>xenapi_session *</c>: freeing it logs out (at most 5 s) if still logged in.</summary>
+    internal sealed class SessionHandle : NativeHandle
+    {
+        protected override bool ReleaseHandle() { NativeMethods.xenapi_session_free(handle); return true; }
+    }
+
+    /// <summary>An owned <c>xenapi_value *</c> (a reply, or an argument being built). Elements of an
+    /// array or struct are borrowed from it and read as plain pointers while it is alive.</summary>
+    internal sealed class ValueHandle : NativeHandle
+    {
+        internal ValueHandle() { }
+        internal ValueHandle(IntPtr owned) { SetHandle(owned); }
+        protected override bool ReleaseHandle() { NativeMethods.xenapi_value_free(handle); return true; }
+    }
+}
+
+namespace XenApi
+{
+    /// <summary><c>xenapi_vm_list *</c> (VM.get_all_records).</summary>
+    internal sealed class VmListHandle : NativeHandle
+    {
+        protected override bool ReleaseHandle() { NativeMethods.xenapi_vm_list_free(handle); return true; }
+    }
+
+    /// <summary><c>xenapi_cpu_usage *</c>.</summary>
+    internal sealed class CpuUsageHandle : NativeHandle
+    {
+        protected override bool ReleaseHandle() { NativeMethods.xenapi_cpu_usage_free(handle); return true; }
+    }
+}

@@ -51,6 +51,85 @@ namespace XenApi
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_max_response_bytes(OptionsHandle options, ulong bytes, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_version(OptionsHandle options, byte[] version, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_originator(OptionsHandle options, byte[] originator, out ErrorHandle err);
+
+        // ---- sessions ----
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_session_new(OptionsHandle options, out SessionHandle session, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_session_connect(OptionsHandle options, byte[] user, byte[] password, out SessionHandle session, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_session_login_with_password(SessionHandle session, byte[] user, byte[] password, byte[] version, byte[] originator, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_session_logout(SessionHandle session, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_session_free(IntPtr session);
+        [DllImport(Lib, CallingConvention = CC)] [return: MarshalAs(UnmanagedType.U1)] internal static extern bool xenapi_session_is_logged_in(SessionHandle session);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_session_get_dialect(SessionHandle session);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_session_get_url(SessionHandle session, out NativeStringHandle url, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_session_get_reference(SessionHandle session, out NativeStringHandle reference, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_session_call(SessionHandle session, byte[] method, IntPtr[] args, UIntPtr nargs, out ValueHandle result, out ErrorHandle err);
+
+        // ---- values: constructors (owned results) ----
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_value_new_nil();
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_value_new_bool([MarshalAs(UnmanagedType.U1)] bool b);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_value_new_int64(long i);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_value_new_double(double d);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_value_new_array();
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_value_new_struct();
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_value_new_datetime_unix(long unixSeconds);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_value_new_string(byte[] s, out IntPtr value, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_value_new_base64(byte[] data, UIntPtr len, out IntPtr value, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_value_free(IntPtr value);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_value_array_push(IntPtr array, IntPtr item, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_value_struct_set(IntPtr st, byte[] key, IntPtr item, out ErrorHandle err);
+
+        // ---- values: readers (borrowed pointers; the hot path of every reply, so no SafeHandle
+        // per element and no error object: the kind is checked first) ----
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_value_get_kind(IntPtr value);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_value_get_string(IntPtr value, out IntPtr s, IntPtr noErr);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_value_get_int64(IntPtr value, out long i, IntPtr noErr);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_value_get_bool(IntPtr value, [MarshalAs(UnmanagedType.U1)] out bool b, IntPtr noErr);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_value_get_double(IntPtr value, out double d, IntPtr noErr);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_value_get_datetime(IntPtr value, out IntPtr text, IntPtr noErr);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_value_get_datetime_unix(IntPtr value, out long unixSeconds, IntPtr noErr);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_value_get_base64(IntPtr value, out IntPtr data, out UIntPtr len, IntPtr noErr);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_value_array_len(IntPtr value);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_value_array_get(IntPtr value, UIntPtr index);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_value_struct_len(IntPtr value);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_value_struct_key(IntPtr value, UIntPtr index);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_value_struct_value(IntPtr value, UIntPtr index);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_value_struct_get(IntPtr value, byte[] key);
+
+        // ---- VMs ----
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_power_state_name(int state);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_get_all_records(SessionHandle session, out VmListHandle list, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_list_len(VmListHandle list);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_list_ref(VmListHandle list, UIntPtr index);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_list_name_label(VmListHandle list, UIntPtr index);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_list_uuid(VmListHandle list, UIntPtr index);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_list_power_state(VmListHandle list, UIntPtr index);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_list_record(VmListHandle list, UIntPtr index);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_list_free(IntPtr list);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_get_by_name_label(SessionHandle session, byte[] label, out StringListHandle list, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_get_power_state(SessionHandle session, byte[] vm, out int state, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_start(SessionHandle session, byte[] vm, [MarshalAs(UnmanagedType.U1)] bool startPaused, [MarshalAs(UnmanagedType.U1)] bool force, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_resume(SessionHandle session, byte[] vm, [MarshalAs(UnmanagedType.U1)] bool startPaused, [MarshalAs(UnmanagedType.U1)] bool force, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_clean_shutdown(SessionHandle session, byte[] vm, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_hard_shutdown(SessionHandle session, byte[] vm, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_clean_reboot(SessionHandle session, byte[] vm, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_hard_reboot(SessionHandle session, byte[] vm, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_pause(SessionHandle session, byte[] vm, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_unpause(SessionHandle session, byte[] vm, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_suspend(SessionHandle session, byte[] vm, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_get_memory_actual(SessionHandle session, byte[] vm, out long bytes, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_get_vcpus_utilisation(SessionHandle session, byte[] vm, out CpuUsageHandle usage, out ErrorHandle err);
+
+        // ---- hosts ----
+        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_cpu_usage_len(CpuUsageHandle usage);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern long xenapi_cpu_usage_cpu(CpuUsageHandle usage, UIntPtr index);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern double xenapi_cpu_usage_fraction(CpuUsageHandle usage, UIntPtr index);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cpu_usage_free(IntPtr usage);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_host_get_all(SessionHandle session, out StringListHandle list, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_host_list_methods(SessionHandle session, out StringListHandle list, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_host_dmesg(SessionHandle session, byte[] host, out NativeStringHandle text, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_host_get_log(SessionHandle session, byte[] host, out NativeStringHandle text, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_host_get_cpu_utilisation(SessionHandle session, byte[] host, out CpuUsageHandle usage, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_host_get_memory(SessionHandle session, byte[] host, out long total, out long free, out ErrorHandle err);
     }
 
     /// <summary>Turns a status and its error object into an exception.</summary>
