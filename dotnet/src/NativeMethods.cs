@@ -130,6 +130,10 @@ namespace XenApi
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_host_get_log(SessionHandle session, byte[] host, out NativeStringHandle text, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_host_get_cpu_utilisation(SessionHandle session, byte[] host, out CpuUsageHandle usage, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_host_get_memory(SessionHandle session, byte[] host, out long total, out long free, out ErrorHandle err);
+
+        // ---- tasks and events ----
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_task_wait(SessionHandle session, byte[] task, double timeoutSeconds, out ValueHandle result, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_event_from(SessionHandle session, IntPtr[] classes, UIntPtr nclasses, byte[] token, double timeoutSeconds, out ValueHandle result, out ErrorHandle err);
     }
 
     /// <summary>Turns a status and its error object into an exception.</summary>

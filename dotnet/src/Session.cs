@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
 using System.Threading;
 
 namespace XenApi
@@ -220,6 +222,52 @@ namespace XenApi
                 Host[] all = GetHosts();
                 if (all.Length == 0) throw new XenApiException(ErrorKind.Protocol, "the server lists no host");
                 return all[0];
+            }
+        }
+
+
+        // ------------------------------------------------------------------ tasks and events
+
+        /// <summary>Calls <c>Async.</c><paramref name="method"/> (e.g. <c>"VM.clone"</c>) and returns its
+        /// task; <see cref="XenTask.Wait"/> gives the result.</summary>
+        public XenTask Async(string method, params object[] args)
+        {
+            if (method == null) throw new ArgumentNullException(nameof(method));
+            return new XenTask(this, Call<string>("Async." + method, args));
+        }
+
+        /// <summary>The task of this reference.</summary>
+        public XenTask GetTask(string reference) => new XenTask(this, reference);
+
+        /// <summary>
+        /// Waits up to <paramref name="timeout"/> for changes to objects of <paramref name="classes"/>
+        /// (e.g. "vm", "task"; "*" for all) after <paramref name="token"/> ("" the first time), with
+        /// <c>event.from</c>. Pass the batch's <see cref="EventBatch.Token"/> to the next call.
+        /// </summary>
+        public EventBatch EventFrom(string[] classes, string token, TimeSpan timeout)
+        {
+            if (classes == null) throw new ArgumentNullException(nameof(classes));
+            var raw = new IntPtr[classes.Length];
+            try
+            {
+                for (int i = 0; i < classes.Length; i++)
+                {
+                    byte[] z = Utf8.Z(classes[i] ?? throw new ArgumentNullException(nameof(classes)));
+                    raw[i] = Marshal.AllocHGlobal(z.Length);
+                    Marshal.Copy(z, 0, raw[i], z.Length);
+                }
+                double secs = Math.Max(0, timeout.TotalSeconds);
+                Check.Ok(NativeMethods.xenapi_event_from(Handle, raw, (UIntPtr)raw.Length, Utf8.Z(token ?? ""), secs, out ValueHandle result, out ErrorHandle err), err);
+                using (result)
+                {
+                    var d = Values.FromNative(result.DangerousGetHandle()) as Dictionary<string, object>;
+                    if (d == null) throw new XenApiException(ErrorKind.Protocol, "event.from did not return a struct");
+                    return new EventBatch(d);
+                }
+            }
+            finally
+            {
+                foreach (IntPtr p in raw) if (p != IntPtr.Zero) Marshal.FreeHGlobal(p);
             }
         }
 
