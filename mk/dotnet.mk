@@ -1,0 +1,103 @@
+# The .NET package (dotnet/): C# over libxenapi, built with Mono's mcs (no .NET SDK needed),
+# tested with Debian's NUnit 2.6 console under Mono, packed with Mono's nuget.
+#
+#   make dotnet-build   XenApi.dll, Xm.exe, the test assembly and the bench, into build/dotnet/
+#   make dotnet-test    the NUnit suite against xenapi-sim
+#   make dotnet-pack    build/dotnet/XenApi.<version>.nupkg, and check its layout
+#   make dotnet-demo    the talk's xm.exe walk against xenapi-sim
+#   make dotnet-bench   VM.get_all_records of 2,000 VMs: C# vs the Rust core, in one run
+#
+# Included from the repository root's Makefile; every path is relative to the root.
+
+DEPS_APT += mono-devel nunit-console nuget unzip
+TEST_TARGETS += dotnet-test dotnet-pack
+DEMO_TARGETS += dotnet-demo
+
+CARGO ?= cargo
+MCS ?= mcs
+MONO ?= mono
+NUGET ?= nuget
+NUNIT_CONSOLE ?= nunit-console
+
+DOTNET_OUT := build/dotnet
+DOTNET_VERSION := $(shell sed -n 's:.*<version>\(.*\)</version>.*:\1:p' dotnet/XenApi.nuspec | head -n 1)
+DOTNET_NATIVE := target/release/libxenapi.so
+DOTNET_SIM := target/release/xenapi-sim
+DOTNET_MCS_FLAGS := -langversion:7.2 -debug -warnaserror+ -nowarn:1591
+# Debian's NUnit (2.6.x) framework assembly; found at build time, after dotnet-deps installed it.
+DOTNET_NUNIT_FW = $(firstword $(wildcard /usr/lib/cli/nunit.framework-2.*/nunit.framework.dll))
+DOTNET_ENV := LD_LIBRARY_PATH=$(abspath $(DOTNET_OUT))$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} \
+	XENAPI_SIM=$(abspath $(DOTNET_SIM))
+
+DOTNET_LIB_SRC := $(sort $(wildcard dotnet/src/*.cs))
+DOTNET_TEST_SRC := $(sort $(wildcard dotnet/tests/*.cs))
+
+.PHONY: dotnet-deps dotnet-native dotnet-build dotnet-test dotnet-pack dotnet-demo dotnet-bench dotnet-clean
+
+# Mono, NUnit and nuget when missing (make test installs them through DEPS_APT already).
+dotnet-deps:
+	@command -v $(MCS) >/dev/null && command -v $(NUNIT_CONSOLE) >/dev/null \
+	  && command -v $(NUGET) >/dev/null && command -v unzip >/dev/null \
+	  || DEPS_APT="mono-devel nunit-console nuget unzip" DEPS_PIP= scripts/deps.sh
+
+dotnet-native:
+	$(CARGO) build --release -p xenapi-ffi -p xenapi-sim
+
+dotnet-build: dotnet-deps dotnet-native
+	@mkdir -p $(DOTNET_OUT)
+	$(MCS) $(DOTNET_MCS_FLAGS) -unsafe -target:library -out:$(DOTNET_OUT)/XenApi.dll \
+	  -doc:$(DOTNET_OUT)/XenApi.xml $(DOTNET_LIB_SRC)
+	cp dotnet/XenApi.dll.config $(DOTNET_NATIVE) $(DOTNET_OUT)/
+	$(MCS) $(DOTNET_MCS_FLAGS) -target:exe -r:$(DOTNET_OUT)/XenApi.dll -out:$(DOTNET_OUT)/Xm.exe \
+	  dotnet/examples/Xm/Xm.cs
+	$(MCS) $(DOTNET_MCS_FLAGS) -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
+	  -out:$(DOTNET_OUT)/GetAllRecords.exe dotnet/bench/GetAllRecords.cs
+	@test -n "$(DOTNET_NUNIT_FW)" || { echo "nunit.framework.dll not found (apt-get install nunit-console)"; exit 1; }
+	cp $(DOTNET_NUNIT_FW) $(DOTNET_OUT)/
+	$(MCS) $(DOTNET_MCS_FLAGS) -target:library -r:$(DOTNET_OUT)/XenApi.dll \
+	  -r:$(DOTNET_OUT)/nunit.framework.dll -out:$(DOTNET_OUT)/XenApi.Tests.dll $(DOTNET_TEST_SRC)
+
+dotnet-test: dotnet-build
+	cd $(DOTNET_OUT) && $(DOTNET_ENV) $(NUNIT_CONSOLE) -nologo -noshadow -labels \
+	  -xml=TestResult.xml XenApi.Tests.dll
+
+# NuGet layout: lib/netstandard2.0/XenApi.dll and runtimes/<rid>/native/<library>. Native libraries
+# built elsewhere are packed too when staged first under build/dotnet/stage/runtimes/win-x64/native/
+# (xenapi.dll) or .../osx-x64/native/ (libxenapi.dylib).
+dotnet-pack: dotnet-build
+	@mkdir -p $(DOTNET_OUT)/stage/lib/netstandard2.0 $(DOTNET_OUT)/stage/runtimes/linux-x64/native
+	cp $(DOTNET_OUT)/XenApi.dll $(DOTNET_OUT)/XenApi.xml $(DOTNET_OUT)/stage/lib/netstandard2.0/
+	cp $(DOTNET_NATIVE) $(DOTNET_OUT)/stage/runtimes/linux-x64/native/
+	cp dotnet/README.md $(DOTNET_OUT)/stage/
+	rm -f $(DOTNET_OUT)/XenApi.$(DOTNET_VERSION).nupkg
+	$(NUGET) pack dotnet/XenApi.nuspec -BasePath $(DOTNET_OUT)/stage -OutputDirectory $(DOTNET_OUT) \
+	  -NoPackageAnalysis -NonInteractive
+	unzip -l $(DOTNET_OUT)/XenApi.$(DOTNET_VERSION).nupkg
+	@unzip -Z1 $(DOTNET_OUT)/XenApi.$(DOTNET_VERSION).nupkg > $(DOTNET_OUT)/nupkg.list
+	@for f in XenApi.nuspec lib/netstandard2.0/XenApi.dll lib/netstandard2.0/XenApi.xml \
+	          runtimes/linux-x64/native/libxenapi.so; do \
+	  grep -qx "$$f" $(DOTNET_OUT)/nupkg.list || { echo "dotnet-pack: $$f missing from the package"; exit 1; }; \
+	done; \
+	if grep -v -E '^(XenApi\.nuspec|README\.md|lib/netstandard2\.0/XenApi\.(dll|xml)|runtimes/(linux|win|osx)-x64/native/[^/]+|_rels/.*|package/.*|\[Content_Types\]\.xml)$$' \
+	     $(DOTNET_OUT)/nupkg.list; then echo "dotnet-pack: unexpected files in the package"; exit 1; fi
+	@echo "dotnet-pack: layout ok ($(DOTNET_OUT)/XenApi.$(DOTNET_VERSION).nupkg)"
+
+# The talk's demo: connect, list, start, pause, unpause, stop, dmesg, log; from C# under Mono.
+dotnet-demo: dotnet-build
+	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 4 -- sh -c '\
+	  set -e; xm() { echo "$$ xm $$*"; $(MONO) $(DOTNET_OUT)/Xm.exe -s "$$SIM_URL" "$$@"; }; \
+	  xm methods | head -n 5; xm list; xm start vm2; xm pause vm2; xm unpause vm2; \
+	  xm stop vm2; xm stop vm1 --hard; xm list; xm top; xm dmesg | head -n 5; xm log | tail -n 5; \
+	  echo "$$ xm start vm1 (twice: the second is refused)"; xm start vm1; \
+	  if xm start vm1; then exit 1; fi'
+
+dotnet-bench: dotnet-build
+	cp Cargo.lock tests/dotnet/bench-rs/Cargo.lock
+	CARGO_TARGET_DIR=$(abspath target) $(CARGO) build --release -q \
+	  --manifest-path tests/dotnet/bench-rs/Cargo.toml
+	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 2000 -- sh -c '\
+	  target/release/xenapi-dotnet-bench "$$SIM_URL" 10; \
+	  $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" 10'
+
+dotnet-clean:
+	rm -rf $(DOTNET_OUT)
