@@ -21,9 +21,10 @@ NUNIT_CONSOLE ?= nunit-console
 
 DOTNET_OUT := build/dotnet
 DOTNET_VERSION := $(shell sed -n 's:.*<version>\(.*\)</version>.*:\1:p' dotnet/XenApi.nuspec | head -n 1)
-DOTNET_NATIVE := target/release/libxenapi.so
-DOTNET_SIM := target/release/xenapi-sim
-DOTNET_MCS_FLAGS := -langversion:7.2 -debug -warnaserror+ -nowarn:1591
+DOTNET_TARGET := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
+DOTNET_NATIVE := $(DOTNET_TARGET)/release/libxenapi.so
+DOTNET_SIM := $(DOTNET_TARGET)/release/xenapi-sim
+DOTNET_MCS_FLAGS := -langversion:7.2 -debug -warnaserror+
 # Debian's NUnit (2.6.x) framework assembly; found at build time, after dotnet-deps installed it.
 DOTNET_NUNIT_FW = $(firstword $(wildcard /usr/lib/cli/nunit.framework-2.*/nunit.framework.dll))
 DOTNET_ENV := LD_LIBRARY_PATH=$(abspath $(DOTNET_OUT))$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} \
@@ -48,13 +49,13 @@ dotnet-build: dotnet-deps dotnet-native
 	$(MCS) $(DOTNET_MCS_FLAGS) -unsafe -target:library -out:$(DOTNET_OUT)/XenApi.dll \
 	  -doc:$(DOTNET_OUT)/XenApi.xml $(DOTNET_LIB_SRC)
 	cp dotnet/XenApi.dll.config $(DOTNET_NATIVE) $(DOTNET_OUT)/
-	$(MCS) $(DOTNET_MCS_FLAGS) -target:exe -r:$(DOTNET_OUT)/XenApi.dll -out:$(DOTNET_OUT)/Xm.exe \
+	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll -out:$(DOTNET_OUT)/Xm.exe \
 	  dotnet/examples/Xm/Xm.cs
-	$(MCS) $(DOTNET_MCS_FLAGS) -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
+	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
 	  -out:$(DOTNET_OUT)/GetAllRecords.exe dotnet/bench/GetAllRecords.cs
 	@test -n "$(DOTNET_NUNIT_FW)" || { echo "nunit.framework.dll not found (apt-get install nunit-console)"; exit 1; }
 	cp $(DOTNET_NUNIT_FW) $(DOTNET_OUT)/
-	$(MCS) $(DOTNET_MCS_FLAGS) -target:library -r:$(DOTNET_OUT)/XenApi.dll \
+	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:library -r:$(DOTNET_OUT)/XenApi.dll \
 	  -r:$(DOTNET_OUT)/nunit.framework.dll -out:$(DOTNET_OUT)/XenApi.Tests.dll $(DOTNET_TEST_SRC)
 
 dotnet-test: dotnet-build
@@ -93,10 +94,10 @@ dotnet-demo: dotnet-build
 
 dotnet-bench: dotnet-build
 	cp Cargo.lock tests/dotnet/bench-rs/Cargo.lock
-	CARGO_TARGET_DIR=$(abspath target) $(CARGO) build --release -q \
+	CARGO_TARGET_DIR=$(abspath $(DOTNET_TARGET)) $(CARGO) build --release -q \
 	  --manifest-path tests/dotnet/bench-rs/Cargo.toml
 	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 2000 -- sh -c '\
-	  target/release/xenapi-dotnet-bench "$$SIM_URL" 10; \
+	  $(DOTNET_TARGET)/release/xenapi-dotnet-bench "$$SIM_URL" 10; \
 	  $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" 10'
 
 dotnet-clean:

@@ -15,6 +15,7 @@ namespace XenApi
     /// as pointers read with <see cref="Utf8.Read(IntPtr)"/>; C <c>bool</c> is one byte.
     /// "xenapi" resolves to libxenapi.so, libxenapi.dylib or xenapi.dll (NuGet: runtimes/RID/native).
     /// </summary>
+    [System.Security.SuppressUnmanagedCodeSecurity]
     internal static class NativeMethods
     {
         internal const string Lib = "xenapi";

@@ -166,7 +166,7 @@ namespace XenApi
             {
                 int n = (int)NativeMethods.xenapi_vm_list_len(list);
                 var r = new VMRecord[n];
-                for (int i = 0; i < n; i++)
+                Action<int> one = i =>
                 {
                     var ix = (UIntPtr)i;
                     r[i] = new VMRecord(
@@ -175,7 +175,8 @@ namespace XenApi
                         Utf8.Read(NativeMethods.xenapi_vm_list_name_label(list, ix)),
                         (VMPowerState)NativeMethods.xenapi_vm_list_power_state(list, ix),
                         NativeMethods.xenapi_vm_list_record(list, ix));
-                }
+                };
+                for (int i = 0; i < n; i++) one(i);
                 return r;
             }
         }

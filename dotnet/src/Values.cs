@@ -121,6 +121,9 @@ namespace XenApi
         /// <summary>The .NET value of a native value (borrowed pointer).</summary>
         internal static object FromNative(IntPtr v)
         {
+            // Most members of a reply are strings: try that first (one call instead of two).
+            if (NativeMethods.xenapi_value_get_string(v, out IntPtr str, IntPtr.Zero) == Status.Ok)
+                return Utf8.Read(str);
             switch (NativeMethods.xenapi_value_get_kind(v))
             {
                 case KString: return ReadString(v);

@@ -138,23 +138,43 @@ namespace XenApi.Tests
         }
 
         [Test]
-        public void TlsPinMismatchAndMatch()
+        public void TlsVerification()
+        {
+            using (Sim tls = Sim.Start("--vms", "1", "--tls"))
+            {
+                // Default policy: the simulator's self-signed certificate is not trusted.
+                var e = Assert.Throws<XenApiTlsException>(() => tls.Login(new Options(tls.Url)));
+                Assert.AreEqual(ErrorKind.Tls, e.Kind);
+                Assert.IsInstanceOf<XenApiTransportException>(e);
+
+                using (Session xen = tls.Login(new Options(tls.Url) { CaFile = tls.CertFile }))
+                    Assert.IsNotEmpty(xen.ListMethods());
+                using (Session xen = tls.Login(new Options(tls.Url) { InsecureSkipVerify = true }))
+                    Assert.IsNotEmpty(xen.ListMethods());
+            }
+        }
+
+        [Test]
+        public void TlsPinMismatch()
         {
             using (Sim tls = Sim.Start("--vms", "1", "--tls"))
             {
                 Assert.IsNotNull(tls.Fingerprint);
                 string wrong = string.Join(":", Enumerable.Repeat("ab", 32));
-                var e = Assert.Throws<XenApiTlsException>(() => tls.Login(new Options(tls.Url) { Fingerprint = wrong }));
-                Assert.AreEqual(ErrorKind.Tls, e.Kind);
-
-                // Default policy: a self-signed certificate is not trusted.
-                Assert.Throws<XenApiTlsException>(() => tls.Login(new Options(tls.Url)));
-
+                try
+                {
+                    new Session(new Options(tls.Url) { Fingerprint = wrong }).Dispose();
+                }
+                catch (XenApiException e) when (e.Kind == ErrorKind.InvalidArgument && e.Message.Contains("not available"))
+                {
+                    // The core on main has no pinning yet (its transport branch adds it).
+                    Assert.Ignore("libxenapi: " + e.Message);
+                }
+                var ex = Assert.Throws<XenApiTlsException>(() => tls.Login(new Options(tls.Url) { Fingerprint = wrong }));
+                Assert.AreEqual(ErrorKind.Tls, ex.Kind);
                 using (Session xen = tls.Login(new Options(tls.Url) { Fingerprint = tls.Fingerprint }))
                     Assert.IsNotEmpty(xen.ListMethods());
-                using (Session xen = tls.Login(new Options(tls.Url) { CaFile = tls.CertFile }))
-                    Assert.IsNotEmpty(xen.ListMethods());
-                using (Session xen = tls.Login(new Options(tls.Url) { InsecureSkipVerify = true }))
+                using (Session xen = tls.Login(new Options(tls.Url) { Fingerprint = "sha256:" + tls.Fingerprint.Replace(":", "").ToLowerInvariant() }))
                     Assert.IsNotEmpty(xen.ListMethods());
             }
         }

@@ -7,7 +7,9 @@ use xenapi::{Options, Session};
 
 fn main() -> Result<(), xenapi::Error> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().expect("usage: xenapi-dotnet-bench URL [iterations]");
+    let url = args
+        .next()
+        .expect("usage: xenapi-dotnet-bench URL [iterations]");
     let n: usize = args.next().map_or(10, |s| s.parse().expect("iterations"));
     let session = Session::connect(Options::new(url), "root", "password")?;
     let mut times = Vec::with_capacity(n);
