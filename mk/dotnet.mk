@@ -69,6 +69,7 @@ dotnet-pack: dotnet-build
 	@mkdir -p $(DOTNET_OUT)/stage/lib/netstandard2.0 $(DOTNET_OUT)/stage/runtimes/linux-x64/native
 	cp $(DOTNET_OUT)/XenApi.dll $(DOTNET_OUT)/XenApi.xml $(DOTNET_OUT)/stage/lib/netstandard2.0/
 	cp $(DOTNET_NATIVE) $(DOTNET_OUT)/stage/runtimes/linux-x64/native/
+	-strip --strip-debug $(DOTNET_OUT)/stage/runtimes/linux-x64/native/libxenapi.so
 	cp dotnet/README.md $(DOTNET_OUT)/stage/
 	rm -f $(DOTNET_OUT)/XenApi.$(DOTNET_VERSION).nupkg
 	$(NUGET) pack dotnet/XenApi.nuspec -BasePath $(DOTNET_OUT)/stage -OutputDirectory $(DOTNET_OUT) \
@@ -87,10 +88,10 @@ dotnet-pack: dotnet-build
 dotnet-demo: dotnet-build
 	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 4 -- sh -c '\
 	  set -e; xm() { echo "$$ xm $$*"; $(MONO) $(DOTNET_OUT)/Xm.exe -s "$$SIM_URL" "$$@"; }; \
-	  xm methods | head -n 5; xm list; xm start vm2; xm pause vm2; xm unpause vm2; \
-	  xm stop vm2; xm stop vm1 --hard; xm list; xm top; xm dmesg | head -n 5; xm log | tail -n 5; \
-	  echo "$$ xm start vm1 (twice: the second is refused)"; xm start vm1; \
-	  if xm start vm1; then exit 1; fi'
+	  xm methods | head -n 5; xm list; xm start vm02; xm pause vm02; xm list; xm unpause vm02; \
+	  xm stop vm02; xm stop vm01 --hard; xm list; xm top; xm dmesg 5; xm log 5; \
+	  xm start vm01; echo "(vm01 is running now: starting it again is refused)"; \
+	  if xm start vm01; then exit 1; fi'
 
 dotnet-bench: dotnet-build
 	cp Cargo.lock tests/dotnet/bench-rs/Cargo.lock

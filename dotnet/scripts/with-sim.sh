@@ -12,7 +12,8 @@ bin=${XENAPI_SIM:-target/release/xenapi-sim}
 out=$(mktemp)
 "$bin" --listen 127.0.0.1:0 "${flags[@]}" >"$out" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$out"' EXIT
+stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -f "$out"; }
+trap stop EXIT
 SIM_URL=
 for _ in $(seq 1 200); do
   SIM_URL=$(sed -n 's/^listening on \(.*\)$/\1/p' "$out" | head -n 1)
@@ -26,4 +27,6 @@ if [ -z "$SIM_URL" ]; then
   exit 1
 fi
 export SIM_URL
-"$@"
+status=0
+"$@" || status=$?
+exit $status

@@ -2,7 +2,7 @@
 //
 //   mono Xm.exe [-s URL] [-u USER] [-p PASSWORD] [--fingerprint SHA256 | --ca-file PEM | --insecure]
 //               list | start NAME | stop NAME [--hard] | reboot NAME [--hard] | pause NAME
-//               | unpause NAME | suspend NAME | resume NAME | dmesg | log | top | methods
+//               | unpause NAME | suspend NAME | resume NAME | dmesg [N] | log [N] | top | methods
 //
 // URL defaults to $XENAPI_URL, else http://127.0.0.1:9363 (xend's port); user root, password from
 // $XENAPI_PASSWORD, else "password".
@@ -16,7 +16,7 @@ static class Xm
     static int Usage()
     {
         Console.Error.WriteLine("usage: Xm [-s URL] [-u USER] [-p PASSWORD] [--fingerprint FP | --ca-file PEM | --insecure] COMMAND [NAME]");
-        Console.Error.WriteLine("commands: list, start, stop [--hard], reboot [--hard], pause, unpause, suspend, resume, dmesg, log, top, methods");
+        Console.Error.WriteLine("commands: list, start, stop [--hard], reboot [--hard], pause, unpause, suspend, resume, dmesg [N], log [N], top, methods");
         return 2;
     }
 
@@ -58,8 +58,8 @@ static class Xm
                 {
                     case "list": List(xen); break;
                     case "methods": foreach (string m in xen.ListMethods()) Console.WriteLine(m); break;
-                    case "dmesg": Console.Write(EndLine(xen.Host.Dmesg())); break;
-                    case "log": Console.Write(EndLine(xen.Host.GetLog())); break;
+                    case "dmesg": Console.Write(Tail(xen.Host.Dmesg(), name)); break;
+                    case "log": Console.Write(Tail(xen.Host.GetLog(), name)); break;
                     case "top": Top(xen); break;
                     case "start": Find(xen, name).Start(); Done(xen, name); break;
                     case "stop":
@@ -89,9 +89,19 @@ static class Xm
             Console.Error.WriteLine("Error: " + e.Message);
             return 2;
         }
+        catch (System.IO.IOException)
+        {
+            return 0; // stdout closed early (xm methods | head): not an error
+        }
     }
 
-    static string EndLine(string s) => s.EndsWith("\n", StringComparison.Ordinal) ? s : s + "\n";
+    // The last N lines of a text (all when N is not given), ending with a newline.
+    static string Tail(string text, string n)
+    {
+        string[] lines = text.TrimEnd('\n').Split('\n');
+        int keep = n == null ? lines.Length : Math.Min(lines.Length, int.Parse(n));
+        return string.Join("\n", lines, lines.Length - keep, keep) + "\n";
+    }
 
     static VM Find(Session xen, string name)
     {
@@ -109,15 +119,19 @@ static class Xm
     // the last column is the mean VCPU utilisation instead of xm's Time(s)).
     static void List(Session xen)
     {
-        Console.WriteLine("{0,-24} {1,5} {2,7} {3,5} {4,-10} {5,6}", "Name", "ID", "Mem", "VCPUs", "State", "CPU%");
-        foreach (VMRecord r in xen.GetAllVMRecords()
-                     .Where(r => !r.IsATemplate)
-                     .OrderBy(r => r.IsControlDomain ? 0 : 1).ThenBy(r => r.NameLabel, StringComparer.Ordinal))
+        VMRecord[] vms = xen.GetAllVMRecords()
+            .Where(r => !r.IsATemplate)
+            .OrderBy(r => r.IsControlDomain ? 0 : 1).ThenBy(r => r.NameLabel, StringComparer.Ordinal)
+            .ToArray();
+        int w = Math.Max(4, vms.Select(r => (r.NameLabel ?? "").Length).DefaultIfEmpty(0).Max());
+        string row = "{0,-" + w + "} {1,5} {2,7} {3,5} {4,-10} {5,6}";
+        Console.WriteLine(row, "Name", "ID", "Mem", "VCPUs", "State", "CPU%");
+        foreach (VMRecord r in vms)
         {
             bool live = r.PowerState == VMPowerState.Running || r.PowerState == VMPowerState.Paused;
             long mem = live ? r.VM.GetMemoryActual() : r.MemoryDynamicMax;
             CpuUsage[] cpu = live ? r.VM.GetVcpusUtilisation() : new CpuUsage[0];
-            Console.WriteLine("{0,-24} {1,5} {2,7} {3,5} {4,-10} {5,6}",
+            Console.WriteLine(row,
                 r.NameLabel, r.DomId >= 0 ? r.DomId.ToString() : "-", mem >> 20,
                 cpu.Length > 0 ? cpu.Length : r.VcpusMax, r.PowerState,
                 cpu.Length > 0 ? (cpu.Average(c => c.Fraction) * 100).ToString("0.0") : "-");
@@ -132,12 +146,14 @@ static class Xm
             HostMemory m = h.GetMemory();
             CpuUsage[] cpus = h.GetCpuUtilisation();
             Console.WriteLine("host {0}: {1} CPUs at {2:0.0}%, memory {3} MiB used of {4} MiB",
-                h.Ref, cpus.Length, cpus.Length > 0 ? cpus.Average(c => c.Fraction) * 100 : 0, m.Used >> 20, m.Total >> 20);
+                xen.Call("host.get_name_label", h), cpus.Length, cpus.Length > 0 ? cpus.Average(c => c.Fraction) * 100 : 0, m.Used >> 20, m.Total >> 20);
         }
-        foreach (VMRecord r in xen.GetAllVMRecords().Where(r => r.PowerState == VMPowerState.Running))
+        VMRecord[] running = xen.GetAllVMRecords().Where(r => r.PowerState == VMPowerState.Running).ToArray();
+        int w = running.Select(r => (r.NameLabel ?? "").Length).DefaultIfEmpty(4).Max();
+        foreach (VMRecord r in running)
         {
             CpuUsage[] v = r.VM.GetVcpusUtilisation();
-            Console.WriteLine("  {0,-24} mem {1,6} MiB  vcpus {2}", r.NameLabel, r.VM.GetMemoryActual() >> 20,
+            Console.WriteLine("  {0,-" + w + "} mem {1,6} MiB  vcpus {2}", r.NameLabel, r.VM.GetMemoryActual() >> 20,
                 string.Join(" ", v.Select(c => (c.Fraction * 100).ToString("0") + "%")));
         }
     }
