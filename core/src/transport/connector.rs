@@ -73,7 +73,15 @@ impl<In: UreqTransport> Connector<In> for TlsConnector {
         }
         sock.set_timeout(timeout);
         while conn.is_handshaking() {
-            conn.complete_io(&mut sock).map_err(from_io)?;
+            conn.complete_io(&mut sock).map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted => ureq::Error::Tls(
+                    "the server closed the connection during the TLS handshake (is this an \
+                     https port? does the server accept TLS 1.2 or 1.3?)",
+                ),
+                _ => from_io(e),
+            })?;
         }
         let buffers = LazyBuffers::new(
             details.config.input_buffer_size(),
