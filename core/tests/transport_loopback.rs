@@ -386,6 +386,52 @@ fn the_size_limit_counts_inflated_bytes_and_normal_gzip_decodes() {
     assert!(e.to_string().contains("100000"), "{e}");
 }
 
+#[test]
+fn broken_gzip_bodies_are_told_apart() {
+    let server = spawn_server(None, |req, w| {
+        let (method, _) = req.call();
+        let body = gzip(&xml(&success("y".repeat(200_000))));
+        match method.as_str() {
+            "corrupt" => {
+                let mut bad = body.clone();
+                for b in &mut bad[20..200] {
+                    *b ^= 0x5a;
+                }
+                respond(w, "200 OK", &[("Content-Encoding", "gzip")], &bad);
+                Flow::KeepAlive
+            }
+            "truncated" => {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                let _ = w.write_all(head.as_bytes());
+                let _ = w.write_all(&body[..body.len() / 2]);
+                Flow::Close
+            }
+            _ => {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                let _ = w.write_all(head.as_bytes());
+                let _ = w.write_all(&body[..body.len() / 2]);
+                let _ = w.flush();
+                thread::sleep(Duration::from_secs(3));
+                Flow::Close
+            }
+        }
+    });
+    let c = client(server.url("http"), Duration::from_millis(1000));
+    let e = c.call("corrupt", &[]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+    assert!(e.to_string().contains("gzip"), "{e}");
+    let e = c.call("truncated", &[]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
+    let e = c.call("stalled", &[]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+}
+
 // ------------------------------------------------------------------------------------------------
 // The pool
 
@@ -567,6 +613,72 @@ fn a_fingerprint_mismatch_names_both_fingerprints() {
         colons(&sha256(&cert.der))
     );
     assert!(text.contains(&expected), "{text}");
+}
+
+/// Presents `cert` but signs the handshake with another key: an impostor that copied the public
+/// certificate.
+#[derive(Debug)]
+struct CopiedCertificate(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for CopiedCertificate {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+#[test]
+fn a_pin_still_needs_the_certificate_s_private_key() {
+    let cert = self_signed(&["xapi.invalid"]);
+    let other_key = rcgen::KeyPair::generate().unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = provider
+        .key_provider
+        .load_private_key(rustls_pki_types::PrivateKeyDer::Pkcs8(
+            other_key.serialize_der().into(),
+        ))
+        .unwrap();
+    let copied = rustls::sign::CertifiedKey::new(vec![cert.der.clone().into()], key);
+    for versions in [
+        &[&rustls::version::TLS13][..],
+        &[&rustls::version::TLS12][..],
+    ] {
+        let config = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(CopiedCertificate(Arc::new(copied.clone()))));
+        let server = pong_server(Some(Arc::new(config)));
+        let pin = TlsPolicy::Fingerprint(sha256(&cert.der));
+        let e = ping(&tls_client(server.url("https"), pin)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+        assert!(e.to_string().contains("private key"), "{e}");
+    }
+}
+
+#[test]
+fn a_stalled_tls_handshake_times_out_at_the_connect_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(1).collect();
+        thread::sleep(Duration::from_secs(5));
+        drop(held);
+    });
+    let c = Client::new(
+        Options::new(format!("https://{addr}/"))
+            .tls(TlsPolicy::InsecureSkipVerify)
+            .connect_timeout(Duration::from_millis(500))
+            .timeout(Duration::from_secs(3)),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let e = ping(&c).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(e.to_string().contains("connect timeout of 0.5 s"), "{e}");
+    assert!(started.elapsed() < Duration::from_millis(1500));
 }
 
 #[test]

@@ -274,12 +274,13 @@ impl Transport {
             ureq::Error::LargeResponseHeader(..) => Error::Protocol(format!(
                 "the server at {url} sent HTTP headers larger than accepted"
             )),
-            ureq::Error::Decompress(what, io) => {
-                if io.get_ref().is_some_and(|i| i.is::<ureq::Error>()) {
-                    return self.map_io(io, deadline, stage);
+            ureq::Error::Decompress(what, io) => match io.kind() {
+                io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => {
+                    Error::Protocol(format!("the {what} reply body is corrupt: {io}"))
                 }
-                Error::Protocol(format!("the {what} reply body is corrupt: {io}"))
-            }
+                // The connection below the decoder broke or timed out.
+                _ => self.map_io(io, deadline, stage),
+            },
             ureq::Error::BodyExceedsLimit(n) => {
                 Error::Protocol(format!("the reply is larger than the limit of {n} bytes"))
             }

@@ -302,6 +302,11 @@ impl ServerCertVerifier for AcceptAny {
 pub(super) fn describe_rustls(e: &rustls::Error) -> String {
     match e {
         rustls::Error::InvalidCertificate(CertificateError::Other(o)) => o.0.to_string(),
+        rustls::Error::InvalidCertificate(CertificateError::BadSignature) => {
+            "the server's handshake signature does not verify with its certificate's key (the \
+             server does not hold that certificate's private key)"
+                .to_owned()
+        }
         rustls::Error::InvalidCertificate(c) => {
             format!("the server's certificate was rejected: {c}")
         }
