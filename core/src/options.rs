@@ -85,7 +85,8 @@ impl Options {
 
     /// Options for a server's local Unix socket: xapi's is `/var/lib/xcp/xapi` (in dom0, as root),
     /// xend's `/var/run/xend/xen-api.sock`. The same as `Options::new("unix:///var/lib/xcp/xapi")`.
-    /// The socket carries plain HTTP: leave the TLS policy at its default.
+    /// The socket carries plain HTTP; the TLS policy applies to a coordinator redirect, which goes
+    /// to `https://` (on HOST_IS_SLAVE).
     pub fn unix_socket(path: impl AsRef<std::path::Path>) -> Self {
         Options::new(format!("unix://{}", path.as_ref().display()))
     }

@@ -473,6 +473,54 @@ fn one_client_serves_eight_threads() {
 // ------------------------------------------------------------------------------------------------
 // xapi's local Unix socket
 
+/// A server on a Unix socket in a fresh directory; returns the socket's path.
+fn spawn_unix_server(
+    name: &str,
+    handler: impl Fn(&Req, &mut dyn Write) -> Flow + Send + Sync + 'static,
+) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("xenapi-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("xapi");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let handler: Arc<Handler> = Arc::new(handler);
+    thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(s) = s else { continue };
+            let handler = handler.clone();
+            thread::spawn(move || serve_connection(s, &*handler));
+        }
+    });
+    path
+}
+
+#[test]
+fn a_login_on_the_unix_socket_follows_the_coordinator_over_tls() {
+    let cert = self_signed(&["xapi.invalid"]);
+    let coordinator = xenapi_server(Some(cert.config.clone()), |method, _| match method {
+        "session.login_with_password" => success("OpaqueRef:coord"),
+        _ => success(""),
+    });
+    let target = coordinator.addr.to_string();
+    let path = spawn_unix_server("slave", move |req, w| {
+        let body = xml(&failure(&["HOST_IS_SLAVE", &target]));
+        assert_eq!(req.call().0, "session.login_with_password");
+        respond(w, "200 OK", &[], &body);
+        Flow::KeepAlive
+    });
+    let pin = TlsPolicy::Fingerprint(sha256(&cert.der));
+    let s = Session::connect(
+        Options::unix_socket(&path)
+            .tls(pin)
+            .timeout(Duration::from_secs(2)),
+        "root",
+        PASSWORD,
+    )
+    .unwrap();
+    assert_eq!(s.url(), coordinator.url("https"));
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
 #[test]
 fn the_unix_socket_carries_calls() {
     let dir = std::env::temp_dir().join(format!("xenapi-unix-{}", std::process::id()));

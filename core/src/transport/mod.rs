@@ -2,7 +2,7 @@
 //! decoding the reply as it streams in.
 //!
 //! The agent is built from parts (`Agent::with_parts`): ureq's TCP connector, then our own TLS
-//! connector whose rustls configuration carries the verifier of the [`TlsPolicy`] (ureq's
+//! connector whose rustls configuration carries the verifier of the [`crate::TlsPolicy`] (ureq's
 //! `TlsConfig` has no verifier hook, and a fingerprint pin needs one). A `unix://PATH` URL gets a
 //! connector that dials the socket instead.
 //!
@@ -21,7 +21,7 @@ use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{Connector, TcpConnector};
 
 use crate::codec::{self, CodecError, Limits, Response};
-use crate::{Error, Options, TlsPolicy};
+use crate::{Error, Options};
 
 /// Posts XML-RPC calls to one URL.
 pub(crate) struct Transport {
@@ -63,6 +63,11 @@ impl Transport {
     pub(crate) fn new(opts: &Options) -> crate::Result<Self> {
         let url = opts.url.clone();
         let endpoint = endpoint(&url)?;
+        if opts.timeout.is_zero() || opts.connect_timeout.is_zero() {
+            return Err(Error::InvalidArgument(
+                "the connect timeout and the call deadline must be longer than zero".into(),
+            ));
+        }
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(opts.connect_timeout))
@@ -85,13 +90,8 @@ impl Transport {
                 (agent, url.clone())
             }
             Endpoint::Unix(path) => {
-                if opts.tls != TlsPolicy::Verify {
-                    // The default policy is meaningless here; any other was asked for on purpose.
-                    return Err(Error::InvalidArgument(
-                        "a Unix socket carries plain HTTP: a TLS policy does not apply to it"
-                            .into(),
-                    ));
-                }
+                // The socket carries plain HTTP; the TLS policy stays in the options for a
+                // coordinator redirect, which goes to https://.
                 let connector = connector::UnixConnector::new(path);
                 let agent = ureq::Agent::with_parts(config, connector, connector::NoLookup);
                 (agent, "http://localhost/".to_owned())
