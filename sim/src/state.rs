@@ -178,8 +178,7 @@ impl State {
     }
 
     pub fn add(&mut self, class: &str, r: String, rec: Record) {
-        self.events
-            .push(class, "add", &r, None);
+        self.events.push(class, "add", &r, None);
         let t = self.tables.entry(class.to_owned()).or_default();
         if t.map.insert(r.clone(), rec).is_none() {
             t.order.push(r);

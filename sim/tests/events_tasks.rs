@@ -18,17 +18,30 @@ fn event_from_sees_a_power_change_and_blocks_when_idle() {
     // An empty token: the current objects, as `add`.
     let first = c.ok(
         "event.from",
-        vec![s(&ss), Value::Array(vec![s("vm")]), s(""), Value::Double(1.0)],
+        vec![
+            s(&ss),
+            Value::Array(vec![s("vm")]),
+            s(""),
+            Value::Double(1.0),
+        ],
     );
     assert_eq!(first.get("events").unwrap().as_array().unwrap().len(), 5);
-    assert_eq!(first.get("valid_ref_counts").unwrap().get("vm"), Some(&s("5")));
+    assert_eq!(
+        first.get("valid_ref_counts").unwrap().get("vm"),
+        Some(&s("5"))
+    );
     let token = first.get("token").unwrap().clone();
 
     // Nothing happens: it blocks for the timeout, then answers no events.
     let t = Instant::now();
     let idle = c.ok(
         "event.from",
-        vec![s(&ss), Value::Array(vec![s("vm")]), token.clone(), Value::Double(0.5)],
+        vec![
+            s(&ss),
+            Value::Array(vec![s("vm")]),
+            token.clone(),
+            Value::Double(0.5),
+        ],
     );
     assert!(t.elapsed() >= Duration::from_millis(450));
     assert_eq!(idle.get("events").unwrap().as_array().unwrap().len(), 0);
@@ -39,12 +52,20 @@ fn event_from_sees_a_power_change_and_blocks_when_idle() {
     let starter = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(200));
         let mut c = Client::connect(addr);
-        c.ok("VM.start", vec![s(&ss2), s(&vm2), Value::Bool(false), Value::Bool(false)]);
+        c.ok(
+            "VM.start",
+            vec![s(&ss2), s(&vm2), Value::Bool(false), Value::Bool(false)],
+        );
     });
     let t = Instant::now();
     let got = c.ok(
         "event.from",
-        vec![s(&ss), Value::Array(vec![s("vm")]), token, Value::Double(10.0)],
+        vec![
+            s(&ss),
+            Value::Array(vec![s("vm")]),
+            token,
+            Value::Double(10.0),
+        ],
     );
     assert!(t.elapsed() < Duration::from_secs(5));
     starter.join().unwrap();
@@ -55,10 +76,21 @@ fn event_from_sees_a_power_change_and_blocks_when_idle() {
         .expect("an event for the VM");
     assert_eq!(e.get("class"), Some(&s("vm")));
     assert_eq!(e.get("operation"), Some(&s("mod")));
-    assert_eq!(e.get("snapshot").unwrap().get("power_state"), Some(&s("Running")));
+    assert_eq!(
+        e.get("snapshot").unwrap().get("power_state"),
+        Some(&s("Running"))
+    );
     assert!(e.get("id").unwrap().as_i64().is_some());
     assert_eq!(
-        c.err("event.from", vec![s(&ss), Value::Array(vec![s("vm")]), s("x"), Value::Double(0.1)]),
+        c.err(
+            "event.from",
+            vec![
+                s(&ss),
+                Value::Array(vec![s("vm")]),
+                s("x"),
+                Value::Double(0.1)
+            ]
+        ),
         ["EVENT_FROM_TOKEN_PARSE_FAILURE", "x"]
     );
 }
@@ -68,7 +100,10 @@ fn event_register_and_next() {
     let sim = Simulator::start(Config::default()).unwrap();
     let mut c = Client::connect(sim.addr());
     let ss = c.login();
-    assert_eq!(c.err("event.next", vec![s(&ss)]), ["SESSION_NOT_REGISTERED", ss.as_str()]);
+    assert_eq!(
+        c.err("event.next", vec![s(&ss)]),
+        ["SESSION_NOT_REGISTERED", ss.as_str()]
+    );
     c.ok("event.register", vec![s(&ss), Value::Array(vec![s("VM")])]);
     let vm = c.vm(&ss, "vm01");
     c.ok("VM.pause", vec![s(&ss), s(&vm)]);
@@ -97,22 +132,34 @@ fn async_tasks_succeed_and_fail() {
     let ss = c.login();
     let vm = c.vm(&ss, "vm02");
     let task = c
-        .ok("Async.VM.start", vec![s(&ss), s(&vm), Value::Bool(false), Value::Bool(false)])
+        .ok(
+            "Async.VM.start",
+            vec![s(&ss), s(&vm), Value::Bool(false), Value::Bool(false)],
+        )
         .as_str()
         .unwrap()
         .to_owned();
     assert!(task.starts_with("OpaqueRef:"));
-    assert_eq!(c.ok("task.get_status", vec![s(&ss), s(&task)]), s("pending"));
+    assert_eq!(
+        c.ok("task.get_status", vec![s(&ss), s(&task)]),
+        s("pending")
+    );
     assert_eq!(wait_task(&mut c, &ss, &task), "success");
     assert_eq!(c.power_state(&ss, &vm), "Running");
     let rec = c.ok("task.get_record", vec![s(&ss), s(&task)]);
     assert_eq!(rec.get("progress"), Some(&Value::Double(1.0)));
     c.ok("task.destroy", vec![s(&ss), s(&task)]);
-    assert_eq!(c.err("task.get_status", vec![s(&ss), s(&task)])[0], "HANDLE_INVALID");
+    assert_eq!(
+        c.err("task.get_status", vec![s(&ss), s(&task)])[0],
+        "HANDLE_INVALID"
+    );
 
     // The same start again fails: the task carries the error.
     let task = c
-        .ok("Async.VM.start", vec![s(&ss), s(&vm), Value::Bool(false), Value::Bool(false)])
+        .ok(
+            "Async.VM.start",
+            vec![s(&ss), s(&vm), Value::Bool(false), Value::Bool(false)],
+        )
         .as_str()
         .unwrap()
         .to_owned();
@@ -120,7 +167,12 @@ fn async_tasks_succeed_and_fail() {
     let info = c.ok("task.get_error_info", vec![s(&ss), s(&task)]);
     assert_eq!(
         info,
-        Value::Array(vec![s("VM_BAD_POWER_STATE"), s(&vm), s("halted"), s("running")])
+        Value::Array(vec![
+            s("VM_BAD_POWER_STATE"),
+            s(&vm),
+            s("halted"),
+            s("running")
+        ])
     );
 
     // A task's result is a <value> fragment.
@@ -134,7 +186,10 @@ fn async_tasks_succeed_and_fail() {
     let v = decode_value(result.as_str().unwrap(), Limits::default()).unwrap();
     assert_eq!(v, s("vm02"));
     assert_eq!(
-        c.err("Async.session.login_with_password", vec![s("root"), s("password")])[0],
+        c.err(
+            "Async.session.login_with_password",
+            vec![s("root"), s("password")]
+        )[0],
         "MESSAGE_METHOD_UNKNOWN"
     );
 }

@@ -20,7 +20,9 @@ fn login_body() -> Vec<u8> {
 
 fn arm(addr: std::net::SocketAddr, query: &str) {
     let mut c = Client::connect(addr);
-    let r = c.request("POST", &format!("/sim/fault?{query}"), b"").unwrap();
+    let r = c
+        .request("POST", &format!("/sim/fault?{query}"), b"")
+        .unwrap();
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 
@@ -111,7 +113,12 @@ fn drip_sends_one_byte_per_interval_and_delay_delays() {
 fn side_channel_rejects_bad_requests() {
     let sim = Simulator::start(Config::default()).unwrap();
     let mut c = Client::connect(sim.addr());
-    assert_eq!(c.request("POST", "/sim/fault?kind=meteor", b"").unwrap().status, 400);
+    assert_eq!(
+        c.request("POST", "/sim/fault?kind=meteor", b"")
+            .unwrap()
+            .status,
+        400
+    );
     assert_eq!(c.request("GET", "/sim/nothing", b"").unwrap().status, 404);
     arm(sim.addr(), "kind=reset&count=always");
     let mut c2 = Client::connect(sim.addr());

@@ -40,7 +40,9 @@ fn bad(c: &mut Client, d: Dialect, session: &str, vm: &str, name: &str) -> Vec<S
 }
 
 fn domid(c: &mut Client, session: &str, vm: &str) -> i64 {
-    c.ok("VM.get_domid", vec![s(session), s(vm)]).as_i64().unwrap()
+    c.ok("VM.get_domid", vec![s(session), s(vm)])
+        .as_i64()
+        .unwrap()
 }
 
 #[test]
@@ -52,8 +54,15 @@ fn full_cycle_xapi() {
     let vm = c.vm(&ss, "vm02");
     assert_eq!(c.power_state(&ss, &vm), "Halted");
     assert_eq!(domid(&mut c, &ss, &vm), -1);
-    let metrics = c.ok("VM.get_metrics", vec![s(&ss), s(&vm)]).as_str().unwrap().to_owned();
-    assert_eq!(c.ok("VM_metrics.get_memory_actual", vec![s(&ss), s(&metrics)]), s("0"));
+    let metrics = c
+        .ok("VM.get_metrics", vec![s(&ss), s(&vm)])
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        c.ok("VM_metrics.get_memory_actual", vec![s(&ss), s(&metrics)]),
+        s("0")
+    );
 
     ok(&mut c, d, &ss, &vm, "start");
     assert_eq!(c.power_state(&ss, &vm), "Running");
@@ -61,9 +70,15 @@ fn full_cycle_xapi() {
     assert!(d1 > 0);
     let host = c.ok("VM.get_resident_on", vec![s(&ss), s(&vm)]);
     assert!(host.as_str().unwrap().starts_with("OpaqueRef:") && host != s("OpaqueRef:NULL"));
-    let mem = c.ok("VM_metrics.get_memory_actual", vec![s(&ss), s(&metrics)]).as_i64().unwrap();
+    let mem = c
+        .ok("VM_metrics.get_memory_actual", vec![s(&ss), s(&metrics)])
+        .as_i64()
+        .unwrap();
     assert!(mem > 1 << 30, "{mem}");
-    let util = c.ok("VM_metrics.get_VCPUs_utilisation", vec![s(&ss), s(&metrics)]);
+    let util = c.ok(
+        "VM_metrics.get_VCPUs_utilisation",
+        vec![s(&ss), s(&metrics)],
+    );
     let util = util.as_struct().unwrap();
     assert_eq!(util.len(), 2);
     for (k, v) in util {
@@ -87,9 +102,19 @@ fn full_cycle_xapi() {
     assert_eq!(c.power_state(&ss, &vm), "Running");
     ok(&mut c, d, &ss, &vm, "clean_shutdown");
     assert_eq!(c.power_state(&ss, &vm), "Halted");
-    assert_eq!(c.ok("VM.get_resident_on", vec![s(&ss), s(&vm)]), s("OpaqueRef:NULL"));
-    let util = c.ok("VM_metrics.get_VCPUs_utilisation", vec![s(&ss), s(&metrics)]);
-    assert!(util.as_struct().unwrap().iter().all(|(_, v)| v.as_f64() == Some(0.0)));
+    assert_eq!(
+        c.ok("VM.get_resident_on", vec![s(&ss), s(&vm)]),
+        s("OpaqueRef:NULL")
+    );
+    let util = c.ok(
+        "VM_metrics.get_VCPUs_utilisation",
+        vec![s(&ss), s(&metrics)],
+    );
+    assert!(util
+        .as_struct()
+        .unwrap()
+        .iter()
+        .all(|(_, v)| v.as_f64() == Some(0.0)));
     ok(&mut c, d, &ss, &vm, "start_paused");
     assert_eq!(c.power_state(&ss, &vm), "Paused");
     ok(&mut c, d, &ss, &vm, "hard_shutdown");
@@ -98,7 +123,10 @@ fn full_cycle_xapi() {
     // The console ring and the log record what happened.
     let host = c.ok("host.get_all", vec![s(&ss)]).as_array().unwrap()[0].clone();
     let dmesg = c.ok("host.dmesg", vec![s(&ss), host.clone()]);
-    assert!(dmesg.as_str().unwrap().contains(&format!("Domain {d1} (vm02) created")));
+    assert!(dmesg
+        .as_str()
+        .unwrap()
+        .contains(&format!("Domain {d1} (vm02) created")));
     let log = c.ok("host.get_log", vec![s(&ss), host]);
     assert!(log.as_str().unwrap().contains("VM.clean_shutdown vm02"));
 }
@@ -106,41 +134,70 @@ fn full_cycle_xapi() {
 /// Every operation from every state where it is not allowed, with xapi's wording.
 #[test]
 fn every_bad_power_state_xapi() {
-    check_bad_states(Dialect::Xapi, &[
-        ("start", &["running", "paused", "suspended"], "halted"),
-        ("clean_shutdown", &["halted", "paused", "suspended"], "running"),
-        ("clean_reboot", &["halted", "paused", "suspended"], "running"),
-        ("pause", &["halted", "paused", "suspended"], "running"),
-        ("suspend", &["halted", "paused", "suspended"], "running"),
-        ("unpause", &["halted", "running", "suspended"], "paused"),
-        ("resume", &["halted", "running", "paused"], "suspended"),
-        ("hard_shutdown", &["halted"], "paused, suspended, running"),
-        ("hard_reboot", &["halted", "suspended"], "paused, running"),
-    ]);
+    check_bad_states(
+        Dialect::Xapi,
+        &[
+            ("start", &["running", "paused", "suspended"], "halted"),
+            (
+                "clean_shutdown",
+                &["halted", "paused", "suspended"],
+                "running",
+            ),
+            (
+                "clean_reboot",
+                &["halted", "paused", "suspended"],
+                "running",
+            ),
+            ("pause", &["halted", "paused", "suspended"], "running"),
+            ("suspend", &["halted", "paused", "suspended"], "running"),
+            ("unpause", &["halted", "running", "suspended"], "paused"),
+            ("resume", &["halted", "running", "paused"], "suspended"),
+            ("hard_shutdown", &["halted"], "paused, suspended, running"),
+            ("hard_reboot", &["halted", "suspended"], "paused, running"),
+        ],
+    );
 }
 
 #[test]
 fn every_bad_power_state_xend() {
-    check_bad_states(Dialect::Xend, &[
-        ("start", &["Running", "Paused", "Suspended"], "Halted"),
-        ("clean_shutdown", &["Halted", "Paused", "Suspended"], "Running"),
-        ("clean_reboot", &["Halted", "Paused", "Suspended"], "Running"),
-        ("pause", &["Halted", "Paused", "Suspended"], "Running"),
-        ("suspend", &["Halted", "Paused", "Suspended"], "Running"),
-        ("unpause", &["Halted", "Running", "Suspended"], "Paused"),
-        ("resume", &["Halted", "Running", "Paused"], "Suspended"),
-        ("hard_shutdown", &["Halted", "Suspended"], "Paused, Running"),
-        ("hard_reboot", &["Halted", "Suspended"], "Paused, Running"),
-    ]);
+    check_bad_states(
+        Dialect::Xend,
+        &[
+            ("start", &["Running", "Paused", "Suspended"], "Halted"),
+            (
+                "clean_shutdown",
+                &["Halted", "Paused", "Suspended"],
+                "Running",
+            ),
+            (
+                "clean_reboot",
+                &["Halted", "Paused", "Suspended"],
+                "Running",
+            ),
+            ("pause", &["Halted", "Paused", "Suspended"], "Running"),
+            ("suspend", &["Halted", "Paused", "Suspended"], "Running"),
+            ("unpause", &["Halted", "Running", "Suspended"], "Paused"),
+            ("resume", &["Halted", "Running", "Paused"], "Suspended"),
+            ("hard_shutdown", &["Halted", "Suspended"], "Paused, Running"),
+            ("hard_reboot", &["Halted", "Suspended"], "Paused, Running"),
+        ],
+    );
 }
 
 fn check_bad_states(d: Dialect, cases: &[(&str, &[&str], &str)]) {
-    let sim = Simulator::start(Config { dialect: d, ..Config::default() }).unwrap();
+    let sim = Simulator::start(Config {
+        dialect: d,
+        ..Config::default()
+    })
+    .unwrap();
     let mut c = Client::connect(sim.addr());
     let ss = match d {
         Dialect::Xapi => c.login(),
         Dialect::Xend => c
-            .ok("session.login_with_password", vec![s("root"), s("password")])
+            .ok(
+                "session.login_with_password",
+                vec![s("root"), s("password")],
+            )
             .as_str()
             .unwrap()
             .to_owned(),
@@ -199,7 +256,10 @@ fn control_domain_and_bad_refs() {
         .clone();
     assert_eq!(rec.get("power_state"), Some(&s("Running")));
     assert_eq!(rec.get("domid"), Some(&s("0")));
-    assert_eq!(c.err("VM.clean_shutdown", vec![s(&ss), s(&dom0)])[0], "OPERATION_NOT_ALLOWED");
+    assert_eq!(
+        c.err("VM.clean_shutdown", vec![s(&ss), s(&dom0)])[0],
+        "OPERATION_NOT_ALLOWED"
+    );
     assert_eq!(
         c.err("VM.pause", vec![s(&ss), s("OpaqueRef:missing")]),
         ["HANDLE_INVALID", "VM", "OpaqueRef:missing"]
@@ -209,10 +269,22 @@ fn control_domain_and_bad_refs() {
     let hm = c.ok("host.get_all_records", vec![s(&ss)]);
     let host = &hm.as_struct().unwrap()[0].1;
     let metrics = host.get("metrics").unwrap().clone();
-    let total = c.ok("host_metrics.get_memory_total", vec![s(&ss), metrics.clone()]).as_i64().unwrap();
-    let free = c.ok("host_metrics.get_memory_free", vec![s(&ss), metrics]).as_i64().unwrap();
+    let total = c
+        .ok(
+            "host_metrics.get_memory_total",
+            vec![s(&ss), metrics.clone()],
+        )
+        .as_i64()
+        .unwrap();
+    let free = c
+        .ok("host_metrics.get_memory_free", vec![s(&ss), metrics])
+        .as_i64()
+        .unwrap();
     assert!(free > 0 && free < total, "{free} {total}");
     let cpu = host.get("host_CPUs").unwrap().as_array().unwrap()[0].clone();
-    let u = c.ok("host_cpu.get_utilisation", vec![s(&ss), cpu]).as_f64().unwrap();
+    let u = c
+        .ok("host_cpu.get_utilisation", vec![s(&ss), cpu])
+        .as_f64()
+        .unwrap();
     assert!((0.0..=1.0).contains(&u));
 }
