@@ -42,9 +42,10 @@ impl Client {
             "{method} {path} HTTP/1.1\r\nHost: sim\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
+        let mut msg = head.into_bytes();
+        msg.extend_from_slice(body);
         let s = self.reader.get_mut();
-        s.write_all(head.as_bytes())?;
-        s.write_all(body)?;
+        s.write_all(&msg)?;
         s.flush()?;
         read_reply(&mut self.reader)
     }
