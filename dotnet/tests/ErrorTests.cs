@@ -12,8 +12,8 @@ namespace XenApi.Tests
     {
         Sim sim;
 
-        [TestFixtureSetUp] public void StartSim() { sim = Sim.Start("--vms", "2"); }
-        [TestFixtureTearDown] public void StopSim() { sim.Dispose(); }
+        [SetUp] public void StartSim() { sim = Sim.Start("--vms", "2"); }
+        [TearDown] public void StopSim() { sim.Dispose(); }
 
         [Test]
         public void BadPassword()

@@ -13,8 +13,8 @@ namespace XenApi.Tests
     {
         Sim sim;
 
-        [TestFixtureSetUp] public void StartSim() { sim = Sim.Start("--vms", "2000"); }
-        [TestFixtureTearDown] public void StopSim() { sim.Dispose(); }
+        [SetUp] public void StartSim() { sim = Sim.Start("--vms", "2000"); }
+        [TearDown] public void StopSim() { sim.Dispose(); }
 
         [Test]
         public void GetAllRecordsOf2000VMs()

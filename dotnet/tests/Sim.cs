@@ -151,7 +151,11 @@ namespace XenApi.Tests
     [SetUpFixture]
     public class SimCleanup
     {
-        [TearDown]
+#if NUNIT3
+        [OneTimeTearDown]
+#else
+        [TearDown] // NUnit 2.6 (Debian's nunit-console): a SetUpFixture's TearDown runs once, at the end
+#endif
         public void StopSimulators() => Sim.StopAll();
     }
 }
