@@ -27,6 +27,9 @@ DOTNET_TARGET := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
 DOTNET_NATIVE := $(DOTNET_TARGET)/release/libxenapi.so
 DOTNET_SIM := $(DOTNET_TARGET)/release/xenapi-sim
 DOTNET_MCS_FLAGS := -langversion:7.2 -debug -warnaserror+
+# The library is compiled against .NET Framework 4.6.1's reference assemblies (netstandard2.0's
+# floor there), so it uses no API that a netstandard2.0 build of XenApi.csproj would lack; it
+# references mscorlib only, which .NET Core 2.0+ / .NET 5+ and Mono provide.
 # Debian's NUnit (2.6.x) framework assembly; found at build time, after dotnet-deps installed it.
 DOTNET_NUNIT_FW = $(firstword $(wildcard /usr/lib/cli/nunit.framework-2.*/nunit.framework.dll))
 DOTNET_ENV := LD_LIBRARY_PATH=$(abspath $(DOTNET_OUT))$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} \
@@ -48,8 +51,8 @@ dotnet-native:
 
 dotnet-build: dotnet-deps dotnet-native
 	@mkdir -p $(DOTNET_OUT)
-	$(MCS) $(DOTNET_MCS_FLAGS) -unsafe -target:library -out:$(DOTNET_OUT)/XenApi.dll \
-	  -doc:$(DOTNET_OUT)/XenApi.xml $(DOTNET_LIB_SRC)
+	$(MCS) $(DOTNET_MCS_FLAGS) -sdk:4.6.1-api -unsafe -target:library -out:$(DOTNET_OUT)/XenApi.dll \
+	  -doc:$(DOTNET_OUT)/XenApi.xml $(DOTNET_LIB_SRC) dotnet/mono/AssemblyInfo.cs
 	cp dotnet/XenApi.dll.config $(DOTNET_NATIVE) $(DOTNET_OUT)/
 	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll -out:$(DOTNET_OUT)/Xm.exe \
 	  dotnet/examples/Xm/Xm.cs
@@ -85,6 +88,14 @@ dotnet-pack: dotnet-build
 	if grep -v -E '^(XenApi\.nuspec|README\.md|lib/netstandard2\.0/XenApi\.(dll|xml)|runtimes/(linux|win|osx)-x64/native/[^/]+|_rels/.*|package/.*|\[Content_Types\]\.xml)$$' \
 	     $(DOTNET_OUT)/nupkg.list; then echo "dotnet-pack: unexpected files in the package"; exit 1; fi
 	@echo "dotnet-pack: layout ok ($(DOTNET_OUT)/XenApi.$(DOTNET_VERSION).nupkg)"
+	@# A consumer's view: build Xm against the packed XenApi.dll and load the packed native library.
+	rm -rf $(DOTNET_OUT)/consumer && mkdir -p $(DOTNET_OUT)/consumer
+	cd $(DOTNET_OUT)/consumer && unzip -q ../XenApi.$(DOTNET_VERSION).nupkg
+	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -r:$(DOTNET_OUT)/consumer/lib/netstandard2.0/XenApi.dll \
+	  -out:$(DOTNET_OUT)/consumer/lib/netstandard2.0/Xm.exe dotnet/examples/Xm/Xm.cs
+	LD_LIBRARY_PATH=$(DOTNET_OUT)/consumer/runtimes/linux-x64/native $(MONO) \
+	  $(DOTNET_OUT)/consumer/lib/netstandard2.0/Xm.exe -s http://127.0.0.1:1 list 2>&1 \
+	  | grep -q "cannot reach" && echo "dotnet-pack: the packed assembly loads the packed libxenapi"
 
 # The talk's demo on its own: connect, list, start, pause, unpause, stop, dmesg, log; C# under Mono.
 dotnet-demo: dotnet-build
