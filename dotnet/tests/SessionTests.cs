@@ -199,5 +199,35 @@ namespace XenApi.Tests
                 Assert.AreNotEqual(first.Token, next.Token);
             }
         }
+
+        [Test]
+        public void LoginOnAPoolMemberFollowsTheCoordinator()
+        {
+            using (Sim pool = Sim.Start("--vms", "2", "--hosts", "2"))
+            {
+                Assert.AreEqual(1, pool.MemberUrls.Length);
+                string member = pool.MemberUrls[0];
+                using (Session xen = Session.Connect(member, Sim.User, Sim.Password))
+                {
+                    Assert.AreEqual(pool.Url.TrimEnd('/'), xen.Url.TrimEnd('/'));
+                    Assert.AreEqual(2, xen.GetHosts().Length);
+                }
+                var e = Assert.Throws<XenApiException>(() =>
+                    Session.Connect(new Options(member) { FollowCoordinator = false }, Sim.User, Sim.Password));
+                Assert.AreEqual(ErrorCodes.HOST_IS_SLAVE, e.Code);
+            }
+        }
+
+        [Test]
+        public void LoginSendsVersionAndOriginator()
+        {
+            using (Session xen = sim.Login(new Options(sim.Url) { Originator = "dotnet-tests" }))
+                StringAssert.Contains("originator \"dotnet-tests\"", xen.Host.GetLog());
+            using (var xen = new Session(sim.Url))
+            {
+                xen.LoginWithPassword(Sim.User, Sim.Password, "2.0", "per-login");
+                StringAssert.Contains("originator \"per-login\"", xen.Host.GetLog());
+            }
+        }
     }
 }

@@ -29,10 +29,12 @@ namespace XenApi.Tests
         public string Fingerprint { get; }
         /// <summary>With --tls: the certificate (PEM) file, usable as a CA file.</summary>
         public string CertFile { get; }
+        /// <summary>With --hosts N: the URLs of the pool members (they answer login with HOST_IS_SLAVE).</summary>
+        public string[] MemberUrls { get; }
 
-        Sim(Process p, string url, string fingerprint, string certFile)
+        Sim(Process p, string url, string fingerprint, string certFile, string[] members)
         {
-            proc = p; Url = url; Fingerprint = fingerprint; CertFile = certFile;
+            proc = p; Url = url; Fingerprint = fingerprint; CertFile = certFile; MemberUrls = members;
         }
 
         public static string Binary
@@ -73,6 +75,7 @@ namespace XenApi.Tests
             };
             Process p = Process.Start(psi);
             string fingerprint = null, url = null;
+            var members = new List<string>();
             var deadline = DateTime.UtcNow.AddSeconds(30);
             while (url == null)
             {
@@ -86,8 +89,10 @@ namespace XenApi.Tests
                 if (m.Success) url = m.Groups[1].Value;
                 m = Regex.Match(line, @"^fingerprint sha256 (\S+)");
                 if (m.Success) fingerprint = m.Groups[1].Value;
+                m = Regex.Match(line, @"^pool member \S+ (\S+)");
+                if (m.Success) members.Add(m.Groups[1].Value);
             }
-            var sim = new Sim(p, url, fingerprint, cert);
+            var sim = new Sim(p, url, fingerprint, cert, members.ToArray());
             lock (Running) Running.Add(sim);
             return sim;
         }
