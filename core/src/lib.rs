@@ -21,6 +21,7 @@
 pub mod api;
 mod client;
 pub mod codec;
+pub mod convert;
 mod datetime;
 mod error;
 mod options;
@@ -30,6 +31,7 @@ mod transport;
 mod value;
 
 pub use client::{unwrap_envelope, Client};
+pub use convert::{FromValue, MapKey, ToValue};
 pub use datetime::{DateTime, DateTimeParts};
 pub use error::{codes, Error, ErrorKind, Failure};
 pub use options::{Options, TlsPolicy};
