@@ -50,7 +50,8 @@ fn run(check: bool) -> Result<bool, String> {
         .to_path_buf();
     let json = |name: &str| -> Result<serde_json::Value, String> {
         let path = root.join("spec").join(name);
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     };
     let model = model::Model::parse(&json("datamodel.json")?, &json("errors.json")?)?;
@@ -59,7 +60,7 @@ fn run(check: bool) -> Result<bool, String> {
     let written: BTreeSet<PathBuf> = files.iter().map(|(p, _)| root.join(p)).collect();
     let mut stale = Vec::new();
     for (rel, text) in &files {
-        let text = rustfmt(text).map_err(|e| format!("{rel}: {e}"))?;
+        let text = rustfmt(text, &root).map_err(|e| format!("{rel}: {e}"))?;
         let path = root.join(rel);
         if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
             continue;
@@ -104,11 +105,18 @@ fn run(check: bool) -> Result<bool, String> {
 }
 
 /// Formats Rust source with the toolchain's rustfmt (`$RUSTFMT`, else `rustfmt` on the path),
-/// with the default style that `cargo fmt` uses in this repository.
-fn rustfmt(source: &str) -> Result<String, String> {
+/// with the repository's rustfmt configuration, if it has one, as `cargo fmt` would.
+fn rustfmt(source: &str, root: &Path) -> Result<String, String> {
     let bin = std::env::var("RUSTFMT").unwrap_or_else(|_| "rustfmt".to_owned());
-    let mut child = Command::new(&bin)
-        .args(["--edition", "2021", "--emit", "stdout", "--quiet"])
+    let mut cmd = Command::new(&bin);
+    cmd.args(["--edition", "2021", "--emit", "stdout", "--quiet"]);
+    if ["rustfmt.toml", ".rustfmt.toml"]
+        .iter()
+        .any(|f| root.join(f).exists())
+    {
+        cmd.arg("--config-path").arg(root);
+    }
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

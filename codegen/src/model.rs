@@ -329,7 +329,11 @@ fn str_of(j: &Json, key: &str) -> Result<String, String> {
 fn strings(j: &Json, key: &str) -> Result<Vec<String>, String> {
     arr(j, key)?
         .iter()
-        .map(|s| s.as_str().map(str::to_owned).ok_or(format!("{key}: not a string")))
+        .map(|s| {
+            s.as_str()
+                .map(str::to_owned)
+                .ok_or(format!("{key}: not a string"))
+        })
         .collect()
 }
 

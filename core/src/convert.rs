@@ -312,8 +312,10 @@ impl<T: ToValue> ToValue for Vec<T> {
 impl<K: MapKey, V: ToValue, S> ToValue for HashMap<K, V, S> {
     /// Members sorted by key, so that a request is the same bytes every time.
     fn to_value(&self) -> Value {
-        let mut members: Vec<(String, Value)> =
-            self.iter().map(|(k, v)| (k.to_key(), v.to_value())).collect();
+        let mut members: Vec<(String, Value)> = self
+            .iter()
+            .map(|(k, v)| (k.to_key(), v.to_value()))
+            .collect();
         members.sort_by(|a, b| a.0.cmp(&b.0));
         Value::Struct(members)
     }

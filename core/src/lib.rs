@@ -24,9 +24,11 @@ pub mod codec;
 pub mod convert;
 mod datetime;
 mod error;
+pub mod event;
 mod options;
 mod reference;
 mod session;
+pub mod task;
 mod transport;
 mod value;
 
