@@ -27,7 +27,10 @@ const LEFT_TO_SESSION: &[&str] = &[
 /// The files to write, as (path relative to the repository root, contents before formatting).
 pub fn generate(model: &Model) -> Vec<(String, String)> {
     check_names(model);
-    let mut files = vec![("core/src/api/mod.rs".to_owned(), module_root(model))];
+    let mut files = vec![
+        ("core/src/api/mod.rs".to_owned(), module_root(model)),
+        ("core/tests/typed_generated.rs".to_owned(), tests(model)),
+    ];
     for class in &model.classes {
         files.push((
             format!("core/src/api/{}.rs", rust_module(&class.name)),
@@ -543,4 +546,52 @@ fn capitalise(s: &str) -> String {
         Some(f) => f.to_uppercase().chain(c).collect(),
         None => String::new(),
     }
+}
+
+/// `core/tests/typed_generated.rs`: every record survives `to_value`/`from_value`, every enum
+/// value its wire name, and every class's marker is in `api`: the whole API is instantiated.
+fn tests(model: &Model) -> String {
+    let mut o = String::new();
+    o.push_str(HEADER);
+    o.push_str(
+        "\n//! Every class, record and enum of the generated API, exercised without a server.\n\n\
+         use xenapi::api::*;\nuse xenapi::{FromValue, Ref, ToValue, Value};\n\n\
+         fn round_trip<T: FromValue + ToValue + Default + PartialEq + std::fmt::Debug>() {\n\
+         let v = T::default().to_value();\nassert_eq!(T::from_value(v).unwrap(), T::default());\n}\n\n\
+         fn wire<T: FromValue + ToValue + std::fmt::Display + PartialEq + std::fmt::Debug>(names: &[&str]) {\n\
+         for n in names {\nlet e = T::from_value(Value::from(*n)).unwrap();\n\
+         assert!(!format!(\"{e:?}\").starts_with(\"Unknown(\"), \"{n} is known\");\n\
+         assert_eq!(e.to_value(), Value::from(*n));\nassert_eq!(e.to_string(), *n);\n}\n\
+         let unknown = T::from_value(Value::from(\"not-a-value\")).unwrap();\n\
+         assert_eq!(unknown.to_value(), Value::from(\"not-a-value\"));\n}\n\n\
+         #[test]\nfn every_class_has_a_marker() {\nlet refs: Vec<String> = vec![\n",
+    );
+    for c in &model.classes {
+        writeln!(o, "Ref::<{}>::null().into_string(),", rust_class(&c.name)).unwrap();
+    }
+    writeln!(
+        o,
+        "];\nassert_eq!(refs.len(), {});\n}}\n\n#[test]\nfn every_record_round_trips() {{",
+        model.classes.len()
+    )
+    .unwrap();
+    for c in model.classes.iter().filter(|c| !c.fields.is_empty()) {
+        writeln!(o, "round_trip::<{}>();", rust_record(&c.name)).unwrap();
+    }
+    o.push_str("}\n\n#[test]\nfn every_enum_keeps_wire_names() {\n");
+    for c in &model.classes {
+        for e in &c.enums {
+            if model.enum_owner(&e.name).unwrap().0.name == c.name {
+                let v: Vec<String> = e.values.iter().map(|v| format!("{v:?}")).collect();
+                writeln!(o, "wire::<{}>(&[{}]);", camel(&e.name), v.join(", ")).unwrap();
+            }
+        }
+    }
+    writeln!(
+        o,
+        "}}\n\n#[test]\nfn every_error_code_is_listed() {{\nassert_eq!(ERROR_CODES.len(), {});\n}}",
+        model.errors.len()
+    )
+    .unwrap();
+    o
 }
