@@ -197,7 +197,13 @@ fn class_file(model: &Model, class: &Class) -> String {
     let has_record = !class.fields.is_empty();
     let mut convert = BTreeSet::new();
     if has_record {
-        convert.extend(["FromValue", "ToValue", "record_members", "field"]);
+        convert.extend([
+            "FromValue",
+            "ToValue",
+            "record_members",
+            "record_struct",
+            "field",
+        ]);
         uses.value = true;
     }
     if !own_enums.is_empty() {
@@ -205,7 +211,7 @@ fn class_file(model: &Model, class: &Class) -> String {
         uses.value = true;
     }
     if !messages.is_empty() {
-        convert.extend(["ToValue", "call"]);
+        convert.insert("call");
     }
 
     let mut o = String::new();
@@ -352,19 +358,13 @@ fn record(o: &mut String, class: &Class) {
     o.push_str("_ => r.extra.push((name, v)),\n}\n}\nOk(r)\n}\n}\n\n");
     writeln!(
         o,
-        "impl ToValue for {name} {{\nfn to_value(&self) -> Value {{\nlet mut m = vec![",
+        "impl ToValue for {name} {{\nfn to_value(&self) -> Value {{\nrecord_struct(&[",
     )
     .unwrap();
     for f in &class.fields {
-        writeln!(
-            o,
-            "({:?}.to_owned(), self.{}.to_value()),",
-            f.name,
-            rust_ident(&f.name)
-        )
-        .unwrap();
+        writeln!(o, "({:?}, &self.{}),", f.name, rust_ident(&f.name)).unwrap();
     }
-    o.push_str("];\nm.extend(self.extra.iter().cloned());\nValue::Struct(m)\n}\n}\n\n");
+    o.push_str("], &self.extra)\n}\n}\n\n");
 }
 
 /// The Rust name of an enum's variant for wire value `v`.
@@ -488,10 +488,10 @@ fn message(o: &mut String, class: &Class, m: &Message, is_async: bool) {
     } else {
         owned(&m.result, false)
     };
-    let values: Vec<String> = names.iter().map(|n| format!("{n}.to_value()")).collect();
+    let values: Vec<String> = names.iter().map(|n| format!("&{n}")).collect();
     writeln!(
         o,
-        "pub fn {fname}({}) -> Result<{result}> {{\ncall(session, {wire:?}, vec![{}])\n}}\n",
+        "pub fn {fname}({}) -> Result<{result}> {{\ncall(session, {wire:?}, &[{}])\n}}\n",
         args.join(", "),
         values.join(", ")
     )

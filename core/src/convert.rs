@@ -40,14 +40,31 @@ pub trait MapKey: Sized {
 
 /// Calls `method` with the session and `args`, and reads the reply as a `T`; a wrong type is an
 /// [`Error::Protocol`] that names the method. Every generated function is one call of this.
-pub fn call<T: FromValue>(session: &Session, method: &str, args: Vec<Value>) -> Result<T> {
-    let reply = session.call(method, args)?;
-    T::from_value(reply).map_err(|e| context(e, method))
+///
+/// Generic code here is instantiated once per type of the API (about 340 result types, 85 map
+/// types), so it is kept to a few lines: plain loops, no closures, and the error formatting in
+/// non-generic functions.
+///
+/// The arguments are trait objects so that each of the ~2,400 generated functions is a few
+/// instructions (no per-function drop or unwinding code); they become `Value`s here, once.
+pub fn call<T: FromValue>(session: &Session, method: &str, args: &[&dyn ToValue]) -> Result<T> {
+    from_value_in(call_value(session, method, args)?, method)
+}
+
+fn call_value(session: &Session, method: &str, args: &[&dyn ToValue]) -> Result<Value> {
+    let mut values = Vec::with_capacity(args.len());
+    for a in args {
+        values.push(a.to_value());
+    }
+    session.call(method, values)
 }
 
 /// Reads `v` as a `T`; `what` names it in an error (`"VM.get_record"`, `"event.from events"`).
 pub fn from_value_in<T: FromValue>(v: Value, what: &str) -> Result<T> {
-    T::from_value(v).map_err(|e| context(e, what))
+    match T::from_value(v) {
+        Ok(t) => Ok(t),
+        Err(e) => Err(context(e, what)),
+    }
 }
 
 /// The members of a record's struct, for the generated `from_value` of `class`'s record.
@@ -62,8 +79,21 @@ pub fn record_members(v: Value, class: &str) -> Result<Vec<(String, Value)>> {
 pub fn field<T: FromValue + Default>(v: Value, class: &str, name: &str) -> Result<T> {
     match v {
         Value::Nil => Ok(T::default()),
-        v => T::from_value(v).map_err(|e| context(e, &format!("{class}.{name}"))),
+        v => match T::from_value(v) {
+            Ok(t) => Ok(t),
+            Err(e) => Err(field_context(e, class, name)),
+        },
     }
+}
+
+/// A record's struct: the fields in datamodel order, then the `extra` members.
+pub fn record_struct(fields: &[(&str, &dyn ToValue)], extra: &[(String, Value)]) -> Value {
+    let mut members = Vec::with_capacity(fields.len() + extra.len());
+    for (name, v) in fields {
+        members.push(((*name).to_owned(), v.to_value()));
+    }
+    members.extend(extra.iter().cloned());
+    Value::Struct(members)
 }
 
 /// The wire string of an enum value of enum `name`.
@@ -80,6 +110,18 @@ fn context(e: Error, at: &str) -> Error {
         Error::Protocol(m) => Error::Protocol(format!("{at}: {m}")),
         other => other,
     }
+}
+
+fn field_context(e: Error, class: &str, name: &str) -> Error {
+    context(e, &format!("{class}.{name}"))
+}
+
+fn index_context(e: Error, i: usize) -> Error {
+    context(e, &format!("[{i}]"))
+}
+
+fn key_context(e: Error, key: &str) -> Error {
+    context(e, &format!("[{key:?}]"))
 }
 
 /// "expected X, got a Y". The value itself is not shown: it may be a secret or a session ref.
@@ -184,30 +226,37 @@ impl<T: FromValue> FromValue for Option<T> {
 
 impl<T: FromValue> FromValue for Vec<T> {
     fn from_value(v: Value) -> Result<Self> {
-        match v {
-            Value::Array(items) => items
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| T::from_value(v).map_err(|e| context(e, &format!("[{i}]"))))
-                .collect(),
-            other => Err(wrong("a set (an array)", &other)),
+        let Value::Array(items) = v else {
+            return Err(wrong("a set (an array)", &v));
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, v) in items.into_iter().enumerate() {
+            match T::from_value(v) {
+                Ok(t) => out.push(t),
+                Err(e) => return Err(index_context(e, i)),
+            }
         }
+        Ok(out)
     }
 }
 
 impl<K: MapKey + Eq + Hash, V: FromValue> FromValue for HashMap<K, V> {
     fn from_value(v: Value) -> Result<Self> {
-        match v {
-            Value::Struct(members) => members
-                .into_iter()
-                .map(|(k, v)| {
-                    let at = |e| context(e, &format!("[{k:?}]"));
-                    let value = V::from_value(v).map_err(at)?;
-                    Ok((K::from_key(k.clone()).map_err(at)?, value))
-                })
-                .collect(),
-            other => Err(wrong("a map (a struct)", &other)),
+        let Value::Struct(members) = v else {
+            return Err(wrong("a map (a struct)", &v));
+        };
+        let mut out = HashMap::with_capacity(members.len());
+        for (k, v) in members {
+            let value = match V::from_value(v) {
+                Ok(value) => value,
+                Err(e) => return Err(key_context(e, &k)),
+            };
+            match K::from_key(k) {
+                Ok(key) => out.insert(key, value),
+                Err(e) => return Err(e),
+            };
         }
+        Ok(out)
     }
 }
 
@@ -224,7 +273,7 @@ impl MapKey for i64 {
     fn from_key(key: String) -> Result<Self> {
         key.trim()
             .parse()
-            .map_err(|_| Error::Protocol("expected an int as map key".to_owned()))
+            .map_err(|_| Error::Protocol(format!("[{key:?}]: expected an int as map key")))
     }
     fn to_key(&self) -> String {
         self.to_string()
@@ -299,7 +348,11 @@ impl<T: ToValue> ToValue for Option<T> {
 
 impl<T: ToValue> ToValue for [T] {
     fn to_value(&self) -> Value {
-        Value::Array(self.iter().map(T::to_value).collect())
+        let mut items = Vec::with_capacity(self.len());
+        for t in self {
+            items.push(t.to_value());
+        }
+        Value::Array(items)
     }
 }
 
@@ -312,13 +365,17 @@ impl<T: ToValue> ToValue for Vec<T> {
 impl<K: MapKey, V: ToValue, S> ToValue for HashMap<K, V, S> {
     /// Members sorted by key, so that a request is the same bytes every time.
     fn to_value(&self) -> Value {
-        let mut members: Vec<(String, Value)> = self
-            .iter()
-            .map(|(k, v)| (k.to_key(), v.to_value()))
-            .collect();
-        members.sort_by(|a, b| a.0.cmp(&b.0));
-        Value::Struct(members)
+        let mut members = Vec::with_capacity(self.len());
+        for (k, v) in self {
+            members.push((k.to_key(), v.to_value()));
+        }
+        sorted_struct(members)
     }
+}
+
+fn sorted_struct(mut members: Vec<(String, Value)>) -> Value {
+    members.sort_by(|a, b| a.0.cmp(&b.0));
+    Value::Struct(members)
 }
 
 impl<T: ToValue + ?Sized> ToValue for &T {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, ToValue};
+use crate::convert::call;
 use crate::{Ref, Result, Session};
 
 use super::Task;
@@ -19,11 +19,7 @@ impl Auth {
         session: &Session,
         subject_identifier: &str,
     ) -> Result<Vec<String>> {
-        call(
-            session,
-            "auth.get_group_membership",
-            vec![subject_identifier.to_value()],
-        )
+        call(session, "auth.get_group_membership", &[&subject_identifier])
     }
 
     /// `Async.auth.get_group_membership`: [`Auth::get_group_membership`] as a task; wait for it with [`crate::task::wait`].
@@ -34,7 +30,7 @@ impl Auth {
         call(
             session,
             "Async.auth.get_group_membership",
-            vec![subject_identifier.to_value()],
+            &[&subject_identifier],
         )
     }
 
@@ -46,7 +42,7 @@ impl Auth {
         call(
             session,
             "auth.get_subject_information_from_identifier",
-            vec![subject_identifier.to_value()],
+            &[&subject_identifier],
         )
     }
 
@@ -58,17 +54,13 @@ impl Auth {
         call(
             session,
             "Async.auth.get_subject_information_from_identifier",
-            vec![subject_identifier.to_value()],
+            &[&subject_identifier],
         )
     }
 
     /// `auth.get_subject_identifier`.
     pub fn get_subject_identifier(session: &Session, subject_name: &str) -> Result<String> {
-        call(
-            session,
-            "auth.get_subject_identifier",
-            vec![subject_name.to_value()],
-        )
+        call(session, "auth.get_subject_identifier", &[&subject_name])
     }
 
     /// `Async.auth.get_subject_identifier`: [`Auth::get_subject_identifier`] as a task; wait for it with [`crate::task::wait`].
@@ -79,7 +71,7 @@ impl Auth {
         call(
             session,
             "Async.auth.get_subject_identifier",
-            vec![subject_name.to_value()],
+            &[&subject_name],
         )
     }
 }

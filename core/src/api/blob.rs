@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 use super::Task;
@@ -57,136 +57,114 @@ impl FromValue for BlobRecord {
 
 impl ToValue for BlobRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            ("size".to_owned(), self.size.to_value()),
-            ("public".to_owned(), self.public.to_value()),
-            ("last_updated".to_owned(), self.last_updated.to_value()),
-            ("mime_type".to_owned(), self.mime_type.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("size", &self.size),
+                ("public", &self.public),
+                ("last_updated", &self.last_updated),
+                ("mime_type", &self.mime_type),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl Blob {
     /// `blob.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Blob>, BlobRecord>> {
-        call(session, "blob.get_all_records", vec![])
+        call(session, "blob.get_all_records", &[])
     }
 
     /// `blob.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Blob>>> {
-        call(session, "blob.get_all", vec![])
+        call(session, "blob.get_all", &[])
     }
 
     /// `blob.destroy`.
     pub fn destroy(session: &Session, blob: &Ref<Blob>) -> Result<()> {
-        call(session, "blob.destroy", vec![blob.to_value()])
+        call(session, "blob.destroy", &[&blob])
     }
 
     /// `Async.blob.destroy`: [`Blob::destroy`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_destroy(session: &Session, blob: &Ref<Blob>) -> Result<Ref<Task>> {
-        call(session, "Async.blob.destroy", vec![blob.to_value()])
+        call(session, "Async.blob.destroy", &[&blob])
     }
 
     /// `blob.create`.
     pub fn create(session: &Session, mime_type: &str, public: bool) -> Result<Ref<Blob>> {
-        call(
-            session,
-            "blob.create",
-            vec![mime_type.to_value(), public.to_value()],
-        )
+        call(session, "blob.create", &[&mime_type, &public])
     }
 
     /// `Async.blob.create`: [`Blob::create`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_create(session: &Session, mime_type: &str, public: bool) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.blob.create",
-            vec![mime_type.to_value(), public.to_value()],
-        )
+        call(session, "Async.blob.create", &[&mime_type, &public])
     }
 
     /// `blob.set_public`.
     pub fn set_public(session: &Session, blob: &Ref<Blob>, value: bool) -> Result<()> {
-        call(
-            session,
-            "blob.set_public",
-            vec![blob.to_value(), value.to_value()],
-        )
+        call(session, "blob.set_public", &[&blob, &value])
     }
 
     /// `blob.set_name_description`.
     pub fn set_name_description(session: &Session, blob: &Ref<Blob>, value: &str) -> Result<()> {
-        call(
-            session,
-            "blob.set_name_description",
-            vec![blob.to_value(), value.to_value()],
-        )
+        call(session, "blob.set_name_description", &[&blob, &value])
     }
 
     /// `blob.set_name_label`.
     pub fn set_name_label(session: &Session, blob: &Ref<Blob>, value: &str) -> Result<()> {
-        call(
-            session,
-            "blob.set_name_label",
-            vec![blob.to_value(), value.to_value()],
-        )
+        call(session, "blob.set_name_label", &[&blob, &value])
     }
 
     /// `blob.get_mime_type`.
     pub fn get_mime_type(session: &Session, blob: &Ref<Blob>) -> Result<String> {
-        call(session, "blob.get_mime_type", vec![blob.to_value()])
+        call(session, "blob.get_mime_type", &[&blob])
     }
 
     /// `blob.get_last_updated`.
     pub fn get_last_updated(session: &Session, blob: &Ref<Blob>) -> Result<DateTime> {
-        call(session, "blob.get_last_updated", vec![blob.to_value()])
+        call(session, "blob.get_last_updated", &[&blob])
     }
 
     /// `blob.get_public`.
     pub fn get_public(session: &Session, blob: &Ref<Blob>) -> Result<bool> {
-        call(session, "blob.get_public", vec![blob.to_value()])
+        call(session, "blob.get_public", &[&blob])
     }
 
     /// `blob.get_size`.
     pub fn get_size(session: &Session, blob: &Ref<Blob>) -> Result<i64> {
-        call(session, "blob.get_size", vec![blob.to_value()])
+        call(session, "blob.get_size", &[&blob])
     }
 
     /// `blob.get_name_description`.
     pub fn get_name_description(session: &Session, blob: &Ref<Blob>) -> Result<String> {
-        call(session, "blob.get_name_description", vec![blob.to_value()])
+        call(session, "blob.get_name_description", &[&blob])
     }
 
     /// `blob.get_name_label`.
     pub fn get_name_label(session: &Session, blob: &Ref<Blob>) -> Result<String> {
-        call(session, "blob.get_name_label", vec![blob.to_value()])
+        call(session, "blob.get_name_label", &[&blob])
     }
 
     /// `blob.get_uuid`.
     pub fn get_uuid(session: &Session, blob: &Ref<Blob>) -> Result<String> {
-        call(session, "blob.get_uuid", vec![blob.to_value()])
+        call(session, "blob.get_uuid", &[&blob])
     }
 
     /// `blob.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<Blob>>> {
-        call(session, "blob.get_by_name_label", vec![label.to_value()])
+        call(session, "blob.get_by_name_label", &[&label])
     }
 
     /// `blob.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Blob>> {
-        call(session, "blob.get_by_uuid", vec![uuid.to_value()])
+        call(session, "blob.get_by_uuid", &[&uuid])
     }
 
     /// `blob.get_record`.
     pub fn get_record(session: &Session, blob: &Ref<Blob>) -> Result<BlobRecord> {
-        call(session, "blob.get_record", vec![blob.to_value()])
+        call(session, "blob.get_record", &[&blob])
     }
 }

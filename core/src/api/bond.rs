@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Network, Pif, Task};
@@ -64,22 +66,20 @@ impl FromValue for BondRecord {
 
 impl ToValue for BondRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("master".to_owned(), self.master.to_value()),
-            ("slaves".to_owned(), self.slaves.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            ("primary_slave".to_owned(), self.primary_slave.to_value()),
-            ("mode".to_owned(), self.mode.to_value()),
-            ("properties".to_owned(), self.properties.to_value()),
-            ("links_up".to_owned(), self.links_up.to_value()),
-            (
-                "auto_update_mac".to_owned(),
-                self.auto_update_mac.to_value(),
-            ),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("master", &self.master),
+                ("slaves", &self.slaves),
+                ("other_config", &self.other_config),
+                ("primary_slave", &self.primary_slave),
+                ("mode", &self.mode),
+                ("properties", &self.properties),
+                ("links_up", &self.links_up),
+                ("auto_update_mac", &self.auto_update_mac),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -157,12 +157,12 @@ impl MapKey for BondMode {
 impl Bond {
     /// `Bond.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Bond>, BondRecord>> {
-        call(session, "Bond.get_all_records", vec![])
+        call(session, "Bond.get_all_records", &[])
     }
 
     /// `Bond.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Bond>>> {
-        call(session, "Bond.get_all", vec![])
+        call(session, "Bond.get_all", &[])
     }
 
     /// `Bond.set_property`.
@@ -172,11 +172,7 @@ impl Bond {
         name: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "Bond.set_property",
-            vec![bond.to_value(), name.to_value(), value.to_value()],
-        )
+        call(session, "Bond.set_property", &[&bond, &name, &value])
     }
 
     /// `Async.Bond.set_property`: [`Bond::set_property`] as a task; wait for it with [`crate::task::wait`].
@@ -186,20 +182,12 @@ impl Bond {
         name: &str,
         value: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.Bond.set_property",
-            vec![bond.to_value(), name.to_value(), value.to_value()],
-        )
+        call(session, "Async.Bond.set_property", &[&bond, &name, &value])
     }
 
     /// `Bond.set_mode`.
     pub fn set_mode(session: &Session, bond: &Ref<Bond>, value: BondMode) -> Result<()> {
-        call(
-            session,
-            "Bond.set_mode",
-            vec![bond.to_value(), value.to_value()],
-        )
+        call(session, "Bond.set_mode", &[&bond, &value])
     }
 
     /// `Async.Bond.set_mode`: [`Bond::set_mode`] as a task; wait for it with [`crate::task::wait`].
@@ -208,21 +196,17 @@ impl Bond {
         bond: &Ref<Bond>,
         value: BondMode,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.Bond.set_mode",
-            vec![bond.to_value(), value.to_value()],
-        )
+        call(session, "Async.Bond.set_mode", &[&bond, &value])
     }
 
     /// `Bond.destroy`.
     pub fn destroy(session: &Session, bond: &Ref<Bond>) -> Result<()> {
-        call(session, "Bond.destroy", vec![bond.to_value()])
+        call(session, "Bond.destroy", &[&bond])
     }
 
     /// `Async.Bond.destroy`: [`Bond::destroy`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_destroy(session: &Session, bond: &Ref<Bond>) -> Result<Ref<Task>> {
-        call(session, "Async.Bond.destroy", vec![bond.to_value()])
+        call(session, "Async.Bond.destroy", &[&bond])
     }
 
     /// `Bond.create`.
@@ -237,13 +221,7 @@ impl Bond {
         call(
             session,
             "Bond.create",
-            vec![
-                network.to_value(),
-                members.to_value(),
-                mac.to_value(),
-                mode.to_value(),
-                properties.to_value(),
-            ],
+            &[&network, &members, &mac, &mode, &properties],
         )
     }
 
@@ -259,23 +237,13 @@ impl Bond {
         call(
             session,
             "Async.Bond.create",
-            vec![
-                network.to_value(),
-                members.to_value(),
-                mac.to_value(),
-                mode.to_value(),
-                properties.to_value(),
-            ],
+            &[&network, &members, &mac, &mode, &properties],
         )
     }
 
     /// `Bond.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, bond: &Ref<Bond>, key: &str) -> Result<()> {
-        call(
-            session,
-            "Bond.remove_from_other_config",
-            vec![bond.to_value(), key.to_value()],
-        )
+        call(session, "Bond.remove_from_other_config", &[&bond, &key])
     }
 
     /// `Bond.add_to_other_config`.
@@ -285,11 +253,7 @@ impl Bond {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "Bond.add_to_other_config",
-            vec![bond.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "Bond.add_to_other_config", &[&bond, &key, &value])
     }
 
     /// `Bond.set_other_config`.
@@ -298,36 +262,32 @@ impl Bond {
         bond: &Ref<Bond>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "Bond.set_other_config",
-            vec![bond.to_value(), value.to_value()],
-        )
+        call(session, "Bond.set_other_config", &[&bond, &value])
     }
 
     /// `Bond.get_auto_update_mac`.
     pub fn get_auto_update_mac(session: &Session, bond: &Ref<Bond>) -> Result<bool> {
-        call(session, "Bond.get_auto_update_mac", vec![bond.to_value()])
+        call(session, "Bond.get_auto_update_mac", &[&bond])
     }
 
     /// `Bond.get_links_up`.
     pub fn get_links_up(session: &Session, bond: &Ref<Bond>) -> Result<i64> {
-        call(session, "Bond.get_links_up", vec![bond.to_value()])
+        call(session, "Bond.get_links_up", &[&bond])
     }
 
     /// `Bond.get_properties`.
     pub fn get_properties(session: &Session, bond: &Ref<Bond>) -> Result<HashMap<String, String>> {
-        call(session, "Bond.get_properties", vec![bond.to_value()])
+        call(session, "Bond.get_properties", &[&bond])
     }
 
     /// `Bond.get_mode`.
     pub fn get_mode(session: &Session, bond: &Ref<Bond>) -> Result<BondMode> {
-        call(session, "Bond.get_mode", vec![bond.to_value()])
+        call(session, "Bond.get_mode", &[&bond])
     }
 
     /// `Bond.get_primary_slave`.
     pub fn get_primary_slave(session: &Session, bond: &Ref<Bond>) -> Result<Ref<Pif>> {
-        call(session, "Bond.get_primary_slave", vec![bond.to_value()])
+        call(session, "Bond.get_primary_slave", &[&bond])
     }
 
     /// `Bond.get_other_config`.
@@ -335,31 +295,31 @@ impl Bond {
         session: &Session,
         bond: &Ref<Bond>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "Bond.get_other_config", vec![bond.to_value()])
+        call(session, "Bond.get_other_config", &[&bond])
     }
 
     /// `Bond.get_slaves`.
     pub fn get_slaves(session: &Session, bond: &Ref<Bond>) -> Result<Vec<Ref<Pif>>> {
-        call(session, "Bond.get_slaves", vec![bond.to_value()])
+        call(session, "Bond.get_slaves", &[&bond])
     }
 
     /// `Bond.get_master`.
     pub fn get_master(session: &Session, bond: &Ref<Bond>) -> Result<Ref<Pif>> {
-        call(session, "Bond.get_master", vec![bond.to_value()])
+        call(session, "Bond.get_master", &[&bond])
     }
 
     /// `Bond.get_uuid`.
     pub fn get_uuid(session: &Session, bond: &Ref<Bond>) -> Result<String> {
-        call(session, "Bond.get_uuid", vec![bond.to_value()])
+        call(session, "Bond.get_uuid", &[&bond])
     }
 
     /// `Bond.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Bond>> {
-        call(session, "Bond.get_by_uuid", vec![uuid.to_value()])
+        call(session, "Bond.get_by_uuid", &[&uuid])
     }
 
     /// `Bond.get_record`.
     pub fn get_record(session: &Session, bond: &Ref<Bond>) -> Result<BondRecord> {
-        call(session, "Bond.get_record", vec![bond.to_value()])
+        call(session, "Bond.get_record", &[&bond])
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 use super::Host;
@@ -58,17 +60,18 @@ impl FromValue for CertificateRecord {
 
 impl ToValue for CertificateRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name".to_owned(), self.name.to_value()),
-            ("type".to_owned(), self.type_.to_value()),
-            ("host".to_owned(), self.host.to_value()),
-            ("not_before".to_owned(), self.not_before.to_value()),
-            ("not_after".to_owned(), self.not_after.to_value()),
-            ("fingerprint".to_owned(), self.fingerprint.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name", &self.name),
+                ("type", &self.type_),
+                ("host", &self.host),
+                ("not_before", &self.not_before),
+                ("not_after", &self.not_after),
+                ("fingerprint", &self.fingerprint),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -148,80 +151,52 @@ impl Certificate {
     pub fn get_all_records(
         session: &Session,
     ) -> Result<HashMap<Ref<Certificate>, CertificateRecord>> {
-        call(session, "Certificate.get_all_records", vec![])
+        call(session, "Certificate.get_all_records", &[])
     }
 
     /// `Certificate.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Certificate>>> {
-        call(session, "Certificate.get_all", vec![])
+        call(session, "Certificate.get_all", &[])
     }
 
     /// `Certificate.get_fingerprint`.
     pub fn get_fingerprint(session: &Session, certificate: &Ref<Certificate>) -> Result<String> {
-        call(
-            session,
-            "Certificate.get_fingerprint",
-            vec![certificate.to_value()],
-        )
+        call(session, "Certificate.get_fingerprint", &[&certificate])
     }
 
     /// `Certificate.get_not_after`.
     pub fn get_not_after(session: &Session, certificate: &Ref<Certificate>) -> Result<DateTime> {
-        call(
-            session,
-            "Certificate.get_not_after",
-            vec![certificate.to_value()],
-        )
+        call(session, "Certificate.get_not_after", &[&certificate])
     }
 
     /// `Certificate.get_not_before`.
     pub fn get_not_before(session: &Session, certificate: &Ref<Certificate>) -> Result<DateTime> {
-        call(
-            session,
-            "Certificate.get_not_before",
-            vec![certificate.to_value()],
-        )
+        call(session, "Certificate.get_not_before", &[&certificate])
     }
 
     /// `Certificate.get_host`.
     pub fn get_host(session: &Session, certificate: &Ref<Certificate>) -> Result<Ref<Host>> {
-        call(
-            session,
-            "Certificate.get_host",
-            vec![certificate.to_value()],
-        )
+        call(session, "Certificate.get_host", &[&certificate])
     }
 
     /// `Certificate.get_type`.
     pub fn get_type(session: &Session, certificate: &Ref<Certificate>) -> Result<CertificateType> {
-        call(
-            session,
-            "Certificate.get_type",
-            vec![certificate.to_value()],
-        )
+        call(session, "Certificate.get_type", &[&certificate])
     }
 
     /// `Certificate.get_name`.
     pub fn get_name(session: &Session, certificate: &Ref<Certificate>) -> Result<String> {
-        call(
-            session,
-            "Certificate.get_name",
-            vec![certificate.to_value()],
-        )
+        call(session, "Certificate.get_name", &[&certificate])
     }
 
     /// `Certificate.get_uuid`.
     pub fn get_uuid(session: &Session, certificate: &Ref<Certificate>) -> Result<String> {
-        call(
-            session,
-            "Certificate.get_uuid",
-            vec![certificate.to_value()],
-        )
+        call(session, "Certificate.get_uuid", &[&certificate])
     }
 
     /// `Certificate.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Certificate>> {
-        call(session, "Certificate.get_by_uuid", vec![uuid.to_value()])
+        call(session, "Certificate.get_by_uuid", &[&uuid])
     }
 
     /// `Certificate.get_record`.
@@ -229,10 +204,6 @@ impl Certificate {
         session: &Session,
         certificate: &Ref<Certificate>,
     ) -> Result<CertificateRecord> {
-        call(
-            session,
-            "Certificate.get_record",
-            vec![certificate.to_value()],
-        )
+        call(session, "Certificate.get_record", &[&certificate])
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{ClusterHost, Network, Pif, Task};
@@ -88,34 +90,26 @@ impl FromValue for ClusterRecord {
 
 impl ToValue for ClusterRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("cluster_hosts".to_owned(), self.cluster_hosts.to_value()),
-            ("pending_forget".to_owned(), self.pending_forget.to_value()),
-            ("cluster_token".to_owned(), self.cluster_token.to_value()),
-            ("cluster_stack".to_owned(), self.cluster_stack.to_value()),
-            ("is_quorate".to_owned(), self.is_quorate.to_value()),
-            ("quorum".to_owned(), self.quorum.to_value()),
-            ("live_hosts".to_owned(), self.live_hosts.to_value()),
-            (
-                "allowed_operations".to_owned(),
-                self.allowed_operations.to_value(),
-            ),
-            (
-                "current_operations".to_owned(),
-                self.current_operations.to_value(),
-            ),
-            ("pool_auto_join".to_owned(), self.pool_auto_join.to_value()),
-            ("token_timeout".to_owned(), self.token_timeout.to_value()),
-            (
-                "token_timeout_coefficient".to_owned(),
-                self.token_timeout_coefficient.to_value(),
-            ),
-            ("cluster_config".to_owned(), self.cluster_config.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("cluster_hosts", &self.cluster_hosts),
+                ("pending_forget", &self.pending_forget),
+                ("cluster_token", &self.cluster_token),
+                ("cluster_stack", &self.cluster_stack),
+                ("is_quorate", &self.is_quorate),
+                ("quorum", &self.quorum),
+                ("live_hosts", &self.live_hosts),
+                ("allowed_operations", &self.allowed_operations),
+                ("current_operations", &self.current_operations),
+                ("pool_auto_join", &self.pool_auto_join),
+                ("token_timeout", &self.token_timeout),
+                ("token_timeout_coefficient", &self.token_timeout_coefficient),
+                ("cluster_config", &self.cluster_config),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -201,55 +195,43 @@ impl MapKey for ClusterOperation {
 impl Cluster {
     /// `Cluster.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Cluster>, ClusterRecord>> {
-        call(session, "Cluster.get_all_records", vec![])
+        call(session, "Cluster.get_all_records", &[])
     }
 
     /// `Cluster.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Cluster>>> {
-        call(session, "Cluster.get_all", vec![])
+        call(session, "Cluster.get_all", &[])
     }
 
     /// `Cluster.pool_resync`.
     pub fn pool_resync(session: &Session, cluster: &Ref<Cluster>) -> Result<()> {
-        call(session, "Cluster.pool_resync", vec![cluster.to_value()])
+        call(session, "Cluster.pool_resync", &[&cluster])
     }
 
     /// `Async.Cluster.pool_resync`: [`Cluster::pool_resync`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_pool_resync(session: &Session, cluster: &Ref<Cluster>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.Cluster.pool_resync",
-            vec![cluster.to_value()],
-        )
+        call(session, "Async.Cluster.pool_resync", &[&cluster])
     }
 
     /// `Cluster.pool_destroy`.
     ///
     /// Errors: `CLUSTER_STACK_IN_USE`, `CLUSTERING_DISABLED`, `CLUSTER_HOST_IS_LAST`.
     pub fn pool_destroy(session: &Session, cluster: &Ref<Cluster>) -> Result<()> {
-        call(session, "Cluster.pool_destroy", vec![cluster.to_value()])
+        call(session, "Cluster.pool_destroy", &[&cluster])
     }
 
     /// `Async.Cluster.pool_destroy`: [`Cluster::pool_destroy`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `CLUSTER_STACK_IN_USE`, `CLUSTERING_DISABLED`, `CLUSTER_HOST_IS_LAST`.
     pub fn async_pool_destroy(session: &Session, cluster: &Ref<Cluster>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.Cluster.pool_destroy",
-            vec![cluster.to_value()],
-        )
+        call(session, "Async.Cluster.pool_destroy", &[&cluster])
     }
 
     /// `Cluster.pool_force_destroy`.
     ///
     /// Errors: `CLUSTER_FORCE_DESTROY_FAILED`.
     pub fn pool_force_destroy(session: &Session, cluster: &Ref<Cluster>) -> Result<()> {
-        call(
-            session,
-            "Cluster.pool_force_destroy",
-            vec![cluster.to_value()],
-        )
+        call(session, "Cluster.pool_force_destroy", &[&cluster])
     }
 
     /// `Async.Cluster.pool_force_destroy`: [`Cluster::pool_force_destroy`] as a task; wait for it with [`crate::task::wait`].
@@ -259,11 +241,7 @@ impl Cluster {
         session: &Session,
         cluster: &Ref<Cluster>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.Cluster.pool_force_destroy",
-            vec![cluster.to_value()],
-        )
+        call(session, "Async.Cluster.pool_force_destroy", &[&cluster])
     }
 
     /// `Cluster.pool_create`.
@@ -277,11 +255,11 @@ impl Cluster {
         call(
             session,
             "Cluster.pool_create",
-            vec![
-                network.to_value(),
-                cluster_stack.to_value(),
-                token_timeout.to_value(),
-                token_timeout_coefficient.to_value(),
+            &[
+                &network,
+                &cluster_stack,
+                &token_timeout,
+                &token_timeout_coefficient,
             ],
         )
     }
@@ -297,41 +275,37 @@ impl Cluster {
         call(
             session,
             "Async.Cluster.pool_create",
-            vec![
-                network.to_value(),
-                cluster_stack.to_value(),
-                token_timeout.to_value(),
-                token_timeout_coefficient.to_value(),
+            &[
+                &network,
+                &cluster_stack,
+                &token_timeout,
+                &token_timeout_coefficient,
             ],
         )
     }
 
     /// `Cluster.get_network`.
     pub fn get_network(session: &Session, cluster: &Ref<Cluster>) -> Result<Ref<Network>> {
-        call(session, "Cluster.get_network", vec![cluster.to_value()])
+        call(session, "Cluster.get_network", &[&cluster])
     }
 
     /// `Async.Cluster.get_network`: [`Cluster::get_network`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_network(session: &Session, cluster: &Ref<Cluster>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.Cluster.get_network",
-            vec![cluster.to_value()],
-        )
+        call(session, "Async.Cluster.get_network", &[&cluster])
     }
 
     /// `Cluster.destroy`.
     ///
     /// Errors: `CLUSTER_DOES_NOT_HAVE_ONE_NODE`, `CLUSTER_STACK_IN_USE`.
     pub fn destroy(session: &Session, cluster: &Ref<Cluster>) -> Result<()> {
-        call(session, "Cluster.destroy", vec![cluster.to_value()])
+        call(session, "Cluster.destroy", &[&cluster])
     }
 
     /// `Async.Cluster.destroy`: [`Cluster::destroy`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `CLUSTER_DOES_NOT_HAVE_ONE_NODE`, `CLUSTER_STACK_IN_USE`.
     pub fn async_destroy(session: &Session, cluster: &Ref<Cluster>) -> Result<Ref<Task>> {
-        call(session, "Async.Cluster.destroy", vec![cluster.to_value()])
+        call(session, "Async.Cluster.destroy", &[&cluster])
     }
 
     /// `Cluster.create`.
@@ -348,12 +322,12 @@ impl Cluster {
         call(
             session,
             "Cluster.create",
-            vec![
-                pif.to_value(),
-                cluster_stack.to_value(),
-                pool_auto_join.to_value(),
-                token_timeout.to_value(),
-                token_timeout_coefficient.to_value(),
+            &[
+                &pif,
+                &cluster_stack,
+                &pool_auto_join,
+                &token_timeout,
+                &token_timeout_coefficient,
             ],
         )
     }
@@ -372,12 +346,12 @@ impl Cluster {
         call(
             session,
             "Async.Cluster.create",
-            vec![
-                pif.to_value(),
-                cluster_stack.to_value(),
-                pool_auto_join.to_value(),
-                token_timeout.to_value(),
-                token_timeout_coefficient.to_value(),
+            &[
+                &pif,
+                &cluster_stack,
+                &pool_auto_join,
+                &token_timeout,
+                &token_timeout_coefficient,
             ],
         )
     }
@@ -391,7 +365,7 @@ impl Cluster {
         call(
             session,
             "Cluster.remove_from_other_config",
-            vec![cluster.to_value(), key.to_value()],
+            &[&cluster, &key],
         )
     }
 
@@ -405,7 +379,7 @@ impl Cluster {
         call(
             session,
             "Cluster.add_to_other_config",
-            vec![cluster.to_value(), key.to_value(), value.to_value()],
+            &[&cluster, &key, &value],
         )
     }
 
@@ -415,11 +389,7 @@ impl Cluster {
         cluster: &Ref<Cluster>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "Cluster.set_other_config",
-            vec![cluster.to_value(), value.to_value()],
-        )
+        call(session, "Cluster.set_other_config", &[&cluster, &value])
     }
 
     /// `Cluster.get_other_config`.
@@ -427,11 +397,7 @@ impl Cluster {
         session: &Session,
         cluster: &Ref<Cluster>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "Cluster.get_other_config",
-            vec![cluster.to_value()],
-        )
+        call(session, "Cluster.get_other_config", &[&cluster])
     }
 
     /// `Cluster.get_cluster_config`.
@@ -439,11 +405,7 @@ impl Cluster {
         session: &Session,
         cluster: &Ref<Cluster>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "Cluster.get_cluster_config",
-            vec![cluster.to_value()],
-        )
+        call(session, "Cluster.get_cluster_config", &[&cluster])
     }
 
     /// `Cluster.get_token_timeout_coefficient`.
@@ -451,26 +413,18 @@ impl Cluster {
         call(
             session,
             "Cluster.get_token_timeout_coefficient",
-            vec![cluster.to_value()],
+            &[&cluster],
         )
     }
 
     /// `Cluster.get_token_timeout`.
     pub fn get_token_timeout(session: &Session, cluster: &Ref<Cluster>) -> Result<f64> {
-        call(
-            session,
-            "Cluster.get_token_timeout",
-            vec![cluster.to_value()],
-        )
+        call(session, "Cluster.get_token_timeout", &[&cluster])
     }
 
     /// `Cluster.get_pool_auto_join`.
     pub fn get_pool_auto_join(session: &Session, cluster: &Ref<Cluster>) -> Result<bool> {
-        call(
-            session,
-            "Cluster.get_pool_auto_join",
-            vec![cluster.to_value()],
-        )
+        call(session, "Cluster.get_pool_auto_join", &[&cluster])
     }
 
     /// `Cluster.get_current_operations`.
@@ -478,11 +432,7 @@ impl Cluster {
         session: &Session,
         cluster: &Ref<Cluster>,
     ) -> Result<HashMap<String, ClusterOperation>> {
-        call(
-            session,
-            "Cluster.get_current_operations",
-            vec![cluster.to_value()],
-        )
+        call(session, "Cluster.get_current_operations", &[&cluster])
     }
 
     /// `Cluster.get_allowed_operations`.
@@ -490,59 +440,43 @@ impl Cluster {
         session: &Session,
         cluster: &Ref<Cluster>,
     ) -> Result<Vec<ClusterOperation>> {
-        call(
-            session,
-            "Cluster.get_allowed_operations",
-            vec![cluster.to_value()],
-        )
+        call(session, "Cluster.get_allowed_operations", &[&cluster])
     }
 
     /// `Cluster.get_live_hosts`.
     ///
     /// Prototype since 24.3.0, may change.
     pub fn get_live_hosts(session: &Session, cluster: &Ref<Cluster>) -> Result<i64> {
-        call(session, "Cluster.get_live_hosts", vec![cluster.to_value()])
+        call(session, "Cluster.get_live_hosts", &[&cluster])
     }
 
     /// `Cluster.get_quorum`.
     ///
     /// Prototype since 24.3.0, may change.
     pub fn get_quorum(session: &Session, cluster: &Ref<Cluster>) -> Result<i64> {
-        call(session, "Cluster.get_quorum", vec![cluster.to_value()])
+        call(session, "Cluster.get_quorum", &[&cluster])
     }
 
     /// `Cluster.get_is_quorate`.
     ///
     /// Prototype since 24.3.0, may change.
     pub fn get_is_quorate(session: &Session, cluster: &Ref<Cluster>) -> Result<bool> {
-        call(session, "Cluster.get_is_quorate", vec![cluster.to_value()])
+        call(session, "Cluster.get_is_quorate", &[&cluster])
     }
 
     /// `Cluster.get_cluster_stack`.
     pub fn get_cluster_stack(session: &Session, cluster: &Ref<Cluster>) -> Result<String> {
-        call(
-            session,
-            "Cluster.get_cluster_stack",
-            vec![cluster.to_value()],
-        )
+        call(session, "Cluster.get_cluster_stack", &[&cluster])
     }
 
     /// `Cluster.get_cluster_token`.
     pub fn get_cluster_token(session: &Session, cluster: &Ref<Cluster>) -> Result<String> {
-        call(
-            session,
-            "Cluster.get_cluster_token",
-            vec![cluster.to_value()],
-        )
+        call(session, "Cluster.get_cluster_token", &[&cluster])
     }
 
     /// `Cluster.get_pending_forget`.
     pub fn get_pending_forget(session: &Session, cluster: &Ref<Cluster>) -> Result<Vec<String>> {
-        call(
-            session,
-            "Cluster.get_pending_forget",
-            vec![cluster.to_value()],
-        )
+        call(session, "Cluster.get_pending_forget", &[&cluster])
     }
 
     /// `Cluster.get_cluster_hosts`.
@@ -550,25 +484,21 @@ impl Cluster {
         session: &Session,
         cluster: &Ref<Cluster>,
     ) -> Result<Vec<Ref<ClusterHost>>> {
-        call(
-            session,
-            "Cluster.get_cluster_hosts",
-            vec![cluster.to_value()],
-        )
+        call(session, "Cluster.get_cluster_hosts", &[&cluster])
     }
 
     /// `Cluster.get_uuid`.
     pub fn get_uuid(session: &Session, cluster: &Ref<Cluster>) -> Result<String> {
-        call(session, "Cluster.get_uuid", vec![cluster.to_value()])
+        call(session, "Cluster.get_uuid", &[&cluster])
     }
 
     /// `Cluster.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Cluster>> {
-        call(session, "Cluster.get_by_uuid", vec![uuid.to_value()])
+        call(session, "Cluster.get_by_uuid", &[&uuid])
     }
 
     /// `Cluster.get_record`.
     pub fn get_record(session: &Session, cluster: &Ref<Cluster>) -> Result<ClusterRecord> {
-        call(session, "Cluster.get_record", vec![cluster.to_value()])
+        call(session, "Cluster.get_record", &[&cluster])
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 use super::{Cluster, Host, Pif, Task};
@@ -76,30 +78,22 @@ impl FromValue for ClusterHostRecord {
 
 impl ToValue for ClusterHostRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("cluster".to_owned(), self.cluster.to_value()),
-            ("host".to_owned(), self.host.to_value()),
-            ("enabled".to_owned(), self.enabled.to_value()),
-            ("PIF".to_owned(), self.pif.to_value()),
-            ("joined".to_owned(), self.joined.to_value()),
-            ("live".to_owned(), self.live.to_value()),
-            (
-                "last_update_live".to_owned(),
-                self.last_update_live.to_value(),
-            ),
-            (
-                "allowed_operations".to_owned(),
-                self.allowed_operations.to_value(),
-            ),
-            (
-                "current_operations".to_owned(),
-                self.current_operations.to_value(),
-            ),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("cluster", &self.cluster),
+                ("host", &self.host),
+                ("enabled", &self.enabled),
+                ("PIF", &self.pif),
+                ("joined", &self.joined),
+                ("live", &self.live),
+                ("last_update_live", &self.last_update_live),
+                ("allowed_operations", &self.allowed_operations),
+                ("current_operations", &self.current_operations),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -179,45 +173,33 @@ impl ClusterHost {
     pub fn get_all_records(
         session: &Session,
     ) -> Result<HashMap<Ref<ClusterHost>, ClusterHostRecord>> {
-        call(session, "Cluster_host.get_all_records", vec![])
+        call(session, "Cluster_host.get_all_records", &[])
     }
 
     /// `Cluster_host.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<ClusterHost>>> {
-        call(session, "Cluster_host.get_all", vec![])
+        call(session, "Cluster_host.get_all", &[])
     }
 
     /// `Cluster_host.disable`.
     ///
     /// Errors: `CLUSTER_STACK_IN_USE`.
     pub fn disable(session: &Session, cluster_host: &Ref<ClusterHost>) -> Result<()> {
-        call(
-            session,
-            "Cluster_host.disable",
-            vec![cluster_host.to_value()],
-        )
+        call(session, "Cluster_host.disable", &[&cluster_host])
     }
 
     /// `Async.Cluster_host.disable`: [`ClusterHost::disable`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `CLUSTER_STACK_IN_USE`.
     pub fn async_disable(session: &Session, cluster_host: &Ref<ClusterHost>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.Cluster_host.disable",
-            vec![cluster_host.to_value()],
-        )
+        call(session, "Async.Cluster_host.disable", &[&cluster_host])
     }
 
     /// `Cluster_host.force_destroy`.
     ///
     /// Errors: `CLUSTER_STACK_IN_USE`.
     pub fn force_destroy(session: &Session, cluster_host: &Ref<ClusterHost>) -> Result<()> {
-        call(
-            session,
-            "Cluster_host.force_destroy",
-            vec![cluster_host.to_value()],
-        )
+        call(session, "Cluster_host.force_destroy", &[&cluster_host])
     }
 
     /// `Async.Cluster_host.force_destroy`: [`ClusterHost::force_destroy`] as a task; wait for it with [`crate::task::wait`].
@@ -230,7 +212,7 @@ impl ClusterHost {
         call(
             session,
             "Async.Cluster_host.force_destroy",
-            vec![cluster_host.to_value()],
+            &[&cluster_host],
         )
     }
 
@@ -238,44 +220,28 @@ impl ClusterHost {
     ///
     /// Errors: `PIF_ALLOWS_UNPLUG`, `REQUIRED_PIF_IS_UNPLUGGED`.
     pub fn enable(session: &Session, cluster_host: &Ref<ClusterHost>) -> Result<()> {
-        call(
-            session,
-            "Cluster_host.enable",
-            vec![cluster_host.to_value()],
-        )
+        call(session, "Cluster_host.enable", &[&cluster_host])
     }
 
     /// `Async.Cluster_host.enable`: [`ClusterHost::enable`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `PIF_ALLOWS_UNPLUG`, `REQUIRED_PIF_IS_UNPLUGGED`.
     pub fn async_enable(session: &Session, cluster_host: &Ref<ClusterHost>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.Cluster_host.enable",
-            vec![cluster_host.to_value()],
-        )
+        call(session, "Async.Cluster_host.enable", &[&cluster_host])
     }
 
     /// `Cluster_host.destroy`.
     ///
     /// Errors: `CLUSTER_STACK_IN_USE`, `CLUSTERING_DISABLED`, `CLUSTER_HOST_IS_LAST`.
     pub fn destroy(session: &Session, cluster_host: &Ref<ClusterHost>) -> Result<()> {
-        call(
-            session,
-            "Cluster_host.destroy",
-            vec![cluster_host.to_value()],
-        )
+        call(session, "Cluster_host.destroy", &[&cluster_host])
     }
 
     /// `Async.Cluster_host.destroy`: [`ClusterHost::destroy`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `CLUSTER_STACK_IN_USE`, `CLUSTERING_DISABLED`, `CLUSTER_HOST_IS_LAST`.
     pub fn async_destroy(session: &Session, cluster_host: &Ref<ClusterHost>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.Cluster_host.destroy",
-            vec![cluster_host.to_value()],
-        )
+        call(session, "Async.Cluster_host.destroy", &[&cluster_host])
     }
 
     /// `Cluster_host.create`.
@@ -287,11 +253,7 @@ impl ClusterHost {
         host: &Ref<Host>,
         pif: &Ref<Pif>,
     ) -> Result<Ref<ClusterHost>> {
-        call(
-            session,
-            "Cluster_host.create",
-            vec![cluster.to_value(), host.to_value(), pif.to_value()],
-        )
+        call(session, "Cluster_host.create", &[&cluster, &host, &pif])
     }
 
     /// `Async.Cluster_host.create`: [`ClusterHost::create`] as a task; wait for it with [`crate::task::wait`].
@@ -306,7 +268,7 @@ impl ClusterHost {
         call(
             session,
             "Async.Cluster_host.create",
-            vec![cluster.to_value(), host.to_value(), pif.to_value()],
+            &[&cluster, &host, &pif],
         )
     }
 
@@ -315,11 +277,7 @@ impl ClusterHost {
         session: &Session,
         cluster_host: &Ref<ClusterHost>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "Cluster_host.get_other_config",
-            vec![cluster_host.to_value()],
-        )
+        call(session, "Cluster_host.get_other_config", &[&cluster_host])
     }
 
     /// `Cluster_host.get_current_operations`.
@@ -330,7 +288,7 @@ impl ClusterHost {
         call(
             session,
             "Cluster_host.get_current_operations",
-            vec![cluster_host.to_value()],
+            &[&cluster_host],
         )
     }
 
@@ -342,7 +300,7 @@ impl ClusterHost {
         call(
             session,
             "Cluster_host.get_allowed_operations",
-            vec![cluster_host.to_value()],
+            &[&cluster_host],
         )
     }
 
@@ -356,7 +314,7 @@ impl ClusterHost {
         call(
             session,
             "Cluster_host.get_last_update_live",
-            vec![cluster_host.to_value()],
+            &[&cluster_host],
         )
     }
 
@@ -364,70 +322,42 @@ impl ClusterHost {
     ///
     /// Prototype since 24.3.0, may change.
     pub fn get_live(session: &Session, cluster_host: &Ref<ClusterHost>) -> Result<bool> {
-        call(
-            session,
-            "Cluster_host.get_live",
-            vec![cluster_host.to_value()],
-        )
+        call(session, "Cluster_host.get_live", &[&cluster_host])
     }
 
     /// `Cluster_host.get_joined`.
     pub fn get_joined(session: &Session, cluster_host: &Ref<ClusterHost>) -> Result<bool> {
-        call(
-            session,
-            "Cluster_host.get_joined",
-            vec![cluster_host.to_value()],
-        )
+        call(session, "Cluster_host.get_joined", &[&cluster_host])
     }
 
     /// `Cluster_host.get_PIF`.
     pub fn get_pif(session: &Session, cluster_host: &Ref<ClusterHost>) -> Result<Ref<Pif>> {
-        call(
-            session,
-            "Cluster_host.get_PIF",
-            vec![cluster_host.to_value()],
-        )
+        call(session, "Cluster_host.get_PIF", &[&cluster_host])
     }
 
     /// `Cluster_host.get_enabled`.
     pub fn get_enabled(session: &Session, cluster_host: &Ref<ClusterHost>) -> Result<bool> {
-        call(
-            session,
-            "Cluster_host.get_enabled",
-            vec![cluster_host.to_value()],
-        )
+        call(session, "Cluster_host.get_enabled", &[&cluster_host])
     }
 
     /// `Cluster_host.get_host`.
     pub fn get_host(session: &Session, cluster_host: &Ref<ClusterHost>) -> Result<Ref<Host>> {
-        call(
-            session,
-            "Cluster_host.get_host",
-            vec![cluster_host.to_value()],
-        )
+        call(session, "Cluster_host.get_host", &[&cluster_host])
     }
 
     /// `Cluster_host.get_cluster`.
     pub fn get_cluster(session: &Session, cluster_host: &Ref<ClusterHost>) -> Result<Ref<Cluster>> {
-        call(
-            session,
-            "Cluster_host.get_cluster",
-            vec![cluster_host.to_value()],
-        )
+        call(session, "Cluster_host.get_cluster", &[&cluster_host])
     }
 
     /// `Cluster_host.get_uuid`.
     pub fn get_uuid(session: &Session, cluster_host: &Ref<ClusterHost>) -> Result<String> {
-        call(
-            session,
-            "Cluster_host.get_uuid",
-            vec![cluster_host.to_value()],
-        )
+        call(session, "Cluster_host.get_uuid", &[&cluster_host])
     }
 
     /// `Cluster_host.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<ClusterHost>> {
-        call(session, "Cluster_host.get_by_uuid", vec![uuid.to_value()])
+        call(session, "Cluster_host.get_by_uuid", &[&uuid])
     }
 
     /// `Cluster_host.get_record`.
@@ -435,10 +365,6 @@ impl ClusterHost {
         session: &Session,
         cluster_host: &Ref<ClusterHost>,
     ) -> Result<ClusterHostRecord> {
-        call(
-            session,
-            "Cluster_host.get_record",
-            vec![cluster_host.to_value()],
-        )
+        call(session, "Cluster_host.get_record", &[&cluster_host])
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::Vm;
@@ -52,15 +54,16 @@ impl FromValue for ConsoleRecord {
 
 impl ToValue for ConsoleRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("protocol".to_owned(), self.protocol.to_value()),
-            ("location".to_owned(), self.location.to_value()),
-            ("VM".to_owned(), self.vm.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("protocol", &self.protocol),
+                ("location", &self.location),
+                ("VM", &self.vm),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -138,12 +141,12 @@ impl MapKey for ConsoleProtocol {
 impl Console {
     /// `console.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Console>, ConsoleRecord>> {
-        call(session, "console.get_all_records", vec![])
+        call(session, "console.get_all_records", &[])
     }
 
     /// `console.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Console>>> {
-        call(session, "console.get_all", vec![])
+        call(session, "console.get_all", &[])
     }
 
     /// `console.remove_from_other_config`.
@@ -155,7 +158,7 @@ impl Console {
         call(
             session,
             "console.remove_from_other_config",
-            vec![console.to_value(), key.to_value()],
+            &[&console, &key],
         )
     }
 
@@ -169,7 +172,7 @@ impl Console {
         call(
             session,
             "console.add_to_other_config",
-            vec![console.to_value(), key.to_value(), value.to_value()],
+            &[&console, &key, &value],
         )
     }
 
@@ -179,11 +182,7 @@ impl Console {
         console: &Ref<Console>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "console.set_other_config",
-            vec![console.to_value(), value.to_value()],
-        )
+        call(session, "console.set_other_config", &[&console, &value])
     }
 
     /// `console.get_other_config`.
@@ -191,50 +190,46 @@ impl Console {
         session: &Session,
         console: &Ref<Console>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "console.get_other_config",
-            vec![console.to_value()],
-        )
+        call(session, "console.get_other_config", &[&console])
     }
 
     /// `console.get_VM`.
     pub fn get_vm(session: &Session, console: &Ref<Console>) -> Result<Ref<Vm>> {
-        call(session, "console.get_VM", vec![console.to_value()])
+        call(session, "console.get_VM", &[&console])
     }
 
     /// `console.get_location`.
     pub fn get_location(session: &Session, console: &Ref<Console>) -> Result<String> {
-        call(session, "console.get_location", vec![console.to_value()])
+        call(session, "console.get_location", &[&console])
     }
 
     /// `console.get_protocol`.
     pub fn get_protocol(session: &Session, console: &Ref<Console>) -> Result<ConsoleProtocol> {
-        call(session, "console.get_protocol", vec![console.to_value()])
+        call(session, "console.get_protocol", &[&console])
     }
 
     /// `console.get_uuid`.
     pub fn get_uuid(session: &Session, console: &Ref<Console>) -> Result<String> {
-        call(session, "console.get_uuid", vec![console.to_value()])
+        call(session, "console.get_uuid", &[&console])
     }
 
     /// `console.destroy`.
     pub fn destroy(session: &Session, console: &Ref<Console>) -> Result<()> {
-        call(session, "console.destroy", vec![console.to_value()])
+        call(session, "console.destroy", &[&console])
     }
 
     /// `console.create`.
     pub fn create(session: &Session, args: &ConsoleRecord) -> Result<Ref<Console>> {
-        call(session, "console.create", vec![args.to_value()])
+        call(session, "console.create", &[&args])
     }
 
     /// `console.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Console>> {
-        call(session, "console.get_by_uuid", vec![uuid.to_value()])
+        call(session, "console.get_by_uuid", &[&uuid])
     }
 
     /// `console.get_record`.
     pub fn get_record(session: &Session, console: &Ref<Console>) -> Result<ConsoleRecord> {
-        call(session, "console.get_record", vec![console.to_value()])
+        call(session, "console.get_record", &[&console])
     }
 }

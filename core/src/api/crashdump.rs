@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Task, Vdi, Vm};
@@ -48,14 +48,15 @@ impl FromValue for CrashdumpRecord {
 
 impl ToValue for CrashdumpRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("VM".to_owned(), self.vm.to_value()),
-            ("VDI".to_owned(), self.vdi.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("VM", &self.vm),
+                ("VDI", &self.vdi),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -64,28 +65,24 @@ impl Crashdump {
     ///
     /// Deprecated since inverness.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Crashdump>, CrashdumpRecord>> {
-        call(session, "crashdump.get_all_records", vec![])
+        call(session, "crashdump.get_all_records", &[])
     }
 
     /// `crashdump.get_all`.
     ///
     /// Deprecated since inverness.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Crashdump>>> {
-        call(session, "crashdump.get_all", vec![])
+        call(session, "crashdump.get_all", &[])
     }
 
     /// `crashdump.destroy`.
     pub fn destroy(session: &Session, crashdump: &Ref<Crashdump>) -> Result<()> {
-        call(session, "crashdump.destroy", vec![crashdump.to_value()])
+        call(session, "crashdump.destroy", &[&crashdump])
     }
 
     /// `Async.crashdump.destroy`: [`Crashdump::destroy`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_destroy(session: &Session, crashdump: &Ref<Crashdump>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.crashdump.destroy",
-            vec![crashdump.to_value()],
-        )
+        call(session, "Async.crashdump.destroy", &[&crashdump])
     }
 
     /// `crashdump.remove_from_other_config`.
@@ -97,7 +94,7 @@ impl Crashdump {
         call(
             session,
             "crashdump.remove_from_other_config",
-            vec![crashdump.to_value(), key.to_value()],
+            &[&crashdump, &key],
         )
     }
 
@@ -111,7 +108,7 @@ impl Crashdump {
         call(
             session,
             "crashdump.add_to_other_config",
-            vec![crashdump.to_value(), key.to_value(), value.to_value()],
+            &[&crashdump, &key, &value],
         )
     }
 
@@ -121,11 +118,7 @@ impl Crashdump {
         crashdump: &Ref<Crashdump>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "crashdump.set_other_config",
-            vec![crashdump.to_value(), value.to_value()],
-        )
+        call(session, "crashdump.set_other_config", &[&crashdump, &value])
     }
 
     /// `crashdump.get_other_config`.
@@ -133,39 +126,35 @@ impl Crashdump {
         session: &Session,
         crashdump: &Ref<Crashdump>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "crashdump.get_other_config",
-            vec![crashdump.to_value()],
-        )
+        call(session, "crashdump.get_other_config", &[&crashdump])
     }
 
     /// `crashdump.get_VDI`.
     pub fn get_vdi(session: &Session, crashdump: &Ref<Crashdump>) -> Result<Ref<Vdi>> {
-        call(session, "crashdump.get_VDI", vec![crashdump.to_value()])
+        call(session, "crashdump.get_VDI", &[&crashdump])
     }
 
     /// `crashdump.get_VM`.
     pub fn get_vm(session: &Session, crashdump: &Ref<Crashdump>) -> Result<Ref<Vm>> {
-        call(session, "crashdump.get_VM", vec![crashdump.to_value()])
+        call(session, "crashdump.get_VM", &[&crashdump])
     }
 
     /// `crashdump.get_uuid`.
     pub fn get_uuid(session: &Session, crashdump: &Ref<Crashdump>) -> Result<String> {
-        call(session, "crashdump.get_uuid", vec![crashdump.to_value()])
+        call(session, "crashdump.get_uuid", &[&crashdump])
     }
 
     /// `crashdump.get_by_uuid`.
     ///
     /// Deprecated since inverness.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Crashdump>> {
-        call(session, "crashdump.get_by_uuid", vec![uuid.to_value()])
+        call(session, "crashdump.get_by_uuid", &[&uuid])
     }
 
     /// `crashdump.get_record`.
     ///
     /// Deprecated since inverness.
     pub fn get_record(session: &Session, crashdump: &Ref<Crashdump>) -> Result<CrashdumpRecord> {
-        call(session, "crashdump.get_record", vec![crashdump.to_value()])
+        call(session, "crashdump.get_record", &[&crashdump])
     }
 }

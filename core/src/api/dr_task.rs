@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Sr, Task};
@@ -42,34 +42,35 @@ impl FromValue for DrTaskRecord {
 
 impl ToValue for DrTaskRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("introduced_SRs".to_owned(), self.introduced_srs.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("introduced_SRs", &self.introduced_srs),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl DrTask {
     /// `DR_task.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<DrTask>, DrTaskRecord>> {
-        call(session, "DR_task.get_all_records", vec![])
+        call(session, "DR_task.get_all_records", &[])
     }
 
     /// `DR_task.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<DrTask>>> {
-        call(session, "DR_task.get_all", vec![])
+        call(session, "DR_task.get_all", &[])
     }
 
     /// `DR_task.destroy`.
     pub fn destroy(session: &Session, dr_task: &Ref<DrTask>) -> Result<()> {
-        call(session, "DR_task.destroy", vec![dr_task.to_value()])
+        call(session, "DR_task.destroy", &[&dr_task])
     }
 
     /// `Async.DR_task.destroy`: [`DrTask::destroy`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_destroy(session: &Session, dr_task: &Ref<DrTask>) -> Result<Ref<Task>> {
-        call(session, "Async.DR_task.destroy", vec![dr_task.to_value()])
+        call(session, "Async.DR_task.destroy", &[&dr_task])
     }
 
     /// `DR_task.create`.
@@ -82,11 +83,7 @@ impl DrTask {
         call(
             session,
             "DR_task.create",
-            vec![
-                type_.to_value(),
-                device_config.to_value(),
-                whitelist.to_value(),
-            ],
+            &[&type_, &device_config, &whitelist],
         )
     }
 
@@ -100,35 +97,27 @@ impl DrTask {
         call(
             session,
             "Async.DR_task.create",
-            vec![
-                type_.to_value(),
-                device_config.to_value(),
-                whitelist.to_value(),
-            ],
+            &[&type_, &device_config, &whitelist],
         )
     }
 
     /// `DR_task.get_introduced_SRs`.
     pub fn get_introduced_srs(session: &Session, dr_task: &Ref<DrTask>) -> Result<Vec<Ref<Sr>>> {
-        call(
-            session,
-            "DR_task.get_introduced_SRs",
-            vec![dr_task.to_value()],
-        )
+        call(session, "DR_task.get_introduced_SRs", &[&dr_task])
     }
 
     /// `DR_task.get_uuid`.
     pub fn get_uuid(session: &Session, dr_task: &Ref<DrTask>) -> Result<String> {
-        call(session, "DR_task.get_uuid", vec![dr_task.to_value()])
+        call(session, "DR_task.get_uuid", &[&dr_task])
     }
 
     /// `DR_task.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<DrTask>> {
-        call(session, "DR_task.get_by_uuid", vec![uuid.to_value()])
+        call(session, "DR_task.get_by_uuid", &[&uuid])
     }
 
     /// `DR_task.get_record`.
     pub fn get_record(session: &Session, dr_task: &Ref<DrTask>) -> Result<DrTaskRecord> {
-        call(session, "DR_task.get_record", vec![dr_task.to_value()])
+        call(session, "DR_task.get_record", &[&dr_task])
     }
 }

@@ -5,7 +5,9 @@
 
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 use super::Task;
@@ -57,17 +59,18 @@ impl FromValue for EventRecord {
 
 impl ToValue for EventRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("snapshot".to_owned(), self.snapshot.to_value()),
-            ("id".to_owned(), self.id.to_value()),
-            ("timestamp".to_owned(), self.timestamp.to_value()),
-            ("class".to_owned(), self.class.to_value()),
-            ("operation".to_owned(), self.operation.to_value()),
-            ("ref".to_owned(), self.ref_.to_value()),
-            ("obj_uuid".to_owned(), self.obj_uuid.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("snapshot", &self.snapshot),
+                ("id", &self.id),
+                ("timestamp", &self.timestamp),
+                ("class", &self.class),
+                ("operation", &self.operation),
+                ("ref", &self.ref_),
+                ("obj_uuid", &self.obj_uuid),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -145,41 +148,29 @@ impl MapKey for EventOperation {
 impl Event {
     /// `event.inject`.
     pub fn inject(session: &Session, class: &str, ref_: &str) -> Result<String> {
-        call(
-            session,
-            "event.inject",
-            vec![class.to_value(), ref_.to_value()],
-        )
+        call(session, "event.inject", &[&class, &ref_])
     }
 
     /// `Async.event.inject`: [`Event::inject`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_inject(session: &Session, class: &str, ref_: &str) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.event.inject",
-            vec![class.to_value(), ref_.to_value()],
-        )
+        call(session, "Async.event.inject", &[&class, &ref_])
     }
 
     /// `event.get_current_id`.
     pub fn get_current_id(session: &Session) -> Result<i64> {
-        call(session, "event.get_current_id", vec![])
+        call(session, "event.get_current_id", &[])
     }
 
     /// `Async.event.get_current_id`: [`Event::get_current_id`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_current_id(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.event.get_current_id", vec![])
+        call(session, "Async.event.get_current_id", &[])
     }
 
     /// `event.from`.
     ///
     /// Errors: `SESSION_NOT_REGISTERED`, `EVENTS_LOST`.
     pub fn from(session: &Session, classes: &[String], token: &str, timeout: f64) -> Result<Value> {
-        call(
-            session,
-            "event.from",
-            vec![classes.to_value(), token.to_value(), timeout.to_value()],
-        )
+        call(session, "event.from", &[&classes, &token, &timeout])
     }
 
     /// `Async.event.from`: [`Event::from`] as a task; wait for it with [`crate::task::wait`].
@@ -191,11 +182,7 @@ impl Event {
         token: &str,
         timeout: f64,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.event.from",
-            vec![classes.to_value(), token.to_value(), timeout.to_value()],
-        )
+        call(session, "Async.event.from", &[&classes, &token, &timeout])
     }
 
     /// `event.next`.
@@ -204,7 +191,7 @@ impl Event {
     ///
     /// Errors: `SESSION_NOT_REGISTERED`, `EVENTS_LOST`.
     pub fn next(session: &Session) -> Result<Vec<EventRecord>> {
-        call(session, "event.next", vec![])
+        call(session, "event.next", &[])
     }
 
     /// `Async.event.next`: [`Event::next`] as a task; wait for it with [`crate::task::wait`].
@@ -213,34 +200,34 @@ impl Event {
     ///
     /// Errors: `SESSION_NOT_REGISTERED`, `EVENTS_LOST`.
     pub fn async_next(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.event.next", vec![])
+        call(session, "Async.event.next", &[])
     }
 
     /// `event.unregister`.
     ///
     /// Deprecated since boston.
     pub fn unregister(session: &Session, classes: &[String]) -> Result<()> {
-        call(session, "event.unregister", vec![classes.to_value()])
+        call(session, "event.unregister", &[&classes])
     }
 
     /// `Async.event.unregister`: [`Event::unregister`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Deprecated since boston.
     pub fn async_unregister(session: &Session, classes: &[String]) -> Result<Ref<Task>> {
-        call(session, "Async.event.unregister", vec![classes.to_value()])
+        call(session, "Async.event.unregister", &[&classes])
     }
 
     /// `event.register`.
     ///
     /// Deprecated since boston.
     pub fn register(session: &Session, classes: &[String]) -> Result<()> {
-        call(session, "event.register", vec![classes.to_value()])
+        call(session, "event.register", &[&classes])
     }
 
     /// `Async.event.register`: [`Event::register`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Deprecated since boston.
     pub fn async_register(session: &Session, classes: &[String]) -> Result<Ref<Task>> {
-        call(session, "Async.event.register", vec![classes.to_value()])
+        call(session, "Async.event.register", &[&classes])
     }
 }

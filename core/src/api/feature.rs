@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::Host;
@@ -57,89 +57,79 @@ impl FromValue for FeatureRecord {
 
 impl ToValue for FeatureRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            ("enabled".to_owned(), self.enabled.to_value()),
-            ("experimental".to_owned(), self.experimental.to_value()),
-            ("version".to_owned(), self.version.to_value()),
-            ("host".to_owned(), self.host.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("enabled", &self.enabled),
+                ("experimental", &self.experimental),
+                ("version", &self.version),
+                ("host", &self.host),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl Feature {
     /// `Feature.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Feature>, FeatureRecord>> {
-        call(session, "Feature.get_all_records", vec![])
+        call(session, "Feature.get_all_records", &[])
     }
 
     /// `Feature.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Feature>>> {
-        call(session, "Feature.get_all", vec![])
+        call(session, "Feature.get_all", &[])
     }
 
     /// `Feature.get_host`.
     pub fn get_host(session: &Session, feature: &Ref<Feature>) -> Result<Ref<Host>> {
-        call(session, "Feature.get_host", vec![feature.to_value()])
+        call(session, "Feature.get_host", &[&feature])
     }
 
     /// `Feature.get_version`.
     pub fn get_version(session: &Session, feature: &Ref<Feature>) -> Result<String> {
-        call(session, "Feature.get_version", vec![feature.to_value()])
+        call(session, "Feature.get_version", &[&feature])
     }
 
     /// `Feature.get_experimental`.
     pub fn get_experimental(session: &Session, feature: &Ref<Feature>) -> Result<bool> {
-        call(
-            session,
-            "Feature.get_experimental",
-            vec![feature.to_value()],
-        )
+        call(session, "Feature.get_experimental", &[&feature])
     }
 
     /// `Feature.get_enabled`.
     pub fn get_enabled(session: &Session, feature: &Ref<Feature>) -> Result<bool> {
-        call(session, "Feature.get_enabled", vec![feature.to_value()])
+        call(session, "Feature.get_enabled", &[&feature])
     }
 
     /// `Feature.get_name_description`.
     pub fn get_name_description(session: &Session, feature: &Ref<Feature>) -> Result<String> {
-        call(
-            session,
-            "Feature.get_name_description",
-            vec![feature.to_value()],
-        )
+        call(session, "Feature.get_name_description", &[&feature])
     }
 
     /// `Feature.get_name_label`.
     pub fn get_name_label(session: &Session, feature: &Ref<Feature>) -> Result<String> {
-        call(session, "Feature.get_name_label", vec![feature.to_value()])
+        call(session, "Feature.get_name_label", &[&feature])
     }
 
     /// `Feature.get_uuid`.
     pub fn get_uuid(session: &Session, feature: &Ref<Feature>) -> Result<String> {
-        call(session, "Feature.get_uuid", vec![feature.to_value()])
+        call(session, "Feature.get_uuid", &[&feature])
     }
 
     /// `Feature.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<Feature>>> {
-        call(session, "Feature.get_by_name_label", vec![label.to_value()])
+        call(session, "Feature.get_by_name_label", &[&label])
     }
 
     /// `Feature.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Feature>> {
-        call(session, "Feature.get_by_uuid", vec![uuid.to_value()])
+        call(session, "Feature.get_by_uuid", &[&uuid])
     }
 
     /// `Feature.get_record`.
     pub fn get_record(session: &Session, feature: &Ref<Feature>) -> Result<FeatureRecord> {
-        call(session, "Feature.get_record", vec![feature.to_value()])
+        call(session, "Feature.get_record", &[&feature])
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Pgpu, Task, Vgpu, VgpuType};
@@ -75,32 +77,21 @@ impl FromValue for GpuGroupRecord {
 
 impl ToValue for GpuGroupRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            ("PGPUs".to_owned(), self.pgpus.to_value()),
-            ("VGPUs".to_owned(), self.vgpus.to_value()),
-            ("GPU_types".to_owned(), self.gpu_types.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            (
-                "allocation_algorithm".to_owned(),
-                self.allocation_algorithm.to_value(),
-            ),
-            (
-                "supported_VGPU_types".to_owned(),
-                self.supported_vgpu_types.to_value(),
-            ),
-            (
-                "enabled_VGPU_types".to_owned(),
-                self.enabled_vgpu_types.to_value(),
-            ),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("PGPUs", &self.pgpus),
+                ("VGPUs", &self.vgpus),
+                ("GPU_types", &self.gpu_types),
+                ("other_config", &self.other_config),
+                ("allocation_algorithm", &self.allocation_algorithm),
+                ("supported_VGPU_types", &self.supported_vgpu_types),
+                ("enabled_VGPU_types", &self.enabled_vgpu_types),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -174,12 +165,12 @@ impl MapKey for AllocationAlgorithm {
 impl GpuGroup {
     /// `GPU_group.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<GpuGroup>, GpuGroupRecord>> {
-        call(session, "GPU_group.get_all_records", vec![])
+        call(session, "GPU_group.get_all_records", &[])
     }
 
     /// `GPU_group.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<GpuGroup>>> {
-        call(session, "GPU_group.get_all", vec![])
+        call(session, "GPU_group.get_all", &[])
     }
 
     /// `GPU_group.get_remaining_capacity`.
@@ -191,7 +182,7 @@ impl GpuGroup {
         call(
             session,
             "GPU_group.get_remaining_capacity",
-            vec![gpu_group.to_value(), vgpu_type.to_value()],
+            &[&gpu_group, &vgpu_type],
         )
     }
 
@@ -204,22 +195,18 @@ impl GpuGroup {
         call(
             session,
             "Async.GPU_group.get_remaining_capacity",
-            vec![gpu_group.to_value(), vgpu_type.to_value()],
+            &[&gpu_group, &vgpu_type],
         )
     }
 
     /// `GPU_group.destroy`.
     pub fn destroy(session: &Session, gpu_group: &Ref<GpuGroup>) -> Result<()> {
-        call(session, "GPU_group.destroy", vec![gpu_group.to_value()])
+        call(session, "GPU_group.destroy", &[&gpu_group])
     }
 
     /// `Async.GPU_group.destroy`: [`GpuGroup::destroy`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_destroy(session: &Session, gpu_group: &Ref<GpuGroup>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.GPU_group.destroy",
-            vec![gpu_group.to_value()],
-        )
+        call(session, "Async.GPU_group.destroy", &[&gpu_group])
     }
 
     /// `GPU_group.create`.
@@ -232,11 +219,7 @@ impl GpuGroup {
         call(
             session,
             "GPU_group.create",
-            vec![
-                name_label.to_value(),
-                name_description.to_value(),
-                other_config.to_value(),
-            ],
+            &[&name_label, &name_description, &other_config],
         )
     }
 
@@ -250,11 +233,7 @@ impl GpuGroup {
         call(
             session,
             "Async.GPU_group.create",
-            vec![
-                name_label.to_value(),
-                name_description.to_value(),
-                other_config.to_value(),
-            ],
+            &[&name_label, &name_description, &other_config],
         )
     }
 
@@ -267,7 +246,7 @@ impl GpuGroup {
         call(
             session,
             "GPU_group.set_allocation_algorithm",
-            vec![gpu_group.to_value(), value.to_value()],
+            &[&gpu_group, &value],
         )
     }
 
@@ -280,7 +259,7 @@ impl GpuGroup {
         call(
             session,
             "GPU_group.remove_from_other_config",
-            vec![gpu_group.to_value(), key.to_value()],
+            &[&gpu_group, &key],
         )
     }
 
@@ -294,7 +273,7 @@ impl GpuGroup {
         call(
             session,
             "GPU_group.add_to_other_config",
-            vec![gpu_group.to_value(), key.to_value(), value.to_value()],
+            &[&gpu_group, &key, &value],
         )
     }
 
@@ -304,11 +283,7 @@ impl GpuGroup {
         gpu_group: &Ref<GpuGroup>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "GPU_group.set_other_config",
-            vec![gpu_group.to_value(), value.to_value()],
-        )
+        call(session, "GPU_group.set_other_config", &[&gpu_group, &value])
     }
 
     /// `GPU_group.set_name_description`.
@@ -320,17 +295,13 @@ impl GpuGroup {
         call(
             session,
             "GPU_group.set_name_description",
-            vec![gpu_group.to_value(), value.to_value()],
+            &[&gpu_group, &value],
         )
     }
 
     /// `GPU_group.set_name_label`.
     pub fn set_name_label(session: &Session, gpu_group: &Ref<GpuGroup>, value: &str) -> Result<()> {
-        call(
-            session,
-            "GPU_group.set_name_label",
-            vec![gpu_group.to_value(), value.to_value()],
-        )
+        call(session, "GPU_group.set_name_label", &[&gpu_group, &value])
     }
 
     /// `GPU_group.get_enabled_VGPU_types`.
@@ -338,11 +309,7 @@ impl GpuGroup {
         session: &Session,
         gpu_group: &Ref<GpuGroup>,
     ) -> Result<Vec<Ref<VgpuType>>> {
-        call(
-            session,
-            "GPU_group.get_enabled_VGPU_types",
-            vec![gpu_group.to_value()],
-        )
+        call(session, "GPU_group.get_enabled_VGPU_types", &[&gpu_group])
     }
 
     /// `GPU_group.get_supported_VGPU_types`.
@@ -350,11 +317,7 @@ impl GpuGroup {
         session: &Session,
         gpu_group: &Ref<GpuGroup>,
     ) -> Result<Vec<Ref<VgpuType>>> {
-        call(
-            session,
-            "GPU_group.get_supported_VGPU_types",
-            vec![gpu_group.to_value()],
-        )
+        call(session, "GPU_group.get_supported_VGPU_types", &[&gpu_group])
     }
 
     /// `GPU_group.get_allocation_algorithm`.
@@ -362,11 +325,7 @@ impl GpuGroup {
         session: &Session,
         gpu_group: &Ref<GpuGroup>,
     ) -> Result<AllocationAlgorithm> {
-        call(
-            session,
-            "GPU_group.get_allocation_algorithm",
-            vec![gpu_group.to_value()],
-        )
+        call(session, "GPU_group.get_allocation_algorithm", &[&gpu_group])
     }
 
     /// `GPU_group.get_other_config`.
@@ -374,71 +333,51 @@ impl GpuGroup {
         session: &Session,
         gpu_group: &Ref<GpuGroup>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "GPU_group.get_other_config",
-            vec![gpu_group.to_value()],
-        )
+        call(session, "GPU_group.get_other_config", &[&gpu_group])
     }
 
     /// `GPU_group.get_GPU_types`.
     pub fn get_gpu_types(session: &Session, gpu_group: &Ref<GpuGroup>) -> Result<Vec<String>> {
-        call(
-            session,
-            "GPU_group.get_GPU_types",
-            vec![gpu_group.to_value()],
-        )
+        call(session, "GPU_group.get_GPU_types", &[&gpu_group])
     }
 
     /// `GPU_group.get_VGPUs`.
     pub fn get_vgpus(session: &Session, gpu_group: &Ref<GpuGroup>) -> Result<Vec<Ref<Vgpu>>> {
-        call(session, "GPU_group.get_VGPUs", vec![gpu_group.to_value()])
+        call(session, "GPU_group.get_VGPUs", &[&gpu_group])
     }
 
     /// `GPU_group.get_PGPUs`.
     pub fn get_pgpus(session: &Session, gpu_group: &Ref<GpuGroup>) -> Result<Vec<Ref<Pgpu>>> {
-        call(session, "GPU_group.get_PGPUs", vec![gpu_group.to_value()])
+        call(session, "GPU_group.get_PGPUs", &[&gpu_group])
     }
 
     /// `GPU_group.get_name_description`.
     pub fn get_name_description(session: &Session, gpu_group: &Ref<GpuGroup>) -> Result<String> {
-        call(
-            session,
-            "GPU_group.get_name_description",
-            vec![gpu_group.to_value()],
-        )
+        call(session, "GPU_group.get_name_description", &[&gpu_group])
     }
 
     /// `GPU_group.get_name_label`.
     pub fn get_name_label(session: &Session, gpu_group: &Ref<GpuGroup>) -> Result<String> {
-        call(
-            session,
-            "GPU_group.get_name_label",
-            vec![gpu_group.to_value()],
-        )
+        call(session, "GPU_group.get_name_label", &[&gpu_group])
     }
 
     /// `GPU_group.get_uuid`.
     pub fn get_uuid(session: &Session, gpu_group: &Ref<GpuGroup>) -> Result<String> {
-        call(session, "GPU_group.get_uuid", vec![gpu_group.to_value()])
+        call(session, "GPU_group.get_uuid", &[&gpu_group])
     }
 
     /// `GPU_group.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<GpuGroup>>> {
-        call(
-            session,
-            "GPU_group.get_by_name_label",
-            vec![label.to_value()],
-        )
+        call(session, "GPU_group.get_by_name_label", &[&label])
     }
 
     /// `GPU_group.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<GpuGroup>> {
-        call(session, "GPU_group.get_by_uuid", vec![uuid.to_value()])
+        call(session, "GPU_group.get_by_uuid", &[&uuid])
     }
 
     /// `GPU_group.get_record`.
     pub fn get_record(session: &Session, gpu_group: &Ref<GpuGroup>) -> Result<GpuGroupRecord> {
-        call(session, "GPU_group.get_record", vec![gpu_group.to_value()])
+        call(session, "GPU_group.get_record", &[&gpu_group])
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 use super::{
@@ -288,167 +290,99 @@ impl FromValue for HostRecord {
 
 impl ToValue for HostRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            (
-                "memory_overhead".to_owned(),
-                self.memory_overhead.to_value(),
-            ),
-            (
-                "allowed_operations".to_owned(),
-                self.allowed_operations.to_value(),
-            ),
-            (
-                "current_operations".to_owned(),
-                self.current_operations.to_value(),
-            ),
-            (
-                "API_version_major".to_owned(),
-                self.api_version_major.to_value(),
-            ),
-            (
-                "API_version_minor".to_owned(),
-                self.api_version_minor.to_value(),
-            ),
-            (
-                "API_version_vendor".to_owned(),
-                self.api_version_vendor.to_value(),
-            ),
-            (
-                "API_version_vendor_implementation".to_owned(),
-                self.api_version_vendor_implementation.to_value(),
-            ),
-            ("enabled".to_owned(), self.enabled.to_value()),
-            (
-                "software_version".to_owned(),
-                self.software_version.to_value(),
-            ),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            ("capabilities".to_owned(), self.capabilities.to_value()),
-            (
-                "cpu_configuration".to_owned(),
-                self.cpu_configuration.to_value(),
-            ),
-            ("sched_policy".to_owned(), self.sched_policy.to_value()),
-            (
-                "supported_bootloaders".to_owned(),
-                self.supported_bootloaders.to_value(),
-            ),
-            ("resident_VMs".to_owned(), self.resident_vms.to_value()),
-            ("logging".to_owned(), self.logging.to_value()),
-            ("PIFs".to_owned(), self.pifs.to_value()),
-            (
-                "suspend_image_sr".to_owned(),
-                self.suspend_image_sr.to_value(),
-            ),
-            ("crash_dump_sr".to_owned(), self.crash_dump_sr.to_value()),
-            ("crashdumps".to_owned(), self.crashdumps.to_value()),
-            ("patches".to_owned(), self.patches.to_value()),
-            ("updates".to_owned(), self.updates.to_value()),
-            ("PBDs".to_owned(), self.pbds.to_value()),
-            ("host_CPUs".to_owned(), self.host_cpus.to_value()),
-            ("cpu_info".to_owned(), self.cpu_info.to_value()),
-            ("hostname".to_owned(), self.hostname.to_value()),
-            ("address".to_owned(), self.address.to_value()),
-            ("metrics".to_owned(), self.metrics.to_value()),
-            ("license_params".to_owned(), self.license_params.to_value()),
-            ("ha_statefiles".to_owned(), self.ha_statefiles.to_value()),
-            (
-                "ha_network_peers".to_owned(),
-                self.ha_network_peers.to_value(),
-            ),
-            ("blobs".to_owned(), self.blobs.to_value()),
-            ("tags".to_owned(), self.tags.to_value()),
-            (
-                "external_auth_type".to_owned(),
-                self.external_auth_type.to_value(),
-            ),
-            (
-                "external_auth_service_name".to_owned(),
-                self.external_auth_service_name.to_value(),
-            ),
-            (
-                "external_auth_configuration".to_owned(),
-                self.external_auth_configuration.to_value(),
-            ),
-            ("edition".to_owned(), self.edition.to_value()),
-            ("license_server".to_owned(), self.license_server.to_value()),
-            ("bios_strings".to_owned(), self.bios_strings.to_value()),
-            ("power_on_mode".to_owned(), self.power_on_mode.to_value()),
-            (
-                "power_on_config".to_owned(),
-                self.power_on_config.to_value(),
-            ),
-            ("local_cache_sr".to_owned(), self.local_cache_sr.to_value()),
-            ("chipset_info".to_owned(), self.chipset_info.to_value()),
-            ("PCIs".to_owned(), self.pcis.to_value()),
-            ("PGPUs".to_owned(), self.pgpus.to_value()),
-            ("PUSBs".to_owned(), self.pusbs.to_value()),
-            ("ssl_legacy".to_owned(), self.ssl_legacy.to_value()),
-            (
-                "guest_VCPUs_params".to_owned(),
-                self.guest_vcpus_params.to_value(),
-            ),
-            ("display".to_owned(), self.display.to_value()),
-            (
-                "virtual_hardware_platform_versions".to_owned(),
-                self.virtual_hardware_platform_versions.to_value(),
-            ),
-            ("control_domain".to_owned(), self.control_domain.to_value()),
-            (
-                "updates_requiring_reboot".to_owned(),
-                self.updates_requiring_reboot.to_value(),
-            ),
-            ("features".to_owned(), self.features.to_value()),
-            ("iscsi_iqn".to_owned(), self.iscsi_iqn.to_value()),
-            ("multipathing".to_owned(), self.multipathing.to_value()),
-            (
-                "uefi_certificates".to_owned(),
-                self.uefi_certificates.to_value(),
-            ),
-            ("certificates".to_owned(), self.certificates.to_value()),
-            ("editions".to_owned(), self.editions.to_value()),
-            (
-                "pending_guidances".to_owned(),
-                self.pending_guidances.to_value(),
-            ),
-            (
-                "tls_verification_enabled".to_owned(),
-                self.tls_verification_enabled.to_value(),
-            ),
-            (
-                "last_software_update".to_owned(),
-                self.last_software_update.to_value(),
-            ),
-            ("https_only".to_owned(), self.https_only.to_value()),
-            (
-                "latest_synced_updates_applied".to_owned(),
-                self.latest_synced_updates_applied.to_value(),
-            ),
-            (
-                "numa_affinity_policy".to_owned(),
-                self.numa_affinity_policy.to_value(),
-            ),
-            (
-                "pending_guidances_recommended".to_owned(),
-                self.pending_guidances_recommended.to_value(),
-            ),
-            (
-                "pending_guidances_full".to_owned(),
-                self.pending_guidances_full.to_value(),
-            ),
-            (
-                "last_update_hash".to_owned(),
-                self.last_update_hash.to_value(),
-            ),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("memory_overhead", &self.memory_overhead),
+                ("allowed_operations", &self.allowed_operations),
+                ("current_operations", &self.current_operations),
+                ("API_version_major", &self.api_version_major),
+                ("API_version_minor", &self.api_version_minor),
+                ("API_version_vendor", &self.api_version_vendor),
+                (
+                    "API_version_vendor_implementation",
+                    &self.api_version_vendor_implementation,
+                ),
+                ("enabled", &self.enabled),
+                ("software_version", &self.software_version),
+                ("other_config", &self.other_config),
+                ("capabilities", &self.capabilities),
+                ("cpu_configuration", &self.cpu_configuration),
+                ("sched_policy", &self.sched_policy),
+                ("supported_bootloaders", &self.supported_bootloaders),
+                ("resident_VMs", &self.resident_vms),
+                ("logging", &self.logging),
+                ("PIFs", &self.pifs),
+                ("suspend_image_sr", &self.suspend_image_sr),
+                ("crash_dump_sr", &self.crash_dump_sr),
+                ("crashdumps", &self.crashdumps),
+                ("patches", &self.patches),
+                ("updates", &self.updates),
+                ("PBDs", &self.pbds),
+                ("host_CPUs", &self.host_cpus),
+                ("cpu_info", &self.cpu_info),
+                ("hostname", &self.hostname),
+                ("address", &self.address),
+                ("metrics", &self.metrics),
+                ("license_params", &self.license_params),
+                ("ha_statefiles", &self.ha_statefiles),
+                ("ha_network_peers", &self.ha_network_peers),
+                ("blobs", &self.blobs),
+                ("tags", &self.tags),
+                ("external_auth_type", &self.external_auth_type),
+                (
+                    "external_auth_service_name",
+                    &self.external_auth_service_name,
+                ),
+                (
+                    "external_auth_configuration",
+                    &self.external_auth_configuration,
+                ),
+                ("edition", &self.edition),
+                ("license_server", &self.license_server),
+                ("bios_strings", &self.bios_strings),
+                ("power_on_mode", &self.power_on_mode),
+                ("power_on_config", &self.power_on_config),
+                ("local_cache_sr", &self.local_cache_sr),
+                ("chipset_info", &self.chipset_info),
+                ("PCIs", &self.pcis),
+                ("PGPUs", &self.pgpus),
+                ("PUSBs", &self.pusbs),
+                ("ssl_legacy", &self.ssl_legacy),
+                ("guest_VCPUs_params", &self.guest_vcpus_params),
+                ("display", &self.display),
+                (
+                    "virtual_hardware_platform_versions",
+                    &self.virtual_hardware_platform_versions,
+                ),
+                ("control_domain", &self.control_domain),
+                ("updates_requiring_reboot", &self.updates_requiring_reboot),
+                ("features", &self.features),
+                ("iscsi_iqn", &self.iscsi_iqn),
+                ("multipathing", &self.multipathing),
+                ("uefi_certificates", &self.uefi_certificates),
+                ("certificates", &self.certificates),
+                ("editions", &self.editions),
+                ("pending_guidances", &self.pending_guidances),
+                ("tls_verification_enabled", &self.tls_verification_enabled),
+                ("last_software_update", &self.last_software_update),
+                ("https_only", &self.https_only),
+                (
+                    "latest_synced_updates_applied",
+                    &self.latest_synced_updates_applied,
+                ),
+                ("numa_affinity_policy", &self.numa_affinity_policy),
+                (
+                    "pending_guidances_recommended",
+                    &self.pending_guidances_recommended,
+                ),
+                ("pending_guidances_full", &self.pending_guidances_full),
+                ("last_update_hash", &self.last_update_hash),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -842,19 +776,19 @@ impl MapKey for HostNumaAffinityPolicy {
 impl Host {
     /// `host.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Host>, HostRecord>> {
-        call(session, "host.get_all_records", vec![])
+        call(session, "host.get_all_records", &[])
     }
 
     /// `host.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Host>>> {
-        call(session, "host.get_all", vec![])
+        call(session, "host.get_all", &[])
     }
 
     /// `host.emergency_clear_mandatory_guidance`.
     ///
     /// Prototype since 24.10.0, may change.
     pub fn emergency_clear_mandatory_guidance(session: &Session) -> Result<()> {
-        call(session, "host.emergency_clear_mandatory_guidance", vec![])
+        call(session, "host.emergency_clear_mandatory_guidance", &[])
     }
 
     /// `Async.host.emergency_clear_mandatory_guidance`: [`Host::emergency_clear_mandatory_guidance`] as a task; wait for it with [`crate::task::wait`].
@@ -864,7 +798,7 @@ impl Host {
         call(
             session,
             "Async.host.emergency_clear_mandatory_guidance",
-            vec![],
+            &[],
         )
     }
 
@@ -872,11 +806,7 @@ impl Host {
     ///
     /// Removed in 23.25.0; only older servers have it.
     pub fn apply_recommended_guidances(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(
-            session,
-            "host.apply_recommended_guidances",
-            vec![host.to_value()],
-        )
+        call(session, "host.apply_recommended_guidances", &[&host])
     }
 
     /// `Async.host.apply_recommended_guidances`: [`Host::apply_recommended_guidances`] as a task; wait for it with [`crate::task::wait`].
@@ -886,22 +816,14 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.apply_recommended_guidances",
-            vec![host.to_value()],
-        )
+        call(session, "Async.host.apply_recommended_guidances", &[&host])
     }
 
     /// `host.set_https_only`.
     ///
     /// Prototype since 22.27.0, may change.
     pub fn set_https_only(session: &Session, host: &Ref<Host>, value: bool) -> Result<()> {
-        call(
-            session,
-            "host.set_https_only",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_https_only", &[&host, &value])
     }
 
     /// `Async.host.set_https_only`: [`Host::set_https_only`] as a task; wait for it with [`crate::task::wait`].
@@ -912,11 +834,7 @@ impl Host {
         host: &Ref<Host>,
         value: bool,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.set_https_only",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "Async.host.set_https_only", &[&host, &value])
     }
 
     /// `host.apply_updates`.
@@ -925,11 +843,7 @@ impl Host {
         host: &Ref<Host>,
         hash: &str,
     ) -> Result<Vec<Vec<String>>> {
-        call(
-            session,
-            "host.apply_updates",
-            vec![host.to_value(), hash.to_value()],
-        )
+        call(session, "host.apply_updates", &[&host, &hash])
     }
 
     /// `Async.host.apply_updates`: [`Host::apply_updates`] as a task; wait for it with [`crate::task::wait`].
@@ -938,16 +852,12 @@ impl Host {
         host: &Ref<Host>,
         hash: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.apply_updates",
-            vec![host.to_value(), hash.to_value()],
-        )
+        call(session, "Async.host.apply_updates", &[&host, &hash])
     }
 
     /// `host.emergency_reenable_tls_verification`.
     pub fn emergency_reenable_tls_verification(session: &Session) -> Result<()> {
-        call(session, "host.emergency_reenable_tls_verification", vec![])
+        call(session, "host.emergency_reenable_tls_verification", &[])
     }
 
     /// `Async.host.emergency_reenable_tls_verification`: [`Host::emergency_reenable_tls_verification`] as a task; wait for it with [`crate::task::wait`].
@@ -955,13 +865,13 @@ impl Host {
         call(
             session,
             "Async.host.emergency_reenable_tls_verification",
-            vec![],
+            &[],
         )
     }
 
     /// `host.emergency_disable_tls_verification`.
     pub fn emergency_disable_tls_verification(session: &Session) -> Result<()> {
-        call(session, "host.emergency_disable_tls_verification", vec![])
+        call(session, "host.emergency_disable_tls_verification", &[])
     }
 
     /// `Async.host.emergency_disable_tls_verification`: [`Host::emergency_disable_tls_verification`] as a task; wait for it with [`crate::task::wait`].
@@ -969,7 +879,7 @@ impl Host {
         call(
             session,
             "Async.host.emergency_disable_tls_verification",
-            vec![],
+            &[],
         )
     }
 
@@ -981,11 +891,7 @@ impl Host {
         host: &Ref<Host>,
         value: HostNumaAffinityPolicy,
     ) -> Result<()> {
-        call(
-            session,
-            "host.set_numa_affinity_policy",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_numa_affinity_policy", &[&host, &value])
     }
 
     /// `Async.host.set_numa_affinity_policy`: [`Host::set_numa_affinity_policy`] as a task; wait for it with [`crate::task::wait`].
@@ -999,27 +905,23 @@ impl Host {
         call(
             session,
             "Async.host.set_numa_affinity_policy",
-            vec![host.to_value(), value.to_value()],
+            &[&host, &value],
         )
     }
 
     /// `host.get_sched_gran`.
     pub fn get_sched_gran(session: &Session, host: &Ref<Host>) -> Result<HostSchedGran> {
-        call(session, "host.get_sched_gran", vec![host.to_value()])
+        call(session, "host.get_sched_gran", &[&host])
     }
 
     /// `Async.host.get_sched_gran`: [`Host::get_sched_gran`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_sched_gran(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.get_sched_gran", vec![host.to_value()])
+        call(session, "Async.host.get_sched_gran", &[&host])
     }
 
     /// `host.set_sched_gran`.
     pub fn set_sched_gran(session: &Session, host: &Ref<Host>, value: HostSchedGran) -> Result<()> {
-        call(
-            session,
-            "host.set_sched_gran",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_sched_gran", &[&host, &value])
     }
 
     /// `Async.host.set_sched_gran`: [`Host::set_sched_gran`] as a task; wait for it with [`crate::task::wait`].
@@ -1028,22 +930,14 @@ impl Host {
         host: &Ref<Host>,
         value: HostSchedGran,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.set_sched_gran",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "Async.host.set_sched_gran", &[&host, &value])
     }
 
     /// `host.set_uefi_certificates`.
     ///
     /// Deprecated since 22.16.0.
     pub fn set_uefi_certificates(session: &Session, host: &Ref<Host>, value: &str) -> Result<()> {
-        call(
-            session,
-            "host.set_uefi_certificates",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_uefi_certificates", &[&host, &value])
     }
 
     /// `Async.host.set_uefi_certificates`: [`Host::set_uefi_certificates`] as a task; wait for it with [`crate::task::wait`].
@@ -1057,17 +951,13 @@ impl Host {
         call(
             session,
             "Async.host.set_uefi_certificates",
-            vec![host.to_value(), value.to_value()],
+            &[&host, &value],
         )
     }
 
     /// `host.set_multipathing`.
     pub fn set_multipathing(session: &Session, host: &Ref<Host>, value: bool) -> Result<()> {
-        call(
-            session,
-            "host.set_multipathing",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_multipathing", &[&host, &value])
     }
 
     /// `Async.host.set_multipathing`: [`Host::set_multipathing`] as a task; wait for it with [`crate::task::wait`].
@@ -1076,20 +966,12 @@ impl Host {
         host: &Ref<Host>,
         value: bool,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.set_multipathing",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "Async.host.set_multipathing", &[&host, &value])
     }
 
     /// `host.set_iscsi_iqn`.
     pub fn set_iscsi_iqn(session: &Session, host: &Ref<Host>, value: &str) -> Result<()> {
-        call(
-            session,
-            "host.set_iscsi_iqn",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_iscsi_iqn", &[&host, &value])
     }
 
     /// `Async.host.set_iscsi_iqn`: [`Host::set_iscsi_iqn`] as a task; wait for it with [`crate::task::wait`].
@@ -1098,20 +980,12 @@ impl Host {
         host: &Ref<Host>,
         value: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.set_iscsi_iqn",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "Async.host.set_iscsi_iqn", &[&host, &value])
     }
 
     /// `host.set_ssl_legacy`.
     pub fn set_ssl_legacy(session: &Session, host: &Ref<Host>, value: bool) -> Result<()> {
-        call(
-            session,
-            "host.set_ssl_legacy",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_ssl_legacy", &[&host, &value])
     }
 
     /// `Async.host.set_ssl_legacy`: [`Host::set_ssl_legacy`] as a task; wait for it with [`crate::task::wait`].
@@ -1120,41 +994,37 @@ impl Host {
         host: &Ref<Host>,
         value: bool,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.set_ssl_legacy",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "Async.host.set_ssl_legacy", &[&host, &value])
     }
 
     /// `host.disable_display`.
     pub fn disable_display(session: &Session, host: &Ref<Host>) -> Result<HostDisplay> {
-        call(session, "host.disable_display", vec![host.to_value()])
+        call(session, "host.disable_display", &[&host])
     }
 
     /// `Async.host.disable_display`: [`Host::disable_display`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_disable_display(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.disable_display", vec![host.to_value()])
+        call(session, "Async.host.disable_display", &[&host])
     }
 
     /// `host.enable_display`.
     pub fn enable_display(session: &Session, host: &Ref<Host>) -> Result<HostDisplay> {
-        call(session, "host.enable_display", vec![host.to_value()])
+        call(session, "host.enable_display", &[&host])
     }
 
     /// `Async.host.enable_display`: [`Host::enable_display`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_enable_display(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.enable_display", vec![host.to_value()])
+        call(session, "Async.host.enable_display", &[&host])
     }
 
     /// `host.declare_dead`.
     pub fn declare_dead(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "host.declare_dead", vec![host.to_value()])
+        call(session, "host.declare_dead", &[&host])
     }
 
     /// `Async.host.declare_dead`: [`Host::declare_dead`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_declare_dead(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.declare_dead", vec![host.to_value()])
+        call(session, "Async.host.declare_dead", &[&host])
     }
 
     /// `host.migrate_receive`.
@@ -1167,7 +1037,7 @@ impl Host {
         call(
             session,
             "host.migrate_receive",
-            vec![host.to_value(), network.to_value(), options.to_value()],
+            &[&host, &network, &options],
         )
     }
 
@@ -1181,17 +1051,13 @@ impl Host {
         call(
             session,
             "Async.host.migrate_receive",
-            vec![host.to_value(), network.to_value(), options.to_value()],
+            &[&host, &network, &options],
         )
     }
 
     /// `host.disable_local_storage_caching`.
     pub fn disable_local_storage_caching(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(
-            session,
-            "host.disable_local_storage_caching",
-            vec![host.to_value()],
-        )
+        call(session, "host.disable_local_storage_caching", &[&host])
     }
 
     /// `Async.host.disable_local_storage_caching`: [`Host::disable_local_storage_caching`] as a task; wait for it with [`crate::task::wait`].
@@ -1202,7 +1068,7 @@ impl Host {
         call(
             session,
             "Async.host.disable_local_storage_caching",
-            vec![host.to_value()],
+            &[&host],
         )
     }
 
@@ -1212,11 +1078,7 @@ impl Host {
         host: &Ref<Host>,
         sr: &Ref<Sr>,
     ) -> Result<()> {
-        call(
-            session,
-            "host.enable_local_storage_caching",
-            vec![host.to_value(), sr.to_value()],
-        )
+        call(session, "host.enable_local_storage_caching", &[&host, &sr])
     }
 
     /// `Async.host.enable_local_storage_caching`: [`Host::enable_local_storage_caching`] as a task; wait for it with [`crate::task::wait`].
@@ -1228,7 +1090,7 @@ impl Host {
         call(
             session,
             "Async.host.enable_local_storage_caching",
-            vec![host.to_value(), sr.to_value()],
+            &[&host, &sr],
         )
     }
 
@@ -1236,29 +1098,21 @@ impl Host {
     ///
     /// Removed in dundee; only older servers have it.
     pub fn reset_cpu_features(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "host.reset_cpu_features", vec![host.to_value()])
+        call(session, "host.reset_cpu_features", &[&host])
     }
 
     /// `Async.host.reset_cpu_features`: [`Host::reset_cpu_features`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Removed in dundee; only older servers have it.
     pub fn async_reset_cpu_features(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.reset_cpu_features",
-            vec![host.to_value()],
-        )
+        call(session, "Async.host.reset_cpu_features", &[&host])
     }
 
     /// `host.set_cpu_features`.
     ///
     /// Removed in dundee; only older servers have it.
     pub fn set_cpu_features(session: &Session, host: &Ref<Host>, features: &str) -> Result<()> {
-        call(
-            session,
-            "host.set_cpu_features",
-            vec![host.to_value(), features.to_value()],
-        )
+        call(session, "host.set_cpu_features", &[&host, &features])
     }
 
     /// `Async.host.set_cpu_features`: [`Host::set_cpu_features`] as a task; wait for it with [`crate::task::wait`].
@@ -1269,11 +1123,7 @@ impl Host {
         host: &Ref<Host>,
         features: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.set_cpu_features",
-            vec![host.to_value(), features.to_value()],
-        )
+        call(session, "Async.host.set_cpu_features", &[&host, &features])
     }
 
     /// `host.set_power_on_mode`.
@@ -1286,11 +1136,7 @@ impl Host {
         call(
             session,
             "host.set_power_on_mode",
-            vec![
-                host.to_value(),
-                power_on_mode.to_value(),
-                power_on_config.to_value(),
-            ],
+            &[&host, &power_on_mode, &power_on_config],
         )
     }
 
@@ -1304,11 +1150,7 @@ impl Host {
         call(
             session,
             "Async.host.set_power_on_mode",
-            vec![
-                host.to_value(),
-                power_on_mode.to_value(),
-                power_on_config.to_value(),
-            ],
+            &[&host, &power_on_mode, &power_on_config],
         )
     }
 
@@ -1316,18 +1158,14 @@ impl Host {
     ///
     /// Deprecated since ely.
     pub fn refresh_pack_info(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "host.refresh_pack_info", vec![host.to_value()])
+        call(session, "host.refresh_pack_info", &[&host])
     }
 
     /// `Async.host.refresh_pack_info`: [`Host::refresh_pack_info`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Deprecated since ely.
     pub fn async_refresh_pack_info(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.refresh_pack_info",
-            vec![host.to_value()],
-        )
+        call(session, "Async.host.refresh_pack_info", &[&host])
     }
 
     /// `host.apply_edition`.
@@ -1337,11 +1175,7 @@ impl Host {
         edition: &str,
         force: bool,
     ) -> Result<()> {
-        call(
-            session,
-            "host.apply_edition",
-            vec![host.to_value(), edition.to_value(), force.to_value()],
-        )
+        call(session, "host.apply_edition", &[&host, &edition, &force])
     }
 
     /// `Async.host.apply_edition`: [`Host::apply_edition`] as a task; wait for it with [`crate::task::wait`].
@@ -1354,17 +1188,13 @@ impl Host {
         call(
             session,
             "Async.host.apply_edition",
-            vec![host.to_value(), edition.to_value(), force.to_value()],
+            &[&host, &edition, &force],
         )
     }
 
     /// `host.reset_server_certificate`.
     pub fn reset_server_certificate(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(
-            session,
-            "host.reset_server_certificate",
-            vec![host.to_value()],
-        )
+        call(session, "host.reset_server_certificate", &[&host])
     }
 
     /// `Async.host.reset_server_certificate`: [`Host::reset_server_certificate`] as a task; wait for it with [`crate::task::wait`].
@@ -1372,16 +1202,12 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.reset_server_certificate",
-            vec![host.to_value()],
-        )
+        call(session, "Async.host.reset_server_certificate", &[&host])
     }
 
     /// `host.emergency_reset_server_certificate`.
     pub fn emergency_reset_server_certificate(session: &Session) -> Result<()> {
-        call(session, "host.emergency_reset_server_certificate", vec![])
+        call(session, "host.emergency_reset_server_certificate", &[])
     }
 
     /// `Async.host.emergency_reset_server_certificate`: [`Host::emergency_reset_server_certificate`] as a task; wait for it with [`crate::task::wait`].
@@ -1389,7 +1215,7 @@ impl Host {
         call(
             session,
             "Async.host.emergency_reset_server_certificate",
-            vec![],
+            &[],
         )
     }
 
@@ -1404,12 +1230,7 @@ impl Host {
         call(
             session,
             "host.install_server_certificate",
-            vec![
-                host.to_value(),
-                certificate.to_value(),
-                private_key.to_value(),
-                certificate_chain.to_value(),
-            ],
+            &[&host, &certificate, &private_key, &certificate_chain],
         )
     }
 
@@ -1424,22 +1245,13 @@ impl Host {
         call(
             session,
             "Async.host.install_server_certificate",
-            vec![
-                host.to_value(),
-                certificate.to_value(),
-                private_key.to_value(),
-                certificate_chain.to_value(),
-            ],
+            &[&host, &certificate, &private_key, &certificate_chain],
         )
     }
 
     /// `host.refresh_server_certificate`.
     pub fn refresh_server_certificate(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(
-            session,
-            "host.refresh_server_certificate",
-            vec![host.to_value()],
-        )
+        call(session, "host.refresh_server_certificate", &[&host])
     }
 
     /// `Async.host.refresh_server_certificate`: [`Host::refresh_server_certificate`] as a task; wait for it with [`crate::task::wait`].
@@ -1447,29 +1259,17 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.refresh_server_certificate",
-            vec![host.to_value()],
-        )
+        call(session, "Async.host.refresh_server_certificate", &[&host])
     }
 
     /// `host.get_server_certificate`.
     pub fn get_server_certificate(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(
-            session,
-            "host.get_server_certificate",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_server_certificate", &[&host])
     }
 
     /// `Async.host.get_server_certificate`: [`Host::get_server_certificate`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_server_certificate(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.get_server_certificate",
-            vec![host.to_value()],
-        )
+        call(session, "Async.host.get_server_certificate", &[&host])
     }
 
     /// `host.retrieve_wlb_evacuate_recommendations`.
@@ -1480,7 +1280,7 @@ impl Host {
         call(
             session,
             "host.retrieve_wlb_evacuate_recommendations",
-            vec![host.to_value()],
+            &[&host],
         )
     }
 
@@ -1492,7 +1292,7 @@ impl Host {
         call(
             session,
             "Async.host.retrieve_wlb_evacuate_recommendations",
-            vec![host.to_value()],
+            &[&host],
         )
     }
 
@@ -1502,11 +1302,7 @@ impl Host {
         host: &Ref<Host>,
         config: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "host.disable_external_auth",
-            vec![host.to_value(), config.to_value()],
-        )
+        call(session, "host.disable_external_auth", &[&host, &config])
     }
 
     /// `Async.host.disable_external_auth`: [`Host::disable_external_auth`] as a task; wait for it with [`crate::task::wait`].
@@ -1518,7 +1314,7 @@ impl Host {
         call(
             session,
             "Async.host.disable_external_auth",
-            vec![host.to_value(), config.to_value()],
+            &[&host, &config],
         )
     }
 
@@ -1533,12 +1329,7 @@ impl Host {
         call(
             session,
             "host.enable_external_auth",
-            vec![
-                host.to_value(),
-                config.to_value(),
-                service_name.to_value(),
-                auth_type.to_value(),
-            ],
+            &[&host, &config, &service_name, &auth_type],
         )
     }
 
@@ -1553,46 +1344,33 @@ impl Host {
         call(
             session,
             "Async.host.enable_external_auth",
-            vec![
-                host.to_value(),
-                config.to_value(),
-                service_name.to_value(),
-                auth_type.to_value(),
-            ],
+            &[&host, &config, &service_name, &auth_type],
         )
     }
 
     /// `host.get_server_localtime`.
     pub fn get_server_localtime(session: &Session, host: &Ref<Host>) -> Result<DateTime> {
-        call(session, "host.get_server_localtime", vec![host.to_value()])
+        call(session, "host.get_server_localtime", &[&host])
     }
 
     /// `Async.host.get_server_localtime`: [`Host::get_server_localtime`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_server_localtime(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.get_server_localtime",
-            vec![host.to_value()],
-        )
+        call(session, "Async.host.get_server_localtime", &[&host])
     }
 
     /// `host.get_servertime`.
     pub fn get_servertime(session: &Session, host: &Ref<Host>) -> Result<DateTime> {
-        call(session, "host.get_servertime", vec![host.to_value()])
+        call(session, "host.get_servertime", &[&host])
     }
 
     /// `Async.host.get_servertime`: [`Host::get_servertime`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_servertime(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.get_servertime", vec![host.to_value()])
+        call(session, "Async.host.get_servertime", &[&host])
     }
 
     /// `host.call_extension`.
     pub fn call_extension(session: &Session, host: &Ref<Host>, call_: &str) -> Result<String> {
-        call(
-            session,
-            "host.call_extension",
-            vec![host.to_value(), call_.to_value()],
-        )
+        call(session, "host.call_extension", &[&host, &call_])
     }
 
     /// `Async.host.call_extension`: [`Host::call_extension`] as a task; wait for it with [`crate::task::wait`].
@@ -1601,20 +1379,12 @@ impl Host {
         host: &Ref<Host>,
         call_: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.call_extension",
-            vec![host.to_value(), call_.to_value()],
-        )
+        call(session, "Async.host.call_extension", &[&host, &call_])
     }
 
     /// `host.has_extension`.
     pub fn has_extension(session: &Session, host: &Ref<Host>, name: &str) -> Result<bool> {
-        call(
-            session,
-            "host.has_extension",
-            vec![host.to_value(), name.to_value()],
-        )
+        call(session, "host.has_extension", &[&host, &name])
     }
 
     /// `Async.host.has_extension`: [`Host::has_extension`] as a task; wait for it with [`crate::task::wait`].
@@ -1623,11 +1393,7 @@ impl Host {
         host: &Ref<Host>,
         name: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.has_extension",
-            vec![host.to_value(), name.to_value()],
-        )
+        call(session, "Async.host.has_extension", &[&host, &name])
     }
 
     /// `host.call_plugin`.
@@ -1638,16 +1404,7 @@ impl Host {
         fn_: &str,
         args: &HashMap<String, String>,
     ) -> Result<String> {
-        call(
-            session,
-            "host.call_plugin",
-            vec![
-                host.to_value(),
-                plugin.to_value(),
-                fn_.to_value(),
-                args.to_value(),
-            ],
-        )
+        call(session, "host.call_plugin", &[&host, &plugin, &fn_, &args])
     }
 
     /// `Async.host.call_plugin`: [`Host::call_plugin`] as a task; wait for it with [`crate::task::wait`].
@@ -1661,12 +1418,7 @@ impl Host {
         call(
             session,
             "Async.host.call_plugin",
-            vec![
-                host.to_value(),
-                plugin.to_value(),
-                fn_.to_value(),
-                args.to_value(),
-            ],
+            &[&host, &plugin, &fn_, &args],
         )
     }
 
@@ -1681,12 +1433,7 @@ impl Host {
         call(
             session,
             "host.create_new_blob",
-            vec![
-                host.to_value(),
-                name.to_value(),
-                mime_type.to_value(),
-                public.to_value(),
-            ],
+            &[&host, &name, &mime_type, &public],
         )
     }
 
@@ -1701,84 +1448,55 @@ impl Host {
         call(
             session,
             "Async.host.create_new_blob",
-            vec![
-                host.to_value(),
-                name.to_value(),
-                mime_type.to_value(),
-                public.to_value(),
-            ],
+            &[&host, &name, &mime_type, &public],
         )
     }
 
     /// `host.backup_rrds`.
     pub fn backup_rrds(session: &Session, host: &Ref<Host>, delay: f64) -> Result<()> {
-        call(
-            session,
-            "host.backup_rrds",
-            vec![host.to_value(), delay.to_value()],
-        )
+        call(session, "host.backup_rrds", &[&host, &delay])
     }
 
     /// `Async.host.backup_rrds`: [`Host::backup_rrds`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_backup_rrds(session: &Session, host: &Ref<Host>, delay: f64) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.backup_rrds",
-            vec![host.to_value(), delay.to_value()],
-        )
+        call(session, "Async.host.backup_rrds", &[&host, &delay])
     }
 
     /// `host.sync_data`.
     pub fn sync_data(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "host.sync_data", vec![host.to_value()])
+        call(session, "host.sync_data", &[&host])
     }
 
     /// `Async.host.sync_data`: [`Host::sync_data`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_sync_data(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.sync_data", vec![host.to_value()])
+        call(session, "Async.host.sync_data", &[&host])
     }
 
     /// `host.compute_memory_overhead`.
     pub fn compute_memory_overhead(session: &Session, host: &Ref<Host>) -> Result<i64> {
-        call(
-            session,
-            "host.compute_memory_overhead",
-            vec![host.to_value()],
-        )
+        call(session, "host.compute_memory_overhead", &[&host])
     }
 
     /// `Async.host.compute_memory_overhead`: [`Host::compute_memory_overhead`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_compute_memory_overhead(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.compute_memory_overhead",
-            vec![host.to_value()],
-        )
+        call(session, "Async.host.compute_memory_overhead", &[&host])
     }
 
     /// `host.compute_free_memory`.
     pub fn compute_free_memory(session: &Session, host: &Ref<Host>) -> Result<i64> {
-        call(session, "host.compute_free_memory", vec![host.to_value()])
+        call(session, "host.compute_free_memory", &[&host])
     }
 
     /// `Async.host.compute_free_memory`: [`Host::compute_free_memory`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_compute_free_memory(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.compute_free_memory",
-            vec![host.to_value()],
-        )
+        call(session, "Async.host.compute_free_memory", &[&host])
     }
 
     /// `host.set_hostname_live`.
     ///
     /// Errors: `HOST_NAME_INVALID`.
     pub fn set_hostname_live(session: &Session, host: &Ref<Host>, hostname: &str) -> Result<()> {
-        call(
-            session,
-            "host.set_hostname_live",
-            vec![host.to_value(), hostname.to_value()],
-        )
+        call(session, "host.set_hostname_live", &[&host, &hostname])
     }
 
     /// `Async.host.set_hostname_live`: [`Host::set_hostname_live`] as a task; wait for it with [`crate::task::wait`].
@@ -1789,40 +1507,32 @@ impl Host {
         host: &Ref<Host>,
         hostname: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.set_hostname_live",
-            vec![host.to_value(), hostname.to_value()],
-        )
+        call(session, "Async.host.set_hostname_live", &[&host, &hostname])
     }
 
     /// `host.shutdown_agent`.
     pub fn shutdown_agent(session: &Session) -> Result<()> {
-        call(session, "host.shutdown_agent", vec![])
+        call(session, "host.shutdown_agent", &[])
     }
 
     /// `Async.host.shutdown_agent`: [`Host::shutdown_agent`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_shutdown_agent(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.host.shutdown_agent", vec![])
+        call(session, "Async.host.shutdown_agent", &[])
     }
 
     /// `host.restart_agent`.
     pub fn restart_agent(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "host.restart_agent", vec![host.to_value()])
+        call(session, "host.restart_agent", &[&host])
     }
 
     /// `Async.host.restart_agent`: [`Host::restart_agent`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_restart_agent(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.restart_agent", vec![host.to_value()])
+        call(session, "Async.host.restart_agent", &[&host])
     }
 
     /// `host.get_system_status_capabilities`.
     pub fn get_system_status_capabilities(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(
-            session,
-            "host.get_system_status_capabilities",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_system_status_capabilities", &[&host])
     }
 
     /// `Async.host.get_system_status_capabilities`: [`Host::get_system_status_capabilities`] as a task; wait for it with [`crate::task::wait`].
@@ -1833,17 +1543,13 @@ impl Host {
         call(
             session,
             "Async.host.get_system_status_capabilities",
-            vec![host.to_value()],
+            &[&host],
         )
     }
 
     /// `host.get_management_interface`.
     pub fn get_management_interface(session: &Session, host: &Ref<Host>) -> Result<Ref<Pif>> {
-        call(
-            session,
-            "host.get_management_interface",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_management_interface", &[&host])
     }
 
     /// `Async.host.get_management_interface`: [`Host::get_management_interface`] as a task; wait for it with [`crate::task::wait`].
@@ -1851,30 +1557,22 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.get_management_interface",
-            vec![host.to_value()],
-        )
+        call(session, "Async.host.get_management_interface", &[&host])
     }
 
     /// `host.management_disable`.
     pub fn management_disable(session: &Session) -> Result<()> {
-        call(session, "host.management_disable", vec![])
+        call(session, "host.management_disable", &[])
     }
 
     /// `Async.host.management_disable`: [`Host::management_disable`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_management_disable(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.host.management_disable", vec![])
+        call(session, "Async.host.management_disable", &[])
     }
 
     /// `host.local_management_reconfigure`.
     pub fn local_management_reconfigure(session: &Session, interface: &str) -> Result<()> {
-        call(
-            session,
-            "host.local_management_reconfigure",
-            vec![interface.to_value()],
-        )
+        call(session, "host.local_management_reconfigure", &[&interface])
     }
 
     /// `Async.host.local_management_reconfigure`: [`Host::local_management_reconfigure`] as a task; wait for it with [`crate::task::wait`].
@@ -1885,36 +1583,28 @@ impl Host {
         call(
             session,
             "Async.host.local_management_reconfigure",
-            vec![interface.to_value()],
+            &[&interface],
         )
     }
 
     /// `host.management_reconfigure`.
     pub fn management_reconfigure(session: &Session, pif: &Ref<Pif>) -> Result<()> {
-        call(session, "host.management_reconfigure", vec![pif.to_value()])
+        call(session, "host.management_reconfigure", &[&pif])
     }
 
     /// `Async.host.management_reconfigure`: [`Host::management_reconfigure`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_management_reconfigure(session: &Session, pif: &Ref<Pif>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.management_reconfigure",
-            vec![pif.to_value()],
-        )
+        call(session, "Async.host.management_reconfigure", &[&pif])
     }
 
     /// `host.syslog_reconfigure`.
     pub fn syslog_reconfigure(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "host.syslog_reconfigure", vec![host.to_value()])
+        call(session, "host.syslog_reconfigure", &[&host])
     }
 
     /// `Async.host.syslog_reconfigure`: [`Host::syslog_reconfigure`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_syslog_reconfigure(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.syslog_reconfigure",
-            vec![host.to_value()],
-        )
+        call(session, "Async.host.syslog_reconfigure", &[&host])
     }
 
     /// `host.evacuate`.
@@ -1927,11 +1617,7 @@ impl Host {
         call(
             session,
             "host.evacuate",
-            vec![
-                host.to_value(),
-                network.to_value(),
-                evacuate_batch_size.to_value(),
-            ],
+            &[&host, &network, &evacuate_batch_size],
         )
     }
 
@@ -1945,11 +1631,7 @@ impl Host {
         call(
             session,
             "Async.host.evacuate",
-            vec![
-                host.to_value(),
-                network.to_value(),
-                evacuate_batch_size.to_value(),
-            ],
+            &[&host, &network, &evacuate_batch_size],
         )
     }
 
@@ -1960,11 +1642,7 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<Vec<Ref<Vm>>> {
-        call(
-            session,
-            "host.get_uncooperative_resident_VMs",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_uncooperative_resident_VMs", &[&host])
     }
 
     /// `Async.host.get_uncooperative_resident_VMs`: [`Host::get_uncooperative_resident_vms`] as a task; wait for it with [`crate::task::wait`].
@@ -1977,7 +1655,7 @@ impl Host {
         call(
             session,
             "Async.host.get_uncooperative_resident_VMs",
-            vec![host.to_value()],
+            &[&host],
         )
     }
 
@@ -1986,11 +1664,7 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<HashMap<Ref<Vm>, Vec<String>>> {
-        call(
-            session,
-            "host.get_vms_which_prevent_evacuation",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_vms_which_prevent_evacuation", &[&host])
     }
 
     /// `Async.host.get_vms_which_prevent_evacuation`: [`Host::get_vms_which_prevent_evacuation`] as a task; wait for it with [`crate::task::wait`].
@@ -2001,22 +1675,18 @@ impl Host {
         call(
             session,
             "Async.host.get_vms_which_prevent_evacuation",
-            vec![host.to_value()],
+            &[&host],
         )
     }
 
     /// `host.assert_can_evacuate`.
     pub fn assert_can_evacuate(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "host.assert_can_evacuate", vec![host.to_value()])
+        call(session, "host.assert_can_evacuate", &[&host])
     }
 
     /// `Async.host.assert_can_evacuate`: [`Host::assert_can_evacuate`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_assert_can_evacuate(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.assert_can_evacuate",
-            vec![host.to_value()],
-        )
+        call(session, "Async.host.assert_can_evacuate", &[&host])
     }
 
     /// `host.forget_data_source_archives`.
@@ -2028,7 +1698,7 @@ impl Host {
         call(
             session,
             "host.forget_data_source_archives",
-            vec![host.to_value(), data_source.to_value()],
+            &[&host, &data_source],
         )
     }
 
@@ -2041,7 +1711,7 @@ impl Host {
         call(
             session,
             "Async.host.forget_data_source_archives",
-            vec![host.to_value(), data_source.to_value()],
+            &[&host, &data_source],
         )
     }
 
@@ -2051,11 +1721,7 @@ impl Host {
         host: &Ref<Host>,
         data_source: &str,
     ) -> Result<f64> {
-        call(
-            session,
-            "host.query_data_source",
-            vec![host.to_value(), data_source.to_value()],
-        )
+        call(session, "host.query_data_source", &[&host, &data_source])
     }
 
     /// `Async.host.query_data_source`: [`Host::query_data_source`] as a task; wait for it with [`crate::task::wait`].
@@ -2067,7 +1733,7 @@ impl Host {
         call(
             session,
             "Async.host.query_data_source",
-            vec![host.to_value(), data_source.to_value()],
+            &[&host, &data_source],
         )
     }
 
@@ -2077,11 +1743,7 @@ impl Host {
         host: &Ref<Host>,
         data_source: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "host.record_data_source",
-            vec![host.to_value(), data_source.to_value()],
-        )
+        call(session, "host.record_data_source", &[&host, &data_source])
     }
 
     /// `Async.host.record_data_source`: [`Host::record_data_source`] as a task; wait for it with [`crate::task::wait`].
@@ -2093,77 +1755,65 @@ impl Host {
         call(
             session,
             "Async.host.record_data_source",
-            vec![host.to_value(), data_source.to_value()],
+            &[&host, &data_source],
         )
     }
 
     /// `host.get_data_sources`.
     pub fn get_data_sources(session: &Session, host: &Ref<Host>) -> Result<Vec<DataSourceRecord>> {
-        call(session, "host.get_data_sources", vec![host.to_value()])
+        call(session, "host.get_data_sources", &[&host])
     }
 
     /// `Async.host.get_data_sources`: [`Host::get_data_sources`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_data_sources(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.get_data_sources",
-            vec![host.to_value()],
-        )
+        call(session, "Async.host.get_data_sources", &[&host])
     }
 
     /// `host.emergency_ha_disable`.
     pub fn emergency_ha_disable(session: &Session, soft: bool) -> Result<()> {
-        call(session, "host.emergency_ha_disable", vec![soft.to_value()])
+        call(session, "host.emergency_ha_disable", &[&soft])
     }
 
     /// `Async.host.emergency_ha_disable`: [`Host::emergency_ha_disable`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_emergency_ha_disable(session: &Session, soft: bool) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.emergency_ha_disable",
-            vec![soft.to_value()],
-        )
+        call(session, "Async.host.emergency_ha_disable", &[&soft])
     }
 
     /// `host.power_on`.
     pub fn power_on(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "host.power_on", vec![host.to_value()])
+        call(session, "host.power_on", &[&host])
     }
 
     /// `Async.host.power_on`: [`Host::power_on`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_power_on(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.power_on", vec![host.to_value()])
+        call(session, "Async.host.power_on", &[&host])
     }
 
     /// `host.destroy`.
     pub fn destroy(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "host.destroy", vec![host.to_value()])
+        call(session, "host.destroy", &[&host])
     }
 
     /// `Async.host.destroy`: [`Host::destroy`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_destroy(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.destroy", vec![host.to_value()])
+        call(session, "Async.host.destroy", &[&host])
     }
 
     /// `host.license_remove`.
     pub fn license_remove(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "host.license_remove", vec![host.to_value()])
+        call(session, "host.license_remove", &[&host])
     }
 
     /// `Async.host.license_remove`: [`Host::license_remove`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_license_remove(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.license_remove", vec![host.to_value()])
+        call(session, "Async.host.license_remove", &[&host])
     }
 
     /// `host.license_add`.
     ///
     /// Errors: `LICENSE_PROCESSING_ERROR`.
     pub fn license_add(session: &Session, host: &Ref<Host>, contents: &str) -> Result<()> {
-        call(
-            session,
-            "host.license_add",
-            vec![host.to_value(), contents.to_value()],
-        )
+        call(session, "host.license_add", &[&host, &contents])
     }
 
     /// `Async.host.license_add`: [`Host::license_add`] as a task; wait for it with [`crate::task::wait`].
@@ -2174,11 +1824,7 @@ impl Host {
         host: &Ref<Host>,
         contents: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.license_add",
-            vec![host.to_value(), contents.to_value()],
-        )
+        call(session, "Async.host.license_add", &[&host, &contents])
     }
 
     /// `host.license_apply`.
@@ -2187,11 +1833,7 @@ impl Host {
     ///
     /// Errors: `LICENSE_PROCESSING_ERROR`.
     pub fn license_apply(session: &Session, host: &Ref<Host>, contents: &str) -> Result<()> {
-        call(
-            session,
-            "host.license_apply",
-            vec![host.to_value(), contents.to_value()],
-        )
+        call(session, "host.license_apply", &[&host, &contents])
     }
 
     /// `Async.host.license_apply`: [`Host::license_apply`] as a task; wait for it with [`crate::task::wait`].
@@ -2204,21 +1846,17 @@ impl Host {
         host: &Ref<Host>,
         contents: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.license_apply",
-            vec![host.to_value(), contents.to_value()],
-        )
+        call(session, "Async.host.license_apply", &[&host, &contents])
     }
 
     /// `host.list_methods`.
     pub fn list_methods(session: &Session) -> Result<Vec<String>> {
-        call(session, "host.list_methods", vec![])
+        call(session, "host.list_methods", &[])
     }
 
     /// `Async.host.list_methods`: [`Host::list_methods`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_list_methods(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.host.list_methods", vec![])
+        call(session, "Async.host.list_methods", &[])
     }
 
     /// `host.bugreport_upload`.
@@ -2228,11 +1866,7 @@ impl Host {
         url: &str,
         options: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "host.bugreport_upload",
-            vec![host.to_value(), url.to_value(), options.to_value()],
-        )
+        call(session, "host.bugreport_upload", &[&host, &url, &options])
     }
 
     /// `Async.host.bugreport_upload`: [`Host::bugreport_upload`] as a task; wait for it with [`crate::task::wait`].
@@ -2245,17 +1879,13 @@ impl Host {
         call(
             session,
             "Async.host.bugreport_upload",
-            vec![host.to_value(), url.to_value(), options.to_value()],
+            &[&host, &url, &options],
         )
     }
 
     /// `host.send_debug_keys`.
     pub fn send_debug_keys(session: &Session, host: &Ref<Host>, keys: &str) -> Result<()> {
-        call(
-            session,
-            "host.send_debug_keys",
-            vec![host.to_value(), keys.to_value()],
-        )
+        call(session, "host.send_debug_keys", &[&host, &keys])
     }
 
     /// `Async.host.send_debug_keys`: [`Host::send_debug_keys`] as a task; wait for it with [`crate::task::wait`].
@@ -2264,90 +1894,82 @@ impl Host {
         host: &Ref<Host>,
         keys: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host.send_debug_keys",
-            vec![host.to_value(), keys.to_value()],
-        )
+        call(session, "Async.host.send_debug_keys", &[&host, &keys])
     }
 
     /// `host.get_log`.
     pub fn get_log(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(session, "host.get_log", vec![host.to_value()])
+        call(session, "host.get_log", &[&host])
     }
 
     /// `Async.host.get_log`: [`Host::get_log`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_log(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.get_log", vec![host.to_value()])
+        call(session, "Async.host.get_log", &[&host])
     }
 
     /// `host.dmesg_clear`.
     pub fn dmesg_clear(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(session, "host.dmesg_clear", vec![host.to_value()])
+        call(session, "host.dmesg_clear", &[&host])
     }
 
     /// `Async.host.dmesg_clear`: [`Host::dmesg_clear`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_dmesg_clear(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.dmesg_clear", vec![host.to_value()])
+        call(session, "Async.host.dmesg_clear", &[&host])
     }
 
     /// `host.dmesg`.
     pub fn dmesg(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(session, "host.dmesg", vec![host.to_value()])
+        call(session, "host.dmesg", &[&host])
     }
 
     /// `Async.host.dmesg`: [`Host::dmesg`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_dmesg(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.dmesg", vec![host.to_value()])
+        call(session, "Async.host.dmesg", &[&host])
     }
 
     /// `host.reboot`.
     pub fn reboot(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "host.reboot", vec![host.to_value()])
+        call(session, "host.reboot", &[&host])
     }
 
     /// `Async.host.reboot`: [`Host::reboot`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_reboot(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.reboot", vec![host.to_value()])
+        call(session, "Async.host.reboot", &[&host])
     }
 
     /// `host.shutdown`.
     pub fn shutdown(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "host.shutdown", vec![host.to_value()])
+        call(session, "host.shutdown", &[&host])
     }
 
     /// `Async.host.shutdown`: [`Host::shutdown`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_shutdown(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.shutdown", vec![host.to_value()])
+        call(session, "Async.host.shutdown", &[&host])
     }
 
     /// `host.enable`.
     pub fn enable(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "host.enable", vec![host.to_value()])
+        call(session, "host.enable", &[&host])
     }
 
     /// `Async.host.enable`: [`Host::enable`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_enable(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.enable", vec![host.to_value()])
+        call(session, "Async.host.enable", &[&host])
     }
 
     /// `host.disable`.
     pub fn disable(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "host.disable", vec![host.to_value()])
+        call(session, "host.disable", &[&host])
     }
 
     /// `Async.host.disable`: [`Host::disable`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_disable(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.host.disable", vec![host.to_value()])
+        call(session, "Async.host.disable", &[&host])
     }
 
     /// `host.set_display`.
     pub fn set_display(session: &Session, host: &Ref<Host>, value: HostDisplay) -> Result<()> {
-        call(
-            session,
-            "host.set_display",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_display", &[&host, &value])
     }
 
     /// `host.remove_from_guest_VCPUs_params`.
@@ -2359,7 +1981,7 @@ impl Host {
         call(
             session,
             "host.remove_from_guest_VCPUs_params",
-            vec![host.to_value(), key.to_value()],
+            &[&host, &key],
         )
     }
 
@@ -2373,7 +1995,7 @@ impl Host {
         call(
             session,
             "host.add_to_guest_VCPUs_params",
-            vec![host.to_value(), key.to_value(), value.to_value()],
+            &[&host, &key, &value],
         )
     }
 
@@ -2383,11 +2005,7 @@ impl Host {
         host: &Ref<Host>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "host.set_guest_VCPUs_params",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_guest_VCPUs_params", &[&host, &value])
     }
 
     /// `host.remove_from_license_server`.
@@ -2396,11 +2014,7 @@ impl Host {
         host: &Ref<Host>,
         key: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "host.remove_from_license_server",
-            vec![host.to_value(), key.to_value()],
-        )
+        call(session, "host.remove_from_license_server", &[&host, &key])
     }
 
     /// `host.add_to_license_server`.
@@ -2413,7 +2027,7 @@ impl Host {
         call(
             session,
             "host.add_to_license_server",
-            vec![host.to_value(), key.to_value(), value.to_value()],
+            &[&host, &key, &value],
         )
     }
 
@@ -2423,65 +2037,37 @@ impl Host {
         host: &Ref<Host>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "host.set_license_server",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_license_server", &[&host, &value])
     }
 
     /// `host.remove_tags`.
     pub fn remove_tags(session: &Session, host: &Ref<Host>, value: &str) -> Result<()> {
-        call(
-            session,
-            "host.remove_tags",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.remove_tags", &[&host, &value])
     }
 
     /// `host.add_tags`.
     pub fn add_tags(session: &Session, host: &Ref<Host>, value: &str) -> Result<()> {
-        call(
-            session,
-            "host.add_tags",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.add_tags", &[&host, &value])
     }
 
     /// `host.set_tags`.
     pub fn set_tags(session: &Session, host: &Ref<Host>, value: &[String]) -> Result<()> {
-        call(
-            session,
-            "host.set_tags",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_tags", &[&host, &value])
     }
 
     /// `host.set_address`.
     pub fn set_address(session: &Session, host: &Ref<Host>, value: &str) -> Result<()> {
-        call(
-            session,
-            "host.set_address",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_address", &[&host, &value])
     }
 
     /// `host.set_hostname`.
     pub fn set_hostname(session: &Session, host: &Ref<Host>, value: &str) -> Result<()> {
-        call(
-            session,
-            "host.set_hostname",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_hostname", &[&host, &value])
     }
 
     /// `host.set_crash_dump_sr`.
     pub fn set_crash_dump_sr(session: &Session, host: &Ref<Host>, value: &Ref<Sr>) -> Result<()> {
-        call(
-            session,
-            "host.set_crash_dump_sr",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_crash_dump_sr", &[&host, &value])
     }
 
     /// `host.set_suspend_image_sr`.
@@ -2490,20 +2076,12 @@ impl Host {
         host: &Ref<Host>,
         value: &Ref<Sr>,
     ) -> Result<()> {
-        call(
-            session,
-            "host.set_suspend_image_sr",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_suspend_image_sr", &[&host, &value])
     }
 
     /// `host.remove_from_logging`.
     pub fn remove_from_logging(session: &Session, host: &Ref<Host>, key: &str) -> Result<()> {
-        call(
-            session,
-            "host.remove_from_logging",
-            vec![host.to_value(), key.to_value()],
-        )
+        call(session, "host.remove_from_logging", &[&host, &key])
     }
 
     /// `host.add_to_logging`.
@@ -2513,11 +2091,7 @@ impl Host {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "host.add_to_logging",
-            vec![host.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "host.add_to_logging", &[&host, &key, &value])
     }
 
     /// `host.set_logging`.
@@ -2526,20 +2100,12 @@ impl Host {
         host: &Ref<Host>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "host.set_logging",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_logging", &[&host, &value])
     }
 
     /// `host.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, host: &Ref<Host>, key: &str) -> Result<()> {
-        call(
-            session,
-            "host.remove_from_other_config",
-            vec![host.to_value(), key.to_value()],
-        )
+        call(session, "host.remove_from_other_config", &[&host, &key])
     }
 
     /// `host.add_to_other_config`.
@@ -2549,11 +2115,7 @@ impl Host {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "host.add_to_other_config",
-            vec![host.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "host.add_to_other_config", &[&host, &key, &value])
     }
 
     /// `host.set_other_config`.
@@ -2562,36 +2124,24 @@ impl Host {
         host: &Ref<Host>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "host.set_other_config",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_other_config", &[&host, &value])
     }
 
     /// `host.set_name_description`.
     pub fn set_name_description(session: &Session, host: &Ref<Host>, value: &str) -> Result<()> {
-        call(
-            session,
-            "host.set_name_description",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_name_description", &[&host, &value])
     }
 
     /// `host.set_name_label`.
     pub fn set_name_label(session: &Session, host: &Ref<Host>, value: &str) -> Result<()> {
-        call(
-            session,
-            "host.set_name_label",
-            vec![host.to_value(), value.to_value()],
-        )
+        call(session, "host.set_name_label", &[&host, &value])
     }
 
     /// `host.get_last_update_hash`.
     ///
     /// Prototype since 24.10.0, may change.
     pub fn get_last_update_hash(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(session, "host.get_last_update_hash", vec![host.to_value()])
+        call(session, "host.get_last_update_hash", &[&host])
     }
 
     /// `host.get_pending_guidances_full`.
@@ -2601,11 +2151,7 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<Vec<UpdateGuidances>> {
-        call(
-            session,
-            "host.get_pending_guidances_full",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_pending_guidances_full", &[&host])
     }
 
     /// `host.get_pending_guidances_recommended`.
@@ -2615,11 +2161,7 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<Vec<UpdateGuidances>> {
-        call(
-            session,
-            "host.get_pending_guidances_recommended",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_pending_guidances_recommended", &[&host])
     }
 
     /// `host.get_numa_affinity_policy`.
@@ -2629,11 +2171,7 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<HostNumaAffinityPolicy> {
-        call(
-            session,
-            "host.get_numa_affinity_policy",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_numa_affinity_policy", &[&host])
     }
 
     /// `host.get_latest_synced_updates_applied`.
@@ -2643,38 +2181,26 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<LatestSyncedUpdatesAppliedState> {
-        call(
-            session,
-            "host.get_latest_synced_updates_applied",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_latest_synced_updates_applied", &[&host])
     }
 
     /// `host.get_https_only`.
     ///
     /// Prototype since 22.27.0, may change.
     pub fn get_https_only(session: &Session, host: &Ref<Host>) -> Result<bool> {
-        call(session, "host.get_https_only", vec![host.to_value()])
+        call(session, "host.get_https_only", &[&host])
     }
 
     /// `host.get_last_software_update`.
     ///
     /// Prototype since 22.20.0, may change.
     pub fn get_last_software_update(session: &Session, host: &Ref<Host>) -> Result<DateTime> {
-        call(
-            session,
-            "host.get_last_software_update",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_last_software_update", &[&host])
     }
 
     /// `host.get_tls_verification_enabled`.
     pub fn get_tls_verification_enabled(session: &Session, host: &Ref<Host>) -> Result<bool> {
-        call(
-            session,
-            "host.get_tls_verification_enabled",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_tls_verification_enabled", &[&host])
     }
 
     /// `host.get_pending_guidances`.
@@ -2682,39 +2208,39 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<Vec<UpdateGuidances>> {
-        call(session, "host.get_pending_guidances", vec![host.to_value()])
+        call(session, "host.get_pending_guidances", &[&host])
     }
 
     /// `host.get_editions`.
     pub fn get_editions(session: &Session, host: &Ref<Host>) -> Result<Vec<String>> {
-        call(session, "host.get_editions", vec![host.to_value()])
+        call(session, "host.get_editions", &[&host])
     }
 
     /// `host.get_certificates`.
     pub fn get_certificates(session: &Session, host: &Ref<Host>) -> Result<Vec<Ref<Certificate>>> {
-        call(session, "host.get_certificates", vec![host.to_value()])
+        call(session, "host.get_certificates", &[&host])
     }
 
     /// `host.get_uefi_certificates`.
     ///
     /// Deprecated since 22.16.0.
     pub fn get_uefi_certificates(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(session, "host.get_uefi_certificates", vec![host.to_value()])
+        call(session, "host.get_uefi_certificates", &[&host])
     }
 
     /// `host.get_multipathing`.
     pub fn get_multipathing(session: &Session, host: &Ref<Host>) -> Result<bool> {
-        call(session, "host.get_multipathing", vec![host.to_value()])
+        call(session, "host.get_multipathing", &[&host])
     }
 
     /// `host.get_iscsi_iqn`.
     pub fn get_iscsi_iqn(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(session, "host.get_iscsi_iqn", vec![host.to_value()])
+        call(session, "host.get_iscsi_iqn", &[&host])
     }
 
     /// `host.get_features`.
     pub fn get_features(session: &Session, host: &Ref<Host>) -> Result<Vec<Ref<Feature>>> {
-        call(session, "host.get_features", vec![host.to_value()])
+        call(session, "host.get_features", &[&host])
     }
 
     /// `host.get_updates_requiring_reboot`.
@@ -2722,16 +2248,12 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<Vec<Ref<PoolUpdate>>> {
-        call(
-            session,
-            "host.get_updates_requiring_reboot",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_updates_requiring_reboot", &[&host])
     }
 
     /// `host.get_control_domain`.
     pub fn get_control_domain(session: &Session, host: &Ref<Host>) -> Result<Ref<Vm>> {
-        call(session, "host.get_control_domain", vec![host.to_value()])
+        call(session, "host.get_control_domain", &[&host])
     }
 
     /// `host.get_virtual_hardware_platform_versions`.
@@ -2742,13 +2264,13 @@ impl Host {
         call(
             session,
             "host.get_virtual_hardware_platform_versions",
-            vec![host.to_value()],
+            &[&host],
         )
     }
 
     /// `host.get_display`.
     pub fn get_display(session: &Session, host: &Ref<Host>) -> Result<HostDisplay> {
-        call(session, "host.get_display", vec![host.to_value()])
+        call(session, "host.get_display", &[&host])
     }
 
     /// `host.get_guest_VCPUs_params`.
@@ -2756,33 +2278,29 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "host.get_guest_VCPUs_params",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_guest_VCPUs_params", &[&host])
     }
 
     /// `host.get_ssl_legacy`.
     ///
     /// Deprecated since stockholm.
     pub fn get_ssl_legacy(session: &Session, host: &Ref<Host>) -> Result<bool> {
-        call(session, "host.get_ssl_legacy", vec![host.to_value()])
+        call(session, "host.get_ssl_legacy", &[&host])
     }
 
     /// `host.get_PUSBs`.
     pub fn get_pusbs(session: &Session, host: &Ref<Host>) -> Result<Vec<Ref<Pusb>>> {
-        call(session, "host.get_PUSBs", vec![host.to_value()])
+        call(session, "host.get_PUSBs", &[&host])
     }
 
     /// `host.get_PGPUs`.
     pub fn get_pgpus(session: &Session, host: &Ref<Host>) -> Result<Vec<Ref<Pgpu>>> {
-        call(session, "host.get_PGPUs", vec![host.to_value()])
+        call(session, "host.get_PGPUs", &[&host])
     }
 
     /// `host.get_PCIs`.
     pub fn get_pcis(session: &Session, host: &Ref<Host>) -> Result<Vec<Ref<Pci>>> {
-        call(session, "host.get_PCIs", vec![host.to_value()])
+        call(session, "host.get_PCIs", &[&host])
     }
 
     /// `host.get_chipset_info`.
@@ -2790,12 +2308,12 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "host.get_chipset_info", vec![host.to_value()])
+        call(session, "host.get_chipset_info", &[&host])
     }
 
     /// `host.get_local_cache_sr`.
     pub fn get_local_cache_sr(session: &Session, host: &Ref<Host>) -> Result<Ref<Sr>> {
-        call(session, "host.get_local_cache_sr", vec![host.to_value()])
+        call(session, "host.get_local_cache_sr", &[&host])
     }
 
     /// `host.get_power_on_config`.
@@ -2803,12 +2321,12 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "host.get_power_on_config", vec![host.to_value()])
+        call(session, "host.get_power_on_config", &[&host])
     }
 
     /// `host.get_power_on_mode`.
     pub fn get_power_on_mode(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(session, "host.get_power_on_mode", vec![host.to_value()])
+        call(session, "host.get_power_on_mode", &[&host])
     }
 
     /// `host.get_bios_strings`.
@@ -2816,7 +2334,7 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "host.get_bios_strings", vec![host.to_value()])
+        call(session, "host.get_bios_strings", &[&host])
     }
 
     /// `host.get_license_server`.
@@ -2824,12 +2342,12 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "host.get_license_server", vec![host.to_value()])
+        call(session, "host.get_license_server", &[&host])
     }
 
     /// `host.get_edition`.
     pub fn get_edition(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(session, "host.get_edition", vec![host.to_value()])
+        call(session, "host.get_edition", &[&host])
     }
 
     /// `host.get_external_auth_configuration`.
@@ -2837,49 +2355,37 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "host.get_external_auth_configuration",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_external_auth_configuration", &[&host])
     }
 
     /// `host.get_external_auth_service_name`.
     pub fn get_external_auth_service_name(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(
-            session,
-            "host.get_external_auth_service_name",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_external_auth_service_name", &[&host])
     }
 
     /// `host.get_external_auth_type`.
     pub fn get_external_auth_type(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(
-            session,
-            "host.get_external_auth_type",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_external_auth_type", &[&host])
     }
 
     /// `host.get_tags`.
     pub fn get_tags(session: &Session, host: &Ref<Host>) -> Result<Vec<String>> {
-        call(session, "host.get_tags", vec![host.to_value()])
+        call(session, "host.get_tags", &[&host])
     }
 
     /// `host.get_blobs`.
     pub fn get_blobs(session: &Session, host: &Ref<Host>) -> Result<HashMap<String, Ref<Blob>>> {
-        call(session, "host.get_blobs", vec![host.to_value()])
+        call(session, "host.get_blobs", &[&host])
     }
 
     /// `host.get_ha_network_peers`.
     pub fn get_ha_network_peers(session: &Session, host: &Ref<Host>) -> Result<Vec<String>> {
-        call(session, "host.get_ha_network_peers", vec![host.to_value()])
+        call(session, "host.get_ha_network_peers", &[&host])
     }
 
     /// `host.get_ha_statefiles`.
     pub fn get_ha_statefiles(session: &Session, host: &Ref<Host>) -> Result<Vec<String>> {
-        call(session, "host.get_ha_statefiles", vec![host.to_value()])
+        call(session, "host.get_ha_statefiles", &[&host])
     }
 
     /// `host.get_license_params`.
@@ -2887,93 +2393,89 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "host.get_license_params", vec![host.to_value()])
+        call(session, "host.get_license_params", &[&host])
     }
 
     /// `host.get_metrics`.
     pub fn get_metrics(session: &Session, host: &Ref<Host>) -> Result<Ref<HostMetrics>> {
-        call(session, "host.get_metrics", vec![host.to_value()])
+        call(session, "host.get_metrics", &[&host])
     }
 
     /// `host.get_address`.
     pub fn get_address(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(session, "host.get_address", vec![host.to_value()])
+        call(session, "host.get_address", &[&host])
     }
 
     /// `host.get_hostname`.
     pub fn get_hostname(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(session, "host.get_hostname", vec![host.to_value()])
+        call(session, "host.get_hostname", &[&host])
     }
 
     /// `host.get_cpu_info`.
     pub fn get_cpu_info(session: &Session, host: &Ref<Host>) -> Result<HashMap<String, String>> {
-        call(session, "host.get_cpu_info", vec![host.to_value()])
+        call(session, "host.get_cpu_info", &[&host])
     }
 
     /// `host.get_host_CPUs`.
     pub fn get_host_cpus(session: &Session, host: &Ref<Host>) -> Result<Vec<Ref<HostCpu>>> {
-        call(session, "host.get_host_CPUs", vec![host.to_value()])
+        call(session, "host.get_host_CPUs", &[&host])
     }
 
     /// `host.get_PBDs`.
     pub fn get_pbds(session: &Session, host: &Ref<Host>) -> Result<Vec<Ref<Pbd>>> {
-        call(session, "host.get_PBDs", vec![host.to_value()])
+        call(session, "host.get_PBDs", &[&host])
     }
 
     /// `host.get_updates`.
     pub fn get_updates(session: &Session, host: &Ref<Host>) -> Result<Vec<Ref<PoolUpdate>>> {
-        call(session, "host.get_updates", vec![host.to_value()])
+        call(session, "host.get_updates", &[&host])
     }
 
     /// `host.get_patches`.
     ///
     /// Deprecated since ely.
     pub fn get_patches(session: &Session, host: &Ref<Host>) -> Result<Vec<Ref<HostPatch>>> {
-        call(session, "host.get_patches", vec![host.to_value()])
+        call(session, "host.get_patches", &[&host])
     }
 
     /// `host.get_crashdumps`.
     pub fn get_crashdumps(session: &Session, host: &Ref<Host>) -> Result<Vec<Ref<HostCrashdump>>> {
-        call(session, "host.get_crashdumps", vec![host.to_value()])
+        call(session, "host.get_crashdumps", &[&host])
     }
 
     /// `host.get_crash_dump_sr`.
     pub fn get_crash_dump_sr(session: &Session, host: &Ref<Host>) -> Result<Ref<Sr>> {
-        call(session, "host.get_crash_dump_sr", vec![host.to_value()])
+        call(session, "host.get_crash_dump_sr", &[&host])
     }
 
     /// `host.get_suspend_image_sr`.
     pub fn get_suspend_image_sr(session: &Session, host: &Ref<Host>) -> Result<Ref<Sr>> {
-        call(session, "host.get_suspend_image_sr", vec![host.to_value()])
+        call(session, "host.get_suspend_image_sr", &[&host])
     }
 
     /// `host.get_PIFs`.
     pub fn get_pifs(session: &Session, host: &Ref<Host>) -> Result<Vec<Ref<Pif>>> {
-        call(session, "host.get_PIFs", vec![host.to_value()])
+        call(session, "host.get_PIFs", &[&host])
     }
 
     /// `host.get_logging`.
     pub fn get_logging(session: &Session, host: &Ref<Host>) -> Result<HashMap<String, String>> {
-        call(session, "host.get_logging", vec![host.to_value()])
+        call(session, "host.get_logging", &[&host])
     }
 
     /// `host.get_resident_VMs`.
     pub fn get_resident_vms(session: &Session, host: &Ref<Host>) -> Result<Vec<Ref<Vm>>> {
-        call(session, "host.get_resident_VMs", vec![host.to_value()])
+        call(session, "host.get_resident_VMs", &[&host])
     }
 
     /// `host.get_supported_bootloaders`.
     pub fn get_supported_bootloaders(session: &Session, host: &Ref<Host>) -> Result<Vec<String>> {
-        call(
-            session,
-            "host.get_supported_bootloaders",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_supported_bootloaders", &[&host])
     }
 
     /// `host.get_sched_policy`.
     pub fn get_sched_policy(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(session, "host.get_sched_policy", vec![host.to_value()])
+        call(session, "host.get_sched_policy", &[&host])
     }
 
     /// `host.get_cpu_configuration`.
@@ -2981,12 +2483,12 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "host.get_cpu_configuration", vec![host.to_value()])
+        call(session, "host.get_cpu_configuration", &[&host])
     }
 
     /// `host.get_capabilities`.
     pub fn get_capabilities(session: &Session, host: &Ref<Host>) -> Result<Vec<String>> {
-        call(session, "host.get_capabilities", vec![host.to_value()])
+        call(session, "host.get_capabilities", &[&host])
     }
 
     /// `host.get_other_config`.
@@ -2994,7 +2496,7 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "host.get_other_config", vec![host.to_value()])
+        call(session, "host.get_other_config", &[&host])
     }
 
     /// `host.get_software_version`.
@@ -3002,12 +2504,12 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "host.get_software_version", vec![host.to_value()])
+        call(session, "host.get_software_version", &[&host])
     }
 
     /// `host.get_enabled`.
     pub fn get_enabled(session: &Session, host: &Ref<Host>) -> Result<bool> {
-        call(session, "host.get_enabled", vec![host.to_value()])
+        call(session, "host.get_enabled", &[&host])
     }
 
     /// `host.get_API_version_vendor_implementation`.
@@ -3018,27 +2520,23 @@ impl Host {
         call(
             session,
             "host.get_API_version_vendor_implementation",
-            vec![host.to_value()],
+            &[&host],
         )
     }
 
     /// `host.get_API_version_vendor`.
     pub fn get_api_version_vendor(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(
-            session,
-            "host.get_API_version_vendor",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_API_version_vendor", &[&host])
     }
 
     /// `host.get_API_version_minor`.
     pub fn get_api_version_minor(session: &Session, host: &Ref<Host>) -> Result<i64> {
-        call(session, "host.get_API_version_minor", vec![host.to_value()])
+        call(session, "host.get_API_version_minor", &[&host])
     }
 
     /// `host.get_API_version_major`.
     pub fn get_api_version_major(session: &Session, host: &Ref<Host>) -> Result<i64> {
-        call(session, "host.get_API_version_major", vec![host.to_value()])
+        call(session, "host.get_API_version_major", &[&host])
     }
 
     /// `host.get_current_operations`.
@@ -3046,11 +2544,7 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<HashMap<String, HostAllowedOperations>> {
-        call(
-            session,
-            "host.get_current_operations",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_current_operations", &[&host])
     }
 
     /// `host.get_allowed_operations`.
@@ -3058,45 +2552,41 @@ impl Host {
         session: &Session,
         host: &Ref<Host>,
     ) -> Result<Vec<HostAllowedOperations>> {
-        call(
-            session,
-            "host.get_allowed_operations",
-            vec![host.to_value()],
-        )
+        call(session, "host.get_allowed_operations", &[&host])
     }
 
     /// `host.get_memory_overhead`.
     pub fn get_memory_overhead(session: &Session, host: &Ref<Host>) -> Result<i64> {
-        call(session, "host.get_memory_overhead", vec![host.to_value()])
+        call(session, "host.get_memory_overhead", &[&host])
     }
 
     /// `host.get_name_description`.
     pub fn get_name_description(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(session, "host.get_name_description", vec![host.to_value()])
+        call(session, "host.get_name_description", &[&host])
     }
 
     /// `host.get_name_label`.
     pub fn get_name_label(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(session, "host.get_name_label", vec![host.to_value()])
+        call(session, "host.get_name_label", &[&host])
     }
 
     /// `host.get_uuid`.
     pub fn get_uuid(session: &Session, host: &Ref<Host>) -> Result<String> {
-        call(session, "host.get_uuid", vec![host.to_value()])
+        call(session, "host.get_uuid", &[&host])
     }
 
     /// `host.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<Host>>> {
-        call(session, "host.get_by_name_label", vec![label.to_value()])
+        call(session, "host.get_by_name_label", &[&label])
     }
 
     /// `host.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Host>> {
-        call(session, "host.get_by_uuid", vec![uuid.to_value()])
+        call(session, "host.get_by_uuid", &[&uuid])
     }
 
     /// `host.get_record`.
     pub fn get_record(session: &Session, host: &Ref<Host>) -> Result<HostRecord> {
-        call(session, "host.get_record", vec![host.to_value()])
+        call(session, "host.get_record", &[&host])
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::Host;
@@ -75,23 +75,24 @@ impl FromValue for HostCpuRecord {
 
 impl ToValue for HostCpuRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("host".to_owned(), self.host.to_value()),
-            ("number".to_owned(), self.number.to_value()),
-            ("vendor".to_owned(), self.vendor.to_value()),
-            ("speed".to_owned(), self.speed.to_value()),
-            ("modelname".to_owned(), self.modelname.to_value()),
-            ("family".to_owned(), self.family.to_value()),
-            ("model".to_owned(), self.model.to_value()),
-            ("stepping".to_owned(), self.stepping.to_value()),
-            ("flags".to_owned(), self.flags.to_value()),
-            ("features".to_owned(), self.features.to_value()),
-            ("utilisation".to_owned(), self.utilisation.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("host", &self.host),
+                ("number", &self.number),
+                ("vendor", &self.vendor),
+                ("speed", &self.speed),
+                ("modelname", &self.modelname),
+                ("family", &self.family),
+                ("model", &self.model),
+                ("stepping", &self.stepping),
+                ("flags", &self.flags),
+                ("features", &self.features),
+                ("utilisation", &self.utilisation),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -100,14 +101,14 @@ impl HostCpu {
     ///
     /// Deprecated since midnight-ride.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<HostCpu>, HostCpuRecord>> {
-        call(session, "host_cpu.get_all_records", vec![])
+        call(session, "host_cpu.get_all_records", &[])
     }
 
     /// `host_cpu.get_all`.
     ///
     /// Deprecated since midnight-ride.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<HostCpu>>> {
-        call(session, "host_cpu.get_all", vec![])
+        call(session, "host_cpu.get_all", &[])
     }
 
     /// `host_cpu.remove_from_other_config`.
@@ -119,7 +120,7 @@ impl HostCpu {
         call(
             session,
             "host_cpu.remove_from_other_config",
-            vec![host_cpu.to_value(), key.to_value()],
+            &[&host_cpu, &key],
         )
     }
 
@@ -133,7 +134,7 @@ impl HostCpu {
         call(
             session,
             "host_cpu.add_to_other_config",
-            vec![host_cpu.to_value(), key.to_value(), value.to_value()],
+            &[&host_cpu, &key, &value],
         )
     }
 
@@ -143,11 +144,7 @@ impl HostCpu {
         host_cpu: &Ref<HostCpu>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "host_cpu.set_other_config",
-            vec![host_cpu.to_value(), value.to_value()],
-        )
+        call(session, "host_cpu.set_other_config", &[&host_cpu, &value])
     }
 
     /// `host_cpu.get_other_config`.
@@ -155,88 +152,80 @@ impl HostCpu {
         session: &Session,
         host_cpu: &Ref<HostCpu>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "host_cpu.get_other_config",
-            vec![host_cpu.to_value()],
-        )
+        call(session, "host_cpu.get_other_config", &[&host_cpu])
     }
 
     /// `host_cpu.get_utilisation`.
     pub fn get_utilisation(session: &Session, host_cpu: &Ref<HostCpu>) -> Result<f64> {
-        call(
-            session,
-            "host_cpu.get_utilisation",
-            vec![host_cpu.to_value()],
-        )
+        call(session, "host_cpu.get_utilisation", &[&host_cpu])
     }
 
     /// `host_cpu.get_features`.
     pub fn get_features(session: &Session, host_cpu: &Ref<HostCpu>) -> Result<String> {
-        call(session, "host_cpu.get_features", vec![host_cpu.to_value()])
+        call(session, "host_cpu.get_features", &[&host_cpu])
     }
 
     /// `host_cpu.get_flags`.
     pub fn get_flags(session: &Session, host_cpu: &Ref<HostCpu>) -> Result<String> {
-        call(session, "host_cpu.get_flags", vec![host_cpu.to_value()])
+        call(session, "host_cpu.get_flags", &[&host_cpu])
     }
 
     /// `host_cpu.get_stepping`.
     pub fn get_stepping(session: &Session, host_cpu: &Ref<HostCpu>) -> Result<String> {
-        call(session, "host_cpu.get_stepping", vec![host_cpu.to_value()])
+        call(session, "host_cpu.get_stepping", &[&host_cpu])
     }
 
     /// `host_cpu.get_model`.
     pub fn get_model(session: &Session, host_cpu: &Ref<HostCpu>) -> Result<i64> {
-        call(session, "host_cpu.get_model", vec![host_cpu.to_value()])
+        call(session, "host_cpu.get_model", &[&host_cpu])
     }
 
     /// `host_cpu.get_family`.
     pub fn get_family(session: &Session, host_cpu: &Ref<HostCpu>) -> Result<i64> {
-        call(session, "host_cpu.get_family", vec![host_cpu.to_value()])
+        call(session, "host_cpu.get_family", &[&host_cpu])
     }
 
     /// `host_cpu.get_modelname`.
     pub fn get_modelname(session: &Session, host_cpu: &Ref<HostCpu>) -> Result<String> {
-        call(session, "host_cpu.get_modelname", vec![host_cpu.to_value()])
+        call(session, "host_cpu.get_modelname", &[&host_cpu])
     }
 
     /// `host_cpu.get_speed`.
     pub fn get_speed(session: &Session, host_cpu: &Ref<HostCpu>) -> Result<i64> {
-        call(session, "host_cpu.get_speed", vec![host_cpu.to_value()])
+        call(session, "host_cpu.get_speed", &[&host_cpu])
     }
 
     /// `host_cpu.get_vendor`.
     pub fn get_vendor(session: &Session, host_cpu: &Ref<HostCpu>) -> Result<String> {
-        call(session, "host_cpu.get_vendor", vec![host_cpu.to_value()])
+        call(session, "host_cpu.get_vendor", &[&host_cpu])
     }
 
     /// `host_cpu.get_number`.
     pub fn get_number(session: &Session, host_cpu: &Ref<HostCpu>) -> Result<i64> {
-        call(session, "host_cpu.get_number", vec![host_cpu.to_value()])
+        call(session, "host_cpu.get_number", &[&host_cpu])
     }
 
     /// `host_cpu.get_host`.
     pub fn get_host(session: &Session, host_cpu: &Ref<HostCpu>) -> Result<Ref<Host>> {
-        call(session, "host_cpu.get_host", vec![host_cpu.to_value()])
+        call(session, "host_cpu.get_host", &[&host_cpu])
     }
 
     /// `host_cpu.get_uuid`.
     pub fn get_uuid(session: &Session, host_cpu: &Ref<HostCpu>) -> Result<String> {
-        call(session, "host_cpu.get_uuid", vec![host_cpu.to_value()])
+        call(session, "host_cpu.get_uuid", &[&host_cpu])
     }
 
     /// `host_cpu.get_by_uuid`.
     ///
     /// Deprecated since midnight-ride.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<HostCpu>> {
-        call(session, "host_cpu.get_by_uuid", vec![uuid.to_value()])
+        call(session, "host_cpu.get_by_uuid", &[&uuid])
     }
 
     /// `host_cpu.get_record`.
     ///
     /// Deprecated since midnight-ride.
     pub fn get_record(session: &Session, host_cpu: &Ref<HostCpu>) -> Result<HostCpuRecord> {
-        call(session, "host_cpu.get_record", vec![host_cpu.to_value()])
+        call(session, "host_cpu.get_record", &[&host_cpu])
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 use super::{Host, Task};
@@ -51,15 +51,16 @@ impl FromValue for HostCrashdumpRecord {
 
 impl ToValue for HostCrashdumpRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("host".to_owned(), self.host.to_value()),
-            ("timestamp".to_owned(), self.timestamp.to_value()),
-            ("size".to_owned(), self.size.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("host", &self.host),
+                ("timestamp", &self.timestamp),
+                ("size", &self.size),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -68,12 +69,12 @@ impl HostCrashdump {
     pub fn get_all_records(
         session: &Session,
     ) -> Result<HashMap<Ref<HostCrashdump>, HostCrashdumpRecord>> {
-        call(session, "host_crashdump.get_all_records", vec![])
+        call(session, "host_crashdump.get_all_records", &[])
     }
 
     /// `host_crashdump.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<HostCrashdump>>> {
-        call(session, "host_crashdump.get_all", vec![])
+        call(session, "host_crashdump.get_all", &[])
     }
 
     /// `host_crashdump.upload`.
@@ -86,11 +87,7 @@ impl HostCrashdump {
         call(
             session,
             "host_crashdump.upload",
-            vec![
-                host_crashdump.to_value(),
-                url.to_value(),
-                options.to_value(),
-            ],
+            &[&host_crashdump, &url, &options],
         )
     }
 
@@ -104,21 +101,13 @@ impl HostCrashdump {
         call(
             session,
             "Async.host_crashdump.upload",
-            vec![
-                host_crashdump.to_value(),
-                url.to_value(),
-                options.to_value(),
-            ],
+            &[&host_crashdump, &url, &options],
         )
     }
 
     /// `host_crashdump.destroy`.
     pub fn destroy(session: &Session, host_crashdump: &Ref<HostCrashdump>) -> Result<()> {
-        call(
-            session,
-            "host_crashdump.destroy",
-            vec![host_crashdump.to_value()],
-        )
+        call(session, "host_crashdump.destroy", &[&host_crashdump])
     }
 
     /// `Async.host_crashdump.destroy`: [`HostCrashdump::destroy`] as a task; wait for it with [`crate::task::wait`].
@@ -126,11 +115,7 @@ impl HostCrashdump {
         session: &Session,
         host_crashdump: &Ref<HostCrashdump>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host_crashdump.destroy",
-            vec![host_crashdump.to_value()],
-        )
+        call(session, "Async.host_crashdump.destroy", &[&host_crashdump])
     }
 
     /// `host_crashdump.remove_from_other_config`.
@@ -142,7 +127,7 @@ impl HostCrashdump {
         call(
             session,
             "host_crashdump.remove_from_other_config",
-            vec![host_crashdump.to_value(), key.to_value()],
+            &[&host_crashdump, &key],
         )
     }
 
@@ -156,7 +141,7 @@ impl HostCrashdump {
         call(
             session,
             "host_crashdump.add_to_other_config",
-            vec![host_crashdump.to_value(), key.to_value(), value.to_value()],
+            &[&host_crashdump, &key, &value],
         )
     }
 
@@ -169,7 +154,7 @@ impl HostCrashdump {
         call(
             session,
             "host_crashdump.set_other_config",
-            vec![host_crashdump.to_value(), value.to_value()],
+            &[&host_crashdump, &value],
         )
     }
 
@@ -181,17 +166,13 @@ impl HostCrashdump {
         call(
             session,
             "host_crashdump.get_other_config",
-            vec![host_crashdump.to_value()],
+            &[&host_crashdump],
         )
     }
 
     /// `host_crashdump.get_size`.
     pub fn get_size(session: &Session, host_crashdump: &Ref<HostCrashdump>) -> Result<i64> {
-        call(
-            session,
-            "host_crashdump.get_size",
-            vec![host_crashdump.to_value()],
-        )
+        call(session, "host_crashdump.get_size", &[&host_crashdump])
     }
 
     /// `host_crashdump.get_timestamp`.
@@ -199,34 +180,22 @@ impl HostCrashdump {
         session: &Session,
         host_crashdump: &Ref<HostCrashdump>,
     ) -> Result<DateTime> {
-        call(
-            session,
-            "host_crashdump.get_timestamp",
-            vec![host_crashdump.to_value()],
-        )
+        call(session, "host_crashdump.get_timestamp", &[&host_crashdump])
     }
 
     /// `host_crashdump.get_host`.
     pub fn get_host(session: &Session, host_crashdump: &Ref<HostCrashdump>) -> Result<Ref<Host>> {
-        call(
-            session,
-            "host_crashdump.get_host",
-            vec![host_crashdump.to_value()],
-        )
+        call(session, "host_crashdump.get_host", &[&host_crashdump])
     }
 
     /// `host_crashdump.get_uuid`.
     pub fn get_uuid(session: &Session, host_crashdump: &Ref<HostCrashdump>) -> Result<String> {
-        call(
-            session,
-            "host_crashdump.get_uuid",
-            vec![host_crashdump.to_value()],
-        )
+        call(session, "host_crashdump.get_uuid", &[&host_crashdump])
     }
 
     /// `host_crashdump.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<HostCrashdump>> {
-        call(session, "host_crashdump.get_by_uuid", vec![uuid.to_value()])
+        call(session, "host_crashdump.get_by_uuid", &[&uuid])
     }
 
     /// `host_crashdump.get_record`.
@@ -234,10 +203,6 @@ impl HostCrashdump {
         session: &Session,
         host_crashdump: &Ref<HostCrashdump>,
     ) -> Result<HostCrashdumpRecord> {
-        call(
-            session,
-            "host_crashdump.get_record",
-            vec![host_crashdump.to_value()],
-        )
+        call(session, "host_crashdump.get_record", &[&host_crashdump])
     }
 }

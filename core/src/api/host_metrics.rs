@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 /// The `host_metrics` class: the type parameter of [`Ref<HostMetrics>`](crate::Ref) and the namespace of the class's messages.
@@ -52,16 +52,17 @@ impl FromValue for HostMetricsRecord {
 
 impl ToValue for HostMetricsRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("memory_total".to_owned(), self.memory_total.to_value()),
-            ("memory_free".to_owned(), self.memory_free.to_value()),
-            ("live".to_owned(), self.live.to_value()),
-            ("last_updated".to_owned(), self.last_updated.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("memory_total", &self.memory_total),
+                ("memory_free", &self.memory_free),
+                ("live", &self.live),
+                ("last_updated", &self.last_updated),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -70,12 +71,12 @@ impl HostMetrics {
     pub fn get_all_records(
         session: &Session,
     ) -> Result<HashMap<Ref<HostMetrics>, HostMetricsRecord>> {
-        call(session, "host_metrics.get_all_records", vec![])
+        call(session, "host_metrics.get_all_records", &[])
     }
 
     /// `host_metrics.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<HostMetrics>>> {
-        call(session, "host_metrics.get_all", vec![])
+        call(session, "host_metrics.get_all", &[])
     }
 
     /// `host_metrics.remove_from_other_config`.
@@ -87,7 +88,7 @@ impl HostMetrics {
         call(
             session,
             "host_metrics.remove_from_other_config",
-            vec![host_metrics.to_value(), key.to_value()],
+            &[&host_metrics, &key],
         )
     }
 
@@ -101,7 +102,7 @@ impl HostMetrics {
         call(
             session,
             "host_metrics.add_to_other_config",
-            vec![host_metrics.to_value(), key.to_value(), value.to_value()],
+            &[&host_metrics, &key, &value],
         )
     }
 
@@ -114,7 +115,7 @@ impl HostMetrics {
         call(
             session,
             "host_metrics.set_other_config",
-            vec![host_metrics.to_value(), value.to_value()],
+            &[&host_metrics, &value],
         )
     }
 
@@ -123,11 +124,7 @@ impl HostMetrics {
         session: &Session,
         host_metrics: &Ref<HostMetrics>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "host_metrics.get_other_config",
-            vec![host_metrics.to_value()],
-        )
+        call(session, "host_metrics.get_other_config", &[&host_metrics])
     }
 
     /// `host_metrics.get_last_updated`.
@@ -135,54 +132,34 @@ impl HostMetrics {
         session: &Session,
         host_metrics: &Ref<HostMetrics>,
     ) -> Result<DateTime> {
-        call(
-            session,
-            "host_metrics.get_last_updated",
-            vec![host_metrics.to_value()],
-        )
+        call(session, "host_metrics.get_last_updated", &[&host_metrics])
     }
 
     /// `host_metrics.get_live`.
     pub fn get_live(session: &Session, host_metrics: &Ref<HostMetrics>) -> Result<bool> {
-        call(
-            session,
-            "host_metrics.get_live",
-            vec![host_metrics.to_value()],
-        )
+        call(session, "host_metrics.get_live", &[&host_metrics])
     }
 
     /// `host_metrics.get_memory_free`.
     ///
     /// Removed in tampa; only older servers have it.
     pub fn get_memory_free(session: &Session, host_metrics: &Ref<HostMetrics>) -> Result<i64> {
-        call(
-            session,
-            "host_metrics.get_memory_free",
-            vec![host_metrics.to_value()],
-        )
+        call(session, "host_metrics.get_memory_free", &[&host_metrics])
     }
 
     /// `host_metrics.get_memory_total`.
     pub fn get_memory_total(session: &Session, host_metrics: &Ref<HostMetrics>) -> Result<i64> {
-        call(
-            session,
-            "host_metrics.get_memory_total",
-            vec![host_metrics.to_value()],
-        )
+        call(session, "host_metrics.get_memory_total", &[&host_metrics])
     }
 
     /// `host_metrics.get_uuid`.
     pub fn get_uuid(session: &Session, host_metrics: &Ref<HostMetrics>) -> Result<String> {
-        call(
-            session,
-            "host_metrics.get_uuid",
-            vec![host_metrics.to_value()],
-        )
+        call(session, "host_metrics.get_uuid", &[&host_metrics])
     }
 
     /// `host_metrics.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<HostMetrics>> {
-        call(session, "host_metrics.get_by_uuid", vec![uuid.to_value()])
+        call(session, "host_metrics.get_by_uuid", &[&uuid])
     }
 
     /// `host_metrics.get_record`.
@@ -190,10 +167,6 @@ impl HostMetrics {
         session: &Session,
         host_metrics: &Ref<HostMetrics>,
     ) -> Result<HostMetricsRecord> {
-        call(
-            session,
-            "host_metrics.get_record",
-            vec![host_metrics.to_value()],
-        )
+        call(session, "host_metrics.get_record", &[&host_metrics])
     }
 }

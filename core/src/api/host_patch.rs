@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 use super::{Host, PoolPatch, Task};
@@ -70,26 +70,21 @@ impl FromValue for HostPatchRecord {
 
 impl ToValue for HostPatchRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            ("version".to_owned(), self.version.to_value()),
-            ("host".to_owned(), self.host.to_value()),
-            ("applied".to_owned(), self.applied.to_value()),
-            (
-                "timestamp_applied".to_owned(),
-                self.timestamp_applied.to_value(),
-            ),
-            ("size".to_owned(), self.size.to_value()),
-            ("pool_patch".to_owned(), self.pool_patch.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("version", &self.version),
+                ("host", &self.host),
+                ("applied", &self.applied),
+                ("timestamp_applied", &self.timestamp_applied),
+                ("size", &self.size),
+                ("pool_patch", &self.pool_patch),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -98,50 +93,42 @@ impl HostPatch {
     ///
     /// Deprecated since ely.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<HostPatch>, HostPatchRecord>> {
-        call(session, "host_patch.get_all_records", vec![])
+        call(session, "host_patch.get_all_records", &[])
     }
 
     /// `host_patch.get_all`.
     ///
     /// Deprecated since ely.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<HostPatch>>> {
-        call(session, "host_patch.get_all", vec![])
+        call(session, "host_patch.get_all", &[])
     }
 
     /// `host_patch.apply`.
     ///
     /// Deprecated since miami.
     pub fn apply(session: &Session, host_patch: &Ref<HostPatch>) -> Result<String> {
-        call(session, "host_patch.apply", vec![host_patch.to_value()])
+        call(session, "host_patch.apply", &[&host_patch])
     }
 
     /// `Async.host_patch.apply`: [`HostPatch::apply`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Deprecated since miami.
     pub fn async_apply(session: &Session, host_patch: &Ref<HostPatch>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host_patch.apply",
-            vec![host_patch.to_value()],
-        )
+        call(session, "Async.host_patch.apply", &[&host_patch])
     }
 
     /// `host_patch.destroy`.
     ///
     /// Deprecated since miami.
     pub fn destroy(session: &Session, host_patch: &Ref<HostPatch>) -> Result<()> {
-        call(session, "host_patch.destroy", vec![host_patch.to_value()])
+        call(session, "host_patch.destroy", &[&host_patch])
     }
 
     /// `Async.host_patch.destroy`: [`HostPatch::destroy`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Deprecated since miami.
     pub fn async_destroy(session: &Session, host_patch: &Ref<HostPatch>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.host_patch.destroy",
-            vec![host_patch.to_value()],
-        )
+        call(session, "Async.host_patch.destroy", &[&host_patch])
     }
 
     /// `host_patch.remove_from_other_config`.
@@ -153,7 +140,7 @@ impl HostPatch {
         call(
             session,
             "host_patch.remove_from_other_config",
-            vec![host_patch.to_value(), key.to_value()],
+            &[&host_patch, &key],
         )
     }
 
@@ -167,7 +154,7 @@ impl HostPatch {
         call(
             session,
             "host_patch.add_to_other_config",
-            vec![host_patch.to_value(), key.to_value(), value.to_value()],
+            &[&host_patch, &key, &value],
         )
     }
 
@@ -180,7 +167,7 @@ impl HostPatch {
         call(
             session,
             "host_patch.set_other_config",
-            vec![host_patch.to_value(), value.to_value()],
+            &[&host_patch, &value],
         )
     }
 
@@ -189,11 +176,7 @@ impl HostPatch {
         session: &Session,
         host_patch: &Ref<HostPatch>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "host_patch.get_other_config",
-            vec![host_patch.to_value()],
-        )
+        call(session, "host_patch.get_other_config", &[&host_patch])
     }
 
     /// `host_patch.get_pool_patch`.
@@ -201,16 +184,12 @@ impl HostPatch {
         session: &Session,
         host_patch: &Ref<HostPatch>,
     ) -> Result<Ref<PoolPatch>> {
-        call(
-            session,
-            "host_patch.get_pool_patch",
-            vec![host_patch.to_value()],
-        )
+        call(session, "host_patch.get_pool_patch", &[&host_patch])
     }
 
     /// `host_patch.get_size`.
     pub fn get_size(session: &Session, host_patch: &Ref<HostPatch>) -> Result<i64> {
-        call(session, "host_patch.get_size", vec![host_patch.to_value()])
+        call(session, "host_patch.get_size", &[&host_patch])
     }
 
     /// `host_patch.get_timestamp_applied`.
@@ -218,85 +197,57 @@ impl HostPatch {
         session: &Session,
         host_patch: &Ref<HostPatch>,
     ) -> Result<DateTime> {
-        call(
-            session,
-            "host_patch.get_timestamp_applied",
-            vec![host_patch.to_value()],
-        )
+        call(session, "host_patch.get_timestamp_applied", &[&host_patch])
     }
 
     /// `host_patch.get_applied`.
     pub fn get_applied(session: &Session, host_patch: &Ref<HostPatch>) -> Result<bool> {
-        call(
-            session,
-            "host_patch.get_applied",
-            vec![host_patch.to_value()],
-        )
+        call(session, "host_patch.get_applied", &[&host_patch])
     }
 
     /// `host_patch.get_host`.
     pub fn get_host(session: &Session, host_patch: &Ref<HostPatch>) -> Result<Ref<Host>> {
-        call(session, "host_patch.get_host", vec![host_patch.to_value()])
+        call(session, "host_patch.get_host", &[&host_patch])
     }
 
     /// `host_patch.get_version`.
     pub fn get_version(session: &Session, host_patch: &Ref<HostPatch>) -> Result<String> {
-        call(
-            session,
-            "host_patch.get_version",
-            vec![host_patch.to_value()],
-        )
+        call(session, "host_patch.get_version", &[&host_patch])
     }
 
     /// `host_patch.get_name_description`.
     pub fn get_name_description(session: &Session, host_patch: &Ref<HostPatch>) -> Result<String> {
-        call(
-            session,
-            "host_patch.get_name_description",
-            vec![host_patch.to_value()],
-        )
+        call(session, "host_patch.get_name_description", &[&host_patch])
     }
 
     /// `host_patch.get_name_label`.
     pub fn get_name_label(session: &Session, host_patch: &Ref<HostPatch>) -> Result<String> {
-        call(
-            session,
-            "host_patch.get_name_label",
-            vec![host_patch.to_value()],
-        )
+        call(session, "host_patch.get_name_label", &[&host_patch])
     }
 
     /// `host_patch.get_uuid`.
     pub fn get_uuid(session: &Session, host_patch: &Ref<HostPatch>) -> Result<String> {
-        call(session, "host_patch.get_uuid", vec![host_patch.to_value()])
+        call(session, "host_patch.get_uuid", &[&host_patch])
     }
 
     /// `host_patch.get_by_name_label`.
     ///
     /// Deprecated since ely.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<HostPatch>>> {
-        call(
-            session,
-            "host_patch.get_by_name_label",
-            vec![label.to_value()],
-        )
+        call(session, "host_patch.get_by_name_label", &[&label])
     }
 
     /// `host_patch.get_by_uuid`.
     ///
     /// Deprecated since ely.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<HostPatch>> {
-        call(session, "host_patch.get_by_uuid", vec![uuid.to_value()])
+        call(session, "host_patch.get_by_uuid", &[&uuid])
     }
 
     /// `host_patch.get_record`.
     ///
     /// Deprecated since ely.
     pub fn get_record(session: &Session, host_patch: &Ref<HostPatch>) -> Result<HostPatchRecord> {
-        call(
-            session,
-            "host_patch.get_record",
-            vec![host_patch.to_value()],
-        )
+        call(session, "host_patch.get_record", &[&host_patch])
     }
 }

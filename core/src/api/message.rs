@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 use super::Task;
@@ -58,17 +60,18 @@ impl FromValue for MessageRecord {
 
 impl ToValue for MessageRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name".to_owned(), self.name.to_value()),
-            ("priority".to_owned(), self.priority.to_value()),
-            ("cls".to_owned(), self.cls.to_value()),
-            ("obj_uuid".to_owned(), self.obj_uuid.to_value()),
-            ("timestamp".to_owned(), self.timestamp.to_value()),
-            ("body".to_owned(), self.body.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name", &self.name),
+                ("priority", &self.priority),
+                ("cls", &self.cls),
+                ("obj_uuid", &self.obj_uuid),
+                ("timestamp", &self.timestamp),
+                ("body", &self.body),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -173,54 +176,42 @@ impl Message {
         session: &Session,
         expr: &str,
     ) -> Result<HashMap<Ref<Message>, MessageRecord>> {
-        call(
-            session,
-            "message.get_all_records_where",
-            vec![expr.to_value()],
-        )
+        call(session, "message.get_all_records_where", &[&expr])
     }
 
     /// `Async.message.get_all_records_where`: [`Message::get_all_records_where`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_all_records_where(session: &Session, expr: &str) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.message.get_all_records_where",
-            vec![expr.to_value()],
-        )
+        call(session, "Async.message.get_all_records_where", &[&expr])
     }
 
     /// `message.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Message>, MessageRecord>> {
-        call(session, "message.get_all_records", vec![])
+        call(session, "message.get_all_records", &[])
     }
 
     /// `Async.message.get_all_records`: [`Message::get_all_records`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_all_records(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.message.get_all_records", vec![])
+        call(session, "Async.message.get_all_records", &[])
     }
 
     /// `message.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Message>> {
-        call(session, "message.get_by_uuid", vec![uuid.to_value()])
+        call(session, "message.get_by_uuid", &[&uuid])
     }
 
     /// `Async.message.get_by_uuid`: [`Message::get_by_uuid`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Task>> {
-        call(session, "Async.message.get_by_uuid", vec![uuid.to_value()])
+        call(session, "Async.message.get_by_uuid", &[&uuid])
     }
 
     /// `message.get_record`.
     pub fn get_record(session: &Session, message: &Ref<Message>) -> Result<MessageRecord> {
-        call(session, "message.get_record", vec![message.to_value()])
+        call(session, "message.get_record", &[&message])
     }
 
     /// `Async.message.get_record`: [`Message::get_record`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_record(session: &Session, message: &Ref<Message>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.message.get_record",
-            vec![message.to_value()],
-        )
+        call(session, "Async.message.get_record", &[&message])
     }
 
     /// `message.get_since`.
@@ -228,22 +219,22 @@ impl Message {
         session: &Session,
         since: &DateTime,
     ) -> Result<HashMap<Ref<Message>, MessageRecord>> {
-        call(session, "message.get_since", vec![since.to_value()])
+        call(session, "message.get_since", &[&since])
     }
 
     /// `Async.message.get_since`: [`Message::get_since`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_since(session: &Session, since: &DateTime) -> Result<Ref<Task>> {
-        call(session, "Async.message.get_since", vec![since.to_value()])
+        call(session, "Async.message.get_since", &[&since])
     }
 
     /// `message.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Message>>> {
-        call(session, "message.get_all", vec![])
+        call(session, "message.get_all", &[])
     }
 
     /// `Async.message.get_all`: [`Message::get_all`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_all(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.message.get_all", vec![])
+        call(session, "Async.message.get_all", &[])
     }
 
     /// `message.get`.
@@ -253,11 +244,7 @@ impl Message {
         obj_uuid: &str,
         since: &DateTime,
     ) -> Result<HashMap<Ref<Message>, MessageRecord>> {
-        call(
-            session,
-            "message.get",
-            vec![cls.to_value(), obj_uuid.to_value(), since.to_value()],
-        )
+        call(session, "message.get", &[&cls, &obj_uuid, &since])
     }
 
     /// `Async.message.get`: [`Message::get`] as a task; wait for it with [`crate::task::wait`].
@@ -267,39 +254,31 @@ impl Message {
         obj_uuid: &str,
         since: &DateTime,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.message.get",
-            vec![cls.to_value(), obj_uuid.to_value(), since.to_value()],
-        )
+        call(session, "Async.message.get", &[&cls, &obj_uuid, &since])
     }
 
     /// `message.destroy_many`.
     ///
     /// Prototype since 22.19.0, may change.
     pub fn destroy_many(session: &Session, messages: &[Ref<Message>]) -> Result<()> {
-        call(session, "message.destroy_many", vec![messages.to_value()])
+        call(session, "message.destroy_many", &[&messages])
     }
 
     /// `Async.message.destroy_many`: [`Message::destroy_many`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Prototype since 22.19.0, may change.
     pub fn async_destroy_many(session: &Session, messages: &[Ref<Message>]) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.message.destroy_many",
-            vec![messages.to_value()],
-        )
+        call(session, "Async.message.destroy_many", &[&messages])
     }
 
     /// `message.destroy`.
     pub fn destroy(session: &Session, message: &Ref<Message>) -> Result<()> {
-        call(session, "message.destroy", vec![message.to_value()])
+        call(session, "message.destroy", &[&message])
     }
 
     /// `Async.message.destroy`: [`Message::destroy`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_destroy(session: &Session, message: &Ref<Message>) -> Result<Ref<Task>> {
-        call(session, "Async.message.destroy", vec![message.to_value()])
+        call(session, "Async.message.destroy", &[&message])
     }
 
     /// `message.create`.
@@ -314,13 +293,7 @@ impl Message {
         call(
             session,
             "message.create",
-            vec![
-                name.to_value(),
-                priority.to_value(),
-                cls.to_value(),
-                obj_uuid.to_value(),
-                body.to_value(),
-            ],
+            &[&name, &priority, &cls, &obj_uuid, &body],
         )
     }
 
@@ -336,13 +309,7 @@ impl Message {
         call(
             session,
             "Async.message.create",
-            vec![
-                name.to_value(),
-                priority.to_value(),
-                cls.to_value(),
-                obj_uuid.to_value(),
-                body.to_value(),
-            ],
+            &[&name, &priority, &cls, &obj_uuid, &body],
         )
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Blob, Pif, Task, Vif};
@@ -91,38 +93,27 @@ impl FromValue for NetworkRecord {
 
 impl ToValue for NetworkRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            (
-                "allowed_operations".to_owned(),
-                self.allowed_operations.to_value(),
-            ),
-            (
-                "current_operations".to_owned(),
-                self.current_operations.to_value(),
-            ),
-            ("VIFs".to_owned(), self.vifs.to_value()),
-            ("PIFs".to_owned(), self.pifs.to_value()),
-            ("MTU".to_owned(), self.mtu.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            ("bridge".to_owned(), self.bridge.to_value()),
-            ("managed".to_owned(), self.managed.to_value()),
-            ("blobs".to_owned(), self.blobs.to_value()),
-            ("tags".to_owned(), self.tags.to_value()),
-            (
-                "default_locking_mode".to_owned(),
-                self.default_locking_mode.to_value(),
-            ),
-            ("assigned_ips".to_owned(), self.assigned_ips.to_value()),
-            ("purpose".to_owned(), self.purpose.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("allowed_operations", &self.allowed_operations),
+                ("current_operations", &self.current_operations),
+                ("VIFs", &self.vifs),
+                ("PIFs", &self.pifs),
+                ("MTU", &self.mtu),
+                ("other_config", &self.other_config),
+                ("bridge", &self.bridge),
+                ("managed", &self.managed),
+                ("blobs", &self.blobs),
+                ("tags", &self.tags),
+                ("default_locking_mode", &self.default_locking_mode),
+                ("assigned_ips", &self.assigned_ips),
+                ("purpose", &self.purpose),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -326,12 +317,12 @@ impl MapKey for NetworkPurpose {
 impl Network {
     /// `network.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Network>, NetworkRecord>> {
-        call(session, "network.get_all_records", vec![])
+        call(session, "network.get_all_records", &[])
     }
 
     /// `network.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Network>>> {
-        call(session, "network.get_all", vec![])
+        call(session, "network.get_all", &[])
     }
 
     /// `network.remove_purpose`.
@@ -340,11 +331,7 @@ impl Network {
         network: &Ref<Network>,
         value: NetworkPurpose,
     ) -> Result<()> {
-        call(
-            session,
-            "network.remove_purpose",
-            vec![network.to_value(), value.to_value()],
-        )
+        call(session, "network.remove_purpose", &[&network, &value])
     }
 
     /// `Async.network.remove_purpose`: [`Network::remove_purpose`] as a task; wait for it with [`crate::task::wait`].
@@ -353,11 +340,7 @@ impl Network {
         network: &Ref<Network>,
         value: NetworkPurpose,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.network.remove_purpose",
-            vec![network.to_value(), value.to_value()],
-        )
+        call(session, "Async.network.remove_purpose", &[&network, &value])
     }
 
     /// `network.add_purpose`.
@@ -368,11 +351,7 @@ impl Network {
         network: &Ref<Network>,
         value: NetworkPurpose,
     ) -> Result<()> {
-        call(
-            session,
-            "network.add_purpose",
-            vec![network.to_value(), value.to_value()],
-        )
+        call(session, "network.add_purpose", &[&network, &value])
     }
 
     /// `Async.network.add_purpose`: [`Network::add_purpose`] as a task; wait for it with [`crate::task::wait`].
@@ -383,11 +362,7 @@ impl Network {
         network: &Ref<Network>,
         value: NetworkPurpose,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.network.add_purpose",
-            vec![network.to_value(), value.to_value()],
-        )
+        call(session, "Async.network.add_purpose", &[&network, &value])
     }
 
     /// `network.set_default_locking_mode`.
@@ -399,7 +374,7 @@ impl Network {
         call(
             session,
             "network.set_default_locking_mode",
-            vec![network.to_value(), value.to_value()],
+            &[&network, &value],
         )
     }
 
@@ -412,7 +387,7 @@ impl Network {
         call(
             session,
             "Async.network.set_default_locking_mode",
-            vec![network.to_value(), value.to_value()],
+            &[&network, &value],
         )
     }
 
@@ -427,12 +402,7 @@ impl Network {
         call(
             session,
             "network.create_new_blob",
-            vec![
-                network.to_value(),
-                name.to_value(),
-                mime_type.to_value(),
-                public.to_value(),
-            ],
+            &[&network, &name, &mime_type, &public],
         )
     }
 
@@ -447,40 +417,23 @@ impl Network {
         call(
             session,
             "Async.network.create_new_blob",
-            vec![
-                network.to_value(),
-                name.to_value(),
-                mime_type.to_value(),
-                public.to_value(),
-            ],
+            &[&network, &name, &mime_type, &public],
         )
     }
 
     /// `network.remove_tags`.
     pub fn remove_tags(session: &Session, network: &Ref<Network>, value: &str) -> Result<()> {
-        call(
-            session,
-            "network.remove_tags",
-            vec![network.to_value(), value.to_value()],
-        )
+        call(session, "network.remove_tags", &[&network, &value])
     }
 
     /// `network.add_tags`.
     pub fn add_tags(session: &Session, network: &Ref<Network>, value: &str) -> Result<()> {
-        call(
-            session,
-            "network.add_tags",
-            vec![network.to_value(), value.to_value()],
-        )
+        call(session, "network.add_tags", &[&network, &value])
     }
 
     /// `network.set_tags`.
     pub fn set_tags(session: &Session, network: &Ref<Network>, value: &[String]) -> Result<()> {
-        call(
-            session,
-            "network.set_tags",
-            vec![network.to_value(), value.to_value()],
-        )
+        call(session, "network.set_tags", &[&network, &value])
     }
 
     /// `network.remove_from_other_config`.
@@ -492,7 +445,7 @@ impl Network {
         call(
             session,
             "network.remove_from_other_config",
-            vec![network.to_value(), key.to_value()],
+            &[&network, &key],
         )
     }
 
@@ -506,7 +459,7 @@ impl Network {
         call(
             session,
             "network.add_to_other_config",
-            vec![network.to_value(), key.to_value(), value.to_value()],
+            &[&network, &key, &value],
         )
     }
 
@@ -516,20 +469,12 @@ impl Network {
         network: &Ref<Network>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "network.set_other_config",
-            vec![network.to_value(), value.to_value()],
-        )
+        call(session, "network.set_other_config", &[&network, &value])
     }
 
     /// `network.set_MTU`.
     pub fn set_mtu(session: &Session, network: &Ref<Network>, value: i64) -> Result<()> {
-        call(
-            session,
-            "network.set_MTU",
-            vec![network.to_value(), value.to_value()],
-        )
+        call(session, "network.set_MTU", &[&network, &value])
     }
 
     /// `network.set_name_description`.
@@ -538,25 +483,17 @@ impl Network {
         network: &Ref<Network>,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "network.set_name_description",
-            vec![network.to_value(), value.to_value()],
-        )
+        call(session, "network.set_name_description", &[&network, &value])
     }
 
     /// `network.set_name_label`.
     pub fn set_name_label(session: &Session, network: &Ref<Network>, value: &str) -> Result<()> {
-        call(
-            session,
-            "network.set_name_label",
-            vec![network.to_value(), value.to_value()],
-        )
+        call(session, "network.set_name_label", &[&network, &value])
     }
 
     /// `network.get_purpose`.
     pub fn get_purpose(session: &Session, network: &Ref<Network>) -> Result<Vec<NetworkPurpose>> {
-        call(session, "network.get_purpose", vec![network.to_value()])
+        call(session, "network.get_purpose", &[&network])
     }
 
     /// `network.get_assigned_ips`.
@@ -564,11 +501,7 @@ impl Network {
         session: &Session,
         network: &Ref<Network>,
     ) -> Result<HashMap<Ref<Vif>, String>> {
-        call(
-            session,
-            "network.get_assigned_ips",
-            vec![network.to_value()],
-        )
+        call(session, "network.get_assigned_ips", &[&network])
     }
 
     /// `network.get_default_locking_mode`.
@@ -576,16 +509,12 @@ impl Network {
         session: &Session,
         network: &Ref<Network>,
     ) -> Result<NetworkDefaultLockingMode> {
-        call(
-            session,
-            "network.get_default_locking_mode",
-            vec![network.to_value()],
-        )
+        call(session, "network.get_default_locking_mode", &[&network])
     }
 
     /// `network.get_tags`.
     pub fn get_tags(session: &Session, network: &Ref<Network>) -> Result<Vec<String>> {
-        call(session, "network.get_tags", vec![network.to_value()])
+        call(session, "network.get_tags", &[&network])
     }
 
     /// `network.get_blobs`.
@@ -593,17 +522,17 @@ impl Network {
         session: &Session,
         network: &Ref<Network>,
     ) -> Result<HashMap<String, Ref<Blob>>> {
-        call(session, "network.get_blobs", vec![network.to_value()])
+        call(session, "network.get_blobs", &[&network])
     }
 
     /// `network.get_managed`.
     pub fn get_managed(session: &Session, network: &Ref<Network>) -> Result<bool> {
-        call(session, "network.get_managed", vec![network.to_value()])
+        call(session, "network.get_managed", &[&network])
     }
 
     /// `network.get_bridge`.
     pub fn get_bridge(session: &Session, network: &Ref<Network>) -> Result<String> {
-        call(session, "network.get_bridge", vec![network.to_value()])
+        call(session, "network.get_bridge", &[&network])
     }
 
     /// `network.get_other_config`.
@@ -611,26 +540,22 @@ impl Network {
         session: &Session,
         network: &Ref<Network>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "network.get_other_config",
-            vec![network.to_value()],
-        )
+        call(session, "network.get_other_config", &[&network])
     }
 
     /// `network.get_MTU`.
     pub fn get_mtu(session: &Session, network: &Ref<Network>) -> Result<i64> {
-        call(session, "network.get_MTU", vec![network.to_value()])
+        call(session, "network.get_MTU", &[&network])
     }
 
     /// `network.get_PIFs`.
     pub fn get_pifs(session: &Session, network: &Ref<Network>) -> Result<Vec<Ref<Pif>>> {
-        call(session, "network.get_PIFs", vec![network.to_value()])
+        call(session, "network.get_PIFs", &[&network])
     }
 
     /// `network.get_VIFs`.
     pub fn get_vifs(session: &Session, network: &Ref<Network>) -> Result<Vec<Ref<Vif>>> {
-        call(session, "network.get_VIFs", vec![network.to_value()])
+        call(session, "network.get_VIFs", &[&network])
     }
 
     /// `network.get_current_operations`.
@@ -638,11 +563,7 @@ impl Network {
         session: &Session,
         network: &Ref<Network>,
     ) -> Result<HashMap<String, NetworkOperations>> {
-        call(
-            session,
-            "network.get_current_operations",
-            vec![network.to_value()],
-        )
+        call(session, "network.get_current_operations", &[&network])
     }
 
     /// `network.get_allowed_operations`.
@@ -650,54 +571,46 @@ impl Network {
         session: &Session,
         network: &Ref<Network>,
     ) -> Result<Vec<NetworkOperations>> {
-        call(
-            session,
-            "network.get_allowed_operations",
-            vec![network.to_value()],
-        )
+        call(session, "network.get_allowed_operations", &[&network])
     }
 
     /// `network.get_name_description`.
     pub fn get_name_description(session: &Session, network: &Ref<Network>) -> Result<String> {
-        call(
-            session,
-            "network.get_name_description",
-            vec![network.to_value()],
-        )
+        call(session, "network.get_name_description", &[&network])
     }
 
     /// `network.get_name_label`.
     pub fn get_name_label(session: &Session, network: &Ref<Network>) -> Result<String> {
-        call(session, "network.get_name_label", vec![network.to_value()])
+        call(session, "network.get_name_label", &[&network])
     }
 
     /// `network.get_uuid`.
     pub fn get_uuid(session: &Session, network: &Ref<Network>) -> Result<String> {
-        call(session, "network.get_uuid", vec![network.to_value()])
+        call(session, "network.get_uuid", &[&network])
     }
 
     /// `network.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<Network>>> {
-        call(session, "network.get_by_name_label", vec![label.to_value()])
+        call(session, "network.get_by_name_label", &[&label])
     }
 
     /// `network.destroy`.
     pub fn destroy(session: &Session, network: &Ref<Network>) -> Result<()> {
-        call(session, "network.destroy", vec![network.to_value()])
+        call(session, "network.destroy", &[&network])
     }
 
     /// `network.create`.
     pub fn create(session: &Session, args: &NetworkRecord) -> Result<Ref<Network>> {
-        call(session, "network.create", vec![args.to_value()])
+        call(session, "network.create", &[&args])
     }
 
     /// `network.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Network>> {
-        call(session, "network.get_by_uuid", vec![uuid.to_value()])
+        call(session, "network.get_by_uuid", &[&uuid])
     }
 
     /// `network.get_record`.
     pub fn get_record(session: &Session, network: &Ref<Network>) -> Result<NetworkRecord> {
-        call(session, "network.get_record", vec![network.to_value()])
+        call(session, "network.get_record", &[&network])
     }
 }

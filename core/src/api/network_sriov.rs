@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Network, Pif, Task};
@@ -56,21 +58,16 @@ impl FromValue for NetworkSriovRecord {
 
 impl ToValue for NetworkSriovRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("physical_PIF".to_owned(), self.physical_pif.to_value()),
-            ("logical_PIF".to_owned(), self.logical_pif.to_value()),
-            (
-                "requires_reboot".to_owned(),
-                self.requires_reboot.to_value(),
-            ),
-            (
-                "configuration_mode".to_owned(),
-                self.configuration_mode.to_value(),
-            ),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("physical_PIF", &self.physical_pif),
+                ("logical_PIF", &self.logical_pif),
+                ("requires_reboot", &self.requires_reboot),
+                ("configuration_mode", &self.configuration_mode),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -154,12 +151,12 @@ impl NetworkSriov {
     pub fn get_all_records(
         session: &Session,
     ) -> Result<HashMap<Ref<NetworkSriov>, NetworkSriovRecord>> {
-        call(session, "network_sriov.get_all_records", vec![])
+        call(session, "network_sriov.get_all_records", &[])
     }
 
     /// `network_sriov.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<NetworkSriov>>> {
-        call(session, "network_sriov.get_all", vec![])
+        call(session, "network_sriov.get_all", &[])
     }
 
     /// `network_sriov.get_remaining_capacity`.
@@ -170,7 +167,7 @@ impl NetworkSriov {
         call(
             session,
             "network_sriov.get_remaining_capacity",
-            vec![network_sriov.to_value()],
+            &[&network_sriov],
         )
     }
 
@@ -182,17 +179,13 @@ impl NetworkSriov {
         call(
             session,
             "Async.network_sriov.get_remaining_capacity",
-            vec![network_sriov.to_value()],
+            &[&network_sriov],
         )
     }
 
     /// `network_sriov.destroy`.
     pub fn destroy(session: &Session, network_sriov: &Ref<NetworkSriov>) -> Result<()> {
-        call(
-            session,
-            "network_sriov.destroy",
-            vec![network_sriov.to_value()],
-        )
+        call(session, "network_sriov.destroy", &[&network_sriov])
     }
 
     /// `Async.network_sriov.destroy`: [`NetworkSriov::destroy`] as a task; wait for it with [`crate::task::wait`].
@@ -200,11 +193,7 @@ impl NetworkSriov {
         session: &Session,
         network_sriov: &Ref<NetworkSriov>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.network_sriov.destroy",
-            vec![network_sriov.to_value()],
-        )
+        call(session, "Async.network_sriov.destroy", &[&network_sriov])
     }
 
     /// `network_sriov.create`.
@@ -213,11 +202,7 @@ impl NetworkSriov {
         pif: &Ref<Pif>,
         network: &Ref<Network>,
     ) -> Result<Ref<NetworkSriov>> {
-        call(
-            session,
-            "network_sriov.create",
-            vec![pif.to_value(), network.to_value()],
-        )
+        call(session, "network_sriov.create", &[&pif, &network])
     }
 
     /// `Async.network_sriov.create`: [`NetworkSriov::create`] as a task; wait for it with [`crate::task::wait`].
@@ -226,11 +211,7 @@ impl NetworkSriov {
         pif: &Ref<Pif>,
         network: &Ref<Network>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.network_sriov.create",
-            vec![pif.to_value(), network.to_value()],
-        )
+        call(session, "Async.network_sriov.create", &[&pif, &network])
     }
 
     /// `network_sriov.get_configuration_mode`.
@@ -241,7 +222,7 @@ impl NetworkSriov {
         call(
             session,
             "network_sriov.get_configuration_mode",
-            vec![network_sriov.to_value()],
+            &[&network_sriov],
         )
     }
 
@@ -253,7 +234,7 @@ impl NetworkSriov {
         call(
             session,
             "network_sriov.get_requires_reboot",
-            vec![network_sriov.to_value()],
+            &[&network_sriov],
         )
     }
 
@@ -262,11 +243,7 @@ impl NetworkSriov {
         session: &Session,
         network_sriov: &Ref<NetworkSriov>,
     ) -> Result<Ref<Pif>> {
-        call(
-            session,
-            "network_sriov.get_logical_PIF",
-            vec![network_sriov.to_value()],
-        )
+        call(session, "network_sriov.get_logical_PIF", &[&network_sriov])
     }
 
     /// `network_sriov.get_physical_PIF`.
@@ -274,25 +251,17 @@ impl NetworkSriov {
         session: &Session,
         network_sriov: &Ref<NetworkSriov>,
     ) -> Result<Ref<Pif>> {
-        call(
-            session,
-            "network_sriov.get_physical_PIF",
-            vec![network_sriov.to_value()],
-        )
+        call(session, "network_sriov.get_physical_PIF", &[&network_sriov])
     }
 
     /// `network_sriov.get_uuid`.
     pub fn get_uuid(session: &Session, network_sriov: &Ref<NetworkSriov>) -> Result<String> {
-        call(
-            session,
-            "network_sriov.get_uuid",
-            vec![network_sriov.to_value()],
-        )
+        call(session, "network_sriov.get_uuid", &[&network_sriov])
     }
 
     /// `network_sriov.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<NetworkSriov>> {
-        call(session, "network_sriov.get_by_uuid", vec![uuid.to_value()])
+        call(session, "network_sriov.get_by_uuid", &[&uuid])
     }
 
     /// `network_sriov.get_record`.
@@ -300,10 +269,6 @@ impl NetworkSriov {
         session: &Session,
         network_sriov: &Ref<NetworkSriov>,
     ) -> Result<NetworkSriovRecord> {
-        call(
-            session,
-            "network_sriov.get_record",
-            vec![network_sriov.to_value()],
-        )
+        call(session, "network_sriov.get_record", &[&network_sriov])
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Host, Task};
@@ -62,21 +62,19 @@ impl FromValue for ObserverRecord {
 
 impl ToValue for ObserverRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            ("hosts".to_owned(), self.hosts.to_value()),
-            ("attributes".to_owned(), self.attributes.to_value()),
-            ("endpoints".to_owned(), self.endpoints.to_value()),
-            ("components".to_owned(), self.components.to_value()),
-            ("enabled".to_owned(), self.enabled.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("hosts", &self.hosts),
+                ("attributes", &self.attributes),
+                ("endpoints", &self.endpoints),
+                ("components", &self.components),
+                ("enabled", &self.enabled),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -85,14 +83,14 @@ impl Observer {
     ///
     /// Prototype since 23.14.0, may change.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Observer>, ObserverRecord>> {
-        call(session, "Observer.get_all_records", vec![])
+        call(session, "Observer.get_all_records", &[])
     }
 
     /// `Observer.get_all`.
     ///
     /// Prototype since 23.14.0, may change.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Observer>>> {
-        call(session, "Observer.get_all", vec![])
+        call(session, "Observer.get_all", &[])
     }
 
     /// `Observer.set_components`.
@@ -103,11 +101,7 @@ impl Observer {
         observer: &Ref<Observer>,
         value: &[String],
     ) -> Result<()> {
-        call(
-            session,
-            "Observer.set_components",
-            vec![observer.to_value(), value.to_value()],
-        )
+        call(session, "Observer.set_components", &[&observer, &value])
     }
 
     /// `Async.Observer.set_components`: [`Observer::set_components`] as a task; wait for it with [`crate::task::wait`].
@@ -121,7 +115,7 @@ impl Observer {
         call(
             session,
             "Async.Observer.set_components",
-            vec![observer.to_value(), value.to_value()],
+            &[&observer, &value],
         )
     }
 
@@ -133,11 +127,7 @@ impl Observer {
         observer: &Ref<Observer>,
         value: &[String],
     ) -> Result<()> {
-        call(
-            session,
-            "Observer.set_endpoints",
-            vec![observer.to_value(), value.to_value()],
-        )
+        call(session, "Observer.set_endpoints", &[&observer, &value])
     }
 
     /// `Async.Observer.set_endpoints`: [`Observer::set_endpoints`] as a task; wait for it with [`crate::task::wait`].
@@ -151,7 +141,7 @@ impl Observer {
         call(
             session,
             "Async.Observer.set_endpoints",
-            vec![observer.to_value(), value.to_value()],
+            &[&observer, &value],
         )
     }
 
@@ -163,11 +153,7 @@ impl Observer {
         observer: &Ref<Observer>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "Observer.set_attributes",
-            vec![observer.to_value(), value.to_value()],
-        )
+        call(session, "Observer.set_attributes", &[&observer, &value])
     }
 
     /// `Async.Observer.set_attributes`: [`Observer::set_attributes`] as a task; wait for it with [`crate::task::wait`].
@@ -181,7 +167,7 @@ impl Observer {
         call(
             session,
             "Async.Observer.set_attributes",
-            vec![observer.to_value(), value.to_value()],
+            &[&observer, &value],
         )
     }
 
@@ -189,11 +175,7 @@ impl Observer {
     ///
     /// Prototype since 23.14.0, may change.
     pub fn set_enabled(session: &Session, observer: &Ref<Observer>, value: bool) -> Result<()> {
-        call(
-            session,
-            "Observer.set_enabled",
-            vec![observer.to_value(), value.to_value()],
-        )
+        call(session, "Observer.set_enabled", &[&observer, &value])
     }
 
     /// `Async.Observer.set_enabled`: [`Observer::set_enabled`] as a task; wait for it with [`crate::task::wait`].
@@ -204,11 +186,7 @@ impl Observer {
         observer: &Ref<Observer>,
         value: bool,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.Observer.set_enabled",
-            vec![observer.to_value(), value.to_value()],
-        )
+        call(session, "Async.Observer.set_enabled", &[&observer, &value])
     }
 
     /// `Observer.set_hosts`.
@@ -219,11 +197,7 @@ impl Observer {
         observer: &Ref<Observer>,
         value: &[Ref<Host>],
     ) -> Result<()> {
-        call(
-            session,
-            "Observer.set_hosts",
-            vec![observer.to_value(), value.to_value()],
-        )
+        call(session, "Observer.set_hosts", &[&observer, &value])
     }
 
     /// `Async.Observer.set_hosts`: [`Observer::set_hosts`] as a task; wait for it with [`crate::task::wait`].
@@ -234,11 +208,7 @@ impl Observer {
         observer: &Ref<Observer>,
         value: &[Ref<Host>],
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.Observer.set_hosts",
-            vec![observer.to_value(), value.to_value()],
-        )
+        call(session, "Async.Observer.set_hosts", &[&observer, &value])
     }
 
     /// `Observer.set_name_description`.
@@ -250,42 +220,34 @@ impl Observer {
         call(
             session,
             "Observer.set_name_description",
-            vec![observer.to_value(), value.to_value()],
+            &[&observer, &value],
         )
     }
 
     /// `Observer.set_name_label`.
     pub fn set_name_label(session: &Session, observer: &Ref<Observer>, value: &str) -> Result<()> {
-        call(
-            session,
-            "Observer.set_name_label",
-            vec![observer.to_value(), value.to_value()],
-        )
+        call(session, "Observer.set_name_label", &[&observer, &value])
     }
 
     /// `Observer.get_enabled`.
     ///
     /// Prototype since 23.14.0, may change.
     pub fn get_enabled(session: &Session, observer: &Ref<Observer>) -> Result<bool> {
-        call(session, "Observer.get_enabled", vec![observer.to_value()])
+        call(session, "Observer.get_enabled", &[&observer])
     }
 
     /// `Observer.get_components`.
     ///
     /// Prototype since 23.14.0, may change.
     pub fn get_components(session: &Session, observer: &Ref<Observer>) -> Result<Vec<String>> {
-        call(
-            session,
-            "Observer.get_components",
-            vec![observer.to_value()],
-        )
+        call(session, "Observer.get_components", &[&observer])
     }
 
     /// `Observer.get_endpoints`.
     ///
     /// Prototype since 23.14.0, may change.
     pub fn get_endpoints(session: &Session, observer: &Ref<Observer>) -> Result<Vec<String>> {
-        call(session, "Observer.get_endpoints", vec![observer.to_value()])
+        call(session, "Observer.get_endpoints", &[&observer])
     }
 
     /// `Observer.get_attributes`.
@@ -295,81 +257,65 @@ impl Observer {
         session: &Session,
         observer: &Ref<Observer>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "Observer.get_attributes",
-            vec![observer.to_value()],
-        )
+        call(session, "Observer.get_attributes", &[&observer])
     }
 
     /// `Observer.get_hosts`.
     ///
     /// Prototype since 23.14.0, may change.
     pub fn get_hosts(session: &Session, observer: &Ref<Observer>) -> Result<Vec<Ref<Host>>> {
-        call(session, "Observer.get_hosts", vec![observer.to_value()])
+        call(session, "Observer.get_hosts", &[&observer])
     }
 
     /// `Observer.get_name_description`.
     pub fn get_name_description(session: &Session, observer: &Ref<Observer>) -> Result<String> {
-        call(
-            session,
-            "Observer.get_name_description",
-            vec![observer.to_value()],
-        )
+        call(session, "Observer.get_name_description", &[&observer])
     }
 
     /// `Observer.get_name_label`.
     pub fn get_name_label(session: &Session, observer: &Ref<Observer>) -> Result<String> {
-        call(
-            session,
-            "Observer.get_name_label",
-            vec![observer.to_value()],
-        )
+        call(session, "Observer.get_name_label", &[&observer])
     }
 
     /// `Observer.get_uuid`.
     ///
     /// Prototype since 23.14.0, may change.
     pub fn get_uuid(session: &Session, observer: &Ref<Observer>) -> Result<String> {
-        call(session, "Observer.get_uuid", vec![observer.to_value()])
+        call(session, "Observer.get_uuid", &[&observer])
     }
 
     /// `Observer.get_by_name_label`.
     ///
     /// Prototype since 23.14.0, may change.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<Observer>>> {
-        call(
-            session,
-            "Observer.get_by_name_label",
-            vec![label.to_value()],
-        )
+        call(session, "Observer.get_by_name_label", &[&label])
     }
 
     /// `Observer.destroy`.
     ///
     /// Prototype since 23.14.0, may change.
     pub fn destroy(session: &Session, observer: &Ref<Observer>) -> Result<()> {
-        call(session, "Observer.destroy", vec![observer.to_value()])
+        call(session, "Observer.destroy", &[&observer])
     }
 
     /// `Observer.create`.
     ///
     /// Prototype since 23.14.0, may change.
     pub fn create(session: &Session, args: &ObserverRecord) -> Result<Ref<Observer>> {
-        call(session, "Observer.create", vec![args.to_value()])
+        call(session, "Observer.create", &[&args])
     }
 
     /// `Observer.get_by_uuid`.
     ///
     /// Prototype since 23.14.0, may change.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Observer>> {
-        call(session, "Observer.get_by_uuid", vec![uuid.to_value()])
+        call(session, "Observer.get_by_uuid", &[&uuid])
     }
 
     /// `Observer.get_record`.
     ///
     /// Prototype since 23.14.0, may change.
     pub fn get_record(session: &Session, observer: &Ref<Observer>) -> Result<ObserverRecord> {
-        call(session, "Observer.get_record", vec![observer.to_value()])
+        call(session, "Observer.get_record", &[&observer])
     }
 }

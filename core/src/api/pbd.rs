@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Host, Sr, Task};
@@ -56,31 +56,29 @@ impl FromValue for PbdRecord {
 
 impl ToValue for PbdRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("host".to_owned(), self.host.to_value()),
-            ("SR".to_owned(), self.sr.to_value()),
-            ("device_config".to_owned(), self.device_config.to_value()),
-            (
-                "currently_attached".to_owned(),
-                self.currently_attached.to_value(),
-            ),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("host", &self.host),
+                ("SR", &self.sr),
+                ("device_config", &self.device_config),
+                ("currently_attached", &self.currently_attached),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl Pbd {
     /// `PBD.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Pbd>, PbdRecord>> {
-        call(session, "PBD.get_all_records", vec![])
+        call(session, "PBD.get_all_records", &[])
     }
 
     /// `PBD.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Pbd>>> {
-        call(session, "PBD.get_all", vec![])
+        call(session, "PBD.get_all", &[])
     }
 
     /// `PBD.set_device_config`.
@@ -89,11 +87,7 @@ impl Pbd {
         pbd: &Ref<Pbd>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "PBD.set_device_config",
-            vec![pbd.to_value(), value.to_value()],
-        )
+        call(session, "PBD.set_device_config", &[&pbd, &value])
     }
 
     /// `Async.PBD.set_device_config`: [`Pbd::set_device_config`] as a task; wait for it with [`crate::task::wait`].
@@ -102,44 +96,36 @@ impl Pbd {
         pbd: &Ref<Pbd>,
         value: &HashMap<String, String>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.PBD.set_device_config",
-            vec![pbd.to_value(), value.to_value()],
-        )
+        call(session, "Async.PBD.set_device_config", &[&pbd, &value])
     }
 
     /// `PBD.unplug`.
     pub fn unplug(session: &Session, pbd: &Ref<Pbd>) -> Result<()> {
-        call(session, "PBD.unplug", vec![pbd.to_value()])
+        call(session, "PBD.unplug", &[&pbd])
     }
 
     /// `Async.PBD.unplug`: [`Pbd::unplug`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_unplug(session: &Session, pbd: &Ref<Pbd>) -> Result<Ref<Task>> {
-        call(session, "Async.PBD.unplug", vec![pbd.to_value()])
+        call(session, "Async.PBD.unplug", &[&pbd])
     }
 
     /// `PBD.plug`.
     ///
     /// Errors: `SR_UNKNOWN_DRIVER`.
     pub fn plug(session: &Session, pbd: &Ref<Pbd>) -> Result<()> {
-        call(session, "PBD.plug", vec![pbd.to_value()])
+        call(session, "PBD.plug", &[&pbd])
     }
 
     /// `Async.PBD.plug`: [`Pbd::plug`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `SR_UNKNOWN_DRIVER`.
     pub fn async_plug(session: &Session, pbd: &Ref<Pbd>) -> Result<Ref<Task>> {
-        call(session, "Async.PBD.plug", vec![pbd.to_value()])
+        call(session, "Async.PBD.plug", &[&pbd])
     }
 
     /// `PBD.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, pbd: &Ref<Pbd>, key: &str) -> Result<()> {
-        call(
-            session,
-            "PBD.remove_from_other_config",
-            vec![pbd.to_value(), key.to_value()],
-        )
+        call(session, "PBD.remove_from_other_config", &[&pbd, &key])
     }
 
     /// `PBD.add_to_other_config`.
@@ -149,11 +135,7 @@ impl Pbd {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "PBD.add_to_other_config",
-            vec![pbd.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "PBD.add_to_other_config", &[&pbd, &key, &value])
     }
 
     /// `PBD.set_other_config`.
@@ -162,60 +144,56 @@ impl Pbd {
         pbd: &Ref<Pbd>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "PBD.set_other_config",
-            vec![pbd.to_value(), value.to_value()],
-        )
+        call(session, "PBD.set_other_config", &[&pbd, &value])
     }
 
     /// `PBD.get_other_config`.
     pub fn get_other_config(session: &Session, pbd: &Ref<Pbd>) -> Result<HashMap<String, String>> {
-        call(session, "PBD.get_other_config", vec![pbd.to_value()])
+        call(session, "PBD.get_other_config", &[&pbd])
     }
 
     /// `PBD.get_currently_attached`.
     pub fn get_currently_attached(session: &Session, pbd: &Ref<Pbd>) -> Result<bool> {
-        call(session, "PBD.get_currently_attached", vec![pbd.to_value()])
+        call(session, "PBD.get_currently_attached", &[&pbd])
     }
 
     /// `PBD.get_device_config`.
     pub fn get_device_config(session: &Session, pbd: &Ref<Pbd>) -> Result<HashMap<String, String>> {
-        call(session, "PBD.get_device_config", vec![pbd.to_value()])
+        call(session, "PBD.get_device_config", &[&pbd])
     }
 
     /// `PBD.get_SR`.
     pub fn get_sr(session: &Session, pbd: &Ref<Pbd>) -> Result<Ref<Sr>> {
-        call(session, "PBD.get_SR", vec![pbd.to_value()])
+        call(session, "PBD.get_SR", &[&pbd])
     }
 
     /// `PBD.get_host`.
     pub fn get_host(session: &Session, pbd: &Ref<Pbd>) -> Result<Ref<Host>> {
-        call(session, "PBD.get_host", vec![pbd.to_value()])
+        call(session, "PBD.get_host", &[&pbd])
     }
 
     /// `PBD.get_uuid`.
     pub fn get_uuid(session: &Session, pbd: &Ref<Pbd>) -> Result<String> {
-        call(session, "PBD.get_uuid", vec![pbd.to_value()])
+        call(session, "PBD.get_uuid", &[&pbd])
     }
 
     /// `PBD.destroy`.
     pub fn destroy(session: &Session, pbd: &Ref<Pbd>) -> Result<()> {
-        call(session, "PBD.destroy", vec![pbd.to_value()])
+        call(session, "PBD.destroy", &[&pbd])
     }
 
     /// `PBD.create`.
     pub fn create(session: &Session, args: &PbdRecord) -> Result<Ref<Pbd>> {
-        call(session, "PBD.create", vec![args.to_value()])
+        call(session, "PBD.create", &[&args])
     }
 
     /// `PBD.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Pbd>> {
-        call(session, "PBD.get_by_uuid", vec![uuid.to_value()])
+        call(session, "PBD.get_by_uuid", &[&uuid])
     }
 
     /// `PBD.get_record`.
     pub fn get_record(session: &Session, pbd: &Ref<Pbd>) -> Result<PbdRecord> {
-        call(session, "PBD.get_record", vec![pbd.to_value()])
+        call(session, "PBD.get_record", &[&pbd])
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::Host;
@@ -73,48 +73,39 @@ impl FromValue for PciRecord {
 
 impl ToValue for PciRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("class_name".to_owned(), self.class_name.to_value()),
-            ("vendor_name".to_owned(), self.vendor_name.to_value()),
-            ("device_name".to_owned(), self.device_name.to_value()),
-            ("host".to_owned(), self.host.to_value()),
-            ("pci_id".to_owned(), self.pci_id.to_value()),
-            ("dependencies".to_owned(), self.dependencies.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            (
-                "subsystem_vendor_name".to_owned(),
-                self.subsystem_vendor_name.to_value(),
-            ),
-            (
-                "subsystem_device_name".to_owned(),
-                self.subsystem_device_name.to_value(),
-            ),
-            ("driver_name".to_owned(), self.driver_name.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("class_name", &self.class_name),
+                ("vendor_name", &self.vendor_name),
+                ("device_name", &self.device_name),
+                ("host", &self.host),
+                ("pci_id", &self.pci_id),
+                ("dependencies", &self.dependencies),
+                ("other_config", &self.other_config),
+                ("subsystem_vendor_name", &self.subsystem_vendor_name),
+                ("subsystem_device_name", &self.subsystem_device_name),
+                ("driver_name", &self.driver_name),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl Pci {
     /// `PCI.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Pci>, PciRecord>> {
-        call(session, "PCI.get_all_records", vec![])
+        call(session, "PCI.get_all_records", &[])
     }
 
     /// `PCI.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Pci>>> {
-        call(session, "PCI.get_all", vec![])
+        call(session, "PCI.get_all", &[])
     }
 
     /// `PCI.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, pci: &Ref<Pci>, key: &str) -> Result<()> {
-        call(
-            session,
-            "PCI.remove_from_other_config",
-            vec![pci.to_value(), key.to_value()],
-        )
+        call(session, "PCI.remove_from_other_config", &[&pci, &key])
     }
 
     /// `PCI.add_to_other_config`.
@@ -124,11 +115,7 @@ impl Pci {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "PCI.add_to_other_config",
-            vec![pci.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "PCI.add_to_other_config", &[&pci, &key, &value])
     }
 
     /// `PCI.set_other_config`.
@@ -137,83 +124,71 @@ impl Pci {
         pci: &Ref<Pci>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "PCI.set_other_config",
-            vec![pci.to_value(), value.to_value()],
-        )
+        call(session, "PCI.set_other_config", &[&pci, &value])
     }
 
     /// `PCI.get_driver_name`.
     pub fn get_driver_name(session: &Session, pci: &Ref<Pci>) -> Result<String> {
-        call(session, "PCI.get_driver_name", vec![pci.to_value()])
+        call(session, "PCI.get_driver_name", &[&pci])
     }
 
     /// `PCI.get_subsystem_device_name`.
     pub fn get_subsystem_device_name(session: &Session, pci: &Ref<Pci>) -> Result<String> {
-        call(
-            session,
-            "PCI.get_subsystem_device_name",
-            vec![pci.to_value()],
-        )
+        call(session, "PCI.get_subsystem_device_name", &[&pci])
     }
 
     /// `PCI.get_subsystem_vendor_name`.
     pub fn get_subsystem_vendor_name(session: &Session, pci: &Ref<Pci>) -> Result<String> {
-        call(
-            session,
-            "PCI.get_subsystem_vendor_name",
-            vec![pci.to_value()],
-        )
+        call(session, "PCI.get_subsystem_vendor_name", &[&pci])
     }
 
     /// `PCI.get_other_config`.
     pub fn get_other_config(session: &Session, pci: &Ref<Pci>) -> Result<HashMap<String, String>> {
-        call(session, "PCI.get_other_config", vec![pci.to_value()])
+        call(session, "PCI.get_other_config", &[&pci])
     }
 
     /// `PCI.get_dependencies`.
     pub fn get_dependencies(session: &Session, pci: &Ref<Pci>) -> Result<Vec<Ref<Pci>>> {
-        call(session, "PCI.get_dependencies", vec![pci.to_value()])
+        call(session, "PCI.get_dependencies", &[&pci])
     }
 
     /// `PCI.get_pci_id`.
     pub fn get_pci_id(session: &Session, pci: &Ref<Pci>) -> Result<String> {
-        call(session, "PCI.get_pci_id", vec![pci.to_value()])
+        call(session, "PCI.get_pci_id", &[&pci])
     }
 
     /// `PCI.get_host`.
     pub fn get_host(session: &Session, pci: &Ref<Pci>) -> Result<Ref<Host>> {
-        call(session, "PCI.get_host", vec![pci.to_value()])
+        call(session, "PCI.get_host", &[&pci])
     }
 
     /// `PCI.get_device_name`.
     pub fn get_device_name(session: &Session, pci: &Ref<Pci>) -> Result<String> {
-        call(session, "PCI.get_device_name", vec![pci.to_value()])
+        call(session, "PCI.get_device_name", &[&pci])
     }
 
     /// `PCI.get_vendor_name`.
     pub fn get_vendor_name(session: &Session, pci: &Ref<Pci>) -> Result<String> {
-        call(session, "PCI.get_vendor_name", vec![pci.to_value()])
+        call(session, "PCI.get_vendor_name", &[&pci])
     }
 
     /// `PCI.get_class_name`.
     pub fn get_class_name(session: &Session, pci: &Ref<Pci>) -> Result<String> {
-        call(session, "PCI.get_class_name", vec![pci.to_value()])
+        call(session, "PCI.get_class_name", &[&pci])
     }
 
     /// `PCI.get_uuid`.
     pub fn get_uuid(session: &Session, pci: &Ref<Pci>) -> Result<String> {
-        call(session, "PCI.get_uuid", vec![pci.to_value()])
+        call(session, "PCI.get_uuid", &[&pci])
     }
 
     /// `PCI.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Pci>> {
-        call(session, "PCI.get_by_uuid", vec![uuid.to_value()])
+        call(session, "PCI.get_by_uuid", &[&uuid])
     }
 
     /// `PCI.get_record`.
     pub fn get_record(session: &Session, pci: &Ref<Pci>) -> Result<PciRecord> {
-        call(session, "PCI.get_record", vec![pci.to_value()])
+        call(session, "PCI.get_record", &[&pci])
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{GpuGroup, Host, Pci, Task, Vgpu, VgpuType};
@@ -84,37 +86,26 @@ impl FromValue for PgpuRecord {
 
 impl ToValue for PgpuRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("PCI".to_owned(), self.pci.to_value()),
-            ("GPU_group".to_owned(), self.gpu_group.to_value()),
-            ("host".to_owned(), self.host.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            (
-                "supported_VGPU_types".to_owned(),
-                self.supported_vgpu_types.to_value(),
-            ),
-            (
-                "enabled_VGPU_types".to_owned(),
-                self.enabled_vgpu_types.to_value(),
-            ),
-            ("resident_VGPUs".to_owned(), self.resident_vgpus.to_value()),
-            (
-                "supported_VGPU_max_capacities".to_owned(),
-                self.supported_vgpu_max_capacities.to_value(),
-            ),
-            ("dom0_access".to_owned(), self.dom0_access.to_value()),
-            (
-                "is_system_display_device".to_owned(),
-                self.is_system_display_device.to_value(),
-            ),
-            (
-                "compatibility_metadata".to_owned(),
-                self.compatibility_metadata.to_value(),
-            ),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("PCI", &self.pci),
+                ("GPU_group", &self.gpu_group),
+                ("host", &self.host),
+                ("other_config", &self.other_config),
+                ("supported_VGPU_types", &self.supported_vgpu_types),
+                ("enabled_VGPU_types", &self.enabled_vgpu_types),
+                ("resident_VGPUs", &self.resident_vgpus),
+                (
+                    "supported_VGPU_max_capacities",
+                    &self.supported_vgpu_max_capacities,
+                ),
+                ("dom0_access", &self.dom0_access),
+                ("is_system_display_device", &self.is_system_display_device),
+                ("compatibility_metadata", &self.compatibility_metadata),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -196,40 +187,32 @@ impl MapKey for PgpuDom0Access {
 impl Pgpu {
     /// `PGPU.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Pgpu>, PgpuRecord>> {
-        call(session, "PGPU.get_all_records", vec![])
+        call(session, "PGPU.get_all_records", &[])
     }
 
     /// `PGPU.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Pgpu>>> {
-        call(session, "PGPU.get_all", vec![])
+        call(session, "PGPU.get_all", &[])
     }
 
     /// `PGPU.disable_dom0_access`.
     pub fn disable_dom0_access(session: &Session, pgpu: &Ref<Pgpu>) -> Result<PgpuDom0Access> {
-        call(session, "PGPU.disable_dom0_access", vec![pgpu.to_value()])
+        call(session, "PGPU.disable_dom0_access", &[&pgpu])
     }
 
     /// `Async.PGPU.disable_dom0_access`: [`Pgpu::disable_dom0_access`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_disable_dom0_access(session: &Session, pgpu: &Ref<Pgpu>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.PGPU.disable_dom0_access",
-            vec![pgpu.to_value()],
-        )
+        call(session, "Async.PGPU.disable_dom0_access", &[&pgpu])
     }
 
     /// `PGPU.enable_dom0_access`.
     pub fn enable_dom0_access(session: &Session, pgpu: &Ref<Pgpu>) -> Result<PgpuDom0Access> {
-        call(session, "PGPU.enable_dom0_access", vec![pgpu.to_value()])
+        call(session, "PGPU.enable_dom0_access", &[&pgpu])
     }
 
     /// `Async.PGPU.enable_dom0_access`: [`Pgpu::enable_dom0_access`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_enable_dom0_access(session: &Session, pgpu: &Ref<Pgpu>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.PGPU.enable_dom0_access",
-            vec![pgpu.to_value()],
-        )
+        call(session, "Async.PGPU.enable_dom0_access", &[&pgpu])
     }
 
     /// `PGPU.get_remaining_capacity`.
@@ -238,11 +221,7 @@ impl Pgpu {
         pgpu: &Ref<Pgpu>,
         vgpu_type: &Ref<VgpuType>,
     ) -> Result<i64> {
-        call(
-            session,
-            "PGPU.get_remaining_capacity",
-            vec![pgpu.to_value(), vgpu_type.to_value()],
-        )
+        call(session, "PGPU.get_remaining_capacity", &[&pgpu, &vgpu_type])
     }
 
     /// `Async.PGPU.get_remaining_capacity`: [`Pgpu::get_remaining_capacity`] as a task; wait for it with [`crate::task::wait`].
@@ -254,17 +233,13 @@ impl Pgpu {
         call(
             session,
             "Async.PGPU.get_remaining_capacity",
-            vec![pgpu.to_value(), vgpu_type.to_value()],
+            &[&pgpu, &vgpu_type],
         )
     }
 
     /// `PGPU.set_GPU_group`.
     pub fn set_gpu_group(session: &Session, pgpu: &Ref<Pgpu>, value: &Ref<GpuGroup>) -> Result<()> {
-        call(
-            session,
-            "PGPU.set_GPU_group",
-            vec![pgpu.to_value(), value.to_value()],
-        )
+        call(session, "PGPU.set_GPU_group", &[&pgpu, &value])
     }
 
     /// `Async.PGPU.set_GPU_group`: [`Pgpu::set_gpu_group`] as a task; wait for it with [`crate::task::wait`].
@@ -273,11 +248,7 @@ impl Pgpu {
         pgpu: &Ref<Pgpu>,
         value: &Ref<GpuGroup>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.PGPU.set_GPU_group",
-            vec![pgpu.to_value(), value.to_value()],
-        )
+        call(session, "Async.PGPU.set_GPU_group", &[&pgpu, &value])
     }
 
     /// `PGPU.set_enabled_VGPU_types`.
@@ -286,11 +257,7 @@ impl Pgpu {
         pgpu: &Ref<Pgpu>,
         value: &[Ref<VgpuType>],
     ) -> Result<()> {
-        call(
-            session,
-            "PGPU.set_enabled_VGPU_types",
-            vec![pgpu.to_value(), value.to_value()],
-        )
+        call(session, "PGPU.set_enabled_VGPU_types", &[&pgpu, &value])
     }
 
     /// `Async.PGPU.set_enabled_VGPU_types`: [`Pgpu::set_enabled_vgpu_types`] as a task; wait for it with [`crate::task::wait`].
@@ -302,7 +269,7 @@ impl Pgpu {
         call(
             session,
             "Async.PGPU.set_enabled_VGPU_types",
-            vec![pgpu.to_value(), value.to_value()],
+            &[&pgpu, &value],
         )
     }
 
@@ -312,11 +279,7 @@ impl Pgpu {
         pgpu: &Ref<Pgpu>,
         value: &Ref<VgpuType>,
     ) -> Result<()> {
-        call(
-            session,
-            "PGPU.remove_enabled_VGPU_types",
-            vec![pgpu.to_value(), value.to_value()],
-        )
+        call(session, "PGPU.remove_enabled_VGPU_types", &[&pgpu, &value])
     }
 
     /// `Async.PGPU.remove_enabled_VGPU_types`: [`Pgpu::remove_enabled_vgpu_types`] as a task; wait for it with [`crate::task::wait`].
@@ -328,7 +291,7 @@ impl Pgpu {
         call(
             session,
             "Async.PGPU.remove_enabled_VGPU_types",
-            vec![pgpu.to_value(), value.to_value()],
+            &[&pgpu, &value],
         )
     }
 
@@ -338,11 +301,7 @@ impl Pgpu {
         pgpu: &Ref<Pgpu>,
         value: &Ref<VgpuType>,
     ) -> Result<()> {
-        call(
-            session,
-            "PGPU.add_enabled_VGPU_types",
-            vec![pgpu.to_value(), value.to_value()],
-        )
+        call(session, "PGPU.add_enabled_VGPU_types", &[&pgpu, &value])
     }
 
     /// `Async.PGPU.add_enabled_VGPU_types`: [`Pgpu::add_enabled_vgpu_types`] as a task; wait for it with [`crate::task::wait`].
@@ -354,17 +313,13 @@ impl Pgpu {
         call(
             session,
             "Async.PGPU.add_enabled_VGPU_types",
-            vec![pgpu.to_value(), value.to_value()],
+            &[&pgpu, &value],
         )
     }
 
     /// `PGPU.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, pgpu: &Ref<Pgpu>, key: &str) -> Result<()> {
-        call(
-            session,
-            "PGPU.remove_from_other_config",
-            vec![pgpu.to_value(), key.to_value()],
-        )
+        call(session, "PGPU.remove_from_other_config", &[&pgpu, &key])
     }
 
     /// `PGPU.add_to_other_config`.
@@ -374,11 +329,7 @@ impl Pgpu {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "PGPU.add_to_other_config",
-            vec![pgpu.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "PGPU.add_to_other_config", &[&pgpu, &key, &value])
     }
 
     /// `PGPU.set_other_config`.
@@ -387,11 +338,7 @@ impl Pgpu {
         pgpu: &Ref<Pgpu>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "PGPU.set_other_config",
-            vec![pgpu.to_value(), value.to_value()],
-        )
+        call(session, "PGPU.set_other_config", &[&pgpu, &value])
     }
 
     /// `PGPU.get_compatibility_metadata`.
@@ -399,25 +346,17 @@ impl Pgpu {
         session: &Session,
         pgpu: &Ref<Pgpu>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "PGPU.get_compatibility_metadata",
-            vec![pgpu.to_value()],
-        )
+        call(session, "PGPU.get_compatibility_metadata", &[&pgpu])
     }
 
     /// `PGPU.get_is_system_display_device`.
     pub fn get_is_system_display_device(session: &Session, pgpu: &Ref<Pgpu>) -> Result<bool> {
-        call(
-            session,
-            "PGPU.get_is_system_display_device",
-            vec![pgpu.to_value()],
-        )
+        call(session, "PGPU.get_is_system_display_device", &[&pgpu])
     }
 
     /// `PGPU.get_dom0_access`.
     pub fn get_dom0_access(session: &Session, pgpu: &Ref<Pgpu>) -> Result<PgpuDom0Access> {
-        call(session, "PGPU.get_dom0_access", vec![pgpu.to_value()])
+        call(session, "PGPU.get_dom0_access", &[&pgpu])
     }
 
     /// `PGPU.get_supported_VGPU_max_capacities`.
@@ -425,16 +364,12 @@ impl Pgpu {
         session: &Session,
         pgpu: &Ref<Pgpu>,
     ) -> Result<HashMap<Ref<VgpuType>, i64>> {
-        call(
-            session,
-            "PGPU.get_supported_VGPU_max_capacities",
-            vec![pgpu.to_value()],
-        )
+        call(session, "PGPU.get_supported_VGPU_max_capacities", &[&pgpu])
     }
 
     /// `PGPU.get_resident_VGPUs`.
     pub fn get_resident_vgpus(session: &Session, pgpu: &Ref<Pgpu>) -> Result<Vec<Ref<Vgpu>>> {
-        call(session, "PGPU.get_resident_VGPUs", vec![pgpu.to_value()])
+        call(session, "PGPU.get_resident_VGPUs", &[&pgpu])
     }
 
     /// `PGPU.get_enabled_VGPU_types`.
@@ -442,11 +377,7 @@ impl Pgpu {
         session: &Session,
         pgpu: &Ref<Pgpu>,
     ) -> Result<Vec<Ref<VgpuType>>> {
-        call(
-            session,
-            "PGPU.get_enabled_VGPU_types",
-            vec![pgpu.to_value()],
-        )
+        call(session, "PGPU.get_enabled_VGPU_types", &[&pgpu])
     }
 
     /// `PGPU.get_supported_VGPU_types`.
@@ -454,11 +385,7 @@ impl Pgpu {
         session: &Session,
         pgpu: &Ref<Pgpu>,
     ) -> Result<Vec<Ref<VgpuType>>> {
-        call(
-            session,
-            "PGPU.get_supported_VGPU_types",
-            vec![pgpu.to_value()],
-        )
+        call(session, "PGPU.get_supported_VGPU_types", &[&pgpu])
     }
 
     /// `PGPU.get_other_config`.
@@ -466,36 +393,36 @@ impl Pgpu {
         session: &Session,
         pgpu: &Ref<Pgpu>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "PGPU.get_other_config", vec![pgpu.to_value()])
+        call(session, "PGPU.get_other_config", &[&pgpu])
     }
 
     /// `PGPU.get_host`.
     pub fn get_host(session: &Session, pgpu: &Ref<Pgpu>) -> Result<Ref<Host>> {
-        call(session, "PGPU.get_host", vec![pgpu.to_value()])
+        call(session, "PGPU.get_host", &[&pgpu])
     }
 
     /// `PGPU.get_GPU_group`.
     pub fn get_gpu_group(session: &Session, pgpu: &Ref<Pgpu>) -> Result<Ref<GpuGroup>> {
-        call(session, "PGPU.get_GPU_group", vec![pgpu.to_value()])
+        call(session, "PGPU.get_GPU_group", &[&pgpu])
     }
 
     /// `PGPU.get_PCI`.
     pub fn get_pci(session: &Session, pgpu: &Ref<Pgpu>) -> Result<Ref<Pci>> {
-        call(session, "PGPU.get_PCI", vec![pgpu.to_value()])
+        call(session, "PGPU.get_PCI", &[&pgpu])
     }
 
     /// `PGPU.get_uuid`.
     pub fn get_uuid(session: &Session, pgpu: &Ref<Pgpu>) -> Result<String> {
-        call(session, "PGPU.get_uuid", vec![pgpu.to_value()])
+        call(session, "PGPU.get_uuid", &[&pgpu])
     }
 
     /// `PGPU.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Pgpu>> {
-        call(session, "PGPU.get_by_uuid", vec![uuid.to_value()])
+        call(session, "PGPU.get_by_uuid", &[&uuid])
     }
 
     /// `PGPU.get_record`.
     pub fn get_record(session: &Session, pgpu: &Ref<Pgpu>) -> Result<PgpuRecord> {
-        call(session, "PGPU.get_record", vec![pgpu.to_value()])
+        call(session, "PGPU.get_record", &[&pgpu])
     }
 }

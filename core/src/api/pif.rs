@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Bond, Host, Network, NetworkSriov, Pci, PifMetrics, Task, Tunnel, Vlan};
@@ -160,75 +162,46 @@ impl FromValue for PifRecord {
 
 impl ToValue for PifRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("device".to_owned(), self.device.to_value()),
-            ("network".to_owned(), self.network.to_value()),
-            ("host".to_owned(), self.host.to_value()),
-            ("MAC".to_owned(), self.mac.to_value()),
-            ("MTU".to_owned(), self.mtu.to_value()),
-            ("VLAN".to_owned(), self.vlan.to_value()),
-            ("metrics".to_owned(), self.metrics.to_value()),
-            ("physical".to_owned(), self.physical.to_value()),
-            (
-                "currently_attached".to_owned(),
-                self.currently_attached.to_value(),
-            ),
-            (
-                "ip_configuration_mode".to_owned(),
-                self.ip_configuration_mode.to_value(),
-            ),
-            ("IP".to_owned(), self.ip.to_value()),
-            ("netmask".to_owned(), self.netmask.to_value()),
-            ("gateway".to_owned(), self.gateway.to_value()),
-            ("DNS".to_owned(), self.dns.to_value()),
-            ("bond_slave_of".to_owned(), self.bond_slave_of.to_value()),
-            ("bond_master_of".to_owned(), self.bond_master_of.to_value()),
-            ("VLAN_master_of".to_owned(), self.vlan_master_of.to_value()),
-            ("VLAN_slave_of".to_owned(), self.vlan_slave_of.to_value()),
-            ("management".to_owned(), self.management.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            (
-                "disallow_unplug".to_owned(),
-                self.disallow_unplug.to_value(),
-            ),
-            (
-                "tunnel_access_PIF_of".to_owned(),
-                self.tunnel_access_pif_of.to_value(),
-            ),
-            (
-                "tunnel_transport_PIF_of".to_owned(),
-                self.tunnel_transport_pif_of.to_value(),
-            ),
-            (
-                "ipv6_configuration_mode".to_owned(),
-                self.ipv6_configuration_mode.to_value(),
-            ),
-            ("IPv6".to_owned(), self.ipv6.to_value()),
-            ("ipv6_gateway".to_owned(), self.ipv6_gateway.to_value()),
-            (
-                "primary_address_type".to_owned(),
-                self.primary_address_type.to_value(),
-            ),
-            ("managed".to_owned(), self.managed.to_value()),
-            ("properties".to_owned(), self.properties.to_value()),
-            ("capabilities".to_owned(), self.capabilities.to_value()),
-            (
-                "igmp_snooping_status".to_owned(),
-                self.igmp_snooping_status.to_value(),
-            ),
-            (
-                "sriov_physical_PIF_of".to_owned(),
-                self.sriov_physical_pif_of.to_value(),
-            ),
-            (
-                "sriov_logical_PIF_of".to_owned(),
-                self.sriov_logical_pif_of.to_value(),
-            ),
-            ("PCI".to_owned(), self.pci.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("device", &self.device),
+                ("network", &self.network),
+                ("host", &self.host),
+                ("MAC", &self.mac),
+                ("MTU", &self.mtu),
+                ("VLAN", &self.vlan),
+                ("metrics", &self.metrics),
+                ("physical", &self.physical),
+                ("currently_attached", &self.currently_attached),
+                ("ip_configuration_mode", &self.ip_configuration_mode),
+                ("IP", &self.ip),
+                ("netmask", &self.netmask),
+                ("gateway", &self.gateway),
+                ("DNS", &self.dns),
+                ("bond_slave_of", &self.bond_slave_of),
+                ("bond_master_of", &self.bond_master_of),
+                ("VLAN_master_of", &self.vlan_master_of),
+                ("VLAN_slave_of", &self.vlan_slave_of),
+                ("management", &self.management),
+                ("other_config", &self.other_config),
+                ("disallow_unplug", &self.disallow_unplug),
+                ("tunnel_access_PIF_of", &self.tunnel_access_pif_of),
+                ("tunnel_transport_PIF_of", &self.tunnel_transport_pif_of),
+                ("ipv6_configuration_mode", &self.ipv6_configuration_mode),
+                ("IPv6", &self.ipv6),
+                ("ipv6_gateway", &self.ipv6_gateway),
+                ("primary_address_type", &self.primary_address_type),
+                ("managed", &self.managed),
+                ("properties", &self.properties),
+                ("capabilities", &self.capabilities),
+                ("igmp_snooping_status", &self.igmp_snooping_status),
+                ("sriov_physical_PIF_of", &self.sriov_physical_pif_of),
+                ("sriov_logical_PIF_of", &self.sriov_logical_pif_of),
+                ("PCI", &self.pci),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -519,21 +492,17 @@ impl MapKey for PrimaryAddressType {
 impl Pif {
     /// `PIF.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Pif>, PifRecord>> {
-        call(session, "PIF.get_all_records", vec![])
+        call(session, "PIF.get_all_records", &[])
     }
 
     /// `PIF.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Pif>>> {
-        call(session, "PIF.get_all", vec![])
+        call(session, "PIF.get_all", &[])
     }
 
     /// `PIF.set_property`.
     pub fn set_property(session: &Session, pif: &Ref<Pif>, name: &str, value: &str) -> Result<()> {
-        call(
-            session,
-            "PIF.set_property",
-            vec![pif.to_value(), name.to_value(), value.to_value()],
-        )
+        call(session, "PIF.set_property", &[&pif, &name, &value])
     }
 
     /// `Async.PIF.set_property`: [`Pif::set_property`] as a task; wait for it with [`crate::task::wait`].
@@ -543,21 +512,17 @@ impl Pif {
         name: &str,
         value: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.PIF.set_property",
-            vec![pif.to_value(), name.to_value(), value.to_value()],
-        )
+        call(session, "Async.PIF.set_property", &[&pif, &name, &value])
     }
 
     /// `PIF.db_forget`.
     pub fn db_forget(session: &Session, pif: &Ref<Pif>) -> Result<()> {
-        call(session, "PIF.db_forget", vec![pif.to_value()])
+        call(session, "PIF.db_forget", &[&pif])
     }
 
     /// `Async.PIF.db_forget`: [`Pif::db_forget`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_db_forget(session: &Session, pif: &Ref<Pif>) -> Result<Ref<Task>> {
-        call(session, "Async.PIF.db_forget", vec![pif.to_value()])
+        call(session, "Async.PIF.db_forget", &[&pif])
     }
 
     /// `PIF.db_introduce`.
@@ -590,30 +555,30 @@ impl Pif {
         call(
             session,
             "PIF.db_introduce",
-            vec![
-                device.to_value(),
-                network.to_value(),
-                host.to_value(),
-                mac.to_value(),
-                mtu.to_value(),
-                vlan.to_value(),
-                physical.to_value(),
-                ip_configuration_mode.to_value(),
-                ip.to_value(),
-                netmask.to_value(),
-                gateway.to_value(),
-                dns.to_value(),
-                bond_slave_of.to_value(),
-                vlan_master_of.to_value(),
-                management.to_value(),
-                other_config.to_value(),
-                disallow_unplug.to_value(),
-                ipv6_configuration_mode.to_value(),
-                ipv6.to_value(),
-                ipv6_gateway.to_value(),
-                primary_address_type.to_value(),
-                managed.to_value(),
-                properties.to_value(),
+            &[
+                &device,
+                &network,
+                &host,
+                &mac,
+                &mtu,
+                &vlan,
+                &physical,
+                &ip_configuration_mode,
+                &ip,
+                &netmask,
+                &gateway,
+                &dns,
+                &bond_slave_of,
+                &vlan_master_of,
+                &management,
+                &other_config,
+                &disallow_unplug,
+                &ipv6_configuration_mode,
+                &ipv6,
+                &ipv6_gateway,
+                &primary_address_type,
+                &managed,
+                &properties,
             ],
         )
     }
@@ -648,30 +613,30 @@ impl Pif {
         call(
             session,
             "Async.PIF.db_introduce",
-            vec![
-                device.to_value(),
-                network.to_value(),
-                host.to_value(),
-                mac.to_value(),
-                mtu.to_value(),
-                vlan.to_value(),
-                physical.to_value(),
-                ip_configuration_mode.to_value(),
-                ip.to_value(),
-                netmask.to_value(),
-                gateway.to_value(),
-                dns.to_value(),
-                bond_slave_of.to_value(),
-                vlan_master_of.to_value(),
-                management.to_value(),
-                other_config.to_value(),
-                disallow_unplug.to_value(),
-                ipv6_configuration_mode.to_value(),
-                ipv6.to_value(),
-                ipv6_gateway.to_value(),
-                primary_address_type.to_value(),
-                managed.to_value(),
-                properties.to_value(),
+            &[
+                &device,
+                &network,
+                &host,
+                &mac,
+                &mtu,
+                &vlan,
+                &physical,
+                &ip_configuration_mode,
+                &ip,
+                &netmask,
+                &gateway,
+                &dns,
+                &bond_slave_of,
+                &vlan_master_of,
+                &management,
+                &other_config,
+                &disallow_unplug,
+                &ipv6_configuration_mode,
+                &ipv6,
+                &ipv6_gateway,
+                &primary_address_type,
+                &managed,
+                &properties,
             ],
         )
     }
@@ -680,25 +645,21 @@ impl Pif {
     ///
     /// Errors: `TRANSPORT_PIF_NOT_CONFIGURED`.
     pub fn plug(session: &Session, pif: &Ref<Pif>) -> Result<()> {
-        call(session, "PIF.plug", vec![pif.to_value()])
+        call(session, "PIF.plug", &[&pif])
     }
 
     /// `Async.PIF.plug`: [`Pif::plug`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `TRANSPORT_PIF_NOT_CONFIGURED`.
     pub fn async_plug(session: &Session, pif: &Ref<Pif>) -> Result<Ref<Task>> {
-        call(session, "Async.PIF.plug", vec![pif.to_value()])
+        call(session, "Async.PIF.plug", &[&pif])
     }
 
     /// `PIF.set_disallow_unplug`.
     ///
     /// Errors: `OTHER_OPERATION_IN_PROGRESS`, `CLUSTERING_ENABLED`.
     pub fn set_disallow_unplug(session: &Session, pif: &Ref<Pif>, value: bool) -> Result<()> {
-        call(
-            session,
-            "PIF.set_disallow_unplug",
-            vec![pif.to_value(), value.to_value()],
-        )
+        call(session, "PIF.set_disallow_unplug", &[&pif, &value])
     }
 
     /// `Async.PIF.set_disallow_unplug`: [`Pif::set_disallow_unplug`] as a task; wait for it with [`crate::task::wait`].
@@ -709,39 +670,35 @@ impl Pif {
         pif: &Ref<Pif>,
         value: bool,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.PIF.set_disallow_unplug",
-            vec![pif.to_value(), value.to_value()],
-        )
+        call(session, "Async.PIF.set_disallow_unplug", &[&pif, &value])
     }
 
     /// `PIF.unplug`.
     ///
     /// Errors: `HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN`, `VIF_IN_USE`, `PIF_DOES_NOT_ALLOW_UNPLUG`, `PIF_HAS_FCOE_SR_IN_USE`.
     pub fn unplug(session: &Session, pif: &Ref<Pif>) -> Result<()> {
-        call(session, "PIF.unplug", vec![pif.to_value()])
+        call(session, "PIF.unplug", &[&pif])
     }
 
     /// `Async.PIF.unplug`: [`Pif::unplug`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN`, `VIF_IN_USE`, `PIF_DOES_NOT_ALLOW_UNPLUG`, `PIF_HAS_FCOE_SR_IN_USE`.
     pub fn async_unplug(session: &Session, pif: &Ref<Pif>) -> Result<Ref<Task>> {
-        call(session, "Async.PIF.unplug", vec![pif.to_value()])
+        call(session, "Async.PIF.unplug", &[&pif])
     }
 
     /// `PIF.forget`.
     ///
     /// Errors: `PIF_TUNNEL_STILL_EXISTS`, `CLUSTERING_ENABLED`.
     pub fn forget(session: &Session, pif: &Ref<Pif>) -> Result<()> {
-        call(session, "PIF.forget", vec![pif.to_value()])
+        call(session, "PIF.forget", &[&pif])
     }
 
     /// `Async.PIF.forget`: [`Pif::forget`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `PIF_TUNNEL_STILL_EXISTS`, `CLUSTERING_ENABLED`.
     pub fn async_forget(session: &Session, pif: &Ref<Pif>) -> Result<Ref<Task>> {
-        call(session, "Async.PIF.forget", vec![pif.to_value()])
+        call(session, "Async.PIF.forget", &[&pif])
     }
 
     /// `PIF.introduce`.
@@ -752,16 +709,7 @@ impl Pif {
         device: &str,
         managed: bool,
     ) -> Result<Ref<Pif>> {
-        call(
-            session,
-            "PIF.introduce",
-            vec![
-                host.to_value(),
-                mac.to_value(),
-                device.to_value(),
-                managed.to_value(),
-            ],
-        )
+        call(session, "PIF.introduce", &[&host, &mac, &device, &managed])
     }
 
     /// `Async.PIF.introduce`: [`Pif::introduce`] as a task; wait for it with [`crate::task::wait`].
@@ -775,23 +723,18 @@ impl Pif {
         call(
             session,
             "Async.PIF.introduce",
-            vec![
-                host.to_value(),
-                mac.to_value(),
-                device.to_value(),
-                managed.to_value(),
-            ],
+            &[&host, &mac, &device, &managed],
         )
     }
 
     /// `PIF.scan`.
     pub fn scan(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "PIF.scan", vec![host.to_value()])
+        call(session, "PIF.scan", &[&host])
     }
 
     /// `Async.PIF.scan`: [`Pif::scan`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_scan(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.PIF.scan", vec![host.to_value()])
+        call(session, "Async.PIF.scan", &[&host])
     }
 
     /// `PIF.set_primary_address_type`.
@@ -803,7 +746,7 @@ impl Pif {
         call(
             session,
             "PIF.set_primary_address_type",
-            vec![pif.to_value(), primary_address_type.to_value()],
+            &[&pif, &primary_address_type],
         )
     }
 
@@ -816,7 +759,7 @@ impl Pif {
         call(
             session,
             "Async.PIF.set_primary_address_type",
-            vec![pif.to_value(), primary_address_type.to_value()],
+            &[&pif, &primary_address_type],
         )
     }
 
@@ -834,13 +777,7 @@ impl Pif {
         call(
             session,
             "PIF.reconfigure_ipv6",
-            vec![
-                pif.to_value(),
-                mode.to_value(),
-                ipv6.to_value(),
-                gateway.to_value(),
-                dns.to_value(),
-            ],
+            &[&pif, &mode, &ipv6, &gateway, &dns],
         )
     }
 
@@ -858,13 +795,7 @@ impl Pif {
         call(
             session,
             "Async.PIF.reconfigure_ipv6",
-            vec![
-                pif.to_value(),
-                mode.to_value(),
-                ipv6.to_value(),
-                gateway.to_value(),
-                dns.to_value(),
-            ],
+            &[&pif, &mode, &ipv6, &gateway, &dns],
         )
     }
 
@@ -883,14 +814,7 @@ impl Pif {
         call(
             session,
             "PIF.reconfigure_ip",
-            vec![
-                pif.to_value(),
-                mode.to_value(),
-                ip.to_value(),
-                netmask.to_value(),
-                gateway.to_value(),
-                dns.to_value(),
-            ],
+            &[&pif, &mode, &ip, &netmask, &gateway, &dns],
         )
     }
 
@@ -909,14 +833,7 @@ impl Pif {
         call(
             session,
             "Async.PIF.reconfigure_ip",
-            vec![
-                pif.to_value(),
-                mode.to_value(),
-                ip.to_value(),
-                netmask.to_value(),
-                gateway.to_value(),
-                dns.to_value(),
-            ],
+            &[&pif, &mode, &ip, &netmask, &gateway, &dns],
         )
     }
 
@@ -926,7 +843,7 @@ impl Pif {
     ///
     /// Errors: `PIF_IS_PHYSICAL`.
     pub fn destroy(session: &Session, pif: &Ref<Pif>) -> Result<()> {
-        call(session, "PIF.destroy", vec![pif.to_value()])
+        call(session, "PIF.destroy", &[&pif])
     }
 
     /// `Async.PIF.destroy`: [`Pif::destroy`] as a task; wait for it with [`crate::task::wait`].
@@ -935,7 +852,7 @@ impl Pif {
     ///
     /// Errors: `PIF_IS_PHYSICAL`.
     pub fn async_destroy(session: &Session, pif: &Ref<Pif>) -> Result<Ref<Task>> {
-        call(session, "Async.PIF.destroy", vec![pif.to_value()])
+        call(session, "Async.PIF.destroy", &[&pif])
     }
 
     /// `PIF.create_VLAN`.
@@ -953,12 +870,7 @@ impl Pif {
         call(
             session,
             "PIF.create_VLAN",
-            vec![
-                device.to_value(),
-                network.to_value(),
-                host.to_value(),
-                vlan.to_value(),
-            ],
+            &[&device, &network, &host, &vlan],
         )
     }
 
@@ -977,22 +889,13 @@ impl Pif {
         call(
             session,
             "Async.PIF.create_VLAN",
-            vec![
-                device.to_value(),
-                network.to_value(),
-                host.to_value(),
-                vlan.to_value(),
-            ],
+            &[&device, &network, &host, &vlan],
         )
     }
 
     /// `PIF.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, pif: &Ref<Pif>, key: &str) -> Result<()> {
-        call(
-            session,
-            "PIF.remove_from_other_config",
-            vec![pif.to_value(), key.to_value()],
-        )
+        call(session, "PIF.remove_from_other_config", &[&pif, &key])
     }
 
     /// `PIF.add_to_other_config`.
@@ -1002,11 +905,7 @@ impl Pif {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "PIF.add_to_other_config",
-            vec![pif.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "PIF.add_to_other_config", &[&pif, &key, &value])
     }
 
     /// `PIF.set_other_config`.
@@ -1015,16 +914,12 @@ impl Pif {
         pif: &Ref<Pif>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "PIF.set_other_config",
-            vec![pif.to_value(), value.to_value()],
-        )
+        call(session, "PIF.set_other_config", &[&pif, &value])
     }
 
     /// `PIF.get_PCI`.
     pub fn get_pci(session: &Session, pif: &Ref<Pif>) -> Result<Ref<Pci>> {
-        call(session, "PIF.get_PCI", vec![pif.to_value()])
+        call(session, "PIF.get_PCI", &[&pif])
     }
 
     /// `PIF.get_sriov_logical_PIF_of`.
@@ -1032,11 +927,7 @@ impl Pif {
         session: &Session,
         pif: &Ref<Pif>,
     ) -> Result<Vec<Ref<NetworkSriov>>> {
-        call(
-            session,
-            "PIF.get_sriov_logical_PIF_of",
-            vec![pif.to_value()],
-        )
+        call(session, "PIF.get_sriov_logical_PIF_of", &[&pif])
     }
 
     /// `PIF.get_sriov_physical_PIF_of`.
@@ -1044,35 +935,27 @@ impl Pif {
         session: &Session,
         pif: &Ref<Pif>,
     ) -> Result<Vec<Ref<NetworkSriov>>> {
-        call(
-            session,
-            "PIF.get_sriov_physical_PIF_of",
-            vec![pif.to_value()],
-        )
+        call(session, "PIF.get_sriov_physical_PIF_of", &[&pif])
     }
 
     /// `PIF.get_igmp_snooping_status`.
     pub fn get_igmp_snooping_status(session: &Session, pif: &Ref<Pif>) -> Result<PifIgmpStatus> {
-        call(
-            session,
-            "PIF.get_igmp_snooping_status",
-            vec![pif.to_value()],
-        )
+        call(session, "PIF.get_igmp_snooping_status", &[&pif])
     }
 
     /// `PIF.get_capabilities`.
     pub fn get_capabilities(session: &Session, pif: &Ref<Pif>) -> Result<Vec<String>> {
-        call(session, "PIF.get_capabilities", vec![pif.to_value()])
+        call(session, "PIF.get_capabilities", &[&pif])
     }
 
     /// `PIF.get_properties`.
     pub fn get_properties(session: &Session, pif: &Ref<Pif>) -> Result<HashMap<String, String>> {
-        call(session, "PIF.get_properties", vec![pif.to_value()])
+        call(session, "PIF.get_properties", &[&pif])
     }
 
     /// `PIF.get_managed`.
     pub fn get_managed(session: &Session, pif: &Ref<Pif>) -> Result<bool> {
-        call(session, "PIF.get_managed", vec![pif.to_value()])
+        call(session, "PIF.get_managed", &[&pif])
     }
 
     /// `PIF.get_primary_address_type`.
@@ -1080,21 +963,17 @@ impl Pif {
         session: &Session,
         pif: &Ref<Pif>,
     ) -> Result<PrimaryAddressType> {
-        call(
-            session,
-            "PIF.get_primary_address_type",
-            vec![pif.to_value()],
-        )
+        call(session, "PIF.get_primary_address_type", &[&pif])
     }
 
     /// `PIF.get_ipv6_gateway`.
     pub fn get_ipv6_gateway(session: &Session, pif: &Ref<Pif>) -> Result<String> {
-        call(session, "PIF.get_ipv6_gateway", vec![pif.to_value()])
+        call(session, "PIF.get_ipv6_gateway", &[&pif])
     }
 
     /// `PIF.get_IPv6`.
     pub fn get_ipv6(session: &Session, pif: &Ref<Pif>) -> Result<Vec<String>> {
-        call(session, "PIF.get_IPv6", vec![pif.to_value()])
+        call(session, "PIF.get_IPv6", &[&pif])
     }
 
     /// `PIF.get_ipv6_configuration_mode`.
@@ -1102,11 +981,7 @@ impl Pif {
         session: &Session,
         pif: &Ref<Pif>,
     ) -> Result<Ipv6ConfigurationMode> {
-        call(
-            session,
-            "PIF.get_ipv6_configuration_mode",
-            vec![pif.to_value()],
-        )
+        call(session, "PIF.get_ipv6_configuration_mode", &[&pif])
     }
 
     /// `PIF.get_tunnel_transport_PIF_of`.
@@ -1114,75 +989,67 @@ impl Pif {
         session: &Session,
         pif: &Ref<Pif>,
     ) -> Result<Vec<Ref<Tunnel>>> {
-        call(
-            session,
-            "PIF.get_tunnel_transport_PIF_of",
-            vec![pif.to_value()],
-        )
+        call(session, "PIF.get_tunnel_transport_PIF_of", &[&pif])
     }
 
     /// `PIF.get_tunnel_access_PIF_of`.
     pub fn get_tunnel_access_pif_of(session: &Session, pif: &Ref<Pif>) -> Result<Vec<Ref<Tunnel>>> {
-        call(
-            session,
-            "PIF.get_tunnel_access_PIF_of",
-            vec![pif.to_value()],
-        )
+        call(session, "PIF.get_tunnel_access_PIF_of", &[&pif])
     }
 
     /// `PIF.get_disallow_unplug`.
     pub fn get_disallow_unplug(session: &Session, pif: &Ref<Pif>) -> Result<bool> {
-        call(session, "PIF.get_disallow_unplug", vec![pif.to_value()])
+        call(session, "PIF.get_disallow_unplug", &[&pif])
     }
 
     /// `PIF.get_other_config`.
     pub fn get_other_config(session: &Session, pif: &Ref<Pif>) -> Result<HashMap<String, String>> {
-        call(session, "PIF.get_other_config", vec![pif.to_value()])
+        call(session, "PIF.get_other_config", &[&pif])
     }
 
     /// `PIF.get_management`.
     pub fn get_management(session: &Session, pif: &Ref<Pif>) -> Result<bool> {
-        call(session, "PIF.get_management", vec![pif.to_value()])
+        call(session, "PIF.get_management", &[&pif])
     }
 
     /// `PIF.get_VLAN_slave_of`.
     pub fn get_vlan_slave_of(session: &Session, pif: &Ref<Pif>) -> Result<Vec<Ref<Vlan>>> {
-        call(session, "PIF.get_VLAN_slave_of", vec![pif.to_value()])
+        call(session, "PIF.get_VLAN_slave_of", &[&pif])
     }
 
     /// `PIF.get_VLAN_master_of`.
     pub fn get_vlan_master_of(session: &Session, pif: &Ref<Pif>) -> Result<Ref<Vlan>> {
-        call(session, "PIF.get_VLAN_master_of", vec![pif.to_value()])
+        call(session, "PIF.get_VLAN_master_of", &[&pif])
     }
 
     /// `PIF.get_bond_master_of`.
     pub fn get_bond_master_of(session: &Session, pif: &Ref<Pif>) -> Result<Vec<Ref<Bond>>> {
-        call(session, "PIF.get_bond_master_of", vec![pif.to_value()])
+        call(session, "PIF.get_bond_master_of", &[&pif])
     }
 
     /// `PIF.get_bond_slave_of`.
     pub fn get_bond_slave_of(session: &Session, pif: &Ref<Pif>) -> Result<Ref<Bond>> {
-        call(session, "PIF.get_bond_slave_of", vec![pif.to_value()])
+        call(session, "PIF.get_bond_slave_of", &[&pif])
     }
 
     /// `PIF.get_DNS`.
     pub fn get_dns(session: &Session, pif: &Ref<Pif>) -> Result<String> {
-        call(session, "PIF.get_DNS", vec![pif.to_value()])
+        call(session, "PIF.get_DNS", &[&pif])
     }
 
     /// `PIF.get_gateway`.
     pub fn get_gateway(session: &Session, pif: &Ref<Pif>) -> Result<String> {
-        call(session, "PIF.get_gateway", vec![pif.to_value()])
+        call(session, "PIF.get_gateway", &[&pif])
     }
 
     /// `PIF.get_netmask`.
     pub fn get_netmask(session: &Session, pif: &Ref<Pif>) -> Result<String> {
-        call(session, "PIF.get_netmask", vec![pif.to_value()])
+        call(session, "PIF.get_netmask", &[&pif])
     }
 
     /// `PIF.get_IP`.
     pub fn get_ip(session: &Session, pif: &Ref<Pif>) -> Result<String> {
-        call(session, "PIF.get_IP", vec![pif.to_value()])
+        call(session, "PIF.get_IP", &[&pif])
     }
 
     /// `PIF.get_ip_configuration_mode`.
@@ -1190,70 +1057,66 @@ impl Pif {
         session: &Session,
         pif: &Ref<Pif>,
     ) -> Result<IpConfigurationMode> {
-        call(
-            session,
-            "PIF.get_ip_configuration_mode",
-            vec![pif.to_value()],
-        )
+        call(session, "PIF.get_ip_configuration_mode", &[&pif])
     }
 
     /// `PIF.get_currently_attached`.
     pub fn get_currently_attached(session: &Session, pif: &Ref<Pif>) -> Result<bool> {
-        call(session, "PIF.get_currently_attached", vec![pif.to_value()])
+        call(session, "PIF.get_currently_attached", &[&pif])
     }
 
     /// `PIF.get_physical`.
     pub fn get_physical(session: &Session, pif: &Ref<Pif>) -> Result<bool> {
-        call(session, "PIF.get_physical", vec![pif.to_value()])
+        call(session, "PIF.get_physical", &[&pif])
     }
 
     /// `PIF.get_metrics`.
     pub fn get_metrics(session: &Session, pif: &Ref<Pif>) -> Result<Ref<PifMetrics>> {
-        call(session, "PIF.get_metrics", vec![pif.to_value()])
+        call(session, "PIF.get_metrics", &[&pif])
     }
 
     /// `PIF.get_VLAN`.
     pub fn get_vlan(session: &Session, pif: &Ref<Pif>) -> Result<i64> {
-        call(session, "PIF.get_VLAN", vec![pif.to_value()])
+        call(session, "PIF.get_VLAN", &[&pif])
     }
 
     /// `PIF.get_MTU`.
     pub fn get_mtu(session: &Session, pif: &Ref<Pif>) -> Result<i64> {
-        call(session, "PIF.get_MTU", vec![pif.to_value()])
+        call(session, "PIF.get_MTU", &[&pif])
     }
 
     /// `PIF.get_MAC`.
     pub fn get_mac(session: &Session, pif: &Ref<Pif>) -> Result<String> {
-        call(session, "PIF.get_MAC", vec![pif.to_value()])
+        call(session, "PIF.get_MAC", &[&pif])
     }
 
     /// `PIF.get_host`.
     pub fn get_host(session: &Session, pif: &Ref<Pif>) -> Result<Ref<Host>> {
-        call(session, "PIF.get_host", vec![pif.to_value()])
+        call(session, "PIF.get_host", &[&pif])
     }
 
     /// `PIF.get_network`.
     pub fn get_network(session: &Session, pif: &Ref<Pif>) -> Result<Ref<Network>> {
-        call(session, "PIF.get_network", vec![pif.to_value()])
+        call(session, "PIF.get_network", &[&pif])
     }
 
     /// `PIF.get_device`.
     pub fn get_device(session: &Session, pif: &Ref<Pif>) -> Result<String> {
-        call(session, "PIF.get_device", vec![pif.to_value()])
+        call(session, "PIF.get_device", &[&pif])
     }
 
     /// `PIF.get_uuid`.
     pub fn get_uuid(session: &Session, pif: &Ref<Pif>) -> Result<String> {
-        call(session, "PIF.get_uuid", vec![pif.to_value()])
+        call(session, "PIF.get_uuid", &[&pif])
     }
 
     /// `PIF.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Pif>> {
-        call(session, "PIF.get_by_uuid", vec![uuid.to_value()])
+        call(session, "PIF.get_by_uuid", &[&uuid])
     }
 
     /// `PIF.get_record`.
     pub fn get_record(session: &Session, pif: &Ref<Pif>) -> Result<PifRecord> {
-        call(session, "PIF.get_record", vec![pif.to_value()])
+        call(session, "PIF.get_record", &[&pif])
     }
 }

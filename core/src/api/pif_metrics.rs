@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 /// The `PIF_metrics` class: the type parameter of [`Ref<PifMetrics>`](crate::Ref) and the namespace of the class's messages.
@@ -73,23 +73,24 @@ impl FromValue for PifMetricsRecord {
 
 impl ToValue for PifMetricsRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("io_read_kbs".to_owned(), self.io_read_kbs.to_value()),
-            ("io_write_kbs".to_owned(), self.io_write_kbs.to_value()),
-            ("carrier".to_owned(), self.carrier.to_value()),
-            ("vendor_id".to_owned(), self.vendor_id.to_value()),
-            ("vendor_name".to_owned(), self.vendor_name.to_value()),
-            ("device_id".to_owned(), self.device_id.to_value()),
-            ("device_name".to_owned(), self.device_name.to_value()),
-            ("speed".to_owned(), self.speed.to_value()),
-            ("duplex".to_owned(), self.duplex.to_value()),
-            ("pci_bus_path".to_owned(), self.pci_bus_path.to_value()),
-            ("last_updated".to_owned(), self.last_updated.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("io_read_kbs", &self.io_read_kbs),
+                ("io_write_kbs", &self.io_write_kbs),
+                ("carrier", &self.carrier),
+                ("vendor_id", &self.vendor_id),
+                ("vendor_name", &self.vendor_name),
+                ("device_id", &self.device_id),
+                ("device_name", &self.device_name),
+                ("speed", &self.speed),
+                ("duplex", &self.duplex),
+                ("pci_bus_path", &self.pci_bus_path),
+                ("last_updated", &self.last_updated),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -98,12 +99,12 @@ impl PifMetrics {
     pub fn get_all_records(
         session: &Session,
     ) -> Result<HashMap<Ref<PifMetrics>, PifMetricsRecord>> {
-        call(session, "PIF_metrics.get_all_records", vec![])
+        call(session, "PIF_metrics.get_all_records", &[])
     }
 
     /// `PIF_metrics.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<PifMetrics>>> {
-        call(session, "PIF_metrics.get_all", vec![])
+        call(session, "PIF_metrics.get_all", &[])
     }
 
     /// `PIF_metrics.remove_from_other_config`.
@@ -115,7 +116,7 @@ impl PifMetrics {
         call(
             session,
             "PIF_metrics.remove_from_other_config",
-            vec![pif_metrics.to_value(), key.to_value()],
+            &[&pif_metrics, &key],
         )
     }
 
@@ -129,7 +130,7 @@ impl PifMetrics {
         call(
             session,
             "PIF_metrics.add_to_other_config",
-            vec![pif_metrics.to_value(), key.to_value(), value.to_value()],
+            &[&pif_metrics, &key, &value],
         )
     }
 
@@ -142,7 +143,7 @@ impl PifMetrics {
         call(
             session,
             "PIF_metrics.set_other_config",
-            vec![pif_metrics.to_value(), value.to_value()],
+            &[&pif_metrics, &value],
         )
     }
 
@@ -151,128 +152,76 @@ impl PifMetrics {
         session: &Session,
         pif_metrics: &Ref<PifMetrics>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "PIF_metrics.get_other_config",
-            vec![pif_metrics.to_value()],
-        )
+        call(session, "PIF_metrics.get_other_config", &[&pif_metrics])
     }
 
     /// `PIF_metrics.get_last_updated`.
     pub fn get_last_updated(session: &Session, pif_metrics: &Ref<PifMetrics>) -> Result<DateTime> {
-        call(
-            session,
-            "PIF_metrics.get_last_updated",
-            vec![pif_metrics.to_value()],
-        )
+        call(session, "PIF_metrics.get_last_updated", &[&pif_metrics])
     }
 
     /// `PIF_metrics.get_pci_bus_path`.
     pub fn get_pci_bus_path(session: &Session, pif_metrics: &Ref<PifMetrics>) -> Result<String> {
-        call(
-            session,
-            "PIF_metrics.get_pci_bus_path",
-            vec![pif_metrics.to_value()],
-        )
+        call(session, "PIF_metrics.get_pci_bus_path", &[&pif_metrics])
     }
 
     /// `PIF_metrics.get_duplex`.
     pub fn get_duplex(session: &Session, pif_metrics: &Ref<PifMetrics>) -> Result<bool> {
-        call(
-            session,
-            "PIF_metrics.get_duplex",
-            vec![pif_metrics.to_value()],
-        )
+        call(session, "PIF_metrics.get_duplex", &[&pif_metrics])
     }
 
     /// `PIF_metrics.get_speed`.
     pub fn get_speed(session: &Session, pif_metrics: &Ref<PifMetrics>) -> Result<i64> {
-        call(
-            session,
-            "PIF_metrics.get_speed",
-            vec![pif_metrics.to_value()],
-        )
+        call(session, "PIF_metrics.get_speed", &[&pif_metrics])
     }
 
     /// `PIF_metrics.get_device_name`.
     pub fn get_device_name(session: &Session, pif_metrics: &Ref<PifMetrics>) -> Result<String> {
-        call(
-            session,
-            "PIF_metrics.get_device_name",
-            vec![pif_metrics.to_value()],
-        )
+        call(session, "PIF_metrics.get_device_name", &[&pif_metrics])
     }
 
     /// `PIF_metrics.get_device_id`.
     pub fn get_device_id(session: &Session, pif_metrics: &Ref<PifMetrics>) -> Result<String> {
-        call(
-            session,
-            "PIF_metrics.get_device_id",
-            vec![pif_metrics.to_value()],
-        )
+        call(session, "PIF_metrics.get_device_id", &[&pif_metrics])
     }
 
     /// `PIF_metrics.get_vendor_name`.
     pub fn get_vendor_name(session: &Session, pif_metrics: &Ref<PifMetrics>) -> Result<String> {
-        call(
-            session,
-            "PIF_metrics.get_vendor_name",
-            vec![pif_metrics.to_value()],
-        )
+        call(session, "PIF_metrics.get_vendor_name", &[&pif_metrics])
     }
 
     /// `PIF_metrics.get_vendor_id`.
     pub fn get_vendor_id(session: &Session, pif_metrics: &Ref<PifMetrics>) -> Result<String> {
-        call(
-            session,
-            "PIF_metrics.get_vendor_id",
-            vec![pif_metrics.to_value()],
-        )
+        call(session, "PIF_metrics.get_vendor_id", &[&pif_metrics])
     }
 
     /// `PIF_metrics.get_carrier`.
     pub fn get_carrier(session: &Session, pif_metrics: &Ref<PifMetrics>) -> Result<bool> {
-        call(
-            session,
-            "PIF_metrics.get_carrier",
-            vec![pif_metrics.to_value()],
-        )
+        call(session, "PIF_metrics.get_carrier", &[&pif_metrics])
     }
 
     /// `PIF_metrics.get_io_write_kbs`.
     ///
     /// Removed in tampa; only older servers have it.
     pub fn get_io_write_kbs(session: &Session, pif_metrics: &Ref<PifMetrics>) -> Result<f64> {
-        call(
-            session,
-            "PIF_metrics.get_io_write_kbs",
-            vec![pif_metrics.to_value()],
-        )
+        call(session, "PIF_metrics.get_io_write_kbs", &[&pif_metrics])
     }
 
     /// `PIF_metrics.get_io_read_kbs`.
     ///
     /// Removed in tampa; only older servers have it.
     pub fn get_io_read_kbs(session: &Session, pif_metrics: &Ref<PifMetrics>) -> Result<f64> {
-        call(
-            session,
-            "PIF_metrics.get_io_read_kbs",
-            vec![pif_metrics.to_value()],
-        )
+        call(session, "PIF_metrics.get_io_read_kbs", &[&pif_metrics])
     }
 
     /// `PIF_metrics.get_uuid`.
     pub fn get_uuid(session: &Session, pif_metrics: &Ref<PifMetrics>) -> Result<String> {
-        call(
-            session,
-            "PIF_metrics.get_uuid",
-            vec![pif_metrics.to_value()],
-        )
+        call(session, "PIF_metrics.get_uuid", &[&pif_metrics])
     }
 
     /// `PIF_metrics.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<PifMetrics>> {
-        call(session, "PIF_metrics.get_by_uuid", vec![uuid.to_value()])
+        call(session, "PIF_metrics.get_by_uuid", &[&uuid])
     }
 
     /// `PIF_metrics.get_record`.
@@ -280,10 +229,6 @@ impl PifMetrics {
         session: &Session,
         pif_metrics: &Ref<PifMetrics>,
     ) -> Result<PifMetricsRecord> {
-        call(
-            session,
-            "PIF_metrics.get_record",
-            vec![pif_metrics.to_value()],
-        )
+        call(session, "PIF_metrics.get_record", &[&pif_metrics])
     }
 }

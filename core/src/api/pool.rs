@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 use super::{Blob, Host, Network, Pif, Repository, Secret, Sr, Task, Vdi, Vm};
@@ -261,175 +263,77 @@ impl FromValue for PoolRecord {
 
 impl ToValue for PoolRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            ("master".to_owned(), self.master.to_value()),
-            ("default_SR".to_owned(), self.default_sr.to_value()),
-            (
-                "suspend_image_SR".to_owned(),
-                self.suspend_image_sr.to_value(),
-            ),
-            ("crash_dump_SR".to_owned(), self.crash_dump_sr.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            ("ha_enabled".to_owned(), self.ha_enabled.to_value()),
-            (
-                "ha_configuration".to_owned(),
-                self.ha_configuration.to_value(),
-            ),
-            ("ha_statefiles".to_owned(), self.ha_statefiles.to_value()),
-            (
-                "ha_host_failures_to_tolerate".to_owned(),
-                self.ha_host_failures_to_tolerate.to_value(),
-            ),
-            (
-                "ha_plan_exists_for".to_owned(),
-                self.ha_plan_exists_for.to_value(),
-            ),
-            (
-                "ha_allow_overcommit".to_owned(),
-                self.ha_allow_overcommit.to_value(),
-            ),
-            (
-                "ha_overcommitted".to_owned(),
-                self.ha_overcommitted.to_value(),
-            ),
-            ("blobs".to_owned(), self.blobs.to_value()),
-            ("tags".to_owned(), self.tags.to_value()),
-            ("gui_config".to_owned(), self.gui_config.to_value()),
-            (
-                "health_check_config".to_owned(),
-                self.health_check_config.to_value(),
-            ),
-            ("wlb_url".to_owned(), self.wlb_url.to_value()),
-            ("wlb_username".to_owned(), self.wlb_username.to_value()),
-            ("wlb_enabled".to_owned(), self.wlb_enabled.to_value()),
-            (
-                "wlb_verify_cert".to_owned(),
-                self.wlb_verify_cert.to_value(),
-            ),
-            (
-                "redo_log_enabled".to_owned(),
-                self.redo_log_enabled.to_value(),
-            ),
-            ("redo_log_vdi".to_owned(), self.redo_log_vdi.to_value()),
-            (
-                "vswitch_controller".to_owned(),
-                self.vswitch_controller.to_value(),
-            ),
-            ("restrictions".to_owned(), self.restrictions.to_value()),
-            ("metadata_VDIs".to_owned(), self.metadata_vdis.to_value()),
-            (
-                "ha_cluster_stack".to_owned(),
-                self.ha_cluster_stack.to_value(),
-            ),
-            (
-                "allowed_operations".to_owned(),
-                self.allowed_operations.to_value(),
-            ),
-            (
-                "current_operations".to_owned(),
-                self.current_operations.to_value(),
-            ),
-            (
-                "guest_agent_config".to_owned(),
-                self.guest_agent_config.to_value(),
-            ),
-            ("cpu_info".to_owned(), self.cpu_info.to_value()),
-            (
-                "policy_no_vendor_device".to_owned(),
-                self.policy_no_vendor_device.to_value(),
-            ),
-            (
-                "live_patching_disabled".to_owned(),
-                self.live_patching_disabled.to_value(),
-            ),
-            (
-                "igmp_snooping_enabled".to_owned(),
-                self.igmp_snooping_enabled.to_value(),
-            ),
-            (
-                "uefi_certificates".to_owned(),
-                self.uefi_certificates.to_value(),
-            ),
-            (
-                "custom_uefi_certificates".to_owned(),
-                self.custom_uefi_certificates.to_value(),
-            ),
-            ("is_psr_pending".to_owned(), self.is_psr_pending.to_value()),
-            (
-                "tls_verification_enabled".to_owned(),
-                self.tls_verification_enabled.to_value(),
-            ),
-            ("repositories".to_owned(), self.repositories.to_value()),
-            (
-                "client_certificate_auth_enabled".to_owned(),
-                self.client_certificate_auth_enabled.to_value(),
-            ),
-            (
-                "client_certificate_auth_name".to_owned(),
-                self.client_certificate_auth_name.to_value(),
-            ),
-            (
-                "repository_proxy_url".to_owned(),
-                self.repository_proxy_url.to_value(),
-            ),
-            (
-                "repository_proxy_username".to_owned(),
-                self.repository_proxy_username.to_value(),
-            ),
-            (
-                "repository_proxy_password".to_owned(),
-                self.repository_proxy_password.to_value(),
-            ),
-            (
-                "migration_compression".to_owned(),
-                self.migration_compression.to_value(),
-            ),
-            (
-                "coordinator_bias".to_owned(),
-                self.coordinator_bias.to_value(),
-            ),
-            (
-                "local_auth_max_threads".to_owned(),
-                self.local_auth_max_threads.to_value(),
-            ),
-            (
-                "ext_auth_max_threads".to_owned(),
-                self.ext_auth_max_threads.to_value(),
-            ),
-            ("telemetry_uuid".to_owned(), self.telemetry_uuid.to_value()),
-            (
-                "telemetry_frequency".to_owned(),
-                self.telemetry_frequency.to_value(),
-            ),
-            (
-                "telemetry_next_collection".to_owned(),
-                self.telemetry_next_collection.to_value(),
-            ),
-            (
-                "last_update_sync".to_owned(),
-                self.last_update_sync.to_value(),
-            ),
-            (
-                "update_sync_frequency".to_owned(),
-                self.update_sync_frequency.to_value(),
-            ),
-            (
-                "update_sync_day".to_owned(),
-                self.update_sync_day.to_value(),
-            ),
-            (
-                "update_sync_enabled".to_owned(),
-                self.update_sync_enabled.to_value(),
-            ),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("master", &self.master),
+                ("default_SR", &self.default_sr),
+                ("suspend_image_SR", &self.suspend_image_sr),
+                ("crash_dump_SR", &self.crash_dump_sr),
+                ("other_config", &self.other_config),
+                ("ha_enabled", &self.ha_enabled),
+                ("ha_configuration", &self.ha_configuration),
+                ("ha_statefiles", &self.ha_statefiles),
+                (
+                    "ha_host_failures_to_tolerate",
+                    &self.ha_host_failures_to_tolerate,
+                ),
+                ("ha_plan_exists_for", &self.ha_plan_exists_for),
+                ("ha_allow_overcommit", &self.ha_allow_overcommit),
+                ("ha_overcommitted", &self.ha_overcommitted),
+                ("blobs", &self.blobs),
+                ("tags", &self.tags),
+                ("gui_config", &self.gui_config),
+                ("health_check_config", &self.health_check_config),
+                ("wlb_url", &self.wlb_url),
+                ("wlb_username", &self.wlb_username),
+                ("wlb_enabled", &self.wlb_enabled),
+                ("wlb_verify_cert", &self.wlb_verify_cert),
+                ("redo_log_enabled", &self.redo_log_enabled),
+                ("redo_log_vdi", &self.redo_log_vdi),
+                ("vswitch_controller", &self.vswitch_controller),
+                ("restrictions", &self.restrictions),
+                ("metadata_VDIs", &self.metadata_vdis),
+                ("ha_cluster_stack", &self.ha_cluster_stack),
+                ("allowed_operations", &self.allowed_operations),
+                ("current_operations", &self.current_operations),
+                ("guest_agent_config", &self.guest_agent_config),
+                ("cpu_info", &self.cpu_info),
+                ("policy_no_vendor_device", &self.policy_no_vendor_device),
+                ("live_patching_disabled", &self.live_patching_disabled),
+                ("igmp_snooping_enabled", &self.igmp_snooping_enabled),
+                ("uefi_certificates", &self.uefi_certificates),
+                ("custom_uefi_certificates", &self.custom_uefi_certificates),
+                ("is_psr_pending", &self.is_psr_pending),
+                ("tls_verification_enabled", &self.tls_verification_enabled),
+                ("repositories", &self.repositories),
+                (
+                    "client_certificate_auth_enabled",
+                    &self.client_certificate_auth_enabled,
+                ),
+                (
+                    "client_certificate_auth_name",
+                    &self.client_certificate_auth_name,
+                ),
+                ("repository_proxy_url", &self.repository_proxy_url),
+                ("repository_proxy_username", &self.repository_proxy_username),
+                ("repository_proxy_password", &self.repository_proxy_password),
+                ("migration_compression", &self.migration_compression),
+                ("coordinator_bias", &self.coordinator_bias),
+                ("local_auth_max_threads", &self.local_auth_max_threads),
+                ("ext_auth_max_threads", &self.ext_auth_max_threads),
+                ("telemetry_uuid", &self.telemetry_uuid),
+                ("telemetry_frequency", &self.telemetry_frequency),
+                ("telemetry_next_collection", &self.telemetry_next_collection),
+                ("last_update_sync", &self.last_update_sync),
+                ("update_sync_frequency", &self.update_sync_frequency),
+                ("update_sync_day", &self.update_sync_day),
+                ("update_sync_enabled", &self.update_sync_enabled),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -689,23 +593,19 @@ impl MapKey for UpdateSyncFrequency {
 impl Pool {
     /// `pool.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Pool>, PoolRecord>> {
-        call(session, "pool.get_all_records", vec![])
+        call(session, "pool.get_all_records", &[])
     }
 
     /// `pool.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Pool>>> {
-        call(session, "pool.get_all", vec![])
+        call(session, "pool.get_all", &[])
     }
 
     /// `pool.set_ext_auth_max_threads`.
     ///
     /// Prototype since 23.27.0, may change.
     pub fn set_ext_auth_max_threads(session: &Session, pool: &Ref<Pool>, value: i64) -> Result<()> {
-        call(
-            session,
-            "pool.set_ext_auth_max_threads",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_ext_auth_max_threads", &[&pool, &value])
     }
 
     /// `Async.pool.set_ext_auth_max_threads`: [`Pool::set_ext_auth_max_threads`] as a task; wait for it with [`crate::task::wait`].
@@ -719,7 +619,7 @@ impl Pool {
         call(
             session,
             "Async.pool.set_ext_auth_max_threads",
-            vec![pool.to_value(), value.to_value()],
+            &[&pool, &value],
         )
     }
 
@@ -731,11 +631,7 @@ impl Pool {
         pool: &Ref<Pool>,
         value: i64,
     ) -> Result<()> {
-        call(
-            session,
-            "pool.set_local_auth_max_threads",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_local_auth_max_threads", &[&pool, &value])
     }
 
     /// `Async.pool.set_local_auth_max_threads`: [`Pool::set_local_auth_max_threads`] as a task; wait for it with [`crate::task::wait`].
@@ -749,7 +645,7 @@ impl Pool {
         call(
             session,
             "Async.pool.set_local_auth_max_threads",
-            vec![pool.to_value(), value.to_value()],
+            &[&pool, &value],
         )
     }
 
@@ -757,11 +653,7 @@ impl Pool {
     ///
     /// Prototype since 23.18.0, may change.
     pub fn set_update_sync_enabled(session: &Session, pool: &Ref<Pool>, value: bool) -> Result<()> {
-        call(
-            session,
-            "pool.set_update_sync_enabled",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_update_sync_enabled", &[&pool, &value])
     }
 
     /// `Async.pool.set_update_sync_enabled`: [`Pool::set_update_sync_enabled`] as a task; wait for it with [`crate::task::wait`].
@@ -775,7 +667,7 @@ impl Pool {
         call(
             session,
             "Async.pool.set_update_sync_enabled",
-            vec![pool.to_value(), value.to_value()],
+            &[&pool, &value],
         )
     }
 
@@ -791,11 +683,7 @@ impl Pool {
         call(
             session,
             "pool.configure_update_sync",
-            vec![
-                pool.to_value(),
-                update_sync_frequency.to_value(),
-                update_sync_day.to_value(),
-            ],
+            &[&pool, &update_sync_frequency, &update_sync_day],
         )
     }
 
@@ -811,11 +699,7 @@ impl Pool {
         call(
             session,
             "Async.pool.configure_update_sync",
-            vec![
-                pool.to_value(),
-                update_sync_frequency.to_value(),
-                update_sync_day.to_value(),
-            ],
+            &[&pool, &update_sync_frequency, &update_sync_day],
         )
     }
 
@@ -823,18 +707,14 @@ impl Pool {
     ///
     /// Prototype since 23.9.0, may change.
     pub fn reset_telemetry_uuid(session: &Session, pool: &Ref<Pool>) -> Result<()> {
-        call(session, "pool.reset_telemetry_uuid", vec![pool.to_value()])
+        call(session, "pool.reset_telemetry_uuid", &[&pool])
     }
 
     /// `Async.pool.reset_telemetry_uuid`: [`Pool::reset_telemetry_uuid`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Prototype since 23.9.0, may change.
     pub fn async_reset_telemetry_uuid(session: &Session, pool: &Ref<Pool>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.reset_telemetry_uuid",
-            vec![pool.to_value()],
-        )
+        call(session, "Async.pool.reset_telemetry_uuid", &[&pool])
     }
 
     /// `pool.set_telemetry_next_collection`.
@@ -848,7 +728,7 @@ impl Pool {
         call(
             session,
             "pool.set_telemetry_next_collection",
-            vec![pool.to_value(), value.to_value()],
+            &[&pool, &value],
         )
     }
 
@@ -863,7 +743,7 @@ impl Pool {
         call(
             session,
             "Async.pool.set_telemetry_next_collection",
-            vec![pool.to_value(), value.to_value()],
+            &[&pool, &value],
         )
     }
 
@@ -871,11 +751,7 @@ impl Pool {
     ///
     /// Prototype since 22.27.0, may change.
     pub fn set_https_only(session: &Session, pool: &Ref<Pool>, value: bool) -> Result<()> {
-        call(
-            session,
-            "pool.set_https_only",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_https_only", &[&pool, &value])
     }
 
     /// `Async.pool.set_https_only`: [`Pool::set_https_only`] as a task; wait for it with [`crate::task::wait`].
@@ -886,11 +762,7 @@ impl Pool {
         pool: &Ref<Pool>,
         value: bool,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.set_https_only",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "Async.pool.set_https_only", &[&pool, &value])
     }
 
     /// `pool.set_custom_uefi_certificates`.
@@ -904,7 +776,7 @@ impl Pool {
         call(
             session,
             "pool.set_custom_uefi_certificates",
-            vec![pool.to_value(), value.to_value()],
+            &[&pool, &value],
         )
     }
 
@@ -919,7 +791,7 @@ impl Pool {
         call(
             session,
             "Async.pool.set_custom_uefi_certificates",
-            vec![pool.to_value(), value.to_value()],
+            &[&pool, &value],
         )
     }
 
@@ -927,11 +799,7 @@ impl Pool {
     ///
     /// Deprecated since 24.0.0.
     pub fn set_uefi_certificates(session: &Session, pool: &Ref<Pool>, value: &str) -> Result<()> {
-        call(
-            session,
-            "pool.set_uefi_certificates",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_uefi_certificates", &[&pool, &value])
     }
 
     /// `Async.pool.set_uefi_certificates`: [`Pool::set_uefi_certificates`] as a task; wait for it with [`crate::task::wait`].
@@ -945,17 +813,13 @@ impl Pool {
         call(
             session,
             "Async.pool.set_uefi_certificates",
-            vec![pool.to_value(), value.to_value()],
+            &[&pool, &value],
         )
     }
 
     /// `pool.disable_repository_proxy`.
     pub fn disable_repository_proxy(session: &Session, pool: &Ref<Pool>) -> Result<()> {
-        call(
-            session,
-            "pool.disable_repository_proxy",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.disable_repository_proxy", &[&pool])
     }
 
     /// `Async.pool.disable_repository_proxy`: [`Pool::disable_repository_proxy`] as a task; wait for it with [`crate::task::wait`].
@@ -963,11 +827,7 @@ impl Pool {
         session: &Session,
         pool: &Ref<Pool>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.disable_repository_proxy",
-            vec![pool.to_value()],
-        )
+        call(session, "Async.pool.disable_repository_proxy", &[&pool])
     }
 
     /// `pool.configure_repository_proxy`.
@@ -981,12 +841,7 @@ impl Pool {
         call(
             session,
             "pool.configure_repository_proxy",
-            vec![
-                pool.to_value(),
-                url.to_value(),
-                username.to_value(),
-                password.to_value(),
-            ],
+            &[&pool, &url, &username, &password],
         )
     }
 
@@ -1001,22 +856,13 @@ impl Pool {
         call(
             session,
             "Async.pool.configure_repository_proxy",
-            vec![
-                pool.to_value(),
-                url.to_value(),
-                username.to_value(),
-                password.to_value(),
-            ],
+            &[&pool, &url, &username, &password],
         )
     }
 
     /// `pool.disable_client_certificate_auth`.
     pub fn disable_client_certificate_auth(session: &Session, pool: &Ref<Pool>) -> Result<()> {
-        call(
-            session,
-            "pool.disable_client_certificate_auth",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.disable_client_certificate_auth", &[&pool])
     }
 
     /// `Async.pool.disable_client_certificate_auth`: [`Pool::disable_client_certificate_auth`] as a task; wait for it with [`crate::task::wait`].
@@ -1027,7 +873,7 @@ impl Pool {
         call(
             session,
             "Async.pool.disable_client_certificate_auth",
-            vec![pool.to_value()],
+            &[&pool],
         )
     }
 
@@ -1040,7 +886,7 @@ impl Pool {
         call(
             session,
             "pool.enable_client_certificate_auth",
-            vec![pool.to_value(), name.to_value()],
+            &[&pool, &name],
         )
     }
 
@@ -1053,7 +899,7 @@ impl Pool {
         call(
             session,
             "Async.pool.enable_client_certificate_auth",
-            vec![pool.to_value(), name.to_value()],
+            &[&pool, &name],
         )
     }
 
@@ -1066,7 +912,7 @@ impl Pool {
         call(
             session,
             "pool.check_update_readiness",
-            vec![pool.to_value(), requires_reboot.to_value()],
+            &[&pool, &requires_reboot],
         )
     }
 
@@ -1079,7 +925,7 @@ impl Pool {
         call(
             session,
             "Async.pool.check_update_readiness",
-            vec![pool.to_value(), requires_reboot.to_value()],
+            &[&pool, &requires_reboot],
         )
     }
 
@@ -1094,12 +940,7 @@ impl Pool {
         call(
             session,
             "pool.sync_updates",
-            vec![
-                pool.to_value(),
-                force.to_value(),
-                token.to_value(),
-                token_id.to_value(),
-            ],
+            &[&pool, &force, &token, &token_id],
         )
     }
 
@@ -1114,12 +955,7 @@ impl Pool {
         call(
             session,
             "Async.pool.sync_updates",
-            vec![
-                pool.to_value(),
-                force.to_value(),
-                token.to_value(),
-                token_id.to_value(),
-            ],
+            &[&pool, &force, &token, &token_id],
         )
     }
 
@@ -1129,11 +965,7 @@ impl Pool {
         pool: &Ref<Pool>,
         value: &Ref<Repository>,
     ) -> Result<()> {
-        call(
-            session,
-            "pool.remove_repository",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.remove_repository", &[&pool, &value])
     }
 
     /// `Async.pool.remove_repository`: [`Pool::remove_repository`] as a task; wait for it with [`crate::task::wait`].
@@ -1142,11 +974,7 @@ impl Pool {
         pool: &Ref<Pool>,
         value: &Ref<Repository>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.remove_repository",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "Async.pool.remove_repository", &[&pool, &value])
     }
 
     /// `pool.add_repository`.
@@ -1155,11 +983,7 @@ impl Pool {
         pool: &Ref<Pool>,
         value: &Ref<Repository>,
     ) -> Result<()> {
-        call(
-            session,
-            "pool.add_repository",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.add_repository", &[&pool, &value])
     }
 
     /// `Async.pool.add_repository`: [`Pool::add_repository`] as a task; wait for it with [`crate::task::wait`].
@@ -1168,11 +992,7 @@ impl Pool {
         pool: &Ref<Pool>,
         value: &Ref<Repository>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.add_repository",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "Async.pool.add_repository", &[&pool, &value])
     }
 
     /// `pool.set_repositories`.
@@ -1181,11 +1001,7 @@ impl Pool {
         pool: &Ref<Pool>,
         value: &[Ref<Repository>],
     ) -> Result<()> {
-        call(
-            session,
-            "pool.set_repositories",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_repositories", &[&pool, &value])
     }
 
     /// `Async.pool.set_repositories`: [`Pool::set_repositories`] as a task; wait for it with [`crate::task::wait`].
@@ -1194,25 +1010,21 @@ impl Pool {
         pool: &Ref<Pool>,
         value: &[Ref<Repository>],
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.set_repositories",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "Async.pool.set_repositories", &[&pool, &value])
     }
 
     /// `pool.rotate_secret`.
     ///
     /// Errors: `INTERNAL_ERROR`, `HOST_IS_SLAVE`, `CANNOT_CONTACT_HOST`, `HA_IS_ENABLED`, `NOT_SUPPORTED_DURING_UPGRADE`.
     pub fn rotate_secret(session: &Session) -> Result<()> {
-        call(session, "pool.rotate_secret", vec![])
+        call(session, "pool.rotate_secret", &[])
     }
 
     /// `Async.pool.rotate_secret`: [`Pool::rotate_secret`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `INTERNAL_ERROR`, `HOST_IS_SLAVE`, `CANNOT_CONTACT_HOST`, `HA_IS_ENABLED`, `NOT_SUPPORTED_DURING_UPGRADE`.
     pub fn async_rotate_secret(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.pool.rotate_secret", vec![])
+        call(session, "Async.pool.rotate_secret", &[])
     }
 
     /// `pool.remove_from_guest_agent_config`.
@@ -1224,7 +1036,7 @@ impl Pool {
         call(
             session,
             "pool.remove_from_guest_agent_config",
-            vec![pool.to_value(), key.to_value()],
+            &[&pool, &key],
         )
     }
 
@@ -1237,7 +1049,7 @@ impl Pool {
         call(
             session,
             "Async.pool.remove_from_guest_agent_config",
-            vec![pool.to_value(), key.to_value()],
+            &[&pool, &key],
         )
     }
 
@@ -1251,7 +1063,7 @@ impl Pool {
         call(
             session,
             "pool.add_to_guest_agent_config",
-            vec![pool.to_value(), key.to_value(), value.to_value()],
+            &[&pool, &key, &value],
         )
     }
 
@@ -1265,17 +1077,13 @@ impl Pool {
         call(
             session,
             "Async.pool.add_to_guest_agent_config",
-            vec![pool.to_value(), key.to_value(), value.to_value()],
+            &[&pool, &key, &value],
         )
     }
 
     /// `pool.has_extension`.
     pub fn has_extension(session: &Session, pool: &Ref<Pool>, name: &str) -> Result<bool> {
-        call(
-            session,
-            "pool.has_extension",
-            vec![pool.to_value(), name.to_value()],
-        )
+        call(session, "pool.has_extension", &[&pool, &name])
     }
 
     /// `Async.pool.has_extension`: [`Pool::has_extension`] as a task; wait for it with [`crate::task::wait`].
@@ -1284,11 +1092,7 @@ impl Pool {
         pool: &Ref<Pool>,
         name: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.has_extension",
-            vec![pool.to_value(), name.to_value()],
-        )
+        call(session, "Async.pool.has_extension", &[&pool, &name])
     }
 
     /// `pool.set_igmp_snooping_enabled`.
@@ -1297,11 +1101,7 @@ impl Pool {
         pool: &Ref<Pool>,
         value: bool,
     ) -> Result<()> {
-        call(
-            session,
-            "pool.set_igmp_snooping_enabled",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_igmp_snooping_enabled", &[&pool, &value])
     }
 
     /// `Async.pool.set_igmp_snooping_enabled`: [`Pool::set_igmp_snooping_enabled`] as a task; wait for it with [`crate::task::wait`].
@@ -1313,7 +1113,7 @@ impl Pool {
         call(
             session,
             "Async.pool.set_igmp_snooping_enabled",
-            vec![pool.to_value(), value.to_value()],
+            &[&pool, &value],
         )
     }
 
@@ -1321,45 +1121,33 @@ impl Pool {
     ///
     /// Deprecated since stockholm.
     pub fn disable_ssl_legacy(session: &Session, pool: &Ref<Pool>) -> Result<()> {
-        call(session, "pool.disable_ssl_legacy", vec![pool.to_value()])
+        call(session, "pool.disable_ssl_legacy", &[&pool])
     }
 
     /// `Async.pool.disable_ssl_legacy`: [`Pool::disable_ssl_legacy`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Deprecated since stockholm.
     pub fn async_disable_ssl_legacy(session: &Session, pool: &Ref<Pool>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.disable_ssl_legacy",
-            vec![pool.to_value()],
-        )
+        call(session, "Async.pool.disable_ssl_legacy", &[&pool])
     }
 
     /// `pool.enable_ssl_legacy`.
     ///
     /// Removed in stockholm; only older servers have it.
     pub fn enable_ssl_legacy(session: &Session, pool: &Ref<Pool>) -> Result<()> {
-        call(session, "pool.enable_ssl_legacy", vec![pool.to_value()])
+        call(session, "pool.enable_ssl_legacy", &[&pool])
     }
 
     /// `Async.pool.enable_ssl_legacy`: [`Pool::enable_ssl_legacy`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Removed in stockholm; only older servers have it.
     pub fn async_enable_ssl_legacy(session: &Session, pool: &Ref<Pool>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.enable_ssl_legacy",
-            vec![pool.to_value()],
-        )
+        call(session, "Async.pool.enable_ssl_legacy", &[&pool])
     }
 
     /// `pool.apply_edition`.
     pub fn apply_edition(session: &Session, pool: &Ref<Pool>, edition: &str) -> Result<()> {
-        call(
-            session,
-            "pool.apply_edition",
-            vec![pool.to_value(), edition.to_value()],
-        )
+        call(session, "pool.apply_edition", &[&pool, &edition])
     }
 
     /// `Async.pool.apply_edition`: [`Pool::apply_edition`] as a task; wait for it with [`crate::task::wait`].
@@ -1368,11 +1156,7 @@ impl Pool {
         pool: &Ref<Pool>,
         edition: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.apply_edition",
-            vec![pool.to_value(), edition.to_value()],
-        )
+        call(session, "Async.pool.apply_edition", &[&pool, &edition])
     }
 
     /// `pool.get_license_state`.
@@ -1380,25 +1164,17 @@ impl Pool {
         session: &Session,
         pool: &Ref<Pool>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "pool.get_license_state", vec![pool.to_value()])
+        call(session, "pool.get_license_state", &[&pool])
     }
 
     /// `Async.pool.get_license_state`: [`Pool::get_license_state`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_license_state(session: &Session, pool: &Ref<Pool>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.get_license_state",
-            vec![pool.to_value()],
-        )
+        call(session, "Async.pool.get_license_state", &[&pool])
     }
 
     /// `pool.disable_local_storage_caching`.
     pub fn disable_local_storage_caching(session: &Session, pool: &Ref<Pool>) -> Result<()> {
-        call(
-            session,
-            "pool.disable_local_storage_caching",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.disable_local_storage_caching", &[&pool])
     }
 
     /// `Async.pool.disable_local_storage_caching`: [`Pool::disable_local_storage_caching`] as a task; wait for it with [`crate::task::wait`].
@@ -1409,17 +1185,13 @@ impl Pool {
         call(
             session,
             "Async.pool.disable_local_storage_caching",
-            vec![pool.to_value()],
+            &[&pool],
         )
     }
 
     /// `pool.enable_local_storage_caching`.
     pub fn enable_local_storage_caching(session: &Session, pool: &Ref<Pool>) -> Result<()> {
-        call(
-            session,
-            "pool.enable_local_storage_caching",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.enable_local_storage_caching", &[&pool])
     }
 
     /// `Async.pool.enable_local_storage_caching`: [`Pool::enable_local_storage_caching`] as a task; wait for it with [`crate::task::wait`].
@@ -1427,11 +1199,7 @@ impl Pool {
         session: &Session,
         pool: &Ref<Pool>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.enable_local_storage_caching",
-            vec![pool.to_value()],
-        )
+        call(session, "Async.pool.enable_local_storage_caching", &[&pool])
     }
 
     /// `pool.test_archive_target`.
@@ -1440,11 +1208,7 @@ impl Pool {
         pool: &Ref<Pool>,
         config: &HashMap<String, String>,
     ) -> Result<String> {
-        call(
-            session,
-            "pool.test_archive_target",
-            vec![pool.to_value(), config.to_value()],
-        )
+        call(session, "pool.test_archive_target", &[&pool, &config])
     }
 
     /// `Async.pool.test_archive_target`: [`Pool::test_archive_target`] as a task; wait for it with [`crate::task::wait`].
@@ -1453,138 +1217,106 @@ impl Pool {
         pool: &Ref<Pool>,
         config: &HashMap<String, String>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.test_archive_target",
-            vec![pool.to_value(), config.to_value()],
-        )
+        call(session, "Async.pool.test_archive_target", &[&pool, &config])
     }
 
     /// `pool.set_vswitch_controller`.
     ///
     /// Deprecated since falcon.
     pub fn set_vswitch_controller(session: &Session, address: &str) -> Result<()> {
-        call(
-            session,
-            "pool.set_vswitch_controller",
-            vec![address.to_value()],
-        )
+        call(session, "pool.set_vswitch_controller", &[&address])
     }
 
     /// `Async.pool.set_vswitch_controller`: [`Pool::set_vswitch_controller`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Deprecated since falcon.
     pub fn async_set_vswitch_controller(session: &Session, address: &str) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.set_vswitch_controller",
-            vec![address.to_value()],
-        )
+        call(session, "Async.pool.set_vswitch_controller", &[&address])
     }
 
     /// `pool.disable_redo_log`.
     pub fn disable_redo_log(session: &Session) -> Result<()> {
-        call(session, "pool.disable_redo_log", vec![])
+        call(session, "pool.disable_redo_log", &[])
     }
 
     /// `Async.pool.disable_redo_log`: [`Pool::disable_redo_log`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_disable_redo_log(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.pool.disable_redo_log", vec![])
+        call(session, "Async.pool.disable_redo_log", &[])
     }
 
     /// `pool.enable_redo_log`.
     pub fn enable_redo_log(session: &Session, sr: &Ref<Sr>) -> Result<()> {
-        call(session, "pool.enable_redo_log", vec![sr.to_value()])
+        call(session, "pool.enable_redo_log", &[&sr])
     }
 
     /// `Async.pool.enable_redo_log`: [`Pool::enable_redo_log`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_enable_redo_log(session: &Session, sr: &Ref<Sr>) -> Result<Ref<Task>> {
-        call(session, "Async.pool.enable_redo_log", vec![sr.to_value()])
+        call(session, "Async.pool.enable_redo_log", &[&sr])
     }
 
     /// `pool.enable_tls_verification`.
     pub fn enable_tls_verification(session: &Session) -> Result<()> {
-        call(session, "pool.enable_tls_verification", vec![])
+        call(session, "pool.enable_tls_verification", &[])
     }
 
     /// `Async.pool.enable_tls_verification`: [`Pool::enable_tls_verification`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_enable_tls_verification(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.pool.enable_tls_verification", vec![])
+        call(session, "Async.pool.enable_tls_verification", &[])
     }
 
     /// `pool.certificate_sync`.
     pub fn certificate_sync(session: &Session) -> Result<()> {
-        call(session, "pool.certificate_sync", vec![])
+        call(session, "pool.certificate_sync", &[])
     }
 
     /// `Async.pool.certificate_sync`: [`Pool::certificate_sync`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_certificate_sync(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.pool.certificate_sync", vec![])
+        call(session, "Async.pool.certificate_sync", &[])
     }
 
     /// `pool.crl_list`.
     pub fn crl_list(session: &Session) -> Result<Vec<String>> {
-        call(session, "pool.crl_list", vec![])
+        call(session, "pool.crl_list", &[])
     }
 
     /// `Async.pool.crl_list`: [`Pool::crl_list`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_crl_list(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.pool.crl_list", vec![])
+        call(session, "Async.pool.crl_list", &[])
     }
 
     /// `pool.crl_uninstall`.
     pub fn crl_uninstall(session: &Session, name: &str) -> Result<()> {
-        call(session, "pool.crl_uninstall", vec![name.to_value()])
+        call(session, "pool.crl_uninstall", &[&name])
     }
 
     /// `Async.pool.crl_uninstall`: [`Pool::crl_uninstall`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_crl_uninstall(session: &Session, name: &str) -> Result<Ref<Task>> {
-        call(session, "Async.pool.crl_uninstall", vec![name.to_value()])
+        call(session, "Async.pool.crl_uninstall", &[&name])
     }
 
     /// `pool.crl_install`.
     pub fn crl_install(session: &Session, name: &str, cert: &str) -> Result<()> {
-        call(
-            session,
-            "pool.crl_install",
-            vec![name.to_value(), cert.to_value()],
-        )
+        call(session, "pool.crl_install", &[&name, &cert])
     }
 
     /// `Async.pool.crl_install`: [`Pool::crl_install`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_crl_install(session: &Session, name: &str, cert: &str) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.crl_install",
-            vec![name.to_value(), cert.to_value()],
-        )
+        call(session, "Async.pool.crl_install", &[&name, &cert])
     }
 
     /// `pool.uninstall_ca_certificate`.
     pub fn uninstall_ca_certificate(session: &Session, name: &str) -> Result<()> {
-        call(
-            session,
-            "pool.uninstall_ca_certificate",
-            vec![name.to_value()],
-        )
+        call(session, "pool.uninstall_ca_certificate", &[&name])
     }
 
     /// `Async.pool.uninstall_ca_certificate`: [`Pool::uninstall_ca_certificate`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_uninstall_ca_certificate(session: &Session, name: &str) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.uninstall_ca_certificate",
-            vec![name.to_value()],
-        )
+        call(session, "Async.pool.uninstall_ca_certificate", &[&name])
     }
 
     /// `pool.install_ca_certificate`.
     pub fn install_ca_certificate(session: &Session, name: &str, cert: &str) -> Result<()> {
-        call(
-            session,
-            "pool.install_ca_certificate",
-            vec![name.to_value(), cert.to_value()],
-        )
+        call(session, "pool.install_ca_certificate", &[&name, &cert])
     }
 
     /// `Async.pool.install_ca_certificate`: [`Pool::install_ca_certificate`] as a task; wait for it with [`crate::task::wait`].
@@ -1596,7 +1328,7 @@ impl Pool {
         call(
             session,
             "Async.pool.install_ca_certificate",
-            vec![name.to_value(), cert.to_value()],
+            &[&name, &cert],
         )
     }
 
@@ -1604,43 +1336,35 @@ impl Pool {
     ///
     /// Deprecated since 1.290.0.
     pub fn certificate_list(session: &Session) -> Result<Vec<String>> {
-        call(session, "pool.certificate_list", vec![])
+        call(session, "pool.certificate_list", &[])
     }
 
     /// `Async.pool.certificate_list`: [`Pool::certificate_list`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Deprecated since 1.290.0.
     pub fn async_certificate_list(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.pool.certificate_list", vec![])
+        call(session, "Async.pool.certificate_list", &[])
     }
 
     /// `pool.certificate_uninstall`.
     ///
     /// Deprecated since 1.290.0.
     pub fn certificate_uninstall(session: &Session, name: &str) -> Result<()> {
-        call(session, "pool.certificate_uninstall", vec![name.to_value()])
+        call(session, "pool.certificate_uninstall", &[&name])
     }
 
     /// `Async.pool.certificate_uninstall`: [`Pool::certificate_uninstall`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Deprecated since 1.290.0.
     pub fn async_certificate_uninstall(session: &Session, name: &str) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.certificate_uninstall",
-            vec![name.to_value()],
-        )
+        call(session, "Async.pool.certificate_uninstall", &[&name])
     }
 
     /// `pool.certificate_install`.
     ///
     /// Deprecated since 1.290.0.
     pub fn certificate_install(session: &Session, name: &str, cert: &str) -> Result<()> {
-        call(
-            session,
-            "pool.certificate_install",
-            vec![name.to_value(), cert.to_value()],
-        )
+        call(session, "pool.certificate_install", &[&name, &cert])
     }
 
     /// `Async.pool.certificate_install`: [`Pool::certificate_install`] as a task; wait for it with [`crate::task::wait`].
@@ -1651,20 +1375,12 @@ impl Pool {
         name: &str,
         cert: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.certificate_install",
-            vec![name.to_value(), cert.to_value()],
-        )
+        call(session, "Async.pool.certificate_install", &[&name, &cert])
     }
 
     /// `pool.send_test_post`.
     pub fn send_test_post(session: &Session, host: &str, port: i64, body: &str) -> Result<String> {
-        call(
-            session,
-            "pool.send_test_post",
-            vec![host.to_value(), port.to_value(), body.to_value()],
-        )
+        call(session, "pool.send_test_post", &[&host, &port, &body])
     }
 
     /// `Async.pool.send_test_post`: [`Pool::send_test_post`] as a task; wait for it with [`crate::task::wait`].
@@ -1674,33 +1390,29 @@ impl Pool {
         port: i64,
         body: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.send_test_post",
-            vec![host.to_value(), port.to_value(), body.to_value()],
-        )
+        call(session, "Async.pool.send_test_post", &[&host, &port, &body])
     }
 
     /// `pool.retrieve_wlb_recommendations`.
     pub fn retrieve_wlb_recommendations(
         session: &Session,
     ) -> Result<HashMap<Ref<Vm>, Vec<String>>> {
-        call(session, "pool.retrieve_wlb_recommendations", vec![])
+        call(session, "pool.retrieve_wlb_recommendations", &[])
     }
 
     /// `Async.pool.retrieve_wlb_recommendations`: [`Pool::retrieve_wlb_recommendations`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_retrieve_wlb_recommendations(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.pool.retrieve_wlb_recommendations", vec![])
+        call(session, "Async.pool.retrieve_wlb_recommendations", &[])
     }
 
     /// `pool.retrieve_wlb_configuration`.
     pub fn retrieve_wlb_configuration(session: &Session) -> Result<HashMap<String, String>> {
-        call(session, "pool.retrieve_wlb_configuration", vec![])
+        call(session, "pool.retrieve_wlb_configuration", &[])
     }
 
     /// `Async.pool.retrieve_wlb_configuration`: [`Pool::retrieve_wlb_configuration`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_retrieve_wlb_configuration(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.pool.retrieve_wlb_configuration", vec![])
+        call(session, "Async.pool.retrieve_wlb_configuration", &[])
     }
 
     /// `pool.send_wlb_configuration`.
@@ -1708,11 +1420,7 @@ impl Pool {
         session: &Session,
         config: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "pool.send_wlb_configuration",
-            vec![config.to_value()],
-        )
+        call(session, "pool.send_wlb_configuration", &[&config])
     }
 
     /// `Async.pool.send_wlb_configuration`: [`Pool::send_wlb_configuration`] as a task; wait for it with [`crate::task::wait`].
@@ -1720,21 +1428,17 @@ impl Pool {
         session: &Session,
         config: &HashMap<String, String>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.send_wlb_configuration",
-            vec![config.to_value()],
-        )
+        call(session, "Async.pool.send_wlb_configuration", &[&config])
     }
 
     /// `pool.deconfigure_wlb`.
     pub fn deconfigure_wlb(session: &Session) -> Result<()> {
-        call(session, "pool.deconfigure_wlb", vec![])
+        call(session, "pool.deconfigure_wlb", &[])
     }
 
     /// `Async.pool.deconfigure_wlb`: [`Pool::deconfigure_wlb`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_deconfigure_wlb(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.pool.deconfigure_wlb", vec![])
+        call(session, "Async.pool.deconfigure_wlb", &[])
     }
 
     /// `pool.initialize_wlb`.
@@ -1749,12 +1453,12 @@ impl Pool {
         call(
             session,
             "pool.initialize_wlb",
-            vec![
-                wlb_url.to_value(),
-                wlb_username.to_value(),
-                wlb_password.to_value(),
-                xenserver_username.to_value(),
-                xenserver_password.to_value(),
+            &[
+                &wlb_url,
+                &wlb_username,
+                &wlb_password,
+                &xenserver_username,
+                &xenserver_password,
             ],
         )
     }
@@ -1771,12 +1475,12 @@ impl Pool {
         call(
             session,
             "Async.pool.initialize_wlb",
-            vec![
-                wlb_url.to_value(),
-                wlb_username.to_value(),
-                wlb_password.to_value(),
-                xenserver_username.to_value(),
-                xenserver_password.to_value(),
+            &[
+                &wlb_url,
+                &wlb_username,
+                &wlb_password,
+                &xenserver_username,
+                &xenserver_password,
             ],
         )
     }
@@ -1786,7 +1490,7 @@ impl Pool {
         call(
             session,
             "pool.detect_nonhomogeneous_external_auth",
-            vec![pool.to_value()],
+            &[&pool],
         )
     }
 
@@ -1798,7 +1502,7 @@ impl Pool {
         call(
             session,
             "Async.pool.detect_nonhomogeneous_external_auth",
-            vec![pool.to_value()],
+            &[&pool],
         )
     }
 
@@ -1808,11 +1512,7 @@ impl Pool {
         pool: &Ref<Pool>,
         config: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "pool.disable_external_auth",
-            vec![pool.to_value(), config.to_value()],
-        )
+        call(session, "pool.disable_external_auth", &[&pool, &config])
     }
 
     /// `Async.pool.disable_external_auth`: [`Pool::disable_external_auth`] as a task; wait for it with [`crate::task::wait`].
@@ -1824,7 +1524,7 @@ impl Pool {
         call(
             session,
             "Async.pool.disable_external_auth",
-            vec![pool.to_value(), config.to_value()],
+            &[&pool, &config],
         )
     }
 
@@ -1839,12 +1539,7 @@ impl Pool {
         call(
             session,
             "pool.enable_external_auth",
-            vec![
-                pool.to_value(),
-                config.to_value(),
-                service_name.to_value(),
-                auth_type.to_value(),
-            ],
+            &[&pool, &config, &service_name, &auth_type],
         )
     }
 
@@ -1859,12 +1554,7 @@ impl Pool {
         call(
             session,
             "Async.pool.enable_external_auth",
-            vec![
-                pool.to_value(),
-                config.to_value(),
-                service_name.to_value(),
-                auth_type.to_value(),
-            ],
+            &[&pool, &config, &service_name, &auth_type],
         )
     }
 
@@ -1879,12 +1569,7 @@ impl Pool {
         call(
             session,
             "pool.create_new_blob",
-            vec![
-                pool.to_value(),
-                name.to_value(),
-                mime_type.to_value(),
-                public.to_value(),
-            ],
+            &[&pool, &name, &mime_type, &public],
         )
     }
 
@@ -1899,12 +1584,7 @@ impl Pool {
         call(
             session,
             "Async.pool.create_new_blob",
-            vec![
-                pool.to_value(),
-                name.to_value(),
-                mime_type.to_value(),
-                public.to_value(),
-            ],
+            &[&pool, &name, &mime_type, &public],
         )
     }
 
@@ -1917,7 +1597,7 @@ impl Pool {
         call(
             session,
             "pool.set_ha_host_failures_to_tolerate",
-            vec![pool.to_value(), value.to_value()],
+            &[&pool, &value],
         )
     }
 
@@ -1930,7 +1610,7 @@ impl Pool {
         call(
             session,
             "Async.pool.set_ha_host_failures_to_tolerate",
-            vec![pool.to_value(), value.to_value()],
+            &[&pool, &value],
         )
     }
 
@@ -1943,7 +1623,7 @@ impl Pool {
         call(
             session,
             "pool.ha_compute_vm_failover_plan",
-            vec![failed_hosts.to_value(), failed_vms.to_value()],
+            &[&failed_hosts, &failed_vms],
         )
     }
 
@@ -1956,7 +1636,7 @@ impl Pool {
         call(
             session,
             "Async.pool.ha_compute_vm_failover_plan",
-            vec![failed_hosts.to_value(), failed_vms.to_value()],
+            &[&failed_hosts, &failed_vms],
         )
     }
 
@@ -1968,7 +1648,7 @@ impl Pool {
         call(
             session,
             "pool.ha_compute_hypothetical_max_host_failures_to_tolerate",
-            vec![configuration.to_value()],
+            &[&configuration],
         )
     }
 
@@ -1980,7 +1660,7 @@ impl Pool {
         call(
             session,
             "Async.pool.ha_compute_hypothetical_max_host_failures_to_tolerate",
-            vec![configuration.to_value()],
+            &[&configuration],
         )
     }
 
@@ -1989,7 +1669,7 @@ impl Pool {
         call(
             session,
             "pool.ha_compute_max_host_failures_to_tolerate",
-            vec![],
+            &[],
         )
     }
 
@@ -1998,74 +1678,58 @@ impl Pool {
         call(
             session,
             "Async.pool.ha_compute_max_host_failures_to_tolerate",
-            vec![],
+            &[],
         )
     }
 
     /// `pool.ha_failover_plan_exists`.
     pub fn ha_failover_plan_exists(session: &Session, n: i64) -> Result<bool> {
-        call(session, "pool.ha_failover_plan_exists", vec![n.to_value()])
+        call(session, "pool.ha_failover_plan_exists", &[&n])
     }
 
     /// `Async.pool.ha_failover_plan_exists`: [`Pool::ha_failover_plan_exists`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_ha_failover_plan_exists(session: &Session, n: i64) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.ha_failover_plan_exists",
-            vec![n.to_value()],
-        )
+        call(session, "Async.pool.ha_failover_plan_exists", &[&n])
     }
 
     /// `pool.ha_prevent_restarts_for`.
     pub fn ha_prevent_restarts_for(session: &Session, seconds: i64) -> Result<()> {
-        call(
-            session,
-            "pool.ha_prevent_restarts_for",
-            vec![seconds.to_value()],
-        )
+        call(session, "pool.ha_prevent_restarts_for", &[&seconds])
     }
 
     /// `Async.pool.ha_prevent_restarts_for`: [`Pool::ha_prevent_restarts_for`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_ha_prevent_restarts_for(session: &Session, seconds: i64) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.ha_prevent_restarts_for",
-            vec![seconds.to_value()],
-        )
+        call(session, "Async.pool.ha_prevent_restarts_for", &[&seconds])
     }
 
     /// `pool.designate_new_master`.
     pub fn designate_new_master(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "pool.designate_new_master", vec![host.to_value()])
+        call(session, "pool.designate_new_master", &[&host])
     }
 
     /// `Async.pool.designate_new_master`: [`Pool::designate_new_master`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_designate_new_master(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.designate_new_master",
-            vec![host.to_value()],
-        )
+        call(session, "Async.pool.designate_new_master", &[&host])
     }
 
     /// `pool.sync_database`.
     pub fn sync_database(session: &Session) -> Result<()> {
-        call(session, "pool.sync_database", vec![])
+        call(session, "pool.sync_database", &[])
     }
 
     /// `Async.pool.sync_database`: [`Pool::sync_database`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_sync_database(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.pool.sync_database", vec![])
+        call(session, "Async.pool.sync_database", &[])
     }
 
     /// `pool.disable_ha`.
     pub fn disable_ha(session: &Session) -> Result<()> {
-        call(session, "pool.disable_ha", vec![])
+        call(session, "pool.disable_ha", &[])
     }
 
     /// `Async.pool.disable_ha`: [`Pool::disable_ha`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_disable_ha(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.pool.disable_ha", vec![])
+        call(session, "Async.pool.disable_ha", &[])
     }
 
     /// `pool.enable_ha`.
@@ -2074,11 +1738,7 @@ impl Pool {
         heartbeat_srs: &[Ref<Sr>],
         configuration: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "pool.enable_ha",
-            vec![heartbeat_srs.to_value(), configuration.to_value()],
-        )
+        call(session, "pool.enable_ha", &[&heartbeat_srs, &configuration])
     }
 
     /// `Async.pool.enable_ha`: [`Pool::enable_ha`] as a task; wait for it with [`crate::task::wait`].
@@ -2090,7 +1750,7 @@ impl Pool {
         call(
             session,
             "Async.pool.enable_ha",
-            vec![heartbeat_srs.to_value(), configuration.to_value()],
+            &[&heartbeat_srs, &configuration],
         )
     }
 
@@ -2106,7 +1766,7 @@ impl Pool {
         call(
             session,
             "pool.create_VLAN_from_PIF",
-            vec![pif.to_value(), network.to_value(), vlan.to_value()],
+            &[&pif, &network, &vlan],
         )
     }
 
@@ -2122,7 +1782,7 @@ impl Pool {
         call(
             session,
             "Async.pool.create_VLAN_from_PIF",
-            vec![pif.to_value(), network.to_value(), vlan.to_value()],
+            &[&pif, &network, &vlan],
         )
     }
 
@@ -2130,11 +1790,7 @@ impl Pool {
     ///
     /// Errors: `HA_IS_ENABLED`, `PIF_NOT_PRESENT`, `CANNOT_PLUG_BOND_SLAVE`, `PIF_INCOMPATIBLE_PRIMARY_ADDRESS_TYPE`, `PIF_HAS_NO_NETWORK_CONFIGURATION`, `PIF_HAS_NO_V6_NETWORK_CONFIGURATION`.
     pub fn management_reconfigure(session: &Session, network: &Ref<Network>) -> Result<()> {
-        call(
-            session,
-            "pool.management_reconfigure",
-            vec![network.to_value()],
-        )
+        call(session, "pool.management_reconfigure", &[&network])
     }
 
     /// `Async.pool.management_reconfigure`: [`Pool::management_reconfigure`] as a task; wait for it with [`crate::task::wait`].
@@ -2144,11 +1800,7 @@ impl Pool {
         session: &Session,
         network: &Ref<Network>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool.management_reconfigure",
-            vec![network.to_value()],
-        )
+        call(session, "Async.pool.management_reconfigure", &[&network])
     }
 
     /// `pool.create_VLAN`.
@@ -2160,11 +1812,7 @@ impl Pool {
         network: &Ref<Network>,
         vlan: i64,
     ) -> Result<Vec<Ref<Pif>>> {
-        call(
-            session,
-            "pool.create_VLAN",
-            vec![device.to_value(), network.to_value(), vlan.to_value()],
-        )
+        call(session, "pool.create_VLAN", &[&device, &network, &vlan])
     }
 
     /// `Async.pool.create_VLAN`: [`Pool::create_vlan`] as a task; wait for it with [`crate::task::wait`].
@@ -2179,27 +1827,23 @@ impl Pool {
         call(
             session,
             "Async.pool.create_VLAN",
-            vec![device.to_value(), network.to_value(), vlan.to_value()],
+            &[&device, &network, &vlan],
         )
     }
 
     /// `pool.recover_slaves`.
     pub fn recover_slaves(session: &Session) -> Result<Vec<Ref<Host>>> {
-        call(session, "pool.recover_slaves", vec![])
+        call(session, "pool.recover_slaves", &[])
     }
 
     /// `Async.pool.recover_slaves`: [`Pool::recover_slaves`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_recover_slaves(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.pool.recover_slaves", vec![])
+        call(session, "Async.pool.recover_slaves", &[])
     }
 
     /// `pool.emergency_reset_master`.
     pub fn emergency_reset_master(session: &Session, master_address: &str) -> Result<()> {
-        call(
-            session,
-            "pool.emergency_reset_master",
-            vec![master_address.to_value()],
-        )
+        call(session, "pool.emergency_reset_master", &[&master_address])
     }
 
     /// `Async.pool.emergency_reset_master`: [`Pool::emergency_reset_master`] as a task; wait for it with [`crate::task::wait`].
@@ -2210,28 +1854,28 @@ impl Pool {
         call(
             session,
             "Async.pool.emergency_reset_master",
-            vec![master_address.to_value()],
+            &[&master_address],
         )
     }
 
     /// `pool.emergency_transition_to_master`.
     pub fn emergency_transition_to_master(session: &Session) -> Result<()> {
-        call(session, "pool.emergency_transition_to_master", vec![])
+        call(session, "pool.emergency_transition_to_master", &[])
     }
 
     /// `Async.pool.emergency_transition_to_master`: [`Pool::emergency_transition_to_master`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_emergency_transition_to_master(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.pool.emergency_transition_to_master", vec![])
+        call(session, "Async.pool.emergency_transition_to_master", &[])
     }
 
     /// `pool.eject`.
     pub fn eject(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "pool.eject", vec![host.to_value()])
+        call(session, "pool.eject", &[&host])
     }
 
     /// `Async.pool.eject`: [`Pool::eject`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_eject(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.pool.eject", vec![host.to_value()])
+        call(session, "Async.pool.eject", &[&host])
     }
 
     /// `pool.join_force`.
@@ -2244,11 +1888,7 @@ impl Pool {
         call(
             session,
             "pool.join_force",
-            vec![
-                master_address.to_value(),
-                master_username.to_value(),
-                master_password.to_value(),
-            ],
+            &[&master_address, &master_username, &master_password],
         )
     }
 
@@ -2262,11 +1902,7 @@ impl Pool {
         call(
             session,
             "Async.pool.join_force",
-            vec![
-                master_address.to_value(),
-                master_username.to_value(),
-                master_password.to_value(),
-            ],
+            &[&master_address, &master_username, &master_password],
         )
     }
 
@@ -2282,11 +1918,7 @@ impl Pool {
         call(
             session,
             "pool.join",
-            vec![
-                master_address.to_value(),
-                master_username.to_value(),
-                master_password.to_value(),
-            ],
+            &[&master_address, &master_username, &master_password],
         )
     }
 
@@ -2302,21 +1934,13 @@ impl Pool {
         call(
             session,
             "Async.pool.join",
-            vec![
-                master_address.to_value(),
-                master_username.to_value(),
-                master_password.to_value(),
-            ],
+            &[&master_address, &master_username, &master_password],
         )
     }
 
     /// `pool.set_coordinator_bias`.
     pub fn set_coordinator_bias(session: &Session, pool: &Ref<Pool>, value: bool) -> Result<()> {
-        call(
-            session,
-            "pool.set_coordinator_bias",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_coordinator_bias", &[&pool, &value])
     }
 
     /// `pool.set_migration_compression`.
@@ -2327,20 +1951,12 @@ impl Pool {
         pool: &Ref<Pool>,
         value: bool,
     ) -> Result<()> {
-        call(
-            session,
-            "pool.set_migration_compression",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_migration_compression", &[&pool, &value])
     }
 
     /// `pool.set_is_psr_pending`.
     pub fn set_is_psr_pending(session: &Session, pool: &Ref<Pool>, value: bool) -> Result<()> {
-        call(
-            session,
-            "pool.set_is_psr_pending",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_is_psr_pending", &[&pool, &value])
     }
 
     /// `pool.set_live_patching_disabled`.
@@ -2349,11 +1965,7 @@ impl Pool {
         pool: &Ref<Pool>,
         value: bool,
     ) -> Result<()> {
-        call(
-            session,
-            "pool.set_live_patching_disabled",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_live_patching_disabled", &[&pool, &value])
     }
 
     /// `pool.set_policy_no_vendor_device`.
@@ -2365,7 +1977,7 @@ impl Pool {
         call(
             session,
             "pool.set_policy_no_vendor_device",
-            vec![pool.to_value(), value.to_value()],
+            &[&pool, &value],
         )
     }
 
@@ -2373,20 +1985,12 @@ impl Pool {
     ///
     /// Deprecated since 1.290.0.
     pub fn set_wlb_verify_cert(session: &Session, pool: &Ref<Pool>, value: bool) -> Result<()> {
-        call(
-            session,
-            "pool.set_wlb_verify_cert",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_wlb_verify_cert", &[&pool, &value])
     }
 
     /// `pool.set_wlb_enabled`.
     pub fn set_wlb_enabled(session: &Session, pool: &Ref<Pool>, value: bool) -> Result<()> {
-        call(
-            session,
-            "pool.set_wlb_enabled",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_wlb_enabled", &[&pool, &value])
     }
 
     /// `pool.remove_from_health_check_config`.
@@ -2398,7 +2002,7 @@ impl Pool {
         call(
             session,
             "pool.remove_from_health_check_config",
-            vec![pool.to_value(), key.to_value()],
+            &[&pool, &key],
         )
     }
 
@@ -2412,7 +2016,7 @@ impl Pool {
         call(
             session,
             "pool.add_to_health_check_config",
-            vec![pool.to_value(), key.to_value(), value.to_value()],
+            &[&pool, &key, &value],
         )
     }
 
@@ -2422,20 +2026,12 @@ impl Pool {
         pool: &Ref<Pool>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "pool.set_health_check_config",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_health_check_config", &[&pool, &value])
     }
 
     /// `pool.remove_from_gui_config`.
     pub fn remove_from_gui_config(session: &Session, pool: &Ref<Pool>, key: &str) -> Result<()> {
-        call(
-            session,
-            "pool.remove_from_gui_config",
-            vec![pool.to_value(), key.to_value()],
-        )
+        call(session, "pool.remove_from_gui_config", &[&pool, &key])
     }
 
     /// `pool.add_to_gui_config`.
@@ -2445,11 +2041,7 @@ impl Pool {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "pool.add_to_gui_config",
-            vec![pool.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "pool.add_to_gui_config", &[&pool, &key, &value])
     }
 
     /// `pool.set_gui_config`.
@@ -2458,56 +2050,32 @@ impl Pool {
         pool: &Ref<Pool>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "pool.set_gui_config",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_gui_config", &[&pool, &value])
     }
 
     /// `pool.remove_tags`.
     pub fn remove_tags(session: &Session, pool: &Ref<Pool>, value: &str) -> Result<()> {
-        call(
-            session,
-            "pool.remove_tags",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.remove_tags", &[&pool, &value])
     }
 
     /// `pool.add_tags`.
     pub fn add_tags(session: &Session, pool: &Ref<Pool>, value: &str) -> Result<()> {
-        call(
-            session,
-            "pool.add_tags",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.add_tags", &[&pool, &value])
     }
 
     /// `pool.set_tags`.
     pub fn set_tags(session: &Session, pool: &Ref<Pool>, value: &[String]) -> Result<()> {
-        call(
-            session,
-            "pool.set_tags",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_tags", &[&pool, &value])
     }
 
     /// `pool.set_ha_allow_overcommit`.
     pub fn set_ha_allow_overcommit(session: &Session, pool: &Ref<Pool>, value: bool) -> Result<()> {
-        call(
-            session,
-            "pool.set_ha_allow_overcommit",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_ha_allow_overcommit", &[&pool, &value])
     }
 
     /// `pool.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, pool: &Ref<Pool>, key: &str) -> Result<()> {
-        call(
-            session,
-            "pool.remove_from_other_config",
-            vec![pool.to_value(), key.to_value()],
-        )
+        call(session, "pool.remove_from_other_config", &[&pool, &key])
     }
 
     /// `pool.add_to_other_config`.
@@ -2517,11 +2085,7 @@ impl Pool {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "pool.add_to_other_config",
-            vec![pool.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "pool.add_to_other_config", &[&pool, &key, &value])
     }
 
     /// `pool.set_other_config`.
@@ -2530,20 +2094,12 @@ impl Pool {
         pool: &Ref<Pool>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "pool.set_other_config",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_other_config", &[&pool, &value])
     }
 
     /// `pool.set_crash_dump_SR`.
     pub fn set_crash_dump_sr(session: &Session, pool: &Ref<Pool>, value: &Ref<Sr>) -> Result<()> {
-        call(
-            session,
-            "pool.set_crash_dump_SR",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_crash_dump_SR", &[&pool, &value])
     }
 
     /// `pool.set_suspend_image_SR`.
@@ -2552,56 +2108,36 @@ impl Pool {
         pool: &Ref<Pool>,
         value: &Ref<Sr>,
     ) -> Result<()> {
-        call(
-            session,
-            "pool.set_suspend_image_SR",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_suspend_image_SR", &[&pool, &value])
     }
 
     /// `pool.set_default_SR`.
     pub fn set_default_sr(session: &Session, pool: &Ref<Pool>, value: &Ref<Sr>) -> Result<()> {
-        call(
-            session,
-            "pool.set_default_SR",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_default_SR", &[&pool, &value])
     }
 
     /// `pool.set_name_description`.
     pub fn set_name_description(session: &Session, pool: &Ref<Pool>, value: &str) -> Result<()> {
-        call(
-            session,
-            "pool.set_name_description",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_name_description", &[&pool, &value])
     }
 
     /// `pool.set_name_label`.
     pub fn set_name_label(session: &Session, pool: &Ref<Pool>, value: &str) -> Result<()> {
-        call(
-            session,
-            "pool.set_name_label",
-            vec![pool.to_value(), value.to_value()],
-        )
+        call(session, "pool.set_name_label", &[&pool, &value])
     }
 
     /// `pool.get_update_sync_enabled`.
     ///
     /// Prototype since 23.18.0, may change.
     pub fn get_update_sync_enabled(session: &Session, pool: &Ref<Pool>) -> Result<bool> {
-        call(
-            session,
-            "pool.get_update_sync_enabled",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_update_sync_enabled", &[&pool])
     }
 
     /// `pool.get_update_sync_day`.
     ///
     /// Prototype since 23.18.0, may change.
     pub fn get_update_sync_day(session: &Session, pool: &Ref<Pool>) -> Result<i64> {
-        call(session, "pool.get_update_sync_day", vec![pool.to_value()])
+        call(session, "pool.get_update_sync_day", &[&pool])
     }
 
     /// `pool.get_update_sync_frequency`.
@@ -2611,29 +2147,21 @@ impl Pool {
         session: &Session,
         pool: &Ref<Pool>,
     ) -> Result<UpdateSyncFrequency> {
-        call(
-            session,
-            "pool.get_update_sync_frequency",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_update_sync_frequency", &[&pool])
     }
 
     /// `pool.get_last_update_sync`.
     ///
     /// Prototype since 23.18.0, may change.
     pub fn get_last_update_sync(session: &Session, pool: &Ref<Pool>) -> Result<DateTime> {
-        call(session, "pool.get_last_update_sync", vec![pool.to_value()])
+        call(session, "pool.get_last_update_sync", &[&pool])
     }
 
     /// `pool.get_telemetry_next_collection`.
     ///
     /// Prototype since 23.9.0, may change.
     pub fn get_telemetry_next_collection(session: &Session, pool: &Ref<Pool>) -> Result<DateTime> {
-        call(
-            session,
-            "pool.get_telemetry_next_collection",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_telemetry_next_collection", &[&pool])
     }
 
     /// `pool.get_telemetry_frequency`.
@@ -2643,56 +2171,40 @@ impl Pool {
         session: &Session,
         pool: &Ref<Pool>,
     ) -> Result<TelemetryFrequency> {
-        call(
-            session,
-            "pool.get_telemetry_frequency",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_telemetry_frequency", &[&pool])
     }
 
     /// `pool.get_telemetry_uuid`.
     ///
     /// Prototype since 23.9.0, may change.
     pub fn get_telemetry_uuid(session: &Session, pool: &Ref<Pool>) -> Result<Ref<Secret>> {
-        call(session, "pool.get_telemetry_uuid", vec![pool.to_value()])
+        call(session, "pool.get_telemetry_uuid", &[&pool])
     }
 
     /// `pool.get_ext_auth_max_threads`.
     ///
     /// Prototype since 23.27.0, may change.
     pub fn get_ext_auth_max_threads(session: &Session, pool: &Ref<Pool>) -> Result<i64> {
-        call(
-            session,
-            "pool.get_ext_auth_max_threads",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_ext_auth_max_threads", &[&pool])
     }
 
     /// `pool.get_local_auth_max_threads`.
     ///
     /// Prototype since 23.27.0, may change.
     pub fn get_local_auth_max_threads(session: &Session, pool: &Ref<Pool>) -> Result<i64> {
-        call(
-            session,
-            "pool.get_local_auth_max_threads",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_local_auth_max_threads", &[&pool])
     }
 
     /// `pool.get_coordinator_bias`.
     pub fn get_coordinator_bias(session: &Session, pool: &Ref<Pool>) -> Result<bool> {
-        call(session, "pool.get_coordinator_bias", vec![pool.to_value()])
+        call(session, "pool.get_coordinator_bias", &[&pool])
     }
 
     /// `pool.get_migration_compression`.
     ///
     /// Prototype since 22.33.0, may change.
     pub fn get_migration_compression(session: &Session, pool: &Ref<Pool>) -> Result<bool> {
-        call(
-            session,
-            "pool.get_migration_compression",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_migration_compression", &[&pool])
     }
 
     /// `pool.get_repository_proxy_password`.
@@ -2700,38 +2212,22 @@ impl Pool {
         session: &Session,
         pool: &Ref<Pool>,
     ) -> Result<Ref<Secret>> {
-        call(
-            session,
-            "pool.get_repository_proxy_password",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_repository_proxy_password", &[&pool])
     }
 
     /// `pool.get_repository_proxy_username`.
     pub fn get_repository_proxy_username(session: &Session, pool: &Ref<Pool>) -> Result<String> {
-        call(
-            session,
-            "pool.get_repository_proxy_username",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_repository_proxy_username", &[&pool])
     }
 
     /// `pool.get_repository_proxy_url`.
     pub fn get_repository_proxy_url(session: &Session, pool: &Ref<Pool>) -> Result<String> {
-        call(
-            session,
-            "pool.get_repository_proxy_url",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_repository_proxy_url", &[&pool])
     }
 
     /// `pool.get_client_certificate_auth_name`.
     pub fn get_client_certificate_auth_name(session: &Session, pool: &Ref<Pool>) -> Result<String> {
-        call(
-            session,
-            "pool.get_client_certificate_auth_name",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_client_certificate_auth_name", &[&pool])
     }
 
     /// `pool.get_client_certificate_auth_enabled`.
@@ -2742,75 +2238,55 @@ impl Pool {
         call(
             session,
             "pool.get_client_certificate_auth_enabled",
-            vec![pool.to_value()],
+            &[&pool],
         )
     }
 
     /// `pool.get_repositories`.
     pub fn get_repositories(session: &Session, pool: &Ref<Pool>) -> Result<Vec<Ref<Repository>>> {
-        call(session, "pool.get_repositories", vec![pool.to_value()])
+        call(session, "pool.get_repositories", &[&pool])
     }
 
     /// `pool.get_tls_verification_enabled`.
     pub fn get_tls_verification_enabled(session: &Session, pool: &Ref<Pool>) -> Result<bool> {
-        call(
-            session,
-            "pool.get_tls_verification_enabled",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_tls_verification_enabled", &[&pool])
     }
 
     /// `pool.get_is_psr_pending`.
     pub fn get_is_psr_pending(session: &Session, pool: &Ref<Pool>) -> Result<bool> {
-        call(session, "pool.get_is_psr_pending", vec![pool.to_value()])
+        call(session, "pool.get_is_psr_pending", &[&pool])
     }
 
     /// `pool.get_custom_uefi_certificates`.
     ///
     /// Prototype since 24.0.0, may change.
     pub fn get_custom_uefi_certificates(session: &Session, pool: &Ref<Pool>) -> Result<String> {
-        call(
-            session,
-            "pool.get_custom_uefi_certificates",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_custom_uefi_certificates", &[&pool])
     }
 
     /// `pool.get_uefi_certificates`.
     pub fn get_uefi_certificates(session: &Session, pool: &Ref<Pool>) -> Result<String> {
-        call(session, "pool.get_uefi_certificates", vec![pool.to_value()])
+        call(session, "pool.get_uefi_certificates", &[&pool])
     }
 
     /// `pool.get_igmp_snooping_enabled`.
     pub fn get_igmp_snooping_enabled(session: &Session, pool: &Ref<Pool>) -> Result<bool> {
-        call(
-            session,
-            "pool.get_igmp_snooping_enabled",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_igmp_snooping_enabled", &[&pool])
     }
 
     /// `pool.get_live_patching_disabled`.
     pub fn get_live_patching_disabled(session: &Session, pool: &Ref<Pool>) -> Result<bool> {
-        call(
-            session,
-            "pool.get_live_patching_disabled",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_live_patching_disabled", &[&pool])
     }
 
     /// `pool.get_policy_no_vendor_device`.
     pub fn get_policy_no_vendor_device(session: &Session, pool: &Ref<Pool>) -> Result<bool> {
-        call(
-            session,
-            "pool.get_policy_no_vendor_device",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_policy_no_vendor_device", &[&pool])
     }
 
     /// `pool.get_cpu_info`.
     pub fn get_cpu_info(session: &Session, pool: &Ref<Pool>) -> Result<HashMap<String, String>> {
-        call(session, "pool.get_cpu_info", vec![pool.to_value()])
+        call(session, "pool.get_cpu_info", &[&pool])
     }
 
     /// `pool.get_guest_agent_config`.
@@ -2818,11 +2294,7 @@ impl Pool {
         session: &Session,
         pool: &Ref<Pool>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "pool.get_guest_agent_config",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_guest_agent_config", &[&pool])
     }
 
     /// `pool.get_current_operations`.
@@ -2830,11 +2302,7 @@ impl Pool {
         session: &Session,
         pool: &Ref<Pool>,
     ) -> Result<HashMap<String, PoolAllowedOperations>> {
-        call(
-            session,
-            "pool.get_current_operations",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_current_operations", &[&pool])
     }
 
     /// `pool.get_allowed_operations`.
@@ -2842,21 +2310,17 @@ impl Pool {
         session: &Session,
         pool: &Ref<Pool>,
     ) -> Result<Vec<PoolAllowedOperations>> {
-        call(
-            session,
-            "pool.get_allowed_operations",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_allowed_operations", &[&pool])
     }
 
     /// `pool.get_ha_cluster_stack`.
     pub fn get_ha_cluster_stack(session: &Session, pool: &Ref<Pool>) -> Result<String> {
-        call(session, "pool.get_ha_cluster_stack", vec![pool.to_value()])
+        call(session, "pool.get_ha_cluster_stack", &[&pool])
     }
 
     /// `pool.get_metadata_VDIs`.
     pub fn get_metadata_vdis(session: &Session, pool: &Ref<Pool>) -> Result<Vec<Ref<Vdi>>> {
-        call(session, "pool.get_metadata_VDIs", vec![pool.to_value()])
+        call(session, "pool.get_metadata_VDIs", &[&pool])
     }
 
     /// `pool.get_restrictions`.
@@ -2864,50 +2328,46 @@ impl Pool {
         session: &Session,
         pool: &Ref<Pool>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "pool.get_restrictions", vec![pool.to_value()])
+        call(session, "pool.get_restrictions", &[&pool])
     }
 
     /// `pool.get_vswitch_controller`.
     ///
     /// Deprecated since falcon.
     pub fn get_vswitch_controller(session: &Session, pool: &Ref<Pool>) -> Result<String> {
-        call(
-            session,
-            "pool.get_vswitch_controller",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_vswitch_controller", &[&pool])
     }
 
     /// `pool.get_redo_log_vdi`.
     pub fn get_redo_log_vdi(session: &Session, pool: &Ref<Pool>) -> Result<Ref<Vdi>> {
-        call(session, "pool.get_redo_log_vdi", vec![pool.to_value()])
+        call(session, "pool.get_redo_log_vdi", &[&pool])
     }
 
     /// `pool.get_redo_log_enabled`.
     pub fn get_redo_log_enabled(session: &Session, pool: &Ref<Pool>) -> Result<bool> {
-        call(session, "pool.get_redo_log_enabled", vec![pool.to_value()])
+        call(session, "pool.get_redo_log_enabled", &[&pool])
     }
 
     /// `pool.get_wlb_verify_cert`.
     ///
     /// Deprecated since 1.290.0.
     pub fn get_wlb_verify_cert(session: &Session, pool: &Ref<Pool>) -> Result<bool> {
-        call(session, "pool.get_wlb_verify_cert", vec![pool.to_value()])
+        call(session, "pool.get_wlb_verify_cert", &[&pool])
     }
 
     /// `pool.get_wlb_enabled`.
     pub fn get_wlb_enabled(session: &Session, pool: &Ref<Pool>) -> Result<bool> {
-        call(session, "pool.get_wlb_enabled", vec![pool.to_value()])
+        call(session, "pool.get_wlb_enabled", &[&pool])
     }
 
     /// `pool.get_wlb_username`.
     pub fn get_wlb_username(session: &Session, pool: &Ref<Pool>) -> Result<String> {
-        call(session, "pool.get_wlb_username", vec![pool.to_value()])
+        call(session, "pool.get_wlb_username", &[&pool])
     }
 
     /// `pool.get_wlb_url`.
     pub fn get_wlb_url(session: &Session, pool: &Ref<Pool>) -> Result<String> {
-        call(session, "pool.get_wlb_url", vec![pool.to_value()])
+        call(session, "pool.get_wlb_url", &[&pool])
     }
 
     /// `pool.get_health_check_config`.
@@ -2915,63 +2375,47 @@ impl Pool {
         session: &Session,
         pool: &Ref<Pool>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "pool.get_health_check_config",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_health_check_config", &[&pool])
     }
 
     /// `pool.get_gui_config`.
     pub fn get_gui_config(session: &Session, pool: &Ref<Pool>) -> Result<HashMap<String, String>> {
-        call(session, "pool.get_gui_config", vec![pool.to_value()])
+        call(session, "pool.get_gui_config", &[&pool])
     }
 
     /// `pool.get_tags`.
     pub fn get_tags(session: &Session, pool: &Ref<Pool>) -> Result<Vec<String>> {
-        call(session, "pool.get_tags", vec![pool.to_value()])
+        call(session, "pool.get_tags", &[&pool])
     }
 
     /// `pool.get_blobs`.
     pub fn get_blobs(session: &Session, pool: &Ref<Pool>) -> Result<HashMap<String, Ref<Blob>>> {
-        call(session, "pool.get_blobs", vec![pool.to_value()])
+        call(session, "pool.get_blobs", &[&pool])
     }
 
     /// `pool.get_ha_overcommitted`.
     pub fn get_ha_overcommitted(session: &Session, pool: &Ref<Pool>) -> Result<bool> {
-        call(session, "pool.get_ha_overcommitted", vec![pool.to_value()])
+        call(session, "pool.get_ha_overcommitted", &[&pool])
     }
 
     /// `pool.get_ha_allow_overcommit`.
     pub fn get_ha_allow_overcommit(session: &Session, pool: &Ref<Pool>) -> Result<bool> {
-        call(
-            session,
-            "pool.get_ha_allow_overcommit",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_ha_allow_overcommit", &[&pool])
     }
 
     /// `pool.get_ha_plan_exists_for`.
     pub fn get_ha_plan_exists_for(session: &Session, pool: &Ref<Pool>) -> Result<i64> {
-        call(
-            session,
-            "pool.get_ha_plan_exists_for",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_ha_plan_exists_for", &[&pool])
     }
 
     /// `pool.get_ha_host_failures_to_tolerate`.
     pub fn get_ha_host_failures_to_tolerate(session: &Session, pool: &Ref<Pool>) -> Result<i64> {
-        call(
-            session,
-            "pool.get_ha_host_failures_to_tolerate",
-            vec![pool.to_value()],
-        )
+        call(session, "pool.get_ha_host_failures_to_tolerate", &[&pool])
     }
 
     /// `pool.get_ha_statefiles`.
     pub fn get_ha_statefiles(session: &Session, pool: &Ref<Pool>) -> Result<Vec<String>> {
-        call(session, "pool.get_ha_statefiles", vec![pool.to_value()])
+        call(session, "pool.get_ha_statefiles", &[&pool])
     }
 
     /// `pool.get_ha_configuration`.
@@ -2979,12 +2423,12 @@ impl Pool {
         session: &Session,
         pool: &Ref<Pool>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "pool.get_ha_configuration", vec![pool.to_value()])
+        call(session, "pool.get_ha_configuration", &[&pool])
     }
 
     /// `pool.get_ha_enabled`.
     pub fn get_ha_enabled(session: &Session, pool: &Ref<Pool>) -> Result<bool> {
-        call(session, "pool.get_ha_enabled", vec![pool.to_value()])
+        call(session, "pool.get_ha_enabled", &[&pool])
     }
 
     /// `pool.get_other_config`.
@@ -2992,51 +2436,51 @@ impl Pool {
         session: &Session,
         pool: &Ref<Pool>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "pool.get_other_config", vec![pool.to_value()])
+        call(session, "pool.get_other_config", &[&pool])
     }
 
     /// `pool.get_crash_dump_SR`.
     pub fn get_crash_dump_sr(session: &Session, pool: &Ref<Pool>) -> Result<Ref<Sr>> {
-        call(session, "pool.get_crash_dump_SR", vec![pool.to_value()])
+        call(session, "pool.get_crash_dump_SR", &[&pool])
     }
 
     /// `pool.get_suspend_image_SR`.
     pub fn get_suspend_image_sr(session: &Session, pool: &Ref<Pool>) -> Result<Ref<Sr>> {
-        call(session, "pool.get_suspend_image_SR", vec![pool.to_value()])
+        call(session, "pool.get_suspend_image_SR", &[&pool])
     }
 
     /// `pool.get_default_SR`.
     pub fn get_default_sr(session: &Session, pool: &Ref<Pool>) -> Result<Ref<Sr>> {
-        call(session, "pool.get_default_SR", vec![pool.to_value()])
+        call(session, "pool.get_default_SR", &[&pool])
     }
 
     /// `pool.get_master`.
     pub fn get_master(session: &Session, pool: &Ref<Pool>) -> Result<Ref<Host>> {
-        call(session, "pool.get_master", vec![pool.to_value()])
+        call(session, "pool.get_master", &[&pool])
     }
 
     /// `pool.get_name_description`.
     pub fn get_name_description(session: &Session, pool: &Ref<Pool>) -> Result<String> {
-        call(session, "pool.get_name_description", vec![pool.to_value()])
+        call(session, "pool.get_name_description", &[&pool])
     }
 
     /// `pool.get_name_label`.
     pub fn get_name_label(session: &Session, pool: &Ref<Pool>) -> Result<String> {
-        call(session, "pool.get_name_label", vec![pool.to_value()])
+        call(session, "pool.get_name_label", &[&pool])
     }
 
     /// `pool.get_uuid`.
     pub fn get_uuid(session: &Session, pool: &Ref<Pool>) -> Result<String> {
-        call(session, "pool.get_uuid", vec![pool.to_value()])
+        call(session, "pool.get_uuid", &[&pool])
     }
 
     /// `pool.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Pool>> {
-        call(session, "pool.get_by_uuid", vec![uuid.to_value()])
+        call(session, "pool.get_by_uuid", &[&uuid])
     }
 
     /// `pool.get_record`.
     pub fn get_record(session: &Session, pool: &Ref<Pool>) -> Result<PoolRecord> {
-        call(session, "pool.get_record", vec![pool.to_value()])
+        call(session, "pool.get_record", &[&pool])
     }
 }

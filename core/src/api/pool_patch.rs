@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Host, HostPatch, PoolUpdate, Task};
@@ -71,26 +73,21 @@ impl FromValue for PoolPatchRecord {
 
 impl ToValue for PoolPatchRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            ("version".to_owned(), self.version.to_value()),
-            ("size".to_owned(), self.size.to_value()),
-            ("pool_applied".to_owned(), self.pool_applied.to_value()),
-            ("host_patches".to_owned(), self.host_patches.to_value()),
-            (
-                "after_apply_guidance".to_owned(),
-                self.after_apply_guidance.to_value(),
-            ),
-            ("pool_update".to_owned(), self.pool_update.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("version", &self.version),
+                ("size", &self.size),
+                ("pool_applied", &self.pool_applied),
+                ("host_patches", &self.host_patches),
+                ("after_apply_guidance", &self.after_apply_guidance),
+                ("pool_update", &self.pool_update),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -174,14 +171,14 @@ impl PoolPatch {
     ///
     /// Deprecated since ely.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<PoolPatch>, PoolPatchRecord>> {
-        call(session, "pool_patch.get_all_records", vec![])
+        call(session, "pool_patch.get_all_records", &[])
     }
 
     /// `pool_patch.get_all`.
     ///
     /// Deprecated since ely.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<PoolPatch>>> {
-        call(session, "pool_patch.get_all", vec![])
+        call(session, "pool_patch.get_all", &[])
     }
 
     /// `pool_patch.clean_on_host`.
@@ -192,11 +189,7 @@ impl PoolPatch {
         pool_patch: &Ref<PoolPatch>,
         host: &Ref<Host>,
     ) -> Result<()> {
-        call(
-            session,
-            "pool_patch.clean_on_host",
-            vec![pool_patch.to_value(), host.to_value()],
-        )
+        call(session, "pool_patch.clean_on_host", &[&pool_patch, &host])
     }
 
     /// `Async.pool_patch.clean_on_host`: [`PoolPatch::clean_on_host`] as a task; wait for it with [`crate::task::wait`].
@@ -210,7 +203,7 @@ impl PoolPatch {
         call(
             session,
             "Async.pool_patch.clean_on_host",
-            vec![pool_patch.to_value(), host.to_value()],
+            &[&pool_patch, &host],
         )
     }
 
@@ -218,58 +211,42 @@ impl PoolPatch {
     ///
     /// Deprecated since ely.
     pub fn destroy(session: &Session, pool_patch: &Ref<PoolPatch>) -> Result<()> {
-        call(session, "pool_patch.destroy", vec![pool_patch.to_value()])
+        call(session, "pool_patch.destroy", &[&pool_patch])
     }
 
     /// `Async.pool_patch.destroy`: [`PoolPatch::destroy`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Deprecated since ely.
     pub fn async_destroy(session: &Session, pool_patch: &Ref<PoolPatch>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool_patch.destroy",
-            vec![pool_patch.to_value()],
-        )
+        call(session, "Async.pool_patch.destroy", &[&pool_patch])
     }
 
     /// `pool_patch.pool_clean`.
     ///
     /// Deprecated since ely.
     pub fn pool_clean(session: &Session, pool_patch: &Ref<PoolPatch>) -> Result<()> {
-        call(
-            session,
-            "pool_patch.pool_clean",
-            vec![pool_patch.to_value()],
-        )
+        call(session, "pool_patch.pool_clean", &[&pool_patch])
     }
 
     /// `Async.pool_patch.pool_clean`: [`PoolPatch::pool_clean`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Deprecated since ely.
     pub fn async_pool_clean(session: &Session, pool_patch: &Ref<PoolPatch>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool_patch.pool_clean",
-            vec![pool_patch.to_value()],
-        )
+        call(session, "Async.pool_patch.pool_clean", &[&pool_patch])
     }
 
     /// `pool_patch.clean`.
     ///
     /// Deprecated since ely.
     pub fn clean(session: &Session, pool_patch: &Ref<PoolPatch>) -> Result<()> {
-        call(session, "pool_patch.clean", vec![pool_patch.to_value()])
+        call(session, "pool_patch.clean", &[&pool_patch])
     }
 
     /// `Async.pool_patch.clean`: [`PoolPatch::clean`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Deprecated since ely.
     pub fn async_clean(session: &Session, pool_patch: &Ref<PoolPatch>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool_patch.clean",
-            vec![pool_patch.to_value()],
-        )
+        call(session, "Async.pool_patch.clean", &[&pool_patch])
     }
 
     /// `pool_patch.precheck`.
@@ -280,11 +257,7 @@ impl PoolPatch {
         pool_patch: &Ref<PoolPatch>,
         host: &Ref<Host>,
     ) -> Result<String> {
-        call(
-            session,
-            "pool_patch.precheck",
-            vec![pool_patch.to_value(), host.to_value()],
-        )
+        call(session, "pool_patch.precheck", &[&pool_patch, &host])
     }
 
     /// `Async.pool_patch.precheck`: [`PoolPatch::precheck`] as a task; wait for it with [`crate::task::wait`].
@@ -295,33 +268,21 @@ impl PoolPatch {
         pool_patch: &Ref<PoolPatch>,
         host: &Ref<Host>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool_patch.precheck",
-            vec![pool_patch.to_value(), host.to_value()],
-        )
+        call(session, "Async.pool_patch.precheck", &[&pool_patch, &host])
     }
 
     /// `pool_patch.pool_apply`.
     ///
     /// Deprecated since ely.
     pub fn pool_apply(session: &Session, pool_patch: &Ref<PoolPatch>) -> Result<()> {
-        call(
-            session,
-            "pool_patch.pool_apply",
-            vec![pool_patch.to_value()],
-        )
+        call(session, "pool_patch.pool_apply", &[&pool_patch])
     }
 
     /// `Async.pool_patch.pool_apply`: [`PoolPatch::pool_apply`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Deprecated since ely.
     pub fn async_pool_apply(session: &Session, pool_patch: &Ref<PoolPatch>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool_patch.pool_apply",
-            vec![pool_patch.to_value()],
-        )
+        call(session, "Async.pool_patch.pool_apply", &[&pool_patch])
     }
 
     /// `pool_patch.apply`.
@@ -332,11 +293,7 @@ impl PoolPatch {
         pool_patch: &Ref<PoolPatch>,
         host: &Ref<Host>,
     ) -> Result<String> {
-        call(
-            session,
-            "pool_patch.apply",
-            vec![pool_patch.to_value(), host.to_value()],
-        )
+        call(session, "pool_patch.apply", &[&pool_patch, &host])
     }
 
     /// `Async.pool_patch.apply`: [`PoolPatch::apply`] as a task; wait for it with [`crate::task::wait`].
@@ -347,11 +304,7 @@ impl PoolPatch {
         pool_patch: &Ref<PoolPatch>,
         host: &Ref<Host>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool_patch.apply",
-            vec![pool_patch.to_value(), host.to_value()],
-        )
+        call(session, "Async.pool_patch.apply", &[&pool_patch, &host])
     }
 
     /// `pool_patch.remove_from_other_config`.
@@ -363,7 +316,7 @@ impl PoolPatch {
         call(
             session,
             "pool_patch.remove_from_other_config",
-            vec![pool_patch.to_value(), key.to_value()],
+            &[&pool_patch, &key],
         )
     }
 
@@ -377,7 +330,7 @@ impl PoolPatch {
         call(
             session,
             "pool_patch.add_to_other_config",
-            vec![pool_patch.to_value(), key.to_value(), value.to_value()],
+            &[&pool_patch, &key, &value],
         )
     }
 
@@ -390,7 +343,7 @@ impl PoolPatch {
         call(
             session,
             "pool_patch.set_other_config",
-            vec![pool_patch.to_value(), value.to_value()],
+            &[&pool_patch, &value],
         )
     }
 
@@ -399,11 +352,7 @@ impl PoolPatch {
         session: &Session,
         pool_patch: &Ref<PoolPatch>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "pool_patch.get_other_config",
-            vec![pool_patch.to_value()],
-        )
+        call(session, "pool_patch.get_other_config", &[&pool_patch])
     }
 
     /// `pool_patch.get_pool_update`.
@@ -411,11 +360,7 @@ impl PoolPatch {
         session: &Session,
         pool_patch: &Ref<PoolPatch>,
     ) -> Result<Ref<PoolUpdate>> {
-        call(
-            session,
-            "pool_patch.get_pool_update",
-            vec![pool_patch.to_value()],
-        )
+        call(session, "pool_patch.get_pool_update", &[&pool_patch])
     }
 
     /// `pool_patch.get_after_apply_guidance`.
@@ -426,7 +371,7 @@ impl PoolPatch {
         call(
             session,
             "pool_patch.get_after_apply_guidance",
-            vec![pool_patch.to_value()],
+            &[&pool_patch],
         )
     }
 
@@ -435,85 +380,57 @@ impl PoolPatch {
         session: &Session,
         pool_patch: &Ref<PoolPatch>,
     ) -> Result<Vec<Ref<HostPatch>>> {
-        call(
-            session,
-            "pool_patch.get_host_patches",
-            vec![pool_patch.to_value()],
-        )
+        call(session, "pool_patch.get_host_patches", &[&pool_patch])
     }
 
     /// `pool_patch.get_pool_applied`.
     pub fn get_pool_applied(session: &Session, pool_patch: &Ref<PoolPatch>) -> Result<bool> {
-        call(
-            session,
-            "pool_patch.get_pool_applied",
-            vec![pool_patch.to_value()],
-        )
+        call(session, "pool_patch.get_pool_applied", &[&pool_patch])
     }
 
     /// `pool_patch.get_size`.
     pub fn get_size(session: &Session, pool_patch: &Ref<PoolPatch>) -> Result<i64> {
-        call(session, "pool_patch.get_size", vec![pool_patch.to_value()])
+        call(session, "pool_patch.get_size", &[&pool_patch])
     }
 
     /// `pool_patch.get_version`.
     pub fn get_version(session: &Session, pool_patch: &Ref<PoolPatch>) -> Result<String> {
-        call(
-            session,
-            "pool_patch.get_version",
-            vec![pool_patch.to_value()],
-        )
+        call(session, "pool_patch.get_version", &[&pool_patch])
     }
 
     /// `pool_patch.get_name_description`.
     pub fn get_name_description(session: &Session, pool_patch: &Ref<PoolPatch>) -> Result<String> {
-        call(
-            session,
-            "pool_patch.get_name_description",
-            vec![pool_patch.to_value()],
-        )
+        call(session, "pool_patch.get_name_description", &[&pool_patch])
     }
 
     /// `pool_patch.get_name_label`.
     pub fn get_name_label(session: &Session, pool_patch: &Ref<PoolPatch>) -> Result<String> {
-        call(
-            session,
-            "pool_patch.get_name_label",
-            vec![pool_patch.to_value()],
-        )
+        call(session, "pool_patch.get_name_label", &[&pool_patch])
     }
 
     /// `pool_patch.get_uuid`.
     pub fn get_uuid(session: &Session, pool_patch: &Ref<PoolPatch>) -> Result<String> {
-        call(session, "pool_patch.get_uuid", vec![pool_patch.to_value()])
+        call(session, "pool_patch.get_uuid", &[&pool_patch])
     }
 
     /// `pool_patch.get_by_name_label`.
     ///
     /// Deprecated since ely.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<PoolPatch>>> {
-        call(
-            session,
-            "pool_patch.get_by_name_label",
-            vec![label.to_value()],
-        )
+        call(session, "pool_patch.get_by_name_label", &[&label])
     }
 
     /// `pool_patch.get_by_uuid`.
     ///
     /// Deprecated since ely.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<PoolPatch>> {
-        call(session, "pool_patch.get_by_uuid", vec![uuid.to_value()])
+        call(session, "pool_patch.get_by_uuid", &[&uuid])
     }
 
     /// `pool_patch.get_record`.
     ///
     /// Deprecated since ely.
     pub fn get_record(session: &Session, pool_patch: &Ref<PoolPatch>) -> Result<PoolPatchRecord> {
-        call(
-            session,
-            "pool_patch.get_record",
-            vec![pool_patch.to_value()],
-        )
+        call(session, "pool_patch.get_record", &[&pool_patch])
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Host, Task, Vdi};
@@ -78,33 +80,22 @@ impl FromValue for PoolUpdateRecord {
 
 impl ToValue for PoolUpdateRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            ("version".to_owned(), self.version.to_value()),
-            (
-                "installation_size".to_owned(),
-                self.installation_size.to_value(),
-            ),
-            ("key".to_owned(), self.key.to_value()),
-            (
-                "after_apply_guidance".to_owned(),
-                self.after_apply_guidance.to_value(),
-            ),
-            ("vdi".to_owned(), self.vdi.to_value()),
-            ("hosts".to_owned(), self.hosts.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            (
-                "enforce_homogeneity".to_owned(),
-                self.enforce_homogeneity.to_value(),
-            ),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("version", &self.version),
+                ("installation_size", &self.installation_size),
+                ("key", &self.key),
+                ("after_apply_guidance", &self.after_apply_guidance),
+                ("vdi", &self.vdi),
+                ("hosts", &self.hosts),
+                ("other_config", &self.other_config),
+                ("enforce_homogeneity", &self.enforce_homogeneity),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -259,71 +250,47 @@ impl PoolUpdate {
     pub fn get_all_records(
         session: &Session,
     ) -> Result<HashMap<Ref<PoolUpdate>, PoolUpdateRecord>> {
-        call(session, "pool_update.get_all_records", vec![])
+        call(session, "pool_update.get_all_records", &[])
     }
 
     /// `pool_update.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<PoolUpdate>>> {
-        call(session, "pool_update.get_all", vec![])
+        call(session, "pool_update.get_all", &[])
     }
 
     /// `pool_update.destroy`.
     pub fn destroy(session: &Session, pool_update: &Ref<PoolUpdate>) -> Result<()> {
-        call(session, "pool_update.destroy", vec![pool_update.to_value()])
+        call(session, "pool_update.destroy", &[&pool_update])
     }
 
     /// `Async.pool_update.destroy`: [`PoolUpdate::destroy`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_destroy(session: &Session, pool_update: &Ref<PoolUpdate>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool_update.destroy",
-            vec![pool_update.to_value()],
-        )
+        call(session, "Async.pool_update.destroy", &[&pool_update])
     }
 
     /// `pool_update.pool_clean`.
     pub fn pool_clean(session: &Session, pool_update: &Ref<PoolUpdate>) -> Result<()> {
-        call(
-            session,
-            "pool_update.pool_clean",
-            vec![pool_update.to_value()],
-        )
+        call(session, "pool_update.pool_clean", &[&pool_update])
     }
 
     /// `Async.pool_update.pool_clean`: [`PoolUpdate::pool_clean`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_pool_clean(session: &Session, pool_update: &Ref<PoolUpdate>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool_update.pool_clean",
-            vec![pool_update.to_value()],
-        )
+        call(session, "Async.pool_update.pool_clean", &[&pool_update])
     }
 
     /// `pool_update.pool_apply`.
     pub fn pool_apply(session: &Session, pool_update: &Ref<PoolUpdate>) -> Result<()> {
-        call(
-            session,
-            "pool_update.pool_apply",
-            vec![pool_update.to_value()],
-        )
+        call(session, "pool_update.pool_apply", &[&pool_update])
     }
 
     /// `Async.pool_update.pool_apply`: [`PoolUpdate::pool_apply`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_pool_apply(session: &Session, pool_update: &Ref<PoolUpdate>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool_update.pool_apply",
-            vec![pool_update.to_value()],
-        )
+        call(session, "Async.pool_update.pool_apply", &[&pool_update])
     }
 
     /// `pool_update.apply`.
     pub fn apply(session: &Session, pool_update: &Ref<PoolUpdate>, host: &Ref<Host>) -> Result<()> {
-        call(
-            session,
-            "pool_update.apply",
-            vec![pool_update.to_value(), host.to_value()],
-        )
+        call(session, "pool_update.apply", &[&pool_update, &host])
     }
 
     /// `Async.pool_update.apply`: [`PoolUpdate::apply`] as a task; wait for it with [`crate::task::wait`].
@@ -332,11 +299,7 @@ impl PoolUpdate {
         pool_update: &Ref<PoolUpdate>,
         host: &Ref<Host>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.pool_update.apply",
-            vec![pool_update.to_value(), host.to_value()],
-        )
+        call(session, "Async.pool_update.apply", &[&pool_update, &host])
     }
 
     /// `pool_update.precheck`.
@@ -345,11 +308,7 @@ impl PoolUpdate {
         pool_update: &Ref<PoolUpdate>,
         host: &Ref<Host>,
     ) -> Result<LivepatchStatus> {
-        call(
-            session,
-            "pool_update.precheck",
-            vec![pool_update.to_value(), host.to_value()],
-        )
+        call(session, "pool_update.precheck", &[&pool_update, &host])
     }
 
     /// `Async.pool_update.precheck`: [`PoolUpdate::precheck`] as a task; wait for it with [`crate::task::wait`].
@@ -361,18 +320,18 @@ impl PoolUpdate {
         call(
             session,
             "Async.pool_update.precheck",
-            vec![pool_update.to_value(), host.to_value()],
+            &[&pool_update, &host],
         )
     }
 
     /// `pool_update.introduce`.
     pub fn introduce(session: &Session, vdi: &Ref<Vdi>) -> Result<Ref<PoolUpdate>> {
-        call(session, "pool_update.introduce", vec![vdi.to_value()])
+        call(session, "pool_update.introduce", &[&vdi])
     }
 
     /// `Async.pool_update.introduce`: [`PoolUpdate::introduce`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_introduce(session: &Session, vdi: &Ref<Vdi>) -> Result<Ref<Task>> {
-        call(session, "Async.pool_update.introduce", vec![vdi.to_value()])
+        call(session, "Async.pool_update.introduce", &[&vdi])
     }
 
     /// `pool_update.remove_from_other_config`.
@@ -384,7 +343,7 @@ impl PoolUpdate {
         call(
             session,
             "pool_update.remove_from_other_config",
-            vec![pool_update.to_value(), key.to_value()],
+            &[&pool_update, &key],
         )
     }
 
@@ -398,7 +357,7 @@ impl PoolUpdate {
         call(
             session,
             "pool_update.add_to_other_config",
-            vec![pool_update.to_value(), key.to_value(), value.to_value()],
+            &[&pool_update, &key, &value],
         )
     }
 
@@ -411,7 +370,7 @@ impl PoolUpdate {
         call(
             session,
             "pool_update.set_other_config",
-            vec![pool_update.to_value(), value.to_value()],
+            &[&pool_update, &value],
         )
     }
 
@@ -423,7 +382,7 @@ impl PoolUpdate {
         call(
             session,
             "pool_update.get_enforce_homogeneity",
-            vec![pool_update.to_value()],
+            &[&pool_update],
         )
     }
 
@@ -432,25 +391,17 @@ impl PoolUpdate {
         session: &Session,
         pool_update: &Ref<PoolUpdate>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "pool_update.get_other_config",
-            vec![pool_update.to_value()],
-        )
+        call(session, "pool_update.get_other_config", &[&pool_update])
     }
 
     /// `pool_update.get_hosts`.
     pub fn get_hosts(session: &Session, pool_update: &Ref<PoolUpdate>) -> Result<Vec<Ref<Host>>> {
-        call(
-            session,
-            "pool_update.get_hosts",
-            vec![pool_update.to_value()],
-        )
+        call(session, "pool_update.get_hosts", &[&pool_update])
     }
 
     /// `pool_update.get_vdi`.
     pub fn get_vdi(session: &Session, pool_update: &Ref<PoolUpdate>) -> Result<Ref<Vdi>> {
-        call(session, "pool_update.get_vdi", vec![pool_update.to_value()])
+        call(session, "pool_update.get_vdi", &[&pool_update])
     }
 
     /// `pool_update.get_after_apply_guidance`.
@@ -461,13 +412,13 @@ impl PoolUpdate {
         call(
             session,
             "pool_update.get_after_apply_guidance",
-            vec![pool_update.to_value()],
+            &[&pool_update],
         )
     }
 
     /// `pool_update.get_key`.
     pub fn get_key(session: &Session, pool_update: &Ref<PoolUpdate>) -> Result<String> {
-        call(session, "pool_update.get_key", vec![pool_update.to_value()])
+        call(session, "pool_update.get_key", &[&pool_update])
     }
 
     /// `pool_update.get_installation_size`.
@@ -475,17 +426,13 @@ impl PoolUpdate {
         call(
             session,
             "pool_update.get_installation_size",
-            vec![pool_update.to_value()],
+            &[&pool_update],
         )
     }
 
     /// `pool_update.get_version`.
     pub fn get_version(session: &Session, pool_update: &Ref<PoolUpdate>) -> Result<String> {
-        call(
-            session,
-            "pool_update.get_version",
-            vec![pool_update.to_value()],
-        )
+        call(session, "pool_update.get_version", &[&pool_update])
     }
 
     /// `pool_update.get_name_description`.
@@ -493,43 +440,27 @@ impl PoolUpdate {
         session: &Session,
         pool_update: &Ref<PoolUpdate>,
     ) -> Result<String> {
-        call(
-            session,
-            "pool_update.get_name_description",
-            vec![pool_update.to_value()],
-        )
+        call(session, "pool_update.get_name_description", &[&pool_update])
     }
 
     /// `pool_update.get_name_label`.
     pub fn get_name_label(session: &Session, pool_update: &Ref<PoolUpdate>) -> Result<String> {
-        call(
-            session,
-            "pool_update.get_name_label",
-            vec![pool_update.to_value()],
-        )
+        call(session, "pool_update.get_name_label", &[&pool_update])
     }
 
     /// `pool_update.get_uuid`.
     pub fn get_uuid(session: &Session, pool_update: &Ref<PoolUpdate>) -> Result<String> {
-        call(
-            session,
-            "pool_update.get_uuid",
-            vec![pool_update.to_value()],
-        )
+        call(session, "pool_update.get_uuid", &[&pool_update])
     }
 
     /// `pool_update.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<PoolUpdate>>> {
-        call(
-            session,
-            "pool_update.get_by_name_label",
-            vec![label.to_value()],
-        )
+        call(session, "pool_update.get_by_name_label", &[&label])
     }
 
     /// `pool_update.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<PoolUpdate>> {
-        call(session, "pool_update.get_by_uuid", vec![uuid.to_value()])
+        call(session, "pool_update.get_by_uuid", &[&uuid])
     }
 
     /// `pool_update.get_record`.
@@ -537,10 +468,6 @@ impl PoolUpdate {
         session: &Session,
         pool_update: &Ref<PoolUpdate>,
     ) -> Result<PoolUpdateRecord> {
-        call(
-            session,
-            "pool_update.get_record",
-            vec![pool_update.to_value()],
-        )
+        call(session, "pool_update.get_record", &[&pool_update])
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{field, record_members, FromValue, ToValue};
+use crate::convert::{field, record_members, record_struct, FromValue, ToValue};
 use crate::{Result, Value};
 
 use super::SrStatRecord;
@@ -48,13 +48,14 @@ impl FromValue for ProbeResultRecord {
 
 impl ToValue for ProbeResultRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("configuration".to_owned(), self.configuration.to_value()),
-            ("complete".to_owned(), self.complete.to_value()),
-            ("sr".to_owned(), self.sr.to_value()),
-            ("extra_info".to_owned(), self.extra_info.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("configuration", &self.configuration),
+                ("complete", &self.complete),
+                ("sr", &self.sr),
+                ("extra_info", &self.extra_info),
+            ],
+            &self.extra,
+        )
     }
 }

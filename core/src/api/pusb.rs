@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Host, Task, UsbGroup};
@@ -80,48 +80,42 @@ impl FromValue for PusbRecord {
 
 impl ToValue for PusbRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("USB_group".to_owned(), self.usb_group.to_value()),
-            ("host".to_owned(), self.host.to_value()),
-            ("path".to_owned(), self.path.to_value()),
-            ("vendor_id".to_owned(), self.vendor_id.to_value()),
-            ("vendor_desc".to_owned(), self.vendor_desc.to_value()),
-            ("product_id".to_owned(), self.product_id.to_value()),
-            ("product_desc".to_owned(), self.product_desc.to_value()),
-            ("serial".to_owned(), self.serial.to_value()),
-            ("version".to_owned(), self.version.to_value()),
-            ("description".to_owned(), self.description.to_value()),
-            (
-                "passthrough_enabled".to_owned(),
-                self.passthrough_enabled.to_value(),
-            ),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            ("speed".to_owned(), self.speed.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("USB_group", &self.usb_group),
+                ("host", &self.host),
+                ("path", &self.path),
+                ("vendor_id", &self.vendor_id),
+                ("vendor_desc", &self.vendor_desc),
+                ("product_id", &self.product_id),
+                ("product_desc", &self.product_desc),
+                ("serial", &self.serial),
+                ("version", &self.version),
+                ("description", &self.description),
+                ("passthrough_enabled", &self.passthrough_enabled),
+                ("other_config", &self.other_config),
+                ("speed", &self.speed),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl Pusb {
     /// `PUSB.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Pusb>, PusbRecord>> {
-        call(session, "PUSB.get_all_records", vec![])
+        call(session, "PUSB.get_all_records", &[])
     }
 
     /// `PUSB.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Pusb>>> {
-        call(session, "PUSB.get_all", vec![])
+        call(session, "PUSB.get_all", &[])
     }
 
     /// `PUSB.set_passthrough_enabled`.
     pub fn set_passthrough_enabled(session: &Session, pusb: &Ref<Pusb>, value: bool) -> Result<()> {
-        call(
-            session,
-            "PUSB.set_passthrough_enabled",
-            vec![pusb.to_value(), value.to_value()],
-        )
+        call(session, "PUSB.set_passthrough_enabled", &[&pusb, &value])
     }
 
     /// `Async.PUSB.set_passthrough_enabled`: [`Pusb::set_passthrough_enabled`] as a task; wait for it with [`crate::task::wait`].
@@ -133,27 +127,23 @@ impl Pusb {
         call(
             session,
             "Async.PUSB.set_passthrough_enabled",
-            vec![pusb.to_value(), value.to_value()],
+            &[&pusb, &value],
         )
     }
 
     /// `PUSB.scan`.
     pub fn scan(session: &Session, host: &Ref<Host>) -> Result<()> {
-        call(session, "PUSB.scan", vec![host.to_value()])
+        call(session, "PUSB.scan", &[&host])
     }
 
     /// `Async.PUSB.scan`: [`Pusb::scan`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_scan(session: &Session, host: &Ref<Host>) -> Result<Ref<Task>> {
-        call(session, "Async.PUSB.scan", vec![host.to_value()])
+        call(session, "Async.PUSB.scan", &[&host])
     }
 
     /// `PUSB.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, pusb: &Ref<Pusb>, key: &str) -> Result<()> {
-        call(
-            session,
-            "PUSB.remove_from_other_config",
-            vec![pusb.to_value(), key.to_value()],
-        )
+        call(session, "PUSB.remove_from_other_config", &[&pusb, &key])
     }
 
     /// `PUSB.add_to_other_config`.
@@ -163,11 +153,7 @@ impl Pusb {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "PUSB.add_to_other_config",
-            vec![pusb.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "PUSB.add_to_other_config", &[&pusb, &key, &value])
     }
 
     /// `PUSB.set_other_config`.
@@ -176,16 +162,12 @@ impl Pusb {
         pusb: &Ref<Pusb>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "PUSB.set_other_config",
-            vec![pusb.to_value(), value.to_value()],
-        )
+        call(session, "PUSB.set_other_config", &[&pusb, &value])
     }
 
     /// `PUSB.get_speed`.
     pub fn get_speed(session: &Session, pusb: &Ref<Pusb>) -> Result<f64> {
-        call(session, "PUSB.get_speed", vec![pusb.to_value()])
+        call(session, "PUSB.get_speed", &[&pusb])
     }
 
     /// `PUSB.get_other_config`.
@@ -193,80 +175,76 @@ impl Pusb {
         session: &Session,
         pusb: &Ref<Pusb>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "PUSB.get_other_config", vec![pusb.to_value()])
+        call(session, "PUSB.get_other_config", &[&pusb])
     }
 
     /// `PUSB.get_passthrough_enabled`.
     pub fn get_passthrough_enabled(session: &Session, pusb: &Ref<Pusb>) -> Result<bool> {
-        call(
-            session,
-            "PUSB.get_passthrough_enabled",
-            vec![pusb.to_value()],
-        )
+        call(session, "PUSB.get_passthrough_enabled", &[&pusb])
     }
 
     /// `PUSB.get_description`.
     pub fn get_description(session: &Session, pusb: &Ref<Pusb>) -> Result<String> {
-        call(session, "PUSB.get_description", vec![pusb.to_value()])
+        call(session, "PUSB.get_description", &[&pusb])
     }
 
     /// `PUSB.get_version`.
     pub fn get_version(session: &Session, pusb: &Ref<Pusb>) -> Result<String> {
-        call(session, "PUSB.get_version", vec![pusb.to_value()])
+        call(session, "PUSB.get_version", &[&pusb])
     }
 
     /// `PUSB.get_serial`.
     pub fn get_serial(session: &Session, pusb: &Ref<Pusb>) -> Result<String> {
-        call(session, "PUSB.get_serial", vec![pusb.to_value()])
+        call(session, "PUSB.get_serial", &[&pusb])
     }
 
     /// `PUSB.get_product_desc`.
     pub fn get_product_desc(session: &Session, pusb: &Ref<Pusb>) -> Result<String> {
-        call(session, "PUSB.get_product_desc", vec![pusb.to_value()])
+        call(session, "PUSB.get_product_desc", &[&pusb])
     }
 
     /// `PUSB.get_product_id`.
     pub fn get_product_id(session: &Session, pusb: &Ref<Pusb>) -> Result<String> {
-        call(session, "PUSB.get_product_id", vec![pusb.to_value()])
+        call(session, "PUSB.get_product_id", &[&pusb])
     }
 
     /// `PUSB.get_vendor_desc`.
     pub fn get_vendor_desc(session: &Session, pusb: &Ref<Pusb>) -> Result<String> {
-        call(session, "PUSB.get_vendor_desc", vec![pusb.to_value()])
+        call(session, "PUSB.get_vendor_desc", &[&pusb])
     }
 
     /// `PUSB.get_vendor_id`.
     pub fn get_vendor_id(session: &Session, pusb: &Ref<Pusb>) -> Result<String> {
-        call(session, "PUSB.get_vendor_id", vec![pusb.to_value()])
+        call(session, "PUSB.get_vendor_id", &[&pusb])
     }
 
     /// `PUSB.get_path`.
     pub fn get_path(session: &Session, pusb: &Ref<Pusb>) -> Result<String> {
-        call(session, "PUSB.get_path", vec![pusb.to_value()])
+        call(session, "PUSB.get_path", &[&pusb])
     }
 
     /// `PUSB.get_host`.
     pub fn get_host(session: &Session, pusb: &Ref<Pusb>) -> Result<Ref<Host>> {
-        call(session, "PUSB.get_host", vec![pusb.to_value()])
+        call(session, "PUSB.get_host", &[&pusb])
     }
 
     /// `PUSB.get_USB_group`.
     pub fn get_usb_group(session: &Session, pusb: &Ref<Pusb>) -> Result<Ref<UsbGroup>> {
-        call(session, "PUSB.get_USB_group", vec![pusb.to_value()])
+        call(session, "PUSB.get_USB_group", &[&pusb])
     }
 
     /// `PUSB.get_uuid`.
     pub fn get_uuid(session: &Session, pusb: &Ref<Pusb>) -> Result<String> {
-        call(session, "PUSB.get_uuid", vec![pusb.to_value()])
+        call(session, "PUSB.get_uuid", &[&pusb])
     }
 
     /// `PUSB.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Pusb>> {
-        call(session, "PUSB.get_by_uuid", vec![uuid.to_value()])
+        call(session, "PUSB.get_by_uuid", &[&uuid])
     }
 
     /// `PUSB.get_record`.
     pub fn get_record(session: &Session, pusb: &Ref<Pusb>) -> Result<PusbRecord> {
-        call(session, "PUSB.get_record", vec![pusb.to_value()])
+        call(session, "PUSB.get_record", &[&pusb])
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Host, PvsSite, Sr, Vdi};
@@ -54,16 +54,17 @@ impl FromValue for PvsCacheStorageRecord {
 
 impl ToValue for PvsCacheStorageRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("host".to_owned(), self.host.to_value()),
-            ("SR".to_owned(), self.sr.to_value()),
-            ("site".to_owned(), self.site.to_value()),
-            ("size".to_owned(), self.size.to_value()),
-            ("VDI".to_owned(), self.vdi.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("host", &self.host),
+                ("SR", &self.sr),
+                ("site", &self.site),
+                ("size", &self.size),
+                ("VDI", &self.vdi),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -72,12 +73,12 @@ impl PvsCacheStorage {
     pub fn get_all_records(
         session: &Session,
     ) -> Result<HashMap<Ref<PvsCacheStorage>, PvsCacheStorageRecord>> {
-        call(session, "PVS_cache_storage.get_all_records", vec![])
+        call(session, "PVS_cache_storage.get_all_records", &[])
     }
 
     /// `PVS_cache_storage.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<PvsCacheStorage>>> {
-        call(session, "PVS_cache_storage.get_all", vec![])
+        call(session, "PVS_cache_storage.get_all", &[])
     }
 
     /// `PVS_cache_storage.get_VDI`.
@@ -85,20 +86,12 @@ impl PvsCacheStorage {
         session: &Session,
         pvs_cache_storage: &Ref<PvsCacheStorage>,
     ) -> Result<Ref<Vdi>> {
-        call(
-            session,
-            "PVS_cache_storage.get_VDI",
-            vec![pvs_cache_storage.to_value()],
-        )
+        call(session, "PVS_cache_storage.get_VDI", &[&pvs_cache_storage])
     }
 
     /// `PVS_cache_storage.get_size`.
     pub fn get_size(session: &Session, pvs_cache_storage: &Ref<PvsCacheStorage>) -> Result<i64> {
-        call(
-            session,
-            "PVS_cache_storage.get_size",
-            vec![pvs_cache_storage.to_value()],
-        )
+        call(session, "PVS_cache_storage.get_size", &[&pvs_cache_storage])
     }
 
     /// `PVS_cache_storage.get_site`.
@@ -106,20 +99,12 @@ impl PvsCacheStorage {
         session: &Session,
         pvs_cache_storage: &Ref<PvsCacheStorage>,
     ) -> Result<Ref<PvsSite>> {
-        call(
-            session,
-            "PVS_cache_storage.get_site",
-            vec![pvs_cache_storage.to_value()],
-        )
+        call(session, "PVS_cache_storage.get_site", &[&pvs_cache_storage])
     }
 
     /// `PVS_cache_storage.get_SR`.
     pub fn get_sr(session: &Session, pvs_cache_storage: &Ref<PvsCacheStorage>) -> Result<Ref<Sr>> {
-        call(
-            session,
-            "PVS_cache_storage.get_SR",
-            vec![pvs_cache_storage.to_value()],
-        )
+        call(session, "PVS_cache_storage.get_SR", &[&pvs_cache_storage])
     }
 
     /// `PVS_cache_storage.get_host`.
@@ -127,43 +112,27 @@ impl PvsCacheStorage {
         session: &Session,
         pvs_cache_storage: &Ref<PvsCacheStorage>,
     ) -> Result<Ref<Host>> {
-        call(
-            session,
-            "PVS_cache_storage.get_host",
-            vec![pvs_cache_storage.to_value()],
-        )
+        call(session, "PVS_cache_storage.get_host", &[&pvs_cache_storage])
     }
 
     /// `PVS_cache_storage.get_uuid`.
     pub fn get_uuid(session: &Session, pvs_cache_storage: &Ref<PvsCacheStorage>) -> Result<String> {
-        call(
-            session,
-            "PVS_cache_storage.get_uuid",
-            vec![pvs_cache_storage.to_value()],
-        )
+        call(session, "PVS_cache_storage.get_uuid", &[&pvs_cache_storage])
     }
 
     /// `PVS_cache_storage.destroy`.
     pub fn destroy(session: &Session, pvs_cache_storage: &Ref<PvsCacheStorage>) -> Result<()> {
-        call(
-            session,
-            "PVS_cache_storage.destroy",
-            vec![pvs_cache_storage.to_value()],
-        )
+        call(session, "PVS_cache_storage.destroy", &[&pvs_cache_storage])
     }
 
     /// `PVS_cache_storage.create`.
     pub fn create(session: &Session, args: &PvsCacheStorageRecord) -> Result<Ref<PvsCacheStorage>> {
-        call(session, "PVS_cache_storage.create", vec![args.to_value()])
+        call(session, "PVS_cache_storage.create", &[&args])
     }
 
     /// `PVS_cache_storage.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<PvsCacheStorage>> {
-        call(
-            session,
-            "PVS_cache_storage.get_by_uuid",
-            vec![uuid.to_value()],
-        )
+        call(session, "PVS_cache_storage.get_by_uuid", &[&uuid])
     }
 
     /// `PVS_cache_storage.get_record`.
@@ -174,7 +143,7 @@ impl PvsCacheStorage {
         call(
             session,
             "PVS_cache_storage.get_record",
-            vec![pvs_cache_storage.to_value()],
+            &[&pvs_cache_storage],
         )
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{PvsSite, Task, Vif};
@@ -54,18 +56,16 @@ impl FromValue for PvsProxyRecord {
 
 impl ToValue for PvsProxyRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("site".to_owned(), self.site.to_value()),
-            ("VIF".to_owned(), self.vif.to_value()),
-            (
-                "currently_attached".to_owned(),
-                self.currently_attached.to_value(),
-            ),
-            ("status".to_owned(), self.status.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("site", &self.site),
+                ("VIF", &self.vif),
+                ("currently_attached", &self.currently_attached),
+                ("status", &self.status),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -151,35 +151,27 @@ impl MapKey for PvsProxyStatus {
 impl PvsProxy {
     /// `PVS_proxy.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<PvsProxy>, PvsProxyRecord>> {
-        call(session, "PVS_proxy.get_all_records", vec![])
+        call(session, "PVS_proxy.get_all_records", &[])
     }
 
     /// `PVS_proxy.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<PvsProxy>>> {
-        call(session, "PVS_proxy.get_all", vec![])
+        call(session, "PVS_proxy.get_all", &[])
     }
 
     /// `PVS_proxy.destroy`.
     pub fn destroy(session: &Session, pvs_proxy: &Ref<PvsProxy>) -> Result<()> {
-        call(session, "PVS_proxy.destroy", vec![pvs_proxy.to_value()])
+        call(session, "PVS_proxy.destroy", &[&pvs_proxy])
     }
 
     /// `Async.PVS_proxy.destroy`: [`PvsProxy::destroy`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_destroy(session: &Session, pvs_proxy: &Ref<PvsProxy>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.PVS_proxy.destroy",
-            vec![pvs_proxy.to_value()],
-        )
+        call(session, "Async.PVS_proxy.destroy", &[&pvs_proxy])
     }
 
     /// `PVS_proxy.create`.
     pub fn create(session: &Session, site: &Ref<PvsSite>, vif: &Ref<Vif>) -> Result<Ref<PvsProxy>> {
-        call(
-            session,
-            "PVS_proxy.create",
-            vec![site.to_value(), vif.to_value()],
-        )
+        call(session, "PVS_proxy.create", &[&site, &vif])
     }
 
     /// `Async.PVS_proxy.create`: [`PvsProxy::create`] as a task; wait for it with [`crate::task::wait`].
@@ -188,49 +180,41 @@ impl PvsProxy {
         site: &Ref<PvsSite>,
         vif: &Ref<Vif>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.PVS_proxy.create",
-            vec![site.to_value(), vif.to_value()],
-        )
+        call(session, "Async.PVS_proxy.create", &[&site, &vif])
     }
 
     /// `PVS_proxy.get_status`.
     pub fn get_status(session: &Session, pvs_proxy: &Ref<PvsProxy>) -> Result<PvsProxyStatus> {
-        call(session, "PVS_proxy.get_status", vec![pvs_proxy.to_value()])
+        call(session, "PVS_proxy.get_status", &[&pvs_proxy])
     }
 
     /// `PVS_proxy.get_currently_attached`.
     pub fn get_currently_attached(session: &Session, pvs_proxy: &Ref<PvsProxy>) -> Result<bool> {
-        call(
-            session,
-            "PVS_proxy.get_currently_attached",
-            vec![pvs_proxy.to_value()],
-        )
+        call(session, "PVS_proxy.get_currently_attached", &[&pvs_proxy])
     }
 
     /// `PVS_proxy.get_VIF`.
     pub fn get_vif(session: &Session, pvs_proxy: &Ref<PvsProxy>) -> Result<Ref<Vif>> {
-        call(session, "PVS_proxy.get_VIF", vec![pvs_proxy.to_value()])
+        call(session, "PVS_proxy.get_VIF", &[&pvs_proxy])
     }
 
     /// `PVS_proxy.get_site`.
     pub fn get_site(session: &Session, pvs_proxy: &Ref<PvsProxy>) -> Result<Ref<PvsSite>> {
-        call(session, "PVS_proxy.get_site", vec![pvs_proxy.to_value()])
+        call(session, "PVS_proxy.get_site", &[&pvs_proxy])
     }
 
     /// `PVS_proxy.get_uuid`.
     pub fn get_uuid(session: &Session, pvs_proxy: &Ref<PvsProxy>) -> Result<String> {
-        call(session, "PVS_proxy.get_uuid", vec![pvs_proxy.to_value()])
+        call(session, "PVS_proxy.get_uuid", &[&pvs_proxy])
     }
 
     /// `PVS_proxy.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<PvsProxy>> {
-        call(session, "PVS_proxy.get_by_uuid", vec![uuid.to_value()])
+        call(session, "PVS_proxy.get_by_uuid", &[&uuid])
     }
 
     /// `PVS_proxy.get_record`.
     pub fn get_record(session: &Session, pvs_proxy: &Ref<PvsProxy>) -> Result<PvsProxyRecord> {
-        call(session, "PVS_proxy.get_record", vec![pvs_proxy.to_value()])
+        call(session, "PVS_proxy.get_record", &[&pvs_proxy])
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::{PvsSite, Task};
@@ -51,41 +51,38 @@ impl FromValue for PvsServerRecord {
 
 impl ToValue for PvsServerRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("addresses".to_owned(), self.addresses.to_value()),
-            ("first_port".to_owned(), self.first_port.to_value()),
-            ("last_port".to_owned(), self.last_port.to_value()),
-            ("site".to_owned(), self.site.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("addresses", &self.addresses),
+                ("first_port", &self.first_port),
+                ("last_port", &self.last_port),
+                ("site", &self.site),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl PvsServer {
     /// `PVS_server.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<PvsServer>, PvsServerRecord>> {
-        call(session, "PVS_server.get_all_records", vec![])
+        call(session, "PVS_server.get_all_records", &[])
     }
 
     /// `PVS_server.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<PvsServer>>> {
-        call(session, "PVS_server.get_all", vec![])
+        call(session, "PVS_server.get_all", &[])
     }
 
     /// `PVS_server.forget`.
     pub fn forget(session: &Session, pvs_server: &Ref<PvsServer>) -> Result<()> {
-        call(session, "PVS_server.forget", vec![pvs_server.to_value()])
+        call(session, "PVS_server.forget", &[&pvs_server])
     }
 
     /// `Async.PVS_server.forget`: [`PvsServer::forget`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_forget(session: &Session, pvs_server: &Ref<PvsServer>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.PVS_server.forget",
-            vec![pvs_server.to_value()],
-        )
+        call(session, "Async.PVS_server.forget", &[&pvs_server])
     }
 
     /// `PVS_server.introduce`.
@@ -99,12 +96,7 @@ impl PvsServer {
         call(
             session,
             "PVS_server.introduce",
-            vec![
-                addresses.to_value(),
-                first_port.to_value(),
-                last_port.to_value(),
-                site.to_value(),
-            ],
+            &[&addresses, &first_port, &last_port, &site],
         )
     }
 
@@ -119,63 +111,42 @@ impl PvsServer {
         call(
             session,
             "Async.PVS_server.introduce",
-            vec![
-                addresses.to_value(),
-                first_port.to_value(),
-                last_port.to_value(),
-                site.to_value(),
-            ],
+            &[&addresses, &first_port, &last_port, &site],
         )
     }
 
     /// `PVS_server.get_site`.
     pub fn get_site(session: &Session, pvs_server: &Ref<PvsServer>) -> Result<Ref<PvsSite>> {
-        call(session, "PVS_server.get_site", vec![pvs_server.to_value()])
+        call(session, "PVS_server.get_site", &[&pvs_server])
     }
 
     /// `PVS_server.get_last_port`.
     pub fn get_last_port(session: &Session, pvs_server: &Ref<PvsServer>) -> Result<i64> {
-        call(
-            session,
-            "PVS_server.get_last_port",
-            vec![pvs_server.to_value()],
-        )
+        call(session, "PVS_server.get_last_port", &[&pvs_server])
     }
 
     /// `PVS_server.get_first_port`.
     pub fn get_first_port(session: &Session, pvs_server: &Ref<PvsServer>) -> Result<i64> {
-        call(
-            session,
-            "PVS_server.get_first_port",
-            vec![pvs_server.to_value()],
-        )
+        call(session, "PVS_server.get_first_port", &[&pvs_server])
     }
 
     /// `PVS_server.get_addresses`.
     pub fn get_addresses(session: &Session, pvs_server: &Ref<PvsServer>) -> Result<Vec<String>> {
-        call(
-            session,
-            "PVS_server.get_addresses",
-            vec![pvs_server.to_value()],
-        )
+        call(session, "PVS_server.get_addresses", &[&pvs_server])
     }
 
     /// `PVS_server.get_uuid`.
     pub fn get_uuid(session: &Session, pvs_server: &Ref<PvsServer>) -> Result<String> {
-        call(session, "PVS_server.get_uuid", vec![pvs_server.to_value()])
+        call(session, "PVS_server.get_uuid", &[&pvs_server])
     }
 
     /// `PVS_server.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<PvsServer>> {
-        call(session, "PVS_server.get_by_uuid", vec![uuid.to_value()])
+        call(session, "PVS_server.get_by_uuid", &[&uuid])
     }
 
     /// `PVS_server.get_record`.
     pub fn get_record(session: &Session, pvs_server: &Ref<PvsServer>) -> Result<PvsServerRecord> {
-        call(
-            session,
-            "PVS_server.get_record",
-            vec![pvs_server.to_value()],
-        )
+        call(session, "PVS_server.get_record", &[&pvs_server])
     }
 }

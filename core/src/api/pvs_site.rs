@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::{PvsCacheStorage, PvsProxy, PvsServer, Task};
@@ -59,41 +59,35 @@ impl FromValue for PvsSiteRecord {
 
 impl ToValue for PvsSiteRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            ("PVS_uuid".to_owned(), self.pvs_uuid.to_value()),
-            ("cache_storage".to_owned(), self.cache_storage.to_value()),
-            ("servers".to_owned(), self.servers.to_value()),
-            ("proxies".to_owned(), self.proxies.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("PVS_uuid", &self.pvs_uuid),
+                ("cache_storage", &self.cache_storage),
+                ("servers", &self.servers),
+                ("proxies", &self.proxies),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl PvsSite {
     /// `PVS_site.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<PvsSite>, PvsSiteRecord>> {
-        call(session, "PVS_site.get_all_records", vec![])
+        call(session, "PVS_site.get_all_records", &[])
     }
 
     /// `PVS_site.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<PvsSite>>> {
-        call(session, "PVS_site.get_all", vec![])
+        call(session, "PVS_site.get_all", &[])
     }
 
     /// `PVS_site.set_PVS_uuid`.
     pub fn set_pvs_uuid(session: &Session, pvs_site: &Ref<PvsSite>, value: &str) -> Result<()> {
-        call(
-            session,
-            "PVS_site.set_PVS_uuid",
-            vec![pvs_site.to_value(), value.to_value()],
-        )
+        call(session, "PVS_site.set_PVS_uuid", &[&pvs_site, &value])
     }
 
     /// `Async.PVS_site.set_PVS_uuid`: [`PvsSite::set_pvs_uuid`] as a task; wait for it with [`crate::task::wait`].
@@ -102,25 +96,21 @@ impl PvsSite {
         pvs_site: &Ref<PvsSite>,
         value: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.PVS_site.set_PVS_uuid",
-            vec![pvs_site.to_value(), value.to_value()],
-        )
+        call(session, "Async.PVS_site.set_PVS_uuid", &[&pvs_site, &value])
     }
 
     /// `PVS_site.forget`.
     ///
     /// Errors: `PVS_SITE_CONTAINS_RUNNING_PROXIES`, `PVS_SITE_CONTAINS_SERVERS`.
     pub fn forget(session: &Session, pvs_site: &Ref<PvsSite>) -> Result<()> {
-        call(session, "PVS_site.forget", vec![pvs_site.to_value()])
+        call(session, "PVS_site.forget", &[&pvs_site])
     }
 
     /// `Async.PVS_site.forget`: [`PvsSite::forget`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `PVS_SITE_CONTAINS_RUNNING_PROXIES`, `PVS_SITE_CONTAINS_SERVERS`.
     pub fn async_forget(session: &Session, pvs_site: &Ref<PvsSite>) -> Result<Ref<Task>> {
-        call(session, "Async.PVS_site.forget", vec![pvs_site.to_value()])
+        call(session, "Async.PVS_site.forget", &[&pvs_site])
     }
 
     /// `PVS_site.introduce`.
@@ -133,11 +123,7 @@ impl PvsSite {
         call(
             session,
             "PVS_site.introduce",
-            vec![
-                name_label.to_value(),
-                name_description.to_value(),
-                pvs_uuid.to_value(),
-            ],
+            &[&name_label, &name_description, &pvs_uuid],
         )
     }
 
@@ -151,11 +137,7 @@ impl PvsSite {
         call(
             session,
             "Async.PVS_site.introduce",
-            vec![
-                name_label.to_value(),
-                name_description.to_value(),
-                pvs_uuid.to_value(),
-            ],
+            &[&name_label, &name_description, &pvs_uuid],
         )
     }
 
@@ -168,27 +150,23 @@ impl PvsSite {
         call(
             session,
             "PVS_site.set_name_description",
-            vec![pvs_site.to_value(), value.to_value()],
+            &[&pvs_site, &value],
         )
     }
 
     /// `PVS_site.set_name_label`.
     pub fn set_name_label(session: &Session, pvs_site: &Ref<PvsSite>, value: &str) -> Result<()> {
-        call(
-            session,
-            "PVS_site.set_name_label",
-            vec![pvs_site.to_value(), value.to_value()],
-        )
+        call(session, "PVS_site.set_name_label", &[&pvs_site, &value])
     }
 
     /// `PVS_site.get_proxies`.
     pub fn get_proxies(session: &Session, pvs_site: &Ref<PvsSite>) -> Result<Vec<Ref<PvsProxy>>> {
-        call(session, "PVS_site.get_proxies", vec![pvs_site.to_value()])
+        call(session, "PVS_site.get_proxies", &[&pvs_site])
     }
 
     /// `PVS_site.get_servers`.
     pub fn get_servers(session: &Session, pvs_site: &Ref<PvsSite>) -> Result<Vec<Ref<PvsServer>>> {
-        call(session, "PVS_site.get_servers", vec![pvs_site.to_value()])
+        call(session, "PVS_site.get_servers", &[&pvs_site])
     }
 
     /// `PVS_site.get_cache_storage`.
@@ -196,57 +174,41 @@ impl PvsSite {
         session: &Session,
         pvs_site: &Ref<PvsSite>,
     ) -> Result<Vec<Ref<PvsCacheStorage>>> {
-        call(
-            session,
-            "PVS_site.get_cache_storage",
-            vec![pvs_site.to_value()],
-        )
+        call(session, "PVS_site.get_cache_storage", &[&pvs_site])
     }
 
     /// `PVS_site.get_PVS_uuid`.
     pub fn get_pvs_uuid(session: &Session, pvs_site: &Ref<PvsSite>) -> Result<String> {
-        call(session, "PVS_site.get_PVS_uuid", vec![pvs_site.to_value()])
+        call(session, "PVS_site.get_PVS_uuid", &[&pvs_site])
     }
 
     /// `PVS_site.get_name_description`.
     pub fn get_name_description(session: &Session, pvs_site: &Ref<PvsSite>) -> Result<String> {
-        call(
-            session,
-            "PVS_site.get_name_description",
-            vec![pvs_site.to_value()],
-        )
+        call(session, "PVS_site.get_name_description", &[&pvs_site])
     }
 
     /// `PVS_site.get_name_label`.
     pub fn get_name_label(session: &Session, pvs_site: &Ref<PvsSite>) -> Result<String> {
-        call(
-            session,
-            "PVS_site.get_name_label",
-            vec![pvs_site.to_value()],
-        )
+        call(session, "PVS_site.get_name_label", &[&pvs_site])
     }
 
     /// `PVS_site.get_uuid`.
     pub fn get_uuid(session: &Session, pvs_site: &Ref<PvsSite>) -> Result<String> {
-        call(session, "PVS_site.get_uuid", vec![pvs_site.to_value()])
+        call(session, "PVS_site.get_uuid", &[&pvs_site])
     }
 
     /// `PVS_site.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<PvsSite>>> {
-        call(
-            session,
-            "PVS_site.get_by_name_label",
-            vec![label.to_value()],
-        )
+        call(session, "PVS_site.get_by_name_label", &[&label])
     }
 
     /// `PVS_site.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<PvsSite>> {
-        call(session, "PVS_site.get_by_uuid", vec![uuid.to_value()])
+        call(session, "PVS_site.get_by_uuid", &[&uuid])
     }
 
     /// `PVS_site.get_record`.
     pub fn get_record(session: &Session, pvs_site: &Ref<PvsSite>) -> Result<PvsSiteRecord> {
-        call(session, "PVS_site.get_record", vec![pvs_site.to_value()])
+        call(session, "PVS_site.get_record", &[&pvs_site])
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::Task;
@@ -65,22 +65,20 @@ impl FromValue for RepositoryRecord {
 
 impl ToValue for RepositoryRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            ("binary_url".to_owned(), self.binary_url.to_value()),
-            ("source_url".to_owned(), self.source_url.to_value()),
-            ("update".to_owned(), self.update.to_value()),
-            ("hash".to_owned(), self.hash.to_value()),
-            ("up_to_date".to_owned(), self.up_to_date.to_value()),
-            ("gpgkey_path".to_owned(), self.gpgkey_path.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("binary_url", &self.binary_url),
+                ("source_url", &self.source_url),
+                ("update", &self.update),
+                ("hash", &self.hash),
+                ("up_to_date", &self.up_to_date),
+                ("gpgkey_path", &self.gpgkey_path),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -89,12 +87,12 @@ impl Repository {
     pub fn get_all_records(
         session: &Session,
     ) -> Result<HashMap<Ref<Repository>, RepositoryRecord>> {
-        call(session, "Repository.get_all_records", vec![])
+        call(session, "Repository.get_all_records", &[])
     }
 
     /// `Repository.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Repository>>> {
-        call(session, "Repository.get_all", vec![])
+        call(session, "Repository.get_all", &[])
     }
 
     /// `Repository.set_gpgkey_path`.
@@ -108,7 +106,7 @@ impl Repository {
         call(
             session,
             "Repository.set_gpgkey_path",
-            vec![repository.to_value(), value.to_value()],
+            &[&repository, &value],
         )
     }
 
@@ -123,22 +121,18 @@ impl Repository {
         call(
             session,
             "Async.Repository.set_gpgkey_path",
-            vec![repository.to_value(), value.to_value()],
+            &[&repository, &value],
         )
     }
 
     /// `Repository.forget`.
     pub fn forget(session: &Session, repository: &Ref<Repository>) -> Result<()> {
-        call(session, "Repository.forget", vec![repository.to_value()])
+        call(session, "Repository.forget", &[&repository])
     }
 
     /// `Async.Repository.forget`: [`Repository::forget`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_forget(session: &Session, repository: &Ref<Repository>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.Repository.forget",
-            vec![repository.to_value()],
-        )
+        call(session, "Async.Repository.forget", &[&repository])
     }
 
     /// `Repository.introduce`.
@@ -154,13 +148,13 @@ impl Repository {
         call(
             session,
             "Repository.introduce",
-            vec![
-                name_label.to_value(),
-                name_description.to_value(),
-                binary_url.to_value(),
-                source_url.to_value(),
-                update.to_value(),
-                gpgkey_path.to_value(),
+            &[
+                &name_label,
+                &name_description,
+                &binary_url,
+                &source_url,
+                &update,
+                &gpgkey_path,
             ],
         )
     }
@@ -178,13 +172,13 @@ impl Repository {
         call(
             session,
             "Async.Repository.introduce",
-            vec![
-                name_label.to_value(),
-                name_description.to_value(),
-                binary_url.to_value(),
-                source_url.to_value(),
-                update.to_value(),
-                gpgkey_path.to_value(),
+            &[
+                &name_label,
+                &name_description,
+                &binary_url,
+                &source_url,
+                &update,
+                &gpgkey_path,
             ],
         )
     }
@@ -198,7 +192,7 @@ impl Repository {
         call(
             session,
             "Repository.set_name_description",
-            vec![repository.to_value(), value.to_value()],
+            &[&repository, &value],
         )
     }
 
@@ -208,110 +202,70 @@ impl Repository {
         repository: &Ref<Repository>,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "Repository.set_name_label",
-            vec![repository.to_value(), value.to_value()],
-        )
+        call(session, "Repository.set_name_label", &[&repository, &value])
     }
 
     /// `Repository.get_gpgkey_path`.
     ///
     /// Prototype since 22.12.0, may change.
     pub fn get_gpgkey_path(session: &Session, repository: &Ref<Repository>) -> Result<String> {
-        call(
-            session,
-            "Repository.get_gpgkey_path",
-            vec![repository.to_value()],
-        )
+        call(session, "Repository.get_gpgkey_path", &[&repository])
     }
 
     /// `Repository.get_up_to_date`.
     ///
     /// Removed in 23.18.0; only older servers have it.
     pub fn get_up_to_date(session: &Session, repository: &Ref<Repository>) -> Result<bool> {
-        call(
-            session,
-            "Repository.get_up_to_date",
-            vec![repository.to_value()],
-        )
+        call(session, "Repository.get_up_to_date", &[&repository])
     }
 
     /// `Repository.get_hash`.
     pub fn get_hash(session: &Session, repository: &Ref<Repository>) -> Result<String> {
-        call(session, "Repository.get_hash", vec![repository.to_value()])
+        call(session, "Repository.get_hash", &[&repository])
     }
 
     /// `Repository.get_update`.
     pub fn get_update(session: &Session, repository: &Ref<Repository>) -> Result<bool> {
-        call(
-            session,
-            "Repository.get_update",
-            vec![repository.to_value()],
-        )
+        call(session, "Repository.get_update", &[&repository])
     }
 
     /// `Repository.get_source_url`.
     pub fn get_source_url(session: &Session, repository: &Ref<Repository>) -> Result<String> {
-        call(
-            session,
-            "Repository.get_source_url",
-            vec![repository.to_value()],
-        )
+        call(session, "Repository.get_source_url", &[&repository])
     }
 
     /// `Repository.get_binary_url`.
     pub fn get_binary_url(session: &Session, repository: &Ref<Repository>) -> Result<String> {
-        call(
-            session,
-            "Repository.get_binary_url",
-            vec![repository.to_value()],
-        )
+        call(session, "Repository.get_binary_url", &[&repository])
     }
 
     /// `Repository.get_name_description`.
     pub fn get_name_description(session: &Session, repository: &Ref<Repository>) -> Result<String> {
-        call(
-            session,
-            "Repository.get_name_description",
-            vec![repository.to_value()],
-        )
+        call(session, "Repository.get_name_description", &[&repository])
     }
 
     /// `Repository.get_name_label`.
     pub fn get_name_label(session: &Session, repository: &Ref<Repository>) -> Result<String> {
-        call(
-            session,
-            "Repository.get_name_label",
-            vec![repository.to_value()],
-        )
+        call(session, "Repository.get_name_label", &[&repository])
     }
 
     /// `Repository.get_uuid`.
     pub fn get_uuid(session: &Session, repository: &Ref<Repository>) -> Result<String> {
-        call(session, "Repository.get_uuid", vec![repository.to_value()])
+        call(session, "Repository.get_uuid", &[&repository])
     }
 
     /// `Repository.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<Repository>>> {
-        call(
-            session,
-            "Repository.get_by_name_label",
-            vec![label.to_value()],
-        )
+        call(session, "Repository.get_by_name_label", &[&label])
     }
 
     /// `Repository.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Repository>> {
-        call(session, "Repository.get_by_uuid", vec![uuid.to_value()])
+        call(session, "Repository.get_by_uuid", &[&uuid])
     }
 
     /// `Repository.get_record`.
     pub fn get_record(session: &Session, repository: &Ref<Repository>) -> Result<RepositoryRecord> {
-        call(
-            session,
-            "Repository.get_record",
-            vec![repository.to_value()],
-        )
+        call(session, "Repository.get_record", &[&repository])
     }
 }

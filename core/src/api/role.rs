@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::Task;
@@ -51,39 +51,33 @@ impl FromValue for RoleRecord {
 
 impl ToValue for RoleRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            ("subroles".to_owned(), self.subroles.to_value()),
-            ("is_internal".to_owned(), self.is_internal.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("subroles", &self.subroles),
+                ("is_internal", &self.is_internal),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl Role {
     /// `role.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Role>, RoleRecord>> {
-        call(session, "role.get_all_records", vec![])
+        call(session, "role.get_all_records", &[])
     }
 
     /// `role.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Role>>> {
-        call(session, "role.get_all", vec![])
+        call(session, "role.get_all", &[])
     }
 
     /// `role.get_by_permission_name_label`.
     pub fn get_by_permission_name_label(session: &Session, label: &str) -> Result<Vec<Ref<Role>>> {
-        call(
-            session,
-            "role.get_by_permission_name_label",
-            vec![label.to_value()],
-        )
+        call(session, "role.get_by_permission_name_label", &[&label])
     }
 
     /// `Async.role.get_by_permission_name_label`: [`Role::get_by_permission_name_label`] as a task; wait for it with [`crate::task::wait`].
@@ -91,35 +85,23 @@ impl Role {
         call(
             session,
             "Async.role.get_by_permission_name_label",
-            vec![label.to_value()],
+            &[&label],
         )
     }
 
     /// `role.get_by_permission`.
     pub fn get_by_permission(session: &Session, permission: &Ref<Role>) -> Result<Vec<Ref<Role>>> {
-        call(
-            session,
-            "role.get_by_permission",
-            vec![permission.to_value()],
-        )
+        call(session, "role.get_by_permission", &[&permission])
     }
 
     /// `Async.role.get_by_permission`: [`Role::get_by_permission`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_by_permission(session: &Session, permission: &Ref<Role>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.role.get_by_permission",
-            vec![permission.to_value()],
-        )
+        call(session, "Async.role.get_by_permission", &[&permission])
     }
 
     /// `role.get_permissions_name_label`.
     pub fn get_permissions_name_label(session: &Session, role: &Ref<Role>) -> Result<Vec<String>> {
-        call(
-            session,
-            "role.get_permissions_name_label",
-            vec![role.to_value()],
-        )
+        call(session, "role.get_permissions_name_label", &[&role])
     }
 
     /// `Async.role.get_permissions_name_label`: [`Role::get_permissions_name_label`] as a task; wait for it with [`crate::task::wait`].
@@ -127,60 +109,56 @@ impl Role {
         session: &Session,
         role: &Ref<Role>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.role.get_permissions_name_label",
-            vec![role.to_value()],
-        )
+        call(session, "Async.role.get_permissions_name_label", &[&role])
     }
 
     /// `role.get_permissions`.
     pub fn get_permissions(session: &Session, role: &Ref<Role>) -> Result<Vec<Ref<Role>>> {
-        call(session, "role.get_permissions", vec![role.to_value()])
+        call(session, "role.get_permissions", &[&role])
     }
 
     /// `Async.role.get_permissions`: [`Role::get_permissions`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_permissions(session: &Session, role: &Ref<Role>) -> Result<Ref<Task>> {
-        call(session, "Async.role.get_permissions", vec![role.to_value()])
+        call(session, "Async.role.get_permissions", &[&role])
     }
 
     /// `role.get_is_internal`.
     pub fn get_is_internal(session: &Session, role: &Ref<Role>) -> Result<bool> {
-        call(session, "role.get_is_internal", vec![role.to_value()])
+        call(session, "role.get_is_internal", &[&role])
     }
 
     /// `role.get_subroles`.
     pub fn get_subroles(session: &Session, role: &Ref<Role>) -> Result<Vec<Ref<Role>>> {
-        call(session, "role.get_subroles", vec![role.to_value()])
+        call(session, "role.get_subroles", &[&role])
     }
 
     /// `role.get_name_description`.
     pub fn get_name_description(session: &Session, role: &Ref<Role>) -> Result<String> {
-        call(session, "role.get_name_description", vec![role.to_value()])
+        call(session, "role.get_name_description", &[&role])
     }
 
     /// `role.get_name_label`.
     pub fn get_name_label(session: &Session, role: &Ref<Role>) -> Result<String> {
-        call(session, "role.get_name_label", vec![role.to_value()])
+        call(session, "role.get_name_label", &[&role])
     }
 
     /// `role.get_uuid`.
     pub fn get_uuid(session: &Session, role: &Ref<Role>) -> Result<String> {
-        call(session, "role.get_uuid", vec![role.to_value()])
+        call(session, "role.get_uuid", &[&role])
     }
 
     /// `role.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<Role>>> {
-        call(session, "role.get_by_name_label", vec![label.to_value()])
+        call(session, "role.get_by_name_label", &[&label])
     }
 
     /// `role.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Role>> {
-        call(session, "role.get_by_uuid", vec![uuid.to_value()])
+        call(session, "role.get_by_uuid", &[&uuid])
     }
 
     /// `role.get_record`.
     pub fn get_record(session: &Session, role: &Ref<Role>) -> Result<RoleRecord> {
-        call(session, "role.get_record", vec![role.to_value()])
+        call(session, "role.get_record", &[&role])
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::Task;
@@ -49,14 +51,15 @@ impl FromValue for SdnControllerRecord {
 
 impl ToValue for SdnControllerRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("protocol".to_owned(), self.protocol.to_value()),
-            ("address".to_owned(), self.address.to_value()),
-            ("port".to_owned(), self.port.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("protocol", &self.protocol),
+                ("address", &self.address),
+                ("port", &self.port),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -132,21 +135,17 @@ impl SdnController {
     pub fn get_all_records(
         session: &Session,
     ) -> Result<HashMap<Ref<SdnController>, SdnControllerRecord>> {
-        call(session, "SDN_controller.get_all_records", vec![])
+        call(session, "SDN_controller.get_all_records", &[])
     }
 
     /// `SDN_controller.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<SdnController>>> {
-        call(session, "SDN_controller.get_all", vec![])
+        call(session, "SDN_controller.get_all", &[])
     }
 
     /// `SDN_controller.forget`.
     pub fn forget(session: &Session, sdn_controller: &Ref<SdnController>) -> Result<()> {
-        call(
-            session,
-            "SDN_controller.forget",
-            vec![sdn_controller.to_value()],
-        )
+        call(session, "SDN_controller.forget", &[&sdn_controller])
     }
 
     /// `Async.SDN_controller.forget`: [`SdnController::forget`] as a task; wait for it with [`crate::task::wait`].
@@ -154,11 +153,7 @@ impl SdnController {
         session: &Session,
         sdn_controller: &Ref<SdnController>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.SDN_controller.forget",
-            vec![sdn_controller.to_value()],
-        )
+        call(session, "Async.SDN_controller.forget", &[&sdn_controller])
     }
 
     /// `SDN_controller.introduce`.
@@ -171,7 +166,7 @@ impl SdnController {
         call(
             session,
             "SDN_controller.introduce",
-            vec![protocol.to_value(), address.to_value(), port.to_value()],
+            &[&protocol, &address, &port],
         )
     }
 
@@ -185,26 +180,18 @@ impl SdnController {
         call(
             session,
             "Async.SDN_controller.introduce",
-            vec![protocol.to_value(), address.to_value(), port.to_value()],
+            &[&protocol, &address, &port],
         )
     }
 
     /// `SDN_controller.get_port`.
     pub fn get_port(session: &Session, sdn_controller: &Ref<SdnController>) -> Result<i64> {
-        call(
-            session,
-            "SDN_controller.get_port",
-            vec![sdn_controller.to_value()],
-        )
+        call(session, "SDN_controller.get_port", &[&sdn_controller])
     }
 
     /// `SDN_controller.get_address`.
     pub fn get_address(session: &Session, sdn_controller: &Ref<SdnController>) -> Result<String> {
-        call(
-            session,
-            "SDN_controller.get_address",
-            vec![sdn_controller.to_value()],
-        )
+        call(session, "SDN_controller.get_address", &[&sdn_controller])
     }
 
     /// `SDN_controller.get_protocol`.
@@ -212,25 +199,17 @@ impl SdnController {
         session: &Session,
         sdn_controller: &Ref<SdnController>,
     ) -> Result<SdnControllerProtocol> {
-        call(
-            session,
-            "SDN_controller.get_protocol",
-            vec![sdn_controller.to_value()],
-        )
+        call(session, "SDN_controller.get_protocol", &[&sdn_controller])
     }
 
     /// `SDN_controller.get_uuid`.
     pub fn get_uuid(session: &Session, sdn_controller: &Ref<SdnController>) -> Result<String> {
-        call(
-            session,
-            "SDN_controller.get_uuid",
-            vec![sdn_controller.to_value()],
-        )
+        call(session, "SDN_controller.get_uuid", &[&sdn_controller])
     }
 
     /// `SDN_controller.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<SdnController>> {
-        call(session, "SDN_controller.get_by_uuid", vec![uuid.to_value()])
+        call(session, "SDN_controller.get_by_uuid", &[&uuid])
     }
 
     /// `SDN_controller.get_record`.
@@ -238,10 +217,6 @@ impl SdnController {
         session: &Session,
         sdn_controller: &Ref<SdnController>,
     ) -> Result<SdnControllerRecord> {
-        call(
-            session,
-            "SDN_controller.get_record",
-            vec![sdn_controller.to_value()],
-        )
+        call(session, "SDN_controller.get_record", &[&sdn_controller])
     }
 }

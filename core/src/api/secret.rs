@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 /// The `secret` class: the type parameter of [`Ref<Secret>`](crate::Ref) and the namespace of the class's messages.
@@ -43,25 +43,26 @@ impl FromValue for SecretRecord {
 
 impl ToValue for SecretRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("value".to_owned(), self.value.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("value", &self.value),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl Secret {
     /// `secret.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Secret>, SecretRecord>> {
-        call(session, "secret.get_all_records", vec![])
+        call(session, "secret.get_all_records", &[])
     }
 
     /// `secret.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Secret>>> {
-        call(session, "secret.get_all", vec![])
+        call(session, "secret.get_all", &[])
     }
 
     /// `secret.remove_from_other_config`.
@@ -70,11 +71,7 @@ impl Secret {
         secret: &Ref<Secret>,
         key: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "secret.remove_from_other_config",
-            vec![secret.to_value(), key.to_value()],
-        )
+        call(session, "secret.remove_from_other_config", &[&secret, &key])
     }
 
     /// `secret.add_to_other_config`.
@@ -87,7 +84,7 @@ impl Secret {
         call(
             session,
             "secret.add_to_other_config",
-            vec![secret.to_value(), key.to_value(), value.to_value()],
+            &[&secret, &key, &value],
         )
     }
 
@@ -97,20 +94,12 @@ impl Secret {
         secret: &Ref<Secret>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "secret.set_other_config",
-            vec![secret.to_value(), value.to_value()],
-        )
+        call(session, "secret.set_other_config", &[&secret, &value])
     }
 
     /// `secret.set_value`.
     pub fn set_value(session: &Session, secret: &Ref<Secret>, value: &str) -> Result<()> {
-        call(
-            session,
-            "secret.set_value",
-            vec![secret.to_value(), value.to_value()],
-        )
+        call(session, "secret.set_value", &[&secret, &value])
     }
 
     /// `secret.get_other_config`.
@@ -118,36 +107,36 @@ impl Secret {
         session: &Session,
         secret: &Ref<Secret>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "secret.get_other_config", vec![secret.to_value()])
+        call(session, "secret.get_other_config", &[&secret])
     }
 
     /// `secret.get_value`.
     pub fn get_value(session: &Session, secret: &Ref<Secret>) -> Result<String> {
-        call(session, "secret.get_value", vec![secret.to_value()])
+        call(session, "secret.get_value", &[&secret])
     }
 
     /// `secret.get_uuid`.
     pub fn get_uuid(session: &Session, secret: &Ref<Secret>) -> Result<String> {
-        call(session, "secret.get_uuid", vec![secret.to_value()])
+        call(session, "secret.get_uuid", &[&secret])
     }
 
     /// `secret.destroy`.
     pub fn destroy(session: &Session, secret: &Ref<Secret>) -> Result<()> {
-        call(session, "secret.destroy", vec![secret.to_value()])
+        call(session, "secret.destroy", &[&secret])
     }
 
     /// `secret.create`.
     pub fn create(session: &Session, args: &SecretRecord) -> Result<Ref<Secret>> {
-        call(session, "secret.create", vec![args.to_value()])
+        call(session, "secret.create", &[&args])
     }
 
     /// `secret.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Secret>> {
-        call(session, "secret.get_by_uuid", vec![uuid.to_value()])
+        call(session, "secret.get_by_uuid", &[&uuid])
     }
 
     /// `secret.get_record`.
     pub fn get_record(session: &Session, secret: &Ref<Secret>) -> Result<SecretRecord> {
-        call(session, "secret.get_record", vec![secret.to_value()])
+        call(session, "secret.get_record", &[&secret])
     }
 }

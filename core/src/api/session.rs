@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 use super::{Host, Subject, Task, User};
@@ -88,38 +88,27 @@ impl FromValue for SessionRecord {
 
 impl ToValue for SessionRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("this_host".to_owned(), self.this_host.to_value()),
-            ("this_user".to_owned(), self.this_user.to_value()),
-            ("last_active".to_owned(), self.last_active.to_value()),
-            ("pool".to_owned(), self.pool.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            (
-                "is_local_superuser".to_owned(),
-                self.is_local_superuser.to_value(),
-            ),
-            ("subject".to_owned(), self.subject.to_value()),
-            (
-                "validation_time".to_owned(),
-                self.validation_time.to_value(),
-            ),
-            ("auth_user_sid".to_owned(), self.auth_user_sid.to_value()),
-            ("auth_user_name".to_owned(), self.auth_user_name.to_value()),
-            (
-                "rbac_permissions".to_owned(),
-                self.rbac_permissions.to_value(),
-            ),
-            ("tasks".to_owned(), self.tasks.to_value()),
-            ("parent".to_owned(), self.parent.to_value()),
-            ("originator".to_owned(), self.originator.to_value()),
-            (
-                "client_certificate".to_owned(),
-                self.client_certificate.to_value(),
-            ),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("this_host", &self.this_host),
+                ("this_user", &self.this_user),
+                ("last_active", &self.last_active),
+                ("pool", &self.pool),
+                ("other_config", &self.other_config),
+                ("is_local_superuser", &self.is_local_superuser),
+                ("subject", &self.subject),
+                ("validation_time", &self.validation_time),
+                ("auth_user_sid", &self.auth_user_sid),
+                ("auth_user_name", &self.auth_user_name),
+                ("rbac_permissions", &self.rbac_permissions),
+                ("tasks", &self.tasks),
+                ("parent", &self.parent),
+                ("originator", &self.originator),
+                ("client_certificate", &self.client_certificate),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -129,7 +118,7 @@ impl SessionClass {
         call(
             session,
             "session.logout_subject_identifier",
-            vec![subject_identifier.to_value()],
+            &[&subject_identifier],
         )
     }
 
@@ -141,45 +130,33 @@ impl SessionClass {
         call(
             session,
             "Async.session.logout_subject_identifier",
-            vec![subject_identifier.to_value()],
+            &[&subject_identifier],
         )
     }
 
     /// `session.get_all_subject_identifiers`.
     pub fn get_all_subject_identifiers(session: &Session) -> Result<Vec<String>> {
-        call(session, "session.get_all_subject_identifiers", vec![])
+        call(session, "session.get_all_subject_identifiers", &[])
     }
 
     /// `Async.session.get_all_subject_identifiers`: [`SessionClass::get_all_subject_identifiers`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_all_subject_identifiers(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.session.get_all_subject_identifiers", vec![])
+        call(session, "Async.session.get_all_subject_identifiers", &[])
     }
 
     /// `session.create_from_db_file`.
     pub fn create_from_db_file(session: &Session, filename: &str) -> Result<Ref<SessionClass>> {
-        call(
-            session,
-            "session.create_from_db_file",
-            vec![filename.to_value()],
-        )
+        call(session, "session.create_from_db_file", &[&filename])
     }
 
     /// `Async.session.create_from_db_file`: [`SessionClass::create_from_db_file`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_create_from_db_file(session: &Session, filename: &str) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.session.create_from_db_file",
-            vec![filename.to_value()],
-        )
+        call(session, "Async.session.create_from_db_file", &[&filename])
     }
 
     /// `session.change_password`.
     pub fn change_password(session: &Session, old_pwd: &str, new_pwd: &str) -> Result<()> {
-        call(
-            session,
-            "session.change_password",
-            vec![old_pwd.to_value(), new_pwd.to_value()],
-        )
+        call(session, "session.change_password", &[&old_pwd, &new_pwd])
     }
 
     /// `Async.session.change_password`: [`SessionClass::change_password`] as a task; wait for it with [`crate::task::wait`].
@@ -191,7 +168,7 @@ impl SessionClass {
         call(
             session,
             "Async.session.change_password",
-            vec![old_pwd.to_value(), new_pwd.to_value()],
+            &[&old_pwd, &new_pwd],
         )
     }
 
@@ -204,7 +181,7 @@ impl SessionClass {
         call(
             session,
             "session.remove_from_other_config",
-            vec![session_.to_value(), key.to_value()],
+            &[&session_, &key],
         )
     }
 
@@ -218,7 +195,7 @@ impl SessionClass {
         call(
             session,
             "session.add_to_other_config",
-            vec![session_.to_value(), key.to_value(), value.to_value()],
+            &[&session_, &key, &value],
         )
     }
 
@@ -228,25 +205,17 @@ impl SessionClass {
         session_: &Ref<SessionClass>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "session.set_other_config",
-            vec![session_.to_value(), value.to_value()],
-        )
+        call(session, "session.set_other_config", &[&session_, &value])
     }
 
     /// `session.get_client_certificate`.
     pub fn get_client_certificate(session: &Session, session_: &Ref<SessionClass>) -> Result<bool> {
-        call(
-            session,
-            "session.get_client_certificate",
-            vec![session_.to_value()],
-        )
+        call(session, "session.get_client_certificate", &[&session_])
     }
 
     /// `session.get_originator`.
     pub fn get_originator(session: &Session, session_: &Ref<SessionClass>) -> Result<String> {
-        call(session, "session.get_originator", vec![session_.to_value()])
+        call(session, "session.get_originator", &[&session_])
     }
 
     /// `session.get_parent`.
@@ -254,12 +223,12 @@ impl SessionClass {
         session: &Session,
         session_: &Ref<SessionClass>,
     ) -> Result<Ref<SessionClass>> {
-        call(session, "session.get_parent", vec![session_.to_value()])
+        call(session, "session.get_parent", &[&session_])
     }
 
     /// `session.get_tasks`.
     pub fn get_tasks(session: &Session, session_: &Ref<SessionClass>) -> Result<Vec<Ref<Task>>> {
-        call(session, "session.get_tasks", vec![session_.to_value()])
+        call(session, "session.get_tasks", &[&session_])
     }
 
     /// `session.get_rbac_permissions`.
@@ -267,29 +236,17 @@ impl SessionClass {
         session: &Session,
         session_: &Ref<SessionClass>,
     ) -> Result<Vec<String>> {
-        call(
-            session,
-            "session.get_rbac_permissions",
-            vec![session_.to_value()],
-        )
+        call(session, "session.get_rbac_permissions", &[&session_])
     }
 
     /// `session.get_auth_user_name`.
     pub fn get_auth_user_name(session: &Session, session_: &Ref<SessionClass>) -> Result<String> {
-        call(
-            session,
-            "session.get_auth_user_name",
-            vec![session_.to_value()],
-        )
+        call(session, "session.get_auth_user_name", &[&session_])
     }
 
     /// `session.get_auth_user_sid`.
     pub fn get_auth_user_sid(session: &Session, session_: &Ref<SessionClass>) -> Result<String> {
-        call(
-            session,
-            "session.get_auth_user_sid",
-            vec![session_.to_value()],
-        )
+        call(session, "session.get_auth_user_sid", &[&session_])
     }
 
     /// `session.get_validation_time`.
@@ -297,25 +254,17 @@ impl SessionClass {
         session: &Session,
         session_: &Ref<SessionClass>,
     ) -> Result<DateTime> {
-        call(
-            session,
-            "session.get_validation_time",
-            vec![session_.to_value()],
-        )
+        call(session, "session.get_validation_time", &[&session_])
     }
 
     /// `session.get_subject`.
     pub fn get_subject(session: &Session, session_: &Ref<SessionClass>) -> Result<Ref<Subject>> {
-        call(session, "session.get_subject", vec![session_.to_value()])
+        call(session, "session.get_subject", &[&session_])
     }
 
     /// `session.get_is_local_superuser`.
     pub fn get_is_local_superuser(session: &Session, session_: &Ref<SessionClass>) -> Result<bool> {
-        call(
-            session,
-            "session.get_is_local_superuser",
-            vec![session_.to_value()],
-        )
+        call(session, "session.get_is_local_superuser", &[&session_])
     }
 
     /// `session.get_other_config`.
@@ -323,49 +272,41 @@ impl SessionClass {
         session: &Session,
         session_: &Ref<SessionClass>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "session.get_other_config",
-            vec![session_.to_value()],
-        )
+        call(session, "session.get_other_config", &[&session_])
     }
 
     /// `session.get_pool`.
     pub fn get_pool(session: &Session, session_: &Ref<SessionClass>) -> Result<bool> {
-        call(session, "session.get_pool", vec![session_.to_value()])
+        call(session, "session.get_pool", &[&session_])
     }
 
     /// `session.get_last_active`.
     pub fn get_last_active(session: &Session, session_: &Ref<SessionClass>) -> Result<DateTime> {
-        call(
-            session,
-            "session.get_last_active",
-            vec![session_.to_value()],
-        )
+        call(session, "session.get_last_active", &[&session_])
     }
 
     /// `session.get_this_user`.
     pub fn get_this_user(session: &Session, session_: &Ref<SessionClass>) -> Result<Ref<User>> {
-        call(session, "session.get_this_user", vec![session_.to_value()])
+        call(session, "session.get_this_user", &[&session_])
     }
 
     /// `session.get_this_host`.
     pub fn get_this_host(session: &Session, session_: &Ref<SessionClass>) -> Result<Ref<Host>> {
-        call(session, "session.get_this_host", vec![session_.to_value()])
+        call(session, "session.get_this_host", &[&session_])
     }
 
     /// `session.get_uuid`.
     pub fn get_uuid(session: &Session, session_: &Ref<SessionClass>) -> Result<String> {
-        call(session, "session.get_uuid", vec![session_.to_value()])
+        call(session, "session.get_uuid", &[&session_])
     }
 
     /// `session.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<SessionClass>> {
-        call(session, "session.get_by_uuid", vec![uuid.to_value()])
+        call(session, "session.get_by_uuid", &[&uuid])
     }
 
     /// `session.get_record`.
     pub fn get_record(session: &Session, session_: &Ref<SessionClass>) -> Result<SessionRecord> {
-        call(session, "session.get_record", vec![session_.to_value()])
+        call(session, "session.get_record", &[&session_])
     }
 }

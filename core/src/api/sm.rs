@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 /// The `SM` class: the type parameter of [`Ref<Sm>`](crate::Ref) and the namespace of the class's messages.
@@ -80,57 +80,42 @@ impl FromValue for SmRecord {
 
 impl ToValue for SmRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            ("type".to_owned(), self.type_.to_value()),
-            ("vendor".to_owned(), self.vendor.to_value()),
-            ("copyright".to_owned(), self.copyright.to_value()),
-            ("version".to_owned(), self.version.to_value()),
-            (
-                "required_api_version".to_owned(),
-                self.required_api_version.to_value(),
-            ),
-            ("configuration".to_owned(), self.configuration.to_value()),
-            ("capabilities".to_owned(), self.capabilities.to_value()),
-            ("features".to_owned(), self.features.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            (
-                "driver_filename".to_owned(),
-                self.driver_filename.to_value(),
-            ),
-            (
-                "required_cluster_stack".to_owned(),
-                self.required_cluster_stack.to_value(),
-            ),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("type", &self.type_),
+                ("vendor", &self.vendor),
+                ("copyright", &self.copyright),
+                ("version", &self.version),
+                ("required_api_version", &self.required_api_version),
+                ("configuration", &self.configuration),
+                ("capabilities", &self.capabilities),
+                ("features", &self.features),
+                ("other_config", &self.other_config),
+                ("driver_filename", &self.driver_filename),
+                ("required_cluster_stack", &self.required_cluster_stack),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl Sm {
     /// `SM.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Sm>, SmRecord>> {
-        call(session, "SM.get_all_records", vec![])
+        call(session, "SM.get_all_records", &[])
     }
 
     /// `SM.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Sm>>> {
-        call(session, "SM.get_all", vec![])
+        call(session, "SM.get_all", &[])
     }
 
     /// `SM.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, sm: &Ref<Sm>, key: &str) -> Result<()> {
-        call(
-            session,
-            "SM.remove_from_other_config",
-            vec![sm.to_value(), key.to_value()],
-        )
+        call(session, "SM.remove_from_other_config", &[&sm, &key])
     }
 
     /// `SM.add_to_other_config`.
@@ -140,11 +125,7 @@ impl Sm {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "SM.add_to_other_config",
-            vec![sm.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "SM.add_to_other_config", &[&sm, &key, &value])
     }
 
     /// `SM.set_other_config`.
@@ -153,101 +134,93 @@ impl Sm {
         sm: &Ref<Sm>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "SM.set_other_config",
-            vec![sm.to_value(), value.to_value()],
-        )
+        call(session, "SM.set_other_config", &[&sm, &value])
     }
 
     /// `SM.get_required_cluster_stack`.
     pub fn get_required_cluster_stack(session: &Session, sm: &Ref<Sm>) -> Result<Vec<String>> {
-        call(
-            session,
-            "SM.get_required_cluster_stack",
-            vec![sm.to_value()],
-        )
+        call(session, "SM.get_required_cluster_stack", &[&sm])
     }
 
     /// `SM.get_driver_filename`.
     pub fn get_driver_filename(session: &Session, sm: &Ref<Sm>) -> Result<String> {
-        call(session, "SM.get_driver_filename", vec![sm.to_value()])
+        call(session, "SM.get_driver_filename", &[&sm])
     }
 
     /// `SM.get_other_config`.
     pub fn get_other_config(session: &Session, sm: &Ref<Sm>) -> Result<HashMap<String, String>> {
-        call(session, "SM.get_other_config", vec![sm.to_value()])
+        call(session, "SM.get_other_config", &[&sm])
     }
 
     /// `SM.get_features`.
     pub fn get_features(session: &Session, sm: &Ref<Sm>) -> Result<HashMap<String, i64>> {
-        call(session, "SM.get_features", vec![sm.to_value()])
+        call(session, "SM.get_features", &[&sm])
     }
 
     /// `SM.get_capabilities`.
     ///
     /// Deprecated since clearwater.
     pub fn get_capabilities(session: &Session, sm: &Ref<Sm>) -> Result<Vec<String>> {
-        call(session, "SM.get_capabilities", vec![sm.to_value()])
+        call(session, "SM.get_capabilities", &[&sm])
     }
 
     /// `SM.get_configuration`.
     pub fn get_configuration(session: &Session, sm: &Ref<Sm>) -> Result<HashMap<String, String>> {
-        call(session, "SM.get_configuration", vec![sm.to_value()])
+        call(session, "SM.get_configuration", &[&sm])
     }
 
     /// `SM.get_required_api_version`.
     pub fn get_required_api_version(session: &Session, sm: &Ref<Sm>) -> Result<String> {
-        call(session, "SM.get_required_api_version", vec![sm.to_value()])
+        call(session, "SM.get_required_api_version", &[&sm])
     }
 
     /// `SM.get_version`.
     pub fn get_version(session: &Session, sm: &Ref<Sm>) -> Result<String> {
-        call(session, "SM.get_version", vec![sm.to_value()])
+        call(session, "SM.get_version", &[&sm])
     }
 
     /// `SM.get_copyright`.
     pub fn get_copyright(session: &Session, sm: &Ref<Sm>) -> Result<String> {
-        call(session, "SM.get_copyright", vec![sm.to_value()])
+        call(session, "SM.get_copyright", &[&sm])
     }
 
     /// `SM.get_vendor`.
     pub fn get_vendor(session: &Session, sm: &Ref<Sm>) -> Result<String> {
-        call(session, "SM.get_vendor", vec![sm.to_value()])
+        call(session, "SM.get_vendor", &[&sm])
     }
 
     /// `SM.get_type`.
     pub fn get_type(session: &Session, sm: &Ref<Sm>) -> Result<String> {
-        call(session, "SM.get_type", vec![sm.to_value()])
+        call(session, "SM.get_type", &[&sm])
     }
 
     /// `SM.get_name_description`.
     pub fn get_name_description(session: &Session, sm: &Ref<Sm>) -> Result<String> {
-        call(session, "SM.get_name_description", vec![sm.to_value()])
+        call(session, "SM.get_name_description", &[&sm])
     }
 
     /// `SM.get_name_label`.
     pub fn get_name_label(session: &Session, sm: &Ref<Sm>) -> Result<String> {
-        call(session, "SM.get_name_label", vec![sm.to_value()])
+        call(session, "SM.get_name_label", &[&sm])
     }
 
     /// `SM.get_uuid`.
     pub fn get_uuid(session: &Session, sm: &Ref<Sm>) -> Result<String> {
-        call(session, "SM.get_uuid", vec![sm.to_value()])
+        call(session, "SM.get_uuid", &[&sm])
     }
 
     /// `SM.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<Sm>>> {
-        call(session, "SM.get_by_name_label", vec![label.to_value()])
+        call(session, "SM.get_by_name_label", &[&label])
     }
 
     /// `SM.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Sm>> {
-        call(session, "SM.get_by_uuid", vec![uuid.to_value()])
+        call(session, "SM.get_by_uuid", &[&uuid])
     }
 
     /// `SM.get_record`.
     pub fn get_record(session: &Session, sm: &Ref<Sm>) -> Result<SmRecord> {
-        call(session, "SM.get_record", vec![sm.to_value()])
+        call(session, "SM.get_record", &[&sm])
     }
 }

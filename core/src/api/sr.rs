@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Blob, DataSourceRecord, DrTask, Host, Pbd, ProbeResultRecord, Task, Vdi};
@@ -110,49 +112,32 @@ impl FromValue for SrRecord {
 
 impl ToValue for SrRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            (
-                "allowed_operations".to_owned(),
-                self.allowed_operations.to_value(),
-            ),
-            (
-                "current_operations".to_owned(),
-                self.current_operations.to_value(),
-            ),
-            ("VDIs".to_owned(), self.vdis.to_value()),
-            ("PBDs".to_owned(), self.pbds.to_value()),
-            (
-                "virtual_allocation".to_owned(),
-                self.virtual_allocation.to_value(),
-            ),
-            (
-                "physical_utilisation".to_owned(),
-                self.physical_utilisation.to_value(),
-            ),
-            ("physical_size".to_owned(), self.physical_size.to_value()),
-            ("type".to_owned(), self.type_.to_value()),
-            ("content_type".to_owned(), self.content_type.to_value()),
-            ("shared".to_owned(), self.shared.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            ("tags".to_owned(), self.tags.to_value()),
-            ("sm_config".to_owned(), self.sm_config.to_value()),
-            ("blobs".to_owned(), self.blobs.to_value()),
-            (
-                "local_cache_enabled".to_owned(),
-                self.local_cache_enabled.to_value(),
-            ),
-            ("introduced_by".to_owned(), self.introduced_by.to_value()),
-            ("clustered".to_owned(), self.clustered.to_value()),
-            ("is_tools_sr".to_owned(), self.is_tools_sr.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("allowed_operations", &self.allowed_operations),
+                ("current_operations", &self.current_operations),
+                ("VDIs", &self.vdis),
+                ("PBDs", &self.pbds),
+                ("virtual_allocation", &self.virtual_allocation),
+                ("physical_utilisation", &self.physical_utilisation),
+                ("physical_size", &self.physical_size),
+                ("type", &self.type_),
+                ("content_type", &self.content_type),
+                ("shared", &self.shared),
+                ("other_config", &self.other_config),
+                ("tags", &self.tags),
+                ("sm_config", &self.sm_config),
+                ("blobs", &self.blobs),
+                ("local_cache_enabled", &self.local_cache_enabled),
+                ("introduced_by", &self.introduced_by),
+                ("clustered", &self.clustered),
+                ("is_tools_sr", &self.is_tools_sr),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -298,12 +283,12 @@ impl MapKey for StorageOperations {
 impl Sr {
     /// `SR.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Sr>, SrRecord>> {
-        call(session, "SR.get_all_records", vec![])
+        call(session, "SR.get_all_records", &[])
     }
 
     /// `SR.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Sr>>> {
-        call(session, "SR.get_all", vec![])
+        call(session, "SR.get_all", &[])
     }
 
     /// `SR.forget_data_source_archives`.
@@ -315,7 +300,7 @@ impl Sr {
         call(
             session,
             "SR.forget_data_source_archives",
-            vec![sr.to_value(), data_source.to_value()],
+            &[&sr, &data_source],
         )
     }
 
@@ -328,17 +313,13 @@ impl Sr {
         call(
             session,
             "Async.SR.forget_data_source_archives",
-            vec![sr.to_value(), data_source.to_value()],
+            &[&sr, &data_source],
         )
     }
 
     /// `SR.query_data_source`.
     pub fn query_data_source(session: &Session, sr: &Ref<Sr>, data_source: &str) -> Result<f64> {
-        call(
-            session,
-            "SR.query_data_source",
-            vec![sr.to_value(), data_source.to_value()],
-        )
+        call(session, "SR.query_data_source", &[&sr, &data_source])
     }
 
     /// `Async.SR.query_data_source`: [`Sr::query_data_source`] as a task; wait for it with [`crate::task::wait`].
@@ -347,20 +328,12 @@ impl Sr {
         sr: &Ref<Sr>,
         data_source: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.SR.query_data_source",
-            vec![sr.to_value(), data_source.to_value()],
-        )
+        call(session, "Async.SR.query_data_source", &[&sr, &data_source])
     }
 
     /// `SR.record_data_source`.
     pub fn record_data_source(session: &Session, sr: &Ref<Sr>, data_source: &str) -> Result<()> {
-        call(
-            session,
-            "SR.record_data_source",
-            vec![sr.to_value(), data_source.to_value()],
-        )
+        call(session, "SR.record_data_source", &[&sr, &data_source])
     }
 
     /// `Async.SR.record_data_source`: [`Sr::record_data_source`] as a task; wait for it with [`crate::task::wait`].
@@ -369,30 +342,22 @@ impl Sr {
         sr: &Ref<Sr>,
         data_source: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.SR.record_data_source",
-            vec![sr.to_value(), data_source.to_value()],
-        )
+        call(session, "Async.SR.record_data_source", &[&sr, &data_source])
     }
 
     /// `SR.get_data_sources`.
     pub fn get_data_sources(session: &Session, sr: &Ref<Sr>) -> Result<Vec<DataSourceRecord>> {
-        call(session, "SR.get_data_sources", vec![sr.to_value()])
+        call(session, "SR.get_data_sources", &[&sr])
     }
 
     /// `Async.SR.get_data_sources`: [`Sr::get_data_sources`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_data_sources(session: &Session, sr: &Ref<Sr>) -> Result<Ref<Task>> {
-        call(session, "Async.SR.get_data_sources", vec![sr.to_value()])
+        call(session, "Async.SR.get_data_sources", &[&sr])
     }
 
     /// `SR.disable_database_replication`.
     pub fn disable_database_replication(session: &Session, sr: &Ref<Sr>) -> Result<()> {
-        call(
-            session,
-            "SR.disable_database_replication",
-            vec![sr.to_value()],
-        )
+        call(session, "SR.disable_database_replication", &[&sr])
     }
 
     /// `Async.SR.disable_database_replication`: [`Sr::disable_database_replication`] as a task; wait for it with [`crate::task::wait`].
@@ -400,38 +365,22 @@ impl Sr {
         session: &Session,
         sr: &Ref<Sr>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.SR.disable_database_replication",
-            vec![sr.to_value()],
-        )
+        call(session, "Async.SR.disable_database_replication", &[&sr])
     }
 
     /// `SR.enable_database_replication`.
     pub fn enable_database_replication(session: &Session, sr: &Ref<Sr>) -> Result<()> {
-        call(
-            session,
-            "SR.enable_database_replication",
-            vec![sr.to_value()],
-        )
+        call(session, "SR.enable_database_replication", &[&sr])
     }
 
     /// `Async.SR.enable_database_replication`: [`Sr::enable_database_replication`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_enable_database_replication(session: &Session, sr: &Ref<Sr>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.SR.enable_database_replication",
-            vec![sr.to_value()],
-        )
+        call(session, "Async.SR.enable_database_replication", &[&sr])
     }
 
     /// `SR.assert_supports_database_replication`.
     pub fn assert_supports_database_replication(session: &Session, sr: &Ref<Sr>) -> Result<()> {
-        call(
-            session,
-            "SR.assert_supports_database_replication",
-            vec![sr.to_value()],
-        )
+        call(session, "SR.assert_supports_database_replication", &[&sr])
     }
 
     /// `Async.SR.assert_supports_database_replication`: [`Sr::assert_supports_database_replication`] as a task; wait for it with [`crate::task::wait`].
@@ -442,17 +391,13 @@ impl Sr {
         call(
             session,
             "Async.SR.assert_supports_database_replication",
-            vec![sr.to_value()],
+            &[&sr],
         )
     }
 
     /// `SR.assert_can_host_ha_statefile`.
     pub fn assert_can_host_ha_statefile(session: &Session, sr: &Ref<Sr>) -> Result<()> {
-        call(
-            session,
-            "SR.assert_can_host_ha_statefile",
-            vec![sr.to_value()],
-        )
+        call(session, "SR.assert_can_host_ha_statefile", &[&sr])
     }
 
     /// `Async.SR.assert_can_host_ha_statefile`: [`Sr::assert_can_host_ha_statefile`] as a task; wait for it with [`crate::task::wait`].
@@ -460,20 +405,12 @@ impl Sr {
         session: &Session,
         sr: &Ref<Sr>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.SR.assert_can_host_ha_statefile",
-            vec![sr.to_value()],
-        )
+        call(session, "Async.SR.assert_can_host_ha_statefile", &[&sr])
     }
 
     /// `SR.set_physical_size`.
     pub fn set_physical_size(session: &Session, sr: &Ref<Sr>, value: i64) -> Result<()> {
-        call(
-            session,
-            "SR.set_physical_size",
-            vec![sr.to_value(), value.to_value()],
-        )
+        call(session, "SR.set_physical_size", &[&sr, &value])
     }
 
     /// `Async.SR.set_physical_size`: [`Sr::set_physical_size`] as a task; wait for it with [`crate::task::wait`].
@@ -482,11 +419,7 @@ impl Sr {
         sr: &Ref<Sr>,
         value: i64,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.SR.set_physical_size",
-            vec![sr.to_value(), value.to_value()],
-        )
+        call(session, "Async.SR.set_physical_size", &[&sr, &value])
     }
 
     /// `SR.create_new_blob`.
@@ -500,12 +433,7 @@ impl Sr {
         call(
             session,
             "SR.create_new_blob",
-            vec![
-                sr.to_value(),
-                name.to_value(),
-                mime_type.to_value(),
-                public.to_value(),
-            ],
+            &[&sr, &name, &mime_type, &public],
         )
     }
 
@@ -520,22 +448,13 @@ impl Sr {
         call(
             session,
             "Async.SR.create_new_blob",
-            vec![
-                sr.to_value(),
-                name.to_value(),
-                mime_type.to_value(),
-                public.to_value(),
-            ],
+            &[&sr, &name, &mime_type, &public],
         )
     }
 
     /// `SR.set_name_description`.
     pub fn set_name_description(session: &Session, sr: &Ref<Sr>, value: &str) -> Result<()> {
-        call(
-            session,
-            "SR.set_name_description",
-            vec![sr.to_value(), value.to_value()],
-        )
+        call(session, "SR.set_name_description", &[&sr, &value])
     }
 
     /// `Async.SR.set_name_description`: [`Sr::set_name_description`] as a task; wait for it with [`crate::task::wait`].
@@ -544,47 +463,27 @@ impl Sr {
         sr: &Ref<Sr>,
         value: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.SR.set_name_description",
-            vec![sr.to_value(), value.to_value()],
-        )
+        call(session, "Async.SR.set_name_description", &[&sr, &value])
     }
 
     /// `SR.set_name_label`.
     pub fn set_name_label(session: &Session, sr: &Ref<Sr>, value: &str) -> Result<()> {
-        call(
-            session,
-            "SR.set_name_label",
-            vec![sr.to_value(), value.to_value()],
-        )
+        call(session, "SR.set_name_label", &[&sr, &value])
     }
 
     /// `Async.SR.set_name_label`: [`Sr::set_name_label`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_set_name_label(session: &Session, sr: &Ref<Sr>, value: &str) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.SR.set_name_label",
-            vec![sr.to_value(), value.to_value()],
-        )
+        call(session, "Async.SR.set_name_label", &[&sr, &value])
     }
 
     /// `SR.set_shared`.
     pub fn set_shared(session: &Session, sr: &Ref<Sr>, value: bool) -> Result<()> {
-        call(
-            session,
-            "SR.set_shared",
-            vec![sr.to_value(), value.to_value()],
-        )
+        call(session, "SR.set_shared", &[&sr, &value])
     }
 
     /// `Async.SR.set_shared`: [`Sr::set_shared`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_set_shared(session: &Session, sr: &Ref<Sr>, value: bool) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.SR.set_shared",
-            vec![sr.to_value(), value.to_value()],
-        )
+        call(session, "Async.SR.set_shared", &[&sr, &value])
     }
 
     /// `SR.probe_ext`.
@@ -598,12 +497,7 @@ impl Sr {
         call(
             session,
             "SR.probe_ext",
-            vec![
-                host.to_value(),
-                device_config.to_value(),
-                type_.to_value(),
-                sm_config.to_value(),
-            ],
+            &[&host, &device_config, &type_, &sm_config],
         )
     }
 
@@ -618,12 +512,7 @@ impl Sr {
         call(
             session,
             "Async.SR.probe_ext",
-            vec![
-                host.to_value(),
-                device_config.to_value(),
-                type_.to_value(),
-                sm_config.to_value(),
-            ],
+            &[&host, &device_config, &type_, &sm_config],
         )
     }
 
@@ -638,12 +527,7 @@ impl Sr {
         call(
             session,
             "SR.probe",
-            vec![
-                host.to_value(),
-                device_config.to_value(),
-                type_.to_value(),
-                sm_config.to_value(),
-            ],
+            &[&host, &device_config, &type_, &sm_config],
         )
     }
 
@@ -658,71 +542,66 @@ impl Sr {
         call(
             session,
             "Async.SR.probe",
-            vec![
-                host.to_value(),
-                device_config.to_value(),
-                type_.to_value(),
-                sm_config.to_value(),
-            ],
+            &[&host, &device_config, &type_, &sm_config],
         )
     }
 
     /// `SR.scan`.
     pub fn scan(session: &Session, sr: &Ref<Sr>) -> Result<()> {
-        call(session, "SR.scan", vec![sr.to_value()])
+        call(session, "SR.scan", &[&sr])
     }
 
     /// `Async.SR.scan`: [`Sr::scan`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_scan(session: &Session, sr: &Ref<Sr>) -> Result<Ref<Task>> {
-        call(session, "Async.SR.scan", vec![sr.to_value()])
+        call(session, "Async.SR.scan", &[&sr])
     }
 
     /// `SR.get_supported_types`.
     pub fn get_supported_types(session: &Session) -> Result<Vec<String>> {
-        call(session, "SR.get_supported_types", vec![])
+        call(session, "SR.get_supported_types", &[])
     }
 
     /// `Async.SR.get_supported_types`: [`Sr::get_supported_types`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_supported_types(session: &Session) -> Result<Ref<Task>> {
-        call(session, "Async.SR.get_supported_types", vec![])
+        call(session, "Async.SR.get_supported_types", &[])
     }
 
     /// `SR.update`.
     pub fn update(session: &Session, sr: &Ref<Sr>) -> Result<()> {
-        call(session, "SR.update", vec![sr.to_value()])
+        call(session, "SR.update", &[&sr])
     }
 
     /// `Async.SR.update`: [`Sr::update`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_update(session: &Session, sr: &Ref<Sr>) -> Result<Ref<Task>> {
-        call(session, "Async.SR.update", vec![sr.to_value()])
+        call(session, "Async.SR.update", &[&sr])
     }
 
     /// `SR.forget`.
     ///
     /// Errors: `SR_HAS_PBD`.
     pub fn forget(session: &Session, sr: &Ref<Sr>) -> Result<()> {
-        call(session, "SR.forget", vec![sr.to_value()])
+        call(session, "SR.forget", &[&sr])
     }
 
     /// `Async.SR.forget`: [`Sr::forget`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `SR_HAS_PBD`.
     pub fn async_forget(session: &Session, sr: &Ref<Sr>) -> Result<Ref<Task>> {
-        call(session, "Async.SR.forget", vec![sr.to_value()])
+        call(session, "Async.SR.forget", &[&sr])
     }
 
     /// `SR.destroy`.
     ///
     /// Errors: `SR_HAS_PBD`.
     pub fn destroy(session: &Session, sr: &Ref<Sr>) -> Result<()> {
-        call(session, "SR.destroy", vec![sr.to_value()])
+        call(session, "SR.destroy", &[&sr])
     }
 
     /// `Async.SR.destroy`: [`Sr::destroy`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `SR_HAS_PBD`.
     pub fn async_destroy(session: &Session, sr: &Ref<Sr>) -> Result<Ref<Task>> {
-        call(session, "Async.SR.destroy", vec![sr.to_value()])
+        call(session, "Async.SR.destroy", &[&sr])
     }
 
     /// `SR.make`.
@@ -742,15 +621,15 @@ impl Sr {
         call(
             session,
             "SR.make",
-            vec![
-                host.to_value(),
-                device_config.to_value(),
-                physical_size.to_value(),
-                name_label.to_value(),
-                name_description.to_value(),
-                type_.to_value(),
-                content_type.to_value(),
-                sm_config.to_value(),
+            &[
+                &host,
+                &device_config,
+                &physical_size,
+                &name_label,
+                &name_description,
+                &type_,
+                &content_type,
+                &sm_config,
             ],
         )
     }
@@ -772,15 +651,15 @@ impl Sr {
         call(
             session,
             "Async.SR.make",
-            vec![
-                host.to_value(),
-                device_config.to_value(),
-                physical_size.to_value(),
-                name_label.to_value(),
-                name_description.to_value(),
-                type_.to_value(),
-                content_type.to_value(),
-                sm_config.to_value(),
+            &[
+                &host,
+                &device_config,
+                &physical_size,
+                &name_label,
+                &name_description,
+                &type_,
+                &content_type,
+                &sm_config,
             ],
         )
     }
@@ -799,14 +678,14 @@ impl Sr {
         call(
             session,
             "SR.introduce",
-            vec![
-                uuid.to_value(),
-                name_label.to_value(),
-                name_description.to_value(),
-                type_.to_value(),
-                content_type.to_value(),
-                shared.to_value(),
-                sm_config.to_value(),
+            &[
+                &uuid,
+                &name_label,
+                &name_description,
+                &type_,
+                &content_type,
+                &shared,
+                &sm_config,
             ],
         )
     }
@@ -825,14 +704,14 @@ impl Sr {
         call(
             session,
             "Async.SR.introduce",
-            vec![
-                uuid.to_value(),
-                name_label.to_value(),
-                name_description.to_value(),
-                type_.to_value(),
-                content_type.to_value(),
-                shared.to_value(),
-                sm_config.to_value(),
+            &[
+                &uuid,
+                &name_label,
+                &name_description,
+                &type_,
+                &content_type,
+                &shared,
+                &sm_config,
             ],
         )
     }
@@ -855,16 +734,16 @@ impl Sr {
         call(
             session,
             "SR.create",
-            vec![
-                host.to_value(),
-                device_config.to_value(),
-                physical_size.to_value(),
-                name_label.to_value(),
-                name_description.to_value(),
-                type_.to_value(),
-                content_type.to_value(),
-                shared.to_value(),
-                sm_config.to_value(),
+            &[
+                &host,
+                &device_config,
+                &physical_size,
+                &name_label,
+                &name_description,
+                &type_,
+                &content_type,
+                &shared,
+                &sm_config,
             ],
         )
     }
@@ -887,36 +766,28 @@ impl Sr {
         call(
             session,
             "Async.SR.create",
-            vec![
-                host.to_value(),
-                device_config.to_value(),
-                physical_size.to_value(),
-                name_label.to_value(),
-                name_description.to_value(),
-                type_.to_value(),
-                content_type.to_value(),
-                shared.to_value(),
-                sm_config.to_value(),
+            &[
+                &host,
+                &device_config,
+                &physical_size,
+                &name_label,
+                &name_description,
+                &type_,
+                &content_type,
+                &shared,
+                &sm_config,
             ],
         )
     }
 
     /// `SR.remove_from_sm_config`.
     pub fn remove_from_sm_config(session: &Session, sr: &Ref<Sr>, key: &str) -> Result<()> {
-        call(
-            session,
-            "SR.remove_from_sm_config",
-            vec![sr.to_value(), key.to_value()],
-        )
+        call(session, "SR.remove_from_sm_config", &[&sr, &key])
     }
 
     /// `SR.add_to_sm_config`.
     pub fn add_to_sm_config(session: &Session, sr: &Ref<Sr>, key: &str, value: &str) -> Result<()> {
-        call(
-            session,
-            "SR.add_to_sm_config",
-            vec![sr.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "SR.add_to_sm_config", &[&sr, &key, &value])
     }
 
     /// `SR.set_sm_config`.
@@ -925,47 +796,27 @@ impl Sr {
         sr: &Ref<Sr>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "SR.set_sm_config",
-            vec![sr.to_value(), value.to_value()],
-        )
+        call(session, "SR.set_sm_config", &[&sr, &value])
     }
 
     /// `SR.remove_tags`.
     pub fn remove_tags(session: &Session, sr: &Ref<Sr>, value: &str) -> Result<()> {
-        call(
-            session,
-            "SR.remove_tags",
-            vec![sr.to_value(), value.to_value()],
-        )
+        call(session, "SR.remove_tags", &[&sr, &value])
     }
 
     /// `SR.add_tags`.
     pub fn add_tags(session: &Session, sr: &Ref<Sr>, value: &str) -> Result<()> {
-        call(
-            session,
-            "SR.add_tags",
-            vec![sr.to_value(), value.to_value()],
-        )
+        call(session, "SR.add_tags", &[&sr, &value])
     }
 
     /// `SR.set_tags`.
     pub fn set_tags(session: &Session, sr: &Ref<Sr>, value: &[String]) -> Result<()> {
-        call(
-            session,
-            "SR.set_tags",
-            vec![sr.to_value(), value.to_value()],
-        )
+        call(session, "SR.set_tags", &[&sr, &value])
     }
 
     /// `SR.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, sr: &Ref<Sr>, key: &str) -> Result<()> {
-        call(
-            session,
-            "SR.remove_from_other_config",
-            vec![sr.to_value(), key.to_value()],
-        )
+        call(session, "SR.remove_from_other_config", &[&sr, &key])
     }
 
     /// `SR.add_to_other_config`.
@@ -975,11 +826,7 @@ impl Sr {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "SR.add_to_other_config",
-            vec![sr.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "SR.add_to_other_config", &[&sr, &key, &value])
     }
 
     /// `SR.set_other_config`.
@@ -988,91 +835,87 @@ impl Sr {
         sr: &Ref<Sr>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "SR.set_other_config",
-            vec![sr.to_value(), value.to_value()],
-        )
+        call(session, "SR.set_other_config", &[&sr, &value])
     }
 
     /// `SR.get_is_tools_sr`.
     pub fn get_is_tools_sr(session: &Session, sr: &Ref<Sr>) -> Result<bool> {
-        call(session, "SR.get_is_tools_sr", vec![sr.to_value()])
+        call(session, "SR.get_is_tools_sr", &[&sr])
     }
 
     /// `SR.get_clustered`.
     pub fn get_clustered(session: &Session, sr: &Ref<Sr>) -> Result<bool> {
-        call(session, "SR.get_clustered", vec![sr.to_value()])
+        call(session, "SR.get_clustered", &[&sr])
     }
 
     /// `SR.get_introduced_by`.
     pub fn get_introduced_by(session: &Session, sr: &Ref<Sr>) -> Result<Ref<DrTask>> {
-        call(session, "SR.get_introduced_by", vec![sr.to_value()])
+        call(session, "SR.get_introduced_by", &[&sr])
     }
 
     /// `SR.get_local_cache_enabled`.
     pub fn get_local_cache_enabled(session: &Session, sr: &Ref<Sr>) -> Result<bool> {
-        call(session, "SR.get_local_cache_enabled", vec![sr.to_value()])
+        call(session, "SR.get_local_cache_enabled", &[&sr])
     }
 
     /// `SR.get_blobs`.
     pub fn get_blobs(session: &Session, sr: &Ref<Sr>) -> Result<HashMap<String, Ref<Blob>>> {
-        call(session, "SR.get_blobs", vec![sr.to_value()])
+        call(session, "SR.get_blobs", &[&sr])
     }
 
     /// `SR.get_sm_config`.
     pub fn get_sm_config(session: &Session, sr: &Ref<Sr>) -> Result<HashMap<String, String>> {
-        call(session, "SR.get_sm_config", vec![sr.to_value()])
+        call(session, "SR.get_sm_config", &[&sr])
     }
 
     /// `SR.get_tags`.
     pub fn get_tags(session: &Session, sr: &Ref<Sr>) -> Result<Vec<String>> {
-        call(session, "SR.get_tags", vec![sr.to_value()])
+        call(session, "SR.get_tags", &[&sr])
     }
 
     /// `SR.get_other_config`.
     pub fn get_other_config(session: &Session, sr: &Ref<Sr>) -> Result<HashMap<String, String>> {
-        call(session, "SR.get_other_config", vec![sr.to_value()])
+        call(session, "SR.get_other_config", &[&sr])
     }
 
     /// `SR.get_shared`.
     pub fn get_shared(session: &Session, sr: &Ref<Sr>) -> Result<bool> {
-        call(session, "SR.get_shared", vec![sr.to_value()])
+        call(session, "SR.get_shared", &[&sr])
     }
 
     /// `SR.get_content_type`.
     pub fn get_content_type(session: &Session, sr: &Ref<Sr>) -> Result<String> {
-        call(session, "SR.get_content_type", vec![sr.to_value()])
+        call(session, "SR.get_content_type", &[&sr])
     }
 
     /// `SR.get_type`.
     pub fn get_type(session: &Session, sr: &Ref<Sr>) -> Result<String> {
-        call(session, "SR.get_type", vec![sr.to_value()])
+        call(session, "SR.get_type", &[&sr])
     }
 
     /// `SR.get_physical_size`.
     pub fn get_physical_size(session: &Session, sr: &Ref<Sr>) -> Result<i64> {
-        call(session, "SR.get_physical_size", vec![sr.to_value()])
+        call(session, "SR.get_physical_size", &[&sr])
     }
 
     /// `SR.get_physical_utilisation`.
     pub fn get_physical_utilisation(session: &Session, sr: &Ref<Sr>) -> Result<i64> {
-        call(session, "SR.get_physical_utilisation", vec![sr.to_value()])
+        call(session, "SR.get_physical_utilisation", &[&sr])
     }
 
     /// `SR.get_virtual_allocation`.
     pub fn get_virtual_allocation(session: &Session, sr: &Ref<Sr>) -> Result<i64> {
-        call(session, "SR.get_virtual_allocation", vec![sr.to_value()])
+        call(session, "SR.get_virtual_allocation", &[&sr])
     }
 
     /// `SR.get_PBDs`.
     pub fn get_pbds(session: &Session, sr: &Ref<Sr>) -> Result<Vec<Ref<Pbd>>> {
-        call(session, "SR.get_PBDs", vec![sr.to_value()])
+        call(session, "SR.get_PBDs", &[&sr])
     }
 
     /// `SR.get_VDIs`.
     pub fn get_vdis(session: &Session, sr: &Ref<Sr>) -> Result<Vec<Ref<Vdi>>> {
-        call(session, "SR.get_VDIs", vec![sr.to_value()])
+        call(session, "SR.get_VDIs", &[&sr])
     }
 
     /// `SR.get_current_operations`.
@@ -1080,7 +923,7 @@ impl Sr {
         session: &Session,
         sr: &Ref<Sr>,
     ) -> Result<HashMap<String, StorageOperations>> {
-        call(session, "SR.get_current_operations", vec![sr.to_value()])
+        call(session, "SR.get_current_operations", &[&sr])
     }
 
     /// `SR.get_allowed_operations`.
@@ -1088,36 +931,36 @@ impl Sr {
         session: &Session,
         sr: &Ref<Sr>,
     ) -> Result<Vec<StorageOperations>> {
-        call(session, "SR.get_allowed_operations", vec![sr.to_value()])
+        call(session, "SR.get_allowed_operations", &[&sr])
     }
 
     /// `SR.get_name_description`.
     pub fn get_name_description(session: &Session, sr: &Ref<Sr>) -> Result<String> {
-        call(session, "SR.get_name_description", vec![sr.to_value()])
+        call(session, "SR.get_name_description", &[&sr])
     }
 
     /// `SR.get_name_label`.
     pub fn get_name_label(session: &Session, sr: &Ref<Sr>) -> Result<String> {
-        call(session, "SR.get_name_label", vec![sr.to_value()])
+        call(session, "SR.get_name_label", &[&sr])
     }
 
     /// `SR.get_uuid`.
     pub fn get_uuid(session: &Session, sr: &Ref<Sr>) -> Result<String> {
-        call(session, "SR.get_uuid", vec![sr.to_value()])
+        call(session, "SR.get_uuid", &[&sr])
     }
 
     /// `SR.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<Sr>>> {
-        call(session, "SR.get_by_name_label", vec![label.to_value()])
+        call(session, "SR.get_by_name_label", &[&label])
     }
 
     /// `SR.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Sr>> {
-        call(session, "SR.get_by_uuid", vec![uuid.to_value()])
+        call(session, "SR.get_by_uuid", &[&uuid])
     }
 
     /// `SR.get_record`.
     pub fn get_record(session: &Session, sr: &Ref<Sr>) -> Result<SrRecord> {
-        call(session, "SR.get_record", vec![sr.to_value()])
+        call(session, "SR.get_record", &[&sr])
     }
 }

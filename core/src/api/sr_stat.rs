@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::convert::{enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue};
 use crate::{Result, Value};
 
 /// The `sr_stat` class: the type parameter of [`Ref<SrStat>`](crate::Ref) and the namespace of the class's messages.
@@ -55,20 +55,18 @@ impl FromValue for SrStatRecord {
 
 impl ToValue for SrStatRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            ("free_space".to_owned(), self.free_space.to_value()),
-            ("total_space".to_owned(), self.total_space.to_value()),
-            ("clustered".to_owned(), self.clustered.to_value()),
-            ("health".to_owned(), self.health.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("free_space", &self.free_space),
+                ("total_space", &self.total_space),
+                ("clustered", &self.clustered),
+                ("health", &self.health),
+            ],
+            &self.extra,
+        )
     }
 }
 

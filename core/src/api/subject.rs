@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Role, Task};
@@ -50,29 +50,27 @@ impl FromValue for SubjectRecord {
 
 impl ToValue for SubjectRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            (
-                "subject_identifier".to_owned(),
-                self.subject_identifier.to_value(),
-            ),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            ("roles".to_owned(), self.roles.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("subject_identifier", &self.subject_identifier),
+                ("other_config", &self.other_config),
+                ("roles", &self.roles),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl Subject {
     /// `subject.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Subject>, SubjectRecord>> {
-        call(session, "subject.get_all_records", vec![])
+        call(session, "subject.get_all_records", &[])
     }
 
     /// `subject.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Subject>>> {
-        call(session, "subject.get_all", vec![])
+        call(session, "subject.get_all", &[])
     }
 
     /// `subject.get_permissions_name_label`.
@@ -80,11 +78,7 @@ impl Subject {
         session: &Session,
         subject: &Ref<Subject>,
     ) -> Result<Vec<String>> {
-        call(
-            session,
-            "subject.get_permissions_name_label",
-            vec![subject.to_value()],
-        )
+        call(session, "subject.get_permissions_name_label", &[&subject])
     }
 
     /// `Async.subject.get_permissions_name_label`: [`Subject::get_permissions_name_label`] as a task; wait for it with [`crate::task::wait`].
@@ -95,7 +89,7 @@ impl Subject {
         call(
             session,
             "Async.subject.get_permissions_name_label",
-            vec![subject.to_value()],
+            &[&subject],
         )
     }
 
@@ -105,11 +99,7 @@ impl Subject {
         subject: &Ref<Subject>,
         role: &Ref<Role>,
     ) -> Result<()> {
-        call(
-            session,
-            "subject.remove_from_roles",
-            vec![subject.to_value(), role.to_value()],
-        )
+        call(session, "subject.remove_from_roles", &[&subject, &role])
     }
 
     /// `Async.subject.remove_from_roles`: [`Subject::remove_from_roles`] as a task; wait for it with [`crate::task::wait`].
@@ -121,17 +111,13 @@ impl Subject {
         call(
             session,
             "Async.subject.remove_from_roles",
-            vec![subject.to_value(), role.to_value()],
+            &[&subject, &role],
         )
     }
 
     /// `subject.add_to_roles`.
     pub fn add_to_roles(session: &Session, subject: &Ref<Subject>, role: &Ref<Role>) -> Result<()> {
-        call(
-            session,
-            "subject.add_to_roles",
-            vec![subject.to_value(), role.to_value()],
-        )
+        call(session, "subject.add_to_roles", &[&subject, &role])
     }
 
     /// `Async.subject.add_to_roles`: [`Subject::add_to_roles`] as a task; wait for it with [`crate::task::wait`].
@@ -140,16 +126,12 @@ impl Subject {
         subject: &Ref<Subject>,
         role: &Ref<Role>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.subject.add_to_roles",
-            vec![subject.to_value(), role.to_value()],
-        )
+        call(session, "Async.subject.add_to_roles", &[&subject, &role])
     }
 
     /// `subject.get_roles`.
     pub fn get_roles(session: &Session, subject: &Ref<Subject>) -> Result<Vec<Ref<Role>>> {
-        call(session, "subject.get_roles", vec![subject.to_value()])
+        call(session, "subject.get_roles", &[&subject])
     }
 
     /// `subject.get_other_config`.
@@ -157,44 +139,36 @@ impl Subject {
         session: &Session,
         subject: &Ref<Subject>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "subject.get_other_config",
-            vec![subject.to_value()],
-        )
+        call(session, "subject.get_other_config", &[&subject])
     }
 
     /// `subject.get_subject_identifier`.
     pub fn get_subject_identifier(session: &Session, subject: &Ref<Subject>) -> Result<String> {
-        call(
-            session,
-            "subject.get_subject_identifier",
-            vec![subject.to_value()],
-        )
+        call(session, "subject.get_subject_identifier", &[&subject])
     }
 
     /// `subject.get_uuid`.
     pub fn get_uuid(session: &Session, subject: &Ref<Subject>) -> Result<String> {
-        call(session, "subject.get_uuid", vec![subject.to_value()])
+        call(session, "subject.get_uuid", &[&subject])
     }
 
     /// `subject.destroy`.
     pub fn destroy(session: &Session, subject: &Ref<Subject>) -> Result<()> {
-        call(session, "subject.destroy", vec![subject.to_value()])
+        call(session, "subject.destroy", &[&subject])
     }
 
     /// `subject.create`.
     pub fn create(session: &Session, args: &SubjectRecord) -> Result<Ref<Subject>> {
-        call(session, "subject.create", vec![args.to_value()])
+        call(session, "subject.create", &[&args])
     }
 
     /// `subject.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Subject>> {
-        call(session, "subject.get_by_uuid", vec![uuid.to_value()])
+        call(session, "subject.get_by_uuid", &[&uuid])
     }
 
     /// `subject.get_record`.
     pub fn get_record(session: &Session, subject: &Ref<Subject>) -> Result<SubjectRecord> {
-        call(session, "subject.get_record", vec![subject.to_value()])
+        call(session, "subject.get_record", &[&subject])
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 use super::Host;
@@ -92,36 +94,28 @@ impl FromValue for TaskRecord {
 
 impl ToValue for TaskRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            (
-                "allowed_operations".to_owned(),
-                self.allowed_operations.to_value(),
-            ),
-            (
-                "current_operations".to_owned(),
-                self.current_operations.to_value(),
-            ),
-            ("created".to_owned(), self.created.to_value()),
-            ("finished".to_owned(), self.finished.to_value()),
-            ("status".to_owned(), self.status.to_value()),
-            ("resident_on".to_owned(), self.resident_on.to_value()),
-            ("progress".to_owned(), self.progress.to_value()),
-            ("type".to_owned(), self.type_.to_value()),
-            ("result".to_owned(), self.result.to_value()),
-            ("error_info".to_owned(), self.error_info.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            ("subtask_of".to_owned(), self.subtask_of.to_value()),
-            ("subtasks".to_owned(), self.subtasks.to_value()),
-            ("backtrace".to_owned(), self.backtrace.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("allowed_operations", &self.allowed_operations),
+                ("current_operations", &self.current_operations),
+                ("created", &self.created),
+                ("finished", &self.finished),
+                ("status", &self.status),
+                ("resident_on", &self.resident_on),
+                ("progress", &self.progress),
+                ("type", &self.type_),
+                ("result", &self.result),
+                ("error_info", &self.error_info),
+                ("other_config", &self.other_config),
+                ("subtask_of", &self.subtask_of),
+                ("subtasks", &self.subtasks),
+                ("backtrace", &self.backtrace),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -274,21 +268,17 @@ impl MapKey for TaskStatusType {
 impl Task {
     /// `task.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Task>, TaskRecord>> {
-        call(session, "task.get_all_records", vec![])
+        call(session, "task.get_all_records", &[])
     }
 
     /// `task.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Task>>> {
-        call(session, "task.get_all", vec![])
+        call(session, "task.get_all", &[])
     }
 
     /// `task.set_error_info`.
     pub fn set_error_info(session: &Session, task: &Ref<Task>, value: &[String]) -> Result<()> {
-        call(
-            session,
-            "task.set_error_info",
-            vec![task.to_value(), value.to_value()],
-        )
+        call(session, "task.set_error_info", &[&task, &value])
     }
 
     /// `Async.task.set_error_info`: [`Task::set_error_info`] as a task; wait for it with [`crate::task::wait`].
@@ -297,38 +287,22 @@ impl Task {
         task: &Ref<Task>,
         value: &[String],
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.task.set_error_info",
-            vec![task.to_value(), value.to_value()],
-        )
+        call(session, "Async.task.set_error_info", &[&task, &value])
     }
 
     /// `task.set_result`.
     pub fn set_result(session: &Session, task: &Ref<Task>, value: &str) -> Result<()> {
-        call(
-            session,
-            "task.set_result",
-            vec![task.to_value(), value.to_value()],
-        )
+        call(session, "task.set_result", &[&task, &value])
     }
 
     /// `Async.task.set_result`: [`Task::set_result`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_set_result(session: &Session, task: &Ref<Task>, value: &str) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.task.set_result",
-            vec![task.to_value(), value.to_value()],
-        )
+        call(session, "Async.task.set_result", &[&task, &value])
     }
 
     /// `task.set_progress`.
     pub fn set_progress(session: &Session, task: &Ref<Task>, value: f64) -> Result<()> {
-        call(
-            session,
-            "task.set_progress",
-            vec![task.to_value(), value.to_value()],
-        )
+        call(session, "task.set_progress", &[&task, &value])
     }
 
     /// `Async.task.set_progress`: [`Task::set_progress`] as a task; wait for it with [`crate::task::wait`].
@@ -337,20 +311,12 @@ impl Task {
         task: &Ref<Task>,
         value: f64,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.task.set_progress",
-            vec![task.to_value(), value.to_value()],
-        )
+        call(session, "Async.task.set_progress", &[&task, &value])
     }
 
     /// `task.set_status`.
     pub fn set_status(session: &Session, task: &Ref<Task>, value: TaskStatusType) -> Result<()> {
-        call(
-            session,
-            "task.set_status",
-            vec![task.to_value(), value.to_value()],
-        )
+        call(session, "task.set_status", &[&task, &value])
     }
 
     /// `Async.task.set_status`: [`Task::set_status`] as a task; wait for it with [`crate::task::wait`].
@@ -359,62 +325,46 @@ impl Task {
         task: &Ref<Task>,
         value: TaskStatusType,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.task.set_status",
-            vec![task.to_value(), value.to_value()],
-        )
+        call(session, "Async.task.set_status", &[&task, &value])
     }
 
     /// `task.cancel`.
     ///
     /// Errors: `OPERATION_NOT_ALLOWED`.
     pub fn cancel(session: &Session, task: &Ref<Task>) -> Result<()> {
-        call(session, "task.cancel", vec![task.to_value()])
+        call(session, "task.cancel", &[&task])
     }
 
     /// `Async.task.cancel`: [`Task::cancel`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `OPERATION_NOT_ALLOWED`.
     pub fn async_cancel(session: &Session, task: &Ref<Task>) -> Result<Ref<Task>> {
-        call(session, "Async.task.cancel", vec![task.to_value()])
+        call(session, "Async.task.cancel", &[&task])
     }
 
     /// `task.destroy`.
     pub fn destroy(session: &Session, task: &Ref<Task>) -> Result<()> {
-        call(session, "task.destroy", vec![task.to_value()])
+        call(session, "task.destroy", &[&task])
     }
 
     /// `Async.task.destroy`: [`Task::destroy`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_destroy(session: &Session, task: &Ref<Task>) -> Result<Ref<Task>> {
-        call(session, "Async.task.destroy", vec![task.to_value()])
+        call(session, "Async.task.destroy", &[&task])
     }
 
     /// `task.create`.
     pub fn create(session: &Session, label: &str, description: &str) -> Result<Ref<Task>> {
-        call(
-            session,
-            "task.create",
-            vec![label.to_value(), description.to_value()],
-        )
+        call(session, "task.create", &[&label, &description])
     }
 
     /// `Async.task.create`: [`Task::create`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_create(session: &Session, label: &str, description: &str) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.task.create",
-            vec![label.to_value(), description.to_value()],
-        )
+        call(session, "Async.task.create", &[&label, &description])
     }
 
     /// `task.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, task: &Ref<Task>, key: &str) -> Result<()> {
-        call(
-            session,
-            "task.remove_from_other_config",
-            vec![task.to_value(), key.to_value()],
-        )
+        call(session, "task.remove_from_other_config", &[&task, &key])
     }
 
     /// `task.add_to_other_config`.
@@ -424,11 +374,7 @@ impl Task {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "task.add_to_other_config",
-            vec![task.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "task.add_to_other_config", &[&task, &key, &value])
     }
 
     /// `task.set_other_config`.
@@ -437,26 +383,22 @@ impl Task {
         task: &Ref<Task>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "task.set_other_config",
-            vec![task.to_value(), value.to_value()],
-        )
+        call(session, "task.set_other_config", &[&task, &value])
     }
 
     /// `task.get_backtrace`.
     pub fn get_backtrace(session: &Session, task: &Ref<Task>) -> Result<String> {
-        call(session, "task.get_backtrace", vec![task.to_value()])
+        call(session, "task.get_backtrace", &[&task])
     }
 
     /// `task.get_subtasks`.
     pub fn get_subtasks(session: &Session, task: &Ref<Task>) -> Result<Vec<Ref<Task>>> {
-        call(session, "task.get_subtasks", vec![task.to_value()])
+        call(session, "task.get_subtasks", &[&task])
     }
 
     /// `task.get_subtask_of`.
     pub fn get_subtask_of(session: &Session, task: &Ref<Task>) -> Result<Ref<Task>> {
-        call(session, "task.get_subtask_of", vec![task.to_value()])
+        call(session, "task.get_subtask_of", &[&task])
     }
 
     /// `task.get_other_config`.
@@ -464,47 +406,47 @@ impl Task {
         session: &Session,
         task: &Ref<Task>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "task.get_other_config", vec![task.to_value()])
+        call(session, "task.get_other_config", &[&task])
     }
 
     /// `task.get_error_info`.
     pub fn get_error_info(session: &Session, task: &Ref<Task>) -> Result<Vec<String>> {
-        call(session, "task.get_error_info", vec![task.to_value()])
+        call(session, "task.get_error_info", &[&task])
     }
 
     /// `task.get_result`.
     pub fn get_result(session: &Session, task: &Ref<Task>) -> Result<String> {
-        call(session, "task.get_result", vec![task.to_value()])
+        call(session, "task.get_result", &[&task])
     }
 
     /// `task.get_type`.
     pub fn get_type(session: &Session, task: &Ref<Task>) -> Result<String> {
-        call(session, "task.get_type", vec![task.to_value()])
+        call(session, "task.get_type", &[&task])
     }
 
     /// `task.get_progress`.
     pub fn get_progress(session: &Session, task: &Ref<Task>) -> Result<f64> {
-        call(session, "task.get_progress", vec![task.to_value()])
+        call(session, "task.get_progress", &[&task])
     }
 
     /// `task.get_resident_on`.
     pub fn get_resident_on(session: &Session, task: &Ref<Task>) -> Result<Ref<Host>> {
-        call(session, "task.get_resident_on", vec![task.to_value()])
+        call(session, "task.get_resident_on", &[&task])
     }
 
     /// `task.get_status`.
     pub fn get_status(session: &Session, task: &Ref<Task>) -> Result<TaskStatusType> {
-        call(session, "task.get_status", vec![task.to_value()])
+        call(session, "task.get_status", &[&task])
     }
 
     /// `task.get_finished`.
     pub fn get_finished(session: &Session, task: &Ref<Task>) -> Result<DateTime> {
-        call(session, "task.get_finished", vec![task.to_value()])
+        call(session, "task.get_finished", &[&task])
     }
 
     /// `task.get_created`.
     pub fn get_created(session: &Session, task: &Ref<Task>) -> Result<DateTime> {
-        call(session, "task.get_created", vec![task.to_value()])
+        call(session, "task.get_created", &[&task])
     }
 
     /// `task.get_current_operations`.
@@ -512,11 +454,7 @@ impl Task {
         session: &Session,
         task: &Ref<Task>,
     ) -> Result<HashMap<String, TaskAllowedOperations>> {
-        call(
-            session,
-            "task.get_current_operations",
-            vec![task.to_value()],
-        )
+        call(session, "task.get_current_operations", &[&task])
     }
 
     /// `task.get_allowed_operations`.
@@ -524,40 +462,36 @@ impl Task {
         session: &Session,
         task: &Ref<Task>,
     ) -> Result<Vec<TaskAllowedOperations>> {
-        call(
-            session,
-            "task.get_allowed_operations",
-            vec![task.to_value()],
-        )
+        call(session, "task.get_allowed_operations", &[&task])
     }
 
     /// `task.get_name_description`.
     pub fn get_name_description(session: &Session, task: &Ref<Task>) -> Result<String> {
-        call(session, "task.get_name_description", vec![task.to_value()])
+        call(session, "task.get_name_description", &[&task])
     }
 
     /// `task.get_name_label`.
     pub fn get_name_label(session: &Session, task: &Ref<Task>) -> Result<String> {
-        call(session, "task.get_name_label", vec![task.to_value()])
+        call(session, "task.get_name_label", &[&task])
     }
 
     /// `task.get_uuid`.
     pub fn get_uuid(session: &Session, task: &Ref<Task>) -> Result<String> {
-        call(session, "task.get_uuid", vec![task.to_value()])
+        call(session, "task.get_uuid", &[&task])
     }
 
     /// `task.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<Task>>> {
-        call(session, "task.get_by_name_label", vec![label.to_value()])
+        call(session, "task.get_by_name_label", &[&label])
     }
 
     /// `task.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Task>> {
-        call(session, "task.get_by_uuid", vec![uuid.to_value()])
+        call(session, "task.get_by_uuid", &[&uuid])
     }
 
     /// `task.get_record`.
     pub fn get_record(session: &Session, task: &Ref<Task>) -> Result<TaskRecord> {
-        call(session, "task.get_record", vec![task.to_value()])
+        call(session, "task.get_record", &[&task])
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Network, Pif, Task};
@@ -55,16 +57,17 @@ impl FromValue for TunnelRecord {
 
 impl ToValue for TunnelRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("access_PIF".to_owned(), self.access_pif.to_value()),
-            ("transport_PIF".to_owned(), self.transport_pif.to_value()),
-            ("status".to_owned(), self.status.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            ("protocol".to_owned(), self.protocol.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("access_PIF", &self.access_pif),
+                ("transport_PIF", &self.transport_pif),
+                ("status", &self.status),
+                ("other_config", &self.other_config),
+                ("protocol", &self.protocol),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -138,22 +141,22 @@ impl MapKey for TunnelProtocol {
 impl Tunnel {
     /// `tunnel.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Tunnel>, TunnelRecord>> {
-        call(session, "tunnel.get_all_records", vec![])
+        call(session, "tunnel.get_all_records", &[])
     }
 
     /// `tunnel.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Tunnel>>> {
-        call(session, "tunnel.get_all", vec![])
+        call(session, "tunnel.get_all", &[])
     }
 
     /// `tunnel.destroy`.
     pub fn destroy(session: &Session, tunnel: &Ref<Tunnel>) -> Result<()> {
-        call(session, "tunnel.destroy", vec![tunnel.to_value()])
+        call(session, "tunnel.destroy", &[&tunnel])
     }
 
     /// `Async.tunnel.destroy`: [`Tunnel::destroy`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_destroy(session: &Session, tunnel: &Ref<Tunnel>) -> Result<Ref<Task>> {
-        call(session, "Async.tunnel.destroy", vec![tunnel.to_value()])
+        call(session, "Async.tunnel.destroy", &[&tunnel])
     }
 
     /// `tunnel.create`.
@@ -168,11 +171,7 @@ impl Tunnel {
         call(
             session,
             "tunnel.create",
-            vec![
-                transport_pif.to_value(),
-                network.to_value(),
-                protocol.to_value(),
-            ],
+            &[&transport_pif, &network, &protocol],
         )
     }
 
@@ -188,11 +187,7 @@ impl Tunnel {
         call(
             session,
             "Async.tunnel.create",
-            vec![
-                transport_pif.to_value(),
-                network.to_value(),
-                protocol.to_value(),
-            ],
+            &[&transport_pif, &network, &protocol],
         )
     }
 
@@ -202,11 +197,7 @@ impl Tunnel {
         tunnel: &Ref<Tunnel>,
         value: TunnelProtocol,
     ) -> Result<()> {
-        call(
-            session,
-            "tunnel.set_protocol",
-            vec![tunnel.to_value(), value.to_value()],
-        )
+        call(session, "tunnel.set_protocol", &[&tunnel, &value])
     }
 
     /// `tunnel.remove_from_other_config`.
@@ -215,11 +206,7 @@ impl Tunnel {
         tunnel: &Ref<Tunnel>,
         key: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "tunnel.remove_from_other_config",
-            vec![tunnel.to_value(), key.to_value()],
-        )
+        call(session, "tunnel.remove_from_other_config", &[&tunnel, &key])
     }
 
     /// `tunnel.add_to_other_config`.
@@ -232,7 +219,7 @@ impl Tunnel {
         call(
             session,
             "tunnel.add_to_other_config",
-            vec![tunnel.to_value(), key.to_value(), value.to_value()],
+            &[&tunnel, &key, &value],
         )
     }
 
@@ -242,20 +229,12 @@ impl Tunnel {
         tunnel: &Ref<Tunnel>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "tunnel.set_other_config",
-            vec![tunnel.to_value(), value.to_value()],
-        )
+        call(session, "tunnel.set_other_config", &[&tunnel, &value])
     }
 
     /// `tunnel.remove_from_status`.
     pub fn remove_from_status(session: &Session, tunnel: &Ref<Tunnel>, key: &str) -> Result<()> {
-        call(
-            session,
-            "tunnel.remove_from_status",
-            vec![tunnel.to_value(), key.to_value()],
-        )
+        call(session, "tunnel.remove_from_status", &[&tunnel, &key])
     }
 
     /// `tunnel.add_to_status`.
@@ -265,11 +244,7 @@ impl Tunnel {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "tunnel.add_to_status",
-            vec![tunnel.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "tunnel.add_to_status", &[&tunnel, &key, &value])
     }
 
     /// `tunnel.set_status`.
@@ -278,16 +253,12 @@ impl Tunnel {
         tunnel: &Ref<Tunnel>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "tunnel.set_status",
-            vec![tunnel.to_value(), value.to_value()],
-        )
+        call(session, "tunnel.set_status", &[&tunnel, &value])
     }
 
     /// `tunnel.get_protocol`.
     pub fn get_protocol(session: &Session, tunnel: &Ref<Tunnel>) -> Result<TunnelProtocol> {
-        call(session, "tunnel.get_protocol", vec![tunnel.to_value()])
+        call(session, "tunnel.get_protocol", &[&tunnel])
     }
 
     /// `tunnel.get_other_config`.
@@ -295,36 +266,36 @@ impl Tunnel {
         session: &Session,
         tunnel: &Ref<Tunnel>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "tunnel.get_other_config", vec![tunnel.to_value()])
+        call(session, "tunnel.get_other_config", &[&tunnel])
     }
 
     /// `tunnel.get_status`.
     pub fn get_status(session: &Session, tunnel: &Ref<Tunnel>) -> Result<HashMap<String, String>> {
-        call(session, "tunnel.get_status", vec![tunnel.to_value()])
+        call(session, "tunnel.get_status", &[&tunnel])
     }
 
     /// `tunnel.get_transport_PIF`.
     pub fn get_transport_pif(session: &Session, tunnel: &Ref<Tunnel>) -> Result<Ref<Pif>> {
-        call(session, "tunnel.get_transport_PIF", vec![tunnel.to_value()])
+        call(session, "tunnel.get_transport_PIF", &[&tunnel])
     }
 
     /// `tunnel.get_access_PIF`.
     pub fn get_access_pif(session: &Session, tunnel: &Ref<Tunnel>) -> Result<Ref<Pif>> {
-        call(session, "tunnel.get_access_PIF", vec![tunnel.to_value()])
+        call(session, "tunnel.get_access_PIF", &[&tunnel])
     }
 
     /// `tunnel.get_uuid`.
     pub fn get_uuid(session: &Session, tunnel: &Ref<Tunnel>) -> Result<String> {
-        call(session, "tunnel.get_uuid", vec![tunnel.to_value()])
+        call(session, "tunnel.get_uuid", &[&tunnel])
     }
 
     /// `tunnel.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Tunnel>> {
-        call(session, "tunnel.get_by_uuid", vec![uuid.to_value()])
+        call(session, "tunnel.get_by_uuid", &[&uuid])
     }
 
     /// `tunnel.get_record`.
     pub fn get_record(session: &Session, tunnel: &Ref<Tunnel>) -> Result<TunnelRecord> {
-        call(session, "tunnel.get_record", vec![tunnel.to_value()])
+        call(session, "tunnel.get_record", &[&tunnel])
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Pusb, Task, Vusb};
@@ -56,45 +56,39 @@ impl FromValue for UsbGroupRecord {
 
 impl ToValue for UsbGroupRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            ("PUSBs".to_owned(), self.pusbs.to_value()),
-            ("VUSBs".to_owned(), self.vusbs.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("PUSBs", &self.pusbs),
+                ("VUSBs", &self.vusbs),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl UsbGroup {
     /// `USB_group.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<UsbGroup>, UsbGroupRecord>> {
-        call(session, "USB_group.get_all_records", vec![])
+        call(session, "USB_group.get_all_records", &[])
     }
 
     /// `USB_group.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<UsbGroup>>> {
-        call(session, "USB_group.get_all", vec![])
+        call(session, "USB_group.get_all", &[])
     }
 
     /// `USB_group.destroy`.
     pub fn destroy(session: &Session, usb_group: &Ref<UsbGroup>) -> Result<()> {
-        call(session, "USB_group.destroy", vec![usb_group.to_value()])
+        call(session, "USB_group.destroy", &[&usb_group])
     }
 
     /// `Async.USB_group.destroy`: [`UsbGroup::destroy`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_destroy(session: &Session, usb_group: &Ref<UsbGroup>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.USB_group.destroy",
-            vec![usb_group.to_value()],
-        )
+        call(session, "Async.USB_group.destroy", &[&usb_group])
     }
 
     /// `USB_group.create`.
@@ -107,11 +101,7 @@ impl UsbGroup {
         call(
             session,
             "USB_group.create",
-            vec![
-                name_label.to_value(),
-                name_description.to_value(),
-                other_config.to_value(),
-            ],
+            &[&name_label, &name_description, &other_config],
         )
     }
 
@@ -125,11 +115,7 @@ impl UsbGroup {
         call(
             session,
             "Async.USB_group.create",
-            vec![
-                name_label.to_value(),
-                name_description.to_value(),
-                other_config.to_value(),
-            ],
+            &[&name_label, &name_description, &other_config],
         )
     }
 
@@ -142,7 +128,7 @@ impl UsbGroup {
         call(
             session,
             "USB_group.remove_from_other_config",
-            vec![usb_group.to_value(), key.to_value()],
+            &[&usb_group, &key],
         )
     }
 
@@ -156,7 +142,7 @@ impl UsbGroup {
         call(
             session,
             "USB_group.add_to_other_config",
-            vec![usb_group.to_value(), key.to_value(), value.to_value()],
+            &[&usb_group, &key, &value],
         )
     }
 
@@ -166,11 +152,7 @@ impl UsbGroup {
         usb_group: &Ref<UsbGroup>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "USB_group.set_other_config",
-            vec![usb_group.to_value(), value.to_value()],
-        )
+        call(session, "USB_group.set_other_config", &[&usb_group, &value])
     }
 
     /// `USB_group.set_name_description`.
@@ -182,17 +164,13 @@ impl UsbGroup {
         call(
             session,
             "USB_group.set_name_description",
-            vec![usb_group.to_value(), value.to_value()],
+            &[&usb_group, &value],
         )
     }
 
     /// `USB_group.set_name_label`.
     pub fn set_name_label(session: &Session, usb_group: &Ref<UsbGroup>, value: &str) -> Result<()> {
-        call(
-            session,
-            "USB_group.set_name_label",
-            vec![usb_group.to_value(), value.to_value()],
-        )
+        call(session, "USB_group.set_name_label", &[&usb_group, &value])
     }
 
     /// `USB_group.get_other_config`.
@@ -200,62 +178,46 @@ impl UsbGroup {
         session: &Session,
         usb_group: &Ref<UsbGroup>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "USB_group.get_other_config",
-            vec![usb_group.to_value()],
-        )
+        call(session, "USB_group.get_other_config", &[&usb_group])
     }
 
     /// `USB_group.get_VUSBs`.
     pub fn get_vusbs(session: &Session, usb_group: &Ref<UsbGroup>) -> Result<Vec<Ref<Vusb>>> {
-        call(session, "USB_group.get_VUSBs", vec![usb_group.to_value()])
+        call(session, "USB_group.get_VUSBs", &[&usb_group])
     }
 
     /// `USB_group.get_PUSBs`.
     pub fn get_pusbs(session: &Session, usb_group: &Ref<UsbGroup>) -> Result<Vec<Ref<Pusb>>> {
-        call(session, "USB_group.get_PUSBs", vec![usb_group.to_value()])
+        call(session, "USB_group.get_PUSBs", &[&usb_group])
     }
 
     /// `USB_group.get_name_description`.
     pub fn get_name_description(session: &Session, usb_group: &Ref<UsbGroup>) -> Result<String> {
-        call(
-            session,
-            "USB_group.get_name_description",
-            vec![usb_group.to_value()],
-        )
+        call(session, "USB_group.get_name_description", &[&usb_group])
     }
 
     /// `USB_group.get_name_label`.
     pub fn get_name_label(session: &Session, usb_group: &Ref<UsbGroup>) -> Result<String> {
-        call(
-            session,
-            "USB_group.get_name_label",
-            vec![usb_group.to_value()],
-        )
+        call(session, "USB_group.get_name_label", &[&usb_group])
     }
 
     /// `USB_group.get_uuid`.
     pub fn get_uuid(session: &Session, usb_group: &Ref<UsbGroup>) -> Result<String> {
-        call(session, "USB_group.get_uuid", vec![usb_group.to_value()])
+        call(session, "USB_group.get_uuid", &[&usb_group])
     }
 
     /// `USB_group.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<UsbGroup>>> {
-        call(
-            session,
-            "USB_group.get_by_name_label",
-            vec![label.to_value()],
-        )
+        call(session, "USB_group.get_by_name_label", &[&label])
     }
 
     /// `USB_group.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<UsbGroup>> {
-        call(session, "USB_group.get_by_uuid", vec![uuid.to_value()])
+        call(session, "USB_group.get_by_uuid", &[&uuid])
     }
 
     /// `USB_group.get_record`.
     pub fn get_record(session: &Session, usb_group: &Ref<UsbGroup>) -> Result<UsbGroupRecord> {
-        call(session, "USB_group.get_record", vec![usb_group.to_value()])
+        call(session, "USB_group.get_record", &[&usb_group])
     }
 }

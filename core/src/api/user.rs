@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 /// The `user` class (deprecated since george): the type parameter of [`Ref<User>`](crate::Ref) and the namespace of the class's messages.
@@ -46,25 +46,22 @@ impl FromValue for UserRecord {
 
 impl ToValue for UserRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("short_name".to_owned(), self.short_name.to_value()),
-            ("fullname".to_owned(), self.fullname.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("short_name", &self.short_name),
+                ("fullname", &self.fullname),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl User {
     /// `user.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, user: &Ref<User>, key: &str) -> Result<()> {
-        call(
-            session,
-            "user.remove_from_other_config",
-            vec![user.to_value(), key.to_value()],
-        )
+        call(session, "user.remove_from_other_config", &[&user, &key])
     }
 
     /// `user.add_to_other_config`.
@@ -74,11 +71,7 @@ impl User {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "user.add_to_other_config",
-            vec![user.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "user.add_to_other_config", &[&user, &key, &value])
     }
 
     /// `user.set_other_config`.
@@ -87,20 +80,12 @@ impl User {
         user: &Ref<User>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "user.set_other_config",
-            vec![user.to_value(), value.to_value()],
-        )
+        call(session, "user.set_other_config", &[&user, &value])
     }
 
     /// `user.set_fullname`.
     pub fn set_fullname(session: &Session, user: &Ref<User>, value: &str) -> Result<()> {
-        call(
-            session,
-            "user.set_fullname",
-            vec![user.to_value(), value.to_value()],
-        )
+        call(session, "user.set_fullname", &[&user, &value])
     }
 
     /// `user.get_other_config`.
@@ -108,49 +93,49 @@ impl User {
         session: &Session,
         user: &Ref<User>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "user.get_other_config", vec![user.to_value()])
+        call(session, "user.get_other_config", &[&user])
     }
 
     /// `user.get_fullname`.
     pub fn get_fullname(session: &Session, user: &Ref<User>) -> Result<String> {
-        call(session, "user.get_fullname", vec![user.to_value()])
+        call(session, "user.get_fullname", &[&user])
     }
 
     /// `user.get_short_name`.
     pub fn get_short_name(session: &Session, user: &Ref<User>) -> Result<String> {
-        call(session, "user.get_short_name", vec![user.to_value()])
+        call(session, "user.get_short_name", &[&user])
     }
 
     /// `user.get_uuid`.
     pub fn get_uuid(session: &Session, user: &Ref<User>) -> Result<String> {
-        call(session, "user.get_uuid", vec![user.to_value()])
+        call(session, "user.get_uuid", &[&user])
     }
 
     /// `user.destroy`.
     ///
     /// Deprecated since george.
     pub fn destroy(session: &Session, user: &Ref<User>) -> Result<()> {
-        call(session, "user.destroy", vec![user.to_value()])
+        call(session, "user.destroy", &[&user])
     }
 
     /// `user.create`.
     ///
     /// Deprecated since george.
     pub fn create(session: &Session, args: &UserRecord) -> Result<Ref<User>> {
-        call(session, "user.create", vec![args.to_value()])
+        call(session, "user.create", &[&args])
     }
 
     /// `user.get_by_uuid`.
     ///
     /// Deprecated since george.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<User>> {
-        call(session, "user.get_by_uuid", vec![uuid.to_value()])
+        call(session, "user.get_by_uuid", &[&uuid])
     }
 
     /// `user.get_record`.
     ///
     /// Deprecated since george.
     pub fn get_record(session: &Session, user: &Ref<User>) -> Result<UserRecord> {
-        call(session, "user.get_record", vec![user.to_value()])
+        call(session, "user.get_record", &[&user])
     }
 }

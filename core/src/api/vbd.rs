@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Task, VbdMetrics, Vdi, Vm};
@@ -117,53 +119,33 @@ impl FromValue for VbdRecord {
 
 impl ToValue for VbdRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            (
-                "allowed_operations".to_owned(),
-                self.allowed_operations.to_value(),
-            ),
-            (
-                "current_operations".to_owned(),
-                self.current_operations.to_value(),
-            ),
-            ("VM".to_owned(), self.vm.to_value()),
-            ("VDI".to_owned(), self.vdi.to_value()),
-            ("device".to_owned(), self.device.to_value()),
-            ("userdevice".to_owned(), self.userdevice.to_value()),
-            ("bootable".to_owned(), self.bootable.to_value()),
-            ("mode".to_owned(), self.mode.to_value()),
-            ("type".to_owned(), self.type_.to_value()),
-            ("unpluggable".to_owned(), self.unpluggable.to_value()),
-            ("storage_lock".to_owned(), self.storage_lock.to_value()),
-            ("empty".to_owned(), self.empty.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            (
-                "currently_attached".to_owned(),
-                self.currently_attached.to_value(),
-            ),
-            ("status_code".to_owned(), self.status_code.to_value()),
-            ("status_detail".to_owned(), self.status_detail.to_value()),
-            (
-                "runtime_properties".to_owned(),
-                self.runtime_properties.to_value(),
-            ),
-            (
-                "qos_algorithm_type".to_owned(),
-                self.qos_algorithm_type.to_value(),
-            ),
-            (
-                "qos_algorithm_params".to_owned(),
-                self.qos_algorithm_params.to_value(),
-            ),
-            (
-                "qos_supported_algorithms".to_owned(),
-                self.qos_supported_algorithms.to_value(),
-            ),
-            ("metrics".to_owned(), self.metrics.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("allowed_operations", &self.allowed_operations),
+                ("current_operations", &self.current_operations),
+                ("VM", &self.vm),
+                ("VDI", &self.vdi),
+                ("device", &self.device),
+                ("userdevice", &self.userdevice),
+                ("bootable", &self.bootable),
+                ("mode", &self.mode),
+                ("type", &self.type_),
+                ("unpluggable", &self.unpluggable),
+                ("storage_lock", &self.storage_lock),
+                ("empty", &self.empty),
+                ("other_config", &self.other_config),
+                ("currently_attached", &self.currently_attached),
+                ("status_code", &self.status_code),
+                ("status_detail", &self.status_detail),
+                ("runtime_properties", &self.runtime_properties),
+                ("qos_algorithm_type", &self.qos_algorithm_type),
+                ("qos_algorithm_params", &self.qos_algorithm_params),
+                ("qos_supported_algorithms", &self.qos_supported_algorithms),
+                ("metrics", &self.metrics),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -399,106 +381,94 @@ impl MapKey for VbdMode {
 impl Vbd {
     /// `VBD.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Vbd>, VbdRecord>> {
-        call(session, "VBD.get_all_records", vec![])
+        call(session, "VBD.get_all_records", &[])
     }
 
     /// `VBD.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Vbd>>> {
-        call(session, "VBD.get_all", vec![])
+        call(session, "VBD.get_all", &[])
     }
 
     /// `VBD.set_mode`.
     pub fn set_mode(session: &Session, vbd: &Ref<Vbd>, value: VbdMode) -> Result<()> {
-        call(
-            session,
-            "VBD.set_mode",
-            vec![vbd.to_value(), value.to_value()],
-        )
+        call(session, "VBD.set_mode", &[&vbd, &value])
     }
 
     /// `Async.VBD.set_mode`: [`Vbd::set_mode`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_set_mode(session: &Session, vbd: &Ref<Vbd>, value: VbdMode) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VBD.set_mode",
-            vec![vbd.to_value(), value.to_value()],
-        )
+        call(session, "Async.VBD.set_mode", &[&vbd, &value])
     }
 
     /// `VBD.assert_attachable`.
     pub fn assert_attachable(session: &Session, vbd: &Ref<Vbd>) -> Result<()> {
-        call(session, "VBD.assert_attachable", vec![vbd.to_value()])
+        call(session, "VBD.assert_attachable", &[&vbd])
     }
 
     /// `Async.VBD.assert_attachable`: [`Vbd::assert_attachable`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_assert_attachable(session: &Session, vbd: &Ref<Vbd>) -> Result<Ref<Task>> {
-        call(session, "Async.VBD.assert_attachable", vec![vbd.to_value()])
+        call(session, "Async.VBD.assert_attachable", &[&vbd])
     }
 
     /// `VBD.unplug_force`.
     pub fn unplug_force(session: &Session, vbd: &Ref<Vbd>) -> Result<()> {
-        call(session, "VBD.unplug_force", vec![vbd.to_value()])
+        call(session, "VBD.unplug_force", &[&vbd])
     }
 
     /// `Async.VBD.unplug_force`: [`Vbd::unplug_force`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_unplug_force(session: &Session, vbd: &Ref<Vbd>) -> Result<Ref<Task>> {
-        call(session, "Async.VBD.unplug_force", vec![vbd.to_value()])
+        call(session, "Async.VBD.unplug_force", &[&vbd])
     }
 
     /// `VBD.unplug`.
     ///
     /// Errors: `DEVICE_DETACH_REJECTED`, `DEVICE_ALREADY_DETACHED`.
     pub fn unplug(session: &Session, vbd: &Ref<Vbd>) -> Result<()> {
-        call(session, "VBD.unplug", vec![vbd.to_value()])
+        call(session, "VBD.unplug", &[&vbd])
     }
 
     /// `Async.VBD.unplug`: [`Vbd::unplug`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `DEVICE_DETACH_REJECTED`, `DEVICE_ALREADY_DETACHED`.
     pub fn async_unplug(session: &Session, vbd: &Ref<Vbd>) -> Result<Ref<Task>> {
-        call(session, "Async.VBD.unplug", vec![vbd.to_value()])
+        call(session, "Async.VBD.unplug", &[&vbd])
     }
 
     /// `VBD.plug`.
     pub fn plug(session: &Session, vbd: &Ref<Vbd>) -> Result<()> {
-        call(session, "VBD.plug", vec![vbd.to_value()])
+        call(session, "VBD.plug", &[&vbd])
     }
 
     /// `Async.VBD.plug`: [`Vbd::plug`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_plug(session: &Session, vbd: &Ref<Vbd>) -> Result<Ref<Task>> {
-        call(session, "Async.VBD.plug", vec![vbd.to_value()])
+        call(session, "Async.VBD.plug", &[&vbd])
     }
 
     /// `VBD.insert`.
     ///
     /// Errors: `VBD_NOT_REMOVABLE_MEDIA`, `VBD_NOT_EMPTY`.
     pub fn insert(session: &Session, vbd: &Ref<Vbd>, vdi: &Ref<Vdi>) -> Result<()> {
-        call(session, "VBD.insert", vec![vbd.to_value(), vdi.to_value()])
+        call(session, "VBD.insert", &[&vbd, &vdi])
     }
 
     /// `Async.VBD.insert`: [`Vbd::insert`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VBD_NOT_REMOVABLE_MEDIA`, `VBD_NOT_EMPTY`.
     pub fn async_insert(session: &Session, vbd: &Ref<Vbd>, vdi: &Ref<Vdi>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VBD.insert",
-            vec![vbd.to_value(), vdi.to_value()],
-        )
+        call(session, "Async.VBD.insert", &[&vbd, &vdi])
     }
 
     /// `VBD.eject`.
     ///
     /// Errors: `VBD_NOT_REMOVABLE_MEDIA`, `VBD_IS_EMPTY`.
     pub fn eject(session: &Session, vbd: &Ref<Vbd>) -> Result<()> {
-        call(session, "VBD.eject", vec![vbd.to_value()])
+        call(session, "VBD.eject", &[&vbd])
     }
 
     /// `Async.VBD.eject`: [`Vbd::eject`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VBD_NOT_REMOVABLE_MEDIA`, `VBD_IS_EMPTY`.
     pub fn async_eject(session: &Session, vbd: &Ref<Vbd>) -> Result<Ref<Task>> {
-        call(session, "Async.VBD.eject", vec![vbd.to_value()])
+        call(session, "Async.VBD.eject", &[&vbd])
     }
 
     /// `VBD.remove_from_qos_algorithm_params`.
@@ -510,7 +480,7 @@ impl Vbd {
         call(
             session,
             "VBD.remove_from_qos_algorithm_params",
-            vec![vbd.to_value(), key.to_value()],
+            &[&vbd, &key],
         )
     }
 
@@ -524,7 +494,7 @@ impl Vbd {
         call(
             session,
             "VBD.add_to_qos_algorithm_params",
-            vec![vbd.to_value(), key.to_value(), value.to_value()],
+            &[&vbd, &key, &value],
         )
     }
 
@@ -534,29 +504,17 @@ impl Vbd {
         vbd: &Ref<Vbd>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VBD.set_qos_algorithm_params",
-            vec![vbd.to_value(), value.to_value()],
-        )
+        call(session, "VBD.set_qos_algorithm_params", &[&vbd, &value])
     }
 
     /// `VBD.set_qos_algorithm_type`.
     pub fn set_qos_algorithm_type(session: &Session, vbd: &Ref<Vbd>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VBD.set_qos_algorithm_type",
-            vec![vbd.to_value(), value.to_value()],
-        )
+        call(session, "VBD.set_qos_algorithm_type", &[&vbd, &value])
     }
 
     /// `VBD.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, vbd: &Ref<Vbd>, key: &str) -> Result<()> {
-        call(
-            session,
-            "VBD.remove_from_other_config",
-            vec![vbd.to_value(), key.to_value()],
-        )
+        call(session, "VBD.remove_from_other_config", &[&vbd, &key])
     }
 
     /// `VBD.add_to_other_config`.
@@ -566,11 +524,7 @@ impl Vbd {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "VBD.add_to_other_config",
-            vec![vbd.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "VBD.add_to_other_config", &[&vbd, &key, &value])
     }
 
     /// `VBD.set_other_config`.
@@ -579,63 +533,39 @@ impl Vbd {
         vbd: &Ref<Vbd>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VBD.set_other_config",
-            vec![vbd.to_value(), value.to_value()],
-        )
+        call(session, "VBD.set_other_config", &[&vbd, &value])
     }
 
     /// `VBD.set_unpluggable`.
     pub fn set_unpluggable(session: &Session, vbd: &Ref<Vbd>, value: bool) -> Result<()> {
-        call(
-            session,
-            "VBD.set_unpluggable",
-            vec![vbd.to_value(), value.to_value()],
-        )
+        call(session, "VBD.set_unpluggable", &[&vbd, &value])
     }
 
     /// `VBD.set_type`.
     pub fn set_type(session: &Session, vbd: &Ref<Vbd>, value: VbdType) -> Result<()> {
-        call(
-            session,
-            "VBD.set_type",
-            vec![vbd.to_value(), value.to_value()],
-        )
+        call(session, "VBD.set_type", &[&vbd, &value])
     }
 
     /// `VBD.set_bootable`.
     pub fn set_bootable(session: &Session, vbd: &Ref<Vbd>, value: bool) -> Result<()> {
-        call(
-            session,
-            "VBD.set_bootable",
-            vec![vbd.to_value(), value.to_value()],
-        )
+        call(session, "VBD.set_bootable", &[&vbd, &value])
     }
 
     /// `VBD.set_userdevice`.
     pub fn set_userdevice(session: &Session, vbd: &Ref<Vbd>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VBD.set_userdevice",
-            vec![vbd.to_value(), value.to_value()],
-        )
+        call(session, "VBD.set_userdevice", &[&vbd, &value])
     }
 
     /// `VBD.get_metrics`.
     ///
     /// Removed in tampa; only older servers have it.
     pub fn get_metrics(session: &Session, vbd: &Ref<Vbd>) -> Result<Ref<VbdMetrics>> {
-        call(session, "VBD.get_metrics", vec![vbd.to_value()])
+        call(session, "VBD.get_metrics", &[&vbd])
     }
 
     /// `VBD.get_qos_supported_algorithms`.
     pub fn get_qos_supported_algorithms(session: &Session, vbd: &Ref<Vbd>) -> Result<Vec<String>> {
-        call(
-            session,
-            "VBD.get_qos_supported_algorithms",
-            vec![vbd.to_value()],
-        )
+        call(session, "VBD.get_qos_supported_algorithms", &[&vbd])
     }
 
     /// `VBD.get_qos_algorithm_params`.
@@ -643,16 +573,12 @@ impl Vbd {
         session: &Session,
         vbd: &Ref<Vbd>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "VBD.get_qos_algorithm_params",
-            vec![vbd.to_value()],
-        )
+        call(session, "VBD.get_qos_algorithm_params", &[&vbd])
     }
 
     /// `VBD.get_qos_algorithm_type`.
     pub fn get_qos_algorithm_type(session: &Session, vbd: &Ref<Vbd>) -> Result<String> {
-        call(session, "VBD.get_qos_algorithm_type", vec![vbd.to_value()])
+        call(session, "VBD.get_qos_algorithm_type", &[&vbd])
     }
 
     /// `VBD.get_runtime_properties`.
@@ -660,77 +586,77 @@ impl Vbd {
         session: &Session,
         vbd: &Ref<Vbd>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "VBD.get_runtime_properties", vec![vbd.to_value()])
+        call(session, "VBD.get_runtime_properties", &[&vbd])
     }
 
     /// `VBD.get_status_detail`.
     pub fn get_status_detail(session: &Session, vbd: &Ref<Vbd>) -> Result<String> {
-        call(session, "VBD.get_status_detail", vec![vbd.to_value()])
+        call(session, "VBD.get_status_detail", &[&vbd])
     }
 
     /// `VBD.get_status_code`.
     pub fn get_status_code(session: &Session, vbd: &Ref<Vbd>) -> Result<i64> {
-        call(session, "VBD.get_status_code", vec![vbd.to_value()])
+        call(session, "VBD.get_status_code", &[&vbd])
     }
 
     /// `VBD.get_currently_attached`.
     pub fn get_currently_attached(session: &Session, vbd: &Ref<Vbd>) -> Result<bool> {
-        call(session, "VBD.get_currently_attached", vec![vbd.to_value()])
+        call(session, "VBD.get_currently_attached", &[&vbd])
     }
 
     /// `VBD.get_other_config`.
     pub fn get_other_config(session: &Session, vbd: &Ref<Vbd>) -> Result<HashMap<String, String>> {
-        call(session, "VBD.get_other_config", vec![vbd.to_value()])
+        call(session, "VBD.get_other_config", &[&vbd])
     }
 
     /// `VBD.get_empty`.
     pub fn get_empty(session: &Session, vbd: &Ref<Vbd>) -> Result<bool> {
-        call(session, "VBD.get_empty", vec![vbd.to_value()])
+        call(session, "VBD.get_empty", &[&vbd])
     }
 
     /// `VBD.get_storage_lock`.
     pub fn get_storage_lock(session: &Session, vbd: &Ref<Vbd>) -> Result<bool> {
-        call(session, "VBD.get_storage_lock", vec![vbd.to_value()])
+        call(session, "VBD.get_storage_lock", &[&vbd])
     }
 
     /// `VBD.get_unpluggable`.
     pub fn get_unpluggable(session: &Session, vbd: &Ref<Vbd>) -> Result<bool> {
-        call(session, "VBD.get_unpluggable", vec![vbd.to_value()])
+        call(session, "VBD.get_unpluggable", &[&vbd])
     }
 
     /// `VBD.get_type`.
     pub fn get_type(session: &Session, vbd: &Ref<Vbd>) -> Result<VbdType> {
-        call(session, "VBD.get_type", vec![vbd.to_value()])
+        call(session, "VBD.get_type", &[&vbd])
     }
 
     /// `VBD.get_mode`.
     pub fn get_mode(session: &Session, vbd: &Ref<Vbd>) -> Result<VbdMode> {
-        call(session, "VBD.get_mode", vec![vbd.to_value()])
+        call(session, "VBD.get_mode", &[&vbd])
     }
 
     /// `VBD.get_bootable`.
     pub fn get_bootable(session: &Session, vbd: &Ref<Vbd>) -> Result<bool> {
-        call(session, "VBD.get_bootable", vec![vbd.to_value()])
+        call(session, "VBD.get_bootable", &[&vbd])
     }
 
     /// `VBD.get_userdevice`.
     pub fn get_userdevice(session: &Session, vbd: &Ref<Vbd>) -> Result<String> {
-        call(session, "VBD.get_userdevice", vec![vbd.to_value()])
+        call(session, "VBD.get_userdevice", &[&vbd])
     }
 
     /// `VBD.get_device`.
     pub fn get_device(session: &Session, vbd: &Ref<Vbd>) -> Result<String> {
-        call(session, "VBD.get_device", vec![vbd.to_value()])
+        call(session, "VBD.get_device", &[&vbd])
     }
 
     /// `VBD.get_VDI`.
     pub fn get_vdi(session: &Session, vbd: &Ref<Vbd>) -> Result<Ref<Vdi>> {
-        call(session, "VBD.get_VDI", vec![vbd.to_value()])
+        call(session, "VBD.get_VDI", &[&vbd])
     }
 
     /// `VBD.get_VM`.
     pub fn get_vm(session: &Session, vbd: &Ref<Vbd>) -> Result<Ref<Vm>> {
-        call(session, "VBD.get_VM", vec![vbd.to_value()])
+        call(session, "VBD.get_VM", &[&vbd])
     }
 
     /// `VBD.get_current_operations`.
@@ -738,36 +664,36 @@ impl Vbd {
         session: &Session,
         vbd: &Ref<Vbd>,
     ) -> Result<HashMap<String, VbdOperations>> {
-        call(session, "VBD.get_current_operations", vec![vbd.to_value()])
+        call(session, "VBD.get_current_operations", &[&vbd])
     }
 
     /// `VBD.get_allowed_operations`.
     pub fn get_allowed_operations(session: &Session, vbd: &Ref<Vbd>) -> Result<Vec<VbdOperations>> {
-        call(session, "VBD.get_allowed_operations", vec![vbd.to_value()])
+        call(session, "VBD.get_allowed_operations", &[&vbd])
     }
 
     /// `VBD.get_uuid`.
     pub fn get_uuid(session: &Session, vbd: &Ref<Vbd>) -> Result<String> {
-        call(session, "VBD.get_uuid", vec![vbd.to_value()])
+        call(session, "VBD.get_uuid", &[&vbd])
     }
 
     /// `VBD.destroy`.
     pub fn destroy(session: &Session, vbd: &Ref<Vbd>) -> Result<()> {
-        call(session, "VBD.destroy", vec![vbd.to_value()])
+        call(session, "VBD.destroy", &[&vbd])
     }
 
     /// `VBD.create`.
     pub fn create(session: &Session, args: &VbdRecord) -> Result<Ref<Vbd>> {
-        call(session, "VBD.create", vec![args.to_value()])
+        call(session, "VBD.create", &[&args])
     }
 
     /// `VBD.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Vbd>> {
-        call(session, "VBD.get_by_uuid", vec![uuid.to_value()])
+        call(session, "VBD.get_by_uuid", &[&uuid])
     }
 
     /// `VBD.get_record`.
     pub fn get_record(session: &Session, vbd: &Ref<Vbd>) -> Result<VbdRecord> {
-        call(session, "VBD.get_record", vec![vbd.to_value()])
+        call(session, "VBD.get_record", &[&vbd])
     }
 }

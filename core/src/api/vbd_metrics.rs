@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 /// The `VBD_metrics` class (removed in tampa; only older servers have it): the type parameter of [`Ref<VbdMetrics>`](crate::Ref) and the namespace of the class's messages.
@@ -49,15 +49,16 @@ impl FromValue for VbdMetricsRecord {
 
 impl ToValue for VbdMetricsRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("io_read_kbs".to_owned(), self.io_read_kbs.to_value()),
-            ("io_write_kbs".to_owned(), self.io_write_kbs.to_value()),
-            ("last_updated".to_owned(), self.last_updated.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("io_read_kbs", &self.io_read_kbs),
+                ("io_write_kbs", &self.io_write_kbs),
+                ("last_updated", &self.last_updated),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -68,14 +69,14 @@ impl VbdMetrics {
     pub fn get_all_records(
         session: &Session,
     ) -> Result<HashMap<Ref<VbdMetrics>, VbdMetricsRecord>> {
-        call(session, "VBD_metrics.get_all_records", vec![])
+        call(session, "VBD_metrics.get_all_records", &[])
     }
 
     /// `VBD_metrics.get_all`.
     ///
     /// Removed in tampa; only older servers have it.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<VbdMetrics>>> {
-        call(session, "VBD_metrics.get_all", vec![])
+        call(session, "VBD_metrics.get_all", &[])
     }
 
     /// `VBD_metrics.remove_from_other_config`.
@@ -89,7 +90,7 @@ impl VbdMetrics {
         call(
             session,
             "VBD_metrics.remove_from_other_config",
-            vec![vbd_metrics.to_value(), key.to_value()],
+            &[&vbd_metrics, &key],
         )
     }
 
@@ -105,7 +106,7 @@ impl VbdMetrics {
         call(
             session,
             "VBD_metrics.add_to_other_config",
-            vec![vbd_metrics.to_value(), key.to_value(), value.to_value()],
+            &[&vbd_metrics, &key, &value],
         )
     }
 
@@ -120,7 +121,7 @@ impl VbdMetrics {
         call(
             session,
             "VBD_metrics.set_other_config",
-            vec![vbd_metrics.to_value(), value.to_value()],
+            &[&vbd_metrics, &value],
         )
     }
 
@@ -131,60 +132,40 @@ impl VbdMetrics {
         session: &Session,
         vbd_metrics: &Ref<VbdMetrics>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "VBD_metrics.get_other_config",
-            vec![vbd_metrics.to_value()],
-        )
+        call(session, "VBD_metrics.get_other_config", &[&vbd_metrics])
     }
 
     /// `VBD_metrics.get_last_updated`.
     ///
     /// Removed in tampa; only older servers have it.
     pub fn get_last_updated(session: &Session, vbd_metrics: &Ref<VbdMetrics>) -> Result<DateTime> {
-        call(
-            session,
-            "VBD_metrics.get_last_updated",
-            vec![vbd_metrics.to_value()],
-        )
+        call(session, "VBD_metrics.get_last_updated", &[&vbd_metrics])
     }
 
     /// `VBD_metrics.get_io_write_kbs`.
     ///
     /// Removed in tampa; only older servers have it.
     pub fn get_io_write_kbs(session: &Session, vbd_metrics: &Ref<VbdMetrics>) -> Result<f64> {
-        call(
-            session,
-            "VBD_metrics.get_io_write_kbs",
-            vec![vbd_metrics.to_value()],
-        )
+        call(session, "VBD_metrics.get_io_write_kbs", &[&vbd_metrics])
     }
 
     /// `VBD_metrics.get_io_read_kbs`.
     ///
     /// Removed in tampa; only older servers have it.
     pub fn get_io_read_kbs(session: &Session, vbd_metrics: &Ref<VbdMetrics>) -> Result<f64> {
-        call(
-            session,
-            "VBD_metrics.get_io_read_kbs",
-            vec![vbd_metrics.to_value()],
-        )
+        call(session, "VBD_metrics.get_io_read_kbs", &[&vbd_metrics])
     }
 
     /// `VBD_metrics.get_uuid`.
     pub fn get_uuid(session: &Session, vbd_metrics: &Ref<VbdMetrics>) -> Result<String> {
-        call(
-            session,
-            "VBD_metrics.get_uuid",
-            vec![vbd_metrics.to_value()],
-        )
+        call(session, "VBD_metrics.get_uuid", &[&vbd_metrics])
     }
 
     /// `VBD_metrics.get_by_uuid`.
     ///
     /// Removed in tampa; only older servers have it.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<VbdMetrics>> {
-        call(session, "VBD_metrics.get_by_uuid", vec![uuid.to_value()])
+        call(session, "VBD_metrics.get_by_uuid", &[&uuid])
     }
 
     /// `VBD_metrics.get_record`.
@@ -194,10 +175,6 @@ impl VbdMetrics {
         session: &Session,
         vbd_metrics: &Ref<VbdMetrics>,
     ) -> Result<VbdMetricsRecord> {
-        call(
-            session,
-            "VBD_metrics.get_record",
-            vec![vbd_metrics.to_value()],
-        )
+        call(session, "VBD_metrics.get_record", &[&vbd_metrics])
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 use super::{Crashdump, Pool, SessionClass, Sr, Task, Vbd, VdiNbdServerInfoRecord};
@@ -139,60 +141,43 @@ impl FromValue for VdiRecord {
 
 impl ToValue for VdiRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            (
-                "allowed_operations".to_owned(),
-                self.allowed_operations.to_value(),
-            ),
-            (
-                "current_operations".to_owned(),
-                self.current_operations.to_value(),
-            ),
-            ("SR".to_owned(), self.sr.to_value()),
-            ("VBDs".to_owned(), self.vbds.to_value()),
-            ("crash_dumps".to_owned(), self.crash_dumps.to_value()),
-            ("virtual_size".to_owned(), self.virtual_size.to_value()),
-            (
-                "physical_utilisation".to_owned(),
-                self.physical_utilisation.to_value(),
-            ),
-            ("type".to_owned(), self.type_.to_value()),
-            ("sharable".to_owned(), self.sharable.to_value()),
-            ("read_only".to_owned(), self.read_only.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            ("storage_lock".to_owned(), self.storage_lock.to_value()),
-            ("location".to_owned(), self.location.to_value()),
-            ("managed".to_owned(), self.managed.to_value()),
-            ("missing".to_owned(), self.missing.to_value()),
-            ("parent".to_owned(), self.parent.to_value()),
-            ("xenstore_data".to_owned(), self.xenstore_data.to_value()),
-            ("sm_config".to_owned(), self.sm_config.to_value()),
-            ("is_a_snapshot".to_owned(), self.is_a_snapshot.to_value()),
-            ("snapshot_of".to_owned(), self.snapshot_of.to_value()),
-            ("snapshots".to_owned(), self.snapshots.to_value()),
-            ("snapshot_time".to_owned(), self.snapshot_time.to_value()),
-            ("tags".to_owned(), self.tags.to_value()),
-            ("allow_caching".to_owned(), self.allow_caching.to_value()),
-            ("on_boot".to_owned(), self.on_boot.to_value()),
-            (
-                "metadata_of_pool".to_owned(),
-                self.metadata_of_pool.to_value(),
-            ),
-            (
-                "metadata_latest".to_owned(),
-                self.metadata_latest.to_value(),
-            ),
-            ("is_tools_iso".to_owned(), self.is_tools_iso.to_value()),
-            ("cbt_enabled".to_owned(), self.cbt_enabled.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("allowed_operations", &self.allowed_operations),
+                ("current_operations", &self.current_operations),
+                ("SR", &self.sr),
+                ("VBDs", &self.vbds),
+                ("crash_dumps", &self.crash_dumps),
+                ("virtual_size", &self.virtual_size),
+                ("physical_utilisation", &self.physical_utilisation),
+                ("type", &self.type_),
+                ("sharable", &self.sharable),
+                ("read_only", &self.read_only),
+                ("other_config", &self.other_config),
+                ("storage_lock", &self.storage_lock),
+                ("location", &self.location),
+                ("managed", &self.managed),
+                ("missing", &self.missing),
+                ("parent", &self.parent),
+                ("xenstore_data", &self.xenstore_data),
+                ("sm_config", &self.sm_config),
+                ("is_a_snapshot", &self.is_a_snapshot),
+                ("snapshot_of", &self.snapshot_of),
+                ("snapshots", &self.snapshots),
+                ("snapshot_time", &self.snapshot_time),
+                ("tags", &self.tags),
+                ("allow_caching", &self.allow_caching),
+                ("on_boot", &self.on_boot),
+                ("metadata_of_pool", &self.metadata_of_pool),
+                ("metadata_latest", &self.metadata_latest),
+                ("is_tools_iso", &self.is_tools_iso),
+                ("cbt_enabled", &self.cbt_enabled),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -496,26 +481,26 @@ impl MapKey for OnBoot {
 impl Vdi {
     /// `VDI.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Vdi>, VdiRecord>> {
-        call(session, "VDI.get_all_records", vec![])
+        call(session, "VDI.get_all_records", &[])
     }
 
     /// `VDI.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Vdi>>> {
-        call(session, "VDI.get_all", vec![])
+        call(session, "VDI.get_all", &[])
     }
 
     /// `VDI.get_nbd_info`.
     ///
     /// Errors: `VDI_INCOMPATIBLE_TYPE`.
     pub fn get_nbd_info(session: &Session, vdi: &Ref<Vdi>) -> Result<Vec<VdiNbdServerInfoRecord>> {
-        call(session, "VDI.get_nbd_info", vec![vdi.to_value()])
+        call(session, "VDI.get_nbd_info", &[&vdi])
     }
 
     /// `Async.VDI.get_nbd_info`: [`Vdi::get_nbd_info`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VDI_INCOMPATIBLE_TYPE`.
     pub fn async_get_nbd_info(session: &Session, vdi: &Ref<Vdi>) -> Result<Ref<Task>> {
-        call(session, "Async.VDI.get_nbd_info", vec![vdi.to_value()])
+        call(session, "Async.VDI.get_nbd_info", &[&vdi])
     }
 
     /// `VDI.list_changed_blocks`.
@@ -526,11 +511,7 @@ impl Vdi {
         vdi_from: &Ref<Vdi>,
         vdi_to: &Ref<Vdi>,
     ) -> Result<String> {
-        call(
-            session,
-            "VDI.list_changed_blocks",
-            vec![vdi_from.to_value(), vdi_to.to_value()],
-        )
+        call(session, "VDI.list_changed_blocks", &[&vdi_from, &vdi_to])
     }
 
     /// `Async.VDI.list_changed_blocks`: [`Vdi::list_changed_blocks`] as a task; wait for it with [`crate::task::wait`].
@@ -544,7 +525,7 @@ impl Vdi {
         call(
             session,
             "Async.VDI.list_changed_blocks",
-            vec![vdi_from.to_value(), vdi_to.to_value()],
+            &[&vdi_from, &vdi_to],
         )
     }
 
@@ -552,42 +533,42 @@ impl Vdi {
     ///
     /// Errors: `SR_OPERATION_NOT_SUPPORTED`, `VDI_MISSING`, `SR_NOT_ATTACHED`, `SR_HAS_NO_PBDS`, `OPERATION_NOT_ALLOWED`, `VDI_INCOMPATIBLE_TYPE`, `VDI_NO_CBT_METADATA`, `VDI_IN_USE`, `VDI_IS_A_PHYSICAL_DEVICE`.
     pub fn data_destroy(session: &Session, vdi: &Ref<Vdi>) -> Result<()> {
-        call(session, "VDI.data_destroy", vec![vdi.to_value()])
+        call(session, "VDI.data_destroy", &[&vdi])
     }
 
     /// `Async.VDI.data_destroy`: [`Vdi::data_destroy`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `SR_OPERATION_NOT_SUPPORTED`, `VDI_MISSING`, `SR_NOT_ATTACHED`, `SR_HAS_NO_PBDS`, `OPERATION_NOT_ALLOWED`, `VDI_INCOMPATIBLE_TYPE`, `VDI_NO_CBT_METADATA`, `VDI_IN_USE`, `VDI_IS_A_PHYSICAL_DEVICE`.
     pub fn async_data_destroy(session: &Session, vdi: &Ref<Vdi>) -> Result<Ref<Task>> {
-        call(session, "Async.VDI.data_destroy", vec![vdi.to_value()])
+        call(session, "Async.VDI.data_destroy", &[&vdi])
     }
 
     /// `VDI.disable_cbt`.
     ///
     /// Errors: `SR_OPERATION_NOT_SUPPORTED`, `VDI_MISSING`, `SR_NOT_ATTACHED`, `SR_HAS_NO_PBDS`, `OPERATION_NOT_ALLOWED`, `VDI_INCOMPATIBLE_TYPE`, `VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION`.
     pub fn disable_cbt(session: &Session, vdi: &Ref<Vdi>) -> Result<()> {
-        call(session, "VDI.disable_cbt", vec![vdi.to_value()])
+        call(session, "VDI.disable_cbt", &[&vdi])
     }
 
     /// `Async.VDI.disable_cbt`: [`Vdi::disable_cbt`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `SR_OPERATION_NOT_SUPPORTED`, `VDI_MISSING`, `SR_NOT_ATTACHED`, `SR_HAS_NO_PBDS`, `OPERATION_NOT_ALLOWED`, `VDI_INCOMPATIBLE_TYPE`, `VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION`.
     pub fn async_disable_cbt(session: &Session, vdi: &Ref<Vdi>) -> Result<Ref<Task>> {
-        call(session, "Async.VDI.disable_cbt", vec![vdi.to_value()])
+        call(session, "Async.VDI.disable_cbt", &[&vdi])
     }
 
     /// `VDI.enable_cbt`.
     ///
     /// Errors: `SR_OPERATION_NOT_SUPPORTED`, `VDI_MISSING`, `SR_NOT_ATTACHED`, `SR_HAS_NO_PBDS`, `OPERATION_NOT_ALLOWED`, `VDI_INCOMPATIBLE_TYPE`, `VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION`.
     pub fn enable_cbt(session: &Session, vdi: &Ref<Vdi>) -> Result<()> {
-        call(session, "VDI.enable_cbt", vec![vdi.to_value()])
+        call(session, "VDI.enable_cbt", &[&vdi])
     }
 
     /// `Async.VDI.enable_cbt`: [`Vdi::enable_cbt`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `SR_OPERATION_NOT_SUPPORTED`, `VDI_MISSING`, `SR_NOT_ATTACHED`, `SR_HAS_NO_PBDS`, `OPERATION_NOT_ALLOWED`, `VDI_INCOMPATIBLE_TYPE`, `VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION`.
     pub fn async_enable_cbt(session: &Session, vdi: &Ref<Vdi>) -> Result<Ref<Task>> {
-        call(session, "Async.VDI.enable_cbt", vec![vdi.to_value()])
+        call(session, "Async.VDI.enable_cbt", &[&vdi])
     }
 
     /// `VDI.pool_migrate`.
@@ -597,11 +578,7 @@ impl Vdi {
         sr: &Ref<Sr>,
         options: &HashMap<String, String>,
     ) -> Result<Ref<Vdi>> {
-        call(
-            session,
-            "VDI.pool_migrate",
-            vec![vdi.to_value(), sr.to_value(), options.to_value()],
-        )
+        call(session, "VDI.pool_migrate", &[&vdi, &sr, &options])
     }
 
     /// `Async.VDI.pool_migrate`: [`Vdi::pool_migrate`] as a task; wait for it with [`crate::task::wait`].
@@ -611,44 +588,32 @@ impl Vdi {
         sr: &Ref<Sr>,
         options: &HashMap<String, String>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VDI.pool_migrate",
-            vec![vdi.to_value(), sr.to_value(), options.to_value()],
-        )
+        call(session, "Async.VDI.pool_migrate", &[&vdi, &sr, &options])
     }
 
     /// `VDI.read_database_pool_uuid`.
     pub fn read_database_pool_uuid(session: &Session, vdi: &Ref<Vdi>) -> Result<String> {
-        call(session, "VDI.read_database_pool_uuid", vec![vdi.to_value()])
+        call(session, "VDI.read_database_pool_uuid", &[&vdi])
     }
 
     /// `Async.VDI.read_database_pool_uuid`: [`Vdi::read_database_pool_uuid`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_read_database_pool_uuid(session: &Session, vdi: &Ref<Vdi>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VDI.read_database_pool_uuid",
-            vec![vdi.to_value()],
-        )
+        call(session, "Async.VDI.read_database_pool_uuid", &[&vdi])
     }
 
     /// `VDI.open_database`.
     pub fn open_database(session: &Session, vdi: &Ref<Vdi>) -> Result<Ref<SessionClass>> {
-        call(session, "VDI.open_database", vec![vdi.to_value()])
+        call(session, "VDI.open_database", &[&vdi])
     }
 
     /// `Async.VDI.open_database`: [`Vdi::open_database`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_open_database(session: &Session, vdi: &Ref<Vdi>) -> Result<Ref<Task>> {
-        call(session, "Async.VDI.open_database", vec![vdi.to_value()])
+        call(session, "Async.VDI.open_database", &[&vdi])
     }
 
     /// `VDI.set_allow_caching`.
     pub fn set_allow_caching(session: &Session, vdi: &Ref<Vdi>, value: bool) -> Result<()> {
-        call(
-            session,
-            "VDI.set_allow_caching",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "VDI.set_allow_caching", &[&vdi, &value])
     }
 
     /// `Async.VDI.set_allow_caching`: [`Vdi::set_allow_caching`] as a task; wait for it with [`crate::task::wait`].
@@ -657,20 +622,12 @@ impl Vdi {
         vdi: &Ref<Vdi>,
         value: bool,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VDI.set_allow_caching",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "Async.VDI.set_allow_caching", &[&vdi, &value])
     }
 
     /// `VDI.set_on_boot`.
     pub fn set_on_boot(session: &Session, vdi: &Ref<Vdi>, value: OnBoot) -> Result<()> {
-        call(
-            session,
-            "VDI.set_on_boot",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "VDI.set_on_boot", &[&vdi, &value])
     }
 
     /// `Async.VDI.set_on_boot`: [`Vdi::set_on_boot`] as a task; wait for it with [`crate::task::wait`].
@@ -679,20 +636,12 @@ impl Vdi {
         vdi: &Ref<Vdi>,
         value: OnBoot,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VDI.set_on_boot",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "Async.VDI.set_on_boot", &[&vdi, &value])
     }
 
     /// `VDI.set_name_description`.
     pub fn set_name_description(session: &Session, vdi: &Ref<Vdi>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VDI.set_name_description",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "VDI.set_name_description", &[&vdi, &value])
     }
 
     /// `Async.VDI.set_name_description`: [`Vdi::set_name_description`] as a task; wait for it with [`crate::task::wait`].
@@ -701,20 +650,12 @@ impl Vdi {
         vdi: &Ref<Vdi>,
         value: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VDI.set_name_description",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "Async.VDI.set_name_description", &[&vdi, &value])
     }
 
     /// `VDI.set_name_label`.
     pub fn set_name_label(session: &Session, vdi: &Ref<Vdi>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VDI.set_name_label",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "VDI.set_name_label", &[&vdi, &value])
     }
 
     /// `Async.VDI.set_name_label`: [`Vdi::set_name_label`] as a task; wait for it with [`crate::task::wait`].
@@ -723,20 +664,12 @@ impl Vdi {
         vdi: &Ref<Vdi>,
         value: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VDI.set_name_label",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "Async.VDI.set_name_label", &[&vdi, &value])
     }
 
     /// `VDI.set_read_only`.
     pub fn set_read_only(session: &Session, vdi: &Ref<Vdi>, value: bool) -> Result<()> {
-        call(
-            session,
-            "VDI.set_read_only",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "VDI.set_read_only", &[&vdi, &value])
     }
 
     /// `Async.VDI.set_read_only`: [`Vdi::set_read_only`] as a task; wait for it with [`crate::task::wait`].
@@ -745,39 +678,27 @@ impl Vdi {
         vdi: &Ref<Vdi>,
         value: bool,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VDI.set_read_only",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "Async.VDI.set_read_only", &[&vdi, &value])
     }
 
     /// `VDI.set_sharable`.
     pub fn set_sharable(session: &Session, vdi: &Ref<Vdi>, value: bool) -> Result<()> {
-        call(
-            session,
-            "VDI.set_sharable",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "VDI.set_sharable", &[&vdi, &value])
     }
 
     /// `Async.VDI.set_sharable`: [`Vdi::set_sharable`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_set_sharable(session: &Session, vdi: &Ref<Vdi>, value: bool) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VDI.set_sharable",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "Async.VDI.set_sharable", &[&vdi, &value])
     }
 
     /// `VDI.forget`.
     pub fn forget(session: &Session, vdi: &Ref<Vdi>) -> Result<()> {
-        call(session, "VDI.forget", vec![vdi.to_value()])
+        call(session, "VDI.forget", &[&vdi])
     }
 
     /// `Async.VDI.forget`: [`Vdi::forget`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_forget(session: &Session, vdi: &Ref<Vdi>) -> Result<Ref<Task>> {
-        call(session, "Async.VDI.forget", vec![vdi.to_value()])
+        call(session, "Async.VDI.forget", &[&vdi])
     }
 
     /// `VDI.copy`.
@@ -790,16 +711,7 @@ impl Vdi {
         base_vdi: &Ref<Vdi>,
         into_vdi: &Ref<Vdi>,
     ) -> Result<Ref<Vdi>> {
-        call(
-            session,
-            "VDI.copy",
-            vec![
-                vdi.to_value(),
-                sr.to_value(),
-                base_vdi.to_value(),
-                into_vdi.to_value(),
-            ],
-        )
+        call(session, "VDI.copy", &[&vdi, &sr, &base_vdi, &into_vdi])
     }
 
     /// `Async.VDI.copy`: [`Vdi::copy`] as a task; wait for it with [`crate::task::wait`].
@@ -815,12 +727,7 @@ impl Vdi {
         call(
             session,
             "Async.VDI.copy",
-            vec![
-                vdi.to_value(),
-                sr.to_value(),
-                base_vdi.to_value(),
-                into_vdi.to_value(),
-            ],
+            &[&vdi, &sr, &base_vdi, &into_vdi],
         )
     }
 
@@ -828,14 +735,14 @@ impl Vdi {
     ///
     /// Errors: `SR_OPERATION_NOT_SUPPORTED`.
     pub fn update(session: &Session, vdi: &Ref<Vdi>) -> Result<()> {
-        call(session, "VDI.update", vec![vdi.to_value()])
+        call(session, "VDI.update", &[&vdi])
     }
 
     /// `Async.VDI.update`: [`Vdi::update`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `SR_OPERATION_NOT_SUPPORTED`.
     pub fn async_update(session: &Session, vdi: &Ref<Vdi>) -> Result<Ref<Task>> {
-        call(session, "Async.VDI.update", vec![vdi.to_value()])
+        call(session, "Async.VDI.update", &[&vdi])
     }
 
     /// `VDI.introduce`.
@@ -865,25 +772,25 @@ impl Vdi {
         call(
             session,
             "VDI.introduce",
-            vec![
-                uuid.to_value(),
-                name_label.to_value(),
-                name_description.to_value(),
-                sr.to_value(),
-                type_.to_value(),
-                sharable.to_value(),
-                read_only.to_value(),
-                other_config.to_value(),
-                location.to_value(),
-                xenstore_data.to_value(),
-                sm_config.to_value(),
-                managed.to_value(),
-                virtual_size.to_value(),
-                physical_utilisation.to_value(),
-                metadata_of_pool.to_value(),
-                is_a_snapshot.to_value(),
-                snapshot_time.to_value(),
-                snapshot_of.to_value(),
+            &[
+                &uuid,
+                &name_label,
+                &name_description,
+                &sr,
+                &type_,
+                &sharable,
+                &read_only,
+                &other_config,
+                &location,
+                &xenstore_data,
+                &sm_config,
+                &managed,
+                &virtual_size,
+                &physical_utilisation,
+                &metadata_of_pool,
+                &is_a_snapshot,
+                &snapshot_time,
+                &snapshot_of,
             ],
         )
     }
@@ -915,25 +822,25 @@ impl Vdi {
         call(
             session,
             "Async.VDI.introduce",
-            vec![
-                uuid.to_value(),
-                name_label.to_value(),
-                name_description.to_value(),
-                sr.to_value(),
-                type_.to_value(),
-                sharable.to_value(),
-                read_only.to_value(),
-                other_config.to_value(),
-                location.to_value(),
-                xenstore_data.to_value(),
-                sm_config.to_value(),
-                managed.to_value(),
-                virtual_size.to_value(),
-                physical_utilisation.to_value(),
-                metadata_of_pool.to_value(),
-                is_a_snapshot.to_value(),
-                snapshot_time.to_value(),
-                snapshot_of.to_value(),
+            &[
+                &uuid,
+                &name_label,
+                &name_description,
+                &sr,
+                &type_,
+                &sharable,
+                &read_only,
+                &other_config,
+                &location,
+                &xenstore_data,
+                &sm_config,
+                &managed,
+                &virtual_size,
+                &physical_utilisation,
+                &metadata_of_pool,
+                &is_a_snapshot,
+                &snapshot_time,
+                &snapshot_of,
             ],
         )
     }
@@ -942,36 +849,24 @@ impl Vdi {
     ///
     /// Removed in inverness; only older servers have it.
     pub fn resize_online(session: &Session, vdi: &Ref<Vdi>, size: i64) -> Result<()> {
-        call(
-            session,
-            "VDI.resize_online",
-            vec![vdi.to_value(), size.to_value()],
-        )
+        call(session, "VDI.resize_online", &[&vdi, &size])
     }
 
     /// `Async.VDI.resize_online`: [`Vdi::resize_online`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Removed in inverness; only older servers have it.
     pub fn async_resize_online(session: &Session, vdi: &Ref<Vdi>, size: i64) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VDI.resize_online",
-            vec![vdi.to_value(), size.to_value()],
-        )
+        call(session, "Async.VDI.resize_online", &[&vdi, &size])
     }
 
     /// `VDI.resize`.
     pub fn resize(session: &Session, vdi: &Ref<Vdi>, size: i64) -> Result<()> {
-        call(session, "VDI.resize", vec![vdi.to_value(), size.to_value()])
+        call(session, "VDI.resize", &[&vdi, &size])
     }
 
     /// `Async.VDI.resize`: [`Vdi::resize`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_resize(session: &Session, vdi: &Ref<Vdi>, size: i64) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VDI.resize",
-            vec![vdi.to_value(), size.to_value()],
-        )
+        call(session, "Async.VDI.resize", &[&vdi, &size])
     }
 
     /// `VDI.clone`.
@@ -980,11 +875,7 @@ impl Vdi {
         vdi: &Ref<Vdi>,
         driver_params: &HashMap<String, String>,
     ) -> Result<Ref<Vdi>> {
-        call(
-            session,
-            "VDI.clone",
-            vec![vdi.to_value(), driver_params.to_value()],
-        )
+        call(session, "VDI.clone", &[&vdi, &driver_params])
     }
 
     /// `Async.VDI.clone`: [`Vdi::clone`] as a task; wait for it with [`crate::task::wait`].
@@ -993,11 +884,7 @@ impl Vdi {
         vdi: &Ref<Vdi>,
         driver_params: &HashMap<String, String>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VDI.clone",
-            vec![vdi.to_value(), driver_params.to_value()],
-        )
+        call(session, "Async.VDI.clone", &[&vdi, &driver_params])
     }
 
     /// `VDI.snapshot`.
@@ -1006,11 +893,7 @@ impl Vdi {
         vdi: &Ref<Vdi>,
         driver_params: &HashMap<String, String>,
     ) -> Result<Ref<Vdi>> {
-        call(
-            session,
-            "VDI.snapshot",
-            vec![vdi.to_value(), driver_params.to_value()],
-        )
+        call(session, "VDI.snapshot", &[&vdi, &driver_params])
     }
 
     /// `Async.VDI.snapshot`: [`Vdi::snapshot`] as a task; wait for it with [`crate::task::wait`].
@@ -1019,47 +902,27 @@ impl Vdi {
         vdi: &Ref<Vdi>,
         driver_params: &HashMap<String, String>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VDI.snapshot",
-            vec![vdi.to_value(), driver_params.to_value()],
-        )
+        call(session, "Async.VDI.snapshot", &[&vdi, &driver_params])
     }
 
     /// `VDI.remove_tags`.
     pub fn remove_tags(session: &Session, vdi: &Ref<Vdi>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VDI.remove_tags",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "VDI.remove_tags", &[&vdi, &value])
     }
 
     /// `VDI.add_tags`.
     pub fn add_tags(session: &Session, vdi: &Ref<Vdi>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VDI.add_tags",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "VDI.add_tags", &[&vdi, &value])
     }
 
     /// `VDI.set_tags`.
     pub fn set_tags(session: &Session, vdi: &Ref<Vdi>, value: &[String]) -> Result<()> {
-        call(
-            session,
-            "VDI.set_tags",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "VDI.set_tags", &[&vdi, &value])
     }
 
     /// `VDI.remove_from_sm_config`.
     pub fn remove_from_sm_config(session: &Session, vdi: &Ref<Vdi>, key: &str) -> Result<()> {
-        call(
-            session,
-            "VDI.remove_from_sm_config",
-            vec![vdi.to_value(), key.to_value()],
-        )
+        call(session, "VDI.remove_from_sm_config", &[&vdi, &key])
     }
 
     /// `VDI.add_to_sm_config`.
@@ -1069,11 +932,7 @@ impl Vdi {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "VDI.add_to_sm_config",
-            vec![vdi.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "VDI.add_to_sm_config", &[&vdi, &key, &value])
     }
 
     /// `VDI.set_sm_config`.
@@ -1082,20 +941,12 @@ impl Vdi {
         vdi: &Ref<Vdi>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VDI.set_sm_config",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "VDI.set_sm_config", &[&vdi, &value])
     }
 
     /// `VDI.remove_from_xenstore_data`.
     pub fn remove_from_xenstore_data(session: &Session, vdi: &Ref<Vdi>, key: &str) -> Result<()> {
-        call(
-            session,
-            "VDI.remove_from_xenstore_data",
-            vec![vdi.to_value(), key.to_value()],
-        )
+        call(session, "VDI.remove_from_xenstore_data", &[&vdi, &key])
     }
 
     /// `VDI.add_to_xenstore_data`.
@@ -1105,11 +956,7 @@ impl Vdi {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "VDI.add_to_xenstore_data",
-            vec![vdi.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "VDI.add_to_xenstore_data", &[&vdi, &key, &value])
     }
 
     /// `VDI.set_xenstore_data`.
@@ -1118,20 +965,12 @@ impl Vdi {
         vdi: &Ref<Vdi>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VDI.set_xenstore_data",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "VDI.set_xenstore_data", &[&vdi, &value])
     }
 
     /// `VDI.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, vdi: &Ref<Vdi>, key: &str) -> Result<()> {
-        call(
-            session,
-            "VDI.remove_from_other_config",
-            vec![vdi.to_value(), key.to_value()],
-        )
+        call(session, "VDI.remove_from_other_config", &[&vdi, &key])
     }
 
     /// `VDI.add_to_other_config`.
@@ -1141,11 +980,7 @@ impl Vdi {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "VDI.add_to_other_config",
-            vec![vdi.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "VDI.add_to_other_config", &[&vdi, &key, &value])
     }
 
     /// `VDI.set_other_config`.
@@ -1154,152 +989,144 @@ impl Vdi {
         vdi: &Ref<Vdi>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VDI.set_other_config",
-            vec![vdi.to_value(), value.to_value()],
-        )
+        call(session, "VDI.set_other_config", &[&vdi, &value])
     }
 
     /// `VDI.get_cbt_enabled`.
     pub fn get_cbt_enabled(session: &Session, vdi: &Ref<Vdi>) -> Result<bool> {
-        call(session, "VDI.get_cbt_enabled", vec![vdi.to_value()])
+        call(session, "VDI.get_cbt_enabled", &[&vdi])
     }
 
     /// `VDI.get_is_tools_iso`.
     pub fn get_is_tools_iso(session: &Session, vdi: &Ref<Vdi>) -> Result<bool> {
-        call(session, "VDI.get_is_tools_iso", vec![vdi.to_value()])
+        call(session, "VDI.get_is_tools_iso", &[&vdi])
     }
 
     /// `VDI.get_metadata_latest`.
     pub fn get_metadata_latest(session: &Session, vdi: &Ref<Vdi>) -> Result<bool> {
-        call(session, "VDI.get_metadata_latest", vec![vdi.to_value()])
+        call(session, "VDI.get_metadata_latest", &[&vdi])
     }
 
     /// `VDI.get_metadata_of_pool`.
     pub fn get_metadata_of_pool(session: &Session, vdi: &Ref<Vdi>) -> Result<Ref<Pool>> {
-        call(session, "VDI.get_metadata_of_pool", vec![vdi.to_value()])
+        call(session, "VDI.get_metadata_of_pool", &[&vdi])
     }
 
     /// `VDI.get_on_boot`.
     pub fn get_on_boot(session: &Session, vdi: &Ref<Vdi>) -> Result<OnBoot> {
-        call(session, "VDI.get_on_boot", vec![vdi.to_value()])
+        call(session, "VDI.get_on_boot", &[&vdi])
     }
 
     /// `VDI.get_allow_caching`.
     pub fn get_allow_caching(session: &Session, vdi: &Ref<Vdi>) -> Result<bool> {
-        call(session, "VDI.get_allow_caching", vec![vdi.to_value()])
+        call(session, "VDI.get_allow_caching", &[&vdi])
     }
 
     /// `VDI.get_tags`.
     pub fn get_tags(session: &Session, vdi: &Ref<Vdi>) -> Result<Vec<String>> {
-        call(session, "VDI.get_tags", vec![vdi.to_value()])
+        call(session, "VDI.get_tags", &[&vdi])
     }
 
     /// `VDI.get_snapshot_time`.
     pub fn get_snapshot_time(session: &Session, vdi: &Ref<Vdi>) -> Result<DateTime> {
-        call(session, "VDI.get_snapshot_time", vec![vdi.to_value()])
+        call(session, "VDI.get_snapshot_time", &[&vdi])
     }
 
     /// `VDI.get_snapshots`.
     pub fn get_snapshots(session: &Session, vdi: &Ref<Vdi>) -> Result<Vec<Ref<Vdi>>> {
-        call(session, "VDI.get_snapshots", vec![vdi.to_value()])
+        call(session, "VDI.get_snapshots", &[&vdi])
     }
 
     /// `VDI.get_snapshot_of`.
     pub fn get_snapshot_of(session: &Session, vdi: &Ref<Vdi>) -> Result<Ref<Vdi>> {
-        call(session, "VDI.get_snapshot_of", vec![vdi.to_value()])
+        call(session, "VDI.get_snapshot_of", &[&vdi])
     }
 
     /// `VDI.get_is_a_snapshot`.
     pub fn get_is_a_snapshot(session: &Session, vdi: &Ref<Vdi>) -> Result<bool> {
-        call(session, "VDI.get_is_a_snapshot", vec![vdi.to_value()])
+        call(session, "VDI.get_is_a_snapshot", &[&vdi])
     }
 
     /// `VDI.get_sm_config`.
     pub fn get_sm_config(session: &Session, vdi: &Ref<Vdi>) -> Result<HashMap<String, String>> {
-        call(session, "VDI.get_sm_config", vec![vdi.to_value()])
+        call(session, "VDI.get_sm_config", &[&vdi])
     }
 
     /// `VDI.get_xenstore_data`.
     pub fn get_xenstore_data(session: &Session, vdi: &Ref<Vdi>) -> Result<HashMap<String, String>> {
-        call(session, "VDI.get_xenstore_data", vec![vdi.to_value()])
+        call(session, "VDI.get_xenstore_data", &[&vdi])
     }
 
     /// `VDI.get_parent`.
     ///
     /// Deprecated since ely.
     pub fn get_parent(session: &Session, vdi: &Ref<Vdi>) -> Result<Ref<Vdi>> {
-        call(session, "VDI.get_parent", vec![vdi.to_value()])
+        call(session, "VDI.get_parent", &[&vdi])
     }
 
     /// `VDI.get_missing`.
     pub fn get_missing(session: &Session, vdi: &Ref<Vdi>) -> Result<bool> {
-        call(session, "VDI.get_missing", vec![vdi.to_value()])
+        call(session, "VDI.get_missing", &[&vdi])
     }
 
     /// `VDI.get_managed`.
     pub fn get_managed(session: &Session, vdi: &Ref<Vdi>) -> Result<bool> {
-        call(session, "VDI.get_managed", vec![vdi.to_value()])
+        call(session, "VDI.get_managed", &[&vdi])
     }
 
     /// `VDI.get_location`.
     pub fn get_location(session: &Session, vdi: &Ref<Vdi>) -> Result<String> {
-        call(session, "VDI.get_location", vec![vdi.to_value()])
+        call(session, "VDI.get_location", &[&vdi])
     }
 
     /// `VDI.get_storage_lock`.
     pub fn get_storage_lock(session: &Session, vdi: &Ref<Vdi>) -> Result<bool> {
-        call(session, "VDI.get_storage_lock", vec![vdi.to_value()])
+        call(session, "VDI.get_storage_lock", &[&vdi])
     }
 
     /// `VDI.get_other_config`.
     pub fn get_other_config(session: &Session, vdi: &Ref<Vdi>) -> Result<HashMap<String, String>> {
-        call(session, "VDI.get_other_config", vec![vdi.to_value()])
+        call(session, "VDI.get_other_config", &[&vdi])
     }
 
     /// `VDI.get_read_only`.
     pub fn get_read_only(session: &Session, vdi: &Ref<Vdi>) -> Result<bool> {
-        call(session, "VDI.get_read_only", vec![vdi.to_value()])
+        call(session, "VDI.get_read_only", &[&vdi])
     }
 
     /// `VDI.get_sharable`.
     pub fn get_sharable(session: &Session, vdi: &Ref<Vdi>) -> Result<bool> {
-        call(session, "VDI.get_sharable", vec![vdi.to_value()])
+        call(session, "VDI.get_sharable", &[&vdi])
     }
 
     /// `VDI.get_type`.
     pub fn get_type(session: &Session, vdi: &Ref<Vdi>) -> Result<VdiType> {
-        call(session, "VDI.get_type", vec![vdi.to_value()])
+        call(session, "VDI.get_type", &[&vdi])
     }
 
     /// `VDI.get_physical_utilisation`.
     pub fn get_physical_utilisation(session: &Session, vdi: &Ref<Vdi>) -> Result<i64> {
-        call(
-            session,
-            "VDI.get_physical_utilisation",
-            vec![vdi.to_value()],
-        )
+        call(session, "VDI.get_physical_utilisation", &[&vdi])
     }
 
     /// `VDI.get_virtual_size`.
     pub fn get_virtual_size(session: &Session, vdi: &Ref<Vdi>) -> Result<i64> {
-        call(session, "VDI.get_virtual_size", vec![vdi.to_value()])
+        call(session, "VDI.get_virtual_size", &[&vdi])
     }
 
     /// `VDI.get_crash_dumps`.
     pub fn get_crash_dumps(session: &Session, vdi: &Ref<Vdi>) -> Result<Vec<Ref<Crashdump>>> {
-        call(session, "VDI.get_crash_dumps", vec![vdi.to_value()])
+        call(session, "VDI.get_crash_dumps", &[&vdi])
     }
 
     /// `VDI.get_VBDs`.
     pub fn get_vbds(session: &Session, vdi: &Ref<Vdi>) -> Result<Vec<Ref<Vbd>>> {
-        call(session, "VDI.get_VBDs", vec![vdi.to_value()])
+        call(session, "VDI.get_VBDs", &[&vdi])
     }
 
     /// `VDI.get_SR`.
     pub fn get_sr(session: &Session, vdi: &Ref<Vdi>) -> Result<Ref<Sr>> {
-        call(session, "VDI.get_SR", vec![vdi.to_value()])
+        call(session, "VDI.get_SR", &[&vdi])
     }
 
     /// `VDI.get_current_operations`.
@@ -1307,51 +1134,51 @@ impl Vdi {
         session: &Session,
         vdi: &Ref<Vdi>,
     ) -> Result<HashMap<String, VdiOperations>> {
-        call(session, "VDI.get_current_operations", vec![vdi.to_value()])
+        call(session, "VDI.get_current_operations", &[&vdi])
     }
 
     /// `VDI.get_allowed_operations`.
     pub fn get_allowed_operations(session: &Session, vdi: &Ref<Vdi>) -> Result<Vec<VdiOperations>> {
-        call(session, "VDI.get_allowed_operations", vec![vdi.to_value()])
+        call(session, "VDI.get_allowed_operations", &[&vdi])
     }
 
     /// `VDI.get_name_description`.
     pub fn get_name_description(session: &Session, vdi: &Ref<Vdi>) -> Result<String> {
-        call(session, "VDI.get_name_description", vec![vdi.to_value()])
+        call(session, "VDI.get_name_description", &[&vdi])
     }
 
     /// `VDI.get_name_label`.
     pub fn get_name_label(session: &Session, vdi: &Ref<Vdi>) -> Result<String> {
-        call(session, "VDI.get_name_label", vec![vdi.to_value()])
+        call(session, "VDI.get_name_label", &[&vdi])
     }
 
     /// `VDI.get_uuid`.
     pub fn get_uuid(session: &Session, vdi: &Ref<Vdi>) -> Result<String> {
-        call(session, "VDI.get_uuid", vec![vdi.to_value()])
+        call(session, "VDI.get_uuid", &[&vdi])
     }
 
     /// `VDI.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<Vdi>>> {
-        call(session, "VDI.get_by_name_label", vec![label.to_value()])
+        call(session, "VDI.get_by_name_label", &[&label])
     }
 
     /// `VDI.destroy`.
     pub fn destroy(session: &Session, vdi: &Ref<Vdi>) -> Result<()> {
-        call(session, "VDI.destroy", vec![vdi.to_value()])
+        call(session, "VDI.destroy", &[&vdi])
     }
 
     /// `VDI.create`.
     pub fn create(session: &Session, args: &VdiRecord) -> Result<Ref<Vdi>> {
-        call(session, "VDI.create", vec![args.to_value()])
+        call(session, "VDI.create", &[&args])
     }
 
     /// `VDI.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Vdi>> {
-        call(session, "VDI.get_by_uuid", vec![uuid.to_value()])
+        call(session, "VDI.get_by_uuid", &[&uuid])
     }
 
     /// `VDI.get_record`.
     pub fn get_record(session: &Session, vdi: &Ref<Vdi>) -> Result<VdiRecord> {
-        call(session, "VDI.get_record", vec![vdi.to_value()])
+        call(session, "VDI.get_record", &[&vdi])
     }
 }

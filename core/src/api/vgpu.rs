@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::{GpuGroup, Pci, Pgpu, Task, VgpuType, Vm};
@@ -78,53 +78,48 @@ impl FromValue for VgpuRecord {
 
 impl ToValue for VgpuRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("VM".to_owned(), self.vm.to_value()),
-            ("GPU_group".to_owned(), self.gpu_group.to_value()),
-            ("device".to_owned(), self.device.to_value()),
-            (
-                "currently_attached".to_owned(),
-                self.currently_attached.to_value(),
-            ),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            ("type".to_owned(), self.type_.to_value()),
-            ("resident_on".to_owned(), self.resident_on.to_value()),
-            (
-                "scheduled_to_be_resident_on".to_owned(),
-                self.scheduled_to_be_resident_on.to_value(),
-            ),
-            (
-                "compatibility_metadata".to_owned(),
-                self.compatibility_metadata.to_value(),
-            ),
-            ("extra_args".to_owned(), self.extra_args.to_value()),
-            ("PCI".to_owned(), self.pci.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("VM", &self.vm),
+                ("GPU_group", &self.gpu_group),
+                ("device", &self.device),
+                ("currently_attached", &self.currently_attached),
+                ("other_config", &self.other_config),
+                ("type", &self.type_),
+                ("resident_on", &self.resident_on),
+                (
+                    "scheduled_to_be_resident_on",
+                    &self.scheduled_to_be_resident_on,
+                ),
+                ("compatibility_metadata", &self.compatibility_metadata),
+                ("extra_args", &self.extra_args),
+                ("PCI", &self.pci),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl Vgpu {
     /// `VGPU.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Vgpu>, VgpuRecord>> {
-        call(session, "VGPU.get_all_records", vec![])
+        call(session, "VGPU.get_all_records", &[])
     }
 
     /// `VGPU.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Vgpu>>> {
-        call(session, "VGPU.get_all", vec![])
+        call(session, "VGPU.get_all", &[])
     }
 
     /// `VGPU.destroy`.
     pub fn destroy(session: &Session, vgpu: &Ref<Vgpu>) -> Result<()> {
-        call(session, "VGPU.destroy", vec![vgpu.to_value()])
+        call(session, "VGPU.destroy", &[&vgpu])
     }
 
     /// `Async.VGPU.destroy`: [`Vgpu::destroy`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_destroy(session: &Session, vgpu: &Ref<Vgpu>) -> Result<Ref<Task>> {
-        call(session, "Async.VGPU.destroy", vec![vgpu.to_value()])
+        call(session, "Async.VGPU.destroy", &[&vgpu])
     }
 
     /// `VGPU.create`.
@@ -139,13 +134,7 @@ impl Vgpu {
         call(
             session,
             "VGPU.create",
-            vec![
-                vm.to_value(),
-                gpu_group.to_value(),
-                device.to_value(),
-                other_config.to_value(),
-                type_.to_value(),
-            ],
+            &[&vm, &gpu_group, &device, &other_config, &type_],
         )
     }
 
@@ -161,32 +150,18 @@ impl Vgpu {
         call(
             session,
             "Async.VGPU.create",
-            vec![
-                vm.to_value(),
-                gpu_group.to_value(),
-                device.to_value(),
-                other_config.to_value(),
-                type_.to_value(),
-            ],
+            &[&vm, &gpu_group, &device, &other_config, &type_],
         )
     }
 
     /// `VGPU.set_extra_args`.
     pub fn set_extra_args(session: &Session, vgpu: &Ref<Vgpu>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VGPU.set_extra_args",
-            vec![vgpu.to_value(), value.to_value()],
-        )
+        call(session, "VGPU.set_extra_args", &[&vgpu, &value])
     }
 
     /// `VGPU.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, vgpu: &Ref<Vgpu>, key: &str) -> Result<()> {
-        call(
-            session,
-            "VGPU.remove_from_other_config",
-            vec![vgpu.to_value(), key.to_value()],
-        )
+        call(session, "VGPU.remove_from_other_config", &[&vgpu, &key])
     }
 
     /// `VGPU.add_to_other_config`.
@@ -196,11 +171,7 @@ impl Vgpu {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "VGPU.add_to_other_config",
-            vec![vgpu.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "VGPU.add_to_other_config", &[&vgpu, &key, &value])
     }
 
     /// `VGPU.set_other_config`.
@@ -209,21 +180,17 @@ impl Vgpu {
         vgpu: &Ref<Vgpu>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VGPU.set_other_config",
-            vec![vgpu.to_value(), value.to_value()],
-        )
+        call(session, "VGPU.set_other_config", &[&vgpu, &value])
     }
 
     /// `VGPU.get_PCI`.
     pub fn get_pci(session: &Session, vgpu: &Ref<Vgpu>) -> Result<Ref<Pci>> {
-        call(session, "VGPU.get_PCI", vec![vgpu.to_value()])
+        call(session, "VGPU.get_PCI", &[&vgpu])
     }
 
     /// `VGPU.get_extra_args`.
     pub fn get_extra_args(session: &Session, vgpu: &Ref<Vgpu>) -> Result<String> {
-        call(session, "VGPU.get_extra_args", vec![vgpu.to_value()])
+        call(session, "VGPU.get_extra_args", &[&vgpu])
     }
 
     /// `VGPU.get_compatibility_metadata`.
@@ -231,11 +198,7 @@ impl Vgpu {
         session: &Session,
         vgpu: &Ref<Vgpu>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "VGPU.get_compatibility_metadata",
-            vec![vgpu.to_value()],
-        )
+        call(session, "VGPU.get_compatibility_metadata", &[&vgpu])
     }
 
     /// `VGPU.get_scheduled_to_be_resident_on`.
@@ -243,21 +206,17 @@ impl Vgpu {
         session: &Session,
         vgpu: &Ref<Vgpu>,
     ) -> Result<Ref<Pgpu>> {
-        call(
-            session,
-            "VGPU.get_scheduled_to_be_resident_on",
-            vec![vgpu.to_value()],
-        )
+        call(session, "VGPU.get_scheduled_to_be_resident_on", &[&vgpu])
     }
 
     /// `VGPU.get_resident_on`.
     pub fn get_resident_on(session: &Session, vgpu: &Ref<Vgpu>) -> Result<Ref<Pgpu>> {
-        call(session, "VGPU.get_resident_on", vec![vgpu.to_value()])
+        call(session, "VGPU.get_resident_on", &[&vgpu])
     }
 
     /// `VGPU.get_type`.
     pub fn get_type(session: &Session, vgpu: &Ref<Vgpu>) -> Result<Ref<VgpuType>> {
-        call(session, "VGPU.get_type", vec![vgpu.to_value()])
+        call(session, "VGPU.get_type", &[&vgpu])
     }
 
     /// `VGPU.get_other_config`.
@@ -265,45 +224,41 @@ impl Vgpu {
         session: &Session,
         vgpu: &Ref<Vgpu>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "VGPU.get_other_config", vec![vgpu.to_value()])
+        call(session, "VGPU.get_other_config", &[&vgpu])
     }
 
     /// `VGPU.get_currently_attached`.
     pub fn get_currently_attached(session: &Session, vgpu: &Ref<Vgpu>) -> Result<bool> {
-        call(
-            session,
-            "VGPU.get_currently_attached",
-            vec![vgpu.to_value()],
-        )
+        call(session, "VGPU.get_currently_attached", &[&vgpu])
     }
 
     /// `VGPU.get_device`.
     pub fn get_device(session: &Session, vgpu: &Ref<Vgpu>) -> Result<String> {
-        call(session, "VGPU.get_device", vec![vgpu.to_value()])
+        call(session, "VGPU.get_device", &[&vgpu])
     }
 
     /// `VGPU.get_GPU_group`.
     pub fn get_gpu_group(session: &Session, vgpu: &Ref<Vgpu>) -> Result<Ref<GpuGroup>> {
-        call(session, "VGPU.get_GPU_group", vec![vgpu.to_value()])
+        call(session, "VGPU.get_GPU_group", &[&vgpu])
     }
 
     /// `VGPU.get_VM`.
     pub fn get_vm(session: &Session, vgpu: &Ref<Vgpu>) -> Result<Ref<Vm>> {
-        call(session, "VGPU.get_VM", vec![vgpu.to_value()])
+        call(session, "VGPU.get_VM", &[&vgpu])
     }
 
     /// `VGPU.get_uuid`.
     pub fn get_uuid(session: &Session, vgpu: &Ref<Vgpu>) -> Result<String> {
-        call(session, "VGPU.get_uuid", vec![vgpu.to_value()])
+        call(session, "VGPU.get_uuid", &[&vgpu])
     }
 
     /// `VGPU.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Vgpu>> {
-        call(session, "VGPU.get_by_uuid", vec![uuid.to_value()])
+        call(session, "VGPU.get_by_uuid", &[&uuid])
     }
 
     /// `VGPU.get_record`.
     pub fn get_record(session: &Session, vgpu: &Ref<Vgpu>) -> Result<VgpuRecord> {
-        call(session, "VGPU.get_record", vec![vgpu.to_value()])
+        call(session, "VGPU.get_record", &[&vgpu])
     }
 }

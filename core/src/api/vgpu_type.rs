@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{GpuGroup, Pgpu, Vgpu};
@@ -101,50 +103,27 @@ impl FromValue for VgpuTypeRecord {
 
 impl ToValue for VgpuTypeRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("vendor_name".to_owned(), self.vendor_name.to_value()),
-            ("model_name".to_owned(), self.model_name.to_value()),
-            (
-                "framebuffer_size".to_owned(),
-                self.framebuffer_size.to_value(),
-            ),
-            ("max_heads".to_owned(), self.max_heads.to_value()),
-            (
-                "max_resolution_x".to_owned(),
-                self.max_resolution_x.to_value(),
-            ),
-            (
-                "max_resolution_y".to_owned(),
-                self.max_resolution_y.to_value(),
-            ),
-            (
-                "supported_on_PGPUs".to_owned(),
-                self.supported_on_pgpus.to_value(),
-            ),
-            (
-                "enabled_on_PGPUs".to_owned(),
-                self.enabled_on_pgpus.to_value(),
-            ),
-            ("VGPUs".to_owned(), self.vgpus.to_value()),
-            (
-                "supported_on_GPU_groups".to_owned(),
-                self.supported_on_gpu_groups.to_value(),
-            ),
-            (
-                "enabled_on_GPU_groups".to_owned(),
-                self.enabled_on_gpu_groups.to_value(),
-            ),
-            ("implementation".to_owned(), self.implementation.to_value()),
-            ("identifier".to_owned(), self.identifier.to_value()),
-            ("experimental".to_owned(), self.experimental.to_value()),
-            (
-                "compatible_types_in_vm".to_owned(),
-                self.compatible_types_in_vm.to_value(),
-            ),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("vendor_name", &self.vendor_name),
+                ("model_name", &self.model_name),
+                ("framebuffer_size", &self.framebuffer_size),
+                ("max_heads", &self.max_heads),
+                ("max_resolution_x", &self.max_resolution_x),
+                ("max_resolution_y", &self.max_resolution_y),
+                ("supported_on_PGPUs", &self.supported_on_pgpus),
+                ("enabled_on_PGPUs", &self.enabled_on_pgpus),
+                ("VGPUs", &self.vgpus),
+                ("supported_on_GPU_groups", &self.supported_on_gpu_groups),
+                ("enabled_on_GPU_groups", &self.enabled_on_gpu_groups),
+                ("implementation", &self.implementation),
+                ("identifier", &self.identifier),
+                ("experimental", &self.experimental),
+                ("compatible_types_in_vm", &self.compatible_types_in_vm),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -230,12 +209,12 @@ impl MapKey for VgpuTypeImplementation {
 impl VgpuType {
     /// `VGPU_type.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<VgpuType>, VgpuTypeRecord>> {
-        call(session, "VGPU_type.get_all_records", vec![])
+        call(session, "VGPU_type.get_all_records", &[])
     }
 
     /// `VGPU_type.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<VgpuType>>> {
-        call(session, "VGPU_type.get_all", vec![])
+        call(session, "VGPU_type.get_all", &[])
     }
 
     /// `VGPU_type.get_compatible_types_in_vm`.
@@ -246,26 +225,18 @@ impl VgpuType {
         call(
             session,
             "VGPU_type.get_compatible_types_in_vm",
-            vec![vgpu_type.to_value()],
+            &[&vgpu_type],
         )
     }
 
     /// `VGPU_type.get_experimental`.
     pub fn get_experimental(session: &Session, vgpu_type: &Ref<VgpuType>) -> Result<bool> {
-        call(
-            session,
-            "VGPU_type.get_experimental",
-            vec![vgpu_type.to_value()],
-        )
+        call(session, "VGPU_type.get_experimental", &[&vgpu_type])
     }
 
     /// `VGPU_type.get_identifier`.
     pub fn get_identifier(session: &Session, vgpu_type: &Ref<VgpuType>) -> Result<String> {
-        call(
-            session,
-            "VGPU_type.get_identifier",
-            vec![vgpu_type.to_value()],
-        )
+        call(session, "VGPU_type.get_identifier", &[&vgpu_type])
     }
 
     /// `VGPU_type.get_implementation`.
@@ -273,11 +244,7 @@ impl VgpuType {
         session: &Session,
         vgpu_type: &Ref<VgpuType>,
     ) -> Result<VgpuTypeImplementation> {
-        call(
-            session,
-            "VGPU_type.get_implementation",
-            vec![vgpu_type.to_value()],
-        )
+        call(session, "VGPU_type.get_implementation", &[&vgpu_type])
     }
 
     /// `VGPU_type.get_enabled_on_GPU_groups`.
@@ -288,7 +255,7 @@ impl VgpuType {
         call(
             session,
             "VGPU_type.get_enabled_on_GPU_groups",
-            vec![vgpu_type.to_value()],
+            &[&vgpu_type],
         )
     }
 
@@ -300,13 +267,13 @@ impl VgpuType {
         call(
             session,
             "VGPU_type.get_supported_on_GPU_groups",
-            vec![vgpu_type.to_value()],
+            &[&vgpu_type],
         )
     }
 
     /// `VGPU_type.get_VGPUs`.
     pub fn get_vgpus(session: &Session, vgpu_type: &Ref<VgpuType>) -> Result<Vec<Ref<Vgpu>>> {
-        call(session, "VGPU_type.get_VGPUs", vec![vgpu_type.to_value()])
+        call(session, "VGPU_type.get_VGPUs", &[&vgpu_type])
     }
 
     /// `VGPU_type.get_enabled_on_PGPUs`.
@@ -314,11 +281,7 @@ impl VgpuType {
         session: &Session,
         vgpu_type: &Ref<VgpuType>,
     ) -> Result<Vec<Ref<Pgpu>>> {
-        call(
-            session,
-            "VGPU_type.get_enabled_on_PGPUs",
-            vec![vgpu_type.to_value()],
-        )
+        call(session, "VGPU_type.get_enabled_on_PGPUs", &[&vgpu_type])
     }
 
     /// `VGPU_type.get_supported_on_PGPUs`.
@@ -326,79 +289,51 @@ impl VgpuType {
         session: &Session,
         vgpu_type: &Ref<VgpuType>,
     ) -> Result<Vec<Ref<Pgpu>>> {
-        call(
-            session,
-            "VGPU_type.get_supported_on_PGPUs",
-            vec![vgpu_type.to_value()],
-        )
+        call(session, "VGPU_type.get_supported_on_PGPUs", &[&vgpu_type])
     }
 
     /// `VGPU_type.get_max_resolution_y`.
     pub fn get_max_resolution_y(session: &Session, vgpu_type: &Ref<VgpuType>) -> Result<i64> {
-        call(
-            session,
-            "VGPU_type.get_max_resolution_y",
-            vec![vgpu_type.to_value()],
-        )
+        call(session, "VGPU_type.get_max_resolution_y", &[&vgpu_type])
     }
 
     /// `VGPU_type.get_max_resolution_x`.
     pub fn get_max_resolution_x(session: &Session, vgpu_type: &Ref<VgpuType>) -> Result<i64> {
-        call(
-            session,
-            "VGPU_type.get_max_resolution_x",
-            vec![vgpu_type.to_value()],
-        )
+        call(session, "VGPU_type.get_max_resolution_x", &[&vgpu_type])
     }
 
     /// `VGPU_type.get_max_heads`.
     pub fn get_max_heads(session: &Session, vgpu_type: &Ref<VgpuType>) -> Result<i64> {
-        call(
-            session,
-            "VGPU_type.get_max_heads",
-            vec![vgpu_type.to_value()],
-        )
+        call(session, "VGPU_type.get_max_heads", &[&vgpu_type])
     }
 
     /// `VGPU_type.get_framebuffer_size`.
     pub fn get_framebuffer_size(session: &Session, vgpu_type: &Ref<VgpuType>) -> Result<i64> {
-        call(
-            session,
-            "VGPU_type.get_framebuffer_size",
-            vec![vgpu_type.to_value()],
-        )
+        call(session, "VGPU_type.get_framebuffer_size", &[&vgpu_type])
     }
 
     /// `VGPU_type.get_model_name`.
     pub fn get_model_name(session: &Session, vgpu_type: &Ref<VgpuType>) -> Result<String> {
-        call(
-            session,
-            "VGPU_type.get_model_name",
-            vec![vgpu_type.to_value()],
-        )
+        call(session, "VGPU_type.get_model_name", &[&vgpu_type])
     }
 
     /// `VGPU_type.get_vendor_name`.
     pub fn get_vendor_name(session: &Session, vgpu_type: &Ref<VgpuType>) -> Result<String> {
-        call(
-            session,
-            "VGPU_type.get_vendor_name",
-            vec![vgpu_type.to_value()],
-        )
+        call(session, "VGPU_type.get_vendor_name", &[&vgpu_type])
     }
 
     /// `VGPU_type.get_uuid`.
     pub fn get_uuid(session: &Session, vgpu_type: &Ref<VgpuType>) -> Result<String> {
-        call(session, "VGPU_type.get_uuid", vec![vgpu_type.to_value()])
+        call(session, "VGPU_type.get_uuid", &[&vgpu_type])
     }
 
     /// `VGPU_type.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<VgpuType>> {
-        call(session, "VGPU_type.get_by_uuid", vec![uuid.to_value()])
+        call(session, "VGPU_type.get_by_uuid", &[&uuid])
     }
 
     /// `VGPU_type.get_record`.
     pub fn get_record(session: &Session, vgpu_type: &Ref<VgpuType>) -> Result<VgpuTypeRecord> {
-        call(session, "VGPU_type.get_record", vec![vgpu_type.to_value()])
+        call(session, "VGPU_type.get_record", &[&vgpu_type])
     }
 }

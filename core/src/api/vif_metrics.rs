@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 /// The `VIF_metrics` class (removed in tampa; only older servers have it): the type parameter of [`Ref<VifMetrics>`](crate::Ref) and the namespace of the class's messages.
@@ -49,15 +49,16 @@ impl FromValue for VifMetricsRecord {
 
 impl ToValue for VifMetricsRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("io_read_kbs".to_owned(), self.io_read_kbs.to_value()),
-            ("io_write_kbs".to_owned(), self.io_write_kbs.to_value()),
-            ("last_updated".to_owned(), self.last_updated.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("io_read_kbs", &self.io_read_kbs),
+                ("io_write_kbs", &self.io_write_kbs),
+                ("last_updated", &self.last_updated),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -68,14 +69,14 @@ impl VifMetrics {
     pub fn get_all_records(
         session: &Session,
     ) -> Result<HashMap<Ref<VifMetrics>, VifMetricsRecord>> {
-        call(session, "VIF_metrics.get_all_records", vec![])
+        call(session, "VIF_metrics.get_all_records", &[])
     }
 
     /// `VIF_metrics.get_all`.
     ///
     /// Removed in tampa; only older servers have it.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<VifMetrics>>> {
-        call(session, "VIF_metrics.get_all", vec![])
+        call(session, "VIF_metrics.get_all", &[])
     }
 
     /// `VIF_metrics.remove_from_other_config`.
@@ -87,7 +88,7 @@ impl VifMetrics {
         call(
             session,
             "VIF_metrics.remove_from_other_config",
-            vec![vif_metrics.to_value(), key.to_value()],
+            &[&vif_metrics, &key],
         )
     }
 
@@ -101,7 +102,7 @@ impl VifMetrics {
         call(
             session,
             "VIF_metrics.add_to_other_config",
-            vec![vif_metrics.to_value(), key.to_value(), value.to_value()],
+            &[&vif_metrics, &key, &value],
         )
     }
 
@@ -114,7 +115,7 @@ impl VifMetrics {
         call(
             session,
             "VIF_metrics.set_other_config",
-            vec![vif_metrics.to_value(), value.to_value()],
+            &[&vif_metrics, &value],
         )
     }
 
@@ -123,58 +124,38 @@ impl VifMetrics {
         session: &Session,
         vif_metrics: &Ref<VifMetrics>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "VIF_metrics.get_other_config",
-            vec![vif_metrics.to_value()],
-        )
+        call(session, "VIF_metrics.get_other_config", &[&vif_metrics])
     }
 
     /// `VIF_metrics.get_last_updated`.
     pub fn get_last_updated(session: &Session, vif_metrics: &Ref<VifMetrics>) -> Result<DateTime> {
-        call(
-            session,
-            "VIF_metrics.get_last_updated",
-            vec![vif_metrics.to_value()],
-        )
+        call(session, "VIF_metrics.get_last_updated", &[&vif_metrics])
     }
 
     /// `VIF_metrics.get_io_write_kbs`.
     ///
     /// Removed in tampa; only older servers have it.
     pub fn get_io_write_kbs(session: &Session, vif_metrics: &Ref<VifMetrics>) -> Result<f64> {
-        call(
-            session,
-            "VIF_metrics.get_io_write_kbs",
-            vec![vif_metrics.to_value()],
-        )
+        call(session, "VIF_metrics.get_io_write_kbs", &[&vif_metrics])
     }
 
     /// `VIF_metrics.get_io_read_kbs`.
     ///
     /// Removed in tampa; only older servers have it.
     pub fn get_io_read_kbs(session: &Session, vif_metrics: &Ref<VifMetrics>) -> Result<f64> {
-        call(
-            session,
-            "VIF_metrics.get_io_read_kbs",
-            vec![vif_metrics.to_value()],
-        )
+        call(session, "VIF_metrics.get_io_read_kbs", &[&vif_metrics])
     }
 
     /// `VIF_metrics.get_uuid`.
     pub fn get_uuid(session: &Session, vif_metrics: &Ref<VifMetrics>) -> Result<String> {
-        call(
-            session,
-            "VIF_metrics.get_uuid",
-            vec![vif_metrics.to_value()],
-        )
+        call(session, "VIF_metrics.get_uuid", &[&vif_metrics])
     }
 
     /// `VIF_metrics.get_by_uuid`.
     ///
     /// Removed in tampa; only older servers have it.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<VifMetrics>> {
-        call(session, "VIF_metrics.get_by_uuid", vec![uuid.to_value()])
+        call(session, "VIF_metrics.get_by_uuid", &[&uuid])
     }
 
     /// `VIF_metrics.get_record`.
@@ -184,10 +165,6 @@ impl VifMetrics {
         session: &Session,
         vif_metrics: &Ref<VifMetrics>,
     ) -> Result<VifMetricsRecord> {
-        call(
-            session,
-            "VIF_metrics.get_record",
-            vec![vif_metrics.to_value()],
-        )
+        call(session, "VIF_metrics.get_record", &[&vif_metrics])
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Network, Pif, Task};
@@ -51,37 +51,38 @@ impl FromValue for VlanRecord {
 
 impl ToValue for VlanRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("tagged_PIF".to_owned(), self.tagged_pif.to_value()),
-            ("untagged_PIF".to_owned(), self.untagged_pif.to_value()),
-            ("tag".to_owned(), self.tag.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("tagged_PIF", &self.tagged_pif),
+                ("untagged_PIF", &self.untagged_pif),
+                ("tag", &self.tag),
+                ("other_config", &self.other_config),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl Vlan {
     /// `VLAN.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Vlan>, VlanRecord>> {
-        call(session, "VLAN.get_all_records", vec![])
+        call(session, "VLAN.get_all_records", &[])
     }
 
     /// `VLAN.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Vlan>>> {
-        call(session, "VLAN.get_all", vec![])
+        call(session, "VLAN.get_all", &[])
     }
 
     /// `VLAN.destroy`.
     pub fn destroy(session: &Session, vlan: &Ref<Vlan>) -> Result<()> {
-        call(session, "VLAN.destroy", vec![vlan.to_value()])
+        call(session, "VLAN.destroy", &[&vlan])
     }
 
     /// `Async.VLAN.destroy`: [`Vlan::destroy`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_destroy(session: &Session, vlan: &Ref<Vlan>) -> Result<Ref<Task>> {
-        call(session, "Async.VLAN.destroy", vec![vlan.to_value()])
+        call(session, "Async.VLAN.destroy", &[&vlan])
     }
 
     /// `VLAN.create`.
@@ -91,11 +92,7 @@ impl Vlan {
         tag: i64,
         network: &Ref<Network>,
     ) -> Result<Ref<Vlan>> {
-        call(
-            session,
-            "VLAN.create",
-            vec![tagged_pif.to_value(), tag.to_value(), network.to_value()],
-        )
+        call(session, "VLAN.create", &[&tagged_pif, &tag, &network])
     }
 
     /// `Async.VLAN.create`: [`Vlan::create`] as a task; wait for it with [`crate::task::wait`].
@@ -105,20 +102,12 @@ impl Vlan {
         tag: i64,
         network: &Ref<Network>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VLAN.create",
-            vec![tagged_pif.to_value(), tag.to_value(), network.to_value()],
-        )
+        call(session, "Async.VLAN.create", &[&tagged_pif, &tag, &network])
     }
 
     /// `VLAN.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, vlan: &Ref<Vlan>, key: &str) -> Result<()> {
-        call(
-            session,
-            "VLAN.remove_from_other_config",
-            vec![vlan.to_value(), key.to_value()],
-        )
+        call(session, "VLAN.remove_from_other_config", &[&vlan, &key])
     }
 
     /// `VLAN.add_to_other_config`.
@@ -128,11 +117,7 @@ impl Vlan {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "VLAN.add_to_other_config",
-            vec![vlan.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "VLAN.add_to_other_config", &[&vlan, &key, &value])
     }
 
     /// `VLAN.set_other_config`.
@@ -141,11 +126,7 @@ impl Vlan {
         vlan: &Ref<Vlan>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VLAN.set_other_config",
-            vec![vlan.to_value(), value.to_value()],
-        )
+        call(session, "VLAN.set_other_config", &[&vlan, &value])
     }
 
     /// `VLAN.get_other_config`.
@@ -153,36 +134,36 @@ impl Vlan {
         session: &Session,
         vlan: &Ref<Vlan>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "VLAN.get_other_config", vec![vlan.to_value()])
+        call(session, "VLAN.get_other_config", &[&vlan])
     }
 
     /// `VLAN.get_tag`.
     pub fn get_tag(session: &Session, vlan: &Ref<Vlan>) -> Result<i64> {
-        call(session, "VLAN.get_tag", vec![vlan.to_value()])
+        call(session, "VLAN.get_tag", &[&vlan])
     }
 
     /// `VLAN.get_untagged_PIF`.
     pub fn get_untagged_pif(session: &Session, vlan: &Ref<Vlan>) -> Result<Ref<Pif>> {
-        call(session, "VLAN.get_untagged_PIF", vec![vlan.to_value()])
+        call(session, "VLAN.get_untagged_PIF", &[&vlan])
     }
 
     /// `VLAN.get_tagged_PIF`.
     pub fn get_tagged_pif(session: &Session, vlan: &Ref<Vlan>) -> Result<Ref<Pif>> {
-        call(session, "VLAN.get_tagged_PIF", vec![vlan.to_value()])
+        call(session, "VLAN.get_tagged_PIF", &[&vlan])
     }
 
     /// `VLAN.get_uuid`.
     pub fn get_uuid(session: &Session, vlan: &Ref<Vlan>) -> Result<String> {
-        call(session, "VLAN.get_uuid", vec![vlan.to_value()])
+        call(session, "VLAN.get_uuid", &[&vlan])
     }
 
     /// `VLAN.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Vlan>> {
-        call(session, "VLAN.get_by_uuid", vec![uuid.to_value()])
+        call(session, "VLAN.get_by_uuid", &[&uuid])
     }
 
     /// `VLAN.get_record`.
     pub fn get_record(session: &Session, vlan: &Ref<Vlan>) -> Result<VlanRecord> {
-        call(session, "VLAN.get_record", vec![vlan.to_value()])
+        call(session, "VLAN.get_record", &[&vlan])
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 use super::{
@@ -353,214 +355,107 @@ impl FromValue for VmRecord {
 
 impl ToValue for VmRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            (
-                "allowed_operations".to_owned(),
-                self.allowed_operations.to_value(),
-            ),
-            (
-                "current_operations".to_owned(),
-                self.current_operations.to_value(),
-            ),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            ("power_state".to_owned(), self.power_state.to_value()),
-            ("user_version".to_owned(), self.user_version.to_value()),
-            ("is_a_template".to_owned(), self.is_a_template.to_value()),
-            (
-                "is_default_template".to_owned(),
-                self.is_default_template.to_value(),
-            ),
-            ("suspend_VDI".to_owned(), self.suspend_vdi.to_value()),
-            ("resident_on".to_owned(), self.resident_on.to_value()),
-            (
-                "scheduled_to_be_resident_on".to_owned(),
-                self.scheduled_to_be_resident_on.to_value(),
-            ),
-            ("affinity".to_owned(), self.affinity.to_value()),
-            (
-                "memory_overhead".to_owned(),
-                self.memory_overhead.to_value(),
-            ),
-            ("memory_target".to_owned(), self.memory_target.to_value()),
-            (
-                "memory_static_max".to_owned(),
-                self.memory_static_max.to_value(),
-            ),
-            (
-                "memory_dynamic_max".to_owned(),
-                self.memory_dynamic_max.to_value(),
-            ),
-            (
-                "memory_dynamic_min".to_owned(),
-                self.memory_dynamic_min.to_value(),
-            ),
-            (
-                "memory_static_min".to_owned(),
-                self.memory_static_min.to_value(),
-            ),
-            ("VCPUs_params".to_owned(), self.vcpus_params.to_value()),
-            ("VCPUs_max".to_owned(), self.vcpus_max.to_value()),
-            (
-                "VCPUs_at_startup".to_owned(),
-                self.vcpus_at_startup.to_value(),
-            ),
-            (
-                "actions_after_softreboot".to_owned(),
-                self.actions_after_softreboot.to_value(),
-            ),
-            (
-                "actions_after_shutdown".to_owned(),
-                self.actions_after_shutdown.to_value(),
-            ),
-            (
-                "actions_after_reboot".to_owned(),
-                self.actions_after_reboot.to_value(),
-            ),
-            (
-                "actions_after_crash".to_owned(),
-                self.actions_after_crash.to_value(),
-            ),
-            ("consoles".to_owned(), self.consoles.to_value()),
-            ("VIFs".to_owned(), self.vifs.to_value()),
-            ("VBDs".to_owned(), self.vbds.to_value()),
-            ("VUSBs".to_owned(), self.vusbs.to_value()),
-            ("crash_dumps".to_owned(), self.crash_dumps.to_value()),
-            ("VTPMs".to_owned(), self.vtpms.to_value()),
-            ("PV_bootloader".to_owned(), self.pv_bootloader.to_value()),
-            ("PV_kernel".to_owned(), self.pv_kernel.to_value()),
-            ("PV_ramdisk".to_owned(), self.pv_ramdisk.to_value()),
-            ("PV_args".to_owned(), self.pv_args.to_value()),
-            (
-                "PV_bootloader_args".to_owned(),
-                self.pv_bootloader_args.to_value(),
-            ),
-            ("PV_legacy_args".to_owned(), self.pv_legacy_args.to_value()),
-            (
-                "HVM_boot_policy".to_owned(),
-                self.hvm_boot_policy.to_value(),
-            ),
-            (
-                "HVM_boot_params".to_owned(),
-                self.hvm_boot_params.to_value(),
-            ),
-            (
-                "HVM_shadow_multiplier".to_owned(),
-                self.hvm_shadow_multiplier.to_value(),
-            ),
-            ("platform".to_owned(), self.platform.to_value()),
-            ("PCI_bus".to_owned(), self.pci_bus.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            ("domid".to_owned(), self.domid.to_value()),
-            ("domarch".to_owned(), self.domarch.to_value()),
-            (
-                "last_boot_CPU_flags".to_owned(),
-                self.last_boot_cpu_flags.to_value(),
-            ),
-            (
-                "is_control_domain".to_owned(),
-                self.is_control_domain.to_value(),
-            ),
-            ("metrics".to_owned(), self.metrics.to_value()),
-            ("guest_metrics".to_owned(), self.guest_metrics.to_value()),
-            (
-                "last_booted_record".to_owned(),
-                self.last_booted_record.to_value(),
-            ),
-            (
-                "recommendations".to_owned(),
-                self.recommendations.to_value(),
-            ),
-            ("xenstore_data".to_owned(), self.xenstore_data.to_value()),
-            ("ha_always_run".to_owned(), self.ha_always_run.to_value()),
-            (
-                "ha_restart_priority".to_owned(),
-                self.ha_restart_priority.to_value(),
-            ),
-            ("is_a_snapshot".to_owned(), self.is_a_snapshot.to_value()),
-            ("snapshot_of".to_owned(), self.snapshot_of.to_value()),
-            ("snapshots".to_owned(), self.snapshots.to_value()),
-            ("snapshot_time".to_owned(), self.snapshot_time.to_value()),
-            (
-                "transportable_snapshot_id".to_owned(),
-                self.transportable_snapshot_id.to_value(),
-            ),
-            ("blobs".to_owned(), self.blobs.to_value()),
-            ("tags".to_owned(), self.tags.to_value()),
-            (
-                "blocked_operations".to_owned(),
-                self.blocked_operations.to_value(),
-            ),
-            ("snapshot_info".to_owned(), self.snapshot_info.to_value()),
-            (
-                "snapshot_metadata".to_owned(),
-                self.snapshot_metadata.to_value(),
-            ),
-            ("parent".to_owned(), self.parent.to_value()),
-            ("children".to_owned(), self.children.to_value()),
-            ("bios_strings".to_owned(), self.bios_strings.to_value()),
-            (
-                "protection_policy".to_owned(),
-                self.protection_policy.to_value(),
-            ),
-            (
-                "is_snapshot_from_vmpp".to_owned(),
-                self.is_snapshot_from_vmpp.to_value(),
-            ),
-            (
-                "snapshot_schedule".to_owned(),
-                self.snapshot_schedule.to_value(),
-            ),
-            (
-                "is_vmss_snapshot".to_owned(),
-                self.is_vmss_snapshot.to_value(),
-            ),
-            ("appliance".to_owned(), self.appliance.to_value()),
-            ("start_delay".to_owned(), self.start_delay.to_value()),
-            ("shutdown_delay".to_owned(), self.shutdown_delay.to_value()),
-            ("order".to_owned(), self.order.to_value()),
-            ("VGPUs".to_owned(), self.vgpus.to_value()),
-            ("attached_PCIs".to_owned(), self.attached_pcis.to_value()),
-            ("suspend_SR".to_owned(), self.suspend_sr.to_value()),
-            ("version".to_owned(), self.version.to_value()),
-            ("generation_id".to_owned(), self.generation_id.to_value()),
-            (
-                "hardware_platform_version".to_owned(),
-                self.hardware_platform_version.to_value(),
-            ),
-            (
-                "has_vendor_device".to_owned(),
-                self.has_vendor_device.to_value(),
-            ),
-            (
-                "requires_reboot".to_owned(),
-                self.requires_reboot.to_value(),
-            ),
-            (
-                "reference_label".to_owned(),
-                self.reference_label.to_value(),
-            ),
-            ("domain_type".to_owned(), self.domain_type.to_value()),
-            ("NVRAM".to_owned(), self.nvram.to_value()),
-            (
-                "pending_guidances".to_owned(),
-                self.pending_guidances.to_value(),
-            ),
-            (
-                "pending_guidances_recommended".to_owned(),
-                self.pending_guidances_recommended.to_value(),
-            ),
-            (
-                "pending_guidances_full".to_owned(),
-                self.pending_guidances_full.to_value(),
-            ),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("allowed_operations", &self.allowed_operations),
+                ("current_operations", &self.current_operations),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("power_state", &self.power_state),
+                ("user_version", &self.user_version),
+                ("is_a_template", &self.is_a_template),
+                ("is_default_template", &self.is_default_template),
+                ("suspend_VDI", &self.suspend_vdi),
+                ("resident_on", &self.resident_on),
+                (
+                    "scheduled_to_be_resident_on",
+                    &self.scheduled_to_be_resident_on,
+                ),
+                ("affinity", &self.affinity),
+                ("memory_overhead", &self.memory_overhead),
+                ("memory_target", &self.memory_target),
+                ("memory_static_max", &self.memory_static_max),
+                ("memory_dynamic_max", &self.memory_dynamic_max),
+                ("memory_dynamic_min", &self.memory_dynamic_min),
+                ("memory_static_min", &self.memory_static_min),
+                ("VCPUs_params", &self.vcpus_params),
+                ("VCPUs_max", &self.vcpus_max),
+                ("VCPUs_at_startup", &self.vcpus_at_startup),
+                ("actions_after_softreboot", &self.actions_after_softreboot),
+                ("actions_after_shutdown", &self.actions_after_shutdown),
+                ("actions_after_reboot", &self.actions_after_reboot),
+                ("actions_after_crash", &self.actions_after_crash),
+                ("consoles", &self.consoles),
+                ("VIFs", &self.vifs),
+                ("VBDs", &self.vbds),
+                ("VUSBs", &self.vusbs),
+                ("crash_dumps", &self.crash_dumps),
+                ("VTPMs", &self.vtpms),
+                ("PV_bootloader", &self.pv_bootloader),
+                ("PV_kernel", &self.pv_kernel),
+                ("PV_ramdisk", &self.pv_ramdisk),
+                ("PV_args", &self.pv_args),
+                ("PV_bootloader_args", &self.pv_bootloader_args),
+                ("PV_legacy_args", &self.pv_legacy_args),
+                ("HVM_boot_policy", &self.hvm_boot_policy),
+                ("HVM_boot_params", &self.hvm_boot_params),
+                ("HVM_shadow_multiplier", &self.hvm_shadow_multiplier),
+                ("platform", &self.platform),
+                ("PCI_bus", &self.pci_bus),
+                ("other_config", &self.other_config),
+                ("domid", &self.domid),
+                ("domarch", &self.domarch),
+                ("last_boot_CPU_flags", &self.last_boot_cpu_flags),
+                ("is_control_domain", &self.is_control_domain),
+                ("metrics", &self.metrics),
+                ("guest_metrics", &self.guest_metrics),
+                ("last_booted_record", &self.last_booted_record),
+                ("recommendations", &self.recommendations),
+                ("xenstore_data", &self.xenstore_data),
+                ("ha_always_run", &self.ha_always_run),
+                ("ha_restart_priority", &self.ha_restart_priority),
+                ("is_a_snapshot", &self.is_a_snapshot),
+                ("snapshot_of", &self.snapshot_of),
+                ("snapshots", &self.snapshots),
+                ("snapshot_time", &self.snapshot_time),
+                ("transportable_snapshot_id", &self.transportable_snapshot_id),
+                ("blobs", &self.blobs),
+                ("tags", &self.tags),
+                ("blocked_operations", &self.blocked_operations),
+                ("snapshot_info", &self.snapshot_info),
+                ("snapshot_metadata", &self.snapshot_metadata),
+                ("parent", &self.parent),
+                ("children", &self.children),
+                ("bios_strings", &self.bios_strings),
+                ("protection_policy", &self.protection_policy),
+                ("is_snapshot_from_vmpp", &self.is_snapshot_from_vmpp),
+                ("snapshot_schedule", &self.snapshot_schedule),
+                ("is_vmss_snapshot", &self.is_vmss_snapshot),
+                ("appliance", &self.appliance),
+                ("start_delay", &self.start_delay),
+                ("shutdown_delay", &self.shutdown_delay),
+                ("order", &self.order),
+                ("VGPUs", &self.vgpus),
+                ("attached_PCIs", &self.attached_pcis),
+                ("suspend_SR", &self.suspend_sr),
+                ("version", &self.version),
+                ("generation_id", &self.generation_id),
+                ("hardware_platform_version", &self.hardware_platform_version),
+                ("has_vendor_device", &self.has_vendor_device),
+                ("requires_reboot", &self.requires_reboot),
+                ("reference_label", &self.reference_label),
+                ("domain_type", &self.domain_type),
+                ("NVRAM", &self.nvram),
+                ("pending_guidances", &self.pending_guidances),
+                (
+                    "pending_guidances_recommended",
+                    &self.pending_guidances_recommended,
+                ),
+                ("pending_guidances_full", &self.pending_guidances_full),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -1288,12 +1183,12 @@ impl MapKey for DomainType {
 impl Vm {
     /// `VM.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Vm>, VmRecord>> {
-        call(session, "VM.get_all_records", vec![])
+        call(session, "VM.get_all_records", &[])
     }
 
     /// `VM.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Vm>>> {
-        call(session, "VM.get_all", vec![])
+        call(session, "VM.get_all", &[])
     }
 
     /// `VM.restart_device_models`.
@@ -1302,7 +1197,7 @@ impl Vm {
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OTHER_OPERATION_IN_PROGRESS`, `VM_IS_TEMPLATE`, `OPERATION_NOT_ALLOWED`, `VM_BAD_POWER_STATE`.
     pub fn restart_device_models(session: &Session, vm: &Ref<Vm>) -> Result<()> {
-        call(session, "VM.restart_device_models", vec![vm.to_value()])
+        call(session, "VM.restart_device_models", &[&vm])
     }
 
     /// `Async.VM.restart_device_models`: [`Vm::restart_device_models`] as a task; wait for it with [`crate::task::wait`].
@@ -1311,22 +1206,14 @@ impl Vm {
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OTHER_OPERATION_IN_PROGRESS`, `VM_IS_TEMPLATE`, `OPERATION_NOT_ALLOWED`, `VM_BAD_POWER_STATE`.
     pub fn async_restart_device_models(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.restart_device_models",
-            vec![vm.to_value()],
-        )
+        call(session, "Async.VM.restart_device_models", &[&vm])
     }
 
     /// `VM.set_HVM_boot_policy`.
     ///
     /// Deprecated since kolkata.
     pub fn set_hvm_boot_policy(session: &Session, vm: &Ref<Vm>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VM.set_HVM_boot_policy",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_HVM_boot_policy", &[&vm, &value])
     }
 
     /// `Async.VM.set_HVM_boot_policy`: [`Vm::set_hvm_boot_policy`] as a task; wait for it with [`crate::task::wait`].
@@ -1337,20 +1224,12 @@ impl Vm {
         vm: &Ref<Vm>,
         value: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_HVM_boot_policy",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_HVM_boot_policy", &[&vm, &value])
     }
 
     /// `VM.set_domain_type`.
     pub fn set_domain_type(session: &Session, vm: &Ref<Vm>, value: DomainType) -> Result<()> {
-        call(
-            session,
-            "VM.set_domain_type",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_domain_type", &[&vm, &value])
     }
 
     /// `Async.VM.set_domain_type`: [`Vm::set_domain_type`] as a task; wait for it with [`crate::task::wait`].
@@ -1359,11 +1238,7 @@ impl Vm {
         vm: &Ref<Vm>,
         value: DomainType,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_domain_type",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_domain_type", &[&vm, &value])
     }
 
     /// `VM.set_actions_after_crash`.
@@ -1372,11 +1247,7 @@ impl Vm {
         vm: &Ref<Vm>,
         value: OnCrashBehaviour,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.set_actions_after_crash",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_actions_after_crash", &[&vm, &value])
     }
 
     /// `Async.VM.set_actions_after_crash`: [`Vm::set_actions_after_crash`] as a task; wait for it with [`crate::task::wait`].
@@ -1385,11 +1256,7 @@ impl Vm {
         vm: &Ref<Vm>,
         value: OnCrashBehaviour,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_actions_after_crash",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_actions_after_crash", &[&vm, &value])
     }
 
     /// `VM.import`.
@@ -1400,16 +1267,7 @@ impl Vm {
         full_restore: bool,
         force: bool,
     ) -> Result<Vec<Ref<Vm>>> {
-        call(
-            session,
-            "VM.import",
-            vec![
-                url.to_value(),
-                sr.to_value(),
-                full_restore.to_value(),
-                force.to_value(),
-            ],
-        )
+        call(session, "VM.import", &[&url, &sr, &full_restore, &force])
     }
 
     /// `Async.VM.import`: [`Vm::import`] as a task; wait for it with [`crate::task::wait`].
@@ -1423,22 +1281,13 @@ impl Vm {
         call(
             session,
             "Async.VM.import",
-            vec![
-                url.to_value(),
-                sr.to_value(),
-                full_restore.to_value(),
-                force.to_value(),
-            ],
+            &[&url, &sr, &full_restore, &force],
         )
     }
 
     /// `VM.set_has_vendor_device`.
     pub fn set_has_vendor_device(session: &Session, vm: &Ref<Vm>, value: bool) -> Result<()> {
-        call(
-            session,
-            "VM.set_has_vendor_device",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_has_vendor_device", &[&vm, &value])
     }
 
     /// `Async.VM.set_has_vendor_device`: [`Vm::set_has_vendor_device`] as a task; wait for it with [`crate::task::wait`].
@@ -1447,11 +1296,7 @@ impl Vm {
         vm: &Ref<Vm>,
         value: bool,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_has_vendor_device",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_has_vendor_device", &[&vm, &value])
     }
 
     /// `VM.call_plugin`.
@@ -1462,16 +1307,7 @@ impl Vm {
         fn_: &str,
         args: &HashMap<String, String>,
     ) -> Result<String> {
-        call(
-            session,
-            "VM.call_plugin",
-            vec![
-                vm.to_value(),
-                plugin.to_value(),
-                fn_.to_value(),
-                args.to_value(),
-            ],
-        )
+        call(session, "VM.call_plugin", &[&vm, &plugin, &fn_, &args])
     }
 
     /// `Async.VM.call_plugin`: [`Vm::call_plugin`] as a task; wait for it with [`crate::task::wait`].
@@ -1485,32 +1321,23 @@ impl Vm {
         call(
             session,
             "Async.VM.call_plugin",
-            vec![
-                vm.to_value(),
-                plugin.to_value(),
-                fn_.to_value(),
-                args.to_value(),
-            ],
+            &[&vm, &plugin, &fn_, &args],
         )
     }
 
     /// `VM.query_services`.
     pub fn query_services(session: &Session, vm: &Ref<Vm>) -> Result<HashMap<String, String>> {
-        call(session, "VM.query_services", vec![vm.to_value()])
+        call(session, "VM.query_services", &[&vm])
     }
 
     /// `Async.VM.query_services`: [`Vm::query_services`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_query_services(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.query_services", vec![vm.to_value()])
+        call(session, "Async.VM.query_services", &[&vm])
     }
 
     /// `VM.set_appliance`.
     pub fn set_appliance(session: &Session, vm: &Ref<Vm>, value: &Ref<VmAppliance>) -> Result<()> {
-        call(
-            session,
-            "VM.set_appliance",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_appliance", &[&vm, &value])
     }
 
     /// `Async.VM.set_appliance`: [`Vm::set_appliance`] as a task; wait for it with [`crate::task::wait`].
@@ -1519,11 +1346,7 @@ impl Vm {
         vm: &Ref<Vm>,
         value: &Ref<VmAppliance>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_appliance",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_appliance", &[&vm, &value])
     }
 
     /// `VM.import_convert`.
@@ -1538,13 +1361,7 @@ impl Vm {
         call(
             session,
             "VM.import_convert",
-            vec![
-                type_.to_value(),
-                username.to_value(),
-                password.to_value(),
-                sr.to_value(),
-                remote_config.to_value(),
-            ],
+            &[&type_, &username, &password, &sr, &remote_config],
         )
     }
 
@@ -1560,13 +1377,7 @@ impl Vm {
         call(
             session,
             "Async.VM.import_convert",
-            vec![
-                type_.to_value(),
-                username.to_value(),
-                password.to_value(),
-                sr.to_value(),
-                remote_config.to_value(),
-            ],
+            &[&type_, &username, &password, &sr, &remote_config],
         )
     }
 
@@ -1577,11 +1388,7 @@ impl Vm {
         session_to: &Ref<SessionClass>,
         force: bool,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.recover",
-            vec![vm.to_value(), session_to.to_value(), force.to_value()],
-        )
+        call(session, "VM.recover", &[&vm, &session_to, &force])
     }
 
     /// `Async.VM.recover`: [`Vm::recover`] as a task; wait for it with [`crate::task::wait`].
@@ -1591,11 +1398,7 @@ impl Vm {
         session_to: &Ref<SessionClass>,
         force: bool,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.recover",
-            vec![vm.to_value(), session_to.to_value(), force.to_value()],
-        )
+        call(session, "Async.VM.recover", &[&vm, &session_to, &force])
     }
 
     /// `VM.get_SRs_required_for_recovery`.
@@ -1607,7 +1410,7 @@ impl Vm {
         call(
             session,
             "VM.get_SRs_required_for_recovery",
-            vec![vm.to_value(), session_to.to_value()],
+            &[&vm, &session_to],
         )
     }
 
@@ -1620,7 +1423,7 @@ impl Vm {
         call(
             session,
             "Async.VM.get_SRs_required_for_recovery",
-            vec![vm.to_value(), session_to.to_value()],
+            &[&vm, &session_to],
         )
     }
 
@@ -1632,11 +1435,7 @@ impl Vm {
         vm: &Ref<Vm>,
         session_to: &Ref<SessionClass>,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.assert_can_be_recovered",
-            vec![vm.to_value(), session_to.to_value()],
-        )
+        call(session, "VM.assert_can_be_recovered", &[&vm, &session_to])
     }
 
     /// `Async.VM.assert_can_be_recovered`: [`Vm::assert_can_be_recovered`] as a task; wait for it with [`crate::task::wait`].
@@ -1650,17 +1449,13 @@ impl Vm {
         call(
             session,
             "Async.VM.assert_can_be_recovered",
-            vec![vm.to_value(), session_to.to_value()],
+            &[&vm, &session_to],
         )
     }
 
     /// `VM.set_suspend_VDI`.
     pub fn set_suspend_vdi(session: &Session, vm: &Ref<Vm>, value: &Ref<Vdi>) -> Result<()> {
-        call(
-            session,
-            "VM.set_suspend_VDI",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_suspend_VDI", &[&vm, &value])
     }
 
     /// `Async.VM.set_suspend_VDI`: [`Vm::set_suspend_vdi`] as a task; wait for it with [`crate::task::wait`].
@@ -1669,38 +1464,22 @@ impl Vm {
         vm: &Ref<Vm>,
         value: &Ref<Vdi>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_suspend_VDI",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_suspend_VDI", &[&vm, &value])
     }
 
     /// `VM.set_order`.
     pub fn set_order(session: &Session, vm: &Ref<Vm>, value: i64) -> Result<()> {
-        call(
-            session,
-            "VM.set_order",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_order", &[&vm, &value])
     }
 
     /// `Async.VM.set_order`: [`Vm::set_order`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_set_order(session: &Session, vm: &Ref<Vm>, value: i64) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_order",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_order", &[&vm, &value])
     }
 
     /// `VM.set_shutdown_delay`.
     pub fn set_shutdown_delay(session: &Session, vm: &Ref<Vm>, value: i64) -> Result<()> {
-        call(
-            session,
-            "VM.set_shutdown_delay",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_shutdown_delay", &[&vm, &value])
     }
 
     /// `Async.VM.set_shutdown_delay`: [`Vm::set_shutdown_delay`] as a task; wait for it with [`crate::task::wait`].
@@ -1709,38 +1488,22 @@ impl Vm {
         vm: &Ref<Vm>,
         value: i64,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_shutdown_delay",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_shutdown_delay", &[&vm, &value])
     }
 
     /// `VM.set_start_delay`.
     pub fn set_start_delay(session: &Session, vm: &Ref<Vm>, value: i64) -> Result<()> {
-        call(
-            session,
-            "VM.set_start_delay",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_start_delay", &[&vm, &value])
     }
 
     /// `Async.VM.set_start_delay`: [`Vm::set_start_delay`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_set_start_delay(session: &Session, vm: &Ref<Vm>, value: i64) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_start_delay",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_start_delay", &[&vm, &value])
     }
 
     /// `VM.set_snapshot_schedule`.
     pub fn set_snapshot_schedule(session: &Session, vm: &Ref<Vm>, value: &Ref<Vmss>) -> Result<()> {
-        call(
-            session,
-            "VM.set_snapshot_schedule",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_snapshot_schedule", &[&vm, &value])
     }
 
     /// `Async.VM.set_snapshot_schedule`: [`Vm::set_snapshot_schedule`] as a task; wait for it with [`crate::task::wait`].
@@ -1749,22 +1512,14 @@ impl Vm {
         vm: &Ref<Vm>,
         value: &Ref<Vmss>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_snapshot_schedule",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_snapshot_schedule", &[&vm, &value])
     }
 
     /// `VM.set_protection_policy`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn set_protection_policy(session: &Session, vm: &Ref<Vm>, value: &Ref<Vmpp>) -> Result<()> {
-        call(
-            session,
-            "VM.set_protection_policy",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_protection_policy", &[&vm, &value])
     }
 
     /// `Async.VM.set_protection_policy`: [`Vm::set_protection_policy`] as a task; wait for it with [`crate::task::wait`].
@@ -1775,20 +1530,12 @@ impl Vm {
         vm: &Ref<Vm>,
         value: &Ref<Vmpp>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_protection_policy",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_protection_policy", &[&vm, &value])
     }
 
     /// `VM.copy_bios_strings`.
     pub fn copy_bios_strings(session: &Session, vm: &Ref<Vm>, host: &Ref<Host>) -> Result<()> {
-        call(
-            session,
-            "VM.copy_bios_strings",
-            vec![vm.to_value(), host.to_value()],
-        )
+        call(session, "VM.copy_bios_strings", &[&vm, &host])
     }
 
     /// `Async.VM.copy_bios_strings`: [`Vm::copy_bios_strings`] as a task; wait for it with [`crate::task::wait`].
@@ -1797,11 +1544,7 @@ impl Vm {
         vm: &Ref<Vm>,
         host: &Ref<Host>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.copy_bios_strings",
-            vec![vm.to_value(), host.to_value()],
-        )
+        call(session, "Async.VM.copy_bios_strings", &[&vm, &host])
     }
 
     /// `VM.set_bios_strings`.
@@ -1812,11 +1555,7 @@ impl Vm {
         vm: &Ref<Vm>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.set_bios_strings",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_bios_strings", &[&vm, &value])
     }
 
     /// `Async.VM.set_bios_strings`: [`Vm::set_bios_strings`] as a task; wait for it with [`crate::task::wait`].
@@ -1827,11 +1566,7 @@ impl Vm {
         vm: &Ref<Vm>,
         value: &HashMap<String, String>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_bios_strings",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_bios_strings", &[&vm, &value])
     }
 
     /// `VM.retrieve_wlb_recommendations`.
@@ -1839,11 +1574,7 @@ impl Vm {
         session: &Session,
         vm: &Ref<Vm>,
     ) -> Result<HashMap<Ref<Host>, Vec<String>>> {
-        call(
-            session,
-            "VM.retrieve_wlb_recommendations",
-            vec![vm.to_value()],
-        )
+        call(session, "VM.retrieve_wlb_recommendations", &[&vm])
     }
 
     /// `Async.VM.retrieve_wlb_recommendations`: [`Vm::retrieve_wlb_recommendations`] as a task; wait for it with [`crate::task::wait`].
@@ -1851,21 +1582,17 @@ impl Vm {
         session: &Session,
         vm: &Ref<Vm>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.retrieve_wlb_recommendations",
-            vec![vm.to_value()],
-        )
+        call(session, "Async.VM.retrieve_wlb_recommendations", &[&vm])
     }
 
     /// `VM.assert_agile`.
     pub fn assert_agile(session: &Session, vm: &Ref<Vm>) -> Result<()> {
-        call(session, "VM.assert_agile", vec![vm.to_value()])
+        call(session, "VM.assert_agile", &[&vm])
     }
 
     /// `Async.VM.assert_agile`: [`Vm::assert_agile`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_assert_agile(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.assert_agile", vec![vm.to_value()])
+        call(session, "Async.VM.assert_agile", &[&vm])
     }
 
     /// `VM.create_new_blob`.
@@ -1879,12 +1606,7 @@ impl Vm {
         call(
             session,
             "VM.create_new_blob",
-            vec![
-                vm.to_value(),
-                name.to_value(),
-                mime_type.to_value(),
-                public.to_value(),
-            ],
+            &[&vm, &name, &mime_type, &public],
         )
     }
 
@@ -1899,12 +1621,7 @@ impl Vm {
         call(
             session,
             "Async.VM.create_new_blob",
-            vec![
-                vm.to_value(),
-                name.to_value(),
-                mime_type.to_value(),
-                public.to_value(),
-            ],
+            &[&vm, &name, &mime_type, &public],
         )
     }
 
@@ -1912,11 +1629,7 @@ impl Vm {
     ///
     /// Errors: `HOST_NOT_ENOUGH_FREE_MEMORY`, `HOST_NOT_ENOUGH_PCPUS`, `NETWORK_SRIOV_INSUFFICIENT_CAPACITY`, `HOST_NOT_LIVE`, `HOST_DISABLED`, `HOST_CANNOT_ATTACH_NETWORK`, `VM_HVM_REQUIRED`, `VM_REQUIRES_GPU`, `VM_REQUIRES_IOMMU`, `VM_REQUIRES_NETWORK`, `VM_REQUIRES_SR`, `VM_REQUIRES_VGPU`, `VM_HOST_INCOMPATIBLE_VERSION`, `VM_HOST_INCOMPATIBLE_VIRTUAL_HARDWARE_PLATFORM_VERSION`, `INVALID_VALUE`, `MEMORY_CONSTRAINT_VIOLATION`, `OPERATION_NOT_ALLOWED`, `VALUE_NOT_SUPPORTED`, `VM_INCOMPATIBLE_WITH_THIS_HOST`.
     pub fn assert_can_boot_here(session: &Session, vm: &Ref<Vm>, host: &Ref<Host>) -> Result<()> {
-        call(
-            session,
-            "VM.assert_can_boot_here",
-            vec![vm.to_value(), host.to_value()],
-        )
+        call(session, "VM.assert_can_boot_here", &[&vm, &host])
     }
 
     /// `Async.VM.assert_can_boot_here`: [`Vm::assert_can_boot_here`] as a task; wait for it with [`crate::task::wait`].
@@ -1927,72 +1640,52 @@ impl Vm {
         vm: &Ref<Vm>,
         host: &Ref<Host>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.assert_can_boot_here",
-            vec![vm.to_value(), host.to_value()],
-        )
+        call(session, "Async.VM.assert_can_boot_here", &[&vm, &host])
     }
 
     /// `VM.get_possible_hosts`.
     pub fn get_possible_hosts(session: &Session, vm: &Ref<Vm>) -> Result<Vec<Ref<Host>>> {
-        call(session, "VM.get_possible_hosts", vec![vm.to_value()])
+        call(session, "VM.get_possible_hosts", &[&vm])
     }
 
     /// `Async.VM.get_possible_hosts`: [`Vm::get_possible_hosts`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_possible_hosts(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.get_possible_hosts", vec![vm.to_value()])
+        call(session, "Async.VM.get_possible_hosts", &[&vm])
     }
 
     /// `VM.get_allowed_VIF_devices`.
     pub fn get_allowed_vif_devices(session: &Session, vm: &Ref<Vm>) -> Result<Vec<String>> {
-        call(session, "VM.get_allowed_VIF_devices", vec![vm.to_value()])
+        call(session, "VM.get_allowed_VIF_devices", &[&vm])
     }
 
     /// `Async.VM.get_allowed_VIF_devices`: [`Vm::get_allowed_vif_devices`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_allowed_vif_devices(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.get_allowed_VIF_devices",
-            vec![vm.to_value()],
-        )
+        call(session, "Async.VM.get_allowed_VIF_devices", &[&vm])
     }
 
     /// `VM.get_allowed_VBD_devices`.
     pub fn get_allowed_vbd_devices(session: &Session, vm: &Ref<Vm>) -> Result<Vec<String>> {
-        call(session, "VM.get_allowed_VBD_devices", vec![vm.to_value()])
+        call(session, "VM.get_allowed_VBD_devices", &[&vm])
     }
 
     /// `Async.VM.get_allowed_VBD_devices`: [`Vm::get_allowed_vbd_devices`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_allowed_vbd_devices(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.get_allowed_VBD_devices",
-            vec![vm.to_value()],
-        )
+        call(session, "Async.VM.get_allowed_VBD_devices", &[&vm])
     }
 
     /// `VM.update_allowed_operations`.
     pub fn update_allowed_operations(session: &Session, vm: &Ref<Vm>) -> Result<()> {
-        call(session, "VM.update_allowed_operations", vec![vm.to_value()])
+        call(session, "VM.update_allowed_operations", &[&vm])
     }
 
     /// `Async.VM.update_allowed_operations`: [`Vm::update_allowed_operations`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_update_allowed_operations(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.update_allowed_operations",
-            vec![vm.to_value()],
-        )
+        call(session, "Async.VM.update_allowed_operations", &[&vm])
     }
 
     /// `VM.assert_operation_valid`.
     pub fn assert_operation_valid(session: &Session, vm: &Ref<Vm>, op: VmOperations) -> Result<()> {
-        call(
-            session,
-            "VM.assert_operation_valid",
-            vec![vm.to_value(), op.to_value()],
-        )
+        call(session, "VM.assert_operation_valid", &[&vm, &op])
     }
 
     /// `Async.VM.assert_operation_valid`: [`Vm::assert_operation_valid`] as a task; wait for it with [`crate::task::wait`].
@@ -2001,11 +1694,7 @@ impl Vm {
         vm: &Ref<Vm>,
         op: VmOperations,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.assert_operation_valid",
-            vec![vm.to_value(), op.to_value()],
-        )
+        call(session, "Async.VM.assert_operation_valid", &[&vm, &op])
     }
 
     /// `VM.forget_data_source_archives`.
@@ -2017,7 +1706,7 @@ impl Vm {
         call(
             session,
             "VM.forget_data_source_archives",
-            vec![vm.to_value(), data_source.to_value()],
+            &[&vm, &data_source],
         )
     }
 
@@ -2030,17 +1719,13 @@ impl Vm {
         call(
             session,
             "Async.VM.forget_data_source_archives",
-            vec![vm.to_value(), data_source.to_value()],
+            &[&vm, &data_source],
         )
     }
 
     /// `VM.query_data_source`.
     pub fn query_data_source(session: &Session, vm: &Ref<Vm>, data_source: &str) -> Result<f64> {
-        call(
-            session,
-            "VM.query_data_source",
-            vec![vm.to_value(), data_source.to_value()],
-        )
+        call(session, "VM.query_data_source", &[&vm, &data_source])
     }
 
     /// `Async.VM.query_data_source`: [`Vm::query_data_source`] as a task; wait for it with [`crate::task::wait`].
@@ -2049,20 +1734,12 @@ impl Vm {
         vm: &Ref<Vm>,
         data_source: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.query_data_source",
-            vec![vm.to_value(), data_source.to_value()],
-        )
+        call(session, "Async.VM.query_data_source", &[&vm, &data_source])
     }
 
     /// `VM.record_data_source`.
     pub fn record_data_source(session: &Session, vm: &Ref<Vm>, data_source: &str) -> Result<()> {
-        call(
-            session,
-            "VM.record_data_source",
-            vec![vm.to_value(), data_source.to_value()],
-        )
+        call(session, "VM.record_data_source", &[&vm, &data_source])
     }
 
     /// `Async.VM.record_data_source`: [`Vm::record_data_source`] as a task; wait for it with [`crate::task::wait`].
@@ -2071,35 +1748,31 @@ impl Vm {
         vm: &Ref<Vm>,
         data_source: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.record_data_source",
-            vec![vm.to_value(), data_source.to_value()],
-        )
+        call(session, "Async.VM.record_data_source", &[&vm, &data_source])
     }
 
     /// `VM.get_data_sources`.
     pub fn get_data_sources(session: &Session, vm: &Ref<Vm>) -> Result<Vec<DataSourceRecord>> {
-        call(session, "VM.get_data_sources", vec![vm.to_value()])
+        call(session, "VM.get_data_sources", &[&vm])
     }
 
     /// `Async.VM.get_data_sources`: [`Vm::get_data_sources`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_get_data_sources(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.get_data_sources", vec![vm.to_value()])
+        call(session, "Async.VM.get_data_sources", &[&vm])
     }
 
     /// `VM.get_boot_record`.
     ///
     /// Deprecated since inverness.
     pub fn get_boot_record(session: &Session, vm: &Ref<Vm>) -> Result<VmRecord> {
-        call(session, "VM.get_boot_record", vec![vm.to_value()])
+        call(session, "VM.get_boot_record", &[&vm])
     }
 
     /// `Async.VM.get_boot_record`: [`Vm::get_boot_record`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Deprecated since inverness.
     pub fn async_get_boot_record(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.get_boot_record", vec![vm.to_value()])
+        call(session, "Async.VM.get_boot_record", &[&vm])
     }
 
     /// `VM.assert_can_migrate`.
@@ -2118,15 +1791,7 @@ impl Vm {
         call(
             session,
             "VM.assert_can_migrate",
-            vec![
-                vm.to_value(),
-                dest.to_value(),
-                live.to_value(),
-                vdi_map.to_value(),
-                vif_map.to_value(),
-                options.to_value(),
-                vgpu_map.to_value(),
-            ],
+            &[&vm, &dest, &live, &vdi_map, &vif_map, &options, &vgpu_map],
         )
     }
 
@@ -2146,15 +1811,7 @@ impl Vm {
         call(
             session,
             "Async.VM.assert_can_migrate",
-            vec![
-                vm.to_value(),
-                dest.to_value(),
-                live.to_value(),
-                vdi_map.to_value(),
-                vif_map.to_value(),
-                options.to_value(),
-                vgpu_map.to_value(),
-            ],
+            &[&vm, &dest, &live, &vdi_map, &vif_map, &options, &vgpu_map],
         )
     }
 
@@ -2174,15 +1831,7 @@ impl Vm {
         call(
             session,
             "VM.migrate_send",
-            vec![
-                vm.to_value(),
-                dest.to_value(),
-                live.to_value(),
-                vdi_map.to_value(),
-                vif_map.to_value(),
-                options.to_value(),
-                vgpu_map.to_value(),
-            ],
+            &[&vm, &dest, &live, &vdi_map, &vif_map, &options, &vgpu_map],
         )
     }
 
@@ -2202,15 +1851,7 @@ impl Vm {
         call(
             session,
             "Async.VM.migrate_send",
-            vec![
-                vm.to_value(),
-                dest.to_value(),
-                live.to_value(),
-                vdi_map.to_value(),
-                vif_map.to_value(),
-                options.to_value(),
-                vgpu_map.to_value(),
-            ],
+            &[&vm, &dest, &live, &vdi_map, &vif_map, &options, &vgpu_map],
         )
     }
 
@@ -2221,11 +1862,7 @@ impl Vm {
         total: i64,
         approximate: bool,
     ) -> Result<i64> {
-        call(
-            session,
-            "VM.maximise_memory",
-            vec![vm.to_value(), total.to_value(), approximate.to_value()],
-        )
+        call(session, "VM.maximise_memory", &[&vm, &total, &approximate])
     }
 
     /// `Async.VM.maximise_memory`: [`Vm::maximise_memory`] as a task; wait for it with [`crate::task::wait`].
@@ -2238,7 +1875,7 @@ impl Vm {
         call(
             session,
             "Async.VM.maximise_memory",
-            vec![vm.to_value(), total.to_value(), approximate.to_value()],
+            &[&vm, &total, &approximate],
         )
     }
 
@@ -2246,53 +1883,33 @@ impl Vm {
     ///
     /// Errors: `VM_BAD_POWER_STATE`.
     pub fn send_trigger(session: &Session, vm: &Ref<Vm>, trigger: &str) -> Result<()> {
-        call(
-            session,
-            "VM.send_trigger",
-            vec![vm.to_value(), trigger.to_value()],
-        )
+        call(session, "VM.send_trigger", &[&vm, &trigger])
     }
 
     /// `Async.VM.send_trigger`: [`Vm::send_trigger`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VM_BAD_POWER_STATE`.
     pub fn async_send_trigger(session: &Session, vm: &Ref<Vm>, trigger: &str) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.send_trigger",
-            vec![vm.to_value(), trigger.to_value()],
-        )
+        call(session, "Async.VM.send_trigger", &[&vm, &trigger])
     }
 
     /// `VM.send_sysrq`.
     ///
     /// Errors: `VM_BAD_POWER_STATE`.
     pub fn send_sysrq(session: &Session, vm: &Ref<Vm>, key: &str) -> Result<()> {
-        call(
-            session,
-            "VM.send_sysrq",
-            vec![vm.to_value(), key.to_value()],
-        )
+        call(session, "VM.send_sysrq", &[&vm, &key])
     }
 
     /// `Async.VM.send_sysrq`: [`Vm::send_sysrq`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VM_BAD_POWER_STATE`.
     pub fn async_send_sysrq(session: &Session, vm: &Ref<Vm>, key: &str) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.send_sysrq",
-            vec![vm.to_value(), key.to_value()],
-        )
+        call(session, "Async.VM.send_sysrq", &[&vm, &key])
     }
 
     /// `VM.set_VCPUs_at_startup`.
     pub fn set_vcpus_at_startup(session: &Session, vm: &Ref<Vm>, value: i64) -> Result<()> {
-        call(
-            session,
-            "VM.set_VCPUs_at_startup",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_VCPUs_at_startup", &[&vm, &value])
     }
 
     /// `Async.VM.set_VCPUs_at_startup`: [`Vm::set_vcpus_at_startup`] as a task; wait for it with [`crate::task::wait`].
@@ -2301,29 +1918,17 @@ impl Vm {
         vm: &Ref<Vm>,
         value: i64,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_VCPUs_at_startup",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_VCPUs_at_startup", &[&vm, &value])
     }
 
     /// `VM.set_VCPUs_max`.
     pub fn set_vcpus_max(session: &Session, vm: &Ref<Vm>, value: i64) -> Result<()> {
-        call(
-            session,
-            "VM.set_VCPUs_max",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_VCPUs_max", &[&vm, &value])
     }
 
     /// `Async.VM.set_VCPUs_max`: [`Vm::set_vcpus_max`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_set_vcpus_max(session: &Session, vm: &Ref<Vm>, value: i64) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_VCPUs_max",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_VCPUs_max", &[&vm, &value])
     }
 
     /// `VM.set_shadow_multiplier_live`.
@@ -2335,7 +1940,7 @@ impl Vm {
         call(
             session,
             "VM.set_shadow_multiplier_live",
-            vec![vm.to_value(), multiplier.to_value()],
+            &[&vm, &multiplier],
         )
     }
 
@@ -2348,17 +1953,13 @@ impl Vm {
         call(
             session,
             "Async.VM.set_shadow_multiplier_live",
-            vec![vm.to_value(), multiplier.to_value()],
+            &[&vm, &multiplier],
         )
     }
 
     /// `VM.set_HVM_shadow_multiplier`.
     pub fn set_hvm_shadow_multiplier(session: &Session, vm: &Ref<Vm>, value: f64) -> Result<()> {
-        call(
-            session,
-            "VM.set_HVM_shadow_multiplier",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_HVM_shadow_multiplier", &[&vm, &value])
     }
 
     /// `Async.VM.set_HVM_shadow_multiplier`: [`Vm::set_hvm_shadow_multiplier`] as a task; wait for it with [`crate::task::wait`].
@@ -2370,7 +1971,7 @@ impl Vm {
         call(
             session,
             "Async.VM.set_HVM_shadow_multiplier",
-            vec![vm.to_value(), value.to_value()],
+            &[&vm, &value],
         )
     }
 
@@ -2378,43 +1979,35 @@ impl Vm {
     ///
     /// Deprecated since tampa.
     pub fn get_cooperative(session: &Session, vm: &Ref<Vm>) -> Result<bool> {
-        call(session, "VM.get_cooperative", vec![vm.to_value()])
+        call(session, "VM.get_cooperative", &[&vm])
     }
 
     /// `Async.VM.get_cooperative`: [`Vm::get_cooperative`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Deprecated since tampa.
     pub fn async_get_cooperative(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.get_cooperative", vec![vm.to_value()])
+        call(session, "Async.VM.get_cooperative", &[&vm])
     }
 
     /// `VM.wait_memory_target_live`.
     ///
     /// Deprecated since midnight-ride.
     pub fn wait_memory_target_live(session: &Session, vm: &Ref<Vm>) -> Result<()> {
-        call(session, "VM.wait_memory_target_live", vec![vm.to_value()])
+        call(session, "VM.wait_memory_target_live", &[&vm])
     }
 
     /// `Async.VM.wait_memory_target_live`: [`Vm::wait_memory_target_live`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Deprecated since midnight-ride.
     pub fn async_wait_memory_target_live(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.wait_memory_target_live",
-            vec![vm.to_value()],
-        )
+        call(session, "Async.VM.wait_memory_target_live", &[&vm])
     }
 
     /// `VM.set_memory_target_live`.
     ///
     /// Deprecated since midnight-ride.
     pub fn set_memory_target_live(session: &Session, vm: &Ref<Vm>, target: i64) -> Result<()> {
-        call(
-            session,
-            "VM.set_memory_target_live",
-            vec![vm.to_value(), target.to_value()],
-        )
+        call(session, "VM.set_memory_target_live", &[&vm, &target])
     }
 
     /// `Async.VM.set_memory_target_live`: [`Vm::set_memory_target_live`] as a task; wait for it with [`crate::task::wait`].
@@ -2425,29 +2018,17 @@ impl Vm {
         vm: &Ref<Vm>,
         target: i64,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_memory_target_live",
-            vec![vm.to_value(), target.to_value()],
-        )
+        call(session, "Async.VM.set_memory_target_live", &[&vm, &target])
     }
 
     /// `VM.set_memory`.
     pub fn set_memory(session: &Session, vm: &Ref<Vm>, value: i64) -> Result<()> {
-        call(
-            session,
-            "VM.set_memory",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_memory", &[&vm, &value])
     }
 
     /// `Async.VM.set_memory`: [`Vm::set_memory`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_set_memory(session: &Session, vm: &Ref<Vm>, value: i64) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_memory",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_memory", &[&vm, &value])
     }
 
     /// `VM.set_memory_limits`.
@@ -2462,13 +2043,7 @@ impl Vm {
         call(
             session,
             "VM.set_memory_limits",
-            vec![
-                vm.to_value(),
-                static_min.to_value(),
-                static_max.to_value(),
-                dynamic_min.to_value(),
-                dynamic_max.to_value(),
-            ],
+            &[&vm, &static_min, &static_max, &dynamic_min, &dynamic_max],
         )
     }
 
@@ -2484,13 +2059,7 @@ impl Vm {
         call(
             session,
             "Async.VM.set_memory_limits",
-            vec![
-                vm.to_value(),
-                static_min.to_value(),
-                static_max.to_value(),
-                dynamic_min.to_value(),
-                dynamic_max.to_value(),
-            ],
+            &[&vm, &static_min, &static_max, &dynamic_min, &dynamic_max],
         )
     }
 
@@ -2501,11 +2070,7 @@ impl Vm {
         min: i64,
         max: i64,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.set_memory_static_range",
-            vec![vm.to_value(), min.to_value(), max.to_value()],
-        )
+        call(session, "VM.set_memory_static_range", &[&vm, &min, &max])
     }
 
     /// `Async.VM.set_memory_static_range`: [`Vm::set_memory_static_range`] as a task; wait for it with [`crate::task::wait`].
@@ -2518,17 +2083,13 @@ impl Vm {
         call(
             session,
             "Async.VM.set_memory_static_range",
-            vec![vm.to_value(), min.to_value(), max.to_value()],
+            &[&vm, &min, &max],
         )
     }
 
     /// `VM.set_memory_static_min`.
     pub fn set_memory_static_min(session: &Session, vm: &Ref<Vm>, value: i64) -> Result<()> {
-        call(
-            session,
-            "VM.set_memory_static_min",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_memory_static_min", &[&vm, &value])
     }
 
     /// `Async.VM.set_memory_static_min`: [`Vm::set_memory_static_min`] as a task; wait for it with [`crate::task::wait`].
@@ -2537,22 +2098,14 @@ impl Vm {
         vm: &Ref<Vm>,
         value: i64,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_memory_static_min",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_memory_static_min", &[&vm, &value])
     }
 
     /// `VM.set_memory_static_max`.
     ///
     /// Errors: `HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN`.
     pub fn set_memory_static_max(session: &Session, vm: &Ref<Vm>, value: i64) -> Result<()> {
-        call(
-            session,
-            "VM.set_memory_static_max",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_memory_static_max", &[&vm, &value])
     }
 
     /// `Async.VM.set_memory_static_max`: [`Vm::set_memory_static_max`] as a task; wait for it with [`crate::task::wait`].
@@ -2563,11 +2116,7 @@ impl Vm {
         vm: &Ref<Vm>,
         value: i64,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_memory_static_max",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_memory_static_max", &[&vm, &value])
     }
 
     /// `VM.set_memory_dynamic_range`.
@@ -2577,11 +2126,7 @@ impl Vm {
         min: i64,
         max: i64,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.set_memory_dynamic_range",
-            vec![vm.to_value(), min.to_value(), max.to_value()],
-        )
+        call(session, "VM.set_memory_dynamic_range", &[&vm, &min, &max])
     }
 
     /// `Async.VM.set_memory_dynamic_range`: [`Vm::set_memory_dynamic_range`] as a task; wait for it with [`crate::task::wait`].
@@ -2594,17 +2139,13 @@ impl Vm {
         call(
             session,
             "Async.VM.set_memory_dynamic_range",
-            vec![vm.to_value(), min.to_value(), max.to_value()],
+            &[&vm, &min, &max],
         )
     }
 
     /// `VM.set_memory_dynamic_min`.
     pub fn set_memory_dynamic_min(session: &Session, vm: &Ref<Vm>, value: i64) -> Result<()> {
-        call(
-            session,
-            "VM.set_memory_dynamic_min",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_memory_dynamic_min", &[&vm, &value])
     }
 
     /// `Async.VM.set_memory_dynamic_min`: [`Vm::set_memory_dynamic_min`] as a task; wait for it with [`crate::task::wait`].
@@ -2613,20 +2154,12 @@ impl Vm {
         vm: &Ref<Vm>,
         value: i64,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_memory_dynamic_min",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_memory_dynamic_min", &[&vm, &value])
     }
 
     /// `VM.set_memory_dynamic_max`.
     pub fn set_memory_dynamic_max(session: &Session, vm: &Ref<Vm>, value: i64) -> Result<()> {
-        call(
-            session,
-            "VM.set_memory_dynamic_max",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_memory_dynamic_max", &[&vm, &value])
     }
 
     /// `Async.VM.set_memory_dynamic_max`: [`Vm::set_memory_dynamic_max`] as a task; wait for it with [`crate::task::wait`].
@@ -2635,36 +2168,24 @@ impl Vm {
         vm: &Ref<Vm>,
         value: i64,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_memory_dynamic_max",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_memory_dynamic_max", &[&vm, &value])
     }
 
     /// `VM.compute_memory_overhead`.
     pub fn compute_memory_overhead(session: &Session, vm: &Ref<Vm>) -> Result<i64> {
-        call(session, "VM.compute_memory_overhead", vec![vm.to_value()])
+        call(session, "VM.compute_memory_overhead", &[&vm])
     }
 
     /// `Async.VM.compute_memory_overhead`: [`Vm::compute_memory_overhead`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_compute_memory_overhead(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.compute_memory_overhead",
-            vec![vm.to_value()],
-        )
+        call(session, "Async.VM.compute_memory_overhead", &[&vm])
     }
 
     /// `VM.set_ha_always_run`.
     ///
     /// Deprecated since boston.
     pub fn set_ha_always_run(session: &Session, vm: &Ref<Vm>, value: bool) -> Result<()> {
-        call(
-            session,
-            "VM.set_ha_always_run",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_ha_always_run", &[&vm, &value])
     }
 
     /// `Async.VM.set_ha_always_run`: [`Vm::set_ha_always_run`] as a task; wait for it with [`crate::task::wait`].
@@ -2675,20 +2196,12 @@ impl Vm {
         vm: &Ref<Vm>,
         value: bool,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_ha_always_run",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_ha_always_run", &[&vm, &value])
     }
 
     /// `VM.set_ha_restart_priority`.
     pub fn set_ha_restart_priority(session: &Session, vm: &Ref<Vm>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VM.set_ha_restart_priority",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_ha_restart_priority", &[&vm, &value])
     }
 
     /// `Async.VM.set_ha_restart_priority`: [`Vm::set_ha_restart_priority`] as a task; wait for it with [`crate::task::wait`].
@@ -2697,20 +2210,12 @@ impl Vm {
         vm: &Ref<Vm>,
         value: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_ha_restart_priority",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_ha_restart_priority", &[&vm, &value])
     }
 
     /// `VM.remove_from_NVRAM`.
     pub fn remove_from_nvram(session: &Session, vm: &Ref<Vm>, key: &str) -> Result<()> {
-        call(
-            session,
-            "VM.remove_from_NVRAM",
-            vec![vm.to_value(), key.to_value()],
-        )
+        call(session, "VM.remove_from_NVRAM", &[&vm, &key])
     }
 
     /// `Async.VM.remove_from_NVRAM`: [`Vm::remove_from_nvram`] as a task; wait for it with [`crate::task::wait`].
@@ -2719,20 +2224,12 @@ impl Vm {
         vm: &Ref<Vm>,
         key: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.remove_from_NVRAM",
-            vec![vm.to_value(), key.to_value()],
-        )
+        call(session, "Async.VM.remove_from_NVRAM", &[&vm, &key])
     }
 
     /// `VM.add_to_NVRAM`.
     pub fn add_to_nvram(session: &Session, vm: &Ref<Vm>, key: &str, value: &str) -> Result<()> {
-        call(
-            session,
-            "VM.add_to_NVRAM",
-            vec![vm.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "VM.add_to_NVRAM", &[&vm, &key, &value])
     }
 
     /// `Async.VM.add_to_NVRAM`: [`Vm::add_to_nvram`] as a task; wait for it with [`crate::task::wait`].
@@ -2742,11 +2239,7 @@ impl Vm {
         key: &str,
         value: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.add_to_NVRAM",
-            vec![vm.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.add_to_NVRAM", &[&vm, &key, &value])
     }
 
     /// `VM.set_NVRAM`.
@@ -2755,11 +2248,7 @@ impl Vm {
         vm: &Ref<Vm>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.set_NVRAM",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_NVRAM", &[&vm, &value])
     }
 
     /// `Async.VM.set_NVRAM`: [`Vm::set_nvram`] as a task; wait for it with [`crate::task::wait`].
@@ -2768,11 +2257,7 @@ impl Vm {
         vm: &Ref<Vm>,
         value: &HashMap<String, String>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_NVRAM",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "Async.VM.set_NVRAM", &[&vm, &value])
     }
 
     /// `VM.add_to_VCPUs_params_live`.
@@ -2782,11 +2267,7 @@ impl Vm {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.add_to_VCPUs_params_live",
-            vec![vm.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "VM.add_to_VCPUs_params_live", &[&vm, &key, &value])
     }
 
     /// `Async.VM.add_to_VCPUs_params_live`: [`Vm::add_to_vcpus_params_live`] as a task; wait for it with [`crate::task::wait`].
@@ -2799,7 +2280,7 @@ impl Vm {
         call(
             session,
             "Async.VM.add_to_VCPUs_params_live",
-            vec![vm.to_value(), key.to_value(), value.to_value()],
+            &[&vm, &key, &value],
         )
     }
 
@@ -2807,11 +2288,7 @@ impl Vm {
     ///
     /// Errors: `OPERATION_NOT_ALLOWED`, `LICENCE_RESTRICTION`.
     pub fn set_vcpus_number_live(session: &Session, vm: &Ref<Vm>, nvcpu: i64) -> Result<()> {
-        call(
-            session,
-            "VM.set_VCPUs_number_live",
-            vec![vm.to_value(), nvcpu.to_value()],
-        )
+        call(session, "VM.set_VCPUs_number_live", &[&vm, &nvcpu])
     }
 
     /// `Async.VM.set_VCPUs_number_live`: [`Vm::set_vcpus_number_live`] as a task; wait for it with [`crate::task::wait`].
@@ -2822,11 +2299,7 @@ impl Vm {
         vm: &Ref<Vm>,
         nvcpu: i64,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.set_VCPUs_number_live",
-            vec![vm.to_value(), nvcpu.to_value()],
-        )
+        call(session, "Async.VM.set_VCPUs_number_live", &[&vm, &nvcpu])
     }
 
     /// `VM.pool_migrate`.
@@ -2838,11 +2311,7 @@ impl Vm {
         host: &Ref<Host>,
         options: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.pool_migrate",
-            vec![vm.to_value(), host.to_value(), options.to_value()],
-        )
+        call(session, "VM.pool_migrate", &[&vm, &host, &options])
     }
 
     /// `Async.VM.pool_migrate`: [`Vm::pool_migrate`] as a task; wait for it with [`crate::task::wait`].
@@ -2854,11 +2323,7 @@ impl Vm {
         host: &Ref<Host>,
         options: &HashMap<String, String>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.pool_migrate",
-            vec![vm.to_value(), host.to_value(), options.to_value()],
-        )
+        call(session, "Async.VM.pool_migrate", &[&vm, &host, &options])
     }
 
     /// `VM.resume_on`.
@@ -2874,12 +2339,7 @@ impl Vm {
         call(
             session,
             "VM.resume_on",
-            vec![
-                vm.to_value(),
-                host.to_value(),
-                start_paused.to_value(),
-                force.to_value(),
-            ],
+            &[&vm, &host, &start_paused, &force],
         )
     }
 
@@ -2896,12 +2356,7 @@ impl Vm {
         call(
             session,
             "Async.VM.resume_on",
-            vec![
-                vm.to_value(),
-                host.to_value(),
-                start_paused.to_value(),
-                force.to_value(),
-            ],
+            &[&vm, &host, &start_paused, &force],
         )
     }
 
@@ -2909,11 +2364,7 @@ impl Vm {
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn resume(session: &Session, vm: &Ref<Vm>, start_paused: bool, force: bool) -> Result<()> {
-        call(
-            session,
-            "VM.resume",
-            vec![vm.to_value(), start_paused.to_value(), force.to_value()],
-        )
+        call(session, "VM.resume", &[&vm, &start_paused, &force])
     }
 
     /// `Async.VM.resume`: [`Vm::resume`] as a task; wait for it with [`crate::task::wait`].
@@ -2925,133 +2376,129 @@ impl Vm {
         start_paused: bool,
         force: bool,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.resume",
-            vec![vm.to_value(), start_paused.to_value(), force.to_value()],
-        )
+        call(session, "Async.VM.resume", &[&vm, &start_paused, &force])
     }
 
     /// `VM.suspend`.
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OTHER_OPERATION_IN_PROGRESS`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn suspend(session: &Session, vm: &Ref<Vm>) -> Result<()> {
-        call(session, "VM.suspend", vec![vm.to_value()])
+        call(session, "VM.suspend", &[&vm])
     }
 
     /// `Async.VM.suspend`: [`Vm::suspend`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OTHER_OPERATION_IN_PROGRESS`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn async_suspend(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.suspend", vec![vm.to_value()])
+        call(session, "Async.VM.suspend", &[&vm])
     }
 
     /// `VM.hard_reboot`.
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OTHER_OPERATION_IN_PROGRESS`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn hard_reboot(session: &Session, vm: &Ref<Vm>) -> Result<()> {
-        call(session, "VM.hard_reboot", vec![vm.to_value()])
+        call(session, "VM.hard_reboot", &[&vm])
     }
 
     /// `Async.VM.hard_reboot`: [`Vm::hard_reboot`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OTHER_OPERATION_IN_PROGRESS`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn async_hard_reboot(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.hard_reboot", vec![vm.to_value()])
+        call(session, "Async.VM.hard_reboot", &[&vm])
     }
 
     /// `VM.power_state_reset`.
     pub fn power_state_reset(session: &Session, vm: &Ref<Vm>) -> Result<()> {
-        call(session, "VM.power_state_reset", vec![vm.to_value()])
+        call(session, "VM.power_state_reset", &[&vm])
     }
 
     /// `Async.VM.power_state_reset`: [`Vm::power_state_reset`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_power_state_reset(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.power_state_reset", vec![vm.to_value()])
+        call(session, "Async.VM.power_state_reset", &[&vm])
     }
 
     /// `VM.hard_shutdown`.
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OTHER_OPERATION_IN_PROGRESS`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn hard_shutdown(session: &Session, vm: &Ref<Vm>) -> Result<()> {
-        call(session, "VM.hard_shutdown", vec![vm.to_value()])
+        call(session, "VM.hard_shutdown", &[&vm])
     }
 
     /// `Async.VM.hard_shutdown`: [`Vm::hard_shutdown`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OTHER_OPERATION_IN_PROGRESS`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn async_hard_shutdown(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.hard_shutdown", vec![vm.to_value()])
+        call(session, "Async.VM.hard_shutdown", &[&vm])
     }
 
     /// `VM.clean_reboot`.
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OTHER_OPERATION_IN_PROGRESS`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn clean_reboot(session: &Session, vm: &Ref<Vm>) -> Result<()> {
-        call(session, "VM.clean_reboot", vec![vm.to_value()])
+        call(session, "VM.clean_reboot", &[&vm])
     }
 
     /// `Async.VM.clean_reboot`: [`Vm::clean_reboot`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OTHER_OPERATION_IN_PROGRESS`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn async_clean_reboot(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.clean_reboot", vec![vm.to_value()])
+        call(session, "Async.VM.clean_reboot", &[&vm])
     }
 
     /// `VM.shutdown`.
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OTHER_OPERATION_IN_PROGRESS`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn shutdown(session: &Session, vm: &Ref<Vm>) -> Result<()> {
-        call(session, "VM.shutdown", vec![vm.to_value()])
+        call(session, "VM.shutdown", &[&vm])
     }
 
     /// `Async.VM.shutdown`: [`Vm::shutdown`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OTHER_OPERATION_IN_PROGRESS`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn async_shutdown(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.shutdown", vec![vm.to_value()])
+        call(session, "Async.VM.shutdown", &[&vm])
     }
 
     /// `VM.clean_shutdown`.
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OTHER_OPERATION_IN_PROGRESS`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn clean_shutdown(session: &Session, vm: &Ref<Vm>) -> Result<()> {
-        call(session, "VM.clean_shutdown", vec![vm.to_value()])
+        call(session, "VM.clean_shutdown", &[&vm])
     }
 
     /// `Async.VM.clean_shutdown`: [`Vm::clean_shutdown`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OTHER_OPERATION_IN_PROGRESS`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn async_clean_shutdown(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.clean_shutdown", vec![vm.to_value()])
+        call(session, "Async.VM.clean_shutdown", &[&vm])
     }
 
     /// `VM.unpause`.
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn unpause(session: &Session, vm: &Ref<Vm>) -> Result<()> {
-        call(session, "VM.unpause", vec![vm.to_value()])
+        call(session, "VM.unpause", &[&vm])
     }
 
     /// `Async.VM.unpause`: [`Vm::unpause`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn async_unpause(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.unpause", vec![vm.to_value()])
+        call(session, "Async.VM.unpause", &[&vm])
     }
 
     /// `VM.pause`.
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OTHER_OPERATION_IN_PROGRESS`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn pause(session: &Session, vm: &Ref<Vm>) -> Result<()> {
-        call(session, "VM.pause", vec![vm.to_value()])
+        call(session, "VM.pause", &[&vm])
     }
 
     /// `Async.VM.pause`: [`Vm::pause`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OTHER_OPERATION_IN_PROGRESS`, `OPERATION_NOT_ALLOWED`, `VM_IS_TEMPLATE`.
     pub fn async_pause(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.pause", vec![vm.to_value()])
+        call(session, "Async.VM.pause", &[&vm])
     }
 
     /// `VM.start_on`.
@@ -3064,16 +2511,7 @@ impl Vm {
         start_paused: bool,
         force: bool,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.start_on",
-            vec![
-                vm.to_value(),
-                host.to_value(),
-                start_paused.to_value(),
-                force.to_value(),
-            ],
-        )
+        call(session, "VM.start_on", &[&vm, &host, &start_paused, &force])
     }
 
     /// `Async.VM.start_on`: [`Vm::start_on`] as a task; wait for it with [`crate::task::wait`].
@@ -3089,12 +2527,7 @@ impl Vm {
         call(
             session,
             "Async.VM.start_on",
-            vec![
-                vm.to_value(),
-                host.to_value(),
-                start_paused.to_value(),
-                force.to_value(),
-            ],
+            &[&vm, &host, &start_paused, &force],
         )
     }
 
@@ -3102,11 +2535,7 @@ impl Vm {
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `VM_HVM_REQUIRED`, `VM_IS_TEMPLATE`, `OTHER_OPERATION_IN_PROGRESS`, `OPERATION_NOT_ALLOWED`, `BOOTLOADER_FAILED`, `UNKNOWN_BOOTLOADER`, `NO_HOSTS_AVAILABLE`, `LICENCE_RESTRICTION`.
     pub fn start(session: &Session, vm: &Ref<Vm>, start_paused: bool, force: bool) -> Result<()> {
-        call(
-            session,
-            "VM.start",
-            vec![vm.to_value(), start_paused.to_value(), force.to_value()],
-        )
+        call(session, "VM.start", &[&vm, &start_paused, &force])
     }
 
     /// `Async.VM.start`: [`Vm::start`] as a task; wait for it with [`crate::task::wait`].
@@ -3118,72 +2547,56 @@ impl Vm {
         start_paused: bool,
         force: bool,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.start",
-            vec![vm.to_value(), start_paused.to_value(), force.to_value()],
-        )
+        call(session, "Async.VM.start", &[&vm, &start_paused, &force])
     }
 
     /// `VM.provision`.
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `SR_FULL`, `OPERATION_NOT_ALLOWED`, `LICENCE_RESTRICTION`.
     pub fn provision(session: &Session, vm: &Ref<Vm>) -> Result<()> {
-        call(session, "VM.provision", vec![vm.to_value()])
+        call(session, "VM.provision", &[&vm])
     }
 
     /// `Async.VM.provision`: [`Vm::provision`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `SR_FULL`, `OPERATION_NOT_ALLOWED`, `LICENCE_RESTRICTION`.
     pub fn async_provision(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.provision", vec![vm.to_value()])
+        call(session, "Async.VM.provision", &[&vm])
     }
 
     /// `VM.checkpoint`.
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `SR_FULL`, `OPERATION_NOT_ALLOWED`, `VM_CHECKPOINT_SUSPEND_FAILED`, `VM_CHECKPOINT_RESUME_FAILED`.
     pub fn checkpoint(session: &Session, vm: &Ref<Vm>, new_name: &str) -> Result<Ref<Vm>> {
-        call(
-            session,
-            "VM.checkpoint",
-            vec![vm.to_value(), new_name.to_value()],
-        )
+        call(session, "VM.checkpoint", &[&vm, &new_name])
     }
 
     /// `Async.VM.checkpoint`: [`Vm::checkpoint`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `SR_FULL`, `OPERATION_NOT_ALLOWED`, `VM_CHECKPOINT_SUSPEND_FAILED`, `VM_CHECKPOINT_RESUME_FAILED`.
     pub fn async_checkpoint(session: &Session, vm: &Ref<Vm>, new_name: &str) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.checkpoint",
-            vec![vm.to_value(), new_name.to_value()],
-        )
+        call(session, "Async.VM.checkpoint", &[&vm, &new_name])
     }
 
     /// `VM.revert`.
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OPERATION_NOT_ALLOWED`, `SR_FULL`, `VM_REVERT_FAILED`.
     pub fn revert(session: &Session, snapshot: &Ref<Vm>) -> Result<()> {
-        call(session, "VM.revert", vec![snapshot.to_value()])
+        call(session, "VM.revert", &[&snapshot])
     }
 
     /// `Async.VM.revert`: [`Vm::revert`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `OPERATION_NOT_ALLOWED`, `SR_FULL`, `VM_REVERT_FAILED`.
     pub fn async_revert(session: &Session, snapshot: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VM.revert", vec![snapshot.to_value()])
+        call(session, "Async.VM.revert", &[&snapshot])
     }
 
     /// `VM.copy`.
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `SR_FULL`, `OPERATION_NOT_ALLOWED`, `LICENCE_RESTRICTION`.
     pub fn copy(session: &Session, vm: &Ref<Vm>, new_name: &str, sr: &Ref<Sr>) -> Result<Ref<Vm>> {
-        call(
-            session,
-            "VM.copy",
-            vec![vm.to_value(), new_name.to_value(), sr.to_value()],
-        )
+        call(session, "VM.copy", &[&vm, &new_name, &sr])
     }
 
     /// `Async.VM.copy`: [`Vm::copy`] as a task; wait for it with [`crate::task::wait`].
@@ -3195,33 +2608,21 @@ impl Vm {
         new_name: &str,
         sr: &Ref<Sr>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.copy",
-            vec![vm.to_value(), new_name.to_value(), sr.to_value()],
-        )
+        call(session, "Async.VM.copy", &[&vm, &new_name, &sr])
     }
 
     /// `VM.clone`.
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `SR_FULL`, `OPERATION_NOT_ALLOWED`, `LICENCE_RESTRICTION`.
     pub fn clone(session: &Session, vm: &Ref<Vm>, new_name: &str) -> Result<Ref<Vm>> {
-        call(
-            session,
-            "VM.clone",
-            vec![vm.to_value(), new_name.to_value()],
-        )
+        call(session, "VM.clone", &[&vm, &new_name])
     }
 
     /// `Async.VM.clone`: [`Vm::clone`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `VM_BAD_POWER_STATE`, `SR_FULL`, `OPERATION_NOT_ALLOWED`, `LICENCE_RESTRICTION`.
     pub fn async_clone(session: &Session, vm: &Ref<Vm>, new_name: &str) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.clone",
-            vec![vm.to_value(), new_name.to_value()],
-        )
+        call(session, "Async.VM.clone", &[&vm, &new_name])
     }
 
     /// `VM.snapshot_with_quiesce`.
@@ -3234,11 +2635,7 @@ impl Vm {
         vm: &Ref<Vm>,
         new_name: &str,
     ) -> Result<Ref<Vm>> {
-        call(
-            session,
-            "VM.snapshot_with_quiesce",
-            vec![vm.to_value(), new_name.to_value()],
-        )
+        call(session, "VM.snapshot_with_quiesce", &[&vm, &new_name])
     }
 
     /// `Async.VM.snapshot_with_quiesce`: [`Vm::snapshot_with_quiesce`] as a task; wait for it with [`crate::task::wait`].
@@ -3251,11 +2648,7 @@ impl Vm {
         vm: &Ref<Vm>,
         new_name: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM.snapshot_with_quiesce",
-            vec![vm.to_value(), new_name.to_value()],
-        )
+        call(session, "Async.VM.snapshot_with_quiesce", &[&vm, &new_name])
     }
 
     /// `VM.snapshot`.
@@ -3267,11 +2660,7 @@ impl Vm {
         new_name: &str,
         ignore_vdis: &[Ref<Vdi>],
     ) -> Result<Ref<Vm>> {
-        call(
-            session,
-            "VM.snapshot",
-            vec![vm.to_value(), new_name.to_value(), ignore_vdis.to_value()],
-        )
+        call(session, "VM.snapshot", &[&vm, &new_name, &ignore_vdis])
     }
 
     /// `Async.VM.snapshot`: [`Vm::snapshot`] as a task; wait for it with [`crate::task::wait`].
@@ -3286,7 +2675,7 @@ impl Vm {
         call(
             session,
             "Async.VM.snapshot",
-            vec![vm.to_value(), new_name.to_value(), ignore_vdis.to_value()],
+            &[&vm, &new_name, &ignore_vdis],
         )
     }
 
@@ -3296,20 +2685,12 @@ impl Vm {
         vm: &Ref<Vm>,
         value: i64,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.set_hardware_platform_version",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_hardware_platform_version", &[&vm, &value])
     }
 
     /// `VM.set_suspend_SR`.
     pub fn set_suspend_sr(session: &Session, vm: &Ref<Vm>, value: &Ref<Sr>) -> Result<()> {
-        call(
-            session,
-            "VM.set_suspend_SR",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_suspend_SR", &[&vm, &value])
     }
 
     /// `VM.remove_from_blocked_operations`.
@@ -3318,11 +2699,7 @@ impl Vm {
         vm: &Ref<Vm>,
         key: VmOperations,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.remove_from_blocked_operations",
-            vec![vm.to_value(), key.to_value()],
-        )
+        call(session, "VM.remove_from_blocked_operations", &[&vm, &key])
     }
 
     /// `VM.add_to_blocked_operations`.
@@ -3335,7 +2712,7 @@ impl Vm {
         call(
             session,
             "VM.add_to_blocked_operations",
-            vec![vm.to_value(), key.to_value(), value.to_value()],
+            &[&vm, &key, &value],
         )
     }
 
@@ -3345,47 +2722,27 @@ impl Vm {
         vm: &Ref<Vm>,
         value: &HashMap<VmOperations, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.set_blocked_operations",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_blocked_operations", &[&vm, &value])
     }
 
     /// `VM.remove_tags`.
     pub fn remove_tags(session: &Session, vm: &Ref<Vm>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VM.remove_tags",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.remove_tags", &[&vm, &value])
     }
 
     /// `VM.add_tags`.
     pub fn add_tags(session: &Session, vm: &Ref<Vm>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VM.add_tags",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.add_tags", &[&vm, &value])
     }
 
     /// `VM.set_tags`.
     pub fn set_tags(session: &Session, vm: &Ref<Vm>, value: &[String]) -> Result<()> {
-        call(
-            session,
-            "VM.set_tags",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_tags", &[&vm, &value])
     }
 
     /// `VM.remove_from_xenstore_data`.
     pub fn remove_from_xenstore_data(session: &Session, vm: &Ref<Vm>, key: &str) -> Result<()> {
-        call(
-            session,
-            "VM.remove_from_xenstore_data",
-            vec![vm.to_value(), key.to_value()],
-        )
+        call(session, "VM.remove_from_xenstore_data", &[&vm, &key])
     }
 
     /// `VM.add_to_xenstore_data`.
@@ -3395,11 +2752,7 @@ impl Vm {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.add_to_xenstore_data",
-            vec![vm.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "VM.add_to_xenstore_data", &[&vm, &key, &value])
     }
 
     /// `VM.set_xenstore_data`.
@@ -3408,29 +2761,17 @@ impl Vm {
         vm: &Ref<Vm>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.set_xenstore_data",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_xenstore_data", &[&vm, &value])
     }
 
     /// `VM.set_recommendations`.
     pub fn set_recommendations(session: &Session, vm: &Ref<Vm>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VM.set_recommendations",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_recommendations", &[&vm, &value])
     }
 
     /// `VM.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, vm: &Ref<Vm>, key: &str) -> Result<()> {
-        call(
-            session,
-            "VM.remove_from_other_config",
-            vec![vm.to_value(), key.to_value()],
-        )
+        call(session, "VM.remove_from_other_config", &[&vm, &key])
     }
 
     /// `VM.add_to_other_config`.
@@ -3440,11 +2781,7 @@ impl Vm {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.add_to_other_config",
-            vec![vm.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "VM.add_to_other_config", &[&vm, &key, &value])
     }
 
     /// `VM.set_other_config`.
@@ -3453,40 +2790,24 @@ impl Vm {
         vm: &Ref<Vm>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.set_other_config",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_other_config", &[&vm, &value])
     }
 
     /// `VM.set_PCI_bus`.
     ///
     /// Deprecated since boston.
     pub fn set_pci_bus(session: &Session, vm: &Ref<Vm>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VM.set_PCI_bus",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_PCI_bus", &[&vm, &value])
     }
 
     /// `VM.remove_from_platform`.
     pub fn remove_from_platform(session: &Session, vm: &Ref<Vm>, key: &str) -> Result<()> {
-        call(
-            session,
-            "VM.remove_from_platform",
-            vec![vm.to_value(), key.to_value()],
-        )
+        call(session, "VM.remove_from_platform", &[&vm, &key])
     }
 
     /// `VM.add_to_platform`.
     pub fn add_to_platform(session: &Session, vm: &Ref<Vm>, key: &str, value: &str) -> Result<()> {
-        call(
-            session,
-            "VM.add_to_platform",
-            vec![vm.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "VM.add_to_platform", &[&vm, &key, &value])
     }
 
     /// `VM.set_platform`.
@@ -3495,20 +2816,12 @@ impl Vm {
         vm: &Ref<Vm>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.set_platform",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_platform", &[&vm, &value])
     }
 
     /// `VM.remove_from_HVM_boot_params`.
     pub fn remove_from_hvm_boot_params(session: &Session, vm: &Ref<Vm>, key: &str) -> Result<()> {
-        call(
-            session,
-            "VM.remove_from_HVM_boot_params",
-            vec![vm.to_value(), key.to_value()],
-        )
+        call(session, "VM.remove_from_HVM_boot_params", &[&vm, &key])
     }
 
     /// `VM.add_to_HVM_boot_params`.
@@ -3518,11 +2831,7 @@ impl Vm {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.add_to_HVM_boot_params",
-            vec![vm.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "VM.add_to_HVM_boot_params", &[&vm, &key, &value])
     }
 
     /// `VM.set_HVM_boot_params`.
@@ -3531,65 +2840,37 @@ impl Vm {
         vm: &Ref<Vm>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.set_HVM_boot_params",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_HVM_boot_params", &[&vm, &value])
     }
 
     /// `VM.set_PV_legacy_args`.
     pub fn set_pv_legacy_args(session: &Session, vm: &Ref<Vm>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VM.set_PV_legacy_args",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_PV_legacy_args", &[&vm, &value])
     }
 
     /// `VM.set_PV_bootloader_args`.
     pub fn set_pv_bootloader_args(session: &Session, vm: &Ref<Vm>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VM.set_PV_bootloader_args",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_PV_bootloader_args", &[&vm, &value])
     }
 
     /// `VM.set_PV_args`.
     pub fn set_pv_args(session: &Session, vm: &Ref<Vm>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VM.set_PV_args",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_PV_args", &[&vm, &value])
     }
 
     /// `VM.set_PV_ramdisk`.
     pub fn set_pv_ramdisk(session: &Session, vm: &Ref<Vm>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VM.set_PV_ramdisk",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_PV_ramdisk", &[&vm, &value])
     }
 
     /// `VM.set_PV_kernel`.
     pub fn set_pv_kernel(session: &Session, vm: &Ref<Vm>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VM.set_PV_kernel",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_PV_kernel", &[&vm, &value])
     }
 
     /// `VM.set_PV_bootloader`.
     pub fn set_pv_bootloader(session: &Session, vm: &Ref<Vm>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VM.set_PV_bootloader",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_PV_bootloader", &[&vm, &value])
     }
 
     /// `VM.set_actions_after_reboot`.
@@ -3598,11 +2879,7 @@ impl Vm {
         vm: &Ref<Vm>,
         value: OnNormalExit,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.set_actions_after_reboot",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_actions_after_reboot", &[&vm, &value])
     }
 
     /// `VM.set_actions_after_shutdown`.
@@ -3611,11 +2888,7 @@ impl Vm {
         vm: &Ref<Vm>,
         value: OnNormalExit,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.set_actions_after_shutdown",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_actions_after_shutdown", &[&vm, &value])
     }
 
     /// `VM.set_actions_after_softreboot`.
@@ -3626,20 +2899,12 @@ impl Vm {
         vm: &Ref<Vm>,
         value: OnSoftrebootBehavior,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.set_actions_after_softreboot",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_actions_after_softreboot", &[&vm, &value])
     }
 
     /// `VM.remove_from_VCPUs_params`.
     pub fn remove_from_vcpus_params(session: &Session, vm: &Ref<Vm>, key: &str) -> Result<()> {
-        call(
-            session,
-            "VM.remove_from_VCPUs_params",
-            vec![vm.to_value(), key.to_value()],
-        )
+        call(session, "VM.remove_from_VCPUs_params", &[&vm, &key])
     }
 
     /// `VM.add_to_VCPUs_params`.
@@ -3649,11 +2914,7 @@ impl Vm {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.add_to_VCPUs_params",
-            vec![vm.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "VM.add_to_VCPUs_params", &[&vm, &key, &value])
     }
 
     /// `VM.set_VCPUs_params`.
@@ -3662,56 +2923,32 @@ impl Vm {
         vm: &Ref<Vm>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VM.set_VCPUs_params",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_VCPUs_params", &[&vm, &value])
     }
 
     /// `VM.set_affinity`.
     pub fn set_affinity(session: &Session, vm: &Ref<Vm>, value: &Ref<Host>) -> Result<()> {
-        call(
-            session,
-            "VM.set_affinity",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_affinity", &[&vm, &value])
     }
 
     /// `VM.set_is_a_template`.
     pub fn set_is_a_template(session: &Session, vm: &Ref<Vm>, value: bool) -> Result<()> {
-        call(
-            session,
-            "VM.set_is_a_template",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_is_a_template", &[&vm, &value])
     }
 
     /// `VM.set_user_version`.
     pub fn set_user_version(session: &Session, vm: &Ref<Vm>, value: i64) -> Result<()> {
-        call(
-            session,
-            "VM.set_user_version",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_user_version", &[&vm, &value])
     }
 
     /// `VM.set_name_description`.
     pub fn set_name_description(session: &Session, vm: &Ref<Vm>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VM.set_name_description",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_name_description", &[&vm, &value])
     }
 
     /// `VM.set_name_label`.
     pub fn set_name_label(session: &Session, vm: &Ref<Vm>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VM.set_name_label",
-            vec![vm.to_value(), value.to_value()],
-        )
+        call(session, "VM.set_name_label", &[&vm, &value])
     }
 
     /// `VM.get_pending_guidances_full`.
@@ -3721,11 +2958,7 @@ impl Vm {
         session: &Session,
         vm: &Ref<Vm>,
     ) -> Result<Vec<UpdateGuidances>> {
-        call(
-            session,
-            "VM.get_pending_guidances_full",
-            vec![vm.to_value()],
-        )
+        call(session, "VM.get_pending_guidances_full", &[&vm])
     }
 
     /// `VM.get_pending_guidances_recommended`.
@@ -3735,144 +2968,136 @@ impl Vm {
         session: &Session,
         vm: &Ref<Vm>,
     ) -> Result<Vec<UpdateGuidances>> {
-        call(
-            session,
-            "VM.get_pending_guidances_recommended",
-            vec![vm.to_value()],
-        )
+        call(session, "VM.get_pending_guidances_recommended", &[&vm])
     }
 
     /// `VM.get_pending_guidances`.
     pub fn get_pending_guidances(session: &Session, vm: &Ref<Vm>) -> Result<Vec<UpdateGuidances>> {
-        call(session, "VM.get_pending_guidances", vec![vm.to_value()])
+        call(session, "VM.get_pending_guidances", &[&vm])
     }
 
     /// `VM.get_NVRAM`.
     pub fn get_nvram(session: &Session, vm: &Ref<Vm>) -> Result<HashMap<String, String>> {
-        call(session, "VM.get_NVRAM", vec![vm.to_value()])
+        call(session, "VM.get_NVRAM", &[&vm])
     }
 
     /// `VM.get_domain_type`.
     pub fn get_domain_type(session: &Session, vm: &Ref<Vm>) -> Result<DomainType> {
-        call(session, "VM.get_domain_type", vec![vm.to_value()])
+        call(session, "VM.get_domain_type", &[&vm])
     }
 
     /// `VM.get_reference_label`.
     pub fn get_reference_label(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_reference_label", vec![vm.to_value()])
+        call(session, "VM.get_reference_label", &[&vm])
     }
 
     /// `VM.get_requires_reboot`.
     pub fn get_requires_reboot(session: &Session, vm: &Ref<Vm>) -> Result<bool> {
-        call(session, "VM.get_requires_reboot", vec![vm.to_value()])
+        call(session, "VM.get_requires_reboot", &[&vm])
     }
 
     /// `VM.get_has_vendor_device`.
     pub fn get_has_vendor_device(session: &Session, vm: &Ref<Vm>) -> Result<bool> {
-        call(session, "VM.get_has_vendor_device", vec![vm.to_value()])
+        call(session, "VM.get_has_vendor_device", &[&vm])
     }
 
     /// `VM.get_hardware_platform_version`.
     pub fn get_hardware_platform_version(session: &Session, vm: &Ref<Vm>) -> Result<i64> {
-        call(
-            session,
-            "VM.get_hardware_platform_version",
-            vec![vm.to_value()],
-        )
+        call(session, "VM.get_hardware_platform_version", &[&vm])
     }
 
     /// `VM.get_generation_id`.
     pub fn get_generation_id(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_generation_id", vec![vm.to_value()])
+        call(session, "VM.get_generation_id", &[&vm])
     }
 
     /// `VM.get_version`.
     pub fn get_version(session: &Session, vm: &Ref<Vm>) -> Result<i64> {
-        call(session, "VM.get_version", vec![vm.to_value()])
+        call(session, "VM.get_version", &[&vm])
     }
 
     /// `VM.get_suspend_SR`.
     pub fn get_suspend_sr(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Sr>> {
-        call(session, "VM.get_suspend_SR", vec![vm.to_value()])
+        call(session, "VM.get_suspend_SR", &[&vm])
     }
 
     /// `VM.get_attached_PCIs`.
     pub fn get_attached_pcis(session: &Session, vm: &Ref<Vm>) -> Result<Vec<Ref<Pci>>> {
-        call(session, "VM.get_attached_PCIs", vec![vm.to_value()])
+        call(session, "VM.get_attached_PCIs", &[&vm])
     }
 
     /// `VM.get_VGPUs`.
     pub fn get_vgpus(session: &Session, vm: &Ref<Vm>) -> Result<Vec<Ref<Vgpu>>> {
-        call(session, "VM.get_VGPUs", vec![vm.to_value()])
+        call(session, "VM.get_VGPUs", &[&vm])
     }
 
     /// `VM.get_order`.
     pub fn get_order(session: &Session, vm: &Ref<Vm>) -> Result<i64> {
-        call(session, "VM.get_order", vec![vm.to_value()])
+        call(session, "VM.get_order", &[&vm])
     }
 
     /// `VM.get_shutdown_delay`.
     pub fn get_shutdown_delay(session: &Session, vm: &Ref<Vm>) -> Result<i64> {
-        call(session, "VM.get_shutdown_delay", vec![vm.to_value()])
+        call(session, "VM.get_shutdown_delay", &[&vm])
     }
 
     /// `VM.get_start_delay`.
     pub fn get_start_delay(session: &Session, vm: &Ref<Vm>) -> Result<i64> {
-        call(session, "VM.get_start_delay", vec![vm.to_value()])
+        call(session, "VM.get_start_delay", &[&vm])
     }
 
     /// `VM.get_appliance`.
     pub fn get_appliance(session: &Session, vm: &Ref<Vm>) -> Result<Ref<VmAppliance>> {
-        call(session, "VM.get_appliance", vec![vm.to_value()])
+        call(session, "VM.get_appliance", &[&vm])
     }
 
     /// `VM.get_is_vmss_snapshot`.
     pub fn get_is_vmss_snapshot(session: &Session, vm: &Ref<Vm>) -> Result<bool> {
-        call(session, "VM.get_is_vmss_snapshot", vec![vm.to_value()])
+        call(session, "VM.get_is_vmss_snapshot", &[&vm])
     }
 
     /// `VM.get_snapshot_schedule`.
     pub fn get_snapshot_schedule(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Vmss>> {
-        call(session, "VM.get_snapshot_schedule", vec![vm.to_value()])
+        call(session, "VM.get_snapshot_schedule", &[&vm])
     }
 
     /// `VM.get_is_snapshot_from_vmpp`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_is_snapshot_from_vmpp(session: &Session, vm: &Ref<Vm>) -> Result<bool> {
-        call(session, "VM.get_is_snapshot_from_vmpp", vec![vm.to_value()])
+        call(session, "VM.get_is_snapshot_from_vmpp", &[&vm])
     }
 
     /// `VM.get_protection_policy`.
     ///
     /// Deprecated since clearwater.
     pub fn get_protection_policy(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Vmpp>> {
-        call(session, "VM.get_protection_policy", vec![vm.to_value()])
+        call(session, "VM.get_protection_policy", &[&vm])
     }
 
     /// `VM.get_bios_strings`.
     pub fn get_bios_strings(session: &Session, vm: &Ref<Vm>) -> Result<HashMap<String, String>> {
-        call(session, "VM.get_bios_strings", vec![vm.to_value()])
+        call(session, "VM.get_bios_strings", &[&vm])
     }
 
     /// `VM.get_children`.
     pub fn get_children(session: &Session, vm: &Ref<Vm>) -> Result<Vec<Ref<Vm>>> {
-        call(session, "VM.get_children", vec![vm.to_value()])
+        call(session, "VM.get_children", &[&vm])
     }
 
     /// `VM.get_parent`.
     pub fn get_parent(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Vm>> {
-        call(session, "VM.get_parent", vec![vm.to_value()])
+        call(session, "VM.get_parent", &[&vm])
     }
 
     /// `VM.get_snapshot_metadata`.
     pub fn get_snapshot_metadata(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_snapshot_metadata", vec![vm.to_value()])
+        call(session, "VM.get_snapshot_metadata", &[&vm])
     }
 
     /// `VM.get_snapshot_info`.
     pub fn get_snapshot_info(session: &Session, vm: &Ref<Vm>) -> Result<HashMap<String, String>> {
-        call(session, "VM.get_snapshot_info", vec![vm.to_value()])
+        call(session, "VM.get_snapshot_info", &[&vm])
     }
 
     /// `VM.get_blocked_operations`.
@@ -3880,88 +3105,84 @@ impl Vm {
         session: &Session,
         vm: &Ref<Vm>,
     ) -> Result<HashMap<VmOperations, String>> {
-        call(session, "VM.get_blocked_operations", vec![vm.to_value()])
+        call(session, "VM.get_blocked_operations", &[&vm])
     }
 
     /// `VM.get_tags`.
     pub fn get_tags(session: &Session, vm: &Ref<Vm>) -> Result<Vec<String>> {
-        call(session, "VM.get_tags", vec![vm.to_value()])
+        call(session, "VM.get_tags", &[&vm])
     }
 
     /// `VM.get_blobs`.
     pub fn get_blobs(session: &Session, vm: &Ref<Vm>) -> Result<HashMap<String, Ref<Blob>>> {
-        call(session, "VM.get_blobs", vec![vm.to_value()])
+        call(session, "VM.get_blobs", &[&vm])
     }
 
     /// `VM.get_transportable_snapshot_id`.
     pub fn get_transportable_snapshot_id(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(
-            session,
-            "VM.get_transportable_snapshot_id",
-            vec![vm.to_value()],
-        )
+        call(session, "VM.get_transportable_snapshot_id", &[&vm])
     }
 
     /// `VM.get_snapshot_time`.
     pub fn get_snapshot_time(session: &Session, vm: &Ref<Vm>) -> Result<DateTime> {
-        call(session, "VM.get_snapshot_time", vec![vm.to_value()])
+        call(session, "VM.get_snapshot_time", &[&vm])
     }
 
     /// `VM.get_snapshots`.
     pub fn get_snapshots(session: &Session, vm: &Ref<Vm>) -> Result<Vec<Ref<Vm>>> {
-        call(session, "VM.get_snapshots", vec![vm.to_value()])
+        call(session, "VM.get_snapshots", &[&vm])
     }
 
     /// `VM.get_snapshot_of`.
     pub fn get_snapshot_of(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Vm>> {
-        call(session, "VM.get_snapshot_of", vec![vm.to_value()])
+        call(session, "VM.get_snapshot_of", &[&vm])
     }
 
     /// `VM.get_is_a_snapshot`.
     pub fn get_is_a_snapshot(session: &Session, vm: &Ref<Vm>) -> Result<bool> {
-        call(session, "VM.get_is_a_snapshot", vec![vm.to_value()])
+        call(session, "VM.get_is_a_snapshot", &[&vm])
     }
 
     /// `VM.get_ha_restart_priority`.
     pub fn get_ha_restart_priority(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_ha_restart_priority", vec![vm.to_value()])
+        call(session, "VM.get_ha_restart_priority", &[&vm])
     }
 
     /// `VM.get_ha_always_run`.
     ///
     /// Deprecated since boston.
     pub fn get_ha_always_run(session: &Session, vm: &Ref<Vm>) -> Result<bool> {
-        call(session, "VM.get_ha_always_run", vec![vm.to_value()])
+        call(session, "VM.get_ha_always_run", &[&vm])
     }
 
     /// `VM.get_xenstore_data`.
     pub fn get_xenstore_data(session: &Session, vm: &Ref<Vm>) -> Result<HashMap<String, String>> {
-        call(session, "VM.get_xenstore_data", vec![vm.to_value()])
+        call(session, "VM.get_xenstore_data", &[&vm])
     }
 
     /// `VM.get_recommendations`.
     pub fn get_recommendations(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_recommendations", vec![vm.to_value()])
+        call(session, "VM.get_recommendations", &[&vm])
     }
 
     /// `VM.get_last_booted_record`.
     pub fn get_last_booted_record(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_last_booted_record", vec![vm.to_value()])
+        call(session, "VM.get_last_booted_record", &[&vm])
     }
 
     /// `VM.get_guest_metrics`.
     pub fn get_guest_metrics(session: &Session, vm: &Ref<Vm>) -> Result<Ref<VmGuestMetrics>> {
-        call(session, "VM.get_guest_metrics", vec![vm.to_value()])
+        call(session, "VM.get_guest_metrics", &[&vm])
     }
 
     /// `VM.get_metrics`.
     pub fn get_metrics(session: &Session, vm: &Ref<Vm>) -> Result<Ref<VmMetrics>> {
-        call(session, "VM.get_metrics", vec![vm.to_value()])
+        call(session, "VM.get_metrics", &[&vm])
     }
 
     /// `VM.get_is_control_domain`.
     pub fn get_is_control_domain(session: &Session, vm: &Ref<Vm>) -> Result<bool> {
-        call(session, "VM.get_is_control_domain", vec![vm.to_value()])
+        call(session, "VM.get_is_control_domain", &[&vm])
     }
 
     /// `VM.get_last_boot_CPU_flags`.
@@ -3969,130 +3190,126 @@ impl Vm {
         session: &Session,
         vm: &Ref<Vm>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "VM.get_last_boot_CPU_flags", vec![vm.to_value()])
+        call(session, "VM.get_last_boot_CPU_flags", &[&vm])
     }
 
     /// `VM.get_domarch`.
     pub fn get_domarch(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_domarch", vec![vm.to_value()])
+        call(session, "VM.get_domarch", &[&vm])
     }
 
     /// `VM.get_domid`.
     pub fn get_domid(session: &Session, vm: &Ref<Vm>) -> Result<i64> {
-        call(session, "VM.get_domid", vec![vm.to_value()])
+        call(session, "VM.get_domid", &[&vm])
     }
 
     /// `VM.get_other_config`.
     pub fn get_other_config(session: &Session, vm: &Ref<Vm>) -> Result<HashMap<String, String>> {
-        call(session, "VM.get_other_config", vec![vm.to_value()])
+        call(session, "VM.get_other_config", &[&vm])
     }
 
     /// `VM.get_PCI_bus`.
     ///
     /// Deprecated since boston.
     pub fn get_pci_bus(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_PCI_bus", vec![vm.to_value()])
+        call(session, "VM.get_PCI_bus", &[&vm])
     }
 
     /// `VM.get_platform`.
     pub fn get_platform(session: &Session, vm: &Ref<Vm>) -> Result<HashMap<String, String>> {
-        call(session, "VM.get_platform", vec![vm.to_value()])
+        call(session, "VM.get_platform", &[&vm])
     }
 
     /// `VM.get_HVM_shadow_multiplier`.
     pub fn get_hvm_shadow_multiplier(session: &Session, vm: &Ref<Vm>) -> Result<f64> {
-        call(session, "VM.get_HVM_shadow_multiplier", vec![vm.to_value()])
+        call(session, "VM.get_HVM_shadow_multiplier", &[&vm])
     }
 
     /// `VM.get_HVM_boot_params`.
     pub fn get_hvm_boot_params(session: &Session, vm: &Ref<Vm>) -> Result<HashMap<String, String>> {
-        call(session, "VM.get_HVM_boot_params", vec![vm.to_value()])
+        call(session, "VM.get_HVM_boot_params", &[&vm])
     }
 
     /// `VM.get_HVM_boot_policy`.
     ///
     /// Deprecated since kolkata.
     pub fn get_hvm_boot_policy(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_HVM_boot_policy", vec![vm.to_value()])
+        call(session, "VM.get_HVM_boot_policy", &[&vm])
     }
 
     /// `VM.get_PV_legacy_args`.
     pub fn get_pv_legacy_args(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_PV_legacy_args", vec![vm.to_value()])
+        call(session, "VM.get_PV_legacy_args", &[&vm])
     }
 
     /// `VM.get_PV_bootloader_args`.
     pub fn get_pv_bootloader_args(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_PV_bootloader_args", vec![vm.to_value()])
+        call(session, "VM.get_PV_bootloader_args", &[&vm])
     }
 
     /// `VM.get_PV_args`.
     pub fn get_pv_args(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_PV_args", vec![vm.to_value()])
+        call(session, "VM.get_PV_args", &[&vm])
     }
 
     /// `VM.get_PV_ramdisk`.
     pub fn get_pv_ramdisk(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_PV_ramdisk", vec![vm.to_value()])
+        call(session, "VM.get_PV_ramdisk", &[&vm])
     }
 
     /// `VM.get_PV_kernel`.
     pub fn get_pv_kernel(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_PV_kernel", vec![vm.to_value()])
+        call(session, "VM.get_PV_kernel", &[&vm])
     }
 
     /// `VM.get_PV_bootloader`.
     pub fn get_pv_bootloader(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_PV_bootloader", vec![vm.to_value()])
+        call(session, "VM.get_PV_bootloader", &[&vm])
     }
 
     /// `VM.get_VTPMs`.
     pub fn get_vtpms(session: &Session, vm: &Ref<Vm>) -> Result<Vec<Ref<Vtpm>>> {
-        call(session, "VM.get_VTPMs", vec![vm.to_value()])
+        call(session, "VM.get_VTPMs", &[&vm])
     }
 
     /// `VM.get_crash_dumps`.
     pub fn get_crash_dumps(session: &Session, vm: &Ref<Vm>) -> Result<Vec<Ref<Crashdump>>> {
-        call(session, "VM.get_crash_dumps", vec![vm.to_value()])
+        call(session, "VM.get_crash_dumps", &[&vm])
     }
 
     /// `VM.get_VUSBs`.
     pub fn get_vusbs(session: &Session, vm: &Ref<Vm>) -> Result<Vec<Ref<Vusb>>> {
-        call(session, "VM.get_VUSBs", vec![vm.to_value()])
+        call(session, "VM.get_VUSBs", &[&vm])
     }
 
     /// `VM.get_VBDs`.
     pub fn get_vbds(session: &Session, vm: &Ref<Vm>) -> Result<Vec<Ref<Vbd>>> {
-        call(session, "VM.get_VBDs", vec![vm.to_value()])
+        call(session, "VM.get_VBDs", &[&vm])
     }
 
     /// `VM.get_VIFs`.
     pub fn get_vifs(session: &Session, vm: &Ref<Vm>) -> Result<Vec<Ref<Vif>>> {
-        call(session, "VM.get_VIFs", vec![vm.to_value()])
+        call(session, "VM.get_VIFs", &[&vm])
     }
 
     /// `VM.get_consoles`.
     pub fn get_consoles(session: &Session, vm: &Ref<Vm>) -> Result<Vec<Ref<Console>>> {
-        call(session, "VM.get_consoles", vec![vm.to_value()])
+        call(session, "VM.get_consoles", &[&vm])
     }
 
     /// `VM.get_actions_after_crash`.
     pub fn get_actions_after_crash(session: &Session, vm: &Ref<Vm>) -> Result<OnCrashBehaviour> {
-        call(session, "VM.get_actions_after_crash", vec![vm.to_value()])
+        call(session, "VM.get_actions_after_crash", &[&vm])
     }
 
     /// `VM.get_actions_after_reboot`.
     pub fn get_actions_after_reboot(session: &Session, vm: &Ref<Vm>) -> Result<OnNormalExit> {
-        call(session, "VM.get_actions_after_reboot", vec![vm.to_value()])
+        call(session, "VM.get_actions_after_reboot", &[&vm])
     }
 
     /// `VM.get_actions_after_shutdown`.
     pub fn get_actions_after_shutdown(session: &Session, vm: &Ref<Vm>) -> Result<OnNormalExit> {
-        call(
-            session,
-            "VM.get_actions_after_shutdown",
-            vec![vm.to_value()],
-        )
+        call(session, "VM.get_actions_after_shutdown", &[&vm])
     }
 
     /// `VM.get_actions_after_softreboot`.
@@ -4102,112 +3319,104 @@ impl Vm {
         session: &Session,
         vm: &Ref<Vm>,
     ) -> Result<OnSoftrebootBehavior> {
-        call(
-            session,
-            "VM.get_actions_after_softreboot",
-            vec![vm.to_value()],
-        )
+        call(session, "VM.get_actions_after_softreboot", &[&vm])
     }
 
     /// `VM.get_VCPUs_at_startup`.
     pub fn get_vcpus_at_startup(session: &Session, vm: &Ref<Vm>) -> Result<i64> {
-        call(session, "VM.get_VCPUs_at_startup", vec![vm.to_value()])
+        call(session, "VM.get_VCPUs_at_startup", &[&vm])
     }
 
     /// `VM.get_VCPUs_max`.
     pub fn get_vcpus_max(session: &Session, vm: &Ref<Vm>) -> Result<i64> {
-        call(session, "VM.get_VCPUs_max", vec![vm.to_value()])
+        call(session, "VM.get_VCPUs_max", &[&vm])
     }
 
     /// `VM.get_VCPUs_params`.
     pub fn get_vcpus_params(session: &Session, vm: &Ref<Vm>) -> Result<HashMap<String, String>> {
-        call(session, "VM.get_VCPUs_params", vec![vm.to_value()])
+        call(session, "VM.get_VCPUs_params", &[&vm])
     }
 
     /// `VM.get_memory_static_min`.
     pub fn get_memory_static_min(session: &Session, vm: &Ref<Vm>) -> Result<i64> {
-        call(session, "VM.get_memory_static_min", vec![vm.to_value()])
+        call(session, "VM.get_memory_static_min", &[&vm])
     }
 
     /// `VM.get_memory_dynamic_min`.
     pub fn get_memory_dynamic_min(session: &Session, vm: &Ref<Vm>) -> Result<i64> {
-        call(session, "VM.get_memory_dynamic_min", vec![vm.to_value()])
+        call(session, "VM.get_memory_dynamic_min", &[&vm])
     }
 
     /// `VM.get_memory_dynamic_max`.
     pub fn get_memory_dynamic_max(session: &Session, vm: &Ref<Vm>) -> Result<i64> {
-        call(session, "VM.get_memory_dynamic_max", vec![vm.to_value()])
+        call(session, "VM.get_memory_dynamic_max", &[&vm])
     }
 
     /// `VM.get_memory_static_max`.
     pub fn get_memory_static_max(session: &Session, vm: &Ref<Vm>) -> Result<i64> {
-        call(session, "VM.get_memory_static_max", vec![vm.to_value()])
+        call(session, "VM.get_memory_static_max", &[&vm])
     }
 
     /// `VM.get_memory_target`.
     ///
     /// Deprecated since midnight-ride.
     pub fn get_memory_target(session: &Session, vm: &Ref<Vm>) -> Result<i64> {
-        call(session, "VM.get_memory_target", vec![vm.to_value()])
+        call(session, "VM.get_memory_target", &[&vm])
     }
 
     /// `VM.get_memory_overhead`.
     pub fn get_memory_overhead(session: &Session, vm: &Ref<Vm>) -> Result<i64> {
-        call(session, "VM.get_memory_overhead", vec![vm.to_value()])
+        call(session, "VM.get_memory_overhead", &[&vm])
     }
 
     /// `VM.get_affinity`.
     pub fn get_affinity(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Host>> {
-        call(session, "VM.get_affinity", vec![vm.to_value()])
+        call(session, "VM.get_affinity", &[&vm])
     }
 
     /// `VM.get_scheduled_to_be_resident_on`.
     pub fn get_scheduled_to_be_resident_on(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Host>> {
-        call(
-            session,
-            "VM.get_scheduled_to_be_resident_on",
-            vec![vm.to_value()],
-        )
+        call(session, "VM.get_scheduled_to_be_resident_on", &[&vm])
     }
 
     /// `VM.get_resident_on`.
     pub fn get_resident_on(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Host>> {
-        call(session, "VM.get_resident_on", vec![vm.to_value()])
+        call(session, "VM.get_resident_on", &[&vm])
     }
 
     /// `VM.get_suspend_VDI`.
     pub fn get_suspend_vdi(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Vdi>> {
-        call(session, "VM.get_suspend_VDI", vec![vm.to_value()])
+        call(session, "VM.get_suspend_VDI", &[&vm])
     }
 
     /// `VM.get_is_default_template`.
     pub fn get_is_default_template(session: &Session, vm: &Ref<Vm>) -> Result<bool> {
-        call(session, "VM.get_is_default_template", vec![vm.to_value()])
+        call(session, "VM.get_is_default_template", &[&vm])
     }
 
     /// `VM.get_is_a_template`.
     pub fn get_is_a_template(session: &Session, vm: &Ref<Vm>) -> Result<bool> {
-        call(session, "VM.get_is_a_template", vec![vm.to_value()])
+        call(session, "VM.get_is_a_template", &[&vm])
     }
 
     /// `VM.get_user_version`.
     pub fn get_user_version(session: &Session, vm: &Ref<Vm>) -> Result<i64> {
-        call(session, "VM.get_user_version", vec![vm.to_value()])
+        call(session, "VM.get_user_version", &[&vm])
     }
 
     /// `VM.get_power_state`.
     pub fn get_power_state(session: &Session, vm: &Ref<Vm>) -> Result<VmPowerState> {
-        call(session, "VM.get_power_state", vec![vm.to_value()])
+        call(session, "VM.get_power_state", &[&vm])
     }
 
     /// `VM.get_name_description`.
     pub fn get_name_description(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_name_description", vec![vm.to_value()])
+        call(session, "VM.get_name_description", &[&vm])
     }
 
     /// `VM.get_name_label`.
     pub fn get_name_label(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_name_label", vec![vm.to_value()])
+        call(session, "VM.get_name_label", &[&vm])
     }
 
     /// `VM.get_current_operations`.
@@ -4215,41 +3424,41 @@ impl Vm {
         session: &Session,
         vm: &Ref<Vm>,
     ) -> Result<HashMap<String, VmOperations>> {
-        call(session, "VM.get_current_operations", vec![vm.to_value()])
+        call(session, "VM.get_current_operations", &[&vm])
     }
 
     /// `VM.get_allowed_operations`.
     pub fn get_allowed_operations(session: &Session, vm: &Ref<Vm>) -> Result<Vec<VmOperations>> {
-        call(session, "VM.get_allowed_operations", vec![vm.to_value()])
+        call(session, "VM.get_allowed_operations", &[&vm])
     }
 
     /// `VM.get_uuid`.
     pub fn get_uuid(session: &Session, vm: &Ref<Vm>) -> Result<String> {
-        call(session, "VM.get_uuid", vec![vm.to_value()])
+        call(session, "VM.get_uuid", &[&vm])
     }
 
     /// `VM.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<Vm>>> {
-        call(session, "VM.get_by_name_label", vec![label.to_value()])
+        call(session, "VM.get_by_name_label", &[&label])
     }
 
     /// `VM.destroy`.
     pub fn destroy(session: &Session, vm: &Ref<Vm>) -> Result<()> {
-        call(session, "VM.destroy", vec![vm.to_value()])
+        call(session, "VM.destroy", &[&vm])
     }
 
     /// `VM.create`.
     pub fn create(session: &Session, args: &VmRecord) -> Result<Ref<Vm>> {
-        call(session, "VM.create", vec![args.to_value()])
+        call(session, "VM.create", &[&args])
     }
 
     /// `VM.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Vm>> {
-        call(session, "VM.get_by_uuid", vec![uuid.to_value()])
+        call(session, "VM.get_by_uuid", &[&uuid])
     }
 
     /// `VM.get_record`.
     pub fn get_record(session: &Session, vm: &Ref<Vm>) -> Result<VmRecord> {
-        call(session, "VM.get_record", vec![vm.to_value()])
+        call(session, "VM.get_record", &[&vm])
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{SessionClass, Sr, Task, Vm};
@@ -61,25 +63,17 @@ impl FromValue for VmApplianceRecord {
 
 impl ToValue for VmApplianceRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            (
-                "allowed_operations".to_owned(),
-                self.allowed_operations.to_value(),
-            ),
-            (
-                "current_operations".to_owned(),
-                self.current_operations.to_value(),
-            ),
-            ("VMs".to_owned(), self.vms.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("allowed_operations", &self.allowed_operations),
+                ("current_operations", &self.current_operations),
+                ("VMs", &self.vms),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -163,12 +157,12 @@ impl VmAppliance {
     pub fn get_all_records(
         session: &Session,
     ) -> Result<HashMap<Ref<VmAppliance>, VmApplianceRecord>> {
-        call(session, "VM_appliance.get_all_records", vec![])
+        call(session, "VM_appliance.get_all_records", &[])
     }
 
     /// `VM_appliance.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<VmAppliance>>> {
-        call(session, "VM_appliance.get_all", vec![])
+        call(session, "VM_appliance.get_all", &[])
     }
 
     /// `VM_appliance.recover`.
@@ -183,11 +177,7 @@ impl VmAppliance {
         call(
             session,
             "VM_appliance.recover",
-            vec![
-                vm_appliance.to_value(),
-                session_to.to_value(),
-                force.to_value(),
-            ],
+            &[&vm_appliance, &session_to, &force],
         )
     }
 
@@ -203,11 +193,7 @@ impl VmAppliance {
         call(
             session,
             "Async.VM_appliance.recover",
-            vec![
-                vm_appliance.to_value(),
-                session_to.to_value(),
-                force.to_value(),
-            ],
+            &[&vm_appliance, &session_to, &force],
         )
     }
 
@@ -220,7 +206,7 @@ impl VmAppliance {
         call(
             session,
             "VM_appliance.get_SRs_required_for_recovery",
-            vec![vm_appliance.to_value(), session_to.to_value()],
+            &[&vm_appliance, &session_to],
         )
     }
 
@@ -233,7 +219,7 @@ impl VmAppliance {
         call(
             session,
             "Async.VM_appliance.get_SRs_required_for_recovery",
-            vec![vm_appliance.to_value(), session_to.to_value()],
+            &[&vm_appliance, &session_to],
         )
     }
 
@@ -248,7 +234,7 @@ impl VmAppliance {
         call(
             session,
             "VM_appliance.assert_can_be_recovered",
-            vec![vm_appliance.to_value(), session_to.to_value()],
+            &[&vm_appliance, &session_to],
         )
     }
 
@@ -263,7 +249,7 @@ impl VmAppliance {
         call(
             session,
             "Async.VM_appliance.assert_can_be_recovered",
-            vec![vm_appliance.to_value(), session_to.to_value()],
+            &[&vm_appliance, &session_to],
         )
     }
 
@@ -271,33 +257,21 @@ impl VmAppliance {
     ///
     /// Errors: `OPERATION_PARTIALLY_FAILED`.
     pub fn shutdown(session: &Session, vm_appliance: &Ref<VmAppliance>) -> Result<()> {
-        call(
-            session,
-            "VM_appliance.shutdown",
-            vec![vm_appliance.to_value()],
-        )
+        call(session, "VM_appliance.shutdown", &[&vm_appliance])
     }
 
     /// `Async.VM_appliance.shutdown`: [`VmAppliance::shutdown`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Errors: `OPERATION_PARTIALLY_FAILED`.
     pub fn async_shutdown(session: &Session, vm_appliance: &Ref<VmAppliance>) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VM_appliance.shutdown",
-            vec![vm_appliance.to_value()],
-        )
+        call(session, "Async.VM_appliance.shutdown", &[&vm_appliance])
     }
 
     /// `VM_appliance.hard_shutdown`.
     ///
     /// Errors: `OPERATION_PARTIALLY_FAILED`.
     pub fn hard_shutdown(session: &Session, vm_appliance: &Ref<VmAppliance>) -> Result<()> {
-        call(
-            session,
-            "VM_appliance.hard_shutdown",
-            vec![vm_appliance.to_value()],
-        )
+        call(session, "VM_appliance.hard_shutdown", &[&vm_appliance])
     }
 
     /// `Async.VM_appliance.hard_shutdown`: [`VmAppliance::hard_shutdown`] as a task; wait for it with [`crate::task::wait`].
@@ -310,7 +284,7 @@ impl VmAppliance {
         call(
             session,
             "Async.VM_appliance.hard_shutdown",
-            vec![vm_appliance.to_value()],
+            &[&vm_appliance],
         )
     }
 
@@ -318,11 +292,7 @@ impl VmAppliance {
     ///
     /// Errors: `OPERATION_PARTIALLY_FAILED`.
     pub fn clean_shutdown(session: &Session, vm_appliance: &Ref<VmAppliance>) -> Result<()> {
-        call(
-            session,
-            "VM_appliance.clean_shutdown",
-            vec![vm_appliance.to_value()],
-        )
+        call(session, "VM_appliance.clean_shutdown", &[&vm_appliance])
     }
 
     /// `Async.VM_appliance.clean_shutdown`: [`VmAppliance::clean_shutdown`] as a task; wait for it with [`crate::task::wait`].
@@ -335,7 +305,7 @@ impl VmAppliance {
         call(
             session,
             "Async.VM_appliance.clean_shutdown",
-            vec![vm_appliance.to_value()],
+            &[&vm_appliance],
         )
     }
 
@@ -343,11 +313,7 @@ impl VmAppliance {
     ///
     /// Errors: `OPERATION_PARTIALLY_FAILED`.
     pub fn start(session: &Session, vm_appliance: &Ref<VmAppliance>, paused: bool) -> Result<()> {
-        call(
-            session,
-            "VM_appliance.start",
-            vec![vm_appliance.to_value(), paused.to_value()],
-        )
+        call(session, "VM_appliance.start", &[&vm_appliance, &paused])
     }
 
     /// `Async.VM_appliance.start`: [`VmAppliance::start`] as a task; wait for it with [`crate::task::wait`].
@@ -361,7 +327,7 @@ impl VmAppliance {
         call(
             session,
             "Async.VM_appliance.start",
-            vec![vm_appliance.to_value(), paused.to_value()],
+            &[&vm_appliance, &paused],
         )
     }
 
@@ -374,7 +340,7 @@ impl VmAppliance {
         call(
             session,
             "VM_appliance.set_name_description",
-            vec![vm_appliance.to_value(), value.to_value()],
+            &[&vm_appliance, &value],
         )
     }
 
@@ -387,17 +353,13 @@ impl VmAppliance {
         call(
             session,
             "VM_appliance.set_name_label",
-            vec![vm_appliance.to_value(), value.to_value()],
+            &[&vm_appliance, &value],
         )
     }
 
     /// `VM_appliance.get_VMs`.
     pub fn get_vms(session: &Session, vm_appliance: &Ref<VmAppliance>) -> Result<Vec<Ref<Vm>>> {
-        call(
-            session,
-            "VM_appliance.get_VMs",
-            vec![vm_appliance.to_value()],
-        )
+        call(session, "VM_appliance.get_VMs", &[&vm_appliance])
     }
 
     /// `VM_appliance.get_current_operations`.
@@ -408,7 +370,7 @@ impl VmAppliance {
         call(
             session,
             "VM_appliance.get_current_operations",
-            vec![vm_appliance.to_value()],
+            &[&vm_appliance],
         )
     }
 
@@ -420,7 +382,7 @@ impl VmAppliance {
         call(
             session,
             "VM_appliance.get_allowed_operations",
-            vec![vm_appliance.to_value()],
+            &[&vm_appliance],
         )
     }
 
@@ -432,54 +394,38 @@ impl VmAppliance {
         call(
             session,
             "VM_appliance.get_name_description",
-            vec![vm_appliance.to_value()],
+            &[&vm_appliance],
         )
     }
 
     /// `VM_appliance.get_name_label`.
     pub fn get_name_label(session: &Session, vm_appliance: &Ref<VmAppliance>) -> Result<String> {
-        call(
-            session,
-            "VM_appliance.get_name_label",
-            vec![vm_appliance.to_value()],
-        )
+        call(session, "VM_appliance.get_name_label", &[&vm_appliance])
     }
 
     /// `VM_appliance.get_uuid`.
     pub fn get_uuid(session: &Session, vm_appliance: &Ref<VmAppliance>) -> Result<String> {
-        call(
-            session,
-            "VM_appliance.get_uuid",
-            vec![vm_appliance.to_value()],
-        )
+        call(session, "VM_appliance.get_uuid", &[&vm_appliance])
     }
 
     /// `VM_appliance.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<VmAppliance>>> {
-        call(
-            session,
-            "VM_appliance.get_by_name_label",
-            vec![label.to_value()],
-        )
+        call(session, "VM_appliance.get_by_name_label", &[&label])
     }
 
     /// `VM_appliance.destroy`.
     pub fn destroy(session: &Session, vm_appliance: &Ref<VmAppliance>) -> Result<()> {
-        call(
-            session,
-            "VM_appliance.destroy",
-            vec![vm_appliance.to_value()],
-        )
+        call(session, "VM_appliance.destroy", &[&vm_appliance])
     }
 
     /// `VM_appliance.create`.
     pub fn create(session: &Session, args: &VmApplianceRecord) -> Result<Ref<VmAppliance>> {
-        call(session, "VM_appliance.create", vec![args.to_value()])
+        call(session, "VM_appliance.create", &[&args])
     }
 
     /// `VM_appliance.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<VmAppliance>> {
-        call(session, "VM_appliance.get_by_uuid", vec![uuid.to_value()])
+        call(session, "VM_appliance.get_by_uuid", &[&uuid])
     }
 
     /// `VM_appliance.get_record`.
@@ -487,10 +433,6 @@ impl VmAppliance {
         session: &Session,
         vm_appliance: &Ref<VmAppliance>,
     ) -> Result<VmApplianceRecord> {
-        call(
-            session,
-            "VM_appliance.get_record",
-            vec![vm_appliance.to_value()],
-        )
+        call(session, "VM_appliance.get_record", &[&vm_appliance])
     }
 }

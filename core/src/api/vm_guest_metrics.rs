@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 /// The `VM_guest_metrics` class: the type parameter of [`Ref<VmGuestMetrics>`](crate::Ref) and the namespace of the class's messages.
@@ -87,39 +89,25 @@ impl FromValue for VmGuestMetricsRecord {
 
 impl ToValue for VmGuestMetricsRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("os_version".to_owned(), self.os_version.to_value()),
-            (
-                "PV_drivers_version".to_owned(),
-                self.pv_drivers_version.to_value(),
-            ),
-            (
-                "PV_drivers_up_to_date".to_owned(),
-                self.pv_drivers_up_to_date.to_value(),
-            ),
-            ("memory".to_owned(), self.memory.to_value()),
-            ("disks".to_owned(), self.disks.to_value()),
-            ("networks".to_owned(), self.networks.to_value()),
-            ("other".to_owned(), self.other.to_value()),
-            ("last_updated".to_owned(), self.last_updated.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            ("live".to_owned(), self.live.to_value()),
-            (
-                "can_use_hotplug_vbd".to_owned(),
-                self.can_use_hotplug_vbd.to_value(),
-            ),
-            (
-                "can_use_hotplug_vif".to_owned(),
-                self.can_use_hotplug_vif.to_value(),
-            ),
-            (
-                "PV_drivers_detected".to_owned(),
-                self.pv_drivers_detected.to_value(),
-            ),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("os_version", &self.os_version),
+                ("PV_drivers_version", &self.pv_drivers_version),
+                ("PV_drivers_up_to_date", &self.pv_drivers_up_to_date),
+                ("memory", &self.memory),
+                ("disks", &self.disks),
+                ("networks", &self.networks),
+                ("other", &self.other),
+                ("last_updated", &self.last_updated),
+                ("other_config", &self.other_config),
+                ("live", &self.live),
+                ("can_use_hotplug_vbd", &self.can_use_hotplug_vbd),
+                ("can_use_hotplug_vif", &self.can_use_hotplug_vif),
+                ("PV_drivers_detected", &self.pv_drivers_detected),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -199,12 +187,12 @@ impl VmGuestMetrics {
     pub fn get_all_records(
         session: &Session,
     ) -> Result<HashMap<Ref<VmGuestMetrics>, VmGuestMetricsRecord>> {
-        call(session, "VM_guest_metrics.get_all_records", vec![])
+        call(session, "VM_guest_metrics.get_all_records", &[])
     }
 
     /// `VM_guest_metrics.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<VmGuestMetrics>>> {
-        call(session, "VM_guest_metrics.get_all", vec![])
+        call(session, "VM_guest_metrics.get_all", &[])
     }
 
     /// `VM_guest_metrics.remove_from_other_config`.
@@ -216,7 +204,7 @@ impl VmGuestMetrics {
         call(
             session,
             "VM_guest_metrics.remove_from_other_config",
-            vec![vm_guest_metrics.to_value(), key.to_value()],
+            &[&vm_guest_metrics, &key],
         )
     }
 
@@ -230,11 +218,7 @@ impl VmGuestMetrics {
         call(
             session,
             "VM_guest_metrics.add_to_other_config",
-            vec![
-                vm_guest_metrics.to_value(),
-                key.to_value(),
-                value.to_value(),
-            ],
+            &[&vm_guest_metrics, &key, &value],
         )
     }
 
@@ -247,7 +231,7 @@ impl VmGuestMetrics {
         call(
             session,
             "VM_guest_metrics.set_other_config",
-            vec![vm_guest_metrics.to_value(), value.to_value()],
+            &[&vm_guest_metrics, &value],
         )
     }
 
@@ -259,7 +243,7 @@ impl VmGuestMetrics {
         call(
             session,
             "VM_guest_metrics.get_PV_drivers_detected",
-            vec![vm_guest_metrics.to_value()],
+            &[&vm_guest_metrics],
         )
     }
 
@@ -271,7 +255,7 @@ impl VmGuestMetrics {
         call(
             session,
             "VM_guest_metrics.get_can_use_hotplug_vif",
-            vec![vm_guest_metrics.to_value()],
+            &[&vm_guest_metrics],
         )
     }
 
@@ -283,17 +267,13 @@ impl VmGuestMetrics {
         call(
             session,
             "VM_guest_metrics.get_can_use_hotplug_vbd",
-            vec![vm_guest_metrics.to_value()],
+            &[&vm_guest_metrics],
         )
     }
 
     /// `VM_guest_metrics.get_live`.
     pub fn get_live(session: &Session, vm_guest_metrics: &Ref<VmGuestMetrics>) -> Result<bool> {
-        call(
-            session,
-            "VM_guest_metrics.get_live",
-            vec![vm_guest_metrics.to_value()],
-        )
+        call(session, "VM_guest_metrics.get_live", &[&vm_guest_metrics])
     }
 
     /// `VM_guest_metrics.get_other_config`.
@@ -304,7 +284,7 @@ impl VmGuestMetrics {
         call(
             session,
             "VM_guest_metrics.get_other_config",
-            vec![vm_guest_metrics.to_value()],
+            &[&vm_guest_metrics],
         )
     }
 
@@ -316,7 +296,7 @@ impl VmGuestMetrics {
         call(
             session,
             "VM_guest_metrics.get_last_updated",
-            vec![vm_guest_metrics.to_value()],
+            &[&vm_guest_metrics],
         )
     }
 
@@ -325,11 +305,7 @@ impl VmGuestMetrics {
         session: &Session,
         vm_guest_metrics: &Ref<VmGuestMetrics>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "VM_guest_metrics.get_other",
-            vec![vm_guest_metrics.to_value()],
-        )
+        call(session, "VM_guest_metrics.get_other", &[&vm_guest_metrics])
     }
 
     /// `VM_guest_metrics.get_networks`.
@@ -340,7 +316,7 @@ impl VmGuestMetrics {
         call(
             session,
             "VM_guest_metrics.get_networks",
-            vec![vm_guest_metrics.to_value()],
+            &[&vm_guest_metrics],
         )
     }
 
@@ -351,11 +327,7 @@ impl VmGuestMetrics {
         session: &Session,
         vm_guest_metrics: &Ref<VmGuestMetrics>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "VM_guest_metrics.get_disks",
-            vec![vm_guest_metrics.to_value()],
-        )
+        call(session, "VM_guest_metrics.get_disks", &[&vm_guest_metrics])
     }
 
     /// `VM_guest_metrics.get_memory`.
@@ -365,11 +337,7 @@ impl VmGuestMetrics {
         session: &Session,
         vm_guest_metrics: &Ref<VmGuestMetrics>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "VM_guest_metrics.get_memory",
-            vec![vm_guest_metrics.to_value()],
-        )
+        call(session, "VM_guest_metrics.get_memory", &[&vm_guest_metrics])
     }
 
     /// `VM_guest_metrics.get_PV_drivers_up_to_date`.
@@ -382,7 +350,7 @@ impl VmGuestMetrics {
         call(
             session,
             "VM_guest_metrics.get_PV_drivers_up_to_date",
-            vec![vm_guest_metrics.to_value()],
+            &[&vm_guest_metrics],
         )
     }
 
@@ -394,7 +362,7 @@ impl VmGuestMetrics {
         call(
             session,
             "VM_guest_metrics.get_PV_drivers_version",
-            vec![vm_guest_metrics.to_value()],
+            &[&vm_guest_metrics],
         )
     }
 
@@ -406,26 +374,18 @@ impl VmGuestMetrics {
         call(
             session,
             "VM_guest_metrics.get_os_version",
-            vec![vm_guest_metrics.to_value()],
+            &[&vm_guest_metrics],
         )
     }
 
     /// `VM_guest_metrics.get_uuid`.
     pub fn get_uuid(session: &Session, vm_guest_metrics: &Ref<VmGuestMetrics>) -> Result<String> {
-        call(
-            session,
-            "VM_guest_metrics.get_uuid",
-            vec![vm_guest_metrics.to_value()],
-        )
+        call(session, "VM_guest_metrics.get_uuid", &[&vm_guest_metrics])
     }
 
     /// `VM_guest_metrics.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<VmGuestMetrics>> {
-        call(
-            session,
-            "VM_guest_metrics.get_by_uuid",
-            vec![uuid.to_value()],
-        )
+        call(session, "VM_guest_metrics.get_by_uuid", &[&uuid])
     }
 
     /// `VM_guest_metrics.get_record`.
@@ -433,10 +393,6 @@ impl VmGuestMetrics {
         session: &Session,
         vm_guest_metrics: &Ref<VmGuestMetrics>,
     ) -> Result<VmGuestMetricsRecord> {
-        call(
-            session,
-            "VM_guest_metrics.get_record",
-            vec![vm_guest_metrics.to_value()],
-        )
+        call(session, "VM_guest_metrics.get_record", &[&vm_guest_metrics])
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::convert::{call, field, record_members, FromValue, ToValue};
+use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 use super::DomainType;
@@ -88,44 +88,39 @@ impl FromValue for VmMetricsRecord {
 
 impl ToValue for VmMetricsRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("memory_actual".to_owned(), self.memory_actual.to_value()),
-            ("VCPUs_number".to_owned(), self.vcpus_number.to_value()),
-            (
-                "VCPUs_utilisation".to_owned(),
-                self.vcpus_utilisation.to_value(),
-            ),
-            ("VCPUs_CPU".to_owned(), self.vcpus_cpu.to_value()),
-            ("VCPUs_params".to_owned(), self.vcpus_params.to_value()),
-            ("VCPUs_flags".to_owned(), self.vcpus_flags.to_value()),
-            ("state".to_owned(), self.state.to_value()),
-            ("start_time".to_owned(), self.start_time.to_value()),
-            ("install_time".to_owned(), self.install_time.to_value()),
-            ("last_updated".to_owned(), self.last_updated.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            ("hvm".to_owned(), self.hvm.to_value()),
-            ("nested_virt".to_owned(), self.nested_virt.to_value()),
-            ("nomigrate".to_owned(), self.nomigrate.to_value()),
-            (
-                "current_domain_type".to_owned(),
-                self.current_domain_type.to_value(),
-            ),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("memory_actual", &self.memory_actual),
+                ("VCPUs_number", &self.vcpus_number),
+                ("VCPUs_utilisation", &self.vcpus_utilisation),
+                ("VCPUs_CPU", &self.vcpus_cpu),
+                ("VCPUs_params", &self.vcpus_params),
+                ("VCPUs_flags", &self.vcpus_flags),
+                ("state", &self.state),
+                ("start_time", &self.start_time),
+                ("install_time", &self.install_time),
+                ("last_updated", &self.last_updated),
+                ("other_config", &self.other_config),
+                ("hvm", &self.hvm),
+                ("nested_virt", &self.nested_virt),
+                ("nomigrate", &self.nomigrate),
+                ("current_domain_type", &self.current_domain_type),
+            ],
+            &self.extra,
+        )
     }
 }
 
 impl VmMetrics {
     /// `VM_metrics.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<VmMetrics>, VmMetricsRecord>> {
-        call(session, "VM_metrics.get_all_records", vec![])
+        call(session, "VM_metrics.get_all_records", &[])
     }
 
     /// `VM_metrics.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<VmMetrics>>> {
-        call(session, "VM_metrics.get_all", vec![])
+        call(session, "VM_metrics.get_all", &[])
     }
 
     /// `VM_metrics.remove_from_other_config`.
@@ -137,7 +132,7 @@ impl VmMetrics {
         call(
             session,
             "VM_metrics.remove_from_other_config",
-            vec![vm_metrics.to_value(), key.to_value()],
+            &[&vm_metrics, &key],
         )
     }
 
@@ -151,7 +146,7 @@ impl VmMetrics {
         call(
             session,
             "VM_metrics.add_to_other_config",
-            vec![vm_metrics.to_value(), key.to_value(), value.to_value()],
+            &[&vm_metrics, &key, &value],
         )
     }
 
@@ -164,7 +159,7 @@ impl VmMetrics {
         call(
             session,
             "VM_metrics.set_other_config",
-            vec![vm_metrics.to_value(), value.to_value()],
+            &[&vm_metrics, &value],
         )
     }
 
@@ -176,31 +171,23 @@ impl VmMetrics {
         call(
             session,
             "VM_metrics.get_current_domain_type",
-            vec![vm_metrics.to_value()],
+            &[&vm_metrics],
         )
     }
 
     /// `VM_metrics.get_nomigrate`.
     pub fn get_nomigrate(session: &Session, vm_metrics: &Ref<VmMetrics>) -> Result<bool> {
-        call(
-            session,
-            "VM_metrics.get_nomigrate",
-            vec![vm_metrics.to_value()],
-        )
+        call(session, "VM_metrics.get_nomigrate", &[&vm_metrics])
     }
 
     /// `VM_metrics.get_nested_virt`.
     pub fn get_nested_virt(session: &Session, vm_metrics: &Ref<VmMetrics>) -> Result<bool> {
-        call(
-            session,
-            "VM_metrics.get_nested_virt",
-            vec![vm_metrics.to_value()],
-        )
+        call(session, "VM_metrics.get_nested_virt", &[&vm_metrics])
     }
 
     /// `VM_metrics.get_hvm`.
     pub fn get_hvm(session: &Session, vm_metrics: &Ref<VmMetrics>) -> Result<bool> {
-        call(session, "VM_metrics.get_hvm", vec![vm_metrics.to_value()])
+        call(session, "VM_metrics.get_hvm", &[&vm_metrics])
     }
 
     /// `VM_metrics.get_other_config`.
@@ -208,43 +195,27 @@ impl VmMetrics {
         session: &Session,
         vm_metrics: &Ref<VmMetrics>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "VM_metrics.get_other_config",
-            vec![vm_metrics.to_value()],
-        )
+        call(session, "VM_metrics.get_other_config", &[&vm_metrics])
     }
 
     /// `VM_metrics.get_last_updated`.
     pub fn get_last_updated(session: &Session, vm_metrics: &Ref<VmMetrics>) -> Result<DateTime> {
-        call(
-            session,
-            "VM_metrics.get_last_updated",
-            vec![vm_metrics.to_value()],
-        )
+        call(session, "VM_metrics.get_last_updated", &[&vm_metrics])
     }
 
     /// `VM_metrics.get_install_time`.
     pub fn get_install_time(session: &Session, vm_metrics: &Ref<VmMetrics>) -> Result<DateTime> {
-        call(
-            session,
-            "VM_metrics.get_install_time",
-            vec![vm_metrics.to_value()],
-        )
+        call(session, "VM_metrics.get_install_time", &[&vm_metrics])
     }
 
     /// `VM_metrics.get_start_time`.
     pub fn get_start_time(session: &Session, vm_metrics: &Ref<VmMetrics>) -> Result<DateTime> {
-        call(
-            session,
-            "VM_metrics.get_start_time",
-            vec![vm_metrics.to_value()],
-        )
+        call(session, "VM_metrics.get_start_time", &[&vm_metrics])
     }
 
     /// `VM_metrics.get_state`.
     pub fn get_state(session: &Session, vm_metrics: &Ref<VmMetrics>) -> Result<Vec<String>> {
-        call(session, "VM_metrics.get_state", vec![vm_metrics.to_value()])
+        call(session, "VM_metrics.get_state", &[&vm_metrics])
     }
 
     /// `VM_metrics.get_VCPUs_flags`.
@@ -252,11 +223,7 @@ impl VmMetrics {
         session: &Session,
         vm_metrics: &Ref<VmMetrics>,
     ) -> Result<HashMap<i64, Vec<String>>> {
-        call(
-            session,
-            "VM_metrics.get_VCPUs_flags",
-            vec![vm_metrics.to_value()],
-        )
+        call(session, "VM_metrics.get_VCPUs_flags", &[&vm_metrics])
     }
 
     /// `VM_metrics.get_VCPUs_params`.
@@ -264,11 +231,7 @@ impl VmMetrics {
         session: &Session,
         vm_metrics: &Ref<VmMetrics>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "VM_metrics.get_VCPUs_params",
-            vec![vm_metrics.to_value()],
-        )
+        call(session, "VM_metrics.get_VCPUs_params", &[&vm_metrics])
     }
 
     /// `VM_metrics.get_VCPUs_CPU`.
@@ -276,11 +239,7 @@ impl VmMetrics {
         session: &Session,
         vm_metrics: &Ref<VmMetrics>,
     ) -> Result<HashMap<i64, i64>> {
-        call(
-            session,
-            "VM_metrics.get_VCPUs_CPU",
-            vec![vm_metrics.to_value()],
-        )
+        call(session, "VM_metrics.get_VCPUs_CPU", &[&vm_metrics])
     }
 
     /// `VM_metrics.get_VCPUs_utilisation`.
@@ -290,47 +249,31 @@ impl VmMetrics {
         session: &Session,
         vm_metrics: &Ref<VmMetrics>,
     ) -> Result<HashMap<i64, f64>> {
-        call(
-            session,
-            "VM_metrics.get_VCPUs_utilisation",
-            vec![vm_metrics.to_value()],
-        )
+        call(session, "VM_metrics.get_VCPUs_utilisation", &[&vm_metrics])
     }
 
     /// `VM_metrics.get_VCPUs_number`.
     pub fn get_vcpus_number(session: &Session, vm_metrics: &Ref<VmMetrics>) -> Result<i64> {
-        call(
-            session,
-            "VM_metrics.get_VCPUs_number",
-            vec![vm_metrics.to_value()],
-        )
+        call(session, "VM_metrics.get_VCPUs_number", &[&vm_metrics])
     }
 
     /// `VM_metrics.get_memory_actual`.
     pub fn get_memory_actual(session: &Session, vm_metrics: &Ref<VmMetrics>) -> Result<i64> {
-        call(
-            session,
-            "VM_metrics.get_memory_actual",
-            vec![vm_metrics.to_value()],
-        )
+        call(session, "VM_metrics.get_memory_actual", &[&vm_metrics])
     }
 
     /// `VM_metrics.get_uuid`.
     pub fn get_uuid(session: &Session, vm_metrics: &Ref<VmMetrics>) -> Result<String> {
-        call(session, "VM_metrics.get_uuid", vec![vm_metrics.to_value()])
+        call(session, "VM_metrics.get_uuid", &[&vm_metrics])
     }
 
     /// `VM_metrics.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<VmMetrics>> {
-        call(session, "VM_metrics.get_by_uuid", vec![uuid.to_value()])
+        call(session, "VM_metrics.get_by_uuid", &[&uuid])
     }
 
     /// `VM_metrics.get_record`.
     pub fn get_record(session: &Session, vm_metrics: &Ref<VmMetrics>) -> Result<VmMetricsRecord> {
-        call(
-            session,
-            "VM_metrics.get_record",
-            vec![vm_metrics.to_value()],
-        )
+        call(session, "VM_metrics.get_record", &[&vm_metrics])
     }
 }

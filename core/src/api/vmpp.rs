@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 use super::{Task, Vm};
@@ -109,72 +111,31 @@ impl FromValue for VmppRecord {
 
 impl ToValue for VmppRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            (
-                "is_policy_enabled".to_owned(),
-                self.is_policy_enabled.to_value(),
-            ),
-            ("backup_type".to_owned(), self.backup_type.to_value()),
-            (
-                "backup_retention_value".to_owned(),
-                self.backup_retention_value.to_value(),
-            ),
-            (
-                "backup_frequency".to_owned(),
-                self.backup_frequency.to_value(),
-            ),
-            (
-                "backup_schedule".to_owned(),
-                self.backup_schedule.to_value(),
-            ),
-            (
-                "is_backup_running".to_owned(),
-                self.is_backup_running.to_value(),
-            ),
-            (
-                "backup_last_run_time".to_owned(),
-                self.backup_last_run_time.to_value(),
-            ),
-            (
-                "archive_target_type".to_owned(),
-                self.archive_target_type.to_value(),
-            ),
-            (
-                "archive_target_config".to_owned(),
-                self.archive_target_config.to_value(),
-            ),
-            (
-                "archive_frequency".to_owned(),
-                self.archive_frequency.to_value(),
-            ),
-            (
-                "archive_schedule".to_owned(),
-                self.archive_schedule.to_value(),
-            ),
-            (
-                "is_archive_running".to_owned(),
-                self.is_archive_running.to_value(),
-            ),
-            (
-                "archive_last_run_time".to_owned(),
-                self.archive_last_run_time.to_value(),
-            ),
-            ("VMs".to_owned(), self.vms.to_value()),
-            (
-                "is_alarm_enabled".to_owned(),
-                self.is_alarm_enabled.to_value(),
-            ),
-            ("alarm_config".to_owned(), self.alarm_config.to_value()),
-            ("recent_alerts".to_owned(), self.recent_alerts.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("is_policy_enabled", &self.is_policy_enabled),
+                ("backup_type", &self.backup_type),
+                ("backup_retention_value", &self.backup_retention_value),
+                ("backup_frequency", &self.backup_frequency),
+                ("backup_schedule", &self.backup_schedule),
+                ("is_backup_running", &self.is_backup_running),
+                ("backup_last_run_time", &self.backup_last_run_time),
+                ("archive_target_type", &self.archive_target_type),
+                ("archive_target_config", &self.archive_target_config),
+                ("archive_frequency", &self.archive_frequency),
+                ("archive_schedule", &self.archive_schedule),
+                ("is_archive_running", &self.is_archive_running),
+                ("archive_last_run_time", &self.archive_last_run_time),
+                ("VMs", &self.vms),
+                ("is_alarm_enabled", &self.is_alarm_enabled),
+                ("alarm_config", &self.alarm_config),
+                ("recent_alerts", &self.recent_alerts),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -467,14 +428,14 @@ impl Vmpp {
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Vmpp>, VmppRecord>> {
-        call(session, "VMPP.get_all_records", vec![])
+        call(session, "VMPP.get_all_records", &[])
     }
 
     /// `VMPP.get_all`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Vmpp>>> {
-        call(session, "VMPP.get_all", vec![])
+        call(session, "VMPP.get_all", &[])
     }
 
     /// `VMPP.set_archive_last_run_time`.
@@ -485,11 +446,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         value: &DateTime,
     ) -> Result<()> {
-        call(
-            session,
-            "VMPP.set_archive_last_run_time",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "VMPP.set_archive_last_run_time", &[&vmpp, &value])
     }
 
     /// `Async.VMPP.set_archive_last_run_time`: [`Vmpp::set_archive_last_run_time`] as a task; wait for it with [`crate::task::wait`].
@@ -503,7 +460,7 @@ impl Vmpp {
         call(
             session,
             "Async.VMPP.set_archive_last_run_time",
-            vec![vmpp.to_value(), value.to_value()],
+            &[&vmpp, &value],
         )
     }
 
@@ -515,11 +472,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         value: &DateTime,
     ) -> Result<()> {
-        call(
-            session,
-            "VMPP.set_backup_last_run_time",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "VMPP.set_backup_last_run_time", &[&vmpp, &value])
     }
 
     /// `Async.VMPP.set_backup_last_run_time`: [`Vmpp::set_backup_last_run_time`] as a task; wait for it with [`crate::task::wait`].
@@ -533,7 +486,7 @@ impl Vmpp {
         call(
             session,
             "Async.VMPP.set_backup_last_run_time",
-            vec![vmpp.to_value(), value.to_value()],
+            &[&vmpp, &value],
         )
     }
 
@@ -541,11 +494,7 @@ impl Vmpp {
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn remove_from_alarm_config(session: &Session, vmpp: &Ref<Vmpp>, key: &str) -> Result<()> {
-        call(
-            session,
-            "VMPP.remove_from_alarm_config",
-            vec![vmpp.to_value(), key.to_value()],
-        )
+        call(session, "VMPP.remove_from_alarm_config", &[&vmpp, &key])
     }
 
     /// `Async.VMPP.remove_from_alarm_config`: [`Vmpp::remove_from_alarm_config`] as a task; wait for it with [`crate::task::wait`].
@@ -559,7 +508,7 @@ impl Vmpp {
         call(
             session,
             "Async.VMPP.remove_from_alarm_config",
-            vec![vmpp.to_value(), key.to_value()],
+            &[&vmpp, &key],
         )
     }
 
@@ -571,11 +520,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         key: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "VMPP.remove_from_archive_schedule",
-            vec![vmpp.to_value(), key.to_value()],
-        )
+        call(session, "VMPP.remove_from_archive_schedule", &[&vmpp, &key])
     }
 
     /// `Async.VMPP.remove_from_archive_schedule`: [`Vmpp::remove_from_archive_schedule`] as a task; wait for it with [`crate::task::wait`].
@@ -589,7 +534,7 @@ impl Vmpp {
         call(
             session,
             "Async.VMPP.remove_from_archive_schedule",
-            vec![vmpp.to_value(), key.to_value()],
+            &[&vmpp, &key],
         )
     }
 
@@ -604,7 +549,7 @@ impl Vmpp {
         call(
             session,
             "VMPP.remove_from_archive_target_config",
-            vec![vmpp.to_value(), key.to_value()],
+            &[&vmpp, &key],
         )
     }
 
@@ -619,7 +564,7 @@ impl Vmpp {
         call(
             session,
             "Async.VMPP.remove_from_archive_target_config",
-            vec![vmpp.to_value(), key.to_value()],
+            &[&vmpp, &key],
         )
     }
 
@@ -631,11 +576,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         key: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "VMPP.remove_from_backup_schedule",
-            vec![vmpp.to_value(), key.to_value()],
-        )
+        call(session, "VMPP.remove_from_backup_schedule", &[&vmpp, &key])
     }
 
     /// `Async.VMPP.remove_from_backup_schedule`: [`Vmpp::remove_from_backup_schedule`] as a task; wait for it with [`crate::task::wait`].
@@ -649,7 +590,7 @@ impl Vmpp {
         call(
             session,
             "Async.VMPP.remove_from_backup_schedule",
-            vec![vmpp.to_value(), key.to_value()],
+            &[&vmpp, &key],
         )
     }
 
@@ -662,11 +603,7 @@ impl Vmpp {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "VMPP.add_to_alarm_config",
-            vec![vmpp.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "VMPP.add_to_alarm_config", &[&vmpp, &key, &value])
     }
 
     /// `Async.VMPP.add_to_alarm_config`: [`Vmpp::add_to_alarm_config`] as a task; wait for it with [`crate::task::wait`].
@@ -681,7 +618,7 @@ impl Vmpp {
         call(
             session,
             "Async.VMPP.add_to_alarm_config",
-            vec![vmpp.to_value(), key.to_value(), value.to_value()],
+            &[&vmpp, &key, &value],
         )
     }
 
@@ -697,7 +634,7 @@ impl Vmpp {
         call(
             session,
             "VMPP.add_to_archive_schedule",
-            vec![vmpp.to_value(), key.to_value(), value.to_value()],
+            &[&vmpp, &key, &value],
         )
     }
 
@@ -713,7 +650,7 @@ impl Vmpp {
         call(
             session,
             "Async.VMPP.add_to_archive_schedule",
-            vec![vmpp.to_value(), key.to_value(), value.to_value()],
+            &[&vmpp, &key, &value],
         )
     }
 
@@ -729,7 +666,7 @@ impl Vmpp {
         call(
             session,
             "VMPP.add_to_archive_target_config",
-            vec![vmpp.to_value(), key.to_value(), value.to_value()],
+            &[&vmpp, &key, &value],
         )
     }
 
@@ -745,7 +682,7 @@ impl Vmpp {
         call(
             session,
             "Async.VMPP.add_to_archive_target_config",
-            vec![vmpp.to_value(), key.to_value(), value.to_value()],
+            &[&vmpp, &key, &value],
         )
     }
 
@@ -761,7 +698,7 @@ impl Vmpp {
         call(
             session,
             "VMPP.add_to_backup_schedule",
-            vec![vmpp.to_value(), key.to_value(), value.to_value()],
+            &[&vmpp, &key, &value],
         )
     }
 
@@ -777,7 +714,7 @@ impl Vmpp {
         call(
             session,
             "Async.VMPP.add_to_backup_schedule",
-            vec![vmpp.to_value(), key.to_value(), value.to_value()],
+            &[&vmpp, &key, &value],
         )
     }
 
@@ -789,11 +726,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VMPP.set_alarm_config",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "VMPP.set_alarm_config", &[&vmpp, &value])
     }
 
     /// `Async.VMPP.set_alarm_config`: [`Vmpp::set_alarm_config`] as a task; wait for it with [`crate::task::wait`].
@@ -804,22 +737,14 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         value: &HashMap<String, String>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VMPP.set_alarm_config",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "Async.VMPP.set_alarm_config", &[&vmpp, &value])
     }
 
     /// `VMPP.set_is_alarm_enabled`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn set_is_alarm_enabled(session: &Session, vmpp: &Ref<Vmpp>, value: bool) -> Result<()> {
-        call(
-            session,
-            "VMPP.set_is_alarm_enabled",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "VMPP.set_is_alarm_enabled", &[&vmpp, &value])
     }
 
     /// `Async.VMPP.set_is_alarm_enabled`: [`Vmpp::set_is_alarm_enabled`] as a task; wait for it with [`crate::task::wait`].
@@ -830,11 +755,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         value: bool,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VMPP.set_is_alarm_enabled",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "Async.VMPP.set_is_alarm_enabled", &[&vmpp, &value])
     }
 
     /// `VMPP.set_archive_target_config`.
@@ -845,11 +766,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VMPP.set_archive_target_config",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "VMPP.set_archive_target_config", &[&vmpp, &value])
     }
 
     /// `Async.VMPP.set_archive_target_config`: [`Vmpp::set_archive_target_config`] as a task; wait for it with [`crate::task::wait`].
@@ -863,7 +780,7 @@ impl Vmpp {
         call(
             session,
             "Async.VMPP.set_archive_target_config",
-            vec![vmpp.to_value(), value.to_value()],
+            &[&vmpp, &value],
         )
     }
 
@@ -875,11 +792,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         value: VmppArchiveTargetType,
     ) -> Result<()> {
-        call(
-            session,
-            "VMPP.set_archive_target_type",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "VMPP.set_archive_target_type", &[&vmpp, &value])
     }
 
     /// `Async.VMPP.set_archive_target_type`: [`Vmpp::set_archive_target_type`] as a task; wait for it with [`crate::task::wait`].
@@ -893,7 +806,7 @@ impl Vmpp {
         call(
             session,
             "Async.VMPP.set_archive_target_type",
-            vec![vmpp.to_value(), value.to_value()],
+            &[&vmpp, &value],
         )
     }
 
@@ -905,11 +818,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VMPP.set_archive_schedule",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "VMPP.set_archive_schedule", &[&vmpp, &value])
     }
 
     /// `Async.VMPP.set_archive_schedule`: [`Vmpp::set_archive_schedule`] as a task; wait for it with [`crate::task::wait`].
@@ -920,11 +829,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         value: &HashMap<String, String>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VMPP.set_archive_schedule",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "Async.VMPP.set_archive_schedule", &[&vmpp, &value])
     }
 
     /// `VMPP.set_archive_frequency`.
@@ -935,11 +840,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         value: VmppArchiveFrequency,
     ) -> Result<()> {
-        call(
-            session,
-            "VMPP.set_archive_frequency",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "VMPP.set_archive_frequency", &[&vmpp, &value])
     }
 
     /// `Async.VMPP.set_archive_frequency`: [`Vmpp::set_archive_frequency`] as a task; wait for it with [`crate::task::wait`].
@@ -953,7 +854,7 @@ impl Vmpp {
         call(
             session,
             "Async.VMPP.set_archive_frequency",
-            vec![vmpp.to_value(), value.to_value()],
+            &[&vmpp, &value],
         )
     }
 
@@ -965,11 +866,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VMPP.set_backup_schedule",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "VMPP.set_backup_schedule", &[&vmpp, &value])
     }
 
     /// `Async.VMPP.set_backup_schedule`: [`Vmpp::set_backup_schedule`] as a task; wait for it with [`crate::task::wait`].
@@ -980,11 +877,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         value: &HashMap<String, String>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VMPP.set_backup_schedule",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "Async.VMPP.set_backup_schedule", &[&vmpp, &value])
     }
 
     /// `VMPP.set_backup_frequency`.
@@ -995,11 +888,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         value: VmppBackupFrequency,
     ) -> Result<()> {
-        call(
-            session,
-            "VMPP.set_backup_frequency",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "VMPP.set_backup_frequency", &[&vmpp, &value])
     }
 
     /// `Async.VMPP.set_backup_frequency`: [`Vmpp::set_backup_frequency`] as a task; wait for it with [`crate::task::wait`].
@@ -1010,11 +899,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         value: VmppBackupFrequency,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VMPP.set_backup_frequency",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "Async.VMPP.set_backup_frequency", &[&vmpp, &value])
     }
 
     /// `VMPP.set_backup_retention_value`.
@@ -1025,11 +910,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         value: i64,
     ) -> Result<()> {
-        call(
-            session,
-            "VMPP.set_backup_retention_value",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "VMPP.set_backup_retention_value", &[&vmpp, &value])
     }
 
     /// `Async.VMPP.set_backup_retention_value`: [`Vmpp::set_backup_retention_value`] as a task; wait for it with [`crate::task::wait`].
@@ -1043,7 +924,7 @@ impl Vmpp {
         call(
             session,
             "Async.VMPP.set_backup_retention_value",
-            vec![vmpp.to_value(), value.to_value()],
+            &[&vmpp, &value],
         )
     }
 
@@ -1055,11 +936,7 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         hours_from_now: i64,
     ) -> Result<Vec<String>> {
-        call(
-            session,
-            "VMPP.get_alerts",
-            vec![vmpp.to_value(), hours_from_now.to_value()],
-        )
+        call(session, "VMPP.get_alerts", &[&vmpp, &hours_from_now])
     }
 
     /// `Async.VMPP.get_alerts`: [`Vmpp::get_alerts`] as a task; wait for it with [`crate::task::wait`].
@@ -1070,39 +947,35 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         hours_from_now: i64,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VMPP.get_alerts",
-            vec![vmpp.to_value(), hours_from_now.to_value()],
-        )
+        call(session, "Async.VMPP.get_alerts", &[&vmpp, &hours_from_now])
     }
 
     /// `VMPP.archive_now`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn archive_now(session: &Session, snapshot: &Ref<Vm>) -> Result<String> {
-        call(session, "VMPP.archive_now", vec![snapshot.to_value()])
+        call(session, "VMPP.archive_now", &[&snapshot])
     }
 
     /// `Async.VMPP.archive_now`: [`Vmpp::archive_now`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn async_archive_now(session: &Session, snapshot: &Ref<Vm>) -> Result<Ref<Task>> {
-        call(session, "Async.VMPP.archive_now", vec![snapshot.to_value()])
+        call(session, "Async.VMPP.archive_now", &[&snapshot])
     }
 
     /// `VMPP.protect_now`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn protect_now(session: &Session, vmpp: &Ref<Vmpp>) -> Result<String> {
-        call(session, "VMPP.protect_now", vec![vmpp.to_value()])
+        call(session, "VMPP.protect_now", &[&vmpp])
     }
 
     /// `Async.VMPP.protect_now`: [`Vmpp::protect_now`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn async_protect_now(session: &Session, vmpp: &Ref<Vmpp>) -> Result<Ref<Task>> {
-        call(session, "Async.VMPP.protect_now", vec![vmpp.to_value()])
+        call(session, "Async.VMPP.protect_now", &[&vmpp])
     }
 
     /// `VMPP.set_backup_type`.
@@ -1113,47 +986,31 @@ impl Vmpp {
         vmpp: &Ref<Vmpp>,
         value: VmppBackupType,
     ) -> Result<()> {
-        call(
-            session,
-            "VMPP.set_backup_type",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "VMPP.set_backup_type", &[&vmpp, &value])
     }
 
     /// `VMPP.set_is_policy_enabled`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn set_is_policy_enabled(session: &Session, vmpp: &Ref<Vmpp>, value: bool) -> Result<()> {
-        call(
-            session,
-            "VMPP.set_is_policy_enabled",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "VMPP.set_is_policy_enabled", &[&vmpp, &value])
     }
 
     /// `VMPP.set_name_description`.
     pub fn set_name_description(session: &Session, vmpp: &Ref<Vmpp>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VMPP.set_name_description",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "VMPP.set_name_description", &[&vmpp, &value])
     }
 
     /// `VMPP.set_name_label`.
     pub fn set_name_label(session: &Session, vmpp: &Ref<Vmpp>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VMPP.set_name_label",
-            vec![vmpp.to_value(), value.to_value()],
-        )
+        call(session, "VMPP.set_name_label", &[&vmpp, &value])
     }
 
     /// `VMPP.get_recent_alerts`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_recent_alerts(session: &Session, vmpp: &Ref<Vmpp>) -> Result<Vec<String>> {
-        call(session, "VMPP.get_recent_alerts", vec![vmpp.to_value()])
+        call(session, "VMPP.get_recent_alerts", &[&vmpp])
     }
 
     /// `VMPP.get_alarm_config`.
@@ -1163,43 +1020,35 @@ impl Vmpp {
         session: &Session,
         vmpp: &Ref<Vmpp>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "VMPP.get_alarm_config", vec![vmpp.to_value()])
+        call(session, "VMPP.get_alarm_config", &[&vmpp])
     }
 
     /// `VMPP.get_is_alarm_enabled`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_is_alarm_enabled(session: &Session, vmpp: &Ref<Vmpp>) -> Result<bool> {
-        call(session, "VMPP.get_is_alarm_enabled", vec![vmpp.to_value()])
+        call(session, "VMPP.get_is_alarm_enabled", &[&vmpp])
     }
 
     /// `VMPP.get_VMs`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_vms(session: &Session, vmpp: &Ref<Vmpp>) -> Result<Vec<Ref<Vm>>> {
-        call(session, "VMPP.get_VMs", vec![vmpp.to_value()])
+        call(session, "VMPP.get_VMs", &[&vmpp])
     }
 
     /// `VMPP.get_archive_last_run_time`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_archive_last_run_time(session: &Session, vmpp: &Ref<Vmpp>) -> Result<DateTime> {
-        call(
-            session,
-            "VMPP.get_archive_last_run_time",
-            vec![vmpp.to_value()],
-        )
+        call(session, "VMPP.get_archive_last_run_time", &[&vmpp])
     }
 
     /// `VMPP.get_is_archive_running`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_is_archive_running(session: &Session, vmpp: &Ref<Vmpp>) -> Result<bool> {
-        call(
-            session,
-            "VMPP.get_is_archive_running",
-            vec![vmpp.to_value()],
-        )
+        call(session, "VMPP.get_is_archive_running", &[&vmpp])
     }
 
     /// `VMPP.get_archive_schedule`.
@@ -1209,7 +1058,7 @@ impl Vmpp {
         session: &Session,
         vmpp: &Ref<Vmpp>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "VMPP.get_archive_schedule", vec![vmpp.to_value()])
+        call(session, "VMPP.get_archive_schedule", &[&vmpp])
     }
 
     /// `VMPP.get_archive_frequency`.
@@ -1219,7 +1068,7 @@ impl Vmpp {
         session: &Session,
         vmpp: &Ref<Vmpp>,
     ) -> Result<VmppArchiveFrequency> {
-        call(session, "VMPP.get_archive_frequency", vec![vmpp.to_value()])
+        call(session, "VMPP.get_archive_frequency", &[&vmpp])
     }
 
     /// `VMPP.get_archive_target_config`.
@@ -1229,11 +1078,7 @@ impl Vmpp {
         session: &Session,
         vmpp: &Ref<Vmpp>,
     ) -> Result<HashMap<String, String>> {
-        call(
-            session,
-            "VMPP.get_archive_target_config",
-            vec![vmpp.to_value()],
-        )
+        call(session, "VMPP.get_archive_target_config", &[&vmpp])
     }
 
     /// `VMPP.get_archive_target_type`.
@@ -1243,29 +1088,21 @@ impl Vmpp {
         session: &Session,
         vmpp: &Ref<Vmpp>,
     ) -> Result<VmppArchiveTargetType> {
-        call(
-            session,
-            "VMPP.get_archive_target_type",
-            vec![vmpp.to_value()],
-        )
+        call(session, "VMPP.get_archive_target_type", &[&vmpp])
     }
 
     /// `VMPP.get_backup_last_run_time`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_backup_last_run_time(session: &Session, vmpp: &Ref<Vmpp>) -> Result<DateTime> {
-        call(
-            session,
-            "VMPP.get_backup_last_run_time",
-            vec![vmpp.to_value()],
-        )
+        call(session, "VMPP.get_backup_last_run_time", &[&vmpp])
     }
 
     /// `VMPP.get_is_backup_running`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_is_backup_running(session: &Session, vmpp: &Ref<Vmpp>) -> Result<bool> {
-        call(session, "VMPP.get_is_backup_running", vec![vmpp.to_value()])
+        call(session, "VMPP.get_is_backup_running", &[&vmpp])
     }
 
     /// `VMPP.get_backup_schedule`.
@@ -1275,7 +1112,7 @@ impl Vmpp {
         session: &Session,
         vmpp: &Ref<Vmpp>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "VMPP.get_backup_schedule", vec![vmpp.to_value()])
+        call(session, "VMPP.get_backup_schedule", &[&vmpp])
     }
 
     /// `VMPP.get_backup_frequency`.
@@ -1285,83 +1122,79 @@ impl Vmpp {
         session: &Session,
         vmpp: &Ref<Vmpp>,
     ) -> Result<VmppBackupFrequency> {
-        call(session, "VMPP.get_backup_frequency", vec![vmpp.to_value()])
+        call(session, "VMPP.get_backup_frequency", &[&vmpp])
     }
 
     /// `VMPP.get_backup_retention_value`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_backup_retention_value(session: &Session, vmpp: &Ref<Vmpp>) -> Result<i64> {
-        call(
-            session,
-            "VMPP.get_backup_retention_value",
-            vec![vmpp.to_value()],
-        )
+        call(session, "VMPP.get_backup_retention_value", &[&vmpp])
     }
 
     /// `VMPP.get_backup_type`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_backup_type(session: &Session, vmpp: &Ref<Vmpp>) -> Result<VmppBackupType> {
-        call(session, "VMPP.get_backup_type", vec![vmpp.to_value()])
+        call(session, "VMPP.get_backup_type", &[&vmpp])
     }
 
     /// `VMPP.get_is_policy_enabled`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_is_policy_enabled(session: &Session, vmpp: &Ref<Vmpp>) -> Result<bool> {
-        call(session, "VMPP.get_is_policy_enabled", vec![vmpp.to_value()])
+        call(session, "VMPP.get_is_policy_enabled", &[&vmpp])
     }
 
     /// `VMPP.get_name_description`.
     pub fn get_name_description(session: &Session, vmpp: &Ref<Vmpp>) -> Result<String> {
-        call(session, "VMPP.get_name_description", vec![vmpp.to_value()])
+        call(session, "VMPP.get_name_description", &[&vmpp])
     }
 
     /// `VMPP.get_name_label`.
     pub fn get_name_label(session: &Session, vmpp: &Ref<Vmpp>) -> Result<String> {
-        call(session, "VMPP.get_name_label", vec![vmpp.to_value()])
+        call(session, "VMPP.get_name_label", &[&vmpp])
     }
 
     /// `VMPP.get_uuid`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_uuid(session: &Session, vmpp: &Ref<Vmpp>) -> Result<String> {
-        call(session, "VMPP.get_uuid", vec![vmpp.to_value()])
+        call(session, "VMPP.get_uuid", &[&vmpp])
     }
 
     /// `VMPP.get_by_name_label`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<Vmpp>>> {
-        call(session, "VMPP.get_by_name_label", vec![label.to_value()])
+        call(session, "VMPP.get_by_name_label", &[&label])
     }
 
     /// `VMPP.destroy`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn destroy(session: &Session, vmpp: &Ref<Vmpp>) -> Result<()> {
-        call(session, "VMPP.destroy", vec![vmpp.to_value()])
+        call(session, "VMPP.destroy", &[&vmpp])
     }
 
     /// `VMPP.create`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn create(session: &Session, args: &VmppRecord) -> Result<Ref<Vmpp>> {
-        call(session, "VMPP.create", vec![args.to_value()])
+        call(session, "VMPP.create", &[&args])
     }
 
     /// `VMPP.get_by_uuid`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Vmpp>> {
-        call(session, "VMPP.get_by_uuid", vec![uuid.to_value()])
+        call(session, "VMPP.get_by_uuid", &[&uuid])
     }
 
     /// `VMPP.get_record`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn get_record(session: &Session, vmpp: &Ref<Vmpp>) -> Result<VmppRecord> {
-        call(session, "VMPP.get_record", vec![vmpp.to_value()])
+        call(session, "VMPP.get_record", &[&vmpp])
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{DateTime, Ref, Result, Session, Value};
 
 use super::{Task, Vm};
@@ -69,26 +71,21 @@ impl FromValue for VmssRecord {
 
 impl ToValue for VmssRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            ("name_label".to_owned(), self.name_label.to_value()),
-            (
-                "name_description".to_owned(),
-                self.name_description.to_value(),
-            ),
-            ("enabled".to_owned(), self.enabled.to_value()),
-            ("type".to_owned(), self.type_.to_value()),
-            (
-                "retained_snapshots".to_owned(),
-                self.retained_snapshots.to_value(),
-            ),
-            ("frequency".to_owned(), self.frequency.to_value()),
-            ("schedule".to_owned(), self.schedule.to_value()),
-            ("last_run_time".to_owned(), self.last_run_time.to_value()),
-            ("VMs".to_owned(), self.vms.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("name_label", &self.name_label),
+                ("name_description", &self.name_description),
+                ("enabled", &self.enabled),
+                ("type", &self.type_),
+                ("retained_snapshots", &self.retained_snapshots),
+                ("frequency", &self.frequency),
+                ("schedule", &self.schedule),
+                ("last_run_time", &self.last_run_time),
+                ("VMs", &self.vms),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -237,21 +234,17 @@ impl MapKey for VmssType {
 impl Vmss {
     /// `VMSS.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Vmss>, VmssRecord>> {
-        call(session, "VMSS.get_all_records", vec![])
+        call(session, "VMSS.get_all_records", &[])
     }
 
     /// `VMSS.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Vmss>>> {
-        call(session, "VMSS.get_all", vec![])
+        call(session, "VMSS.get_all", &[])
     }
 
     /// `VMSS.set_type`.
     pub fn set_type(session: &Session, vmss: &Ref<Vmss>, value: VmssType) -> Result<()> {
-        call(
-            session,
-            "VMSS.set_type",
-            vec![vmss.to_value(), value.to_value()],
-        )
+        call(session, "VMSS.set_type", &[&vmss, &value])
     }
 
     /// `Async.VMSS.set_type`: [`Vmss::set_type`] as a task; wait for it with [`crate::task::wait`].
@@ -260,20 +253,12 @@ impl Vmss {
         vmss: &Ref<Vmss>,
         value: VmssType,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VMSS.set_type",
-            vec![vmss.to_value(), value.to_value()],
-        )
+        call(session, "Async.VMSS.set_type", &[&vmss, &value])
     }
 
     /// `VMSS.set_last_run_time`.
     pub fn set_last_run_time(session: &Session, vmss: &Ref<Vmss>, value: &DateTime) -> Result<()> {
-        call(
-            session,
-            "VMSS.set_last_run_time",
-            vec![vmss.to_value(), value.to_value()],
-        )
+        call(session, "VMSS.set_last_run_time", &[&vmss, &value])
     }
 
     /// `Async.VMSS.set_last_run_time`: [`Vmss::set_last_run_time`] as a task; wait for it with [`crate::task::wait`].
@@ -282,20 +267,12 @@ impl Vmss {
         vmss: &Ref<Vmss>,
         value: &DateTime,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VMSS.set_last_run_time",
-            vec![vmss.to_value(), value.to_value()],
-        )
+        call(session, "Async.VMSS.set_last_run_time", &[&vmss, &value])
     }
 
     /// `VMSS.remove_from_schedule`.
     pub fn remove_from_schedule(session: &Session, vmss: &Ref<Vmss>, key: &str) -> Result<()> {
-        call(
-            session,
-            "VMSS.remove_from_schedule",
-            vec![vmss.to_value(), key.to_value()],
-        )
+        call(session, "VMSS.remove_from_schedule", &[&vmss, &key])
     }
 
     /// `Async.VMSS.remove_from_schedule`: [`Vmss::remove_from_schedule`] as a task; wait for it with [`crate::task::wait`].
@@ -304,11 +281,7 @@ impl Vmss {
         vmss: &Ref<Vmss>,
         key: &str,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VMSS.remove_from_schedule",
-            vec![vmss.to_value(), key.to_value()],
-        )
+        call(session, "Async.VMSS.remove_from_schedule", &[&vmss, &key])
     }
 
     /// `VMSS.add_to_schedule`.
@@ -318,11 +291,7 @@ impl Vmss {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "VMSS.add_to_schedule",
-            vec![vmss.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "VMSS.add_to_schedule", &[&vmss, &key, &value])
     }
 
     /// `Async.VMSS.add_to_schedule`: [`Vmss::add_to_schedule`] as a task; wait for it with [`crate::task::wait`].
@@ -335,7 +304,7 @@ impl Vmss {
         call(
             session,
             "Async.VMSS.add_to_schedule",
-            vec![vmss.to_value(), key.to_value(), value.to_value()],
+            &[&vmss, &key, &value],
         )
     }
 
@@ -345,11 +314,7 @@ impl Vmss {
         vmss: &Ref<Vmss>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VMSS.set_schedule",
-            vec![vmss.to_value(), value.to_value()],
-        )
+        call(session, "VMSS.set_schedule", &[&vmss, &value])
     }
 
     /// `Async.VMSS.set_schedule`: [`Vmss::set_schedule`] as a task; wait for it with [`crate::task::wait`].
@@ -358,20 +323,12 @@ impl Vmss {
         vmss: &Ref<Vmss>,
         value: &HashMap<String, String>,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VMSS.set_schedule",
-            vec![vmss.to_value(), value.to_value()],
-        )
+        call(session, "Async.VMSS.set_schedule", &[&vmss, &value])
     }
 
     /// `VMSS.set_frequency`.
     pub fn set_frequency(session: &Session, vmss: &Ref<Vmss>, value: VmssFrequency) -> Result<()> {
-        call(
-            session,
-            "VMSS.set_frequency",
-            vec![vmss.to_value(), value.to_value()],
-        )
+        call(session, "VMSS.set_frequency", &[&vmss, &value])
     }
 
     /// `Async.VMSS.set_frequency`: [`Vmss::set_frequency`] as a task; wait for it with [`crate::task::wait`].
@@ -380,20 +337,12 @@ impl Vmss {
         vmss: &Ref<Vmss>,
         value: VmssFrequency,
     ) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VMSS.set_frequency",
-            vec![vmss.to_value(), value.to_value()],
-        )
+        call(session, "Async.VMSS.set_frequency", &[&vmss, &value])
     }
 
     /// `VMSS.set_retained_snapshots`.
     pub fn set_retained_snapshots(session: &Session, vmss: &Ref<Vmss>, value: i64) -> Result<()> {
-        call(
-            session,
-            "VMSS.set_retained_snapshots",
-            vec![vmss.to_value(), value.to_value()],
-        )
+        call(session, "VMSS.set_retained_snapshots", &[&vmss, &value])
     }
 
     /// `Async.VMSS.set_retained_snapshots`: [`Vmss::set_retained_snapshots`] as a task; wait for it with [`crate::task::wait`].
@@ -405,123 +354,107 @@ impl Vmss {
         call(
             session,
             "Async.VMSS.set_retained_snapshots",
-            vec![vmss.to_value(), value.to_value()],
+            &[&vmss, &value],
         )
     }
 
     /// `VMSS.snapshot_now`.
     pub fn snapshot_now(session: &Session, vmss: &Ref<Vmss>) -> Result<String> {
-        call(session, "VMSS.snapshot_now", vec![vmss.to_value()])
+        call(session, "VMSS.snapshot_now", &[&vmss])
     }
 
     /// `Async.VMSS.snapshot_now`: [`Vmss::snapshot_now`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_snapshot_now(session: &Session, vmss: &Ref<Vmss>) -> Result<Ref<Task>> {
-        call(session, "Async.VMSS.snapshot_now", vec![vmss.to_value()])
+        call(session, "Async.VMSS.snapshot_now", &[&vmss])
     }
 
     /// `VMSS.set_enabled`.
     pub fn set_enabled(session: &Session, vmss: &Ref<Vmss>, value: bool) -> Result<()> {
-        call(
-            session,
-            "VMSS.set_enabled",
-            vec![vmss.to_value(), value.to_value()],
-        )
+        call(session, "VMSS.set_enabled", &[&vmss, &value])
     }
 
     /// `VMSS.set_name_description`.
     pub fn set_name_description(session: &Session, vmss: &Ref<Vmss>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VMSS.set_name_description",
-            vec![vmss.to_value(), value.to_value()],
-        )
+        call(session, "VMSS.set_name_description", &[&vmss, &value])
     }
 
     /// `VMSS.set_name_label`.
     pub fn set_name_label(session: &Session, vmss: &Ref<Vmss>, value: &str) -> Result<()> {
-        call(
-            session,
-            "VMSS.set_name_label",
-            vec![vmss.to_value(), value.to_value()],
-        )
+        call(session, "VMSS.set_name_label", &[&vmss, &value])
     }
 
     /// `VMSS.get_VMs`.
     pub fn get_vms(session: &Session, vmss: &Ref<Vmss>) -> Result<Vec<Ref<Vm>>> {
-        call(session, "VMSS.get_VMs", vec![vmss.to_value()])
+        call(session, "VMSS.get_VMs", &[&vmss])
     }
 
     /// `VMSS.get_last_run_time`.
     pub fn get_last_run_time(session: &Session, vmss: &Ref<Vmss>) -> Result<DateTime> {
-        call(session, "VMSS.get_last_run_time", vec![vmss.to_value()])
+        call(session, "VMSS.get_last_run_time", &[&vmss])
     }
 
     /// `VMSS.get_schedule`.
     pub fn get_schedule(session: &Session, vmss: &Ref<Vmss>) -> Result<HashMap<String, String>> {
-        call(session, "VMSS.get_schedule", vec![vmss.to_value()])
+        call(session, "VMSS.get_schedule", &[&vmss])
     }
 
     /// `VMSS.get_frequency`.
     pub fn get_frequency(session: &Session, vmss: &Ref<Vmss>) -> Result<VmssFrequency> {
-        call(session, "VMSS.get_frequency", vec![vmss.to_value()])
+        call(session, "VMSS.get_frequency", &[&vmss])
     }
 
     /// `VMSS.get_retained_snapshots`.
     pub fn get_retained_snapshots(session: &Session, vmss: &Ref<Vmss>) -> Result<i64> {
-        call(
-            session,
-            "VMSS.get_retained_snapshots",
-            vec![vmss.to_value()],
-        )
+        call(session, "VMSS.get_retained_snapshots", &[&vmss])
     }
 
     /// `VMSS.get_type`.
     pub fn get_type(session: &Session, vmss: &Ref<Vmss>) -> Result<VmssType> {
-        call(session, "VMSS.get_type", vec![vmss.to_value()])
+        call(session, "VMSS.get_type", &[&vmss])
     }
 
     /// `VMSS.get_enabled`.
     pub fn get_enabled(session: &Session, vmss: &Ref<Vmss>) -> Result<bool> {
-        call(session, "VMSS.get_enabled", vec![vmss.to_value()])
+        call(session, "VMSS.get_enabled", &[&vmss])
     }
 
     /// `VMSS.get_name_description`.
     pub fn get_name_description(session: &Session, vmss: &Ref<Vmss>) -> Result<String> {
-        call(session, "VMSS.get_name_description", vec![vmss.to_value()])
+        call(session, "VMSS.get_name_description", &[&vmss])
     }
 
     /// `VMSS.get_name_label`.
     pub fn get_name_label(session: &Session, vmss: &Ref<Vmss>) -> Result<String> {
-        call(session, "VMSS.get_name_label", vec![vmss.to_value()])
+        call(session, "VMSS.get_name_label", &[&vmss])
     }
 
     /// `VMSS.get_uuid`.
     pub fn get_uuid(session: &Session, vmss: &Ref<Vmss>) -> Result<String> {
-        call(session, "VMSS.get_uuid", vec![vmss.to_value()])
+        call(session, "VMSS.get_uuid", &[&vmss])
     }
 
     /// `VMSS.get_by_name_label`.
     pub fn get_by_name_label(session: &Session, label: &str) -> Result<Vec<Ref<Vmss>>> {
-        call(session, "VMSS.get_by_name_label", vec![label.to_value()])
+        call(session, "VMSS.get_by_name_label", &[&label])
     }
 
     /// `VMSS.destroy`.
     pub fn destroy(session: &Session, vmss: &Ref<Vmss>) -> Result<()> {
-        call(session, "VMSS.destroy", vec![vmss.to_value()])
+        call(session, "VMSS.destroy", &[&vmss])
     }
 
     /// `VMSS.create`.
     pub fn create(session: &Session, args: &VmssRecord) -> Result<Ref<Vmss>> {
-        call(session, "VMSS.create", vec![args.to_value()])
+        call(session, "VMSS.create", &[&args])
     }
 
     /// `VMSS.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Vmss>> {
-        call(session, "VMSS.get_by_uuid", vec![uuid.to_value()])
+        call(session, "VMSS.get_by_uuid", &[&uuid])
     }
 
     /// `VMSS.get_record`.
     pub fn get_record(session: &Session, vmss: &Ref<Vmss>) -> Result<VmssRecord> {
-        call(session, "VMSS.get_record", vec![vmss.to_value()])
+        call(session, "VMSS.get_record", &[&vmss])
     }
 }

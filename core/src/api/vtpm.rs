@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Task, Vm};
@@ -67,27 +69,19 @@ impl FromValue for VtpmRecord {
 
 impl ToValue for VtpmRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            (
-                "allowed_operations".to_owned(),
-                self.allowed_operations.to_value(),
-            ),
-            (
-                "current_operations".to_owned(),
-                self.current_operations.to_value(),
-            ),
-            ("VM".to_owned(), self.vm.to_value()),
-            ("backend".to_owned(), self.backend.to_value()),
-            (
-                "persistence_backend".to_owned(),
-                self.persistence_backend.to_value(),
-            ),
-            ("is_unique".to_owned(), self.is_unique.to_value()),
-            ("is_protected".to_owned(), self.is_protected.to_value()),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("allowed_operations", &self.allowed_operations),
+                ("current_operations", &self.current_operations),
+                ("VM", &self.vm),
+                ("backend", &self.backend),
+                ("persistence_backend", &self.persistence_backend),
+                ("is_unique", &self.is_unique),
+                ("is_protected", &self.is_protected),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -222,64 +216,56 @@ impl Vtpm {
     ///
     /// Prototype since 22.26.0, may change.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Vtpm>, VtpmRecord>> {
-        call(session, "VTPM.get_all_records", vec![])
+        call(session, "VTPM.get_all_records", &[])
     }
 
     /// `VTPM.get_all`.
     ///
     /// Prototype since 22.26.0, may change.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Vtpm>>> {
-        call(session, "VTPM.get_all", vec![])
+        call(session, "VTPM.get_all", &[])
     }
 
     /// `VTPM.destroy`.
     ///
     /// Prototype since 22.26.0, may change.
     pub fn destroy(session: &Session, vtpm: &Ref<Vtpm>) -> Result<()> {
-        call(session, "VTPM.destroy", vec![vtpm.to_value()])
+        call(session, "VTPM.destroy", &[&vtpm])
     }
 
     /// `Async.VTPM.destroy`: [`Vtpm::destroy`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Prototype since 22.26.0, may change.
     pub fn async_destroy(session: &Session, vtpm: &Ref<Vtpm>) -> Result<Ref<Task>> {
-        call(session, "Async.VTPM.destroy", vec![vtpm.to_value()])
+        call(session, "Async.VTPM.destroy", &[&vtpm])
     }
 
     /// `VTPM.create`.
     ///
     /// Prototype since 22.26.0, may change.
     pub fn create(session: &Session, vm: &Ref<Vm>, is_unique: bool) -> Result<Ref<Vtpm>> {
-        call(
-            session,
-            "VTPM.create",
-            vec![vm.to_value(), is_unique.to_value()],
-        )
+        call(session, "VTPM.create", &[&vm, &is_unique])
     }
 
     /// `Async.VTPM.create`: [`Vtpm::create`] as a task; wait for it with [`crate::task::wait`].
     ///
     /// Prototype since 22.26.0, may change.
     pub fn async_create(session: &Session, vm: &Ref<Vm>, is_unique: bool) -> Result<Ref<Task>> {
-        call(
-            session,
-            "Async.VTPM.create",
-            vec![vm.to_value(), is_unique.to_value()],
-        )
+        call(session, "Async.VTPM.create", &[&vm, &is_unique])
     }
 
     /// `VTPM.get_is_protected`.
     ///
     /// Prototype since 22.26.0, may change.
     pub fn get_is_protected(session: &Session, vtpm: &Ref<Vtpm>) -> Result<bool> {
-        call(session, "VTPM.get_is_protected", vec![vtpm.to_value()])
+        call(session, "VTPM.get_is_protected", &[&vtpm])
     }
 
     /// `VTPM.get_is_unique`.
     ///
     /// Prototype since 22.26.0, may change.
     pub fn get_is_unique(session: &Session, vtpm: &Ref<Vtpm>) -> Result<bool> {
-        call(session, "VTPM.get_is_unique", vec![vtpm.to_value()])
+        call(session, "VTPM.get_is_unique", &[&vtpm])
     }
 
     /// `VTPM.get_persistence_backend`.
@@ -289,21 +275,17 @@ impl Vtpm {
         session: &Session,
         vtpm: &Ref<Vtpm>,
     ) -> Result<PersistenceBackend> {
-        call(
-            session,
-            "VTPM.get_persistence_backend",
-            vec![vtpm.to_value()],
-        )
+        call(session, "VTPM.get_persistence_backend", &[&vtpm])
     }
 
     /// `VTPM.get_backend`.
     pub fn get_backend(session: &Session, vtpm: &Ref<Vtpm>) -> Result<Ref<Vm>> {
-        call(session, "VTPM.get_backend", vec![vtpm.to_value()])
+        call(session, "VTPM.get_backend", &[&vtpm])
     }
 
     /// `VTPM.get_VM`.
     pub fn get_vm(session: &Session, vtpm: &Ref<Vtpm>) -> Result<Ref<Vm>> {
-        call(session, "VTPM.get_VM", vec![vtpm.to_value()])
+        call(session, "VTPM.get_VM", &[&vtpm])
     }
 
     /// `VTPM.get_current_operations`.
@@ -311,11 +293,7 @@ impl Vtpm {
         session: &Session,
         vtpm: &Ref<Vtpm>,
     ) -> Result<HashMap<String, VtpmOperations>> {
-        call(
-            session,
-            "VTPM.get_current_operations",
-            vec![vtpm.to_value()],
-        )
+        call(session, "VTPM.get_current_operations", &[&vtpm])
     }
 
     /// `VTPM.get_allowed_operations`.
@@ -323,29 +301,25 @@ impl Vtpm {
         session: &Session,
         vtpm: &Ref<Vtpm>,
     ) -> Result<Vec<VtpmOperations>> {
-        call(
-            session,
-            "VTPM.get_allowed_operations",
-            vec![vtpm.to_value()],
-        )
+        call(session, "VTPM.get_allowed_operations", &[&vtpm])
     }
 
     /// `VTPM.get_uuid`.
     pub fn get_uuid(session: &Session, vtpm: &Ref<Vtpm>) -> Result<String> {
-        call(session, "VTPM.get_uuid", vec![vtpm.to_value()])
+        call(session, "VTPM.get_uuid", &[&vtpm])
     }
 
     /// `VTPM.get_by_uuid`.
     ///
     /// Prototype since 22.26.0, may change.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Vtpm>> {
-        call(session, "VTPM.get_by_uuid", vec![uuid.to_value()])
+        call(session, "VTPM.get_by_uuid", &[&uuid])
     }
 
     /// `VTPM.get_record`.
     ///
     /// Prototype since 22.26.0, may change.
     pub fn get_record(session: &Session, vtpm: &Ref<Vtpm>) -> Result<VtpmRecord> {
-        call(session, "VTPM.get_record", vec![vtpm.to_value()])
+        call(session, "VTPM.get_record", &[&vtpm])
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::convert::{call, enum_str, field, record_members, FromValue, MapKey, ToValue};
+use crate::convert::{
+    call, enum_str, field, record_members, record_struct, FromValue, MapKey, ToValue,
+};
 use crate::{Ref, Result, Session, Value};
 
 use super::{Task, UsbGroup, Vm};
@@ -64,26 +66,18 @@ impl FromValue for VusbRecord {
 
 impl ToValue for VusbRecord {
     fn to_value(&self) -> Value {
-        let mut m = vec![
-            ("uuid".to_owned(), self.uuid.to_value()),
-            (
-                "allowed_operations".to_owned(),
-                self.allowed_operations.to_value(),
-            ),
-            (
-                "current_operations".to_owned(),
-                self.current_operations.to_value(),
-            ),
-            ("VM".to_owned(), self.vm.to_value()),
-            ("USB_group".to_owned(), self.usb_group.to_value()),
-            ("other_config".to_owned(), self.other_config.to_value()),
-            (
-                "currently_attached".to_owned(),
-                self.currently_attached.to_value(),
-            ),
-        ];
-        m.extend(self.extra.iter().cloned());
-        Value::Struct(m)
+        record_struct(
+            &[
+                ("uuid", &self.uuid),
+                ("allowed_operations", &self.allowed_operations),
+                ("current_operations", &self.current_operations),
+                ("VM", &self.vm),
+                ("USB_group", &self.usb_group),
+                ("other_config", &self.other_config),
+                ("currently_attached", &self.currently_attached),
+            ],
+            &self.extra,
+        )
     }
 }
 
@@ -161,32 +155,32 @@ impl MapKey for VusbOperations {
 impl Vusb {
     /// `VUSB.get_all_records`.
     pub fn get_all_records(session: &Session) -> Result<HashMap<Ref<Vusb>, VusbRecord>> {
-        call(session, "VUSB.get_all_records", vec![])
+        call(session, "VUSB.get_all_records", &[])
     }
 
     /// `VUSB.get_all`.
     pub fn get_all(session: &Session) -> Result<Vec<Ref<Vusb>>> {
-        call(session, "VUSB.get_all", vec![])
+        call(session, "VUSB.get_all", &[])
     }
 
     /// `VUSB.destroy`.
     pub fn destroy(session: &Session, vusb: &Ref<Vusb>) -> Result<()> {
-        call(session, "VUSB.destroy", vec![vusb.to_value()])
+        call(session, "VUSB.destroy", &[&vusb])
     }
 
     /// `Async.VUSB.destroy`: [`Vusb::destroy`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_destroy(session: &Session, vusb: &Ref<Vusb>) -> Result<Ref<Task>> {
-        call(session, "Async.VUSB.destroy", vec![vusb.to_value()])
+        call(session, "Async.VUSB.destroy", &[&vusb])
     }
 
     /// `VUSB.unplug`.
     pub fn unplug(session: &Session, vusb: &Ref<Vusb>) -> Result<()> {
-        call(session, "VUSB.unplug", vec![vusb.to_value()])
+        call(session, "VUSB.unplug", &[&vusb])
     }
 
     /// `Async.VUSB.unplug`: [`Vusb::unplug`] as a task; wait for it with [`crate::task::wait`].
     pub fn async_unplug(session: &Session, vusb: &Ref<Vusb>) -> Result<Ref<Task>> {
-        call(session, "Async.VUSB.unplug", vec![vusb.to_value()])
+        call(session, "Async.VUSB.unplug", &[&vusb])
     }
 
     /// `VUSB.create`.
@@ -196,11 +190,7 @@ impl Vusb {
         usb_group: &Ref<UsbGroup>,
         other_config: &HashMap<String, String>,
     ) -> Result<Ref<Vusb>> {
-        call(
-            session,
-            "VUSB.create",
-            vec![vm.to_value(), usb_group.to_value(), other_config.to_value()],
-        )
+        call(session, "VUSB.create", &[&vm, &usb_group, &other_config])
     }
 
     /// `Async.VUSB.create`: [`Vusb::create`] as a task; wait for it with [`crate::task::wait`].
@@ -213,17 +203,13 @@ impl Vusb {
         call(
             session,
             "Async.VUSB.create",
-            vec![vm.to_value(), usb_group.to_value(), other_config.to_value()],
+            &[&vm, &usb_group, &other_config],
         )
     }
 
     /// `VUSB.remove_from_other_config`.
     pub fn remove_from_other_config(session: &Session, vusb: &Ref<Vusb>, key: &str) -> Result<()> {
-        call(
-            session,
-            "VUSB.remove_from_other_config",
-            vec![vusb.to_value(), key.to_value()],
-        )
+        call(session, "VUSB.remove_from_other_config", &[&vusb, &key])
     }
 
     /// `VUSB.add_to_other_config`.
@@ -233,11 +219,7 @@ impl Vusb {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        call(
-            session,
-            "VUSB.add_to_other_config",
-            vec![vusb.to_value(), key.to_value(), value.to_value()],
-        )
+        call(session, "VUSB.add_to_other_config", &[&vusb, &key, &value])
     }
 
     /// `VUSB.set_other_config`.
@@ -246,20 +228,12 @@ impl Vusb {
         vusb: &Ref<Vusb>,
         value: &HashMap<String, String>,
     ) -> Result<()> {
-        call(
-            session,
-            "VUSB.set_other_config",
-            vec![vusb.to_value(), value.to_value()],
-        )
+        call(session, "VUSB.set_other_config", &[&vusb, &value])
     }
 
     /// `VUSB.get_currently_attached`.
     pub fn get_currently_attached(session: &Session, vusb: &Ref<Vusb>) -> Result<bool> {
-        call(
-            session,
-            "VUSB.get_currently_attached",
-            vec![vusb.to_value()],
-        )
+        call(session, "VUSB.get_currently_attached", &[&vusb])
     }
 
     /// `VUSB.get_other_config`.
@@ -267,17 +241,17 @@ impl Vusb {
         session: &Session,
         vusb: &Ref<Vusb>,
     ) -> Result<HashMap<String, String>> {
-        call(session, "VUSB.get_other_config", vec![vusb.to_value()])
+        call(session, "VUSB.get_other_config", &[&vusb])
     }
 
     /// `VUSB.get_USB_group`.
     pub fn get_usb_group(session: &Session, vusb: &Ref<Vusb>) -> Result<Ref<UsbGroup>> {
-        call(session, "VUSB.get_USB_group", vec![vusb.to_value()])
+        call(session, "VUSB.get_USB_group", &[&vusb])
     }
 
     /// `VUSB.get_VM`.
     pub fn get_vm(session: &Session, vusb: &Ref<Vusb>) -> Result<Ref<Vm>> {
-        call(session, "VUSB.get_VM", vec![vusb.to_value()])
+        call(session, "VUSB.get_VM", &[&vusb])
     }
 
     /// `VUSB.get_current_operations`.
@@ -285,11 +259,7 @@ impl Vusb {
         session: &Session,
         vusb: &Ref<Vusb>,
     ) -> Result<HashMap<String, VusbOperations>> {
-        call(
-            session,
-            "VUSB.get_current_operations",
-            vec![vusb.to_value()],
-        )
+        call(session, "VUSB.get_current_operations", &[&vusb])
     }
 
     /// `VUSB.get_allowed_operations`.
@@ -297,25 +267,21 @@ impl Vusb {
         session: &Session,
         vusb: &Ref<Vusb>,
     ) -> Result<Vec<VusbOperations>> {
-        call(
-            session,
-            "VUSB.get_allowed_operations",
-            vec![vusb.to_value()],
-        )
+        call(session, "VUSB.get_allowed_operations", &[&vusb])
     }
 
     /// `VUSB.get_uuid`.
     pub fn get_uuid(session: &Session, vusb: &Ref<Vusb>) -> Result<String> {
-        call(session, "VUSB.get_uuid", vec![vusb.to_value()])
+        call(session, "VUSB.get_uuid", &[&vusb])
     }
 
     /// `VUSB.get_by_uuid`.
     pub fn get_by_uuid(session: &Session, uuid: &str) -> Result<Ref<Vusb>> {
-        call(session, "VUSB.get_by_uuid", vec![uuid.to_value()])
+        call(session, "VUSB.get_by_uuid", &[&uuid])
     }
 
     /// `VUSB.get_record`.
     pub fn get_record(session: &Session, vusb: &Ref<Vusb>) -> Result<VusbRecord> {
-        call(session, "VUSB.get_record", vec![vusb.to_value()])
+        call(session, "VUSB.get_record", &[&vusb])
     }
 }
