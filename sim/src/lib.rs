@@ -1,1 +1,291 @@
-//! The XenAPI simulator (work in progress).
+//! # xenapi-sim
+//!
+//! A XenAPI server simulator: XML-RPC over HTTP/1.1 (or HTTPS) that answers like xapi or like
+//! xend 3.x, with a pool of hosts, a control domain and guest VMs, the VM power-state machine,
+//! moving metrics, `Async.*` tasks, `event.from`, session expiry and fault injection.
+//!
+//! ```no_run
+//! let sim = xenapi_sim::Simulator::start(xenapi_sim::Config {
+//!     vms: 8,
+//!     ..xenapi_sim::Config::default()
+//! })?;
+//! println!("{}", sim.url()); // http://127.0.0.1:PORT/
+//! sim.set_fault(Some(xenapi_sim::Fault::Reset), 1); // the next reply closes the connection
+//! assert_eq!(sim.session_count(), 0);
+//! sim.stop();
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod control;
+mod datamodel;
+mod dialect;
+mod dispatch;
+mod events;
+mod faults;
+mod generic;
+mod http;
+mod metrics;
+mod server;
+mod session;
+mod shared;
+mod state;
+mod tasks;
+mod tls;
+mod vm;
+mod world;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use dialect::Dialect;
+pub use faults::Fault;
+
+use shared::{Settings, Shared};
+
+/// How to start a simulator. `Config::default()` is xapi on `127.0.0.1:0` (a free port) with
+/// user `root`, password `password`, 4 VMs and 1 host.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the coordinator listens (port 0: a free port).
+    pub listen: SocketAddr,
+    /// Guest VMs (`vm01`, `vm02`, …; odd ones start Running, even ones Halted).
+    pub vms: usize,
+    /// Hosts in the pool; each after the first gets its own listener that answers login with
+    /// `HOST_IS_SLAVE`.
+    pub hosts: usize,
+    pub user: String,
+    pub password: String,
+    pub dialect: Dialect,
+    /// Idle time after which a session is invalid (xapi: 24 h).
+    pub session_timeout: Duration,
+    /// Serve HTTPS with a self-signed certificate made at start.
+    pub tls: bool,
+    /// Write the certificate (PEM) here, for clients to use as a CA file.
+    pub cert_out: Option<PathBuf>,
+    /// Delay before every XML-RPC reply.
+    pub fault_delay: Duration,
+    /// The byte interval of the `drip` fault (2 s by default).
+    pub drip_interval: Duration,
+    /// How long an `Async.*` task stays pending before it runs.
+    pub task_delay: Duration,
+    /// How long `event.next` blocks before answering an empty list.
+    pub event_next_wait: Duration,
+    /// Seed for UUIDs (default: from the clock).
+    pub seed: Option<u64>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            vms: 4,
+            hosts: 1,
+            user: "root".to_owned(),
+            password: "password".to_owned(),
+            dialect: Dialect::Xapi,
+            session_timeout: Duration::from_secs(24 * 3600),
+            tls: false,
+            cert_out: None,
+            fault_delay: Duration::ZERO,
+            drip_interval: Duration::from_secs(2),
+            task_delay: Duration::from_millis(50),
+            event_next_wait: Duration::from_secs(60),
+            seed: None,
+        }
+    }
+}
+
+/// Counters, as `GET /sim/stats` reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// Live (not logged out, not expired) sessions.
+    pub sessions: usize,
+    /// XML-RPC calls answered (the side channel not included).
+    pub calls: u64,
+    pub logins: u64,
+    pub logouts: u64,
+}
+
+/// The simulator's entry point.
+pub struct Simulator;
+
+impl Simulator {
+    /// Builds the pool, binds the listeners and starts serving; returns once connections are
+    /// accepted.
+    pub fn start(config: Config) -> std::io::Result<Running> {
+        let seed = config.seed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0x5eed)
+        });
+        let listener = TcpListener::bind(config.listen)?;
+        let addr = listener.local_addr()?;
+        let mut members = Vec::new();
+        for _ in 1..config.hosts.max(1) {
+            let l = TcpListener::bind(SocketAddr::new(addr.ip(), 0))?;
+            let a = l.local_addr()?;
+            members.push((l, a));
+        }
+        let tls = if config.tls {
+            let t = tls::make(&addr.ip().to_string())?;
+            if let Some(path) = &config.cert_out {
+                std::fs::write(path, &t.pem)?;
+            }
+            Some(t)
+        } else {
+            None
+        };
+        let mut st = state::State::new(config.dialect, seed);
+        world::build(&mut st, config.hosts, config.vms);
+        st.coordinator_addr = addr.to_string();
+        // Host addresses: the listeners' IP; members in host order.
+        st.events.clear();
+        let shared = Arc::new(Shared::new(
+            st,
+            Settings {
+                dialect: config.dialect,
+                user: config.user.clone(),
+                password: config.password.clone(),
+                session_timeout: config.session_timeout,
+                event_next_wait: config.event_next_wait,
+                task_delay: config.task_delay,
+            },
+            faults::Faults::new(config.fault_delay.as_millis() as u64, config.drip_interval),
+        ));
+        let conns = Arc::new(server::Conns::default());
+        let tls_cfg = tls.as_ref().map(|t| Arc::clone(&t.config));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut accept = vec![server::spawn(
+            listener,
+            Arc::clone(&shared),
+            false,
+            tls_cfg.clone(),
+            Arc::clone(&conns),
+        )?];
+        let mut member_addrs = Vec::new();
+        for (l, a) in members {
+            accept.push(server::spawn(
+                l,
+                Arc::clone(&shared),
+                true,
+                tls_cfg.clone(),
+                Arc::clone(&conns),
+            )?);
+            member_addrs.push(a);
+        }
+        Ok(Running {
+            addr,
+            members: member_addrs,
+            scheme,
+            fingerprint: tls.as_ref().map(|t| t.fingerprint.clone()),
+            cert_pem: tls.map(|t| t.pem),
+            shared,
+            conns,
+            accept,
+        })
+    }
+}
+
+/// A running simulator. Dropping it stops it.
+pub struct Running {
+    addr: SocketAddr,
+    members: Vec<SocketAddr>,
+    scheme: &'static str,
+    fingerprint: Option<String>,
+    cert_pem: Option<String>,
+    shared: Arc<Shared>,
+    conns: Arc<server::Conns>,
+    accept: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// `http://ADDR:PORT/` (or `https://`).
+    pub fn url(&self) -> String {
+        format!("{}://{}/", self.scheme, self.addr)
+    }
+
+    /// The coordinator's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URLs of the pool members (hosts 2..N), which answer login with `HOST_IS_SLAVE`.
+    pub fn member_urls(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .map(|a| format!("{}://{}/", self.scheme, a))
+            .collect()
+    }
+
+    /// SHA-256 of the certificate, `AA:BB:…`, when serving HTTPS.
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.fingerprint.as_deref()
+    }
+
+    /// The certificate in PEM, when serving HTTPS.
+    pub fn cert_pem(&self) -> Option<&str> {
+        self.cert_pem.as_deref()
+    }
+
+    /// Live sessions (expired ones are dropped first).
+    pub fn session_count(&self) -> usize {
+        session::live_count(&self.shared)
+    }
+
+    pub fn stats(&self) -> Stats {
+        let sessions = session::live_count(&self.shared);
+        let s = self.shared.lock().stats;
+        Stats {
+            sessions,
+            calls: s.calls,
+            logins: s.logins,
+            logouts: s.logouts,
+        }
+    }
+
+    /// Arms `fault` for the next `count` XML-RPC replies (`u64::MAX`: until cleared); `None`
+    /// clears.
+    pub fn set_fault(&self, fault: Option<Fault>, count: u64) {
+        self.shared.faults.set(fault, count);
+    }
+
+    /// Delays every XML-RPC reply by `delay`.
+    pub fn set_delay(&self, delay: Duration) {
+        self.shared.faults.set_delay_ms(delay.as_millis() as u64);
+    }
+
+    /// Invalidates every session (clients must log in again); returns how many there were.
+    pub fn expire_sessions(&self) -> usize {
+        session::expire_all(&self.shared)
+    }
+
+    /// Stops accepting, closes open connections and waits for the accept loops.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if self.accept.is_empty() {
+            return;
+        }
+        self.shared.stop();
+        server::wake(self.addr);
+        for a in &self.members {
+            server::wake(*a);
+        }
+        for h in self.accept.drain(..) {
+            let _ = h.join();
+        }
+        self.conns.close_all();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

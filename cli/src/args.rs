@@ -1,0 +1,329 @@
+//! Command-line parsing: global options, then one command with its own flags.
+
+use std::time::Duration;
+
+pub const USAGE: &str = "\
+usage: xenctl [OPTIONS] COMMAND [ARGS]
+
+Drive a XenAPI host (xapi or xend) the way `xm` does.
+
+options (environment: XENAPI_URL, XENAPI_USER, XENAPI_PASSWORD):
+  --url URL              server, e.g. https://xs1 or http://127.0.0.1:9363
+  --user USER            login name (default root)
+  --password PASSWORD    password (prefer --password-env or XENAPI_PASSWORD)
+  --password-env VAR     read the password from environment variable VAR
+  --fingerprint SHA256   accept only the certificate with this SHA-256 fingerprint
+  --ca FILE              verify the certificate against the PEM certificates in FILE
+  --insecure             do not verify the certificate at all (labs only)
+  --timeout SECS         deadline of each call (default 300)
+  --no-follow            do not follow HOST_IS_SLAVE to the pool coordinator
+
+commands:
+  list                   VMs: Name, ID, Mem MiB, VCPUs, State, CPU%
+  start [--paused] VM    start a halted VM
+  shutdown [--force] VM  shut a VM down and wait until it is halted
+  reboot [--force] VM    reboot a VM
+  pause VM | unpause VM  pause or unpause a running VM
+  suspend VM | resume VM suspend a running VM to disk, or resume it
+  dmesg                  Xen's console ring of the coordinator
+  log                    the xend/xapi log of the coordinator
+  methods                every method the server offers
+  top [--count N] [--interval SECS]   CPU and memory use of every VM and the host
+  watch [--count N] [--timeout SECS]  VM events as they come
+
+VM is a name label or a UUID.";
+
+/// What the user asked for.
+#[derive(Debug, PartialEq)]
+pub struct Args {
+    pub url: String,
+    pub user: String,
+    pub password: Option<String>,
+    pub tls: Tls,
+    pub timeout: Option<Duration>,
+    pub follow_coordinator: bool,
+    pub command: Command,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Tls {
+    Verify,
+    Fingerprint(String),
+    Ca(String),
+    Insecure,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Command {
+    List,
+    Start {
+        vm: String,
+        paused: bool,
+    },
+    Shutdown {
+        vm: String,
+        force: bool,
+    },
+    Reboot {
+        vm: String,
+        force: bool,
+    },
+    Pause(String),
+    Unpause(String),
+    Suspend(String),
+    Resume(String),
+    Dmesg,
+    Log,
+    Methods,
+    Top {
+        count: u32,
+        interval: Duration,
+    },
+    Watch {
+        count: Option<u32>,
+        timeout: Option<Duration>,
+    },
+    Help,
+}
+
+/// Parses `argv` (without the program name); `env` looks up environment variables.
+pub fn parse(argv: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Args, String> {
+    let mut it = argv.iter().peekable();
+    let mut url = env("XENAPI_URL");
+    let mut user = env("XENAPI_USER");
+    let mut password = env("XENAPI_PASSWORD");
+    let mut tls = Tls::Verify;
+    let mut timeout = None;
+    let mut follow_coordinator = true;
+    let mut tls_flags = 0;
+
+    while let Some(arg) = it.peek().map(|s| s.as_str()) {
+        if !arg.starts_with("--") {
+            break;
+        }
+        it.next();
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match arg {
+            "--url" => url = Some(value("--url")?),
+            "--user" => user = Some(value("--user")?),
+            "--password" => password = Some(value("--password")?),
+            "--password-env" => {
+                let var = value("--password-env")?;
+                password = Some(
+                    env(&var).ok_or_else(|| format!("environment variable {var} is not set"))?,
+                );
+            }
+            "--fingerprint" => {
+                tls = Tls::Fingerprint(value("--fingerprint")?);
+                tls_flags += 1;
+            }
+            "--ca" => {
+                tls = Tls::Ca(value("--ca")?);
+                tls_flags += 1;
+            }
+            "--insecure" => {
+                tls = Tls::Insecure;
+                tls_flags += 1;
+            }
+            "--timeout" => timeout = Some(seconds("--timeout", &value("--timeout")?)?),
+            "--no-follow" => follow_coordinator = false,
+            "--help" => {
+                return Ok(Args {
+                    url: String::new(),
+                    user: String::new(),
+                    password: None,
+                    tls,
+                    timeout,
+                    follow_coordinator,
+                    command: Command::Help,
+                })
+            }
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if tls_flags > 1 {
+        return Err("choose one of --fingerprint, --ca and --insecure".into());
+    }
+    let rest: Vec<&str> = it.map(String::as_str).collect();
+    let command = command(&rest)?;
+    if command == Command::Help {
+        url.get_or_insert_with(String::new);
+    }
+    let url = url.ok_or("no server: give --url URL or set XENAPI_URL")?;
+    Ok(Args {
+        url,
+        user: user.unwrap_or_else(|| "root".to_owned()),
+        password,
+        tls,
+        timeout,
+        follow_coordinator,
+        command,
+    })
+}
+
+fn command(words: &[&str]) -> Result<Command, String> {
+    let (name, rest) = words.split_first().ok_or("no command given")?;
+    let mut flags = Vec::new();
+    let mut values = Vec::new();
+    let mut i = 0;
+    while i < rest.len() {
+        let w = rest[i];
+        match w {
+            "--count" | "--interval" | "--timeout" => {
+                let v = rest
+                    .get(i + 1)
+                    .ok_or_else(|| format!("{w} needs a value"))?;
+                flags.push((w, Some(*v)));
+                i += 2;
+                continue;
+            }
+            _ if w.starts_with("--") => flags.push((w, None)),
+            _ => values.push(w),
+        }
+        i += 1;
+    }
+    let flag = |f: &str| flags.iter().any(|(n, _)| *n == f);
+    let flag_value = |f: &str| flags.iter().find(|(n, _)| *n == f).and_then(|(_, v)| *v);
+    let allowed: &[&str] = match *name {
+        "start" => &["--paused"],
+        "shutdown" | "reboot" => &["--force"],
+        "top" => &["--count", "--interval"],
+        "watch" => &["--count", "--timeout"],
+        _ => &[],
+    };
+    if let Some((bad, _)) = flags.iter().find(|(n, _)| !allowed.contains(n)) {
+        return Err(format!("{name} does not take {bad}"));
+    }
+    let one_vm = || -> Result<String, String> {
+        match values.as_slice() {
+            [vm] => Ok((*vm).to_owned()),
+            [] => Err(format!("{name} needs a VM (name label or UUID)")),
+            _ => Err(format!("{name} takes one VM")),
+        }
+    };
+    let none = || -> Result<(), String> {
+        if values.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{name} takes no arguments"))
+        }
+    };
+    let count = |f: &str| -> Result<Option<u32>, String> {
+        flag_value(f)
+            .map(|v| v.parse().map_err(|_| format!("{f} takes a whole number")))
+            .transpose()
+    };
+    Ok(match *name {
+        "list" => none().map(|_| Command::List)?,
+        "start" => Command::Start {
+            vm: one_vm()?,
+            paused: flag("--paused"),
+        },
+        "shutdown" => Command::Shutdown {
+            vm: one_vm()?,
+            force: flag("--force"),
+        },
+        "reboot" => Command::Reboot {
+            vm: one_vm()?,
+            force: flag("--force"),
+        },
+        "pause" => Command::Pause(one_vm()?),
+        "unpause" => Command::Unpause(one_vm()?),
+        "suspend" => Command::Suspend(one_vm()?),
+        "resume" => Command::Resume(one_vm()?),
+        "dmesg" => none().map(|_| Command::Dmesg)?,
+        "log" => none().map(|_| Command::Log)?,
+        "methods" => none().map(|_| Command::Methods)?,
+        "top" => {
+            none()?;
+            Command::Top {
+                count: count("--count")?.unwrap_or(1),
+                interval: flag_value("--interval")
+                    .map(|v| seconds("--interval", v))
+                    .transpose()?
+                    .unwrap_or(Duration::from_secs(2)),
+            }
+        }
+        "watch" => {
+            none()?;
+            Command::Watch {
+                count: count("--count")?,
+                timeout: flag_value("--timeout")
+                    .map(|v| seconds("--timeout", v))
+                    .transpose()?,
+            }
+        }
+        "help" => Command::Help,
+        other => return Err(format!("unknown command {other} (see xenctl --help)")),
+    })
+}
+
+fn seconds(flag: &str, v: &str) -> Result<Duration, String> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{flag} takes a positive number of seconds"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(words: &str, env: &[(&str, &str)]) -> Result<Args, String> {
+        let argv: Vec<String> = words.split_whitespace().map(str::to_owned).collect();
+        parse(&argv, |k| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn options_and_commands() {
+        let a = p("--url http://h:1 --insecure start --paused vm01", &[]).unwrap();
+        assert_eq!(a.url, "http://h:1");
+        assert_eq!(a.tls, Tls::Insecure);
+        assert_eq!(
+            a.command,
+            Command::Start {
+                vm: "vm01".into(),
+                paused: true
+            }
+        );
+        let a = p("shutdown vm02 --force", &[("XENAPI_URL", "http://x")]).unwrap();
+        assert_eq!(
+            a.command,
+            Command::Shutdown {
+                vm: "vm02".into(),
+                force: true
+            }
+        );
+        assert_eq!(a.user, "root");
+    }
+
+    #[test]
+    fn password_from_env_var() {
+        let a = p("--url u --password-env PW list", &[("PW", "s3cret")]).unwrap();
+        assert_eq!(a.password.as_deref(), Some("s3cret"));
+        assert!(p("--url u --password-env NOPE list", &[]).is_err());
+    }
+
+    #[test]
+    fn mistakes_are_explained() {
+        assert!(p("list", &[]).unwrap_err().contains("XENAPI_URL"));
+        assert!(p("--url u start", &[]).unwrap_err().contains("needs a VM"));
+        assert!(p("--url u pause --force vm", &[])
+            .unwrap_err()
+            .contains("--force"));
+        assert!(p("--url u --insecure --ca f list", &[]).is_err());
+        assert!(p("--url u frobnicate", &[])
+            .unwrap_err()
+            .contains("unknown command"));
+        assert!(p("--url u top --count x", &[]).is_err());
+    }
+}

@@ -1,0 +1,80 @@
+//! The side channel for tests (plain HTTP on the same listener, not XML-RPC):
+//! `GET /sim/stats`, `POST /sim/fault?kind=K&count=N`, `POST /sim/delay?ms=N`,
+//! `POST /sim/expire-sessions`.
+
+use crate::faults::Fault;
+use crate::session;
+use crate::shared::Shared;
+
+/// `(status, JSON body)` for a request to `/sim/…`.
+pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str) -> (u16, String) {
+    let param = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    };
+    match (method, path) {
+        ("GET", "/sim/stats") => {
+            let sessions = session::live_count(shared);
+            let s = shared.lock().stats;
+            (
+                200,
+                format!(
+                    "{{\"sessions\": {sessions}, \"calls\": {}, \"logins\": {}, \"logouts\": {}}}",
+                    s.calls, s.logins, s.logouts
+                ),
+            )
+        }
+        ("POST", "/sim/fault") => {
+            let kind = param("kind").unwrap_or_default();
+            let count = match param("count").as_deref() {
+                None | Some("") => Some(1),
+                Some("always") => Some(u64::MAX),
+                Some(n) => n.parse().ok(),
+            };
+            let Some(count) = count else {
+                return (400, error("count must be a number or always"));
+            };
+            if kind == "none" {
+                shared.faults.set(None, 0);
+                return (200, "{\"fault\": \"none\"}".to_owned());
+            }
+            match Fault::parse(&kind) {
+                Some(f) => {
+                    shared.faults.set(Some(f), count);
+                    let c = if count == u64::MAX {
+                        "\"always\"".to_owned()
+                    } else {
+                        count.to_string()
+                    };
+                    (
+                        200,
+                        format!("{{\"fault\": \"{}\", \"count\": {c}}}", f.name()),
+                    )
+                }
+                None => (
+                    400,
+                    error("kind must be one of reset, http500, garbage, truncate, drip, none"),
+                ),
+            }
+        }
+        ("POST", "/sim/delay") => match param("ms").and_then(|m| m.parse::<u64>().ok()) {
+            Some(ms) => {
+                shared.faults.set_delay_ms(ms);
+                (200, format!("{{\"delay_ms\": {ms}}}"))
+            }
+            None => (400, error("ms must be a number of milliseconds")),
+        },
+        ("POST", "/sim/expire-sessions") => {
+            let n = session::expire_all(shared);
+            (200, format!("{{\"expired\": {n}}}"))
+        }
+        _ => (404, error("unknown side-channel request")),
+    }
+}
+
+fn error(msg: &str) -> String {
+    format!("{{\"error\": \"{msg}\"}}")
+}

@@ -1,0 +1,257 @@
+//! One XML-RPC call: method lookup and parameter counts from the datamodel, the session check,
+//! `Async.*`, and routing to the modelled operations or the generic getters/setters.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use xenapi::Value;
+
+use crate::datamodel;
+use crate::dialect::Dialect;
+use crate::events;
+use crate::generic;
+use crate::session;
+use crate::shared::Shared;
+use crate::state::int;
+use crate::tasks;
+use crate::vm::{self, Op};
+
+/// A XenAPI failure: the `ErrorDescription` strings, code first.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Failure(pub Vec<String>);
+
+impl Failure {
+    pub fn new(code: &str, params: &[&str]) -> Self {
+        let mut v = Vec::with_capacity(params.len() + 1);
+        v.push(code.to_owned());
+        v.extend(params.iter().map(|p| (*p).to_owned()));
+        Failure(v)
+    }
+
+    pub fn not_implemented(method: &str) -> Self {
+        Failure::new("NOT_IMPLEMENTED", &[method])
+    }
+
+    pub fn to_value(&self) -> Value {
+        Value::Array(self.0.iter().map(|s| Value::String(s.clone())).collect())
+    }
+}
+
+/// The `{Status, Value}` / `{Status, ErrorDescription}` envelope.
+pub(crate) fn envelope(result: Result<Value, Failure>) -> Value {
+    match result {
+        Ok(v) => Value::Struct(vec![
+            ("Status".to_owned(), Value::String("Success".to_owned())),
+            ("Value".to_owned(), v),
+        ]),
+        Err(f) => Value::Struct(vec![
+            ("Status".to_owned(), Value::String("Failure".to_owned())),
+            ("ErrorDescription".to_owned(), f.to_value()),
+        ]),
+    }
+}
+
+/// Answers `method(params)`; `member` is true on a pool member's listener (login there gives
+/// `HOST_IS_SLAVE`). Never panics: a panic inside becomes `INTERNAL_ERROR`.
+pub(crate) fn call(shared: &Arc<Shared>, member: bool, method: &str, params: Vec<Value>) -> Value {
+    shared.lock().stats.calls += 1;
+    let result = catch_unwind(AssertUnwindSafe(|| handle(shared, member, method, params)))
+        .unwrap_or_else(|_| {
+            Err(Failure::new(
+                "INTERNAL_ERROR",
+                &[&format!("the simulator failed while handling {method}")],
+            ))
+        });
+    shared.notify();
+    envelope(result)
+}
+
+fn handle(
+    shared: &Arc<Shared>,
+    member: bool,
+    method: &str,
+    params: Vec<Value>,
+) -> Result<Value, Failure> {
+    let dialect = shared.settings.dialect;
+    let (is_async, name) = match method.strip_prefix("Async.") {
+        Some(rest) => (true, rest),
+        None => (false, method),
+    };
+    let unknown = || Failure::new("MESSAGE_METHOD_UNKNOWN", &[method]);
+    let (class, message) = name.split_once('.').ok_or_else(unknown)?;
+    let model = datamodel::model();
+    let msg = model
+        .class(class)
+        .and_then(|c| c.messages.get(message))
+        .ok_or_else(unknown)?;
+    let takes_session = msg.takes_session;
+    let expected = dialect
+        .param_override(class, message)
+        .map(|p| p.len())
+        .unwrap_or(msg.params.len());
+    let n = params.len();
+    let is_login = class == "session" && message == "login_with_password";
+    // xapi also takes the 2-argument login (no version, no originator).
+    let count_ok = n == expected || (is_login && dialect == Dialect::Xapi && (2..=4).contains(&n));
+    if !count_ok {
+        if takes_session && n == 0 {
+            return Err(Failure::new("SESSION_INVALID", &[""]));
+        }
+        let (e, r) = if dialect == Dialect::Xapi && takes_session {
+            (expected - 1, n - 1)
+        } else {
+            (expected, n)
+        };
+        return Err(Failure::new(
+            "MESSAGE_PARAMETER_COUNT_MISMATCH",
+            &[method, &e.to_string(), &r.to_string()],
+        ));
+    }
+    if is_login {
+        if is_async {
+            return Err(Failure::new("MESSAGE_METHOD_UNKNOWN", &[method]));
+        }
+        return session::login(shared, member, &params);
+    }
+    if !takes_session {
+        return Err(Failure::not_implemented(name));
+    }
+    let session_ref = match &params[0] {
+        Value::String(s) => s.clone(),
+        other => {
+            return Err(Failure::new(
+                "SESSION_INVALID",
+                &[&format!("<{}>", other.type_name())],
+            ))
+        }
+    };
+    let user = session::check(shared, &session_ref)?;
+    let args = params[1..].to_vec();
+    if is_async {
+        return tasks::spawn(shared, name, class, message, session_ref, user, args);
+    }
+    route(shared, class, message, &session_ref, &user, &args)
+}
+
+/// Runs a call whose session is valid.
+pub(crate) fn route(
+    shared: &Arc<Shared>,
+    class: &str,
+    message: &str,
+    session_ref: &str,
+    user: &str,
+    args: &[Value],
+) -> Result<Value, Failure> {
+    let method = format!("{class}.{message}");
+    // The blocking event calls take the lock themselves.
+    match (class, message) {
+        ("event", "from") => {
+            let classes = str_set(args, 0, "classes")?;
+            let token = arg_str(args, 1, "token")?;
+            let timeout = args
+                .get(2)
+                .and_then(Value::as_f64)
+                .ok_or_else(|| Failure::new("FIELD_TYPE_ERROR", &["timeout"]))?;
+            return events::from(shared, &classes, token, timeout);
+        }
+        ("event", "next") => {
+            return events::next(shared, session_ref, shared.settings.event_next_wait)
+        }
+        _ => {}
+    }
+    let mut st = shared.lock();
+    let st = &mut *st;
+    match (class, message) {
+        ("session", "logout") | ("session", "local_logout") => {
+            session::logout(st, session_ref);
+            Ok(Value::String(String::new()))
+        }
+        ("session", "get_all_subject_identifiers") => Ok(Value::Array(Vec::new())),
+        ("host", "list_methods") => Ok(Value::Array(
+            datamodel::model()
+                .method_names()
+                .into_iter()
+                .map(Value::String)
+                .collect(),
+        )),
+        ("host", "dmesg") | ("host", "get_log") => {
+            let h = arg_str(args, 0, "host")?;
+            if st.get("host", h).is_none() {
+                return Err(Failure::new("HANDLE_INVALID", &["host", h]));
+            }
+            let lines = if message == "dmesg" {
+                &st.dmesg
+            } else {
+                &st.log
+            };
+            let mut text = lines.join("\n");
+            text.push('\n');
+            Ok(Value::String(text))
+        }
+        ("VM", m) if Op::from_message(m).is_some() => {
+            let vm_ref = arg_str(args, 0, "vm")?;
+            let op = match Op::from_message(m) {
+                Some(Op::Start { .. }) => Op::Start {
+                    paused: arg_bool(args, 1, "start_paused")?,
+                },
+                Some(Op::Resume { .. }) => Op::Resume {
+                    paused: arg_bool(args, 1, "start_paused")?,
+                },
+                Some(op) => op,
+                None => return Err(Failure::not_implemented(&method)),
+            };
+            vm::power(st, vm_ref, op, user)?;
+            Ok(Value::String(String::new()))
+        }
+        ("task", "destroy") => {
+            let t = arg_str(args, 0, "self")?;
+            st.remove("task", t)
+                .ok_or_else(|| Failure::new("HANDLE_INVALID", &["task", t]))?;
+            Ok(Value::String(String::new()))
+        }
+        ("event", "register") => {
+            let classes = str_set(args, 0, "classes")?;
+            events::register(st, session_ref, &classes);
+            Ok(Value::String(String::new()))
+        }
+        ("event", "unregister") => {
+            let classes = str_set(args, 0, "classes")?;
+            events::unregister(st, session_ref, &classes);
+            Ok(Value::String(String::new()))
+        }
+        ("event", "get_current_id") => Ok(int(st.events.last_id() as i64)),
+        _ => generic::handle(st, class, message, args)
+            .unwrap_or_else(|| Err(Failure::not_implemented(&method))),
+    }
+}
+
+pub(crate) fn arg_str<'a>(args: &'a [Value], i: usize, name: &str) -> Result<&'a str, Failure> {
+    args.get(i)
+        .and_then(Value::as_str)
+        .ok_or_else(|| Failure::new("FIELD_TYPE_ERROR", &[name]))
+}
+
+fn arg_bool(args: &[Value], i: usize, name: &str) -> Result<bool, Failure> {
+    match args.get(i) {
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
+        Some(Value::Int(i)) => Ok(*i != 0),
+        _ => Err(Failure::new("FIELD_TYPE_ERROR", &[name])),
+    }
+}
+
+fn str_set(args: &[Value], i: usize, name: &str) -> Result<Vec<String>, Failure> {
+    let items = args
+        .get(i)
+        .and_then(Value::as_array)
+        .ok_or_else(|| Failure::new("FIELD_TYPE_ERROR", &[name]))?;
+    items
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| Failure::new("FIELD_TYPE_ERROR", &[name]))
+        })
+        .collect()
+}

@@ -1,0 +1,360 @@
+//! A small HTTP/1.1 server for one connection: keep-alive, `Content-Length` and chunked request
+//! bodies, `Expect: 100-continue`, `Connection: close`; XML-RPC on `/` and `/RPC2` (xend: any
+//! path), the side channel on `/sim/…`, and the fault injection that tests arm.
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use xenapi::codec::{decode_call, encode_response, Limits};
+
+use crate::control;
+use crate::dialect::Dialect;
+use crate::dispatch;
+use crate::faults::Fault;
+use crate::shared::Shared;
+
+const MAX_HEADER_LINE: usize = 16 * 1024;
+const MAX_HEADERS: usize = 100;
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// A byte stream with its own read buffer (works for TCP and TLS alike).
+struct Conn<S> {
+    s: S,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+enum Bad {
+    /// The peer went away or the socket failed: close quietly.
+    Io,
+    /// Not HTTP we accept: answer with this status and close.
+    Status(u16, &'static str),
+}
+
+impl From<io::Error> for Bad {
+    fn from(_: io::Error) -> Self {
+        Bad::Io
+    }
+}
+
+impl<S: Read + Write> Conn<S> {
+    fn fill(&mut self) -> io::Result<usize> {
+        if self.pos >= self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self.s.read(&mut chunk)?;
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+
+    /// A line without its CRLF; `None` at a clean end of stream before any byte.
+    fn line(&mut self) -> Result<Option<String>, Bad> {
+        let mut out = Vec::new();
+        loop {
+            if let Some(i) = self.buf[self.pos..].iter().position(|b| *b == b'\n') {
+                out.extend_from_slice(&self.buf[self.pos..self.pos + i]);
+                self.pos += i + 1;
+                if out.last() == Some(&b'\r') {
+                    out.pop();
+                }
+                return String::from_utf8(out)
+                    .map(Some)
+                    .map_err(|_| Bad::Status(400, "header is not UTF-8"));
+            }
+            out.extend_from_slice(&self.buf[self.pos..]);
+            self.pos = self.buf.len();
+            if out.len() > MAX_HEADER_LINE {
+                return Err(Bad::Status(431, "header line too long"));
+            }
+            if self.fill()? == 0 {
+                return if out.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(Bad::Io)
+                };
+            }
+        }
+    }
+
+    fn exact(&mut self, n: usize, out: &mut Vec<u8>) -> Result<(), Bad> {
+        let mut need = n;
+        while need > 0 {
+            if self.pos >= self.buf.len() && self.fill()? == 0 {
+                return Err(Bad::Io);
+            }
+            let take = need.min(self.buf.len() - self.pos);
+            out.extend_from_slice(&self.buf[self.pos..self.pos + take]);
+            self.pos += take;
+            need -= take;
+        }
+        Ok(())
+    }
+}
+
+struct Request {
+    method: String,
+    path: String,
+    query: String,
+    close: bool,
+    body: Vec<u8>,
+}
+
+fn read_request<S: Read + Write>(c: &mut Conn<S>) -> Result<Option<Request>, Bad> {
+    // Tolerate blank lines between requests.
+    let start = loop {
+        match c.line()? {
+            None => return Ok(None),
+            Some(l) if l.trim().is_empty() => continue,
+            Some(l) => break l,
+        }
+    };
+    let mut parts = start.split_whitespace();
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Bad::Status(400, "malformed request line"));
+    };
+    if !version.starts_with("HTTP/1.") {
+        return Err(Bad::Status(505, "HTTP version not supported"));
+    }
+    let mut close = version == "HTTP/1.0";
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut length: Option<usize> = None;
+    let mut chunked = false;
+    let mut expect_continue = false;
+    for i in 0.. {
+        if i > MAX_HEADERS {
+            return Err(Bad::Status(431, "too many headers"));
+        }
+        let Some(line) = c.line()? else {
+            return Err(Bad::Io);
+        };
+        if line.is_empty() {
+            break;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(Bad::Status(400, "malformed header"));
+        };
+        let value = value.trim();
+        match name.trim().to_ascii_lowercase().as_str() {
+            "content-length" => {
+                let n: usize = value
+                    .parse()
+                    .map_err(|_| Bad::Status(400, "bad Content-Length"))?;
+                if n > MAX_BODY {
+                    return Err(Bad::Status(413, "request body too large"));
+                }
+                length = Some(n);
+            }
+            "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+            "connection" => {
+                let v = value.to_ascii_lowercase();
+                if v.contains("close") {
+                    close = true;
+                } else if v.contains("keep-alive") {
+                    close = false;
+                }
+            }
+            "expect" => expect_continue = value.eq_ignore_ascii_case("100-continue"),
+            _ => {}
+        }
+    }
+    if expect_continue && (chunked || length.unwrap_or(0) > 0) {
+        c.s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        c.s.flush()?;
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let Some(size_line) = c.line()? else {
+                return Err(Bad::Io);
+            };
+            let hex = size_line.split(';').next().unwrap_or("").trim();
+            let size =
+                usize::from_str_radix(hex, 16).map_err(|_| Bad::Status(400, "bad chunk size"))?;
+            if body.len() + size > MAX_BODY {
+                return Err(Bad::Status(413, "request body too large"));
+            }
+            if size == 0 {
+                // Trailers, up to the blank line.
+                while let Some(l) = c.line()? {
+                    if l.is_empty() {
+                        break;
+                    }
+                }
+                break;
+            }
+            c.exact(size, &mut body)?;
+            c.line()?;
+        }
+    } else if let Some(n) = length {
+        body.reserve(n);
+        c.exact(n, &mut body)?;
+    }
+    Ok(Some(Request {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        query: query.to_owned(),
+        close,
+        body,
+    }))
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        413 => "Payload Too Large",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        505 => "HTTP Version Not Supported",
+        _ => "Error",
+    }
+}
+
+fn head(status: u16, content_type: &str, len: usize, close: bool) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status} {}\r\nServer: xenapi-sim\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\nConnection: {}\r\n\r\n",
+        reason(status),
+        if close { "close" } else { "keep-alive" }
+    )
+    .into_bytes()
+}
+
+fn send<S: Write>(
+    s: &mut S,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    close: bool,
+) -> io::Result<()> {
+    let mut out = head(status, content_type, body.len(), close);
+    out.extend_from_slice(body);
+    s.write_all(&out)?;
+    s.flush()
+}
+
+/// An HTML error page, as xapi sends for a request it cannot parse.
+fn page(status: u16, detail: &str) -> Vec<u8> {
+    let detail = detail
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    format!(
+        "<html><body><h1>HTTP {status} {}</h1>{detail}</body></html>",
+        reason(status)
+    )
+    .into_bytes()
+}
+
+/// Serves requests on `s` until the peer closes, asks to close, or a fault closes it.
+pub(crate) fn serve<S: Read + Write>(s: S, shared: &Arc<Shared>, member: bool) {
+    let mut c = Conn {
+        s,
+        buf: Vec::with_capacity(16 * 1024),
+        pos: 0,
+    };
+    loop {
+        if shared.stopping() {
+            return;
+        }
+        let req = match read_request(&mut c) {
+            Ok(Some(r)) => r,
+            Ok(None) | Err(Bad::Io) => return,
+            Err(Bad::Status(code, why)) => {
+                let _ = send(&mut c.s, code, "text/html", &page(code, why), true);
+                return;
+            }
+        };
+        let keep = match answer(&mut c.s, shared, member, &req) {
+            Ok(keep) => keep,
+            Err(_) => return,
+        };
+        if !keep || req.close {
+            return;
+        }
+    }
+}
+
+/// Answers one request; `Ok(false)` when the connection must close.
+fn answer<S: Write>(
+    s: &mut S,
+    shared: &Arc<Shared>,
+    member: bool,
+    req: &Request,
+) -> io::Result<bool> {
+    if req.path.starts_with("/sim/") {
+        let (status, body) = control::handle(shared, &req.method, &req.path, &req.query);
+        send(s, status, "application/json", body.as_bytes(), req.close)?;
+        return Ok(true);
+    }
+    let dialect = shared.settings.dialect;
+    let rpc_path = dialect == Dialect::Xend || req.path == "/" || req.path == "/RPC2";
+    if !rpc_path {
+        send(s, 404, "text/html", &page(404, "no such path"), req.close)?;
+        return Ok(true);
+    }
+    if req.method != "POST" {
+        send(
+            s,
+            405,
+            "text/html",
+            &page(405, "XML-RPC takes POST"),
+            req.close,
+        )?;
+        return Ok(true);
+    }
+    let reply = match decode_call(&req.body[..], Limits::default()) {
+        Ok((method, params)) => {
+            let v = dispatch::call(shared, member, &method, params);
+            encode_response(&v, &dialect.encoder())
+        }
+        Err(e) => {
+            send(s, 500, "text/html", &page(500, &e.to_string()), true)?;
+            return Ok(false);
+        }
+    };
+    let delay = shared.faults.delay();
+    if !delay.is_zero() {
+        std::thread::sleep(delay);
+    }
+    match shared.faults.take() {
+        None => {
+            send(s, 200, "text/xml", &reply, req.close)?;
+            Ok(true)
+        }
+        Some(Fault::Reset) => Ok(false),
+        Some(Fault::Http500) => {
+            send(s, 500, "text/html", &page(500, "injected fault"), req.close)?;
+            Ok(true)
+        }
+        Some(Fault::Garbage) => {
+            let body = b"this is not XML-RPC \x01\x02 garbage }{ <<<";
+            send(s, 200, "text/xml", body, req.close)?;
+            Ok(true)
+        }
+        Some(Fault::Truncate) => {
+            let mut out = head(200, "text/xml", reply.len(), false);
+            out.extend_from_slice(&reply[..reply.len() / 2]);
+            s.write_all(&out)?;
+            s.flush()?;
+            Ok(false)
+        }
+        Some(Fault::Drip) => {
+            let mut out = head(200, "text/xml", reply.len(), req.close);
+            out.extend_from_slice(&reply);
+            for b in out {
+                if shared.stopping() {
+                    return Ok(false);
+                }
+                s.write_all(&[b])?;
+                s.flush()?;
+                std::thread::sleep(shared.faults.drip_interval);
+            }
+            Ok(true)
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Metrics that move: refreshed (at most once a second) when a client reads them. Utilisation is
+//! a deterministic function of the object and the second, so it varies but never leaves 0..1;
+//! everything is zero for a VM that is not running.
+
+use xenapi::Value;
+
+use crate::state::{field, int, mix, set_field, str_field, unix_now, State};
+use crate::vm::{PAUSED, RUNNING};
+
+fn fraction(seed: &str, i: i64, now: i64) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in seed.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x1000_0000_01b3);
+    }
+    let x = mix(h ^ mix(i as u64) ^ mix(now as u64));
+    // Mostly light load, sometimes busy.
+    let f = (x >> 11) as f64 / (1u64 << 53) as f64;
+    (f * f * 0.95 + 0.01).min(1.0)
+}
+
+/// Brings VM_metrics, host_cpu and host_metrics up to the current second.
+pub(crate) fn refresh(st: &mut State) {
+    let now = unix_now();
+    if st.metrics_second == now {
+        return;
+    }
+    st.metrics_second = now;
+    let mut per_host_used: Vec<(String, i64)> = Vec::new();
+    let vms: Vec<(String, String, i64, i64, String)> = st
+        .table("VM")
+        .map(|t| {
+            t.iter()
+                .map(|(_, r)| {
+                    (
+                        str_field(r, "metrics").to_owned(),
+                        str_field(r, "power_state").to_owned(),
+                        field(r, "VCPUs_at_startup")
+                            .and_then(Value::as_i64)
+                            .unwrap_or(1),
+                        field(r, "memory_target")
+                            .and_then(Value::as_i64)
+                            .unwrap_or(0),
+                        str_field(r, "resident_on").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (m, state, vcpus, mem, host) in vms {
+        let live = state == RUNNING || state == PAUSED;
+        let running = state == RUNNING;
+        let wiggle = if live {
+            (fraction(&m, -1, now) * 8.0) as i64 * 4096
+        } else {
+            0
+        };
+        let actual = if live { mem - wiggle } else { 0 };
+        if live {
+            match per_host_used.iter_mut().find(|(h, _)| *h == host) {
+                Some((_, used)) => *used += actual,
+                None => per_host_used.push((host, actual)),
+            }
+        }
+        st.touch("VM_metrics", &m, |r| {
+            let util = (0..vcpus)
+                .map(|i| {
+                    let f = if running { fraction(&m, i, now) } else { 0.0 };
+                    (i.to_string(), Value::Double(f))
+                })
+                .collect();
+            set_field(r, "VCPUs_utilisation", Value::Struct(util));
+            set_field(r, "memory_actual", int(actual));
+            set_field(
+                r,
+                "last_updated",
+                Value::DateTime(xenapi::DateTime::from_unix(now)),
+            );
+        });
+    }
+    let cpus: Vec<String> = st
+        .table("host_cpu")
+        .map(|t| t.refs().to_vec())
+        .unwrap_or_default();
+    for c in cpus {
+        let f = fraction(&c, 0, now) * 0.6;
+        st.touch("host_cpu", &c, |r| {
+            set_field(r, "utilisation", Value::Double(f));
+        });
+    }
+    let hosts: Vec<(String, String)> = st
+        .table("host")
+        .map(|t| {
+            t.iter()
+                .map(|(h, r)| (h.clone(), str_field(r, "metrics").to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (h, m) in hosts {
+        let used = per_host_used
+            .iter()
+            .find(|(x, _)| *x == h)
+            .map(|(_, u)| *u)
+            .unwrap_or(0);
+        st.touch("host_metrics", &m, |r| {
+            let total = field(r, "memory_total")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            set_field(r, "memory_free", int((total - used).max(0)));
+            set_field(
+                r,
+                "last_updated",
+                Value::DateTime(xenapi::DateTime::from_unix(now)),
+            );
+        });
+    }
+}

@@ -1,0 +1,102 @@
+//! `Async.*`: a task record that is `pending` while a worker thread runs the call, then
+//! `success` (with `result`, an XML-RPC `<value>` fragment) or `failure` (with `error_info`).
+
+use std::sync::Arc;
+
+use xenapi::codec::encode_value;
+use xenapi::{DateTime, Value};
+
+use crate::dispatch::{self, Failure};
+use crate::shared::Shared;
+use crate::state::set_field;
+
+pub(crate) fn spawn(
+    shared: &Arc<Shared>,
+    name: &str,
+    class: &str,
+    message: &str,
+    session_ref: String,
+    user: String,
+    args: Vec<Value>,
+) -> Result<Value, Failure> {
+    let task = {
+        let mut st = shared.lock();
+        let (r, mut rec) = st.blank("task");
+        set_field(
+            &mut rec,
+            "name_label",
+            Value::String(format!("Async.{name}")),
+        );
+        set_field(&mut rec, "created", Value::DateTime(DateTime::now()));
+        set_field(&mut rec, "status", Value::String("pending".to_owned()));
+        set_field(&mut rec, "progress", Value::Double(0.0));
+        let host = st.coordinator.clone();
+        set_field(&mut rec, "resident_on", Value::String(host));
+        set_field(&mut rec, "type", Value::String("<none/>".to_owned()));
+        set_field(
+            &mut rec,
+            "allowed_operations",
+            Value::Array(vec![Value::String("cancel".to_owned())]),
+        );
+        st.add("task", r.clone(), rec);
+        r
+    };
+    let (shared2, task2, class, message) = (
+        Arc::clone(shared),
+        task.clone(),
+        class.to_owned(),
+        message.to_owned(),
+    );
+    let spawned = std::thread::Builder::new()
+        .name("xenapi-sim-task".into())
+        .spawn(move || {
+            std::thread::sleep(shared2.settings.task_delay);
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                dispatch::route(&shared2, &class, &message, &session_ref, &user, &args)
+            }))
+            .unwrap_or_else(|_| {
+                Err(Failure::new(
+                    "INTERNAL_ERROR",
+                    &["the task's worker failed"],
+                ))
+            });
+            finish(&shared2, &task2, result);
+        });
+    if spawned.is_err() {
+        finish(
+            shared,
+            &task,
+            Err(Failure::new(
+                "INTERNAL_ERROR",
+                &["could not start a worker thread"],
+            )),
+        );
+    }
+    Ok(Value::String(task))
+}
+
+fn finish(shared: &Shared, task: &str, result: Result<Value, Failure>) {
+    let enc = shared.settings.dialect.encoder();
+    let mut st = shared.lock();
+    st.modify("task", task, |rec| {
+        set_field(rec, "finished", Value::DateTime(DateTime::now()));
+        set_field(rec, "progress", Value::Double(1.0));
+        set_field(rec, "allowed_operations", Value::Array(Vec::new()));
+        match &result {
+            Ok(v) => {
+                set_field(rec, "status", Value::String("success".to_owned()));
+                let text = match v {
+                    Value::String(s) if s.is_empty() => String::new(),
+                    v => encode_value(v, &enc),
+                };
+                set_field(rec, "result", Value::String(text));
+            }
+            Err(f) => {
+                set_field(rec, "status", Value::String("failure".to_owned()));
+                set_field(rec, "error_info", f.to_value());
+            }
+        }
+    });
+    drop(st);
+    shared.notify();
+}
