@@ -13,6 +13,10 @@ PY_WHEELS   := $(PY_TARGET)/wheels
 PY_SIM      := $(PY_TARGET)/release/xenapi-sim
 PY_WITH_SIM := $(PYTHON) $(PY_ROOT)/python/tools/with_sim.py --sim $(PY_SIM)
 
+TEST_TARGETS += python-test
+DEMO_TARGETS += python-demo
+DEPS_PIP     += maturin
+
 .PHONY: python-deps python-install python-test python-demo python-bench python-sim
 
 python-deps:

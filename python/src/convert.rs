@@ -54,7 +54,7 @@ pub fn to_value(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     }
     let py = obj.py();
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::String(s.to_str()?.to_owned()));
+        return Ok(Value::String(s.to_cow()?.into_owned()));
     }
     if obj.is_none() {
         return Ok(Value::Nil);
@@ -80,10 +80,10 @@ pub fn to_value(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
         let mut members = Vec::with_capacity(d.len());
         for (k, v) in d.iter() {
             let key = if let Ok(s) = k.cast::<PyString>() {
-                s.to_str()?.to_owned()
+                s.to_cow()?.into_owned()
             } else if k.cast::<PyInt>().is_ok() && k.cast::<PyBool>().is_err() {
                 // XenAPI maps with int keys travel with the keys as decimal strings.
-                k.str()?.to_str()?.to_owned()
+                k.str()?.to_cow()?.into_owned()
             } else {
                 return Err(PyTypeError::new_err(format!(
                     "dictionary keys must be str (or int), not {}",

@@ -10,6 +10,7 @@
 mod convert;
 mod errors;
 
+use std::mem::ManuallyDrop;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -77,7 +78,8 @@ fn make_options(
 /// A XenAPI session (the core's `xenapi::Session`): thread-safe, logs out when dropped.
 #[pyclass(frozen, module = "xenapi_rs._native", name = "Session")]
 pub struct PySession {
-    inner: xenapi::Session,
+    /// Taken out in `Drop`, to log out with the GIL released.
+    inner: ManuallyDrop<xenapi::Session>,
     /// XenAPI.py's `API_version` cache: "1.1" before login and after logout, `None` (read it
     /// from the server when asked) after a login.
     api_version: Mutex<Option<String>>,
@@ -124,7 +126,7 @@ impl PySession {
         )?;
         let inner = xenapi::Session::new(options).map_err(|e| errors::to_pyerr(py, e, true))?;
         Ok(PySession {
-            inner,
+            inner: ManuallyDrop::new(inner),
             api_version: Mutex::new(Some("1.1".to_owned())),
         })
     }
@@ -212,8 +214,8 @@ impl PySession {
         lock(&self.api_version).clone()
     }
 
-    #[setter]
-    fn set__api_version(&self, v: Option<String>) {
+    #[setter(_api_version)]
+    fn set_api_version(&self, v: Option<String>) {
         *lock(&self.api_version) = v;
     }
 
@@ -223,6 +225,17 @@ impl PySession {
             self.inner.url(),
             if self.inner.is_logged_in() { "logged in" } else { "logged out" }
         )
+    }
+}
+
+impl Drop for PySession {
+    fn drop(&mut self) {
+        // SAFETY: `inner` is not used again: this is the end of the object.
+        let inner = unsafe { ManuallyDrop::take(&mut self.inner) };
+        // The core logs out when the last clone goes (bounded by a short deadline). Without the
+        // GIL: the server may be Python code in this very process (a test double), and other
+        // threads should not wait for the network.
+        Python::attach(|py| py.detach(move || drop(inner)));
     }
 }
 

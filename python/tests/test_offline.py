@@ -157,7 +157,7 @@ def test_options_checked(xr):
     with pytest.raises(ValueError):
         xr.Session("ftp://x")
     xr.Session("https://x", verify=False)
-    xr.Session("https://x", fingerprint="AB:" * 31 + "AB", timeout=3.5)
+    xr.Session("https://x", timeout=3.5, connect_timeout=1)
 
 
 def test_threads_share_a_session(fake, xr):
