@@ -34,6 +34,7 @@ python-sim:
 	cd $(PY_ROOT) && cargo build --release --quiet -p xenapi-sim
 
 python-test: python-install python-sim
+	$(PYTHON) $(PY_ROOT)/python/tools/gen_stubs.py --check
 	cd $(PY_ROOT)/python && XENAPI_SIM=$(PY_SIM) $(PYTHON) -m pytest -q tests
 
 python-demo: python-install python-sim
