@@ -118,7 +118,9 @@ pub fn to_value(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
         let data = obj.getattr("data")?;
         return to_value(&data, depth + 1).and_then(|v| match v {
             Value::Base64(b) => Ok(Value::Base64(b)),
-            _ => Err(PyTypeError::new_err("xmlrpc.client.Binary.data must be bytes")),
+            _ => Err(PyTypeError::new_err(
+                "xmlrpc.client.Binary.data must be bytes",
+            )),
         });
     }
     if obj.is_instance(xmlrpc_datetime(py)?)? {
@@ -174,7 +176,8 @@ impl<'py, 'v> ToPython<'py, 'v> {
                     let value = self.convert(item)?;
                     // SAFETY: both pointers are valid, owned by Bounds alive across the call;
                     // PyDict_SetItem does not steal references.
-                    let rc = unsafe { ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) };
+                    let rc =
+                        unsafe { ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) };
                     if rc != 0 {
                         return Err(PyErr::fetch(py));
                     }
@@ -191,7 +194,9 @@ impl<'py, 'v> ToPython<'py, 'v> {
                     // SAFETY: `list` is a fresh list of length n and i < n; PyList_SetItem steals
                     // the reference that into_ptr hands over. On an early return the list is
                     // freed with its unset (NULL) slots, which list deallocation allows.
-                    let rc = unsafe { ffi::PyList_SetItem(list.as_ptr(), i as ffi::Py_ssize_t, value.into_ptr()) };
+                    let rc = unsafe {
+                        ffi::PyList_SetItem(list.as_ptr(), i as ffi::Py_ssize_t, value.into_ptr())
+                    };
                     if rc != 0 {
                         return Err(PyErr::fetch(py));
                     }

@@ -34,7 +34,8 @@ fn make_options(
     version: Option<String>,
     originator: Option<String>,
 ) -> PyResult<Options> {
-    let chosen = usize::from(insecure) + usize::from(ca_file.is_some()) + usize::from(fingerprint.is_some());
+    let chosen =
+        usize::from(insecure) + usize::from(ca_file.is_some()) + usize::from(fingerprint.is_some());
     if chosen > 1 {
         return Err(PyValueError::new_err(
             "choose one TLS policy: insecure (verify=False / ignore_ssl=True), ca_file or fingerprint",
@@ -53,9 +54,13 @@ fn make_options(
         Duration::try_from_secs_f64(s)
             .ok()
             .filter(|d| !d.is_zero())
-            .ok_or_else(|| PyValueError::new_err(format!("{name} must be a positive number of seconds")))
+            .ok_or_else(|| {
+                PyValueError::new_err(format!("{name} must be a positive number of seconds"))
+            })
     };
-    let mut o = Options::new(url).tls(tls).follow_coordinator(follow_coordinator);
+    let mut o = Options::new(url)
+        .tls(tls)
+        .follow_coordinator(follow_coordinator);
     if let Some(t) = timeout {
         o = o.timeout(seconds("timeout", t)?);
         if connect_timeout.is_none() {
@@ -174,7 +179,12 @@ impl PySession {
 
     /// Calls `method` with `args` exactly as given (no session reference); returns the whole
     /// reply (the `{Status, Value | ErrorDescription}` dict).
-    fn call_raw(&self, py: Python<'_>, method: &str, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+    fn call_raw(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Py<PyAny>> {
         let params = convert::args_to_values(args)?;
         let client = self.inner.client();
         match py.detach(|| client.call_raw(method, &params)) {
@@ -223,7 +233,11 @@ impl PySession {
         format!(
             "<xenapi_rs._native.Session {} {}>",
             self.inner.url(),
-            if self.inner.is_logged_in() { "logged in" } else { "logged out" }
+            if self.inner.is_logged_in() {
+                "logged in"
+            } else {
+                "logged out"
+            }
         )
     }
 }
@@ -259,13 +273,30 @@ impl PyClient {
         timeout: Option<f64>,
         connect_timeout: Option<f64>,
     ) -> PyResult<Self> {
-        let options = make_options(url, insecure, ca_file, fingerprint, timeout, connect_timeout, true, None, None)?;
+        let options = make_options(
+            url,
+            insecure,
+            ca_file,
+            fingerprint,
+            timeout,
+            connect_timeout,
+            true,
+            None,
+            None,
+        )?;
         let inner = xenapi::Client::new(options).map_err(|e| errors::to_pyerr(py, e, true))?;
-        Ok(PyClient { inner: Arc::new(inner) })
+        Ok(PyClient {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Calls `method` with `args` as given; returns the whole reply.
-    fn call_raw(&self, py: Python<'_>, method: &str, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+    fn call_raw(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Py<PyAny>> {
         let params = convert::args_to_values(args)?;
         let client = &self.inner;
         match py.detach(|| client.call_raw(method, &params)) {
@@ -346,7 +377,9 @@ impl Dispatcher {
         } else if let Ok(c) = target.cast::<PyClient>() {
             Target::Client(c.clone().unbind())
         } else {
-            return Err(PyTypeError::new_err("a Dispatcher needs a _native.Session or _native.Client"));
+            return Err(PyTypeError::new_err(
+                "a Dispatcher needs a _native.Session or _native.Client",
+            ));
         };
         Ok(Dispatcher {
             target,
@@ -370,7 +403,9 @@ impl Dispatcher {
     #[pyo3(signature = (*args))]
     fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         let Some(method) = self.name.as_deref() else {
-            return Err(PyTypeError::new_err("call a method, e.g. session.xenapi.VM.get_all()"));
+            return Err(PyTypeError::new_err(
+                "call a method, e.g. session.xenapi.VM.get_all()",
+            ));
         };
         match &self.target {
             Target::Session(s) => {
