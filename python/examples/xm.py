@@ -9,6 +9,7 @@ CPU and memory use, shuts the VM down and logs out. Written as for the official 
 only the import differs.
 """
 
+import calendar
 import os
 import sys
 import time
@@ -21,7 +22,7 @@ def mib(n):
 
 
 def xm_list(x):
-    print("%-24s %5s %6s %5s %-9s %8s" % ("Name", "ID", "Mem", "VCPUs", "State", "Time(s)"))
+    print("%-30s %5s %6s %5s %-9s %8s" % ("Name", "ID", "Mem", "VCPUs", "State", "Time(s)"))
     records = x.VM.get_all_records()
     for ref, vm in sorted(records.items(), key=lambda kv: (not kv[1]["is_control_domain"], kv[1]["name_label"])):
         if vm.get("is_a_template") or vm.get("is_a_snapshot"):
@@ -31,14 +32,14 @@ def xm_list(x):
             metrics = x.VM_metrics.get_record(vm["metrics"])
             start = metrics.get("start_time")
             if vm["power_state"] != "Halted" and start is not None:
-                started = time.mktime(time.strptime(str(start.value)[:17], "%Y%m%dT%H:%M:%S"))
-                seconds = "%.1f" % max(0.0, time.mktime(time.gmtime()) - started)
+                started = calendar.timegm(time.strptime(str(start.value)[:17], "%Y%m%dT%H:%M:%S"))
+                seconds = "%.1f" % max(0.0, time.time() - started)
         except (XenAPI.Failure, KeyError, ValueError):
             pass
         domid = vm.get("domid", "-")
         print(
-            "%-24s %5s %6d %5s %-9s %8s"
-            % (vm["name_label"][:24], "-" if str(domid) == "-1" else domid,
+            "%-30s %5s %6d %5s %-9s %8s"
+            % (vm["name_label"][:30], "-" if str(domid) == "-1" else domid,
                mib(vm["memory_dynamic_max"]), vm["VCPUs_max"], vm["power_state"], seconds)
         )
     return records
