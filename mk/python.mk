@@ -35,7 +35,7 @@ python-sim:
 
 python-test: python-install python-sim
 	$(PYTHON) $(PY_ROOT)/python/tools/gen_stubs.py --check
-	cd $(PY_ROOT)/python && XENAPI_SIM=$(PY_SIM) $(PYTHON) -m pytest -q tests
+	cd $(PY_ROOT)/python/tests && XENAPI_SIM=$(PY_SIM) $(PYTHON) -m pytest -q .
 
 python-demo: python-install python-sim
 	$(PY_WITH_SIM) --vms 3 -- $(PYTHON) $(PY_ROOT)/python/examples/xm.py

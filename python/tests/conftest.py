@@ -19,6 +19,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "root", "password"
 
+# Test the installed wheel, never the source package beside it (it has no compiled _native):
+# `python -m pytest` run from python/ would put the source first on sys.path.
+_SOURCE = str(REPO / "python")
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.getcwd()) != _SOURCE]
+
 _sim_binary = None
 _sim_error = None
 
@@ -63,6 +68,7 @@ class Sim:
         self.args = list(args)
         self.fingerprint = None
         self.cert_file = None
+        self.members = []
         self.proc = subprocess.Popen(
             [sim_binary(), "--listen", "127.0.0.1:0", *self.args],
             stdout=subprocess.PIPE,
@@ -77,6 +83,10 @@ class Sim:
             m = re.match(r"fingerprint sha256 ([0-9A-Fa-f:]+)", line.strip())
             if m:
                 self.fingerprint = m.group(1)
+                continue
+            m = re.match(r"pool member \S+ (\S+)", line.strip())
+            if m:
+                self.members.append(m.group(1))
                 continue
             m = re.match(r"listening on (\S+)", line.strip())
             if m:

@@ -130,6 +130,27 @@ def test_http_error_and_garbage(sim, xr):
     assert s.xenapi.VM.get_all()
 
 
+def test_xend_dialect(start_sim, xr):
+    sim = start_sim("--vms", "2", "--dialect", "xend")
+    s = login(xr, sim.url)
+    assert s.dialect == "xend"
+    vm = guests(s.xenapi, "Halted")[0]
+    s.xenapi.VM.start(vm, False, False)  # the core drops xapi's `force` for xend
+    assert s.xenapi.VM.get_power_state(vm) == "Running"
+    s.logout()
+
+
+def test_follows_the_pool_coordinator(start_sim, xr):
+    sim = start_sim("--vms", "2", "--hosts", "2")
+    assert sim.members
+    s = login(xr, sim.members[0])
+    assert s.url.rstrip("/") == sim.url.rstrip("/")
+    assert s.xenapi.VM.get_all()
+    with pytest.raises(xr.Failure) as e:
+        login(xr, sim.members[0], follow_coordinator=False)
+    assert e.value.details[0] == "HOST_IS_SLAVE"
+
+
 # --- parity with XenAPI.py ----------------------------------------------------------------------
 
 
