@@ -62,7 +62,8 @@ pub struct Options {
 }
 
 impl Options {
-    /// Options for `url` (`http://`, `https://`; a bare `host[:port]` means `https://`).
+    /// Options for `url` (`http://`, `https://`, `unix:///path/to/socket`; a bare `host[:port]`
+    /// means `https://`).
     pub fn new(url: impl Into<String>) -> Self {
         let url = url.into();
         let url = if url.contains("://") {
@@ -82,7 +83,16 @@ impl Options {
         }
     }
 
-    /// How long to wait for the TCP (and TLS) connection. Default 10 s.
+    /// Options for a server's local Unix socket: xapi's is `/var/lib/xcp/xapi` (in dom0, as root),
+    /// xend's `/var/run/xend/xen-api.sock`. The same as `Options::new("unix:///var/lib/xcp/xapi")`.
+    /// The socket carries plain HTTP; the TLS policy applies to a coordinator redirect, which goes
+    /// to `https://` (on HOST_IS_SLAVE).
+    pub fn unix_socket(path: impl AsRef<std::path::Path>) -> Self {
+        Options::new(format!("unix://{}", path.as_ref().display()))
+    }
+
+    /// How long to wait for the TCP connection and the TLS handshake, within the whole-call
+    /// deadline. Default 10 s.
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.connect_timeout = d;
         self

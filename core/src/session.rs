@@ -234,6 +234,11 @@ impl Session {
     }
 
     fn login_once(&self, client: &Client, c: &Credentials) -> crate::Result<String> {
+        self.login_once_unredacted(client, c)
+            .map_err(|e| redact(e, c.password.as_str()))
+    }
+
+    fn login_once_unredacted(&self, client: &Client, c: &Credentials) -> crate::Result<String> {
         let opts = client.options();
         let four = [
             Value::String(c.user.clone()),
@@ -268,6 +273,49 @@ impl Session {
     }
 }
 
+/// `e` with every occurrence of `secret` masked: a server (or a proxy) that echoes the login
+/// request in an error page or a failure must not put the password into a log.
+fn redact(e: Error, secret: &str) -> Error {
+    if secret.is_empty() {
+        return e;
+    }
+    let r = |s: String| {
+        if s.contains(secret) {
+            s.replace(secret, "********")
+        } else {
+            s
+        }
+    };
+    match e {
+        Error::Api(f) => Error::Api(crate::Failure::new(
+            f.description().iter().cloned().map(r).collect(),
+        )),
+        Error::Connect { url, message } => Error::Connect {
+            url: r(url),
+            message: r(message),
+        },
+        Error::Tls { url, message } => Error::Tls {
+            url: r(url),
+            message: r(message),
+        },
+        Error::Http {
+            url,
+            status,
+            message,
+        } => Error::Http {
+            url: r(url),
+            status,
+            message: r(message),
+        },
+        Error::Timeout { url, message } => Error::Timeout {
+            url: r(url),
+            message: r(message),
+        },
+        Error::Protocol(m) => Error::Protocol(r(m)),
+        Error::InvalidArgument(m) => Error::InvalidArgument(r(m)),
+    }
+}
+
 /// xend's `VM.start`/`VM.resume` take `(session, vm, start_paused)`; xapi's add `force`.
 fn adapt_to_dialect(dialect: Dialect, method: &str, params: &mut Vec<Value>) {
     if dialect == Dialect::Xend {
@@ -288,6 +336,12 @@ fn coordinator_url(current: &str, master: &str) -> crate::Result<String> {
         ));
     }
     let (scheme, rest) = current.split_once("://").unwrap_or(("https", current));
+    // From the local socket, the coordinator is another host: reach it over HTTPS on 443.
+    let (scheme, rest) = if scheme == "unix" {
+        ("https", "")
+    } else {
+        (scheme, rest)
+    };
     let authority = rest.split('/').next().unwrap_or("");
     let port = authority
         .rsplit_once(':')
@@ -358,6 +412,10 @@ mod tests {
         );
         assert_eq!(u("https://h/", "fe80::1"), "https://[fe80::1]/");
         assert!(coordinator_url("https://h/", "").is_err());
+        assert_eq!(
+            u("unix:///var/lib/xcp/xapi", "10.0.0.1"),
+            "https://10.0.0.1/"
+        );
     }
 
     #[test]

@@ -1,9 +1,24 @@
 //! HTTP(S) transport: one ureq agent (keep-alive pool) per server, posting XML-RPC documents and
 //! decoding the reply as it streams in.
+//!
+//! The agent is built from parts (`Agent::with_parts`): ureq's TCP connector, then our own TLS
+//! connector whose rustls configuration carries the verifier of the [`crate::TlsPolicy`] (ureq's
+//! `TlsConfig` has no verifier hook, and a fingerprint pin needs one). A `unix://PATH` URL gets a
+//! connector that dials the socket instead.
+//!
+//! Every call has one deadline ([`Options::timeout`], ureq's `timeout_global`) covering connect,
+//! TLS handshake, sending and reading the whole body; the connect part alone is also bounded by
+//! [`Options::connect_timeout`].
 
+mod connector;
 mod tls;
 
 use std::io::{self, BufReader};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{Connector, TcpConnector};
 
 use crate::codec::{self, CodecError, Limits, Response};
 use crate::{Error, Options};
@@ -11,35 +26,87 @@ use crate::{Error, Options};
 /// Posts XML-RPC calls to one URL.
 pub(crate) struct Transport {
     agent: ureq::Agent,
+    /// The URL as the user gave it (in messages).
     url: String,
+    /// The URL requests go to (`http://localhost/` for a Unix socket).
+    request_url: String,
     limits: Limits,
+    connect_timeout: Duration,
+    timeout: Duration,
+}
+
+/// Where a URL leads.
+enum Endpoint {
+    Tcp,
+    Unix(PathBuf),
+}
+
+fn endpoint(url: &str) -> crate::Result<Endpoint> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        return Ok(Endpoint::Tcp);
+    }
+    if let Some(path) = url.strip_prefix("unix://") {
+        if !path.starts_with('/') {
+            return Err(Error::InvalidArgument(format!(
+                "unsupported URL {url:?}: a Unix socket URL names an absolute path, as in \
+                 unix:///var/lib/xcp/xapi"
+            )));
+        }
+        return Ok(Endpoint::Unix(PathBuf::from(path)));
+    }
+    Err(Error::InvalidArgument(format!(
+        "unsupported URL {url:?}: use http://, https:// or unix:///path/to/socket"
+    )))
 }
 
 impl Transport {
     pub(crate) fn new(opts: &Options) -> crate::Result<Self> {
         let url = opts.url.clone();
-        let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
-        if !scheme_ok {
-            return Err(Error::InvalidArgument(format!(
-                "unsupported URL {url:?}: use http:// or https://"
-            )));
+        let endpoint = endpoint(&url)?;
+        if opts.timeout.is_zero() || opts.connect_timeout.is_zero() {
+            return Err(Error::InvalidArgument(
+                "the connect timeout and the call deadline must be longer than zero".into(),
+            ));
         }
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(opts.connect_timeout))
             .timeout_global(Some(opts.timeout))
             .max_idle_connections_per_host(16)
+            .max_idle_connections(16)
+            // A 3xx is reported (with its Location), not followed: following would turn the POST
+            // into a GET or resend the login to wherever the server points.
+            .max_redirects(0)
+            // Management traffic goes straight to the host, never through an environment proxy.
+            .proxy(None)
             .user_agent(concat!("xenapi-rs/", env!("CARGO_PKG_VERSION")))
-            .tls_config(tls::ureq_tls_config(&opts.tls)?)
             .build();
-        let agent = tls::agent(config, &opts.tls)?;
+        let (agent, request_url) = match endpoint {
+            Endpoint::Tcp => {
+                let connector = ()
+                    .chain(TcpConnector::default())
+                    .chain(connector::TlsConnector::new(tls::client_config(&opts.tls)?));
+                let agent = ureq::Agent::with_parts(config, connector, DefaultResolver::default());
+                (agent, url.clone())
+            }
+            Endpoint::Unix(path) => {
+                // The socket carries plain HTTP; the TLS policy stays in the options for a
+                // coordinator redirect, which goes to https://.
+                let connector = connector::UnixConnector::new(path);
+                let agent = ureq::Agent::with_parts(config, connector, connector::NoLookup);
+                (agent, "http://localhost/".to_owned())
+            }
+        };
         Ok(Transport {
             agent,
             url,
+            request_url,
             limits: Limits {
                 max_bytes: opts.max_response_bytes,
                 ..Limits::default()
             },
+            connect_timeout: opts.connect_timeout,
+            timeout: opts.timeout,
         })
     }
 
@@ -56,27 +123,37 @@ impl Transport {
     pub(crate) fn post_with_deadline(
         &self,
         body: Vec<u8>,
-        deadline: Option<std::time::Duration>,
+        deadline: Option<Duration>,
     ) -> crate::Result<Response> {
         let mut request = self
             .agent
-            .post(&self.url)
+            .post(&self.request_url)
             .header("Content-Type", "text/xml");
         if let Some(d) = deadline {
             request = request.config().timeout_global(Some(d)).build();
         }
-        let response = request.send(&body[..]).map_err(|e| self.map_ureq(e))?;
-        let status = response.status().as_u16();
-        if status != 200 {
-            let reason = response
-                .status()
-                .canonical_reason()
-                .unwrap_or("")
-                .to_owned();
+        let deadline = deadline.unwrap_or(self.timeout);
+        let response = request
+            .send(&body[..])
+            .map_err(|e| self.map_ureq(e, deadline, Stage::Exchange))?;
+        let status = response.status();
+        if status.as_u16() != 200 {
+            let mut message = status.canonical_reason().unwrap_or("").to_owned();
+            if status.is_redirection() {
+                let location = response
+                    .headers()
+                    .get("location")
+                    .and_then(|l| l.to_str().ok())
+                    .unwrap_or("?");
+                message = format!(
+                    "{message}; the server redirects to {location}: use that URL (redirects are \
+                     not followed)"
+                );
+            }
             return Err(Error::Http {
                 url: self.url.clone(),
-                status,
-                message: reason,
+                status: status.as_u16(),
+                message,
             });
         }
         let reader = response
@@ -85,51 +162,88 @@ impl Transport {
             .limit(u64::MAX) // the codec enforces the limit after decompression
             .reader();
         codec::decode_response(BufReader::with_capacity(64 * 1024, reader), self.limits)
-            .map_err(|e| self.map_codec(e))
+            .map_err(|e| self.map_codec(e, deadline))
     }
 
-    fn map_codec(&self, e: CodecError) -> Error {
+    fn map_codec(&self, e: CodecError, deadline: Duration) -> Error {
         match e {
-            CodecError::Io(io) => self.map_io(io),
+            CodecError::Io(io) => self.map_io(io, deadline, Stage::Body),
             other => other.into_error(&self.url),
         }
     }
 
-    fn map_io(&self, e: io::Error) -> Error {
-        let inner = e
+    /// An I/O error, which may carry a ureq error (a timeout, a TLS alert) inside.
+    fn map_io(&self, e: io::Error, deadline: Duration, stage: Stage) -> Error {
+        if e.get_ref().is_some_and(|i| i.is::<ureq::Error>()) {
+            let inner = e.into_inner().expect("checked above");
+            let ureq = inner.downcast::<ureq::Error>().expect("checked above");
+            return self.map_ureq(*ureq, deadline, stage);
+        }
+        let url = self.url.clone();
+        if let Some(message) = tls::tls_error_in(&e) {
+            return Error::Tls { url, message };
+        }
+        if let Some(u) = e
             .get_ref()
-            .and_then(|i| i.downcast_ref::<ureq::Error>())
-            .map(|u| match u {
-                ureq::Error::Timeout(_) => Some(true),
-                _ => None,
-            });
-        if let Some(Some(true)) = inner {
-            return Error::Timeout {
-                url: self.url.clone(),
-                message: "the reply did not arrive before the call's deadline".into(),
+            .and_then(|i| i.downcast_ref::<connector::UnixConnectError>())
+        {
+            return Error::Connect {
+                url,
+                message: u.to_string(),
             };
         }
-        match e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>()) {
-            Some(_) => {
-                let boxed = e.into_inner().expect("checked above");
-                match boxed.downcast::<ureq::Error>() {
-                    Ok(u) => self.map_ureq(*u),
-                    Err(other) => Error::Connect {
-                        url: self.url.clone(),
-                        message: other.to_string(),
-                    },
-                }
-            }
-            None => CodecError::Io(e).into_error(&self.url),
+        match e.kind() {
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::Timeout {
+                url,
+                message: self.deadline_message(deadline),
+            },
+            io::ErrorKind::ConnectionRefused => Error::Connect {
+                url,
+                message: "connection refused: nothing listens at that address and port".into(),
+            },
+            io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => Error::Connect {
+                url,
+                message: format!("the host is unreachable ({e})"),
+            },
+            _ => Error::Connect {
+                url,
+                message: match stage {
+                    Stage::Exchange => {
+                        format!("the connection broke before the reply arrived ({e})")
+                    }
+                    Stage::Body => {
+                        format!("the connection broke while reading the reply ({e})")
+                    }
+                },
+            },
         }
     }
 
-    fn map_ureq(&self, e: ureq::Error) -> Error {
+    fn deadline_message(&self, deadline: Duration) -> String {
+        format!(
+            "the call did not complete within its deadline of {}",
+            seconds(deadline)
+        )
+    }
+
+    fn map_ureq(&self, e: ureq::Error, deadline: Duration, stage: Stage) -> Error {
+        use ureq::Timeout as T;
         let url = self.url.clone();
         match e {
-            ureq::Error::Timeout(t) => Error::Timeout {
+            ureq::Error::Timeout(T::Connect) => Error::Timeout {
                 url,
-                message: format!("{t} timeout passed"),
+                message: format!(
+                    "could not connect within the connect timeout of {}",
+                    seconds(self.connect_timeout.min(deadline))
+                ),
+            },
+            ureq::Error::Timeout(T::Resolve) => Error::Timeout {
+                url,
+                message: "the host name lookup did not finish in time".into(),
+            },
+            ureq::Error::Timeout(_) => Error::Timeout {
+                url,
+                message: self.deadline_message(deadline),
             },
             ureq::Error::HostNotFound => Error::Connect {
                 url,
@@ -137,24 +251,9 @@ impl Transport {
             },
             ureq::Error::ConnectionFailed => Error::Connect {
                 url,
-                message: "connection refused or unreachable".into(),
+                message: "connection failed".into(),
             },
-            ureq::Error::Io(io) => match io.kind() {
-                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::Timeout {
-                    url,
-                    message: io.to_string(),
-                },
-                _ => {
-                    if let Some(tls) = tls::tls_error_in(&io) {
-                        Error::Tls { url, message: tls }
-                    } else {
-                        Error::Connect {
-                            url,
-                            message: io.to_string(),
-                        }
-                    }
-                }
-            },
+            ureq::Error::Io(io) => self.map_io(io, deadline, stage),
             ureq::Error::Tls(m) => Error::Tls {
                 url,
                 message: m.to_owned(),
@@ -163,17 +262,50 @@ impl Transport {
                 url,
                 message: tls::describe_rustls(&r),
             },
-            ureq::Error::Pem(p) => Error::InvalidArgument(format!("bad PEM certificate: {p}")),
-            ureq::Error::BadUri(u) => Error::InvalidArgument(format!("bad URL: {u}")),
+            ureq::Error::BadUri(u) => Error::InvalidArgument(format!("bad URL {url:?}: {u}")),
             ureq::Error::StatusCode(status) => Error::Http {
                 url,
                 status,
                 message: String::new(),
             },
+            ureq::Error::Protocol(p) => Error::Protocol(format!(
+                "the server at {url} did not answer in HTTP/1.1 ({p})"
+            )),
+            ureq::Error::LargeResponseHeader(..) => Error::Protocol(format!(
+                "the server at {url} sent HTTP headers larger than accepted"
+            )),
+            ureq::Error::Decompress(what, io) => match io.kind() {
+                io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => {
+                    Error::Protocol(format!("the {what} reply body is corrupt: {io}"))
+                }
+                // The connection below the decoder broke or timed out.
+                _ => self.map_io(io, deadline, stage),
+            },
+            ureq::Error::BodyExceedsLimit(n) => {
+                Error::Protocol(format!("the reply is larger than the limit of {n} bytes"))
+            }
             other => Error::Connect {
                 url,
                 message: other.to_string(),
             },
         }
+    }
+}
+
+/// Where in a call an error happened.
+#[derive(Clone, Copy)]
+enum Stage {
+    /// Connecting, sending, or waiting for the reply's headers.
+    Exchange,
+    /// Reading the reply's body.
+    Body,
+}
+
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s:.1} s")
     }
 }
