@@ -3,7 +3,7 @@
 #
 #   make python-install   build the wheel with maturin (release) and pip-install it
 #   make python-test      install, build the simulator, run python/tests with pytest
-#   make python-demo      run python/examples/xm.py (the talk's demo) against xenapi-sim
+#   make python-demo      run python/examples/xm.py (the talk's demo) against its own xenapi-sim
 #   make python-bench     xenapi_rs vs the official XenAPI against xenapi-sim --vms 2000
 
 PY_ROOT     := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
@@ -13,8 +13,11 @@ PY_WHEELS   := $(PY_TARGET)/wheels
 PY_SIM      := $(PY_TARGET)/release/xenapi-sim
 PY_WITH_SIM := $(PYTHON) $(PY_ROOT)/python/tools/with_sim.py --sim $(PY_SIM)
 
+# `make test` runs python-test; `make demo` installs the wheel, then scripts/demo.sh runs xm.py
+# with the simulator's URL.
 TEST_TARGETS += python-test
-DEMO_TARGETS += python-demo
+DEMO_TARGETS += python-install
+DEMOS        += $(PY_ROOT)/python/examples/xm.py
 DEPS_PIP     += maturin
 
 .PHONY: python-deps python-install python-test python-demo python-bench python-sim
