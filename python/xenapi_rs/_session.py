@@ -5,6 +5,7 @@ import xmlrpc.client as _xmlrpclib
 
 from . import _native
 from ._errors import Failure  # noqa: F401  (re-exported by the package)
+from ._errors import InvalidArgument
 
 API_VERSION_1_1 = "1.1"
 API_VERSION_1_2 = "1.2"
@@ -76,15 +77,23 @@ class Session:
             )
         if isinstance(transport, UDSTransport):
             uri = "unix://" + XAPI_LOCAL_SOCKET
-        native = _native.Session(
-            uri,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            follow_coordinator=follow_coordinator,
-            originator=originator,
-            version=version,
-            **_tls_options(ignore_ssl, verify, ca_file, fingerprint),
-        )
+        try:
+            native = _native.Session(
+                uri,
+                timeout=timeout,
+                connect_timeout=connect_timeout,
+                follow_coordinator=follow_coordinator,
+                originator=originator,
+                version=version,
+                **_tls_options(ignore_ssl, verify, ca_file, fingerprint),
+            )
+        except InvalidArgument:
+            if uri.startswith("unix://"):
+                raise NotImplementedError(
+                    "xapi_local(): the xenapi core has no Unix-socket transport yet; "
+                    "connect to the host's HTTPS address instead"
+                ) from None
+            raise
         self.__dict__["_native"] = native
         self.__dict__["xenapi"] = _native.Dispatcher(native)
         self.__dict__["_raw"] = _native.Dispatcher(native, True)
