@@ -119,7 +119,47 @@ namespace XenApi
                            KDateTime = 6, KBase64 = 7, KArray = 8, KStruct = 9;
 
         /// <summary>The .NET value of a native value (borrowed pointer).</summary>
-        internal static object FromNative(IntPtr v)
+        internal static object FromNative(IntPtr v) => FromNative(v, 0);
+
+        // Records of one class repeat the same member names in the same order (2,000 VM records:
+        // the same ~90 names 2,000 times), and many values too ("Halted", "restart", "hvm", ...).
+        // Per nesting depth, the name and the string value last read at each member position are
+        // remembered; an ASCII text equal to it (compared byte by byte) reuses that string instead
+        // of decoding and allocating a new one. Caches are per thread.
+        [ThreadStatic] static string[][] keyCache;
+        const int KeyCacheDepth = 8, KeyCacheWidth = 256;
+
+        static string[] KeyCache(int depth)
+        {
+            if (depth >= KeyCacheDepth) return null;
+            if (keyCache == null) keyCache = new string[KeyCacheDepth][];
+            return keyCache[depth] ?? (keyCache[depth] = new string[KeyCacheWidth]);
+        }
+
+        [ThreadStatic] static string[][] valueCache;
+
+        static string[] ValueCache(int depth)
+        {
+            if (depth >= KeyCacheDepth) return null;
+            if (valueCache == null) valueCache = new string[KeyCacheDepth][];
+            return valueCache[depth] ?? (valueCache[depth] = new string[KeyCacheWidth]);
+        }
+
+        static unsafe string Cached(IntPtr p, string[] seen, int i)
+        {
+            if (seen == null || i >= KeyCacheWidth || p == IntPtr.Zero) return Utf8.Read(p);
+            string last = seen[i];
+            if (last != null)
+            {
+                byte* b = (byte*)p;
+                int k = 0;
+                while (k < last.Length && b[k] != 0 && b[k] < 0x80 && b[k] == last[k]) k++; // ASCII only
+                if (k == last.Length && b[k] == 0) return last;
+            }
+            return seen[i] = Utf8.Read(p);
+        }
+
+        static object FromNative(IntPtr v, int depth)
         {
             // Most members of a reply are strings: try that first (one call instead of two).
             if (NativeMethods.xenapi_value_get_string(v, out IntPtr str, IntPtr.Zero) == Status.Ok)
@@ -131,10 +171,14 @@ namespace XenApi
                 {
                     int n = (int)NativeMethods.xenapi_value_struct_len(v);
                     var d = new Dictionary<string, object>(n, StringComparer.Ordinal);
+                    string[] seen = KeyCache(depth);
                     for (int i = 0; i < n; i++)
                     {
-                        string key = Utf8.Read(NativeMethods.xenapi_value_struct_key(v, (UIntPtr)i));
-                        d[key] = FromNative(NativeMethods.xenapi_value_struct_value(v, (UIntPtr)i));
+                        string key = Cached(NativeMethods.xenapi_value_struct_key(v, (UIntPtr)i), seen, i);
+                        IntPtr m = NativeMethods.xenapi_value_struct_value(v, (UIntPtr)i);
+                        d[key] = NativeMethods.xenapi_value_get_string(m, out IntPtr ms, IntPtr.Zero) == Status.Ok
+                            ? Cached(ms, ValueCache(depth), i)
+                            : FromNative(m, depth + 1);
                     }
                     return d;
                 }
@@ -143,7 +187,7 @@ namespace XenApi
                     int n = (int)NativeMethods.xenapi_value_array_len(v);
                     var a = new object[n];
                     for (int i = 0; i < n; i++)
-                        a[i] = FromNative(NativeMethods.xenapi_value_array_get(v, (UIntPtr)i));
+                        a[i] = FromNative(NativeMethods.xenapi_value_array_get(v, (UIntPtr)i), depth + 1);
                     return a;
                 }
                 case KInt:

@@ -11,7 +11,7 @@ namespace XenApi.Tests
     {
         Sim sim;
 
-        [SetUp] public void StartSim() { sim = Sim.Start("--vms", "4"); }
+        [SetUp] public void StartSim() { sim = Sim.Start("--vms", "6"); }
         [TearDown] public void StopSim() { sim.Dispose(); }
 
         [Test]
@@ -227,6 +227,31 @@ namespace XenApi.Tests
             {
                 xen.LoginWithPassword(Sim.User, Sim.Password, "2.0", "per-login");
                 StringAssert.Contains("originator \"per-login\"", xen.Host.GetLog());
+            }
+        }
+
+        [Test]
+        public void TextRoundTripsAcrossRecords()
+        {
+            // Consecutive records hold these at the same position: the reply walk reuses strings it
+            // has seen there, and must never take one text for another.
+            using (Session xen = sim.Login())
+            {
+                string[] vms = xen.GetAllVMRecords().Where(r => !r.IsControlDomain).Select(r => r.Ref).ToArray();
+                string[] names = { "\u00c3\u00a9", "\u00e9", "仮想マシン", "vm-é", "vm-e", "" };
+                for (int i = 0; i < vms.Length; i++)
+                    xen.Call("VM.set_name_label", vms[i], names[i % names.Length]);
+                for (int round = 0; round < 2; round++)
+                {
+                    var byRef = xen.GetAllVMRecords().ToDictionary(r => r.Ref);
+                    var generic = (Dictionary<string, object>)xen.Call("VM.get_all_records");
+                    for (int i = 0; i < vms.Length; i++)
+                    {
+                        Assert.AreEqual(names[i % names.Length], byRef[vms[i]].NameLabel);
+                        Assert.AreEqual(names[i % names.Length], byRef[vms[i]].Fields["name_label"]);
+                        Assert.AreEqual(names[i % names.Length], ((Dictionary<string, object>)generic[vms[i]])["name_label"]);
+                    }
+                }
             }
         }
     }
