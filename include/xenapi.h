@@ -687,7 +687,7 @@ void xenapi_string_list_free(struct xenapi_string_list *list);
  * Waits for the task `task` (the reference an `Async.*` call returns through
  * `xenapi_session_call`) to finish, polling its status, and returns its result. A task that
  * failed gives `XENAPI_STATUS_API` with the task's error code and parameters; a cancelled one
- * `TASK_CANCELLED` when the server gives no error. `timeout_seconds` <= 0 waits without limit;
+ * `TASK_CANCELLED`. A task that ended is destroyed on the server. `timeout_seconds` <= 0 waits without limit;
  * when it passes, `XENAPI_STATUS_TIMEOUT` (the task goes on on the server).
  *
  * Ownership: `session` and `task` are borrowed. On success `*out_result` receives the decoded
