@@ -13,7 +13,8 @@
  * Status and errors. A function that can fail returns an xenapi_status (XENAPI_STATUS_OK is 0)
  * and takes as its last parameter `xenapi_error **err`. Pass NULL if you only want the status;
  * otherwise the function stores NULL in *err on success and a new error object on failure, which
- * you free with xenapi_error_free. The error gives the status, a message, and for
+ * you free with xenapi_error_free (*err is overwritten, not freed: free an earlier error first).
+ * The error gives the status, a message, and for
  * XENAPI_STATUS_API the XenAPI code (e.g. "VM_BAD_POWER_STATE") and its parameters.
  * A NULL required pointer gives XENAPI_STATUS_NULL_ARGUMENT, never a crash; invalid UTF-8 or an
  * unusable value gives XENAPI_STATUS_INVALID_ARGUMENT. A bug inside the library is reported as
@@ -430,8 +431,10 @@ enum xenapi_status xenapi_host_get_memory(const struct xenapi_session *session,
                                           struct xenapi_error **err);
 
 /**
- * Creates options for `url`: `http://host[:port]`, `https://host[:port]`; a bare `host[:port]`
- * means `https://`. The URL is checked when the session is created.
+ * Creates options for `url`: `http://host[:port]`, `https://host[:port]`, or
+ * `unix:///path/to/socket` (xapi's `/var/lib/xcp/xapi`, xend's `/var/run/xend/xen-api.sock`); a
+ * bare `host[:port]` means `https://`. The URL is checked when the session is created
+ * (`XENAPI_STATUS_INVALID_ARGUMENT` there for a URL that cannot be used).
  *
  * Ownership: `url` is borrowed (copied). On success `*out` receives a new options object that the
  * caller frees with `xenapi_options_free`; on failure `*out` is left unchanged.
@@ -685,7 +688,7 @@ void xenapi_string_list_free(struct xenapi_string_list *list);
  * Waits for the task `task` (the reference an `Async.*` call returns through
  * `xenapi_session_call`) to finish, polling its status, and returns its result. A task that
  * failed gives `XENAPI_STATUS_API` with the task's error code and parameters; a cancelled one
- * `TASK_CANCELLED` when the server gives no error. `timeout_seconds` <= 0 waits without limit;
+ * `TASK_CANCELLED`. A task that ended is destroyed on the server. `timeout_seconds` <= 0 waits without limit;
  * when it passes, `XENAPI_STATUS_TIMEOUT` (the task goes on on the server).
  *
  * Ownership: `session` and `task` are borrowed. On success `*out_result` receives the decoded

@@ -11,6 +11,16 @@
 #   install           PREFIX=/usr/local (DESTDIR too): library, header and xenapi.pc (release)
 #
 # The tests start the simulator themselves: $(XENAPI_SIM), built when it is the default path.
+# `make test` runs ffi-test (header check, C tests, examples) and ffi-valgrind; `make demo` runs
+# examples/c/demo.sh (the talk's walk with xm in C).
+
+# Keep the top-level Makefile's default goal: the first rule here must not become it.
+FFI_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
+
+TEST_TARGETS += ffi-test ffi-valgrind
+DEMO_TARGETS += ffi-examples
+DEMOS += examples/c/demo.sh
+DEPS_APT += valgrind
 
 CARGO ?= cargo
 FFI_TARGET ?= $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
@@ -27,7 +37,8 @@ FFI_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 
 FFI_MAJOR := $(firstword $(subst ., ,$(FFI_VERSION)))
 VALGRIND ?= valgrind
 FFI_VALGRIND_FLAGS ?= --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 \
-	--show-leak-kinds=definite --track-origins=yes --quiet
+	--show-leak-kinds=definite --quiet \
+	--suppressions=tests/c/valgrind.supp
 PREFIX ?= /usr/local
 DESTDIR ?=
 FFI_PROFILE ?= release
@@ -76,7 +87,7 @@ ffi-valgrind: ffi-c-tests ffi-sim
 	@command -v $(VALGRIND) >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq valgrind)
 	@set -e; failed=0; for t in $(FFI_TESTS); do \
 		echo "== C test $$t under valgrind"; \
-		XENAPI_SIM=$(abspath $(XENAPI_SIM)) $(VALGRIND) $(FFI_VALGRIND_FLAGS) \
+		XENAPI_SIM=$(abspath $(XENAPI_SIM)) XENAPI_TEST_ROUNDS=2 $(VALGRIND) $(FFI_VALGRIND_FLAGS) \
 			$(FFI_OUT)/test_$$t || failed=1; \
 	done; exit $$failed
 
@@ -102,3 +113,5 @@ install:
 		'Libs.private: $(FFI_STATIC_LIBS)' 'Cflags: -I$${includedir}' \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/xenapi.pc
 	@echo "installed libxenapi $(FFI_VERSION) under $(DESTDIR)$(PREFIX)"
+
+.DEFAULT_GOAL := $(FFI_SAVED_DEFAULT_GOAL)

@@ -13,7 +13,8 @@
  * Status and errors. A function that can fail returns an xenapi_status (XENAPI_STATUS_OK is 0)
  * and takes as its last parameter `xenapi_error **err`. Pass NULL if you only want the status;
  * otherwise the function stores NULL in *err on success and a new error object on failure, which
- * you free with xenapi_error_free. The error gives the status, a message, and for
+ * you free with xenapi_error_free (*err is overwritten, not freed: free an earlier error first).
+ * The error gives the status, a message, and for
  * XENAPI_STATUS_API the XenAPI code (e.g. "VM_BAD_POWER_STATE") and its parameters.
  * A NULL required pointer gives XENAPI_STATUS_NULL_ARGUMENT, never a crash; invalid UTF-8 or an
  * unusable value gives XENAPI_STATUS_INVALID_ARGUMENT. A bug inside the library is reported as

@@ -101,3 +101,49 @@ pub(crate) fn out<T>(p: *mut T, name: &str) -> Result<(), Fail> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{
+        xenapi_error_code, xenapi_error_free, xenapi_error_message, xenapi_error_status,
+    };
+
+    #[test]
+    fn a_panic_becomes_a_status_and_an_error_object() {
+        let mut err: *mut xenapi_error = std::ptr::null_mut();
+        let status = fallible(&mut err, || panic!("boom"));
+        assert_eq!(status, xenapi_status::Panic);
+        assert!(!err.is_null());
+        unsafe {
+            assert_eq!(xenapi_error_status(err), xenapi_status::Panic);
+            let msg = CStr::from_ptr(xenapi_error_message(err)).to_str().unwrap();
+            assert!(msg.contains("boom"), "{msg}");
+            assert!(xenapi_error_code(err).is_null());
+            xenapi_error_free(err);
+        }
+        assert_eq!(infallible(7, || -> i32 { panic!("x") }), 7);
+    }
+
+    #[test]
+    fn success_clears_the_error_slot_and_null_err_is_allowed() {
+        let mut err: *mut xenapi_error = 8 as *mut xenapi_error; // garbage the caller left there
+        assert_eq!(fallible(&mut err, || Ok(())), xenapi_status::Ok);
+        assert!(err.is_null());
+        let status = fallible(std::ptr::null_mut(), || Err(Fail::null("x")));
+        assert_eq!(status, xenapi_status::NullArgument);
+    }
+
+    #[test]
+    fn api_failures_keep_code_and_params() {
+        let e = xenapi::Error::Api(xenapi::Failure::with_code("HANDLE_INVALID", &["VM", "r"]));
+        let mut err: *mut xenapi_error = std::ptr::null_mut();
+        assert_eq!(fallible(&mut err, || Err(e.into())), xenapi_status::Api);
+        unsafe {
+            let code = CStr::from_ptr(xenapi_error_code(err)).to_str().unwrap();
+            assert_eq!(code, "HANDLE_INVALID");
+            assert_eq!(crate::error::xenapi_error_param_count(err), 2);
+            xenapi_error_free(err);
+        }
+    }
+}

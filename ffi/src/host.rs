@@ -2,11 +2,9 @@
 
 use std::ffi::c_char;
 
-use xenapi::Value;
-
 use crate::boundary::{fallible, infallible, out, put, text};
 use crate::calls;
-use crate::error::{xenapi_error, xenapi_status, Fail};
+use crate::error::{xenapi_error, xenapi_status};
 use crate::session::{session_of, xenapi_session};
 use crate::strings::{owned, xenapi_string_list};
 
@@ -18,32 +16,10 @@ pub struct xenapi_cpu_usage {
     items: Vec<(i64, f64)>,
 }
 
-/// A map `{ "0": 0.25, "1": 0.5 }` (VCPU number to fraction) into a usage list.
-pub(crate) fn usage_from_map(map: &Value) -> Result<xenapi_cpu_usage, Fail> {
-    let members = map.as_struct().ok_or_else(|| {
-        Fail::new(
-            xenapi_status::Protocol,
-            format!("expected a map of utilisations, got a {}", map.type_name()),
-        )
-    })?;
-    let mut items = Vec::with_capacity(members.len());
-    for (k, v) in members {
-        let cpu = k.trim().parse::<i64>().map_err(|_| {
-            Fail::new(
-                xenapi_status::Protocol,
-                format!("CPU number {k:?} is not an integer"),
-            )
-        })?;
-        let fraction = v.as_f64().ok_or_else(|| {
-            Fail::new(
-                xenapi_status::Protocol,
-                format!("utilisation of CPU {k} is not a number"),
-            )
-        })?;
-        items.push((cpu, fraction));
+impl xenapi_cpu_usage {
+    pub(crate) fn new(items: Vec<(i64, f64)>) -> Self {
+        xenapi_cpu_usage { items }
     }
-    items.sort_by_key(|(cpu, _)| *cpu);
-    Ok(xenapi_cpu_usage { items })
 }
 
 /// The number of CPUs in `usage`; 0 if `usage` is NULL.
@@ -159,14 +135,14 @@ unsafe fn host_text(
     host: *const c_char,
     out_text: *mut *mut c_char,
     err: *mut *mut xenapi_error,
-    method: &str,
+    get: fn(&xenapi::Session, &str) -> Result<String, xenapi::Error>,
 ) -> xenapi_status {
     fallible(err, || {
         out(out_text, "out_text")?;
         // SAFETY: NULL or a live session / NUL-terminated string.
         let s = unsafe { session_of(session) }?;
         let host = unsafe { text(host, "host") }?;
-        let t = calls::host_string(s, method, host)?;
+        let t = get(s, host)?;
         // SAFETY: checked above.
         unsafe { put(out_text, owned(t)) };
         Ok(())
@@ -185,7 +161,7 @@ pub unsafe extern "C" fn xenapi_host_dmesg(
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
     // SAFETY: forwarded caller contract.
-    unsafe { host_text(session, host, out_text, err, "host.dmesg") }
+    unsafe { host_text(session, host, out_text, err, calls::host_dmesg) }
 }
 
 /// The management daemon's log of `host` (`host.get_log`: xend's or xapi's log).
@@ -200,7 +176,7 @@ pub unsafe extern "C" fn xenapi_host_get_log(
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
     // SAFETY: forwarded caller contract.
-    unsafe { host_text(session, host, out_text, err, "host.get_log") }
+    unsafe { host_text(session, host, out_text, err, calls::host_get_log) }
 }
 
 /// The utilisation of each physical CPU of `host` (`host_cpu.utilisation` of every CPU in

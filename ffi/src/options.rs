@@ -23,8 +23,10 @@ impl xenapi_options {
     }
 }
 
-/// Creates options for `url`: `http://host[:port]`, `https://host[:port]`; a bare `host[:port]`
-/// means `https://`. The URL is checked when the session is created.
+/// Creates options for `url`: `http://host[:port]`, `https://host[:port]`, or
+/// `unix:///path/to/socket` (xapi's `/var/lib/xcp/xapi`, xend's `/var/run/xend/xen-api.sock`); a
+/// bare `host[:port]` means `https://`. The URL is checked when the session is created
+/// (`XENAPI_STATUS_INVALID_ARGUMENT` there for a URL that cannot be used).
 ///
 /// Ownership: `url` is borrowed (copied). On success `*out` receives a new options object that the
 /// caller frees with `xenapi_options_free`; on failure `*out` is left unchanged.

@@ -9,10 +9,13 @@ use crate::error::{xenapi_error, xenapi_status, Fail};
 use crate::session::{session_of, xenapi_session};
 use crate::value::xenapi_value;
 
+/// What "no limit" means for a task wait: far beyond any task, short of overflowing a deadline.
+const NO_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// Waits for the task `task` (the reference an `Async.*` call returns through
 /// `xenapi_session_call`) to finish, polling its status, and returns its result. A task that
 /// failed gives `XENAPI_STATUS_API` with the task's error code and parameters; a cancelled one
-/// `TASK_CANCELLED` when the server gives no error. `timeout_seconds` <= 0 waits without limit;
+/// `TASK_CANCELLED`. A task that ended is destroyed on the server. `timeout_seconds` <= 0 waits without limit;
 /// when it passes, `XENAPI_STATUS_TIMEOUT` (the task goes on on the server).
 ///
 /// Ownership: `session` and `task` are borrowed. On success `*out_result` receives the decoded
@@ -33,13 +36,11 @@ pub unsafe extern "C" fn xenapi_task_wait(
         let task = unsafe { text(task, "task") }?;
         let timeout = if timeout_seconds.is_nan() {
             return Err(Fail::invalid("timeout_seconds is NaN"));
-        } else if timeout_seconds > 0.0 {
-            Some(
-                Duration::try_from_secs_f64(timeout_seconds)
-                    .map_err(|_| Fail::invalid("timeout_seconds is out of range"))?,
-            )
+        } else if timeout_seconds > 0.0 && timeout_seconds < NO_LIMIT.as_secs_f64() {
+            Duration::try_from_secs_f64(timeout_seconds)
+                .map_err(|_| Fail::invalid("timeout_seconds is out of range"))?
         } else {
-            None
+            NO_LIMIT
         };
         let v = calls::task_wait(s, task, timeout)?;
         // SAFETY: checked above.

@@ -46,6 +46,9 @@ pub struct xenapi_value {
     v: V,
 }
 
+// Elements are boxed so that the borrowed pointers handed out for them stay valid when the
+// container grows.
+#[allow(clippy::vec_box)]
 enum V {
     Nil,
     Bool(bool),
@@ -728,4 +731,30 @@ pub unsafe extern "C" fn xenapi_value_to_debug_string(
 ) -> xenapi_status {
     // SAFETY: forwarded caller contract.
     unsafe { read(value, out, err, |v| Ok(owned(format!("{:?}", v.to_core())))) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_values_round_trip() {
+        let v = Value::structure([
+            ("s", Value::from("x")),
+            ("i", Value::Int(1 << 40)),
+            ("d", Value::Double(0.5)),
+            ("b", Value::Bool(true)),
+            ("t", Value::DateTime(DateTime::from_unix(0))),
+            ("n", Value::Nil),
+            ("bytes", Value::Base64(vec![0, 1, 2])),
+            ("a", Value::from(vec!["p", "q"])),
+        ]);
+        assert_eq!(xenapi_value::from_core(v.clone()).to_core(), v);
+    }
+
+    #[test]
+    fn interior_nul_does_not_truncate() {
+        let c = cstring("a\0b");
+        assert_eq!(c.to_str().unwrap(), "a\u{FFFD}b");
+    }
 }

@@ -1,17 +1,14 @@
 //! Typed VM operations: the talk's list, power-state changes and metrics.
 //!
-//! These call the core session with the XenAPI method names; when the generated typed API
-//! (`xenapi::api::Vm`) is in the core they call it instead (see `calls`).
+//! Each calls the core's generated typed API (`xenapi::api::Vm`, `VmMetrics`) through `calls`.
 
 use std::ffi::{c_char, CString};
 use std::ptr;
 
-use xenapi::Value;
-
 use crate::boundary::{fallible, infallible, out, put, text};
-use crate::calls;
+use crate::calls::{self, VmOp};
 use crate::error::{xenapi_error, xenapi_status, Fail};
-use crate::host::{usage_from_map, xenapi_cpu_usage};
+use crate::host::xenapi_cpu_usage;
 use crate::session::{session_of, xenapi_session};
 use crate::strings::{cstring, xenapi_string_list};
 use crate::value::xenapi_value;
@@ -273,13 +270,13 @@ unsafe fn vm_op(
     session: *const xenapi_session,
     vm: *const c_char,
     err: *mut *mut xenapi_error,
-    op: impl FnOnce(&xenapi::Session, &str) -> Result<(), xenapi::Error>,
+    op: VmOp,
 ) -> xenapi_status {
     fallible(err, || {
         // SAFETY: NULL or a live session / NUL-terminated string.
         let s = unsafe { session_of(session) }?;
         let vm = unsafe { text(vm, "vm") }?;
-        op(s, vm).map_err(Fail::from)
+        calls::vm_op(s, vm, op).map_err(Fail::from)
     })
 }
 
@@ -300,9 +297,15 @@ pub unsafe extern "C" fn xenapi_vm_start(
 ) -> xenapi_status {
     // SAFETY: forwarded caller contract.
     unsafe {
-        vm_op(session, vm, err, |s, vm| {
-            calls::vm_start_like(s, "VM.start", vm, start_paused, force)
-        })
+        vm_op(
+            session,
+            vm,
+            err,
+            VmOp::Start {
+                paused: start_paused,
+                force,
+            },
+        )
     }
 }
 
@@ -321,9 +324,15 @@ pub unsafe extern "C" fn xenapi_vm_resume(
 ) -> xenapi_status {
     // SAFETY: forwarded caller contract.
     unsafe {
-        vm_op(session, vm, err, |s, vm| {
-            calls::vm_start_like(s, "VM.resume", vm, start_paused, force)
-        })
+        vm_op(
+            session,
+            vm,
+            err,
+            VmOp::Resume {
+                paused: start_paused,
+                force,
+            },
+        )
     }
 }
 
@@ -341,11 +350,7 @@ pub unsafe extern "C" fn xenapi_vm_clean_shutdown(
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
     // SAFETY: forwarded caller contract.
-    unsafe {
-        vm_op(session, vm, err, |s, vm| {
-            calls::vm_void(s, "VM.clean_shutdown", vm)
-        })
-    }
+    unsafe { vm_op(session, vm, err, VmOp::CleanShutdown) }
 }
 
 /// Stops a live VM at once, like pulling the plug (`VM.hard_shutdown`).
@@ -362,11 +367,7 @@ pub unsafe extern "C" fn xenapi_vm_hard_shutdown(
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
     // SAFETY: forwarded caller contract.
-    unsafe {
-        vm_op(session, vm, err, |s, vm| {
-            calls::vm_void(s, "VM.hard_shutdown", vm)
-        })
-    }
+    unsafe { vm_op(session, vm, err, VmOp::HardShutdown) }
 }
 
 /// Asks a running VM's guest to reboot (`VM.clean_reboot`).
@@ -383,11 +384,7 @@ pub unsafe extern "C" fn xenapi_vm_clean_reboot(
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
     // SAFETY: forwarded caller contract.
-    unsafe {
-        vm_op(session, vm, err, |s, vm| {
-            calls::vm_void(s, "VM.clean_reboot", vm)
-        })
-    }
+    unsafe { vm_op(session, vm, err, VmOp::CleanReboot) }
 }
 
 /// Resets a live VM at once (`VM.hard_reboot`).
@@ -404,11 +401,7 @@ pub unsafe extern "C" fn xenapi_vm_hard_reboot(
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
     // SAFETY: forwarded caller contract.
-    unsafe {
-        vm_op(session, vm, err, |s, vm| {
-            calls::vm_void(s, "VM.hard_reboot", vm)
-        })
-    }
+    unsafe { vm_op(session, vm, err, VmOp::HardReboot) }
 }
 
 /// Pauses a running VM (`VM.pause`).
@@ -425,7 +418,7 @@ pub unsafe extern "C" fn xenapi_vm_pause(
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
     // SAFETY: forwarded caller contract.
-    unsafe { vm_op(session, vm, err, |s, vm| calls::vm_void(s, "VM.pause", vm)) }
+    unsafe { vm_op(session, vm, err, VmOp::Pause) }
 }
 
 /// Unpauses a paused VM (`VM.unpause`).
@@ -442,11 +435,7 @@ pub unsafe extern "C" fn xenapi_vm_unpause(
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
     // SAFETY: forwarded caller contract.
-    unsafe {
-        vm_op(session, vm, err, |s, vm| {
-            calls::vm_void(s, "VM.unpause", vm)
-        })
-    }
+    unsafe { vm_op(session, vm, err, VmOp::Unpause) }
 }
 
 /// Suspends a running VM to disk (`VM.suspend`).
@@ -463,11 +452,7 @@ pub unsafe extern "C" fn xenapi_vm_suspend(
     err: *mut *mut xenapi_error,
 ) -> xenapi_status {
     // SAFETY: forwarded caller contract.
-    unsafe {
-        vm_op(session, vm, err, |s, vm| {
-            calls::vm_void(s, "VM.suspend", vm)
-        })
-    }
+    unsafe { vm_op(session, vm, err, VmOp::Suspend) }
 }
 
 /// The memory the VM actually has now, in bytes (`VM_metrics.memory_actual` of `VM.get_metrics`);
@@ -510,8 +495,7 @@ pub unsafe extern "C" fn xenapi_vm_get_vcpus_utilisation(
         // SAFETY: NULL or a live session / NUL-terminated string.
         let s = unsafe { session_of(session) }?;
         let vm = unsafe { text(vm, "vm") }?;
-        let map: Value = calls::vm_vcpus_utilisation(s, vm)?;
-        let usage = usage_from_map(&map)?;
+        let usage = xenapi_cpu_usage::new(calls::vm_vcpus_utilisation(s, vm)?);
         // SAFETY: checked above.
         unsafe { put(out_usage, Box::into_raw(Box::new(usage))) };
         Ok(())

@@ -8,7 +8,10 @@
 #include <pthread.h>
 
 #define THREADS 8
-#define ROUNDS 5
+
+/* Rounds per thread: 5, or $XENAPI_TEST_ROUNDS (fewer under valgrind, which runs one thread at a
+ * time). */
+static int rounds = 5;
 
 typedef struct {
     xenapi_session *session;
@@ -20,7 +23,7 @@ static void *work(void *arg) {
     worker_t *w = arg;
     xenapi_error *err = NULL;
     int r;
-    for (r = 0; r < ROUNDS; r++) {
+    for (r = 0; r < rounds; r++) {
         xenapi_vm_list *vms = NULL;
         xenapi_string_list *methods = NULL;
         xenapi_vm_power_state st;
@@ -72,6 +75,9 @@ int main(void) {
     worker_t workers[THREADS];
     size_t i, n = 0;
 
+    if (getenv("XENAPI_TEST_ROUNDS") != NULL && atoi(getenv("XENAPI_TEST_ROUNDS")) > 0) {
+        rounds = atoi(getenv("XENAPI_TEST_ROUNDS"));
+    }
     if (sim_start(&sim, args) != 0) {
         return 1;
     }

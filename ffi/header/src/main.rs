@@ -14,6 +14,7 @@ const PREAMBLE: &str = include_str!("../preamble.h");
 
 fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = root.canonicalize().unwrap_or(root);
     let mut check = false;
     let mut output: PathBuf = root.join("include/xenapi.h");
     let mut args = std::env::args().skip(1);
