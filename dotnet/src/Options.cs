@@ -14,8 +14,10 @@ namespace XenApi
     /// </summary>
     public sealed class Options
     {
-        /// <summary>Options for <paramref name="url"/>: <c>http://host[:port]</c> or <c>https://host[:port]</c>;
-        /// a bare <c>host[:port]</c> means https.</summary>
+        /// <summary>Options for <paramref name="url"/>: <c>http://host[:port]</c>, <c>https://host[:port]</c>
+        /// or <c>unix:///path/to/socket</c> (xapi's <c>/var/lib/xcp/xapi</c>, xend's
+        /// <c>/var/run/xend/xen-api.sock</c>); a bare <c>host[:port]</c> means https. An unusable URL
+        /// fails when the session is created.</summary>
         public Options(string url)
         {
             Url = url ?? throw new ArgumentNullException(nameof(url));
