@@ -96,11 +96,11 @@ namespace XenApi
         /// <summary><c>name_label</c>.</summary>
         public string NameLabel { get; }
         /// <summary><c>name_description</c>.</summary>
-        public string NameDescription => Fields.TryGetValue("name_description", out object o) ? o as string : null;
+        public string NameDescription { get; }
         /// <summary><c>power_state</c> when the records were read.</summary>
         public VMPowerState PowerState { get; }
         /// <summary><c>power_state</c> as the server wrote it (for states this library does not know).</summary>
-        public string PowerStateText => Fields.TryGetValue("power_state", out object o) ? o as string : null;
+        public string PowerStateText { get; }
         /// <summary><c>domid</c>: the Xen domain ID, -1 when not running.</summary>
         public long DomId { get; }
         /// <summary><c>memory_dynamic_max</c> in bytes (0 if absent).</summary>
@@ -116,12 +116,46 @@ namespace XenApi
         /// <summary><c>is_control_domain</c> (Domain-0).</summary>
         public bool IsControlDomain { get; }
         /// <summary><c>metrics</c>: the VM_metrics reference.</summary>
-        public string Metrics => Fields.TryGetValue("metrics", out object o) ? o as string : null;
-        /// <summary>Every field of the record, in the server's order.</summary>
-        public IReadOnlyDictionary<string, object> Fields { get; }
-
-        VMRecord(VM vm, string uuid, string name, VMPowerState state, IntPtr rec)
+        public string Metrics { get; }
+        /// <summary>Every field of the record, in the server's order, as .NET values. Converted from
+        /// the native record on first use (the typed properties above never need it), then kept.</summary>
+        public IReadOnlyDictionary<string, object> Fields
         {
+            get
+            {
+                Dictionary<string, object> f = System.Threading.Volatile.Read(ref fields);
+                if (f != null) return f;
+                lock (source)
+                {
+                    if (fields == null)
+                    {
+                        bool added = false;
+                        try
+                        {
+                            source.DangerousAddRef(ref added);
+                            IntPtr rec = NativeMethods.xenapi_vm_list_record(source, (UIntPtr)index);
+                            System.Threading.Volatile.Write(ref fields, (Dictionary<string, object>)Values.FromNative(rec));
+                        }
+                        finally
+                        {
+                            if (added) source.DangerousRelease();
+                        }
+                    }
+                    return fields;
+                }
+            }
+        }
+
+        // The native list these records came from: immutable, shared by the records of one call,
+        // freed when the last of them is collected.
+        readonly VmListHandle source;
+        readonly int index;
+        Dictionary<string, object> fields;
+
+        VMRecord(VM vm, string uuid, string name, VMPowerState state, IntPtr rec, VmListHandle source, int index)
+        {
+            this.source = source;
+            this.index = index;
             VM = vm;
             Uuid = uuid;
             NameLabel = name;
@@ -133,7 +167,16 @@ namespace XenApi
             VcpusAtStartup = Int(rec, "VCPUs_at_startup", 0);
             IsATemplate = Bool(rec, "is_a_template");
             IsControlDomain = Bool(rec, "is_control_domain");
-            Fields = (Dictionary<string, object>)Values.FromNative(rec);
+            NameDescription = Str(rec, "name_description");
+            PowerStateText = Str(rec, "power_state");
+            Metrics = Str(rec, "metrics");
+        }
+
+        static string Str(IntPtr rec, string field)
+        {
+            IntPtr v = NativeMethods.xenapi_value_struct_get(rec, Key(field));
+            if (v == IntPtr.Zero || NativeMethods.xenapi_value_get_string(v, out IntPtr s, IntPtr.Zero) != Status.Ok) return null;
+            return Utf8.Read(s);
         }
 
         // int64 fields travel as strings; libxenapi reads them (xenapi_value_get_int64).
@@ -162,23 +205,20 @@ namespace XenApi
 
         internal static VMRecord[] FromList(Session session, VmListHandle list)
         {
-            using (list)
+            int n = (int)NativeMethods.xenapi_vm_list_len(list);
+            var r = new VMRecord[n];
+            for (int i = 0; i < n; i++)
             {
-                int n = (int)NativeMethods.xenapi_vm_list_len(list);
-                var r = new VMRecord[n];
-                Action<int> one = i =>
-                {
-                    var ix = (UIntPtr)i;
-                    r[i] = new VMRecord(
-                        new VM(session, Utf8.Read(NativeMethods.xenapi_vm_list_ref(list, ix))),
-                        Utf8.Read(NativeMethods.xenapi_vm_list_uuid(list, ix)),
-                        Utf8.Read(NativeMethods.xenapi_vm_list_name_label(list, ix)),
-                        (VMPowerState)NativeMethods.xenapi_vm_list_power_state(list, ix),
-                        NativeMethods.xenapi_vm_list_record(list, ix));
-                };
-                for (int i = 0; i < n; i++) one(i);
-                return r;
+                var ix = (UIntPtr)i;
+                r[i] = new VMRecord(
+                    new VM(session, Utf8.Read(NativeMethods.xenapi_vm_list_ref(list, ix))),
+                    Utf8.Read(NativeMethods.xenapi_vm_list_uuid(list, ix)),
+                    Utf8.Read(NativeMethods.xenapi_vm_list_name_label(list, ix)),
+                    (VMPowerState)NativeMethods.xenapi_vm_list_power_state(list, ix),
+                    NativeMethods.xenapi_vm_list_record(list, ix), list, i);
             }
+            if (n == 0) list.Dispose();
+            return r;
         }
 
         /// <inheritdoc/>

@@ -1,9 +1,17 @@
-//! `xenapi-dotnet-bench URL [iterations]`: median time of `VM.get_all_records` through the Rust
-//! core (decoded to `Value`), printed as `rust-core <ms>`.
+//! `xenapi-dotnet-bench URL [iterations]`: median times of `VM.get_all_records` through the Rust
+//! core, printed as `rust-core <ms>` (the generic call, decoded to `Value`: what `Session.Call`
+//! in C# sits on) and `rust-core-typed <ms>` (the generated typed API, `Vm::get_all_records`:
+//! what `Session.GetAllVMRecords` in C# sits on, via libxenapi).
 
 use std::time::Instant;
 
+use xenapi::api::Vm;
 use xenapi::{Options, Session};
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    xs[xs.len() / 2]
+}
 
 fn main() -> Result<(), xenapi::Error> {
     let mut args = std::env::args().skip(1);
@@ -12,20 +20,25 @@ fn main() -> Result<(), xenapi::Error> {
         .expect("usage: xenapi-dotnet-bench URL [iterations]");
     let n: usize = args.next().map_or(10, |s| s.parse().expect("iterations"));
     let session = Session::connect(Options::new(url), "root", "password")?;
-    let mut times = Vec::with_capacity(n);
+    let (mut generic, mut typed) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut count = 0;
     for i in 0..n + 2 {
         let t = Instant::now();
         let v = session.call("VM.get_all_records", vec![])?;
-        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let g = t.elapsed().as_secs_f64() * 1000.0;
         count = v.as_struct().map_or(0, |s| s.len());
+        let t = Instant::now();
+        let records = Vm::get_all_records(&session)?;
+        let ty = t.elapsed().as_secs_f64() * 1000.0;
+        assert_eq!(records.len(), count);
         if i >= 2 {
-            times.push(ms);
+            generic.push(g);
+            typed.push(ty);
         }
     }
-    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!("records {count}");
-    println!("rust-core {:.1}", times[times.len() / 2]);
+    println!("rust-core {:.1}", median(generic));
+    println!("rust-core-typed {:.1}", median(typed));
     session.logout()?;
     Ok(())
 }
