@@ -97,7 +97,10 @@ pub fn assert_failure<T: std::fmt::Debug>(result: xenapi::Result<T>, code: &str,
 
 /// The error of `result`, asserting it is of `kind`.
 #[track_caller]
-pub fn expect_kind<T: std::fmt::Debug>(result: xenapi::Result<T>, kind: xenapi::ErrorKind) -> Error {
+pub fn expect_kind<T: std::fmt::Debug>(
+    result: xenapi::Result<T>,
+    kind: xenapi::ErrorKind,
+) -> Error {
     let err = result.expect_err("the call should fail");
     assert_eq!(err.kind(), kind, "{err:?}");
     err

@@ -26,7 +26,10 @@ fn async_start_returns_a_task_that_succeeds() {
         let s = connect(&sim);
         let vm = vm_ref(&s, "vm02");
         let task = s
-            .call("Async.VM.start", vec![vm.as_str().into(), false.into(), false.into()])
+            .call(
+                "Async.VM.start",
+                vec![vm.as_str().into(), false.into(), false.into()],
+            )
             .unwrap();
         let task = task.as_str().unwrap().to_owned();
         match d {
@@ -34,20 +37,28 @@ fn async_start_returns_a_task_that_succeeds() {
             Dialect::Xend => assert_eq!(task.len(), 36, "{task}"),
         }
         // Pending for the task delay: the VM has not started yet.
-        let first = s.call("task.get_status", vec![task.as_str().into()]).unwrap();
+        let first = s
+            .call("task.get_status", vec![task.as_str().into()])
+            .unwrap();
         assert_eq!(first.as_str(), Some("pending"));
         assert_eq!(wait_task(&s, &task), "success");
         assert_eq!(power_state(&s, &vm), "Running");
-        let rec = s.call("task.get_record", vec![task.as_str().into()]).unwrap();
+        let rec = s
+            .call("task.get_record", vec![task.as_str().into()])
+            .unwrap();
         assert_eq!(rec.get("progress").and_then(Value::as_f64), Some(1.0));
         assert_eq!(
             rec.get("name_label").and_then(Value::as_str),
             Some("Async.VM.start")
         );
-        let result = s.call("task.get_result", vec![task.as_str().into()]).unwrap();
+        let result = s
+            .call("task.get_result", vec![task.as_str().into()])
+            .unwrap();
         assert_eq!(result.as_str(), Some(""), "void result");
         s.call("task.destroy", vec![task.as_str().into()]).unwrap();
-        let e = s.call("task.get_status", vec![task.as_str().into()]).unwrap_err();
+        let e = s
+            .call("task.get_status", vec![task.as_str().into()])
+            .unwrap_err();
         assert_eq!(e.code(), Some("HANDLE_INVALID"));
     }
 }
@@ -62,7 +73,8 @@ fn async_result_is_an_xmlrpc_value_fragment() {
     let result = s.call("task.get_result", vec![task.into()]).unwrap();
     let text = result.as_str().unwrap();
     assert!(text.starts_with("<value>"), "{text}");
-    let decoded = xenapi::codec::decode_value(text, xenapi::codec::Limits::default()).expect("a value fragment");
+    let decoded = xenapi::codec::decode_value(text, xenapi::codec::Limits::default())
+        .expect("a value fragment");
     assert_eq!(decoded, s.call("VM.get_all", vec![]).unwrap());
 }
 
@@ -73,7 +85,10 @@ fn failing_async_op_reports_the_failure_in_error_info() {
         let s = connect(&sim);
         let vm = vm_ref(&s, "vm01"); // Running
         let task = s
-            .call("Async.VM.start", vec![vm.as_str().into(), false.into(), false.into()])
+            .call(
+                "Async.VM.start",
+                vec![vm.as_str().into(), false.into(), false.into()],
+            )
             .expect("the call itself succeeds");
         let task = task.as_str().unwrap();
         assert_eq!(wait_task(&s, task), "failure");
@@ -87,7 +102,12 @@ fn failing_async_op_reports_the_failure_in_error_info() {
         let (halted, running) = (state_word(d, "Halted"), state_word(d, "Running"));
         assert_eq!(
             info,
-            ["VM_BAD_POWER_STATE", vm.as_str(), halted.as_str(), running.as_str()]
+            [
+                "VM_BAD_POWER_STATE",
+                vm.as_str(),
+                halted.as_str(),
+                running.as_str()
+            ]
         );
         // A bad session fails the call itself, not the task.
         let e = s
@@ -109,7 +129,11 @@ fn event_from_sees_a_change_made_by_another_session() {
         let first = watcher
             .call(
                 "event.from",
-                vec![Value::Array(vec!["vm".into()]), "".into(), Value::Double(0.0)],
+                vec![
+                    Value::Array(vec!["vm".into()]),
+                    "".into(),
+                    Value::Double(0.0),
+                ],
             )
             .unwrap();
         let events = first.get("events").and_then(Value::as_array).unwrap();
@@ -118,7 +142,11 @@ fn event_from_sees_a_change_made_by_another_session() {
             .get("valid_ref_counts")
             .and_then(|c| c.get("vm"))
             .is_some());
-        let token = first.get("token").and_then(Value::as_str).unwrap().to_owned();
+        let token = first
+            .get("token")
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_owned();
 
         // A blocking wait that the other session's start ends early.
         let actor2 = actor.clone();
@@ -141,7 +169,11 @@ fn event_from_sees_a_change_made_by_another_session() {
                     ],
                 )
                 .unwrap();
-            token = reply.get("token").and_then(Value::as_str).unwrap().to_owned();
+            token = reply
+                .get("token")
+                .and_then(Value::as_str)
+                .unwrap()
+                .to_owned();
             for e in reply.get("events").and_then(Value::as_array).unwrap() {
                 if e.get("ref").and_then(Value::as_str) == Some(vm.as_str()) {
                     seen = Some(e.clone());
@@ -169,7 +201,11 @@ fn event_from_sees_a_change_made_by_another_session() {
                 ],
             )
             .unwrap();
-        assert!(reply.get("events").and_then(Value::as_array).unwrap().is_empty());
+        assert!(reply
+            .get("events")
+            .and_then(Value::as_array)
+            .unwrap()
+            .is_empty());
     }
 }
 

@@ -91,7 +91,8 @@ fn expired_sessions_with_idle_timeout() {
     });
     let s = connect(&sim);
     std::thread::sleep(std::time::Duration::from_millis(450));
-    s.call("VM.get_all", vec![]).expect("re-login after idle expiry");
+    s.call("VM.get_all", vec![])
+        .expect("re-login after idle expiry");
     assert_eq!(sim.stats().logins, 2);
 }
 
@@ -104,7 +105,14 @@ fn host_is_slave_is_followed_to_the_coordinator() {
         let opts = Options::new(&members[0]).timeout(std::time::Duration::from_secs(20));
         let s = Session::connect(opts, "root", "password").expect("follows the coordinator");
         assert_eq!(s.url(), sim.url());
-        assert_eq!(s.call("host.get_all", vec![]).unwrap().as_array().unwrap().len(), 2);
+        assert_eq!(
+            s.call("host.get_all", vec![])
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
         assert_eq!(sim.session_count(), 1);
         drop(s);
         assert_eq!(sim.session_count(), 0);
@@ -306,12 +314,16 @@ fn message_parameter_count_mismatch() {
         // force); xend's VM.start is (session, vm, start_paused) and counts include the session.
         let r = s.call("VM.start", vec![vm.as_str().into()]);
         match d {
-            Dialect::Xapi => {
-                assert_failure(r, codes::MESSAGE_PARAMETER_COUNT_MISMATCH, &["VM.start", "3", "1"])
-            }
-            Dialect::Xend => {
-                assert_failure(r, codes::MESSAGE_PARAMETER_COUNT_MISMATCH, &["VM.start", "3", "2"])
-            }
+            Dialect::Xapi => assert_failure(
+                r,
+                codes::MESSAGE_PARAMETER_COUNT_MISMATCH,
+                &["VM.start", "3", "1"],
+            ),
+            Dialect::Xend => assert_failure(
+                r,
+                codes::MESSAGE_PARAMETER_COUNT_MISMATCH,
+                &["VM.start", "3", "2"],
+            ),
         }
         let r = s.call("VM.get_power_state", vec![]);
         match d {
@@ -326,7 +338,10 @@ fn message_parameter_count_mismatch() {
                 &["VM.get_power_state", "2", "1"],
             ),
         }
-        let r = s.call("VM.get_power_state", vec![vm.as_str().into(), "extra".into()]);
+        let r = s.call(
+            "VM.get_power_state",
+            vec![vm.as_str().into(), "extra".into()],
+        );
         match d {
             Dialect::Xapi => assert_failure(
                 r,
@@ -360,5 +375,8 @@ fn error_messages_name_the_code_and_the_params() {
     let e = vm_op(&s, "VM.unpause", &vm).unwrap_err();
     let text = e.to_string();
     assert!(text.starts_with("VM_BAD_POWER_STATE: "), "{text}");
-    assert!(text.contains(&vm) && text.contains("running") && text.contains("paused"), "{text}");
+    assert!(
+        text.contains(&vm) && text.contains("running") && text.contains("paused"),
+        "{text}"
+    );
 }

@@ -220,24 +220,42 @@ fn power_cycle() {
         // resident_on follows the domain.
         let host = host_ref(&s);
         start(&s, &vm, false).unwrap();
-        let on = s.call("VM.get_resident_on", vec![vm.as_str().into()]).unwrap();
+        let on = s
+            .call("VM.get_resident_on", vec![vm.as_str().into()])
+            .unwrap();
         assert_eq!(on.as_str(), Some(host.as_str()));
-        let resident = s.call("host.get_resident_VMs", vec![host.as_str().into()]).unwrap();
-        assert!(resident.as_array().unwrap().contains(&Value::from(vm.as_str())));
+        let resident = s
+            .call("host.get_resident_VMs", vec![host.as_str().into()])
+            .unwrap();
+        assert!(resident
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(vm.as_str())));
 
         // hard shutdown from Paused works in both dialects.
         vm_op(&s, "VM.pause", &vm).unwrap();
         vm_op(&s, "VM.hard_shutdown", &vm).unwrap();
         assert_eq!(state(&s), "Halted");
-        let resident = s.call("host.get_resident_VMs", vec![host.as_str().into()]).unwrap();
-        assert!(!resident.as_array().unwrap().contains(&Value::from(vm.as_str())));
+        let resident = s
+            .call("host.get_resident_VMs", vec![host.as_str().into()])
+            .unwrap();
+        assert!(!resident
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(vm.as_str())));
 
         // The console ring and the log record what happened.
         let dmesg = s.call("host.dmesg", vec![host.as_str().into()]).unwrap();
         let dmesg = dmesg.as_str().unwrap();
         assert!(dmesg.contains("Xen version"), "{dmesg}");
-        assert!(dmesg.contains(&format!("Domain {first} (vm02) created")), "{dmesg}");
-        assert!(dmesg.contains(&format!("Domain {first} (vm02) destroyed")), "{dmesg}");
+        assert!(
+            dmesg.contains(&format!("Domain {first} (vm02) created")),
+            "{dmesg}"
+        );
+        assert!(
+            dmesg.contains(&format!("Domain {first} (vm02) destroyed")),
+            "{dmesg}"
+        );
         assert!(dmesg.contains("(vm02) paused"), "{dmesg}");
         assert!(dmesg.contains("(vm02) unpaused"), "{dmesg}");
         assert!(dmesg.contains("(vm02) suspended to disk"), "{dmesg}");
@@ -302,7 +320,9 @@ fn cpu_use() {
 
         // Host CPUs.
         let host = host_ref(&s);
-        let cpus = s.call("host.get_host_CPUs", vec![host.as_str().into()]).unwrap();
+        let cpus = s
+            .call("host.get_host_CPUs", vec![host.as_str().into()])
+            .unwrap();
         let cpus = cpus.as_array().unwrap();
         assert_eq!(cpus.len(), 8);
         for c in cpus {
@@ -311,7 +331,9 @@ fn cpu_use() {
             assert!((0.0..=1.0).contains(&u), "host cpu {u}");
         }
         // The whole host_cpu record reads too.
-        let rec = s.call("host_cpu.get_record", vec![cpus[0].clone()]).unwrap();
+        let rec = s
+            .call("host_cpu.get_record", vec![cpus[0].clone()])
+            .unwrap();
         assert_eq!(rec.get("host").and_then(Value::as_str), Some(host.as_str()));
     });
 }
@@ -334,7 +356,9 @@ fn memory_use() {
         assert!(a > 3 * GIB - 64 * (1 << 20) && a <= 3 * GIB, "{a}");
         assert_eq!(actual("vm02"), 0, "halted");
         let host = host_ref(&s);
-        let hm = s.call("host.get_metrics", vec![host.as_str().into()]).unwrap();
+        let hm = s
+            .call("host.get_metrics", vec![host.as_str().into()])
+            .unwrap();
         let total = s
             .call("host_metrics.get_memory_total", vec![hm.clone()])
             .unwrap()
