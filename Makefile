@@ -1,18 +1,20 @@
 # xenapi-rs: `make demo` walks the talk's demo on the simulator; `make test` runs every test.
-# Each installs what it needs first. Bindings add their targets through mk/*.mk, which append to
-# TEST_TARGETS and DEMO_TARGETS.
+# Each installs what it needs first. Bindings add their parts through mk/*.mk: TEST_TARGETS (run by
+# `make test`), DEMO_TARGETS (built before the demo) and DEMOS (scripts the demo runs with the
+# simulator's URL as their argument), DEPS_PIP and DEPS_APT (installed by scripts/deps.sh).
 
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
 TEST_TARGETS :=
 DEMO_TARGETS :=
+DEMOS :=
 DEPS_PIP :=
 DEPS_APT :=
 
 include $(sort $(wildcard mk/*.mk))
 
-export DEPS_PIP DEPS_APT
+export DEPS_PIP DEPS_APT DEMOS
 
 .PHONY: all build demo test deps lint generated-check rust-test python-codec-test bench
 

@@ -17,7 +17,10 @@ start_sim() {
 }
 
 stop_sim() {
-  [ -n "${SIM_PID:-}" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
+  if [ -n "${SIM_PID:-}" ]; then
+    kill "$SIM_PID" 2>/dev/null || true
+    wait "$SIM_PID" 2>/dev/null || true
+  fi
   rm -f "${SIM_OUT:-}"
   SIM_PID=
 }

@@ -11,11 +11,49 @@ use crate::table::Table;
 
 type Result<T> = std::result::Result<T, Error>;
 
-pub fn run(s: &Session, command: &Command, out: &mut dyn Write) -> Result<()> {
+/// A failed command: the error, and the VM it was about (to name it instead of its reference).
+pub struct Failed {
+    pub error: Error,
+    vm: Option<(String, String)>,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.error.to_string();
+        match &self.vm {
+            Some((r, name)) if !r.is_empty() => f.write_str(&text.replace(r.as_str(), name)),
+            _ => f.write_str(&text),
+        }
+    }
+}
+
+impl From<Error> for Failed {
+    fn from(error: Error) -> Self {
+        Failed { error, vm: None }
+    }
+}
+
+pub fn run(s: &Session, command: &Command, out: &mut dyn Write) -> std::result::Result<(), Failed> {
+    let mut vm = None;
+    run_command(s, command, out, &mut vm).map_err(|error| Failed { error, vm })
+}
+
+fn run_command(
+    s: &Session,
+    command: &Command,
+    out: &mut dyn Write,
+    found: &mut Option<(String, String)>,
+) -> Result<()> {
+    // Resolves a VM argument and remembers it for the error message.
+    let mut find_vm = |key: &str| -> Result<(String, String)> {
+        let vm = find_vm(s, key)?;
+        *found = Some(vm.clone());
+        Ok(vm)
+    };
     match command {
         Command::List => list(s, out),
         Command::Start { vm, paused } => {
-            let (r, name) = find_vm(s, vm)?;
+            let (r, name) = find_vm(vm)?;
             // xapi: (vm, start_paused, force); the core drops `force` for xend.
             s.call("VM.start", vec![r.into(), (*paused).into(), false.into()])?;
             say(
@@ -24,7 +62,7 @@ pub fn run(s: &Session, command: &Command, out: &mut dyn Write) -> Result<()> {
             )
         }
         Command::Shutdown { vm, force } => {
-            let (r, name) = find_vm(s, vm)?;
+            let (r, name) = find_vm(vm)?;
             let method = if *force {
                 "VM.hard_shutdown"
             } else {
@@ -35,7 +73,7 @@ pub fn run(s: &Session, command: &Command, out: &mut dyn Write) -> Result<()> {
             say(out, &format!("{name}: halted"))
         }
         Command::Reboot { vm, force } => {
-            let (r, name) = find_vm(s, vm)?;
+            let (r, name) = find_vm(vm)?;
             let method = if *force {
                 "VM.hard_reboot"
             } else {
@@ -44,11 +82,11 @@ pub fn run(s: &Session, command: &Command, out: &mut dyn Write) -> Result<()> {
             s.call(method, vec![r.into()])?;
             say(out, &format!("{name}: rebooted"))
         }
-        Command::Pause(vm) => simple(s, out, vm, "VM.pause", "paused"),
-        Command::Unpause(vm) => simple(s, out, vm, "VM.unpause", "unpaused"),
-        Command::Suspend(vm) => simple(s, out, vm, "VM.suspend", "suspended"),
+        Command::Pause(vm) => simple(s, out, find_vm(vm)?, "VM.pause", "paused"),
+        Command::Unpause(vm) => simple(s, out, find_vm(vm)?, "VM.unpause", "unpaused"),
+        Command::Suspend(vm) => simple(s, out, find_vm(vm)?, "VM.suspend", "suspended"),
         Command::Resume(vm) => {
-            let (r, name) = find_vm(s, vm)?;
+            let (r, name) = find_vm(vm)?;
             s.call("VM.resume", vec![r.into(), false.into(), false.into()])?;
             say(out, &format!("{name}: resumed"))
         }
@@ -82,8 +120,16 @@ pub fn run(s: &Session, command: &Command, out: &mut dyn Write) -> Result<()> {
     }
 }
 
+/// Set when the reader of our output went away (`xenctl methods | head`): not a failure.
+pub static OUTPUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn say(out: &mut dyn Write, line: &str) -> Result<()> {
-    writeln!(out, "{line}").map_err(|e| Error::InvalidArgument(format!("cannot write output: {e}")))
+    writeln!(out, "{line}").map_err(|e| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            OUTPUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Error::InvalidArgument(format!("cannot write output: {e}"))
+    })
 }
 
 fn text(out: &mut dyn Write, v: &Value) -> Result<()> {
@@ -93,8 +139,13 @@ fn text(out: &mut dyn Write, v: &Value) -> Result<()> {
     say(out, t.trim_end())
 }
 
-fn simple(s: &Session, out: &mut dyn Write, vm: &str, method: &str, done: &str) -> Result<()> {
-    let (r, name) = find_vm(s, vm)?;
+fn simple(
+    s: &Session,
+    out: &mut dyn Write,
+    (r, name): (String, String),
+    method: &str,
+    done: &str,
+) -> Result<()> {
     s.call(method, vec![r.into()])?;
     say(out, &format!("{name}: {done}"))
 }

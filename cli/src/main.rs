@@ -23,6 +23,9 @@ fn main() -> ExitCode {
     }
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(_) if commands::OUTPUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed) => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("xenctl: {e}");
             ExitCode::FAILURE
@@ -30,10 +33,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: args::Args) -> xenapi::Result<()> {
+fn run(args: args::Args) -> Result<(), commands::Failed> {
     let tls = match &args.tls {
         args::Tls::Verify => TlsPolicy::Verify,
-        args::Tls::Fingerprint(f) => TlsPolicy::fingerprint(f)?,
+        args::Tls::Fingerprint(f) => TlsPolicy::fingerprint(f).map_err(commands::Failed::from)?,
         args::Tls::Ca(path) => TlsPolicy::CaFile(path.into()),
         args::Tls::Insecure => TlsPolicy::InsecureSkipVerify,
     };
@@ -49,10 +52,11 @@ fn run(args: args::Args) -> xenapi::Result<()> {
             "no password: use --password-env VAR, XENAPI_PASSWORD or --password".into(),
         )
     })?;
-    let session = Session::connect(options, &args.user, password)?;
+    let session =
+        Session::connect(options, &args.user, password).map_err(commands::Failed::from)?;
     let mut stdout = std::io::stdout().lock();
     let result = commands::run(&session, &args.command, &mut stdout);
     // Log out even when the command failed; report the command's error first.
     let logout = session.logout();
-    result.and(logout)
+    result.and(logout.map_err(commands::Failed::from))
 }

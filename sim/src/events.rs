@@ -17,7 +17,9 @@ pub(crate) struct Event {
     pub class: String,
     pub op: &'static str,
     pub r: String,
-    pub snapshot: Value,
+    /// The last record of a deleted object; `add`/`mod` events carry the current record when
+    /// they are delivered, as xapi's do.
+    pub snapshot: Option<Value>,
     pub time: f64,
 }
 
@@ -28,7 +30,7 @@ pub(crate) struct EventLog {
 }
 
 impl EventLog {
-    pub fn push(&mut self, class: &str, op: &'static str, r: &str, snapshot: Value) {
+    pub fn push(&mut self, class: &str, op: &'static str, r: &str, snapshot: Option<Value>) {
         self.last_id += 1;
         let time = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -90,6 +92,16 @@ fn event_value(id: u64, time: f64, class: &str, op: &str, r: &str, snapshot: Val
         ("ref", Value::String(r.to_owned())),
         ("snapshot", snapshot),
     ])
+}
+
+fn snapshot(st: &State, e: &Event) -> Value {
+    match &e.snapshot {
+        Some(v) => v.clone(),
+        None => st
+            .get(&e.class, &e.r)
+            .map(|rec| Value::Struct(rec.clone()))
+            .unwrap_or_else(|| Value::Struct(Vec::new())),
+    }
 }
 
 fn token(id: u64) -> String {
@@ -157,7 +169,7 @@ pub(crate) fn from(
         let events: Vec<Value> = st
             .events
             .since(after, classes)
-            .map(|e| event_value(e.id, e.time, &e.class, e.op, &e.r, e.snapshot.clone()))
+            .map(|e| event_value(e.id, e.time, &e.class, e.op, &e.r, snapshot(&st, e)))
             .collect();
         let now = Instant::now();
         if !events.is_empty() || now >= deadline || shared.stopping() {
@@ -222,7 +234,7 @@ pub(crate) fn next(shared: &Shared, session: &str, max_wait: Duration) -> Result
         let events: Vec<Value> = st
             .events
             .since(seen, &subs)
-            .map(|e| event_value(e.id, e.time, &e.class, e.op, &e.r, e.snapshot.clone()))
+            .map(|e| event_value(e.id, e.time, &e.class, e.op, &e.r, snapshot(&st, e)))
             .collect();
         let now = Instant::now();
         if !events.is_empty() || now >= deadline || shared.stopping() {

@@ -178,8 +178,7 @@ impl State {
     }
 
     pub fn add(&mut self, class: &str, r: String, rec: Record) {
-        self.events
-            .push(class, "add", &r, Value::Struct(rec.clone()));
+        self.events.push(class, "add", &r, None);
         let t = self.tables.entry(class.to_owned()).or_default();
         if t.map.insert(r.clone(), rec).is_none() {
             t.order.push(r);
@@ -195,8 +194,7 @@ impl State {
     ) -> Option<T> {
         let rec = self.tables.get_mut(class)?.map.get_mut(r)?;
         let out = f(rec);
-        let snapshot = Value::Struct(rec.clone());
-        self.events.push(class, "mod", r, snapshot);
+        self.events.push(class, "mod", r, None);
         Some(out)
     }
 
@@ -212,7 +210,7 @@ impl State {
         let rec = t.map.remove(r)?;
         t.order.retain(|x| x != r);
         self.events
-            .push(class, "del", r, Value::Struct(rec.clone()));
+            .push(class, "del", r, Some(Value::Struct(rec.clone())));
         Some(rec)
     }
 

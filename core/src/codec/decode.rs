@@ -222,15 +222,20 @@ impl<R: BufRead> Parser<R> {
 
     /// The next event. Text (with entity and character references resolved) goes to `self.text`.
     fn next(&mut self) -> Result<Ev, CodecError> {
-        self.buf.clear();
-        let event = match self.reader.read_event_into(&mut self.buf) {
-            Ok(e) => e,
-            Err(quick_xml::Error::Io(e)) => {
-                let e = std::sync::Arc::try_unwrap(e)
-                    .unwrap_or_else(|e| std::io::Error::new(e.kind(), e.to_string()));
-                return Err(CodecError::Io(e));
+        // A loop, not recursion, over skipped events: a long run of comments must not overflow
+        // the stack.
+        let event = loop {
+            self.buf.clear();
+            match self.reader.read_event_into(&mut self.buf) {
+                Ok(Event::Decl(_) | Event::PI(_) | Event::Comment(_)) => continue,
+                Ok(e) => break e,
+                Err(quick_xml::Error::Io(e)) => {
+                    let e = std::sync::Arc::try_unwrap(e)
+                        .unwrap_or_else(|e| std::io::Error::new(e.kind(), e.to_string()));
+                    return Err(CodecError::Io(e));
+                }
+                Err(e) => return Err(CodecError::Malformed(e.to_string())),
             }
-            Err(e) => return Err(CodecError::Malformed(e.to_string())),
         };
         match event {
             Event::Start(e) => Ok(Ev::Start(tag(e.name().as_ref().as_bytes())?)),
@@ -273,7 +278,7 @@ impl<R: BufRead> Parser<R> {
             Event::DocType(_) => Err(CodecError::Malformed(
                 "a DOCTYPE is not allowed in XML-RPC (DTDs are never processed)".into(),
             )),
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => self.next(),
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => unreachable!("skipped above"),
             Event::Eof => Ok(Ev::Eof),
         }
     }

@@ -24,7 +24,8 @@ pub struct Client {
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let s = TcpStream::connect(addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
         Client {
             addr,
             reader: BufReader::new(s),
@@ -41,9 +42,10 @@ impl Client {
             "{method} {path} HTTP/1.1\r\nHost: sim\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
+        let mut msg = head.into_bytes();
+        msg.extend_from_slice(body);
         let s = self.reader.get_mut();
-        s.write_all(head.as_bytes())?;
-        s.write_all(body)?;
+        s.write_all(&msg)?;
         s.flush()?;
         read_reply(&mut self.reader)
     }
@@ -52,7 +54,12 @@ impl Client {
     pub fn call(&mut self, method: &str, params: Vec<Value>) -> Value {
         let body = encode_call(method, &params, &Encoder::default());
         let reply = self.request("POST", "/", &body).expect("reply");
-        assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
         match decode_response(&reply.body[..], Limits::default()).expect("decodes") {
             Response::Value(v) => v,
             Response::Fault { code, message } => panic!("fault {code} {message}"),
@@ -99,7 +106,10 @@ impl Client {
     /// The ref of the VM called `name`.
     pub fn vm(&mut self, session: &str, name: &str) -> String {
         let refs = self.ok("VM.get_by_name_label", vec![s(session), s(name)]);
-        refs.as_array().expect("set")[0].as_str().expect("ref").to_owned()
+        refs.as_array().expect("set")[0]
+            .as_str()
+            .expect("ref")
+            .to_owned()
     }
 
     pub fn power_state(&mut self, session: &str, vm: &str) -> String {
@@ -113,7 +123,10 @@ impl Client {
 pub fn read_reply<R: BufRead>(r: &mut R) -> std::io::Result<Reply> {
     let mut line = String::new();
     if r.read_line(&mut line)? == 0 {
-        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "closed",
+        ));
     }
     let status: u16 = line
         .split_whitespace()
@@ -125,7 +138,10 @@ pub fn read_reply<R: BufRead>(r: &mut R) -> std::io::Result<Reply> {
     loop {
         let mut h = String::new();
         if r.read_line(&mut h)? == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed in headers"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "closed in headers",
+            ));
         }
         let h = h.trim_end();
         if h.is_empty() {
