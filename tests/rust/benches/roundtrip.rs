@@ -51,7 +51,7 @@ fn all_records(c: &mut Criterion) {
     .expect("login");
     let mut group = c.benchmark_group("get_all_records");
     group.sample_size(10);
-    group.measurement_time(Duration::from_secs(10));
+    group.measurement_time(Duration::from_secs(12));
     group.throughput(Throughput::Elements(VMS as u64 + 1));
     group.bench_function("VM.get_all_records/2000", |b| {
         b.iter(|| {
