@@ -1,1 +1,140 @@
-fn main() {}
+//! `xenapi-codegen`: generates the typed XenAPI layers from `spec/datamodel.json` and
+//! `spec/errors.json`.
+//!
+//! ```text
+//! cargo run -p xenapi-codegen            # regenerate every file
+//! cargo run -p xenapi-codegen -- --check # list stale files, exit 1 if any
+//! ```
+//!
+//! [`model`] parses the datamodel once; each backend (today [`rust`]) turns the model into
+//! `(path, contents)` pairs; this file formats, compares and writes them.
+
+mod model;
+mod naming;
+mod rust;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+/// Directories whose `.rs` files are all generated: a file there that the generator no longer
+/// writes is stale.
+const GENERATED_DIRS: &[&str] = &["core/src/api"];
+
+fn main() -> ExitCode {
+    let check = match std::env::args().nth(1).as_deref() {
+        None => false,
+        Some("--check") => true,
+        Some(other) => {
+            eprintln!("usage: xenapi-codegen [--check]  (unknown argument {other:?})");
+            return ExitCode::from(2);
+        }
+    };
+    match run(check) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("xenapi-codegen: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Generates everything; writes it, or (`check`) reports what differs. Returns whether the tree
+/// is up to date.
+fn run(check: bool) -> Result<bool, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("no repository root")?
+        .to_path_buf();
+    let json = |name: &str| -> Result<serde_json::Value, String> {
+        let path = root.join("spec").join(name);
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let model = model::Model::parse(&json("datamodel.json")?, &json("errors.json")?)?;
+
+    let files = rust::generate(&model);
+    let written: BTreeSet<PathBuf> = files.iter().map(|(p, _)| root.join(p)).collect();
+    let mut stale = Vec::new();
+    for (rel, text) in &files {
+        let text = rustfmt(text, &root).map_err(|e| format!("{rel}: {e}"))?;
+        let path = root.join(rel);
+        if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+            continue;
+        }
+        stale.push(rel.clone());
+        if !check {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    for dir in GENERATED_DIRS {
+        let entries = std::fs::read_dir(root.join(dir)).map_err(|e| format!("{dir}: {e}"))?;
+        let mut extra: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "rs") && !written.contains(p))
+            .collect();
+        extra.sort();
+        for path in extra {
+            stale.push(format!("{} (no longer generated)", path.display()));
+            if !check {
+                std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
+    }
+    if check {
+        for s in &stale {
+            eprintln!("stale: {s}");
+        }
+        if !stale.is_empty() {
+            eprintln!("run `cargo run -p xenapi-codegen` and commit the result");
+        }
+    } else {
+        eprintln!(
+            "xenapi-codegen: {} files, {} updated",
+            files.len(),
+            stale.len()
+        );
+    }
+    Ok(stale.is_empty() || !check)
+}
+
+/// Formats Rust source with the toolchain's rustfmt (`$RUSTFMT`, else `rustfmt` on the path),
+/// with the repository's rustfmt configuration, if it has one, as `cargo fmt` would.
+fn rustfmt(source: &str, root: &Path) -> Result<String, String> {
+    let bin = std::env::var("RUSTFMT").unwrap_or_else(|_| "rustfmt".to_owned());
+    let mut cmd = Command::new(&bin);
+    cmd.args(["--edition", "2021", "--emit", "stdout", "--quiet"]);
+    if ["rustfmt.toml", ".rustfmt.toml"]
+        .iter()
+        .any(|f| root.join(f).exists())
+    {
+        cmd.arg("--config-path").arg(root);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {bin}: {e}"))?;
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let input = source.to_owned();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    writer
+        .join()
+        .map_err(|_| "writer panicked")?
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "rustfmt failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    String::from_utf8(out.stdout).map_err(|e| e.to_string())
+}

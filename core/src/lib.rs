@@ -21,15 +21,19 @@
 pub mod api;
 mod client;
 pub mod codec;
+pub mod convert;
 mod datetime;
 mod error;
+pub mod event;
 mod options;
 mod reference;
 mod session;
+pub mod task;
 mod transport;
 mod value;
 
 pub use client::{unwrap_envelope, Client};
+pub use convert::{FromValue, MapKey, ToValue};
 pub use datetime::{DateTime, DateTimeParts};
 pub use error::{codes, Error, ErrorKind, Failure};
 pub use options::{Options, TlsPolicy};

@@ -1,0 +1,47 @@
+# Python wheel (python/, distribution xenapi-rs, import xenapi_rs). Included by the top Makefile;
+# paths are taken from this file's location, so it works from any directory.
+#
+#   make python-install   build the wheel with maturin (release) and pip-install it
+#   make python-test      install, build the simulator, run python/tests with pytest
+#   make python-demo      run python/examples/xm.py (the talk's demo) against its own xenapi-sim
+#   make python-bench     xenapi_rs vs the official XenAPI against xenapi-sim --vms 2000
+
+PY_ROOT     := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
+PYTHON      ?= python3
+PY_TARGET   := $(or $(CARGO_TARGET_DIR),$(PY_ROOT)/target)
+PY_WHEELS   := $(PY_TARGET)/wheels
+PY_SIM      := $(PY_TARGET)/release/xenapi-sim
+PY_WITH_SIM := $(PYTHON) $(PY_ROOT)/python/tools/with_sim.py --sim $(PY_SIM)
+
+# `make test` runs python-test; `make demo` installs the wheel, then scripts/demo.sh runs xm.py
+# with the simulator's URL.
+TEST_TARGETS += python-test
+DEMO_TARGETS += python-install
+DEMOS        += $(PY_ROOT)/python/examples/xm.py
+DEPS_PIP     += maturin
+
+.PHONY: python-deps python-install python-test python-demo python-bench python-sim
+
+python-deps:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" pytest xenapi
+
+# maturin builds into the shared Cargo target dir, so only changed crates are rebuilt.
+python-install: python-deps
+	rm -f $(PY_WHEELS)/xenapi_rs-*.whl
+	cd $(PY_ROOT) && $(PYTHON) -m maturin build --release --quiet \
+	    -m python/Cargo.toml -i $(PYTHON) --compatibility linux -o $(PY_WHEELS)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+	    $(PY_WHEELS)/xenapi_rs-*.whl
+
+python-sim:
+	cd $(PY_ROOT) && cargo build --release --quiet -p xenapi-sim
+
+python-test: python-install python-sim
+	$(PYTHON) $(PY_ROOT)/python/tools/gen_stubs.py --check
+	cd $(PY_ROOT)/python/tests && XENAPI_SIM=$(PY_SIM) $(PYTHON) -m pytest -q .
+
+python-demo: python-install python-sim
+	$(PY_WITH_SIM) --vms 3 -- $(PYTHON) $(PY_ROOT)/python/examples/xm.py
+
+python-bench: python-install python-sim
+	$(PY_WITH_SIM) --vms 2000 -- $(PYTHON) $(PY_ROOT)/python/bench/bench.py

@@ -1,0 +1,445 @@
+//! `xenapi_rs._native`: the PyO3 module under the `xenapi_rs` package.
+//!
+//! It exposes the core's [`xenapi::Session`] and [`xenapi::Client`] and a `Dispatcher` that turns
+//! `session.xenapi.VM.start(...)` into `Session::call("VM.start", ...)`. All protocol work (codec,
+//! transport, TLS, login, re-login on `SESSION_INVALID`, coordinator redirect, logout on drop) is
+//! the core's; this crate converts arguments and results and releases the GIL while the core
+//! works. The Pythonic surface (`Session`, `Failure`, `xapi_local`, `ServerProxy`) is in
+//! `python/xenapi_rs/`.
+
+mod convert;
+mod errors;
+
+use std::mem::ManuallyDrop;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pyo3::exceptions::{PyAttributeError, PyNotImplementedError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use rustc_hash::FxHashMap;
+use xenapi::{Dialect, Options, TlsPolicy, Value};
+
+/// The connection settings shared by `Session` and `Client`.
+#[allow(clippy::too_many_arguments)]
+fn make_options(
+    url: &str,
+    insecure: bool,
+    ca_file: Option<PathBuf>,
+    fingerprint: Option<&str>,
+    timeout: Option<f64>,
+    connect_timeout: Option<f64>,
+    follow_coordinator: bool,
+    version: Option<String>,
+    originator: Option<String>,
+) -> PyResult<Options> {
+    let chosen =
+        usize::from(insecure) + usize::from(ca_file.is_some()) + usize::from(fingerprint.is_some());
+    if chosen > 1 {
+        return Err(PyValueError::new_err(
+            "choose one TLS policy: insecure (verify=False / ignore_ssl=True), ca_file or fingerprint",
+        ));
+    }
+    let tls = if let Some(fp) = fingerprint {
+        TlsPolicy::fingerprint(fp).map_err(|e| PyValueError::new_err(e.to_string()))?
+    } else if let Some(path) = ca_file {
+        TlsPolicy::CaFile(path)
+    } else if insecure {
+        TlsPolicy::InsecureSkipVerify
+    } else {
+        TlsPolicy::Verify
+    };
+    let seconds = |name: &str, s: f64| -> PyResult<Duration> {
+        Duration::try_from_secs_f64(s)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                PyValueError::new_err(format!("{name} must be a positive number of seconds"))
+            })
+    };
+    let mut o = Options::new(url)
+        .tls(tls)
+        .follow_coordinator(follow_coordinator);
+    if let Some(t) = timeout {
+        o = o.timeout(seconds("timeout", t)?);
+        if connect_timeout.is_none() {
+            // A short call deadline also bounds the connection attempt.
+            o = o.connect_timeout(seconds("timeout", t)?.min(Duration::from_secs(10)));
+        }
+    }
+    if let Some(t) = connect_timeout {
+        o = o.connect_timeout(seconds("connect_timeout", t)?);
+    }
+    if let Some(v) = version {
+        o = o.version(v);
+    }
+    if let Some(v) = originator {
+        o = o.originator(v);
+    }
+    Ok(o)
+}
+
+/// A XenAPI session (the core's `xenapi::Session`): thread-safe, logs out when dropped.
+#[pyclass(frozen, module = "xenapi_rs._native", name = "Session")]
+pub struct PySession {
+    /// Taken out in `Drop`, to log out with the GIL released.
+    inner: ManuallyDrop<xenapi::Session>,
+    /// XenAPI.py's `API_version` cache: "1.1" before login and after logout, `None` (read it
+    /// from the server when asked) after a login.
+    api_version: Mutex<Option<String>>,
+}
+
+impl PySession {
+    fn call_value(&self, py: Python<'_>, method: &str, params: Vec<Value>) -> PyResult<Py<PyAny>> {
+        let inner = &self.inner;
+        match py.detach(|| inner.call(method, params)) {
+            Ok(v) => convert::reply_to_python(py, v),
+            Err(e) => Err(errors::to_pyerr(py, e, inner.is_logged_in())),
+        }
+    }
+}
+
+#[pymethods]
+impl PySession {
+    #[new]
+    #[pyo3(signature = (url, *, insecure=false, ca_file=None, fingerprint=None, timeout=None,
+                        connect_timeout=None, follow_coordinator=true, version=None, originator=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        url: &str,
+        insecure: bool,
+        ca_file: Option<PathBuf>,
+        fingerprint: Option<&str>,
+        timeout: Option<f64>,
+        connect_timeout: Option<f64>,
+        follow_coordinator: bool,
+        version: Option<String>,
+        originator: Option<String>,
+    ) -> PyResult<Self> {
+        let options = make_options(
+            url,
+            insecure,
+            ca_file,
+            fingerprint,
+            timeout,
+            connect_timeout,
+            follow_coordinator,
+            version,
+            originator,
+        )?;
+        let inner = xenapi::Session::new(options).map_err(|e| errors::to_pyerr(py, e, true))?;
+        Ok(PySession {
+            inner: ManuallyDrop::new(inner),
+            api_version: Mutex::new(Some("1.1".to_owned())),
+        })
+    }
+
+    /// `login_with_password(user, password[, version[, originator]])`, as in XenAPI.py.
+    #[pyo3(signature = (*params))]
+    fn login_with_password(&self, py: Python<'_>, params: &Bound<'_, PyTuple>) -> PyResult<()> {
+        if !(2..=4).contains(&params.len()) {
+            return Err(PyTypeError::new_err(format!(
+                "login_with_password takes 2 to 4 arguments (user, password, version, originator), got {}",
+                params.len()
+            )));
+        }
+        let text: Vec<String> = params
+            .iter()
+            .map(|p| p.extract::<String>())
+            .collect::<PyResult<_>>()
+            .map_err(|_| PyTypeError::new_err("login_with_password takes str arguments"))?;
+        let inner = &self.inner;
+        let result = py.detach(|| {
+            inner.login_with_password_as(
+                &text[0],
+                &text[1],
+                text.get(2).map(String::as_str),
+                text.get(3).map(String::as_str),
+            )
+        });
+        *lock(&self.api_version) = None;
+        result.map_err(|e| errors::to_pyerr(py, e, true))
+    }
+
+    /// Logs out (harmless when not logged in).
+    fn logout(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = &self.inner;
+        let result = py.detach(|| inner.logout());
+        *lock(&self.api_version) = Some("1.1".to_owned());
+        result.map_err(|e| errors::to_pyerr(py, e, true))
+    }
+
+    /// Calls `method` with the session reference and `args`; returns the reply's `Value`.
+    fn call(&self, py: Python<'_>, method: &str, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+        let params = convert::args_to_values(args)?;
+        self.call_value(py, method, params)
+    }
+
+    /// Calls `method` with `args` exactly as given (no session reference); returns the whole
+    /// reply (the `{Status, Value | ErrorDescription}` dict).
+    fn call_raw(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Py<PyAny>> {
+        let params = convert::args_to_values(args)?;
+        let client = self.inner.client();
+        match py.detach(|| client.call_raw(method, &params)) {
+            Ok(v) => convert::reply_to_python(py, v),
+            Err(e) => Err(errors::to_pyerr(py, e, true)),
+        }
+    }
+
+    /// The session reference, or `None` when not logged in.
+    #[getter]
+    fn handle(&self) -> Option<String> {
+        self.inner.handle()
+    }
+
+    #[getter]
+    fn is_logged_in(&self) -> bool {
+        self.inner.is_logged_in()
+    }
+
+    /// The URL calls go to (the coordinator's, after a redirect).
+    #[getter]
+    fn url(&self) -> String {
+        self.inner.url()
+    }
+
+    /// `"xapi"` or `"xend"`, as found at login.
+    #[getter]
+    fn dialect(&self) -> &'static str {
+        match self.inner.dialect() {
+            Dialect::Xend => "xend",
+            _ => "xapi",
+        }
+    }
+
+    #[getter]
+    fn _api_version(&self) -> Option<String> {
+        lock(&self.api_version).clone()
+    }
+
+    #[setter(_api_version)]
+    fn set_api_version(&self, v: Option<String>) {
+        *lock(&self.api_version) = v;
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<xenapi_rs._native.Session {} {}>",
+            self.inner.url(),
+            if self.inner.is_logged_in() {
+                "logged in"
+            } else {
+                "logged out"
+            }
+        )
+    }
+}
+
+impl Drop for PySession {
+    fn drop(&mut self) {
+        // SAFETY: `inner` is not used again: this is the end of the object.
+        let inner = unsafe { ManuallyDrop::take(&mut self.inner) };
+        // The core logs out when the last clone goes (bounded by a short deadline). Without the
+        // GIL: the server may be Python code in this very process (a test double), and other
+        // threads should not wait for the network.
+        Python::attach(|py| py.detach(move || drop(inner)));
+    }
+}
+
+/// A XenAPI endpoint without a session (the core's `xenapi::Client`): `ServerProxy`'s backend.
+#[pyclass(frozen, module = "xenapi_rs._native", name = "Client")]
+pub struct PyClient {
+    inner: Arc<xenapi::Client>,
+}
+
+#[pymethods]
+impl PyClient {
+    #[new]
+    #[pyo3(signature = (url, *, insecure=false, ca_file=None, fingerprint=None, timeout=None,
+                        connect_timeout=None))]
+    fn new(
+        py: Python<'_>,
+        url: &str,
+        insecure: bool,
+        ca_file: Option<PathBuf>,
+        fingerprint: Option<&str>,
+        timeout: Option<f64>,
+        connect_timeout: Option<f64>,
+    ) -> PyResult<Self> {
+        let options = make_options(
+            url,
+            insecure,
+            ca_file,
+            fingerprint,
+            timeout,
+            connect_timeout,
+            true,
+            None,
+            None,
+        )?;
+        let inner = xenapi::Client::new(options).map_err(|e| errors::to_pyerr(py, e, true))?;
+        Ok(PyClient {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Calls `method` with `args` as given; returns the whole reply.
+    fn call_raw(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Py<PyAny>> {
+        let params = convert::args_to_values(args)?;
+        let client = &self.inner;
+        match py.detach(|| client.call_raw(method, &params)) {
+            Ok(v) => convert::reply_to_python(py, v),
+            Err(e) => Err(errors::to_pyerr(py, e, true)),
+        }
+    }
+
+    #[getter]
+    fn url(&self) -> String {
+        self.inner.url().to_owned()
+    }
+}
+
+enum Target {
+    /// `session.xenapi.*`: session reference first, envelope unwrapped, failures raised.
+    Session(Py<PySession>),
+    /// `session.<name>` and `ServerProxy`: arguments as given, the envelope returned.
+    SessionRaw(Py<PySession>),
+    Client(Py<PyClient>),
+}
+
+/// `session.xenapi` and everything below it: `.VM`, `.VM.start`, `.Async.VM.start`. Calling one
+/// calls the method of that dotted name. Children are made once and cached.
+#[pyclass(frozen, module = "xenapi_rs._native")]
+pub struct Dispatcher {
+    target: Target,
+    name: Option<String>,
+    children: Mutex<FxHashMap<String, Py<PyAny>>>,
+}
+
+impl Dispatcher {
+    fn child(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        let full = match &self.name {
+            Some(parent) => format!("{parent}.{name}"),
+            None => name.to_owned(),
+        };
+        if let Target::Session(s) = &self.target {
+            // XenAPI.py's xenapi_request: login* and logout manage the session itself.
+            if self.name.is_none() && name.starts_with("login") {
+                if name == "login_with_password" {
+                    return Ok(s.bind(py).getattr("login_with_password")?.unbind());
+                }
+                return Err(PyNotImplementedError::new_err(format!(
+                    "xenapi_rs logs in with login_with_password only; {name} is not supported"
+                )));
+            }
+            if full == "logout" || full == "session.logout" {
+                return Ok(s.bind(py).getattr("logout")?.unbind());
+            }
+        }
+        let target = match &self.target {
+            Target::Session(s) => Target::Session(s.clone_ref(py)),
+            Target::SessionRaw(s) => Target::SessionRaw(s.clone_ref(py)),
+            Target::Client(c) => Target::Client(c.clone_ref(py)),
+        };
+        let d = Dispatcher {
+            target,
+            name: Some(full),
+            children: Mutex::new(FxHashMap::default()),
+        };
+        Ok(Py::new(py, d)?.into_any())
+    }
+}
+
+#[pymethods]
+impl Dispatcher {
+    /// A dispatcher for `session.xenapi` (`raw=False`) or for raw calls (`raw=True`).
+    #[new]
+    #[pyo3(signature = (target, raw=false))]
+    fn new(target: &Bound<'_, PyAny>, raw: bool) -> PyResult<Self> {
+        let target = if let Ok(s) = target.cast::<PySession>() {
+            if raw {
+                Target::SessionRaw(s.clone().unbind())
+            } else {
+                Target::Session(s.clone().unbind())
+            }
+        } else if let Ok(c) = target.cast::<PyClient>() {
+            Target::Client(c.clone().unbind())
+        } else {
+            return Err(PyTypeError::new_err(
+                "a Dispatcher needs a _native.Session or _native.Client",
+            ));
+        };
+        Ok(Dispatcher {
+            target,
+            name: None,
+            children: Mutex::new(FxHashMap::default()),
+        })
+    }
+
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        if name.starts_with("__") && name.ends_with("__") {
+            return Err(PyAttributeError::new_err(name.to_owned()));
+        }
+        if let Some(c) = lock(&self.children).get(name) {
+            return Ok(c.clone_ref(py));
+        }
+        let c = self.child(py, name)?;
+        lock(&self.children).insert(name.to_owned(), c.clone_ref(py));
+        Ok(c)
+    }
+
+    #[pyo3(signature = (*args))]
+    fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+        let Some(method) = self.name.as_deref() else {
+            return Err(PyTypeError::new_err(
+                "call a method, e.g. session.xenapi.VM.get_all()",
+            ));
+        };
+        match &self.target {
+            Target::Session(s) => {
+                let params = convert::args_to_values(args)?;
+                s.get().call_value(py, method, params)
+            }
+            Target::SessionRaw(s) => s.get().call_raw(py, method, args),
+            Target::Client(c) => c.get().call_raw(py, method, args),
+        }
+    }
+
+    /// The dotted method name (`None` at the root).
+    #[getter]
+    fn _name(&self) -> Option<String> {
+        self.name.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        match &self.name {
+            Some(n) => format!("<xenapi_rs._Dispatcher for {n}>"),
+            None => "<xenapi_rs._Dispatcher>".to_owned(),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PySession>()?;
+    m.add_class::<PyClient>()?;
+    m.add_class::<Dispatcher>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

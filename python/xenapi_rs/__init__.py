@@ -1,0 +1,55 @@
+"""xenapi_rs: a faster drop-in for the official ``XenAPI`` module.
+
+``import xenapi_rs as XenAPI`` and existing scripts run unchanged::
+
+    session = XenAPI.Session("https://xs1")
+    session.xenapi.login_with_password("root", "password", "1.0", "my-script")
+    vms = session.xenapi.VM.get_all_records()
+    session.xenapi.session.logout()
+
+The protocol work (XML-RPC, HTTP(S), TLS, re-login, pool coordinator, logout) is done by the Rust
+``xenapi`` crate in ``xenapi_rs._native``, with the GIL released.
+"""
+
+import xmlrpc.client as xmlrpclib  # noqa: F401  (XenAPI exports it; some scripts use XenAPI.xmlrpclib)
+
+from . import _native
+from ._errors import (
+    BadReply,
+    ConnectError,
+    Error,
+    Failure,
+    HttpError,
+    InvalidArgument,
+    NotLoggedIn,
+    Timeout,
+    TlsError,
+)
+from ._session import (
+    API_VERSION_1_1,
+    API_VERSION_1_2,
+    ServerProxy,
+    Session,
+    UDSTransport,
+    xapi_local,
+)
+
+__version__ = _native.__version__
+
+__all__ = [
+    "API_VERSION_1_1",
+    "API_VERSION_1_2",
+    "BadReply",
+    "ConnectError",
+    "Error",
+    "Failure",
+    "HttpError",
+    "InvalidArgument",
+    "NotLoggedIn",
+    "ServerProxy",
+    "Session",
+    "Timeout",
+    "TlsError",
+    "UDSTransport",
+    "xapi_local",
+]

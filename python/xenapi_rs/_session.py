@@ -1,0 +1,227 @@
+"""The XenAPI.py-compatible surface over the native session."""
+
+import warnings
+import xmlrpc.client as _xmlrpclib
+
+from . import _native
+from ._errors import Failure  # noqa: F401  (re-exported by the package)
+from ._errors import InvalidArgument
+
+API_VERSION_1_1 = "1.1"
+API_VERSION_1_2 = "1.2"
+
+#: Where xapi listens on its own host (XenAPI.py's ``xapi_local()``).
+XAPI_LOCAL_SOCKET = "/var/lib/xcp/xapi"
+
+
+class UDSTransport(_xmlrpclib.Transport):
+    """Marks a session for xapi's local Unix socket, as ``XenAPI.UDSTransport`` does.
+
+    Only its presence matters: ``Session(uri, transport=UDSTransport())`` connects to
+    ``/var/lib/xcp/xapi`` through the core (no Python transport is ever used).
+    """
+
+
+def _tls_options(ignore_ssl, verify, ca_file, fingerprint):
+    insecure = bool(ignore_ssl)
+    if verify is False:
+        insecure = True
+    elif isinstance(verify, (str, bytes)) or hasattr(verify, "__fspath__"):
+        if ca_file is not None:
+            raise ValueError("give the CA file once: verify=PATH or ca_file=PATH")
+        ca_file = verify
+    elif verify is not True and verify is not None:
+        raise TypeError("verify is True, False or the path of a CA file")
+    return dict(insecure=insecure, ca_file=ca_file, fingerprint=fingerprint)
+
+
+class Session:
+    """A XenAPI session, used as ``XenAPI.Session``.
+
+    ``session.xenapi.login_with_password(user, password[, version, originator])``, then
+    ``session.xenapi.<class>.<message>(args...)``; ``session.xenapi.Async.<class>.<message>``
+    returns a task. Failures raise :class:`Failure`. An expired session is logged in again with
+    the same credentials and the call retried once.
+
+    Beyond XenAPI.py: ``with Session(...) as s:`` logs out on exit; ``verify=False`` (or
+    ``ignore_ssl=True``) skips TLS verification, ``verify=PATH``/``ca_file=PATH`` trusts a CA file,
+    ``fingerprint="AA:BB:..."`` pins the server certificate's SHA-256; ``timeout=`` bounds each
+    call (seconds), ``connect_timeout=`` the connection; ``follow_coordinator=False`` stays on a
+    pool member that answers ``HOST_IS_SLAVE``. ``transport``, ``encoding``, ``verbose`` and
+    ``allow_none`` are accepted for compatibility; ``None`` is always allowed.
+    """
+
+    def __init__(
+        self,
+        uri,
+        transport=None,
+        encoding=None,
+        verbose=False,
+        allow_none=True,
+        ignore_ssl=False,
+        *,
+        verify=True,
+        ca_file=None,
+        fingerprint=None,
+        timeout=None,
+        connect_timeout=None,
+        follow_coordinator=True,
+        originator=None,
+        version=None,
+    ):
+        if transport is not None and not isinstance(transport, UDSTransport):
+            warnings.warn(
+                "xenapi_rs.Session ignores transport=: the Rust core does the HTTP(S)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        if isinstance(transport, UDSTransport):
+            uri = "unix://" + XAPI_LOCAL_SOCKET
+        try:
+            native = _native.Session(
+                uri,
+                timeout=timeout,
+                connect_timeout=connect_timeout,
+                follow_coordinator=follow_coordinator,
+                originator=originator,
+                version=version,
+                **_tls_options(ignore_ssl, verify, ca_file, fingerprint),
+            )
+        except InvalidArgument:
+            if uri.startswith("unix://"):
+                raise NotImplementedError(
+                    "xapi_local(): the xenapi core has no Unix-socket transport yet; "
+                    "connect to the host's HTTPS address instead"
+                ) from None
+            raise
+        self.__dict__["_native"] = native
+        self.__dict__["xenapi"] = _native.Dispatcher(native)
+        self.__dict__["_raw"] = _native.Dispatcher(native, True)
+        self.__dict__["transport"] = transport
+        # Bound natively: session.login_with_password(...) goes straight to the core.
+        self.__dict__["login_with_password"] = native.login_with_password
+        self.__dict__["logout"] = native.logout
+
+    # --- XenAPI.py's attributes -------------------------------------------------------------
+
+    @property
+    def handle(self):
+        """The session reference, or ``None`` before login and after logout."""
+        return self._native.handle
+
+    # XenAPI.py keeps the reference in ``_session``; some scripts read it.
+    _session = handle
+
+    @property
+    def API_version(self):
+        """``"major.minor"`` of the pool coordinator (``"1.1"`` when not logged in)."""
+        v = self._native._api_version
+        if not v:
+            xenapi = self.xenapi
+            pool = xenapi.pool.get_all()[0]
+            host = xenapi.pool.get_master(pool)
+            major = xenapi.host.get_API_version_major(host)
+            minor = xenapi.host.get_API_version_minor(host)
+            v = "%s.%s" % (major, minor)
+            self._native._api_version = v
+        return v
+
+    def xenapi_request(self, methodname, params):
+        """XenAPI.py's entry point: call ``methodname`` with the session and ``params``."""
+        target = self.xenapi
+        for part in methodname.split("."):
+            target = getattr(target, part)
+        return target(*params)
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name.startswith("login") or name.startswith("slave_local"):
+            raise NotImplementedError(
+                "xenapi_rs logs in with login_with_password only; %s is not supported" % name
+            )
+        # Anything else is a raw XML-RPC call, as on xmlrpc.client.ServerProxy.
+        return getattr(self._raw, name)
+
+    # --- beyond XenAPI.py ---------------------------------------------------------------------
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self._native.logout()
+        except Exception:
+            if exc_type is None:
+                raise
+
+    @property
+    def url(self):
+        """The URL calls go to (the pool coordinator's, after a redirect)."""
+        return self._native.url
+
+    @property
+    def dialect(self):
+        """``"xapi"`` or ``"xend"``, as found at login."""
+        return self._native.dialect
+
+    def __repr__(self):
+        return "<xenapi_rs.Session %s>" % self._native.url
+
+
+def xapi_local():
+    """A session on xapi's local Unix socket (run on the host itself)."""
+    return Session("http://_var_lib_xcp_xapi/", transport=UDSTransport())
+
+
+class ServerProxy:
+    """Raw XML-RPC calls in ``xmlrpclib`` style: every method returns the whole XenAPI envelope.
+
+    >>> proxy = ServerProxy("http://127.0.0.1:9363")                      # doctest: +SKIP
+    >>> s = proxy.session.login_with_password("root", "password")["Value"]  # doctest: +SKIP
+    >>> proxy.VM.get_all(s)                                                # doctest: +SKIP
+    {'Status': 'Success', 'Value': ['OpaqueRef:...']}
+    """
+
+    def __init__(
+        self,
+        uri,
+        transport=None,
+        encoding=None,
+        verbose=False,
+        allow_none=True,
+        use_datetime=False,
+        use_builtin_types=False,
+        *,
+        context=None,
+        verify=True,
+        ca_file=None,
+        fingerprint=None,
+        timeout=None,
+        connect_timeout=None,
+    ):
+        ignore_ssl = False
+        if context is not None and getattr(context, "verify_mode", None) == 0:
+            ignore_ssl = True  # ssl._create_unverified_context()
+        client = _native.Client(
+            uri,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            **_tls_options(ignore_ssl, verify, ca_file, fingerprint),
+        )
+        self.__dict__["_client"] = client
+        self.__dict__["_dispatcher"] = _native.Dispatcher(client)
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._dispatcher, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def __repr__(self):
+        return "<xenapi_rs.ServerProxy for %s>" % self._client.url

@@ -1,0 +1,78 @@
+import os
+import xmlrpc.client
+from typing import Any, Optional, Union
+
+from ._api import XenAPIProxy
+from ._errors import Failure as Failure
+
+API_VERSION_1_1: str
+API_VERSION_1_2: str
+XAPI_LOCAL_SOCKET: str
+
+_Path = Union[str, "os.PathLike[str]"]
+
+class UDSTransport(xmlrpc.client.Transport): ...
+
+class Session:
+    xenapi: XenAPIProxy
+    transport: Any
+    def __init__(
+        self,
+        uri: str,
+        transport: Any = ...,
+        encoding: Optional[str] = ...,
+        verbose: bool = ...,
+        allow_none: bool = ...,
+        ignore_ssl: bool = ...,
+        *,
+        verify: Union[bool, _Path] = ...,
+        ca_file: Optional[_Path] = ...,
+        fingerprint: Optional[str] = ...,
+        timeout: Optional[float] = ...,
+        connect_timeout: Optional[float] = ...,
+        follow_coordinator: bool = ...,
+        originator: Optional[str] = ...,
+        version: Optional[str] = ...,
+    ) -> None: ...
+    @property
+    def handle(self) -> Optional[str]: ...
+    @property
+    def _session(self) -> Optional[str]: ...
+    @property
+    def API_version(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def dialect(self) -> str: ...
+    def login_with_password(
+        self, username: str, password: str, version: str = ..., originator: str = ..., /
+    ) -> None: ...
+    def logout(self) -> None: ...
+    def xenapi_request(self, methodname: str, params: tuple) -> Any: ...
+    def __getattr__(self, name: str) -> Any: ...
+    def __enter__(self) -> "Session": ...
+    def __exit__(self, *exc: Any) -> None: ...
+
+def xapi_local() -> Session: ...
+
+class ServerProxy:
+    def __init__(
+        self,
+        uri: str,
+        transport: Any = ...,
+        encoding: Optional[str] = ...,
+        verbose: bool = ...,
+        allow_none: bool = ...,
+        use_datetime: bool = ...,
+        use_builtin_types: bool = ...,
+        *,
+        context: Any = ...,
+        verify: Union[bool, _Path] = ...,
+        ca_file: Optional[_Path] = ...,
+        fingerprint: Optional[str] = ...,
+        timeout: Optional[float] = ...,
+        connect_timeout: Optional[float] = ...,
+    ) -> None: ...
+    def __getattr__(self, name: str) -> Any: ...
+    def __enter__(self) -> "ServerProxy": ...
+    def __exit__(self, *exc: Any) -> None: ...
