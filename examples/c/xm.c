@@ -1,0 +1,341 @@
+/*
+ * xm: the talk's `xm` in C over libxenapi.
+ *
+ *   xm [-u URL] [-l USER] [-p PASSWORD] [--fingerprint SHA256 | --insecure] COMMAND [ARGS]
+ *
+ *   list                 Name, ID, Mem, VCPUs, State, Time(s) of every domain
+ *   start NAME           start a halted domain (--paused to leave it paused)
+ *   shutdown NAME        clean shutdown (--hard: hard shutdown)
+ *   reboot NAME          clean reboot (--hard: hard reboot)
+ *   pause NAME | unpause NAME | suspend NAME | resume NAME
+ *   top                  CPU and memory use of the host and of every running domain
+ *   dmesg                the Xen console ring
+ *   log                  the management daemon's log
+ *   methods              the server's methods (host.list_methods)
+ *
+ * Defaults: URL $XENAPI_URL or http://127.0.0.1:9363, user root, password $XENAPI_PASSWORD or
+ * "password". Exit status 0 on success, 1 on a XenAPI or connection failure, 2 on bad usage.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "xenapi.h"
+
+static int fail(const char *what, xenapi_error *err) {
+    const char *code = xenapi_error_code(err);
+    fprintf(stderr, "xm: %s: %s\n", what, xenapi_error_message(err));
+    if (code != NULL) {
+        size_t i, n = xenapi_error_param_count(err);
+        fprintf(stderr, "    XenAPI error %s", code);
+        for (i = 0; i < n; i++) {
+            fprintf(stderr, "%s%s", i == 0 ? " [" : ", ", xenapi_error_param(err, i));
+        }
+        fprintf(stderr, "%s\n", n ? "]" : "");
+    }
+    xenapi_error_free(err);
+    return 1;
+}
+
+static int64_t field_int(const xenapi_value *rec, const char *name, int64_t dflt) {
+    int64_t v = dflt;
+    if (xenapi_value_get_int64(xenapi_value_struct_get(rec, name), &v, NULL) != XENAPI_STATUS_OK) {
+        return dflt;
+    }
+    return v;
+}
+
+static bool field_bool(const xenapi_value *rec, const char *name) {
+    bool b = false;
+    xenapi_value_get_bool(xenapi_value_struct_get(rec, name), &b, NULL);
+    return b;
+}
+
+static const char *state_flags(xenapi_vm_power_state st) {
+    switch (st) {
+    case XENAPI_VM_POWER_STATE_RUNNING: return "r-----";
+    case XENAPI_VM_POWER_STATE_PAUSED: return "--p---";
+    case XENAPI_VM_POWER_STATE_SUSPENDED: return "---s--";
+    case XENAPI_VM_POWER_STATE_CRASHED: return "----c-";
+    case XENAPI_VM_POWER_STATE_HALTED: return "------";
+    default: return "??????";
+    }
+}
+
+/* Seconds since the VM started (VM_metrics.start_time), through the generic call. */
+static double uptime(xenapi_session *s, const xenapi_value *rec) {
+    const xenapi_value *metrics = xenapi_value_struct_get(rec, "metrics");
+    xenapi_value *start = NULL;
+    int64_t started = 0;
+    double t = 0.0;
+    if (metrics == NULL ||
+        xenapi_session_call(s, "VM_metrics.get_start_time", &metrics, 1, &start, NULL) != XENAPI_STATUS_OK) {
+        return 0.0;
+    }
+    if (xenapi_value_get_datetime_unix(start, &started, NULL) == XENAPI_STATUS_OK && started > 0) {
+        t = difftime(time(NULL), (time_t)started);
+    }
+    xenapi_value_free(start);
+    return t < 0 ? 0.0 : t;
+}
+
+static int cmd_list(xenapi_session *s) {
+    xenapi_vm_list *vms = NULL;
+    xenapi_error *err = NULL;
+    size_t i, n;
+    if (xenapi_vm_get_all_records(s, &vms, &err) != XENAPI_STATUS_OK) {
+        return fail("VM.get_all_records", err);
+    }
+    n = xenapi_vm_list_len(vms);
+    printf("%-30s %4s %6s %5s %6s %9s\n", "Name", "ID", "Mem", "VCPUs", "State", "Time(s)");
+    for (i = 0; i < n; i++) {
+        const xenapi_value *rec = xenapi_vm_list_record(vms, i);
+        xenapi_vm_power_state st = xenapi_vm_list_power_state(vms, i);
+        int64_t domid = field_int(rec, "domid", -1);
+        int64_t mem = field_int(rec, "memory_static_max", 0);
+        bool live = st == XENAPI_VM_POWER_STATE_RUNNING || st == XENAPI_VM_POWER_STATE_PAUSED;
+        char id[24];
+        if (field_bool(rec, "is_a_template")) {
+            continue;
+        }
+        if (live) {
+            xenapi_vm_get_memory_actual(s, xenapi_vm_list_ref(vms, i), &mem, NULL);
+            snprintf(id, sizeof id, "%lld", (long long)domid);
+        } else {
+            snprintf(id, sizeof id, "%s", "-");
+        }
+        printf("%-30s %4s %6lld %5lld %6s %9.1f\n", xenapi_vm_list_name_label(vms, i), id,
+               (long long)(mem >> 20), (long long)field_int(rec, "VCPUs_max", 1), state_flags(st),
+               live ? uptime(s, rec) : 0.0);
+    }
+    xenapi_vm_list_free(vms);
+    return 0;
+}
+
+/* The reference of the one VM named `name` into `out` (owned by the list `*keep`). */
+static int find_vm(xenapi_session *s, const char *name, xenapi_string_list **keep, const char **out) {
+    xenapi_error *err = NULL;
+    if (xenapi_vm_get_by_name_label(s, name, keep, &err) != XENAPI_STATUS_OK) {
+        return fail("VM.get_by_name_label", err);
+    }
+    if (xenapi_string_list_len(*keep) != 1) {
+        fprintf(stderr, "xm: %zu domains are named %s\n", xenapi_string_list_len(*keep), name);
+        return 1;
+    }
+    *out = xenapi_string_list_get(*keep, 0);
+    return 0;
+}
+
+static int cmd_vm(xenapi_session *s, const char *cmd, const char *name, bool hard, bool paused) {
+    xenapi_string_list *refs = NULL;
+    xenapi_error *err = NULL;
+    const char *vm = NULL;
+    xenapi_status st;
+    int rc = find_vm(s, name, &refs, &vm);
+    if (rc != 0) {
+        xenapi_string_list_free(refs);
+        return rc;
+    }
+    if (strcmp(cmd, "start") == 0) {
+        st = xenapi_vm_start(s, vm, paused, false, &err);
+    } else if (strcmp(cmd, "shutdown") == 0) {
+        st = hard ? xenapi_vm_hard_shutdown(s, vm, &err) : xenapi_vm_clean_shutdown(s, vm, &err);
+    } else if (strcmp(cmd, "reboot") == 0) {
+        st = hard ? xenapi_vm_hard_reboot(s, vm, &err) : xenapi_vm_clean_reboot(s, vm, &err);
+    } else if (strcmp(cmd, "pause") == 0) {
+        st = xenapi_vm_pause(s, vm, &err);
+    } else if (strcmp(cmd, "unpause") == 0) {
+        st = xenapi_vm_unpause(s, vm, &err);
+    } else if (strcmp(cmd, "suspend") == 0) {
+        st = xenapi_vm_suspend(s, vm, &err);
+    } else {
+        st = xenapi_vm_resume(s, vm, paused, false, &err);
+    }
+    xenapi_string_list_free(refs);
+    if (st != XENAPI_STATUS_OK) {
+        return fail(cmd, err);
+    }
+    return 0;
+}
+
+static int cmd_top(xenapi_session *s) {
+    xenapi_string_list *hosts = NULL;
+    xenapi_vm_list *vms = NULL;
+    xenapi_cpu_usage *u = NULL;
+    xenapi_error *err = NULL;
+    int64_t total = 0, freemem = 0;
+    size_t h, i, c;
+    if (xenapi_host_get_all(s, &hosts, &err) != XENAPI_STATUS_OK) {
+        return fail("host.get_all", err);
+    }
+    for (h = 0; h < xenapi_string_list_len(hosts); h++) {
+        const char *host = xenapi_string_list_get(hosts, h);
+        if (xenapi_host_get_memory(s, host, &total, &freemem, &err) != XENAPI_STATUS_OK ||
+            xenapi_host_get_cpu_utilisation(s, host, &u, &err) != XENAPI_STATUS_OK) {
+            xenapi_string_list_free(hosts);
+            return fail("host metrics", err);
+        }
+        printf("host %zu: memory %lld MiB total, %lld MiB free; CPUs", h, (long long)(total >> 20),
+               (long long)(freemem >> 20));
+        for (c = 0; c < xenapi_cpu_usage_len(u); c++) {
+            printf(" %lld:%.0f%%", (long long)xenapi_cpu_usage_cpu(u, c),
+                   100.0 * xenapi_cpu_usage_fraction(u, c));
+        }
+        printf("\n");
+        xenapi_cpu_usage_free(u);
+        u = NULL;
+    }
+    xenapi_string_list_free(hosts);
+    if (xenapi_vm_get_all_records(s, &vms, &err) != XENAPI_STATUS_OK) {
+        return fail("VM.get_all_records", err);
+    }
+    for (i = 0; i < xenapi_vm_list_len(vms); i++) {
+        const char *vm = xenapi_vm_list_ref(vms, i);
+        int64_t mem = 0;
+        if (xenapi_vm_list_power_state(vms, i) != XENAPI_VM_POWER_STATE_RUNNING) {
+            continue;
+        }
+        if (xenapi_vm_get_memory_actual(s, vm, &mem, &err) != XENAPI_STATUS_OK ||
+            xenapi_vm_get_vcpus_utilisation(s, vm, &u, &err) != XENAPI_STATUS_OK) {
+            xenapi_vm_list_free(vms);
+            return fail("VM metrics", err);
+        }
+        printf("%-24s %6lld MiB; VCPUs", xenapi_vm_list_name_label(vms, i), (long long)(mem >> 20));
+        for (c = 0; c < xenapi_cpu_usage_len(u); c++) {
+            printf(" %lld:%.0f%%", (long long)xenapi_cpu_usage_cpu(u, c),
+                   100.0 * xenapi_cpu_usage_fraction(u, c));
+        }
+        printf("\n");
+        xenapi_cpu_usage_free(u);
+        u = NULL;
+    }
+    xenapi_vm_list_free(vms);
+    return 0;
+}
+
+static int cmd_host_text(xenapi_session *s, bool dmesg) {
+    xenapi_string_list *hosts = NULL;
+    xenapi_error *err = NULL;
+    char *text = NULL;
+    xenapi_status st;
+    if (xenapi_host_get_all(s, &hosts, &err) != XENAPI_STATUS_OK) {
+        return fail("host.get_all", err);
+    }
+    st = dmesg ? xenapi_host_dmesg(s, xenapi_string_list_get(hosts, 0), &text, &err)
+               : xenapi_host_get_log(s, xenapi_string_list_get(hosts, 0), &text, &err);
+    xenapi_string_list_free(hosts);
+    if (st != XENAPI_STATUS_OK) {
+        return fail(dmesg ? "host.dmesg" : "host.get_log", err);
+    }
+    fputs(text, stdout);
+    if (*text != '\0' && text[strlen(text) - 1] != '\n') {
+        putchar('\n');
+    }
+    xenapi_string_free(text);
+    return 0;
+}
+
+static int cmd_methods(xenapi_session *s) {
+    xenapi_string_list *m = NULL;
+    xenapi_error *err = NULL;
+    size_t i;
+    if (xenapi_host_list_methods(s, &m, &err) != XENAPI_STATUS_OK) {
+        return fail("host.list_methods", err);
+    }
+    for (i = 0; i < xenapi_string_list_len(m); i++) {
+        puts(xenapi_string_list_get(m, i));
+    }
+    xenapi_string_list_free(m);
+    return 0;
+}
+
+static int usage(void) {
+    fprintf(stderr,
+            "usage: xm [-u URL] [-l USER] [-p PASSWORD] [--fingerprint SHA256 | --insecure]\n"
+            "          list | start NAME [--paused] | shutdown NAME [--hard] | reboot NAME [--hard]\n"
+            "          | pause NAME | unpause NAME | suspend NAME | resume NAME | top | dmesg | log\n"
+            "          | methods\n");
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    const char *url = getenv("XENAPI_URL");
+    const char *user = "root";
+    const char *password = getenv("XENAPI_PASSWORD");
+    const char *fingerprint = NULL, *cmd = NULL, *name = NULL;
+    bool insecure = false, hard = false, paused = false;
+    xenapi_options *opts = NULL;
+    xenapi_session *s = NULL;
+    xenapi_error *err = NULL;
+    int i, rc;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "-u") == 0 || strcmp(a, "--url") == 0) && i + 1 < argc) {
+            url = argv[++i];
+        } else if ((strcmp(a, "-l") == 0 || strcmp(a, "--user") == 0) && i + 1 < argc) {
+            user = argv[++i];
+        } else if ((strcmp(a, "-p") == 0 || strcmp(a, "--password") == 0) && i + 1 < argc) {
+            password = argv[++i];
+        } else if (strcmp(a, "--fingerprint") == 0 && i + 1 < argc) {
+            fingerprint = argv[++i];
+        } else if (strcmp(a, "--insecure") == 0) {
+            insecure = true;
+        } else if (strcmp(a, "--hard") == 0) {
+            hard = true;
+        } else if (strcmp(a, "--paused") == 0) {
+            paused = true;
+        } else if (cmd == NULL) {
+            cmd = a;
+        } else if (name == NULL) {
+            name = a;
+        } else {
+            return usage();
+        }
+    }
+    if (cmd == NULL) {
+        return usage();
+    }
+    if (url == NULL) {
+        url = "http://127.0.0.1:9363";
+    }
+    if (password == NULL) {
+        password = "password";
+    }
+    if (xenapi_options_new(url, &opts, &err) != XENAPI_STATUS_OK ||
+        (fingerprint && xenapi_options_set_fingerprint(opts, fingerprint, &err) != XENAPI_STATUS_OK) ||
+        (insecure && xenapi_options_set_insecure_skip_verify(opts, true, &err) != XENAPI_STATUS_OK)) {
+        xenapi_options_free(opts);
+        return fail("options", err);
+    }
+    rc = xenapi_session_connect(opts, user, password, &s, &err);
+    xenapi_options_free(opts);
+    if (rc != XENAPI_STATUS_OK) {
+        return fail("login", err);
+    }
+
+    if (strcmp(cmd, "list") == 0) {
+        rc = cmd_list(s);
+    } else if (strcmp(cmd, "top") == 0) {
+        rc = cmd_top(s);
+    } else if (strcmp(cmd, "dmesg") == 0 || strcmp(cmd, "log") == 0) {
+        rc = cmd_host_text(s, strcmp(cmd, "dmesg") == 0);
+    } else if (strcmp(cmd, "methods") == 0) {
+        rc = cmd_methods(s);
+    } else if (name != NULL && (strcmp(cmd, "start") == 0 || strcmp(cmd, "shutdown") == 0 ||
+                                strcmp(cmd, "reboot") == 0 || strcmp(cmd, "pause") == 0 ||
+                                strcmp(cmd, "unpause") == 0 || strcmp(cmd, "suspend") == 0 ||
+                                strcmp(cmd, "resume") == 0)) {
+        rc = cmd_vm(s, cmd, name, hard, paused);
+    } else {
+        rc = usage();
+    }
+    if (xenapi_session_logout(s, &err) != XENAPI_STATUS_OK) {
+        rc = fail("logout", err);
+    }
+    xenapi_session_free(s);
+    return rc;
+}

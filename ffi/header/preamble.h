@@ -1,0 +1,51 @@
+/*
+ * xenapi.h: the C interface of libxenapi, a XenAPI (Xen Management API) client for xapi
+ * (XenServer, XCP-ng) and xend (Xen 3.x).
+ *
+ * Link with -lxenapi (pkg-config --cflags --libs xenapi). Plain C99; usable from C++.
+ *
+ * Conventions
+ * -----------
+ * Handles. Every object is an opaque pointer: xenapi_options, xenapi_session, xenapi_value,
+ * xenapi_error, xenapi_string_list, xenapi_vm_list, xenapi_cpu_usage. Each has a xenapi_*_free
+ * function that accepts NULL. Never free a handle twice or use it after freeing it.
+ *
+ * Status and errors. A function that can fail returns an xenapi_status (XENAPI_STATUS_OK is 0)
+ * and takes as its last parameter `xenapi_error **err`. Pass NULL if you only want the status;
+ * otherwise the function stores NULL in *err on success and a new error object on failure, which
+ * you free with xenapi_error_free (*err is overwritten, not freed: free an earlier error first).
+ * The error gives the status, a message, and for
+ * XENAPI_STATUS_API the XenAPI code (e.g. "VM_BAD_POWER_STATE") and its parameters.
+ * A NULL required pointer gives XENAPI_STATUS_NULL_ARGUMENT, never a crash; invalid UTF-8 or an
+ * unusable value gives XENAPI_STATUS_INVALID_ARGUMENT. A bug inside the library is reported as
+ * XENAPI_STATUS_PANIC; it never unwinds or aborts into the caller. Results are stored in
+ * out-parameters (named out_*) only on success.
+ *
+ * Strings. Every string passed in is NUL-terminated UTF-8 and borrowed for the duration of the
+ * call. A string handed out is either
+ *   - owned: returned through `char **`; free it with xenapi_string_free, or
+ *   - borrowed: returned as `const char *`; valid until the handle it comes from is freed
+ *     (or, for a value, changed). Each function says which.
+ *
+ * References (OpaqueRef:... on xapi, UUIDs on xend) are strings.
+ *
+ * Threads. A xenapi_session is safe to share between threads: any number of threads may call
+ * functions on one session at once (xenapi_session_free excepted). Options and values are not
+ * synchronised: change one from one thread at a time; reading an unchanging value from several
+ * threads is safe. Errors, lists and usage handles are immutable.
+ *
+ * Quick start
+ * -----------
+ *     xenapi_options *opts = NULL;
+ *     xenapi_session *s = NULL;
+ *     xenapi_error *err = NULL;
+ *     xenapi_options_new("https://xs1.example.com", &opts, NULL);
+ *     xenapi_options_set_fingerprint(opts, "AB:CD:...", NULL);
+ *     if (xenapi_session_connect(opts, "root", "secret", &s, &err) != XENAPI_STATUS_OK) {
+ *         fprintf(stderr, "%s\n", xenapi_error_message(err));
+ *         xenapi_error_free(err);
+ *     }
+ *     xenapi_options_free(opts);
+ *     ...
+ *     xenapi_session_free(s);  // logs out
+ */

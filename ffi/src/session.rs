@@ -1,0 +1,286 @@
+//! Sessions: create, log in, call, log out, free.
+
+use std::ffi::c_char;
+
+use xenapi::{Dialect, Session, Value};
+
+use crate::boundary::{fallible, handle, infallible, opt_text, out, put, text};
+use crate::error::{xenapi_error, xenapi_status, Fail};
+use crate::options::xenapi_options;
+use crate::strings::owned;
+use crate::value::xenapi_value;
+
+/// A XenAPI session: a connection to one server (the pool coordinator after a redirect) and, once
+/// logged in, a session reference.
+///
+/// Thread safety: a session is safe to share between threads. Every function taking a
+/// `const xenapi_session *` may be called from several threads at once on the same session; calls
+/// run concurrently over a pool of connections. Only `xenapi_session_free` must not race with any
+/// other use.
+///
+/// When the server expires the session (`SESSION_INVALID`), the next call logs in again with the
+/// remembered credentials and retries once. `xenapi_session_free` logs out if still logged in, so
+/// sessions never leak on the server.
+pub struct xenapi_session {
+    pub(crate) inner: Session,
+}
+
+/// The server family found at login.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum xenapi_dialect {
+    /// xapi (XenServer, XCP-ng): `OpaqueRef:` references. Also the value before the first login.
+    Xapi = 0,
+    /// xend (Xen 3.x): UUID references, two-argument login.
+    Xend = 1,
+}
+
+/// The core session behind a handle, or a `NULL_ARGUMENT` failure.
+pub(crate) unsafe fn session_of<'a>(p: *const xenapi_session) -> Result<&'a Session, Fail> {
+    // SAFETY: NULL or a live session.
+    unsafe { handle(p, "session") }.map(|s| &s.inner)
+}
+
+/// Creates a session object for the server in `options`, not yet logged in. Checks the options
+/// (URL, CA file) but does not connect.
+///
+/// Ownership: `options` is borrowed (copied: free it whenever you like). On success
+/// `*out_session` receives a session the caller frees with `xenapi_session_free`.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_new(
+    options: *const xenapi_options,
+    out_session: *mut *mut xenapi_session,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        out(out_session, "out_session")?;
+        // SAFETY: NULL or live options.
+        let o = unsafe { handle(options, "options") }?;
+        let s = Session::new(o.inner.clone())?;
+        // SAFETY: checked above.
+        unsafe {
+            put(
+                out_session,
+                Box::into_raw(Box::new(xenapi_session { inner: s })),
+            )
+        };
+        Ok(())
+    })
+}
+
+/// `xenapi_session_new` then `xenapi_session_login_with_password` with the version and originator
+/// of the options. On failure nothing is left to free.
+///
+/// Ownership: all arguments are borrowed. On success `*out_session` receives a logged-in session
+/// the caller frees with `xenapi_session_free`.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_connect(
+    options: *const xenapi_options,
+    user: *const c_char,
+    password: *const c_char,
+    out_session: *mut *mut xenapi_session,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        out(out_session, "out_session")?;
+        // SAFETY: NULL or live options / NUL-terminated strings.
+        let o = unsafe { handle(options, "options") }?;
+        let user = unsafe { text(user, "user") }?;
+        let password = unsafe { text(password, "password") }?;
+        let s = Session::connect(o.inner.clone(), user, password)?;
+        // SAFETY: checked above.
+        unsafe {
+            put(
+                out_session,
+                Box::into_raw(Box::new(xenapi_session { inner: s })),
+            )
+        };
+        Ok(())
+    })
+}
+
+/// Logs in with a user name and password (`session.login_with_password`). If already logged in,
+/// the old session is logged out first. `version` and `originator` may be NULL: then those of the
+/// options are sent. A server that wants two parameters (xend) is asked again with two; a pool
+/// member answering `HOST_IS_SLAVE` sends the login to the coordinator (unless turned off in the
+/// options). Bad credentials give `XENAPI_STATUS_API` with code `SESSION_AUTHENTICATION_FAILED`.
+///
+/// The password is kept in memory (zeroed when the session is freed) only to log in again when the
+/// server expires the session.
+///
+/// Ownership: all arguments are borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_login_with_password(
+    session: *const xenapi_session,
+    user: *const c_char,
+    password: *const c_char,
+    version: *const c_char,
+    originator: *const c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        // SAFETY: NULL or a live session / NUL-terminated strings.
+        let s = unsafe { session_of(session) }?;
+        let user = unsafe { text(user, "user") }?;
+        let password = unsafe { text(password, "password") }?;
+        let version = unsafe { opt_text(version, "version") }?;
+        let originator = unsafe { opt_text(originator, "originator") }?;
+        s.login_with_password_as(user, password, version, originator)?;
+        Ok(())
+    })
+}
+
+/// Logs out (`session.logout`). Calls fail with `XENAPI_STATUS_INVALID_ARGUMENT` until the next
+/// login. Logging out twice, or when never logged in, is harmless.
+///
+/// Ownership: `session` is borrowed (it still has to be freed).
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_logout(
+    session: *const xenapi_session,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        // SAFETY: NULL or a live session.
+        unsafe { session_of(session) }?.logout()?;
+        Ok(())
+    })
+}
+
+/// Frees a session, logging out first if still logged in (waiting at most 5 s for the server).
+/// NULL is allowed. No other thread may be using the session.
+///
+/// Ownership: takes `session`.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_free(session: *mut xenapi_session) {
+    infallible((), || {
+        if !session.is_null() {
+            // SAFETY: a pointer from Box::into_raw, freed once.
+            drop(unsafe { Box::from_raw(session) });
+        }
+    })
+}
+
+/// Whether the session is logged in; false if `session` is NULL.
+///
+/// Ownership: `session` is borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_is_logged_in(session: *const xenapi_session) -> bool {
+    infallible(false, || {
+        // SAFETY: NULL or a live session.
+        unsafe { session.as_ref() }.is_some_and(|s| s.inner.is_logged_in())
+    })
+}
+
+/// The server family found at the last login (`XENAPI_DIALECT_XAPI` before any login or if
+/// `session` is NULL).
+///
+/// Ownership: `session` is borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_get_dialect(
+    session: *const xenapi_session,
+) -> xenapi_dialect {
+    infallible(xenapi_dialect::Xapi, || {
+        // SAFETY: NULL or a live session.
+        match unsafe { session.as_ref() }.map(|s| s.inner.dialect()) {
+            Some(Dialect::Xend) => xenapi_dialect::Xend,
+            _ => xenapi_dialect::Xapi,
+        }
+    })
+}
+
+/// The URL calls go to (the coordinator's, after a redirect).
+///
+/// Ownership: `session` is borrowed; on success `*out` receives a string the caller frees with
+/// `xenapi_string_free`.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_get_url(
+    session: *const xenapi_session,
+    out_url: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        out(out_url, "out_url")?;
+        // SAFETY: NULL or a live session.
+        let s = unsafe { session_of(session) }?;
+        // SAFETY: checked above.
+        unsafe { put(out_url, owned(s.url())) };
+        Ok(())
+    })
+}
+
+/// The session reference (`OpaqueRef:...`), for code that builds its own requests. It grants
+/// access to the host: do not log it. Not logged in gives `XENAPI_STATUS_INVALID_ARGUMENT`.
+///
+/// Ownership: `session` is borrowed; on success `*out` receives a string the caller frees with
+/// `xenapi_string_free`.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_get_reference(
+    session: *const xenapi_session,
+    out_reference: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        out(out_reference, "out_reference")?;
+        // SAFETY: NULL or a live session.
+        let s = unsafe { session_of(session) }?;
+        let h = s
+            .handle()
+            .ok_or_else(|| Fail::invalid("the session is not logged in"))?;
+        // SAFETY: checked above.
+        unsafe { put(out_reference, owned(h)) };
+        Ok(())
+    })
+}
+
+/// Calls any XenAPI method, e.g. `"VM.get_all_records"` or `"Async.VM.start"`, with the session
+/// reference first and then `args[0..nargs]`. `args` may be NULL when `nargs` is 0. A server
+/// failure gives `XENAPI_STATUS_API` (an unknown method: code `MESSAGE_METHOD_UNKNOWN`).
+///
+/// Ownership: `session`, `method`, `args` and every `args[i]` are borrowed (the caller still frees
+/// its argument values). On success `*out_result` receives the reply's value, which the caller
+/// frees with `xenapi_value_free` (a void method gives an empty string).
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_call(
+    session: *const xenapi_session,
+    method: *const c_char,
+    args: *const *const xenapi_value,
+    nargs: usize,
+    out_result: *mut *mut xenapi_value,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        out(out_result, "out_result")?;
+        // SAFETY: NULL or a live session / NUL-terminated string.
+        let s = unsafe { session_of(session) }?;
+        let method = unsafe { text(method, "method") }?;
+        let params = unsafe { args_to_core(args, nargs) }?;
+        let reply = s.call(method, params)?;
+        // SAFETY: checked above.
+        unsafe { put(out_result, xenapi_value::from_core(reply).into_raw()) };
+        Ok(())
+    })
+}
+
+pub(crate) unsafe fn args_to_core(
+    args: *const *const xenapi_value,
+    nargs: usize,
+) -> Result<Vec<Value>, Fail> {
+    if nargs == 0 {
+        return Ok(Vec::new());
+    }
+    if args.is_null() {
+        return Err(Fail::null("args"));
+    }
+    // SAFETY: the caller passes `nargs` readable pointers.
+    let slice = unsafe { std::slice::from_raw_parts(args, nargs) };
+    slice
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            // SAFETY: NULL or a live value.
+            unsafe { p.as_ref() }
+                .map(xenapi_value::to_core)
+                .ok_or_else(|| Fail::null(&format!("args[{i}]")))
+        })
+        .collect()
+}

@@ -1,0 +1,91 @@
+//! Owned strings and string lists handed to C.
+
+use std::ffi::{c_char, CString};
+use std::ptr;
+
+use crate::boundary::infallible;
+
+/// A C string from Rust text. XML cannot carry NUL, so text from a server has none; any NUL from
+/// elsewhere becomes U+FFFD rather than cutting the string short.
+pub(crate) fn cstring(s: impl Into<String>) -> CString {
+    let s = s.into();
+    CString::new(s).unwrap_or_else(|e| {
+        let fixed = String::from_utf8_lossy(&e.into_vec()).replace('\0', "\u{FFFD}");
+        CString::new(fixed).unwrap_or_default()
+    })
+}
+
+/// An owned `char *` for C, to be freed with `xenapi_string_free`.
+pub(crate) fn owned(s: impl Into<String>) -> *mut c_char {
+    cstring(s).into_raw()
+}
+
+/// Frees a string that a `xenapi_*` function returned as owned (`char **out`). NULL is allowed.
+/// Do not pass borrowed strings (`const char *` results) or strings from another allocator.
+///
+/// Ownership: takes `s`.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_free(s: *mut c_char) {
+    infallible((), || {
+        if !s.is_null() {
+            // SAFETY: a pointer from CString::into_raw, freed once.
+            drop(unsafe { CString::from_raw(s) });
+        }
+    })
+}
+
+/// A list of strings (references, method names, ...), read with `xenapi_string_list_len` and
+/// `xenapi_string_list_get`, freed with `xenapi_string_list_free`. Immutable: safe to read from
+/// several threads at once.
+pub struct xenapi_string_list {
+    items: Vec<CString>,
+}
+
+impl xenapi_string_list {
+    pub(crate) fn new(items: impl IntoIterator<Item = String>) -> Self {
+        xenapi_string_list {
+            items: items.into_iter().map(cstring).collect(),
+        }
+    }
+}
+
+/// The number of strings in `list`; 0 if `list` is NULL.
+///
+/// Ownership: `list` is borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_list_len(list: *const xenapi_string_list) -> usize {
+    infallible(0, || {
+        // SAFETY: NULL or a live list.
+        unsafe { list.as_ref() }.map_or(0, |l| l.items.len())
+    })
+}
+
+/// The string at `index` (from 0); NULL if `index` is out of range or `list` is NULL.
+///
+/// Ownership: `list` is borrowed; the string is borrowed from `list` (valid until
+/// `xenapi_string_list_free(list)`).
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_list_get(
+    list: *const xenapi_string_list,
+    index: usize,
+) -> *const c_char {
+    infallible(ptr::null(), || {
+        // SAFETY: NULL or a live list.
+        unsafe { list.as_ref() }
+            .and_then(|l| l.items.get(index))
+            .map_or(ptr::null(), |s| s.as_ptr())
+    })
+}
+
+/// Frees a string list and its strings. NULL is allowed.
+///
+/// Ownership: takes `list`.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_list_free(list: *mut xenapi_string_list) {
+    infallible((), || {
+        if !list.is_null() {
+            // SAFETY: a pointer from Box::into_raw, freed once.
+            drop(unsafe { Box::from_raw(list) });
+        }
+    })
+}

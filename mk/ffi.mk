@@ -1,0 +1,117 @@
+# libxenapi (ffi/): the C library, its header, C tests and examples, and installation.
+# Included by the top-level Makefile; every path is relative to the repository root, so run make
+# from there (`make ffi-test`, or `make -f mk/ffi.mk ffi-test` on its own).
+#
+#   ffi-build         libxenapi.so and libxenapi.a (debug) under $(FFI_TARGET)/debug
+#   ffi-header        regenerate include/xenapi.h (cbindgen library, no global install)
+#   ffi-header-check  fail if include/xenapi.h is stale; compile it as C99 and C++ with -Werror
+#   ffi-test          header check, the C tests against xenapi-sim, and the examples
+#   ffi-valgrind      the C tests under valgrind (definite leaks and memory errors fail)
+#   ffi-examples      examples/c/xm (linked statically against libxenapi.a)
+#   install           PREFIX=/usr/local (DESTDIR too): library, header and xenapi.pc (release)
+#
+# The tests start the simulator themselves: $(XENAPI_SIM), built when it is the default path.
+# `make test` runs ffi-test (header check, C tests, examples) and ffi-valgrind; `make demo` runs
+# examples/c/demo.sh (the talk's walk with xm in C).
+
+# Keep the top-level Makefile's default goal: the first rule here must not become it.
+FFI_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
+
+TEST_TARGETS += ffi-test ffi-valgrind
+DEMO_TARGETS += ffi-examples
+DEMOS += examples/c/demo.sh
+DEPS_APT += valgrind
+
+CARGO ?= cargo
+FFI_TARGET ?= $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
+FFI_DEBUG_DIR := $(FFI_TARGET)/debug
+FFI_OUT := $(FFI_TARGET)/ffi-c
+XENAPI_SIM ?= $(FFI_DEBUG_DIR)/xenapi-sim
+FFI_CC ?= gcc
+FFI_CXX ?= g++
+FFI_CFLAGS ?= -std=c99 -Wall -Wextra -Werror -pedantic -g -O1
+FFI_CXXFLAGS ?= -std=c++11 -Wall -Wextra -Werror -pedantic
+FFI_STATIC_LIBS := -lpthread -ldl -lm -lrt -lutil -lgcc_s
+FFI_TESTS := scenario errors threads
+FFI_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+FFI_MAJOR := $(firstword $(subst ., ,$(FFI_VERSION)))
+VALGRIND ?= valgrind
+FFI_VALGRIND_FLAGS ?= --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 \
+	--show-leak-kinds=definite --quiet \
+	--suppressions=tests/c/valgrind.supp
+PREFIX ?= /usr/local
+DESTDIR ?=
+FFI_PROFILE ?= release
+
+.PHONY: ffi-build ffi-header ffi-header-check ffi-test ffi-valgrind ffi-examples ffi-sim \
+	ffi-c-tests install
+
+ffi-build:
+	$(CARGO) build -p xenapi-ffi
+
+ffi-header:
+	$(CARGO) run -q -p xenapi-ffi-header
+
+ffi-header-check:
+	$(CARGO) run -q -p xenapi-ffi-header -- --check
+	@mkdir -p $(FFI_OUT)
+	printf '#include "xenapi.h"\n#include "xenapi.h"\nint main(void) { return xenapi_version() == 0; }\n' > $(FFI_OUT)/header_check.c
+	$(FFI_CC) $(FFI_CFLAGS) -Iinclude -c $(FFI_OUT)/header_check.c -o $(FFI_OUT)/header_check_c.o
+	$(FFI_CXX) $(FFI_CXXFLAGS) -Iinclude -x c++ -c $(FFI_OUT)/header_check.c -o $(FFI_OUT)/header_check_cxx.o
+
+# The simulator: built unless XENAPI_SIM names another binary.
+ffi-sim:
+	@if [ "$(XENAPI_SIM)" = "$(FFI_DEBUG_DIR)/xenapi-sim" ]; then \
+		$(CARGO) build -p xenapi-sim --bin xenapi-sim; \
+	elif [ ! -x "$(XENAPI_SIM)" ]; then \
+		echo "XENAPI_SIM=$(XENAPI_SIM) is not an executable" >&2; exit 1; \
+	fi
+
+# The test programs link to libxenapi.so through its soname, found next to them.
+ffi-c-tests: ffi-build
+	@mkdir -p $(FFI_OUT)/lib
+	ln -sf $(abspath $(FFI_DEBUG_DIR))/libxenapi.so $(FFI_OUT)/lib/libxenapi.so.$(FFI_MAJOR)
+	ln -sf libxenapi.so.$(FFI_MAJOR) $(FFI_OUT)/lib/libxenapi.so
+	set -e; for t in $(FFI_TESTS); do \
+		$(FFI_CC) $(FFI_CFLAGS) -Iinclude -Itests/c tests/c/test_$$t.c -o $(FFI_OUT)/test_$$t \
+			-L$(FFI_OUT)/lib -lxenapi -lpthread -Wl,-rpath,$(abspath $(FFI_OUT))/lib; \
+	done
+
+ffi-test: ffi-header-check ffi-c-tests ffi-sim ffi-examples
+	@set -e; failed=0; for t in $(FFI_TESTS); do \
+		echo "== C test $$t"; \
+		XENAPI_SIM=$(abspath $(XENAPI_SIM)) $(FFI_OUT)/test_$$t || failed=1; \
+	done; exit $$failed
+
+ffi-valgrind: ffi-c-tests ffi-sim
+	@command -v $(VALGRIND) >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq valgrind)
+	@set -e; failed=0; for t in $(FFI_TESTS); do \
+		echo "== C test $$t under valgrind"; \
+		XENAPI_SIM=$(abspath $(XENAPI_SIM)) XENAPI_TEST_ROUNDS=2 $(VALGRIND) $(FFI_VALGRIND_FLAGS) \
+			$(FFI_OUT)/test_$$t || failed=1; \
+	done; exit $$failed
+
+ffi-examples: ffi-build
+	@mkdir -p $(FFI_OUT)
+	$(FFI_CC) $(FFI_CFLAGS) -Iinclude examples/c/xm.c -o $(FFI_OUT)/xm \
+		$(FFI_DEBUG_DIR)/libxenapi.a $(FFI_STATIC_LIBS)
+	@echo "built $(FFI_OUT)/xm"
+
+install:
+	$(CARGO) build -p xenapi-ffi $(if $(filter release,$(FFI_PROFILE)),--release,)
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 0755 $(FFI_TARGET)/$(FFI_PROFILE)/libxenapi.so \
+		$(DESTDIR)$(PREFIX)/lib/libxenapi.so.$(FFI_VERSION)
+	ln -sf libxenapi.so.$(FFI_VERSION) $(DESTDIR)$(PREFIX)/lib/libxenapi.so.$(FFI_MAJOR)
+	ln -sf libxenapi.so.$(FFI_MAJOR) $(DESTDIR)$(PREFIX)/lib/libxenapi.so
+	install -m 0644 $(FFI_TARGET)/$(FFI_PROFILE)/libxenapi.a $(DESTDIR)$(PREFIX)/lib/libxenapi.a
+	install -m 0644 include/xenapi.h $(DESTDIR)$(PREFIX)/include/xenapi.h
+	printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
+		'includedir=$${prefix}/include' '' 'Name: xenapi' \
+		'Description: XenAPI (Xen Management API) client library, the C ABI of xenapi-rs' \
+		'Version: $(FFI_VERSION)' 'Libs: -L$${libdir} -lxenapi' \
+		'Libs.private: $(FFI_STATIC_LIBS)' 'Cflags: -I$${includedir}' \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/xenapi.pc
+	@echo "installed libxenapi $(FFI_VERSION) under $(DESTDIR)$(PREFIX)"
+
+.DEFAULT_GOAL := $(FFI_SAVED_DEFAULT_GOAL)

@@ -1,0 +1,488 @@
+/*
+ * Every error path of libxenapi: server failures (bad password, wrong power state, invalid
+ * handle, unknown method), transport failures (unreachable host, HTTP error, garbage reply,
+ * timeout), TLS (untrusted certificate, pin mismatch, then the right pin), and NULL or invalid
+ * arguments to every kind of function. Run under valgrind too: failures must not leak.
+ */
+#include "harness.h"
+
+/* Checks an API error's code and parameter count, then frees it. */
+static void expect_api(xenapi_error **err, const char *code, size_t nparams) {
+    CHECK(*err != NULL);
+    if (*err == NULL) {
+        return;
+    }
+    CHECK(xenapi_error_status(*err) == XENAPI_STATUS_API);
+    CHECK(xenapi_error_code(*err) != NULL && strcmp(xenapi_error_code(*err), code) == 0);
+    CHECK(xenapi_error_param_count(*err) == nparams);
+    CHECK(xenapi_error_param(*err, nparams) == NULL);
+    CHECK(strstr(xenapi_error_message(*err), code) != NULL);
+    clear_error(err);
+}
+
+/* Checks a non-API error: status, no code, a message. */
+static void expect_kind(xenapi_error **err, xenapi_status status) {
+    CHECK(*err != NULL);
+    if (*err == NULL) {
+        return;
+    }
+    CHECK(xenapi_error_status(*err) == status);
+    CHECK(xenapi_error_code(*err) == NULL);
+    CHECK(xenapi_error_param_count(*err) == 0);
+    CHECK(xenapi_error_message(*err) != NULL && strlen(xenapi_error_message(*err)) > 0);
+    clear_error(err);
+}
+
+static void test_server_errors(const sim_t *sim) {
+    xenapi_options *opts = NULL;
+    xenapi_session *s = NULL, *bad = NULL;
+    xenapi_error *err = NULL;
+    xenapi_vm_list *vms = NULL;
+    xenapi_value *arg = NULL, *result = NULL;
+    xenapi_vm_power_state st;
+    const char *running = NULL;
+    size_t i;
+
+    /* Bad password: SESSION_AUTHENTICATION_FAILED, nothing to free but the error. */
+    CHECK_OK(xenapi_options_new(sim->url, &opts, &err), &err);
+    CHECK_STATUS(xenapi_session_connect(opts, "root", "wrong", &bad, &err), XENAPI_STATUS_API, &err);
+    CHECK(bad == NULL);
+    CHECK(err != NULL && strcmp(xenapi_error_code(err), "SESSION_AUTHENTICATION_FAILED") == 0);
+    CHECK(strstr(xenapi_error_message(err), "wrong") == NULL); /* no password in messages */
+    clear_error(&err);
+    /* The same through new + login. */
+    CHECK_OK(xenapi_session_new(opts, &bad, &err), &err);
+    CHECK_STATUS(xenapi_session_login_with_password(bad, "root", "wrong", NULL, NULL, &err),
+                 XENAPI_STATUS_API, &err);
+    expect_api(&err, "SESSION_AUTHENTICATION_FAILED", 2);
+    CHECK(!xenapi_session_is_logged_in(bad));
+    /* Not logged in: calls are refused locally. */
+    CHECK_STATUS(xenapi_vm_get_all_records(bad, &vms, &err), XENAPI_STATUS_INVALID_ARGUMENT, &err);
+    expect_kind(&err, XENAPI_STATUS_INVALID_ARGUMENT);
+    xenapi_session_free(bad);
+    xenapi_options_free(opts);
+
+    s = sim_login(sim);
+    CHECK(s != NULL);
+    if (s == NULL) {
+        return;
+    }
+
+    /* Wrong power state: start a running VM. */
+    CHECK_OK(xenapi_vm_get_all_records(s, &vms, &err), &err);
+    for (i = 0; i < xenapi_vm_list_len(vms); i++) {
+        if (xenapi_vm_list_power_state(vms, i) == XENAPI_VM_POWER_STATE_RUNNING) {
+            running = xenapi_vm_list_ref(vms, i);
+        }
+    }
+    CHECK(running != NULL);
+    CHECK_STATUS(xenapi_vm_start(s, running, false, false, &err), XENAPI_STATUS_API, &err);
+    CHECK(err != NULL && strcmp(xenapi_error_param(err, 0), running) == 0);
+    CHECK(err != NULL && strcmp(xenapi_error_param(err, 1), "halted") == 0);
+    CHECK(err != NULL && strcmp(xenapi_error_param(err, 2), "running") == 0);
+    expect_api(&err, "VM_BAD_POWER_STATE", 3);
+    CHECK_STATUS(xenapi_vm_unpause(s, running, &err), XENAPI_STATUS_API, &err);
+    expect_api(&err, "VM_BAD_POWER_STATE", 3);
+    CHECK_STATUS(xenapi_vm_resume(s, running, false, false, &err), XENAPI_STATUS_API, &err);
+    expect_api(&err, "VM_BAD_POWER_STATE", 3);
+    /* err may be NULL: the status alone. */
+    CHECK(xenapi_vm_start(s, running, false, false, NULL) == XENAPI_STATUS_API);
+    xenapi_vm_list_free(vms);
+
+    /* Invalid handle: a reference to no VM. */
+    st = XENAPI_VM_POWER_STATE_HALTED;
+    CHECK_STATUS(xenapi_vm_get_power_state(s, "OpaqueRef:00000000-dead-beef-0000-000000000000", &st,
+                                           &err),
+                 XENAPI_STATUS_API, &err);
+    CHECK(st == XENAPI_VM_POWER_STATE_HALTED); /* out-parameters untouched on failure */
+    CHECK(err != NULL && strcmp(xenapi_error_param(err, 0), "VM") == 0);
+    expect_api(&err, "HANDLE_INVALID", 2);
+    CHECK_STATUS(xenapi_vm_hard_shutdown(s, "OpaqueRef:nope", &err), XENAPI_STATUS_API, &err);
+    expect_api(&err, "HANDLE_INVALID", 2);
+
+    /* Unknown method. */
+    CHECK_STATUS(xenapi_session_call(s, "VM.no_such_method", NULL, 0, &result, &err),
+                 XENAPI_STATUS_API, &err);
+    CHECK(result == NULL);
+    expect_api(&err, "MESSAGE_METHOD_UNKNOWN", 1);
+    /* Wrong parameter count. */
+    CHECK_STATUS(xenapi_session_call(s, "VM.start", NULL, 0, &result, &err), XENAPI_STATUS_API, &err);
+    CHECK(err != NULL && strcmp(xenapi_error_code(err), "MESSAGE_PARAMETER_COUNT_MISMATCH") == 0);
+    clear_error(&err);
+
+    /* A task that fails: Async.VM.start of a running VM, then task wait. */
+    CHECK_OK(xenapi_value_new_ref(running == NULL ? "x" : "OpaqueRef:nope", &arg, &err), &err);
+    {
+        const xenapi_value *args[3];
+        xenapi_value *f1 = xenapi_value_new_bool(false), *f2 = xenapi_value_new_bool(false);
+        xenapi_value *task = NULL;
+        const char *task_ref = NULL;
+        args[0] = arg;
+        args[1] = f1;
+        args[2] = f2;
+        if (xenapi_session_call(s, "Async.VM.start", args, 3, &task, &err) == XENAPI_STATUS_OK) {
+            CHECK_OK(xenapi_value_get_string(task, &task_ref, &err), &err);
+            CHECK_STATUS(xenapi_task_wait(s, task_ref, 30.0, &result, &err), XENAPI_STATUS_API, &err);
+            CHECK(err != NULL && strcmp(xenapi_error_code(err), "HANDLE_INVALID") == 0);
+            clear_error(&err);
+        } else {
+            /* Some servers check the handle before making the task. */
+            expect_api(&err, "HANDLE_INVALID", 2);
+        }
+        xenapi_value_free(task);
+        xenapi_value_free(f1);
+        xenapi_value_free(f2);
+    }
+    xenapi_value_free(arg);
+
+    /* Server faults injected through the side channel. */
+    {
+        char buf[256];
+        xenapi_string_list *hosts = NULL;
+        sim_http(sim, "POST", "/sim/fault?kind=http500&count=1", buf, sizeof buf);
+        CHECK_STATUS(xenapi_host_get_all(s, &hosts, &err), XENAPI_STATUS_HTTP, &err);
+        CHECK(xenapi_error_http_status(err) == 500);
+        expect_kind(&err, XENAPI_STATUS_HTTP);
+        sim_http(sim, "POST", "/sim/fault?kind=garbage&count=1", buf, sizeof buf);
+        CHECK_STATUS(xenapi_host_get_all(s, &hosts, &err), XENAPI_STATUS_PROTOCOL, &err);
+        expect_kind(&err, XENAPI_STATUS_PROTOCOL);
+        CHECK_OK(xenapi_host_get_all(s, &hosts, &err), &err); /* and then it works again */
+        xenapi_string_list_free(hosts);
+    }
+
+    /* An expired session is renewed transparently. */
+    {
+        char buf[256];
+        xenapi_string_list *hosts = NULL;
+        sim_http(sim, "POST", "/sim/expire-sessions", buf, sizeof buf);
+        CHECK_OK(xenapi_host_get_all(s, &hosts, &err), &err);
+        xenapi_string_list_free(hosts);
+    }
+    xenapi_session_free(s);
+    CHECK(sim_sessions(sim) == 0);
+}
+
+static void test_timeout(const sim_t *sim) {
+    xenapi_options *opts = NULL;
+    xenapi_session *s = NULL;
+    xenapi_error *err = NULL;
+    xenapi_string_list *hosts = NULL;
+    char buf[256];
+    /* The deadline is generous enough for a login under valgrind, far below the delay. */
+    CHECK_OK(xenapi_options_new(sim->url, &opts, &err), &err);
+    CHECK_OK(xenapi_options_set_timeout_ms(opts, 1500, &err), &err);
+    CHECK_OK(xenapi_session_connect(opts, "root", "password", &s, &err), &err);
+    clear_error(&err);
+    if (s != NULL) {
+        sim_http(sim, "POST", "/sim/delay?ms=6000", buf, sizeof buf);
+        CHECK_STATUS(xenapi_host_get_all(s, &hosts, &err), XENAPI_STATUS_TIMEOUT, &err);
+        expect_kind(&err, XENAPI_STATUS_TIMEOUT);
+        sim_http(sim, "POST", "/sim/delay?ms=0", buf, sizeof buf);
+        xenapi_string_list_free(hosts);
+    }
+    xenapi_session_free(s);
+    xenapi_options_free(opts);
+}
+
+static void test_unreachable(void) {
+    xenapi_options *opts = NULL;
+    xenapi_session *s = NULL;
+    xenapi_error *err = NULL;
+    CHECK_OK(xenapi_options_new("http://127.0.0.1:1", &opts, &err), &err);
+    CHECK_OK(xenapi_options_set_connect_timeout_ms(opts, 2000, &err), &err);
+    CHECK_STATUS(xenapi_session_connect(opts, "root", "password", &s, &err), XENAPI_STATUS_CONNECT,
+                 &err);
+    CHECK(s == NULL);
+    expect_kind(&err, XENAPI_STATUS_CONNECT);
+    xenapi_options_free(opts);
+}
+
+static void test_tls(void) {
+    sim_t sim;
+    const char *args[] = {"--tls", NULL};
+    xenapi_options *opts = NULL;
+    xenapi_session *s = NULL;
+    xenapi_error *err = NULL;
+    char url[160];
+    const char *wrong = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
+                        "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
+    if (sim_start(&sim, args) != 0) {
+        CHECK(0);
+        return;
+    }
+    CHECK(strlen(sim.fingerprint) > 0);
+    /* The simulator may print http://; the TLS listener answers https. */
+    if (strncmp(sim.url, "http://", 7) == 0) {
+        memcpy(url, "https://", 8);
+        copy_text(url + 8, sizeof url - 8, sim.url + 7);
+    } else {
+        copy_text(url, sizeof url, sim.url);
+    }
+    CHECK_OK(xenapi_options_new(url, &opts, &err), &err);
+    /* Default verification: a self-signed certificate is refused. */
+    CHECK_STATUS(xenapi_session_connect(opts, "root", "password", &s, &err), XENAPI_STATUS_TLS, &err);
+    expect_kind(&err, XENAPI_STATUS_TLS);
+    /* A pin that does not match. */
+    CHECK_OK(xenapi_options_set_fingerprint(opts, wrong, &err), &err);
+    CHECK_STATUS(xenapi_session_connect(opts, "root", "password", &s, &err), XENAPI_STATUS_TLS, &err);
+    expect_kind(&err, XENAPI_STATUS_TLS);
+    CHECK(s == NULL);
+    /* The right pin. */
+    CHECK_OK(xenapi_options_set_fingerprint(opts, sim.fingerprint, &err), &err);
+    CHECK_OK(xenapi_session_connect(opts, "root", "password", &s, &err), &err);
+    xenapi_session_free(s);
+    s = NULL;
+    /* Skipping verification, by name. */
+    xenapi_options_free(opts);
+    opts = NULL;
+    CHECK_OK(xenapi_options_new(url, &opts, &err), &err);
+    CHECK_OK(xenapi_options_set_insecure_skip_verify(opts, true, &err), &err);
+    CHECK_OK(xenapi_session_connect(opts, "root", "password", &s, &err), &err);
+    xenapi_session_free(s);
+    s = NULL;
+    CHECK_OK(xenapi_options_set_insecure_skip_verify(opts, false, &err), &err);
+    CHECK_STATUS(xenapi_session_connect(opts, "root", "password", &s, &err), XENAPI_STATUS_TLS, &err);
+    clear_error(&err);
+    xenapi_options_free(opts);
+    sim_stop(&sim);
+}
+
+static void test_arguments(const sim_t *sim) {
+    xenapi_options *opts = NULL;
+    xenapi_session *s = NULL;
+    xenapi_error *err = NULL;
+    xenapi_value *v = NULL, *arr, *st;
+    xenapi_string_list *list = NULL;
+    xenapi_vm_list *vms = NULL;
+    xenapi_cpu_usage *usage = NULL;
+    char *text = NULL;
+    const char *cstr = NULL;
+    int64_t i64 = 0;
+    bool b = false;
+    double d = 0;
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
+    xenapi_vm_power_state ps;
+    static const char bad_utf8[] = {'a', (char)0xff, 'b', 0};
+
+    /* Options */
+    CHECK_STATUS(xenapi_options_new(NULL, &opts, &err), XENAPI_STATUS_NULL_ARGUMENT, &err);
+    CHECK(err != NULL && strstr(xenapi_error_message(err), "url") != NULL);
+    expect_kind(&err, XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(xenapi_options_new("http://x", NULL, &err), XENAPI_STATUS_NULL_ARGUMENT, &err);
+    expect_kind(&err, XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(xenapi_options_new(bad_utf8, &opts, &err), XENAPI_STATUS_INVALID_ARGUMENT, &err);
+    expect_kind(&err, XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK(xenapi_options_set_timeout_ms(NULL, 5, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_options_set_connect_timeout_ms(NULL, 5, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_options_set_ca_file(NULL, "x", NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_options_set_fingerprint(NULL, "x", NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_options_set_insecure_skip_verify(NULL, true, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_options_set_follow_coordinator(NULL, true, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_options_set_version(NULL, "1.0", NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_options_set_originator(NULL, "x", NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_options_set_max_response_bytes(NULL, 1, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK_OK(xenapi_options_new(sim->url, &opts, &err), &err);
+    CHECK_STATUS(xenapi_options_set_fingerprint(opts, "not-hex", &err), XENAPI_STATUS_INVALID_ARGUMENT,
+                 &err);
+    expect_kind(&err, XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(xenapi_options_set_timeout_ms(opts, 0, &err), XENAPI_STATUS_INVALID_ARGUMENT, &err);
+    expect_kind(&err, XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK(xenapi_options_set_ca_file(opts, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK_OK(xenapi_options_set_follow_coordinator(opts, false, &err), &err);
+    CHECK_OK(xenapi_options_set_version(opts, "1.2", &err), &err);
+    CHECK_OK(xenapi_options_set_originator(opts, "c-tests", &err), &err);
+    CHECK_OK(xenapi_options_set_max_response_bytes(opts, 64 << 20, &err), &err);
+    /* A CA file that does not exist: refused when the session is made. */
+    {
+        xenapi_options *ca = NULL;
+        CHECK_OK(xenapi_options_new("https://127.0.0.1:1", &ca, &err), &err);
+        CHECK_OK(xenapi_options_set_ca_file(ca, "/nonexistent/ca.pem", &err), &err);
+        CHECK(xenapi_session_new(ca, &s, &err) != XENAPI_STATUS_OK);
+        CHECK(s == NULL);
+        clear_error(&err);
+        xenapi_options_free(ca);
+    }
+    /* A URL that cannot be used. */
+    {
+        xenapi_options *badurl = NULL;
+        CHECK_OK(xenapi_options_new("ftp://host", &badurl, &err), &err);
+        CHECK_STATUS(xenapi_session_new(badurl, &s, &err), XENAPI_STATUS_INVALID_ARGUMENT, &err);
+        expect_kind(&err, XENAPI_STATUS_INVALID_ARGUMENT);
+        xenapi_options_free(badurl);
+    }
+
+    /* Sessions */
+    CHECK(xenapi_session_new(NULL, &s, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_session_new(opts, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_session_connect(opts, NULL, "password", &s, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_session_connect(opts, "root", NULL, &s, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_session_connect(opts, bad_utf8, "x", &s, NULL) == XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK(xenapi_session_login_with_password(NULL, "root", "password", NULL, NULL, NULL) ==
+          XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_session_logout(NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_session_call(NULL, "VM.get_all", NULL, 0, &v, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(!xenapi_session_is_logged_in(NULL));
+    CHECK(xenapi_session_get_dialect(NULL) == XENAPI_DIALECT_XAPI);
+    CHECK(xenapi_session_get_url(NULL, &text, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_session_get_reference(NULL, &text, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK_OK(xenapi_session_connect(opts, "root", "password", &s, &err), &err);
+    CHECK_OK(xenapi_session_get_url(s, &text, &err), &err);
+    CHECK(text != NULL && strncmp(text, "http://127.0.0.1:", 17) == 0);
+    xenapi_string_free(text);
+    text = NULL;
+    CHECK_OK(xenapi_session_get_reference(s, &text, &err), &err);
+    CHECK(text != NULL && strncmp(text, "OpaqueRef:", 10) == 0);
+    xenapi_string_free(text);
+    text = NULL;
+    CHECK(xenapi_session_call(s, NULL, NULL, 0, &v, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_session_call(s, "VM.get_all", NULL, 0, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_session_call(s, "VM.get_record", NULL, 1, &v, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    {
+        const xenapi_value *nulls[1] = {NULL};
+        CHECK_STATUS(xenapi_session_call(s, "VM.get_record", nulls, 1, &v, &err),
+                     XENAPI_STATUS_NULL_ARGUMENT, &err);
+        CHECK(err != NULL && strstr(xenapi_error_message(err), "args[0]") != NULL);
+        clear_error(&err);
+    }
+
+    /* Typed functions */
+    CHECK(xenapi_vm_get_all_records(NULL, &vms, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_get_all_records(s, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_get_by_name_label(s, NULL, &list, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_get_power_state(s, NULL, &ps, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_get_power_state(s, "OpaqueRef:x", NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_start(NULL, "OpaqueRef:x", false, false, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_start(s, NULL, false, false, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_start(s, bad_utf8, false, false, NULL) == XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK(xenapi_vm_resume(s, NULL, false, false, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_clean_shutdown(s, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_hard_shutdown(NULL, "x", NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_clean_reboot(s, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_hard_reboot(s, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_pause(s, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_unpause(s, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_suspend(s, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_get_memory_actual(s, "x", NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_get_vcpus_utilisation(s, NULL, &usage, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_host_get_all(s, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_host_list_methods(NULL, &list, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_host_dmesg(s, NULL, &text, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_host_get_log(s, "x", NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_host_get_cpu_utilisation(s, NULL, &usage, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_host_get_memory(s, "x", NULL, &i64, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_host_get_memory(s, "x", &i64, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_task_wait(s, NULL, 1.0, &v, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_event_from(s, NULL, 1, "", 0.0, &v, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_event_from(s, NULL, 0, NULL, 0.0, &v, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_event_from(s, NULL, 0, "", -1.0, &v, NULL) == XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK(xenapi_host_dmesg(s, "OpaqueRef:nope", &text, NULL) == XENAPI_STATUS_API);
+    CHECK(text == NULL);
+
+    /* Accessors on NULL or out of range */
+    CHECK(xenapi_vm_list_len(NULL) == 0);
+    CHECK(xenapi_vm_list_ref(NULL, 0) == NULL);
+    CHECK(xenapi_vm_list_name_label(NULL, 0) == NULL);
+    CHECK(xenapi_vm_list_uuid(NULL, 0) == NULL);
+    CHECK(xenapi_vm_list_record(NULL, 0) == NULL);
+    CHECK(xenapi_vm_list_power_state(NULL, 0) == XENAPI_VM_POWER_STATE_UNKNOWN);
+    CHECK(xenapi_string_list_len(NULL) == 0);
+    CHECK(xenapi_string_list_get(NULL, 0) == NULL);
+    CHECK(xenapi_cpu_usage_len(NULL) == 0);
+    CHECK(xenapi_cpu_usage_cpu(NULL, 0) == -1);
+    CHECK(xenapi_cpu_usage_fraction(NULL, 0) < 0.0);
+    CHECK(xenapi_error_status(NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_error_message(NULL) == NULL);
+    CHECK(xenapi_error_code(NULL) == NULL);
+    CHECK(xenapi_error_param_count(NULL) == 0);
+    CHECK(xenapi_error_param(NULL, 0) == NULL);
+    CHECK(xenapi_error_http_status(NULL) == 0);
+    CHECK(strcmp(xenapi_status_name(XENAPI_STATUS_TLS), "XENAPI_STATUS_TLS") == 0);
+    CHECK(strcmp(xenapi_status_name(12345), "XENAPI_STATUS_UNKNOWN") == 0);
+    CHECK(strcmp(xenapi_status_name(-1), "XENAPI_STATUS_UNKNOWN") == 0);
+    CHECK(strcmp(xenapi_vm_power_state_name(99), "Unknown") == 0);
+
+    /* Values: NULLs, wrong kinds, bad text; items given to push/set are taken even on failure. */
+    CHECK(xenapi_value_get_kind(NULL) == XENAPI_VALUE_KIND_INVALID);
+    CHECK(xenapi_value_new_string(NULL, &v, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_value_new_string("x", NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_value_new_string(bad_utf8, &v, NULL) == XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK(xenapi_value_new_ref(NULL, &v, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_value_new_datetime(NULL, &v, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_value_new_base64(NULL, 3, &v, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK_OK(xenapi_value_new_base64(NULL, 0, &v, &err), &err);
+    CHECK_OK(xenapi_value_get_base64(v, &bytes, &len, &err), &err);
+    CHECK(bytes == NULL && len == 0);
+    xenapi_value_free(v);
+    v = NULL;
+    arr = xenapi_value_new_array();
+    st = xenapi_value_new_struct();
+    CHECK(xenapi_value_array_push(NULL, xenapi_value_new_int64(1), NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_value_array_push(arr, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(xenapi_value_array_push(st, xenapi_value_new_int64(1), &err),
+                 XENAPI_STATUS_INVALID_ARGUMENT, &err);
+    expect_kind(&err, XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK(xenapi_value_struct_set(arr, "k", xenapi_value_new_nil(), NULL) ==
+          XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK(xenapi_value_struct_set(st, NULL, xenapi_value_new_nil(), NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_value_struct_set(NULL, "k", xenapi_value_new_nil(), NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_value_struct_set(st, bad_utf8, xenapi_value_new_nil(), NULL) ==
+          XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(xenapi_value_array_push(arr, xenapi_value_new_double(1.5), &err), &err);
+    CHECK(xenapi_value_get_string(arr, &cstr, NULL) == XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK(xenapi_value_get_string(NULL, &cstr, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_value_get_string(arr, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_value_get_int64(xenapi_value_array_get(arr, 0), &i64, NULL) ==
+          XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK(xenapi_value_get_bool(xenapi_value_array_get(arr, 0), &b, NULL) ==
+          XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(xenapi_value_get_double(xenapi_value_array_get(arr, 0), &d, &err), &err);
+    CHECK(d == 1.5);
+    CHECK(xenapi_value_get_datetime(st, &cstr, NULL) == XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK(xenapi_value_get_datetime_unix(st, &i64, NULL) == XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK(xenapi_value_get_base64(st, &bytes, &len, NULL) == XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK(xenapi_value_array_len(st) == 0 && xenapi_value_array_len(NULL) == 0);
+    CHECK(xenapi_value_array_get(st, 0) == NULL);
+    CHECK(xenapi_value_struct_len(arr) == 0 && xenapi_value_struct_key(arr, 0) == NULL);
+    CHECK(xenapi_value_struct_value(NULL, 0) == NULL);
+    CHECK(xenapi_value_struct_get(st, NULL) == NULL);
+    CHECK(xenapi_value_clone(NULL) == NULL);
+    CHECK_OK(xenapi_value_new_string("12x", &v, &err), &err);
+    CHECK(xenapi_value_get_int64(v, &i64, NULL) == XENAPI_STATUS_INVALID_ARGUMENT);
+    xenapi_value_free(v);
+    CHECK_OK(xenapi_value_new_datetime("yesterday", &v, &err), &err);
+    CHECK(xenapi_value_get_datetime_unix(v, &i64, NULL) == XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(xenapi_value_get_datetime(v, &cstr, &err), &err);
+    CHECK(strcmp(cstr, "yesterday") == 0);
+    xenapi_value_free(v);
+    xenapi_value_free(arr);
+    xenapi_value_free(st);
+
+    /* Freeing NULL is allowed everywhere. */
+    xenapi_options_free(NULL);
+    xenapi_session_free(NULL);
+    xenapi_value_free(NULL);
+    xenapi_error_free(NULL);
+    xenapi_string_free(NULL);
+    xenapi_string_list_free(NULL);
+    xenapi_vm_list_free(NULL);
+    xenapi_cpu_usage_free(NULL);
+
+    xenapi_session_free(s);
+    xenapi_options_free(opts);
+}
+
+int main(void) {
+    sim_t sim;
+    const char *args[] = {"--vms", "3", NULL};
+    if (sim_start(&sim, args) != 0) {
+        return 1;
+    }
+    test_server_errors(&sim);
+    test_arguments(&sim);
+    test_timeout(&sim);
+    sim_stop(&sim);
+    test_unreachable();
+    test_tls();
+    return finish("errors");
+}
