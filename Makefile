@@ -3,6 +3,7 @@
 # `make test`), DEMO_TARGETS (built before the demo) and DEMOS (scripts the demo runs with the
 # simulator's URL as their argument), DEPS_PIP and DEPS_APT (installed by scripts/deps.sh).
 
+.DEFAULT_GOAL := all
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 

@@ -385,6 +385,19 @@ fn watch(
                 (r, n)
             })
             .collect();
+    // Subscribe: an empty token answers with every existing VM as "add"; those are the present,
+    // not news, so only the token is kept.
+    let first = s.call(
+        "event.from",
+        vec![
+            Value::Array(vec!["vm".into()]),
+            "".into(),
+            Value::Double(0.0),
+        ],
+    )?;
+    if let Some(t) = first.get("token").and_then(Value::as_str) {
+        token = t.to_owned();
+    }
     loop {
         let left = match timeout {
             Some(t) => match t.checked_sub(start.elapsed()) {

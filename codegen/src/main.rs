@@ -6,11 +6,13 @@
 //! cargo run -p xenapi-codegen -- --check # list stale files, exit 1 if any
 //! ```
 //!
-//! [`model`] parses the datamodel once; each backend (today [`rust`]) turns the model into
-//! `(path, contents)` pairs; this file formats, compares and writes them.
+//! [`model`] parses the datamodel once; each backend ([`rust`], [`python`]) turns the model into
+//! `(path, contents)` pairs; this file formats (`.rs` files, with rustfmt), compares and writes
+//! them.
 
 mod model;
 mod naming;
+mod python;
 mod rust;
 
 use std::collections::BTreeSet;
@@ -56,11 +58,16 @@ fn run(check: bool) -> Result<bool, String> {
     };
     let model = model::Model::parse(&json("datamodel.json")?, &json("errors.json")?)?;
 
-    let files = rust::generate(&model);
+    let mut files = rust::generate(&model);
+    files.extend(python::generate(&model));
     let written: BTreeSet<PathBuf> = files.iter().map(|(p, _)| root.join(p)).collect();
     let mut stale = Vec::new();
     for (rel, text) in &files {
-        let text = rustfmt(text, &root).map_err(|e| format!("{rel}: {e}"))?;
+        let text = if rel.ends_with(".rs") {
+            rustfmt(text, &root).map_err(|e| format!("{rel}: {e}"))?
+        } else {
+            text.clone()
+        };
         let path = root.join(rel);
         if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
             continue;

@@ -250,7 +250,11 @@ impl Session {
                     .unwrap_or_else(|| opts.originator.clone()),
             ),
         ];
-        let reply = match client.call("session.login_with_password", &four) {
+        // A session that already found xend (a re-login, a redirect) asks with two at once.
+        let known_xend = self.dialect() == Dialect::Xend;
+        let first = if known_xend { &four[..2] } else { &four[..] };
+        let reply = match client.call("session.login_with_password", first) {
+            Err(e) if known_xend => return Err(e),
             Err(e) if e.code() == Some(codes::MESSAGE_PARAMETER_COUNT_MISMATCH) => {
                 // xend (and libxenserver's fallback): login takes only user and password.
                 let reply = client.call("session.login_with_password", &four[..2])?;

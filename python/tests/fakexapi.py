@@ -4,11 +4,16 @@ It answers with ``xmlrpc.server`` (so its replies are what the Python standard l
 ``<int>``, ``<boolean>``, ``<double>``, ``<nil/>``, ``<dateTime.iso8601>``, ``<base64>``. The
 simulator (xenapi-sim) is the real test server; this one only pins type fidelity and re-login
 without depending on it.
+
+``FakeXapi(unix_path=PATH)`` listens on a Unix socket instead, as xapi does on
+``/var/lib/xcp/xapi`` (the simulator has no Unix listener): HTTP/1.0 over ``AF_UNIX``, with the
+same answers.
 """
 
+import socketserver
 import threading
 import xmlrpc.client as xc
-from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
+from xmlrpc.server import SimpleXMLRPCDispatcher, SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
 TYPES = {
     "int": 5,
@@ -30,21 +35,50 @@ TYPES = {
 class _Quiet(SimpleXMLRPCRequestHandler):
     rpc_paths = ("/", "/RPC2")
 
+    def do_POST(self):
+        # What reached the server, for tests of the transport: (path, Host header).
+        self.server.requests.append((self.path, self.headers.get("Host")))
+        super().do_POST()
+
     def log_message(self, *args):
         pass
 
 
+class _QuietUnix(_Quiet):
+    # SimpleXMLRPCRequestHandler sets TCP_NODELAY, which an AF_UNIX socket does not have.
+    disable_nagle_algorithm = False
+
+
+class _UnixXMLRPCServer(
+    socketserver.ThreadingMixIn, socketserver.UnixStreamServer, SimpleXMLRPCDispatcher
+):
+    """``SimpleXMLRPCServer`` on a Unix socket."""
+
+    daemon_threads = True
+    logRequests = False
+
+    def __init__(self, path):
+        socketserver.UnixStreamServer.__init__(self, path, _QuietUnix)
+        SimpleXMLRPCDispatcher.__init__(self, allow_none=True, encoding=None)
+
+
 class FakeXapi:
-    def __init__(self):
+    def __init__(self, unix_path=None):
         self.sessions = set()
         self.counter = 0
         self.logins = 0
+        self.calls = []
         self.lock = threading.Lock()
-        self.server = SimpleXMLRPCServer(
-            ("127.0.0.1", 0), requestHandler=_Quiet, allow_none=True, logRequests=False
-        )
+        if unix_path is None:
+            self.server = SimpleXMLRPCServer(
+                ("127.0.0.1", 0), requestHandler=_Quiet, allow_none=True, logRequests=False
+            )
+            self.url = "http://127.0.0.1:%d/" % self.server.server_address[1]
+        else:
+            self.server = _UnixXMLRPCServer(str(unix_path))
+            self.url = "unix://%s" % unix_path
+        self.server.requests = []
         self.server.register_instance(self)
-        self.url = "http://127.0.0.1:%d/" % self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -61,6 +95,7 @@ class FakeXapi:
         return {"Status": "Failure", "ErrorDescription": list(desc)}
 
     def _dispatch(self, method, params):
+        self.calls.append(method)
         if method == "session.login_with_password":
             if len(params) < 2 or params[1] != "password":
                 return self.fail("SESSION_AUTHENTICATION_FAILED", str(params[0]), "bad password")

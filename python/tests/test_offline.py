@@ -177,12 +177,3 @@ def test_threads_share_a_session(fake, xr):
     for t in threads:
         t.join()
     assert errors == []
-
-
-def test_xapi_local_says_what_is_missing(xr):
-    try:
-        s = xr.xapi_local()
-    except NotImplementedError as e:
-        assert "Unix-socket" in str(e)
-    else:  # the core has learnt Unix sockets: the session exists, not logged in
-        assert s.handle is None

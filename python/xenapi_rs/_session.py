@@ -1,5 +1,6 @@
 """The XenAPI.py-compatible surface over the native session."""
 
+import urllib.parse
 import warnings
 import xmlrpc.client as _xmlrpclib
 
@@ -15,11 +16,26 @@ XAPI_LOCAL_SOCKET = "/var/lib/xcp/xapi"
 
 
 class UDSTransport(_xmlrpclib.Transport):
-    """Marks a session for xapi's local Unix socket, as ``XenAPI.UDSTransport`` does.
+    """Marks a session for a local Unix socket, as ``XenAPI.UDSTransport`` does.
 
-    Only its presence matters: ``Session(uri, transport=UDSTransport())`` connects to
-    ``/var/lib/xcp/xapi`` through the core (no Python transport is ever used).
+    Only its presence matters: ``Session(uri, transport=UDSTransport())`` connects through the
+    core to the socket that XenAPI.py would use, the URI's host with ``_`` for ``/``
+    (``http://_var_lib_xcp_xapi/`` is ``/var/lib/xcp/xapi``); no Python transport is used.
     """
+
+
+def _unix_uri(uri):
+    """The ``unix://`` URL of the socket XenAPI.py's ``UDSTransport`` dials for ``uri``."""
+    if uri.startswith("unix://"):
+        return uri
+    host = urllib.parse.urlsplit(uri if "://" in uri else "http://" + uri).netloc
+    path = host.replace("_", "/")
+    if not path.startswith("/"):
+        raise InvalidArgument(
+            "transport=UDSTransport() takes the socket path as the URI's host with '_' for '/' "
+            "(http://_var_lib_xcp_xapi/ is /var/lib/xcp/xapi), or a unix:///path URL; got %r" % uri
+        )
+    return "unix://" + path
 
 
 def _tls_options(ignore_ssl, verify, ca_file, fingerprint):
@@ -42,6 +58,10 @@ class Session:
     ``session.xenapi.<class>.<message>(args...)``; ``session.xenapi.Async.<class>.<message>``
     returns a task. Failures raise :class:`Failure`. An expired session is logged in again with
     the same credentials and the call retried once.
+
+    ``uri`` is ``https://host``, ``http://host:port`` or ``unix:///path/to/socket`` (a local
+    socket, as :func:`xapi_local` uses); with ``transport=UDSTransport()`` the socket is named by
+    the URI's host, as in XenAPI.py.
 
     Beyond XenAPI.py: ``with Session(...) as s:`` logs out on exit; ``verify=False`` (or
     ``ignore_ssl=True``) skips TLS verification, ``verify=PATH``/``ca_file=PATH`` trusts a CA file,
@@ -76,24 +96,16 @@ class Session:
                 stacklevel=2,
             )
         if isinstance(transport, UDSTransport):
-            uri = "unix://" + XAPI_LOCAL_SOCKET
-        try:
-            native = _native.Session(
-                uri,
-                timeout=timeout,
-                connect_timeout=connect_timeout,
-                follow_coordinator=follow_coordinator,
-                originator=originator,
-                version=version,
-                **_tls_options(ignore_ssl, verify, ca_file, fingerprint),
-            )
-        except InvalidArgument:
-            if uri.startswith("unix://"):
-                raise NotImplementedError(
-                    "xapi_local(): the xenapi core has no Unix-socket transport yet; "
-                    "connect to the host's HTTPS address instead"
-                ) from None
-            raise
+            uri = _unix_uri(uri)
+        native = _native.Session(
+            uri,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            follow_coordinator=follow_coordinator,
+            originator=originator,
+            version=version,
+            **_tls_options(ignore_ssl, verify, ca_file, fingerprint),
+        )
         self.__dict__["_native"] = native
         self.__dict__["xenapi"] = _native.Dispatcher(native)
         self.__dict__["_raw"] = _native.Dispatcher(native, True)
@@ -170,8 +182,14 @@ class Session:
 
 
 def xapi_local():
-    """A session on xapi's local Unix socket (run on the host itself)."""
-    return Session("http://_var_lib_xcp_xapi/", transport=UDSTransport())
+    """A session on xapi's local Unix socket, ``/var/lib/xcp/xapi``, as XenAPI.py's.
+
+    For scripts that run in dom0 (as root): the socket carries plain HTTP and is reached without
+    the network or TLS. Log in as usual, e.g. ``login_with_password("root", "")``. On a pool
+    member, ``HOST_IS_SLAVE`` at login moves the session to the coordinator over HTTPS (the TLS
+    options do not apply here: use ``Session("unix:///var/lib/xcp/xapi", verify=...)`` for that).
+    """
+    return Session("unix://" + XAPI_LOCAL_SOCKET, transport=UDSTransport())
 
 
 class ServerProxy:

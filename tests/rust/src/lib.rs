@@ -1,1 +1,136 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the integration tests: start the embedded simulator in a dialect, log in,
+//! find VMs, and check failures.
+
+use std::time::{Duration, Instant};
+
+use xenapi::{Error, Options, Session, Value};
+pub use xenapi_sim::{Config, Dialect, Fault, Running, Simulator, Stats};
+
+/// Both dialects, for tests that run the same scenario against xapi and xend.
+pub const DIALECTS: [Dialect; 2] = [Dialect::Xapi, Dialect::Xend];
+
+/// A password no code path should ever print (see the secrets tests).
+pub const SECRET_PASSWORD: &str = "Tr0ub4dor&3-do-not-print";
+
+/// The simulator in `dialect` on a free loopback port: 4 VMs (`vm01`, `vm03` Running; `vm02`,
+/// `vm04` Halted), one host, `root`/`password`.
+pub fn sim(dialect: Dialect) -> Running {
+    sim_with(dialect, |_| {})
+}
+
+/// [`sim`] with changes to the config (hosts, TLS, delays, …).
+pub fn sim_with(dialect: Dialect, change: impl FnOnce(&mut Config)) -> Running {
+    let mut config = Config {
+        dialect,
+        task_delay: Duration::from_millis(20),
+        seed: Some(42),
+        ..Config::default()
+    };
+    change(&mut config);
+    Simulator::start(config).expect("the simulator starts")
+}
+
+/// Options for `running`'s URL with a short deadline, so a hang fails the test instead of
+/// stalling it.
+pub fn options(running: &Running) -> Options {
+    Options::new(running.url()).timeout(Duration::from_secs(20))
+}
+
+/// Logs in as root.
+pub fn connect(running: &Running) -> Session {
+    Session::connect(options(running), "root", "password").expect("login")
+}
+
+/// The reference of the VM named `name` (via `VM.get_by_name_label`).
+pub fn vm_ref(s: &Session, name: &str) -> String {
+    let refs = s
+        .call("VM.get_by_name_label", vec![name.into()])
+        .expect("VM.get_by_name_label");
+    let refs = refs.as_array().expect("a set of refs");
+    assert_eq!(refs.len(), 1, "one VM is named {name}: {refs:?}");
+    refs[0].as_str().expect("a ref").to_owned()
+}
+
+/// The power state of `vm` (`Running`, `Halted`, `Paused`, `Suspended`).
+pub fn power_state(s: &Session, vm: &str) -> String {
+    s.call("VM.get_power_state", vec![vm.into()])
+        .expect("VM.get_power_state")
+        .as_str()
+        .expect("a string")
+        .to_owned()
+}
+
+/// The first (coordinator) host.
+pub fn host_ref(s: &Session) -> String {
+    let hosts = s.call("host.get_all", vec![]).expect("host.get_all");
+    hosts.as_array().expect("a set")[0]
+        .as_str()
+        .expect("a ref")
+        .to_owned()
+}
+
+/// `VM.start(vm, paused, force)`: the core drops `force` for xend.
+pub fn start(s: &Session, vm: &str, paused: bool) -> xenapi::Result<Value> {
+    s.call("VM.start", vec![vm.into(), paused.into(), false.into()])
+}
+
+/// `VM.resume(vm, paused, force)`.
+pub fn resume(s: &Session, vm: &str, paused: bool) -> xenapi::Result<Value> {
+    s.call("VM.resume", vec![vm.into(), paused.into(), false.into()])
+}
+
+/// Calls a one-argument VM operation (`VM.pause`, …).
+pub fn vm_op(s: &Session, method: &str, vm: &str) -> xenapi::Result<Value> {
+    s.call(method, vec![vm.into()])
+}
+
+/// Asserts that `result` failed with the XenAPI `code` and exactly `params`.
+#[track_caller]
+pub fn assert_failure<T: std::fmt::Debug>(result: xenapi::Result<T>, code: &str, params: &[&str]) {
+    let err = result.expect_err("the call should fail");
+    let f = err
+        .failure()
+        .unwrap_or_else(|| panic!("expected XenAPI failure {code}, got {err:?}"));
+    assert_eq!(f.code(), code, "{err}");
+    assert_eq!(f.params(), params, "{code} params");
+}
+
+/// The error of `result`, asserting it is of `kind`.
+#[track_caller]
+pub fn expect_kind<T: std::fmt::Debug>(
+    result: xenapi::Result<T>,
+    kind: xenapi::ErrorKind,
+) -> Error {
+    let err = result.expect_err("the call should fail");
+    assert_eq!(err.kind(), kind, "{err:?}");
+    err
+}
+
+/// A struct value's members as `(key, f64)` pairs (for `VCPUs_utilisation`).
+pub fn float_map(v: &Value) -> Vec<(String, f64)> {
+    v.as_struct()
+        .expect("a map")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_f64().expect("a float")))
+        .collect()
+}
+
+/// Polls `cond` every 10 ms until it holds or `limit` passes; returns whether it held.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+/// A state name as `VM_BAD_POWER_STATE` spells it in `dialect`.
+pub fn state_word(dialect: Dialect, state: &str) -> String {
+    match dialect {
+        Dialect::Xapi => state.to_ascii_lowercase(),
+        Dialect::Xend => state.to_owned(),
+    }
+}

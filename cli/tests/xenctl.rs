@@ -1,0 +1,420 @@
+//! End-to-end: the built `xenctl` binary against an embedded simulator, in both dialects.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use xenapi::{Options, Session};
+use xenapi_sim::{Config, Dialect, Running, Simulator};
+
+const DIALECTS: [Dialect; 2] = [Dialect::Xapi, Dialect::Xend];
+
+fn sim(d: Dialect) -> Running {
+    Simulator::start(Config {
+        dialect: d,
+        task_delay: Duration::from_millis(10),
+        ..Config::default()
+    })
+    .expect("sim starts")
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `xenctl --url URL ARGS` with the password in `XENAPI_PASSWORD`; kills it after 30 s.
+fn xenctl_with(url: &str, password: &str, args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xenctl"));
+    cmd.arg("--url")
+        .arg(url)
+        .args(args)
+        .env_remove("XENAPI_URL")
+        .env_remove("XENAPI_USER")
+        .env("XENAPI_PASSWORD", password)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("xenctl runs");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("xenctl {args:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("output");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+fn xenctl(sim: &Running, args: &[&str]) -> Run {
+    xenctl_with(&sim.url(), "password", args)
+}
+
+#[track_caller]
+fn ok(sim: &Running, args: &[&str]) -> String {
+    let r = xenctl(sim, args);
+    assert_eq!(r.code, 0, "xenctl {args:?} failed: {}", r.stderr);
+    r.stdout
+}
+
+#[track_caller]
+fn fails(sim: &Running, args: &[&str], code: &str) -> Run {
+    let r = xenctl(sim, args);
+    assert_ne!(r.code, 0, "xenctl {args:?} should fail: {}", r.stdout);
+    assert!(
+        r.stderr.contains(code),
+        "xenctl {args:?}: stderr lacks {code}: {}",
+        r.stderr
+    );
+    r
+}
+
+fn session(sim: &Running) -> Session {
+    Session::connect(Options::new(sim.url()), "root", "password").expect("login")
+}
+
+fn vm(s: &Session, name: &str) -> String {
+    let v = s
+        .call("VM.get_by_name_label", vec![name.into()])
+        .expect("lookup");
+    v.as_array().unwrap()[0].as_str().unwrap().to_owned()
+}
+
+fn state(s: &Session, name: &str) -> String {
+    let r = vm(s, name);
+    s.call("VM.get_power_state", vec![r.into()])
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn domid(s: &Session, name: &str) -> i64 {
+    let r = vm(s, name);
+    s.call("VM.get_domid", vec![r.into()])
+        .unwrap()
+        .as_i64()
+        .unwrap()
+}
+
+#[test]
+fn list_shows_every_vm_like_xm_list() {
+    for d in DIALECTS {
+        let sim = sim(d);
+        let out = ok(&sim, &["list"]);
+        let lines: Vec<&str> = out.lines().collect();
+        let header: Vec<&str> = lines[0].split_whitespace().collect();
+        assert_eq!(
+            header,
+            ["Name", "ID", "Mem", "MiB", "VCPUs", "State", "CPU%"],
+            "{out}"
+        );
+        assert_eq!(lines.len(), 6, "header, dom0, 4 guests:\n{out}");
+        let dom0 = match d {
+            Dialect::Xapi => "Control domain on host: host01",
+            Dialect::Xend => "Domain-0",
+        };
+        assert!(lines[1].starts_with(dom0), "dom0 first:\n{out}");
+        assert!(lines[1].contains(" 0 "), "dom0 is domain 0:\n{out}");
+        for (i, line) in lines[2..].iter().enumerate() {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let n = i + 1;
+            assert_eq!(cols[0], format!("vm{n:02}"), "{out}");
+            assert_eq!(cols[3], n.to_string(), "VCPUs of {line}");
+            if n % 2 == 1 {
+                assert_eq!(cols[4], "Running", "{line}");
+                assert!(cols[1].parse::<i64>().unwrap() > 0, "{line}");
+                let mem: f64 = cols[2].parse().unwrap();
+                assert!(mem > (n * 1024) as f64 - 64.0, "{line}");
+                let cpu: f64 = cols[5].parse().unwrap();
+                assert!(cpu > 0.0 && cpu <= 100.0, "{line}");
+            } else {
+                assert_eq!(cols[4], "Halted", "{line}");
+                assert_eq!(cols[1], "-", "{line}");
+                assert_eq!(cols[5], "0.0", "{line}");
+            }
+        }
+        assert_eq!(sim.session_count(), 0, "xenctl logged out");
+        assert_eq!(sim.stats().logouts, 1);
+    }
+}
+
+#[test]
+fn every_power_command() {
+    for d in DIALECTS {
+        let sim = sim(d);
+        let s = session(&sim);
+        let say = |args: &[&str], expect: &str| {
+            let out = ok(&sim, args);
+            assert_eq!(out.trim(), expect, "xenctl {args:?}");
+        };
+        say(&["start", "vm02"], "vm02: started");
+        assert_eq!(state(&s, "vm02"), "Running");
+        say(&["start", "--paused", "vm04"], "vm04: started (paused)");
+        assert_eq!(state(&s, "vm04"), "Paused");
+        say(&["unpause", "vm04"], "vm04: unpaused");
+        assert_eq!(state(&s, "vm04"), "Running");
+        say(&["pause", "vm04"], "vm04: paused");
+        assert_eq!(state(&s, "vm04"), "Paused");
+        say(&["shutdown", "--force", "vm04"], "vm04: halted");
+        assert_eq!(state(&s, "vm04"), "Halted");
+        say(&["shutdown", "vm02"], "vm02: halted");
+        assert_eq!(state(&s, "vm02"), "Halted");
+
+        let before = domid(&s, "vm01");
+        say(&["reboot", "vm01"], "vm01: rebooted");
+        let after = domid(&s, "vm01");
+        assert!(after > before, "a new domain: {before} -> {after}");
+        say(&["reboot", "--force", "vm01"], "vm01: rebooted");
+        assert!(domid(&s, "vm01") > after);
+        assert_eq!(state(&s, "vm01"), "Running");
+
+        say(&["suspend", "vm03"], "vm03: suspended");
+        assert_eq!(state(&s, "vm03"), "Suspended");
+        say(&["resume", "vm03"], "vm03: resumed");
+        assert_eq!(state(&s, "vm03"), "Running");
+
+        // The server's log shows xenctl's operations and its logins and logouts.
+        let out = ok(&sim, &["log"]);
+        for op in [
+            "VM.start vm02",
+            "VM.start vm04",
+            "VM.unpause vm04",
+            "VM.pause vm04",
+            "VM.hard_shutdown vm04",
+            "VM.clean_shutdown vm02",
+            "VM.clean_reboot vm01",
+            "VM.hard_reboot vm01",
+            "VM.suspend vm03",
+            "VM.resume vm03",
+        ] {
+            assert!(out.contains(op), "log lacks {op}:\n{out}");
+        }
+        assert!(
+            out.contains("originator \"xenctl\"") || d == Dialect::Xend,
+            "{out}"
+        );
+        drop(s);
+        assert_eq!(sim.session_count(), 0);
+        let st = sim.stats();
+        assert_eq!(st.logins, st.logouts, "every xenctl run logged out");
+    }
+}
+
+#[test]
+fn vm_by_uuid() {
+    for d in DIALECTS {
+        let sim = sim(d);
+        let s = session(&sim);
+        let r = vm(&s, "vm02");
+        let uuid = s.call("VM.get_uuid", vec![r.into()]).unwrap();
+        let uuid = uuid.as_str().unwrap();
+        let out = ok(&sim, &["start", uuid]);
+        assert_eq!(out.trim(), "vm02: started");
+        assert_eq!(state(&s, "vm02"), "Running");
+        ok(&sim, &["shutdown", "--force", uuid]);
+        assert_eq!(state(&s, "vm02"), "Halted");
+        let r = xenctl(&sim, &["start", "no-such-vm"]);
+        assert_eq!(r.code, 1);
+        assert!(r.stderr.contains("no-such-vm"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn dmesg_log_and_methods() {
+    for d in DIALECTS {
+        let sim = sim(d);
+        let out = ok(&sim, &["dmesg"]);
+        assert!(out.contains("Xen version"), "{out}");
+        assert!(out.contains("(vm01) created"), "{out}");
+        ok(&sim, &["start", "vm02"]);
+        let out = ok(&sim, &["dmesg"]);
+        assert!(out.contains("(vm02) created"), "{out}");
+        let out = ok(&sim, &["log"]);
+        assert!(out.contains("logged in"), "{out}");
+        let out = ok(&sim, &["methods"]);
+        let methods: Vec<&str> = out.lines().collect();
+        assert!(methods.len() > 100);
+        for m in ["VM.start", "host.dmesg", "session.logout", "event.from"] {
+            assert!(methods.contains(&m), "{m}");
+        }
+    }
+}
+
+#[test]
+fn top_shows_host_and_vm_use() {
+    for d in DIALECTS {
+        let sim = sim(d);
+        let out = ok(&sim, &["top"]);
+        let first = out.lines().next().unwrap();
+        assert!(first.starts_with("host host01: CPU "), "{out}");
+        assert!(first.contains("of 262144 MiB"), "256 GiB host: {out}");
+        assert!(out.contains("Name") && out.contains("vm03"), "{out}");
+        let vm03 = out.lines().find(|l| l.starts_with("vm03")).unwrap();
+        let cols: Vec<&str> = vm03.split_whitespace().collect();
+        assert_eq!(cols[1], "Running");
+        let cpu: f64 = cols[2].parse().unwrap();
+        assert!(cpu > 0.0 && cpu <= 100.0, "{vm03}");
+        // Two rounds, a short interval apart.
+        let out = ok(&sim, &["top", "--count", "2", "--interval", "0.2"]);
+        assert_eq!(out.matches("host host01").count(), 2, "{out}");
+    }
+}
+
+#[test]
+fn watch_sees_a_change_made_by_another_session() {
+    for d in DIALECTS {
+        let sim = sim(d);
+        let url = sim.url();
+        // watch reports changes from the moment it starts, not the VMs that already exist.
+        let watcher = std::thread::spawn(move || {
+            xenctl_with(
+                &url,
+                "password",
+                &["watch", "--count", "1", "--timeout", "20"],
+            )
+        });
+        // Wait until the watcher is logged in and subscribed, then change a VM.
+        let s = session(&sim);
+        let t0 = Instant::now();
+        while sim.stats().calls < 4 && t0.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let r = vm(&s, "vm02");
+        s.call("VM.start", vec![r.into(), false.into(), false.into()])
+            .unwrap();
+        let run = watcher.join().unwrap();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        assert_eq!(lines.len(), 1, "{}", run.stdout);
+        let only: Vec<&str> = lines[0].split_whitespace().collect();
+        assert_eq!(only, ["vm", "mod", "vm02", "Running"], "{}", run.stdout);
+        // With nothing happening, --timeout ends the watch.
+        let t0 = Instant::now();
+        let run = xenctl(&sim, &["watch", "--count", "99", "--timeout", "0.5"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(t0.elapsed() < Duration::from_secs(10));
+    }
+}
+
+#[test]
+fn failures_print_the_xenapi_code_and_exit_non_zero() {
+    for d in DIALECTS {
+        let sim = sim(d);
+        let r = fails(&sim, &["start", "vm01"], "VM_BAD_POWER_STATE");
+        assert_eq!(r.code, 1);
+        let running = match d {
+            Dialect::Xapi => "running",
+            Dialect::Xend => "Running",
+        };
+        assert!(r.stderr.contains(running), "{}", r.stderr);
+        fails(&sim, &["unpause", "vm01"], "VM_BAD_POWER_STATE");
+        fails(&sim, &["resume", "vm02"], "VM_BAD_POWER_STATE");
+        fails(&sim, &["pause", "vm02"], "VM_BAD_POWER_STATE");
+        fails(&sim, &["suspend", "vm02"], "VM_BAD_POWER_STATE");
+        fails(&sim, &["shutdown", "vm02"], "VM_BAD_POWER_STATE");
+        fails(&sim, &["reboot", "vm02"], "VM_BAD_POWER_STATE");
+        assert_eq!(sim.session_count(), 0, "xenctl logs out after a failure");
+    }
+}
+
+#[test]
+fn bad_password_fails_without_showing_it() {
+    for d in DIALECTS {
+        let sim = sim(d);
+        let r = xenctl_with(&sim.url(), "Sup3r-secret-wrong", &["list"]);
+        assert_eq!(r.code, 1);
+        assert!(
+            r.stderr.contains("SESSION_AUTHENTICATION_FAILED"),
+            "{}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("Sup3r-secret-wrong"), "{}", r.stderr);
+        assert!(!r.stdout.contains("Sup3r-secret-wrong"));
+        // The password on the command line is not echoed either.
+        let r = xenctl(&sim, &["--password", "Sup3r-secret-wrong", "list"]);
+        assert_eq!(r.code, 1);
+        assert!(!r.stderr.contains("Sup3r-secret-wrong"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn unreachable_host_exits_non_zero() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let r = xenctl_with(&format!("http://127.0.0.1:{port}"), "password", &["list"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot reach"), "{}", r.stderr);
+    assert!(r.stderr.contains(&port.to_string()), "{}", r.stderr);
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    let sim = sim(Dialect::Xapi);
+    let r = xenctl(&sim, &["frobnicate"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("unknown command"), "{}", r.stderr);
+    let r = xenctl(&sim, &["start"]);
+    assert_eq!(r.code, 2);
+    let r = xenctl(&sim, &["--help"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("usage: xenctl"));
+    assert_eq!(sim.stats().logins, 0);
+}
+
+#[test]
+fn tls_options() {
+    let sim = Simulator::start(Config {
+        tls: true,
+        ..Config::default()
+    })
+    .unwrap();
+    let fp = sim.fingerprint().unwrap().to_owned();
+    let out = ok(&sim, &["--fingerprint", &fp, "list"]);
+    assert!(out.contains("vm01"));
+    ok(&sim, &["--insecure", "list"]);
+    let r = xenctl(&sim, &["list"]);
+    assert_eq!(r.code, 1, "default verification refuses a self-signed cert");
+    assert!(r.stderr.contains("TLS"), "{}", r.stderr);
+    let wrong = format!("{}00", &fp[..fp.len() - 2]);
+    let wrong = if wrong == fp {
+        format!("{}11", &fp[..fp.len() - 2])
+    } else {
+        wrong
+    };
+    let r = xenctl(&sim, &["--fingerprint", &wrong, "list"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+#[test]
+fn pool_member_url_follows_the_coordinator_unless_told_not_to() {
+    let sim = Simulator::start(Config {
+        hosts: 2,
+        ..Config::default()
+    })
+    .unwrap();
+    let member = sim.member_urls()[0].clone();
+    let r = xenctl_with(&member, "password", &["list"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("vm01"));
+    let r = xenctl_with(&member, "password", &["--no-follow", "list"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("HOST_IS_SLAVE"), "{}", r.stderr);
+    assert!(r.stderr.contains(&sim.addr().to_string()), "{}", r.stderr);
+}
