@@ -27,7 +27,7 @@ build:
 deps:
 	@scripts/deps.sh
 
-demo: build $(DEMO_TARGETS)
+demo: deps build $(DEMO_TARGETS)
 	scripts/demo.sh
 
 test: deps lint generated-check rust-test python-codec-test $(TEST_TARGETS)
