@@ -21,20 +21,76 @@ fn main() {
         std::fs::write(&path, &xml).unwrap_or_else(|e| panic!("{path}: {e}"));
     }
 
-    let mut best = f64::INFINITY;
-    for _ in 0..rounds {
-        let t = Instant::now();
-        let r = codec::decode_response(&xml[..], Limits::default()).expect("decodes");
-        best = best.min(t.elapsed().as_secs_f64());
+    let ok = |r: Response| {
         assert!(
             matches!(&r, Response::Value(v) if v.get("Status").and_then(|s| s.as_str()) == Some("Success"))
+        )
+    };
+    let report = |what: &str, best: f64| {
+        println!(
+            "{what}: {mb:.1} MB in {:.1} ms = {:.0} MB/s ({vms} VMs, best of {rounds})",
+            best * 1e3,
+            mb / best
+        )
+    };
+    let only = std::env::var("DECODE_ONLY").unwrap_or_default();
+    let want = |name: &str| only.is_empty() || only == name;
+
+    if want("stream") {
+        report(
+            "decode (stream, &[u8])",
+            best_of(rounds, || {
+                ok(codec::decode_response(&xml[..], Limits::default()).expect("decodes"))
+            }),
         );
     }
-    println!(
-        "decode: {mb:.1} MB in {:.1} ms = {:.0} MB/s ({vms} VMs, best of {rounds})",
-        best * 1e3,
-        mb / best
-    );
+    if want("bufreader") {
+        // As the transport reads: a 64 KiB BufReader over the body.
+        report(
+            "decode (stream, BufReader 64K)",
+            best_of(rounds, || {
+                let r = std::io::BufReader::with_capacity(64 * 1024, &xml[..]);
+                ok(codec::decode_response(r, Limits::default()).expect("decodes"))
+            }),
+        );
+    }
+    if want("slice") {
+        report(
+            "decode (slice)",
+            best_of(rounds, || {
+                ok(codec::decode_response_slice(&xml[..], Limits::default()).expect("decodes"))
+            }),
+        );
+    }
+    if want("readall") {
+        // Reading the whole body into memory first, then the slice decoder.
+        report(
+            "decode (read all, then slice)",
+            best_of(rounds, || {
+                let mut body = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut std::io::BufReader::with_capacity(64 * 1024, &xml[..]),
+                    &mut body,
+                )
+                .unwrap();
+                ok(codec::decode_response_slice(&body, Limits::default()).expect("decodes"))
+            }),
+        );
+    }
+    if want("floor") {
+        // quick-xml alone, for comparison: every event read and dropped.
+        report(
+            "quick-xml events only (buffered)",
+            best_of(rounds, || quick_xml_floor_buffered(&xml)),
+        );
+        report(
+            "quick-xml events only (slice)",
+            best_of(rounds, || quick_xml_floor_slice(&xml)),
+        );
+    }
+    if !only.is_empty() {
+        return;
+    }
 
     let mut best = f64::INFINITY;
     for _ in 0..rounds {
@@ -48,4 +104,38 @@ fn main() {
         best * 1e3,
         mb / best
     );
+}
+
+fn best_of(rounds: usize, mut f: impl FnMut()) -> f64 {
+    let mut best = f64::INFINITY;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        f();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    best
+}
+
+#[inline(never)]
+fn quick_xml_floor_buffered(xml: &[u8]) {
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_event_into(&mut buf).expect("well-formed") {
+            quick_xml::events::Event::Eof => break,
+            e => drop(std::hint::black_box(e)),
+        }
+    }
+}
+
+#[inline(never)]
+fn quick_xml_floor_slice(xml: &[u8]) {
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    loop {
+        match reader.read_event().expect("well-formed") {
+            quick_xml::events::Event::Eof => break,
+            e => drop(std::hint::black_box(e)),
+        }
+    }
 }

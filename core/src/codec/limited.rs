@@ -1,11 +1,16 @@
 //! A `BufRead` that refuses to yield more than a set number of bytes: the size limit holds for any
 //! body, compressed or not, because it counts what the decoder reads.
+//!
+//! quick-xml calls `fill_buf` and `consume` several times per event, so both are a compare and a
+//! subtraction on the common path; the limit is exact (a body of `limit` bytes reads in full, one
+//! byte more is an error).
 
 use std::io::{self, BufRead, Read};
 
 pub(crate) struct Limited<R> {
     inner: R,
-    left: u64,
+    /// Bytes that may still be yielded (the limit, saturated to `usize` on narrow targets).
+    left: usize,
     limit: u64,
     pub(crate) exceeded: bool,
 }
@@ -14,7 +19,7 @@ impl<R: BufRead> Limited<R> {
     pub(crate) fn new(inner: R, limit: u64) -> Self {
         Limited {
             inner,
-            left: limit,
+            left: usize::try_from(limit).unwrap_or(usize::MAX),
             limit,
             exceeded: false,
         }
@@ -39,23 +44,24 @@ impl<R: BufRead> Read for Limited<R> {
 }
 
 impl<R: BufRead> BufRead for Limited<R> {
+    #[inline(always)]
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let left = self.left;
         let buf = self.inner.fill_buf()?;
-        if buf.is_empty() {
+        // Also the end of input (an empty buffer), which is never an error.
+        if buf.len() <= left {
             return Ok(buf);
         }
-        if self.left == 0 {
+        if left == 0 {
             self.exceeded = true;
             return Err(io::Error::other("size limit exceeded"));
         }
-        let n = buf
-            .len()
-            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
-        Ok(&buf[..n])
+        Ok(&buf[..left])
     }
 
+    #[inline(always)]
     fn consume(&mut self, amt: usize) {
-        self.left = self.left.saturating_sub(amt as u64);
+        self.left = self.left.saturating_sub(amt);
         self.inner.consume(amt);
     }
 }

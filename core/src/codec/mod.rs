@@ -1,14 +1,17 @@
 //! XML-RPC, both directions, on quick-xml: requests and replies for the client, calls and replies
 //! for the simulator.
 //!
-//! Decoding reads from a [`BufRead`] (the HTTP body as it arrives), never expands a DTD entity,
+//! Decoding reads from a [`BufRead`] (the HTTP body as it arrives) or, with the `_slice` entry points,
+//! from bytes already in memory; it never expands a DTD entity,
 //! and stops with an error at the depth and size limits of [`Limits`].
 
 mod decode;
 mod encode;
 mod limited;
 
-pub use decode::{decode_call, decode_response, decode_value};
+pub use decode::{
+    decode_call, decode_call_slice, decode_response, decode_response_slice, decode_value,
+};
 pub use encode::{encode_call, encode_fault, encode_response, encode_value, Encoder};
 
 use std::fmt;
@@ -106,3 +109,6 @@ pub fn parse_double(s: &str) -> Option<f64> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,304 @@
+//! The in-memory (`_slice`) decoders against the streaming ones, and the decoder's own fast paths
+//! (tag lookup, line-end normalisation, end-tag checks) on the inputs they special-case.
+
+use std::io::BufReader;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::Value;
+
+/// Both paths (and a streaming read in 3-byte pieces) must agree: the same value, or the same error.
+fn agree(doc: &[u8], limits: Limits) -> Result<Response, String> {
+    let show = |r: Result<Response, CodecError>| r.map_err(|e| format!("{e:?}"));
+    let stream = show(decode_response(doc, limits));
+    let slice = show(decode_response_slice(doc, limits));
+    let small = show(decode_response(BufReader::with_capacity(3, doc), limits));
+    assert_eq!(
+        format!("{stream:?}"),
+        format!("{slice:?}"),
+        "{:?}",
+        String::from_utf8_lossy(doc)
+    );
+    assert_eq!(
+        format!("{stream:?}"),
+        format!("{small:?}"),
+        "{:?}",
+        String::from_utf8_lossy(doc)
+    );
+    let call = decode_call(doc, limits).map_err(|e| format!("{e:?}"));
+    let call_slice = decode_call_slice(doc, limits).map_err(|e| format!("{e:?}"));
+    assert_eq!(format!("{call:?}"), format!("{call_slice:?}"));
+    stream
+}
+
+fn reply(value_xml: &str) -> String {
+    format!("<methodResponse><params><param>{value_xml}</param></params></methodResponse>")
+}
+
+fn value_of(value_xml: &str) -> Result<Value, String> {
+    agree(reply(value_xml).as_bytes(), Limits::default()).map(|r| match r {
+        Response::Value(v) => v,
+        other => panic!("{other:?}"),
+    })
+}
+
+#[test]
+fn end_tags_must_match_their_start_literally() {
+    for bad in [
+        "<value><int>1</i4></value>",
+        "<value><i4>1</int></value>",
+        "<value><double>1</float></value>",
+        "<value><ex:nil></nil></value>",
+        "<value><nil></ex:nil></value>",
+        "<value><ex:int>1</ey:int></value>",
+        "<value><string>x</value></string>",
+        "<value><struct></array></value>",
+        "<value>x</string>",
+        "<value><array><data></array></data></value>",
+    ] {
+        assert!(value_of(bad).is_err(), "{bad}");
+    }
+    assert_eq!(
+        value_of("<value><ex:i8>7</ex:i8></value>"),
+        Ok(Value::Int(7))
+    );
+    assert_eq!(
+        value_of("<value><a:b:nil></a:b:nil></value>"),
+        Ok(Value::Nil)
+    );
+    assert_eq!(
+        value_of("<value><float>0.5</float ></value >"),
+        Ok(Value::Double(0.5))
+    );
+    assert!(value_of("<value><x:bogus/></value>").is_err());
+    assert!(value_of("<value><valu/></value>").is_err());
+    assert!(value_of("<value><values/></value>").is_err());
+}
+
+#[test]
+fn line_ends_are_normalised_in_every_text_length() {
+    for n in [0usize, 1, 7, 8, 9, 15, 16, 17, 100, 5000] {
+        let pad = "x".repeat(n);
+        for (raw, want) in [
+            ("a\r\nb", "a\nb"),
+            ("a\rb", "a\nb"),
+            ("\r", "\n"),
+            ("\r\r\n\n", "\n\n\n"),
+            ("a\n\rb", "a\n\nb"),
+        ] {
+            let doc = format!("<value>{pad}{raw}{pad}</value>");
+            let want = format!("{pad}{want}{pad}");
+            assert_eq!(
+                value_of(&doc),
+                Ok(Value::String(want.clone())),
+                "{n} {raw:?}"
+            );
+            let doc = format!("<value><string>{pad}<![CDATA[{raw}]]>{pad}</string></value>");
+            assert_eq!(value_of(&doc), Ok(Value::String(want)), "{n} {raw:?}");
+        }
+        // A character reference is not a line end to normalise.
+        let doc = format!("<value>{pad}&#13;{pad}</value>");
+        assert_eq!(value_of(&doc), Ok(Value::String(format!("{pad}\r{pad}"))));
+    }
+}
+
+#[test]
+fn has_cr_finds_every_position() {
+    for len in 0..40 {
+        assert!(!decode::has_cr(&vec![b'x'; len]));
+        for i in 0..len {
+            let mut b = vec![b'x'; len];
+            b[i] = b'\r';
+            assert!(decode::has_cr(&b), "{len} {i}");
+            // Neighbours of `\r` (0x0d) and bytes with the high bit set are not `\r`.
+            for other in [0x0c, 0x0e, 0x8d, 0xff, 0x00] {
+                b[i] = other;
+                assert!(!decode::has_cr(&b), "{len} {i} {other}");
+            }
+        }
+    }
+}
+
+#[test]
+fn long_and_short_strings_decode_alike() {
+    for n in [0usize, 1, 4095, 4096, 4097, 70_000] {
+        let s = "é".repeat(n / 2) + &"a".repeat(n % 2);
+        let doc = reply(&format!(
+            "<value><struct><member><name>{s}</name><value>{s}</value></member>\
+             <member><name>k</name><value><string>{s}</string></value></member></struct></value>"
+        ));
+        let v = agree(doc.as_bytes(), Limits::default()).unwrap();
+        assert_eq!(
+            v,
+            Response::Value(Value::structure([
+                (s.clone(), Value::String(s.clone())),
+                ("k".to_owned(), Value::String(s.clone()))
+            ]))
+        );
+    }
+}
+
+#[test]
+fn nested_structs_and_arrays_keep_their_own_members() {
+    let doc = "<value><struct>\
+        <member><name>a</name><value><array><data><value>1</value>\
+            <value><struct><member><name>x</name><value>2</value></member></struct></value>\
+            <value><array><data/></array></value><value>3</value></data></array></value></member>\
+        <member><name>b</name><value><struct></struct></value></member>\
+        <member><name>c</name><value>4</value></member></struct></value>";
+    assert_eq!(
+        value_of(doc),
+        Ok(Value::structure([
+            (
+                "a",
+                Value::Array(vec![
+                    Value::from("1"),
+                    Value::structure([("x", Value::from("2"))]),
+                    Value::Array(vec![]),
+                    Value::from("3"),
+                ])
+            ),
+            ("b", Value::Struct(vec![])),
+            ("c", Value::from("4")),
+        ]))
+    );
+}
+
+#[test]
+fn slice_size_limit_is_exact() {
+    let doc = reply("<value>0123456789</value>").into_bytes();
+    let n = doc.len() as u64;
+    let at = Limits {
+        max_bytes: n,
+        ..Limits::default()
+    };
+    assert!(decode_response_slice(&doc, at).is_ok());
+    assert!(decode_response(&doc[..], at).is_ok());
+    let under = Limits {
+        max_bytes: n - 1,
+        ..Limits::default()
+    };
+    assert!(
+        matches!(decode_response_slice(&doc, under), Err(CodecError::TooLarge(m)) if m == n - 1)
+    );
+    assert!(matches!(decode_response(&doc[..], under), Err(CodecError::TooLarge(m)) if m == n - 1));
+    assert!(matches!(
+        decode_value(
+            "<value>x</value>",
+            Limits {
+                max_bytes: 15,
+                ..Limits::default()
+            }
+        ),
+        Err(CodecError::TooLarge(15))
+    ));
+}
+
+#[test]
+fn encode_size_hint_is_close() {
+    let v = Value::structure([
+        ("a", Value::from("x".repeat(1000))),
+        (
+            "b",
+            Value::Array(vec![
+                Value::Int(1),
+                Value::Double(0.5),
+                Value::Nil,
+                Value::Bool(true),
+            ]),
+        ),
+        ("c", Value::Base64(vec![1, 2, 3, 4])),
+    ]);
+    for enc in [
+        Encoder::default(),
+        Encoder {
+            untyped_strings: true,
+            i8_for_wide_ints: true,
+        },
+    ] {
+        let out = encode_response(&v, &enc);
+        // The hint covers the whole document here (no escapes), without being far above it.
+        assert!(out.capacity() >= out.len() && out.capacity() < out.len() + 200);
+    }
+}
+
+fn token_soup() -> impl Strategy<Value = Vec<u8>> {
+    let tokens = vec![
+        "<methodResponse>",
+        "</methodResponse>",
+        "<methodCall>",
+        "</methodCall>",
+        "<methodName>",
+        "</methodName>",
+        "<params>",
+        "</params>",
+        "<param>",
+        "</param>",
+        "<fault>",
+        "</fault>",
+        "<value>",
+        "</value>",
+        "<value/>",
+        "<array>",
+        "</array>",
+        "<data>",
+        "</data>",
+        "<data/>",
+        "<struct>",
+        "</struct>",
+        "<member>",
+        "</member>",
+        "<name>",
+        "</name>",
+        "<string>",
+        "</string>",
+        "<int>",
+        "</int>",
+        "<i4>",
+        "</i4>",
+        "<ex:i8>",
+        "</ex:i8>",
+        "<nil/>",
+        "<ex:nil/>",
+        "<double>",
+        "</double>",
+        "<float>",
+        "</float>",
+        "<boolean>",
+        "</boolean>",
+        "1",
+        "x",
+        " ",
+        "\r\n",
+        "\r",
+        "&amp;",
+        "&#13;",
+        "&bogus;",
+        "<![CDATA[\r]]>",
+        "<!---->",
+        "<?xml version=\"1.0\"?>",
+        "<!DOCTYPE x>",
+        "<",
+        ">",
+        "faultCode",
+        "faultString",
+    ];
+    proptest::collection::vec(proptest::sample::select(tokens), 0..48)
+        .prop_map(|ts| ts.concat().into_bytes())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    #[test]
+    fn slice_and_stream_agree_on_token_soup(doc in token_soup()) {
+        agree(&doc, Limits::default()).ok();
+        agree(&doc, Limits { max_depth: 2, ..Limits::default() }).ok();
+    }
+
+    #[test]
+    fn slice_and_stream_agree_on_bytes(doc in proptest::collection::vec(any::<u8>(), 0..256)) {
+        agree(&doc, Limits::default()).ok();
+    }
+}
