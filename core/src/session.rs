@@ -263,7 +263,9 @@ impl Session {
             }
             other => {
                 let reply = other?;
-                self.inner.dialect.store(0, Ordering::Relaxed);
+                if !known_xend {
+                    self.inner.dialect.store(0, Ordering::Relaxed);
+                }
                 reply
             }
         };
