@@ -5,7 +5,7 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use xenapi::codec::{decode_call, encode_response, Limits};
+use xenapi::codec::{decode_call_slice, encode_response, Limits};
 
 use crate::control;
 use crate::dialect::Dialect;
@@ -307,7 +307,7 @@ fn answer<S: Write>(
         )?;
         return Ok(true);
     }
-    let reply = match decode_call(&req.body[..], Limits::default()) {
+    let reply = match decode_call_slice(&req.body, Limits::default()) {
         Ok((method, params)) => {
             let v = dispatch::call(shared, member, &method, params);
             encode_response(&v, &dialect.encoder())
