@@ -11,13 +11,13 @@
 //! [`Options::connect_timeout`].
 
 mod connector;
+mod resolver;
 mod tls;
 
 use std::io::{self, BufReader};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{Connector, TcpConnector};
 
 use crate::codec::{self, CodecError, Limits, Response};
@@ -86,7 +86,11 @@ impl Transport {
                 let connector = ()
                     .chain(TcpConnector::default())
                     .chain(connector::TlsConnector::new(tls::client_config(&opts.tls)?));
-                let agent = ureq::Agent::with_parts(config, connector, DefaultResolver::default());
+                let agent = ureq::Agent::with_parts(
+                    config,
+                    connector,
+                    resolver::CachingResolver::default(),
+                );
                 (agent, url.clone())
             }
             Endpoint::Unix(path) => {
