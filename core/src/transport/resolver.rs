@@ -75,7 +75,9 @@ mod tests {
     fn resolve(r: &CachingResolver, url: &str) -> Vec<SocketAddr> {
         let uri: Uri = url.parse().unwrap();
         let config = Config::default();
-        r.resolve(&uri, &config, NextTimeout::default()).unwrap().to_vec()
+        r.resolve(&uri, &config, NextTimeout::default())
+            .unwrap()
+            .to_vec()
     }
 
     #[test]
