@@ -197,14 +197,6 @@ impl FromValue for DateTime {
     }
 }
 
-/// The epoch, `19700101T00:00:00Z`: what xapi itself sends for "never", and what a record holds
-/// when the server did not send a datetime field.
-impl Default for DateTime {
-    fn default() -> Self {
-        DateTime::from_unix(0)
-    }
-}
-
 impl<C> FromValue for Ref<C> {
     fn from_value(v: Value) -> Result<Self> {
         match v {

@@ -81,6 +81,14 @@ impl DateTime {
     }
 }
 
+/// The epoch, `19700101T00:00:00Z`: what xapi itself sends for "never", and what a record holds
+/// when the server did not send a datetime field.
+impl Default for DateTime {
+    fn default() -> Self {
+        DateTime::from_unix(0)
+    }
+}
+
 impl fmt::Display for DateTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.raw)

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use xenapi::api::{Event, Host, HostCpu, HostMetrics, Task, Vm, VmMetrics, VmPowerState};
+use xenapi::api::{Event, Host, HostCpu, HostMetrics, Task, Vm, VmMetrics};
 use xenapi::convert::ToValue;
 use xenapi::{Error, Ref, Session, Value};
 
@@ -31,13 +31,10 @@ pub(crate) fn vm_get_by_name_label(session: &Session, label: &str) -> R<Vec<Stri
 
 /// The power state as the server wrote it.
 pub(crate) fn vm_get_power_state(session: &Session, vm: &str) -> R<String> {
-    Ok(match Vm::get_power_state(session, &Ref::new(vm))? {
-        VmPowerState::Halted => "Halted".to_owned(),
-        VmPowerState::Paused => "Paused".to_owned(),
-        VmPowerState::Running => "Running".to_owned(),
-        VmPowerState::Suspended => "Suspended".to_owned(),
-        VmPowerState::Unknown(s) => s,
-    })
+    // The generated enum already knows the wire names (and keeps unknown ones).
+    Ok(Vm::get_power_state(session, &Ref::new(vm))?
+        .as_str()
+        .to_owned())
 }
 
 /// The VM power operations the C ABI offers.
