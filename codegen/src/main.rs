@@ -6,14 +6,16 @@
 //! cargo run -p xenapi-codegen -- --check # list stale files, exit 1 if any
 //! ```
 //!
-//! [`model`] parses the datamodel once; each backend ([`rust`], [`python`]) turns the model into
+//! [`model`] (crate `xenapi-spec`) parses the datamodel once; each backend ([`rust`], [`python`]) turns the model into
 //! `(path, contents)` pairs; this file formats (`.rs` files, with rustfmt), compares and writes
 //! them.
 
-mod model;
 mod naming;
 mod python;
 mod rust;
+
+/// The parsed datamodel, shared with the simulator (crate `xenapi-spec`).
+use xenapi_spec as model;
 
 use std::collections::BTreeSet;
 use std::io::Write;

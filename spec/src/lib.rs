@@ -1,7 +1,12 @@
-//! The parsed datamodel: what every backend (Rust today; C#, Python stubs and C later) generates from.
+//! `xenapi-spec`: the XenAPI datamodel (`spec/datamodel.json`) and error codes
+//! (`spec/errors.json`), parsed once into one [`Model`]. The generator (`codegen/`) writes every
+//! language's typed layer from it; the simulator (`sim/`) serves the datamodel from it.
 //!
-//! Parsing is strict: an unknown type string or a reference to an unknown class stops the generator,
+//! Parsing is strict: an unknown type string or a reference to an unknown class stops the parse,
 //! so a datamodel update that needs new handling is noticed at generation time.
+//!
+//! [`Model::embedded`] parses the copies compiled into this crate; [`Model::parse`] parses any
+//! pair of documents.
 
 use serde_json::Value as Json;
 use std::collections::BTreeSet;
@@ -102,7 +107,28 @@ pub struct Model {
     pub errors: Vec<ErrorCode>,
 }
 
+/// The datamodel and error list this crate was built with.
+pub const DATAMODEL_JSON: &str = include_str!("../datamodel.json");
+pub const ERRORS_JSON: &str = include_str!("../errors.json");
+
 impl Model {
+    /// The model of the JSON files compiled into this crate, parsed on each call (about 20 ms):
+    /// keep the result.
+    pub fn embedded() -> Result<Model, String> {
+        let parse = |name: &str, text: &str| -> Result<Json, String> {
+            serde_json::from_str(text).map_err(|e| format!("spec/{name}: {e}"))
+        };
+        Model::parse(
+            &parse("datamodel.json", DATAMODEL_JSON)?,
+            &parse("errors.json", ERRORS_JSON)?,
+        )
+    }
+
+    /// The class with wire name `name`.
+    pub fn class(&self, name: &str) -> Option<&Class> {
+        self.classes.iter().find(|c| c.name == name)
+    }
+
     pub fn parse(datamodel: &Json, errors: &Json) -> Result<Model, String> {
         let classes = arr(datamodel, "classes")?
             .iter()
