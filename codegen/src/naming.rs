@@ -62,7 +62,11 @@ pub fn rust_class(class: &str) -> String {
     }
 }
 
+/// `VmRecord`; the event batch is `EventBatch`, as the official SDKs name it.
 pub fn rust_record(class: &str) -> String {
+    if class == xenapi_spec::EVENT_BATCH {
+        return "EventBatch".to_owned();
+    }
     camel(class) + "Record"
 }
 

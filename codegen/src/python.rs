@@ -59,11 +59,9 @@ pub fn generate(model: &Model) -> Vec<(String, String)> {
     vec![(STUB.to_owned(), stub(model))]
 }
 
-/// Whether `Async.<class>.<message>` exists: every message but xapi's generated getters and
-/// setters. xapi also gives the generated constructor and destructor an `Async.` form
-/// (`Async.VDI.create`, `Async.VM.destroy`), as its SDKs show.
+/// Whether `Async.<class>.<message>` exists (see [`Message::has_async`]).
 fn has_async(m: &Message) -> bool {
-    !m.implicit || m.name == "create" || m.name == "destroy"
+    m.has_async()
 }
 
 fn py_ident(name: &str) -> String {
@@ -143,6 +141,7 @@ fn check_names(model: &Model) {
         );
         assert!(seen.insert(n.clone()), "two stub names {n}");
     };
+    add(record_name(&model.event_batch.name));
     for c in &model.classes {
         add(record_name(&c.name));
         add(format!("_{}", c.name));
@@ -198,7 +197,7 @@ fn stub(model: &Model) -> String {
         "\n# Records (get_record, get_all_records): every field of this datamodel. Older servers\n\
          # (xend, older xapi) send fewer, hence total=False.\n\n",
     );
-    for c in &model.classes {
+    for c in model.classes.iter().chain([&model.event_batch]) {
         let name = record_name(&c.name);
         if c.fields.is_empty() {
             writeln!(

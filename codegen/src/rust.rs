@@ -153,7 +153,11 @@ impl Uses {
                         self.names.insert(rust_class(c));
                     }
                 }
-                Ty::Record(c) if *c != own.name => {
+                // The event batch is defined in the event class's file.
+                Ty::Record(c)
+                    if *c != own.name
+                        && !(c == xenapi_spec::EVENT_BATCH && own.name == "event") =>
+                {
                     self.names.insert(rust_record(c));
                 }
                 Ty::Enum(e) if model.enum_owner(e).unwrap().0.name != own.name => {
@@ -190,13 +194,20 @@ fn class_file(model: &Model, class: &Class) -> String {
         for p in &m.params {
             uses.ty(model, class, &p.ty);
         }
-        if !m.implicit {
+        if m.has_async() {
             uses.ty(model, class, &Ty::Ref("task".into()));
         }
     }
     let has_record = !class.fields.is_empty();
+    // `event.from`'s result is a record of its own, kept with the class that returns it.
+    let batch = (class.name == "event").then_some(&model.event_batch);
+    if let Some(b) = batch {
+        for f in &b.fields {
+            uses.ty(model, class, &f.ty);
+        }
+    }
     let mut convert = BTreeSet::new();
-    if has_record {
+    if has_record || batch.is_some() {
         convert.extend([
             "FromValue",
             "ToValue",
@@ -284,6 +295,9 @@ fn class_file(model: &Model, class: &Class) -> String {
     if has_record {
         record(&mut o, class);
     }
+    if let Some(b) = batch {
+        record(&mut o, b);
+    }
     for e in own_enums {
         enumeration(&mut o, e);
     }
@@ -294,14 +308,14 @@ fn class_file(model: &Model, class: &Class) -> String {
             let n = rust_ident(&m.name);
             assert!(fns.insert(n.clone()), "{}: two functions {n}", class.name);
             assert!(
-                m.implicit || fns.insert(format!("async_{n}")),
+                !m.has_async() || fns.insert(format!("async_{n}")),
                 "{}: async_{n}",
                 class.name
             );
         }
         for m in messages {
             message(&mut o, class, m, false);
-            if !m.implicit {
+            if m.has_async() {
                 message(&mut o, class, m, true);
             }
         }
@@ -314,10 +328,19 @@ fn record(o: &mut String, class: &Class) {
     let name = rust_record(&class.name);
     writeln!(
         o,
-        "/// The record of one `{c}` object, as `{c}.get_record` returns it.\n///\n/// A field missing from the \
+        "/// {what}.\n///\n/// A field missing from the \
          reply keeps its type's default; members the datamodel does not list are kept in \
          `extra`.\n#[derive(Clone, Debug, Default, PartialEq)]\npub struct {name} {{",
-        c = class.name
+        what = if class.name == xenapi_spec::EVENT_BATCH {
+            "What `event.from` returns: the events, the number of objects of each class, and the \
+             token for the next call"
+                .to_owned()
+        } else {
+            format!(
+                "The record of one `{c}` object, as `{c}.get_record` returns it",
+                c = class.name
+            )
+        }
     )
     .unwrap();
     for f in &class.fields {
@@ -575,7 +598,7 @@ fn tests(model: &Model) -> String {
         model.classes.len()
     )
     .unwrap();
-    for c in model.classes.iter().filter(|c| !c.fields.is_empty()) {
+    for c in model.records() {
         writeln!(o, "round_trip::<{}>();", rust_record(&c.name)).unwrap();
     }
     o.push_str("}\n\n#[test]\nfn every_enum_keeps_wire_names() {\n");

@@ -22,8 +22,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use crate::api::EventBatch;
 pub use crate::api::EventOperation as Operation;
-use crate::convert::from_value_in;
 use crate::{Error, Result, Session, Value};
 
 /// One change: an object of `class` was added, deleted or modified.
@@ -127,84 +127,31 @@ fn protocol(m: &str) -> Error {
     Error::Protocol(format!("event.from: {m}"))
 }
 
-/// Reads `{events, valid_ref_counts, token}`.
-fn parse_batch(batch: Value) -> Result<(Vec<Event>, String)> {
-    let Value::Struct(members) = batch else {
-        return Err(protocol(&format!(
-            "expected a struct, got {}",
-            batch.type_name()
-        )));
-    };
-    let mut events = None;
-    let mut token = None;
-    for (name, v) in members {
-        match name.as_str() {
-            "events" => events = Some(v),
-            "token" => token = Some(from_value_in::<String>(v, "event.from token")?),
-            _ => {}
-        }
+/// The events and token of a batch; a reply without a token cannot be continued from (xapi
+/// always sends one), so it is refused.
+fn parse_batch(batch: EventBatch) -> Result<(Vec<Event>, String)> {
+    if batch.token.is_empty() {
+        return Err(protocol("no token in the reply"));
     }
-    let token = token.ok_or_else(|| protocol("no token in the reply"))?;
-    let events = match events {
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| parse_event(v).map_err(|m| protocol(&format!("events[{i}]: {m}"))))
-            .collect::<Result<Vec<_>>>()?,
-        Some(other) => {
-            return Err(protocol(&format!(
-                "events: expected an array, got {}",
-                other.type_name()
-            )))
-        }
-        None => Vec::new(),
-    };
-    Ok((events, token))
-}
-
-fn parse_event(v: Value) -> std::result::Result<Event, String> {
-    let Value::Struct(members) = v else {
-        return Err(format!("expected a struct, got {}", v.type_name()));
-    };
-    let mut e = Event {
-        id: 0,
-        timestamp: String::new(),
-        class: String::new(),
-        operation: Operation::default(),
-        reference: String::new(),
-        snapshot: None,
-    };
-    let text = |name: &str, v: Value| match v {
-        Value::String(s) => Ok(s),
-        Value::Int(i) => Ok(i.to_string()),
-        Value::Double(d) => Ok(d.to_string()),
-        Value::DateTime(d) => Ok(d.as_str().to_owned()),
-        other => Err(format!(
-            "{name}: expected a string, got {}",
-            other.type_name()
-        )),
-    };
-    for (name, v) in members {
-        match name.as_str() {
-            "id" => {
-                e.id = v
-                    .as_i64()
-                    .ok_or_else(|| format!("id: expected an int, got {}", v.type_name()))?
-            }
-            "timestamp" => e.timestamp = text("timestamp", v)?,
-            "class" => e.class = text("class", v)?,
-            "operation" => e.operation = Operation::from(text("operation", v)?.as_str()),
-            "ref" => e.reference = text("ref", v)?,
-            "snapshot" => e.snapshot = Some(v).filter(|v| *v != Value::Nil),
-            _ => {}
-        }
-    }
-    Ok(e)
+    let events = batch
+        .events
+        .into_iter()
+        .map(|r| Event {
+            id: r.id,
+            timestamp: r.timestamp.as_str().to_owned(),
+            class: r.class,
+            operation: r.operation,
+            reference: r.ref_,
+            snapshot: r.snapshot.filter(|v| *v != Value::Nil),
+        })
+        .collect();
+    Ok((events, batch.token))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::FromValue;
 
     #[test]
     fn reads_a_batch() {
@@ -229,7 +176,7 @@ mod tests {
                 Value::from("00000000000000000042,00000000000000000000"),
             ),
         ]);
-        let (events, token) = parse_batch(batch).unwrap();
+        let (events, token) = parse_batch(EventBatch::from_value(batch).unwrap()).unwrap();
         assert_eq!(token, "00000000000000000042,00000000000000000000");
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].id, 42);
@@ -240,13 +187,14 @@ mod tests {
 
     #[test]
     fn a_batch_without_token_is_a_protocol_error() {
-        let e = parse_batch(Value::structure([("events", Value::Array(vec![]))])).unwrap_err();
+        let batch = EventBatch::from_value(Value::structure([("events", Value::Array(vec![]))]));
+        let e = parse_batch(batch.unwrap()).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Protocol);
-        let e = parse_batch(Value::structure([
+        let e = EventBatch::from_value(Value::structure([
             ("token", Value::from("t")),
             ("events", Value::Array(vec![Value::Int(1)])),
         ]))
         .unwrap_err();
-        assert!(e.to_string().contains("events[0]"), "{e}");
+        assert!(e.to_string().contains("[0]"), "{e}");
     }
 }

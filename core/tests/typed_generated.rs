@@ -164,6 +164,7 @@ fn every_record_round_trips() {
     round_trip::<CertificateRecord>();
     round_trip::<RepositoryRecord>();
     round_trip::<ObserverRecord>();
+    round_trip::<EventBatch>();
 }
 
 #[test]

@@ -120,7 +120,7 @@ pub(crate) fn event_from(
     token: &str,
     timeout: f64,
 ) -> R<Value> {
-    Event::from(session, &classes, token, timeout)
+    Ok(Event::from(session, &classes, token, timeout)?.to_value())
 }
 
 pub(crate) fn task_wait(session: &Session, task: &str, timeout: Duration) -> R<Value> {

@@ -1491,6 +1491,15 @@ Observer_record = TypedDict(
     },
     total=False,
 )
+event_batch_record = TypedDict(
+    "event_batch_record",
+    {
+        "events": List[event_record],
+        "valid_ref_counts": Dict[str, str],
+        "token": str,
+    },
+    total=False,
+)
 
 
 class _session:

@@ -79,6 +79,16 @@ pub struct Message {
     pub lifecycle: Lifecycle,
 }
 
+impl Message {
+    /// Whether xapi also serves `Async.<class>.<name>`: every explicit message, and of the
+    /// implicit ones the constructor and destructor (xapi's IDL makes `create` and `destroy`
+    /// asynchronous, getters and setters not; the official SDKs offer `async_create` and
+    /// `async_destroy` accordingly).
+    pub fn has_async(&self) -> bool {
+        !self.implicit || self.name == "create" || self.name == "destroy"
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Enum {
     pub name: String,
@@ -105,7 +115,15 @@ pub struct ErrorCode {
 pub struct Model {
     pub classes: Vec<Class>,
     pub errors: Vec<ErrorCode>,
+    /// The record `event.from` returns ([`EVENT_BATCH`]): not a class of the datamodel, which
+    /// names its type only as "an event batch"; its fields are those xapi's `event.from`
+    /// replies carry (`Event_types.event_from` in xapi: `events`, `valid_ref_counts`, `token`),
+    /// as the official SDKs type them (XenServer.NET's `EventBatch`). No messages, no refs.
+    pub event_batch: Class,
 }
+
+/// The name of the synthetic record type of `event.from`'s result: `Ty::Record(EVENT_BATCH)`.
+pub const EVENT_BATCH: &str = "event_batch";
 
 /// The datamodel and error list this crate was built with.
 pub const DATAMODEL_JSON: &str = include_str!("../datamodel.json");
@@ -129,6 +147,23 @@ impl Model {
         self.classes.iter().find(|c| c.name == name)
     }
 
+    /// The class whose record `Ty::Record(name)` is: a datamodel class, or the event batch.
+    pub fn record_class(&self, name: &str) -> Option<&Class> {
+        if name == EVENT_BATCH {
+            Some(&self.event_batch)
+        } else {
+            self.class(name)
+        }
+    }
+
+    /// Every record type: the classes that have fields, then the event batch.
+    pub fn records(&self) -> impl Iterator<Item = &Class> {
+        self.classes
+            .iter()
+            .filter(|c| !c.fields.is_empty())
+            .chain(std::iter::once(&self.event_batch))
+    }
+
     pub fn parse(datamodel: &Json, errors: &Json) -> Result<Model, String> {
         let classes = arr(datamodel, "classes")?
             .iter()
@@ -143,7 +178,12 @@ impl Model {
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        let model = Model { classes, errors };
+        let event_batch = event_batch()?;
+        let model = Model {
+            classes,
+            errors,
+            event_batch,
+        };
         model.check_refs()?;
         Ok(model)
     }
@@ -172,7 +212,10 @@ impl Model {
             }
             for ty in tys {
                 ty.visit(&mut |t| match t {
-                    Ty::Ref(n) | Ty::Record(n) if !classes.contains(n.as_str()) => {
+                    Ty::Record(n) if self.record_class(n).is_none() => {
+                        Err(format!("{}: unknown record {n}", c.name))
+                    }
+                    Ty::Ref(n) if !classes.contains(n.as_str()) => {
                         Err(format!("{}: unknown class {n}", c.name))
                     }
                     Ty::Enum(n) if self.enum_owner(n).is_none() => {
@@ -190,7 +233,8 @@ impl Ty {
     /// Parses a datamodel type string.
     pub fn parse(s: &str) -> Result<Ty, String> {
         match s.trim() {
-            "<class> record" | "an event batch" => return Ok(Ty::Any),
+            "<class> record" => return Ok(Ty::Any),
+            "an event batch" => return Ok(Ty::Record(EVENT_BATCH.to_owned())),
             _ => {}
         }
         let spaced = s.replace('(', " ( ").replace(')', " ) ");
@@ -256,6 +300,33 @@ fn parse_ty(t: &[&str], pos: &mut usize) -> Result<Ty, String> {
         }
         *pos += 1;
     }
+}
+
+/// The event batch as a record class: see [`Model::event_batch`].
+fn event_batch() -> Result<Class, String> {
+    let published = || Lifecycle {
+        stage: Stage::Published,
+        release: "boston".to_owned(),
+    };
+    let field = |name: &str, ty: &str| -> Result<Field, String> {
+        Ok(Field {
+            name: name.to_owned(),
+            ty: Ty::parse(ty)?,
+            qualifier: "RO/runtime".to_owned(),
+            lifecycle: published(),
+        })
+    };
+    Ok(Class {
+        name: EVENT_BATCH.to_owned(),
+        lifecycle: published(),
+        fields: vec![
+            field("events", "event record set")?,
+            field("valid_ref_counts", "(string -> int) map")?,
+            field("token", "string")?,
+        ],
+        messages: Vec::new(),
+        enums: Vec::new(),
+    })
 }
 
 fn parse_class(c: &Json) -> Result<Class, String> {
@@ -389,7 +460,11 @@ mod tests {
             Ty::parse("sr_stat record option").unwrap(),
             Ty::Option(b(Ty::Record("sr_stat".into())))
         );
-        assert_eq!(Ty::parse("an event batch").unwrap(), Ty::Any);
+        assert_eq!(
+            Ty::parse("an event batch").unwrap(),
+            Ty::Record(super::EVENT_BATCH.into())
+        );
+        assert_eq!(Ty::parse("<class> record").unwrap(), Ty::Any);
         assert!(Ty::parse("VM thing").is_err());
         assert!(Ty::parse("(string -> int").is_err());
     }

@@ -11,7 +11,7 @@ use crate::convert::{
 };
 use crate::{Ref, Result, Session, Value};
 
-use super::Vm;
+use super::{Task, Vm};
 
 /// The `console` class: the type parameter of [`Ref<Console>`](crate::Ref) and the namespace of the class's messages.
 pub enum Console {}
@@ -218,9 +218,19 @@ impl Console {
         call(session, "console.destroy", &[&console])
     }
 
+    /// `Async.console.destroy`: [`Console::destroy`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_destroy(session: &Session, console: &Ref<Console>) -> Result<Ref<Task>> {
+        call(session, "Async.console.destroy", &[&console])
+    }
+
     /// `console.create`.
     pub fn create(session: &Session, args: &ConsoleRecord) -> Result<Ref<Console>> {
         call(session, "console.create", &[&args])
+    }
+
+    /// `Async.console.create`: [`Console::create`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_create(session: &Session, args: &ConsoleRecord) -> Result<Ref<Task>> {
+        call(session, "Async.console.create", &[&args])
     }
 
     /// `console.get_by_uuid`.

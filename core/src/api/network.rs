@@ -599,9 +599,19 @@ impl Network {
         call(session, "network.destroy", &[&network])
     }
 
+    /// `Async.network.destroy`: [`Network::destroy`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_destroy(session: &Session, network: &Ref<Network>) -> Result<Ref<Task>> {
+        call(session, "Async.network.destroy", &[&network])
+    }
+
     /// `network.create`.
     pub fn create(session: &Session, args: &NetworkRecord) -> Result<Ref<Network>> {
         call(session, "network.create", &[&args])
+    }
+
+    /// `Async.network.create`: [`Network::create`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_create(session: &Session, args: &NetworkRecord) -> Result<Ref<Task>> {
+        call(session, "Async.network.create", &[&args])
     }
 
     /// `network.get_by_uuid`.

@@ -298,11 +298,25 @@ impl Observer {
         call(session, "Observer.destroy", &[&observer])
     }
 
+    /// `Async.Observer.destroy`: [`Observer::destroy`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// Prototype since 23.14.0, may change.
+    pub fn async_destroy(session: &Session, observer: &Ref<Observer>) -> Result<Ref<Task>> {
+        call(session, "Async.Observer.destroy", &[&observer])
+    }
+
     /// `Observer.create`.
     ///
     /// Prototype since 23.14.0, may change.
     pub fn create(session: &Session, args: &ObserverRecord) -> Result<Ref<Observer>> {
         call(session, "Observer.create", &[&args])
+    }
+
+    /// `Async.Observer.create`: [`Observer::create`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// Prototype since 23.14.0, may change.
+    pub fn async_create(session: &Session, args: &ObserverRecord) -> Result<Ref<Task>> {
+        call(session, "Async.Observer.create", &[&args])
     }
 
     /// `Observer.get_by_uuid`.

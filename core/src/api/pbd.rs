@@ -182,9 +182,19 @@ impl Pbd {
         call(session, "PBD.destroy", &[&pbd])
     }
 
+    /// `Async.PBD.destroy`: [`Pbd::destroy`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_destroy(session: &Session, pbd: &Ref<Pbd>) -> Result<Ref<Task>> {
+        call(session, "Async.PBD.destroy", &[&pbd])
+    }
+
     /// `PBD.create`.
     pub fn create(session: &Session, args: &PbdRecord) -> Result<Ref<Pbd>> {
         call(session, "PBD.create", &[&args])
+    }
+
+    /// `Async.PBD.create`: [`Pbd::create`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_create(session: &Session, args: &PbdRecord) -> Result<Ref<Task>> {
+        call(session, "Async.PBD.create", &[&args])
     }
 
     /// `PBD.get_by_uuid`.

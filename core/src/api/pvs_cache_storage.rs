@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
-use super::{Host, PvsSite, Sr, Vdi};
+use super::{Host, PvsSite, Sr, Task, Vdi};
 
 /// The `PVS_cache_storage` class: the type parameter of [`Ref<PvsCacheStorage>`](crate::Ref) and the namespace of the class's messages.
 pub enum PvsCacheStorage {}
@@ -125,9 +125,26 @@ impl PvsCacheStorage {
         call(session, "PVS_cache_storage.destroy", &[&pvs_cache_storage])
     }
 
+    /// `Async.PVS_cache_storage.destroy`: [`PvsCacheStorage::destroy`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_destroy(
+        session: &Session,
+        pvs_cache_storage: &Ref<PvsCacheStorage>,
+    ) -> Result<Ref<Task>> {
+        call(
+            session,
+            "Async.PVS_cache_storage.destroy",
+            &[&pvs_cache_storage],
+        )
+    }
+
     /// `PVS_cache_storage.create`.
     pub fn create(session: &Session, args: &PvsCacheStorageRecord) -> Result<Ref<PvsCacheStorage>> {
         call(session, "PVS_cache_storage.create", &[&args])
+    }
+
+    /// `Async.PVS_cache_storage.create`: [`PvsCacheStorage::create`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_create(session: &Session, args: &PvsCacheStorageRecord) -> Result<Ref<Task>> {
+        call(session, "Async.PVS_cache_storage.create", &[&args])
     }
 
     /// `PVS_cache_storage.get_by_uuid`.

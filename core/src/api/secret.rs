@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
+use super::Task;
+
 /// The `secret` class: the type parameter of [`Ref<Secret>`](crate::Ref) and the namespace of the class's messages.
 pub enum Secret {}
 
@@ -125,9 +127,19 @@ impl Secret {
         call(session, "secret.destroy", &[&secret])
     }
 
+    /// `Async.secret.destroy`: [`Secret::destroy`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_destroy(session: &Session, secret: &Ref<Secret>) -> Result<Ref<Task>> {
+        call(session, "Async.secret.destroy", &[&secret])
+    }
+
     /// `secret.create`.
     pub fn create(session: &Session, args: &SecretRecord) -> Result<Ref<Secret>> {
         call(session, "secret.create", &[&args])
+    }
+
+    /// `Async.secret.create`: [`Secret::create`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_create(session: &Session, args: &SecretRecord) -> Result<Ref<Task>> {
+        call(session, "Async.secret.create", &[&args])
     }
 
     /// `secret.get_by_uuid`.

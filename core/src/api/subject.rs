@@ -157,9 +157,19 @@ impl Subject {
         call(session, "subject.destroy", &[&subject])
     }
 
+    /// `Async.subject.destroy`: [`Subject::destroy`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_destroy(session: &Session, subject: &Ref<Subject>) -> Result<Ref<Task>> {
+        call(session, "Async.subject.destroy", &[&subject])
+    }
+
     /// `subject.create`.
     pub fn create(session: &Session, args: &SubjectRecord) -> Result<Ref<Subject>> {
         call(session, "subject.create", &[&args])
+    }
+
+    /// `Async.subject.create`: [`Subject::create`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_create(session: &Session, args: &SubjectRecord) -> Result<Ref<Task>> {
+        call(session, "Async.subject.create", &[&args])
     }
 
     /// `subject.get_by_uuid`.

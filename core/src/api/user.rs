@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use crate::convert::{call, field, record_members, record_struct, FromValue, ToValue};
 use crate::{Ref, Result, Session, Value};
 
+use super::Task;
+
 /// The `user` class (deprecated since george): the type parameter of [`Ref<User>`](crate::Ref) and the namespace of the class's messages.
 pub enum User {}
 
@@ -118,11 +120,25 @@ impl User {
         call(session, "user.destroy", &[&user])
     }
 
+    /// `Async.user.destroy`: [`User::destroy`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// Deprecated since george.
+    pub fn async_destroy(session: &Session, user: &Ref<User>) -> Result<Ref<Task>> {
+        call(session, "Async.user.destroy", &[&user])
+    }
+
     /// `user.create`.
     ///
     /// Deprecated since george.
     pub fn create(session: &Session, args: &UserRecord) -> Result<Ref<User>> {
         call(session, "user.create", &[&args])
+    }
+
+    /// `Async.user.create`: [`User::create`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// Deprecated since george.
+    pub fn async_create(session: &Session, args: &UserRecord) -> Result<Ref<Task>> {
+        call(session, "Async.user.create", &[&args])
     }
 
     /// `user.get_by_uuid`.

@@ -682,9 +682,19 @@ impl Vbd {
         call(session, "VBD.destroy", &[&vbd])
     }
 
+    /// `Async.VBD.destroy`: [`Vbd::destroy`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_destroy(session: &Session, vbd: &Ref<Vbd>) -> Result<Ref<Task>> {
+        call(session, "Async.VBD.destroy", &[&vbd])
+    }
+
     /// `VBD.create`.
     pub fn create(session: &Session, args: &VbdRecord) -> Result<Ref<Vbd>> {
         call(session, "VBD.create", &[&args])
+    }
+
+    /// `Async.VBD.create`: [`Vbd::create`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_create(session: &Session, args: &VbdRecord) -> Result<Ref<Task>> {
+        call(session, "Async.VBD.create", &[&args])
     }
 
     /// `VBD.get_by_uuid`.

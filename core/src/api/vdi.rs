@@ -1167,9 +1167,19 @@ impl Vdi {
         call(session, "VDI.destroy", &[&vdi])
     }
 
+    /// `Async.VDI.destroy`: [`Vdi::destroy`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_destroy(session: &Session, vdi: &Ref<Vdi>) -> Result<Ref<Task>> {
+        call(session, "Async.VDI.destroy", &[&vdi])
+    }
+
     /// `VDI.create`.
     pub fn create(session: &Session, args: &VdiRecord) -> Result<Ref<Vdi>> {
         call(session, "VDI.create", &[&args])
+    }
+
+    /// `Async.VDI.create`: [`Vdi::create`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_create(session: &Session, args: &VdiRecord) -> Result<Ref<Task>> {
+        call(session, "Async.VDI.create", &[&args])
     }
 
     /// `VDI.get_by_uuid`.

@@ -892,9 +892,19 @@ impl Vif {
         call(session, "VIF.destroy", &[&vif])
     }
 
+    /// `Async.VIF.destroy`: [`Vif::destroy`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_destroy(session: &Session, vif: &Ref<Vif>) -> Result<Ref<Task>> {
+        call(session, "Async.VIF.destroy", &[&vif])
+    }
+
     /// `VIF.create`.
     pub fn create(session: &Session, args: &VifRecord) -> Result<Ref<Vif>> {
         call(session, "VIF.create", &[&args])
+    }
+
+    /// `Async.VIF.create`: [`Vif::create`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_create(session: &Session, args: &VifRecord) -> Result<Ref<Task>> {
+        call(session, "Async.VIF.create", &[&args])
     }
 
     /// `VIF.get_by_uuid`.

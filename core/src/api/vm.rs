@@ -3447,9 +3447,19 @@ impl Vm {
         call(session, "VM.destroy", &[&vm])
     }
 
+    /// `Async.VM.destroy`: [`Vm::destroy`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_destroy(session: &Session, vm: &Ref<Vm>) -> Result<Ref<Task>> {
+        call(session, "Async.VM.destroy", &[&vm])
+    }
+
     /// `VM.create`.
     pub fn create(session: &Session, args: &VmRecord) -> Result<Ref<Vm>> {
         call(session, "VM.create", &[&args])
+    }
+
+    /// `Async.VM.create`: [`Vm::create`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_create(session: &Session, args: &VmRecord) -> Result<Ref<Task>> {
+        call(session, "Async.VM.create", &[&args])
     }
 
     /// `VM.get_by_uuid`.

@@ -418,9 +418,19 @@ impl VmAppliance {
         call(session, "VM_appliance.destroy", &[&vm_appliance])
     }
 
+    /// `Async.VM_appliance.destroy`: [`VmAppliance::destroy`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_destroy(session: &Session, vm_appliance: &Ref<VmAppliance>) -> Result<Ref<Task>> {
+        call(session, "Async.VM_appliance.destroy", &[&vm_appliance])
+    }
+
     /// `VM_appliance.create`.
     pub fn create(session: &Session, args: &VmApplianceRecord) -> Result<Ref<VmAppliance>> {
         call(session, "VM_appliance.create", &[&args])
+    }
+
+    /// `Async.VM_appliance.create`: [`VmAppliance::create`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_create(session: &Session, args: &VmApplianceRecord) -> Result<Ref<Task>> {
+        call(session, "Async.VM_appliance.create", &[&args])
     }
 
     /// `VM_appliance.get_by_uuid`.

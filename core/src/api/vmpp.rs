@@ -1177,11 +1177,25 @@ impl Vmpp {
         call(session, "VMPP.destroy", &[&vmpp])
     }
 
+    /// `Async.VMPP.destroy`: [`Vmpp::destroy`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// Removed in clearwater; only older servers have it.
+    pub fn async_destroy(session: &Session, vmpp: &Ref<Vmpp>) -> Result<Ref<Task>> {
+        call(session, "Async.VMPP.destroy", &[&vmpp])
+    }
+
     /// `VMPP.create`.
     ///
     /// Removed in clearwater; only older servers have it.
     pub fn create(session: &Session, args: &VmppRecord) -> Result<Ref<Vmpp>> {
         call(session, "VMPP.create", &[&args])
+    }
+
+    /// `Async.VMPP.create`: [`Vmpp::create`] as a task; wait for it with [`crate::task::wait`].
+    ///
+    /// Removed in clearwater; only older servers have it.
+    pub fn async_create(session: &Session, args: &VmppRecord) -> Result<Ref<Task>> {
+        call(session, "Async.VMPP.create", &[&args])
     }
 
     /// `VMPP.get_by_uuid`.

@@ -443,9 +443,19 @@ impl Vmss {
         call(session, "VMSS.destroy", &[&vmss])
     }
 
+    /// `Async.VMSS.destroy`: [`Vmss::destroy`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_destroy(session: &Session, vmss: &Ref<Vmss>) -> Result<Ref<Task>> {
+        call(session, "Async.VMSS.destroy", &[&vmss])
+    }
+
     /// `VMSS.create`.
     pub fn create(session: &Session, args: &VmssRecord) -> Result<Ref<Vmss>> {
         call(session, "VMSS.create", &[&args])
+    }
+
+    /// `Async.VMSS.create`: [`Vmss::create`] as a task; wait for it with [`crate::task::wait`].
+    pub fn async_create(session: &Session, args: &VmssRecord) -> Result<Ref<Task>> {
+        call(session, "Async.VMSS.create", &[&args])
     }
 
     /// `VMSS.get_by_uuid`.
