@@ -80,15 +80,12 @@ fn handle(
     let unknown = || Failure::new("MESSAGE_METHOD_UNKNOWN", &[method]);
     let (class, message) = name.split_once('.').ok_or_else(unknown)?;
     let model = datamodel::model();
-    let msg = model
-        .class(class)
-        .and_then(|c| c.messages.get(message))
-        .ok_or_else(unknown)?;
+    let msg = model.message(class, message).ok_or_else(unknown)?;
     let takes_session = msg.takes_session;
     let expected = dialect
         .param_override(class, message)
         .map(|p| p.len())
-        .unwrap_or(msg.params.len());
+        .unwrap_or(datamodel::wire_params(msg));
     let n = params.len();
     let is_login = class == "session" && message == "login_with_password";
     // xapi also takes the 2-argument login (no version, no originator).
@@ -170,8 +167,8 @@ pub(crate) fn route(
         ("host", "list_methods") => Ok(Value::Array(
             datamodel::model()
                 .method_names()
-                .into_iter()
-                .map(Value::String)
+                .iter()
+                .map(|m| Value::String(m.clone()))
                 .collect(),
         )),
         ("host", "dmesg") | ("host", "get_log") => {

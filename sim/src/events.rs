@@ -125,7 +125,7 @@ pub(crate) fn from(
     let counts = |st: &State| {
         let model = crate::datamodel::model();
         let mut out = Vec::new();
-        for c in &model.classes {
+        for c in model.classes() {
             if classes
                 .iter()
                 .any(|s| matches(s.split('/').next().unwrap_or(""), &c.name, ""))
@@ -142,7 +142,7 @@ pub(crate) fn from(
         let id = st.events.last_id();
         let now = unix_f64();
         let mut events = Vec::new();
-        for c in &model.classes {
+        for c in model.classes() {
             if let Some(t) = st.table(&c.name) {
                 for (r, rec) in t.iter() {
                     if classes.iter().any(|s| matches(s, &c.name, r)) {

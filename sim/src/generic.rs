@@ -5,7 +5,7 @@
 
 use xenapi::Value;
 
-use crate::datamodel::{self, Class, Ty};
+use crate::datamodel::{self, Class, ClassExt, Ty};
 use crate::dispatch::{arg_str, Failure};
 use crate::metrics;
 use crate::state::{field, int, set_field, str_field, State};
@@ -113,10 +113,9 @@ fn convert(ty: &Ty, v: &Value) -> Option<Value> {
         (Ty::Bool, Value::Bool(b)) => Value::Bool(*b),
         (Ty::DateTime, Value::DateTime(d)) => Value::DateTime(d.clone()),
         (Ty::DateTime, Value::String(s)) => Value::DateTime(xenapi::DateTime::from_wire(s.clone())),
-        (
-            Ty::Enum(..) | Ty::String | Ty::Ref(_) | Ty::Option(_) | Ty::Other(_),
-            Value::String(s),
-        ) => Value::String(s.clone()),
+        (Ty::Enum(_) | Ty::String | Ty::Ref(_) | Ty::Option(_), Value::String(s)) => {
+            Value::String(s.clone())
+        }
         (Ty::Set(inner), Value::Array(items)) => Value::Array(
             items
                 .iter()

@@ -237,14 +237,14 @@ impl State {
 /// The wire value a field of type `ty` has before anything is known.
 pub(crate) fn default_value(ty: &Ty, dialect: Dialect) -> Value {
     match ty {
-        Ty::String | Ty::Other(_) | Ty::Option(_) => Value::String(String::new()),
+        Ty::String | Ty::Option(_) | Ty::Void => Value::String(String::new()),
         Ty::Int => int(0),
         Ty::Float => Value::Double(0.0),
         Ty::Bool => Value::Bool(false),
         Ty::DateTime => Value::DateTime(DateTime::from_unix(0)),
         Ty::Ref(_) => Value::String(dialect.null_ref().to_owned()),
-        Ty::Enum(_, first) => Value::String(first.clone()),
+        Ty::Enum(name) => Value::String(datamodel::model().enum_default(name).to_owned()),
         Ty::Set(_) => Value::Array(Vec::new()),
-        Ty::Map(..) | Ty::Record(_) => Value::Struct(Vec::new()),
+        Ty::Map(..) | Ty::Record(_) | Ty::Any => Value::Struct(Vec::new()),
     }
 }
