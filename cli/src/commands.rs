@@ -1,10 +1,13 @@
-//! The commands: each one a few XenAPI calls and a little formatting.
+//! The commands: each one a few calls of the typed XenAPI (`xenapi::api`) and a little
+//! formatting.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use xenapi::{Error, Session, Value};
+use xenapi::api::{Host, HostCpu, HostMetrics, Pool, Vm, VmMetrics, VmPowerState, VmRecord};
+use xenapi::event::Events;
+use xenapi::{Error, ErrorKind, FromValue, Ref, Session};
 
 use crate::args::Command;
 use crate::table::Table;
@@ -14,14 +17,16 @@ type Result<T> = std::result::Result<T, Error>;
 /// A failed command: the error, and the VM it was about (to name it instead of its reference).
 pub struct Failed {
     pub error: Error,
-    vm: Option<(String, String)>,
+    vm: Option<(Ref<Vm>, String)>,
 }
 
 impl std::fmt::Display for Failed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let text = self.error.to_string();
         match &self.vm {
-            Some((r, name)) if !r.is_empty() => f.write_str(&text.replace(r.as_str(), name)),
+            Some((r, name)) if !r.as_str().is_empty() => {
+                f.write_str(&text.replace(r.as_str(), name))
+            }
             _ => f.write_str(&text),
         }
     }
@@ -38,14 +43,17 @@ pub fn run(s: &Session, command: &Command, out: &mut dyn Write) -> std::result::
     run_command(s, command, out, &mut vm).map_err(|error| Failed { error, vm })
 }
 
+/// A VM message that takes only the VM.
+type VmOp = fn(&Session, &Ref<Vm>) -> Result<()>;
+
 fn run_command(
     s: &Session,
     command: &Command,
     out: &mut dyn Write,
-    found: &mut Option<(String, String)>,
+    found: &mut Option<(Ref<Vm>, String)>,
 ) -> Result<()> {
     // Resolves a VM argument and remembers it for the error message.
-    let mut find_vm = |key: &str| -> Result<(String, String)> {
+    let mut find_vm = |key: &str| -> Result<(Ref<Vm>, String)> {
         let vm = find_vm(s, key)?;
         *found = Some(vm.clone());
         Ok(vm)
@@ -55,7 +63,7 @@ fn run_command(
         Command::Start { vm, paused } => {
             let (r, name) = find_vm(vm)?;
             // xapi: (vm, start_paused, force); the core drops `force` for xend.
-            s.call("VM.start", vec![r.into(), (*paused).into(), false.into()])?;
+            Vm::start(s, &r, *paused, false)?;
             say(
                 out,
                 &format!("{name}: started{}", if *paused { " (paused)" } else { "" }),
@@ -63,44 +71,43 @@ fn run_command(
         }
         Command::Shutdown { vm, force } => {
             let (r, name) = find_vm(vm)?;
-            let method = if *force {
-                "VM.hard_shutdown"
+            let op: VmOp = if *force {
+                Vm::hard_shutdown
             } else {
-                "VM.clean_shutdown"
+                Vm::clean_shutdown
             };
-            s.call(method, vec![r.as_str().into()])?;
-            wait_for_state(s, &r, "Halted", Duration::from_secs(120))?;
+            op(s, &r)?;
+            wait_for_state(s, &r, VmPowerState::Halted, Duration::from_secs(120))?;
             say(out, &format!("{name}: halted"))
         }
         Command::Reboot { vm, force } => {
             let (r, name) = find_vm(vm)?;
-            let method = if *force {
-                "VM.hard_reboot"
+            let op: VmOp = if *force {
+                Vm::hard_reboot
             } else {
-                "VM.clean_reboot"
+                Vm::clean_reboot
             };
-            s.call(method, vec![r.into()])?;
+            op(s, &r)?;
             say(out, &format!("{name}: rebooted"))
         }
-        Command::Pause(vm) => simple(s, out, find_vm(vm)?, "VM.pause", "paused"),
-        Command::Unpause(vm) => simple(s, out, find_vm(vm)?, "VM.unpause", "unpaused"),
-        Command::Suspend(vm) => simple(s, out, find_vm(vm)?, "VM.suspend", "suspended"),
+        Command::Pause(vm) => simple(s, out, find_vm(vm)?, Vm::pause, "paused"),
+        Command::Unpause(vm) => simple(s, out, find_vm(vm)?, Vm::unpause, "unpaused"),
+        Command::Suspend(vm) => simple(s, out, find_vm(vm)?, Vm::suspend, "suspended"),
         Command::Resume(vm) => {
             let (r, name) = find_vm(vm)?;
-            s.call("VM.resume", vec![r.into(), false.into(), false.into()])?;
+            Vm::resume(s, &r, false, false)?;
             say(out, &format!("{name}: resumed"))
         }
         Command::Dmesg => {
             let host = coordinator(s)?;
-            text(out, &s.call("host.dmesg", vec![host.into()])?)
+            say(out, Host::dmesg(s, &host)?.trim_end())
         }
         Command::Log => {
             let host = coordinator(s)?;
-            text(out, &s.call("host.get_log", vec![host.into()])?)
+            say(out, Host::get_log(s, &host)?.trim_end())
         }
         Command::Methods => {
-            let methods = s.call("host.list_methods", vec![])?;
-            for m in strings(&methods, "host.list_methods")? {
+            for m in Host::list_methods(s)? {
                 say(out, &m)?;
             }
             Ok(())
@@ -132,66 +139,24 @@ fn say(out: &mut dyn Write, line: &str) -> Result<()> {
     })
 }
 
-fn text(out: &mut dyn Write, v: &Value) -> Result<()> {
-    let t = v
-        .as_str()
-        .ok_or_else(|| Error::Protocol(format!("expected text, got a {}", v.type_name())))?;
-    say(out, t.trim_end())
-}
-
 fn simple(
     s: &Session,
     out: &mut dyn Write,
-    (r, name): (String, String),
-    method: &str,
+    (r, name): (Ref<Vm>, String),
+    op: VmOp,
     done: &str,
 ) -> Result<()> {
-    s.call(method, vec![r.into()])?;
+    op(s, &r)?;
     say(out, &format!("{name}: {done}"))
 }
 
-fn strings(v: &Value, what: &str) -> Result<Vec<String>> {
-    v.as_array()
-        .ok_or_else(|| Error::Protocol(format!("{what} did not return a list")))?
-        .iter()
-        .map(|x| {
-            x.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| Error::Protocol(format!("{what} returned a non-string")))
-        })
-        .collect()
-}
-
-fn struct_members(v: Value, what: &str) -> Result<Vec<(String, Value)>> {
-    match v {
-        Value::Struct(m) => Ok(m),
-        other => Err(Error::Protocol(format!(
-            "{what} returned a {}, not a map",
-            other.type_name()
-        ))),
-    }
-}
-
-fn field<'a>(rec: &'a Value, name: &str) -> Option<&'a Value> {
-    rec.get(name)
-}
-
-fn field_str<'a>(rec: &'a Value, name: &str) -> &'a str {
-    field(rec, name).and_then(Value::as_str).unwrap_or("")
-}
-
-fn field_i64(rec: &Value, name: &str) -> Option<i64> {
-    field(rec, name).and_then(Value::as_i64)
-}
-
 /// The VM whose name label or UUID is `key`: its reference and name.
-fn find_vm(s: &Session, key: &str) -> Result<(String, String)> {
-    let all = struct_members(s.call("VM.get_all_records", vec![])?, "VM.get_all_records")?;
-    let mut found: Vec<(String, String)> = all
-        .iter()
-        .filter(|(_, rec)| field_str(rec, "uuid") == key || field_str(rec, "name_label") == key)
-        .filter(|(_, rec)| field(rec, "is_a_template").and_then(Value::as_bool) != Some(true))
-        .map(|(r, rec)| (r.clone(), field_str(rec, "name_label").to_owned()))
+fn find_vm(s: &Session, key: &str) -> Result<(Ref<Vm>, String)> {
+    let mut found: Vec<(Ref<Vm>, String)> = Vm::get_all_records(s)?
+        .into_iter()
+        .filter(|(_, rec)| rec.uuid == key || rec.name_label == key)
+        .filter(|(_, rec)| !rec.is_a_template)
+        .map(|(r, rec)| (r, rec.name_label))
         .collect();
     match found.len() {
         1 => Ok(found.remove(0)),
@@ -204,11 +169,11 @@ fn find_vm(s: &Session, key: &str) -> Result<(String, String)> {
     }
 }
 
-fn wait_for_state(s: &Session, vm: &str, state: &str, limit: Duration) -> Result<()> {
+fn wait_for_state(s: &Session, vm: &Ref<Vm>, state: VmPowerState, limit: Duration) -> Result<()> {
     let start = Instant::now();
     loop {
-        let now = s.call("VM.get_power_state", vec![vm.into()])?;
-        if now.as_str() == Some(state) {
+        let now = Vm::get_power_state(s, vm)?;
+        if now == state {
             return Ok(());
         }
         if start.elapsed() > limit {
@@ -216,7 +181,7 @@ fn wait_for_state(s: &Session, vm: &str, state: &str, limit: Duration) -> Result
                 url: s.url(),
                 message: format!(
                     "the VM is still {} after {} s",
-                    now.as_str().unwrap_or("?"),
+                    now.as_str(),
                     limit.as_secs()
                 ),
             });
@@ -226,16 +191,15 @@ fn wait_for_state(s: &Session, vm: &str, state: &str, limit: Duration) -> Result
 }
 
 /// The pool coordinator (xend has no pool: its only host).
-fn coordinator(s: &Session) -> Result<String> {
-    if let Ok(pools) = s.call("pool.get_all", vec![]) {
-        if let Some(pool) = pools.as_array().and_then(|p| p.first()).cloned() {
-            if let Ok(Value::String(master)) = s.call("pool.get_master", vec![pool]) {
+fn coordinator(s: &Session) -> Result<Ref<Host>> {
+    if let Ok(pools) = Pool::get_all(s) {
+        if let Some(pool) = pools.first() {
+            if let Ok(master) = Pool::get_master(s, pool) {
                 return Ok(master);
             }
         }
     }
-    let hosts = strings(&s.call("host.get_all", vec![])?, "host.get_all")?;
-    hosts
+    Host::get_all(s)?
         .into_iter()
         .next()
         .ok_or_else(|| Error::Protocol("the server lists no host".into()))
@@ -253,51 +217,45 @@ struct VmRow {
 }
 
 fn vm_rows(s: &Session) -> Result<Vec<VmRow>> {
-    let vms = struct_members(s.call("VM.get_all_records", vec![])?, "VM.get_all_records")?;
-    // One call for every VM's metrics, instead of one per VM.
-    let metrics: HashMap<String, Value> = s
-        .call("VM_metrics.get_all_records", vec![])
-        .ok()
-        .map(|m| struct_members(m, "VM_metrics.get_all_records"))
-        .transpose()?
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let vms = Vm::get_all_records(s)?;
+    // One call for every VM's metrics, instead of one per VM. A server without the call (or
+    // that refuses it) has no metrics; a reply of the wrong type is an error.
+    let metrics = match VmMetrics::get_all_records(s) {
+        Ok(m) => m,
+        Err(e) if e.kind() == ErrorKind::Protocol => return Err(e),
+        Err(_) => HashMap::new(),
+    };
     let mut rows: Vec<VmRow> = vms
-        .iter()
-        .filter(|(_, r)| field(r, "is_a_template").and_then(Value::as_bool) != Some(true))
-        .filter(|(_, r)| field(r, "is_a_snapshot").and_then(Value::as_bool) != Some(true))
-        .map(|(_, r)| {
-            let m = metrics.get(field_str(r, "metrics"));
-            let state = field_str(r, "power_state").to_owned();
-            let running = state == "Running" || state == "Paused";
+        .into_values()
+        .filter(|r| !r.is_a_template && !r.is_a_snapshot)
+        .map(|r| {
+            let m = metrics.get(&r.metrics);
+            let running = matches!(r.power_state, VmPowerState::Running | VmPowerState::Paused);
             let mem = m
-                .and_then(|m| field_i64(m, "memory_actual"))
+                .map(|m| m.memory_actual)
                 .filter(|_| running)
-                .or_else(|| field_i64(r, "memory_dynamic_max"))
-                .unwrap_or(0);
-            let util: Vec<f64> = m
-                .and_then(|m| field(m, "VCPUs_utilisation"))
-                .and_then(Value::as_struct)
-                .map(|u| u.iter().filter_map(|(_, v)| v.as_f64()).collect())
+                .unwrap_or(r.memory_dynamic_max);
+            // In VCPU order, so that the mean does not depend on the map's order.
+            let mut util: Vec<(i64, f64)> = m
+                .map(|m| m.vcpus_utilisation.iter().map(|(k, v)| (*k, *v)).collect())
                 .unwrap_or_default();
+            util.sort_by_key(|(k, _)| *k);
             let cpu = if util.is_empty() {
                 0.0
             } else {
-                100.0 * util.iter().sum::<f64>() / util.len() as f64
+                100.0 * util.iter().map(|(_, v)| v).sum::<f64>() / util.len() as f64
             };
             VmRow {
-                name: field_str(r, "name_label").to_owned(),
-                domid: field_i64(r, "domid").filter(|d| *d >= 0 && running),
+                domid: Some(r.domid).filter(|d| *d >= 0 && running),
                 mem_mib: mem as f64 / (1024.0 * 1024.0),
                 vcpus: m
-                    .and_then(|m| field_i64(m, "VCPUs_number"))
+                    .map(|m| m.vcpus_number)
                     .filter(|n| *n > 0)
-                    .or_else(|| field_i64(r, "VCPUs_max"))
-                    .unwrap_or(0),
-                state,
+                    .unwrap_or(r.vcpus_max),
+                state: r.power_state.as_str().to_owned(),
                 cpu_percent: if running { cpu } else { 0.0 },
-                is_dom0: field(r, "is_control_domain").and_then(Value::as_bool) == Some(true),
+                is_dom0: r.is_control_domain,
+                name: r.name_label,
             }
         })
         .collect();
@@ -322,27 +280,24 @@ fn list(s: &Session, out: &mut dyn Write) -> Result<()> {
 
 fn top(s: &Session, out: &mut dyn Write) -> Result<()> {
     let host = coordinator(s)?;
-    let host_rec = s.call("host.get_record", vec![host.as_str().into()])?;
-    let name = field_str(&host_rec, "name_label").to_owned();
+    let host_rec = Host::get_record(s, &host)?;
+    let name = host_rec.name_label;
     // Host CPU: the mean utilisation of its physical CPUs.
-    let mut cpu = Vec::new();
-    if let Some(cpus) = field(&host_rec, "host_CPUs").and_then(Value::as_array) {
-        for c in cpus {
-            if let Ok(u) = s.call("host_cpu.get_utilisation", vec![c.clone()]) {
-                cpu.extend(u.as_f64());
-            }
-        }
-    }
+    let cpu: Vec<f64> = host_rec
+        .host_cpus
+        .iter()
+        .filter_map(|c| HostCpu::get_utilisation(s, c).ok())
+        .collect();
     let cpu = if cpu.is_empty() {
         0.0
     } else {
         100.0 * cpu.iter().sum::<f64>() / cpu.len() as f64
     };
     let (mut total, mut free) = (0, 0);
-    if let Some(m) = field(&host_rec, "metrics").and_then(Value::as_str) {
-        if let Ok(rec) = s.call("host_metrics.get_record", vec![m.into()]) {
-            total = field_i64(&rec, "memory_total").unwrap_or(0);
-            free = field_i64(&rec, "memory_free").unwrap_or(0);
+    if !host_rec.metrics.is_null() {
+        if let Ok(rec) = HostMetrics::get_record(s, &host_rec.metrics) {
+            total = rec.memory_total;
+            free = rec.memory_free;
         }
     }
     let mib = |b: i64| b as f64 / (1024.0 * 1024.0);
@@ -374,66 +329,43 @@ fn watch(
     count: Option<u32>,
     timeout: Option<Duration>,
 ) -> Result<()> {
+    // `event.from`'s class names are the lowercase class names.
+    const CLASSES: &[&str] = &["vm"];
     let start = Instant::now();
-    let mut token = String::new();
     let mut seen = 0u32;
-    let names: HashMap<String, String> =
-        struct_members(s.call("VM.get_all_records", vec![])?, "VM.get_all_records")?
-            .into_iter()
-            .map(|(r, rec)| {
-                let n = field_str(&rec, "name_label").to_owned();
-                (r, n)
-            })
-            .collect();
+    let names: HashMap<String, String> = Vm::get_all_records(s)?
+        .into_iter()
+        .map(|(r, rec)| (r.into_string(), rec.name_label))
+        .collect();
     // Subscribe: an empty token answers with every existing VM as "add"; those are the present,
     // not news, so only the token is kept.
-    let first = s.call(
-        "event.from",
-        vec![
-            Value::Array(vec!["vm".into()]),
-            "".into(),
-            Value::Double(0.0),
-        ],
-    )?;
-    if let Some(t) = first.get("token").and_then(Value::as_str) {
-        token = t.to_owned();
-    }
+    let mut first = Events::new(s, CLASSES, Duration::ZERO);
+    first.poll_once()?;
+    let mut token = first.token().to_owned();
     loop {
         let left = match timeout {
             Some(t) => match t.checked_sub(start.elapsed()) {
-                Some(left) if !left.is_zero() => left.as_secs_f64().min(30.0),
+                Some(left) if !left.is_zero() => left.min(Duration::from_secs(30)),
                 _ => return Ok(()),
             },
-            None => 30.0,
+            None => Duration::from_secs(30),
         };
-        let reply = s.call(
-            "event.from",
-            vec![
-                Value::Array(vec!["vm".into()]),
-                token.as_str().into(),
-                Value::Double(left),
-            ],
-        )?;
-        if let Some(t) = reply.get("token").and_then(Value::as_str) {
-            token = t.to_owned();
-        }
-        let events = reply.get("events").and_then(Value::as_array).unwrap_or(&[]);
+        let mut poll = Events::new(s, CLASSES, left).with_token(token);
+        let events = poll.poll_once()?;
+        token = poll.token().to_owned();
         for e in events {
-            let r = field_str(e, "ref");
-            let snapshot = field(e, "snapshot");
+            // A snapshot that does not read as a VM record is shown as if absent.
+            let snapshot = e.snapshot.and_then(|v| VmRecord::from_value(v).ok());
             let name = snapshot
-                .map(|s| field_str(s, "name_label"))
+                .as_ref()
+                .map(|s| s.name_label.as_str())
                 .filter(|n| !n.is_empty())
-                .or_else(|| names.get(r).map(String::as_str))
-                .unwrap_or(r);
-            let state = snapshot.map(|s| field_str(s, "power_state")).unwrap_or("");
+                .or_else(|| names.get(&e.reference).map(String::as_str))
+                .unwrap_or(&e.reference);
+            let state = snapshot.as_ref().map_or("", |s| s.power_state.as_str());
             say(
                 out,
-                &format!(
-                    "{:<5} {:<4} {name} {state}",
-                    field_str(e, "class"),
-                    field_str(e, "operation")
-                ),
+                &format!("{:<5} {:<4} {name} {state}", e.class, e.operation.as_str()),
             )?;
             seen += 1;
             if count.is_some_and(|c| seen >= c) {
