@@ -9,6 +9,14 @@
 
 The protocol work (XML-RPC, HTTP(S), TLS, re-login, pool coordinator, logout) is done by the Rust
 ``xenapi`` crate in ``xenapi_rs._native``, with the GIL released.
+
+Beyond XenAPI.py, generated from the datamodel (imported on first use, so that ``import
+xenapi_rs`` costs no more than before):
+
+- ``xenapi_rs.codes``: a constant per error code (``codes.HANDLE_INVALID``), ``ERROR_PARAMS``
+  (code to parameter names) and ``error_params(failure)``;
+- ``xenapi_rs.enums``: a ``str``-valued enum per datamodel enum (``enums.VmPowerState.HALTED ==
+  "Halted"``). Results stay plain strings, as XenAPI.py returns them.
 """
 
 import xmlrpc.client as xmlrpclib  # noqa: F401  (XenAPI exports it; some scripts use XenAPI.xmlrpclib)
@@ -36,6 +44,22 @@ from ._session import (
 
 __version__ = _native.__version__
 
+#: Generated submodules, imported on first use (PEP 562).
+_LAZY = ("codes", "enums")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module("." + name, __name__)
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
     "API_VERSION_1_1",
     "API_VERSION_1_2",
@@ -51,5 +75,7 @@ __all__ = [
     "Timeout",
     "TlsError",
     "UDSTransport",
+    "codes",
+    "enums",
     "xapi_local",
 ]
