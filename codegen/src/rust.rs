@@ -29,6 +29,7 @@ pub fn generate(model: &Model) -> Vec<(String, String)> {
     check_names(model);
     let mut files = vec![
         ("core/src/api/mod.rs".to_owned(), module_root(model)),
+        ("core/src/api/codes.rs".to_owned(), codes(model)),
         ("core/tests/typed_generated.rs".to_owned(), tests(model)),
     ];
     for class in &model.classes {
@@ -44,6 +45,12 @@ pub fn generate(model: &Model) -> Vec<(String, String)> {
 fn check_names(model: &Model) {
     let mut seen = HashSet::new();
     let mut add = |n: String| assert!(seen.insert(n.clone()), "two items named {n}");
+    let mut modules = HashSet::new();
+    for c in &model.classes {
+        let m = rust_module(&c.name);
+        assert!(m != "codes", "class {} would be module codes", c.name);
+        assert!(modules.insert(m.clone()), "two class modules {m}");
+    }
     for c in &model.classes {
         add(rust_class(&c.name));
         if !c.fields.is_empty() {
@@ -107,6 +114,7 @@ fn module_root(model: &Model) -> String {
     );
     o.push_str(HEADER);
     o.push('\n');
+    o.push_str("pub mod codes;\n");
     for c in &model.classes {
         writeln!(o, "mod {};", rust_module(&c.name)).unwrap();
     }
@@ -127,6 +135,39 @@ fn module_root(model: &Model) -> String {
          the datamodel does not list.\npub fn error_param_names(code: &str) -> Option<&'static \
          [&'static str]> {\nERROR_CODES.iter().find(|(c, _)| *c == code).map(|(_, p)| *p)\n}\n",
     );
+    o
+}
+
+/// `core/src/api/codes.rs`: a constant per error code, re-exported as `xenapi::codes`.
+fn codes(model: &Model) -> String {
+    let mut o = String::from(
+        "//! Every XenAPI error code of `errors.json`, as a constant to compare\n\
+         //! [`Failure::code`](crate::Failure::code) with: `f.is(codes::HANDLE_INVALID)`. Each\n\
+         //! one's doc lists its parameters, which [`Failure::param`](crate::Failure::param)\n\
+         //! reads by name; [`ERROR_CODES`](super::ERROR_CODES) has them as data. A newer server\n\
+         //! may send codes that are not listed here.\n\n",
+    );
+    o.push_str(HEADER);
+    let mut seen = HashSet::new();
+    for e in &model.errors {
+        assert!(
+            !e.code.is_empty()
+                && e.code
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                && !e.code.starts_with(|c: char| c.is_ascii_digit()),
+            "error code {:?} is not a Rust constant name",
+            e.code
+        );
+        assert!(seen.insert(&e.code), "two error codes {}", e.code);
+        let doc = if e.params.is_empty() {
+            "No parameters listed.".to_owned()
+        } else {
+            let names: Vec<String> = e.params.iter().map(|p| format!("`{p}`")).collect();
+            format!("Parameters: {}.", names.join(", "))
+        };
+        writeln!(o, "\n/// {doc}\npub const {}: &str = {:?};", e.code, e.code).unwrap();
+    }
     o
 }
 

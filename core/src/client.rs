@@ -93,7 +93,7 @@ pub fn unwrap_envelope(reply: Value) -> crate::Result<Value> {
                 Some(Value::Array(items)) => items.into_iter().map(display_param).collect(),
                 Some(other) => vec![display_param(other)],
                 None => vec![
-                    "INTERNAL_ERROR".to_owned(),
+                    crate::codes::INTERNAL_ERROR.to_owned(),
                     "failure reply without ErrorDescription".to_owned(),
                 ],
             };

@@ -137,16 +137,30 @@ impl Failure {
     pub fn is(&self, code: &str) -> bool {
         self.code() == code
     }
+
+    /// The parameter that `errors.json` calls `name` for this failure's code
+    /// (`f.param("handle")` of a `HANDLE_INVALID`); `None` when the code is not listed, lists
+    /// no such parameter, or the server sent fewer.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        let names = crate::api::error_param_names(self.code())?;
+        let i = names.iter().position(|n| *n == name)?;
+        self.params().get(i).map(String::as_str)
+    }
 }
+
+/// The name `errors.json` gives the coordinator's address in `HOST_IS_SLAVE`.
+pub(crate) const HOST_IS_SLAVE_MASTER: &str = "Master IP address";
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = self.params();
-        let arg = |i: usize| p.get(i).map(String::as_str).unwrap_or("?");
+        // Parameters by their names in errors.json.
+        let arg = |name: &str| self.param(name).unwrap_or("?");
         write!(f, "{}: ", self.code())?;
         match self.code() {
             codes::SESSION_AUTHENTICATION_FAILED => {
                 write!(f, "the user name or password was not accepted")?;
+                // errors.json lists no parameters; xapi sends the user name first.
                 if let Some(user) = p.first().filter(|u| !u.is_empty()) {
                     write!(f, " (user {user})")?;
                 }
@@ -158,23 +172,30 @@ impl fmt::Display for Failure {
             codes::HOST_IS_SLAVE => write!(
                 f,
                 "this host is a pool member, not the coordinator; connect to {}",
-                arg(0)
+                arg(HOST_IS_SLAVE_MASTER)
             ),
-            codes::HANDLE_INVALID => write!(f, "no {} object has the reference {}", arg(0), arg(1)),
+            codes::HANDLE_INVALID => write!(
+                f,
+                "no {} object has the reference {}",
+                arg("class"),
+                arg("handle")
+            ),
             codes::VM_BAD_POWER_STATE => write!(
                 f,
                 "VM {} is {}, but the operation needs it to be {}",
-                arg(0),
-                arg(2),
-                arg(1)
+                arg("vm"),
+                arg("actual"),
+                arg("expected")
             ),
-            codes::MESSAGE_METHOD_UNKNOWN => write!(f, "the server has no method {}", arg(0)),
+            codes::MESSAGE_METHOD_UNKNOWN => {
+                write!(f, "the server has no method {}", arg("method"))
+            }
             codes::MESSAGE_PARAMETER_COUNT_MISMATCH => write!(
                 f,
                 "{} takes {} parameters but was given {}",
-                arg(0),
-                arg(1),
-                arg(2)
+                arg("method"),
+                arg("expected"),
+                arg("received")
             ),
             codes::INTERNAL_ERROR => write!(f, "the server failed internally: {}", p.join(", ")),
             _ => {
@@ -197,18 +218,9 @@ impl fmt::Display for Failure {
     }
 }
 
-/// The error codes the client itself acts on or names (DESIGN.md section 3); every other code of the
-/// datamodel is in [`crate::api::ERROR_CODES`].
-pub mod codes {
-    pub const SESSION_AUTHENTICATION_FAILED: &str = "SESSION_AUTHENTICATION_FAILED";
-    pub const SESSION_INVALID: &str = "SESSION_INVALID";
-    pub const HOST_IS_SLAVE: &str = "HOST_IS_SLAVE";
-    pub const HANDLE_INVALID: &str = "HANDLE_INVALID";
-    pub const VM_BAD_POWER_STATE: &str = "VM_BAD_POWER_STATE";
-    pub const MESSAGE_METHOD_UNKNOWN: &str = "MESSAGE_METHOD_UNKNOWN";
-    pub const MESSAGE_PARAMETER_COUNT_MISMATCH: &str = "MESSAGE_PARAMETER_COUNT_MISMATCH";
-    pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
-}
+/// Every error code of the datamodel's `errors.json`, generated (`xenapi::codes::HANDLE_INVALID`);
+/// [`crate::api::ERROR_CODES`] lists them with their parameter names.
+pub use crate::api::codes;
 
 #[cfg(test)]
 mod tests {
@@ -228,5 +240,44 @@ mod tests {
         let auth = Failure::with_code(codes::SESSION_AUTHENTICATION_FAILED, &["root", "x"]);
         assert!(auth.to_string().contains("user root"));
         assert_eq!(Failure::new(vec![]).code(), codes::INTERNAL_ERROR);
+    }
+
+    /// Every parameter the messages above name is one errors.json lists (a renamed parameter
+    /// would print "?").
+    #[test]
+    fn messages_read_parameters_errors_json_lists() {
+        let cases: &[(&str, &[&str], &str)] = &[
+            (
+                codes::HOST_IS_SLAVE,
+                &["10.0.0.1"],
+                "HOST_IS_SLAVE: this host is a pool member, not the coordinator; connect to \
+                 10.0.0.1",
+            ),
+            (
+                codes::HANDLE_INVALID,
+                &["VM", "OpaqueRef:x"],
+                "HANDLE_INVALID: no VM object has the reference OpaqueRef:x",
+            ),
+            (
+                codes::MESSAGE_METHOD_UNKNOWN,
+                &["VM.frob"],
+                "MESSAGE_METHOD_UNKNOWN: the server has no method VM.frob",
+            ),
+            (
+                codes::MESSAGE_PARAMETER_COUNT_MISMATCH,
+                &["VM.start", "3", "2"],
+                "MESSAGE_PARAMETER_COUNT_MISMATCH: VM.start takes 3 parameters but was given 2",
+            ),
+        ];
+        for (code, params, text) in cases {
+            assert_eq!(Failure::with_code(code, params).to_string(), *text);
+        }
+        let f = Failure::with_code(codes::HANDLE_INVALID, &["VM"]);
+        assert_eq!(f.param("class"), Some("VM"));
+        assert_eq!(f.param("handle"), None);
+        assert_eq!(
+            Failure::with_code("NOT_A_CODE_YET", &["x"]).param("x"),
+            None
+        );
     }
 }

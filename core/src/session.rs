@@ -218,7 +218,10 @@ impl Session {
                 Err(Error::Api(f))
                     if f.is(codes::HOST_IS_SLAVE) && client.options().follow_coordinator =>
                 {
-                    let master = f.params().first().cloned().unwrap_or_default();
+                    let master = f
+                        .param(crate::error::HOST_IS_SLAVE_MASTER)
+                        .unwrap_or_default()
+                        .to_owned();
                     let url = coordinator_url(client.url(), &master)?;
                     let options = client.options().clone();
                     let options = Options { url, ..options };

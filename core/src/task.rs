@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::api::{Task, TaskStatusType};
 use crate::codec::{decode_value, Limits};
 use crate::convert::{from_value_in, FromValue};
-use crate::{Error, Failure, Ref, Result, Session, Value};
+use crate::{codes, Error, Failure, Ref, Result, Session, Value};
 
 /// First pause between two `task.get_status` polls; it grows by half each time up to
 /// [`MAX_POLL_INTERVAL`].
@@ -51,7 +51,7 @@ pub fn wait(session: &Session, task: &Ref<Task>, timeout: Duration) -> Result<Va
                     .and_then(|info| Err(Error::Api(Failure::new(info)))),
             ),
             TaskStatusType::Cancelled => Some(Err(Error::Api(Failure::with_code(
-                "TASK_CANCELLED",
+                codes::TASK_CANCELLED,
                 &[task.as_str()],
             )))),
             TaskStatusType::Unknown(status) => Some(Err(Error::Protocol(format!(

@@ -50,6 +50,7 @@ mod bond;
 mod certificate;
 mod cluster;
 mod cluster_host;
+pub mod codes;
 mod console;
 mod crashdump;
 mod data_source;
