@@ -3,7 +3,8 @@
 
 use std::time::Instant;
 
-use xenapi::{Options, Session, Value};
+use xenapi::api::Vm;
+use xenapi::{Options, Ref, Session};
 
 fn main() -> xenapi::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -12,15 +13,13 @@ fn main() -> xenapi::Result<()> {
         .unwrap_or_else(|| "http://127.0.0.1:9363".into());
     let n: u32 = args.next().and_then(|s| s.parse().ok()).unwrap_or(2000);
     let session = Session::connect(Options::new(url), "root", "password")?;
-    let vms = session.call("VM.get_all", vec![])?;
-    let vm = vms
-        .as_array()
-        .and_then(|v| v.first())
-        .cloned()
-        .unwrap_or(Value::Nil);
+    let vm = Vm::get_all(&session)?
+        .into_iter()
+        .next()
+        .unwrap_or_else(Ref::null);
     let start = Instant::now();
     for _ in 0..n {
-        session.call("VM.get_power_state", vec![vm.clone()])?;
+        Vm::get_power_state(&session, &vm)?;
     }
     let dt = start.elapsed().as_secs_f64();
     println!(
