@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use xenapi::codec::{self, Encoder};
 use xenapi::{DateTime, Value};
+use xenapi_spec::{Model, Ty};
 
 /// How xapi writes values: untyped strings, int64s as strings.
 pub const XAPI_STYLE: Encoder = Encoder {
@@ -56,38 +57,25 @@ impl Rng {
 
 struct Field {
     name: String,
-    ty: String,
+    ty: Ty,
 }
 
-/// The `VM` class's fields and every enum of the datamodel.
+/// The `VM` class's fields and every enum of the datamodel (crate `xenapi-spec`).
 fn datamodel() -> (Vec<Field>, HashMap<String, Vec<String>>) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/datamodel.json");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let json: serde_json::Value = serde_json::from_str(&text).expect("datamodel.json");
-    let classes = json["classes"].as_array().expect("classes");
-    let mut enums = HashMap::new();
-    for class in classes {
-        for e in class["enums"].as_array().into_iter().flatten() {
-            let values = e["values"]
-                .as_array()
-                .expect("enum values")
-                .iter()
-                .map(|v| v.as_str().expect("enum value").to_owned())
-                .collect();
-            enums.insert(e["name"].as_str().expect("enum name").to_owned(), values);
-        }
-    }
-    let vm = classes
+    let model = Model::embedded().expect("the embedded datamodel parses");
+    let enums = model
+        .classes
         .iter()
-        .find(|c| c["name"] == "VM")
-        .expect("class VM");
-    let fields = vm["fields"]
-        .as_array()
-        .expect("VM fields")
+        .flat_map(|c| &c.enums)
+        .map(|e| (e.name.clone(), e.values.clone()))
+        .collect();
+    let vm = model.class("VM").expect("class VM");
+    let fields = vm
+        .fields
         .iter()
         .map(|f| Field {
-            name: f["name"].as_str().expect("field name").to_owned(),
-            ty: f["type"].as_str().expect("field type").to_owned(),
+            name: f.name.clone(),
+            ty: f.ty.clone(),
         })
         .collect();
     (fields, enums)
@@ -153,8 +141,7 @@ fn vm_record(
     let mut members = Vec::with_capacity(fields.len());
     for f in fields {
         let name = f.name.as_str();
-        let ty = f.ty.as_str();
-        let v = match (name, ty) {
+        let v = match (name, &f.ty) {
             ("uuid", _) => s(uuid.clone()),
             ("name_label", _) => s(label.clone()),
             ("name_description", _) => s(format!("Created by the provisioning service for tenant {} & team <ops>", i % 13)),
@@ -203,16 +190,16 @@ fn vm_record(
             ("tags", _) => Value::Array(vec![s("production"), s(format!("tenant-{}", i % 13))]),
             ("snapshot_time", _) => Value::DateTime(DateTime::from_unix(0)),
             ("HVM_shadow_multiplier", _) => Value::Double(1.0),
-            (_, "int") => s(match name {
+            (_, Ty::Int) => s(match name {
                 n if n.starts_with("memory") => ((1u64 << 30) * (1 + rng.below(16))).to_string(),
                 "VCPUs_max" | "VCPUs_at_startup" => (1 + rng.below(8)).to_string(),
                 _ => rng.below(4).to_string(),
             }),
-            (_, "bool") => Value::Bool(rng.below(4) == 0),
-            (_, "string") => s(""),
-            (_, "float") => Value::Double(rng.below(1000) as f64 / 8.0),
-            (_, "datetime") => Value::DateTime(DateTime::from_unix(1_700_000_000 + rng.below(10_000_000) as i64)),
-            (_, "string set") => Value::Array(vec![]),
+            (_, Ty::Bool) => Value::Bool(rng.below(4) == 0),
+            (_, Ty::String) => s(""),
+            (_, Ty::Float) => Value::Double(rng.below(1000) as f64 / 8.0),
+            (_, Ty::DateTime) => Value::DateTime(DateTime::from_unix(1_700_000_000 + rng.below(10_000_000) as i64)),
+            (_, Ty::Set(t)) if **t == Ty::String => Value::Array(vec![]),
             (_, ty) => typed(rng, name, ty, enums, running),
         };
         members.push((f.name.clone(), v));
@@ -224,56 +211,58 @@ fn vm_record(
 fn typed(
     rng: &mut Rng,
     name: &str,
-    ty: &str,
+    ty: &Ty,
     enums: &HashMap<String, Vec<String>>,
     running: bool,
 ) -> Value {
-    if let Some(e) = ty
-        .strip_prefix("enum ")
-        .and_then(|t| t.strip_suffix(" set"))
-    {
-        let values = &enums[e];
-        let n = if name == "allowed_operations" {
-            values.len().min(if running { 20 } else { 12 })
-        } else {
-            rng.below(2) as usize
-        };
-        return Value::Array(values.iter().take(n).map(|v| s(v.clone())).collect());
+    match ty {
+        Ty::Set(t) => match &**t {
+            Ty::Enum(e) => {
+                let values = &enums[e];
+                let n = if name == "allowed_operations" {
+                    values.len().min(if running { 20 } else { 12 })
+                } else {
+                    rng.below(2) as usize
+                };
+                Value::Array(values.iter().take(n).map(|v| s(v.clone())).collect())
+            }
+            Ty::Ref(_) => {
+                // A VM typically has a couple of disks, a NIC and a console, and few other
+                // devices.
+                let n = match name {
+                    "VBDs" => 2 + rng.below(2),
+                    "VIFs" | "consoles" => 1,
+                    _ => u64::from(rng.below(5) == 0),
+                };
+                Value::Array((0..n).map(|_| s(rng.opaque_ref())).collect())
+            }
+            _ => panic!("no generator for VM.{name}: {ty:?}"),
+        },
+        Ty::Enum(e) => s(rng.pick(&enums[e]).to_owned()),
+        Ty::Ref(_) => {
+            // Only a VM's host and metrics refs are usually set; the rest are mostly NULL.
+            let set = match name {
+                "resident_on" | "metrics" | "guest_metrics" => running || name == "metrics",
+                _ => rng.below(6) == 0,
+            };
+            s(if !set {
+                "OpaqueRef:NULL".to_owned()
+            } else {
+                rng.opaque_ref()
+            })
+        }
+        Ty::Map(..) => {
+            // current_operations, blocked_operations, blobs, snapshot_info: mostly empty or
+            // small.
+            let n = rng.below(2);
+            Value::Struct(
+                (0..n)
+                    .map(|_| (rng.opaque_ref(), s("clean_shutdown")))
+                    .collect(),
+            )
+        }
+        _ => panic!("no generator for VM.{name}: {ty:?}"),
     }
-    if let Some(e) = ty.strip_prefix("enum ") {
-        return s(rng.pick(&enums[e]).to_owned());
-    }
-    if ty.ends_with(" ref set") {
-        // A VM typically has a couple of disks, a NIC and a console, and few other devices.
-        let n = match name {
-            "VBDs" => 2 + rng.below(2),
-            "VIFs" | "consoles" => 1,
-            _ => u64::from(rng.below(5) == 0),
-        };
-        return Value::Array((0..n).map(|_| s(rng.opaque_ref())).collect());
-    }
-    if ty.ends_with(" ref") {
-        // Only a VM's host and metrics refs are usually set; the rest are mostly NULL.
-        let set = match name {
-            "resident_on" | "metrics" | "guest_metrics" => running || name == "metrics",
-            _ => rng.below(6) == 0,
-        };
-        return s(if !set {
-            "OpaqueRef:NULL".to_owned()
-        } else {
-            rng.opaque_ref()
-        });
-    }
-    if ty.ends_with(" map") {
-        // current_operations, blocked_operations, blobs, snapshot_info: mostly empty or small.
-        let n = rng.below(2);
-        return Value::Struct(
-            (0..n)
-                .map(|_| (rng.opaque_ref(), s("clean_shutdown")))
-                .collect(),
-        );
-    }
-    panic!("no generator for VM.{name}: {ty}");
 }
 
 /// `{Status: Success, Value: {ref: record}}` for `n` VMs.
