@@ -4,10 +4,13 @@
 #
 #   ffi-build         libxenapi.so and libxenapi.a (debug) under $(FFI_TARGET)/debug
 #   ffi-header        regenerate include/xenapi.h (cbindgen library, no global install)
-#   ffi-header-check  fail if include/xenapi.h is stale; compile it as C99 and C++ with -Werror
+#   ffi-header-check  fail if include/xenapi.h is stale; compile it and every generated header
+#                     (include/xenapi/, from xenapi-codegen) as C99 and C++ with -Werror
 #   ffi-test          header check, the C tests against xenapi-sim, and the examples
 #   ffi-valgrind      the C tests under valgrind (definite leaks and memory errors fail)
 #   ffi-examples      examples/c/xm (linked statically against libxenapi.a)
+#   ffi-bench-build   $(FFI_OUT)/bench_get_all_records, linked against the release libxenapi.a:
+#                     `bench_get_all_records URL ROUNDS` prints `c-typed MS` (best round)
 #   install           PREFIX=/usr/local (DESTDIR too): library, header and xenapi.pc (release)
 #
 # The tests start the simulator themselves: $(XENAPI_SIM), built when it is the default path.
@@ -32,7 +35,7 @@ FFI_CXX ?= g++
 FFI_CFLAGS ?= -std=c99 -Wall -Wextra -Werror -pedantic -g -O1
 FFI_CXXFLAGS ?= -std=c++11 -Wall -Wextra -Werror -pedantic
 FFI_STATIC_LIBS := -lpthread -ldl -lm -lrt -lutil -lgcc_s
-FFI_TESTS := scenario errors threads
+FFI_TESTS := scenario errors threads records
 FFI_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 FFI_MAJOR := $(firstword $(subst ., ,$(FFI_VERSION)))
 VALGRIND ?= valgrind
@@ -44,7 +47,7 @@ DESTDIR ?=
 FFI_PROFILE ?= release
 
 .PHONY: ffi-build ffi-header ffi-header-check ffi-test ffi-valgrind ffi-examples ffi-sim \
-	ffi-c-tests install
+	ffi-c-tests ffi-bench-build install
 
 ffi-build:
 	$(CARGO) build -p xenapi-ffi
@@ -58,6 +61,15 @@ ffi-header-check:
 	printf '#include "xenapi.h"\n#include "xenapi.h"\nint main(void) { return xenapi_version() == 0; }\n' > $(FFI_OUT)/header_check.c
 	$(FFI_CC) $(FFI_CFLAGS) -Iinclude -c $(FFI_OUT)/header_check.c -o $(FFI_OUT)/header_check_c.o
 	$(FFI_CXX) $(FFI_CXXFLAGS) -Iinclude -x c++ -c $(FFI_OUT)/header_check.c -o $(FFI_OUT)/header_check_cxx.o
+	@# Every generated header on its own (first, and twice), as C99 and as C++.
+	@set -e; for h in include/xenapi/*.h; do \
+		printf '#include "xenapi/%s"\n#include "xenapi/%s"\nint main(void) { return 0; }\n' \
+			$$(basename $$h) $$(basename $$h) > $(FFI_OUT)/header_check_one.c; \
+		$(FFI_CC) $(FFI_CFLAGS) -Iinclude -fsyntax-only $(FFI_OUT)/header_check_one.c || \
+			{ echo "$$h does not compile as C99" >&2; exit 1; }; \
+		$(FFI_CXX) $(FFI_CXXFLAGS) -Iinclude -x c++ -fsyntax-only $(FFI_OUT)/header_check_one.c || \
+			{ echo "$$h does not compile as C++" >&2; exit 1; }; \
+	done; echo "include/xenapi.h and $$(ls include/xenapi/*.h | wc -l) generated headers compile as C99 and C++"
 
 # The simulator: built unless XENAPI_SIM names another binary.
 ffi-sim:
@@ -97,6 +109,13 @@ ffi-examples: ffi-build
 		$(FFI_DEBUG_DIR)/libxenapi.a $(FFI_STATIC_LIBS)
 	@echo "built $(FFI_OUT)/xm"
 
+ffi-bench-build:
+	$(CARGO) build --release -p xenapi-ffi
+	@mkdir -p $(FFI_OUT)
+	$(FFI_CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Iinclude tests/c/bench_get_all_records.c \
+		-o $(FFI_OUT)/bench_get_all_records $(FFI_TARGET)/release/libxenapi.a $(FFI_STATIC_LIBS)
+	@echo "built $(FFI_OUT)/bench_get_all_records"
+
 install:
 	$(CARGO) build -p xenapi-ffi $(if $(filter release,$(FFI_PROFILE)),--release,)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
@@ -106,6 +125,8 @@ install:
 	ln -sf libxenapi.so.$(FFI_MAJOR) $(DESTDIR)$(PREFIX)/lib/libxenapi.so
 	install -m 0644 $(FFI_TARGET)/$(FFI_PROFILE)/libxenapi.a $(DESTDIR)$(PREFIX)/lib/libxenapi.a
 	install -m 0644 include/xenapi.h $(DESTDIR)$(PREFIX)/include/xenapi.h
+	install -d $(DESTDIR)$(PREFIX)/include/xenapi
+	install -m 0644 include/xenapi/*.h $(DESTDIR)$(PREFIX)/include/xenapi/
 	printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
 		'includedir=$${prefix}/include' '' 'Name: xenapi' \
 		'Description: XenAPI (Xen Management API) client library, the C ABI of xenapi-rs' \
