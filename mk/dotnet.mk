@@ -1,11 +1,15 @@
 # The .NET package (dotnet/): C# over libxenapi, built with Mono's mcs (no .NET SDK needed),
 # tested with Debian's NUnit 2.6 console under Mono, packed with Mono's nuget.
 #
-#   make dotnet-build   XenApi.dll, Xm.exe, the test assembly and the bench, into build/dotnet/
-#   make dotnet-test    the NUnit suite against xenapi-sim
+#   make dotnet-build   XenApi.dll, Xm.exe, XenServerStyle.exe, the test assembly and the bench,
+#                       into build/dotnet/
+#   make dotnet-test    the NUnit suite against xenapi-sim, then the XenServer.NET-style sample
 #   make dotnet-pack    build/dotnet/XenApi.<version>.nupkg, and check its layout
 #   make dotnet-demo    the talk's xm.exe walk against xenapi-sim (make demo runs it too)
-#   make dotnet-bench   VM.get_all_records of 2,000 VMs: C# vs the Rust core, in one run
+#   make dotnet-bench   VM.get_all_records of 2,000 VMs: the Rust core, C# and C, alternating rounds
+#
+# The typed C# API (dotnet/src/Generated/, dotnet/tests/Generated/) is written by
+# `cargo run -p xenapi-codegen` (codegen/src/csharp.rs); it calls the generated C API of libxenapi.
 #
 # Included from the repository root's Makefile; every path is relative to the root.
 
@@ -35,8 +39,13 @@ DOTNET_NUNIT_FW = $(firstword $(wildcard /usr/lib/cli/nunit.framework-2.*/nunit.
 DOTNET_ENV := LD_LIBRARY_PATH=$(abspath $(DOTNET_OUT))$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} \
 	XENAPI_SIM=$(abspath $(DOTNET_SIM))
 
-DOTNET_LIB_SRC := $(sort $(wildcard dotnet/src/*.cs))
-DOTNET_TEST_SRC := $(sort $(wildcard dotnet/tests/*.cs))
+DOTNET_LIB_SRC := $(sort $(wildcard dotnet/src/*.cs dotnet/src/Generated/*.cs))
+DOTNET_TEST_SRC := $(sort $(wildcard dotnet/tests/*.cs dotnet/tests/Generated/*.cs))
+# The C side of the bench (tests/c/bench_get_all_records.c, from the C API's work): built here
+# against the same release libxenapi when the source exists; it prints `c-typed MS`.
+DOTNET_C_BENCH_SRC := tests/c/bench_get_all_records.c
+DOTNET_C_BENCH := $(DOTNET_OUT)/bench_get_all_records
+DOTNET_CC ?= gcc
 
 .PHONY: dotnet-deps dotnet-native dotnet-build dotnet-test dotnet-pack dotnet-demo dotnet-bench dotnet-clean
 
@@ -57,6 +66,8 @@ dotnet-build: dotnet-deps dotnet-native
 	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll -out:$(DOTNET_OUT)/Xm.exe \
 	  dotnet/examples/Xm/Xm.cs
 	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
+	  -out:$(DOTNET_OUT)/XenServerStyle.exe dotnet/examples/XenServerStyle/Program.cs
+	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
 	  -out:$(DOTNET_OUT)/GetAllRecords.exe dotnet/bench/GetAllRecords.cs
 	@test -n "$(DOTNET_NUNIT_FW)" || { echo "nunit.framework.dll not found (apt-get install nunit-console)"; exit 1; }
 	cp $(DOTNET_NUNIT_FW) $(DOTNET_OUT)/
@@ -66,6 +77,10 @@ dotnet-build: dotnet-deps dotnet-native
 dotnet-test: dotnet-build
 	cd $(DOTNET_OUT) && $(DOTNET_ENV) $(NUNIT_CONSOLE) -nologo -noshadow -labels \
 	  -xml=TestResult.xml XenApi.Tests.dll
+	@# The XenServer.NET-style sample, as its users would run it, in both dialects.
+	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 3 -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$SIM_URL"'
+	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 3 --dialect xend -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$SIM_URL"'
+
 
 # NuGet layout: lib/netstandard2.0/XenApi.dll and runtimes/<rid>/native/<library>. Native libraries
 # built elsewhere are packed too when staged first under build/dotnet/stage/runtimes/win-x64/native/
@@ -106,10 +121,24 @@ dotnet-bench: dotnet-build
 	cp Cargo.lock tests/dotnet/bench-rs/Cargo.lock
 	CARGO_TARGET_DIR=$(abspath $(DOTNET_TARGET)) $(CARGO) build --release -q \
 	  --manifest-path tests/dotnet/bench-rs/Cargo.toml
-	@# Three alternating rounds on one simulator, so that a busy machine weighs on both sides alike.
+	@if [ -f $(DOTNET_C_BENCH_SRC) ]; then \
+	  echo "$(DOTNET_CC) -O2 $(DOTNET_C_BENCH_SRC) -> $(DOTNET_C_BENCH)"; \
+	  $(DOTNET_CC) -std=c99 -O2 -Iinclude -Itests/c $(DOTNET_C_BENCH_SRC) -o $(DOTNET_C_BENCH) \
+	    -L$(DOTNET_OUT) -lxenapi -lpthread -Wl,-rpath,$(abspath $(DOTNET_OUT)); \
+	else echo "dotnet-bench: no $(DOTNET_C_BENCH_SRC) yet: c-typed is skipped"; rm -f $(DOTNET_C_BENCH); fi
+	@# Alternating rounds on one simulator, so that a busy machine weighs on every side alike; each
+	@# line is the best of its round (ms); then the ratios of the best of all rounds.
 	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 2000 -- sh -c 'for round in 1 2 3; do \
 	  $(DOTNET_TARGET)/release/xenapi-dotnet-bench "$$SIM_URL" 5; \
-	  $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" 5; done'
+	  $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" 5; \
+	  if [ -x $(DOTNET_C_BENCH) ]; then $(DOTNET_C_BENCH) "$$SIM_URL" 5; fi; \
+	  done' | tee $(DOTNET_OUT)/bench.txt
+	@awk '{ if (!($$1 in best) || $$2 < best[$$1]) best[$$1] = $$2 } \
+	  END { r = best["rust-core-typed"]; \
+	        if (r > 0 && ("dotnet-typed" in best)) printf "ratio dotnet-typed/rust-core-typed %.2f\n", best["dotnet-typed"] / r; \
+	        if (r > 0 && ("c-typed" in best)) printf "ratio c-typed/rust-core-typed %.2f\n", best["c-typed"] / r; \
+	        if (("c-typed" in best) && best["c-typed"] > 0) printf "ratio dotnet-typed/c-typed %.2f\n", best["dotnet-typed"] / best["c-typed"] }' \
+	  $(DOTNET_OUT)/bench.txt
 
 dotnet-clean:
 	rm -rf $(DOTNET_OUT)

@@ -6,12 +6,11 @@
 //! cargo run -p xenapi-codegen -- --check # list stale files, exit 1 if any
 //! ```
 //!
-//! [`model`] (crate `xenapi-spec`) parses the datamodel once; each backend ([`rust`], [`python`]) turns the model into
+//! [`model`] (crate `xenapi-spec`) parses the datamodel once; each backend ([`rust`], [`python`], [`csharp`]) turns the model into
 //! `(path, contents)` pairs; this file formats (`.rs` files, with rustfmt), compares and writes
 //! them.
 
-// The C names are used by the C and C# backends (landing next).
-#[allow(dead_code)]
+mod csharp;
 mod naming;
 mod python;
 mod rust;
@@ -24,9 +23,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-/// Directories whose `.rs` files are all generated: a file there that the generator no longer
-/// writes is stale.
-const GENERATED_DIRS: &[&str] = &["core/src/api"];
+/// Directories whose files of an extension are all generated: a file there that the generator no
+/// longer writes is stale.
+const GENERATED_DIRS: &[(&str, &str)] = &[
+    ("core/src/api", "rs"),
+    ("dotnet/src/Generated", "cs"),
+    ("dotnet/tests/Generated", "cs"),
+];
 
 fn main() -> ExitCode {
     let check = match std::env::args().nth(1).as_deref() {
@@ -64,6 +67,7 @@ fn run(check: bool) -> Result<bool, String> {
 
     let mut files = rust::generate(&model);
     files.extend(python::generate(&model));
+    files.extend(csharp::generate(&model));
     let written: BTreeSet<PathBuf> = files.iter().map(|(p, _)| root.join(p)).collect();
     let mut stale = Vec::new();
     for (rel, text) in &files {
@@ -84,11 +88,11 @@ fn run(check: bool) -> Result<bool, String> {
             std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         }
     }
-    for dir in GENERATED_DIRS {
+    for (dir, ext) in GENERATED_DIRS {
         let entries = std::fs::read_dir(root.join(dir)).map_err(|e| format!("{dir}: {e}"))?;
         let mut extra: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "rs") && !written.contains(p))
+            .filter(|p| p.extension().is_some_and(|x| x == *ext) && !written.contains(p))
             .collect();
         extra.sort();
         for path in extra {
@@ -106,8 +110,9 @@ fn run(check: bool) -> Result<bool, String> {
             eprintln!("run `cargo run -p xenapi-codegen` and commit the result");
         }
     } else {
+        let (covered, total) = csharp::coverage(&model);
         eprintln!(
-            "xenapi-codegen: {} files, {} updated",
+            "xenapi-codegen: {} files, {} updated; C#: {covered} of {total} messages",
             files.len(),
             stale.len()
         );
