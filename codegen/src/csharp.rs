@@ -1275,6 +1275,20 @@ fn reader(o: &mut String, model: &Model, ty: &Ty) {
             let h = c_handle(ty).unwrap();
             let key = read_expr(model, k, &format!("Native.{h}_key(h, (UIntPtr)i)"), None);
             let value = read_expr(model, v, &format!("Native.{h}_value(h, (UIntPtr)i)"), None);
+            if matches!((&**k, &**v), (Ty::Ref(a), Ty::Record(b)) if a == b) {
+                // get_all_records: each record also knows its reference.
+                writeln!(
+                    o,
+                    "        internal static {cs} R_{name}(IntPtr h)\n        {{\n            int n = h \
+                     == IntPtr.Zero ? 0 : (int)Native.{h}_len(h);\n            var r = new {cs}(n);\n            \
+                     for (int i = 0; i < n; i++)\n            {{\n                var key = {key};\n                \
+                     var record = {value};\n                if (record != null) record.opaque_ref = \
+                     key.opaque_ref;\n                r[key] = record;\n            }}\n            return \
+                     r;\n        }}\n"
+                )
+                .unwrap();
+                return;
+            }
             writeln!(
                 o,
                 "        internal static {cs} R_{name}(IntPtr h)\n        {{\n            int n = h \

@@ -51,7 +51,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_bond_record_map_len(h);
             var r = new Dictionary<XenRef<Bond>, Bond>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Bond>(Native.xenapi_bond_record_map_key(h, (UIntPtr)i))] = Conv.R_record_Bond(Native.xenapi_bond_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Bond>(Native.xenapi_bond_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_Bond(Native.xenapi_bond_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -60,7 +65,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_certificate_record_map_len(h);
             var r = new Dictionary<XenRef<Certificate>, Certificate>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Certificate>(Native.xenapi_certificate_record_map_key(h, (UIntPtr)i))] = Conv.R_record_Certificate(Native.xenapi_certificate_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Certificate>(Native.xenapi_certificate_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_Certificate(Native.xenapi_certificate_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -69,7 +79,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_cluster_host_record_map_len(h);
             var r = new Dictionary<XenRef<Cluster_host>, Cluster_host>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Cluster_host>(Native.xenapi_cluster_host_record_map_key(h, (UIntPtr)i))] = Conv.R_record_Cluster_host(Native.xenapi_cluster_host_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Cluster_host>(Native.xenapi_cluster_host_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_Cluster_host(Native.xenapi_cluster_host_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -78,7 +93,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_cluster_record_map_len(h);
             var r = new Dictionary<XenRef<Cluster>, Cluster>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Cluster>(Native.xenapi_cluster_record_map_key(h, (UIntPtr)i))] = Conv.R_record_Cluster(Native.xenapi_cluster_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Cluster>(Native.xenapi_cluster_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_Cluster(Native.xenapi_cluster_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -87,7 +107,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_dr_task_record_map_len(h);
             var r = new Dictionary<XenRef<DR_task>, DR_task>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<DR_task>(Native.xenapi_dr_task_record_map_key(h, (UIntPtr)i))] = Conv.R_record_DR_task(Native.xenapi_dr_task_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<DR_task>(Native.xenapi_dr_task_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_DR_task(Native.xenapi_dr_task_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -96,7 +121,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_feature_record_map_len(h);
             var r = new Dictionary<XenRef<Feature>, Feature>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Feature>(Native.xenapi_feature_record_map_key(h, (UIntPtr)i))] = Conv.R_record_Feature(Native.xenapi_feature_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Feature>(Native.xenapi_feature_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_Feature(Native.xenapi_feature_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -105,7 +135,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_gpu_group_record_map_len(h);
             var r = new Dictionary<XenRef<GPU_group>, GPU_group>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<GPU_group>(Native.xenapi_gpu_group_record_map_key(h, (UIntPtr)i))] = Conv.R_record_GPU_group(Native.xenapi_gpu_group_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<GPU_group>(Native.xenapi_gpu_group_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_GPU_group(Native.xenapi_gpu_group_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -114,7 +149,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_observer_record_map_len(h);
             var r = new Dictionary<XenRef<Observer>, Observer>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Observer>(Native.xenapi_observer_record_map_key(h, (UIntPtr)i))] = Conv.R_record_Observer(Native.xenapi_observer_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Observer>(Native.xenapi_observer_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_Observer(Native.xenapi_observer_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -123,7 +163,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pbd_record_map_len(h);
             var r = new Dictionary<XenRef<PBD>, PBD>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<PBD>(Native.xenapi_pbd_record_map_key(h, (UIntPtr)i))] = Conv.R_record_PBD(Native.xenapi_pbd_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<PBD>(Native.xenapi_pbd_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_PBD(Native.xenapi_pbd_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -132,7 +177,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pci_record_map_len(h);
             var r = new Dictionary<XenRef<PCI>, PCI>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<PCI>(Native.xenapi_pci_record_map_key(h, (UIntPtr)i))] = Conv.R_record_PCI(Native.xenapi_pci_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<PCI>(Native.xenapi_pci_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_PCI(Native.xenapi_pci_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -141,7 +191,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pgpu_record_map_len(h);
             var r = new Dictionary<XenRef<PGPU>, PGPU>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<PGPU>(Native.xenapi_pgpu_record_map_key(h, (UIntPtr)i))] = Conv.R_record_PGPU(Native.xenapi_pgpu_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<PGPU>(Native.xenapi_pgpu_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_PGPU(Native.xenapi_pgpu_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -150,7 +205,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pif_metrics_record_map_len(h);
             var r = new Dictionary<XenRef<PIF_metrics>, PIF_metrics>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<PIF_metrics>(Native.xenapi_pif_metrics_record_map_key(h, (UIntPtr)i))] = Conv.R_record_PIF_metrics(Native.xenapi_pif_metrics_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<PIF_metrics>(Native.xenapi_pif_metrics_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_PIF_metrics(Native.xenapi_pif_metrics_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -159,7 +219,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pif_record_map_len(h);
             var r = new Dictionary<XenRef<PIF>, PIF>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<PIF>(Native.xenapi_pif_record_map_key(h, (UIntPtr)i))] = Conv.R_record_PIF(Native.xenapi_pif_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<PIF>(Native.xenapi_pif_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_PIF(Native.xenapi_pif_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -168,7 +233,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pusb_record_map_len(h);
             var r = new Dictionary<XenRef<PUSB>, PUSB>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<PUSB>(Native.xenapi_pusb_record_map_key(h, (UIntPtr)i))] = Conv.R_record_PUSB(Native.xenapi_pusb_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<PUSB>(Native.xenapi_pusb_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_PUSB(Native.xenapi_pusb_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -177,7 +247,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pvs_cache_storage_record_map_len(h);
             var r = new Dictionary<XenRef<PVS_cache_storage>, PVS_cache_storage>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<PVS_cache_storage>(Native.xenapi_pvs_cache_storage_record_map_key(h, (UIntPtr)i))] = Conv.R_record_PVS_cache_storage(Native.xenapi_pvs_cache_storage_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<PVS_cache_storage>(Native.xenapi_pvs_cache_storage_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_PVS_cache_storage(Native.xenapi_pvs_cache_storage_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -186,7 +261,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pvs_proxy_record_map_len(h);
             var r = new Dictionary<XenRef<PVS_proxy>, PVS_proxy>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<PVS_proxy>(Native.xenapi_pvs_proxy_record_map_key(h, (UIntPtr)i))] = Conv.R_record_PVS_proxy(Native.xenapi_pvs_proxy_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<PVS_proxy>(Native.xenapi_pvs_proxy_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_PVS_proxy(Native.xenapi_pvs_proxy_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -195,7 +275,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pvs_server_record_map_len(h);
             var r = new Dictionary<XenRef<PVS_server>, PVS_server>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<PVS_server>(Native.xenapi_pvs_server_record_map_key(h, (UIntPtr)i))] = Conv.R_record_PVS_server(Native.xenapi_pvs_server_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<PVS_server>(Native.xenapi_pvs_server_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_PVS_server(Native.xenapi_pvs_server_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -204,7 +289,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pvs_site_record_map_len(h);
             var r = new Dictionary<XenRef<PVS_site>, PVS_site>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<PVS_site>(Native.xenapi_pvs_site_record_map_key(h, (UIntPtr)i))] = Conv.R_record_PVS_site(Native.xenapi_pvs_site_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<PVS_site>(Native.xenapi_pvs_site_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_PVS_site(Native.xenapi_pvs_site_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -213,7 +303,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_repository_record_map_len(h);
             var r = new Dictionary<XenRef<Repository>, Repository>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Repository>(Native.xenapi_repository_record_map_key(h, (UIntPtr)i))] = Conv.R_record_Repository(Native.xenapi_repository_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Repository>(Native.xenapi_repository_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_Repository(Native.xenapi_repository_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -222,7 +317,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_sdn_controller_record_map_len(h);
             var r = new Dictionary<XenRef<SDN_controller>, SDN_controller>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<SDN_controller>(Native.xenapi_sdn_controller_record_map_key(h, (UIntPtr)i))] = Conv.R_record_SDN_controller(Native.xenapi_sdn_controller_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<SDN_controller>(Native.xenapi_sdn_controller_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_SDN_controller(Native.xenapi_sdn_controller_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -231,7 +331,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_sm_record_map_len(h);
             var r = new Dictionary<XenRef<SM>, SM>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<SM>(Native.xenapi_sm_record_map_key(h, (UIntPtr)i))] = Conv.R_record_SM(Native.xenapi_sm_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<SM>(Native.xenapi_sm_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_SM(Native.xenapi_sm_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -240,7 +345,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_sr_record_map_len(h);
             var r = new Dictionary<XenRef<SR>, SR>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<SR>(Native.xenapi_sr_record_map_key(h, (UIntPtr)i))] = Conv.R_record_SR(Native.xenapi_sr_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<SR>(Native.xenapi_sr_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_SR(Native.xenapi_sr_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -249,7 +359,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_usb_group_record_map_len(h);
             var r = new Dictionary<XenRef<USB_group>, USB_group>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<USB_group>(Native.xenapi_usb_group_record_map_key(h, (UIntPtr)i))] = Conv.R_record_USB_group(Native.xenapi_usb_group_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<USB_group>(Native.xenapi_usb_group_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_USB_group(Native.xenapi_usb_group_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -258,7 +373,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vbd_metrics_record_map_len(h);
             var r = new Dictionary<XenRef<VBD_metrics>, VBD_metrics>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VBD_metrics>(Native.xenapi_vbd_metrics_record_map_key(h, (UIntPtr)i))] = Conv.R_record_VBD_metrics(Native.xenapi_vbd_metrics_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<VBD_metrics>(Native.xenapi_vbd_metrics_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_VBD_metrics(Native.xenapi_vbd_metrics_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -267,7 +387,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vbd_record_map_len(h);
             var r = new Dictionary<XenRef<VBD>, VBD>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VBD>(Native.xenapi_vbd_record_map_key(h, (UIntPtr)i))] = Conv.R_record_VBD(Native.xenapi_vbd_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<VBD>(Native.xenapi_vbd_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_VBD(Native.xenapi_vbd_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -276,7 +401,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vdi_record_map_len(h);
             var r = new Dictionary<XenRef<VDI>, VDI>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VDI>(Native.xenapi_vdi_record_map_key(h, (UIntPtr)i))] = Conv.R_record_VDI(Native.xenapi_vdi_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<VDI>(Native.xenapi_vdi_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_VDI(Native.xenapi_vdi_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -285,7 +415,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vgpu_record_map_len(h);
             var r = new Dictionary<XenRef<VGPU>, VGPU>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VGPU>(Native.xenapi_vgpu_record_map_key(h, (UIntPtr)i))] = Conv.R_record_VGPU(Native.xenapi_vgpu_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<VGPU>(Native.xenapi_vgpu_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_VGPU(Native.xenapi_vgpu_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -303,7 +438,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vgpu_type_record_map_len(h);
             var r = new Dictionary<XenRef<VGPU_type>, VGPU_type>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VGPU_type>(Native.xenapi_vgpu_type_record_map_key(h, (UIntPtr)i))] = Conv.R_record_VGPU_type(Native.xenapi_vgpu_type_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<VGPU_type>(Native.xenapi_vgpu_type_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_VGPU_type(Native.xenapi_vgpu_type_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -312,7 +452,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vif_metrics_record_map_len(h);
             var r = new Dictionary<XenRef<VIF_metrics>, VIF_metrics>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VIF_metrics>(Native.xenapi_vif_metrics_record_map_key(h, (UIntPtr)i))] = Conv.R_record_VIF_metrics(Native.xenapi_vif_metrics_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<VIF_metrics>(Native.xenapi_vif_metrics_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_VIF_metrics(Native.xenapi_vif_metrics_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -321,7 +466,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vif_record_map_len(h);
             var r = new Dictionary<XenRef<VIF>, VIF>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VIF>(Native.xenapi_vif_record_map_key(h, (UIntPtr)i))] = Conv.R_record_VIF(Native.xenapi_vif_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<VIF>(Native.xenapi_vif_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_VIF(Native.xenapi_vif_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -339,7 +489,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vlan_record_map_len(h);
             var r = new Dictionary<XenRef<VLAN>, VLAN>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VLAN>(Native.xenapi_vlan_record_map_key(h, (UIntPtr)i))] = Conv.R_record_VLAN(Native.xenapi_vlan_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<VLAN>(Native.xenapi_vlan_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_VLAN(Native.xenapi_vlan_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -348,7 +503,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vmpp_record_map_len(h);
             var r = new Dictionary<XenRef<VMPP>, VMPP>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VMPP>(Native.xenapi_vmpp_record_map_key(h, (UIntPtr)i))] = Conv.R_record_VMPP(Native.xenapi_vmpp_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<VMPP>(Native.xenapi_vmpp_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_VMPP(Native.xenapi_vmpp_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -357,7 +517,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vmss_record_map_len(h);
             var r = new Dictionary<XenRef<VMSS>, VMSS>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VMSS>(Native.xenapi_vmss_record_map_key(h, (UIntPtr)i))] = Conv.R_record_VMSS(Native.xenapi_vmss_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<VMSS>(Native.xenapi_vmss_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_VMSS(Native.xenapi_vmss_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -366,7 +531,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vm_appliance_record_map_len(h);
             var r = new Dictionary<XenRef<VM_appliance>, VM_appliance>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VM_appliance>(Native.xenapi_vm_appliance_record_map_key(h, (UIntPtr)i))] = Conv.R_record_VM_appliance(Native.xenapi_vm_appliance_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<VM_appliance>(Native.xenapi_vm_appliance_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_VM_appliance(Native.xenapi_vm_appliance_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -375,7 +545,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vm_guest_metrics_record_map_len(h);
             var r = new Dictionary<XenRef<VM_guest_metrics>, VM_guest_metrics>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VM_guest_metrics>(Native.xenapi_vm_guest_metrics_record_map_key(h, (UIntPtr)i))] = Conv.R_record_VM_guest_metrics(Native.xenapi_vm_guest_metrics_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<VM_guest_metrics>(Native.xenapi_vm_guest_metrics_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_VM_guest_metrics(Native.xenapi_vm_guest_metrics_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -384,7 +559,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vm_metrics_record_map_len(h);
             var r = new Dictionary<XenRef<VM_metrics>, VM_metrics>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VM_metrics>(Native.xenapi_vm_metrics_record_map_key(h, (UIntPtr)i))] = Conv.R_record_VM_metrics(Native.xenapi_vm_metrics_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<VM_metrics>(Native.xenapi_vm_metrics_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_VM_metrics(Native.xenapi_vm_metrics_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -402,7 +582,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vm_record_map_len(h);
             var r = new Dictionary<XenRef<VM>, VM>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VM>(Native.xenapi_vm_record_map_key(h, (UIntPtr)i))] = Conv.R_record_VM(Native.xenapi_vm_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<VM>(Native.xenapi_vm_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_VM(Native.xenapi_vm_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -420,7 +605,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vtpm_record_map_len(h);
             var r = new Dictionary<XenRef<VTPM>, VTPM>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VTPM>(Native.xenapi_vtpm_record_map_key(h, (UIntPtr)i))] = Conv.R_record_VTPM(Native.xenapi_vtpm_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<VTPM>(Native.xenapi_vtpm_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_VTPM(Native.xenapi_vtpm_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -429,7 +619,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vusb_record_map_len(h);
             var r = new Dictionary<XenRef<VUSB>, VUSB>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VUSB>(Native.xenapi_vusb_record_map_key(h, (UIntPtr)i))] = Conv.R_record_VUSB(Native.xenapi_vusb_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<VUSB>(Native.xenapi_vusb_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_VUSB(Native.xenapi_vusb_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -438,7 +633,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_blob_record_map_len(h);
             var r = new Dictionary<XenRef<Blob>, Blob>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Blob>(Native.xenapi_blob_record_map_key(h, (UIntPtr)i))] = Conv.R_record_blob(Native.xenapi_blob_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Blob>(Native.xenapi_blob_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_blob(Native.xenapi_blob_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -447,7 +647,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_console_record_map_len(h);
             var r = new Dictionary<XenRef<Console>, Console>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Console>(Native.xenapi_console_record_map_key(h, (UIntPtr)i))] = Conv.R_record_console(Native.xenapi_console_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Console>(Native.xenapi_console_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_console(Native.xenapi_console_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -456,7 +661,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_crashdump_record_map_len(h);
             var r = new Dictionary<XenRef<Crashdump>, Crashdump>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Crashdump>(Native.xenapi_crashdump_record_map_key(h, (UIntPtr)i))] = Conv.R_record_crashdump(Native.xenapi_crashdump_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Crashdump>(Native.xenapi_crashdump_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_crashdump(Native.xenapi_crashdump_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -465,7 +675,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_host_cpu_record_map_len(h);
             var r = new Dictionary<XenRef<Host_cpu>, Host_cpu>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Host_cpu>(Native.xenapi_host_cpu_record_map_key(h, (UIntPtr)i))] = Conv.R_record_host_cpu(Native.xenapi_host_cpu_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Host_cpu>(Native.xenapi_host_cpu_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_host_cpu(Native.xenapi_host_cpu_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -474,7 +689,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_host_crashdump_record_map_len(h);
             var r = new Dictionary<XenRef<Host_crashdump>, Host_crashdump>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Host_crashdump>(Native.xenapi_host_crashdump_record_map_key(h, (UIntPtr)i))] = Conv.R_record_host_crashdump(Native.xenapi_host_crashdump_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Host_crashdump>(Native.xenapi_host_crashdump_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_host_crashdump(Native.xenapi_host_crashdump_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -483,7 +703,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_host_metrics_record_map_len(h);
             var r = new Dictionary<XenRef<Host_metrics>, Host_metrics>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Host_metrics>(Native.xenapi_host_metrics_record_map_key(h, (UIntPtr)i))] = Conv.R_record_host_metrics(Native.xenapi_host_metrics_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Host_metrics>(Native.xenapi_host_metrics_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_host_metrics(Native.xenapi_host_metrics_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -492,7 +717,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_host_patch_record_map_len(h);
             var r = new Dictionary<XenRef<Host_patch>, Host_patch>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Host_patch>(Native.xenapi_host_patch_record_map_key(h, (UIntPtr)i))] = Conv.R_record_host_patch(Native.xenapi_host_patch_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Host_patch>(Native.xenapi_host_patch_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_host_patch(Native.xenapi_host_patch_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -501,7 +731,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_host_record_map_len(h);
             var r = new Dictionary<XenRef<Host>, Host>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Host>(Native.xenapi_host_record_map_key(h, (UIntPtr)i))] = Conv.R_record_host(Native.xenapi_host_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Host>(Native.xenapi_host_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_host(Native.xenapi_host_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -519,7 +754,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_message_record_map_len(h);
             var r = new Dictionary<XenRef<Message>, Message>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Message>(Native.xenapi_message_record_map_key(h, (UIntPtr)i))] = Conv.R_record_message(Native.xenapi_message_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Message>(Native.xenapi_message_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_message(Native.xenapi_message_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -528,7 +768,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_network_sriov_record_map_len(h);
             var r = new Dictionary<XenRef<Network_sriov>, Network_sriov>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Network_sriov>(Native.xenapi_network_sriov_record_map_key(h, (UIntPtr)i))] = Conv.R_record_network_sriov(Native.xenapi_network_sriov_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Network_sriov>(Native.xenapi_network_sriov_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_network_sriov(Native.xenapi_network_sriov_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -537,7 +782,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_network_record_map_len(h);
             var r = new Dictionary<XenRef<Network>, Network>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Network>(Native.xenapi_network_record_map_key(h, (UIntPtr)i))] = Conv.R_record_network(Native.xenapi_network_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Network>(Native.xenapi_network_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_network(Native.xenapi_network_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -546,7 +796,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pool_patch_record_map_len(h);
             var r = new Dictionary<XenRef<Pool_patch>, Pool_patch>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Pool_patch>(Native.xenapi_pool_patch_record_map_key(h, (UIntPtr)i))] = Conv.R_record_pool_patch(Native.xenapi_pool_patch_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Pool_patch>(Native.xenapi_pool_patch_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_pool_patch(Native.xenapi_pool_patch_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -555,7 +810,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pool_record_map_len(h);
             var r = new Dictionary<XenRef<Pool>, Pool>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Pool>(Native.xenapi_pool_record_map_key(h, (UIntPtr)i))] = Conv.R_record_pool(Native.xenapi_pool_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Pool>(Native.xenapi_pool_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_pool(Native.xenapi_pool_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -564,7 +824,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pool_update_record_map_len(h);
             var r = new Dictionary<XenRef<Pool_update>, Pool_update>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Pool_update>(Native.xenapi_pool_update_record_map_key(h, (UIntPtr)i))] = Conv.R_record_pool_update(Native.xenapi_pool_update_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Pool_update>(Native.xenapi_pool_update_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_pool_update(Native.xenapi_pool_update_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -573,7 +838,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_role_record_map_len(h);
             var r = new Dictionary<XenRef<Role>, Role>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Role>(Native.xenapi_role_record_map_key(h, (UIntPtr)i))] = Conv.R_record_role(Native.xenapi_role_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Role>(Native.xenapi_role_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_role(Native.xenapi_role_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -582,7 +852,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_secret_record_map_len(h);
             var r = new Dictionary<XenRef<Secret>, Secret>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Secret>(Native.xenapi_secret_record_map_key(h, (UIntPtr)i))] = Conv.R_record_secret(Native.xenapi_secret_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Secret>(Native.xenapi_secret_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_secret(Native.xenapi_secret_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -591,7 +866,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_subject_record_map_len(h);
             var r = new Dictionary<XenRef<Subject>, Subject>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Subject>(Native.xenapi_subject_record_map_key(h, (UIntPtr)i))] = Conv.R_record_subject(Native.xenapi_subject_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Subject>(Native.xenapi_subject_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_subject(Native.xenapi_subject_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -600,7 +880,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_task_record_map_len(h);
             var r = new Dictionary<XenRef<Task>, Task>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Task>(Native.xenapi_task_record_map_key(h, (UIntPtr)i))] = Conv.R_record_task(Native.xenapi_task_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Task>(Native.xenapi_task_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_task(Native.xenapi_task_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
@@ -609,7 +894,12 @@ namespace XenAPI
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_tunnel_record_map_len(h);
             var r = new Dictionary<XenRef<Tunnel>, Tunnel>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Tunnel>(Native.xenapi_tunnel_record_map_key(h, (UIntPtr)i))] = Conv.R_record_tunnel(Native.xenapi_tunnel_record_map_value(h, (UIntPtr)i));
+            {
+                var key = Conv.Ref<Tunnel>(Native.xenapi_tunnel_record_map_key(h, (UIntPtr)i));
+                var record = Conv.R_record_tunnel(Native.xenapi_tunnel_record_map_value(h, (UIntPtr)i));
+                if (record != null) record.opaque_ref = key.opaque_ref;
+                r[key] = record;
+            }
             return r;
         }
 
