@@ -819,10 +819,10 @@ fn default_value(ty: &Ty) -> Option<String> {
         Ty::String => Some("\"\"".into()),
         Ty::DateTime => Some("Conv.Epoch".into()),
         Ty::Set(t) => Some(match &**t {
-            Ty::String => "new string[0]".into(),
-            Ty::Int => "new long[0]".into(),
-            Ty::Float => "new double[0]".into(),
-            Ty::Set(i) if **i == Ty::String => "new string[0][]".into(),
+            Ty::String => "Array.Empty<string>()".into(),
+            Ty::Int => "Array.Empty<long>()".into(),
+            Ty::Float => "Array.Empty<double>()".into(),
+            Ty::Set(i) if **i == Ty::String => "Array.Empty<string[]>()".into(),
             _ => format!("new {}()", cs_type(ty)),
         }),
         Ty::Map(..) => Some(format!("new {}()", cs_type(ty))),
@@ -1256,10 +1256,12 @@ fn reader(o: &mut String, model: &Model, ty: &Ty) {
                 } else {
                     format!("new {elem}[n]")
                 };
+                // Empty arrays cannot change: one serves every record.
                 writeln!(
                     o,
-                    "            var r = {alloc};\n            for (int i = 0; i < n; i++)\n                \
-                     r[i] = {item};\n            return r;\n        }}\n"
+                    "            if (n == 0)\n                return Array.Empty<{elem}>();\n            var r = \
+                     {alloc};\n            for (int i = 0; i < n; i++)\n                r[i] = {item};\n            \
+                     return r;\n        }}\n"
                 )
                 .unwrap();
             } else {

@@ -18,7 +18,7 @@ namespace XenAPI
         {
             uuid = "";
             cluster_hosts = new List<XenRef<Cluster_host>>();
-            pending_forget = new string[0];
+            pending_forget = Array.Empty<string>();
             cluster_token = "";
             cluster_stack = "";
             allowed_operations = new List<cluster_operation>();

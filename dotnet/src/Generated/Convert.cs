@@ -1353,6 +1353,8 @@ namespace XenAPI
         internal static long[] R_set_int(IntPtr h)
         {
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_int64_list_len(h);
+            if (n == 0)
+                return Array.Empty<long>();
             var r = new long[n];
             for (int i = 0; i < n; i++)
                 r[i] = Native.xenapi_int64_list_get(h, (UIntPtr)i);
@@ -1920,6 +1922,8 @@ namespace XenAPI
         internal static string[][] R_set_set_string(IntPtr h)
         {
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_list_len(h);
+            if (n == 0)
+                return Array.Empty<string[]>();
             var r = new string[n][];
             for (int i = 0; i < n; i++)
                 r[i] = Conv.R_set_string(Native.xenapi_string_list_list_get(h, (UIntPtr)i));
@@ -1929,6 +1933,8 @@ namespace XenAPI
         internal static string[] R_set_string(IntPtr h)
         {
             int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (n == 0)
+                return Array.Empty<string>();
             var r = new string[n];
             for (int i = 0; i < n; i++)
                 r[i] = Conv.Str(Native.xenapi_string_list_get(h, (UIntPtr)i));

@@ -21,7 +21,7 @@ namespace XenAPI
             name_description = "";
             PGPUs = new List<XenRef<PGPU>>();
             VGPUs = new List<XenRef<VGPU>>();
-            GPU_types = new string[0];
+            GPU_types = Array.Empty<string>();
             other_config = new Dictionary<string, string>();
             supported_VGPU_types = new List<XenRef<VGPU_type>>();
             enabled_VGPU_types = new List<XenRef<VGPU_type>>();

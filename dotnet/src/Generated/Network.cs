@@ -26,7 +26,7 @@ namespace XenAPI
             other_config = new Dictionary<string, string>();
             bridge = "";
             blobs = new Dictionary<string, XenRef<Blob>>();
-            tags = new string[0];
+            tags = Array.Empty<string>();
             assigned_ips = new Dictionary<XenRef<VIF>, string>();
             purpose = new List<network_purpose>();
         }

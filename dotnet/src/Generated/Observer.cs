@@ -21,8 +21,8 @@ namespace XenAPI
             name_description = "";
             hosts = new List<XenRef<Host>>();
             attributes = new Dictionary<string, string>();
-            endpoints = new string[0];
-            components = new string[0];
+            endpoints = Array.Empty<string>();
+            components = Array.Empty<string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.

@@ -28,10 +28,10 @@ namespace XenAPI
             other_config = new Dictionary<string, string>();
             tunnel_access_PIF_of = new List<XenRef<Tunnel>>();
             tunnel_transport_PIF_of = new List<XenRef<Tunnel>>();
-            IPv6 = new string[0];
+            IPv6 = Array.Empty<string>();
             ipv6_gateway = "";
             properties = new Dictionary<string, string>();
-            capabilities = new string[0];
+            capabilities = Array.Empty<string>();
             sriov_physical_PIF_of = new List<XenRef<Network_sriov>>();
             sriov_logical_PIF_of = new List<XenRef<Network_sriov>>();
         }

@@ -17,7 +17,7 @@ namespace XenAPI
         public PVS_server()
         {
             uuid = "";
-            addresses = new string[0];
+            addresses = Array.Empty<string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.

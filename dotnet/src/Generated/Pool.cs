@@ -21,9 +21,9 @@ namespace XenAPI
             name_description = "";
             other_config = new Dictionary<string, string>();
             ha_configuration = new Dictionary<string, string>();
-            ha_statefiles = new string[0];
+            ha_statefiles = Array.Empty<string>();
             blobs = new Dictionary<string, XenRef<Blob>>();
-            tags = new string[0];
+            tags = Array.Empty<string>();
             gui_config = new Dictionary<string, string>();
             health_check_config = new Dictionary<string, string>();
             wlb_url = "";

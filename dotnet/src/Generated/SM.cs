@@ -25,11 +25,11 @@ namespace XenAPI
             version = "";
             required_api_version = "";
             configuration = new Dictionary<string, string>();
-            capabilities = new string[0];
+            capabilities = Array.Empty<string>();
             features = new Dictionary<string, long>();
             other_config = new Dictionary<string, string>();
             driver_filename = "";
-            required_cluster_stack = new string[0];
+            required_cluster_stack = Array.Empty<string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.

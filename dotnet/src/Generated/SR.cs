@@ -26,7 +26,7 @@ namespace XenAPI
             type = "";
             content_type = "";
             other_config = new Dictionary<string, string>();
-            tags = new string[0];
+            tags = Array.Empty<string>();
             sm_config = new Dictionary<string, string>();
             blobs = new Dictionary<string, XenRef<Blob>>();
         }

@@ -25,7 +25,7 @@ namespace XenAPI
             finished = Conv.Epoch;
             type = "";
             result = "";
-            error_info = new string[0];
+            error_info = Array.Empty<string>();
             other_config = new Dictionary<string, string>();
             subtasks = new List<XenRef<Task>>();
             backtrace = "";

@@ -26,7 +26,7 @@ namespace XenAPI
             runtime_properties = new Dictionary<string, string>();
             qos_algorithm_type = "";
             qos_algorithm_params = new Dictionary<string, string>();
-            qos_supported_algorithms = new string[0];
+            qos_supported_algorithms = Array.Empty<string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.

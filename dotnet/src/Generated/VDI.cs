@@ -29,7 +29,7 @@ namespace XenAPI
             sm_config = new Dictionary<string, string>();
             snapshots = new List<XenRef<VDI>>();
             snapshot_time = Conv.Epoch;
-            tags = new string[0];
+            tags = Array.Empty<string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.

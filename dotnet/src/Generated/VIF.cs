@@ -26,12 +26,12 @@ namespace XenAPI
             runtime_properties = new Dictionary<string, string>();
             qos_algorithm_type = "";
             qos_algorithm_params = new Dictionary<string, string>();
-            qos_supported_algorithms = new string[0];
-            ipv4_allowed = new string[0];
-            ipv6_allowed = new string[0];
-            ipv4_addresses = new string[0];
+            qos_supported_algorithms = Array.Empty<string>();
+            ipv4_allowed = Array.Empty<string>();
+            ipv6_allowed = Array.Empty<string>();
+            ipv4_addresses = Array.Empty<string>();
             ipv4_gateway = "";
-            ipv6_addresses = new string[0];
+            ipv6_addresses = Array.Empty<string>();
             ipv6_gateway = "";
         }
 

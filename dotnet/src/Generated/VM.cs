@@ -49,7 +49,7 @@ namespace XenAPI
             snapshot_time = Conv.Epoch;
             transportable_snapshot_id = "";
             blobs = new Dictionary<string, XenRef<Blob>>();
-            tags = new string[0];
+            tags = Array.Empty<string>();
             blocked_operations = new Dictionary<vm_operations, string>();
             snapshot_info = new Dictionary<string, string>();
             snapshot_metadata = "";

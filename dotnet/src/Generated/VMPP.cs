@@ -26,7 +26,7 @@ namespace XenAPI
             archive_last_run_time = Conv.Epoch;
             VMs = new List<XenRef<VM>>();
             alarm_config = new Dictionary<string, string>();
-            recent_alerts = new string[0];
+            recent_alerts = Array.Empty<string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.

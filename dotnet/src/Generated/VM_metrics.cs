@@ -21,7 +21,7 @@ namespace XenAPI
             VCPUs_CPU = new Dictionary<long, long>();
             VCPUs_params = new Dictionary<string, string>();
             VCPUs_flags = new Dictionary<long, string[]>();
-            state = new string[0];
+            state = Array.Empty<string>();
             start_time = Conv.Epoch;
             install_time = Conv.Epoch;
             last_updated = Conv.Epoch;
