@@ -7,8 +7,14 @@
  * Conventions
  * -----------
  * Handles. Every object is an opaque pointer: xenapi_options, xenapi_session, xenapi_value,
- * xenapi_error, xenapi_string_list, xenapi_vm_list, xenapi_cpu_usage. Each has a xenapi_*_free
- * function that accepts NULL. Never free a handle twice or use it after freeing it.
+ * xenapi_error, xenapi_string_list, and the generated API's records (xenapi_vm_record, ...),
+ * lists (xenapi_vm_operations_list, ...) and maps (xenapi_string_map, xenapi_vm_record_map, ...).
+ * Each has a xenapi_*_free function that accepts NULL. Never free a handle twice or use it after
+ * freeing it.
+ *
+ * The generated API (include/xenapi/, included at the end of this file) has a function for
+ * every XenAPI message: xenapi_<class>_<message> and xenapi_async_<class>_<message>; its rules
+ * are in ffi/GENERATED.md.
  *
  * Status and errors. A function that can fail returns an xenapi_status (XENAPI_STATUS_OK is 0)
  * and takes as its last parameter `xenapi_error **err`. Pass NULL if you only want the status;
@@ -64,6 +70,9 @@
 #define XENAPI_VERSION_MAJOR 0
 #define XENAPI_VERSION_MINOR 1
 #define XENAPI_VERSION_PATCH 0
+
+/** A list of strings (hand-written; also every generated `string set` and `<class> ref set`). */
+typedef struct xenapi_string_list xenapi_string_list;
 
 /**
  * The result of every fallible function. `XENAPI_STATUS_OK` is 0; every other value is a
@@ -170,33 +179,6 @@ typedef enum xenapi_value_kind {
 } xenapi_value_kind;
 
 /**
- * A VM's power state (`vm_power_state`). Servers may add states: those read as
- * `XENAPI_VM_POWER_STATE_UNKNOWN` (the record still holds the text).
- */
-typedef enum xenapi_vm_power_state {
-    XENAPI_VM_POWER_STATE_HALTED = 0,
-    XENAPI_VM_POWER_STATE_PAUSED = 1,
-    XENAPI_VM_POWER_STATE_RUNNING = 2,
-    XENAPI_VM_POWER_STATE_SUSPENDED = 3,
-    /**
-     * xend 3.3 and later.
-     */
-    XENAPI_VM_POWER_STATE_CRASHED = 4,
-    /**
-     * A state this library does not know, or no state (a NULL or out-of-range argument).
-     */
-    XENAPI_VM_POWER_STATE_UNKNOWN = 5,
-} xenapi_vm_power_state;
-
-/**
- * CPU utilisation: a list of (CPU number, fraction from 0 to 1), ordered by CPU number. Comes from
- * `xenapi_vm_get_vcpus_utilisation` (VCPUs of a VM) or `xenapi_host_get_cpu_utilisation`
- * (physical CPUs of a host). Free with `xenapi_cpu_usage_free`. Immutable: safe to read from
- * several threads at once.
- */
-typedef struct xenapi_cpu_usage xenapi_cpu_usage;
-
-/**
  * An error: a status, a message for people, and for `XENAPI_STATUS_API` the XenAPI error code and
  * its parameters (the server's `ErrorDescription`).
  *
@@ -231,13 +213,6 @@ typedef struct xenapi_options xenapi_options;
 typedef struct xenapi_session xenapi_session;
 
 /**
- * A list of strings (references, method names, ...), read with `xenapi_string_list_len` and
- * `xenapi_string_list_get`, freed with `xenapi_string_list_free`. Immutable: safe to read from
- * several threads at once.
- */
-typedef struct xenapi_string_list xenapi_string_list;
-
-/**
  * A value: a scalar, an array or a struct (records, maps).
  *
  * Owned handles come from the `xenapi_value_new_*` constructors, `xenapi_value_clone`,
@@ -248,13 +223,6 @@ typedef struct xenapi_string_list xenapi_string_list;
  * several threads at once.
  */
 typedef struct xenapi_value xenapi_value;
-
-/**
- * Every VM of the server (templates and the control domain included) with its record, from
- * `xenapi_vm_get_all_records`. Read it with the `xenapi_vm_list_*` accessors; free it with
- * `xenapi_vm_list_free`. Immutable: safe to read from several threads at once.
- */
-typedef struct xenapi_vm_list xenapi_vm_list;
 
 #ifdef __cplusplus
 extern "C" {
@@ -310,6 +278,17 @@ const char *xenapi_error_param(const struct xenapi_error *err,
                                size_t index);
 
 /**
+ * The datamodel's name of parameter `index` (from 0) of the error's XenAPI code (from
+ * `spec/errors.json`), e.g. `"vm"`, `"expected"`, `"actual"` for `VM_BAD_POWER_STATE`. NULL when
+ * there is no code, the datamodel does not list the code, `index` is beyond its parameters, or
+ * `err` is NULL.
+ *
+ * Ownership: `err` is borrowed; the string is static.
+ */
+const char *xenapi_error_param_name(const struct xenapi_error *err,
+                                    size_t index);
+
+/**
  * The HTTP status when the status is `XENAPI_STATUS_HTTP`; 0 otherwise.
  *
  * Ownership: `err` is borrowed.
@@ -330,105 +309,6 @@ void xenapi_error_free(struct xenapi_error *err);
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_status_name(int32_t status);
-
-/**
- * The number of CPUs in `usage`; 0 if `usage` is NULL.
- *
- * Ownership: `usage` is borrowed.
- */
-size_t xenapi_cpu_usage_len(const struct xenapi_cpu_usage *usage);
-
-/**
- * The number of CPU `index` (from 0; the VCPU or `host_cpu` number); -1 if out of range or
- * `usage` is NULL.
- *
- * Ownership: `usage` is borrowed.
- */
-int64_t xenapi_cpu_usage_cpu(const struct xenapi_cpu_usage *usage,
-                             size_t index);
-
-/**
- * The utilisation of CPU `index` (from 0), a fraction from 0 to 1; a negative number if out of
- * range or `usage` is NULL.
- *
- * Ownership: `usage` is borrowed.
- */
-double xenapi_cpu_usage_fraction(const struct xenapi_cpu_usage *usage,
-                                 size_t index);
-
-/**
- * Frees a CPU usage list. NULL is allowed.
- *
- * Ownership: takes `usage`.
- */
-void xenapi_cpu_usage_free(struct xenapi_cpu_usage *usage);
-
-/**
- * The references of every host (`host.get_all`); one for a single server, one per member for a
- * pool.
- *
- * Ownership: `session` is borrowed. On success `*out_list` receives a list the caller frees with
- * `xenapi_string_list_free`.
- */
-enum xenapi_status xenapi_host_get_all(const struct xenapi_session *session,
-                                       struct xenapi_string_list **out_list,
-                                       struct xenapi_error **err);
-
-/**
- * Every method the server offers (`host.list_methods`), e.g. `"VM.start"`.
- *
- * Ownership: `session` is borrowed. On success `*out_list` receives a list the caller frees with
- * `xenapi_string_list_free`.
- */
-enum xenapi_status xenapi_host_list_methods(const struct xenapi_session *session,
-                                            struct xenapi_string_list **out_list,
-                                            struct xenapi_error **err);
-
-/**
- * The Xen console ring of `host` (`host.dmesg`, what `xm dmesg` shows), lines separated by `\n`.
- *
- * Ownership: `session` and `host` are borrowed. On success `*out_text` receives a string the
- * caller frees with `xenapi_string_free`.
- */
-enum xenapi_status xenapi_host_dmesg(const struct xenapi_session *session,
-                                     const char *host,
-                                     char **out_text,
-                                     struct xenapi_error **err);
-
-/**
- * The management daemon's log of `host` (`host.get_log`: xend's or xapi's log).
- *
- * Ownership: `session` and `host` are borrowed. On success `*out_text` receives a string the
- * caller frees with `xenapi_string_free`.
- */
-enum xenapi_status xenapi_host_get_log(const struct xenapi_session *session,
-                                       const char *host,
-                                       char **out_text,
-                                       struct xenapi_error **err);
-
-/**
- * The utilisation of each physical CPU of `host` (`host_cpu.utilisation` of every CPU in
- * `host.host_CPUs`), ordered by CPU number.
- *
- * Ownership: `session` and `host` are borrowed. On success `*out_usage` receives a handle the
- * caller frees with `xenapi_cpu_usage_free`.
- */
-enum xenapi_status xenapi_host_get_cpu_utilisation(const struct xenapi_session *session,
-                                                   const char *host,
-                                                   struct xenapi_cpu_usage **out_usage,
-                                                   struct xenapi_error **err);
-
-/**
- * The memory of `host` in bytes: `*out_total` and `*out_free` (`host_metrics.memory_total` and
- * `memory_free` of `host.metrics`).
- *
- * Ownership: all arguments are borrowed.
- */
-enum xenapi_status xenapi_host_get_memory(const struct xenapi_session *session,
-                                          const char *host,
-                                          int64_t *out_total,
-                                          int64_t *out_free,
-                                          struct xenapi_error **err);
 
 /**
  * Creates options for `url`: `http://host[:port]`, `https://host[:port]`, or
@@ -666,7 +546,7 @@ void xenapi_string_free(char *s);
  *
  * Ownership: `list` is borrowed.
  */
-size_t xenapi_string_list_len(const struct xenapi_string_list *list);
+size_t xenapi_string_list_len(const xenapi_string_list *list);
 
 /**
  * The string at `index` (from 0); NULL if `index` is out of range or `list` is NULL.
@@ -674,7 +554,7 @@ size_t xenapi_string_list_len(const struct xenapi_string_list *list);
  * Ownership: `list` is borrowed; the string is borrowed from `list` (valid until
  * `xenapi_string_list_free(list)`).
  */
-const char *xenapi_string_list_get(const struct xenapi_string_list *list,
+const char *xenapi_string_list_get(const xenapi_string_list *list,
                                    size_t index);
 
 /**
@@ -682,14 +562,34 @@ const char *xenapi_string_list_get(const struct xenapi_string_list *list,
  *
  * Ownership: takes `list`.
  */
-void xenapi_string_list_free(struct xenapi_string_list *list);
+void xenapi_string_list_free(xenapi_string_list *list);
 
 /**
- * Waits for the task `task` (the reference an `Async.*` call returns through
- * `xenapi_session_call`) to finish, polling its status, and returns its result. A task that
- * failed gives `XENAPI_STATUS_API` with the task's error code and parameters; a cancelled one
- * `TASK_CANCELLED`. A task that ended is destroyed on the server. `timeout_seconds` <= 0 waits without limit;
- * when it passes, `XENAPI_STATUS_TIMEOUT` (the task goes on on the server).
+ * A new empty string list, e.g. for `xenapi_event_from`'s classes or a `VM ref set` parameter.
+ *
+ * Ownership: the caller frees it with `xenapi_string_list_free`.
+ */
+xenapi_string_list *xenapi_string_list_new(void);
+
+/**
+ * Appends a copy of `item` (NUL-terminated UTF-8) to `list`.
+ *
+ * Ownership: `list` and `item` are borrowed.
+ */
+enum xenapi_status xenapi_string_list_push(xenapi_string_list *list,
+                                           const char *item,
+                                           struct xenapi_error **err);
+
+/**
+ * Waits for the task `task` (the reference an `xenapi_async_*` function returns, or an
+ * `Async.*` call through `xenapi_session_call`) to finish, polling its status, and returns its
+ * result. A task that failed gives `XENAPI_STATUS_API` with the task's error code and
+ * parameters; a cancelled one `TASK_CANCELLED`. A task that ended is destroyed on the server.
+ * `timeout_seconds` <= 0 waits without limit; when it passes, `XENAPI_STATUS_TIMEOUT` (the task
+ * goes on on the server).
+ *
+ * Hand-written: the datamodel has the task's messages (generated as `xenapi_task_*`), not the
+ * wait loop over them.
  *
  * Ownership: `session` and `task` are borrowed. On success `*out_result` receives the decoded
  * result value (an empty string for a void method) that the caller frees with
@@ -700,24 +600,6 @@ enum xenapi_status xenapi_task_wait(const struct xenapi_session *session,
                                     double timeout_seconds,
                                     struct xenapi_value **out_result,
                                     struct xenapi_error **err);
-
-/**
- * Waits up to `timeout_seconds` for changes to objects of the classes `classes[0..nclasses]`
- * (e.g. `"vm"`, `"task"`; `"*"` for all) after `token` (`""` the first time), with
- * `event.from`. The result is a struct `{ events: [...], valid_ref_counts: {...}, token: "..." }`:
- * pass its `token` to the next call. Each event is a struct with `class`, `operation` (`add`,
- * `mod`, `del`), `ref` and, except for `del`, `snapshot` (the object's record).
- *
- * Ownership: all arguments are borrowed. On success `*out_result` receives a value the caller
- * frees with `xenapi_value_free`.
- */
-enum xenapi_status xenapi_event_from(const struct xenapi_session *session,
-                                     const char *const *classes,
-                                     size_t nclasses,
-                                     const char *token,
-                                     double timeout_seconds,
-                                     struct xenapi_value **out_result,
-                                     struct xenapi_error **err);
 
 /**
  * A new nil value (`<nil/>`). Never NULL (aborts only if memory runs out).
@@ -990,250 +872,11 @@ enum xenapi_status xenapi_value_to_debug_string(const struct xenapi_value *value
                                                 char **out,
                                                 struct xenapi_error **err);
 
-/**
- * The name of a power state as the server writes it (`"Halted"`, `"Running"`, ...);
- * `"Unknown"` for anything else.
- *
- * Ownership: the string is static; do not free it.
- */
-const char *xenapi_vm_power_state_name(int32_t state);
-
-/**
- * Lists every VM with its record (`VM.get_all_records`), in the server's order.
- *
- * Ownership: `session` is borrowed. On success `*out_list` receives a list the caller frees with
- * `xenapi_vm_list_free`.
- */
-enum xenapi_status xenapi_vm_get_all_records(const struct xenapi_session *session,
-                                             struct xenapi_vm_list **out_list,
-                                             struct xenapi_error **err);
-
-/**
- * The number of VMs in `list`; 0 if `list` is NULL.
- *
- * Ownership: `list` is borrowed.
- */
-size_t xenapi_vm_list_len(const struct xenapi_vm_list *list);
-
-/**
- * The reference of VM `index` (what the VM functions take); NULL if out of range or `list` is
- * NULL.
- *
- * Ownership: `list` is borrowed; the string is borrowed from `list`.
- */
-const char *xenapi_vm_list_ref(const struct xenapi_vm_list *list,
-                               size_t index);
-
-/**
- * The `name_label` of VM `index`; NULL if out of range, `list` is NULL or the record has none.
- *
- * Ownership: `list` is borrowed; the string is borrowed from `list`.
- */
-const char *xenapi_vm_list_name_label(const struct xenapi_vm_list *list,
-                                      size_t index);
-
-/**
- * The `uuid` of VM `index`; NULL if out of range, `list` is NULL or the record has none.
- *
- * Ownership: `list` is borrowed; the string is borrowed from `list`.
- */
-const char *xenapi_vm_list_uuid(const struct xenapi_vm_list *list,
-                                size_t index);
-
-/**
- * The `power_state` of VM `index` when the list was made; `XENAPI_VM_POWER_STATE_UNKNOWN` if out
- * of range, `list` is NULL or the state is not one this library knows.
- *
- * Ownership: `list` is borrowed.
- */
-enum xenapi_vm_power_state xenapi_vm_list_power_state(const struct xenapi_vm_list *list,
-                                                      size_t index);
-
-/**
- * The whole record of VM `index` (a struct: `name_label`, `power_state`, `domid`,
- * `memory_target`, `VCPUs_max`, `is_a_template`, `is_control_domain`, `metrics`, ...; read it with
- * the `xenapi_value_*` functions); NULL if out of range or `list` is NULL.
- *
- * Ownership: `list` is borrowed; the record is borrowed from `list` (do not free it).
- */
-const struct xenapi_value *xenapi_vm_list_record(const struct xenapi_vm_list *list,
-                                                 size_t index);
-
-/**
- * Frees a VM list. NULL is allowed.
- *
- * Ownership: takes `list`.
- */
-void xenapi_vm_list_free(struct xenapi_vm_list *list);
-
-/**
- * The references of the VMs whose `name_label` is `label` (`VM.get_by_name_label`); an empty
- * list when there is none.
- *
- * Ownership: `session` and `label` are borrowed. On success `*out_list` receives a list the
- * caller frees with `xenapi_string_list_free`.
- */
-enum xenapi_status xenapi_vm_get_by_name_label(const struct xenapi_session *session,
-                                               const char *label,
-                                               struct xenapi_string_list **out_list,
-                                               struct xenapi_error **err);
-
-/**
- * The current power state of `vm` (`VM.get_power_state`). A state this library does not know
- * gives `XENAPI_VM_POWER_STATE_UNKNOWN`; a bad reference gives `XENAPI_STATUS_API` with code
- * `HANDLE_INVALID`.
- *
- * Ownership: all arguments are borrowed.
- */
-enum xenapi_status xenapi_vm_get_power_state(const struct xenapi_session *session,
-                                             const char *vm,
-                                             enum xenapi_vm_power_state *out_state,
-                                             struct xenapi_error **err);
-
-/**
- * Starts a halted VM (`VM.start`); with `start_paused` it is left paused. `force` overrides
- * checks on xapi (xend has no such parameter: it is dropped there).
- *
- * A VM in the wrong power state gives `XENAPI_STATUS_API` with code `VM_BAD_POWER_STATE`; a bad
- * reference gives `HANDLE_INVALID`.
- *
- * Ownership: all arguments are borrowed.
- */
-enum xenapi_status xenapi_vm_start(const struct xenapi_session *session,
-                                   const char *vm,
-                                   bool start_paused,
-                                   bool force,
-                                   struct xenapi_error **err);
-
-/**
- * Resumes a suspended VM (`VM.resume`); `start_paused` and `force` as for `xenapi_vm_start`.
- *
- * A VM in the wrong power state gives `XENAPI_STATUS_API` with code `VM_BAD_POWER_STATE`.
- *
- * Ownership: all arguments are borrowed.
- */
-enum xenapi_status xenapi_vm_resume(const struct xenapi_session *session,
-                                    const char *vm,
-                                    bool start_paused,
-                                    bool force,
-                                    struct xenapi_error **err);
-
-/**
- * Asks a running VM's guest to shut down (`VM.clean_shutdown`).
- *
- * A VM in the wrong power state gives `XENAPI_STATUS_API` with code `VM_BAD_POWER_STATE`
- * (parameters: the VM, the expected and the actual state); a bad reference gives
- * `HANDLE_INVALID`.
- *
- * Ownership: all arguments are borrowed.
- */
-enum xenapi_status xenapi_vm_clean_shutdown(const struct xenapi_session *session,
-                                            const char *vm,
-                                            struct xenapi_error **err);
-
-/**
- * Stops a live VM at once, like pulling the plug (`VM.hard_shutdown`).
- *
- * A VM in the wrong power state gives `XENAPI_STATUS_API` with code `VM_BAD_POWER_STATE`
- * (parameters: the VM, the expected and the actual state); a bad reference gives
- * `HANDLE_INVALID`.
- *
- * Ownership: all arguments are borrowed.
- */
-enum xenapi_status xenapi_vm_hard_shutdown(const struct xenapi_session *session,
-                                           const char *vm,
-                                           struct xenapi_error **err);
-
-/**
- * Asks a running VM's guest to reboot (`VM.clean_reboot`).
- *
- * A VM in the wrong power state gives `XENAPI_STATUS_API` with code `VM_BAD_POWER_STATE`
- * (parameters: the VM, the expected and the actual state); a bad reference gives
- * `HANDLE_INVALID`.
- *
- * Ownership: all arguments are borrowed.
- */
-enum xenapi_status xenapi_vm_clean_reboot(const struct xenapi_session *session,
-                                          const char *vm,
-                                          struct xenapi_error **err);
-
-/**
- * Resets a live VM at once (`VM.hard_reboot`).
- *
- * A VM in the wrong power state gives `XENAPI_STATUS_API` with code `VM_BAD_POWER_STATE`
- * (parameters: the VM, the expected and the actual state); a bad reference gives
- * `HANDLE_INVALID`.
- *
- * Ownership: all arguments are borrowed.
- */
-enum xenapi_status xenapi_vm_hard_reboot(const struct xenapi_session *session,
-                                         const char *vm,
-                                         struct xenapi_error **err);
-
-/**
- * Pauses a running VM (`VM.pause`).
- *
- * A VM in the wrong power state gives `XENAPI_STATUS_API` with code `VM_BAD_POWER_STATE`
- * (parameters: the VM, the expected and the actual state); a bad reference gives
- * `HANDLE_INVALID`.
- *
- * Ownership: all arguments are borrowed.
- */
-enum xenapi_status xenapi_vm_pause(const struct xenapi_session *session,
-                                   const char *vm,
-                                   struct xenapi_error **err);
-
-/**
- * Unpauses a paused VM (`VM.unpause`).
- *
- * A VM in the wrong power state gives `XENAPI_STATUS_API` with code `VM_BAD_POWER_STATE`
- * (parameters: the VM, the expected and the actual state); a bad reference gives
- * `HANDLE_INVALID`.
- *
- * Ownership: all arguments are borrowed.
- */
-enum xenapi_status xenapi_vm_unpause(const struct xenapi_session *session,
-                                     const char *vm,
-                                     struct xenapi_error **err);
-
-/**
- * Suspends a running VM to disk (`VM.suspend`).
- *
- * A VM in the wrong power state gives `XENAPI_STATUS_API` with code `VM_BAD_POWER_STATE`
- * (parameters: the VM, the expected and the actual state); a bad reference gives
- * `HANDLE_INVALID`.
- *
- * Ownership: all arguments are borrowed.
- */
-enum xenapi_status xenapi_vm_suspend(const struct xenapi_session *session,
-                                     const char *vm,
-                                     struct xenapi_error **err);
-
-/**
- * The memory the VM actually has now, in bytes (`VM_metrics.memory_actual` of `VM.get_metrics`);
- * 0 for a halted VM.
- *
- * Ownership: all arguments are borrowed.
- */
-enum xenapi_status xenapi_vm_get_memory_actual(const struct xenapi_session *session,
-                                               const char *vm,
-                                               int64_t *out_bytes,
-                                               struct xenapi_error **err);
-
-/**
- * The utilisation of each VCPU of `vm`, a fraction from 0 to 1 per VCPU
- * (`VM_metrics.VCPUs_utilisation`), ordered by VCPU number; empty for a halted VM.
- *
- * Ownership: all arguments are borrowed. On success `*out_usage` receives a handle the caller
- * frees with `xenapi_cpu_usage_free`.
- */
-enum xenapi_status xenapi_vm_get_vcpus_utilisation(const struct xenapi_session *session,
-                                                   const char *vm,
-                                                   struct xenapi_cpu_usage **out_usage,
-                                                   struct xenapi_error **err);
-
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
 
 #endif  /* XENAPI_H */
+
+/* The generated API: every XenAPI class, record, enum, list, map and error code. */
+#include "xenapi/api.h"

@@ -4,7 +4,8 @@
 #
 #   ffi-build         libxenapi.so and libxenapi.a (debug) under $(FFI_TARGET)/debug
 #   ffi-header        regenerate include/xenapi.h (cbindgen library, no global install)
-#   ffi-header-check  fail if include/xenapi.h is stale; compile it as C99 and C++ with -Werror
+#   ffi-header-check  fail if include/xenapi.h is stale; compile it and every generated header
+#                     (include/xenapi/, from xenapi-codegen) as C99 and C++ with -Werror
 #   ffi-test          header check, the C tests against xenapi-sim, and the examples
 #   ffi-valgrind      the C tests under valgrind (definite leaks and memory errors fail)
 #   ffi-examples      examples/c/xm (linked statically against libxenapi.a)
@@ -32,7 +33,7 @@ FFI_CXX ?= g++
 FFI_CFLAGS ?= -std=c99 -Wall -Wextra -Werror -pedantic -g -O1
 FFI_CXXFLAGS ?= -std=c++11 -Wall -Wextra -Werror -pedantic
 FFI_STATIC_LIBS := -lpthread -ldl -lm -lrt -lutil -lgcc_s
-FFI_TESTS := scenario errors threads
+FFI_TESTS := scenario errors threads records
 FFI_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 FFI_MAJOR := $(firstword $(subst ., ,$(FFI_VERSION)))
 VALGRIND ?= valgrind
@@ -58,6 +59,15 @@ ffi-header-check:
 	printf '#include "xenapi.h"\n#include "xenapi.h"\nint main(void) { return xenapi_version() == 0; }\n' > $(FFI_OUT)/header_check.c
 	$(FFI_CC) $(FFI_CFLAGS) -Iinclude -c $(FFI_OUT)/header_check.c -o $(FFI_OUT)/header_check_c.o
 	$(FFI_CXX) $(FFI_CXXFLAGS) -Iinclude -x c++ -c $(FFI_OUT)/header_check.c -o $(FFI_OUT)/header_check_cxx.o
+	@# Every generated header on its own (first, and twice), as C99 and as C++.
+	@set -e; for h in include/xenapi/*.h; do \
+		printf '#include "xenapi/%s"\n#include "xenapi/%s"\nint main(void) { return 0; }\n' \
+			$$(basename $$h) $$(basename $$h) > $(FFI_OUT)/header_check_one.c; \
+		$(FFI_CC) $(FFI_CFLAGS) -Iinclude -fsyntax-only $(FFI_OUT)/header_check_one.c || \
+			{ echo "$$h does not compile as C99" >&2; exit 1; }; \
+		$(FFI_CXX) $(FFI_CXXFLAGS) -Iinclude -x c++ -fsyntax-only $(FFI_OUT)/header_check_one.c || \
+			{ echo "$$h does not compile as C++" >&2; exit 1; }; \
+	done; echo "include/xenapi.h and $$(ls include/xenapi/*.h | wc -l) generated headers compile as C99 and C++"
 
 # The simulator: built unless XENAPI_SIM names another binary.
 ffi-sim:

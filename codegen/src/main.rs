@@ -6,10 +6,11 @@
 //! cargo run -p xenapi-codegen -- --check # list stale files, exit 1 if any
 //! ```
 //!
-//! [`model`] (crate `xenapi-spec`) parses the datamodel once; each backend ([`rust`], [`python`], [`csharp`]) turns the model into
-//! `(path, contents)` pairs; this file formats (`.rs` files, with rustfmt), compares and writes
-//! them.
+//! [`model`] (crate `xenapi-spec`) parses the datamodel once; each backend ([`rust`], [`python`],
+//! [`c`], [`csharp`]) turns the model into `(path, contents)` pairs; this file formats (`.rs`
+//! files, with rustfmt), compares and writes them.
 
+mod c;
 mod csharp;
 mod naming;
 mod python;
@@ -23,12 +24,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-/// Directories whose files of an extension are all generated: a file there that the generator no
-/// longer writes is stale.
-const GENERATED_DIRS: &[(&str, &str)] = &[
-    ("core/src/api", "rs"),
-    ("dotnet/src/Generated", "cs"),
-    ("dotnet/tests/Generated", "cs"),
+/// Directories whose files of the listed extensions are all generated: a file there that the
+/// generator no longer writes is stale.
+const GENERATED_DIRS: &[(&str, &[&str])] = &[
+    ("core/src/api", &["rs"]),
+    ("ffi/src/api", &["rs"]),
+    ("include/xenapi", &["h"]),
+    ("dotnet/src/Generated", &["cs"]),
+    ("dotnet/tests/Generated", &["cs"]),
 ];
 
 fn main() -> ExitCode {
@@ -67,6 +70,7 @@ fn run(check: bool) -> Result<bool, String> {
 
     let mut files = rust::generate(&model);
     files.extend(python::generate(&model));
+    files.extend(c::generate(&model));
     files.extend(csharp::generate(&model));
     let written: BTreeSet<PathBuf> = files.iter().map(|(p, _)| root.join(p)).collect();
     let mut stale = Vec::new();
@@ -88,11 +92,18 @@ fn run(check: bool) -> Result<bool, String> {
             std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         }
     }
-    for (dir, ext) in GENERATED_DIRS {
-        let entries = std::fs::read_dir(root.join(dir)).map_err(|e| format!("{dir}: {e}"))?;
+    for (dir, exts) in GENERATED_DIRS {
+        let entries = match std::fs::read_dir(root.join(dir)) {
+            Ok(entries) => entries,
+            // Not written yet (`--check` before the first generation): every file is stale.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(format!("{dir}: {e}")),
+        };
         let mut extra: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == *ext) && !written.contains(p))
+            .filter(|p| {
+                p.extension().is_some_and(|x| exts.iter().any(|e| x == *e)) && !written.contains(p)
+            })
             .collect();
         extra.sort();
         for path in extra {
@@ -110,9 +121,11 @@ fn run(check: bool) -> Result<bool, String> {
             eprintln!("run `cargo run -p xenapi-codegen` and commit the result");
         }
     } else {
+        let (c_covered, c_total) = c::coverage(&model);
         let (covered, total) = csharp::coverage(&model);
         eprintln!(
-            "xenapi-codegen: {} files, {} updated; C#: {covered} of {total} messages",
+            "xenapi-codegen: {} files, {} updated; C API: {c_covered} of {c_total} messages; \
+             C#: {covered} of {total}",
             files.len(),
             stale.len()
         );

@@ -17,7 +17,7 @@ const HEADER: &str =
 /// Messages of the `session` class that the generated API leaves to [`xenapi::Session`]: the
 /// logins take no session reference, and logging out through a typed call would leave the
 /// `Session` holding a dead reference.
-const LEFT_TO_SESSION: &[&str] = &[
+pub(crate) const LEFT_TO_SESSION: &[&str] = &[
     "login_with_password",
     "slave_local_login_with_password",
     "logout",
@@ -391,7 +391,7 @@ fn record(o: &mut String, class: &Class) {
 }
 
 /// The Rust name of an enum's variant for wire value `v`.
-fn variant(v: &str) -> String {
+pub(crate) fn variant(v: &str) -> String {
     match camel(v).as_str() {
         "Unknown" => "UnknownValue".to_owned(),
         other => other.to_owned(),
@@ -553,7 +553,7 @@ fn argument(ty: &Ty) -> String {
 }
 
 /// `deprecated since X`-style notes; `None` for published items.
-fn stage_note(l: &Lifecycle) -> Option<String> {
+pub(crate) fn stage_note(l: &Lifecycle) -> Option<String> {
     let r = &l.release;
     match l.stage {
         Stage::Published => None,
@@ -563,7 +563,7 @@ fn stage_note(l: &Lifecycle) -> Option<String> {
     }
 }
 
-fn capitalise(s: &str) -> String {
+pub(crate) fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),

@@ -40,78 +40,97 @@ static int fail(const char *what, xenapi_error *err) {
     return 1;
 }
 
-static int64_t field_int(const xenapi_value *rec, const char *name, int64_t dflt) {
-    int64_t v = dflt;
-    if (xenapi_value_get_int64(xenapi_value_struct_get(rec, name), &v, NULL) != XENAPI_STATUS_OK) {
-        return dflt;
-    }
-    return v;
-}
-
-static bool field_bool(const xenapi_value *rec, const char *name) {
-    bool b = false;
-    xenapi_value_get_bool(xenapi_value_struct_get(rec, name), &b, NULL);
-    return b;
-}
-
-static const char *state_flags(xenapi_vm_power_state st) {
-    switch (st) {
+static const char *state_flags(const xenapi_vm_record *rec) {
+    switch (xenapi_vm_record_power_state(rec)) {
     case XENAPI_VM_POWER_STATE_RUNNING: return "r-----";
     case XENAPI_VM_POWER_STATE_PAUSED: return "--p---";
     case XENAPI_VM_POWER_STATE_SUSPENDED: return "---s--";
-    case XENAPI_VM_POWER_STATE_CRASHED: return "----c-";
     case XENAPI_VM_POWER_STATE_HALTED: return "------";
-    default: return "??????";
+    default:
+        /* xend 3.3's "Crashed" is not in the datamodel: its wire name is still readable. */
+        return strcmp(xenapi_vm_record_power_state_name(rec), "Crashed") == 0 ? "----c-" : "??????";
     }
 }
 
-/* Seconds since the VM started (VM_metrics.start_time), through the generic call. */
-static double uptime(xenapi_session *s, const xenapi_value *rec) {
-    const xenapi_value *metrics = xenapi_value_struct_get(rec, "metrics");
-    xenapi_value *start = NULL;
+/* Seconds since the VM started (VM_metrics.start_time). */
+static double uptime(xenapi_session *s, const xenapi_vm_record *rec) {
     int64_t started = 0;
     double t = 0.0;
-    if (metrics == NULL ||
-        xenapi_session_call(s, "VM_metrics.get_start_time", &metrics, 1, &start, NULL) != XENAPI_STATUS_OK) {
+    if (xenapi_vm_metrics_get_start_time(s, xenapi_vm_record_metrics(rec), &started, NULL) !=
+            XENAPI_STATUS_OK ||
+        started <= 0) {
         return 0.0;
     }
-    if (xenapi_value_get_datetime_unix(start, &started, NULL) == XENAPI_STATUS_OK && started > 0) {
-        t = difftime(time(NULL), (time_t)started);
-    }
-    xenapi_value_free(start);
+    t = difftime(time(NULL), (time_t)started);
     return t < 0 ? 0.0 : t;
 }
 
+/* The memory a running VM has now (VM_metrics.memory_actual), or `dflt`. */
+static int64_t memory_actual(xenapi_session *s, const xenapi_vm_record *rec, int64_t dflt) {
+    int64_t mem = dflt;
+    if (xenapi_vm_metrics_get_memory_actual(s, xenapi_vm_record_metrics(rec), &mem, NULL) !=
+        XENAPI_STATUS_OK) {
+        return dflt;
+    }
+    return mem;
+}
+
+/* Map entries sorted by name, then reference, so that listings are stable. */
+static const xenapi_vm_record_map *sort_map;
+
+static int by_name(const void *a, const void *b) {
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    int c = strcmp(xenapi_vm_record_name_label(xenapi_vm_record_map_value(sort_map, i)),
+                   xenapi_vm_record_name_label(xenapi_vm_record_map_value(sort_map, j)));
+    return c != 0 ? c : strcmp(xenapi_vm_record_map_key(sort_map, i),
+                               xenapi_vm_record_map_key(sort_map, j));
+}
+
+static size_t *sorted(const xenapi_vm_record_map *vms) {
+    size_t i, n = xenapi_vm_record_map_len(vms);
+    size_t *order = malloc((n + 1) * sizeof *order);
+    if (order == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        order[i] = i;
+    }
+    sort_map = vms;
+    qsort(order, n, sizeof *order, by_name);
+    return order;
+}
+
 static int cmd_list(xenapi_session *s) {
-    xenapi_vm_list *vms = NULL;
+    xenapi_vm_record_map *vms = NULL;
     xenapi_error *err = NULL;
-    size_t i, n;
+    size_t i, n, *order;
     if (xenapi_vm_get_all_records(s, &vms, &err) != XENAPI_STATUS_OK) {
         return fail("VM.get_all_records", err);
     }
-    n = xenapi_vm_list_len(vms);
+    n = xenapi_vm_record_map_len(vms);
+    order = sorted(vms);
     printf("%-30s %4s %6s %5s %6s %9s\n", "Name", "ID", "Mem", "VCPUs", "State", "Time(s)");
-    for (i = 0; i < n; i++) {
-        const xenapi_value *rec = xenapi_vm_list_record(vms, i);
-        xenapi_vm_power_state st = xenapi_vm_list_power_state(vms, i);
-        int64_t domid = field_int(rec, "domid", -1);
-        int64_t mem = field_int(rec, "memory_static_max", 0);
+    for (i = 0; order != NULL && i < n; i++) {
+        const xenapi_vm_record *rec = xenapi_vm_record_map_value(vms, order[i]);
+        xenapi_vm_power_state st = xenapi_vm_record_power_state(rec);
+        int64_t mem = xenapi_vm_record_memory_static_max(rec);
         bool live = st == XENAPI_VM_POWER_STATE_RUNNING || st == XENAPI_VM_POWER_STATE_PAUSED;
         char id[24];
-        if (field_bool(rec, "is_a_template")) {
+        if (xenapi_vm_record_is_a_template(rec)) {
             continue;
         }
         if (live) {
-            xenapi_vm_get_memory_actual(s, xenapi_vm_list_ref(vms, i), &mem, NULL);
-            snprintf(id, sizeof id, "%lld", (long long)domid);
+            mem = memory_actual(s, rec, mem);
+            snprintf(id, sizeof id, "%lld", (long long)xenapi_vm_record_domid(rec));
         } else {
             snprintf(id, sizeof id, "%s", "-");
         }
-        printf("%-30s %4s %6lld %5lld %6s %9.1f\n", xenapi_vm_list_name_label(vms, i), id,
-               (long long)(mem >> 20), (long long)field_int(rec, "VCPUs_max", 1), state_flags(st),
+        printf("%-30s %4s %6lld %5lld %6s %9.1f\n", xenapi_vm_record_name_label(rec), id,
+               (long long)(mem >> 20), (long long)xenapi_vm_record_vcpus_max(rec), state_flags(rec),
                live ? uptime(s, rec) : 0.0);
     }
-    xenapi_vm_list_free(vms);
+    free(order);
+    xenapi_vm_record_map_free(vms);
     return 0;
 }
 
@@ -161,58 +180,94 @@ static int cmd_vm(xenapi_session *s, const char *cmd, const char *name, bool har
     return 0;
 }
 
+/* Prints " N:P%" for every entry of a CPU number -> utilisation map, in CPU order. */
+static void print_cpus(const xenapi_int64_double_map *u) {
+    size_t c, n = xenapi_int64_double_map_len(u);
+    int64_t cpu;
+    for (cpu = 0, c = 0; c < n && cpu < 4096; cpu++) {
+        size_t at;
+        if (xenapi_int64_double_map_find(u, cpu, &at)) {
+            printf(" %lld:%.0f%%", (long long)cpu, 100.0 * xenapi_int64_double_map_value(u, at));
+            c++;
+        }
+    }
+    printf("\n");
+}
+
 static int cmd_top(xenapi_session *s) {
     xenapi_string_list *hosts = NULL;
-    xenapi_vm_list *vms = NULL;
-    xenapi_cpu_usage *u = NULL;
+    xenapi_vm_record_map *vms = NULL;
+    xenapi_int64_double_map *u = NULL;
     xenapi_error *err = NULL;
-    int64_t total = 0, freemem = 0;
-    size_t h, i, c;
+    size_t h, i, c, *order;
     if (xenapi_host_get_all(s, &hosts, &err) != XENAPI_STATUS_OK) {
         return fail("host.get_all", err);
     }
     for (h = 0; h < xenapi_string_list_len(hosts); h++) {
         const char *host = xenapi_string_list_get(hosts, h);
-        if (xenapi_host_get_memory(s, host, &total, &freemem, &err) != XENAPI_STATUS_OK ||
-            xenapi_host_get_cpu_utilisation(s, host, &u, &err) != XENAPI_STATUS_OK) {
+        xenapi_host_record *hrec = NULL;
+        xenapi_host_metrics_record *m = NULL;
+        const xenapi_string_list *cpus;
+        if (xenapi_host_get_record(s, host, &hrec, &err) != XENAPI_STATUS_OK ||
+            xenapi_host_metrics_get_record(s, xenapi_host_record_metrics(hrec), &m, &err) !=
+                XENAPI_STATUS_OK) {
+            xenapi_host_record_free(hrec);
             xenapi_string_list_free(hosts);
             return fail("host metrics", err);
         }
-        printf("host %zu: memory %lld MiB total, %lld MiB free; CPUs", h, (long long)(total >> 20),
-               (long long)(freemem >> 20));
-        for (c = 0; c < xenapi_cpu_usage_len(u); c++) {
-            printf(" %lld:%.0f%%", (long long)xenapi_cpu_usage_cpu(u, c),
-                   100.0 * xenapi_cpu_usage_fraction(u, c));
+        printf("host %zu: memory %lld MiB total, %lld MiB free; CPUs", h,
+               (long long)(xenapi_host_metrics_record_memory_total(m) >> 20),
+               (long long)(xenapi_host_metrics_record_memory_free(m) >> 20));
+        xenapi_host_metrics_record_free(m);
+        /* Every physical CPU's host_cpu record: its number and utilisation. */
+        u = xenapi_int64_double_map_new();
+        cpus = xenapi_host_record_host_cpus(hrec);
+        for (c = 0; c < xenapi_string_list_len(cpus); c++) {
+            xenapi_host_cpu_record *cpu = NULL;
+            if (xenapi_host_cpu_get_record(s, xenapi_string_list_get(cpus, c), &cpu, &err) !=
+                    XENAPI_STATUS_OK ||
+                xenapi_int64_double_map_set(u, xenapi_host_cpu_record_number(cpu),
+                                            xenapi_host_cpu_record_utilisation(cpu),
+                                            &err) != XENAPI_STATUS_OK) {
+                xenapi_host_cpu_record_free(cpu);
+                xenapi_int64_double_map_free(u);
+                xenapi_host_record_free(hrec);
+                xenapi_string_list_free(hosts);
+                return fail("host_cpu", err);
+            }
+            xenapi_host_cpu_record_free(cpu);
         }
-        printf("\n");
-        xenapi_cpu_usage_free(u);
+        print_cpus(u);
+        xenapi_int64_double_map_free(u);
         u = NULL;
+        xenapi_host_record_free(hrec);
     }
     xenapi_string_list_free(hosts);
     if (xenapi_vm_get_all_records(s, &vms, &err) != XENAPI_STATUS_OK) {
         return fail("VM.get_all_records", err);
     }
-    for (i = 0; i < xenapi_vm_list_len(vms); i++) {
-        const char *vm = xenapi_vm_list_ref(vms, i);
+    order = sorted(vms);
+    for (i = 0; order != NULL && i < xenapi_vm_record_map_len(vms); i++) {
+        const xenapi_vm_record *rec = xenapi_vm_record_map_value(vms, order[i]);
         int64_t mem = 0;
-        if (xenapi_vm_list_power_state(vms, i) != XENAPI_VM_POWER_STATE_RUNNING) {
+        if (xenapi_vm_record_power_state(rec) != XENAPI_VM_POWER_STATE_RUNNING) {
             continue;
         }
-        if (xenapi_vm_get_memory_actual(s, vm, &mem, &err) != XENAPI_STATUS_OK ||
-            xenapi_vm_get_vcpus_utilisation(s, vm, &u, &err) != XENAPI_STATUS_OK) {
-            xenapi_vm_list_free(vms);
+        if (xenapi_vm_metrics_get_memory_actual(s, xenapi_vm_record_metrics(rec), &mem, &err) !=
+                XENAPI_STATUS_OK ||
+            xenapi_vm_metrics_get_vcpus_utilisation(s, xenapi_vm_record_metrics(rec), &u, &err) !=
+                XENAPI_STATUS_OK) {
+            free(order);
+            xenapi_vm_record_map_free(vms);
             return fail("VM metrics", err);
         }
-        printf("%-24s %6lld MiB; VCPUs", xenapi_vm_list_name_label(vms, i), (long long)(mem >> 20));
-        for (c = 0; c < xenapi_cpu_usage_len(u); c++) {
-            printf(" %lld:%.0f%%", (long long)xenapi_cpu_usage_cpu(u, c),
-                   100.0 * xenapi_cpu_usage_fraction(u, c));
-        }
-        printf("\n");
-        xenapi_cpu_usage_free(u);
+        printf("%-24s %6lld MiB; VCPUs", xenapi_vm_record_name_label(rec), (long long)(mem >> 20));
+        print_cpus(u);
+        xenapi_int64_double_map_free(u);
         u = NULL;
     }
-    xenapi_vm_list_free(vms);
+    free(order);
+    xenapi_vm_record_map_free(vms);
     return 0;
 }
 

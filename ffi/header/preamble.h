@@ -7,8 +7,14 @@
  * Conventions
  * -----------
  * Handles. Every object is an opaque pointer: xenapi_options, xenapi_session, xenapi_value,
- * xenapi_error, xenapi_string_list, xenapi_vm_list, xenapi_cpu_usage. Each has a xenapi_*_free
- * function that accepts NULL. Never free a handle twice or use it after freeing it.
+ * xenapi_error, xenapi_string_list, and the generated API's records (xenapi_vm_record, ...),
+ * lists (xenapi_vm_operations_list, ...) and maps (xenapi_string_map, xenapi_vm_record_map, ...).
+ * Each has a xenapi_*_free function that accepts NULL. Never free a handle twice or use it after
+ * freeing it.
+ *
+ * The generated API (include/xenapi/, included at the end of this file) has a function for
+ * every XenAPI message: xenapi_<class>_<message> and xenapi_async_<class>_<message>; its rules
+ * are in ffi/GENERATED.md.
  *
  * Status and errors. A function that can fail returns an xenapi_status (XENAPI_STATUS_OK is 0)
  * and takes as its last parameter `xenapi_error **err`. Pass NULL if you only want the status;

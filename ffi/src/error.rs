@@ -192,6 +192,47 @@ pub unsafe extern "C" fn xenapi_error_param(
     })
 }
 
+/// The datamodel's name of parameter `index` (from 0) of the error's XenAPI code (from
+/// `spec/errors.json`), e.g. `"vm"`, `"expected"`, `"actual"` for `VM_BAD_POWER_STATE`. NULL when
+/// there is no code, the datamodel does not list the code, `index` is beyond its parameters, or
+/// `err` is NULL.
+///
+/// Ownership: `err` is borrowed; the string is static.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_error_param_name(
+    err: *const xenapi_error,
+    index: usize,
+) -> *const c_char {
+    infallible(ptr::null(), || {
+        // SAFETY: NULL or a live error.
+        let Some(code) = unsafe { err.as_ref() }.and_then(|e| e.description.first()) else {
+            return ptr::null();
+        };
+        let Ok(code) = code.to_str() else {
+            return ptr::null();
+        };
+        match xenapi::api::error_param_names(code).and_then(|p| p.get(index)) {
+            Some(name) => param_name_cstr(name),
+            None => ptr::null(),
+        }
+    })
+}
+
+/// Static C strings of the datamodel's error parameter names, made once.
+fn param_name_cstr(name: &'static str) -> *const c_char {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashMap<&'static str, &'static std::ffi::CStr>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    names
+        .entry(name)
+        .or_insert_with(|| Box::leak(cstring(name).into_boxed_c_str()))
+        .as_ptr()
+}
+
 /// The HTTP status when the status is `XENAPI_STATUS_HTTP`; 0 otherwise.
 ///
 /// Ownership: `err` is borrowed.

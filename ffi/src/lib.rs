@@ -19,24 +19,22 @@
 // documented on each function in the header.
 #![allow(clippy::missing_safety_doc)]
 
+/// cbindgen:ignore
+mod api;
 mod boundary;
-mod calls;
 mod error;
-mod host;
 mod options;
 mod session;
 mod strings;
 mod task;
+mod typed;
 mod value;
-mod vm;
 
 pub use error::{xenapi_error, xenapi_status};
-pub use host::xenapi_cpu_usage;
 pub use options::xenapi_options;
 pub use session::{xenapi_dialect, xenapi_session};
 pub use strings::xenapi_string_list;
 pub use value::{xenapi_value, xenapi_value_kind};
-pub use vm::{xenapi_vm_list, xenapi_vm_power_state};
 
 use std::ffi::c_char;
 

@@ -4,6 +4,8 @@ use std::ffi::{c_char, CString};
 use std::ptr;
 
 use crate::boundary::infallible;
+use crate::error::{xenapi_error, xenapi_status};
+use crate::typed::{list_push, List};
 
 /// A C string from Rust text. XML cannot carry NUL, so text from a server has none; any NUL from
 /// elsewhere becomes U+FFFD rather than cutting the string short.
@@ -35,19 +37,16 @@ pub unsafe extern "C" fn xenapi_string_free(s: *mut c_char) {
 }
 
 /// A list of strings (references, method names, ...), read with `xenapi_string_list_len` and
-/// `xenapi_string_list_get`, freed with `xenapi_string_list_free`. Immutable: safe to read from
-/// several threads at once.
-pub struct xenapi_string_list {
-    items: Vec<CString>,
-}
-
-impl xenapi_string_list {
-    pub(crate) fn new(items: impl IntoIterator<Item = String>) -> Self {
-        xenapi_string_list {
-            items: items.into_iter().map(cstring).collect(),
-        }
-    }
-}
+/// `xenapi_string_list_get`, built with `xenapi_string_list_new` and `xenapi_string_list_push`,
+/// freed with `xenapi_string_list_free`. A list nobody pushes to may be read from several
+/// threads at once.
+///
+/// It is the generated API's list of strings and references too (`string set`, `VM ref set`),
+/// so its storage is the generic list of `crate::typed`. cbindgen sees the opaque declaration
+/// the header tool adds (`typedef struct xenapi_string_list xenapi_string_list;`).
+///
+/// cbindgen:ignore
+pub type xenapi_string_list = List<CString>;
 
 /// The number of strings in `list`; 0 if `list` is NULL.
 ///
@@ -88,4 +87,25 @@ pub unsafe extern "C" fn xenapi_string_list_free(list: *mut xenapi_string_list) 
             drop(unsafe { Box::from_raw(list) });
         }
     })
+}
+
+/// A new empty string list, e.g. for `xenapi_event_from`'s classes or a `VM ref set` parameter.
+///
+/// Ownership: the caller frees it with `xenapi_string_list_free`.
+#[no_mangle]
+pub extern "C" fn xenapi_string_list_new() -> *mut xenapi_string_list {
+    Box::into_raw(Box::new(List { items: Vec::new() }))
+}
+
+/// Appends a copy of `item` (NUL-terminated UTF-8) to `list`.
+///
+/// Ownership: `list` and `item` are borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_list_push(
+    list: *mut xenapi_string_list,
+    item: *const c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    // SAFETY: forwarded caller contract.
+    unsafe { list_push::<String>(list, item, err) }
 }

@@ -142,24 +142,6 @@ impl xenapi_value {
         ))
     }
 
-    /// The struct member `key`, if this is a struct.
-    pub(crate) fn member(&self, key: &str) -> Option<&xenapi_value> {
-        match &self.v {
-            V::Struct(m) => m
-                .iter()
-                .find(|(k, _)| k.as_bytes() == key.as_bytes())
-                .map(|(_, v)| &**v),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn str_ptr(&self) -> Option<&CStr> {
-        match &self.v {
-            V::String(c) => Some(c),
-            _ => None,
-        }
-    }
-
     pub(crate) fn into_raw(self) -> *mut xenapi_value {
         Box::into_raw(Box::new(self))
     }

@@ -37,8 +37,8 @@ static void test_server_errors(const sim_t *sim) {
     xenapi_options *opts = NULL;
     xenapi_session *s = NULL, *bad = NULL;
     xenapi_error *err = NULL;
-    xenapi_vm_list *vms = NULL;
-    xenapi_value *arg = NULL, *result = NULL;
+    xenapi_vm_record_map *vms = NULL;
+    xenapi_value *result = NULL;
     xenapi_vm_power_state st;
     const char *running = NULL;
     size_t i;
@@ -70,9 +70,11 @@ static void test_server_errors(const sim_t *sim) {
 
     /* Wrong power state: start a running VM. */
     CHECK_OK(xenapi_vm_get_all_records(s, &vms, &err), &err);
-    for (i = 0; i < xenapi_vm_list_len(vms); i++) {
-        if (xenapi_vm_list_power_state(vms, i) == XENAPI_VM_POWER_STATE_RUNNING) {
-            running = xenapi_vm_list_ref(vms, i);
+    for (i = 0; i < xenapi_vm_record_map_len(vms); i++) {
+        const xenapi_vm_record *rec = xenapi_vm_record_map_value(vms, i);
+        if (xenapi_vm_record_power_state(rec) == XENAPI_VM_POWER_STATE_RUNNING &&
+            !xenapi_vm_record_is_control_domain(rec)) {
+            running = xenapi_vm_record_map_key(vms, i);
         }
     }
     CHECK(running != NULL);
@@ -80,6 +82,13 @@ static void test_server_errors(const sim_t *sim) {
     CHECK(err != NULL && strcmp(xenapi_error_param(err, 0), running) == 0);
     CHECK(err != NULL && strcmp(xenapi_error_param(err, 1), "halted") == 0);
     CHECK(err != NULL && strcmp(xenapi_error_param(err, 2), "running") == 0);
+    /* The datamodel's names of the parameters, and the generated code macros. */
+    CHECK(err != NULL && strcmp(xenapi_error_code(err), XENAPI_ERROR_VM_BAD_POWER_STATE) == 0);
+    CHECK(err != NULL && strcmp(xenapi_error_param_name(err, 0), "vm") == 0);
+    CHECK(err != NULL && strcmp(xenapi_error_param_name(err, 1), "expected") == 0);
+    CHECK(err != NULL && strcmp(xenapi_error_param_name(err, 2), "actual") == 0);
+    CHECK(xenapi_error_param_name(err, 3) == NULL);
+    CHECK(xenapi_error_param_name(NULL, 0) == NULL);
     expect_api(&err, "VM_BAD_POWER_STATE", 3);
     CHECK_STATUS(xenapi_vm_unpause(s, running, &err), XENAPI_STATUS_API, &err);
     expect_api(&err, "VM_BAD_POWER_STATE", 3);
@@ -87,7 +96,7 @@ static void test_server_errors(const sim_t *sim) {
     expect_api(&err, "VM_BAD_POWER_STATE", 3);
     /* err may be NULL: the status alone. */
     CHECK(xenapi_vm_start(s, running, false, false, NULL) == XENAPI_STATUS_API);
-    xenapi_vm_list_free(vms);
+    xenapi_vm_record_map_free(vms);
 
     /* Invalid handle: a reference to no VM. */
     st = XENAPI_VM_POWER_STATE_HALTED;
@@ -96,6 +105,7 @@ static void test_server_errors(const sim_t *sim) {
                  XENAPI_STATUS_API, &err);
     CHECK(st == XENAPI_VM_POWER_STATE_HALTED); /* out-parameters untouched on failure */
     CHECK(err != NULL && strcmp(xenapi_error_param(err, 0), "VM") == 0);
+    CHECK(err != NULL && strcmp(xenapi_error_param_name(err, 1), "handle") == 0);
     expect_api(&err, "HANDLE_INVALID", 2);
     CHECK_STATUS(xenapi_vm_hard_shutdown(s, "OpaqueRef:nope", &err), XENAPI_STATUS_API, &err);
     expect_api(&err, "HANDLE_INVALID", 2);
@@ -110,30 +120,22 @@ static void test_server_errors(const sim_t *sim) {
     CHECK(err != NULL && strcmp(xenapi_error_code(err), "MESSAGE_PARAMETER_COUNT_MISMATCH") == 0);
     clear_error(&err);
 
-    /* A task that fails: Async.VM.start of a running VM, then task wait. */
-    CHECK_OK(xenapi_value_new_ref(running == NULL ? "x" : "OpaqueRef:nope", &arg, &err), &err);
+    /* A task that fails: Async.VM.start of no VM, then task wait. */
     {
-        const xenapi_value *args[3];
-        xenapi_value *f1 = xenapi_value_new_bool(false), *f2 = xenapi_value_new_bool(false);
-        xenapi_value *task = NULL;
-        const char *task_ref = NULL;
-        args[0] = arg;
-        args[1] = f1;
-        args[2] = f2;
-        if (xenapi_session_call(s, "Async.VM.start", args, 3, &task, &err) == XENAPI_STATUS_OK) {
-            CHECK_OK(xenapi_value_get_string(task, &task_ref, &err), &err);
-            CHECK_STATUS(xenapi_task_wait(s, task_ref, 30.0, &result, &err), XENAPI_STATUS_API, &err);
+        char *task = NULL;
+        if (xenapi_async_vm_start(s, "OpaqueRef:nope", false, false, &task, &err) ==
+            XENAPI_STATUS_OK) {
+            CHECK_STATUS(xenapi_task_wait(s, task, 30.0, &result, &err), XENAPI_STATUS_API, &err);
             CHECK(err != NULL && strcmp(xenapi_error_code(err), "HANDLE_INVALID") == 0);
+            CHECK(result == NULL);
             clear_error(&err);
         } else {
             /* Some servers check the handle before making the task. */
+            CHECK(task == NULL);
             expect_api(&err, "HANDLE_INVALID", 2);
         }
-        xenapi_value_free(task);
-        xenapi_value_free(f1);
-        xenapi_value_free(f2);
+        xenapi_string_free(task);
     }
-    xenapi_value_free(arg);
 
     /* Server faults injected through the side channel. */
     {
@@ -253,8 +255,9 @@ static void test_arguments(const sim_t *sim) {
     xenapi_error *err = NULL;
     xenapi_value *v = NULL, *arr, *st;
     xenapi_string_list *list = NULL;
-    xenapi_vm_list *vms = NULL;
-    xenapi_cpu_usage *usage = NULL;
+    xenapi_vm_record_map *vms = NULL;
+    xenapi_int64_double_map *usage = NULL;
+    xenapi_event_batch *batch = NULL;
     char *text = NULL;
     const char *cstr = NULL;
     int64_t i64 = 0;
@@ -363,34 +366,97 @@ static void test_arguments(const sim_t *sim) {
     CHECK(xenapi_vm_pause(s, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
     CHECK(xenapi_vm_unpause(s, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
     CHECK(xenapi_vm_suspend(s, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
-    CHECK(xenapi_vm_get_memory_actual(s, "x", NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
-    CHECK(xenapi_vm_get_vcpus_utilisation(s, NULL, &usage, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_metrics_get_memory_actual(s, "x", NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_vm_metrics_get_vcpus_utilisation(s, NULL, &usage, NULL) ==
+          XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_async_vm_start(s, "x", false, false, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_async_vm_start(NULL, "x", false, false, &text, NULL) ==
+          XENAPI_STATUS_NULL_ARGUMENT);
     CHECK(xenapi_host_get_all(s, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
     CHECK(xenapi_host_list_methods(NULL, &list, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
     CHECK(xenapi_host_dmesg(s, NULL, &text, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
     CHECK(xenapi_host_get_log(s, "x", NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
-    CHECK(xenapi_host_get_cpu_utilisation(s, NULL, &usage, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
-    CHECK(xenapi_host_get_memory(s, "x", NULL, &i64, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
-    CHECK(xenapi_host_get_memory(s, "x", &i64, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_host_get_host_cpus(s, NULL, &list, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_host_metrics_get_memory_total(s, "x", NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
     CHECK(xenapi_task_wait(s, NULL, 1.0, &v, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
-    CHECK(xenapi_event_from(s, NULL, 1, "", 0.0, &v, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
-    CHECK(xenapi_event_from(s, NULL, 0, NULL, 0.0, &v, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
-    CHECK(xenapi_event_from(s, NULL, 0, "", -1.0, &v, NULL) == XENAPI_STATUS_INVALID_ARGUMENT);
+    CHECK(xenapi_event_from(s, NULL, "", 0.0, &batch, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(batch == NULL);
     CHECK(xenapi_host_dmesg(s, "OpaqueRef:nope", &text, NULL) == XENAPI_STATUS_API);
     CHECK(text == NULL);
+    {
+        /* Enum parameters: UNKNOWN and numbers out of range are refused before any call. */
+        xenapi_string_list *classes = xenapi_string_list_new();
+        CHECK(xenapi_event_from(s, classes, NULL, 0.0, &batch, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+        CHECK_STATUS(xenapi_vm_set_actions_after_shutdown(s, "OpaqueRef:x",
+                                                          XENAPI_ON_NORMAL_EXIT_UNKNOWN, &err),
+                     XENAPI_STATUS_INVALID_ARGUMENT, &err);
+        expect_kind(&err, XENAPI_STATUS_INVALID_ARGUMENT);
+        CHECK(xenapi_vm_set_actions_after_shutdown(s, "OpaqueRef:x", (xenapi_on_normal_exit)99,
+                                                   NULL) == XENAPI_STATUS_INVALID_ARGUMENT);
+        CHECK(xenapi_string_list_push(NULL, "x", NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+        CHECK(xenapi_string_list_push(classes, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+        CHECK(xenapi_string_list_push(classes, bad_utf8, NULL) == XENAPI_STATUS_INVALID_ARGUMENT);
+        CHECK(xenapi_string_list_len(classes) == 0);
+        xenapi_string_list_free(classes);
+    }
+    {
+        /* Records and maps built by the caller. */
+        xenapi_vm_record *rec = xenapi_vm_record_new();
+        xenapi_string_map *map = xenapi_string_map_new();
+        xenapi_vm_operations_list *ops = xenapi_vm_operations_list_new();
+        size_t at = 99;
+        CHECK(rec != NULL && strcmp(xenapi_vm_record_name_label(rec), "") == 0);
+        CHECK(xenapi_vm_record_power_state(rec) == XENAPI_VM_POWER_STATE_UNKNOWN);
+        CHECK(strcmp(xenapi_vm_record_power_state_name(rec), "") == 0);
+        CHECK_OK(xenapi_vm_record_set_name_label(rec, "web", &err), &err);
+        CHECK(strcmp(xenapi_vm_record_name_label(rec), "web") == 0);
+        CHECK_OK(xenapi_vm_record_set_power_state(rec, XENAPI_VM_POWER_STATE_PAUSED, &err), &err);
+        CHECK(strcmp(xenapi_vm_record_power_state_name(rec), "Paused") == 0);
+        CHECK(xenapi_vm_record_set_power_state(rec, XENAPI_VM_POWER_STATE_UNKNOWN, NULL) ==
+              XENAPI_STATUS_INVALID_ARGUMENT);
+        CHECK(xenapi_vm_record_power_state(rec) == XENAPI_VM_POWER_STATE_PAUSED);
+        CHECK(xenapi_vm_record_set_name_label(rec, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+        CHECK(xenapi_vm_record_set_name_label(NULL, "x", NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+        CHECK_OK(xenapi_string_map_set(map, "a", "1", &err), &err);
+        CHECK_OK(xenapi_string_map_set(map, "b", "2", &err), &err);
+        CHECK_OK(xenapi_string_map_set(map, "a", "3", &err), &err);
+        CHECK(xenapi_string_map_len(map) == 2);
+        CHECK(xenapi_string_map_find(map, "a", &at) && at == 0);
+        CHECK(strcmp(xenapi_string_map_value(map, 0), "3") == 0);
+        CHECK(!xenapi_string_map_find(map, "c", &at));
+        CHECK_OK(xenapi_vm_record_set_other_config(rec, map, &err), &err);
+        CHECK(xenapi_string_map_len(xenapi_vm_record_other_config(rec)) == 2);
+        CHECK_OK(xenapi_vm_operations_list_push(ops, XENAPI_VM_OPERATIONS_START, &err), &err);
+        CHECK(xenapi_vm_operations_list_push(ops, (xenapi_vm_operations)0, NULL) ==
+              XENAPI_STATUS_INVALID_ARGUMENT);
+        CHECK_OK(xenapi_vm_record_set_allowed_operations(rec, ops, &err), &err);
+        CHECK(xenapi_vm_operations_list_len(xenapi_vm_record_allowed_operations(rec)) == 1);
+        CHECK(strcmp(xenapi_vm_operations_list_get_name(xenapi_vm_record_allowed_operations(rec), 0),
+                     "start") == 0);
+        CHECK(xenapi_vm_operations_list_get(ops, 1) == XENAPI_VM_OPERATIONS_UNKNOWN);
+        CHECK(xenapi_value_struct_len(xenapi_vm_record_extra(rec)) == 0);
+        xenapi_vm_operations_list_free(ops);
+        xenapi_string_map_free(map);
+        xenapi_vm_record_free(rec);
+    }
 
     /* Accessors on NULL or out of range */
-    CHECK(xenapi_vm_list_len(NULL) == 0);
-    CHECK(xenapi_vm_list_ref(NULL, 0) == NULL);
-    CHECK(xenapi_vm_list_name_label(NULL, 0) == NULL);
-    CHECK(xenapi_vm_list_uuid(NULL, 0) == NULL);
-    CHECK(xenapi_vm_list_record(NULL, 0) == NULL);
-    CHECK(xenapi_vm_list_power_state(NULL, 0) == XENAPI_VM_POWER_STATE_UNKNOWN);
+    CHECK(xenapi_vm_record_map_len(NULL) == 0);
+    CHECK(xenapi_vm_record_map_key(NULL, 0) == NULL);
+    CHECK(xenapi_vm_record_map_value(NULL, 0) == NULL);
+    CHECK(!xenapi_vm_record_map_find(NULL, "x", NULL));
+    CHECK(xenapi_vm_record_name_label(NULL) == NULL);
+    CHECK(xenapi_vm_record_uuid(NULL) == NULL);
+    CHECK(xenapi_vm_record_extra(NULL) == NULL);
+    CHECK(xenapi_vm_record_memory_static_max(NULL) == 0);
+    CHECK(xenapi_vm_record_power_state(NULL) == XENAPI_VM_POWER_STATE_UNKNOWN);
+    CHECK(xenapi_vm_record_power_state_name(NULL) == NULL);
     CHECK(xenapi_string_list_len(NULL) == 0);
     CHECK(xenapi_string_list_get(NULL, 0) == NULL);
-    CHECK(xenapi_cpu_usage_len(NULL) == 0);
-    CHECK(xenapi_cpu_usage_cpu(NULL, 0) == -1);
-    CHECK(xenapi_cpu_usage_fraction(NULL, 0) < 0.0);
+    CHECK(xenapi_int64_double_map_len(NULL) == 0);
+    CHECK(xenapi_int64_double_map_key(NULL, 0) == 0);
+    CHECK(xenapi_int64_double_map_value(NULL, 0) == 0.0);
+    CHECK(xenapi_vm_operations_list_get_name(NULL, 0) == NULL);
     CHECK(xenapi_error_status(NULL) == XENAPI_STATUS_NULL_ARGUMENT);
     CHECK(xenapi_error_message(NULL) == NULL);
     CHECK(xenapi_error_code(NULL) == NULL);
@@ -400,7 +466,9 @@ static void test_arguments(const sim_t *sim) {
     CHECK(strcmp(xenapi_status_name(XENAPI_STATUS_TLS), "XENAPI_STATUS_TLS") == 0);
     CHECK(strcmp(xenapi_status_name(12345), "XENAPI_STATUS_UNKNOWN") == 0);
     CHECK(strcmp(xenapi_status_name(-1), "XENAPI_STATUS_UNKNOWN") == 0);
-    CHECK(strcmp(xenapi_vm_power_state_name(99), "Unknown") == 0);
+    CHECK(xenapi_vm_power_state_to_string((xenapi_vm_power_state)99) == NULL);
+    CHECK(xenapi_vm_power_state_from_string(NULL) == XENAPI_VM_POWER_STATE_UNKNOWN);
+    CHECK(xenapi_pif_igmp_status_from_string("unknown") == XENAPI_PIF_IGMP_STATUS_UNKNOWN_VALUE);
 
     /* Values: NULLs, wrong kinds, bad text; items given to push/set are taken even on failure. */
     CHECK(xenapi_value_get_kind(NULL) == XENAPI_VALUE_KIND_INVALID);
@@ -465,8 +533,10 @@ static void test_arguments(const sim_t *sim) {
     xenapi_error_free(NULL);
     xenapi_string_free(NULL);
     xenapi_string_list_free(NULL);
-    xenapi_vm_list_free(NULL);
-    xenapi_cpu_usage_free(NULL);
+    xenapi_vm_record_map_free(NULL);
+    xenapi_vm_record_free(NULL);
+    xenapi_int64_double_map_free(NULL);
+    xenapi_event_batch_free(NULL);
 
     xenapi_session_free(s);
     xenapi_options_free(opts);

@@ -1,17 +1,10 @@
 /*
- * The talk's whole scenario through libxenapi, against xenapi-sim: log in, list methods, list
- * VMs, every power operation, CPU and memory use, dmesg, the log, a generic call, an Async call
- * with task wait, event.from, log out; and the value API round trip.
+ * The talk's whole scenario through libxenapi's generated API, against xenapi-sim in both
+ * dialects (xapi and xend): log in, list methods, list VMs, every power operation, CPU and
+ * memory use, dmesg, the log, a generic call, an Async call with task wait, event.from, log out;
+ * and the value API round trip.
  */
 #include "harness.h"
-
-static xenapi_vm_power_state state_of(xenapi_session *s, const char *vm) {
-    xenapi_vm_power_state st = XENAPI_VM_POWER_STATE_UNKNOWN;
-    xenapi_error *err = NULL;
-    CHECK_OK(xenapi_vm_get_power_state(s, vm, &st, &err), &err);
-    clear_error(&err);
-    return st;
-}
 
 static void test_values(void) {
     xenapi_error *err = NULL;
@@ -78,35 +71,71 @@ static void test_values(void) {
     xenapi_value_free(st);
 }
 
-int main(void) {
+/* The utilisation of every VCPU of `vm` (through VM.metrics), checked to be fractions; returns
+ * how many there are. */
+static size_t check_vcpus(xenapi_session *s, const char *vm) {
+    xenapi_error *err = NULL;
+    char *metrics = NULL;
+    xenapi_int64_double_map *util = NULL;
+    size_t i, n = 0;
+    CHECK_OK(xenapi_vm_get_metrics(s, vm, &metrics, &err), &err);
+    clear_error(&err);
+    CHECK_OK(xenapi_vm_metrics_get_vcpus_utilisation(s, metrics, &util, &err), &err);
+    clear_error(&err);
+    n = xenapi_int64_double_map_len(util);
+    for (i = 0; i < n; i++) {
+        double f = xenapi_int64_double_map_value(util, i);
+        size_t at = n;
+        CHECK(f >= 0.0 && f <= 1.0);
+        CHECK(xenapi_int64_double_map_find(util, xenapi_int64_double_map_key(util, i), &at) &&
+              at == i);
+    }
+    xenapi_int64_double_map_free(util);
+    xenapi_string_free(metrics);
+    return n;
+}
+
+static int64_t memory_actual(xenapi_session *s, const char *vm) {
+    xenapi_error *err = NULL;
+    char *metrics = NULL;
+    int64_t bytes = -1;
+    CHECK_OK(xenapi_vm_get_metrics(s, vm, &metrics, &err), &err);
+    clear_error(&err);
+    CHECK_OK(xenapi_vm_metrics_get_memory_actual(s, metrics, &bytes, &err), &err);
+    clear_error(&err);
+    xenapi_string_free(metrics);
+    return bytes;
+}
+
+static void scenario(const char *dialect) {
     sim_t sim;
-    const char *args[] = {"--vms", "4", NULL};
+    const char *args[] = {"--vms", "4", "--dialect", NULL, NULL};
     xenapi_session *s;
     xenapi_error *err = NULL;
-    xenapi_string_list *methods = NULL, *hosts = NULL, *byname = NULL;
-    xenapi_vm_list *vms = NULL;
-    xenapi_cpu_usage *usage = NULL;
-    xenapi_value *result = NULL, *arg = NULL, *task = NULL, *events = NULL;
-    char *halted = NULL, *text = NULL, *token = NULL;
+    xenapi_string_list *methods = NULL, *hosts = NULL, *byname = NULL, *cpus = NULL;
+    xenapi_vm_record_map *vms = NULL;
+    xenapi_value *result = NULL, *arg = NULL;
+    xenapi_vm_power_state st = XENAPI_VM_POWER_STATE_UNKNOWN;
+    char *halted = NULL, *text = NULL, *token = NULL, *hmetrics = NULL, *task = NULL;
     const char *host, *name = NULL, *str = NULL;
     size_t i, n;
     int found_start = 0;
-    int64_t total = 0, freemem = 0, bytes = 0;
+    int xend = strcmp(dialect, "xend") == 0;
 
-    CHECK(strcmp(xenapi_version(), XENAPI_VERSION) == 0);
-    test_values();
-
+    printf("dialect %s\n", dialect);
+    args[3] = dialect;
     if (sim_start(&sim, args) != 0) {
-        return 1;
+        CHECK(0);
+        return;
     }
     s = sim_login(&sim);
     CHECK(s != NULL);
     if (s == NULL) {
         sim_stop(&sim);
-        return finish("scenario");
+        return;
     }
     CHECK(xenapi_session_is_logged_in(s));
-    CHECK(xenapi_session_get_dialect(s) == XENAPI_DIALECT_XAPI);
+    CHECK(xenapi_session_get_dialect(s) == (xend ? XENAPI_DIALECT_XEND : XENAPI_DIALECT_XAPI));
     CHECK(sim_sessions(&sim) == 1);
 
     /* host.list_methods */
@@ -122,83 +151,102 @@ int main(void) {
 
     /* xm list */
     CHECK_OK(xenapi_vm_get_all_records(s, &vms, &err), &err);
-    n = xenapi_vm_list_len(vms);
+    n = xenapi_vm_record_map_len(vms);
     CHECK(n >= 5); /* 4 guests and the control domain */
     for (i = 0; i < n; i++) {
-        const xenapi_value *rec = xenapi_vm_list_record(vms, i);
-        bool is_template = false;
-        CHECK(xenapi_vm_list_ref(vms, i) != NULL);
-        CHECK(xenapi_vm_list_name_label(vms, i) != NULL);
-        CHECK(xenapi_vm_list_uuid(vms, i) != NULL);
-        CHECK(xenapi_vm_list_power_state(vms, i) != XENAPI_VM_POWER_STATE_UNKNOWN);
-        xenapi_value_get_bool(xenapi_value_struct_get(rec, "is_a_template"), &is_template, NULL);
-        if (halted == NULL && !is_template &&
-            xenapi_vm_list_power_state(vms, i) == XENAPI_VM_POWER_STATE_HALTED) {
-            size_t len = strlen(xenapi_vm_list_ref(vms, i)) + 1;
+        const char *ref = xenapi_vm_record_map_key(vms, i);
+        const xenapi_vm_record *rec = xenapi_vm_record_map_value(vms, i);
+        CHECK(ref != NULL && rec != NULL);
+        CHECK(xenapi_vm_record_name_label(rec) != NULL);
+        CHECK(xenapi_vm_record_uuid(rec) != NULL && strlen(xenapi_vm_record_uuid(rec)) > 0);
+        CHECK(xenapi_vm_record_power_state(rec) != XENAPI_VM_POWER_STATE_UNKNOWN);
+        CHECK(strcmp(xenapi_vm_record_power_state_name(rec),
+                     xenapi_vm_power_state_to_string(xenapi_vm_record_power_state(rec))) == 0);
+        CHECK(xenapi_vm_record_memory_static_max(rec) > 0);
+        CHECK(xenapi_vm_record_other_config(rec) != NULL);
+        if (halted == NULL && !xenapi_vm_record_is_a_template(rec) &&
+            xenapi_vm_record_power_state(rec) == XENAPI_VM_POWER_STATE_HALTED) {
+            size_t len = strlen(ref) + 1;
             halted = malloc(len);
-            memcpy(halted, xenapi_vm_list_ref(vms, i), len);
-            name = xenapi_vm_list_name_label(vms, i);
+            memcpy(halted, ref, len);
+            name = xenapi_vm_record_name_label(rec);
             CHECK_OK(xenapi_vm_get_by_name_label(s, name, &byname, &err), &err);
             CHECK(xenapi_string_list_len(byname) == 1 &&
                   strcmp(xenapi_string_list_get(byname, 0), halted) == 0);
             xenapi_string_list_free(byname);
         }
     }
-    CHECK(xenapi_vm_list_ref(vms, n) == NULL);
-    CHECK(xenapi_vm_list_power_state(vms, n) == XENAPI_VM_POWER_STATE_UNKNOWN);
-    xenapi_vm_list_free(vms);
+    CHECK(xenapi_vm_record_map_key(vms, n) == NULL);
+    CHECK(xenapi_vm_record_map_value(vms, n) == NULL);
+    CHECK(xenapi_vm_record_power_state(NULL) == XENAPI_VM_POWER_STATE_UNKNOWN);
+    xenapi_vm_record_map_free(vms);
     CHECK(halted != NULL);
     if (halted == NULL) {
         xenapi_session_free(s);
         sim_stop(&sim);
-        return finish("scenario");
+        return;
     }
 
-    /* Host CPU and memory */
+    /* Host CPU (every host_cpu's utilisation) and memory (host_metrics) */
     CHECK_OK(xenapi_host_get_all(s, &hosts, &err), &err);
     CHECK(xenapi_string_list_len(hosts) >= 1);
     host = xenapi_string_list_get(hosts, 0);
-    CHECK_OK(xenapi_host_get_cpu_utilisation(s, host, &usage, &err), &err);
-    CHECK(xenapi_cpu_usage_len(usage) == 8);
-    for (i = 0; i < xenapi_cpu_usage_len(usage); i++) {
-        double f = xenapi_cpu_usage_fraction(usage, i);
-        CHECK(xenapi_cpu_usage_cpu(usage, i) == (int64_t)i);
-        CHECK(f >= 0.0 && f <= 1.0);
+    CHECK_OK(xenapi_host_get_host_cpus(s, host, &cpus, &err), &err);
+    CHECK(xenapi_string_list_len(cpus) == 8);
+    for (i = 0; i < xenapi_string_list_len(cpus); i++) {
+        xenapi_host_cpu_record *cpu = NULL;
+        CHECK_OK(xenapi_host_cpu_get_record(s, xenapi_string_list_get(cpus, i), &cpu, &err), &err);
+        CHECK(xenapi_host_cpu_record_utilisation(cpu) >= 0.0 &&
+              xenapi_host_cpu_record_utilisation(cpu) <= 1.0);
+        CHECK(strcmp(xenapi_host_cpu_record_host(cpu), host) == 0);
+        xenapi_host_cpu_record_free(cpu);
     }
-    xenapi_cpu_usage_free(usage);
-    CHECK_OK(xenapi_host_get_memory(s, host, &total, &freemem, &err), &err);
-    CHECK(total > 0 && freemem > 0 && freemem <= total);
+    xenapi_string_list_free(cpus);
+    CHECK_OK(xenapi_host_get_metrics(s, host, &hmetrics, &err), &err);
+    {
+        xenapi_host_metrics_record *m = NULL;
+        CHECK_OK(xenapi_host_metrics_get_record(s, hmetrics, &m, &err), &err);
+        CHECK(xenapi_host_metrics_record_memory_total(m) > 0);
+        CHECK(xenapi_host_metrics_record_memory_free(m) > 0);
+        CHECK(xenapi_host_metrics_record_memory_free(m) <= xenapi_host_metrics_record_memory_total(m));
+        xenapi_host_metrics_record_free(m);
+    }
+    xenapi_string_free(hmetrics);
 
     /* Power operations on the halted VM */
+#define STATE_IS(want)                                                                  \
+    do {                                                                                \
+        CHECK_OK(xenapi_vm_get_power_state(s, halted, &st, &err), &err);                \
+        clear_error(&err);                                                              \
+        CHECK(st == (want));                                                            \
+    } while (0)
     CHECK_OK(xenapi_vm_start(s, halted, false, false, &err), &err);
-    CHECK(state_of(s, halted) == XENAPI_VM_POWER_STATE_RUNNING);
-    CHECK_OK(xenapi_vm_get_memory_actual(s, halted, &bytes, &err), &err);
-    CHECK(bytes > 0);
-    CHECK_OK(xenapi_vm_get_vcpus_utilisation(s, halted, &usage, &err), &err);
-    CHECK(xenapi_cpu_usage_len(usage) >= 1);
-    CHECK(xenapi_cpu_usage_fraction(usage, 0) >= 0.0 && xenapi_cpu_usage_fraction(usage, 0) <= 1.0);
-    xenapi_cpu_usage_free(usage);
+    STATE_IS(XENAPI_VM_POWER_STATE_RUNNING);
+    CHECK(memory_actual(s, halted) > 0);
+    CHECK(check_vcpus(s, halted) >= 1);
     CHECK_OK(xenapi_vm_pause(s, halted, &err), &err);
-    CHECK(state_of(s, halted) == XENAPI_VM_POWER_STATE_PAUSED);
+    STATE_IS(XENAPI_VM_POWER_STATE_PAUSED);
     CHECK_OK(xenapi_vm_unpause(s, halted, &err), &err);
-    CHECK(state_of(s, halted) == XENAPI_VM_POWER_STATE_RUNNING);
+    STATE_IS(XENAPI_VM_POWER_STATE_RUNNING);
     CHECK_OK(xenapi_vm_suspend(s, halted, &err), &err);
-    CHECK(state_of(s, halted) == XENAPI_VM_POWER_STATE_SUSPENDED);
+    STATE_IS(XENAPI_VM_POWER_STATE_SUSPENDED);
     CHECK_OK(xenapi_vm_resume(s, halted, false, false, &err), &err);
-    CHECK(state_of(s, halted) == XENAPI_VM_POWER_STATE_RUNNING);
+    STATE_IS(XENAPI_VM_POWER_STATE_RUNNING);
     CHECK_OK(xenapi_vm_clean_reboot(s, halted, &err), &err);
-    CHECK(state_of(s, halted) == XENAPI_VM_POWER_STATE_RUNNING);
+    STATE_IS(XENAPI_VM_POWER_STATE_RUNNING);
     CHECK_OK(xenapi_vm_hard_reboot(s, halted, &err), &err);
-    CHECK(state_of(s, halted) == XENAPI_VM_POWER_STATE_RUNNING);
+    STATE_IS(XENAPI_VM_POWER_STATE_RUNNING);
     CHECK_OK(xenapi_vm_clean_shutdown(s, halted, &err), &err);
-    CHECK(state_of(s, halted) == XENAPI_VM_POWER_STATE_HALTED);
-    CHECK_OK(xenapi_vm_get_memory_actual(s, halted, &bytes, &err), &err);
-    CHECK(bytes == 0);
+    STATE_IS(XENAPI_VM_POWER_STATE_HALTED);
+    CHECK(memory_actual(s, halted) == 0);
     CHECK_OK(xenapi_vm_start(s, halted, true, false, &err), &err);
-    CHECK(state_of(s, halted) == XENAPI_VM_POWER_STATE_PAUSED);
+    STATE_IS(XENAPI_VM_POWER_STATE_PAUSED);
     CHECK_OK(xenapi_vm_hard_shutdown(s, halted, &err), &err);
-    CHECK(state_of(s, halted) == XENAPI_VM_POWER_STATE_HALTED);
-    CHECK(strcmp(xenapi_vm_power_state_name(XENAPI_VM_POWER_STATE_RUNNING), "Running") == 0);
+    STATE_IS(XENAPI_VM_POWER_STATE_HALTED);
+    CHECK(strcmp(xenapi_vm_power_state_to_string(XENAPI_VM_POWER_STATE_RUNNING), "Running") == 0);
+    CHECK(xenapi_vm_power_state_from_string("Paused") == XENAPI_VM_POWER_STATE_PAUSED);
+    CHECK(xenapi_vm_power_state_from_string("paused") == XENAPI_VM_POWER_STATE_UNKNOWN);
+    CHECK(xenapi_vm_power_state_to_string(XENAPI_VM_POWER_STATE_UNKNOWN) == NULL);
 
     /* dmesg and the log */
     CHECK_OK(xenapi_host_dmesg(s, host, &text, &err), &err);
@@ -219,56 +267,58 @@ int main(void) {
              &err);
     CHECK(str != NULL && strcmp(str, "Halted") == 0);
     xenapi_value_free(result);
+    xenapi_value_free(arg);
 
-    /* event.from: take a token, change the VM, see the change */
+    /* event.from: take a token, start the VM as a task, see the change */
     {
-        const char *classes[] = {"vm"};
-        const xenapi_value *ev;
-        CHECK_OK(xenapi_event_from(s, classes, 1, "", 0.0, &events, &err), &err);
-        CHECK_OK(xenapi_value_get_string(xenapi_value_struct_get(events, "token"), &str, &err),
-                 &err);
+        xenapi_string_list *classes = xenapi_string_list_new();
+        xenapi_event_batch *batch = NULL;
+        const xenapi_event_record_list *events;
+        CHECK_OK(xenapi_string_list_push(classes, "vm", &err), &err);
+        CHECK_OK(xenapi_event_from(s, classes, "", 0.0, &batch, &err), &err);
+        str = xenapi_event_batch_token(batch);
+        CHECK(str != NULL && strlen(str) > 0);
         token = malloc(strlen(str) + 1);
         strcpy(token, str);
-        xenapi_value_free(events);
+        CHECK(xenapi_event_batch_valid_ref_counts(batch) != NULL);
+        xenapi_event_batch_free(batch);
+        batch = NULL;
 
         /* Async.VM.start and task wait */
-        {
-            const xenapi_value *start_args[3];
-            xenapi_value *paused = xenapi_value_new_bool(false), *force = xenapi_value_new_bool(false);
-            start_args[0] = arg;
-            start_args[1] = paused;
-            start_args[2] = force;
-            CHECK_OK(xenapi_session_call(s, "Async.VM.start", start_args, 3, &task, &err), &err);
-            CHECK_OK(xenapi_value_get_string(task, &str, &err), &err);
-            CHECK(strncmp(str, "OpaqueRef:", 10) == 0);
-            CHECK_OK(xenapi_task_wait(s, str, 30.0, &result, &err), &err);
-            xenapi_value_free(result);
-            xenapi_value_free(task);
-            xenapi_value_free(paused);
-            xenapi_value_free(force);
-            CHECK(state_of(s, halted) == XENAPI_VM_POWER_STATE_RUNNING);
+        CHECK_OK(xenapi_async_vm_start(s, halted, false, false, &task, &err), &err);
+        CHECK(task != NULL && strlen(task) > 0);
+        if (!xend) {
+            CHECK(strncmp(task, "OpaqueRef:", 10) == 0);
         }
+        CHECK_OK(xenapi_task_wait(s, task, 30.0, &result, &err), &err);
+        xenapi_value_free(result);
+        xenapi_string_free(task);
+        STATE_IS(XENAPI_VM_POWER_STATE_RUNNING);
 
-        CHECK_OK(xenapi_event_from(s, classes, 1, token, 5.0, &events, &err), &err);
-        ev = xenapi_value_struct_get(events, "events");
-        CHECK(xenapi_value_array_len(ev) >= 1);
-        if (xenapi_value_array_len(ev) >= 1) {
-            CHECK_OK(xenapi_value_get_string(xenapi_value_struct_get(xenapi_value_array_get(ev, 0),
-                                                                     "class"),
-                                             &str, &err),
-                     &err);
-            CHECK(str != NULL && strcmp(str, "vm") == 0);
+        CHECK_OK(xenapi_event_from(s, classes, token, 5.0, &batch, &err), &err);
+        events = xenapi_event_batch_events(batch);
+        CHECK(xenapi_event_record_list_len(events) >= 1);
+        for (i = 0; i < xenapi_event_record_list_len(events); i++) {
+            const xenapi_event_record *ev = xenapi_event_record_list_get(events, i);
+            CHECK(strcmp(xenapi_event_record_class(ev), "vm") == 0);
+            CHECK(xenapi_event_record_operation(ev) != XENAPI_EVENT_OPERATION_UNKNOWN);
+            CHECK(xenapi_event_record_ref(ev) != NULL);
         }
-        xenapi_value_free(events);
+        CHECK(xenapi_event_record_list_get(events, i) == NULL);
+        xenapi_event_batch_free(batch);
+        xenapi_string_list_free(classes);
         free(token);
     }
-    xenapi_value_free(arg);
+#undef STATE_IS
 
     /* Log out, then calls fail; free logs out a session left logged in */
     CHECK_OK(xenapi_session_logout(s, &err), &err);
     CHECK(!xenapi_session_is_logged_in(s));
     CHECK(sim_sessions(&sim) == 0);
+    xenapi_string_list_free(hosts);
+    hosts = NULL;
     CHECK_STATUS(xenapi_host_get_all(s, &hosts, &err), XENAPI_STATUS_INVALID_ARGUMENT, &err);
+    CHECK(hosts == NULL);
     clear_error(&err);
     CHECK_OK(xenapi_session_logout(s, &err), &err); /* twice is harmless */
     CHECK_OK(xenapi_session_login_with_password(s, "root", "password", "1.0", "c-tests", &err), &err);
@@ -276,8 +326,14 @@ int main(void) {
     xenapi_session_free(s);
     CHECK(sim_sessions(&sim) == 0);
 
-    xenapi_string_list_free(hosts);
     free(halted);
     sim_stop(&sim);
+}
+
+int main(void) {
+    CHECK(strcmp(xenapi_version(), XENAPI_VERSION) == 0);
+    test_values();
+    scenario("xapi");
+    scenario("xend");
     return finish("scenario");
 }

@@ -24,17 +24,17 @@ static void *work(void *arg) {
     xenapi_error *err = NULL;
     int r;
     for (r = 0; r < rounds; r++) {
-        xenapi_vm_list *vms = NULL;
+        xenapi_vm_record_map *vms = NULL;
         xenapi_string_list *methods = NULL;
         xenapi_vm_power_state st;
         xenapi_value *result = NULL;
         if (xenapi_vm_get_all_records(w->session, &vms, &err) != XENAPI_STATUS_OK ||
-            xenapi_vm_list_len(vms) < THREADS) {
+            xenapi_vm_record_map_len(vms) < THREADS) {
             w->failures++;
             fprintf(stderr, "thread list: %s\n", err_text(&err));
             clear_error(&err);
         }
-        xenapi_vm_list_free(vms);
+        xenapi_vm_record_map_free(vms);
         if (xenapi_host_list_methods(w->session, &methods, &err) != XENAPI_STATUS_OK) {
             w->failures++;
             clear_error(&err);
@@ -69,7 +69,7 @@ int main(void) {
     sim_t sim;
     const char *args[] = {"--vms", "16", NULL};
     xenapi_session *s;
-    xenapi_vm_list *vms = NULL;
+    xenapi_vm_record_map *vms = NULL;
     xenapi_error *err = NULL;
     pthread_t threads[THREADS];
     worker_t workers[THREADS];
@@ -89,18 +89,17 @@ int main(void) {
     }
     /* One halted guest per thread. */
     CHECK_OK(xenapi_vm_get_all_records(s, &vms, &err), &err);
-    for (i = 0; i < xenapi_vm_list_len(vms) && n < THREADS; i++) {
-        bool tmpl = false;
-        xenapi_value_get_bool(xenapi_value_struct_get(xenapi_vm_list_record(vms, i), "is_a_template"),
-                              &tmpl, NULL);
-        if (!tmpl && xenapi_vm_list_power_state(vms, i) == XENAPI_VM_POWER_STATE_HALTED) {
+    for (i = 0; i < xenapi_vm_record_map_len(vms) && n < THREADS; i++) {
+        const xenapi_vm_record *rec = xenapi_vm_record_map_value(vms, i);
+        if (!xenapi_vm_record_is_a_template(rec) &&
+            xenapi_vm_record_power_state(rec) == XENAPI_VM_POWER_STATE_HALTED) {
             workers[n].session = s;
             workers[n].failures = 0;
-            copy_text(workers[n].vm, sizeof workers[n].vm, xenapi_vm_list_ref(vms, i));
+            copy_text(workers[n].vm, sizeof workers[n].vm, xenapi_vm_record_map_key(vms, i));
             n++;
         }
     }
-    xenapi_vm_list_free(vms);
+    xenapi_vm_record_map_free(vms);
     CHECK(n == THREADS);
     for (i = 0; i < n; i++) {
         CHECK(pthread_create(&threads[i], NULL, work, &workers[i]) == 0);

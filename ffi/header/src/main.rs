@@ -73,8 +73,17 @@ fn generate(ffi: &Path) -> Result<String, String> {
          #define XENAPI_VERSION \"{version}\"\n\
          #define XENAPI_VERSION_MAJOR {major}\n\
          #define XENAPI_VERSION_MINOR {minor}\n\
-         #define XENAPI_VERSION_PATCH {patch}"
+         #define XENAPI_VERSION_PATCH {patch}\n\n\
+         /** A list of strings (hand-written; also every generated `string set` and `<class> ref set`). */\n\
+         typedef struct xenapi_string_list xenapi_string_list;"
     ));
+    // The generated API (`include/xenapi/`, from `cargo run -p xenapi-codegen`), after every
+    // hand-written declaration it uses: a program includes xenapi.h alone.
+    config.trailer = Some(
+        "/* The generated API: every XenAPI class, record, enum, list, map and error code. */\n\
+         #include \"xenapi/api.h\""
+            .to_owned(),
+    );
     let bindings = cbindgen::Builder::new()
         .with_config(config)
         .with_src(ffi.join("src/lib.rs"))
