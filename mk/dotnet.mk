@@ -46,6 +46,7 @@ DOTNET_TEST_SRC := $(sort $(wildcard dotnet/tests/*.cs dotnet/tests/Generated/*.
 DOTNET_C_BENCH_SRC := tests/c/bench_get_all_records.c
 DOTNET_C_BENCH := $(DOTNET_OUT)/bench_get_all_records
 DOTNET_CC ?= gcc
+DOTNET_BENCH_ROUNDS ?= 1 2 3 4 5
 
 .PHONY: dotnet-deps dotnet-native dotnet-build dotnet-test dotnet-pack dotnet-demo dotnet-bench dotnet-clean
 
@@ -127,17 +128,26 @@ dotnet-bench: dotnet-build
 	    -L$(DOTNET_OUT) -lxenapi -lpthread -Wl,-rpath,$(abspath $(DOTNET_OUT)); \
 	else echo "dotnet-bench: no $(DOTNET_C_BENCH_SRC) yet: c-typed is skipped"; rm -f $(DOTNET_C_BENCH); fi
 	@# Alternating rounds on one simulator, so that a busy machine weighs on every side alike; each
-	@# line is the best of its round (ms); then the ratios of the best of all rounds.
-	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 2000 -- sh -c 'for round in 1 2 3; do \
+	@# line is the best of its round (ms). Then the ratios to the Rust core's typed call: of the best
+	@# of all rounds, and the median of the rounds' own ratios (steadier on a shared machine).
+	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 2000 -- sh -c 'for round in $(DOTNET_BENCH_ROUNDS); do \
 	  $(DOTNET_TARGET)/release/xenapi-dotnet-bench "$$SIM_URL" 5; \
 	  $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" 5; \
+	  MONO_THREADS_SUSPEND=preemptive $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" 5 -preemptive; \
 	  if [ -x $(DOTNET_C_BENCH) ]; then $(DOTNET_C_BENCH) "$$SIM_URL" 5; fi; \
 	  done' | tee $(DOTNET_OUT)/bench.txt
-	@awk '{ if (!($$1 in best) || $$2 < best[$$1]) best[$$1] = $$2 } \
+	@awk 'function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) \
+	        if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 } \
+	  { if (!($$1 in best) || $$2 < best[$$1]) best[$$1] = $$2 } \
+	  $$1 == "rust-core-typed" { r = $$2 } \
+	  $$1 == "dotnet-typed" && r > 0 { d[++nd] = $$2 / r } \
+	  $$1 == "dotnet-typed-preemptive" && r > 0 { p[++np] = $$2 / r } \
+	  $$1 == "c-typed" && r > 0 { c[++nc] = $$2 / r } \
 	  END { r = best["rust-core-typed"]; \
-	        if (r > 0 && ("dotnet-typed" in best)) printf "ratio dotnet-typed/rust-core-typed %.2f\n", best["dotnet-typed"] / r; \
-	        if (r > 0 && ("c-typed" in best)) printf "ratio c-typed/rust-core-typed %.2f\n", best["c-typed"] / r; \
-	        if (("c-typed" in best) && best["c-typed"] > 0) printf "ratio dotnet-typed/c-typed %.2f\n", best["dotnet-typed"] / best["c-typed"] }' \
+	        if (nd) printf "ratio dotnet-typed/rust-core-typed %.2f (best of all rounds), %.2f (median of %d rounds)\n", best["dotnet-typed"] / r, median(d, nd), nd; \
+	        if (np) printf "ratio dotnet-typed-preemptive/rust-core-typed %.2f (best of all rounds), %.2f (median of %d rounds)\n", best["dotnet-typed-preemptive"] / r, median(p, np), np; \
+	        if (nc) printf "ratio c-typed/rust-core-typed %.2f (best of all rounds), %.2f (median of %d rounds)\n", best["c-typed"] / r, median(c, nc), nc; \
+	        if (nc && best["c-typed"] > 0) printf "ratio dotnet-typed/c-typed %.2f (best of all rounds)\n", best["dotnet-typed"] / best["c-typed"] }' \
 	  $(DOTNET_OUT)/bench.txt
 
 dotnet-clean:

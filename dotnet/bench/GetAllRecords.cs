@@ -1,7 +1,9 @@
 // Times VM.get_all_records from C# through the generated API against a simulator:
-//   mono GetAllRecords.exe URL [iterations]
-// Prints "dotnet-typed <best ms>" (VM.get_all_records: Dictionary<XenRef<VM>, VM>, every field read
-// through the C getters) and "dotnet-call <best ms>" (Session.Call: Dictionary of Dictionaries).
+//   mono GetAllRecords.exe URL [iterations [label-suffix]]
+// Prints "dotnet-typed<suffix> <best ms>" (VM.get_all_records: Dictionary<XenRef<VM>, VM>, every
+// field read through the C getters) and "dotnet-call<suffix> <best ms>" (Session.Call: Dictionary
+// of Dictionaries). make dotnet-bench runs it as is and with MONO_THREADS_SUSPEND=preemptive
+// (suffix "-preemptive"), under which each native call costs Mono less.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -14,6 +16,7 @@ static class GetAllRecords
     {
         if (args.Length < 1) { System.Console.Error.WriteLine("usage: GetAllRecords URL [iterations]"); return 2; }
         int n = args.Length > 1 ? int.Parse(args[1]) : 10;
+        string suffix = args.Length > 2 ? args[2] : "";
         using (Session xen = Session.Connect(args[0], "root", "password"))
         {
             int count = 0;
@@ -30,8 +33,8 @@ static class GetAllRecords
                 if (d.Count != count) throw new Exception("count mismatch");
             }
             System.Console.WriteLine("records {0}", count);
-            System.Console.WriteLine("dotnet-typed {0:0.0}", typed.Min());
-            System.Console.WriteLine("dotnet-call {0:0.0}", call.Min());
+            System.Console.WriteLine("dotnet-typed{0} {1:0.0}", suffix, typed.Min());
+            System.Console.WriteLine("dotnet-call{0} {1:0.0}", suffix, call.Min());
         }
         return 0;
     }
