@@ -1,6 +1,10 @@
 using System;
 using System.Collections.Generic;
 using System.Reflection;
+using System.Runtime.CompilerServices;
+
+// The generated round-trip tests write and read native records directly.
+[assembly: InternalsVisibleTo("XenApi.Tests")]
 
 namespace XenAPI
 {

@@ -1960,6 +1960,71 @@ namespace XenAPI
             }
         }
 
+        internal static IntPtr W_map_int_to_float_end(Dictionary<long, double> v)
+        {
+            IntPtr h = Native.xenapi_int64_double_map_new();
+            try
+            {
+                if (v != null)
+                    foreach (var kv in v)
+                    {
+                        Check(Native.xenapi_int64_double_map_set(h, kv.Key, kv.Value, out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_int64_double_map_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_map_int_to_int_end(Dictionary<long, long> v)
+        {
+            IntPtr h = Native.xenapi_int64_int64_map_new();
+            try
+            {
+                if (v != null)
+                    foreach (var kv in v)
+                    {
+                        Check(Native.xenapi_int64_int64_map_set(h, kv.Key, kv.Value, out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_int64_int64_map_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_map_int_to_set_string_end(Dictionary<long, string[]> v)
+        {
+            IntPtr h = Native.xenapi_int64_string_list_map_new();
+            try
+            {
+                if (v != null)
+                    foreach (var kv in v)
+                    {
+                        IntPtr ve = Conv.W_set_string(kv.Value);
+                        try
+                        {
+                            Check(Native.xenapi_int64_string_list_map_set(h, kv.Key, ve, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(ve);
+                        }
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_int64_string_list_map_free(h);
+                throw;
+            }
+        }
+
         internal static IntPtr W_map_ref_VDI_to_ref_SR_end(Dictionary<XenRef<VDI>, XenRef<SR>> v)
         {
             IntPtr h = Native.xenapi_string_map_new();
@@ -1994,6 +2059,25 @@ namespace XenAPI
             catch
             {
                 Native.xenapi_string_map_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_map_ref_VGPU_type_to_int_end(Dictionary<XenRef<VGPU_type>, long> v)
+        {
+            IntPtr h = Native.xenapi_string_int64_map_new();
+            try
+            {
+                if (v != null)
+                    foreach (var kv in v)
+                    {
+                        Check(Native.xenapi_string_int64_map_set(h, Utf8.Z(kv.Key ?? ""), kv.Value, out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_int64_map_free(h);
                 throw;
             }
         }
@@ -2055,6 +2139,63 @@ namespace XenAPI
             }
         }
 
+        internal static IntPtr W_map_string_to_enum_cluster_host_operation_end(Dictionary<string, cluster_host_operation> v)
+        {
+            IntPtr h = Native.xenapi_string_cluster_host_operation_map_new();
+            try
+            {
+                if (v != null)
+                    foreach (var kv in v)
+                    {
+                        Check(Native.xenapi_string_cluster_host_operation_map_set(h, Utf8.Z(kv.Key ?? ""), cluster_host_operation_helper.ToNative(kv.Value), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_cluster_host_operation_map_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_map_string_to_enum_cluster_operation_end(Dictionary<string, cluster_operation> v)
+        {
+            IntPtr h = Native.xenapi_string_cluster_operation_map_new();
+            try
+            {
+                if (v != null)
+                    foreach (var kv in v)
+                    {
+                        Check(Native.xenapi_string_cluster_operation_map_set(h, Utf8.Z(kv.Key ?? ""), cluster_operation_helper.ToNative(kv.Value), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_cluster_operation_map_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_map_string_to_enum_host_allowed_operations_end(Dictionary<string, host_allowed_operations> v)
+        {
+            IntPtr h = Native.xenapi_string_host_allowed_operations_map_new();
+            try
+            {
+                if (v != null)
+                    foreach (var kv in v)
+                    {
+                        Check(Native.xenapi_string_host_allowed_operations_map_set(h, Utf8.Z(kv.Key ?? ""), host_allowed_operations_helper.ToNative(kv.Value), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_host_allowed_operations_map_free(h);
+                throw;
+            }
+        }
+
         internal static IntPtr W_map_string_to_enum_network_operations_end(Dictionary<string, network_operations> v)
         {
             IntPtr h = Native.xenapi_string_network_operations_map_new();
@@ -2070,6 +2211,63 @@ namespace XenAPI
             catch
             {
                 Native.xenapi_string_network_operations_map_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_map_string_to_enum_pool_allowed_operations_end(Dictionary<string, pool_allowed_operations> v)
+        {
+            IntPtr h = Native.xenapi_string_pool_allowed_operations_map_new();
+            try
+            {
+                if (v != null)
+                    foreach (var kv in v)
+                    {
+                        Check(Native.xenapi_string_pool_allowed_operations_map_set(h, Utf8.Z(kv.Key ?? ""), pool_allowed_operations_helper.ToNative(kv.Value), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_pool_allowed_operations_map_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_map_string_to_enum_storage_operations_end(Dictionary<string, storage_operations> v)
+        {
+            IntPtr h = Native.xenapi_string_storage_operations_map_new();
+            try
+            {
+                if (v != null)
+                    foreach (var kv in v)
+                    {
+                        Check(Native.xenapi_string_storage_operations_map_set(h, Utf8.Z(kv.Key ?? ""), storage_operations_helper.ToNative(kv.Value), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_storage_operations_map_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_map_string_to_enum_task_allowed_operations_end(Dictionary<string, task_allowed_operations> v)
+        {
+            IntPtr h = Native.xenapi_string_task_allowed_operations_map_new();
+            try
+            {
+                if (v != null)
+                    foreach (var kv in v)
+                    {
+                        Check(Native.xenapi_string_task_allowed_operations_map_set(h, Utf8.Z(kv.Key ?? ""), task_allowed_operations_helper.ToNative(kv.Value), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_task_allowed_operations_map_free(h);
                 throw;
             }
         }
@@ -2169,6 +2367,63 @@ namespace XenAPI
             }
         }
 
+        internal static IntPtr W_map_string_to_enum_vtpm_operations_end(Dictionary<string, vtpm_operations> v)
+        {
+            IntPtr h = Native.xenapi_string_vtpm_operations_map_new();
+            try
+            {
+                if (v != null)
+                    foreach (var kv in v)
+                    {
+                        Check(Native.xenapi_string_vtpm_operations_map_set(h, Utf8.Z(kv.Key ?? ""), vtpm_operations_helper.ToNative(kv.Value), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_vtpm_operations_map_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_map_string_to_enum_vusb_operations_end(Dictionary<string, vusb_operations> v)
+        {
+            IntPtr h = Native.xenapi_string_vusb_operations_map_new();
+            try
+            {
+                if (v != null)
+                    foreach (var kv in v)
+                    {
+                        Check(Native.xenapi_string_vusb_operations_map_set(h, Utf8.Z(kv.Key ?? ""), vusb_operations_helper.ToNative(kv.Value), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_vusb_operations_map_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_map_string_to_int_end(Dictionary<string, long> v)
+        {
+            IntPtr h = Native.xenapi_string_int64_map_new();
+            try
+            {
+                if (v != null)
+                    foreach (var kv in v)
+                    {
+                        Check(Native.xenapi_string_int64_map_set(h, Utf8.Z(kv.Key ?? ""), kv.Value, out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_int64_map_free(h);
+                throw;
+            }
+        }
+
         internal static IntPtr W_map_string_to_ref_blob_end(Dictionary<string, XenRef<Blob>> v)
         {
             IntPtr h = Native.xenapi_string_map_new();
@@ -2203,6 +2458,526 @@ namespace XenAPI
             catch
             {
                 Native.xenapi_string_map_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_Bond(Bond v)
+        {
+            IntPtr h = Native.xenapi_bond_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_bond_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.master != null)
+                    {
+                        Check(Native.xenapi_bond_record_set_master(h, Utf8.Z(v.master ?? ""), out IntPtr err), err);
+                    }
+                    if (v.slaves != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_PIF(v.slaves);
+                        try
+                        {
+                            Check(Native.xenapi_bond_record_set_slaves(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_bond_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.primary_slave != null)
+                    {
+                        Check(Native.xenapi_bond_record_set_primary_slave(h, Utf8.Z(v.primary_slave ?? ""), out IntPtr err), err);
+                    }
+                    if (v.mode != bond_mode.unknown)
+                    {
+                        Check(Native.xenapi_bond_record_set_mode(h, bond_mode_helper.ToNative(v.mode), out IntPtr err), err);
+                    }
+                    if (v.properties != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.properties);
+                        try
+                        {
+                            Check(Native.xenapi_bond_record_set_properties(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_bond_record_set_links_up(h, v.links_up, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_bond_record_set_auto_update_mac(h, (v.auto_update_mac ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_bond_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_Certificate(Certificate v)
+        {
+            IntPtr h = Native.xenapi_certificate_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_certificate_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name != null)
+                    {
+                        Check(Native.xenapi_certificate_record_set_name(h, Utf8.Z(v.name ?? ""), out IntPtr err), err);
+                    }
+                    if (v.type != certificate_type.unknown)
+                    {
+                        Check(Native.xenapi_certificate_record_set_type(h, certificate_type_helper.ToNative(v.type), out IntPtr err), err);
+                    }
+                    if (v.host != null)
+                    {
+                        Check(Native.xenapi_certificate_record_set_host(h, Utf8.Z(v.host ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_certificate_record_set_not_before(h, Conv.Unix(v.not_before), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_certificate_record_set_not_after(h, Conv.Unix(v.not_after), out IntPtr err), err);
+                    }
+                    if (v.fingerprint != null)
+                    {
+                        Check(Native.xenapi_certificate_record_set_fingerprint(h, Utf8.Z(v.fingerprint ?? ""), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_certificate_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_Cluster(Cluster v)
+        {
+            IntPtr h = Native.xenapi_cluster_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_cluster_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.cluster_hosts != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_Cluster_host(v.cluster_hosts);
+                        try
+                        {
+                            Check(Native.xenapi_cluster_record_set_cluster_hosts(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.pending_forget != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.pending_forget);
+                        try
+                        {
+                            Check(Native.xenapi_cluster_record_set_pending_forget(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.cluster_token != null)
+                    {
+                        Check(Native.xenapi_cluster_record_set_cluster_token(h, Utf8.Z(v.cluster_token ?? ""), out IntPtr err), err);
+                    }
+                    if (v.cluster_stack != null)
+                    {
+                        Check(Native.xenapi_cluster_record_set_cluster_stack(h, Utf8.Z(v.cluster_stack ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_cluster_record_set_is_quorate(h, (v.is_quorate ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_cluster_record_set_quorum(h, v.quorum, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_cluster_record_set_live_hosts(h, v.live_hosts, out IntPtr err), err);
+                    }
+                    if (v.allowed_operations != null)
+                    {
+                        IntPtr e = Conv.W_set_enum_cluster_operation(v.allowed_operations);
+                        try
+                        {
+                            Check(Native.xenapi_cluster_record_set_allowed_operations(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_cluster_operation_list_free(e);
+                        }
+                    }
+                    if (v.current_operations != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_enum_cluster_operation_end(v.current_operations);
+                        try
+                        {
+                            Check(Native.xenapi_cluster_record_set_current_operations(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_cluster_operation_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_cluster_record_set_pool_auto_join(h, (v.pool_auto_join ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_cluster_record_set_token_timeout(h, v.token_timeout, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_cluster_record_set_token_timeout_coefficient(h, v.token_timeout_coefficient, out IntPtr err), err);
+                    }
+                    if (v.cluster_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.cluster_config);
+                        try
+                        {
+                            Check(Native.xenapi_cluster_record_set_cluster_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_cluster_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_cluster_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_Cluster_host(Cluster_host v)
+        {
+            IntPtr h = Native.xenapi_cluster_host_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_cluster_host_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.cluster != null)
+                    {
+                        Check(Native.xenapi_cluster_host_record_set_cluster(h, Utf8.Z(v.cluster ?? ""), out IntPtr err), err);
+                    }
+                    if (v.host != null)
+                    {
+                        Check(Native.xenapi_cluster_host_record_set_host(h, Utf8.Z(v.host ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_cluster_host_record_set_enabled(h, (v.enabled ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.PIF != null)
+                    {
+                        Check(Native.xenapi_cluster_host_record_set_pif(h, Utf8.Z(v.PIF ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_cluster_host_record_set_joined(h, (v.joined ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_cluster_host_record_set_live(h, (v.live ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_cluster_host_record_set_last_update_live(h, Conv.Unix(v.last_update_live), out IntPtr err), err);
+                    }
+                    if (v.allowed_operations != null)
+                    {
+                        IntPtr e = Conv.W_set_enum_cluster_host_operation(v.allowed_operations);
+                        try
+                        {
+                            Check(Native.xenapi_cluster_host_record_set_allowed_operations(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_cluster_host_operation_list_free(e);
+                        }
+                    }
+                    if (v.current_operations != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_enum_cluster_host_operation_end(v.current_operations);
+                        try
+                        {
+                            Check(Native.xenapi_cluster_host_record_set_current_operations(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_cluster_host_operation_map_free(e);
+                        }
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_cluster_host_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_cluster_host_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_DR_task(DR_task v)
+        {
+            IntPtr h = Native.xenapi_dr_task_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_dr_task_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.introduced_SRs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_SR(v.introduced_SRs);
+                        try
+                        {
+                            Check(Native.xenapi_dr_task_record_set_introduced_srs(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_dr_task_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_Feature(Feature v)
+        {
+            IntPtr h = Native.xenapi_feature_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_feature_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_feature_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_feature_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_feature_record_set_enabled(h, (v.enabled ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_feature_record_set_experimental(h, (v.experimental ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.version != null)
+                    {
+                        Check(Native.xenapi_feature_record_set_version(h, Utf8.Z(v.version ?? ""), out IntPtr err), err);
+                    }
+                    if (v.host != null)
+                    {
+                        Check(Native.xenapi_feature_record_set_host(h, Utf8.Z(v.host ?? ""), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_feature_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_GPU_group(GPU_group v)
+        {
+            IntPtr h = Native.xenapi_gpu_group_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_gpu_group_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_gpu_group_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_gpu_group_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    if (v.PGPUs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_PGPU(v.PGPUs);
+                        try
+                        {
+                            Check(Native.xenapi_gpu_group_record_set_pgpus(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.VGPUs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_VGPU(v.VGPUs);
+                        try
+                        {
+                            Check(Native.xenapi_gpu_group_record_set_vgpus(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.GPU_types != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.GPU_types);
+                        try
+                        {
+                            Check(Native.xenapi_gpu_group_record_set_gpu_types(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_gpu_group_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.allocation_algorithm != allocation_algorithm.unknown)
+                    {
+                        Check(Native.xenapi_gpu_group_record_set_allocation_algorithm(h, allocation_algorithm_helper.ToNative(v.allocation_algorithm), out IntPtr err), err);
+                    }
+                    if (v.supported_VGPU_types != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_VGPU_type(v.supported_VGPU_types);
+                        try
+                        {
+                            Check(Native.xenapi_gpu_group_record_set_supported_vgpu_types(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.enabled_VGPU_types != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_VGPU_type(v.enabled_VGPU_types);
+                        try
+                        {
+                            Check(Native.xenapi_gpu_group_record_set_enabled_vgpu_types(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_gpu_group_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_LVHD(LVHD v)
+        {
+            IntPtr h = Native.xenapi_lvhd_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_lvhd_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_lvhd_record_free(h);
                 throw;
             }
         }
@@ -2343,6 +3118,575 @@ namespace XenAPI
             }
         }
 
+        internal static IntPtr W_record_PCI(PCI v)
+        {
+            IntPtr h = Native.xenapi_pci_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_pci_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.class_name != null)
+                    {
+                        Check(Native.xenapi_pci_record_set_class_name(h, Utf8.Z(v.class_name ?? ""), out IntPtr err), err);
+                    }
+                    if (v.vendor_name != null)
+                    {
+                        Check(Native.xenapi_pci_record_set_vendor_name(h, Utf8.Z(v.vendor_name ?? ""), out IntPtr err), err);
+                    }
+                    if (v.device_name != null)
+                    {
+                        Check(Native.xenapi_pci_record_set_device_name(h, Utf8.Z(v.device_name ?? ""), out IntPtr err), err);
+                    }
+                    if (v.host != null)
+                    {
+                        Check(Native.xenapi_pci_record_set_host(h, Utf8.Z(v.host ?? ""), out IntPtr err), err);
+                    }
+                    if (v.pci_id != null)
+                    {
+                        Check(Native.xenapi_pci_record_set_pci_id(h, Utf8.Z(v.pci_id ?? ""), out IntPtr err), err);
+                    }
+                    if (v.dependencies != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_PCI(v.dependencies);
+                        try
+                        {
+                            Check(Native.xenapi_pci_record_set_dependencies(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_pci_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.subsystem_vendor_name != null)
+                    {
+                        Check(Native.xenapi_pci_record_set_subsystem_vendor_name(h, Utf8.Z(v.subsystem_vendor_name ?? ""), out IntPtr err), err);
+                    }
+                    if (v.subsystem_device_name != null)
+                    {
+                        Check(Native.xenapi_pci_record_set_subsystem_device_name(h, Utf8.Z(v.subsystem_device_name ?? ""), out IntPtr err), err);
+                    }
+                    if (v.driver_name != null)
+                    {
+                        Check(Native.xenapi_pci_record_set_driver_name(h, Utf8.Z(v.driver_name ?? ""), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_pci_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_PGPU(PGPU v)
+        {
+            IntPtr h = Native.xenapi_pgpu_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_pgpu_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.PCI != null)
+                    {
+                        Check(Native.xenapi_pgpu_record_set_pci(h, Utf8.Z(v.PCI ?? ""), out IntPtr err), err);
+                    }
+                    if (v.GPU_group != null)
+                    {
+                        Check(Native.xenapi_pgpu_record_set_gpu_group(h, Utf8.Z(v.GPU_group ?? ""), out IntPtr err), err);
+                    }
+                    if (v.host != null)
+                    {
+                        Check(Native.xenapi_pgpu_record_set_host(h, Utf8.Z(v.host ?? ""), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_pgpu_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.supported_VGPU_types != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_VGPU_type(v.supported_VGPU_types);
+                        try
+                        {
+                            Check(Native.xenapi_pgpu_record_set_supported_vgpu_types(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.enabled_VGPU_types != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_VGPU_type(v.enabled_VGPU_types);
+                        try
+                        {
+                            Check(Native.xenapi_pgpu_record_set_enabled_vgpu_types(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.resident_VGPUs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_VGPU(v.resident_VGPUs);
+                        try
+                        {
+                            Check(Native.xenapi_pgpu_record_set_resident_vgpus(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.supported_VGPU_max_capacities != null)
+                    {
+                        IntPtr e = Conv.W_map_ref_VGPU_type_to_int_end(v.supported_VGPU_max_capacities);
+                        try
+                        {
+                            Check(Native.xenapi_pgpu_record_set_supported_vgpu_max_capacities(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_int64_map_free(e);
+                        }
+                    }
+                    if (v.dom0_access != pgpu_dom0_access.unknown)
+                    {
+                        Check(Native.xenapi_pgpu_record_set_dom0_access(h, pgpu_dom0_access_helper.ToNative(v.dom0_access), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pgpu_record_set_is_system_display_device(h, (v.is_system_display_device ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.compatibility_metadata != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.compatibility_metadata);
+                        try
+                        {
+                            Check(Native.xenapi_pgpu_record_set_compatibility_metadata(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_pgpu_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_PIF(PIF v)
+        {
+            IntPtr h = Native.xenapi_pif_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_pif_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.device != null)
+                    {
+                        Check(Native.xenapi_pif_record_set_device(h, Utf8.Z(v.device ?? ""), out IntPtr err), err);
+                    }
+                    if (v.network != null)
+                    {
+                        Check(Native.xenapi_pif_record_set_network(h, Utf8.Z(v.network ?? ""), out IntPtr err), err);
+                    }
+                    if (v.host != null)
+                    {
+                        Check(Native.xenapi_pif_record_set_host(h, Utf8.Z(v.host ?? ""), out IntPtr err), err);
+                    }
+                    if (v.MAC != null)
+                    {
+                        Check(Native.xenapi_pif_record_set_mac(h, Utf8.Z(v.MAC ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pif_record_set_mtu(h, v.MTU, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pif_record_set_vlan(h, v.VLAN, out IntPtr err), err);
+                    }
+                    if (v.metrics != null)
+                    {
+                        Check(Native.xenapi_pif_record_set_metrics(h, Utf8.Z(v.metrics ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pif_record_set_physical(h, (v.physical ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pif_record_set_currently_attached(h, (v.currently_attached ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.ip_configuration_mode != ip_configuration_mode.unknown)
+                    {
+                        Check(Native.xenapi_pif_record_set_ip_configuration_mode(h, ip_configuration_mode_helper.ToNative(v.ip_configuration_mode), out IntPtr err), err);
+                    }
+                    if (v.IP != null)
+                    {
+                        Check(Native.xenapi_pif_record_set_ip(h, Utf8.Z(v.IP ?? ""), out IntPtr err), err);
+                    }
+                    if (v.netmask != null)
+                    {
+                        Check(Native.xenapi_pif_record_set_netmask(h, Utf8.Z(v.netmask ?? ""), out IntPtr err), err);
+                    }
+                    if (v.gateway != null)
+                    {
+                        Check(Native.xenapi_pif_record_set_gateway(h, Utf8.Z(v.gateway ?? ""), out IntPtr err), err);
+                    }
+                    if (v.DNS != null)
+                    {
+                        Check(Native.xenapi_pif_record_set_dns(h, Utf8.Z(v.DNS ?? ""), out IntPtr err), err);
+                    }
+                    if (v.bond_slave_of != null)
+                    {
+                        Check(Native.xenapi_pif_record_set_bond_slave_of(h, Utf8.Z(v.bond_slave_of ?? ""), out IntPtr err), err);
+                    }
+                    if (v.bond_master_of != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_Bond(v.bond_master_of);
+                        try
+                        {
+                            Check(Native.xenapi_pif_record_set_bond_master_of(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.VLAN_master_of != null)
+                    {
+                        Check(Native.xenapi_pif_record_set_vlan_master_of(h, Utf8.Z(v.VLAN_master_of ?? ""), out IntPtr err), err);
+                    }
+                    if (v.VLAN_slave_of != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_VLAN(v.VLAN_slave_of);
+                        try
+                        {
+                            Check(Native.xenapi_pif_record_set_vlan_slave_of(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_pif_record_set_management(h, (v.management ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_pif_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_pif_record_set_disallow_unplug(h, (v.disallow_unplug ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.tunnel_access_PIF_of != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_tunnel(v.tunnel_access_PIF_of);
+                        try
+                        {
+                            Check(Native.xenapi_pif_record_set_tunnel_access_pif_of(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.tunnel_transport_PIF_of != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_tunnel(v.tunnel_transport_PIF_of);
+                        try
+                        {
+                            Check(Native.xenapi_pif_record_set_tunnel_transport_pif_of(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.ipv6_configuration_mode != ipv6_configuration_mode.unknown)
+                    {
+                        Check(Native.xenapi_pif_record_set_ipv6_configuration_mode(h, ipv6_configuration_mode_helper.ToNative(v.ipv6_configuration_mode), out IntPtr err), err);
+                    }
+                    if (v.IPv6 != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.IPv6);
+                        try
+                        {
+                            Check(Native.xenapi_pif_record_set_ipv6(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.ipv6_gateway != null)
+                    {
+                        Check(Native.xenapi_pif_record_set_ipv6_gateway(h, Utf8.Z(v.ipv6_gateway ?? ""), out IntPtr err), err);
+                    }
+                    if (v.primary_address_type != primary_address_type.unknown)
+                    {
+                        Check(Native.xenapi_pif_record_set_primary_address_type(h, primary_address_type_helper.ToNative(v.primary_address_type), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pif_record_set_managed(h, (v.managed ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.properties != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.properties);
+                        try
+                        {
+                            Check(Native.xenapi_pif_record_set_properties(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.capabilities != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.capabilities);
+                        try
+                        {
+                            Check(Native.xenapi_pif_record_set_capabilities(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.igmp_snooping_status != pif_igmp_status.unknown)
+                    {
+                        Check(Native.xenapi_pif_record_set_igmp_snooping_status(h, pif_igmp_status_helper.ToNative(v.igmp_snooping_status), out IntPtr err), err);
+                    }
+                    if (v.sriov_physical_PIF_of != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_network_sriov(v.sriov_physical_PIF_of);
+                        try
+                        {
+                            Check(Native.xenapi_pif_record_set_sriov_physical_pif_of(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.sriov_logical_PIF_of != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_network_sriov(v.sriov_logical_PIF_of);
+                        try
+                        {
+                            Check(Native.xenapi_pif_record_set_sriov_logical_pif_of(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.PCI != null)
+                    {
+                        Check(Native.xenapi_pif_record_set_pci(h, Utf8.Z(v.PCI ?? ""), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_pif_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_PIF_metrics(PIF_metrics v)
+        {
+            IntPtr h = Native.xenapi_pif_metrics_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_pif_metrics_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pif_metrics_record_set_io_read_kbs(h, v.io_read_kbs, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pif_metrics_record_set_io_write_kbs(h, v.io_write_kbs, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pif_metrics_record_set_carrier(h, (v.carrier ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.vendor_id != null)
+                    {
+                        Check(Native.xenapi_pif_metrics_record_set_vendor_id(h, Utf8.Z(v.vendor_id ?? ""), out IntPtr err), err);
+                    }
+                    if (v.vendor_name != null)
+                    {
+                        Check(Native.xenapi_pif_metrics_record_set_vendor_name(h, Utf8.Z(v.vendor_name ?? ""), out IntPtr err), err);
+                    }
+                    if (v.device_id != null)
+                    {
+                        Check(Native.xenapi_pif_metrics_record_set_device_id(h, Utf8.Z(v.device_id ?? ""), out IntPtr err), err);
+                    }
+                    if (v.device_name != null)
+                    {
+                        Check(Native.xenapi_pif_metrics_record_set_device_name(h, Utf8.Z(v.device_name ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pif_metrics_record_set_speed(h, v.speed, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pif_metrics_record_set_duplex(h, (v.duplex ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.pci_bus_path != null)
+                    {
+                        Check(Native.xenapi_pif_metrics_record_set_pci_bus_path(h, Utf8.Z(v.pci_bus_path ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pif_metrics_record_set_last_updated(h, Conv.Unix(v.last_updated), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_pif_metrics_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_pif_metrics_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_PUSB(PUSB v)
+        {
+            IntPtr h = Native.xenapi_pusb_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_pusb_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.USB_group != null)
+                    {
+                        Check(Native.xenapi_pusb_record_set_usb_group(h, Utf8.Z(v.USB_group ?? ""), out IntPtr err), err);
+                    }
+                    if (v.host != null)
+                    {
+                        Check(Native.xenapi_pusb_record_set_host(h, Utf8.Z(v.host ?? ""), out IntPtr err), err);
+                    }
+                    if (v.path != null)
+                    {
+                        Check(Native.xenapi_pusb_record_set_path(h, Utf8.Z(v.path ?? ""), out IntPtr err), err);
+                    }
+                    if (v.vendor_id != null)
+                    {
+                        Check(Native.xenapi_pusb_record_set_vendor_id(h, Utf8.Z(v.vendor_id ?? ""), out IntPtr err), err);
+                    }
+                    if (v.vendor_desc != null)
+                    {
+                        Check(Native.xenapi_pusb_record_set_vendor_desc(h, Utf8.Z(v.vendor_desc ?? ""), out IntPtr err), err);
+                    }
+                    if (v.product_id != null)
+                    {
+                        Check(Native.xenapi_pusb_record_set_product_id(h, Utf8.Z(v.product_id ?? ""), out IntPtr err), err);
+                    }
+                    if (v.product_desc != null)
+                    {
+                        Check(Native.xenapi_pusb_record_set_product_desc(h, Utf8.Z(v.product_desc ?? ""), out IntPtr err), err);
+                    }
+                    if (v.serial != null)
+                    {
+                        Check(Native.xenapi_pusb_record_set_serial(h, Utf8.Z(v.serial ?? ""), out IntPtr err), err);
+                    }
+                    if (v.version != null)
+                    {
+                        Check(Native.xenapi_pusb_record_set_version(h, Utf8.Z(v.version ?? ""), out IntPtr err), err);
+                    }
+                    if (v.description != null)
+                    {
+                        Check(Native.xenapi_pusb_record_set_description(h, Utf8.Z(v.description ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pusb_record_set_passthrough_enabled(h, (v.passthrough_enabled ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_pusb_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_pusb_record_set_speed(h, v.speed, out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_pusb_record_free(h);
+                throw;
+            }
+        }
+
         internal static IntPtr W_record_PVS_cache_storage(PVS_cache_storage v)
         {
             IntPtr h = Native.xenapi_pvs_cache_storage_record_new();
@@ -2379,6 +3723,573 @@ namespace XenAPI
             catch
             {
                 Native.xenapi_pvs_cache_storage_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_PVS_proxy(PVS_proxy v)
+        {
+            IntPtr h = Native.xenapi_pvs_proxy_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_pvs_proxy_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.site != null)
+                    {
+                        Check(Native.xenapi_pvs_proxy_record_set_site(h, Utf8.Z(v.site ?? ""), out IntPtr err), err);
+                    }
+                    if (v.VIF != null)
+                    {
+                        Check(Native.xenapi_pvs_proxy_record_set_vif(h, Utf8.Z(v.VIF ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pvs_proxy_record_set_currently_attached(h, (v.currently_attached ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.status != pvs_proxy_status.unknown)
+                    {
+                        Check(Native.xenapi_pvs_proxy_record_set_status(h, pvs_proxy_status_helper.ToNative(v.status), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_pvs_proxy_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_PVS_server(PVS_server v)
+        {
+            IntPtr h = Native.xenapi_pvs_server_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_pvs_server_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.addresses != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.addresses);
+                        try
+                        {
+                            Check(Native.xenapi_pvs_server_record_set_addresses(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_pvs_server_record_set_first_port(h, v.first_port, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pvs_server_record_set_last_port(h, v.last_port, out IntPtr err), err);
+                    }
+                    if (v.site != null)
+                    {
+                        Check(Native.xenapi_pvs_server_record_set_site(h, Utf8.Z(v.site ?? ""), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_pvs_server_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_PVS_site(PVS_site v)
+        {
+            IntPtr h = Native.xenapi_pvs_site_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_pvs_site_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_pvs_site_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_pvs_site_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    if (v.PVS_uuid != null)
+                    {
+                        Check(Native.xenapi_pvs_site_record_set_pvs_uuid(h, Utf8.Z(v.PVS_uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.cache_storage != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_PVS_cache_storage(v.cache_storage);
+                        try
+                        {
+                            Check(Native.xenapi_pvs_site_record_set_cache_storage(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.servers != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_PVS_server(v.servers);
+                        try
+                        {
+                            Check(Native.xenapi_pvs_site_record_set_servers(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.proxies != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_PVS_proxy(v.proxies);
+                        try
+                        {
+                            Check(Native.xenapi_pvs_site_record_set_proxies(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_pvs_site_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_Repository(Repository v)
+        {
+            IntPtr h = Native.xenapi_repository_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_repository_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_repository_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_repository_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    if (v.binary_url != null)
+                    {
+                        Check(Native.xenapi_repository_record_set_binary_url(h, Utf8.Z(v.binary_url ?? ""), out IntPtr err), err);
+                    }
+                    if (v.source_url != null)
+                    {
+                        Check(Native.xenapi_repository_record_set_source_url(h, Utf8.Z(v.source_url ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_repository_record_set_update(h, (v.update ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.hash != null)
+                    {
+                        Check(Native.xenapi_repository_record_set_hash(h, Utf8.Z(v.hash ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_repository_record_set_up_to_date(h, (v.up_to_date ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.gpgkey_path != null)
+                    {
+                        Check(Native.xenapi_repository_record_set_gpgkey_path(h, Utf8.Z(v.gpgkey_path ?? ""), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_repository_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_SDN_controller(SDN_controller v)
+        {
+            IntPtr h = Native.xenapi_sdn_controller_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_sdn_controller_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.protocol != sdn_controller_protocol.unknown)
+                    {
+                        Check(Native.xenapi_sdn_controller_record_set_protocol(h, sdn_controller_protocol_helper.ToNative(v.protocol), out IntPtr err), err);
+                    }
+                    if (v.address != null)
+                    {
+                        Check(Native.xenapi_sdn_controller_record_set_address(h, Utf8.Z(v.address ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_sdn_controller_record_set_port(h, v.port, out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_sdn_controller_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_SM(SM v)
+        {
+            IntPtr h = Native.xenapi_sm_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_sm_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_sm_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_sm_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    if (v.type != null)
+                    {
+                        Check(Native.xenapi_sm_record_set_type(h, Utf8.Z(v.type ?? ""), out IntPtr err), err);
+                    }
+                    if (v.vendor != null)
+                    {
+                        Check(Native.xenapi_sm_record_set_vendor(h, Utf8.Z(v.vendor ?? ""), out IntPtr err), err);
+                    }
+                    if (v.copyright != null)
+                    {
+                        Check(Native.xenapi_sm_record_set_copyright(h, Utf8.Z(v.copyright ?? ""), out IntPtr err), err);
+                    }
+                    if (v.version != null)
+                    {
+                        Check(Native.xenapi_sm_record_set_version(h, Utf8.Z(v.version ?? ""), out IntPtr err), err);
+                    }
+                    if (v.required_api_version != null)
+                    {
+                        Check(Native.xenapi_sm_record_set_required_api_version(h, Utf8.Z(v.required_api_version ?? ""), out IntPtr err), err);
+                    }
+                    if (v.configuration != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.configuration);
+                        try
+                        {
+                            Check(Native.xenapi_sm_record_set_configuration(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.capabilities != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.capabilities);
+                        try
+                        {
+                            Check(Native.xenapi_sm_record_set_capabilities(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.features != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_int_end(v.features);
+                        try
+                        {
+                            Check(Native.xenapi_sm_record_set_features(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_int64_map_free(e);
+                        }
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_sm_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.driver_filename != null)
+                    {
+                        Check(Native.xenapi_sm_record_set_driver_filename(h, Utf8.Z(v.driver_filename ?? ""), out IntPtr err), err);
+                    }
+                    if (v.required_cluster_stack != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.required_cluster_stack);
+                        try
+                        {
+                            Check(Native.xenapi_sm_record_set_required_cluster_stack(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_sm_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_SR(SR v)
+        {
+            IntPtr h = Native.xenapi_sr_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_sr_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_sr_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_sr_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    if (v.allowed_operations != null)
+                    {
+                        IntPtr e = Conv.W_set_enum_storage_operations(v.allowed_operations);
+                        try
+                        {
+                            Check(Native.xenapi_sr_record_set_allowed_operations(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_storage_operations_list_free(e);
+                        }
+                    }
+                    if (v.current_operations != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_enum_storage_operations_end(v.current_operations);
+                        try
+                        {
+                            Check(Native.xenapi_sr_record_set_current_operations(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_storage_operations_map_free(e);
+                        }
+                    }
+                    if (v.VDIs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_VDI(v.VDIs);
+                        try
+                        {
+                            Check(Native.xenapi_sr_record_set_vdis(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.PBDs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_PBD(v.PBDs);
+                        try
+                        {
+                            Check(Native.xenapi_sr_record_set_pbds(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_sr_record_set_virtual_allocation(h, v.virtual_allocation, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_sr_record_set_physical_utilisation(h, v.physical_utilisation, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_sr_record_set_physical_size(h, v.physical_size, out IntPtr err), err);
+                    }
+                    if (v.type != null)
+                    {
+                        Check(Native.xenapi_sr_record_set_type(h, Utf8.Z(v.type ?? ""), out IntPtr err), err);
+                    }
+                    if (v.content_type != null)
+                    {
+                        Check(Native.xenapi_sr_record_set_content_type(h, Utf8.Z(v.content_type ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_sr_record_set_shared(h, (v.shared ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_sr_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.tags != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.tags);
+                        try
+                        {
+                            Check(Native.xenapi_sr_record_set_tags(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.sm_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.sm_config);
+                        try
+                        {
+                            Check(Native.xenapi_sr_record_set_sm_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.blobs != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_ref_blob_end(v.blobs);
+                        try
+                        {
+                            Check(Native.xenapi_sr_record_set_blobs(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_sr_record_set_local_cache_enabled(h, (v.local_cache_enabled ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.introduced_by != null)
+                    {
+                        Check(Native.xenapi_sr_record_set_introduced_by(h, Utf8.Z(v.introduced_by ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_sr_record_set_clustered(h, (v.clustered ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_sr_record_set_is_tools_sr(h, (v.is_tools_sr ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_sr_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_USB_group(USB_group v)
+        {
+            IntPtr h = Native.xenapi_usb_group_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_usb_group_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_usb_group_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_usb_group_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    if (v.PUSBs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_PUSB(v.PUSBs);
+                        try
+                        {
+                            Check(Native.xenapi_usb_group_record_set_pusbs(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.VUSBs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_VUSB(v.VUSBs);
+                        try
+                        {
+                            Check(Native.xenapi_usb_group_record_set_vusbs(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_usb_group_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_usb_group_record_free(h);
                 throw;
             }
         }
@@ -2526,6 +4437,48 @@ namespace XenAPI
             catch
             {
                 Native.xenapi_vbd_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_VBD_metrics(VBD_metrics v)
+        {
+            IntPtr h = Native.xenapi_vbd_metrics_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_vbd_metrics_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vbd_metrics_record_set_io_read_kbs(h, v.io_read_kbs, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vbd_metrics_record_set_io_write_kbs(h, v.io_write_kbs, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vbd_metrics_record_set_last_updated(h, Conv.Unix(v.last_updated), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_vbd_metrics_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_vbd_metrics_record_free(h);
                 throw;
             }
         }
@@ -2734,6 +4687,210 @@ namespace XenAPI
             }
         }
 
+        internal static IntPtr W_record_VGPU(VGPU v)
+        {
+            IntPtr h = Native.xenapi_vgpu_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_vgpu_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.VM != null)
+                    {
+                        Check(Native.xenapi_vgpu_record_set_vm(h, Utf8.Z(v.VM ?? ""), out IntPtr err), err);
+                    }
+                    if (v.GPU_group != null)
+                    {
+                        Check(Native.xenapi_vgpu_record_set_gpu_group(h, Utf8.Z(v.GPU_group ?? ""), out IntPtr err), err);
+                    }
+                    if (v.device != null)
+                    {
+                        Check(Native.xenapi_vgpu_record_set_device(h, Utf8.Z(v.device ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vgpu_record_set_currently_attached(h, (v.currently_attached ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_vgpu_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.type != null)
+                    {
+                        Check(Native.xenapi_vgpu_record_set_type(h, Utf8.Z(v.type ?? ""), out IntPtr err), err);
+                    }
+                    if (v.resident_on != null)
+                    {
+                        Check(Native.xenapi_vgpu_record_set_resident_on(h, Utf8.Z(v.resident_on ?? ""), out IntPtr err), err);
+                    }
+                    if (v.scheduled_to_be_resident_on != null)
+                    {
+                        Check(Native.xenapi_vgpu_record_set_scheduled_to_be_resident_on(h, Utf8.Z(v.scheduled_to_be_resident_on ?? ""), out IntPtr err), err);
+                    }
+                    if (v.compatibility_metadata != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.compatibility_metadata);
+                        try
+                        {
+                            Check(Native.xenapi_vgpu_record_set_compatibility_metadata(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.extra_args != null)
+                    {
+                        Check(Native.xenapi_vgpu_record_set_extra_args(h, Utf8.Z(v.extra_args ?? ""), out IntPtr err), err);
+                    }
+                    if (v.PCI != null)
+                    {
+                        Check(Native.xenapi_vgpu_record_set_pci(h, Utf8.Z(v.PCI ?? ""), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_vgpu_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_VGPU_type(VGPU_type v)
+        {
+            IntPtr h = Native.xenapi_vgpu_type_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_vgpu_type_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.vendor_name != null)
+                    {
+                        Check(Native.xenapi_vgpu_type_record_set_vendor_name(h, Utf8.Z(v.vendor_name ?? ""), out IntPtr err), err);
+                    }
+                    if (v.model_name != null)
+                    {
+                        Check(Native.xenapi_vgpu_type_record_set_model_name(h, Utf8.Z(v.model_name ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vgpu_type_record_set_framebuffer_size(h, v.framebuffer_size, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vgpu_type_record_set_max_heads(h, v.max_heads, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vgpu_type_record_set_max_resolution_x(h, v.max_resolution_x, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vgpu_type_record_set_max_resolution_y(h, v.max_resolution_y, out IntPtr err), err);
+                    }
+                    if (v.supported_on_PGPUs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_PGPU(v.supported_on_PGPUs);
+                        try
+                        {
+                            Check(Native.xenapi_vgpu_type_record_set_supported_on_pgpus(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.enabled_on_PGPUs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_PGPU(v.enabled_on_PGPUs);
+                        try
+                        {
+                            Check(Native.xenapi_vgpu_type_record_set_enabled_on_pgpus(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.VGPUs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_VGPU(v.VGPUs);
+                        try
+                        {
+                            Check(Native.xenapi_vgpu_type_record_set_vgpus(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.supported_on_GPU_groups != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_GPU_group(v.supported_on_GPU_groups);
+                        try
+                        {
+                            Check(Native.xenapi_vgpu_type_record_set_supported_on_gpu_groups(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.enabled_on_GPU_groups != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_GPU_group(v.enabled_on_GPU_groups);
+                        try
+                        {
+                            Check(Native.xenapi_vgpu_type_record_set_enabled_on_gpu_groups(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.implementation != vgpu_type_implementation.unknown)
+                    {
+                        Check(Native.xenapi_vgpu_type_record_set_implementation(h, vgpu_type_implementation_helper.ToNative(v.implementation), out IntPtr err), err);
+                    }
+                    if (v.identifier != null)
+                    {
+                        Check(Native.xenapi_vgpu_type_record_set_identifier(h, Utf8.Z(v.identifier ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vgpu_type_record_set_experimental(h, (v.experimental ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.compatible_types_in_vm != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_VGPU_type(v.compatible_types_in_vm);
+                        try
+                        {
+                            Check(Native.xenapi_vgpu_type_record_set_compatible_types_in_vm(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_vgpu_type_record_free(h);
+                throw;
+            }
+        }
+
         internal static IntPtr W_record_VIF(VIF v)
         {
             IntPtr h = Native.xenapi_vif_record_new();
@@ -2931,6 +5088,92 @@ namespace XenAPI
             catch
             {
                 Native.xenapi_vif_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_VIF_metrics(VIF_metrics v)
+        {
+            IntPtr h = Native.xenapi_vif_metrics_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_vif_metrics_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vif_metrics_record_set_io_read_kbs(h, v.io_read_kbs, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vif_metrics_record_set_io_write_kbs(h, v.io_write_kbs, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vif_metrics_record_set_last_updated(h, Conv.Unix(v.last_updated), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_vif_metrics_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_vif_metrics_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_VLAN(VLAN v)
+        {
+            IntPtr h = Native.xenapi_vlan_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_vlan_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.tagged_PIF != null)
+                    {
+                        Check(Native.xenapi_vlan_record_set_tagged_pif(h, Utf8.Z(v.tagged_PIF ?? ""), out IntPtr err), err);
+                    }
+                    if (v.untagged_PIF != null)
+                    {
+                        Check(Native.xenapi_vlan_record_set_untagged_pif(h, Utf8.Z(v.untagged_PIF ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vlan_record_set_tag(h, v.tag, out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_vlan_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_vlan_record_free(h);
                 throw;
             }
         }
@@ -3775,6 +6018,425 @@ namespace XenAPI
             }
         }
 
+        internal static IntPtr W_record_VM_guest_metrics(VM_guest_metrics v)
+        {
+            IntPtr h = Native.xenapi_vm_guest_metrics_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_vm_guest_metrics_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.os_version != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.os_version);
+                        try
+                        {
+                            Check(Native.xenapi_vm_guest_metrics_record_set_os_version(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.PV_drivers_version != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.PV_drivers_version);
+                        try
+                        {
+                            Check(Native.xenapi_vm_guest_metrics_record_set_pv_drivers_version(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_vm_guest_metrics_record_set_pv_drivers_up_to_date(h, (v.PV_drivers_up_to_date ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.memory != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.memory);
+                        try
+                        {
+                            Check(Native.xenapi_vm_guest_metrics_record_set_memory(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.disks != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.disks);
+                        try
+                        {
+                            Check(Native.xenapi_vm_guest_metrics_record_set_disks(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.networks != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.networks);
+                        try
+                        {
+                            Check(Native.xenapi_vm_guest_metrics_record_set_networks(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.other != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other);
+                        try
+                        {
+                            Check(Native.xenapi_vm_guest_metrics_record_set_other(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_vm_guest_metrics_record_set_last_updated(h, Conv.Unix(v.last_updated), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_vm_guest_metrics_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_vm_guest_metrics_record_set_live(h, (v.live ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.can_use_hotplug_vbd != tristate_type.unknown)
+                    {
+                        Check(Native.xenapi_vm_guest_metrics_record_set_can_use_hotplug_vbd(h, tristate_type_helper.ToNative(v.can_use_hotplug_vbd), out IntPtr err), err);
+                    }
+                    if (v.can_use_hotplug_vif != tristate_type.unknown)
+                    {
+                        Check(Native.xenapi_vm_guest_metrics_record_set_can_use_hotplug_vif(h, tristate_type_helper.ToNative(v.can_use_hotplug_vif), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vm_guest_metrics_record_set_pv_drivers_detected(h, (v.PV_drivers_detected ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_vm_guest_metrics_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_VM_metrics(VM_metrics v)
+        {
+            IntPtr h = Native.xenapi_vm_metrics_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_vm_metrics_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vm_metrics_record_set_memory_actual(h, v.memory_actual, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vm_metrics_record_set_vcpus_number(h, v.VCPUs_number, out IntPtr err), err);
+                    }
+                    if (v.VCPUs_utilisation != null)
+                    {
+                        IntPtr e = Conv.W_map_int_to_float_end(v.VCPUs_utilisation);
+                        try
+                        {
+                            Check(Native.xenapi_vm_metrics_record_set_vcpus_utilisation(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_int64_double_map_free(e);
+                        }
+                    }
+                    if (v.VCPUs_CPU != null)
+                    {
+                        IntPtr e = Conv.W_map_int_to_int_end(v.VCPUs_CPU);
+                        try
+                        {
+                            Check(Native.xenapi_vm_metrics_record_set_vcpus_cpu(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_int64_int64_map_free(e);
+                        }
+                    }
+                    if (v.VCPUs_params != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.VCPUs_params);
+                        try
+                        {
+                            Check(Native.xenapi_vm_metrics_record_set_vcpus_params(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.VCPUs_flags != null)
+                    {
+                        IntPtr e = Conv.W_map_int_to_set_string_end(v.VCPUs_flags);
+                        try
+                        {
+                            Check(Native.xenapi_vm_metrics_record_set_vcpus_flags(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_int64_string_list_map_free(e);
+                        }
+                    }
+                    if (v.state != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.state);
+                        try
+                        {
+                            Check(Native.xenapi_vm_metrics_record_set_state(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_vm_metrics_record_set_start_time(h, Conv.Unix(v.start_time), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vm_metrics_record_set_install_time(h, Conv.Unix(v.install_time), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vm_metrics_record_set_last_updated(h, Conv.Unix(v.last_updated), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_vm_metrics_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_vm_metrics_record_set_hvm(h, (v.hvm ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vm_metrics_record_set_nested_virt(h, (v.nested_virt ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vm_metrics_record_set_nomigrate(h, (v.nomigrate ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.current_domain_type != domain_type.unknown)
+                    {
+                        Check(Native.xenapi_vm_metrics_record_set_current_domain_type(h, domain_type_helper.ToNative(v.current_domain_type), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_vm_metrics_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_VTPM(VTPM v)
+        {
+            IntPtr h = Native.xenapi_vtpm_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_vtpm_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.allowed_operations != null)
+                    {
+                        IntPtr e = Conv.W_set_enum_vtpm_operations(v.allowed_operations);
+                        try
+                        {
+                            Check(Native.xenapi_vtpm_record_set_allowed_operations(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_vtpm_operations_list_free(e);
+                        }
+                    }
+                    if (v.current_operations != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_enum_vtpm_operations_end(v.current_operations);
+                        try
+                        {
+                            Check(Native.xenapi_vtpm_record_set_current_operations(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_vtpm_operations_map_free(e);
+                        }
+                    }
+                    if (v.VM != null)
+                    {
+                        Check(Native.xenapi_vtpm_record_set_vm(h, Utf8.Z(v.VM ?? ""), out IntPtr err), err);
+                    }
+                    if (v.backend != null)
+                    {
+                        Check(Native.xenapi_vtpm_record_set_backend(h, Utf8.Z(v.backend ?? ""), out IntPtr err), err);
+                    }
+                    if (v.persistence_backend != persistence_backend.unknown)
+                    {
+                        Check(Native.xenapi_vtpm_record_set_persistence_backend(h, persistence_backend_helper.ToNative(v.persistence_backend), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vtpm_record_set_is_unique(h, (v.is_unique ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vtpm_record_set_is_protected(h, (v.is_protected ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_vtpm_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_VUSB(VUSB v)
+        {
+            IntPtr h = Native.xenapi_vusb_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_vusb_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.allowed_operations != null)
+                    {
+                        IntPtr e = Conv.W_set_enum_vusb_operations(v.allowed_operations);
+                        try
+                        {
+                            Check(Native.xenapi_vusb_record_set_allowed_operations(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_vusb_operations_list_free(e);
+                        }
+                    }
+                    if (v.current_operations != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_enum_vusb_operations_end(v.current_operations);
+                        try
+                        {
+                            Check(Native.xenapi_vusb_record_set_current_operations(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_vusb_operations_map_free(e);
+                        }
+                    }
+                    if (v.VM != null)
+                    {
+                        Check(Native.xenapi_vusb_record_set_vm(h, Utf8.Z(v.VM ?? ""), out IntPtr err), err);
+                    }
+                    if (v.USB_group != null)
+                    {
+                        Check(Native.xenapi_vusb_record_set_usb_group(h, Utf8.Z(v.USB_group ?? ""), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_vusb_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_vusb_record_set_currently_attached(h, (v.currently_attached ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_vusb_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_blob(Blob v)
+        {
+            IntPtr h = Native.xenapi_blob_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_blob_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_blob_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_blob_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_blob_record_set_size(h, v.size, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_blob_record_set_public(h, (v.public_ ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_blob_record_set_last_updated(h, Conv.Unix(v.last_updated), out IntPtr err), err);
+                    }
+                    if (v.mime_type != null)
+                    {
+                        Check(Native.xenapi_blob_record_set_mime_type(h, Utf8.Z(v.mime_type ?? ""), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_blob_record_free(h);
+                throw;
+            }
+        }
+
         internal static IntPtr W_record_console(Console v)
         {
             IntPtr h = Native.xenapi_console_record_new();
@@ -3816,6 +6478,1052 @@ namespace XenAPI
             catch
             {
                 Native.xenapi_console_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_crashdump(Crashdump v)
+        {
+            IntPtr h = Native.xenapi_crashdump_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_crashdump_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.VM != null)
+                    {
+                        Check(Native.xenapi_crashdump_record_set_vm(h, Utf8.Z(v.VM ?? ""), out IntPtr err), err);
+                    }
+                    if (v.VDI != null)
+                    {
+                        Check(Native.xenapi_crashdump_record_set_vdi(h, Utf8.Z(v.VDI ?? ""), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_crashdump_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_crashdump_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_data_source(Data_source v)
+        {
+            IntPtr h = Native.xenapi_data_source_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_data_source_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_data_source_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_data_source_record_set_enabled(h, (v.enabled ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_data_source_record_set_standard(h, (v.standard ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.units != null)
+                    {
+                        Check(Native.xenapi_data_source_record_set_units(h, Utf8.Z(v.units ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_data_source_record_set_min(h, v.min, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_data_source_record_set_max(h, v.max, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_data_source_record_set_value(h, v.value, out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_data_source_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_event(Event v)
+        {
+            IntPtr h = Native.xenapi_event_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.snapshot != null)
+                    {
+                        IntPtr e = Values.ToNative(v.snapshot);
+                        try
+                        {
+                            Check(Native.xenapi_event_record_set_snapshot(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_value_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_event_record_set_id(h, v.id, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_event_record_set_timestamp(h, Conv.Unix(v.timestamp), out IntPtr err), err);
+                    }
+                    if (v.class_ != null)
+                    {
+                        Check(Native.xenapi_event_record_set_class(h, Utf8.Z(v.class_ ?? ""), out IntPtr err), err);
+                    }
+                    if (v.operation != event_operation.unknown)
+                    {
+                        Check(Native.xenapi_event_record_set_operation(h, event_operation_helper.ToNative(v.operation), out IntPtr err), err);
+                    }
+                    if (v.opaqueRef != null)
+                    {
+                        Check(Native.xenapi_event_record_set_ref(h, Utf8.Z(v.opaqueRef ?? ""), out IntPtr err), err);
+                    }
+                    if (v.obj_uuid != null)
+                    {
+                        Check(Native.xenapi_event_record_set_obj_uuid(h, Utf8.Z(v.obj_uuid ?? ""), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_event_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_event_batch(EventBatch v)
+        {
+            IntPtr h = Native.xenapi_event_batch_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.events != null)
+                    {
+                        IntPtr e = Conv.W_set_record_event(v.events);
+                        try
+                        {
+                            Check(Native.xenapi_event_batch_set_events(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_event_record_list_free(e);
+                        }
+                    }
+                    if (v.valid_ref_counts != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_int_end(v.valid_ref_counts);
+                        try
+                        {
+                            Check(Native.xenapi_event_batch_set_valid_ref_counts(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_int64_map_free(e);
+                        }
+                    }
+                    if (v.token != null)
+                    {
+                        Check(Native.xenapi_event_batch_set_token(h, Utf8.Z(v.token ?? ""), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_event_batch_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_host(Host v)
+        {
+            IntPtr h = Native.xenapi_host_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_host_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_host_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_host_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_record_set_memory_overhead(h, v.memory_overhead, out IntPtr err), err);
+                    }
+                    if (v.allowed_operations != null)
+                    {
+                        IntPtr e = Conv.W_set_enum_host_allowed_operations(v.allowed_operations);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_allowed_operations(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_host_allowed_operations_list_free(e);
+                        }
+                    }
+                    if (v.current_operations != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_enum_host_allowed_operations_end(v.current_operations);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_current_operations(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_host_allowed_operations_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_host_record_set_api_version_major(h, v.API_version_major, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_record_set_api_version_minor(h, v.API_version_minor, out IntPtr err), err);
+                    }
+                    if (v.API_version_vendor != null)
+                    {
+                        Check(Native.xenapi_host_record_set_api_version_vendor(h, Utf8.Z(v.API_version_vendor ?? ""), out IntPtr err), err);
+                    }
+                    if (v.API_version_vendor_implementation != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.API_version_vendor_implementation);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_api_version_vendor_implementation(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_host_record_set_enabled(h, (v.enabled ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.software_version != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.software_version);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_software_version(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.capabilities != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.capabilities);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_capabilities(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.cpu_configuration != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.cpu_configuration);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_cpu_configuration(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.sched_policy != null)
+                    {
+                        Check(Native.xenapi_host_record_set_sched_policy(h, Utf8.Z(v.sched_policy ?? ""), out IntPtr err), err);
+                    }
+                    if (v.supported_bootloaders != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.supported_bootloaders);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_supported_bootloaders(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.resident_VMs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_VM(v.resident_VMs);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_resident_vms(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.logging != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.logging);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_logging(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.PIFs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_PIF(v.PIFs);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_pifs(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.suspend_image_sr != null)
+                    {
+                        Check(Native.xenapi_host_record_set_suspend_image_sr(h, Utf8.Z(v.suspend_image_sr ?? ""), out IntPtr err), err);
+                    }
+                    if (v.crash_dump_sr != null)
+                    {
+                        Check(Native.xenapi_host_record_set_crash_dump_sr(h, Utf8.Z(v.crash_dump_sr ?? ""), out IntPtr err), err);
+                    }
+                    if (v.crashdumps != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_host_crashdump(v.crashdumps);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_crashdumps(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.patches != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_host_patch(v.patches);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_patches(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.updates != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_pool_update(v.updates);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_updates(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.PBDs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_PBD(v.PBDs);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_pbds(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.host_CPUs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_host_cpu(v.host_CPUs);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_host_cpus(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.cpu_info != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.cpu_info);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_cpu_info(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.hostname != null)
+                    {
+                        Check(Native.xenapi_host_record_set_hostname(h, Utf8.Z(v.hostname ?? ""), out IntPtr err), err);
+                    }
+                    if (v.address != null)
+                    {
+                        Check(Native.xenapi_host_record_set_address(h, Utf8.Z(v.address ?? ""), out IntPtr err), err);
+                    }
+                    if (v.metrics != null)
+                    {
+                        Check(Native.xenapi_host_record_set_metrics(h, Utf8.Z(v.metrics ?? ""), out IntPtr err), err);
+                    }
+                    if (v.license_params != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.license_params);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_license_params(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.ha_statefiles != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.ha_statefiles);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_ha_statefiles(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.ha_network_peers != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.ha_network_peers);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_ha_network_peers(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.blobs != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_ref_blob_end(v.blobs);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_blobs(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.tags != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.tags);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_tags(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.external_auth_type != null)
+                    {
+                        Check(Native.xenapi_host_record_set_external_auth_type(h, Utf8.Z(v.external_auth_type ?? ""), out IntPtr err), err);
+                    }
+                    if (v.external_auth_service_name != null)
+                    {
+                        Check(Native.xenapi_host_record_set_external_auth_service_name(h, Utf8.Z(v.external_auth_service_name ?? ""), out IntPtr err), err);
+                    }
+                    if (v.external_auth_configuration != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.external_auth_configuration);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_external_auth_configuration(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.edition != null)
+                    {
+                        Check(Native.xenapi_host_record_set_edition(h, Utf8.Z(v.edition ?? ""), out IntPtr err), err);
+                    }
+                    if (v.license_server != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.license_server);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_license_server(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.bios_strings != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.bios_strings);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_bios_strings(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.power_on_mode != null)
+                    {
+                        Check(Native.xenapi_host_record_set_power_on_mode(h, Utf8.Z(v.power_on_mode ?? ""), out IntPtr err), err);
+                    }
+                    if (v.power_on_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.power_on_config);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_power_on_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.local_cache_sr != null)
+                    {
+                        Check(Native.xenapi_host_record_set_local_cache_sr(h, Utf8.Z(v.local_cache_sr ?? ""), out IntPtr err), err);
+                    }
+                    if (v.chipset_info != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.chipset_info);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_chipset_info(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.PCIs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_PCI(v.PCIs);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_pcis(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.PGPUs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_PGPU(v.PGPUs);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_pgpus(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.PUSBs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_PUSB(v.PUSBs);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_pusbs(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_host_record_set_ssl_legacy(h, (v.ssl_legacy ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.guest_VCPUs_params != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.guest_VCPUs_params);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_guest_vcpus_params(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.display != host_display.unknown)
+                    {
+                        Check(Native.xenapi_host_record_set_display(h, host_display_helper.ToNative(v.display), out IntPtr err), err);
+                    }
+                    if (v.virtual_hardware_platform_versions != null)
+                    {
+                        IntPtr e = Conv.W_set_int(v.virtual_hardware_platform_versions);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_virtual_hardware_platform_versions(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_int64_list_free(e);
+                        }
+                    }
+                    if (v.control_domain != null)
+                    {
+                        Check(Native.xenapi_host_record_set_control_domain(h, Utf8.Z(v.control_domain ?? ""), out IntPtr err), err);
+                    }
+                    if (v.updates_requiring_reboot != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_pool_update(v.updates_requiring_reboot);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_updates_requiring_reboot(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.features != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_Feature(v.features);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_features(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.iscsi_iqn != null)
+                    {
+                        Check(Native.xenapi_host_record_set_iscsi_iqn(h, Utf8.Z(v.iscsi_iqn ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_record_set_multipathing(h, (v.multipathing ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.uefi_certificates != null)
+                    {
+                        Check(Native.xenapi_host_record_set_uefi_certificates(h, Utf8.Z(v.uefi_certificates ?? ""), out IntPtr err), err);
+                    }
+                    if (v.certificates != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_Certificate(v.certificates);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_certificates(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.editions != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.editions);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_editions(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.pending_guidances != null)
+                    {
+                        IntPtr e = Conv.W_set_enum_update_guidances(v.pending_guidances);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_pending_guidances(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_update_guidances_list_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_host_record_set_tls_verification_enabled(h, (v.tls_verification_enabled ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_record_set_last_software_update(h, Conv.Unix(v.last_software_update), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_record_set_https_only(h, (v.https_only ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.latest_synced_updates_applied != latest_synced_updates_applied_state.unknown)
+                    {
+                        Check(Native.xenapi_host_record_set_latest_synced_updates_applied(h, latest_synced_updates_applied_state_helper.ToNative(v.latest_synced_updates_applied), out IntPtr err), err);
+                    }
+                    if (v.numa_affinity_policy != host_numa_affinity_policy.unknown)
+                    {
+                        Check(Native.xenapi_host_record_set_numa_affinity_policy(h, host_numa_affinity_policy_helper.ToNative(v.numa_affinity_policy), out IntPtr err), err);
+                    }
+                    if (v.pending_guidances_recommended != null)
+                    {
+                        IntPtr e = Conv.W_set_enum_update_guidances(v.pending_guidances_recommended);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_pending_guidances_recommended(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_update_guidances_list_free(e);
+                        }
+                    }
+                    if (v.pending_guidances_full != null)
+                    {
+                        IntPtr e = Conv.W_set_enum_update_guidances(v.pending_guidances_full);
+                        try
+                        {
+                            Check(Native.xenapi_host_record_set_pending_guidances_full(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_update_guidances_list_free(e);
+                        }
+                    }
+                    if (v.last_update_hash != null)
+                    {
+                        Check(Native.xenapi_host_record_set_last_update_hash(h, Utf8.Z(v.last_update_hash ?? ""), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_host_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_host_cpu(Host_cpu v)
+        {
+            IntPtr h = Native.xenapi_host_cpu_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_host_cpu_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.host != null)
+                    {
+                        Check(Native.xenapi_host_cpu_record_set_host(h, Utf8.Z(v.host ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_cpu_record_set_number(h, v.number, out IntPtr err), err);
+                    }
+                    if (v.vendor != null)
+                    {
+                        Check(Native.xenapi_host_cpu_record_set_vendor(h, Utf8.Z(v.vendor ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_cpu_record_set_speed(h, v.speed, out IntPtr err), err);
+                    }
+                    if (v.modelname != null)
+                    {
+                        Check(Native.xenapi_host_cpu_record_set_modelname(h, Utf8.Z(v.modelname ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_cpu_record_set_family(h, v.family, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_cpu_record_set_model(h, v.model, out IntPtr err), err);
+                    }
+                    if (v.stepping != null)
+                    {
+                        Check(Native.xenapi_host_cpu_record_set_stepping(h, Utf8.Z(v.stepping ?? ""), out IntPtr err), err);
+                    }
+                    if (v.flags != null)
+                    {
+                        Check(Native.xenapi_host_cpu_record_set_flags(h, Utf8.Z(v.flags ?? ""), out IntPtr err), err);
+                    }
+                    if (v.features != null)
+                    {
+                        Check(Native.xenapi_host_cpu_record_set_features(h, Utf8.Z(v.features ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_cpu_record_set_utilisation(h, v.utilisation, out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_host_cpu_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_host_cpu_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_host_crashdump(Host_crashdump v)
+        {
+            IntPtr h = Native.xenapi_host_crashdump_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_host_crashdump_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.host != null)
+                    {
+                        Check(Native.xenapi_host_crashdump_record_set_host(h, Utf8.Z(v.host ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_crashdump_record_set_timestamp(h, Conv.Unix(v.timestamp), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_crashdump_record_set_size(h, v.size, out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_host_crashdump_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_host_crashdump_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_host_metrics(Host_metrics v)
+        {
+            IntPtr h = Native.xenapi_host_metrics_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_host_metrics_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_metrics_record_set_memory_total(h, v.memory_total, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_metrics_record_set_memory_free(h, v.memory_free, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_metrics_record_set_live(h, (v.live ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_metrics_record_set_last_updated(h, Conv.Unix(v.last_updated), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_host_metrics_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_host_metrics_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_host_patch(Host_patch v)
+        {
+            IntPtr h = Native.xenapi_host_patch_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_host_patch_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_host_patch_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_host_patch_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    if (v.version != null)
+                    {
+                        Check(Native.xenapi_host_patch_record_set_version(h, Utf8.Z(v.version ?? ""), out IntPtr err), err);
+                    }
+                    if (v.host != null)
+                    {
+                        Check(Native.xenapi_host_patch_record_set_host(h, Utf8.Z(v.host ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_patch_record_set_applied(h, (v.applied ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_patch_record_set_timestamp_applied(h, Conv.Unix(v.timestamp_applied), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_host_patch_record_set_size(h, v.size, out IntPtr err), err);
+                    }
+                    if (v.pool_patch != null)
+                    {
+                        Check(Native.xenapi_host_patch_record_set_pool_patch(h, Utf8.Z(v.pool_patch ?? ""), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_host_patch_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_host_patch_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_message(Message v)
+        {
+            IntPtr h = Native.xenapi_message_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_message_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name != null)
+                    {
+                        Check(Native.xenapi_message_record_set_name(h, Utf8.Z(v.name ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_message_record_set_priority(h, v.priority, out IntPtr err), err);
+                    }
+                    if (v.cls != cls.unknown)
+                    {
+                        Check(Native.xenapi_message_record_set_cls(h, cls_helper.ToNative(v.cls), out IntPtr err), err);
+                    }
+                    if (v.obj_uuid != null)
+                    {
+                        Check(Native.xenapi_message_record_set_obj_uuid(h, Utf8.Z(v.obj_uuid ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_message_record_set_timestamp(h, Conv.Unix(v.timestamp), out IntPtr err), err);
+                    }
+                    if (v.body != null)
+                    {
+                        Check(Native.xenapi_message_record_set_body(h, Utf8.Z(v.body ?? ""), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_message_record_free(h);
                 throw;
             }
         }
@@ -3971,6 +7679,639 @@ namespace XenAPI
             }
         }
 
+        internal static IntPtr W_record_network_sriov(Network_sriov v)
+        {
+            IntPtr h = Native.xenapi_network_sriov_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_network_sriov_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.physical_PIF != null)
+                    {
+                        Check(Native.xenapi_network_sriov_record_set_physical_pif(h, Utf8.Z(v.physical_PIF ?? ""), out IntPtr err), err);
+                    }
+                    if (v.logical_PIF != null)
+                    {
+                        Check(Native.xenapi_network_sriov_record_set_logical_pif(h, Utf8.Z(v.logical_PIF ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_network_sriov_record_set_requires_reboot(h, (v.requires_reboot ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.configuration_mode != sriov_configuration_mode.unknown)
+                    {
+                        Check(Native.xenapi_network_sriov_record_set_configuration_mode(h, sriov_configuration_mode_helper.ToNative(v.configuration_mode), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_network_sriov_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_pool(Pool v)
+        {
+            IntPtr h = Native.xenapi_pool_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    if (v.master != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_master(h, Utf8.Z(v.master ?? ""), out IntPtr err), err);
+                    }
+                    if (v.default_SR != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_default_sr(h, Utf8.Z(v.default_SR ?? ""), out IntPtr err), err);
+                    }
+                    if (v.suspend_image_SR != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_suspend_image_sr(h, Utf8.Z(v.suspend_image_SR ?? ""), out IntPtr err), err);
+                    }
+                    if (v.crash_dump_SR != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_crash_dump_sr(h, Utf8.Z(v.crash_dump_SR ?? ""), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_pool_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_ha_enabled(h, (v.ha_enabled ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.ha_configuration != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.ha_configuration);
+                        try
+                        {
+                            Check(Native.xenapi_pool_record_set_ha_configuration(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.ha_statefiles != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.ha_statefiles);
+                        try
+                        {
+                            Check(Native.xenapi_pool_record_set_ha_statefiles(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_ha_host_failures_to_tolerate(h, v.ha_host_failures_to_tolerate, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_ha_plan_exists_for(h, v.ha_plan_exists_for, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_ha_allow_overcommit(h, (v.ha_allow_overcommit ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_ha_overcommitted(h, (v.ha_overcommitted ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.blobs != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_ref_blob_end(v.blobs);
+                        try
+                        {
+                            Check(Native.xenapi_pool_record_set_blobs(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.tags != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.tags);
+                        try
+                        {
+                            Check(Native.xenapi_pool_record_set_tags(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.gui_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.gui_config);
+                        try
+                        {
+                            Check(Native.xenapi_pool_record_set_gui_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.health_check_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.health_check_config);
+                        try
+                        {
+                            Check(Native.xenapi_pool_record_set_health_check_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.wlb_url != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_wlb_url(h, Utf8.Z(v.wlb_url ?? ""), out IntPtr err), err);
+                    }
+                    if (v.wlb_username != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_wlb_username(h, Utf8.Z(v.wlb_username ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_wlb_enabled(h, (v.wlb_enabled ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_wlb_verify_cert(h, (v.wlb_verify_cert ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_redo_log_enabled(h, (v.redo_log_enabled ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.redo_log_vdi != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_redo_log_vdi(h, Utf8.Z(v.redo_log_vdi ?? ""), out IntPtr err), err);
+                    }
+                    if (v.vswitch_controller != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_vswitch_controller(h, Utf8.Z(v.vswitch_controller ?? ""), out IntPtr err), err);
+                    }
+                    if (v.restrictions != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.restrictions);
+                        try
+                        {
+                            Check(Native.xenapi_pool_record_set_restrictions(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.metadata_VDIs != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_VDI(v.metadata_VDIs);
+                        try
+                        {
+                            Check(Native.xenapi_pool_record_set_metadata_vdis(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.ha_cluster_stack != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_ha_cluster_stack(h, Utf8.Z(v.ha_cluster_stack ?? ""), out IntPtr err), err);
+                    }
+                    if (v.allowed_operations != null)
+                    {
+                        IntPtr e = Conv.W_set_enum_pool_allowed_operations(v.allowed_operations);
+                        try
+                        {
+                            Check(Native.xenapi_pool_record_set_allowed_operations(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_pool_allowed_operations_list_free(e);
+                        }
+                    }
+                    if (v.current_operations != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_enum_pool_allowed_operations_end(v.current_operations);
+                        try
+                        {
+                            Check(Native.xenapi_pool_record_set_current_operations(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_pool_allowed_operations_map_free(e);
+                        }
+                    }
+                    if (v.guest_agent_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.guest_agent_config);
+                        try
+                        {
+                            Check(Native.xenapi_pool_record_set_guest_agent_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.cpu_info != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.cpu_info);
+                        try
+                        {
+                            Check(Native.xenapi_pool_record_set_cpu_info(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_policy_no_vendor_device(h, (v.policy_no_vendor_device ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_live_patching_disabled(h, (v.live_patching_disabled ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_igmp_snooping_enabled(h, (v.igmp_snooping_enabled ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.uefi_certificates != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_uefi_certificates(h, Utf8.Z(v.uefi_certificates ?? ""), out IntPtr err), err);
+                    }
+                    if (v.custom_uefi_certificates != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_custom_uefi_certificates(h, Utf8.Z(v.custom_uefi_certificates ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_is_psr_pending(h, (v.is_psr_pending ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_tls_verification_enabled(h, (v.tls_verification_enabled ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.repositories != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_Repository(v.repositories);
+                        try
+                        {
+                            Check(Native.xenapi_pool_record_set_repositories(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_client_certificate_auth_enabled(h, (v.client_certificate_auth_enabled ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.client_certificate_auth_name != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_client_certificate_auth_name(h, Utf8.Z(v.client_certificate_auth_name ?? ""), out IntPtr err), err);
+                    }
+                    if (v.repository_proxy_url != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_repository_proxy_url(h, Utf8.Z(v.repository_proxy_url ?? ""), out IntPtr err), err);
+                    }
+                    if (v.repository_proxy_username != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_repository_proxy_username(h, Utf8.Z(v.repository_proxy_username ?? ""), out IntPtr err), err);
+                    }
+                    if (v.repository_proxy_password != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_repository_proxy_password(h, Utf8.Z(v.repository_proxy_password ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_migration_compression(h, (v.migration_compression ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_coordinator_bias(h, (v.coordinator_bias ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_local_auth_max_threads(h, v.local_auth_max_threads, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_ext_auth_max_threads(h, v.ext_auth_max_threads, out IntPtr err), err);
+                    }
+                    if (v.telemetry_uuid != null)
+                    {
+                        Check(Native.xenapi_pool_record_set_telemetry_uuid(h, Utf8.Z(v.telemetry_uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.telemetry_frequency != telemetry_frequency.unknown)
+                    {
+                        Check(Native.xenapi_pool_record_set_telemetry_frequency(h, telemetry_frequency_helper.ToNative(v.telemetry_frequency), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_telemetry_next_collection(h, Conv.Unix(v.telemetry_next_collection), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_last_update_sync(h, Conv.Unix(v.last_update_sync), out IntPtr err), err);
+                    }
+                    if (v.update_sync_frequency != update_sync_frequency.unknown)
+                    {
+                        Check(Native.xenapi_pool_record_set_update_sync_frequency(h, update_sync_frequency_helper.ToNative(v.update_sync_frequency), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_update_sync_day(h, v.update_sync_day, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_record_set_update_sync_enabled(h, (v.update_sync_enabled ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_pool_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_pool_patch(Pool_patch v)
+        {
+            IntPtr h = Native.xenapi_pool_patch_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_pool_patch_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_pool_patch_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_pool_patch_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    if (v.version != null)
+                    {
+                        Check(Native.xenapi_pool_patch_record_set_version(h, Utf8.Z(v.version ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_patch_record_set_size(h, v.size, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_patch_record_set_pool_applied(h, (v.pool_applied ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.host_patches != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_host_patch(v.host_patches);
+                        try
+                        {
+                            Check(Native.xenapi_pool_patch_record_set_host_patches(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.after_apply_guidance != null)
+                    {
+                        IntPtr e = Conv.W_set_enum_after_apply_guidance(v.after_apply_guidance);
+                        try
+                        {
+                            Check(Native.xenapi_pool_patch_record_set_after_apply_guidance(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_after_apply_guidance_list_free(e);
+                        }
+                    }
+                    if (v.pool_update != null)
+                    {
+                        Check(Native.xenapi_pool_patch_record_set_pool_update(h, Utf8.Z(v.pool_update ?? ""), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_pool_patch_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_pool_patch_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_pool_update(Pool_update v)
+        {
+            IntPtr h = Native.xenapi_pool_update_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_pool_update_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_pool_update_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_pool_update_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    if (v.version != null)
+                    {
+                        Check(Native.xenapi_pool_update_record_set_version(h, Utf8.Z(v.version ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_pool_update_record_set_installation_size(h, v.installation_size, out IntPtr err), err);
+                    }
+                    if (v.key != null)
+                    {
+                        Check(Native.xenapi_pool_update_record_set_key(h, Utf8.Z(v.key ?? ""), out IntPtr err), err);
+                    }
+                    if (v.after_apply_guidance != null)
+                    {
+                        IntPtr e = Conv.W_set_enum_update_after_apply_guidance(v.after_apply_guidance);
+                        try
+                        {
+                            Check(Native.xenapi_pool_update_record_set_after_apply_guidance(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_update_after_apply_guidance_list_free(e);
+                        }
+                    }
+                    if (v.vdi != null)
+                    {
+                        Check(Native.xenapi_pool_update_record_set_vdi(h, Utf8.Z(v.vdi ?? ""), out IntPtr err), err);
+                    }
+                    if (v.hosts != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_host(v.hosts);
+                        try
+                        {
+                            Check(Native.xenapi_pool_update_record_set_hosts(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_pool_update_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_pool_update_record_set_enforce_homogeneity(h, (v.enforce_homogeneity ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_pool_update_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_probe_result(Probe_result v)
+        {
+            IntPtr h = Native.xenapi_probe_result_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.configuration != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.configuration);
+                        try
+                        {
+                            Check(Native.xenapi_probe_result_record_set_configuration(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_probe_result_record_set_complete(h, (v.complete ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.sr != null)
+                    {
+                        IntPtr e = Conv.W_record_sr_stat(v.sr);
+                        try
+                        {
+                            Check(Native.xenapi_probe_result_record_set_sr(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_sr_stat_record_free(e);
+                        }
+                    }
+                    if (v.extra_info != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.extra_info);
+                        try
+                        {
+                            Check(Native.xenapi_probe_result_record_set_extra_info(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_probe_result_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_role(Role v)
+        {
+            IntPtr h = Native.xenapi_role_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_role_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_role_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_role_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    if (v.subroles != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_role(v.subroles);
+                        try
+                        {
+                            Check(Native.xenapi_role_record_set_subroles(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_role_record_set_is_internal(h, (v.is_internal ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_role_record_free(h);
+                throw;
+            }
+        }
+
         internal static IntPtr W_record_secret(Secret v)
         {
             IntPtr h = Native.xenapi_secret_record_new();
@@ -4004,6 +8345,48 @@ namespace XenAPI
             catch
             {
                 Native.xenapi_secret_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_sr_stat(Sr_stat v)
+        {
+            IntPtr h = Native.xenapi_sr_stat_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_sr_stat_record_set_uuid(h, Utf8.Z(v.uuid), out IntPtr err), err);
+                    }
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_sr_stat_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_sr_stat_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_sr_stat_record_set_free_space(h, v.free_space, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_sr_stat_record_set_total_space(h, v.total_space, out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_sr_stat_record_set_clustered(h, (v.clustered ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.health != sr_health.unknown)
+                    {
+                        Check(Native.xenapi_sr_stat_record_set_health(h, sr_health_helper.ToNative(v.health), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_sr_stat_record_free(h);
                 throw;
             }
         }
@@ -4057,6 +8440,185 @@ namespace XenAPI
             }
         }
 
+        internal static IntPtr W_record_task(Task v)
+        {
+            IntPtr h = Native.xenapi_task_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_task_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_label != null)
+                    {
+                        Check(Native.xenapi_task_record_set_name_label(h, Utf8.Z(v.name_label ?? ""), out IntPtr err), err);
+                    }
+                    if (v.name_description != null)
+                    {
+                        Check(Native.xenapi_task_record_set_name_description(h, Utf8.Z(v.name_description ?? ""), out IntPtr err), err);
+                    }
+                    if (v.allowed_operations != null)
+                    {
+                        IntPtr e = Conv.W_set_enum_task_allowed_operations(v.allowed_operations);
+                        try
+                        {
+                            Check(Native.xenapi_task_record_set_allowed_operations(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_task_allowed_operations_list_free(e);
+                        }
+                    }
+                    if (v.current_operations != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_enum_task_allowed_operations_end(v.current_operations);
+                        try
+                        {
+                            Check(Native.xenapi_task_record_set_current_operations(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_task_allowed_operations_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_task_record_set_created(h, Conv.Unix(v.created), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_task_record_set_finished(h, Conv.Unix(v.finished), out IntPtr err), err);
+                    }
+                    if (v.status != task_status_type.unknown)
+                    {
+                        Check(Native.xenapi_task_record_set_status(h, task_status_type_helper.ToNative(v.status), out IntPtr err), err);
+                    }
+                    if (v.resident_on != null)
+                    {
+                        Check(Native.xenapi_task_record_set_resident_on(h, Utf8.Z(v.resident_on ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_task_record_set_progress(h, v.progress, out IntPtr err), err);
+                    }
+                    if (v.type != null)
+                    {
+                        Check(Native.xenapi_task_record_set_type(h, Utf8.Z(v.type ?? ""), out IntPtr err), err);
+                    }
+                    if (v.result != null)
+                    {
+                        Check(Native.xenapi_task_record_set_result(h, Utf8.Z(v.result ?? ""), out IntPtr err), err);
+                    }
+                    if (v.error_info != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.error_info);
+                        try
+                        {
+                            Check(Native.xenapi_task_record_set_error_info(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_task_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.subtask_of != null)
+                    {
+                        Check(Native.xenapi_task_record_set_subtask_of(h, Utf8.Z(v.subtask_of ?? ""), out IntPtr err), err);
+                    }
+                    if (v.subtasks != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_task(v.subtasks);
+                        try
+                        {
+                            Check(Native.xenapi_task_record_set_subtasks(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.backtrace != null)
+                    {
+                        Check(Native.xenapi_task_record_set_backtrace(h, Utf8.Z(v.backtrace ?? ""), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_task_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_tunnel(Tunnel v)
+        {
+            IntPtr h = Native.xenapi_tunnel_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_tunnel_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.access_PIF != null)
+                    {
+                        Check(Native.xenapi_tunnel_record_set_access_pif(h, Utf8.Z(v.access_PIF ?? ""), out IntPtr err), err);
+                    }
+                    if (v.transport_PIF != null)
+                    {
+                        Check(Native.xenapi_tunnel_record_set_transport_pif(h, Utf8.Z(v.transport_PIF ?? ""), out IntPtr err), err);
+                    }
+                    if (v.status != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.status);
+                        try
+                        {
+                            Check(Native.xenapi_tunnel_record_set_status(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_tunnel_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    if (v.protocol != tunnel_protocol.unknown)
+                    {
+                        Check(Native.xenapi_tunnel_record_set_protocol(h, tunnel_protocol_helper.ToNative(v.protocol), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_tunnel_record_free(h);
+                throw;
+            }
+        }
+
         internal static IntPtr W_record_user(User v)
         {
             IntPtr h = Native.xenapi_user_record_new();
@@ -4098,6 +8660,118 @@ namespace XenAPI
             }
         }
 
+        internal static IntPtr W_record_vdi_nbd_server_info(Vdi_nbd_server_info v)
+        {
+            IntPtr h = Native.xenapi_vdi_nbd_server_info_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.exportname != null)
+                    {
+                        Check(Native.xenapi_vdi_nbd_server_info_record_set_exportname(h, Utf8.Z(v.exportname ?? ""), out IntPtr err), err);
+                    }
+                    if (v.address != null)
+                    {
+                        Check(Native.xenapi_vdi_nbd_server_info_record_set_address(h, Utf8.Z(v.address ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_vdi_nbd_server_info_record_set_port(h, v.port, out IntPtr err), err);
+                    }
+                    if (v.cert != null)
+                    {
+                        Check(Native.xenapi_vdi_nbd_server_info_record_set_cert(h, Utf8.Z(v.cert ?? ""), out IntPtr err), err);
+                    }
+                    if (v.subject != null)
+                    {
+                        Check(Native.xenapi_vdi_nbd_server_info_record_set_subject(h, Utf8.Z(v.subject ?? ""), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_vdi_nbd_server_info_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_enum_after_apply_guidance(List<after_apply_guidance> v)
+        {
+            IntPtr h = Native.xenapi_after_apply_guidance_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_after_apply_guidance_list_push(h, after_apply_guidance_helper.ToNative(x), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_after_apply_guidance_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_enum_cluster_host_operation(List<cluster_host_operation> v)
+        {
+            IntPtr h = Native.xenapi_cluster_host_operation_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_cluster_host_operation_list_push(h, cluster_host_operation_helper.ToNative(x), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_cluster_host_operation_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_enum_cluster_operation(List<cluster_operation> v)
+        {
+            IntPtr h = Native.xenapi_cluster_operation_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_cluster_operation_list_push(h, cluster_operation_helper.ToNative(x), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_cluster_operation_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_enum_host_allowed_operations(List<host_allowed_operations> v)
+        {
+            IntPtr h = Native.xenapi_host_allowed_operations_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_host_allowed_operations_list_push(h, host_allowed_operations_helper.ToNative(x), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_host_allowed_operations_list_free(h);
+                throw;
+            }
+        }
+
         internal static IntPtr W_set_enum_network_operations(List<network_operations> v)
         {
             IntPtr h = Native.xenapi_network_operations_list_new();
@@ -4132,6 +8806,82 @@ namespace XenAPI
             catch
             {
                 Native.xenapi_network_purpose_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_enum_pool_allowed_operations(List<pool_allowed_operations> v)
+        {
+            IntPtr h = Native.xenapi_pool_allowed_operations_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_pool_allowed_operations_list_push(h, pool_allowed_operations_helper.ToNative(x), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_pool_allowed_operations_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_enum_storage_operations(List<storage_operations> v)
+        {
+            IntPtr h = Native.xenapi_storage_operations_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_storage_operations_list_push(h, storage_operations_helper.ToNative(x), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_storage_operations_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_enum_task_allowed_operations(List<task_allowed_operations> v)
+        {
+            IntPtr h = Native.xenapi_task_allowed_operations_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_task_allowed_operations_list_push(h, task_allowed_operations_helper.ToNative(x), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_task_allowed_operations_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_enum_update_after_apply_guidance(List<update_after_apply_guidance> v)
+        {
+            IntPtr h = Native.xenapi_update_after_apply_guidance_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_update_after_apply_guidance_list_push(h, update_after_apply_guidance_helper.ToNative(x), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_update_after_apply_guidance_list_free(h);
                 throw;
             }
         }
@@ -4250,6 +9000,204 @@ namespace XenAPI
             }
         }
 
+        internal static IntPtr W_set_enum_vtpm_operations(List<vtpm_operations> v)
+        {
+            IntPtr h = Native.xenapi_vtpm_operations_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_vtpm_operations_list_push(h, vtpm_operations_helper.ToNative(x), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_vtpm_operations_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_enum_vusb_operations(List<vusb_operations> v)
+        {
+            IntPtr h = Native.xenapi_vusb_operations_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_vusb_operations_list_push(h, vusb_operations_helper.ToNative(x), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_vusb_operations_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_int(long[] v)
+        {
+            IntPtr h = Native.xenapi_int64_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_int64_list_push(h, x, out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_int64_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_record_event(List<Event> v)
+        {
+            IntPtr h = Native.xenapi_event_record_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        IntPtr e = Conv.W_record_event(x);
+                        try
+                        {
+                            Check(Native.xenapi_event_record_list_push(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_event_record_free(e);
+                        }
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_event_record_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_ref_Bond(List<XenRef<Bond>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_ref_Certificate(List<XenRef<Certificate>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_ref_Cluster_host(List<XenRef<Cluster_host>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_ref_Feature(List<XenRef<Feature>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_ref_GPU_group(List<XenRef<GPU_group>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_ref_PBD(List<XenRef<PBD>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
         internal static IntPtr W_set_ref_PCI(List<XenRef<PCI>> v)
         {
             IntPtr h = Native.xenapi_string_list_new();
@@ -4269,7 +9217,102 @@ namespace XenAPI
             }
         }
 
+        internal static IntPtr W_set_ref_PGPU(List<XenRef<PGPU>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
         internal static IntPtr W_set_ref_PIF(List<XenRef<PIF>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_ref_PUSB(List<XenRef<PUSB>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_ref_PVS_cache_storage(List<XenRef<PVS_cache_storage>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_ref_PVS_proxy(List<XenRef<PVS_proxy>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_ref_PVS_server(List<XenRef<PVS_server>> v)
         {
             IntPtr h = Native.xenapi_string_list_new();
             try
@@ -4421,6 +9464,25 @@ namespace XenAPI
             }
         }
 
+        internal static IntPtr W_set_ref_VLAN(List<XenRef<VLAN>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
         internal static IntPtr W_set_ref_VM(List<XenRef<VM>> v)
         {
             IntPtr h = Native.xenapi_string_list_new();
@@ -4535,6 +9597,63 @@ namespace XenAPI
             }
         }
 
+        internal static IntPtr W_set_ref_host_cpu(List<XenRef<Host_cpu>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_ref_host_crashdump(List<XenRef<Host_crashdump>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_ref_host_patch(List<XenRef<Host_patch>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
         internal static IntPtr W_set_ref_message(List<XenRef<Message>> v)
         {
             IntPtr h = Native.xenapi_string_list_new();
@@ -4554,7 +9673,83 @@ namespace XenAPI
             }
         }
 
+        internal static IntPtr W_set_ref_network_sriov(List<XenRef<Network_sriov>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_ref_pool_update(List<XenRef<Pool_update>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
         internal static IntPtr W_set_ref_role(List<XenRef<Role>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_ref_task(List<XenRef<Task>> v)
+        {
+            IntPtr h = Native.xenapi_string_list_new();
+            try
+            {
+                if (v != null)
+                    foreach (var x in v)
+                    {
+                        Check(Native.xenapi_string_list_push(h, Utf8.Z(x ?? ""), out IntPtr err), err);
+                    }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_string_list_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_set_ref_tunnel(List<XenRef<Tunnel>> v)
         {
             IntPtr h = Native.xenapi_string_list_new();
             try
