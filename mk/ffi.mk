@@ -9,6 +9,8 @@
 #   ffi-test          header check, the C tests against xenapi-sim, and the examples
 #   ffi-valgrind      the C tests under valgrind (definite leaks and memory errors fail)
 #   ffi-examples      examples/c/xm (linked statically against libxenapi.a)
+#   ffi-bench-build   $(FFI_OUT)/bench_get_all_records, linked against the release libxenapi.a:
+#                     `bench_get_all_records URL ROUNDS` prints `c-typed MS` (best round)
 #   install           PREFIX=/usr/local (DESTDIR too): library, header and xenapi.pc (release)
 #
 # The tests start the simulator themselves: $(XENAPI_SIM), built when it is the default path.
@@ -45,7 +47,7 @@ DESTDIR ?=
 FFI_PROFILE ?= release
 
 .PHONY: ffi-build ffi-header ffi-header-check ffi-test ffi-valgrind ffi-examples ffi-sim \
-	ffi-c-tests install
+	ffi-c-tests ffi-bench-build install
 
 ffi-build:
 	$(CARGO) build -p xenapi-ffi
@@ -107,6 +109,13 @@ ffi-examples: ffi-build
 		$(FFI_DEBUG_DIR)/libxenapi.a $(FFI_STATIC_LIBS)
 	@echo "built $(FFI_OUT)/xm"
 
+ffi-bench-build:
+	$(CARGO) build --release -p xenapi-ffi
+	@mkdir -p $(FFI_OUT)
+	$(FFI_CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Iinclude tests/c/bench_get_all_records.c \
+		-o $(FFI_OUT)/bench_get_all_records $(FFI_TARGET)/release/libxenapi.a $(FFI_STATIC_LIBS)
+	@echo "built $(FFI_OUT)/bench_get_all_records"
+
 install:
 	$(CARGO) build -p xenapi-ffi $(if $(filter release,$(FFI_PROFILE)),--release,)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
@@ -116,6 +125,8 @@ install:
 	ln -sf libxenapi.so.$(FFI_MAJOR) $(DESTDIR)$(PREFIX)/lib/libxenapi.so
 	install -m 0644 $(FFI_TARGET)/$(FFI_PROFILE)/libxenapi.a $(DESTDIR)$(PREFIX)/lib/libxenapi.a
 	install -m 0644 include/xenapi.h $(DESTDIR)$(PREFIX)/include/xenapi.h
+	install -d $(DESTDIR)$(PREFIX)/include/xenapi
+	install -m 0644 include/xenapi/*.h $(DESTDIR)$(PREFIX)/include/xenapi/
 	printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
 		'includedir=$${prefix}/include' '' 'Name: xenapi' \
 		'Description: XenAPI (Xen Management API) client library, the C ABI of xenapi-rs' \

@@ -71,8 +71,9 @@ impl Func {
         for line in self.doc.trim_end().lines() {
             if line.is_empty() {
                 o.push_str(" *\n");
-            } else {
-                writeln!(o, " * {line}").unwrap();
+            }
+            for l in wrap(line, 97) {
+                writeln!(o, " * {l}").unwrap();
             }
         }
         o.push_str(" */\n");
@@ -1476,6 +1477,25 @@ impl<'a> Gen<'a> {
         );
         o
     }
+}
+
+/// Splits `text` into lines of at most `width` characters at spaces (a longer word stays whole).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        if !cur.is_empty() && cur.len() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
 }
 
 /// The zero a getter of this type gives for NULL or out of range, for docs.

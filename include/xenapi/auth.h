@@ -16,17 +16,22 @@ extern "C" {
  * Parameters: `subject_identifier`: string.
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `subject_identifier` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject_identifier` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_auth_get_group_membership(const xenapi_session *session, const char *subject_identifier, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.auth.get_group_membership`: `auth.get_group_membership` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.auth.get_group_membership`: `auth.get_group_membership` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `subject_identifier`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `subject_identifier` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject_identifier` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_auth_get_group_membership(const xenapi_session *session, const char *subject_identifier, char **out_task, xenapi_error **err);
 
@@ -36,17 +41,23 @@ xenapi_status xenapi_async_auth_get_group_membership(const xenapi_session *sessi
  * Parameters: `subject_identifier`: string.
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `subject_identifier` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject_identifier` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_auth_get_subject_information_from_identifier(const xenapi_session *session, const char *subject_identifier, xenapi_string_map **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.auth.get_subject_information_from_identifier`: `auth.get_subject_information_from_identifier` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.auth.get_subject_information_from_identifier`:
+ * `auth.get_subject_information_from_identifier` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `subject_identifier`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `subject_identifier` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject_identifier` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_auth_get_subject_information_from_identifier(const xenapi_session *session, const char *subject_identifier, char **out_task, xenapi_error **err);
 
@@ -56,17 +67,22 @@ xenapi_status xenapi_async_auth_get_subject_information_from_identifier(const xe
  * Parameters: `subject_name`: string.
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `subject_name` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject_name` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_auth_get_subject_identifier(const xenapi_session *session, const char *subject_name, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.auth.get_subject_identifier`: `auth.get_subject_identifier` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.auth.get_subject_identifier`: `auth.get_subject_identifier` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `subject_name`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `subject_name` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject_name` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_auth_get_subject_identifier(const xenapi_session *session, const char *subject_name, char **out_task, xenapi_error **err);
 

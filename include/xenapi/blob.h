@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `blob` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `blob` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_blob_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_blob_record_free(xenapi_blob_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_blob_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_blob_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_blob_record_uuid(const xenapi_blob_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_blob_record_set_uuid(xenapi_blob_record *rec, const char *v
 /**
  * The field `name_label`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_blob_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_blob_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_blob_record_name_label(const xenapi_blob_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_blob_record_set_name_label(xenapi_blob_record *rec, const c
 /**
  * The field `name_description`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_blob_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_blob_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_blob_record_name_description(const xenapi_blob_record *rec);
 
@@ -111,7 +115,8 @@ xenapi_status xenapi_blob_record_set_last_updated(xenapi_blob_record *rec, int64
 /**
  * The field `mime_type`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_blob_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_blob_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_blob_record_mime_type(const xenapi_blob_record *rec);
 
@@ -123,7 +128,8 @@ const char *xenapi_blob_record_mime_type(const xenapi_blob_record *rec);
 xenapi_status xenapi_blob_record_set_mime_type(xenapi_blob_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -135,7 +141,9 @@ const xenapi_value *xenapi_blob_record_extra(const xenapi_blob_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (blob ref -> blob record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_blob_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_blob_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_blob_get_all_records(const xenapi_session *session, xenapi_blob_record_map **out_result, xenapi_error **err);
 
@@ -145,7 +153,9 @@ xenapi_status xenapi_blob_get_all_records(const xenapi_session *session, xenapi_
  * Parameters: none but the session.
  * Result: `*out_result`, blob ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_blob_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -155,7 +165,8 @@ xenapi_status xenapi_blob_get_all(const xenapi_session *session, xenapi_string_l
  * Parameters: `blob`: blob ref (self).
  * Result: none.
  *
- * Ownership: `session`, `blob` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `blob` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_blob_destroy(const xenapi_session *session, const char *blob, xenapi_error **err);
 
@@ -165,7 +176,9 @@ xenapi_status xenapi_blob_destroy(const xenapi_session *session, const char *blo
  * Parameters: `blob`: blob ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_blob_destroy(const xenapi_session *session, const char *blob, char **out_task, xenapi_error **err);
 
@@ -175,7 +188,9 @@ xenapi_status xenapi_async_blob_destroy(const xenapi_session *session, const cha
  * Parameters: `mime_type`: string; `public_`: bool.
  * Result: `*out_result`, blob ref.
  *
- * Ownership: `session`, `mime_type` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `mime_type` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_blob_create(const xenapi_session *session, const char *mime_type, bool public_, char **out_result, xenapi_error **err);
 
@@ -185,7 +200,9 @@ xenapi_status xenapi_blob_create(const xenapi_session *session, const char *mime
  * Parameters: `mime_type`: string; `public_`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `mime_type` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `mime_type` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_blob_create(const xenapi_session *session, const char *mime_type, bool public_, char **out_task, xenapi_error **err);
 
@@ -195,7 +212,8 @@ xenapi_status xenapi_async_blob_create(const xenapi_session *session, const char
  * Parameters: `blob`: blob ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `blob` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `blob` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_blob_set_public(const xenapi_session *session, const char *blob, bool value, xenapi_error **err);
 
@@ -205,7 +223,8 @@ xenapi_status xenapi_blob_set_public(const xenapi_session *session, const char *
  * Parameters: `blob`: blob ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `blob`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `blob`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_blob_set_name_description(const xenapi_session *session, const char *blob, const char *value, xenapi_error **err);
 
@@ -215,7 +234,8 @@ xenapi_status xenapi_blob_set_name_description(const xenapi_session *session, co
  * Parameters: `blob`: blob ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `blob`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `blob`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_blob_set_name_label(const xenapi_session *session, const char *blob, const char *value, xenapi_error **err);
 
@@ -225,7 +245,9 @@ xenapi_status xenapi_blob_set_name_label(const xenapi_session *session, const ch
  * Parameters: `blob`: blob ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_blob_get_mime_type(const xenapi_session *session, const char *blob, char **out_result, xenapi_error **err);
 
@@ -235,7 +257,8 @@ xenapi_status xenapi_blob_get_mime_type(const xenapi_session *session, const cha
  * Parameters: `blob`: blob ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_blob_get_last_updated(const xenapi_session *session, const char *blob, int64_t *out_result, xenapi_error **err);
 
@@ -245,7 +268,8 @@ xenapi_status xenapi_blob_get_last_updated(const xenapi_session *session, const 
  * Parameters: `blob`: blob ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_blob_get_public(const xenapi_session *session, const char *blob, bool *out_result, xenapi_error **err);
 
@@ -255,7 +279,8 @@ xenapi_status xenapi_blob_get_public(const xenapi_session *session, const char *
  * Parameters: `blob`: blob ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_blob_get_size(const xenapi_session *session, const char *blob, int64_t *out_result, xenapi_error **err);
 
@@ -265,7 +290,9 @@ xenapi_status xenapi_blob_get_size(const xenapi_session *session, const char *bl
  * Parameters: `blob`: blob ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_blob_get_name_description(const xenapi_session *session, const char *blob, char **out_result, xenapi_error **err);
 
@@ -275,7 +302,9 @@ xenapi_status xenapi_blob_get_name_description(const xenapi_session *session, co
  * Parameters: `blob`: blob ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_blob_get_name_label(const xenapi_session *session, const char *blob, char **out_result, xenapi_error **err);
 
@@ -285,7 +314,9 @@ xenapi_status xenapi_blob_get_name_label(const xenapi_session *session, const ch
  * Parameters: `blob`: blob ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_blob_get_uuid(const xenapi_session *session, const char *blob, char **out_result, xenapi_error **err);
 
@@ -295,7 +326,9 @@ xenapi_status xenapi_blob_get_uuid(const xenapi_session *session, const char *bl
  * Parameters: `label`: string.
  * Result: `*out_result`, blob ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_blob_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -305,7 +338,9 @@ xenapi_status xenapi_blob_get_by_name_label(const xenapi_session *session, const
  * Parameters: `uuid`: string.
  * Result: `*out_result`, blob ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_blob_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -315,7 +350,9 @@ xenapi_status xenapi_blob_get_by_uuid(const xenapi_session *session, const char 
  * Parameters: `blob`: blob ref (self).
  * Result: `*out_result`, blob record.
  *
- * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_blob_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `blob` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_blob_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_blob_get_record(const xenapi_session *session, const char *blob, xenapi_blob_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `Bond` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `Bond` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_bond_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_bond_record_free(xenapi_bond_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_bond_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_bond_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_bond_record_uuid(const xenapi_bond_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_bond_record_set_uuid(xenapi_bond_record *rec, const char *v
 /**
  * The field `master`: PIF ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_bond_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_bond_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_bond_record_master(const xenapi_bond_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_bond_record_set_master(xenapi_bond_record *rec, const char 
 /**
  * The field `slaves`: PIF ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_bond_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_bond_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_bond_record_slaves(const xenapi_bond_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_bond_record_set_slaves(xenapi_bond_record *rec, const xenap
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_bond_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_bond_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_bond_record_other_config(const xenapi_bond_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_bond_record_set_other_config(xenapi_bond_record *rec, const
 /**
  * The field `primary_slave`: PIF ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_bond_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_bond_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_bond_record_primary_slave(const xenapi_bond_record *rec);
 
@@ -102,14 +108,16 @@ xenapi_status xenapi_bond_record_set_primary_slave(xenapi_bond_record *rec, cons
 xenapi_bond_mode xenapi_bond_record_mode(const xenapi_bond_record *rec);
 
 /**
- * The wire text of the field `mode` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `mode` (also a value this library does not know; "" when the server
+ * did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_bond_record_mode_name(const xenapi_bond_record *rec);
 
 /**
- * Sets the field `mode` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `mode` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -118,7 +126,8 @@ xenapi_status xenapi_bond_record_set_mode(xenapi_bond_record *rec, xenapi_bond_m
 /**
  * The field `properties`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_bond_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_bond_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_bond_record_properties(const xenapi_bond_record *rec);
 
@@ -158,7 +167,8 @@ bool xenapi_bond_record_auto_update_mac(const xenapi_bond_record *rec);
 xenapi_status xenapi_bond_record_set_auto_update_mac(xenapi_bond_record *rec, bool value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -170,7 +180,9 @@ const xenapi_value *xenapi_bond_record_extra(const xenapi_bond_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (Bond ref -> Bond record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_bond_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_bond_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_bond_get_all_records(const xenapi_session *session, xenapi_bond_record_map **out_result, xenapi_error **err);
 
@@ -180,7 +192,9 @@ xenapi_status xenapi_bond_get_all_records(const xenapi_session *session, xenapi_
  * Parameters: none but the session.
  * Result: `*out_result`, Bond ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_bond_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -190,17 +204,21 @@ xenapi_status xenapi_bond_get_all(const xenapi_session *session, xenapi_string_l
  * Parameters: `bond`: Bond ref (self); `name`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `bond`, `name`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `bond`, `name`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_bond_set_property(const xenapi_session *session, const char *bond, const char *name, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.Bond.set_property`: `Bond.set_property` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Bond.set_property`: `Bond.set_property` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `bond`: Bond ref (self); `name`: string; `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `bond`, `name`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `bond`, `name`, `value` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_bond_set_property(const xenapi_session *session, const char *bond, const char *name, const char *value, char **out_task, xenapi_error **err);
 
@@ -210,7 +228,8 @@ xenapi_status xenapi_async_bond_set_property(const xenapi_session *session, cons
  * Parameters: `bond`: Bond ref (self); `value`: enum bond_mode.
  * Result: none.
  *
- * Ownership: `session`, `bond` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `bond` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_bond_set_mode(const xenapi_session *session, const char *bond, xenapi_bond_mode value, xenapi_error **err);
 
@@ -220,7 +239,9 @@ xenapi_status xenapi_bond_set_mode(const xenapi_session *session, const char *bo
  * Parameters: `bond`: Bond ref (self); `value`: enum bond_mode.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_bond_set_mode(const xenapi_session *session, const char *bond, xenapi_bond_mode value, char **out_task, xenapi_error **err);
 
@@ -230,7 +251,8 @@ xenapi_status xenapi_async_bond_set_mode(const xenapi_session *session, const ch
  * Parameters: `bond`: Bond ref (self).
  * Result: none.
  *
- * Ownership: `session`, `bond` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `bond` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_bond_destroy(const xenapi_session *session, const char *bond, xenapi_error **err);
 
@@ -240,27 +262,35 @@ xenapi_status xenapi_bond_destroy(const xenapi_session *session, const char *bon
  * Parameters: `bond`: Bond ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_bond_destroy(const xenapi_session *session, const char *bond, char **out_task, xenapi_error **err);
 
 /**
  * Calls `Bond.create`.
  *
- * Parameters: `network`: network ref; `members`: PIF ref set; `mac`: string; `mode`: enum bond_mode; `properties`: (string -> string) map.
+ * Parameters: `network`: network ref; `members`: PIF ref set; `mac`: string; `mode`: enum
+ * bond_mode; `properties`: (string -> string) map.
  * Result: `*out_result`, Bond ref.
  *
- * Ownership: `session`, `network`, `members`, `mac`, `properties` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network`, `members`, `mac`, `properties` are borrowed (read during the
+ * call only). On success `*out_result` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_bond_create(const xenapi_session *session, const char *network, const xenapi_string_list *members, const char *mac, xenapi_bond_mode mode, const xenapi_string_map *properties, char **out_result, xenapi_error **err);
 
 /**
  * Calls `Async.Bond.create`: `Bond.create` as a server task. Wait for it with xenapi_task_wait.
  *
- * Parameters: `network`: network ref; `members`: PIF ref set; `mac`: string; `mode`: enum bond_mode; `properties`: (string -> string) map.
+ * Parameters: `network`: network ref; `members`: PIF ref set; `mac`: string; `mode`: enum
+ * bond_mode; `properties`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `network`, `members`, `mac`, `properties` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network`, `members`, `mac`, `properties` are borrowed (read during the
+ * call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_bond_create(const xenapi_session *session, const char *network, const xenapi_string_list *members, const char *mac, xenapi_bond_mode mode, const xenapi_string_map *properties, char **out_task, xenapi_error **err);
 
@@ -270,7 +300,8 @@ xenapi_status xenapi_async_bond_create(const xenapi_session *session, const char
  * Parameters: `bond`: Bond ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `bond`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `bond`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_bond_remove_from_other_config(const xenapi_session *session, const char *bond, const char *key, xenapi_error **err);
 
@@ -280,7 +311,8 @@ xenapi_status xenapi_bond_remove_from_other_config(const xenapi_session *session
  * Parameters: `bond`: Bond ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `bond`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `bond`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_bond_add_to_other_config(const xenapi_session *session, const char *bond, const char *key, const char *value, xenapi_error **err);
 
@@ -290,7 +322,8 @@ xenapi_status xenapi_bond_add_to_other_config(const xenapi_session *session, con
  * Parameters: `bond`: Bond ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `bond`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `bond`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_bond_set_other_config(const xenapi_session *session, const char *bond, const xenapi_string_map *value, xenapi_error **err);
 
@@ -300,7 +333,8 @@ xenapi_status xenapi_bond_set_other_config(const xenapi_session *session, const 
  * Parameters: `bond`: Bond ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_bond_get_auto_update_mac(const xenapi_session *session, const char *bond, bool *out_result, xenapi_error **err);
 
@@ -310,7 +344,8 @@ xenapi_status xenapi_bond_get_auto_update_mac(const xenapi_session *session, con
  * Parameters: `bond`: Bond ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_bond_get_links_up(const xenapi_session *session, const char *bond, int64_t *out_result, xenapi_error **err);
 
@@ -320,7 +355,9 @@ xenapi_status xenapi_bond_get_links_up(const xenapi_session *session, const char
  * Parameters: `bond`: Bond ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_bond_get_properties(const xenapi_session *session, const char *bond, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -330,7 +367,8 @@ xenapi_status xenapi_bond_get_properties(const xenapi_session *session, const ch
  * Parameters: `bond`: Bond ref (self).
  * Result: `*out_result`, enum bond_mode.
  *
- * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_bond_get_mode(const xenapi_session *session, const char *bond, xenapi_bond_mode *out_result, xenapi_error **err);
 
@@ -340,7 +378,9 @@ xenapi_status xenapi_bond_get_mode(const xenapi_session *session, const char *bo
  * Parameters: `bond`: Bond ref (self).
  * Result: `*out_result`, PIF ref.
  *
- * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_bond_get_primary_slave(const xenapi_session *session, const char *bond, char **out_result, xenapi_error **err);
 
@@ -350,7 +390,9 @@ xenapi_status xenapi_bond_get_primary_slave(const xenapi_session *session, const
  * Parameters: `bond`: Bond ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_bond_get_other_config(const xenapi_session *session, const char *bond, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -360,7 +402,9 @@ xenapi_status xenapi_bond_get_other_config(const xenapi_session *session, const 
  * Parameters: `bond`: Bond ref (self).
  * Result: `*out_result`, PIF ref set.
  *
- * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_bond_get_slaves(const xenapi_session *session, const char *bond, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -370,7 +414,9 @@ xenapi_status xenapi_bond_get_slaves(const xenapi_session *session, const char *
  * Parameters: `bond`: Bond ref (self).
  * Result: `*out_result`, PIF ref.
  *
- * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_bond_get_master(const xenapi_session *session, const char *bond, char **out_result, xenapi_error **err);
 
@@ -380,7 +426,9 @@ xenapi_status xenapi_bond_get_master(const xenapi_session *session, const char *
  * Parameters: `bond`: Bond ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_bond_get_uuid(const xenapi_session *session, const char *bond, char **out_result, xenapi_error **err);
 
@@ -390,7 +438,9 @@ xenapi_status xenapi_bond_get_uuid(const xenapi_session *session, const char *bo
  * Parameters: `uuid`: string.
  * Result: `*out_result`, Bond ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_bond_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -400,7 +450,9 @@ xenapi_status xenapi_bond_get_by_uuid(const xenapi_session *session, const char 
  * Parameters: `bond`: Bond ref (self).
  * Result: `*out_result`, Bond record.
  *
- * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_bond_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `bond` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_bond_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_bond_get_record(const xenapi_session *session, const char *bond, xenapi_bond_record **out_result, xenapi_error **err);
 

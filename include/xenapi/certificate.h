@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `Certificate` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `Certificate` record with every field at its default (empty strings, 0, false, empty
+ * lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_certificate_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_certificate_record_free(xenapi_certificate_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_certificate_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_certificate_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_certificate_record_uuid(const xenapi_certificate_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_certificate_record_set_uuid(xenapi_certificate_record *rec,
 /**
  * The field `name`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_certificate_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_certificate_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_certificate_record_name(const xenapi_certificate_record *rec);
 
@@ -60,14 +63,16 @@ xenapi_status xenapi_certificate_record_set_name(xenapi_certificate_record *rec,
 xenapi_certificate_type xenapi_certificate_record_type(const xenapi_certificate_record *rec);
 
 /**
- * The wire text of the field `type` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `type` (also a value this library does not know; "" when the server
+ * did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_certificate_record_type_name(const xenapi_certificate_record *rec);
 
 /**
- * Sets the field `type` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `type` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -76,7 +81,8 @@ xenapi_status xenapi_certificate_record_set_type(xenapi_certificate_record *rec,
 /**
  * The field `host`: host ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_certificate_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_certificate_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_certificate_record_host(const xenapi_certificate_record *rec);
 
@@ -118,7 +124,8 @@ xenapi_status xenapi_certificate_record_set_not_after(xenapi_certificate_record 
 /**
  * The field `fingerprint`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_certificate_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_certificate_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_certificate_record_fingerprint(const xenapi_certificate_record *rec);
 
@@ -130,7 +137,8 @@ const char *xenapi_certificate_record_fingerprint(const xenapi_certificate_recor
 xenapi_status xenapi_certificate_record_set_fingerprint(xenapi_certificate_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -142,7 +150,9 @@ const xenapi_value *xenapi_certificate_record_extra(const xenapi_certificate_rec
  * Parameters: none but the session.
  * Result: `*out_result`, (Certificate ref -> Certificate record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_certificate_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_certificate_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_certificate_get_all_records(const xenapi_session *session, xenapi_certificate_record_map **out_result, xenapi_error **err);
 
@@ -152,7 +162,9 @@ xenapi_status xenapi_certificate_get_all_records(const xenapi_session *session, 
  * Parameters: none but the session.
  * Result: `*out_result`, Certificate ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_certificate_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -162,7 +174,9 @@ xenapi_status xenapi_certificate_get_all(const xenapi_session *session, xenapi_s
  * Parameters: `certificate`: Certificate ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `certificate` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `certificate` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_certificate_get_fingerprint(const xenapi_session *session, const char *certificate, char **out_result, xenapi_error **err);
 
@@ -172,7 +186,9 @@ xenapi_status xenapi_certificate_get_fingerprint(const xenapi_session *session, 
  * Parameters: `certificate`: Certificate ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `certificate` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `certificate` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_certificate_get_not_after(const xenapi_session *session, const char *certificate, int64_t *out_result, xenapi_error **err);
 
@@ -182,7 +198,9 @@ xenapi_status xenapi_certificate_get_not_after(const xenapi_session *session, co
  * Parameters: `certificate`: Certificate ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `certificate` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `certificate` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_certificate_get_not_before(const xenapi_session *session, const char *certificate, int64_t *out_result, xenapi_error **err);
 
@@ -192,7 +210,9 @@ xenapi_status xenapi_certificate_get_not_before(const xenapi_session *session, c
  * Parameters: `certificate`: Certificate ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `certificate` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `certificate` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_certificate_get_host(const xenapi_session *session, const char *certificate, char **out_result, xenapi_error **err);
 
@@ -202,7 +222,9 @@ xenapi_status xenapi_certificate_get_host(const xenapi_session *session, const c
  * Parameters: `certificate`: Certificate ref (self).
  * Result: `*out_result`, enum certificate_type.
  *
- * Ownership: `session`, `certificate` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `certificate` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_certificate_get_type(const xenapi_session *session, const char *certificate, xenapi_certificate_type *out_result, xenapi_error **err);
 
@@ -212,7 +234,9 @@ xenapi_status xenapi_certificate_get_type(const xenapi_session *session, const c
  * Parameters: `certificate`: Certificate ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `certificate` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `certificate` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_certificate_get_name(const xenapi_session *session, const char *certificate, char **out_result, xenapi_error **err);
 
@@ -222,7 +246,9 @@ xenapi_status xenapi_certificate_get_name(const xenapi_session *session, const c
  * Parameters: `certificate`: Certificate ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `certificate` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `certificate` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_certificate_get_uuid(const xenapi_session *session, const char *certificate, char **out_result, xenapi_error **err);
 
@@ -232,7 +258,9 @@ xenapi_status xenapi_certificate_get_uuid(const xenapi_session *session, const c
  * Parameters: `uuid`: string.
  * Result: `*out_result`, Certificate ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_certificate_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -242,7 +270,9 @@ xenapi_status xenapi_certificate_get_by_uuid(const xenapi_session *session, cons
  * Parameters: `certificate`: Certificate ref (self).
  * Result: `*out_result`, Certificate record.
  *
- * Ownership: `session`, `certificate` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_certificate_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `certificate` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_certificate_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_certificate_get_record(const xenapi_session *session, const char *certificate, xenapi_certificate_record **out_result, xenapi_error **err);
 

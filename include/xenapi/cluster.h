@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `Cluster` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `Cluster` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_cluster_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_cluster_record_free(xenapi_cluster_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_cluster_record_uuid(const xenapi_cluster_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_cluster_record_set_uuid(xenapi_cluster_record *rec, const c
 /**
  * The field `cluster_hosts`: Cluster_host ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_cluster_record_cluster_hosts(const xenapi_cluster_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_cluster_record_set_cluster_hosts(xenapi_cluster_record *rec
 /**
  * The field `pending_forget`: string set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_cluster_record_pending_forget(const xenapi_cluster_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_cluster_record_set_pending_forget(xenapi_cluster_record *re
 /**
  * The field `cluster_token`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_cluster_record_cluster_token(const xenapi_cluster_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_cluster_record_set_cluster_token(xenapi_cluster_record *rec
 /**
  * The field `cluster_stack`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_cluster_record_cluster_stack(const xenapi_cluster_record *rec);
 
@@ -142,7 +148,8 @@ xenapi_status xenapi_cluster_record_set_live_hosts(xenapi_cluster_record *rec, i
 /**
  * The field `allowed_operations`: enum cluster_operation set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_cluster_operation_list *xenapi_cluster_record_allowed_operations(const xenapi_cluster_record *rec);
 
@@ -156,7 +163,8 @@ xenapi_status xenapi_cluster_record_set_allowed_operations(xenapi_cluster_record
 /**
  * The field `current_operations`: (string -> enum cluster_operation) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_cluster_operation_map *xenapi_cluster_record_current_operations(const xenapi_cluster_record *rec);
 
@@ -212,7 +220,8 @@ xenapi_status xenapi_cluster_record_set_token_timeout_coefficient(xenapi_cluster
 /**
  * The field `cluster_config`: (string -> string) map, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_cluster_record_cluster_config(const xenapi_cluster_record *rec);
 
@@ -226,7 +235,8 @@ xenapi_status xenapi_cluster_record_set_cluster_config(xenapi_cluster_record *re
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_cluster_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_cluster_record_other_config(const xenapi_cluster_record *rec);
 
@@ -238,7 +248,8 @@ const xenapi_string_map *xenapi_cluster_record_other_config(const xenapi_cluster
 xenapi_status xenapi_cluster_record_set_other_config(xenapi_cluster_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -250,7 +261,9 @@ const xenapi_value *xenapi_cluster_record_extra(const xenapi_cluster_record *rec
  * Parameters: none but the session.
  * Result: `*out_result`, (Cluster ref -> Cluster record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_cluster_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_cluster_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_get_all_records(const xenapi_session *session, xenapi_cluster_record_map **out_result, xenapi_error **err);
 
@@ -260,7 +273,9 @@ xenapi_status xenapi_cluster_get_all_records(const xenapi_session *session, xena
  * Parameters: none but the session.
  * Result: `*out_result`, Cluster ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -270,17 +285,21 @@ xenapi_status xenapi_cluster_get_all(const xenapi_session *session, xenapi_strin
  * Parameters: `cluster`: Cluster ref (self).
  * Result: none.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_cluster_pool_resync(const xenapi_session *session, const char *cluster, xenapi_error **err);
 
 /**
- * Calls `Async.Cluster.pool_resync`: `Cluster.pool_resync` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Cluster.pool_resync`: `Cluster.pool_resync` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_pool_resync(const xenapi_session *session, const char *cluster, char **out_task, xenapi_error **err);
 
@@ -289,20 +308,26 @@ xenapi_status xenapi_async_cluster_pool_resync(const xenapi_session *session, co
  *
  * Parameters: `cluster`: Cluster ref (self).
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): CLUSTER_STACK_IN_USE, CLUSTERING_DISABLED, CLUSTER_HOST_IS_LAST.
+ * Errors (XenAPI codes the datamodel lists): CLUSTER_STACK_IN_USE, CLUSTERING_DISABLED,
+ * CLUSTER_HOST_IS_LAST.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_cluster_pool_destroy(const xenapi_session *session, const char *cluster, xenapi_error **err);
 
 /**
- * Calls `Async.Cluster.pool_destroy`: `Cluster.pool_destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Cluster.pool_destroy`: `Cluster.pool_destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): CLUSTER_STACK_IN_USE, CLUSTERING_DISABLED, CLUSTER_HOST_IS_LAST.
+ * Errors (XenAPI codes the datamodel lists): CLUSTER_STACK_IN_USE, CLUSTERING_DISABLED,
+ * CLUSTER_HOST_IS_LAST.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_pool_destroy(const xenapi_session *session, const char *cluster, char **out_task, xenapi_error **err);
 
@@ -313,38 +338,49 @@ xenapi_status xenapi_async_cluster_pool_destroy(const xenapi_session *session, c
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): CLUSTER_FORCE_DESTROY_FAILED.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_cluster_pool_force_destroy(const xenapi_session *session, const char *cluster, xenapi_error **err);
 
 /**
- * Calls `Async.Cluster.pool_force_destroy`: `Cluster.pool_force_destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Cluster.pool_force_destroy`: `Cluster.pool_force_destroy` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): CLUSTER_FORCE_DESTROY_FAILED.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_pool_force_destroy(const xenapi_session *session, const char *cluster, char **out_task, xenapi_error **err);
 
 /**
  * Calls `Cluster.pool_create`.
  *
- * Parameters: `network`: network ref; `cluster_stack`: string; `token_timeout`: float; `token_timeout_coefficient`: float.
+ * Parameters: `network`: network ref; `cluster_stack`: string; `token_timeout`: float;
+ * `token_timeout_coefficient`: float.
  * Result: `*out_result`, Cluster ref.
  *
- * Ownership: `session`, `network`, `cluster_stack` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network`, `cluster_stack` are borrowed (read during the call only). On
+ * success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_pool_create(const xenapi_session *session, const char *network, const char *cluster_stack, double token_timeout, double token_timeout_coefficient, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.Cluster.pool_create`: `Cluster.pool_create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Cluster.pool_create`: `Cluster.pool_create` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `network`: network ref; `cluster_stack`: string; `token_timeout`: float; `token_timeout_coefficient`: float.
+ * Parameters: `network`: network ref; `cluster_stack`: string; `token_timeout`: float;
+ * `token_timeout_coefficient`: float.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `network`, `cluster_stack` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network`, `cluster_stack` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_pool_create(const xenapi_session *session, const char *network, const char *cluster_stack, double token_timeout, double token_timeout_coefficient, char **out_task, xenapi_error **err);
 
@@ -354,17 +390,22 @@ xenapi_status xenapi_async_cluster_pool_create(const xenapi_session *session, co
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_result`, network ref.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_get_network(const xenapi_session *session, const char *cluster, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.Cluster.get_network`: `Cluster.get_network` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Cluster.get_network`: `Cluster.get_network` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_get_network(const xenapi_session *session, const char *cluster, char **out_task, xenapi_error **err);
 
@@ -375,40 +416,53 @@ xenapi_status xenapi_async_cluster_get_network(const xenapi_session *session, co
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): CLUSTER_DOES_NOT_HAVE_ONE_NODE, CLUSTER_STACK_IN_USE.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_cluster_destroy(const xenapi_session *session, const char *cluster, xenapi_error **err);
 
 /**
- * Calls `Async.Cluster.destroy`: `Cluster.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Cluster.destroy`: `Cluster.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): CLUSTER_DOES_NOT_HAVE_ONE_NODE, CLUSTER_STACK_IN_USE.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_destroy(const xenapi_session *session, const char *cluster, char **out_task, xenapi_error **err);
 
 /**
  * Calls `Cluster.create`.
  *
- * Parameters: `pif`: PIF ref; `cluster_stack`: string; `pool_auto_join`: bool; `token_timeout`: float; `token_timeout_coefficient`: float.
+ * Parameters: `pif`: PIF ref; `cluster_stack`: string; `pool_auto_join`: bool; `token_timeout`:
+ * float; `token_timeout_coefficient`: float.
  * Result: `*out_result`, Cluster ref.
- * Errors (XenAPI codes the datamodel lists): INVALID_CLUSTER_STACK, INVALID_VALUE, PIF_ALLOWS_UNPLUG, REQUIRED_PIF_IS_UNPLUGGED.
+ * Errors (XenAPI codes the datamodel lists): INVALID_CLUSTER_STACK, INVALID_VALUE,
+ * PIF_ALLOWS_UNPLUG, REQUIRED_PIF_IS_UNPLUGGED.
  *
- * Ownership: `session`, `pif`, `cluster_stack` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif`, `cluster_stack` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_create(const xenapi_session *session, const char *pif, const char *cluster_stack, bool pool_auto_join, double token_timeout, double token_timeout_coefficient, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.Cluster.create`: `Cluster.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Cluster.create`: `Cluster.create` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `pif`: PIF ref; `cluster_stack`: string; `pool_auto_join`: bool; `token_timeout`: float; `token_timeout_coefficient`: float.
+ * Parameters: `pif`: PIF ref; `cluster_stack`: string; `pool_auto_join`: bool; `token_timeout`:
+ * float; `token_timeout_coefficient`: float.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): INVALID_CLUSTER_STACK, INVALID_VALUE, PIF_ALLOWS_UNPLUG, REQUIRED_PIF_IS_UNPLUGGED.
+ * Errors (XenAPI codes the datamodel lists): INVALID_CLUSTER_STACK, INVALID_VALUE,
+ * PIF_ALLOWS_UNPLUG, REQUIRED_PIF_IS_UNPLUGGED.
  *
- * Ownership: `session`, `pif`, `cluster_stack` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif`, `cluster_stack` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_create(const xenapi_session *session, const char *pif, const char *cluster_stack, bool pool_auto_join, double token_timeout, double token_timeout_coefficient, char **out_task, xenapi_error **err);
 
@@ -418,7 +472,8 @@ xenapi_status xenapi_async_cluster_create(const xenapi_session *session, const c
  * Parameters: `cluster`: Cluster ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `cluster`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `cluster`, `key` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_cluster_remove_from_other_config(const xenapi_session *session, const char *cluster, const char *key, xenapi_error **err);
 
@@ -428,7 +483,8 @@ xenapi_status xenapi_cluster_remove_from_other_config(const xenapi_session *sess
  * Parameters: `cluster`: Cluster ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `cluster`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `cluster`, `key`, `value` are borrowed (read during the call only). `*err`
+ * as for every fallible function.
  */
 xenapi_status xenapi_cluster_add_to_other_config(const xenapi_session *session, const char *cluster, const char *key, const char *value, xenapi_error **err);
 
@@ -438,7 +494,8 @@ xenapi_status xenapi_cluster_add_to_other_config(const xenapi_session *session, 
  * Parameters: `cluster`: Cluster ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `cluster`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `cluster`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_cluster_set_other_config(const xenapi_session *session, const char *cluster, const xenapi_string_map *value, xenapi_error **err);
 
@@ -448,7 +505,9 @@ xenapi_status xenapi_cluster_set_other_config(const xenapi_session *session, con
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_get_other_config(const xenapi_session *session, const char *cluster, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -458,7 +517,9 @@ xenapi_status xenapi_cluster_get_other_config(const xenapi_session *session, con
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_get_cluster_config(const xenapi_session *session, const char *cluster, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -468,7 +529,9 @@ xenapi_status xenapi_cluster_get_cluster_config(const xenapi_session *session, c
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_result`, float.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_cluster_get_token_timeout_coefficient(const xenapi_session *session, const char *cluster, double *out_result, xenapi_error **err);
 
@@ -478,7 +541,9 @@ xenapi_status xenapi_cluster_get_token_timeout_coefficient(const xenapi_session 
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_result`, float.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_cluster_get_token_timeout(const xenapi_session *session, const char *cluster, double *out_result, xenapi_error **err);
 
@@ -488,7 +553,9 @@ xenapi_status xenapi_cluster_get_token_timeout(const xenapi_session *session, co
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_cluster_get_pool_auto_join(const xenapi_session *session, const char *cluster, bool *out_result, xenapi_error **err);
 
@@ -498,7 +565,10 @@ xenapi_status xenapi_cluster_get_pool_auto_join(const xenapi_session *session, c
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_result`, (string -> enum cluster_operation) map.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_cluster_operation_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with
+ * xenapi_string_cluster_operation_map_free; on failure it is left as it was. `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_cluster_get_current_operations(const xenapi_session *session, const char *cluster, xenapi_string_cluster_operation_map **out_result, xenapi_error **err);
 
@@ -508,7 +578,9 @@ xenapi_status xenapi_cluster_get_current_operations(const xenapi_session *sessio
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_result`, enum cluster_operation set.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_cluster_operation_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_cluster_operation_list_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_get_allowed_operations(const xenapi_session *session, const char *cluster, xenapi_cluster_operation_list **out_result, xenapi_error **err);
 
@@ -519,7 +591,9 @@ xenapi_status xenapi_cluster_get_allowed_operations(const xenapi_session *sessio
  * Result: `*out_result`, int.
  * Lifecycle: Prototype since 24.3.0, may change.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_cluster_get_live_hosts(const xenapi_session *session, const char *cluster, int64_t *out_result, xenapi_error **err);
 
@@ -530,7 +604,9 @@ xenapi_status xenapi_cluster_get_live_hosts(const xenapi_session *session, const
  * Result: `*out_result`, int.
  * Lifecycle: Prototype since 24.3.0, may change.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_cluster_get_quorum(const xenapi_session *session, const char *cluster, int64_t *out_result, xenapi_error **err);
 
@@ -541,7 +617,9 @@ xenapi_status xenapi_cluster_get_quorum(const xenapi_session *session, const cha
  * Result: `*out_result`, bool.
  * Lifecycle: Prototype since 24.3.0, may change.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_cluster_get_is_quorate(const xenapi_session *session, const char *cluster, bool *out_result, xenapi_error **err);
 
@@ -551,7 +629,9 @@ xenapi_status xenapi_cluster_get_is_quorate(const xenapi_session *session, const
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_get_cluster_stack(const xenapi_session *session, const char *cluster, char **out_result, xenapi_error **err);
 
@@ -561,7 +641,9 @@ xenapi_status xenapi_cluster_get_cluster_stack(const xenapi_session *session, co
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_get_cluster_token(const xenapi_session *session, const char *cluster, char **out_result, xenapi_error **err);
 
@@ -571,7 +653,9 @@ xenapi_status xenapi_cluster_get_cluster_token(const xenapi_session *session, co
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_get_pending_forget(const xenapi_session *session, const char *cluster, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -581,7 +665,9 @@ xenapi_status xenapi_cluster_get_pending_forget(const xenapi_session *session, c
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_result`, Cluster_host ref set.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_get_cluster_hosts(const xenapi_session *session, const char *cluster, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -591,7 +677,9 @@ xenapi_status xenapi_cluster_get_cluster_hosts(const xenapi_session *session, co
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_get_uuid(const xenapi_session *session, const char *cluster, char **out_result, xenapi_error **err);
 
@@ -601,7 +689,9 @@ xenapi_status xenapi_cluster_get_uuid(const xenapi_session *session, const char 
  * Parameters: `uuid`: string.
  * Result: `*out_result`, Cluster ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -611,7 +701,9 @@ xenapi_status xenapi_cluster_get_by_uuid(const xenapi_session *session, const ch
  * Parameters: `cluster`: Cluster ref (self).
  * Result: `*out_result`, Cluster record.
  *
- * Ownership: `session`, `cluster` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_cluster_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_cluster_record_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_get_record(const xenapi_session *session, const char *cluster, xenapi_cluster_record **out_result, xenapi_error **err);
 

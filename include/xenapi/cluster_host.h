@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `Cluster_host` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `Cluster_host` record with every field at its default (empty strings, 0, false, empty
+ * lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_cluster_host_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_cluster_host_record_free(xenapi_cluster_host_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_cluster_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_cluster_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_cluster_host_record_uuid(const xenapi_cluster_host_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_cluster_host_record_set_uuid(xenapi_cluster_host_record *re
 /**
  * The field `cluster`: Cluster ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_cluster_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_cluster_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_cluster_host_record_cluster(const xenapi_cluster_host_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_cluster_host_record_set_cluster(xenapi_cluster_host_record 
 /**
  * The field `host`: host ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_cluster_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_cluster_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_cluster_host_record_host(const xenapi_cluster_host_record *rec);
 
@@ -83,7 +87,8 @@ xenapi_status xenapi_cluster_host_record_set_enabled(xenapi_cluster_host_record 
 /**
  * The field `PIF`: PIF ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_cluster_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_cluster_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_cluster_host_record_pif(const xenapi_cluster_host_record *rec);
 
@@ -141,7 +146,8 @@ xenapi_status xenapi_cluster_host_record_set_last_update_live(xenapi_cluster_hos
 /**
  * The field `allowed_operations`: enum cluster_host_operation set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_cluster_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_cluster_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_cluster_host_operation_list *xenapi_cluster_host_record_allowed_operations(const xenapi_cluster_host_record *rec);
 
@@ -155,7 +161,8 @@ xenapi_status xenapi_cluster_host_record_set_allowed_operations(xenapi_cluster_h
 /**
  * The field `current_operations`: (string -> enum cluster_host_operation) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_cluster_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_cluster_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_cluster_host_operation_map *xenapi_cluster_host_record_current_operations(const xenapi_cluster_host_record *rec);
 
@@ -169,7 +176,8 @@ xenapi_status xenapi_cluster_host_record_set_current_operations(xenapi_cluster_h
 /**
  * The field `other_config`: (string -> string) map, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_cluster_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_cluster_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_cluster_host_record_other_config(const xenapi_cluster_host_record *rec);
 
@@ -181,7 +189,8 @@ const xenapi_string_map *xenapi_cluster_host_record_other_config(const xenapi_cl
 xenapi_status xenapi_cluster_host_record_set_other_config(xenapi_cluster_host_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -193,7 +202,9 @@ const xenapi_value *xenapi_cluster_host_record_extra(const xenapi_cluster_host_r
  * Parameters: none but the session.
  * Result: `*out_result`, (Cluster_host ref -> Cluster_host record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_cluster_host_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_cluster_host_record_map_free; on failure it is left as
+ * it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_host_get_all_records(const xenapi_session *session, xenapi_cluster_host_record_map **out_result, xenapi_error **err);
 
@@ -203,7 +214,9 @@ xenapi_status xenapi_cluster_host_get_all_records(const xenapi_session *session,
  * Parameters: none but the session.
  * Result: `*out_result`, Cluster_host ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_host_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -214,18 +227,22 @@ xenapi_status xenapi_cluster_host_get_all(const xenapi_session *session, xenapi_
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): CLUSTER_STACK_IN_USE.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_cluster_host_disable(const xenapi_session *session, const char *cluster_host, xenapi_error **err);
 
 /**
- * Calls `Async.Cluster_host.disable`: `Cluster_host.disable` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Cluster_host.disable`: `Cluster_host.disable` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): CLUSTER_STACK_IN_USE.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_host_disable(const xenapi_session *session, const char *cluster_host, char **out_task, xenapi_error **err);
 
@@ -236,18 +253,22 @@ xenapi_status xenapi_async_cluster_host_disable(const xenapi_session *session, c
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): CLUSTER_STACK_IN_USE.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_cluster_host_force_destroy(const xenapi_session *session, const char *cluster_host, xenapi_error **err);
 
 /**
- * Calls `Async.Cluster_host.force_destroy`: `Cluster_host.force_destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Cluster_host.force_destroy`: `Cluster_host.force_destroy` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): CLUSTER_STACK_IN_USE.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_host_force_destroy(const xenapi_session *session, const char *cluster_host, char **out_task, xenapi_error **err);
 
@@ -258,18 +279,22 @@ xenapi_status xenapi_async_cluster_host_force_destroy(const xenapi_session *sess
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): PIF_ALLOWS_UNPLUG, REQUIRED_PIF_IS_UNPLUGGED.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_cluster_host_enable(const xenapi_session *session, const char *cluster_host, xenapi_error **err);
 
 /**
- * Calls `Async.Cluster_host.enable`: `Cluster_host.enable` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Cluster_host.enable`: `Cluster_host.enable` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): PIF_ALLOWS_UNPLUG, REQUIRED_PIF_IS_UNPLUGGED.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_host_enable(const xenapi_session *session, const char *cluster_host, char **out_task, xenapi_error **err);
 
@@ -278,20 +303,26 @@ xenapi_status xenapi_async_cluster_host_enable(const xenapi_session *session, co
  *
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): CLUSTER_STACK_IN_USE, CLUSTERING_DISABLED, CLUSTER_HOST_IS_LAST.
+ * Errors (XenAPI codes the datamodel lists): CLUSTER_STACK_IN_USE, CLUSTERING_DISABLED,
+ * CLUSTER_HOST_IS_LAST.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_cluster_host_destroy(const xenapi_session *session, const char *cluster_host, xenapi_error **err);
 
 /**
- * Calls `Async.Cluster_host.destroy`: `Cluster_host.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Cluster_host.destroy`: `Cluster_host.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): CLUSTER_STACK_IN_USE, CLUSTERING_DISABLED, CLUSTER_HOST_IS_LAST.
+ * Errors (XenAPI codes the datamodel lists): CLUSTER_STACK_IN_USE, CLUSTERING_DISABLED,
+ * CLUSTER_HOST_IS_LAST.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_host_destroy(const xenapi_session *session, const char *cluster_host, char **out_task, xenapi_error **err);
 
@@ -302,18 +333,23 @@ xenapi_status xenapi_async_cluster_host_destroy(const xenapi_session *session, c
  * Result: `*out_result`, Cluster_host ref.
  * Errors (XenAPI codes the datamodel lists): PIF_NOT_ATTACHED_TO_HOST, NO_CLUSTER_HOSTS_REACHABLE.
  *
- * Ownership: `session`, `cluster`, `host`, `pif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster`, `host`, `pif` are borrowed (read during the call only). On
+ * success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_host_create(const xenapi_session *session, const char *cluster, const char *host, const char *pif, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.Cluster_host.create`: `Cluster_host.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Cluster_host.create`: `Cluster_host.create` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `cluster`: Cluster ref; `host`: host ref; `pif`: PIF ref.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): PIF_NOT_ATTACHED_TO_HOST, NO_CLUSTER_HOSTS_REACHABLE.
  *
- * Ownership: `session`, `cluster`, `host`, `pif` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster`, `host`, `pif` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_cluster_host_create(const xenapi_session *session, const char *cluster, const char *host, const char *pif, char **out_task, xenapi_error **err);
 
@@ -323,7 +359,9 @@ xenapi_status xenapi_async_cluster_host_create(const xenapi_session *session, co
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_host_get_other_config(const xenapi_session *session, const char *cluster_host, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -333,7 +371,10 @@ xenapi_status xenapi_cluster_host_get_other_config(const xenapi_session *session
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_result`, (string -> enum cluster_host_operation) map.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_cluster_host_operation_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with
+ * xenapi_string_cluster_host_operation_map_free; on failure it is left as it was. `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_cluster_host_get_current_operations(const xenapi_session *session, const char *cluster_host, xenapi_string_cluster_host_operation_map **out_result, xenapi_error **err);
 
@@ -343,7 +384,10 @@ xenapi_status xenapi_cluster_host_get_current_operations(const xenapi_session *s
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_result`, enum cluster_host_operation set.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_cluster_host_operation_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with
+ * xenapi_cluster_host_operation_list_free; on failure it is left as it was. `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_cluster_host_get_allowed_operations(const xenapi_session *session, const char *cluster_host, xenapi_cluster_host_operation_list **out_result, xenapi_error **err);
 
@@ -354,7 +398,9 @@ xenapi_status xenapi_cluster_host_get_allowed_operations(const xenapi_session *s
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  * Lifecycle: Prototype since 24.3.0, may change.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_cluster_host_get_last_update_live(const xenapi_session *session, const char *cluster_host, int64_t *out_result, xenapi_error **err);
 
@@ -365,7 +411,9 @@ xenapi_status xenapi_cluster_host_get_last_update_live(const xenapi_session *ses
  * Result: `*out_result`, bool.
  * Lifecycle: Prototype since 24.3.0, may change.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_cluster_host_get_live(const xenapi_session *session, const char *cluster_host, bool *out_result, xenapi_error **err);
 
@@ -375,7 +423,9 @@ xenapi_status xenapi_cluster_host_get_live(const xenapi_session *session, const 
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_cluster_host_get_joined(const xenapi_session *session, const char *cluster_host, bool *out_result, xenapi_error **err);
 
@@ -385,7 +435,9 @@ xenapi_status xenapi_cluster_host_get_joined(const xenapi_session *session, cons
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_result`, PIF ref.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_host_get_pif(const xenapi_session *session, const char *cluster_host, char **out_result, xenapi_error **err);
 
@@ -395,7 +447,9 @@ xenapi_status xenapi_cluster_host_get_pif(const xenapi_session *session, const c
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_cluster_host_get_enabled(const xenapi_session *session, const char *cluster_host, bool *out_result, xenapi_error **err);
 
@@ -405,7 +459,9 @@ xenapi_status xenapi_cluster_host_get_enabled(const xenapi_session *session, con
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_host_get_host(const xenapi_session *session, const char *cluster_host, char **out_result, xenapi_error **err);
 
@@ -415,7 +471,9 @@ xenapi_status xenapi_cluster_host_get_host(const xenapi_session *session, const 
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_result`, Cluster ref.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_host_get_cluster(const xenapi_session *session, const char *cluster_host, char **out_result, xenapi_error **err);
 
@@ -425,7 +483,9 @@ xenapi_status xenapi_cluster_host_get_cluster(const xenapi_session *session, con
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_host_get_uuid(const xenapi_session *session, const char *cluster_host, char **out_result, xenapi_error **err);
 
@@ -435,7 +495,9 @@ xenapi_status xenapi_cluster_host_get_uuid(const xenapi_session *session, const 
  * Parameters: `uuid`: string.
  * Result: `*out_result`, Cluster_host ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_host_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -445,7 +507,9 @@ xenapi_status xenapi_cluster_host_get_by_uuid(const xenapi_session *session, con
  * Parameters: `cluster_host`: Cluster_host ref (self).
  * Result: `*out_result`, Cluster_host record.
  *
- * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_cluster_host_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `cluster_host` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_cluster_host_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_cluster_host_get_record(const xenapi_session *session, const char *cluster_host, xenapi_cluster_host_record **out_result, xenapi_error **err);
 

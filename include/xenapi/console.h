@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `console` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `console` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_console_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_console_record_free(xenapi_console_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_console_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_console_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_console_record_uuid(const xenapi_console_record *rec);
 
@@ -46,14 +48,16 @@ xenapi_status xenapi_console_record_set_uuid(xenapi_console_record *rec, const c
 xenapi_console_protocol xenapi_console_record_protocol(const xenapi_console_record *rec);
 
 /**
- * The wire text of the field `protocol` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `protocol` (also a value this library does not know; "" when the
+ * server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_console_record_protocol_name(const xenapi_console_record *rec);
 
 /**
- * Sets the field `protocol` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `protocol` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -62,7 +66,8 @@ xenapi_status xenapi_console_record_set_protocol(xenapi_console_record *rec, xen
 /**
  * The field `location`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_console_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_console_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_console_record_location(const xenapi_console_record *rec);
 
@@ -76,7 +81,8 @@ xenapi_status xenapi_console_record_set_location(xenapi_console_record *rec, con
 /**
  * The field `VM`: VM ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_console_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_console_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_console_record_vm(const xenapi_console_record *rec);
 
@@ -90,7 +96,8 @@ xenapi_status xenapi_console_record_set_vm(xenapi_console_record *rec, const cha
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_console_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_console_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_console_record_other_config(const xenapi_console_record *rec);
 
@@ -102,7 +109,8 @@ const xenapi_string_map *xenapi_console_record_other_config(const xenapi_console
 xenapi_status xenapi_console_record_set_other_config(xenapi_console_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -114,7 +122,9 @@ const xenapi_value *xenapi_console_record_extra(const xenapi_console_record *rec
  * Parameters: none but the session.
  * Result: `*out_result`, (console ref -> console record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_console_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_console_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_console_get_all_records(const xenapi_session *session, xenapi_console_record_map **out_result, xenapi_error **err);
 
@@ -124,7 +134,9 @@ xenapi_status xenapi_console_get_all_records(const xenapi_session *session, xena
  * Parameters: none but the session.
  * Result: `*out_result`, console ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_console_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -134,7 +146,8 @@ xenapi_status xenapi_console_get_all(const xenapi_session *session, xenapi_strin
  * Parameters: `console`: console ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `console`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `console`, `key` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_console_remove_from_other_config(const xenapi_session *session, const char *console, const char *key, xenapi_error **err);
 
@@ -144,7 +157,8 @@ xenapi_status xenapi_console_remove_from_other_config(const xenapi_session *sess
  * Parameters: `console`: console ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `console`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `console`, `key`, `value` are borrowed (read during the call only). `*err`
+ * as for every fallible function.
  */
 xenapi_status xenapi_console_add_to_other_config(const xenapi_session *session, const char *console, const char *key, const char *value, xenapi_error **err);
 
@@ -154,7 +168,8 @@ xenapi_status xenapi_console_add_to_other_config(const xenapi_session *session, 
  * Parameters: `console`: console ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `console`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `console`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_console_set_other_config(const xenapi_session *session, const char *console, const xenapi_string_map *value, xenapi_error **err);
 
@@ -164,7 +179,9 @@ xenapi_status xenapi_console_set_other_config(const xenapi_session *session, con
  * Parameters: `console`: console ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `console` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `console` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_console_get_other_config(const xenapi_session *session, const char *console, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -174,7 +191,9 @@ xenapi_status xenapi_console_get_other_config(const xenapi_session *session, con
  * Parameters: `console`: console ref (self).
  * Result: `*out_result`, VM ref.
  *
- * Ownership: `session`, `console` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `console` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_console_get_vm(const xenapi_session *session, const char *console, char **out_result, xenapi_error **err);
 
@@ -184,7 +203,9 @@ xenapi_status xenapi_console_get_vm(const xenapi_session *session, const char *c
  * Parameters: `console`: console ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `console` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `console` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_console_get_location(const xenapi_session *session, const char *console, char **out_result, xenapi_error **err);
 
@@ -194,7 +215,9 @@ xenapi_status xenapi_console_get_location(const xenapi_session *session, const c
  * Parameters: `console`: console ref (self).
  * Result: `*out_result`, enum console_protocol.
  *
- * Ownership: `session`, `console` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `console` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_console_get_protocol(const xenapi_session *session, const char *console, xenapi_console_protocol *out_result, xenapi_error **err);
 
@@ -204,7 +227,9 @@ xenapi_status xenapi_console_get_protocol(const xenapi_session *session, const c
  * Parameters: `console`: console ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `console` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `console` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_console_get_uuid(const xenapi_session *session, const char *console, char **out_result, xenapi_error **err);
 
@@ -214,17 +239,21 @@ xenapi_status xenapi_console_get_uuid(const xenapi_session *session, const char 
  * Parameters: `console`: console ref (self).
  * Result: none.
  *
- * Ownership: `session`, `console` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `console` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_console_destroy(const xenapi_session *session, const char *console, xenapi_error **err);
 
 /**
- * Calls `Async.console.destroy`: `console.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.console.destroy`: `console.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `console`: console ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `console` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `console` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_console_destroy(const xenapi_session *session, const char *console, char **out_task, xenapi_error **err);
 
@@ -234,17 +263,22 @@ xenapi_status xenapi_async_console_destroy(const xenapi_session *session, const 
  * Parameters: `args`: console record.
  * Result: `*out_result`, console ref.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_console_create(const xenapi_session *session, const xenapi_console_record *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.console.create`: `console.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.console.create`: `console.create` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `args`: console record.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_console_create(const xenapi_session *session, const xenapi_console_record *args, char **out_task, xenapi_error **err);
 
@@ -254,7 +288,9 @@ xenapi_status xenapi_async_console_create(const xenapi_session *session, const x
  * Parameters: `uuid`: string.
  * Result: `*out_result`, console ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_console_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -264,7 +300,9 @@ xenapi_status xenapi_console_get_by_uuid(const xenapi_session *session, const ch
  * Parameters: `console`: console ref (self).
  * Result: `*out_result`, console record.
  *
- * Ownership: `session`, `console` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_console_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `console` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_console_record_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_console_get_record(const xenapi_session *session, const char *console, xenapi_console_record **out_result, xenapi_error **err);
 

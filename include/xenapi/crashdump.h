@@ -13,7 +13,8 @@ extern "C" {
 /* Lifecycle: Deprecated since inverness. */
 
 /**
- * A new a `crashdump` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `crashdump` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_crashdump_record_free`.
  */
@@ -29,7 +30,8 @@ void xenapi_crashdump_record_free(xenapi_crashdump_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_crashdump_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_crashdump_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_crashdump_record_uuid(const xenapi_crashdump_record *rec);
 
@@ -43,7 +45,8 @@ xenapi_status xenapi_crashdump_record_set_uuid(xenapi_crashdump_record *rec, con
 /**
  * The field `VM`: VM ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_crashdump_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_crashdump_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_crashdump_record_vm(const xenapi_crashdump_record *rec);
 
@@ -57,7 +60,8 @@ xenapi_status xenapi_crashdump_record_set_vm(xenapi_crashdump_record *rec, const
 /**
  * The field `VDI`: VDI ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_crashdump_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_crashdump_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_crashdump_record_vdi(const xenapi_crashdump_record *rec);
 
@@ -71,7 +75,8 @@ xenapi_status xenapi_crashdump_record_set_vdi(xenapi_crashdump_record *rec, cons
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_crashdump_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_crashdump_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_crashdump_record_other_config(const xenapi_crashdump_record *rec);
 
@@ -83,7 +88,8 @@ const xenapi_string_map *xenapi_crashdump_record_other_config(const xenapi_crash
 xenapi_status xenapi_crashdump_record_set_other_config(xenapi_crashdump_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -96,7 +102,9 @@ const xenapi_value *xenapi_crashdump_record_extra(const xenapi_crashdump_record 
  * Result: `*out_result`, (crashdump ref -> crashdump record) map.
  * Lifecycle: Deprecated since inverness.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_crashdump_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_crashdump_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_crashdump_get_all_records(const xenapi_session *session, xenapi_crashdump_record_map **out_result, xenapi_error **err);
 
@@ -107,7 +115,9 @@ xenapi_status xenapi_crashdump_get_all_records(const xenapi_session *session, xe
  * Result: `*out_result`, crashdump ref set.
  * Lifecycle: Deprecated since inverness.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_crashdump_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -117,17 +127,21 @@ xenapi_status xenapi_crashdump_get_all(const xenapi_session *session, xenapi_str
  * Parameters: `crashdump`: crashdump ref (self).
  * Result: none.
  *
- * Ownership: `session`, `crashdump` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `crashdump` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_crashdump_destroy(const xenapi_session *session, const char *crashdump, xenapi_error **err);
 
 /**
- * Calls `Async.crashdump.destroy`: `crashdump.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.crashdump.destroy`: `crashdump.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `crashdump`: crashdump ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `crashdump` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `crashdump` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_crashdump_destroy(const xenapi_session *session, const char *crashdump, char **out_task, xenapi_error **err);
 
@@ -137,7 +151,8 @@ xenapi_status xenapi_async_crashdump_destroy(const xenapi_session *session, cons
  * Parameters: `crashdump`: crashdump ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `crashdump`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `crashdump`, `key` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_crashdump_remove_from_other_config(const xenapi_session *session, const char *crashdump, const char *key, xenapi_error **err);
 
@@ -147,7 +162,8 @@ xenapi_status xenapi_crashdump_remove_from_other_config(const xenapi_session *se
  * Parameters: `crashdump`: crashdump ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `crashdump`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `crashdump`, `key`, `value` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_crashdump_add_to_other_config(const xenapi_session *session, const char *crashdump, const char *key, const char *value, xenapi_error **err);
 
@@ -157,7 +173,8 @@ xenapi_status xenapi_crashdump_add_to_other_config(const xenapi_session *session
  * Parameters: `crashdump`: crashdump ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `crashdump`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `crashdump`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_crashdump_set_other_config(const xenapi_session *session, const char *crashdump, const xenapi_string_map *value, xenapi_error **err);
 
@@ -167,7 +184,9 @@ xenapi_status xenapi_crashdump_set_other_config(const xenapi_session *session, c
  * Parameters: `crashdump`: crashdump ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `crashdump` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `crashdump` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_crashdump_get_other_config(const xenapi_session *session, const char *crashdump, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -177,7 +196,9 @@ xenapi_status xenapi_crashdump_get_other_config(const xenapi_session *session, c
  * Parameters: `crashdump`: crashdump ref (self).
  * Result: `*out_result`, VDI ref.
  *
- * Ownership: `session`, `crashdump` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `crashdump` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_crashdump_get_vdi(const xenapi_session *session, const char *crashdump, char **out_result, xenapi_error **err);
 
@@ -187,7 +208,9 @@ xenapi_status xenapi_crashdump_get_vdi(const xenapi_session *session, const char
  * Parameters: `crashdump`: crashdump ref (self).
  * Result: `*out_result`, VM ref.
  *
- * Ownership: `session`, `crashdump` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `crashdump` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_crashdump_get_vm(const xenapi_session *session, const char *crashdump, char **out_result, xenapi_error **err);
 
@@ -197,7 +220,9 @@ xenapi_status xenapi_crashdump_get_vm(const xenapi_session *session, const char 
  * Parameters: `crashdump`: crashdump ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `crashdump` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `crashdump` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_crashdump_get_uuid(const xenapi_session *session, const char *crashdump, char **out_result, xenapi_error **err);
 
@@ -208,7 +233,9 @@ xenapi_status xenapi_crashdump_get_uuid(const xenapi_session *session, const cha
  * Result: `*out_result`, crashdump ref.
  * Lifecycle: Deprecated since inverness.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_crashdump_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -219,7 +246,9 @@ xenapi_status xenapi_crashdump_get_by_uuid(const xenapi_session *session, const 
  * Result: `*out_result`, crashdump record.
  * Lifecycle: Deprecated since inverness.
  *
- * Ownership: `session`, `crashdump` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_crashdump_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `crashdump` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_crashdump_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_crashdump_get_record(const xenapi_session *session, const char *crashdump, xenapi_crashdump_record **out_result, xenapi_error **err);
 

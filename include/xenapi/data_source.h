@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `data_source` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `data_source` record with every field at its default (empty strings, 0, false, empty
+ * lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_data_source_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_data_source_record_free(xenapi_data_source_record *rec);
 /**
  * The field `name_label`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_data_source_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_data_source_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_data_source_record_name_label(const xenapi_data_source_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_data_source_record_set_name_label(xenapi_data_source_record
 /**
  * The field `name_description`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_data_source_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_data_source_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_data_source_record_name_description(const xenapi_data_source_record *rec);
 
@@ -83,7 +86,8 @@ xenapi_status xenapi_data_source_record_set_standard(xenapi_data_source_record *
 /**
  * The field `units`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_data_source_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_data_source_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_data_source_record_units(const xenapi_data_source_record *rec);
 
@@ -137,7 +141,8 @@ double xenapi_data_source_record_value(const xenapi_data_source_record *rec);
 xenapi_status xenapi_data_source_record_set_value(xenapi_data_source_record *rec, double value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `DR_task` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `DR_task` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_dr_task_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_dr_task_record_free(xenapi_dr_task_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_dr_task_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_dr_task_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_dr_task_record_uuid(const xenapi_dr_task_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_dr_task_record_set_uuid(xenapi_dr_task_record *rec, const c
 /**
  * The field `introduced_SRs`: SR ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_dr_task_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_dr_task_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_dr_task_record_introduced_srs(const xenapi_dr_task_record *rec);
 
@@ -53,7 +56,8 @@ const xenapi_string_list *xenapi_dr_task_record_introduced_srs(const xenapi_dr_t
 xenapi_status xenapi_dr_task_record_set_introduced_srs(xenapi_dr_task_record *rec, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -65,7 +69,9 @@ const xenapi_value *xenapi_dr_task_record_extra(const xenapi_dr_task_record *rec
  * Parameters: none but the session.
  * Result: `*out_result`, (DR_task ref -> DR_task record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_dr_task_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_dr_task_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_dr_task_get_all_records(const xenapi_session *session, xenapi_dr_task_record_map **out_result, xenapi_error **err);
 
@@ -75,7 +81,9 @@ xenapi_status xenapi_dr_task_get_all_records(const xenapi_session *session, xena
  * Parameters: none but the session.
  * Result: `*out_result`, DR_task ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_dr_task_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -85,17 +93,21 @@ xenapi_status xenapi_dr_task_get_all(const xenapi_session *session, xenapi_strin
  * Parameters: `dr_task`: DR_task ref (self).
  * Result: none.
  *
- * Ownership: `session`, `dr_task` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `dr_task` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_dr_task_destroy(const xenapi_session *session, const char *dr_task, xenapi_error **err);
 
 /**
- * Calls `Async.DR_task.destroy`: `DR_task.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.DR_task.destroy`: `DR_task.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `dr_task`: DR_task ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `dr_task` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `dr_task` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_dr_task_destroy(const xenapi_session *session, const char *dr_task, char **out_task, xenapi_error **err);
 
@@ -105,17 +117,22 @@ xenapi_status xenapi_async_dr_task_destroy(const xenapi_session *session, const 
  * Parameters: `type_`: string; `device_config`: (string -> string) map; `whitelist`: string set.
  * Result: `*out_result`, DR_task ref.
  *
- * Ownership: `session`, `type_`, `device_config`, `whitelist` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `type_`, `device_config`, `whitelist` are borrowed (read during the call
+ * only). On success `*out_result` receives a string that the caller frees with xenapi_string_free;
+ * on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_dr_task_create(const xenapi_session *session, const char *type_, const xenapi_string_map *device_config, const xenapi_string_list *whitelist, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.DR_task.create`: `DR_task.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.DR_task.create`: `DR_task.create` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `type_`: string; `device_config`: (string -> string) map; `whitelist`: string set.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `type_`, `device_config`, `whitelist` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `type_`, `device_config`, `whitelist` are borrowed (read during the call
+ * only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_dr_task_create(const xenapi_session *session, const char *type_, const xenapi_string_map *device_config, const xenapi_string_list *whitelist, char **out_task, xenapi_error **err);
 
@@ -125,7 +142,9 @@ xenapi_status xenapi_async_dr_task_create(const xenapi_session *session, const c
  * Parameters: `dr_task`: DR_task ref (self).
  * Result: `*out_result`, SR ref set.
  *
- * Ownership: `session`, `dr_task` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `dr_task` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_dr_task_get_introduced_srs(const xenapi_session *session, const char *dr_task, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -135,7 +154,9 @@ xenapi_status xenapi_dr_task_get_introduced_srs(const xenapi_session *session, c
  * Parameters: `dr_task`: DR_task ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `dr_task` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `dr_task` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_dr_task_get_uuid(const xenapi_session *session, const char *dr_task, char **out_result, xenapi_error **err);
 
@@ -145,7 +166,9 @@ xenapi_status xenapi_dr_task_get_uuid(const xenapi_session *session, const char 
  * Parameters: `uuid`: string.
  * Result: `*out_result`, DR_task ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_dr_task_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -155,7 +178,9 @@ xenapi_status xenapi_dr_task_get_by_uuid(const xenapi_session *session, const ch
  * Parameters: `dr_task`: DR_task ref (self).
  * Result: `*out_result`, DR_task record.
  *
- * Ownership: `session`, `dr_task` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_dr_task_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `dr_task` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_dr_task_record_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_dr_task_get_record(const xenapi_session *session, const char *dr_task, xenapi_dr_task_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `event` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `event` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_event_record_free`.
  */
@@ -27,7 +28,9 @@ void xenapi_event_record_free(xenapi_event_record *rec);
 /**
  * The field `snapshot`: <class> record, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_event_record_free` or a setter of this field). NULL if `rec` is NULL or the field has no value.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_event_record_free` or a setter of this field). NULL if `rec` is NULL or the field has no
+ * value.
  */
 const xenapi_value *xenapi_event_record_snapshot(const xenapi_event_record *rec);
 
@@ -70,7 +73,8 @@ xenapi_status xenapi_event_record_set_timestamp(xenapi_event_record *rec, int64_
 /**
  * The field `class`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_event_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_event_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_event_record_class(const xenapi_event_record *rec);
 
@@ -89,14 +93,16 @@ xenapi_status xenapi_event_record_set_class(xenapi_event_record *rec, const char
 xenapi_event_operation xenapi_event_record_operation(const xenapi_event_record *rec);
 
 /**
- * The wire text of the field `operation` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `operation` (also a value this library does not know; "" when the
+ * server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_event_record_operation_name(const xenapi_event_record *rec);
 
 /**
- * Sets the field `operation` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `operation` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -105,7 +111,8 @@ xenapi_status xenapi_event_record_set_operation(xenapi_event_record *rec, xenapi
 /**
  * The field `ref`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_event_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_event_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_event_record_ref(const xenapi_event_record *rec);
 
@@ -120,7 +127,8 @@ xenapi_status xenapi_event_record_set_ref(xenapi_event_record *rec, const char *
  * The field `obj_uuid`: string, RO/constructor.
  * Lifecycle: Deprecated since boston.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_event_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_event_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_event_record_obj_uuid(const xenapi_event_record *rec);
 
@@ -132,14 +140,16 @@ const char *xenapi_event_record_obj_uuid(const xenapi_event_record *rec);
 xenapi_status xenapi_event_record_set_obj_uuid(xenapi_event_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
 const xenapi_value *xenapi_event_record_extra(const xenapi_event_record *rec);
 
 /**
- * A new the event batch (what `event.from` returns) with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new the event batch (what `event.from` returns) with every field at its default (empty strings,
+ * 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_event_batch_free`.
  */
@@ -155,7 +165,8 @@ void xenapi_event_batch_free(xenapi_event_batch *rec);
 /**
  * The field `events`: event record set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_event_batch_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_event_batch_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_event_record_list *xenapi_event_batch_events(const xenapi_event_batch *rec);
 
@@ -169,7 +180,8 @@ xenapi_status xenapi_event_batch_set_events(xenapi_event_batch *rec, const xenap
 /**
  * The field `valid_ref_counts`: (string -> int) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_event_batch_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_event_batch_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_int64_map *xenapi_event_batch_valid_ref_counts(const xenapi_event_batch *rec);
 
@@ -183,7 +195,8 @@ xenapi_status xenapi_event_batch_set_valid_ref_counts(xenapi_event_batch *rec, c
 /**
  * The field `token`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_event_batch_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_event_batch_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_event_batch_token(const xenapi_event_batch *rec);
 
@@ -195,7 +208,8 @@ const char *xenapi_event_batch_token(const xenapi_event_batch *rec);
 xenapi_status xenapi_event_batch_set_token(xenapi_event_batch *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -207,7 +221,9 @@ const xenapi_value *xenapi_event_batch_extra(const xenapi_event_batch *rec);
  * Parameters: `class_`: string; `ref_`: string.
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `class_`, `ref_` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `class_`, `ref_` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_event_inject(const xenapi_session *session, const char *class_, const char *ref_, char **out_result, xenapi_error **err);
 
@@ -217,7 +233,9 @@ xenapi_status xenapi_event_inject(const xenapi_session *session, const char *cla
  * Parameters: `class_`: string; `ref_`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `class_`, `ref_` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `class_`, `ref_` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_event_inject(const xenapi_session *session, const char *class_, const char *ref_, char **out_task, xenapi_error **err);
 
@@ -227,17 +245,21 @@ xenapi_status xenapi_async_event_inject(const xenapi_session *session, const cha
  * Parameters: none but the session.
  * Result: `*out_result`, int.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives
+ * the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_event_get_current_id(const xenapi_session *session, int64_t *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.event.get_current_id`: `event.get_current_id` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.event.get_current_id`: `event.get_current_id` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_event_get_current_id(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -248,7 +270,9 @@ xenapi_status xenapi_async_event_get_current_id(const xenapi_session *session, c
  * Result: `*out_result`, an event batch.
  * Errors (XenAPI codes the datamodel lists): SESSION_NOT_REGISTERED, EVENTS_LOST.
  *
- * Ownership: `session`, `classes`, `token` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_event_batch_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `classes`, `token` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_event_batch_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_event_from(const xenapi_session *session, const xenapi_string_list *classes, const char *token, double timeout, xenapi_event_batch **out_result, xenapi_error **err);
 
@@ -259,7 +283,9 @@ xenapi_status xenapi_event_from(const xenapi_session *session, const xenapi_stri
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): SESSION_NOT_REGISTERED, EVENTS_LOST.
  *
- * Ownership: `session`, `classes`, `token` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `classes`, `token` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_event_from(const xenapi_session *session, const xenapi_string_list *classes, const char *token, double timeout, char **out_task, xenapi_error **err);
 
@@ -271,7 +297,9 @@ xenapi_status xenapi_async_event_from(const xenapi_session *session, const xenap
  * Errors (XenAPI codes the datamodel lists): SESSION_NOT_REGISTERED, EVENTS_LOST.
  * Lifecycle: Deprecated since boston.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_event_record_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_event_record_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_event_next(const xenapi_session *session, xenapi_event_record_list **out_result, xenapi_error **err);
 
@@ -283,7 +311,9 @@ xenapi_status xenapi_event_next(const xenapi_session *session, xenapi_event_reco
  * Errors (XenAPI codes the datamodel lists): SESSION_NOT_REGISTERED, EVENTS_LOST.
  * Lifecycle: Deprecated since boston.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_event_next(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -294,18 +324,22 @@ xenapi_status xenapi_async_event_next(const xenapi_session *session, char **out_
  * Result: none.
  * Lifecycle: Deprecated since boston.
  *
- * Ownership: `session`, `classes` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `classes` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_event_unregister(const xenapi_session *session, const xenapi_string_list *classes, xenapi_error **err);
 
 /**
- * Calls `Async.event.unregister`: `event.unregister` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.event.unregister`: `event.unregister` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `classes`: string set.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since boston.
  *
- * Ownership: `session`, `classes` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `classes` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_event_unregister(const xenapi_session *session, const xenapi_string_list *classes, char **out_task, xenapi_error **err);
 
@@ -316,18 +350,22 @@ xenapi_status xenapi_async_event_unregister(const xenapi_session *session, const
  * Result: none.
  * Lifecycle: Deprecated since boston.
  *
- * Ownership: `session`, `classes` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `classes` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_event_register(const xenapi_session *session, const xenapi_string_list *classes, xenapi_error **err);
 
 /**
- * Calls `Async.event.register`: `event.register` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.event.register`: `event.register` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `classes`: string set.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since boston.
  *
- * Ownership: `session`, `classes` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `classes` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_event_register(const xenapi_session *session, const xenapi_string_list *classes, char **out_task, xenapi_error **err);
 

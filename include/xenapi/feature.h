@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `Feature` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `Feature` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_feature_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_feature_record_free(xenapi_feature_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_feature_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_feature_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_feature_record_uuid(const xenapi_feature_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_feature_record_set_uuid(xenapi_feature_record *rec, const c
 /**
  * The field `name_label`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_feature_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_feature_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_feature_record_name_label(const xenapi_feature_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_feature_record_set_name_label(xenapi_feature_record *rec, c
 /**
  * The field `name_description`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_feature_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_feature_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_feature_record_name_description(const xenapi_feature_record *rec);
 
@@ -97,7 +101,8 @@ xenapi_status xenapi_feature_record_set_experimental(xenapi_feature_record *rec,
 /**
  * The field `version`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_feature_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_feature_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_feature_record_version(const xenapi_feature_record *rec);
 
@@ -111,7 +116,8 @@ xenapi_status xenapi_feature_record_set_version(xenapi_feature_record *rec, cons
 /**
  * The field `host`: host ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_feature_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_feature_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_feature_record_host(const xenapi_feature_record *rec);
 
@@ -123,7 +129,8 @@ const char *xenapi_feature_record_host(const xenapi_feature_record *rec);
 xenapi_status xenapi_feature_record_set_host(xenapi_feature_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -135,7 +142,9 @@ const xenapi_value *xenapi_feature_record_extra(const xenapi_feature_record *rec
  * Parameters: none but the session.
  * Result: `*out_result`, (Feature ref -> Feature record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_feature_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_feature_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_feature_get_all_records(const xenapi_session *session, xenapi_feature_record_map **out_result, xenapi_error **err);
 
@@ -145,7 +154,9 @@ xenapi_status xenapi_feature_get_all_records(const xenapi_session *session, xena
  * Parameters: none but the session.
  * Result: `*out_result`, Feature ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_feature_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -155,7 +166,9 @@ xenapi_status xenapi_feature_get_all(const xenapi_session *session, xenapi_strin
  * Parameters: `feature`: Feature ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `feature` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `feature` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_feature_get_host(const xenapi_session *session, const char *feature, char **out_result, xenapi_error **err);
 
@@ -165,7 +178,9 @@ xenapi_status xenapi_feature_get_host(const xenapi_session *session, const char 
  * Parameters: `feature`: Feature ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `feature` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `feature` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_feature_get_version(const xenapi_session *session, const char *feature, char **out_result, xenapi_error **err);
 
@@ -175,7 +190,9 @@ xenapi_status xenapi_feature_get_version(const xenapi_session *session, const ch
  * Parameters: `feature`: Feature ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `feature` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `feature` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_feature_get_experimental(const xenapi_session *session, const char *feature, bool *out_result, xenapi_error **err);
 
@@ -185,7 +202,9 @@ xenapi_status xenapi_feature_get_experimental(const xenapi_session *session, con
  * Parameters: `feature`: Feature ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `feature` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `feature` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_feature_get_enabled(const xenapi_session *session, const char *feature, bool *out_result, xenapi_error **err);
 
@@ -195,7 +214,9 @@ xenapi_status xenapi_feature_get_enabled(const xenapi_session *session, const ch
  * Parameters: `feature`: Feature ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `feature` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `feature` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_feature_get_name_description(const xenapi_session *session, const char *feature, char **out_result, xenapi_error **err);
 
@@ -205,7 +226,9 @@ xenapi_status xenapi_feature_get_name_description(const xenapi_session *session,
  * Parameters: `feature`: Feature ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `feature` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `feature` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_feature_get_name_label(const xenapi_session *session, const char *feature, char **out_result, xenapi_error **err);
 
@@ -215,7 +238,9 @@ xenapi_status xenapi_feature_get_name_label(const xenapi_session *session, const
  * Parameters: `feature`: Feature ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `feature` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `feature` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_feature_get_uuid(const xenapi_session *session, const char *feature, char **out_result, xenapi_error **err);
 
@@ -225,7 +250,9 @@ xenapi_status xenapi_feature_get_uuid(const xenapi_session *session, const char 
  * Parameters: `label`: string.
  * Result: `*out_result`, Feature ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_feature_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -235,7 +262,9 @@ xenapi_status xenapi_feature_get_by_name_label(const xenapi_session *session, co
  * Parameters: `uuid`: string.
  * Result: `*out_result`, Feature ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_feature_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -245,7 +274,9 @@ xenapi_status xenapi_feature_get_by_uuid(const xenapi_session *session, const ch
  * Parameters: `feature`: Feature ref (self).
  * Result: `*out_result`, Feature record.
  *
- * Ownership: `session`, `feature` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_feature_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `feature` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_feature_record_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_feature_get_record(const xenapi_session *session, const char *feature, xenapi_feature_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `GPU_group` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `GPU_group` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_gpu_group_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_gpu_group_record_free(xenapi_gpu_group_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_gpu_group_record_uuid(const xenapi_gpu_group_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_gpu_group_record_set_uuid(xenapi_gpu_group_record *rec, con
 /**
  * The field `name_label`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_gpu_group_record_name_label(const xenapi_gpu_group_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_gpu_group_record_set_name_label(xenapi_gpu_group_record *re
 /**
  * The field `name_description`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_gpu_group_record_name_description(const xenapi_gpu_group_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_gpu_group_record_set_name_description(xenapi_gpu_group_reco
 /**
  * The field `PGPUs`: PGPU ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_gpu_group_record_pgpus(const xenapi_gpu_group_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_gpu_group_record_set_pgpus(xenapi_gpu_group_record *rec, co
 /**
  * The field `VGPUs`: VGPU ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_gpu_group_record_vgpus(const xenapi_gpu_group_record *rec);
 
@@ -97,7 +103,8 @@ xenapi_status xenapi_gpu_group_record_set_vgpus(xenapi_gpu_group_record *rec, co
 /**
  * The field `GPU_types`: string set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_gpu_group_record_gpu_types(const xenapi_gpu_group_record *rec);
 
@@ -111,7 +118,8 @@ xenapi_status xenapi_gpu_group_record_set_gpu_types(xenapi_gpu_group_record *rec
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_gpu_group_record_other_config(const xenapi_gpu_group_record *rec);
 
@@ -130,14 +138,16 @@ xenapi_status xenapi_gpu_group_record_set_other_config(xenapi_gpu_group_record *
 xenapi_allocation_algorithm xenapi_gpu_group_record_allocation_algorithm(const xenapi_gpu_group_record *rec);
 
 /**
- * The wire text of the field `allocation_algorithm` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `allocation_algorithm` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_gpu_group_record_allocation_algorithm_name(const xenapi_gpu_group_record *rec);
 
 /**
- * Sets the field `allocation_algorithm` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `allocation_algorithm` to a copy of `value`. An UNKNOWN or out-of-range value
+ * gives XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -146,7 +156,8 @@ xenapi_status xenapi_gpu_group_record_set_allocation_algorithm(xenapi_gpu_group_
 /**
  * The field `supported_VGPU_types`: VGPU_type ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_gpu_group_record_supported_vgpu_types(const xenapi_gpu_group_record *rec);
 
@@ -160,7 +171,8 @@ xenapi_status xenapi_gpu_group_record_set_supported_vgpu_types(xenapi_gpu_group_
 /**
  * The field `enabled_VGPU_types`: VGPU_type ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_gpu_group_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_gpu_group_record_enabled_vgpu_types(const xenapi_gpu_group_record *rec);
 
@@ -172,7 +184,8 @@ const xenapi_string_list *xenapi_gpu_group_record_enabled_vgpu_types(const xenap
 xenapi_status xenapi_gpu_group_record_set_enabled_vgpu_types(xenapi_gpu_group_record *rec, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -184,7 +197,9 @@ const xenapi_value *xenapi_gpu_group_record_extra(const xenapi_gpu_group_record 
  * Parameters: none but the session.
  * Result: `*out_result`, (GPU_group ref -> GPU_group record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_gpu_group_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_gpu_group_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_gpu_group_get_all_records(const xenapi_session *session, xenapi_gpu_group_record_map **out_result, xenapi_error **err);
 
@@ -194,7 +209,9 @@ xenapi_status xenapi_gpu_group_get_all_records(const xenapi_session *session, xe
  * Parameters: none but the session.
  * Result: `*out_result`, GPU_group ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_gpu_group_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -204,17 +221,22 @@ xenapi_status xenapi_gpu_group_get_all(const xenapi_session *session, xenapi_str
  * Parameters: `gpu_group`: GPU_group ref (self); `vgpu_type`: VGPU_type ref.
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `gpu_group`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group`, `vgpu_type` are borrowed (read during the call only). On
+ * success `*out_result` receives the value; on failure it is left as it was. `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_gpu_group_get_remaining_capacity(const xenapi_session *session, const char *gpu_group, const char *vgpu_type, int64_t *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.GPU_group.get_remaining_capacity`: `GPU_group.get_remaining_capacity` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.GPU_group.get_remaining_capacity`: `GPU_group.get_remaining_capacity` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `gpu_group`: GPU_group ref (self); `vgpu_type`: VGPU_type ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `gpu_group`, `vgpu_type` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group`, `vgpu_type` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_gpu_group_get_remaining_capacity(const xenapi_session *session, const char *gpu_group, const char *vgpu_type, char **out_task, xenapi_error **err);
 
@@ -224,37 +246,48 @@ xenapi_status xenapi_async_gpu_group_get_remaining_capacity(const xenapi_session
  * Parameters: `gpu_group`: GPU_group ref (self).
  * Result: none.
  *
- * Ownership: `session`, `gpu_group` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_gpu_group_destroy(const xenapi_session *session, const char *gpu_group, xenapi_error **err);
 
 /**
- * Calls `Async.GPU_group.destroy`: `GPU_group.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.GPU_group.destroy`: `GPU_group.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `gpu_group`: GPU_group ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_gpu_group_destroy(const xenapi_session *session, const char *gpu_group, char **out_task, xenapi_error **err);
 
 /**
  * Calls `GPU_group.create`.
  *
- * Parameters: `name_label`: string; `name_description`: string; `other_config`: (string -> string) map.
+ * Parameters: `name_label`: string; `name_description`: string; `other_config`: (string -> string)
+ * map.
  * Result: `*out_result`, GPU_group ref.
  *
- * Ownership: `session`, `name_label`, `name_description`, `other_config` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `name_label`, `name_description`, `other_config` are borrowed (read during
+ * the call only). On success `*out_result` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_gpu_group_create(const xenapi_session *session, const char *name_label, const char *name_description, const xenapi_string_map *other_config, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.GPU_group.create`: `GPU_group.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.GPU_group.create`: `GPU_group.create` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `name_label`: string; `name_description`: string; `other_config`: (string -> string) map.
+ * Parameters: `name_label`: string; `name_description`: string; `other_config`: (string -> string)
+ * map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `name_label`, `name_description`, `other_config` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `name_label`, `name_description`, `other_config` are borrowed (read during
+ * the call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_gpu_group_create(const xenapi_session *session, const char *name_label, const char *name_description, const xenapi_string_map *other_config, char **out_task, xenapi_error **err);
 
@@ -264,7 +297,8 @@ xenapi_status xenapi_async_gpu_group_create(const xenapi_session *session, const
  * Parameters: `gpu_group`: GPU_group ref (self); `value`: enum allocation_algorithm.
  * Result: none.
  *
- * Ownership: `session`, `gpu_group` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_gpu_group_set_allocation_algorithm(const xenapi_session *session, const char *gpu_group, xenapi_allocation_algorithm value, xenapi_error **err);
 
@@ -274,7 +308,8 @@ xenapi_status xenapi_gpu_group_set_allocation_algorithm(const xenapi_session *se
  * Parameters: `gpu_group`: GPU_group ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `gpu_group`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group`, `key` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_gpu_group_remove_from_other_config(const xenapi_session *session, const char *gpu_group, const char *key, xenapi_error **err);
 
@@ -284,7 +319,8 @@ xenapi_status xenapi_gpu_group_remove_from_other_config(const xenapi_session *se
  * Parameters: `gpu_group`: GPU_group ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `gpu_group`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group`, `key`, `value` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_gpu_group_add_to_other_config(const xenapi_session *session, const char *gpu_group, const char *key, const char *value, xenapi_error **err);
 
@@ -294,7 +330,8 @@ xenapi_status xenapi_gpu_group_add_to_other_config(const xenapi_session *session
  * Parameters: `gpu_group`: GPU_group ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `gpu_group`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_gpu_group_set_other_config(const xenapi_session *session, const char *gpu_group, const xenapi_string_map *value, xenapi_error **err);
 
@@ -304,7 +341,8 @@ xenapi_status xenapi_gpu_group_set_other_config(const xenapi_session *session, c
  * Parameters: `gpu_group`: GPU_group ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `gpu_group`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_gpu_group_set_name_description(const xenapi_session *session, const char *gpu_group, const char *value, xenapi_error **err);
 
@@ -314,7 +352,8 @@ xenapi_status xenapi_gpu_group_set_name_description(const xenapi_session *sessio
  * Parameters: `gpu_group`: GPU_group ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `gpu_group`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_gpu_group_set_name_label(const xenapi_session *session, const char *gpu_group, const char *value, xenapi_error **err);
 
@@ -324,7 +363,9 @@ xenapi_status xenapi_gpu_group_set_name_label(const xenapi_session *session, con
  * Parameters: `gpu_group`: GPU_group ref (self).
  * Result: `*out_result`, VGPU_type ref set.
  *
- * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_gpu_group_get_enabled_vgpu_types(const xenapi_session *session, const char *gpu_group, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -334,7 +375,9 @@ xenapi_status xenapi_gpu_group_get_enabled_vgpu_types(const xenapi_session *sess
  * Parameters: `gpu_group`: GPU_group ref (self).
  * Result: `*out_result`, VGPU_type ref set.
  *
- * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_gpu_group_get_supported_vgpu_types(const xenapi_session *session, const char *gpu_group, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -344,7 +387,9 @@ xenapi_status xenapi_gpu_group_get_supported_vgpu_types(const xenapi_session *se
  * Parameters: `gpu_group`: GPU_group ref (self).
  * Result: `*out_result`, enum allocation_algorithm.
  *
- * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_gpu_group_get_allocation_algorithm(const xenapi_session *session, const char *gpu_group, xenapi_allocation_algorithm *out_result, xenapi_error **err);
 
@@ -354,7 +399,9 @@ xenapi_status xenapi_gpu_group_get_allocation_algorithm(const xenapi_session *se
  * Parameters: `gpu_group`: GPU_group ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_gpu_group_get_other_config(const xenapi_session *session, const char *gpu_group, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -364,7 +411,9 @@ xenapi_status xenapi_gpu_group_get_other_config(const xenapi_session *session, c
  * Parameters: `gpu_group`: GPU_group ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_gpu_group_get_gpu_types(const xenapi_session *session, const char *gpu_group, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -374,7 +423,9 @@ xenapi_status xenapi_gpu_group_get_gpu_types(const xenapi_session *session, cons
  * Parameters: `gpu_group`: GPU_group ref (self).
  * Result: `*out_result`, VGPU ref set.
  *
- * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_gpu_group_get_vgpus(const xenapi_session *session, const char *gpu_group, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -384,7 +435,9 @@ xenapi_status xenapi_gpu_group_get_vgpus(const xenapi_session *session, const ch
  * Parameters: `gpu_group`: GPU_group ref (self).
  * Result: `*out_result`, PGPU ref set.
  *
- * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_gpu_group_get_pgpus(const xenapi_session *session, const char *gpu_group, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -394,7 +447,9 @@ xenapi_status xenapi_gpu_group_get_pgpus(const xenapi_session *session, const ch
  * Parameters: `gpu_group`: GPU_group ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_gpu_group_get_name_description(const xenapi_session *session, const char *gpu_group, char **out_result, xenapi_error **err);
 
@@ -404,7 +459,9 @@ xenapi_status xenapi_gpu_group_get_name_description(const xenapi_session *sessio
  * Parameters: `gpu_group`: GPU_group ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_gpu_group_get_name_label(const xenapi_session *session, const char *gpu_group, char **out_result, xenapi_error **err);
 
@@ -414,7 +471,9 @@ xenapi_status xenapi_gpu_group_get_name_label(const xenapi_session *session, con
  * Parameters: `gpu_group`: GPU_group ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_gpu_group_get_uuid(const xenapi_session *session, const char *gpu_group, char **out_result, xenapi_error **err);
 
@@ -424,7 +483,9 @@ xenapi_status xenapi_gpu_group_get_uuid(const xenapi_session *session, const cha
  * Parameters: `label`: string.
  * Result: `*out_result`, GPU_group ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_gpu_group_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -434,7 +495,9 @@ xenapi_status xenapi_gpu_group_get_by_name_label(const xenapi_session *session, 
  * Parameters: `uuid`: string.
  * Result: `*out_result`, GPU_group ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_gpu_group_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -444,7 +507,9 @@ xenapi_status xenapi_gpu_group_get_by_uuid(const xenapi_session *session, const 
  * Parameters: `gpu_group`: GPU_group ref (self).
  * Result: `*out_result`, GPU_group record.
  *
- * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_gpu_group_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `gpu_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_gpu_group_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_gpu_group_get_record(const xenapi_session *session, const char *gpu_group, xenapi_gpu_group_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `host` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `host` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_host_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_host_record_free(xenapi_host_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_uuid(const xenapi_host_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_host_record_set_uuid(xenapi_host_record *rec, const char *v
 /**
  * The field `name_label`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_name_label(const xenapi_host_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_host_record_set_name_label(xenapi_host_record *rec, const c
 /**
  * The field `name_description`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_name_description(const xenapi_host_record *rec);
 
@@ -83,7 +87,8 @@ xenapi_status xenapi_host_record_set_memory_overhead(xenapi_host_record *rec, in
 /**
  * The field `allowed_operations`: enum host_allowed_operations set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_host_allowed_operations_list *xenapi_host_record_allowed_operations(const xenapi_host_record *rec);
 
@@ -97,7 +102,8 @@ xenapi_status xenapi_host_record_set_allowed_operations(xenapi_host_record *rec,
 /**
  * The field `current_operations`: (string -> enum host_allowed_operations) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_host_allowed_operations_map *xenapi_host_record_current_operations(const xenapi_host_record *rec);
 
@@ -139,7 +145,8 @@ xenapi_status xenapi_host_record_set_api_version_minor(xenapi_host_record *rec, 
 /**
  * The field `API_version_vendor`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_api_version_vendor(const xenapi_host_record *rec);
 
@@ -153,7 +160,8 @@ xenapi_status xenapi_host_record_set_api_version_vendor(xenapi_host_record *rec,
 /**
  * The field `API_version_vendor_implementation`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_record_api_version_vendor_implementation(const xenapi_host_record *rec);
 
@@ -181,7 +189,8 @@ xenapi_status xenapi_host_record_set_enabled(xenapi_host_record *rec, bool value
 /**
  * The field `software_version`: (string -> string) map, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_record_software_version(const xenapi_host_record *rec);
 
@@ -195,7 +204,8 @@ xenapi_status xenapi_host_record_set_software_version(xenapi_host_record *rec, c
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_record_other_config(const xenapi_host_record *rec);
 
@@ -209,7 +219,8 @@ xenapi_status xenapi_host_record_set_other_config(xenapi_host_record *rec, const
 /**
  * The field `capabilities`: string set, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_capabilities(const xenapi_host_record *rec);
 
@@ -223,7 +234,8 @@ xenapi_status xenapi_host_record_set_capabilities(xenapi_host_record *rec, const
 /**
  * The field `cpu_configuration`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_record_cpu_configuration(const xenapi_host_record *rec);
 
@@ -237,7 +249,8 @@ xenapi_status xenapi_host_record_set_cpu_configuration(xenapi_host_record *rec, 
 /**
  * The field `sched_policy`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_sched_policy(const xenapi_host_record *rec);
 
@@ -251,7 +264,8 @@ xenapi_status xenapi_host_record_set_sched_policy(xenapi_host_record *rec, const
 /**
  * The field `supported_bootloaders`: string set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_supported_bootloaders(const xenapi_host_record *rec);
 
@@ -265,7 +279,8 @@ xenapi_status xenapi_host_record_set_supported_bootloaders(xenapi_host_record *r
 /**
  * The field `resident_VMs`: VM ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_resident_vms(const xenapi_host_record *rec);
 
@@ -279,7 +294,8 @@ xenapi_status xenapi_host_record_set_resident_vms(xenapi_host_record *rec, const
 /**
  * The field `logging`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_record_logging(const xenapi_host_record *rec);
 
@@ -293,7 +309,8 @@ xenapi_status xenapi_host_record_set_logging(xenapi_host_record *rec, const xena
 /**
  * The field `PIFs`: PIF ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_pifs(const xenapi_host_record *rec);
 
@@ -307,7 +324,8 @@ xenapi_status xenapi_host_record_set_pifs(xenapi_host_record *rec, const xenapi_
 /**
  * The field `suspend_image_sr`: SR ref, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_suspend_image_sr(const xenapi_host_record *rec);
 
@@ -321,7 +339,8 @@ xenapi_status xenapi_host_record_set_suspend_image_sr(xenapi_host_record *rec, c
 /**
  * The field `crash_dump_sr`: SR ref, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_crash_dump_sr(const xenapi_host_record *rec);
 
@@ -335,7 +354,8 @@ xenapi_status xenapi_host_record_set_crash_dump_sr(xenapi_host_record *rec, cons
 /**
  * The field `crashdumps`: host_crashdump ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_crashdumps(const xenapi_host_record *rec);
 
@@ -350,7 +370,8 @@ xenapi_status xenapi_host_record_set_crashdumps(xenapi_host_record *rec, const x
  * The field `patches`: host_patch ref set, RO/runtime.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_patches(const xenapi_host_record *rec);
 
@@ -364,7 +385,8 @@ xenapi_status xenapi_host_record_set_patches(xenapi_host_record *rec, const xena
 /**
  * The field `updates`: pool_update ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_updates(const xenapi_host_record *rec);
 
@@ -378,7 +400,8 @@ xenapi_status xenapi_host_record_set_updates(xenapi_host_record *rec, const xena
 /**
  * The field `PBDs`: PBD ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_pbds(const xenapi_host_record *rec);
 
@@ -392,7 +415,8 @@ xenapi_status xenapi_host_record_set_pbds(xenapi_host_record *rec, const xenapi_
 /**
  * The field `host_CPUs`: host_cpu ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_host_cpus(const xenapi_host_record *rec);
 
@@ -406,7 +430,8 @@ xenapi_status xenapi_host_record_set_host_cpus(xenapi_host_record *rec, const xe
 /**
  * The field `cpu_info`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_record_cpu_info(const xenapi_host_record *rec);
 
@@ -420,7 +445,8 @@ xenapi_status xenapi_host_record_set_cpu_info(xenapi_host_record *rec, const xen
 /**
  * The field `hostname`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_hostname(const xenapi_host_record *rec);
 
@@ -434,7 +460,8 @@ xenapi_status xenapi_host_record_set_hostname(xenapi_host_record *rec, const cha
 /**
  * The field `address`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_address(const xenapi_host_record *rec);
 
@@ -448,7 +475,8 @@ xenapi_status xenapi_host_record_set_address(xenapi_host_record *rec, const char
 /**
  * The field `metrics`: host_metrics ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_metrics(const xenapi_host_record *rec);
 
@@ -462,7 +490,8 @@ xenapi_status xenapi_host_record_set_metrics(xenapi_host_record *rec, const char
 /**
  * The field `license_params`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_record_license_params(const xenapi_host_record *rec);
 
@@ -476,7 +505,8 @@ xenapi_status xenapi_host_record_set_license_params(xenapi_host_record *rec, con
 /**
  * The field `ha_statefiles`: string set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_ha_statefiles(const xenapi_host_record *rec);
 
@@ -490,7 +520,8 @@ xenapi_status xenapi_host_record_set_ha_statefiles(xenapi_host_record *rec, cons
 /**
  * The field `ha_network_peers`: string set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_ha_network_peers(const xenapi_host_record *rec);
 
@@ -504,7 +535,8 @@ xenapi_status xenapi_host_record_set_ha_network_peers(xenapi_host_record *rec, c
 /**
  * The field `blobs`: (string -> blob ref) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_record_blobs(const xenapi_host_record *rec);
 
@@ -518,7 +550,8 @@ xenapi_status xenapi_host_record_set_blobs(xenapi_host_record *rec, const xenapi
 /**
  * The field `tags`: string set, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_tags(const xenapi_host_record *rec);
 
@@ -532,7 +565,8 @@ xenapi_status xenapi_host_record_set_tags(xenapi_host_record *rec, const xenapi_
 /**
  * The field `external_auth_type`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_external_auth_type(const xenapi_host_record *rec);
 
@@ -546,7 +580,8 @@ xenapi_status xenapi_host_record_set_external_auth_type(xenapi_host_record *rec,
 /**
  * The field `external_auth_service_name`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_external_auth_service_name(const xenapi_host_record *rec);
 
@@ -560,7 +595,8 @@ xenapi_status xenapi_host_record_set_external_auth_service_name(xenapi_host_reco
 /**
  * The field `external_auth_configuration`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_record_external_auth_configuration(const xenapi_host_record *rec);
 
@@ -574,7 +610,8 @@ xenapi_status xenapi_host_record_set_external_auth_configuration(xenapi_host_rec
 /**
  * The field `edition`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_edition(const xenapi_host_record *rec);
 
@@ -588,7 +625,8 @@ xenapi_status xenapi_host_record_set_edition(xenapi_host_record *rec, const char
 /**
  * The field `license_server`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_record_license_server(const xenapi_host_record *rec);
 
@@ -602,7 +640,8 @@ xenapi_status xenapi_host_record_set_license_server(xenapi_host_record *rec, con
 /**
  * The field `bios_strings`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_record_bios_strings(const xenapi_host_record *rec);
 
@@ -616,7 +655,8 @@ xenapi_status xenapi_host_record_set_bios_strings(xenapi_host_record *rec, const
 /**
  * The field `power_on_mode`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_power_on_mode(const xenapi_host_record *rec);
 
@@ -630,7 +670,8 @@ xenapi_status xenapi_host_record_set_power_on_mode(xenapi_host_record *rec, cons
 /**
  * The field `power_on_config`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_record_power_on_config(const xenapi_host_record *rec);
 
@@ -644,7 +685,8 @@ xenapi_status xenapi_host_record_set_power_on_config(xenapi_host_record *rec, co
 /**
  * The field `local_cache_sr`: SR ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_local_cache_sr(const xenapi_host_record *rec);
 
@@ -658,7 +700,8 @@ xenapi_status xenapi_host_record_set_local_cache_sr(xenapi_host_record *rec, con
 /**
  * The field `chipset_info`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_record_chipset_info(const xenapi_host_record *rec);
 
@@ -672,7 +715,8 @@ xenapi_status xenapi_host_record_set_chipset_info(xenapi_host_record *rec, const
 /**
  * The field `PCIs`: PCI ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_pcis(const xenapi_host_record *rec);
 
@@ -686,7 +730,8 @@ xenapi_status xenapi_host_record_set_pcis(xenapi_host_record *rec, const xenapi_
 /**
  * The field `PGPUs`: PGPU ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_pgpus(const xenapi_host_record *rec);
 
@@ -700,7 +745,8 @@ xenapi_status xenapi_host_record_set_pgpus(xenapi_host_record *rec, const xenapi
 /**
  * The field `PUSBs`: PUSB ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_pusbs(const xenapi_host_record *rec);
 
@@ -729,7 +775,8 @@ xenapi_status xenapi_host_record_set_ssl_legacy(xenapi_host_record *rec, bool va
 /**
  * The field `guest_VCPUs_params`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_record_guest_vcpus_params(const xenapi_host_record *rec);
 
@@ -748,14 +795,16 @@ xenapi_status xenapi_host_record_set_guest_vcpus_params(xenapi_host_record *rec,
 xenapi_host_display xenapi_host_record_display(const xenapi_host_record *rec);
 
 /**
- * The wire text of the field `display` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `display` (also a value this library does not know; "" when the server
+ * did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_display_name(const xenapi_host_record *rec);
 
 /**
- * Sets the field `display` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `display` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -764,7 +813,8 @@ xenapi_status xenapi_host_record_set_display(xenapi_host_record *rec, xenapi_hos
 /**
  * The field `virtual_hardware_platform_versions`: int set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_int64_list *xenapi_host_record_virtual_hardware_platform_versions(const xenapi_host_record *rec);
 
@@ -778,7 +828,8 @@ xenapi_status xenapi_host_record_set_virtual_hardware_platform_versions(xenapi_h
 /**
  * The field `control_domain`: VM ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_control_domain(const xenapi_host_record *rec);
 
@@ -792,7 +843,8 @@ xenapi_status xenapi_host_record_set_control_domain(xenapi_host_record *rec, con
 /**
  * The field `updates_requiring_reboot`: pool_update ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_updates_requiring_reboot(const xenapi_host_record *rec);
 
@@ -806,7 +858,8 @@ xenapi_status xenapi_host_record_set_updates_requiring_reboot(xenapi_host_record
 /**
  * The field `features`: Feature ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_features(const xenapi_host_record *rec);
 
@@ -820,7 +873,8 @@ xenapi_status xenapi_host_record_set_features(xenapi_host_record *rec, const xen
 /**
  * The field `iscsi_iqn`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_iscsi_iqn(const xenapi_host_record *rec);
 
@@ -849,7 +903,8 @@ xenapi_status xenapi_host_record_set_multipathing(xenapi_host_record *rec, bool 
  * The field `uefi_certificates`: string, RO/constructor.
  * Lifecycle: Deprecated since 22.16.0.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_uefi_certificates(const xenapi_host_record *rec);
 
@@ -863,7 +918,8 @@ xenapi_status xenapi_host_record_set_uefi_certificates(xenapi_host_record *rec, 
 /**
  * The field `certificates`: Certificate ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_certificates(const xenapi_host_record *rec);
 
@@ -877,7 +933,8 @@ xenapi_status xenapi_host_record_set_certificates(xenapi_host_record *rec, const
 /**
  * The field `editions`: string set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_host_record_editions(const xenapi_host_record *rec);
 
@@ -891,7 +948,8 @@ xenapi_status xenapi_host_record_set_editions(xenapi_host_record *rec, const xen
 /**
  * The field `pending_guidances`: enum update_guidances set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_update_guidances_list *xenapi_host_record_pending_guidances(const xenapi_host_record *rec);
 
@@ -955,14 +1013,16 @@ xenapi_status xenapi_host_record_set_https_only(xenapi_host_record *rec, bool va
 xenapi_latest_synced_updates_applied_state xenapi_host_record_latest_synced_updates_applied(const xenapi_host_record *rec);
 
 /**
- * The wire text of the field `latest_synced_updates_applied` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `latest_synced_updates_applied` (also a value this library does not
+ * know; "" when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_latest_synced_updates_applied_name(const xenapi_host_record *rec);
 
 /**
- * Sets the field `latest_synced_updates_applied` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `latest_synced_updates_applied` to a copy of `value`. An UNKNOWN or out-of-range
+ * value gives XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -977,14 +1037,16 @@ xenapi_status xenapi_host_record_set_latest_synced_updates_applied(xenapi_host_r
 xenapi_host_numa_affinity_policy xenapi_host_record_numa_affinity_policy(const xenapi_host_record *rec);
 
 /**
- * The wire text of the field `numa_affinity_policy` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `numa_affinity_policy` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_numa_affinity_policy_name(const xenapi_host_record *rec);
 
 /**
- * Sets the field `numa_affinity_policy` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `numa_affinity_policy` to a copy of `value`. An UNKNOWN or out-of-range value
+ * gives XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -994,7 +1056,8 @@ xenapi_status xenapi_host_record_set_numa_affinity_policy(xenapi_host_record *re
  * The field `pending_guidances_recommended`: enum update_guidances set, RO/runtime.
  * Lifecycle: Prototype since 24.10.0, may change.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_update_guidances_list *xenapi_host_record_pending_guidances_recommended(const xenapi_host_record *rec);
 
@@ -1009,7 +1072,8 @@ xenapi_status xenapi_host_record_set_pending_guidances_recommended(xenapi_host_r
  * The field `pending_guidances_full`: enum update_guidances set, RO/runtime.
  * Lifecycle: Prototype since 24.10.0, may change.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_update_guidances_list *xenapi_host_record_pending_guidances_full(const xenapi_host_record *rec);
 
@@ -1024,7 +1088,8 @@ xenapi_status xenapi_host_record_set_pending_guidances_full(xenapi_host_record *
  * The field `last_update_hash`: string, RO/runtime.
  * Lifecycle: Prototype since 24.10.0, may change.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_record_last_update_hash(const xenapi_host_record *rec);
 
@@ -1036,7 +1101,8 @@ const char *xenapi_host_record_last_update_hash(const xenapi_host_record *rec);
 xenapi_status xenapi_host_record_set_last_update_hash(xenapi_host_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -1048,7 +1114,9 @@ const xenapi_value *xenapi_host_record_extra(const xenapi_host_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (host ref -> host record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_host_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_host_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_all_records(const xenapi_session *session, xenapi_host_record_map **out_result, xenapi_error **err);
 
@@ -1058,7 +1126,9 @@ xenapi_status xenapi_host_get_all_records(const xenapi_session *session, xenapi_
  * Parameters: none but the session.
  * Result: `*out_result`, host ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1069,18 +1139,22 @@ xenapi_status xenapi_host_get_all(const xenapi_session *session, xenapi_string_l
  * Result: none.
  * Lifecycle: Prototype since 24.10.0, may change.
  *
- * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_emergency_clear_mandatory_guidance(const xenapi_session *session, xenapi_error **err);
 
 /**
- * Calls `Async.host.emergency_clear_mandatory_guidance`: `host.emergency_clear_mandatory_guidance` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.emergency_clear_mandatory_guidance`: `host.emergency_clear_mandatory_guidance`
+ * as a server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 24.10.0, may change.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_host_emergency_clear_mandatory_guidance(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -1091,18 +1165,22 @@ xenapi_status xenapi_async_host_emergency_clear_mandatory_guidance(const xenapi_
  * Result: none.
  * Lifecycle: Removed in 23.25.0; only older servers have it.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_apply_recommended_guidances(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.apply_recommended_guidances`: `host.apply_recommended_guidances` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.apply_recommended_guidances`: `host.apply_recommended_guidances` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in 23.25.0; only older servers have it.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_apply_recommended_guidances(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1113,18 +1191,22 @@ xenapi_status xenapi_async_host_apply_recommended_guidances(const xenapi_session
  * Result: none.
  * Lifecycle: Prototype since 22.27.0, may change.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_set_https_only(const xenapi_session *session, const char *host, bool value, xenapi_error **err);
 
 /**
- * Calls `Async.host.set_https_only`: `host.set_https_only` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.set_https_only`: `host.set_https_only` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 22.27.0, may change.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_https_only(const xenapi_session *session, const char *host, bool value, char **out_task, xenapi_error **err);
 
@@ -1134,17 +1216,22 @@ xenapi_status xenapi_async_host_set_https_only(const xenapi_session *session, co
  * Parameters: `host`: host ref (self); `hash`: string.
  * Result: `*out_result`, string set set.
  *
- * Ownership: `session`, `host`, `hash` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `hash` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_list_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_apply_updates(const xenapi_session *session, const char *host, const char *hash, xenapi_string_list_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.apply_updates`: `host.apply_updates` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.apply_updates`: `host.apply_updates` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `hash`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `hash` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `hash` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_apply_updates(const xenapi_session *session, const char *host, const char *hash, char **out_task, xenapi_error **err);
 
@@ -1154,17 +1241,21 @@ xenapi_status xenapi_async_host_apply_updates(const xenapi_session *session, con
  * Parameters: none but the session.
  * Result: none.
  *
- * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_emergency_reenable_tls_verification(const xenapi_session *session, xenapi_error **err);
 
 /**
- * Calls `Async.host.emergency_reenable_tls_verification`: `host.emergency_reenable_tls_verification` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.emergency_reenable_tls_verification`:
+ * `host.emergency_reenable_tls_verification` as a server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_host_emergency_reenable_tls_verification(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -1174,17 +1265,21 @@ xenapi_status xenapi_async_host_emergency_reenable_tls_verification(const xenapi
  * Parameters: none but the session.
  * Result: none.
  *
- * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_emergency_disable_tls_verification(const xenapi_session *session, xenapi_error **err);
 
 /**
- * Calls `Async.host.emergency_disable_tls_verification`: `host.emergency_disable_tls_verification` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.emergency_disable_tls_verification`: `host.emergency_disable_tls_verification`
+ * as a server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_host_emergency_disable_tls_verification(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -1195,18 +1290,22 @@ xenapi_status xenapi_async_host_emergency_disable_tls_verification(const xenapi_
  * Result: none.
  * Lifecycle: Prototype since 24.0.0, may change.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_set_numa_affinity_policy(const xenapi_session *session, const char *host, xenapi_host_numa_affinity_policy value, xenapi_error **err);
 
 /**
- * Calls `Async.host.set_numa_affinity_policy`: `host.set_numa_affinity_policy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.set_numa_affinity_policy`: `host.set_numa_affinity_policy` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `value`: enum host_numa_affinity_policy.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 24.0.0, may change.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_numa_affinity_policy(const xenapi_session *session, const char *host, xenapi_host_numa_affinity_policy value, char **out_task, xenapi_error **err);
 
@@ -1216,17 +1315,21 @@ xenapi_status xenapi_async_host_set_numa_affinity_policy(const xenapi_session *s
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, enum host_sched_gran.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_sched_gran(const xenapi_session *session, const char *host, xenapi_host_sched_gran *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.get_sched_gran`: `host.get_sched_gran` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.get_sched_gran`: `host.get_sched_gran` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_sched_gran(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1236,17 +1339,21 @@ xenapi_status xenapi_async_host_get_sched_gran(const xenapi_session *session, co
  * Parameters: `host`: host ref (self); `value`: enum host_sched_gran.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_set_sched_gran(const xenapi_session *session, const char *host, xenapi_host_sched_gran value, xenapi_error **err);
 
 /**
- * Calls `Async.host.set_sched_gran`: `host.set_sched_gran` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.set_sched_gran`: `host.set_sched_gran` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `value`: enum host_sched_gran.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_sched_gran(const xenapi_session *session, const char *host, xenapi_host_sched_gran value, char **out_task, xenapi_error **err);
 
@@ -1257,18 +1364,22 @@ xenapi_status xenapi_async_host_set_sched_gran(const xenapi_session *session, co
  * Result: none.
  * Lifecycle: Deprecated since 22.16.0.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_set_uefi_certificates(const xenapi_session *session, const char *host, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.host.set_uefi_certificates`: `host.set_uefi_certificates` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.set_uefi_certificates`: `host.set_uefi_certificates` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `value`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since 22.16.0.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_uefi_certificates(const xenapi_session *session, const char *host, const char *value, char **out_task, xenapi_error **err);
 
@@ -1278,17 +1389,21 @@ xenapi_status xenapi_async_host_set_uefi_certificates(const xenapi_session *sess
  * Parameters: `host`: host ref; `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_set_multipathing(const xenapi_session *session, const char *host, bool value, xenapi_error **err);
 
 /**
- * Calls `Async.host.set_multipathing`: `host.set_multipathing` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.set_multipathing`: `host.set_multipathing` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `value`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_multipathing(const xenapi_session *session, const char *host, bool value, char **out_task, xenapi_error **err);
 
@@ -1298,17 +1413,21 @@ xenapi_status xenapi_async_host_set_multipathing(const xenapi_session *session, 
  * Parameters: `host`: host ref; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_set_iscsi_iqn(const xenapi_session *session, const char *host, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.host.set_iscsi_iqn`: `host.set_iscsi_iqn` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.set_iscsi_iqn`: `host.set_iscsi_iqn` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_iscsi_iqn(const xenapi_session *session, const char *host, const char *value, char **out_task, xenapi_error **err);
 
@@ -1318,17 +1437,21 @@ xenapi_status xenapi_async_host_set_iscsi_iqn(const xenapi_session *session, con
  * Parameters: `host`: host ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_set_ssl_legacy(const xenapi_session *session, const char *host, bool value, xenapi_error **err);
 
 /**
- * Calls `Async.host.set_ssl_legacy`: `host.set_ssl_legacy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.set_ssl_legacy`: `host.set_ssl_legacy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_ssl_legacy(const xenapi_session *session, const char *host, bool value, char **out_task, xenapi_error **err);
 
@@ -1338,17 +1461,21 @@ xenapi_status xenapi_async_host_set_ssl_legacy(const xenapi_session *session, co
  * Parameters: `host`: host ref.
  * Result: `*out_result`, enum host_display.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_disable_display(const xenapi_session *session, const char *host, xenapi_host_display *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.disable_display`: `host.disable_display` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.disable_display`: `host.disable_display` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_disable_display(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1358,17 +1485,21 @@ xenapi_status xenapi_async_host_disable_display(const xenapi_session *session, c
  * Parameters: `host`: host ref.
  * Result: `*out_result`, enum host_display.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_enable_display(const xenapi_session *session, const char *host, xenapi_host_display *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.enable_display`: `host.enable_display` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.enable_display`: `host.enable_display` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_enable_display(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1378,17 +1509,21 @@ xenapi_status xenapi_async_host_enable_display(const xenapi_session *session, co
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_declare_dead(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.declare_dead`: `host.declare_dead` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.declare_dead`: `host.declare_dead` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_declare_dead(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1398,17 +1533,22 @@ xenapi_status xenapi_async_host_declare_dead(const xenapi_session *session, cons
  * Parameters: `host`: host ref; `network`: network ref; `options`: (string -> string) map.
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host`, `network`, `options` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `network`, `options` are borrowed (read during the call only). On
+ * success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_migrate_receive(const xenapi_session *session, const char *host, const char *network, const xenapi_string_map *options, xenapi_string_map **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.migrate_receive`: `host.migrate_receive` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.migrate_receive`: `host.migrate_receive` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `network`: network ref; `options`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `network`, `options` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `network`, `options` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_migrate_receive(const xenapi_session *session, const char *host, const char *network, const xenapi_string_map *options, char **out_task, xenapi_error **err);
 
@@ -1418,17 +1558,21 @@ xenapi_status xenapi_async_host_migrate_receive(const xenapi_session *session, c
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_disable_local_storage_caching(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.disable_local_storage_caching`: `host.disable_local_storage_caching` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.disable_local_storage_caching`: `host.disable_local_storage_caching` as a
+ * server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_disable_local_storage_caching(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1438,17 +1582,21 @@ xenapi_status xenapi_async_host_disable_local_storage_caching(const xenapi_sessi
  * Parameters: `host`: host ref; `sr`: SR ref.
  * Result: none.
  *
- * Ownership: `session`, `host`, `sr` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `sr` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_enable_local_storage_caching(const xenapi_session *session, const char *host, const char *sr, xenapi_error **err);
 
 /**
- * Calls `Async.host.enable_local_storage_caching`: `host.enable_local_storage_caching` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.enable_local_storage_caching`: `host.enable_local_storage_caching` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `sr`: SR ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `sr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `sr` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_enable_local_storage_caching(const xenapi_session *session, const char *host, const char *sr, char **out_task, xenapi_error **err);
 
@@ -1459,18 +1607,22 @@ xenapi_status xenapi_async_host_enable_local_storage_caching(const xenapi_sessio
  * Result: none.
  * Lifecycle: Removed in dundee; only older servers have it.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_reset_cpu_features(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.reset_cpu_features`: `host.reset_cpu_features` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.reset_cpu_features`: `host.reset_cpu_features` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in dundee; only older servers have it.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_reset_cpu_features(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1481,38 +1633,48 @@ xenapi_status xenapi_async_host_reset_cpu_features(const xenapi_session *session
  * Result: none.
  * Lifecycle: Removed in dundee; only older servers have it.
  *
- * Ownership: `session`, `host`, `features` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `features` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_set_cpu_features(const xenapi_session *session, const char *host, const char *features, xenapi_error **err);
 
 /**
- * Calls `Async.host.set_cpu_features`: `host.set_cpu_features` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.set_cpu_features`: `host.set_cpu_features` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `features`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in dundee; only older servers have it.
  *
- * Ownership: `session`, `host`, `features` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `features` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_cpu_features(const xenapi_session *session, const char *host, const char *features, char **out_task, xenapi_error **err);
 
 /**
  * Calls `host.set_power_on_mode`.
  *
- * Parameters: `host`: host ref (self); `power_on_mode`: string; `power_on_config`: (string -> string) map.
+ * Parameters: `host`: host ref (self); `power_on_mode`: string; `power_on_config`: (string ->
+ * string) map.
  * Result: none.
  *
- * Ownership: `session`, `host`, `power_on_mode`, `power_on_config` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `power_on_mode`, `power_on_config` are borrowed (read during the
+ * call only). `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_set_power_on_mode(const xenapi_session *session, const char *host, const char *power_on_mode, const xenapi_string_map *power_on_config, xenapi_error **err);
 
 /**
- * Calls `Async.host.set_power_on_mode`: `host.set_power_on_mode` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.set_power_on_mode`: `host.set_power_on_mode` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `host`: host ref (self); `power_on_mode`: string; `power_on_config`: (string -> string) map.
+ * Parameters: `host`: host ref (self); `power_on_mode`: string; `power_on_config`: (string ->
+ * string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `power_on_mode`, `power_on_config` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `power_on_mode`, `power_on_config` are borrowed (read during the
+ * call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_power_on_mode(const xenapi_session *session, const char *host, const char *power_on_mode, const xenapi_string_map *power_on_config, char **out_task, xenapi_error **err);
 
@@ -1523,18 +1685,22 @@ xenapi_status xenapi_async_host_set_power_on_mode(const xenapi_session *session,
  * Result: none.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_refresh_pack_info(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.refresh_pack_info`: `host.refresh_pack_info` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.refresh_pack_info`: `host.refresh_pack_info` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_refresh_pack_info(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1544,17 +1710,21 @@ xenapi_status xenapi_async_host_refresh_pack_info(const xenapi_session *session,
  * Parameters: `host`: host ref; `edition`: string; `force`: bool.
  * Result: none.
  *
- * Ownership: `session`, `host`, `edition` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `edition` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_apply_edition(const xenapi_session *session, const char *host, const char *edition, bool force, xenapi_error **err);
 
 /**
- * Calls `Async.host.apply_edition`: `host.apply_edition` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.apply_edition`: `host.apply_edition` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `edition`: string; `force`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `edition` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `edition` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_apply_edition(const xenapi_session *session, const char *host, const char *edition, bool force, char **out_task, xenapi_error **err);
 
@@ -1564,17 +1734,21 @@ xenapi_status xenapi_async_host_apply_edition(const xenapi_session *session, con
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_reset_server_certificate(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.reset_server_certificate`: `host.reset_server_certificate` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.reset_server_certificate`: `host.reset_server_certificate` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_reset_server_certificate(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1584,37 +1758,47 @@ xenapi_status xenapi_async_host_reset_server_certificate(const xenapi_session *s
  * Parameters: none but the session.
  * Result: none.
  *
- * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_emergency_reset_server_certificate(const xenapi_session *session, xenapi_error **err);
 
 /**
- * Calls `Async.host.emergency_reset_server_certificate`: `host.emergency_reset_server_certificate` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.emergency_reset_server_certificate`: `host.emergency_reset_server_certificate`
+ * as a server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_host_emergency_reset_server_certificate(const xenapi_session *session, char **out_task, xenapi_error **err);
 
 /**
  * Calls `host.install_server_certificate`.
  *
- * Parameters: `host`: host ref; `certificate`: string; `private_key`: string; `certificate_chain`: string.
+ * Parameters: `host`: host ref; `certificate`: string; `private_key`: string; `certificate_chain`:
+ * string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `certificate`, `private_key`, `certificate_chain` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `certificate`, `private_key`, `certificate_chain` are borrowed
+ * (read during the call only). `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_install_server_certificate(const xenapi_session *session, const char *host, const char *certificate, const char *private_key, const char *certificate_chain, xenapi_error **err);
 
 /**
- * Calls `Async.host.install_server_certificate`: `host.install_server_certificate` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.install_server_certificate`: `host.install_server_certificate` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
- * Parameters: `host`: host ref; `certificate`: string; `private_key`: string; `certificate_chain`: string.
+ * Parameters: `host`: host ref; `certificate`: string; `private_key`: string; `certificate_chain`:
+ * string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `certificate`, `private_key`, `certificate_chain` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `certificate`, `private_key`, `certificate_chain` are borrowed
+ * (read during the call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_install_server_certificate(const xenapi_session *session, const char *host, const char *certificate, const char *private_key, const char *certificate_chain, char **out_task, xenapi_error **err);
 
@@ -1624,17 +1808,21 @@ xenapi_status xenapi_async_host_install_server_certificate(const xenapi_session 
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_refresh_server_certificate(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.refresh_server_certificate`: `host.refresh_server_certificate` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.refresh_server_certificate`: `host.refresh_server_certificate` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_refresh_server_certificate(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1644,17 +1832,22 @@ xenapi_status xenapi_async_host_refresh_server_certificate(const xenapi_session 
  * Parameters: `host`: host ref.
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_server_certificate(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.get_server_certificate`: `host.get_server_certificate` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.get_server_certificate`: `host.get_server_certificate` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_server_certificate(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1664,17 +1857,22 @@ xenapi_status xenapi_async_host_get_server_certificate(const xenapi_session *ses
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (VM ref -> string set) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_string_list_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_string_list_map_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_retrieve_wlb_evacuate_recommendations(const xenapi_session *session, const char *host, xenapi_string_string_list_map **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.retrieve_wlb_evacuate_recommendations`: `host.retrieve_wlb_evacuate_recommendations` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.retrieve_wlb_evacuate_recommendations`:
+ * `host.retrieve_wlb_evacuate_recommendations` as a server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_retrieve_wlb_evacuate_recommendations(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1684,37 +1882,47 @@ xenapi_status xenapi_async_host_retrieve_wlb_evacuate_recommendations(const xena
  * Parameters: `host`: host ref; `config`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `host`, `config` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `config` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_disable_external_auth(const xenapi_session *session, const char *host, const xenapi_string_map *config, xenapi_error **err);
 
 /**
- * Calls `Async.host.disable_external_auth`: `host.disable_external_auth` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.disable_external_auth`: `host.disable_external_auth` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `config` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `config` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_disable_external_auth(const xenapi_session *session, const char *host, const xenapi_string_map *config, char **out_task, xenapi_error **err);
 
 /**
  * Calls `host.enable_external_auth`.
  *
- * Parameters: `host`: host ref; `config`: (string -> string) map; `service_name`: string; `auth_type`: string.
+ * Parameters: `host`: host ref; `config`: (string -> string) map; `service_name`: string;
+ * `auth_type`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `config`, `service_name`, `auth_type` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `config`, `service_name`, `auth_type` are borrowed (read during the
+ * call only). `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_enable_external_auth(const xenapi_session *session, const char *host, const xenapi_string_map *config, const char *service_name, const char *auth_type, xenapi_error **err);
 
 /**
- * Calls `Async.host.enable_external_auth`: `host.enable_external_auth` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.enable_external_auth`: `host.enable_external_auth` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
- * Parameters: `host`: host ref; `config`: (string -> string) map; `service_name`: string; `auth_type`: string.
+ * Parameters: `host`: host ref; `config`: (string -> string) map; `service_name`: string;
+ * `auth_type`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `config`, `service_name`, `auth_type` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `config`, `service_name`, `auth_type` are borrowed (read during the
+ * call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_enable_external_auth(const xenapi_session *session, const char *host, const xenapi_string_map *config, const char *service_name, const char *auth_type, char **out_task, xenapi_error **err);
 
@@ -1724,17 +1932,21 @@ xenapi_status xenapi_async_host_enable_external_auth(const xenapi_session *sessi
  * Parameters: `host`: host ref.
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_server_localtime(const xenapi_session *session, const char *host, int64_t *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.get_server_localtime`: `host.get_server_localtime` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.get_server_localtime`: `host.get_server_localtime` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_server_localtime(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1744,17 +1956,21 @@ xenapi_status xenapi_async_host_get_server_localtime(const xenapi_session *sessi
  * Parameters: `host`: host ref.
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_servertime(const xenapi_session *session, const char *host, int64_t *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.get_servertime`: `host.get_servertime` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.get_servertime`: `host.get_servertime` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_servertime(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1764,17 +1980,22 @@ xenapi_status xenapi_async_host_get_servertime(const xenapi_session *session, co
  * Parameters: `host`: host ref; `call`: string.
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host`, `call` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `call` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_call_extension(const xenapi_session *session, const char *host, const char *call, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.call_extension`: `host.call_extension` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.call_extension`: `host.call_extension` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `call`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `call` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `call` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_call_extension(const xenapi_session *session, const char *host, const char *call, char **out_task, xenapi_error **err);
 
@@ -1784,17 +2005,22 @@ xenapi_status xenapi_async_host_call_extension(const xenapi_session *session, co
  * Parameters: `host`: host ref; `name`: string.
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `host`, `name` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `name` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_has_extension(const xenapi_session *session, const char *host, const char *name, bool *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.has_extension`: `host.has_extension` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.has_extension`: `host.has_extension` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `name`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `name` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `name` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_has_extension(const xenapi_session *session, const char *host, const char *name, char **out_task, xenapi_error **err);
 
@@ -1804,17 +2030,22 @@ xenapi_status xenapi_async_host_has_extension(const xenapi_session *session, con
  * Parameters: `host`: host ref; `plugin`: string; `fn_`: string; `args`: (string -> string) map.
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host`, `plugin`, `fn_`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `plugin`, `fn_`, `args` are borrowed (read during the call only).
+ * On success `*out_result` receives a string that the caller frees with xenapi_string_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_call_plugin(const xenapi_session *session, const char *host, const char *plugin, const char *fn_, const xenapi_string_map *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.call_plugin`: `host.call_plugin` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.call_plugin`: `host.call_plugin` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `plugin`: string; `fn_`: string; `args`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `plugin`, `fn_`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `plugin`, `fn_`, `args` are borrowed (read during the call only).
+ * On success `*out_task` receives a string that the caller frees with xenapi_string_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_call_plugin(const xenapi_session *session, const char *host, const char *plugin, const char *fn_, const xenapi_string_map *args, char **out_task, xenapi_error **err);
 
@@ -1824,17 +2055,22 @@ xenapi_status xenapi_async_host_call_plugin(const xenapi_session *session, const
  * Parameters: `host`: host ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_result`, blob ref.
  *
- * Ownership: `session`, `host`, `name`, `mime_type` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `name`, `mime_type` are borrowed (read during the call only). On
+ * success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_create_new_blob(const xenapi_session *session, const char *host, const char *name, const char *mime_type, bool public_, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.create_new_blob`: `host.create_new_blob` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.create_new_blob`: `host.create_new_blob` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `name`, `mime_type` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `name`, `mime_type` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_create_new_blob(const xenapi_session *session, const char *host, const char *name, const char *mime_type, bool public_, char **out_task, xenapi_error **err);
 
@@ -1844,17 +2080,21 @@ xenapi_status xenapi_async_host_create_new_blob(const xenapi_session *session, c
  * Parameters: `host`: host ref; `delay`: float.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_backup_rrds(const xenapi_session *session, const char *host, double delay, xenapi_error **err);
 
 /**
- * Calls `Async.host.backup_rrds`: `host.backup_rrds` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.backup_rrds`: `host.backup_rrds` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `delay`: float.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_backup_rrds(const xenapi_session *session, const char *host, double delay, char **out_task, xenapi_error **err);
 
@@ -1864,17 +2104,21 @@ xenapi_status xenapi_async_host_backup_rrds(const xenapi_session *session, const
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_sync_data(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.sync_data`: `host.sync_data` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.sync_data`: `host.sync_data` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_sync_data(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1884,17 +2128,21 @@ xenapi_status xenapi_async_host_sync_data(const xenapi_session *session, const c
  * Parameters: `host`: host ref.
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_compute_memory_overhead(const xenapi_session *session, const char *host, int64_t *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.compute_memory_overhead`: `host.compute_memory_overhead` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.compute_memory_overhead`: `host.compute_memory_overhead` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_compute_memory_overhead(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1904,17 +2152,21 @@ xenapi_status xenapi_async_host_compute_memory_overhead(const xenapi_session *se
  * Parameters: `host`: host ref.
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_compute_free_memory(const xenapi_session *session, const char *host, int64_t *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.compute_free_memory`: `host.compute_free_memory` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.compute_free_memory`: `host.compute_free_memory` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_compute_free_memory(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1925,18 +2177,22 @@ xenapi_status xenapi_async_host_compute_free_memory(const xenapi_session *sessio
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): HOST_NAME_INVALID.
  *
- * Ownership: `session`, `host`, `hostname` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `hostname` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_set_hostname_live(const xenapi_session *session, const char *host, const char *hostname, xenapi_error **err);
 
 /**
- * Calls `Async.host.set_hostname_live`: `host.set_hostname_live` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.set_hostname_live`: `host.set_hostname_live` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `hostname`: string.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): HOST_NAME_INVALID.
  *
- * Ownership: `session`, `host`, `hostname` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `hostname` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_hostname_live(const xenapi_session *session, const char *host, const char *hostname, char **out_task, xenapi_error **err);
 
@@ -1946,17 +2202,21 @@ xenapi_status xenapi_async_host_set_hostname_live(const xenapi_session *session,
  * Parameters: none but the session.
  * Result: none.
  *
- * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_shutdown_agent(const xenapi_session *session, xenapi_error **err);
 
 /**
- * Calls `Async.host.shutdown_agent`: `host.shutdown_agent` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.shutdown_agent`: `host.shutdown_agent` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_host_shutdown_agent(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -1966,17 +2226,21 @@ xenapi_status xenapi_async_host_shutdown_agent(const xenapi_session *session, ch
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_restart_agent(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.restart_agent`: `host.restart_agent` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.restart_agent`: `host.restart_agent` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_restart_agent(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -1986,17 +2250,22 @@ xenapi_status xenapi_async_host_restart_agent(const xenapi_session *session, con
  * Parameters: `host`: host ref.
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_system_status_capabilities(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.get_system_status_capabilities`: `host.get_system_status_capabilities` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.get_system_status_capabilities`: `host.get_system_status_capabilities` as a
+ * server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_system_status_capabilities(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2006,17 +2275,22 @@ xenapi_status xenapi_async_host_get_system_status_capabilities(const xenapi_sess
  * Parameters: `host`: host ref.
  * Result: `*out_result`, PIF ref.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_management_interface(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.get_management_interface`: `host.get_management_interface` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.get_management_interface`: `host.get_management_interface` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_management_interface(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2026,17 +2300,21 @@ xenapi_status xenapi_async_host_get_management_interface(const xenapi_session *s
  * Parameters: none but the session.
  * Result: none.
  *
- * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_management_disable(const xenapi_session *session, xenapi_error **err);
 
 /**
- * Calls `Async.host.management_disable`: `host.management_disable` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.management_disable`: `host.management_disable` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_host_management_disable(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -2046,17 +2324,21 @@ xenapi_status xenapi_async_host_management_disable(const xenapi_session *session
  * Parameters: `interface`: string.
  * Result: none.
  *
- * Ownership: `session`, `interface` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `interface` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_local_management_reconfigure(const xenapi_session *session, const char *interface, xenapi_error **err);
 
 /**
- * Calls `Async.host.local_management_reconfigure`: `host.local_management_reconfigure` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.local_management_reconfigure`: `host.local_management_reconfigure` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `interface`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `interface` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `interface` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_local_management_reconfigure(const xenapi_session *session, const char *interface, char **out_task, xenapi_error **err);
 
@@ -2066,17 +2348,21 @@ xenapi_status xenapi_async_host_local_management_reconfigure(const xenapi_sessio
  * Parameters: `pif`: PIF ref.
  * Result: none.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_management_reconfigure(const xenapi_session *session, const char *pif, xenapi_error **err);
 
 /**
- * Calls `Async.host.management_reconfigure`: `host.management_reconfigure` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.management_reconfigure`: `host.management_reconfigure` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_management_reconfigure(const xenapi_session *session, const char *pif, char **out_task, xenapi_error **err);
 
@@ -2086,17 +2372,21 @@ xenapi_status xenapi_async_host_management_reconfigure(const xenapi_session *ses
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_syslog_reconfigure(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.syslog_reconfigure`: `host.syslog_reconfigure` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.syslog_reconfigure`: `host.syslog_reconfigure` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_syslog_reconfigure(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2106,7 +2396,8 @@ xenapi_status xenapi_async_host_syslog_reconfigure(const xenapi_session *session
  * Parameters: `host`: host ref; `network`: network ref; `evacuate_batch_size`: int.
  * Result: none.
  *
- * Ownership: `session`, `host`, `network` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `network` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_evacuate(const xenapi_session *session, const char *host, const char *network, int64_t evacuate_batch_size, xenapi_error **err);
 
@@ -2116,7 +2407,9 @@ xenapi_status xenapi_host_evacuate(const xenapi_session *session, const char *ho
  * Parameters: `host`: host ref; `network`: network ref; `evacuate_batch_size`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `network` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `network` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_evacuate(const xenapi_session *session, const char *host, const char *network, int64_t evacuate_batch_size, char **out_task, xenapi_error **err);
 
@@ -2127,18 +2420,23 @@ xenapi_status xenapi_async_host_evacuate(const xenapi_session *session, const ch
  * Result: `*out_result`, VM ref set.
  * Lifecycle: Deprecated since tampa.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_uncooperative_resident_vms(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.get_uncooperative_resident_VMs`: `host.get_uncooperative_resident_VMs` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.get_uncooperative_resident_VMs`: `host.get_uncooperative_resident_VMs` as a
+ * server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since tampa.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_uncooperative_resident_vms(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2148,17 +2446,22 @@ xenapi_status xenapi_async_host_get_uncooperative_resident_vms(const xenapi_sess
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (VM ref -> string set) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_string_list_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_string_list_map_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_vms_which_prevent_evacuation(const xenapi_session *session, const char *host, xenapi_string_string_list_map **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.get_vms_which_prevent_evacuation`: `host.get_vms_which_prevent_evacuation` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.get_vms_which_prevent_evacuation`: `host.get_vms_which_prevent_evacuation` as a
+ * server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_vms_which_prevent_evacuation(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2168,17 +2471,21 @@ xenapi_status xenapi_async_host_get_vms_which_prevent_evacuation(const xenapi_se
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_assert_can_evacuate(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.assert_can_evacuate`: `host.assert_can_evacuate` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.assert_can_evacuate`: `host.assert_can_evacuate` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_assert_can_evacuate(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2188,17 +2495,21 @@ xenapi_status xenapi_async_host_assert_can_evacuate(const xenapi_session *sessio
  * Parameters: `host`: host ref; `data_source`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `data_source` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `data_source` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_host_forget_data_source_archives(const xenapi_session *session, const char *host, const char *data_source, xenapi_error **err);
 
 /**
- * Calls `Async.host.forget_data_source_archives`: `host.forget_data_source_archives` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.forget_data_source_archives`: `host.forget_data_source_archives` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `data_source`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `data_source` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `data_source` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_forget_data_source_archives(const xenapi_session *session, const char *host, const char *data_source, char **out_task, xenapi_error **err);
 
@@ -2208,17 +2519,22 @@ xenapi_status xenapi_async_host_forget_data_source_archives(const xenapi_session
  * Parameters: `host`: host ref; `data_source`: string.
  * Result: `*out_result`, float.
  *
- * Ownership: `session`, `host`, `data_source` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `data_source` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_query_data_source(const xenapi_session *session, const char *host, const char *data_source, double *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.query_data_source`: `host.query_data_source` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.query_data_source`: `host.query_data_source` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `data_source`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `data_source` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `data_source` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_query_data_source(const xenapi_session *session, const char *host, const char *data_source, char **out_task, xenapi_error **err);
 
@@ -2228,17 +2544,21 @@ xenapi_status xenapi_async_host_query_data_source(const xenapi_session *session,
  * Parameters: `host`: host ref; `data_source`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `data_source` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `data_source` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_host_record_data_source(const xenapi_session *session, const char *host, const char *data_source, xenapi_error **err);
 
 /**
- * Calls `Async.host.record_data_source`: `host.record_data_source` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.record_data_source`: `host.record_data_source` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `data_source`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `data_source` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `data_source` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_record_data_source(const xenapi_session *session, const char *host, const char *data_source, char **out_task, xenapi_error **err);
 
@@ -2248,17 +2568,22 @@ xenapi_status xenapi_async_host_record_data_source(const xenapi_session *session
  * Parameters: `host`: host ref.
  * Result: `*out_result`, data_source record set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_data_source_record_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_data_source_record_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_data_sources(const xenapi_session *session, const char *host, xenapi_data_source_record_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.get_data_sources`: `host.get_data_sources` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.get_data_sources`: `host.get_data_sources` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_data_sources(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2268,17 +2593,21 @@ xenapi_status xenapi_async_host_get_data_sources(const xenapi_session *session, 
  * Parameters: `soft`: bool.
  * Result: none.
  *
- * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_emergency_ha_disable(const xenapi_session *session, bool soft, xenapi_error **err);
 
 /**
- * Calls `Async.host.emergency_ha_disable`: `host.emergency_ha_disable` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.emergency_ha_disable`: `host.emergency_ha_disable` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `soft`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_host_emergency_ha_disable(const xenapi_session *session, bool soft, char **out_task, xenapi_error **err);
 
@@ -2288,7 +2617,8 @@ xenapi_status xenapi_async_host_emergency_ha_disable(const xenapi_session *sessi
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_power_on(const xenapi_session *session, const char *host, xenapi_error **err);
 
@@ -2298,7 +2628,9 @@ xenapi_status xenapi_host_power_on(const xenapi_session *session, const char *ho
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_power_on(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2308,7 +2640,8 @@ xenapi_status xenapi_async_host_power_on(const xenapi_session *session, const ch
  * Parameters: `host`: host ref (self).
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_destroy(const xenapi_session *session, const char *host, xenapi_error **err);
 
@@ -2318,7 +2651,9 @@ xenapi_status xenapi_host_destroy(const xenapi_session *session, const char *hos
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_destroy(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2328,17 +2663,21 @@ xenapi_status xenapi_async_host_destroy(const xenapi_session *session, const cha
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_license_remove(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.license_remove`: `host.license_remove` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.license_remove`: `host.license_remove` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_license_remove(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2349,18 +2688,22 @@ xenapi_status xenapi_async_host_license_remove(const xenapi_session *session, co
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): LICENSE_PROCESSING_ERROR.
  *
- * Ownership: `session`, `host`, `contents` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `contents` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_license_add(const xenapi_session *session, const char *host, const char *contents, xenapi_error **err);
 
 /**
- * Calls `Async.host.license_add`: `host.license_add` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.license_add`: `host.license_add` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `contents`: string.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): LICENSE_PROCESSING_ERROR.
  *
- * Ownership: `session`, `host`, `contents` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `contents` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_license_add(const xenapi_session *session, const char *host, const char *contents, char **out_task, xenapi_error **err);
 
@@ -2372,19 +2715,23 @@ xenapi_status xenapi_async_host_license_add(const xenapi_session *session, const
  * Errors (XenAPI codes the datamodel lists): LICENSE_PROCESSING_ERROR.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `host`, `contents` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `contents` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_license_apply(const xenapi_session *session, const char *host, const char *contents, xenapi_error **err);
 
 /**
- * Calls `Async.host.license_apply`: `host.license_apply` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.license_apply`: `host.license_apply` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `contents`: string.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): LICENSE_PROCESSING_ERROR.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `host`, `contents` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `contents` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_license_apply(const xenapi_session *session, const char *host, const char *contents, char **out_task, xenapi_error **err);
 
@@ -2394,17 +2741,22 @@ xenapi_status xenapi_async_host_license_apply(const xenapi_session *session, con
  * Parameters: none but the session.
  * Result: `*out_result`, string set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_list_methods(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.list_methods`: `host.list_methods` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.list_methods`: `host.list_methods` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_host_list_methods(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -2414,17 +2766,21 @@ xenapi_status xenapi_async_host_list_methods(const xenapi_session *session, char
  * Parameters: `host`: host ref; `url`: string; `options`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `host`, `url`, `options` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `url`, `options` are borrowed (read during the call only). `*err`
+ * as for every fallible function.
  */
 xenapi_status xenapi_host_bugreport_upload(const xenapi_session *session, const char *host, const char *url, const xenapi_string_map *options, xenapi_error **err);
 
 /**
- * Calls `Async.host.bugreport_upload`: `host.bugreport_upload` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.bugreport_upload`: `host.bugreport_upload` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `url`: string; `options`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `url`, `options` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `url`, `options` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_bugreport_upload(const xenapi_session *session, const char *host, const char *url, const xenapi_string_map *options, char **out_task, xenapi_error **err);
 
@@ -2434,17 +2790,21 @@ xenapi_status xenapi_async_host_bugreport_upload(const xenapi_session *session, 
  * Parameters: `host`: host ref; `keys`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `keys` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `keys` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_send_debug_keys(const xenapi_session *session, const char *host, const char *keys, xenapi_error **err);
 
 /**
- * Calls `Async.host.send_debug_keys`: `host.send_debug_keys` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.send_debug_keys`: `host.send_debug_keys` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `keys`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `keys` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `keys` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_send_debug_keys(const xenapi_session *session, const char *host, const char *keys, char **out_task, xenapi_error **err);
 
@@ -2454,7 +2814,9 @@ xenapi_status xenapi_async_host_send_debug_keys(const xenapi_session *session, c
  * Parameters: `host`: host ref.
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_log(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -2464,7 +2826,9 @@ xenapi_status xenapi_host_get_log(const xenapi_session *session, const char *hos
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_log(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2474,17 +2838,22 @@ xenapi_status xenapi_async_host_get_log(const xenapi_session *session, const cha
  * Parameters: `host`: host ref.
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_dmesg_clear(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.dmesg_clear`: `host.dmesg_clear` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.dmesg_clear`: `host.dmesg_clear` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_dmesg_clear(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2494,7 +2863,9 @@ xenapi_status xenapi_async_host_dmesg_clear(const xenapi_session *session, const
  * Parameters: `host`: host ref.
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_dmesg(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -2504,7 +2875,9 @@ xenapi_status xenapi_host_dmesg(const xenapi_session *session, const char *host,
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_dmesg(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2514,7 +2887,8 @@ xenapi_status xenapi_async_host_dmesg(const xenapi_session *session, const char 
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_reboot(const xenapi_session *session, const char *host, xenapi_error **err);
 
@@ -2524,7 +2898,9 @@ xenapi_status xenapi_host_reboot(const xenapi_session *session, const char *host
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_reboot(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2534,7 +2910,8 @@ xenapi_status xenapi_async_host_reboot(const xenapi_session *session, const char
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_shutdown(const xenapi_session *session, const char *host, xenapi_error **err);
 
@@ -2544,7 +2921,9 @@ xenapi_status xenapi_host_shutdown(const xenapi_session *session, const char *ho
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_shutdown(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2554,7 +2933,8 @@ xenapi_status xenapi_async_host_shutdown(const xenapi_session *session, const ch
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_enable(const xenapi_session *session, const char *host, xenapi_error **err);
 
@@ -2564,7 +2944,9 @@ xenapi_status xenapi_host_enable(const xenapi_session *session, const char *host
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_enable(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2574,7 +2956,8 @@ xenapi_status xenapi_async_host_enable(const xenapi_session *session, const char
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_disable(const xenapi_session *session, const char *host, xenapi_error **err);
 
@@ -2584,7 +2967,9 @@ xenapi_status xenapi_host_disable(const xenapi_session *session, const char *hos
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_disable(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2594,7 +2979,8 @@ xenapi_status xenapi_async_host_disable(const xenapi_session *session, const cha
  * Parameters: `host`: host ref (self); `value`: enum host_display.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_set_display(const xenapi_session *session, const char *host, xenapi_host_display value, xenapi_error **err);
 
@@ -2604,7 +2990,8 @@ xenapi_status xenapi_host_set_display(const xenapi_session *session, const char 
  * Parameters: `host`: host ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_remove_from_guest_vcpus_params(const xenapi_session *session, const char *host, const char *key, xenapi_error **err);
 
@@ -2614,7 +3001,8 @@ xenapi_status xenapi_host_remove_from_guest_vcpus_params(const xenapi_session *s
  * Parameters: `host`: host ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_host_add_to_guest_vcpus_params(const xenapi_session *session, const char *host, const char *key, const char *value, xenapi_error **err);
 
@@ -2624,7 +3012,8 @@ xenapi_status xenapi_host_add_to_guest_vcpus_params(const xenapi_session *sessio
  * Parameters: `host`: host ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_set_guest_vcpus_params(const xenapi_session *session, const char *host, const xenapi_string_map *value, xenapi_error **err);
 
@@ -2634,7 +3023,8 @@ xenapi_status xenapi_host_set_guest_vcpus_params(const xenapi_session *session, 
  * Parameters: `host`: host ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_remove_from_license_server(const xenapi_session *session, const char *host, const char *key, xenapi_error **err);
 
@@ -2644,7 +3034,8 @@ xenapi_status xenapi_host_remove_from_license_server(const xenapi_session *sessi
  * Parameters: `host`: host ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_host_add_to_license_server(const xenapi_session *session, const char *host, const char *key, const char *value, xenapi_error **err);
 
@@ -2654,7 +3045,8 @@ xenapi_status xenapi_host_add_to_license_server(const xenapi_session *session, c
  * Parameters: `host`: host ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_set_license_server(const xenapi_session *session, const char *host, const xenapi_string_map *value, xenapi_error **err);
 
@@ -2664,7 +3056,8 @@ xenapi_status xenapi_host_set_license_server(const xenapi_session *session, cons
  * Parameters: `host`: host ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_remove_tags(const xenapi_session *session, const char *host, const char *value, xenapi_error **err);
 
@@ -2674,7 +3067,8 @@ xenapi_status xenapi_host_remove_tags(const xenapi_session *session, const char 
  * Parameters: `host`: host ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_add_tags(const xenapi_session *session, const char *host, const char *value, xenapi_error **err);
 
@@ -2684,7 +3078,8 @@ xenapi_status xenapi_host_add_tags(const xenapi_session *session, const char *ho
  * Parameters: `host`: host ref (self); `value`: string set.
  * Result: none.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_set_tags(const xenapi_session *session, const char *host, const xenapi_string_list *value, xenapi_error **err);
 
@@ -2694,7 +3089,8 @@ xenapi_status xenapi_host_set_tags(const xenapi_session *session, const char *ho
  * Parameters: `host`: host ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_set_address(const xenapi_session *session, const char *host, const char *value, xenapi_error **err);
 
@@ -2704,7 +3100,8 @@ xenapi_status xenapi_host_set_address(const xenapi_session *session, const char 
  * Parameters: `host`: host ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_set_hostname(const xenapi_session *session, const char *host, const char *value, xenapi_error **err);
 
@@ -2714,7 +3111,8 @@ xenapi_status xenapi_host_set_hostname(const xenapi_session *session, const char
  * Parameters: `host`: host ref (self); `value`: SR ref.
  * Result: none.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_set_crash_dump_sr(const xenapi_session *session, const char *host, const char *value, xenapi_error **err);
 
@@ -2724,7 +3122,8 @@ xenapi_status xenapi_host_set_crash_dump_sr(const xenapi_session *session, const
  * Parameters: `host`: host ref (self); `value`: SR ref.
  * Result: none.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_set_suspend_image_sr(const xenapi_session *session, const char *host, const char *value, xenapi_error **err);
 
@@ -2734,7 +3133,8 @@ xenapi_status xenapi_host_set_suspend_image_sr(const xenapi_session *session, co
  * Parameters: `host`: host ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_remove_from_logging(const xenapi_session *session, const char *host, const char *key, xenapi_error **err);
 
@@ -2744,7 +3144,8 @@ xenapi_status xenapi_host_remove_from_logging(const xenapi_session *session, con
  * Parameters: `host`: host ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_host_add_to_logging(const xenapi_session *session, const char *host, const char *key, const char *value, xenapi_error **err);
 
@@ -2754,7 +3155,8 @@ xenapi_status xenapi_host_add_to_logging(const xenapi_session *session, const ch
  * Parameters: `host`: host ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_set_logging(const xenapi_session *session, const char *host, const xenapi_string_map *value, xenapi_error **err);
 
@@ -2764,7 +3166,8 @@ xenapi_status xenapi_host_set_logging(const xenapi_session *session, const char 
  * Parameters: `host`: host ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_remove_from_other_config(const xenapi_session *session, const char *host, const char *key, xenapi_error **err);
 
@@ -2774,7 +3177,8 @@ xenapi_status xenapi_host_remove_from_other_config(const xenapi_session *session
  * Parameters: `host`: host ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_host_add_to_other_config(const xenapi_session *session, const char *host, const char *key, const char *value, xenapi_error **err);
 
@@ -2784,7 +3188,8 @@ xenapi_status xenapi_host_add_to_other_config(const xenapi_session *session, con
  * Parameters: `host`: host ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_set_other_config(const xenapi_session *session, const char *host, const xenapi_string_map *value, xenapi_error **err);
 
@@ -2794,7 +3199,8 @@ xenapi_status xenapi_host_set_other_config(const xenapi_session *session, const 
  * Parameters: `host`: host ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_set_name_description(const xenapi_session *session, const char *host, const char *value, xenapi_error **err);
 
@@ -2804,7 +3210,8 @@ xenapi_status xenapi_host_set_name_description(const xenapi_session *session, co
  * Parameters: `host`: host ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_set_name_label(const xenapi_session *session, const char *host, const char *value, xenapi_error **err);
 
@@ -2815,7 +3222,9 @@ xenapi_status xenapi_host_set_name_label(const xenapi_session *session, const ch
  * Result: `*out_result`, string.
  * Lifecycle: Prototype since 24.10.0, may change.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_last_update_hash(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -2826,7 +3235,9 @@ xenapi_status xenapi_host_get_last_update_hash(const xenapi_session *session, co
  * Result: `*out_result`, enum update_guidances set.
  * Lifecycle: Prototype since 24.10.0, may change.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_update_guidances_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_update_guidances_list_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_pending_guidances_full(const xenapi_session *session, const char *host, xenapi_update_guidances_list **out_result, xenapi_error **err);
 
@@ -2837,7 +3248,9 @@ xenapi_status xenapi_host_get_pending_guidances_full(const xenapi_session *sessi
  * Result: `*out_result`, enum update_guidances set.
  * Lifecycle: Prototype since 24.10.0, may change.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_update_guidances_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_update_guidances_list_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_pending_guidances_recommended(const xenapi_session *session, const char *host, xenapi_update_guidances_list **out_result, xenapi_error **err);
 
@@ -2848,7 +3261,8 @@ xenapi_status xenapi_host_get_pending_guidances_recommended(const xenapi_session
  * Result: `*out_result`, enum host_numa_affinity_policy.
  * Lifecycle: Prototype since 24.0.0, may change.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_numa_affinity_policy(const xenapi_session *session, const char *host, xenapi_host_numa_affinity_policy *out_result, xenapi_error **err);
 
@@ -2859,7 +3273,8 @@ xenapi_status xenapi_host_get_numa_affinity_policy(const xenapi_session *session
  * Result: `*out_result`, enum latest_synced_updates_applied_state.
  * Lifecycle: Prototype since 23.18.0, may change.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_latest_synced_updates_applied(const xenapi_session *session, const char *host, xenapi_latest_synced_updates_applied_state *out_result, xenapi_error **err);
 
@@ -2870,7 +3285,8 @@ xenapi_status xenapi_host_get_latest_synced_updates_applied(const xenapi_session
  * Result: `*out_result`, bool.
  * Lifecycle: Prototype since 22.27.0, may change.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_https_only(const xenapi_session *session, const char *host, bool *out_result, xenapi_error **err);
 
@@ -2881,7 +3297,8 @@ xenapi_status xenapi_host_get_https_only(const xenapi_session *session, const ch
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  * Lifecycle: Prototype since 22.20.0, may change.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_last_software_update(const xenapi_session *session, const char *host, int64_t *out_result, xenapi_error **err);
 
@@ -2891,7 +3308,8 @@ xenapi_status xenapi_host_get_last_software_update(const xenapi_session *session
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_tls_verification_enabled(const xenapi_session *session, const char *host, bool *out_result, xenapi_error **err);
 
@@ -2901,7 +3319,9 @@ xenapi_status xenapi_host_get_tls_verification_enabled(const xenapi_session *ses
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, enum update_guidances set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_update_guidances_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_update_guidances_list_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_pending_guidances(const xenapi_session *session, const char *host, xenapi_update_guidances_list **out_result, xenapi_error **err);
 
@@ -2911,7 +3331,9 @@ xenapi_status xenapi_host_get_pending_guidances(const xenapi_session *session, c
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_editions(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -2921,7 +3343,9 @@ xenapi_status xenapi_host_get_editions(const xenapi_session *session, const char
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, Certificate ref set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_certificates(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -2932,7 +3356,9 @@ xenapi_status xenapi_host_get_certificates(const xenapi_session *session, const 
  * Result: `*out_result`, string.
  * Lifecycle: Deprecated since 22.16.0.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_uefi_certificates(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -2942,7 +3368,8 @@ xenapi_status xenapi_host_get_uefi_certificates(const xenapi_session *session, c
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_multipathing(const xenapi_session *session, const char *host, bool *out_result, xenapi_error **err);
 
@@ -2952,7 +3379,9 @@ xenapi_status xenapi_host_get_multipathing(const xenapi_session *session, const 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_iscsi_iqn(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -2962,7 +3391,9 @@ xenapi_status xenapi_host_get_iscsi_iqn(const xenapi_session *session, const cha
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, Feature ref set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_features(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -2972,7 +3403,9 @@ xenapi_status xenapi_host_get_features(const xenapi_session *session, const char
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, pool_update ref set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_updates_requiring_reboot(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -2982,7 +3415,9 @@ xenapi_status xenapi_host_get_updates_requiring_reboot(const xenapi_session *ses
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, VM ref.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_control_domain(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -2992,7 +3427,9 @@ xenapi_status xenapi_host_get_control_domain(const xenapi_session *session, cons
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, int set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_int64_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_int64_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_virtual_hardware_platform_versions(const xenapi_session *session, const char *host, xenapi_int64_list **out_result, xenapi_error **err);
 
@@ -3002,7 +3439,8 @@ xenapi_status xenapi_host_get_virtual_hardware_platform_versions(const xenapi_se
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, enum host_display.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_display(const xenapi_session *session, const char *host, xenapi_host_display *out_result, xenapi_error **err);
 
@@ -3012,7 +3450,9 @@ xenapi_status xenapi_host_get_display(const xenapi_session *session, const char 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_guest_vcpus_params(const xenapi_session *session, const char *host, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3023,7 +3463,8 @@ xenapi_status xenapi_host_get_guest_vcpus_params(const xenapi_session *session, 
  * Result: `*out_result`, bool.
  * Lifecycle: Deprecated since stockholm.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_ssl_legacy(const xenapi_session *session, const char *host, bool *out_result, xenapi_error **err);
 
@@ -3033,7 +3474,9 @@ xenapi_status xenapi_host_get_ssl_legacy(const xenapi_session *session, const ch
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, PUSB ref set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_pusbs(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3043,7 +3486,9 @@ xenapi_status xenapi_host_get_pusbs(const xenapi_session *session, const char *h
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, PGPU ref set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_pgpus(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3053,7 +3498,9 @@ xenapi_status xenapi_host_get_pgpus(const xenapi_session *session, const char *h
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, PCI ref set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_pcis(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3063,7 +3510,9 @@ xenapi_status xenapi_host_get_pcis(const xenapi_session *session, const char *ho
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_chipset_info(const xenapi_session *session, const char *host, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3073,7 +3522,9 @@ xenapi_status xenapi_host_get_chipset_info(const xenapi_session *session, const 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, SR ref.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_local_cache_sr(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -3083,7 +3534,9 @@ xenapi_status xenapi_host_get_local_cache_sr(const xenapi_session *session, cons
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_power_on_config(const xenapi_session *session, const char *host, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3093,7 +3546,9 @@ xenapi_status xenapi_host_get_power_on_config(const xenapi_session *session, con
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_power_on_mode(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -3103,7 +3558,9 @@ xenapi_status xenapi_host_get_power_on_mode(const xenapi_session *session, const
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_bios_strings(const xenapi_session *session, const char *host, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3113,7 +3570,9 @@ xenapi_status xenapi_host_get_bios_strings(const xenapi_session *session, const 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_license_server(const xenapi_session *session, const char *host, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3123,7 +3582,9 @@ xenapi_status xenapi_host_get_license_server(const xenapi_session *session, cons
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_edition(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -3133,7 +3594,9 @@ xenapi_status xenapi_host_get_edition(const xenapi_session *session, const char 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_external_auth_configuration(const xenapi_session *session, const char *host, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3143,7 +3606,9 @@ xenapi_status xenapi_host_get_external_auth_configuration(const xenapi_session *
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_external_auth_service_name(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -3153,7 +3618,9 @@ xenapi_status xenapi_host_get_external_auth_service_name(const xenapi_session *s
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_external_auth_type(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -3163,7 +3630,9 @@ xenapi_status xenapi_host_get_external_auth_type(const xenapi_session *session, 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_tags(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3173,7 +3642,9 @@ xenapi_status xenapi_host_get_tags(const xenapi_session *session, const char *ho
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (string -> blob ref) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_blobs(const xenapi_session *session, const char *host, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3183,7 +3654,9 @@ xenapi_status xenapi_host_get_blobs(const xenapi_session *session, const char *h
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_ha_network_peers(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3193,7 +3666,9 @@ xenapi_status xenapi_host_get_ha_network_peers(const xenapi_session *session, co
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_ha_statefiles(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3203,7 +3678,9 @@ xenapi_status xenapi_host_get_ha_statefiles(const xenapi_session *session, const
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_license_params(const xenapi_session *session, const char *host, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3213,7 +3690,9 @@ xenapi_status xenapi_host_get_license_params(const xenapi_session *session, cons
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, host_metrics ref.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_metrics(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -3223,7 +3702,9 @@ xenapi_status xenapi_host_get_metrics(const xenapi_session *session, const char 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_address(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -3233,7 +3714,9 @@ xenapi_status xenapi_host_get_address(const xenapi_session *session, const char 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_hostname(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -3243,7 +3726,9 @@ xenapi_status xenapi_host_get_hostname(const xenapi_session *session, const char
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_cpu_info(const xenapi_session *session, const char *host, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3253,7 +3738,9 @@ xenapi_status xenapi_host_get_cpu_info(const xenapi_session *session, const char
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, host_cpu ref set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_host_cpus(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3263,7 +3750,9 @@ xenapi_status xenapi_host_get_host_cpus(const xenapi_session *session, const cha
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, PBD ref set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_pbds(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3273,7 +3762,9 @@ xenapi_status xenapi_host_get_pbds(const xenapi_session *session, const char *ho
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, pool_update ref set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_updates(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3284,7 +3775,9 @@ xenapi_status xenapi_host_get_updates(const xenapi_session *session, const char 
  * Result: `*out_result`, host_patch ref set.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_patches(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3294,7 +3787,9 @@ xenapi_status xenapi_host_get_patches(const xenapi_session *session, const char 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, host_crashdump ref set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_crashdumps(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3304,7 +3799,9 @@ xenapi_status xenapi_host_get_crashdumps(const xenapi_session *session, const ch
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, SR ref.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_crash_dump_sr(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -3314,7 +3811,9 @@ xenapi_status xenapi_host_get_crash_dump_sr(const xenapi_session *session, const
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, SR ref.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_suspend_image_sr(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -3324,7 +3823,9 @@ xenapi_status xenapi_host_get_suspend_image_sr(const xenapi_session *session, co
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, PIF ref set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_pifs(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3334,7 +3835,9 @@ xenapi_status xenapi_host_get_pifs(const xenapi_session *session, const char *ho
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_logging(const xenapi_session *session, const char *host, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3344,7 +3847,9 @@ xenapi_status xenapi_host_get_logging(const xenapi_session *session, const char 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, VM ref set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_resident_vms(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3354,7 +3859,9 @@ xenapi_status xenapi_host_get_resident_vms(const xenapi_session *session, const 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_supported_bootloaders(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3364,7 +3871,9 @@ xenapi_status xenapi_host_get_supported_bootloaders(const xenapi_session *sessio
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_sched_policy(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -3374,7 +3883,9 @@ xenapi_status xenapi_host_get_sched_policy(const xenapi_session *session, const 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_cpu_configuration(const xenapi_session *session, const char *host, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3384,7 +3895,9 @@ xenapi_status xenapi_host_get_cpu_configuration(const xenapi_session *session, c
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_capabilities(const xenapi_session *session, const char *host, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3394,7 +3907,9 @@ xenapi_status xenapi_host_get_capabilities(const xenapi_session *session, const 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_other_config(const xenapi_session *session, const char *host, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3404,7 +3919,9 @@ xenapi_status xenapi_host_get_other_config(const xenapi_session *session, const 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_software_version(const xenapi_session *session, const char *host, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3414,7 +3931,8 @@ xenapi_status xenapi_host_get_software_version(const xenapi_session *session, co
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_enabled(const xenapi_session *session, const char *host, bool *out_result, xenapi_error **err);
 
@@ -3424,7 +3942,9 @@ xenapi_status xenapi_host_get_enabled(const xenapi_session *session, const char 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_api_version_vendor_implementation(const xenapi_session *session, const char *host, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3434,7 +3954,9 @@ xenapi_status xenapi_host_get_api_version_vendor_implementation(const xenapi_ses
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_api_version_vendor(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -3444,7 +3966,8 @@ xenapi_status xenapi_host_get_api_version_vendor(const xenapi_session *session, 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_api_version_minor(const xenapi_session *session, const char *host, int64_t *out_result, xenapi_error **err);
 
@@ -3454,7 +3977,8 @@ xenapi_status xenapi_host_get_api_version_minor(const xenapi_session *session, c
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_api_version_major(const xenapi_session *session, const char *host, int64_t *out_result, xenapi_error **err);
 
@@ -3464,7 +3988,9 @@ xenapi_status xenapi_host_get_api_version_major(const xenapi_session *session, c
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, (string -> enum host_allowed_operations) map.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_host_allowed_operations_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_host_allowed_operations_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_current_operations(const xenapi_session *session, const char *host, xenapi_string_host_allowed_operations_map **out_result, xenapi_error **err);
 
@@ -3474,7 +4000,9 @@ xenapi_status xenapi_host_get_current_operations(const xenapi_session *session, 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, enum host_allowed_operations set.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_host_allowed_operations_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_host_allowed_operations_list_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_allowed_operations(const xenapi_session *session, const char *host, xenapi_host_allowed_operations_list **out_result, xenapi_error **err);
 
@@ -3484,7 +4012,8 @@ xenapi_status xenapi_host_get_allowed_operations(const xenapi_session *session, 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_memory_overhead(const xenapi_session *session, const char *host, int64_t *out_result, xenapi_error **err);
 
@@ -3494,7 +4023,9 @@ xenapi_status xenapi_host_get_memory_overhead(const xenapi_session *session, con
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_name_description(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -3504,7 +4035,9 @@ xenapi_status xenapi_host_get_name_description(const xenapi_session *session, co
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_name_label(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -3514,7 +4047,9 @@ xenapi_status xenapi_host_get_name_label(const xenapi_session *session, const ch
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_uuid(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
@@ -3524,7 +4059,9 @@ xenapi_status xenapi_host_get_uuid(const xenapi_session *session, const char *ho
  * Parameters: `label`: string.
  * Result: `*out_result`, host ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3534,7 +4071,9 @@ xenapi_status xenapi_host_get_by_name_label(const xenapi_session *session, const
  * Parameters: `uuid`: string.
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -3544,7 +4083,9 @@ xenapi_status xenapi_host_get_by_uuid(const xenapi_session *session, const char 
  * Parameters: `host`: host ref (self).
  * Result: `*out_result`, host record.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_host_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_host_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_get_record(const xenapi_session *session, const char *host, xenapi_host_record **out_result, xenapi_error **err);
 

@@ -13,7 +13,8 @@ extern "C" {
 /* Lifecycle: Deprecated since midnight-ride. */
 
 /**
- * A new a `host_cpu` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `host_cpu` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_host_cpu_record_free`.
  */
@@ -29,7 +30,8 @@ void xenapi_host_cpu_record_free(xenapi_host_cpu_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_cpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_cpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_cpu_record_uuid(const xenapi_host_cpu_record *rec);
 
@@ -43,7 +45,8 @@ xenapi_status xenapi_host_cpu_record_set_uuid(xenapi_host_cpu_record *rec, const
 /**
  * The field `host`: host ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_cpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_cpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_cpu_record_host(const xenapi_host_cpu_record *rec);
 
@@ -71,7 +74,8 @@ xenapi_status xenapi_host_cpu_record_set_number(xenapi_host_cpu_record *rec, int
 /**
  * The field `vendor`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_cpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_cpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_cpu_record_vendor(const xenapi_host_cpu_record *rec);
 
@@ -99,7 +103,8 @@ xenapi_status xenapi_host_cpu_record_set_speed(xenapi_host_cpu_record *rec, int6
 /**
  * The field `modelname`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_cpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_cpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_cpu_record_modelname(const xenapi_host_cpu_record *rec);
 
@@ -141,7 +146,8 @@ xenapi_status xenapi_host_cpu_record_set_model(xenapi_host_cpu_record *rec, int6
 /**
  * The field `stepping`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_cpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_cpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_cpu_record_stepping(const xenapi_host_cpu_record *rec);
 
@@ -155,7 +161,8 @@ xenapi_status xenapi_host_cpu_record_set_stepping(xenapi_host_cpu_record *rec, c
 /**
  * The field `flags`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_cpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_cpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_cpu_record_flags(const xenapi_host_cpu_record *rec);
 
@@ -169,7 +176,8 @@ xenapi_status xenapi_host_cpu_record_set_flags(xenapi_host_cpu_record *rec, cons
 /**
  * The field `features`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_cpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_cpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_cpu_record_features(const xenapi_host_cpu_record *rec);
 
@@ -197,7 +205,8 @@ xenapi_status xenapi_host_cpu_record_set_utilisation(xenapi_host_cpu_record *rec
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_cpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_cpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_cpu_record_other_config(const xenapi_host_cpu_record *rec);
 
@@ -209,7 +218,8 @@ const xenapi_string_map *xenapi_host_cpu_record_other_config(const xenapi_host_c
 xenapi_status xenapi_host_cpu_record_set_other_config(xenapi_host_cpu_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -222,7 +232,9 @@ const xenapi_value *xenapi_host_cpu_record_extra(const xenapi_host_cpu_record *r
  * Result: `*out_result`, (host_cpu ref -> host_cpu record) map.
  * Lifecycle: Deprecated since midnight-ride.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_host_cpu_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_host_cpu_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_cpu_get_all_records(const xenapi_session *session, xenapi_host_cpu_record_map **out_result, xenapi_error **err);
 
@@ -233,7 +245,9 @@ xenapi_status xenapi_host_cpu_get_all_records(const xenapi_session *session, xen
  * Result: `*out_result`, host_cpu ref set.
  * Lifecycle: Deprecated since midnight-ride.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_cpu_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -243,7 +257,8 @@ xenapi_status xenapi_host_cpu_get_all(const xenapi_session *session, xenapi_stri
  * Parameters: `host_cpu`: host_cpu ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `host_cpu`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu`, `key` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_cpu_remove_from_other_config(const xenapi_session *session, const char *host_cpu, const char *key, xenapi_error **err);
 
@@ -253,7 +268,8 @@ xenapi_status xenapi_host_cpu_remove_from_other_config(const xenapi_session *ses
  * Parameters: `host_cpu`: host_cpu ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `host_cpu`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu`, `key`, `value` are borrowed (read during the call only). `*err`
+ * as for every fallible function.
  */
 xenapi_status xenapi_host_cpu_add_to_other_config(const xenapi_session *session, const char *host_cpu, const char *key, const char *value, xenapi_error **err);
 
@@ -263,7 +279,8 @@ xenapi_status xenapi_host_cpu_add_to_other_config(const xenapi_session *session,
  * Parameters: `host_cpu`: host_cpu ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `host_cpu`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_cpu_set_other_config(const xenapi_session *session, const char *host_cpu, const xenapi_string_map *value, xenapi_error **err);
 
@@ -273,7 +290,9 @@ xenapi_status xenapi_host_cpu_set_other_config(const xenapi_session *session, co
  * Parameters: `host_cpu`: host_cpu ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_cpu_get_other_config(const xenapi_session *session, const char *host_cpu, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -283,7 +302,9 @@ xenapi_status xenapi_host_cpu_get_other_config(const xenapi_session *session, co
  * Parameters: `host_cpu`: host_cpu ref (self).
  * Result: `*out_result`, float.
  *
- * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_cpu_get_utilisation(const xenapi_session *session, const char *host_cpu, double *out_result, xenapi_error **err);
 
@@ -293,7 +314,9 @@ xenapi_status xenapi_host_cpu_get_utilisation(const xenapi_session *session, con
  * Parameters: `host_cpu`: host_cpu ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_cpu_get_features(const xenapi_session *session, const char *host_cpu, char **out_result, xenapi_error **err);
 
@@ -303,7 +326,9 @@ xenapi_status xenapi_host_cpu_get_features(const xenapi_session *session, const 
  * Parameters: `host_cpu`: host_cpu ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_cpu_get_flags(const xenapi_session *session, const char *host_cpu, char **out_result, xenapi_error **err);
 
@@ -313,7 +338,9 @@ xenapi_status xenapi_host_cpu_get_flags(const xenapi_session *session, const cha
  * Parameters: `host_cpu`: host_cpu ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_cpu_get_stepping(const xenapi_session *session, const char *host_cpu, char **out_result, xenapi_error **err);
 
@@ -323,7 +350,9 @@ xenapi_status xenapi_host_cpu_get_stepping(const xenapi_session *session, const 
  * Parameters: `host_cpu`: host_cpu ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_cpu_get_model(const xenapi_session *session, const char *host_cpu, int64_t *out_result, xenapi_error **err);
 
@@ -333,7 +362,9 @@ xenapi_status xenapi_host_cpu_get_model(const xenapi_session *session, const cha
  * Parameters: `host_cpu`: host_cpu ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_cpu_get_family(const xenapi_session *session, const char *host_cpu, int64_t *out_result, xenapi_error **err);
 
@@ -343,7 +374,9 @@ xenapi_status xenapi_host_cpu_get_family(const xenapi_session *session, const ch
  * Parameters: `host_cpu`: host_cpu ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_cpu_get_modelname(const xenapi_session *session, const char *host_cpu, char **out_result, xenapi_error **err);
 
@@ -353,7 +386,9 @@ xenapi_status xenapi_host_cpu_get_modelname(const xenapi_session *session, const
  * Parameters: `host_cpu`: host_cpu ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_cpu_get_speed(const xenapi_session *session, const char *host_cpu, int64_t *out_result, xenapi_error **err);
 
@@ -363,7 +398,9 @@ xenapi_status xenapi_host_cpu_get_speed(const xenapi_session *session, const cha
  * Parameters: `host_cpu`: host_cpu ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_cpu_get_vendor(const xenapi_session *session, const char *host_cpu, char **out_result, xenapi_error **err);
 
@@ -373,7 +410,9 @@ xenapi_status xenapi_host_cpu_get_vendor(const xenapi_session *session, const ch
  * Parameters: `host_cpu`: host_cpu ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_cpu_get_number(const xenapi_session *session, const char *host_cpu, int64_t *out_result, xenapi_error **err);
 
@@ -383,7 +422,9 @@ xenapi_status xenapi_host_cpu_get_number(const xenapi_session *session, const ch
  * Parameters: `host_cpu`: host_cpu ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_cpu_get_host(const xenapi_session *session, const char *host_cpu, char **out_result, xenapi_error **err);
 
@@ -393,7 +434,9 @@ xenapi_status xenapi_host_cpu_get_host(const xenapi_session *session, const char
  * Parameters: `host_cpu`: host_cpu ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_cpu_get_uuid(const xenapi_session *session, const char *host_cpu, char **out_result, xenapi_error **err);
 
@@ -404,7 +447,9 @@ xenapi_status xenapi_host_cpu_get_uuid(const xenapi_session *session, const char
  * Result: `*out_result`, host_cpu ref.
  * Lifecycle: Deprecated since midnight-ride.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_cpu_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -415,7 +460,9 @@ xenapi_status xenapi_host_cpu_get_by_uuid(const xenapi_session *session, const c
  * Result: `*out_result`, host_cpu record.
  * Lifecycle: Deprecated since midnight-ride.
  *
- * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_host_cpu_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_cpu` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_host_cpu_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_cpu_get_record(const xenapi_session *session, const char *host_cpu, xenapi_host_cpu_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `host_crashdump` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `host_crashdump` record with every field at its default (empty strings, 0, false, empty
+ * lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_host_crashdump_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_host_crashdump_record_free(xenapi_host_crashdump_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_crashdump_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_crashdump_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_crashdump_record_uuid(const xenapi_host_crashdump_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_host_crashdump_record_set_uuid(xenapi_host_crashdump_record
 /**
  * The field `host`: host ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_crashdump_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_crashdump_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_crashdump_record_host(const xenapi_host_crashdump_record *rec);
 
@@ -83,7 +86,8 @@ xenapi_status xenapi_host_crashdump_record_set_size(xenapi_host_crashdump_record
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_crashdump_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_crashdump_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_crashdump_record_other_config(const xenapi_host_crashdump_record *rec);
 
@@ -95,7 +99,8 @@ const xenapi_string_map *xenapi_host_crashdump_record_other_config(const xenapi_
 xenapi_status xenapi_host_crashdump_record_set_other_config(xenapi_host_crashdump_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -107,7 +112,9 @@ const xenapi_value *xenapi_host_crashdump_record_extra(const xenapi_host_crashdu
  * Parameters: none but the session.
  * Result: `*out_result`, (host_crashdump ref -> host_crashdump record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_host_crashdump_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_host_crashdump_record_map_free; on failure it is left as
+ * it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_crashdump_get_all_records(const xenapi_session *session, xenapi_host_crashdump_record_map **out_result, xenapi_error **err);
 
@@ -117,27 +124,35 @@ xenapi_status xenapi_host_crashdump_get_all_records(const xenapi_session *sessio
  * Parameters: none but the session.
  * Result: `*out_result`, host_crashdump ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_crashdump_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `host_crashdump.upload`.
  *
- * Parameters: `host_crashdump`: host_crashdump ref (self); `url`: string; `options`: (string -> string) map.
+ * Parameters: `host_crashdump`: host_crashdump ref (self); `url`: string; `options`: (string ->
+ * string) map.
  * Result: none.
  *
- * Ownership: `session`, `host_crashdump`, `url`, `options` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host_crashdump`, `url`, `options` are borrowed (read during the call
+ * only). `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_crashdump_upload(const xenapi_session *session, const char *host_crashdump, const char *url, const xenapi_string_map *options, xenapi_error **err);
 
 /**
- * Calls `Async.host_crashdump.upload`: `host_crashdump.upload` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host_crashdump.upload`: `host_crashdump.upload` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `host_crashdump`: host_crashdump ref (self); `url`: string; `options`: (string -> string) map.
+ * Parameters: `host_crashdump`: host_crashdump ref (self); `url`: string; `options`: (string ->
+ * string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host_crashdump`, `url`, `options` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_crashdump`, `url`, `options` are borrowed (read during the call
+ * only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_crashdump_upload(const xenapi_session *session, const char *host_crashdump, const char *url, const xenapi_string_map *options, char **out_task, xenapi_error **err);
 
@@ -147,17 +162,21 @@ xenapi_status xenapi_async_host_crashdump_upload(const xenapi_session *session, 
  * Parameters: `host_crashdump`: host_crashdump ref (self).
  * Result: none.
  *
- * Ownership: `session`, `host_crashdump` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host_crashdump` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_crashdump_destroy(const xenapi_session *session, const char *host_crashdump, xenapi_error **err);
 
 /**
- * Calls `Async.host_crashdump.destroy`: `host_crashdump.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host_crashdump.destroy`: `host_crashdump.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host_crashdump`: host_crashdump ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host_crashdump` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_crashdump` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_crashdump_destroy(const xenapi_session *session, const char *host_crashdump, char **out_task, xenapi_error **err);
 
@@ -167,7 +186,8 @@ xenapi_status xenapi_async_host_crashdump_destroy(const xenapi_session *session,
  * Parameters: `host_crashdump`: host_crashdump ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `host_crashdump`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host_crashdump`, `key` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_host_crashdump_remove_from_other_config(const xenapi_session *session, const char *host_crashdump, const char *key, xenapi_error **err);
 
@@ -177,7 +197,8 @@ xenapi_status xenapi_host_crashdump_remove_from_other_config(const xenapi_sessio
  * Parameters: `host_crashdump`: host_crashdump ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `host_crashdump`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host_crashdump`, `key`, `value` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_crashdump_add_to_other_config(const xenapi_session *session, const char *host_crashdump, const char *key, const char *value, xenapi_error **err);
 
@@ -187,7 +208,8 @@ xenapi_status xenapi_host_crashdump_add_to_other_config(const xenapi_session *se
  * Parameters: `host_crashdump`: host_crashdump ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `host_crashdump`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host_crashdump`, `value` are borrowed (read during the call only). `*err`
+ * as for every fallible function.
  */
 xenapi_status xenapi_host_crashdump_set_other_config(const xenapi_session *session, const char *host_crashdump, const xenapi_string_map *value, xenapi_error **err);
 
@@ -197,7 +219,9 @@ xenapi_status xenapi_host_crashdump_set_other_config(const xenapi_session *sessi
  * Parameters: `host_crashdump`: host_crashdump ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host_crashdump` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_crashdump` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_crashdump_get_other_config(const xenapi_session *session, const char *host_crashdump, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -207,7 +231,9 @@ xenapi_status xenapi_host_crashdump_get_other_config(const xenapi_session *sessi
  * Parameters: `host_crashdump`: host_crashdump ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `host_crashdump` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_crashdump` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_crashdump_get_size(const xenapi_session *session, const char *host_crashdump, int64_t *out_result, xenapi_error **err);
 
@@ -217,7 +243,9 @@ xenapi_status xenapi_host_crashdump_get_size(const xenapi_session *session, cons
  * Parameters: `host_crashdump`: host_crashdump ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `host_crashdump` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_crashdump` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_crashdump_get_timestamp(const xenapi_session *session, const char *host_crashdump, int64_t *out_result, xenapi_error **err);
 
@@ -227,7 +255,9 @@ xenapi_status xenapi_host_crashdump_get_timestamp(const xenapi_session *session,
  * Parameters: `host_crashdump`: host_crashdump ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `host_crashdump` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_crashdump` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_crashdump_get_host(const xenapi_session *session, const char *host_crashdump, char **out_result, xenapi_error **err);
 
@@ -237,7 +267,9 @@ xenapi_status xenapi_host_crashdump_get_host(const xenapi_session *session, cons
  * Parameters: `host_crashdump`: host_crashdump ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host_crashdump` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_crashdump` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_crashdump_get_uuid(const xenapi_session *session, const char *host_crashdump, char **out_result, xenapi_error **err);
 
@@ -247,7 +279,9 @@ xenapi_status xenapi_host_crashdump_get_uuid(const xenapi_session *session, cons
  * Parameters: `uuid`: string.
  * Result: `*out_result`, host_crashdump ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_crashdump_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -257,7 +291,9 @@ xenapi_status xenapi_host_crashdump_get_by_uuid(const xenapi_session *session, c
  * Parameters: `host_crashdump`: host_crashdump ref (self).
  * Result: `*out_result`, host_crashdump record.
  *
- * Ownership: `session`, `host_crashdump` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_host_crashdump_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_crashdump` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_host_crashdump_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_crashdump_get_record(const xenapi_session *session, const char *host_crashdump, xenapi_host_crashdump_record **out_result, xenapi_error **err);
 

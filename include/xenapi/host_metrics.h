@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `host_metrics` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `host_metrics` record with every field at its default (empty strings, 0, false, empty
+ * lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_host_metrics_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_host_metrics_record_free(xenapi_host_metrics_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_metrics_record_uuid(const xenapi_host_metrics_record *rec);
 
@@ -98,7 +100,8 @@ xenapi_status xenapi_host_metrics_record_set_last_updated(xenapi_host_metrics_re
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_metrics_record_other_config(const xenapi_host_metrics_record *rec);
 
@@ -110,7 +113,8 @@ const xenapi_string_map *xenapi_host_metrics_record_other_config(const xenapi_ho
 xenapi_status xenapi_host_metrics_record_set_other_config(xenapi_host_metrics_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -122,7 +126,9 @@ const xenapi_value *xenapi_host_metrics_record_extra(const xenapi_host_metrics_r
  * Parameters: none but the session.
  * Result: `*out_result`, (host_metrics ref -> host_metrics record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_host_metrics_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_host_metrics_record_map_free; on failure it is left as
+ * it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_metrics_get_all_records(const xenapi_session *session, xenapi_host_metrics_record_map **out_result, xenapi_error **err);
 
@@ -132,7 +138,9 @@ xenapi_status xenapi_host_metrics_get_all_records(const xenapi_session *session,
  * Parameters: none but the session.
  * Result: `*out_result`, host_metrics ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_metrics_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -142,7 +150,8 @@ xenapi_status xenapi_host_metrics_get_all(const xenapi_session *session, xenapi_
  * Parameters: `host_metrics`: host_metrics ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `host_metrics`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host_metrics`, `key` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_host_metrics_remove_from_other_config(const xenapi_session *session, const char *host_metrics, const char *key, xenapi_error **err);
 
@@ -152,7 +161,8 @@ xenapi_status xenapi_host_metrics_remove_from_other_config(const xenapi_session 
  * Parameters: `host_metrics`: host_metrics ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `host_metrics`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host_metrics`, `key`, `value` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_metrics_add_to_other_config(const xenapi_session *session, const char *host_metrics, const char *key, const char *value, xenapi_error **err);
 
@@ -162,7 +172,8 @@ xenapi_status xenapi_host_metrics_add_to_other_config(const xenapi_session *sess
  * Parameters: `host_metrics`: host_metrics ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `host_metrics`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host_metrics`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_host_metrics_set_other_config(const xenapi_session *session, const char *host_metrics, const xenapi_string_map *value, xenapi_error **err);
 
@@ -172,7 +183,9 @@ xenapi_status xenapi_host_metrics_set_other_config(const xenapi_session *session
  * Parameters: `host_metrics`: host_metrics ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_metrics_get_other_config(const xenapi_session *session, const char *host_metrics, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -182,7 +195,9 @@ xenapi_status xenapi_host_metrics_get_other_config(const xenapi_session *session
  * Parameters: `host_metrics`: host_metrics ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `host_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_metrics_get_last_updated(const xenapi_session *session, const char *host_metrics, int64_t *out_result, xenapi_error **err);
 
@@ -192,7 +207,9 @@ xenapi_status xenapi_host_metrics_get_last_updated(const xenapi_session *session
  * Parameters: `host_metrics`: host_metrics ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `host_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_metrics_get_live(const xenapi_session *session, const char *host_metrics, bool *out_result, xenapi_error **err);
 
@@ -203,7 +220,9 @@ xenapi_status xenapi_host_metrics_get_live(const xenapi_session *session, const 
  * Result: `*out_result`, int.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `host_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_metrics_get_memory_free(const xenapi_session *session, const char *host_metrics, int64_t *out_result, xenapi_error **err);
 
@@ -213,7 +232,9 @@ xenapi_status xenapi_host_metrics_get_memory_free(const xenapi_session *session,
  * Parameters: `host_metrics`: host_metrics ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `host_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_metrics_get_memory_total(const xenapi_session *session, const char *host_metrics, int64_t *out_result, xenapi_error **err);
 
@@ -223,7 +244,9 @@ xenapi_status xenapi_host_metrics_get_memory_total(const xenapi_session *session
  * Parameters: `host_metrics`: host_metrics ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host_metrics` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_metrics_get_uuid(const xenapi_session *session, const char *host_metrics, char **out_result, xenapi_error **err);
 
@@ -233,7 +256,9 @@ xenapi_status xenapi_host_metrics_get_uuid(const xenapi_session *session, const 
  * Parameters: `uuid`: string.
  * Result: `*out_result`, host_metrics ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_metrics_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -243,7 +268,9 @@ xenapi_status xenapi_host_metrics_get_by_uuid(const xenapi_session *session, con
  * Parameters: `host_metrics`: host_metrics ref (self).
  * Result: `*out_result`, host_metrics record.
  *
- * Ownership: `session`, `host_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_host_metrics_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_host_metrics_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_metrics_get_record(const xenapi_session *session, const char *host_metrics, xenapi_host_metrics_record **out_result, xenapi_error **err);
 

@@ -13,7 +13,8 @@ extern "C" {
 /* Lifecycle: Deprecated since ely. */
 
 /**
- * A new a `host_patch` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `host_patch` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_host_patch_record_free`.
  */
@@ -29,7 +30,8 @@ void xenapi_host_patch_record_free(xenapi_host_patch_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_patch_record_uuid(const xenapi_host_patch_record *rec);
 
@@ -43,7 +45,8 @@ xenapi_status xenapi_host_patch_record_set_uuid(xenapi_host_patch_record *rec, c
 /**
  * The field `name_label`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_patch_record_name_label(const xenapi_host_patch_record *rec);
 
@@ -57,7 +60,8 @@ xenapi_status xenapi_host_patch_record_set_name_label(xenapi_host_patch_record *
 /**
  * The field `name_description`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_patch_record_name_description(const xenapi_host_patch_record *rec);
 
@@ -71,7 +75,8 @@ xenapi_status xenapi_host_patch_record_set_name_description(xenapi_host_patch_re
 /**
  * The field `version`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_patch_record_version(const xenapi_host_patch_record *rec);
 
@@ -85,7 +90,8 @@ xenapi_status xenapi_host_patch_record_set_version(xenapi_host_patch_record *rec
 /**
  * The field `host`: host ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_patch_record_host(const xenapi_host_patch_record *rec);
 
@@ -141,7 +147,8 @@ xenapi_status xenapi_host_patch_record_set_size(xenapi_host_patch_record *rec, i
 /**
  * The field `pool_patch`: pool_patch ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_host_patch_record_pool_patch(const xenapi_host_patch_record *rec);
 
@@ -155,7 +162,8 @@ xenapi_status xenapi_host_patch_record_set_pool_patch(xenapi_host_patch_record *
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_host_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_host_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_host_patch_record_other_config(const xenapi_host_patch_record *rec);
 
@@ -167,7 +175,8 @@ const xenapi_string_map *xenapi_host_patch_record_other_config(const xenapi_host
 xenapi_status xenapi_host_patch_record_set_other_config(xenapi_host_patch_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -180,7 +189,9 @@ const xenapi_value *xenapi_host_patch_record_extra(const xenapi_host_patch_recor
  * Result: `*out_result`, (host_patch ref -> host_patch record) map.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_host_patch_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_host_patch_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_patch_get_all_records(const xenapi_session *session, xenapi_host_patch_record_map **out_result, xenapi_error **err);
 
@@ -191,7 +202,9 @@ xenapi_status xenapi_host_patch_get_all_records(const xenapi_session *session, x
  * Result: `*out_result`, host_patch ref set.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_patch_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -202,18 +215,23 @@ xenapi_status xenapi_host_patch_get_all(const xenapi_session *session, xenapi_st
  * Result: `*out_result`, string.
  * Lifecycle: Deprecated since miami.
  *
- * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_patch_apply(const xenapi_session *session, const char *host_patch, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host_patch.apply`: `host_patch.apply` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host_patch.apply`: `host_patch.apply` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host_patch`: host_patch ref (self).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since miami.
  *
- * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_patch_apply(const xenapi_session *session, const char *host_patch, char **out_task, xenapi_error **err);
 
@@ -224,18 +242,22 @@ xenapi_status xenapi_async_host_patch_apply(const xenapi_session *session, const
  * Result: none.
  * Lifecycle: Deprecated since miami.
  *
- * Ownership: `session`, `host_patch` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_host_patch_destroy(const xenapi_session *session, const char *host_patch, xenapi_error **err);
 
 /**
- * Calls `Async.host_patch.destroy`: `host_patch.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host_patch.destroy`: `host_patch.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host_patch`: host_patch ref (self).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since miami.
  *
- * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_patch_destroy(const xenapi_session *session, const char *host_patch, char **out_task, xenapi_error **err);
 
@@ -245,7 +267,8 @@ xenapi_status xenapi_async_host_patch_destroy(const xenapi_session *session, con
  * Parameters: `host_patch`: host_patch ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `host_patch`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch`, `key` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_host_patch_remove_from_other_config(const xenapi_session *session, const char *host_patch, const char *key, xenapi_error **err);
 
@@ -255,7 +278,8 @@ xenapi_status xenapi_host_patch_remove_from_other_config(const xenapi_session *s
  * Parameters: `host_patch`: host_patch ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `host_patch`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch`, `key`, `value` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_patch_add_to_other_config(const xenapi_session *session, const char *host_patch, const char *key, const char *value, xenapi_error **err);
 
@@ -265,7 +289,8 @@ xenapi_status xenapi_host_patch_add_to_other_config(const xenapi_session *sessio
  * Parameters: `host_patch`: host_patch ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `host_patch`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_host_patch_set_other_config(const xenapi_session *session, const char *host_patch, const xenapi_string_map *value, xenapi_error **err);
 
@@ -275,7 +300,9 @@ xenapi_status xenapi_host_patch_set_other_config(const xenapi_session *session, 
  * Parameters: `host_patch`: host_patch ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_patch_get_other_config(const xenapi_session *session, const char *host_patch, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -285,7 +312,9 @@ xenapi_status xenapi_host_patch_get_other_config(const xenapi_session *session, 
  * Parameters: `host_patch`: host_patch ref (self).
  * Result: `*out_result`, pool_patch ref.
  *
- * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_patch_get_pool_patch(const xenapi_session *session, const char *host_patch, char **out_result, xenapi_error **err);
 
@@ -295,7 +324,9 @@ xenapi_status xenapi_host_patch_get_pool_patch(const xenapi_session *session, co
  * Parameters: `host_patch`: host_patch ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_patch_get_size(const xenapi_session *session, const char *host_patch, int64_t *out_result, xenapi_error **err);
 
@@ -305,7 +336,9 @@ xenapi_status xenapi_host_patch_get_size(const xenapi_session *session, const ch
  * Parameters: `host_patch`: host_patch ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_patch_get_timestamp_applied(const xenapi_session *session, const char *host_patch, int64_t *out_result, xenapi_error **err);
 
@@ -315,7 +348,9 @@ xenapi_status xenapi_host_patch_get_timestamp_applied(const xenapi_session *sess
  * Parameters: `host_patch`: host_patch ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_host_patch_get_applied(const xenapi_session *session, const char *host_patch, bool *out_result, xenapi_error **err);
 
@@ -325,7 +360,9 @@ xenapi_status xenapi_host_patch_get_applied(const xenapi_session *session, const
  * Parameters: `host_patch`: host_patch ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_patch_get_host(const xenapi_session *session, const char *host_patch, char **out_result, xenapi_error **err);
 
@@ -335,7 +372,9 @@ xenapi_status xenapi_host_patch_get_host(const xenapi_session *session, const ch
  * Parameters: `host_patch`: host_patch ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_patch_get_version(const xenapi_session *session, const char *host_patch, char **out_result, xenapi_error **err);
 
@@ -345,7 +384,9 @@ xenapi_status xenapi_host_patch_get_version(const xenapi_session *session, const
  * Parameters: `host_patch`: host_patch ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_patch_get_name_description(const xenapi_session *session, const char *host_patch, char **out_result, xenapi_error **err);
 
@@ -355,7 +396,9 @@ xenapi_status xenapi_host_patch_get_name_description(const xenapi_session *sessi
  * Parameters: `host_patch`: host_patch ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_patch_get_name_label(const xenapi_session *session, const char *host_patch, char **out_result, xenapi_error **err);
 
@@ -365,7 +408,9 @@ xenapi_status xenapi_host_patch_get_name_label(const xenapi_session *session, co
  * Parameters: `host_patch`: host_patch ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_patch_get_uuid(const xenapi_session *session, const char *host_patch, char **out_result, xenapi_error **err);
 
@@ -376,7 +421,9 @@ xenapi_status xenapi_host_patch_get_uuid(const xenapi_session *session, const ch
  * Result: `*out_result`, host_patch ref set.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_patch_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -387,7 +434,9 @@ xenapi_status xenapi_host_patch_get_by_name_label(const xenapi_session *session,
  * Result: `*out_result`, host_patch ref.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_patch_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -398,7 +447,9 @@ xenapi_status xenapi_host_patch_get_by_uuid(const xenapi_session *session, const
  * Result: `*out_result`, host_patch record.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_host_patch_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_host_patch_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_host_patch_get_record(const xenapi_session *session, const char *host_patch, xenapi_host_patch_record **out_result, xenapi_error **err);
 

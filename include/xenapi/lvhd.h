@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `LVHD` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `LVHD` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_lvhd_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_lvhd_record_free(xenapi_lvhd_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_lvhd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_lvhd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_lvhd_record_uuid(const xenapi_lvhd_record *rec);
 
@@ -39,7 +41,8 @@ const char *xenapi_lvhd_record_uuid(const xenapi_lvhd_record *rec);
 xenapi_status xenapi_lvhd_record_set_uuid(xenapi_lvhd_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -51,17 +54,22 @@ const xenapi_value *xenapi_lvhd_record_extra(const xenapi_lvhd_record *rec);
  * Parameters: `host`: host ref; `sr`: SR ref; `initial_allocation`: int; `allocation_quantum`: int.
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host`, `sr` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `sr` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_lvhd_enable_thin_provisioning(const xenapi_session *session, const char *host, const char *sr, int64_t initial_allocation, int64_t allocation_quantum, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.LVHD.enable_thin_provisioning`: `LVHD.enable_thin_provisioning` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.LVHD.enable_thin_provisioning`: `LVHD.enable_thin_provisioning` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `sr`: SR ref; `initial_allocation`: int; `allocation_quantum`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `sr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `sr` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_lvhd_enable_thin_provisioning(const xenapi_session *session, const char *host, const char *sr, int64_t initial_allocation, int64_t allocation_quantum, char **out_task, xenapi_error **err);
 
@@ -71,7 +79,9 @@ xenapi_status xenapi_async_lvhd_enable_thin_provisioning(const xenapi_session *s
  * Parameters: `lvhd`: LVHD ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `lvhd` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `lvhd` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_lvhd_get_uuid(const xenapi_session *session, const char *lvhd, char **out_result, xenapi_error **err);
 
@@ -81,7 +91,9 @@ xenapi_status xenapi_lvhd_get_uuid(const xenapi_session *session, const char *lv
  * Parameters: `uuid`: string.
  * Result: `*out_result`, LVHD ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_lvhd_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -91,7 +103,9 @@ xenapi_status xenapi_lvhd_get_by_uuid(const xenapi_session *session, const char 
  * Parameters: `lvhd`: LVHD ref (self).
  * Result: `*out_result`, LVHD record.
  *
- * Ownership: `session`, `lvhd` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_lvhd_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `lvhd` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_lvhd_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_lvhd_get_record(const xenapi_session *session, const char *lvhd, xenapi_lvhd_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `message` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `message` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_message_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_message_record_free(xenapi_message_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_message_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_message_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_message_record_uuid(const xenapi_message_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_message_record_set_uuid(xenapi_message_record *rec, const c
 /**
  * The field `name`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_message_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_message_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_message_record_name(const xenapi_message_record *rec);
 
@@ -74,14 +77,16 @@ xenapi_status xenapi_message_record_set_priority(xenapi_message_record *rec, int
 xenapi_cls xenapi_message_record_cls(const xenapi_message_record *rec);
 
 /**
- * The wire text of the field `cls` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `cls` (also a value this library does not know; "" when the server did
+ * not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_message_record_cls_name(const xenapi_message_record *rec);
 
 /**
- * Sets the field `cls` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `cls` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -90,7 +95,8 @@ xenapi_status xenapi_message_record_set_cls(xenapi_message_record *rec, xenapi_c
 /**
  * The field `obj_uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_message_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_message_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_message_record_obj_uuid(const xenapi_message_record *rec);
 
@@ -118,7 +124,8 @@ xenapi_status xenapi_message_record_set_timestamp(xenapi_message_record *rec, in
 /**
  * The field `body`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_message_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_message_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_message_record_body(const xenapi_message_record *rec);
 
@@ -130,7 +137,8 @@ const char *xenapi_message_record_body(const xenapi_message_record *rec);
 xenapi_status xenapi_message_record_set_body(xenapi_message_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -142,17 +150,22 @@ const xenapi_value *xenapi_message_record_extra(const xenapi_message_record *rec
  * Parameters: `expr`: string.
  * Result: `*out_result`, (message ref -> message record) map.
  *
- * Ownership: `session`, `expr` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_message_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `expr` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_message_record_map_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_message_get_all_records_where(const xenapi_session *session, const char *expr, xenapi_message_record_map **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.message.get_all_records_where`: `message.get_all_records_where` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.message.get_all_records_where`: `message.get_all_records_where` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `expr`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `expr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `expr` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_message_get_all_records_where(const xenapi_session *session, const char *expr, char **out_task, xenapi_error **err);
 
@@ -162,17 +175,22 @@ xenapi_status xenapi_async_message_get_all_records_where(const xenapi_session *s
  * Parameters: none but the session.
  * Result: `*out_result`, (message ref -> message record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_message_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_message_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_message_get_all_records(const xenapi_session *session, xenapi_message_record_map **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.message.get_all_records`: `message.get_all_records` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.message.get_all_records`: `message.get_all_records` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_message_get_all_records(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -182,17 +200,22 @@ xenapi_status xenapi_async_message_get_all_records(const xenapi_session *session
  * Parameters: `uuid`: string.
  * Result: `*out_result`, message ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_message_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.message.get_by_uuid`: `message.get_by_uuid` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.message.get_by_uuid`: `message.get_by_uuid` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `uuid`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_message_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_task, xenapi_error **err);
 
@@ -202,17 +225,22 @@ xenapi_status xenapi_async_message_get_by_uuid(const xenapi_session *session, co
  * Parameters: `message`: message ref (self).
  * Result: `*out_result`, message record.
  *
- * Ownership: `session`, `message` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_message_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `message` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_message_record_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_message_get_record(const xenapi_session *session, const char *message, xenapi_message_record **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.message.get_record`: `message.get_record` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.message.get_record`: `message.get_record` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `message`: message ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `message` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `message` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_message_get_record(const xenapi_session *session, const char *message, char **out_task, xenapi_error **err);
 
@@ -222,17 +250,22 @@ xenapi_status xenapi_async_message_get_record(const xenapi_session *session, con
  * Parameters: `since`: datetime (Unix seconds, UTC).
  * Result: `*out_result`, (message ref -> message record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_message_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_message_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_message_get_since(const xenapi_session *session, int64_t since, xenapi_message_record_map **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.message.get_since`: `message.get_since` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.message.get_since`: `message.get_since` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `since`: datetime (Unix seconds, UTC).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_message_get_since(const xenapi_session *session, int64_t since, char **out_task, xenapi_error **err);
 
@@ -242,17 +275,22 @@ xenapi_status xenapi_async_message_get_since(const xenapi_session *session, int6
  * Parameters: none but the session.
  * Result: `*out_result`, message ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_message_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.message.get_all`: `message.get_all` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.message.get_all`: `message.get_all` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_message_get_all(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -262,7 +300,9 @@ xenapi_status xenapi_async_message_get_all(const xenapi_session *session, char *
  * Parameters: `cls`: enum cls; `obj_uuid`: string; `since`: datetime (Unix seconds, UTC).
  * Result: `*out_result`, (message ref -> message record) map.
  *
- * Ownership: `session`, `obj_uuid` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_message_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `obj_uuid` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_message_record_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_message_get(const xenapi_session *session, xenapi_cls cls, const char *obj_uuid, int64_t since, xenapi_message_record_map **out_result, xenapi_error **err);
 
@@ -272,7 +312,9 @@ xenapi_status xenapi_message_get(const xenapi_session *session, xenapi_cls cls, 
  * Parameters: `cls`: enum cls; `obj_uuid`: string; `since`: datetime (Unix seconds, UTC).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `obj_uuid` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `obj_uuid` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_message_get(const xenapi_session *session, xenapi_cls cls, const char *obj_uuid, int64_t since, char **out_task, xenapi_error **err);
 
@@ -283,18 +325,22 @@ xenapi_status xenapi_async_message_get(const xenapi_session *session, xenapi_cls
  * Result: none.
  * Lifecycle: Prototype since 22.19.0, may change.
  *
- * Ownership: `session`, `messages` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `messages` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_message_destroy_many(const xenapi_session *session, const xenapi_string_list *messages, xenapi_error **err);
 
 /**
- * Calls `Async.message.destroy_many`: `message.destroy_many` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.message.destroy_many`: `message.destroy_many` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `messages`: message ref set.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 22.19.0, may change.
  *
- * Ownership: `session`, `messages` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `messages` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_message_destroy_many(const xenapi_session *session, const xenapi_string_list *messages, char **out_task, xenapi_error **err);
 
@@ -304,17 +350,21 @@ xenapi_status xenapi_async_message_destroy_many(const xenapi_session *session, c
  * Parameters: `message`: message ref (self).
  * Result: none.
  *
- * Ownership: `session`, `message` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `message` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_message_destroy(const xenapi_session *session, const char *message, xenapi_error **err);
 
 /**
- * Calls `Async.message.destroy`: `message.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.message.destroy`: `message.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `message`: message ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `message` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `message` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_message_destroy(const xenapi_session *session, const char *message, char **out_task, xenapi_error **err);
 
@@ -324,17 +374,22 @@ xenapi_status xenapi_async_message_destroy(const xenapi_session *session, const 
  * Parameters: `name`: string; `priority`: int; `cls`: enum cls; `obj_uuid`: string; `body`: string.
  * Result: `*out_result`, message ref.
  *
- * Ownership: `session`, `name`, `obj_uuid`, `body` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `name`, `obj_uuid`, `body` are borrowed (read during the call only). On
+ * success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_message_create(const xenapi_session *session, const char *name, int64_t priority, xenapi_cls cls, const char *obj_uuid, const char *body, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.message.create`: `message.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.message.create`: `message.create` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `name`: string; `priority`: int; `cls`: enum cls; `obj_uuid`: string; `body`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `name`, `obj_uuid`, `body` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `name`, `obj_uuid`, `body` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_message_create(const xenapi_session *session, const char *name, int64_t priority, xenapi_cls cls, const char *obj_uuid, const char *body, char **out_task, xenapi_error **err);
 

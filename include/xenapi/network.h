@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `network` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `network` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_network_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_network_record_free(xenapi_network_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_network_record_uuid(const xenapi_network_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_network_record_set_uuid(xenapi_network_record *rec, const c
 /**
  * The field `name_label`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_network_record_name_label(const xenapi_network_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_network_record_set_name_label(xenapi_network_record *rec, c
 /**
  * The field `name_description`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_network_record_name_description(const xenapi_network_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_network_record_set_name_description(xenapi_network_record *
 /**
  * The field `allowed_operations`: enum network_operations set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_network_operations_list *xenapi_network_record_allowed_operations(const xenapi_network_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_network_record_set_allowed_operations(xenapi_network_record
 /**
  * The field `current_operations`: (string -> enum network_operations) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_network_operations_map *xenapi_network_record_current_operations(const xenapi_network_record *rec);
 
@@ -97,7 +103,8 @@ xenapi_status xenapi_network_record_set_current_operations(xenapi_network_record
 /**
  * The field `VIFs`: VIF ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_network_record_vifs(const xenapi_network_record *rec);
 
@@ -111,7 +118,8 @@ xenapi_status xenapi_network_record_set_vifs(xenapi_network_record *rec, const x
 /**
  * The field `PIFs`: PIF ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_network_record_pifs(const xenapi_network_record *rec);
 
@@ -139,7 +147,8 @@ xenapi_status xenapi_network_record_set_mtu(xenapi_network_record *rec, int64_t 
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_network_record_other_config(const xenapi_network_record *rec);
 
@@ -153,7 +162,8 @@ xenapi_status xenapi_network_record_set_other_config(xenapi_network_record *rec,
 /**
  * The field `bridge`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_network_record_bridge(const xenapi_network_record *rec);
 
@@ -181,7 +191,8 @@ xenapi_status xenapi_network_record_set_managed(xenapi_network_record *rec, bool
 /**
  * The field `blobs`: (string -> blob ref) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_network_record_blobs(const xenapi_network_record *rec);
 
@@ -195,7 +206,8 @@ xenapi_status xenapi_network_record_set_blobs(xenapi_network_record *rec, const 
 /**
  * The field `tags`: string set, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_network_record_tags(const xenapi_network_record *rec);
 
@@ -214,14 +226,16 @@ xenapi_status xenapi_network_record_set_tags(xenapi_network_record *rec, const x
 xenapi_network_default_locking_mode xenapi_network_record_default_locking_mode(const xenapi_network_record *rec);
 
 /**
- * The wire text of the field `default_locking_mode` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `default_locking_mode` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_network_record_default_locking_mode_name(const xenapi_network_record *rec);
 
 /**
- * Sets the field `default_locking_mode` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `default_locking_mode` to a copy of `value`. An UNKNOWN or out-of-range value
+ * gives XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -230,7 +244,8 @@ xenapi_status xenapi_network_record_set_default_locking_mode(xenapi_network_reco
 /**
  * The field `assigned_ips`: (VIF ref -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_network_record_assigned_ips(const xenapi_network_record *rec);
 
@@ -244,7 +259,8 @@ xenapi_status xenapi_network_record_set_assigned_ips(xenapi_network_record *rec,
 /**
  * The field `purpose`: enum network_purpose set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_network_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_network_purpose_list *xenapi_network_record_purpose(const xenapi_network_record *rec);
 
@@ -256,7 +272,8 @@ const xenapi_network_purpose_list *xenapi_network_record_purpose(const xenapi_ne
 xenapi_status xenapi_network_record_set_purpose(xenapi_network_record *rec, const xenapi_network_purpose_list *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -268,7 +285,9 @@ const xenapi_value *xenapi_network_record_extra(const xenapi_network_record *rec
  * Parameters: none but the session.
  * Result: `*out_result`, (network ref -> network record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_network_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_network_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_all_records(const xenapi_session *session, xenapi_network_record_map **out_result, xenapi_error **err);
 
@@ -278,7 +297,9 @@ xenapi_status xenapi_network_get_all_records(const xenapi_session *session, xena
  * Parameters: none but the session.
  * Result: `*out_result`, network ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -288,17 +309,21 @@ xenapi_status xenapi_network_get_all(const xenapi_session *session, xenapi_strin
  * Parameters: `network`: network ref (self); `value`: enum network_purpose.
  * Result: none.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_network_remove_purpose(const xenapi_session *session, const char *network, xenapi_network_purpose value, xenapi_error **err);
 
 /**
- * Calls `Async.network.remove_purpose`: `network.remove_purpose` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.network.remove_purpose`: `network.remove_purpose` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `network`: network ref (self); `value`: enum network_purpose.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_remove_purpose(const xenapi_session *session, const char *network, xenapi_network_purpose value, char **out_task, xenapi_error **err);
 
@@ -309,18 +334,22 @@ xenapi_status xenapi_async_network_remove_purpose(const xenapi_session *session,
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): NETWORK_INCOMPATIBLE_PURPOSES.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_network_add_purpose(const xenapi_session *session, const char *network, xenapi_network_purpose value, xenapi_error **err);
 
 /**
- * Calls `Async.network.add_purpose`: `network.add_purpose` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.network.add_purpose`: `network.add_purpose` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `network`: network ref (self); `value`: enum network_purpose.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): NETWORK_INCOMPATIBLE_PURPOSES.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_add_purpose(const xenapi_session *session, const char *network, xenapi_network_purpose value, char **out_task, xenapi_error **err);
 
@@ -330,17 +359,21 @@ xenapi_status xenapi_async_network_add_purpose(const xenapi_session *session, co
  * Parameters: `network`: network ref; `value`: enum network_default_locking_mode.
  * Result: none.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_network_set_default_locking_mode(const xenapi_session *session, const char *network, xenapi_network_default_locking_mode value, xenapi_error **err);
 
 /**
- * Calls `Async.network.set_default_locking_mode`: `network.set_default_locking_mode` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.network.set_default_locking_mode`: `network.set_default_locking_mode` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `network`: network ref; `value`: enum network_default_locking_mode.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_set_default_locking_mode(const xenapi_session *session, const char *network, xenapi_network_default_locking_mode value, char **out_task, xenapi_error **err);
 
@@ -350,17 +383,22 @@ xenapi_status xenapi_async_network_set_default_locking_mode(const xenapi_session
  * Parameters: `network`: network ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_result`, blob ref.
  *
- * Ownership: `session`, `network`, `name`, `mime_type` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network`, `name`, `mime_type` are borrowed (read during the call only). On
+ * success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_create_new_blob(const xenapi_session *session, const char *network, const char *name, const char *mime_type, bool public_, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.network.create_new_blob`: `network.create_new_blob` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.network.create_new_blob`: `network.create_new_blob` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `network`: network ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `network`, `name`, `mime_type` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network`, `name`, `mime_type` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_create_new_blob(const xenapi_session *session, const char *network, const char *name, const char *mime_type, bool public_, char **out_task, xenapi_error **err);
 
@@ -370,7 +408,8 @@ xenapi_status xenapi_async_network_create_new_blob(const xenapi_session *session
  * Parameters: `network`: network ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `network`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `network`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_network_remove_tags(const xenapi_session *session, const char *network, const char *value, xenapi_error **err);
 
@@ -380,7 +419,8 @@ xenapi_status xenapi_network_remove_tags(const xenapi_session *session, const ch
  * Parameters: `network`: network ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `network`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `network`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_network_add_tags(const xenapi_session *session, const char *network, const char *value, xenapi_error **err);
 
@@ -390,7 +430,8 @@ xenapi_status xenapi_network_add_tags(const xenapi_session *session, const char 
  * Parameters: `network`: network ref (self); `value`: string set.
  * Result: none.
  *
- * Ownership: `session`, `network`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `network`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_network_set_tags(const xenapi_session *session, const char *network, const xenapi_string_list *value, xenapi_error **err);
 
@@ -400,7 +441,8 @@ xenapi_status xenapi_network_set_tags(const xenapi_session *session, const char 
  * Parameters: `network`: network ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `network`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `network`, `key` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_network_remove_from_other_config(const xenapi_session *session, const char *network, const char *key, xenapi_error **err);
 
@@ -410,7 +452,8 @@ xenapi_status xenapi_network_remove_from_other_config(const xenapi_session *sess
  * Parameters: `network`: network ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `network`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `network`, `key`, `value` are borrowed (read during the call only). `*err`
+ * as for every fallible function.
  */
 xenapi_status xenapi_network_add_to_other_config(const xenapi_session *session, const char *network, const char *key, const char *value, xenapi_error **err);
 
@@ -420,7 +463,8 @@ xenapi_status xenapi_network_add_to_other_config(const xenapi_session *session, 
  * Parameters: `network`: network ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `network`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `network`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_network_set_other_config(const xenapi_session *session, const char *network, const xenapi_string_map *value, xenapi_error **err);
 
@@ -430,7 +474,8 @@ xenapi_status xenapi_network_set_other_config(const xenapi_session *session, con
  * Parameters: `network`: network ref (self); `value`: int.
  * Result: none.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_network_set_mtu(const xenapi_session *session, const char *network, int64_t value, xenapi_error **err);
 
@@ -440,7 +485,8 @@ xenapi_status xenapi_network_set_mtu(const xenapi_session *session, const char *
  * Parameters: `network`: network ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `network`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `network`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_network_set_name_description(const xenapi_session *session, const char *network, const char *value, xenapi_error **err);
 
@@ -450,7 +496,8 @@ xenapi_status xenapi_network_set_name_description(const xenapi_session *session,
  * Parameters: `network`: network ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `network`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `network`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_network_set_name_label(const xenapi_session *session, const char *network, const char *value, xenapi_error **err);
 
@@ -460,7 +507,9 @@ xenapi_status xenapi_network_set_name_label(const xenapi_session *session, const
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, enum network_purpose set.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_network_purpose_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_network_purpose_list_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_purpose(const xenapi_session *session, const char *network, xenapi_network_purpose_list **out_result, xenapi_error **err);
 
@@ -470,7 +519,9 @@ xenapi_status xenapi_network_get_purpose(const xenapi_session *session, const ch
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, (VIF ref -> string) map.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_assigned_ips(const xenapi_session *session, const char *network, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -480,7 +531,9 @@ xenapi_status xenapi_network_get_assigned_ips(const xenapi_session *session, con
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, enum network_default_locking_mode.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_network_get_default_locking_mode(const xenapi_session *session, const char *network, xenapi_network_default_locking_mode *out_result, xenapi_error **err);
 
@@ -490,7 +543,9 @@ xenapi_status xenapi_network_get_default_locking_mode(const xenapi_session *sess
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_tags(const xenapi_session *session, const char *network, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -500,7 +555,9 @@ xenapi_status xenapi_network_get_tags(const xenapi_session *session, const char 
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, (string -> blob ref) map.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_blobs(const xenapi_session *session, const char *network, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -510,7 +567,9 @@ xenapi_status xenapi_network_get_blobs(const xenapi_session *session, const char
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_network_get_managed(const xenapi_session *session, const char *network, bool *out_result, xenapi_error **err);
 
@@ -520,7 +579,9 @@ xenapi_status xenapi_network_get_managed(const xenapi_session *session, const ch
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_bridge(const xenapi_session *session, const char *network, char **out_result, xenapi_error **err);
 
@@ -530,7 +591,9 @@ xenapi_status xenapi_network_get_bridge(const xenapi_session *session, const cha
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_other_config(const xenapi_session *session, const char *network, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -540,7 +603,9 @@ xenapi_status xenapi_network_get_other_config(const xenapi_session *session, con
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_network_get_mtu(const xenapi_session *session, const char *network, int64_t *out_result, xenapi_error **err);
 
@@ -550,7 +615,9 @@ xenapi_status xenapi_network_get_mtu(const xenapi_session *session, const char *
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, PIF ref set.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_pifs(const xenapi_session *session, const char *network, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -560,7 +627,9 @@ xenapi_status xenapi_network_get_pifs(const xenapi_session *session, const char 
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, VIF ref set.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_vifs(const xenapi_session *session, const char *network, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -570,7 +639,10 @@ xenapi_status xenapi_network_get_vifs(const xenapi_session *session, const char 
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, (string -> enum network_operations) map.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_network_operations_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with
+ * xenapi_string_network_operations_map_free; on failure it is left as it was. `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_network_get_current_operations(const xenapi_session *session, const char *network, xenapi_string_network_operations_map **out_result, xenapi_error **err);
 
@@ -580,7 +652,9 @@ xenapi_status xenapi_network_get_current_operations(const xenapi_session *sessio
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, enum network_operations set.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_network_operations_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_network_operations_list_free;
+ * on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_allowed_operations(const xenapi_session *session, const char *network, xenapi_network_operations_list **out_result, xenapi_error **err);
 
@@ -590,7 +664,9 @@ xenapi_status xenapi_network_get_allowed_operations(const xenapi_session *sessio
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_name_description(const xenapi_session *session, const char *network, char **out_result, xenapi_error **err);
 
@@ -600,7 +676,9 @@ xenapi_status xenapi_network_get_name_description(const xenapi_session *session,
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_name_label(const xenapi_session *session, const char *network, char **out_result, xenapi_error **err);
 
@@ -610,7 +688,9 @@ xenapi_status xenapi_network_get_name_label(const xenapi_session *session, const
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_uuid(const xenapi_session *session, const char *network, char **out_result, xenapi_error **err);
 
@@ -620,7 +700,9 @@ xenapi_status xenapi_network_get_uuid(const xenapi_session *session, const char 
  * Parameters: `label`: string.
  * Result: `*out_result`, network ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -630,17 +712,21 @@ xenapi_status xenapi_network_get_by_name_label(const xenapi_session *session, co
  * Parameters: `network`: network ref (self).
  * Result: none.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_network_destroy(const xenapi_session *session, const char *network, xenapi_error **err);
 
 /**
- * Calls `Async.network.destroy`: `network.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.network.destroy`: `network.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `network`: network ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_destroy(const xenapi_session *session, const char *network, char **out_task, xenapi_error **err);
 
@@ -650,17 +736,22 @@ xenapi_status xenapi_async_network_destroy(const xenapi_session *session, const 
  * Parameters: `args`: network record.
  * Result: `*out_result`, network ref.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_create(const xenapi_session *session, const xenapi_network_record *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.network.create`: `network.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.network.create`: `network.create` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `args`: network record.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_create(const xenapi_session *session, const xenapi_network_record *args, char **out_task, xenapi_error **err);
 
@@ -670,7 +761,9 @@ xenapi_status xenapi_async_network_create(const xenapi_session *session, const x
  * Parameters: `uuid`: string.
  * Result: `*out_result`, network ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -680,7 +773,9 @@ xenapi_status xenapi_network_get_by_uuid(const xenapi_session *session, const ch
  * Parameters: `network`: network ref (self).
  * Result: `*out_result`, network record.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_network_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_network_record_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_get_record(const xenapi_session *session, const char *network, xenapi_network_record **out_result, xenapi_error **err);
 

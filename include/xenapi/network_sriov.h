@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `network_sriov` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `network_sriov` record with every field at its default (empty strings, 0, false, empty
+ * lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_network_sriov_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_network_sriov_record_free(xenapi_network_sriov_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_network_sriov_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_network_sriov_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_network_sriov_record_uuid(const xenapi_network_sriov_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_network_sriov_record_set_uuid(xenapi_network_sriov_record *
 /**
  * The field `physical_PIF`: PIF ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_network_sriov_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_network_sriov_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_network_sriov_record_physical_pif(const xenapi_network_sriov_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_network_sriov_record_set_physical_pif(xenapi_network_sriov_
 /**
  * The field `logical_PIF`: PIF ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_network_sriov_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_network_sriov_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_network_sriov_record_logical_pif(const xenapi_network_sriov_record *rec);
 
@@ -88,21 +92,24 @@ xenapi_status xenapi_network_sriov_record_set_requires_reboot(xenapi_network_sri
 xenapi_sriov_configuration_mode xenapi_network_sriov_record_configuration_mode(const xenapi_network_sriov_record *rec);
 
 /**
- * The wire text of the field `configuration_mode` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `configuration_mode` (also a value this library does not know; "" when
+ * the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_network_sriov_record_configuration_mode_name(const xenapi_network_sriov_record *rec);
 
 /**
- * Sets the field `configuration_mode` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `configuration_mode` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
 xenapi_status xenapi_network_sriov_record_set_configuration_mode(xenapi_network_sriov_record *rec, xenapi_sriov_configuration_mode value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -114,7 +121,9 @@ const xenapi_value *xenapi_network_sriov_record_extra(const xenapi_network_sriov
  * Parameters: none but the session.
  * Result: `*out_result`, (network_sriov ref -> network_sriov record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_network_sriov_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_network_sriov_record_map_free; on failure it is left as
+ * it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_sriov_get_all_records(const xenapi_session *session, xenapi_network_sriov_record_map **out_result, xenapi_error **err);
 
@@ -124,7 +133,9 @@ xenapi_status xenapi_network_sriov_get_all_records(const xenapi_session *session
  * Parameters: none but the session.
  * Result: `*out_result`, network_sriov ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_sriov_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -134,17 +145,22 @@ xenapi_status xenapi_network_sriov_get_all(const xenapi_session *session, xenapi
  * Parameters: `network_sriov`: network_sriov ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_network_sriov_get_remaining_capacity(const xenapi_session *session, const char *network_sriov, int64_t *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.network_sriov.get_remaining_capacity`: `network_sriov.get_remaining_capacity` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.network_sriov.get_remaining_capacity`: `network_sriov.get_remaining_capacity` as a
+ * server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `network_sriov`: network_sriov ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_sriov_get_remaining_capacity(const xenapi_session *session, const char *network_sriov, char **out_task, xenapi_error **err);
 
@@ -154,17 +170,21 @@ xenapi_status xenapi_async_network_sriov_get_remaining_capacity(const xenapi_ses
  * Parameters: `network_sriov`: network_sriov ref (self).
  * Result: none.
  *
- * Ownership: `session`, `network_sriov` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `network_sriov` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_network_sriov_destroy(const xenapi_session *session, const char *network_sriov, xenapi_error **err);
 
 /**
- * Calls `Async.network_sriov.destroy`: `network_sriov.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.network_sriov.destroy`: `network_sriov.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `network_sriov`: network_sriov ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_sriov_destroy(const xenapi_session *session, const char *network_sriov, char **out_task, xenapi_error **err);
 
@@ -174,17 +194,22 @@ xenapi_status xenapi_async_network_sriov_destroy(const xenapi_session *session, 
  * Parameters: `pif`: PIF ref; `network`: network ref.
  * Result: `*out_result`, network_sriov ref.
  *
- * Ownership: `session`, `pif`, `network` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_sriov_create(const xenapi_session *session, const char *pif, const char *network, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.network_sriov.create`: `network_sriov.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.network_sriov.create`: `network_sriov.create` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref; `network`: network ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pif`, `network` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif`, `network` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_network_sriov_create(const xenapi_session *session, const char *pif, const char *network, char **out_task, xenapi_error **err);
 
@@ -194,7 +219,9 @@ xenapi_status xenapi_async_network_sriov_create(const xenapi_session *session, c
  * Parameters: `network_sriov`: network_sriov ref (self).
  * Result: `*out_result`, enum sriov_configuration_mode.
  *
- * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_network_sriov_get_configuration_mode(const xenapi_session *session, const char *network_sriov, xenapi_sriov_configuration_mode *out_result, xenapi_error **err);
 
@@ -204,7 +231,9 @@ xenapi_status xenapi_network_sriov_get_configuration_mode(const xenapi_session *
  * Parameters: `network_sriov`: network_sriov ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_network_sriov_get_requires_reboot(const xenapi_session *session, const char *network_sriov, bool *out_result, xenapi_error **err);
 
@@ -214,7 +243,9 @@ xenapi_status xenapi_network_sriov_get_requires_reboot(const xenapi_session *ses
  * Parameters: `network_sriov`: network_sriov ref (self).
  * Result: `*out_result`, PIF ref.
  *
- * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_sriov_get_logical_pif(const xenapi_session *session, const char *network_sriov, char **out_result, xenapi_error **err);
 
@@ -224,7 +255,9 @@ xenapi_status xenapi_network_sriov_get_logical_pif(const xenapi_session *session
  * Parameters: `network_sriov`: network_sriov ref (self).
  * Result: `*out_result`, PIF ref.
  *
- * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_sriov_get_physical_pif(const xenapi_session *session, const char *network_sriov, char **out_result, xenapi_error **err);
 
@@ -234,7 +267,9 @@ xenapi_status xenapi_network_sriov_get_physical_pif(const xenapi_session *sessio
  * Parameters: `network_sriov`: network_sriov ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_sriov_get_uuid(const xenapi_session *session, const char *network_sriov, char **out_result, xenapi_error **err);
 
@@ -244,7 +279,9 @@ xenapi_status xenapi_network_sriov_get_uuid(const xenapi_session *session, const
  * Parameters: `uuid`: string.
  * Result: `*out_result`, network_sriov ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_sriov_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -254,7 +291,9 @@ xenapi_status xenapi_network_sriov_get_by_uuid(const xenapi_session *session, co
  * Parameters: `network_sriov`: network_sriov ref (self).
  * Result: `*out_result`, network_sriov record.
  *
- * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_network_sriov_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network_sriov` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_network_sriov_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_network_sriov_get_record(const xenapi_session *session, const char *network_sriov, xenapi_network_sriov_record **out_result, xenapi_error **err);
 

@@ -13,7 +13,8 @@ extern "C" {
 /* Lifecycle: Prototype since 23.14.0, may change. */
 
 /**
- * A new a `Observer` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `Observer` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_observer_record_free`.
  */
@@ -30,7 +31,8 @@ void xenapi_observer_record_free(xenapi_observer_record *rec);
  * The field `uuid`: string, RO/runtime.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_observer_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_observer_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_observer_record_uuid(const xenapi_observer_record *rec);
 
@@ -44,7 +46,8 @@ xenapi_status xenapi_observer_record_set_uuid(xenapi_observer_record *rec, const
 /**
  * The field `name_label`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_observer_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_observer_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_observer_record_name_label(const xenapi_observer_record *rec);
 
@@ -58,7 +61,8 @@ xenapi_status xenapi_observer_record_set_name_label(xenapi_observer_record *rec,
 /**
  * The field `name_description`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_observer_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_observer_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_observer_record_name_description(const xenapi_observer_record *rec);
 
@@ -73,7 +77,8 @@ xenapi_status xenapi_observer_record_set_name_description(xenapi_observer_record
  * The field `hosts`: host ref set, RO/constructor.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_observer_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_observer_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_observer_record_hosts(const xenapi_observer_record *rec);
 
@@ -88,7 +93,8 @@ xenapi_status xenapi_observer_record_set_hosts(xenapi_observer_record *rec, cons
  * The field `attributes`: (string -> string) map, RO/constructor.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_observer_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_observer_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_observer_record_attributes(const xenapi_observer_record *rec);
 
@@ -103,7 +109,8 @@ xenapi_status xenapi_observer_record_set_attributes(xenapi_observer_record *rec,
  * The field `endpoints`: string set, RO/constructor.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_observer_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_observer_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_observer_record_endpoints(const xenapi_observer_record *rec);
 
@@ -118,7 +125,8 @@ xenapi_status xenapi_observer_record_set_endpoints(xenapi_observer_record *rec, 
  * The field `components`: string set, RO/constructor.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_observer_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_observer_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_observer_record_components(const xenapi_observer_record *rec);
 
@@ -145,7 +153,8 @@ bool xenapi_observer_record_enabled(const xenapi_observer_record *rec);
 xenapi_status xenapi_observer_record_set_enabled(xenapi_observer_record *rec, bool value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -158,7 +167,9 @@ const xenapi_value *xenapi_observer_record_extra(const xenapi_observer_record *r
  * Result: `*out_result`, (Observer ref -> Observer record) map.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_observer_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_observer_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_observer_get_all_records(const xenapi_session *session, xenapi_observer_record_map **out_result, xenapi_error **err);
 
@@ -169,7 +180,9 @@ xenapi_status xenapi_observer_get_all_records(const xenapi_session *session, xen
  * Result: `*out_result`, Observer ref set.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_observer_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -180,18 +193,22 @@ xenapi_status xenapi_observer_get_all(const xenapi_session *session, xenapi_stri
  * Result: none.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_observer_set_components(const xenapi_session *session, const char *observer, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * Calls `Async.Observer.set_components`: `Observer.set_components` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Observer.set_components`: `Observer.set_components` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `observer`: Observer ref (self); `value`: string set.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_observer_set_components(const xenapi_session *session, const char *observer, const xenapi_string_list *value, char **out_task, xenapi_error **err);
 
@@ -202,18 +219,22 @@ xenapi_status xenapi_async_observer_set_components(const xenapi_session *session
  * Result: none.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_observer_set_endpoints(const xenapi_session *session, const char *observer, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * Calls `Async.Observer.set_endpoints`: `Observer.set_endpoints` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Observer.set_endpoints`: `Observer.set_endpoints` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `observer`: Observer ref (self); `value`: string set.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_observer_set_endpoints(const xenapi_session *session, const char *observer, const xenapi_string_list *value, char **out_task, xenapi_error **err);
 
@@ -224,18 +245,22 @@ xenapi_status xenapi_async_observer_set_endpoints(const xenapi_session *session,
  * Result: none.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_observer_set_attributes(const xenapi_session *session, const char *observer, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * Calls `Async.Observer.set_attributes`: `Observer.set_attributes` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Observer.set_attributes`: `Observer.set_attributes` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `observer`: Observer ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_observer_set_attributes(const xenapi_session *session, const char *observer, const xenapi_string_map *value, char **out_task, xenapi_error **err);
 
@@ -246,18 +271,22 @@ xenapi_status xenapi_async_observer_set_attributes(const xenapi_session *session
  * Result: none.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `observer` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_observer_set_enabled(const xenapi_session *session, const char *observer, bool value, xenapi_error **err);
 
 /**
- * Calls `Async.Observer.set_enabled`: `Observer.set_enabled` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Observer.set_enabled`: `Observer.set_enabled` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `observer`: Observer ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `observer` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_observer_set_enabled(const xenapi_session *session, const char *observer, bool value, char **out_task, xenapi_error **err);
 
@@ -268,18 +297,22 @@ xenapi_status xenapi_async_observer_set_enabled(const xenapi_session *session, c
  * Result: none.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_observer_set_hosts(const xenapi_session *session, const char *observer, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * Calls `Async.Observer.set_hosts`: `Observer.set_hosts` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Observer.set_hosts`: `Observer.set_hosts` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `observer`: Observer ref (self); `value`: host ref set.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_observer_set_hosts(const xenapi_session *session, const char *observer, const xenapi_string_list *value, char **out_task, xenapi_error **err);
 
@@ -289,7 +322,8 @@ xenapi_status xenapi_async_observer_set_hosts(const xenapi_session *session, con
  * Parameters: `observer`: Observer ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_observer_set_name_description(const xenapi_session *session, const char *observer, const char *value, xenapi_error **err);
 
@@ -299,7 +333,8 @@ xenapi_status xenapi_observer_set_name_description(const xenapi_session *session
  * Parameters: `observer`: Observer ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `observer`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_observer_set_name_label(const xenapi_session *session, const char *observer, const char *value, xenapi_error **err);
 
@@ -310,7 +345,9 @@ xenapi_status xenapi_observer_set_name_label(const xenapi_session *session, cons
  * Result: `*out_result`, bool.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `observer` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_observer_get_enabled(const xenapi_session *session, const char *observer, bool *out_result, xenapi_error **err);
 
@@ -321,7 +358,9 @@ xenapi_status xenapi_observer_get_enabled(const xenapi_session *session, const c
  * Result: `*out_result`, string set.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `observer` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_observer_get_components(const xenapi_session *session, const char *observer, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -332,7 +371,9 @@ xenapi_status xenapi_observer_get_components(const xenapi_session *session, cons
  * Result: `*out_result`, string set.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `observer` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_observer_get_endpoints(const xenapi_session *session, const char *observer, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -343,7 +384,9 @@ xenapi_status xenapi_observer_get_endpoints(const xenapi_session *session, const
  * Result: `*out_result`, (string -> string) map.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `observer` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_observer_get_attributes(const xenapi_session *session, const char *observer, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -354,7 +397,9 @@ xenapi_status xenapi_observer_get_attributes(const xenapi_session *session, cons
  * Result: `*out_result`, host ref set.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `observer` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_observer_get_hosts(const xenapi_session *session, const char *observer, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -364,7 +409,9 @@ xenapi_status xenapi_observer_get_hosts(const xenapi_session *session, const cha
  * Parameters: `observer`: Observer ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `observer` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `observer` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_observer_get_name_description(const xenapi_session *session, const char *observer, char **out_result, xenapi_error **err);
 
@@ -374,7 +421,9 @@ xenapi_status xenapi_observer_get_name_description(const xenapi_session *session
  * Parameters: `observer`: Observer ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `observer` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `observer` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_observer_get_name_label(const xenapi_session *session, const char *observer, char **out_result, xenapi_error **err);
 
@@ -385,7 +434,9 @@ xenapi_status xenapi_observer_get_name_label(const xenapi_session *session, cons
  * Result: `*out_result`, string.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `observer` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_observer_get_uuid(const xenapi_session *session, const char *observer, char **out_result, xenapi_error **err);
 
@@ -396,7 +447,9 @@ xenapi_status xenapi_observer_get_uuid(const xenapi_session *session, const char
  * Result: `*out_result`, Observer ref set.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_observer_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -407,18 +460,22 @@ xenapi_status xenapi_observer_get_by_name_label(const xenapi_session *session, c
  * Result: none.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `observer` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_observer_destroy(const xenapi_session *session, const char *observer, xenapi_error **err);
 
 /**
- * Calls `Async.Observer.destroy`: `Observer.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Observer.destroy`: `Observer.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `observer`: Observer ref (self).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `observer` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_observer_destroy(const xenapi_session *session, const char *observer, char **out_task, xenapi_error **err);
 
@@ -429,18 +486,23 @@ xenapi_status xenapi_async_observer_destroy(const xenapi_session *session, const
  * Result: `*out_result`, Observer ref.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_observer_create(const xenapi_session *session, const xenapi_observer_record *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.Observer.create`: `Observer.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Observer.create`: `Observer.create` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `args`: Observer record.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_observer_create(const xenapi_session *session, const xenapi_observer_record *args, char **out_task, xenapi_error **err);
 
@@ -451,7 +513,9 @@ xenapi_status xenapi_async_observer_create(const xenapi_session *session, const 
  * Result: `*out_result`, Observer ref.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_observer_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -462,7 +526,9 @@ xenapi_status xenapi_observer_get_by_uuid(const xenapi_session *session, const c
  * Result: `*out_result`, Observer record.
  * Lifecycle: Prototype since 23.14.0, may change.
  *
- * Ownership: `session`, `observer` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_observer_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `observer` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_observer_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_observer_get_record(const xenapi_session *session, const char *observer, xenapi_observer_record **out_result, xenapi_error **err);
 

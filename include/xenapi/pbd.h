@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `PBD` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `PBD` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_pbd_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_pbd_record_free(xenapi_pbd_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pbd_record_uuid(const xenapi_pbd_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_pbd_record_set_uuid(xenapi_pbd_record *rec, const char *val
 /**
  * The field `host`: host ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pbd_record_host(const xenapi_pbd_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_pbd_record_set_host(xenapi_pbd_record *rec, const char *val
 /**
  * The field `SR`: SR ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pbd_record_sr(const xenapi_pbd_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_pbd_record_set_sr(xenapi_pbd_record *rec, const char *value
 /**
  * The field `device_config`: (string -> string) map, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pbd_record_device_config(const xenapi_pbd_record *rec);
 
@@ -97,7 +102,8 @@ xenapi_status xenapi_pbd_record_set_currently_attached(xenapi_pbd_record *rec, b
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pbd_record_other_config(const xenapi_pbd_record *rec);
 
@@ -109,7 +115,8 @@ const xenapi_string_map *xenapi_pbd_record_other_config(const xenapi_pbd_record 
 xenapi_status xenapi_pbd_record_set_other_config(xenapi_pbd_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -121,7 +128,9 @@ const xenapi_value *xenapi_pbd_record_extra(const xenapi_pbd_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (PBD ref -> PBD record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pbd_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_pbd_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pbd_get_all_records(const xenapi_session *session, xenapi_pbd_record_map **out_result, xenapi_error **err);
 
@@ -131,7 +140,9 @@ xenapi_status xenapi_pbd_get_all_records(const xenapi_session *session, xenapi_p
  * Parameters: none but the session.
  * Result: `*out_result`, PBD ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pbd_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -141,17 +152,21 @@ xenapi_status xenapi_pbd_get_all(const xenapi_session *session, xenapi_string_li
  * Parameters: `pbd`: PBD ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `pbd`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pbd`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pbd_set_device_config(const xenapi_session *session, const char *pbd, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * Calls `Async.PBD.set_device_config`: `PBD.set_device_config` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PBD.set_device_config`: `PBD.set_device_config` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pbd`: PBD ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pbd`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pbd`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pbd_set_device_config(const xenapi_session *session, const char *pbd, const xenapi_string_map *value, char **out_task, xenapi_error **err);
 
@@ -161,7 +176,8 @@ xenapi_status xenapi_async_pbd_set_device_config(const xenapi_session *session, 
  * Parameters: `pbd`: PBD ref (self).
  * Result: none.
  *
- * Ownership: `session`, `pbd` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pbd` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pbd_unplug(const xenapi_session *session, const char *pbd, xenapi_error **err);
 
@@ -171,7 +187,9 @@ xenapi_status xenapi_pbd_unplug(const xenapi_session *session, const char *pbd, 
  * Parameters: `pbd`: PBD ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pbd_unplug(const xenapi_session *session, const char *pbd, char **out_task, xenapi_error **err);
 
@@ -182,7 +200,8 @@ xenapi_status xenapi_async_pbd_unplug(const xenapi_session *session, const char 
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): SR_UNKNOWN_DRIVER.
  *
- * Ownership: `session`, `pbd` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pbd` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pbd_plug(const xenapi_session *session, const char *pbd, xenapi_error **err);
 
@@ -193,7 +212,9 @@ xenapi_status xenapi_pbd_plug(const xenapi_session *session, const char *pbd, xe
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): SR_UNKNOWN_DRIVER.
  *
- * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pbd_plug(const xenapi_session *session, const char *pbd, char **out_task, xenapi_error **err);
 
@@ -203,7 +224,8 @@ xenapi_status xenapi_async_pbd_plug(const xenapi_session *session, const char *p
  * Parameters: `pbd`: PBD ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `pbd`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pbd`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pbd_remove_from_other_config(const xenapi_session *session, const char *pbd, const char *key, xenapi_error **err);
 
@@ -213,7 +235,8 @@ xenapi_status xenapi_pbd_remove_from_other_config(const xenapi_session *session,
  * Parameters: `pbd`: PBD ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pbd`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pbd`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pbd_add_to_other_config(const xenapi_session *session, const char *pbd, const char *key, const char *value, xenapi_error **err);
 
@@ -223,7 +246,8 @@ xenapi_status xenapi_pbd_add_to_other_config(const xenapi_session *session, cons
  * Parameters: `pbd`: PBD ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `pbd`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pbd`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pbd_set_other_config(const xenapi_session *session, const char *pbd, const xenapi_string_map *value, xenapi_error **err);
 
@@ -233,7 +257,9 @@ xenapi_status xenapi_pbd_set_other_config(const xenapi_session *session, const c
  * Parameters: `pbd`: PBD ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pbd_get_other_config(const xenapi_session *session, const char *pbd, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -243,7 +269,8 @@ xenapi_status xenapi_pbd_get_other_config(const xenapi_session *session, const c
  * Parameters: `pbd`: PBD ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pbd_get_currently_attached(const xenapi_session *session, const char *pbd, bool *out_result, xenapi_error **err);
 
@@ -253,7 +280,9 @@ xenapi_status xenapi_pbd_get_currently_attached(const xenapi_session *session, c
  * Parameters: `pbd`: PBD ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pbd_get_device_config(const xenapi_session *session, const char *pbd, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -263,7 +292,9 @@ xenapi_status xenapi_pbd_get_device_config(const xenapi_session *session, const 
  * Parameters: `pbd`: PBD ref (self).
  * Result: `*out_result`, SR ref.
  *
- * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pbd_get_sr(const xenapi_session *session, const char *pbd, char **out_result, xenapi_error **err);
 
@@ -273,7 +304,9 @@ xenapi_status xenapi_pbd_get_sr(const xenapi_session *session, const char *pbd, 
  * Parameters: `pbd`: PBD ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pbd_get_host(const xenapi_session *session, const char *pbd, char **out_result, xenapi_error **err);
 
@@ -283,7 +316,9 @@ xenapi_status xenapi_pbd_get_host(const xenapi_session *session, const char *pbd
  * Parameters: `pbd`: PBD ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pbd_get_uuid(const xenapi_session *session, const char *pbd, char **out_result, xenapi_error **err);
 
@@ -293,7 +328,8 @@ xenapi_status xenapi_pbd_get_uuid(const xenapi_session *session, const char *pbd
  * Parameters: `pbd`: PBD ref (self).
  * Result: none.
  *
- * Ownership: `session`, `pbd` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pbd` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pbd_destroy(const xenapi_session *session, const char *pbd, xenapi_error **err);
 
@@ -303,7 +339,9 @@ xenapi_status xenapi_pbd_destroy(const xenapi_session *session, const char *pbd,
  * Parameters: `pbd`: PBD ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pbd_destroy(const xenapi_session *session, const char *pbd, char **out_task, xenapi_error **err);
 
@@ -313,7 +351,9 @@ xenapi_status xenapi_async_pbd_destroy(const xenapi_session *session, const char
  * Parameters: `args`: PBD record.
  * Result: `*out_result`, PBD ref.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pbd_create(const xenapi_session *session, const xenapi_pbd_record *args, char **out_result, xenapi_error **err);
 
@@ -323,7 +363,9 @@ xenapi_status xenapi_pbd_create(const xenapi_session *session, const xenapi_pbd_
  * Parameters: `args`: PBD record.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pbd_create(const xenapi_session *session, const xenapi_pbd_record *args, char **out_task, xenapi_error **err);
 
@@ -333,7 +375,9 @@ xenapi_status xenapi_async_pbd_create(const xenapi_session *session, const xenap
  * Parameters: `uuid`: string.
  * Result: `*out_result`, PBD ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pbd_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -343,7 +387,9 @@ xenapi_status xenapi_pbd_get_by_uuid(const xenapi_session *session, const char *
  * Parameters: `pbd`: PBD ref (self).
  * Result: `*out_result`, PBD record.
  *
- * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pbd_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_pbd_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pbd_get_record(const xenapi_session *session, const char *pbd, xenapi_pbd_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `PCI` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `PCI` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_pci_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_pci_record_free(xenapi_pci_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pci_record_uuid(const xenapi_pci_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_pci_record_set_uuid(xenapi_pci_record *rec, const char *val
 /**
  * The field `class_name`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pci_record_class_name(const xenapi_pci_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_pci_record_set_class_name(xenapi_pci_record *rec, const cha
 /**
  * The field `vendor_name`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pci_record_vendor_name(const xenapi_pci_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_pci_record_set_vendor_name(xenapi_pci_record *rec, const ch
 /**
  * The field `device_name`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pci_record_device_name(const xenapi_pci_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_pci_record_set_device_name(xenapi_pci_record *rec, const ch
 /**
  * The field `host`: host ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pci_record_host(const xenapi_pci_record *rec);
 
@@ -97,7 +103,8 @@ xenapi_status xenapi_pci_record_set_host(xenapi_pci_record *rec, const char *val
 /**
  * The field `pci_id`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pci_record_pci_id(const xenapi_pci_record *rec);
 
@@ -111,7 +118,8 @@ xenapi_status xenapi_pci_record_set_pci_id(xenapi_pci_record *rec, const char *v
 /**
  * The field `dependencies`: PCI ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pci_record_dependencies(const xenapi_pci_record *rec);
 
@@ -125,7 +133,8 @@ xenapi_status xenapi_pci_record_set_dependencies(xenapi_pci_record *rec, const x
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pci_record_other_config(const xenapi_pci_record *rec);
 
@@ -139,7 +148,8 @@ xenapi_status xenapi_pci_record_set_other_config(xenapi_pci_record *rec, const x
 /**
  * The field `subsystem_vendor_name`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pci_record_subsystem_vendor_name(const xenapi_pci_record *rec);
 
@@ -153,7 +163,8 @@ xenapi_status xenapi_pci_record_set_subsystem_vendor_name(xenapi_pci_record *rec
 /**
  * The field `subsystem_device_name`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pci_record_subsystem_device_name(const xenapi_pci_record *rec);
 
@@ -167,7 +178,8 @@ xenapi_status xenapi_pci_record_set_subsystem_device_name(xenapi_pci_record *rec
 /**
  * The field `driver_name`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pci_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pci_record_driver_name(const xenapi_pci_record *rec);
 
@@ -179,7 +191,8 @@ const char *xenapi_pci_record_driver_name(const xenapi_pci_record *rec);
 xenapi_status xenapi_pci_record_set_driver_name(xenapi_pci_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -191,7 +204,9 @@ const xenapi_value *xenapi_pci_record_extra(const xenapi_pci_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (PCI ref -> PCI record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pci_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_pci_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pci_get_all_records(const xenapi_session *session, xenapi_pci_record_map **out_result, xenapi_error **err);
 
@@ -201,7 +216,9 @@ xenapi_status xenapi_pci_get_all_records(const xenapi_session *session, xenapi_p
  * Parameters: none but the session.
  * Result: `*out_result`, PCI ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pci_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -211,7 +228,8 @@ xenapi_status xenapi_pci_get_all(const xenapi_session *session, xenapi_string_li
  * Parameters: `pci`: PCI ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `pci`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pci`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pci_remove_from_other_config(const xenapi_session *session, const char *pci, const char *key, xenapi_error **err);
 
@@ -221,7 +239,8 @@ xenapi_status xenapi_pci_remove_from_other_config(const xenapi_session *session,
  * Parameters: `pci`: PCI ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pci`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pci`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pci_add_to_other_config(const xenapi_session *session, const char *pci, const char *key, const char *value, xenapi_error **err);
 
@@ -231,7 +250,8 @@ xenapi_status xenapi_pci_add_to_other_config(const xenapi_session *session, cons
  * Parameters: `pci`: PCI ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `pci`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pci`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pci_set_other_config(const xenapi_session *session, const char *pci, const xenapi_string_map *value, xenapi_error **err);
 
@@ -241,7 +261,9 @@ xenapi_status xenapi_pci_set_other_config(const xenapi_session *session, const c
  * Parameters: `pci`: PCI ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pci_get_driver_name(const xenapi_session *session, const char *pci, char **out_result, xenapi_error **err);
 
@@ -251,7 +273,9 @@ xenapi_status xenapi_pci_get_driver_name(const xenapi_session *session, const ch
  * Parameters: `pci`: PCI ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pci_get_subsystem_device_name(const xenapi_session *session, const char *pci, char **out_result, xenapi_error **err);
 
@@ -261,7 +285,9 @@ xenapi_status xenapi_pci_get_subsystem_device_name(const xenapi_session *session
  * Parameters: `pci`: PCI ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pci_get_subsystem_vendor_name(const xenapi_session *session, const char *pci, char **out_result, xenapi_error **err);
 
@@ -271,7 +297,9 @@ xenapi_status xenapi_pci_get_subsystem_vendor_name(const xenapi_session *session
  * Parameters: `pci`: PCI ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pci_get_other_config(const xenapi_session *session, const char *pci, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -281,7 +309,9 @@ xenapi_status xenapi_pci_get_other_config(const xenapi_session *session, const c
  * Parameters: `pci`: PCI ref (self).
  * Result: `*out_result`, PCI ref set.
  *
- * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pci_get_dependencies(const xenapi_session *session, const char *pci, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -291,7 +321,9 @@ xenapi_status xenapi_pci_get_dependencies(const xenapi_session *session, const c
  * Parameters: `pci`: PCI ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pci_get_pci_id(const xenapi_session *session, const char *pci, char **out_result, xenapi_error **err);
 
@@ -301,7 +333,9 @@ xenapi_status xenapi_pci_get_pci_id(const xenapi_session *session, const char *p
  * Parameters: `pci`: PCI ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pci_get_host(const xenapi_session *session, const char *pci, char **out_result, xenapi_error **err);
 
@@ -311,7 +345,9 @@ xenapi_status xenapi_pci_get_host(const xenapi_session *session, const char *pci
  * Parameters: `pci`: PCI ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pci_get_device_name(const xenapi_session *session, const char *pci, char **out_result, xenapi_error **err);
 
@@ -321,7 +357,9 @@ xenapi_status xenapi_pci_get_device_name(const xenapi_session *session, const ch
  * Parameters: `pci`: PCI ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pci_get_vendor_name(const xenapi_session *session, const char *pci, char **out_result, xenapi_error **err);
 
@@ -331,7 +369,9 @@ xenapi_status xenapi_pci_get_vendor_name(const xenapi_session *session, const ch
  * Parameters: `pci`: PCI ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pci_get_class_name(const xenapi_session *session, const char *pci, char **out_result, xenapi_error **err);
 
@@ -341,7 +381,9 @@ xenapi_status xenapi_pci_get_class_name(const xenapi_session *session, const cha
  * Parameters: `pci`: PCI ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pci_get_uuid(const xenapi_session *session, const char *pci, char **out_result, xenapi_error **err);
 
@@ -351,7 +393,9 @@ xenapi_status xenapi_pci_get_uuid(const xenapi_session *session, const char *pci
  * Parameters: `uuid`: string.
  * Result: `*out_result`, PCI ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pci_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -361,7 +405,9 @@ xenapi_status xenapi_pci_get_by_uuid(const xenapi_session *session, const char *
  * Parameters: `pci`: PCI ref (self).
  * Result: `*out_result`, PCI record.
  *
- * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pci_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pci` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_pci_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pci_get_record(const xenapi_session *session, const char *pci, xenapi_pci_record **out_result, xenapi_error **err);
 

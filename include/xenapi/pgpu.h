@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `PGPU` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `PGPU` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_pgpu_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_pgpu_record_free(xenapi_pgpu_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pgpu_record_uuid(const xenapi_pgpu_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_pgpu_record_set_uuid(xenapi_pgpu_record *rec, const char *v
 /**
  * The field `PCI`: PCI ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pgpu_record_pci(const xenapi_pgpu_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_pgpu_record_set_pci(xenapi_pgpu_record *rec, const char *va
 /**
  * The field `GPU_group`: GPU_group ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pgpu_record_gpu_group(const xenapi_pgpu_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_pgpu_record_set_gpu_group(xenapi_pgpu_record *rec, const ch
 /**
  * The field `host`: host ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pgpu_record_host(const xenapi_pgpu_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_pgpu_record_set_host(xenapi_pgpu_record *rec, const char *v
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pgpu_record_other_config(const xenapi_pgpu_record *rec);
 
@@ -97,7 +103,8 @@ xenapi_status xenapi_pgpu_record_set_other_config(xenapi_pgpu_record *rec, const
 /**
  * The field `supported_VGPU_types`: VGPU_type ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pgpu_record_supported_vgpu_types(const xenapi_pgpu_record *rec);
 
@@ -111,7 +118,8 @@ xenapi_status xenapi_pgpu_record_set_supported_vgpu_types(xenapi_pgpu_record *re
 /**
  * The field `enabled_VGPU_types`: VGPU_type ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pgpu_record_enabled_vgpu_types(const xenapi_pgpu_record *rec);
 
@@ -125,7 +133,8 @@ xenapi_status xenapi_pgpu_record_set_enabled_vgpu_types(xenapi_pgpu_record *rec,
 /**
  * The field `resident_VGPUs`: VGPU ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pgpu_record_resident_vgpus(const xenapi_pgpu_record *rec);
 
@@ -139,7 +148,8 @@ xenapi_status xenapi_pgpu_record_set_resident_vgpus(xenapi_pgpu_record *rec, con
 /**
  * The field `supported_VGPU_max_capacities`: (VGPU_type ref -> int) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_int64_map *xenapi_pgpu_record_supported_vgpu_max_capacities(const xenapi_pgpu_record *rec);
 
@@ -158,14 +168,16 @@ xenapi_status xenapi_pgpu_record_set_supported_vgpu_max_capacities(xenapi_pgpu_r
 xenapi_pgpu_dom0_access xenapi_pgpu_record_dom0_access(const xenapi_pgpu_record *rec);
 
 /**
- * The wire text of the field `dom0_access` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `dom0_access` (also a value this library does not know; "" when the
+ * server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_pgpu_record_dom0_access_name(const xenapi_pgpu_record *rec);
 
 /**
- * Sets the field `dom0_access` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `dom0_access` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -188,7 +200,8 @@ xenapi_status xenapi_pgpu_record_set_is_system_display_device(xenapi_pgpu_record
 /**
  * The field `compatibility_metadata`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pgpu_record_compatibility_metadata(const xenapi_pgpu_record *rec);
 
@@ -200,7 +213,8 @@ const xenapi_string_map *xenapi_pgpu_record_compatibility_metadata(const xenapi_
 xenapi_status xenapi_pgpu_record_set_compatibility_metadata(xenapi_pgpu_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -212,7 +226,9 @@ const xenapi_value *xenapi_pgpu_record_extra(const xenapi_pgpu_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (PGPU ref -> PGPU record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pgpu_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_pgpu_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_get_all_records(const xenapi_session *session, xenapi_pgpu_record_map **out_result, xenapi_error **err);
 
@@ -222,7 +238,9 @@ xenapi_status xenapi_pgpu_get_all_records(const xenapi_session *session, xenapi_
  * Parameters: none but the session.
  * Result: `*out_result`, PGPU ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -232,17 +250,21 @@ xenapi_status xenapi_pgpu_get_all(const xenapi_session *session, xenapi_string_l
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_result`, enum pgpu_dom0_access.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_disable_dom0_access(const xenapi_session *session, const char *pgpu, xenapi_pgpu_dom0_access *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.PGPU.disable_dom0_access`: `PGPU.disable_dom0_access` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PGPU.disable_dom0_access`: `PGPU.disable_dom0_access` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pgpu_disable_dom0_access(const xenapi_session *session, const char *pgpu, char **out_task, xenapi_error **err);
 
@@ -252,17 +274,21 @@ xenapi_status xenapi_async_pgpu_disable_dom0_access(const xenapi_session *sessio
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_result`, enum pgpu_dom0_access.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_enable_dom0_access(const xenapi_session *session, const char *pgpu, xenapi_pgpu_dom0_access *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.PGPU.enable_dom0_access`: `PGPU.enable_dom0_access` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PGPU.enable_dom0_access`: `PGPU.enable_dom0_access` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pgpu_enable_dom0_access(const xenapi_session *session, const char *pgpu, char **out_task, xenapi_error **err);
 
@@ -272,17 +298,22 @@ xenapi_status xenapi_async_pgpu_enable_dom0_access(const xenapi_session *session
  * Parameters: `pgpu`: PGPU ref (self); `vgpu_type`: VGPU_type ref.
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `pgpu`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pgpu_get_remaining_capacity(const xenapi_session *session, const char *pgpu, const char *vgpu_type, int64_t *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.PGPU.get_remaining_capacity`: `PGPU.get_remaining_capacity` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PGPU.get_remaining_capacity`: `PGPU.get_remaining_capacity` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `pgpu`: PGPU ref (self); `vgpu_type`: VGPU_type ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pgpu`, `vgpu_type` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pgpu_get_remaining_capacity(const xenapi_session *session, const char *pgpu, const char *vgpu_type, char **out_task, xenapi_error **err);
 
@@ -292,17 +323,21 @@ xenapi_status xenapi_async_pgpu_get_remaining_capacity(const xenapi_session *ses
  * Parameters: `pgpu`: PGPU ref (self); `value`: GPU_group ref.
  * Result: none.
  *
- * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pgpu_set_gpu_group(const xenapi_session *session, const char *pgpu, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.PGPU.set_GPU_group`: `PGPU.set_GPU_group` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PGPU.set_GPU_group`: `PGPU.set_GPU_group` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pgpu`: PGPU ref (self); `value`: GPU_group ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pgpu_set_gpu_group(const xenapi_session *session, const char *pgpu, const char *value, char **out_task, xenapi_error **err);
 
@@ -312,17 +347,21 @@ xenapi_status xenapi_async_pgpu_set_gpu_group(const xenapi_session *session, con
  * Parameters: `pgpu`: PGPU ref (self); `value`: VGPU_type ref set.
  * Result: none.
  *
- * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pgpu_set_enabled_vgpu_types(const xenapi_session *session, const char *pgpu, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * Calls `Async.PGPU.set_enabled_VGPU_types`: `PGPU.set_enabled_VGPU_types` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PGPU.set_enabled_VGPU_types`: `PGPU.set_enabled_VGPU_types` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `pgpu`: PGPU ref (self); `value`: VGPU_type ref set.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pgpu_set_enabled_vgpu_types(const xenapi_session *session, const char *pgpu, const xenapi_string_list *value, char **out_task, xenapi_error **err);
 
@@ -332,17 +371,21 @@ xenapi_status xenapi_async_pgpu_set_enabled_vgpu_types(const xenapi_session *ses
  * Parameters: `pgpu`: PGPU ref (self); `value`: VGPU_type ref.
  * Result: none.
  *
- * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pgpu_remove_enabled_vgpu_types(const xenapi_session *session, const char *pgpu, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.PGPU.remove_enabled_VGPU_types`: `PGPU.remove_enabled_VGPU_types` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PGPU.remove_enabled_VGPU_types`: `PGPU.remove_enabled_VGPU_types` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `pgpu`: PGPU ref (self); `value`: VGPU_type ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pgpu_remove_enabled_vgpu_types(const xenapi_session *session, const char *pgpu, const char *value, char **out_task, xenapi_error **err);
 
@@ -352,17 +395,21 @@ xenapi_status xenapi_async_pgpu_remove_enabled_vgpu_types(const xenapi_session *
  * Parameters: `pgpu`: PGPU ref (self); `value`: VGPU_type ref.
  * Result: none.
  *
- * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pgpu_add_enabled_vgpu_types(const xenapi_session *session, const char *pgpu, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.PGPU.add_enabled_VGPU_types`: `PGPU.add_enabled_VGPU_types` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PGPU.add_enabled_VGPU_types`: `PGPU.add_enabled_VGPU_types` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `pgpu`: PGPU ref (self); `value`: VGPU_type ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pgpu_add_enabled_vgpu_types(const xenapi_session *session, const char *pgpu, const char *value, char **out_task, xenapi_error **err);
 
@@ -372,7 +419,8 @@ xenapi_status xenapi_async_pgpu_add_enabled_vgpu_types(const xenapi_session *ses
  * Parameters: `pgpu`: PGPU ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `pgpu`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pgpu_remove_from_other_config(const xenapi_session *session, const char *pgpu, const char *key, xenapi_error **err);
 
@@ -382,7 +430,8 @@ xenapi_status xenapi_pgpu_remove_from_other_config(const xenapi_session *session
  * Parameters: `pgpu`: PGPU ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pgpu`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pgpu_add_to_other_config(const xenapi_session *session, const char *pgpu, const char *key, const char *value, xenapi_error **err);
 
@@ -392,7 +441,8 @@ xenapi_status xenapi_pgpu_add_to_other_config(const xenapi_session *session, con
  * Parameters: `pgpu`: PGPU ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pgpu_set_other_config(const xenapi_session *session, const char *pgpu, const xenapi_string_map *value, xenapi_error **err);
 
@@ -402,7 +452,9 @@ xenapi_status xenapi_pgpu_set_other_config(const xenapi_session *session, const 
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_get_compatibility_metadata(const xenapi_session *session, const char *pgpu, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -412,7 +464,8 @@ xenapi_status xenapi_pgpu_get_compatibility_metadata(const xenapi_session *sessi
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_get_is_system_display_device(const xenapi_session *session, const char *pgpu, bool *out_result, xenapi_error **err);
 
@@ -422,7 +475,8 @@ xenapi_status xenapi_pgpu_get_is_system_display_device(const xenapi_session *ses
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_result`, enum pgpu_dom0_access.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_get_dom0_access(const xenapi_session *session, const char *pgpu, xenapi_pgpu_dom0_access *out_result, xenapi_error **err);
 
@@ -432,7 +486,9 @@ xenapi_status xenapi_pgpu_get_dom0_access(const xenapi_session *session, const c
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_result`, (VGPU_type ref -> int) map.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_int64_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_int64_map_free; on failure it is left
+ * as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_get_supported_vgpu_max_capacities(const xenapi_session *session, const char *pgpu, xenapi_string_int64_map **out_result, xenapi_error **err);
 
@@ -442,7 +498,9 @@ xenapi_status xenapi_pgpu_get_supported_vgpu_max_capacities(const xenapi_session
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_result`, VGPU ref set.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_get_resident_vgpus(const xenapi_session *session, const char *pgpu, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -452,7 +510,9 @@ xenapi_status xenapi_pgpu_get_resident_vgpus(const xenapi_session *session, cons
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_result`, VGPU_type ref set.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_get_enabled_vgpu_types(const xenapi_session *session, const char *pgpu, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -462,7 +522,9 @@ xenapi_status xenapi_pgpu_get_enabled_vgpu_types(const xenapi_session *session, 
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_result`, VGPU_type ref set.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_get_supported_vgpu_types(const xenapi_session *session, const char *pgpu, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -472,7 +534,9 @@ xenapi_status xenapi_pgpu_get_supported_vgpu_types(const xenapi_session *session
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_get_other_config(const xenapi_session *session, const char *pgpu, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -482,7 +546,9 @@ xenapi_status xenapi_pgpu_get_other_config(const xenapi_session *session, const 
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_get_host(const xenapi_session *session, const char *pgpu, char **out_result, xenapi_error **err);
 
@@ -492,7 +558,9 @@ xenapi_status xenapi_pgpu_get_host(const xenapi_session *session, const char *pg
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_result`, GPU_group ref.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_get_gpu_group(const xenapi_session *session, const char *pgpu, char **out_result, xenapi_error **err);
 
@@ -502,7 +570,9 @@ xenapi_status xenapi_pgpu_get_gpu_group(const xenapi_session *session, const cha
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_result`, PCI ref.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_get_pci(const xenapi_session *session, const char *pgpu, char **out_result, xenapi_error **err);
 
@@ -512,7 +582,9 @@ xenapi_status xenapi_pgpu_get_pci(const xenapi_session *session, const char *pgp
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_get_uuid(const xenapi_session *session, const char *pgpu, char **out_result, xenapi_error **err);
 
@@ -522,7 +594,9 @@ xenapi_status xenapi_pgpu_get_uuid(const xenapi_session *session, const char *pg
  * Parameters: `uuid`: string.
  * Result: `*out_result`, PGPU ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -532,7 +606,9 @@ xenapi_status xenapi_pgpu_get_by_uuid(const xenapi_session *session, const char 
  * Parameters: `pgpu`: PGPU ref (self).
  * Result: `*out_result`, PGPU record.
  *
- * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pgpu_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_pgpu_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pgpu_get_record(const xenapi_session *session, const char *pgpu, xenapi_pgpu_record **out_result, xenapi_error **err);
 

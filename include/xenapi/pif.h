@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `PIF` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `PIF` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_pif_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_pif_record_free(xenapi_pif_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_uuid(const xenapi_pif_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_pif_record_set_uuid(xenapi_pif_record *rec, const char *val
 /**
  * The field `device`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_device(const xenapi_pif_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_pif_record_set_device(xenapi_pif_record *rec, const char *v
 /**
  * The field `network`: network ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_network(const xenapi_pif_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_pif_record_set_network(xenapi_pif_record *rec, const char *
 /**
  * The field `host`: host ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_host(const xenapi_pif_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_pif_record_set_host(xenapi_pif_record *rec, const char *val
 /**
  * The field `MAC`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_mac(const xenapi_pif_record *rec);
 
@@ -125,7 +131,8 @@ xenapi_status xenapi_pif_record_set_vlan(xenapi_pif_record *rec, int64_t value, 
 /**
  * The field `metrics`: PIF_metrics ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_metrics(const xenapi_pif_record *rec);
 
@@ -172,14 +179,16 @@ xenapi_status xenapi_pif_record_set_currently_attached(xenapi_pif_record *rec, b
 xenapi_ip_configuration_mode xenapi_pif_record_ip_configuration_mode(const xenapi_pif_record *rec);
 
 /**
- * The wire text of the field `ip_configuration_mode` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `ip_configuration_mode` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_ip_configuration_mode_name(const xenapi_pif_record *rec);
 
 /**
- * Sets the field `ip_configuration_mode` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `ip_configuration_mode` to a copy of `value`. An UNKNOWN or out-of-range value
+ * gives XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -188,7 +197,8 @@ xenapi_status xenapi_pif_record_set_ip_configuration_mode(xenapi_pif_record *rec
 /**
  * The field `IP`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_ip(const xenapi_pif_record *rec);
 
@@ -202,7 +212,8 @@ xenapi_status xenapi_pif_record_set_ip(xenapi_pif_record *rec, const char *value
 /**
  * The field `netmask`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_netmask(const xenapi_pif_record *rec);
 
@@ -216,7 +227,8 @@ xenapi_status xenapi_pif_record_set_netmask(xenapi_pif_record *rec, const char *
 /**
  * The field `gateway`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_gateway(const xenapi_pif_record *rec);
 
@@ -230,7 +242,8 @@ xenapi_status xenapi_pif_record_set_gateway(xenapi_pif_record *rec, const char *
 /**
  * The field `DNS`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_dns(const xenapi_pif_record *rec);
 
@@ -244,7 +257,8 @@ xenapi_status xenapi_pif_record_set_dns(xenapi_pif_record *rec, const char *valu
 /**
  * The field `bond_slave_of`: Bond ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_bond_slave_of(const xenapi_pif_record *rec);
 
@@ -258,7 +272,8 @@ xenapi_status xenapi_pif_record_set_bond_slave_of(xenapi_pif_record *rec, const 
 /**
  * The field `bond_master_of`: Bond ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pif_record_bond_master_of(const xenapi_pif_record *rec);
 
@@ -272,7 +287,8 @@ xenapi_status xenapi_pif_record_set_bond_master_of(xenapi_pif_record *rec, const
 /**
  * The field `VLAN_master_of`: VLAN ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_vlan_master_of(const xenapi_pif_record *rec);
 
@@ -286,7 +302,8 @@ xenapi_status xenapi_pif_record_set_vlan_master_of(xenapi_pif_record *rec, const
 /**
  * The field `VLAN_slave_of`: VLAN ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pif_record_vlan_slave_of(const xenapi_pif_record *rec);
 
@@ -314,7 +331,8 @@ xenapi_status xenapi_pif_record_set_management(xenapi_pif_record *rec, bool valu
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pif_record_other_config(const xenapi_pif_record *rec);
 
@@ -342,7 +360,8 @@ xenapi_status xenapi_pif_record_set_disallow_unplug(xenapi_pif_record *rec, bool
 /**
  * The field `tunnel_access_PIF_of`: tunnel ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pif_record_tunnel_access_pif_of(const xenapi_pif_record *rec);
 
@@ -356,7 +375,8 @@ xenapi_status xenapi_pif_record_set_tunnel_access_pif_of(xenapi_pif_record *rec,
 /**
  * The field `tunnel_transport_PIF_of`: tunnel ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pif_record_tunnel_transport_pif_of(const xenapi_pif_record *rec);
 
@@ -375,14 +395,16 @@ xenapi_status xenapi_pif_record_set_tunnel_transport_pif_of(xenapi_pif_record *r
 xenapi_ipv6_configuration_mode xenapi_pif_record_ipv6_configuration_mode(const xenapi_pif_record *rec);
 
 /**
- * The wire text of the field `ipv6_configuration_mode` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `ipv6_configuration_mode` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_ipv6_configuration_mode_name(const xenapi_pif_record *rec);
 
 /**
- * Sets the field `ipv6_configuration_mode` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `ipv6_configuration_mode` to a copy of `value`. An UNKNOWN or out-of-range value
+ * gives XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -391,7 +413,8 @@ xenapi_status xenapi_pif_record_set_ipv6_configuration_mode(xenapi_pif_record *r
 /**
  * The field `IPv6`: string set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pif_record_ipv6(const xenapi_pif_record *rec);
 
@@ -405,7 +428,8 @@ xenapi_status xenapi_pif_record_set_ipv6(xenapi_pif_record *rec, const xenapi_st
 /**
  * The field `ipv6_gateway`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_ipv6_gateway(const xenapi_pif_record *rec);
 
@@ -424,14 +448,16 @@ xenapi_status xenapi_pif_record_set_ipv6_gateway(xenapi_pif_record *rec, const c
 xenapi_primary_address_type xenapi_pif_record_primary_address_type(const xenapi_pif_record *rec);
 
 /**
- * The wire text of the field `primary_address_type` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `primary_address_type` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_primary_address_type_name(const xenapi_pif_record *rec);
 
 /**
- * Sets the field `primary_address_type` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `primary_address_type` to a copy of `value`. An UNKNOWN or out-of-range value
+ * gives XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -454,7 +480,8 @@ xenapi_status xenapi_pif_record_set_managed(xenapi_pif_record *rec, bool value, 
 /**
  * The field `properties`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pif_record_properties(const xenapi_pif_record *rec);
 
@@ -468,7 +495,8 @@ xenapi_status xenapi_pif_record_set_properties(xenapi_pif_record *rec, const xen
 /**
  * The field `capabilities`: string set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pif_record_capabilities(const xenapi_pif_record *rec);
 
@@ -487,14 +515,16 @@ xenapi_status xenapi_pif_record_set_capabilities(xenapi_pif_record *rec, const x
 xenapi_pif_igmp_status xenapi_pif_record_igmp_snooping_status(const xenapi_pif_record *rec);
 
 /**
- * The wire text of the field `igmp_snooping_status` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `igmp_snooping_status` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_igmp_snooping_status_name(const xenapi_pif_record *rec);
 
 /**
- * Sets the field `igmp_snooping_status` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `igmp_snooping_status` to a copy of `value`. An UNKNOWN or out-of-range value
+ * gives XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -503,7 +533,8 @@ xenapi_status xenapi_pif_record_set_igmp_snooping_status(xenapi_pif_record *rec,
 /**
  * The field `sriov_physical_PIF_of`: network_sriov ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pif_record_sriov_physical_pif_of(const xenapi_pif_record *rec);
 
@@ -517,7 +548,8 @@ xenapi_status xenapi_pif_record_set_sriov_physical_pif_of(xenapi_pif_record *rec
 /**
  * The field `sriov_logical_PIF_of`: network_sriov ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pif_record_sriov_logical_pif_of(const xenapi_pif_record *rec);
 
@@ -531,7 +563,8 @@ xenapi_status xenapi_pif_record_set_sriov_logical_pif_of(xenapi_pif_record *rec,
 /**
  * The field `PCI`: PCI ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_record_pci(const xenapi_pif_record *rec);
 
@@ -543,7 +576,8 @@ const char *xenapi_pif_record_pci(const xenapi_pif_record *rec);
 xenapi_status xenapi_pif_record_set_pci(xenapi_pif_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -555,7 +589,9 @@ const xenapi_value *xenapi_pif_record_extra(const xenapi_pif_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (PIF ref -> PIF record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pif_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_pif_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_all_records(const xenapi_session *session, xenapi_pif_record_map **out_result, xenapi_error **err);
 
@@ -565,7 +601,9 @@ xenapi_status xenapi_pif_get_all_records(const xenapi_session *session, xenapi_p
  * Parameters: none but the session.
  * Result: `*out_result`, PIF ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -575,17 +613,21 @@ xenapi_status xenapi_pif_get_all(const xenapi_session *session, xenapi_string_li
  * Parameters: `pif`: PIF ref (self); `name`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pif`, `name`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif`, `name`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pif_set_property(const xenapi_session *session, const char *pif, const char *name, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.PIF.set_property`: `PIF.set_property` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PIF.set_property`: `PIF.set_property` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref (self); `name`: string; `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pif`, `name`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif`, `name`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_set_property(const xenapi_session *session, const char *pif, const char *name, const char *value, char **out_task, xenapi_error **err);
 
@@ -595,7 +637,8 @@ xenapi_status xenapi_async_pif_set_property(const xenapi_session *session, const
  * Parameters: `pif`: PIF ref (self).
  * Result: none.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pif_db_forget(const xenapi_session *session, const char *pif, xenapi_error **err);
 
@@ -605,27 +648,50 @@ xenapi_status xenapi_pif_db_forget(const xenapi_session *session, const char *pi
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_db_forget(const xenapi_session *session, const char *pif, char **out_task, xenapi_error **err);
 
 /**
  * Calls `PIF.db_introduce`.
  *
- * Parameters: `device`: string; `network`: network ref; `host`: host ref; `mac`: string; `mtu`: int; `vlan`: int; `physical`: bool; `ip_configuration_mode`: enum ip_configuration_mode; `ip`: string; `netmask`: string; `gateway`: string; `dns`: string; `bond_slave_of`: Bond ref; `vlan_master_of`: VLAN ref; `management`: bool; `other_config`: (string -> string) map; `disallow_unplug`: bool; `ipv6_configuration_mode`: enum ipv6_configuration_mode; `ipv6`: string set; `ipv6_gateway`: string; `primary_address_type`: enum primary_address_type; `managed`: bool; `properties`: (string -> string) map.
+ * Parameters: `device`: string; `network`: network ref; `host`: host ref; `mac`: string; `mtu`:
+ * int; `vlan`: int; `physical`: bool; `ip_configuration_mode`: enum ip_configuration_mode; `ip`:
+ * string; `netmask`: string; `gateway`: string; `dns`: string; `bond_slave_of`: Bond ref;
+ * `vlan_master_of`: VLAN ref; `management`: bool; `other_config`: (string -> string) map;
+ * `disallow_unplug`: bool; `ipv6_configuration_mode`: enum ipv6_configuration_mode; `ipv6`: string
+ * set; `ipv6_gateway`: string; `primary_address_type`: enum primary_address_type; `managed`: bool;
+ * `properties`: (string -> string) map.
  * Result: `*out_result`, PIF ref.
  *
- * Ownership: `session`, `device`, `network`, `host`, `mac`, `ip`, `netmask`, `gateway`, `dns`, `bond_slave_of`, `vlan_master_of`, `other_config`, `ipv6`, `ipv6_gateway`, `properties` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `device`, `network`, `host`, `mac`, `ip`, `netmask`, `gateway`, `dns`,
+ * `bond_slave_of`, `vlan_master_of`, `other_config`, `ipv6`, `ipv6_gateway`, `properties` are
+ * borrowed (read during the call only). On success `*out_result` receives a string that the caller
+ * frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pif_db_introduce(const xenapi_session *session, const char *device, const char *network, const char *host, const char *mac, int64_t mtu, int64_t vlan, bool physical, xenapi_ip_configuration_mode ip_configuration_mode, const char *ip, const char *netmask, const char *gateway, const char *dns, const char *bond_slave_of, const char *vlan_master_of, bool management, const xenapi_string_map *other_config, bool disallow_unplug, xenapi_ipv6_configuration_mode ipv6_configuration_mode, const xenapi_string_list *ipv6, const char *ipv6_gateway, xenapi_primary_address_type primary_address_type, bool managed, const xenapi_string_map *properties, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.PIF.db_introduce`: `PIF.db_introduce` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PIF.db_introduce`: `PIF.db_introduce` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `device`: string; `network`: network ref; `host`: host ref; `mac`: string; `mtu`: int; `vlan`: int; `physical`: bool; `ip_configuration_mode`: enum ip_configuration_mode; `ip`: string; `netmask`: string; `gateway`: string; `dns`: string; `bond_slave_of`: Bond ref; `vlan_master_of`: VLAN ref; `management`: bool; `other_config`: (string -> string) map; `disallow_unplug`: bool; `ipv6_configuration_mode`: enum ipv6_configuration_mode; `ipv6`: string set; `ipv6_gateway`: string; `primary_address_type`: enum primary_address_type; `managed`: bool; `properties`: (string -> string) map.
+ * Parameters: `device`: string; `network`: network ref; `host`: host ref; `mac`: string; `mtu`:
+ * int; `vlan`: int; `physical`: bool; `ip_configuration_mode`: enum ip_configuration_mode; `ip`:
+ * string; `netmask`: string; `gateway`: string; `dns`: string; `bond_slave_of`: Bond ref;
+ * `vlan_master_of`: VLAN ref; `management`: bool; `other_config`: (string -> string) map;
+ * `disallow_unplug`: bool; `ipv6_configuration_mode`: enum ipv6_configuration_mode; `ipv6`: string
+ * set; `ipv6_gateway`: string; `primary_address_type`: enum primary_address_type; `managed`: bool;
+ * `properties`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `device`, `network`, `host`, `mac`, `ip`, `netmask`, `gateway`, `dns`, `bond_slave_of`, `vlan_master_of`, `other_config`, `ipv6`, `ipv6_gateway`, `properties` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `device`, `network`, `host`, `mac`, `ip`, `netmask`, `gateway`, `dns`,
+ * `bond_slave_of`, `vlan_master_of`, `other_config`, `ipv6`, `ipv6_gateway`, `properties` are
+ * borrowed (read during the call only). On success `*out_task` receives a string that the caller
+ * frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_async_pif_db_introduce(const xenapi_session *session, const char *device, const char *network, const char *host, const char *mac, int64_t mtu, int64_t vlan, bool physical, xenapi_ip_configuration_mode ip_configuration_mode, const char *ip, const char *netmask, const char *gateway, const char *dns, const char *bond_slave_of, const char *vlan_master_of, bool management, const xenapi_string_map *other_config, bool disallow_unplug, xenapi_ipv6_configuration_mode ipv6_configuration_mode, const xenapi_string_list *ipv6, const char *ipv6_gateway, xenapi_primary_address_type primary_address_type, bool managed, const xenapi_string_map *properties, char **out_task, xenapi_error **err);
 
@@ -636,7 +702,8 @@ xenapi_status xenapi_async_pif_db_introduce(const xenapi_session *session, const
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): TRANSPORT_PIF_NOT_CONFIGURED.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pif_plug(const xenapi_session *session, const char *pif, xenapi_error **err);
 
@@ -647,7 +714,9 @@ xenapi_status xenapi_pif_plug(const xenapi_session *session, const char *pif, xe
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): TRANSPORT_PIF_NOT_CONFIGURED.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_plug(const xenapi_session *session, const char *pif, char **out_task, xenapi_error **err);
 
@@ -658,18 +727,22 @@ xenapi_status xenapi_async_pif_plug(const xenapi_session *session, const char *p
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): OTHER_OPERATION_IN_PROGRESS, CLUSTERING_ENABLED.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pif_set_disallow_unplug(const xenapi_session *session, const char *pif, bool value, xenapi_error **err);
 
 /**
- * Calls `Async.PIF.set_disallow_unplug`: `PIF.set_disallow_unplug` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PIF.set_disallow_unplug`: `PIF.set_disallow_unplug` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): OTHER_OPERATION_IN_PROGRESS, CLUSTERING_ENABLED.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_set_disallow_unplug(const xenapi_session *session, const char *pif, bool value, char **out_task, xenapi_error **err);
 
@@ -678,9 +751,11 @@ xenapi_status xenapi_async_pif_set_disallow_unplug(const xenapi_session *session
  *
  * Parameters: `pif`: PIF ref (self).
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN, VIF_IN_USE, PIF_DOES_NOT_ALLOW_UNPLUG, PIF_HAS_FCOE_SR_IN_USE.
+ * Errors (XenAPI codes the datamodel lists): HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN, VIF_IN_USE,
+ * PIF_DOES_NOT_ALLOW_UNPLUG, PIF_HAS_FCOE_SR_IN_USE.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pif_unplug(const xenapi_session *session, const char *pif, xenapi_error **err);
 
@@ -689,9 +764,12 @@ xenapi_status xenapi_pif_unplug(const xenapi_session *session, const char *pif, 
  *
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN, VIF_IN_USE, PIF_DOES_NOT_ALLOW_UNPLUG, PIF_HAS_FCOE_SR_IN_USE.
+ * Errors (XenAPI codes the datamodel lists): HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN, VIF_IN_USE,
+ * PIF_DOES_NOT_ALLOW_UNPLUG, PIF_HAS_FCOE_SR_IN_USE.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_unplug(const xenapi_session *session, const char *pif, char **out_task, xenapi_error **err);
 
@@ -702,7 +780,8 @@ xenapi_status xenapi_async_pif_unplug(const xenapi_session *session, const char 
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): PIF_TUNNEL_STILL_EXISTS, CLUSTERING_ENABLED.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pif_forget(const xenapi_session *session, const char *pif, xenapi_error **err);
 
@@ -713,7 +792,9 @@ xenapi_status xenapi_pif_forget(const xenapi_session *session, const char *pif, 
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): PIF_TUNNEL_STILL_EXISTS, CLUSTERING_ENABLED.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_forget(const xenapi_session *session, const char *pif, char **out_task, xenapi_error **err);
 
@@ -723,7 +804,9 @@ xenapi_status xenapi_async_pif_forget(const xenapi_session *session, const char 
  * Parameters: `host`: host ref; `mac`: string; `device`: string; `managed`: bool.
  * Result: `*out_result`, PIF ref.
  *
- * Ownership: `session`, `host`, `mac`, `device` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `mac`, `device` are borrowed (read during the call only). On
+ * success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_introduce(const xenapi_session *session, const char *host, const char *mac, const char *device, bool managed, char **out_result, xenapi_error **err);
 
@@ -733,7 +816,9 @@ xenapi_status xenapi_pif_introduce(const xenapi_session *session, const char *ho
  * Parameters: `host`: host ref; `mac`: string; `device`: string; `managed`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `mac`, `device` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `mac`, `device` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_introduce(const xenapi_session *session, const char *host, const char *mac, const char *device, bool managed, char **out_task, xenapi_error **err);
 
@@ -743,7 +828,8 @@ xenapi_status xenapi_async_pif_introduce(const xenapi_session *session, const ch
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pif_scan(const xenapi_session *session, const char *host, xenapi_error **err);
 
@@ -753,7 +839,9 @@ xenapi_status xenapi_pif_scan(const xenapi_session *session, const char *host, x
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_scan(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -763,61 +851,77 @@ xenapi_status xenapi_async_pif_scan(const xenapi_session *session, const char *h
  * Parameters: `pif`: PIF ref (self); `primary_address_type`: enum primary_address_type.
  * Result: none.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pif_set_primary_address_type(const xenapi_session *session, const char *pif, xenapi_primary_address_type primary_address_type, xenapi_error **err);
 
 /**
- * Calls `Async.PIF.set_primary_address_type`: `PIF.set_primary_address_type` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PIF.set_primary_address_type`: `PIF.set_primary_address_type` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref (self); `primary_address_type`: enum primary_address_type.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_set_primary_address_type(const xenapi_session *session, const char *pif, xenapi_primary_address_type primary_address_type, char **out_task, xenapi_error **err);
 
 /**
  * Calls `PIF.reconfigure_ipv6`.
  *
- * Parameters: `pif`: PIF ref (self); `mode`: enum ipv6_configuration_mode; `ipv6`: string; `gateway`: string; `dns`: string.
+ * Parameters: `pif`: PIF ref (self); `mode`: enum ipv6_configuration_mode; `ipv6`: string;
+ * `gateway`: string; `dns`: string.
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): CLUSTERING_ENABLED.
  *
- * Ownership: `session`, `pif`, `ipv6`, `gateway`, `dns` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif`, `ipv6`, `gateway`, `dns` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_reconfigure_ipv6(const xenapi_session *session, const char *pif, xenapi_ipv6_configuration_mode mode, const char *ipv6, const char *gateway, const char *dns, xenapi_error **err);
 
 /**
- * Calls `Async.PIF.reconfigure_ipv6`: `PIF.reconfigure_ipv6` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PIF.reconfigure_ipv6`: `PIF.reconfigure_ipv6` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `pif`: PIF ref (self); `mode`: enum ipv6_configuration_mode; `ipv6`: string; `gateway`: string; `dns`: string.
+ * Parameters: `pif`: PIF ref (self); `mode`: enum ipv6_configuration_mode; `ipv6`: string;
+ * `gateway`: string; `dns`: string.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): CLUSTERING_ENABLED.
  *
- * Ownership: `session`, `pif`, `ipv6`, `gateway`, `dns` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif`, `ipv6`, `gateway`, `dns` are borrowed (read during the call only).
+ * On success `*out_task` receives a string that the caller frees with xenapi_string_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_reconfigure_ipv6(const xenapi_session *session, const char *pif, xenapi_ipv6_configuration_mode mode, const char *ipv6, const char *gateway, const char *dns, char **out_task, xenapi_error **err);
 
 /**
  * Calls `PIF.reconfigure_ip`.
  *
- * Parameters: `pif`: PIF ref (self); `mode`: enum ip_configuration_mode; `ip`: string; `netmask`: string; `gateway`: string; `dns`: string.
+ * Parameters: `pif`: PIF ref (self); `mode`: enum ip_configuration_mode; `ip`: string; `netmask`:
+ * string; `gateway`: string; `dns`: string.
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): CLUSTERING_ENABLED.
  *
- * Ownership: `session`, `pif`, `ip`, `netmask`, `gateway`, `dns` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif`, `ip`, `netmask`, `gateway`, `dns` are borrowed (read during the call
+ * only). `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_reconfigure_ip(const xenapi_session *session, const char *pif, xenapi_ip_configuration_mode mode, const char *ip, const char *netmask, const char *gateway, const char *dns, xenapi_error **err);
 
 /**
- * Calls `Async.PIF.reconfigure_ip`: `PIF.reconfigure_ip` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PIF.reconfigure_ip`: `PIF.reconfigure_ip` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `pif`: PIF ref (self); `mode`: enum ip_configuration_mode; `ip`: string; `netmask`: string; `gateway`: string; `dns`: string.
+ * Parameters: `pif`: PIF ref (self); `mode`: enum ip_configuration_mode; `ip`: string; `netmask`:
+ * string; `gateway`: string; `dns`: string.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): CLUSTERING_ENABLED.
  *
- * Ownership: `session`, `pif`, `ip`, `netmask`, `gateway`, `dns` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif`, `ip`, `netmask`, `gateway`, `dns` are borrowed (read during the call
+ * only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_reconfigure_ip(const xenapi_session *session, const char *pif, xenapi_ip_configuration_mode mode, const char *ip, const char *netmask, const char *gateway, const char *dns, char **out_task, xenapi_error **err);
 
@@ -829,7 +933,8 @@ xenapi_status xenapi_async_pif_reconfigure_ip(const xenapi_session *session, con
  * Errors (XenAPI codes the datamodel lists): PIF_IS_PHYSICAL.
  * Lifecycle: Deprecated since miami.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pif_destroy(const xenapi_session *session, const char *pif, xenapi_error **err);
 
@@ -841,7 +946,9 @@ xenapi_status xenapi_pif_destroy(const xenapi_session *session, const char *pif,
  * Errors (XenAPI codes the datamodel lists): PIF_IS_PHYSICAL.
  * Lifecycle: Deprecated since miami.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_destroy(const xenapi_session *session, const char *pif, char **out_task, xenapi_error **err);
 
@@ -853,19 +960,24 @@ xenapi_status xenapi_async_pif_destroy(const xenapi_session *session, const char
  * Errors (XenAPI codes the datamodel lists): VLAN_TAG_INVALID.
  * Lifecycle: Deprecated since miami.
  *
- * Ownership: `session`, `device`, `network`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `device`, `network`, `host` are borrowed (read during the call only). On
+ * success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_create_vlan(const xenapi_session *session, const char *device, const char *network, const char *host, int64_t vlan, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.PIF.create_VLAN`: `PIF.create_VLAN` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PIF.create_VLAN`: `PIF.create_VLAN` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `device`: string; `network`: network ref; `host`: host ref; `vlan`: int.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VLAN_TAG_INVALID.
  * Lifecycle: Deprecated since miami.
  *
- * Ownership: `session`, `device`, `network`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `device`, `network`, `host` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pif_create_vlan(const xenapi_session *session, const char *device, const char *network, const char *host, int64_t vlan, char **out_task, xenapi_error **err);
 
@@ -875,7 +987,8 @@ xenapi_status xenapi_async_pif_create_vlan(const xenapi_session *session, const 
  * Parameters: `pif`: PIF ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `pif`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pif_remove_from_other_config(const xenapi_session *session, const char *pif, const char *key, xenapi_error **err);
 
@@ -885,7 +998,8 @@ xenapi_status xenapi_pif_remove_from_other_config(const xenapi_session *session,
  * Parameters: `pif`: PIF ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pif`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pif_add_to_other_config(const xenapi_session *session, const char *pif, const char *key, const char *value, xenapi_error **err);
 
@@ -895,7 +1009,8 @@ xenapi_status xenapi_pif_add_to_other_config(const xenapi_session *session, cons
  * Parameters: `pif`: PIF ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `pif`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pif_set_other_config(const xenapi_session *session, const char *pif, const xenapi_string_map *value, xenapi_error **err);
 
@@ -905,7 +1020,9 @@ xenapi_status xenapi_pif_set_other_config(const xenapi_session *session, const c
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, PCI ref.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_pci(const xenapi_session *session, const char *pif, char **out_result, xenapi_error **err);
 
@@ -915,7 +1032,9 @@ xenapi_status xenapi_pif_get_pci(const xenapi_session *session, const char *pif,
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, network_sriov ref set.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_sriov_logical_pif_of(const xenapi_session *session, const char *pif, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -925,7 +1044,9 @@ xenapi_status xenapi_pif_get_sriov_logical_pif_of(const xenapi_session *session,
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, network_sriov ref set.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_sriov_physical_pif_of(const xenapi_session *session, const char *pif, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -935,7 +1056,8 @@ xenapi_status xenapi_pif_get_sriov_physical_pif_of(const xenapi_session *session
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, enum pif_igmp_status.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_igmp_snooping_status(const xenapi_session *session, const char *pif, xenapi_pif_igmp_status *out_result, xenapi_error **err);
 
@@ -945,7 +1067,9 @@ xenapi_status xenapi_pif_get_igmp_snooping_status(const xenapi_session *session,
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_capabilities(const xenapi_session *session, const char *pif, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -955,7 +1079,9 @@ xenapi_status xenapi_pif_get_capabilities(const xenapi_session *session, const c
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_properties(const xenapi_session *session, const char *pif, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -965,7 +1091,8 @@ xenapi_status xenapi_pif_get_properties(const xenapi_session *session, const cha
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_managed(const xenapi_session *session, const char *pif, bool *out_result, xenapi_error **err);
 
@@ -975,7 +1102,8 @@ xenapi_status xenapi_pif_get_managed(const xenapi_session *session, const char *
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, enum primary_address_type.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_primary_address_type(const xenapi_session *session, const char *pif, xenapi_primary_address_type *out_result, xenapi_error **err);
 
@@ -985,7 +1113,9 @@ xenapi_status xenapi_pif_get_primary_address_type(const xenapi_session *session,
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_ipv6_gateway(const xenapi_session *session, const char *pif, char **out_result, xenapi_error **err);
 
@@ -995,7 +1125,9 @@ xenapi_status xenapi_pif_get_ipv6_gateway(const xenapi_session *session, const c
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_ipv6(const xenapi_session *session, const char *pif, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1005,7 +1137,8 @@ xenapi_status xenapi_pif_get_ipv6(const xenapi_session *session, const char *pif
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, enum ipv6_configuration_mode.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_ipv6_configuration_mode(const xenapi_session *session, const char *pif, xenapi_ipv6_configuration_mode *out_result, xenapi_error **err);
 
@@ -1015,7 +1148,9 @@ xenapi_status xenapi_pif_get_ipv6_configuration_mode(const xenapi_session *sessi
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, tunnel ref set.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_tunnel_transport_pif_of(const xenapi_session *session, const char *pif, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1025,7 +1160,9 @@ xenapi_status xenapi_pif_get_tunnel_transport_pif_of(const xenapi_session *sessi
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, tunnel ref set.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_tunnel_access_pif_of(const xenapi_session *session, const char *pif, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1035,7 +1172,8 @@ xenapi_status xenapi_pif_get_tunnel_access_pif_of(const xenapi_session *session,
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_disallow_unplug(const xenapi_session *session, const char *pif, bool *out_result, xenapi_error **err);
 
@@ -1045,7 +1183,9 @@ xenapi_status xenapi_pif_get_disallow_unplug(const xenapi_session *session, cons
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_other_config(const xenapi_session *session, const char *pif, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -1055,7 +1195,8 @@ xenapi_status xenapi_pif_get_other_config(const xenapi_session *session, const c
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_management(const xenapi_session *session, const char *pif, bool *out_result, xenapi_error **err);
 
@@ -1065,7 +1206,9 @@ xenapi_status xenapi_pif_get_management(const xenapi_session *session, const cha
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, VLAN ref set.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_vlan_slave_of(const xenapi_session *session, const char *pif, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1075,7 +1218,9 @@ xenapi_status xenapi_pif_get_vlan_slave_of(const xenapi_session *session, const 
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, VLAN ref.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_vlan_master_of(const xenapi_session *session, const char *pif, char **out_result, xenapi_error **err);
 
@@ -1085,7 +1230,9 @@ xenapi_status xenapi_pif_get_vlan_master_of(const xenapi_session *session, const
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, Bond ref set.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_bond_master_of(const xenapi_session *session, const char *pif, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1095,7 +1242,9 @@ xenapi_status xenapi_pif_get_bond_master_of(const xenapi_session *session, const
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, Bond ref.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_bond_slave_of(const xenapi_session *session, const char *pif, char **out_result, xenapi_error **err);
 
@@ -1105,7 +1254,9 @@ xenapi_status xenapi_pif_get_bond_slave_of(const xenapi_session *session, const 
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_dns(const xenapi_session *session, const char *pif, char **out_result, xenapi_error **err);
 
@@ -1115,7 +1266,9 @@ xenapi_status xenapi_pif_get_dns(const xenapi_session *session, const char *pif,
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_gateway(const xenapi_session *session, const char *pif, char **out_result, xenapi_error **err);
 
@@ -1125,7 +1278,9 @@ xenapi_status xenapi_pif_get_gateway(const xenapi_session *session, const char *
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_netmask(const xenapi_session *session, const char *pif, char **out_result, xenapi_error **err);
 
@@ -1135,7 +1290,9 @@ xenapi_status xenapi_pif_get_netmask(const xenapi_session *session, const char *
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_ip(const xenapi_session *session, const char *pif, char **out_result, xenapi_error **err);
 
@@ -1145,7 +1302,8 @@ xenapi_status xenapi_pif_get_ip(const xenapi_session *session, const char *pif, 
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, enum ip_configuration_mode.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_ip_configuration_mode(const xenapi_session *session, const char *pif, xenapi_ip_configuration_mode *out_result, xenapi_error **err);
 
@@ -1155,7 +1313,8 @@ xenapi_status xenapi_pif_get_ip_configuration_mode(const xenapi_session *session
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_currently_attached(const xenapi_session *session, const char *pif, bool *out_result, xenapi_error **err);
 
@@ -1165,7 +1324,8 @@ xenapi_status xenapi_pif_get_currently_attached(const xenapi_session *session, c
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_physical(const xenapi_session *session, const char *pif, bool *out_result, xenapi_error **err);
 
@@ -1175,7 +1335,9 @@ xenapi_status xenapi_pif_get_physical(const xenapi_session *session, const char 
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, PIF_metrics ref.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_metrics(const xenapi_session *session, const char *pif, char **out_result, xenapi_error **err);
 
@@ -1185,7 +1347,8 @@ xenapi_status xenapi_pif_get_metrics(const xenapi_session *session, const char *
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_vlan(const xenapi_session *session, const char *pif, int64_t *out_result, xenapi_error **err);
 
@@ -1195,7 +1358,8 @@ xenapi_status xenapi_pif_get_vlan(const xenapi_session *session, const char *pif
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_mtu(const xenapi_session *session, const char *pif, int64_t *out_result, xenapi_error **err);
 
@@ -1205,7 +1369,9 @@ xenapi_status xenapi_pif_get_mtu(const xenapi_session *session, const char *pif,
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_mac(const xenapi_session *session, const char *pif, char **out_result, xenapi_error **err);
 
@@ -1215,7 +1381,9 @@ xenapi_status xenapi_pif_get_mac(const xenapi_session *session, const char *pif,
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_host(const xenapi_session *session, const char *pif, char **out_result, xenapi_error **err);
 
@@ -1225,7 +1393,9 @@ xenapi_status xenapi_pif_get_host(const xenapi_session *session, const char *pif
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, network ref.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_network(const xenapi_session *session, const char *pif, char **out_result, xenapi_error **err);
 
@@ -1235,7 +1405,9 @@ xenapi_status xenapi_pif_get_network(const xenapi_session *session, const char *
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_device(const xenapi_session *session, const char *pif, char **out_result, xenapi_error **err);
 
@@ -1245,7 +1417,9 @@ xenapi_status xenapi_pif_get_device(const xenapi_session *session, const char *p
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_uuid(const xenapi_session *session, const char *pif, char **out_result, xenapi_error **err);
 
@@ -1255,7 +1429,9 @@ xenapi_status xenapi_pif_get_uuid(const xenapi_session *session, const char *pif
  * Parameters: `uuid`: string.
  * Result: `*out_result`, PIF ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -1265,7 +1441,9 @@ xenapi_status xenapi_pif_get_by_uuid(const xenapi_session *session, const char *
  * Parameters: `pif`: PIF ref (self).
  * Result: `*out_result`, PIF record.
  *
- * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pif_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_pif_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_get_record(const xenapi_session *session, const char *pif, xenapi_pif_record **out_result, xenapi_error **err);
 

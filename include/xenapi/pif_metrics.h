@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `PIF_metrics` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `PIF_metrics` record with every field at its default (empty strings, 0, false, empty
+ * lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_pif_metrics_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_pif_metrics_record_free(xenapi_pif_metrics_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_metrics_record_uuid(const xenapi_pif_metrics_record *rec);
 
@@ -85,7 +87,8 @@ xenapi_status xenapi_pif_metrics_record_set_carrier(xenapi_pif_metrics_record *r
 /**
  * The field `vendor_id`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_metrics_record_vendor_id(const xenapi_pif_metrics_record *rec);
 
@@ -99,7 +102,8 @@ xenapi_status xenapi_pif_metrics_record_set_vendor_id(xenapi_pif_metrics_record 
 /**
  * The field `vendor_name`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_metrics_record_vendor_name(const xenapi_pif_metrics_record *rec);
 
@@ -113,7 +117,8 @@ xenapi_status xenapi_pif_metrics_record_set_vendor_name(xenapi_pif_metrics_recor
 /**
  * The field `device_id`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_metrics_record_device_id(const xenapi_pif_metrics_record *rec);
 
@@ -127,7 +132,8 @@ xenapi_status xenapi_pif_metrics_record_set_device_id(xenapi_pif_metrics_record 
 /**
  * The field `device_name`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_metrics_record_device_name(const xenapi_pif_metrics_record *rec);
 
@@ -169,7 +175,8 @@ xenapi_status xenapi_pif_metrics_record_set_duplex(xenapi_pif_metrics_record *re
 /**
  * The field `pci_bus_path`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pif_metrics_record_pci_bus_path(const xenapi_pif_metrics_record *rec);
 
@@ -197,7 +204,8 @@ xenapi_status xenapi_pif_metrics_record_set_last_updated(xenapi_pif_metrics_reco
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pif_metrics_record_other_config(const xenapi_pif_metrics_record *rec);
 
@@ -209,7 +217,8 @@ const xenapi_string_map *xenapi_pif_metrics_record_other_config(const xenapi_pif
 xenapi_status xenapi_pif_metrics_record_set_other_config(xenapi_pif_metrics_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -221,7 +230,9 @@ const xenapi_value *xenapi_pif_metrics_record_extra(const xenapi_pif_metrics_rec
  * Parameters: none but the session.
  * Result: `*out_result`, (PIF_metrics ref -> PIF_metrics record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pif_metrics_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_pif_metrics_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_metrics_get_all_records(const xenapi_session *session, xenapi_pif_metrics_record_map **out_result, xenapi_error **err);
 
@@ -231,7 +242,9 @@ xenapi_status xenapi_pif_metrics_get_all_records(const xenapi_session *session, 
  * Parameters: none but the session.
  * Result: `*out_result`, PIF_metrics ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_metrics_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -241,7 +254,8 @@ xenapi_status xenapi_pif_metrics_get_all(const xenapi_session *session, xenapi_s
  * Parameters: `pif_metrics`: PIF_metrics ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `pif_metrics`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics`, `key` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pif_metrics_remove_from_other_config(const xenapi_session *session, const char *pif_metrics, const char *key, xenapi_error **err);
 
@@ -251,7 +265,8 @@ xenapi_status xenapi_pif_metrics_remove_from_other_config(const xenapi_session *
  * Parameters: `pif_metrics`: PIF_metrics ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pif_metrics`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics`, `key`, `value` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_metrics_add_to_other_config(const xenapi_session *session, const char *pif_metrics, const char *key, const char *value, xenapi_error **err);
 
@@ -261,7 +276,8 @@ xenapi_status xenapi_pif_metrics_add_to_other_config(const xenapi_session *sessi
  * Parameters: `pif_metrics`: PIF_metrics ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `pif_metrics`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pif_metrics_set_other_config(const xenapi_session *session, const char *pif_metrics, const xenapi_string_map *value, xenapi_error **err);
 
@@ -271,7 +287,9 @@ xenapi_status xenapi_pif_metrics_set_other_config(const xenapi_session *session,
  * Parameters: `pif_metrics`: PIF_metrics ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_metrics_get_other_config(const xenapi_session *session, const char *pif_metrics, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -281,7 +299,9 @@ xenapi_status xenapi_pif_metrics_get_other_config(const xenapi_session *session,
  * Parameters: `pif_metrics`: PIF_metrics ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pif_metrics_get_last_updated(const xenapi_session *session, const char *pif_metrics, int64_t *out_result, xenapi_error **err);
 
@@ -291,7 +311,9 @@ xenapi_status xenapi_pif_metrics_get_last_updated(const xenapi_session *session,
  * Parameters: `pif_metrics`: PIF_metrics ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_metrics_get_pci_bus_path(const xenapi_session *session, const char *pif_metrics, char **out_result, xenapi_error **err);
 
@@ -301,7 +323,9 @@ xenapi_status xenapi_pif_metrics_get_pci_bus_path(const xenapi_session *session,
  * Parameters: `pif_metrics`: PIF_metrics ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pif_metrics_get_duplex(const xenapi_session *session, const char *pif_metrics, bool *out_result, xenapi_error **err);
 
@@ -311,7 +335,9 @@ xenapi_status xenapi_pif_metrics_get_duplex(const xenapi_session *session, const
  * Parameters: `pif_metrics`: PIF_metrics ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pif_metrics_get_speed(const xenapi_session *session, const char *pif_metrics, int64_t *out_result, xenapi_error **err);
 
@@ -321,7 +347,9 @@ xenapi_status xenapi_pif_metrics_get_speed(const xenapi_session *session, const 
  * Parameters: `pif_metrics`: PIF_metrics ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_metrics_get_device_name(const xenapi_session *session, const char *pif_metrics, char **out_result, xenapi_error **err);
 
@@ -331,7 +359,9 @@ xenapi_status xenapi_pif_metrics_get_device_name(const xenapi_session *session, 
  * Parameters: `pif_metrics`: PIF_metrics ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_metrics_get_device_id(const xenapi_session *session, const char *pif_metrics, char **out_result, xenapi_error **err);
 
@@ -341,7 +371,9 @@ xenapi_status xenapi_pif_metrics_get_device_id(const xenapi_session *session, co
  * Parameters: `pif_metrics`: PIF_metrics ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_metrics_get_vendor_name(const xenapi_session *session, const char *pif_metrics, char **out_result, xenapi_error **err);
 
@@ -351,7 +383,9 @@ xenapi_status xenapi_pif_metrics_get_vendor_name(const xenapi_session *session, 
  * Parameters: `pif_metrics`: PIF_metrics ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_metrics_get_vendor_id(const xenapi_session *session, const char *pif_metrics, char **out_result, xenapi_error **err);
 
@@ -361,7 +395,9 @@ xenapi_status xenapi_pif_metrics_get_vendor_id(const xenapi_session *session, co
  * Parameters: `pif_metrics`: PIF_metrics ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pif_metrics_get_carrier(const xenapi_session *session, const char *pif_metrics, bool *out_result, xenapi_error **err);
 
@@ -372,7 +408,9 @@ xenapi_status xenapi_pif_metrics_get_carrier(const xenapi_session *session, cons
  * Result: `*out_result`, float.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pif_metrics_get_io_write_kbs(const xenapi_session *session, const char *pif_metrics, double *out_result, xenapi_error **err);
 
@@ -383,7 +421,9 @@ xenapi_status xenapi_pif_metrics_get_io_write_kbs(const xenapi_session *session,
  * Result: `*out_result`, float.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pif_metrics_get_io_read_kbs(const xenapi_session *session, const char *pif_metrics, double *out_result, xenapi_error **err);
 
@@ -393,7 +433,9 @@ xenapi_status xenapi_pif_metrics_get_io_read_kbs(const xenapi_session *session, 
  * Parameters: `pif_metrics`: PIF_metrics ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_metrics_get_uuid(const xenapi_session *session, const char *pif_metrics, char **out_result, xenapi_error **err);
 
@@ -403,7 +445,9 @@ xenapi_status xenapi_pif_metrics_get_uuid(const xenapi_session *session, const c
  * Parameters: `uuid`: string.
  * Result: `*out_result`, PIF_metrics ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_metrics_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -413,7 +457,9 @@ xenapi_status xenapi_pif_metrics_get_by_uuid(const xenapi_session *session, cons
  * Parameters: `pif_metrics`: PIF_metrics ref (self).
  * Result: `*out_result`, PIF_metrics record.
  *
- * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pif_metrics_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_pif_metrics_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pif_metrics_get_record(const xenapi_session *session, const char *pif_metrics, xenapi_pif_metrics_record **out_result, xenapi_error **err);
 

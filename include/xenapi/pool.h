@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `pool` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `pool` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_pool_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_pool_record_free(xenapi_pool_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_uuid(const xenapi_pool_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_pool_record_set_uuid(xenapi_pool_record *rec, const char *v
 /**
  * The field `name_label`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_name_label(const xenapi_pool_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_pool_record_set_name_label(xenapi_pool_record *rec, const c
 /**
  * The field `name_description`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_name_description(const xenapi_pool_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_pool_record_set_name_description(xenapi_pool_record *rec, c
 /**
  * The field `master`: host ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_master(const xenapi_pool_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_pool_record_set_master(xenapi_pool_record *rec, const char 
 /**
  * The field `default_SR`: SR ref, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_default_sr(const xenapi_pool_record *rec);
 
@@ -97,7 +103,8 @@ xenapi_status xenapi_pool_record_set_default_sr(xenapi_pool_record *rec, const c
 /**
  * The field `suspend_image_SR`: SR ref, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_suspend_image_sr(const xenapi_pool_record *rec);
 
@@ -111,7 +118,8 @@ xenapi_status xenapi_pool_record_set_suspend_image_sr(xenapi_pool_record *rec, c
 /**
  * The field `crash_dump_SR`: SR ref, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_crash_dump_sr(const xenapi_pool_record *rec);
 
@@ -125,7 +133,8 @@ xenapi_status xenapi_pool_record_set_crash_dump_sr(xenapi_pool_record *rec, cons
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pool_record_other_config(const xenapi_pool_record *rec);
 
@@ -153,7 +162,8 @@ xenapi_status xenapi_pool_record_set_ha_enabled(xenapi_pool_record *rec, bool va
 /**
  * The field `ha_configuration`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pool_record_ha_configuration(const xenapi_pool_record *rec);
 
@@ -167,7 +177,8 @@ xenapi_status xenapi_pool_record_set_ha_configuration(xenapi_pool_record *rec, c
 /**
  * The field `ha_statefiles`: string set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pool_record_ha_statefiles(const xenapi_pool_record *rec);
 
@@ -237,7 +248,8 @@ xenapi_status xenapi_pool_record_set_ha_overcommitted(xenapi_pool_record *rec, b
 /**
  * The field `blobs`: (string -> blob ref) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pool_record_blobs(const xenapi_pool_record *rec);
 
@@ -251,7 +263,8 @@ xenapi_status xenapi_pool_record_set_blobs(xenapi_pool_record *rec, const xenapi
 /**
  * The field `tags`: string set, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pool_record_tags(const xenapi_pool_record *rec);
 
@@ -265,7 +278,8 @@ xenapi_status xenapi_pool_record_set_tags(xenapi_pool_record *rec, const xenapi_
 /**
  * The field `gui_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pool_record_gui_config(const xenapi_pool_record *rec);
 
@@ -279,7 +293,8 @@ xenapi_status xenapi_pool_record_set_gui_config(xenapi_pool_record *rec, const x
 /**
  * The field `health_check_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pool_record_health_check_config(const xenapi_pool_record *rec);
 
@@ -293,7 +308,8 @@ xenapi_status xenapi_pool_record_set_health_check_config(xenapi_pool_record *rec
 /**
  * The field `wlb_url`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_wlb_url(const xenapi_pool_record *rec);
 
@@ -307,7 +323,8 @@ xenapi_status xenapi_pool_record_set_wlb_url(xenapi_pool_record *rec, const char
 /**
  * The field `wlb_username`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_wlb_username(const xenapi_pool_record *rec);
 
@@ -364,7 +381,8 @@ xenapi_status xenapi_pool_record_set_redo_log_enabled(xenapi_pool_record *rec, b
 /**
  * The field `redo_log_vdi`: VDI ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_redo_log_vdi(const xenapi_pool_record *rec);
 
@@ -379,7 +397,8 @@ xenapi_status xenapi_pool_record_set_redo_log_vdi(xenapi_pool_record *rec, const
  * The field `vswitch_controller`: string, RO/runtime.
  * Lifecycle: Deprecated since falcon.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_vswitch_controller(const xenapi_pool_record *rec);
 
@@ -393,7 +412,8 @@ xenapi_status xenapi_pool_record_set_vswitch_controller(xenapi_pool_record *rec,
 /**
  * The field `restrictions`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pool_record_restrictions(const xenapi_pool_record *rec);
 
@@ -407,7 +427,8 @@ xenapi_status xenapi_pool_record_set_restrictions(xenapi_pool_record *rec, const
 /**
  * The field `metadata_VDIs`: VDI ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pool_record_metadata_vdis(const xenapi_pool_record *rec);
 
@@ -421,7 +442,8 @@ xenapi_status xenapi_pool_record_set_metadata_vdis(xenapi_pool_record *rec, cons
 /**
  * The field `ha_cluster_stack`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_ha_cluster_stack(const xenapi_pool_record *rec);
 
@@ -435,7 +457,8 @@ xenapi_status xenapi_pool_record_set_ha_cluster_stack(xenapi_pool_record *rec, c
 /**
  * The field `allowed_operations`: enum pool_allowed_operations set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_pool_allowed_operations_list *xenapi_pool_record_allowed_operations(const xenapi_pool_record *rec);
 
@@ -449,7 +472,8 @@ xenapi_status xenapi_pool_record_set_allowed_operations(xenapi_pool_record *rec,
 /**
  * The field `current_operations`: (string -> enum pool_allowed_operations) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_pool_allowed_operations_map *xenapi_pool_record_current_operations(const xenapi_pool_record *rec);
 
@@ -463,7 +487,8 @@ xenapi_status xenapi_pool_record_set_current_operations(xenapi_pool_record *rec,
 /**
  * The field `guest_agent_config`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pool_record_guest_agent_config(const xenapi_pool_record *rec);
 
@@ -477,7 +502,8 @@ xenapi_status xenapi_pool_record_set_guest_agent_config(xenapi_pool_record *rec,
 /**
  * The field `cpu_info`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pool_record_cpu_info(const xenapi_pool_record *rec);
 
@@ -533,7 +559,8 @@ xenapi_status xenapi_pool_record_set_igmp_snooping_enabled(xenapi_pool_record *r
 /**
  * The field `uefi_certificates`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_uefi_certificates(const xenapi_pool_record *rec);
 
@@ -548,7 +575,8 @@ xenapi_status xenapi_pool_record_set_uefi_certificates(xenapi_pool_record *rec, 
  * The field `custom_uefi_certificates`: string, RO/constructor.
  * Lifecycle: Prototype since 24.0.0, may change.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_custom_uefi_certificates(const xenapi_pool_record *rec);
 
@@ -590,7 +618,8 @@ xenapi_status xenapi_pool_record_set_tls_verification_enabled(xenapi_pool_record
 /**
  * The field `repositories`: Repository ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pool_record_repositories(const xenapi_pool_record *rec);
 
@@ -618,7 +647,8 @@ xenapi_status xenapi_pool_record_set_client_certificate_auth_enabled(xenapi_pool
 /**
  * The field `client_certificate_auth_name`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_client_certificate_auth_name(const xenapi_pool_record *rec);
 
@@ -632,7 +662,8 @@ xenapi_status xenapi_pool_record_set_client_certificate_auth_name(xenapi_pool_re
 /**
  * The field `repository_proxy_url`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_repository_proxy_url(const xenapi_pool_record *rec);
 
@@ -646,7 +677,8 @@ xenapi_status xenapi_pool_record_set_repository_proxy_url(xenapi_pool_record *re
 /**
  * The field `repository_proxy_username`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_repository_proxy_username(const xenapi_pool_record *rec);
 
@@ -660,7 +692,8 @@ xenapi_status xenapi_pool_record_set_repository_proxy_username(xenapi_pool_recor
 /**
  * The field `repository_proxy_password`: secret ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_repository_proxy_password(const xenapi_pool_record *rec);
 
@@ -734,7 +767,8 @@ xenapi_status xenapi_pool_record_set_ext_auth_max_threads(xenapi_pool_record *re
  * The field `telemetry_uuid`: secret ref, RO/runtime.
  * Lifecycle: Prototype since 23.9.0, may change.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_telemetry_uuid(const xenapi_pool_record *rec);
 
@@ -754,14 +788,16 @@ xenapi_status xenapi_pool_record_set_telemetry_uuid(xenapi_pool_record *rec, con
 xenapi_telemetry_frequency xenapi_pool_record_telemetry_frequency(const xenapi_pool_record *rec);
 
 /**
- * The wire text of the field `telemetry_frequency` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `telemetry_frequency` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_telemetry_frequency_name(const xenapi_pool_record *rec);
 
 /**
- * Sets the field `telemetry_frequency` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `telemetry_frequency` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -806,14 +842,16 @@ xenapi_status xenapi_pool_record_set_last_update_sync(xenapi_pool_record *rec, i
 xenapi_update_sync_frequency xenapi_pool_record_update_sync_frequency(const xenapi_pool_record *rec);
 
 /**
- * The wire text of the field `update_sync_frequency` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `update_sync_frequency` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_pool_record_update_sync_frequency_name(const xenapi_pool_record *rec);
 
 /**
- * Sets the field `update_sync_frequency` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `update_sync_frequency` to a copy of `value`. An UNKNOWN or out-of-range value
+ * gives XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -850,7 +888,8 @@ bool xenapi_pool_record_update_sync_enabled(const xenapi_pool_record *rec);
 xenapi_status xenapi_pool_record_set_update_sync_enabled(xenapi_pool_record *rec, bool value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -862,7 +901,9 @@ const xenapi_value *xenapi_pool_record_extra(const xenapi_pool_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (pool ref -> pool record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pool_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_pool_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_all_records(const xenapi_session *session, xenapi_pool_record_map **out_result, xenapi_error **err);
 
@@ -872,7 +913,9 @@ xenapi_status xenapi_pool_get_all_records(const xenapi_session *session, xenapi_
  * Parameters: none but the session.
  * Result: `*out_result`, pool ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -883,18 +926,22 @@ xenapi_status xenapi_pool_get_all(const xenapi_session *session, xenapi_string_l
  * Result: none.
  * Lifecycle: Prototype since 23.27.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_set_ext_auth_max_threads(const xenapi_session *session, const char *pool, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.pool.set_ext_auth_max_threads`: `pool.set_ext_auth_max_threads` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.set_ext_auth_max_threads`: `pool.set_ext_auth_max_threads` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 23.27.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_ext_auth_max_threads(const xenapi_session *session, const char *pool, int64_t value, char **out_task, xenapi_error **err);
 
@@ -905,18 +952,22 @@ xenapi_status xenapi_async_pool_set_ext_auth_max_threads(const xenapi_session *s
  * Result: none.
  * Lifecycle: Prototype since 23.27.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_set_local_auth_max_threads(const xenapi_session *session, const char *pool, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.pool.set_local_auth_max_threads`: `pool.set_local_auth_max_threads` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.set_local_auth_max_threads`: `pool.set_local_auth_max_threads` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 23.27.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_local_auth_max_threads(const xenapi_session *session, const char *pool, int64_t value, char **out_task, xenapi_error **err);
 
@@ -927,40 +978,50 @@ xenapi_status xenapi_async_pool_set_local_auth_max_threads(const xenapi_session 
  * Result: none.
  * Lifecycle: Prototype since 23.18.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_set_update_sync_enabled(const xenapi_session *session, const char *pool, bool value, xenapi_error **err);
 
 /**
- * Calls `Async.pool.set_update_sync_enabled`: `pool.set_update_sync_enabled` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.set_update_sync_enabled`: `pool.set_update_sync_enabled` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 23.18.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_update_sync_enabled(const xenapi_session *session, const char *pool, bool value, char **out_task, xenapi_error **err);
 
 /**
  * Calls `pool.configure_update_sync`.
  *
- * Parameters: `pool`: pool ref (self); `update_sync_frequency`: enum update_sync_frequency; `update_sync_day`: int.
+ * Parameters: `pool`: pool ref (self); `update_sync_frequency`: enum update_sync_frequency;
+ * `update_sync_day`: int.
  * Result: none.
  * Lifecycle: Prototype since 23.18.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_configure_update_sync(const xenapi_session *session, const char *pool, xenapi_update_sync_frequency update_sync_frequency, int64_t update_sync_day, xenapi_error **err);
 
 /**
- * Calls `Async.pool.configure_update_sync`: `pool.configure_update_sync` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.configure_update_sync`: `pool.configure_update_sync` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
- * Parameters: `pool`: pool ref (self); `update_sync_frequency`: enum update_sync_frequency; `update_sync_day`: int.
+ * Parameters: `pool`: pool ref (self); `update_sync_frequency`: enum update_sync_frequency;
+ * `update_sync_day`: int.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 23.18.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_configure_update_sync(const xenapi_session *session, const char *pool, xenapi_update_sync_frequency update_sync_frequency, int64_t update_sync_day, char **out_task, xenapi_error **err);
 
@@ -971,18 +1032,22 @@ xenapi_status xenapi_async_pool_configure_update_sync(const xenapi_session *sess
  * Result: none.
  * Lifecycle: Prototype since 23.9.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_reset_telemetry_uuid(const xenapi_session *session, const char *pool, xenapi_error **err);
 
 /**
- * Calls `Async.pool.reset_telemetry_uuid`: `pool.reset_telemetry_uuid` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.reset_telemetry_uuid`: `pool.reset_telemetry_uuid` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 23.9.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_reset_telemetry_uuid(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
 
@@ -993,18 +1058,22 @@ xenapi_status xenapi_async_pool_reset_telemetry_uuid(const xenapi_session *sessi
  * Result: none.
  * Lifecycle: Prototype since 23.9.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_set_telemetry_next_collection(const xenapi_session *session, const char *pool, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.pool.set_telemetry_next_collection`: `pool.set_telemetry_next_collection` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.set_telemetry_next_collection`: `pool.set_telemetry_next_collection` as a
+ * server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: datetime (Unix seconds, UTC).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 23.9.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_telemetry_next_collection(const xenapi_session *session, const char *pool, int64_t value, char **out_task, xenapi_error **err);
 
@@ -1015,18 +1084,22 @@ xenapi_status xenapi_async_pool_set_telemetry_next_collection(const xenapi_sessi
  * Result: none.
  * Lifecycle: Prototype since 22.27.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_set_https_only(const xenapi_session *session, const char *pool, bool value, xenapi_error **err);
 
 /**
- * Calls `Async.pool.set_https_only`: `pool.set_https_only` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.set_https_only`: `pool.set_https_only` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 22.27.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_https_only(const xenapi_session *session, const char *pool, bool value, char **out_task, xenapi_error **err);
 
@@ -1037,18 +1110,22 @@ xenapi_status xenapi_async_pool_set_https_only(const xenapi_session *session, co
  * Result: none.
  * Lifecycle: Prototype since 24.0.0, may change.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_set_custom_uefi_certificates(const xenapi_session *session, const char *pool, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.pool.set_custom_uefi_certificates`: `pool.set_custom_uefi_certificates` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.set_custom_uefi_certificates`: `pool.set_custom_uefi_certificates` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 24.0.0, may change.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_custom_uefi_certificates(const xenapi_session *session, const char *pool, const char *value, char **out_task, xenapi_error **err);
 
@@ -1059,18 +1136,22 @@ xenapi_status xenapi_async_pool_set_custom_uefi_certificates(const xenapi_sessio
  * Result: none.
  * Lifecycle: Deprecated since 24.0.0.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_set_uefi_certificates(const xenapi_session *session, const char *pool, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.pool.set_uefi_certificates`: `pool.set_uefi_certificates` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.set_uefi_certificates`: `pool.set_uefi_certificates` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since 24.0.0.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_uefi_certificates(const xenapi_session *session, const char *pool, const char *value, char **out_task, xenapi_error **err);
 
@@ -1080,17 +1161,21 @@ xenapi_status xenapi_async_pool_set_uefi_certificates(const xenapi_session *sess
  * Parameters: `pool`: pool ref (self).
  * Result: none.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_disable_repository_proxy(const xenapi_session *session, const char *pool, xenapi_error **err);
 
 /**
- * Calls `Async.pool.disable_repository_proxy`: `pool.disable_repository_proxy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.disable_repository_proxy`: `pool.disable_repository_proxy` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_repository_proxy(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
 
@@ -1100,17 +1185,21 @@ xenapi_status xenapi_async_pool_disable_repository_proxy(const xenapi_session *s
  * Parameters: `pool`: pool ref (self); `url`: string; `username`: string; `password`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `url`, `username`, `password` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `url`, `username`, `password` are borrowed (read during the call
+ * only). `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_configure_repository_proxy(const xenapi_session *session, const char *pool, const char *url, const char *username, const char *password, xenapi_error **err);
 
 /**
- * Calls `Async.pool.configure_repository_proxy`: `pool.configure_repository_proxy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.configure_repository_proxy`: `pool.configure_repository_proxy` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `url`: string; `username`: string; `password`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool`, `url`, `username`, `password` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `url`, `username`, `password` are borrowed (read during the call
+ * only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_configure_repository_proxy(const xenapi_session *session, const char *pool, const char *url, const char *username, const char *password, char **out_task, xenapi_error **err);
 
@@ -1120,17 +1209,21 @@ xenapi_status xenapi_async_pool_configure_repository_proxy(const xenapi_session 
  * Parameters: `pool`: pool ref (self).
  * Result: none.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_disable_client_certificate_auth(const xenapi_session *session, const char *pool, xenapi_error **err);
 
 /**
- * Calls `Async.pool.disable_client_certificate_auth`: `pool.disable_client_certificate_auth` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.disable_client_certificate_auth`: `pool.disable_client_certificate_auth` as a
+ * server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_client_certificate_auth(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
 
@@ -1140,17 +1233,21 @@ xenapi_status xenapi_async_pool_disable_client_certificate_auth(const xenapi_ses
  * Parameters: `pool`: pool ref (self); `name`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `name` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `name` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_enable_client_certificate_auth(const xenapi_session *session, const char *pool, const char *name, xenapi_error **err);
 
 /**
- * Calls `Async.pool.enable_client_certificate_auth`: `pool.enable_client_certificate_auth` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.enable_client_certificate_auth`: `pool.enable_client_certificate_auth` as a
+ * server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `name`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool`, `name` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `name` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_client_certificate_auth(const xenapi_session *session, const char *pool, const char *name, char **out_task, xenapi_error **err);
 
@@ -1160,17 +1257,22 @@ xenapi_status xenapi_async_pool_enable_client_certificate_auth(const xenapi_sess
  * Parameters: `pool`: pool ref (self); `requires_reboot`: bool.
  * Result: `*out_result`, string set set.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_list_free; on failure it is left
+ * as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_check_update_readiness(const xenapi_session *session, const char *pool, bool requires_reboot, xenapi_string_list_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.check_update_readiness`: `pool.check_update_readiness` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.check_update_readiness`: `pool.check_update_readiness` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `requires_reboot`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_check_update_readiness(const xenapi_session *session, const char *pool, bool requires_reboot, char **out_task, xenapi_error **err);
 
@@ -1180,17 +1282,22 @@ xenapi_status xenapi_async_pool_check_update_readiness(const xenapi_session *ses
  * Parameters: `pool`: pool ref (self); `force`: bool; `token`: string; `token_id`: string.
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool`, `token`, `token_id` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `token`, `token_id` are borrowed (read during the call only). On
+ * success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_sync_updates(const xenapi_session *session, const char *pool, bool force, const char *token, const char *token_id, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.sync_updates`: `pool.sync_updates` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.sync_updates`: `pool.sync_updates` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `force`: bool; `token`: string; `token_id`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool`, `token`, `token_id` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `token`, `token_id` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_sync_updates(const xenapi_session *session, const char *pool, bool force, const char *token, const char *token_id, char **out_task, xenapi_error **err);
 
@@ -1200,17 +1307,21 @@ xenapi_status xenapi_async_pool_sync_updates(const xenapi_session *session, cons
  * Parameters: `pool`: pool ref (self); `value`: Repository ref.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_remove_repository(const xenapi_session *session, const char *pool, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.pool.remove_repository`: `pool.remove_repository` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.remove_repository`: `pool.remove_repository` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: Repository ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_remove_repository(const xenapi_session *session, const char *pool, const char *value, char **out_task, xenapi_error **err);
 
@@ -1220,17 +1331,21 @@ xenapi_status xenapi_async_pool_remove_repository(const xenapi_session *session,
  * Parameters: `pool`: pool ref (self); `value`: Repository ref.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_add_repository(const xenapi_session *session, const char *pool, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.pool.add_repository`: `pool.add_repository` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.add_repository`: `pool.add_repository` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: Repository ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_add_repository(const xenapi_session *session, const char *pool, const char *value, char **out_task, xenapi_error **err);
 
@@ -1240,17 +1355,21 @@ xenapi_status xenapi_async_pool_add_repository(const xenapi_session *session, co
  * Parameters: `pool`: pool ref (self); `value`: Repository ref set.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_set_repositories(const xenapi_session *session, const char *pool, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * Calls `Async.pool.set_repositories`: `pool.set_repositories` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.set_repositories`: `pool.set_repositories` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: Repository ref set.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_repositories(const xenapi_session *session, const char *pool, const xenapi_string_list *value, char **out_task, xenapi_error **err);
 
@@ -1259,20 +1378,26 @@ xenapi_status xenapi_async_pool_set_repositories(const xenapi_session *session, 
  *
  * Parameters: none but the session.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): INTERNAL_ERROR, HOST_IS_SLAVE, CANNOT_CONTACT_HOST, HA_IS_ENABLED, NOT_SUPPORTED_DURING_UPGRADE.
+ * Errors (XenAPI codes the datamodel lists): INTERNAL_ERROR, HOST_IS_SLAVE, CANNOT_CONTACT_HOST,
+ * HA_IS_ENABLED, NOT_SUPPORTED_DURING_UPGRADE.
  *
- * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_rotate_secret(const xenapi_session *session, xenapi_error **err);
 
 /**
- * Calls `Async.pool.rotate_secret`: `pool.rotate_secret` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.rotate_secret`: `pool.rotate_secret` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): INTERNAL_ERROR, HOST_IS_SLAVE, CANNOT_CONTACT_HOST, HA_IS_ENABLED, NOT_SUPPORTED_DURING_UPGRADE.
+ * Errors (XenAPI codes the datamodel lists): INTERNAL_ERROR, HOST_IS_SLAVE, CANNOT_CONTACT_HOST,
+ * HA_IS_ENABLED, NOT_SUPPORTED_DURING_UPGRADE.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_rotate_secret(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -1282,17 +1407,21 @@ xenapi_status xenapi_async_pool_rotate_secret(const xenapi_session *session, cha
  * Parameters: `pool`: pool ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_remove_from_guest_agent_config(const xenapi_session *session, const char *pool, const char *key, xenapi_error **err);
 
 /**
- * Calls `Async.pool.remove_from_guest_agent_config`: `pool.remove_from_guest_agent_config` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.remove_from_guest_agent_config`: `pool.remove_from_guest_agent_config` as a
+ * server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `key`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool`, `key` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `key` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_remove_from_guest_agent_config(const xenapi_session *session, const char *pool, const char *key, char **out_task, xenapi_error **err);
 
@@ -1302,17 +1431,21 @@ xenapi_status xenapi_async_pool_remove_from_guest_agent_config(const xenapi_sess
  * Parameters: `pool`: pool ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pool_add_to_guest_agent_config(const xenapi_session *session, const char *pool, const char *key, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.pool.add_to_guest_agent_config`: `pool.add_to_guest_agent_config` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.add_to_guest_agent_config`: `pool.add_to_guest_agent_config` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool`, `key`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `key`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_add_to_guest_agent_config(const xenapi_session *session, const char *pool, const char *key, const char *value, char **out_task, xenapi_error **err);
 
@@ -1322,17 +1455,22 @@ xenapi_status xenapi_async_pool_add_to_guest_agent_config(const xenapi_session *
  * Parameters: `pool`: pool ref (self); `name`: string.
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pool`, `name` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `name` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_has_extension(const xenapi_session *session, const char *pool, const char *name, bool *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.has_extension`: `pool.has_extension` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.has_extension`: `pool.has_extension` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `name`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool`, `name` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `name` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_has_extension(const xenapi_session *session, const char *pool, const char *name, char **out_task, xenapi_error **err);
 
@@ -1342,17 +1480,21 @@ xenapi_status xenapi_async_pool_has_extension(const xenapi_session *session, con
  * Parameters: `pool`: pool ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_set_igmp_snooping_enabled(const xenapi_session *session, const char *pool, bool value, xenapi_error **err);
 
 /**
- * Calls `Async.pool.set_igmp_snooping_enabled`: `pool.set_igmp_snooping_enabled` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.set_igmp_snooping_enabled`: `pool.set_igmp_snooping_enabled` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_igmp_snooping_enabled(const xenapi_session *session, const char *pool, bool value, char **out_task, xenapi_error **err);
 
@@ -1363,18 +1505,22 @@ xenapi_status xenapi_async_pool_set_igmp_snooping_enabled(const xenapi_session *
  * Result: none.
  * Lifecycle: Deprecated since stockholm.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_disable_ssl_legacy(const xenapi_session *session, const char *pool, xenapi_error **err);
 
 /**
- * Calls `Async.pool.disable_ssl_legacy`: `pool.disable_ssl_legacy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.disable_ssl_legacy`: `pool.disable_ssl_legacy` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since stockholm.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_ssl_legacy(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
 
@@ -1385,18 +1531,22 @@ xenapi_status xenapi_async_pool_disable_ssl_legacy(const xenapi_session *session
  * Result: none.
  * Lifecycle: Removed in stockholm; only older servers have it.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_enable_ssl_legacy(const xenapi_session *session, const char *pool, xenapi_error **err);
 
 /**
- * Calls `Async.pool.enable_ssl_legacy`: `pool.enable_ssl_legacy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.enable_ssl_legacy`: `pool.enable_ssl_legacy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in stockholm; only older servers have it.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_ssl_legacy(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
 
@@ -1406,17 +1556,21 @@ xenapi_status xenapi_async_pool_enable_ssl_legacy(const xenapi_session *session,
  * Parameters: `pool`: pool ref (self); `edition`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `edition` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `edition` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_apply_edition(const xenapi_session *session, const char *pool, const char *edition, xenapi_error **err);
 
 /**
- * Calls `Async.pool.apply_edition`: `pool.apply_edition` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.apply_edition`: `pool.apply_edition` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `edition`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool`, `edition` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `edition` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_apply_edition(const xenapi_session *session, const char *pool, const char *edition, char **out_task, xenapi_error **err);
 
@@ -1426,17 +1580,22 @@ xenapi_status xenapi_async_pool_apply_edition(const xenapi_session *session, con
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_license_state(const xenapi_session *session, const char *pool, xenapi_string_map **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.get_license_state`: `pool.get_license_state` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.get_license_state`: `pool.get_license_state` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_get_license_state(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
 
@@ -1446,17 +1605,21 @@ xenapi_status xenapi_async_pool_get_license_state(const xenapi_session *session,
  * Parameters: `pool`: pool ref (self).
  * Result: none.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_disable_local_storage_caching(const xenapi_session *session, const char *pool, xenapi_error **err);
 
 /**
- * Calls `Async.pool.disable_local_storage_caching`: `pool.disable_local_storage_caching` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.disable_local_storage_caching`: `pool.disable_local_storage_caching` as a
+ * server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_local_storage_caching(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
 
@@ -1466,17 +1629,21 @@ xenapi_status xenapi_async_pool_disable_local_storage_caching(const xenapi_sessi
  * Parameters: `pool`: pool ref (self).
  * Result: none.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_enable_local_storage_caching(const xenapi_session *session, const char *pool, xenapi_error **err);
 
 /**
- * Calls `Async.pool.enable_local_storage_caching`: `pool.enable_local_storage_caching` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.enable_local_storage_caching`: `pool.enable_local_storage_caching` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_local_storage_caching(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
 
@@ -1486,17 +1653,22 @@ xenapi_status xenapi_async_pool_enable_local_storage_caching(const xenapi_sessio
  * Parameters: `pool`: pool ref (self); `config`: (string -> string) map.
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool`, `config` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `config` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_test_archive_target(const xenapi_session *session, const char *pool, const xenapi_string_map *config, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.test_archive_target`: `pool.test_archive_target` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.test_archive_target`: `pool.test_archive_target` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool`, `config` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `config` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_test_archive_target(const xenapi_session *session, const char *pool, const xenapi_string_map *config, char **out_task, xenapi_error **err);
 
@@ -1507,18 +1679,22 @@ xenapi_status xenapi_async_pool_test_archive_target(const xenapi_session *sessio
  * Result: none.
  * Lifecycle: Deprecated since falcon.
  *
- * Ownership: `session`, `address` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `address` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_set_vswitch_controller(const xenapi_session *session, const char *address, xenapi_error **err);
 
 /**
- * Calls `Async.pool.set_vswitch_controller`: `pool.set_vswitch_controller` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.set_vswitch_controller`: `pool.set_vswitch_controller` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `address`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since falcon.
  *
- * Ownership: `session`, `address` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `address` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_vswitch_controller(const xenapi_session *session, const char *address, char **out_task, xenapi_error **err);
 
@@ -1528,17 +1704,21 @@ xenapi_status xenapi_async_pool_set_vswitch_controller(const xenapi_session *ses
  * Parameters: none but the session.
  * Result: none.
  *
- * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_disable_redo_log(const xenapi_session *session, xenapi_error **err);
 
 /**
- * Calls `Async.pool.disable_redo_log`: `pool.disable_redo_log` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.disable_redo_log`: `pool.disable_redo_log` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_redo_log(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -1548,17 +1728,21 @@ xenapi_status xenapi_async_pool_disable_redo_log(const xenapi_session *session, 
  * Parameters: `sr`: SR ref.
  * Result: none.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_enable_redo_log(const xenapi_session *session, const char *sr, xenapi_error **err);
 
 /**
- * Calls `Async.pool.enable_redo_log`: `pool.enable_redo_log` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.enable_redo_log`: `pool.enable_redo_log` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_redo_log(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
 
@@ -1568,17 +1752,21 @@ xenapi_status xenapi_async_pool_enable_redo_log(const xenapi_session *session, c
  * Parameters: none but the session.
  * Result: none.
  *
- * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_enable_tls_verification(const xenapi_session *session, xenapi_error **err);
 
 /**
- * Calls `Async.pool.enable_tls_verification`: `pool.enable_tls_verification` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.enable_tls_verification`: `pool.enable_tls_verification` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_tls_verification(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -1588,17 +1776,21 @@ xenapi_status xenapi_async_pool_enable_tls_verification(const xenapi_session *se
  * Parameters: none but the session.
  * Result: none.
  *
- * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_certificate_sync(const xenapi_session *session, xenapi_error **err);
 
 /**
- * Calls `Async.pool.certificate_sync`: `pool.certificate_sync` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.certificate_sync`: `pool.certificate_sync` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_certificate_sync(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -1608,7 +1800,9 @@ xenapi_status xenapi_async_pool_certificate_sync(const xenapi_session *session, 
  * Parameters: none but the session.
  * Result: `*out_result`, string set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_crl_list(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1618,7 +1812,9 @@ xenapi_status xenapi_pool_crl_list(const xenapi_session *session, xenapi_string_
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_crl_list(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -1628,17 +1824,21 @@ xenapi_status xenapi_async_pool_crl_list(const xenapi_session *session, char **o
  * Parameters: `name`: string.
  * Result: none.
  *
- * Ownership: `session`, `name` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `name` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_crl_uninstall(const xenapi_session *session, const char *name, xenapi_error **err);
 
 /**
- * Calls `Async.pool.crl_uninstall`: `pool.crl_uninstall` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.crl_uninstall`: `pool.crl_uninstall` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `name`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `name` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `name` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_crl_uninstall(const xenapi_session *session, const char *name, char **out_task, xenapi_error **err);
 
@@ -1648,17 +1848,21 @@ xenapi_status xenapi_async_pool_crl_uninstall(const xenapi_session *session, con
  * Parameters: `name`: string; `cert`: string.
  * Result: none.
  *
- * Ownership: `session`, `name`, `cert` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `name`, `cert` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_crl_install(const xenapi_session *session, const char *name, const char *cert, xenapi_error **err);
 
 /**
- * Calls `Async.pool.crl_install`: `pool.crl_install` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.crl_install`: `pool.crl_install` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `name`: string; `cert`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `name`, `cert` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `name`, `cert` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_crl_install(const xenapi_session *session, const char *name, const char *cert, char **out_task, xenapi_error **err);
 
@@ -1668,17 +1872,21 @@ xenapi_status xenapi_async_pool_crl_install(const xenapi_session *session, const
  * Parameters: `name`: string.
  * Result: none.
  *
- * Ownership: `session`, `name` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `name` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_uninstall_ca_certificate(const xenapi_session *session, const char *name, xenapi_error **err);
 
 /**
- * Calls `Async.pool.uninstall_ca_certificate`: `pool.uninstall_ca_certificate` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.uninstall_ca_certificate`: `pool.uninstall_ca_certificate` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `name`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `name` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `name` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_uninstall_ca_certificate(const xenapi_session *session, const char *name, char **out_task, xenapi_error **err);
 
@@ -1688,17 +1896,21 @@ xenapi_status xenapi_async_pool_uninstall_ca_certificate(const xenapi_session *s
  * Parameters: `name`: string; `cert`: string.
  * Result: none.
  *
- * Ownership: `session`, `name`, `cert` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `name`, `cert` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_install_ca_certificate(const xenapi_session *session, const char *name, const char *cert, xenapi_error **err);
 
 /**
- * Calls `Async.pool.install_ca_certificate`: `pool.install_ca_certificate` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.install_ca_certificate`: `pool.install_ca_certificate` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `name`: string; `cert`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `name`, `cert` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `name`, `cert` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_install_ca_certificate(const xenapi_session *session, const char *name, const char *cert, char **out_task, xenapi_error **err);
 
@@ -1709,18 +1921,23 @@ xenapi_status xenapi_async_pool_install_ca_certificate(const xenapi_session *ses
  * Result: `*out_result`, string set.
  * Lifecycle: Deprecated since 1.290.0.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_certificate_list(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.certificate_list`: `pool.certificate_list` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.certificate_list`: `pool.certificate_list` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since 1.290.0.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_certificate_list(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -1731,18 +1948,22 @@ xenapi_status xenapi_async_pool_certificate_list(const xenapi_session *session, 
  * Result: none.
  * Lifecycle: Deprecated since 1.290.0.
  *
- * Ownership: `session`, `name` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `name` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_certificate_uninstall(const xenapi_session *session, const char *name, xenapi_error **err);
 
 /**
- * Calls `Async.pool.certificate_uninstall`: `pool.certificate_uninstall` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.certificate_uninstall`: `pool.certificate_uninstall` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `name`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since 1.290.0.
  *
- * Ownership: `session`, `name` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `name` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_certificate_uninstall(const xenapi_session *session, const char *name, char **out_task, xenapi_error **err);
 
@@ -1753,18 +1974,22 @@ xenapi_status xenapi_async_pool_certificate_uninstall(const xenapi_session *sess
  * Result: none.
  * Lifecycle: Deprecated since 1.290.0.
  *
- * Ownership: `session`, `name`, `cert` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `name`, `cert` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_certificate_install(const xenapi_session *session, const char *name, const char *cert, xenapi_error **err);
 
 /**
- * Calls `Async.pool.certificate_install`: `pool.certificate_install` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.certificate_install`: `pool.certificate_install` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `name`: string; `cert`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since 1.290.0.
  *
- * Ownership: `session`, `name`, `cert` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `name`, `cert` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_certificate_install(const xenapi_session *session, const char *name, const char *cert, char **out_task, xenapi_error **err);
 
@@ -1774,17 +1999,22 @@ xenapi_status xenapi_async_pool_certificate_install(const xenapi_session *sessio
  * Parameters: `host`: string; `port`: int; `body`: string.
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host`, `body` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `body` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_send_test_post(const xenapi_session *session, const char *host, int64_t port, const char *body, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.send_test_post`: `pool.send_test_post` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.send_test_post`: `pool.send_test_post` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `host`: string; `port`: int; `body`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `body` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `body` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_send_test_post(const xenapi_session *session, const char *host, int64_t port, const char *body, char **out_task, xenapi_error **err);
 
@@ -1794,17 +2024,22 @@ xenapi_status xenapi_async_pool_send_test_post(const xenapi_session *session, co
  * Parameters: none but the session.
  * Result: `*out_result`, (VM ref -> string set) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_string_list_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_string_list_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_retrieve_wlb_recommendations(const xenapi_session *session, xenapi_string_string_list_map **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.retrieve_wlb_recommendations`: `pool.retrieve_wlb_recommendations` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.retrieve_wlb_recommendations`: `pool.retrieve_wlb_recommendations` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_retrieve_wlb_recommendations(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -1814,17 +2049,22 @@ xenapi_status xenapi_async_pool_retrieve_wlb_recommendations(const xenapi_sessio
  * Parameters: none but the session.
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err`
+ * as for every fallible function.
  */
 xenapi_status xenapi_pool_retrieve_wlb_configuration(const xenapi_session *session, xenapi_string_map **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.retrieve_wlb_configuration`: `pool.retrieve_wlb_configuration` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.retrieve_wlb_configuration`: `pool.retrieve_wlb_configuration` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_retrieve_wlb_configuration(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -1834,17 +2074,21 @@ xenapi_status xenapi_async_pool_retrieve_wlb_configuration(const xenapi_session 
  * Parameters: `config`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `config` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `config` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_send_wlb_configuration(const xenapi_session *session, const xenapi_string_map *config, xenapi_error **err);
 
 /**
- * Calls `Async.pool.send_wlb_configuration`: `pool.send_wlb_configuration` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.send_wlb_configuration`: `pool.send_wlb_configuration` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `config` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `config` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_send_wlb_configuration(const xenapi_session *session, const xenapi_string_map *config, char **out_task, xenapi_error **err);
 
@@ -1854,37 +2098,49 @@ xenapi_status xenapi_async_pool_send_wlb_configuration(const xenapi_session *ses
  * Parameters: none but the session.
  * Result: none.
  *
- * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_deconfigure_wlb(const xenapi_session *session, xenapi_error **err);
 
 /**
- * Calls `Async.pool.deconfigure_wlb`: `pool.deconfigure_wlb` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.deconfigure_wlb`: `pool.deconfigure_wlb` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_deconfigure_wlb(const xenapi_session *session, char **out_task, xenapi_error **err);
 
 /**
  * Calls `pool.initialize_wlb`.
  *
- * Parameters: `wlb_url`: string; `wlb_username`: string; `wlb_password`: string; `xenserver_username`: string; `xenserver_password`: string.
+ * Parameters: `wlb_url`: string; `wlb_username`: string; `wlb_password`: string;
+ * `xenserver_username`: string; `xenserver_password`: string.
  * Result: none.
  *
- * Ownership: `session`, `wlb_url`, `wlb_username`, `wlb_password`, `xenserver_username`, `xenserver_password` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `wlb_url`, `wlb_username`, `wlb_password`, `xenserver_username`,
+ * `xenserver_password` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_initialize_wlb(const xenapi_session *session, const char *wlb_url, const char *wlb_username, const char *wlb_password, const char *xenserver_username, const char *xenserver_password, xenapi_error **err);
 
 /**
- * Calls `Async.pool.initialize_wlb`: `pool.initialize_wlb` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.initialize_wlb`: `pool.initialize_wlb` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `wlb_url`: string; `wlb_username`: string; `wlb_password`: string; `xenserver_username`: string; `xenserver_password`: string.
+ * Parameters: `wlb_url`: string; `wlb_username`: string; `wlb_password`: string;
+ * `xenserver_username`: string; `xenserver_password`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `wlb_url`, `wlb_username`, `wlb_password`, `xenserver_username`, `xenserver_password` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `wlb_url`, `wlb_username`, `wlb_password`, `xenserver_username`,
+ * `xenserver_password` are borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_initialize_wlb(const xenapi_session *session, const char *wlb_url, const char *wlb_username, const char *wlb_password, const char *xenserver_username, const char *xenserver_password, char **out_task, xenapi_error **err);
 
@@ -1894,17 +2150,21 @@ xenapi_status xenapi_async_pool_initialize_wlb(const xenapi_session *session, co
  * Parameters: `pool`: pool ref.
  * Result: none.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_detect_nonhomogeneous_external_auth(const xenapi_session *session, const char *pool, xenapi_error **err);
 
 /**
- * Calls `Async.pool.detect_nonhomogeneous_external_auth`: `pool.detect_nonhomogeneous_external_auth` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.detect_nonhomogeneous_external_auth`:
+ * `pool.detect_nonhomogeneous_external_auth` as a server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_detect_nonhomogeneous_external_auth(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
 
@@ -1914,37 +2174,47 @@ xenapi_status xenapi_async_pool_detect_nonhomogeneous_external_auth(const xenapi
  * Parameters: `pool`: pool ref; `config`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `config` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `config` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_disable_external_auth(const xenapi_session *session, const char *pool, const xenapi_string_map *config, xenapi_error **err);
 
 /**
- * Calls `Async.pool.disable_external_auth`: `pool.disable_external_auth` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.disable_external_auth`: `pool.disable_external_auth` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref; `config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool`, `config` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `config` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_external_auth(const xenapi_session *session, const char *pool, const xenapi_string_map *config, char **out_task, xenapi_error **err);
 
 /**
  * Calls `pool.enable_external_auth`.
  *
- * Parameters: `pool`: pool ref; `config`: (string -> string) map; `service_name`: string; `auth_type`: string.
+ * Parameters: `pool`: pool ref; `config`: (string -> string) map; `service_name`: string;
+ * `auth_type`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `config`, `service_name`, `auth_type` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `config`, `service_name`, `auth_type` are borrowed (read during the
+ * call only). `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_enable_external_auth(const xenapi_session *session, const char *pool, const xenapi_string_map *config, const char *service_name, const char *auth_type, xenapi_error **err);
 
 /**
- * Calls `Async.pool.enable_external_auth`: `pool.enable_external_auth` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.enable_external_auth`: `pool.enable_external_auth` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
- * Parameters: `pool`: pool ref; `config`: (string -> string) map; `service_name`: string; `auth_type`: string.
+ * Parameters: `pool`: pool ref; `config`: (string -> string) map; `service_name`: string;
+ * `auth_type`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool`, `config`, `service_name`, `auth_type` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `config`, `service_name`, `auth_type` are borrowed (read during the
+ * call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_external_auth(const xenapi_session *session, const char *pool, const xenapi_string_map *config, const char *service_name, const char *auth_type, char **out_task, xenapi_error **err);
 
@@ -1954,17 +2224,22 @@ xenapi_status xenapi_async_pool_enable_external_auth(const xenapi_session *sessi
  * Parameters: `pool`: pool ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_result`, blob ref.
  *
- * Ownership: `session`, `pool`, `name`, `mime_type` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `name`, `mime_type` are borrowed (read during the call only). On
+ * success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_create_new_blob(const xenapi_session *session, const char *pool, const char *name, const char *mime_type, bool public_, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.create_new_blob`: `pool.create_new_blob` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.create_new_blob`: `pool.create_new_blob` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool`, `name`, `mime_type` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `name`, `mime_type` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_create_new_blob(const xenapi_session *session, const char *pool, const char *name, const char *mime_type, bool public_, char **out_task, xenapi_error **err);
 
@@ -1974,17 +2249,21 @@ xenapi_status xenapi_async_pool_create_new_blob(const xenapi_session *session, c
  * Parameters: `pool`: pool ref (self); `value`: int.
  * Result: none.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_set_ha_host_failures_to_tolerate(const xenapi_session *session, const char *pool, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.pool.set_ha_host_failures_to_tolerate`: `pool.set_ha_host_failures_to_tolerate` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.set_ha_host_failures_to_tolerate`: `pool.set_ha_host_failures_to_tolerate` as a
+ * server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_ha_host_failures_to_tolerate(const xenapi_session *session, const char *pool, int64_t value, char **out_task, xenapi_error **err);
 
@@ -1994,17 +2273,23 @@ xenapi_status xenapi_async_pool_set_ha_host_failures_to_tolerate(const xenapi_se
  * Parameters: `failed_hosts`: host ref set; `failed_vms`: VM ref set.
  * Result: `*out_result`, (VM ref -> (string -> string) map) map.
  *
- * Ownership: `session`, `failed_hosts`, `failed_vms` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_string_map_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `failed_hosts`, `failed_vms` are borrowed (read during the call only). On
+ * success `*out_result` receives a handle that the caller frees with
+ * xenapi_string_string_map_map_free; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_ha_compute_vm_failover_plan(const xenapi_session *session, const xenapi_string_list *failed_hosts, const xenapi_string_list *failed_vms, xenapi_string_string_map_map **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.ha_compute_vm_failover_plan`: `pool.ha_compute_vm_failover_plan` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.ha_compute_vm_failover_plan`: `pool.ha_compute_vm_failover_plan` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `failed_hosts`: host ref set; `failed_vms`: VM ref set.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `failed_hosts`, `failed_vms` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `failed_hosts`, `failed_vms` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_ha_compute_vm_failover_plan(const xenapi_session *session, const xenapi_string_list *failed_hosts, const xenapi_string_list *failed_vms, char **out_task, xenapi_error **err);
 
@@ -2014,17 +2299,23 @@ xenapi_status xenapi_async_pool_ha_compute_vm_failover_plan(const xenapi_session
  * Parameters: `configuration`: (VM ref -> string) map.
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `configuration` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `configuration` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_ha_compute_hypothetical_max_host_failures_to_tolerate(const xenapi_session *session, const xenapi_string_map *configuration, int64_t *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.ha_compute_hypothetical_max_host_failures_to_tolerate`: `pool.ha_compute_hypothetical_max_host_failures_to_tolerate` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.ha_compute_hypothetical_max_host_failures_to_tolerate`:
+ * `pool.ha_compute_hypothetical_max_host_failures_to_tolerate` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `configuration`: (VM ref -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `configuration` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `configuration` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate(const xenapi_session *session, const xenapi_string_map *configuration, char **out_task, xenapi_error **err);
 
@@ -2034,17 +2325,22 @@ xenapi_status xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tol
  * Parameters: none but the session.
  * Result: `*out_result`, int.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives
+ * the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_ha_compute_max_host_failures_to_tolerate(const xenapi_session *session, int64_t *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.ha_compute_max_host_failures_to_tolerate`: `pool.ha_compute_max_host_failures_to_tolerate` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.ha_compute_max_host_failures_to_tolerate`:
+ * `pool.ha_compute_max_host_failures_to_tolerate` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_ha_compute_max_host_failures_to_tolerate(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -2054,17 +2350,21 @@ xenapi_status xenapi_async_pool_ha_compute_max_host_failures_to_tolerate(const x
  * Parameters: `n`: int.
  * Result: `*out_result`, bool.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives
+ * the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_ha_failover_plan_exists(const xenapi_session *session, int64_t n, bool *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.ha_failover_plan_exists`: `pool.ha_failover_plan_exists` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.ha_failover_plan_exists`: `pool.ha_failover_plan_exists` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `n`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_ha_failover_plan_exists(const xenapi_session *session, int64_t n, char **out_task, xenapi_error **err);
 
@@ -2074,17 +2374,21 @@ xenapi_status xenapi_async_pool_ha_failover_plan_exists(const xenapi_session *se
  * Parameters: `seconds`: int.
  * Result: none.
  *
- * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_ha_prevent_restarts_for(const xenapi_session *session, int64_t seconds, xenapi_error **err);
 
 /**
- * Calls `Async.pool.ha_prevent_restarts_for`: `pool.ha_prevent_restarts_for` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.ha_prevent_restarts_for`: `pool.ha_prevent_restarts_for` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `seconds`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_ha_prevent_restarts_for(const xenapi_session *session, int64_t seconds, char **out_task, xenapi_error **err);
 
@@ -2094,17 +2398,21 @@ xenapi_status xenapi_async_pool_ha_prevent_restarts_for(const xenapi_session *se
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_designate_new_master(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.pool.designate_new_master`: `pool.designate_new_master` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.designate_new_master`: `pool.designate_new_master` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_designate_new_master(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2114,17 +2422,21 @@ xenapi_status xenapi_async_pool_designate_new_master(const xenapi_session *sessi
  * Parameters: none but the session.
  * Result: none.
  *
- * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_sync_database(const xenapi_session *session, xenapi_error **err);
 
 /**
- * Calls `Async.pool.sync_database`: `pool.sync_database` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.sync_database`: `pool.sync_database` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_sync_database(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -2134,17 +2446,21 @@ xenapi_status xenapi_async_pool_sync_database(const xenapi_session *session, cha
  * Parameters: none but the session.
  * Result: none.
  *
- * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_disable_ha(const xenapi_session *session, xenapi_error **err);
 
 /**
- * Calls `Async.pool.disable_ha`: `pool.disable_ha` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.disable_ha`: `pool.disable_ha` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_ha(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -2154,17 +2470,21 @@ xenapi_status xenapi_async_pool_disable_ha(const xenapi_session *session, char *
  * Parameters: `heartbeat_srs`: SR ref set; `configuration`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `heartbeat_srs`, `configuration` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `heartbeat_srs`, `configuration` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_enable_ha(const xenapi_session *session, const xenapi_string_list *heartbeat_srs, const xenapi_string_map *configuration, xenapi_error **err);
 
 /**
- * Calls `Async.pool.enable_ha`: `pool.enable_ha` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.enable_ha`: `pool.enable_ha` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `heartbeat_srs`: SR ref set; `configuration`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `heartbeat_srs`, `configuration` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `heartbeat_srs`, `configuration` are borrowed (read during the call only).
+ * On success `*out_task` receives a string that the caller frees with xenapi_string_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_ha(const xenapi_session *session, const xenapi_string_list *heartbeat_srs, const xenapi_string_map *configuration, char **out_task, xenapi_error **err);
 
@@ -2175,18 +2495,23 @@ xenapi_status xenapi_async_pool_enable_ha(const xenapi_session *session, const x
  * Result: `*out_result`, PIF ref set.
  * Errors (XenAPI codes the datamodel lists): VLAN_TAG_INVALID.
  *
- * Ownership: `session`, `pif`, `network` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_create_vlan_from_pif(const xenapi_session *session, const char *pif, const char *network, int64_t vlan, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.create_VLAN_from_PIF`: `pool.create_VLAN_from_PIF` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.create_VLAN_from_PIF`: `pool.create_VLAN_from_PIF` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref; `network`: network ref; `vlan`: int.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VLAN_TAG_INVALID.
  *
- * Ownership: `session`, `pif`, `network` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pif`, `network` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_create_vlan_from_pif(const xenapi_session *session, const char *pif, const char *network, int64_t vlan, char **out_task, xenapi_error **err);
 
@@ -2195,20 +2520,28 @@ xenapi_status xenapi_async_pool_create_vlan_from_pif(const xenapi_session *sessi
  *
  * Parameters: `network`: network ref.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): HA_IS_ENABLED, PIF_NOT_PRESENT, CANNOT_PLUG_BOND_SLAVE, PIF_INCOMPATIBLE_PRIMARY_ADDRESS_TYPE, PIF_HAS_NO_NETWORK_CONFIGURATION, PIF_HAS_NO_V6_NETWORK_CONFIGURATION.
+ * Errors (XenAPI codes the datamodel lists): HA_IS_ENABLED, PIF_NOT_PRESENT,
+ * CANNOT_PLUG_BOND_SLAVE, PIF_INCOMPATIBLE_PRIMARY_ADDRESS_TYPE, PIF_HAS_NO_NETWORK_CONFIGURATION,
+ * PIF_HAS_NO_V6_NETWORK_CONFIGURATION.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_management_reconfigure(const xenapi_session *session, const char *network, xenapi_error **err);
 
 /**
- * Calls `Async.pool.management_reconfigure`: `pool.management_reconfigure` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.management_reconfigure`: `pool.management_reconfigure` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `network`: network ref.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): HA_IS_ENABLED, PIF_NOT_PRESENT, CANNOT_PLUG_BOND_SLAVE, PIF_INCOMPATIBLE_PRIMARY_ADDRESS_TYPE, PIF_HAS_NO_NETWORK_CONFIGURATION, PIF_HAS_NO_V6_NETWORK_CONFIGURATION.
+ * Errors (XenAPI codes the datamodel lists): HA_IS_ENABLED, PIF_NOT_PRESENT,
+ * CANNOT_PLUG_BOND_SLAVE, PIF_INCOMPATIBLE_PRIMARY_ADDRESS_TYPE, PIF_HAS_NO_NETWORK_CONFIGURATION,
+ * PIF_HAS_NO_V6_NETWORK_CONFIGURATION.
  *
- * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `network` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_management_reconfigure(const xenapi_session *session, const char *network, char **out_task, xenapi_error **err);
 
@@ -2219,18 +2552,23 @@ xenapi_status xenapi_async_pool_management_reconfigure(const xenapi_session *ses
  * Result: `*out_result`, PIF ref set.
  * Errors (XenAPI codes the datamodel lists): VLAN_TAG_INVALID.
  *
- * Ownership: `session`, `device`, `network` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `device`, `network` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_create_vlan(const xenapi_session *session, const char *device, const char *network, int64_t vlan, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.create_VLAN`: `pool.create_VLAN` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.create_VLAN`: `pool.create_VLAN` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `device`: string; `network`: network ref; `vlan`: int.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VLAN_TAG_INVALID.
  *
- * Ownership: `session`, `device`, `network` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `device`, `network` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_create_vlan(const xenapi_session *session, const char *device, const char *network, int64_t vlan, char **out_task, xenapi_error **err);
 
@@ -2240,17 +2578,22 @@ xenapi_status xenapi_async_pool_create_vlan(const xenapi_session *session, const
  * Parameters: none but the session.
  * Result: `*out_result`, host ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_recover_slaves(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.recover_slaves`: `pool.recover_slaves` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.recover_slaves`: `pool.recover_slaves` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_recover_slaves(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -2260,17 +2603,21 @@ xenapi_status xenapi_async_pool_recover_slaves(const xenapi_session *session, ch
  * Parameters: `master_address`: string.
  * Result: none.
  *
- * Ownership: `session`, `master_address` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `master_address` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_emergency_reset_master(const xenapi_session *session, const char *master_address, xenapi_error **err);
 
 /**
- * Calls `Async.pool.emergency_reset_master`: `pool.emergency_reset_master` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.emergency_reset_master`: `pool.emergency_reset_master` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `master_address`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `master_address` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `master_address` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_emergency_reset_master(const xenapi_session *session, const char *master_address, char **out_task, xenapi_error **err);
 
@@ -2280,17 +2627,21 @@ xenapi_status xenapi_async_pool_emergency_reset_master(const xenapi_session *ses
  * Parameters: none but the session.
  * Result: none.
  *
- * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_emergency_transition_to_master(const xenapi_session *session, xenapi_error **err);
 
 /**
- * Calls `Async.pool.emergency_transition_to_master`: `pool.emergency_transition_to_master` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.emergency_transition_to_master`: `pool.emergency_transition_to_master` as a
+ * server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_pool_emergency_transition_to_master(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -2300,7 +2651,8 @@ xenapi_status xenapi_async_pool_emergency_transition_to_master(const xenapi_sess
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_eject(const xenapi_session *session, const char *host, xenapi_error **err);
 
@@ -2310,7 +2662,9 @@ xenapi_status xenapi_pool_eject(const xenapi_session *session, const char *host,
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_eject(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -2320,17 +2674,21 @@ xenapi_status xenapi_async_pool_eject(const xenapi_session *session, const char 
  * Parameters: `master_address`: string; `master_username`: string; `master_password`: string.
  * Result: none.
  *
- * Ownership: `session`, `master_address`, `master_username`, `master_password` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `master_address`, `master_username`, `master_password` are borrowed (read
+ * during the call only). `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_join_force(const xenapi_session *session, const char *master_address, const char *master_username, const char *master_password, xenapi_error **err);
 
 /**
- * Calls `Async.pool.join_force`: `pool.join_force` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.join_force`: `pool.join_force` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `master_address`: string; `master_username`: string; `master_password`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `master_address`, `master_username`, `master_password` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `master_address`, `master_username`, `master_password` are borrowed (read
+ * during the call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_join_force(const xenapi_session *session, const char *master_address, const char *master_username, const char *master_password, char **out_task, xenapi_error **err);
 
@@ -2341,7 +2699,8 @@ xenapi_status xenapi_async_pool_join_force(const xenapi_session *session, const 
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS.
  *
- * Ownership: `session`, `master_address`, `master_username`, `master_password` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `master_address`, `master_username`, `master_password` are borrowed (read
+ * during the call only). `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_join(const xenapi_session *session, const char *master_address, const char *master_username, const char *master_password, xenapi_error **err);
 
@@ -2352,7 +2711,9 @@ xenapi_status xenapi_pool_join(const xenapi_session *session, const char *master
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS.
  *
- * Ownership: `session`, `master_address`, `master_username`, `master_password` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `master_address`, `master_username`, `master_password` are borrowed (read
+ * during the call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_join(const xenapi_session *session, const char *master_address, const char *master_username, const char *master_password, char **out_task, xenapi_error **err);
 
@@ -2362,7 +2723,8 @@ xenapi_status xenapi_async_pool_join(const xenapi_session *session, const char *
  * Parameters: `pool`: pool ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_set_coordinator_bias(const xenapi_session *session, const char *pool, bool value, xenapi_error **err);
 
@@ -2373,7 +2735,8 @@ xenapi_status xenapi_pool_set_coordinator_bias(const xenapi_session *session, co
  * Result: none.
  * Lifecycle: Prototype since 22.33.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_set_migration_compression(const xenapi_session *session, const char *pool, bool value, xenapi_error **err);
 
@@ -2383,7 +2746,8 @@ xenapi_status xenapi_pool_set_migration_compression(const xenapi_session *sessio
  * Parameters: `pool`: pool ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_set_is_psr_pending(const xenapi_session *session, const char *pool, bool value, xenapi_error **err);
 
@@ -2393,7 +2757,8 @@ xenapi_status xenapi_pool_set_is_psr_pending(const xenapi_session *session, cons
  * Parameters: `pool`: pool ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_set_live_patching_disabled(const xenapi_session *session, const char *pool, bool value, xenapi_error **err);
 
@@ -2403,7 +2768,8 @@ xenapi_status xenapi_pool_set_live_patching_disabled(const xenapi_session *sessi
  * Parameters: `pool`: pool ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_set_policy_no_vendor_device(const xenapi_session *session, const char *pool, bool value, xenapi_error **err);
 
@@ -2414,7 +2780,8 @@ xenapi_status xenapi_pool_set_policy_no_vendor_device(const xenapi_session *sess
  * Result: none.
  * Lifecycle: Deprecated since 1.290.0.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_set_wlb_verify_cert(const xenapi_session *session, const char *pool, bool value, xenapi_error **err);
 
@@ -2424,7 +2791,8 @@ xenapi_status xenapi_pool_set_wlb_verify_cert(const xenapi_session *session, con
  * Parameters: `pool`: pool ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_set_wlb_enabled(const xenapi_session *session, const char *pool, bool value, xenapi_error **err);
 
@@ -2434,7 +2802,8 @@ xenapi_status xenapi_pool_set_wlb_enabled(const xenapi_session *session, const c
  * Parameters: `pool`: pool ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_remove_from_health_check_config(const xenapi_session *session, const char *pool, const char *key, xenapi_error **err);
 
@@ -2444,7 +2813,8 @@ xenapi_status xenapi_pool_remove_from_health_check_config(const xenapi_session *
  * Parameters: `pool`: pool ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pool_add_to_health_check_config(const xenapi_session *session, const char *pool, const char *key, const char *value, xenapi_error **err);
 
@@ -2454,7 +2824,8 @@ xenapi_status xenapi_pool_add_to_health_check_config(const xenapi_session *sessi
  * Parameters: `pool`: pool ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_set_health_check_config(const xenapi_session *session, const char *pool, const xenapi_string_map *value, xenapi_error **err);
 
@@ -2464,7 +2835,8 @@ xenapi_status xenapi_pool_set_health_check_config(const xenapi_session *session,
  * Parameters: `pool`: pool ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_remove_from_gui_config(const xenapi_session *session, const char *pool, const char *key, xenapi_error **err);
 
@@ -2474,7 +2846,8 @@ xenapi_status xenapi_pool_remove_from_gui_config(const xenapi_session *session, 
  * Parameters: `pool`: pool ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pool_add_to_gui_config(const xenapi_session *session, const char *pool, const char *key, const char *value, xenapi_error **err);
 
@@ -2484,7 +2857,8 @@ xenapi_status xenapi_pool_add_to_gui_config(const xenapi_session *session, const
  * Parameters: `pool`: pool ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_set_gui_config(const xenapi_session *session, const char *pool, const xenapi_string_map *value, xenapi_error **err);
 
@@ -2494,7 +2868,8 @@ xenapi_status xenapi_pool_set_gui_config(const xenapi_session *session, const ch
  * Parameters: `pool`: pool ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_remove_tags(const xenapi_session *session, const char *pool, const char *value, xenapi_error **err);
 
@@ -2504,7 +2879,8 @@ xenapi_status xenapi_pool_remove_tags(const xenapi_session *session, const char 
  * Parameters: `pool`: pool ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_add_tags(const xenapi_session *session, const char *pool, const char *value, xenapi_error **err);
 
@@ -2514,7 +2890,8 @@ xenapi_status xenapi_pool_add_tags(const xenapi_session *session, const char *po
  * Parameters: `pool`: pool ref (self); `value`: string set.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_set_tags(const xenapi_session *session, const char *pool, const xenapi_string_list *value, xenapi_error **err);
 
@@ -2524,7 +2901,8 @@ xenapi_status xenapi_pool_set_tags(const xenapi_session *session, const char *po
  * Parameters: `pool`: pool ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_set_ha_allow_overcommit(const xenapi_session *session, const char *pool, bool value, xenapi_error **err);
 
@@ -2534,7 +2912,8 @@ xenapi_status xenapi_pool_set_ha_allow_overcommit(const xenapi_session *session,
  * Parameters: `pool`: pool ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_remove_from_other_config(const xenapi_session *session, const char *pool, const char *key, xenapi_error **err);
 
@@ -2544,7 +2923,8 @@ xenapi_status xenapi_pool_remove_from_other_config(const xenapi_session *session
  * Parameters: `pool`: pool ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pool_add_to_other_config(const xenapi_session *session, const char *pool, const char *key, const char *value, xenapi_error **err);
 
@@ -2554,7 +2934,8 @@ xenapi_status xenapi_pool_add_to_other_config(const xenapi_session *session, con
  * Parameters: `pool`: pool ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_set_other_config(const xenapi_session *session, const char *pool, const xenapi_string_map *value, xenapi_error **err);
 
@@ -2564,7 +2945,8 @@ xenapi_status xenapi_pool_set_other_config(const xenapi_session *session, const 
  * Parameters: `pool`: pool ref (self); `value`: SR ref.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_set_crash_dump_sr(const xenapi_session *session, const char *pool, const char *value, xenapi_error **err);
 
@@ -2574,7 +2956,8 @@ xenapi_status xenapi_pool_set_crash_dump_sr(const xenapi_session *session, const
  * Parameters: `pool`: pool ref (self); `value`: SR ref.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_set_suspend_image_sr(const xenapi_session *session, const char *pool, const char *value, xenapi_error **err);
 
@@ -2584,7 +2967,8 @@ xenapi_status xenapi_pool_set_suspend_image_sr(const xenapi_session *session, co
  * Parameters: `pool`: pool ref (self); `value`: SR ref.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_set_default_sr(const xenapi_session *session, const char *pool, const char *value, xenapi_error **err);
 
@@ -2594,7 +2978,8 @@ xenapi_status xenapi_pool_set_default_sr(const xenapi_session *session, const ch
  * Parameters: `pool`: pool ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_set_name_description(const xenapi_session *session, const char *pool, const char *value, xenapi_error **err);
 
@@ -2604,7 +2989,8 @@ xenapi_status xenapi_pool_set_name_description(const xenapi_session *session, co
  * Parameters: `pool`: pool ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_set_name_label(const xenapi_session *session, const char *pool, const char *value, xenapi_error **err);
 
@@ -2615,7 +3001,8 @@ xenapi_status xenapi_pool_set_name_label(const xenapi_session *session, const ch
  * Result: `*out_result`, bool.
  * Lifecycle: Prototype since 23.18.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_update_sync_enabled(const xenapi_session *session, const char *pool, bool *out_result, xenapi_error **err);
 
@@ -2626,7 +3013,8 @@ xenapi_status xenapi_pool_get_update_sync_enabled(const xenapi_session *session,
  * Result: `*out_result`, int.
  * Lifecycle: Prototype since 23.18.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_update_sync_day(const xenapi_session *session, const char *pool, int64_t *out_result, xenapi_error **err);
 
@@ -2637,7 +3025,8 @@ xenapi_status xenapi_pool_get_update_sync_day(const xenapi_session *session, con
  * Result: `*out_result`, enum update_sync_frequency.
  * Lifecycle: Prototype since 23.18.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_update_sync_frequency(const xenapi_session *session, const char *pool, xenapi_update_sync_frequency *out_result, xenapi_error **err);
 
@@ -2648,7 +3037,8 @@ xenapi_status xenapi_pool_get_update_sync_frequency(const xenapi_session *sessio
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  * Lifecycle: Prototype since 23.18.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_last_update_sync(const xenapi_session *session, const char *pool, int64_t *out_result, xenapi_error **err);
 
@@ -2659,7 +3049,8 @@ xenapi_status xenapi_pool_get_last_update_sync(const xenapi_session *session, co
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  * Lifecycle: Prototype since 23.9.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_telemetry_next_collection(const xenapi_session *session, const char *pool, int64_t *out_result, xenapi_error **err);
 
@@ -2670,7 +3061,8 @@ xenapi_status xenapi_pool_get_telemetry_next_collection(const xenapi_session *se
  * Result: `*out_result`, enum telemetry_frequency.
  * Lifecycle: Prototype since 23.9.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_telemetry_frequency(const xenapi_session *session, const char *pool, xenapi_telemetry_frequency *out_result, xenapi_error **err);
 
@@ -2681,7 +3073,9 @@ xenapi_status xenapi_pool_get_telemetry_frequency(const xenapi_session *session,
  * Result: `*out_result`, secret ref.
  * Lifecycle: Prototype since 23.9.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_telemetry_uuid(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -2692,7 +3086,8 @@ xenapi_status xenapi_pool_get_telemetry_uuid(const xenapi_session *session, cons
  * Result: `*out_result`, int.
  * Lifecycle: Prototype since 23.27.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_ext_auth_max_threads(const xenapi_session *session, const char *pool, int64_t *out_result, xenapi_error **err);
 
@@ -2703,7 +3098,8 @@ xenapi_status xenapi_pool_get_ext_auth_max_threads(const xenapi_session *session
  * Result: `*out_result`, int.
  * Lifecycle: Prototype since 23.27.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_local_auth_max_threads(const xenapi_session *session, const char *pool, int64_t *out_result, xenapi_error **err);
 
@@ -2713,7 +3109,8 @@ xenapi_status xenapi_pool_get_local_auth_max_threads(const xenapi_session *sessi
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_coordinator_bias(const xenapi_session *session, const char *pool, bool *out_result, xenapi_error **err);
 
@@ -2724,7 +3121,8 @@ xenapi_status xenapi_pool_get_coordinator_bias(const xenapi_session *session, co
  * Result: `*out_result`, bool.
  * Lifecycle: Prototype since 22.33.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_migration_compression(const xenapi_session *session, const char *pool, bool *out_result, xenapi_error **err);
 
@@ -2734,7 +3132,9 @@ xenapi_status xenapi_pool_get_migration_compression(const xenapi_session *sessio
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, secret ref.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_repository_proxy_password(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -2744,7 +3144,9 @@ xenapi_status xenapi_pool_get_repository_proxy_password(const xenapi_session *se
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_repository_proxy_username(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -2754,7 +3156,9 @@ xenapi_status xenapi_pool_get_repository_proxy_username(const xenapi_session *se
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_repository_proxy_url(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -2764,7 +3168,9 @@ xenapi_status xenapi_pool_get_repository_proxy_url(const xenapi_session *session
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_client_certificate_auth_name(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -2774,7 +3180,8 @@ xenapi_status xenapi_pool_get_client_certificate_auth_name(const xenapi_session 
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_client_certificate_auth_enabled(const xenapi_session *session, const char *pool, bool *out_result, xenapi_error **err);
 
@@ -2784,7 +3191,9 @@ xenapi_status xenapi_pool_get_client_certificate_auth_enabled(const xenapi_sessi
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, Repository ref set.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_repositories(const xenapi_session *session, const char *pool, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -2794,7 +3203,8 @@ xenapi_status xenapi_pool_get_repositories(const xenapi_session *session, const 
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_tls_verification_enabled(const xenapi_session *session, const char *pool, bool *out_result, xenapi_error **err);
 
@@ -2804,7 +3214,8 @@ xenapi_status xenapi_pool_get_tls_verification_enabled(const xenapi_session *ses
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_is_psr_pending(const xenapi_session *session, const char *pool, bool *out_result, xenapi_error **err);
 
@@ -2815,7 +3226,9 @@ xenapi_status xenapi_pool_get_is_psr_pending(const xenapi_session *session, cons
  * Result: `*out_result`, string.
  * Lifecycle: Prototype since 24.0.0, may change.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_custom_uefi_certificates(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -2825,7 +3238,9 @@ xenapi_status xenapi_pool_get_custom_uefi_certificates(const xenapi_session *ses
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_uefi_certificates(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -2835,7 +3250,8 @@ xenapi_status xenapi_pool_get_uefi_certificates(const xenapi_session *session, c
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_igmp_snooping_enabled(const xenapi_session *session, const char *pool, bool *out_result, xenapi_error **err);
 
@@ -2845,7 +3261,8 @@ xenapi_status xenapi_pool_get_igmp_snooping_enabled(const xenapi_session *sessio
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_live_patching_disabled(const xenapi_session *session, const char *pool, bool *out_result, xenapi_error **err);
 
@@ -2855,7 +3272,8 @@ xenapi_status xenapi_pool_get_live_patching_disabled(const xenapi_session *sessi
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_policy_no_vendor_device(const xenapi_session *session, const char *pool, bool *out_result, xenapi_error **err);
 
@@ -2865,7 +3283,9 @@ xenapi_status xenapi_pool_get_policy_no_vendor_device(const xenapi_session *sess
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_cpu_info(const xenapi_session *session, const char *pool, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -2875,7 +3295,9 @@ xenapi_status xenapi_pool_get_cpu_info(const xenapi_session *session, const char
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_guest_agent_config(const xenapi_session *session, const char *pool, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -2885,7 +3307,9 @@ xenapi_status xenapi_pool_get_guest_agent_config(const xenapi_session *session, 
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, (string -> enum pool_allowed_operations) map.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_pool_allowed_operations_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_pool_allowed_operations_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_current_operations(const xenapi_session *session, const char *pool, xenapi_string_pool_allowed_operations_map **out_result, xenapi_error **err);
 
@@ -2895,7 +3319,9 @@ xenapi_status xenapi_pool_get_current_operations(const xenapi_session *session, 
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, enum pool_allowed_operations set.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pool_allowed_operations_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_pool_allowed_operations_list_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_allowed_operations(const xenapi_session *session, const char *pool, xenapi_pool_allowed_operations_list **out_result, xenapi_error **err);
 
@@ -2905,7 +3331,9 @@ xenapi_status xenapi_pool_get_allowed_operations(const xenapi_session *session, 
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_ha_cluster_stack(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -2915,7 +3343,9 @@ xenapi_status xenapi_pool_get_ha_cluster_stack(const xenapi_session *session, co
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, VDI ref set.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_metadata_vdis(const xenapi_session *session, const char *pool, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -2925,7 +3355,9 @@ xenapi_status xenapi_pool_get_metadata_vdis(const xenapi_session *session, const
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_restrictions(const xenapi_session *session, const char *pool, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -2936,7 +3368,9 @@ xenapi_status xenapi_pool_get_restrictions(const xenapi_session *session, const 
  * Result: `*out_result`, string.
  * Lifecycle: Deprecated since falcon.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_vswitch_controller(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -2946,7 +3380,9 @@ xenapi_status xenapi_pool_get_vswitch_controller(const xenapi_session *session, 
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, VDI ref.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_redo_log_vdi(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -2956,7 +3392,8 @@ xenapi_status xenapi_pool_get_redo_log_vdi(const xenapi_session *session, const 
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_redo_log_enabled(const xenapi_session *session, const char *pool, bool *out_result, xenapi_error **err);
 
@@ -2967,7 +3404,8 @@ xenapi_status xenapi_pool_get_redo_log_enabled(const xenapi_session *session, co
  * Result: `*out_result`, bool.
  * Lifecycle: Deprecated since 1.290.0.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_wlb_verify_cert(const xenapi_session *session, const char *pool, bool *out_result, xenapi_error **err);
 
@@ -2977,7 +3415,8 @@ xenapi_status xenapi_pool_get_wlb_verify_cert(const xenapi_session *session, con
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_wlb_enabled(const xenapi_session *session, const char *pool, bool *out_result, xenapi_error **err);
 
@@ -2987,7 +3426,9 @@ xenapi_status xenapi_pool_get_wlb_enabled(const xenapi_session *session, const c
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_wlb_username(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -2997,7 +3438,9 @@ xenapi_status xenapi_pool_get_wlb_username(const xenapi_session *session, const 
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_wlb_url(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -3007,7 +3450,9 @@ xenapi_status xenapi_pool_get_wlb_url(const xenapi_session *session, const char 
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_health_check_config(const xenapi_session *session, const char *pool, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3017,7 +3462,9 @@ xenapi_status xenapi_pool_get_health_check_config(const xenapi_session *session,
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_gui_config(const xenapi_session *session, const char *pool, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3027,7 +3474,9 @@ xenapi_status xenapi_pool_get_gui_config(const xenapi_session *session, const ch
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_tags(const xenapi_session *session, const char *pool, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3037,7 +3486,9 @@ xenapi_status xenapi_pool_get_tags(const xenapi_session *session, const char *po
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, (string -> blob ref) map.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_blobs(const xenapi_session *session, const char *pool, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3047,7 +3498,8 @@ xenapi_status xenapi_pool_get_blobs(const xenapi_session *session, const char *p
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_ha_overcommitted(const xenapi_session *session, const char *pool, bool *out_result, xenapi_error **err);
 
@@ -3057,7 +3509,8 @@ xenapi_status xenapi_pool_get_ha_overcommitted(const xenapi_session *session, co
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_ha_allow_overcommit(const xenapi_session *session, const char *pool, bool *out_result, xenapi_error **err);
 
@@ -3067,7 +3520,8 @@ xenapi_status xenapi_pool_get_ha_allow_overcommit(const xenapi_session *session,
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_ha_plan_exists_for(const xenapi_session *session, const char *pool, int64_t *out_result, xenapi_error **err);
 
@@ -3077,7 +3531,8 @@ xenapi_status xenapi_pool_get_ha_plan_exists_for(const xenapi_session *session, 
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_ha_host_failures_to_tolerate(const xenapi_session *session, const char *pool, int64_t *out_result, xenapi_error **err);
 
@@ -3087,7 +3542,9 @@ xenapi_status xenapi_pool_get_ha_host_failures_to_tolerate(const xenapi_session 
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_ha_statefiles(const xenapi_session *session, const char *pool, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3097,7 +3554,9 @@ xenapi_status xenapi_pool_get_ha_statefiles(const xenapi_session *session, const
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_ha_configuration(const xenapi_session *session, const char *pool, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3107,7 +3566,8 @@ xenapi_status xenapi_pool_get_ha_configuration(const xenapi_session *session, co
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_ha_enabled(const xenapi_session *session, const char *pool, bool *out_result, xenapi_error **err);
 
@@ -3117,7 +3577,9 @@ xenapi_status xenapi_pool_get_ha_enabled(const xenapi_session *session, const ch
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_other_config(const xenapi_session *session, const char *pool, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3127,7 +3589,9 @@ xenapi_status xenapi_pool_get_other_config(const xenapi_session *session, const 
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, SR ref.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_crash_dump_sr(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -3137,7 +3601,9 @@ xenapi_status xenapi_pool_get_crash_dump_sr(const xenapi_session *session, const
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, SR ref.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_suspend_image_sr(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -3147,7 +3613,9 @@ xenapi_status xenapi_pool_get_suspend_image_sr(const xenapi_session *session, co
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, SR ref.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_default_sr(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -3157,7 +3625,9 @@ xenapi_status xenapi_pool_get_default_sr(const xenapi_session *session, const ch
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_master(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -3167,7 +3637,9 @@ xenapi_status xenapi_pool_get_master(const xenapi_session *session, const char *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_name_description(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -3177,7 +3649,9 @@ xenapi_status xenapi_pool_get_name_description(const xenapi_session *session, co
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_name_label(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -3187,7 +3661,9 @@ xenapi_status xenapi_pool_get_name_label(const xenapi_session *session, const ch
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_uuid(const xenapi_session *session, const char *pool, char **out_result, xenapi_error **err);
 
@@ -3197,7 +3673,9 @@ xenapi_status xenapi_pool_get_uuid(const xenapi_session *session, const char *po
  * Parameters: `uuid`: string.
  * Result: `*out_result`, pool ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -3207,7 +3685,9 @@ xenapi_status xenapi_pool_get_by_uuid(const xenapi_session *session, const char 
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_result`, pool record.
  *
- * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pool_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_pool_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_get_record(const xenapi_session *session, const char *pool, xenapi_pool_record **out_result, xenapi_error **err);
 

@@ -13,7 +13,8 @@ extern "C" {
 /* Lifecycle: Deprecated since ely. */
 
 /**
- * A new a `pool_patch` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `pool_patch` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_pool_patch_record_free`.
  */
@@ -29,7 +30,8 @@ void xenapi_pool_patch_record_free(xenapi_pool_patch_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_patch_record_uuid(const xenapi_pool_patch_record *rec);
 
@@ -43,7 +45,8 @@ xenapi_status xenapi_pool_patch_record_set_uuid(xenapi_pool_patch_record *rec, c
 /**
  * The field `name_label`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_patch_record_name_label(const xenapi_pool_patch_record *rec);
 
@@ -57,7 +60,8 @@ xenapi_status xenapi_pool_patch_record_set_name_label(xenapi_pool_patch_record *
 /**
  * The field `name_description`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_patch_record_name_description(const xenapi_pool_patch_record *rec);
 
@@ -71,7 +75,8 @@ xenapi_status xenapi_pool_patch_record_set_name_description(xenapi_pool_patch_re
 /**
  * The field `version`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_patch_record_version(const xenapi_pool_patch_record *rec);
 
@@ -113,7 +118,8 @@ xenapi_status xenapi_pool_patch_record_set_pool_applied(xenapi_pool_patch_record
 /**
  * The field `host_patches`: host_patch ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pool_patch_record_host_patches(const xenapi_pool_patch_record *rec);
 
@@ -127,7 +133,8 @@ xenapi_status xenapi_pool_patch_record_set_host_patches(xenapi_pool_patch_record
 /**
  * The field `after_apply_guidance`: enum after_apply_guidance set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_after_apply_guidance_list *xenapi_pool_patch_record_after_apply_guidance(const xenapi_pool_patch_record *rec);
 
@@ -141,7 +148,8 @@ xenapi_status xenapi_pool_patch_record_set_after_apply_guidance(xenapi_pool_patc
 /**
  * The field `pool_update`: pool_update ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_patch_record_pool_update(const xenapi_pool_patch_record *rec);
 
@@ -155,7 +163,8 @@ xenapi_status xenapi_pool_patch_record_set_pool_update(xenapi_pool_patch_record 
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_patch_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pool_patch_record_other_config(const xenapi_pool_patch_record *rec);
 
@@ -167,7 +176,8 @@ const xenapi_string_map *xenapi_pool_patch_record_other_config(const xenapi_pool
 xenapi_status xenapi_pool_patch_record_set_other_config(xenapi_pool_patch_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -180,7 +190,9 @@ const xenapi_value *xenapi_pool_patch_record_extra(const xenapi_pool_patch_recor
  * Result: `*out_result`, (pool_patch ref -> pool_patch record) map.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pool_patch_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_pool_patch_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_patch_get_all_records(const xenapi_session *session, xenapi_pool_patch_record_map **out_result, xenapi_error **err);
 
@@ -191,7 +203,9 @@ xenapi_status xenapi_pool_patch_get_all_records(const xenapi_session *session, x
  * Result: `*out_result`, pool_patch ref set.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_patch_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -202,18 +216,22 @@ xenapi_status xenapi_pool_patch_get_all(const xenapi_session *session, xenapi_st
  * Result: none.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `pool_patch`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch`, `host` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pool_patch_clean_on_host(const xenapi_session *session, const char *pool_patch, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.pool_patch.clean_on_host`: `pool_patch.clean_on_host` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool_patch.clean_on_host`: `pool_patch.clean_on_host` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `pool_patch`: pool_patch ref (self); `host`: host ref.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `pool_patch`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch`, `host` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_patch_clean_on_host(const xenapi_session *session, const char *pool_patch, const char *host, char **out_task, xenapi_error **err);
 
@@ -224,18 +242,22 @@ xenapi_status xenapi_async_pool_patch_clean_on_host(const xenapi_session *sessio
  * Result: none.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_patch_destroy(const xenapi_session *session, const char *pool_patch, xenapi_error **err);
 
 /**
- * Calls `Async.pool_patch.destroy`: `pool_patch.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool_patch.destroy`: `pool_patch.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_patch_destroy(const xenapi_session *session, const char *pool_patch, char **out_task, xenapi_error **err);
 
@@ -246,18 +268,22 @@ xenapi_status xenapi_async_pool_patch_destroy(const xenapi_session *session, con
  * Result: none.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_patch_pool_clean(const xenapi_session *session, const char *pool_patch, xenapi_error **err);
 
 /**
- * Calls `Async.pool_patch.pool_clean`: `pool_patch.pool_clean` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool_patch.pool_clean`: `pool_patch.pool_clean` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_patch_pool_clean(const xenapi_session *session, const char *pool_patch, char **out_task, xenapi_error **err);
 
@@ -268,18 +294,22 @@ xenapi_status xenapi_async_pool_patch_pool_clean(const xenapi_session *session, 
  * Result: none.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_patch_clean(const xenapi_session *session, const char *pool_patch, xenapi_error **err);
 
 /**
- * Calls `Async.pool_patch.clean`: `pool_patch.clean` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool_patch.clean`: `pool_patch.clean` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_patch_clean(const xenapi_session *session, const char *pool_patch, char **out_task, xenapi_error **err);
 
@@ -290,18 +320,23 @@ xenapi_status xenapi_async_pool_patch_clean(const xenapi_session *session, const
  * Result: `*out_result`, string.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `pool_patch`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch`, `host` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_patch_precheck(const xenapi_session *session, const char *pool_patch, const char *host, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool_patch.precheck`: `pool_patch.precheck` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool_patch.precheck`: `pool_patch.precheck` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool_patch`: pool_patch ref (self); `host`: host ref.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `pool_patch`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch`, `host` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_patch_precheck(const xenapi_session *session, const char *pool_patch, const char *host, char **out_task, xenapi_error **err);
 
@@ -312,18 +347,22 @@ xenapi_status xenapi_async_pool_patch_precheck(const xenapi_session *session, co
  * Result: none.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_patch_pool_apply(const xenapi_session *session, const char *pool_patch, xenapi_error **err);
 
 /**
- * Calls `Async.pool_patch.pool_apply`: `pool_patch.pool_apply` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool_patch.pool_apply`: `pool_patch.pool_apply` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_patch_pool_apply(const xenapi_session *session, const char *pool_patch, char **out_task, xenapi_error **err);
 
@@ -334,18 +373,23 @@ xenapi_status xenapi_async_pool_patch_pool_apply(const xenapi_session *session, 
  * Result: `*out_result`, string.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `pool_patch`, `host` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch`, `host` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_patch_apply(const xenapi_session *session, const char *pool_patch, const char *host, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool_patch.apply`: `pool_patch.apply` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool_patch.apply`: `pool_patch.apply` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool_patch`: pool_patch ref (self); `host`: host ref.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `pool_patch`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch`, `host` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_patch_apply(const xenapi_session *session, const char *pool_patch, const char *host, char **out_task, xenapi_error **err);
 
@@ -355,7 +399,8 @@ xenapi_status xenapi_async_pool_patch_apply(const xenapi_session *session, const
  * Parameters: `pool_patch`: pool_patch ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool_patch`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch`, `key` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_patch_remove_from_other_config(const xenapi_session *session, const char *pool_patch, const char *key, xenapi_error **err);
 
@@ -365,7 +410,8 @@ xenapi_status xenapi_pool_patch_remove_from_other_config(const xenapi_session *s
  * Parameters: `pool_patch`: pool_patch ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool_patch`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch`, `key`, `value` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_patch_add_to_other_config(const xenapi_session *session, const char *pool_patch, const char *key, const char *value, xenapi_error **err);
 
@@ -375,7 +421,8 @@ xenapi_status xenapi_pool_patch_add_to_other_config(const xenapi_session *sessio
  * Parameters: `pool_patch`: pool_patch ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `pool_patch`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pool_patch_set_other_config(const xenapi_session *session, const char *pool_patch, const xenapi_string_map *value, xenapi_error **err);
 
@@ -385,7 +432,9 @@ xenapi_status xenapi_pool_patch_set_other_config(const xenapi_session *session, 
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_patch_get_other_config(const xenapi_session *session, const char *pool_patch, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -395,7 +444,9 @@ xenapi_status xenapi_pool_patch_get_other_config(const xenapi_session *session, 
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_result`, pool_update ref.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_patch_get_pool_update(const xenapi_session *session, const char *pool_patch, char **out_result, xenapi_error **err);
 
@@ -405,7 +456,9 @@ xenapi_status xenapi_pool_patch_get_pool_update(const xenapi_session *session, c
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_result`, enum after_apply_guidance set.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_after_apply_guidance_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_after_apply_guidance_list_free;
+ * on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_patch_get_after_apply_guidance(const xenapi_session *session, const char *pool_patch, xenapi_after_apply_guidance_list **out_result, xenapi_error **err);
 
@@ -415,7 +468,9 @@ xenapi_status xenapi_pool_patch_get_after_apply_guidance(const xenapi_session *s
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_result`, host_patch ref set.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_patch_get_host_patches(const xenapi_session *session, const char *pool_patch, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -425,7 +480,9 @@ xenapi_status xenapi_pool_patch_get_host_patches(const xenapi_session *session, 
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_patch_get_pool_applied(const xenapi_session *session, const char *pool_patch, bool *out_result, xenapi_error **err);
 
@@ -435,7 +492,9 @@ xenapi_status xenapi_pool_patch_get_pool_applied(const xenapi_session *session, 
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_patch_get_size(const xenapi_session *session, const char *pool_patch, int64_t *out_result, xenapi_error **err);
 
@@ -445,7 +504,9 @@ xenapi_status xenapi_pool_patch_get_size(const xenapi_session *session, const ch
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_patch_get_version(const xenapi_session *session, const char *pool_patch, char **out_result, xenapi_error **err);
 
@@ -455,7 +516,9 @@ xenapi_status xenapi_pool_patch_get_version(const xenapi_session *session, const
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_patch_get_name_description(const xenapi_session *session, const char *pool_patch, char **out_result, xenapi_error **err);
 
@@ -465,7 +528,9 @@ xenapi_status xenapi_pool_patch_get_name_description(const xenapi_session *sessi
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_patch_get_name_label(const xenapi_session *session, const char *pool_patch, char **out_result, xenapi_error **err);
 
@@ -475,7 +540,9 @@ xenapi_status xenapi_pool_patch_get_name_label(const xenapi_session *session, co
  * Parameters: `pool_patch`: pool_patch ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_patch_get_uuid(const xenapi_session *session, const char *pool_patch, char **out_result, xenapi_error **err);
 
@@ -486,7 +553,9 @@ xenapi_status xenapi_pool_patch_get_uuid(const xenapi_session *session, const ch
  * Result: `*out_result`, pool_patch ref set.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_patch_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -497,7 +566,9 @@ xenapi_status xenapi_pool_patch_get_by_name_label(const xenapi_session *session,
  * Result: `*out_result`, pool_patch ref.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_patch_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -508,7 +579,9 @@ xenapi_status xenapi_pool_patch_get_by_uuid(const xenapi_session *session, const
  * Result: `*out_result`, pool_patch record.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pool_patch_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_patch` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_pool_patch_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_patch_get_record(const xenapi_session *session, const char *pool_patch, xenapi_pool_patch_record **out_result, xenapi_error **err);
 

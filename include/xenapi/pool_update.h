@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `pool_update` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `pool_update` record with every field at its default (empty strings, 0, false, empty
+ * lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_pool_update_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_pool_update_record_free(xenapi_pool_update_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_update_record_uuid(const xenapi_pool_update_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_pool_update_record_set_uuid(xenapi_pool_update_record *rec,
 /**
  * The field `name_label`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_update_record_name_label(const xenapi_pool_update_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_pool_update_record_set_name_label(xenapi_pool_update_record
 /**
  * The field `name_description`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_update_record_name_description(const xenapi_pool_update_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_pool_update_record_set_name_description(xenapi_pool_update_
 /**
  * The field `version`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_update_record_version(const xenapi_pool_update_record *rec);
 
@@ -97,7 +102,8 @@ xenapi_status xenapi_pool_update_record_set_installation_size(xenapi_pool_update
 /**
  * The field `key`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_update_record_key(const xenapi_pool_update_record *rec);
 
@@ -111,7 +117,8 @@ xenapi_status xenapi_pool_update_record_set_key(xenapi_pool_update_record *rec, 
 /**
  * The field `after_apply_guidance`: enum update_after_apply_guidance set, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_update_after_apply_guidance_list *xenapi_pool_update_record_after_apply_guidance(const xenapi_pool_update_record *rec);
 
@@ -125,7 +132,8 @@ xenapi_status xenapi_pool_update_record_set_after_apply_guidance(xenapi_pool_upd
 /**
  * The field `vdi`: VDI ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pool_update_record_vdi(const xenapi_pool_update_record *rec);
 
@@ -139,7 +147,8 @@ xenapi_status xenapi_pool_update_record_set_vdi(xenapi_pool_update_record *rec, 
 /**
  * The field `hosts`: host ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pool_update_record_hosts(const xenapi_pool_update_record *rec);
 
@@ -153,7 +162,8 @@ xenapi_status xenapi_pool_update_record_set_hosts(xenapi_pool_update_record *rec
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pool_update_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pool_update_record_other_config(const xenapi_pool_update_record *rec);
 
@@ -179,7 +189,8 @@ bool xenapi_pool_update_record_enforce_homogeneity(const xenapi_pool_update_reco
 xenapi_status xenapi_pool_update_record_set_enforce_homogeneity(xenapi_pool_update_record *rec, bool value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -191,7 +202,9 @@ const xenapi_value *xenapi_pool_update_record_extra(const xenapi_pool_update_rec
  * Parameters: none but the session.
  * Result: `*out_result`, (pool_update ref -> pool_update record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pool_update_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_pool_update_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_update_get_all_records(const xenapi_session *session, xenapi_pool_update_record_map **out_result, xenapi_error **err);
 
@@ -201,7 +214,9 @@ xenapi_status xenapi_pool_update_get_all_records(const xenapi_session *session, 
  * Parameters: none but the session.
  * Result: `*out_result`, pool_update ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_update_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -211,17 +226,21 @@ xenapi_status xenapi_pool_update_get_all(const xenapi_session *session, xenapi_s
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: none.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_update_destroy(const xenapi_session *session, const char *pool_update, xenapi_error **err);
 
 /**
- * Calls `Async.pool_update.destroy`: `pool_update.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool_update.destroy`: `pool_update.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_update_destroy(const xenapi_session *session, const char *pool_update, char **out_task, xenapi_error **err);
 
@@ -231,17 +250,21 @@ xenapi_status xenapi_async_pool_update_destroy(const xenapi_session *session, co
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: none.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_update_pool_clean(const xenapi_session *session, const char *pool_update, xenapi_error **err);
 
 /**
- * Calls `Async.pool_update.pool_clean`: `pool_update.pool_clean` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool_update.pool_clean`: `pool_update.pool_clean` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_update_pool_clean(const xenapi_session *session, const char *pool_update, char **out_task, xenapi_error **err);
 
@@ -251,17 +274,21 @@ xenapi_status xenapi_async_pool_update_pool_clean(const xenapi_session *session,
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: none.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pool_update_pool_apply(const xenapi_session *session, const char *pool_update, xenapi_error **err);
 
 /**
- * Calls `Async.pool_update.pool_apply`: `pool_update.pool_apply` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool_update.pool_apply`: `pool_update.pool_apply` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_update_pool_apply(const xenapi_session *session, const char *pool_update, char **out_task, xenapi_error **err);
 
@@ -271,17 +298,21 @@ xenapi_status xenapi_async_pool_update_pool_apply(const xenapi_session *session,
  * Parameters: `pool_update`: pool_update ref (self); `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `pool_update`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update`, `host` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pool_update_apply(const xenapi_session *session, const char *pool_update, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.pool_update.apply`: `pool_update.apply` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool_update.apply`: `pool_update.apply` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool_update`: pool_update ref (self); `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool_update`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update`, `host` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_update_apply(const xenapi_session *session, const char *pool_update, const char *host, char **out_task, xenapi_error **err);
 
@@ -291,17 +322,22 @@ xenapi_status xenapi_async_pool_update_apply(const xenapi_session *session, cons
  * Parameters: `pool_update`: pool_update ref (self); `host`: host ref.
  * Result: `*out_result`, enum livepatch_status.
  *
- * Ownership: `session`, `pool_update`, `host` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update`, `host` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_update_precheck(const xenapi_session *session, const char *pool_update, const char *host, xenapi_livepatch_status *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool_update.precheck`: `pool_update.precheck` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool_update.precheck`: `pool_update.precheck` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pool_update`: pool_update ref (self); `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pool_update`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update`, `host` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_update_precheck(const xenapi_session *session, const char *pool_update, const char *host, char **out_task, xenapi_error **err);
 
@@ -311,17 +347,22 @@ xenapi_status xenapi_async_pool_update_precheck(const xenapi_session *session, c
  * Parameters: `vdi`: VDI ref.
  * Result: `*out_result`, pool_update ref.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_update_introduce(const xenapi_session *session, const char *vdi, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool_update.introduce`: `pool_update.introduce` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool_update.introduce`: `pool_update.introduce` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_update_introduce(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
 
@@ -331,7 +372,8 @@ xenapi_status xenapi_async_pool_update_introduce(const xenapi_session *session, 
  * Parameters: `pool_update`: pool_update ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool_update`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update`, `key` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pool_update_remove_from_other_config(const xenapi_session *session, const char *pool_update, const char *key, xenapi_error **err);
 
@@ -341,7 +383,8 @@ xenapi_status xenapi_pool_update_remove_from_other_config(const xenapi_session *
  * Parameters: `pool_update`: pool_update ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pool_update`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update`, `key`, `value` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_update_add_to_other_config(const xenapi_session *session, const char *pool_update, const char *key, const char *value, xenapi_error **err);
 
@@ -351,7 +394,8 @@ xenapi_status xenapi_pool_update_add_to_other_config(const xenapi_session *sessi
  * Parameters: `pool_update`: pool_update ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `pool_update`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pool_update_set_other_config(const xenapi_session *session, const char *pool_update, const xenapi_string_map *value, xenapi_error **err);
 
@@ -361,7 +405,9 @@ xenapi_status xenapi_pool_update_set_other_config(const xenapi_session *session,
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_update_get_enforce_homogeneity(const xenapi_session *session, const char *pool_update, bool *out_result, xenapi_error **err);
 
@@ -371,7 +417,9 @@ xenapi_status xenapi_pool_update_get_enforce_homogeneity(const xenapi_session *s
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_update_get_other_config(const xenapi_session *session, const char *pool_update, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -381,7 +429,9 @@ xenapi_status xenapi_pool_update_get_other_config(const xenapi_session *session,
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_result`, host ref set.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_update_get_hosts(const xenapi_session *session, const char *pool_update, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -391,7 +441,9 @@ xenapi_status xenapi_pool_update_get_hosts(const xenapi_session *session, const 
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_result`, VDI ref.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_update_get_vdi(const xenapi_session *session, const char *pool_update, char **out_result, xenapi_error **err);
 
@@ -401,7 +453,10 @@ xenapi_status xenapi_pool_update_get_vdi(const xenapi_session *session, const ch
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_result`, enum update_after_apply_guidance set.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_update_after_apply_guidance_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with
+ * xenapi_update_after_apply_guidance_list_free; on failure it is left as it was. `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pool_update_get_after_apply_guidance(const xenapi_session *session, const char *pool_update, xenapi_update_after_apply_guidance_list **out_result, xenapi_error **err);
 
@@ -411,7 +466,9 @@ xenapi_status xenapi_pool_update_get_after_apply_guidance(const xenapi_session *
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_update_get_key(const xenapi_session *session, const char *pool_update, char **out_result, xenapi_error **err);
 
@@ -421,7 +478,9 @@ xenapi_status xenapi_pool_update_get_key(const xenapi_session *session, const ch
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pool_update_get_installation_size(const xenapi_session *session, const char *pool_update, int64_t *out_result, xenapi_error **err);
 
@@ -431,7 +490,9 @@ xenapi_status xenapi_pool_update_get_installation_size(const xenapi_session *ses
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_update_get_version(const xenapi_session *session, const char *pool_update, char **out_result, xenapi_error **err);
 
@@ -441,7 +502,9 @@ xenapi_status xenapi_pool_update_get_version(const xenapi_session *session, cons
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_update_get_name_description(const xenapi_session *session, const char *pool_update, char **out_result, xenapi_error **err);
 
@@ -451,7 +514,9 @@ xenapi_status xenapi_pool_update_get_name_description(const xenapi_session *sess
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_update_get_name_label(const xenapi_session *session, const char *pool_update, char **out_result, xenapi_error **err);
 
@@ -461,7 +526,9 @@ xenapi_status xenapi_pool_update_get_name_label(const xenapi_session *session, c
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_update_get_uuid(const xenapi_session *session, const char *pool_update, char **out_result, xenapi_error **err);
 
@@ -471,7 +538,9 @@ xenapi_status xenapi_pool_update_get_uuid(const xenapi_session *session, const c
  * Parameters: `label`: string.
  * Result: `*out_result`, pool_update ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_update_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -481,7 +550,9 @@ xenapi_status xenapi_pool_update_get_by_name_label(const xenapi_session *session
  * Parameters: `uuid`: string.
  * Result: `*out_result`, pool_update ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_update_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -491,7 +562,9 @@ xenapi_status xenapi_pool_update_get_by_uuid(const xenapi_session *session, cons
  * Parameters: `pool_update`: pool_update ref (self).
  * Result: `*out_result`, pool_update record.
  *
- * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pool_update_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pool_update` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_pool_update_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pool_update_get_record(const xenapi_session *session, const char *pool_update, xenapi_pool_update_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `probe_result` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `probe_result` record with every field at its default (empty strings, 0, false, empty
+ * lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_probe_result_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_probe_result_record_free(xenapi_probe_result_record *rec);
 /**
  * The field `configuration`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_probe_result_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_probe_result_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_probe_result_record_configuration(const xenapi_probe_result_record *rec);
 
@@ -55,7 +57,9 @@ xenapi_status xenapi_probe_result_record_set_complete(xenapi_probe_result_record
 /**
  * The field `sr`: sr_stat record option (NULL for none), RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_probe_result_record_free` or a setter of this field). NULL if `rec` is NULL or the field has no value.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_probe_result_record_free` or a setter of this field). NULL if `rec` is NULL or the field
+ * has no value.
  */
 const xenapi_sr_stat_record *xenapi_probe_result_record_sr(const xenapi_probe_result_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_probe_result_record_set_sr(xenapi_probe_result_record *rec,
 /**
  * The field `extra_info`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_probe_result_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_probe_result_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_probe_result_record_extra_info(const xenapi_probe_result_record *rec);
 
@@ -81,7 +86,8 @@ const xenapi_string_map *xenapi_probe_result_record_extra_info(const xenapi_prob
 xenapi_status xenapi_probe_result_record_set_extra_info(xenapi_probe_result_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `PUSB` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `PUSB` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_pusb_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_pusb_record_free(xenapi_pusb_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pusb_record_uuid(const xenapi_pusb_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_pusb_record_set_uuid(xenapi_pusb_record *rec, const char *v
 /**
  * The field `USB_group`: USB_group ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pusb_record_usb_group(const xenapi_pusb_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_pusb_record_set_usb_group(xenapi_pusb_record *rec, const ch
 /**
  * The field `host`: host ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pusb_record_host(const xenapi_pusb_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_pusb_record_set_host(xenapi_pusb_record *rec, const char *v
 /**
  * The field `path`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pusb_record_path(const xenapi_pusb_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_pusb_record_set_path(xenapi_pusb_record *rec, const char *v
 /**
  * The field `vendor_id`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pusb_record_vendor_id(const xenapi_pusb_record *rec);
 
@@ -97,7 +103,8 @@ xenapi_status xenapi_pusb_record_set_vendor_id(xenapi_pusb_record *rec, const ch
 /**
  * The field `vendor_desc`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pusb_record_vendor_desc(const xenapi_pusb_record *rec);
 
@@ -111,7 +118,8 @@ xenapi_status xenapi_pusb_record_set_vendor_desc(xenapi_pusb_record *rec, const 
 /**
  * The field `product_id`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pusb_record_product_id(const xenapi_pusb_record *rec);
 
@@ -125,7 +133,8 @@ xenapi_status xenapi_pusb_record_set_product_id(xenapi_pusb_record *rec, const c
 /**
  * The field `product_desc`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pusb_record_product_desc(const xenapi_pusb_record *rec);
 
@@ -139,7 +148,8 @@ xenapi_status xenapi_pusb_record_set_product_desc(xenapi_pusb_record *rec, const
 /**
  * The field `serial`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pusb_record_serial(const xenapi_pusb_record *rec);
 
@@ -153,7 +163,8 @@ xenapi_status xenapi_pusb_record_set_serial(xenapi_pusb_record *rec, const char 
 /**
  * The field `version`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pusb_record_version(const xenapi_pusb_record *rec);
 
@@ -167,7 +178,8 @@ xenapi_status xenapi_pusb_record_set_version(xenapi_pusb_record *rec, const char
 /**
  * The field `description`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pusb_record_description(const xenapi_pusb_record *rec);
 
@@ -195,7 +207,8 @@ xenapi_status xenapi_pusb_record_set_passthrough_enabled(xenapi_pusb_record *rec
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_pusb_record_other_config(const xenapi_pusb_record *rec);
 
@@ -221,7 +234,8 @@ double xenapi_pusb_record_speed(const xenapi_pusb_record *rec);
 xenapi_status xenapi_pusb_record_set_speed(xenapi_pusb_record *rec, double value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -233,7 +247,9 @@ const xenapi_value *xenapi_pusb_record_extra(const xenapi_pusb_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (PUSB ref -> PUSB record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pusb_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_pusb_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_all_records(const xenapi_session *session, xenapi_pusb_record_map **out_result, xenapi_error **err);
 
@@ -243,7 +259,9 @@ xenapi_status xenapi_pusb_get_all_records(const xenapi_session *session, xenapi_
  * Parameters: none but the session.
  * Result: `*out_result`, PUSB ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -253,17 +271,21 @@ xenapi_status xenapi_pusb_get_all(const xenapi_session *session, xenapi_string_l
  * Parameters: `pusb`: PUSB ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pusb_set_passthrough_enabled(const xenapi_session *session, const char *pusb, bool value, xenapi_error **err);
 
 /**
- * Calls `Async.PUSB.set_passthrough_enabled`: `PUSB.set_passthrough_enabled` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PUSB.set_passthrough_enabled`: `PUSB.set_passthrough_enabled` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `pusb`: PUSB ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pusb_set_passthrough_enabled(const xenapi_session *session, const char *pusb, bool value, char **out_task, xenapi_error **err);
 
@@ -273,7 +295,8 @@ xenapi_status xenapi_async_pusb_set_passthrough_enabled(const xenapi_session *se
  * Parameters: `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pusb_scan(const xenapi_session *session, const char *host, xenapi_error **err);
 
@@ -283,7 +306,9 @@ xenapi_status xenapi_pusb_scan(const xenapi_session *session, const char *host, 
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pusb_scan(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
 
@@ -293,7 +318,8 @@ xenapi_status xenapi_async_pusb_scan(const xenapi_session *session, const char *
  * Parameters: `pusb`: PUSB ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `pusb`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pusb`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pusb_remove_from_other_config(const xenapi_session *session, const char *pusb, const char *key, xenapi_error **err);
 
@@ -303,7 +329,8 @@ xenapi_status xenapi_pusb_remove_from_other_config(const xenapi_session *session
  * Parameters: `pusb`: PUSB ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pusb`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pusb`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_pusb_add_to_other_config(const xenapi_session *session, const char *pusb, const char *key, const char *value, xenapi_error **err);
 
@@ -313,7 +340,8 @@ xenapi_status xenapi_pusb_add_to_other_config(const xenapi_session *session, con
  * Parameters: `pusb`: PUSB ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `pusb`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pusb`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pusb_set_other_config(const xenapi_session *session, const char *pusb, const xenapi_string_map *value, xenapi_error **err);
 
@@ -323,7 +351,8 @@ xenapi_status xenapi_pusb_set_other_config(const xenapi_session *session, const 
  * Parameters: `pusb`: PUSB ref (self).
  * Result: `*out_result`, float.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_speed(const xenapi_session *session, const char *pusb, double *out_result, xenapi_error **err);
 
@@ -333,7 +362,9 @@ xenapi_status xenapi_pusb_get_speed(const xenapi_session *session, const char *p
  * Parameters: `pusb`: PUSB ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_other_config(const xenapi_session *session, const char *pusb, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -343,7 +374,8 @@ xenapi_status xenapi_pusb_get_other_config(const xenapi_session *session, const 
  * Parameters: `pusb`: PUSB ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_passthrough_enabled(const xenapi_session *session, const char *pusb, bool *out_result, xenapi_error **err);
 
@@ -353,7 +385,9 @@ xenapi_status xenapi_pusb_get_passthrough_enabled(const xenapi_session *session,
  * Parameters: `pusb`: PUSB ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_description(const xenapi_session *session, const char *pusb, char **out_result, xenapi_error **err);
 
@@ -363,7 +397,9 @@ xenapi_status xenapi_pusb_get_description(const xenapi_session *session, const c
  * Parameters: `pusb`: PUSB ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_version(const xenapi_session *session, const char *pusb, char **out_result, xenapi_error **err);
 
@@ -373,7 +409,9 @@ xenapi_status xenapi_pusb_get_version(const xenapi_session *session, const char 
  * Parameters: `pusb`: PUSB ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_serial(const xenapi_session *session, const char *pusb, char **out_result, xenapi_error **err);
 
@@ -383,7 +421,9 @@ xenapi_status xenapi_pusb_get_serial(const xenapi_session *session, const char *
  * Parameters: `pusb`: PUSB ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_product_desc(const xenapi_session *session, const char *pusb, char **out_result, xenapi_error **err);
 
@@ -393,7 +433,9 @@ xenapi_status xenapi_pusb_get_product_desc(const xenapi_session *session, const 
  * Parameters: `pusb`: PUSB ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_product_id(const xenapi_session *session, const char *pusb, char **out_result, xenapi_error **err);
 
@@ -403,7 +445,9 @@ xenapi_status xenapi_pusb_get_product_id(const xenapi_session *session, const ch
  * Parameters: `pusb`: PUSB ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_vendor_desc(const xenapi_session *session, const char *pusb, char **out_result, xenapi_error **err);
 
@@ -413,7 +457,9 @@ xenapi_status xenapi_pusb_get_vendor_desc(const xenapi_session *session, const c
  * Parameters: `pusb`: PUSB ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_vendor_id(const xenapi_session *session, const char *pusb, char **out_result, xenapi_error **err);
 
@@ -423,7 +469,9 @@ xenapi_status xenapi_pusb_get_vendor_id(const xenapi_session *session, const cha
  * Parameters: `pusb`: PUSB ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_path(const xenapi_session *session, const char *pusb, char **out_result, xenapi_error **err);
 
@@ -433,7 +481,9 @@ xenapi_status xenapi_pusb_get_path(const xenapi_session *session, const char *pu
  * Parameters: `pusb`: PUSB ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_host(const xenapi_session *session, const char *pusb, char **out_result, xenapi_error **err);
 
@@ -443,7 +493,9 @@ xenapi_status xenapi_pusb_get_host(const xenapi_session *session, const char *pu
  * Parameters: `pusb`: PUSB ref (self).
  * Result: `*out_result`, USB_group ref.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_usb_group(const xenapi_session *session, const char *pusb, char **out_result, xenapi_error **err);
 
@@ -453,7 +505,9 @@ xenapi_status xenapi_pusb_get_usb_group(const xenapi_session *session, const cha
  * Parameters: `pusb`: PUSB ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_uuid(const xenapi_session *session, const char *pusb, char **out_result, xenapi_error **err);
 
@@ -463,7 +517,9 @@ xenapi_status xenapi_pusb_get_uuid(const xenapi_session *session, const char *pu
  * Parameters: `uuid`: string.
  * Result: `*out_result`, PUSB ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -473,7 +529,9 @@ xenapi_status xenapi_pusb_get_by_uuid(const xenapi_session *session, const char 
  * Parameters: `pusb`: PUSB ref (self).
  * Result: `*out_result`, PUSB record.
  *
- * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pusb_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_pusb_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pusb_get_record(const xenapi_session *session, const char *pusb, xenapi_pusb_record **out_result, xenapi_error **err);
 

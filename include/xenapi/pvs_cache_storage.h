@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `PVS_cache_storage` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `PVS_cache_storage` record with every field at its default (empty strings, 0, false,
+ * empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_pvs_cache_storage_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_pvs_cache_storage_record_free(xenapi_pvs_cache_storage_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_cache_storage_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_cache_storage_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pvs_cache_storage_record_uuid(const xenapi_pvs_cache_storage_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_pvs_cache_storage_record_set_uuid(xenapi_pvs_cache_storage_
 /**
  * The field `host`: host ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_cache_storage_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_cache_storage_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pvs_cache_storage_record_host(const xenapi_pvs_cache_storage_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_pvs_cache_storage_record_set_host(xenapi_pvs_cache_storage_
 /**
  * The field `SR`: SR ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_cache_storage_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_cache_storage_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pvs_cache_storage_record_sr(const xenapi_pvs_cache_storage_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_pvs_cache_storage_record_set_sr(xenapi_pvs_cache_storage_re
 /**
  * The field `site`: PVS_site ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_cache_storage_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_cache_storage_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pvs_cache_storage_record_site(const xenapi_pvs_cache_storage_record *rec);
 
@@ -97,7 +102,8 @@ xenapi_status xenapi_pvs_cache_storage_record_set_size(xenapi_pvs_cache_storage_
 /**
  * The field `VDI`: VDI ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_cache_storage_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_cache_storage_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pvs_cache_storage_record_vdi(const xenapi_pvs_cache_storage_record *rec);
 
@@ -109,7 +115,8 @@ const char *xenapi_pvs_cache_storage_record_vdi(const xenapi_pvs_cache_storage_r
 xenapi_status xenapi_pvs_cache_storage_record_set_vdi(xenapi_pvs_cache_storage_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -121,7 +128,9 @@ const xenapi_value *xenapi_pvs_cache_storage_record_extra(const xenapi_pvs_cache
  * Parameters: none but the session.
  * Result: `*out_result`, (PVS_cache_storage ref -> PVS_cache_storage record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pvs_cache_storage_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_pvs_cache_storage_record_map_free; on failure it is left
+ * as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_cache_storage_get_all_records(const xenapi_session *session, xenapi_pvs_cache_storage_record_map **out_result, xenapi_error **err);
 
@@ -131,7 +140,9 @@ xenapi_status xenapi_pvs_cache_storage_get_all_records(const xenapi_session *ses
  * Parameters: none but the session.
  * Result: `*out_result`, PVS_cache_storage ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_cache_storage_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -141,7 +152,9 @@ xenapi_status xenapi_pvs_cache_storage_get_all(const xenapi_session *session, xe
  * Parameters: `pvs_cache_storage`: PVS_cache_storage ref (self).
  * Result: `*out_result`, VDI ref.
  *
- * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_cache_storage_get_vdi(const xenapi_session *session, const char *pvs_cache_storage, char **out_result, xenapi_error **err);
 
@@ -151,7 +164,9 @@ xenapi_status xenapi_pvs_cache_storage_get_vdi(const xenapi_session *session, co
  * Parameters: `pvs_cache_storage`: PVS_cache_storage ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pvs_cache_storage_get_size(const xenapi_session *session, const char *pvs_cache_storage, int64_t *out_result, xenapi_error **err);
 
@@ -161,7 +176,9 @@ xenapi_status xenapi_pvs_cache_storage_get_size(const xenapi_session *session, c
  * Parameters: `pvs_cache_storage`: PVS_cache_storage ref (self).
  * Result: `*out_result`, PVS_site ref.
  *
- * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_cache_storage_get_site(const xenapi_session *session, const char *pvs_cache_storage, char **out_result, xenapi_error **err);
 
@@ -171,7 +188,9 @@ xenapi_status xenapi_pvs_cache_storage_get_site(const xenapi_session *session, c
  * Parameters: `pvs_cache_storage`: PVS_cache_storage ref (self).
  * Result: `*out_result`, SR ref.
  *
- * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_cache_storage_get_sr(const xenapi_session *session, const char *pvs_cache_storage, char **out_result, xenapi_error **err);
 
@@ -181,7 +200,9 @@ xenapi_status xenapi_pvs_cache_storage_get_sr(const xenapi_session *session, con
  * Parameters: `pvs_cache_storage`: PVS_cache_storage ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_cache_storage_get_host(const xenapi_session *session, const char *pvs_cache_storage, char **out_result, xenapi_error **err);
 
@@ -191,7 +212,9 @@ xenapi_status xenapi_pvs_cache_storage_get_host(const xenapi_session *session, c
  * Parameters: `pvs_cache_storage`: PVS_cache_storage ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_cache_storage_get_uuid(const xenapi_session *session, const char *pvs_cache_storage, char **out_result, xenapi_error **err);
 
@@ -201,17 +224,21 @@ xenapi_status xenapi_pvs_cache_storage_get_uuid(const xenapi_session *session, c
  * Parameters: `pvs_cache_storage`: PVS_cache_storage ref (self).
  * Result: none.
  *
- * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pvs_cache_storage_destroy(const xenapi_session *session, const char *pvs_cache_storage, xenapi_error **err);
 
 /**
- * Calls `Async.PVS_cache_storage.destroy`: `PVS_cache_storage.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PVS_cache_storage.destroy`: `PVS_cache_storage.destroy` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `pvs_cache_storage`: PVS_cache_storage ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_cache_storage_destroy(const xenapi_session *session, const char *pvs_cache_storage, char **out_task, xenapi_error **err);
 
@@ -221,17 +248,22 @@ xenapi_status xenapi_async_pvs_cache_storage_destroy(const xenapi_session *sessi
  * Parameters: `args`: PVS_cache_storage record.
  * Result: `*out_result`, PVS_cache_storage ref.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_cache_storage_create(const xenapi_session *session, const xenapi_pvs_cache_storage_record *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.PVS_cache_storage.create`: `PVS_cache_storage.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PVS_cache_storage.create`: `PVS_cache_storage.create` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `args`: PVS_cache_storage record.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_cache_storage_create(const xenapi_session *session, const xenapi_pvs_cache_storage_record *args, char **out_task, xenapi_error **err);
 
@@ -241,7 +273,9 @@ xenapi_status xenapi_async_pvs_cache_storage_create(const xenapi_session *sessio
  * Parameters: `uuid`: string.
  * Result: `*out_result`, PVS_cache_storage ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_cache_storage_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -251,7 +285,9 @@ xenapi_status xenapi_pvs_cache_storage_get_by_uuid(const xenapi_session *session
  * Parameters: `pvs_cache_storage`: PVS_cache_storage ref (self).
  * Result: `*out_result`, PVS_cache_storage record.
  *
- * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pvs_cache_storage_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_cache_storage` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_pvs_cache_storage_record_free;
+ * on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_cache_storage_get_record(const xenapi_session *session, const char *pvs_cache_storage, xenapi_pvs_cache_storage_record **out_result, xenapi_error **err);
 

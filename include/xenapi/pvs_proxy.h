@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `PVS_proxy` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `PVS_proxy` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_pvs_proxy_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_pvs_proxy_record_free(xenapi_pvs_proxy_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_proxy_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_proxy_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pvs_proxy_record_uuid(const xenapi_pvs_proxy_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_pvs_proxy_record_set_uuid(xenapi_pvs_proxy_record *rec, con
 /**
  * The field `site`: PVS_site ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_proxy_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_proxy_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pvs_proxy_record_site(const xenapi_pvs_proxy_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_pvs_proxy_record_set_site(xenapi_pvs_proxy_record *rec, con
 /**
  * The field `VIF`: VIF ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_proxy_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_proxy_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pvs_proxy_record_vif(const xenapi_pvs_proxy_record *rec);
 
@@ -88,21 +92,24 @@ xenapi_status xenapi_pvs_proxy_record_set_currently_attached(xenapi_pvs_proxy_re
 xenapi_pvs_proxy_status xenapi_pvs_proxy_record_status(const xenapi_pvs_proxy_record *rec);
 
 /**
- * The wire text of the field `status` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `status` (also a value this library does not know; "" when the server
+ * did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_pvs_proxy_record_status_name(const xenapi_pvs_proxy_record *rec);
 
 /**
- * Sets the field `status` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `status` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
 xenapi_status xenapi_pvs_proxy_record_set_status(xenapi_pvs_proxy_record *rec, xenapi_pvs_proxy_status value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -114,7 +121,9 @@ const xenapi_value *xenapi_pvs_proxy_record_extra(const xenapi_pvs_proxy_record 
  * Parameters: none but the session.
  * Result: `*out_result`, (PVS_proxy ref -> PVS_proxy record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pvs_proxy_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_pvs_proxy_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_proxy_get_all_records(const xenapi_session *session, xenapi_pvs_proxy_record_map **out_result, xenapi_error **err);
 
@@ -124,7 +133,9 @@ xenapi_status xenapi_pvs_proxy_get_all_records(const xenapi_session *session, xe
  * Parameters: none but the session.
  * Result: `*out_result`, PVS_proxy ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_proxy_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -134,17 +145,21 @@ xenapi_status xenapi_pvs_proxy_get_all(const xenapi_session *session, xenapi_str
  * Parameters: `pvs_proxy`: PVS_proxy ref (self).
  * Result: none.
  *
- * Ownership: `session`, `pvs_proxy` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_proxy` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pvs_proxy_destroy(const xenapi_session *session, const char *pvs_proxy, xenapi_error **err);
 
 /**
- * Calls `Async.PVS_proxy.destroy`: `PVS_proxy.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PVS_proxy.destroy`: `PVS_proxy.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pvs_proxy`: PVS_proxy ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pvs_proxy` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_proxy` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_proxy_destroy(const xenapi_session *session, const char *pvs_proxy, char **out_task, xenapi_error **err);
 
@@ -154,17 +169,22 @@ xenapi_status xenapi_async_pvs_proxy_destroy(const xenapi_session *session, cons
  * Parameters: `site`: PVS_site ref; `vif`: VIF ref.
  * Result: `*out_result`, PVS_proxy ref.
  *
- * Ownership: `session`, `site`, `vif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `site`, `vif` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_proxy_create(const xenapi_session *session, const char *site, const char *vif, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.PVS_proxy.create`: `PVS_proxy.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PVS_proxy.create`: `PVS_proxy.create` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `site`: PVS_site ref; `vif`: VIF ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `site`, `vif` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `site`, `vif` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_proxy_create(const xenapi_session *session, const char *site, const char *vif, char **out_task, xenapi_error **err);
 
@@ -174,7 +194,9 @@ xenapi_status xenapi_async_pvs_proxy_create(const xenapi_session *session, const
  * Parameters: `pvs_proxy`: PVS_proxy ref (self).
  * Result: `*out_result`, enum pvs_proxy_status.
  *
- * Ownership: `session`, `pvs_proxy` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_proxy` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pvs_proxy_get_status(const xenapi_session *session, const char *pvs_proxy, xenapi_pvs_proxy_status *out_result, xenapi_error **err);
 
@@ -184,7 +206,9 @@ xenapi_status xenapi_pvs_proxy_get_status(const xenapi_session *session, const c
  * Parameters: `pvs_proxy`: PVS_proxy ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `pvs_proxy` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_proxy` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pvs_proxy_get_currently_attached(const xenapi_session *session, const char *pvs_proxy, bool *out_result, xenapi_error **err);
 
@@ -194,7 +218,9 @@ xenapi_status xenapi_pvs_proxy_get_currently_attached(const xenapi_session *sess
  * Parameters: `pvs_proxy`: PVS_proxy ref (self).
  * Result: `*out_result`, VIF ref.
  *
- * Ownership: `session`, `pvs_proxy` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_proxy` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_proxy_get_vif(const xenapi_session *session, const char *pvs_proxy, char **out_result, xenapi_error **err);
 
@@ -204,7 +230,9 @@ xenapi_status xenapi_pvs_proxy_get_vif(const xenapi_session *session, const char
  * Parameters: `pvs_proxy`: PVS_proxy ref (self).
  * Result: `*out_result`, PVS_site ref.
  *
- * Ownership: `session`, `pvs_proxy` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_proxy` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_proxy_get_site(const xenapi_session *session, const char *pvs_proxy, char **out_result, xenapi_error **err);
 
@@ -214,7 +242,9 @@ xenapi_status xenapi_pvs_proxy_get_site(const xenapi_session *session, const cha
  * Parameters: `pvs_proxy`: PVS_proxy ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pvs_proxy` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_proxy` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_proxy_get_uuid(const xenapi_session *session, const char *pvs_proxy, char **out_result, xenapi_error **err);
 
@@ -224,7 +254,9 @@ xenapi_status xenapi_pvs_proxy_get_uuid(const xenapi_session *session, const cha
  * Parameters: `uuid`: string.
  * Result: `*out_result`, PVS_proxy ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_proxy_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -234,7 +266,9 @@ xenapi_status xenapi_pvs_proxy_get_by_uuid(const xenapi_session *session, const 
  * Parameters: `pvs_proxy`: PVS_proxy ref (self).
  * Result: `*out_result`, PVS_proxy record.
  *
- * Ownership: `session`, `pvs_proxy` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pvs_proxy_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_proxy` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_pvs_proxy_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_proxy_get_record(const xenapi_session *session, const char *pvs_proxy, xenapi_pvs_proxy_record **out_result, xenapi_error **err);
 

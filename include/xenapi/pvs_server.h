@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `PVS_server` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `PVS_server` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_pvs_server_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_pvs_server_record_free(xenapi_pvs_server_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_server_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_server_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pvs_server_record_uuid(const xenapi_pvs_server_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_pvs_server_record_set_uuid(xenapi_pvs_server_record *rec, c
 /**
  * The field `addresses`: string set, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_server_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_server_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pvs_server_record_addresses(const xenapi_pvs_server_record *rec);
 
@@ -83,7 +86,8 @@ xenapi_status xenapi_pvs_server_record_set_last_port(xenapi_pvs_server_record *r
 /**
  * The field `site`: PVS_site ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_server_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_server_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pvs_server_record_site(const xenapi_pvs_server_record *rec);
 
@@ -95,7 +99,8 @@ const char *xenapi_pvs_server_record_site(const xenapi_pvs_server_record *rec);
 xenapi_status xenapi_pvs_server_record_set_site(xenapi_pvs_server_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -107,7 +112,9 @@ const xenapi_value *xenapi_pvs_server_record_extra(const xenapi_pvs_server_recor
  * Parameters: none but the session.
  * Result: `*out_result`, (PVS_server ref -> PVS_server record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pvs_server_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_pvs_server_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_server_get_all_records(const xenapi_session *session, xenapi_pvs_server_record_map **out_result, xenapi_error **err);
 
@@ -117,7 +124,9 @@ xenapi_status xenapi_pvs_server_get_all_records(const xenapi_session *session, x
  * Parameters: none but the session.
  * Result: `*out_result`, PVS_server ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_server_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -127,17 +136,21 @@ xenapi_status xenapi_pvs_server_get_all(const xenapi_session *session, xenapi_st
  * Parameters: `pvs_server`: PVS_server ref (self).
  * Result: none.
  *
- * Ownership: `session`, `pvs_server` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_server` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pvs_server_forget(const xenapi_session *session, const char *pvs_server, xenapi_error **err);
 
 /**
- * Calls `Async.PVS_server.forget`: `PVS_server.forget` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PVS_server.forget`: `PVS_server.forget` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pvs_server`: PVS_server ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pvs_server` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_server` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_server_forget(const xenapi_session *session, const char *pvs_server, char **out_task, xenapi_error **err);
 
@@ -147,17 +160,22 @@ xenapi_status xenapi_async_pvs_server_forget(const xenapi_session *session, cons
  * Parameters: `addresses`: string set; `first_port`: int; `last_port`: int; `site`: PVS_site ref.
  * Result: `*out_result`, PVS_server ref.
  *
- * Ownership: `session`, `addresses`, `site` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `addresses`, `site` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_server_introduce(const xenapi_session *session, const xenapi_string_list *addresses, int64_t first_port, int64_t last_port, const char *site, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.PVS_server.introduce`: `PVS_server.introduce` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PVS_server.introduce`: `PVS_server.introduce` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `addresses`: string set; `first_port`: int; `last_port`: int; `site`: PVS_site ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `addresses`, `site` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `addresses`, `site` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_server_introduce(const xenapi_session *session, const xenapi_string_list *addresses, int64_t first_port, int64_t last_port, const char *site, char **out_task, xenapi_error **err);
 
@@ -167,7 +185,9 @@ xenapi_status xenapi_async_pvs_server_introduce(const xenapi_session *session, c
  * Parameters: `pvs_server`: PVS_server ref (self).
  * Result: `*out_result`, PVS_site ref.
  *
- * Ownership: `session`, `pvs_server` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_server` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_server_get_site(const xenapi_session *session, const char *pvs_server, char **out_result, xenapi_error **err);
 
@@ -177,7 +197,9 @@ xenapi_status xenapi_pvs_server_get_site(const xenapi_session *session, const ch
  * Parameters: `pvs_server`: PVS_server ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `pvs_server` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_server` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pvs_server_get_last_port(const xenapi_session *session, const char *pvs_server, int64_t *out_result, xenapi_error **err);
 
@@ -187,7 +209,9 @@ xenapi_status xenapi_pvs_server_get_last_port(const xenapi_session *session, con
  * Parameters: `pvs_server`: PVS_server ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `pvs_server` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_server` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_pvs_server_get_first_port(const xenapi_session *session, const char *pvs_server, int64_t *out_result, xenapi_error **err);
 
@@ -197,7 +221,9 @@ xenapi_status xenapi_pvs_server_get_first_port(const xenapi_session *session, co
  * Parameters: `pvs_server`: PVS_server ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `pvs_server` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_server` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_server_get_addresses(const xenapi_session *session, const char *pvs_server, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -207,7 +233,9 @@ xenapi_status xenapi_pvs_server_get_addresses(const xenapi_session *session, con
  * Parameters: `pvs_server`: PVS_server ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pvs_server` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_server` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_server_get_uuid(const xenapi_session *session, const char *pvs_server, char **out_result, xenapi_error **err);
 
@@ -217,7 +245,9 @@ xenapi_status xenapi_pvs_server_get_uuid(const xenapi_session *session, const ch
  * Parameters: `uuid`: string.
  * Result: `*out_result`, PVS_server ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_server_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -227,7 +257,9 @@ xenapi_status xenapi_pvs_server_get_by_uuid(const xenapi_session *session, const
  * Parameters: `pvs_server`: PVS_server ref (self).
  * Result: `*out_result`, PVS_server record.
  *
- * Ownership: `session`, `pvs_server` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pvs_server_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_server` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_pvs_server_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_server_get_record(const xenapi_session *session, const char *pvs_server, xenapi_pvs_server_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `PVS_site` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `PVS_site` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_pvs_site_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_pvs_site_record_free(xenapi_pvs_site_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_site_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_site_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pvs_site_record_uuid(const xenapi_pvs_site_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_pvs_site_record_set_uuid(xenapi_pvs_site_record *rec, const
 /**
  * The field `name_label`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_site_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_site_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pvs_site_record_name_label(const xenapi_pvs_site_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_pvs_site_record_set_name_label(xenapi_pvs_site_record *rec,
 /**
  * The field `name_description`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_site_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_site_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pvs_site_record_name_description(const xenapi_pvs_site_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_pvs_site_record_set_name_description(xenapi_pvs_site_record
 /**
  * The field `PVS_uuid`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_site_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_site_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_pvs_site_record_pvs_uuid(const xenapi_pvs_site_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_pvs_site_record_set_pvs_uuid(xenapi_pvs_site_record *rec, c
 /**
  * The field `cache_storage`: PVS_cache_storage ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_site_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_site_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pvs_site_record_cache_storage(const xenapi_pvs_site_record *rec);
 
@@ -97,7 +103,8 @@ xenapi_status xenapi_pvs_site_record_set_cache_storage(xenapi_pvs_site_record *r
 /**
  * The field `servers`: PVS_server ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_site_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_site_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pvs_site_record_servers(const xenapi_pvs_site_record *rec);
 
@@ -111,7 +118,8 @@ xenapi_status xenapi_pvs_site_record_set_servers(xenapi_pvs_site_record *rec, co
 /**
  * The field `proxies`: PVS_proxy ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_pvs_site_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_pvs_site_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_pvs_site_record_proxies(const xenapi_pvs_site_record *rec);
 
@@ -123,7 +131,8 @@ const xenapi_string_list *xenapi_pvs_site_record_proxies(const xenapi_pvs_site_r
 xenapi_status xenapi_pvs_site_record_set_proxies(xenapi_pvs_site_record *rec, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -135,7 +144,9 @@ const xenapi_value *xenapi_pvs_site_record_extra(const xenapi_pvs_site_record *r
  * Parameters: none but the session.
  * Result: `*out_result`, (PVS_site ref -> PVS_site record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pvs_site_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_pvs_site_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_site_get_all_records(const xenapi_session *session, xenapi_pvs_site_record_map **out_result, xenapi_error **err);
 
@@ -145,7 +156,9 @@ xenapi_status xenapi_pvs_site_get_all_records(const xenapi_session *session, xen
  * Parameters: none but the session.
  * Result: `*out_result`, PVS_site ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_site_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -155,17 +168,21 @@ xenapi_status xenapi_pvs_site_get_all(const xenapi_session *session, xenapi_stri
  * Parameters: `pvs_site`: PVS_site ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pvs_site`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_site`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pvs_site_set_pvs_uuid(const xenapi_session *session, const char *pvs_site, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.PVS_site.set_PVS_uuid`: `PVS_site.set_PVS_uuid` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PVS_site.set_PVS_uuid`: `PVS_site.set_PVS_uuid` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pvs_site`: PVS_site ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `pvs_site`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_site`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_site_set_pvs_uuid(const xenapi_session *session, const char *pvs_site, const char *value, char **out_task, xenapi_error **err);
 
@@ -174,20 +191,26 @@ xenapi_status xenapi_async_pvs_site_set_pvs_uuid(const xenapi_session *session, 
  *
  * Parameters: `pvs_site`: PVS_site ref (self).
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): PVS_SITE_CONTAINS_RUNNING_PROXIES, PVS_SITE_CONTAINS_SERVERS.
+ * Errors (XenAPI codes the datamodel lists): PVS_SITE_CONTAINS_RUNNING_PROXIES,
+ * PVS_SITE_CONTAINS_SERVERS.
  *
- * Ownership: `session`, `pvs_site` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_site` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_pvs_site_forget(const xenapi_session *session, const char *pvs_site, xenapi_error **err);
 
 /**
- * Calls `Async.PVS_site.forget`: `PVS_site.forget` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PVS_site.forget`: `PVS_site.forget` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `pvs_site`: PVS_site ref (self).
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): PVS_SITE_CONTAINS_RUNNING_PROXIES, PVS_SITE_CONTAINS_SERVERS.
+ * Errors (XenAPI codes the datamodel lists): PVS_SITE_CONTAINS_RUNNING_PROXIES,
+ * PVS_SITE_CONTAINS_SERVERS.
  *
- * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_site_forget(const xenapi_session *session, const char *pvs_site, char **out_task, xenapi_error **err);
 
@@ -197,17 +220,22 @@ xenapi_status xenapi_async_pvs_site_forget(const xenapi_session *session, const 
  * Parameters: `name_label`: string; `name_description`: string; `pvs_uuid`: string.
  * Result: `*out_result`, PVS_site ref.
  *
- * Ownership: `session`, `name_label`, `name_description`, `pvs_uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `name_label`, `name_description`, `pvs_uuid` are borrowed (read during the
+ * call only). On success `*out_result` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_site_introduce(const xenapi_session *session, const char *name_label, const char *name_description, const char *pvs_uuid, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.PVS_site.introduce`: `PVS_site.introduce` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.PVS_site.introduce`: `PVS_site.introduce` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `name_label`: string; `name_description`: string; `pvs_uuid`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `name_label`, `name_description`, `pvs_uuid` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `name_label`, `name_description`, `pvs_uuid` are borrowed (read during the
+ * call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pvs_site_introduce(const xenapi_session *session, const char *name_label, const char *name_description, const char *pvs_uuid, char **out_task, xenapi_error **err);
 
@@ -217,7 +245,8 @@ xenapi_status xenapi_async_pvs_site_introduce(const xenapi_session *session, con
  * Parameters: `pvs_site`: PVS_site ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pvs_site`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_site`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pvs_site_set_name_description(const xenapi_session *session, const char *pvs_site, const char *value, xenapi_error **err);
 
@@ -227,7 +256,8 @@ xenapi_status xenapi_pvs_site_set_name_description(const xenapi_session *session
  * Parameters: `pvs_site`: PVS_site ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `pvs_site`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_site`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_pvs_site_set_name_label(const xenapi_session *session, const char *pvs_site, const char *value, xenapi_error **err);
 
@@ -237,7 +267,9 @@ xenapi_status xenapi_pvs_site_set_name_label(const xenapi_session *session, cons
  * Parameters: `pvs_site`: PVS_site ref (self).
  * Result: `*out_result`, PVS_proxy ref set.
  *
- * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_site_get_proxies(const xenapi_session *session, const char *pvs_site, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -247,7 +279,9 @@ xenapi_status xenapi_pvs_site_get_proxies(const xenapi_session *session, const c
  * Parameters: `pvs_site`: PVS_site ref (self).
  * Result: `*out_result`, PVS_server ref set.
  *
- * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_site_get_servers(const xenapi_session *session, const char *pvs_site, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -257,7 +291,9 @@ xenapi_status xenapi_pvs_site_get_servers(const xenapi_session *session, const c
  * Parameters: `pvs_site`: PVS_site ref (self).
  * Result: `*out_result`, PVS_cache_storage ref set.
  *
- * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_site_get_cache_storage(const xenapi_session *session, const char *pvs_site, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -267,7 +303,9 @@ xenapi_status xenapi_pvs_site_get_cache_storage(const xenapi_session *session, c
  * Parameters: `pvs_site`: PVS_site ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_site_get_pvs_uuid(const xenapi_session *session, const char *pvs_site, char **out_result, xenapi_error **err);
 
@@ -277,7 +315,9 @@ xenapi_status xenapi_pvs_site_get_pvs_uuid(const xenapi_session *session, const 
  * Parameters: `pvs_site`: PVS_site ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_site_get_name_description(const xenapi_session *session, const char *pvs_site, char **out_result, xenapi_error **err);
 
@@ -287,7 +327,9 @@ xenapi_status xenapi_pvs_site_get_name_description(const xenapi_session *session
  * Parameters: `pvs_site`: PVS_site ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_site_get_name_label(const xenapi_session *session, const char *pvs_site, char **out_result, xenapi_error **err);
 
@@ -297,7 +339,9 @@ xenapi_status xenapi_pvs_site_get_name_label(const xenapi_session *session, cons
  * Parameters: `pvs_site`: PVS_site ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_site_get_uuid(const xenapi_session *session, const char *pvs_site, char **out_result, xenapi_error **err);
 
@@ -307,7 +351,9 @@ xenapi_status xenapi_pvs_site_get_uuid(const xenapi_session *session, const char
  * Parameters: `label`: string.
  * Result: `*out_result`, PVS_site ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_site_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -317,7 +363,9 @@ xenapi_status xenapi_pvs_site_get_by_name_label(const xenapi_session *session, c
  * Parameters: `uuid`: string.
  * Result: `*out_result`, PVS_site ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_site_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -327,7 +375,9 @@ xenapi_status xenapi_pvs_site_get_by_uuid(const xenapi_session *session, const c
  * Parameters: `pvs_site`: PVS_site ref (self).
  * Result: `*out_result`, PVS_site record.
  *
- * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_pvs_site_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `pvs_site` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_pvs_site_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_pvs_site_get_record(const xenapi_session *session, const char *pvs_site, xenapi_pvs_site_record **out_result, xenapi_error **err);
 

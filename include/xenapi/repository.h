@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `Repository` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `Repository` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_repository_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_repository_record_free(xenapi_repository_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_repository_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_repository_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_repository_record_uuid(const xenapi_repository_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_repository_record_set_uuid(xenapi_repository_record *rec, c
 /**
  * The field `name_label`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_repository_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_repository_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_repository_record_name_label(const xenapi_repository_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_repository_record_set_name_label(xenapi_repository_record *
 /**
  * The field `name_description`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_repository_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_repository_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_repository_record_name_description(const xenapi_repository_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_repository_record_set_name_description(xenapi_repository_re
 /**
  * The field `binary_url`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_repository_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_repository_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_repository_record_binary_url(const xenapi_repository_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_repository_record_set_binary_url(xenapi_repository_record *
 /**
  * The field `source_url`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_repository_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_repository_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_repository_record_source_url(const xenapi_repository_record *rec);
 
@@ -111,7 +117,8 @@ xenapi_status xenapi_repository_record_set_update(xenapi_repository_record *rec,
 /**
  * The field `hash`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_repository_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_repository_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_repository_record_hash(const xenapi_repository_record *rec);
 
@@ -141,7 +148,8 @@ xenapi_status xenapi_repository_record_set_up_to_date(xenapi_repository_record *
  * The field `gpgkey_path`: string, RO/constructor.
  * Lifecycle: Prototype since 22.12.0, may change.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_repository_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_repository_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_repository_record_gpgkey_path(const xenapi_repository_record *rec);
 
@@ -153,7 +161,8 @@ const char *xenapi_repository_record_gpgkey_path(const xenapi_repository_record 
 xenapi_status xenapi_repository_record_set_gpgkey_path(xenapi_repository_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -165,7 +174,9 @@ const xenapi_value *xenapi_repository_record_extra(const xenapi_repository_recor
  * Parameters: none but the session.
  * Result: `*out_result`, (Repository ref -> Repository record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_repository_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_repository_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_repository_get_all_records(const xenapi_session *session, xenapi_repository_record_map **out_result, xenapi_error **err);
 
@@ -175,7 +186,9 @@ xenapi_status xenapi_repository_get_all_records(const xenapi_session *session, x
  * Parameters: none but the session.
  * Result: `*out_result`, Repository ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_repository_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -186,18 +199,22 @@ xenapi_status xenapi_repository_get_all(const xenapi_session *session, xenapi_st
  * Result: none.
  * Lifecycle: Prototype since 22.12.0, may change.
  *
- * Ownership: `session`, `repository`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `repository`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_repository_set_gpgkey_path(const xenapi_session *session, const char *repository, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.Repository.set_gpgkey_path`: `Repository.set_gpgkey_path` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Repository.set_gpgkey_path`: `Repository.set_gpgkey_path` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `repository`: Repository ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 22.12.0, may change.
  *
- * Ownership: `session`, `repository`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `repository`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_repository_set_gpgkey_path(const xenapi_session *session, const char *repository, const char *value, char **out_task, xenapi_error **err);
 
@@ -207,37 +224,50 @@ xenapi_status xenapi_async_repository_set_gpgkey_path(const xenapi_session *sess
  * Parameters: `repository`: Repository ref (self).
  * Result: none.
  *
- * Ownership: `session`, `repository` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `repository` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_repository_forget(const xenapi_session *session, const char *repository, xenapi_error **err);
 
 /**
- * Calls `Async.Repository.forget`: `Repository.forget` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Repository.forget`: `Repository.forget` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `repository`: Repository ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `repository` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `repository` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_repository_forget(const xenapi_session *session, const char *repository, char **out_task, xenapi_error **err);
 
 /**
  * Calls `Repository.introduce`.
  *
- * Parameters: `name_label`: string; `name_description`: string; `binary_url`: string; `source_url`: string; `update`: bool; `gpgkey_path`: string.
+ * Parameters: `name_label`: string; `name_description`: string; `binary_url`: string; `source_url`:
+ * string; `update`: bool; `gpgkey_path`: string.
  * Result: `*out_result`, Repository ref.
  *
- * Ownership: `session`, `name_label`, `name_description`, `binary_url`, `source_url`, `gpgkey_path` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `name_label`, `name_description`, `binary_url`, `source_url`, `gpgkey_path`
+ * are borrowed (read during the call only). On success `*out_result` receives a string that the
+ * caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_repository_introduce(const xenapi_session *session, const char *name_label, const char *name_description, const char *binary_url, const char *source_url, bool update, const char *gpgkey_path, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.Repository.introduce`: `Repository.introduce` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.Repository.introduce`: `Repository.introduce` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `name_label`: string; `name_description`: string; `binary_url`: string; `source_url`: string; `update`: bool; `gpgkey_path`: string.
+ * Parameters: `name_label`: string; `name_description`: string; `binary_url`: string; `source_url`:
+ * string; `update`: bool; `gpgkey_path`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `name_label`, `name_description`, `binary_url`, `source_url`, `gpgkey_path` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `name_label`, `name_description`, `binary_url`, `source_url`, `gpgkey_path`
+ * are borrowed (read during the call only). On success `*out_task` receives a string that the
+ * caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_async_repository_introduce(const xenapi_session *session, const char *name_label, const char *name_description, const char *binary_url, const char *source_url, bool update, const char *gpgkey_path, char **out_task, xenapi_error **err);
 
@@ -247,7 +277,8 @@ xenapi_status xenapi_async_repository_introduce(const xenapi_session *session, c
  * Parameters: `repository`: Repository ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `repository`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `repository`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_repository_set_name_description(const xenapi_session *session, const char *repository, const char *value, xenapi_error **err);
 
@@ -257,7 +288,8 @@ xenapi_status xenapi_repository_set_name_description(const xenapi_session *sessi
  * Parameters: `repository`: Repository ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `repository`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `repository`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_repository_set_name_label(const xenapi_session *session, const char *repository, const char *value, xenapi_error **err);
 
@@ -268,7 +300,9 @@ xenapi_status xenapi_repository_set_name_label(const xenapi_session *session, co
  * Result: `*out_result`, string.
  * Lifecycle: Prototype since 22.12.0, may change.
  *
- * Ownership: `session`, `repository` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `repository` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_repository_get_gpgkey_path(const xenapi_session *session, const char *repository, char **out_result, xenapi_error **err);
 
@@ -279,7 +313,9 @@ xenapi_status xenapi_repository_get_gpgkey_path(const xenapi_session *session, c
  * Result: `*out_result`, bool.
  * Lifecycle: Removed in 23.18.0; only older servers have it.
  *
- * Ownership: `session`, `repository` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `repository` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_repository_get_up_to_date(const xenapi_session *session, const char *repository, bool *out_result, xenapi_error **err);
 
@@ -289,7 +325,9 @@ xenapi_status xenapi_repository_get_up_to_date(const xenapi_session *session, co
  * Parameters: `repository`: Repository ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `repository` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `repository` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_repository_get_hash(const xenapi_session *session, const char *repository, char **out_result, xenapi_error **err);
 
@@ -299,7 +337,9 @@ xenapi_status xenapi_repository_get_hash(const xenapi_session *session, const ch
  * Parameters: `repository`: Repository ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `repository` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `repository` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_repository_get_update(const xenapi_session *session, const char *repository, bool *out_result, xenapi_error **err);
 
@@ -309,7 +349,9 @@ xenapi_status xenapi_repository_get_update(const xenapi_session *session, const 
  * Parameters: `repository`: Repository ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `repository` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `repository` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_repository_get_source_url(const xenapi_session *session, const char *repository, char **out_result, xenapi_error **err);
 
@@ -319,7 +361,9 @@ xenapi_status xenapi_repository_get_source_url(const xenapi_session *session, co
  * Parameters: `repository`: Repository ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `repository` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `repository` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_repository_get_binary_url(const xenapi_session *session, const char *repository, char **out_result, xenapi_error **err);
 
@@ -329,7 +373,9 @@ xenapi_status xenapi_repository_get_binary_url(const xenapi_session *session, co
  * Parameters: `repository`: Repository ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `repository` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `repository` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_repository_get_name_description(const xenapi_session *session, const char *repository, char **out_result, xenapi_error **err);
 
@@ -339,7 +385,9 @@ xenapi_status xenapi_repository_get_name_description(const xenapi_session *sessi
  * Parameters: `repository`: Repository ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `repository` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `repository` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_repository_get_name_label(const xenapi_session *session, const char *repository, char **out_result, xenapi_error **err);
 
@@ -349,7 +397,9 @@ xenapi_status xenapi_repository_get_name_label(const xenapi_session *session, co
  * Parameters: `repository`: Repository ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `repository` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `repository` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_repository_get_uuid(const xenapi_session *session, const char *repository, char **out_result, xenapi_error **err);
 
@@ -359,7 +409,9 @@ xenapi_status xenapi_repository_get_uuid(const xenapi_session *session, const ch
  * Parameters: `label`: string.
  * Result: `*out_result`, Repository ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_repository_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -369,7 +421,9 @@ xenapi_status xenapi_repository_get_by_name_label(const xenapi_session *session,
  * Parameters: `uuid`: string.
  * Result: `*out_result`, Repository ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_repository_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -379,7 +433,9 @@ xenapi_status xenapi_repository_get_by_uuid(const xenapi_session *session, const
  * Parameters: `repository`: Repository ref (self).
  * Result: `*out_result`, Repository record.
  *
- * Ownership: `session`, `repository` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_repository_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `repository` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_repository_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_repository_get_record(const xenapi_session *session, const char *repository, xenapi_repository_record **out_result, xenapi_error **err);
 

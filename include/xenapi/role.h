@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `role` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `role` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_role_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_role_record_free(xenapi_role_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_role_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_role_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_role_record_uuid(const xenapi_role_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_role_record_set_uuid(xenapi_role_record *rec, const char *v
 /**
  * The field `name_label`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_role_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_role_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_role_record_name_label(const xenapi_role_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_role_record_set_name_label(xenapi_role_record *rec, const c
 /**
  * The field `name_description`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_role_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_role_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_role_record_name_description(const xenapi_role_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_role_record_set_name_description(xenapi_role_record *rec, c
 /**
  * The field `subroles`: role ref set, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_role_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_role_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_role_record_subroles(const xenapi_role_record *rec);
 
@@ -95,7 +100,8 @@ bool xenapi_role_record_is_internal(const xenapi_role_record *rec);
 xenapi_status xenapi_role_record_set_is_internal(xenapi_role_record *rec, bool value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -107,7 +113,9 @@ const xenapi_value *xenapi_role_record_extra(const xenapi_role_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (role ref -> role record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_role_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_role_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_role_get_all_records(const xenapi_session *session, xenapi_role_record_map **out_result, xenapi_error **err);
 
@@ -117,7 +125,9 @@ xenapi_status xenapi_role_get_all_records(const xenapi_session *session, xenapi_
  * Parameters: none but the session.
  * Result: `*out_result`, role ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_role_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -127,17 +137,22 @@ xenapi_status xenapi_role_get_all(const xenapi_session *session, xenapi_string_l
  * Parameters: `label`: string.
  * Result: `*out_result`, role ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_role_get_by_permission_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.role.get_by_permission_name_label`: `role.get_by_permission_name_label` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.role.get_by_permission_name_label`: `role.get_by_permission_name_label` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `label`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_role_get_by_permission_name_label(const xenapi_session *session, const char *label, char **out_task, xenapi_error **err);
 
@@ -147,17 +162,22 @@ xenapi_status xenapi_async_role_get_by_permission_name_label(const xenapi_sessio
  * Parameters: `permission`: role ref.
  * Result: `*out_result`, role ref set.
  *
- * Ownership: `session`, `permission` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `permission` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_role_get_by_permission(const xenapi_session *session, const char *permission, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.role.get_by_permission`: `role.get_by_permission` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.role.get_by_permission`: `role.get_by_permission` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `permission`: role ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `permission` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `permission` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_role_get_by_permission(const xenapi_session *session, const char *permission, char **out_task, xenapi_error **err);
 
@@ -167,17 +187,22 @@ xenapi_status xenapi_async_role_get_by_permission(const xenapi_session *session,
  * Parameters: `role`: role ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_role_get_permissions_name_label(const xenapi_session *session, const char *role, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.role.get_permissions_name_label`: `role.get_permissions_name_label` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.role.get_permissions_name_label`: `role.get_permissions_name_label` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `role`: role ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_role_get_permissions_name_label(const xenapi_session *session, const char *role, char **out_task, xenapi_error **err);
 
@@ -187,17 +212,22 @@ xenapi_status xenapi_async_role_get_permissions_name_label(const xenapi_session 
  * Parameters: `role`: role ref (self).
  * Result: `*out_result`, role ref set.
  *
- * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_role_get_permissions(const xenapi_session *session, const char *role, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.role.get_permissions`: `role.get_permissions` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.role.get_permissions`: `role.get_permissions` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `role`: role ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_role_get_permissions(const xenapi_session *session, const char *role, char **out_task, xenapi_error **err);
 
@@ -207,7 +237,8 @@ xenapi_status xenapi_async_role_get_permissions(const xenapi_session *session, c
  * Parameters: `role`: role ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_role_get_is_internal(const xenapi_session *session, const char *role, bool *out_result, xenapi_error **err);
 
@@ -217,7 +248,9 @@ xenapi_status xenapi_role_get_is_internal(const xenapi_session *session, const c
  * Parameters: `role`: role ref (self).
  * Result: `*out_result`, role ref set.
  *
- * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_role_get_subroles(const xenapi_session *session, const char *role, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -227,7 +260,9 @@ xenapi_status xenapi_role_get_subroles(const xenapi_session *session, const char
  * Parameters: `role`: role ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_role_get_name_description(const xenapi_session *session, const char *role, char **out_result, xenapi_error **err);
 
@@ -237,7 +272,9 @@ xenapi_status xenapi_role_get_name_description(const xenapi_session *session, co
  * Parameters: `role`: role ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_role_get_name_label(const xenapi_session *session, const char *role, char **out_result, xenapi_error **err);
 
@@ -247,7 +284,9 @@ xenapi_status xenapi_role_get_name_label(const xenapi_session *session, const ch
  * Parameters: `role`: role ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_role_get_uuid(const xenapi_session *session, const char *role, char **out_result, xenapi_error **err);
 
@@ -257,7 +296,9 @@ xenapi_status xenapi_role_get_uuid(const xenapi_session *session, const char *ro
  * Parameters: `label`: string.
  * Result: `*out_result`, role ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_role_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -267,7 +308,9 @@ xenapi_status xenapi_role_get_by_name_label(const xenapi_session *session, const
  * Parameters: `uuid`: string.
  * Result: `*out_result`, role ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_role_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -277,7 +320,9 @@ xenapi_status xenapi_role_get_by_uuid(const xenapi_session *session, const char 
  * Parameters: `role`: role ref (self).
  * Result: `*out_result`, role record.
  *
- * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_role_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `role` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_role_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_role_get_record(const xenapi_session *session, const char *role, xenapi_role_record **out_result, xenapi_error **err);
 

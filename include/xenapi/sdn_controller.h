@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `SDN_controller` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `SDN_controller` record with every field at its default (empty strings, 0, false, empty
+ * lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_sdn_controller_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_sdn_controller_record_free(xenapi_sdn_controller_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sdn_controller_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sdn_controller_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sdn_controller_record_uuid(const xenapi_sdn_controller_record *rec);
 
@@ -46,14 +48,16 @@ xenapi_status xenapi_sdn_controller_record_set_uuid(xenapi_sdn_controller_record
 xenapi_sdn_controller_protocol xenapi_sdn_controller_record_protocol(const xenapi_sdn_controller_record *rec);
 
 /**
- * The wire text of the field `protocol` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `protocol` (also a value this library does not know; "" when the
+ * server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_sdn_controller_record_protocol_name(const xenapi_sdn_controller_record *rec);
 
 /**
- * Sets the field `protocol` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `protocol` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -62,7 +66,8 @@ xenapi_status xenapi_sdn_controller_record_set_protocol(xenapi_sdn_controller_re
 /**
  * The field `address`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sdn_controller_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sdn_controller_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sdn_controller_record_address(const xenapi_sdn_controller_record *rec);
 
@@ -88,7 +93,8 @@ int64_t xenapi_sdn_controller_record_port(const xenapi_sdn_controller_record *re
 xenapi_status xenapi_sdn_controller_record_set_port(xenapi_sdn_controller_record *rec, int64_t value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -100,7 +106,9 @@ const xenapi_value *xenapi_sdn_controller_record_extra(const xenapi_sdn_controll
  * Parameters: none but the session.
  * Result: `*out_result`, (SDN_controller ref -> SDN_controller record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_sdn_controller_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_sdn_controller_record_map_free; on failure it is left as
+ * it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sdn_controller_get_all_records(const xenapi_session *session, xenapi_sdn_controller_record_map **out_result, xenapi_error **err);
 
@@ -110,7 +118,9 @@ xenapi_status xenapi_sdn_controller_get_all_records(const xenapi_session *sessio
  * Parameters: none but the session.
  * Result: `*out_result`, SDN_controller ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sdn_controller_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -120,17 +130,21 @@ xenapi_status xenapi_sdn_controller_get_all(const xenapi_session *session, xenap
  * Parameters: `sdn_controller`: SDN_controller ref (self).
  * Result: none.
  *
- * Ownership: `session`, `sdn_controller` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sdn_controller` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_sdn_controller_forget(const xenapi_session *session, const char *sdn_controller, xenapi_error **err);
 
 /**
- * Calls `Async.SDN_controller.forget`: `SDN_controller.forget` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SDN_controller.forget`: `SDN_controller.forget` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `sdn_controller`: SDN_controller ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sdn_controller` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sdn_controller` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sdn_controller_forget(const xenapi_session *session, const char *sdn_controller, char **out_task, xenapi_error **err);
 
@@ -140,17 +154,22 @@ xenapi_status xenapi_async_sdn_controller_forget(const xenapi_session *session, 
  * Parameters: `protocol`: enum sdn_controller_protocol; `address`: string; `port`: int.
  * Result: `*out_result`, SDN_controller ref.
  *
- * Ownership: `session`, `address` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `address` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sdn_controller_introduce(const xenapi_session *session, xenapi_sdn_controller_protocol protocol, const char *address, int64_t port, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.SDN_controller.introduce`: `SDN_controller.introduce` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SDN_controller.introduce`: `SDN_controller.introduce` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `protocol`: enum sdn_controller_protocol; `address`: string; `port`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `address` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `address` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sdn_controller_introduce(const xenapi_session *session, xenapi_sdn_controller_protocol protocol, const char *address, int64_t port, char **out_task, xenapi_error **err);
 
@@ -160,7 +179,9 @@ xenapi_status xenapi_async_sdn_controller_introduce(const xenapi_session *sessio
  * Parameters: `sdn_controller`: SDN_controller ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `sdn_controller` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sdn_controller` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_sdn_controller_get_port(const xenapi_session *session, const char *sdn_controller, int64_t *out_result, xenapi_error **err);
 
@@ -170,7 +191,9 @@ xenapi_status xenapi_sdn_controller_get_port(const xenapi_session *session, cons
  * Parameters: `sdn_controller`: SDN_controller ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `sdn_controller` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sdn_controller` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sdn_controller_get_address(const xenapi_session *session, const char *sdn_controller, char **out_result, xenapi_error **err);
 
@@ -180,7 +203,9 @@ xenapi_status xenapi_sdn_controller_get_address(const xenapi_session *session, c
  * Parameters: `sdn_controller`: SDN_controller ref (self).
  * Result: `*out_result`, enum sdn_controller_protocol.
  *
- * Ownership: `session`, `sdn_controller` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sdn_controller` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_sdn_controller_get_protocol(const xenapi_session *session, const char *sdn_controller, xenapi_sdn_controller_protocol *out_result, xenapi_error **err);
 
@@ -190,7 +215,9 @@ xenapi_status xenapi_sdn_controller_get_protocol(const xenapi_session *session, 
  * Parameters: `sdn_controller`: SDN_controller ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `sdn_controller` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sdn_controller` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sdn_controller_get_uuid(const xenapi_session *session, const char *sdn_controller, char **out_result, xenapi_error **err);
 
@@ -200,7 +227,9 @@ xenapi_status xenapi_sdn_controller_get_uuid(const xenapi_session *session, cons
  * Parameters: `uuid`: string.
  * Result: `*out_result`, SDN_controller ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sdn_controller_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -210,7 +239,9 @@ xenapi_status xenapi_sdn_controller_get_by_uuid(const xenapi_session *session, c
  * Parameters: `sdn_controller`: SDN_controller ref (self).
  * Result: `*out_result`, SDN_controller record.
  *
- * Ownership: `session`, `sdn_controller` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_sdn_controller_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sdn_controller` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_sdn_controller_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sdn_controller_get_record(const xenapi_session *session, const char *sdn_controller, xenapi_sdn_controller_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `secret` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `secret` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_secret_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_secret_record_free(xenapi_secret_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_secret_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_secret_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_secret_record_uuid(const xenapi_secret_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_secret_record_set_uuid(xenapi_secret_record *rec, const cha
 /**
  * The field `value`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_secret_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_secret_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_secret_record_value(const xenapi_secret_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_secret_record_set_value(xenapi_secret_record *rec, const ch
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_secret_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_secret_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_secret_record_other_config(const xenapi_secret_record *rec);
 
@@ -67,7 +71,8 @@ const xenapi_string_map *xenapi_secret_record_other_config(const xenapi_secret_r
 xenapi_status xenapi_secret_record_set_other_config(xenapi_secret_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -79,7 +84,9 @@ const xenapi_value *xenapi_secret_record_extra(const xenapi_secret_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (secret ref -> secret record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_secret_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_secret_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_secret_get_all_records(const xenapi_session *session, xenapi_secret_record_map **out_result, xenapi_error **err);
 
@@ -89,7 +96,9 @@ xenapi_status xenapi_secret_get_all_records(const xenapi_session *session, xenap
  * Parameters: none but the session.
  * Result: `*out_result`, secret ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_secret_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -99,7 +108,8 @@ xenapi_status xenapi_secret_get_all(const xenapi_session *session, xenapi_string
  * Parameters: `secret`: secret ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `secret`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `secret`, `key` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_secret_remove_from_other_config(const xenapi_session *session, const char *secret, const char *key, xenapi_error **err);
 
@@ -109,7 +119,8 @@ xenapi_status xenapi_secret_remove_from_other_config(const xenapi_session *sessi
  * Parameters: `secret`: secret ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `secret`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `secret`, `key`, `value` are borrowed (read during the call only). `*err`
+ * as for every fallible function.
  */
 xenapi_status xenapi_secret_add_to_other_config(const xenapi_session *session, const char *secret, const char *key, const char *value, xenapi_error **err);
 
@@ -119,7 +130,8 @@ xenapi_status xenapi_secret_add_to_other_config(const xenapi_session *session, c
  * Parameters: `secret`: secret ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `secret`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `secret`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_secret_set_other_config(const xenapi_session *session, const char *secret, const xenapi_string_map *value, xenapi_error **err);
 
@@ -129,7 +141,8 @@ xenapi_status xenapi_secret_set_other_config(const xenapi_session *session, cons
  * Parameters: `secret`: secret ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `secret`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `secret`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_secret_set_value(const xenapi_session *session, const char *secret, const char *value, xenapi_error **err);
 
@@ -139,7 +152,9 @@ xenapi_status xenapi_secret_set_value(const xenapi_session *session, const char 
  * Parameters: `secret`: secret ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `secret` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `secret` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_secret_get_other_config(const xenapi_session *session, const char *secret, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -149,7 +164,9 @@ xenapi_status xenapi_secret_get_other_config(const xenapi_session *session, cons
  * Parameters: `secret`: secret ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `secret` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `secret` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_secret_get_value(const xenapi_session *session, const char *secret, char **out_result, xenapi_error **err);
 
@@ -159,7 +176,9 @@ xenapi_status xenapi_secret_get_value(const xenapi_session *session, const char 
  * Parameters: `secret`: secret ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `secret` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `secret` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_secret_get_uuid(const xenapi_session *session, const char *secret, char **out_result, xenapi_error **err);
 
@@ -169,17 +188,21 @@ xenapi_status xenapi_secret_get_uuid(const xenapi_session *session, const char *
  * Parameters: `secret`: secret ref (self).
  * Result: none.
  *
- * Ownership: `session`, `secret` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `secret` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_secret_destroy(const xenapi_session *session, const char *secret, xenapi_error **err);
 
 /**
- * Calls `Async.secret.destroy`: `secret.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.secret.destroy`: `secret.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `secret`: secret ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `secret` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `secret` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_secret_destroy(const xenapi_session *session, const char *secret, char **out_task, xenapi_error **err);
 
@@ -189,7 +212,9 @@ xenapi_status xenapi_async_secret_destroy(const xenapi_session *session, const c
  * Parameters: `args`: secret record.
  * Result: `*out_result`, secret ref.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_secret_create(const xenapi_session *session, const xenapi_secret_record *args, char **out_result, xenapi_error **err);
 
@@ -199,7 +224,9 @@ xenapi_status xenapi_secret_create(const xenapi_session *session, const xenapi_s
  * Parameters: `args`: secret record.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_secret_create(const xenapi_session *session, const xenapi_secret_record *args, char **out_task, xenapi_error **err);
 
@@ -209,7 +236,9 @@ xenapi_status xenapi_async_secret_create(const xenapi_session *session, const xe
  * Parameters: `uuid`: string.
  * Result: `*out_result`, secret ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_secret_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -219,7 +248,9 @@ xenapi_status xenapi_secret_get_by_uuid(const xenapi_session *session, const cha
  * Parameters: `secret`: secret ref (self).
  * Result: `*out_result`, secret record.
  *
- * Ownership: `session`, `secret` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_secret_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `secret` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_secret_record_free; on failure it is left as
+ * it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_secret_get_record(const xenapi_session *session, const char *secret, xenapi_secret_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `session` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `session` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_session_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_session_record_free(xenapi_session_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_session_record_uuid(const xenapi_session_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_session_record_set_uuid(xenapi_session_record *rec, const c
 /**
  * The field `this_host`: host ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_session_record_this_host(const xenapi_session_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_session_record_set_this_host(xenapi_session_record *rec, co
 /**
  * The field `this_user`: user ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_session_record_this_user(const xenapi_session_record *rec);
 
@@ -97,7 +101,8 @@ xenapi_status xenapi_session_record_set_pool(xenapi_session_record *rec, bool va
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_session_record_other_config(const xenapi_session_record *rec);
 
@@ -125,7 +130,8 @@ xenapi_status xenapi_session_record_set_is_local_superuser(xenapi_session_record
 /**
  * The field `subject`: subject ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_session_record_subject(const xenapi_session_record *rec);
 
@@ -153,7 +159,8 @@ xenapi_status xenapi_session_record_set_validation_time(xenapi_session_record *r
 /**
  * The field `auth_user_sid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_session_record_auth_user_sid(const xenapi_session_record *rec);
 
@@ -167,7 +174,8 @@ xenapi_status xenapi_session_record_set_auth_user_sid(xenapi_session_record *rec
 /**
  * The field `auth_user_name`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_session_record_auth_user_name(const xenapi_session_record *rec);
 
@@ -181,7 +189,8 @@ xenapi_status xenapi_session_record_set_auth_user_name(xenapi_session_record *re
 /**
  * The field `rbac_permissions`: string set, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_session_record_rbac_permissions(const xenapi_session_record *rec);
 
@@ -195,7 +204,8 @@ xenapi_status xenapi_session_record_set_rbac_permissions(xenapi_session_record *
 /**
  * The field `tasks`: task ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_session_record_tasks(const xenapi_session_record *rec);
 
@@ -209,7 +219,8 @@ xenapi_status xenapi_session_record_set_tasks(xenapi_session_record *rec, const 
 /**
  * The field `parent`: session ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_session_record_parent(const xenapi_session_record *rec);
 
@@ -223,7 +234,8 @@ xenapi_status xenapi_session_record_set_parent(xenapi_session_record *rec, const
 /**
  * The field `originator`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_session_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_session_record_originator(const xenapi_session_record *rec);
 
@@ -249,7 +261,8 @@ bool xenapi_session_record_client_certificate(const xenapi_session_record *rec);
 xenapi_status xenapi_session_record_set_client_certificate(xenapi_session_record *rec, bool value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -261,17 +274,21 @@ const xenapi_value *xenapi_session_record_extra(const xenapi_session_record *rec
  * Parameters: `subject_identifier`: string.
  * Result: none.
  *
- * Ownership: `session`, `subject_identifier` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `subject_identifier` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_session_logout_subject_identifier(const xenapi_session *session, const char *subject_identifier, xenapi_error **err);
 
 /**
- * Calls `Async.session.logout_subject_identifier`: `session.logout_subject_identifier` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.session.logout_subject_identifier`: `session.logout_subject_identifier` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `subject_identifier`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `subject_identifier` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject_identifier` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_session_logout_subject_identifier(const xenapi_session *session, const char *subject_identifier, char **out_task, xenapi_error **err);
 
@@ -281,17 +298,22 @@ xenapi_status xenapi_async_session_logout_subject_identifier(const xenapi_sessio
  * Parameters: none but the session.
  * Result: `*out_result`, string set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_session_get_all_subject_identifiers(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.session.get_all_subject_identifiers`: `session.get_all_subject_identifiers` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.session.get_all_subject_identifiers`: `session.get_all_subject_identifiers` as a
+ * server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_session_get_all_subject_identifiers(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -301,17 +323,22 @@ xenapi_status xenapi_async_session_get_all_subject_identifiers(const xenapi_sess
  * Parameters: `filename`: string.
  * Result: `*out_result`, session ref.
  *
- * Ownership: `session`, `filename` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `filename` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_session_create_from_db_file(const xenapi_session *session, const char *filename, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.session.create_from_db_file`: `session.create_from_db_file` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.session.create_from_db_file`: `session.create_from_db_file` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `filename`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `filename` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `filename` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_session_create_from_db_file(const xenapi_session *session, const char *filename, char **out_task, xenapi_error **err);
 
@@ -321,17 +348,21 @@ xenapi_status xenapi_async_session_create_from_db_file(const xenapi_session *ses
  * Parameters: `old_pwd`: string; `new_pwd`: string.
  * Result: none.
  *
- * Ownership: `session`, `old_pwd`, `new_pwd` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `old_pwd`, `new_pwd` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_session_change_password(const xenapi_session *session, const char *old_pwd, const char *new_pwd, xenapi_error **err);
 
 /**
- * Calls `Async.session.change_password`: `session.change_password` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.session.change_password`: `session.change_password` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `old_pwd`: string; `new_pwd`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `old_pwd`, `new_pwd` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `old_pwd`, `new_pwd` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_session_change_password(const xenapi_session *session, const char *old_pwd, const char *new_pwd, char **out_task, xenapi_error **err);
 
@@ -341,7 +372,8 @@ xenapi_status xenapi_async_session_change_password(const xenapi_session *session
  * Parameters: `session_`: session ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `session_`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `session_`, `key` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_session_remove_from_other_config(const xenapi_session *session, const char *session_, const char *key, xenapi_error **err);
 
@@ -351,7 +383,8 @@ xenapi_status xenapi_session_remove_from_other_config(const xenapi_session *sess
  * Parameters: `session_`: session ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `session_`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `session_`, `key`, `value` are borrowed (read during the call only). `*err`
+ * as for every fallible function.
  */
 xenapi_status xenapi_session_add_to_other_config(const xenapi_session *session, const char *session_, const char *key, const char *value, xenapi_error **err);
 
@@ -361,7 +394,8 @@ xenapi_status xenapi_session_add_to_other_config(const xenapi_session *session, 
  * Parameters: `session_`: session ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `session_`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `session_`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_session_set_other_config(const xenapi_session *session, const char *session_, const xenapi_string_map *value, xenapi_error **err);
 
@@ -371,7 +405,9 @@ xenapi_status xenapi_session_set_other_config(const xenapi_session *session, con
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_session_get_client_certificate(const xenapi_session *session, const char *session_, bool *out_result, xenapi_error **err);
 
@@ -381,7 +417,9 @@ xenapi_status xenapi_session_get_client_certificate(const xenapi_session *sessio
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_session_get_originator(const xenapi_session *session, const char *session_, char **out_result, xenapi_error **err);
 
@@ -391,7 +429,9 @@ xenapi_status xenapi_session_get_originator(const xenapi_session *session, const
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, session ref.
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_session_get_parent(const xenapi_session *session, const char *session_, char **out_result, xenapi_error **err);
 
@@ -401,7 +441,9 @@ xenapi_status xenapi_session_get_parent(const xenapi_session *session, const cha
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, task ref set.
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_session_get_tasks(const xenapi_session *session, const char *session_, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -411,7 +453,9 @@ xenapi_status xenapi_session_get_tasks(const xenapi_session *session, const char
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_session_get_rbac_permissions(const xenapi_session *session, const char *session_, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -421,7 +465,9 @@ xenapi_status xenapi_session_get_rbac_permissions(const xenapi_session *session,
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_session_get_auth_user_name(const xenapi_session *session, const char *session_, char **out_result, xenapi_error **err);
 
@@ -431,7 +477,9 @@ xenapi_status xenapi_session_get_auth_user_name(const xenapi_session *session, c
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_session_get_auth_user_sid(const xenapi_session *session, const char *session_, char **out_result, xenapi_error **err);
 
@@ -441,7 +489,9 @@ xenapi_status xenapi_session_get_auth_user_sid(const xenapi_session *session, co
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_session_get_validation_time(const xenapi_session *session, const char *session_, int64_t *out_result, xenapi_error **err);
 
@@ -451,7 +501,9 @@ xenapi_status xenapi_session_get_validation_time(const xenapi_session *session, 
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, subject ref.
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_session_get_subject(const xenapi_session *session, const char *session_, char **out_result, xenapi_error **err);
 
@@ -461,7 +513,9 @@ xenapi_status xenapi_session_get_subject(const xenapi_session *session, const ch
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_session_get_is_local_superuser(const xenapi_session *session, const char *session_, bool *out_result, xenapi_error **err);
 
@@ -471,7 +525,9 @@ xenapi_status xenapi_session_get_is_local_superuser(const xenapi_session *sessio
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_session_get_other_config(const xenapi_session *session, const char *session_, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -481,7 +537,9 @@ xenapi_status xenapi_session_get_other_config(const xenapi_session *session, con
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_session_get_pool(const xenapi_session *session, const char *session_, bool *out_result, xenapi_error **err);
 
@@ -491,7 +549,9 @@ xenapi_status xenapi_session_get_pool(const xenapi_session *session, const char 
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_session_get_last_active(const xenapi_session *session, const char *session_, int64_t *out_result, xenapi_error **err);
 
@@ -501,7 +561,9 @@ xenapi_status xenapi_session_get_last_active(const xenapi_session *session, cons
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, user ref.
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_session_get_this_user(const xenapi_session *session, const char *session_, char **out_result, xenapi_error **err);
 
@@ -511,7 +573,9 @@ xenapi_status xenapi_session_get_this_user(const xenapi_session *session, const 
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_session_get_this_host(const xenapi_session *session, const char *session_, char **out_result, xenapi_error **err);
 
@@ -521,7 +585,9 @@ xenapi_status xenapi_session_get_this_host(const xenapi_session *session, const 
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_session_get_uuid(const xenapi_session *session, const char *session_, char **out_result, xenapi_error **err);
 
@@ -531,7 +597,9 @@ xenapi_status xenapi_session_get_uuid(const xenapi_session *session, const char 
  * Parameters: `uuid`: string.
  * Result: `*out_result`, session ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_session_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -541,7 +609,9 @@ xenapi_status xenapi_session_get_by_uuid(const xenapi_session *session, const ch
  * Parameters: `session_`: session ref (self).
  * Result: `*out_result`, session record.
  *
- * Ownership: `session`, `session_` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_session_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `session_` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_session_record_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_session_get_record(const xenapi_session *session, const char *session_, xenapi_session_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `SM` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `SM` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_sm_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_sm_record_free(xenapi_sm_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sm_record_uuid(const xenapi_sm_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_sm_record_set_uuid(xenapi_sm_record *rec, const char *value
 /**
  * The field `name_label`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sm_record_name_label(const xenapi_sm_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_sm_record_set_name_label(xenapi_sm_record *rec, const char 
 /**
  * The field `name_description`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sm_record_name_description(const xenapi_sm_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_sm_record_set_name_description(xenapi_sm_record *rec, const
 /**
  * The field `type`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sm_record_type(const xenapi_sm_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_sm_record_set_type(xenapi_sm_record *rec, const char *value
 /**
  * The field `vendor`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sm_record_vendor(const xenapi_sm_record *rec);
 
@@ -97,7 +103,8 @@ xenapi_status xenapi_sm_record_set_vendor(xenapi_sm_record *rec, const char *val
 /**
  * The field `copyright`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sm_record_copyright(const xenapi_sm_record *rec);
 
@@ -111,7 +118,8 @@ xenapi_status xenapi_sm_record_set_copyright(xenapi_sm_record *rec, const char *
 /**
  * The field `version`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sm_record_version(const xenapi_sm_record *rec);
 
@@ -125,7 +133,8 @@ xenapi_status xenapi_sm_record_set_version(xenapi_sm_record *rec, const char *va
 /**
  * The field `required_api_version`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sm_record_required_api_version(const xenapi_sm_record *rec);
 
@@ -139,7 +148,8 @@ xenapi_status xenapi_sm_record_set_required_api_version(xenapi_sm_record *rec, c
 /**
  * The field `configuration`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_sm_record_configuration(const xenapi_sm_record *rec);
 
@@ -154,7 +164,8 @@ xenapi_status xenapi_sm_record_set_configuration(xenapi_sm_record *rec, const xe
  * The field `capabilities`: string set, RO/runtime.
  * Lifecycle: Deprecated since clearwater.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_sm_record_capabilities(const xenapi_sm_record *rec);
 
@@ -168,7 +179,8 @@ xenapi_status xenapi_sm_record_set_capabilities(xenapi_sm_record *rec, const xen
 /**
  * The field `features`: (string -> int) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_int64_map *xenapi_sm_record_features(const xenapi_sm_record *rec);
 
@@ -182,7 +194,8 @@ xenapi_status xenapi_sm_record_set_features(xenapi_sm_record *rec, const xenapi_
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_sm_record_other_config(const xenapi_sm_record *rec);
 
@@ -196,7 +209,8 @@ xenapi_status xenapi_sm_record_set_other_config(xenapi_sm_record *rec, const xen
 /**
  * The field `driver_filename`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sm_record_driver_filename(const xenapi_sm_record *rec);
 
@@ -210,7 +224,8 @@ xenapi_status xenapi_sm_record_set_driver_filename(xenapi_sm_record *rec, const 
 /**
  * The field `required_cluster_stack`: string set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_sm_record_required_cluster_stack(const xenapi_sm_record *rec);
 
@@ -222,7 +237,8 @@ const xenapi_string_list *xenapi_sm_record_required_cluster_stack(const xenapi_s
 xenapi_status xenapi_sm_record_set_required_cluster_stack(xenapi_sm_record *rec, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -234,7 +250,9 @@ const xenapi_value *xenapi_sm_record_extra(const xenapi_sm_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (SM ref -> SM record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_sm_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_sm_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_all_records(const xenapi_session *session, xenapi_sm_record_map **out_result, xenapi_error **err);
 
@@ -244,7 +262,9 @@ xenapi_status xenapi_sm_get_all_records(const xenapi_session *session, xenapi_sm
  * Parameters: none but the session.
  * Result: `*out_result`, SM ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -254,7 +274,8 @@ xenapi_status xenapi_sm_get_all(const xenapi_session *session, xenapi_string_lis
  * Parameters: `sm`: SM ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `sm`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sm`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_sm_remove_from_other_config(const xenapi_session *session, const char *sm, const char *key, xenapi_error **err);
 
@@ -264,7 +285,8 @@ xenapi_status xenapi_sm_remove_from_other_config(const xenapi_session *session, 
  * Parameters: `sm`: SM ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `sm`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sm`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_sm_add_to_other_config(const xenapi_session *session, const char *sm, const char *key, const char *value, xenapi_error **err);
 
@@ -274,7 +296,8 @@ xenapi_status xenapi_sm_add_to_other_config(const xenapi_session *session, const
  * Parameters: `sm`: SM ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `sm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_sm_set_other_config(const xenapi_session *session, const char *sm, const xenapi_string_map *value, xenapi_error **err);
 
@@ -284,7 +307,9 @@ xenapi_status xenapi_sm_set_other_config(const xenapi_session *session, const ch
  * Parameters: `sm`: SM ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_required_cluster_stack(const xenapi_session *session, const char *sm, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -294,7 +319,9 @@ xenapi_status xenapi_sm_get_required_cluster_stack(const xenapi_session *session
  * Parameters: `sm`: SM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_driver_filename(const xenapi_session *session, const char *sm, char **out_result, xenapi_error **err);
 
@@ -304,7 +331,9 @@ xenapi_status xenapi_sm_get_driver_filename(const xenapi_session *session, const
  * Parameters: `sm`: SM ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_other_config(const xenapi_session *session, const char *sm, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -314,7 +343,9 @@ xenapi_status xenapi_sm_get_other_config(const xenapi_session *session, const ch
  * Parameters: `sm`: SM ref (self).
  * Result: `*out_result`, (string -> int) map.
  *
- * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_int64_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_int64_map_free; on failure it is left
+ * as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_features(const xenapi_session *session, const char *sm, xenapi_string_int64_map **out_result, xenapi_error **err);
 
@@ -325,7 +356,9 @@ xenapi_status xenapi_sm_get_features(const xenapi_session *session, const char *
  * Result: `*out_result`, string set.
  * Lifecycle: Deprecated since clearwater.
  *
- * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_capabilities(const xenapi_session *session, const char *sm, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -335,7 +368,9 @@ xenapi_status xenapi_sm_get_capabilities(const xenapi_session *session, const ch
  * Parameters: `sm`: SM ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_configuration(const xenapi_session *session, const char *sm, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -345,7 +380,9 @@ xenapi_status xenapi_sm_get_configuration(const xenapi_session *session, const c
  * Parameters: `sm`: SM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_required_api_version(const xenapi_session *session, const char *sm, char **out_result, xenapi_error **err);
 
@@ -355,7 +392,9 @@ xenapi_status xenapi_sm_get_required_api_version(const xenapi_session *session, 
  * Parameters: `sm`: SM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_version(const xenapi_session *session, const char *sm, char **out_result, xenapi_error **err);
 
@@ -365,7 +404,9 @@ xenapi_status xenapi_sm_get_version(const xenapi_session *session, const char *s
  * Parameters: `sm`: SM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_copyright(const xenapi_session *session, const char *sm, char **out_result, xenapi_error **err);
 
@@ -375,7 +416,9 @@ xenapi_status xenapi_sm_get_copyright(const xenapi_session *session, const char 
  * Parameters: `sm`: SM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_vendor(const xenapi_session *session, const char *sm, char **out_result, xenapi_error **err);
 
@@ -385,7 +428,9 @@ xenapi_status xenapi_sm_get_vendor(const xenapi_session *session, const char *sm
  * Parameters: `sm`: SM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_type(const xenapi_session *session, const char *sm, char **out_result, xenapi_error **err);
 
@@ -395,7 +440,9 @@ xenapi_status xenapi_sm_get_type(const xenapi_session *session, const char *sm, 
  * Parameters: `sm`: SM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_name_description(const xenapi_session *session, const char *sm, char **out_result, xenapi_error **err);
 
@@ -405,7 +452,9 @@ xenapi_status xenapi_sm_get_name_description(const xenapi_session *session, cons
  * Parameters: `sm`: SM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_name_label(const xenapi_session *session, const char *sm, char **out_result, xenapi_error **err);
 
@@ -415,7 +464,9 @@ xenapi_status xenapi_sm_get_name_label(const xenapi_session *session, const char
  * Parameters: `sm`: SM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_uuid(const xenapi_session *session, const char *sm, char **out_result, xenapi_error **err);
 
@@ -425,7 +476,9 @@ xenapi_status xenapi_sm_get_uuid(const xenapi_session *session, const char *sm, 
  * Parameters: `label`: string.
  * Result: `*out_result`, SM ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -435,7 +488,9 @@ xenapi_status xenapi_sm_get_by_name_label(const xenapi_session *session, const c
  * Parameters: `uuid`: string.
  * Result: `*out_result`, SM ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -445,7 +500,9 @@ xenapi_status xenapi_sm_get_by_uuid(const xenapi_session *session, const char *u
  * Parameters: `sm`: SM ref (self).
  * Result: `*out_result`, SM record.
  *
- * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_sm_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_sm_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sm_get_record(const xenapi_session *session, const char *sm, xenapi_sm_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `SR` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `SR` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_sr_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_sr_record_free(xenapi_sr_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sr_record_uuid(const xenapi_sr_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_sr_record_set_uuid(xenapi_sr_record *rec, const char *value
 /**
  * The field `name_label`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sr_record_name_label(const xenapi_sr_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_sr_record_set_name_label(xenapi_sr_record *rec, const char 
 /**
  * The field `name_description`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sr_record_name_description(const xenapi_sr_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_sr_record_set_name_description(xenapi_sr_record *rec, const
 /**
  * The field `allowed_operations`: enum storage_operations set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_storage_operations_list *xenapi_sr_record_allowed_operations(const xenapi_sr_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_sr_record_set_allowed_operations(xenapi_sr_record *rec, con
 /**
  * The field `current_operations`: (string -> enum storage_operations) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_storage_operations_map *xenapi_sr_record_current_operations(const xenapi_sr_record *rec);
 
@@ -97,7 +103,8 @@ xenapi_status xenapi_sr_record_set_current_operations(xenapi_sr_record *rec, con
 /**
  * The field `VDIs`: VDI ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_sr_record_vdis(const xenapi_sr_record *rec);
 
@@ -111,7 +118,8 @@ xenapi_status xenapi_sr_record_set_vdis(xenapi_sr_record *rec, const xenapi_stri
 /**
  * The field `PBDs`: PBD ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_sr_record_pbds(const xenapi_sr_record *rec);
 
@@ -167,7 +175,8 @@ xenapi_status xenapi_sr_record_set_physical_size(xenapi_sr_record *rec, int64_t 
 /**
  * The field `type`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sr_record_type(const xenapi_sr_record *rec);
 
@@ -181,7 +190,8 @@ xenapi_status xenapi_sr_record_set_type(xenapi_sr_record *rec, const char *value
 /**
  * The field `content_type`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sr_record_content_type(const xenapi_sr_record *rec);
 
@@ -209,7 +219,8 @@ xenapi_status xenapi_sr_record_set_shared(xenapi_sr_record *rec, bool value, xen
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_sr_record_other_config(const xenapi_sr_record *rec);
 
@@ -223,7 +234,8 @@ xenapi_status xenapi_sr_record_set_other_config(xenapi_sr_record *rec, const xen
 /**
  * The field `tags`: string set, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_sr_record_tags(const xenapi_sr_record *rec);
 
@@ -237,7 +249,8 @@ xenapi_status xenapi_sr_record_set_tags(xenapi_sr_record *rec, const xenapi_stri
 /**
  * The field `sm_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_sr_record_sm_config(const xenapi_sr_record *rec);
 
@@ -251,7 +264,8 @@ xenapi_status xenapi_sr_record_set_sm_config(xenapi_sr_record *rec, const xenapi
 /**
  * The field `blobs`: (string -> blob ref) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_sr_record_blobs(const xenapi_sr_record *rec);
 
@@ -279,7 +293,8 @@ xenapi_status xenapi_sr_record_set_local_cache_enabled(xenapi_sr_record *rec, bo
 /**
  * The field `introduced_by`: DR_task ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sr_record_introduced_by(const xenapi_sr_record *rec);
 
@@ -319,7 +334,8 @@ bool xenapi_sr_record_is_tools_sr(const xenapi_sr_record *rec);
 xenapi_status xenapi_sr_record_set_is_tools_sr(xenapi_sr_record *rec, bool value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -331,7 +347,9 @@ const xenapi_value *xenapi_sr_record_extra(const xenapi_sr_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (SR ref -> SR record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_sr_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_sr_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_all_records(const xenapi_session *session, xenapi_sr_record_map **out_result, xenapi_error **err);
 
@@ -341,7 +359,9 @@ xenapi_status xenapi_sr_get_all_records(const xenapi_session *session, xenapi_sr
  * Parameters: none but the session.
  * Result: `*out_result`, SR ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -351,17 +371,21 @@ xenapi_status xenapi_sr_get_all(const xenapi_session *session, xenapi_string_lis
  * Parameters: `sr`: SR ref; `data_source`: string.
  * Result: none.
  *
- * Ownership: `session`, `sr`, `data_source` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `data_source` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_sr_forget_data_source_archives(const xenapi_session *session, const char *sr, const char *data_source, xenapi_error **err);
 
 /**
- * Calls `Async.SR.forget_data_source_archives`: `SR.forget_data_source_archives` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.forget_data_source_archives`: `SR.forget_data_source_archives` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref; `data_source`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sr`, `data_source` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `data_source` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_forget_data_source_archives(const xenapi_session *session, const char *sr, const char *data_source, char **out_task, xenapi_error **err);
 
@@ -371,17 +395,22 @@ xenapi_status xenapi_async_sr_forget_data_source_archives(const xenapi_session *
  * Parameters: `sr`: SR ref; `data_source`: string.
  * Result: `*out_result`, float.
  *
- * Ownership: `session`, `sr`, `data_source` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `data_source` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_sr_query_data_source(const xenapi_session *session, const char *sr, const char *data_source, double *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.SR.query_data_source`: `SR.query_data_source` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.query_data_source`: `SR.query_data_source` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref; `data_source`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sr`, `data_source` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `data_source` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_query_data_source(const xenapi_session *session, const char *sr, const char *data_source, char **out_task, xenapi_error **err);
 
@@ -391,17 +420,21 @@ xenapi_status xenapi_async_sr_query_data_source(const xenapi_session *session, c
  * Parameters: `sr`: SR ref; `data_source`: string.
  * Result: none.
  *
- * Ownership: `session`, `sr`, `data_source` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `data_source` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_sr_record_data_source(const xenapi_session *session, const char *sr, const char *data_source, xenapi_error **err);
 
 /**
- * Calls `Async.SR.record_data_source`: `SR.record_data_source` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.record_data_source`: `SR.record_data_source` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref; `data_source`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sr`, `data_source` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `data_source` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_record_data_source(const xenapi_session *session, const char *sr, const char *data_source, char **out_task, xenapi_error **err);
 
@@ -411,17 +444,22 @@ xenapi_status xenapi_async_sr_record_data_source(const xenapi_session *session, 
  * Parameters: `sr`: SR ref.
  * Result: `*out_result`, data_source record set.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_data_source_record_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_data_source_record_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_data_sources(const xenapi_session *session, const char *sr, xenapi_data_source_record_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.SR.get_data_sources`: `SR.get_data_sources` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.get_data_sources`: `SR.get_data_sources` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_get_data_sources(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
 
@@ -431,17 +469,21 @@ xenapi_status xenapi_async_sr_get_data_sources(const xenapi_session *session, co
  * Parameters: `sr`: SR ref.
  * Result: none.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_sr_disable_database_replication(const xenapi_session *session, const char *sr, xenapi_error **err);
 
 /**
- * Calls `Async.SR.disable_database_replication`: `SR.disable_database_replication` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.disable_database_replication`: `SR.disable_database_replication` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_disable_database_replication(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
 
@@ -451,17 +493,21 @@ xenapi_status xenapi_async_sr_disable_database_replication(const xenapi_session 
  * Parameters: `sr`: SR ref.
  * Result: none.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_sr_enable_database_replication(const xenapi_session *session, const char *sr, xenapi_error **err);
 
 /**
- * Calls `Async.SR.enable_database_replication`: `SR.enable_database_replication` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.enable_database_replication`: `SR.enable_database_replication` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_enable_database_replication(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
 
@@ -471,17 +517,21 @@ xenapi_status xenapi_async_sr_enable_database_replication(const xenapi_session *
  * Parameters: `sr`: SR ref.
  * Result: none.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_sr_assert_supports_database_replication(const xenapi_session *session, const char *sr, xenapi_error **err);
 
 /**
- * Calls `Async.SR.assert_supports_database_replication`: `SR.assert_supports_database_replication` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.assert_supports_database_replication`: `SR.assert_supports_database_replication`
+ * as a server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_assert_supports_database_replication(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
 
@@ -491,17 +541,21 @@ xenapi_status xenapi_async_sr_assert_supports_database_replication(const xenapi_
  * Parameters: `sr`: SR ref.
  * Result: none.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_sr_assert_can_host_ha_statefile(const xenapi_session *session, const char *sr, xenapi_error **err);
 
 /**
- * Calls `Async.SR.assert_can_host_ha_statefile`: `SR.assert_can_host_ha_statefile` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.assert_can_host_ha_statefile`: `SR.assert_can_host_ha_statefile` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_assert_can_host_ha_statefile(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
 
@@ -511,17 +565,21 @@ xenapi_status xenapi_async_sr_assert_can_host_ha_statefile(const xenapi_session 
  * Parameters: `sr`: SR ref (self); `value`: int.
  * Result: none.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_sr_set_physical_size(const xenapi_session *session, const char *sr, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.SR.set_physical_size`: `SR.set_physical_size` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.set_physical_size`: `SR.set_physical_size` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_set_physical_size(const xenapi_session *session, const char *sr, int64_t value, char **out_task, xenapi_error **err);
 
@@ -531,17 +589,22 @@ xenapi_status xenapi_async_sr_set_physical_size(const xenapi_session *session, c
  * Parameters: `sr`: SR ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_result`, blob ref.
  *
- * Ownership: `session`, `sr`, `name`, `mime_type` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `name`, `mime_type` are borrowed (read during the call only). On
+ * success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_create_new_blob(const xenapi_session *session, const char *sr, const char *name, const char *mime_type, bool public_, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.SR.create_new_blob`: `SR.create_new_blob` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.create_new_blob`: `SR.create_new_blob` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sr`, `name`, `mime_type` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `name`, `mime_type` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_create_new_blob(const xenapi_session *session, const char *sr, const char *name, const char *mime_type, bool public_, char **out_task, xenapi_error **err);
 
@@ -551,17 +614,21 @@ xenapi_status xenapi_async_sr_create_new_blob(const xenapi_session *session, con
  * Parameters: `sr`: SR ref; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_sr_set_name_description(const xenapi_session *session, const char *sr, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.SR.set_name_description`: `SR.set_name_description` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.set_name_description`: `SR.set_name_description` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref; `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_set_name_description(const xenapi_session *session, const char *sr, const char *value, char **out_task, xenapi_error **err);
 
@@ -571,17 +638,21 @@ xenapi_status xenapi_async_sr_set_name_description(const xenapi_session *session
  * Parameters: `sr`: SR ref; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_sr_set_name_label(const xenapi_session *session, const char *sr, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.SR.set_name_label`: `SR.set_name_label` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.set_name_label`: `SR.set_name_label` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref; `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_set_name_label(const xenapi_session *session, const char *sr, const char *value, char **out_task, xenapi_error **err);
 
@@ -591,7 +662,8 @@ xenapi_status xenapi_async_sr_set_name_label(const xenapi_session *session, cons
  * Parameters: `sr`: SR ref; `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_sr_set_shared(const xenapi_session *session, const char *sr, bool value, xenapi_error **err);
 
@@ -601,47 +673,62 @@ xenapi_status xenapi_sr_set_shared(const xenapi_session *session, const char *sr
  * Parameters: `sr`: SR ref; `value`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_set_shared(const xenapi_session *session, const char *sr, bool value, char **out_task, xenapi_error **err);
 
 /**
  * Calls `SR.probe_ext`.
  *
- * Parameters: `host`: host ref; `device_config`: (string -> string) map; `type_`: string; `sm_config`: (string -> string) map.
+ * Parameters: `host`: host ref; `device_config`: (string -> string) map; `type_`: string;
+ * `sm_config`: (string -> string) map.
  * Result: `*out_result`, probe_result record set.
  *
- * Ownership: `session`, `host`, `device_config`, `type_`, `sm_config` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_probe_result_record_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `device_config`, `type_`, `sm_config` are borrowed (read during the
+ * call only). On success `*out_result` receives a handle that the caller frees with
+ * xenapi_probe_result_record_list_free; on failure it is left as it was. `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_sr_probe_ext(const xenapi_session *session, const char *host, const xenapi_string_map *device_config, const char *type_, const xenapi_string_map *sm_config, xenapi_probe_result_record_list **out_result, xenapi_error **err);
 
 /**
  * Calls `Async.SR.probe_ext`: `SR.probe_ext` as a server task. Wait for it with xenapi_task_wait.
  *
- * Parameters: `host`: host ref; `device_config`: (string -> string) map; `type_`: string; `sm_config`: (string -> string) map.
+ * Parameters: `host`: host ref; `device_config`: (string -> string) map; `type_`: string;
+ * `sm_config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `device_config`, `type_`, `sm_config` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `device_config`, `type_`, `sm_config` are borrowed (read during the
+ * call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_probe_ext(const xenapi_session *session, const char *host, const xenapi_string_map *device_config, const char *type_, const xenapi_string_map *sm_config, char **out_task, xenapi_error **err);
 
 /**
  * Calls `SR.probe`.
  *
- * Parameters: `host`: host ref; `device_config`: (string -> string) map; `type_`: string; `sm_config`: (string -> string) map.
+ * Parameters: `host`: host ref; `device_config`: (string -> string) map; `type_`: string;
+ * `sm_config`: (string -> string) map.
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `host`, `device_config`, `type_`, `sm_config` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `device_config`, `type_`, `sm_config` are borrowed (read during the
+ * call only). On success `*out_result` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_probe(const xenapi_session *session, const char *host, const xenapi_string_map *device_config, const char *type_, const xenapi_string_map *sm_config, char **out_result, xenapi_error **err);
 
 /**
  * Calls `Async.SR.probe`: `SR.probe` as a server task. Wait for it with xenapi_task_wait.
  *
- * Parameters: `host`: host ref; `device_config`: (string -> string) map; `type_`: string; `sm_config`: (string -> string) map.
+ * Parameters: `host`: host ref; `device_config`: (string -> string) map; `type_`: string;
+ * `sm_config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `host`, `device_config`, `type_`, `sm_config` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `device_config`, `type_`, `sm_config` are borrowed (read during the
+ * call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_probe(const xenapi_session *session, const char *host, const xenapi_string_map *device_config, const char *type_, const xenapi_string_map *sm_config, char **out_task, xenapi_error **err);
 
@@ -651,7 +738,8 @@ xenapi_status xenapi_async_sr_probe(const xenapi_session *session, const char *h
  * Parameters: `sr`: SR ref.
  * Result: none.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_sr_scan(const xenapi_session *session, const char *sr, xenapi_error **err);
 
@@ -661,7 +749,9 @@ xenapi_status xenapi_sr_scan(const xenapi_session *session, const char *sr, xena
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_scan(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
 
@@ -671,17 +761,22 @@ xenapi_status xenapi_async_sr_scan(const xenapi_session *session, const char *sr
  * Parameters: none but the session.
  * Result: `*out_result`, string set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_supported_types(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.SR.get_supported_types`: `SR.get_supported_types` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.SR.get_supported_types`: `SR.get_supported_types` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_task` receives a
+ * string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_async_sr_get_supported_types(const xenapi_session *session, char **out_task, xenapi_error **err);
 
@@ -691,7 +786,8 @@ xenapi_status xenapi_async_sr_get_supported_types(const xenapi_session *session,
  * Parameters: `sr`: SR ref.
  * Result: none.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_sr_update(const xenapi_session *session, const char *sr, xenapi_error **err);
 
@@ -701,7 +797,9 @@ xenapi_status xenapi_sr_update(const xenapi_session *session, const char *sr, xe
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_update(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
 
@@ -712,7 +810,8 @@ xenapi_status xenapi_async_sr_update(const xenapi_session *session, const char *
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): SR_HAS_PBD.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_sr_forget(const xenapi_session *session, const char *sr, xenapi_error **err);
 
@@ -723,7 +822,9 @@ xenapi_status xenapi_sr_forget(const xenapi_session *session, const char *sr, xe
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): SR_HAS_PBD.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_forget(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
 
@@ -734,7 +835,8 @@ xenapi_status xenapi_async_sr_forget(const xenapi_session *session, const char *
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): SR_HAS_PBD.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_sr_destroy(const xenapi_session *session, const char *sr, xenapi_error **err);
 
@@ -745,71 +847,101 @@ xenapi_status xenapi_sr_destroy(const xenapi_session *session, const char *sr, x
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): SR_HAS_PBD.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_destroy(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
 
 /**
  * Calls `SR.make`.
  *
- * Parameters: `host`: host ref; `device_config`: (string -> string) map; `physical_size`: int; `name_label`: string; `name_description`: string; `type_`: string; `content_type`: string; `sm_config`: (string -> string) map.
+ * Parameters: `host`: host ref; `device_config`: (string -> string) map; `physical_size`: int;
+ * `name_label`: string; `name_description`: string; `type_`: string; `content_type`: string;
+ * `sm_config`: (string -> string) map.
  * Result: `*out_result`, string.
  * Lifecycle: Deprecated since miami.
  *
- * Ownership: `session`, `host`, `device_config`, `name_label`, `name_description`, `type_`, `content_type`, `sm_config` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `device_config`, `name_label`, `name_description`, `type_`,
+ * `content_type`, `sm_config` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_make(const xenapi_session *session, const char *host, const xenapi_string_map *device_config, int64_t physical_size, const char *name_label, const char *name_description, const char *type_, const char *content_type, const xenapi_string_map *sm_config, char **out_result, xenapi_error **err);
 
 /**
  * Calls `Async.SR.make`: `SR.make` as a server task. Wait for it with xenapi_task_wait.
  *
- * Parameters: `host`: host ref; `device_config`: (string -> string) map; `physical_size`: int; `name_label`: string; `name_description`: string; `type_`: string; `content_type`: string; `sm_config`: (string -> string) map.
+ * Parameters: `host`: host ref; `device_config`: (string -> string) map; `physical_size`: int;
+ * `name_label`: string; `name_description`: string; `type_`: string; `content_type`: string;
+ * `sm_config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since miami.
  *
- * Ownership: `session`, `host`, `device_config`, `name_label`, `name_description`, `type_`, `content_type`, `sm_config` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `device_config`, `name_label`, `name_description`, `type_`,
+ * `content_type`, `sm_config` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_make(const xenapi_session *session, const char *host, const xenapi_string_map *device_config, int64_t physical_size, const char *name_label, const char *name_description, const char *type_, const char *content_type, const xenapi_string_map *sm_config, char **out_task, xenapi_error **err);
 
 /**
  * Calls `SR.introduce`.
  *
- * Parameters: `uuid`: string; `name_label`: string; `name_description`: string; `type_`: string; `content_type`: string; `shared`: bool; `sm_config`: (string -> string) map.
+ * Parameters: `uuid`: string; `name_label`: string; `name_description`: string; `type_`: string;
+ * `content_type`: string; `shared`: bool; `sm_config`: (string -> string) map.
  * Result: `*out_result`, SR ref.
  *
- * Ownership: `session`, `uuid`, `name_label`, `name_description`, `type_`, `content_type`, `sm_config` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid`, `name_label`, `name_description`, `type_`, `content_type`,
+ * `sm_config` are borrowed (read during the call only). On success `*out_result` receives a string
+ * that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_sr_introduce(const xenapi_session *session, const char *uuid, const char *name_label, const char *name_description, const char *type_, const char *content_type, bool shared, const xenapi_string_map *sm_config, char **out_result, xenapi_error **err);
 
 /**
  * Calls `Async.SR.introduce`: `SR.introduce` as a server task. Wait for it with xenapi_task_wait.
  *
- * Parameters: `uuid`: string; `name_label`: string; `name_description`: string; `type_`: string; `content_type`: string; `shared`: bool; `sm_config`: (string -> string) map.
+ * Parameters: `uuid`: string; `name_label`: string; `name_description`: string; `type_`: string;
+ * `content_type`: string; `shared`: bool; `sm_config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `uuid`, `name_label`, `name_description`, `type_`, `content_type`, `sm_config` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid`, `name_label`, `name_description`, `type_`, `content_type`,
+ * `sm_config` are borrowed (read during the call only). On success `*out_task` receives a string
+ * that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_async_sr_introduce(const xenapi_session *session, const char *uuid, const char *name_label, const char *name_description, const char *type_, const char *content_type, bool shared, const xenapi_string_map *sm_config, char **out_task, xenapi_error **err);
 
 /**
  * Calls `SR.create`.
  *
- * Parameters: `host`: host ref; `device_config`: (string -> string) map; `physical_size`: int; `name_label`: string; `name_description`: string; `type_`: string; `content_type`: string; `shared`: bool; `sm_config`: (string -> string) map.
+ * Parameters: `host`: host ref; `device_config`: (string -> string) map; `physical_size`: int;
+ * `name_label`: string; `name_description`: string; `type_`: string; `content_type`: string;
+ * `shared`: bool; `sm_config`: (string -> string) map.
  * Result: `*out_result`, SR ref.
  * Errors (XenAPI codes the datamodel lists): SR_UNKNOWN_DRIVER.
  *
- * Ownership: `session`, `host`, `device_config`, `name_label`, `name_description`, `type_`, `content_type`, `sm_config` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `device_config`, `name_label`, `name_description`, `type_`,
+ * `content_type`, `sm_config` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_create(const xenapi_session *session, const char *host, const xenapi_string_map *device_config, int64_t physical_size, const char *name_label, const char *name_description, const char *type_, const char *content_type, bool shared, const xenapi_string_map *sm_config, char **out_result, xenapi_error **err);
 
 /**
  * Calls `Async.SR.create`: `SR.create` as a server task. Wait for it with xenapi_task_wait.
  *
- * Parameters: `host`: host ref; `device_config`: (string -> string) map; `physical_size`: int; `name_label`: string; `name_description`: string; `type_`: string; `content_type`: string; `shared`: bool; `sm_config`: (string -> string) map.
+ * Parameters: `host`: host ref; `device_config`: (string -> string) map; `physical_size`: int;
+ * `name_label`: string; `name_description`: string; `type_`: string; `content_type`: string;
+ * `shared`: bool; `sm_config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): SR_UNKNOWN_DRIVER.
  *
- * Ownership: `session`, `host`, `device_config`, `name_label`, `name_description`, `type_`, `content_type`, `sm_config` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `host`, `device_config`, `name_label`, `name_description`, `type_`,
+ * `content_type`, `sm_config` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_sr_create(const xenapi_session *session, const char *host, const xenapi_string_map *device_config, int64_t physical_size, const char *name_label, const char *name_description, const char *type_, const char *content_type, bool shared, const xenapi_string_map *sm_config, char **out_task, xenapi_error **err);
 
@@ -819,7 +951,8 @@ xenapi_status xenapi_async_sr_create(const xenapi_session *session, const char *
  * Parameters: `sr`: SR ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `sr`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_sr_remove_from_sm_config(const xenapi_session *session, const char *sr, const char *key, xenapi_error **err);
 
@@ -829,7 +962,8 @@ xenapi_status xenapi_sr_remove_from_sm_config(const xenapi_session *session, con
  * Parameters: `sr`: SR ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `sr`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_sr_add_to_sm_config(const xenapi_session *session, const char *sr, const char *key, const char *value, xenapi_error **err);
 
@@ -839,7 +973,8 @@ xenapi_status xenapi_sr_add_to_sm_config(const xenapi_session *session, const ch
  * Parameters: `sr`: SR ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_sr_set_sm_config(const xenapi_session *session, const char *sr, const xenapi_string_map *value, xenapi_error **err);
 
@@ -849,7 +984,8 @@ xenapi_status xenapi_sr_set_sm_config(const xenapi_session *session, const char 
  * Parameters: `sr`: SR ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_sr_remove_tags(const xenapi_session *session, const char *sr, const char *value, xenapi_error **err);
 
@@ -859,7 +995,8 @@ xenapi_status xenapi_sr_remove_tags(const xenapi_session *session, const char *s
  * Parameters: `sr`: SR ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_sr_add_tags(const xenapi_session *session, const char *sr, const char *value, xenapi_error **err);
 
@@ -869,7 +1006,8 @@ xenapi_status xenapi_sr_add_tags(const xenapi_session *session, const char *sr, 
  * Parameters: `sr`: SR ref (self); `value`: string set.
  * Result: none.
  *
- * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_sr_set_tags(const xenapi_session *session, const char *sr, const xenapi_string_list *value, xenapi_error **err);
 
@@ -879,7 +1017,8 @@ xenapi_status xenapi_sr_set_tags(const xenapi_session *session, const char *sr, 
  * Parameters: `sr`: SR ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `sr`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_sr_remove_from_other_config(const xenapi_session *session, const char *sr, const char *key, xenapi_error **err);
 
@@ -889,7 +1028,8 @@ xenapi_status xenapi_sr_remove_from_other_config(const xenapi_session *session, 
  * Parameters: `sr`: SR ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `sr`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_sr_add_to_other_config(const xenapi_session *session, const char *sr, const char *key, const char *value, xenapi_error **err);
 
@@ -899,7 +1039,8 @@ xenapi_status xenapi_sr_add_to_other_config(const xenapi_session *session, const
  * Parameters: `sr`: SR ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `sr`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_sr_set_other_config(const xenapi_session *session, const char *sr, const xenapi_string_map *value, xenapi_error **err);
 
@@ -909,7 +1050,8 @@ xenapi_status xenapi_sr_set_other_config(const xenapi_session *session, const ch
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_is_tools_sr(const xenapi_session *session, const char *sr, bool *out_result, xenapi_error **err);
 
@@ -919,7 +1061,8 @@ xenapi_status xenapi_sr_get_is_tools_sr(const xenapi_session *session, const cha
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_clustered(const xenapi_session *session, const char *sr, bool *out_result, xenapi_error **err);
 
@@ -929,7 +1072,9 @@ xenapi_status xenapi_sr_get_clustered(const xenapi_session *session, const char 
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, DR_task ref.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_introduced_by(const xenapi_session *session, const char *sr, char **out_result, xenapi_error **err);
 
@@ -939,7 +1084,8 @@ xenapi_status xenapi_sr_get_introduced_by(const xenapi_session *session, const c
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_local_cache_enabled(const xenapi_session *session, const char *sr, bool *out_result, xenapi_error **err);
 
@@ -949,7 +1095,9 @@ xenapi_status xenapi_sr_get_local_cache_enabled(const xenapi_session *session, c
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, (string -> blob ref) map.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_blobs(const xenapi_session *session, const char *sr, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -959,7 +1107,9 @@ xenapi_status xenapi_sr_get_blobs(const xenapi_session *session, const char *sr,
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_sm_config(const xenapi_session *session, const char *sr, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -969,7 +1119,9 @@ xenapi_status xenapi_sr_get_sm_config(const xenapi_session *session, const char 
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_tags(const xenapi_session *session, const char *sr, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -979,7 +1131,9 @@ xenapi_status xenapi_sr_get_tags(const xenapi_session *session, const char *sr, 
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_other_config(const xenapi_session *session, const char *sr, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -989,7 +1143,8 @@ xenapi_status xenapi_sr_get_other_config(const xenapi_session *session, const ch
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_shared(const xenapi_session *session, const char *sr, bool *out_result, xenapi_error **err);
 
@@ -999,7 +1154,9 @@ xenapi_status xenapi_sr_get_shared(const xenapi_session *session, const char *sr
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_content_type(const xenapi_session *session, const char *sr, char **out_result, xenapi_error **err);
 
@@ -1009,7 +1166,9 @@ xenapi_status xenapi_sr_get_content_type(const xenapi_session *session, const ch
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_type(const xenapi_session *session, const char *sr, char **out_result, xenapi_error **err);
 
@@ -1019,7 +1178,8 @@ xenapi_status xenapi_sr_get_type(const xenapi_session *session, const char *sr, 
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_physical_size(const xenapi_session *session, const char *sr, int64_t *out_result, xenapi_error **err);
 
@@ -1029,7 +1189,8 @@ xenapi_status xenapi_sr_get_physical_size(const xenapi_session *session, const c
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_physical_utilisation(const xenapi_session *session, const char *sr, int64_t *out_result, xenapi_error **err);
 
@@ -1039,7 +1200,8 @@ xenapi_status xenapi_sr_get_physical_utilisation(const xenapi_session *session, 
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_virtual_allocation(const xenapi_session *session, const char *sr, int64_t *out_result, xenapi_error **err);
 
@@ -1049,7 +1211,9 @@ xenapi_status xenapi_sr_get_virtual_allocation(const xenapi_session *session, co
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, PBD ref set.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_pbds(const xenapi_session *session, const char *sr, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1059,7 +1223,9 @@ xenapi_status xenapi_sr_get_pbds(const xenapi_session *session, const char *sr, 
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, VDI ref set.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_vdis(const xenapi_session *session, const char *sr, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1069,7 +1235,9 @@ xenapi_status xenapi_sr_get_vdis(const xenapi_session *session, const char *sr, 
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, (string -> enum storage_operations) map.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_storage_operations_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_storage_operations_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_current_operations(const xenapi_session *session, const char *sr, xenapi_string_storage_operations_map **out_result, xenapi_error **err);
 
@@ -1079,7 +1247,9 @@ xenapi_status xenapi_sr_get_current_operations(const xenapi_session *session, co
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, enum storage_operations set.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_storage_operations_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_storage_operations_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_allowed_operations(const xenapi_session *session, const char *sr, xenapi_storage_operations_list **out_result, xenapi_error **err);
 
@@ -1089,7 +1259,9 @@ xenapi_status xenapi_sr_get_allowed_operations(const xenapi_session *session, co
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_name_description(const xenapi_session *session, const char *sr, char **out_result, xenapi_error **err);
 
@@ -1099,7 +1271,9 @@ xenapi_status xenapi_sr_get_name_description(const xenapi_session *session, cons
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_name_label(const xenapi_session *session, const char *sr, char **out_result, xenapi_error **err);
 
@@ -1109,7 +1283,9 @@ xenapi_status xenapi_sr_get_name_label(const xenapi_session *session, const char
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_uuid(const xenapi_session *session, const char *sr, char **out_result, xenapi_error **err);
 
@@ -1119,7 +1295,9 @@ xenapi_status xenapi_sr_get_uuid(const xenapi_session *session, const char *sr, 
  * Parameters: `label`: string.
  * Result: `*out_result`, SR ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1129,7 +1307,9 @@ xenapi_status xenapi_sr_get_by_name_label(const xenapi_session *session, const c
  * Parameters: `uuid`: string.
  * Result: `*out_result`, SR ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -1139,7 +1319,9 @@ xenapi_status xenapi_sr_get_by_uuid(const xenapi_session *session, const char *u
  * Parameters: `sr`: SR ref (self).
  * Result: `*out_result`, SR record.
  *
- * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_sr_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `sr` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_sr_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_sr_get_record(const xenapi_session *session, const char *sr, xenapi_sr_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `sr_stat` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `sr_stat` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_sr_stat_record_free`.
  */
@@ -27,7 +28,9 @@ void xenapi_sr_stat_record_free(xenapi_sr_stat_record *rec);
 /**
  * The field `uuid`: string option (NULL for none), RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_stat_record_free` or a setter of this field). NULL if `rec` is NULL or the field has no value.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_stat_record_free` or a setter of this field). NULL if `rec` is NULL or the field has
+ * no value.
  */
 const char *xenapi_sr_stat_record_uuid(const xenapi_sr_stat_record *rec);
 
@@ -41,7 +44,8 @@ xenapi_status xenapi_sr_stat_record_set_uuid(xenapi_sr_stat_record *rec, const c
 /**
  * The field `name_label`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_stat_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_stat_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sr_stat_record_name_label(const xenapi_sr_stat_record *rec);
 
@@ -55,7 +59,8 @@ xenapi_status xenapi_sr_stat_record_set_name_label(xenapi_sr_stat_record *rec, c
 /**
  * The field `name_description`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_sr_stat_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_sr_stat_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_sr_stat_record_name_description(const xenapi_sr_stat_record *rec);
 
@@ -116,21 +121,24 @@ xenapi_status xenapi_sr_stat_record_set_clustered(xenapi_sr_stat_record *rec, bo
 xenapi_sr_health xenapi_sr_stat_record_health(const xenapi_sr_stat_record *rec);
 
 /**
- * The wire text of the field `health` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `health` (also a value this library does not know; "" when the server
+ * did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_sr_stat_record_health_name(const xenapi_sr_stat_record *rec);
 
 /**
- * Sets the field `health` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `health` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
 xenapi_status xenapi_sr_stat_record_set_health(xenapi_sr_stat_record *rec, xenapi_sr_health value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `subject` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `subject` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_subject_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_subject_record_free(xenapi_subject_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_subject_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_subject_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_subject_record_uuid(const xenapi_subject_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_subject_record_set_uuid(xenapi_subject_record *rec, const c
 /**
  * The field `subject_identifier`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_subject_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_subject_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_subject_record_subject_identifier(const xenapi_subject_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_subject_record_set_subject_identifier(xenapi_subject_record
 /**
  * The field `other_config`: (string -> string) map, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_subject_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_subject_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_subject_record_other_config(const xenapi_subject_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_subject_record_set_other_config(xenapi_subject_record *rec,
 /**
  * The field `roles`: role ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_subject_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_subject_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_subject_record_roles(const xenapi_subject_record *rec);
 
@@ -81,7 +86,8 @@ const xenapi_string_list *xenapi_subject_record_roles(const xenapi_subject_recor
 xenapi_status xenapi_subject_record_set_roles(xenapi_subject_record *rec, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -93,7 +99,9 @@ const xenapi_value *xenapi_subject_record_extra(const xenapi_subject_record *rec
  * Parameters: none but the session.
  * Result: `*out_result`, (subject ref -> subject record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_subject_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_subject_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_subject_get_all_records(const xenapi_session *session, xenapi_subject_record_map **out_result, xenapi_error **err);
 
@@ -103,7 +111,9 @@ xenapi_status xenapi_subject_get_all_records(const xenapi_session *session, xena
  * Parameters: none but the session.
  * Result: `*out_result`, subject ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_subject_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -113,17 +123,22 @@ xenapi_status xenapi_subject_get_all(const xenapi_session *session, xenapi_strin
  * Parameters: `subject`: subject ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `subject` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_subject_get_permissions_name_label(const xenapi_session *session, const char *subject, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.subject.get_permissions_name_label`: `subject.get_permissions_name_label` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.subject.get_permissions_name_label`: `subject.get_permissions_name_label` as a
+ * server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `subject`: subject ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `subject` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_subject_get_permissions_name_label(const xenapi_session *session, const char *subject, char **out_task, xenapi_error **err);
 
@@ -133,17 +148,21 @@ xenapi_status xenapi_async_subject_get_permissions_name_label(const xenapi_sessi
  * Parameters: `subject`: subject ref (self); `role`: role ref.
  * Result: none.
  *
- * Ownership: `session`, `subject`, `role` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `subject`, `role` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_subject_remove_from_roles(const xenapi_session *session, const char *subject, const char *role, xenapi_error **err);
 
 /**
- * Calls `Async.subject.remove_from_roles`: `subject.remove_from_roles` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.subject.remove_from_roles`: `subject.remove_from_roles` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `subject`: subject ref (self); `role`: role ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `subject`, `role` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject`, `role` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_subject_remove_from_roles(const xenapi_session *session, const char *subject, const char *role, char **out_task, xenapi_error **err);
 
@@ -153,17 +172,21 @@ xenapi_status xenapi_async_subject_remove_from_roles(const xenapi_session *sessi
  * Parameters: `subject`: subject ref (self); `role`: role ref.
  * Result: none.
  *
- * Ownership: `session`, `subject`, `role` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `subject`, `role` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_subject_add_to_roles(const xenapi_session *session, const char *subject, const char *role, xenapi_error **err);
 
 /**
- * Calls `Async.subject.add_to_roles`: `subject.add_to_roles` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.subject.add_to_roles`: `subject.add_to_roles` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `subject`: subject ref (self); `role`: role ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `subject`, `role` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject`, `role` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_subject_add_to_roles(const xenapi_session *session, const char *subject, const char *role, char **out_task, xenapi_error **err);
 
@@ -173,7 +196,9 @@ xenapi_status xenapi_async_subject_add_to_roles(const xenapi_session *session, c
  * Parameters: `subject`: subject ref (self).
  * Result: `*out_result`, role ref set.
  *
- * Ownership: `session`, `subject` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_subject_get_roles(const xenapi_session *session, const char *subject, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -183,7 +208,9 @@ xenapi_status xenapi_subject_get_roles(const xenapi_session *session, const char
  * Parameters: `subject`: subject ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `subject` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_subject_get_other_config(const xenapi_session *session, const char *subject, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -193,7 +220,9 @@ xenapi_status xenapi_subject_get_other_config(const xenapi_session *session, con
  * Parameters: `subject`: subject ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `subject` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_subject_get_subject_identifier(const xenapi_session *session, const char *subject, char **out_result, xenapi_error **err);
 
@@ -203,7 +232,9 @@ xenapi_status xenapi_subject_get_subject_identifier(const xenapi_session *sessio
  * Parameters: `subject`: subject ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `subject` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_subject_get_uuid(const xenapi_session *session, const char *subject, char **out_result, xenapi_error **err);
 
@@ -213,17 +244,21 @@ xenapi_status xenapi_subject_get_uuid(const xenapi_session *session, const char 
  * Parameters: `subject`: subject ref (self).
  * Result: none.
  *
- * Ownership: `session`, `subject` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `subject` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_subject_destroy(const xenapi_session *session, const char *subject, xenapi_error **err);
 
 /**
- * Calls `Async.subject.destroy`: `subject.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.subject.destroy`: `subject.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `subject`: subject ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `subject` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_subject_destroy(const xenapi_session *session, const char *subject, char **out_task, xenapi_error **err);
 
@@ -233,17 +268,22 @@ xenapi_status xenapi_async_subject_destroy(const xenapi_session *session, const 
  * Parameters: `args`: subject record.
  * Result: `*out_result`, subject ref.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_subject_create(const xenapi_session *session, const xenapi_subject_record *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.subject.create`: `subject.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.subject.create`: `subject.create` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `args`: subject record.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_subject_create(const xenapi_session *session, const xenapi_subject_record *args, char **out_task, xenapi_error **err);
 
@@ -253,7 +293,9 @@ xenapi_status xenapi_async_subject_create(const xenapi_session *session, const x
  * Parameters: `uuid`: string.
  * Result: `*out_result`, subject ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_subject_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -263,7 +305,9 @@ xenapi_status xenapi_subject_get_by_uuid(const xenapi_session *session, const ch
  * Parameters: `subject`: subject ref (self).
  * Result: `*out_result`, subject record.
  *
- * Ownership: `session`, `subject` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_subject_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `subject` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_subject_record_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_subject_get_record(const xenapi_session *session, const char *subject, xenapi_subject_record **out_result, xenapi_error **err);
 

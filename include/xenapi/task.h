@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `task` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `task` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_task_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_task_record_free(xenapi_task_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_task_record_uuid(const xenapi_task_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_task_record_set_uuid(xenapi_task_record *rec, const char *v
 /**
  * The field `name_label`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_task_record_name_label(const xenapi_task_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_task_record_set_name_label(xenapi_task_record *rec, const c
 /**
  * The field `name_description`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_task_record_name_description(const xenapi_task_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_task_record_set_name_description(xenapi_task_record *rec, c
 /**
  * The field `allowed_operations`: enum task_allowed_operations set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_task_allowed_operations_list *xenapi_task_record_allowed_operations(const xenapi_task_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_task_record_set_allowed_operations(xenapi_task_record *rec,
 /**
  * The field `current_operations`: (string -> enum task_allowed_operations) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_task_allowed_operations_map *xenapi_task_record_current_operations(const xenapi_task_record *rec);
 
@@ -130,14 +136,16 @@ xenapi_status xenapi_task_record_set_finished(xenapi_task_record *rec, int64_t v
 xenapi_task_status_type xenapi_task_record_status(const xenapi_task_record *rec);
 
 /**
- * The wire text of the field `status` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `status` (also a value this library does not know; "" when the server
+ * did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_task_record_status_name(const xenapi_task_record *rec);
 
 /**
- * Sets the field `status` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `status` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -146,7 +154,8 @@ xenapi_status xenapi_task_record_set_status(xenapi_task_record *rec, xenapi_task
 /**
  * The field `resident_on`: host ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_task_record_resident_on(const xenapi_task_record *rec);
 
@@ -174,7 +183,8 @@ xenapi_status xenapi_task_record_set_progress(xenapi_task_record *rec, double va
 /**
  * The field `type`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_task_record_type(const xenapi_task_record *rec);
 
@@ -188,7 +198,8 @@ xenapi_status xenapi_task_record_set_type(xenapi_task_record *rec, const char *v
 /**
  * The field `result`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_task_record_result(const xenapi_task_record *rec);
 
@@ -202,7 +213,8 @@ xenapi_status xenapi_task_record_set_result(xenapi_task_record *rec, const char 
 /**
  * The field `error_info`: string set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_task_record_error_info(const xenapi_task_record *rec);
 
@@ -216,7 +228,8 @@ xenapi_status xenapi_task_record_set_error_info(xenapi_task_record *rec, const x
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_task_record_other_config(const xenapi_task_record *rec);
 
@@ -230,7 +243,8 @@ xenapi_status xenapi_task_record_set_other_config(xenapi_task_record *rec, const
 /**
  * The field `subtask_of`: task ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_task_record_subtask_of(const xenapi_task_record *rec);
 
@@ -244,7 +258,8 @@ xenapi_status xenapi_task_record_set_subtask_of(xenapi_task_record *rec, const c
 /**
  * The field `subtasks`: task ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_task_record_subtasks(const xenapi_task_record *rec);
 
@@ -258,7 +273,8 @@ xenapi_status xenapi_task_record_set_subtasks(xenapi_task_record *rec, const xen
 /**
  * The field `backtrace`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_task_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_task_record_backtrace(const xenapi_task_record *rec);
 
@@ -270,7 +286,8 @@ const char *xenapi_task_record_backtrace(const xenapi_task_record *rec);
 xenapi_status xenapi_task_record_set_backtrace(xenapi_task_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -282,7 +299,9 @@ const xenapi_value *xenapi_task_record_extra(const xenapi_task_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (task ref -> task record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_task_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_task_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_all_records(const xenapi_session *session, xenapi_task_record_map **out_result, xenapi_error **err);
 
@@ -292,7 +311,9 @@ xenapi_status xenapi_task_get_all_records(const xenapi_session *session, xenapi_
  * Parameters: none but the session.
  * Result: `*out_result`, task ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -302,17 +323,21 @@ xenapi_status xenapi_task_get_all(const xenapi_session *session, xenapi_string_l
  * Parameters: `task`: task ref (self); `value`: string set.
  * Result: none.
  *
- * Ownership: `session`, `task`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `task`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_task_set_error_info(const xenapi_session *session, const char *task, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * Calls `Async.task.set_error_info`: `task.set_error_info` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.task.set_error_info`: `task.set_error_info` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `task`: task ref (self); `value`: string set.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `task`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_task_set_error_info(const xenapi_session *session, const char *task, const xenapi_string_list *value, char **out_task, xenapi_error **err);
 
@@ -322,17 +347,21 @@ xenapi_status xenapi_async_task_set_error_info(const xenapi_session *session, co
  * Parameters: `task`: task ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `task`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `task`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_task_set_result(const xenapi_session *session, const char *task, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.task.set_result`: `task.set_result` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.task.set_result`: `task.set_result` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `task`: task ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `task`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_task_set_result(const xenapi_session *session, const char *task, const char *value, char **out_task, xenapi_error **err);
 
@@ -342,17 +371,21 @@ xenapi_status xenapi_async_task_set_result(const xenapi_session *session, const 
  * Parameters: `task`: task ref (self); `value`: float.
  * Result: none.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_task_set_progress(const xenapi_session *session, const char *task, double value, xenapi_error **err);
 
 /**
- * Calls `Async.task.set_progress`: `task.set_progress` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.task.set_progress`: `task.set_progress` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `task`: task ref (self); `value`: float.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_task_set_progress(const xenapi_session *session, const char *task, double value, char **out_task, xenapi_error **err);
 
@@ -362,17 +395,21 @@ xenapi_status xenapi_async_task_set_progress(const xenapi_session *session, cons
  * Parameters: `task`: task ref (self); `value`: enum task_status_type.
  * Result: none.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_task_set_status(const xenapi_session *session, const char *task, xenapi_task_status_type value, xenapi_error **err);
 
 /**
- * Calls `Async.task.set_status`: `task.set_status` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.task.set_status`: `task.set_status` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `task`: task ref (self); `value`: enum task_status_type.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_task_set_status(const xenapi_session *session, const char *task, xenapi_task_status_type value, char **out_task, xenapi_error **err);
 
@@ -383,7 +420,8 @@ xenapi_status xenapi_async_task_set_status(const xenapi_session *session, const 
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): OPERATION_NOT_ALLOWED.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_task_cancel(const xenapi_session *session, const char *task, xenapi_error **err);
 
@@ -394,7 +432,9 @@ xenapi_status xenapi_task_cancel(const xenapi_session *session, const char *task
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): OPERATION_NOT_ALLOWED.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_task_cancel(const xenapi_session *session, const char *task, char **out_task, xenapi_error **err);
 
@@ -404,7 +444,8 @@ xenapi_status xenapi_async_task_cancel(const xenapi_session *session, const char
  * Parameters: `task`: task ref (self).
  * Result: none.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_task_destroy(const xenapi_session *session, const char *task, xenapi_error **err);
 
@@ -414,7 +455,9 @@ xenapi_status xenapi_task_destroy(const xenapi_session *session, const char *tas
  * Parameters: `task`: task ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_task_destroy(const xenapi_session *session, const char *task, char **out_task, xenapi_error **err);
 
@@ -424,7 +467,9 @@ xenapi_status xenapi_async_task_destroy(const xenapi_session *session, const cha
  * Parameters: `label`: string; `description`: string.
  * Result: `*out_result`, task ref.
  *
- * Ownership: `session`, `label`, `description` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label`, `description` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_create(const xenapi_session *session, const char *label, const char *description, char **out_result, xenapi_error **err);
 
@@ -434,7 +479,9 @@ xenapi_status xenapi_task_create(const xenapi_session *session, const char *labe
  * Parameters: `label`: string; `description`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `label`, `description` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label`, `description` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_task_create(const xenapi_session *session, const char *label, const char *description, char **out_task, xenapi_error **err);
 
@@ -444,7 +491,8 @@ xenapi_status xenapi_async_task_create(const xenapi_session *session, const char
  * Parameters: `task`: task ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `task`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `task`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_task_remove_from_other_config(const xenapi_session *session, const char *task, const char *key, xenapi_error **err);
 
@@ -454,7 +502,8 @@ xenapi_status xenapi_task_remove_from_other_config(const xenapi_session *session
  * Parameters: `task`: task ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `task`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `task`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_task_add_to_other_config(const xenapi_session *session, const char *task, const char *key, const char *value, xenapi_error **err);
 
@@ -464,7 +513,8 @@ xenapi_status xenapi_task_add_to_other_config(const xenapi_session *session, con
  * Parameters: `task`: task ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `task`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `task`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_task_set_other_config(const xenapi_session *session, const char *task, const xenapi_string_map *value, xenapi_error **err);
 
@@ -474,7 +524,9 @@ xenapi_status xenapi_task_set_other_config(const xenapi_session *session, const 
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_backtrace(const xenapi_session *session, const char *task, char **out_result, xenapi_error **err);
 
@@ -484,7 +536,9 @@ xenapi_status xenapi_task_get_backtrace(const xenapi_session *session, const cha
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, task ref set.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_subtasks(const xenapi_session *session, const char *task, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -494,7 +548,9 @@ xenapi_status xenapi_task_get_subtasks(const xenapi_session *session, const char
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, task ref.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_subtask_of(const xenapi_session *session, const char *task, char **out_result, xenapi_error **err);
 
@@ -504,7 +560,9 @@ xenapi_status xenapi_task_get_subtask_of(const xenapi_session *session, const ch
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_other_config(const xenapi_session *session, const char *task, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -514,7 +572,9 @@ xenapi_status xenapi_task_get_other_config(const xenapi_session *session, const 
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_error_info(const xenapi_session *session, const char *task, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -524,7 +584,9 @@ xenapi_status xenapi_task_get_error_info(const xenapi_session *session, const ch
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_result(const xenapi_session *session, const char *task, char **out_result, xenapi_error **err);
 
@@ -534,7 +596,9 @@ xenapi_status xenapi_task_get_result(const xenapi_session *session, const char *
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_type(const xenapi_session *session, const char *task, char **out_result, xenapi_error **err);
 
@@ -544,7 +608,8 @@ xenapi_status xenapi_task_get_type(const xenapi_session *session, const char *ta
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, float.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_progress(const xenapi_session *session, const char *task, double *out_result, xenapi_error **err);
 
@@ -554,7 +619,9 @@ xenapi_status xenapi_task_get_progress(const xenapi_session *session, const char
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_resident_on(const xenapi_session *session, const char *task, char **out_result, xenapi_error **err);
 
@@ -564,7 +631,8 @@ xenapi_status xenapi_task_get_resident_on(const xenapi_session *session, const c
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, enum task_status_type.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_status(const xenapi_session *session, const char *task, xenapi_task_status_type *out_result, xenapi_error **err);
 
@@ -574,7 +642,8 @@ xenapi_status xenapi_task_get_status(const xenapi_session *session, const char *
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_finished(const xenapi_session *session, const char *task, int64_t *out_result, xenapi_error **err);
 
@@ -584,7 +653,8 @@ xenapi_status xenapi_task_get_finished(const xenapi_session *session, const char
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_created(const xenapi_session *session, const char *task, int64_t *out_result, xenapi_error **err);
 
@@ -594,7 +664,9 @@ xenapi_status xenapi_task_get_created(const xenapi_session *session, const char 
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, (string -> enum task_allowed_operations) map.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_task_allowed_operations_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_task_allowed_operations_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_current_operations(const xenapi_session *session, const char *task, xenapi_string_task_allowed_operations_map **out_result, xenapi_error **err);
 
@@ -604,7 +676,9 @@ xenapi_status xenapi_task_get_current_operations(const xenapi_session *session, 
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, enum task_allowed_operations set.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_task_allowed_operations_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_task_allowed_operations_list_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_allowed_operations(const xenapi_session *session, const char *task, xenapi_task_allowed_operations_list **out_result, xenapi_error **err);
 
@@ -614,7 +688,9 @@ xenapi_status xenapi_task_get_allowed_operations(const xenapi_session *session, 
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_name_description(const xenapi_session *session, const char *task, char **out_result, xenapi_error **err);
 
@@ -624,7 +700,9 @@ xenapi_status xenapi_task_get_name_description(const xenapi_session *session, co
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_name_label(const xenapi_session *session, const char *task, char **out_result, xenapi_error **err);
 
@@ -634,7 +712,9 @@ xenapi_status xenapi_task_get_name_label(const xenapi_session *session, const ch
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_uuid(const xenapi_session *session, const char *task, char **out_result, xenapi_error **err);
 
@@ -644,7 +724,9 @@ xenapi_status xenapi_task_get_uuid(const xenapi_session *session, const char *ta
  * Parameters: `label`: string.
  * Result: `*out_result`, task ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -654,7 +736,9 @@ xenapi_status xenapi_task_get_by_name_label(const xenapi_session *session, const
  * Parameters: `uuid`: string.
  * Result: `*out_result`, task ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -664,7 +748,9 @@ xenapi_status xenapi_task_get_by_uuid(const xenapi_session *session, const char 
  * Parameters: `task`: task ref (self).
  * Result: `*out_result`, task record.
  *
- * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_task_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `task` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_task_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_task_get_record(const xenapi_session *session, const char *task, xenapi_task_record **out_result, xenapi_error **err);
 

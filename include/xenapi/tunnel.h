@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `tunnel` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `tunnel` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_tunnel_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_tunnel_record_free(xenapi_tunnel_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_tunnel_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_tunnel_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_tunnel_record_uuid(const xenapi_tunnel_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_tunnel_record_set_uuid(xenapi_tunnel_record *rec, const cha
 /**
  * The field `access_PIF`: PIF ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_tunnel_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_tunnel_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_tunnel_record_access_pif(const xenapi_tunnel_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_tunnel_record_set_access_pif(xenapi_tunnel_record *rec, con
 /**
  * The field `transport_PIF`: PIF ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_tunnel_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_tunnel_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_tunnel_record_transport_pif(const xenapi_tunnel_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_tunnel_record_set_transport_pif(xenapi_tunnel_record *rec, 
 /**
  * The field `status`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_tunnel_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_tunnel_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_tunnel_record_status(const xenapi_tunnel_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_tunnel_record_set_status(xenapi_tunnel_record *rec, const x
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_tunnel_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_tunnel_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_tunnel_record_other_config(const xenapi_tunnel_record *rec);
 
@@ -102,21 +108,24 @@ xenapi_status xenapi_tunnel_record_set_other_config(xenapi_tunnel_record *rec, c
 xenapi_tunnel_protocol xenapi_tunnel_record_protocol(const xenapi_tunnel_record *rec);
 
 /**
- * The wire text of the field `protocol` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `protocol` (also a value this library does not know; "" when the
+ * server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_tunnel_record_protocol_name(const xenapi_tunnel_record *rec);
 
 /**
- * Sets the field `protocol` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `protocol` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
 xenapi_status xenapi_tunnel_record_set_protocol(xenapi_tunnel_record *rec, xenapi_tunnel_protocol value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -128,7 +137,9 @@ const xenapi_value *xenapi_tunnel_record_extra(const xenapi_tunnel_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (tunnel ref -> tunnel record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_tunnel_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_tunnel_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_tunnel_get_all_records(const xenapi_session *session, xenapi_tunnel_record_map **out_result, xenapi_error **err);
 
@@ -138,7 +149,9 @@ xenapi_status xenapi_tunnel_get_all_records(const xenapi_session *session, xenap
  * Parameters: none but the session.
  * Result: `*out_result`, tunnel ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_tunnel_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -148,17 +161,21 @@ xenapi_status xenapi_tunnel_get_all(const xenapi_session *session, xenapi_string
  * Parameters: `tunnel`: tunnel ref (self).
  * Result: none.
  *
- * Ownership: `session`, `tunnel` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `tunnel` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_tunnel_destroy(const xenapi_session *session, const char *tunnel, xenapi_error **err);
 
 /**
- * Calls `Async.tunnel.destroy`: `tunnel.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.tunnel.destroy`: `tunnel.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `tunnel`: tunnel ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `tunnel` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `tunnel` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_tunnel_destroy(const xenapi_session *session, const char *tunnel, char **out_task, xenapi_error **err);
 
@@ -167,9 +184,12 @@ xenapi_status xenapi_async_tunnel_destroy(const xenapi_session *session, const c
  *
  * Parameters: `transport_pif`: PIF ref; `network`: network ref; `protocol`: enum tunnel_protocol.
  * Result: `*out_result`, tunnel ref.
- * Errors (XenAPI codes the datamodel lists): OPENVSWITCH_NOT_ACTIVE, TRANSPORT_PIF_NOT_CONFIGURED, IS_TUNNEL_ACCESS_PIF.
+ * Errors (XenAPI codes the datamodel lists): OPENVSWITCH_NOT_ACTIVE, TRANSPORT_PIF_NOT_CONFIGURED,
+ * IS_TUNNEL_ACCESS_PIF.
  *
- * Ownership: `session`, `transport_pif`, `network` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `transport_pif`, `network` are borrowed (read during the call only). On
+ * success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_tunnel_create(const xenapi_session *session, const char *transport_pif, const char *network, xenapi_tunnel_protocol protocol, char **out_result, xenapi_error **err);
 
@@ -178,9 +198,12 @@ xenapi_status xenapi_tunnel_create(const xenapi_session *session, const char *tr
  *
  * Parameters: `transport_pif`: PIF ref; `network`: network ref; `protocol`: enum tunnel_protocol.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): OPENVSWITCH_NOT_ACTIVE, TRANSPORT_PIF_NOT_CONFIGURED, IS_TUNNEL_ACCESS_PIF.
+ * Errors (XenAPI codes the datamodel lists): OPENVSWITCH_NOT_ACTIVE, TRANSPORT_PIF_NOT_CONFIGURED,
+ * IS_TUNNEL_ACCESS_PIF.
  *
- * Ownership: `session`, `transport_pif`, `network` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `transport_pif`, `network` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_tunnel_create(const xenapi_session *session, const char *transport_pif, const char *network, xenapi_tunnel_protocol protocol, char **out_task, xenapi_error **err);
 
@@ -190,7 +213,8 @@ xenapi_status xenapi_async_tunnel_create(const xenapi_session *session, const ch
  * Parameters: `tunnel`: tunnel ref (self); `value`: enum tunnel_protocol.
  * Result: none.
  *
- * Ownership: `session`, `tunnel` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `tunnel` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_tunnel_set_protocol(const xenapi_session *session, const char *tunnel, xenapi_tunnel_protocol value, xenapi_error **err);
 
@@ -200,7 +224,8 @@ xenapi_status xenapi_tunnel_set_protocol(const xenapi_session *session, const ch
  * Parameters: `tunnel`: tunnel ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `tunnel`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `tunnel`, `key` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_tunnel_remove_from_other_config(const xenapi_session *session, const char *tunnel, const char *key, xenapi_error **err);
 
@@ -210,7 +235,8 @@ xenapi_status xenapi_tunnel_remove_from_other_config(const xenapi_session *sessi
  * Parameters: `tunnel`: tunnel ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `tunnel`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `tunnel`, `key`, `value` are borrowed (read during the call only). `*err`
+ * as for every fallible function.
  */
 xenapi_status xenapi_tunnel_add_to_other_config(const xenapi_session *session, const char *tunnel, const char *key, const char *value, xenapi_error **err);
 
@@ -220,7 +246,8 @@ xenapi_status xenapi_tunnel_add_to_other_config(const xenapi_session *session, c
  * Parameters: `tunnel`: tunnel ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `tunnel`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `tunnel`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_tunnel_set_other_config(const xenapi_session *session, const char *tunnel, const xenapi_string_map *value, xenapi_error **err);
 
@@ -230,7 +257,8 @@ xenapi_status xenapi_tunnel_set_other_config(const xenapi_session *session, cons
  * Parameters: `tunnel`: tunnel ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `tunnel`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `tunnel`, `key` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_tunnel_remove_from_status(const xenapi_session *session, const char *tunnel, const char *key, xenapi_error **err);
 
@@ -240,7 +268,8 @@ xenapi_status xenapi_tunnel_remove_from_status(const xenapi_session *session, co
  * Parameters: `tunnel`: tunnel ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `tunnel`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `tunnel`, `key`, `value` are borrowed (read during the call only). `*err`
+ * as for every fallible function.
  */
 xenapi_status xenapi_tunnel_add_to_status(const xenapi_session *session, const char *tunnel, const char *key, const char *value, xenapi_error **err);
 
@@ -250,7 +279,8 @@ xenapi_status xenapi_tunnel_add_to_status(const xenapi_session *session, const c
  * Parameters: `tunnel`: tunnel ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `tunnel`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `tunnel`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_tunnel_set_status(const xenapi_session *session, const char *tunnel, const xenapi_string_map *value, xenapi_error **err);
 
@@ -260,7 +290,8 @@ xenapi_status xenapi_tunnel_set_status(const xenapi_session *session, const char
  * Parameters: `tunnel`: tunnel ref (self).
  * Result: `*out_result`, enum tunnel_protocol.
  *
- * Ownership: `session`, `tunnel` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `tunnel` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_tunnel_get_protocol(const xenapi_session *session, const char *tunnel, xenapi_tunnel_protocol *out_result, xenapi_error **err);
 
@@ -270,7 +301,9 @@ xenapi_status xenapi_tunnel_get_protocol(const xenapi_session *session, const ch
  * Parameters: `tunnel`: tunnel ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `tunnel` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `tunnel` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_tunnel_get_other_config(const xenapi_session *session, const char *tunnel, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -280,7 +313,9 @@ xenapi_status xenapi_tunnel_get_other_config(const xenapi_session *session, cons
  * Parameters: `tunnel`: tunnel ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `tunnel` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `tunnel` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_tunnel_get_status(const xenapi_session *session, const char *tunnel, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -290,7 +325,9 @@ xenapi_status xenapi_tunnel_get_status(const xenapi_session *session, const char
  * Parameters: `tunnel`: tunnel ref (self).
  * Result: `*out_result`, PIF ref.
  *
- * Ownership: `session`, `tunnel` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `tunnel` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_tunnel_get_transport_pif(const xenapi_session *session, const char *tunnel, char **out_result, xenapi_error **err);
 
@@ -300,7 +337,9 @@ xenapi_status xenapi_tunnel_get_transport_pif(const xenapi_session *session, con
  * Parameters: `tunnel`: tunnel ref (self).
  * Result: `*out_result`, PIF ref.
  *
- * Ownership: `session`, `tunnel` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `tunnel` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_tunnel_get_access_pif(const xenapi_session *session, const char *tunnel, char **out_result, xenapi_error **err);
 
@@ -310,7 +349,9 @@ xenapi_status xenapi_tunnel_get_access_pif(const xenapi_session *session, const 
  * Parameters: `tunnel`: tunnel ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `tunnel` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `tunnel` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_tunnel_get_uuid(const xenapi_session *session, const char *tunnel, char **out_result, xenapi_error **err);
 
@@ -320,7 +361,9 @@ xenapi_status xenapi_tunnel_get_uuid(const xenapi_session *session, const char *
  * Parameters: `uuid`: string.
  * Result: `*out_result`, tunnel ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_tunnel_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -330,7 +373,9 @@ xenapi_status xenapi_tunnel_get_by_uuid(const xenapi_session *session, const cha
  * Parameters: `tunnel`: tunnel ref (self).
  * Result: `*out_result`, tunnel record.
  *
- * Ownership: `session`, `tunnel` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_tunnel_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `tunnel` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_tunnel_record_free; on failure it is left as
+ * it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_tunnel_get_record(const xenapi_session *session, const char *tunnel, xenapi_tunnel_record **out_result, xenapi_error **err);
 

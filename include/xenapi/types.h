@@ -21,14 +21,16 @@ typedef enum xenapi_task_allowed_operations {
 } xenapi_task_allowed_operations;
 
 /**
- * The wire name of a `task_allowed_operations` value (e.g. "cancel"); NULL for XENAPI_TASK_ALLOWED_OPERATIONS_UNKNOWN or a number out of range.
+ * The wire name of a `task_allowed_operations` value (e.g. "cancel"); NULL for
+ * XENAPI_TASK_ALLOWED_OPERATIONS_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_task_allowed_operations_to_string(xenapi_task_allowed_operations v);
 
 /**
- * The `task_allowed_operations` value of a wire name (exact, case-sensitive); XENAPI_TASK_ALLOWED_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
+ * The `task_allowed_operations` value of a wire name (exact, case-sensitive);
+ * XENAPI_TASK_ALLOWED_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -50,14 +52,16 @@ typedef enum xenapi_task_status_type {
 } xenapi_task_status_type;
 
 /**
- * The wire name of a `task_status_type` value (e.g. "pending"); NULL for XENAPI_TASK_STATUS_TYPE_UNKNOWN or a number out of range.
+ * The wire name of a `task_status_type` value (e.g. "pending"); NULL for
+ * XENAPI_TASK_STATUS_TYPE_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_task_status_type_to_string(xenapi_task_status_type v);
 
 /**
- * The `task_status_type` value of a wire name (exact, case-sensitive); XENAPI_TASK_STATUS_TYPE_UNKNOWN if `s` is not one or is NULL.
+ * The `task_status_type` value of a wire name (exact, case-sensitive);
+ * XENAPI_TASK_STATUS_TYPE_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -75,14 +79,16 @@ typedef enum xenapi_event_operation {
 } xenapi_event_operation;
 
 /**
- * The wire name of a `event_operation` value (e.g. "add"); NULL for XENAPI_EVENT_OPERATION_UNKNOWN or a number out of range.
+ * The wire name of a `event_operation` value (e.g. "add"); NULL for XENAPI_EVENT_OPERATION_UNKNOWN
+ * or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_event_operation_to_string(xenapi_event_operation v);
 
 /**
- * The `event_operation` value of a wire name (exact, case-sensitive); XENAPI_EVENT_OPERATION_UNKNOWN if `s` is not one or is NULL.
+ * The `event_operation` value of a wire name (exact, case-sensitive);
+ * XENAPI_EVENT_OPERATION_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -122,14 +128,16 @@ typedef enum xenapi_pool_allowed_operations {
 } xenapi_pool_allowed_operations;
 
 /**
- * The wire name of a `pool_allowed_operations` value (e.g. "ha_enable"); NULL for XENAPI_POOL_ALLOWED_OPERATIONS_UNKNOWN or a number out of range.
+ * The wire name of a `pool_allowed_operations` value (e.g. "ha_enable"); NULL for
+ * XENAPI_POOL_ALLOWED_OPERATIONS_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_pool_allowed_operations_to_string(xenapi_pool_allowed_operations v);
 
 /**
- * The `pool_allowed_operations` value of a wire name (exact, case-sensitive); XENAPI_POOL_ALLOWED_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
+ * The `pool_allowed_operations` value of a wire name (exact, case-sensitive);
+ * XENAPI_POOL_ALLOWED_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -147,14 +155,16 @@ typedef enum xenapi_telemetry_frequency {
 } xenapi_telemetry_frequency;
 
 /**
- * The wire name of a `telemetry_frequency` value (e.g. "daily"); NULL for XENAPI_TELEMETRY_FREQUENCY_UNKNOWN or a number out of range.
+ * The wire name of a `telemetry_frequency` value (e.g. "daily"); NULL for
+ * XENAPI_TELEMETRY_FREQUENCY_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_telemetry_frequency_to_string(xenapi_telemetry_frequency v);
 
 /**
- * The `telemetry_frequency` value of a wire name (exact, case-sensitive); XENAPI_TELEMETRY_FREQUENCY_UNKNOWN if `s` is not one or is NULL.
+ * The `telemetry_frequency` value of a wire name (exact, case-sensitive);
+ * XENAPI_TELEMETRY_FREQUENCY_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -170,14 +180,16 @@ typedef enum xenapi_update_sync_frequency {
 } xenapi_update_sync_frequency;
 
 /**
- * The wire name of a `update_sync_frequency` value (e.g. "daily"); NULL for XENAPI_UPDATE_SYNC_FREQUENCY_UNKNOWN or a number out of range.
+ * The wire name of a `update_sync_frequency` value (e.g. "daily"); NULL for
+ * XENAPI_UPDATE_SYNC_FREQUENCY_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_update_sync_frequency_to_string(xenapi_update_sync_frequency v);
 
 /**
- * The `update_sync_frequency` value of a wire name (exact, case-sensitive); XENAPI_UPDATE_SYNC_FREQUENCY_UNKNOWN if `s` is not one or is NULL.
+ * The `update_sync_frequency` value of a wire name (exact, case-sensitive);
+ * XENAPI_UPDATE_SYNC_FREQUENCY_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -197,14 +209,16 @@ typedef enum xenapi_after_apply_guidance {
 } xenapi_after_apply_guidance;
 
 /**
- * The wire name of a `after_apply_guidance` value (e.g. "restartHVM"); NULL for XENAPI_AFTER_APPLY_GUIDANCE_UNKNOWN or a number out of range.
+ * The wire name of a `after_apply_guidance` value (e.g. "restartHVM"); NULL for
+ * XENAPI_AFTER_APPLY_GUIDANCE_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_after_apply_guidance_to_string(xenapi_after_apply_guidance v);
 
 /**
- * The `after_apply_guidance` value of a wire name (exact, case-sensitive); XENAPI_AFTER_APPLY_GUIDANCE_UNKNOWN if `s` is not one or is NULL.
+ * The `after_apply_guidance` value of a wire name (exact, case-sensitive);
+ * XENAPI_AFTER_APPLY_GUIDANCE_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -224,14 +238,16 @@ typedef enum xenapi_update_after_apply_guidance {
 } xenapi_update_after_apply_guidance;
 
 /**
- * The wire name of a `update_after_apply_guidance` value (e.g. "restartHVM"); NULL for XENAPI_UPDATE_AFTER_APPLY_GUIDANCE_UNKNOWN or a number out of range.
+ * The wire name of a `update_after_apply_guidance` value (e.g. "restartHVM"); NULL for
+ * XENAPI_UPDATE_AFTER_APPLY_GUIDANCE_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_update_after_apply_guidance_to_string(xenapi_update_after_apply_guidance v);
 
 /**
- * The `update_after_apply_guidance` value of a wire name (exact, case-sensitive); XENAPI_UPDATE_AFTER_APPLY_GUIDANCE_UNKNOWN if `s` is not one or is NULL.
+ * The `update_after_apply_guidance` value of a wire name (exact, case-sensitive);
+ * XENAPI_UPDATE_AFTER_APPLY_GUIDANCE_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -249,14 +265,16 @@ typedef enum xenapi_livepatch_status {
 } xenapi_livepatch_status;
 
 /**
- * The wire name of a `livepatch_status` value (e.g. "ok_livepatch_complete"); NULL for XENAPI_LIVEPATCH_STATUS_UNKNOWN or a number out of range.
+ * The wire name of a `livepatch_status` value (e.g. "ok_livepatch_complete"); NULL for
+ * XENAPI_LIVEPATCH_STATUS_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_livepatch_status_to_string(xenapi_livepatch_status v);
 
 /**
- * The `livepatch_status` value of a wire name (exact, case-sensitive); XENAPI_LIVEPATCH_STATUS_UNKNOWN if `s` is not one or is NULL.
+ * The `livepatch_status` value of a wire name (exact, case-sensitive);
+ * XENAPI_LIVEPATCH_STATUS_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -276,14 +294,16 @@ typedef enum xenapi_vm_power_state {
 } xenapi_vm_power_state;
 
 /**
- * The wire name of a `vm_power_state` value (e.g. "Halted"); NULL for XENAPI_VM_POWER_STATE_UNKNOWN or a number out of range.
+ * The wire name of a `vm_power_state` value (e.g. "Halted"); NULL for XENAPI_VM_POWER_STATE_UNKNOWN
+ * or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vm_power_state_to_string(xenapi_vm_power_state v);
 
 /**
- * The `vm_power_state` value of a wire name (exact, case-sensitive); XENAPI_VM_POWER_STATE_UNKNOWN if `s` is not one or is NULL.
+ * The `vm_power_state` value of a wire name (exact, case-sensitive); XENAPI_VM_POWER_STATE_UNKNOWN
+ * if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -309,14 +329,16 @@ typedef enum xenapi_update_guidances {
 } xenapi_update_guidances;
 
 /**
- * The wire name of a `update_guidances` value (e.g. "reboot_host"); NULL for XENAPI_UPDATE_GUIDANCES_UNKNOWN or a number out of range.
+ * The wire name of a `update_guidances` value (e.g. "reboot_host"); NULL for
+ * XENAPI_UPDATE_GUIDANCES_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_update_guidances_to_string(xenapi_update_guidances v);
 
 /**
- * The `update_guidances` value of a wire name (exact, case-sensitive); XENAPI_UPDATE_GUIDANCES_UNKNOWN if `s` is not one or is NULL.
+ * The `update_guidances` value of a wire name (exact, case-sensitive);
+ * XENAPI_UPDATE_GUIDANCES_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -336,14 +358,16 @@ typedef enum xenapi_on_softreboot_behavior {
 } xenapi_on_softreboot_behavior;
 
 /**
- * The wire name of a `on_softreboot_behavior` value (e.g. "soft_reboot"); NULL for XENAPI_ON_SOFTREBOOT_BEHAVIOR_UNKNOWN or a number out of range.
+ * The wire name of a `on_softreboot_behavior` value (e.g. "soft_reboot"); NULL for
+ * XENAPI_ON_SOFTREBOOT_BEHAVIOR_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_on_softreboot_behavior_to_string(xenapi_on_softreboot_behavior v);
 
 /**
- * The `on_softreboot_behavior` value of a wire name (exact, case-sensitive); XENAPI_ON_SOFTREBOOT_BEHAVIOR_UNKNOWN if `s` is not one or is NULL.
+ * The `on_softreboot_behavior` value of a wire name (exact, case-sensitive);
+ * XENAPI_ON_SOFTREBOOT_BEHAVIOR_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -359,14 +383,16 @@ typedef enum xenapi_on_normal_exit {
 } xenapi_on_normal_exit;
 
 /**
- * The wire name of a `on_normal_exit` value (e.g. "destroy"); NULL for XENAPI_ON_NORMAL_EXIT_UNKNOWN or a number out of range.
+ * The wire name of a `on_normal_exit` value (e.g. "destroy"); NULL for
+ * XENAPI_ON_NORMAL_EXIT_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_on_normal_exit_to_string(xenapi_on_normal_exit v);
 
 /**
- * The `on_normal_exit` value of a wire name (exact, case-sensitive); XENAPI_ON_NORMAL_EXIT_UNKNOWN if `s` is not one or is NULL.
+ * The `on_normal_exit` value of a wire name (exact, case-sensitive); XENAPI_ON_NORMAL_EXIT_UNKNOWN
+ * if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -476,14 +502,16 @@ typedef enum xenapi_vm_operations {
 } xenapi_vm_operations;
 
 /**
- * The wire name of a `vm_operations` value (e.g. "snapshot"); NULL for XENAPI_VM_OPERATIONS_UNKNOWN or a number out of range.
+ * The wire name of a `vm_operations` value (e.g. "snapshot"); NULL for XENAPI_VM_OPERATIONS_UNKNOWN
+ * or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vm_operations_to_string(xenapi_vm_operations v);
 
 /**
- * The `vm_operations` value of a wire name (exact, case-sensitive); XENAPI_VM_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
+ * The `vm_operations` value of a wire name (exact, case-sensitive); XENAPI_VM_OPERATIONS_UNKNOWN if
+ * `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -507,14 +535,16 @@ typedef enum xenapi_on_crash_behaviour {
 } xenapi_on_crash_behaviour;
 
 /**
- * The wire name of a `on_crash_behaviour` value (e.g. "destroy"); NULL for XENAPI_ON_CRASH_BEHAVIOUR_UNKNOWN or a number out of range.
+ * The wire name of a `on_crash_behaviour` value (e.g. "destroy"); NULL for
+ * XENAPI_ON_CRASH_BEHAVIOUR_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_on_crash_behaviour_to_string(xenapi_on_crash_behaviour v);
 
 /**
- * The `on_crash_behaviour` value of a wire name (exact, case-sensitive); XENAPI_ON_CRASH_BEHAVIOUR_UNKNOWN if `s` is not one or is NULL.
+ * The `on_crash_behaviour` value of a wire name (exact, case-sensitive);
+ * XENAPI_ON_CRASH_BEHAVIOUR_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -536,14 +566,16 @@ typedef enum xenapi_domain_type {
 } xenapi_domain_type;
 
 /**
- * The wire name of a `domain_type` value (e.g. "hvm"); NULL for XENAPI_DOMAIN_TYPE_UNKNOWN or a number out of range.
+ * The wire name of a `domain_type` value (e.g. "hvm"); NULL for XENAPI_DOMAIN_TYPE_UNKNOWN or a
+ * number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_domain_type_to_string(xenapi_domain_type v);
 
 /**
- * The `domain_type` value of a wire name (exact, case-sensitive); XENAPI_DOMAIN_TYPE_UNKNOWN if `s` is not one or is NULL.
+ * The `domain_type` value of a wire name (exact, case-sensitive); XENAPI_DOMAIN_TYPE_UNKNOWN if `s`
+ * is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -561,14 +593,16 @@ typedef enum xenapi_tristate_type {
 } xenapi_tristate_type;
 
 /**
- * The wire name of a `tristate_type` value (e.g. "yes"); NULL for XENAPI_TRISTATE_TYPE_UNKNOWN or a number out of range.
+ * The wire name of a `tristate_type` value (e.g. "yes"); NULL for XENAPI_TRISTATE_TYPE_UNKNOWN or a
+ * number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_tristate_type_to_string(xenapi_tristate_type v);
 
 /**
- * The `tristate_type` value of a wire name (exact, case-sensitive); XENAPI_TRISTATE_TYPE_UNKNOWN if `s` is not one or is NULL.
+ * The `tristate_type` value of a wire name (exact, case-sensitive); XENAPI_TRISTATE_TYPE_UNKNOWN if
+ * `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -584,14 +618,16 @@ typedef enum xenapi_vmpp_backup_type {
 } xenapi_vmpp_backup_type;
 
 /**
- * The wire name of a `vmpp_backup_type` value (e.g. "snapshot"); NULL for XENAPI_VMPP_BACKUP_TYPE_UNKNOWN or a number out of range.
+ * The wire name of a `vmpp_backup_type` value (e.g. "snapshot"); NULL for
+ * XENAPI_VMPP_BACKUP_TYPE_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vmpp_backup_type_to_string(xenapi_vmpp_backup_type v);
 
 /**
- * The `vmpp_backup_type` value of a wire name (exact, case-sensitive); XENAPI_VMPP_BACKUP_TYPE_UNKNOWN if `s` is not one or is NULL.
+ * The `vmpp_backup_type` value of a wire name (exact, case-sensitive);
+ * XENAPI_VMPP_BACKUP_TYPE_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -609,14 +645,16 @@ typedef enum xenapi_vmpp_backup_frequency {
 } xenapi_vmpp_backup_frequency;
 
 /**
- * The wire name of a `vmpp_backup_frequency` value (e.g. "hourly"); NULL for XENAPI_VMPP_BACKUP_FREQUENCY_UNKNOWN or a number out of range.
+ * The wire name of a `vmpp_backup_frequency` value (e.g. "hourly"); NULL for
+ * XENAPI_VMPP_BACKUP_FREQUENCY_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vmpp_backup_frequency_to_string(xenapi_vmpp_backup_frequency v);
 
 /**
- * The `vmpp_backup_frequency` value of a wire name (exact, case-sensitive); XENAPI_VMPP_BACKUP_FREQUENCY_UNKNOWN if `s` is not one or is NULL.
+ * The `vmpp_backup_frequency` value of a wire name (exact, case-sensitive);
+ * XENAPI_VMPP_BACKUP_FREQUENCY_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -636,14 +674,16 @@ typedef enum xenapi_vmpp_archive_frequency {
 } xenapi_vmpp_archive_frequency;
 
 /**
- * The wire name of a `vmpp_archive_frequency` value (e.g. "never"); NULL for XENAPI_VMPP_ARCHIVE_FREQUENCY_UNKNOWN or a number out of range.
+ * The wire name of a `vmpp_archive_frequency` value (e.g. "never"); NULL for
+ * XENAPI_VMPP_ARCHIVE_FREQUENCY_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vmpp_archive_frequency_to_string(xenapi_vmpp_archive_frequency v);
 
 /**
- * The `vmpp_archive_frequency` value of a wire name (exact, case-sensitive); XENAPI_VMPP_ARCHIVE_FREQUENCY_UNKNOWN if `s` is not one or is NULL.
+ * The `vmpp_archive_frequency` value of a wire name (exact, case-sensitive);
+ * XENAPI_VMPP_ARCHIVE_FREQUENCY_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -661,14 +701,16 @@ typedef enum xenapi_vmpp_archive_target_type {
 } xenapi_vmpp_archive_target_type;
 
 /**
- * The wire name of a `vmpp_archive_target_type` value (e.g. "none"); NULL for XENAPI_VMPP_ARCHIVE_TARGET_TYPE_UNKNOWN or a number out of range.
+ * The wire name of a `vmpp_archive_target_type` value (e.g. "none"); NULL for
+ * XENAPI_VMPP_ARCHIVE_TARGET_TYPE_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vmpp_archive_target_type_to_string(xenapi_vmpp_archive_target_type v);
 
 /**
- * The `vmpp_archive_target_type` value of a wire name (exact, case-sensitive); XENAPI_VMPP_ARCHIVE_TARGET_TYPE_UNKNOWN if `s` is not one or is NULL.
+ * The `vmpp_archive_target_type` value of a wire name (exact, case-sensitive);
+ * XENAPI_VMPP_ARCHIVE_TARGET_TYPE_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -686,14 +728,16 @@ typedef enum xenapi_vmss_frequency {
 } xenapi_vmss_frequency;
 
 /**
- * The wire name of a `vmss_frequency` value (e.g. "hourly"); NULL for XENAPI_VMSS_FREQUENCY_UNKNOWN or a number out of range.
+ * The wire name of a `vmss_frequency` value (e.g. "hourly"); NULL for XENAPI_VMSS_FREQUENCY_UNKNOWN
+ * or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vmss_frequency_to_string(xenapi_vmss_frequency v);
 
 /**
- * The `vmss_frequency` value of a wire name (exact, case-sensitive); XENAPI_VMSS_FREQUENCY_UNKNOWN if `s` is not one or is NULL.
+ * The `vmss_frequency` value of a wire name (exact, case-sensitive); XENAPI_VMSS_FREQUENCY_UNKNOWN
+ * if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -711,14 +755,16 @@ typedef enum xenapi_vmss_type {
 } xenapi_vmss_type;
 
 /**
- * The wire name of a `vmss_type` value (e.g. "snapshot"); NULL for XENAPI_VMSS_TYPE_UNKNOWN or a number out of range.
+ * The wire name of a `vmss_type` value (e.g. "snapshot"); NULL for XENAPI_VMSS_TYPE_UNKNOWN or a
+ * number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vmss_type_to_string(xenapi_vmss_type v);
 
 /**
- * The `vmss_type` value of a wire name (exact, case-sensitive); XENAPI_VMSS_TYPE_UNKNOWN if `s` is not one or is NULL.
+ * The `vmss_type` value of a wire name (exact, case-sensitive); XENAPI_VMSS_TYPE_UNKNOWN if `s` is
+ * not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -738,14 +784,16 @@ typedef enum xenapi_vm_appliance_operation {
 } xenapi_vm_appliance_operation;
 
 /**
- * The wire name of a `vm_appliance_operation` value (e.g. "start"); NULL for XENAPI_VM_APPLIANCE_OPERATION_UNKNOWN or a number out of range.
+ * The wire name of a `vm_appliance_operation` value (e.g. "start"); NULL for
+ * XENAPI_VM_APPLIANCE_OPERATION_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vm_appliance_operation_to_string(xenapi_vm_appliance_operation v);
 
 /**
- * The `vm_appliance_operation` value of a wire name (exact, case-sensitive); XENAPI_VM_APPLIANCE_OPERATION_UNKNOWN if `s` is not one or is NULL.
+ * The `vm_appliance_operation` value of a wire name (exact, case-sensitive);
+ * XENAPI_VM_APPLIANCE_OPERATION_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -777,14 +825,16 @@ typedef enum xenapi_host_allowed_operations {
 } xenapi_host_allowed_operations;
 
 /**
- * The wire name of a `host_allowed_operations` value (e.g. "provision"); NULL for XENAPI_HOST_ALLOWED_OPERATIONS_UNKNOWN or a number out of range.
+ * The wire name of a `host_allowed_operations` value (e.g. "provision"); NULL for
+ * XENAPI_HOST_ALLOWED_OPERATIONS_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_host_allowed_operations_to_string(xenapi_host_allowed_operations v);
 
 /**
- * The `host_allowed_operations` value of a wire name (exact, case-sensitive); XENAPI_HOST_ALLOWED_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
+ * The `host_allowed_operations` value of a wire name (exact, case-sensitive);
+ * XENAPI_HOST_ALLOWED_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -802,14 +852,16 @@ typedef enum xenapi_latest_synced_updates_applied_state {
 } xenapi_latest_synced_updates_applied_state;
 
 /**
- * The wire name of a `latest_synced_updates_applied_state` value (e.g. "yes"); NULL for XENAPI_LATEST_SYNCED_UPDATES_APPLIED_STATE_UNKNOWN or a number out of range.
+ * The wire name of a `latest_synced_updates_applied_state` value (e.g. "yes"); NULL for
+ * XENAPI_LATEST_SYNCED_UPDATES_APPLIED_STATE_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_latest_synced_updates_applied_state_to_string(xenapi_latest_synced_updates_applied_state v);
 
 /**
- * The `latest_synced_updates_applied_state` value of a wire name (exact, case-sensitive); XENAPI_LATEST_SYNCED_UPDATES_APPLIED_STATE_UNKNOWN if `s` is not one or is NULL.
+ * The `latest_synced_updates_applied_state` value of a wire name (exact, case-sensitive);
+ * XENAPI_LATEST_SYNCED_UPDATES_APPLIED_STATE_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -829,14 +881,16 @@ typedef enum xenapi_host_display {
 } xenapi_host_display;
 
 /**
- * The wire name of a `host_display` value (e.g. "enabled"); NULL for XENAPI_HOST_DISPLAY_UNKNOWN or a number out of range.
+ * The wire name of a `host_display` value (e.g. "enabled"); NULL for XENAPI_HOST_DISPLAY_UNKNOWN or
+ * a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_host_display_to_string(xenapi_host_display v);
 
 /**
- * The `host_display` value of a wire name (exact, case-sensitive); XENAPI_HOST_DISPLAY_UNKNOWN if `s` is not one or is NULL.
+ * The `host_display` value of a wire name (exact, case-sensitive); XENAPI_HOST_DISPLAY_UNKNOWN if
+ * `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -854,14 +908,16 @@ typedef enum xenapi_host_sched_gran {
 } xenapi_host_sched_gran;
 
 /**
- * The wire name of a `host_sched_gran` value (e.g. "core"); NULL for XENAPI_HOST_SCHED_GRAN_UNKNOWN or a number out of range.
+ * The wire name of a `host_sched_gran` value (e.g. "core"); NULL for XENAPI_HOST_SCHED_GRAN_UNKNOWN
+ * or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_host_sched_gran_to_string(xenapi_host_sched_gran v);
 
 /**
- * The `host_sched_gran` value of a wire name (exact, case-sensitive); XENAPI_HOST_SCHED_GRAN_UNKNOWN if `s` is not one or is NULL.
+ * The `host_sched_gran` value of a wire name (exact, case-sensitive);
+ * XENAPI_HOST_SCHED_GRAN_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -879,14 +935,16 @@ typedef enum xenapi_host_numa_affinity_policy {
 } xenapi_host_numa_affinity_policy;
 
 /**
- * The wire name of a `host_numa_affinity_policy` value (e.g. "any"); NULL for XENAPI_HOST_NUMA_AFFINITY_POLICY_UNKNOWN or a number out of range.
+ * The wire name of a `host_numa_affinity_policy` value (e.g. "any"); NULL for
+ * XENAPI_HOST_NUMA_AFFINITY_POLICY_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_host_numa_affinity_policy_to_string(xenapi_host_numa_affinity_policy v);
 
 /**
- * The `host_numa_affinity_policy` value of a wire name (exact, case-sensitive); XENAPI_HOST_NUMA_AFFINITY_POLICY_UNKNOWN if `s` is not one or is NULL.
+ * The `host_numa_affinity_policy` value of a wire name (exact, case-sensitive);
+ * XENAPI_HOST_NUMA_AFFINITY_POLICY_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -900,14 +958,16 @@ typedef enum xenapi_network_operations {
 } xenapi_network_operations;
 
 /**
- * The wire name of a `network_operations` value (e.g. "attaching"); NULL for XENAPI_NETWORK_OPERATIONS_UNKNOWN or a number out of range.
+ * The wire name of a `network_operations` value (e.g. "attaching"); NULL for
+ * XENAPI_NETWORK_OPERATIONS_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_network_operations_to_string(xenapi_network_operations v);
 
 /**
- * The `network_operations` value of a wire name (exact, case-sensitive); XENAPI_NETWORK_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
+ * The `network_operations` value of a wire name (exact, case-sensitive);
+ * XENAPI_NETWORK_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -923,14 +983,16 @@ typedef enum xenapi_network_default_locking_mode {
 } xenapi_network_default_locking_mode;
 
 /**
- * The wire name of a `network_default_locking_mode` value (e.g. "unlocked"); NULL for XENAPI_NETWORK_DEFAULT_LOCKING_MODE_UNKNOWN or a number out of range.
+ * The wire name of a `network_default_locking_mode` value (e.g. "unlocked"); NULL for
+ * XENAPI_NETWORK_DEFAULT_LOCKING_MODE_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_network_default_locking_mode_to_string(xenapi_network_default_locking_mode v);
 
 /**
- * The `network_default_locking_mode` value of a wire name (exact, case-sensitive); XENAPI_NETWORK_DEFAULT_LOCKING_MODE_UNKNOWN if `s` is not one or is NULL.
+ * The `network_default_locking_mode` value of a wire name (exact, case-sensitive);
+ * XENAPI_NETWORK_DEFAULT_LOCKING_MODE_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -946,14 +1008,16 @@ typedef enum xenapi_network_purpose {
 } xenapi_network_purpose;
 
 /**
- * The wire name of a `network_purpose` value (e.g. "nbd"); NULL for XENAPI_NETWORK_PURPOSE_UNKNOWN or a number out of range.
+ * The wire name of a `network_purpose` value (e.g. "nbd"); NULL for XENAPI_NETWORK_PURPOSE_UNKNOWN
+ * or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_network_purpose_to_string(xenapi_network_purpose v);
 
 /**
- * The `network_purpose` value of a wire name (exact, case-sensitive); XENAPI_NETWORK_PURPOSE_UNKNOWN if `s` is not one or is NULL.
+ * The `network_purpose` value of a wire name (exact, case-sensitive);
+ * XENAPI_NETWORK_PURPOSE_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -971,14 +1035,16 @@ typedef enum xenapi_vif_operations {
 } xenapi_vif_operations;
 
 /**
- * The wire name of a `vif_operations` value (e.g. "attach"); NULL for XENAPI_VIF_OPERATIONS_UNKNOWN or a number out of range.
+ * The wire name of a `vif_operations` value (e.g. "attach"); NULL for XENAPI_VIF_OPERATIONS_UNKNOWN
+ * or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vif_operations_to_string(xenapi_vif_operations v);
 
 /**
- * The `vif_operations` value of a wire name (exact, case-sensitive); XENAPI_VIF_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
+ * The `vif_operations` value of a wire name (exact, case-sensitive); XENAPI_VIF_OPERATIONS_UNKNOWN
+ * if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -998,14 +1064,16 @@ typedef enum xenapi_vif_locking_mode {
 } xenapi_vif_locking_mode;
 
 /**
- * The wire name of a `vif_locking_mode` value (e.g. "network_default"); NULL for XENAPI_VIF_LOCKING_MODE_UNKNOWN or a number out of range.
+ * The wire name of a `vif_locking_mode` value (e.g. "network_default"); NULL for
+ * XENAPI_VIF_LOCKING_MODE_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vif_locking_mode_to_string(xenapi_vif_locking_mode v);
 
 /**
- * The `vif_locking_mode` value of a wire name (exact, case-sensitive); XENAPI_VIF_LOCKING_MODE_UNKNOWN if `s` is not one or is NULL.
+ * The `vif_locking_mode` value of a wire name (exact, case-sensitive);
+ * XENAPI_VIF_LOCKING_MODE_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1021,14 +1089,16 @@ typedef enum xenapi_vif_ipv4_configuration_mode {
 } xenapi_vif_ipv4_configuration_mode;
 
 /**
- * The wire name of a `vif_ipv4_configuration_mode` value (e.g. "None"); NULL for XENAPI_VIF_IPV4_CONFIGURATION_MODE_UNKNOWN or a number out of range.
+ * The wire name of a `vif_ipv4_configuration_mode` value (e.g. "None"); NULL for
+ * XENAPI_VIF_IPV4_CONFIGURATION_MODE_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vif_ipv4_configuration_mode_to_string(xenapi_vif_ipv4_configuration_mode v);
 
 /**
- * The `vif_ipv4_configuration_mode` value of a wire name (exact, case-sensitive); XENAPI_VIF_IPV4_CONFIGURATION_MODE_UNKNOWN if `s` is not one or is NULL.
+ * The `vif_ipv4_configuration_mode` value of a wire name (exact, case-sensitive);
+ * XENAPI_VIF_IPV4_CONFIGURATION_MODE_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1044,14 +1114,16 @@ typedef enum xenapi_vif_ipv6_configuration_mode {
 } xenapi_vif_ipv6_configuration_mode;
 
 /**
- * The wire name of a `vif_ipv6_configuration_mode` value (e.g. "None"); NULL for XENAPI_VIF_IPV6_CONFIGURATION_MODE_UNKNOWN or a number out of range.
+ * The wire name of a `vif_ipv6_configuration_mode` value (e.g. "None"); NULL for
+ * XENAPI_VIF_IPV6_CONFIGURATION_MODE_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vif_ipv6_configuration_mode_to_string(xenapi_vif_ipv6_configuration_mode v);
 
 /**
- * The `vif_ipv6_configuration_mode` value of a wire name (exact, case-sensitive); XENAPI_VIF_IPV6_CONFIGURATION_MODE_UNKNOWN if `s` is not one or is NULL.
+ * The `vif_ipv6_configuration_mode` value of a wire name (exact, case-sensitive);
+ * XENAPI_VIF_IPV6_CONFIGURATION_MODE_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1069,14 +1141,16 @@ typedef enum xenapi_pif_igmp_status {
 } xenapi_pif_igmp_status;
 
 /**
- * The wire name of a `pif_igmp_status` value (e.g. "enabled"); NULL for XENAPI_PIF_IGMP_STATUS_UNKNOWN or a number out of range.
+ * The wire name of a `pif_igmp_status` value (e.g. "enabled"); NULL for
+ * XENAPI_PIF_IGMP_STATUS_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_pif_igmp_status_to_string(xenapi_pif_igmp_status v);
 
 /**
- * The `pif_igmp_status` value of a wire name (exact, case-sensitive); XENAPI_PIF_IGMP_STATUS_UNKNOWN if `s` is not one or is NULL.
+ * The `pif_igmp_status` value of a wire name (exact, case-sensitive);
+ * XENAPI_PIF_IGMP_STATUS_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1094,14 +1168,16 @@ typedef enum xenapi_ip_configuration_mode {
 } xenapi_ip_configuration_mode;
 
 /**
- * The wire name of a `ip_configuration_mode` value (e.g. "None"); NULL for XENAPI_IP_CONFIGURATION_MODE_UNKNOWN or a number out of range.
+ * The wire name of a `ip_configuration_mode` value (e.g. "None"); NULL for
+ * XENAPI_IP_CONFIGURATION_MODE_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_ip_configuration_mode_to_string(xenapi_ip_configuration_mode v);
 
 /**
- * The `ip_configuration_mode` value of a wire name (exact, case-sensitive); XENAPI_IP_CONFIGURATION_MODE_UNKNOWN if `s` is not one or is NULL.
+ * The `ip_configuration_mode` value of a wire name (exact, case-sensitive);
+ * XENAPI_IP_CONFIGURATION_MODE_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1121,14 +1197,16 @@ typedef enum xenapi_ipv6_configuration_mode {
 } xenapi_ipv6_configuration_mode;
 
 /**
- * The wire name of a `ipv6_configuration_mode` value (e.g. "None"); NULL for XENAPI_IPV6_CONFIGURATION_MODE_UNKNOWN or a number out of range.
+ * The wire name of a `ipv6_configuration_mode` value (e.g. "None"); NULL for
+ * XENAPI_IPV6_CONFIGURATION_MODE_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_ipv6_configuration_mode_to_string(xenapi_ipv6_configuration_mode v);
 
 /**
- * The `ipv6_configuration_mode` value of a wire name (exact, case-sensitive); XENAPI_IPV6_CONFIGURATION_MODE_UNKNOWN if `s` is not one or is NULL.
+ * The `ipv6_configuration_mode` value of a wire name (exact, case-sensitive);
+ * XENAPI_IPV6_CONFIGURATION_MODE_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1144,14 +1222,16 @@ typedef enum xenapi_primary_address_type {
 } xenapi_primary_address_type;
 
 /**
- * The wire name of a `primary_address_type` value (e.g. "IPv4"); NULL for XENAPI_PRIMARY_ADDRESS_TYPE_UNKNOWN or a number out of range.
+ * The wire name of a `primary_address_type` value (e.g. "IPv4"); NULL for
+ * XENAPI_PRIMARY_ADDRESS_TYPE_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_primary_address_type_to_string(xenapi_primary_address_type v);
 
 /**
- * The `primary_address_type` value of a wire name (exact, case-sensitive); XENAPI_PRIMARY_ADDRESS_TYPE_UNKNOWN if `s` is not one or is NULL.
+ * The `primary_address_type` value of a wire name (exact, case-sensitive);
+ * XENAPI_PRIMARY_ADDRESS_TYPE_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1169,14 +1249,16 @@ typedef enum xenapi_bond_mode {
 } xenapi_bond_mode;
 
 /**
- * The wire name of a `bond_mode` value (e.g. "balance-slb"); NULL for XENAPI_BOND_MODE_UNKNOWN or a number out of range.
+ * The wire name of a `bond_mode` value (e.g. "balance-slb"); NULL for XENAPI_BOND_MODE_UNKNOWN or a
+ * number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_bond_mode_to_string(xenapi_bond_mode v);
 
 /**
- * The `bond_mode` value of a wire name (exact, case-sensitive); XENAPI_BOND_MODE_UNKNOWN if `s` is not one or is NULL.
+ * The `bond_mode` value of a wire name (exact, case-sensitive); XENAPI_BOND_MODE_UNKNOWN if `s` is
+ * not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1228,14 +1310,16 @@ typedef enum xenapi_storage_operations {
 } xenapi_storage_operations;
 
 /**
- * The wire name of a `storage_operations` value (e.g. "scan"); NULL for XENAPI_STORAGE_OPERATIONS_UNKNOWN or a number out of range.
+ * The wire name of a `storage_operations` value (e.g. "scan"); NULL for
+ * XENAPI_STORAGE_OPERATIONS_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_storage_operations_to_string(xenapi_storage_operations v);
 
 /**
- * The `storage_operations` value of a wire name (exact, case-sensitive); XENAPI_STORAGE_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
+ * The `storage_operations` value of a wire name (exact, case-sensitive);
+ * XENAPI_STORAGE_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1251,14 +1335,16 @@ typedef enum xenapi_sr_health {
 } xenapi_sr_health;
 
 /**
- * The wire name of a `sr_health` value (e.g. "healthy"); NULL for XENAPI_SR_HEALTH_UNKNOWN or a number out of range.
+ * The wire name of a `sr_health` value (e.g. "healthy"); NULL for XENAPI_SR_HEALTH_UNKNOWN or a
+ * number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_sr_health_to_string(xenapi_sr_health v);
 
 /**
- * The `sr_health` value of a wire name (exact, case-sensitive); XENAPI_SR_HEALTH_UNKNOWN if `s` is not one or is NULL.
+ * The `sr_health` value of a wire name (exact, case-sensitive); XENAPI_SR_HEALTH_UNKNOWN if `s` is
+ * not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1304,14 +1390,16 @@ typedef enum xenapi_vdi_operations {
 } xenapi_vdi_operations;
 
 /**
- * The wire name of a `vdi_operations` value (e.g. "clone"); NULL for XENAPI_VDI_OPERATIONS_UNKNOWN or a number out of range.
+ * The wire name of a `vdi_operations` value (e.g. "clone"); NULL for XENAPI_VDI_OPERATIONS_UNKNOWN
+ * or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vdi_operations_to_string(xenapi_vdi_operations v);
 
 /**
- * The `vdi_operations` value of a wire name (exact, case-sensitive); XENAPI_VDI_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
+ * The `vdi_operations` value of a wire name (exact, case-sensitive); XENAPI_VDI_OPERATIONS_UNKNOWN
+ * if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1345,14 +1433,16 @@ typedef enum xenapi_vdi_type {
 } xenapi_vdi_type;
 
 /**
- * The wire name of a `vdi_type` value (e.g. "system"); NULL for XENAPI_VDI_TYPE_UNKNOWN or a number out of range.
+ * The wire name of a `vdi_type` value (e.g. "system"); NULL for XENAPI_VDI_TYPE_UNKNOWN or a number
+ * out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vdi_type_to_string(xenapi_vdi_type v);
 
 /**
- * The `vdi_type` value of a wire name (exact, case-sensitive); XENAPI_VDI_TYPE_UNKNOWN if `s` is not one or is NULL.
+ * The `vdi_type` value of a wire name (exact, case-sensitive); XENAPI_VDI_TYPE_UNKNOWN if `s` is
+ * not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1368,14 +1458,16 @@ typedef enum xenapi_on_boot {
 } xenapi_on_boot;
 
 /**
- * The wire name of a `on_boot` value (e.g. "reset"); NULL for XENAPI_ON_BOOT_UNKNOWN or a number out of range.
+ * The wire name of a `on_boot` value (e.g. "reset"); NULL for XENAPI_ON_BOOT_UNKNOWN or a number
+ * out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_on_boot_to_string(xenapi_on_boot v);
 
 /**
- * The `on_boot` value of a wire name (exact, case-sensitive); XENAPI_ON_BOOT_UNKNOWN if `s` is not one or is NULL.
+ * The `on_boot` value of a wire name (exact, case-sensitive); XENAPI_ON_BOOT_UNKNOWN if `s` is not
+ * one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1403,14 +1495,16 @@ typedef enum xenapi_vbd_operations {
 } xenapi_vbd_operations;
 
 /**
- * The wire name of a `vbd_operations` value (e.g. "attach"); NULL for XENAPI_VBD_OPERATIONS_UNKNOWN or a number out of range.
+ * The wire name of a `vbd_operations` value (e.g. "attach"); NULL for XENAPI_VBD_OPERATIONS_UNKNOWN
+ * or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vbd_operations_to_string(xenapi_vbd_operations v);
 
 /**
- * The `vbd_operations` value of a wire name (exact, case-sensitive); XENAPI_VBD_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
+ * The `vbd_operations` value of a wire name (exact, case-sensitive); XENAPI_VBD_OPERATIONS_UNKNOWN
+ * if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1428,14 +1522,16 @@ typedef enum xenapi_vbd_type {
 } xenapi_vbd_type;
 
 /**
- * The wire name of a `vbd_type` value (e.g. "CD"); NULL for XENAPI_VBD_TYPE_UNKNOWN or a number out of range.
+ * The wire name of a `vbd_type` value (e.g. "CD"); NULL for XENAPI_VBD_TYPE_UNKNOWN or a number out
+ * of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vbd_type_to_string(xenapi_vbd_type v);
 
 /**
- * The `vbd_type` value of a wire name (exact, case-sensitive); XENAPI_VBD_TYPE_UNKNOWN if `s` is not one or is NULL.
+ * The `vbd_type` value of a wire name (exact, case-sensitive); XENAPI_VBD_TYPE_UNKNOWN if `s` is
+ * not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1451,14 +1547,16 @@ typedef enum xenapi_vbd_mode {
 } xenapi_vbd_mode;
 
 /**
- * The wire name of a `vbd_mode` value (e.g. "RO"); NULL for XENAPI_VBD_MODE_UNKNOWN or a number out of range.
+ * The wire name of a `vbd_mode` value (e.g. "RO"); NULL for XENAPI_VBD_MODE_UNKNOWN or a number out
+ * of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vbd_mode_to_string(xenapi_vbd_mode v);
 
 /**
- * The `vbd_mode` value of a wire name (exact, case-sensitive); XENAPI_VBD_MODE_UNKNOWN if `s` is not one or is NULL.
+ * The `vbd_mode` value of a wire name (exact, case-sensitive); XENAPI_VBD_MODE_UNKNOWN if `s` is
+ * not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1472,14 +1570,16 @@ typedef enum xenapi_vtpm_operations {
 } xenapi_vtpm_operations;
 
 /**
- * The wire name of a `vtpm_operations` value (e.g. "destroy"); NULL for XENAPI_VTPM_OPERATIONS_UNKNOWN or a number out of range.
+ * The wire name of a `vtpm_operations` value (e.g. "destroy"); NULL for
+ * XENAPI_VTPM_OPERATIONS_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vtpm_operations_to_string(xenapi_vtpm_operations v);
 
 /**
- * The `vtpm_operations` value of a wire name (exact, case-sensitive); XENAPI_VTPM_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
+ * The `vtpm_operations` value of a wire name (exact, case-sensitive);
+ * XENAPI_VTPM_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1493,14 +1593,16 @@ typedef enum xenapi_persistence_backend {
 } xenapi_persistence_backend;
 
 /**
- * The wire name of a `persistence_backend` value (e.g. "xapi"); NULL for XENAPI_PERSISTENCE_BACKEND_UNKNOWN or a number out of range.
+ * The wire name of a `persistence_backend` value (e.g. "xapi"); NULL for
+ * XENAPI_PERSISTENCE_BACKEND_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_persistence_backend_to_string(xenapi_persistence_backend v);
 
 /**
- * The `persistence_backend` value of a wire name (exact, case-sensitive); XENAPI_PERSISTENCE_BACKEND_UNKNOWN if `s` is not one or is NULL.
+ * The `persistence_backend` value of a wire name (exact, case-sensitive);
+ * XENAPI_PERSISTENCE_BACKEND_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1518,14 +1620,16 @@ typedef enum xenapi_console_protocol {
 } xenapi_console_protocol;
 
 /**
- * The wire name of a `console_protocol` value (e.g. "vt100"); NULL for XENAPI_CONSOLE_PROTOCOL_UNKNOWN or a number out of range.
+ * The wire name of a `console_protocol` value (e.g. "vt100"); NULL for
+ * XENAPI_CONSOLE_PROTOCOL_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_console_protocol_to_string(xenapi_console_protocol v);
 
 /**
- * The `console_protocol` value of a wire name (exact, case-sensitive); XENAPI_CONSOLE_PROTOCOL_UNKNOWN if `s` is not one or is NULL.
+ * The `console_protocol` value of a wire name (exact, case-sensitive);
+ * XENAPI_CONSOLE_PROTOCOL_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1562,7 +1666,8 @@ typedef enum xenapi_cls {
 const char *xenapi_cls_to_string(xenapi_cls v);
 
 /**
- * The `cls` value of a wire name (exact, case-sensitive); XENAPI_CLS_UNKNOWN if `s` is not one or is NULL.
+ * The `cls` value of a wire name (exact, case-sensitive); XENAPI_CLS_UNKNOWN if `s` is not one or
+ * is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1578,14 +1683,16 @@ typedef enum xenapi_tunnel_protocol {
 } xenapi_tunnel_protocol;
 
 /**
- * The wire name of a `tunnel_protocol` value (e.g. "gre"); NULL for XENAPI_TUNNEL_PROTOCOL_UNKNOWN or a number out of range.
+ * The wire name of a `tunnel_protocol` value (e.g. "gre"); NULL for XENAPI_TUNNEL_PROTOCOL_UNKNOWN
+ * or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_tunnel_protocol_to_string(xenapi_tunnel_protocol v);
 
 /**
- * The `tunnel_protocol` value of a wire name (exact, case-sensitive); XENAPI_TUNNEL_PROTOCOL_UNKNOWN if `s` is not one or is NULL.
+ * The `tunnel_protocol` value of a wire name (exact, case-sensitive);
+ * XENAPI_TUNNEL_PROTOCOL_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1605,14 +1712,16 @@ typedef enum xenapi_sriov_configuration_mode {
 } xenapi_sriov_configuration_mode;
 
 /**
- * The wire name of a `sriov_configuration_mode` value (e.g. "sysfs"); NULL for XENAPI_SRIOV_CONFIGURATION_MODE_UNKNOWN or a number out of range.
+ * The wire name of a `sriov_configuration_mode` value (e.g. "sysfs"); NULL for
+ * XENAPI_SRIOV_CONFIGURATION_MODE_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_sriov_configuration_mode_to_string(xenapi_sriov_configuration_mode v);
 
 /**
- * The `sriov_configuration_mode` value of a wire name (exact, case-sensitive); XENAPI_SRIOV_CONFIGURATION_MODE_UNKNOWN if `s` is not one or is NULL.
+ * The `sriov_configuration_mode` value of a wire name (exact, case-sensitive);
+ * XENAPI_SRIOV_CONFIGURATION_MODE_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1632,14 +1741,16 @@ typedef enum xenapi_pgpu_dom0_access {
 } xenapi_pgpu_dom0_access;
 
 /**
- * The wire name of a `pgpu_dom0_access` value (e.g. "enabled"); NULL for XENAPI_PGPU_DOM0_ACCESS_UNKNOWN or a number out of range.
+ * The wire name of a `pgpu_dom0_access` value (e.g. "enabled"); NULL for
+ * XENAPI_PGPU_DOM0_ACCESS_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_pgpu_dom0_access_to_string(xenapi_pgpu_dom0_access v);
 
 /**
- * The `pgpu_dom0_access` value of a wire name (exact, case-sensitive); XENAPI_PGPU_DOM0_ACCESS_UNKNOWN if `s` is not one or is NULL.
+ * The `pgpu_dom0_access` value of a wire name (exact, case-sensitive);
+ * XENAPI_PGPU_DOM0_ACCESS_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1655,14 +1766,16 @@ typedef enum xenapi_allocation_algorithm {
 } xenapi_allocation_algorithm;
 
 /**
- * The wire name of a `allocation_algorithm` value (e.g. "breadth_first"); NULL for XENAPI_ALLOCATION_ALGORITHM_UNKNOWN or a number out of range.
+ * The wire name of a `allocation_algorithm` value (e.g. "breadth_first"); NULL for
+ * XENAPI_ALLOCATION_ALGORITHM_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_allocation_algorithm_to_string(xenapi_allocation_algorithm v);
 
 /**
- * The `allocation_algorithm` value of a wire name (exact, case-sensitive); XENAPI_ALLOCATION_ALGORITHM_UNKNOWN if `s` is not one or is NULL.
+ * The `allocation_algorithm` value of a wire name (exact, case-sensitive);
+ * XENAPI_ALLOCATION_ALGORITHM_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1684,14 +1797,16 @@ typedef enum xenapi_vgpu_type_implementation {
 } xenapi_vgpu_type_implementation;
 
 /**
- * The wire name of a `vgpu_type_implementation` value (e.g. "passthrough"); NULL for XENAPI_VGPU_TYPE_IMPLEMENTATION_UNKNOWN or a number out of range.
+ * The wire name of a `vgpu_type_implementation` value (e.g. "passthrough"); NULL for
+ * XENAPI_VGPU_TYPE_IMPLEMENTATION_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vgpu_type_implementation_to_string(xenapi_vgpu_type_implementation v);
 
 /**
- * The `vgpu_type_implementation` value of a wire name (exact, case-sensitive); XENAPI_VGPU_TYPE_IMPLEMENTATION_UNKNOWN if `s` is not one or is NULL.
+ * The `vgpu_type_implementation` value of a wire name (exact, case-sensitive);
+ * XENAPI_VGPU_TYPE_IMPLEMENTATION_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1713,14 +1828,16 @@ typedef enum xenapi_pvs_proxy_status {
 } xenapi_pvs_proxy_status;
 
 /**
- * The wire name of a `pvs_proxy_status` value (e.g. "stopped"); NULL for XENAPI_PVS_PROXY_STATUS_UNKNOWN or a number out of range.
+ * The wire name of a `pvs_proxy_status` value (e.g. "stopped"); NULL for
+ * XENAPI_PVS_PROXY_STATUS_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_pvs_proxy_status_to_string(xenapi_pvs_proxy_status v);
 
 /**
- * The `pvs_proxy_status` value of a wire name (exact, case-sensitive); XENAPI_PVS_PROXY_STATUS_UNKNOWN if `s` is not one or is NULL.
+ * The `pvs_proxy_status` value of a wire name (exact, case-sensitive);
+ * XENAPI_PVS_PROXY_STATUS_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1736,14 +1853,16 @@ typedef enum xenapi_sdn_controller_protocol {
 } xenapi_sdn_controller_protocol;
 
 /**
- * The wire name of a `sdn_controller_protocol` value (e.g. "ssl"); NULL for XENAPI_SDN_CONTROLLER_PROTOCOL_UNKNOWN or a number out of range.
+ * The wire name of a `sdn_controller_protocol` value (e.g. "ssl"); NULL for
+ * XENAPI_SDN_CONTROLLER_PROTOCOL_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_sdn_controller_protocol_to_string(xenapi_sdn_controller_protocol v);
 
 /**
- * The `sdn_controller_protocol` value of a wire name (exact, case-sensitive); XENAPI_SDN_CONTROLLER_PROTOCOL_UNKNOWN if `s` is not one or is NULL.
+ * The `sdn_controller_protocol` value of a wire name (exact, case-sensitive);
+ * XENAPI_SDN_CONTROLLER_PROTOCOL_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1761,14 +1880,16 @@ typedef enum xenapi_vusb_operations {
 } xenapi_vusb_operations;
 
 /**
- * The wire name of a `vusb_operations` value (e.g. "attach"); NULL for XENAPI_VUSB_OPERATIONS_UNKNOWN or a number out of range.
+ * The wire name of a `vusb_operations` value (e.g. "attach"); NULL for
+ * XENAPI_VUSB_OPERATIONS_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_vusb_operations_to_string(xenapi_vusb_operations v);
 
 /**
- * The `vusb_operations` value of a wire name (exact, case-sensitive); XENAPI_VUSB_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
+ * The `vusb_operations` value of a wire name (exact, case-sensitive);
+ * XENAPI_VUSB_OPERATIONS_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1790,14 +1911,16 @@ typedef enum xenapi_cluster_operation {
 } xenapi_cluster_operation;
 
 /**
- * The wire name of a `cluster_operation` value (e.g. "add"); NULL for XENAPI_CLUSTER_OPERATION_UNKNOWN or a number out of range.
+ * The wire name of a `cluster_operation` value (e.g. "add"); NULL for
+ * XENAPI_CLUSTER_OPERATION_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_cluster_operation_to_string(xenapi_cluster_operation v);
 
 /**
- * The `cluster_operation` value of a wire name (exact, case-sensitive); XENAPI_CLUSTER_OPERATION_UNKNOWN if `s` is not one or is NULL.
+ * The `cluster_operation` value of a wire name (exact, case-sensitive);
+ * XENAPI_CLUSTER_OPERATION_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1815,14 +1938,16 @@ typedef enum xenapi_cluster_host_operation {
 } xenapi_cluster_host_operation;
 
 /**
- * The wire name of a `cluster_host_operation` value (e.g. "enable"); NULL for XENAPI_CLUSTER_HOST_OPERATION_UNKNOWN or a number out of range.
+ * The wire name of a `cluster_host_operation` value (e.g. "enable"); NULL for
+ * XENAPI_CLUSTER_HOST_OPERATION_UNKNOWN or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_cluster_host_operation_to_string(xenapi_cluster_host_operation v);
 
 /**
- * The `cluster_host_operation` value of a wire name (exact, case-sensitive); XENAPI_CLUSTER_HOST_OPERATION_UNKNOWN if `s` is not one or is NULL.
+ * The `cluster_host_operation` value of a wire name (exact, case-sensitive);
+ * XENAPI_CLUSTER_HOST_OPERATION_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -1840,14 +1965,16 @@ typedef enum xenapi_certificate_type {
 } xenapi_certificate_type;
 
 /**
- * The wire name of a `certificate_type` value (e.g. "ca"); NULL for XENAPI_CERTIFICATE_TYPE_UNKNOWN or a number out of range.
+ * The wire name of a `certificate_type` value (e.g. "ca"); NULL for XENAPI_CERTIFICATE_TYPE_UNKNOWN
+ * or a number out of range.
  *
  * Ownership: the string is static; do not free it.
  */
 const char *xenapi_certificate_type_to_string(xenapi_certificate_type v);
 
 /**
- * The `certificate_type` value of a wire name (exact, case-sensitive); XENAPI_CERTIFICATE_TYPE_UNKNOWN if `s` is not one or is NULL.
+ * The `certificate_type` value of a wire name (exact, case-sensitive);
+ * XENAPI_CERTIFICATE_TYPE_UNKNOWN if `s` is not one or is NULL.
  *
  * Ownership: `s` is borrowed.
  */
@@ -2036,7 +2163,8 @@ typedef struct xenapi_vusb_record_map xenapi_vusb_record_map;
 size_t xenapi_after_apply_guidance_list_len(const xenapi_after_apply_guidance_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum after_apply_guidance; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum after_apply_guidance; UNKNOWN (0) if `index` is out of
+ * range or `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -2057,7 +2185,8 @@ const char *xenapi_after_apply_guidance_list_get_name(const xenapi_after_apply_g
 xenapi_after_apply_guidance_list *xenapi_after_apply_guidance_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -2092,7 +2221,8 @@ const char *xenapi_blob_record_map_key(const xenapi_blob_record_map *map, size_t
 const xenapi_blob_record *xenapi_blob_record_map_value(const xenapi_blob_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2106,7 +2236,8 @@ bool xenapi_blob_record_map_find(const xenapi_blob_record_map *map, const char *
 xenapi_blob_record_map *xenapi_blob_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2141,7 +2272,8 @@ const char *xenapi_bond_record_map_key(const xenapi_bond_record_map *map, size_t
 const xenapi_bond_record *xenapi_bond_record_map_value(const xenapi_bond_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2155,7 +2287,8 @@ bool xenapi_bond_record_map_find(const xenapi_bond_record_map *map, const char *
 xenapi_bond_record_map *xenapi_bond_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2190,7 +2323,8 @@ const char *xenapi_certificate_record_map_key(const xenapi_certificate_record_ma
 const xenapi_certificate_record *xenapi_certificate_record_map_value(const xenapi_certificate_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2204,7 +2338,8 @@ bool xenapi_certificate_record_map_find(const xenapi_certificate_record_map *map
 xenapi_certificate_record_map *xenapi_certificate_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2225,7 +2360,8 @@ void xenapi_certificate_record_map_free(xenapi_certificate_record_map *map);
 size_t xenapi_cluster_host_operation_list_len(const xenapi_cluster_host_operation_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum cluster_host_operation; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum cluster_host_operation; UNKNOWN (0) if `index` is out of
+ * range or `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -2246,7 +2382,8 @@ const char *xenapi_cluster_host_operation_list_get_name(const xenapi_cluster_hos
 xenapi_cluster_host_operation_list *xenapi_cluster_host_operation_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -2281,7 +2418,8 @@ const char *xenapi_cluster_host_record_map_key(const xenapi_cluster_host_record_
 const xenapi_cluster_host_record *xenapi_cluster_host_record_map_value(const xenapi_cluster_host_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2295,7 +2433,8 @@ bool xenapi_cluster_host_record_map_find(const xenapi_cluster_host_record_map *m
 xenapi_cluster_host_record_map *xenapi_cluster_host_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2316,7 +2455,8 @@ void xenapi_cluster_host_record_map_free(xenapi_cluster_host_record_map *map);
 size_t xenapi_cluster_operation_list_len(const xenapi_cluster_operation_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum cluster_operation; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum cluster_operation; UNKNOWN (0) if `index` is out of range
+ * or `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -2337,7 +2477,8 @@ const char *xenapi_cluster_operation_list_get_name(const xenapi_cluster_operatio
 xenapi_cluster_operation_list *xenapi_cluster_operation_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -2372,7 +2513,8 @@ const char *xenapi_cluster_record_map_key(const xenapi_cluster_record_map *map, 
 const xenapi_cluster_record *xenapi_cluster_record_map_value(const xenapi_cluster_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2386,7 +2528,8 @@ bool xenapi_cluster_record_map_find(const xenapi_cluster_record_map *map, const 
 xenapi_cluster_record_map *xenapi_cluster_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2421,7 +2564,8 @@ const char *xenapi_console_record_map_key(const xenapi_console_record_map *map, 
 const xenapi_console_record *xenapi_console_record_map_value(const xenapi_console_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2435,7 +2579,8 @@ bool xenapi_console_record_map_find(const xenapi_console_record_map *map, const 
 xenapi_console_record_map *xenapi_console_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2470,7 +2615,8 @@ const char *xenapi_crashdump_record_map_key(const xenapi_crashdump_record_map *m
 const xenapi_crashdump_record *xenapi_crashdump_record_map_value(const xenapi_crashdump_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2484,7 +2630,8 @@ bool xenapi_crashdump_record_map_find(const xenapi_crashdump_record_map *map, co
 xenapi_crashdump_record_map *xenapi_crashdump_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2505,9 +2652,11 @@ void xenapi_crashdump_record_map_free(xenapi_crashdump_record_map *map);
 size_t xenapi_data_source_record_list_len(const xenapi_data_source_record_list *list);
 
 /**
- * Item `index` (from 0) of a list of data_source record; NULL if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of data_source record; NULL if `index` is out of range or `list`
+ * is NULL.
  *
- * Ownership: `list` is borrowed. The result is borrowed from `list`: valid until it is freed or pushed to.
+ * Ownership: `list` is borrowed. The result is borrowed from `list`: valid until it is freed or
+ * pushed to.
  */
 const xenapi_data_source_record *xenapi_data_source_record_list_get(const xenapi_data_source_record_list *list, size_t index);
 
@@ -2554,7 +2703,8 @@ const char *xenapi_dr_task_record_map_key(const xenapi_dr_task_record_map *map, 
 const xenapi_dr_task_record *xenapi_dr_task_record_map_value(const xenapi_dr_task_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2568,7 +2718,8 @@ bool xenapi_dr_task_record_map_find(const xenapi_dr_task_record_map *map, const 
 xenapi_dr_task_record_map *xenapi_dr_task_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2589,9 +2740,11 @@ void xenapi_dr_task_record_map_free(xenapi_dr_task_record_map *map);
 size_t xenapi_event_record_list_len(const xenapi_event_record_list *list);
 
 /**
- * Item `index` (from 0) of a list of event record; NULL if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of event record; NULL if `index` is out of range or `list` is
+ * NULL.
  *
- * Ownership: `list` is borrowed. The result is borrowed from `list`: valid until it is freed or pushed to.
+ * Ownership: `list` is borrowed. The result is borrowed from `list`: valid until it is freed or
+ * pushed to.
  */
 const xenapi_event_record *xenapi_event_record_list_get(const xenapi_event_record_list *list, size_t index);
 
@@ -2638,7 +2791,8 @@ const char *xenapi_feature_record_map_key(const xenapi_feature_record_map *map, 
 const xenapi_feature_record *xenapi_feature_record_map_value(const xenapi_feature_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2652,7 +2806,8 @@ bool xenapi_feature_record_map_find(const xenapi_feature_record_map *map, const 
 xenapi_feature_record_map *xenapi_feature_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2687,7 +2842,8 @@ const char *xenapi_gpu_group_record_map_key(const xenapi_gpu_group_record_map *m
 const xenapi_gpu_group_record *xenapi_gpu_group_record_map_value(const xenapi_gpu_group_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2701,7 +2857,8 @@ bool xenapi_gpu_group_record_map_find(const xenapi_gpu_group_record_map *map, co
 xenapi_gpu_group_record_map *xenapi_gpu_group_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2722,7 +2879,8 @@ void xenapi_gpu_group_record_map_free(xenapi_gpu_group_record_map *map);
 size_t xenapi_host_allowed_operations_list_len(const xenapi_host_allowed_operations_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum host_allowed_operations; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum host_allowed_operations; UNKNOWN (0) if `index` is out of
+ * range or `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -2743,7 +2901,8 @@ const char *xenapi_host_allowed_operations_list_get_name(const xenapi_host_allow
 xenapi_host_allowed_operations_list *xenapi_host_allowed_operations_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -2778,7 +2937,8 @@ const char *xenapi_host_cpu_record_map_key(const xenapi_host_cpu_record_map *map
 const xenapi_host_cpu_record *xenapi_host_cpu_record_map_value(const xenapi_host_cpu_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2792,7 +2952,8 @@ bool xenapi_host_cpu_record_map_find(const xenapi_host_cpu_record_map *map, cons
 xenapi_host_cpu_record_map *xenapi_host_cpu_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2827,7 +2988,8 @@ const char *xenapi_host_crashdump_record_map_key(const xenapi_host_crashdump_rec
 const xenapi_host_crashdump_record *xenapi_host_crashdump_record_map_value(const xenapi_host_crashdump_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2841,7 +3003,8 @@ bool xenapi_host_crashdump_record_map_find(const xenapi_host_crashdump_record_ma
 xenapi_host_crashdump_record_map *xenapi_host_crashdump_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2876,7 +3039,8 @@ const char *xenapi_host_metrics_record_map_key(const xenapi_host_metrics_record_
 const xenapi_host_metrics_record *xenapi_host_metrics_record_map_value(const xenapi_host_metrics_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2890,7 +3054,8 @@ bool xenapi_host_metrics_record_map_find(const xenapi_host_metrics_record_map *m
 xenapi_host_metrics_record_map *xenapi_host_metrics_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2925,7 +3090,8 @@ const char *xenapi_host_patch_record_map_key(const xenapi_host_patch_record_map 
 const xenapi_host_patch_record *xenapi_host_patch_record_map_value(const xenapi_host_patch_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2939,7 +3105,8 @@ bool xenapi_host_patch_record_map_find(const xenapi_host_patch_record_map *map, 
 xenapi_host_patch_record_map *xenapi_host_patch_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2974,7 +3141,8 @@ const char *xenapi_host_record_map_key(const xenapi_host_record_map *map, size_t
 const xenapi_host_record *xenapi_host_record_map_value(const xenapi_host_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -2988,7 +3156,8 @@ bool xenapi_host_record_map_find(const xenapi_host_record_map *map, const char *
 xenapi_host_record_map *xenapi_host_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3023,7 +3192,8 @@ int64_t xenapi_int64_double_map_key(const xenapi_int64_double_map *map, size_t i
 double xenapi_int64_double_map_value(const xenapi_int64_double_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3037,7 +3207,8 @@ bool xenapi_int64_double_map_find(const xenapi_int64_double_map *map, int64_t ke
 xenapi_int64_double_map *xenapi_int64_double_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3072,7 +3243,8 @@ int64_t xenapi_int64_int64_map_key(const xenapi_int64_int64_map *map, size_t ind
 int64_t xenapi_int64_int64_map_value(const xenapi_int64_int64_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3086,7 +3258,8 @@ bool xenapi_int64_int64_map_find(const xenapi_int64_int64_map *map, int64_t key,
 xenapi_int64_int64_map *xenapi_int64_int64_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3156,7 +3329,8 @@ int64_t xenapi_int64_string_list_map_key(const xenapi_int64_string_list_map *map
 const xenapi_string_list *xenapi_int64_string_list_map_value(const xenapi_int64_string_list_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3170,7 +3344,8 @@ bool xenapi_int64_string_list_map_find(const xenapi_int64_string_list_map *map, 
 xenapi_int64_string_list_map *xenapi_int64_string_list_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3205,7 +3380,8 @@ const char *xenapi_message_record_map_key(const xenapi_message_record_map *map, 
 const xenapi_message_record *xenapi_message_record_map_value(const xenapi_message_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3219,7 +3395,8 @@ bool xenapi_message_record_map_find(const xenapi_message_record_map *map, const 
 xenapi_message_record_map *xenapi_message_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3240,7 +3417,8 @@ void xenapi_message_record_map_free(xenapi_message_record_map *map);
 size_t xenapi_network_operations_list_len(const xenapi_network_operations_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum network_operations; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum network_operations; UNKNOWN (0) if `index` is out of
+ * range or `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -3261,7 +3439,8 @@ const char *xenapi_network_operations_list_get_name(const xenapi_network_operati
 xenapi_network_operations_list *xenapi_network_operations_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -3282,7 +3461,8 @@ void xenapi_network_operations_list_free(xenapi_network_operations_list *list);
 size_t xenapi_network_purpose_list_len(const xenapi_network_purpose_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum network_purpose; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum network_purpose; UNKNOWN (0) if `index` is out of range
+ * or `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -3303,7 +3483,8 @@ const char *xenapi_network_purpose_list_get_name(const xenapi_network_purpose_li
 xenapi_network_purpose_list *xenapi_network_purpose_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -3338,7 +3519,8 @@ const char *xenapi_network_record_map_key(const xenapi_network_record_map *map, 
 const xenapi_network_record *xenapi_network_record_map_value(const xenapi_network_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3352,7 +3534,8 @@ bool xenapi_network_record_map_find(const xenapi_network_record_map *map, const 
 xenapi_network_record_map *xenapi_network_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3387,7 +3570,8 @@ const char *xenapi_network_sriov_record_map_key(const xenapi_network_sriov_recor
 const xenapi_network_sriov_record *xenapi_network_sriov_record_map_value(const xenapi_network_sriov_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3401,7 +3585,8 @@ bool xenapi_network_sriov_record_map_find(const xenapi_network_sriov_record_map 
 xenapi_network_sriov_record_map *xenapi_network_sriov_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3436,7 +3621,8 @@ const char *xenapi_observer_record_map_key(const xenapi_observer_record_map *map
 const xenapi_observer_record *xenapi_observer_record_map_value(const xenapi_observer_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3450,7 +3636,8 @@ bool xenapi_observer_record_map_find(const xenapi_observer_record_map *map, cons
 xenapi_observer_record_map *xenapi_observer_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3485,7 +3672,8 @@ const char *xenapi_pbd_record_map_key(const xenapi_pbd_record_map *map, size_t i
 const xenapi_pbd_record *xenapi_pbd_record_map_value(const xenapi_pbd_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3499,7 +3687,8 @@ bool xenapi_pbd_record_map_find(const xenapi_pbd_record_map *map, const char *ke
 xenapi_pbd_record_map *xenapi_pbd_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3534,7 +3723,8 @@ const char *xenapi_pci_record_map_key(const xenapi_pci_record_map *map, size_t i
 const xenapi_pci_record *xenapi_pci_record_map_value(const xenapi_pci_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3548,7 +3738,8 @@ bool xenapi_pci_record_map_find(const xenapi_pci_record_map *map, const char *ke
 xenapi_pci_record_map *xenapi_pci_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3583,7 +3774,8 @@ const char *xenapi_pgpu_record_map_key(const xenapi_pgpu_record_map *map, size_t
 const xenapi_pgpu_record *xenapi_pgpu_record_map_value(const xenapi_pgpu_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3597,7 +3789,8 @@ bool xenapi_pgpu_record_map_find(const xenapi_pgpu_record_map *map, const char *
 xenapi_pgpu_record_map *xenapi_pgpu_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3632,7 +3825,8 @@ const char *xenapi_pif_metrics_record_map_key(const xenapi_pif_metrics_record_ma
 const xenapi_pif_metrics_record *xenapi_pif_metrics_record_map_value(const xenapi_pif_metrics_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3646,7 +3840,8 @@ bool xenapi_pif_metrics_record_map_find(const xenapi_pif_metrics_record_map *map
 xenapi_pif_metrics_record_map *xenapi_pif_metrics_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3681,7 +3876,8 @@ const char *xenapi_pif_record_map_key(const xenapi_pif_record_map *map, size_t i
 const xenapi_pif_record *xenapi_pif_record_map_value(const xenapi_pif_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3695,7 +3891,8 @@ bool xenapi_pif_record_map_find(const xenapi_pif_record_map *map, const char *ke
 xenapi_pif_record_map *xenapi_pif_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3716,7 +3913,8 @@ void xenapi_pif_record_map_free(xenapi_pif_record_map *map);
 size_t xenapi_pool_allowed_operations_list_len(const xenapi_pool_allowed_operations_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum pool_allowed_operations; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum pool_allowed_operations; UNKNOWN (0) if `index` is out of
+ * range or `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -3737,7 +3935,8 @@ const char *xenapi_pool_allowed_operations_list_get_name(const xenapi_pool_allow
 xenapi_pool_allowed_operations_list *xenapi_pool_allowed_operations_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -3772,7 +3971,8 @@ const char *xenapi_pool_patch_record_map_key(const xenapi_pool_patch_record_map 
 const xenapi_pool_patch_record *xenapi_pool_patch_record_map_value(const xenapi_pool_patch_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3786,7 +3986,8 @@ bool xenapi_pool_patch_record_map_find(const xenapi_pool_patch_record_map *map, 
 xenapi_pool_patch_record_map *xenapi_pool_patch_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3821,7 +4022,8 @@ const char *xenapi_pool_record_map_key(const xenapi_pool_record_map *map, size_t
 const xenapi_pool_record *xenapi_pool_record_map_value(const xenapi_pool_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3835,7 +4037,8 @@ bool xenapi_pool_record_map_find(const xenapi_pool_record_map *map, const char *
 xenapi_pool_record_map *xenapi_pool_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3870,7 +4073,8 @@ const char *xenapi_pool_update_record_map_key(const xenapi_pool_update_record_ma
 const xenapi_pool_update_record *xenapi_pool_update_record_map_value(const xenapi_pool_update_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3884,7 +4088,8 @@ bool xenapi_pool_update_record_map_find(const xenapi_pool_update_record_map *map
 xenapi_pool_update_record_map *xenapi_pool_update_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3905,9 +4110,11 @@ void xenapi_pool_update_record_map_free(xenapi_pool_update_record_map *map);
 size_t xenapi_probe_result_record_list_len(const xenapi_probe_result_record_list *list);
 
 /**
- * Item `index` (from 0) of a list of probe_result record; NULL if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of probe_result record; NULL if `index` is out of range or `list`
+ * is NULL.
  *
- * Ownership: `list` is borrowed. The result is borrowed from `list`: valid until it is freed or pushed to.
+ * Ownership: `list` is borrowed. The result is borrowed from `list`: valid until it is freed or
+ * pushed to.
  */
 const xenapi_probe_result_record *xenapi_probe_result_record_list_get(const xenapi_probe_result_record_list *list, size_t index);
 
@@ -3954,7 +4161,8 @@ const char *xenapi_pusb_record_map_key(const xenapi_pusb_record_map *map, size_t
 const xenapi_pusb_record *xenapi_pusb_record_map_value(const xenapi_pusb_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -3968,7 +4176,8 @@ bool xenapi_pusb_record_map_find(const xenapi_pusb_record_map *map, const char *
 xenapi_pusb_record_map *xenapi_pusb_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4003,7 +4212,8 @@ const char *xenapi_pvs_cache_storage_record_map_key(const xenapi_pvs_cache_stora
 const xenapi_pvs_cache_storage_record *xenapi_pvs_cache_storage_record_map_value(const xenapi_pvs_cache_storage_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4017,7 +4227,8 @@ bool xenapi_pvs_cache_storage_record_map_find(const xenapi_pvs_cache_storage_rec
 xenapi_pvs_cache_storage_record_map *xenapi_pvs_cache_storage_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4052,7 +4263,8 @@ const char *xenapi_pvs_proxy_record_map_key(const xenapi_pvs_proxy_record_map *m
 const xenapi_pvs_proxy_record *xenapi_pvs_proxy_record_map_value(const xenapi_pvs_proxy_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4066,7 +4278,8 @@ bool xenapi_pvs_proxy_record_map_find(const xenapi_pvs_proxy_record_map *map, co
 xenapi_pvs_proxy_record_map *xenapi_pvs_proxy_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4101,7 +4314,8 @@ const char *xenapi_pvs_server_record_map_key(const xenapi_pvs_server_record_map 
 const xenapi_pvs_server_record *xenapi_pvs_server_record_map_value(const xenapi_pvs_server_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4115,7 +4329,8 @@ bool xenapi_pvs_server_record_map_find(const xenapi_pvs_server_record_map *map, 
 xenapi_pvs_server_record_map *xenapi_pvs_server_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4150,7 +4365,8 @@ const char *xenapi_pvs_site_record_map_key(const xenapi_pvs_site_record_map *map
 const xenapi_pvs_site_record *xenapi_pvs_site_record_map_value(const xenapi_pvs_site_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4164,7 +4380,8 @@ bool xenapi_pvs_site_record_map_find(const xenapi_pvs_site_record_map *map, cons
 xenapi_pvs_site_record_map *xenapi_pvs_site_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4199,7 +4416,8 @@ const char *xenapi_repository_record_map_key(const xenapi_repository_record_map 
 const xenapi_repository_record *xenapi_repository_record_map_value(const xenapi_repository_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4213,7 +4431,8 @@ bool xenapi_repository_record_map_find(const xenapi_repository_record_map *map, 
 xenapi_repository_record_map *xenapi_repository_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4248,7 +4467,8 @@ const char *xenapi_role_record_map_key(const xenapi_role_record_map *map, size_t
 const xenapi_role_record *xenapi_role_record_map_value(const xenapi_role_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4262,7 +4482,8 @@ bool xenapi_role_record_map_find(const xenapi_role_record_map *map, const char *
 xenapi_role_record_map *xenapi_role_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4297,7 +4518,8 @@ const char *xenapi_sdn_controller_record_map_key(const xenapi_sdn_controller_rec
 const xenapi_sdn_controller_record *xenapi_sdn_controller_record_map_value(const xenapi_sdn_controller_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4311,7 +4533,8 @@ bool xenapi_sdn_controller_record_map_find(const xenapi_sdn_controller_record_ma
 xenapi_sdn_controller_record_map *xenapi_sdn_controller_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4346,7 +4569,8 @@ const char *xenapi_secret_record_map_key(const xenapi_secret_record_map *map, si
 const xenapi_secret_record *xenapi_secret_record_map_value(const xenapi_secret_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4360,7 +4584,8 @@ bool xenapi_secret_record_map_find(const xenapi_secret_record_map *map, const ch
 xenapi_secret_record_map *xenapi_secret_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4395,7 +4620,8 @@ const char *xenapi_sm_record_map_key(const xenapi_sm_record_map *map, size_t ind
 const xenapi_sm_record *xenapi_sm_record_map_value(const xenapi_sm_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4409,7 +4635,8 @@ bool xenapi_sm_record_map_find(const xenapi_sm_record_map *map, const char *key,
 xenapi_sm_record_map *xenapi_sm_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4444,7 +4671,8 @@ const char *xenapi_sr_record_map_key(const xenapi_sr_record_map *map, size_t ind
 const xenapi_sr_record *xenapi_sr_record_map_value(const xenapi_sr_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4458,7 +4686,8 @@ bool xenapi_sr_record_map_find(const xenapi_sr_record_map *map, const char *key,
 xenapi_sr_record_map *xenapi_sr_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4479,7 +4708,8 @@ void xenapi_sr_record_map_free(xenapi_sr_record_map *map);
 size_t xenapi_storage_operations_list_len(const xenapi_storage_operations_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum storage_operations; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum storage_operations; UNKNOWN (0) if `index` is out of
+ * range or `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -4500,7 +4730,8 @@ const char *xenapi_storage_operations_list_get_name(const xenapi_storage_operati
 xenapi_storage_operations_list *xenapi_storage_operations_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -4535,14 +4766,16 @@ const char *xenapi_string_cluster_host_operation_map_key(const xenapi_string_clu
 xenapi_cluster_host_operation xenapi_string_cluster_host_operation_map_value(const xenapi_string_cluster_host_operation_map *map, size_t index);
 
 /**
- * The wire name of the value of entry `index` (also for values this library does not know); NULL if out of range.
+ * The wire name of the value of entry `index` (also for values this library does not know); NULL if
+ * out of range.
  *
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_cluster_host_operation_map_value_name(const xenapi_string_cluster_host_operation_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4556,7 +4789,8 @@ bool xenapi_string_cluster_host_operation_map_find(const xenapi_string_cluster_h
 xenapi_string_cluster_host_operation_map *xenapi_string_cluster_host_operation_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4591,14 +4825,16 @@ const char *xenapi_string_cluster_operation_map_key(const xenapi_string_cluster_
 xenapi_cluster_operation xenapi_string_cluster_operation_map_value(const xenapi_string_cluster_operation_map *map, size_t index);
 
 /**
- * The wire name of the value of entry `index` (also for values this library does not know); NULL if out of range.
+ * The wire name of the value of entry `index` (also for values this library does not know); NULL if
+ * out of range.
  *
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_cluster_operation_map_value_name(const xenapi_string_cluster_operation_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4612,7 +4848,8 @@ bool xenapi_string_cluster_operation_map_find(const xenapi_string_cluster_operat
 xenapi_string_cluster_operation_map *xenapi_string_cluster_operation_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4647,14 +4884,16 @@ const char *xenapi_string_host_allowed_operations_map_key(const xenapi_string_ho
 xenapi_host_allowed_operations xenapi_string_host_allowed_operations_map_value(const xenapi_string_host_allowed_operations_map *map, size_t index);
 
 /**
- * The wire name of the value of entry `index` (also for values this library does not know); NULL if out of range.
+ * The wire name of the value of entry `index` (also for values this library does not know); NULL if
+ * out of range.
  *
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_host_allowed_operations_map_value_name(const xenapi_string_host_allowed_operations_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4668,7 +4907,8 @@ bool xenapi_string_host_allowed_operations_map_find(const xenapi_string_host_all
 xenapi_string_host_allowed_operations_map *xenapi_string_host_allowed_operations_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4703,7 +4943,8 @@ const char *xenapi_string_int64_map_key(const xenapi_string_int64_map *map, size
 int64_t xenapi_string_int64_map_value(const xenapi_string_int64_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4717,7 +4958,8 @@ bool xenapi_string_int64_map_find(const xenapi_string_int64_map *map, const char
 xenapi_string_int64_map *xenapi_string_int64_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4740,7 +4982,8 @@ size_t xenapi_string_list_list_len(const xenapi_string_list_list *list);
 /**
  * Item `index` (from 0) of a list of string set; NULL if `index` is out of range or `list` is NULL.
  *
- * Ownership: `list` is borrowed. The result is borrowed from `list`: valid until it is freed or pushed to.
+ * Ownership: `list` is borrowed. The result is borrowed from `list`: valid until it is freed or
+ * pushed to.
  */
 const xenapi_string_list *xenapi_string_list_list_get(const xenapi_string_list_list *list, size_t index);
 
@@ -4787,7 +5030,8 @@ const char *xenapi_string_map_key(const xenapi_string_map *map, size_t index);
 const char *xenapi_string_map_value(const xenapi_string_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4801,7 +5045,8 @@ bool xenapi_string_map_find(const xenapi_string_map *map, const char *key, size_
 xenapi_string_map *xenapi_string_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4836,14 +5081,16 @@ const char *xenapi_string_network_operations_map_key(const xenapi_string_network
 xenapi_network_operations xenapi_string_network_operations_map_value(const xenapi_string_network_operations_map *map, size_t index);
 
 /**
- * The wire name of the value of entry `index` (also for values this library does not know); NULL if out of range.
+ * The wire name of the value of entry `index` (also for values this library does not know); NULL if
+ * out of range.
  *
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_network_operations_map_value_name(const xenapi_string_network_operations_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4857,7 +5104,8 @@ bool xenapi_string_network_operations_map_find(const xenapi_string_network_opera
 xenapi_string_network_operations_map *xenapi_string_network_operations_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4892,14 +5140,16 @@ const char *xenapi_string_pool_allowed_operations_map_key(const xenapi_string_po
 xenapi_pool_allowed_operations xenapi_string_pool_allowed_operations_map_value(const xenapi_string_pool_allowed_operations_map *map, size_t index);
 
 /**
- * The wire name of the value of entry `index` (also for values this library does not know); NULL if out of range.
+ * The wire name of the value of entry `index` (also for values this library does not know); NULL if
+ * out of range.
  *
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_pool_allowed_operations_map_value_name(const xenapi_string_pool_allowed_operations_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4913,7 +5163,8 @@ bool xenapi_string_pool_allowed_operations_map_find(const xenapi_string_pool_all
 xenapi_string_pool_allowed_operations_map *xenapi_string_pool_allowed_operations_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4948,14 +5199,16 @@ const char *xenapi_string_storage_operations_map_key(const xenapi_string_storage
 xenapi_storage_operations xenapi_string_storage_operations_map_value(const xenapi_string_storage_operations_map *map, size_t index);
 
 /**
- * The wire name of the value of entry `index` (also for values this library does not know); NULL if out of range.
+ * The wire name of the value of entry `index` (also for values this library does not know); NULL if
+ * out of range.
  *
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_storage_operations_map_value_name(const xenapi_string_storage_operations_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -4969,7 +5222,8 @@ bool xenapi_string_storage_operations_map_find(const xenapi_string_storage_opera
 xenapi_string_storage_operations_map *xenapi_string_storage_operations_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5004,7 +5258,8 @@ const char *xenapi_string_string_list_map_key(const xenapi_string_string_list_ma
 const xenapi_string_list *xenapi_string_string_list_map_value(const xenapi_string_string_list_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5018,7 +5273,8 @@ bool xenapi_string_string_list_map_find(const xenapi_string_string_list_map *map
 xenapi_string_string_list_map *xenapi_string_string_list_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5053,7 +5309,8 @@ const char *xenapi_string_string_map_map_key(const xenapi_string_string_map_map 
 const xenapi_string_map *xenapi_string_string_map_map_value(const xenapi_string_string_map_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5067,7 +5324,8 @@ bool xenapi_string_string_map_map_find(const xenapi_string_string_map_map *map, 
 xenapi_string_string_map_map *xenapi_string_string_map_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5102,14 +5360,16 @@ const char *xenapi_string_task_allowed_operations_map_key(const xenapi_string_ta
 xenapi_task_allowed_operations xenapi_string_task_allowed_operations_map_value(const xenapi_string_task_allowed_operations_map *map, size_t index);
 
 /**
- * The wire name of the value of entry `index` (also for values this library does not know); NULL if out of range.
+ * The wire name of the value of entry `index` (also for values this library does not know); NULL if
+ * out of range.
  *
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_task_allowed_operations_map_value_name(const xenapi_string_task_allowed_operations_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5123,7 +5383,8 @@ bool xenapi_string_task_allowed_operations_map_find(const xenapi_string_task_all
 xenapi_string_task_allowed_operations_map *xenapi_string_task_allowed_operations_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5158,14 +5419,16 @@ const char *xenapi_string_vbd_operations_map_key(const xenapi_string_vbd_operati
 xenapi_vbd_operations xenapi_string_vbd_operations_map_value(const xenapi_string_vbd_operations_map *map, size_t index);
 
 /**
- * The wire name of the value of entry `index` (also for values this library does not know); NULL if out of range.
+ * The wire name of the value of entry `index` (also for values this library does not know); NULL if
+ * out of range.
  *
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_vbd_operations_map_value_name(const xenapi_string_vbd_operations_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5179,7 +5442,8 @@ bool xenapi_string_vbd_operations_map_find(const xenapi_string_vbd_operations_ma
 xenapi_string_vbd_operations_map *xenapi_string_vbd_operations_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5214,14 +5478,16 @@ const char *xenapi_string_vdi_operations_map_key(const xenapi_string_vdi_operati
 xenapi_vdi_operations xenapi_string_vdi_operations_map_value(const xenapi_string_vdi_operations_map *map, size_t index);
 
 /**
- * The wire name of the value of entry `index` (also for values this library does not know); NULL if out of range.
+ * The wire name of the value of entry `index` (also for values this library does not know); NULL if
+ * out of range.
  *
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_vdi_operations_map_value_name(const xenapi_string_vdi_operations_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5235,7 +5501,8 @@ bool xenapi_string_vdi_operations_map_find(const xenapi_string_vdi_operations_ma
 xenapi_string_vdi_operations_map *xenapi_string_vdi_operations_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5270,14 +5537,16 @@ const char *xenapi_string_vif_operations_map_key(const xenapi_string_vif_operati
 xenapi_vif_operations xenapi_string_vif_operations_map_value(const xenapi_string_vif_operations_map *map, size_t index);
 
 /**
- * The wire name of the value of entry `index` (also for values this library does not know); NULL if out of range.
+ * The wire name of the value of entry `index` (also for values this library does not know); NULL if
+ * out of range.
  *
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_vif_operations_map_value_name(const xenapi_string_vif_operations_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5291,7 +5560,8 @@ bool xenapi_string_vif_operations_map_find(const xenapi_string_vif_operations_ma
 xenapi_string_vif_operations_map *xenapi_string_vif_operations_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5326,14 +5596,16 @@ const char *xenapi_string_vm_appliance_operation_map_key(const xenapi_string_vm_
 xenapi_vm_appliance_operation xenapi_string_vm_appliance_operation_map_value(const xenapi_string_vm_appliance_operation_map *map, size_t index);
 
 /**
- * The wire name of the value of entry `index` (also for values this library does not know); NULL if out of range.
+ * The wire name of the value of entry `index` (also for values this library does not know); NULL if
+ * out of range.
  *
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_vm_appliance_operation_map_value_name(const xenapi_string_vm_appliance_operation_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5347,7 +5619,8 @@ bool xenapi_string_vm_appliance_operation_map_find(const xenapi_string_vm_applia
 xenapi_string_vm_appliance_operation_map *xenapi_string_vm_appliance_operation_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5382,14 +5655,16 @@ const char *xenapi_string_vm_operations_map_key(const xenapi_string_vm_operation
 xenapi_vm_operations xenapi_string_vm_operations_map_value(const xenapi_string_vm_operations_map *map, size_t index);
 
 /**
- * The wire name of the value of entry `index` (also for values this library does not know); NULL if out of range.
+ * The wire name of the value of entry `index` (also for values this library does not know); NULL if
+ * out of range.
  *
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_vm_operations_map_value_name(const xenapi_string_vm_operations_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5403,7 +5678,8 @@ bool xenapi_string_vm_operations_map_find(const xenapi_string_vm_operations_map 
 xenapi_string_vm_operations_map *xenapi_string_vm_operations_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5438,14 +5714,16 @@ const char *xenapi_string_vtpm_operations_map_key(const xenapi_string_vtpm_opera
 xenapi_vtpm_operations xenapi_string_vtpm_operations_map_value(const xenapi_string_vtpm_operations_map *map, size_t index);
 
 /**
- * The wire name of the value of entry `index` (also for values this library does not know); NULL if out of range.
+ * The wire name of the value of entry `index` (also for values this library does not know); NULL if
+ * out of range.
  *
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_vtpm_operations_map_value_name(const xenapi_string_vtpm_operations_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5459,7 +5737,8 @@ bool xenapi_string_vtpm_operations_map_find(const xenapi_string_vtpm_operations_
 xenapi_string_vtpm_operations_map *xenapi_string_vtpm_operations_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5494,14 +5773,16 @@ const char *xenapi_string_vusb_operations_map_key(const xenapi_string_vusb_opera
 xenapi_vusb_operations xenapi_string_vusb_operations_map_value(const xenapi_string_vusb_operations_map *map, size_t index);
 
 /**
- * The wire name of the value of entry `index` (also for values this library does not know); NULL if out of range.
+ * The wire name of the value of entry `index` (also for values this library does not know); NULL if
+ * out of range.
  *
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_vusb_operations_map_value_name(const xenapi_string_vusb_operations_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5515,7 +5796,8 @@ bool xenapi_string_vusb_operations_map_find(const xenapi_string_vusb_operations_
 xenapi_string_vusb_operations_map *xenapi_string_vusb_operations_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5550,7 +5832,8 @@ const char *xenapi_subject_record_map_key(const xenapi_subject_record_map *map, 
 const xenapi_subject_record *xenapi_subject_record_map_value(const xenapi_subject_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5564,7 +5847,8 @@ bool xenapi_subject_record_map_find(const xenapi_subject_record_map *map, const 
 xenapi_subject_record_map *xenapi_subject_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5585,7 +5869,8 @@ void xenapi_subject_record_map_free(xenapi_subject_record_map *map);
 size_t xenapi_task_allowed_operations_list_len(const xenapi_task_allowed_operations_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum task_allowed_operations; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum task_allowed_operations; UNKNOWN (0) if `index` is out of
+ * range or `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -5606,7 +5891,8 @@ const char *xenapi_task_allowed_operations_list_get_name(const xenapi_task_allow
 xenapi_task_allowed_operations_list *xenapi_task_allowed_operations_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -5641,7 +5927,8 @@ const char *xenapi_task_record_map_key(const xenapi_task_record_map *map, size_t
 const xenapi_task_record *xenapi_task_record_map_value(const xenapi_task_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5655,7 +5942,8 @@ bool xenapi_task_record_map_find(const xenapi_task_record_map *map, const char *
 xenapi_task_record_map *xenapi_task_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5690,7 +5978,8 @@ const char *xenapi_tunnel_record_map_key(const xenapi_tunnel_record_map *map, si
 const xenapi_tunnel_record *xenapi_tunnel_record_map_value(const xenapi_tunnel_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5704,7 +5993,8 @@ bool xenapi_tunnel_record_map_find(const xenapi_tunnel_record_map *map, const ch
 xenapi_tunnel_record_map *xenapi_tunnel_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5725,7 +6015,8 @@ void xenapi_tunnel_record_map_free(xenapi_tunnel_record_map *map);
 size_t xenapi_update_after_apply_guidance_list_len(const xenapi_update_after_apply_guidance_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum update_after_apply_guidance; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum update_after_apply_guidance; UNKNOWN (0) if `index` is
+ * out of range or `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -5746,7 +6037,8 @@ const char *xenapi_update_after_apply_guidance_list_get_name(const xenapi_update
 xenapi_update_after_apply_guidance_list *xenapi_update_after_apply_guidance_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -5767,7 +6059,8 @@ void xenapi_update_after_apply_guidance_list_free(xenapi_update_after_apply_guid
 size_t xenapi_update_guidances_list_len(const xenapi_update_guidances_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum update_guidances; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum update_guidances; UNKNOWN (0) if `index` is out of range
+ * or `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -5788,7 +6081,8 @@ const char *xenapi_update_guidances_list_get_name(const xenapi_update_guidances_
 xenapi_update_guidances_list *xenapi_update_guidances_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -5823,7 +6117,8 @@ const char *xenapi_usb_group_record_map_key(const xenapi_usb_group_record_map *m
 const xenapi_usb_group_record *xenapi_usb_group_record_map_value(const xenapi_usb_group_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5837,7 +6132,8 @@ bool xenapi_usb_group_record_map_find(const xenapi_usb_group_record_map *map, co
 xenapi_usb_group_record_map *xenapi_usb_group_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5872,7 +6168,8 @@ const char *xenapi_vbd_metrics_record_map_key(const xenapi_vbd_metrics_record_ma
 const xenapi_vbd_metrics_record *xenapi_vbd_metrics_record_map_value(const xenapi_vbd_metrics_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5886,7 +6183,8 @@ bool xenapi_vbd_metrics_record_map_find(const xenapi_vbd_metrics_record_map *map
 xenapi_vbd_metrics_record_map *xenapi_vbd_metrics_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5907,7 +6205,8 @@ void xenapi_vbd_metrics_record_map_free(xenapi_vbd_metrics_record_map *map);
 size_t xenapi_vbd_operations_list_len(const xenapi_vbd_operations_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum vbd_operations; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum vbd_operations; UNKNOWN (0) if `index` is out of range or
+ * `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -5928,7 +6227,8 @@ const char *xenapi_vbd_operations_list_get_name(const xenapi_vbd_operations_list
 xenapi_vbd_operations_list *xenapi_vbd_operations_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -5963,7 +6263,8 @@ const char *xenapi_vbd_record_map_key(const xenapi_vbd_record_map *map, size_t i
 const xenapi_vbd_record *xenapi_vbd_record_map_value(const xenapi_vbd_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5977,7 +6278,8 @@ bool xenapi_vbd_record_map_find(const xenapi_vbd_record_map *map, const char *ke
 xenapi_vbd_record_map *xenapi_vbd_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -5998,9 +6300,11 @@ void xenapi_vbd_record_map_free(xenapi_vbd_record_map *map);
 size_t xenapi_vdi_nbd_server_info_record_list_len(const xenapi_vdi_nbd_server_info_record_list *list);
 
 /**
- * Item `index` (from 0) of a list of vdi_nbd_server_info record; NULL if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of vdi_nbd_server_info record; NULL if `index` is out of range or
+ * `list` is NULL.
  *
- * Ownership: `list` is borrowed. The result is borrowed from `list`: valid until it is freed or pushed to.
+ * Ownership: `list` is borrowed. The result is borrowed from `list`: valid until it is freed or
+ * pushed to.
  */
 const xenapi_vdi_nbd_server_info_record *xenapi_vdi_nbd_server_info_record_list_get(const xenapi_vdi_nbd_server_info_record_list *list, size_t index);
 
@@ -6033,7 +6337,8 @@ void xenapi_vdi_nbd_server_info_record_list_free(xenapi_vdi_nbd_server_info_reco
 size_t xenapi_vdi_operations_list_len(const xenapi_vdi_operations_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum vdi_operations; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum vdi_operations; UNKNOWN (0) if `index` is out of range or
+ * `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -6054,7 +6359,8 @@ const char *xenapi_vdi_operations_list_get_name(const xenapi_vdi_operations_list
 xenapi_vdi_operations_list *xenapi_vdi_operations_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -6089,7 +6395,8 @@ const char *xenapi_vdi_record_map_key(const xenapi_vdi_record_map *map, size_t i
 const xenapi_vdi_record *xenapi_vdi_record_map_value(const xenapi_vdi_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6103,7 +6410,8 @@ bool xenapi_vdi_record_map_find(const xenapi_vdi_record_map *map, const char *ke
 xenapi_vdi_record_map *xenapi_vdi_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6138,7 +6446,8 @@ const char *xenapi_vgpu_record_map_key(const xenapi_vgpu_record_map *map, size_t
 const xenapi_vgpu_record *xenapi_vgpu_record_map_value(const xenapi_vgpu_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6152,7 +6461,8 @@ bool xenapi_vgpu_record_map_find(const xenapi_vgpu_record_map *map, const char *
 xenapi_vgpu_record_map *xenapi_vgpu_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6187,7 +6497,8 @@ const char *xenapi_vgpu_type_record_map_key(const xenapi_vgpu_type_record_map *m
 const xenapi_vgpu_type_record *xenapi_vgpu_type_record_map_value(const xenapi_vgpu_type_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6201,7 +6512,8 @@ bool xenapi_vgpu_type_record_map_find(const xenapi_vgpu_type_record_map *map, co
 xenapi_vgpu_type_record_map *xenapi_vgpu_type_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6236,7 +6548,8 @@ const char *xenapi_vif_metrics_record_map_key(const xenapi_vif_metrics_record_ma
 const xenapi_vif_metrics_record *xenapi_vif_metrics_record_map_value(const xenapi_vif_metrics_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6250,7 +6563,8 @@ bool xenapi_vif_metrics_record_map_find(const xenapi_vif_metrics_record_map *map
 xenapi_vif_metrics_record_map *xenapi_vif_metrics_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6271,7 +6585,8 @@ void xenapi_vif_metrics_record_map_free(xenapi_vif_metrics_record_map *map);
 size_t xenapi_vif_operations_list_len(const xenapi_vif_operations_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum vif_operations; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum vif_operations; UNKNOWN (0) if `index` is out of range or
+ * `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -6292,7 +6607,8 @@ const char *xenapi_vif_operations_list_get_name(const xenapi_vif_operations_list
 xenapi_vif_operations_list *xenapi_vif_operations_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -6327,7 +6643,8 @@ const char *xenapi_vif_record_map_key(const xenapi_vif_record_map *map, size_t i
 const xenapi_vif_record *xenapi_vif_record_map_value(const xenapi_vif_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6341,7 +6658,8 @@ bool xenapi_vif_record_map_find(const xenapi_vif_record_map *map, const char *ke
 xenapi_vif_record_map *xenapi_vif_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6376,7 +6694,8 @@ const char *xenapi_vlan_record_map_key(const xenapi_vlan_record_map *map, size_t
 const xenapi_vlan_record *xenapi_vlan_record_map_value(const xenapi_vlan_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6390,7 +6709,8 @@ bool xenapi_vlan_record_map_find(const xenapi_vlan_record_map *map, const char *
 xenapi_vlan_record_map *xenapi_vlan_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6411,7 +6731,8 @@ void xenapi_vlan_record_map_free(xenapi_vlan_record_map *map);
 size_t xenapi_vm_appliance_operation_list_len(const xenapi_vm_appliance_operation_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum vm_appliance_operation; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum vm_appliance_operation; UNKNOWN (0) if `index` is out of
+ * range or `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -6432,7 +6753,8 @@ const char *xenapi_vm_appliance_operation_list_get_name(const xenapi_vm_applianc
 xenapi_vm_appliance_operation_list *xenapi_vm_appliance_operation_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -6467,7 +6789,8 @@ const char *xenapi_vm_appliance_record_map_key(const xenapi_vm_appliance_record_
 const xenapi_vm_appliance_record *xenapi_vm_appliance_record_map_value(const xenapi_vm_appliance_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6481,7 +6804,8 @@ bool xenapi_vm_appliance_record_map_find(const xenapi_vm_appliance_record_map *m
 xenapi_vm_appliance_record_map *xenapi_vm_appliance_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6516,7 +6840,8 @@ const char *xenapi_vm_guest_metrics_record_map_key(const xenapi_vm_guest_metrics
 const xenapi_vm_guest_metrics_record *xenapi_vm_guest_metrics_record_map_value(const xenapi_vm_guest_metrics_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6530,7 +6855,8 @@ bool xenapi_vm_guest_metrics_record_map_find(const xenapi_vm_guest_metrics_recor
 xenapi_vm_guest_metrics_record_map *xenapi_vm_guest_metrics_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6565,7 +6891,8 @@ const char *xenapi_vm_metrics_record_map_key(const xenapi_vm_metrics_record_map 
 const xenapi_vm_metrics_record *xenapi_vm_metrics_record_map_value(const xenapi_vm_metrics_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6579,7 +6906,8 @@ bool xenapi_vm_metrics_record_map_find(const xenapi_vm_metrics_record_map *map, 
 xenapi_vm_metrics_record_map *xenapi_vm_metrics_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6600,7 +6928,8 @@ void xenapi_vm_metrics_record_map_free(xenapi_vm_metrics_record_map *map);
 size_t xenapi_vm_operations_list_len(const xenapi_vm_operations_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum vm_operations; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum vm_operations; UNKNOWN (0) if `index` is out of range or
+ * `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -6621,7 +6950,8 @@ const char *xenapi_vm_operations_list_get_name(const xenapi_vm_operations_list *
 xenapi_vm_operations_list *xenapi_vm_operations_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -6649,7 +6979,8 @@ size_t xenapi_vm_operations_string_map_len(const xenapi_vm_operations_string_map
 xenapi_vm_operations xenapi_vm_operations_string_map_key(const xenapi_vm_operations_string_map *map, size_t index);
 
 /**
- * The wire name of the key of entry `index` (also for values this library does not know); NULL if out of range.
+ * The wire name of the key of entry `index` (also for values this library does not know); NULL if
+ * out of range.
  *
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
@@ -6663,7 +6994,8 @@ const char *xenapi_vm_operations_string_map_key_name(const xenapi_vm_operations_
 const char *xenapi_vm_operations_string_map_value(const xenapi_vm_operations_string_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6677,7 +7009,8 @@ bool xenapi_vm_operations_string_map_find(const xenapi_vm_operations_string_map 
 xenapi_vm_operations_string_map *xenapi_vm_operations_string_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6712,7 +7045,8 @@ const char *xenapi_vm_record_map_key(const xenapi_vm_record_map *map, size_t ind
 const xenapi_vm_record *xenapi_vm_record_map_value(const xenapi_vm_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6726,7 +7060,8 @@ bool xenapi_vm_record_map_find(const xenapi_vm_record_map *map, const char *key,
 xenapi_vm_record_map *xenapi_vm_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6761,7 +7096,8 @@ const char *xenapi_vmpp_record_map_key(const xenapi_vmpp_record_map *map, size_t
 const xenapi_vmpp_record *xenapi_vmpp_record_map_value(const xenapi_vmpp_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6775,7 +7111,8 @@ bool xenapi_vmpp_record_map_find(const xenapi_vmpp_record_map *map, const char *
 xenapi_vmpp_record_map *xenapi_vmpp_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6810,7 +7147,8 @@ const char *xenapi_vmss_record_map_key(const xenapi_vmss_record_map *map, size_t
 const xenapi_vmss_record *xenapi_vmss_record_map_value(const xenapi_vmss_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6824,7 +7162,8 @@ bool xenapi_vmss_record_map_find(const xenapi_vmss_record_map *map, const char *
 xenapi_vmss_record_map *xenapi_vmss_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6845,7 +7184,8 @@ void xenapi_vmss_record_map_free(xenapi_vmss_record_map *map);
 size_t xenapi_vtpm_operations_list_len(const xenapi_vtpm_operations_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum vtpm_operations; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum vtpm_operations; UNKNOWN (0) if `index` is out of range
+ * or `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -6866,7 +7206,8 @@ const char *xenapi_vtpm_operations_list_get_name(const xenapi_vtpm_operations_li
 xenapi_vtpm_operations_list *xenapi_vtpm_operations_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -6901,7 +7242,8 @@ const char *xenapi_vtpm_record_map_key(const xenapi_vtpm_record_map *map, size_t
 const xenapi_vtpm_record *xenapi_vtpm_record_map_value(const xenapi_vtpm_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6915,7 +7257,8 @@ bool xenapi_vtpm_record_map_find(const xenapi_vtpm_record_map *map, const char *
 xenapi_vtpm_record_map *xenapi_vtpm_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */
@@ -6936,7 +7279,8 @@ void xenapi_vtpm_record_map_free(xenapi_vtpm_record_map *map);
 size_t xenapi_vusb_operations_list_len(const xenapi_vusb_operations_list *list);
 
 /**
- * Item `index` (from 0) of a list of enum vusb_operations; UNKNOWN (0) if `index` is out of range or `list` is NULL.
+ * Item `index` (from 0) of a list of enum vusb_operations; UNKNOWN (0) if `index` is out of range
+ * or `list` is NULL.
  *
  * Ownership: `list` is borrowed.
  */
@@ -6957,7 +7301,8 @@ const char *xenapi_vusb_operations_list_get_name(const xenapi_vusb_operations_li
 xenapi_vusb_operations_list *xenapi_vusb_operations_list_new(void);
 
 /**
- * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Appends a copy of `item` to `list`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `list` and `item` are borrowed.
  */
@@ -6992,7 +7337,8 @@ const char *xenapi_vusb_record_map_key(const xenapi_vusb_record_map *map, size_t
 const xenapi_vusb_record *xenapi_vusb_record_map_value(const xenapi_vusb_record_map *map, size_t index);
 
 /**
- * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or `map` is NULL).
+ * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
+ * `map` is NULL).
  *
  * Ownership: all arguments are borrowed.
  */
@@ -7006,7 +7352,8 @@ bool xenapi_vusb_record_map_find(const xenapi_vusb_record_map *map, const char *
 xenapi_vusb_record_map *xenapi_vusb_record_map_new(void);
 
 /**
- * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or appending one.
+ * Sets `key` to a copy of `value`, replacing an existing entry of that key (keeping its place) or
+ * appending one.
  *
  * Ownership: all arguments are borrowed.
  */

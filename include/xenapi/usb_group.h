@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `USB_group` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `USB_group` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_usb_group_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_usb_group_record_free(xenapi_usb_group_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_usb_group_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_usb_group_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_usb_group_record_uuid(const xenapi_usb_group_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_usb_group_record_set_uuid(xenapi_usb_group_record *rec, con
 /**
  * The field `name_label`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_usb_group_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_usb_group_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_usb_group_record_name_label(const xenapi_usb_group_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_usb_group_record_set_name_label(xenapi_usb_group_record *re
 /**
  * The field `name_description`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_usb_group_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_usb_group_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_usb_group_record_name_description(const xenapi_usb_group_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_usb_group_record_set_name_description(xenapi_usb_group_reco
 /**
  * The field `PUSBs`: PUSB ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_usb_group_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_usb_group_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_usb_group_record_pusbs(const xenapi_usb_group_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_usb_group_record_set_pusbs(xenapi_usb_group_record *rec, co
 /**
  * The field `VUSBs`: VUSB ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_usb_group_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_usb_group_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_usb_group_record_vusbs(const xenapi_usb_group_record *rec);
 
@@ -97,7 +103,8 @@ xenapi_status xenapi_usb_group_record_set_vusbs(xenapi_usb_group_record *rec, co
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_usb_group_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_usb_group_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_usb_group_record_other_config(const xenapi_usb_group_record *rec);
 
@@ -109,7 +116,8 @@ const xenapi_string_map *xenapi_usb_group_record_other_config(const xenapi_usb_g
 xenapi_status xenapi_usb_group_record_set_other_config(xenapi_usb_group_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -121,7 +129,9 @@ const xenapi_value *xenapi_usb_group_record_extra(const xenapi_usb_group_record 
  * Parameters: none but the session.
  * Result: `*out_result`, (USB_group ref -> USB_group record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_usb_group_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_usb_group_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_usb_group_get_all_records(const xenapi_session *session, xenapi_usb_group_record_map **out_result, xenapi_error **err);
 
@@ -131,7 +141,9 @@ xenapi_status xenapi_usb_group_get_all_records(const xenapi_session *session, xe
  * Parameters: none but the session.
  * Result: `*out_result`, USB_group ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_usb_group_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -141,37 +153,48 @@ xenapi_status xenapi_usb_group_get_all(const xenapi_session *session, xenapi_str
  * Parameters: `usb_group`: USB_group ref (self).
  * Result: none.
  *
- * Ownership: `session`, `usb_group` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `usb_group` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_usb_group_destroy(const xenapi_session *session, const char *usb_group, xenapi_error **err);
 
 /**
- * Calls `Async.USB_group.destroy`: `USB_group.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.USB_group.destroy`: `USB_group.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `usb_group`: USB_group ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `usb_group` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `usb_group` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_usb_group_destroy(const xenapi_session *session, const char *usb_group, char **out_task, xenapi_error **err);
 
 /**
  * Calls `USB_group.create`.
  *
- * Parameters: `name_label`: string; `name_description`: string; `other_config`: (string -> string) map.
+ * Parameters: `name_label`: string; `name_description`: string; `other_config`: (string -> string)
+ * map.
  * Result: `*out_result`, USB_group ref.
  *
- * Ownership: `session`, `name_label`, `name_description`, `other_config` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `name_label`, `name_description`, `other_config` are borrowed (read during
+ * the call only). On success `*out_result` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_usb_group_create(const xenapi_session *session, const char *name_label, const char *name_description, const xenapi_string_map *other_config, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.USB_group.create`: `USB_group.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.USB_group.create`: `USB_group.create` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `name_label`: string; `name_description`: string; `other_config`: (string -> string) map.
+ * Parameters: `name_label`: string; `name_description`: string; `other_config`: (string -> string)
+ * map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `name_label`, `name_description`, `other_config` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `name_label`, `name_description`, `other_config` are borrowed (read during
+ * the call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_usb_group_create(const xenapi_session *session, const char *name_label, const char *name_description, const xenapi_string_map *other_config, char **out_task, xenapi_error **err);
 
@@ -181,7 +204,8 @@ xenapi_status xenapi_async_usb_group_create(const xenapi_session *session, const
  * Parameters: `usb_group`: USB_group ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `usb_group`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `usb_group`, `key` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_usb_group_remove_from_other_config(const xenapi_session *session, const char *usb_group, const char *key, xenapi_error **err);
 
@@ -191,7 +215,8 @@ xenapi_status xenapi_usb_group_remove_from_other_config(const xenapi_session *se
  * Parameters: `usb_group`: USB_group ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `usb_group`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `usb_group`, `key`, `value` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_usb_group_add_to_other_config(const xenapi_session *session, const char *usb_group, const char *key, const char *value, xenapi_error **err);
 
@@ -201,7 +226,8 @@ xenapi_status xenapi_usb_group_add_to_other_config(const xenapi_session *session
  * Parameters: `usb_group`: USB_group ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `usb_group`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `usb_group`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_usb_group_set_other_config(const xenapi_session *session, const char *usb_group, const xenapi_string_map *value, xenapi_error **err);
 
@@ -211,7 +237,8 @@ xenapi_status xenapi_usb_group_set_other_config(const xenapi_session *session, c
  * Parameters: `usb_group`: USB_group ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `usb_group`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `usb_group`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_usb_group_set_name_description(const xenapi_session *session, const char *usb_group, const char *value, xenapi_error **err);
 
@@ -221,7 +248,8 @@ xenapi_status xenapi_usb_group_set_name_description(const xenapi_session *sessio
  * Parameters: `usb_group`: USB_group ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `usb_group`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `usb_group`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_usb_group_set_name_label(const xenapi_session *session, const char *usb_group, const char *value, xenapi_error **err);
 
@@ -231,7 +259,9 @@ xenapi_status xenapi_usb_group_set_name_label(const xenapi_session *session, con
  * Parameters: `usb_group`: USB_group ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `usb_group` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `usb_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_usb_group_get_other_config(const xenapi_session *session, const char *usb_group, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -241,7 +271,9 @@ xenapi_status xenapi_usb_group_get_other_config(const xenapi_session *session, c
  * Parameters: `usb_group`: USB_group ref (self).
  * Result: `*out_result`, VUSB ref set.
  *
- * Ownership: `session`, `usb_group` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `usb_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_usb_group_get_vusbs(const xenapi_session *session, const char *usb_group, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -251,7 +283,9 @@ xenapi_status xenapi_usb_group_get_vusbs(const xenapi_session *session, const ch
  * Parameters: `usb_group`: USB_group ref (self).
  * Result: `*out_result`, PUSB ref set.
  *
- * Ownership: `session`, `usb_group` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `usb_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_usb_group_get_pusbs(const xenapi_session *session, const char *usb_group, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -261,7 +295,9 @@ xenapi_status xenapi_usb_group_get_pusbs(const xenapi_session *session, const ch
  * Parameters: `usb_group`: USB_group ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `usb_group` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `usb_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_usb_group_get_name_description(const xenapi_session *session, const char *usb_group, char **out_result, xenapi_error **err);
 
@@ -271,7 +307,9 @@ xenapi_status xenapi_usb_group_get_name_description(const xenapi_session *sessio
  * Parameters: `usb_group`: USB_group ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `usb_group` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `usb_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_usb_group_get_name_label(const xenapi_session *session, const char *usb_group, char **out_result, xenapi_error **err);
 
@@ -281,7 +319,9 @@ xenapi_status xenapi_usb_group_get_name_label(const xenapi_session *session, con
  * Parameters: `usb_group`: USB_group ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `usb_group` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `usb_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_usb_group_get_uuid(const xenapi_session *session, const char *usb_group, char **out_result, xenapi_error **err);
 
@@ -291,7 +331,9 @@ xenapi_status xenapi_usb_group_get_uuid(const xenapi_session *session, const cha
  * Parameters: `label`: string.
  * Result: `*out_result`, USB_group ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_usb_group_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -301,7 +343,9 @@ xenapi_status xenapi_usb_group_get_by_name_label(const xenapi_session *session, 
  * Parameters: `uuid`: string.
  * Result: `*out_result`, USB_group ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_usb_group_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -311,7 +355,9 @@ xenapi_status xenapi_usb_group_get_by_uuid(const xenapi_session *session, const 
  * Parameters: `usb_group`: USB_group ref (self).
  * Result: `*out_result`, USB_group record.
  *
- * Ownership: `session`, `usb_group` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_usb_group_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `usb_group` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_usb_group_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_usb_group_get_record(const xenapi_session *session, const char *usb_group, xenapi_usb_group_record **out_result, xenapi_error **err);
 

@@ -13,7 +13,8 @@ extern "C" {
 /* Lifecycle: Deprecated since george. */
 
 /**
- * A new a `user` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `user` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_user_record_free`.
  */
@@ -29,7 +30,8 @@ void xenapi_user_record_free(xenapi_user_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_user_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_user_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_user_record_uuid(const xenapi_user_record *rec);
 
@@ -43,7 +45,8 @@ xenapi_status xenapi_user_record_set_uuid(xenapi_user_record *rec, const char *v
 /**
  * The field `short_name`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_user_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_user_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_user_record_short_name(const xenapi_user_record *rec);
 
@@ -57,7 +60,8 @@ xenapi_status xenapi_user_record_set_short_name(xenapi_user_record *rec, const c
 /**
  * The field `fullname`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_user_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_user_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_user_record_fullname(const xenapi_user_record *rec);
 
@@ -71,7 +75,8 @@ xenapi_status xenapi_user_record_set_fullname(xenapi_user_record *rec, const cha
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_user_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_user_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_user_record_other_config(const xenapi_user_record *rec);
 
@@ -83,7 +88,8 @@ const xenapi_string_map *xenapi_user_record_other_config(const xenapi_user_recor
 xenapi_status xenapi_user_record_set_other_config(xenapi_user_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -95,7 +101,8 @@ const xenapi_value *xenapi_user_record_extra(const xenapi_user_record *rec);
  * Parameters: `user`: user ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `user`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `user`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_user_remove_from_other_config(const xenapi_session *session, const char *user, const char *key, xenapi_error **err);
 
@@ -105,7 +112,8 @@ xenapi_status xenapi_user_remove_from_other_config(const xenapi_session *session
  * Parameters: `user`: user ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `user`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `user`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_user_add_to_other_config(const xenapi_session *session, const char *user, const char *key, const char *value, xenapi_error **err);
 
@@ -115,7 +123,8 @@ xenapi_status xenapi_user_add_to_other_config(const xenapi_session *session, con
  * Parameters: `user`: user ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `user`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `user`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_user_set_other_config(const xenapi_session *session, const char *user, const xenapi_string_map *value, xenapi_error **err);
 
@@ -125,7 +134,8 @@ xenapi_status xenapi_user_set_other_config(const xenapi_session *session, const 
  * Parameters: `user`: user ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `user`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `user`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_user_set_fullname(const xenapi_session *session, const char *user, const char *value, xenapi_error **err);
 
@@ -135,7 +145,9 @@ xenapi_status xenapi_user_set_fullname(const xenapi_session *session, const char
  * Parameters: `user`: user ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `user` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `user` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_user_get_other_config(const xenapi_session *session, const char *user, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -145,7 +157,9 @@ xenapi_status xenapi_user_get_other_config(const xenapi_session *session, const 
  * Parameters: `user`: user ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `user` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `user` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_user_get_fullname(const xenapi_session *session, const char *user, char **out_result, xenapi_error **err);
 
@@ -155,7 +169,9 @@ xenapi_status xenapi_user_get_fullname(const xenapi_session *session, const char
  * Parameters: `user`: user ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `user` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `user` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_user_get_short_name(const xenapi_session *session, const char *user, char **out_result, xenapi_error **err);
 
@@ -165,7 +181,9 @@ xenapi_status xenapi_user_get_short_name(const xenapi_session *session, const ch
  * Parameters: `user`: user ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `user` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `user` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_user_get_uuid(const xenapi_session *session, const char *user, char **out_result, xenapi_error **err);
 
@@ -176,7 +194,8 @@ xenapi_status xenapi_user_get_uuid(const xenapi_session *session, const char *us
  * Result: none.
  * Lifecycle: Deprecated since george.
  *
- * Ownership: `session`, `user` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `user` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_user_destroy(const xenapi_session *session, const char *user, xenapi_error **err);
 
@@ -187,7 +206,9 @@ xenapi_status xenapi_user_destroy(const xenapi_session *session, const char *use
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since george.
  *
- * Ownership: `session`, `user` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `user` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_user_destroy(const xenapi_session *session, const char *user, char **out_task, xenapi_error **err);
 
@@ -198,7 +219,9 @@ xenapi_status xenapi_async_user_destroy(const xenapi_session *session, const cha
  * Result: `*out_result`, user ref.
  * Lifecycle: Deprecated since george.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_user_create(const xenapi_session *session, const xenapi_user_record *args, char **out_result, xenapi_error **err);
 
@@ -209,7 +232,9 @@ xenapi_status xenapi_user_create(const xenapi_session *session, const xenapi_use
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since george.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_user_create(const xenapi_session *session, const xenapi_user_record *args, char **out_task, xenapi_error **err);
 
@@ -220,7 +245,9 @@ xenapi_status xenapi_async_user_create(const xenapi_session *session, const xena
  * Result: `*out_result`, user ref.
  * Lifecycle: Deprecated since george.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_user_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -231,7 +258,9 @@ xenapi_status xenapi_user_get_by_uuid(const xenapi_session *session, const char 
  * Result: `*out_result`, user record.
  * Lifecycle: Deprecated since george.
  *
- * Ownership: `session`, `user` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_user_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `user` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_user_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_user_get_record(const xenapi_session *session, const char *user, xenapi_user_record **out_result, xenapi_error **err);
 

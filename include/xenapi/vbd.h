@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `VBD` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `VBD` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vbd_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_vbd_record_free(xenapi_vbd_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vbd_record_uuid(const xenapi_vbd_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_vbd_record_set_uuid(xenapi_vbd_record *rec, const char *val
 /**
  * The field `allowed_operations`: enum vbd_operations set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_vbd_operations_list *xenapi_vbd_record_allowed_operations(const xenapi_vbd_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_vbd_record_set_allowed_operations(xenapi_vbd_record *rec, c
 /**
  * The field `current_operations`: (string -> enum vbd_operations) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_vbd_operations_map *xenapi_vbd_record_current_operations(const xenapi_vbd_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_vbd_record_set_current_operations(xenapi_vbd_record *rec, c
 /**
  * The field `VM`: VM ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vbd_record_vm(const xenapi_vbd_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_vbd_record_set_vm(xenapi_vbd_record *rec, const char *value
 /**
  * The field `VDI`: VDI ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vbd_record_vdi(const xenapi_vbd_record *rec);
 
@@ -97,7 +103,8 @@ xenapi_status xenapi_vbd_record_set_vdi(xenapi_vbd_record *rec, const char *valu
 /**
  * The field `device`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vbd_record_device(const xenapi_vbd_record *rec);
 
@@ -111,7 +118,8 @@ xenapi_status xenapi_vbd_record_set_device(xenapi_vbd_record *rec, const char *v
 /**
  * The field `userdevice`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vbd_record_userdevice(const xenapi_vbd_record *rec);
 
@@ -144,14 +152,16 @@ xenapi_status xenapi_vbd_record_set_bootable(xenapi_vbd_record *rec, bool value,
 xenapi_vbd_mode xenapi_vbd_record_mode(const xenapi_vbd_record *rec);
 
 /**
- * The wire text of the field `mode` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `mode` (also a value this library does not know; "" when the server
+ * did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vbd_record_mode_name(const xenapi_vbd_record *rec);
 
 /**
- * Sets the field `mode` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `mode` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -165,14 +175,16 @@ xenapi_status xenapi_vbd_record_set_mode(xenapi_vbd_record *rec, xenapi_vbd_mode
 xenapi_vbd_type xenapi_vbd_record_type(const xenapi_vbd_record *rec);
 
 /**
- * The wire text of the field `type` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `type` (also a value this library does not know; "" when the server
+ * did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vbd_record_type_name(const xenapi_vbd_record *rec);
 
 /**
- * Sets the field `type` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `type` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -223,7 +235,8 @@ xenapi_status xenapi_vbd_record_set_empty(xenapi_vbd_record *rec, bool value, xe
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vbd_record_other_config(const xenapi_vbd_record *rec);
 
@@ -265,7 +278,8 @@ xenapi_status xenapi_vbd_record_set_status_code(xenapi_vbd_record *rec, int64_t 
 /**
  * The field `status_detail`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vbd_record_status_detail(const xenapi_vbd_record *rec);
 
@@ -279,7 +293,8 @@ xenapi_status xenapi_vbd_record_set_status_detail(xenapi_vbd_record *rec, const 
 /**
  * The field `runtime_properties`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vbd_record_runtime_properties(const xenapi_vbd_record *rec);
 
@@ -293,7 +308,8 @@ xenapi_status xenapi_vbd_record_set_runtime_properties(xenapi_vbd_record *rec, c
 /**
  * The field `qos_algorithm_type`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vbd_record_qos_algorithm_type(const xenapi_vbd_record *rec);
 
@@ -307,7 +323,8 @@ xenapi_status xenapi_vbd_record_set_qos_algorithm_type(xenapi_vbd_record *rec, c
 /**
  * The field `qos_algorithm_params`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vbd_record_qos_algorithm_params(const xenapi_vbd_record *rec);
 
@@ -321,7 +338,8 @@ xenapi_status xenapi_vbd_record_set_qos_algorithm_params(xenapi_vbd_record *rec,
 /**
  * The field `qos_supported_algorithms`: string set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vbd_record_qos_supported_algorithms(const xenapi_vbd_record *rec);
 
@@ -336,7 +354,8 @@ xenapi_status xenapi_vbd_record_set_qos_supported_algorithms(xenapi_vbd_record *
  * The field `metrics`: VBD_metrics ref, RO/runtime.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vbd_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vbd_record_metrics(const xenapi_vbd_record *rec);
 
@@ -348,7 +367,8 @@ const char *xenapi_vbd_record_metrics(const xenapi_vbd_record *rec);
 xenapi_status xenapi_vbd_record_set_metrics(xenapi_vbd_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -360,7 +380,9 @@ const xenapi_value *xenapi_vbd_record_extra(const xenapi_vbd_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (VBD ref -> VBD record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vbd_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_vbd_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_all_records(const xenapi_session *session, xenapi_vbd_record_map **out_result, xenapi_error **err);
 
@@ -370,7 +392,9 @@ xenapi_status xenapi_vbd_get_all_records(const xenapi_session *session, xenapi_v
  * Parameters: none but the session.
  * Result: `*out_result`, VBD ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -380,7 +404,8 @@ xenapi_status xenapi_vbd_get_all(const xenapi_session *session, xenapi_string_li
  * Parameters: `vbd`: VBD ref (self); `value`: enum vbd_mode.
  * Result: none.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vbd_set_mode(const xenapi_session *session, const char *vbd, xenapi_vbd_mode value, xenapi_error **err);
 
@@ -390,7 +415,9 @@ xenapi_status xenapi_vbd_set_mode(const xenapi_session *session, const char *vbd
  * Parameters: `vbd`: VBD ref (self); `value`: enum vbd_mode.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_set_mode(const xenapi_session *session, const char *vbd, xenapi_vbd_mode value, char **out_task, xenapi_error **err);
 
@@ -400,17 +427,21 @@ xenapi_status xenapi_async_vbd_set_mode(const xenapi_session *session, const cha
  * Parameters: `vbd`: VBD ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vbd_assert_attachable(const xenapi_session *session, const char *vbd, xenapi_error **err);
 
 /**
- * Calls `Async.VBD.assert_attachable`: `VBD.assert_attachable` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VBD.assert_attachable`: `VBD.assert_attachable` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_assert_attachable(const xenapi_session *session, const char *vbd, char **out_task, xenapi_error **err);
 
@@ -420,17 +451,21 @@ xenapi_status xenapi_async_vbd_assert_attachable(const xenapi_session *session, 
  * Parameters: `vbd`: VBD ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vbd_unplug_force(const xenapi_session *session, const char *vbd, xenapi_error **err);
 
 /**
- * Calls `Async.VBD.unplug_force`: `VBD.unplug_force` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VBD.unplug_force`: `VBD.unplug_force` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_unplug_force(const xenapi_session *session, const char *vbd, char **out_task, xenapi_error **err);
 
@@ -441,7 +476,8 @@ xenapi_status xenapi_async_vbd_unplug_force(const xenapi_session *session, const
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): DEVICE_DETACH_REJECTED, DEVICE_ALREADY_DETACHED.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vbd_unplug(const xenapi_session *session, const char *vbd, xenapi_error **err);
 
@@ -452,7 +488,9 @@ xenapi_status xenapi_vbd_unplug(const xenapi_session *session, const char *vbd, 
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): DEVICE_DETACH_REJECTED, DEVICE_ALREADY_DETACHED.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_unplug(const xenapi_session *session, const char *vbd, char **out_task, xenapi_error **err);
 
@@ -462,7 +500,8 @@ xenapi_status xenapi_async_vbd_unplug(const xenapi_session *session, const char 
  * Parameters: `vbd`: VBD ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vbd_plug(const xenapi_session *session, const char *vbd, xenapi_error **err);
 
@@ -472,7 +511,9 @@ xenapi_status xenapi_vbd_plug(const xenapi_session *session, const char *vbd, xe
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_plug(const xenapi_session *session, const char *vbd, char **out_task, xenapi_error **err);
 
@@ -483,7 +524,8 @@ xenapi_status xenapi_async_vbd_plug(const xenapi_session *session, const char *v
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): VBD_NOT_REMOVABLE_MEDIA, VBD_NOT_EMPTY.
  *
- * Ownership: `session`, `vbd`, `vdi` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd`, `vdi` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vbd_insert(const xenapi_session *session, const char *vbd, const char *vdi, xenapi_error **err);
 
@@ -494,7 +536,9 @@ xenapi_status xenapi_vbd_insert(const xenapi_session *session, const char *vbd, 
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VBD_NOT_REMOVABLE_MEDIA, VBD_NOT_EMPTY.
  *
- * Ownership: `session`, `vbd`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd`, `vdi` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_insert(const xenapi_session *session, const char *vbd, const char *vdi, char **out_task, xenapi_error **err);
 
@@ -505,7 +549,8 @@ xenapi_status xenapi_async_vbd_insert(const xenapi_session *session, const char 
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): VBD_NOT_REMOVABLE_MEDIA, VBD_IS_EMPTY.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vbd_eject(const xenapi_session *session, const char *vbd, xenapi_error **err);
 
@@ -516,7 +561,9 @@ xenapi_status xenapi_vbd_eject(const xenapi_session *session, const char *vbd, x
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VBD_NOT_REMOVABLE_MEDIA, VBD_IS_EMPTY.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_eject(const xenapi_session *session, const char *vbd, char **out_task, xenapi_error **err);
 
@@ -526,7 +573,8 @@ xenapi_status xenapi_async_vbd_eject(const xenapi_session *session, const char *
  * Parameters: `vbd`: VBD ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vbd`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vbd_remove_from_qos_algorithm_params(const xenapi_session *session, const char *vbd, const char *key, xenapi_error **err);
 
@@ -536,7 +584,8 @@ xenapi_status xenapi_vbd_remove_from_qos_algorithm_params(const xenapi_session *
  * Parameters: `vbd`: VBD ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vbd`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vbd_add_to_qos_algorithm_params(const xenapi_session *session, const char *vbd, const char *key, const char *value, xenapi_error **err);
 
@@ -546,7 +595,8 @@ xenapi_status xenapi_vbd_add_to_qos_algorithm_params(const xenapi_session *sessi
  * Parameters: `vbd`: VBD ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vbd`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vbd_set_qos_algorithm_params(const xenapi_session *session, const char *vbd, const xenapi_string_map *value, xenapi_error **err);
 
@@ -556,7 +606,8 @@ xenapi_status xenapi_vbd_set_qos_algorithm_params(const xenapi_session *session,
  * Parameters: `vbd`: VBD ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vbd`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vbd_set_qos_algorithm_type(const xenapi_session *session, const char *vbd, const char *value, xenapi_error **err);
 
@@ -566,7 +617,8 @@ xenapi_status xenapi_vbd_set_qos_algorithm_type(const xenapi_session *session, c
  * Parameters: `vbd`: VBD ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vbd`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vbd_remove_from_other_config(const xenapi_session *session, const char *vbd, const char *key, xenapi_error **err);
 
@@ -576,7 +628,8 @@ xenapi_status xenapi_vbd_remove_from_other_config(const xenapi_session *session,
  * Parameters: `vbd`: VBD ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vbd`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vbd_add_to_other_config(const xenapi_session *session, const char *vbd, const char *key, const char *value, xenapi_error **err);
 
@@ -586,7 +639,8 @@ xenapi_status xenapi_vbd_add_to_other_config(const xenapi_session *session, cons
  * Parameters: `vbd`: VBD ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vbd`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vbd_set_other_config(const xenapi_session *session, const char *vbd, const xenapi_string_map *value, xenapi_error **err);
 
@@ -596,7 +650,8 @@ xenapi_status xenapi_vbd_set_other_config(const xenapi_session *session, const c
  * Parameters: `vbd`: VBD ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vbd_set_unpluggable(const xenapi_session *session, const char *vbd, bool value, xenapi_error **err);
 
@@ -606,7 +661,8 @@ xenapi_status xenapi_vbd_set_unpluggable(const xenapi_session *session, const ch
  * Parameters: `vbd`: VBD ref (self); `value`: enum vbd_type.
  * Result: none.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vbd_set_type(const xenapi_session *session, const char *vbd, xenapi_vbd_type value, xenapi_error **err);
 
@@ -616,7 +672,8 @@ xenapi_status xenapi_vbd_set_type(const xenapi_session *session, const char *vbd
  * Parameters: `vbd`: VBD ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vbd_set_bootable(const xenapi_session *session, const char *vbd, bool value, xenapi_error **err);
 
@@ -626,7 +683,8 @@ xenapi_status xenapi_vbd_set_bootable(const xenapi_session *session, const char 
  * Parameters: `vbd`: VBD ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vbd`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vbd_set_userdevice(const xenapi_session *session, const char *vbd, const char *value, xenapi_error **err);
 
@@ -637,7 +695,9 @@ xenapi_status xenapi_vbd_set_userdevice(const xenapi_session *session, const cha
  * Result: `*out_result`, VBD_metrics ref.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_metrics(const xenapi_session *session, const char *vbd, char **out_result, xenapi_error **err);
 
@@ -647,7 +707,9 @@ xenapi_status xenapi_vbd_get_metrics(const xenapi_session *session, const char *
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_qos_supported_algorithms(const xenapi_session *session, const char *vbd, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -657,7 +719,9 @@ xenapi_status xenapi_vbd_get_qos_supported_algorithms(const xenapi_session *sess
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_qos_algorithm_params(const xenapi_session *session, const char *vbd, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -667,7 +731,9 @@ xenapi_status xenapi_vbd_get_qos_algorithm_params(const xenapi_session *session,
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_qos_algorithm_type(const xenapi_session *session, const char *vbd, char **out_result, xenapi_error **err);
 
@@ -677,7 +743,9 @@ xenapi_status xenapi_vbd_get_qos_algorithm_type(const xenapi_session *session, c
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_runtime_properties(const xenapi_session *session, const char *vbd, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -687,7 +755,9 @@ xenapi_status xenapi_vbd_get_runtime_properties(const xenapi_session *session, c
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_status_detail(const xenapi_session *session, const char *vbd, char **out_result, xenapi_error **err);
 
@@ -697,7 +767,8 @@ xenapi_status xenapi_vbd_get_status_detail(const xenapi_session *session, const 
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_status_code(const xenapi_session *session, const char *vbd, int64_t *out_result, xenapi_error **err);
 
@@ -707,7 +778,8 @@ xenapi_status xenapi_vbd_get_status_code(const xenapi_session *session, const ch
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_currently_attached(const xenapi_session *session, const char *vbd, bool *out_result, xenapi_error **err);
 
@@ -717,7 +789,9 @@ xenapi_status xenapi_vbd_get_currently_attached(const xenapi_session *session, c
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_other_config(const xenapi_session *session, const char *vbd, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -727,7 +801,8 @@ xenapi_status xenapi_vbd_get_other_config(const xenapi_session *session, const c
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_empty(const xenapi_session *session, const char *vbd, bool *out_result, xenapi_error **err);
 
@@ -737,7 +812,8 @@ xenapi_status xenapi_vbd_get_empty(const xenapi_session *session, const char *vb
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_storage_lock(const xenapi_session *session, const char *vbd, bool *out_result, xenapi_error **err);
 
@@ -747,7 +823,8 @@ xenapi_status xenapi_vbd_get_storage_lock(const xenapi_session *session, const c
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_unpluggable(const xenapi_session *session, const char *vbd, bool *out_result, xenapi_error **err);
 
@@ -757,7 +834,8 @@ xenapi_status xenapi_vbd_get_unpluggable(const xenapi_session *session, const ch
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, enum vbd_type.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_type(const xenapi_session *session, const char *vbd, xenapi_vbd_type *out_result, xenapi_error **err);
 
@@ -767,7 +845,8 @@ xenapi_status xenapi_vbd_get_type(const xenapi_session *session, const char *vbd
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, enum vbd_mode.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_mode(const xenapi_session *session, const char *vbd, xenapi_vbd_mode *out_result, xenapi_error **err);
 
@@ -777,7 +856,8 @@ xenapi_status xenapi_vbd_get_mode(const xenapi_session *session, const char *vbd
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_bootable(const xenapi_session *session, const char *vbd, bool *out_result, xenapi_error **err);
 
@@ -787,7 +867,9 @@ xenapi_status xenapi_vbd_get_bootable(const xenapi_session *session, const char 
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_userdevice(const xenapi_session *session, const char *vbd, char **out_result, xenapi_error **err);
 
@@ -797,7 +879,9 @@ xenapi_status xenapi_vbd_get_userdevice(const xenapi_session *session, const cha
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_device(const xenapi_session *session, const char *vbd, char **out_result, xenapi_error **err);
 
@@ -807,7 +891,9 @@ xenapi_status xenapi_vbd_get_device(const xenapi_session *session, const char *v
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, VDI ref.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_vdi(const xenapi_session *session, const char *vbd, char **out_result, xenapi_error **err);
 
@@ -817,7 +903,9 @@ xenapi_status xenapi_vbd_get_vdi(const xenapi_session *session, const char *vbd,
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, VM ref.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_vm(const xenapi_session *session, const char *vbd, char **out_result, xenapi_error **err);
 
@@ -827,7 +915,9 @@ xenapi_status xenapi_vbd_get_vm(const xenapi_session *session, const char *vbd, 
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, (string -> enum vbd_operations) map.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_vbd_operations_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_vbd_operations_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_current_operations(const xenapi_session *session, const char *vbd, xenapi_string_vbd_operations_map **out_result, xenapi_error **err);
 
@@ -837,7 +927,9 @@ xenapi_status xenapi_vbd_get_current_operations(const xenapi_session *session, c
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, enum vbd_operations set.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vbd_operations_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vbd_operations_list_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_allowed_operations(const xenapi_session *session, const char *vbd, xenapi_vbd_operations_list **out_result, xenapi_error **err);
 
@@ -847,7 +939,9 @@ xenapi_status xenapi_vbd_get_allowed_operations(const xenapi_session *session, c
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_uuid(const xenapi_session *session, const char *vbd, char **out_result, xenapi_error **err);
 
@@ -857,7 +951,8 @@ xenapi_status xenapi_vbd_get_uuid(const xenapi_session *session, const char *vbd
  * Parameters: `vbd`: VBD ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vbd_destroy(const xenapi_session *session, const char *vbd, xenapi_error **err);
 
@@ -867,7 +962,9 @@ xenapi_status xenapi_vbd_destroy(const xenapi_session *session, const char *vbd,
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_destroy(const xenapi_session *session, const char *vbd, char **out_task, xenapi_error **err);
 
@@ -877,7 +974,9 @@ xenapi_status xenapi_async_vbd_destroy(const xenapi_session *session, const char
  * Parameters: `args`: VBD record.
  * Result: `*out_result`, VBD ref.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_create(const xenapi_session *session, const xenapi_vbd_record *args, char **out_result, xenapi_error **err);
 
@@ -887,7 +986,9 @@ xenapi_status xenapi_vbd_create(const xenapi_session *session, const xenapi_vbd_
  * Parameters: `args`: VBD record.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vbd_create(const xenapi_session *session, const xenapi_vbd_record *args, char **out_task, xenapi_error **err);
 
@@ -897,7 +998,9 @@ xenapi_status xenapi_async_vbd_create(const xenapi_session *session, const xenap
  * Parameters: `uuid`: string.
  * Result: `*out_result`, VBD ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -907,7 +1010,9 @@ xenapi_status xenapi_vbd_get_by_uuid(const xenapi_session *session, const char *
  * Parameters: `vbd`: VBD ref (self).
  * Result: `*out_result`, VBD record.
  *
- * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vbd_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vbd_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_get_record(const xenapi_session *session, const char *vbd, xenapi_vbd_record **out_result, xenapi_error **err);
 

@@ -13,7 +13,8 @@ extern "C" {
 /* Lifecycle: Removed in tampa; only older servers have it. */
 
 /**
- * A new a `VBD_metrics` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `VBD_metrics` record with every field at its default (empty strings, 0, false, empty
+ * lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vbd_metrics_record_free`.
  */
@@ -29,7 +30,8 @@ void xenapi_vbd_metrics_record_free(xenapi_vbd_metrics_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vbd_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vbd_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vbd_metrics_record_uuid(const xenapi_vbd_metrics_record *rec);
 
@@ -89,7 +91,8 @@ xenapi_status xenapi_vbd_metrics_record_set_last_updated(xenapi_vbd_metrics_reco
  * The field `other_config`: (string -> string) map, RW.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vbd_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vbd_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vbd_metrics_record_other_config(const xenapi_vbd_metrics_record *rec);
 
@@ -101,7 +104,8 @@ const xenapi_string_map *xenapi_vbd_metrics_record_other_config(const xenapi_vbd
 xenapi_status xenapi_vbd_metrics_record_set_other_config(xenapi_vbd_metrics_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -114,7 +118,9 @@ const xenapi_value *xenapi_vbd_metrics_record_extra(const xenapi_vbd_metrics_rec
  * Result: `*out_result`, (VBD_metrics ref -> VBD_metrics record) map.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vbd_metrics_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_vbd_metrics_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_metrics_get_all_records(const xenapi_session *session, xenapi_vbd_metrics_record_map **out_result, xenapi_error **err);
 
@@ -125,7 +131,9 @@ xenapi_status xenapi_vbd_metrics_get_all_records(const xenapi_session *session, 
  * Result: `*out_result`, VBD_metrics ref set.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_metrics_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -136,7 +144,8 @@ xenapi_status xenapi_vbd_metrics_get_all(const xenapi_session *session, xenapi_s
  * Result: none.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `vbd_metrics`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd_metrics`, `key` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vbd_metrics_remove_from_other_config(const xenapi_session *session, const char *vbd_metrics, const char *key, xenapi_error **err);
 
@@ -147,7 +156,8 @@ xenapi_status xenapi_vbd_metrics_remove_from_other_config(const xenapi_session *
  * Result: none.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `vbd_metrics`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd_metrics`, `key`, `value` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_metrics_add_to_other_config(const xenapi_session *session, const char *vbd_metrics, const char *key, const char *value, xenapi_error **err);
 
@@ -158,7 +168,8 @@ xenapi_status xenapi_vbd_metrics_add_to_other_config(const xenapi_session *sessi
  * Result: none.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `vbd_metrics`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vbd_metrics`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vbd_metrics_set_other_config(const xenapi_session *session, const char *vbd_metrics, const xenapi_string_map *value, xenapi_error **err);
 
@@ -169,7 +180,9 @@ xenapi_status xenapi_vbd_metrics_set_other_config(const xenapi_session *session,
  * Result: `*out_result`, (string -> string) map.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `vbd_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_metrics_get_other_config(const xenapi_session *session, const char *vbd_metrics, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -180,7 +193,9 @@ xenapi_status xenapi_vbd_metrics_get_other_config(const xenapi_session *session,
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `vbd_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vbd_metrics_get_last_updated(const xenapi_session *session, const char *vbd_metrics, int64_t *out_result, xenapi_error **err);
 
@@ -191,7 +206,9 @@ xenapi_status xenapi_vbd_metrics_get_last_updated(const xenapi_session *session,
  * Result: `*out_result`, float.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `vbd_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vbd_metrics_get_io_write_kbs(const xenapi_session *session, const char *vbd_metrics, double *out_result, xenapi_error **err);
 
@@ -202,7 +219,9 @@ xenapi_status xenapi_vbd_metrics_get_io_write_kbs(const xenapi_session *session,
  * Result: `*out_result`, float.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `vbd_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vbd_metrics_get_io_read_kbs(const xenapi_session *session, const char *vbd_metrics, double *out_result, xenapi_error **err);
 
@@ -212,7 +231,9 @@ xenapi_status xenapi_vbd_metrics_get_io_read_kbs(const xenapi_session *session, 
  * Parameters: `vbd_metrics`: VBD_metrics ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vbd_metrics` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_metrics_get_uuid(const xenapi_session *session, const char *vbd_metrics, char **out_result, xenapi_error **err);
 
@@ -223,7 +244,9 @@ xenapi_status xenapi_vbd_metrics_get_uuid(const xenapi_session *session, const c
  * Result: `*out_result`, VBD_metrics ref.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_metrics_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -234,7 +257,9 @@ xenapi_status xenapi_vbd_metrics_get_by_uuid(const xenapi_session *session, cons
  * Result: `*out_result`, VBD_metrics record.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `vbd_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vbd_metrics_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vbd_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_vbd_metrics_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vbd_metrics_get_record(const xenapi_session *session, const char *vbd_metrics, xenapi_vbd_metrics_record **out_result, xenapi_error **err);
 

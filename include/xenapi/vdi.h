@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `VDI` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `VDI` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vdi_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_vdi_record_free(xenapi_vdi_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vdi_record_uuid(const xenapi_vdi_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_vdi_record_set_uuid(xenapi_vdi_record *rec, const char *val
 /**
  * The field `name_label`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vdi_record_name_label(const xenapi_vdi_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_vdi_record_set_name_label(xenapi_vdi_record *rec, const cha
 /**
  * The field `name_description`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vdi_record_name_description(const xenapi_vdi_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_vdi_record_set_name_description(xenapi_vdi_record *rec, con
 /**
  * The field `allowed_operations`: enum vdi_operations set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_vdi_operations_list *xenapi_vdi_record_allowed_operations(const xenapi_vdi_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_vdi_record_set_allowed_operations(xenapi_vdi_record *rec, c
 /**
  * The field `current_operations`: (string -> enum vdi_operations) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_vdi_operations_map *xenapi_vdi_record_current_operations(const xenapi_vdi_record *rec);
 
@@ -97,7 +103,8 @@ xenapi_status xenapi_vdi_record_set_current_operations(xenapi_vdi_record *rec, c
 /**
  * The field `SR`: SR ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vdi_record_sr(const xenapi_vdi_record *rec);
 
@@ -111,7 +118,8 @@ xenapi_status xenapi_vdi_record_set_sr(xenapi_vdi_record *rec, const char *value
 /**
  * The field `VBDs`: VBD ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vdi_record_vbds(const xenapi_vdi_record *rec);
 
@@ -125,7 +133,8 @@ xenapi_status xenapi_vdi_record_set_vbds(xenapi_vdi_record *rec, const xenapi_st
 /**
  * The field `crash_dumps`: crashdump ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vdi_record_crash_dumps(const xenapi_vdi_record *rec);
 
@@ -172,14 +181,16 @@ xenapi_status xenapi_vdi_record_set_physical_utilisation(xenapi_vdi_record *rec,
 xenapi_vdi_type xenapi_vdi_record_type(const xenapi_vdi_record *rec);
 
 /**
- * The wire text of the field `type` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `type` (also a value this library does not know; "" when the server
+ * did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vdi_record_type_name(const xenapi_vdi_record *rec);
 
 /**
- * Sets the field `type` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `type` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -216,7 +227,8 @@ xenapi_status xenapi_vdi_record_set_read_only(xenapi_vdi_record *rec, bool value
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vdi_record_other_config(const xenapi_vdi_record *rec);
 
@@ -244,7 +256,8 @@ xenapi_status xenapi_vdi_record_set_storage_lock(xenapi_vdi_record *rec, bool va
 /**
  * The field `location`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vdi_record_location(const xenapi_vdi_record *rec);
 
@@ -287,7 +300,8 @@ xenapi_status xenapi_vdi_record_set_missing(xenapi_vdi_record *rec, bool value, 
  * The field `parent`: VDI ref, RO/runtime.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vdi_record_parent(const xenapi_vdi_record *rec);
 
@@ -301,7 +315,8 @@ xenapi_status xenapi_vdi_record_set_parent(xenapi_vdi_record *rec, const char *v
 /**
  * The field `xenstore_data`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vdi_record_xenstore_data(const xenapi_vdi_record *rec);
 
@@ -315,7 +330,8 @@ xenapi_status xenapi_vdi_record_set_xenstore_data(xenapi_vdi_record *rec, const 
 /**
  * The field `sm_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vdi_record_sm_config(const xenapi_vdi_record *rec);
 
@@ -343,7 +359,8 @@ xenapi_status xenapi_vdi_record_set_is_a_snapshot(xenapi_vdi_record *rec, bool v
 /**
  * The field `snapshot_of`: VDI ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vdi_record_snapshot_of(const xenapi_vdi_record *rec);
 
@@ -357,7 +374,8 @@ xenapi_status xenapi_vdi_record_set_snapshot_of(xenapi_vdi_record *rec, const ch
 /**
  * The field `snapshots`: VDI ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vdi_record_snapshots(const xenapi_vdi_record *rec);
 
@@ -385,7 +403,8 @@ xenapi_status xenapi_vdi_record_set_snapshot_time(xenapi_vdi_record *rec, int64_
 /**
  * The field `tags`: string set, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vdi_record_tags(const xenapi_vdi_record *rec);
 
@@ -418,14 +437,16 @@ xenapi_status xenapi_vdi_record_set_allow_caching(xenapi_vdi_record *rec, bool v
 xenapi_on_boot xenapi_vdi_record_on_boot(const xenapi_vdi_record *rec);
 
 /**
- * The wire text of the field `on_boot` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `on_boot` (also a value this library does not know; "" when the server
+ * did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vdi_record_on_boot_name(const xenapi_vdi_record *rec);
 
 /**
- * Sets the field `on_boot` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `on_boot` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -434,7 +455,8 @@ xenapi_status xenapi_vdi_record_set_on_boot(xenapi_vdi_record *rec, xenapi_on_bo
 /**
  * The field `metadata_of_pool`: pool ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vdi_record_metadata_of_pool(const xenapi_vdi_record *rec);
 
@@ -488,7 +510,8 @@ bool xenapi_vdi_record_cbt_enabled(const xenapi_vdi_record *rec);
 xenapi_status xenapi_vdi_record_set_cbt_enabled(xenapi_vdi_record *rec, bool value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -500,7 +523,9 @@ const xenapi_value *xenapi_vdi_record_extra(const xenapi_vdi_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (VDI ref -> VDI record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vdi_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_vdi_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_all_records(const xenapi_session *session, xenapi_vdi_record_map **out_result, xenapi_error **err);
 
@@ -510,7 +535,9 @@ xenapi_status xenapi_vdi_get_all_records(const xenapi_session *session, xenapi_v
  * Parameters: none but the session.
  * Result: `*out_result`, VDI ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -521,18 +548,23 @@ xenapi_status xenapi_vdi_get_all(const xenapi_session *session, xenapi_string_li
  * Result: `*out_result`, vdi_nbd_server_info record set.
  * Errors (XenAPI codes the datamodel lists): VDI_INCOMPATIBLE_TYPE.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vdi_nbd_server_info_record_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vdi_nbd_server_info_record_list_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_nbd_info(const xenapi_session *session, const char *vdi, xenapi_vdi_nbd_server_info_record_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.get_nbd_info`: `VDI.get_nbd_info` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.get_nbd_info`: `VDI.get_nbd_info` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VDI_INCOMPATIBLE_TYPE.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_get_nbd_info(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
 
@@ -541,20 +573,27 @@ xenapi_status xenapi_async_vdi_get_nbd_info(const xenapi_session *session, const
  *
  * Parameters: `vdi_from`: VDI ref; `vdi_to`: VDI ref.
  * Result: `*out_result`, string.
- * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED, VDI_MISSING, SR_NOT_ATTACHED, SR_HAS_NO_PBDS, VDI_IN_USE.
+ * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED, VDI_MISSING,
+ * SR_NOT_ATTACHED, SR_HAS_NO_PBDS, VDI_IN_USE.
  *
- * Ownership: `session`, `vdi_from`, `vdi_to` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi_from`, `vdi_to` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_list_changed_blocks(const xenapi_session *session, const char *vdi_from, const char *vdi_to, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.list_changed_blocks`: `VDI.list_changed_blocks` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.list_changed_blocks`: `VDI.list_changed_blocks` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `vdi_from`: VDI ref; `vdi_to`: VDI ref.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED, VDI_MISSING, SR_NOT_ATTACHED, SR_HAS_NO_PBDS, VDI_IN_USE.
+ * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED, VDI_MISSING,
+ * SR_NOT_ATTACHED, SR_HAS_NO_PBDS, VDI_IN_USE.
  *
- * Ownership: `session`, `vdi_from`, `vdi_to` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi_from`, `vdi_to` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_list_changed_blocks(const xenapi_session *session, const char *vdi_from, const char *vdi_to, char **out_task, xenapi_error **err);
 
@@ -563,20 +602,28 @@ xenapi_status xenapi_async_vdi_list_changed_blocks(const xenapi_session *session
  *
  * Parameters: `vdi`: VDI ref (self).
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED, VDI_MISSING, SR_NOT_ATTACHED, SR_HAS_NO_PBDS, OPERATION_NOT_ALLOWED, VDI_INCOMPATIBLE_TYPE, VDI_NO_CBT_METADATA, VDI_IN_USE, VDI_IS_A_PHYSICAL_DEVICE.
+ * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED, VDI_MISSING,
+ * SR_NOT_ATTACHED, SR_HAS_NO_PBDS, OPERATION_NOT_ALLOWED, VDI_INCOMPATIBLE_TYPE,
+ * VDI_NO_CBT_METADATA, VDI_IN_USE, VDI_IS_A_PHYSICAL_DEVICE.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vdi_data_destroy(const xenapi_session *session, const char *vdi, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.data_destroy`: `VDI.data_destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.data_destroy`: `VDI.data_destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED, VDI_MISSING, SR_NOT_ATTACHED, SR_HAS_NO_PBDS, OPERATION_NOT_ALLOWED, VDI_INCOMPATIBLE_TYPE, VDI_NO_CBT_METADATA, VDI_IN_USE, VDI_IS_A_PHYSICAL_DEVICE.
+ * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED, VDI_MISSING,
+ * SR_NOT_ATTACHED, SR_HAS_NO_PBDS, OPERATION_NOT_ALLOWED, VDI_INCOMPATIBLE_TYPE,
+ * VDI_NO_CBT_METADATA, VDI_IN_USE, VDI_IS_A_PHYSICAL_DEVICE.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_data_destroy(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
 
@@ -585,20 +632,28 @@ xenapi_status xenapi_async_vdi_data_destroy(const xenapi_session *session, const
  *
  * Parameters: `vdi`: VDI ref (self).
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED, VDI_MISSING, SR_NOT_ATTACHED, SR_HAS_NO_PBDS, OPERATION_NOT_ALLOWED, VDI_INCOMPATIBLE_TYPE, VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION.
+ * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED, VDI_MISSING,
+ * SR_NOT_ATTACHED, SR_HAS_NO_PBDS, OPERATION_NOT_ALLOWED, VDI_INCOMPATIBLE_TYPE,
+ * VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vdi_disable_cbt(const xenapi_session *session, const char *vdi, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.disable_cbt`: `VDI.disable_cbt` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.disable_cbt`: `VDI.disable_cbt` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED, VDI_MISSING, SR_NOT_ATTACHED, SR_HAS_NO_PBDS, OPERATION_NOT_ALLOWED, VDI_INCOMPATIBLE_TYPE, VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION.
+ * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED, VDI_MISSING,
+ * SR_NOT_ATTACHED, SR_HAS_NO_PBDS, OPERATION_NOT_ALLOWED, VDI_INCOMPATIBLE_TYPE,
+ * VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_disable_cbt(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
 
@@ -607,20 +662,28 @@ xenapi_status xenapi_async_vdi_disable_cbt(const xenapi_session *session, const 
  *
  * Parameters: `vdi`: VDI ref (self).
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED, VDI_MISSING, SR_NOT_ATTACHED, SR_HAS_NO_PBDS, OPERATION_NOT_ALLOWED, VDI_INCOMPATIBLE_TYPE, VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION.
+ * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED, VDI_MISSING,
+ * SR_NOT_ATTACHED, SR_HAS_NO_PBDS, OPERATION_NOT_ALLOWED, VDI_INCOMPATIBLE_TYPE,
+ * VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vdi_enable_cbt(const xenapi_session *session, const char *vdi, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.enable_cbt`: `VDI.enable_cbt` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.enable_cbt`: `VDI.enable_cbt` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED, VDI_MISSING, SR_NOT_ATTACHED, SR_HAS_NO_PBDS, OPERATION_NOT_ALLOWED, VDI_INCOMPATIBLE_TYPE, VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION.
+ * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED, VDI_MISSING,
+ * SR_NOT_ATTACHED, SR_HAS_NO_PBDS, OPERATION_NOT_ALLOWED, VDI_INCOMPATIBLE_TYPE,
+ * VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_enable_cbt(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
 
@@ -630,17 +693,22 @@ xenapi_status xenapi_async_vdi_enable_cbt(const xenapi_session *session, const c
  * Parameters: `vdi`: VDI ref; `sr`: SR ref; `options`: (string -> string) map.
  * Result: `*out_result`, VDI ref.
  *
- * Ownership: `session`, `vdi`, `sr`, `options` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `sr`, `options` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_pool_migrate(const xenapi_session *session, const char *vdi, const char *sr, const xenapi_string_map *options, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.pool_migrate`: `VDI.pool_migrate` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.pool_migrate`: `VDI.pool_migrate` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref; `sr`: SR ref; `options`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vdi`, `sr`, `options` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `sr`, `options` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_pool_migrate(const xenapi_session *session, const char *vdi, const char *sr, const xenapi_string_map *options, char **out_task, xenapi_error **err);
 
@@ -650,17 +718,22 @@ xenapi_status xenapi_async_vdi_pool_migrate(const xenapi_session *session, const
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_read_database_pool_uuid(const xenapi_session *session, const char *vdi, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.read_database_pool_uuid`: `VDI.read_database_pool_uuid` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.read_database_pool_uuid`: `VDI.read_database_pool_uuid` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_read_database_pool_uuid(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
 
@@ -670,17 +743,22 @@ xenapi_status xenapi_async_vdi_read_database_pool_uuid(const xenapi_session *ses
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, session ref.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_open_database(const xenapi_session *session, const char *vdi, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.open_database`: `VDI.open_database` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.open_database`: `VDI.open_database` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_open_database(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
 
@@ -690,17 +768,21 @@ xenapi_status xenapi_async_vdi_open_database(const xenapi_session *session, cons
  * Parameters: `vdi`: VDI ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vdi_set_allow_caching(const xenapi_session *session, const char *vdi, bool value, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.set_allow_caching`: `VDI.set_allow_caching` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.set_allow_caching`: `VDI.set_allow_caching` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_set_allow_caching(const xenapi_session *session, const char *vdi, bool value, char **out_task, xenapi_error **err);
 
@@ -710,17 +792,21 @@ xenapi_status xenapi_async_vdi_set_allow_caching(const xenapi_session *session, 
  * Parameters: `vdi`: VDI ref (self); `value`: enum on_boot.
  * Result: none.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vdi_set_on_boot(const xenapi_session *session, const char *vdi, xenapi_on_boot value, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.set_on_boot`: `VDI.set_on_boot` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.set_on_boot`: `VDI.set_on_boot` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self); `value`: enum on_boot.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_set_on_boot(const xenapi_session *session, const char *vdi, xenapi_on_boot value, char **out_task, xenapi_error **err);
 
@@ -730,17 +816,21 @@ xenapi_status xenapi_async_vdi_set_on_boot(const xenapi_session *session, const 
  * Parameters: `vdi`: VDI ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vdi_set_name_description(const xenapi_session *session, const char *vdi, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.set_name_description`: `VDI.set_name_description` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.set_name_description`: `VDI.set_name_description` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_set_name_description(const xenapi_session *session, const char *vdi, const char *value, char **out_task, xenapi_error **err);
 
@@ -750,17 +840,21 @@ xenapi_status xenapi_async_vdi_set_name_description(const xenapi_session *sessio
  * Parameters: `vdi`: VDI ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vdi_set_name_label(const xenapi_session *session, const char *vdi, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.set_name_label`: `VDI.set_name_label` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.set_name_label`: `VDI.set_name_label` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_set_name_label(const xenapi_session *session, const char *vdi, const char *value, char **out_task, xenapi_error **err);
 
@@ -770,17 +864,21 @@ xenapi_status xenapi_async_vdi_set_name_label(const xenapi_session *session, con
  * Parameters: `vdi`: VDI ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vdi_set_read_only(const xenapi_session *session, const char *vdi, bool value, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.set_read_only`: `VDI.set_read_only` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.set_read_only`: `VDI.set_read_only` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_set_read_only(const xenapi_session *session, const char *vdi, bool value, char **out_task, xenapi_error **err);
 
@@ -790,17 +888,21 @@ xenapi_status xenapi_async_vdi_set_read_only(const xenapi_session *session, cons
  * Parameters: `vdi`: VDI ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vdi_set_sharable(const xenapi_session *session, const char *vdi, bool value, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.set_sharable`: `VDI.set_sharable` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.set_sharable`: `VDI.set_sharable` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_set_sharable(const xenapi_session *session, const char *vdi, bool value, char **out_task, xenapi_error **err);
 
@@ -810,7 +912,8 @@ xenapi_status xenapi_async_vdi_set_sharable(const xenapi_session *session, const
  * Parameters: `vdi`: VDI ref.
  * Result: none.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vdi_forget(const xenapi_session *session, const char *vdi, xenapi_error **err);
 
@@ -820,7 +923,9 @@ xenapi_status xenapi_vdi_forget(const xenapi_session *session, const char *vdi, 
  * Parameters: `vdi`: VDI ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_forget(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
 
@@ -831,7 +936,9 @@ xenapi_status xenapi_async_vdi_forget(const xenapi_session *session, const char 
  * Result: `*out_result`, VDI ref.
  * Errors (XenAPI codes the datamodel lists): VDI_READONLY, VDI_TOO_SMALL, VDI_NOT_SPARSE.
  *
- * Ownership: `session`, `vdi`, `sr`, `base_vdi`, `into_vdi` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `sr`, `base_vdi`, `into_vdi` are borrowed (read during the call
+ * only). On success `*out_result` receives a string that the caller frees with xenapi_string_free;
+ * on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_copy(const xenapi_session *session, const char *vdi, const char *sr, const char *base_vdi, const char *into_vdi, char **out_result, xenapi_error **err);
 
@@ -842,7 +949,9 @@ xenapi_status xenapi_vdi_copy(const xenapi_session *session, const char *vdi, co
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VDI_READONLY, VDI_TOO_SMALL, VDI_NOT_SPARSE.
  *
- * Ownership: `session`, `vdi`, `sr`, `base_vdi`, `into_vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `sr`, `base_vdi`, `into_vdi` are borrowed (read during the call
+ * only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_copy(const xenapi_session *session, const char *vdi, const char *sr, const char *base_vdi, const char *into_vdi, char **out_task, xenapi_error **err);
 
@@ -853,7 +962,8 @@ xenapi_status xenapi_async_vdi_copy(const xenapi_session *session, const char *v
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vdi_update(const xenapi_session *session, const char *vdi, xenapi_error **err);
 
@@ -864,29 +974,47 @@ xenapi_status xenapi_vdi_update(const xenapi_session *session, const char *vdi, 
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_update(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
 
 /**
  * Calls `VDI.introduce`.
  *
- * Parameters: `uuid`: string; `name_label`: string; `name_description`: string; `sr`: SR ref; `type_`: enum vdi_type; `sharable`: bool; `read_only`: bool; `other_config`: (string -> string) map; `location`: string; `xenstore_data`: (string -> string) map; `sm_config`: (string -> string) map; `managed`: bool; `virtual_size`: int; `physical_utilisation`: int; `metadata_of_pool`: pool ref; `is_a_snapshot`: bool; `snapshot_time`: datetime (Unix seconds, UTC); `snapshot_of`: VDI ref.
+ * Parameters: `uuid`: string; `name_label`: string; `name_description`: string; `sr`: SR ref;
+ * `type_`: enum vdi_type; `sharable`: bool; `read_only`: bool; `other_config`: (string -> string)
+ * map; `location`: string; `xenstore_data`: (string -> string) map; `sm_config`: (string -> string)
+ * map; `managed`: bool; `virtual_size`: int; `physical_utilisation`: int; `metadata_of_pool`: pool
+ * ref; `is_a_snapshot`: bool; `snapshot_time`: datetime (Unix seconds, UTC); `snapshot_of`: VDI
+ * ref.
  * Result: `*out_result`, VDI ref.
  * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED.
  *
- * Ownership: `session`, `uuid`, `name_label`, `name_description`, `sr`, `other_config`, `location`, `xenstore_data`, `sm_config`, `metadata_of_pool`, `snapshot_of` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid`, `name_label`, `name_description`, `sr`, `other_config`, `location`,
+ * `xenstore_data`, `sm_config`, `metadata_of_pool`, `snapshot_of` are borrowed (read during the
+ * call only). On success `*out_result` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_introduce(const xenapi_session *session, const char *uuid, const char *name_label, const char *name_description, const char *sr, xenapi_vdi_type type_, bool sharable, bool read_only, const xenapi_string_map *other_config, const char *location, const xenapi_string_map *xenstore_data, const xenapi_string_map *sm_config, bool managed, int64_t virtual_size, int64_t physical_utilisation, const char *metadata_of_pool, bool is_a_snapshot, int64_t snapshot_time, const char *snapshot_of, char **out_result, xenapi_error **err);
 
 /**
  * Calls `Async.VDI.introduce`: `VDI.introduce` as a server task. Wait for it with xenapi_task_wait.
  *
- * Parameters: `uuid`: string; `name_label`: string; `name_description`: string; `sr`: SR ref; `type_`: enum vdi_type; `sharable`: bool; `read_only`: bool; `other_config`: (string -> string) map; `location`: string; `xenstore_data`: (string -> string) map; `sm_config`: (string -> string) map; `managed`: bool; `virtual_size`: int; `physical_utilisation`: int; `metadata_of_pool`: pool ref; `is_a_snapshot`: bool; `snapshot_time`: datetime (Unix seconds, UTC); `snapshot_of`: VDI ref.
+ * Parameters: `uuid`: string; `name_label`: string; `name_description`: string; `sr`: SR ref;
+ * `type_`: enum vdi_type; `sharable`: bool; `read_only`: bool; `other_config`: (string -> string)
+ * map; `location`: string; `xenstore_data`: (string -> string) map; `sm_config`: (string -> string)
+ * map; `managed`: bool; `virtual_size`: int; `physical_utilisation`: int; `metadata_of_pool`: pool
+ * ref; `is_a_snapshot`: bool; `snapshot_time`: datetime (Unix seconds, UTC); `snapshot_of`: VDI
+ * ref.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): SR_OPERATION_NOT_SUPPORTED.
  *
- * Ownership: `session`, `uuid`, `name_label`, `name_description`, `sr`, `other_config`, `location`, `xenstore_data`, `sm_config`, `metadata_of_pool`, `snapshot_of` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid`, `name_label`, `name_description`, `sr`, `other_config`, `location`,
+ * `xenstore_data`, `sm_config`, `metadata_of_pool`, `snapshot_of` are borrowed (read during the
+ * call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_introduce(const xenapi_session *session, const char *uuid, const char *name_label, const char *name_description, const char *sr, xenapi_vdi_type type_, bool sharable, bool read_only, const xenapi_string_map *other_config, const char *location, const xenapi_string_map *xenstore_data, const xenapi_string_map *sm_config, bool managed, int64_t virtual_size, int64_t physical_utilisation, const char *metadata_of_pool, bool is_a_snapshot, int64_t snapshot_time, const char *snapshot_of, char **out_task, xenapi_error **err);
 
@@ -897,18 +1025,22 @@ xenapi_status xenapi_async_vdi_introduce(const xenapi_session *session, const ch
  * Result: none.
  * Lifecycle: Removed in inverness; only older servers have it.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vdi_resize_online(const xenapi_session *session, const char *vdi, int64_t size, xenapi_error **err);
 
 /**
- * Calls `Async.VDI.resize_online`: `VDI.resize_online` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VDI.resize_online`: `VDI.resize_online` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vdi`: VDI ref; `size`: int.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in inverness; only older servers have it.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_resize_online(const xenapi_session *session, const char *vdi, int64_t size, char **out_task, xenapi_error **err);
 
@@ -918,7 +1050,8 @@ xenapi_status xenapi_async_vdi_resize_online(const xenapi_session *session, cons
  * Parameters: `vdi`: VDI ref; `size`: int.
  * Result: none.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vdi_resize(const xenapi_session *session, const char *vdi, int64_t size, xenapi_error **err);
 
@@ -928,7 +1061,9 @@ xenapi_status xenapi_vdi_resize(const xenapi_session *session, const char *vdi, 
  * Parameters: `vdi`: VDI ref; `size`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_resize(const xenapi_session *session, const char *vdi, int64_t size, char **out_task, xenapi_error **err);
 
@@ -938,7 +1073,9 @@ xenapi_status xenapi_async_vdi_resize(const xenapi_session *session, const char 
  * Parameters: `vdi`: VDI ref; `driver_params`: (string -> string) map.
  * Result: `*out_result`, VDI ref.
  *
- * Ownership: `session`, `vdi`, `driver_params` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `driver_params` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_clone(const xenapi_session *session, const char *vdi, const xenapi_string_map *driver_params, char **out_result, xenapi_error **err);
 
@@ -948,7 +1085,9 @@ xenapi_status xenapi_vdi_clone(const xenapi_session *session, const char *vdi, c
  * Parameters: `vdi`: VDI ref; `driver_params`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vdi`, `driver_params` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `driver_params` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_clone(const xenapi_session *session, const char *vdi, const xenapi_string_map *driver_params, char **out_task, xenapi_error **err);
 
@@ -958,7 +1097,9 @@ xenapi_status xenapi_async_vdi_clone(const xenapi_session *session, const char *
  * Parameters: `vdi`: VDI ref; `driver_params`: (string -> string) map.
  * Result: `*out_result`, VDI ref.
  *
- * Ownership: `session`, `vdi`, `driver_params` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `driver_params` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_snapshot(const xenapi_session *session, const char *vdi, const xenapi_string_map *driver_params, char **out_result, xenapi_error **err);
 
@@ -968,7 +1109,9 @@ xenapi_status xenapi_vdi_snapshot(const xenapi_session *session, const char *vdi
  * Parameters: `vdi`: VDI ref; `driver_params`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vdi`, `driver_params` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `driver_params` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_snapshot(const xenapi_session *session, const char *vdi, const xenapi_string_map *driver_params, char **out_task, xenapi_error **err);
 
@@ -978,7 +1121,8 @@ xenapi_status xenapi_async_vdi_snapshot(const xenapi_session *session, const cha
  * Parameters: `vdi`: VDI ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vdi_remove_tags(const xenapi_session *session, const char *vdi, const char *value, xenapi_error **err);
 
@@ -988,7 +1132,8 @@ xenapi_status xenapi_vdi_remove_tags(const xenapi_session *session, const char *
  * Parameters: `vdi`: VDI ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vdi_add_tags(const xenapi_session *session, const char *vdi, const char *value, xenapi_error **err);
 
@@ -998,7 +1143,8 @@ xenapi_status xenapi_vdi_add_tags(const xenapi_session *session, const char *vdi
  * Parameters: `vdi`: VDI ref (self); `value`: string set.
  * Result: none.
  *
- * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vdi_set_tags(const xenapi_session *session, const char *vdi, const xenapi_string_list *value, xenapi_error **err);
 
@@ -1008,7 +1154,8 @@ xenapi_status xenapi_vdi_set_tags(const xenapi_session *session, const char *vdi
  * Parameters: `vdi`: VDI ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vdi`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vdi_remove_from_sm_config(const xenapi_session *session, const char *vdi, const char *key, xenapi_error **err);
 
@@ -1018,7 +1165,8 @@ xenapi_status xenapi_vdi_remove_from_sm_config(const xenapi_session *session, co
  * Parameters: `vdi`: VDI ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vdi`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vdi_add_to_sm_config(const xenapi_session *session, const char *vdi, const char *key, const char *value, xenapi_error **err);
 
@@ -1028,7 +1176,8 @@ xenapi_status xenapi_vdi_add_to_sm_config(const xenapi_session *session, const c
  * Parameters: `vdi`: VDI ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vdi_set_sm_config(const xenapi_session *session, const char *vdi, const xenapi_string_map *value, xenapi_error **err);
 
@@ -1038,7 +1187,8 @@ xenapi_status xenapi_vdi_set_sm_config(const xenapi_session *session, const char
  * Parameters: `vdi`: VDI ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vdi`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vdi_remove_from_xenstore_data(const xenapi_session *session, const char *vdi, const char *key, xenapi_error **err);
 
@@ -1048,7 +1198,8 @@ xenapi_status xenapi_vdi_remove_from_xenstore_data(const xenapi_session *session
  * Parameters: `vdi`: VDI ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vdi`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vdi_add_to_xenstore_data(const xenapi_session *session, const char *vdi, const char *key, const char *value, xenapi_error **err);
 
@@ -1058,7 +1209,8 @@ xenapi_status xenapi_vdi_add_to_xenstore_data(const xenapi_session *session, con
  * Parameters: `vdi`: VDI ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vdi_set_xenstore_data(const xenapi_session *session, const char *vdi, const xenapi_string_map *value, xenapi_error **err);
 
@@ -1068,7 +1220,8 @@ xenapi_status xenapi_vdi_set_xenstore_data(const xenapi_session *session, const 
  * Parameters: `vdi`: VDI ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vdi`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vdi_remove_from_other_config(const xenapi_session *session, const char *vdi, const char *key, xenapi_error **err);
 
@@ -1078,7 +1231,8 @@ xenapi_status xenapi_vdi_remove_from_other_config(const xenapi_session *session,
  * Parameters: `vdi`: VDI ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vdi`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vdi_add_to_other_config(const xenapi_session *session, const char *vdi, const char *key, const char *value, xenapi_error **err);
 
@@ -1088,7 +1242,8 @@ xenapi_status xenapi_vdi_add_to_other_config(const xenapi_session *session, cons
  * Parameters: `vdi`: VDI ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vdi_set_other_config(const xenapi_session *session, const char *vdi, const xenapi_string_map *value, xenapi_error **err);
 
@@ -1098,7 +1253,8 @@ xenapi_status xenapi_vdi_set_other_config(const xenapi_session *session, const c
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_cbt_enabled(const xenapi_session *session, const char *vdi, bool *out_result, xenapi_error **err);
 
@@ -1108,7 +1264,8 @@ xenapi_status xenapi_vdi_get_cbt_enabled(const xenapi_session *session, const ch
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_is_tools_iso(const xenapi_session *session, const char *vdi, bool *out_result, xenapi_error **err);
 
@@ -1118,7 +1275,8 @@ xenapi_status xenapi_vdi_get_is_tools_iso(const xenapi_session *session, const c
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_metadata_latest(const xenapi_session *session, const char *vdi, bool *out_result, xenapi_error **err);
 
@@ -1128,7 +1286,9 @@ xenapi_status xenapi_vdi_get_metadata_latest(const xenapi_session *session, cons
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, pool ref.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_metadata_of_pool(const xenapi_session *session, const char *vdi, char **out_result, xenapi_error **err);
 
@@ -1138,7 +1298,8 @@ xenapi_status xenapi_vdi_get_metadata_of_pool(const xenapi_session *session, con
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, enum on_boot.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_on_boot(const xenapi_session *session, const char *vdi, xenapi_on_boot *out_result, xenapi_error **err);
 
@@ -1148,7 +1309,8 @@ xenapi_status xenapi_vdi_get_on_boot(const xenapi_session *session, const char *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_allow_caching(const xenapi_session *session, const char *vdi, bool *out_result, xenapi_error **err);
 
@@ -1158,7 +1320,9 @@ xenapi_status xenapi_vdi_get_allow_caching(const xenapi_session *session, const 
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_tags(const xenapi_session *session, const char *vdi, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1168,7 +1332,8 @@ xenapi_status xenapi_vdi_get_tags(const xenapi_session *session, const char *vdi
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_snapshot_time(const xenapi_session *session, const char *vdi, int64_t *out_result, xenapi_error **err);
 
@@ -1178,7 +1343,9 @@ xenapi_status xenapi_vdi_get_snapshot_time(const xenapi_session *session, const 
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, VDI ref set.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_snapshots(const xenapi_session *session, const char *vdi, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1188,7 +1355,9 @@ xenapi_status xenapi_vdi_get_snapshots(const xenapi_session *session, const char
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, VDI ref.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_snapshot_of(const xenapi_session *session, const char *vdi, char **out_result, xenapi_error **err);
 
@@ -1198,7 +1367,8 @@ xenapi_status xenapi_vdi_get_snapshot_of(const xenapi_session *session, const ch
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_is_a_snapshot(const xenapi_session *session, const char *vdi, bool *out_result, xenapi_error **err);
 
@@ -1208,7 +1378,9 @@ xenapi_status xenapi_vdi_get_is_a_snapshot(const xenapi_session *session, const 
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_sm_config(const xenapi_session *session, const char *vdi, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -1218,7 +1390,9 @@ xenapi_status xenapi_vdi_get_sm_config(const xenapi_session *session, const char
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_xenstore_data(const xenapi_session *session, const char *vdi, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -1229,7 +1403,9 @@ xenapi_status xenapi_vdi_get_xenstore_data(const xenapi_session *session, const 
  * Result: `*out_result`, VDI ref.
  * Lifecycle: Deprecated since ely.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_parent(const xenapi_session *session, const char *vdi, char **out_result, xenapi_error **err);
 
@@ -1239,7 +1415,8 @@ xenapi_status xenapi_vdi_get_parent(const xenapi_session *session, const char *v
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_missing(const xenapi_session *session, const char *vdi, bool *out_result, xenapi_error **err);
 
@@ -1249,7 +1426,8 @@ xenapi_status xenapi_vdi_get_missing(const xenapi_session *session, const char *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_managed(const xenapi_session *session, const char *vdi, bool *out_result, xenapi_error **err);
 
@@ -1259,7 +1437,9 @@ xenapi_status xenapi_vdi_get_managed(const xenapi_session *session, const char *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_location(const xenapi_session *session, const char *vdi, char **out_result, xenapi_error **err);
 
@@ -1269,7 +1449,8 @@ xenapi_status xenapi_vdi_get_location(const xenapi_session *session, const char 
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_storage_lock(const xenapi_session *session, const char *vdi, bool *out_result, xenapi_error **err);
 
@@ -1279,7 +1460,9 @@ xenapi_status xenapi_vdi_get_storage_lock(const xenapi_session *session, const c
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_other_config(const xenapi_session *session, const char *vdi, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -1289,7 +1472,8 @@ xenapi_status xenapi_vdi_get_other_config(const xenapi_session *session, const c
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_read_only(const xenapi_session *session, const char *vdi, bool *out_result, xenapi_error **err);
 
@@ -1299,7 +1483,8 @@ xenapi_status xenapi_vdi_get_read_only(const xenapi_session *session, const char
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_sharable(const xenapi_session *session, const char *vdi, bool *out_result, xenapi_error **err);
 
@@ -1309,7 +1494,8 @@ xenapi_status xenapi_vdi_get_sharable(const xenapi_session *session, const char 
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, enum vdi_type.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_type(const xenapi_session *session, const char *vdi, xenapi_vdi_type *out_result, xenapi_error **err);
 
@@ -1319,7 +1505,8 @@ xenapi_status xenapi_vdi_get_type(const xenapi_session *session, const char *vdi
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_physical_utilisation(const xenapi_session *session, const char *vdi, int64_t *out_result, xenapi_error **err);
 
@@ -1329,7 +1516,8 @@ xenapi_status xenapi_vdi_get_physical_utilisation(const xenapi_session *session,
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_virtual_size(const xenapi_session *session, const char *vdi, int64_t *out_result, xenapi_error **err);
 
@@ -1339,7 +1527,9 @@ xenapi_status xenapi_vdi_get_virtual_size(const xenapi_session *session, const c
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, crashdump ref set.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_crash_dumps(const xenapi_session *session, const char *vdi, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1349,7 +1539,9 @@ xenapi_status xenapi_vdi_get_crash_dumps(const xenapi_session *session, const ch
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, VBD ref set.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_vbds(const xenapi_session *session, const char *vdi, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1359,7 +1551,9 @@ xenapi_status xenapi_vdi_get_vbds(const xenapi_session *session, const char *vdi
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, SR ref.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_sr(const xenapi_session *session, const char *vdi, char **out_result, xenapi_error **err);
 
@@ -1369,7 +1563,9 @@ xenapi_status xenapi_vdi_get_sr(const xenapi_session *session, const char *vdi, 
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, (string -> enum vdi_operations) map.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_vdi_operations_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_vdi_operations_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_current_operations(const xenapi_session *session, const char *vdi, xenapi_string_vdi_operations_map **out_result, xenapi_error **err);
 
@@ -1379,7 +1575,9 @@ xenapi_status xenapi_vdi_get_current_operations(const xenapi_session *session, c
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, enum vdi_operations set.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vdi_operations_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vdi_operations_list_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_allowed_operations(const xenapi_session *session, const char *vdi, xenapi_vdi_operations_list **out_result, xenapi_error **err);
 
@@ -1389,7 +1587,9 @@ xenapi_status xenapi_vdi_get_allowed_operations(const xenapi_session *session, c
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_name_description(const xenapi_session *session, const char *vdi, char **out_result, xenapi_error **err);
 
@@ -1399,7 +1599,9 @@ xenapi_status xenapi_vdi_get_name_description(const xenapi_session *session, con
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_name_label(const xenapi_session *session, const char *vdi, char **out_result, xenapi_error **err);
 
@@ -1409,7 +1611,9 @@ xenapi_status xenapi_vdi_get_name_label(const xenapi_session *session, const cha
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_uuid(const xenapi_session *session, const char *vdi, char **out_result, xenapi_error **err);
 
@@ -1419,7 +1623,9 @@ xenapi_status xenapi_vdi_get_uuid(const xenapi_session *session, const char *vdi
  * Parameters: `label`: string.
  * Result: `*out_result`, VDI ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1429,7 +1635,8 @@ xenapi_status xenapi_vdi_get_by_name_label(const xenapi_session *session, const 
  * Parameters: `vdi`: VDI ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vdi_destroy(const xenapi_session *session, const char *vdi, xenapi_error **err);
 
@@ -1439,7 +1646,9 @@ xenapi_status xenapi_vdi_destroy(const xenapi_session *session, const char *vdi,
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_destroy(const xenapi_session *session, const char *vdi, char **out_task, xenapi_error **err);
 
@@ -1449,7 +1658,9 @@ xenapi_status xenapi_async_vdi_destroy(const xenapi_session *session, const char
  * Parameters: `args`: VDI record.
  * Result: `*out_result`, VDI ref.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_create(const xenapi_session *session, const xenapi_vdi_record *args, char **out_result, xenapi_error **err);
 
@@ -1459,7 +1670,9 @@ xenapi_status xenapi_vdi_create(const xenapi_session *session, const xenapi_vdi_
  * Parameters: `args`: VDI record.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vdi_create(const xenapi_session *session, const xenapi_vdi_record *args, char **out_task, xenapi_error **err);
 
@@ -1469,7 +1682,9 @@ xenapi_status xenapi_async_vdi_create(const xenapi_session *session, const xenap
  * Parameters: `uuid`: string.
  * Result: `*out_result`, VDI ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -1479,7 +1694,9 @@ xenapi_status xenapi_vdi_get_by_uuid(const xenapi_session *session, const char *
  * Parameters: `vdi`: VDI ref (self).
  * Result: `*out_result`, VDI record.
  *
- * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vdi_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vdi` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vdi_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vdi_get_record(const xenapi_session *session, const char *vdi, xenapi_vdi_record **out_result, xenapi_error **err);
 

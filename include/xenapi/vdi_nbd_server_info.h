@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `vdi_nbd_server_info` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `vdi_nbd_server_info` record with every field at its default (empty strings, 0, false,
+ * empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vdi_nbd_server_info_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_vdi_nbd_server_info_record_free(xenapi_vdi_nbd_server_info_record *r
 /**
  * The field `exportname`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_nbd_server_info_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_nbd_server_info_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vdi_nbd_server_info_record_exportname(const xenapi_vdi_nbd_server_info_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_vdi_nbd_server_info_record_set_exportname(xenapi_vdi_nbd_se
 /**
  * The field `address`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_nbd_server_info_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_nbd_server_info_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vdi_nbd_server_info_record_address(const xenapi_vdi_nbd_server_info_record *rec);
 
@@ -69,7 +72,8 @@ xenapi_status xenapi_vdi_nbd_server_info_record_set_port(xenapi_vdi_nbd_server_i
 /**
  * The field `cert`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_nbd_server_info_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_nbd_server_info_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vdi_nbd_server_info_record_cert(const xenapi_vdi_nbd_server_info_record *rec);
 
@@ -83,7 +87,8 @@ xenapi_status xenapi_vdi_nbd_server_info_record_set_cert(xenapi_vdi_nbd_server_i
 /**
  * The field `subject`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vdi_nbd_server_info_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vdi_nbd_server_info_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vdi_nbd_server_info_record_subject(const xenapi_vdi_nbd_server_info_record *rec);
 
@@ -95,7 +100,8 @@ const char *xenapi_vdi_nbd_server_info_record_subject(const xenapi_vdi_nbd_serve
 xenapi_status xenapi_vdi_nbd_server_info_record_set_subject(xenapi_vdi_nbd_server_info_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */

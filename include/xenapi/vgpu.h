@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `VGPU` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `VGPU` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vgpu_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_vgpu_record_free(xenapi_vgpu_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vgpu_record_uuid(const xenapi_vgpu_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_vgpu_record_set_uuid(xenapi_vgpu_record *rec, const char *v
 /**
  * The field `VM`: VM ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vgpu_record_vm(const xenapi_vgpu_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_vgpu_record_set_vm(xenapi_vgpu_record *rec, const char *val
 /**
  * The field `GPU_group`: GPU_group ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vgpu_record_gpu_group(const xenapi_vgpu_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_vgpu_record_set_gpu_group(xenapi_vgpu_record *rec, const ch
 /**
  * The field `device`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vgpu_record_device(const xenapi_vgpu_record *rec);
 
@@ -97,7 +102,8 @@ xenapi_status xenapi_vgpu_record_set_currently_attached(xenapi_vgpu_record *rec,
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vgpu_record_other_config(const xenapi_vgpu_record *rec);
 
@@ -111,7 +117,8 @@ xenapi_status xenapi_vgpu_record_set_other_config(xenapi_vgpu_record *rec, const
 /**
  * The field `type`: VGPU_type ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vgpu_record_type(const xenapi_vgpu_record *rec);
 
@@ -125,7 +132,8 @@ xenapi_status xenapi_vgpu_record_set_type(xenapi_vgpu_record *rec, const char *v
 /**
  * The field `resident_on`: PGPU ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vgpu_record_resident_on(const xenapi_vgpu_record *rec);
 
@@ -139,7 +147,8 @@ xenapi_status xenapi_vgpu_record_set_resident_on(xenapi_vgpu_record *rec, const 
 /**
  * The field `scheduled_to_be_resident_on`: PGPU ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vgpu_record_scheduled_to_be_resident_on(const xenapi_vgpu_record *rec);
 
@@ -153,7 +162,8 @@ xenapi_status xenapi_vgpu_record_set_scheduled_to_be_resident_on(xenapi_vgpu_rec
 /**
  * The field `compatibility_metadata`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vgpu_record_compatibility_metadata(const xenapi_vgpu_record *rec);
 
@@ -167,7 +177,8 @@ xenapi_status xenapi_vgpu_record_set_compatibility_metadata(xenapi_vgpu_record *
 /**
  * The field `extra_args`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vgpu_record_extra_args(const xenapi_vgpu_record *rec);
 
@@ -181,7 +192,8 @@ xenapi_status xenapi_vgpu_record_set_extra_args(xenapi_vgpu_record *rec, const c
 /**
  * The field `PCI`: PCI ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vgpu_record_pci(const xenapi_vgpu_record *rec);
 
@@ -193,7 +205,8 @@ const char *xenapi_vgpu_record_pci(const xenapi_vgpu_record *rec);
 xenapi_status xenapi_vgpu_record_set_pci(xenapi_vgpu_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -205,7 +218,9 @@ const xenapi_value *xenapi_vgpu_record_extra(const xenapi_vgpu_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (VGPU ref -> VGPU record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vgpu_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_vgpu_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_get_all_records(const xenapi_session *session, xenapi_vgpu_record_map **out_result, xenapi_error **err);
 
@@ -215,7 +230,9 @@ xenapi_status xenapi_vgpu_get_all_records(const xenapi_session *session, xenapi_
  * Parameters: none but the session.
  * Result: `*out_result`, VGPU ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -225,7 +242,8 @@ xenapi_status xenapi_vgpu_get_all(const xenapi_session *session, xenapi_string_l
  * Parameters: `vgpu`: VGPU ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vgpu` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vgpu_destroy(const xenapi_session *session, const char *vgpu, xenapi_error **err);
 
@@ -235,27 +253,35 @@ xenapi_status xenapi_vgpu_destroy(const xenapi_session *session, const char *vgp
  * Parameters: `vgpu`: VGPU ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vgpu_destroy(const xenapi_session *session, const char *vgpu, char **out_task, xenapi_error **err);
 
 /**
  * Calls `VGPU.create`.
  *
- * Parameters: `vm`: VM ref; `gpu_group`: GPU_group ref; `device`: string; `other_config`: (string -> string) map; `type_`: VGPU_type ref.
+ * Parameters: `vm`: VM ref; `gpu_group`: GPU_group ref; `device`: string; `other_config`: (string
+ * -> string) map; `type_`: VGPU_type ref.
  * Result: `*out_result`, VGPU ref.
  *
- * Ownership: `session`, `vm`, `gpu_group`, `device`, `other_config`, `type_` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `gpu_group`, `device`, `other_config`, `type_` are borrowed (read
+ * during the call only). On success `*out_result` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_create(const xenapi_session *session, const char *vm, const char *gpu_group, const char *device, const xenapi_string_map *other_config, const char *type_, char **out_result, xenapi_error **err);
 
 /**
  * Calls `Async.VGPU.create`: `VGPU.create` as a server task. Wait for it with xenapi_task_wait.
  *
- * Parameters: `vm`: VM ref; `gpu_group`: GPU_group ref; `device`: string; `other_config`: (string -> string) map; `type_`: VGPU_type ref.
+ * Parameters: `vm`: VM ref; `gpu_group`: GPU_group ref; `device`: string; `other_config`: (string
+ * -> string) map; `type_`: VGPU_type ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `gpu_group`, `device`, `other_config`, `type_` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `gpu_group`, `device`, `other_config`, `type_` are borrowed (read
+ * during the call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vgpu_create(const xenapi_session *session, const char *vm, const char *gpu_group, const char *device, const xenapi_string_map *other_config, const char *type_, char **out_task, xenapi_error **err);
 
@@ -265,7 +291,8 @@ xenapi_status xenapi_async_vgpu_create(const xenapi_session *session, const char
  * Parameters: `vgpu`: VGPU ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vgpu`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vgpu_set_extra_args(const xenapi_session *session, const char *vgpu, const char *value, xenapi_error **err);
 
@@ -275,7 +302,8 @@ xenapi_status xenapi_vgpu_set_extra_args(const xenapi_session *session, const ch
  * Parameters: `vgpu`: VGPU ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vgpu`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vgpu_remove_from_other_config(const xenapi_session *session, const char *vgpu, const char *key, xenapi_error **err);
 
@@ -285,7 +313,8 @@ xenapi_status xenapi_vgpu_remove_from_other_config(const xenapi_session *session
  * Parameters: `vgpu`: VGPU ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vgpu`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vgpu_add_to_other_config(const xenapi_session *session, const char *vgpu, const char *key, const char *value, xenapi_error **err);
 
@@ -295,7 +324,8 @@ xenapi_status xenapi_vgpu_add_to_other_config(const xenapi_session *session, con
  * Parameters: `vgpu`: VGPU ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vgpu`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vgpu_set_other_config(const xenapi_session *session, const char *vgpu, const xenapi_string_map *value, xenapi_error **err);
 
@@ -305,7 +335,9 @@ xenapi_status xenapi_vgpu_set_other_config(const xenapi_session *session, const 
  * Parameters: `vgpu`: VGPU ref (self).
  * Result: `*out_result`, PCI ref.
  *
- * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_get_pci(const xenapi_session *session, const char *vgpu, char **out_result, xenapi_error **err);
 
@@ -315,7 +347,9 @@ xenapi_status xenapi_vgpu_get_pci(const xenapi_session *session, const char *vgp
  * Parameters: `vgpu`: VGPU ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_get_extra_args(const xenapi_session *session, const char *vgpu, char **out_result, xenapi_error **err);
 
@@ -325,7 +359,9 @@ xenapi_status xenapi_vgpu_get_extra_args(const xenapi_session *session, const ch
  * Parameters: `vgpu`: VGPU ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_get_compatibility_metadata(const xenapi_session *session, const char *vgpu, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -335,7 +371,9 @@ xenapi_status xenapi_vgpu_get_compatibility_metadata(const xenapi_session *sessi
  * Parameters: `vgpu`: VGPU ref (self).
  * Result: `*out_result`, PGPU ref.
  *
- * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_get_scheduled_to_be_resident_on(const xenapi_session *session, const char *vgpu, char **out_result, xenapi_error **err);
 
@@ -345,7 +383,9 @@ xenapi_status xenapi_vgpu_get_scheduled_to_be_resident_on(const xenapi_session *
  * Parameters: `vgpu`: VGPU ref (self).
  * Result: `*out_result`, PGPU ref.
  *
- * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_get_resident_on(const xenapi_session *session, const char *vgpu, char **out_result, xenapi_error **err);
 
@@ -355,7 +395,9 @@ xenapi_status xenapi_vgpu_get_resident_on(const xenapi_session *session, const c
  * Parameters: `vgpu`: VGPU ref (self).
  * Result: `*out_result`, VGPU_type ref.
  *
- * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_get_type(const xenapi_session *session, const char *vgpu, char **out_result, xenapi_error **err);
 
@@ -365,7 +407,9 @@ xenapi_status xenapi_vgpu_get_type(const xenapi_session *session, const char *vg
  * Parameters: `vgpu`: VGPU ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_get_other_config(const xenapi_session *session, const char *vgpu, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -375,7 +419,8 @@ xenapi_status xenapi_vgpu_get_other_config(const xenapi_session *session, const 
  * Parameters: `vgpu`: VGPU ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_get_currently_attached(const xenapi_session *session, const char *vgpu, bool *out_result, xenapi_error **err);
 
@@ -385,7 +430,9 @@ xenapi_status xenapi_vgpu_get_currently_attached(const xenapi_session *session, 
  * Parameters: `vgpu`: VGPU ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_get_device(const xenapi_session *session, const char *vgpu, char **out_result, xenapi_error **err);
 
@@ -395,7 +442,9 @@ xenapi_status xenapi_vgpu_get_device(const xenapi_session *session, const char *
  * Parameters: `vgpu`: VGPU ref (self).
  * Result: `*out_result`, GPU_group ref.
  *
- * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_get_gpu_group(const xenapi_session *session, const char *vgpu, char **out_result, xenapi_error **err);
 
@@ -405,7 +454,9 @@ xenapi_status xenapi_vgpu_get_gpu_group(const xenapi_session *session, const cha
  * Parameters: `vgpu`: VGPU ref (self).
  * Result: `*out_result`, VM ref.
  *
- * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_get_vm(const xenapi_session *session, const char *vgpu, char **out_result, xenapi_error **err);
 
@@ -415,7 +466,9 @@ xenapi_status xenapi_vgpu_get_vm(const xenapi_session *session, const char *vgpu
  * Parameters: `vgpu`: VGPU ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_get_uuid(const xenapi_session *session, const char *vgpu, char **out_result, xenapi_error **err);
 
@@ -425,7 +478,9 @@ xenapi_status xenapi_vgpu_get_uuid(const xenapi_session *session, const char *vg
  * Parameters: `uuid`: string.
  * Result: `*out_result`, VGPU ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -435,7 +490,9 @@ xenapi_status xenapi_vgpu_get_by_uuid(const xenapi_session *session, const char 
  * Parameters: `vgpu`: VGPU ref (self).
  * Result: `*out_result`, VGPU record.
  *
- * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vgpu_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vgpu_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_get_record(const xenapi_session *session, const char *vgpu, xenapi_vgpu_record **out_result, xenapi_error **err);
 

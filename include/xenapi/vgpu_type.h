@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `VGPU_type` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `VGPU_type` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vgpu_type_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_vgpu_type_record_free(xenapi_vgpu_type_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vgpu_type_record_uuid(const xenapi_vgpu_type_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_vgpu_type_record_set_uuid(xenapi_vgpu_type_record *rec, con
 /**
  * The field `vendor_name`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vgpu_type_record_vendor_name(const xenapi_vgpu_type_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_vgpu_type_record_set_vendor_name(xenapi_vgpu_type_record *r
 /**
  * The field `model_name`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vgpu_type_record_model_name(const xenapi_vgpu_type_record *rec);
 
@@ -125,7 +129,8 @@ xenapi_status xenapi_vgpu_type_record_set_max_resolution_y(xenapi_vgpu_type_reco
 /**
  * The field `supported_on_PGPUs`: PGPU ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vgpu_type_record_supported_on_pgpus(const xenapi_vgpu_type_record *rec);
 
@@ -139,7 +144,8 @@ xenapi_status xenapi_vgpu_type_record_set_supported_on_pgpus(xenapi_vgpu_type_re
 /**
  * The field `enabled_on_PGPUs`: PGPU ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vgpu_type_record_enabled_on_pgpus(const xenapi_vgpu_type_record *rec);
 
@@ -153,7 +159,8 @@ xenapi_status xenapi_vgpu_type_record_set_enabled_on_pgpus(xenapi_vgpu_type_reco
 /**
  * The field `VGPUs`: VGPU ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vgpu_type_record_vgpus(const xenapi_vgpu_type_record *rec);
 
@@ -167,7 +174,8 @@ xenapi_status xenapi_vgpu_type_record_set_vgpus(xenapi_vgpu_type_record *rec, co
 /**
  * The field `supported_on_GPU_groups`: GPU_group ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vgpu_type_record_supported_on_gpu_groups(const xenapi_vgpu_type_record *rec);
 
@@ -181,7 +189,8 @@ xenapi_status xenapi_vgpu_type_record_set_supported_on_gpu_groups(xenapi_vgpu_ty
 /**
  * The field `enabled_on_GPU_groups`: GPU_group ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vgpu_type_record_enabled_on_gpu_groups(const xenapi_vgpu_type_record *rec);
 
@@ -200,14 +209,16 @@ xenapi_status xenapi_vgpu_type_record_set_enabled_on_gpu_groups(xenapi_vgpu_type
 xenapi_vgpu_type_implementation xenapi_vgpu_type_record_implementation(const xenapi_vgpu_type_record *rec);
 
 /**
- * The wire text of the field `implementation` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `implementation` (also a value this library does not know; "" when the
+ * server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vgpu_type_record_implementation_name(const xenapi_vgpu_type_record *rec);
 
 /**
- * Sets the field `implementation` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `implementation` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -216,7 +227,8 @@ xenapi_status xenapi_vgpu_type_record_set_implementation(xenapi_vgpu_type_record
 /**
  * The field `identifier`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vgpu_type_record_identifier(const xenapi_vgpu_type_record *rec);
 
@@ -244,7 +256,8 @@ xenapi_status xenapi_vgpu_type_record_set_experimental(xenapi_vgpu_type_record *
 /**
  * The field `compatible_types_in_vm`: VGPU_type ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vgpu_type_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vgpu_type_record_compatible_types_in_vm(const xenapi_vgpu_type_record *rec);
 
@@ -256,7 +269,8 @@ const xenapi_string_list *xenapi_vgpu_type_record_compatible_types_in_vm(const x
 xenapi_status xenapi_vgpu_type_record_set_compatible_types_in_vm(xenapi_vgpu_type_record *rec, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -268,7 +282,9 @@ const xenapi_value *xenapi_vgpu_type_record_extra(const xenapi_vgpu_type_record 
  * Parameters: none but the session.
  * Result: `*out_result`, (VGPU_type ref -> VGPU_type record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vgpu_type_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_vgpu_type_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_type_get_all_records(const xenapi_session *session, xenapi_vgpu_type_record_map **out_result, xenapi_error **err);
 
@@ -278,7 +294,9 @@ xenapi_status xenapi_vgpu_type_get_all_records(const xenapi_session *session, xe
  * Parameters: none but the session.
  * Result: `*out_result`, VGPU_type ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_type_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -288,7 +306,9 @@ xenapi_status xenapi_vgpu_type_get_all(const xenapi_session *session, xenapi_str
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, VGPU_type ref set.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_type_get_compatible_types_in_vm(const xenapi_session *session, const char *vgpu_type, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -298,7 +318,9 @@ xenapi_status xenapi_vgpu_type_get_compatible_types_in_vm(const xenapi_session *
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vgpu_type_get_experimental(const xenapi_session *session, const char *vgpu_type, bool *out_result, xenapi_error **err);
 
@@ -308,7 +330,9 @@ xenapi_status xenapi_vgpu_type_get_experimental(const xenapi_session *session, c
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_type_get_identifier(const xenapi_session *session, const char *vgpu_type, char **out_result, xenapi_error **err);
 
@@ -318,7 +342,9 @@ xenapi_status xenapi_vgpu_type_get_identifier(const xenapi_session *session, con
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, enum vgpu_type_implementation.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vgpu_type_get_implementation(const xenapi_session *session, const char *vgpu_type, xenapi_vgpu_type_implementation *out_result, xenapi_error **err);
 
@@ -328,7 +354,9 @@ xenapi_status xenapi_vgpu_type_get_implementation(const xenapi_session *session,
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, GPU_group ref set.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_type_get_enabled_on_gpu_groups(const xenapi_session *session, const char *vgpu_type, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -338,7 +366,9 @@ xenapi_status xenapi_vgpu_type_get_enabled_on_gpu_groups(const xenapi_session *s
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, GPU_group ref set.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_type_get_supported_on_gpu_groups(const xenapi_session *session, const char *vgpu_type, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -348,7 +378,9 @@ xenapi_status xenapi_vgpu_type_get_supported_on_gpu_groups(const xenapi_session 
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, VGPU ref set.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_type_get_vgpus(const xenapi_session *session, const char *vgpu_type, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -358,7 +390,9 @@ xenapi_status xenapi_vgpu_type_get_vgpus(const xenapi_session *session, const ch
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, PGPU ref set.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_type_get_enabled_on_pgpus(const xenapi_session *session, const char *vgpu_type, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -368,7 +402,9 @@ xenapi_status xenapi_vgpu_type_get_enabled_on_pgpus(const xenapi_session *sessio
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, PGPU ref set.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_type_get_supported_on_pgpus(const xenapi_session *session, const char *vgpu_type, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -378,7 +414,9 @@ xenapi_status xenapi_vgpu_type_get_supported_on_pgpus(const xenapi_session *sess
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vgpu_type_get_max_resolution_y(const xenapi_session *session, const char *vgpu_type, int64_t *out_result, xenapi_error **err);
 
@@ -388,7 +426,9 @@ xenapi_status xenapi_vgpu_type_get_max_resolution_y(const xenapi_session *sessio
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vgpu_type_get_max_resolution_x(const xenapi_session *session, const char *vgpu_type, int64_t *out_result, xenapi_error **err);
 
@@ -398,7 +438,9 @@ xenapi_status xenapi_vgpu_type_get_max_resolution_x(const xenapi_session *sessio
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vgpu_type_get_max_heads(const xenapi_session *session, const char *vgpu_type, int64_t *out_result, xenapi_error **err);
 
@@ -408,7 +450,9 @@ xenapi_status xenapi_vgpu_type_get_max_heads(const xenapi_session *session, cons
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vgpu_type_get_framebuffer_size(const xenapi_session *session, const char *vgpu_type, int64_t *out_result, xenapi_error **err);
 
@@ -418,7 +462,9 @@ xenapi_status xenapi_vgpu_type_get_framebuffer_size(const xenapi_session *sessio
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_type_get_model_name(const xenapi_session *session, const char *vgpu_type, char **out_result, xenapi_error **err);
 
@@ -428,7 +474,9 @@ xenapi_status xenapi_vgpu_type_get_model_name(const xenapi_session *session, con
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_type_get_vendor_name(const xenapi_session *session, const char *vgpu_type, char **out_result, xenapi_error **err);
 
@@ -438,7 +486,9 @@ xenapi_status xenapi_vgpu_type_get_vendor_name(const xenapi_session *session, co
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_type_get_uuid(const xenapi_session *session, const char *vgpu_type, char **out_result, xenapi_error **err);
 
@@ -448,7 +498,9 @@ xenapi_status xenapi_vgpu_type_get_uuid(const xenapi_session *session, const cha
  * Parameters: `uuid`: string.
  * Result: `*out_result`, VGPU_type ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_type_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -458,7 +510,9 @@ xenapi_status xenapi_vgpu_type_get_by_uuid(const xenapi_session *session, const 
  * Parameters: `vgpu_type`: VGPU_type ref (self).
  * Result: `*out_result`, VGPU_type record.
  *
- * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vgpu_type_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vgpu_type` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_vgpu_type_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vgpu_type_get_record(const xenapi_session *session, const char *vgpu_type, xenapi_vgpu_type_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `VIF` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `VIF` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vif_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_vif_record_free(xenapi_vif_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vif_record_uuid(const xenapi_vif_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_vif_record_set_uuid(xenapi_vif_record *rec, const char *val
 /**
  * The field `allowed_operations`: enum vif_operations set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_vif_operations_list *xenapi_vif_record_allowed_operations(const xenapi_vif_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_vif_record_set_allowed_operations(xenapi_vif_record *rec, c
 /**
  * The field `current_operations`: (string -> enum vif_operations) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_vif_operations_map *xenapi_vif_record_current_operations(const xenapi_vif_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_vif_record_set_current_operations(xenapi_vif_record *rec, c
 /**
  * The field `device`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vif_record_device(const xenapi_vif_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_vif_record_set_device(xenapi_vif_record *rec, const char *v
 /**
  * The field `network`: network ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vif_record_network(const xenapi_vif_record *rec);
 
@@ -97,7 +103,8 @@ xenapi_status xenapi_vif_record_set_network(xenapi_vif_record *rec, const char *
 /**
  * The field `VM`: VM ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vif_record_vm(const xenapi_vif_record *rec);
 
@@ -111,7 +118,8 @@ xenapi_status xenapi_vif_record_set_vm(xenapi_vif_record *rec, const char *value
 /**
  * The field `MAC`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vif_record_mac(const xenapi_vif_record *rec);
 
@@ -139,7 +147,8 @@ xenapi_status xenapi_vif_record_set_mtu(xenapi_vif_record *rec, int64_t value, x
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vif_record_other_config(const xenapi_vif_record *rec);
 
@@ -181,7 +190,8 @@ xenapi_status xenapi_vif_record_set_status_code(xenapi_vif_record *rec, int64_t 
 /**
  * The field `status_detail`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vif_record_status_detail(const xenapi_vif_record *rec);
 
@@ -195,7 +205,8 @@ xenapi_status xenapi_vif_record_set_status_detail(xenapi_vif_record *rec, const 
 /**
  * The field `runtime_properties`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vif_record_runtime_properties(const xenapi_vif_record *rec);
 
@@ -209,7 +220,8 @@ xenapi_status xenapi_vif_record_set_runtime_properties(xenapi_vif_record *rec, c
 /**
  * The field `qos_algorithm_type`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vif_record_qos_algorithm_type(const xenapi_vif_record *rec);
 
@@ -223,7 +235,8 @@ xenapi_status xenapi_vif_record_set_qos_algorithm_type(xenapi_vif_record *rec, c
 /**
  * The field `qos_algorithm_params`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vif_record_qos_algorithm_params(const xenapi_vif_record *rec);
 
@@ -237,7 +250,8 @@ xenapi_status xenapi_vif_record_set_qos_algorithm_params(xenapi_vif_record *rec,
 /**
  * The field `qos_supported_algorithms`: string set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vif_record_qos_supported_algorithms(const xenapi_vif_record *rec);
 
@@ -252,7 +266,8 @@ xenapi_status xenapi_vif_record_set_qos_supported_algorithms(xenapi_vif_record *
  * The field `metrics`: VIF_metrics ref, RO/runtime.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vif_record_metrics(const xenapi_vif_record *rec);
 
@@ -285,14 +300,16 @@ xenapi_status xenapi_vif_record_set_mac_autogenerated(xenapi_vif_record *rec, bo
 xenapi_vif_locking_mode xenapi_vif_record_locking_mode(const xenapi_vif_record *rec);
 
 /**
- * The wire text of the field `locking_mode` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `locking_mode` (also a value this library does not know; "" when the
+ * server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vif_record_locking_mode_name(const xenapi_vif_record *rec);
 
 /**
- * Sets the field `locking_mode` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `locking_mode` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -301,7 +318,8 @@ xenapi_status xenapi_vif_record_set_locking_mode(xenapi_vif_record *rec, xenapi_
 /**
  * The field `ipv4_allowed`: string set, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vif_record_ipv4_allowed(const xenapi_vif_record *rec);
 
@@ -315,7 +333,8 @@ xenapi_status xenapi_vif_record_set_ipv4_allowed(xenapi_vif_record *rec, const x
 /**
  * The field `ipv6_allowed`: string set, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vif_record_ipv6_allowed(const xenapi_vif_record *rec);
 
@@ -334,14 +353,16 @@ xenapi_status xenapi_vif_record_set_ipv6_allowed(xenapi_vif_record *rec, const x
 xenapi_vif_ipv4_configuration_mode xenapi_vif_record_ipv4_configuration_mode(const xenapi_vif_record *rec);
 
 /**
- * The wire text of the field `ipv4_configuration_mode` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `ipv4_configuration_mode` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vif_record_ipv4_configuration_mode_name(const xenapi_vif_record *rec);
 
 /**
- * Sets the field `ipv4_configuration_mode` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `ipv4_configuration_mode` to a copy of `value`. An UNKNOWN or out-of-range value
+ * gives XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -350,7 +371,8 @@ xenapi_status xenapi_vif_record_set_ipv4_configuration_mode(xenapi_vif_record *r
 /**
  * The field `ipv4_addresses`: string set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vif_record_ipv4_addresses(const xenapi_vif_record *rec);
 
@@ -364,7 +386,8 @@ xenapi_status xenapi_vif_record_set_ipv4_addresses(xenapi_vif_record *rec, const
 /**
  * The field `ipv4_gateway`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vif_record_ipv4_gateway(const xenapi_vif_record *rec);
 
@@ -383,14 +406,16 @@ xenapi_status xenapi_vif_record_set_ipv4_gateway(xenapi_vif_record *rec, const c
 xenapi_vif_ipv6_configuration_mode xenapi_vif_record_ipv6_configuration_mode(const xenapi_vif_record *rec);
 
 /**
- * The wire text of the field `ipv6_configuration_mode` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `ipv6_configuration_mode` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vif_record_ipv6_configuration_mode_name(const xenapi_vif_record *rec);
 
 /**
- * Sets the field `ipv6_configuration_mode` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `ipv6_configuration_mode` to a copy of `value`. An UNKNOWN or out-of-range value
+ * gives XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -399,7 +424,8 @@ xenapi_status xenapi_vif_record_set_ipv6_configuration_mode(xenapi_vif_record *r
 /**
  * The field `ipv6_addresses`: string set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vif_record_ipv6_addresses(const xenapi_vif_record *rec);
 
@@ -413,7 +439,8 @@ xenapi_status xenapi_vif_record_set_ipv6_addresses(xenapi_vif_record *rec, const
 /**
  * The field `ipv6_gateway`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vif_record_ipv6_gateway(const xenapi_vif_record *rec);
 
@@ -425,7 +452,8 @@ const char *xenapi_vif_record_ipv6_gateway(const xenapi_vif_record *rec);
 xenapi_status xenapi_vif_record_set_ipv6_gateway(xenapi_vif_record *rec, const char *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -437,7 +465,9 @@ const xenapi_value *xenapi_vif_record_extra(const xenapi_vif_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (VIF ref -> VIF record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vif_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_vif_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_all_records(const xenapi_session *session, xenapi_vif_record_map **out_result, xenapi_error **err);
 
@@ -447,47 +477,61 @@ xenapi_status xenapi_vif_get_all_records(const xenapi_session *session, xenapi_v
  * Parameters: none but the session.
  * Result: `*out_result`, VIF ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `VIF.configure_ipv6`.
  *
- * Parameters: `vif`: VIF ref (self); `mode`: enum vif_ipv6_configuration_mode; `address`: string; `gateway`: string.
+ * Parameters: `vif`: VIF ref (self); `mode`: enum vif_ipv6_configuration_mode; `address`: string;
+ * `gateway`: string.
  * Result: none.
  *
- * Ownership: `session`, `vif`, `address`, `gateway` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `address`, `gateway` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_configure_ipv6(const xenapi_session *session, const char *vif, xenapi_vif_ipv6_configuration_mode mode, const char *address, const char *gateway, xenapi_error **err);
 
 /**
- * Calls `Async.VIF.configure_ipv6`: `VIF.configure_ipv6` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VIF.configure_ipv6`: `VIF.configure_ipv6` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `vif`: VIF ref (self); `mode`: enum vif_ipv6_configuration_mode; `address`: string; `gateway`: string.
+ * Parameters: `vif`: VIF ref (self); `mode`: enum vif_ipv6_configuration_mode; `address`: string;
+ * `gateway`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vif`, `address`, `gateway` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `address`, `gateway` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_configure_ipv6(const xenapi_session *session, const char *vif, xenapi_vif_ipv6_configuration_mode mode, const char *address, const char *gateway, char **out_task, xenapi_error **err);
 
 /**
  * Calls `VIF.configure_ipv4`.
  *
- * Parameters: `vif`: VIF ref (self); `mode`: enum vif_ipv4_configuration_mode; `address`: string; `gateway`: string.
+ * Parameters: `vif`: VIF ref (self); `mode`: enum vif_ipv4_configuration_mode; `address`: string;
+ * `gateway`: string.
  * Result: none.
  *
- * Ownership: `session`, `vif`, `address`, `gateway` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `address`, `gateway` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_configure_ipv4(const xenapi_session *session, const char *vif, xenapi_vif_ipv4_configuration_mode mode, const char *address, const char *gateway, xenapi_error **err);
 
 /**
- * Calls `Async.VIF.configure_ipv4`: `VIF.configure_ipv4` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VIF.configure_ipv4`: `VIF.configure_ipv4` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `vif`: VIF ref (self); `mode`: enum vif_ipv4_configuration_mode; `address`: string; `gateway`: string.
+ * Parameters: `vif`: VIF ref (self); `mode`: enum vif_ipv4_configuration_mode; `address`: string;
+ * `gateway`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vif`, `address`, `gateway` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `address`, `gateway` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_configure_ipv4(const xenapi_session *session, const char *vif, xenapi_vif_ipv4_configuration_mode mode, const char *address, const char *gateway, char **out_task, xenapi_error **err);
 
@@ -497,17 +541,21 @@ xenapi_status xenapi_async_vif_configure_ipv4(const xenapi_session *session, con
  * Parameters: `vif`: VIF ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vif_remove_ipv6_allowed(const xenapi_session *session, const char *vif, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VIF.remove_ipv6_allowed`: `VIF.remove_ipv6_allowed` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VIF.remove_ipv6_allowed`: `VIF.remove_ipv6_allowed` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_remove_ipv6_allowed(const xenapi_session *session, const char *vif, const char *value, char **out_task, xenapi_error **err);
 
@@ -517,17 +565,21 @@ xenapi_status xenapi_async_vif_remove_ipv6_allowed(const xenapi_session *session
  * Parameters: `vif`: VIF ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vif_add_ipv6_allowed(const xenapi_session *session, const char *vif, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VIF.add_ipv6_allowed`: `VIF.add_ipv6_allowed` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VIF.add_ipv6_allowed`: `VIF.add_ipv6_allowed` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_add_ipv6_allowed(const xenapi_session *session, const char *vif, const char *value, char **out_task, xenapi_error **err);
 
@@ -537,17 +589,21 @@ xenapi_status xenapi_async_vif_add_ipv6_allowed(const xenapi_session *session, c
  * Parameters: `vif`: VIF ref (self); `value`: string set.
  * Result: none.
  *
- * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vif_set_ipv6_allowed(const xenapi_session *session, const char *vif, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * Calls `Async.VIF.set_ipv6_allowed`: `VIF.set_ipv6_allowed` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VIF.set_ipv6_allowed`: `VIF.set_ipv6_allowed` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `value`: string set.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_set_ipv6_allowed(const xenapi_session *session, const char *vif, const xenapi_string_list *value, char **out_task, xenapi_error **err);
 
@@ -557,17 +613,21 @@ xenapi_status xenapi_async_vif_set_ipv6_allowed(const xenapi_session *session, c
  * Parameters: `vif`: VIF ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vif_remove_ipv4_allowed(const xenapi_session *session, const char *vif, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VIF.remove_ipv4_allowed`: `VIF.remove_ipv4_allowed` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VIF.remove_ipv4_allowed`: `VIF.remove_ipv4_allowed` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_remove_ipv4_allowed(const xenapi_session *session, const char *vif, const char *value, char **out_task, xenapi_error **err);
 
@@ -577,17 +637,21 @@ xenapi_status xenapi_async_vif_remove_ipv4_allowed(const xenapi_session *session
  * Parameters: `vif`: VIF ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vif_add_ipv4_allowed(const xenapi_session *session, const char *vif, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VIF.add_ipv4_allowed`: `VIF.add_ipv4_allowed` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VIF.add_ipv4_allowed`: `VIF.add_ipv4_allowed` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_add_ipv4_allowed(const xenapi_session *session, const char *vif, const char *value, char **out_task, xenapi_error **err);
 
@@ -597,17 +661,21 @@ xenapi_status xenapi_async_vif_add_ipv4_allowed(const xenapi_session *session, c
  * Parameters: `vif`: VIF ref (self); `value`: string set.
  * Result: none.
  *
- * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vif_set_ipv4_allowed(const xenapi_session *session, const char *vif, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * Calls `Async.VIF.set_ipv4_allowed`: `VIF.set_ipv4_allowed` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VIF.set_ipv4_allowed`: `VIF.set_ipv4_allowed` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `value`: string set.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_set_ipv4_allowed(const xenapi_session *session, const char *vif, const xenapi_string_list *value, char **out_task, xenapi_error **err);
 
@@ -617,17 +685,21 @@ xenapi_status xenapi_async_vif_set_ipv4_allowed(const xenapi_session *session, c
  * Parameters: `vif`: VIF ref (self); `value`: enum vif_locking_mode.
  * Result: none.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vif_set_locking_mode(const xenapi_session *session, const char *vif, xenapi_vif_locking_mode value, xenapi_error **err);
 
 /**
- * Calls `Async.VIF.set_locking_mode`: `VIF.set_locking_mode` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VIF.set_locking_mode`: `VIF.set_locking_mode` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self); `value`: enum vif_locking_mode.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_set_locking_mode(const xenapi_session *session, const char *vif, xenapi_vif_locking_mode value, char **out_task, xenapi_error **err);
 
@@ -637,7 +709,8 @@ xenapi_status xenapi_async_vif_set_locking_mode(const xenapi_session *session, c
  * Parameters: `vif`: VIF ref (self); `network`: network ref.
  * Result: none.
  *
- * Ownership: `session`, `vif`, `network` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `network` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vif_move(const xenapi_session *session, const char *vif, const char *network, xenapi_error **err);
 
@@ -647,7 +720,9 @@ xenapi_status xenapi_vif_move(const xenapi_session *session, const char *vif, co
  * Parameters: `vif`: VIF ref (self); `network`: network ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vif`, `network` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `network` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_move(const xenapi_session *session, const char *vif, const char *network, char **out_task, xenapi_error **err);
 
@@ -657,17 +732,21 @@ xenapi_status xenapi_async_vif_move(const xenapi_session *session, const char *v
  * Parameters: `vif`: VIF ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vif_unplug_force(const xenapi_session *session, const char *vif, xenapi_error **err);
 
 /**
- * Calls `Async.VIF.unplug_force`: `VIF.unplug_force` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VIF.unplug_force`: `VIF.unplug_force` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_unplug_force(const xenapi_session *session, const char *vif, char **out_task, xenapi_error **err);
 
@@ -677,7 +756,8 @@ xenapi_status xenapi_async_vif_unplug_force(const xenapi_session *session, const
  * Parameters: `vif`: VIF ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vif_unplug(const xenapi_session *session, const char *vif, xenapi_error **err);
 
@@ -687,7 +767,9 @@ xenapi_status xenapi_vif_unplug(const xenapi_session *session, const char *vif, 
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_unplug(const xenapi_session *session, const char *vif, char **out_task, xenapi_error **err);
 
@@ -697,7 +779,8 @@ xenapi_status xenapi_async_vif_unplug(const xenapi_session *session, const char 
  * Parameters: `vif`: VIF ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vif_plug(const xenapi_session *session, const char *vif, xenapi_error **err);
 
@@ -707,7 +790,9 @@ xenapi_status xenapi_vif_plug(const xenapi_session *session, const char *vif, xe
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_plug(const xenapi_session *session, const char *vif, char **out_task, xenapi_error **err);
 
@@ -717,7 +802,8 @@ xenapi_status xenapi_async_vif_plug(const xenapi_session *session, const char *v
  * Parameters: `vif`: VIF ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vif`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vif_remove_from_qos_algorithm_params(const xenapi_session *session, const char *vif, const char *key, xenapi_error **err);
 
@@ -727,7 +813,8 @@ xenapi_status xenapi_vif_remove_from_qos_algorithm_params(const xenapi_session *
  * Parameters: `vif`: VIF ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vif`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vif_add_to_qos_algorithm_params(const xenapi_session *session, const char *vif, const char *key, const char *value, xenapi_error **err);
 
@@ -737,7 +824,8 @@ xenapi_status xenapi_vif_add_to_qos_algorithm_params(const xenapi_session *sessi
  * Parameters: `vif`: VIF ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vif_set_qos_algorithm_params(const xenapi_session *session, const char *vif, const xenapi_string_map *value, xenapi_error **err);
 
@@ -747,7 +835,8 @@ xenapi_status xenapi_vif_set_qos_algorithm_params(const xenapi_session *session,
  * Parameters: `vif`: VIF ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vif_set_qos_algorithm_type(const xenapi_session *session, const char *vif, const char *value, xenapi_error **err);
 
@@ -757,7 +846,8 @@ xenapi_status xenapi_vif_set_qos_algorithm_type(const xenapi_session *session, c
  * Parameters: `vif`: VIF ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vif`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vif_remove_from_other_config(const xenapi_session *session, const char *vif, const char *key, xenapi_error **err);
 
@@ -767,7 +857,8 @@ xenapi_status xenapi_vif_remove_from_other_config(const xenapi_session *session,
  * Parameters: `vif`: VIF ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vif`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vif_add_to_other_config(const xenapi_session *session, const char *vif, const char *key, const char *value, xenapi_error **err);
 
@@ -777,7 +868,8 @@ xenapi_status xenapi_vif_add_to_other_config(const xenapi_session *session, cons
  * Parameters: `vif`: VIF ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vif_set_other_config(const xenapi_session *session, const char *vif, const xenapi_string_map *value, xenapi_error **err);
 
@@ -787,7 +879,9 @@ xenapi_status xenapi_vif_set_other_config(const xenapi_session *session, const c
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_ipv6_gateway(const xenapi_session *session, const char *vif, char **out_result, xenapi_error **err);
 
@@ -797,7 +891,9 @@ xenapi_status xenapi_vif_get_ipv6_gateway(const xenapi_session *session, const c
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_ipv6_addresses(const xenapi_session *session, const char *vif, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -807,7 +903,8 @@ xenapi_status xenapi_vif_get_ipv6_addresses(const xenapi_session *session, const
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, enum vif_ipv6_configuration_mode.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_ipv6_configuration_mode(const xenapi_session *session, const char *vif, xenapi_vif_ipv6_configuration_mode *out_result, xenapi_error **err);
 
@@ -817,7 +914,9 @@ xenapi_status xenapi_vif_get_ipv6_configuration_mode(const xenapi_session *sessi
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_ipv4_gateway(const xenapi_session *session, const char *vif, char **out_result, xenapi_error **err);
 
@@ -827,7 +926,9 @@ xenapi_status xenapi_vif_get_ipv4_gateway(const xenapi_session *session, const c
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_ipv4_addresses(const xenapi_session *session, const char *vif, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -837,7 +938,8 @@ xenapi_status xenapi_vif_get_ipv4_addresses(const xenapi_session *session, const
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, enum vif_ipv4_configuration_mode.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_ipv4_configuration_mode(const xenapi_session *session, const char *vif, xenapi_vif_ipv4_configuration_mode *out_result, xenapi_error **err);
 
@@ -847,7 +949,9 @@ xenapi_status xenapi_vif_get_ipv4_configuration_mode(const xenapi_session *sessi
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_ipv6_allowed(const xenapi_session *session, const char *vif, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -857,7 +961,9 @@ xenapi_status xenapi_vif_get_ipv6_allowed(const xenapi_session *session, const c
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_ipv4_allowed(const xenapi_session *session, const char *vif, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -867,7 +973,8 @@ xenapi_status xenapi_vif_get_ipv4_allowed(const xenapi_session *session, const c
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, enum vif_locking_mode.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_locking_mode(const xenapi_session *session, const char *vif, xenapi_vif_locking_mode *out_result, xenapi_error **err);
 
@@ -877,7 +984,8 @@ xenapi_status xenapi_vif_get_locking_mode(const xenapi_session *session, const c
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_mac_autogenerated(const xenapi_session *session, const char *vif, bool *out_result, xenapi_error **err);
 
@@ -888,7 +996,9 @@ xenapi_status xenapi_vif_get_mac_autogenerated(const xenapi_session *session, co
  * Result: `*out_result`, VIF_metrics ref.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_metrics(const xenapi_session *session, const char *vif, char **out_result, xenapi_error **err);
 
@@ -898,7 +1008,9 @@ xenapi_status xenapi_vif_get_metrics(const xenapi_session *session, const char *
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_qos_supported_algorithms(const xenapi_session *session, const char *vif, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -908,7 +1020,9 @@ xenapi_status xenapi_vif_get_qos_supported_algorithms(const xenapi_session *sess
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_qos_algorithm_params(const xenapi_session *session, const char *vif, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -918,7 +1032,9 @@ xenapi_status xenapi_vif_get_qos_algorithm_params(const xenapi_session *session,
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_qos_algorithm_type(const xenapi_session *session, const char *vif, char **out_result, xenapi_error **err);
 
@@ -928,7 +1044,9 @@ xenapi_status xenapi_vif_get_qos_algorithm_type(const xenapi_session *session, c
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_runtime_properties(const xenapi_session *session, const char *vif, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -938,7 +1056,9 @@ xenapi_status xenapi_vif_get_runtime_properties(const xenapi_session *session, c
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_status_detail(const xenapi_session *session, const char *vif, char **out_result, xenapi_error **err);
 
@@ -948,7 +1068,8 @@ xenapi_status xenapi_vif_get_status_detail(const xenapi_session *session, const 
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_status_code(const xenapi_session *session, const char *vif, int64_t *out_result, xenapi_error **err);
 
@@ -958,7 +1079,8 @@ xenapi_status xenapi_vif_get_status_code(const xenapi_session *session, const ch
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_currently_attached(const xenapi_session *session, const char *vif, bool *out_result, xenapi_error **err);
 
@@ -968,7 +1090,9 @@ xenapi_status xenapi_vif_get_currently_attached(const xenapi_session *session, c
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_other_config(const xenapi_session *session, const char *vif, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -978,7 +1102,8 @@ xenapi_status xenapi_vif_get_other_config(const xenapi_session *session, const c
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_mtu(const xenapi_session *session, const char *vif, int64_t *out_result, xenapi_error **err);
 
@@ -988,7 +1113,9 @@ xenapi_status xenapi_vif_get_mtu(const xenapi_session *session, const char *vif,
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_mac(const xenapi_session *session, const char *vif, char **out_result, xenapi_error **err);
 
@@ -998,7 +1125,9 @@ xenapi_status xenapi_vif_get_mac(const xenapi_session *session, const char *vif,
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, VM ref.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_vm(const xenapi_session *session, const char *vif, char **out_result, xenapi_error **err);
 
@@ -1008,7 +1137,9 @@ xenapi_status xenapi_vif_get_vm(const xenapi_session *session, const char *vif, 
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, network ref.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_network(const xenapi_session *session, const char *vif, char **out_result, xenapi_error **err);
 
@@ -1018,7 +1149,9 @@ xenapi_status xenapi_vif_get_network(const xenapi_session *session, const char *
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_device(const xenapi_session *session, const char *vif, char **out_result, xenapi_error **err);
 
@@ -1028,7 +1161,9 @@ xenapi_status xenapi_vif_get_device(const xenapi_session *session, const char *v
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, (string -> enum vif_operations) map.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_vif_operations_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_vif_operations_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_current_operations(const xenapi_session *session, const char *vif, xenapi_string_vif_operations_map **out_result, xenapi_error **err);
 
@@ -1038,7 +1173,9 @@ xenapi_status xenapi_vif_get_current_operations(const xenapi_session *session, c
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, enum vif_operations set.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vif_operations_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vif_operations_list_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_allowed_operations(const xenapi_session *session, const char *vif, xenapi_vif_operations_list **out_result, xenapi_error **err);
 
@@ -1048,7 +1185,9 @@ xenapi_status xenapi_vif_get_allowed_operations(const xenapi_session *session, c
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_uuid(const xenapi_session *session, const char *vif, char **out_result, xenapi_error **err);
 
@@ -1058,7 +1197,8 @@ xenapi_status xenapi_vif_get_uuid(const xenapi_session *session, const char *vif
  * Parameters: `vif`: VIF ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vif_destroy(const xenapi_session *session, const char *vif, xenapi_error **err);
 
@@ -1068,7 +1208,9 @@ xenapi_status xenapi_vif_destroy(const xenapi_session *session, const char *vif,
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_destroy(const xenapi_session *session, const char *vif, char **out_task, xenapi_error **err);
 
@@ -1078,7 +1220,9 @@ xenapi_status xenapi_async_vif_destroy(const xenapi_session *session, const char
  * Parameters: `args`: VIF record.
  * Result: `*out_result`, VIF ref.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_create(const xenapi_session *session, const xenapi_vif_record *args, char **out_result, xenapi_error **err);
 
@@ -1088,7 +1232,9 @@ xenapi_status xenapi_vif_create(const xenapi_session *session, const xenapi_vif_
  * Parameters: `args`: VIF record.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vif_create(const xenapi_session *session, const xenapi_vif_record *args, char **out_task, xenapi_error **err);
 
@@ -1098,7 +1244,9 @@ xenapi_status xenapi_async_vif_create(const xenapi_session *session, const xenap
  * Parameters: `uuid`: string.
  * Result: `*out_result`, VIF ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -1108,7 +1256,9 @@ xenapi_status xenapi_vif_get_by_uuid(const xenapi_session *session, const char *
  * Parameters: `vif`: VIF ref (self).
  * Result: `*out_result`, VIF record.
  *
- * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vif_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vif_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_get_record(const xenapi_session *session, const char *vif, xenapi_vif_record **out_result, xenapi_error **err);
 

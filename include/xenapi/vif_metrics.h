@@ -13,7 +13,8 @@ extern "C" {
 /* Lifecycle: Removed in tampa; only older servers have it. */
 
 /**
- * A new a `VIF_metrics` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `VIF_metrics` record with every field at its default (empty strings, 0, false, empty
+ * lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vif_metrics_record_free`.
  */
@@ -29,7 +30,8 @@ void xenapi_vif_metrics_record_free(xenapi_vif_metrics_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vif_metrics_record_uuid(const xenapi_vif_metrics_record *rec);
 
@@ -87,7 +89,8 @@ xenapi_status xenapi_vif_metrics_record_set_last_updated(xenapi_vif_metrics_reco
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vif_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vif_metrics_record_other_config(const xenapi_vif_metrics_record *rec);
 
@@ -99,7 +102,8 @@ const xenapi_string_map *xenapi_vif_metrics_record_other_config(const xenapi_vif
 xenapi_status xenapi_vif_metrics_record_set_other_config(xenapi_vif_metrics_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -112,7 +116,9 @@ const xenapi_value *xenapi_vif_metrics_record_extra(const xenapi_vif_metrics_rec
  * Result: `*out_result`, (VIF_metrics ref -> VIF_metrics record) map.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vif_metrics_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_vif_metrics_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_metrics_get_all_records(const xenapi_session *session, xenapi_vif_metrics_record_map **out_result, xenapi_error **err);
 
@@ -123,7 +129,9 @@ xenapi_status xenapi_vif_metrics_get_all_records(const xenapi_session *session, 
  * Result: `*out_result`, VIF_metrics ref set.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_metrics_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -133,7 +141,8 @@ xenapi_status xenapi_vif_metrics_get_all(const xenapi_session *session, xenapi_s
  * Parameters: `vif_metrics`: VIF_metrics ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vif_metrics`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif_metrics`, `key` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vif_metrics_remove_from_other_config(const xenapi_session *session, const char *vif_metrics, const char *key, xenapi_error **err);
 
@@ -143,7 +152,8 @@ xenapi_status xenapi_vif_metrics_remove_from_other_config(const xenapi_session *
  * Parameters: `vif_metrics`: VIF_metrics ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vif_metrics`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif_metrics`, `key`, `value` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_metrics_add_to_other_config(const xenapi_session *session, const char *vif_metrics, const char *key, const char *value, xenapi_error **err);
 
@@ -153,7 +163,8 @@ xenapi_status xenapi_vif_metrics_add_to_other_config(const xenapi_session *sessi
  * Parameters: `vif_metrics`: VIF_metrics ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vif_metrics`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vif_metrics`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vif_metrics_set_other_config(const xenapi_session *session, const char *vif_metrics, const xenapi_string_map *value, xenapi_error **err);
 
@@ -163,7 +174,9 @@ xenapi_status xenapi_vif_metrics_set_other_config(const xenapi_session *session,
  * Parameters: `vif_metrics`: VIF_metrics ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vif_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_metrics_get_other_config(const xenapi_session *session, const char *vif_metrics, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -173,7 +186,9 @@ xenapi_status xenapi_vif_metrics_get_other_config(const xenapi_session *session,
  * Parameters: `vif_metrics`: VIF_metrics ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `vif_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vif_metrics_get_last_updated(const xenapi_session *session, const char *vif_metrics, int64_t *out_result, xenapi_error **err);
 
@@ -184,7 +199,9 @@ xenapi_status xenapi_vif_metrics_get_last_updated(const xenapi_session *session,
  * Result: `*out_result`, float.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `vif_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vif_metrics_get_io_write_kbs(const xenapi_session *session, const char *vif_metrics, double *out_result, xenapi_error **err);
 
@@ -195,7 +212,9 @@ xenapi_status xenapi_vif_metrics_get_io_write_kbs(const xenapi_session *session,
  * Result: `*out_result`, float.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `vif_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vif_metrics_get_io_read_kbs(const xenapi_session *session, const char *vif_metrics, double *out_result, xenapi_error **err);
 
@@ -205,7 +224,9 @@ xenapi_status xenapi_vif_metrics_get_io_read_kbs(const xenapi_session *session, 
  * Parameters: `vif_metrics`: VIF_metrics ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vif_metrics` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_metrics_get_uuid(const xenapi_session *session, const char *vif_metrics, char **out_result, xenapi_error **err);
 
@@ -216,7 +237,9 @@ xenapi_status xenapi_vif_metrics_get_uuid(const xenapi_session *session, const c
  * Result: `*out_result`, VIF_metrics ref.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_metrics_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -227,7 +250,9 @@ xenapi_status xenapi_vif_metrics_get_by_uuid(const xenapi_session *session, cons
  * Result: `*out_result`, VIF_metrics record.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `vif_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vif_metrics_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vif_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_vif_metrics_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vif_metrics_get_record(const xenapi_session *session, const char *vif_metrics, xenapi_vif_metrics_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `VLAN` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `VLAN` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vlan_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_vlan_record_free(xenapi_vlan_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vlan_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vlan_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vlan_record_uuid(const xenapi_vlan_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_vlan_record_set_uuid(xenapi_vlan_record *rec, const char *v
 /**
  * The field `tagged_PIF`: PIF ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vlan_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vlan_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vlan_record_tagged_pif(const xenapi_vlan_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_vlan_record_set_tagged_pif(xenapi_vlan_record *rec, const c
 /**
  * The field `untagged_PIF`: PIF ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vlan_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vlan_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vlan_record_untagged_pif(const xenapi_vlan_record *rec);
 
@@ -83,7 +87,8 @@ xenapi_status xenapi_vlan_record_set_tag(xenapi_vlan_record *rec, int64_t value,
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vlan_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vlan_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vlan_record_other_config(const xenapi_vlan_record *rec);
 
@@ -95,7 +100,8 @@ const xenapi_string_map *xenapi_vlan_record_other_config(const xenapi_vlan_recor
 xenapi_status xenapi_vlan_record_set_other_config(xenapi_vlan_record *rec, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -107,7 +113,9 @@ const xenapi_value *xenapi_vlan_record_extra(const xenapi_vlan_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (VLAN ref -> VLAN record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vlan_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_vlan_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vlan_get_all_records(const xenapi_session *session, xenapi_vlan_record_map **out_result, xenapi_error **err);
 
@@ -117,7 +125,9 @@ xenapi_status xenapi_vlan_get_all_records(const xenapi_session *session, xenapi_
  * Parameters: none but the session.
  * Result: `*out_result`, VLAN ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vlan_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -127,7 +137,8 @@ xenapi_status xenapi_vlan_get_all(const xenapi_session *session, xenapi_string_l
  * Parameters: `vlan`: VLAN ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vlan` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vlan` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vlan_destroy(const xenapi_session *session, const char *vlan, xenapi_error **err);
 
@@ -137,7 +148,9 @@ xenapi_status xenapi_vlan_destroy(const xenapi_session *session, const char *vla
  * Parameters: `vlan`: VLAN ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vlan` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vlan` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vlan_destroy(const xenapi_session *session, const char *vlan, char **out_task, xenapi_error **err);
 
@@ -147,7 +160,9 @@ xenapi_status xenapi_async_vlan_destroy(const xenapi_session *session, const cha
  * Parameters: `tagged_pif`: PIF ref; `tag`: int; `network`: network ref.
  * Result: `*out_result`, VLAN ref.
  *
- * Ownership: `session`, `tagged_pif`, `network` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `tagged_pif`, `network` are borrowed (read during the call only). On
+ * success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vlan_create(const xenapi_session *session, const char *tagged_pif, int64_t tag, const char *network, char **out_result, xenapi_error **err);
 
@@ -157,7 +172,9 @@ xenapi_status xenapi_vlan_create(const xenapi_session *session, const char *tagg
  * Parameters: `tagged_pif`: PIF ref; `tag`: int; `network`: network ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `tagged_pif`, `network` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `tagged_pif`, `network` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vlan_create(const xenapi_session *session, const char *tagged_pif, int64_t tag, const char *network, char **out_task, xenapi_error **err);
 
@@ -167,7 +184,8 @@ xenapi_status xenapi_async_vlan_create(const xenapi_session *session, const char
  * Parameters: `vlan`: VLAN ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vlan`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vlan`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vlan_remove_from_other_config(const xenapi_session *session, const char *vlan, const char *key, xenapi_error **err);
 
@@ -177,7 +195,8 @@ xenapi_status xenapi_vlan_remove_from_other_config(const xenapi_session *session
  * Parameters: `vlan`: VLAN ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vlan`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vlan`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vlan_add_to_other_config(const xenapi_session *session, const char *vlan, const char *key, const char *value, xenapi_error **err);
 
@@ -187,7 +206,8 @@ xenapi_status xenapi_vlan_add_to_other_config(const xenapi_session *session, con
  * Parameters: `vlan`: VLAN ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vlan`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vlan`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vlan_set_other_config(const xenapi_session *session, const char *vlan, const xenapi_string_map *value, xenapi_error **err);
 
@@ -197,7 +217,9 @@ xenapi_status xenapi_vlan_set_other_config(const xenapi_session *session, const 
  * Parameters: `vlan`: VLAN ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vlan` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vlan` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vlan_get_other_config(const xenapi_session *session, const char *vlan, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -207,7 +229,8 @@ xenapi_status xenapi_vlan_get_other_config(const xenapi_session *session, const 
  * Parameters: `vlan`: VLAN ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vlan` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vlan` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vlan_get_tag(const xenapi_session *session, const char *vlan, int64_t *out_result, xenapi_error **err);
 
@@ -217,7 +240,9 @@ xenapi_status xenapi_vlan_get_tag(const xenapi_session *session, const char *vla
  * Parameters: `vlan`: VLAN ref (self).
  * Result: `*out_result`, PIF ref.
  *
- * Ownership: `session`, `vlan` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vlan` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vlan_get_untagged_pif(const xenapi_session *session, const char *vlan, char **out_result, xenapi_error **err);
 
@@ -227,7 +252,9 @@ xenapi_status xenapi_vlan_get_untagged_pif(const xenapi_session *session, const 
  * Parameters: `vlan`: VLAN ref (self).
  * Result: `*out_result`, PIF ref.
  *
- * Ownership: `session`, `vlan` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vlan` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vlan_get_tagged_pif(const xenapi_session *session, const char *vlan, char **out_result, xenapi_error **err);
 
@@ -237,7 +264,9 @@ xenapi_status xenapi_vlan_get_tagged_pif(const xenapi_session *session, const ch
  * Parameters: `vlan`: VLAN ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vlan` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vlan` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vlan_get_uuid(const xenapi_session *session, const char *vlan, char **out_result, xenapi_error **err);
 
@@ -247,7 +276,9 @@ xenapi_status xenapi_vlan_get_uuid(const xenapi_session *session, const char *vl
  * Parameters: `uuid`: string.
  * Result: `*out_result`, VLAN ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vlan_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -257,7 +288,9 @@ xenapi_status xenapi_vlan_get_by_uuid(const xenapi_session *session, const char 
  * Parameters: `vlan`: VLAN ref (self).
  * Result: `*out_result`, VLAN record.
  *
- * Ownership: `session`, `vlan` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vlan_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vlan` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vlan_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vlan_get_record(const xenapi_session *session, const char *vlan, xenapi_vlan_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `VM` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `VM` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vm_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_vm_record_free(xenapi_vm_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_uuid(const xenapi_vm_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_vm_record_set_uuid(xenapi_vm_record *rec, const char *value
 /**
  * The field `allowed_operations`: enum vm_operations set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_vm_operations_list *xenapi_vm_record_allowed_operations(const xenapi_vm_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_vm_record_set_allowed_operations(xenapi_vm_record *rec, con
 /**
  * The field `current_operations`: (string -> enum vm_operations) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_vm_operations_map *xenapi_vm_record_current_operations(const xenapi_vm_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_vm_record_set_current_operations(xenapi_vm_record *rec, con
 /**
  * The field `name_label`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_name_label(const xenapi_vm_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_vm_record_set_name_label(xenapi_vm_record *rec, const char 
 /**
  * The field `name_description`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_name_description(const xenapi_vm_record *rec);
 
@@ -102,14 +108,16 @@ xenapi_status xenapi_vm_record_set_name_description(xenapi_vm_record *rec, const
 xenapi_vm_power_state xenapi_vm_record_power_state(const xenapi_vm_record *rec);
 
 /**
- * The wire text of the field `power_state` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `power_state` (also a value this library does not know; "" when the
+ * server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_power_state_name(const xenapi_vm_record *rec);
 
 /**
- * Sets the field `power_state` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `power_state` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -160,7 +168,8 @@ xenapi_status xenapi_vm_record_set_is_default_template(xenapi_vm_record *rec, bo
 /**
  * The field `suspend_VDI`: VDI ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_suspend_vdi(const xenapi_vm_record *rec);
 
@@ -174,7 +183,8 @@ xenapi_status xenapi_vm_record_set_suspend_vdi(xenapi_vm_record *rec, const char
 /**
  * The field `resident_on`: host ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_resident_on(const xenapi_vm_record *rec);
 
@@ -188,7 +198,8 @@ xenapi_status xenapi_vm_record_set_resident_on(xenapi_vm_record *rec, const char
 /**
  * The field `scheduled_to_be_resident_on`: host ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_scheduled_to_be_resident_on(const xenapi_vm_record *rec);
 
@@ -202,7 +213,8 @@ xenapi_status xenapi_vm_record_set_scheduled_to_be_resident_on(xenapi_vm_record 
 /**
  * The field `affinity`: host ref, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_affinity(const xenapi_vm_record *rec);
 
@@ -301,7 +313,8 @@ xenapi_status xenapi_vm_record_set_memory_static_min(xenapi_vm_record *rec, int6
 /**
  * The field `VCPUs_params`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_record_vcpus_params(const xenapi_vm_record *rec);
 
@@ -349,14 +362,16 @@ xenapi_status xenapi_vm_record_set_vcpus_at_startup(xenapi_vm_record *rec, int64
 xenapi_on_softreboot_behavior xenapi_vm_record_actions_after_softreboot(const xenapi_vm_record *rec);
 
 /**
- * The wire text of the field `actions_after_softreboot` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `actions_after_softreboot` (also a value this library does not know;
+ * "" when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_actions_after_softreboot_name(const xenapi_vm_record *rec);
 
 /**
- * Sets the field `actions_after_softreboot` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `actions_after_softreboot` to a copy of `value`. An UNKNOWN or out-of-range value
+ * gives XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -370,14 +385,16 @@ xenapi_status xenapi_vm_record_set_actions_after_softreboot(xenapi_vm_record *re
 xenapi_on_normal_exit xenapi_vm_record_actions_after_shutdown(const xenapi_vm_record *rec);
 
 /**
- * The wire text of the field `actions_after_shutdown` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `actions_after_shutdown` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_actions_after_shutdown_name(const xenapi_vm_record *rec);
 
 /**
- * Sets the field `actions_after_shutdown` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `actions_after_shutdown` to a copy of `value`. An UNKNOWN or out-of-range value
+ * gives XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -391,14 +408,16 @@ xenapi_status xenapi_vm_record_set_actions_after_shutdown(xenapi_vm_record *rec,
 xenapi_on_normal_exit xenapi_vm_record_actions_after_reboot(const xenapi_vm_record *rec);
 
 /**
- * The wire text of the field `actions_after_reboot` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `actions_after_reboot` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_actions_after_reboot_name(const xenapi_vm_record *rec);
 
 /**
- * Sets the field `actions_after_reboot` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `actions_after_reboot` to a copy of `value`. An UNKNOWN or out-of-range value
+ * gives XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -412,14 +431,16 @@ xenapi_status xenapi_vm_record_set_actions_after_reboot(xenapi_vm_record *rec, x
 xenapi_on_crash_behaviour xenapi_vm_record_actions_after_crash(const xenapi_vm_record *rec);
 
 /**
- * The wire text of the field `actions_after_crash` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `actions_after_crash` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_actions_after_crash_name(const xenapi_vm_record *rec);
 
 /**
- * Sets the field `actions_after_crash` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `actions_after_crash` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -428,7 +449,8 @@ xenapi_status xenapi_vm_record_set_actions_after_crash(xenapi_vm_record *rec, xe
 /**
  * The field `consoles`: console ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vm_record_consoles(const xenapi_vm_record *rec);
 
@@ -442,7 +464,8 @@ xenapi_status xenapi_vm_record_set_consoles(xenapi_vm_record *rec, const xenapi_
 /**
  * The field `VIFs`: VIF ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vm_record_vifs(const xenapi_vm_record *rec);
 
@@ -456,7 +479,8 @@ xenapi_status xenapi_vm_record_set_vifs(xenapi_vm_record *rec, const xenapi_stri
 /**
  * The field `VBDs`: VBD ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vm_record_vbds(const xenapi_vm_record *rec);
 
@@ -470,7 +494,8 @@ xenapi_status xenapi_vm_record_set_vbds(xenapi_vm_record *rec, const xenapi_stri
 /**
  * The field `VUSBs`: VUSB ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vm_record_vusbs(const xenapi_vm_record *rec);
 
@@ -484,7 +509,8 @@ xenapi_status xenapi_vm_record_set_vusbs(xenapi_vm_record *rec, const xenapi_str
 /**
  * The field `crash_dumps`: crashdump ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vm_record_crash_dumps(const xenapi_vm_record *rec);
 
@@ -498,7 +524,8 @@ xenapi_status xenapi_vm_record_set_crash_dumps(xenapi_vm_record *rec, const xena
 /**
  * The field `VTPMs`: VTPM ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vm_record_vtpms(const xenapi_vm_record *rec);
 
@@ -512,7 +539,8 @@ xenapi_status xenapi_vm_record_set_vtpms(xenapi_vm_record *rec, const xenapi_str
 /**
  * The field `PV_bootloader`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_pv_bootloader(const xenapi_vm_record *rec);
 
@@ -526,7 +554,8 @@ xenapi_status xenapi_vm_record_set_pv_bootloader(xenapi_vm_record *rec, const ch
 /**
  * The field `PV_kernel`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_pv_kernel(const xenapi_vm_record *rec);
 
@@ -540,7 +569,8 @@ xenapi_status xenapi_vm_record_set_pv_kernel(xenapi_vm_record *rec, const char *
 /**
  * The field `PV_ramdisk`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_pv_ramdisk(const xenapi_vm_record *rec);
 
@@ -554,7 +584,8 @@ xenapi_status xenapi_vm_record_set_pv_ramdisk(xenapi_vm_record *rec, const char 
 /**
  * The field `PV_args`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_pv_args(const xenapi_vm_record *rec);
 
@@ -568,7 +599,8 @@ xenapi_status xenapi_vm_record_set_pv_args(xenapi_vm_record *rec, const char *va
 /**
  * The field `PV_bootloader_args`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_pv_bootloader_args(const xenapi_vm_record *rec);
 
@@ -582,7 +614,8 @@ xenapi_status xenapi_vm_record_set_pv_bootloader_args(xenapi_vm_record *rec, con
 /**
  * The field `PV_legacy_args`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_pv_legacy_args(const xenapi_vm_record *rec);
 
@@ -597,7 +630,8 @@ xenapi_status xenapi_vm_record_set_pv_legacy_args(xenapi_vm_record *rec, const c
  * The field `HVM_boot_policy`: string, RO/constructor.
  * Lifecycle: Deprecated since kolkata.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_hvm_boot_policy(const xenapi_vm_record *rec);
 
@@ -611,7 +645,8 @@ xenapi_status xenapi_vm_record_set_hvm_boot_policy(xenapi_vm_record *rec, const 
 /**
  * The field `HVM_boot_params`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_record_hvm_boot_params(const xenapi_vm_record *rec);
 
@@ -639,7 +674,8 @@ xenapi_status xenapi_vm_record_set_hvm_shadow_multiplier(xenapi_vm_record *rec, 
 /**
  * The field `platform`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_record_platform(const xenapi_vm_record *rec);
 
@@ -654,7 +690,8 @@ xenapi_status xenapi_vm_record_set_platform(xenapi_vm_record *rec, const xenapi_
  * The field `PCI_bus`: string, RW.
  * Lifecycle: Deprecated since boston.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_pci_bus(const xenapi_vm_record *rec);
 
@@ -668,7 +705,8 @@ xenapi_status xenapi_vm_record_set_pci_bus(xenapi_vm_record *rec, const char *va
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_record_other_config(const xenapi_vm_record *rec);
 
@@ -696,7 +734,8 @@ xenapi_status xenapi_vm_record_set_domid(xenapi_vm_record *rec, int64_t value, x
 /**
  * The field `domarch`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_domarch(const xenapi_vm_record *rec);
 
@@ -710,7 +749,8 @@ xenapi_status xenapi_vm_record_set_domarch(xenapi_vm_record *rec, const char *va
 /**
  * The field `last_boot_CPU_flags`: (string -> string) map, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_record_last_boot_cpu_flags(const xenapi_vm_record *rec);
 
@@ -738,7 +778,8 @@ xenapi_status xenapi_vm_record_set_is_control_domain(xenapi_vm_record *rec, bool
 /**
  * The field `metrics`: VM_metrics ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_metrics(const xenapi_vm_record *rec);
 
@@ -752,7 +793,8 @@ xenapi_status xenapi_vm_record_set_metrics(xenapi_vm_record *rec, const char *va
 /**
  * The field `guest_metrics`: VM_guest_metrics ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_guest_metrics(const xenapi_vm_record *rec);
 
@@ -766,7 +808,8 @@ xenapi_status xenapi_vm_record_set_guest_metrics(xenapi_vm_record *rec, const ch
 /**
  * The field `last_booted_record`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_last_booted_record(const xenapi_vm_record *rec);
 
@@ -780,7 +823,8 @@ xenapi_status xenapi_vm_record_set_last_booted_record(xenapi_vm_record *rec, con
 /**
  * The field `recommendations`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_recommendations(const xenapi_vm_record *rec);
 
@@ -794,7 +838,8 @@ xenapi_status xenapi_vm_record_set_recommendations(xenapi_vm_record *rec, const 
 /**
  * The field `xenstore_data`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_record_xenstore_data(const xenapi_vm_record *rec);
 
@@ -823,7 +868,8 @@ xenapi_status xenapi_vm_record_set_ha_always_run(xenapi_vm_record *rec, bool val
 /**
  * The field `ha_restart_priority`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_ha_restart_priority(const xenapi_vm_record *rec);
 
@@ -851,7 +897,8 @@ xenapi_status xenapi_vm_record_set_is_a_snapshot(xenapi_vm_record *rec, bool val
 /**
  * The field `snapshot_of`: VM ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_snapshot_of(const xenapi_vm_record *rec);
 
@@ -865,7 +912,8 @@ xenapi_status xenapi_vm_record_set_snapshot_of(xenapi_vm_record *rec, const char
 /**
  * The field `snapshots`: VM ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vm_record_snapshots(const xenapi_vm_record *rec);
 
@@ -893,7 +941,8 @@ xenapi_status xenapi_vm_record_set_snapshot_time(xenapi_vm_record *rec, int64_t 
 /**
  * The field `transportable_snapshot_id`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_transportable_snapshot_id(const xenapi_vm_record *rec);
 
@@ -907,7 +956,8 @@ xenapi_status xenapi_vm_record_set_transportable_snapshot_id(xenapi_vm_record *r
 /**
  * The field `blobs`: (string -> blob ref) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_record_blobs(const xenapi_vm_record *rec);
 
@@ -921,7 +971,8 @@ xenapi_status xenapi_vm_record_set_blobs(xenapi_vm_record *rec, const xenapi_str
 /**
  * The field `tags`: string set, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vm_record_tags(const xenapi_vm_record *rec);
 
@@ -935,7 +986,8 @@ xenapi_status xenapi_vm_record_set_tags(xenapi_vm_record *rec, const xenapi_stri
 /**
  * The field `blocked_operations`: (enum vm_operations -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_vm_operations_string_map *xenapi_vm_record_blocked_operations(const xenapi_vm_record *rec);
 
@@ -949,7 +1001,8 @@ xenapi_status xenapi_vm_record_set_blocked_operations(xenapi_vm_record *rec, con
 /**
  * The field `snapshot_info`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_record_snapshot_info(const xenapi_vm_record *rec);
 
@@ -963,7 +1016,8 @@ xenapi_status xenapi_vm_record_set_snapshot_info(xenapi_vm_record *rec, const xe
 /**
  * The field `snapshot_metadata`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_snapshot_metadata(const xenapi_vm_record *rec);
 
@@ -977,7 +1031,8 @@ xenapi_status xenapi_vm_record_set_snapshot_metadata(xenapi_vm_record *rec, cons
 /**
  * The field `parent`: VM ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_parent(const xenapi_vm_record *rec);
 
@@ -991,7 +1046,8 @@ xenapi_status xenapi_vm_record_set_parent(xenapi_vm_record *rec, const char *val
 /**
  * The field `children`: VM ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vm_record_children(const xenapi_vm_record *rec);
 
@@ -1005,7 +1061,8 @@ xenapi_status xenapi_vm_record_set_children(xenapi_vm_record *rec, const xenapi_
 /**
  * The field `bios_strings`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_record_bios_strings(const xenapi_vm_record *rec);
 
@@ -1020,7 +1077,8 @@ xenapi_status xenapi_vm_record_set_bios_strings(xenapi_vm_record *rec, const xen
  * The field `protection_policy`: VMPP ref, RO/constructor.
  * Lifecycle: Deprecated since clearwater.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_protection_policy(const xenapi_vm_record *rec);
 
@@ -1049,7 +1107,8 @@ xenapi_status xenapi_vm_record_set_is_snapshot_from_vmpp(xenapi_vm_record *rec, 
 /**
  * The field `snapshot_schedule`: VMSS ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_snapshot_schedule(const xenapi_vm_record *rec);
 
@@ -1077,7 +1136,8 @@ xenapi_status xenapi_vm_record_set_is_vmss_snapshot(xenapi_vm_record *rec, bool 
 /**
  * The field `appliance`: VM_appliance ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_appliance(const xenapi_vm_record *rec);
 
@@ -1133,7 +1193,8 @@ xenapi_status xenapi_vm_record_set_order(xenapi_vm_record *rec, int64_t value, x
 /**
  * The field `VGPUs`: VGPU ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vm_record_vgpus(const xenapi_vm_record *rec);
 
@@ -1147,7 +1208,8 @@ xenapi_status xenapi_vm_record_set_vgpus(xenapi_vm_record *rec, const xenapi_str
 /**
  * The field `attached_PCIs`: PCI ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vm_record_attached_pcis(const xenapi_vm_record *rec);
 
@@ -1161,7 +1223,8 @@ xenapi_status xenapi_vm_record_set_attached_pcis(xenapi_vm_record *rec, const xe
 /**
  * The field `suspend_SR`: SR ref, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_suspend_sr(const xenapi_vm_record *rec);
 
@@ -1189,7 +1252,8 @@ xenapi_status xenapi_vm_record_set_version(xenapi_vm_record *rec, int64_t value,
 /**
  * The field `generation_id`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_generation_id(const xenapi_vm_record *rec);
 
@@ -1245,7 +1309,8 @@ xenapi_status xenapi_vm_record_set_requires_reboot(xenapi_vm_record *rec, bool v
 /**
  * The field `reference_label`: string, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_reference_label(const xenapi_vm_record *rec);
 
@@ -1264,14 +1329,16 @@ xenapi_status xenapi_vm_record_set_reference_label(xenapi_vm_record *rec, const 
 xenapi_domain_type xenapi_vm_record_domain_type(const xenapi_vm_record *rec);
 
 /**
- * The wire text of the field `domain_type` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `domain_type` (also a value this library does not know; "" when the
+ * server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vm_record_domain_type_name(const xenapi_vm_record *rec);
 
 /**
- * Sets the field `domain_type` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `domain_type` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -1280,7 +1347,8 @@ xenapi_status xenapi_vm_record_set_domain_type(xenapi_vm_record *rec, xenapi_dom
 /**
  * The field `NVRAM`: (string -> string) map, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_record_nvram(const xenapi_vm_record *rec);
 
@@ -1294,7 +1362,8 @@ xenapi_status xenapi_vm_record_set_nvram(xenapi_vm_record *rec, const xenapi_str
 /**
  * The field `pending_guidances`: enum update_guidances set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_update_guidances_list *xenapi_vm_record_pending_guidances(const xenapi_vm_record *rec);
 
@@ -1309,7 +1378,8 @@ xenapi_status xenapi_vm_record_set_pending_guidances(xenapi_vm_record *rec, cons
  * The field `pending_guidances_recommended`: enum update_guidances set, RO/runtime.
  * Lifecycle: Prototype since 24.10.0, may change.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_update_guidances_list *xenapi_vm_record_pending_guidances_recommended(const xenapi_vm_record *rec);
 
@@ -1324,7 +1394,8 @@ xenapi_status xenapi_vm_record_set_pending_guidances_recommended(xenapi_vm_recor
  * The field `pending_guidances_full`: enum update_guidances set, RO/runtime.
  * Lifecycle: Prototype since 24.10.0, may change.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_update_guidances_list *xenapi_vm_record_pending_guidances_full(const xenapi_vm_record *rec);
 
@@ -1336,7 +1407,8 @@ const xenapi_update_guidances_list *xenapi_vm_record_pending_guidances_full(cons
 xenapi_status xenapi_vm_record_set_pending_guidances_full(xenapi_vm_record *rec, const xenapi_update_guidances_list *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -1348,7 +1420,9 @@ const xenapi_value *xenapi_vm_record_extra(const xenapi_vm_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (VM ref -> VM record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vm_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_vm_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_all_records(const xenapi_session *session, xenapi_vm_record_map **out_result, xenapi_error **err);
 
@@ -1358,7 +1432,9 @@ xenapi_status xenapi_vm_get_all_records(const xenapi_session *session, xenapi_vm
  * Parameters: none but the session.
  * Result: `*out_result`, VM ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1367,22 +1443,28 @@ xenapi_status xenapi_vm_get_all(const xenapi_session *session, xenapi_string_lis
  *
  * Parameters: `vm`: VM ref (self).
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, VM_IS_TEMPLATE, OPERATION_NOT_ALLOWED, VM_BAD_POWER_STATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * VM_IS_TEMPLATE, OPERATION_NOT_ALLOWED, VM_BAD_POWER_STATE.
  * Lifecycle: Prototype since 23.30.0, may change.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_restart_device_models(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.restart_device_models`: `VM.restart_device_models` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.restart_device_models`: `VM.restart_device_models` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, VM_IS_TEMPLATE, OPERATION_NOT_ALLOWED, VM_BAD_POWER_STATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * VM_IS_TEMPLATE, OPERATION_NOT_ALLOWED, VM_BAD_POWER_STATE.
  * Lifecycle: Prototype since 23.30.0, may change.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_restart_device_models(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -1393,18 +1475,22 @@ xenapi_status xenapi_async_vm_restart_device_models(const xenapi_session *sessio
  * Result: none.
  * Lifecycle: Deprecated since kolkata.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_hvm_boot_policy(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_HVM_boot_policy`: `VM.set_HVM_boot_policy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_HVM_boot_policy`: `VM.set_HVM_boot_policy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since kolkata.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_hvm_boot_policy(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
 
@@ -1414,17 +1500,21 @@ xenapi_status xenapi_async_vm_set_hvm_boot_policy(const xenapi_session *session,
  * Parameters: `vm`: VM ref (self); `value`: enum domain_type.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_domain_type(const xenapi_session *session, const char *vm, xenapi_domain_type value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_domain_type`: `VM.set_domain_type` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_domain_type`: `VM.set_domain_type` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: enum domain_type.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_domain_type(const xenapi_session *session, const char *vm, xenapi_domain_type value, char **out_task, xenapi_error **err);
 
@@ -1434,17 +1524,21 @@ xenapi_status xenapi_async_vm_set_domain_type(const xenapi_session *session, con
  * Parameters: `vm`: VM ref (self); `value`: enum on_crash_behaviour.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_actions_after_crash(const xenapi_session *session, const char *vm, xenapi_on_crash_behaviour value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_actions_after_crash`: `VM.set_actions_after_crash` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_actions_after_crash`: `VM.set_actions_after_crash` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: enum on_crash_behaviour.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_actions_after_crash(const xenapi_session *session, const char *vm, xenapi_on_crash_behaviour value, char **out_task, xenapi_error **err);
 
@@ -1454,7 +1548,9 @@ xenapi_status xenapi_async_vm_set_actions_after_crash(const xenapi_session *sess
  * Parameters: `url`: string; `sr`: SR ref; `full_restore`: bool; `force`: bool.
  * Result: `*out_result`, VM ref set.
  *
- * Ownership: `session`, `url`, `sr` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `url`, `sr` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_import(const xenapi_session *session, const char *url, const char *sr, bool full_restore, bool force, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1464,7 +1560,9 @@ xenapi_status xenapi_vm_import(const xenapi_session *session, const char *url, c
  * Parameters: `url`: string; `sr`: SR ref; `full_restore`: bool; `force`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `url`, `sr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `url`, `sr` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_import(const xenapi_session *session, const char *url, const char *sr, bool full_restore, bool force, char **out_task, xenapi_error **err);
 
@@ -1474,17 +1572,21 @@ xenapi_status xenapi_async_vm_import(const xenapi_session *session, const char *
  * Parameters: `vm`: VM ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_has_vendor_device(const xenapi_session *session, const char *vm, bool value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_has_vendor_device`: `VM.set_has_vendor_device` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_has_vendor_device`: `VM.set_has_vendor_device` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_has_vendor_device(const xenapi_session *session, const char *vm, bool value, char **out_task, xenapi_error **err);
 
@@ -1494,17 +1596,22 @@ xenapi_status xenapi_async_vm_set_has_vendor_device(const xenapi_session *sessio
  * Parameters: `vm`: VM ref; `plugin`: string; `fn_`: string; `args`: (string -> string) map.
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm`, `plugin`, `fn_`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `plugin`, `fn_`, `args` are borrowed (read during the call only). On
+ * success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_call_plugin(const xenapi_session *session, const char *vm, const char *plugin, const char *fn_, const xenapi_string_map *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.call_plugin`: `VM.call_plugin` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.call_plugin`: `VM.call_plugin` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `plugin`: string; `fn_`: string; `args`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `plugin`, `fn_`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `plugin`, `fn_`, `args` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_call_plugin(const xenapi_session *session, const char *vm, const char *plugin, const char *fn_, const xenapi_string_map *args, char **out_task, xenapi_error **err);
 
@@ -1514,17 +1621,22 @@ xenapi_status xenapi_async_vm_call_plugin(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_query_services(const xenapi_session *session, const char *vm, xenapi_string_map **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.query_services`: `VM.query_services` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.query_services`: `VM.query_services` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_query_services(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -1534,37 +1646,47 @@ xenapi_status xenapi_async_vm_query_services(const xenapi_session *session, cons
  * Parameters: `vm`: VM ref (self); `value`: VM_appliance ref.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_appliance(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_appliance`: `VM.set_appliance` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_appliance`: `VM.set_appliance` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: VM_appliance ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_appliance(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
 
 /**
  * Calls `VM.import_convert`.
  *
- * Parameters: `type_`: string; `username`: string; `password`: string; `sr`: SR ref; `remote_config`: (string -> string) map.
+ * Parameters: `type_`: string; `username`: string; `password`: string; `sr`: SR ref;
+ * `remote_config`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `type_`, `username`, `password`, `sr`, `remote_config` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `type_`, `username`, `password`, `sr`, `remote_config` are borrowed (read
+ * during the call only). `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_import_convert(const xenapi_session *session, const char *type_, const char *username, const char *password, const char *sr, const xenapi_string_map *remote_config, xenapi_error **err);
 
 /**
- * Calls `Async.VM.import_convert`: `VM.import_convert` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.import_convert`: `VM.import_convert` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `type_`: string; `username`: string; `password`: string; `sr`: SR ref; `remote_config`: (string -> string) map.
+ * Parameters: `type_`: string; `username`: string; `password`: string; `sr`: SR ref;
+ * `remote_config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `type_`, `username`, `password`, `sr`, `remote_config` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `type_`, `username`, `password`, `sr`, `remote_config` are borrowed (read
+ * during the call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_import_convert(const xenapi_session *session, const char *type_, const char *username, const char *password, const char *sr, const xenapi_string_map *remote_config, char **out_task, xenapi_error **err);
 
@@ -1574,7 +1696,8 @@ xenapi_status xenapi_async_vm_import_convert(const xenapi_session *session, cons
  * Parameters: `vm`: VM ref (self); `session_to`: session ref; `force`: bool.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `session_to` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `session_to` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vm_recover(const xenapi_session *session, const char *vm, const char *session_to, bool force, xenapi_error **err);
 
@@ -1584,7 +1707,9 @@ xenapi_status xenapi_vm_recover(const xenapi_session *session, const char *vm, c
  * Parameters: `vm`: VM ref (self); `session_to`: session ref; `force`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `session_to` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `session_to` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_recover(const xenapi_session *session, const char *vm, const char *session_to, bool force, char **out_task, xenapi_error **err);
 
@@ -1594,17 +1719,22 @@ xenapi_status xenapi_async_vm_recover(const xenapi_session *session, const char 
  * Parameters: `vm`: VM ref (self); `session_to`: session ref.
  * Result: `*out_result`, SR ref set.
  *
- * Ownership: `session`, `vm`, `session_to` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `session_to` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_srs_required_for_recovery(const xenapi_session *session, const char *vm, const char *session_to, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.get_SRs_required_for_recovery`: `VM.get_SRs_required_for_recovery` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.get_SRs_required_for_recovery`: `VM.get_SRs_required_for_recovery` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `session_to`: session ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `session_to` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `session_to` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_srs_required_for_recovery(const xenapi_session *session, const char *vm, const char *session_to, char **out_task, xenapi_error **err);
 
@@ -1615,18 +1745,22 @@ xenapi_status xenapi_async_vm_get_srs_required_for_recovery(const xenapi_session
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): VM_IS_PART_OF_AN_APPLIANCE, VM_REQUIRES_SR.
  *
- * Ownership: `session`, `vm`, `session_to` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `session_to` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vm_assert_can_be_recovered(const xenapi_session *session, const char *vm, const char *session_to, xenapi_error **err);
 
 /**
- * Calls `Async.VM.assert_can_be_recovered`: `VM.assert_can_be_recovered` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.assert_can_be_recovered`: `VM.assert_can_be_recovered` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `session_to`: session ref.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VM_IS_PART_OF_AN_APPLIANCE, VM_REQUIRES_SR.
  *
- * Ownership: `session`, `vm`, `session_to` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `session_to` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_assert_can_be_recovered(const xenapi_session *session, const char *vm, const char *session_to, char **out_task, xenapi_error **err);
 
@@ -1636,17 +1770,21 @@ xenapi_status xenapi_async_vm_assert_can_be_recovered(const xenapi_session *sess
  * Parameters: `vm`: VM ref (self); `value`: VDI ref.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_suspend_vdi(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_suspend_VDI`: `VM.set_suspend_VDI` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_suspend_VDI`: `VM.set_suspend_VDI` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: VDI ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_suspend_vdi(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
 
@@ -1656,7 +1794,8 @@ xenapi_status xenapi_async_vm_set_suspend_vdi(const xenapi_session *session, con
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_order(const xenapi_session *session, const char *vm, int64_t value, xenapi_error **err);
 
@@ -1666,7 +1805,9 @@ xenapi_status xenapi_vm_set_order(const xenapi_session *session, const char *vm,
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_order(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
 
@@ -1676,17 +1817,21 @@ xenapi_status xenapi_async_vm_set_order(const xenapi_session *session, const cha
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_shutdown_delay(const xenapi_session *session, const char *vm, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_shutdown_delay`: `VM.set_shutdown_delay` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_shutdown_delay`: `VM.set_shutdown_delay` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_shutdown_delay(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
 
@@ -1696,17 +1841,21 @@ xenapi_status xenapi_async_vm_set_shutdown_delay(const xenapi_session *session, 
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_start_delay(const xenapi_session *session, const char *vm, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_start_delay`: `VM.set_start_delay` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_start_delay`: `VM.set_start_delay` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_start_delay(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
 
@@ -1716,17 +1865,21 @@ xenapi_status xenapi_async_vm_set_start_delay(const xenapi_session *session, con
  * Parameters: `vm`: VM ref (self); `value`: VMSS ref.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_snapshot_schedule(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_snapshot_schedule`: `VM.set_snapshot_schedule` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_snapshot_schedule`: `VM.set_snapshot_schedule` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: VMSS ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_snapshot_schedule(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
 
@@ -1737,18 +1890,22 @@ xenapi_status xenapi_async_vm_set_snapshot_schedule(const xenapi_session *sessio
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_protection_policy(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_protection_policy`: `VM.set_protection_policy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_protection_policy`: `VM.set_protection_policy` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: VMPP ref.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_protection_policy(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
 
@@ -1758,17 +1915,21 @@ xenapi_status xenapi_async_vm_set_protection_policy(const xenapi_session *sessio
  * Parameters: `vm`: VM ref; `host`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_copy_bios_strings(const xenapi_session *session, const char *vm, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.VM.copy_bios_strings`: `VM.copy_bios_strings` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.copy_bios_strings`: `VM.copy_bios_strings` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `host`: host ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `host` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_copy_bios_strings(const xenapi_session *session, const char *vm, const char *host, char **out_task, xenapi_error **err);
 
@@ -1779,18 +1940,22 @@ xenapi_status xenapi_async_vm_copy_bios_strings(const xenapi_session *session, c
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): VM_BIOS_STRINGS_ALREADY_SET, INVALID_VALUE.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_bios_strings(const xenapi_session *session, const char *vm, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_bios_strings`: `VM.set_bios_strings` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_bios_strings`: `VM.set_bios_strings` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VM_BIOS_STRINGS_ALREADY_SET, INVALID_VALUE.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_bios_strings(const xenapi_session *session, const char *vm, const xenapi_string_map *value, char **out_task, xenapi_error **err);
 
@@ -1800,17 +1965,22 @@ xenapi_status xenapi_async_vm_set_bios_strings(const xenapi_session *session, co
  * Parameters: `vm`: VM ref.
  * Result: `*out_result`, (host ref -> string set) map.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_string_list_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_string_list_map_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_retrieve_wlb_recommendations(const xenapi_session *session, const char *vm, xenapi_string_string_list_map **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.retrieve_wlb_recommendations`: `VM.retrieve_wlb_recommendations` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.retrieve_wlb_recommendations`: `VM.retrieve_wlb_recommendations` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_retrieve_wlb_recommendations(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -1820,17 +1990,21 @@ xenapi_status xenapi_async_vm_retrieve_wlb_recommendations(const xenapi_session 
  * Parameters: `vm`: VM ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_assert_agile(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.assert_agile`: `VM.assert_agile` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.assert_agile`: `VM.assert_agile` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_assert_agile(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -1840,17 +2014,22 @@ xenapi_status xenapi_async_vm_assert_agile(const xenapi_session *session, const 
  * Parameters: `vm`: VM ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_result`, blob ref.
  *
- * Ownership: `session`, `vm`, `name`, `mime_type` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `name`, `mime_type` are borrowed (read during the call only). On
+ * success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_create_new_blob(const xenapi_session *session, const char *vm, const char *name, const char *mime_type, bool public_, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.create_new_blob`: `VM.create_new_blob` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.create_new_blob`: `VM.create_new_blob` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `name`, `mime_type` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `name`, `mime_type` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_create_new_blob(const xenapi_session *session, const char *vm, const char *name, const char *mime_type, bool public_, char **out_task, xenapi_error **err);
 
@@ -1859,20 +2038,36 @@ xenapi_status xenapi_async_vm_create_new_blob(const xenapi_session *session, con
  *
  * Parameters: `vm`: VM ref (self); `host`: host ref.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): HOST_NOT_ENOUGH_FREE_MEMORY, HOST_NOT_ENOUGH_PCPUS, NETWORK_SRIOV_INSUFFICIENT_CAPACITY, HOST_NOT_LIVE, HOST_DISABLED, HOST_CANNOT_ATTACH_NETWORK, VM_HVM_REQUIRED, VM_REQUIRES_GPU, VM_REQUIRES_IOMMU, VM_REQUIRES_NETWORK, VM_REQUIRES_SR, VM_REQUIRES_VGPU, VM_HOST_INCOMPATIBLE_VERSION, VM_HOST_INCOMPATIBLE_VIRTUAL_HARDWARE_PLATFORM_VERSION, INVALID_VALUE, MEMORY_CONSTRAINT_VIOLATION, OPERATION_NOT_ALLOWED, VALUE_NOT_SUPPORTED, VM_INCOMPATIBLE_WITH_THIS_HOST.
+ * Errors (XenAPI codes the datamodel lists): HOST_NOT_ENOUGH_FREE_MEMORY, HOST_NOT_ENOUGH_PCPUS,
+ * NETWORK_SRIOV_INSUFFICIENT_CAPACITY, HOST_NOT_LIVE, HOST_DISABLED, HOST_CANNOT_ATTACH_NETWORK,
+ * VM_HVM_REQUIRED, VM_REQUIRES_GPU, VM_REQUIRES_IOMMU, VM_REQUIRES_NETWORK, VM_REQUIRES_SR,
+ * VM_REQUIRES_VGPU, VM_HOST_INCOMPATIBLE_VERSION,
+ * VM_HOST_INCOMPATIBLE_VIRTUAL_HARDWARE_PLATFORM_VERSION, INVALID_VALUE,
+ * MEMORY_CONSTRAINT_VIOLATION, OPERATION_NOT_ALLOWED, VALUE_NOT_SUPPORTED,
+ * VM_INCOMPATIBLE_WITH_THIS_HOST.
  *
- * Ownership: `session`, `vm`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_assert_can_boot_here(const xenapi_session *session, const char *vm, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.VM.assert_can_boot_here`: `VM.assert_can_boot_here` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.assert_can_boot_here`: `VM.assert_can_boot_here` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `host`: host ref.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): HOST_NOT_ENOUGH_FREE_MEMORY, HOST_NOT_ENOUGH_PCPUS, NETWORK_SRIOV_INSUFFICIENT_CAPACITY, HOST_NOT_LIVE, HOST_DISABLED, HOST_CANNOT_ATTACH_NETWORK, VM_HVM_REQUIRED, VM_REQUIRES_GPU, VM_REQUIRES_IOMMU, VM_REQUIRES_NETWORK, VM_REQUIRES_SR, VM_REQUIRES_VGPU, VM_HOST_INCOMPATIBLE_VERSION, VM_HOST_INCOMPATIBLE_VIRTUAL_HARDWARE_PLATFORM_VERSION, INVALID_VALUE, MEMORY_CONSTRAINT_VIOLATION, OPERATION_NOT_ALLOWED, VALUE_NOT_SUPPORTED, VM_INCOMPATIBLE_WITH_THIS_HOST.
+ * Errors (XenAPI codes the datamodel lists): HOST_NOT_ENOUGH_FREE_MEMORY, HOST_NOT_ENOUGH_PCPUS,
+ * NETWORK_SRIOV_INSUFFICIENT_CAPACITY, HOST_NOT_LIVE, HOST_DISABLED, HOST_CANNOT_ATTACH_NETWORK,
+ * VM_HVM_REQUIRED, VM_REQUIRES_GPU, VM_REQUIRES_IOMMU, VM_REQUIRES_NETWORK, VM_REQUIRES_SR,
+ * VM_REQUIRES_VGPU, VM_HOST_INCOMPATIBLE_VERSION,
+ * VM_HOST_INCOMPATIBLE_VIRTUAL_HARDWARE_PLATFORM_VERSION, INVALID_VALUE,
+ * MEMORY_CONSTRAINT_VIOLATION, OPERATION_NOT_ALLOWED, VALUE_NOT_SUPPORTED,
+ * VM_INCOMPATIBLE_WITH_THIS_HOST.
  *
- * Ownership: `session`, `vm`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `host` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_assert_can_boot_here(const xenapi_session *session, const char *vm, const char *host, char **out_task, xenapi_error **err);
 
@@ -1882,17 +2077,22 @@ xenapi_status xenapi_async_vm_assert_can_boot_here(const xenapi_session *session
  * Parameters: `vm`: VM ref.
  * Result: `*out_result`, host ref set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_possible_hosts(const xenapi_session *session, const char *vm, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.get_possible_hosts`: `VM.get_possible_hosts` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.get_possible_hosts`: `VM.get_possible_hosts` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_possible_hosts(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -1902,17 +2102,22 @@ xenapi_status xenapi_async_vm_get_possible_hosts(const xenapi_session *session, 
  * Parameters: `vm`: VM ref.
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_allowed_vif_devices(const xenapi_session *session, const char *vm, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.get_allowed_VIF_devices`: `VM.get_allowed_VIF_devices` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.get_allowed_VIF_devices`: `VM.get_allowed_VIF_devices` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_allowed_vif_devices(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -1922,17 +2127,22 @@ xenapi_status xenapi_async_vm_get_allowed_vif_devices(const xenapi_session *sess
  * Parameters: `vm`: VM ref.
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_allowed_vbd_devices(const xenapi_session *session, const char *vm, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.get_allowed_VBD_devices`: `VM.get_allowed_VBD_devices` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.get_allowed_VBD_devices`: `VM.get_allowed_VBD_devices` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_allowed_vbd_devices(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -1942,17 +2152,21 @@ xenapi_status xenapi_async_vm_get_allowed_vbd_devices(const xenapi_session *sess
  * Parameters: `vm`: VM ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_update_allowed_operations(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.update_allowed_operations`: `VM.update_allowed_operations` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.update_allowed_operations`: `VM.update_allowed_operations` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_update_allowed_operations(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -1962,17 +2176,21 @@ xenapi_status xenapi_async_vm_update_allowed_operations(const xenapi_session *se
  * Parameters: `vm`: VM ref (self); `op`: enum vm_operations.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_assert_operation_valid(const xenapi_session *session, const char *vm, xenapi_vm_operations op, xenapi_error **err);
 
 /**
- * Calls `Async.VM.assert_operation_valid`: `VM.assert_operation_valid` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.assert_operation_valid`: `VM.assert_operation_valid` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `op`: enum vm_operations.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_assert_operation_valid(const xenapi_session *session, const char *vm, xenapi_vm_operations op, char **out_task, xenapi_error **err);
 
@@ -1982,17 +2200,21 @@ xenapi_status xenapi_async_vm_assert_operation_valid(const xenapi_session *sessi
  * Parameters: `vm`: VM ref (self); `data_source`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `data_source` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `data_source` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vm_forget_data_source_archives(const xenapi_session *session, const char *vm, const char *data_source, xenapi_error **err);
 
 /**
- * Calls `Async.VM.forget_data_source_archives`: `VM.forget_data_source_archives` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.forget_data_source_archives`: `VM.forget_data_source_archives` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `data_source`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `data_source` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `data_source` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_forget_data_source_archives(const xenapi_session *session, const char *vm, const char *data_source, char **out_task, xenapi_error **err);
 
@@ -2002,17 +2224,22 @@ xenapi_status xenapi_async_vm_forget_data_source_archives(const xenapi_session *
  * Parameters: `vm`: VM ref (self); `data_source`: string.
  * Result: `*out_result`, float.
  *
- * Ownership: `session`, `vm`, `data_source` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `data_source` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_query_data_source(const xenapi_session *session, const char *vm, const char *data_source, double *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.query_data_source`: `VM.query_data_source` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.query_data_source`: `VM.query_data_source` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `data_source`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `data_source` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `data_source` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_query_data_source(const xenapi_session *session, const char *vm, const char *data_source, char **out_task, xenapi_error **err);
 
@@ -2022,17 +2249,21 @@ xenapi_status xenapi_async_vm_query_data_source(const xenapi_session *session, c
  * Parameters: `vm`: VM ref (self); `data_source`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `data_source` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `data_source` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vm_record_data_source(const xenapi_session *session, const char *vm, const char *data_source, xenapi_error **err);
 
 /**
- * Calls `Async.VM.record_data_source`: `VM.record_data_source` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.record_data_source`: `VM.record_data_source` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `data_source`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `data_source` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `data_source` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_record_data_source(const xenapi_session *session, const char *vm, const char *data_source, char **out_task, xenapi_error **err);
 
@@ -2042,17 +2273,22 @@ xenapi_status xenapi_async_vm_record_data_source(const xenapi_session *session, 
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, data_source record set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_data_source_record_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_data_source_record_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_data_sources(const xenapi_session *session, const char *vm, xenapi_data_source_record_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.get_data_sources`: `VM.get_data_sources` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.get_data_sources`: `VM.get_data_sources` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_data_sources(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -2063,62 +2299,84 @@ xenapi_status xenapi_async_vm_get_data_sources(const xenapi_session *session, co
  * Result: `*out_result`, VM record.
  * Lifecycle: Deprecated since inverness.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vm_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vm_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_boot_record(const xenapi_session *session, const char *vm, xenapi_vm_record **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.get_boot_record`: `VM.get_boot_record` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.get_boot_record`: `VM.get_boot_record` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since inverness.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_boot_record(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
 /**
  * Calls `VM.assert_can_migrate`.
  *
- * Parameters: `vm`: VM ref; `dest`: (string -> string) map; `live`: bool; `vdi_map`: (VDI ref -> SR ref) map; `vif_map`: (VIF ref -> network ref) map; `options`: (string -> string) map; `vgpu_map`: (VGPU ref -> GPU_group ref) map.
+ * Parameters: `vm`: VM ref; `dest`: (string -> string) map; `live`: bool; `vdi_map`: (VDI ref -> SR
+ * ref) map; `vif_map`: (VIF ref -> network ref) map; `options`: (string -> string) map; `vgpu_map`:
+ * (VGPU ref -> GPU_group ref) map.
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): LICENCE_RESTRICTION.
  *
- * Ownership: `session`, `vm`, `dest`, `vdi_map`, `vif_map`, `options`, `vgpu_map` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `dest`, `vdi_map`, `vif_map`, `options`, `vgpu_map` are borrowed
+ * (read during the call only). `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_assert_can_migrate(const xenapi_session *session, const char *vm, const xenapi_string_map *dest, bool live, const xenapi_string_map *vdi_map, const xenapi_string_map *vif_map, const xenapi_string_map *options, const xenapi_string_map *vgpu_map, xenapi_error **err);
 
 /**
- * Calls `Async.VM.assert_can_migrate`: `VM.assert_can_migrate` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.assert_can_migrate`: `VM.assert_can_migrate` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `vm`: VM ref; `dest`: (string -> string) map; `live`: bool; `vdi_map`: (VDI ref -> SR ref) map; `vif_map`: (VIF ref -> network ref) map; `options`: (string -> string) map; `vgpu_map`: (VGPU ref -> GPU_group ref) map.
+ * Parameters: `vm`: VM ref; `dest`: (string -> string) map; `live`: bool; `vdi_map`: (VDI ref -> SR
+ * ref) map; `vif_map`: (VIF ref -> network ref) map; `options`: (string -> string) map; `vgpu_map`:
+ * (VGPU ref -> GPU_group ref) map.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): LICENCE_RESTRICTION.
  *
- * Ownership: `session`, `vm`, `dest`, `vdi_map`, `vif_map`, `options`, `vgpu_map` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `dest`, `vdi_map`, `vif_map`, `options`, `vgpu_map` are borrowed
+ * (read during the call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_assert_can_migrate(const xenapi_session *session, const char *vm, const xenapi_string_map *dest, bool live, const xenapi_string_map *vdi_map, const xenapi_string_map *vif_map, const xenapi_string_map *options, const xenapi_string_map *vgpu_map, char **out_task, xenapi_error **err);
 
 /**
  * Calls `VM.migrate_send`.
  *
- * Parameters: `vm`: VM ref; `dest`: (string -> string) map; `live`: bool; `vdi_map`: (VDI ref -> SR ref) map; `vif_map`: (VIF ref -> network ref) map; `options`: (string -> string) map; `vgpu_map`: (VGPU ref -> GPU_group ref) map.
+ * Parameters: `vm`: VM ref; `dest`: (string -> string) map; `live`: bool; `vdi_map`: (VDI ref -> SR
+ * ref) map; `vif_map`: (VIF ref -> network ref) map; `options`: (string -> string) map; `vgpu_map`:
+ * (VGPU ref -> GPU_group ref) map.
  * Result: `*out_result`, VM ref.
  * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, LICENCE_RESTRICTION.
  *
- * Ownership: `session`, `vm`, `dest`, `vdi_map`, `vif_map`, `options`, `vgpu_map` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `dest`, `vdi_map`, `vif_map`, `options`, `vgpu_map` are borrowed
+ * (read during the call only). On success `*out_result` receives a string that the caller frees
+ * with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_migrate_send(const xenapi_session *session, const char *vm, const xenapi_string_map *dest, bool live, const xenapi_string_map *vdi_map, const xenapi_string_map *vif_map, const xenapi_string_map *options, const xenapi_string_map *vgpu_map, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.migrate_send`: `VM.migrate_send` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.migrate_send`: `VM.migrate_send` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `vm`: VM ref; `dest`: (string -> string) map; `live`: bool; `vdi_map`: (VDI ref -> SR ref) map; `vif_map`: (VIF ref -> network ref) map; `options`: (string -> string) map; `vgpu_map`: (VGPU ref -> GPU_group ref) map.
+ * Parameters: `vm`: VM ref; `dest`: (string -> string) map; `live`: bool; `vdi_map`: (VDI ref -> SR
+ * ref) map; `vif_map`: (VIF ref -> network ref) map; `options`: (string -> string) map; `vgpu_map`:
+ * (VGPU ref -> GPU_group ref) map.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, LICENCE_RESTRICTION.
  *
- * Ownership: `session`, `vm`, `dest`, `vdi_map`, `vif_map`, `options`, `vgpu_map` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `dest`, `vdi_map`, `vif_map`, `options`, `vgpu_map` are borrowed
+ * (read during the call only). On success `*out_task` receives a string that the caller frees with
+ * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_migrate_send(const xenapi_session *session, const char *vm, const xenapi_string_map *dest, bool live, const xenapi_string_map *vdi_map, const xenapi_string_map *vif_map, const xenapi_string_map *options, const xenapi_string_map *vgpu_map, char **out_task, xenapi_error **err);
 
@@ -2128,17 +2386,21 @@ xenapi_status xenapi_async_vm_migrate_send(const xenapi_session *session, const 
  * Parameters: `vm`: VM ref (self); `total`: int; `approximate`: bool.
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_maximise_memory(const xenapi_session *session, const char *vm, int64_t total, bool approximate, int64_t *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.maximise_memory`: `VM.maximise_memory` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.maximise_memory`: `VM.maximise_memory` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `total`: int; `approximate`: bool.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_maximise_memory(const xenapi_session *session, const char *vm, int64_t total, bool approximate, char **out_task, xenapi_error **err);
 
@@ -2149,18 +2411,22 @@ xenapi_status xenapi_async_vm_maximise_memory(const xenapi_session *session, con
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE.
  *
- * Ownership: `session`, `vm`, `trigger` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `trigger` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vm_send_trigger(const xenapi_session *session, const char *vm, const char *trigger, xenapi_error **err);
 
 /**
- * Calls `Async.VM.send_trigger`: `VM.send_trigger` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.send_trigger`: `VM.send_trigger` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `trigger`: string.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE.
  *
- * Ownership: `session`, `vm`, `trigger` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `trigger` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_send_trigger(const xenapi_session *session, const char *vm, const char *trigger, char **out_task, xenapi_error **err);
 
@@ -2171,7 +2437,8 @@ xenapi_status xenapi_async_vm_send_trigger(const xenapi_session *session, const 
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE.
  *
- * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_send_sysrq(const xenapi_session *session, const char *vm, const char *key, xenapi_error **err);
 
@@ -2182,7 +2449,9 @@ xenapi_status xenapi_vm_send_sysrq(const xenapi_session *session, const char *vm
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE.
  *
- * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_send_sysrq(const xenapi_session *session, const char *vm, const char *key, char **out_task, xenapi_error **err);
 
@@ -2192,17 +2461,21 @@ xenapi_status xenapi_async_vm_send_sysrq(const xenapi_session *session, const ch
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_vcpus_at_startup(const xenapi_session *session, const char *vm, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_VCPUs_at_startup`: `VM.set_VCPUs_at_startup` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_VCPUs_at_startup`: `VM.set_VCPUs_at_startup` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_vcpus_at_startup(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
 
@@ -2212,17 +2485,21 @@ xenapi_status xenapi_async_vm_set_vcpus_at_startup(const xenapi_session *session
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_vcpus_max(const xenapi_session *session, const char *vm, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_VCPUs_max`: `VM.set_VCPUs_max` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_VCPUs_max`: `VM.set_VCPUs_max` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_vcpus_max(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
 
@@ -2232,17 +2509,21 @@ xenapi_status xenapi_async_vm_set_vcpus_max(const xenapi_session *session, const
  * Parameters: `vm`: VM ref (self); `multiplier`: float.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_shadow_multiplier_live(const xenapi_session *session, const char *vm, double multiplier, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_shadow_multiplier_live`: `VM.set_shadow_multiplier_live` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_shadow_multiplier_live`: `VM.set_shadow_multiplier_live` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `multiplier`: float.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_shadow_multiplier_live(const xenapi_session *session, const char *vm, double multiplier, char **out_task, xenapi_error **err);
 
@@ -2252,17 +2533,21 @@ xenapi_status xenapi_async_vm_set_shadow_multiplier_live(const xenapi_session *s
  * Parameters: `vm`: VM ref (self); `value`: float.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_hvm_shadow_multiplier(const xenapi_session *session, const char *vm, double value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_HVM_shadow_multiplier`: `VM.set_HVM_shadow_multiplier` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_HVM_shadow_multiplier`: `VM.set_HVM_shadow_multiplier` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: float.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_hvm_shadow_multiplier(const xenapi_session *session, const char *vm, double value, char **out_task, xenapi_error **err);
 
@@ -2273,18 +2558,22 @@ xenapi_status xenapi_async_vm_set_hvm_shadow_multiplier(const xenapi_session *se
  * Result: `*out_result`, bool.
  * Lifecycle: Deprecated since tampa.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_cooperative(const xenapi_session *session, const char *vm, bool *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.get_cooperative`: `VM.get_cooperative` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.get_cooperative`: `VM.get_cooperative` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since tampa.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_cooperative(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -2295,18 +2584,22 @@ xenapi_status xenapi_async_vm_get_cooperative(const xenapi_session *session, con
  * Result: none.
  * Lifecycle: Deprecated since midnight-ride.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_wait_memory_target_live(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.wait_memory_target_live`: `VM.wait_memory_target_live` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.wait_memory_target_live`: `VM.wait_memory_target_live` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since midnight-ride.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_wait_memory_target_live(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -2317,18 +2610,22 @@ xenapi_status xenapi_async_vm_wait_memory_target_live(const xenapi_session *sess
  * Result: none.
  * Lifecycle: Deprecated since midnight-ride.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_memory_target_live(const xenapi_session *session, const char *vm, int64_t target, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_memory_target_live`: `VM.set_memory_target_live` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_memory_target_live`: `VM.set_memory_target_live` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `target`: int.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since midnight-ride.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_target_live(const xenapi_session *session, const char *vm, int64_t target, char **out_task, xenapi_error **err);
 
@@ -2338,7 +2635,8 @@ xenapi_status xenapi_async_vm_set_memory_target_live(const xenapi_session *sessi
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_memory(const xenapi_session *session, const char *vm, int64_t value, xenapi_error **err);
 
@@ -2348,27 +2646,35 @@ xenapi_status xenapi_vm_set_memory(const xenapi_session *session, const char *vm
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_limits`.
  *
- * Parameters: `vm`: VM ref (self); `static_min`: int; `static_max`: int; `dynamic_min`: int; `dynamic_max`: int.
+ * Parameters: `vm`: VM ref (self); `static_min`: int; `static_max`: int; `dynamic_min`: int;
+ * `dynamic_max`: int.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_memory_limits(const xenapi_session *session, const char *vm, int64_t static_min, int64_t static_max, int64_t dynamic_min, int64_t dynamic_max, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_memory_limits`: `VM.set_memory_limits` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_memory_limits`: `VM.set_memory_limits` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
- * Parameters: `vm`: VM ref (self); `static_min`: int; `static_max`: int; `dynamic_min`: int; `dynamic_max`: int.
+ * Parameters: `vm`: VM ref (self); `static_min`: int; `static_max`: int; `dynamic_min`: int;
+ * `dynamic_max`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_limits(const xenapi_session *session, const char *vm, int64_t static_min, int64_t static_max, int64_t dynamic_min, int64_t dynamic_max, char **out_task, xenapi_error **err);
 
@@ -2378,17 +2684,21 @@ xenapi_status xenapi_async_vm_set_memory_limits(const xenapi_session *session, c
  * Parameters: `vm`: VM ref (self); `min`: int; `max`: int.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_memory_static_range(const xenapi_session *session, const char *vm, int64_t min, int64_t max, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_memory_static_range`: `VM.set_memory_static_range` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_memory_static_range`: `VM.set_memory_static_range` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `min`: int; `max`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_static_range(const xenapi_session *session, const char *vm, int64_t min, int64_t max, char **out_task, xenapi_error **err);
 
@@ -2398,17 +2708,21 @@ xenapi_status xenapi_async_vm_set_memory_static_range(const xenapi_session *sess
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_memory_static_min(const xenapi_session *session, const char *vm, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_memory_static_min`: `VM.set_memory_static_min` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_memory_static_min`: `VM.set_memory_static_min` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_static_min(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
 
@@ -2419,18 +2733,22 @@ xenapi_status xenapi_async_vm_set_memory_static_min(const xenapi_session *sessio
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_memory_static_max(const xenapi_session *session, const char *vm, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_memory_static_max`: `VM.set_memory_static_max` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_memory_static_max`: `VM.set_memory_static_max` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_static_max(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
 
@@ -2440,17 +2758,21 @@ xenapi_status xenapi_async_vm_set_memory_static_max(const xenapi_session *sessio
  * Parameters: `vm`: VM ref (self); `min`: int; `max`: int.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_memory_dynamic_range(const xenapi_session *session, const char *vm, int64_t min, int64_t max, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_memory_dynamic_range`: `VM.set_memory_dynamic_range` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_memory_dynamic_range`: `VM.set_memory_dynamic_range` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `min`: int; `max`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_dynamic_range(const xenapi_session *session, const char *vm, int64_t min, int64_t max, char **out_task, xenapi_error **err);
 
@@ -2460,17 +2782,21 @@ xenapi_status xenapi_async_vm_set_memory_dynamic_range(const xenapi_session *ses
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_memory_dynamic_min(const xenapi_session *session, const char *vm, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_memory_dynamic_min`: `VM.set_memory_dynamic_min` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_memory_dynamic_min`: `VM.set_memory_dynamic_min` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_dynamic_min(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
 
@@ -2480,17 +2806,21 @@ xenapi_status xenapi_async_vm_set_memory_dynamic_min(const xenapi_session *sessi
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_memory_dynamic_max(const xenapi_session *session, const char *vm, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_memory_dynamic_max`: `VM.set_memory_dynamic_max` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_memory_dynamic_max`: `VM.set_memory_dynamic_max` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_dynamic_max(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
 
@@ -2500,17 +2830,21 @@ xenapi_status xenapi_async_vm_set_memory_dynamic_max(const xenapi_session *sessi
  * Parameters: `vm`: VM ref.
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_compute_memory_overhead(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.compute_memory_overhead`: `VM.compute_memory_overhead` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.compute_memory_overhead`: `VM.compute_memory_overhead` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_compute_memory_overhead(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -2521,18 +2855,22 @@ xenapi_status xenapi_async_vm_compute_memory_overhead(const xenapi_session *sess
  * Result: none.
  * Lifecycle: Deprecated since boston.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_ha_always_run(const xenapi_session *session, const char *vm, bool value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_ha_always_run`: `VM.set_ha_always_run` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_ha_always_run`: `VM.set_ha_always_run` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Deprecated since boston.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_ha_always_run(const xenapi_session *session, const char *vm, bool value, char **out_task, xenapi_error **err);
 
@@ -2542,17 +2880,21 @@ xenapi_status xenapi_async_vm_set_ha_always_run(const xenapi_session *session, c
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_ha_restart_priority(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_ha_restart_priority`: `VM.set_ha_restart_priority` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_ha_restart_priority`: `VM.set_ha_restart_priority` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_ha_restart_priority(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
 
@@ -2562,17 +2904,21 @@ xenapi_status xenapi_async_vm_set_ha_restart_priority(const xenapi_session *sess
  * Parameters: `vm`: VM ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_remove_from_nvram(const xenapi_session *session, const char *vm, const char *key, xenapi_error **err);
 
 /**
- * Calls `Async.VM.remove_from_NVRAM`: `VM.remove_from_NVRAM` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.remove_from_NVRAM`: `VM.remove_from_NVRAM` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `key`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_remove_from_nvram(const xenapi_session *session, const char *vm, const char *key, char **out_task, xenapi_error **err);
 
@@ -2582,17 +2928,21 @@ xenapi_status xenapi_async_vm_remove_from_nvram(const xenapi_session *session, c
  * Parameters: `vm`: VM ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vm_add_to_nvram(const xenapi_session *session, const char *vm, const char *key, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.add_to_NVRAM`: `VM.add_to_NVRAM` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.add_to_NVRAM`: `VM.add_to_NVRAM` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_add_to_nvram(const xenapi_session *session, const char *vm, const char *key, const char *value, char **out_task, xenapi_error **err);
 
@@ -2602,7 +2952,8 @@ xenapi_status xenapi_async_vm_add_to_nvram(const xenapi_session *session, const 
  * Parameters: `vm`: VM ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_nvram(const xenapi_session *session, const char *vm, const xenapi_string_map *value, xenapi_error **err);
 
@@ -2612,7 +2963,9 @@ xenapi_status xenapi_vm_set_nvram(const xenapi_session *session, const char *vm,
  * Parameters: `vm`: VM ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_nvram(const xenapi_session *session, const char *vm, const xenapi_string_map *value, char **out_task, xenapi_error **err);
 
@@ -2622,17 +2975,21 @@ xenapi_status xenapi_async_vm_set_nvram(const xenapi_session *session, const cha
  * Parameters: `vm`: VM ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vm_add_to_vcpus_params_live(const xenapi_session *session, const char *vm, const char *key, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.add_to_VCPUs_params_live`: `VM.add_to_VCPUs_params_live` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.add_to_VCPUs_params_live`: `VM.add_to_VCPUs_params_live` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_add_to_vcpus_params_live(const xenapi_session *session, const char *vm, const char *key, const char *value, char **out_task, xenapi_error **err);
 
@@ -2643,18 +3000,22 @@ xenapi_status xenapi_async_vm_add_to_vcpus_params_live(const xenapi_session *ses
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): OPERATION_NOT_ALLOWED, LICENCE_RESTRICTION.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_vcpus_number_live(const xenapi_session *session, const char *vm, int64_t nvcpu, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_VCPUs_number_live`: `VM.set_VCPUs_number_live` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_VCPUs_number_live`: `VM.set_VCPUs_number_live` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `nvcpu`: int.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): OPERATION_NOT_ALLOWED, LICENCE_RESTRICTION.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_vcpus_number_live(const xenapi_session *session, const char *vm, int64_t nvcpu, char **out_task, xenapi_error **err);
 
@@ -2663,20 +3024,26 @@ xenapi_status xenapi_async_vm_set_vcpus_number_live(const xenapi_session *sessio
  *
  * Parameters: `vm`: VM ref; `host`: host ref; `options`: (string -> string) map.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, VM_IS_TEMPLATE, OPERATION_NOT_ALLOWED, VM_BAD_POWER_STATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * VM_IS_TEMPLATE, OPERATION_NOT_ALLOWED, VM_BAD_POWER_STATE.
  *
- * Ownership: `session`, `vm`, `host`, `options` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `host`, `options` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vm_pool_migrate(const xenapi_session *session, const char *vm, const char *host, const xenapi_string_map *options, xenapi_error **err);
 
 /**
- * Calls `Async.VM.pool_migrate`: `VM.pool_migrate` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.pool_migrate`: `VM.pool_migrate` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `host`: host ref; `options`: (string -> string) map.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, VM_IS_TEMPLATE, OPERATION_NOT_ALLOWED, VM_BAD_POWER_STATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * VM_IS_TEMPLATE, OPERATION_NOT_ALLOWED, VM_BAD_POWER_STATE.
  *
- * Ownership: `session`, `vm`, `host`, `options` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `host`, `options` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_pool_migrate(const xenapi_session *session, const char *vm, const char *host, const xenapi_string_map *options, char **out_task, xenapi_error **err);
 
@@ -2685,9 +3052,11 @@ xenapi_status xenapi_async_vm_pool_migrate(const xenapi_session *session, const 
  *
  * Parameters: `vm`: VM ref; `host`: host ref; `start_paused`: bool; `force`: bool.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OPERATION_NOT_ALLOWED,
+ * VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_resume_on(const xenapi_session *session, const char *vm, const char *host, bool start_paused, bool force, xenapi_error **err);
 
@@ -2696,9 +3065,12 @@ xenapi_status xenapi_vm_resume_on(const xenapi_session *session, const char *vm,
  *
  * Parameters: `vm`: VM ref; `host`: host ref; `start_paused`: bool; `force`: bool.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OPERATION_NOT_ALLOWED,
+ * VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `host` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_resume_on(const xenapi_session *session, const char *vm, const char *host, bool start_paused, bool force, char **out_task, xenapi_error **err);
 
@@ -2707,9 +3079,11 @@ xenapi_status xenapi_async_vm_resume_on(const xenapi_session *session, const cha
  *
  * Parameters: `vm`: VM ref; `start_paused`: bool; `force`: bool.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OPERATION_NOT_ALLOWED,
+ * VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_resume(const xenapi_session *session, const char *vm, bool start_paused, bool force, xenapi_error **err);
 
@@ -2718,9 +3092,12 @@ xenapi_status xenapi_vm_resume(const xenapi_session *session, const char *vm, bo
  *
  * Parameters: `vm`: VM ref; `start_paused`: bool; `force`: bool.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OPERATION_NOT_ALLOWED,
+ * VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_resume(const xenapi_session *session, const char *vm, bool start_paused, bool force, char **out_task, xenapi_error **err);
 
@@ -2729,9 +3106,11 @@ xenapi_status xenapi_async_vm_resume(const xenapi_session *session, const char *
  *
  * Parameters: `vm`: VM ref.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_suspend(const xenapi_session *session, const char *vm, xenapi_error **err);
 
@@ -2740,9 +3119,12 @@ xenapi_status xenapi_vm_suspend(const xenapi_session *session, const char *vm, x
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_suspend(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -2751,20 +3133,26 @@ xenapi_status xenapi_async_vm_suspend(const xenapi_session *session, const char 
  *
  * Parameters: `vm`: VM ref.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_hard_reboot(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.hard_reboot`: `VM.hard_reboot` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.hard_reboot`: `VM.hard_reboot` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_hard_reboot(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -2774,17 +3162,21 @@ xenapi_status xenapi_async_vm_hard_reboot(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_power_state_reset(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.power_state_reset`: `VM.power_state_reset` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.power_state_reset`: `VM.power_state_reset` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_power_state_reset(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -2793,20 +3185,26 @@ xenapi_status xenapi_async_vm_power_state_reset(const xenapi_session *session, c
  *
  * Parameters: `vm`: VM ref.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_hard_shutdown(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.hard_shutdown`: `VM.hard_shutdown` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.hard_shutdown`: `VM.hard_shutdown` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_hard_shutdown(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -2815,20 +3213,26 @@ xenapi_status xenapi_async_vm_hard_shutdown(const xenapi_session *session, const
  *
  * Parameters: `vm`: VM ref.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_clean_reboot(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.clean_reboot`: `VM.clean_reboot` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.clean_reboot`: `VM.clean_reboot` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_clean_reboot(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -2837,9 +3241,11 @@ xenapi_status xenapi_async_vm_clean_reboot(const xenapi_session *session, const 
  *
  * Parameters: `vm`: VM ref.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_shutdown(const xenapi_session *session, const char *vm, xenapi_error **err);
 
@@ -2848,9 +3254,12 @@ xenapi_status xenapi_vm_shutdown(const xenapi_session *session, const char *vm, 
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_shutdown(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -2859,20 +3268,26 @@ xenapi_status xenapi_async_vm_shutdown(const xenapi_session *session, const char
  *
  * Parameters: `vm`: VM ref.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_clean_shutdown(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.clean_shutdown`: `VM.clean_shutdown` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.clean_shutdown`: `VM.clean_shutdown` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_clean_shutdown(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -2881,9 +3296,11 @@ xenapi_status xenapi_async_vm_clean_shutdown(const xenapi_session *session, cons
  *
  * Parameters: `vm`: VM ref.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OPERATION_NOT_ALLOWED,
+ * VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_unpause(const xenapi_session *session, const char *vm, xenapi_error **err);
 
@@ -2892,9 +3309,12 @@ xenapi_status xenapi_vm_unpause(const xenapi_session *session, const char *vm, x
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OPERATION_NOT_ALLOWED,
+ * VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_unpause(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -2903,9 +3323,11 @@ xenapi_status xenapi_async_vm_unpause(const xenapi_session *session, const char 
  *
  * Parameters: `vm`: VM ref.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_pause(const xenapi_session *session, const char *vm, xenapi_error **err);
 
@@ -2914,9 +3336,12 @@ xenapi_status xenapi_vm_pause(const xenapi_session *session, const char *vm, xen
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OTHER_OPERATION_IN_PROGRESS,
+ * OPERATION_NOT_ALLOWED, VM_IS_TEMPLATE.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_pause(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -2925,9 +3350,11 @@ xenapi_status xenapi_async_vm_pause(const xenapi_session *session, const char *v
  *
  * Parameters: `vm`: VM ref; `host`: host ref; `start_paused`: bool; `force`: bool.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, VM_IS_TEMPLATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, BOOTLOADER_FAILED, UNKNOWN_BOOTLOADER.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, VM_IS_TEMPLATE,
+ * OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, BOOTLOADER_FAILED, UNKNOWN_BOOTLOADER.
  *
- * Ownership: `session`, `vm`, `host` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `host` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_start_on(const xenapi_session *session, const char *vm, const char *host, bool start_paused, bool force, xenapi_error **err);
 
@@ -2936,9 +3363,12 @@ xenapi_status xenapi_vm_start_on(const xenapi_session *session, const char *vm, 
  *
  * Parameters: `vm`: VM ref; `host`: host ref; `start_paused`: bool; `force`: bool.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, VM_IS_TEMPLATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, BOOTLOADER_FAILED, UNKNOWN_BOOTLOADER.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, VM_IS_TEMPLATE,
+ * OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, BOOTLOADER_FAILED, UNKNOWN_BOOTLOADER.
  *
- * Ownership: `session`, `vm`, `host` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `host` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_start_on(const xenapi_session *session, const char *vm, const char *host, bool start_paused, bool force, char **out_task, xenapi_error **err);
 
@@ -2947,9 +3377,12 @@ xenapi_status xenapi_async_vm_start_on(const xenapi_session *session, const char
  *
  * Parameters: `vm`: VM ref; `start_paused`: bool; `force`: bool.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, VM_HVM_REQUIRED, VM_IS_TEMPLATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, BOOTLOADER_FAILED, UNKNOWN_BOOTLOADER, NO_HOSTS_AVAILABLE, LICENCE_RESTRICTION.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, VM_HVM_REQUIRED, VM_IS_TEMPLATE,
+ * OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, BOOTLOADER_FAILED, UNKNOWN_BOOTLOADER,
+ * NO_HOSTS_AVAILABLE, LICENCE_RESTRICTION.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_start(const xenapi_session *session, const char *vm, bool start_paused, bool force, xenapi_error **err);
 
@@ -2958,9 +3391,13 @@ xenapi_status xenapi_vm_start(const xenapi_session *session, const char *vm, boo
  *
  * Parameters: `vm`: VM ref; `start_paused`: bool; `force`: bool.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, VM_HVM_REQUIRED, VM_IS_TEMPLATE, OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, BOOTLOADER_FAILED, UNKNOWN_BOOTLOADER, NO_HOSTS_AVAILABLE, LICENCE_RESTRICTION.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, VM_HVM_REQUIRED, VM_IS_TEMPLATE,
+ * OTHER_OPERATION_IN_PROGRESS, OPERATION_NOT_ALLOWED, BOOTLOADER_FAILED, UNKNOWN_BOOTLOADER,
+ * NO_HOSTS_AVAILABLE, LICENCE_RESTRICTION.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_start(const xenapi_session *session, const char *vm, bool start_paused, bool force, char **out_task, xenapi_error **err);
 
@@ -2969,9 +3406,11 @@ xenapi_status xenapi_async_vm_start(const xenapi_session *session, const char *v
  *
  * Parameters: `vm`: VM ref.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED, LICENCE_RESTRICTION.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED,
+ * LICENCE_RESTRICTION.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_provision(const xenapi_session *session, const char *vm, xenapi_error **err);
 
@@ -2980,9 +3419,12 @@ xenapi_status xenapi_vm_provision(const xenapi_session *session, const char *vm,
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED, LICENCE_RESTRICTION.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED,
+ * LICENCE_RESTRICTION.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_provision(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -2991,9 +3433,12 @@ xenapi_status xenapi_async_vm_provision(const xenapi_session *session, const cha
  *
  * Parameters: `vm`: VM ref; `new_name`: string.
  * Result: `*out_result`, VM ref.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED, VM_CHECKPOINT_SUSPEND_FAILED, VM_CHECKPOINT_RESUME_FAILED.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED,
+ * VM_CHECKPOINT_SUSPEND_FAILED, VM_CHECKPOINT_RESUME_FAILED.
  *
- * Ownership: `session`, `vm`, `new_name` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `new_name` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_checkpoint(const xenapi_session *session, const char *vm, const char *new_name, char **out_result, xenapi_error **err);
 
@@ -3002,9 +3447,12 @@ xenapi_status xenapi_vm_checkpoint(const xenapi_session *session, const char *vm
  *
  * Parameters: `vm`: VM ref; `new_name`: string.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED, VM_CHECKPOINT_SUSPEND_FAILED, VM_CHECKPOINT_RESUME_FAILED.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED,
+ * VM_CHECKPOINT_SUSPEND_FAILED, VM_CHECKPOINT_RESUME_FAILED.
  *
- * Ownership: `session`, `vm`, `new_name` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `new_name` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_checkpoint(const xenapi_session *session, const char *vm, const char *new_name, char **out_task, xenapi_error **err);
 
@@ -3013,9 +3461,11 @@ xenapi_status xenapi_async_vm_checkpoint(const xenapi_session *session, const ch
  *
  * Parameters: `snapshot`: VM ref.
  * Result: none.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OPERATION_NOT_ALLOWED, SR_FULL, VM_REVERT_FAILED.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OPERATION_NOT_ALLOWED, SR_FULL,
+ * VM_REVERT_FAILED.
  *
- * Ownership: `session`, `snapshot` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `snapshot` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_revert(const xenapi_session *session, const char *snapshot, xenapi_error **err);
 
@@ -3024,9 +3474,12 @@ xenapi_status xenapi_vm_revert(const xenapi_session *session, const char *snapsh
  *
  * Parameters: `snapshot`: VM ref.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OPERATION_NOT_ALLOWED, SR_FULL, VM_REVERT_FAILED.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, OPERATION_NOT_ALLOWED, SR_FULL,
+ * VM_REVERT_FAILED.
  *
- * Ownership: `session`, `snapshot` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `snapshot` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_revert(const xenapi_session *session, const char *snapshot, char **out_task, xenapi_error **err);
 
@@ -3035,9 +3488,12 @@ xenapi_status xenapi_async_vm_revert(const xenapi_session *session, const char *
  *
  * Parameters: `vm`: VM ref; `new_name`: string; `sr`: SR ref.
  * Result: `*out_result`, VM ref.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED, LICENCE_RESTRICTION.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED,
+ * LICENCE_RESTRICTION.
  *
- * Ownership: `session`, `vm`, `new_name`, `sr` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `new_name`, `sr` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_copy(const xenapi_session *session, const char *vm, const char *new_name, const char *sr, char **out_result, xenapi_error **err);
 
@@ -3046,9 +3502,12 @@ xenapi_status xenapi_vm_copy(const xenapi_session *session, const char *vm, cons
  *
  * Parameters: `vm`: VM ref; `new_name`: string; `sr`: SR ref.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED, LICENCE_RESTRICTION.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED,
+ * LICENCE_RESTRICTION.
  *
- * Ownership: `session`, `vm`, `new_name`, `sr` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `new_name`, `sr` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_copy(const xenapi_session *session, const char *vm, const char *new_name, const char *sr, char **out_task, xenapi_error **err);
 
@@ -3057,9 +3516,12 @@ xenapi_status xenapi_async_vm_copy(const xenapi_session *session, const char *vm
  *
  * Parameters: `vm`: VM ref; `new_name`: string.
  * Result: `*out_result`, VM ref.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED, LICENCE_RESTRICTION.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED,
+ * LICENCE_RESTRICTION.
  *
- * Ownership: `session`, `vm`, `new_name` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `new_name` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_clone(const xenapi_session *session, const char *vm, const char *new_name, char **out_result, xenapi_error **err);
 
@@ -3068,9 +3530,12 @@ xenapi_status xenapi_vm_clone(const xenapi_session *session, const char *vm, con
  *
  * Parameters: `vm`: VM ref; `new_name`: string.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED, LICENCE_RESTRICTION.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED,
+ * LICENCE_RESTRICTION.
  *
- * Ownership: `session`, `vm`, `new_name` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `new_name` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_clone(const xenapi_session *session, const char *vm, const char *new_name, char **out_task, xenapi_error **err);
 
@@ -3079,22 +3544,31 @@ xenapi_status xenapi_async_vm_clone(const xenapi_session *session, const char *v
  *
  * Parameters: `vm`: VM ref; `new_name`: string.
  * Result: `*out_result`, VM ref.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED, VM_SNAPSHOT_WITH_QUIESCE_FAILED, VM_SNAPSHOT_WITH_QUIESCE_TIMEOUT, VM_SNAPSHOT_WITH_QUIESCE_PLUGIN_DEOS_NOT_RESPOND, VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED,
+ * VM_SNAPSHOT_WITH_QUIESCE_FAILED, VM_SNAPSHOT_WITH_QUIESCE_TIMEOUT,
+ * VM_SNAPSHOT_WITH_QUIESCE_PLUGIN_DEOS_NOT_RESPOND, VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED.
  * Lifecycle: Removed in quebec; only older servers have it.
  *
- * Ownership: `session`, `vm`, `new_name` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `new_name` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_snapshot_with_quiesce(const xenapi_session *session, const char *vm, const char *new_name, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.snapshot_with_quiesce`: `VM.snapshot_with_quiesce` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.snapshot_with_quiesce`: `VM.snapshot_with_quiesce` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `new_name`: string.
  * Result: `*out_task`, the task reference.
- * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED, VM_SNAPSHOT_WITH_QUIESCE_FAILED, VM_SNAPSHOT_WITH_QUIESCE_TIMEOUT, VM_SNAPSHOT_WITH_QUIESCE_PLUGIN_DEOS_NOT_RESPOND, VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED.
+ * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED,
+ * VM_SNAPSHOT_WITH_QUIESCE_FAILED, VM_SNAPSHOT_WITH_QUIESCE_TIMEOUT,
+ * VM_SNAPSHOT_WITH_QUIESCE_PLUGIN_DEOS_NOT_RESPOND, VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED.
  * Lifecycle: Removed in quebec; only older servers have it.
  *
- * Ownership: `session`, `vm`, `new_name` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `new_name` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_snapshot_with_quiesce(const xenapi_session *session, const char *vm, const char *new_name, char **out_task, xenapi_error **err);
 
@@ -3105,7 +3579,9 @@ xenapi_status xenapi_async_vm_snapshot_with_quiesce(const xenapi_session *sessio
  * Result: `*out_result`, VM ref.
  * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED.
  *
- * Ownership: `session`, `vm`, `new_name`, `ignore_vdis` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `new_name`, `ignore_vdis` are borrowed (read during the call only).
+ * On success `*out_result` receives a string that the caller frees with xenapi_string_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_snapshot(const xenapi_session *session, const char *vm, const char *new_name, const xenapi_string_list *ignore_vdis, char **out_result, xenapi_error **err);
 
@@ -3116,7 +3592,9 @@ xenapi_status xenapi_vm_snapshot(const xenapi_session *session, const char *vm, 
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VM_BAD_POWER_STATE, SR_FULL, OPERATION_NOT_ALLOWED.
  *
- * Ownership: `session`, `vm`, `new_name`, `ignore_vdis` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `new_name`, `ignore_vdis` are borrowed (read during the call only).
+ * On success `*out_task` receives a string that the caller frees with xenapi_string_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_snapshot(const xenapi_session *session, const char *vm, const char *new_name, const xenapi_string_list *ignore_vdis, char **out_task, xenapi_error **err);
 
@@ -3126,7 +3604,8 @@ xenapi_status xenapi_async_vm_snapshot(const xenapi_session *session, const char
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_hardware_platform_version(const xenapi_session *session, const char *vm, int64_t value, xenapi_error **err);
 
@@ -3136,7 +3615,8 @@ xenapi_status xenapi_vm_set_hardware_platform_version(const xenapi_session *sess
  * Parameters: `vm`: VM ref (self); `value`: SR ref.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_suspend_sr(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
@@ -3146,7 +3626,8 @@ xenapi_status xenapi_vm_set_suspend_sr(const xenapi_session *session, const char
  * Parameters: `vm`: VM ref (self); `key`: enum vm_operations.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_remove_from_blocked_operations(const xenapi_session *session, const char *vm, xenapi_vm_operations key, xenapi_error **err);
 
@@ -3156,7 +3637,8 @@ xenapi_status xenapi_vm_remove_from_blocked_operations(const xenapi_session *ses
  * Parameters: `vm`: VM ref (self); `key`: enum vm_operations; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_add_to_blocked_operations(const xenapi_session *session, const char *vm, xenapi_vm_operations key, const char *value, xenapi_error **err);
 
@@ -3166,7 +3648,8 @@ xenapi_status xenapi_vm_add_to_blocked_operations(const xenapi_session *session,
  * Parameters: `vm`: VM ref (self); `value`: (enum vm_operations -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_blocked_operations(const xenapi_session *session, const char *vm, const xenapi_vm_operations_string_map *value, xenapi_error **err);
 
@@ -3176,7 +3659,8 @@ xenapi_status xenapi_vm_set_blocked_operations(const xenapi_session *session, co
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_remove_tags(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
@@ -3186,7 +3670,8 @@ xenapi_status xenapi_vm_remove_tags(const xenapi_session *session, const char *v
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_add_tags(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
@@ -3196,7 +3681,8 @@ xenapi_status xenapi_vm_add_tags(const xenapi_session *session, const char *vm, 
  * Parameters: `vm`: VM ref (self); `value`: string set.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_tags(const xenapi_session *session, const char *vm, const xenapi_string_list *value, xenapi_error **err);
 
@@ -3206,7 +3692,8 @@ xenapi_status xenapi_vm_set_tags(const xenapi_session *session, const char *vm, 
  * Parameters: `vm`: VM ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_remove_from_xenstore_data(const xenapi_session *session, const char *vm, const char *key, xenapi_error **err);
 
@@ -3216,7 +3703,8 @@ xenapi_status xenapi_vm_remove_from_xenstore_data(const xenapi_session *session,
  * Parameters: `vm`: VM ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vm_add_to_xenstore_data(const xenapi_session *session, const char *vm, const char *key, const char *value, xenapi_error **err);
 
@@ -3226,7 +3714,8 @@ xenapi_status xenapi_vm_add_to_xenstore_data(const xenapi_session *session, cons
  * Parameters: `vm`: VM ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_xenstore_data(const xenapi_session *session, const char *vm, const xenapi_string_map *value, xenapi_error **err);
 
@@ -3236,7 +3725,8 @@ xenapi_status xenapi_vm_set_xenstore_data(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_recommendations(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
@@ -3246,7 +3736,8 @@ xenapi_status xenapi_vm_set_recommendations(const xenapi_session *session, const
  * Parameters: `vm`: VM ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_remove_from_other_config(const xenapi_session *session, const char *vm, const char *key, xenapi_error **err);
 
@@ -3256,7 +3747,8 @@ xenapi_status xenapi_vm_remove_from_other_config(const xenapi_session *session, 
  * Parameters: `vm`: VM ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vm_add_to_other_config(const xenapi_session *session, const char *vm, const char *key, const char *value, xenapi_error **err);
 
@@ -3266,7 +3758,8 @@ xenapi_status xenapi_vm_add_to_other_config(const xenapi_session *session, const
  * Parameters: `vm`: VM ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_other_config(const xenapi_session *session, const char *vm, const xenapi_string_map *value, xenapi_error **err);
 
@@ -3277,7 +3770,8 @@ xenapi_status xenapi_vm_set_other_config(const xenapi_session *session, const ch
  * Result: none.
  * Lifecycle: Deprecated since boston.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_pci_bus(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
@@ -3287,7 +3781,8 @@ xenapi_status xenapi_vm_set_pci_bus(const xenapi_session *session, const char *v
  * Parameters: `vm`: VM ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_remove_from_platform(const xenapi_session *session, const char *vm, const char *key, xenapi_error **err);
 
@@ -3297,7 +3792,8 @@ xenapi_status xenapi_vm_remove_from_platform(const xenapi_session *session, cons
  * Parameters: `vm`: VM ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vm_add_to_platform(const xenapi_session *session, const char *vm, const char *key, const char *value, xenapi_error **err);
 
@@ -3307,7 +3803,8 @@ xenapi_status xenapi_vm_add_to_platform(const xenapi_session *session, const cha
  * Parameters: `vm`: VM ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_platform(const xenapi_session *session, const char *vm, const xenapi_string_map *value, xenapi_error **err);
 
@@ -3317,7 +3814,8 @@ xenapi_status xenapi_vm_set_platform(const xenapi_session *session, const char *
  * Parameters: `vm`: VM ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_remove_from_hvm_boot_params(const xenapi_session *session, const char *vm, const char *key, xenapi_error **err);
 
@@ -3327,7 +3825,8 @@ xenapi_status xenapi_vm_remove_from_hvm_boot_params(const xenapi_session *sessio
  * Parameters: `vm`: VM ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vm_add_to_hvm_boot_params(const xenapi_session *session, const char *vm, const char *key, const char *value, xenapi_error **err);
 
@@ -3337,7 +3836,8 @@ xenapi_status xenapi_vm_add_to_hvm_boot_params(const xenapi_session *session, co
  * Parameters: `vm`: VM ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_hvm_boot_params(const xenapi_session *session, const char *vm, const xenapi_string_map *value, xenapi_error **err);
 
@@ -3347,7 +3847,8 @@ xenapi_status xenapi_vm_set_hvm_boot_params(const xenapi_session *session, const
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_pv_legacy_args(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
@@ -3357,7 +3858,8 @@ xenapi_status xenapi_vm_set_pv_legacy_args(const xenapi_session *session, const 
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_pv_bootloader_args(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
@@ -3367,7 +3869,8 @@ xenapi_status xenapi_vm_set_pv_bootloader_args(const xenapi_session *session, co
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_pv_args(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
@@ -3377,7 +3880,8 @@ xenapi_status xenapi_vm_set_pv_args(const xenapi_session *session, const char *v
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_pv_ramdisk(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
@@ -3387,7 +3891,8 @@ xenapi_status xenapi_vm_set_pv_ramdisk(const xenapi_session *session, const char
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_pv_kernel(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
@@ -3397,7 +3902,8 @@ xenapi_status xenapi_vm_set_pv_kernel(const xenapi_session *session, const char 
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_pv_bootloader(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
@@ -3407,7 +3913,8 @@ xenapi_status xenapi_vm_set_pv_bootloader(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref (self); `value`: enum on_normal_exit.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_actions_after_reboot(const xenapi_session *session, const char *vm, xenapi_on_normal_exit value, xenapi_error **err);
 
@@ -3417,7 +3924,8 @@ xenapi_status xenapi_vm_set_actions_after_reboot(const xenapi_session *session, 
  * Parameters: `vm`: VM ref (self); `value`: enum on_normal_exit.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_actions_after_shutdown(const xenapi_session *session, const char *vm, xenapi_on_normal_exit value, xenapi_error **err);
 
@@ -3428,7 +3936,8 @@ xenapi_status xenapi_vm_set_actions_after_shutdown(const xenapi_session *session
  * Result: none.
  * Lifecycle: Prototype since 23.1.0, may change.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_actions_after_softreboot(const xenapi_session *session, const char *vm, xenapi_on_softreboot_behavior value, xenapi_error **err);
 
@@ -3438,7 +3947,8 @@ xenapi_status xenapi_vm_set_actions_after_softreboot(const xenapi_session *sessi
  * Parameters: `vm`: VM ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_remove_from_vcpus_params(const xenapi_session *session, const char *vm, const char *key, xenapi_error **err);
 
@@ -3448,7 +3958,8 @@ xenapi_status xenapi_vm_remove_from_vcpus_params(const xenapi_session *session, 
  * Parameters: `vm`: VM ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vm_add_to_vcpus_params(const xenapi_session *session, const char *vm, const char *key, const char *value, xenapi_error **err);
 
@@ -3458,7 +3969,8 @@ xenapi_status xenapi_vm_add_to_vcpus_params(const xenapi_session *session, const
  * Parameters: `vm`: VM ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_vcpus_params(const xenapi_session *session, const char *vm, const xenapi_string_map *value, xenapi_error **err);
 
@@ -3468,7 +3980,8 @@ xenapi_status xenapi_vm_set_vcpus_params(const xenapi_session *session, const ch
  * Parameters: `vm`: VM ref (self); `value`: host ref.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_affinity(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
@@ -3478,7 +3991,8 @@ xenapi_status xenapi_vm_set_affinity(const xenapi_session *session, const char *
  * Parameters: `vm`: VM ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_is_a_template(const xenapi_session *session, const char *vm, bool value, xenapi_error **err);
 
@@ -3488,7 +4002,8 @@ xenapi_status xenapi_vm_set_is_a_template(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_set_user_version(const xenapi_session *session, const char *vm, int64_t value, xenapi_error **err);
 
@@ -3498,7 +4013,8 @@ xenapi_status xenapi_vm_set_user_version(const xenapi_session *session, const ch
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_name_description(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
@@ -3508,7 +4024,8 @@ xenapi_status xenapi_vm_set_name_description(const xenapi_session *session, cons
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `value` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_set_name_label(const xenapi_session *session, const char *vm, const char *value, xenapi_error **err);
 
@@ -3519,7 +4036,9 @@ xenapi_status xenapi_vm_set_name_label(const xenapi_session *session, const char
  * Result: `*out_result`, enum update_guidances set.
  * Lifecycle: Prototype since 24.10.0, may change.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_update_guidances_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_update_guidances_list_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_pending_guidances_full(const xenapi_session *session, const char *vm, xenapi_update_guidances_list **out_result, xenapi_error **err);
 
@@ -3530,7 +4049,9 @@ xenapi_status xenapi_vm_get_pending_guidances_full(const xenapi_session *session
  * Result: `*out_result`, enum update_guidances set.
  * Lifecycle: Prototype since 24.10.0, may change.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_update_guidances_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_update_guidances_list_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_pending_guidances_recommended(const xenapi_session *session, const char *vm, xenapi_update_guidances_list **out_result, xenapi_error **err);
 
@@ -3540,7 +4061,9 @@ xenapi_status xenapi_vm_get_pending_guidances_recommended(const xenapi_session *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, enum update_guidances set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_update_guidances_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_update_guidances_list_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_pending_guidances(const xenapi_session *session, const char *vm, xenapi_update_guidances_list **out_result, xenapi_error **err);
 
@@ -3550,7 +4073,9 @@ xenapi_status xenapi_vm_get_pending_guidances(const xenapi_session *session, con
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_nvram(const xenapi_session *session, const char *vm, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3560,7 +4085,8 @@ xenapi_status xenapi_vm_get_nvram(const xenapi_session *session, const char *vm,
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, enum domain_type.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_domain_type(const xenapi_session *session, const char *vm, xenapi_domain_type *out_result, xenapi_error **err);
 
@@ -3570,7 +4096,9 @@ xenapi_status xenapi_vm_get_domain_type(const xenapi_session *session, const cha
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_reference_label(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -3580,7 +4108,8 @@ xenapi_status xenapi_vm_get_reference_label(const xenapi_session *session, const
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_requires_reboot(const xenapi_session *session, const char *vm, bool *out_result, xenapi_error **err);
 
@@ -3590,7 +4119,8 @@ xenapi_status xenapi_vm_get_requires_reboot(const xenapi_session *session, const
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_has_vendor_device(const xenapi_session *session, const char *vm, bool *out_result, xenapi_error **err);
 
@@ -3600,7 +4130,8 @@ xenapi_status xenapi_vm_get_has_vendor_device(const xenapi_session *session, con
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_hardware_platform_version(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
@@ -3610,7 +4141,9 @@ xenapi_status xenapi_vm_get_hardware_platform_version(const xenapi_session *sess
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_generation_id(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -3620,7 +4153,8 @@ xenapi_status xenapi_vm_get_generation_id(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_version(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
@@ -3630,7 +4164,9 @@ xenapi_status xenapi_vm_get_version(const xenapi_session *session, const char *v
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, SR ref.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_suspend_sr(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -3640,7 +4176,9 @@ xenapi_status xenapi_vm_get_suspend_sr(const xenapi_session *session, const char
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, PCI ref set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_attached_pcis(const xenapi_session *session, const char *vm, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3650,7 +4188,9 @@ xenapi_status xenapi_vm_get_attached_pcis(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, VGPU ref set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_vgpus(const xenapi_session *session, const char *vm, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3660,7 +4200,8 @@ xenapi_status xenapi_vm_get_vgpus(const xenapi_session *session, const char *vm,
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_order(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
@@ -3670,7 +4211,8 @@ xenapi_status xenapi_vm_get_order(const xenapi_session *session, const char *vm,
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_shutdown_delay(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
@@ -3680,7 +4222,8 @@ xenapi_status xenapi_vm_get_shutdown_delay(const xenapi_session *session, const 
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_start_delay(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
@@ -3690,7 +4233,9 @@ xenapi_status xenapi_vm_get_start_delay(const xenapi_session *session, const cha
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, VM_appliance ref.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_appliance(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -3700,7 +4245,8 @@ xenapi_status xenapi_vm_get_appliance(const xenapi_session *session, const char 
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_is_vmss_snapshot(const xenapi_session *session, const char *vm, bool *out_result, xenapi_error **err);
 
@@ -3710,7 +4256,9 @@ xenapi_status xenapi_vm_get_is_vmss_snapshot(const xenapi_session *session, cons
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, VMSS ref.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_snapshot_schedule(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -3721,7 +4269,8 @@ xenapi_status xenapi_vm_get_snapshot_schedule(const xenapi_session *session, con
  * Result: `*out_result`, bool.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_is_snapshot_from_vmpp(const xenapi_session *session, const char *vm, bool *out_result, xenapi_error **err);
 
@@ -3732,7 +4281,9 @@ xenapi_status xenapi_vm_get_is_snapshot_from_vmpp(const xenapi_session *session,
  * Result: `*out_result`, VMPP ref.
  * Lifecycle: Deprecated since clearwater.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_protection_policy(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -3742,7 +4293,9 @@ xenapi_status xenapi_vm_get_protection_policy(const xenapi_session *session, con
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_bios_strings(const xenapi_session *session, const char *vm, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3752,7 +4305,9 @@ xenapi_status xenapi_vm_get_bios_strings(const xenapi_session *session, const ch
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, VM ref set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_children(const xenapi_session *session, const char *vm, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3762,7 +4317,9 @@ xenapi_status xenapi_vm_get_children(const xenapi_session *session, const char *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, VM ref.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_parent(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -3772,7 +4329,9 @@ xenapi_status xenapi_vm_get_parent(const xenapi_session *session, const char *vm
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_snapshot_metadata(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -3782,7 +4341,9 @@ xenapi_status xenapi_vm_get_snapshot_metadata(const xenapi_session *session, con
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_snapshot_info(const xenapi_session *session, const char *vm, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3792,7 +4353,9 @@ xenapi_status xenapi_vm_get_snapshot_info(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, (enum vm_operations -> string) map.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vm_operations_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vm_operations_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_blocked_operations(const xenapi_session *session, const char *vm, xenapi_vm_operations_string_map **out_result, xenapi_error **err);
 
@@ -3802,7 +4365,9 @@ xenapi_status xenapi_vm_get_blocked_operations(const xenapi_session *session, co
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_tags(const xenapi_session *session, const char *vm, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3812,7 +4377,9 @@ xenapi_status xenapi_vm_get_tags(const xenapi_session *session, const char *vm, 
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, (string -> blob ref) map.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_blobs(const xenapi_session *session, const char *vm, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3822,7 +4389,9 @@ xenapi_status xenapi_vm_get_blobs(const xenapi_session *session, const char *vm,
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_transportable_snapshot_id(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -3832,7 +4401,8 @@ xenapi_status xenapi_vm_get_transportable_snapshot_id(const xenapi_session *sess
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_snapshot_time(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
@@ -3842,7 +4412,9 @@ xenapi_status xenapi_vm_get_snapshot_time(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, VM ref set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_snapshots(const xenapi_session *session, const char *vm, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -3852,7 +4424,9 @@ xenapi_status xenapi_vm_get_snapshots(const xenapi_session *session, const char 
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, VM ref.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_snapshot_of(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -3862,7 +4436,8 @@ xenapi_status xenapi_vm_get_snapshot_of(const xenapi_session *session, const cha
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_is_a_snapshot(const xenapi_session *session, const char *vm, bool *out_result, xenapi_error **err);
 
@@ -3872,7 +4447,9 @@ xenapi_status xenapi_vm_get_is_a_snapshot(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_ha_restart_priority(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -3883,7 +4460,8 @@ xenapi_status xenapi_vm_get_ha_restart_priority(const xenapi_session *session, c
  * Result: `*out_result`, bool.
  * Lifecycle: Deprecated since boston.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_ha_always_run(const xenapi_session *session, const char *vm, bool *out_result, xenapi_error **err);
 
@@ -3893,7 +4471,9 @@ xenapi_status xenapi_vm_get_ha_always_run(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_xenstore_data(const xenapi_session *session, const char *vm, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3903,7 +4483,9 @@ xenapi_status xenapi_vm_get_xenstore_data(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_recommendations(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -3913,7 +4495,9 @@ xenapi_status xenapi_vm_get_recommendations(const xenapi_session *session, const
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_last_booted_record(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -3923,7 +4507,9 @@ xenapi_status xenapi_vm_get_last_booted_record(const xenapi_session *session, co
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, VM_guest_metrics ref.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_guest_metrics(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -3933,7 +4519,9 @@ xenapi_status xenapi_vm_get_guest_metrics(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, VM_metrics ref.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_metrics(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -3943,7 +4531,8 @@ xenapi_status xenapi_vm_get_metrics(const xenapi_session *session, const char *v
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_is_control_domain(const xenapi_session *session, const char *vm, bool *out_result, xenapi_error **err);
 
@@ -3953,7 +4542,9 @@ xenapi_status xenapi_vm_get_is_control_domain(const xenapi_session *session, con
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_last_boot_cpu_flags(const xenapi_session *session, const char *vm, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3963,7 +4554,9 @@ xenapi_status xenapi_vm_get_last_boot_cpu_flags(const xenapi_session *session, c
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_domarch(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -3973,7 +4566,8 @@ xenapi_status xenapi_vm_get_domarch(const xenapi_session *session, const char *v
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_domid(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
@@ -3983,7 +4577,9 @@ xenapi_status xenapi_vm_get_domid(const xenapi_session *session, const char *vm,
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_other_config(const xenapi_session *session, const char *vm, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -3994,7 +4590,9 @@ xenapi_status xenapi_vm_get_other_config(const xenapi_session *session, const ch
  * Result: `*out_result`, string.
  * Lifecycle: Deprecated since boston.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_pci_bus(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -4004,7 +4602,9 @@ xenapi_status xenapi_vm_get_pci_bus(const xenapi_session *session, const char *v
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_platform(const xenapi_session *session, const char *vm, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -4014,7 +4614,8 @@ xenapi_status xenapi_vm_get_platform(const xenapi_session *session, const char *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, float.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_hvm_shadow_multiplier(const xenapi_session *session, const char *vm, double *out_result, xenapi_error **err);
 
@@ -4024,7 +4625,9 @@ xenapi_status xenapi_vm_get_hvm_shadow_multiplier(const xenapi_session *session,
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_hvm_boot_params(const xenapi_session *session, const char *vm, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -4035,7 +4638,9 @@ xenapi_status xenapi_vm_get_hvm_boot_params(const xenapi_session *session, const
  * Result: `*out_result`, string.
  * Lifecycle: Deprecated since kolkata.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_hvm_boot_policy(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -4045,7 +4650,9 @@ xenapi_status xenapi_vm_get_hvm_boot_policy(const xenapi_session *session, const
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_pv_legacy_args(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -4055,7 +4662,9 @@ xenapi_status xenapi_vm_get_pv_legacy_args(const xenapi_session *session, const 
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_pv_bootloader_args(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -4065,7 +4674,9 @@ xenapi_status xenapi_vm_get_pv_bootloader_args(const xenapi_session *session, co
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_pv_args(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -4075,7 +4686,9 @@ xenapi_status xenapi_vm_get_pv_args(const xenapi_session *session, const char *v
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_pv_ramdisk(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -4085,7 +4698,9 @@ xenapi_status xenapi_vm_get_pv_ramdisk(const xenapi_session *session, const char
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_pv_kernel(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -4095,7 +4710,9 @@ xenapi_status xenapi_vm_get_pv_kernel(const xenapi_session *session, const char 
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_pv_bootloader(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -4105,7 +4722,9 @@ xenapi_status xenapi_vm_get_pv_bootloader(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, VTPM ref set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_vtpms(const xenapi_session *session, const char *vm, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -4115,7 +4734,9 @@ xenapi_status xenapi_vm_get_vtpms(const xenapi_session *session, const char *vm,
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, crashdump ref set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_crash_dumps(const xenapi_session *session, const char *vm, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -4125,7 +4746,9 @@ xenapi_status xenapi_vm_get_crash_dumps(const xenapi_session *session, const cha
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, VUSB ref set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_vusbs(const xenapi_session *session, const char *vm, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -4135,7 +4758,9 @@ xenapi_status xenapi_vm_get_vusbs(const xenapi_session *session, const char *vm,
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, VBD ref set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_vbds(const xenapi_session *session, const char *vm, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -4145,7 +4770,9 @@ xenapi_status xenapi_vm_get_vbds(const xenapi_session *session, const char *vm, 
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, VIF ref set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_vifs(const xenapi_session *session, const char *vm, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -4155,7 +4782,9 @@ xenapi_status xenapi_vm_get_vifs(const xenapi_session *session, const char *vm, 
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, console ref set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_consoles(const xenapi_session *session, const char *vm, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -4165,7 +4794,8 @@ xenapi_status xenapi_vm_get_consoles(const xenapi_session *session, const char *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, enum on_crash_behaviour.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_actions_after_crash(const xenapi_session *session, const char *vm, xenapi_on_crash_behaviour *out_result, xenapi_error **err);
 
@@ -4175,7 +4805,8 @@ xenapi_status xenapi_vm_get_actions_after_crash(const xenapi_session *session, c
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, enum on_normal_exit.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_actions_after_reboot(const xenapi_session *session, const char *vm, xenapi_on_normal_exit *out_result, xenapi_error **err);
 
@@ -4185,7 +4816,8 @@ xenapi_status xenapi_vm_get_actions_after_reboot(const xenapi_session *session, 
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, enum on_normal_exit.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_actions_after_shutdown(const xenapi_session *session, const char *vm, xenapi_on_normal_exit *out_result, xenapi_error **err);
 
@@ -4196,7 +4828,8 @@ xenapi_status xenapi_vm_get_actions_after_shutdown(const xenapi_session *session
  * Result: `*out_result`, enum on_softreboot_behavior.
  * Lifecycle: Prototype since 23.1.0, may change.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_actions_after_softreboot(const xenapi_session *session, const char *vm, xenapi_on_softreboot_behavior *out_result, xenapi_error **err);
 
@@ -4206,7 +4839,8 @@ xenapi_status xenapi_vm_get_actions_after_softreboot(const xenapi_session *sessi
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_vcpus_at_startup(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
@@ -4216,7 +4850,8 @@ xenapi_status xenapi_vm_get_vcpus_at_startup(const xenapi_session *session, cons
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_vcpus_max(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
@@ -4226,7 +4861,9 @@ xenapi_status xenapi_vm_get_vcpus_max(const xenapi_session *session, const char 
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_vcpus_params(const xenapi_session *session, const char *vm, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -4236,7 +4873,8 @@ xenapi_status xenapi_vm_get_vcpus_params(const xenapi_session *session, const ch
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_memory_static_min(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
@@ -4246,7 +4884,8 @@ xenapi_status xenapi_vm_get_memory_static_min(const xenapi_session *session, con
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_memory_dynamic_min(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
@@ -4256,7 +4895,8 @@ xenapi_status xenapi_vm_get_memory_dynamic_min(const xenapi_session *session, co
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_memory_dynamic_max(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
@@ -4266,7 +4906,8 @@ xenapi_status xenapi_vm_get_memory_dynamic_max(const xenapi_session *session, co
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_memory_static_max(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
@@ -4277,7 +4918,8 @@ xenapi_status xenapi_vm_get_memory_static_max(const xenapi_session *session, con
  * Result: `*out_result`, int.
  * Lifecycle: Deprecated since midnight-ride.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_memory_target(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
@@ -4287,7 +4929,8 @@ xenapi_status xenapi_vm_get_memory_target(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_memory_overhead(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
@@ -4297,7 +4940,9 @@ xenapi_status xenapi_vm_get_memory_overhead(const xenapi_session *session, const
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_affinity(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -4307,7 +4952,9 @@ xenapi_status xenapi_vm_get_affinity(const xenapi_session *session, const char *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_scheduled_to_be_resident_on(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -4317,7 +4964,9 @@ xenapi_status xenapi_vm_get_scheduled_to_be_resident_on(const xenapi_session *se
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, host ref.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_resident_on(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -4327,7 +4976,9 @@ xenapi_status xenapi_vm_get_resident_on(const xenapi_session *session, const cha
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, VDI ref.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_suspend_vdi(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -4337,7 +4988,8 @@ xenapi_status xenapi_vm_get_suspend_vdi(const xenapi_session *session, const cha
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_is_default_template(const xenapi_session *session, const char *vm, bool *out_result, xenapi_error **err);
 
@@ -4347,7 +4999,8 @@ xenapi_status xenapi_vm_get_is_default_template(const xenapi_session *session, c
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_is_a_template(const xenapi_session *session, const char *vm, bool *out_result, xenapi_error **err);
 
@@ -4357,7 +5010,8 @@ xenapi_status xenapi_vm_get_is_a_template(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_user_version(const xenapi_session *session, const char *vm, int64_t *out_result, xenapi_error **err);
 
@@ -4367,7 +5021,8 @@ xenapi_status xenapi_vm_get_user_version(const xenapi_session *session, const ch
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, enum vm_power_state.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_power_state(const xenapi_session *session, const char *vm, xenapi_vm_power_state *out_result, xenapi_error **err);
 
@@ -4377,7 +5032,9 @@ xenapi_status xenapi_vm_get_power_state(const xenapi_session *session, const cha
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_name_description(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -4387,7 +5044,9 @@ xenapi_status xenapi_vm_get_name_description(const xenapi_session *session, cons
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_name_label(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -4397,7 +5056,9 @@ xenapi_status xenapi_vm_get_name_label(const xenapi_session *session, const char
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, (string -> enum vm_operations) map.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_vm_operations_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_vm_operations_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_current_operations(const xenapi_session *session, const char *vm, xenapi_string_vm_operations_map **out_result, xenapi_error **err);
 
@@ -4407,7 +5068,9 @@ xenapi_status xenapi_vm_get_current_operations(const xenapi_session *session, co
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, enum vm_operations set.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vm_operations_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vm_operations_list_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_allowed_operations(const xenapi_session *session, const char *vm, xenapi_vm_operations_list **out_result, xenapi_error **err);
 
@@ -4417,7 +5080,9 @@ xenapi_status xenapi_vm_get_allowed_operations(const xenapi_session *session, co
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_uuid(const xenapi_session *session, const char *vm, char **out_result, xenapi_error **err);
 
@@ -4427,7 +5092,9 @@ xenapi_status xenapi_vm_get_uuid(const xenapi_session *session, const char *vm, 
  * Parameters: `label`: string.
  * Result: `*out_result`, VM ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -4437,7 +5104,8 @@ xenapi_status xenapi_vm_get_by_name_label(const xenapi_session *session, const c
  * Parameters: `vm`: VM ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_destroy(const xenapi_session *session, const char *vm, xenapi_error **err);
 
@@ -4447,7 +5115,9 @@ xenapi_status xenapi_vm_destroy(const xenapi_session *session, const char *vm, x
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_destroy(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
 
@@ -4457,7 +5127,9 @@ xenapi_status xenapi_async_vm_destroy(const xenapi_session *session, const char 
  * Parameters: `args`: VM record.
  * Result: `*out_result`, VM ref.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_create(const xenapi_session *session, const xenapi_vm_record *args, char **out_result, xenapi_error **err);
 
@@ -4467,7 +5139,9 @@ xenapi_status xenapi_vm_create(const xenapi_session *session, const xenapi_vm_re
  * Parameters: `args`: VM record.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_create(const xenapi_session *session, const xenapi_vm_record *args, char **out_task, xenapi_error **err);
 
@@ -4477,7 +5151,9 @@ xenapi_status xenapi_async_vm_create(const xenapi_session *session, const xenapi
  * Parameters: `uuid`: string.
  * Result: `*out_result`, VM ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -4487,7 +5163,9 @@ xenapi_status xenapi_vm_get_by_uuid(const xenapi_session *session, const char *u
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_result`, VM record.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vm_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vm_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_get_record(const xenapi_session *session, const char *vm, xenapi_vm_record **out_result, xenapi_error **err);
 

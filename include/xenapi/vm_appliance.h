@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `VM_appliance` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `VM_appliance` record with every field at its default (empty strings, 0, false, empty
+ * lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vm_appliance_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_vm_appliance_record_free(xenapi_vm_appliance_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_appliance_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_appliance_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_appliance_record_uuid(const xenapi_vm_appliance_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_vm_appliance_record_set_uuid(xenapi_vm_appliance_record *re
 /**
  * The field `name_label`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_appliance_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_appliance_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_appliance_record_name_label(const xenapi_vm_appliance_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_vm_appliance_record_set_name_label(xenapi_vm_appliance_reco
 /**
  * The field `name_description`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_appliance_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_appliance_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_appliance_record_name_description(const xenapi_vm_appliance_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_vm_appliance_record_set_name_description(xenapi_vm_applianc
 /**
  * The field `allowed_operations`: enum vm_appliance_operation set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_appliance_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_appliance_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_vm_appliance_operation_list *xenapi_vm_appliance_record_allowed_operations(const xenapi_vm_appliance_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_vm_appliance_record_set_allowed_operations(xenapi_vm_applia
 /**
  * The field `current_operations`: (string -> enum vm_appliance_operation) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_appliance_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_appliance_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_vm_appliance_operation_map *xenapi_vm_appliance_record_current_operations(const xenapi_vm_appliance_record *rec);
 
@@ -97,7 +103,8 @@ xenapi_status xenapi_vm_appliance_record_set_current_operations(xenapi_vm_applia
 /**
  * The field `VMs`: VM ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_appliance_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_appliance_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vm_appliance_record_vms(const xenapi_vm_appliance_record *rec);
 
@@ -109,7 +116,8 @@ const xenapi_string_list *xenapi_vm_appliance_record_vms(const xenapi_vm_applian
 xenapi_status xenapi_vm_appliance_record_set_vms(xenapi_vm_appliance_record *rec, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -121,7 +129,9 @@ const xenapi_value *xenapi_vm_appliance_record_extra(const xenapi_vm_appliance_r
  * Parameters: none but the session.
  * Result: `*out_result`, (VM_appliance ref -> VM_appliance record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vm_appliance_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_vm_appliance_record_map_free; on failure it is left as
+ * it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_appliance_get_all_records(const xenapi_session *session, xenapi_vm_appliance_record_map **out_result, xenapi_error **err);
 
@@ -131,7 +141,9 @@ xenapi_status xenapi_vm_appliance_get_all_records(const xenapi_session *session,
  * Parameters: none but the session.
  * Result: `*out_result`, VM_appliance ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_appliance_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -142,18 +154,22 @@ xenapi_status xenapi_vm_appliance_get_all(const xenapi_session *session, xenapi_
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): VM_REQUIRES_SR.
  *
- * Ownership: `session`, `vm_appliance`, `session_to` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance`, `session_to` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_appliance_recover(const xenapi_session *session, const char *vm_appliance, const char *session_to, bool force, xenapi_error **err);
 
 /**
- * Calls `Async.VM_appliance.recover`: `VM_appliance.recover` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM_appliance.recover`: `VM_appliance.recover` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm_appliance`: VM_appliance ref (self); `session_to`: session ref; `force`: bool.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VM_REQUIRES_SR.
  *
- * Ownership: `session`, `vm_appliance`, `session_to` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance`, `session_to` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_recover(const xenapi_session *session, const char *vm_appliance, const char *session_to, bool force, char **out_task, xenapi_error **err);
 
@@ -163,17 +179,22 @@ xenapi_status xenapi_async_vm_appliance_recover(const xenapi_session *session, c
  * Parameters: `vm_appliance`: VM_appliance ref (self); `session_to`: session ref.
  * Result: `*out_result`, SR ref set.
  *
- * Ownership: `session`, `vm_appliance`, `session_to` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance`, `session_to` are borrowed (read during the call only). On
+ * success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_appliance_get_srs_required_for_recovery(const xenapi_session *session, const char *vm_appliance, const char *session_to, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM_appliance.get_SRs_required_for_recovery`: `VM_appliance.get_SRs_required_for_recovery` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM_appliance.get_SRs_required_for_recovery`:
+ * `VM_appliance.get_SRs_required_for_recovery` as a server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `vm_appliance`: VM_appliance ref (self); `session_to`: session ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm_appliance`, `session_to` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance`, `session_to` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_get_srs_required_for_recovery(const xenapi_session *session, const char *vm_appliance, const char *session_to, char **out_task, xenapi_error **err);
 
@@ -184,18 +205,22 @@ xenapi_status xenapi_async_vm_appliance_get_srs_required_for_recovery(const xena
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): VM_REQUIRES_SR.
  *
- * Ownership: `session`, `vm_appliance`, `session_to` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance`, `session_to` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_appliance_assert_can_be_recovered(const xenapi_session *session, const char *vm_appliance, const char *session_to, xenapi_error **err);
 
 /**
- * Calls `Async.VM_appliance.assert_can_be_recovered`: `VM_appliance.assert_can_be_recovered` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM_appliance.assert_can_be_recovered`: `VM_appliance.assert_can_be_recovered` as a
+ * server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `vm_appliance`: VM_appliance ref (self); `session_to`: session ref.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): VM_REQUIRES_SR.
  *
- * Ownership: `session`, `vm_appliance`, `session_to` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance`, `session_to` are borrowed (read during the call only). On
+ * success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_assert_can_be_recovered(const xenapi_session *session, const char *vm_appliance, const char *session_to, char **out_task, xenapi_error **err);
 
@@ -206,18 +231,22 @@ xenapi_status xenapi_async_vm_appliance_assert_can_be_recovered(const xenapi_ses
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): OPERATION_PARTIALLY_FAILED.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vm_appliance_shutdown(const xenapi_session *session, const char *vm_appliance, xenapi_error **err);
 
 /**
- * Calls `Async.VM_appliance.shutdown`: `VM_appliance.shutdown` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM_appliance.shutdown`: `VM_appliance.shutdown` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm_appliance`: VM_appliance ref (self).
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): OPERATION_PARTIALLY_FAILED.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_shutdown(const xenapi_session *session, const char *vm_appliance, char **out_task, xenapi_error **err);
 
@@ -228,18 +257,22 @@ xenapi_status xenapi_async_vm_appliance_shutdown(const xenapi_session *session, 
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): OPERATION_PARTIALLY_FAILED.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vm_appliance_hard_shutdown(const xenapi_session *session, const char *vm_appliance, xenapi_error **err);
 
 /**
- * Calls `Async.VM_appliance.hard_shutdown`: `VM_appliance.hard_shutdown` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM_appliance.hard_shutdown`: `VM_appliance.hard_shutdown` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vm_appliance`: VM_appliance ref (self).
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): OPERATION_PARTIALLY_FAILED.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_hard_shutdown(const xenapi_session *session, const char *vm_appliance, char **out_task, xenapi_error **err);
 
@@ -250,18 +283,22 @@ xenapi_status xenapi_async_vm_appliance_hard_shutdown(const xenapi_session *sess
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): OPERATION_PARTIALLY_FAILED.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vm_appliance_clean_shutdown(const xenapi_session *session, const char *vm_appliance, xenapi_error **err);
 
 /**
- * Calls `Async.VM_appliance.clean_shutdown`: `VM_appliance.clean_shutdown` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM_appliance.clean_shutdown`: `VM_appliance.clean_shutdown` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `vm_appliance`: VM_appliance ref (self).
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): OPERATION_PARTIALLY_FAILED.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_clean_shutdown(const xenapi_session *session, const char *vm_appliance, char **out_task, xenapi_error **err);
 
@@ -272,18 +309,22 @@ xenapi_status xenapi_async_vm_appliance_clean_shutdown(const xenapi_session *ses
  * Result: none.
  * Errors (XenAPI codes the datamodel lists): OPERATION_PARTIALLY_FAILED.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vm_appliance_start(const xenapi_session *session, const char *vm_appliance, bool paused, xenapi_error **err);
 
 /**
- * Calls `Async.VM_appliance.start`: `VM_appliance.start` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM_appliance.start`: `VM_appliance.start` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm_appliance`: VM_appliance ref (self); `paused`: bool.
  * Result: `*out_task`, the task reference.
  * Errors (XenAPI codes the datamodel lists): OPERATION_PARTIALLY_FAILED.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_start(const xenapi_session *session, const char *vm_appliance, bool paused, char **out_task, xenapi_error **err);
 
@@ -293,7 +334,8 @@ xenapi_status xenapi_async_vm_appliance_start(const xenapi_session *session, con
  * Parameters: `vm_appliance`: VM_appliance ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm_appliance`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vm_appliance_set_name_description(const xenapi_session *session, const char *vm_appliance, const char *value, xenapi_error **err);
 
@@ -303,7 +345,8 @@ xenapi_status xenapi_vm_appliance_set_name_description(const xenapi_session *ses
  * Parameters: `vm_appliance`: VM_appliance ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm_appliance`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vm_appliance_set_name_label(const xenapi_session *session, const char *vm_appliance, const char *value, xenapi_error **err);
 
@@ -313,7 +356,9 @@ xenapi_status xenapi_vm_appliance_set_name_label(const xenapi_session *session, 
  * Parameters: `vm_appliance`: VM_appliance ref (self).
  * Result: `*out_result`, VM ref set.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_appliance_get_vms(const xenapi_session *session, const char *vm_appliance, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -323,7 +368,10 @@ xenapi_status xenapi_vm_appliance_get_vms(const xenapi_session *session, const c
  * Parameters: `vm_appliance`: VM_appliance ref (self).
  * Result: `*out_result`, (string -> enum vm_appliance_operation) map.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_vm_appliance_operation_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with
+ * xenapi_string_vm_appliance_operation_map_free; on failure it is left as it was. `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vm_appliance_get_current_operations(const xenapi_session *session, const char *vm_appliance, xenapi_string_vm_appliance_operation_map **out_result, xenapi_error **err);
 
@@ -333,7 +381,10 @@ xenapi_status xenapi_vm_appliance_get_current_operations(const xenapi_session *s
  * Parameters: `vm_appliance`: VM_appliance ref (self).
  * Result: `*out_result`, enum vm_appliance_operation set.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vm_appliance_operation_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with
+ * xenapi_vm_appliance_operation_list_free; on failure it is left as it was. `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vm_appliance_get_allowed_operations(const xenapi_session *session, const char *vm_appliance, xenapi_vm_appliance_operation_list **out_result, xenapi_error **err);
 
@@ -343,7 +394,9 @@ xenapi_status xenapi_vm_appliance_get_allowed_operations(const xenapi_session *s
  * Parameters: `vm_appliance`: VM_appliance ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_appliance_get_name_description(const xenapi_session *session, const char *vm_appliance, char **out_result, xenapi_error **err);
 
@@ -353,7 +406,9 @@ xenapi_status xenapi_vm_appliance_get_name_description(const xenapi_session *ses
  * Parameters: `vm_appliance`: VM_appliance ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_appliance_get_name_label(const xenapi_session *session, const char *vm_appliance, char **out_result, xenapi_error **err);
 
@@ -363,7 +418,9 @@ xenapi_status xenapi_vm_appliance_get_name_label(const xenapi_session *session, 
  * Parameters: `vm_appliance`: VM_appliance ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_appliance_get_uuid(const xenapi_session *session, const char *vm_appliance, char **out_result, xenapi_error **err);
 
@@ -373,7 +430,9 @@ xenapi_status xenapi_vm_appliance_get_uuid(const xenapi_session *session, const 
  * Parameters: `label`: string.
  * Result: `*out_result`, VM_appliance ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_appliance_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -383,17 +442,21 @@ xenapi_status xenapi_vm_appliance_get_by_name_label(const xenapi_session *sessio
  * Parameters: `vm_appliance`: VM_appliance ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vm_appliance_destroy(const xenapi_session *session, const char *vm_appliance, xenapi_error **err);
 
 /**
- * Calls `Async.VM_appliance.destroy`: `VM_appliance.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM_appliance.destroy`: `VM_appliance.destroy` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vm_appliance`: VM_appliance ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_destroy(const xenapi_session *session, const char *vm_appliance, char **out_task, xenapi_error **err);
 
@@ -403,17 +466,22 @@ xenapi_status xenapi_async_vm_appliance_destroy(const xenapi_session *session, c
  * Parameters: `args`: VM_appliance record.
  * Result: `*out_result`, VM_appliance ref.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_appliance_create(const xenapi_session *session, const xenapi_vm_appliance_record *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM_appliance.create`: `VM_appliance.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM_appliance.create`: `VM_appliance.create` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `args`: VM_appliance record.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_appliance_create(const xenapi_session *session, const xenapi_vm_appliance_record *args, char **out_task, xenapi_error **err);
 
@@ -423,7 +491,9 @@ xenapi_status xenapi_async_vm_appliance_create(const xenapi_session *session, co
  * Parameters: `uuid`: string.
  * Result: `*out_result`, VM_appliance ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_appliance_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -433,7 +503,9 @@ xenapi_status xenapi_vm_appliance_get_by_uuid(const xenapi_session *session, con
  * Parameters: `vm_appliance`: VM_appliance ref (self).
  * Result: `*out_result`, VM_appliance record.
  *
- * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vm_appliance_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_appliance` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_vm_appliance_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_appliance_get_record(const xenapi_session *session, const char *vm_appliance, xenapi_vm_appliance_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `VM_guest_metrics` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `VM_guest_metrics` record with every field at its default (empty strings, 0, false, empty
+ * lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vm_guest_metrics_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_vm_guest_metrics_record_free(xenapi_vm_guest_metrics_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_guest_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_guest_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_guest_metrics_record_uuid(const xenapi_vm_guest_metrics_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_vm_guest_metrics_record_set_uuid(xenapi_vm_guest_metrics_re
 /**
  * The field `os_version`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_guest_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_guest_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_guest_metrics_record_os_version(const xenapi_vm_guest_metrics_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_vm_guest_metrics_record_set_os_version(xenapi_vm_guest_metr
 /**
  * The field `PV_drivers_version`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_guest_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_guest_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_guest_metrics_record_pv_drivers_version(const xenapi_vm_guest_metrics_record *rec);
 
@@ -85,7 +89,8 @@ xenapi_status xenapi_vm_guest_metrics_record_set_pv_drivers_up_to_date(xenapi_vm
  * The field `memory`: (string -> string) map, RO/runtime.
  * Lifecycle: Removed in george; only older servers have it.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_guest_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_guest_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_guest_metrics_record_memory(const xenapi_vm_guest_metrics_record *rec);
 
@@ -100,7 +105,8 @@ xenapi_status xenapi_vm_guest_metrics_record_set_memory(xenapi_vm_guest_metrics_
  * The field `disks`: (string -> string) map, RO/runtime.
  * Lifecycle: Removed in orlando; only older servers have it.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_guest_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_guest_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_guest_metrics_record_disks(const xenapi_vm_guest_metrics_record *rec);
 
@@ -114,7 +120,8 @@ xenapi_status xenapi_vm_guest_metrics_record_set_disks(xenapi_vm_guest_metrics_r
 /**
  * The field `networks`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_guest_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_guest_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_guest_metrics_record_networks(const xenapi_vm_guest_metrics_record *rec);
 
@@ -128,7 +135,8 @@ xenapi_status xenapi_vm_guest_metrics_record_set_networks(xenapi_vm_guest_metric
 /**
  * The field `other`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_guest_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_guest_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_guest_metrics_record_other(const xenapi_vm_guest_metrics_record *rec);
 
@@ -156,7 +164,8 @@ xenapi_status xenapi_vm_guest_metrics_record_set_last_updated(xenapi_vm_guest_me
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_guest_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_guest_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_guest_metrics_record_other_config(const xenapi_vm_guest_metrics_record *rec);
 
@@ -189,14 +198,16 @@ xenapi_status xenapi_vm_guest_metrics_record_set_live(xenapi_vm_guest_metrics_re
 xenapi_tristate_type xenapi_vm_guest_metrics_record_can_use_hotplug_vbd(const xenapi_vm_guest_metrics_record *rec);
 
 /**
- * The wire text of the field `can_use_hotplug_vbd` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `can_use_hotplug_vbd` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vm_guest_metrics_record_can_use_hotplug_vbd_name(const xenapi_vm_guest_metrics_record *rec);
 
 /**
- * Sets the field `can_use_hotplug_vbd` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `can_use_hotplug_vbd` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -210,14 +221,16 @@ xenapi_status xenapi_vm_guest_metrics_record_set_can_use_hotplug_vbd(xenapi_vm_g
 xenapi_tristate_type xenapi_vm_guest_metrics_record_can_use_hotplug_vif(const xenapi_vm_guest_metrics_record *rec);
 
 /**
- * The wire text of the field `can_use_hotplug_vif` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `can_use_hotplug_vif` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vm_guest_metrics_record_can_use_hotplug_vif_name(const xenapi_vm_guest_metrics_record *rec);
 
 /**
- * Sets the field `can_use_hotplug_vif` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `can_use_hotplug_vif` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -238,7 +251,8 @@ bool xenapi_vm_guest_metrics_record_pv_drivers_detected(const xenapi_vm_guest_me
 xenapi_status xenapi_vm_guest_metrics_record_set_pv_drivers_detected(xenapi_vm_guest_metrics_record *rec, bool value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -250,7 +264,9 @@ const xenapi_value *xenapi_vm_guest_metrics_record_extra(const xenapi_vm_guest_m
  * Parameters: none but the session.
  * Result: `*out_result`, (VM_guest_metrics ref -> VM_guest_metrics record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vm_guest_metrics_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_vm_guest_metrics_record_map_free; on failure it is left
+ * as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_all_records(const xenapi_session *session, xenapi_vm_guest_metrics_record_map **out_result, xenapi_error **err);
 
@@ -260,7 +276,9 @@ xenapi_status xenapi_vm_guest_metrics_get_all_records(const xenapi_session *sess
  * Parameters: none but the session.
  * Result: `*out_result`, VM_guest_metrics ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -270,7 +288,8 @@ xenapi_status xenapi_vm_guest_metrics_get_all(const xenapi_session *session, xen
  * Parameters: `vm_guest_metrics`: VM_guest_metrics ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm_guest_metrics`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics`, `key` are borrowed (read during the call only). `*err`
+ * as for every fallible function.
  */
 xenapi_status xenapi_vm_guest_metrics_remove_from_other_config(const xenapi_session *session, const char *vm_guest_metrics, const char *key, xenapi_error **err);
 
@@ -280,7 +299,8 @@ xenapi_status xenapi_vm_guest_metrics_remove_from_other_config(const xenapi_sess
  * Parameters: `vm_guest_metrics`: VM_guest_metrics ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm_guest_metrics`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics`, `key`, `value` are borrowed (read during the call
+ * only). `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_guest_metrics_add_to_other_config(const xenapi_session *session, const char *vm_guest_metrics, const char *key, const char *value, xenapi_error **err);
 
@@ -290,7 +310,8 @@ xenapi_status xenapi_vm_guest_metrics_add_to_other_config(const xenapi_session *
  * Parameters: `vm_guest_metrics`: VM_guest_metrics ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vm_guest_metrics`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics`, `value` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_guest_metrics_set_other_config(const xenapi_session *session, const char *vm_guest_metrics, const xenapi_string_map *value, xenapi_error **err);
 
@@ -300,7 +321,9 @@ xenapi_status xenapi_vm_guest_metrics_set_other_config(const xenapi_session *ses
  * Parameters: `vm_guest_metrics`: VM_guest_metrics ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_pv_drivers_detected(const xenapi_session *session, const char *vm_guest_metrics, bool *out_result, xenapi_error **err);
 
@@ -310,7 +333,9 @@ xenapi_status xenapi_vm_guest_metrics_get_pv_drivers_detected(const xenapi_sessi
  * Parameters: `vm_guest_metrics`: VM_guest_metrics ref (self).
  * Result: `*out_result`, enum tristate_type.
  *
- * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_can_use_hotplug_vif(const xenapi_session *session, const char *vm_guest_metrics, xenapi_tristate_type *out_result, xenapi_error **err);
 
@@ -320,7 +345,9 @@ xenapi_status xenapi_vm_guest_metrics_get_can_use_hotplug_vif(const xenapi_sessi
  * Parameters: `vm_guest_metrics`: VM_guest_metrics ref (self).
  * Result: `*out_result`, enum tristate_type.
  *
- * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_can_use_hotplug_vbd(const xenapi_session *session, const char *vm_guest_metrics, xenapi_tristate_type *out_result, xenapi_error **err);
 
@@ -330,7 +357,9 @@ xenapi_status xenapi_vm_guest_metrics_get_can_use_hotplug_vbd(const xenapi_sessi
  * Parameters: `vm_guest_metrics`: VM_guest_metrics ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_live(const xenapi_session *session, const char *vm_guest_metrics, bool *out_result, xenapi_error **err);
 
@@ -340,7 +369,9 @@ xenapi_status xenapi_vm_guest_metrics_get_live(const xenapi_session *session, co
  * Parameters: `vm_guest_metrics`: VM_guest_metrics ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_other_config(const xenapi_session *session, const char *vm_guest_metrics, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -350,7 +381,9 @@ xenapi_status xenapi_vm_guest_metrics_get_other_config(const xenapi_session *ses
  * Parameters: `vm_guest_metrics`: VM_guest_metrics ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_last_updated(const xenapi_session *session, const char *vm_guest_metrics, int64_t *out_result, xenapi_error **err);
 
@@ -360,7 +393,9 @@ xenapi_status xenapi_vm_guest_metrics_get_last_updated(const xenapi_session *ses
  * Parameters: `vm_guest_metrics`: VM_guest_metrics ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_other(const xenapi_session *session, const char *vm_guest_metrics, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -370,7 +405,9 @@ xenapi_status xenapi_vm_guest_metrics_get_other(const xenapi_session *session, c
  * Parameters: `vm_guest_metrics`: VM_guest_metrics ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_networks(const xenapi_session *session, const char *vm_guest_metrics, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -381,7 +418,9 @@ xenapi_status xenapi_vm_guest_metrics_get_networks(const xenapi_session *session
  * Result: `*out_result`, (string -> string) map.
  * Lifecycle: Removed in orlando; only older servers have it.
  *
- * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_disks(const xenapi_session *session, const char *vm_guest_metrics, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -392,7 +431,9 @@ xenapi_status xenapi_vm_guest_metrics_get_disks(const xenapi_session *session, c
  * Result: `*out_result`, (string -> string) map.
  * Lifecycle: Removed in george; only older servers have it.
  *
- * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_memory(const xenapi_session *session, const char *vm_guest_metrics, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -403,7 +444,9 @@ xenapi_status xenapi_vm_guest_metrics_get_memory(const xenapi_session *session, 
  * Result: `*out_result`, bool.
  * Lifecycle: Deprecated since dundee.
  *
- * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_pv_drivers_up_to_date(const xenapi_session *session, const char *vm_guest_metrics, bool *out_result, xenapi_error **err);
 
@@ -413,7 +456,9 @@ xenapi_status xenapi_vm_guest_metrics_get_pv_drivers_up_to_date(const xenapi_ses
  * Parameters: `vm_guest_metrics`: VM_guest_metrics ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_pv_drivers_version(const xenapi_session *session, const char *vm_guest_metrics, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -423,7 +468,9 @@ xenapi_status xenapi_vm_guest_metrics_get_pv_drivers_version(const xenapi_sessio
  * Parameters: `vm_guest_metrics`: VM_guest_metrics ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_os_version(const xenapi_session *session, const char *vm_guest_metrics, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -433,7 +480,9 @@ xenapi_status xenapi_vm_guest_metrics_get_os_version(const xenapi_session *sessi
  * Parameters: `vm_guest_metrics`: VM_guest_metrics ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_uuid(const xenapi_session *session, const char *vm_guest_metrics, char **out_result, xenapi_error **err);
 
@@ -443,7 +492,9 @@ xenapi_status xenapi_vm_guest_metrics_get_uuid(const xenapi_session *session, co
  * Parameters: `uuid`: string.
  * Result: `*out_result`, VM_guest_metrics ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -453,7 +504,9 @@ xenapi_status xenapi_vm_guest_metrics_get_by_uuid(const xenapi_session *session,
  * Parameters: `vm_guest_metrics`: VM_guest_metrics ref (self).
  * Result: `*out_result`, VM_guest_metrics record.
  *
- * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vm_guest_metrics_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_guest_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_vm_guest_metrics_record_free;
+ * on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_guest_metrics_get_record(const xenapi_session *session, const char *vm_guest_metrics, xenapi_vm_guest_metrics_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `VM_metrics` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `VM_metrics` record with every field at its default (empty strings, 0, false, empty lists
+ * and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vm_metrics_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_vm_metrics_record_free(xenapi_vm_metrics_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vm_metrics_record_uuid(const xenapi_vm_metrics_record *rec);
 
@@ -70,7 +72,8 @@ xenapi_status xenapi_vm_metrics_record_set_vcpus_number(xenapi_vm_metrics_record
  * The field `VCPUs_utilisation`: (int -> float) map, RO/runtime.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_int64_double_map *xenapi_vm_metrics_record_vcpus_utilisation(const xenapi_vm_metrics_record *rec);
 
@@ -84,7 +87,8 @@ xenapi_status xenapi_vm_metrics_record_set_vcpus_utilisation(xenapi_vm_metrics_r
 /**
  * The field `VCPUs_CPU`: (int -> int) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_int64_int64_map *xenapi_vm_metrics_record_vcpus_cpu(const xenapi_vm_metrics_record *rec);
 
@@ -98,7 +102,8 @@ xenapi_status xenapi_vm_metrics_record_set_vcpus_cpu(xenapi_vm_metrics_record *r
 /**
  * The field `VCPUs_params`: (string -> string) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_metrics_record_vcpus_params(const xenapi_vm_metrics_record *rec);
 
@@ -112,7 +117,8 @@ xenapi_status xenapi_vm_metrics_record_set_vcpus_params(xenapi_vm_metrics_record
 /**
  * The field `VCPUs_flags`: (int -> string set) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_int64_string_list_map *xenapi_vm_metrics_record_vcpus_flags(const xenapi_vm_metrics_record *rec);
 
@@ -126,7 +132,8 @@ xenapi_status xenapi_vm_metrics_record_set_vcpus_flags(xenapi_vm_metrics_record 
 /**
  * The field `state`: string set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vm_metrics_record_state(const xenapi_vm_metrics_record *rec);
 
@@ -182,7 +189,8 @@ xenapi_status xenapi_vm_metrics_record_set_last_updated(xenapi_vm_metrics_record
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vm_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vm_metrics_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vm_metrics_record_other_config(const xenapi_vm_metrics_record *rec);
 
@@ -243,21 +251,24 @@ xenapi_status xenapi_vm_metrics_record_set_nomigrate(xenapi_vm_metrics_record *r
 xenapi_domain_type xenapi_vm_metrics_record_current_domain_type(const xenapi_vm_metrics_record *rec);
 
 /**
- * The wire text of the field `current_domain_type` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `current_domain_type` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vm_metrics_record_current_domain_type_name(const xenapi_vm_metrics_record *rec);
 
 /**
- * Sets the field `current_domain_type` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `current_domain_type` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
 xenapi_status xenapi_vm_metrics_record_set_current_domain_type(xenapi_vm_metrics_record *rec, xenapi_domain_type value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -269,7 +280,9 @@ const xenapi_value *xenapi_vm_metrics_record_extra(const xenapi_vm_metrics_recor
  * Parameters: none but the session.
  * Result: `*out_result`, (VM_metrics ref -> VM_metrics record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vm_metrics_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_vm_metrics_record_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_metrics_get_all_records(const xenapi_session *session, xenapi_vm_metrics_record_map **out_result, xenapi_error **err);
 
@@ -279,7 +292,9 @@ xenapi_status xenapi_vm_metrics_get_all_records(const xenapi_session *session, x
  * Parameters: none but the session.
  * Result: `*out_result`, VM_metrics ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_metrics_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -289,7 +304,8 @@ xenapi_status xenapi_vm_metrics_get_all(const xenapi_session *session, xenapi_st
  * Parameters: `vm_metrics`: VM_metrics ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm_metrics`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics`, `key` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vm_metrics_remove_from_other_config(const xenapi_session *session, const char *vm_metrics, const char *key, xenapi_error **err);
 
@@ -299,7 +315,8 @@ xenapi_status xenapi_vm_metrics_remove_from_other_config(const xenapi_session *s
  * Parameters: `vm_metrics`: VM_metrics ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vm_metrics`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics`, `key`, `value` are borrowed (read during the call only).
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_metrics_add_to_other_config(const xenapi_session *session, const char *vm_metrics, const char *key, const char *value, xenapi_error **err);
 
@@ -309,7 +326,8 @@ xenapi_status xenapi_vm_metrics_add_to_other_config(const xenapi_session *sessio
  * Parameters: `vm_metrics`: VM_metrics ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vm_metrics`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vm_metrics_set_other_config(const xenapi_session *session, const char *vm_metrics, const xenapi_string_map *value, xenapi_error **err);
 
@@ -319,7 +337,9 @@ xenapi_status xenapi_vm_metrics_set_other_config(const xenapi_session *session, 
  * Parameters: `vm_metrics`: VM_metrics ref (self).
  * Result: `*out_result`, enum domain_type.
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_metrics_get_current_domain_type(const xenapi_session *session, const char *vm_metrics, xenapi_domain_type *out_result, xenapi_error **err);
 
@@ -329,7 +349,9 @@ xenapi_status xenapi_vm_metrics_get_current_domain_type(const xenapi_session *se
  * Parameters: `vm_metrics`: VM_metrics ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_metrics_get_nomigrate(const xenapi_session *session, const char *vm_metrics, bool *out_result, xenapi_error **err);
 
@@ -339,7 +361,9 @@ xenapi_status xenapi_vm_metrics_get_nomigrate(const xenapi_session *session, con
  * Parameters: `vm_metrics`: VM_metrics ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_metrics_get_nested_virt(const xenapi_session *session, const char *vm_metrics, bool *out_result, xenapi_error **err);
 
@@ -349,7 +373,9 @@ xenapi_status xenapi_vm_metrics_get_nested_virt(const xenapi_session *session, c
  * Parameters: `vm_metrics`: VM_metrics ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_metrics_get_hvm(const xenapi_session *session, const char *vm_metrics, bool *out_result, xenapi_error **err);
 
@@ -359,7 +385,9 @@ xenapi_status xenapi_vm_metrics_get_hvm(const xenapi_session *session, const cha
  * Parameters: `vm_metrics`: VM_metrics ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_metrics_get_other_config(const xenapi_session *session, const char *vm_metrics, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -369,7 +397,9 @@ xenapi_status xenapi_vm_metrics_get_other_config(const xenapi_session *session, 
  * Parameters: `vm_metrics`: VM_metrics ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_metrics_get_last_updated(const xenapi_session *session, const char *vm_metrics, int64_t *out_result, xenapi_error **err);
 
@@ -379,7 +409,9 @@ xenapi_status xenapi_vm_metrics_get_last_updated(const xenapi_session *session, 
  * Parameters: `vm_metrics`: VM_metrics ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_metrics_get_install_time(const xenapi_session *session, const char *vm_metrics, int64_t *out_result, xenapi_error **err);
 
@@ -389,7 +421,9 @@ xenapi_status xenapi_vm_metrics_get_install_time(const xenapi_session *session, 
  * Parameters: `vm_metrics`: VM_metrics ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_metrics_get_start_time(const xenapi_session *session, const char *vm_metrics, int64_t *out_result, xenapi_error **err);
 
@@ -399,7 +433,9 @@ xenapi_status xenapi_vm_metrics_get_start_time(const xenapi_session *session, co
  * Parameters: `vm_metrics`: VM_metrics ref (self).
  * Result: `*out_result`, string set.
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_metrics_get_state(const xenapi_session *session, const char *vm_metrics, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -409,7 +445,9 @@ xenapi_status xenapi_vm_metrics_get_state(const xenapi_session *session, const c
  * Parameters: `vm_metrics`: VM_metrics ref (self).
  * Result: `*out_result`, (int -> string set) map.
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_int64_string_list_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_int64_string_list_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_metrics_get_vcpus_flags(const xenapi_session *session, const char *vm_metrics, xenapi_int64_string_list_map **out_result, xenapi_error **err);
 
@@ -419,7 +457,9 @@ xenapi_status xenapi_vm_metrics_get_vcpus_flags(const xenapi_session *session, c
  * Parameters: `vm_metrics`: VM_metrics ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_metrics_get_vcpus_params(const xenapi_session *session, const char *vm_metrics, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -429,7 +469,9 @@ xenapi_status xenapi_vm_metrics_get_vcpus_params(const xenapi_session *session, 
  * Parameters: `vm_metrics`: VM_metrics ref (self).
  * Result: `*out_result`, (int -> int) map.
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_int64_int64_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_int64_int64_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_metrics_get_vcpus_cpu(const xenapi_session *session, const char *vm_metrics, xenapi_int64_int64_map **out_result, xenapi_error **err);
 
@@ -440,7 +482,9 @@ xenapi_status xenapi_vm_metrics_get_vcpus_cpu(const xenapi_session *session, con
  * Result: `*out_result`, (int -> float) map.
  * Lifecycle: Removed in tampa; only older servers have it.
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_int64_double_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_int64_double_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_metrics_get_vcpus_utilisation(const xenapi_session *session, const char *vm_metrics, xenapi_int64_double_map **out_result, xenapi_error **err);
 
@@ -450,7 +494,9 @@ xenapi_status xenapi_vm_metrics_get_vcpus_utilisation(const xenapi_session *sess
  * Parameters: `vm_metrics`: VM_metrics ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_metrics_get_vcpus_number(const xenapi_session *session, const char *vm_metrics, int64_t *out_result, xenapi_error **err);
 
@@ -460,7 +506,9 @@ xenapi_status xenapi_vm_metrics_get_vcpus_number(const xenapi_session *session, 
  * Parameters: `vm_metrics`: VM_metrics ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
  */
 xenapi_status xenapi_vm_metrics_get_memory_actual(const xenapi_session *session, const char *vm_metrics, int64_t *out_result, xenapi_error **err);
 
@@ -470,7 +518,9 @@ xenapi_status xenapi_vm_metrics_get_memory_actual(const xenapi_session *session,
  * Parameters: `vm_metrics`: VM_metrics ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_metrics_get_uuid(const xenapi_session *session, const char *vm_metrics, char **out_result, xenapi_error **err);
 
@@ -480,7 +530,9 @@ xenapi_status xenapi_vm_metrics_get_uuid(const xenapi_session *session, const ch
  * Parameters: `uuid`: string.
  * Result: `*out_result`, VM_metrics ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_metrics_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -490,7 +542,9 @@ xenapi_status xenapi_vm_metrics_get_by_uuid(const xenapi_session *session, const
  * Parameters: `vm_metrics`: VM_metrics ref (self).
  * Result: `*out_result`, VM_metrics record.
  *
- * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vm_metrics_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm_metrics` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_vm_metrics_record_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vm_metrics_get_record(const xenapi_session *session, const char *vm_metrics, xenapi_vm_metrics_record **out_result, xenapi_error **err);
 

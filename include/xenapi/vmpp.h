@@ -13,7 +13,8 @@ extern "C" {
 /* Lifecycle: Removed in clearwater; only older servers have it. */
 
 /**
- * A new a `VMPP` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `VMPP` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vmpp_record_free`.
  */
@@ -30,7 +31,8 @@ void xenapi_vmpp_record_free(xenapi_vmpp_record *rec);
  * The field `uuid`: string, RO/runtime.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vmpp_record_uuid(const xenapi_vmpp_record *rec);
 
@@ -44,7 +46,8 @@ xenapi_status xenapi_vmpp_record_set_uuid(xenapi_vmpp_record *rec, const char *v
 /**
  * The field `name_label`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vmpp_record_name_label(const xenapi_vmpp_record *rec);
 
@@ -58,7 +61,8 @@ xenapi_status xenapi_vmpp_record_set_name_label(xenapi_vmpp_record *rec, const c
 /**
  * The field `name_description`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vmpp_record_name_description(const xenapi_vmpp_record *rec);
 
@@ -93,14 +97,16 @@ xenapi_status xenapi_vmpp_record_set_is_policy_enabled(xenapi_vmpp_record *rec, 
 xenapi_vmpp_backup_type xenapi_vmpp_record_backup_type(const xenapi_vmpp_record *rec);
 
 /**
- * The wire text of the field `backup_type` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `backup_type` (also a value this library does not know; "" when the
+ * server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vmpp_record_backup_type_name(const xenapi_vmpp_record *rec);
 
 /**
- * Sets the field `backup_type` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `backup_type` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -130,14 +136,16 @@ xenapi_status xenapi_vmpp_record_set_backup_retention_value(xenapi_vmpp_record *
 xenapi_vmpp_backup_frequency xenapi_vmpp_record_backup_frequency(const xenapi_vmpp_record *rec);
 
 /**
- * The wire text of the field `backup_frequency` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `backup_frequency` (also a value this library does not know; "" when
+ * the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vmpp_record_backup_frequency_name(const xenapi_vmpp_record *rec);
 
 /**
- * Sets the field `backup_frequency` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `backup_frequency` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -147,7 +155,8 @@ xenapi_status xenapi_vmpp_record_set_backup_frequency(xenapi_vmpp_record *rec, x
  * The field `backup_schedule`: (string -> string) map, RO/constructor.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vmpp_record_backup_schedule(const xenapi_vmpp_record *rec);
 
@@ -197,14 +206,16 @@ xenapi_status xenapi_vmpp_record_set_backup_last_run_time(xenapi_vmpp_record *re
 xenapi_vmpp_archive_target_type xenapi_vmpp_record_archive_target_type(const xenapi_vmpp_record *rec);
 
 /**
- * The wire text of the field `archive_target_type` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `archive_target_type` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vmpp_record_archive_target_type_name(const xenapi_vmpp_record *rec);
 
 /**
- * Sets the field `archive_target_type` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `archive_target_type` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -214,7 +225,8 @@ xenapi_status xenapi_vmpp_record_set_archive_target_type(xenapi_vmpp_record *rec
  * The field `archive_target_config`: (string -> string) map, RO/constructor.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vmpp_record_archive_target_config(const xenapi_vmpp_record *rec);
 
@@ -234,14 +246,16 @@ xenapi_status xenapi_vmpp_record_set_archive_target_config(xenapi_vmpp_record *r
 xenapi_vmpp_archive_frequency xenapi_vmpp_record_archive_frequency(const xenapi_vmpp_record *rec);
 
 /**
- * The wire text of the field `archive_frequency` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `archive_frequency` (also a value this library does not know; "" when
+ * the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vmpp_record_archive_frequency_name(const xenapi_vmpp_record *rec);
 
 /**
- * Sets the field `archive_frequency` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `archive_frequency` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -251,7 +265,8 @@ xenapi_status xenapi_vmpp_record_set_archive_frequency(xenapi_vmpp_record *rec, 
  * The field `archive_schedule`: (string -> string) map, RO/constructor.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vmpp_record_archive_schedule(const xenapi_vmpp_record *rec);
 
@@ -296,7 +311,8 @@ xenapi_status xenapi_vmpp_record_set_archive_last_run_time(xenapi_vmpp_record *r
  * The field `VMs`: VM ref set, RO/runtime.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vmpp_record_vms(const xenapi_vmpp_record *rec);
 
@@ -326,7 +342,8 @@ xenapi_status xenapi_vmpp_record_set_is_alarm_enabled(xenapi_vmpp_record *rec, b
  * The field `alarm_config`: (string -> string) map, RO/constructor.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vmpp_record_alarm_config(const xenapi_vmpp_record *rec);
 
@@ -341,7 +358,8 @@ xenapi_status xenapi_vmpp_record_set_alarm_config(xenapi_vmpp_record *rec, const
  * The field `recent_alerts`: string set, RO/runtime.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vmpp_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vmpp_record_recent_alerts(const xenapi_vmpp_record *rec);
 
@@ -353,7 +371,8 @@ const xenapi_string_list *xenapi_vmpp_record_recent_alerts(const xenapi_vmpp_rec
 xenapi_status xenapi_vmpp_record_set_recent_alerts(xenapi_vmpp_record *rec, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -366,7 +385,9 @@ const xenapi_value *xenapi_vmpp_record_extra(const xenapi_vmpp_record *rec);
  * Result: `*out_result`, (VMPP ref -> VMPP record) map.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vmpp_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_vmpp_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_all_records(const xenapi_session *session, xenapi_vmpp_record_map **out_result, xenapi_error **err);
 
@@ -377,7 +398,9 @@ xenapi_status xenapi_vmpp_get_all_records(const xenapi_session *session, xenapi_
  * Result: `*out_result`, VMPP ref set.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -388,18 +411,22 @@ xenapi_status xenapi_vmpp_get_all(const xenapi_session *session, xenapi_string_l
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmpp_set_archive_last_run_time(const xenapi_session *session, const char *vmpp, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.set_archive_last_run_time`: `VMPP.set_archive_last_run_time` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.set_archive_last_run_time`: `VMPP.set_archive_last_run_time` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: datetime (Unix seconds, UTC).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_archive_last_run_time(const xenapi_session *session, const char *vmpp, int64_t value, char **out_task, xenapi_error **err);
 
@@ -410,18 +437,22 @@ xenapi_status xenapi_async_vmpp_set_archive_last_run_time(const xenapi_session *
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmpp_set_backup_last_run_time(const xenapi_session *session, const char *vmpp, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.set_backup_last_run_time`: `VMPP.set_backup_last_run_time` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.set_backup_last_run_time`: `VMPP.set_backup_last_run_time` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: datetime (Unix seconds, UTC).
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_backup_last_run_time(const xenapi_session *session, const char *vmpp, int64_t value, char **out_task, xenapi_error **err);
 
@@ -432,18 +463,22 @@ xenapi_status xenapi_async_vmpp_set_backup_last_run_time(const xenapi_session *s
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmpp_remove_from_alarm_config(const xenapi_session *session, const char *vmpp, const char *key, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.remove_from_alarm_config`: `VMPP.remove_from_alarm_config` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.remove_from_alarm_config`: `VMPP.remove_from_alarm_config` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `key`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `key` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `key` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_remove_from_alarm_config(const xenapi_session *session, const char *vmpp, const char *key, char **out_task, xenapi_error **err);
 
@@ -454,18 +489,22 @@ xenapi_status xenapi_async_vmpp_remove_from_alarm_config(const xenapi_session *s
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmpp_remove_from_archive_schedule(const xenapi_session *session, const char *vmpp, const char *key, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.remove_from_archive_schedule`: `VMPP.remove_from_archive_schedule` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.remove_from_archive_schedule`: `VMPP.remove_from_archive_schedule` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `key`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `key` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `key` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_remove_from_archive_schedule(const xenapi_session *session, const char *vmpp, const char *key, char **out_task, xenapi_error **err);
 
@@ -476,18 +515,22 @@ xenapi_status xenapi_async_vmpp_remove_from_archive_schedule(const xenapi_sessio
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmpp_remove_from_archive_target_config(const xenapi_session *session, const char *vmpp, const char *key, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.remove_from_archive_target_config`: `VMPP.remove_from_archive_target_config` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.remove_from_archive_target_config`: `VMPP.remove_from_archive_target_config` as
+ * a server task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `key`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `key` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `key` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_remove_from_archive_target_config(const xenapi_session *session, const char *vmpp, const char *key, char **out_task, xenapi_error **err);
 
@@ -498,18 +541,22 @@ xenapi_status xenapi_async_vmpp_remove_from_archive_target_config(const xenapi_s
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmpp_remove_from_backup_schedule(const xenapi_session *session, const char *vmpp, const char *key, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.remove_from_backup_schedule`: `VMPP.remove_from_backup_schedule` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.remove_from_backup_schedule`: `VMPP.remove_from_backup_schedule` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `key`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `key` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `key` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_remove_from_backup_schedule(const xenapi_session *session, const char *vmpp, const char *key, char **out_task, xenapi_error **err);
 
@@ -520,18 +567,22 @@ xenapi_status xenapi_async_vmpp_remove_from_backup_schedule(const xenapi_session
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vmpp_add_to_alarm_config(const xenapi_session *session, const char *vmpp, const char *key, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.add_to_alarm_config`: `VMPP.add_to_alarm_config` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.add_to_alarm_config`: `VMPP.add_to_alarm_config` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `key`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `key`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_add_to_alarm_config(const xenapi_session *session, const char *vmpp, const char *key, const char *value, char **out_task, xenapi_error **err);
 
@@ -542,18 +593,22 @@ xenapi_status xenapi_async_vmpp_add_to_alarm_config(const xenapi_session *sessio
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vmpp_add_to_archive_schedule(const xenapi_session *session, const char *vmpp, const char *key, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.add_to_archive_schedule`: `VMPP.add_to_archive_schedule` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.add_to_archive_schedule`: `VMPP.add_to_archive_schedule` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `key`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `key`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_add_to_archive_schedule(const xenapi_session *session, const char *vmpp, const char *key, const char *value, char **out_task, xenapi_error **err);
 
@@ -564,18 +619,22 @@ xenapi_status xenapi_async_vmpp_add_to_archive_schedule(const xenapi_session *se
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vmpp_add_to_archive_target_config(const xenapi_session *session, const char *vmpp, const char *key, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.add_to_archive_target_config`: `VMPP.add_to_archive_target_config` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.add_to_archive_target_config`: `VMPP.add_to_archive_target_config` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `key`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `key`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_add_to_archive_target_config(const xenapi_session *session, const char *vmpp, const char *key, const char *value, char **out_task, xenapi_error **err);
 
@@ -586,18 +645,22 @@ xenapi_status xenapi_async_vmpp_add_to_archive_target_config(const xenapi_sessio
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vmpp_add_to_backup_schedule(const xenapi_session *session, const char *vmpp, const char *key, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.add_to_backup_schedule`: `VMPP.add_to_backup_schedule` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.add_to_backup_schedule`: `VMPP.add_to_backup_schedule` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `key`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `key`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_add_to_backup_schedule(const xenapi_session *session, const char *vmpp, const char *key, const char *value, char **out_task, xenapi_error **err);
 
@@ -608,18 +671,22 @@ xenapi_status xenapi_async_vmpp_add_to_backup_schedule(const xenapi_session *ses
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vmpp_set_alarm_config(const xenapi_session *session, const char *vmpp, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.set_alarm_config`: `VMPP.set_alarm_config` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.set_alarm_config`: `VMPP.set_alarm_config` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_alarm_config(const xenapi_session *session, const char *vmpp, const xenapi_string_map *value, char **out_task, xenapi_error **err);
 
@@ -630,18 +697,22 @@ xenapi_status xenapi_async_vmpp_set_alarm_config(const xenapi_session *session, 
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmpp_set_is_alarm_enabled(const xenapi_session *session, const char *vmpp, bool value, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.set_is_alarm_enabled`: `VMPP.set_is_alarm_enabled` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.set_is_alarm_enabled`: `VMPP.set_is_alarm_enabled` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_is_alarm_enabled(const xenapi_session *session, const char *vmpp, bool value, char **out_task, xenapi_error **err);
 
@@ -652,18 +723,22 @@ xenapi_status xenapi_async_vmpp_set_is_alarm_enabled(const xenapi_session *sessi
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vmpp_set_archive_target_config(const xenapi_session *session, const char *vmpp, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.set_archive_target_config`: `VMPP.set_archive_target_config` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.set_archive_target_config`: `VMPP.set_archive_target_config` as a server task.
+ * Wait for it with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_archive_target_config(const xenapi_session *session, const char *vmpp, const xenapi_string_map *value, char **out_task, xenapi_error **err);
 
@@ -674,18 +749,22 @@ xenapi_status xenapi_async_vmpp_set_archive_target_config(const xenapi_session *
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmpp_set_archive_target_type(const xenapi_session *session, const char *vmpp, xenapi_vmpp_archive_target_type value, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.set_archive_target_type`: `VMPP.set_archive_target_type` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.set_archive_target_type`: `VMPP.set_archive_target_type` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: enum vmpp_archive_target_type.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_archive_target_type(const xenapi_session *session, const char *vmpp, xenapi_vmpp_archive_target_type value, char **out_task, xenapi_error **err);
 
@@ -696,18 +775,22 @@ xenapi_status xenapi_async_vmpp_set_archive_target_type(const xenapi_session *se
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vmpp_set_archive_schedule(const xenapi_session *session, const char *vmpp, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.set_archive_schedule`: `VMPP.set_archive_schedule` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.set_archive_schedule`: `VMPP.set_archive_schedule` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_archive_schedule(const xenapi_session *session, const char *vmpp, const xenapi_string_map *value, char **out_task, xenapi_error **err);
 
@@ -718,18 +801,22 @@ xenapi_status xenapi_async_vmpp_set_archive_schedule(const xenapi_session *sessi
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmpp_set_archive_frequency(const xenapi_session *session, const char *vmpp, xenapi_vmpp_archive_frequency value, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.set_archive_frequency`: `VMPP.set_archive_frequency` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.set_archive_frequency`: `VMPP.set_archive_frequency` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: enum vmpp_archive_frequency.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_archive_frequency(const xenapi_session *session, const char *vmpp, xenapi_vmpp_archive_frequency value, char **out_task, xenapi_error **err);
 
@@ -740,18 +827,22 @@ xenapi_status xenapi_async_vmpp_set_archive_frequency(const xenapi_session *sess
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vmpp_set_backup_schedule(const xenapi_session *session, const char *vmpp, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.set_backup_schedule`: `VMPP.set_backup_schedule` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.set_backup_schedule`: `VMPP.set_backup_schedule` as a server task. Wait for it
+ * with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_backup_schedule(const xenapi_session *session, const char *vmpp, const xenapi_string_map *value, char **out_task, xenapi_error **err);
 
@@ -762,18 +853,22 @@ xenapi_status xenapi_async_vmpp_set_backup_schedule(const xenapi_session *sessio
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmpp_set_backup_frequency(const xenapi_session *session, const char *vmpp, xenapi_vmpp_backup_frequency value, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.set_backup_frequency`: `VMPP.set_backup_frequency` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.set_backup_frequency`: `VMPP.set_backup_frequency` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: enum vmpp_backup_frequency.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_backup_frequency(const xenapi_session *session, const char *vmpp, xenapi_vmpp_backup_frequency value, char **out_task, xenapi_error **err);
 
@@ -784,18 +879,22 @@ xenapi_status xenapi_async_vmpp_set_backup_frequency(const xenapi_session *sessi
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmpp_set_backup_retention_value(const xenapi_session *session, const char *vmpp, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.set_backup_retention_value`: `VMPP.set_backup_retention_value` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.set_backup_retention_value`: `VMPP.set_backup_retention_value` as a server
+ * task. Wait for it with xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_set_backup_retention_value(const xenapi_session *session, const char *vmpp, int64_t value, char **out_task, xenapi_error **err);
 
@@ -806,18 +905,23 @@ xenapi_status xenapi_async_vmpp_set_backup_retention_value(const xenapi_session 
  * Result: `*out_result`, string set.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_alerts(const xenapi_session *session, const char *vmpp, int64_t hours_from_now, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.get_alerts`: `VMPP.get_alerts` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.get_alerts`: `VMPP.get_alerts` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref; `hours_from_now`: int.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_get_alerts(const xenapi_session *session, const char *vmpp, int64_t hours_from_now, char **out_task, xenapi_error **err);
 
@@ -828,18 +932,23 @@ xenapi_status xenapi_async_vmpp_get_alerts(const xenapi_session *session, const 
  * Result: `*out_result`, string.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `snapshot` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `snapshot` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_archive_now(const xenapi_session *session, const char *snapshot, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.archive_now`: `VMPP.archive_now` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.archive_now`: `VMPP.archive_now` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `snapshot`: VM ref.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `snapshot` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `snapshot` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_archive_now(const xenapi_session *session, const char *snapshot, char **out_task, xenapi_error **err);
 
@@ -850,18 +959,23 @@ xenapi_status xenapi_async_vmpp_archive_now(const xenapi_session *session, const
  * Result: `*out_result`, string.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_protect_now(const xenapi_session *session, const char *vmpp, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VMPP.protect_now`: `VMPP.protect_now` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMPP.protect_now`: `VMPP.protect_now` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vmpp`: VMPP ref.
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_protect_now(const xenapi_session *session, const char *vmpp, char **out_task, xenapi_error **err);
 
@@ -872,7 +986,8 @@ xenapi_status xenapi_async_vmpp_protect_now(const xenapi_session *session, const
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmpp_set_backup_type(const xenapi_session *session, const char *vmpp, xenapi_vmpp_backup_type value, xenapi_error **err);
 
@@ -883,7 +998,8 @@ xenapi_status xenapi_vmpp_set_backup_type(const xenapi_session *session, const c
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmpp_set_is_policy_enabled(const xenapi_session *session, const char *vmpp, bool value, xenapi_error **err);
 
@@ -893,7 +1009,8 @@ xenapi_status xenapi_vmpp_set_is_policy_enabled(const xenapi_session *session, c
  * Parameters: `vmpp`: VMPP ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vmpp_set_name_description(const xenapi_session *session, const char *vmpp, const char *value, xenapi_error **err);
 
@@ -903,7 +1020,8 @@ xenapi_status xenapi_vmpp_set_name_description(const xenapi_session *session, co
  * Parameters: `vmpp`: VMPP ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vmpp_set_name_label(const xenapi_session *session, const char *vmpp, const char *value, xenapi_error **err);
 
@@ -914,7 +1032,9 @@ xenapi_status xenapi_vmpp_set_name_label(const xenapi_session *session, const ch
  * Result: `*out_result`, string set.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_recent_alerts(const xenapi_session *session, const char *vmpp, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -925,7 +1045,9 @@ xenapi_status xenapi_vmpp_get_recent_alerts(const xenapi_session *session, const
  * Result: `*out_result`, (string -> string) map.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_alarm_config(const xenapi_session *session, const char *vmpp, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -936,7 +1058,8 @@ xenapi_status xenapi_vmpp_get_alarm_config(const xenapi_session *session, const 
  * Result: `*out_result`, bool.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_is_alarm_enabled(const xenapi_session *session, const char *vmpp, bool *out_result, xenapi_error **err);
 
@@ -947,7 +1070,9 @@ xenapi_status xenapi_vmpp_get_is_alarm_enabled(const xenapi_session *session, co
  * Result: `*out_result`, VM ref set.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_vms(const xenapi_session *session, const char *vmpp, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -958,7 +1083,8 @@ xenapi_status xenapi_vmpp_get_vms(const xenapi_session *session, const char *vmp
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_archive_last_run_time(const xenapi_session *session, const char *vmpp, int64_t *out_result, xenapi_error **err);
 
@@ -969,7 +1095,8 @@ xenapi_status xenapi_vmpp_get_archive_last_run_time(const xenapi_session *sessio
  * Result: `*out_result`, bool.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_is_archive_running(const xenapi_session *session, const char *vmpp, bool *out_result, xenapi_error **err);
 
@@ -980,7 +1107,9 @@ xenapi_status xenapi_vmpp_get_is_archive_running(const xenapi_session *session, 
  * Result: `*out_result`, (string -> string) map.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_archive_schedule(const xenapi_session *session, const char *vmpp, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -991,7 +1120,8 @@ xenapi_status xenapi_vmpp_get_archive_schedule(const xenapi_session *session, co
  * Result: `*out_result`, enum vmpp_archive_frequency.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_archive_frequency(const xenapi_session *session, const char *vmpp, xenapi_vmpp_archive_frequency *out_result, xenapi_error **err);
 
@@ -1002,7 +1132,9 @@ xenapi_status xenapi_vmpp_get_archive_frequency(const xenapi_session *session, c
  * Result: `*out_result`, (string -> string) map.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_archive_target_config(const xenapi_session *session, const char *vmpp, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -1013,7 +1145,8 @@ xenapi_status xenapi_vmpp_get_archive_target_config(const xenapi_session *sessio
  * Result: `*out_result`, enum vmpp_archive_target_type.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_archive_target_type(const xenapi_session *session, const char *vmpp, xenapi_vmpp_archive_target_type *out_result, xenapi_error **err);
 
@@ -1024,7 +1157,8 @@ xenapi_status xenapi_vmpp_get_archive_target_type(const xenapi_session *session,
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_backup_last_run_time(const xenapi_session *session, const char *vmpp, int64_t *out_result, xenapi_error **err);
 
@@ -1035,7 +1169,8 @@ xenapi_status xenapi_vmpp_get_backup_last_run_time(const xenapi_session *session
  * Result: `*out_result`, bool.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_is_backup_running(const xenapi_session *session, const char *vmpp, bool *out_result, xenapi_error **err);
 
@@ -1046,7 +1181,9 @@ xenapi_status xenapi_vmpp_get_is_backup_running(const xenapi_session *session, c
  * Result: `*out_result`, (string -> string) map.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_backup_schedule(const xenapi_session *session, const char *vmpp, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -1057,7 +1194,8 @@ xenapi_status xenapi_vmpp_get_backup_schedule(const xenapi_session *session, con
  * Result: `*out_result`, enum vmpp_backup_frequency.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_backup_frequency(const xenapi_session *session, const char *vmpp, xenapi_vmpp_backup_frequency *out_result, xenapi_error **err);
 
@@ -1068,7 +1206,8 @@ xenapi_status xenapi_vmpp_get_backup_frequency(const xenapi_session *session, co
  * Result: `*out_result`, int.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_backup_retention_value(const xenapi_session *session, const char *vmpp, int64_t *out_result, xenapi_error **err);
 
@@ -1079,7 +1218,8 @@ xenapi_status xenapi_vmpp_get_backup_retention_value(const xenapi_session *sessi
  * Result: `*out_result`, enum vmpp_backup_type.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_backup_type(const xenapi_session *session, const char *vmpp, xenapi_vmpp_backup_type *out_result, xenapi_error **err);
 
@@ -1090,7 +1230,8 @@ xenapi_status xenapi_vmpp_get_backup_type(const xenapi_session *session, const c
  * Result: `*out_result`, bool.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_is_policy_enabled(const xenapi_session *session, const char *vmpp, bool *out_result, xenapi_error **err);
 
@@ -1100,7 +1241,9 @@ xenapi_status xenapi_vmpp_get_is_policy_enabled(const xenapi_session *session, c
  * Parameters: `vmpp`: VMPP ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_name_description(const xenapi_session *session, const char *vmpp, char **out_result, xenapi_error **err);
 
@@ -1110,7 +1253,9 @@ xenapi_status xenapi_vmpp_get_name_description(const xenapi_session *session, co
  * Parameters: `vmpp`: VMPP ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_name_label(const xenapi_session *session, const char *vmpp, char **out_result, xenapi_error **err);
 
@@ -1121,7 +1266,9 @@ xenapi_status xenapi_vmpp_get_name_label(const xenapi_session *session, const ch
  * Result: `*out_result`, string.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_uuid(const xenapi_session *session, const char *vmpp, char **out_result, xenapi_error **err);
 
@@ -1132,7 +1279,9 @@ xenapi_status xenapi_vmpp_get_uuid(const xenapi_session *session, const char *vm
  * Result: `*out_result`, VMPP ref set.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -1143,7 +1292,8 @@ xenapi_status xenapi_vmpp_get_by_name_label(const xenapi_session *session, const
  * Result: none.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmpp_destroy(const xenapi_session *session, const char *vmpp, xenapi_error **err);
 
@@ -1154,7 +1304,9 @@ xenapi_status xenapi_vmpp_destroy(const xenapi_session *session, const char *vmp
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_destroy(const xenapi_session *session, const char *vmpp, char **out_task, xenapi_error **err);
 
@@ -1165,7 +1317,9 @@ xenapi_status xenapi_async_vmpp_destroy(const xenapi_session *session, const cha
  * Result: `*out_result`, VMPP ref.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_create(const xenapi_session *session, const xenapi_vmpp_record *args, char **out_result, xenapi_error **err);
 
@@ -1176,7 +1330,9 @@ xenapi_status xenapi_vmpp_create(const xenapi_session *session, const xenapi_vmp
  * Result: `*out_task`, the task reference.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmpp_create(const xenapi_session *session, const xenapi_vmpp_record *args, char **out_task, xenapi_error **err);
 
@@ -1187,7 +1343,9 @@ xenapi_status xenapi_async_vmpp_create(const xenapi_session *session, const xena
  * Result: `*out_result`, VMPP ref.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -1198,7 +1356,9 @@ xenapi_status xenapi_vmpp_get_by_uuid(const xenapi_session *session, const char 
  * Result: `*out_result`, VMPP record.
  * Lifecycle: Removed in clearwater; only older servers have it.
  *
- * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vmpp_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmpp` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vmpp_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmpp_get_record(const xenapi_session *session, const char *vmpp, xenapi_vmpp_record **out_result, xenapi_error **err);
 

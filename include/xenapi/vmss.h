@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `VMSS` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `VMSS` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vmss_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_vmss_record_free(xenapi_vmss_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vmss_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vmss_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vmss_record_uuid(const xenapi_vmss_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_vmss_record_set_uuid(xenapi_vmss_record *rec, const char *v
 /**
  * The field `name_label`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vmss_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vmss_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vmss_record_name_label(const xenapi_vmss_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_vmss_record_set_name_label(xenapi_vmss_record *rec, const c
 /**
  * The field `name_description`: string, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vmss_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vmss_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vmss_record_name_description(const xenapi_vmss_record *rec);
 
@@ -88,14 +92,16 @@ xenapi_status xenapi_vmss_record_set_enabled(xenapi_vmss_record *rec, bool value
 xenapi_vmss_type xenapi_vmss_record_type(const xenapi_vmss_record *rec);
 
 /**
- * The wire text of the field `type` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `type` (also a value this library does not know; "" when the server
+ * did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vmss_record_type_name(const xenapi_vmss_record *rec);
 
 /**
- * Sets the field `type` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `type` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -123,14 +129,16 @@ xenapi_status xenapi_vmss_record_set_retained_snapshots(xenapi_vmss_record *rec,
 xenapi_vmss_frequency xenapi_vmss_record_frequency(const xenapi_vmss_record *rec);
 
 /**
- * The wire text of the field `frequency` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `frequency` (also a value this library does not know; "" when the
+ * server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vmss_record_frequency_name(const xenapi_vmss_record *rec);
 
 /**
- * Sets the field `frequency` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `frequency` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -139,7 +147,8 @@ xenapi_status xenapi_vmss_record_set_frequency(xenapi_vmss_record *rec, xenapi_v
 /**
  * The field `schedule`: (string -> string) map, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vmss_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vmss_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vmss_record_schedule(const xenapi_vmss_record *rec);
 
@@ -167,7 +176,8 @@ xenapi_status xenapi_vmss_record_set_last_run_time(xenapi_vmss_record *rec, int6
 /**
  * The field `VMs`: VM ref set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vmss_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vmss_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_list *xenapi_vmss_record_vms(const xenapi_vmss_record *rec);
 
@@ -179,7 +189,8 @@ const xenapi_string_list *xenapi_vmss_record_vms(const xenapi_vmss_record *rec);
 xenapi_status xenapi_vmss_record_set_vms(xenapi_vmss_record *rec, const xenapi_string_list *value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -191,7 +202,9 @@ const xenapi_value *xenapi_vmss_record_extra(const xenapi_vmss_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (VMSS ref -> VMSS record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vmss_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_vmss_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_get_all_records(const xenapi_session *session, xenapi_vmss_record_map **out_result, xenapi_error **err);
 
@@ -201,7 +214,9 @@ xenapi_status xenapi_vmss_get_all_records(const xenapi_session *session, xenapi_
  * Parameters: none but the session.
  * Result: `*out_result`, VMSS ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -211,7 +226,8 @@ xenapi_status xenapi_vmss_get_all(const xenapi_session *session, xenapi_string_l
  * Parameters: `vmss`: VMSS ref (self); `value`: enum vmss_type.
  * Result: none.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmss_set_type(const xenapi_session *session, const char *vmss, xenapi_vmss_type value, xenapi_error **err);
 
@@ -221,7 +237,9 @@ xenapi_status xenapi_vmss_set_type(const xenapi_session *session, const char *vm
  * Parameters: `vmss`: VMSS ref (self); `value`: enum vmss_type.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_set_type(const xenapi_session *session, const char *vmss, xenapi_vmss_type value, char **out_task, xenapi_error **err);
 
@@ -231,17 +249,21 @@ xenapi_status xenapi_async_vmss_set_type(const xenapi_session *session, const ch
  * Parameters: `vmss`: VMSS ref (self); `value`: datetime (Unix seconds, UTC).
  * Result: none.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmss_set_last_run_time(const xenapi_session *session, const char *vmss, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VMSS.set_last_run_time`: `VMSS.set_last_run_time` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMSS.set_last_run_time`: `VMSS.set_last_run_time` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vmss`: VMSS ref (self); `value`: datetime (Unix seconds, UTC).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_set_last_run_time(const xenapi_session *session, const char *vmss, int64_t value, char **out_task, xenapi_error **err);
 
@@ -251,17 +273,21 @@ xenapi_status xenapi_async_vmss_set_last_run_time(const xenapi_session *session,
  * Parameters: `vmss`: VMSS ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vmss`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmss`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmss_remove_from_schedule(const xenapi_session *session, const char *vmss, const char *key, xenapi_error **err);
 
 /**
- * Calls `Async.VMSS.remove_from_schedule`: `VMSS.remove_from_schedule` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMSS.remove_from_schedule`: `VMSS.remove_from_schedule` as a server task. Wait for
+ * it with xenapi_task_wait.
  *
  * Parameters: `vmss`: VMSS ref (self); `key`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vmss`, `key` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss`, `key` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_remove_from_schedule(const xenapi_session *session, const char *vmss, const char *key, char **out_task, xenapi_error **err);
 
@@ -271,17 +297,21 @@ xenapi_status xenapi_async_vmss_remove_from_schedule(const xenapi_session *sessi
  * Parameters: `vmss`: VMSS ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vmss`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmss`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vmss_add_to_schedule(const xenapi_session *session, const char *vmss, const char *key, const char *value, xenapi_error **err);
 
 /**
- * Calls `Async.VMSS.add_to_schedule`: `VMSS.add_to_schedule` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMSS.add_to_schedule`: `VMSS.add_to_schedule` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vmss`: VMSS ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vmss`, `key`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss`, `key`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_add_to_schedule(const xenapi_session *session, const char *vmss, const char *key, const char *value, char **out_task, xenapi_error **err);
 
@@ -291,17 +321,21 @@ xenapi_status xenapi_async_vmss_add_to_schedule(const xenapi_session *session, c
  * Parameters: `vmss`: VMSS ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vmss`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmss`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vmss_set_schedule(const xenapi_session *session, const char *vmss, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * Calls `Async.VMSS.set_schedule`: `VMSS.set_schedule` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMSS.set_schedule`: `VMSS.set_schedule` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vmss`: VMSS ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vmss`, `value` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss`, `value` are borrowed (read during the call only). On success
+ * `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_set_schedule(const xenapi_session *session, const char *vmss, const xenapi_string_map *value, char **out_task, xenapi_error **err);
 
@@ -311,17 +345,21 @@ xenapi_status xenapi_async_vmss_set_schedule(const xenapi_session *session, cons
  * Parameters: `vmss`: VMSS ref (self); `value`: enum vmss_frequency.
  * Result: none.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmss_set_frequency(const xenapi_session *session, const char *vmss, xenapi_vmss_frequency value, xenapi_error **err);
 
 /**
- * Calls `Async.VMSS.set_frequency`: `VMSS.set_frequency` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMSS.set_frequency`: `VMSS.set_frequency` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vmss`: VMSS ref (self); `value`: enum vmss_frequency.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_set_frequency(const xenapi_session *session, const char *vmss, xenapi_vmss_frequency value, char **out_task, xenapi_error **err);
 
@@ -331,17 +369,21 @@ xenapi_status xenapi_async_vmss_set_frequency(const xenapi_session *session, con
  * Parameters: `vmss`: VMSS ref (self); `value`: int.
  * Result: none.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmss_set_retained_snapshots(const xenapi_session *session, const char *vmss, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VMSS.set_retained_snapshots`: `VMSS.set_retained_snapshots` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMSS.set_retained_snapshots`: `VMSS.set_retained_snapshots` as a server task. Wait
+ * for it with xenapi_task_wait.
  *
  * Parameters: `vmss`: VMSS ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_set_retained_snapshots(const xenapi_session *session, const char *vmss, int64_t value, char **out_task, xenapi_error **err);
 
@@ -351,17 +393,22 @@ xenapi_status xenapi_async_vmss_set_retained_snapshots(const xenapi_session *ses
  * Parameters: `vmss`: VMSS ref.
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_snapshot_now(const xenapi_session *session, const char *vmss, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VMSS.snapshot_now`: `VMSS.snapshot_now` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VMSS.snapshot_now`: `VMSS.snapshot_now` as a server task. Wait for it with
+ * xenapi_task_wait.
  *
  * Parameters: `vmss`: VMSS ref.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_snapshot_now(const xenapi_session *session, const char *vmss, char **out_task, xenapi_error **err);
 
@@ -371,7 +418,8 @@ xenapi_status xenapi_async_vmss_snapshot_now(const xenapi_session *session, cons
  * Parameters: `vmss`: VMSS ref (self); `value`: bool.
  * Result: none.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmss_set_enabled(const xenapi_session *session, const char *vmss, bool value, xenapi_error **err);
 
@@ -381,7 +429,8 @@ xenapi_status xenapi_vmss_set_enabled(const xenapi_session *session, const char 
  * Parameters: `vmss`: VMSS ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vmss`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmss`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vmss_set_name_description(const xenapi_session *session, const char *vmss, const char *value, xenapi_error **err);
 
@@ -391,7 +440,8 @@ xenapi_status xenapi_vmss_set_name_description(const xenapi_session *session, co
  * Parameters: `vmss`: VMSS ref (self); `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vmss`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmss`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vmss_set_name_label(const xenapi_session *session, const char *vmss, const char *value, xenapi_error **err);
 
@@ -401,7 +451,9 @@ xenapi_status xenapi_vmss_set_name_label(const xenapi_session *session, const ch
  * Parameters: `vmss`: VMSS ref (self).
  * Result: `*out_result`, VM ref set.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_get_vms(const xenapi_session *session, const char *vmss, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -411,7 +463,8 @@ xenapi_status xenapi_vmss_get_vms(const xenapi_session *session, const char *vms
  * Parameters: `vmss`: VMSS ref (self).
  * Result: `*out_result`, datetime (Unix seconds, UTC).
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_get_last_run_time(const xenapi_session *session, const char *vmss, int64_t *out_result, xenapi_error **err);
 
@@ -421,7 +474,9 @@ xenapi_status xenapi_vmss_get_last_run_time(const xenapi_session *session, const
  * Parameters: `vmss`: VMSS ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_get_schedule(const xenapi_session *session, const char *vmss, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -431,7 +486,8 @@ xenapi_status xenapi_vmss_get_schedule(const xenapi_session *session, const char
  * Parameters: `vmss`: VMSS ref (self).
  * Result: `*out_result`, enum vmss_frequency.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_get_frequency(const xenapi_session *session, const char *vmss, xenapi_vmss_frequency *out_result, xenapi_error **err);
 
@@ -441,7 +497,8 @@ xenapi_status xenapi_vmss_get_frequency(const xenapi_session *session, const cha
  * Parameters: `vmss`: VMSS ref (self).
  * Result: `*out_result`, int.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_get_retained_snapshots(const xenapi_session *session, const char *vmss, int64_t *out_result, xenapi_error **err);
 
@@ -451,7 +508,8 @@ xenapi_status xenapi_vmss_get_retained_snapshots(const xenapi_session *session, 
  * Parameters: `vmss`: VMSS ref (self).
  * Result: `*out_result`, enum vmss_type.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_get_type(const xenapi_session *session, const char *vmss, xenapi_vmss_type *out_result, xenapi_error **err);
 
@@ -461,7 +519,8 @@ xenapi_status xenapi_vmss_get_type(const xenapi_session *session, const char *vm
  * Parameters: `vmss`: VMSS ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_get_enabled(const xenapi_session *session, const char *vmss, bool *out_result, xenapi_error **err);
 
@@ -471,7 +530,9 @@ xenapi_status xenapi_vmss_get_enabled(const xenapi_session *session, const char 
  * Parameters: `vmss`: VMSS ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_get_name_description(const xenapi_session *session, const char *vmss, char **out_result, xenapi_error **err);
 
@@ -481,7 +542,9 @@ xenapi_status xenapi_vmss_get_name_description(const xenapi_session *session, co
  * Parameters: `vmss`: VMSS ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_get_name_label(const xenapi_session *session, const char *vmss, char **out_result, xenapi_error **err);
 
@@ -491,7 +554,9 @@ xenapi_status xenapi_vmss_get_name_label(const xenapi_session *session, const ch
  * Parameters: `vmss`: VMSS ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_get_uuid(const xenapi_session *session, const char *vmss, char **out_result, xenapi_error **err);
 
@@ -501,7 +566,9 @@ xenapi_status xenapi_vmss_get_uuid(const xenapi_session *session, const char *vm
  * Parameters: `label`: string.
  * Result: `*out_result`, VMSS ref set.
  *
- * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `label` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_get_by_name_label(const xenapi_session *session, const char *label, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -511,7 +578,8 @@ xenapi_status xenapi_vmss_get_by_name_label(const xenapi_session *session, const
  * Parameters: `vmss`: VMSS ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vmss_destroy(const xenapi_session *session, const char *vmss, xenapi_error **err);
 
@@ -521,7 +589,9 @@ xenapi_status xenapi_vmss_destroy(const xenapi_session *session, const char *vms
  * Parameters: `vmss`: VMSS ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_destroy(const xenapi_session *session, const char *vmss, char **out_task, xenapi_error **err);
 
@@ -531,7 +601,9 @@ xenapi_status xenapi_async_vmss_destroy(const xenapi_session *session, const cha
  * Parameters: `args`: VMSS record.
  * Result: `*out_result`, VMSS ref.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_create(const xenapi_session *session, const xenapi_vmss_record *args, char **out_result, xenapi_error **err);
 
@@ -541,7 +613,9 @@ xenapi_status xenapi_vmss_create(const xenapi_session *session, const xenapi_vms
  * Parameters: `args`: VMSS record.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `args` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vmss_create(const xenapi_session *session, const xenapi_vmss_record *args, char **out_task, xenapi_error **err);
 
@@ -551,7 +625,9 @@ xenapi_status xenapi_async_vmss_create(const xenapi_session *session, const xena
  * Parameters: `uuid`: string.
  * Result: `*out_result`, VMSS ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -561,7 +637,9 @@ xenapi_status xenapi_vmss_get_by_uuid(const xenapi_session *session, const char 
  * Parameters: `vmss`: VMSS ref (self).
  * Result: `*out_result`, VMSS record.
  *
- * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vmss_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vmss` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vmss_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vmss_get_record(const xenapi_session *session, const char *vmss, xenapi_vmss_record **out_result, xenapi_error **err);
 

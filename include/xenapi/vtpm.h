@@ -13,7 +13,8 @@ extern "C" {
 /* Lifecycle: Prototype since 22.26.0, may change. */
 
 /**
- * A new a `VTPM` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `VTPM` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vtpm_record_free`.
  */
@@ -29,7 +30,8 @@ void xenapi_vtpm_record_free(xenapi_vtpm_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vtpm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vtpm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vtpm_record_uuid(const xenapi_vtpm_record *rec);
 
@@ -43,7 +45,8 @@ xenapi_status xenapi_vtpm_record_set_uuid(xenapi_vtpm_record *rec, const char *v
 /**
  * The field `allowed_operations`: enum vtpm_operations set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vtpm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vtpm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_vtpm_operations_list *xenapi_vtpm_record_allowed_operations(const xenapi_vtpm_record *rec);
 
@@ -57,7 +60,8 @@ xenapi_status xenapi_vtpm_record_set_allowed_operations(xenapi_vtpm_record *rec,
 /**
  * The field `current_operations`: (string -> enum vtpm_operations) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vtpm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vtpm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_vtpm_operations_map *xenapi_vtpm_record_current_operations(const xenapi_vtpm_record *rec);
 
@@ -71,7 +75,8 @@ xenapi_status xenapi_vtpm_record_set_current_operations(xenapi_vtpm_record *rec,
 /**
  * The field `VM`: VM ref, RO/constructor.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vtpm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vtpm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vtpm_record_vm(const xenapi_vtpm_record *rec);
 
@@ -85,7 +90,8 @@ xenapi_status xenapi_vtpm_record_set_vm(xenapi_vtpm_record *rec, const char *val
 /**
  * The field `backend`: VM ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vtpm_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vtpm_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vtpm_record_backend(const xenapi_vtpm_record *rec);
 
@@ -105,14 +111,16 @@ xenapi_status xenapi_vtpm_record_set_backend(xenapi_vtpm_record *rec, const char
 xenapi_persistence_backend xenapi_vtpm_record_persistence_backend(const xenapi_vtpm_record *rec);
 
 /**
- * The wire text of the field `persistence_backend` (also a value this library does not know; "" when the server did not send it).
+ * The wire text of the field `persistence_backend` (also a value this library does not know; ""
+ * when the server did not send it).
  *
  * Ownership: `rec` is borrowed; the string is static or borrowed from `rec`. NULL if `rec` is NULL.
  */
 const char *xenapi_vtpm_record_persistence_backend_name(const xenapi_vtpm_record *rec);
 
 /**
- * Sets the field `persistence_backend` to a copy of `value`. An UNKNOWN or out-of-range value gives XENAPI_STATUS_INVALID_ARGUMENT.
+ * Sets the field `persistence_backend` to a copy of `value`. An UNKNOWN or out-of-range value gives
+ * XENAPI_STATUS_INVALID_ARGUMENT.
  *
  * Ownership: `rec` and `value` are borrowed; what the getter gave for this field before is freed.
  */
@@ -149,7 +157,8 @@ bool xenapi_vtpm_record_is_protected(const xenapi_vtpm_record *rec);
 xenapi_status xenapi_vtpm_record_set_is_protected(xenapi_vtpm_record *rec, bool value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -162,7 +171,9 @@ const xenapi_value *xenapi_vtpm_record_extra(const xenapi_vtpm_record *rec);
  * Result: `*out_result`, (VTPM ref -> VTPM record) map.
  * Lifecycle: Prototype since 22.26.0, may change.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vtpm_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_vtpm_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vtpm_get_all_records(const xenapi_session *session, xenapi_vtpm_record_map **out_result, xenapi_error **err);
 
@@ -173,7 +184,9 @@ xenapi_status xenapi_vtpm_get_all_records(const xenapi_session *session, xenapi_
  * Result: `*out_result`, VTPM ref set.
  * Lifecycle: Prototype since 22.26.0, may change.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vtpm_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -184,7 +197,8 @@ xenapi_status xenapi_vtpm_get_all(const xenapi_session *session, xenapi_string_l
  * Result: none.
  * Lifecycle: Prototype since 22.26.0, may change.
  *
- * Ownership: `session`, `vtpm` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vtpm` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vtpm_destroy(const xenapi_session *session, const char *vtpm, xenapi_error **err);
 
@@ -195,7 +209,9 @@ xenapi_status xenapi_vtpm_destroy(const xenapi_session *session, const char *vtp
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 22.26.0, may change.
  *
- * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vtpm_destroy(const xenapi_session *session, const char *vtpm, char **out_task, xenapi_error **err);
 
@@ -206,7 +222,9 @@ xenapi_status xenapi_async_vtpm_destroy(const xenapi_session *session, const cha
  * Result: `*out_result`, VTPM ref.
  * Lifecycle: Prototype since 22.26.0, may change.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vtpm_create(const xenapi_session *session, const char *vm, bool is_unique, char **out_result, xenapi_error **err);
 
@@ -217,7 +235,9 @@ xenapi_status xenapi_vtpm_create(const xenapi_session *session, const char *vm, 
  * Result: `*out_task`, the task reference.
  * Lifecycle: Prototype since 22.26.0, may change.
  *
- * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vtpm_create(const xenapi_session *session, const char *vm, bool is_unique, char **out_task, xenapi_error **err);
 
@@ -228,7 +248,8 @@ xenapi_status xenapi_async_vtpm_create(const xenapi_session *session, const char
  * Result: `*out_result`, bool.
  * Lifecycle: Prototype since 22.26.0, may change.
  *
- * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vtpm_get_is_protected(const xenapi_session *session, const char *vtpm, bool *out_result, xenapi_error **err);
 
@@ -239,7 +260,8 @@ xenapi_status xenapi_vtpm_get_is_protected(const xenapi_session *session, const 
  * Result: `*out_result`, bool.
  * Lifecycle: Prototype since 22.26.0, may change.
  *
- * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vtpm_get_is_unique(const xenapi_session *session, const char *vtpm, bool *out_result, xenapi_error **err);
 
@@ -250,7 +272,8 @@ xenapi_status xenapi_vtpm_get_is_unique(const xenapi_session *session, const cha
  * Result: `*out_result`, enum persistence_backend.
  * Lifecycle: Prototype since 22.26.0, may change.
  *
- * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vtpm_get_persistence_backend(const xenapi_session *session, const char *vtpm, xenapi_persistence_backend *out_result, xenapi_error **err);
 
@@ -260,7 +283,9 @@ xenapi_status xenapi_vtpm_get_persistence_backend(const xenapi_session *session,
  * Parameters: `vtpm`: VTPM ref (self).
  * Result: `*out_result`, VM ref.
  *
- * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vtpm_get_backend(const xenapi_session *session, const char *vtpm, char **out_result, xenapi_error **err);
 
@@ -270,7 +295,9 @@ xenapi_status xenapi_vtpm_get_backend(const xenapi_session *session, const char 
  * Parameters: `vtpm`: VTPM ref (self).
  * Result: `*out_result`, VM ref.
  *
- * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vtpm_get_vm(const xenapi_session *session, const char *vtpm, char **out_result, xenapi_error **err);
 
@@ -280,7 +307,9 @@ xenapi_status xenapi_vtpm_get_vm(const xenapi_session *session, const char *vtpm
  * Parameters: `vtpm`: VTPM ref (self).
  * Result: `*out_result`, (string -> enum vtpm_operations) map.
  *
- * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_vtpm_operations_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_vtpm_operations_map_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vtpm_get_current_operations(const xenapi_session *session, const char *vtpm, xenapi_string_vtpm_operations_map **out_result, xenapi_error **err);
 
@@ -290,7 +319,9 @@ xenapi_status xenapi_vtpm_get_current_operations(const xenapi_session *session, 
  * Parameters: `vtpm`: VTPM ref (self).
  * Result: `*out_result`, enum vtpm_operations set.
  *
- * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vtpm_operations_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vtpm_operations_list_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vtpm_get_allowed_operations(const xenapi_session *session, const char *vtpm, xenapi_vtpm_operations_list **out_result, xenapi_error **err);
 
@@ -300,7 +331,9 @@ xenapi_status xenapi_vtpm_get_allowed_operations(const xenapi_session *session, 
  * Parameters: `vtpm`: VTPM ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vtpm_get_uuid(const xenapi_session *session, const char *vtpm, char **out_result, xenapi_error **err);
 
@@ -311,7 +344,9 @@ xenapi_status xenapi_vtpm_get_uuid(const xenapi_session *session, const char *vt
  * Result: `*out_result`, VTPM ref.
  * Lifecycle: Prototype since 22.26.0, may change.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vtpm_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -322,7 +357,9 @@ xenapi_status xenapi_vtpm_get_by_uuid(const xenapi_session *session, const char 
  * Result: `*out_result`, VTPM record.
  * Lifecycle: Prototype since 22.26.0, may change.
  *
- * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vtpm_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vtpm` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vtpm_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vtpm_get_record(const xenapi_session *session, const char *vtpm, xenapi_vtpm_record **out_result, xenapi_error **err);
 

@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /**
- * A new a `VUSB` record with every field at its default (empty strings, 0, false, empty lists and maps, UNKNOWN enums), e.g. to fill in for a `create` call.
+ * A new a `VUSB` record with every field at its default (empty strings, 0, false, empty lists and
+ * maps, UNKNOWN enums), e.g. to fill in for a `create` call.
  *
  * Ownership: the caller frees it with `xenapi_vusb_record_free`.
  */
@@ -27,7 +28,8 @@ void xenapi_vusb_record_free(xenapi_vusb_record *rec);
 /**
  * The field `uuid`: string, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vusb_record_uuid(const xenapi_vusb_record *rec);
 
@@ -41,7 +43,8 @@ xenapi_status xenapi_vusb_record_set_uuid(xenapi_vusb_record *rec, const char *v
 /**
  * The field `allowed_operations`: enum vusb_operations set, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_vusb_operations_list *xenapi_vusb_record_allowed_operations(const xenapi_vusb_record *rec);
 
@@ -55,7 +58,8 @@ xenapi_status xenapi_vusb_record_set_allowed_operations(xenapi_vusb_record *rec,
 /**
  * The field `current_operations`: (string -> enum vusb_operations) map, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_vusb_operations_map *xenapi_vusb_record_current_operations(const xenapi_vusb_record *rec);
 
@@ -69,7 +73,8 @@ xenapi_status xenapi_vusb_record_set_current_operations(xenapi_vusb_record *rec,
 /**
  * The field `VM`: VM ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vusb_record_vm(const xenapi_vusb_record *rec);
 
@@ -83,7 +88,8 @@ xenapi_status xenapi_vusb_record_set_vm(xenapi_vusb_record *rec, const char *val
 /**
  * The field `USB_group`: USB_group ref, RO/runtime.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const char *xenapi_vusb_record_usb_group(const xenapi_vusb_record *rec);
 
@@ -97,7 +103,8 @@ xenapi_status xenapi_vusb_record_set_usb_group(xenapi_vusb_record *rec, const ch
 /**
  * The field `other_config`: (string -> string) map, RW.
  *
- * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until `xenapi_vusb_record_free` or a setter of this field). NULL if `rec` is NULL.
+ * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
+ * `xenapi_vusb_record_free` or a setter of this field). NULL if `rec` is NULL.
  */
 const xenapi_string_map *xenapi_vusb_record_other_config(const xenapi_vusb_record *rec);
 
@@ -123,7 +130,8 @@ bool xenapi_vusb_record_currently_attached(const xenapi_vusb_record *rec);
 xenapi_status xenapi_vusb_record_set_currently_attached(xenapi_vusb_record *rec, bool value, xenapi_error **err);
 
 /**
- * The members the server sent that this library does not know, as a struct value (empty if none), in wire order.
+ * The members the server sent that this library does not know, as a struct value (empty if none),
+ * in wire order.
  *
  * Ownership: `rec` is borrowed; the value is borrowed from `rec`. NULL if `rec` is NULL.
  */
@@ -135,7 +143,9 @@ const xenapi_value *xenapi_vusb_record_extra(const xenapi_vusb_record *rec);
  * Parameters: none but the session.
  * Result: `*out_result`, (VUSB ref -> VUSB record) map.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vusb_record_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_vusb_record_map_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vusb_get_all_records(const xenapi_session *session, xenapi_vusb_record_map **out_result, xenapi_error **err);
 
@@ -145,7 +155,9 @@ xenapi_status xenapi_vusb_get_all_records(const xenapi_session *session, xenapi_
  * Parameters: none but the session.
  * Result: `*out_result`, VUSB ref set.
  *
- * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session` is borrowed (read during the call only). On success `*out_result` receives a
+ * handle that the caller frees with xenapi_string_list_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vusb_get_all(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
@@ -155,7 +167,8 @@ xenapi_status xenapi_vusb_get_all(const xenapi_session *session, xenapi_string_l
  * Parameters: `vusb`: VUSB ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vusb` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vusb` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vusb_destroy(const xenapi_session *session, const char *vusb, xenapi_error **err);
 
@@ -165,7 +178,9 @@ xenapi_status xenapi_vusb_destroy(const xenapi_session *session, const char *vus
  * Parameters: `vusb`: VUSB ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vusb_destroy(const xenapi_session *session, const char *vusb, char **out_task, xenapi_error **err);
 
@@ -175,7 +190,8 @@ xenapi_status xenapi_async_vusb_destroy(const xenapi_session *session, const cha
  * Parameters: `vusb`: VUSB ref (self).
  * Result: none.
  *
- * Ownership: `session`, `vusb` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vusb` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vusb_unplug(const xenapi_session *session, const char *vusb, xenapi_error **err);
 
@@ -185,7 +201,9 @@ xenapi_status xenapi_vusb_unplug(const xenapi_session *session, const char *vusb
  * Parameters: `vusb`: VUSB ref (self).
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_task`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vusb_unplug(const xenapi_session *session, const char *vusb, char **out_task, xenapi_error **err);
 
@@ -195,7 +213,9 @@ xenapi_status xenapi_async_vusb_unplug(const xenapi_session *session, const char
  * Parameters: `vm`: VM ref; `usb_group`: USB_group ref; `other_config`: (string -> string) map.
  * Result: `*out_result`, VUSB ref.
  *
- * Ownership: `session`, `vm`, `usb_group`, `other_config` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `usb_group`, `other_config` are borrowed (read during the call only).
+ * On success `*out_result` receives a string that the caller frees with xenapi_string_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vusb_create(const xenapi_session *session, const char *vm, const char *usb_group, const xenapi_string_map *other_config, char **out_result, xenapi_error **err);
 
@@ -205,7 +225,9 @@ xenapi_status xenapi_vusb_create(const xenapi_session *session, const char *vm, 
  * Parameters: `vm`: VM ref; `usb_group`: USB_group ref; `other_config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
  *
- * Ownership: `session`, `vm`, `usb_group`, `other_config` are borrowed (read during the call only). On success `*out_task` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vm`, `usb_group`, `other_config` are borrowed (read during the call only).
+ * On success `*out_task` receives a string that the caller frees with xenapi_string_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vusb_create(const xenapi_session *session, const char *vm, const char *usb_group, const xenapi_string_map *other_config, char **out_task, xenapi_error **err);
 
@@ -215,7 +237,8 @@ xenapi_status xenapi_async_vusb_create(const xenapi_session *session, const char
  * Parameters: `vusb`: VUSB ref (self); `key`: string.
  * Result: none.
  *
- * Ownership: `session`, `vusb`, `key` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vusb`, `key` are borrowed (read during the call only). `*err` as for every
+ * fallible function.
  */
 xenapi_status xenapi_vusb_remove_from_other_config(const xenapi_session *session, const char *vusb, const char *key, xenapi_error **err);
 
@@ -225,7 +248,8 @@ xenapi_status xenapi_vusb_remove_from_other_config(const xenapi_session *session
  * Parameters: `vusb`: VUSB ref (self); `key`: string; `value`: string.
  * Result: none.
  *
- * Ownership: `session`, `vusb`, `key`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vusb`, `key`, `value` are borrowed (read during the call only). `*err` as
+ * for every fallible function.
  */
 xenapi_status xenapi_vusb_add_to_other_config(const xenapi_session *session, const char *vusb, const char *key, const char *value, xenapi_error **err);
 
@@ -235,7 +259,8 @@ xenapi_status xenapi_vusb_add_to_other_config(const xenapi_session *session, con
  * Parameters: `vusb`: VUSB ref (self); `value`: (string -> string) map.
  * Result: none.
  *
- * Ownership: `session`, `vusb`, `value` are borrowed (read during the call only). `*err` as for every fallible function.
+ * Ownership: `session`, `vusb`, `value` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
  */
 xenapi_status xenapi_vusb_set_other_config(const xenapi_session *session, const char *vusb, const xenapi_string_map *value, xenapi_error **err);
 
@@ -245,7 +270,8 @@ xenapi_status xenapi_vusb_set_other_config(const xenapi_session *session, const 
  * Parameters: `vusb`: VUSB ref (self).
  * Result: `*out_result`, bool.
  *
- * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_result`
+ * receives the value; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vusb_get_currently_attached(const xenapi_session *session, const char *vusb, bool *out_result, xenapi_error **err);
 
@@ -255,7 +281,9 @@ xenapi_status xenapi_vusb_get_currently_attached(const xenapi_session *session, 
  * Parameters: `vusb`: VUSB ref (self).
  * Result: `*out_result`, (string -> string) map.
  *
- * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_map_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vusb_get_other_config(const xenapi_session *session, const char *vusb, xenapi_string_map **out_result, xenapi_error **err);
 
@@ -265,7 +293,9 @@ xenapi_status xenapi_vusb_get_other_config(const xenapi_session *session, const 
  * Parameters: `vusb`: VUSB ref (self).
  * Result: `*out_result`, USB_group ref.
  *
- * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vusb_get_usb_group(const xenapi_session *session, const char *vusb, char **out_result, xenapi_error **err);
 
@@ -275,7 +305,9 @@ xenapi_status xenapi_vusb_get_usb_group(const xenapi_session *session, const cha
  * Parameters: `vusb`: VUSB ref (self).
  * Result: `*out_result`, VM ref.
  *
- * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vusb_get_vm(const xenapi_session *session, const char *vusb, char **out_result, xenapi_error **err);
 
@@ -285,7 +317,9 @@ xenapi_status xenapi_vusb_get_vm(const xenapi_session *session, const char *vusb
  * Parameters: `vusb`: VUSB ref (self).
  * Result: `*out_result`, (string -> enum vusb_operations) map.
  *
- * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_string_vusb_operations_map_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_string_vusb_operations_map_free; on failure
+ * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vusb_get_current_operations(const xenapi_session *session, const char *vusb, xenapi_string_vusb_operations_map **out_result, xenapi_error **err);
 
@@ -295,7 +329,9 @@ xenapi_status xenapi_vusb_get_current_operations(const xenapi_session *session, 
  * Parameters: `vusb`: VUSB ref (self).
  * Result: `*out_result`, enum vusb_operations set.
  *
- * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vusb_operations_list_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vusb_operations_list_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vusb_get_allowed_operations(const xenapi_session *session, const char *vusb, xenapi_vusb_operations_list **out_result, xenapi_error **err);
 
@@ -305,7 +341,9 @@ xenapi_status xenapi_vusb_get_allowed_operations(const xenapi_session *session, 
  * Parameters: `vusb`: VUSB ref (self).
  * Result: `*out_result`, string.
  *
- * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vusb_get_uuid(const xenapi_session *session, const char *vusb, char **out_result, xenapi_error **err);
 
@@ -315,7 +353,9 @@ xenapi_status xenapi_vusb_get_uuid(const xenapi_session *session, const char *vu
  * Parameters: `uuid`: string.
  * Result: `*out_result`, VUSB ref.
  *
- * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `uuid` are borrowed (read during the call only). On success `*out_result`
+ * receives a string that the caller frees with xenapi_string_free; on failure it is left as it was.
+ * `*err` as for every fallible function.
  */
 xenapi_status xenapi_vusb_get_by_uuid(const xenapi_session *session, const char *uuid, char **out_result, xenapi_error **err);
 
@@ -325,7 +365,9 @@ xenapi_status xenapi_vusb_get_by_uuid(const xenapi_session *session, const char 
  * Parameters: `vusb`: VUSB ref (self).
  * Result: `*out_result`, VUSB record.
  *
- * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_result` receives a handle that the caller frees with xenapi_vusb_record_free; on failure it is left as it was. `*err` as for every fallible function.
+ * Ownership: `session`, `vusb` are borrowed (read during the call only). On success `*out_result`
+ * receives a handle that the caller frees with xenapi_vusb_record_free; on failure it is left as it
+ * was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_vusb_get_record(const xenapi_session *session, const char *vusb, xenapi_vusb_record **out_result, xenapi_error **err);
 
