@@ -41,11 +41,9 @@ DOTNET_ENV := LD_LIBRARY_PATH=$(abspath $(DOTNET_OUT))$${LD_LIBRARY_PATH:+:$$LD_
 
 DOTNET_LIB_SRC := $(sort $(wildcard dotnet/src/*.cs dotnet/src/Generated/*.cs))
 DOTNET_TEST_SRC := $(sort $(wildcard dotnet/tests/*.cs dotnet/tests/Generated/*.cs))
-# The C side of the bench (tests/c/bench_get_all_records.c, from the C API's work): built here
-# against the same release libxenapi when the source exists; it prints `c-typed MS`.
-DOTNET_C_BENCH_SRC := tests/c/bench_get_all_records.c
-DOTNET_C_BENCH := $(DOTNET_OUT)/bench_get_all_records
-DOTNET_CC ?= gcc
+# The C side of the bench: tests/c/bench_get_all_records.c, built by mk/ffi.mk's ffi-bench-build
+# against the release libxenapi.a; `bench_get_all_records URL ROUNDS` prints `c-typed MS`.
+DOTNET_C_BENCH = $(FFI_OUT)/bench_get_all_records
 DOTNET_BENCH_ROUNDS ?= 1 2 3 4 5
 
 .PHONY: dotnet-deps dotnet-native dotnet-build dotnet-test dotnet-pack dotnet-demo dotnet-bench dotnet-clean
@@ -118,15 +116,10 @@ dotnet-demo: dotnet-build
 	$(DOTNET_ENV) DOTNET_OUT=$(DOTNET_OUT) dotnet/scripts/with-sim.sh --vms 4 -- \
 	  sh -c 'dotnet/scripts/demo.sh "$$SIM_URL"'
 
-dotnet-bench: dotnet-build
+dotnet-bench: dotnet-build ffi-bench-build
 	cp Cargo.lock tests/dotnet/bench-rs/Cargo.lock
 	CARGO_TARGET_DIR=$(abspath $(DOTNET_TARGET)) $(CARGO) build --release -q \
 	  --manifest-path tests/dotnet/bench-rs/Cargo.toml
-	@if [ -f $(DOTNET_C_BENCH_SRC) ]; then \
-	  echo "$(DOTNET_CC) -O2 $(DOTNET_C_BENCH_SRC) -> $(DOTNET_C_BENCH)"; \
-	  $(DOTNET_CC) -std=c99 -O2 -Iinclude -Itests/c $(DOTNET_C_BENCH_SRC) -o $(DOTNET_C_BENCH) \
-	    -L$(DOTNET_OUT) -lxenapi -lpthread -Wl,-rpath,$(abspath $(DOTNET_OUT)); \
-	else echo "dotnet-bench: no $(DOTNET_C_BENCH_SRC) yet: c-typed is skipped"; rm -f $(DOTNET_C_BENCH); fi
 	@# Alternating rounds on one simulator, so that a busy machine weighs on every side alike; each
 	@# line is the best of its round (ms). Then the ratios to the Rust core's typed call: of the best
 	@# of all rounds, and the median of the rounds' own ratios (steadier on a shared machine).
@@ -134,7 +127,7 @@ dotnet-bench: dotnet-build
 	  $(DOTNET_TARGET)/release/xenapi-dotnet-bench "$$SIM_URL" 5; \
 	  $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" 5; \
 	  MONO_THREADS_SUSPEND=preemptive $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" 5 -preemptive; \
-	  if [ -x $(DOTNET_C_BENCH) ]; then $(DOTNET_C_BENCH) "$$SIM_URL" 5; fi; \
+	  $(DOTNET_C_BENCH) "$$SIM_URL" 5; \
 	  done' | tee $(DOTNET_OUT)/bench.txt
 	@awk 'function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) \
 	        if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 } \
