@@ -1597,6 +1597,49 @@ mod tests {
         let (covered, total) = coverage(&model);
         assert!(covered + 3 >= total, "{covered} of {total}");
         let files = generate(&model);
-        assert!(files.iter().any(|(p, _)| p == "dotnet/src/Generated/VM.cs"));
+        let file = |name: &str| -> &str {
+            &files
+                .iter()
+                .find(|(p, _)| p == &format!("dotnet/src/Generated/{name}.cs"))
+                .unwrap_or_else(|| panic!("{name}.cs"))
+                .1
+        };
+        // XenServer.NET's public shape, as programs written against it use it.
+        for sig in [
+            "public partial class VM : XenObject<VM>",
+            "public static Dictionary<XenRef<VM>, VM> get_all_records(Session session)",
+            "public static List<XenRef<VM>> get_all(Session session)",
+            "public static VM get_record(Session session, string _vm)",
+            "public static void start(Session session, string _vm, bool _start_paused, bool _force)",
+            "public static XenRef<Task> async_start(Session session, string _vm, bool \
+             _start_paused, bool _force)",
+            "public vm_power_state power_state { get; set; }",
+            "public long memory_static_max { get; set; }",
+            "public XenRef<Host> resident_on { get; set; }",
+            "public List<XenRef<VBD>> VBDs { get; set; }",
+            "public string[] tags { get; set; }",
+            "public List<vm_operations> allowed_operations { get; set; }",
+            "public Dictionary<string, string> other_config { get; set; }",
+            "public static void add_to_other_config(Session session, string _vm, string _key, \
+             string _value)",
+        ] {
+            assert!(file("VM").contains(sig), "VM.cs: {sig}");
+        }
+        assert!(file("Event").contains(
+            "public static EventBatch from(Session session, string[] _classes, string _token, \
+             double _timeout)"
+        ));
+        assert!(file("Event").contains("public object snapshot { get; set; }"));
+        assert!(file("EventBatch").contains("public List<Event> events { get; set; }"));
+        assert!(file("EventBatch")
+            .contains("public Dictionary<string, long> valid_ref_counts { get; set; }"));
+        assert!(file("VM_metrics")
+            .contains("public Dictionary<long, double> VCPUs_utilisation { get; set; }"));
+        assert!(file("Host_cpu").contains("public partial class Host_cpu : XenObject<Host_cpu>"));
+        assert!(file("Sr_stat").contains("public partial class Sr_stat : XenObject<Sr_stat>"));
+        assert!(file("Enums").contains("balance_slb = "));
+        assert!(file("FailureCodes")
+            .contains("public const string HANDLE_INVALID = \"HANDLE_INVALID\";"));
+        assert!(file("Session").contains("public sealed partial class Session"));
     }
 }
