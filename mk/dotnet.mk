@@ -1,11 +1,15 @@
 # The .NET package (dotnet/): C# over libxenapi, built with Mono's mcs (no .NET SDK needed),
 # tested with Debian's NUnit 2.6 console under Mono, packed with Mono's nuget.
 #
-#   make dotnet-build   XenApi.dll, Xm.exe, the test assembly and the bench, into build/dotnet/
-#   make dotnet-test    the NUnit suite against xenapi-sim
+#   make dotnet-build   XenApi.dll, Xm.exe, XenServerStyle.exe, the test assembly and the bench,
+#                       into build/dotnet/
+#   make dotnet-test    the NUnit suite against xenapi-sim, then the XenServer.NET-style sample
 #   make dotnet-pack    build/dotnet/XenApi.<version>.nupkg, and check its layout
 #   make dotnet-demo    the talk's xm.exe walk against xenapi-sim (make demo runs it too)
-#   make dotnet-bench   VM.get_all_records of 2,000 VMs: C# vs the Rust core, in one run
+#   make dotnet-bench   VM.get_all_records of 2,000 VMs: the Rust core, C# and C, alternating rounds
+#
+# The typed C# API (dotnet/src/Generated/, dotnet/tests/Generated/) is written by
+# `cargo run -p xenapi-codegen` (codegen/src/csharp.rs); it calls the generated C API of libxenapi.
 #
 # Included from the repository root's Makefile; every path is relative to the root.
 
@@ -35,8 +39,12 @@ DOTNET_NUNIT_FW = $(firstword $(wildcard /usr/lib/cli/nunit.framework-2.*/nunit.
 DOTNET_ENV := LD_LIBRARY_PATH=$(abspath $(DOTNET_OUT))$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} \
 	XENAPI_SIM=$(abspath $(DOTNET_SIM))
 
-DOTNET_LIB_SRC := $(sort $(wildcard dotnet/src/*.cs))
-DOTNET_TEST_SRC := $(sort $(wildcard dotnet/tests/*.cs))
+DOTNET_LIB_SRC := $(sort $(wildcard dotnet/src/*.cs dotnet/src/Generated/*.cs))
+DOTNET_TEST_SRC := $(sort $(wildcard dotnet/tests/*.cs dotnet/tests/Generated/*.cs))
+# The C side of the bench: tests/c/bench_get_all_records.c, built by mk/ffi.mk's ffi-bench-build
+# against the release libxenapi.a; `bench_get_all_records URL ROUNDS` prints `c-typed MS`.
+DOTNET_C_BENCH = $(FFI_OUT)/bench_get_all_records
+DOTNET_BENCH_ROUNDS ?= 1 2 3 4 5
 
 .PHONY: dotnet-deps dotnet-native dotnet-build dotnet-test dotnet-pack dotnet-demo dotnet-bench dotnet-clean
 
@@ -57,6 +65,8 @@ dotnet-build: dotnet-deps dotnet-native
 	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll -out:$(DOTNET_OUT)/Xm.exe \
 	  dotnet/examples/Xm/Xm.cs
 	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
+	  -out:$(DOTNET_OUT)/XenServerStyle.exe dotnet/examples/XenServerStyle/Program.cs
+	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
 	  -out:$(DOTNET_OUT)/GetAllRecords.exe dotnet/bench/GetAllRecords.cs
 	@test -n "$(DOTNET_NUNIT_FW)" || { echo "nunit.framework.dll not found (apt-get install nunit-console)"; exit 1; }
 	cp $(DOTNET_NUNIT_FW) $(DOTNET_OUT)/
@@ -66,6 +76,10 @@ dotnet-build: dotnet-deps dotnet-native
 dotnet-test: dotnet-build
 	cd $(DOTNET_OUT) && $(DOTNET_ENV) $(NUNIT_CONSOLE) -nologo -noshadow -labels \
 	  -xml=TestResult.xml XenApi.Tests.dll
+	@# The XenServer.NET-style sample, as its users would run it, in both dialects.
+	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 3 -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$SIM_URL"'
+	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 3 --dialect xend -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$SIM_URL"'
+
 
 # NuGet layout: lib/netstandard2.0/XenApi.dll and runtimes/<rid>/native/<library>. Native libraries
 # built elsewhere are packed too when staged first under build/dotnet/stage/runtimes/win-x64/native/
@@ -102,14 +116,32 @@ dotnet-demo: dotnet-build
 	$(DOTNET_ENV) DOTNET_OUT=$(DOTNET_OUT) dotnet/scripts/with-sim.sh --vms 4 -- \
 	  sh -c 'dotnet/scripts/demo.sh "$$SIM_URL"'
 
-dotnet-bench: dotnet-build
+dotnet-bench: dotnet-build ffi-bench-build
 	cp Cargo.lock tests/dotnet/bench-rs/Cargo.lock
 	CARGO_TARGET_DIR=$(abspath $(DOTNET_TARGET)) $(CARGO) build --release -q \
 	  --manifest-path tests/dotnet/bench-rs/Cargo.toml
-	@# Three alternating rounds on one simulator, so that a busy machine weighs on both sides alike.
-	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 2000 -- sh -c 'for round in 1 2 3; do \
+	@# Alternating rounds on one simulator, so that a busy machine weighs on every side alike; each
+	@# line is the best of its round (ms). Then the ratios to the Rust core's typed call: of the best
+	@# of all rounds, and the median of the rounds' own ratios (steadier on a shared machine).
+	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 2000 -- sh -c 'for round in $(DOTNET_BENCH_ROUNDS); do \
 	  $(DOTNET_TARGET)/release/xenapi-dotnet-bench "$$SIM_URL" 5; \
-	  $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" 5; done'
+	  $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" 5; \
+	  MONO_THREADS_SUSPEND=preemptive $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" 5 -preemptive; \
+	  $(DOTNET_C_BENCH) "$$SIM_URL" 5; \
+	  done' | tee $(DOTNET_OUT)/bench.txt
+	@awk 'function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) \
+	        if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 } \
+	  { if (!($$1 in best) || $$2 < best[$$1]) best[$$1] = $$2 } \
+	  $$1 == "rust-core-typed" { r = $$2 } \
+	  $$1 == "dotnet-typed" && r > 0 { d[++nd] = $$2 / r } \
+	  $$1 == "dotnet-typed-preemptive" && r > 0 { p[++np] = $$2 / r } \
+	  $$1 == "c-typed" && r > 0 { c[++nc] = $$2 / r } \
+	  END { r = best["rust-core-typed"]; \
+	        if (nd) printf "ratio dotnet-typed/rust-core-typed %.2f (best of all rounds), %.2f (median of %d rounds)\n", best["dotnet-typed"] / r, median(d, nd), nd; \
+	        if (np) printf "ratio dotnet-typed-preemptive/rust-core-typed %.2f (best of all rounds), %.2f (median of %d rounds)\n", best["dotnet-typed-preemptive"] / r, median(p, np), np; \
+	        if (nc) printf "ratio c-typed/rust-core-typed %.2f (best of all rounds), %.2f (median of %d rounds)\n", best["c-typed"] / r, median(c, nc), nc; \
+	        if (nc && best["c-typed"] > 0) printf "ratio dotnet-typed/c-typed %.2f (best of all rounds)\n", best["dotnet-typed"] / best["c-typed"] }' \
+	  $(DOTNET_OUT)/bench.txt
 
 dotnet-clean:
 	rm -rf $(DOTNET_OUT)

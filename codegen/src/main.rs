@@ -6,11 +6,12 @@
 //! cargo run -p xenapi-codegen -- --check # list stale files, exit 1 if any
 //! ```
 //!
-//! [`model`] (crate `xenapi-spec`) parses the datamodel once; each backend ([`rust`], [`python`], [`c`]) turns the model into
-//! `(path, contents)` pairs; this file formats (`.rs` files, with rustfmt), compares and writes
-//! them.
+//! [`model`] (crate `xenapi-spec`) parses the datamodel once; each backend ([`rust`], [`python`],
+//! [`c`], [`csharp`]) turns the model into `(path, contents)` pairs; this file formats (`.rs`
+//! files, with rustfmt), compares and writes them.
 
 mod c;
+mod csharp;
 mod naming;
 mod python;
 mod rust;
@@ -23,9 +24,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-/// Directories whose `.rs` and `.h` files are all generated: a file there that the generator no
-/// longer writes is stale.
-const GENERATED_DIRS: &[&str] = &["core/src/api", "ffi/src/api", "include/xenapi"];
+/// Directories whose files of the listed extensions are all generated: a file there that the
+/// generator no longer writes is stale.
+const GENERATED_DIRS: &[(&str, &[&str])] = &[
+    ("core/src/api", &["rs"]),
+    ("ffi/src/api", &["rs"]),
+    ("include/xenapi", &["h"]),
+    ("dotnet/src/Generated", &["cs"]),
+    ("dotnet/tests/Generated", &["cs"]),
+];
 
 fn main() -> ExitCode {
     let check = match std::env::args().nth(1).as_deref() {
@@ -64,6 +71,7 @@ fn run(check: bool) -> Result<bool, String> {
     let mut files = rust::generate(&model);
     files.extend(python::generate(&model));
     files.extend(c::generate(&model));
+    files.extend(csharp::generate(&model));
     let written: BTreeSet<PathBuf> = files.iter().map(|(p, _)| root.join(p)).collect();
     let mut stale = Vec::new();
     for (rel, text) in &files {
@@ -84,7 +92,7 @@ fn run(check: bool) -> Result<bool, String> {
             std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         }
     }
-    for dir in GENERATED_DIRS {
+    for (dir, exts) in GENERATED_DIRS {
         let entries = match std::fs::read_dir(root.join(dir)) {
             Ok(entries) => entries,
             // Not written yet (`--check` before the first generation): every file is stale.
@@ -94,7 +102,7 @@ fn run(check: bool) -> Result<bool, String> {
         let mut extra: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
-                p.extension().is_some_and(|x| x == "rs" || x == "h") && !written.contains(p)
+                p.extension().is_some_and(|x| exts.iter().any(|e| x == *e)) && !written.contains(p)
             })
             .collect();
         extra.sort();
@@ -113,9 +121,11 @@ fn run(check: bool) -> Result<bool, String> {
             eprintln!("run `cargo run -p xenapi-codegen` and commit the result");
         }
     } else {
-        let (covered, total) = c::coverage(&model);
+        let (c_covered, c_total) = c::coverage(&model);
+        let (covered, total) = csharp::coverage(&model);
         eprintln!(
-            "xenapi-codegen: {} files, {} updated; C API: {covered} of {total} messages",
+            "xenapi-codegen: {} files, {} updated; C API: {c_covered} of {c_total} messages; \
+             C#: {covered} of {total}",
             files.len(),
             stale.len()
         );

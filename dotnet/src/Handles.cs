@@ -1,7 +1,7 @@
 using System;
 using System.Runtime.InteropServices;
 
-namespace XenApi
+namespace XenAPI
 {
     // One SafeHandle per native handle type of libxenapi. Each frees its object exactly once, with
     // the matching xenapi_*_free, when disposed or finalized; P/Invoke adds a reference for the
@@ -40,7 +40,7 @@ namespace XenApi
     }
 }
 
-namespace XenApi
+namespace XenAPI
 {
     /// <summary><c>xenapi_session *</c>: freeing it logs out (at most 5 s) if still logged in.</summary>
     internal sealed class SessionHandle : NativeHandle
@@ -55,20 +55,5 @@ namespace XenApi
         internal ValueHandle() { }
         internal ValueHandle(IntPtr owned) { SetHandle(owned); }
         protected override bool ReleaseHandle() { NativeMethods.xenapi_value_free(handle); return true; }
-    }
-}
-
-namespace XenApi
-{
-    /// <summary><c>xenapi_vm_list *</c> (VM.get_all_records).</summary>
-    internal sealed class VmListHandle : NativeHandle
-    {
-        protected override bool ReleaseHandle() { NativeMethods.xenapi_vm_list_free(handle); return true; }
-    }
-
-    /// <summary><c>xenapi_cpu_usage *</c>.</summary>
-    internal sealed class CpuUsageHandle : NativeHandle
-    {
-        protected override bool ReleaseHandle() { NativeMethods.xenapi_cpu_usage_free(handle); return true; }
     }
 }

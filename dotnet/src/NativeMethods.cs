@@ -1,7 +1,8 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.InteropServices;
 
-namespace XenApi
+namespace XenAPI
 {
     /// <summary>xenapi_status: 0 is success, anything else a failure described by an error object.</summary>
     internal enum Status : int
@@ -10,8 +11,9 @@ namespace XenApi
     }
 
     /// <summary>
-    /// The C ABI of libxenapi (<c>include/xenapi.h</c>), one DllImport per function and nothing
-    /// else. Strings go in as NUL-terminated UTF-8 byte arrays (<see cref="Utf8.Z"/>) and come out
+    /// The hand-written part of libxenapi's C ABI (<c>include/xenapi.h</c>: options, sessions,
+    /// errors, untyped values, string lists, task waits), one DllImport per function used; the
+    /// generated part is <c>Generated/Native.cs</c>. Strings go in as NUL-terminated UTF-8 byte arrays (<see cref="Utf8.Z"/>) and come out
     /// as pointers read with <see cref="Utf8.Read(IntPtr)"/>; C <c>bool</c> is one byte.
     /// "xenapi" resolves to libxenapi.so, libxenapi.dylib or xenapi.dll (NuGet: runtimes/RID/native).
     /// </summary>
@@ -26,12 +28,12 @@ namespace XenApi
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_status_name(int status);
 
         // ---- errors ----
-        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_error_status(ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_error_message(ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_error_code(ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_error_param_count(ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_error_param(ErrorHandle err, UIntPtr index);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern ushort xenapi_error_http_status(ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_error_status(IntPtr err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_error_message(IntPtr err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_error_code(IntPtr err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_error_param_count(IntPtr err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_error_param(IntPtr err, UIntPtr index);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern ushort xenapi_error_http_status(IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_error_free(IntPtr err);
 
         // ---- strings ----
@@ -96,45 +98,8 @@ namespace XenApi
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_value_struct_value(IntPtr value, UIntPtr index);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_value_struct_get(IntPtr value, byte[] key);
 
-        // ---- VMs ----
-        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_power_state_name(int state);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_get_all_records(SessionHandle session, out VmListHandle list, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_list_len(VmListHandle list);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_list_ref(VmListHandle list, UIntPtr index);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_list_name_label(VmListHandle list, UIntPtr index);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_list_uuid(VmListHandle list, UIntPtr index);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_list_power_state(VmListHandle list, UIntPtr index);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_list_record(VmListHandle list, UIntPtr index);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_list_free(IntPtr list);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_get_by_name_label(SessionHandle session, byte[] label, out StringListHandle list, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_get_power_state(SessionHandle session, byte[] vm, out int state, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_start(SessionHandle session, byte[] vm, [MarshalAs(UnmanagedType.U1)] bool startPaused, [MarshalAs(UnmanagedType.U1)] bool force, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_resume(SessionHandle session, byte[] vm, [MarshalAs(UnmanagedType.U1)] bool startPaused, [MarshalAs(UnmanagedType.U1)] bool force, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_clean_shutdown(SessionHandle session, byte[] vm, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_hard_shutdown(SessionHandle session, byte[] vm, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_clean_reboot(SessionHandle session, byte[] vm, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_hard_reboot(SessionHandle session, byte[] vm, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_pause(SessionHandle session, byte[] vm, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_unpause(SessionHandle session, byte[] vm, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_suspend(SessionHandle session, byte[] vm, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_get_memory_actual(SessionHandle session, byte[] vm, out long bytes, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_vm_get_vcpus_utilisation(SessionHandle session, byte[] vm, out CpuUsageHandle usage, out ErrorHandle err);
-
-        // ---- hosts ----
-        [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_cpu_usage_len(CpuUsageHandle usage);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern long xenapi_cpu_usage_cpu(CpuUsageHandle usage, UIntPtr index);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern double xenapi_cpu_usage_fraction(CpuUsageHandle usage, UIntPtr index);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cpu_usage_free(IntPtr usage);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_host_get_all(SessionHandle session, out StringListHandle list, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_host_list_methods(SessionHandle session, out StringListHandle list, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_host_dmesg(SessionHandle session, byte[] host, out NativeStringHandle text, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_host_get_log(SessionHandle session, byte[] host, out NativeStringHandle text, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_host_get_cpu_utilisation(SessionHandle session, byte[] host, out CpuUsageHandle usage, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_host_get_memory(SessionHandle session, byte[] host, out long total, out long free, out ErrorHandle err);
-
-        // ---- tasks and events ----
+        // ---- tasks ----
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_task_wait(SessionHandle session, byte[] task, double timeoutSeconds, out ValueHandle result, out ErrorHandle err);
-        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_event_from(SessionHandle session, IntPtr[] classes, UIntPtr nclasses, byte[] token, double timeoutSeconds, out ValueHandle result, out ErrorHandle err);
     }
 
     /// <summary>Turns a status and its error object into an exception.</summary>
@@ -148,29 +113,44 @@ namespace XenApi
                 err?.Dispose();
                 return;
             }
-            throw FromNative((int)s, err);
+            using (err)
+                throw Errors.Read((int)s, err == null || err.IsInvalid ? IntPtr.Zero : err.DangerousGetHandle());
+        }
+    }
+
+    /// <summary>libxenapi errors to exceptions.</summary>
+    internal static class Errors
+    {
+        /// <summary>The exception for a failed generated call: reads and frees <paramref name="err"/>.</summary>
+        internal static XenApiException FromNative(int status, IntPtr err)
+        {
+            try
+            {
+                return Read(status, err);
+            }
+            finally
+            {
+                if (err != IntPtr.Zero) NativeMethods.xenapi_error_free(err);
+            }
         }
 
-        internal static XenApiException FromNative(int status, ErrorHandle err)
+        /// <summary>The exception <paramref name="err"/> (borrowed; may be NULL) describes.</summary>
+        internal static XenApiException Read(int status, IntPtr err)
         {
-            using (err)
+            if (err == IntPtr.Zero)
+                return XenApiException.Create((ErrorKind)status, Utf8.Read(NativeMethods.xenapi_status_name(status)), null, 0);
+            string message = Utf8.Read(NativeMethods.xenapi_error_message(err));
+            string code = Utf8.Read(NativeMethods.xenapi_error_code(err));
+            List<string> description = null;
+            if (code != null)
             {
-                if (err == null || err.IsInvalid)
-                    return XenApiException.Create((ErrorKind)status, Utf8.Read(NativeMethods.xenapi_status_name(status)), null, 0);
-                string message = Utf8.Read(NativeMethods.xenapi_error_message(err));
-                string code = Utf8.Read(NativeMethods.xenapi_error_code(err));
-                string[] description = null;
-                if (code != null)
-                {
-                    int n = (int)NativeMethods.xenapi_error_param_count(err);
-                    description = new string[n + 1];
-                    description[0] = code;
-                    for (int i = 0; i < n; i++)
-                        description[i + 1] = Utf8.Read(NativeMethods.xenapi_error_param(err, (UIntPtr)i));
-                }
-                int http = NativeMethods.xenapi_error_http_status(err);
-                return XenApiException.Create((ErrorKind)status, message, description, http);
+                int n = (int)NativeMethods.xenapi_error_param_count(err);
+                description = new List<string>(n + 1) { code };
+                for (int i = 0; i < n; i++)
+                    description.Add(Utf8.Read(NativeMethods.xenapi_error_param(err, (UIntPtr)i)));
             }
+            int http = NativeMethods.xenapi_error_http_status(err);
+            return XenApiException.Create((ErrorKind)status, message, description, http);
         }
     }
 }

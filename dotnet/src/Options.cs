@@ -1,6 +1,6 @@
 using System;
 
-namespace XenApi
+namespace XenAPI
 {
     /// <summary>
     /// How to reach a server. Defaults are safe: TLS verified against the Mozilla roots, connect

@@ -1,36 +1,55 @@
 using System;
 using System.Collections.Generic;
-using System.Runtime.InteropServices;
 using System.Threading;
 
-namespace XenApi
+namespace XenAPI
 {
+    /// <summary>The server family found at login.</summary>
+    public enum Dialect
+    {
+        /// <summary>xapi (XenServer, XCP-ng): <c>OpaqueRef:</c> references. Also before the first login.</summary>
+        Xapi = 0,
+        /// <summary>xend (Xen 3.x): UUID references.</summary>
+        Xend = 1,
+    }
+
     /// <summary>
-    /// A XenAPI session, in the style of the 2007 talk's <c>IXenAPI</c>:
+    /// A XenAPI session, as XenServer.NET has it:
     /// <code>
-    /// var xen = new Session("http://127.0.0.1:9363");
-    /// xen.LoginWithPassword("root", "password");
-    /// string[] methods = xen.ListMethods();
-    /// xen.Logout();
+    /// var session = new Session("https://xs1");
+    /// session.login_with_password("root", password);
+    /// foreach (var kv in VM.get_all_records(session)) Console.WriteLine(kv.Value.name_label);
+    /// session.logout();
     /// </code>
-    /// or with <c>using</c>, which logs out and frees the native session on <see cref="Dispose"/>:
+    /// and in the style of the 2007 talk:
     /// <code>
     /// using (var xen = Session.Connect(new Options("https://xs1") { Fingerprint = pin }, "root", pw))
-    ///     foreach (var r in xen.GetAllVMRecords()) Console.WriteLine(r.NameLabel + " " + r.PowerState);
+    ///     foreach (string m in xen.ListMethods()) Console.WriteLine(m);
     /// </code>
-    /// Thread-safe: one session may serve any number of threads at once (calls run concurrently over
-    /// a connection pool in libxenapi). An expired session logs in again with the remembered
-    /// credentials and retries once; a login on a pool member follows the coordinator unless
-    /// <see cref="Options.FollowCoordinator"/> is off.
+    /// Every generated method takes the session first. <see cref="Options"/> has what XenServer.NET's
+    /// session lacks: a CA file, a certificate pin, "insecure" by name, timeouts, following the pool
+    /// coordinator. Thread-safe: one session may serve any number of threads at once. An expired
+    /// session logs in again with the remembered credentials and retries once. Disposing logs out.
+    /// The datamodel's other <c>session</c> messages are generated static methods of this class
+    /// (<c>Session.get_this_host(session, session.opaque_ref)</c>).
     /// </summary>
-    public sealed class Session : IDisposable
+    public sealed partial class Session : IDisposable
     {
         readonly SessionHandle handle;
         int disposed;
 
-        /// <summary>A session for <paramref name="url"/> with default <see cref="Options"/>; not yet
-        /// logged in, and nothing is sent until <see cref="LoginWithPassword"/>.</summary>
+        /// <summary>A session for <paramref name="url"/> (<c>https://host</c>, <c>http://host:port</c>,
+        /// <c>unix:///path</c>) with default <see cref="Options"/>; nothing is sent before the login.</summary>
         public Session(string url) : this(new Options(url)) { }
+
+        /// <summary>As XenServer.NET: a session whose calls time out after <paramref name="timeout"/> milliseconds.</summary>
+        public Session(int timeout, string url) : this(new Options(url) { Timeout = TimeSpan.FromMilliseconds(timeout) }) { }
+
+        /// <summary>As XenServer.NET: <c>https://host:port</c> (<c>http</c> for ports 80 and 8080).</summary>
+        public Session(string host, int port) : this(UrlOf(host, port)) { }
+
+        /// <summary>As XenServer.NET: <c>https://host:port</c>, calls timing out after <paramref name="timeout"/> ms.</summary>
+        public Session(int timeout, string host, int port) : this(timeout, UrlOf(host, port)) { }
 
         /// <summary>A session for the server in <paramref name="options"/> (copied); not yet logged in.
         /// Checks the options (URL, CA file, fingerprint) without connecting.</summary>
@@ -41,6 +60,12 @@ namespace XenApi
             {
                 Check.Ok(NativeMethods.xenapi_session_new(o, out handle, out ErrorHandle err), err);
             }
+        }
+
+        static string UrlOf(string host, int port)
+        {
+            if (host == null) throw new ArgumentNullException(nameof(host));
+            return (port == 80 || port == 8080 ? "http" : "https") + "://" + host + ":" + port;
         }
 
         /// <summary>Creates a session and logs in; on failure nothing is left open.</summary>
@@ -71,10 +96,48 @@ namespace XenApi
             }
         }
 
+        /// <summary>The native session of <paramref name="session"/>, for the generated calls.</summary>
+        internal static SessionHandle NativeOf(Session session)
+        {
+            if (session == null) throw new ArgumentNullException(nameof(session));
+            return session.Handle;
+        }
+
+        // ------------------------------------------------------------------ XenServer.NET's names
+
+        /// <summary><c>session.login_with_password</c>: bad credentials throw <see cref="Failure"/>
+        /// <c>SESSION_AUTHENTICATION_FAILED</c>.</summary>
+        public void login_with_password(string username, string password) => LoginWithPassword(username, password);
+
+        /// <summary><c>session.login_with_password</c> with the API version to announce.</summary>
+        public void login_with_password(string username, string password, string version) => LoginWithPassword(username, password, version);
+
+        /// <summary><c>session.login_with_password</c> with the API version and the originator
+        /// (xapi counts sessions per originator).</summary>
+        public void login_with_password(string username, string password, string version, string originator) =>
+            LoginWithPassword(username, password, version, originator);
+
+        /// <summary><c>session.logout</c>.</summary>
+        public void logout() => Logout();
+
+        /// <summary>The session reference (null before the login). It grants access to the host: do not log it.</summary>
+        public string opaque_ref => IsLoggedIn ? SessionRef : null;
+
+        /// <summary>The URL calls go to (the coordinator's, after a redirect).</summary>
+        public string Url
+        {
+            get
+            {
+                Check.Ok(NativeMethods.xenapi_session_get_url(Handle, out NativeStringHandle s, out ErrorHandle err), err);
+                using (s) return s.Read();
+            }
+        }
+
+        // ------------------------------------------------------------------ the talk's names
+
         /// <summary><c>session.login_with_password</c>. Logs out an earlier login of this object first.
         /// <paramref name="version"/> and <paramref name="originator"/> default to those of the
-        /// <see cref="Options"/>. Bad credentials throw <see cref="XenApiException"/> with code
-        /// <c>SESSION_AUTHENTICATION_FAILED</c>.</summary>
+        /// <see cref="Options"/>.</summary>
         public void LoginWithPassword(string user, string password, string version = null, string originator = null)
         {
             if (user == null) throw new ArgumentNullException(nameof(user));
@@ -96,21 +159,14 @@ namespace XenApi
             Check.Ok(NativeMethods.xenapi_session_logout(Handle, out ErrorHandle err), err);
         }
 
+        /// <summary>Every method the server offers (<c>host.list_methods</c>).</summary>
+        public string[] ListMethods() => Host.list_methods(this);
+
         /// <summary>Whether the session is logged in.</summary>
         public bool IsLoggedIn => Volatile.Read(ref disposed) == 0 && NativeMethods.xenapi_session_is_logged_in(handle);
 
         /// <summary>The server family found at login (xapi before any login).</summary>
         public Dialect Dialect => (Dialect)NativeMethods.xenapi_session_get_dialect(Handle);
-
-        /// <summary>The URL calls go to (the coordinator's, after a redirect).</summary>
-        public string Url
-        {
-            get
-            {
-                Check.Ok(NativeMethods.xenapi_session_get_url(Handle, out NativeStringHandle s, out ErrorHandle err), err);
-                using (s) return s.Read();
-            }
-        }
 
         /// <summary>The session reference, for code that builds its own requests. It grants access to
         /// the host: do not log it.</summary>
@@ -128,9 +184,7 @@ namespace XenApi
         /// and returns the reply's value as .NET values: string (also refs, enums and int64s, which
         /// travel as strings), long, bool, double, DateTime (UTC), byte[], object[],
         /// Dictionary&lt;string, object&gt;, or null. A void method returns "".
-        /// <code>var records = (Dictionary&lt;string, object&gt;)xen.Call("VM.get_all_records");</code>
-        /// A server failure throws <see cref="XenApiException"/> with the XenAPI code
-        /// (<c>MESSAGE_METHOD_UNKNOWN</c> for a method the server lacks).
+        /// A server failure throws <see cref="Failure"/> (<c>MESSAGE_METHOD_UNKNOWN</c> for a method the server lacks).
         /// </summary>
         public object Call(string method, params object[] args)
         {
@@ -169,117 +223,19 @@ namespace XenApi
             throw new XenApiException(ErrorKind.Protocol, "expected a " + typeof(T).Name + " in the reply, got " + (o?.GetType().Name ?? "nil"));
         }
 
-        // ------------------------------------------------------------------ the talk's operations
-
-        /// <summary>Every method the server offers (<c>host.list_methods</c>).</summary>
-        public string[] ListMethods()
-        {
-            Check.Ok(NativeMethods.xenapi_host_list_methods(Handle, out StringListHandle l, out ErrorHandle err), err);
-            return ReadList(l);
-        }
-
-        /// <summary>Every VM with its record (<c>VM.get_all_records</c>; templates and the control
-        /// domain included), in the server's order.</summary>
-        public VMRecord[] GetAllVMRecords()
-        {
-            Check.Ok(NativeMethods.xenapi_vm_get_all_records(Handle, out VmListHandle l, out ErrorHandle err), err);
-            return VMRecord.FromList(this, l);
-        }
-
-        /// <summary>The VMs named <paramref name="label"/> (<c>VM.get_by_name_label</c>); empty if none.</summary>
-        public VM[] GetVMsByNameLabel(string label)
-        {
-            if (label == null) throw new ArgumentNullException(nameof(label));
-            Check.Ok(NativeMethods.xenapi_vm_get_by_name_label(Handle, Utf8.Z(label), out StringListHandle l, out ErrorHandle err), err);
-            string[] refs = ReadList(l);
-            var vms = new VM[refs.Length];
-            for (int i = 0; i < refs.Length; i++) vms[i] = new VM(this, refs[i]);
-            return vms;
-        }
-
-        /// <summary>The VM of this reference (nothing is sent; a bad one fails at its first use with
-        /// <c>HANDLE_INVALID</c>).</summary>
-        public VM GetVM(string reference) => new VM(this, reference);
-
-        /// <summary>Every host (<c>host.get_all</c>): one for a single server.</summary>
-        public Host[] GetHosts()
-        {
-            Check.Ok(NativeMethods.xenapi_host_get_all(Handle, out StringListHandle l, out ErrorHandle err), err);
-            string[] refs = ReadList(l);
-            var hosts = new Host[refs.Length];
-            for (int i = 0; i < refs.Length; i++) hosts[i] = new Host(this, refs[i]);
-            return hosts;
-        }
-
-        /// <summary>The host of this reference.</summary>
-        public Host GetHost(string reference) => new Host(this, reference);
-
-        /// <summary>The first host (<c>host.get_all</c>), the one a single server has.</summary>
-        public Host Host
-        {
-            get
-            {
-                Host[] all = GetHosts();
-                if (all.Length == 0) throw new XenApiException(ErrorKind.Protocol, "the server lists no host");
-                return all[0];
-            }
-        }
-
-
-        // ------------------------------------------------------------------ tasks and events
-
-        /// <summary>Calls <c>Async.</c><paramref name="method"/> (e.g. <c>"VM.clone"</c>) and returns its
-        /// task; <see cref="XenTask.Wait"/> gives the result.</summary>
-        public XenTask Async(string method, params object[] args)
-        {
-            if (method == null) throw new ArgumentNullException(nameof(method));
-            return new XenTask(this, Call<string>("Async." + method, args));
-        }
-
-        /// <summary>The task of this reference.</summary>
-        public XenTask GetTask(string reference) => new XenTask(this, reference);
-
         /// <summary>
-        /// Waits up to <paramref name="timeout"/> for changes to objects of <paramref name="classes"/>
-        /// (e.g. "vm", "task"; "*" for all) after <paramref name="token"/> ("" the first time), with
-        /// <c>event.from</c>. Pass the batch's <see cref="EventBatch.Token"/> to the next call.
+        /// Waits for a task (what the generated <c>async_</c> methods return) to finish and returns its
+        /// result as .NET values (see <see cref="Call"/>; "" for a void method). A failed task throws
+        /// <see cref="Failure"/> with the task's error; a cancelled one <c>TASK_CANCELLED</c>. When
+        /// <paramref name="timeout"/> passes (null: no limit), <see cref="XenApiTimeoutException"/>: the
+        /// task goes on on the server.
         /// </summary>
-        public EventBatch EventFrom(string[] classes, string token, TimeSpan timeout)
+        public object WaitForTask(string task, TimeSpan? timeout = null)
         {
-            if (classes == null) throw new ArgumentNullException(nameof(classes));
-            var raw = new IntPtr[classes.Length];
-            try
-            {
-                for (int i = 0; i < classes.Length; i++)
-                {
-                    byte[] z = Utf8.Z(classes[i] ?? throw new ArgumentNullException(nameof(classes)));
-                    raw[i] = Marshal.AllocHGlobal(z.Length);
-                    Marshal.Copy(z, 0, raw[i], z.Length);
-                }
-                double secs = Math.Max(0, timeout.TotalSeconds);
-                Check.Ok(NativeMethods.xenapi_event_from(Handle, raw, (UIntPtr)raw.Length, Utf8.Z(token ?? ""), secs, out ValueHandle result, out ErrorHandle err), err);
-                using (result)
-                {
-                    var d = Values.FromNative(result.DangerousGetHandle()) as Dictionary<string, object>;
-                    if (d == null) throw new XenApiException(ErrorKind.Protocol, "event.from did not return a struct");
-                    return new EventBatch(d);
-                }
-            }
-            finally
-            {
-                foreach (IntPtr p in raw) if (p != IntPtr.Zero) Marshal.FreeHGlobal(p);
-            }
-        }
-
-        internal static string[] ReadList(StringListHandle l)
-        {
-            using (l)
-            {
-                int n = (int)NativeMethods.xenapi_string_list_len(l);
-                var r = new string[n];
-                for (int i = 0; i < n; i++) r[i] = Utf8.Read(NativeMethods.xenapi_string_list_get(l, (UIntPtr)i));
-                return r;
-            }
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            double secs = timeout.HasValue ? Math.Max(timeout.Value.TotalSeconds, 0.001) : 0;
+            Check.Ok(NativeMethods.xenapi_task_wait(Handle, Utf8.Z(task), secs, out ValueHandle result, out ErrorHandle err), err);
+            using (result) return Values.FromNative(result.DangerousGetHandle());
         }
 
         /// <summary>The libxenapi version, e.g. "0.1.0".</summary>

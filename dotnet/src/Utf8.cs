@@ -1,7 +1,7 @@
 using System;
 using System.Text;
 
-namespace XenApi
+namespace XenAPI
 {
     /// <summary>
     /// Strings across the C ABI are NUL-terminated UTF-8 on every platform. The marshaller's

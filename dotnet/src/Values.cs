@@ -3,7 +3,7 @@ using System.Collections;
 using System.Collections.Generic;
 using System.Globalization;
 
-namespace XenApi
+namespace XenAPI
 {
     /// <summary>
     /// Converts between .NET values and libxenapi values (<c>xenapi_value</c>).
@@ -19,7 +19,8 @@ namespace XenApi
     /// <item><term>struct (records, maps)</term><description><c>Dictionary&lt;string, object&gt;</c>, in the server's order</description></item>
     /// <item><term>nil (xend)</term><description>null</description></item>
     /// </list>
-    /// Arguments accept the same types, plus int, short, byte, uint, float, enums (sent by name),
+    /// Arguments accept the same types, plus int, short, byte, uint, float, enums (sent by their
+    /// wire names), <see cref="XenRef{T}"/> (its reference),
     /// any <see cref="IDictionary"/> (keys sent as invariant text) and any <see cref="IEnumerable"/>.
     /// The wire encoding (an int64 above 2^31 as a string, ...) is the core's business.
     /// </summary>
@@ -40,12 +41,12 @@ namespace XenApi
                 Check.Ok(NativeMethods.xenapi_value_new_string(Utf8.Z(s), out IntPtr v, out err), err);
                 return v;
             }
-            if (o is XenObject x) return ToNative(x.Ref);
+            if (o is IXenRef x) return ToNative(x.opaque_ref);
             if (o is bool b) return NativeMethods.xenapi_value_new_bool(b);
             if (o is long l) return NativeMethods.xenapi_value_new_int64(l);
             if (o is int i) return NativeMethods.xenapi_value_new_int64(i);
             if (o is double d) return NativeMethods.xenapi_value_new_double(d);
-            if (o is Enum e) return ToNative(EnumWire.Name(e));
+            if (o is Enum e) return ToNative(Conv.EnumName(e));
             if (o is DateTime t) return NativeMethods.xenapi_value_new_datetime_unix(UnixSeconds(t));
             if (o is DateTimeOffset to) return NativeMethods.xenapi_value_new_datetime_unix(to.ToUnixTimeSeconds());
             if (o is byte[] bytes)
@@ -93,7 +94,7 @@ namespace XenApi
             {
                 foreach (DictionaryEntry e in map)
                 {
-                    string key = Convert.ToString(e.Key is Enum k ? EnumWire.Name(k) : e.Key is XenObject x ? x.Ref : e.Key,
+                    string key = Convert.ToString(e.Key is Enum k ? Conv.EnumName(k) : e.Key is IXenRef x ? x.opaque_ref : e.Key,
                                                   CultureInfo.InvariantCulture);
                     Check.Ok(NativeMethods.xenapi_value_struct_set(s, Utf8.Z(key), ToNative(e.Value), out ErrorHandle err), err);
                 }

@@ -1,37 +1,60 @@
 using System;
 
-namespace XenApi
+namespace XenAPI
 {
-    /// <summary>
-    /// A server object seen through a session: its reference (<c>OpaqueRef:...</c> on xapi, the
-    /// UUID on xend) and the session that reaches it. Cheap: making one sends nothing. Two objects
-    /// are equal when their references are.
-    /// </summary>
-    public abstract class XenObject : IEquatable<XenObject>
+    /// <summary>What every <see cref="XenRef{T}"/> is, whatever its class.</summary>
+    internal interface IXenRef
     {
-        /// <summary>The object reference.</summary>
-        public string Ref { get; }
+        string opaque_ref { get; }
+    }
 
-        /// <summary>The session calls on this object go through.</summary>
-        public Session Session { get; }
+    /// <summary>
+    /// A reference to a server object of class <typeparamref name="T"/> (<c>OpaqueRef:...</c> on
+    /// xapi, the UUID on xend), as XenServer.NET has it. It converts to <c>string</c>, so it passes
+    /// where the generated methods take a reference: <c>VM.start(session, vmRef, false, false)</c>.
+    /// Two references are equal when their texts are.
+    /// </summary>
+    public sealed class XenRef<T> : IXenRef, IEquatable<XenRef<T>> where T : class
+    {
+        /// <summary>The reference text.</summary>
+        public string opaque_ref { get; }
 
-        internal readonly byte[] RefZ;
-
-        /// <summary>An object of this reference, reached through <paramref name="session"/>.</summary>
-        protected XenObject(Session session, string reference)
+        /// <summary>A reference of this text (null becomes <c>OpaqueRef:NULL</c>).</summary>
+        public XenRef(string opaqueRef)
         {
-            Session = session ?? throw new ArgumentNullException(nameof(session));
-            Ref = reference ?? throw new ArgumentNullException(nameof(reference));
-            RefZ = Utf8.Z(reference);
+            opaque_ref = opaqueRef ?? "OpaqueRef:NULL";
         }
 
+        /// <summary>A reference of this text.</summary>
+        public static XenRef<T> Create(string opaqueRef) => new XenRef<T>(opaqueRef);
+
+        /// <summary>The reference text.</summary>
+        public static implicit operator string(XenRef<T> r) => r?.opaque_ref;
+
         /// <inheritdoc/>
-        public bool Equals(XenObject other) => other != null && other.GetType() == GetType() && other.Ref == Ref;
+        public bool Equals(XenRef<T> other) => other != null && other.opaque_ref == opaque_ref;
+
         /// <inheritdoc/>
-        public override bool Equals(object obj) => Equals(obj as XenObject);
+        public override bool Equals(object obj) => Equals(obj as XenRef<T>);
+
         /// <inheritdoc/>
-        public override int GetHashCode() => Ref.GetHashCode();
+        public override int GetHashCode() => opaque_ref.GetHashCode();
+
         /// <inheritdoc/>
-        public override string ToString() => GetType().Name + "(" + Ref + ")";
+        public override string ToString() => opaque_ref;
+    }
+
+    /// <summary>
+    /// The base of every record class (<see cref="VM"/>, <see cref="Host"/>, ...), as in XenServer.NET:
+    /// a record read from the server, with the reference it was read under when known.
+    /// </summary>
+    public abstract class XenObject<S> where S : XenObject<S>
+    {
+        /// <summary>The reference of the object this record describes, when the caller set it
+        /// (records from <c>get_all_records</c> are keyed by it instead).</summary>
+        public string opaque_ref { get; set; }
+
+        /// <summary>Copies every field of <paramref name="record"/> into this one.</summary>
+        public abstract void UpdateFrom(S record);
     }
 }

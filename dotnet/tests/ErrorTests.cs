@@ -1,10 +1,11 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using System.Net;
 using System.Net.Sockets;
 using NUnit.Framework;
 
-namespace XenApi.Tests
+namespace XenAPI.Tests
 {
     /// <summary>Every failure arrives as the right exception, with the XenAPI code when the server sent one.</summary>
     [TestFixture]
@@ -20,29 +21,34 @@ namespace XenApi.Tests
         {
             using (var xen = new Session(sim.Url))
             {
-                var e = Assert.Throws<XenApiException>(() => xen.LoginWithPassword("root", "wrong"));
+                var e = Assert.Throws<Failure>(() => xen.LoginWithPassword("root", "wrong"));
                 Assert.AreEqual(ErrorKind.Api, e.Kind);
-                Assert.AreEqual(ErrorCodes.SESSION_AUTHENTICATION_FAILED, e.Code);
+                Assert.AreEqual(Failure.SESSION_AUTHENTICATION_FAILED, e.Code);
                 Assert.AreEqual(e.Code, e.ErrorDescription[0]);
                 StringAssert.DoesNotContain("wrong", e.Message);
                 Assert.IsFalse(xen.IsLoggedIn);
+                // Catching the root catches it too.
+                Assert.Throws(Is.InstanceOf<XenApiException>(), () => xen.login_with_password("root", "wrong"));
             }
         }
+
+        static KeyValuePair<XenRef<VM>, VM> Guest(Session xen, vm_power_state state) =>
+            VM.get_all_records(xen).First(kv => !kv.Value.is_control_domain && !kv.Value.is_a_template && kv.Value.power_state == state);
 
         [Test]
         public void WrongPowerState()
         {
             using (Session xen = sim.Login())
             {
-                VMRecord running = xen.GetAllVMRecords().First(r => !r.IsControlDomain && r.PowerState == VMPowerState.Running);
-                var e = Assert.Throws<XenApiException>(() => running.VM.Start());
-                Assert.AreEqual(ErrorCodes.VM_BAD_POWER_STATE, e.Code);
-                Assert.AreEqual(new[] { running.Ref, "halted", "running" }, e.Params);
-                Assert.IsTrue(e.Is(ErrorCodes.VM_BAD_POWER_STATE));
+                XenRef<VM> running = Guest(xen, vm_power_state.Running).Key;
+                var e = Assert.Throws<Failure>(() => VM.start(xen, running, false, false));
+                Assert.AreEqual(Failure.VM_BAD_POWER_STATE, e.Code);
+                Assert.AreEqual(new[] { running.opaque_ref, "halted", "running" }, e.Params);
+                Assert.IsTrue(e.Is(Failure.VM_BAD_POWER_STATE));
                 StringAssert.Contains("VM_BAD_POWER_STATE", e.Message);
 
-                e = Assert.Throws<XenApiException>(() => running.VM.Unpause());
-                Assert.AreEqual(ErrorCodes.VM_BAD_POWER_STATE, e.Code);
+                e = Assert.Throws<Failure>(() => VM.unpause(xen, running));
+                Assert.AreEqual(Failure.VM_BAD_POWER_STATE, e.ErrorDescription[0]);
             }
         }
 
@@ -51,14 +57,16 @@ namespace XenApi.Tests
         {
             using (Session xen = sim.Login())
             {
-                VM bogus = xen.GetVM("OpaqueRef:00000000-dead-beef-0000-000000000000");
-                var e = Assert.Throws<XenApiException>(() => bogus.Start());
-                Assert.AreEqual(ErrorCodes.HANDLE_INVALID, e.Code);
-                Assert.AreEqual(new[] { "VM", bogus.Ref }, e.Params);
-                e = Assert.Throws<XenApiException>(() => { var s = bogus.PowerState; });
-                Assert.AreEqual(ErrorCodes.HANDLE_INVALID, e.Code);
-                e = Assert.Throws<XenApiException>(() => xen.GetHost("OpaqueRef:nope").Dmesg());
-                Assert.AreEqual(ErrorCodes.HANDLE_INVALID, e.Code);
+                var bogus = new XenRef<VM>("OpaqueRef:00000000-dead-beef-0000-000000000000");
+                var e = Assert.Throws<Failure>(() => VM.start(xen, bogus, false, false));
+                Assert.AreEqual(Failure.HANDLE_INVALID, e.Code);
+                Assert.AreEqual(new[] { "VM", bogus.opaque_ref }, e.Params);
+                e = Assert.Throws<Failure>(() => VM.get_power_state(xen, bogus));
+                Assert.AreEqual(Failure.HANDLE_INVALID, e.Code);
+                e = Assert.Throws<Failure>(() => Host.dmesg(xen, "OpaqueRef:nope"));
+                Assert.AreEqual(Failure.HANDLE_INVALID, e.Code);
+                e = Assert.Throws<Failure>(() => VM.get_record(xen, bogus));
+                Assert.AreEqual(Failure.HANDLE_INVALID, e.Code);
             }
         }
 
@@ -67,8 +75,8 @@ namespace XenApi.Tests
         {
             using (Session xen = sim.Login())
             {
-                var e = Assert.Throws<XenApiException>(() => xen.Call("VM.no_such_method"));
-                Assert.AreEqual(ErrorCodes.MESSAGE_METHOD_UNKNOWN, e.Code);
+                var e = Assert.Throws<Failure>(() => xen.Call("VM.no_such_method"));
+                Assert.AreEqual(Failure.MESSAGE_METHOD_UNKNOWN, e.Code);
                 Assert.AreEqual("VM.no_such_method", e.Params[0]);
             }
         }
@@ -78,8 +86,8 @@ namespace XenApi.Tests
         {
             using (Session xen = sim.Login())
             {
-                var e = Assert.Throws<XenApiException>(() => xen.Call("VM.get_record"));
-                Assert.AreEqual(ErrorCodes.MESSAGE_PARAMETER_COUNT_MISMATCH, e.Code);
+                var e = Assert.Throws<Failure>(() => xen.Call("VM.get_record"));
+                Assert.AreEqual(Failure.MESSAGE_PARAMETER_COUNT_MISMATCH, e.Code);
             }
         }
 
@@ -100,8 +108,7 @@ namespace XenApi.Tests
             {
                 var e = Assert.Throws<XenApiTransportException>(() => xen.LoginWithPassword("root", "password"));
                 Assert.AreEqual(ErrorKind.Connect, e.Kind);
-                Assert.IsNull(e.Code);
-                Assert.IsEmpty(e.ErrorDescription);
+                Assert.IsNotInstanceOf<Failure>(e);
             }
             Assert.Throws<XenApiTransportException>(() => Session.Connect("http://127.0.0.1:" + FreePort(), "root", "password"));
         }
@@ -187,10 +194,12 @@ namespace XenApi.Tests
             xen.Logout();
             var e = Assert.Throws<XenApiException>(() => xen.ListMethods());
             Assert.AreEqual(ErrorKind.InvalidArgument, e.Kind);
+            Assert.Throws<XenApiException>(() => VM.get_all(xen));
             xen.Logout(); // twice is harmless
             xen.Dispose();
             Assert.Throws<ObjectDisposedException>(() => xen.ListMethods());
             Assert.Throws<ObjectDisposedException>(() => xen.Call("host.get_all"));
+            Assert.Throws<ObjectDisposedException>(() => VM.get_all(xen));
             Assert.IsFalse(xen.IsLoggedIn);
             xen.Dispose(); // twice is harmless
         }
@@ -202,6 +211,11 @@ namespace XenApi.Tests
             {
                 Assert.Throws<ArgumentException>(() => xen.Call("VM.get_record", new object()));
                 Assert.Throws<ArgumentOutOfRangeException>(() => xen.Call("VM.get_record", ulong.MaxValue));
+                Assert.Throws<ArgumentNullException>(() => VM.get_all(null));
+                // An enum value the library does not know is refused before anything is sent.
+                XenRef<VM> vm = Guest(xen, vm_power_state.Halted).Key;
+                var e = Assert.Throws<XenApiException>(() => VM.set_actions_after_crash(xen, vm, on_crash_behaviour.unknown));
+                Assert.AreEqual(ErrorKind.InvalidArgument, e.Kind);
             }
         }
     }

@@ -4,7 +4,7 @@ using System.Diagnostics;
 using System.Linq;
 using NUnit.Framework;
 
-namespace XenApi.Tests
+namespace XenAPI.Tests
 {
     /// <summary>VM.get_all_records of 2,000 VMs, typed and generic. The comparison with the Rust
     /// core is `make dotnet-bench` (one run, both timed).</summary>
@@ -21,20 +21,19 @@ namespace XenApi.Tests
         {
             using (Session xen = sim.Login())
             {
-                xen.GetAllVMRecords(); // warm up (JIT, connection)
+                VM.get_all_records(xen); // warm up (JIT, connection)
                 var sw = Stopwatch.StartNew();
-                VMRecord[] typed = xen.GetAllVMRecords();
+                Dictionary<XenRef<VM>, VM> typed = VM.get_all_records(xen);
                 double typedMs = sw.Elapsed.TotalMilliseconds;
-                Assert.AreEqual(2000, typed.Count(r => !r.IsControlDomain && !r.IsATemplate));
-                Assert.AreEqual(1000, typed.Count(r => !r.IsControlDomain && r.PowerState == VMPowerState.Running));
-                Assert.AreEqual(typed.Length, typed.Select(r => r.Ref).Distinct().Count());
+                Assert.AreEqual(2000, typed.Values.Count(r => !r.is_control_domain && !r.is_a_template));
+                Assert.AreEqual(1000, typed.Values.Count(r => !r.is_control_domain && r.power_state == vm_power_state.Running));
 
                 sw.Restart();
                 var generic = (Dictionary<string, object>)xen.Call("VM.get_all_records");
                 double genericMs = sw.Elapsed.TotalMilliseconds;
-                Assert.AreEqual(typed.Length, generic.Count);
+                Assert.AreEqual(typed.Count, generic.Count);
 
-                Console.WriteLine("VM.get_all_records, {0} VMs: typed {1:0.0} ms, Call {2:0.0} ms", typed.Length, typedMs, genericMs);
+                System.Console.WriteLine("VM.get_all_records, {0} VMs: typed {1:0.0} ms, Call {2:0.0} ms", typed.Count, typedMs, genericMs);
             }
         }
     }

@@ -4,7 +4,7 @@ using System.Linq;
 using System.Threading;
 using NUnit.Framework;
 
-namespace XenApi.Tests
+namespace XenAPI.Tests
 {
     [TestFixture]
     public class SessionTests
@@ -65,9 +65,9 @@ namespace XenApi.Tests
                             switch ((t + i) % 4)
                             {
                                 case 0: Assert.IsNotEmpty(xen.ListMethods()); break;
-                                case 1: Assert.Greater(xen.GetAllVMRecords().Length, 4); break;
+                                case 1: Assert.Greater(VM.get_all_records(xen).Count, 4); break;
                                 case 2: Assert.IsInstanceOf<object[]>(xen.Call("VM.get_all")); break;
-                                case 3: Assert.Greater(xen.Host.GetMemory().Total, 0); break;
+                                case 3: Assert.Greater(Host_metrics.get_memory_total(xen, Host.get_metrics(xen, Host.get_all(xen)[0])), 0); break;
                             }
                             Interlocked.Increment(ref calls);
                         }
@@ -134,8 +134,7 @@ namespace XenApi.Tests
 
                 string[] refs = xen.Call<string[]>("VM.get_all");
                 Assert.AreEqual(all.Count, refs.Length);
-                string host = xen.GetHosts()[0].Ref;
-                Assert.AreEqual(host, xen.Host.Ref);
+                Assert.AreEqual(refs.Length, VM.get_all(xen).Count);
 
                 // Round trips: a map, an int above 2^31, a float, a bool, a datetime.
                 string vm = refs.First(r => !(bool)((Dictionary<string, object>)all[r])["is_control_domain"]);
@@ -152,21 +151,34 @@ namespace XenApi.Tests
             }
         }
 
+        static XenRef<VM> Halted(Session xen) =>
+            VM.get_all_records(xen).First(kv => !kv.Value.is_control_domain && !kv.Value.is_a_template && kv.Value.power_state == vm_power_state.Halted).Key;
+
         [Test]
         public void AsyncTaskWait()
         {
             using (Session xen = sim.Login())
             {
-                VM vm = xen.GetAllVMRecords().First(r => !r.IsControlDomain && r.PowerState == VMPowerState.Halted).VM;
-                XenTask task = xen.Async("VM.start", vm, false, false);
-                StringAssert.StartsWith("OpaqueRef:", task.Ref);
-                Assert.AreEqual("", task.Wait(TimeSpan.FromSeconds(30)));
-                Assert.AreEqual(VMPowerState.Running, vm.PowerState);
+                XenRef<VM> vm = Halted(xen);
+                XenRef<Task> task = VM.async_start(xen, vm, false, false);
+                StringAssert.StartsWith("OpaqueRef:", task.opaque_ref);
+                Assert.AreEqual("", xen.WaitForTask(task, TimeSpan.FromSeconds(30)));
+                Assert.AreEqual(vm_power_state.Running, VM.get_power_state(xen, vm));
 
                 // A failing task throws with the task's error code.
-                XenTask bad = xen.Async("VM.start", vm, false, false);
-                var e = Assert.Throws<XenApiException>(() => bad.Wait(TimeSpan.FromSeconds(30)));
-                Assert.AreEqual(ErrorCodes.VM_BAD_POWER_STATE, e.Code);
+                XenRef<Task> bad = VM.async_start(xen, vm, false, false);
+                var e = Assert.Throws<Failure>(() => xen.WaitForTask(bad, TimeSpan.FromSeconds(30)));
+                Assert.AreEqual(Failure.VM_BAD_POWER_STATE, e.Code);
+
+                // A finished task, followed as XenServer.NET programs do.
+                VM.hard_shutdown(xen, vm);
+                XenRef<Task> again = VM.async_start(xen, vm, false, false);
+                var deadline = DateTime.UtcNow.AddSeconds(30);
+                while (Task.get_status(xen, again) == task_status_type.pending && DateTime.UtcNow < deadline)
+                    Thread.Sleep(20);
+                Assert.AreEqual(task_status_type.success, Task.get_status(xen, again));
+                Assert.AreEqual(1.0, Task.get_progress(xen, again));
+                Assert.AreEqual(vm_power_state.Running, VM.get_power_state(xen, vm));
             }
         }
 
@@ -176,9 +188,9 @@ namespace XenApi.Tests
             using (Sim slow = Sim.Start("--vms", "2", "--task-delay-ms", "3000"))
             using (Session xen = slow.Login())
             {
-                VM vm = xen.GetAllVMRecords().First(r => !r.IsControlDomain && r.PowerState == VMPowerState.Halted).VM;
-                XenTask task = xen.Async("VM.start", vm, false, false);
-                Assert.Throws<XenApiTimeoutException>(() => task.Wait(TimeSpan.FromMilliseconds(200)));
+                XenRef<Task> task = VM.async_start(xen, Halted(xen), false, false);
+                Assert.AreEqual(task_status_type.pending, Task.get_status(xen, task));
+                Assert.Throws<XenApiTimeoutException>(() => xen.WaitForTask(task, TimeSpan.FromMilliseconds(200)));
             }
         }
 
@@ -187,16 +199,52 @@ namespace XenApi.Tests
         {
             using (Session xen = sim.Login())
             {
-                EventBatch first = xen.EventFrom(new[] { "vm" }, "", TimeSpan.Zero);
-                Assert.IsNotNull(first.Token);
-                VMRecord halted = xen.GetAllVMRecords().First(r => !r.IsControlDomain && r.PowerState == VMPowerState.Halted);
-                halted.VM.Start();
-                EventBatch next = xen.EventFrom(new[] { "vm" }, first.Token, TimeSpan.FromSeconds(5));
-                XenEvent ev = next.Events.Last(x => x.Ref == halted.Ref);
-                Assert.AreEqual("vm", ev.Class.ToLowerInvariant());
-                Assert.AreEqual("mod", ev.Operation);
-                Assert.AreEqual("Running", ev.Snapshot["power_state"]);
-                Assert.AreNotEqual(first.Token, next.Token);
+                EventBatch first = Event.from(xen, new[] { "vm" }, "", 0.0);
+                Assert.IsNotNull(first.token);
+                Assert.Greater(first.valid_ref_counts.Count, 0);
+                XenRef<VM> halted = Halted(xen);
+                VM.start(xen, halted, false, false);
+                EventBatch next = Event.from(xen, new[] { "vm" }, first.token, 5.0);
+                Event ev = next.events.Last(x => x.opaqueRef == halted.opaque_ref);
+                Assert.AreEqual("vm", ev.class_.ToLowerInvariant());
+                Assert.AreEqual(event_operation.mod, ev.operation);
+                Assert.AreEqual("Running", ((Dictionary<string, object>)ev.snapshot)["power_state"]);
+                Assert.AreNotEqual(first.token, next.token);
+            }
+        }
+
+        [Test]
+        public void TypedRoundTrips()
+        {
+            using (Session xen = sim.Login())
+            {
+                XenRef<VM> vm = Halted(xen);
+                VM.add_to_other_config(xen, vm, "dotnet", "yes");
+                Assert.AreEqual("yes", VM.get_other_config(xen, vm)["dotnet"]);
+                VM.set_other_config(xen, vm, new Dictionary<string, string> { { "a", "1" }, { "b", "\u00e9" } });
+                CollectionAssert.AreEquivalent(new Dictionary<string, string> { { "a", "1" }, { "b", "\u00e9" } }, VM.get_other_config(xen, vm));
+                VM.set_memory_static_max(xen, vm, 8L << 30);
+                Assert.AreEqual(8L << 30, VM.get_memory_static_max(xen, vm));
+                VM.set_tags(xen, vm, new[] { "x", "y" });
+                CollectionAssert.AreEqual(new[] { "x", "y" }, VM.get_tags(xen, vm));
+                VM.set_actions_after_crash(xen, vm, on_crash_behaviour.coredump_and_restart);
+                Assert.AreEqual(on_crash_behaviour.coredump_and_restart, VM.get_actions_after_crash(xen, vm));
+                Assert.AreEqual("coredump_and_restart", on_crash_behaviour.coredump_and_restart.StringOf());
+                Assert.AreEqual(vm_power_state.Paused, vm_power_state_helper.FromString("Paused"));
+                Assert.AreEqual(vm_power_state.unknown, vm_power_state_helper.FromString("Levitating"));
+                Assert.AreEqual("balance-slb", bond_mode.balance_slb.StringOf());
+
+                DateTime updated = VM_metrics.get_last_updated(xen, VM.get_metrics(xen, vm));
+                Assert.AreEqual(DateTimeKind.Utc, updated.Kind);
+                var rec = VM.get_record(xen, vm);
+                Assert.AreEqual(8L << 30, rec.memory_static_max);
+                Assert.AreEqual("yes", rec.other_config.ContainsKey("a") ? "yes" : "no");
+                Assert.IsInstanceOf<List<XenRef<VBD>>>(rec.VBDs);
+                XenRef<VM> same = VM.get_by_uuid(xen, rec.uuid);
+                Assert.AreEqual(vm, same);
+                Assert.AreEqual(vm.GetHashCode(), same.GetHashCode());
+                string s = same; // implicit conversion
+                Assert.AreEqual(vm.opaque_ref, s);
             }
         }
 
@@ -210,11 +258,11 @@ namespace XenApi.Tests
                 using (Session xen = Session.Connect(member, Sim.User, Sim.Password))
                 {
                     Assert.AreEqual(pool.Url.TrimEnd('/'), xen.Url.TrimEnd('/'));
-                    Assert.AreEqual(2, xen.GetHosts().Length);
+                    Assert.AreEqual(2, Host.get_all(xen).Count);
                 }
-                var e = Assert.Throws<XenApiException>(() =>
+                var e = Assert.Throws<Failure>(() =>
                     Session.Connect(new Options(member) { FollowCoordinator = false }, Sim.User, Sim.Password));
-                Assert.AreEqual(ErrorCodes.HOST_IS_SLAVE, e.Code);
+                Assert.AreEqual(Failure.HOST_IS_SLAVE, e.Code);
             }
         }
 
@@ -222,34 +270,37 @@ namespace XenApi.Tests
         public void LoginSendsVersionAndOriginator()
         {
             using (Session xen = sim.Login(new Options(sim.Url) { Originator = "dotnet-tests" }))
-                StringAssert.Contains("originator \"dotnet-tests\"", xen.Host.GetLog());
+                StringAssert.Contains("originator \"dotnet-tests\"", Host.get_log(xen, Host.get_all(xen)[0]));
             using (var xen = new Session(sim.Url))
             {
                 xen.LoginWithPassword(Sim.User, Sim.Password, "2.0", "per-login");
-                StringAssert.Contains("originator \"per-login\"", xen.Host.GetLog());
+                StringAssert.Contains("originator \"per-login\"", Host.get_log(xen, Host.get_all(xen)[0]));
             }
         }
 
         [Test]
         public void TextRoundTripsAcrossRecords()
         {
-            // Consecutive records hold these at the same position: the reply walk reuses strings it
-            // has seen there, and must never take one text for another.
+            // Consecutive records hold these at the same field: the readers reuse strings they have
+            // seen there, and must never take one text for another.
             using (Session xen = sim.Login())
             {
-                string[] vms = xen.GetAllVMRecords().Where(r => !r.IsControlDomain).Select(r => r.Ref).ToArray();
-                string[] names = { "\u00c3\u00a9", "\u00e9", "仮想マシン", "vm-é", "vm-e", "" };
+                XenRef<VM>[] vms = VM.get_all_records(xen).Where(kv => !kv.Value.is_control_domain).Select(kv => kv.Key).ToArray();
+                string[] names = { "\u00c3\u00a9", "\u00e9", "仮想マシン", "vm-é", "vm-e", "", "vm-e2", "vm-" };
                 for (int i = 0; i < vms.Length; i++)
-                    xen.Call("VM.set_name_label", vms[i], names[i % names.Length]);
+                {
+                    VM.set_name_label(xen, vms[i], names[i % names.Length]);
+                    VM.set_other_config(xen, vms[i], new Dictionary<string, string> { { names[i % names.Length], names[(i + 1) % names.Length] } });
+                }
                 for (int round = 0; round < 2; round++)
                 {
-                    var byRef = xen.GetAllVMRecords().ToDictionary(r => r.Ref);
+                    var typed = VM.get_all_records(xen);
                     var generic = (Dictionary<string, object>)xen.Call("VM.get_all_records");
                     for (int i = 0; i < vms.Length; i++)
                     {
-                        Assert.AreEqual(names[i % names.Length], byRef[vms[i]].NameLabel);
-                        Assert.AreEqual(names[i % names.Length], byRef[vms[i]].Fields["name_label"]);
-                        Assert.AreEqual(names[i % names.Length], ((Dictionary<string, object>)generic[vms[i]])["name_label"]);
+                        Assert.AreEqual(names[i % names.Length], typed[vms[i]].name_label);
+                        Assert.AreEqual(names[(i + 1) % names.Length], typed[vms[i]].other_config[names[i % names.Length]]);
+                        Assert.AreEqual(names[i % names.Length], ((Dictionary<string, object>)generic[vms[i].opaque_ref])["name_label"]);
                     }
                 }
             }

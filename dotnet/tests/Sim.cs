@@ -6,7 +6,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using NUnit.Framework;
 
-namespace XenApi.Tests
+namespace XenAPI.Tests
 {
     /// <summary>
     /// A running <c>xenapi-sim</c> (the project's XenAPI simulator), started for a test or a fixture

@@ -1,132 +1,152 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Threading;
 using NUnit.Framework;
 
-namespace XenApi.Tests
+namespace XenAPI.Tests
 {
-    /// <summary>The 2007 talk's demo, step by step, from C#.</summary>
+    /// <summary>The 2007 talk's demo through the generated API, in both dialects.</summary>
     [TestFixture]
     public class TalkScenarioTests
     {
-        Sim sim;
-
-        [SetUp] public void StartSim() { sim = Sim.Start("--vms", "4"); }
-        [TearDown] public void StopSim() { sim.Dispose(); }
-
         [Test]
         public void TheTalksListMethodsExample()
         {
-            var xen = new Session(sim.Url);
-            xen.LoginWithPassword("root", "password");
-            string[] methods = xen.ListMethods();
-            xen.Logout();
+            using (Sim sim = Sim.Start("--vms", "2"))
+            {
+                var xen = new Session(sim.Url);
+                xen.LoginWithPassword("root", "password");
+                string[] methods = xen.ListMethods();
+                xen.Logout();
 
-            CollectionAssert.Contains(methods, "VM.start");
-            CollectionAssert.Contains(methods, "host.dmesg");
-            Assert.IsFalse(xen.IsLoggedIn);
-            xen.Dispose();
+                CollectionAssert.Contains(methods, "VM.start");
+                CollectionAssert.Contains(methods, "host.dmesg");
+                Assert.IsFalse(xen.IsLoggedIn);
+                xen.Dispose();
+            }
         }
 
-        [Test]
-        public void ListStartStopPauseUnpauseDmesgLog()
-        {
-            using (Session xen = sim.Login())
-            {
-                Assert.AreEqual(Dialect.Xapi, xen.Dialect);
-                VMRecord[] all = xen.GetAllVMRecords();
-                VMRecord dom0 = all.Single(r => r.IsControlDomain);
-                Assert.AreEqual(VMPowerState.Running, dom0.PowerState);
-                Assert.AreEqual(0, dom0.DomId);
+        [Test] public void ScenarioXapi() { Scenario("xapi"); }
 
-                VMRecord[] guests = all.Where(r => !r.IsControlDomain && !r.IsATemplate).OrderBy(r => r.NameLabel).ToArray();
-                Assert.AreEqual(4, guests.Length);
-                foreach (VMRecord r in guests)
+        [Test] public void ScenarioXend() { Scenario("xend"); }
+
+        static void Scenario(string dialect)
+        {
+            using (Sim sim = Sim.Start("--vms", "4", "--dialect", dialect))
+            using (var session = new Session(sim.Url))
+            {
+                session.login_with_password(Sim.User, Sim.Password);
+                Assert.AreEqual(dialect == "xend" ? Dialect.Xend : Dialect.Xapi, session.Dialect);
+
+                Dictionary<XenRef<VM>, VM> all = VM.get_all_records(session);
+                VM dom0 = all.Values.Single(r => r.is_control_domain);
+                Assert.AreEqual(vm_power_state.Running, dom0.power_state);
+                Assert.AreEqual(0, dom0.domid);
+                var guests = all.Where(kv => !kv.Value.is_control_domain && !kv.Value.is_a_template)
+                                .OrderBy(kv => kv.Value.name_label, StringComparer.Ordinal).ToList();
+                Assert.AreEqual(4, guests.Count);
+                foreach (var kv in guests)
                 {
-                    Assert.IsNotNull(r.Uuid);
-                    Assert.Greater(r.VcpusMax, 0);
-                    Assert.Greater(r.MemoryDynamicMax, 0);
-                    Assert.AreEqual(r.PowerStateText, r.PowerState.ToString());
-                    Assert.IsTrue(r.Fields.ContainsKey("name_label"));
+                    Assert.IsNotEmpty(kv.Value.uuid);
+                    Assert.Greater(kv.Value.VCPUs_max, 0);
+                    Assert.Greater(kv.Value.memory_static_max, 0);
+                    Assert.AreEqual(kv.Value.name_label, VM.get_name_label(session, kv.Key));
+                    Assert.AreEqual(kv.Value.power_state, VM.get_power_state(session, kv.Key));
                 }
 
-                VM vm = guests.First(r => r.PowerState == VMPowerState.Halted).VM;
-                Assert.AreEqual(-1, guests.First(r => r.PowerState == VMPowerState.Halted).DomId);
-                Assert.AreEqual(0, vm.GetMemoryActual());
-                // Halted: no VCPU is busy (the simulator keeps one zero entry per VCPU; xenapi.h
-                // says the list is empty, which a real halted xapi VM gives).
-                Assert.IsTrue(vm.GetVcpusUtilisation().All(u => u.Fraction == 0));
+                XenRef<VM> vm = guests.First(kv => kv.Value.power_state == vm_power_state.Halted).Key;
+                VM.start(session, vm, false, false);
+                Assert.AreEqual(vm_power_state.Running, VM.get_power_state(session, vm));
 
-                vm.Start();
-                Assert.AreEqual(VMPowerState.Running, vm.PowerState);
-                Assert.Greater(vm.GetMemoryActual(), 0);
-                CpuUsage[] vcpus = vm.GetVcpusUtilisation();
-                Assert.Greater(vcpus.Length, 0);
-                foreach (CpuUsage u in vcpus) Assert.That(u.Fraction, Is.InRange(0.0, 1.0));
+                XenRef<VM_metrics> metrics = VM.get_metrics(session, vm);
+                Assert.Greater(VM_metrics.get_memory_actual(session, metrics), 0);
+                Dictionary<long, double> vcpus = VM_metrics.get_VCPUs_utilisation(session, metrics);
+                Assert.Greater(vcpus.Count, 0);
+                foreach (double u in vcpus.Values) Assert.That(u, Is.InRange(0.0, 1.0));
+                Assert.AreEqual(VM_metrics.get_memory_actual(session, metrics), VM_metrics.get_record(session, metrics).memory_actual);
 
-                vm.Pause();
-                Assert.AreEqual(VMPowerState.Paused, vm.PowerState);
-                vm.Unpause();
-                Assert.AreEqual(VMPowerState.Running, vm.PowerState);
-                vm.Suspend();
-                Assert.AreEqual(VMPowerState.Suspended, vm.PowerState);
-                vm.Resume();
-                Assert.AreEqual(VMPowerState.Running, vm.PowerState);
-                vm.CleanReboot();
-                Assert.AreEqual(VMPowerState.Running, vm.PowerState);
-                vm.HardReboot();
-                Assert.AreEqual(VMPowerState.Running, vm.PowerState);
-                vm.CleanShutdown();
-                Assert.AreEqual(VMPowerState.Halted, vm.PowerState);
-                vm.Start(startPaused: true);
-                Assert.AreEqual(VMPowerState.Paused, vm.PowerState);
-                vm.HardShutdown();
-                Assert.AreEqual(VMPowerState.Halted, vm.PowerState);
+                VM.pause(session, vm);
+                Assert.AreEqual(vm_power_state.Paused, VM.get_power_state(session, vm));
+                VM.unpause(session, vm);
+                Assert.AreEqual(vm_power_state.Running, VM.get_power_state(session, vm));
+                VM.clean_shutdown(session, vm);
+                Assert.AreEqual(vm_power_state.Halted, VM.get_power_state(session, vm));
 
-                Host host = xen.Host;
-                StringAssert.Contains("CPUs", host.Dmesg());
-                Assert.IsNotEmpty(host.GetLog());
-                HostMemory mem = host.GetMemory();
-                Assert.Greater(mem.Total, 0);
-                Assert.That(mem.Free, Is.InRange(0L, mem.Total));
-                CpuUsage[] cpus = host.GetCpuUtilisation();
-                Assert.Greater(cpus.Length, 0);
-                CollectionAssert.AreEqual(cpus.Select(c => c.Cpu).OrderBy(c => c).ToArray(), cpus.Select(c => c.Cpu).ToArray());
+                // A VM in the wrong state: the code and its parameters (vm, expected, actual).
+                var f = Assert.Throws<Failure>(() => VM.unpause(session, vm));
+                Assert.AreEqual(Failure.VM_BAD_POWER_STATE, f.ErrorDescription[0]);
+                Assert.AreEqual(vm.opaque_ref, f.ErrorDescription[1]);
+                Assert.AreEqual(4, f.ErrorDescription.Count);
+                StringAssert.AreEqualIgnoringCase("halted", f.ErrorDescription[3]);
 
-                xen.Logout();
+                XenRef<Host> host = Host.get_all(session)[0];
+                StringAssert.Contains("CPUs", Host.dmesg(session, host));
+                Assert.IsNotEmpty(Host.get_log(session, host));
+                XenRef<Host_metrics> hm = Host.get_metrics(session, host);
+                long total = Host_metrics.get_memory_total(session, hm);
+                Assert.Greater(total, 0);
+                Assert.That(Host_metrics.get_memory_free(session, hm), Is.InRange(0L, total));
+                List<XenRef<Host_cpu>> cpus = Host.get_host_CPUs(session, host);
+                Assert.Greater(cpus.Count, 0);
+                foreach (XenRef<Host_cpu> c in cpus)
+                    Assert.That(Host_cpu.get_utilisation(session, c), Is.InRange(0.0, 1.0));
+
+                // An asynchronous start: a task to follow.
+                XenRef<Task> task = VM.async_start(session, vm, false, false);
+                Assert.IsNotEmpty(task.opaque_ref);
+                WaitFor(session, task);
+                Assert.AreEqual(vm_power_state.Running, VM.get_power_state(session, vm));
+                VM.hard_shutdown(session, vm);
+
+                // A bad password.
+                using (var other = new Session(sim.Url))
+                {
+                    var bad = Assert.Throws<Failure>(() => other.login_with_password(Sim.User, "wrong"));
+                    Assert.AreEqual(Failure.SESSION_AUTHENTICATION_FAILED, bad.ErrorDescription[0]);
+                    StringAssert.DoesNotContain("wrong", bad.Message);
+                }
+
+                // Events, where the server has event.from (xapi).
+                if (dialect == "xapi")
+                {
+                    EventBatch first = Event.from(session, new[] { "vm" }, "", 0.0);
+                    Assert.IsNotEmpty(first.token);
+                    VM.start(session, vm, false, false);
+                    EventBatch next = Event.from(session, new[] { "vm" }, first.token, 5.0);
+                    Event ev = next.events.Last(e => e.opaqueRef == vm.opaque_ref);
+                    Assert.AreEqual("vm", ev.class_.ToLowerInvariant());
+                    Assert.AreEqual("mod", ev.operation.StringOf());
+                    var snapshot = (Dictionary<string, object>)ev.snapshot;
+                    Assert.AreEqual("Running", snapshot["power_state"]);
+                    Assert.AreNotEqual(first.token, next.token);
+                }
+                session.logout();
+                Assert.IsFalse(session.IsLoggedIn);
             }
         }
 
-        [Test]
-        public void VMsByNameLabel()
+        /// <summary>Follows a task with Task.get_status as XenServer.NET programs do, where the server
+        /// keeps tasks; else waits for it through libxenapi.</summary>
+        static void WaitFor(Session session, XenRef<Task> task)
         {
-            using (Session xen = sim.Login())
+            task_status_type status;
+            try
             {
-                string name = xen.GetAllVMRecords().First(r => !r.IsControlDomain && !r.IsATemplate).NameLabel;
-                VM[] found = xen.GetVMsByNameLabel(name);
-                Assert.AreEqual(1, found.Length);
-                Assert.AreEqual(name, found[0].GetRecord()["name_label"]);
-                Assert.AreEqual(0, xen.GetVMsByNameLabel("no such vm").Length);
+                status = Task.get_status(session, task);
             }
-        }
-
-        [Test]
-        public void XendDialect()
-        {
-            using (Sim xend = Sim.Start("--vms", "2", "--dialect", "xend"))
-            using (Session xen = xend.Login())
+            catch (Failure)
             {
-                Assert.AreEqual(Dialect.Xend, xen.Dialect);
-                VMRecord dom0 = xen.GetAllVMRecords().Single(r => r.IsControlDomain);
-                Assert.AreEqual("00000000-0000-0000-0000-000000000000", dom0.Ref);
-                VM vm = xen.GetAllVMRecords().First(r => r.PowerState == VMPowerState.Halted).VM;
-                vm.Start();
-                Assert.AreEqual(VMPowerState.Running, vm.PowerState);
-                vm.Suspend();
-                vm.Resume();
-                Assert.AreEqual(VMPowerState.Running, vm.PowerState);
-                StringAssert.Contains("CPUs", xen.Host.Dmesg());
+                session.WaitForTask(task, TimeSpan.FromSeconds(30));
+                return;
             }
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (status == task_status_type.pending && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(20);
+                status = Task.get_status(session, task);
+            }
+            Assert.AreEqual(task_status_type.success, status, string.Join(" ", Task.get_error_info(session, task)));
         }
     }
 }

@@ -1,4 +1,4 @@
-// xm.exe: the sample of the 2007 talk "Xen API" (XenAPI for C#), on XenApi over libxenapi.
+// xm.exe: the sample of the 2007 talk "Xen API" (XenAPI for C#), on the generated XenAPI over libxenapi.
 //
 //   mono Xm.exe [-s URL] [-u USER] [-p PASSWORD] [--fingerprint SHA256 | --ca-file PEM | --insecure]
 //               list | start NAME | stop NAME [--hard] | reboot NAME [--hard] | pause NAME
@@ -9,14 +9,14 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using XenApi;
+using XenAPI;
 
 static class Xm
 {
     static int Usage()
     {
-        Console.Error.WriteLine("usage: Xm [-s URL] [-u USER] [-p PASSWORD] [--fingerprint FP | --ca-file PEM | --insecure] COMMAND [NAME]");
-        Console.Error.WriteLine("commands: list, start, stop [--hard], reboot [--hard], pause, unpause, suspend, resume, dmesg [N], log [N], top, methods");
+        System.Console.Error.WriteLine("usage: Xm [-s URL] [-u USER] [-p PASSWORD] [--fingerprint FP | --ca-file PEM | --insecure] COMMAND [NAME]");
+        System.Console.Error.WriteLine("commands: list, start, stop [--hard], reboot [--hard], pause, unpause, suspend, resume, dmesg [N], log [N], top, methods");
         return 2;
     }
 
@@ -57,22 +57,22 @@ static class Xm
                 switch (command)
                 {
                     case "list": List(xen); break;
-                    case "methods": foreach (string m in xen.ListMethods()) Console.WriteLine(m); break;
-                    case "dmesg": Console.Write(Tail(xen.Host.Dmesg(), name)); break;
-                    case "log": Console.Write(Tail(xen.Host.GetLog(), name)); break;
+                    case "methods": foreach (string m in xen.ListMethods()) System.Console.WriteLine(m); break;
+                    case "dmesg": System.Console.Write(Tail(XenAPI.Host.dmesg(xen, FirstHost(xen)), name)); break;
+                    case "log": System.Console.Write(Tail(XenAPI.Host.get_log(xen, FirstHost(xen)), name)); break;
                     case "top": Top(xen); break;
-                    case "start": Find(xen, name).Start(); Done(xen, name); break;
+                    case "start": VM.start(xen, Find(xen, name), false, false); Done(xen, name); break;
                     case "stop":
                     case "shutdown":
-                        if (hard) Find(xen, name).HardShutdown(); else Find(xen, name).CleanShutdown();
+                        if (hard) VM.hard_shutdown(xen, Find(xen, name)); else VM.clean_shutdown(xen, Find(xen, name));
                         Done(xen, name); break;
                     case "reboot":
-                        if (hard) Find(xen, name).HardReboot(); else Find(xen, name).CleanReboot();
+                        if (hard) VM.hard_reboot(xen, Find(xen, name)); else VM.clean_reboot(xen, Find(xen, name));
                         Done(xen, name); break;
-                    case "pause": Find(xen, name).Pause(); Done(xen, name); break;
-                    case "unpause": Find(xen, name).Unpause(); Done(xen, name); break;
-                    case "suspend": Find(xen, name).Suspend(); Done(xen, name); break;
-                    case "resume": Find(xen, name).Resume(); Done(xen, name); break;
+                    case "pause": VM.pause(xen, Find(xen, name)); Done(xen, name); break;
+                    case "unpause": VM.unpause(xen, Find(xen, name)); Done(xen, name); break;
+                    case "suspend": VM.suspend(xen, Find(xen, name)); Done(xen, name); break;
+                    case "resume": VM.resume(xen, Find(xen, name), false, false); Done(xen, name); break;
                     default: return Usage();
                 }
             }
@@ -81,12 +81,12 @@ static class Xm
         catch (XenApiException e)
         {
             // e.Message names the code and its parameters; never the password or session.
-            Console.Error.WriteLine("Error: " + e.Message);
+            System.Console.Error.WriteLine("Error: " + e.Message);
             return 1;
         }
         catch (ArgumentException e)
         {
-            Console.Error.WriteLine("Error: " + e.Message);
+            System.Console.Error.WriteLine("Error: " + e.Message);
             return 2;
         }
         catch (System.IO.IOException)
@@ -103,58 +103,69 @@ static class Xm
         return string.Join("\n", lines, lines.Length - keep, keep) + "\n";
     }
 
-    static VM Find(Session xen, string name)
+    static XenRef<XenAPI.Host> FirstHost(Session xen)
+    {
+        List<XenRef<XenAPI.Host>> hosts = XenAPI.Host.get_all(xen);
+        if (hosts.Count == 0) throw new ArgumentException("the server lists no host");
+        return hosts[0];
+    }
+
+    static XenRef<VM> Find(Session xen, string name)
     {
         if (name == null) throw new ArgumentException("which VM? give its name");
-        VM[] vms = xen.GetVMsByNameLabel(name);
-        if (vms.Length == 0) throw new ArgumentException("no VM is named " + name);
-        if (vms.Length > 1) throw new ArgumentException(vms.Length + " VMs are named " + name);
+        List<XenRef<VM>> vms = VM.get_by_name_label(xen, name);
+        if (vms.Count == 0) throw new ArgumentException("no VM is named " + name);
+        if (vms.Count > 1) throw new ArgumentException(vms.Count + " VMs are named " + name);
         return vms[0];
     }
 
     static void Done(Session xen, string name) =>
-        Console.WriteLine("{0}: {1}", name, Find(xen, name).PowerState);
+        System.Console.WriteLine("{0}: {1}", name, VM.get_power_state(xen, Find(xen, name)));
+
+    static bool Live(VM r) => r.power_state == vm_power_state.Running || r.power_state == vm_power_state.Paused;
 
     // xm list: Name, ID, Mem, VCPUs, State, and CPU use (XenAPI has no per-domain CPU time, so
     // the last column is the mean VCPU utilisation instead of xm's Time(s)).
     static void List(Session xen)
     {
-        VMRecord[] vms = xen.GetAllVMRecords()
-            .Where(r => !r.IsATemplate)
-            .OrderBy(r => r.IsControlDomain ? 0 : 1).ThenBy(r => r.NameLabel, StringComparer.Ordinal)
+        var vms = VM.get_all_records(xen).Values
+            .Where(r => !r.is_a_template)
+            .OrderBy(r => r.is_control_domain ? 0 : 1).ThenBy(r => r.name_label, StringComparer.Ordinal)
             .ToArray();
-        int w = Math.Max(4, vms.Select(r => (r.NameLabel ?? "").Length).DefaultIfEmpty(0).Max());
+        int w = Math.Max(4, vms.Select(r => r.name_label.Length).DefaultIfEmpty(0).Max());
         string row = "{0,-" + w + "} {1,5} {2,7} {3,5} {4,-10} {5,6}";
-        Console.WriteLine(row, "Name", "ID", "Mem", "VCPUs", "State", "CPU%");
-        foreach (VMRecord r in vms)
+        System.Console.WriteLine(row, "Name", "ID", "Mem", "VCPUs", "State", "CPU%");
+        foreach (VM r in vms)
         {
-            bool live = r.PowerState == VMPowerState.Running || r.PowerState == VMPowerState.Paused;
-            long mem = live ? r.VM.GetMemoryActual() : r.MemoryDynamicMax;
-            CpuUsage[] cpu = live ? r.VM.GetVcpusUtilisation() : new CpuUsage[0];
-            Console.WriteLine(row,
-                r.NameLabel, r.DomId >= 0 ? r.DomId.ToString() : "-", mem >> 20,
-                cpu.Length > 0 ? cpu.Length : r.VcpusMax, r.PowerState,
-                cpu.Length > 0 ? (cpu.Average(c => c.Fraction) * 100).ToString("0.0") : "-");
+            bool live = Live(r);
+            long mem = live ? VM_metrics.get_memory_actual(xen, r.metrics) : r.memory_dynamic_max;
+            double[] cpu = live ? VM_metrics.get_VCPUs_utilisation(xen, r.metrics).Values.ToArray() : new double[0];
+            System.Console.WriteLine(row,
+                r.name_label, r.domid >= 0 ? r.domid.ToString() : "-", mem >> 20,
+                cpu.Length > 0 ? cpu.Length : r.VCPUs_max, r.power_state,
+                cpu.Length > 0 ? (cpu.Average() * 100).ToString("0.0") : "-");
         }
     }
 
     // CPU and memory of the host and of each running VM.
     static void Top(Session xen)
     {
-        foreach (Host h in xen.GetHosts())
+        foreach (XenRef<XenAPI.Host> h in XenAPI.Host.get_all(xen))
         {
-            HostMemory m = h.GetMemory();
-            CpuUsage[] cpus = h.GetCpuUtilisation();
-            Console.WriteLine("host {0}: {1} CPUs at {2:0.0}%, memory {3} MiB used of {4} MiB",
-                xen.Call("host.get_name_label", h), cpus.Length, cpus.Length > 0 ? cpus.Average(c => c.Fraction) * 100 : 0, m.Used >> 20, m.Total >> 20);
+            XenAPI.Host host = XenAPI.Host.get_record(xen, h);
+            Host_metrics m = Host_metrics.get_record(xen, host.metrics);
+            double[] cpus = host.host_CPUs.Select(c => Host_cpu.get_utilisation(xen, c)).ToArray();
+            System.Console.WriteLine("host {0}: {1} CPUs at {2:0.0}%, memory {3} MiB used of {4} MiB",
+                host.name_label, cpus.Length, cpus.Length > 0 ? cpus.Average() * 100 : 0,
+                (m.memory_total - m.memory_free) >> 20, m.memory_total >> 20);
         }
-        VMRecord[] running = xen.GetAllVMRecords().Where(r => r.PowerState == VMPowerState.Running).ToArray();
-        int w = running.Select(r => (r.NameLabel ?? "").Length).DefaultIfEmpty(4).Max();
-        foreach (VMRecord r in running)
+        VM[] running = VM.get_all_records(xen).Values.Where(r => r.power_state == vm_power_state.Running).ToArray();
+        int w = running.Select(r => r.name_label.Length).DefaultIfEmpty(4).Max();
+        foreach (VM r in running)
         {
-            CpuUsage[] v = r.VM.GetVcpusUtilisation();
-            Console.WriteLine("  {0,-" + w + "} mem {1,6} MiB  vcpus {2}", r.NameLabel, r.VM.GetMemoryActual() >> 20,
-                string.Join(" ", v.Select(c => (c.Fraction * 100).ToString("0") + "%")));
+            var v = VM_metrics.get_VCPUs_utilisation(xen, r.metrics).OrderBy(kv => kv.Key);
+            System.Console.WriteLine("  {0,-" + w + "} mem {1,6} MiB  vcpus {2}", r.name_label, VM_metrics.get_memory_actual(xen, r.metrics) >> 20,
+                string.Join(" ", v.Select(kv => (kv.Value * 100).ToString("0") + "%")));
         }
     }
 }

@@ -1,0 +1,149 @@
+using System;
+using System.Collections.Generic;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+
+// The generated round-trip tests write and read native records directly.
+[assembly: InternalsVisibleTo("XenApi.Tests")]
+
+namespace XenAPI
+{
+    /// <summary>
+    /// The marshalling core of the generated API: borrowed C strings to .NET strings, references,
+    /// dates; the generated part (<c>Generated/Convert.cs</c>) does collections and records.
+    /// Records of one class repeat many texts at the same field (host references, "", "restart",
+    /// the keys of <c>other_config</c>): the readers that take a <c>seen</c> array compare the C text
+    /// with the string last read at that slot, byte by byte, and reuse it when equal instead of
+    /// decoding a new one. Slots are shared across threads; a stale read only costs a decode.
+    /// </summary>
+    internal static partial class Conv
+    {
+        internal static readonly DateTime Epoch = new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        static readonly long MaxSeconds = (DateTime.MaxValue.Ticks - Epoch.Ticks) / TimeSpan.TicksPerSecond;
+        static readonly long MinSeconds = -(Epoch.Ticks / TimeSpan.TicksPerSecond);
+
+        /// <summary>A borrowed UTF-8 string; "" for NULL.</summary>
+        internal static string Str(IntPtr p) => p == IntPtr.Zero ? "" : Utf8.Read(p);
+
+        /// <summary>A borrowed UTF-8 string; null for NULL (an absent option).</summary>
+        internal static string StrOrNull(IntPtr p) => Utf8.Read(p);
+
+        /// <summary>An owned UTF-8 string, freed.</summary>
+        internal static string TakeStr(IntPtr p)
+        {
+            try
+            {
+                return Str(p);
+            }
+            finally
+            {
+                if (p != IntPtr.Zero) NativeMethods.xenapi_string_free(p);
+            }
+        }
+
+        static unsafe bool Same(byte* b, string s)
+        {
+            int k = 0;
+            for (; k < s.Length; k++)
+            {
+                byte c = b[k];
+                if (c == 0 || c >= 0x80 || c != s[k]) return false;
+            }
+            return b[k] == 0;
+        }
+
+        static unsafe string Cached(IntPtr p, string[] seen, int slot)
+        {
+            if (p == IntPtr.Zero) return "";
+            byte* b = (byte*)p;
+            if (b[0] == 0) return "";
+            string last = seen[slot];
+            if (last != null && Same(b, last)) return last;
+            string s = Utf8.Read(p);
+            seen[slot] = s;
+            return s;
+        }
+
+        /// <summary>A borrowed string, reusing the one last read at <paramref name="slot"/> when equal.</summary>
+        internal static unsafe string Str(IntPtr p, object[] seen, int slot)
+        {
+            if (p == IntPtr.Zero) return "";
+            byte* b = (byte*)p;
+            if (b[0] == 0) return "";
+            if (seen[slot] is string last && Same(b, last)) return last;
+            string s = Utf8.Read(p);
+            seen[slot] = s;
+            return s;
+        }
+
+        internal static XenRef<T> Ref<T>(IntPtr p) where T : class => new XenRef<T>(Str(p));
+
+        internal static XenRef<T> RefOrNull<T>(IntPtr p) where T : class => p == IntPtr.Zero ? null : new XenRef<T>(Str(p));
+
+        /// <summary>A reference, reusing the (immutable) one last read at <paramref name="slot"/> when equal.</summary>
+        internal static unsafe XenRef<T> Ref<T>(IntPtr p, object[] seen, int slot) where T : class
+        {
+            if (p != IntPtr.Zero && seen[slot] is XenRef<T> last && Same((byte*)p, last.opaque_ref)) return last;
+            var r = new XenRef<T>(Str(p));
+            seen[slot] = r;
+            return r;
+        }
+
+        /// <summary>A <c>(string -> string) map</c> of a record field, keys and values reused by position.</summary>
+        internal static Dictionary<string, string> StringMap(IntPtr h, object[] seen, int slot)
+        {
+            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_map_len(h);
+            var d = new Dictionary<string, string>(n);
+            if (n == 0) return d;
+            var c = seen[slot] as string[];
+            if (c == null || c.Length < 2 * n)
+            {
+                c = new string[Math.Max(2 * n, 16)];
+                seen[slot] = c;
+            }
+            for (int i = 0; i < n; i++)
+            {
+                var ix = (UIntPtr)i;
+                d[Cached(Native.xenapi_string_map_key(h, ix), c, 2 * i)] = Cached(Native.xenapi_string_map_value(h, ix), c, 2 * i + 1);
+            }
+            return d;
+        }
+
+        /// <summary>Unix seconds (UTC) to a UTC DateTime; 0 (not sent) is the epoch.</summary>
+        internal static DateTime Time(long seconds)
+        {
+            if (seconds == 0) return Epoch;
+            if (seconds > MaxSeconds) return DateTime.SpecifyKind(DateTime.MaxValue, DateTimeKind.Utc);
+            if (seconds < MinSeconds) return DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Utc);
+            return new DateTime(Epoch.Ticks + seconds * TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+        }
+
+        /// <summary>A DateTime (local times converted) to Unix seconds.</summary>
+        internal static long Unix(DateTime t) => Values.UnixSeconds(t);
+
+        /// <summary>An untyped value (the event snapshot) as .NET values; null for NULL.</summary>
+        internal static object Any(IntPtr v) => v == IntPtr.Zero ? null : Values.FromNative(v);
+
+        /// <summary>Throws the exception of a failed call (and frees its error).</summary>
+        internal static void Check(int status, IntPtr err)
+        {
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
+        static readonly Dictionary<Type, MethodInfo> StringOfs = new Dictionary<Type, MethodInfo>();
+
+        /// <summary>The wire name of any enum value: the generated <c>StringOf</c> for XenAPI enums,
+        /// the member name otherwise.</summary>
+        internal static string EnumName(Enum e)
+        {
+            Type t = e.GetType();
+            MethodInfo m;
+            lock (StringOfs)
+            {
+                if (!StringOfs.TryGetValue(t, out m))
+                    StringOfs[t] = m = typeof(EnumExt).GetMethod("StringOf", new[] { t });
+            }
+            return m != null ? (string)m.Invoke(null, new object[] { e }) : e.ToString();
+        }
+    }
+}
