@@ -474,6 +474,30 @@ enum xenapi_status xenapi_session_logout(const struct xenapi_session *session,
                                          struct xenapi_error **err);
 
 /**
+ * Logs in to this host's own copy of the pool database
+ * (`session.slave_local_login_with_password`), as xapi allows on a pool member whose coordinator
+ * is unreachable (emergency mode). Never moves to the coordinator and does not log in again when
+ * the session expires (the password is not kept). If already logged in, the old session is logged
+ * out first. xend has no such login (`MESSAGE_METHOD_UNKNOWN`).
+ *
+ * Ownership: all arguments are borrowed.
+ */
+enum xenapi_status xenapi_session_slave_local_login_with_password(const struct xenapi_session *session,
+                                                                  const char *user,
+                                                                  const char *password,
+                                                                  struct xenapi_error **err);
+
+/**
+ * Ends a session from `xenapi_session_slave_local_login_with_password` (`session.local_logout`);
+ * `xenapi_session_logout` and `xenapi_session_free` do the same for such a session. Logging out
+ * twice is harmless.
+ *
+ * Ownership: `session` is borrowed (it still has to be freed).
+ */
+enum xenapi_status xenapi_session_local_logout(const struct xenapi_session *session,
+                                               struct xenapi_error **err);
+
+/**
  * Frees a session, logging out first if still logged in (waiting at most 5 s for the server).
  * NULL is allowed. No other thread may be using the session.
  *

@@ -40,6 +40,19 @@ struct Auth {
     credentials: Option<Credentials>,
     /// Bumped at every login, so that threads which all saw `SESSION_INVALID` log in once.
     generation: u64,
+    /// The session came from `slave_local_login_with_password`: it ends with `local_logout`.
+    local: bool,
+}
+
+impl Auth {
+    /// The logout message for the current handle.
+    fn logout_method(&self) -> &'static str {
+        if self.local {
+            "session.local_logout"
+        } else {
+            "session.logout"
+        }
+    }
 }
 
 struct Credentials {
@@ -102,13 +115,49 @@ impl Session {
         };
         let mut auth = lock(&self.inner.auth);
         if let Some(old) = auth.handle.take() {
-            let _ = self.client().call("session.logout", &[Value::String(old)]);
+            let _ = self
+                .client()
+                .call(auth.logout_method(), &[Value::String(old)]);
         }
         let handle = self.login_at_coordinator(&credentials)?;
         auth.handle = Some(handle);
         auth.credentials = Some(credentials);
+        auth.local = false;
         auth.generation += 1;
         Ok(())
+    }
+
+    /// `session.slave_local_login_with_password`: logs in to this host's own copy of the pool
+    /// database, as xapi allows on a pool member whose coordinator is unreachable (emergency
+    /// mode). Unlike [`Session::login_with_password`] it never moves to the coordinator and does
+    /// not log in again when the session expires (the password is not kept). The session ends
+    /// with `session.local_logout` ([`Session::local_logout`], [`Session::logout`], or drop).
+    pub fn slave_local_login_with_password(&self, user: &str, password: &str) -> crate::Result<()> {
+        let mut auth = lock(&self.inner.auth);
+        if let Some(old) = auth.handle.take() {
+            let _ = self
+                .client()
+                .call(auth.logout_method(), &[Value::String(old)]);
+        }
+        auth.credentials = None;
+        let args = [
+            Value::String(user.to_owned()),
+            Value::String(password.to_owned()),
+        ];
+        let reply = self
+            .client()
+            .call("session.slave_local_login_with_password", &args)
+            .map_err(|e| redact(e, password))?;
+        auth.handle = Some(session_reference(reply)?);
+        auth.local = true;
+        auth.generation += 1;
+        Ok(())
+    }
+
+    /// `session.local_logout`: ends a session from [`Session::slave_local_login_with_password`]
+    /// ([`Session::logout`] does the same for such a session). Logging out twice is harmless.
+    pub fn local_logout(&self) -> crate::Result<()> {
+        self.logout()
     }
 
     /// Calls `method` with the session reference first, then `args`; returns the `Value` of the
@@ -142,7 +191,7 @@ impl Session {
         };
         match self
             .client()
-            .call("session.logout", &[Value::String(handle)])
+            .call(auth.logout_method(), &[Value::String(handle)])
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some(codes::SESSION_INVALID) => Ok(()),
@@ -272,13 +321,18 @@ impl Session {
                 reply
             }
         };
-        match reply {
-            Value::String(handle) if !handle.is_empty() => Ok(handle),
-            other => Err(Error::Protocol(format!(
-                "login returned a {} instead of a session reference",
-                other.type_name()
-            ))),
-        }
+        session_reference(reply)
+    }
+}
+
+/// The session reference a login returned.
+fn session_reference(reply: Value) -> crate::Result<String> {
+    match reply {
+        Value::String(handle) if !handle.is_empty() => Ok(handle),
+        other => Err(Error::Protocol(format!(
+            "login returned a {} instead of a session reference",
+            other.type_name()
+        ))),
     }
 }
 
@@ -383,7 +437,7 @@ impl Drop for Inner {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone();
             let _ = client.call_with_deadline(
-                "session.logout",
+                auth.logout_method(),
                 &[Value::String(handle)],
                 DROP_LOGOUT_DEADLINE,
             );

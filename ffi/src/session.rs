@@ -146,6 +146,47 @@ pub unsafe extern "C" fn xenapi_session_logout(
     })
 }
 
+/// Logs in to this host's own copy of the pool database
+/// (`session.slave_local_login_with_password`), as xapi allows on a pool member whose coordinator
+/// is unreachable (emergency mode). Never moves to the coordinator and does not log in again when
+/// the session expires (the password is not kept). If already logged in, the old session is logged
+/// out first. xend has no such login (`MESSAGE_METHOD_UNKNOWN`).
+///
+/// Ownership: all arguments are borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_slave_local_login_with_password(
+    session: *const xenapi_session,
+    user: *const c_char,
+    password: *const c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        // SAFETY: NULL or a live session / NUL-terminated strings.
+        let s = unsafe { session_of(session) }?;
+        let user = unsafe { text(user, "user") }?;
+        let password = unsafe { text(password, "password") }?;
+        s.slave_local_login_with_password(user, password)?;
+        Ok(())
+    })
+}
+
+/// Ends a session from `xenapi_session_slave_local_login_with_password` (`session.local_logout`);
+/// `xenapi_session_logout` and `xenapi_session_free` do the same for such a session. Logging out
+/// twice is harmless.
+///
+/// Ownership: `session` is borrowed (it still has to be freed).
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_local_logout(
+    session: *const xenapi_session,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    fallible(err, || {
+        // SAFETY: NULL or a live session.
+        unsafe { session_of(session) }?.local_logout()?;
+        Ok(())
+    })
+}
+
 /// Frees a session, logging out first if still logged in (waiting at most 5 s for the server).
 /// NULL is allowed. No other thread may be using the session.
 ///

@@ -110,6 +110,14 @@ fn handle(
         }
         return session::login(shared, member, &params);
     }
+    // xapi only (xend 3.x has no pool): a login to this host's own database, which a pool
+    // member accepts too, without redirecting to its coordinator.
+    if class == "session" && message == "slave_local_login_with_password" {
+        if is_async || dialect == Dialect::Xend {
+            return Err(Failure::new("MESSAGE_METHOD_UNKNOWN", &[method]));
+        }
+        return session::login(shared, false, &params);
+    }
     if !takes_session {
         return Err(Failure::not_implemented(name));
     }

@@ -542,6 +542,47 @@ static void test_arguments(const sim_t *sim) {
     xenapi_options_free(opts);
 }
 
+/* The emergency-mode login: no redirect, ends with local_logout; xend has none. */
+static void test_slave_local_login(const sim_t *sim) {
+    sim_t xend;
+    const char *xend_args[] = {"--dialect", "xend", NULL};
+    xenapi_options *opts = NULL;
+    xenapi_session *s = NULL;
+    xenapi_error *err = NULL;
+    int before = sim_sessions(sim);
+    CHECK_OK(xenapi_options_new(sim->url, &opts, &err), &err);
+    CHECK_OK(xenapi_session_new(opts, &s, &err), &err);
+    CHECK_STATUS(xenapi_session_slave_local_login_with_password(s, "root", "wrong", &err),
+                 XENAPI_STATUS_API, &err);
+    expect_api(&err, XENAPI_ERROR_SESSION_AUTHENTICATION_FAILED, 2);
+    CHECK_OK(xenapi_session_slave_local_login_with_password(s, "root", "password", &err), &err);
+    CHECK(xenapi_session_is_logged_in(s));
+    CHECK(sim_sessions(sim) == before + 1);
+    CHECK_OK(xenapi_session_local_logout(s, &err), &err);
+    CHECK(!xenapi_session_is_logged_in(s));
+    CHECK(sim_sessions(sim) == before);
+    CHECK_STATUS(xenapi_session_slave_local_login_with_password(s, NULL, "password", &err),
+                 XENAPI_STATUS_NULL_ARGUMENT, &err);
+    clear_error(&err);
+    xenapi_session_free(s);
+    s = NULL;
+    xenapi_options_free(opts);
+    opts = NULL;
+
+    if (sim_start(&xend, xend_args) != 0) {
+        CHECK(0);
+        return;
+    }
+    CHECK_OK(xenapi_options_new(xend.url, &opts, &err), &err);
+    CHECK_OK(xenapi_session_new(opts, &s, &err), &err);
+    CHECK_STATUS(xenapi_session_slave_local_login_with_password(s, "root", "password", &err),
+                 XENAPI_STATUS_API, &err);
+    expect_api(&err, XENAPI_ERROR_MESSAGE_METHOD_UNKNOWN, 1);
+    xenapi_session_free(s);
+    xenapi_options_free(opts);
+    sim_stop(&xend);
+}
+
 int main(void) {
     sim_t sim;
     const char *args[] = {"--vms", "3", NULL};
@@ -551,6 +592,7 @@ int main(void) {
     test_server_errors(&sim);
     test_arguments(&sim);
     test_timeout(&sim);
+    test_slave_local_login(&sim);
     sim_stop(&sim);
     test_unreachable();
     test_tls();

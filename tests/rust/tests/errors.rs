@@ -129,6 +129,47 @@ fn host_is_slave_is_followed_to_the_coordinator() {
 }
 
 #[test]
+fn slave_local_login_stays_on_the_member_and_ends_with_local_logout() {
+    let sim = sim_with(Dialect::Xapi, |c| c.hosts = 2);
+    let member = &sim.member_urls()[0];
+    let s = Session::new(Options::new(member)).unwrap();
+    s.slave_local_login_with_password("root", "password")
+        .expect("a member takes a local login");
+    assert_eq!(&s.url(), member, "no redirect to the coordinator");
+    assert_eq!(sim.session_count(), 1);
+    assert!(!s
+        .call("VM.get_all", vec![])
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .is_empty());
+    s.local_logout().unwrap();
+    assert_eq!(sim.session_count(), 0);
+
+    // A bad password is the login's failure; the password is nowhere in it.
+    let r = s.slave_local_login_with_password("root", "wrong-secret");
+    let e = r.unwrap_err();
+    assert_eq!(e.code(), Some(codes::SESSION_AUTHENTICATION_FAILED));
+    assert!(!format!("{e} {e:?}").contains("wrong-secret"));
+
+    // Dropping a locally logged-in session logs it out too.
+    let s = Session::new(Options::new(member)).unwrap();
+    s.slave_local_login_with_password("root", "password")
+        .unwrap();
+    assert_eq!(sim.session_count(), 1);
+    drop(s);
+    assert_eq!(sim.session_count(), 0);
+
+    // xend has no pools and no local login.
+    let xend = sim_with(Dialect::Xend, |_| {});
+    let s = Session::new(Options::new(xend.url())).unwrap();
+    let e = s
+        .slave_local_login_with_password("root", "password")
+        .unwrap_err();
+    assert_eq!(e.code(), Some(codes::MESSAGE_METHOD_UNKNOWN));
+}
+
+#[test]
 fn handle_invalid() {
     for d in DIALECTS {
         let sim = sim(d);
