@@ -478,11 +478,11 @@ impl<'a> Gen<'a> {
 
     fn module_root(&self, mods: &[(String, String)]) -> String {
         let mut o = String::new();
-        o.push_str(
-            "//! The generated C API: a function for every message, record handles, enums, \
-             lists and maps\n//! (rules: `ffi/GENERATED.md`; declarations: `include/xenapi/`).\n\n",
-        );
         o.push_str(RS_HEADER);
+        o.push_str(
+            "\n//! The generated C API: a function for every message, record handles, enums, \
+             lists and maps\n//! (rules: `ffi/GENERATED.md`; declarations: `include/xenapi/`).\n",
+        );
         o.push_str(
             "\n// The datamodel's shapes: some messages take many parameters; each function is \
              documented in the header.\n#![allow(clippy::too_many_arguments, \
@@ -514,9 +514,10 @@ impl<'a> Gen<'a> {
     fn types(&mut self) -> (String, String) {
         let mut rs = String::new();
         let mut h = String::new();
-        rs.push_str("//! Enums, lists and maps of the generated C API.\n\n");
         rs.push_str(RS_HEADER);
-        rs.push_str("\nuse super::prelude::*;\n\n");
+        rs.push_str(
+            "\n//! Enums, lists and maps of the generated C API.\n\nuse super::prelude::*;\n\n",
+        );
         h.push_str(C_HEADER);
         h.push_str(
             "/* Enums, the opaque record handles, and the list and map handles of the generated \
@@ -912,14 +913,13 @@ impl<'a> Gen<'a> {
     fn class_files(&mut self, class: &Class) -> (String, String) {
         let mut rs = String::new();
         let mut h = String::new();
+        rs.push_str(RS_HEADER);
         writeln!(
             rs,
-            "//! The `{}` class in the generated C API.\n",
+            "\n//! The `{}` class in the generated C API.\n\nuse super::prelude::*;\n",
             class.name
         )
         .unwrap();
-        rs.push_str(RS_HEADER);
-        rs.push_str("\nuse super::prelude::*;\n\n");
         let guard = format!(
             "XENAPI_GENERATED_{}_H",
             c_class(&class.name).to_ascii_uppercase()
@@ -1436,7 +1436,7 @@ impl<'a> Gen<'a> {
         o.push_str(
             "/* Classes that must have objects in every dialect the simulator speaks. */\n\
              static const char *const must_have[] = {\"VM\", \"host\", \"VM_metrics\", \
-             \"host_cpu\", \"host_metrics\", NULL};\n\n\
+             \"host_cpu\", \"host_metrics\", \"pool\", \"task\", NULL};\n\n\
              static int must(const char *name) {\n    int i;\n    for (i = 0; must_have[i] != NULL; i++) {\n\
              \x20       if (strcmp(must_have[i], name) == 0) {\n            return 1;\n        }\n    }\n    return 0;\n}\n\n\
              static void run_dialect(const char *dialect) {\n\
@@ -1450,7 +1450,15 @@ impl<'a> Gen<'a> {
              \x20   s = sim_login(&sim);\n\
              \x20   CHECK(s != NULL);\n\
              \x20   if (s == NULL) {\n        sim_stop(&sim);\n        return;\n    }\n\
-             \x20   printf(\"dialect %s\\n\", dialect);\n",
+             \x20   printf(\"dialect %s\\n\", dialect);\n\
+             \x20   {\n\
+             \x20       /* A task left on the server (not waited for), so that task records are read. */\n\
+             \x20       xenapi_error *err = NULL;\n\
+             \x20       char *task = NULL;\n\
+             \x20       CHECK_OK(xenapi_async_host_list_methods(s, &task, &err), &err);\n\
+             \x20       clear_error(&err);\n\
+             \x20       xenapi_string_free(task);\n\
+             \x20   }\n",
         );
         for c in &served {
             writeln!(

@@ -756,3 +756,97 @@ where
 pub(crate) use crate::boundary::out as check_out;
 /// The C type of session handles in generated code.
 pub(crate) use crate::session::{session_of, xenapi_session};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xenapi::api::{Vm, VmPowerState, VmRecord};
+
+    #[test]
+    fn server_text_with_a_nul_is_a_protocol_failure() {
+        let f = c_text("a\0b".to_owned()).unwrap_err();
+        assert_eq!(f.status, xenapi_status::Protocol);
+        let rec = VmRecord {
+            name_label: "x\0y".into(),
+            ..VmRecord::default()
+        };
+        assert_eq!(rec.to_c().err().unwrap().status, xenapi_status::Protocol);
+    }
+
+    #[test]
+    fn enums_are_checked_and_keep_unknown_names() {
+        assert!(enum_arg::<VmPowerState>(0, "p").is_err());
+        assert!(enum_arg::<VmPowerState>(-1, "p").is_err());
+        assert!(enum_arg::<VmPowerState>(99, "p").is_err());
+        let first = enum_arg::<VmPowerState>(1, "p").unwrap();
+        assert_eq!(
+            first.as_str(),
+            VmPowerState::NAMES[0].trim_end_matches('\0')
+        );
+        let other = VmPowerState::from("Crashed").to_c().unwrap();
+        assert_eq!(VmPowerState::get(Some(&other)), 0);
+        let name = unsafe { CStr::from_ptr(enum_name(Some(&other))) };
+        assert_eq!(name.to_str().unwrap(), "Crashed");
+        assert_eq!(VmPowerState::from_c(&other), VmPowerState::from("Crashed"));
+        assert!(enum_to_string::<VmPowerState>(0).is_null());
+        let n = unsafe { enum_from_string::<VmPowerState>(c"Halted".as_ptr()) };
+        assert_eq!(
+            enum_to_string::<VmPowerState>(n),
+            VmPowerState::NAMES[n as usize - 1].as_ptr().cast()
+        );
+    }
+
+    #[test]
+    fn records_round_trip_through_their_storage() {
+        let mut rec = VmRecord {
+            name_label: "web".into(),
+            power_state: VmPowerState::from("Running"),
+            memory_static_max: 1 << 30,
+            ..VmRecord::default()
+        };
+        rec.other_config.insert("k".into(), "v".into());
+        rec.extra.push(("new_field".into(), Value::from("n")));
+        let c = rec.clone().to_c().unwrap();
+        assert_eq!(VmRecord::from_c(&c), rec);
+        let r: Ref<Vm> = Ref::new("OpaqueRef:1");
+        assert_eq!(Ref::<Vm>::from_c(&r.clone().to_c().unwrap()), r);
+    }
+
+    #[test]
+    fn lists_and_maps() {
+        unsafe {
+            let l = list_new::<S<i64>>();
+            assert_eq!(list_push::<i64>(l, 7, ptr::null_mut()), xenapi_status::Ok);
+            assert_eq!(list_len(l), 1);
+            assert_eq!(list_get::<i64>(l, 0), 7);
+            assert_eq!(list_get::<i64>(l, 1), 0);
+            free(l);
+            let m = map_new::<S<String>, S<f64>>();
+            let (k1, k2) = (c"a", c"b");
+            assert_eq!(
+                map_set::<String, f64>(m, k1.as_ptr(), 1.0, ptr::null_mut()),
+                xenapi_status::Ok
+            );
+            assert_eq!(
+                map_set::<String, f64>(m, k2.as_ptr(), 2.0, ptr::null_mut()),
+                xenapi_status::Ok
+            );
+            assert_eq!(
+                map_set::<String, f64>(m, k1.as_ptr(), 3.0, ptr::null_mut()),
+                xenapi_status::Ok
+            );
+            assert_eq!(map_len(m), 2);
+            let mut at = 9;
+            assert!(map_find::<String, f64>(m, k1.as_ptr(), &mut at));
+            assert_eq!((at, map_value::<String, f64>(m, at)), (0, 3.0));
+            assert!(!map_find::<String, f64>(m, c"c".as_ptr(), ptr::null_mut()));
+            assert_eq!(
+                map_set::<String, f64>(m, ptr::null(), 1.0, ptr::null_mut()),
+                xenapi_status::NullArgument
+            );
+            free(m);
+        }
+        let none: Option<String> = None;
+        assert!(Option::<String>::get(Some(&none.to_c().unwrap())).is_null());
+    }
+}
