@@ -45,6 +45,7 @@ DOTNET_TEST_SRC := $(sort $(wildcard dotnet/tests/*.cs dotnet/tests/Generated/*.
 # against the release libxenapi.a; `bench_get_all_records URL ROUNDS` prints `c-typed MS`.
 DOTNET_C_BENCH = $(FFI_OUT)/bench_get_all_records
 DOTNET_BENCH_ROUNDS ?= 1 2 3 4 5
+DOTNET_BENCH_ITERATIONS ?= 8
 
 .PHONY: dotnet-deps dotnet-native dotnet-build dotnet-test dotnet-pack dotnet-demo dotnet-bench dotnet-clean
 
@@ -124,10 +125,10 @@ dotnet-bench: dotnet-build ffi-bench-build
 	@# line is the best of its round (ms). Then the ratios to the Rust core's typed call: of the best
 	@# of all rounds, and the median of the rounds' own ratios (steadier on a shared machine).
 	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 2000 -- sh -c 'for round in $(DOTNET_BENCH_ROUNDS); do \
-	  $(DOTNET_TARGET)/release/xenapi-dotnet-bench "$$SIM_URL" 5; \
-	  $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" 5; \
-	  MONO_THREADS_SUSPEND=preemptive $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" 5 -preemptive; \
-	  $(DOTNET_C_BENCH) "$$SIM_URL" 5; \
+	  $(DOTNET_TARGET)/release/xenapi-dotnet-bench "$$SIM_URL" $(DOTNET_BENCH_ITERATIONS); \
+	  $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" $(DOTNET_BENCH_ITERATIONS); \
+	  MONO_THREADS_SUSPEND=preemptive $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" $(DOTNET_BENCH_ITERATIONS) -preemptive; \
+	  $(DOTNET_C_BENCH) "$$SIM_URL" $(DOTNET_BENCH_ITERATIONS); \
 	  done' | tee $(DOTNET_OUT)/bench.txt
 	@awk 'function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) \
 	        if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 } \

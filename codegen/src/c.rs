@@ -16,8 +16,9 @@ use std::fmt::Write;
 
 use crate::model::{Class, Enum, Lifecycle, Message, Model, Ty};
 use crate::naming::{
-    c_async_message, c_class, c_enum, c_enum_unknown, c_enum_value, c_handle, c_message, c_record,
-    c_record_get, c_record_set, camel, rust_class, rust_ident, rust_module, rust_record, snake,
+    c_async_message, c_class, c_enum, c_enum_unknown, c_enum_value, c_handle, c_message, c_params,
+    c_record, c_record_get, c_record_set, camel, rust_class, rust_ident, rust_module, rust_record,
+    snake,
 };
 use crate::rust::{capitalise, stage_note, variant, LEFT_TO_SESSION};
 
@@ -151,131 +152,10 @@ fn messages(class: &Class) -> Vec<&Message> {
         .collect()
 }
 
-/// Words that cannot be parameter names in C, C++ or Rust, or that the generated functions use.
-const RESERVED: &[&str] = &[
-    // C and C++
-    "auto",
-    "bool",
-    "break",
-    "case",
-    "catch",
-    "char",
-    "class",
-    "const",
-    "continue",
-    "default",
-    "delete",
-    "do",
-    "double",
-    "else",
-    "enum",
-    "explicit",
-    "export",
-    "extern",
-    "false",
-    "float",
-    "for",
-    "friend",
-    "goto",
-    "if",
-    "inline",
-    "int",
-    "long",
-    "mutable",
-    "namespace",
-    "new",
-    "operator",
-    "private",
-    "protected",
-    "public",
-    "register",
-    "restrict",
-    "return",
-    "short",
-    "signed",
-    "sizeof",
-    "static",
-    "struct",
-    "switch",
-    "template",
-    "this",
-    "throw",
-    "true",
-    "try",
-    "typedef",
-    "typename",
-    "union",
-    "unsigned",
-    "using",
-    "virtual",
-    "void",
-    "volatile",
-    "while",
-    // Rust
-    "abstract",
-    "as",
-    "async",
-    "await",
-    "become",
-    "box",
-    "crate",
-    "dyn",
-    "final",
-    "fn",
-    "gen",
-    "impl",
-    "in",
-    "let",
-    "loop",
-    "macro",
-    "match",
-    "mod",
-    "move",
-    "mut",
-    "override",
-    "priv",
-    "pub",
-    "ref",
-    "self",
-    "super",
-    "trait",
-    "type",
-    "typeof",
-    "unsafe",
-    "unsized",
-    "use",
-    "where",
-    "yield",
-    // the generated functions' own
-    "session",
-    "err",
-    "out_result",
-    "out_task",
-];
-
-/// The parameter names of a message (one name for C and Rust): `self` is named after the class
-/// unless another parameter has that name; reserved words get a trailing `_`.
+/// The parameter names of a message (one name for C and Rust): `naming::c_params`.
 fn param_names(class: &Class, m: &Message) -> Vec<String> {
-    let own = c_class(&class.name);
-    let mut names: Vec<String> = Vec::new();
-    for p in &m.params {
-        let mut n = if p.name == "self" && !m.params.iter().any(|q| snake(&q.name) == own) {
-            own.clone()
-        } else {
-            snake(&p.name)
-        };
-        while RESERVED.contains(&n.as_str()) || n.starts_with(|c: char| c.is_ascii_digit()) {
-            n.push('_');
-        }
-        assert!(
-            !names.contains(&n),
-            "{}.{}: two parameters named {n}",
-            class.name,
-            m.name
-        );
-        names.push(n);
-    }
-    names
+    let wire: Vec<&str> = m.params.iter().map(|p| p.name.as_str()).collect();
+    c_params(&class.name, &wire)
 }
 
 /// Replaces references by strings (their C form), so that types with the same C handle have

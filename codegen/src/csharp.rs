@@ -18,7 +18,7 @@ use std::fmt::Write;
 
 use crate::model::{Class, Enum, Lifecycle, Message, Model, Stage, Ty, EVENT_BATCH};
 use crate::naming::{
-    c_async_message, c_enum, c_enum_unknown, c_enum_value, c_handle, c_message, c_record,
+    c_async_message, c_enum, c_enum_unknown, c_enum_value, c_handle, c_message, c_params, c_record,
     c_record_get, c_record_set,
 };
 
@@ -897,10 +897,16 @@ fn message(o: &mut String, model: &Model, class: &Class, m: &Message, is_async: 
         class.name,
         m.name
     );
-    // Native declaration.
+    // Native declaration, with the C parameter names (`@` where C# reserves one).
+    let wire_names: Vec<&str> = m.params.iter().map(|p| p.name.as_str()).collect();
     let mut nparams = vec!["SessionHandle session".to_owned()];
-    for (i, p) in m.params.iter().enumerate() {
-        nparams.push(format!("{} p{i}", native_param(&p.ty)));
+    for (p, n) in m.params.iter().zip(c_params(&class.name, &wire_names)) {
+        let n = if CS_KEYWORDS.contains(&n.as_str()) {
+            format!("@{n}")
+        } else {
+            n
+        };
+        nparams.push(format!("{} {n}", native_param(&p.ty)));
         g.need_writer(model, &p.ty);
     }
     let result = if is_async {
@@ -909,7 +915,8 @@ fn message(o: &mut String, model: &Model, class: &Class, m: &Message, is_async: 
         m.result.clone()
     };
     if result != Ty::Void {
-        nparams.push(format!("out {} result", native_get(&result)));
+        let out = if is_async { "out_task" } else { "out_result" };
+        nparams.push(format!("out {} {out}", native_get(&result)));
         g.need_reader(model, &result);
     }
     nparams.push("out IntPtr err".into());

@@ -93,6 +93,132 @@ pub fn c_async_message(class: &str, message: &str) -> String {
     format!("xenapi_async_{}_{}", c_class(class), snake(message))
 }
 
+/// Words that cannot be C parameter names (C, C++ and Rust keywords, since the generated
+/// functions are written in Rust and compiled as C and C++), or that the generated functions
+/// use themselves.
+const C_RESERVED: &[&str] = &[
+    // C and C++
+    "auto",
+    "bool",
+    "break",
+    "case",
+    "catch",
+    "char",
+    "class",
+    "const",
+    "continue",
+    "default",
+    "delete",
+    "do",
+    "double",
+    "else",
+    "enum",
+    "explicit",
+    "export",
+    "extern",
+    "false",
+    "float",
+    "for",
+    "friend",
+    "goto",
+    "if",
+    "inline",
+    "int",
+    "long",
+    "mutable",
+    "namespace",
+    "new",
+    "operator",
+    "private",
+    "protected",
+    "public",
+    "register",
+    "restrict",
+    "return",
+    "short",
+    "signed",
+    "sizeof",
+    "static",
+    "struct",
+    "switch",
+    "template",
+    "this",
+    "throw",
+    "true",
+    "try",
+    "typedef",
+    "typename",
+    "union",
+    "unsigned",
+    "using",
+    "virtual",
+    "void",
+    "volatile",
+    "while",
+    // Rust
+    "abstract",
+    "as",
+    "async",
+    "await",
+    "become",
+    "box",
+    "crate",
+    "dyn",
+    "final",
+    "fn",
+    "gen",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "macro",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "override",
+    "priv",
+    "pub",
+    "ref",
+    "self",
+    "super",
+    "trait",
+    "type",
+    "typeof",
+    "unsafe",
+    "unsized",
+    "use",
+    "where",
+    "yield",
+    // the generated functions' own
+    "session",
+    "err",
+    "out_result",
+    "out_task",
+];
+
+/// The C parameter names of a message of `class` whose wire parameters (after the session) are
+/// `params`: `self` is named after the class (`vm`) unless another parameter has that name;
+/// the others are `snake`d; a reserved word gets a trailing `_` (`class_`, `type_`). Not part of
+/// the ABI, but the generated headers and the C# declarations use them.
+pub fn c_params(class: &str, params: &[&str]) -> Vec<String> {
+    let own = c_class(class);
+    let mut names: Vec<String> = Vec::new();
+    for p in params {
+        let mut n = if *p == "self" && !params.iter().any(|q| snake(q) == own) {
+            own.clone()
+        } else {
+            snake(p)
+        };
+        while C_RESERVED.contains(&n.as_str()) || n.starts_with(|c: char| c.is_ascii_digit()) {
+            n.push('_');
+        }
+        assert!(!names.contains(&n), "{class}: two parameters named {n}");
+        names.push(n);
+    }
+    names
+}
+
 /// The C type of an enum: `xenapi_vm_power_state`.
 pub fn c_enum(name: &str) -> String {
     format!("xenapi_{}", snake(name))
@@ -209,6 +335,11 @@ mod tests {
             "xenapi_vm_metrics_get_vcpus_utilisation"
         );
         assert_eq!(c_async_message("VM", "start"), "xenapi_async_vm_start");
+        assert_eq!(
+            c_params("VM", &["self", "type", "class", "session_to"]),
+            ["vm", "type_", "class_", "session_to"]
+        );
+        assert_eq!(c_params("session", &["self"]), ["session_"]);
         assert_eq!(
             c_enum_value("vm_power_state", "Halted"),
             "XENAPI_VM_POWER_STATE_HALTED"

@@ -279,6 +279,27 @@ namespace XenAPI.Tests
         }
 
         [Test]
+        public void XenServerNetConstructorsAndSessionMessages()
+        {
+            using (var xen = new Session(10000, sim.Url))
+            {
+                Assert.IsNull(xen.opaque_ref);
+                xen.login_with_password(Sim.User, Sim.Password, "2.0");
+                Assert.IsNotNull(xen.opaque_ref);
+                Assert.AreEqual(sim.Url.TrimEnd('/'), xen.Url.TrimEnd('/'));
+                // The datamodel's session messages are static methods of Session, as in XenServer.NET.
+                XenRef<Host> host = Session.get_this_host(xen, xen.opaque_ref);
+                Assert.AreEqual(Host.get_all(xen)[0], host);
+                xen.logout();
+                Assert.IsFalse(xen.IsLoggedIn);
+            }
+            using (var xen = new Session("127.0.0.1", 4443))
+                StringAssert.StartsWith("https://127.0.0.1:4443", xen.Url);
+            using (var xen = new Session(5000, "127.0.0.1", 80))
+                StringAssert.StartsWith("http://127.0.0.1:80", xen.Url);
+        }
+
+        [Test]
         public void TextRoundTripsAcrossRecords()
         {
             // Consecutive records hold these at the same field: the readers reuse strings they have

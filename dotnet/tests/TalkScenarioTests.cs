@@ -107,19 +107,23 @@ namespace XenAPI.Tests
                     StringAssert.DoesNotContain("wrong", bad.Message);
                 }
 
-                // Events, where the server has event.from (xapi).
-                if (dialect == "xapi")
+                // Events: event.from (both dialects here), and xend's register/next.
+                EventBatch first = Event.from(session, new[] { "vm" }, "", 0.0);
+                Assert.IsNotEmpty(first.token);
+                if (dialect == "xend") Event.register(session, new[] { "vm" });
+                VM.start(session, vm, false, false);
+                EventBatch next = Event.from(session, new[] { "vm" }, first.token, 5.0);
+                Event ev = next.events.Last(e => e.opaqueRef == vm.opaque_ref);
+                Assert.AreEqual("vm", ev.class_.ToLowerInvariant());
+                Assert.AreEqual(event_operation.mod, ev.operation);
+                var snapshot = (Dictionary<string, object>)ev.snapshot;
+                Assert.AreEqual("Running", snapshot["power_state"]);
+                Assert.AreNotEqual(first.token, next.token);
+                if (dialect == "xend")
                 {
-                    EventBatch first = Event.from(session, new[] { "vm" }, "", 0.0);
-                    Assert.IsNotEmpty(first.token);
-                    VM.start(session, vm, false, false);
-                    EventBatch next = Event.from(session, new[] { "vm" }, first.token, 5.0);
-                    Event ev = next.events.Last(e => e.opaqueRef == vm.opaque_ref);
-                    Assert.AreEqual("vm", ev.class_.ToLowerInvariant());
-                    Assert.AreEqual("mod", ev.operation.StringOf());
-                    var snapshot = (Dictionary<string, object>)ev.snapshot;
-                    Assert.AreEqual("Running", snapshot["power_state"]);
-                    Assert.AreNotEqual(first.token, next.token);
+                    List<Event> events = Event.next(session);
+                    Assert.IsTrue(events.Exists(e => e.opaqueRef == vm.opaque_ref), "event.next has the start");
+                    Event.unregister(session, new[] { "vm" });
                 }
                 session.logout();
                 Assert.IsFalse(session.IsLoggedIn);

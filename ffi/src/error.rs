@@ -71,6 +71,8 @@ impl Fail {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     pub(crate) fn null(name: &str) -> Self {
         Fail::new(
             xenapi_status::NullArgument,
@@ -78,12 +80,15 @@ impl Fail {
         )
     }
 
+    #[cold]
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Fail::new(xenapi_status::InvalidArgument, message)
     }
 }
 
 impl From<xenapi::Error> for Fail {
+    #[cold]
+    #[inline(never)]
     fn from(e: xenapi::Error) -> Self {
         let http_status = match &e {
             xenapi::Error::Http { status, .. } => *status,

@@ -54,7 +54,9 @@ pub(crate) trait Conv: Sized {
     unsafe fn arg(p: Self::P, name: &str) -> Result<Self, Fail>;
 }
 
-/// Runs a generated fallible entry point: the one panic boundary, instantiated once.
+/// Runs a generated fallible entry point: the one panic boundary, instantiated once (and never
+/// inlined into the thousands of entry points).
+#[inline(never)]
 pub(crate) fn run(
     err: *mut *mut xenapi_error,
     f: &mut dyn FnMut() -> Result<(), Fail>,
@@ -539,10 +541,11 @@ impl<T: Conv> Conv for Vec<T> {
     type Out = *mut List<T::C>;
     type P = *const List<T::C>;
     fn to_c(self) -> Result<Self::C, Fail> {
-        let items = self
-            .into_iter()
-            .map(T::to_c)
-            .collect::<Result<Vec<_>, _>>()?;
+        // Sized up front (collecting into a Result loses the size hint, and records are big).
+        let mut items = Vec::with_capacity(self.len());
+        for item in self {
+            items.push(item.to_c()?);
+        }
         Ok(List { items })
     }
     fn from_c(c: &Self::C) -> Self {
@@ -566,10 +569,10 @@ impl<K: Conv + Eq + Hash, V: Conv> Conv for HashMap<K, V> {
     type Out = *mut Map<K::C, V::C>;
     type P = *const Map<K::C, V::C>;
     fn to_c(self) -> Result<Self::C, Fail> {
-        let entries = self
-            .into_iter()
-            .map(|(k, v)| Ok((k.to_c()?, v.to_c()?)))
-            .collect::<Result<Vec<_>, Fail>>()?;
+        let mut entries = Vec::with_capacity(self.len());
+        for (k, v) in self {
+            entries.push((k.to_c()?, v.to_c()?));
+        }
         Ok(Map { entries })
     }
     fn from_c(c: &Self::C) -> Self {

@@ -243,6 +243,14 @@ static void scenario(const char *dialect) {
     STATE_IS(XENAPI_VM_POWER_STATE_PAUSED);
     CHECK_OK(xenapi_vm_hard_shutdown(s, halted, &err), &err);
     STATE_IS(XENAPI_VM_POWER_STATE_HALTED);
+    /* A XenAPI error in this dialect: its code, parameters and their datamodel names. */
+    CHECK_STATUS(xenapi_vm_unpause(s, halted, &err), XENAPI_STATUS_API, &err);
+    CHECK(err != NULL && strcmp(xenapi_error_code(err), XENAPI_ERROR_VM_BAD_POWER_STATE) == 0);
+    CHECK(err != NULL && xenapi_error_param_count(err) == 3);
+    CHECK(err != NULL && strcmp(xenapi_error_param(err, 0), halted) == 0);
+    CHECK(err != NULL && strcmp(xenapi_error_param_name(err, 0), "vm") == 0);
+    CHECK(err != NULL && strcmp(xenapi_error_param_name(err, 2), "actual") == 0);
+    clear_error(&err);
     CHECK(strcmp(xenapi_vm_power_state_to_string(XENAPI_VM_POWER_STATE_RUNNING), "Running") == 0);
     CHECK(xenapi_vm_power_state_from_string("Paused") == XENAPI_VM_POWER_STATE_PAUSED);
     CHECK(xenapi_vm_power_state_from_string("paused") == XENAPI_VM_POWER_STATE_UNKNOWN);
