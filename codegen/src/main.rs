@@ -38,8 +38,9 @@ fn main() -> ExitCode {
     let check = match std::env::args().nth(1).as_deref() {
         None => false,
         Some("--check") => true,
+        Some("--coverage") => return coverage(),
         Some(other) => {
-            eprintln!("usage: xenapi-codegen [--check]  (unknown argument {other:?})");
+            eprintln!("usage: xenapi-codegen [--check | --coverage]  (unknown argument {other:?})");
             return ExitCode::from(2);
         }
     };
@@ -50,6 +51,51 @@ fn main() -> ExitCode {
             eprintln!("xenapi-codegen: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Prints, per binding, how many of the datamodel's messages have a typed function or method;
+/// fails if a binding misses one.
+fn coverage() -> ExitCode {
+    let model = match model::Model::embedded() {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("xenapi-codegen: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rows = [
+        (
+            "Rust",
+            rust::coverage(&model),
+            "xenapi::api, logins on xenapi::Session",
+        ),
+        (
+            "C",
+            c::coverage(&model),
+            "include/xenapi.h, logins on xenapi_session",
+        ),
+        (
+            "C#",
+            csharp::coverage(&model),
+            "namespace XenAPI, logins on Session",
+        ),
+        (
+            "Python",
+            python::coverage(&model),
+            "typed in the stubs; every message is callable, as with XenAPI.py",
+        ),
+    ];
+    println!("typed messages of the datamodel, per binding:");
+    let mut complete = true;
+    for (name, (covered, total), what) in rows {
+        println!("  {name:<7}{covered:>5} of {total}  ({what})");
+        complete &= covered == total;
+    }
+    if complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

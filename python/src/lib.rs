@@ -168,6 +168,20 @@ impl PySession {
         result.map_err(|e| errors::to_pyerr(py, e, true))
     }
 
+    /// `slave_local_login_with_password(user, password)`, as in XenAPI.py: a login to this pool
+    /// member's own database (emergency mode), ended by `logout()` with `session.local_logout`.
+    fn slave_local_login_with_password(
+        &self,
+        py: Python<'_>,
+        user: String,
+        password: String,
+    ) -> PyResult<()> {
+        let inner = &self.inner;
+        let result = py.detach(|| inner.slave_local_login_with_password(&user, &password));
+        *lock(&self.api_version) = None;
+        result.map_err(|e| errors::to_pyerr(py, e, true))
+    }
+
     /// Logs out (harmless when not logged in).
     fn logout(&self, py: Python<'_>) -> PyResult<()> {
         let inner = &self.inner;

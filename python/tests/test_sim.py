@@ -151,6 +151,22 @@ def test_follows_the_pool_coordinator(start_sim, xr):
     assert e.value.details[0] == "HOST_IS_SLAVE"
 
 
+def test_slave_local_login_stays_on_the_member(start_sim, xr, XenAPI):
+    sim = start_sim("--vms", "2", "--hosts", "2")
+    # As with XenAPI.py: session.slave_local_login_with_password, then logout (local_logout).
+    for mod in (xr, XenAPI):
+        s = mod.Session(sim.members[0])
+        s.slave_local_login_with_password("root", "password")
+        assert s.xenapi.VM.get_all()
+        assert sim.stats()["sessions"] == 1
+        s.xenapi.session.logout()
+        assert sim.stats()["sessions"] == 0
+    s = xr.Session(sim.members[0])
+    with pytest.raises(xr.Failure) as e:
+        s.slave_local_login_with_password("root", "wrong")
+    assert e.value.details[0] == "SESSION_AUTHENTICATION_FAILED"
+
+
 # --- parity with XenAPI.py ----------------------------------------------------------------------
 
 

@@ -148,9 +148,12 @@ class Session:
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
+        if name == "slave_local_login_with_password":
+            return self._native.slave_local_login_with_password
         if name.startswith("login") or name.startswith("slave_local"):
             raise NotImplementedError(
-                "xenapi_rs logs in with login_with_password only; %s is not supported" % name
+                "xenapi_rs logs in with login_with_password or slave_local_login_with_password;"
+                " %s is not supported" % name
             )
         # Anything else is a raw XML-RPC call, as on xmlrpc.client.ServerProxy.
         return getattr(self._raw, name)
