@@ -32,6 +32,7 @@ impl Client {
     /// Calls `method` with `params` exactly as given and returns the reply's value as is: for a
     /// XenAPI server, the `{Status, Value | ErrorDescription}` struct. A `<fault>` is an error.
     pub fn call_raw(&self, method: &str, params: &[Value]) -> crate::Result<Value> {
+        sendable(method, params)?;
         let body = codec::encode_call(method, params, &Encoder::default());
         match self.transport.post(body)? {
             Response::Value(v) => Ok(v),
@@ -48,6 +49,7 @@ impl Client {
         params: &[Value],
         deadline: std::time::Duration,
     ) -> crate::Result<Value> {
+        sendable(method, params)?;
         let body = codec::encode_call(method, params, &Encoder::default());
         match self.transport.post_with_deadline(body, Some(deadline))? {
             Response::Value(v) => unwrap_envelope(v),
@@ -62,6 +64,11 @@ impl Client {
     pub fn call(&self, method: &str, params: &[Value]) -> crate::Result<Value> {
         unwrap_envelope(self.call_raw(method, params)?)
     }
+}
+
+/// Refuses, before anything is sent, arguments XML cannot carry ([`codec::check_sendable`]).
+fn sendable(method: &str, params: &[Value]) -> crate::Result<()> {
+    codec::check_sendable(params).map_err(|m| Error::InvalidArgument(format!("{method}: {m}")))
 }
 
 /// `{Status: "Success", Value: v}` to `v`; any other status to the failure it describes.

@@ -381,7 +381,7 @@ impl<S: Source> Parser<S> {
                 Ok(Event::Start(e)) => Ok(Ev::Start(tag(e.name().as_ref().as_bytes())?)),
                 Ok(Event::End(_)) => Ok(Ev::End),
                 Ok(Event::Text(t)) => {
-                    push_text(&mut self.text, &t);
+                    push_text(&mut self.text, &t)?;
                     Ok(Ev::Text)
                 }
                 Ok(Event::Empty(e)) => Ok(Ev::Empty(tag(e.name().as_ref().as_bytes())?)),
@@ -390,7 +390,7 @@ impl<S: Source> Parser<S> {
                     Ok(Ev::Text)
                 }
                 Ok(Event::CData(t)) => {
-                    push_text(&mut self.text, &t);
+                    push_text(&mut self.text, &t)?;
                     Ok(Ev::Text)
                 }
                 Ok(Event::Decl(_) | Event::PI(_) | Event::Comment(_)) => continue,
@@ -647,6 +647,7 @@ fn read_error(e: quick_xml::Error) -> CodecError {
 fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Result<char, CodecError> {
     if r.is_char_ref() {
         return match r.resolve_char_ref() {
+            Ok(Some(c)) if super::xml_forbidden(c) => Err(forbidden(c)),
             Ok(Some(c)) => Ok(c),
             _ => Err(CodecError::Malformed("invalid character reference".into())),
         };
@@ -664,32 +665,45 @@ fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Result<char, CodecError> 
     }
 }
 
-/// Whether `b` holds a `\r`: eight bytes at a time (most texts are a few dozen bytes, where a
-/// `memchr` call costs more in set-up than the scan).
+/// Whether `b` holds a byte that needs a closer look: a control byte (below 0x20: `\r`, or one
+/// XML forbids; tab and line feed count too) or 0xEF (the lead byte of U+FFFE and U+FFFF).
+/// Eight bytes at a time: most texts are a few dozen bytes, where a `memchr` call costs more in
+/// set-up than the scan.
 #[inline]
-pub(super) fn has_cr(b: &[u8]) -> bool {
+pub(super) fn has_special(b: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
         let mut word = [0u8; 8];
         word.copy_from_slice(c);
-        // A zero byte in `x` is a `\r` in the input (the classic has-zero-byte test: exact as to
-        // whether there is one).
-        let x = u64::from_ne_bytes(word) ^ (ONES * u64::from(b'\r'));
-        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+        let x = u64::from_ne_bytes(word);
+        // Has-less-than (some byte below 0x20) and has-zero-byte on `x ^ 0xEF..` (some byte is
+        // 0xEF): both exact as to whether there is one.
+        let low = x.wrapping_sub(ONES * 0x20) & !x;
+        let y = x ^ (ONES * 0xEF);
+        let ef = y.wrapping_sub(ONES) & !y;
+        if (low | ef) & HIGHS != 0 {
             return true;
         }
     }
-    chunks.remainder().contains(&b'\r')
+    chunks.remainder().iter().any(|&b| b < 0x20 || b == 0xEF)
 }
 
-/// Appends text to `out`, with XML 1.0 line-end normalisation (`\r\n` and `\r` become `\n`).
+/// Appends text to `out`, with XML 1.0 line-end normalisation (`\r\n` and `\r` become `\n`);
+/// a character XML 1.0 forbids (NUL and the other C0 controls but tab, LF and CR; U+FFFE,
+/// U+FFFF) makes the document malformed.
 #[inline]
-fn push_text(out: &mut String, text: &str) {
-    // Short texts are the common case: a plain scan beats quick-xml's `memchr` call set-up, and
-    // without a `\r` the text goes in as it is.
-    if has_cr(text.as_bytes()) {
+fn push_text(out: &mut String, text: &str) -> Result<(), CodecError> {
+    // Short texts are the common case: without a special byte the text goes in as it is.
+    if !has_special(text.as_bytes()) {
+        out.push_str(text);
+        return Ok(());
+    }
+    if let Some(c) = text.chars().find(|c| super::xml_forbidden(*c)) {
+        return Err(forbidden(c));
+    }
+    if text.contains('\r') {
         let mut rest = text;
         while let Some(i) = rest.find('\r') {
             out.push_str(&rest[..i]);
@@ -703,6 +717,16 @@ fn push_text(out: &mut String, text: &str) {
     } else {
         out.push_str(text);
     }
+    Ok(())
+}
+
+#[cold]
+#[inline(never)]
+fn forbidden(c: char) -> CodecError {
+    CodecError::Malformed(format!(
+        "the character U+{:04X} is not allowed in XML 1.0",
+        u32::from(c)
+    ))
 }
 
 #[inline]

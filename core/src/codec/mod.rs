@@ -89,6 +89,70 @@ impl CodecError {
     }
 }
 
+/// Whether XML 1.0 forbids `c` in a document, raw or as a character reference: the C0 controls
+/// other than tab, line feed and carriage return, and U+FFFE and U+FFFF (XML 1.0, production
+/// `Char`). Neither direction lets one through: a reply holding one is malformed, and an argument
+/// holding one is refused before it is sent, so that no binding reports success on a value the
+/// server could not have meant.
+pub fn xml_forbidden(c: char) -> bool {
+    matches!(c, '\0'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// Refuses values that XML-RPC cannot carry: a string (or struct member name) holding a character
+/// XML 1.0 forbids. The message says where (`argument 2, member "name_label"`) and which
+/// character, never the text itself (it may be a secret).
+pub fn check_sendable(params: &[crate::Value]) -> Result<(), String> {
+    fn walk(v: &crate::Value, at: &mut Vec<String>) -> Result<(), String> {
+        use crate::Value;
+        let bad = |s: &str, at: &[String]| -> Result<(), String> {
+            match s.chars().find(|c| xml_forbidden(*c)) {
+                None => Ok(()),
+                Some(c) => Err(format!(
+                    "{} holds the character U+{:04X}, which XML cannot carry",
+                    at.join(", "),
+                    u32::from(c)
+                )),
+            }
+        };
+        match v {
+            Value::String(s) => bad(s, at),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    at.push(format!("item {i}"));
+                    walk(item, at)?;
+                    at.pop();
+                }
+                Ok(())
+            }
+            Value::Struct(members) => {
+                for (k, item) in members {
+                    at.push("a member name".to_owned());
+                    bad(k, at)?;
+                    at.pop();
+                    at.push(format!("member {:?}", shorten_name(k)));
+                    walk(item, at)?;
+                    at.pop();
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    for (i, p) in params.iter().enumerate() {
+        let mut at = vec![format!("argument {}", i + 1)];
+        walk(p, &mut at)?;
+    }
+    Ok(())
+}
+
+/// A member name for a message: at most 40 characters, with any forbidden character replaced.
+fn shorten_name(k: &str) -> String {
+    k.chars()
+        .take(40)
+        .map(|c| if xml_forbidden(c) { '\u{fffd}' } else { c })
+        .collect()
+}
+
 /// Parses an XML-RPC double, including the bare tokens `Infinity`, `-Infinity` and `NaN` that
 /// xapi writes (and Python's `inf`/`nan`).
 pub fn parse_double(s: &str) -> Option<f64> {

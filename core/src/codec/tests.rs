@@ -104,20 +104,79 @@ fn line_ends_are_normalised_in_every_text_length() {
 }
 
 #[test]
-fn has_cr_finds_every_position() {
+fn has_special_finds_every_position() {
     for len in 0..40 {
-        assert!(!decode::has_cr(&vec![b'x'; len]));
+        assert!(!decode::has_special(&vec![b'x'; len]));
         for i in 0..len {
             let mut b = vec![b'x'; len];
-            b[i] = b'\r';
-            assert!(decode::has_cr(&b), "{len} {i}");
-            // Neighbours of `\r` (0x0d) and bytes with the high bit set are not `\r`.
-            for other in [0x0c, 0x0e, 0x8d, 0xff, 0x00] {
+            for special in [b'\r', b'\n', b'\t', 0x00, 0x1f, 0xEF] {
+                b[i] = special;
+                assert!(decode::has_special(&b), "{len} {i} {special}");
+            }
+            // Neighbours of the thresholds, and other bytes with the high bit set, are plain.
+            for other in [0x20, 0x7f, 0x80, 0xEE, 0xF0, 0xff] {
                 b[i] = other;
-                assert!(!decode::has_cr(&b), "{len} {i} {other}");
+                assert!(!decode::has_special(&b), "{len} {i} {other}");
             }
         }
     }
+}
+
+#[test]
+fn characters_xml_forbids_are_refused_raw_and_as_references() {
+    let doc = |body: &str| {
+        format!(
+            "<?xml version=\"1.0\"?><methodResponse><params><param><value>{body}</value>\
+             </param></params></methodResponse>"
+        )
+    };
+    for bad in [
+        "a\u{0}b", "\u{1}", "x\u{8}", "\u{b}", "\u{c}", "\u{1f}y", "\u{fffe}", "\u{ffff}",
+    ] {
+        for body in [bad.to_owned(), format!("<string>{bad}</string>")] {
+            let e = decode_response_slice(doc(&body).as_bytes(), Limits::default()).unwrap_err();
+            assert!(
+                e.to_string().contains("not allowed in XML 1.0"),
+                "{bad:?}: {e}"
+            );
+        }
+    }
+    for r in [
+        "&#0;", "&#x1;", "&#8;", "&#11;", "&#x1F;", "&#xFFFE;", "&#65535;",
+    ] {
+        // quick-xml refuses `&#0;` itself ("invalid character reference"); the rest are ours.
+        let e = decode_response_slice(doc(r).as_bytes(), Limits::default()).unwrap_err();
+        assert!(matches!(e, CodecError::Malformed(_)), "{r}: {e}");
+    }
+    // What XML allows still decodes: tab, LF, CR (folded to LF), and characters around U+FFFE.
+    for (body, want) in [
+        ("a\tb\nc\r\nd", "a\tb\nc\nd"),
+        ("&#9;&#10;&#13;", "\t\n\r"),
+        (
+            "\u{fffd}\u{fff0}\u{10000}\u{ef}",
+            "\u{fffd}\u{fff0}\u{10000}\u{ef}",
+        ),
+    ] {
+        let r = decode_response_slice(doc(body).as_bytes(), Limits::default()).unwrap();
+        assert_eq!(r, Response::Value(Value::from(want)), "{body:?}");
+    }
+}
+
+#[test]
+fn arguments_xml_cannot_carry_are_refused_before_sending() {
+    use super::check_sendable;
+    assert!(check_sendable(&[Value::from("ok\ttab"), Value::Int(1)]).is_ok());
+    let e = check_sendable(&[Value::from("x"), Value::from("a\u{0}secret")]).unwrap_err();
+    assert!(e.contains("argument 2") && e.contains("U+0000"), "{e}");
+    assert!(!e.contains("secret"), "{e}");
+    let nested = Value::structure([("name_label", Value::Array(vec![Value::from("\u{1b}")]))]);
+    let e = check_sendable(&[nested]).unwrap_err();
+    assert!(
+        e.contains("member \"name_label\", item 0") && e.contains("U+001B"),
+        "{e}"
+    );
+    let key = Value::structure([("bad\u{7}key", Value::from("v"))]);
+    assert!(check_sendable(&[key]).unwrap_err().contains("member name"));
 }
 
 #[test]
