@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::client::Client;
 use crate::error::codes;
-use crate::{Error, Options, Value};
+use crate::{Error, Options, Protocol, Value};
 
 /// Which XenAPI server family is on the other end; found out at login.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,6 +168,12 @@ impl Session {
         }
     }
 
+    /// The wire protocol calls go over: JSON-RPC or XML-RPC once logged in ([`Protocol::Auto`]
+    /// before a login with `Auto` has found out).
+    pub fn protocol(&self) -> Protocol {
+        self.client().protocol()
+    }
+
     /// The URL calls go to (the coordinator's, after a redirect).
     pub fn url(&self) -> String {
         self.client().url().to_owned()
@@ -224,7 +230,12 @@ impl Session {
                         .to_owned();
                     let url = coordinator_url(client.url(), &master)?;
                     let options = client.options().clone();
-                    let options = Options { url, ..options };
+                    // The coordinator runs the same xapi: keep the protocol found here.
+                    let options = Options {
+                        url,
+                        protocol: client.protocol(),
+                        ..options
+                    };
                     client = Arc::new(Client::new(options)?);
                     *self.inner.client.write().unwrap_or_else(|p| p.into_inner()) = client.clone();
                 }
@@ -253,6 +264,26 @@ impl Session {
                     .unwrap_or_else(|| opts.originator.clone()),
             ),
         ];
+        if client.protocol() == Protocol::Auto {
+            // Found out once: a server without JSON-RPC (xend, an older xapi) answers a JSON-RPC
+            // login with an HTTP error (404, 500) or a body that is not JSON.
+            match client.call_json("session.login_with_password", &four, None) {
+                Err(Error::Http { .. }) | Err(Error::Protocol(_)) => {
+                    client.set_protocol(Protocol::XmlRpc)
+                }
+                Err(e @ Error::Api(_)) => {
+                    client.set_protocol(Protocol::JsonRpc);
+                    self.inner.dialect.store(0, Ordering::Relaxed);
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+                Ok(reply) => {
+                    client.set_protocol(Protocol::JsonRpc);
+                    self.inner.dialect.store(0, Ordering::Relaxed);
+                    return login_handle(reply);
+                }
+            }
+        }
         // A session that already found xend (a re-login, a redirect) asks with two at once.
         let known_xend = self.dialect() == Dialect::Xend;
         let first = if known_xend { &four[..2] } else { &four[..] };
@@ -272,13 +303,17 @@ impl Session {
                 reply
             }
         };
-        match reply {
-            Value::String(handle) if !handle.is_empty() => Ok(handle),
-            other => Err(Error::Protocol(format!(
-                "login returned a {} instead of a session reference",
-                other.type_name()
-            ))),
-        }
+        login_handle(reply)
+    }
+}
+
+fn login_handle(reply: Value) -> crate::Result<String> {
+    match reply {
+        Value::String(handle) if !handle.is_empty() => Ok(handle),
+        other => Err(Error::Protocol(format!(
+            "login returned a {} instead of a session reference",
+            other.type_name()
+        ))),
     }
 }
 
@@ -397,6 +432,7 @@ impl fmt::Debug for Session {
         f.debug_struct("Session")
             .field("url", &self.client().url())
             .field("dialect", &self.dialect())
+            .field("protocol", &self.protocol())
             .field("user", &auth.credentials.as_ref().map(|c| c.user.as_str()))
             .field("logged_in", &auth.handle.is_some())
             .finish_non_exhaustive()
