@@ -54,6 +54,7 @@ def test_xapi_local(local, xr, monkeypatch):
     # Plain HTTP over the socket: the JSON-RPC login that protocol="auto" tries first (this fake
     # xapi has no /jsonrpc, so it answers 404), then XML-RPC posted to /.
     assert [path for path, _ in local.server.requests] == ["/jsonrpc"] + ["/"] * 3
+    assert s.protocol == "xmlrpc"
 
 
 def test_unix_url(local, xr):
