@@ -271,6 +271,10 @@ impl Session {
                 Err(Error::Http { .. }) | Err(Error::Protocol(_)) => {
                     client.set_protocol(Protocol::XmlRpc)
                 }
+                // JSON-RPC is there; a login that wants two parameters goes on below.
+                Err(e) if e.code() == Some(codes::MESSAGE_PARAMETER_COUNT_MISMATCH) => {
+                    client.set_protocol(Protocol::JsonRpc)
+                }
                 Err(e @ Error::Api(_)) => {
                     client.set_protocol(Protocol::JsonRpc);
                     self.inner.dialect.store(0, Ordering::Relaxed);
