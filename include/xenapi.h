@@ -126,6 +126,25 @@ typedef enum xenapi_status {
 } xenapi_status;
 
 /**
+ * A wire protocol (`xenapi_options_set_protocol`, `xenapi_session_get_protocol`).
+ */
+typedef enum xenapi_protocol {
+    /**
+     * JSON-RPC when the server offers it, found out once at login; XML-RPC otherwise (xend,
+     * older xapi). The default. From a session: no login has found out yet.
+     */
+    XENAPI_PROTOCOL_AUTO = 0,
+    /**
+     * JSON-RPC 2.0 on `/jsonrpc` (xapi).
+     */
+    XENAPI_PROTOCOL_JSONRPC = 1,
+    /**
+     * XML-RPC on `/` (xapi and xend).
+     */
+    XENAPI_PROTOCOL_XMLRPC = 2,
+} xenapi_protocol;
+
+/**
  * The server family found at login.
  */
 typedef enum xenapi_dialect {
@@ -394,6 +413,16 @@ enum xenapi_status xenapi_options_set_follow_coordinator(struct xenapi_options *
                                                          struct xenapi_error **err);
 
 /**
+ * The wire protocol: `XENAPI_PROTOCOL_AUTO` (default), `XENAPI_PROTOCOL_JSONRPC` or
+ * `XENAPI_PROTOCOL_XMLRPC`. Results are the same values whichever carries them.
+ *
+ * Ownership: `options` is borrowed.
+ */
+enum xenapi_status xenapi_options_set_protocol(struct xenapi_options *options,
+                                               enum xenapi_protocol protocol,
+                                               struct xenapi_error **err);
+
+/**
  * The largest reply accepted, in bytes after decompression. Default 512 MiB.
  *
  * Ownership: `options` is borrowed.
@@ -519,6 +548,14 @@ bool xenapi_session_is_logged_in(const struct xenapi_session *session);
  * Ownership: `session` is borrowed.
  */
 enum xenapi_dialect xenapi_session_get_dialect(const struct xenapi_session *session);
+
+/**
+ * The wire protocol calls go over: `XENAPI_PROTOCOL_JSONRPC` or `XENAPI_PROTOCOL_XMLRPC` once
+ * logged in; `XENAPI_PROTOCOL_AUTO` before a login has found out, or if `session` is NULL.
+ *
+ * Ownership: `session` is borrowed.
+ */
+enum xenapi_protocol xenapi_session_get_protocol(const struct xenapi_session *session);
 
 /**
  * The URL calls go to (the coordinator's, after a redirect).

@@ -14,8 +14,8 @@ echo "simulator: $SIM_URL (user root)"
 
 step() { printf '\n$ xenctl %s\n' "$*"; "$XENCTL" "$@"; }
 
-printf '\n$ xenctl methods | head -n 5   # connect, log in, host.list_methods\n'
-"$XENCTL" methods | head -n 5
+printf '\n$ xenctl --verbose methods | head -n 5   # connect, log in, host.list_methods\n'
+"$XENCTL" --verbose methods 2>&1 | head -n 5
 step list
 step start vm02
 step pause vm02

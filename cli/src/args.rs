@@ -17,6 +17,8 @@ options (environment: XENAPI_URL, XENAPI_USER, XENAPI_PASSWORD):
   --insecure             do not verify the certificate at all (labs only)
   --timeout SECS         deadline of each call (default 300)
   --no-follow            do not follow HOST_IS_SLAVE to the pool coordinator
+  --protocol P           auto (default: JSON-RPC if offered), jsonrpc or xmlrpc
+  --verbose              say on stderr where and over which protocol xenctl connected
 
 commands:
   list                   VMs: Name, ID, Mem MiB, VCPUs, State, CPU%
@@ -42,6 +44,8 @@ pub struct Args {
     pub tls: Tls,
     pub timeout: Option<Duration>,
     pub follow_coordinator: bool,
+    pub protocol: xenapi::Protocol,
+    pub verbose: bool,
     pub command: Command,
 }
 
@@ -95,6 +99,8 @@ pub fn parse(argv: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Ar
     let mut tls = Tls::Verify;
     let mut timeout = None;
     let mut follow_coordinator = true;
+    let mut protocol = xenapi::Protocol::Auto;
+    let mut verbose = false;
     let mut tls_flags = 0;
 
     while let Some(arg) = it.peek().map(|s| s.as_str()) {
@@ -131,6 +137,12 @@ pub fn parse(argv: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Ar
             }
             "--timeout" => timeout = Some(seconds("--timeout", &value("--timeout")?)?),
             "--no-follow" => follow_coordinator = false,
+            "--verbose" => verbose = true,
+            "--protocol" => {
+                let p = value("--protocol")?;
+                protocol = xenapi::Protocol::parse(&p)
+                    .ok_or_else(|| format!("--protocol: {p:?} is not auto, jsonrpc or xmlrpc"))?;
+            }
             "--help" => {
                 return Ok(Args {
                     url: String::new(),
@@ -139,6 +151,8 @@ pub fn parse(argv: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Ar
                     tls,
                     timeout,
                     follow_coordinator,
+                    protocol,
+                    verbose,
                     command: Command::Help,
                 })
             }
@@ -161,6 +175,8 @@ pub fn parse(argv: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Ar
         tls,
         timeout,
         follow_coordinator,
+        protocol,
+        verbose,
         command,
     })
 }
@@ -304,6 +320,19 @@ mod tests {
             }
         );
         assert_eq!(a.user, "root");
+    }
+
+    #[test]
+    fn protocol_and_verbose() {
+        let a = p("--url u --protocol jsonrpc --verbose list", &[]).unwrap();
+        assert_eq!(a.protocol, xenapi::Protocol::JsonRpc);
+        assert!(a.verbose);
+        let a = p("--url u list", &[]).unwrap();
+        assert_eq!(a.protocol, xenapi::Protocol::Auto);
+        assert!(!a.verbose);
+        assert!(p("--url u --protocol soap list", &[])
+            .unwrap_err()
+            .contains("auto, jsonrpc or xmlrpc"));
     }
 
     #[test]

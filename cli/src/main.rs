@@ -43,6 +43,7 @@ fn run(args: args::Args) -> Result<(), commands::Failed> {
     let mut options = Options::new(&args.url)
         .tls(tls)
         .follow_coordinator(args.follow_coordinator)
+        .protocol(args.protocol)
         .originator("xenctl");
     if let Some(t) = args.timeout {
         options = options.timeout(t);
@@ -54,6 +55,15 @@ fn run(args: args::Args) -> Result<(), commands::Failed> {
     })?;
     let session =
         Session::connect(options, &args.user, password).map_err(commands::Failed::from)?;
+    if args.verbose {
+        eprintln!(
+            "xenctl: connected to {} as {} ({:?}, transport: {})",
+            session.url(),
+            args.user,
+            session.dialect(),
+            session.protocol().as_str()
+        );
+    }
     let mut stdout = std::io::stdout().lock();
     let result = commands::run(&session, &args.command, &mut stdout);
     // Log out even when the command failed; report the command's error first.

@@ -45,6 +45,7 @@ pub fn generate(model: &Model) -> Vec<(String, String)> {
     let mut files = vec![
         ("core/src/api/mod.rs".to_owned(), module_root(model)),
         ("core/src/api/codes.rs".to_owned(), codes(model)),
+        ("core/src/api/shapes.rs".to_owned(), shapes(model)),
         ("core/tests/typed_generated.rs".to_owned(), tests(model)),
     ];
     for class in &model.classes {
@@ -130,6 +131,7 @@ fn module_root(model: &Model) -> String {
     o.push_str(HEADER);
     o.push('\n');
     o.push_str("pub mod codes;\n");
+    o.push_str("pub(crate) mod shapes;\n");
     for c in &model.classes {
         writeln!(o, "mod {};", rust_module(&c.name)).unwrap();
     }
@@ -672,5 +674,78 @@ fn tests(model: &Model) -> String {
         model.errors.len()
     )
     .unwrap();
+    o
+}
+
+/// `core/src/api/shapes.rs`: the wire shape of every message's result and of every record's
+/// fields, as far as JSON-RPC loses what XML-RPC carries (int64s, floats, datetimes, void); the
+/// JSON-RPC decoder normalises replies with it. Types that travel alike (strings, refs, enums,
+/// bools) are left out: `Keep` is the default.
+fn shapes(model: &Model) -> String {
+    use std::collections::BTreeMap;
+    fn shape(ty: &Ty) -> Option<String> {
+        Some(match ty {
+            Ty::String | Ty::Bool | Ty::Ref(_) | Ty::Enum(_) | Ty::Any => return None,
+            Ty::Int => "Int".into(),
+            Ty::Float => "Float".into(),
+            Ty::DateTime => "DateTime".into(),
+            Ty::Void => "Void".into(),
+            Ty::Set(t) => format!("Set(&{})", shape(t)?),
+            Ty::Map(_, v) => format!("Map(&{})", shape(v)?),
+            Ty::Record(c) => format!("Record({c:?})"),
+            Ty::Option(t) => return shape(t),
+        })
+    }
+    let mut results = BTreeMap::new();
+    let mut records = BTreeMap::new();
+    for class in model
+        .classes
+        .iter()
+        .chain(std::iter::once(&model.event_batch))
+    {
+        for m in &class.messages {
+            if let Some(s) = shape(&m.result) {
+                results
+                    .entry(format!("{}.{}", class.name, m.name))
+                    .or_insert(s);
+            }
+        }
+        let fields: Vec<String> = class
+            .fields
+            .iter()
+            .filter_map(|f| shape(&f.ty).map(|s| format!("({:?}, {s})", f.name)))
+            .collect();
+        if !fields.is_empty() {
+            records.insert(class.name.clone(), fields);
+        }
+    }
+    let mut o = String::new();
+    o.push_str(HEADER);
+    o.push_str(
+        "\n//! Result and field shapes for normalising JSON-RPC replies (see `crate::jsonrpc`).\n\n\
+         use crate::jsonrpc::Shape::{self, *};\n\n\
+         /// The shape of `method`'s result (`Async.` stripped), or `None` when it travels alike \
+         over both protocols.\n\
+         pub(crate) fn result_shape(method: &str) -> Option<Shape> {\n\
+         Some(match method.strip_prefix(\"Async.\").unwrap_or(method) {\n",
+    );
+    for (name, s) in &results {
+        let _ = writeln!(o, "{name:?} => {s},");
+    }
+    o.push_str("_ => return None,\n})\n}\n\n");
+    o.push_str(
+        "/// The fields of `class`'s record whose shape is not `Keep`.\n\
+         pub(crate) fn record_shape(class: &str) -> &'static [(&'static str, Shape)] {\n\
+         match class {\n",
+    );
+    for (name, fields) in &records {
+        let _ = writeln!(o, "{name:?} => &[{}],", fields.join(", "));
+    }
+    o.push_str("_ => &[],\n}\n}\n\n");
+    o.push_str("/// The wire names of the datamodel's classes.\npub(crate) const CLASS_NAMES: &[&str] = &[");
+    for c in &model.classes {
+        let _ = write!(o, "{:?}, ", c.name);
+    }
+    o.push_str("];\n");
     o
 }

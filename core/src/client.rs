@@ -1,8 +1,11 @@
 //! A XenAPI endpoint without a session: encode a call, post it, unwrap the `Status` envelope.
 
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+
 use crate::codec::{self, Encoder, Response};
+use crate::jsonrpc::{self, Reply};
 use crate::transport::Transport;
-use crate::{Error, Failure, Options, Value};
+use crate::{Error, Failure, Options, Protocol, Value};
 
 /// A connection to one XenAPI server, below sessions: for `session.login_with_password` itself,
 /// for methods that take no session, and for bindings that want the raw envelope (the talk's
@@ -10,6 +13,18 @@ use crate::{Error, Failure, Options, Value};
 pub struct Client {
     transport: Transport,
     options: Options,
+    /// The protocol in use: [`Protocol::Auto`] until a login has found out (XML-RPC meanwhile).
+    protocol: AtomicU8,
+    /// The id of the next JSON-RPC request.
+    next_id: AtomicU64,
+}
+
+fn protocol_code(p: Protocol) -> u8 {
+    match p {
+        Protocol::Auto => 0,
+        Protocol::JsonRpc => 1,
+        Protocol::XmlRpc => 2,
+    }
 }
 
 impl Client {
@@ -17,8 +32,45 @@ impl Client {
     pub fn new(options: Options) -> crate::Result<Self> {
         Ok(Client {
             transport: Transport::new(&options)?,
+            protocol: AtomicU8::new(protocol_code(options.protocol)),
             options,
+            next_id: AtomicU64::new(1),
         })
+    }
+
+    /// The protocol calls use: JSON-RPC or XML-RPC, or [`Protocol::Auto`] while no login has
+    /// found out yet (calls then go over XML-RPC).
+    pub fn protocol(&self) -> Protocol {
+        match self.protocol.load(Ordering::Relaxed) {
+            1 => Protocol::JsonRpc,
+            2 => Protocol::XmlRpc,
+            _ => Protocol::Auto,
+        }
+    }
+
+    /// Settles `Auto` (the session does, at login).
+    pub(crate) fn set_protocol(&self, p: Protocol) {
+        self.protocol.store(protocol_code(p), Ordering::Relaxed);
+    }
+
+    fn json(&self) -> bool {
+        self.protocol() == Protocol::JsonRpc
+    }
+
+    /// One JSON-RPC call; the result normalised to what XML-RPC would have carried.
+    pub(crate) fn call_json(
+        &self,
+        method: &str,
+        params: &[Value],
+        deadline: Option<std::time::Duration>,
+    ) -> crate::Result<Value> {
+        sendable(method, params)?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let body = jsonrpc::encode_call(method, params, id);
+        match self.transport.post_json(body, id, deadline)? {
+            Reply::Result(v) => Ok(jsonrpc::normalise(method, v)),
+            Reply::Error(description) => Err(Error::Api(Failure::new(description))),
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -31,8 +83,20 @@ impl Client {
 
     /// Calls `method` with `params` exactly as given and returns the reply's value as is: for a
     /// XenAPI server, the `{Status, Value | ErrorDescription}` struct. A `<fault>` is an error.
+    ///
+    /// Over JSON-RPC the envelope is made up from the reply, so that it reads the same.
     pub fn call_raw(&self, method: &str, params: &[Value]) -> crate::Result<Value> {
         sendable(method, params)?;
+        if self.json() {
+            return Ok(match self.call_json(method, params, None) {
+                Ok(v) => Value::structure([("Status", "Success".into()), ("Value", v)]),
+                Err(Error::Api(f)) => Value::structure([
+                    ("Status", "Failure".into()),
+                    ("ErrorDescription", Value::from(f.description().to_vec())),
+                ]),
+                Err(e) => return Err(e),
+            });
+        }
         let body = codec::encode_call(method, params, &Encoder::default());
         match self.transport.post(body)? {
             Response::Value(v) => Ok(v),
@@ -50,6 +114,9 @@ impl Client {
         deadline: std::time::Duration,
     ) -> crate::Result<Value> {
         sendable(method, params)?;
+        if self.json() {
+            return self.call_json(method, params, Some(deadline));
+        }
         let body = codec::encode_call(method, params, &Encoder::default());
         match self.transport.post_with_deadline(body, Some(deadline))? {
             Response::Value(v) => unwrap_envelope(v),
@@ -62,6 +129,9 @@ impl Client {
     /// Calls `method` and unwraps the XenAPI envelope: the `Value` on success, [`Error::Api`]
     /// on any other `Status`.
     pub fn call(&self, method: &str, params: &[Value]) -> crate::Result<Value> {
+        if self.json() {
+            return self.call_json(method, params, None);
+        }
         unwrap_envelope(self.call_raw(method, params)?)
     }
 }

@@ -14,7 +14,7 @@
 //! # Ok::<(), xenapi::Error>(())
 //! ```
 //!
-//! Layers, bottom up: [`codec`] (XML-RPC), the HTTP(S) transport, [`Client`] (envelope, no
+//! Layers, bottom up: [`codec`] (XML-RPC) and [`jsonrpc`] (JSON-RPC), the HTTP(S) transport, [`Client`] (envelope, no
 //! session), [`Session`] (login, re-login, coordinator, logout), and [`api`] (typed classes
 //! generated from the datamodel).
 
@@ -25,6 +25,7 @@ pub mod convert;
 mod datetime;
 mod error;
 pub mod event;
+pub mod jsonrpc;
 mod options;
 mod reference;
 mod session;
@@ -36,6 +37,7 @@ pub use client::{unwrap_envelope, Client};
 pub use convert::{FromValue, MapKey, ToValue};
 pub use datetime::{DateTime, DateTimeParts};
 pub use error::{codes, Error, ErrorKind, Failure};
+pub use jsonrpc::Protocol;
 pub use options::{Options, TlsPolicy};
 pub use reference::{Ref, NULL_REF};
 pub use session::{Dialect, Session};

@@ -59,6 +59,7 @@ pub struct Options {
     pub(crate) max_response_bytes: u64,
     pub(crate) version: String,
     pub(crate) originator: String,
+    pub(crate) protocol: crate::Protocol,
 }
 
 impl Options {
@@ -80,6 +81,7 @@ impl Options {
             max_response_bytes: crate::codec::Limits::default().max_bytes,
             version: "1.0".to_owned(),
             originator: "xenapi-rs".to_owned(),
+            protocol: crate::Protocol::Auto,
         }
     }
 
@@ -135,6 +137,20 @@ impl Options {
         self
     }
 
+    /// The wire protocol: JSON-RPC on `/jsonrpc` (xapi), XML-RPC on `/` (xapi, xend), or
+    /// [`Protocol::Auto`](crate::Protocol::Auto) (the default): JSON-RPC if the server offers it,
+    /// found out once at login and kept across re-logins and coordinator redirects.
+    pub fn protocol(mut self, p: crate::Protocol) -> Self {
+        self.protocol = p;
+        self
+    }
+
+    /// The protocol asked for (see [`Options::protocol`]); [`crate::Session::protocol`] tells
+    /// which one `Auto` found.
+    pub fn protocol_option(&self) -> crate::Protocol {
+        self.protocol
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -155,6 +171,7 @@ impl fmt::Debug for Options {
             .field("max_response_bytes", &self.max_response_bytes)
             .field("version", &self.version)
             .field("originator", &self.originator)
+            .field("protocol", &self.protocol)
             .finish()
     }
 }

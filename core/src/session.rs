@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::client::Client;
 use crate::error::codes;
-use crate::{Error, Options, Value};
+use crate::{Error, Options, Protocol, Value};
 
 /// Which XenAPI server family is on the other end; found out at login.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,6 +217,12 @@ impl Session {
         }
     }
 
+    /// The wire protocol calls go over: JSON-RPC or XML-RPC once logged in ([`Protocol::Auto`]
+    /// before a login with `Auto` has found out).
+    pub fn protocol(&self) -> Protocol {
+        self.client().protocol()
+    }
+
     /// The URL calls go to (the coordinator's, after a redirect).
     pub fn url(&self) -> String {
         self.client().url().to_owned()
@@ -273,7 +279,12 @@ impl Session {
                         .to_owned();
                     let url = coordinator_url(client.url(), &master)?;
                     let options = client.options().clone();
-                    let options = Options { url, ..options };
+                    // The coordinator runs the same xapi: keep the protocol found here.
+                    let options = Options {
+                        url,
+                        protocol: client.protocol(),
+                        ..options
+                    };
                     client = Arc::new(Client::new(options)?);
                     *self.inner.client.write().unwrap_or_else(|p| p.into_inner()) = client.clone();
                 }
@@ -302,6 +313,30 @@ impl Session {
                     .unwrap_or_else(|| opts.originator.clone()),
             ),
         ];
+        if client.protocol() == Protocol::Auto {
+            // Found out once: a server without JSON-RPC (xend, an older xapi) answers a JSON-RPC
+            // login with an HTTP error (404, 500) or a body that is not JSON.
+            match client.call_json("session.login_with_password", &four, None) {
+                Err(Error::Http { .. }) | Err(Error::Protocol(_)) => {
+                    client.set_protocol(Protocol::XmlRpc)
+                }
+                // JSON-RPC is there; a login that wants two parameters goes on below.
+                Err(e) if e.code() == Some(codes::MESSAGE_PARAMETER_COUNT_MISMATCH) => {
+                    client.set_protocol(Protocol::JsonRpc)
+                }
+                Err(e @ Error::Api(_)) => {
+                    client.set_protocol(Protocol::JsonRpc);
+                    self.inner.dialect.store(0, Ordering::Relaxed);
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+                Ok(reply) => {
+                    client.set_protocol(Protocol::JsonRpc);
+                    self.inner.dialect.store(0, Ordering::Relaxed);
+                    return session_reference(reply);
+                }
+            }
+        }
         // A session that already found xend (a re-login, a redirect) asks with two at once.
         let known_xend = self.dialect() == Dialect::Xend;
         let first = if known_xend { &four[..2] } else { &four[..] };
@@ -451,6 +486,7 @@ impl fmt::Debug for Session {
         f.debug_struct("Session")
             .field("url", &self.client().url())
             .field("dialect", &self.dialect())
+            .field("protocol", &self.protocol())
             .field("user", &auth.credentials.as_ref().map(|c| c.user.as_str()))
             .field("logged_in", &auth.handle.is_some())
             .finish_non_exhaustive()

@@ -75,6 +75,13 @@ fn read_request(r: &mut dyn BufRead) -> Option<Req> {
 fn serve_connection<S: Read + Write>(stream: S, handler: &Handler) {
     let mut reader = BufReader::new(stream);
     while let Some(req) = read_request(&mut reader) {
+        // These servers speak XML-RPC only, as xend and older xapi do: a JSON-RPC login (the
+        // default `Protocol::Auto` tries one first) finds no `/jsonrpc`.
+        if req.head.starts_with("POST /jsonrpc ") {
+            respond(reader.get_mut(), "404 Not Found", &[], b"no such path");
+            let _ = reader.get_mut().flush();
+            continue;
+        }
         let flow = handler(&req, reader.get_mut());
         let _ = reader.get_mut().flush();
         if let Flow::Close = flow {

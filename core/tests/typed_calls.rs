@@ -44,7 +44,15 @@ fn serve(
             if reader.read_exact(&mut body).is_err() {
                 continue;
             }
-            let (method, params) = decode_call(&body[..], Limits::default()).unwrap();
+            // XML-RPC only: the JSON-RPC login that `Protocol::Auto` tries first finds nothing.
+            let Ok((method, params)) = decode_call(&body[..], Limits::default()) else {
+                let mut out = stream;
+                let _ = write!(
+                    out,
+                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                continue;
+            };
             let n = {
                 let mut c = seen.lock().unwrap();
                 c.push((method.clone(), params.clone()));

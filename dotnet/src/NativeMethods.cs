@@ -54,6 +54,8 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_max_response_bytes(OptionsHandle options, ulong bytes, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_version(OptionsHandle options, byte[] version, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_originator(OptionsHandle options, byte[] originator, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_protocol(OptionsHandle options, int protocol, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_session_get_protocol(SessionHandle session);
 
         // ---- sessions ----
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_session_new(OptionsHandle options, out SessionHandle session, out ErrorHandle err);

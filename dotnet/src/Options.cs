@@ -2,6 +2,18 @@ using System;
 
 namespace XenAPI
 {
+    /// <summary>The wire protocol of a session (<see cref="Options.Protocol"/>).</summary>
+    public enum Protocol
+    {
+        /// <summary>JSON-RPC when the server offers it (found out once, at login), XML-RPC
+        /// otherwise (xend, older xapi). The default.</summary>
+        Auto = 0,
+        /// <summary>JSON-RPC 2.0 on <c>/jsonrpc</c> (xapi).</summary>
+        JsonRpc = 1,
+        /// <summary>XML-RPC on <c>/</c> (xapi and xend).</summary>
+        XmlRpc = 2,
+    }
+
     /// <summary>
     /// How to reach a server. Defaults are safe: TLS verified against the Mozilla roots, connect
     /// timeout 10 s, call deadline 300 s, logins follow the pool coordinator.
@@ -59,6 +71,10 @@ namespace XenAPI
         /// the default (<c>xenapi-rs</c>).</summary>
         public string Originator { get; set; }
 
+        /// <summary>The wire protocol; results are the same values whichever carries them.
+        /// Default <see cref="XenAPI.Protocol.Auto"/>.</summary>
+        public Protocol Protocol { get; set; } = Protocol.Auto;
+
         internal OptionsHandle ToNative()
         {
             int tls = (CaFile != null ? 1 : 0) + (Fingerprint != null ? 1 : 0) + (InsecureSkipVerify ? 1 : 0);
@@ -86,6 +102,8 @@ namespace XenAPI
                     Check.Ok(NativeMethods.xenapi_options_set_version(h, Utf8.Z(Version), out err), err);
                 if (Originator != null)
                     Check.Ok(NativeMethods.xenapi_options_set_originator(h, Utf8.Z(Originator), out err), err);
+                if (Protocol != Protocol.Auto)
+                    Check.Ok(NativeMethods.xenapi_options_set_protocol(h, (int)Protocol, out err), err);
                 return h;
             }
             catch

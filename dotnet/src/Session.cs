@@ -168,6 +168,10 @@ namespace XenAPI
         /// <summary>The server family found at login (xapi before any login).</summary>
         public Dialect Dialect => (Dialect)NativeMethods.xenapi_session_get_dialect(Handle);
 
+        /// <summary>The wire protocol calls go over (<see cref="XenAPI.Protocol.Auto"/> before a
+        /// login has found out).</summary>
+        public Protocol Protocol => (Protocol)NativeMethods.xenapi_session_get_protocol(Handle);
+
         /// <summary>The session reference, for code that builds its own requests. It grants access to
         /// the host: do not log it.</summary>
         public string SessionRef

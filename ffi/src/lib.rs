@@ -31,7 +31,7 @@ mod typed;
 mod value;
 
 pub use error::{xenapi_error, xenapi_status};
-pub use options::xenapi_options;
+pub use options::{xenapi_options, xenapi_protocol};
 pub use session::{xenapi_dialect, xenapi_session};
 pub use strings::xenapi_string_list;
 pub use value::{xenapi_value, xenapi_value_kind};

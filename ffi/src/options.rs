@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use xenapi::{Options, TlsPolicy};
+use xenapi::{Options, Protocol, TlsPolicy};
 
 use crate::boundary::{fallible, handle_mut, out, put, text};
 use crate::error::{xenapi_error, xenapi_status, Fail};
@@ -198,6 +198,58 @@ pub unsafe extern "C" fn xenapi_options_set_follow_coordinator(
     unsafe {
         with_options(options, err, |o| {
             o.update(|x| x.follow_coordinator(follow));
+            Ok(())
+        })
+    }
+}
+
+/// A wire protocol (`xenapi_options_set_protocol`, `xenapi_session_get_protocol`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum xenapi_protocol {
+    /// JSON-RPC when the server offers it, found out once at login; XML-RPC otherwise (xend,
+    /// older xapi). The default. From a session: no login has found out yet.
+    Auto = 0,
+    /// JSON-RPC 2.0 on `/jsonrpc` (xapi).
+    Jsonrpc = 1,
+    /// XML-RPC on `/` (xapi and xend).
+    Xmlrpc = 2,
+}
+
+impl From<xenapi_protocol> for Protocol {
+    fn from(p: xenapi_protocol) -> Self {
+        match p {
+            xenapi_protocol::Auto => Protocol::Auto,
+            xenapi_protocol::Jsonrpc => Protocol::JsonRpc,
+            xenapi_protocol::Xmlrpc => Protocol::XmlRpc,
+        }
+    }
+}
+
+impl From<Protocol> for xenapi_protocol {
+    fn from(p: Protocol) -> Self {
+        match p {
+            Protocol::Auto => xenapi_protocol::Auto,
+            Protocol::JsonRpc => xenapi_protocol::Jsonrpc,
+            Protocol::XmlRpc => xenapi_protocol::Xmlrpc,
+        }
+    }
+}
+
+/// The wire protocol: `XENAPI_PROTOCOL_AUTO` (default), `XENAPI_PROTOCOL_JSONRPC` or
+/// `XENAPI_PROTOCOL_XMLRPC`. Results are the same values whichever carries them.
+///
+/// Ownership: `options` is borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_options_set_protocol(
+    options: *mut xenapi_options,
+    protocol: xenapi_protocol,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        with_options(options, err, |o| {
+            o.update(|x| x.protocol(protocol.into()));
             Ok(())
         })
     }

@@ -229,6 +229,23 @@ pub unsafe extern "C" fn xenapi_session_get_dialect(
     })
 }
 
+/// The wire protocol calls go over: `XENAPI_PROTOCOL_JSONRPC` or `XENAPI_PROTOCOL_XMLRPC` once
+/// logged in; `XENAPI_PROTOCOL_AUTO` before a login has found out, or if `session` is NULL.
+///
+/// Ownership: `session` is borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_get_protocol(
+    session: *const xenapi_session,
+) -> crate::options::xenapi_protocol {
+    infallible(crate::options::xenapi_protocol::Auto, || {
+        // SAFETY: NULL or a live session.
+        match unsafe { session.as_ref() } {
+            Some(s) => s.inner.protocol().into(),
+            None => crate::options::xenapi_protocol::Auto,
+        }
+    })
+}
+
 /// The URL calls go to (the coordinator's, after a redirect).
 ///
 /// Ownership: `session` is borrowed; on success `*out` receives a string the caller frees with

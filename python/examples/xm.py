@@ -69,6 +69,8 @@ def main(argv):
     print("== connect to %s as %s" % (url, user))
     session = XenAPI.Session(url, ignore_ssl=url.startswith("https"))
     session.xenapi.login_with_password(user, password, "1.0", "xenapi-rs-demo")
+    # XenAPI.py itself has no `protocol`: it speaks XML-RPC.
+    print("== transport: %s" % getattr(session, "protocol", "xmlrpc"))
     x = session.xenapi
     try:
         methods = x.host.list_methods()

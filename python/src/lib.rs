@@ -109,7 +109,8 @@ impl PySession {
 impl PySession {
     #[new]
     #[pyo3(signature = (url, *, insecure=false, ca_file=None, fingerprint=None, timeout=None,
-                        connect_timeout=None, follow_coordinator=true, version=None, originator=None))]
+                        connect_timeout=None, follow_coordinator=true, version=None, originator=None,
+                        protocol="auto"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -122,7 +123,13 @@ impl PySession {
         follow_coordinator: bool,
         version: Option<String>,
         originator: Option<String>,
+        protocol: &str,
     ) -> PyResult<Self> {
+        let protocol = xenapi::Protocol::parse(protocol).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "protocol must be \"auto\", \"jsonrpc\" or \"xmlrpc\", not {protocol:?}"
+            ))
+        })?;
         let options = make_options(
             url,
             insecure,
@@ -133,7 +140,8 @@ impl PySession {
             follow_coordinator,
             version,
             originator,
-        )?;
+        )?
+        .protocol(protocol);
         let inner = xenapi::Session::new(options).map_err(|e| errors::to_pyerr(py, e, true))?;
         Ok(PySession {
             inner: ManuallyDrop::new(inner),
@@ -236,6 +244,12 @@ impl PySession {
             Dialect::Xend => "xend",
             _ => "xapi",
         }
+    }
+
+    /// `"jsonrpc"` or `"xmlrpc"` once logged in (`"auto"` before a login has found out).
+    #[getter]
+    fn protocol(&self) -> &'static str {
+        self.inner.protocol().as_str()
     }
 
     #[getter]

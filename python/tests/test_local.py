@@ -51,8 +51,10 @@ def test_xapi_local(local, xr, monkeypatch):
     assert s.handle is None
     assert local.sessions == set()
     assert local.calls == ["session.login_with_password", "pool.get_all", "session.logout"]
-    # Plain HTTP over the socket, posted to /.
-    assert [path for path, _ in local.server.requests] == ["/"] * 3
+    # Plain HTTP over the socket: the JSON-RPC login that protocol="auto" tries first (this fake
+    # xapi has no /jsonrpc, so it answers 404), then XML-RPC posted to /.
+    assert [path for path, _ in local.server.requests] == ["/jsonrpc"] + ["/"] * 3
+    assert s.protocol == "xmlrpc"
 
 
 def test_unix_url(local, xr):

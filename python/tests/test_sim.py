@@ -360,3 +360,66 @@ def test_tls_pin_mismatch(tls_sim, xr):
     wrong = ":".join(["00"] * 32)
     with pytest.raises(xr.TlsError):
         login(xr, tls_sim.url, fingerprint=wrong)
+
+
+def _same(a, b, where):
+    """Equal values of identical types, all the way down."""
+    assert type(a) is type(b), "%s: %r vs %r" % (where, a, b)
+    if isinstance(a, dict):
+        assert list(a) == list(b), where
+        for k in a:
+            _same(a[k], b[k], "%s[%r]" % (where, k))
+    elif isinstance(a, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, "%s[%d]" % (where, i))
+    elif isinstance(a, xc.DateTime):
+        assert a.value == b.value, where
+    else:
+        assert a == b, where
+
+
+def test_protocols_give_identical_values(start_sim, xr):
+    sim = start_sim("--vms", "4")
+    json_s = xr.Session(sim.url, protocol="jsonrpc")
+    json_s.login_with_password(USER, PASSWORD)
+    xml_s = xr.Session(sim.url, protocol="xmlrpc")
+    xml_s.login_with_password(USER, PASSWORD)
+    assert (json_s.protocol, xml_s.protocol) == ("jsonrpc", "xmlrpc")
+    compared = 0
+    for m in xml_s.xenapi.host.list_methods():
+        if not m.endswith(".get_all_records") or m.startswith("session."):
+            continue
+        calls = []
+        for s in (xml_s, json_s):
+            fn = s.xenapi
+            for part in m.split("."):
+                fn = getattr(fn, part)
+            calls.append(fn())
+        _same(calls[0], calls[1], m)
+        compared += 1
+    assert compared >= 5
+    # int64s stay str and datetimes xmlrpc.client.DateTime over JSON-RPC, as over XML-RPC.
+    metrics = list(json_s.xenapi.VM_metrics.get_all_records().values())[0]
+    assert isinstance(metrics["memory_actual"], str) and metrics["memory_actual"].isdigit()
+    assert isinstance(metrics["start_time"], xc.DateTime)
+    json_s.logout()
+    xml_s.logout()
+
+
+def test_protocol_auto_and_fallback(start_sim, xr):
+    sim = start_sim("--vms", "2")
+    s = xr.Session(sim.url)
+    assert s.protocol == "auto"
+    s.login_with_password(USER, PASSWORD)
+    assert s.protocol == "jsonrpc"
+    s.logout()
+    for args in (("--no-jsonrpc",), ("--dialect", "xend")):
+        other = start_sim("--vms", "2", *args)
+        s = xr.Session(other.url, protocol="auto")
+        s.login_with_password(USER, PASSWORD)
+        assert s.protocol == "xmlrpc", args
+        assert len(s.xenapi.VM.get_all()) >= 2
+        s.logout()
+    with pytest.raises(ValueError):
+        xr.Session(sim.url, protocol="soap")

@@ -67,7 +67,10 @@ class Session:
     ``ignore_ssl=True``) skips TLS verification, ``verify=PATH``/``ca_file=PATH`` trusts a CA file,
     ``fingerprint="AA:BB:..."`` pins the server certificate's SHA-256; ``timeout=`` bounds each
     call (seconds), ``connect_timeout=`` the connection; ``follow_coordinator=False`` stays on a
-    pool member that answers ``HOST_IS_SLAVE``. ``transport``, ``encoding``, ``verbose`` and
+    pool member that answers ``HOST_IS_SLAVE``; ``protocol="jsonrpc"``/``"xmlrpc"`` picks the wire
+    protocol (default ``"auto"``: JSON-RPC when the server offers it, found out at login, XML-RPC
+    otherwise; results are the same Python values either way, and ``session.protocol`` tells
+    which one is in use). ``transport``, ``encoding``, ``verbose`` and
     ``allow_none`` are accepted for compatibility; ``None`` is always allowed.
     """
 
@@ -88,6 +91,7 @@ class Session:
         follow_coordinator=True,
         originator=None,
         version=None,
+        protocol="auto",
     ):
         if transport is not None and not isinstance(transport, UDSTransport):
             warnings.warn(
@@ -104,6 +108,7 @@ class Session:
             follow_coordinator=follow_coordinator,
             originator=originator,
             version=version,
+            protocol=protocol,
             **_tls_options(ignore_ssl, verify, ca_file, fingerprint),
         )
         self.__dict__["_native"] = native
@@ -120,6 +125,11 @@ class Session:
     def handle(self):
         """The session reference, or ``None`` before login and after logout."""
         return self._native.handle
+
+    @property
+    def protocol(self):
+        """``"jsonrpc"`` or ``"xmlrpc"`` once logged in; ``"auto"`` before a login found out."""
+        return self._native.protocol
 
     # XenAPI.py keeps the reference in ``_session``; some scripts read it.
     _session = handle

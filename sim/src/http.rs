@@ -1,11 +1,12 @@
 //! A small HTTP/1.1 server for one connection: keep-alive, `Content-Length` and chunked request
 //! bodies, `Expect: 100-continue`, `Connection: close`; XML-RPC on `/` and `/RPC2` (xend: any
-//! path), the side channel on `/sim/…`, and the fault injection that tests arm.
+//! path), JSON-RPC on `/jsonrpc` (xapi dialect), the side channel on `/sim/…`, and the fault injection that tests arm.
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
 use xenapi::codec::{decode_call_slice, encode_response, Limits};
+use xenapi::{jsonrpc, Value};
 
 use crate::control;
 use crate::dialect::Dialect;
@@ -292,29 +293,42 @@ fn answer<S: Write>(
         return Ok(true);
     }
     let dialect = shared.settings.dialect;
-    let rpc_path = dialect == Dialect::Xend || req.path == "/" || req.path == "/RPC2";
-    if !rpc_path {
+    // JSON-RPC on /jsonrpc, as xapi serves it; xend has none (any path is XML-RPC there).
+    let json_path = dialect == Dialect::Xapi && req.path == "/jsonrpc";
+    let rpc_path =
+        !json_path && (dialect == Dialect::Xend || req.path == "/" || req.path == "/RPC2");
+    let off = (json_path && !shared.settings.jsonrpc) || (rpc_path && !shared.settings.xmlrpc);
+    if off || !(rpc_path || json_path) {
         send(s, 404, "text/html", &page(404, "no such path"), req.close)?;
         return Ok(true);
     }
     if req.method != "POST" {
-        send(
-            s,
-            405,
-            "text/html",
-            &page(405, "XML-RPC takes POST"),
-            req.close,
-        )?;
+        let why = if json_path {
+            "JSON-RPC takes POST"
+        } else {
+            "XML-RPC takes POST"
+        };
+        send(s, 405, "text/html", &page(405, why), req.close)?;
         return Ok(true);
     }
-    let reply = match decode_call_slice(&req.body, Limits::default()) {
-        Ok((method, params)) => {
-            let v = dispatch::call(shared, member, &method, params);
-            encode_response(&v, &dialect.encoder())
+    let (reply, content_type) = if json_path {
+        match json_call(shared, member, &req.body) {
+            Ok(reply) => (reply, "application/json"),
+            Err(e) => {
+                send(s, 500, "text/html", &page(500, &e), true)?;
+                return Ok(false);
+            }
         }
-        Err(e) => {
-            send(s, 500, "text/html", &page(500, &e.to_string()), true)?;
-            return Ok(false);
+    } else {
+        match decode_call_slice(&req.body, Limits::default()) {
+            Ok((method, params)) => {
+                let v = dispatch::call(shared, member, &method, params);
+                (encode_response(&v, &dialect.encoder()), "text/xml")
+            }
+            Err(e) => {
+                send(s, 500, "text/html", &page(500, &e.to_string()), true)?;
+                return Ok(false);
+            }
         }
     };
     let delay = shared.faults.delay();
@@ -323,7 +337,7 @@ fn answer<S: Write>(
     }
     match shared.faults.take() {
         None => {
-            send(s, 200, "text/xml", &reply, req.close)?;
+            send(s, 200, content_type, &reply, req.close)?;
             Ok(true)
         }
         Some(Fault::Reset) => Ok(false),
@@ -333,18 +347,18 @@ fn answer<S: Write>(
         }
         Some(Fault::Garbage) => {
             let body = b"this is not XML-RPC \x01\x02 garbage }{ <<<";
-            send(s, 200, "text/xml", body, req.close)?;
+            send(s, 200, content_type, body, req.close)?;
             Ok(true)
         }
         Some(Fault::Truncate) => {
-            let mut out = head(200, "text/xml", reply.len(), false);
+            let mut out = head(200, content_type, reply.len(), false);
             out.extend_from_slice(&reply[..reply.len() / 2]);
             s.write_all(&out)?;
             s.flush()?;
             Ok(false)
         }
         Some(Fault::Drip) => {
-            let mut out = head(200, "text/xml", reply.len(), req.close);
+            let mut out = head(200, content_type, reply.len(), req.close);
             out.extend_from_slice(&reply);
             for b in out {
                 if shared.stopping() {
@@ -357,4 +371,49 @@ fn answer<S: Write>(
             Ok(true)
         }
     }
+}
+
+/// One JSON-RPC call, answered as xapi does: in the request's version (2.0 when it has
+/// `"jsonrpc":"2.0"`), the result in xapi's JSON types (int64s as numbers, void as `null`), a
+/// failure as `{code, message: CODE, data: [params]}` (2.0) or the description array (1.0).
+fn json_call(shared: &Arc<Shared>, member: bool, body: &[u8]) -> Result<Vec<u8>, String> {
+    let (method, params, id) =
+        jsonrpc::decode_call_slice(body, Limits::default()).map_err(|e| e.to_string())?;
+    if id == Value::Nil {
+        return Err("Invalid field 'id' in request body".into());
+    }
+    let version2 = body_says_v2(body);
+    let envelope = dispatch::call(shared, member, &method, params);
+    let mut status = None;
+    let mut value = Value::Nil;
+    let mut description = Vec::new();
+    if let Value::Struct(members) = envelope {
+        for (k, v) in members {
+            match (k.as_str(), v) {
+                ("Status", Value::String(st)) => status = Some(st),
+                ("Value", v) => value = v,
+                ("ErrorDescription", Value::Array(items)) => {
+                    description = items
+                        .into_iter()
+                        .map(|i| match i {
+                            Value::String(s) => s,
+                            other => format!("{other:?}"),
+                        })
+                        .collect()
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(if status.as_deref() == Some("Success") {
+        let v = jsonrpc::denormalise(&method, value);
+        jsonrpc::encode_response(Ok(&v), &id, version2)
+    } else {
+        jsonrpc::encode_response(Err(&description), &id, version2)
+    })
+}
+
+/// Whether the request names JSON-RPC 2.0 (a `"jsonrpc"` member; 1.0 has none).
+fn body_says_v2(body: &[u8]) -> bool {
+    body.windows(9).any(|w| w == b"\"jsonrpc\"")
 }

@@ -75,6 +75,10 @@ pub struct Config {
     pub event_next_wait: Duration,
     /// Seed for UUIDs (default: from the clock).
     pub seed: Option<u64>,
+    /// Serve JSON-RPC on `/jsonrpc` as xapi does (default on; the xend dialect never does).
+    pub jsonrpc: bool,
+    /// Serve XML-RPC (default on); off, `/` answers 404.
+    pub xmlrpc: bool,
 }
 
 impl Default for Config {
@@ -94,6 +98,8 @@ impl Default for Config {
             task_delay: Duration::from_millis(50),
             event_next_wait: Duration::from_secs(60),
             seed: None,
+            jsonrpc: true,
+            xmlrpc: true,
         }
     }
 }
@@ -148,6 +154,8 @@ impl Simulator {
             st,
             Settings {
                 dialect: config.dialect,
+                jsonrpc: config.jsonrpc,
+                xmlrpc: config.xmlrpc,
                 user: config.user.clone(),
                 password: config.password.clone(),
                 session_timeout: config.session_timeout,

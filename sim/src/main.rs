@@ -11,7 +11,8 @@ use xenapi_sim::{Config, Dialect, Simulator};
 const USAGE: &str = "usage: xenapi-sim [--listen 127.0.0.1:9363] [--vms N] [--hosts N]
                   [--user U --password P] [--dialect xapi|xend]
                   [--session-timeout SECS] [--tls] [--cert-out FILE]
-                  [--fault-delay-ms N] [--drip-interval-ms N] [--task-delay-ms N] [--seed N]";
+                  [--fault-delay-ms N] [--drip-interval-ms N] [--task-delay-ms N] [--seed N]
+                  [--no-jsonrpc] [--no-xmlrpc]";
 
 fn parse(args: &[String]) -> Result<Config, String> {
     let mut c = Config {
@@ -24,6 +25,14 @@ fn parse(args: &[String]) -> Result<Config, String> {
     while let Some(flag) = it.next() {
         if flag == "--tls" {
             c.tls = true;
+            continue;
+        }
+        if flag == "--no-jsonrpc" {
+            c.jsonrpc = false;
+            continue;
+        }
+        if flag == "--no-xmlrpc" {
+            c.xmlrpc = false;
             continue;
         }
         if flag == "-h" || flag == "--help" {

@@ -11,6 +11,10 @@ use crate::state::State;
 /// Settings fixed at start.
 pub(crate) struct Settings {
     pub dialect: Dialect,
+    /// Serve JSON-RPC on `/jsonrpc` (xapi dialect only).
+    pub jsonrpc: bool,
+    /// Serve XML-RPC.
+    pub xmlrpc: bool,
     pub user: String,
     pub password: String,
     pub session_timeout: Duration,

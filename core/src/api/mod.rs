@@ -87,6 +87,7 @@ mod role;
 mod sdn_controller;
 mod secret;
 mod session;
+pub(crate) mod shapes;
 mod sm;
 mod sr;
 mod sr_stat;

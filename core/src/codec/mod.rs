@@ -7,7 +7,7 @@
 
 mod decode;
 mod encode;
-mod limited;
+pub(crate) mod limited;
 
 pub use decode::{
     decode_call, decode_call_slice, decode_response, decode_response_slice, decode_value,

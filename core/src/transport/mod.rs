@@ -30,6 +30,8 @@ pub(crate) struct Transport {
     url: String,
     /// The URL requests go to (`http://localhost/` for a Unix socket).
     request_url: String,
+    /// Where JSON-RPC requests go: `/jsonrpc` at the root of `request_url`.
+    json_url: String,
     limits: Limits,
     connect_timeout: Duration,
     timeout: Duration,
@@ -101,10 +103,12 @@ impl Transport {
                 (agent, "http://localhost/".to_owned())
             }
         };
+        let json_url = crate::jsonrpc::jsonrpc_url(&request_url);
         Ok(Transport {
             agent,
             url,
             request_url,
+            json_url,
             limits: Limits {
                 max_bytes: opts.max_response_bytes,
                 ..Limits::default()
@@ -129,10 +133,35 @@ impl Transport {
         body: Vec<u8>,
         deadline: Option<Duration>,
     ) -> crate::Result<Response> {
-        let mut request = self
-            .agent
-            .post(&self.request_url)
-            .header("Content-Type", "text/xml");
+        let d = deadline.unwrap_or(self.timeout);
+        let reader = self.exchange(&self.request_url, "text/xml", body, deadline)?;
+        codec::decode_response(reader, self.limits).map_err(|e| self.map_codec(e, d))
+    }
+
+    /// Sends one JSON-RPC request with id `id` to `/jsonrpc` and decodes the reply.
+    pub(crate) fn post_json(
+        &self,
+        body: Vec<u8>,
+        id: u64,
+        deadline: Option<Duration>,
+    ) -> crate::Result<crate::jsonrpc::Reply> {
+        let d = deadline.unwrap_or(self.timeout);
+        let reader = self.exchange(&self.json_url, "application/json", body, deadline)?;
+        crate::jsonrpc::decode_response(reader, self.limits, id).map_err(|e| match e {
+            CodecError::Malformed(m) => Error::Protocol(format!("malformed JSON-RPC: {m}")),
+            other => self.map_codec(other, d),
+        })
+    }
+
+    /// Posts `body` to `url` and returns the body of a 200 reply as it streams in.
+    fn exchange(
+        &self,
+        url: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        deadline: Option<Duration>,
+    ) -> crate::Result<BufReader<impl io::Read>> {
+        let mut request = self.agent.post(url).header("Content-Type", content_type);
         if let Some(d) = deadline {
             request = request.config().timeout_global(Some(d)).build();
         }
@@ -165,8 +194,7 @@ impl Transport {
             .into_with_config()
             .limit(u64::MAX) // the codec enforces the limit after decompression
             .reader();
-        codec::decode_response(BufReader::with_capacity(64 * 1024, reader), self.limits)
-            .map_err(|e| self.map_codec(e, deadline))
+        Ok(BufReader::with_capacity(64 * 1024, reader))
     }
 
     fn map_codec(&self, e: CodecError, deadline: Duration) -> Error {

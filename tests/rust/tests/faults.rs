@@ -124,12 +124,18 @@ fn delay_below_the_deadline_succeeds() {
 #[test]
 fn faults_at_login_are_reported_as_such() {
     let sim = sim(Dialect::Xapi);
+    for p in [xenapi::Protocol::XmlRpc, xenapi::Protocol::JsonRpc] {
+        sim.set_fault(Some(Fault::Http500), 1);
+        let e = Session::connect(options(&sim).protocol(p), "root", "password").unwrap_err();
+        assert!(matches!(e, Error::Http { status: 500, .. }), "{p:?}: {e:?}");
+        sim.set_fault(Some(Fault::Garbage), 1);
+        let e = Session::connect(options(&sim).protocol(p), "root", "password").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Protocol, "{p:?}: {e:?}");
+    }
+    // Auto reads a failed JSON-RPC login as "no JSON-RPC here" and logs in over XML-RPC.
     sim.set_fault(Some(Fault::Http500), 1);
-    let e = Session::connect(options(&sim), "root", "password").unwrap_err();
-    assert!(matches!(e, Error::Http { status: 500, .. }), "{e:?}");
-    sim.set_fault(Some(Fault::Garbage), 1);
-    let e = Session::connect(options(&sim), "root", "password").unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Protocol, "{e:?}");
+    let s = connect(&sim);
+    assert_eq!(s.protocol(), xenapi::Protocol::XmlRpc);
     connect(&sim);
 }
 

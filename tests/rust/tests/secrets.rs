@@ -56,15 +56,21 @@ fn errors_and_debug_output_never_show_the_password() {
         .unwrap_err();
         shown.push(("HOST_IS_SLAVE", format!("{e} / {e:?}")));
         // Transport failures during login.
-        for fault in [
-            Fault::Http500,
-            Fault::Garbage,
-            Fault::Reset,
-            Fault::Truncate,
-        ] {
-            sim.set_fault(Some(fault), 1);
-            let e = Session::connect(options(&sim), "root", SECRET_PASSWORD).unwrap_err();
-            shown.push(("login fault", format!("{fault:?}: {e} / {e:?}")));
+        for protocol in [xenapi::Protocol::XmlRpc, xenapi::Protocol::JsonRpc] {
+            for fault in [
+                Fault::Http500,
+                Fault::Garbage,
+                Fault::Reset,
+                Fault::Truncate,
+            ] {
+                sim.set_fault(Some(fault), 1);
+                let opts = options(&sim).protocol(protocol);
+                let e = Session::connect(opts, "root", SECRET_PASSWORD).unwrap_err();
+                shown.push((
+                    "login fault",
+                    format!("{protocol:?} {fault:?}: {e} / {e:?}"),
+                ));
+            }
         }
         sim.set_fault(Some(Fault::Drip), 1);
         let e = Session::connect(

@@ -1,0 +1,523 @@
+//! A streaming JSON decoder into [`Value`]: recursive descent over a [`BufRead`], with the depth
+//! and size limits of [`Limits`]. Strings are copied out of the reader's buffer a run at a time.
+
+use std::io::BufRead;
+
+use super::Reply;
+use crate::codec::limited::Limited;
+use crate::codec::{CodecError, Limits};
+use crate::Value;
+
+/// Decodes a JSON-RPC reply (2.0 or 1.0) to the call with id `id`, reading it as it arrives.
+///
+/// Not JSON, not an object, no `id` or another one, or neither `result` nor `error`: an error
+/// ([`CodecError::Malformed`]) saying which.
+pub fn decode_response<R: BufRead>(input: R, limits: Limits, id: u64) -> Result<Reply, CodecError> {
+    let mut p = Parser {
+        r: Limited::new(input, limits.max_bytes),
+        max_depth: limits.max_depth,
+    };
+    p.reply(id).map_err(|e| p.fix(e))
+}
+
+/// [`decode_response`] on bytes already in memory.
+pub fn decode_response_slice(input: &[u8], limits: Limits, id: u64) -> Result<Reply, CodecError> {
+    decode_response(input, limits, id)
+}
+
+/// Decodes a JSON-RPC request (for a server): `(method, params, id)`; the id is kept as sent.
+pub fn decode_call_slice(
+    input: &[u8],
+    limits: Limits,
+) -> Result<(String, Vec<Value>, Value), CodecError> {
+    let mut p = Parser {
+        r: Limited::new(input, limits.max_bytes),
+        max_depth: limits.max_depth,
+    };
+    let v = p.document().map_err(|e| p.fix(e))?;
+    let Value::Struct(members) = v else {
+        return Err(malformed("the request is not a JSON object"));
+    };
+    let mut method = None;
+    let mut params = Vec::new();
+    let mut id = Value::Nil;
+    for (k, v) in members {
+        match (k.as_str(), v) {
+            ("method", Value::String(m)) => method = Some(m),
+            ("params", Value::Array(a)) => params = a,
+            ("params", Value::Nil) => {}
+            ("params", Value::Struct(s)) => params = vec![Value::Struct(s)],
+            ("id", v) => id = v,
+            _ => {}
+        }
+    }
+    let method = method.ok_or_else(|| malformed("the request has no method"))?;
+    Ok((method, params, id))
+}
+
+fn malformed(m: impl Into<String>) -> CodecError {
+    CodecError::Malformed(m.into())
+}
+
+struct Parser<R> {
+    r: Limited<R>,
+    max_depth: usize,
+}
+
+type Res<T> = Result<T, CodecError>;
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+impl<R: BufRead> Parser<R> {
+    /// An I/O error at the size limit is the size limit's error.
+    fn fix(&self, e: CodecError) -> CodecError {
+        match e {
+            CodecError::Io(_) if self.r.exceeded => CodecError::TooLarge(self.r.limit()),
+            other => other,
+        }
+    }
+
+    /// The next byte that is not white space, not consumed; `None` at the end.
+    fn peek_nonws(&mut self) -> Res<Option<u8>> {
+        loop {
+            let (skip, found) = {
+                let buf = self.r.fill_buf().map_err(CodecError::Io)?;
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                match buf.iter().position(|b| !is_ws(*b)) {
+                    Some(i) => (i, Some(buf[i])),
+                    None => (buf.len(), None),
+                }
+            };
+            self.r.consume(skip);
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+    }
+
+    fn next_nonws(&mut self, what: &str) -> Res<u8> {
+        match self.peek_nonws()? {
+            Some(b) => {
+                self.r.consume(1);
+                Ok(b)
+            }
+            None => Err(malformed(format!(
+                "the reply ends where {what} was expected"
+            ))),
+        }
+    }
+
+    fn expect(&mut self, want: u8, what: &str) -> Res<()> {
+        let b = self.next_nonws(what)?;
+        if b != want {
+            return Err(malformed(format!("expected {what}, found {}", shown(b))));
+        }
+        Ok(())
+    }
+
+    /// One value, then the end of the input.
+    fn document(&mut self) -> Res<Value> {
+        match self.peek_nonws()? {
+            None => return Err(malformed("the reply is empty, not JSON")),
+            Some(b'{') | Some(b'[') => {}
+            Some(b) => {
+                return Err(malformed(format!(
+                    "the reply is not JSON (it starts with {})",
+                    shown(b)
+                )))
+            }
+        }
+        let v = self.value(0)?;
+        self.end()?;
+        Ok(v)
+    }
+
+    fn end(&mut self) -> Res<()> {
+        match self.peek_nonws()? {
+            None => Ok(()),
+            Some(b) => Err(malformed(format!(
+                "unexpected {} after the end of the reply",
+                shown(b)
+            ))),
+        }
+    }
+
+    fn reply(&mut self, want_id: u64) -> Res<Reply> {
+        match self.peek_nonws()? {
+            None => return Err(malformed("the reply is empty, not JSON")),
+            Some(b'{') => self.r.consume(1),
+            Some(b) => {
+                return Err(malformed(format!(
+                    "the reply is not a JSON object (it starts with {})",
+                    shown(b)
+                )))
+            }
+        }
+        let mut result = None;
+        let mut error = None;
+        let mut id = None;
+        if self.peek_nonws()? == Some(b'}') {
+            self.r.consume(1);
+        } else {
+            loop {
+                self.expect(b'"', "a member name")?;
+                let key = self.string_body()?;
+                self.expect(b':', "':'")?;
+                let v = self.value(1)?;
+                match key.as_str() {
+                    "result" => result = Some(v),
+                    "error" => error = Some(v),
+                    "id" => id = Some(v),
+                    _ => {}
+                }
+                match self.next_nonws("',' or '}'")? {
+                    b',' => continue,
+                    b'}' => break,
+                    b => {
+                        return Err(malformed(format!(
+                            "expected ',' or '}}' in the reply object, found {}",
+                            shown(b)
+                        )))
+                    }
+                }
+            }
+        }
+        self.end()?;
+        match &id {
+            Some(Value::Int(i)) if u64::try_from(*i).ok() == Some(want_id) => {}
+            Some(Value::String(s)) if s.parse::<u64>().ok() == Some(want_id) => {}
+            Some(other) => {
+                return Err(malformed(format!(
+                    "the reply's id {} is not the request's id {want_id}",
+                    show_value(other)
+                )))
+            }
+            None => {
+                return Err(malformed(format!(
+                    "the reply has no id (the request's was {want_id})"
+                )))
+            }
+        }
+        match (result, error) {
+            // JSON-RPC 1.0 sends both, one of them null.
+            (_, Some(e)) if e != Value::Nil => Ok(Reply::Error(error_description(e)?)),
+            (Some(r), _) => Ok(Reply::Result(r)),
+            (None, _) => Err(malformed("the reply has neither a result nor an error")),
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Res<Value> {
+        let b = self.next_nonws("a value")?;
+        match b {
+            b'"' => Ok(Value::String(self.string_body()?)),
+            b'{' => {
+                if depth >= self.max_depth {
+                    return Err(CodecError::TooDeep(self.max_depth));
+                }
+                let mut members = Vec::new();
+                if self.peek_nonws()? == Some(b'}') {
+                    self.r.consume(1);
+                    return Ok(Value::Struct(members));
+                }
+                loop {
+                    self.expect(b'"', "a member name")?;
+                    let key = self.string_body()?;
+                    self.expect(b':', "':'")?;
+                    let v = self.value(depth + 1)?;
+                    members.push((key, v));
+                    match self.next_nonws("',' or '}'")? {
+                        b',' => {}
+                        b'}' => return Ok(Value::Struct(members)),
+                        b => {
+                            return Err(malformed(format!(
+                                "expected ',' or '}}' in an object, found {}",
+                                shown(b)
+                            )))
+                        }
+                    }
+                }
+            }
+            b'[' => {
+                if depth >= self.max_depth {
+                    return Err(CodecError::TooDeep(self.max_depth));
+                }
+                let mut items = Vec::new();
+                if self.peek_nonws()? == Some(b']') {
+                    self.r.consume(1);
+                    return Ok(Value::Array(items));
+                }
+                loop {
+                    items.push(self.value(depth + 1)?);
+                    match self.next_nonws("',' or ']'")? {
+                        b',' => {}
+                        b']' => return Ok(Value::Array(items)),
+                        b => {
+                            return Err(malformed(format!(
+                                "expected ',' or ']' in an array, found {}",
+                                shown(b)
+                            )))
+                        }
+                    }
+                }
+            }
+            b't' => self.literal(b"rue", Value::Bool(true)),
+            b'f' => self.literal(b"alse", Value::Bool(false)),
+            b'n' => self.literal(b"ull", Value::Nil),
+            b'-' | b'0'..=b'9' => self.number(b),
+            b => Err(malformed(format!("expected a value, found {}", shown(b)))),
+        }
+    }
+
+    fn byte(&mut self) -> Res<Option<u8>> {
+        let b = {
+            let buf = self.r.fill_buf().map_err(CodecError::Io)?;
+            buf.first().copied()
+        };
+        if b.is_some() {
+            self.r.consume(1);
+        }
+        Ok(b)
+    }
+
+    fn literal(&mut self, rest: &[u8], v: Value) -> Res<Value> {
+        for want in rest {
+            if self.byte()? != Some(*want) {
+                return Err(malformed("a misspelt true, false or null"));
+            }
+        }
+        Ok(v)
+    }
+
+    fn number(&mut self, first: u8) -> Res<Value> {
+        let mut text = vec![first];
+        loop {
+            let (n, done) = {
+                let buf = self.r.fill_buf().map_err(CodecError::Io)?;
+                let n = buf
+                    .iter()
+                    .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .unwrap_or(buf.len());
+                text.extend_from_slice(&buf[..n]);
+                (n, n < buf.len() || buf.is_empty())
+            };
+            self.r.consume(n);
+            if done {
+                break;
+            }
+            if text.len() > 400 {
+                return Err(malformed("a number longer than 400 characters"));
+            }
+        }
+        let s = std::str::from_utf8(&text).expect("ASCII");
+        if !valid_number(s) {
+            return Err(malformed(format!("{s:?} is not a JSON number")));
+        }
+        if !s.contains(['.', 'e', 'E']) {
+            if let Ok(i) = s.parse::<i64>() {
+                return Ok(Value::Int(i));
+            }
+        }
+        s.parse::<f64>()
+            .map(Value::Double)
+            .map_err(|_| malformed(format!("{s:?} is not a JSON number")))
+    }
+
+    /// A string's body, after its opening quote.
+    fn string_body(&mut self) -> Res<String> {
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            let (n, stop) = {
+                let buf = self.r.fill_buf().map_err(CodecError::Io)?;
+                if buf.is_empty() {
+                    return Err(malformed("the reply ends inside a string"));
+                }
+                match buf
+                    .iter()
+                    .position(|b| matches!(b, b'"' | b'\\' | 0..=0x1f))
+                {
+                    Some(i) => {
+                        out.extend_from_slice(&buf[..i]);
+                        (i + 1, Some(buf[i]))
+                    }
+                    None => {
+                        out.extend_from_slice(buf);
+                        (buf.len(), None)
+                    }
+                }
+            };
+            self.r.consume(n);
+            match stop {
+                None => {}
+                Some(b'"') => break,
+                Some(b'\\') => self.escape(&mut out)?,
+                Some(_) => return Err(malformed("a control character inside a string")),
+            }
+        }
+        String::from_utf8(out).map_err(|_| malformed("a string that is not UTF-8"))
+    }
+
+    fn escape(&mut self, out: &mut Vec<u8>) -> Res<()> {
+        let c = match self.byte()? {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                let hi = self.hex4()?;
+                if (0xD800..0xDC00).contains(&hi) {
+                    // A surrogate pair: the low half must follow as another \u escape.
+                    if self.byte()? != Some(b'\\') || self.byte()? != Some(b'u') {
+                        return Err(malformed("a lone surrogate in a \\u escape"));
+                    }
+                    let lo = self.hex4()?;
+                    if !(0xDC00..0xE000).contains(&lo) {
+                        return Err(malformed("a lone surrogate in a \\u escape"));
+                    }
+                    let cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                    char::from_u32(cp).ok_or_else(|| malformed("a bad \\u escape"))?
+                } else {
+                    char::from_u32(hi)
+                        .ok_or_else(|| malformed("a lone surrogate in a \\u escape"))?
+                }
+            }
+            _ => return Err(malformed("a bad escape in a string")),
+        };
+        let mut tmp = [0u8; 4];
+        out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+        Ok(())
+    }
+
+    fn hex4(&mut self) -> Res<u32> {
+        let mut v = 0u32;
+        for _ in 0..4 {
+            let d = self
+                .byte()?
+                .and_then(|b| (b as char).to_digit(16))
+                .ok_or_else(|| malformed("a bad \\u escape"))?;
+            v = v * 16 + d;
+        }
+        Ok(v)
+    }
+}
+
+/// JSON's number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+fn valid_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i > start
+    };
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    if b.get(i) == Some(&b'0') {
+        i += 1;
+    } else if !digits(&mut i) {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e') | Some(b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+') | Some(b'-')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// The XenAPI `ErrorDescription` of a JSON-RPC `error`: xapi's 2.0 error object has the code in
+/// `message` and the parameters in `data`; 1.0 (and xapi's fallback path) sends the whole
+/// description as an array.
+fn error_description(e: Value) -> Res<Vec<String>> {
+    match e {
+        Value::Array(items) => Ok(items.into_iter().map(text).collect()),
+        Value::Struct(members) => {
+            let mut message = None;
+            let mut data = None;
+            let mut code = None;
+            for (k, v) in members {
+                match k.as_str() {
+                    "message" => message = Some(v),
+                    "data" => data = Some(v),
+                    "code" => code = Some(v),
+                    _ => {}
+                }
+            }
+            let mut description = match message {
+                Some(m) => vec![text(m)],
+                None => match code {
+                    Some(c) => vec![text(c)],
+                    None => {
+                        return Err(malformed(
+                            "the reply's error object has no message and no code",
+                        ))
+                    }
+                },
+            };
+            match data {
+                Some(Value::Array(items)) => description.extend(items.into_iter().map(text)),
+                Some(Value::Nil) | None => {}
+                Some(other) => description.push(text(other)),
+            }
+            Ok(description)
+        }
+        Value::String(s) => Ok(vec![s]),
+        other => Err(malformed(format!(
+            "the reply's error is a {}, not an object",
+            other.type_name()
+        ))),
+    }
+}
+
+fn text(v: Value) -> String {
+    match v {
+        Value::String(s) => s,
+        Value::Int(i) => i.to_string(),
+        Value::Double(d) => d.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Nil => String::new(),
+        other => show_value(&other),
+    }
+}
+
+fn show_value(v: &Value) -> String {
+    let mut s = String::new();
+    super::encode::write_value(&mut s, v);
+    if s.len() > 40 {
+        let mut cut = 40;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+fn shown(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        format!("'{}'", b as char)
+    } else {
+        format!("byte 0x{b:02x}")
+    }
+}

@@ -1,0 +1,160 @@
+use super::*;
+use crate::codec::{CodecError, Limits};
+
+fn reply(json: &str, id: u64) -> Result<Reply, CodecError> {
+    decode_response(json.as_bytes(), Limits::default(), id)
+}
+
+#[test]
+fn results_and_values() {
+    let r = reply(
+        r#"{"jsonrpc":"2.0","result":{"a":[1,-2,3.5,"x\n\u00e9\ud83d\ude00",true,false,null],"b":{}},"id":7}"#,
+        7,
+    )
+    .unwrap();
+    assert_eq!(
+        r,
+        Reply::Result(Value::structure([
+            (
+                "a",
+                Value::Array(vec![
+                    Value::Int(1),
+                    Value::Int(-2),
+                    Value::Double(3.5),
+                    Value::String("x\né😀".into()),
+                    Value::Bool(true),
+                    Value::Bool(false),
+                    Value::Nil,
+                ])
+            ),
+            ("b", Value::Struct(vec![])),
+        ]))
+    );
+    // JSON-RPC 1.0: both members, one null; the id may come first, and as a string.
+    let r = reply(r#"{"id":"3","result":"OpaqueRef:x","error":null}"#, 3).unwrap();
+    assert_eq!(r, Reply::Result("OpaqueRef:x".into()));
+}
+
+#[test]
+fn errors_carry_the_xenapi_code_and_params() {
+    let v2 = r#"{"jsonrpc":"2.0","error":{"code":1,"message":"HANDLE_INVALID","data":["VM","OpaqueRef:x"]},"id":1}"#;
+    let want = Reply::Error(vec![
+        "HANDLE_INVALID".into(),
+        "VM".into(),
+        "OpaqueRef:x".into(),
+    ]);
+    assert_eq!(reply(v2, 1).unwrap(), want);
+    let v1 = r#"{"result":null,"error":["HANDLE_INVALID","VM","OpaqueRef:x"],"id":1}"#;
+    assert_eq!(reply(v1, 1).unwrap(), want);
+}
+
+#[test]
+fn protocol_errors_say_what_is_wrong() {
+    let msg = |json: &str| match reply(json, 5) {
+        Err(CodecError::Malformed(m)) => m,
+        other => panic!("{json}: {other:?}"),
+    };
+    assert!(msg("<html>404</html>").contains("not a JSON object"));
+    assert!(msg("").contains("empty"));
+    assert!(
+        msg(r#"{"jsonrpc":"2.0","result":1,"id":6}"#).contains("id 6 is not the request's id 5")
+    );
+    assert!(msg(r#"{"jsonrpc":"2.0","result":1}"#).contains("no id"));
+    assert!(msg(r#"{"jsonrpc":"2.0","id":5}"#).contains("neither a result nor an error"));
+    assert!(msg(r#"{"result":1,"id":5} x"#).contains("after the end"));
+    assert!(msg(r#"{"result":[1,],"id":5}"#).contains("expected a value"));
+    assert!(msg(r#"{"result":01,"id":5}"#).contains("not a JSON number"));
+    assert!(msg(r#"{"result":"abc"#).contains("ends inside a string"));
+}
+
+#[test]
+fn limits_hold() {
+    let deep = format!(
+        r#"{{"result":{}{},"id":1}}"#,
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    assert!(matches!(reply(&deep, 1), Err(CodecError::TooDeep(64))));
+    let big = format!(r#"{{"result":"{}","id":1}}"#, "x".repeat(1000));
+    let limits = Limits {
+        max_bytes: 100,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        decode_response(big.as_bytes(), limits, 1),
+        Err(CodecError::TooLarge(100))
+    ));
+}
+
+#[test]
+fn encode_round_trips() {
+    let params = vec![
+        Value::from("OpaqueRef:s"),
+        Value::from("quote\" back\\ nl\n ctl\u{1}"),
+        Value::Int(-3),
+        Value::Double(1.0),
+        Value::Bool(true),
+        Value::structure([("k", Value::from(vec!["a", "b"]))]),
+    ];
+    let body = encode_call("VM.frob", &params, 9);
+    let (method, got, id) = decode_call_slice(&body, Limits::default()).unwrap();
+    assert_eq!(method, "VM.frob");
+    assert_eq!(got, params);
+    assert_eq!(id, Value::Int(9));
+    let v = Value::structure([("x", Value::Int(1))]);
+    for v2 in [true, false] {
+        let out = encode_response(Ok(&v), &Value::Int(9), v2);
+        assert_eq!(
+            reply(std::str::from_utf8(&out).unwrap(), 9).unwrap(),
+            Reply::Result(v.clone())
+        );
+        let d = vec!["CODE".to_owned(), "p".to_owned()];
+        let out = encode_response(Err(&d), &Value::Int(9), v2);
+        assert_eq!(
+            reply(std::str::from_utf8(&out).unwrap(), 9).unwrap(),
+            Reply::Error(d)
+        );
+    }
+}
+
+#[test]
+fn normalise_restores_xmlrpc_types() {
+    let rec = Value::structure([
+        ("uuid", Value::from("u")),
+        ("memory_static_max", Value::Int(1024)),
+        ("VCPUs_max", Value::Int(2)),
+        ("other_config", Value::structure([("k", Value::from("v"))])),
+    ]);
+    let all = Value::structure([("OpaqueRef:1", rec)]);
+    let n = normalise("VM.get_all_records", all.clone());
+    let r = n.get("OpaqueRef:1").unwrap();
+    assert_eq!(r.get("memory_static_max"), Some(&Value::from("1024")));
+    assert_eq!(r.get("VCPUs_max"), Some(&Value::from("2")));
+    assert_eq!(denormalise("VM.get_all_records", n), all);
+    assert_eq!(
+        normalise(
+            "VM_metrics.get_start_time",
+            Value::from("20240102T03:04:05Z")
+        ),
+        Value::DateTime(crate::DateTime::from_wire("20240102T03:04:05Z"))
+    );
+    assert_eq!(normalise("VM.start", Value::Nil), Value::from(""));
+    assert_eq!(
+        normalise("Async.VM.start", Value::from("OpaqueRef:t")),
+        Value::from("OpaqueRef:t")
+    );
+    assert_eq!(
+        normalise("VM.get_memory_target", Value::Int(5)),
+        Value::from("5")
+    );
+}
+
+#[test]
+fn urls() {
+    assert_eq!(jsonrpc_url("http://h:1/"), "http://h:1/jsonrpc");
+    assert_eq!(jsonrpc_url("https://h"), "https://h/jsonrpc");
+    assert_eq!(
+        jsonrpc_url("http://localhost/RPC2"),
+        "http://localhost/jsonrpc"
+    );
+}
