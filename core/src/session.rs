@@ -315,9 +315,12 @@ impl Session {
         ];
         if client.protocol() == Protocol::Auto {
             // Found out once: a server without JSON-RPC (xend, an older xapi) answers a JSON-RPC
-            // login with an HTTP error (404, 500) or a body that is not JSON.
+            // login with an HTTP error (404, 500) or a body that is not JSON; some answer the
+            // 404 and close before reading the request body, which breaks the connection under
+            // the client (EPIPE, ECONNRESET). XML-RPC is then tried, and reports any real
+            // connection failure itself.
             match client.call_json("session.login_with_password", &four, None) {
-                Err(Error::Http { .. }) | Err(Error::Protocol(_)) => {
+                Err(Error::Http { .. }) | Err(Error::Protocol(_)) | Err(Error::Connect { .. }) => {
                     client.set_protocol(Protocol::XmlRpc)
                 }
                 // JSON-RPC is there; a login that wants two parameters goes on below.

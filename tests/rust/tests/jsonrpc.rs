@@ -170,6 +170,11 @@ fn both_protocols_give_identical_values() {
 
 /// A server that answers every request (XML-RPC or JSON-RPC) with `body`.
 fn misbehaving(body: &'static str) -> String {
+    serve(move |_| body.to_owned())
+}
+
+/// A server that answers each request body with `answer(body)`, as JSON.
+fn serve(answer: impl Fn(&[u8]) -> String + Send + 'static) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -191,6 +196,7 @@ fn misbehaving(body: &'static str) -> String {
             }
             let mut req = vec![0; length];
             let _ = reader.read_exact(&mut req);
+            let body = answer(&req);
             let mut out = stream;
             let _ = write!(
                 out,
@@ -224,4 +230,37 @@ fn malformed_jsonrpc_replies_are_protocol_errors() {
         assert!(e.to_string().contains(says), "{body}: {e}");
         assert!(e.to_string().contains("JSON-RPC"), "{body}: {e}");
     }
+}
+
+/// A JSON-RPC server whose login takes two arguments only: Auto keeps JSON-RPC and retries the
+/// login with two.
+#[test]
+fn a_jsonrpc_login_that_wants_two_arguments_is_retried() {
+    let url = serve(|req| {
+        let (method, params, id) =
+            xenapi::jsonrpc::decode_call_slice(req, xenapi::codec::Limits::default()).unwrap();
+        let reply = match (method.as_str(), params.len()) {
+            ("session.login_with_password", 2) => Ok(Value::from("OpaqueRef:two")),
+            ("session.login_with_password", n) => Err(vec![
+                "MESSAGE_PARAMETER_COUNT_MISMATCH".to_owned(),
+                method.clone(),
+                "2".to_owned(),
+                n.to_string(),
+            ]),
+            _ => Ok(Value::from("")),
+        };
+        let out = match &reply {
+            Ok(v) => xenapi::jsonrpc::encode_response(Ok(v), &id, true),
+            Err(d) => xenapi::jsonrpc::encode_response(Err(d), &id, true),
+        };
+        String::from_utf8(out).unwrap()
+    });
+    let s = Session::connect(
+        xenapi::Options::new(url).timeout(Duration::from_secs(5)),
+        "root",
+        "password",
+    )
+    .unwrap();
+    assert_eq!(s.protocol(), Protocol::JsonRpc);
+    assert_eq!(s.handle().as_deref(), Some("OpaqueRef:two"));
 }
