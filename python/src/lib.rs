@@ -152,17 +152,13 @@ impl PySession {
     /// `login_with_password(user, password[, version[, originator]])`, as in XenAPI.py.
     #[pyo3(signature = (*params))]
     fn login_with_password(&self, py: Python<'_>, params: &Bound<'_, PyTuple>) -> PyResult<()> {
-        if !(2..=4).contains(&params.len()) {
-            return Err(PyTypeError::new_err(format!(
-                "login_with_password takes 2 to 4 arguments (user, password, version, originator), got {}",
-                params.len()
-            )));
-        }
-        let text: Vec<String> = params
-            .iter()
-            .map(|p| p.extract::<String>())
-            .collect::<PyResult<_>>()
-            .map_err(|_| PyTypeError::new_err("login_with_password takes str arguments"))?;
+        let text: Option<Vec<String>> = params.iter().map(|p| p.extract::<String>().ok()).collect();
+        let text = match text {
+            Some(t) if (2..=4).contains(&t.len()) => t,
+            // As XenAPI.py does, anything else goes to the server as it is: its answer (e.g.
+            // MESSAGE_PARAMETER_COUNT_MISMATCH) is the Failure the caller sees.
+            _ => return self.login_as_given(py, params),
+        };
         let inner = &self.inner;
         let result = py.detach(|| {
             inner.login_with_password_as(
@@ -174,6 +170,25 @@ impl PySession {
         });
         *lock(&self.api_version) = None;
         result.map_err(|e| errors::to_pyerr(py, e, true))
+    }
+
+    /// `session.login_with_password` with arguments the session would not send itself (a wrong
+    /// count, not strings): the server's refusal is raised as a `Failure`. A server that accepted
+    /// them anyway would leave a session this object does not hold, so it is logged out again.
+    fn login_as_given(&self, py: Python<'_>, params: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let values = convert::args_to_values(params)?;
+        let client = self.inner.client();
+        let reply = py.detach(|| client.call("session.login_with_password", &values));
+        match reply {
+            Err(e) => Err(errors::to_pyerr(py, e, false)),
+            Ok(handle) => {
+                let _ = py.detach(|| client.call("session.logout", &[handle]));
+                Err(PyTypeError::new_err(
+                    "login_with_password takes 2 to 4 str arguments (user, password, version, \
+                     originator)",
+                ))
+            }
+        }
     }
 
     /// `slave_local_login_with_password(user, password)`, as in XenAPI.py: a login to this pool

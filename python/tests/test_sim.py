@@ -151,6 +151,19 @@ def test_follows_the_pool_coordinator(start_sim, xr):
     assert e.value.details[0] == "HOST_IS_SLAVE"
 
 
+def test_login_with_a_wrong_argument_count_is_the_servers_failure(sim, xr, XenAPI):
+    # XenAPI.py sends whatever it is given; the server's answer is the Failure.
+    for args in [("root",), ("root", "password", "1.0", "me", "extra")]:
+        details = []
+        for mod in (XenAPI, xr):
+            with pytest.raises(mod.Failure) as e:
+                mod.Session(sim.url).xenapi.login_with_password(*args)
+            details.append(e.value.details)
+        assert details[0] == details[1]
+        assert details[1][0] == "MESSAGE_PARAMETER_COUNT_MISMATCH"
+    assert sim.stats()["sessions"] == 0
+
+
 def test_slave_local_login_stays_on_the_member(start_sim, xr, XenAPI):
     sim = start_sim("--vms", "2", "--hosts", "2")
     # As with XenAPI.py: session.slave_local_login_with_password, then logout (local_logout).
