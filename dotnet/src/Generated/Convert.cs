@@ -1176,6 +1176,8 @@ namespace XenAPI
 
         internal static Secret R_record_secret(IntPtr h) => h == IntPtr.Zero ? null : new Secret(h);
 
+        internal static Session R_record_session(IntPtr h) => h == IntPtr.Zero ? null : new Session(h);
+
         internal static Sr_stat R_record_sr_stat(IntPtr h) => h == IntPtr.Zero ? null : new Sr_stat(h);
 
         internal static Subject R_record_subject(IntPtr h) => h == IntPtr.Zero ? null : new Subject(h);
@@ -8345,6 +8347,106 @@ namespace XenAPI
             catch
             {
                 Native.xenapi_secret_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_session(Session v)
+        {
+            IntPtr h = Native.xenapi_session_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_session_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.this_host != null)
+                    {
+                        Check(Native.xenapi_session_record_set_this_host(h, Utf8.Z(v.this_host ?? ""), out IntPtr err), err);
+                    }
+                    if (v.this_user != null)
+                    {
+                        Check(Native.xenapi_session_record_set_this_user(h, Utf8.Z(v.this_user ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_session_record_set_last_active(h, Conv.Unix(v.last_active), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_session_record_set_pool(h, (v.pool ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_session_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_session_record_set_is_local_superuser(h, (v.is_local_superuser ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.subject != null)
+                    {
+                        Check(Native.xenapi_session_record_set_subject(h, Utf8.Z(v.subject ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_session_record_set_validation_time(h, Conv.Unix(v.validation_time), out IntPtr err), err);
+                    }
+                    if (v.auth_user_sid != null)
+                    {
+                        Check(Native.xenapi_session_record_set_auth_user_sid(h, Utf8.Z(v.auth_user_sid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.auth_user_name != null)
+                    {
+                        Check(Native.xenapi_session_record_set_auth_user_name(h, Utf8.Z(v.auth_user_name ?? ""), out IntPtr err), err);
+                    }
+                    if (v.rbac_permissions != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.rbac_permissions);
+                        try
+                        {
+                            Check(Native.xenapi_session_record_set_rbac_permissions(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.tasks != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_task(v.tasks);
+                        try
+                        {
+                            Check(Native.xenapi_session_record_set_tasks(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.parent != null)
+                    {
+                        Check(Native.xenapi_session_record_set_parent(h, Utf8.Z(v.parent ?? ""), out IntPtr err), err);
+                    }
+                    if (v.originator != null)
+                    {
+                        Check(Native.xenapi_session_record_set_originator(h, Utf8.Z(v.originator ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_session_record_set_client_certificate(h, (v.client_certificate ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_session_record_free(h);
                 throw;
             }
         }
