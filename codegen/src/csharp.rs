@@ -470,11 +470,14 @@ impl Gen {
             Ty::Option(t) => self.need_reader(model, t),
             Ty::Set(t) => {
                 let h = c_handle(ty).unwrap();
-                self.native(&format!("{h}_len"), "UIntPtr", &["IntPtr h".into()]);
                 self.native(
-                    &format!("{h}_get"),
-                    native_get(t),
-                    &["IntPtr h".into(), "UIntPtr i".into()],
+                    &format!("{h}_items"),
+                    "UIntPtr",
+                    &[
+                        "IntPtr h".into(),
+                        format!("{}* items", native_get(t)),
+                        "UIntPtr capacity".into(),
+                    ],
                 );
                 self.free(&h);
                 self.need_reader(model, t);
@@ -482,16 +485,15 @@ impl Gen {
             }
             Ty::Map(k, v) => {
                 let h = c_handle(ty).unwrap();
-                self.native(&format!("{h}_len"), "UIntPtr", &["IntPtr h".into()]);
                 self.native(
-                    &format!("{h}_key"),
-                    native_get(k),
-                    &["IntPtr h".into(), "UIntPtr i".into()],
-                );
-                self.native(
-                    &format!("{h}_value"),
-                    native_get(v),
-                    &["IntPtr h".into(), "UIntPtr i".into()],
+                    &format!("{h}_entries"),
+                    "UIntPtr",
+                    &[
+                        "IntPtr h".into(),
+                        format!("{}* keys", native_get(k)),
+                        format!("{}* values", native_get(v)),
+                        "UIntPtr capacity".into(),
+                    ],
                 );
                 self.free(&h);
                 self.need_reader(model, k);
@@ -595,8 +597,8 @@ impl Gen {
              function the\n    /// generated C# calls. Strings go in as NUL-terminated UTF-8 \
              (<c>byte[]</c>), C <c>bool</c> is one\n    /// byte, enums are C ints, handles are \
              pointers freed with their <c>_free</c>.</summary>\n    \
-             [System.Security.SuppressUnmanagedCodeSecurity]\n    internal static partial class \
-             Native\n    {\n        internal const string Lib = \"xenapi\";\n        const \
+             [System.Security.SuppressUnmanagedCodeSecurity]\n    internal static unsafe partial \
+             class Native\n    {\n        internal const string Lib = \"xenapi\";\n        const \
              CallingConvention CC = CallingConvention.Cdecl;\n\n",
         );
         for decl in self.natives.values() {
@@ -1294,13 +1296,30 @@ fn reader(o: &mut String, model: &Model, ty: &Ty) {
     let name = mangle(ty);
     match ty {
         Ty::Set(t) => {
+            // One native call for the whole list (`_items`): into a stack buffer, or for a long
+            // list into a pinned array of its length; then F_ builds the .NET value from it.
             let h = c_handle(ty).unwrap();
-            let item = read_expr(model, t, &format!("Native.{h}_get(h, (UIntPtr)i)"), None);
+            let ng = native_get(t);
+            let item = read_expr(model, t, "b[i]", None);
             let array = cs.ends_with("[]");
+            let empty = match cs.strip_suffix("[]") {
+                Some(elem) => format!("Array.Empty<{elem}>()"),
+                None => format!("new {cs}()"),
+            };
             writeln!(
                 o,
-                "        internal static {cs} R_{name}(IntPtr h)\n        {{\n            int n = h \
-                 == IntPtr.Zero ? 0 : (int)Native.{h}_len(h);"
+                "        internal static unsafe {cs} R_{name}(IntPtr h)\n        {{\n            \
+                 if (h == IntPtr.Zero)\n                return {empty};\n            {ng}* b = \
+                 stackalloc {ng}[Room];\n            int n = (int)Native.{h}_items(h, b, \
+                 (UIntPtr)Room);\n            if (n <= Room)\n                return F_{name}(b, \
+                 n);\n            var big = new {ng}[n];\n            fixed ({ng}* p = big)\n            \
+                 {{\n                n = Math.Min(n, (int)Native.{h}_items(h, p, (UIntPtr)n));\n                \
+                 return F_{name}(p, n);\n            }}\n        }}\n"
+            )
+            .unwrap();
+            writeln!(
+                o,
+                "        static unsafe {cs} F_{name}({ng}* b, int n)\n        {{"
             )
             .unwrap();
             if array {
@@ -1328,40 +1347,56 @@ fn reader(o: &mut String, model: &Model, ty: &Ty) {
             }
         }
         Ty::Map(k, v) => {
+            // One native call for the whole map (`_entries`), as for lists.
             let h = c_handle(ty).unwrap();
-            let key = read_expr(model, k, &format!("Native.{h}_key(h, (UIntPtr)i)"), None);
-            let value = read_expr(model, v, &format!("Native.{h}_value(h, (UIntPtr)i)"), None);
+            let (nk, nv) = (native_get(k), native_get(v));
+            let key = read_expr(model, k, "ks[i]", None);
+            let value = read_expr(model, v, "vs[i]", None);
+            writeln!(
+                o,
+                "        internal static unsafe {cs} R_{name}(IntPtr h)\n        {{\n            \
+                 if (h == IntPtr.Zero)\n                return new {cs}();\n            {nk}* ks = \
+                 stackalloc {nk}[Room];\n            {nv}* vs = stackalloc {nv}[Room];\n            \
+                 int n = (int)Native.{h}_entries(h, ks, vs, (UIntPtr)Room);\n            if (n <= \
+                 Room)\n                return F_{name}(ks, vs, n);\n            var bk = new \
+                 {nk}[n];\n            var bv = new {nv}[n];\n            fixed ({nk}* pk = bk)\n            \
+                 fixed ({nv}* pv = bv)\n            {{\n                n = Math.Min(n, \
+                 (int)Native.{h}_entries(h, pk, pv, (UIntPtr)n));\n                return \
+                 F_{name}(pk, pv, n);\n            }}\n        }}\n"
+            )
+            .unwrap();
+            writeln!(
+                o,
+                "        static unsafe {cs} F_{name}({nk}* ks, {nv}* vs, int n)\n        {{\n            \
+                 var r = new {cs}(n);"
+            )
+            .unwrap();
             if matches!((&**k, &**v), (Ty::Ref(a), Ty::Record(b)) if a == b) {
                 // get_all_records: each record also knows its reference.
                 writeln!(
                     o,
-                    "        internal static {cs} R_{name}(IntPtr h)\n        {{\n            int n = h \
-                     == IntPtr.Zero ? 0 : (int)Native.{h}_len(h);\n            var r = new {cs}(n);\n            \
-                     for (int i = 0; i < n; i++)\n            {{\n                var key = {key};\n                \
-                     var record = {value};\n                if (record != null) record.opaque_ref = \
-                     key.opaque_ref;\n                r[key] = record;\n            }}\n            return \
-                     r;\n        }}\n"
+                    "            for (int i = 0; i < n; i++)\n            {{\n                var key = \
+                     {key};\n                var record = {value};\n                if (record != \
+                     null) record.opaque_ref = key.opaque_ref;\n                r[key] = record;\n            \
+                     }}\n            return r;\n        }}\n"
                 )
                 .unwrap();
-                return;
+            } else {
+                writeln!(
+                    o,
+                    "            for (int i = 0; i < n; i++)\n                r[{key}] = {value};\n            \
+                     return r;\n        }}\n"
+                )
+                .unwrap();
             }
-            writeln!(
-                o,
-                "        internal static {cs} R_{name}(IntPtr h)\n        {{\n            int n = h \
-                 == IntPtr.Zero ? 0 : (int)Native.{h}_len(h);\n            var r = new {cs}(n);\n            \
-                 for (int i = 0; i < n; i++)\n                r[{key}] = {value};\n            return \
-                 r;\n        }}\n"
-            )
-            .unwrap();
         }
-        Ty::Record(c) => {
+        Ty::Record(_) => {
             writeln!(
                 o,
                 "        internal static {cs} R_{name}(IntPtr h) => h == IntPtr.Zero ? null : new \
                  {cs}(h);\n"
             )
             .unwrap();
-            let _ = c;
         }
         _ => unreachable!("no reader for {ty:?}"),
     }

@@ -18,6 +18,10 @@ namespace XenAPI
     /// </summary>
     internal static partial class Conv
     {
+        /// <summary>Items a collection reader takes in its first native call, into stack buffers
+        /// (a longer collection takes a second call, into arrays of its length).</summary>
+        internal const int Room = 16;
+
         internal static readonly DateTime Epoch = new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc);
         static readonly long MaxSeconds = (DateTime.MaxValue.Ticks - Epoch.Ticks) / TimeSpan.TicksPerSecond;
         static readonly long MinSeconds = -(Epoch.Ticks / TimeSpan.TicksPerSecond);
@@ -90,9 +94,26 @@ namespace XenAPI
         }
 
         /// <summary>A <c>(string -> string) map</c> of a record field, keys and values reused by position.</summary>
-        internal static Dictionary<string, string> StringMap(IntPtr h, object[] seen, int slot)
+        internal static unsafe Dictionary<string, string> StringMap(IntPtr h, object[] seen, int slot)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_map_len(h);
+            if (h == IntPtr.Zero) return new Dictionary<string, string>();
+            // One native call for the whole map: into stack buffers, or pinned arrays for a long map.
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room) return StringMap(ks, vs, n, seen, slot);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_map_entries(h, pk, pv, (UIntPtr)n));
+                return StringMap(pk, pv, n, seen, slot);
+            }
+        }
+
+        static unsafe Dictionary<string, string> StringMap(IntPtr* ks, IntPtr* vs, int n, object[] seen, int slot)
+        {
             var d = new Dictionary<string, string>(n);
             if (n == 0) return d;
             var c = seen[slot] as string[];
@@ -102,14 +123,10 @@ namespace XenAPI
                 seen[slot] = c;
             }
             for (int i = 0; i < n; i++)
-            {
-                var ix = (UIntPtr)i;
-                d[Cached(Native.xenapi_string_map_key(h, ix), c, 2 * i)] = Cached(Native.xenapi_string_map_value(h, ix), c, 2 * i + 1);
-            }
+                d[Cached(ks[i], c, 2 * i)] = Cached(vs[i], c, 2 * i + 1);
             return d;
         }
 
-        /// <summary>Unix seconds (UTC) to a UTC DateTime; 0 (not sent) is the epoch.</summary>
         internal static DateTime Time(long seconds)
         {
             if (seconds == 0) return Epoch;

@@ -96,6 +96,17 @@ static void read_session(const xenapi_session_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_session_record_is_local_superuser(r);
     CHECK(xenapi_session_record_subject(r) != NULL);
@@ -109,6 +120,15 @@ static void read_session(const xenapi_session_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_session_record_tasks(r);
@@ -116,6 +136,15 @@ static void read_session(const xenapi_session_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_session_record_parent(r) != NULL);
@@ -139,6 +168,17 @@ static void read_subject(const xenapi_subject_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_subject_record_roles(r);
@@ -146,6 +186,15 @@ static void read_subject(const xenapi_subject_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_subject_record_extra(r) != NULL);
@@ -165,6 +214,15 @@ static void read_role(const xenapi_role_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_role_record_is_internal(r);
@@ -187,6 +245,15 @@ static void read_task(const xenapi_task_record *r) {
             (void)xenapi_task_allowed_operations_list_get(l1, i1);
             CHECK(xenapi_task_allowed_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_task_allowed_operations b1[4];
+            size_t n1 = xenapi_task_allowed_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_task_allowed_operations_list_len(l1));
+            CHECK(xenapi_task_allowed_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_task_allowed_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_task_allowed_operations_map *m1 = xenapi_task_record_current_operations(r);
@@ -196,6 +263,17 @@ static void read_task(const xenapi_task_record *r) {
             CHECK(xenapi_string_task_allowed_operations_map_key(m1, i1) != NULL);
             (void)xenapi_string_task_allowed_operations_map_value(m1, i1);
             CHECK(xenapi_string_task_allowed_operations_map_value_name(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            xenapi_task_allowed_operations v1[4];
+            size_t n1 = xenapi_string_task_allowed_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_task_allowed_operations_map_len(m1));
+            CHECK(xenapi_string_task_allowed_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_task_allowed_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_task_allowed_operations_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_task_record_created(r);
@@ -213,6 +291,15 @@ static void read_task(const xenapi_task_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_task_record_other_config(r);
@@ -222,6 +309,17 @@ static void read_task(const xenapi_task_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_task_record_subtask_of(r) != NULL);
     {
@@ -230,6 +328,15 @@ static void read_task(const xenapi_task_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_task_record_backtrace(r) != NULL);
@@ -272,6 +379,17 @@ static void read_pool(const xenapi_pool_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_pool_record_ha_enabled(r);
     {
@@ -282,6 +400,17 @@ static void read_pool(const xenapi_pool_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pool_record_ha_statefiles(r);
@@ -289,6 +418,15 @@ static void read_pool(const xenapi_pool_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_pool_record_ha_host_failures_to_tolerate(r);
@@ -303,6 +441,17 @@ static void read_pool(const xenapi_pool_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pool_record_tags(r);
@@ -310,6 +459,15 @@ static void read_pool(const xenapi_pool_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -320,6 +478,17 @@ static void read_pool(const xenapi_pool_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_pool_record_health_check_config(r);
@@ -328,6 +497,17 @@ static void read_pool(const xenapi_pool_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_pool_record_wlb_url(r) != NULL);
@@ -345,6 +525,17 @@ static void read_pool(const xenapi_pool_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pool_record_metadata_vdis(r);
@@ -352,6 +543,15 @@ static void read_pool(const xenapi_pool_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_pool_record_ha_cluster_stack(r) != NULL);
@@ -363,6 +563,15 @@ static void read_pool(const xenapi_pool_record *r) {
             (void)xenapi_pool_allowed_operations_list_get(l1, i1);
             CHECK(xenapi_pool_allowed_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_pool_allowed_operations b1[4];
+            size_t n1 = xenapi_pool_allowed_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_pool_allowed_operations_list_len(l1));
+            CHECK(xenapi_pool_allowed_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_pool_allowed_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_pool_allowed_operations_map *m1 = xenapi_pool_record_current_operations(r);
@@ -373,6 +582,17 @@ static void read_pool(const xenapi_pool_record *r) {
             (void)xenapi_string_pool_allowed_operations_map_value(m1, i1);
             CHECK(xenapi_string_pool_allowed_operations_map_value_name(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            xenapi_pool_allowed_operations v1[4];
+            size_t n1 = xenapi_string_pool_allowed_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_pool_allowed_operations_map_len(m1));
+            CHECK(xenapi_string_pool_allowed_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_pool_allowed_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_pool_allowed_operations_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_pool_record_guest_agent_config(r);
@@ -382,6 +602,17 @@ static void read_pool(const xenapi_pool_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_pool_record_cpu_info(r);
@@ -390,6 +621,17 @@ static void read_pool(const xenapi_pool_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_pool_record_policy_no_vendor_device(r);
@@ -405,6 +647,15 @@ static void read_pool(const xenapi_pool_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_pool_record_client_certificate_auth_enabled(r);
@@ -446,6 +697,15 @@ static void read_pool_patch(const xenapi_pool_patch_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_after_apply_guidance_list *l1 = xenapi_pool_patch_record_after_apply_guidance(r);
@@ -454,6 +714,15 @@ static void read_pool_patch(const xenapi_pool_patch_record *r) {
         for (i1 = 0; i1 < xenapi_after_apply_guidance_list_len(l1); i1++) {
             (void)xenapi_after_apply_guidance_list_get(l1, i1);
             CHECK(xenapi_after_apply_guidance_list_get_name(l1, i1) != NULL);
+        }
+        {
+            xenapi_after_apply_guidance b1[4];
+            size_t n1 = xenapi_after_apply_guidance_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_after_apply_guidance_list_len(l1));
+            CHECK(xenapi_after_apply_guidance_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_after_apply_guidance_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_pool_patch_record_pool_update(r) != NULL);
@@ -464,6 +733,17 @@ static void read_pool_patch(const xenapi_pool_patch_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_pool_patch_record_extra(r) != NULL);
@@ -488,6 +768,15 @@ static void read_pool_update(const xenapi_pool_update_record *r) {
             (void)xenapi_update_after_apply_guidance_list_get(l1, i1);
             CHECK(xenapi_update_after_apply_guidance_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_update_after_apply_guidance b1[4];
+            size_t n1 = xenapi_update_after_apply_guidance_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_update_after_apply_guidance_list_len(l1));
+            CHECK(xenapi_update_after_apply_guidance_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_update_after_apply_guidance_list_get(l1, i1));
+            }
+        }
     }
     CHECK(xenapi_pool_update_record_vdi(r) != NULL);
     {
@@ -497,6 +786,15 @@ static void read_pool_update(const xenapi_pool_update_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_pool_update_record_other_config(r);
@@ -505,6 +803,17 @@ static void read_pool_update(const xenapi_pool_update_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_pool_update_record_enforce_homogeneity(r);
@@ -525,6 +834,15 @@ static void read_vm(const xenapi_vm_record *r) {
             (void)xenapi_vm_operations_list_get(l1, i1);
             CHECK(xenapi_vm_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_vm_operations b1[4];
+            size_t n1 = xenapi_vm_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_vm_operations_list_len(l1));
+            CHECK(xenapi_vm_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_vm_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_vm_operations_map *m1 = xenapi_vm_record_current_operations(r);
@@ -534,6 +852,17 @@ static void read_vm(const xenapi_vm_record *r) {
             CHECK(xenapi_string_vm_operations_map_key(m1, i1) != NULL);
             (void)xenapi_string_vm_operations_map_value(m1, i1);
             CHECK(xenapi_string_vm_operations_map_value_name(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            xenapi_vm_operations v1[4];
+            size_t n1 = xenapi_string_vm_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_vm_operations_map_len(m1));
+            CHECK(xenapi_string_vm_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_vm_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_vm_operations_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vm_record_name_label(r) != NULL);
@@ -561,6 +890,17 @@ static void read_vm(const xenapi_vm_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vm_record_vcpus_max(r);
     (void)xenapi_vm_record_vcpus_at_startup(r);
@@ -579,6 +919,15 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vm_record_vifs(r);
@@ -586,6 +935,15 @@ static void read_vm(const xenapi_vm_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -595,6 +953,15 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vm_record_vusbs(r);
@@ -602,6 +969,15 @@ static void read_vm(const xenapi_vm_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -611,6 +987,15 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vm_record_vtpms(r);
@@ -618,6 +1003,15 @@ static void read_vm(const xenapi_vm_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vm_record_pv_bootloader(r) != NULL);
@@ -635,6 +1029,17 @@ static void read_vm(const xenapi_vm_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vm_record_hvm_shadow_multiplier(r);
     {
@@ -644,6 +1049,17 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vm_record_pci_bus(r) != NULL);
@@ -655,6 +1071,17 @@ static void read_vm(const xenapi_vm_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vm_record_domid(r);
     CHECK(xenapi_vm_record_domarch(r) != NULL);
@@ -665,6 +1092,17 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_vm_record_is_control_domain(r);
@@ -680,6 +1118,17 @@ static void read_vm(const xenapi_vm_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vm_record_ha_always_run(r);
     CHECK(xenapi_vm_record_ha_restart_priority(r) != NULL);
@@ -692,6 +1141,15 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     (void)xenapi_vm_record_snapshot_time(r);
     CHECK(xenapi_vm_record_transportable_snapshot_id(r) != NULL);
@@ -703,6 +1161,17 @@ static void read_vm(const xenapi_vm_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vm_record_tags(r);
@@ -710,6 +1179,15 @@ static void read_vm(const xenapi_vm_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -721,6 +1199,17 @@ static void read_vm(const xenapi_vm_record *r) {
             CHECK(xenapi_vm_operations_string_map_key_name(m1, i1) != NULL);
             CHECK(xenapi_vm_operations_string_map_value(m1, i1) != NULL);
         }
+        {
+            xenapi_vm_operations k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_vm_operations_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_vm_operations_string_map_len(m1));
+            CHECK(xenapi_vm_operations_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_vm_operations_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_vm_operations_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_vm_record_snapshot_info(r);
@@ -729,6 +1218,17 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vm_record_snapshot_metadata(r) != NULL);
@@ -740,6 +1240,15 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_vm_record_bios_strings(r);
@@ -748,6 +1257,17 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vm_record_protection_policy(r) != NULL);
@@ -765,6 +1285,15 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vm_record_attached_pcis(r);
@@ -772,6 +1301,15 @@ static void read_vm(const xenapi_vm_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vm_record_suspend_sr(r) != NULL);
@@ -791,6 +1329,17 @@ static void read_vm(const xenapi_vm_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_update_guidances_list *l1 = xenapi_vm_record_pending_guidances(r);
@@ -799,6 +1348,15 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_update_guidances_list_len(l1); i1++) {
             (void)xenapi_update_guidances_list_get(l1, i1);
             CHECK(xenapi_update_guidances_list_get_name(l1, i1) != NULL);
+        }
+        {
+            xenapi_update_guidances b1[4];
+            size_t n1 = xenapi_update_guidances_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_update_guidances_list_len(l1));
+            CHECK(xenapi_update_guidances_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_update_guidances_list_get(l1, i1));
+            }
         }
     }
     {
@@ -809,6 +1367,15 @@ static void read_vm(const xenapi_vm_record *r) {
             (void)xenapi_update_guidances_list_get(l1, i1);
             CHECK(xenapi_update_guidances_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_update_guidances b1[4];
+            size_t n1 = xenapi_update_guidances_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_update_guidances_list_len(l1));
+            CHECK(xenapi_update_guidances_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_update_guidances_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_update_guidances_list *l1 = xenapi_vm_record_pending_guidances_full(r);
@@ -817,6 +1384,15 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_update_guidances_list_len(l1); i1++) {
             (void)xenapi_update_guidances_list_get(l1, i1);
             CHECK(xenapi_update_guidances_list_get_name(l1, i1) != NULL);
+        }
+        {
+            xenapi_update_guidances b1[4];
+            size_t n1 = xenapi_update_guidances_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_update_guidances_list_len(l1));
+            CHECK(xenapi_update_guidances_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_update_guidances_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vm_record_extra(r) != NULL);
@@ -838,6 +1414,17 @@ static void read_vm_metrics(const xenapi_vm_metrics_record *r) {
             (void)xenapi_int64_double_map_key(m1, i1);
             (void)xenapi_int64_double_map_value(m1, i1);
         }
+        {
+            int64_t k1[4];
+            double v1[4];
+            size_t n1 = xenapi_int64_double_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_int64_double_map_len(m1));
+            CHECK(xenapi_int64_double_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_int64_double_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_int64_double_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_int64_int64_map *m1 = xenapi_vm_metrics_record_vcpus_cpu(r);
@@ -847,6 +1434,17 @@ static void read_vm_metrics(const xenapi_vm_metrics_record *r) {
             (void)xenapi_int64_int64_map_key(m1, i1);
             (void)xenapi_int64_int64_map_value(m1, i1);
         }
+        {
+            int64_t k1[4];
+            int64_t v1[4];
+            size_t n1 = xenapi_int64_int64_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_int64_int64_map_len(m1));
+            CHECK(xenapi_int64_int64_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_int64_int64_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_int64_int64_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_vm_metrics_record_vcpus_params(r);
@@ -855,6 +1453,17 @@ static void read_vm_metrics(const xenapi_vm_metrics_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     {
@@ -870,6 +1479,26 @@ static void read_vm_metrics(const xenapi_vm_metrics_record *r) {
                 for (i3 = 0; i3 < xenapi_string_list_len(l3); i3++) {
                     CHECK(xenapi_string_list_get(l3, i3) != NULL);
                 }
+                {
+                    const char * b3[4];
+                    size_t n3 = xenapi_string_list_items(l3, b3, 4);
+                    CHECK(n3 == xenapi_string_list_len(l3));
+                    CHECK(xenapi_string_list_items(l3, NULL, 0) == n3);
+                    for (i3 = 0; i3 < n3 && i3 < 4; i3++) {
+                        CHECK(b3[i3] == xenapi_string_list_get(l3, i3));
+                    }
+                }
+            }
+        }
+        {
+            int64_t k1[4];
+            const xenapi_string_list * v1[4];
+            size_t n1 = xenapi_int64_string_list_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_int64_string_list_map_len(m1));
+            CHECK(xenapi_int64_string_list_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_int64_string_list_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_int64_string_list_map_value(m1, i1));
             }
         }
     }
@@ -879,6 +1508,15 @@ static void read_vm_metrics(const xenapi_vm_metrics_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_vm_metrics_record_start_time(r);
@@ -891,6 +1529,17 @@ static void read_vm_metrics(const xenapi_vm_metrics_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_vm_metrics_record_hvm(r);
@@ -915,6 +1564,17 @@ static void read_vm_guest_metrics(const xenapi_vm_guest_metrics_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_vm_guest_metrics_record_pv_drivers_version(r);
@@ -923,6 +1583,17 @@ static void read_vm_guest_metrics(const xenapi_vm_guest_metrics_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_vm_guest_metrics_record_pv_drivers_up_to_date(r);
@@ -934,6 +1605,17 @@ static void read_vm_guest_metrics(const xenapi_vm_guest_metrics_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_vm_guest_metrics_record_disks(r);
@@ -942,6 +1624,17 @@ static void read_vm_guest_metrics(const xenapi_vm_guest_metrics_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     {
@@ -952,6 +1645,17 @@ static void read_vm_guest_metrics(const xenapi_vm_guest_metrics_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_vm_guest_metrics_record_other(r);
@@ -960,6 +1664,17 @@ static void read_vm_guest_metrics(const xenapi_vm_guest_metrics_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_vm_guest_metrics_record_last_updated(r);
@@ -970,6 +1685,17 @@ static void read_vm_guest_metrics(const xenapi_vm_guest_metrics_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_vm_guest_metrics_record_live(r);
@@ -1003,6 +1729,17 @@ static void read_vmpp(const xenapi_vmpp_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vmpp_record_is_backup_running(r);
     (void)xenapi_vmpp_record_backup_last_run_time(r);
@@ -1016,6 +1753,17 @@ static void read_vmpp(const xenapi_vmpp_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vmpp_record_archive_frequency(r);
     CHECK(xenapi_vmpp_record_archive_frequency_name(r) != NULL);
@@ -1027,6 +1775,17 @@ static void read_vmpp(const xenapi_vmpp_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vmpp_record_is_archive_running(r);
     (void)xenapi_vmpp_record_archive_last_run_time(r);
@@ -1036,6 +1795,15 @@ static void read_vmpp(const xenapi_vmpp_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_vmpp_record_is_alarm_enabled(r);
@@ -1047,6 +1815,17 @@ static void read_vmpp(const xenapi_vmpp_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vmpp_record_recent_alerts(r);
@@ -1054,6 +1833,15 @@ static void read_vmpp(const xenapi_vmpp_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vmpp_record_extra(r) != NULL);
@@ -1081,6 +1869,17 @@ static void read_vmss(const xenapi_vmss_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vmss_record_last_run_time(r);
     {
@@ -1089,6 +1888,15 @@ static void read_vmss(const xenapi_vmss_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vmss_record_extra(r) != NULL);
@@ -1110,6 +1918,15 @@ static void read_vm_appliance(const xenapi_vm_appliance_record *r) {
             (void)xenapi_vm_appliance_operation_list_get(l1, i1);
             CHECK(xenapi_vm_appliance_operation_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_vm_appliance_operation b1[4];
+            size_t n1 = xenapi_vm_appliance_operation_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_vm_appliance_operation_list_len(l1));
+            CHECK(xenapi_vm_appliance_operation_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_vm_appliance_operation_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_vm_appliance_operation_map *m1 = xenapi_vm_appliance_record_current_operations(r);
@@ -1120,6 +1937,17 @@ static void read_vm_appliance(const xenapi_vm_appliance_record *r) {
             (void)xenapi_string_vm_appliance_operation_map_value(m1, i1);
             CHECK(xenapi_string_vm_appliance_operation_map_value_name(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            xenapi_vm_appliance_operation v1[4];
+            size_t n1 = xenapi_string_vm_appliance_operation_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_vm_appliance_operation_map_len(m1));
+            CHECK(xenapi_string_vm_appliance_operation_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_vm_appliance_operation_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_vm_appliance_operation_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vm_appliance_record_vms(r);
@@ -1127,6 +1955,15 @@ static void read_vm_appliance(const xenapi_vm_appliance_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vm_appliance_record_extra(r) != NULL);
@@ -1144,6 +1981,15 @@ static void read_dr_task(const xenapi_dr_task_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_dr_task_record_extra(r) != NULL);
@@ -1166,6 +2012,15 @@ static void read_host(const xenapi_host_record *r) {
             (void)xenapi_host_allowed_operations_list_get(l1, i1);
             CHECK(xenapi_host_allowed_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_host_allowed_operations b1[4];
+            size_t n1 = xenapi_host_allowed_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_host_allowed_operations_list_len(l1));
+            CHECK(xenapi_host_allowed_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_host_allowed_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_host_allowed_operations_map *m1 = xenapi_host_record_current_operations(r);
@@ -1175,6 +2030,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_host_allowed_operations_map_key(m1, i1) != NULL);
             (void)xenapi_string_host_allowed_operations_map_value(m1, i1);
             CHECK(xenapi_string_host_allowed_operations_map_value_name(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            xenapi_host_allowed_operations v1[4];
+            size_t n1 = xenapi_string_host_allowed_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_host_allowed_operations_map_len(m1));
+            CHECK(xenapi_string_host_allowed_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_host_allowed_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_host_allowed_operations_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_host_record_api_version_major(r);
@@ -1188,6 +2054,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_host_record_enabled(r);
     {
@@ -1198,6 +2075,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_host_record_other_config(r);
@@ -1207,6 +2095,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_capabilities(r);
@@ -1214,6 +2113,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -1224,6 +2132,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_host_record_sched_policy(r) != NULL);
     {
@@ -1233,6 +2152,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_resident_vms(r);
@@ -1240,6 +2168,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -1250,6 +2187,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_pifs(r);
@@ -1257,6 +2205,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_host_record_suspend_image_sr(r) != NULL);
@@ -1268,6 +2225,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_patches(r);
@@ -1275,6 +2241,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -1284,6 +2259,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_pbds(r);
@@ -1291,6 +2275,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -1300,6 +2293,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_host_record_cpu_info(r);
@@ -1308,6 +2310,17 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_host_record_hostname(r) != NULL);
@@ -1321,6 +2334,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_ha_statefiles(r);
@@ -1329,6 +2353,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_ha_network_peers(r);
@@ -1336,6 +2369,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -1346,6 +2388,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_tags(r);
@@ -1353,6 +2406,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_host_record_external_auth_type(r) != NULL);
@@ -1365,6 +2427,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_host_record_edition(r) != NULL);
     {
@@ -1375,6 +2448,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_host_record_bios_strings(r);
@@ -1383,6 +2467,17 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_host_record_power_on_mode(r) != NULL);
@@ -1394,6 +2489,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_host_record_local_cache_sr(r) != NULL);
     {
@@ -1404,6 +2510,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_pcis(r);
@@ -1411,6 +2528,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -1420,6 +2546,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_pusbs(r);
@@ -1427,6 +2562,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_host_record_ssl_legacy(r);
@@ -1438,6 +2582,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_host_record_display(r);
     CHECK(xenapi_host_record_display_name(r) != NULL);
@@ -1448,6 +2603,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_int64_list_len(l1); i1++) {
             (void)xenapi_int64_list_get(l1, i1);
         }
+        {
+            int64_t b1[4];
+            size_t n1 = xenapi_int64_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_int64_list_len(l1));
+            CHECK(xenapi_int64_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_int64_list_get(l1, i1));
+            }
+        }
     }
     CHECK(xenapi_host_record_control_domain(r) != NULL);
     {
@@ -1457,6 +2621,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_features(r);
@@ -1464,6 +2637,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_host_record_iscsi_iqn(r) != NULL);
@@ -1476,6 +2658,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_editions(r);
@@ -1483,6 +2674,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -1492,6 +2692,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_update_guidances_list_len(l1); i1++) {
             (void)xenapi_update_guidances_list_get(l1, i1);
             CHECK(xenapi_update_guidances_list_get_name(l1, i1) != NULL);
+        }
+        {
+            xenapi_update_guidances b1[4];
+            size_t n1 = xenapi_update_guidances_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_update_guidances_list_len(l1));
+            CHECK(xenapi_update_guidances_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_update_guidances_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_host_record_tls_verification_enabled(r);
@@ -1509,6 +2718,15 @@ static void read_host(const xenapi_host_record *r) {
             (void)xenapi_update_guidances_list_get(l1, i1);
             CHECK(xenapi_update_guidances_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_update_guidances b1[4];
+            size_t n1 = xenapi_update_guidances_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_update_guidances_list_len(l1));
+            CHECK(xenapi_update_guidances_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_update_guidances_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_update_guidances_list *l1 = xenapi_host_record_pending_guidances_full(r);
@@ -1517,6 +2735,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_update_guidances_list_len(l1); i1++) {
             (void)xenapi_update_guidances_list_get(l1, i1);
             CHECK(xenapi_update_guidances_list_get_name(l1, i1) != NULL);
+        }
+        {
+            xenapi_update_guidances b1[4];
+            size_t n1 = xenapi_update_guidances_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_update_guidances_list_len(l1));
+            CHECK(xenapi_update_guidances_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_update_guidances_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_host_record_last_update_hash(r) != NULL);
@@ -1539,6 +2766,17 @@ static void read_host_crashdump(const xenapi_host_crashdump_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_host_crashdump_record_extra(r) != NULL);
@@ -1566,6 +2804,17 @@ static void read_host_patch(const xenapi_host_patch_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_host_patch_record_extra(r) != NULL);
 }
@@ -1587,6 +2836,17 @@ static void read_host_metrics(const xenapi_host_metrics_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_host_metrics_record_extra(r) != NULL);
@@ -1617,6 +2877,17 @@ static void read_host_cpu(const xenapi_host_cpu_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_host_cpu_record_extra(r) != NULL);
 }
@@ -1637,6 +2908,15 @@ static void read_network(const xenapi_network_record *r) {
             (void)xenapi_network_operations_list_get(l1, i1);
             CHECK(xenapi_network_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_network_operations b1[4];
+            size_t n1 = xenapi_network_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_network_operations_list_len(l1));
+            CHECK(xenapi_network_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_network_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_network_operations_map *m1 = xenapi_network_record_current_operations(r);
@@ -1647,6 +2927,17 @@ static void read_network(const xenapi_network_record *r) {
             (void)xenapi_string_network_operations_map_value(m1, i1);
             CHECK(xenapi_string_network_operations_map_value_name(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            xenapi_network_operations v1[4];
+            size_t n1 = xenapi_string_network_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_network_operations_map_len(m1));
+            CHECK(xenapi_string_network_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_network_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_network_operations_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_network_record_vifs(r);
@@ -1655,6 +2946,15 @@ static void read_network(const xenapi_network_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_network_record_pifs(r);
@@ -1662,6 +2962,15 @@ static void read_network(const xenapi_network_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_network_record_mtu(r);
@@ -1672,6 +2981,17 @@ static void read_network(const xenapi_network_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_network_record_bridge(r) != NULL);
@@ -1684,6 +3004,17 @@ static void read_network(const xenapi_network_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_network_record_tags(r);
@@ -1691,6 +3022,15 @@ static void read_network(const xenapi_network_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_network_record_default_locking_mode(r);
@@ -1703,6 +3043,17 @@ static void read_network(const xenapi_network_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_network_purpose_list *l1 = xenapi_network_record_purpose(r);
@@ -1711,6 +3062,15 @@ static void read_network(const xenapi_network_record *r) {
         for (i1 = 0; i1 < xenapi_network_purpose_list_len(l1); i1++) {
             (void)xenapi_network_purpose_list_get(l1, i1);
             CHECK(xenapi_network_purpose_list_get_name(l1, i1) != NULL);
+        }
+        {
+            xenapi_network_purpose b1[4];
+            size_t n1 = xenapi_network_purpose_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_network_purpose_list_len(l1));
+            CHECK(xenapi_network_purpose_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_network_purpose_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_network_record_extra(r) != NULL);
@@ -1730,6 +3090,15 @@ static void read_vif(const xenapi_vif_record *r) {
             (void)xenapi_vif_operations_list_get(l1, i1);
             CHECK(xenapi_vif_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_vif_operations b1[4];
+            size_t n1 = xenapi_vif_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_vif_operations_list_len(l1));
+            CHECK(xenapi_vif_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_vif_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_vif_operations_map *m1 = xenapi_vif_record_current_operations(r);
@@ -1739,6 +3108,17 @@ static void read_vif(const xenapi_vif_record *r) {
             CHECK(xenapi_string_vif_operations_map_key(m1, i1) != NULL);
             (void)xenapi_string_vif_operations_map_value(m1, i1);
             CHECK(xenapi_string_vif_operations_map_value_name(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            xenapi_vif_operations v1[4];
+            size_t n1 = xenapi_string_vif_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_vif_operations_map_len(m1));
+            CHECK(xenapi_string_vif_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_vif_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_vif_operations_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vif_record_device(r) != NULL);
@@ -1754,6 +3134,17 @@ static void read_vif(const xenapi_vif_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vif_record_currently_attached(r);
     (void)xenapi_vif_record_status_code(r);
@@ -1766,6 +3157,17 @@ static void read_vif(const xenapi_vif_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_vif_record_qos_algorithm_type(r) != NULL);
     {
@@ -1776,6 +3178,17 @@ static void read_vif(const xenapi_vif_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vif_record_qos_supported_algorithms(r);
@@ -1783,6 +3196,15 @@ static void read_vif(const xenapi_vif_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vif_record_metrics(r) != NULL);
@@ -1796,6 +3218,15 @@ static void read_vif(const xenapi_vif_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vif_record_ipv6_allowed(r);
@@ -1803,6 +3234,15 @@ static void read_vif(const xenapi_vif_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_vif_record_ipv4_configuration_mode(r);
@@ -1814,6 +3254,15 @@ static void read_vif(const xenapi_vif_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     CHECK(xenapi_vif_record_ipv4_gateway(r) != NULL);
     (void)xenapi_vif_record_ipv6_configuration_mode(r);
@@ -1824,6 +3273,15 @@ static void read_vif(const xenapi_vif_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vif_record_ipv6_gateway(r) != NULL);
@@ -1846,6 +3304,17 @@ static void read_vif_metrics(const xenapi_vif_metrics_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vif_metrics_record_extra(r) != NULL);
@@ -1880,6 +3349,15 @@ static void read_pif(const xenapi_pif_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     CHECK(xenapi_pif_record_vlan_master_of(r) != NULL);
     {
@@ -1888,6 +3366,15 @@ static void read_pif(const xenapi_pif_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_pif_record_management(r);
@@ -1899,6 +3386,17 @@ static void read_pif(const xenapi_pif_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_pif_record_disallow_unplug(r);
     {
@@ -1908,6 +3406,15 @@ static void read_pif(const xenapi_pif_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pif_record_tunnel_transport_pif_of(r);
@@ -1915,6 +3422,15 @@ static void read_pif(const xenapi_pif_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_pif_record_ipv6_configuration_mode(r);
@@ -1925,6 +3441,15 @@ static void read_pif(const xenapi_pif_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_pif_record_ipv6_gateway(r) != NULL);
@@ -1939,6 +3464,17 @@ static void read_pif(const xenapi_pif_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pif_record_capabilities(r);
@@ -1946,6 +3482,15 @@ static void read_pif(const xenapi_pif_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_pif_record_igmp_snooping_status(r);
@@ -1957,6 +3502,15 @@ static void read_pif(const xenapi_pif_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pif_record_sriov_logical_pif_of(r);
@@ -1964,6 +3518,15 @@ static void read_pif(const xenapi_pif_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_pif_record_pci(r) != NULL);
@@ -1995,6 +3558,17 @@ static void read_pif_metrics(const xenapi_pif_metrics_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_pif_metrics_record_extra(r) != NULL);
 }
@@ -2013,6 +3587,15 @@ static void read_bond(const xenapi_bond_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_bond_record_other_config(r);
@@ -2021,6 +3604,17 @@ static void read_bond(const xenapi_bond_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_bond_record_primary_slave(r) != NULL);
@@ -2033,6 +3627,17 @@ static void read_bond(const xenapi_bond_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_bond_record_links_up(r);
@@ -2056,6 +3661,17 @@ static void read_vlan(const xenapi_vlan_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vlan_record_extra(r) != NULL);
@@ -2082,6 +3698,17 @@ static void read_sm(const xenapi_sm_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_sm_record_capabilities(r);
@@ -2089,6 +3716,15 @@ static void read_sm(const xenapi_sm_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -2099,6 +3735,17 @@ static void read_sm(const xenapi_sm_record *r) {
             CHECK(xenapi_string_int64_map_key(m1, i1) != NULL);
             (void)xenapi_string_int64_map_value(m1, i1);
         }
+        {
+            const char * k1[4];
+            int64_t v1[4];
+            size_t n1 = xenapi_string_int64_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_int64_map_len(m1));
+            CHECK(xenapi_string_int64_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_int64_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_int64_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_sm_record_other_config(r);
@@ -2108,6 +3755,17 @@ static void read_sm(const xenapi_sm_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_sm_record_driver_filename(r) != NULL);
     {
@@ -2116,6 +3774,15 @@ static void read_sm(const xenapi_sm_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_sm_record_extra(r) != NULL);
@@ -2137,6 +3804,15 @@ static void read_sr(const xenapi_sr_record *r) {
             (void)xenapi_storage_operations_list_get(l1, i1);
             CHECK(xenapi_storage_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_storage_operations b1[4];
+            size_t n1 = xenapi_storage_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_storage_operations_list_len(l1));
+            CHECK(xenapi_storage_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_storage_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_storage_operations_map *m1 = xenapi_sr_record_current_operations(r);
@@ -2147,6 +3823,17 @@ static void read_sr(const xenapi_sr_record *r) {
             (void)xenapi_string_storage_operations_map_value(m1, i1);
             CHECK(xenapi_string_storage_operations_map_value_name(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            xenapi_storage_operations v1[4];
+            size_t n1 = xenapi_string_storage_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_storage_operations_map_len(m1));
+            CHECK(xenapi_string_storage_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_storage_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_storage_operations_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_sr_record_vdis(r);
@@ -2155,6 +3842,15 @@ static void read_sr(const xenapi_sr_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_sr_record_pbds(r);
@@ -2162,6 +3858,15 @@ static void read_sr(const xenapi_sr_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_sr_record_virtual_allocation(r);
@@ -2178,6 +3883,17 @@ static void read_sr(const xenapi_sr_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_sr_record_tags(r);
@@ -2185,6 +3901,15 @@ static void read_sr(const xenapi_sr_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -2195,6 +3920,17 @@ static void read_sr(const xenapi_sr_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_sr_record_blobs(r);
@@ -2203,6 +3939,17 @@ static void read_sr(const xenapi_sr_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_sr_record_local_cache_enabled(r);
@@ -2241,6 +3988,17 @@ static void read_probe_result(const xenapi_probe_result_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_probe_result_record_complete(r);
     if (xenapi_probe_result_record_sr(r) != NULL) {
@@ -2253,6 +4011,17 @@ static void read_probe_result(const xenapi_probe_result_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_probe_result_record_extra(r) != NULL);
@@ -2283,6 +4052,15 @@ static void read_vdi(const xenapi_vdi_record *r) {
             (void)xenapi_vdi_operations_list_get(l1, i1);
             CHECK(xenapi_vdi_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_vdi_operations b1[4];
+            size_t n1 = xenapi_vdi_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_vdi_operations_list_len(l1));
+            CHECK(xenapi_vdi_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_vdi_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_vdi_operations_map *m1 = xenapi_vdi_record_current_operations(r);
@@ -2293,6 +4071,17 @@ static void read_vdi(const xenapi_vdi_record *r) {
             (void)xenapi_string_vdi_operations_map_value(m1, i1);
             CHECK(xenapi_string_vdi_operations_map_value_name(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            xenapi_vdi_operations v1[4];
+            size_t n1 = xenapi_string_vdi_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_vdi_operations_map_len(m1));
+            CHECK(xenapi_string_vdi_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_vdi_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_vdi_operations_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_vdi_record_sr(r) != NULL);
     {
@@ -2302,6 +4091,15 @@ static void read_vdi(const xenapi_vdi_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vdi_record_crash_dumps(r);
@@ -2309,6 +4107,15 @@ static void read_vdi(const xenapi_vdi_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_vdi_record_virtual_size(r);
@@ -2325,6 +4132,17 @@ static void read_vdi(const xenapi_vdi_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vdi_record_storage_lock(r);
     CHECK(xenapi_vdi_record_location(r) != NULL);
@@ -2339,6 +4157,17 @@ static void read_vdi(const xenapi_vdi_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_vdi_record_sm_config(r);
@@ -2347,6 +4176,17 @@ static void read_vdi(const xenapi_vdi_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_vdi_record_is_a_snapshot(r);
@@ -2358,6 +4198,15 @@ static void read_vdi(const xenapi_vdi_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     (void)xenapi_vdi_record_snapshot_time(r);
     {
@@ -2366,6 +4215,15 @@ static void read_vdi(const xenapi_vdi_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_vdi_record_allow_caching(r);
@@ -2392,6 +4250,15 @@ static void read_vbd(const xenapi_vbd_record *r) {
             (void)xenapi_vbd_operations_list_get(l1, i1);
             CHECK(xenapi_vbd_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_vbd_operations b1[4];
+            size_t n1 = xenapi_vbd_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_vbd_operations_list_len(l1));
+            CHECK(xenapi_vbd_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_vbd_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_vbd_operations_map *m1 = xenapi_vbd_record_current_operations(r);
@@ -2401,6 +4268,17 @@ static void read_vbd(const xenapi_vbd_record *r) {
             CHECK(xenapi_string_vbd_operations_map_key(m1, i1) != NULL);
             (void)xenapi_string_vbd_operations_map_value(m1, i1);
             CHECK(xenapi_string_vbd_operations_map_value_name(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            xenapi_vbd_operations v1[4];
+            size_t n1 = xenapi_string_vbd_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_vbd_operations_map_len(m1));
+            CHECK(xenapi_string_vbd_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_vbd_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_vbd_operations_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vbd_record_vm(r) != NULL);
@@ -2423,6 +4301,17 @@ static void read_vbd(const xenapi_vbd_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vbd_record_currently_attached(r);
     (void)xenapi_vbd_record_status_code(r);
@@ -2435,6 +4324,17 @@ static void read_vbd(const xenapi_vbd_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_vbd_record_qos_algorithm_type(r) != NULL);
     {
@@ -2445,6 +4345,17 @@ static void read_vbd(const xenapi_vbd_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vbd_record_qos_supported_algorithms(r);
@@ -2452,6 +4363,15 @@ static void read_vbd(const xenapi_vbd_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vbd_record_metrics(r) != NULL);
@@ -2475,6 +4395,17 @@ static void read_vbd_metrics(const xenapi_vbd_metrics_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_vbd_metrics_record_extra(r) != NULL);
 }
@@ -2495,6 +4426,17 @@ static void read_pbd(const xenapi_pbd_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_pbd_record_currently_attached(r);
     {
@@ -2504,6 +4446,17 @@ static void read_pbd(const xenapi_pbd_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_pbd_record_extra(r) != NULL);
@@ -2525,6 +4478,17 @@ static void read_crashdump(const xenapi_crashdump_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_crashdump_record_extra(r) != NULL);
 }
@@ -2543,6 +4507,15 @@ static void read_vtpm(const xenapi_vtpm_record *r) {
             (void)xenapi_vtpm_operations_list_get(l1, i1);
             CHECK(xenapi_vtpm_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_vtpm_operations b1[4];
+            size_t n1 = xenapi_vtpm_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_vtpm_operations_list_len(l1));
+            CHECK(xenapi_vtpm_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_vtpm_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_vtpm_operations_map *m1 = xenapi_vtpm_record_current_operations(r);
@@ -2552,6 +4525,17 @@ static void read_vtpm(const xenapi_vtpm_record *r) {
             CHECK(xenapi_string_vtpm_operations_map_key(m1, i1) != NULL);
             (void)xenapi_string_vtpm_operations_map_value(m1, i1);
             CHECK(xenapi_string_vtpm_operations_map_value_name(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            xenapi_vtpm_operations v1[4];
+            size_t n1 = xenapi_string_vtpm_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_vtpm_operations_map_len(m1));
+            CHECK(xenapi_string_vtpm_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_vtpm_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_vtpm_operations_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vtpm_record_vm(r) != NULL);
@@ -2581,6 +4565,17 @@ static void read_console(const xenapi_console_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_console_record_extra(r) != NULL);
 }
@@ -2600,6 +4595,17 @@ static void read_user(const xenapi_user_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_user_record_extra(r) != NULL);
@@ -2667,6 +4673,17 @@ static void read_secret(const xenapi_secret_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_secret_record_extra(r) != NULL);
 }
@@ -2687,6 +4704,17 @@ static void read_tunnel(const xenapi_tunnel_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_tunnel_record_other_config(r);
@@ -2695,6 +4723,17 @@ static void read_tunnel(const xenapi_tunnel_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_tunnel_record_protocol(r);
@@ -2734,6 +4773,15 @@ static void read_pci(const xenapi_pci_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_pci_record_other_config(r);
@@ -2742,6 +4790,17 @@ static void read_pci(const xenapi_pci_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_pci_record_subsystem_vendor_name(r) != NULL);
@@ -2767,6 +4826,17 @@ static void read_pgpu(const xenapi_pgpu_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pgpu_record_supported_vgpu_types(r);
@@ -2774,6 +4844,15 @@ static void read_pgpu(const xenapi_pgpu_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -2783,6 +4862,15 @@ static void read_pgpu(const xenapi_pgpu_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pgpu_record_resident_vgpus(r);
@@ -2790,6 +4878,15 @@ static void read_pgpu(const xenapi_pgpu_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -2799,6 +4896,17 @@ static void read_pgpu(const xenapi_pgpu_record *r) {
         for (i1 = 0; i1 < xenapi_string_int64_map_len(m1); i1++) {
             CHECK(xenapi_string_int64_map_key(m1, i1) != NULL);
             (void)xenapi_string_int64_map_value(m1, i1);
+        }
+        {
+            const char * k1[4];
+            int64_t v1[4];
+            size_t n1 = xenapi_string_int64_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_int64_map_len(m1));
+            CHECK(xenapi_string_int64_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_int64_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_int64_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_pgpu_record_dom0_access(r);
@@ -2811,6 +4919,17 @@ static void read_pgpu(const xenapi_pgpu_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_pgpu_record_extra(r) != NULL);
@@ -2831,6 +4950,15 @@ static void read_gpu_group(const xenapi_gpu_group_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_gpu_group_record_vgpus(r);
@@ -2838,6 +4966,15 @@ static void read_gpu_group(const xenapi_gpu_group_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -2847,6 +4984,15 @@ static void read_gpu_group(const xenapi_gpu_group_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_gpu_group_record_other_config(r);
@@ -2855,6 +5001,17 @@ static void read_gpu_group(const xenapi_gpu_group_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_gpu_group_record_allocation_algorithm(r);
@@ -2866,6 +5023,15 @@ static void read_gpu_group(const xenapi_gpu_group_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_gpu_group_record_enabled_vgpu_types(r);
@@ -2873,6 +5039,15 @@ static void read_gpu_group(const xenapi_gpu_group_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_gpu_group_record_extra(r) != NULL);
@@ -2896,6 +5071,17 @@ static void read_vgpu(const xenapi_vgpu_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_vgpu_record_type(r) != NULL);
     CHECK(xenapi_vgpu_record_resident_on(r) != NULL);
@@ -2907,6 +5093,17 @@ static void read_vgpu(const xenapi_vgpu_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vgpu_record_extra_args(r) != NULL);
@@ -2933,6 +5130,15 @@ static void read_vgpu_type(const xenapi_vgpu_type_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vgpu_type_record_enabled_on_pgpus(r);
@@ -2940,6 +5146,15 @@ static void read_vgpu_type(const xenapi_vgpu_type_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -2949,6 +5164,15 @@ static void read_vgpu_type(const xenapi_vgpu_type_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vgpu_type_record_supported_on_gpu_groups(r);
@@ -2957,6 +5181,15 @@ static void read_vgpu_type(const xenapi_vgpu_type_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vgpu_type_record_enabled_on_gpu_groups(r);
@@ -2964,6 +5197,15 @@ static void read_vgpu_type(const xenapi_vgpu_type_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_vgpu_type_record_implementation(r);
@@ -2976,6 +5218,15 @@ static void read_vgpu_type(const xenapi_vgpu_type_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vgpu_type_record_extra(r) != NULL);
@@ -2997,6 +5248,15 @@ static void read_pvs_site(const xenapi_pvs_site_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pvs_site_record_servers(r);
@@ -3005,6 +5265,15 @@ static void read_pvs_site(const xenapi_pvs_site_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pvs_site_record_proxies(r);
@@ -3012,6 +5281,15 @@ static void read_pvs_site(const xenapi_pvs_site_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_pvs_site_record_extra(r) != NULL);
@@ -3029,6 +5307,15 @@ static void read_pvs_server(const xenapi_pvs_server_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_pvs_server_record_first_port(r);
@@ -3131,6 +5418,17 @@ static void read_pusb(const xenapi_pusb_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_pusb_record_speed(r);
     CHECK(xenapi_pusb_record_extra(r) != NULL);
@@ -3151,6 +5449,15 @@ static void read_usb_group(const xenapi_usb_group_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_usb_group_record_vusbs(r);
@@ -3158,6 +5465,15 @@ static void read_usb_group(const xenapi_usb_group_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -3167,6 +5483,17 @@ static void read_usb_group(const xenapi_usb_group_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_usb_group_record_extra(r) != NULL);
@@ -3186,6 +5513,15 @@ static void read_vusb(const xenapi_vusb_record *r) {
             (void)xenapi_vusb_operations_list_get(l1, i1);
             CHECK(xenapi_vusb_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_vusb_operations b1[4];
+            size_t n1 = xenapi_vusb_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_vusb_operations_list_len(l1));
+            CHECK(xenapi_vusb_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_vusb_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_vusb_operations_map *m1 = xenapi_vusb_record_current_operations(r);
@@ -3195,6 +5531,17 @@ static void read_vusb(const xenapi_vusb_record *r) {
             CHECK(xenapi_string_vusb_operations_map_key(m1, i1) != NULL);
             (void)xenapi_string_vusb_operations_map_value(m1, i1);
             CHECK(xenapi_string_vusb_operations_map_value_name(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            xenapi_vusb_operations v1[4];
+            size_t n1 = xenapi_string_vusb_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_vusb_operations_map_len(m1));
+            CHECK(xenapi_string_vusb_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_vusb_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_vusb_operations_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vusb_record_vm(r) != NULL);
@@ -3206,6 +5553,17 @@ static void read_vusb(const xenapi_vusb_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_vusb_record_currently_attached(r);
@@ -3225,6 +5583,15 @@ static void read_cluster(const xenapi_cluster_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_cluster_record_pending_forget(r);
@@ -3232,6 +5599,15 @@ static void read_cluster(const xenapi_cluster_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_cluster_record_cluster_token(r) != NULL);
@@ -3247,6 +5623,15 @@ static void read_cluster(const xenapi_cluster_record *r) {
             (void)xenapi_cluster_operation_list_get(l1, i1);
             CHECK(xenapi_cluster_operation_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_cluster_operation b1[4];
+            size_t n1 = xenapi_cluster_operation_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_cluster_operation_list_len(l1));
+            CHECK(xenapi_cluster_operation_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_cluster_operation_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_cluster_operation_map *m1 = xenapi_cluster_record_current_operations(r);
@@ -3256,6 +5641,17 @@ static void read_cluster(const xenapi_cluster_record *r) {
             CHECK(xenapi_string_cluster_operation_map_key(m1, i1) != NULL);
             (void)xenapi_string_cluster_operation_map_value(m1, i1);
             CHECK(xenapi_string_cluster_operation_map_value_name(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            xenapi_cluster_operation v1[4];
+            size_t n1 = xenapi_string_cluster_operation_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_cluster_operation_map_len(m1));
+            CHECK(xenapi_string_cluster_operation_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_cluster_operation_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_cluster_operation_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_cluster_record_pool_auto_join(r);
@@ -3269,6 +5665,17 @@ static void read_cluster(const xenapi_cluster_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_cluster_record_other_config(r);
@@ -3277,6 +5684,17 @@ static void read_cluster(const xenapi_cluster_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_cluster_record_extra(r) != NULL);
@@ -3303,6 +5721,15 @@ static void read_cluster_host(const xenapi_cluster_host_record *r) {
             (void)xenapi_cluster_host_operation_list_get(l1, i1);
             CHECK(xenapi_cluster_host_operation_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_cluster_host_operation b1[4];
+            size_t n1 = xenapi_cluster_host_operation_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_cluster_host_operation_list_len(l1));
+            CHECK(xenapi_cluster_host_operation_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_cluster_host_operation_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_cluster_host_operation_map *m1 = xenapi_cluster_host_record_current_operations(r);
@@ -3313,6 +5740,17 @@ static void read_cluster_host(const xenapi_cluster_host_record *r) {
             (void)xenapi_string_cluster_host_operation_map_value(m1, i1);
             CHECK(xenapi_string_cluster_host_operation_map_value_name(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            xenapi_cluster_host_operation v1[4];
+            size_t n1 = xenapi_string_cluster_host_operation_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_cluster_host_operation_map_len(m1));
+            CHECK(xenapi_string_cluster_host_operation_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_cluster_host_operation_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_cluster_host_operation_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_cluster_host_record_other_config(r);
@@ -3321,6 +5759,17 @@ static void read_cluster_host(const xenapi_cluster_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_cluster_host_record_extra(r) != NULL);
@@ -3374,6 +5823,15 @@ static void read_observer(const xenapi_observer_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_observer_record_attributes(r);
@@ -3383,6 +5841,17 @@ static void read_observer(const xenapi_observer_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_observer_record_endpoints(r);
@@ -3391,6 +5860,15 @@ static void read_observer(const xenapi_observer_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_observer_record_components(r);
@@ -3398,6 +5876,15 @@ static void read_observer(const xenapi_observer_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_observer_record_enabled(r);
@@ -3416,6 +5903,15 @@ static void read_event_batch(const xenapi_event_batch *r) {
         for (i1 = 0; i1 < xenapi_event_record_list_len(l1); i1++) {
             read_event(xenapi_event_record_list_get(l1, i1));
         }
+        {
+            const xenapi_event_record * b1[4];
+            size_t n1 = xenapi_event_record_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_event_record_list_len(l1));
+            CHECK(xenapi_event_record_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_event_record_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_int64_map *m1 = xenapi_event_batch_valid_ref_counts(r);
@@ -3424,6 +5920,17 @@ static void read_event_batch(const xenapi_event_batch *r) {
         for (i1 = 0; i1 < xenapi_string_int64_map_len(m1); i1++) {
             CHECK(xenapi_string_int64_map_key(m1, i1) != NULL);
             (void)xenapi_string_int64_map_value(m1, i1);
+        }
+        {
+            const char * k1[4];
+            int64_t v1[4];
+            size_t n1 = xenapi_string_int64_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_int64_map_len(m1));
+            CHECK(xenapi_string_int64_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_int64_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_int64_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_event_batch_token(r) != NULL);
