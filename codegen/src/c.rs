@@ -411,6 +411,20 @@ impl<'a> Gen<'a> {
         for e in &enums {
             self.enumeration(e, &mut rs, &mut h);
         }
+        // The slot of the records' bulk getters.
+        h.push_str(
+            "/**\n * One field as a record's `_fields` bulk getter writes it (ffi/GENERATED.md): \
+             `i` for int and\n * datetime fields (what the getter returns), bool fields (0 or 1) \
+             and enum fields (the enum's\n * number); `d` for float fields; `p` for every other \
+             field: the pointer the getter returns,\n * borrowed from the record.\n */\n\
+             typedef union xenapi_field {\n    int64_t i;\n    double d;\n    const void *p;\n} \
+             xenapi_field;\n\n",
+        );
+        rs.push_str(
+            "/// One field as a record's `_fields` bulk getter writes it (see `types.h`).\n\
+             #[repr(C)]\n#[derive(Clone, Copy)]\npub union xenapi_field {\npub i: i64,\npub d: \
+             f64,\npub p: *const std::ffi::c_void,\n}\n\n",
+        );
         // Opaque handles.
         h.push_str("/* Record handles: opaque; see the class headers for their functions. */\n");
         for c in self.model.records() {
@@ -980,6 +994,56 @@ impl<'a> Gen<'a> {
             rs,
             h,
         );
+        // Every field in one call, for bindings where each foreign call costs.
+        let mut body = String::from("if rec.is_null() {\nreturn 0;\n}\n");
+        if class.fields.is_empty() {
+            body.push_str("let _ = (out, capacity);\n");
+        } else {
+            body.push_str(
+                "let put = |i: usize, v: xenapi_field| {\nif i < capacity && !out.is_null() {\n\
+                 // SAFETY: `i < capacity`, within `out` by the caller's contract.\nunsafe { \
+                 out.add(i).write(v) };\n}\n};\n",
+            );
+        }
+        for (i, f) in class.fields.iter().enumerate() {
+            let g = format!("{}(rec)", c_record_get(&class.name, &f.name));
+            let slot = match &f.ty {
+                Ty::Int | Ty::DateTime => format!("i: {g}"),
+                Ty::Float => format!("d: {g}"),
+                Ty::Bool | Ty::Enum(_) => format!("i: i64::from({g})"),
+                _ => format!("p: {g}.cast()"),
+            };
+            writeln!(body, "put({i}, xenapi_field {{ {slot} }});").unwrap();
+        }
+        write!(body, "{}", class.fields.len()).unwrap();
+        self.emit(
+            Func {
+                name: format!("{handle}_fields"),
+                doc: format!(
+                    "Every field of {what} in one call: writes what the getters give for the \
+                     first `capacity` fields, in the order of the datamodel (the order of the \
+                     getters in this header, from `{}`), into `out` (see `xenapi_field`), and \
+                     returns the number of fields ({}), whatever `capacity`; 0 if `rec` is NULL. \
+                     `out` may be NULL when `capacity` is 0.\n\nOwnership: `rec` is borrowed; \
+                     `out` is the caller's, with room for `capacity` fields. The pointers written \
+                     are borrowed from `rec`, as the getters' are.",
+                    class
+                        .fields
+                        .first()
+                        .map_or_else(String::new, |f| c_record_get(&class.name, &f.name)),
+                    class.fields.len()
+                ),
+                params: vec![
+                    ("rec".into(), rc.clone()),
+                    ("out".into(), cty("xenapi_field *", "*mut xenapi_field")),
+                    ("capacity".into(), cty("size_t", "usize")),
+                ],
+                ret: Some(cty("size_t", "usize")),
+                body,
+            },
+            rs,
+            h,
+        );
         for f in &class.fields {
             let id = rust_ident(&f.name);
             let ct = core_ty(&f.ty, true);
@@ -1288,6 +1352,27 @@ impl<'a> Gen<'a> {
                 c_record(&c.name)
             )
             .unwrap();
+            // The bulk getter gives what the getters give.
+            let n = c.fields.len();
+            writeln!(
+                o,
+                "    {{\n        xenapi_field f[{}];\n        CHECK({h}_fields(r, f, {n}) == {n});\n        \
+                 CHECK({h}_fields(r, NULL, 0) == {n});\n        CHECK({h}_fields(NULL, f, {n}) == 0);",
+                n.max(1),
+                h = c_record(&c.name)
+            )
+            .unwrap();
+            for (i, f) in c.fields.iter().enumerate() {
+                let g = format!("{}(r)", c_record_get(&c.name, &f.name));
+                let cmp = match &f.ty {
+                    Ty::Int | Ty::DateTime => format!("f[{i}].i == {g}"),
+                    Ty::Float => format!("f[{i}].d == {g}"),
+                    Ty::Bool | Ty::Enum(_) => format!("f[{i}].i == (int64_t){g}"),
+                    _ => format!("f[{i}].p == (const void *){g}"),
+                };
+                writeln!(o, "        CHECK({cmp});").unwrap();
+            }
+            o.push_str("    }\n");
             for f in &c.fields {
                 let get = format!("{}(r)", c_record_get(&c.name, &f.name));
                 read(

@@ -19,7 +19,7 @@ use std::fmt::Write;
 use crate::model::{Class, Enum, Lifecycle, Message, Model, Stage, Ty, EVENT_BATCH};
 use crate::naming::{
     c_async_message, c_enum, c_enum_unknown, c_enum_value, c_handle, c_message, c_params, c_record,
-    c_record_get, c_record_set,
+    c_record_set,
 };
 
 const HEADER: &str =
@@ -505,12 +505,16 @@ impl Gen {
                 if new {
                     let class = model.record_class(c).expect("record class");
                     self.free(&c_record(c));
+                    self.native(
+                        &format!("{}_fields", c_record(c)),
+                        "UIntPtr",
+                        &[
+                            "IntPtr r".into(),
+                            "Field* fields".into(),
+                            "UIntPtr capacity".into(),
+                        ],
+                    );
                     for f in &class.fields {
-                        self.native(
-                            &c_record_get(c, &f.name),
-                            native_get(&f.ty),
-                            &["IntPtr r".into()],
-                        );
                         self.need_reader(model, &f.ty);
                     }
                 }
@@ -809,15 +813,26 @@ fn record_body(o: &mut String, model: &Model, class: &Class, g: &mut Gen) {
         class.fields.len()
     )
     .unwrap();
+    // One native call for every field (`_fields`), into a stack buffer.
+    let n = class.fields.len();
     writeln!(
         o,
         "        /// <summary>Reads every field of the borrowed native record <paramref \
-         name=\"r\"/> (<c>{rec}</c>).</summary>\n        internal {name}(IntPtr r)\n        {{",
-        rec = c_record(&class.name)
+         name=\"r\"/> (<c>{rec}</c>).</summary>\n        internal unsafe {name}(IntPtr r)\n        \
+         {{\n            Field* f = stackalloc Field[{m}];\n            \
+         Native.{rec}_fields(r, f, (UIntPtr){n});",
+        rec = c_record(&class.name),
+        m = n.max(1)
     )
     .unwrap();
     for (i, f) in class.fields.iter().enumerate() {
-        let raw = format!("Native.{}(r)", c_record_get(&class.name, &f.name));
+        let raw = match &f.ty {
+            Ty::Int | Ty::DateTime => format!("f[{i}].i"),
+            Ty::Float => format!("f[{i}].d"),
+            Ty::Bool => format!("f[{i}].i"),
+            Ty::Enum(_) => format!("(int)f[{i}].i"),
+            _ => format!("f[{i}].p"),
+        };
         writeln!(
             o,
             "            {} = {};",

@@ -2,12 +2,23 @@ using System;
 using System.Collections.Generic;
 using System.Reflection;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 // The generated round-trip tests write and read native records directly.
 [assembly: InternalsVisibleTo("XenApi.Tests")]
 
 namespace XenAPI
 {
+    /// <summary>One field as a record's <c>_fields</c> bulk getter writes it (C <c>xenapi_field</c>):
+    /// <c>i</c> for int, datetime, bool and enum fields, <c>d</c> for floats, <c>p</c> for pointers.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 8)]
+    internal struct Field
+    {
+        [FieldOffset(0)] internal long i;
+        [FieldOffset(0)] internal double d;
+        [FieldOffset(0)] internal IntPtr p;
+    }
+
     /// <summary>
     /// The marshalling core of the generated API: borrowed C strings to .NET strings, references,
     /// dates; the generated part (<c>Generated/Convert.cs</c>) does collections and records.

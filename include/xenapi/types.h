@@ -1980,6 +1980,18 @@ const char *xenapi_certificate_type_to_string(xenapi_certificate_type v);
  */
 xenapi_certificate_type xenapi_certificate_type_from_string(const char *s);
 
+/**
+ * One field as a record's `_fields` bulk getter writes it (ffi/GENERATED.md): `i` for int and
+ * datetime fields (what the getter returns), bool fields (0 or 1) and enum fields (the enum's
+ * number); `d` for float fields; `p` for every other field: the pointer the getter returns,
+ * borrowed from the record.
+ */
+typedef union xenapi_field {
+    int64_t i;
+    double d;
+    const void *p;
+} xenapi_field;
+
 /* Record handles: opaque; see the class headers for their functions. */
 typedef struct xenapi_session_record xenapi_session_record;
 typedef struct xenapi_subject_record xenapi_subject_record;

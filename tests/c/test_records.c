@@ -83,6 +83,28 @@ static void read_session(const xenapi_session_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[16];
+        CHECK(xenapi_session_record_fields(r, f, 16) == 16);
+        CHECK(xenapi_session_record_fields(r, NULL, 0) == 16);
+        CHECK(xenapi_session_record_fields(NULL, f, 16) == 0);
+        CHECK(f[0].p == (const void *)xenapi_session_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_session_record_this_host(r));
+        CHECK(f[2].p == (const void *)xenapi_session_record_this_user(r));
+        CHECK(f[3].i == xenapi_session_record_last_active(r));
+        CHECK(f[4].i == (int64_t)xenapi_session_record_pool(r));
+        CHECK(f[5].p == (const void *)xenapi_session_record_other_config(r));
+        CHECK(f[6].i == (int64_t)xenapi_session_record_is_local_superuser(r));
+        CHECK(f[7].p == (const void *)xenapi_session_record_subject(r));
+        CHECK(f[8].i == xenapi_session_record_validation_time(r));
+        CHECK(f[9].p == (const void *)xenapi_session_record_auth_user_sid(r));
+        CHECK(f[10].p == (const void *)xenapi_session_record_auth_user_name(r));
+        CHECK(f[11].p == (const void *)xenapi_session_record_rbac_permissions(r));
+        CHECK(f[12].p == (const void *)xenapi_session_record_tasks(r));
+        CHECK(f[13].p == (const void *)xenapi_session_record_parent(r));
+        CHECK(f[14].p == (const void *)xenapi_session_record_originator(r));
+        CHECK(f[15].i == (int64_t)xenapi_session_record_client_certificate(r));
+    }
     CHECK(xenapi_session_record_uuid(r) != NULL);
     CHECK(xenapi_session_record_this_host(r) != NULL);
     CHECK(xenapi_session_record_this_user(r) != NULL);
@@ -158,6 +180,16 @@ static void read_subject(const xenapi_subject_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[4];
+        CHECK(xenapi_subject_record_fields(r, f, 4) == 4);
+        CHECK(xenapi_subject_record_fields(r, NULL, 0) == 4);
+        CHECK(xenapi_subject_record_fields(NULL, f, 4) == 0);
+        CHECK(f[0].p == (const void *)xenapi_subject_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_subject_record_subject_identifier(r));
+        CHECK(f[2].p == (const void *)xenapi_subject_record_other_config(r));
+        CHECK(f[3].p == (const void *)xenapi_subject_record_roles(r));
+    }
     CHECK(xenapi_subject_record_uuid(r) != NULL);
     CHECK(xenapi_subject_record_subject_identifier(r) != NULL);
     {
@@ -205,6 +237,17 @@ static void read_role(const xenapi_role_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_role_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_role_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_role_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_role_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_role_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_role_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_role_record_subroles(r));
+        CHECK(f[4].i == (int64_t)xenapi_role_record_is_internal(r));
+    }
     CHECK(xenapi_role_record_uuid(r) != NULL);
     CHECK(xenapi_role_record_name_label(r) != NULL);
     CHECK(xenapi_role_record_name_description(r) != NULL);
@@ -233,6 +276,29 @@ static void read_task(const xenapi_task_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[17];
+        CHECK(xenapi_task_record_fields(r, f, 17) == 17);
+        CHECK(xenapi_task_record_fields(r, NULL, 0) == 17);
+        CHECK(xenapi_task_record_fields(NULL, f, 17) == 0);
+        CHECK(f[0].p == (const void *)xenapi_task_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_task_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_task_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_task_record_allowed_operations(r));
+        CHECK(f[4].p == (const void *)xenapi_task_record_current_operations(r));
+        CHECK(f[5].i == xenapi_task_record_created(r));
+        CHECK(f[6].i == xenapi_task_record_finished(r));
+        CHECK(f[7].i == (int64_t)xenapi_task_record_status(r));
+        CHECK(f[8].p == (const void *)xenapi_task_record_resident_on(r));
+        CHECK(f[9].d == xenapi_task_record_progress(r));
+        CHECK(f[10].p == (const void *)xenapi_task_record_type(r));
+        CHECK(f[11].p == (const void *)xenapi_task_record_result(r));
+        CHECK(f[12].p == (const void *)xenapi_task_record_error_info(r));
+        CHECK(f[13].p == (const void *)xenapi_task_record_other_config(r));
+        CHECK(f[14].p == (const void *)xenapi_task_record_subtask_of(r));
+        CHECK(f[15].p == (const void *)xenapi_task_record_subtasks(r));
+        CHECK(f[16].p == (const void *)xenapi_task_record_backtrace(r));
     }
     CHECK(xenapi_task_record_uuid(r) != NULL);
     CHECK(xenapi_task_record_name_label(r) != NULL);
@@ -348,6 +414,19 @@ static void read_event(const xenapi_event_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[7];
+        CHECK(xenapi_event_record_fields(r, f, 7) == 7);
+        CHECK(xenapi_event_record_fields(r, NULL, 0) == 7);
+        CHECK(xenapi_event_record_fields(NULL, f, 7) == 0);
+        CHECK(f[0].p == (const void *)xenapi_event_record_snapshot(r));
+        CHECK(f[1].i == xenapi_event_record_id(r));
+        CHECK(f[2].i == xenapi_event_record_timestamp(r));
+        CHECK(f[3].p == (const void *)xenapi_event_record_class(r));
+        CHECK(f[4].i == (int64_t)xenapi_event_record_operation(r));
+        CHECK(f[5].p == (const void *)xenapi_event_record_ref(r));
+        CHECK(f[6].p == (const void *)xenapi_event_record_obj_uuid(r));
+    }
     (void)xenapi_event_record_snapshot(r);
     (void)xenapi_event_record_id(r);
     (void)xenapi_event_record_timestamp(r);
@@ -363,6 +442,69 @@ static void read_pool(const xenapi_pool_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[57];
+        CHECK(xenapi_pool_record_fields(r, f, 57) == 57);
+        CHECK(xenapi_pool_record_fields(r, NULL, 0) == 57);
+        CHECK(xenapi_pool_record_fields(NULL, f, 57) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pool_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pool_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_pool_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_pool_record_master(r));
+        CHECK(f[4].p == (const void *)xenapi_pool_record_default_sr(r));
+        CHECK(f[5].p == (const void *)xenapi_pool_record_suspend_image_sr(r));
+        CHECK(f[6].p == (const void *)xenapi_pool_record_crash_dump_sr(r));
+        CHECK(f[7].p == (const void *)xenapi_pool_record_other_config(r));
+        CHECK(f[8].i == (int64_t)xenapi_pool_record_ha_enabled(r));
+        CHECK(f[9].p == (const void *)xenapi_pool_record_ha_configuration(r));
+        CHECK(f[10].p == (const void *)xenapi_pool_record_ha_statefiles(r));
+        CHECK(f[11].i == xenapi_pool_record_ha_host_failures_to_tolerate(r));
+        CHECK(f[12].i == xenapi_pool_record_ha_plan_exists_for(r));
+        CHECK(f[13].i == (int64_t)xenapi_pool_record_ha_allow_overcommit(r));
+        CHECK(f[14].i == (int64_t)xenapi_pool_record_ha_overcommitted(r));
+        CHECK(f[15].p == (const void *)xenapi_pool_record_blobs(r));
+        CHECK(f[16].p == (const void *)xenapi_pool_record_tags(r));
+        CHECK(f[17].p == (const void *)xenapi_pool_record_gui_config(r));
+        CHECK(f[18].p == (const void *)xenapi_pool_record_health_check_config(r));
+        CHECK(f[19].p == (const void *)xenapi_pool_record_wlb_url(r));
+        CHECK(f[20].p == (const void *)xenapi_pool_record_wlb_username(r));
+        CHECK(f[21].i == (int64_t)xenapi_pool_record_wlb_enabled(r));
+        CHECK(f[22].i == (int64_t)xenapi_pool_record_wlb_verify_cert(r));
+        CHECK(f[23].i == (int64_t)xenapi_pool_record_redo_log_enabled(r));
+        CHECK(f[24].p == (const void *)xenapi_pool_record_redo_log_vdi(r));
+        CHECK(f[25].p == (const void *)xenapi_pool_record_vswitch_controller(r));
+        CHECK(f[26].p == (const void *)xenapi_pool_record_restrictions(r));
+        CHECK(f[27].p == (const void *)xenapi_pool_record_metadata_vdis(r));
+        CHECK(f[28].p == (const void *)xenapi_pool_record_ha_cluster_stack(r));
+        CHECK(f[29].p == (const void *)xenapi_pool_record_allowed_operations(r));
+        CHECK(f[30].p == (const void *)xenapi_pool_record_current_operations(r));
+        CHECK(f[31].p == (const void *)xenapi_pool_record_guest_agent_config(r));
+        CHECK(f[32].p == (const void *)xenapi_pool_record_cpu_info(r));
+        CHECK(f[33].i == (int64_t)xenapi_pool_record_policy_no_vendor_device(r));
+        CHECK(f[34].i == (int64_t)xenapi_pool_record_live_patching_disabled(r));
+        CHECK(f[35].i == (int64_t)xenapi_pool_record_igmp_snooping_enabled(r));
+        CHECK(f[36].p == (const void *)xenapi_pool_record_uefi_certificates(r));
+        CHECK(f[37].p == (const void *)xenapi_pool_record_custom_uefi_certificates(r));
+        CHECK(f[38].i == (int64_t)xenapi_pool_record_is_psr_pending(r));
+        CHECK(f[39].i == (int64_t)xenapi_pool_record_tls_verification_enabled(r));
+        CHECK(f[40].p == (const void *)xenapi_pool_record_repositories(r));
+        CHECK(f[41].i == (int64_t)xenapi_pool_record_client_certificate_auth_enabled(r));
+        CHECK(f[42].p == (const void *)xenapi_pool_record_client_certificate_auth_name(r));
+        CHECK(f[43].p == (const void *)xenapi_pool_record_repository_proxy_url(r));
+        CHECK(f[44].p == (const void *)xenapi_pool_record_repository_proxy_username(r));
+        CHECK(f[45].p == (const void *)xenapi_pool_record_repository_proxy_password(r));
+        CHECK(f[46].i == (int64_t)xenapi_pool_record_migration_compression(r));
+        CHECK(f[47].i == (int64_t)xenapi_pool_record_coordinator_bias(r));
+        CHECK(f[48].i == xenapi_pool_record_local_auth_max_threads(r));
+        CHECK(f[49].i == xenapi_pool_record_ext_auth_max_threads(r));
+        CHECK(f[50].p == (const void *)xenapi_pool_record_telemetry_uuid(r));
+        CHECK(f[51].i == (int64_t)xenapi_pool_record_telemetry_frequency(r));
+        CHECK(f[52].i == xenapi_pool_record_telemetry_next_collection(r));
+        CHECK(f[53].i == xenapi_pool_record_last_update_sync(r));
+        CHECK(f[54].i == (int64_t)xenapi_pool_record_update_sync_frequency(r));
+        CHECK(f[55].i == xenapi_pool_record_update_sync_day(r));
+        CHECK(f[56].i == (int64_t)xenapi_pool_record_update_sync_enabled(r));
     }
     CHECK(xenapi_pool_record_uuid(r) != NULL);
     CHECK(xenapi_pool_record_name_label(r) != NULL);
@@ -684,6 +826,22 @@ static void read_pool_patch(const xenapi_pool_patch_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[10];
+        CHECK(xenapi_pool_patch_record_fields(r, f, 10) == 10);
+        CHECK(xenapi_pool_patch_record_fields(r, NULL, 0) == 10);
+        CHECK(xenapi_pool_patch_record_fields(NULL, f, 10) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pool_patch_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pool_patch_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_pool_patch_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_pool_patch_record_version(r));
+        CHECK(f[4].i == xenapi_pool_patch_record_size(r));
+        CHECK(f[5].i == (int64_t)xenapi_pool_patch_record_pool_applied(r));
+        CHECK(f[6].p == (const void *)xenapi_pool_patch_record_host_patches(r));
+        CHECK(f[7].p == (const void *)xenapi_pool_patch_record_after_apply_guidance(r));
+        CHECK(f[8].p == (const void *)xenapi_pool_patch_record_pool_update(r));
+        CHECK(f[9].p == (const void *)xenapi_pool_patch_record_other_config(r));
+    }
     CHECK(xenapi_pool_patch_record_uuid(r) != NULL);
     CHECK(xenapi_pool_patch_record_name_label(r) != NULL);
     CHECK(xenapi_pool_patch_record_name_description(r) != NULL);
@@ -753,6 +911,23 @@ static void read_pool_update(const xenapi_pool_update_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[11];
+        CHECK(xenapi_pool_update_record_fields(r, f, 11) == 11);
+        CHECK(xenapi_pool_update_record_fields(r, NULL, 0) == 11);
+        CHECK(xenapi_pool_update_record_fields(NULL, f, 11) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pool_update_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pool_update_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_pool_update_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_pool_update_record_version(r));
+        CHECK(f[4].i == xenapi_pool_update_record_installation_size(r));
+        CHECK(f[5].p == (const void *)xenapi_pool_update_record_key(r));
+        CHECK(f[6].p == (const void *)xenapi_pool_update_record_after_apply_guidance(r));
+        CHECK(f[7].p == (const void *)xenapi_pool_update_record_vdi(r));
+        CHECK(f[8].p == (const void *)xenapi_pool_update_record_hosts(r));
+        CHECK(f[9].p == (const void *)xenapi_pool_update_record_other_config(r));
+        CHECK(f[10].i == (int64_t)xenapi_pool_update_record_enforce_homogeneity(r));
     }
     CHECK(xenapi_pool_update_record_uuid(r) != NULL);
     CHECK(xenapi_pool_update_record_name_label(r) != NULL);
@@ -824,6 +999,102 @@ static void read_vm(const xenapi_vm_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[90];
+        CHECK(xenapi_vm_record_fields(r, f, 90) == 90);
+        CHECK(xenapi_vm_record_fields(r, NULL, 0) == 90);
+        CHECK(xenapi_vm_record_fields(NULL, f, 90) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vm_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vm_record_allowed_operations(r));
+        CHECK(f[2].p == (const void *)xenapi_vm_record_current_operations(r));
+        CHECK(f[3].p == (const void *)xenapi_vm_record_name_label(r));
+        CHECK(f[4].p == (const void *)xenapi_vm_record_name_description(r));
+        CHECK(f[5].i == (int64_t)xenapi_vm_record_power_state(r));
+        CHECK(f[6].i == xenapi_vm_record_user_version(r));
+        CHECK(f[7].i == (int64_t)xenapi_vm_record_is_a_template(r));
+        CHECK(f[8].i == (int64_t)xenapi_vm_record_is_default_template(r));
+        CHECK(f[9].p == (const void *)xenapi_vm_record_suspend_vdi(r));
+        CHECK(f[10].p == (const void *)xenapi_vm_record_resident_on(r));
+        CHECK(f[11].p == (const void *)xenapi_vm_record_scheduled_to_be_resident_on(r));
+        CHECK(f[12].p == (const void *)xenapi_vm_record_affinity(r));
+        CHECK(f[13].i == xenapi_vm_record_memory_overhead(r));
+        CHECK(f[14].i == xenapi_vm_record_memory_target(r));
+        CHECK(f[15].i == xenapi_vm_record_memory_static_max(r));
+        CHECK(f[16].i == xenapi_vm_record_memory_dynamic_max(r));
+        CHECK(f[17].i == xenapi_vm_record_memory_dynamic_min(r));
+        CHECK(f[18].i == xenapi_vm_record_memory_static_min(r));
+        CHECK(f[19].p == (const void *)xenapi_vm_record_vcpus_params(r));
+        CHECK(f[20].i == xenapi_vm_record_vcpus_max(r));
+        CHECK(f[21].i == xenapi_vm_record_vcpus_at_startup(r));
+        CHECK(f[22].i == (int64_t)xenapi_vm_record_actions_after_softreboot(r));
+        CHECK(f[23].i == (int64_t)xenapi_vm_record_actions_after_shutdown(r));
+        CHECK(f[24].i == (int64_t)xenapi_vm_record_actions_after_reboot(r));
+        CHECK(f[25].i == (int64_t)xenapi_vm_record_actions_after_crash(r));
+        CHECK(f[26].p == (const void *)xenapi_vm_record_consoles(r));
+        CHECK(f[27].p == (const void *)xenapi_vm_record_vifs(r));
+        CHECK(f[28].p == (const void *)xenapi_vm_record_vbds(r));
+        CHECK(f[29].p == (const void *)xenapi_vm_record_vusbs(r));
+        CHECK(f[30].p == (const void *)xenapi_vm_record_crash_dumps(r));
+        CHECK(f[31].p == (const void *)xenapi_vm_record_vtpms(r));
+        CHECK(f[32].p == (const void *)xenapi_vm_record_pv_bootloader(r));
+        CHECK(f[33].p == (const void *)xenapi_vm_record_pv_kernel(r));
+        CHECK(f[34].p == (const void *)xenapi_vm_record_pv_ramdisk(r));
+        CHECK(f[35].p == (const void *)xenapi_vm_record_pv_args(r));
+        CHECK(f[36].p == (const void *)xenapi_vm_record_pv_bootloader_args(r));
+        CHECK(f[37].p == (const void *)xenapi_vm_record_pv_legacy_args(r));
+        CHECK(f[38].p == (const void *)xenapi_vm_record_hvm_boot_policy(r));
+        CHECK(f[39].p == (const void *)xenapi_vm_record_hvm_boot_params(r));
+        CHECK(f[40].d == xenapi_vm_record_hvm_shadow_multiplier(r));
+        CHECK(f[41].p == (const void *)xenapi_vm_record_platform(r));
+        CHECK(f[42].p == (const void *)xenapi_vm_record_pci_bus(r));
+        CHECK(f[43].p == (const void *)xenapi_vm_record_other_config(r));
+        CHECK(f[44].i == xenapi_vm_record_domid(r));
+        CHECK(f[45].p == (const void *)xenapi_vm_record_domarch(r));
+        CHECK(f[46].p == (const void *)xenapi_vm_record_last_boot_cpu_flags(r));
+        CHECK(f[47].i == (int64_t)xenapi_vm_record_is_control_domain(r));
+        CHECK(f[48].p == (const void *)xenapi_vm_record_metrics(r));
+        CHECK(f[49].p == (const void *)xenapi_vm_record_guest_metrics(r));
+        CHECK(f[50].p == (const void *)xenapi_vm_record_last_booted_record(r));
+        CHECK(f[51].p == (const void *)xenapi_vm_record_recommendations(r));
+        CHECK(f[52].p == (const void *)xenapi_vm_record_xenstore_data(r));
+        CHECK(f[53].i == (int64_t)xenapi_vm_record_ha_always_run(r));
+        CHECK(f[54].p == (const void *)xenapi_vm_record_ha_restart_priority(r));
+        CHECK(f[55].i == (int64_t)xenapi_vm_record_is_a_snapshot(r));
+        CHECK(f[56].p == (const void *)xenapi_vm_record_snapshot_of(r));
+        CHECK(f[57].p == (const void *)xenapi_vm_record_snapshots(r));
+        CHECK(f[58].i == xenapi_vm_record_snapshot_time(r));
+        CHECK(f[59].p == (const void *)xenapi_vm_record_transportable_snapshot_id(r));
+        CHECK(f[60].p == (const void *)xenapi_vm_record_blobs(r));
+        CHECK(f[61].p == (const void *)xenapi_vm_record_tags(r));
+        CHECK(f[62].p == (const void *)xenapi_vm_record_blocked_operations(r));
+        CHECK(f[63].p == (const void *)xenapi_vm_record_snapshot_info(r));
+        CHECK(f[64].p == (const void *)xenapi_vm_record_snapshot_metadata(r));
+        CHECK(f[65].p == (const void *)xenapi_vm_record_parent(r));
+        CHECK(f[66].p == (const void *)xenapi_vm_record_children(r));
+        CHECK(f[67].p == (const void *)xenapi_vm_record_bios_strings(r));
+        CHECK(f[68].p == (const void *)xenapi_vm_record_protection_policy(r));
+        CHECK(f[69].i == (int64_t)xenapi_vm_record_is_snapshot_from_vmpp(r));
+        CHECK(f[70].p == (const void *)xenapi_vm_record_snapshot_schedule(r));
+        CHECK(f[71].i == (int64_t)xenapi_vm_record_is_vmss_snapshot(r));
+        CHECK(f[72].p == (const void *)xenapi_vm_record_appliance(r));
+        CHECK(f[73].i == xenapi_vm_record_start_delay(r));
+        CHECK(f[74].i == xenapi_vm_record_shutdown_delay(r));
+        CHECK(f[75].i == xenapi_vm_record_order(r));
+        CHECK(f[76].p == (const void *)xenapi_vm_record_vgpus(r));
+        CHECK(f[77].p == (const void *)xenapi_vm_record_attached_pcis(r));
+        CHECK(f[78].p == (const void *)xenapi_vm_record_suspend_sr(r));
+        CHECK(f[79].i == xenapi_vm_record_version(r));
+        CHECK(f[80].p == (const void *)xenapi_vm_record_generation_id(r));
+        CHECK(f[81].i == xenapi_vm_record_hardware_platform_version(r));
+        CHECK(f[82].i == (int64_t)xenapi_vm_record_has_vendor_device(r));
+        CHECK(f[83].i == (int64_t)xenapi_vm_record_requires_reboot(r));
+        CHECK(f[84].p == (const void *)xenapi_vm_record_reference_label(r));
+        CHECK(f[85].i == (int64_t)xenapi_vm_record_domain_type(r));
+        CHECK(f[86].p == (const void *)xenapi_vm_record_nvram(r));
+        CHECK(f[87].p == (const void *)xenapi_vm_record_pending_guidances(r));
+        CHECK(f[88].p == (const void *)xenapi_vm_record_pending_guidances_recommended(r));
+        CHECK(f[89].p == (const void *)xenapi_vm_record_pending_guidances_full(r));
     }
     CHECK(xenapi_vm_record_uuid(r) != NULL);
     {
@@ -1403,6 +1674,28 @@ static void read_vm_metrics(const xenapi_vm_metrics_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[16];
+        CHECK(xenapi_vm_metrics_record_fields(r, f, 16) == 16);
+        CHECK(xenapi_vm_metrics_record_fields(r, NULL, 0) == 16);
+        CHECK(xenapi_vm_metrics_record_fields(NULL, f, 16) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vm_metrics_record_uuid(r));
+        CHECK(f[1].i == xenapi_vm_metrics_record_memory_actual(r));
+        CHECK(f[2].i == xenapi_vm_metrics_record_vcpus_number(r));
+        CHECK(f[3].p == (const void *)xenapi_vm_metrics_record_vcpus_utilisation(r));
+        CHECK(f[4].p == (const void *)xenapi_vm_metrics_record_vcpus_cpu(r));
+        CHECK(f[5].p == (const void *)xenapi_vm_metrics_record_vcpus_params(r));
+        CHECK(f[6].p == (const void *)xenapi_vm_metrics_record_vcpus_flags(r));
+        CHECK(f[7].p == (const void *)xenapi_vm_metrics_record_state(r));
+        CHECK(f[8].i == xenapi_vm_metrics_record_start_time(r));
+        CHECK(f[9].i == xenapi_vm_metrics_record_install_time(r));
+        CHECK(f[10].i == xenapi_vm_metrics_record_last_updated(r));
+        CHECK(f[11].p == (const void *)xenapi_vm_metrics_record_other_config(r));
+        CHECK(f[12].i == (int64_t)xenapi_vm_metrics_record_hvm(r));
+        CHECK(f[13].i == (int64_t)xenapi_vm_metrics_record_nested_virt(r));
+        CHECK(f[14].i == (int64_t)xenapi_vm_metrics_record_nomigrate(r));
+        CHECK(f[15].i == (int64_t)xenapi_vm_metrics_record_current_domain_type(r));
+    }
     CHECK(xenapi_vm_metrics_record_uuid(r) != NULL);
     (void)xenapi_vm_metrics_record_memory_actual(r);
     (void)xenapi_vm_metrics_record_vcpus_number(r);
@@ -1554,6 +1847,26 @@ static void read_vm_guest_metrics(const xenapi_vm_guest_metrics_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[14];
+        CHECK(xenapi_vm_guest_metrics_record_fields(r, f, 14) == 14);
+        CHECK(xenapi_vm_guest_metrics_record_fields(r, NULL, 0) == 14);
+        CHECK(xenapi_vm_guest_metrics_record_fields(NULL, f, 14) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vm_guest_metrics_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vm_guest_metrics_record_os_version(r));
+        CHECK(f[2].p == (const void *)xenapi_vm_guest_metrics_record_pv_drivers_version(r));
+        CHECK(f[3].i == (int64_t)xenapi_vm_guest_metrics_record_pv_drivers_up_to_date(r));
+        CHECK(f[4].p == (const void *)xenapi_vm_guest_metrics_record_memory(r));
+        CHECK(f[5].p == (const void *)xenapi_vm_guest_metrics_record_disks(r));
+        CHECK(f[6].p == (const void *)xenapi_vm_guest_metrics_record_networks(r));
+        CHECK(f[7].p == (const void *)xenapi_vm_guest_metrics_record_other(r));
+        CHECK(f[8].i == xenapi_vm_guest_metrics_record_last_updated(r));
+        CHECK(f[9].p == (const void *)xenapi_vm_guest_metrics_record_other_config(r));
+        CHECK(f[10].i == (int64_t)xenapi_vm_guest_metrics_record_live(r));
+        CHECK(f[11].i == (int64_t)xenapi_vm_guest_metrics_record_can_use_hotplug_vbd(r));
+        CHECK(f[12].i == (int64_t)xenapi_vm_guest_metrics_record_can_use_hotplug_vif(r));
+        CHECK(f[13].i == (int64_t)xenapi_vm_guest_metrics_record_pv_drivers_detected(r));
     }
     CHECK(xenapi_vm_guest_metrics_record_uuid(r) != NULL);
     {
@@ -1712,6 +2025,32 @@ static void read_vmpp(const xenapi_vmpp_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[20];
+        CHECK(xenapi_vmpp_record_fields(r, f, 20) == 20);
+        CHECK(xenapi_vmpp_record_fields(r, NULL, 0) == 20);
+        CHECK(xenapi_vmpp_record_fields(NULL, f, 20) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vmpp_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vmpp_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_vmpp_record_name_description(r));
+        CHECK(f[3].i == (int64_t)xenapi_vmpp_record_is_policy_enabled(r));
+        CHECK(f[4].i == (int64_t)xenapi_vmpp_record_backup_type(r));
+        CHECK(f[5].i == xenapi_vmpp_record_backup_retention_value(r));
+        CHECK(f[6].i == (int64_t)xenapi_vmpp_record_backup_frequency(r));
+        CHECK(f[7].p == (const void *)xenapi_vmpp_record_backup_schedule(r));
+        CHECK(f[8].i == (int64_t)xenapi_vmpp_record_is_backup_running(r));
+        CHECK(f[9].i == xenapi_vmpp_record_backup_last_run_time(r));
+        CHECK(f[10].i == (int64_t)xenapi_vmpp_record_archive_target_type(r));
+        CHECK(f[11].p == (const void *)xenapi_vmpp_record_archive_target_config(r));
+        CHECK(f[12].i == (int64_t)xenapi_vmpp_record_archive_frequency(r));
+        CHECK(f[13].p == (const void *)xenapi_vmpp_record_archive_schedule(r));
+        CHECK(f[14].i == (int64_t)xenapi_vmpp_record_is_archive_running(r));
+        CHECK(f[15].i == xenapi_vmpp_record_archive_last_run_time(r));
+        CHECK(f[16].p == (const void *)xenapi_vmpp_record_vms(r));
+        CHECK(f[17].i == (int64_t)xenapi_vmpp_record_is_alarm_enabled(r));
+        CHECK(f[18].p == (const void *)xenapi_vmpp_record_alarm_config(r));
+        CHECK(f[19].p == (const void *)xenapi_vmpp_record_recent_alerts(r));
+    }
     CHECK(xenapi_vmpp_record_uuid(r) != NULL);
     CHECK(xenapi_vmpp_record_name_label(r) != NULL);
     CHECK(xenapi_vmpp_record_name_description(r) != NULL);
@@ -1852,6 +2191,22 @@ static void read_vmss(const xenapi_vmss_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[10];
+        CHECK(xenapi_vmss_record_fields(r, f, 10) == 10);
+        CHECK(xenapi_vmss_record_fields(r, NULL, 0) == 10);
+        CHECK(xenapi_vmss_record_fields(NULL, f, 10) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vmss_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vmss_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_vmss_record_name_description(r));
+        CHECK(f[3].i == (int64_t)xenapi_vmss_record_enabled(r));
+        CHECK(f[4].i == (int64_t)xenapi_vmss_record_type(r));
+        CHECK(f[5].i == xenapi_vmss_record_retained_snapshots(r));
+        CHECK(f[6].i == (int64_t)xenapi_vmss_record_frequency(r));
+        CHECK(f[7].p == (const void *)xenapi_vmss_record_schedule(r));
+        CHECK(f[8].i == xenapi_vmss_record_last_run_time(r));
+        CHECK(f[9].p == (const void *)xenapi_vmss_record_vms(r));
+    }
     CHECK(xenapi_vmss_record_uuid(r) != NULL);
     CHECK(xenapi_vmss_record_name_label(r) != NULL);
     CHECK(xenapi_vmss_record_name_description(r) != NULL);
@@ -1906,6 +2261,18 @@ static void read_vm_appliance(const xenapi_vm_appliance_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[6];
+        CHECK(xenapi_vm_appliance_record_fields(r, f, 6) == 6);
+        CHECK(xenapi_vm_appliance_record_fields(r, NULL, 0) == 6);
+        CHECK(xenapi_vm_appliance_record_fields(NULL, f, 6) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vm_appliance_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vm_appliance_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_vm_appliance_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_vm_appliance_record_allowed_operations(r));
+        CHECK(f[4].p == (const void *)xenapi_vm_appliance_record_current_operations(r));
+        CHECK(f[5].p == (const void *)xenapi_vm_appliance_record_vms(r));
     }
     CHECK(xenapi_vm_appliance_record_uuid(r) != NULL);
     CHECK(xenapi_vm_appliance_record_name_label(r) != NULL);
@@ -1974,6 +2341,14 @@ static void read_dr_task(const xenapi_dr_task_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[2];
+        CHECK(xenapi_dr_task_record_fields(r, f, 2) == 2);
+        CHECK(xenapi_dr_task_record_fields(r, NULL, 0) == 2);
+        CHECK(xenapi_dr_task_record_fields(NULL, f, 2) == 0);
+        CHECK(f[0].p == (const void *)xenapi_dr_task_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_dr_task_record_introduced_srs(r));
+    }
     CHECK(xenapi_dr_task_record_uuid(r) != NULL);
     {
         const xenapi_string_list *l1 = xenapi_dr_task_record_introduced_srs(r);
@@ -1999,6 +2374,82 @@ static void read_host(const xenapi_host_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[70];
+        CHECK(xenapi_host_record_fields(r, f, 70) == 70);
+        CHECK(xenapi_host_record_fields(r, NULL, 0) == 70);
+        CHECK(xenapi_host_record_fields(NULL, f, 70) == 0);
+        CHECK(f[0].p == (const void *)xenapi_host_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_host_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_host_record_name_description(r));
+        CHECK(f[3].i == xenapi_host_record_memory_overhead(r));
+        CHECK(f[4].p == (const void *)xenapi_host_record_allowed_operations(r));
+        CHECK(f[5].p == (const void *)xenapi_host_record_current_operations(r));
+        CHECK(f[6].i == xenapi_host_record_api_version_major(r));
+        CHECK(f[7].i == xenapi_host_record_api_version_minor(r));
+        CHECK(f[8].p == (const void *)xenapi_host_record_api_version_vendor(r));
+        CHECK(f[9].p == (const void *)xenapi_host_record_api_version_vendor_implementation(r));
+        CHECK(f[10].i == (int64_t)xenapi_host_record_enabled(r));
+        CHECK(f[11].p == (const void *)xenapi_host_record_software_version(r));
+        CHECK(f[12].p == (const void *)xenapi_host_record_other_config(r));
+        CHECK(f[13].p == (const void *)xenapi_host_record_capabilities(r));
+        CHECK(f[14].p == (const void *)xenapi_host_record_cpu_configuration(r));
+        CHECK(f[15].p == (const void *)xenapi_host_record_sched_policy(r));
+        CHECK(f[16].p == (const void *)xenapi_host_record_supported_bootloaders(r));
+        CHECK(f[17].p == (const void *)xenapi_host_record_resident_vms(r));
+        CHECK(f[18].p == (const void *)xenapi_host_record_logging(r));
+        CHECK(f[19].p == (const void *)xenapi_host_record_pifs(r));
+        CHECK(f[20].p == (const void *)xenapi_host_record_suspend_image_sr(r));
+        CHECK(f[21].p == (const void *)xenapi_host_record_crash_dump_sr(r));
+        CHECK(f[22].p == (const void *)xenapi_host_record_crashdumps(r));
+        CHECK(f[23].p == (const void *)xenapi_host_record_patches(r));
+        CHECK(f[24].p == (const void *)xenapi_host_record_updates(r));
+        CHECK(f[25].p == (const void *)xenapi_host_record_pbds(r));
+        CHECK(f[26].p == (const void *)xenapi_host_record_host_cpus(r));
+        CHECK(f[27].p == (const void *)xenapi_host_record_cpu_info(r));
+        CHECK(f[28].p == (const void *)xenapi_host_record_hostname(r));
+        CHECK(f[29].p == (const void *)xenapi_host_record_address(r));
+        CHECK(f[30].p == (const void *)xenapi_host_record_metrics(r));
+        CHECK(f[31].p == (const void *)xenapi_host_record_license_params(r));
+        CHECK(f[32].p == (const void *)xenapi_host_record_ha_statefiles(r));
+        CHECK(f[33].p == (const void *)xenapi_host_record_ha_network_peers(r));
+        CHECK(f[34].p == (const void *)xenapi_host_record_blobs(r));
+        CHECK(f[35].p == (const void *)xenapi_host_record_tags(r));
+        CHECK(f[36].p == (const void *)xenapi_host_record_external_auth_type(r));
+        CHECK(f[37].p == (const void *)xenapi_host_record_external_auth_service_name(r));
+        CHECK(f[38].p == (const void *)xenapi_host_record_external_auth_configuration(r));
+        CHECK(f[39].p == (const void *)xenapi_host_record_edition(r));
+        CHECK(f[40].p == (const void *)xenapi_host_record_license_server(r));
+        CHECK(f[41].p == (const void *)xenapi_host_record_bios_strings(r));
+        CHECK(f[42].p == (const void *)xenapi_host_record_power_on_mode(r));
+        CHECK(f[43].p == (const void *)xenapi_host_record_power_on_config(r));
+        CHECK(f[44].p == (const void *)xenapi_host_record_local_cache_sr(r));
+        CHECK(f[45].p == (const void *)xenapi_host_record_chipset_info(r));
+        CHECK(f[46].p == (const void *)xenapi_host_record_pcis(r));
+        CHECK(f[47].p == (const void *)xenapi_host_record_pgpus(r));
+        CHECK(f[48].p == (const void *)xenapi_host_record_pusbs(r));
+        CHECK(f[49].i == (int64_t)xenapi_host_record_ssl_legacy(r));
+        CHECK(f[50].p == (const void *)xenapi_host_record_guest_vcpus_params(r));
+        CHECK(f[51].i == (int64_t)xenapi_host_record_display(r));
+        CHECK(f[52].p == (const void *)xenapi_host_record_virtual_hardware_platform_versions(r));
+        CHECK(f[53].p == (const void *)xenapi_host_record_control_domain(r));
+        CHECK(f[54].p == (const void *)xenapi_host_record_updates_requiring_reboot(r));
+        CHECK(f[55].p == (const void *)xenapi_host_record_features(r));
+        CHECK(f[56].p == (const void *)xenapi_host_record_iscsi_iqn(r));
+        CHECK(f[57].i == (int64_t)xenapi_host_record_multipathing(r));
+        CHECK(f[58].p == (const void *)xenapi_host_record_uefi_certificates(r));
+        CHECK(f[59].p == (const void *)xenapi_host_record_certificates(r));
+        CHECK(f[60].p == (const void *)xenapi_host_record_editions(r));
+        CHECK(f[61].p == (const void *)xenapi_host_record_pending_guidances(r));
+        CHECK(f[62].i == (int64_t)xenapi_host_record_tls_verification_enabled(r));
+        CHECK(f[63].i == xenapi_host_record_last_software_update(r));
+        CHECK(f[64].i == (int64_t)xenapi_host_record_https_only(r));
+        CHECK(f[65].i == (int64_t)xenapi_host_record_latest_synced_updates_applied(r));
+        CHECK(f[66].i == (int64_t)xenapi_host_record_numa_affinity_policy(r));
+        CHECK(f[67].p == (const void *)xenapi_host_record_pending_guidances_recommended(r));
+        CHECK(f[68].p == (const void *)xenapi_host_record_pending_guidances_full(r));
+        CHECK(f[69].p == (const void *)xenapi_host_record_last_update_hash(r));
     }
     CHECK(xenapi_host_record_uuid(r) != NULL);
     CHECK(xenapi_host_record_name_label(r) != NULL);
@@ -2755,6 +3206,17 @@ static void read_host_crashdump(const xenapi_host_crashdump_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_host_crashdump_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_host_crashdump_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_host_crashdump_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_host_crashdump_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_host_crashdump_record_host(r));
+        CHECK(f[2].i == xenapi_host_crashdump_record_timestamp(r));
+        CHECK(f[3].i == xenapi_host_crashdump_record_size(r));
+        CHECK(f[4].p == (const void *)xenapi_host_crashdump_record_other_config(r));
+    }
     CHECK(xenapi_host_crashdump_record_uuid(r) != NULL);
     CHECK(xenapi_host_crashdump_record_host(r) != NULL);
     (void)xenapi_host_crashdump_record_timestamp(r);
@@ -2786,6 +3248,22 @@ static void read_host_patch(const xenapi_host_patch_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[10];
+        CHECK(xenapi_host_patch_record_fields(r, f, 10) == 10);
+        CHECK(xenapi_host_patch_record_fields(r, NULL, 0) == 10);
+        CHECK(xenapi_host_patch_record_fields(NULL, f, 10) == 0);
+        CHECK(f[0].p == (const void *)xenapi_host_patch_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_host_patch_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_host_patch_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_host_patch_record_version(r));
+        CHECK(f[4].p == (const void *)xenapi_host_patch_record_host(r));
+        CHECK(f[5].i == (int64_t)xenapi_host_patch_record_applied(r));
+        CHECK(f[6].i == xenapi_host_patch_record_timestamp_applied(r));
+        CHECK(f[7].i == xenapi_host_patch_record_size(r));
+        CHECK(f[8].p == (const void *)xenapi_host_patch_record_pool_patch(r));
+        CHECK(f[9].p == (const void *)xenapi_host_patch_record_other_config(r));
     }
     CHECK(xenapi_host_patch_record_uuid(r) != NULL);
     CHECK(xenapi_host_patch_record_name_label(r) != NULL);
@@ -2824,6 +3302,18 @@ static void read_host_metrics(const xenapi_host_metrics_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[6];
+        CHECK(xenapi_host_metrics_record_fields(r, f, 6) == 6);
+        CHECK(xenapi_host_metrics_record_fields(r, NULL, 0) == 6);
+        CHECK(xenapi_host_metrics_record_fields(NULL, f, 6) == 0);
+        CHECK(f[0].p == (const void *)xenapi_host_metrics_record_uuid(r));
+        CHECK(f[1].i == xenapi_host_metrics_record_memory_total(r));
+        CHECK(f[2].i == xenapi_host_metrics_record_memory_free(r));
+        CHECK(f[3].i == (int64_t)xenapi_host_metrics_record_live(r));
+        CHECK(f[4].i == xenapi_host_metrics_record_last_updated(r));
+        CHECK(f[5].p == (const void *)xenapi_host_metrics_record_other_config(r));
+    }
     CHECK(xenapi_host_metrics_record_uuid(r) != NULL);
     (void)xenapi_host_metrics_record_memory_total(r);
     (void)xenapi_host_metrics_record_memory_free(r);
@@ -2856,6 +3346,25 @@ static void read_host_cpu(const xenapi_host_cpu_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[13];
+        CHECK(xenapi_host_cpu_record_fields(r, f, 13) == 13);
+        CHECK(xenapi_host_cpu_record_fields(r, NULL, 0) == 13);
+        CHECK(xenapi_host_cpu_record_fields(NULL, f, 13) == 0);
+        CHECK(f[0].p == (const void *)xenapi_host_cpu_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_host_cpu_record_host(r));
+        CHECK(f[2].i == xenapi_host_cpu_record_number(r));
+        CHECK(f[3].p == (const void *)xenapi_host_cpu_record_vendor(r));
+        CHECK(f[4].i == xenapi_host_cpu_record_speed(r));
+        CHECK(f[5].p == (const void *)xenapi_host_cpu_record_modelname(r));
+        CHECK(f[6].i == xenapi_host_cpu_record_family(r));
+        CHECK(f[7].i == xenapi_host_cpu_record_model(r));
+        CHECK(f[8].p == (const void *)xenapi_host_cpu_record_stepping(r));
+        CHECK(f[9].p == (const void *)xenapi_host_cpu_record_flags(r));
+        CHECK(f[10].p == (const void *)xenapi_host_cpu_record_features(r));
+        CHECK(f[11].d == xenapi_host_cpu_record_utilisation(r));
+        CHECK(f[12].p == (const void *)xenapi_host_cpu_record_other_config(r));
     }
     CHECK(xenapi_host_cpu_record_uuid(r) != NULL);
     CHECK(xenapi_host_cpu_record_host(r) != NULL);
@@ -2896,6 +3405,28 @@ static void read_network(const xenapi_network_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[16];
+        CHECK(xenapi_network_record_fields(r, f, 16) == 16);
+        CHECK(xenapi_network_record_fields(r, NULL, 0) == 16);
+        CHECK(xenapi_network_record_fields(NULL, f, 16) == 0);
+        CHECK(f[0].p == (const void *)xenapi_network_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_network_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_network_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_network_record_allowed_operations(r));
+        CHECK(f[4].p == (const void *)xenapi_network_record_current_operations(r));
+        CHECK(f[5].p == (const void *)xenapi_network_record_vifs(r));
+        CHECK(f[6].p == (const void *)xenapi_network_record_pifs(r));
+        CHECK(f[7].i == xenapi_network_record_mtu(r));
+        CHECK(f[8].p == (const void *)xenapi_network_record_other_config(r));
+        CHECK(f[9].p == (const void *)xenapi_network_record_bridge(r));
+        CHECK(f[10].i == (int64_t)xenapi_network_record_managed(r));
+        CHECK(f[11].p == (const void *)xenapi_network_record_blobs(r));
+        CHECK(f[12].p == (const void *)xenapi_network_record_tags(r));
+        CHECK(f[13].i == (int64_t)xenapi_network_record_default_locking_mode(r));
+        CHECK(f[14].p == (const void *)xenapi_network_record_assigned_ips(r));
+        CHECK(f[15].p == (const void *)xenapi_network_record_purpose(r));
     }
     CHECK(xenapi_network_record_uuid(r) != NULL);
     CHECK(xenapi_network_record_name_label(r) != NULL);
@@ -3080,6 +3611,39 @@ static void read_vif(const xenapi_vif_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[27];
+        CHECK(xenapi_vif_record_fields(r, f, 27) == 27);
+        CHECK(xenapi_vif_record_fields(r, NULL, 0) == 27);
+        CHECK(xenapi_vif_record_fields(NULL, f, 27) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vif_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vif_record_allowed_operations(r));
+        CHECK(f[2].p == (const void *)xenapi_vif_record_current_operations(r));
+        CHECK(f[3].p == (const void *)xenapi_vif_record_device(r));
+        CHECK(f[4].p == (const void *)xenapi_vif_record_network(r));
+        CHECK(f[5].p == (const void *)xenapi_vif_record_vm(r));
+        CHECK(f[6].p == (const void *)xenapi_vif_record_mac(r));
+        CHECK(f[7].i == xenapi_vif_record_mtu(r));
+        CHECK(f[8].p == (const void *)xenapi_vif_record_other_config(r));
+        CHECK(f[9].i == (int64_t)xenapi_vif_record_currently_attached(r));
+        CHECK(f[10].i == xenapi_vif_record_status_code(r));
+        CHECK(f[11].p == (const void *)xenapi_vif_record_status_detail(r));
+        CHECK(f[12].p == (const void *)xenapi_vif_record_runtime_properties(r));
+        CHECK(f[13].p == (const void *)xenapi_vif_record_qos_algorithm_type(r));
+        CHECK(f[14].p == (const void *)xenapi_vif_record_qos_algorithm_params(r));
+        CHECK(f[15].p == (const void *)xenapi_vif_record_qos_supported_algorithms(r));
+        CHECK(f[16].p == (const void *)xenapi_vif_record_metrics(r));
+        CHECK(f[17].i == (int64_t)xenapi_vif_record_mac_autogenerated(r));
+        CHECK(f[18].i == (int64_t)xenapi_vif_record_locking_mode(r));
+        CHECK(f[19].p == (const void *)xenapi_vif_record_ipv4_allowed(r));
+        CHECK(f[20].p == (const void *)xenapi_vif_record_ipv6_allowed(r));
+        CHECK(f[21].i == (int64_t)xenapi_vif_record_ipv4_configuration_mode(r));
+        CHECK(f[22].p == (const void *)xenapi_vif_record_ipv4_addresses(r));
+        CHECK(f[23].p == (const void *)xenapi_vif_record_ipv4_gateway(r));
+        CHECK(f[24].i == (int64_t)xenapi_vif_record_ipv6_configuration_mode(r));
+        CHECK(f[25].p == (const void *)xenapi_vif_record_ipv6_addresses(r));
+        CHECK(f[26].p == (const void *)xenapi_vif_record_ipv6_gateway(r));
     }
     CHECK(xenapi_vif_record_uuid(r) != NULL);
     {
@@ -3293,6 +3857,17 @@ static void read_vif_metrics(const xenapi_vif_metrics_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_vif_metrics_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_vif_metrics_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_vif_metrics_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vif_metrics_record_uuid(r));
+        CHECK(f[1].d == xenapi_vif_metrics_record_io_read_kbs(r));
+        CHECK(f[2].d == xenapi_vif_metrics_record_io_write_kbs(r));
+        CHECK(f[3].i == xenapi_vif_metrics_record_last_updated(r));
+        CHECK(f[4].p == (const void *)xenapi_vif_metrics_record_other_config(r));
+    }
     CHECK(xenapi_vif_metrics_record_uuid(r) != NULL);
     (void)xenapi_vif_metrics_record_io_read_kbs(r);
     (void)xenapi_vif_metrics_record_io_write_kbs(r);
@@ -3324,6 +3899,47 @@ static void read_pif(const xenapi_pif_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[35];
+        CHECK(xenapi_pif_record_fields(r, f, 35) == 35);
+        CHECK(xenapi_pif_record_fields(r, NULL, 0) == 35);
+        CHECK(xenapi_pif_record_fields(NULL, f, 35) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pif_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pif_record_device(r));
+        CHECK(f[2].p == (const void *)xenapi_pif_record_network(r));
+        CHECK(f[3].p == (const void *)xenapi_pif_record_host(r));
+        CHECK(f[4].p == (const void *)xenapi_pif_record_mac(r));
+        CHECK(f[5].i == xenapi_pif_record_mtu(r));
+        CHECK(f[6].i == xenapi_pif_record_vlan(r));
+        CHECK(f[7].p == (const void *)xenapi_pif_record_metrics(r));
+        CHECK(f[8].i == (int64_t)xenapi_pif_record_physical(r));
+        CHECK(f[9].i == (int64_t)xenapi_pif_record_currently_attached(r));
+        CHECK(f[10].i == (int64_t)xenapi_pif_record_ip_configuration_mode(r));
+        CHECK(f[11].p == (const void *)xenapi_pif_record_ip(r));
+        CHECK(f[12].p == (const void *)xenapi_pif_record_netmask(r));
+        CHECK(f[13].p == (const void *)xenapi_pif_record_gateway(r));
+        CHECK(f[14].p == (const void *)xenapi_pif_record_dns(r));
+        CHECK(f[15].p == (const void *)xenapi_pif_record_bond_slave_of(r));
+        CHECK(f[16].p == (const void *)xenapi_pif_record_bond_master_of(r));
+        CHECK(f[17].p == (const void *)xenapi_pif_record_vlan_master_of(r));
+        CHECK(f[18].p == (const void *)xenapi_pif_record_vlan_slave_of(r));
+        CHECK(f[19].i == (int64_t)xenapi_pif_record_management(r));
+        CHECK(f[20].p == (const void *)xenapi_pif_record_other_config(r));
+        CHECK(f[21].i == (int64_t)xenapi_pif_record_disallow_unplug(r));
+        CHECK(f[22].p == (const void *)xenapi_pif_record_tunnel_access_pif_of(r));
+        CHECK(f[23].p == (const void *)xenapi_pif_record_tunnel_transport_pif_of(r));
+        CHECK(f[24].i == (int64_t)xenapi_pif_record_ipv6_configuration_mode(r));
+        CHECK(f[25].p == (const void *)xenapi_pif_record_ipv6(r));
+        CHECK(f[26].p == (const void *)xenapi_pif_record_ipv6_gateway(r));
+        CHECK(f[27].i == (int64_t)xenapi_pif_record_primary_address_type(r));
+        CHECK(f[28].i == (int64_t)xenapi_pif_record_managed(r));
+        CHECK(f[29].p == (const void *)xenapi_pif_record_properties(r));
+        CHECK(f[30].p == (const void *)xenapi_pif_record_capabilities(r));
+        CHECK(f[31].i == (int64_t)xenapi_pif_record_igmp_snooping_status(r));
+        CHECK(f[32].p == (const void *)xenapi_pif_record_sriov_physical_pif_of(r));
+        CHECK(f[33].p == (const void *)xenapi_pif_record_sriov_logical_pif_of(r));
+        CHECK(f[34].p == (const void *)xenapi_pif_record_pci(r));
     }
     CHECK(xenapi_pif_record_uuid(r) != NULL);
     CHECK(xenapi_pif_record_device(r) != NULL);
@@ -3538,6 +4154,25 @@ static void read_pif_metrics(const xenapi_pif_metrics_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[13];
+        CHECK(xenapi_pif_metrics_record_fields(r, f, 13) == 13);
+        CHECK(xenapi_pif_metrics_record_fields(r, NULL, 0) == 13);
+        CHECK(xenapi_pif_metrics_record_fields(NULL, f, 13) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pif_metrics_record_uuid(r));
+        CHECK(f[1].d == xenapi_pif_metrics_record_io_read_kbs(r));
+        CHECK(f[2].d == xenapi_pif_metrics_record_io_write_kbs(r));
+        CHECK(f[3].i == (int64_t)xenapi_pif_metrics_record_carrier(r));
+        CHECK(f[4].p == (const void *)xenapi_pif_metrics_record_vendor_id(r));
+        CHECK(f[5].p == (const void *)xenapi_pif_metrics_record_vendor_name(r));
+        CHECK(f[6].p == (const void *)xenapi_pif_metrics_record_device_id(r));
+        CHECK(f[7].p == (const void *)xenapi_pif_metrics_record_device_name(r));
+        CHECK(f[8].i == xenapi_pif_metrics_record_speed(r));
+        CHECK(f[9].i == (int64_t)xenapi_pif_metrics_record_duplex(r));
+        CHECK(f[10].p == (const void *)xenapi_pif_metrics_record_pci_bus_path(r));
+        CHECK(f[11].i == xenapi_pif_metrics_record_last_updated(r));
+        CHECK(f[12].p == (const void *)xenapi_pif_metrics_record_other_config(r));
+    }
     CHECK(xenapi_pif_metrics_record_uuid(r) != NULL);
     (void)xenapi_pif_metrics_record_io_read_kbs(r);
     (void)xenapi_pif_metrics_record_io_write_kbs(r);
@@ -3577,6 +4212,21 @@ static void read_bond(const xenapi_bond_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[9];
+        CHECK(xenapi_bond_record_fields(r, f, 9) == 9);
+        CHECK(xenapi_bond_record_fields(r, NULL, 0) == 9);
+        CHECK(xenapi_bond_record_fields(NULL, f, 9) == 0);
+        CHECK(f[0].p == (const void *)xenapi_bond_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_bond_record_master(r));
+        CHECK(f[2].p == (const void *)xenapi_bond_record_slaves(r));
+        CHECK(f[3].p == (const void *)xenapi_bond_record_other_config(r));
+        CHECK(f[4].p == (const void *)xenapi_bond_record_primary_slave(r));
+        CHECK(f[5].i == (int64_t)xenapi_bond_record_mode(r));
+        CHECK(f[6].p == (const void *)xenapi_bond_record_properties(r));
+        CHECK(f[7].i == xenapi_bond_record_links_up(r));
+        CHECK(f[8].i == (int64_t)xenapi_bond_record_auto_update_mac(r));
     }
     CHECK(xenapi_bond_record_uuid(r) != NULL);
     CHECK(xenapi_bond_record_master(r) != NULL);
@@ -3650,6 +4300,17 @@ static void read_vlan(const xenapi_vlan_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_vlan_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_vlan_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_vlan_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vlan_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vlan_record_tagged_pif(r));
+        CHECK(f[2].p == (const void *)xenapi_vlan_record_untagged_pif(r));
+        CHECK(f[3].i == xenapi_vlan_record_tag(r));
+        CHECK(f[4].p == (const void *)xenapi_vlan_record_other_config(r));
+    }
     CHECK(xenapi_vlan_record_uuid(r) != NULL);
     CHECK(xenapi_vlan_record_tagged_pif(r) != NULL);
     CHECK(xenapi_vlan_record_untagged_pif(r) != NULL);
@@ -3681,6 +4342,26 @@ static void read_sm(const xenapi_sm_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[14];
+        CHECK(xenapi_sm_record_fields(r, f, 14) == 14);
+        CHECK(xenapi_sm_record_fields(r, NULL, 0) == 14);
+        CHECK(xenapi_sm_record_fields(NULL, f, 14) == 0);
+        CHECK(f[0].p == (const void *)xenapi_sm_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_sm_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_sm_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_sm_record_type(r));
+        CHECK(f[4].p == (const void *)xenapi_sm_record_vendor(r));
+        CHECK(f[5].p == (const void *)xenapi_sm_record_copyright(r));
+        CHECK(f[6].p == (const void *)xenapi_sm_record_version(r));
+        CHECK(f[7].p == (const void *)xenapi_sm_record_required_api_version(r));
+        CHECK(f[8].p == (const void *)xenapi_sm_record_configuration(r));
+        CHECK(f[9].p == (const void *)xenapi_sm_record_capabilities(r));
+        CHECK(f[10].p == (const void *)xenapi_sm_record_features(r));
+        CHECK(f[11].p == (const void *)xenapi_sm_record_other_config(r));
+        CHECK(f[12].p == (const void *)xenapi_sm_record_driver_filename(r));
+        CHECK(f[13].p == (const void *)xenapi_sm_record_required_cluster_stack(r));
     }
     CHECK(xenapi_sm_record_uuid(r) != NULL);
     CHECK(xenapi_sm_record_name_label(r) != NULL);
@@ -3792,6 +4473,33 @@ static void read_sr(const xenapi_sr_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[21];
+        CHECK(xenapi_sr_record_fields(r, f, 21) == 21);
+        CHECK(xenapi_sr_record_fields(r, NULL, 0) == 21);
+        CHECK(xenapi_sr_record_fields(NULL, f, 21) == 0);
+        CHECK(f[0].p == (const void *)xenapi_sr_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_sr_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_sr_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_sr_record_allowed_operations(r));
+        CHECK(f[4].p == (const void *)xenapi_sr_record_current_operations(r));
+        CHECK(f[5].p == (const void *)xenapi_sr_record_vdis(r));
+        CHECK(f[6].p == (const void *)xenapi_sr_record_pbds(r));
+        CHECK(f[7].i == xenapi_sr_record_virtual_allocation(r));
+        CHECK(f[8].i == xenapi_sr_record_physical_utilisation(r));
+        CHECK(f[9].i == xenapi_sr_record_physical_size(r));
+        CHECK(f[10].p == (const void *)xenapi_sr_record_type(r));
+        CHECK(f[11].p == (const void *)xenapi_sr_record_content_type(r));
+        CHECK(f[12].i == (int64_t)xenapi_sr_record_shared(r));
+        CHECK(f[13].p == (const void *)xenapi_sr_record_other_config(r));
+        CHECK(f[14].p == (const void *)xenapi_sr_record_tags(r));
+        CHECK(f[15].p == (const void *)xenapi_sr_record_sm_config(r));
+        CHECK(f[16].p == (const void *)xenapi_sr_record_blobs(r));
+        CHECK(f[17].i == (int64_t)xenapi_sr_record_local_cache_enabled(r));
+        CHECK(f[18].p == (const void *)xenapi_sr_record_introduced_by(r));
+        CHECK(f[19].i == (int64_t)xenapi_sr_record_clustered(r));
+        CHECK(f[20].i == (int64_t)xenapi_sr_record_is_tools_sr(r));
     }
     CHECK(xenapi_sr_record_uuid(r) != NULL);
     CHECK(xenapi_sr_record_name_label(r) != NULL);
@@ -3964,6 +4672,19 @@ static void read_sr_stat(const xenapi_sr_stat_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[7];
+        CHECK(xenapi_sr_stat_record_fields(r, f, 7) == 7);
+        CHECK(xenapi_sr_stat_record_fields(r, NULL, 0) == 7);
+        CHECK(xenapi_sr_stat_record_fields(NULL, f, 7) == 0);
+        CHECK(f[0].p == (const void *)xenapi_sr_stat_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_sr_stat_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_sr_stat_record_name_description(r));
+        CHECK(f[3].i == xenapi_sr_stat_record_free_space(r));
+        CHECK(f[4].i == xenapi_sr_stat_record_total_space(r));
+        CHECK(f[5].i == (int64_t)xenapi_sr_stat_record_clustered(r));
+        CHECK(f[6].i == (int64_t)xenapi_sr_stat_record_health(r));
+    }
     (void)xenapi_sr_stat_record_uuid(r);
     CHECK(xenapi_sr_stat_record_name_label(r) != NULL);
     CHECK(xenapi_sr_stat_record_name_description(r) != NULL);
@@ -3979,6 +4700,16 @@ static void read_probe_result(const xenapi_probe_result_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[4];
+        CHECK(xenapi_probe_result_record_fields(r, f, 4) == 4);
+        CHECK(xenapi_probe_result_record_fields(r, NULL, 0) == 4);
+        CHECK(xenapi_probe_result_record_fields(NULL, f, 4) == 0);
+        CHECK(f[0].p == (const void *)xenapi_probe_result_record_configuration(r));
+        CHECK(f[1].i == (int64_t)xenapi_probe_result_record_complete(r));
+        CHECK(f[2].p == (const void *)xenapi_probe_result_record_sr(r));
+        CHECK(f[3].p == (const void *)xenapi_probe_result_record_extra_info(r));
     }
     {
         const xenapi_string_map *m1 = xenapi_probe_result_record_configuration(r);
@@ -4032,6 +4763,13 @@ static void read_lvhd(const xenapi_lvhd_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[1];
+        CHECK(xenapi_lvhd_record_fields(r, f, 1) == 1);
+        CHECK(xenapi_lvhd_record_fields(r, NULL, 0) == 1);
+        CHECK(xenapi_lvhd_record_fields(NULL, f, 1) == 0);
+        CHECK(f[0].p == (const void *)xenapi_lvhd_record_uuid(r));
+    }
     CHECK(xenapi_lvhd_record_uuid(r) != NULL);
     CHECK(xenapi_lvhd_record_extra(r) != NULL);
 }
@@ -4040,6 +4778,44 @@ static void read_vdi(const xenapi_vdi_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[32];
+        CHECK(xenapi_vdi_record_fields(r, f, 32) == 32);
+        CHECK(xenapi_vdi_record_fields(r, NULL, 0) == 32);
+        CHECK(xenapi_vdi_record_fields(NULL, f, 32) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vdi_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vdi_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_vdi_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_vdi_record_allowed_operations(r));
+        CHECK(f[4].p == (const void *)xenapi_vdi_record_current_operations(r));
+        CHECK(f[5].p == (const void *)xenapi_vdi_record_sr(r));
+        CHECK(f[6].p == (const void *)xenapi_vdi_record_vbds(r));
+        CHECK(f[7].p == (const void *)xenapi_vdi_record_crash_dumps(r));
+        CHECK(f[8].i == xenapi_vdi_record_virtual_size(r));
+        CHECK(f[9].i == xenapi_vdi_record_physical_utilisation(r));
+        CHECK(f[10].i == (int64_t)xenapi_vdi_record_type(r));
+        CHECK(f[11].i == (int64_t)xenapi_vdi_record_sharable(r));
+        CHECK(f[12].i == (int64_t)xenapi_vdi_record_read_only(r));
+        CHECK(f[13].p == (const void *)xenapi_vdi_record_other_config(r));
+        CHECK(f[14].i == (int64_t)xenapi_vdi_record_storage_lock(r));
+        CHECK(f[15].p == (const void *)xenapi_vdi_record_location(r));
+        CHECK(f[16].i == (int64_t)xenapi_vdi_record_managed(r));
+        CHECK(f[17].i == (int64_t)xenapi_vdi_record_missing(r));
+        CHECK(f[18].p == (const void *)xenapi_vdi_record_parent(r));
+        CHECK(f[19].p == (const void *)xenapi_vdi_record_xenstore_data(r));
+        CHECK(f[20].p == (const void *)xenapi_vdi_record_sm_config(r));
+        CHECK(f[21].i == (int64_t)xenapi_vdi_record_is_a_snapshot(r));
+        CHECK(f[22].p == (const void *)xenapi_vdi_record_snapshot_of(r));
+        CHECK(f[23].p == (const void *)xenapi_vdi_record_snapshots(r));
+        CHECK(f[24].i == xenapi_vdi_record_snapshot_time(r));
+        CHECK(f[25].p == (const void *)xenapi_vdi_record_tags(r));
+        CHECK(f[26].i == (int64_t)xenapi_vdi_record_allow_caching(r));
+        CHECK(f[27].i == (int64_t)xenapi_vdi_record_on_boot(r));
+        CHECK(f[28].p == (const void *)xenapi_vdi_record_metadata_of_pool(r));
+        CHECK(f[29].i == (int64_t)xenapi_vdi_record_metadata_latest(r));
+        CHECK(f[30].i == (int64_t)xenapi_vdi_record_is_tools_iso(r));
+        CHECK(f[31].i == (int64_t)xenapi_vdi_record_cbt_enabled(r));
     }
     CHECK(xenapi_vdi_record_uuid(r) != NULL);
     CHECK(xenapi_vdi_record_name_label(r) != NULL);
@@ -4241,6 +5017,34 @@ static void read_vbd(const xenapi_vbd_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[22];
+        CHECK(xenapi_vbd_record_fields(r, f, 22) == 22);
+        CHECK(xenapi_vbd_record_fields(r, NULL, 0) == 22);
+        CHECK(xenapi_vbd_record_fields(NULL, f, 22) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vbd_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vbd_record_allowed_operations(r));
+        CHECK(f[2].p == (const void *)xenapi_vbd_record_current_operations(r));
+        CHECK(f[3].p == (const void *)xenapi_vbd_record_vm(r));
+        CHECK(f[4].p == (const void *)xenapi_vbd_record_vdi(r));
+        CHECK(f[5].p == (const void *)xenapi_vbd_record_device(r));
+        CHECK(f[6].p == (const void *)xenapi_vbd_record_userdevice(r));
+        CHECK(f[7].i == (int64_t)xenapi_vbd_record_bootable(r));
+        CHECK(f[8].i == (int64_t)xenapi_vbd_record_mode(r));
+        CHECK(f[9].i == (int64_t)xenapi_vbd_record_type(r));
+        CHECK(f[10].i == (int64_t)xenapi_vbd_record_unpluggable(r));
+        CHECK(f[11].i == (int64_t)xenapi_vbd_record_storage_lock(r));
+        CHECK(f[12].i == (int64_t)xenapi_vbd_record_empty(r));
+        CHECK(f[13].p == (const void *)xenapi_vbd_record_other_config(r));
+        CHECK(f[14].i == (int64_t)xenapi_vbd_record_currently_attached(r));
+        CHECK(f[15].i == xenapi_vbd_record_status_code(r));
+        CHECK(f[16].p == (const void *)xenapi_vbd_record_status_detail(r));
+        CHECK(f[17].p == (const void *)xenapi_vbd_record_runtime_properties(r));
+        CHECK(f[18].p == (const void *)xenapi_vbd_record_qos_algorithm_type(r));
+        CHECK(f[19].p == (const void *)xenapi_vbd_record_qos_algorithm_params(r));
+        CHECK(f[20].p == (const void *)xenapi_vbd_record_qos_supported_algorithms(r));
+        CHECK(f[21].p == (const void *)xenapi_vbd_record_metrics(r));
+    }
     CHECK(xenapi_vbd_record_uuid(r) != NULL);
     {
         const xenapi_vbd_operations_list *l1 = xenapi_vbd_record_allowed_operations(r);
@@ -4383,6 +5187,17 @@ static void read_vbd_metrics(const xenapi_vbd_metrics_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_vbd_metrics_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_vbd_metrics_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_vbd_metrics_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vbd_metrics_record_uuid(r));
+        CHECK(f[1].d == xenapi_vbd_metrics_record_io_read_kbs(r));
+        CHECK(f[2].d == xenapi_vbd_metrics_record_io_write_kbs(r));
+        CHECK(f[3].i == xenapi_vbd_metrics_record_last_updated(r));
+        CHECK(f[4].p == (const void *)xenapi_vbd_metrics_record_other_config(r));
+    }
     CHECK(xenapi_vbd_metrics_record_uuid(r) != NULL);
     (void)xenapi_vbd_metrics_record_io_read_kbs(r);
     (void)xenapi_vbd_metrics_record_io_write_kbs(r);
@@ -4414,6 +5229,18 @@ static void read_pbd(const xenapi_pbd_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[6];
+        CHECK(xenapi_pbd_record_fields(r, f, 6) == 6);
+        CHECK(xenapi_pbd_record_fields(r, NULL, 0) == 6);
+        CHECK(xenapi_pbd_record_fields(NULL, f, 6) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pbd_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pbd_record_host(r));
+        CHECK(f[2].p == (const void *)xenapi_pbd_record_sr(r));
+        CHECK(f[3].p == (const void *)xenapi_pbd_record_device_config(r));
+        CHECK(f[4].i == (int64_t)xenapi_pbd_record_currently_attached(r));
+        CHECK(f[5].p == (const void *)xenapi_pbd_record_other_config(r));
     }
     CHECK(xenapi_pbd_record_uuid(r) != NULL);
     CHECK(xenapi_pbd_record_host(r) != NULL);
@@ -4467,6 +5294,16 @@ static void read_crashdump(const xenapi_crashdump_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[4];
+        CHECK(xenapi_crashdump_record_fields(r, f, 4) == 4);
+        CHECK(xenapi_crashdump_record_fields(r, NULL, 0) == 4);
+        CHECK(xenapi_crashdump_record_fields(NULL, f, 4) == 0);
+        CHECK(f[0].p == (const void *)xenapi_crashdump_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_crashdump_record_vm(r));
+        CHECK(f[2].p == (const void *)xenapi_crashdump_record_vdi(r));
+        CHECK(f[3].p == (const void *)xenapi_crashdump_record_other_config(r));
+    }
     CHECK(xenapi_crashdump_record_uuid(r) != NULL);
     CHECK(xenapi_crashdump_record_vm(r) != NULL);
     CHECK(xenapi_crashdump_record_vdi(r) != NULL);
@@ -4497,6 +5334,20 @@ static void read_vtpm(const xenapi_vtpm_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[8];
+        CHECK(xenapi_vtpm_record_fields(r, f, 8) == 8);
+        CHECK(xenapi_vtpm_record_fields(r, NULL, 0) == 8);
+        CHECK(xenapi_vtpm_record_fields(NULL, f, 8) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vtpm_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vtpm_record_allowed_operations(r));
+        CHECK(f[2].p == (const void *)xenapi_vtpm_record_current_operations(r));
+        CHECK(f[3].p == (const void *)xenapi_vtpm_record_vm(r));
+        CHECK(f[4].p == (const void *)xenapi_vtpm_record_backend(r));
+        CHECK(f[5].i == (int64_t)xenapi_vtpm_record_persistence_backend(r));
+        CHECK(f[6].i == (int64_t)xenapi_vtpm_record_is_unique(r));
+        CHECK(f[7].i == (int64_t)xenapi_vtpm_record_is_protected(r));
     }
     CHECK(xenapi_vtpm_record_uuid(r) != NULL);
     {
@@ -4552,6 +5403,17 @@ static void read_console(const xenapi_console_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_console_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_console_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_console_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_console_record_uuid(r));
+        CHECK(f[1].i == (int64_t)xenapi_console_record_protocol(r));
+        CHECK(f[2].p == (const void *)xenapi_console_record_location(r));
+        CHECK(f[3].p == (const void *)xenapi_console_record_vm(r));
+        CHECK(f[4].p == (const void *)xenapi_console_record_other_config(r));
+    }
     CHECK(xenapi_console_record_uuid(r) != NULL);
     (void)xenapi_console_record_protocol(r);
     CHECK(xenapi_console_record_protocol_name(r) != NULL);
@@ -4585,6 +5447,16 @@ static void read_user(const xenapi_user_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[4];
+        CHECK(xenapi_user_record_fields(r, f, 4) == 4);
+        CHECK(xenapi_user_record_fields(r, NULL, 0) == 4);
+        CHECK(xenapi_user_record_fields(NULL, f, 4) == 0);
+        CHECK(f[0].p == (const void *)xenapi_user_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_user_record_short_name(r));
+        CHECK(f[2].p == (const void *)xenapi_user_record_fullname(r));
+        CHECK(f[3].p == (const void *)xenapi_user_record_other_config(r));
+    }
     CHECK(xenapi_user_record_uuid(r) != NULL);
     CHECK(xenapi_user_record_short_name(r) != NULL);
     CHECK(xenapi_user_record_fullname(r) != NULL);
@@ -4616,6 +5488,20 @@ static void read_data_source(const xenapi_data_source_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[8];
+        CHECK(xenapi_data_source_record_fields(r, f, 8) == 8);
+        CHECK(xenapi_data_source_record_fields(r, NULL, 0) == 8);
+        CHECK(xenapi_data_source_record_fields(NULL, f, 8) == 0);
+        CHECK(f[0].p == (const void *)xenapi_data_source_record_name_label(r));
+        CHECK(f[1].p == (const void *)xenapi_data_source_record_name_description(r));
+        CHECK(f[2].i == (int64_t)xenapi_data_source_record_enabled(r));
+        CHECK(f[3].i == (int64_t)xenapi_data_source_record_standard(r));
+        CHECK(f[4].p == (const void *)xenapi_data_source_record_units(r));
+        CHECK(f[5].d == xenapi_data_source_record_min(r));
+        CHECK(f[6].d == xenapi_data_source_record_max(r));
+        CHECK(f[7].d == xenapi_data_source_record_value(r));
+    }
     CHECK(xenapi_data_source_record_name_label(r) != NULL);
     CHECK(xenapi_data_source_record_name_description(r) != NULL);
     (void)xenapi_data_source_record_enabled(r);
@@ -4632,6 +5518,19 @@ static void read_blob(const xenapi_blob_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[7];
+        CHECK(xenapi_blob_record_fields(r, f, 7) == 7);
+        CHECK(xenapi_blob_record_fields(r, NULL, 0) == 7);
+        CHECK(xenapi_blob_record_fields(NULL, f, 7) == 0);
+        CHECK(f[0].p == (const void *)xenapi_blob_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_blob_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_blob_record_name_description(r));
+        CHECK(f[3].i == xenapi_blob_record_size(r));
+        CHECK(f[4].i == (int64_t)xenapi_blob_record_public(r));
+        CHECK(f[5].i == xenapi_blob_record_last_updated(r));
+        CHECK(f[6].p == (const void *)xenapi_blob_record_mime_type(r));
+    }
     CHECK(xenapi_blob_record_uuid(r) != NULL);
     CHECK(xenapi_blob_record_name_label(r) != NULL);
     CHECK(xenapi_blob_record_name_description(r) != NULL);
@@ -4646,6 +5545,19 @@ static void read_message(const xenapi_message_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[7];
+        CHECK(xenapi_message_record_fields(r, f, 7) == 7);
+        CHECK(xenapi_message_record_fields(r, NULL, 0) == 7);
+        CHECK(xenapi_message_record_fields(NULL, f, 7) == 0);
+        CHECK(f[0].p == (const void *)xenapi_message_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_message_record_name(r));
+        CHECK(f[2].i == xenapi_message_record_priority(r));
+        CHECK(f[3].i == (int64_t)xenapi_message_record_cls(r));
+        CHECK(f[4].p == (const void *)xenapi_message_record_obj_uuid(r));
+        CHECK(f[5].i == xenapi_message_record_timestamp(r));
+        CHECK(f[6].p == (const void *)xenapi_message_record_body(r));
     }
     CHECK(xenapi_message_record_uuid(r) != NULL);
     CHECK(xenapi_message_record_name(r) != NULL);
@@ -4662,6 +5574,15 @@ static void read_secret(const xenapi_secret_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[3];
+        CHECK(xenapi_secret_record_fields(r, f, 3) == 3);
+        CHECK(xenapi_secret_record_fields(r, NULL, 0) == 3);
+        CHECK(xenapi_secret_record_fields(NULL, f, 3) == 0);
+        CHECK(f[0].p == (const void *)xenapi_secret_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_secret_record_value(r));
+        CHECK(f[2].p == (const void *)xenapi_secret_record_other_config(r));
     }
     CHECK(xenapi_secret_record_uuid(r) != NULL);
     CHECK(xenapi_secret_record_value(r) != NULL);
@@ -4692,6 +5613,18 @@ static void read_tunnel(const xenapi_tunnel_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[6];
+        CHECK(xenapi_tunnel_record_fields(r, f, 6) == 6);
+        CHECK(xenapi_tunnel_record_fields(r, NULL, 0) == 6);
+        CHECK(xenapi_tunnel_record_fields(NULL, f, 6) == 0);
+        CHECK(f[0].p == (const void *)xenapi_tunnel_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_tunnel_record_access_pif(r));
+        CHECK(f[2].p == (const void *)xenapi_tunnel_record_transport_pif(r));
+        CHECK(f[3].p == (const void *)xenapi_tunnel_record_status(r));
+        CHECK(f[4].p == (const void *)xenapi_tunnel_record_other_config(r));
+        CHECK(f[5].i == (int64_t)xenapi_tunnel_record_protocol(r));
     }
     CHECK(xenapi_tunnel_record_uuid(r) != NULL);
     CHECK(xenapi_tunnel_record_access_pif(r) != NULL);
@@ -4746,6 +5679,17 @@ static void read_network_sriov(const xenapi_network_sriov_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_network_sriov_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_network_sriov_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_network_sriov_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_network_sriov_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_network_sriov_record_physical_pif(r));
+        CHECK(f[2].p == (const void *)xenapi_network_sriov_record_logical_pif(r));
+        CHECK(f[3].i == (int64_t)xenapi_network_sriov_record_requires_reboot(r));
+        CHECK(f[4].i == (int64_t)xenapi_network_sriov_record_configuration_mode(r));
+    }
     CHECK(xenapi_network_sriov_record_uuid(r) != NULL);
     CHECK(xenapi_network_sriov_record_physical_pif(r) != NULL);
     CHECK(xenapi_network_sriov_record_logical_pif(r) != NULL);
@@ -4759,6 +5703,23 @@ static void read_pci(const xenapi_pci_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[11];
+        CHECK(xenapi_pci_record_fields(r, f, 11) == 11);
+        CHECK(xenapi_pci_record_fields(r, NULL, 0) == 11);
+        CHECK(xenapi_pci_record_fields(NULL, f, 11) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pci_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pci_record_class_name(r));
+        CHECK(f[2].p == (const void *)xenapi_pci_record_vendor_name(r));
+        CHECK(f[3].p == (const void *)xenapi_pci_record_device_name(r));
+        CHECK(f[4].p == (const void *)xenapi_pci_record_host(r));
+        CHECK(f[5].p == (const void *)xenapi_pci_record_pci_id(r));
+        CHECK(f[6].p == (const void *)xenapi_pci_record_dependencies(r));
+        CHECK(f[7].p == (const void *)xenapi_pci_record_other_config(r));
+        CHECK(f[8].p == (const void *)xenapi_pci_record_subsystem_vendor_name(r));
+        CHECK(f[9].p == (const void *)xenapi_pci_record_subsystem_device_name(r));
+        CHECK(f[10].p == (const void *)xenapi_pci_record_driver_name(r));
     }
     CHECK(xenapi_pci_record_uuid(r) != NULL);
     CHECK(xenapi_pci_record_class_name(r) != NULL);
@@ -4813,6 +5774,24 @@ static void read_pgpu(const xenapi_pgpu_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[12];
+        CHECK(xenapi_pgpu_record_fields(r, f, 12) == 12);
+        CHECK(xenapi_pgpu_record_fields(r, NULL, 0) == 12);
+        CHECK(xenapi_pgpu_record_fields(NULL, f, 12) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pgpu_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pgpu_record_pci(r));
+        CHECK(f[2].p == (const void *)xenapi_pgpu_record_gpu_group(r));
+        CHECK(f[3].p == (const void *)xenapi_pgpu_record_host(r));
+        CHECK(f[4].p == (const void *)xenapi_pgpu_record_other_config(r));
+        CHECK(f[5].p == (const void *)xenapi_pgpu_record_supported_vgpu_types(r));
+        CHECK(f[6].p == (const void *)xenapi_pgpu_record_enabled_vgpu_types(r));
+        CHECK(f[7].p == (const void *)xenapi_pgpu_record_resident_vgpus(r));
+        CHECK(f[8].p == (const void *)xenapi_pgpu_record_supported_vgpu_max_capacities(r));
+        CHECK(f[9].i == (int64_t)xenapi_pgpu_record_dom0_access(r));
+        CHECK(f[10].i == (int64_t)xenapi_pgpu_record_is_system_display_device(r));
+        CHECK(f[11].p == (const void *)xenapi_pgpu_record_compatibility_metadata(r));
     }
     CHECK(xenapi_pgpu_record_uuid(r) != NULL);
     CHECK(xenapi_pgpu_record_pci(r) != NULL);
@@ -4940,6 +5919,22 @@ static void read_gpu_group(const xenapi_gpu_group_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[10];
+        CHECK(xenapi_gpu_group_record_fields(r, f, 10) == 10);
+        CHECK(xenapi_gpu_group_record_fields(r, NULL, 0) == 10);
+        CHECK(xenapi_gpu_group_record_fields(NULL, f, 10) == 0);
+        CHECK(f[0].p == (const void *)xenapi_gpu_group_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_gpu_group_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_gpu_group_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_gpu_group_record_pgpus(r));
+        CHECK(f[4].p == (const void *)xenapi_gpu_group_record_vgpus(r));
+        CHECK(f[5].p == (const void *)xenapi_gpu_group_record_gpu_types(r));
+        CHECK(f[6].p == (const void *)xenapi_gpu_group_record_other_config(r));
+        CHECK(f[7].i == (int64_t)xenapi_gpu_group_record_allocation_algorithm(r));
+        CHECK(f[8].p == (const void *)xenapi_gpu_group_record_supported_vgpu_types(r));
+        CHECK(f[9].p == (const void *)xenapi_gpu_group_record_enabled_vgpu_types(r));
+    }
     CHECK(xenapi_gpu_group_record_uuid(r) != NULL);
     CHECK(xenapi_gpu_group_record_name_label(r) != NULL);
     CHECK(xenapi_gpu_group_record_name_description(r) != NULL);
@@ -5058,6 +6053,24 @@ static void read_vgpu(const xenapi_vgpu_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[12];
+        CHECK(xenapi_vgpu_record_fields(r, f, 12) == 12);
+        CHECK(xenapi_vgpu_record_fields(r, NULL, 0) == 12);
+        CHECK(xenapi_vgpu_record_fields(NULL, f, 12) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vgpu_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vgpu_record_vm(r));
+        CHECK(f[2].p == (const void *)xenapi_vgpu_record_gpu_group(r));
+        CHECK(f[3].p == (const void *)xenapi_vgpu_record_device(r));
+        CHECK(f[4].i == (int64_t)xenapi_vgpu_record_currently_attached(r));
+        CHECK(f[5].p == (const void *)xenapi_vgpu_record_other_config(r));
+        CHECK(f[6].p == (const void *)xenapi_vgpu_record_type(r));
+        CHECK(f[7].p == (const void *)xenapi_vgpu_record_resident_on(r));
+        CHECK(f[8].p == (const void *)xenapi_vgpu_record_scheduled_to_be_resident_on(r));
+        CHECK(f[9].p == (const void *)xenapi_vgpu_record_compatibility_metadata(r));
+        CHECK(f[10].p == (const void *)xenapi_vgpu_record_extra_args(r));
+        CHECK(f[11].p == (const void *)xenapi_vgpu_record_pci(r));
+    }
     CHECK(xenapi_vgpu_record_uuid(r) != NULL);
     CHECK(xenapi_vgpu_record_vm(r) != NULL);
     CHECK(xenapi_vgpu_record_gpu_group(r) != NULL);
@@ -5115,6 +6128,28 @@ static void read_vgpu_type(const xenapi_vgpu_type_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[16];
+        CHECK(xenapi_vgpu_type_record_fields(r, f, 16) == 16);
+        CHECK(xenapi_vgpu_type_record_fields(r, NULL, 0) == 16);
+        CHECK(xenapi_vgpu_type_record_fields(NULL, f, 16) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vgpu_type_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vgpu_type_record_vendor_name(r));
+        CHECK(f[2].p == (const void *)xenapi_vgpu_type_record_model_name(r));
+        CHECK(f[3].i == xenapi_vgpu_type_record_framebuffer_size(r));
+        CHECK(f[4].i == xenapi_vgpu_type_record_max_heads(r));
+        CHECK(f[5].i == xenapi_vgpu_type_record_max_resolution_x(r));
+        CHECK(f[6].i == xenapi_vgpu_type_record_max_resolution_y(r));
+        CHECK(f[7].p == (const void *)xenapi_vgpu_type_record_supported_on_pgpus(r));
+        CHECK(f[8].p == (const void *)xenapi_vgpu_type_record_enabled_on_pgpus(r));
+        CHECK(f[9].p == (const void *)xenapi_vgpu_type_record_vgpus(r));
+        CHECK(f[10].p == (const void *)xenapi_vgpu_type_record_supported_on_gpu_groups(r));
+        CHECK(f[11].p == (const void *)xenapi_vgpu_type_record_enabled_on_gpu_groups(r));
+        CHECK(f[12].i == (int64_t)xenapi_vgpu_type_record_implementation(r));
+        CHECK(f[13].p == (const void *)xenapi_vgpu_type_record_identifier(r));
+        CHECK(f[14].i == (int64_t)xenapi_vgpu_type_record_experimental(r));
+        CHECK(f[15].p == (const void *)xenapi_vgpu_type_record_compatible_types_in_vm(r));
     }
     CHECK(xenapi_vgpu_type_record_uuid(r) != NULL);
     CHECK(xenapi_vgpu_type_record_vendor_name(r) != NULL);
@@ -5237,6 +6272,19 @@ static void read_pvs_site(const xenapi_pvs_site_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[7];
+        CHECK(xenapi_pvs_site_record_fields(r, f, 7) == 7);
+        CHECK(xenapi_pvs_site_record_fields(r, NULL, 0) == 7);
+        CHECK(xenapi_pvs_site_record_fields(NULL, f, 7) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pvs_site_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pvs_site_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_pvs_site_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_pvs_site_record_pvs_uuid(r));
+        CHECK(f[4].p == (const void *)xenapi_pvs_site_record_cache_storage(r));
+        CHECK(f[5].p == (const void *)xenapi_pvs_site_record_servers(r));
+        CHECK(f[6].p == (const void *)xenapi_pvs_site_record_proxies(r));
+    }
     CHECK(xenapi_pvs_site_record_uuid(r) != NULL);
     CHECK(xenapi_pvs_site_record_name_label(r) != NULL);
     CHECK(xenapi_pvs_site_record_name_description(r) != NULL);
@@ -5300,6 +6348,17 @@ static void read_pvs_server(const xenapi_pvs_server_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_pvs_server_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_pvs_server_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_pvs_server_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pvs_server_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pvs_server_record_addresses(r));
+        CHECK(f[2].i == xenapi_pvs_server_record_first_port(r));
+        CHECK(f[3].i == xenapi_pvs_server_record_last_port(r));
+        CHECK(f[4].p == (const void *)xenapi_pvs_server_record_site(r));
+    }
     CHECK(xenapi_pvs_server_record_uuid(r) != NULL);
     {
         const xenapi_string_list *l1 = xenapi_pvs_server_record_addresses(r);
@@ -5329,6 +6388,17 @@ static void read_pvs_proxy(const xenapi_pvs_proxy_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_pvs_proxy_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_pvs_proxy_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_pvs_proxy_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pvs_proxy_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pvs_proxy_record_site(r));
+        CHECK(f[2].p == (const void *)xenapi_pvs_proxy_record_vif(r));
+        CHECK(f[3].i == (int64_t)xenapi_pvs_proxy_record_currently_attached(r));
+        CHECK(f[4].i == (int64_t)xenapi_pvs_proxy_record_status(r));
+    }
     CHECK(xenapi_pvs_proxy_record_uuid(r) != NULL);
     CHECK(xenapi_pvs_proxy_record_site(r) != NULL);
     CHECK(xenapi_pvs_proxy_record_vif(r) != NULL);
@@ -5343,6 +6413,18 @@ static void read_pvs_cache_storage(const xenapi_pvs_cache_storage_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[6];
+        CHECK(xenapi_pvs_cache_storage_record_fields(r, f, 6) == 6);
+        CHECK(xenapi_pvs_cache_storage_record_fields(r, NULL, 0) == 6);
+        CHECK(xenapi_pvs_cache_storage_record_fields(NULL, f, 6) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pvs_cache_storage_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pvs_cache_storage_record_host(r));
+        CHECK(f[2].p == (const void *)xenapi_pvs_cache_storage_record_sr(r));
+        CHECK(f[3].p == (const void *)xenapi_pvs_cache_storage_record_site(r));
+        CHECK(f[4].i == xenapi_pvs_cache_storage_record_size(r));
+        CHECK(f[5].p == (const void *)xenapi_pvs_cache_storage_record_vdi(r));
+    }
     CHECK(xenapi_pvs_cache_storage_record_uuid(r) != NULL);
     CHECK(xenapi_pvs_cache_storage_record_host(r) != NULL);
     CHECK(xenapi_pvs_cache_storage_record_sr(r) != NULL);
@@ -5356,6 +6438,19 @@ static void read_feature(const xenapi_feature_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[7];
+        CHECK(xenapi_feature_record_fields(r, f, 7) == 7);
+        CHECK(xenapi_feature_record_fields(r, NULL, 0) == 7);
+        CHECK(xenapi_feature_record_fields(NULL, f, 7) == 0);
+        CHECK(f[0].p == (const void *)xenapi_feature_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_feature_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_feature_record_name_description(r));
+        CHECK(f[3].i == (int64_t)xenapi_feature_record_enabled(r));
+        CHECK(f[4].i == (int64_t)xenapi_feature_record_experimental(r));
+        CHECK(f[5].p == (const void *)xenapi_feature_record_version(r));
+        CHECK(f[6].p == (const void *)xenapi_feature_record_host(r));
     }
     CHECK(xenapi_feature_record_uuid(r) != NULL);
     CHECK(xenapi_feature_record_name_label(r) != NULL);
@@ -5372,6 +6467,16 @@ static void read_sdn_controller(const xenapi_sdn_controller_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[4];
+        CHECK(xenapi_sdn_controller_record_fields(r, f, 4) == 4);
+        CHECK(xenapi_sdn_controller_record_fields(r, NULL, 0) == 4);
+        CHECK(xenapi_sdn_controller_record_fields(NULL, f, 4) == 0);
+        CHECK(f[0].p == (const void *)xenapi_sdn_controller_record_uuid(r));
+        CHECK(f[1].i == (int64_t)xenapi_sdn_controller_record_protocol(r));
+        CHECK(f[2].p == (const void *)xenapi_sdn_controller_record_address(r));
+        CHECK(f[3].i == xenapi_sdn_controller_record_port(r));
+    }
     CHECK(xenapi_sdn_controller_record_uuid(r) != NULL);
     (void)xenapi_sdn_controller_record_protocol(r);
     CHECK(xenapi_sdn_controller_record_protocol_name(r) != NULL);
@@ -5385,6 +6490,17 @@ static void read_vdi_nbd_server_info(const xenapi_vdi_nbd_server_info_record *r)
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_vdi_nbd_server_info_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_vdi_nbd_server_info_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_vdi_nbd_server_info_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vdi_nbd_server_info_record_exportname(r));
+        CHECK(f[1].p == (const void *)xenapi_vdi_nbd_server_info_record_address(r));
+        CHECK(f[2].i == xenapi_vdi_nbd_server_info_record_port(r));
+        CHECK(f[3].p == (const void *)xenapi_vdi_nbd_server_info_record_cert(r));
+        CHECK(f[4].p == (const void *)xenapi_vdi_nbd_server_info_record_subject(r));
+    }
     CHECK(xenapi_vdi_nbd_server_info_record_exportname(r) != NULL);
     CHECK(xenapi_vdi_nbd_server_info_record_address(r) != NULL);
     (void)xenapi_vdi_nbd_server_info_record_port(r);
@@ -5397,6 +6513,26 @@ static void read_pusb(const xenapi_pusb_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[14];
+        CHECK(xenapi_pusb_record_fields(r, f, 14) == 14);
+        CHECK(xenapi_pusb_record_fields(r, NULL, 0) == 14);
+        CHECK(xenapi_pusb_record_fields(NULL, f, 14) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pusb_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pusb_record_usb_group(r));
+        CHECK(f[2].p == (const void *)xenapi_pusb_record_host(r));
+        CHECK(f[3].p == (const void *)xenapi_pusb_record_path(r));
+        CHECK(f[4].p == (const void *)xenapi_pusb_record_vendor_id(r));
+        CHECK(f[5].p == (const void *)xenapi_pusb_record_vendor_desc(r));
+        CHECK(f[6].p == (const void *)xenapi_pusb_record_product_id(r));
+        CHECK(f[7].p == (const void *)xenapi_pusb_record_product_desc(r));
+        CHECK(f[8].p == (const void *)xenapi_pusb_record_serial(r));
+        CHECK(f[9].p == (const void *)xenapi_pusb_record_version(r));
+        CHECK(f[10].p == (const void *)xenapi_pusb_record_description(r));
+        CHECK(f[11].i == (int64_t)xenapi_pusb_record_passthrough_enabled(r));
+        CHECK(f[12].p == (const void *)xenapi_pusb_record_other_config(r));
+        CHECK(f[13].d == xenapi_pusb_record_speed(r));
     }
     CHECK(xenapi_pusb_record_uuid(r) != NULL);
     CHECK(xenapi_pusb_record_usb_group(r) != NULL);
@@ -5438,6 +6574,18 @@ static void read_usb_group(const xenapi_usb_group_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[6];
+        CHECK(xenapi_usb_group_record_fields(r, f, 6) == 6);
+        CHECK(xenapi_usb_group_record_fields(r, NULL, 0) == 6);
+        CHECK(xenapi_usb_group_record_fields(NULL, f, 6) == 0);
+        CHECK(f[0].p == (const void *)xenapi_usb_group_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_usb_group_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_usb_group_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_usb_group_record_pusbs(r));
+        CHECK(f[4].p == (const void *)xenapi_usb_group_record_vusbs(r));
+        CHECK(f[5].p == (const void *)xenapi_usb_group_record_other_config(r));
     }
     CHECK(xenapi_usb_group_record_uuid(r) != NULL);
     CHECK(xenapi_usb_group_record_name_label(r) != NULL);
@@ -5503,6 +6651,19 @@ static void read_vusb(const xenapi_vusb_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[7];
+        CHECK(xenapi_vusb_record_fields(r, f, 7) == 7);
+        CHECK(xenapi_vusb_record_fields(r, NULL, 0) == 7);
+        CHECK(xenapi_vusb_record_fields(NULL, f, 7) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vusb_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vusb_record_allowed_operations(r));
+        CHECK(f[2].p == (const void *)xenapi_vusb_record_current_operations(r));
+        CHECK(f[3].p == (const void *)xenapi_vusb_record_vm(r));
+        CHECK(f[4].p == (const void *)xenapi_vusb_record_usb_group(r));
+        CHECK(f[5].p == (const void *)xenapi_vusb_record_other_config(r));
+        CHECK(f[6].i == (int64_t)xenapi_vusb_record_currently_attached(r));
     }
     CHECK(xenapi_vusb_record_uuid(r) != NULL);
     {
@@ -5574,6 +6735,27 @@ static void read_cluster(const xenapi_cluster_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[15];
+        CHECK(xenapi_cluster_record_fields(r, f, 15) == 15);
+        CHECK(xenapi_cluster_record_fields(r, NULL, 0) == 15);
+        CHECK(xenapi_cluster_record_fields(NULL, f, 15) == 0);
+        CHECK(f[0].p == (const void *)xenapi_cluster_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_cluster_record_cluster_hosts(r));
+        CHECK(f[2].p == (const void *)xenapi_cluster_record_pending_forget(r));
+        CHECK(f[3].p == (const void *)xenapi_cluster_record_cluster_token(r));
+        CHECK(f[4].p == (const void *)xenapi_cluster_record_cluster_stack(r));
+        CHECK(f[5].i == (int64_t)xenapi_cluster_record_is_quorate(r));
+        CHECK(f[6].i == xenapi_cluster_record_quorum(r));
+        CHECK(f[7].i == xenapi_cluster_record_live_hosts(r));
+        CHECK(f[8].p == (const void *)xenapi_cluster_record_allowed_operations(r));
+        CHECK(f[9].p == (const void *)xenapi_cluster_record_current_operations(r));
+        CHECK(f[10].i == (int64_t)xenapi_cluster_record_pool_auto_join(r));
+        CHECK(f[11].d == xenapi_cluster_record_token_timeout(r));
+        CHECK(f[12].d == xenapi_cluster_record_token_timeout_coefficient(r));
+        CHECK(f[13].p == (const void *)xenapi_cluster_record_cluster_config(r));
+        CHECK(f[14].p == (const void *)xenapi_cluster_record_other_config(r));
     }
     CHECK(xenapi_cluster_record_uuid(r) != NULL);
     {
@@ -5705,6 +6887,23 @@ static void read_cluster_host(const xenapi_cluster_host_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[11];
+        CHECK(xenapi_cluster_host_record_fields(r, f, 11) == 11);
+        CHECK(xenapi_cluster_host_record_fields(r, NULL, 0) == 11);
+        CHECK(xenapi_cluster_host_record_fields(NULL, f, 11) == 0);
+        CHECK(f[0].p == (const void *)xenapi_cluster_host_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_cluster_host_record_cluster(r));
+        CHECK(f[2].p == (const void *)xenapi_cluster_host_record_host(r));
+        CHECK(f[3].i == (int64_t)xenapi_cluster_host_record_enabled(r));
+        CHECK(f[4].p == (const void *)xenapi_cluster_host_record_pif(r));
+        CHECK(f[5].i == (int64_t)xenapi_cluster_host_record_joined(r));
+        CHECK(f[6].i == (int64_t)xenapi_cluster_host_record_live(r));
+        CHECK(f[7].i == xenapi_cluster_host_record_last_update_live(r));
+        CHECK(f[8].p == (const void *)xenapi_cluster_host_record_allowed_operations(r));
+        CHECK(f[9].p == (const void *)xenapi_cluster_host_record_current_operations(r));
+        CHECK(f[10].p == (const void *)xenapi_cluster_host_record_other_config(r));
+    }
     CHECK(xenapi_cluster_host_record_uuid(r) != NULL);
     CHECK(xenapi_cluster_host_record_cluster(r) != NULL);
     CHECK(xenapi_cluster_host_record_host(r) != NULL);
@@ -5780,6 +6979,19 @@ static void read_certificate(const xenapi_certificate_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[7];
+        CHECK(xenapi_certificate_record_fields(r, f, 7) == 7);
+        CHECK(xenapi_certificate_record_fields(r, NULL, 0) == 7);
+        CHECK(xenapi_certificate_record_fields(NULL, f, 7) == 0);
+        CHECK(f[0].p == (const void *)xenapi_certificate_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_certificate_record_name(r));
+        CHECK(f[2].i == (int64_t)xenapi_certificate_record_type(r));
+        CHECK(f[3].p == (const void *)xenapi_certificate_record_host(r));
+        CHECK(f[4].i == xenapi_certificate_record_not_before(r));
+        CHECK(f[5].i == xenapi_certificate_record_not_after(r));
+        CHECK(f[6].p == (const void *)xenapi_certificate_record_fingerprint(r));
+    }
     CHECK(xenapi_certificate_record_uuid(r) != NULL);
     CHECK(xenapi_certificate_record_name(r) != NULL);
     (void)xenapi_certificate_record_type(r);
@@ -5795,6 +7007,21 @@ static void read_repository(const xenapi_repository_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[9];
+        CHECK(xenapi_repository_record_fields(r, f, 9) == 9);
+        CHECK(xenapi_repository_record_fields(r, NULL, 0) == 9);
+        CHECK(xenapi_repository_record_fields(NULL, f, 9) == 0);
+        CHECK(f[0].p == (const void *)xenapi_repository_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_repository_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_repository_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_repository_record_binary_url(r));
+        CHECK(f[4].p == (const void *)xenapi_repository_record_source_url(r));
+        CHECK(f[5].i == (int64_t)xenapi_repository_record_update(r));
+        CHECK(f[6].p == (const void *)xenapi_repository_record_hash(r));
+        CHECK(f[7].i == (int64_t)xenapi_repository_record_up_to_date(r));
+        CHECK(f[8].p == (const void *)xenapi_repository_record_gpgkey_path(r));
     }
     CHECK(xenapi_repository_record_uuid(r) != NULL);
     CHECK(xenapi_repository_record_name_label(r) != NULL);
@@ -5812,6 +7039,20 @@ static void read_observer(const xenapi_observer_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[8];
+        CHECK(xenapi_observer_record_fields(r, f, 8) == 8);
+        CHECK(xenapi_observer_record_fields(r, NULL, 0) == 8);
+        CHECK(xenapi_observer_record_fields(NULL, f, 8) == 0);
+        CHECK(f[0].p == (const void *)xenapi_observer_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_observer_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_observer_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_observer_record_hosts(r));
+        CHECK(f[4].p == (const void *)xenapi_observer_record_attributes(r));
+        CHECK(f[5].p == (const void *)xenapi_observer_record_endpoints(r));
+        CHECK(f[6].p == (const void *)xenapi_observer_record_components(r));
+        CHECK(f[7].i == (int64_t)xenapi_observer_record_enabled(r));
     }
     CHECK(xenapi_observer_record_uuid(r) != NULL);
     CHECK(xenapi_observer_record_name_label(r) != NULL);
@@ -5895,6 +7136,15 @@ static void read_event_batch(const xenapi_event_batch *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[3];
+        CHECK(xenapi_event_batch_fields(r, f, 3) == 3);
+        CHECK(xenapi_event_batch_fields(r, NULL, 0) == 3);
+        CHECK(xenapi_event_batch_fields(NULL, f, 3) == 0);
+        CHECK(f[0].p == (const void *)xenapi_event_batch_events(r));
+        CHECK(f[1].p == (const void *)xenapi_event_batch_valid_ref_counts(r));
+        CHECK(f[2].p == (const void *)xenapi_event_batch_token(r));
     }
     {
         const xenapi_event_record_list *l1 = xenapi_event_batch_events(r);

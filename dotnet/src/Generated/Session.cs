@@ -29,24 +29,26 @@ namespace XenAPI
         static readonly object[] Seen = new object[16];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_session_record</c>).</summary>
-        internal Session(IntPtr r)
+        internal unsafe Session(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_session_record_uuid(r), Seen, 0);
-            this_host = Conv.Ref<Host>(Native.xenapi_session_record_this_host(r), Seen, 1);
-            this_user = Conv.Ref<User>(Native.xenapi_session_record_this_user(r), Seen, 2);
-            last_active = Conv.Time(Native.xenapi_session_record_last_active(r));
-            pool = (Native.xenapi_session_record_pool(r) != 0);
-            other_config = Conv.StringMap(Native.xenapi_session_record_other_config(r), Seen, 5);
-            is_local_superuser = (Native.xenapi_session_record_is_local_superuser(r) != 0);
-            subject = Conv.Ref<Subject>(Native.xenapi_session_record_subject(r), Seen, 7);
-            validation_time = Conv.Time(Native.xenapi_session_record_validation_time(r));
-            auth_user_sid = Conv.Str(Native.xenapi_session_record_auth_user_sid(r), Seen, 9);
-            auth_user_name = Conv.Str(Native.xenapi_session_record_auth_user_name(r), Seen, 10);
-            rbac_permissions = Conv.R_set_string(Native.xenapi_session_record_rbac_permissions(r));
-            tasks = Conv.R_set_ref_task(Native.xenapi_session_record_tasks(r));
-            parent = Conv.Ref<Session>(Native.xenapi_session_record_parent(r), Seen, 13);
-            originator = Conv.Str(Native.xenapi_session_record_originator(r), Seen, 14);
-            client_certificate = (Native.xenapi_session_record_client_certificate(r) != 0);
+            Field* f = stackalloc Field[16];
+            Native.xenapi_session_record_fields(r, f, (UIntPtr)16);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            this_host = Conv.Ref<Host>(f[1].p, Seen, 1);
+            this_user = Conv.Ref<User>(f[2].p, Seen, 2);
+            last_active = Conv.Time(f[3].i);
+            pool = (f[4].i != 0);
+            other_config = Conv.StringMap(f[5].p, Seen, 5);
+            is_local_superuser = (f[6].i != 0);
+            subject = Conv.Ref<Subject>(f[7].p, Seen, 7);
+            validation_time = Conv.Time(f[8].i);
+            auth_user_sid = Conv.Str(f[9].p, Seen, 9);
+            auth_user_name = Conv.Str(f[10].p, Seen, 10);
+            rbac_permissions = Conv.R_set_string(f[11].p);
+            tasks = Conv.R_set_ref_task(f[12].p);
+            parent = Conv.Ref<Session>(f[13].p, Seen, 13);
+            originator = Conv.Str(f[14].p, Seen, 14);
+            client_certificate = (f[15].i != 0);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -2522,6 +2522,15 @@ pub unsafe extern "C" fn xenapi_certificate_type_from_string(s: *const c_char) -
     enum_from_string::<CertificateType>(s)
 }
 
+/// One field as a record's `_fields` bulk getter writes it (see `types.h`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union xenapi_field {
+    pub i: i64,
+    pub d: f64,
+    pub p: *const std::ffi::c_void,
+}
+
 /// `enum after_apply_guidance set`.
 pub type xenapi_after_apply_guidance_list = List<S<AfterApplyGuidance>>;
 
