@@ -619,6 +619,19 @@ const char *xenapi_string_list_get(const xenapi_string_list *list,
                                    size_t index);
 
 /**
+ * Copies the first `capacity` strings of `list` into `out` (as `xenapi_string_list_get` gives
+ * them), in one call; returns the list's length, whatever `capacity` (0 if `list` is NULL). When
+ * the length exceeds `capacity`, only `capacity` strings are written: call again with more room.
+ * `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` pointers. The
+ * strings written are borrowed from `list` (valid until `xenapi_string_list_free(list)`).
+ */
+size_t xenapi_string_list_items(const xenapi_string_list *list,
+                                const char **out,
+                                size_t capacity);
+
+/**
  * Frees a string list and its strings. NULL is allowed.
  *
  * Ownership: takes `list`.

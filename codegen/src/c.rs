@@ -376,8 +376,9 @@ impl<'a> Gen<'a> {
              pub(crate) use crate::strings::xenapi_string_list;\n\
              pub(crate) use crate::typed::{\n\
              check_out, enum_conv, enum_from_string, enum_to_string, extra_from_c, extra_to_c, \
-             field, field_extra, field_name, free, list_get, list_get_name, list_len, list_new, \
-             list_push, map_find, map_key, map_key_name, map_len, map_new, map_set, map_value, \
+             field, field_extra, field_name, free, list_get, list_get_name, list_items, list_len, \
+             list_new, list_push, map_entries, map_find, map_key, map_key_name, map_len, map_new, \
+             map_set, map_value, \
              map_value_name, record_conv, record_new, ret, run, session_of, set_field, CEnum, \
              Conv, EnumVal, List, Map, S, xenapi_session,\n};\n\
              pub(crate) use crate::value::xenapi_value;\n\
@@ -410,6 +411,20 @@ impl<'a> Gen<'a> {
         for e in &enums {
             self.enumeration(e, &mut rs, &mut h);
         }
+        // The slot of the records' bulk getters.
+        h.push_str(
+            "/**\n * One field as a record's `_fields` bulk getter writes it (ffi/GENERATED.md): \
+             `i` for int and\n * datetime fields (what the getter returns), bool fields (0 or 1) \
+             and enum fields (the enum's\n * number); `d` for float fields; `p` for every other \
+             field: the pointer the getter returns,\n * borrowed from the record.\n */\n\
+             typedef union xenapi_field {\n    int64_t i;\n    double d;\n    const void *p;\n} \
+             xenapi_field;\n\n",
+        );
+        rs.push_str(
+            "/// One field as a record's `_fields` bulk getter writes it (see `types.h`).\n\
+             #[repr(C)]\n#[derive(Clone, Copy)]\npub union xenapi_field {\npub i: i64,\npub d: \
+             f64,\npub p: *const std::ffi::c_void,\n}\n\n",
+        );
         // Opaque handles.
         h.push_str("/* Record handles: opaque; see the class headers for their functions. */\n");
         for c in self.model.records() {
@@ -563,6 +578,34 @@ impl<'a> Gen<'a> {
             rs,
             h,
         );
+        self.emit(
+            Func {
+                name: format!("{handle}_items"),
+                doc: format!(
+                    "Copies the first `capacity` items of {what} into `out` (as `{handle}_get` \
+                     gives them), in one call; returns the list's length, whatever `capacity` \
+                     (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity` \
+                     items are written: call again with more room. `out` may be NULL when \
+                     `capacity` is 0.\n\nOwnership: `list` is borrowed; `out` is the caller's, \
+                     with room for `capacity` items.{}",
+                    if is_pointer(t) {
+                        " The items written are borrowed from `list`: valid until it is freed or \
+                         pushed to."
+                    } else {
+                        ""
+                    }
+                ),
+                params: vec![
+                    ("list".into(), hc.clone()),
+                    ("out".into(), g.ptr()),
+                    ("capacity".into(), idx.clone()),
+                ],
+                ret: Some(idx.clone()),
+                body: format!("list_items::<{elem}>(list, out, capacity)"),
+            },
+            rs,
+            h,
+        );
         if let Ty::Enum(_) = t {
             self.emit(
                 Func {
@@ -694,6 +737,41 @@ impl<'a> Gen<'a> {
                 );
             }
         }
+        let borrowed = match (is_pointer(k), is_pointer(v)) {
+            (true, true) => " The keys and values written are borrowed from `map`",
+            (true, false) => " The keys written are borrowed from `map`",
+            (false, true) => " The values written are borrowed from `map`",
+            (false, false) => "",
+        };
+        self.emit(
+            Func {
+                name: format!("{handle}_entries"),
+                doc: format!(
+                    "Copies the keys and values of the first `capacity` entries of {what} into \
+                     `keys` and `values` (as `{handle}_key` and `{handle}_value` give them), in \
+                     one call; returns the map's length, whatever `capacity` (0 if `map` is \
+                     NULL). When the length exceeds `capacity`, only `capacity` entries are \
+                     written: call again with more room. Either array may be NULL, to skip that \
+                     side.\n\nOwnership: `map` is borrowed; `keys` and `values` are the \
+                     caller's, each with room for `capacity` items.{borrowed}{}",
+                    if borrowed.is_empty() {
+                        ""
+                    } else {
+                        ": valid until it is freed or set."
+                    }
+                ),
+                params: vec![
+                    ("map".into(), hc.clone()),
+                    ("keys".into(), get_ty(k).ptr()),
+                    ("values".into(), get_ty(v).ptr()),
+                    ("capacity".into(), idx.clone()),
+                ],
+                ret: Some(idx.clone()),
+                body: format!("map_entries::<{tys}>(map, keys, values, capacity)"),
+            },
+            rs,
+            h,
+        );
         self.emit(
             Func {
                 name: format!("{handle}_find"),
@@ -912,6 +990,56 @@ impl<'a> Gen<'a> {
                 params: vec![("rec".into(), rm.clone())],
                 ret: None,
                 body: "free(rec)".into(),
+            },
+            rs,
+            h,
+        );
+        // Every field in one call, for bindings where each foreign call costs.
+        let mut body = String::from("if rec.is_null() {\nreturn 0;\n}\n");
+        if class.fields.is_empty() {
+            body.push_str("let _ = (out, capacity);\n");
+        } else {
+            body.push_str(
+                "let put = |i: usize, v: xenapi_field| {\nif i < capacity && !out.is_null() {\n\
+                 // SAFETY: `i < capacity`, within `out` by the caller's contract.\nunsafe { \
+                 out.add(i).write(v) };\n}\n};\n",
+            );
+        }
+        for (i, f) in class.fields.iter().enumerate() {
+            let g = format!("{}(rec)", c_record_get(&class.name, &f.name));
+            let slot = match &f.ty {
+                Ty::Int | Ty::DateTime => format!("i: {g}"),
+                Ty::Float => format!("d: {g}"),
+                Ty::Bool | Ty::Enum(_) => format!("i: i64::from({g})"),
+                _ => format!("p: {g}.cast()"),
+            };
+            writeln!(body, "put({i}, xenapi_field {{ {slot} }});").unwrap();
+        }
+        write!(body, "{}", class.fields.len()).unwrap();
+        self.emit(
+            Func {
+                name: format!("{handle}_fields"),
+                doc: format!(
+                    "Every field of {what} in one call: writes what the getters give for the \
+                     first `capacity` fields, in the order of the datamodel (the order of the \
+                     getters in this header, from `{}`), into `out` (see `xenapi_field`), and \
+                     returns the number of fields ({}), whatever `capacity`; 0 if `rec` is NULL. \
+                     `out` may be NULL when `capacity` is 0.\n\nOwnership: `rec` is borrowed; \
+                     `out` is the caller's, with room for `capacity` fields. The pointers written \
+                     are borrowed from `rec`, as the getters' are.",
+                    class
+                        .fields
+                        .first()
+                        .map_or_else(String::new, |f| c_record_get(&class.name, &f.name)),
+                    class.fields.len()
+                ),
+                params: vec![
+                    ("rec".into(), rc.clone()),
+                    ("out".into(), cty("xenapi_field *", "*mut xenapi_field")),
+                    ("capacity".into(), cty("size_t", "usize")),
+                ],
+                ret: Some(cty("size_t", "usize")),
+                body,
             },
             rs,
             h,
@@ -1224,6 +1352,27 @@ impl<'a> Gen<'a> {
                 c_record(&c.name)
             )
             .unwrap();
+            // The bulk getter gives what the getters give.
+            let n = c.fields.len();
+            writeln!(
+                o,
+                "    {{\n        xenapi_field f[{}];\n        CHECK({h}_fields(r, f, {n}) == {n});\n        \
+                 CHECK({h}_fields(r, NULL, 0) == {n});\n        CHECK({h}_fields(NULL, f, {n}) == 0);",
+                n.max(1),
+                h = c_record(&c.name)
+            )
+            .unwrap();
+            for (i, f) in c.fields.iter().enumerate() {
+                let g = format!("{}(r)", c_record_get(&c.name, &f.name));
+                let cmp = match &f.ty {
+                    Ty::Int | Ty::DateTime => format!("f[{i}].i == {g}"),
+                    Ty::Float => format!("f[{i}].d == {g}"),
+                    Ty::Bool | Ty::Enum(_) => format!("f[{i}].i == (int64_t){g}"),
+                    _ => format!("f[{i}].p == (const void *){g}"),
+                };
+                writeln!(o, "        CHECK({cmp});").unwrap();
+            }
+            o.push_str("    }\n");
             for f in &c.fields {
                 let get = format!("{}(r)", c_record_get(&c.name, &f.name));
                 read(
@@ -1434,7 +1583,15 @@ fn read(o: &mut String, ty: &Ty, e: &str, depth: usize, name: &str) {
             .unwrap();
             let get = format!("{h}_get({l}, {i})");
             read(o, t, &get, depth + 2, &format!("{h}_get_name({l}, {i})"));
-            writeln!(o, "{ind}    }}\n{ind}}}").unwrap();
+            writeln!(o, "{ind}    }}").unwrap();
+            // The bulk getter gives the same items in one call.
+            let (b, n) = (format!("b{depth}"), format!("n{depth}"));
+            writeln!(
+                o,
+                "{ind}    {{\n{ind}        {gt} {b}[4];\n{ind}        size_t {n} = {h}_items({l}, {b}, 4);\n{ind}        CHECK({n} == {h}_len({l}));\n{ind}        CHECK({h}_items({l}, NULL, 0) == {n});\n{ind}        for ({i} = 0; {i} < {n} && {i} < 4; {i}++) {{\n{ind}            CHECK({b}[{i}] == {get});\n{ind}        }}\n{ind}    }}\n{ind}}}",
+                gt = get_ty(t).c
+            )
+            .unwrap();
         }
         Ty::Map(k, v) => {
             let h = c_handle(ty).unwrap();
@@ -1458,7 +1615,20 @@ fn read(o: &mut String, ty: &Ty, e: &str, depth: usize, name: &str) {
                 depth + 2,
                 &format!("{h}_value_name({m}, {i})"),
             );
-            writeln!(o, "{ind}    }}\n{ind}}}").unwrap();
+            writeln!(o, "{ind}    }}").unwrap();
+            // The bulk getter gives the same entries in one call.
+            let (bk, bv, n) = (
+                format!("k{depth}"),
+                format!("v{depth}"),
+                format!("n{depth}"),
+            );
+            writeln!(
+                o,
+                "{ind}    {{\n{ind}        {kt} {bk}[4];\n{ind}        {vt} {bv}[4];\n{ind}        size_t {n} = {h}_entries({m}, {bk}, {bv}, 4);\n{ind}        CHECK({n} == {h}_len({m}));\n{ind}        CHECK({h}_entries({m}, NULL, NULL, 0) == {n});\n{ind}        for ({i} = 0; {i} < {n} && {i} < 4; {i}++) {{\n{ind}            CHECK({bk}[{i}] == {h}_key({m}, {i}));\n{ind}            CHECK({bv}[{i}] == {h}_value({m}, {i}));\n{ind}        }}\n{ind}    }}\n{ind}}}",
+                kt = get_ty(k).c,
+                vt = get_ty(v).c
+            )
+            .unwrap();
         }
         Ty::Void => {}
     }

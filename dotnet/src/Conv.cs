@@ -2,12 +2,23 @@ using System;
 using System.Collections.Generic;
 using System.Reflection;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 // The generated round-trip tests write and read native records directly.
 [assembly: InternalsVisibleTo("XenApi.Tests")]
 
 namespace XenAPI
 {
+    /// <summary>One field as a record's <c>_fields</c> bulk getter writes it (C <c>xenapi_field</c>):
+    /// <c>i</c> for int, datetime, bool and enum fields, <c>d</c> for floats, <c>p</c> for pointers.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 8)]
+    internal struct Field
+    {
+        [FieldOffset(0)] internal long i;
+        [FieldOffset(0)] internal double d;
+        [FieldOffset(0)] internal IntPtr p;
+    }
+
     /// <summary>
     /// The marshalling core of the generated API: borrowed C strings to .NET strings, references,
     /// dates; the generated part (<c>Generated/Convert.cs</c>) does collections and records.
@@ -18,6 +29,10 @@ namespace XenAPI
     /// </summary>
     internal static partial class Conv
     {
+        /// <summary>Items a collection reader takes in its first native call, into stack buffers
+        /// (a longer collection takes a second call, into arrays of its length).</summary>
+        internal const int Room = 16;
+
         internal static readonly DateTime Epoch = new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc);
         static readonly long MaxSeconds = (DateTime.MaxValue.Ticks - Epoch.Ticks) / TimeSpan.TicksPerSecond;
         static readonly long MinSeconds = -(Epoch.Ticks / TimeSpan.TicksPerSecond);
@@ -90,9 +105,26 @@ namespace XenAPI
         }
 
         /// <summary>A <c>(string -> string) map</c> of a record field, keys and values reused by position.</summary>
-        internal static Dictionary<string, string> StringMap(IntPtr h, object[] seen, int slot)
+        internal static unsafe Dictionary<string, string> StringMap(IntPtr h, object[] seen, int slot)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_map_len(h);
+            if (h == IntPtr.Zero) return new Dictionary<string, string>();
+            // One native call for the whole map: into stack buffers, or pinned arrays for a long map.
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room) return StringMap(ks, vs, n, seen, slot);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_map_entries(h, pk, pv, (UIntPtr)n));
+                return StringMap(pk, pv, n, seen, slot);
+            }
+        }
+
+        static unsafe Dictionary<string, string> StringMap(IntPtr* ks, IntPtr* vs, int n, object[] seen, int slot)
+        {
             var d = new Dictionary<string, string>(n);
             if (n == 0) return d;
             var c = seen[slot] as string[];
@@ -102,14 +134,10 @@ namespace XenAPI
                 seen[slot] = c;
             }
             for (int i = 0; i < n; i++)
-            {
-                var ix = (UIntPtr)i;
-                d[Cached(Native.xenapi_string_map_key(h, ix), c, 2 * i)] = Cached(Native.xenapi_string_map_value(h, ix), c, 2 * i + 1);
-            }
+                d[Cached(ks[i], c, 2 * i)] = Cached(vs[i], c, 2 * i + 1);
             return d;
         }
 
-        /// <summary>Unix seconds (UTC) to a UTC DateTime; 0 (not sent) is the epoch.</summary>
         internal static DateTime Time(long seconds)
         {
             if (seconds == 0) return Epoch;

@@ -62,6 +62,8 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_session_connect(OptionsHandle options, byte[] user, byte[] password, out SessionHandle session, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_session_login_with_password(SessionHandle session, byte[] user, byte[] password, byte[] version, byte[] originator, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_session_logout(SessionHandle session, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_session_slave_local_login_with_password(SessionHandle session, byte[] user, byte[] password, out ErrorHandle err);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_session_local_logout(SessionHandle session, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_session_free(IntPtr session);
         [DllImport(Lib, CallingConvention = CC)] [return: MarshalAs(UnmanagedType.U1)] internal static extern bool xenapi_session_is_logged_in(SessionHandle session);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_session_get_dialect(SessionHandle session);

@@ -30,8 +30,12 @@ namespace XenAPI
     /// session lacks: a CA file, a certificate pin, "insecure" by name, timeouts, following the pool
     /// coordinator. Thread-safe: one session may serve any number of threads at once. An expired
     /// session logs in again with the remembered credentials and retries once. Disposing logs out.
-    /// The datamodel's other <c>session</c> messages are generated static methods of this class
-    /// (<c>Session.get_this_host(session, session.opaque_ref)</c>).
+    /// As in XenServer.NET, this class is also the record of the datamodel's <c>session</c> class
+    /// (generated in Generated/Session.cs): its properties (<c>uuid</c>, <c>this_host</c>,
+    /// <c>last_active</c>, ...) are those of a record from <c>Session.get_record(session,
+    /// session.opaque_ref)</c>, and the <c>session</c> messages other than the logins and logouts
+    /// are its generated static methods (<c>Session.get_this_host(session, session.opaque_ref)</c>).
+    /// A record is not a connection: its connection members throw <see cref="InvalidOperationException"/>.
     /// </summary>
     public sealed partial class Session : IDisposable
     {
@@ -91,6 +95,8 @@ namespace XenAPI
         {
             get
             {
+                if (handle == null)
+                    throw new InvalidOperationException("this Session is a record of the session class, not a connection");
                 if (Volatile.Read(ref disposed) != 0) throw new ObjectDisposedException(nameof(Session));
                 return handle;
             }
@@ -120,8 +126,47 @@ namespace XenAPI
         /// <summary><c>session.logout</c>.</summary>
         public void logout() => Logout();
 
-        /// <summary>The session reference (null before the login). It grants access to the host: do not log it.</summary>
-        public string opaque_ref => IsLoggedIn ? SessionRef : null;
+        /// <summary><c>session.slave_local_login_with_password</c>: a login to this host's own copy of
+        /// the pool database, as xapi allows on a pool member whose coordinator is unreachable
+        /// (emergency mode). Never moves to the coordinator and does not log in again when the
+        /// session expires. Logs out an earlier login of this object first. xend throws
+        /// <see cref="Failure"/> <c>MESSAGE_METHOD_UNKNOWN</c>.</summary>
+        public void slave_local_login_with_password(string username, string password)
+        {
+            if (username == null) throw new ArgumentNullException(nameof(username));
+            if (password == null) throw new ArgumentNullException(nameof(password));
+            byte[] pw = Utf8.Z(password);
+            try
+            {
+                Check.Ok(NativeMethods.xenapi_session_slave_local_login_with_password(Handle, Utf8.Z(username), pw, out ErrorHandle err), err);
+            }
+            finally
+            {
+                Array.Clear(pw, 0, pw.Length);
+            }
+        }
+
+        /// <summary><c>session.local_logout</c>: ends a session from
+        /// <see cref="slave_local_login_with_password"/> (<see cref="logout"/> does the same for such a
+        /// session). Logging out twice is harmless.</summary>
+        public void local_logout()
+        {
+            Check.Ok(NativeMethods.xenapi_session_local_logout(Handle, out ErrorHandle err), err);
+        }
+
+        /// <summary>On a connection, the session reference (null before the login; it grants access
+        /// to the host: do not log it), as XenServer.NET has it; it cannot be set. On a record of
+        /// the session class, the reference the caller set, as on every <see cref="XenObject{S}"/>.</summary>
+        public override string opaque_ref
+        {
+            get => handle == null ? base.opaque_ref : (IsLoggedIn ? SessionRef : null);
+            set
+            {
+                if (handle != null)
+                    throw new InvalidOperationException("the reference of a connection comes from its login");
+                base.opaque_ref = value;
+            }
+        }
 
         /// <summary>The URL calls go to (the coordinator's, after a redirect).</summary>
         public string Url
@@ -163,7 +208,7 @@ namespace XenAPI
         public string[] ListMethods() => Host.list_methods(this);
 
         /// <summary>Whether the session is logged in.</summary>
-        public bool IsLoggedIn => Volatile.Read(ref disposed) == 0 && NativeMethods.xenapi_session_is_logged_in(handle);
+        public bool IsLoggedIn => handle != null && Volatile.Read(ref disposed) == 0 && NativeMethods.xenapi_session_is_logged_in(handle);
 
         /// <summary>The server family found at login (xapi before any login).</summary>
         public Dialect Dialect => (Dialect)NativeMethods.xenapi_session_get_dialect(Handle);

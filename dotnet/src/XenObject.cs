@@ -51,8 +51,9 @@ namespace XenAPI
     public abstract class XenObject<S> where S : XenObject<S>
     {
         /// <summary>The reference of the object this record describes, when the caller set it
-        /// (records from <c>get_all_records</c> are keyed by it instead).</summary>
-        public string opaque_ref { get; set; }
+        /// (records from <c>get_all_records</c> are keyed by it instead). <see cref="Session"/>, which
+        /// is also a connection, answers its own session reference.</summary>
+        public virtual string opaque_ref { get; set; }
 
         /// <summary>Copies every field of <paramref name="record"/> into this one.</summary>
         public abstract void UpdateFrom(S record);

@@ -76,6 +76,25 @@ pub unsafe extern "C" fn xenapi_string_list_get(
     })
 }
 
+/// Copies the first `capacity` strings of `list` into `out` (as `xenapi_string_list_get` gives
+/// them), in one call; returns the list's length, whatever `capacity` (0 if `list` is NULL). When
+/// the length exceeds `capacity`, only `capacity` strings are written: call again with more room.
+/// `out` may be NULL when `capacity` is 0.
+///
+/// Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` pointers. The
+/// strings written are borrowed from `list` (valid until `xenapi_string_list_free(list)`).
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_list_items(
+    list: *const xenapi_string_list,
+    out: *mut *const c_char,
+    capacity: usize,
+) -> usize {
+    infallible(0, || {
+        // SAFETY: NULL or a live list; `out` NULL or with room for `capacity` pointers.
+        unsafe { crate::typed::list_items::<String>(list, out, capacity) }
+    })
+}
+
 /// Frees a string list and its strings. NULL is allowed.
 ///
 /// Ownership: takes `list`.

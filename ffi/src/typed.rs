@@ -607,6 +607,29 @@ pub(crate) unsafe fn list_get<T: Conv>(l: *const List<T::C>, i: usize) -> T::Get
     T::get(unsafe { l.as_ref() }.and_then(|l| l.items.get(i)))
 }
 
+/// Copies the first `capacity` items of `l` (borrowed, as `list_get` gives them) into `out`;
+/// the list's length, whatever `capacity` (0 for NULL).
+///
+/// # Safety
+/// `l` is NULL or a live list; `out` is NULL or has room for `capacity` items.
+pub(crate) unsafe fn list_items<T: Conv>(
+    l: *const List<T::C>,
+    out: *mut T::Get,
+    capacity: usize,
+) -> usize {
+    // SAFETY: the caller's contract.
+    let Some(l) = (unsafe { l.as_ref() }) else {
+        return 0;
+    };
+    if !out.is_null() {
+        for (i, item) in l.items.iter().take(capacity).enumerate() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(T::get(Some(item))) };
+        }
+    }
+    l.items.len()
+}
+
 /// # Safety
 /// `l` is NULL or a live list.
 pub(crate) unsafe fn list_get_name<E: CEnum>(
@@ -664,6 +687,36 @@ pub(crate) unsafe fn map_value<K: Conv, V: Conv>(m: *const Map<K::C, V::C>, i: u
             .and_then(|m| m.entries.get(i))
             .map(|e| &e.1),
     )
+}
+
+/// Copies the keys and values of the first `capacity` entries of `m` (borrowed, as `map_key` and
+/// `map_value` give them) into `keys` and `values`, either of which may be NULL; the map's
+/// length, whatever `capacity` (0 for NULL).
+///
+/// # Safety
+/// `m` is NULL or a live map; `keys` and `values` are NULL or have room for `capacity` items.
+pub(crate) unsafe fn map_entries<K: Conv, V: Conv>(
+    m: *const Map<K::C, V::C>,
+    keys: *mut K::Get,
+    values: *mut V::Get,
+    capacity: usize,
+) -> usize {
+    // SAFETY: the caller's contract.
+    let Some(m) = (unsafe { m.as_ref() }) else {
+        return 0;
+    };
+    for (i, (k, v)) in m.entries.iter().take(capacity).enumerate() {
+        // SAFETY: `i < capacity`, within each non-NULL array by the caller's contract.
+        unsafe {
+            if !keys.is_null() {
+                keys.add(i).write(K::get(Some(k)));
+            }
+            if !values.is_null() {
+                values.add(i).write(V::get(Some(v)));
+            }
+        }
+    }
+    m.entries.len()
 }
 
 /// # Safety

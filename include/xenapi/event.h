@@ -26,6 +26,17 @@ xenapi_event_record *xenapi_event_record_new(void);
 void xenapi_event_record_free(xenapi_event_record *rec);
 
 /**
+ * Every field of a `event` record in one call: writes what the getters give for the first
+ * `capacity` fields, in the order of the datamodel (the order of the getters in this header, from
+ * `xenapi_event_record_snapshot`), into `out` (see `xenapi_field`), and returns the number of
+ * fields (7), whatever `capacity`; 0 if `rec` is NULL. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `rec` is borrowed; `out` is the caller's, with room for `capacity` fields. The
+ * pointers written are borrowed from `rec`, as the getters' are.
+ */
+size_t xenapi_event_record_fields(const xenapi_event_record *rec, xenapi_field *out, size_t capacity);
+
+/**
  * The field `snapshot`: <class> record, RO/runtime.
  *
  * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until
@@ -161,6 +172,18 @@ xenapi_event_batch *xenapi_event_batch_new(void);
  * Ownership: takes `rec`.
  */
 void xenapi_event_batch_free(xenapi_event_batch *rec);
+
+/**
+ * Every field of the event batch (what `event.from` returns) in one call: writes what the getters
+ * give for the first `capacity` fields, in the order of the datamodel (the order of the getters in
+ * this header, from `xenapi_event_batch_events`), into `out` (see `xenapi_field`), and returns the
+ * number of fields (3), whatever `capacity`; 0 if `rec` is NULL. `out` may be NULL when `capacity`
+ * is 0.
+ *
+ * Ownership: `rec` is borrowed; `out` is the caller's, with room for `capacity` fields. The
+ * pointers written are borrowed from `rec`, as the getters' are.
+ */
+size_t xenapi_event_batch_fields(const xenapi_event_batch *rec, xenapi_field *out, size_t capacity);
 
 /**
  * The field `events`: event record set, RO/runtime.

@@ -26,6 +26,18 @@ xenapi_probe_result_record *xenapi_probe_result_record_new(void);
 void xenapi_probe_result_record_free(xenapi_probe_result_record *rec);
 
 /**
+ * Every field of a `probe_result` record in one call: writes what the getters give for the first
+ * `capacity` fields, in the order of the datamodel (the order of the getters in this header, from
+ * `xenapi_probe_result_record_configuration`), into `out` (see `xenapi_field`), and returns the
+ * number of fields (4), whatever `capacity`; 0 if `rec` is NULL. `out` may be NULL when `capacity`
+ * is 0.
+ *
+ * Ownership: `rec` is borrowed; `out` is the caller's, with room for `capacity` fields. The
+ * pointers written are borrowed from `rec`, as the getters' are.
+ */
+size_t xenapi_probe_result_record_fields(const xenapi_probe_result_record *rec, xenapi_field *out, size_t capacity);
+
+/**
  * The field `configuration`: (string -> string) map, RO/runtime.
  *
  * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until

@@ -26,6 +26,17 @@ xenapi_role_record *xenapi_role_record_new(void);
 void xenapi_role_record_free(xenapi_role_record *rec);
 
 /**
+ * Every field of a `role` record in one call: writes what the getters give for the first `capacity`
+ * fields, in the order of the datamodel (the order of the getters in this header, from
+ * `xenapi_role_record_uuid`), into `out` (see `xenapi_field`), and returns the number of fields
+ * (5), whatever `capacity`; 0 if `rec` is NULL. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `rec` is borrowed; `out` is the caller's, with room for `capacity` fields. The
+ * pointers written are borrowed from `rec`, as the getters' are.
+ */
+size_t xenapi_role_record_fields(const xenapi_role_record *rec, xenapi_field *out, size_t capacity);
+
+/**
  * The field `uuid`: string, RO/runtime.
  *
  * Ownership: `rec` is borrowed; the result is borrowed from `rec` (valid until

@@ -1980,6 +1980,18 @@ const char *xenapi_certificate_type_to_string(xenapi_certificate_type v);
  */
 xenapi_certificate_type xenapi_certificate_type_from_string(const char *s);
 
+/**
+ * One field as a record's `_fields` bulk getter writes it (ffi/GENERATED.md): `i` for int and
+ * datetime fields (what the getter returns), bool fields (0 or 1) and enum fields (the enum's
+ * number); `d` for float fields; `p` for every other field: the pointer the getter returns,
+ * borrowed from the record.
+ */
+typedef union xenapi_field {
+    int64_t i;
+    double d;
+    const void *p;
+} xenapi_field;
+
 /* Record handles: opaque; see the class headers for their functions. */
 typedef struct xenapi_session_record xenapi_session_record;
 typedef struct xenapi_subject_record xenapi_subject_record;
@@ -2171,6 +2183,16 @@ size_t xenapi_after_apply_guidance_list_len(const xenapi_after_apply_guidance_li
 xenapi_after_apply_guidance xenapi_after_apply_guidance_list_get(const xenapi_after_apply_guidance_list *list, size_t index);
 
 /**
+ * Copies the first `capacity` items of a list of enum after_apply_guidance into `out` (as
+ * `xenapi_after_apply_guidance_list_get` gives them), in one call; returns the list's length,
+ * whatever `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity`
+ * items are written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_after_apply_guidance_list_items(const xenapi_after_apply_guidance_list *list, xenapi_after_apply_guidance *out, size_t capacity);
+
+/**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
  *
  * Ownership: `list` is borrowed; the string is borrowed from it.
@@ -2219,6 +2241,18 @@ const char *xenapi_blob_record_map_key(const xenapi_blob_record_map *map, size_t
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_blob_record *xenapi_blob_record_map_value(const xenapi_blob_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to blob record
+ * into `keys` and `values` (as `xenapi_blob_record_map_key` and `xenapi_blob_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_blob_record_map_entries(const xenapi_blob_record_map *map, const char **keys, const xenapi_blob_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -2272,6 +2306,18 @@ const char *xenapi_bond_record_map_key(const xenapi_bond_record_map *map, size_t
 const xenapi_bond_record *xenapi_bond_record_map_value(const xenapi_bond_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to Bond record
+ * into `keys` and `values` (as `xenapi_bond_record_map_key` and `xenapi_bond_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_bond_record_map_entries(const xenapi_bond_record_map *map, const char **keys, const xenapi_bond_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -2323,6 +2369,18 @@ const char *xenapi_certificate_record_map_key(const xenapi_certificate_record_ma
 const xenapi_certificate_record *xenapi_certificate_record_map_value(const xenapi_certificate_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to Certificate
+ * record into `keys` and `values` (as `xenapi_certificate_record_map_key` and
+ * `xenapi_certificate_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_certificate_record_map_entries(const xenapi_certificate_record_map *map, const char **keys, const xenapi_certificate_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -2366,6 +2424,16 @@ size_t xenapi_cluster_host_operation_list_len(const xenapi_cluster_host_operatio
  * Ownership: `list` is borrowed.
  */
 xenapi_cluster_host_operation xenapi_cluster_host_operation_list_get(const xenapi_cluster_host_operation_list *list, size_t index);
+
+/**
+ * Copies the first `capacity` items of a list of enum cluster_host_operation into `out` (as
+ * `xenapi_cluster_host_operation_list_get` gives them), in one call; returns the list's length,
+ * whatever `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity`
+ * items are written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_cluster_host_operation_list_items(const xenapi_cluster_host_operation_list *list, xenapi_cluster_host_operation *out, size_t capacity);
 
 /**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
@@ -2418,6 +2486,18 @@ const char *xenapi_cluster_host_record_map_key(const xenapi_cluster_host_record_
 const xenapi_cluster_host_record *xenapi_cluster_host_record_map_value(const xenapi_cluster_host_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to Cluster_host
+ * record into `keys` and `values` (as `xenapi_cluster_host_record_map_key` and
+ * `xenapi_cluster_host_record_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_cluster_host_record_map_entries(const xenapi_cluster_host_record_map *map, const char **keys, const xenapi_cluster_host_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -2461,6 +2541,16 @@ size_t xenapi_cluster_operation_list_len(const xenapi_cluster_operation_list *li
  * Ownership: `list` is borrowed.
  */
 xenapi_cluster_operation xenapi_cluster_operation_list_get(const xenapi_cluster_operation_list *list, size_t index);
+
+/**
+ * Copies the first `capacity` items of a list of enum cluster_operation into `out` (as
+ * `xenapi_cluster_operation_list_get` gives them), in one call; returns the list's length, whatever
+ * `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity` items are
+ * written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_cluster_operation_list_items(const xenapi_cluster_operation_list *list, xenapi_cluster_operation *out, size_t capacity);
 
 /**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
@@ -2511,6 +2601,18 @@ const char *xenapi_cluster_record_map_key(const xenapi_cluster_record_map *map, 
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_cluster_record *xenapi_cluster_record_map_value(const xenapi_cluster_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to Cluster record
+ * into `keys` and `values` (as `xenapi_cluster_record_map_key` and
+ * `xenapi_cluster_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_cluster_record_map_entries(const xenapi_cluster_record_map *map, const char **keys, const xenapi_cluster_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -2564,6 +2666,18 @@ const char *xenapi_console_record_map_key(const xenapi_console_record_map *map, 
 const xenapi_console_record *xenapi_console_record_map_value(const xenapi_console_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to console record
+ * into `keys` and `values` (as `xenapi_console_record_map_key` and
+ * `xenapi_console_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_console_record_map_entries(const xenapi_console_record_map *map, const char **keys, const xenapi_console_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -2615,6 +2729,18 @@ const char *xenapi_crashdump_record_map_key(const xenapi_crashdump_record_map *m
 const xenapi_crashdump_record *xenapi_crashdump_record_map_value(const xenapi_crashdump_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to crashdump
+ * record into `keys` and `values` (as `xenapi_crashdump_record_map_key` and
+ * `xenapi_crashdump_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_crashdump_record_map_entries(const xenapi_crashdump_record_map *map, const char **keys, const xenapi_crashdump_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -2661,6 +2787,17 @@ size_t xenapi_data_source_record_list_len(const xenapi_data_source_record_list *
 const xenapi_data_source_record *xenapi_data_source_record_list_get(const xenapi_data_source_record_list *list, size_t index);
 
 /**
+ * Copies the first `capacity` items of a list of data_source record into `out` (as
+ * `xenapi_data_source_record_list_get` gives them), in one call; returns the list's length,
+ * whatever `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity`
+ * items are written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items. The items
+ * written are borrowed from `list`: valid until it is freed or pushed to.
+ */
+size_t xenapi_data_source_record_list_items(const xenapi_data_source_record_list *list, const xenapi_data_source_record **out, size_t capacity);
+
+/**
  * A new empty a list of data_source record, for parameters.
  *
  * Ownership: the caller frees it with `xenapi_data_source_record_list_free`.
@@ -2701,6 +2838,18 @@ const char *xenapi_dr_task_record_map_key(const xenapi_dr_task_record_map *map, 
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_dr_task_record *xenapi_dr_task_record_map_value(const xenapi_dr_task_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to DR_task record
+ * into `keys` and `values` (as `xenapi_dr_task_record_map_key` and
+ * `xenapi_dr_task_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_dr_task_record_map_entries(const xenapi_dr_task_record_map *map, const char **keys, const xenapi_dr_task_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -2749,6 +2898,17 @@ size_t xenapi_event_record_list_len(const xenapi_event_record_list *list);
 const xenapi_event_record *xenapi_event_record_list_get(const xenapi_event_record_list *list, size_t index);
 
 /**
+ * Copies the first `capacity` items of a list of event record into `out` (as
+ * `xenapi_event_record_list_get` gives them), in one call; returns the list's length, whatever
+ * `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity` items are
+ * written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items. The items
+ * written are borrowed from `list`: valid until it is freed or pushed to.
+ */
+size_t xenapi_event_record_list_items(const xenapi_event_record_list *list, const xenapi_event_record **out, size_t capacity);
+
+/**
  * A new empty a list of event record, for parameters.
  *
  * Ownership: the caller frees it with `xenapi_event_record_list_free`.
@@ -2789,6 +2949,18 @@ const char *xenapi_feature_record_map_key(const xenapi_feature_record_map *map, 
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_feature_record *xenapi_feature_record_map_value(const xenapi_feature_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to Feature record
+ * into `keys` and `values` (as `xenapi_feature_record_map_key` and
+ * `xenapi_feature_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_feature_record_map_entries(const xenapi_feature_record_map *map, const char **keys, const xenapi_feature_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -2842,6 +3014,18 @@ const char *xenapi_gpu_group_record_map_key(const xenapi_gpu_group_record_map *m
 const xenapi_gpu_group_record *xenapi_gpu_group_record_map_value(const xenapi_gpu_group_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to GPU_group
+ * record into `keys` and `values` (as `xenapi_gpu_group_record_map_key` and
+ * `xenapi_gpu_group_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_gpu_group_record_map_entries(const xenapi_gpu_group_record_map *map, const char **keys, const xenapi_gpu_group_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -2885,6 +3069,16 @@ size_t xenapi_host_allowed_operations_list_len(const xenapi_host_allowed_operati
  * Ownership: `list` is borrowed.
  */
 xenapi_host_allowed_operations xenapi_host_allowed_operations_list_get(const xenapi_host_allowed_operations_list *list, size_t index);
+
+/**
+ * Copies the first `capacity` items of a list of enum host_allowed_operations into `out` (as
+ * `xenapi_host_allowed_operations_list_get` gives them), in one call; returns the list's length,
+ * whatever `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity`
+ * items are written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_host_allowed_operations_list_items(const xenapi_host_allowed_operations_list *list, xenapi_host_allowed_operations *out, size_t capacity);
 
 /**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
@@ -2935,6 +3129,18 @@ const char *xenapi_host_cpu_record_map_key(const xenapi_host_cpu_record_map *map
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_host_cpu_record *xenapi_host_cpu_record_map_value(const xenapi_host_cpu_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to host_cpu
+ * record into `keys` and `values` (as `xenapi_host_cpu_record_map_key` and
+ * `xenapi_host_cpu_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_host_cpu_record_map_entries(const xenapi_host_cpu_record_map *map, const char **keys, const xenapi_host_cpu_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -2988,6 +3194,18 @@ const char *xenapi_host_crashdump_record_map_key(const xenapi_host_crashdump_rec
 const xenapi_host_crashdump_record *xenapi_host_crashdump_record_map_value(const xenapi_host_crashdump_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to host_crashdump
+ * record into `keys` and `values` (as `xenapi_host_crashdump_record_map_key` and
+ * `xenapi_host_crashdump_record_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_host_crashdump_record_map_entries(const xenapi_host_crashdump_record_map *map, const char **keys, const xenapi_host_crashdump_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -3037,6 +3255,18 @@ const char *xenapi_host_metrics_record_map_key(const xenapi_host_metrics_record_
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_host_metrics_record *xenapi_host_metrics_record_map_value(const xenapi_host_metrics_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to host_metrics
+ * record into `keys` and `values` (as `xenapi_host_metrics_record_map_key` and
+ * `xenapi_host_metrics_record_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_host_metrics_record_map_entries(const xenapi_host_metrics_record_map *map, const char **keys, const xenapi_host_metrics_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -3090,6 +3320,18 @@ const char *xenapi_host_patch_record_map_key(const xenapi_host_patch_record_map 
 const xenapi_host_patch_record *xenapi_host_patch_record_map_value(const xenapi_host_patch_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to host_patch
+ * record into `keys` and `values` (as `xenapi_host_patch_record_map_key` and
+ * `xenapi_host_patch_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_host_patch_record_map_entries(const xenapi_host_patch_record_map *map, const char **keys, const xenapi_host_patch_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -3139,6 +3381,18 @@ const char *xenapi_host_record_map_key(const xenapi_host_record_map *map, size_t
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_host_record *xenapi_host_record_map_value(const xenapi_host_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to host record
+ * into `keys` and `values` (as `xenapi_host_record_map_key` and `xenapi_host_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_host_record_map_entries(const xenapi_host_record_map *map, const char **keys, const xenapi_host_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -3192,6 +3446,18 @@ int64_t xenapi_int64_double_map_key(const xenapi_int64_double_map *map, size_t i
 double xenapi_int64_double_map_value(const xenapi_int64_double_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from int to float into `keys`
+ * and `values` (as `xenapi_int64_double_map_key` and `xenapi_int64_double_map_value` give them), in
+ * one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the length
+ * exceeds `capacity`, only `capacity` entries are written: call again with more room. Either array
+ * may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items.
+ */
+size_t xenapi_int64_double_map_entries(const xenapi_int64_double_map *map, int64_t *keys, double *values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -3243,6 +3509,18 @@ int64_t xenapi_int64_int64_map_key(const xenapi_int64_int64_map *map, size_t ind
 int64_t xenapi_int64_int64_map_value(const xenapi_int64_int64_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from int to int into `keys`
+ * and `values` (as `xenapi_int64_int64_map_key` and `xenapi_int64_int64_map_value` give them), in
+ * one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the length
+ * exceeds `capacity`, only `capacity` entries are written: call again with more room. Either array
+ * may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items.
+ */
+size_t xenapi_int64_int64_map_entries(const xenapi_int64_int64_map *map, int64_t *keys, int64_t *values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -3287,6 +3565,16 @@ size_t xenapi_int64_list_len(const xenapi_int64_list *list);
 int64_t xenapi_int64_list_get(const xenapi_int64_list *list, size_t index);
 
 /**
+ * Copies the first `capacity` items of a list of int into `out` (as `xenapi_int64_list_get` gives
+ * them), in one call; returns the list's length, whatever `capacity` (0 if `list` is NULL). When
+ * the length exceeds `capacity`, only `capacity` items are written: call again with more room.
+ * `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_int64_list_items(const xenapi_int64_list *list, int64_t *out, size_t capacity);
+
+/**
  * A new empty a list of int, for parameters.
  *
  * Ownership: the caller frees it with `xenapi_int64_list_free`.
@@ -3327,6 +3615,18 @@ int64_t xenapi_int64_string_list_map_key(const xenapi_int64_string_list_map *map
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_string_list *xenapi_int64_string_list_map_value(const xenapi_int64_string_list_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from int to string set into
+ * `keys` and `values` (as `xenapi_int64_string_list_map_key` and
+ * `xenapi_int64_string_list_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_int64_string_list_map_entries(const xenapi_int64_string_list_map *map, int64_t *keys, const xenapi_string_list **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -3380,6 +3680,18 @@ const char *xenapi_message_record_map_key(const xenapi_message_record_map *map, 
 const xenapi_message_record *xenapi_message_record_map_value(const xenapi_message_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to message record
+ * into `keys` and `values` (as `xenapi_message_record_map_key` and
+ * `xenapi_message_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_message_record_map_entries(const xenapi_message_record_map *map, const char **keys, const xenapi_message_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -3425,6 +3737,16 @@ size_t xenapi_network_operations_list_len(const xenapi_network_operations_list *
 xenapi_network_operations xenapi_network_operations_list_get(const xenapi_network_operations_list *list, size_t index);
 
 /**
+ * Copies the first `capacity` items of a list of enum network_operations into `out` (as
+ * `xenapi_network_operations_list_get` gives them), in one call; returns the list's length,
+ * whatever `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity`
+ * items are written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_network_operations_list_items(const xenapi_network_operations_list *list, xenapi_network_operations *out, size_t capacity);
+
+/**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
  *
  * Ownership: `list` is borrowed; the string is borrowed from it.
@@ -3467,6 +3789,16 @@ size_t xenapi_network_purpose_list_len(const xenapi_network_purpose_list *list);
  * Ownership: `list` is borrowed.
  */
 xenapi_network_purpose xenapi_network_purpose_list_get(const xenapi_network_purpose_list *list, size_t index);
+
+/**
+ * Copies the first `capacity` items of a list of enum network_purpose into `out` (as
+ * `xenapi_network_purpose_list_get` gives them), in one call; returns the list's length, whatever
+ * `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity` items are
+ * written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_network_purpose_list_items(const xenapi_network_purpose_list *list, xenapi_network_purpose *out, size_t capacity);
 
 /**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
@@ -3517,6 +3849,18 @@ const char *xenapi_network_record_map_key(const xenapi_network_record_map *map, 
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_network_record *xenapi_network_record_map_value(const xenapi_network_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to network record
+ * into `keys` and `values` (as `xenapi_network_record_map_key` and
+ * `xenapi_network_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_network_record_map_entries(const xenapi_network_record_map *map, const char **keys, const xenapi_network_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -3570,6 +3914,18 @@ const char *xenapi_network_sriov_record_map_key(const xenapi_network_sriov_recor
 const xenapi_network_sriov_record *xenapi_network_sriov_record_map_value(const xenapi_network_sriov_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to network_sriov
+ * record into `keys` and `values` (as `xenapi_network_sriov_record_map_key` and
+ * `xenapi_network_sriov_record_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_network_sriov_record_map_entries(const xenapi_network_sriov_record_map *map, const char **keys, const xenapi_network_sriov_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -3619,6 +3975,18 @@ const char *xenapi_observer_record_map_key(const xenapi_observer_record_map *map
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_observer_record *xenapi_observer_record_map_value(const xenapi_observer_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to Observer
+ * record into `keys` and `values` (as `xenapi_observer_record_map_key` and
+ * `xenapi_observer_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_observer_record_map_entries(const xenapi_observer_record_map *map, const char **keys, const xenapi_observer_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -3672,6 +4040,18 @@ const char *xenapi_pbd_record_map_key(const xenapi_pbd_record_map *map, size_t i
 const xenapi_pbd_record *xenapi_pbd_record_map_value(const xenapi_pbd_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to PBD record
+ * into `keys` and `values` (as `xenapi_pbd_record_map_key` and `xenapi_pbd_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_pbd_record_map_entries(const xenapi_pbd_record_map *map, const char **keys, const xenapi_pbd_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -3721,6 +4101,18 @@ const char *xenapi_pci_record_map_key(const xenapi_pci_record_map *map, size_t i
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_pci_record *xenapi_pci_record_map_value(const xenapi_pci_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to PCI record
+ * into `keys` and `values` (as `xenapi_pci_record_map_key` and `xenapi_pci_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_pci_record_map_entries(const xenapi_pci_record_map *map, const char **keys, const xenapi_pci_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -3774,6 +4166,18 @@ const char *xenapi_pgpu_record_map_key(const xenapi_pgpu_record_map *map, size_t
 const xenapi_pgpu_record *xenapi_pgpu_record_map_value(const xenapi_pgpu_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to PGPU record
+ * into `keys` and `values` (as `xenapi_pgpu_record_map_key` and `xenapi_pgpu_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_pgpu_record_map_entries(const xenapi_pgpu_record_map *map, const char **keys, const xenapi_pgpu_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -3823,6 +4227,18 @@ const char *xenapi_pif_metrics_record_map_key(const xenapi_pif_metrics_record_ma
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_pif_metrics_record *xenapi_pif_metrics_record_map_value(const xenapi_pif_metrics_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to PIF_metrics
+ * record into `keys` and `values` (as `xenapi_pif_metrics_record_map_key` and
+ * `xenapi_pif_metrics_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_pif_metrics_record_map_entries(const xenapi_pif_metrics_record_map *map, const char **keys, const xenapi_pif_metrics_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -3876,6 +4292,18 @@ const char *xenapi_pif_record_map_key(const xenapi_pif_record_map *map, size_t i
 const xenapi_pif_record *xenapi_pif_record_map_value(const xenapi_pif_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to PIF record
+ * into `keys` and `values` (as `xenapi_pif_record_map_key` and `xenapi_pif_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_pif_record_map_entries(const xenapi_pif_record_map *map, const char **keys, const xenapi_pif_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -3919,6 +4347,16 @@ size_t xenapi_pool_allowed_operations_list_len(const xenapi_pool_allowed_operati
  * Ownership: `list` is borrowed.
  */
 xenapi_pool_allowed_operations xenapi_pool_allowed_operations_list_get(const xenapi_pool_allowed_operations_list *list, size_t index);
+
+/**
+ * Copies the first `capacity` items of a list of enum pool_allowed_operations into `out` (as
+ * `xenapi_pool_allowed_operations_list_get` gives them), in one call; returns the list's length,
+ * whatever `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity`
+ * items are written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_pool_allowed_operations_list_items(const xenapi_pool_allowed_operations_list *list, xenapi_pool_allowed_operations *out, size_t capacity);
 
 /**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
@@ -3969,6 +4407,18 @@ const char *xenapi_pool_patch_record_map_key(const xenapi_pool_patch_record_map 
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_pool_patch_record *xenapi_pool_patch_record_map_value(const xenapi_pool_patch_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to pool_patch
+ * record into `keys` and `values` (as `xenapi_pool_patch_record_map_key` and
+ * `xenapi_pool_patch_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_pool_patch_record_map_entries(const xenapi_pool_patch_record_map *map, const char **keys, const xenapi_pool_patch_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -4022,6 +4472,18 @@ const char *xenapi_pool_record_map_key(const xenapi_pool_record_map *map, size_t
 const xenapi_pool_record *xenapi_pool_record_map_value(const xenapi_pool_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to pool record
+ * into `keys` and `values` (as `xenapi_pool_record_map_key` and `xenapi_pool_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_pool_record_map_entries(const xenapi_pool_record_map *map, const char **keys, const xenapi_pool_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -4073,6 +4535,18 @@ const char *xenapi_pool_update_record_map_key(const xenapi_pool_update_record_ma
 const xenapi_pool_update_record *xenapi_pool_update_record_map_value(const xenapi_pool_update_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to pool_update
+ * record into `keys` and `values` (as `xenapi_pool_update_record_map_key` and
+ * `xenapi_pool_update_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_pool_update_record_map_entries(const xenapi_pool_update_record_map *map, const char **keys, const xenapi_pool_update_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -4119,6 +4593,17 @@ size_t xenapi_probe_result_record_list_len(const xenapi_probe_result_record_list
 const xenapi_probe_result_record *xenapi_probe_result_record_list_get(const xenapi_probe_result_record_list *list, size_t index);
 
 /**
+ * Copies the first `capacity` items of a list of probe_result record into `out` (as
+ * `xenapi_probe_result_record_list_get` gives them), in one call; returns the list's length,
+ * whatever `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity`
+ * items are written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items. The items
+ * written are borrowed from `list`: valid until it is freed or pushed to.
+ */
+size_t xenapi_probe_result_record_list_items(const xenapi_probe_result_record_list *list, const xenapi_probe_result_record **out, size_t capacity);
+
+/**
  * A new empty a list of probe_result record, for parameters.
  *
  * Ownership: the caller frees it with `xenapi_probe_result_record_list_free`.
@@ -4159,6 +4644,18 @@ const char *xenapi_pusb_record_map_key(const xenapi_pusb_record_map *map, size_t
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_pusb_record *xenapi_pusb_record_map_value(const xenapi_pusb_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to PUSB record
+ * into `keys` and `values` (as `xenapi_pusb_record_map_key` and `xenapi_pusb_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_pusb_record_map_entries(const xenapi_pusb_record_map *map, const char **keys, const xenapi_pusb_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -4212,6 +4709,19 @@ const char *xenapi_pvs_cache_storage_record_map_key(const xenapi_pvs_cache_stora
 const xenapi_pvs_cache_storage_record *xenapi_pvs_cache_storage_record_map_value(const xenapi_pvs_cache_storage_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to
+ * PVS_cache_storage record into `keys` and `values` (as `xenapi_pvs_cache_storage_record_map_key`
+ * and `xenapi_pvs_cache_storage_record_map_value` give them), in one call; returns the map's
+ * length, whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only
+ * `capacity` entries are written: call again with more room. Either array may be NULL, to skip that
+ * side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_pvs_cache_storage_record_map_entries(const xenapi_pvs_cache_storage_record_map *map, const char **keys, const xenapi_pvs_cache_storage_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -4261,6 +4771,18 @@ const char *xenapi_pvs_proxy_record_map_key(const xenapi_pvs_proxy_record_map *m
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_pvs_proxy_record *xenapi_pvs_proxy_record_map_value(const xenapi_pvs_proxy_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to PVS_proxy
+ * record into `keys` and `values` (as `xenapi_pvs_proxy_record_map_key` and
+ * `xenapi_pvs_proxy_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_pvs_proxy_record_map_entries(const xenapi_pvs_proxy_record_map *map, const char **keys, const xenapi_pvs_proxy_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -4314,6 +4836,18 @@ const char *xenapi_pvs_server_record_map_key(const xenapi_pvs_server_record_map 
 const xenapi_pvs_server_record *xenapi_pvs_server_record_map_value(const xenapi_pvs_server_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to PVS_server
+ * record into `keys` and `values` (as `xenapi_pvs_server_record_map_key` and
+ * `xenapi_pvs_server_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_pvs_server_record_map_entries(const xenapi_pvs_server_record_map *map, const char **keys, const xenapi_pvs_server_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -4363,6 +4897,18 @@ const char *xenapi_pvs_site_record_map_key(const xenapi_pvs_site_record_map *map
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_pvs_site_record *xenapi_pvs_site_record_map_value(const xenapi_pvs_site_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to PVS_site
+ * record into `keys` and `values` (as `xenapi_pvs_site_record_map_key` and
+ * `xenapi_pvs_site_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_pvs_site_record_map_entries(const xenapi_pvs_site_record_map *map, const char **keys, const xenapi_pvs_site_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -4416,6 +4962,18 @@ const char *xenapi_repository_record_map_key(const xenapi_repository_record_map 
 const xenapi_repository_record *xenapi_repository_record_map_value(const xenapi_repository_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to Repository
+ * record into `keys` and `values` (as `xenapi_repository_record_map_key` and
+ * `xenapi_repository_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_repository_record_map_entries(const xenapi_repository_record_map *map, const char **keys, const xenapi_repository_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -4465,6 +5023,18 @@ const char *xenapi_role_record_map_key(const xenapi_role_record_map *map, size_t
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_role_record *xenapi_role_record_map_value(const xenapi_role_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to role record
+ * into `keys` and `values` (as `xenapi_role_record_map_key` and `xenapi_role_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_role_record_map_entries(const xenapi_role_record_map *map, const char **keys, const xenapi_role_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -4518,6 +5088,18 @@ const char *xenapi_sdn_controller_record_map_key(const xenapi_sdn_controller_rec
 const xenapi_sdn_controller_record *xenapi_sdn_controller_record_map_value(const xenapi_sdn_controller_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to SDN_controller
+ * record into `keys` and `values` (as `xenapi_sdn_controller_record_map_key` and
+ * `xenapi_sdn_controller_record_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_sdn_controller_record_map_entries(const xenapi_sdn_controller_record_map *map, const char **keys, const xenapi_sdn_controller_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -4567,6 +5149,18 @@ const char *xenapi_secret_record_map_key(const xenapi_secret_record_map *map, si
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_secret_record *xenapi_secret_record_map_value(const xenapi_secret_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to secret record
+ * into `keys` and `values` (as `xenapi_secret_record_map_key` and `xenapi_secret_record_map_value`
+ * give them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When
+ * the length exceeds `capacity`, only `capacity` entries are written: call again with more room.
+ * Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_secret_record_map_entries(const xenapi_secret_record_map *map, const char **keys, const xenapi_secret_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -4620,6 +5214,18 @@ const char *xenapi_sm_record_map_key(const xenapi_sm_record_map *map, size_t ind
 const xenapi_sm_record *xenapi_sm_record_map_value(const xenapi_sm_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to SM record into
+ * `keys` and `values` (as `xenapi_sm_record_map_key` and `xenapi_sm_record_map_value` give them),
+ * in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the length
+ * exceeds `capacity`, only `capacity` entries are written: call again with more room. Either array
+ * may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_sm_record_map_entries(const xenapi_sm_record_map *map, const char **keys, const xenapi_sm_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -4671,6 +5277,18 @@ const char *xenapi_sr_record_map_key(const xenapi_sr_record_map *map, size_t ind
 const xenapi_sr_record *xenapi_sr_record_map_value(const xenapi_sr_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to SR record into
+ * `keys` and `values` (as `xenapi_sr_record_map_key` and `xenapi_sr_record_map_value` give them),
+ * in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the length
+ * exceeds `capacity`, only `capacity` entries are written: call again with more room. Either array
+ * may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_sr_record_map_entries(const xenapi_sr_record_map *map, const char **keys, const xenapi_sr_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -4714,6 +5332,16 @@ size_t xenapi_storage_operations_list_len(const xenapi_storage_operations_list *
  * Ownership: `list` is borrowed.
  */
 xenapi_storage_operations xenapi_storage_operations_list_get(const xenapi_storage_operations_list *list, size_t index);
+
+/**
+ * Copies the first `capacity` items of a list of enum storage_operations into `out` (as
+ * `xenapi_storage_operations_list_get` gives them), in one call; returns the list's length,
+ * whatever `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity`
+ * items are written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_storage_operations_list_items(const xenapi_storage_operations_list *list, xenapi_storage_operations *out, size_t capacity);
 
 /**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
@@ -4772,6 +5400,20 @@ xenapi_cluster_host_operation xenapi_string_cluster_host_operation_map_value(con
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_cluster_host_operation_map_value_name(const xenapi_string_cluster_host_operation_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to enum
+ * cluster_host_operation into `keys` and `values` (as
+ * `xenapi_string_cluster_host_operation_map_key` and
+ * `xenapi_string_cluster_host_operation_map_value` give them), in one call; returns the map's
+ * length, whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only
+ * `capacity` entries are written: call again with more room. Either array may be NULL, to skip that
+ * side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_cluster_host_operation_map_entries(const xenapi_string_cluster_host_operation_map *map, const char **keys, xenapi_cluster_host_operation *values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -4833,6 +5475,18 @@ xenapi_cluster_operation xenapi_string_cluster_operation_map_value(const xenapi_
 const char *xenapi_string_cluster_operation_map_value_name(const xenapi_string_cluster_operation_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to enum
+ * cluster_operation into `keys` and `values` (as `xenapi_string_cluster_operation_map_key` and
+ * `xenapi_string_cluster_operation_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_cluster_operation_map_entries(const xenapi_string_cluster_operation_map *map, const char **keys, xenapi_cluster_operation *values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -4892,6 +5546,20 @@ xenapi_host_allowed_operations xenapi_string_host_allowed_operations_map_value(c
 const char *xenapi_string_host_allowed_operations_map_value_name(const xenapi_string_host_allowed_operations_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to enum
+ * host_allowed_operations into `keys` and `values` (as
+ * `xenapi_string_host_allowed_operations_map_key` and
+ * `xenapi_string_host_allowed_operations_map_value` give them), in one call; returns the map's
+ * length, whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only
+ * `capacity` entries are written: call again with more room. Either array may be NULL, to skip that
+ * side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_host_allowed_operations_map_entries(const xenapi_string_host_allowed_operations_map *map, const char **keys, xenapi_host_allowed_operations *values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -4943,6 +5611,18 @@ const char *xenapi_string_int64_map_key(const xenapi_string_int64_map *map, size
 int64_t xenapi_string_int64_map_value(const xenapi_string_int64_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to int into
+ * `keys` and `values` (as `xenapi_string_int64_map_key` and `xenapi_string_int64_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_int64_map_entries(const xenapi_string_int64_map *map, const char **keys, int64_t *values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -4988,6 +5668,17 @@ size_t xenapi_string_list_list_len(const xenapi_string_list_list *list);
 const xenapi_string_list *xenapi_string_list_list_get(const xenapi_string_list_list *list, size_t index);
 
 /**
+ * Copies the first `capacity` items of a list of string set into `out` (as
+ * `xenapi_string_list_list_get` gives them), in one call; returns the list's length, whatever
+ * `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity` items are
+ * written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items. The items
+ * written are borrowed from `list`: valid until it is freed or pushed to.
+ */
+size_t xenapi_string_list_list_items(const xenapi_string_list_list *list, const xenapi_string_list **out, size_t capacity);
+
+/**
  * A new empty a list of string set, for parameters.
  *
  * Ownership: the caller frees it with `xenapi_string_list_list_free`.
@@ -5028,6 +5719,18 @@ const char *xenapi_string_map_key(const xenapi_string_map *map, size_t index);
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const char *xenapi_string_map_value(const xenapi_string_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to string into
+ * `keys` and `values` (as `xenapi_string_map_key` and `xenapi_string_map_value` give them), in one
+ * call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the length exceeds
+ * `capacity`, only `capacity` entries are written: call again with more room. Either array may be
+ * NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_map_entries(const xenapi_string_map *map, const char **keys, const char **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -5089,6 +5792,18 @@ xenapi_network_operations xenapi_string_network_operations_map_value(const xenap
 const char *xenapi_string_network_operations_map_value_name(const xenapi_string_network_operations_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to enum
+ * network_operations into `keys` and `values` (as `xenapi_string_network_operations_map_key` and
+ * `xenapi_string_network_operations_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_network_operations_map_entries(const xenapi_string_network_operations_map *map, const char **keys, xenapi_network_operations *values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -5146,6 +5861,20 @@ xenapi_pool_allowed_operations xenapi_string_pool_allowed_operations_map_value(c
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_pool_allowed_operations_map_value_name(const xenapi_string_pool_allowed_operations_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to enum
+ * pool_allowed_operations into `keys` and `values` (as
+ * `xenapi_string_pool_allowed_operations_map_key` and
+ * `xenapi_string_pool_allowed_operations_map_value` give them), in one call; returns the map's
+ * length, whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only
+ * `capacity` entries are written: call again with more room. Either array may be NULL, to skip that
+ * side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_pool_allowed_operations_map_entries(const xenapi_string_pool_allowed_operations_map *map, const char **keys, xenapi_pool_allowed_operations *values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -5207,6 +5936,18 @@ xenapi_storage_operations xenapi_string_storage_operations_map_value(const xenap
 const char *xenapi_string_storage_operations_map_value_name(const xenapi_string_storage_operations_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to enum
+ * storage_operations into `keys` and `values` (as `xenapi_string_storage_operations_map_key` and
+ * `xenapi_string_storage_operations_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_storage_operations_map_entries(const xenapi_string_storage_operations_map *map, const char **keys, xenapi_storage_operations *values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -5258,6 +5999,18 @@ const char *xenapi_string_string_list_map_key(const xenapi_string_string_list_ma
 const xenapi_string_list *xenapi_string_string_list_map_value(const xenapi_string_string_list_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to string set
+ * into `keys` and `values` (as `xenapi_string_string_list_map_key` and
+ * `xenapi_string_string_list_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_string_list_map_entries(const xenapi_string_string_list_map *map, const char **keys, const xenapi_string_list **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -5307,6 +6060,18 @@ const char *xenapi_string_string_map_map_key(const xenapi_string_string_map_map 
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_string_map *xenapi_string_string_map_map_value(const xenapi_string_string_map_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to (string ->
+ * string) map into `keys` and `values` (as `xenapi_string_string_map_map_key` and
+ * `xenapi_string_string_map_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_string_map_map_entries(const xenapi_string_string_map_map *map, const char **keys, const xenapi_string_map **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -5368,6 +6133,20 @@ xenapi_task_allowed_operations xenapi_string_task_allowed_operations_map_value(c
 const char *xenapi_string_task_allowed_operations_map_value_name(const xenapi_string_task_allowed_operations_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to enum
+ * task_allowed_operations into `keys` and `values` (as
+ * `xenapi_string_task_allowed_operations_map_key` and
+ * `xenapi_string_task_allowed_operations_map_value` give them), in one call; returns the map's
+ * length, whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only
+ * `capacity` entries are written: call again with more room. Either array may be NULL, to skip that
+ * side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_task_allowed_operations_map_entries(const xenapi_string_task_allowed_operations_map *map, const char **keys, xenapi_task_allowed_operations *values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -5425,6 +6204,18 @@ xenapi_vbd_operations xenapi_string_vbd_operations_map_value(const xenapi_string
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_vbd_operations_map_value_name(const xenapi_string_vbd_operations_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to enum
+ * vbd_operations into `keys` and `values` (as `xenapi_string_vbd_operations_map_key` and
+ * `xenapi_string_vbd_operations_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_vbd_operations_map_entries(const xenapi_string_vbd_operations_map *map, const char **keys, xenapi_vbd_operations *values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -5486,6 +6277,18 @@ xenapi_vdi_operations xenapi_string_vdi_operations_map_value(const xenapi_string
 const char *xenapi_string_vdi_operations_map_value_name(const xenapi_string_vdi_operations_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to enum
+ * vdi_operations into `keys` and `values` (as `xenapi_string_vdi_operations_map_key` and
+ * `xenapi_string_vdi_operations_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_vdi_operations_map_entries(const xenapi_string_vdi_operations_map *map, const char **keys, xenapi_vdi_operations *values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -5543,6 +6346,18 @@ xenapi_vif_operations xenapi_string_vif_operations_map_value(const xenapi_string
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_vif_operations_map_value_name(const xenapi_string_vif_operations_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to enum
+ * vif_operations into `keys` and `values` (as `xenapi_string_vif_operations_map_key` and
+ * `xenapi_string_vif_operations_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_vif_operations_map_entries(const xenapi_string_vif_operations_map *map, const char **keys, xenapi_vif_operations *values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -5604,6 +6419,20 @@ xenapi_vm_appliance_operation xenapi_string_vm_appliance_operation_map_value(con
 const char *xenapi_string_vm_appliance_operation_map_value_name(const xenapi_string_vm_appliance_operation_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to enum
+ * vm_appliance_operation into `keys` and `values` (as
+ * `xenapi_string_vm_appliance_operation_map_key` and
+ * `xenapi_string_vm_appliance_operation_map_value` give them), in one call; returns the map's
+ * length, whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only
+ * `capacity` entries are written: call again with more room. Either array may be NULL, to skip that
+ * side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_vm_appliance_operation_map_entries(const xenapi_string_vm_appliance_operation_map *map, const char **keys, xenapi_vm_appliance_operation *values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -5661,6 +6490,18 @@ xenapi_vm_operations xenapi_string_vm_operations_map_value(const xenapi_string_v
  * Ownership: `map` is borrowed; the string is borrowed from it.
  */
 const char *xenapi_string_vm_operations_map_value_name(const xenapi_string_vm_operations_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to enum
+ * vm_operations into `keys` and `values` (as `xenapi_string_vm_operations_map_key` and
+ * `xenapi_string_vm_operations_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_vm_operations_map_entries(const xenapi_string_vm_operations_map *map, const char **keys, xenapi_vm_operations *values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -5722,6 +6563,18 @@ xenapi_vtpm_operations xenapi_string_vtpm_operations_map_value(const xenapi_stri
 const char *xenapi_string_vtpm_operations_map_value_name(const xenapi_string_vtpm_operations_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to enum
+ * vtpm_operations into `keys` and `values` (as `xenapi_string_vtpm_operations_map_key` and
+ * `xenapi_string_vtpm_operations_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_vtpm_operations_map_entries(const xenapi_string_vtpm_operations_map *map, const char **keys, xenapi_vtpm_operations *values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -5781,6 +6634,18 @@ xenapi_vusb_operations xenapi_string_vusb_operations_map_value(const xenapi_stri
 const char *xenapi_string_vusb_operations_map_value_name(const xenapi_string_vusb_operations_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to enum
+ * vusb_operations into `keys` and `values` (as `xenapi_string_vusb_operations_map_key` and
+ * `xenapi_string_vusb_operations_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_string_vusb_operations_map_entries(const xenapi_string_vusb_operations_map *map, const char **keys, xenapi_vusb_operations *values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -5832,6 +6697,18 @@ const char *xenapi_subject_record_map_key(const xenapi_subject_record_map *map, 
 const xenapi_subject_record *xenapi_subject_record_map_value(const xenapi_subject_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to subject record
+ * into `keys` and `values` (as `xenapi_subject_record_map_key` and
+ * `xenapi_subject_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_subject_record_map_entries(const xenapi_subject_record_map *map, const char **keys, const xenapi_subject_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -5875,6 +6752,16 @@ size_t xenapi_task_allowed_operations_list_len(const xenapi_task_allowed_operati
  * Ownership: `list` is borrowed.
  */
 xenapi_task_allowed_operations xenapi_task_allowed_operations_list_get(const xenapi_task_allowed_operations_list *list, size_t index);
+
+/**
+ * Copies the first `capacity` items of a list of enum task_allowed_operations into `out` (as
+ * `xenapi_task_allowed_operations_list_get` gives them), in one call; returns the list's length,
+ * whatever `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity`
+ * items are written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_task_allowed_operations_list_items(const xenapi_task_allowed_operations_list *list, xenapi_task_allowed_operations *out, size_t capacity);
 
 /**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
@@ -5925,6 +6812,18 @@ const char *xenapi_task_record_map_key(const xenapi_task_record_map *map, size_t
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_task_record *xenapi_task_record_map_value(const xenapi_task_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to task record
+ * into `keys` and `values` (as `xenapi_task_record_map_key` and `xenapi_task_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_task_record_map_entries(const xenapi_task_record_map *map, const char **keys, const xenapi_task_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -5978,6 +6877,18 @@ const char *xenapi_tunnel_record_map_key(const xenapi_tunnel_record_map *map, si
 const xenapi_tunnel_record *xenapi_tunnel_record_map_value(const xenapi_tunnel_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to tunnel record
+ * into `keys` and `values` (as `xenapi_tunnel_record_map_key` and `xenapi_tunnel_record_map_value`
+ * give them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When
+ * the length exceeds `capacity`, only `capacity` entries are written: call again with more room.
+ * Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_tunnel_record_map_entries(const xenapi_tunnel_record_map *map, const char **keys, const xenapi_tunnel_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -6023,6 +6934,16 @@ size_t xenapi_update_after_apply_guidance_list_len(const xenapi_update_after_app
 xenapi_update_after_apply_guidance xenapi_update_after_apply_guidance_list_get(const xenapi_update_after_apply_guidance_list *list, size_t index);
 
 /**
+ * Copies the first `capacity` items of a list of enum update_after_apply_guidance into `out` (as
+ * `xenapi_update_after_apply_guidance_list_get` gives them), in one call; returns the list's
+ * length, whatever `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only
+ * `capacity` items are written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_update_after_apply_guidance_list_items(const xenapi_update_after_apply_guidance_list *list, xenapi_update_after_apply_guidance *out, size_t capacity);
+
+/**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
  *
  * Ownership: `list` is borrowed; the string is borrowed from it.
@@ -6065,6 +6986,16 @@ size_t xenapi_update_guidances_list_len(const xenapi_update_guidances_list *list
  * Ownership: `list` is borrowed.
  */
 xenapi_update_guidances xenapi_update_guidances_list_get(const xenapi_update_guidances_list *list, size_t index);
+
+/**
+ * Copies the first `capacity` items of a list of enum update_guidances into `out` (as
+ * `xenapi_update_guidances_list_get` gives them), in one call; returns the list's length, whatever
+ * `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity` items are
+ * written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_update_guidances_list_items(const xenapi_update_guidances_list *list, xenapi_update_guidances *out, size_t capacity);
 
 /**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
@@ -6115,6 +7046,18 @@ const char *xenapi_usb_group_record_map_key(const xenapi_usb_group_record_map *m
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_usb_group_record *xenapi_usb_group_record_map_value(const xenapi_usb_group_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to USB_group
+ * record into `keys` and `values` (as `xenapi_usb_group_record_map_key` and
+ * `xenapi_usb_group_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_usb_group_record_map_entries(const xenapi_usb_group_record_map *map, const char **keys, const xenapi_usb_group_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -6168,6 +7111,18 @@ const char *xenapi_vbd_metrics_record_map_key(const xenapi_vbd_metrics_record_ma
 const xenapi_vbd_metrics_record *xenapi_vbd_metrics_record_map_value(const xenapi_vbd_metrics_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to VBD_metrics
+ * record into `keys` and `values` (as `xenapi_vbd_metrics_record_map_key` and
+ * `xenapi_vbd_metrics_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vbd_metrics_record_map_entries(const xenapi_vbd_metrics_record_map *map, const char **keys, const xenapi_vbd_metrics_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -6211,6 +7166,16 @@ size_t xenapi_vbd_operations_list_len(const xenapi_vbd_operations_list *list);
  * Ownership: `list` is borrowed.
  */
 xenapi_vbd_operations xenapi_vbd_operations_list_get(const xenapi_vbd_operations_list *list, size_t index);
+
+/**
+ * Copies the first `capacity` items of a list of enum vbd_operations into `out` (as
+ * `xenapi_vbd_operations_list_get` gives them), in one call; returns the list's length, whatever
+ * `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity` items are
+ * written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_vbd_operations_list_items(const xenapi_vbd_operations_list *list, xenapi_vbd_operations *out, size_t capacity);
 
 /**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
@@ -6263,6 +7228,18 @@ const char *xenapi_vbd_record_map_key(const xenapi_vbd_record_map *map, size_t i
 const xenapi_vbd_record *xenapi_vbd_record_map_value(const xenapi_vbd_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to VBD record
+ * into `keys` and `values` (as `xenapi_vbd_record_map_key` and `xenapi_vbd_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vbd_record_map_entries(const xenapi_vbd_record_map *map, const char **keys, const xenapi_vbd_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -6309,6 +7286,17 @@ size_t xenapi_vdi_nbd_server_info_record_list_len(const xenapi_vdi_nbd_server_in
 const xenapi_vdi_nbd_server_info_record *xenapi_vdi_nbd_server_info_record_list_get(const xenapi_vdi_nbd_server_info_record_list *list, size_t index);
 
 /**
+ * Copies the first `capacity` items of a list of vdi_nbd_server_info record into `out` (as
+ * `xenapi_vdi_nbd_server_info_record_list_get` gives them), in one call; returns the list's length,
+ * whatever `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity`
+ * items are written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items. The items
+ * written are borrowed from `list`: valid until it is freed or pushed to.
+ */
+size_t xenapi_vdi_nbd_server_info_record_list_items(const xenapi_vdi_nbd_server_info_record_list *list, const xenapi_vdi_nbd_server_info_record **out, size_t capacity);
+
+/**
  * A new empty a list of vdi_nbd_server_info record, for parameters.
  *
  * Ownership: the caller frees it with `xenapi_vdi_nbd_server_info_record_list_free`.
@@ -6343,6 +7331,16 @@ size_t xenapi_vdi_operations_list_len(const xenapi_vdi_operations_list *list);
  * Ownership: `list` is borrowed.
  */
 xenapi_vdi_operations xenapi_vdi_operations_list_get(const xenapi_vdi_operations_list *list, size_t index);
+
+/**
+ * Copies the first `capacity` items of a list of enum vdi_operations into `out` (as
+ * `xenapi_vdi_operations_list_get` gives them), in one call; returns the list's length, whatever
+ * `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity` items are
+ * written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_vdi_operations_list_items(const xenapi_vdi_operations_list *list, xenapi_vdi_operations *out, size_t capacity);
 
 /**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
@@ -6393,6 +7391,18 @@ const char *xenapi_vdi_record_map_key(const xenapi_vdi_record_map *map, size_t i
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_vdi_record *xenapi_vdi_record_map_value(const xenapi_vdi_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to VDI record
+ * into `keys` and `values` (as `xenapi_vdi_record_map_key` and `xenapi_vdi_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vdi_record_map_entries(const xenapi_vdi_record_map *map, const char **keys, const xenapi_vdi_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -6446,6 +7456,18 @@ const char *xenapi_vgpu_record_map_key(const xenapi_vgpu_record_map *map, size_t
 const xenapi_vgpu_record *xenapi_vgpu_record_map_value(const xenapi_vgpu_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to VGPU record
+ * into `keys` and `values` (as `xenapi_vgpu_record_map_key` and `xenapi_vgpu_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vgpu_record_map_entries(const xenapi_vgpu_record_map *map, const char **keys, const xenapi_vgpu_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -6495,6 +7517,18 @@ const char *xenapi_vgpu_type_record_map_key(const xenapi_vgpu_type_record_map *m
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_vgpu_type_record *xenapi_vgpu_type_record_map_value(const xenapi_vgpu_type_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to VGPU_type
+ * record into `keys` and `values` (as `xenapi_vgpu_type_record_map_key` and
+ * `xenapi_vgpu_type_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vgpu_type_record_map_entries(const xenapi_vgpu_type_record_map *map, const char **keys, const xenapi_vgpu_type_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -6548,6 +7582,18 @@ const char *xenapi_vif_metrics_record_map_key(const xenapi_vif_metrics_record_ma
 const xenapi_vif_metrics_record *xenapi_vif_metrics_record_map_value(const xenapi_vif_metrics_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to VIF_metrics
+ * record into `keys` and `values` (as `xenapi_vif_metrics_record_map_key` and
+ * `xenapi_vif_metrics_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vif_metrics_record_map_entries(const xenapi_vif_metrics_record_map *map, const char **keys, const xenapi_vif_metrics_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -6591,6 +7637,16 @@ size_t xenapi_vif_operations_list_len(const xenapi_vif_operations_list *list);
  * Ownership: `list` is borrowed.
  */
 xenapi_vif_operations xenapi_vif_operations_list_get(const xenapi_vif_operations_list *list, size_t index);
+
+/**
+ * Copies the first `capacity` items of a list of enum vif_operations into `out` (as
+ * `xenapi_vif_operations_list_get` gives them), in one call; returns the list's length, whatever
+ * `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity` items are
+ * written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_vif_operations_list_items(const xenapi_vif_operations_list *list, xenapi_vif_operations *out, size_t capacity);
 
 /**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
@@ -6641,6 +7697,18 @@ const char *xenapi_vif_record_map_key(const xenapi_vif_record_map *map, size_t i
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_vif_record *xenapi_vif_record_map_value(const xenapi_vif_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to VIF record
+ * into `keys` and `values` (as `xenapi_vif_record_map_key` and `xenapi_vif_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vif_record_map_entries(const xenapi_vif_record_map *map, const char **keys, const xenapi_vif_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -6694,6 +7762,18 @@ const char *xenapi_vlan_record_map_key(const xenapi_vlan_record_map *map, size_t
 const xenapi_vlan_record *xenapi_vlan_record_map_value(const xenapi_vlan_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to VLAN record
+ * into `keys` and `values` (as `xenapi_vlan_record_map_key` and `xenapi_vlan_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vlan_record_map_entries(const xenapi_vlan_record_map *map, const char **keys, const xenapi_vlan_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -6737,6 +7817,16 @@ size_t xenapi_vm_appliance_operation_list_len(const xenapi_vm_appliance_operatio
  * Ownership: `list` is borrowed.
  */
 xenapi_vm_appliance_operation xenapi_vm_appliance_operation_list_get(const xenapi_vm_appliance_operation_list *list, size_t index);
+
+/**
+ * Copies the first `capacity` items of a list of enum vm_appliance_operation into `out` (as
+ * `xenapi_vm_appliance_operation_list_get` gives them), in one call; returns the list's length,
+ * whatever `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity`
+ * items are written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_vm_appliance_operation_list_items(const xenapi_vm_appliance_operation_list *list, xenapi_vm_appliance_operation *out, size_t capacity);
 
 /**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
@@ -6787,6 +7877,18 @@ const char *xenapi_vm_appliance_record_map_key(const xenapi_vm_appliance_record_
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_vm_appliance_record *xenapi_vm_appliance_record_map_value(const xenapi_vm_appliance_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to VM_appliance
+ * record into `keys` and `values` (as `xenapi_vm_appliance_record_map_key` and
+ * `xenapi_vm_appliance_record_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vm_appliance_record_map_entries(const xenapi_vm_appliance_record_map *map, const char **keys, const xenapi_vm_appliance_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -6840,6 +7942,18 @@ const char *xenapi_vm_guest_metrics_record_map_key(const xenapi_vm_guest_metrics
 const xenapi_vm_guest_metrics_record *xenapi_vm_guest_metrics_record_map_value(const xenapi_vm_guest_metrics_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to
+ * VM_guest_metrics record into `keys` and `values` (as `xenapi_vm_guest_metrics_record_map_key` and
+ * `xenapi_vm_guest_metrics_record_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vm_guest_metrics_record_map_entries(const xenapi_vm_guest_metrics_record_map *map, const char **keys, const xenapi_vm_guest_metrics_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -6891,6 +8005,18 @@ const char *xenapi_vm_metrics_record_map_key(const xenapi_vm_metrics_record_map 
 const xenapi_vm_metrics_record *xenapi_vm_metrics_record_map_value(const xenapi_vm_metrics_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to VM_metrics
+ * record into `keys` and `values` (as `xenapi_vm_metrics_record_map_key` and
+ * `xenapi_vm_metrics_record_map_value` give them), in one call; returns the map's length, whatever
+ * `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity` entries are
+ * written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vm_metrics_record_map_entries(const xenapi_vm_metrics_record_map *map, const char **keys, const xenapi_vm_metrics_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -6934,6 +8060,16 @@ size_t xenapi_vm_operations_list_len(const xenapi_vm_operations_list *list);
  * Ownership: `list` is borrowed.
  */
 xenapi_vm_operations xenapi_vm_operations_list_get(const xenapi_vm_operations_list *list, size_t index);
+
+/**
+ * Copies the first `capacity` items of a list of enum vm_operations into `out` (as
+ * `xenapi_vm_operations_list_get` gives them), in one call; returns the list's length, whatever
+ * `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity` items are
+ * written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_vm_operations_list_items(const xenapi_vm_operations_list *list, xenapi_vm_operations *out, size_t capacity);
 
 /**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
@@ -6994,6 +8130,18 @@ const char *xenapi_vm_operations_string_map_key_name(const xenapi_vm_operations_
 const char *xenapi_vm_operations_string_map_value(const xenapi_vm_operations_string_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from enum vm_operations to
+ * string into `keys` and `values` (as `xenapi_vm_operations_string_map_key` and
+ * `xenapi_vm_operations_string_map_value` give them), in one call; returns the map's length,
+ * whatever `capacity` (0 if `map` is NULL). When the length exceeds `capacity`, only `capacity`
+ * entries are written: call again with more room. Either array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vm_operations_string_map_entries(const xenapi_vm_operations_string_map *map, xenapi_vm_operations *keys, const char **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -7043,6 +8191,18 @@ const char *xenapi_vm_record_map_key(const xenapi_vm_record_map *map, size_t ind
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_vm_record *xenapi_vm_record_map_value(const xenapi_vm_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to VM record into
+ * `keys` and `values` (as `xenapi_vm_record_map_key` and `xenapi_vm_record_map_value` give them),
+ * in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the length
+ * exceeds `capacity`, only `capacity` entries are written: call again with more room. Either array
+ * may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vm_record_map_entries(const xenapi_vm_record_map *map, const char **keys, const xenapi_vm_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
@@ -7096,6 +8256,18 @@ const char *xenapi_vmpp_record_map_key(const xenapi_vmpp_record_map *map, size_t
 const xenapi_vmpp_record *xenapi_vmpp_record_map_value(const xenapi_vmpp_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to VMPP record
+ * into `keys` and `values` (as `xenapi_vmpp_record_map_key` and `xenapi_vmpp_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vmpp_record_map_entries(const xenapi_vmpp_record_map *map, const char **keys, const xenapi_vmpp_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -7147,6 +8319,18 @@ const char *xenapi_vmss_record_map_key(const xenapi_vmss_record_map *map, size_t
 const xenapi_vmss_record *xenapi_vmss_record_map_value(const xenapi_vmss_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to VMSS record
+ * into `keys` and `values` (as `xenapi_vmss_record_map_key` and `xenapi_vmss_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vmss_record_map_entries(const xenapi_vmss_record_map *map, const char **keys, const xenapi_vmss_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -7190,6 +8374,16 @@ size_t xenapi_vtpm_operations_list_len(const xenapi_vtpm_operations_list *list);
  * Ownership: `list` is borrowed.
  */
 xenapi_vtpm_operations xenapi_vtpm_operations_list_get(const xenapi_vtpm_operations_list *list, size_t index);
+
+/**
+ * Copies the first `capacity` items of a list of enum vtpm_operations into `out` (as
+ * `xenapi_vtpm_operations_list_get` gives them), in one call; returns the list's length, whatever
+ * `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity` items are
+ * written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_vtpm_operations_list_items(const xenapi_vtpm_operations_list *list, xenapi_vtpm_operations *out, size_t capacity);
 
 /**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
@@ -7242,6 +8436,18 @@ const char *xenapi_vtpm_record_map_key(const xenapi_vtpm_record_map *map, size_t
 const xenapi_vtpm_record *xenapi_vtpm_record_map_value(const xenapi_vtpm_record_map *map, size_t index);
 
 /**
+ * Copies the keys and values of the first `capacity` entries of a map from string to VTPM record
+ * into `keys` and `values` (as `xenapi_vtpm_record_map_key` and `xenapi_vtpm_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vtpm_record_map_entries(const xenapi_vtpm_record_map *map, const char **keys, const xenapi_vtpm_record **values, size_t capacity);
+
+/**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or
  * `map` is NULL).
  *
@@ -7285,6 +8491,16 @@ size_t xenapi_vusb_operations_list_len(const xenapi_vusb_operations_list *list);
  * Ownership: `list` is borrowed.
  */
 xenapi_vusb_operations xenapi_vusb_operations_list_get(const xenapi_vusb_operations_list *list, size_t index);
+
+/**
+ * Copies the first `capacity` items of a list of enum vusb_operations into `out` (as
+ * `xenapi_vusb_operations_list_get` gives them), in one call; returns the list's length, whatever
+ * `capacity` (0 if `list` is NULL). When the length exceeds `capacity`, only `capacity` items are
+ * written: call again with more room. `out` may be NULL when `capacity` is 0.
+ *
+ * Ownership: `list` is borrowed; `out` is the caller's, with room for `capacity` items.
+ */
+size_t xenapi_vusb_operations_list_items(const xenapi_vusb_operations_list *list, xenapi_vusb_operations *out, size_t capacity);
 
 /**
  * The wire name of item `index` (also for values this library does not know); NULL if out of range.
@@ -7335,6 +8551,18 @@ const char *xenapi_vusb_record_map_key(const xenapi_vusb_record_map *map, size_t
  * Ownership: `map` is borrowed. The result is borrowed from `map`: valid until it is freed or set.
  */
 const xenapi_vusb_record *xenapi_vusb_record_map_value(const xenapi_vusb_record_map *map, size_t index);
+
+/**
+ * Copies the keys and values of the first `capacity` entries of a map from string to VUSB record
+ * into `keys` and `values` (as `xenapi_vusb_record_map_key` and `xenapi_vusb_record_map_value` give
+ * them), in one call; returns the map's length, whatever `capacity` (0 if `map` is NULL). When the
+ * length exceeds `capacity`, only `capacity` entries are written: call again with more room. Either
+ * array may be NULL, to skip that side.
+ *
+ * Ownership: `map` is borrowed; `keys` and `values` are the caller's, each with room for `capacity`
+ * items. The keys and values written are borrowed from `map`: valid until it is freed or set.
+ */
+size_t xenapi_vusb_record_map_entries(const xenapi_vusb_record_map *map, const char **keys, const xenapi_vusb_record **values, size_t capacity);
 
 /**
  * Looks `key` up: true and `*out_index` (when not NULL) set to its entry, or false if absent (or

@@ -83,6 +83,28 @@ static void read_session(const xenapi_session_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[16];
+        CHECK(xenapi_session_record_fields(r, f, 16) == 16);
+        CHECK(xenapi_session_record_fields(r, NULL, 0) == 16);
+        CHECK(xenapi_session_record_fields(NULL, f, 16) == 0);
+        CHECK(f[0].p == (const void *)xenapi_session_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_session_record_this_host(r));
+        CHECK(f[2].p == (const void *)xenapi_session_record_this_user(r));
+        CHECK(f[3].i == xenapi_session_record_last_active(r));
+        CHECK(f[4].i == (int64_t)xenapi_session_record_pool(r));
+        CHECK(f[5].p == (const void *)xenapi_session_record_other_config(r));
+        CHECK(f[6].i == (int64_t)xenapi_session_record_is_local_superuser(r));
+        CHECK(f[7].p == (const void *)xenapi_session_record_subject(r));
+        CHECK(f[8].i == xenapi_session_record_validation_time(r));
+        CHECK(f[9].p == (const void *)xenapi_session_record_auth_user_sid(r));
+        CHECK(f[10].p == (const void *)xenapi_session_record_auth_user_name(r));
+        CHECK(f[11].p == (const void *)xenapi_session_record_rbac_permissions(r));
+        CHECK(f[12].p == (const void *)xenapi_session_record_tasks(r));
+        CHECK(f[13].p == (const void *)xenapi_session_record_parent(r));
+        CHECK(f[14].p == (const void *)xenapi_session_record_originator(r));
+        CHECK(f[15].i == (int64_t)xenapi_session_record_client_certificate(r));
+    }
     CHECK(xenapi_session_record_uuid(r) != NULL);
     CHECK(xenapi_session_record_this_host(r) != NULL);
     CHECK(xenapi_session_record_this_user(r) != NULL);
@@ -95,6 +117,17 @@ static void read_session(const xenapi_session_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_session_record_is_local_superuser(r);
@@ -109,6 +142,15 @@ static void read_session(const xenapi_session_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_session_record_tasks(r);
@@ -116,6 +158,15 @@ static void read_session(const xenapi_session_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_session_record_parent(r) != NULL);
@@ -129,6 +180,16 @@ static void read_subject(const xenapi_subject_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[4];
+        CHECK(xenapi_subject_record_fields(r, f, 4) == 4);
+        CHECK(xenapi_subject_record_fields(r, NULL, 0) == 4);
+        CHECK(xenapi_subject_record_fields(NULL, f, 4) == 0);
+        CHECK(f[0].p == (const void *)xenapi_subject_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_subject_record_subject_identifier(r));
+        CHECK(f[2].p == (const void *)xenapi_subject_record_other_config(r));
+        CHECK(f[3].p == (const void *)xenapi_subject_record_roles(r));
+    }
     CHECK(xenapi_subject_record_uuid(r) != NULL);
     CHECK(xenapi_subject_record_subject_identifier(r) != NULL);
     {
@@ -139,6 +200,17 @@ static void read_subject(const xenapi_subject_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_subject_record_roles(r);
@@ -146,6 +218,15 @@ static void read_subject(const xenapi_subject_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_subject_record_extra(r) != NULL);
@@ -155,6 +236,17 @@ static void read_role(const xenapi_role_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_role_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_role_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_role_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_role_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_role_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_role_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_role_record_subroles(r));
+        CHECK(f[4].i == (int64_t)xenapi_role_record_is_internal(r));
     }
     CHECK(xenapi_role_record_uuid(r) != NULL);
     CHECK(xenapi_role_record_name_label(r) != NULL);
@@ -166,6 +258,15 @@ static void read_role(const xenapi_role_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     (void)xenapi_role_record_is_internal(r);
     CHECK(xenapi_role_record_extra(r) != NULL);
@@ -175,6 +276,29 @@ static void read_task(const xenapi_task_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[17];
+        CHECK(xenapi_task_record_fields(r, f, 17) == 17);
+        CHECK(xenapi_task_record_fields(r, NULL, 0) == 17);
+        CHECK(xenapi_task_record_fields(NULL, f, 17) == 0);
+        CHECK(f[0].p == (const void *)xenapi_task_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_task_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_task_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_task_record_allowed_operations(r));
+        CHECK(f[4].p == (const void *)xenapi_task_record_current_operations(r));
+        CHECK(f[5].i == xenapi_task_record_created(r));
+        CHECK(f[6].i == xenapi_task_record_finished(r));
+        CHECK(f[7].i == (int64_t)xenapi_task_record_status(r));
+        CHECK(f[8].p == (const void *)xenapi_task_record_resident_on(r));
+        CHECK(f[9].d == xenapi_task_record_progress(r));
+        CHECK(f[10].p == (const void *)xenapi_task_record_type(r));
+        CHECK(f[11].p == (const void *)xenapi_task_record_result(r));
+        CHECK(f[12].p == (const void *)xenapi_task_record_error_info(r));
+        CHECK(f[13].p == (const void *)xenapi_task_record_other_config(r));
+        CHECK(f[14].p == (const void *)xenapi_task_record_subtask_of(r));
+        CHECK(f[15].p == (const void *)xenapi_task_record_subtasks(r));
+        CHECK(f[16].p == (const void *)xenapi_task_record_backtrace(r));
     }
     CHECK(xenapi_task_record_uuid(r) != NULL);
     CHECK(xenapi_task_record_name_label(r) != NULL);
@@ -187,6 +311,15 @@ static void read_task(const xenapi_task_record *r) {
             (void)xenapi_task_allowed_operations_list_get(l1, i1);
             CHECK(xenapi_task_allowed_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_task_allowed_operations b1[4];
+            size_t n1 = xenapi_task_allowed_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_task_allowed_operations_list_len(l1));
+            CHECK(xenapi_task_allowed_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_task_allowed_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_task_allowed_operations_map *m1 = xenapi_task_record_current_operations(r);
@@ -196,6 +329,17 @@ static void read_task(const xenapi_task_record *r) {
             CHECK(xenapi_string_task_allowed_operations_map_key(m1, i1) != NULL);
             (void)xenapi_string_task_allowed_operations_map_value(m1, i1);
             CHECK(xenapi_string_task_allowed_operations_map_value_name(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            xenapi_task_allowed_operations v1[4];
+            size_t n1 = xenapi_string_task_allowed_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_task_allowed_operations_map_len(m1));
+            CHECK(xenapi_string_task_allowed_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_task_allowed_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_task_allowed_operations_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_task_record_created(r);
@@ -213,6 +357,15 @@ static void read_task(const xenapi_task_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_task_record_other_config(r);
@@ -221,6 +374,17 @@ static void read_task(const xenapi_task_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_task_record_subtask_of(r) != NULL);
@@ -231,6 +395,15 @@ static void read_task(const xenapi_task_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     CHECK(xenapi_task_record_backtrace(r) != NULL);
     CHECK(xenapi_task_record_extra(r) != NULL);
@@ -240,6 +413,19 @@ static void read_event(const xenapi_event_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[7];
+        CHECK(xenapi_event_record_fields(r, f, 7) == 7);
+        CHECK(xenapi_event_record_fields(r, NULL, 0) == 7);
+        CHECK(xenapi_event_record_fields(NULL, f, 7) == 0);
+        CHECK(f[0].p == (const void *)xenapi_event_record_snapshot(r));
+        CHECK(f[1].i == xenapi_event_record_id(r));
+        CHECK(f[2].i == xenapi_event_record_timestamp(r));
+        CHECK(f[3].p == (const void *)xenapi_event_record_class(r));
+        CHECK(f[4].i == (int64_t)xenapi_event_record_operation(r));
+        CHECK(f[5].p == (const void *)xenapi_event_record_ref(r));
+        CHECK(f[6].p == (const void *)xenapi_event_record_obj_uuid(r));
     }
     (void)xenapi_event_record_snapshot(r);
     (void)xenapi_event_record_id(r);
@@ -257,6 +443,69 @@ static void read_pool(const xenapi_pool_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[57];
+        CHECK(xenapi_pool_record_fields(r, f, 57) == 57);
+        CHECK(xenapi_pool_record_fields(r, NULL, 0) == 57);
+        CHECK(xenapi_pool_record_fields(NULL, f, 57) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pool_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pool_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_pool_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_pool_record_master(r));
+        CHECK(f[4].p == (const void *)xenapi_pool_record_default_sr(r));
+        CHECK(f[5].p == (const void *)xenapi_pool_record_suspend_image_sr(r));
+        CHECK(f[6].p == (const void *)xenapi_pool_record_crash_dump_sr(r));
+        CHECK(f[7].p == (const void *)xenapi_pool_record_other_config(r));
+        CHECK(f[8].i == (int64_t)xenapi_pool_record_ha_enabled(r));
+        CHECK(f[9].p == (const void *)xenapi_pool_record_ha_configuration(r));
+        CHECK(f[10].p == (const void *)xenapi_pool_record_ha_statefiles(r));
+        CHECK(f[11].i == xenapi_pool_record_ha_host_failures_to_tolerate(r));
+        CHECK(f[12].i == xenapi_pool_record_ha_plan_exists_for(r));
+        CHECK(f[13].i == (int64_t)xenapi_pool_record_ha_allow_overcommit(r));
+        CHECK(f[14].i == (int64_t)xenapi_pool_record_ha_overcommitted(r));
+        CHECK(f[15].p == (const void *)xenapi_pool_record_blobs(r));
+        CHECK(f[16].p == (const void *)xenapi_pool_record_tags(r));
+        CHECK(f[17].p == (const void *)xenapi_pool_record_gui_config(r));
+        CHECK(f[18].p == (const void *)xenapi_pool_record_health_check_config(r));
+        CHECK(f[19].p == (const void *)xenapi_pool_record_wlb_url(r));
+        CHECK(f[20].p == (const void *)xenapi_pool_record_wlb_username(r));
+        CHECK(f[21].i == (int64_t)xenapi_pool_record_wlb_enabled(r));
+        CHECK(f[22].i == (int64_t)xenapi_pool_record_wlb_verify_cert(r));
+        CHECK(f[23].i == (int64_t)xenapi_pool_record_redo_log_enabled(r));
+        CHECK(f[24].p == (const void *)xenapi_pool_record_redo_log_vdi(r));
+        CHECK(f[25].p == (const void *)xenapi_pool_record_vswitch_controller(r));
+        CHECK(f[26].p == (const void *)xenapi_pool_record_restrictions(r));
+        CHECK(f[27].p == (const void *)xenapi_pool_record_metadata_vdis(r));
+        CHECK(f[28].p == (const void *)xenapi_pool_record_ha_cluster_stack(r));
+        CHECK(f[29].p == (const void *)xenapi_pool_record_allowed_operations(r));
+        CHECK(f[30].p == (const void *)xenapi_pool_record_current_operations(r));
+        CHECK(f[31].p == (const void *)xenapi_pool_record_guest_agent_config(r));
+        CHECK(f[32].p == (const void *)xenapi_pool_record_cpu_info(r));
+        CHECK(f[33].i == (int64_t)xenapi_pool_record_policy_no_vendor_device(r));
+        CHECK(f[34].i == (int64_t)xenapi_pool_record_live_patching_disabled(r));
+        CHECK(f[35].i == (int64_t)xenapi_pool_record_igmp_snooping_enabled(r));
+        CHECK(f[36].p == (const void *)xenapi_pool_record_uefi_certificates(r));
+        CHECK(f[37].p == (const void *)xenapi_pool_record_custom_uefi_certificates(r));
+        CHECK(f[38].i == (int64_t)xenapi_pool_record_is_psr_pending(r));
+        CHECK(f[39].i == (int64_t)xenapi_pool_record_tls_verification_enabled(r));
+        CHECK(f[40].p == (const void *)xenapi_pool_record_repositories(r));
+        CHECK(f[41].i == (int64_t)xenapi_pool_record_client_certificate_auth_enabled(r));
+        CHECK(f[42].p == (const void *)xenapi_pool_record_client_certificate_auth_name(r));
+        CHECK(f[43].p == (const void *)xenapi_pool_record_repository_proxy_url(r));
+        CHECK(f[44].p == (const void *)xenapi_pool_record_repository_proxy_username(r));
+        CHECK(f[45].p == (const void *)xenapi_pool_record_repository_proxy_password(r));
+        CHECK(f[46].i == (int64_t)xenapi_pool_record_migration_compression(r));
+        CHECK(f[47].i == (int64_t)xenapi_pool_record_coordinator_bias(r));
+        CHECK(f[48].i == xenapi_pool_record_local_auth_max_threads(r));
+        CHECK(f[49].i == xenapi_pool_record_ext_auth_max_threads(r));
+        CHECK(f[50].p == (const void *)xenapi_pool_record_telemetry_uuid(r));
+        CHECK(f[51].i == (int64_t)xenapi_pool_record_telemetry_frequency(r));
+        CHECK(f[52].i == xenapi_pool_record_telemetry_next_collection(r));
+        CHECK(f[53].i == xenapi_pool_record_last_update_sync(r));
+        CHECK(f[54].i == (int64_t)xenapi_pool_record_update_sync_frequency(r));
+        CHECK(f[55].i == xenapi_pool_record_update_sync_day(r));
+        CHECK(f[56].i == (int64_t)xenapi_pool_record_update_sync_enabled(r));
+    }
     CHECK(xenapi_pool_record_uuid(r) != NULL);
     CHECK(xenapi_pool_record_name_label(r) != NULL);
     CHECK(xenapi_pool_record_name_description(r) != NULL);
@@ -272,6 +521,17 @@ static void read_pool(const xenapi_pool_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_pool_record_ha_enabled(r);
     {
@@ -282,6 +542,17 @@ static void read_pool(const xenapi_pool_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pool_record_ha_statefiles(r);
@@ -289,6 +560,15 @@ static void read_pool(const xenapi_pool_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_pool_record_ha_host_failures_to_tolerate(r);
@@ -303,6 +583,17 @@ static void read_pool(const xenapi_pool_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pool_record_tags(r);
@@ -310,6 +601,15 @@ static void read_pool(const xenapi_pool_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -320,6 +620,17 @@ static void read_pool(const xenapi_pool_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_pool_record_health_check_config(r);
@@ -328,6 +639,17 @@ static void read_pool(const xenapi_pool_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_pool_record_wlb_url(r) != NULL);
@@ -345,6 +667,17 @@ static void read_pool(const xenapi_pool_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pool_record_metadata_vdis(r);
@@ -352,6 +685,15 @@ static void read_pool(const xenapi_pool_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_pool_record_ha_cluster_stack(r) != NULL);
@@ -363,6 +705,15 @@ static void read_pool(const xenapi_pool_record *r) {
             (void)xenapi_pool_allowed_operations_list_get(l1, i1);
             CHECK(xenapi_pool_allowed_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_pool_allowed_operations b1[4];
+            size_t n1 = xenapi_pool_allowed_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_pool_allowed_operations_list_len(l1));
+            CHECK(xenapi_pool_allowed_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_pool_allowed_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_pool_allowed_operations_map *m1 = xenapi_pool_record_current_operations(r);
@@ -373,6 +724,17 @@ static void read_pool(const xenapi_pool_record *r) {
             (void)xenapi_string_pool_allowed_operations_map_value(m1, i1);
             CHECK(xenapi_string_pool_allowed_operations_map_value_name(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            xenapi_pool_allowed_operations v1[4];
+            size_t n1 = xenapi_string_pool_allowed_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_pool_allowed_operations_map_len(m1));
+            CHECK(xenapi_string_pool_allowed_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_pool_allowed_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_pool_allowed_operations_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_pool_record_guest_agent_config(r);
@@ -382,6 +744,17 @@ static void read_pool(const xenapi_pool_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_pool_record_cpu_info(r);
@@ -390,6 +763,17 @@ static void read_pool(const xenapi_pool_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_pool_record_policy_no_vendor_device(r);
@@ -405,6 +789,15 @@ static void read_pool(const xenapi_pool_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_pool_record_client_certificate_auth_enabled(r);
@@ -433,6 +826,22 @@ static void read_pool_patch(const xenapi_pool_patch_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[10];
+        CHECK(xenapi_pool_patch_record_fields(r, f, 10) == 10);
+        CHECK(xenapi_pool_patch_record_fields(r, NULL, 0) == 10);
+        CHECK(xenapi_pool_patch_record_fields(NULL, f, 10) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pool_patch_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pool_patch_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_pool_patch_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_pool_patch_record_version(r));
+        CHECK(f[4].i == xenapi_pool_patch_record_size(r));
+        CHECK(f[5].i == (int64_t)xenapi_pool_patch_record_pool_applied(r));
+        CHECK(f[6].p == (const void *)xenapi_pool_patch_record_host_patches(r));
+        CHECK(f[7].p == (const void *)xenapi_pool_patch_record_after_apply_guidance(r));
+        CHECK(f[8].p == (const void *)xenapi_pool_patch_record_pool_update(r));
+        CHECK(f[9].p == (const void *)xenapi_pool_patch_record_other_config(r));
+    }
     CHECK(xenapi_pool_patch_record_uuid(r) != NULL);
     CHECK(xenapi_pool_patch_record_name_label(r) != NULL);
     CHECK(xenapi_pool_patch_record_name_description(r) != NULL);
@@ -446,6 +855,15 @@ static void read_pool_patch(const xenapi_pool_patch_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_after_apply_guidance_list *l1 = xenapi_pool_patch_record_after_apply_guidance(r);
@@ -454,6 +872,15 @@ static void read_pool_patch(const xenapi_pool_patch_record *r) {
         for (i1 = 0; i1 < xenapi_after_apply_guidance_list_len(l1); i1++) {
             (void)xenapi_after_apply_guidance_list_get(l1, i1);
             CHECK(xenapi_after_apply_guidance_list_get_name(l1, i1) != NULL);
+        }
+        {
+            xenapi_after_apply_guidance b1[4];
+            size_t n1 = xenapi_after_apply_guidance_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_after_apply_guidance_list_len(l1));
+            CHECK(xenapi_after_apply_guidance_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_after_apply_guidance_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_pool_patch_record_pool_update(r) != NULL);
@@ -465,6 +892,17 @@ static void read_pool_patch(const xenapi_pool_patch_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_pool_patch_record_extra(r) != NULL);
 }
@@ -473,6 +911,23 @@ static void read_pool_update(const xenapi_pool_update_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[11];
+        CHECK(xenapi_pool_update_record_fields(r, f, 11) == 11);
+        CHECK(xenapi_pool_update_record_fields(r, NULL, 0) == 11);
+        CHECK(xenapi_pool_update_record_fields(NULL, f, 11) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pool_update_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pool_update_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_pool_update_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_pool_update_record_version(r));
+        CHECK(f[4].i == xenapi_pool_update_record_installation_size(r));
+        CHECK(f[5].p == (const void *)xenapi_pool_update_record_key(r));
+        CHECK(f[6].p == (const void *)xenapi_pool_update_record_after_apply_guidance(r));
+        CHECK(f[7].p == (const void *)xenapi_pool_update_record_vdi(r));
+        CHECK(f[8].p == (const void *)xenapi_pool_update_record_hosts(r));
+        CHECK(f[9].p == (const void *)xenapi_pool_update_record_other_config(r));
+        CHECK(f[10].i == (int64_t)xenapi_pool_update_record_enforce_homogeneity(r));
     }
     CHECK(xenapi_pool_update_record_uuid(r) != NULL);
     CHECK(xenapi_pool_update_record_name_label(r) != NULL);
@@ -488,6 +943,15 @@ static void read_pool_update(const xenapi_pool_update_record *r) {
             (void)xenapi_update_after_apply_guidance_list_get(l1, i1);
             CHECK(xenapi_update_after_apply_guidance_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_update_after_apply_guidance b1[4];
+            size_t n1 = xenapi_update_after_apply_guidance_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_update_after_apply_guidance_list_len(l1));
+            CHECK(xenapi_update_after_apply_guidance_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_update_after_apply_guidance_list_get(l1, i1));
+            }
+        }
     }
     CHECK(xenapi_pool_update_record_vdi(r) != NULL);
     {
@@ -497,6 +961,15 @@ static void read_pool_update(const xenapi_pool_update_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_pool_update_record_other_config(r);
@@ -505,6 +978,17 @@ static void read_pool_update(const xenapi_pool_update_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_pool_update_record_enforce_homogeneity(r);
@@ -516,6 +1000,102 @@ static void read_vm(const xenapi_vm_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[90];
+        CHECK(xenapi_vm_record_fields(r, f, 90) == 90);
+        CHECK(xenapi_vm_record_fields(r, NULL, 0) == 90);
+        CHECK(xenapi_vm_record_fields(NULL, f, 90) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vm_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vm_record_allowed_operations(r));
+        CHECK(f[2].p == (const void *)xenapi_vm_record_current_operations(r));
+        CHECK(f[3].p == (const void *)xenapi_vm_record_name_label(r));
+        CHECK(f[4].p == (const void *)xenapi_vm_record_name_description(r));
+        CHECK(f[5].i == (int64_t)xenapi_vm_record_power_state(r));
+        CHECK(f[6].i == xenapi_vm_record_user_version(r));
+        CHECK(f[7].i == (int64_t)xenapi_vm_record_is_a_template(r));
+        CHECK(f[8].i == (int64_t)xenapi_vm_record_is_default_template(r));
+        CHECK(f[9].p == (const void *)xenapi_vm_record_suspend_vdi(r));
+        CHECK(f[10].p == (const void *)xenapi_vm_record_resident_on(r));
+        CHECK(f[11].p == (const void *)xenapi_vm_record_scheduled_to_be_resident_on(r));
+        CHECK(f[12].p == (const void *)xenapi_vm_record_affinity(r));
+        CHECK(f[13].i == xenapi_vm_record_memory_overhead(r));
+        CHECK(f[14].i == xenapi_vm_record_memory_target(r));
+        CHECK(f[15].i == xenapi_vm_record_memory_static_max(r));
+        CHECK(f[16].i == xenapi_vm_record_memory_dynamic_max(r));
+        CHECK(f[17].i == xenapi_vm_record_memory_dynamic_min(r));
+        CHECK(f[18].i == xenapi_vm_record_memory_static_min(r));
+        CHECK(f[19].p == (const void *)xenapi_vm_record_vcpus_params(r));
+        CHECK(f[20].i == xenapi_vm_record_vcpus_max(r));
+        CHECK(f[21].i == xenapi_vm_record_vcpus_at_startup(r));
+        CHECK(f[22].i == (int64_t)xenapi_vm_record_actions_after_softreboot(r));
+        CHECK(f[23].i == (int64_t)xenapi_vm_record_actions_after_shutdown(r));
+        CHECK(f[24].i == (int64_t)xenapi_vm_record_actions_after_reboot(r));
+        CHECK(f[25].i == (int64_t)xenapi_vm_record_actions_after_crash(r));
+        CHECK(f[26].p == (const void *)xenapi_vm_record_consoles(r));
+        CHECK(f[27].p == (const void *)xenapi_vm_record_vifs(r));
+        CHECK(f[28].p == (const void *)xenapi_vm_record_vbds(r));
+        CHECK(f[29].p == (const void *)xenapi_vm_record_vusbs(r));
+        CHECK(f[30].p == (const void *)xenapi_vm_record_crash_dumps(r));
+        CHECK(f[31].p == (const void *)xenapi_vm_record_vtpms(r));
+        CHECK(f[32].p == (const void *)xenapi_vm_record_pv_bootloader(r));
+        CHECK(f[33].p == (const void *)xenapi_vm_record_pv_kernel(r));
+        CHECK(f[34].p == (const void *)xenapi_vm_record_pv_ramdisk(r));
+        CHECK(f[35].p == (const void *)xenapi_vm_record_pv_args(r));
+        CHECK(f[36].p == (const void *)xenapi_vm_record_pv_bootloader_args(r));
+        CHECK(f[37].p == (const void *)xenapi_vm_record_pv_legacy_args(r));
+        CHECK(f[38].p == (const void *)xenapi_vm_record_hvm_boot_policy(r));
+        CHECK(f[39].p == (const void *)xenapi_vm_record_hvm_boot_params(r));
+        CHECK(f[40].d == xenapi_vm_record_hvm_shadow_multiplier(r));
+        CHECK(f[41].p == (const void *)xenapi_vm_record_platform(r));
+        CHECK(f[42].p == (const void *)xenapi_vm_record_pci_bus(r));
+        CHECK(f[43].p == (const void *)xenapi_vm_record_other_config(r));
+        CHECK(f[44].i == xenapi_vm_record_domid(r));
+        CHECK(f[45].p == (const void *)xenapi_vm_record_domarch(r));
+        CHECK(f[46].p == (const void *)xenapi_vm_record_last_boot_cpu_flags(r));
+        CHECK(f[47].i == (int64_t)xenapi_vm_record_is_control_domain(r));
+        CHECK(f[48].p == (const void *)xenapi_vm_record_metrics(r));
+        CHECK(f[49].p == (const void *)xenapi_vm_record_guest_metrics(r));
+        CHECK(f[50].p == (const void *)xenapi_vm_record_last_booted_record(r));
+        CHECK(f[51].p == (const void *)xenapi_vm_record_recommendations(r));
+        CHECK(f[52].p == (const void *)xenapi_vm_record_xenstore_data(r));
+        CHECK(f[53].i == (int64_t)xenapi_vm_record_ha_always_run(r));
+        CHECK(f[54].p == (const void *)xenapi_vm_record_ha_restart_priority(r));
+        CHECK(f[55].i == (int64_t)xenapi_vm_record_is_a_snapshot(r));
+        CHECK(f[56].p == (const void *)xenapi_vm_record_snapshot_of(r));
+        CHECK(f[57].p == (const void *)xenapi_vm_record_snapshots(r));
+        CHECK(f[58].i == xenapi_vm_record_snapshot_time(r));
+        CHECK(f[59].p == (const void *)xenapi_vm_record_transportable_snapshot_id(r));
+        CHECK(f[60].p == (const void *)xenapi_vm_record_blobs(r));
+        CHECK(f[61].p == (const void *)xenapi_vm_record_tags(r));
+        CHECK(f[62].p == (const void *)xenapi_vm_record_blocked_operations(r));
+        CHECK(f[63].p == (const void *)xenapi_vm_record_snapshot_info(r));
+        CHECK(f[64].p == (const void *)xenapi_vm_record_snapshot_metadata(r));
+        CHECK(f[65].p == (const void *)xenapi_vm_record_parent(r));
+        CHECK(f[66].p == (const void *)xenapi_vm_record_children(r));
+        CHECK(f[67].p == (const void *)xenapi_vm_record_bios_strings(r));
+        CHECK(f[68].p == (const void *)xenapi_vm_record_protection_policy(r));
+        CHECK(f[69].i == (int64_t)xenapi_vm_record_is_snapshot_from_vmpp(r));
+        CHECK(f[70].p == (const void *)xenapi_vm_record_snapshot_schedule(r));
+        CHECK(f[71].i == (int64_t)xenapi_vm_record_is_vmss_snapshot(r));
+        CHECK(f[72].p == (const void *)xenapi_vm_record_appliance(r));
+        CHECK(f[73].i == xenapi_vm_record_start_delay(r));
+        CHECK(f[74].i == xenapi_vm_record_shutdown_delay(r));
+        CHECK(f[75].i == xenapi_vm_record_order(r));
+        CHECK(f[76].p == (const void *)xenapi_vm_record_vgpus(r));
+        CHECK(f[77].p == (const void *)xenapi_vm_record_attached_pcis(r));
+        CHECK(f[78].p == (const void *)xenapi_vm_record_suspend_sr(r));
+        CHECK(f[79].i == xenapi_vm_record_version(r));
+        CHECK(f[80].p == (const void *)xenapi_vm_record_generation_id(r));
+        CHECK(f[81].i == xenapi_vm_record_hardware_platform_version(r));
+        CHECK(f[82].i == (int64_t)xenapi_vm_record_has_vendor_device(r));
+        CHECK(f[83].i == (int64_t)xenapi_vm_record_requires_reboot(r));
+        CHECK(f[84].p == (const void *)xenapi_vm_record_reference_label(r));
+        CHECK(f[85].i == (int64_t)xenapi_vm_record_domain_type(r));
+        CHECK(f[86].p == (const void *)xenapi_vm_record_nvram(r));
+        CHECK(f[87].p == (const void *)xenapi_vm_record_pending_guidances(r));
+        CHECK(f[88].p == (const void *)xenapi_vm_record_pending_guidances_recommended(r));
+        CHECK(f[89].p == (const void *)xenapi_vm_record_pending_guidances_full(r));
+    }
     CHECK(xenapi_vm_record_uuid(r) != NULL);
     {
         const xenapi_vm_operations_list *l1 = xenapi_vm_record_allowed_operations(r);
@@ -524,6 +1104,15 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_vm_operations_list_len(l1); i1++) {
             (void)xenapi_vm_operations_list_get(l1, i1);
             CHECK(xenapi_vm_operations_list_get_name(l1, i1) != NULL);
+        }
+        {
+            xenapi_vm_operations b1[4];
+            size_t n1 = xenapi_vm_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_vm_operations_list_len(l1));
+            CHECK(xenapi_vm_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_vm_operations_list_get(l1, i1));
+            }
         }
     }
     {
@@ -534,6 +1123,17 @@ static void read_vm(const xenapi_vm_record *r) {
             CHECK(xenapi_string_vm_operations_map_key(m1, i1) != NULL);
             (void)xenapi_string_vm_operations_map_value(m1, i1);
             CHECK(xenapi_string_vm_operations_map_value_name(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            xenapi_vm_operations v1[4];
+            size_t n1 = xenapi_string_vm_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_vm_operations_map_len(m1));
+            CHECK(xenapi_string_vm_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_vm_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_vm_operations_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vm_record_name_label(r) != NULL);
@@ -561,6 +1161,17 @@ static void read_vm(const xenapi_vm_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vm_record_vcpus_max(r);
     (void)xenapi_vm_record_vcpus_at_startup(r);
@@ -579,6 +1190,15 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vm_record_vifs(r);
@@ -586,6 +1206,15 @@ static void read_vm(const xenapi_vm_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -595,6 +1224,15 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vm_record_vusbs(r);
@@ -602,6 +1240,15 @@ static void read_vm(const xenapi_vm_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -611,6 +1258,15 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vm_record_vtpms(r);
@@ -618,6 +1274,15 @@ static void read_vm(const xenapi_vm_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vm_record_pv_bootloader(r) != NULL);
@@ -635,6 +1300,17 @@ static void read_vm(const xenapi_vm_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vm_record_hvm_shadow_multiplier(r);
     {
@@ -644,6 +1320,17 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vm_record_pci_bus(r) != NULL);
@@ -655,6 +1342,17 @@ static void read_vm(const xenapi_vm_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vm_record_domid(r);
     CHECK(xenapi_vm_record_domarch(r) != NULL);
@@ -665,6 +1363,17 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_vm_record_is_control_domain(r);
@@ -680,6 +1389,17 @@ static void read_vm(const xenapi_vm_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vm_record_ha_always_run(r);
     CHECK(xenapi_vm_record_ha_restart_priority(r) != NULL);
@@ -692,6 +1412,15 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     (void)xenapi_vm_record_snapshot_time(r);
     CHECK(xenapi_vm_record_transportable_snapshot_id(r) != NULL);
@@ -703,6 +1432,17 @@ static void read_vm(const xenapi_vm_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vm_record_tags(r);
@@ -710,6 +1450,15 @@ static void read_vm(const xenapi_vm_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -721,6 +1470,17 @@ static void read_vm(const xenapi_vm_record *r) {
             CHECK(xenapi_vm_operations_string_map_key_name(m1, i1) != NULL);
             CHECK(xenapi_vm_operations_string_map_value(m1, i1) != NULL);
         }
+        {
+            xenapi_vm_operations k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_vm_operations_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_vm_operations_string_map_len(m1));
+            CHECK(xenapi_vm_operations_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_vm_operations_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_vm_operations_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_vm_record_snapshot_info(r);
@@ -729,6 +1489,17 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vm_record_snapshot_metadata(r) != NULL);
@@ -740,6 +1511,15 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_vm_record_bios_strings(r);
@@ -748,6 +1528,17 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vm_record_protection_policy(r) != NULL);
@@ -765,6 +1556,15 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vm_record_attached_pcis(r);
@@ -772,6 +1572,15 @@ static void read_vm(const xenapi_vm_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vm_record_suspend_sr(r) != NULL);
@@ -791,6 +1600,17 @@ static void read_vm(const xenapi_vm_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_update_guidances_list *l1 = xenapi_vm_record_pending_guidances(r);
@@ -799,6 +1619,15 @@ static void read_vm(const xenapi_vm_record *r) {
         for (i1 = 0; i1 < xenapi_update_guidances_list_len(l1); i1++) {
             (void)xenapi_update_guidances_list_get(l1, i1);
             CHECK(xenapi_update_guidances_list_get_name(l1, i1) != NULL);
+        }
+        {
+            xenapi_update_guidances b1[4];
+            size_t n1 = xenapi_update_guidances_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_update_guidances_list_len(l1));
+            CHECK(xenapi_update_guidances_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_update_guidances_list_get(l1, i1));
+            }
         }
     }
     {
@@ -809,6 +1638,15 @@ static void read_vm(const xenapi_vm_record *r) {
             (void)xenapi_update_guidances_list_get(l1, i1);
             CHECK(xenapi_update_guidances_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_update_guidances b1[4];
+            size_t n1 = xenapi_update_guidances_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_update_guidances_list_len(l1));
+            CHECK(xenapi_update_guidances_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_update_guidances_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_update_guidances_list *l1 = xenapi_vm_record_pending_guidances_full(r);
@@ -818,6 +1656,15 @@ static void read_vm(const xenapi_vm_record *r) {
             (void)xenapi_update_guidances_list_get(l1, i1);
             CHECK(xenapi_update_guidances_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_update_guidances b1[4];
+            size_t n1 = xenapi_update_guidances_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_update_guidances_list_len(l1));
+            CHECK(xenapi_update_guidances_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_update_guidances_list_get(l1, i1));
+            }
+        }
     }
     CHECK(xenapi_vm_record_extra(r) != NULL);
 }
@@ -826,6 +1673,28 @@ static void read_vm_metrics(const xenapi_vm_metrics_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[16];
+        CHECK(xenapi_vm_metrics_record_fields(r, f, 16) == 16);
+        CHECK(xenapi_vm_metrics_record_fields(r, NULL, 0) == 16);
+        CHECK(xenapi_vm_metrics_record_fields(NULL, f, 16) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vm_metrics_record_uuid(r));
+        CHECK(f[1].i == xenapi_vm_metrics_record_memory_actual(r));
+        CHECK(f[2].i == xenapi_vm_metrics_record_vcpus_number(r));
+        CHECK(f[3].p == (const void *)xenapi_vm_metrics_record_vcpus_utilisation(r));
+        CHECK(f[4].p == (const void *)xenapi_vm_metrics_record_vcpus_cpu(r));
+        CHECK(f[5].p == (const void *)xenapi_vm_metrics_record_vcpus_params(r));
+        CHECK(f[6].p == (const void *)xenapi_vm_metrics_record_vcpus_flags(r));
+        CHECK(f[7].p == (const void *)xenapi_vm_metrics_record_state(r));
+        CHECK(f[8].i == xenapi_vm_metrics_record_start_time(r));
+        CHECK(f[9].i == xenapi_vm_metrics_record_install_time(r));
+        CHECK(f[10].i == xenapi_vm_metrics_record_last_updated(r));
+        CHECK(f[11].p == (const void *)xenapi_vm_metrics_record_other_config(r));
+        CHECK(f[12].i == (int64_t)xenapi_vm_metrics_record_hvm(r));
+        CHECK(f[13].i == (int64_t)xenapi_vm_metrics_record_nested_virt(r));
+        CHECK(f[14].i == (int64_t)xenapi_vm_metrics_record_nomigrate(r));
+        CHECK(f[15].i == (int64_t)xenapi_vm_metrics_record_current_domain_type(r));
     }
     CHECK(xenapi_vm_metrics_record_uuid(r) != NULL);
     (void)xenapi_vm_metrics_record_memory_actual(r);
@@ -838,6 +1707,17 @@ static void read_vm_metrics(const xenapi_vm_metrics_record *r) {
             (void)xenapi_int64_double_map_key(m1, i1);
             (void)xenapi_int64_double_map_value(m1, i1);
         }
+        {
+            int64_t k1[4];
+            double v1[4];
+            size_t n1 = xenapi_int64_double_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_int64_double_map_len(m1));
+            CHECK(xenapi_int64_double_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_int64_double_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_int64_double_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_int64_int64_map *m1 = xenapi_vm_metrics_record_vcpus_cpu(r);
@@ -847,6 +1727,17 @@ static void read_vm_metrics(const xenapi_vm_metrics_record *r) {
             (void)xenapi_int64_int64_map_key(m1, i1);
             (void)xenapi_int64_int64_map_value(m1, i1);
         }
+        {
+            int64_t k1[4];
+            int64_t v1[4];
+            size_t n1 = xenapi_int64_int64_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_int64_int64_map_len(m1));
+            CHECK(xenapi_int64_int64_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_int64_int64_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_int64_int64_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_vm_metrics_record_vcpus_params(r);
@@ -855,6 +1746,17 @@ static void read_vm_metrics(const xenapi_vm_metrics_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     {
@@ -870,6 +1772,26 @@ static void read_vm_metrics(const xenapi_vm_metrics_record *r) {
                 for (i3 = 0; i3 < xenapi_string_list_len(l3); i3++) {
                     CHECK(xenapi_string_list_get(l3, i3) != NULL);
                 }
+                {
+                    const char * b3[4];
+                    size_t n3 = xenapi_string_list_items(l3, b3, 4);
+                    CHECK(n3 == xenapi_string_list_len(l3));
+                    CHECK(xenapi_string_list_items(l3, NULL, 0) == n3);
+                    for (i3 = 0; i3 < n3 && i3 < 4; i3++) {
+                        CHECK(b3[i3] == xenapi_string_list_get(l3, i3));
+                    }
+                }
+            }
+        }
+        {
+            int64_t k1[4];
+            const xenapi_string_list * v1[4];
+            size_t n1 = xenapi_int64_string_list_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_int64_string_list_map_len(m1));
+            CHECK(xenapi_int64_string_list_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_int64_string_list_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_int64_string_list_map_value(m1, i1));
             }
         }
     }
@@ -879,6 +1801,15 @@ static void read_vm_metrics(const xenapi_vm_metrics_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_vm_metrics_record_start_time(r);
@@ -891,6 +1822,17 @@ static void read_vm_metrics(const xenapi_vm_metrics_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_vm_metrics_record_hvm(r);
@@ -906,6 +1848,26 @@ static void read_vm_guest_metrics(const xenapi_vm_guest_metrics_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[14];
+        CHECK(xenapi_vm_guest_metrics_record_fields(r, f, 14) == 14);
+        CHECK(xenapi_vm_guest_metrics_record_fields(r, NULL, 0) == 14);
+        CHECK(xenapi_vm_guest_metrics_record_fields(NULL, f, 14) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vm_guest_metrics_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vm_guest_metrics_record_os_version(r));
+        CHECK(f[2].p == (const void *)xenapi_vm_guest_metrics_record_pv_drivers_version(r));
+        CHECK(f[3].i == (int64_t)xenapi_vm_guest_metrics_record_pv_drivers_up_to_date(r));
+        CHECK(f[4].p == (const void *)xenapi_vm_guest_metrics_record_memory(r));
+        CHECK(f[5].p == (const void *)xenapi_vm_guest_metrics_record_disks(r));
+        CHECK(f[6].p == (const void *)xenapi_vm_guest_metrics_record_networks(r));
+        CHECK(f[7].p == (const void *)xenapi_vm_guest_metrics_record_other(r));
+        CHECK(f[8].i == xenapi_vm_guest_metrics_record_last_updated(r));
+        CHECK(f[9].p == (const void *)xenapi_vm_guest_metrics_record_other_config(r));
+        CHECK(f[10].i == (int64_t)xenapi_vm_guest_metrics_record_live(r));
+        CHECK(f[11].i == (int64_t)xenapi_vm_guest_metrics_record_can_use_hotplug_vbd(r));
+        CHECK(f[12].i == (int64_t)xenapi_vm_guest_metrics_record_can_use_hotplug_vif(r));
+        CHECK(f[13].i == (int64_t)xenapi_vm_guest_metrics_record_pv_drivers_detected(r));
+    }
     CHECK(xenapi_vm_guest_metrics_record_uuid(r) != NULL);
     {
         const xenapi_string_map *m1 = xenapi_vm_guest_metrics_record_os_version(r);
@@ -915,6 +1877,17 @@ static void read_vm_guest_metrics(const xenapi_vm_guest_metrics_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_vm_guest_metrics_record_pv_drivers_version(r);
@@ -923,6 +1896,17 @@ static void read_vm_guest_metrics(const xenapi_vm_guest_metrics_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_vm_guest_metrics_record_pv_drivers_up_to_date(r);
@@ -934,6 +1918,17 @@ static void read_vm_guest_metrics(const xenapi_vm_guest_metrics_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_vm_guest_metrics_record_disks(r);
@@ -942,6 +1937,17 @@ static void read_vm_guest_metrics(const xenapi_vm_guest_metrics_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     {
@@ -952,6 +1958,17 @@ static void read_vm_guest_metrics(const xenapi_vm_guest_metrics_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_vm_guest_metrics_record_other(r);
@@ -960,6 +1977,17 @@ static void read_vm_guest_metrics(const xenapi_vm_guest_metrics_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_vm_guest_metrics_record_last_updated(r);
@@ -970,6 +1998,17 @@ static void read_vm_guest_metrics(const xenapi_vm_guest_metrics_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_vm_guest_metrics_record_live(r);
@@ -985,6 +2024,32 @@ static void read_vmpp(const xenapi_vmpp_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[20];
+        CHECK(xenapi_vmpp_record_fields(r, f, 20) == 20);
+        CHECK(xenapi_vmpp_record_fields(r, NULL, 0) == 20);
+        CHECK(xenapi_vmpp_record_fields(NULL, f, 20) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vmpp_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vmpp_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_vmpp_record_name_description(r));
+        CHECK(f[3].i == (int64_t)xenapi_vmpp_record_is_policy_enabled(r));
+        CHECK(f[4].i == (int64_t)xenapi_vmpp_record_backup_type(r));
+        CHECK(f[5].i == xenapi_vmpp_record_backup_retention_value(r));
+        CHECK(f[6].i == (int64_t)xenapi_vmpp_record_backup_frequency(r));
+        CHECK(f[7].p == (const void *)xenapi_vmpp_record_backup_schedule(r));
+        CHECK(f[8].i == (int64_t)xenapi_vmpp_record_is_backup_running(r));
+        CHECK(f[9].i == xenapi_vmpp_record_backup_last_run_time(r));
+        CHECK(f[10].i == (int64_t)xenapi_vmpp_record_archive_target_type(r));
+        CHECK(f[11].p == (const void *)xenapi_vmpp_record_archive_target_config(r));
+        CHECK(f[12].i == (int64_t)xenapi_vmpp_record_archive_frequency(r));
+        CHECK(f[13].p == (const void *)xenapi_vmpp_record_archive_schedule(r));
+        CHECK(f[14].i == (int64_t)xenapi_vmpp_record_is_archive_running(r));
+        CHECK(f[15].i == xenapi_vmpp_record_archive_last_run_time(r));
+        CHECK(f[16].p == (const void *)xenapi_vmpp_record_vms(r));
+        CHECK(f[17].i == (int64_t)xenapi_vmpp_record_is_alarm_enabled(r));
+        CHECK(f[18].p == (const void *)xenapi_vmpp_record_alarm_config(r));
+        CHECK(f[19].p == (const void *)xenapi_vmpp_record_recent_alerts(r));
     }
     CHECK(xenapi_vmpp_record_uuid(r) != NULL);
     CHECK(xenapi_vmpp_record_name_label(r) != NULL);
@@ -1003,6 +2068,17 @@ static void read_vmpp(const xenapi_vmpp_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vmpp_record_is_backup_running(r);
     (void)xenapi_vmpp_record_backup_last_run_time(r);
@@ -1016,6 +2092,17 @@ static void read_vmpp(const xenapi_vmpp_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vmpp_record_archive_frequency(r);
     CHECK(xenapi_vmpp_record_archive_frequency_name(r) != NULL);
@@ -1027,6 +2114,17 @@ static void read_vmpp(const xenapi_vmpp_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vmpp_record_is_archive_running(r);
     (void)xenapi_vmpp_record_archive_last_run_time(r);
@@ -1036,6 +2134,15 @@ static void read_vmpp(const xenapi_vmpp_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_vmpp_record_is_alarm_enabled(r);
@@ -1047,6 +2154,17 @@ static void read_vmpp(const xenapi_vmpp_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vmpp_record_recent_alerts(r);
@@ -1054,6 +2172,15 @@ static void read_vmpp(const xenapi_vmpp_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vmpp_record_extra(r) != NULL);
@@ -1063,6 +2190,22 @@ static void read_vmss(const xenapi_vmss_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[10];
+        CHECK(xenapi_vmss_record_fields(r, f, 10) == 10);
+        CHECK(xenapi_vmss_record_fields(r, NULL, 0) == 10);
+        CHECK(xenapi_vmss_record_fields(NULL, f, 10) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vmss_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vmss_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_vmss_record_name_description(r));
+        CHECK(f[3].i == (int64_t)xenapi_vmss_record_enabled(r));
+        CHECK(f[4].i == (int64_t)xenapi_vmss_record_type(r));
+        CHECK(f[5].i == xenapi_vmss_record_retained_snapshots(r));
+        CHECK(f[6].i == (int64_t)xenapi_vmss_record_frequency(r));
+        CHECK(f[7].p == (const void *)xenapi_vmss_record_schedule(r));
+        CHECK(f[8].i == xenapi_vmss_record_last_run_time(r));
+        CHECK(f[9].p == (const void *)xenapi_vmss_record_vms(r));
     }
     CHECK(xenapi_vmss_record_uuid(r) != NULL);
     CHECK(xenapi_vmss_record_name_label(r) != NULL);
@@ -1081,6 +2224,17 @@ static void read_vmss(const xenapi_vmss_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vmss_record_last_run_time(r);
     {
@@ -1090,6 +2244,15 @@ static void read_vmss(const xenapi_vmss_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     CHECK(xenapi_vmss_record_extra(r) != NULL);
 }
@@ -1098,6 +2261,18 @@ static void read_vm_appliance(const xenapi_vm_appliance_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[6];
+        CHECK(xenapi_vm_appliance_record_fields(r, f, 6) == 6);
+        CHECK(xenapi_vm_appliance_record_fields(r, NULL, 0) == 6);
+        CHECK(xenapi_vm_appliance_record_fields(NULL, f, 6) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vm_appliance_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vm_appliance_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_vm_appliance_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_vm_appliance_record_allowed_operations(r));
+        CHECK(f[4].p == (const void *)xenapi_vm_appliance_record_current_operations(r));
+        CHECK(f[5].p == (const void *)xenapi_vm_appliance_record_vms(r));
     }
     CHECK(xenapi_vm_appliance_record_uuid(r) != NULL);
     CHECK(xenapi_vm_appliance_record_name_label(r) != NULL);
@@ -1110,6 +2285,15 @@ static void read_vm_appliance(const xenapi_vm_appliance_record *r) {
             (void)xenapi_vm_appliance_operation_list_get(l1, i1);
             CHECK(xenapi_vm_appliance_operation_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_vm_appliance_operation b1[4];
+            size_t n1 = xenapi_vm_appliance_operation_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_vm_appliance_operation_list_len(l1));
+            CHECK(xenapi_vm_appliance_operation_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_vm_appliance_operation_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_vm_appliance_operation_map *m1 = xenapi_vm_appliance_record_current_operations(r);
@@ -1120,6 +2304,17 @@ static void read_vm_appliance(const xenapi_vm_appliance_record *r) {
             (void)xenapi_string_vm_appliance_operation_map_value(m1, i1);
             CHECK(xenapi_string_vm_appliance_operation_map_value_name(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            xenapi_vm_appliance_operation v1[4];
+            size_t n1 = xenapi_string_vm_appliance_operation_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_vm_appliance_operation_map_len(m1));
+            CHECK(xenapi_string_vm_appliance_operation_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_vm_appliance_operation_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_vm_appliance_operation_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vm_appliance_record_vms(r);
@@ -1127,6 +2322,15 @@ static void read_vm_appliance(const xenapi_vm_appliance_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vm_appliance_record_extra(r) != NULL);
@@ -1137,6 +2341,14 @@ static void read_dr_task(const xenapi_dr_task_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[2];
+        CHECK(xenapi_dr_task_record_fields(r, f, 2) == 2);
+        CHECK(xenapi_dr_task_record_fields(r, NULL, 0) == 2);
+        CHECK(xenapi_dr_task_record_fields(NULL, f, 2) == 0);
+        CHECK(f[0].p == (const void *)xenapi_dr_task_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_dr_task_record_introduced_srs(r));
+    }
     CHECK(xenapi_dr_task_record_uuid(r) != NULL);
     {
         const xenapi_string_list *l1 = xenapi_dr_task_record_introduced_srs(r);
@@ -1144,6 +2356,15 @@ static void read_dr_task(const xenapi_dr_task_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_dr_task_record_extra(r) != NULL);
@@ -1153,6 +2374,82 @@ static void read_host(const xenapi_host_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[70];
+        CHECK(xenapi_host_record_fields(r, f, 70) == 70);
+        CHECK(xenapi_host_record_fields(r, NULL, 0) == 70);
+        CHECK(xenapi_host_record_fields(NULL, f, 70) == 0);
+        CHECK(f[0].p == (const void *)xenapi_host_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_host_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_host_record_name_description(r));
+        CHECK(f[3].i == xenapi_host_record_memory_overhead(r));
+        CHECK(f[4].p == (const void *)xenapi_host_record_allowed_operations(r));
+        CHECK(f[5].p == (const void *)xenapi_host_record_current_operations(r));
+        CHECK(f[6].i == xenapi_host_record_api_version_major(r));
+        CHECK(f[7].i == xenapi_host_record_api_version_minor(r));
+        CHECK(f[8].p == (const void *)xenapi_host_record_api_version_vendor(r));
+        CHECK(f[9].p == (const void *)xenapi_host_record_api_version_vendor_implementation(r));
+        CHECK(f[10].i == (int64_t)xenapi_host_record_enabled(r));
+        CHECK(f[11].p == (const void *)xenapi_host_record_software_version(r));
+        CHECK(f[12].p == (const void *)xenapi_host_record_other_config(r));
+        CHECK(f[13].p == (const void *)xenapi_host_record_capabilities(r));
+        CHECK(f[14].p == (const void *)xenapi_host_record_cpu_configuration(r));
+        CHECK(f[15].p == (const void *)xenapi_host_record_sched_policy(r));
+        CHECK(f[16].p == (const void *)xenapi_host_record_supported_bootloaders(r));
+        CHECK(f[17].p == (const void *)xenapi_host_record_resident_vms(r));
+        CHECK(f[18].p == (const void *)xenapi_host_record_logging(r));
+        CHECK(f[19].p == (const void *)xenapi_host_record_pifs(r));
+        CHECK(f[20].p == (const void *)xenapi_host_record_suspend_image_sr(r));
+        CHECK(f[21].p == (const void *)xenapi_host_record_crash_dump_sr(r));
+        CHECK(f[22].p == (const void *)xenapi_host_record_crashdumps(r));
+        CHECK(f[23].p == (const void *)xenapi_host_record_patches(r));
+        CHECK(f[24].p == (const void *)xenapi_host_record_updates(r));
+        CHECK(f[25].p == (const void *)xenapi_host_record_pbds(r));
+        CHECK(f[26].p == (const void *)xenapi_host_record_host_cpus(r));
+        CHECK(f[27].p == (const void *)xenapi_host_record_cpu_info(r));
+        CHECK(f[28].p == (const void *)xenapi_host_record_hostname(r));
+        CHECK(f[29].p == (const void *)xenapi_host_record_address(r));
+        CHECK(f[30].p == (const void *)xenapi_host_record_metrics(r));
+        CHECK(f[31].p == (const void *)xenapi_host_record_license_params(r));
+        CHECK(f[32].p == (const void *)xenapi_host_record_ha_statefiles(r));
+        CHECK(f[33].p == (const void *)xenapi_host_record_ha_network_peers(r));
+        CHECK(f[34].p == (const void *)xenapi_host_record_blobs(r));
+        CHECK(f[35].p == (const void *)xenapi_host_record_tags(r));
+        CHECK(f[36].p == (const void *)xenapi_host_record_external_auth_type(r));
+        CHECK(f[37].p == (const void *)xenapi_host_record_external_auth_service_name(r));
+        CHECK(f[38].p == (const void *)xenapi_host_record_external_auth_configuration(r));
+        CHECK(f[39].p == (const void *)xenapi_host_record_edition(r));
+        CHECK(f[40].p == (const void *)xenapi_host_record_license_server(r));
+        CHECK(f[41].p == (const void *)xenapi_host_record_bios_strings(r));
+        CHECK(f[42].p == (const void *)xenapi_host_record_power_on_mode(r));
+        CHECK(f[43].p == (const void *)xenapi_host_record_power_on_config(r));
+        CHECK(f[44].p == (const void *)xenapi_host_record_local_cache_sr(r));
+        CHECK(f[45].p == (const void *)xenapi_host_record_chipset_info(r));
+        CHECK(f[46].p == (const void *)xenapi_host_record_pcis(r));
+        CHECK(f[47].p == (const void *)xenapi_host_record_pgpus(r));
+        CHECK(f[48].p == (const void *)xenapi_host_record_pusbs(r));
+        CHECK(f[49].i == (int64_t)xenapi_host_record_ssl_legacy(r));
+        CHECK(f[50].p == (const void *)xenapi_host_record_guest_vcpus_params(r));
+        CHECK(f[51].i == (int64_t)xenapi_host_record_display(r));
+        CHECK(f[52].p == (const void *)xenapi_host_record_virtual_hardware_platform_versions(r));
+        CHECK(f[53].p == (const void *)xenapi_host_record_control_domain(r));
+        CHECK(f[54].p == (const void *)xenapi_host_record_updates_requiring_reboot(r));
+        CHECK(f[55].p == (const void *)xenapi_host_record_features(r));
+        CHECK(f[56].p == (const void *)xenapi_host_record_iscsi_iqn(r));
+        CHECK(f[57].i == (int64_t)xenapi_host_record_multipathing(r));
+        CHECK(f[58].p == (const void *)xenapi_host_record_uefi_certificates(r));
+        CHECK(f[59].p == (const void *)xenapi_host_record_certificates(r));
+        CHECK(f[60].p == (const void *)xenapi_host_record_editions(r));
+        CHECK(f[61].p == (const void *)xenapi_host_record_pending_guidances(r));
+        CHECK(f[62].i == (int64_t)xenapi_host_record_tls_verification_enabled(r));
+        CHECK(f[63].i == xenapi_host_record_last_software_update(r));
+        CHECK(f[64].i == (int64_t)xenapi_host_record_https_only(r));
+        CHECK(f[65].i == (int64_t)xenapi_host_record_latest_synced_updates_applied(r));
+        CHECK(f[66].i == (int64_t)xenapi_host_record_numa_affinity_policy(r));
+        CHECK(f[67].p == (const void *)xenapi_host_record_pending_guidances_recommended(r));
+        CHECK(f[68].p == (const void *)xenapi_host_record_pending_guidances_full(r));
+        CHECK(f[69].p == (const void *)xenapi_host_record_last_update_hash(r));
     }
     CHECK(xenapi_host_record_uuid(r) != NULL);
     CHECK(xenapi_host_record_name_label(r) != NULL);
@@ -1166,6 +2463,15 @@ static void read_host(const xenapi_host_record *r) {
             (void)xenapi_host_allowed_operations_list_get(l1, i1);
             CHECK(xenapi_host_allowed_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_host_allowed_operations b1[4];
+            size_t n1 = xenapi_host_allowed_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_host_allowed_operations_list_len(l1));
+            CHECK(xenapi_host_allowed_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_host_allowed_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_host_allowed_operations_map *m1 = xenapi_host_record_current_operations(r);
@@ -1175,6 +2481,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_host_allowed_operations_map_key(m1, i1) != NULL);
             (void)xenapi_string_host_allowed_operations_map_value(m1, i1);
             CHECK(xenapi_string_host_allowed_operations_map_value_name(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            xenapi_host_allowed_operations v1[4];
+            size_t n1 = xenapi_string_host_allowed_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_host_allowed_operations_map_len(m1));
+            CHECK(xenapi_string_host_allowed_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_host_allowed_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_host_allowed_operations_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_host_record_api_version_major(r);
@@ -1188,6 +2505,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_host_record_enabled(r);
     {
@@ -1198,6 +2526,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_host_record_other_config(r);
@@ -1207,6 +2546,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_capabilities(r);
@@ -1214,6 +2564,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -1224,6 +2583,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_host_record_sched_policy(r) != NULL);
     {
@@ -1233,6 +2603,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_resident_vms(r);
@@ -1240,6 +2619,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -1250,6 +2638,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_pifs(r);
@@ -1257,6 +2656,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_host_record_suspend_image_sr(r) != NULL);
@@ -1268,6 +2676,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_patches(r);
@@ -1275,6 +2692,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -1284,6 +2710,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_pbds(r);
@@ -1291,6 +2726,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -1300,6 +2744,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_host_record_cpu_info(r);
@@ -1308,6 +2761,17 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_host_record_hostname(r) != NULL);
@@ -1321,6 +2785,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_ha_statefiles(r);
@@ -1329,6 +2804,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_ha_network_peers(r);
@@ -1336,6 +2820,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -1346,6 +2839,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_tags(r);
@@ -1353,6 +2857,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_host_record_external_auth_type(r) != NULL);
@@ -1365,6 +2878,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_host_record_edition(r) != NULL);
     {
@@ -1375,6 +2899,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_host_record_bios_strings(r);
@@ -1383,6 +2918,17 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_host_record_power_on_mode(r) != NULL);
@@ -1394,6 +2940,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_host_record_local_cache_sr(r) != NULL);
     {
@@ -1404,6 +2961,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_pcis(r);
@@ -1411,6 +2979,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -1420,6 +2997,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_pusbs(r);
@@ -1427,6 +3013,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_host_record_ssl_legacy(r);
@@ -1438,6 +3033,17 @@ static void read_host(const xenapi_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_host_record_display(r);
     CHECK(xenapi_host_record_display_name(r) != NULL);
@@ -1448,6 +3054,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_int64_list_len(l1); i1++) {
             (void)xenapi_int64_list_get(l1, i1);
         }
+        {
+            int64_t b1[4];
+            size_t n1 = xenapi_int64_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_int64_list_len(l1));
+            CHECK(xenapi_int64_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_int64_list_get(l1, i1));
+            }
+        }
     }
     CHECK(xenapi_host_record_control_domain(r) != NULL);
     {
@@ -1457,6 +3072,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_features(r);
@@ -1464,6 +3088,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_host_record_iscsi_iqn(r) != NULL);
@@ -1476,6 +3109,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_host_record_editions(r);
@@ -1483,6 +3125,15 @@ static void read_host(const xenapi_host_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -1492,6 +3143,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_update_guidances_list_len(l1); i1++) {
             (void)xenapi_update_guidances_list_get(l1, i1);
             CHECK(xenapi_update_guidances_list_get_name(l1, i1) != NULL);
+        }
+        {
+            xenapi_update_guidances b1[4];
+            size_t n1 = xenapi_update_guidances_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_update_guidances_list_len(l1));
+            CHECK(xenapi_update_guidances_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_update_guidances_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_host_record_tls_verification_enabled(r);
@@ -1509,6 +3169,15 @@ static void read_host(const xenapi_host_record *r) {
             (void)xenapi_update_guidances_list_get(l1, i1);
             CHECK(xenapi_update_guidances_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_update_guidances b1[4];
+            size_t n1 = xenapi_update_guidances_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_update_guidances_list_len(l1));
+            CHECK(xenapi_update_guidances_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_update_guidances_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_update_guidances_list *l1 = xenapi_host_record_pending_guidances_full(r);
@@ -1517,6 +3186,15 @@ static void read_host(const xenapi_host_record *r) {
         for (i1 = 0; i1 < xenapi_update_guidances_list_len(l1); i1++) {
             (void)xenapi_update_guidances_list_get(l1, i1);
             CHECK(xenapi_update_guidances_list_get_name(l1, i1) != NULL);
+        }
+        {
+            xenapi_update_guidances b1[4];
+            size_t n1 = xenapi_update_guidances_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_update_guidances_list_len(l1));
+            CHECK(xenapi_update_guidances_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_update_guidances_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_host_record_last_update_hash(r) != NULL);
@@ -1527,6 +3205,17 @@ static void read_host_crashdump(const xenapi_host_crashdump_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_host_crashdump_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_host_crashdump_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_host_crashdump_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_host_crashdump_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_host_crashdump_record_host(r));
+        CHECK(f[2].i == xenapi_host_crashdump_record_timestamp(r));
+        CHECK(f[3].i == xenapi_host_crashdump_record_size(r));
+        CHECK(f[4].p == (const void *)xenapi_host_crashdump_record_other_config(r));
     }
     CHECK(xenapi_host_crashdump_record_uuid(r) != NULL);
     CHECK(xenapi_host_crashdump_record_host(r) != NULL);
@@ -1540,6 +3229,17 @@ static void read_host_crashdump(const xenapi_host_crashdump_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_host_crashdump_record_extra(r) != NULL);
 }
@@ -1548,6 +3248,22 @@ static void read_host_patch(const xenapi_host_patch_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[10];
+        CHECK(xenapi_host_patch_record_fields(r, f, 10) == 10);
+        CHECK(xenapi_host_patch_record_fields(r, NULL, 0) == 10);
+        CHECK(xenapi_host_patch_record_fields(NULL, f, 10) == 0);
+        CHECK(f[0].p == (const void *)xenapi_host_patch_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_host_patch_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_host_patch_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_host_patch_record_version(r));
+        CHECK(f[4].p == (const void *)xenapi_host_patch_record_host(r));
+        CHECK(f[5].i == (int64_t)xenapi_host_patch_record_applied(r));
+        CHECK(f[6].i == xenapi_host_patch_record_timestamp_applied(r));
+        CHECK(f[7].i == xenapi_host_patch_record_size(r));
+        CHECK(f[8].p == (const void *)xenapi_host_patch_record_pool_patch(r));
+        CHECK(f[9].p == (const void *)xenapi_host_patch_record_other_config(r));
     }
     CHECK(xenapi_host_patch_record_uuid(r) != NULL);
     CHECK(xenapi_host_patch_record_name_label(r) != NULL);
@@ -1566,6 +3282,17 @@ static void read_host_patch(const xenapi_host_patch_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_host_patch_record_extra(r) != NULL);
 }
@@ -1574,6 +3301,18 @@ static void read_host_metrics(const xenapi_host_metrics_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[6];
+        CHECK(xenapi_host_metrics_record_fields(r, f, 6) == 6);
+        CHECK(xenapi_host_metrics_record_fields(r, NULL, 0) == 6);
+        CHECK(xenapi_host_metrics_record_fields(NULL, f, 6) == 0);
+        CHECK(f[0].p == (const void *)xenapi_host_metrics_record_uuid(r));
+        CHECK(f[1].i == xenapi_host_metrics_record_memory_total(r));
+        CHECK(f[2].i == xenapi_host_metrics_record_memory_free(r));
+        CHECK(f[3].i == (int64_t)xenapi_host_metrics_record_live(r));
+        CHECK(f[4].i == xenapi_host_metrics_record_last_updated(r));
+        CHECK(f[5].p == (const void *)xenapi_host_metrics_record_other_config(r));
     }
     CHECK(xenapi_host_metrics_record_uuid(r) != NULL);
     (void)xenapi_host_metrics_record_memory_total(r);
@@ -1588,6 +3327,17 @@ static void read_host_metrics(const xenapi_host_metrics_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_host_metrics_record_extra(r) != NULL);
 }
@@ -1596,6 +3346,25 @@ static void read_host_cpu(const xenapi_host_cpu_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[13];
+        CHECK(xenapi_host_cpu_record_fields(r, f, 13) == 13);
+        CHECK(xenapi_host_cpu_record_fields(r, NULL, 0) == 13);
+        CHECK(xenapi_host_cpu_record_fields(NULL, f, 13) == 0);
+        CHECK(f[0].p == (const void *)xenapi_host_cpu_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_host_cpu_record_host(r));
+        CHECK(f[2].i == xenapi_host_cpu_record_number(r));
+        CHECK(f[3].p == (const void *)xenapi_host_cpu_record_vendor(r));
+        CHECK(f[4].i == xenapi_host_cpu_record_speed(r));
+        CHECK(f[5].p == (const void *)xenapi_host_cpu_record_modelname(r));
+        CHECK(f[6].i == xenapi_host_cpu_record_family(r));
+        CHECK(f[7].i == xenapi_host_cpu_record_model(r));
+        CHECK(f[8].p == (const void *)xenapi_host_cpu_record_stepping(r));
+        CHECK(f[9].p == (const void *)xenapi_host_cpu_record_flags(r));
+        CHECK(f[10].p == (const void *)xenapi_host_cpu_record_features(r));
+        CHECK(f[11].d == xenapi_host_cpu_record_utilisation(r));
+        CHECK(f[12].p == (const void *)xenapi_host_cpu_record_other_config(r));
     }
     CHECK(xenapi_host_cpu_record_uuid(r) != NULL);
     CHECK(xenapi_host_cpu_record_host(r) != NULL);
@@ -1617,6 +3386,17 @@ static void read_host_cpu(const xenapi_host_cpu_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_host_cpu_record_extra(r) != NULL);
 }
@@ -1625,6 +3405,28 @@ static void read_network(const xenapi_network_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[16];
+        CHECK(xenapi_network_record_fields(r, f, 16) == 16);
+        CHECK(xenapi_network_record_fields(r, NULL, 0) == 16);
+        CHECK(xenapi_network_record_fields(NULL, f, 16) == 0);
+        CHECK(f[0].p == (const void *)xenapi_network_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_network_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_network_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_network_record_allowed_operations(r));
+        CHECK(f[4].p == (const void *)xenapi_network_record_current_operations(r));
+        CHECK(f[5].p == (const void *)xenapi_network_record_vifs(r));
+        CHECK(f[6].p == (const void *)xenapi_network_record_pifs(r));
+        CHECK(f[7].i == xenapi_network_record_mtu(r));
+        CHECK(f[8].p == (const void *)xenapi_network_record_other_config(r));
+        CHECK(f[9].p == (const void *)xenapi_network_record_bridge(r));
+        CHECK(f[10].i == (int64_t)xenapi_network_record_managed(r));
+        CHECK(f[11].p == (const void *)xenapi_network_record_blobs(r));
+        CHECK(f[12].p == (const void *)xenapi_network_record_tags(r));
+        CHECK(f[13].i == (int64_t)xenapi_network_record_default_locking_mode(r));
+        CHECK(f[14].p == (const void *)xenapi_network_record_assigned_ips(r));
+        CHECK(f[15].p == (const void *)xenapi_network_record_purpose(r));
     }
     CHECK(xenapi_network_record_uuid(r) != NULL);
     CHECK(xenapi_network_record_name_label(r) != NULL);
@@ -1637,6 +3439,15 @@ static void read_network(const xenapi_network_record *r) {
             (void)xenapi_network_operations_list_get(l1, i1);
             CHECK(xenapi_network_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_network_operations b1[4];
+            size_t n1 = xenapi_network_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_network_operations_list_len(l1));
+            CHECK(xenapi_network_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_network_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_network_operations_map *m1 = xenapi_network_record_current_operations(r);
@@ -1647,6 +3458,17 @@ static void read_network(const xenapi_network_record *r) {
             (void)xenapi_string_network_operations_map_value(m1, i1);
             CHECK(xenapi_string_network_operations_map_value_name(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            xenapi_network_operations v1[4];
+            size_t n1 = xenapi_string_network_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_network_operations_map_len(m1));
+            CHECK(xenapi_string_network_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_network_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_network_operations_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_network_record_vifs(r);
@@ -1655,6 +3477,15 @@ static void read_network(const xenapi_network_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_network_record_pifs(r);
@@ -1662,6 +3493,15 @@ static void read_network(const xenapi_network_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_network_record_mtu(r);
@@ -1672,6 +3512,17 @@ static void read_network(const xenapi_network_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_network_record_bridge(r) != NULL);
@@ -1684,6 +3535,17 @@ static void read_network(const xenapi_network_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_network_record_tags(r);
@@ -1691,6 +3553,15 @@ static void read_network(const xenapi_network_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_network_record_default_locking_mode(r);
@@ -1703,6 +3574,17 @@ static void read_network(const xenapi_network_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_network_purpose_list *l1 = xenapi_network_record_purpose(r);
@@ -1711,6 +3593,15 @@ static void read_network(const xenapi_network_record *r) {
         for (i1 = 0; i1 < xenapi_network_purpose_list_len(l1); i1++) {
             (void)xenapi_network_purpose_list_get(l1, i1);
             CHECK(xenapi_network_purpose_list_get_name(l1, i1) != NULL);
+        }
+        {
+            xenapi_network_purpose b1[4];
+            size_t n1 = xenapi_network_purpose_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_network_purpose_list_len(l1));
+            CHECK(xenapi_network_purpose_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_network_purpose_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_network_record_extra(r) != NULL);
@@ -1721,6 +3612,39 @@ static void read_vif(const xenapi_vif_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[27];
+        CHECK(xenapi_vif_record_fields(r, f, 27) == 27);
+        CHECK(xenapi_vif_record_fields(r, NULL, 0) == 27);
+        CHECK(xenapi_vif_record_fields(NULL, f, 27) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vif_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vif_record_allowed_operations(r));
+        CHECK(f[2].p == (const void *)xenapi_vif_record_current_operations(r));
+        CHECK(f[3].p == (const void *)xenapi_vif_record_device(r));
+        CHECK(f[4].p == (const void *)xenapi_vif_record_network(r));
+        CHECK(f[5].p == (const void *)xenapi_vif_record_vm(r));
+        CHECK(f[6].p == (const void *)xenapi_vif_record_mac(r));
+        CHECK(f[7].i == xenapi_vif_record_mtu(r));
+        CHECK(f[8].p == (const void *)xenapi_vif_record_other_config(r));
+        CHECK(f[9].i == (int64_t)xenapi_vif_record_currently_attached(r));
+        CHECK(f[10].i == xenapi_vif_record_status_code(r));
+        CHECK(f[11].p == (const void *)xenapi_vif_record_status_detail(r));
+        CHECK(f[12].p == (const void *)xenapi_vif_record_runtime_properties(r));
+        CHECK(f[13].p == (const void *)xenapi_vif_record_qos_algorithm_type(r));
+        CHECK(f[14].p == (const void *)xenapi_vif_record_qos_algorithm_params(r));
+        CHECK(f[15].p == (const void *)xenapi_vif_record_qos_supported_algorithms(r));
+        CHECK(f[16].p == (const void *)xenapi_vif_record_metrics(r));
+        CHECK(f[17].i == (int64_t)xenapi_vif_record_mac_autogenerated(r));
+        CHECK(f[18].i == (int64_t)xenapi_vif_record_locking_mode(r));
+        CHECK(f[19].p == (const void *)xenapi_vif_record_ipv4_allowed(r));
+        CHECK(f[20].p == (const void *)xenapi_vif_record_ipv6_allowed(r));
+        CHECK(f[21].i == (int64_t)xenapi_vif_record_ipv4_configuration_mode(r));
+        CHECK(f[22].p == (const void *)xenapi_vif_record_ipv4_addresses(r));
+        CHECK(f[23].p == (const void *)xenapi_vif_record_ipv4_gateway(r));
+        CHECK(f[24].i == (int64_t)xenapi_vif_record_ipv6_configuration_mode(r));
+        CHECK(f[25].p == (const void *)xenapi_vif_record_ipv6_addresses(r));
+        CHECK(f[26].p == (const void *)xenapi_vif_record_ipv6_gateway(r));
+    }
     CHECK(xenapi_vif_record_uuid(r) != NULL);
     {
         const xenapi_vif_operations_list *l1 = xenapi_vif_record_allowed_operations(r);
@@ -1729,6 +3653,15 @@ static void read_vif(const xenapi_vif_record *r) {
         for (i1 = 0; i1 < xenapi_vif_operations_list_len(l1); i1++) {
             (void)xenapi_vif_operations_list_get(l1, i1);
             CHECK(xenapi_vif_operations_list_get_name(l1, i1) != NULL);
+        }
+        {
+            xenapi_vif_operations b1[4];
+            size_t n1 = xenapi_vif_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_vif_operations_list_len(l1));
+            CHECK(xenapi_vif_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_vif_operations_list_get(l1, i1));
+            }
         }
     }
     {
@@ -1739,6 +3672,17 @@ static void read_vif(const xenapi_vif_record *r) {
             CHECK(xenapi_string_vif_operations_map_key(m1, i1) != NULL);
             (void)xenapi_string_vif_operations_map_value(m1, i1);
             CHECK(xenapi_string_vif_operations_map_value_name(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            xenapi_vif_operations v1[4];
+            size_t n1 = xenapi_string_vif_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_vif_operations_map_len(m1));
+            CHECK(xenapi_string_vif_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_vif_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_vif_operations_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vif_record_device(r) != NULL);
@@ -1754,6 +3698,17 @@ static void read_vif(const xenapi_vif_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vif_record_currently_attached(r);
     (void)xenapi_vif_record_status_code(r);
@@ -1766,6 +3721,17 @@ static void read_vif(const xenapi_vif_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_vif_record_qos_algorithm_type(r) != NULL);
     {
@@ -1776,6 +3742,17 @@ static void read_vif(const xenapi_vif_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vif_record_qos_supported_algorithms(r);
@@ -1783,6 +3760,15 @@ static void read_vif(const xenapi_vif_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vif_record_metrics(r) != NULL);
@@ -1796,6 +3782,15 @@ static void read_vif(const xenapi_vif_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vif_record_ipv6_allowed(r);
@@ -1803,6 +3798,15 @@ static void read_vif(const xenapi_vif_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_vif_record_ipv4_configuration_mode(r);
@@ -1813,6 +3817,15 @@ static void read_vif(const xenapi_vif_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vif_record_ipv4_gateway(r) != NULL);
@@ -1825,6 +3838,15 @@ static void read_vif(const xenapi_vif_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     CHECK(xenapi_vif_record_ipv6_gateway(r) != NULL);
     CHECK(xenapi_vif_record_extra(r) != NULL);
@@ -1834,6 +3856,17 @@ static void read_vif_metrics(const xenapi_vif_metrics_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_vif_metrics_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_vif_metrics_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_vif_metrics_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vif_metrics_record_uuid(r));
+        CHECK(f[1].d == xenapi_vif_metrics_record_io_read_kbs(r));
+        CHECK(f[2].d == xenapi_vif_metrics_record_io_write_kbs(r));
+        CHECK(f[3].i == xenapi_vif_metrics_record_last_updated(r));
+        CHECK(f[4].p == (const void *)xenapi_vif_metrics_record_other_config(r));
     }
     CHECK(xenapi_vif_metrics_record_uuid(r) != NULL);
     (void)xenapi_vif_metrics_record_io_read_kbs(r);
@@ -1847,6 +3880,17 @@ static void read_vif_metrics(const xenapi_vif_metrics_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_vif_metrics_record_extra(r) != NULL);
 }
@@ -1855,6 +3899,47 @@ static void read_pif(const xenapi_pif_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[35];
+        CHECK(xenapi_pif_record_fields(r, f, 35) == 35);
+        CHECK(xenapi_pif_record_fields(r, NULL, 0) == 35);
+        CHECK(xenapi_pif_record_fields(NULL, f, 35) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pif_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pif_record_device(r));
+        CHECK(f[2].p == (const void *)xenapi_pif_record_network(r));
+        CHECK(f[3].p == (const void *)xenapi_pif_record_host(r));
+        CHECK(f[4].p == (const void *)xenapi_pif_record_mac(r));
+        CHECK(f[5].i == xenapi_pif_record_mtu(r));
+        CHECK(f[6].i == xenapi_pif_record_vlan(r));
+        CHECK(f[7].p == (const void *)xenapi_pif_record_metrics(r));
+        CHECK(f[8].i == (int64_t)xenapi_pif_record_physical(r));
+        CHECK(f[9].i == (int64_t)xenapi_pif_record_currently_attached(r));
+        CHECK(f[10].i == (int64_t)xenapi_pif_record_ip_configuration_mode(r));
+        CHECK(f[11].p == (const void *)xenapi_pif_record_ip(r));
+        CHECK(f[12].p == (const void *)xenapi_pif_record_netmask(r));
+        CHECK(f[13].p == (const void *)xenapi_pif_record_gateway(r));
+        CHECK(f[14].p == (const void *)xenapi_pif_record_dns(r));
+        CHECK(f[15].p == (const void *)xenapi_pif_record_bond_slave_of(r));
+        CHECK(f[16].p == (const void *)xenapi_pif_record_bond_master_of(r));
+        CHECK(f[17].p == (const void *)xenapi_pif_record_vlan_master_of(r));
+        CHECK(f[18].p == (const void *)xenapi_pif_record_vlan_slave_of(r));
+        CHECK(f[19].i == (int64_t)xenapi_pif_record_management(r));
+        CHECK(f[20].p == (const void *)xenapi_pif_record_other_config(r));
+        CHECK(f[21].i == (int64_t)xenapi_pif_record_disallow_unplug(r));
+        CHECK(f[22].p == (const void *)xenapi_pif_record_tunnel_access_pif_of(r));
+        CHECK(f[23].p == (const void *)xenapi_pif_record_tunnel_transport_pif_of(r));
+        CHECK(f[24].i == (int64_t)xenapi_pif_record_ipv6_configuration_mode(r));
+        CHECK(f[25].p == (const void *)xenapi_pif_record_ipv6(r));
+        CHECK(f[26].p == (const void *)xenapi_pif_record_ipv6_gateway(r));
+        CHECK(f[27].i == (int64_t)xenapi_pif_record_primary_address_type(r));
+        CHECK(f[28].i == (int64_t)xenapi_pif_record_managed(r));
+        CHECK(f[29].p == (const void *)xenapi_pif_record_properties(r));
+        CHECK(f[30].p == (const void *)xenapi_pif_record_capabilities(r));
+        CHECK(f[31].i == (int64_t)xenapi_pif_record_igmp_snooping_status(r));
+        CHECK(f[32].p == (const void *)xenapi_pif_record_sriov_physical_pif_of(r));
+        CHECK(f[33].p == (const void *)xenapi_pif_record_sriov_logical_pif_of(r));
+        CHECK(f[34].p == (const void *)xenapi_pif_record_pci(r));
     }
     CHECK(xenapi_pif_record_uuid(r) != NULL);
     CHECK(xenapi_pif_record_device(r) != NULL);
@@ -1880,6 +3965,15 @@ static void read_pif(const xenapi_pif_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     CHECK(xenapi_pif_record_vlan_master_of(r) != NULL);
     {
@@ -1888,6 +3982,15 @@ static void read_pif(const xenapi_pif_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_pif_record_management(r);
@@ -1899,6 +4002,17 @@ static void read_pif(const xenapi_pif_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_pif_record_disallow_unplug(r);
     {
@@ -1908,6 +4022,15 @@ static void read_pif(const xenapi_pif_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pif_record_tunnel_transport_pif_of(r);
@@ -1915,6 +4038,15 @@ static void read_pif(const xenapi_pif_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_pif_record_ipv6_configuration_mode(r);
@@ -1925,6 +4057,15 @@ static void read_pif(const xenapi_pif_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_pif_record_ipv6_gateway(r) != NULL);
@@ -1939,6 +4080,17 @@ static void read_pif(const xenapi_pif_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pif_record_capabilities(r);
@@ -1946,6 +4098,15 @@ static void read_pif(const xenapi_pif_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_pif_record_igmp_snooping_status(r);
@@ -1957,6 +4118,15 @@ static void read_pif(const xenapi_pif_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pif_record_sriov_logical_pif_of(r);
@@ -1964,6 +4134,15 @@ static void read_pif(const xenapi_pif_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_pif_record_pci(r) != NULL);
@@ -1974,6 +4153,25 @@ static void read_pif_metrics(const xenapi_pif_metrics_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[13];
+        CHECK(xenapi_pif_metrics_record_fields(r, f, 13) == 13);
+        CHECK(xenapi_pif_metrics_record_fields(r, NULL, 0) == 13);
+        CHECK(xenapi_pif_metrics_record_fields(NULL, f, 13) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pif_metrics_record_uuid(r));
+        CHECK(f[1].d == xenapi_pif_metrics_record_io_read_kbs(r));
+        CHECK(f[2].d == xenapi_pif_metrics_record_io_write_kbs(r));
+        CHECK(f[3].i == (int64_t)xenapi_pif_metrics_record_carrier(r));
+        CHECK(f[4].p == (const void *)xenapi_pif_metrics_record_vendor_id(r));
+        CHECK(f[5].p == (const void *)xenapi_pif_metrics_record_vendor_name(r));
+        CHECK(f[6].p == (const void *)xenapi_pif_metrics_record_device_id(r));
+        CHECK(f[7].p == (const void *)xenapi_pif_metrics_record_device_name(r));
+        CHECK(f[8].i == xenapi_pif_metrics_record_speed(r));
+        CHECK(f[9].i == (int64_t)xenapi_pif_metrics_record_duplex(r));
+        CHECK(f[10].p == (const void *)xenapi_pif_metrics_record_pci_bus_path(r));
+        CHECK(f[11].i == xenapi_pif_metrics_record_last_updated(r));
+        CHECK(f[12].p == (const void *)xenapi_pif_metrics_record_other_config(r));
     }
     CHECK(xenapi_pif_metrics_record_uuid(r) != NULL);
     (void)xenapi_pif_metrics_record_io_read_kbs(r);
@@ -1995,6 +4193,17 @@ static void read_pif_metrics(const xenapi_pif_metrics_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_pif_metrics_record_extra(r) != NULL);
 }
@@ -2003,6 +4212,21 @@ static void read_bond(const xenapi_bond_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[9];
+        CHECK(xenapi_bond_record_fields(r, f, 9) == 9);
+        CHECK(xenapi_bond_record_fields(r, NULL, 0) == 9);
+        CHECK(xenapi_bond_record_fields(NULL, f, 9) == 0);
+        CHECK(f[0].p == (const void *)xenapi_bond_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_bond_record_master(r));
+        CHECK(f[2].p == (const void *)xenapi_bond_record_slaves(r));
+        CHECK(f[3].p == (const void *)xenapi_bond_record_other_config(r));
+        CHECK(f[4].p == (const void *)xenapi_bond_record_primary_slave(r));
+        CHECK(f[5].i == (int64_t)xenapi_bond_record_mode(r));
+        CHECK(f[6].p == (const void *)xenapi_bond_record_properties(r));
+        CHECK(f[7].i == xenapi_bond_record_links_up(r));
+        CHECK(f[8].i == (int64_t)xenapi_bond_record_auto_update_mac(r));
     }
     CHECK(xenapi_bond_record_uuid(r) != NULL);
     CHECK(xenapi_bond_record_master(r) != NULL);
@@ -2013,6 +4237,15 @@ static void read_bond(const xenapi_bond_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_bond_record_other_config(r);
@@ -2021,6 +4254,17 @@ static void read_bond(const xenapi_bond_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_bond_record_primary_slave(r) != NULL);
@@ -2034,6 +4278,17 @@ static void read_bond(const xenapi_bond_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_bond_record_links_up(r);
     (void)xenapi_bond_record_auto_update_mac(r);
@@ -2044,6 +4299,17 @@ static void read_vlan(const xenapi_vlan_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_vlan_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_vlan_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_vlan_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vlan_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vlan_record_tagged_pif(r));
+        CHECK(f[2].p == (const void *)xenapi_vlan_record_untagged_pif(r));
+        CHECK(f[3].i == xenapi_vlan_record_tag(r));
+        CHECK(f[4].p == (const void *)xenapi_vlan_record_other_config(r));
     }
     CHECK(xenapi_vlan_record_uuid(r) != NULL);
     CHECK(xenapi_vlan_record_tagged_pif(r) != NULL);
@@ -2057,6 +4323,17 @@ static void read_vlan(const xenapi_vlan_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_vlan_record_extra(r) != NULL);
 }
@@ -2065,6 +4342,26 @@ static void read_sm(const xenapi_sm_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[14];
+        CHECK(xenapi_sm_record_fields(r, f, 14) == 14);
+        CHECK(xenapi_sm_record_fields(r, NULL, 0) == 14);
+        CHECK(xenapi_sm_record_fields(NULL, f, 14) == 0);
+        CHECK(f[0].p == (const void *)xenapi_sm_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_sm_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_sm_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_sm_record_type(r));
+        CHECK(f[4].p == (const void *)xenapi_sm_record_vendor(r));
+        CHECK(f[5].p == (const void *)xenapi_sm_record_copyright(r));
+        CHECK(f[6].p == (const void *)xenapi_sm_record_version(r));
+        CHECK(f[7].p == (const void *)xenapi_sm_record_required_api_version(r));
+        CHECK(f[8].p == (const void *)xenapi_sm_record_configuration(r));
+        CHECK(f[9].p == (const void *)xenapi_sm_record_capabilities(r));
+        CHECK(f[10].p == (const void *)xenapi_sm_record_features(r));
+        CHECK(f[11].p == (const void *)xenapi_sm_record_other_config(r));
+        CHECK(f[12].p == (const void *)xenapi_sm_record_driver_filename(r));
+        CHECK(f[13].p == (const void *)xenapi_sm_record_required_cluster_stack(r));
     }
     CHECK(xenapi_sm_record_uuid(r) != NULL);
     CHECK(xenapi_sm_record_name_label(r) != NULL);
@@ -2082,6 +4379,17 @@ static void read_sm(const xenapi_sm_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_sm_record_capabilities(r);
@@ -2089,6 +4397,15 @@ static void read_sm(const xenapi_sm_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -2099,6 +4416,17 @@ static void read_sm(const xenapi_sm_record *r) {
             CHECK(xenapi_string_int64_map_key(m1, i1) != NULL);
             (void)xenapi_string_int64_map_value(m1, i1);
         }
+        {
+            const char * k1[4];
+            int64_t v1[4];
+            size_t n1 = xenapi_string_int64_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_int64_map_len(m1));
+            CHECK(xenapi_string_int64_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_int64_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_int64_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_sm_record_other_config(r);
@@ -2107,6 +4435,17 @@ static void read_sm(const xenapi_sm_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_sm_record_driver_filename(r) != NULL);
@@ -2117,6 +4456,15 @@ static void read_sm(const xenapi_sm_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     CHECK(xenapi_sm_record_extra(r) != NULL);
 }
@@ -2125,6 +4473,33 @@ static void read_sr(const xenapi_sr_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[21];
+        CHECK(xenapi_sr_record_fields(r, f, 21) == 21);
+        CHECK(xenapi_sr_record_fields(r, NULL, 0) == 21);
+        CHECK(xenapi_sr_record_fields(NULL, f, 21) == 0);
+        CHECK(f[0].p == (const void *)xenapi_sr_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_sr_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_sr_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_sr_record_allowed_operations(r));
+        CHECK(f[4].p == (const void *)xenapi_sr_record_current_operations(r));
+        CHECK(f[5].p == (const void *)xenapi_sr_record_vdis(r));
+        CHECK(f[6].p == (const void *)xenapi_sr_record_pbds(r));
+        CHECK(f[7].i == xenapi_sr_record_virtual_allocation(r));
+        CHECK(f[8].i == xenapi_sr_record_physical_utilisation(r));
+        CHECK(f[9].i == xenapi_sr_record_physical_size(r));
+        CHECK(f[10].p == (const void *)xenapi_sr_record_type(r));
+        CHECK(f[11].p == (const void *)xenapi_sr_record_content_type(r));
+        CHECK(f[12].i == (int64_t)xenapi_sr_record_shared(r));
+        CHECK(f[13].p == (const void *)xenapi_sr_record_other_config(r));
+        CHECK(f[14].p == (const void *)xenapi_sr_record_tags(r));
+        CHECK(f[15].p == (const void *)xenapi_sr_record_sm_config(r));
+        CHECK(f[16].p == (const void *)xenapi_sr_record_blobs(r));
+        CHECK(f[17].i == (int64_t)xenapi_sr_record_local_cache_enabled(r));
+        CHECK(f[18].p == (const void *)xenapi_sr_record_introduced_by(r));
+        CHECK(f[19].i == (int64_t)xenapi_sr_record_clustered(r));
+        CHECK(f[20].i == (int64_t)xenapi_sr_record_is_tools_sr(r));
     }
     CHECK(xenapi_sr_record_uuid(r) != NULL);
     CHECK(xenapi_sr_record_name_label(r) != NULL);
@@ -2137,6 +4512,15 @@ static void read_sr(const xenapi_sr_record *r) {
             (void)xenapi_storage_operations_list_get(l1, i1);
             CHECK(xenapi_storage_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_storage_operations b1[4];
+            size_t n1 = xenapi_storage_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_storage_operations_list_len(l1));
+            CHECK(xenapi_storage_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_storage_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_storage_operations_map *m1 = xenapi_sr_record_current_operations(r);
@@ -2147,6 +4531,17 @@ static void read_sr(const xenapi_sr_record *r) {
             (void)xenapi_string_storage_operations_map_value(m1, i1);
             CHECK(xenapi_string_storage_operations_map_value_name(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            xenapi_storage_operations v1[4];
+            size_t n1 = xenapi_string_storage_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_storage_operations_map_len(m1));
+            CHECK(xenapi_string_storage_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_storage_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_storage_operations_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_sr_record_vdis(r);
@@ -2155,6 +4550,15 @@ static void read_sr(const xenapi_sr_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_sr_record_pbds(r);
@@ -2162,6 +4566,15 @@ static void read_sr(const xenapi_sr_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_sr_record_virtual_allocation(r);
@@ -2178,6 +4591,17 @@ static void read_sr(const xenapi_sr_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_sr_record_tags(r);
@@ -2185,6 +4609,15 @@ static void read_sr(const xenapi_sr_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -2195,6 +4628,17 @@ static void read_sr(const xenapi_sr_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_sr_record_blobs(r);
@@ -2203,6 +4647,17 @@ static void read_sr(const xenapi_sr_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_sr_record_local_cache_enabled(r);
@@ -2216,6 +4671,19 @@ static void read_sr_stat(const xenapi_sr_stat_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[7];
+        CHECK(xenapi_sr_stat_record_fields(r, f, 7) == 7);
+        CHECK(xenapi_sr_stat_record_fields(r, NULL, 0) == 7);
+        CHECK(xenapi_sr_stat_record_fields(NULL, f, 7) == 0);
+        CHECK(f[0].p == (const void *)xenapi_sr_stat_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_sr_stat_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_sr_stat_record_name_description(r));
+        CHECK(f[3].i == xenapi_sr_stat_record_free_space(r));
+        CHECK(f[4].i == xenapi_sr_stat_record_total_space(r));
+        CHECK(f[5].i == (int64_t)xenapi_sr_stat_record_clustered(r));
+        CHECK(f[6].i == (int64_t)xenapi_sr_stat_record_health(r));
     }
     (void)xenapi_sr_stat_record_uuid(r);
     CHECK(xenapi_sr_stat_record_name_label(r) != NULL);
@@ -2234,12 +4702,33 @@ static void read_probe_result(const xenapi_probe_result_record *r) {
         return;
     }
     {
+        xenapi_field f[4];
+        CHECK(xenapi_probe_result_record_fields(r, f, 4) == 4);
+        CHECK(xenapi_probe_result_record_fields(r, NULL, 0) == 4);
+        CHECK(xenapi_probe_result_record_fields(NULL, f, 4) == 0);
+        CHECK(f[0].p == (const void *)xenapi_probe_result_record_configuration(r));
+        CHECK(f[1].i == (int64_t)xenapi_probe_result_record_complete(r));
+        CHECK(f[2].p == (const void *)xenapi_probe_result_record_sr(r));
+        CHECK(f[3].p == (const void *)xenapi_probe_result_record_extra_info(r));
+    }
+    {
         const xenapi_string_map *m1 = xenapi_probe_result_record_configuration(r);
         size_t i1;
         CHECK(m1 != NULL);
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_probe_result_record_complete(r);
@@ -2254,6 +4743,17 @@ static void read_probe_result(const xenapi_probe_result_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_probe_result_record_extra(r) != NULL);
 }
@@ -2263,6 +4763,13 @@ static void read_lvhd(const xenapi_lvhd_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[1];
+        CHECK(xenapi_lvhd_record_fields(r, f, 1) == 1);
+        CHECK(xenapi_lvhd_record_fields(r, NULL, 0) == 1);
+        CHECK(xenapi_lvhd_record_fields(NULL, f, 1) == 0);
+        CHECK(f[0].p == (const void *)xenapi_lvhd_record_uuid(r));
+    }
     CHECK(xenapi_lvhd_record_uuid(r) != NULL);
     CHECK(xenapi_lvhd_record_extra(r) != NULL);
 }
@@ -2271,6 +4778,44 @@ static void read_vdi(const xenapi_vdi_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[32];
+        CHECK(xenapi_vdi_record_fields(r, f, 32) == 32);
+        CHECK(xenapi_vdi_record_fields(r, NULL, 0) == 32);
+        CHECK(xenapi_vdi_record_fields(NULL, f, 32) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vdi_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vdi_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_vdi_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_vdi_record_allowed_operations(r));
+        CHECK(f[4].p == (const void *)xenapi_vdi_record_current_operations(r));
+        CHECK(f[5].p == (const void *)xenapi_vdi_record_sr(r));
+        CHECK(f[6].p == (const void *)xenapi_vdi_record_vbds(r));
+        CHECK(f[7].p == (const void *)xenapi_vdi_record_crash_dumps(r));
+        CHECK(f[8].i == xenapi_vdi_record_virtual_size(r));
+        CHECK(f[9].i == xenapi_vdi_record_physical_utilisation(r));
+        CHECK(f[10].i == (int64_t)xenapi_vdi_record_type(r));
+        CHECK(f[11].i == (int64_t)xenapi_vdi_record_sharable(r));
+        CHECK(f[12].i == (int64_t)xenapi_vdi_record_read_only(r));
+        CHECK(f[13].p == (const void *)xenapi_vdi_record_other_config(r));
+        CHECK(f[14].i == (int64_t)xenapi_vdi_record_storage_lock(r));
+        CHECK(f[15].p == (const void *)xenapi_vdi_record_location(r));
+        CHECK(f[16].i == (int64_t)xenapi_vdi_record_managed(r));
+        CHECK(f[17].i == (int64_t)xenapi_vdi_record_missing(r));
+        CHECK(f[18].p == (const void *)xenapi_vdi_record_parent(r));
+        CHECK(f[19].p == (const void *)xenapi_vdi_record_xenstore_data(r));
+        CHECK(f[20].p == (const void *)xenapi_vdi_record_sm_config(r));
+        CHECK(f[21].i == (int64_t)xenapi_vdi_record_is_a_snapshot(r));
+        CHECK(f[22].p == (const void *)xenapi_vdi_record_snapshot_of(r));
+        CHECK(f[23].p == (const void *)xenapi_vdi_record_snapshots(r));
+        CHECK(f[24].i == xenapi_vdi_record_snapshot_time(r));
+        CHECK(f[25].p == (const void *)xenapi_vdi_record_tags(r));
+        CHECK(f[26].i == (int64_t)xenapi_vdi_record_allow_caching(r));
+        CHECK(f[27].i == (int64_t)xenapi_vdi_record_on_boot(r));
+        CHECK(f[28].p == (const void *)xenapi_vdi_record_metadata_of_pool(r));
+        CHECK(f[29].i == (int64_t)xenapi_vdi_record_metadata_latest(r));
+        CHECK(f[30].i == (int64_t)xenapi_vdi_record_is_tools_iso(r));
+        CHECK(f[31].i == (int64_t)xenapi_vdi_record_cbt_enabled(r));
     }
     CHECK(xenapi_vdi_record_uuid(r) != NULL);
     CHECK(xenapi_vdi_record_name_label(r) != NULL);
@@ -2283,6 +4828,15 @@ static void read_vdi(const xenapi_vdi_record *r) {
             (void)xenapi_vdi_operations_list_get(l1, i1);
             CHECK(xenapi_vdi_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_vdi_operations b1[4];
+            size_t n1 = xenapi_vdi_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_vdi_operations_list_len(l1));
+            CHECK(xenapi_vdi_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_vdi_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_vdi_operations_map *m1 = xenapi_vdi_record_current_operations(r);
@@ -2293,6 +4847,17 @@ static void read_vdi(const xenapi_vdi_record *r) {
             (void)xenapi_string_vdi_operations_map_value(m1, i1);
             CHECK(xenapi_string_vdi_operations_map_value_name(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            xenapi_vdi_operations v1[4];
+            size_t n1 = xenapi_string_vdi_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_vdi_operations_map_len(m1));
+            CHECK(xenapi_string_vdi_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_vdi_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_vdi_operations_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_vdi_record_sr(r) != NULL);
     {
@@ -2302,6 +4867,15 @@ static void read_vdi(const xenapi_vdi_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vdi_record_crash_dumps(r);
@@ -2309,6 +4883,15 @@ static void read_vdi(const xenapi_vdi_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_vdi_record_virtual_size(r);
@@ -2325,6 +4908,17 @@ static void read_vdi(const xenapi_vdi_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vdi_record_storage_lock(r);
     CHECK(xenapi_vdi_record_location(r) != NULL);
@@ -2339,6 +4933,17 @@ static void read_vdi(const xenapi_vdi_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_vdi_record_sm_config(r);
@@ -2347,6 +4952,17 @@ static void read_vdi(const xenapi_vdi_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_vdi_record_is_a_snapshot(r);
@@ -2358,6 +4974,15 @@ static void read_vdi(const xenapi_vdi_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     (void)xenapi_vdi_record_snapshot_time(r);
     {
@@ -2366,6 +4991,15 @@ static void read_vdi(const xenapi_vdi_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_vdi_record_allow_caching(r);
@@ -2383,6 +5017,34 @@ static void read_vbd(const xenapi_vbd_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[22];
+        CHECK(xenapi_vbd_record_fields(r, f, 22) == 22);
+        CHECK(xenapi_vbd_record_fields(r, NULL, 0) == 22);
+        CHECK(xenapi_vbd_record_fields(NULL, f, 22) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vbd_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vbd_record_allowed_operations(r));
+        CHECK(f[2].p == (const void *)xenapi_vbd_record_current_operations(r));
+        CHECK(f[3].p == (const void *)xenapi_vbd_record_vm(r));
+        CHECK(f[4].p == (const void *)xenapi_vbd_record_vdi(r));
+        CHECK(f[5].p == (const void *)xenapi_vbd_record_device(r));
+        CHECK(f[6].p == (const void *)xenapi_vbd_record_userdevice(r));
+        CHECK(f[7].i == (int64_t)xenapi_vbd_record_bootable(r));
+        CHECK(f[8].i == (int64_t)xenapi_vbd_record_mode(r));
+        CHECK(f[9].i == (int64_t)xenapi_vbd_record_type(r));
+        CHECK(f[10].i == (int64_t)xenapi_vbd_record_unpluggable(r));
+        CHECK(f[11].i == (int64_t)xenapi_vbd_record_storage_lock(r));
+        CHECK(f[12].i == (int64_t)xenapi_vbd_record_empty(r));
+        CHECK(f[13].p == (const void *)xenapi_vbd_record_other_config(r));
+        CHECK(f[14].i == (int64_t)xenapi_vbd_record_currently_attached(r));
+        CHECK(f[15].i == xenapi_vbd_record_status_code(r));
+        CHECK(f[16].p == (const void *)xenapi_vbd_record_status_detail(r));
+        CHECK(f[17].p == (const void *)xenapi_vbd_record_runtime_properties(r));
+        CHECK(f[18].p == (const void *)xenapi_vbd_record_qos_algorithm_type(r));
+        CHECK(f[19].p == (const void *)xenapi_vbd_record_qos_algorithm_params(r));
+        CHECK(f[20].p == (const void *)xenapi_vbd_record_qos_supported_algorithms(r));
+        CHECK(f[21].p == (const void *)xenapi_vbd_record_metrics(r));
+    }
     CHECK(xenapi_vbd_record_uuid(r) != NULL);
     {
         const xenapi_vbd_operations_list *l1 = xenapi_vbd_record_allowed_operations(r);
@@ -2391,6 +5053,15 @@ static void read_vbd(const xenapi_vbd_record *r) {
         for (i1 = 0; i1 < xenapi_vbd_operations_list_len(l1); i1++) {
             (void)xenapi_vbd_operations_list_get(l1, i1);
             CHECK(xenapi_vbd_operations_list_get_name(l1, i1) != NULL);
+        }
+        {
+            xenapi_vbd_operations b1[4];
+            size_t n1 = xenapi_vbd_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_vbd_operations_list_len(l1));
+            CHECK(xenapi_vbd_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_vbd_operations_list_get(l1, i1));
+            }
         }
     }
     {
@@ -2401,6 +5072,17 @@ static void read_vbd(const xenapi_vbd_record *r) {
             CHECK(xenapi_string_vbd_operations_map_key(m1, i1) != NULL);
             (void)xenapi_string_vbd_operations_map_value(m1, i1);
             CHECK(xenapi_string_vbd_operations_map_value_name(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            xenapi_vbd_operations v1[4];
+            size_t n1 = xenapi_string_vbd_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_vbd_operations_map_len(m1));
+            CHECK(xenapi_string_vbd_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_vbd_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_vbd_operations_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vbd_record_vm(r) != NULL);
@@ -2423,6 +5105,17 @@ static void read_vbd(const xenapi_vbd_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vbd_record_currently_attached(r);
     (void)xenapi_vbd_record_status_code(r);
@@ -2435,6 +5128,17 @@ static void read_vbd(const xenapi_vbd_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_vbd_record_qos_algorithm_type(r) != NULL);
     {
@@ -2445,6 +5149,17 @@ static void read_vbd(const xenapi_vbd_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vbd_record_qos_supported_algorithms(r);
@@ -2452,6 +5167,15 @@ static void read_vbd(const xenapi_vbd_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_vbd_record_metrics(r) != NULL);
@@ -2462,6 +5186,17 @@ static void read_vbd_metrics(const xenapi_vbd_metrics_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_vbd_metrics_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_vbd_metrics_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_vbd_metrics_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vbd_metrics_record_uuid(r));
+        CHECK(f[1].d == xenapi_vbd_metrics_record_io_read_kbs(r));
+        CHECK(f[2].d == xenapi_vbd_metrics_record_io_write_kbs(r));
+        CHECK(f[3].i == xenapi_vbd_metrics_record_last_updated(r));
+        CHECK(f[4].p == (const void *)xenapi_vbd_metrics_record_other_config(r));
     }
     CHECK(xenapi_vbd_metrics_record_uuid(r) != NULL);
     (void)xenapi_vbd_metrics_record_io_read_kbs(r);
@@ -2475,6 +5210,17 @@ static void read_vbd_metrics(const xenapi_vbd_metrics_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_vbd_metrics_record_extra(r) != NULL);
 }
@@ -2483,6 +5229,18 @@ static void read_pbd(const xenapi_pbd_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[6];
+        CHECK(xenapi_pbd_record_fields(r, f, 6) == 6);
+        CHECK(xenapi_pbd_record_fields(r, NULL, 0) == 6);
+        CHECK(xenapi_pbd_record_fields(NULL, f, 6) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pbd_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pbd_record_host(r));
+        CHECK(f[2].p == (const void *)xenapi_pbd_record_sr(r));
+        CHECK(f[3].p == (const void *)xenapi_pbd_record_device_config(r));
+        CHECK(f[4].i == (int64_t)xenapi_pbd_record_currently_attached(r));
+        CHECK(f[5].p == (const void *)xenapi_pbd_record_other_config(r));
     }
     CHECK(xenapi_pbd_record_uuid(r) != NULL);
     CHECK(xenapi_pbd_record_host(r) != NULL);
@@ -2495,6 +5253,17 @@ static void read_pbd(const xenapi_pbd_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_pbd_record_currently_attached(r);
     {
@@ -2505,6 +5274,17 @@ static void read_pbd(const xenapi_pbd_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_pbd_record_extra(r) != NULL);
 }
@@ -2513,6 +5293,16 @@ static void read_crashdump(const xenapi_crashdump_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[4];
+        CHECK(xenapi_crashdump_record_fields(r, f, 4) == 4);
+        CHECK(xenapi_crashdump_record_fields(r, NULL, 0) == 4);
+        CHECK(xenapi_crashdump_record_fields(NULL, f, 4) == 0);
+        CHECK(f[0].p == (const void *)xenapi_crashdump_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_crashdump_record_vm(r));
+        CHECK(f[2].p == (const void *)xenapi_crashdump_record_vdi(r));
+        CHECK(f[3].p == (const void *)xenapi_crashdump_record_other_config(r));
     }
     CHECK(xenapi_crashdump_record_uuid(r) != NULL);
     CHECK(xenapi_crashdump_record_vm(r) != NULL);
@@ -2525,6 +5315,17 @@ static void read_crashdump(const xenapi_crashdump_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_crashdump_record_extra(r) != NULL);
 }
@@ -2533,6 +5334,20 @@ static void read_vtpm(const xenapi_vtpm_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[8];
+        CHECK(xenapi_vtpm_record_fields(r, f, 8) == 8);
+        CHECK(xenapi_vtpm_record_fields(r, NULL, 0) == 8);
+        CHECK(xenapi_vtpm_record_fields(NULL, f, 8) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vtpm_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vtpm_record_allowed_operations(r));
+        CHECK(f[2].p == (const void *)xenapi_vtpm_record_current_operations(r));
+        CHECK(f[3].p == (const void *)xenapi_vtpm_record_vm(r));
+        CHECK(f[4].p == (const void *)xenapi_vtpm_record_backend(r));
+        CHECK(f[5].i == (int64_t)xenapi_vtpm_record_persistence_backend(r));
+        CHECK(f[6].i == (int64_t)xenapi_vtpm_record_is_unique(r));
+        CHECK(f[7].i == (int64_t)xenapi_vtpm_record_is_protected(r));
     }
     CHECK(xenapi_vtpm_record_uuid(r) != NULL);
     {
@@ -2543,6 +5358,15 @@ static void read_vtpm(const xenapi_vtpm_record *r) {
             (void)xenapi_vtpm_operations_list_get(l1, i1);
             CHECK(xenapi_vtpm_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_vtpm_operations b1[4];
+            size_t n1 = xenapi_vtpm_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_vtpm_operations_list_len(l1));
+            CHECK(xenapi_vtpm_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_vtpm_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_vtpm_operations_map *m1 = xenapi_vtpm_record_current_operations(r);
@@ -2552,6 +5376,17 @@ static void read_vtpm(const xenapi_vtpm_record *r) {
             CHECK(xenapi_string_vtpm_operations_map_key(m1, i1) != NULL);
             (void)xenapi_string_vtpm_operations_map_value(m1, i1);
             CHECK(xenapi_string_vtpm_operations_map_value_name(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            xenapi_vtpm_operations v1[4];
+            size_t n1 = xenapi_string_vtpm_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_vtpm_operations_map_len(m1));
+            CHECK(xenapi_string_vtpm_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_vtpm_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_vtpm_operations_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vtpm_record_vm(r) != NULL);
@@ -2568,6 +5403,17 @@ static void read_console(const xenapi_console_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_console_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_console_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_console_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_console_record_uuid(r));
+        CHECK(f[1].i == (int64_t)xenapi_console_record_protocol(r));
+        CHECK(f[2].p == (const void *)xenapi_console_record_location(r));
+        CHECK(f[3].p == (const void *)xenapi_console_record_vm(r));
+        CHECK(f[4].p == (const void *)xenapi_console_record_other_config(r));
+    }
     CHECK(xenapi_console_record_uuid(r) != NULL);
     (void)xenapi_console_record_protocol(r);
     CHECK(xenapi_console_record_protocol_name(r) != NULL);
@@ -2581,6 +5427,17 @@ static void read_console(const xenapi_console_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_console_record_extra(r) != NULL);
 }
@@ -2589,6 +5446,16 @@ static void read_user(const xenapi_user_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[4];
+        CHECK(xenapi_user_record_fields(r, f, 4) == 4);
+        CHECK(xenapi_user_record_fields(r, NULL, 0) == 4);
+        CHECK(xenapi_user_record_fields(NULL, f, 4) == 0);
+        CHECK(f[0].p == (const void *)xenapi_user_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_user_record_short_name(r));
+        CHECK(f[2].p == (const void *)xenapi_user_record_fullname(r));
+        CHECK(f[3].p == (const void *)xenapi_user_record_other_config(r));
     }
     CHECK(xenapi_user_record_uuid(r) != NULL);
     CHECK(xenapi_user_record_short_name(r) != NULL);
@@ -2601,6 +5468,17 @@ static void read_user(const xenapi_user_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_user_record_extra(r) != NULL);
 }
@@ -2609,6 +5487,20 @@ static void read_data_source(const xenapi_data_source_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[8];
+        CHECK(xenapi_data_source_record_fields(r, f, 8) == 8);
+        CHECK(xenapi_data_source_record_fields(r, NULL, 0) == 8);
+        CHECK(xenapi_data_source_record_fields(NULL, f, 8) == 0);
+        CHECK(f[0].p == (const void *)xenapi_data_source_record_name_label(r));
+        CHECK(f[1].p == (const void *)xenapi_data_source_record_name_description(r));
+        CHECK(f[2].i == (int64_t)xenapi_data_source_record_enabled(r));
+        CHECK(f[3].i == (int64_t)xenapi_data_source_record_standard(r));
+        CHECK(f[4].p == (const void *)xenapi_data_source_record_units(r));
+        CHECK(f[5].d == xenapi_data_source_record_min(r));
+        CHECK(f[6].d == xenapi_data_source_record_max(r));
+        CHECK(f[7].d == xenapi_data_source_record_value(r));
     }
     CHECK(xenapi_data_source_record_name_label(r) != NULL);
     CHECK(xenapi_data_source_record_name_description(r) != NULL);
@@ -2626,6 +5518,19 @@ static void read_blob(const xenapi_blob_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[7];
+        CHECK(xenapi_blob_record_fields(r, f, 7) == 7);
+        CHECK(xenapi_blob_record_fields(r, NULL, 0) == 7);
+        CHECK(xenapi_blob_record_fields(NULL, f, 7) == 0);
+        CHECK(f[0].p == (const void *)xenapi_blob_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_blob_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_blob_record_name_description(r));
+        CHECK(f[3].i == xenapi_blob_record_size(r));
+        CHECK(f[4].i == (int64_t)xenapi_blob_record_public(r));
+        CHECK(f[5].i == xenapi_blob_record_last_updated(r));
+        CHECK(f[6].p == (const void *)xenapi_blob_record_mime_type(r));
+    }
     CHECK(xenapi_blob_record_uuid(r) != NULL);
     CHECK(xenapi_blob_record_name_label(r) != NULL);
     CHECK(xenapi_blob_record_name_description(r) != NULL);
@@ -2640,6 +5545,19 @@ static void read_message(const xenapi_message_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[7];
+        CHECK(xenapi_message_record_fields(r, f, 7) == 7);
+        CHECK(xenapi_message_record_fields(r, NULL, 0) == 7);
+        CHECK(xenapi_message_record_fields(NULL, f, 7) == 0);
+        CHECK(f[0].p == (const void *)xenapi_message_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_message_record_name(r));
+        CHECK(f[2].i == xenapi_message_record_priority(r));
+        CHECK(f[3].i == (int64_t)xenapi_message_record_cls(r));
+        CHECK(f[4].p == (const void *)xenapi_message_record_obj_uuid(r));
+        CHECK(f[5].i == xenapi_message_record_timestamp(r));
+        CHECK(f[6].p == (const void *)xenapi_message_record_body(r));
     }
     CHECK(xenapi_message_record_uuid(r) != NULL);
     CHECK(xenapi_message_record_name(r) != NULL);
@@ -2657,6 +5575,15 @@ static void read_secret(const xenapi_secret_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[3];
+        CHECK(xenapi_secret_record_fields(r, f, 3) == 3);
+        CHECK(xenapi_secret_record_fields(r, NULL, 0) == 3);
+        CHECK(xenapi_secret_record_fields(NULL, f, 3) == 0);
+        CHECK(f[0].p == (const void *)xenapi_secret_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_secret_record_value(r));
+        CHECK(f[2].p == (const void *)xenapi_secret_record_other_config(r));
+    }
     CHECK(xenapi_secret_record_uuid(r) != NULL);
     CHECK(xenapi_secret_record_value(r) != NULL);
     {
@@ -2667,6 +5594,17 @@ static void read_secret(const xenapi_secret_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_secret_record_extra(r) != NULL);
 }
@@ -2675,6 +5613,18 @@ static void read_tunnel(const xenapi_tunnel_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[6];
+        CHECK(xenapi_tunnel_record_fields(r, f, 6) == 6);
+        CHECK(xenapi_tunnel_record_fields(r, NULL, 0) == 6);
+        CHECK(xenapi_tunnel_record_fields(NULL, f, 6) == 0);
+        CHECK(f[0].p == (const void *)xenapi_tunnel_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_tunnel_record_access_pif(r));
+        CHECK(f[2].p == (const void *)xenapi_tunnel_record_transport_pif(r));
+        CHECK(f[3].p == (const void *)xenapi_tunnel_record_status(r));
+        CHECK(f[4].p == (const void *)xenapi_tunnel_record_other_config(r));
+        CHECK(f[5].i == (int64_t)xenapi_tunnel_record_protocol(r));
     }
     CHECK(xenapi_tunnel_record_uuid(r) != NULL);
     CHECK(xenapi_tunnel_record_access_pif(r) != NULL);
@@ -2687,6 +5637,17 @@ static void read_tunnel(const xenapi_tunnel_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_tunnel_record_other_config(r);
@@ -2695,6 +5656,17 @@ static void read_tunnel(const xenapi_tunnel_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_tunnel_record_protocol(r);
@@ -2706,6 +5678,17 @@ static void read_network_sriov(const xenapi_network_sriov_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_network_sriov_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_network_sriov_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_network_sriov_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_network_sriov_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_network_sriov_record_physical_pif(r));
+        CHECK(f[2].p == (const void *)xenapi_network_sriov_record_logical_pif(r));
+        CHECK(f[3].i == (int64_t)xenapi_network_sriov_record_requires_reboot(r));
+        CHECK(f[4].i == (int64_t)xenapi_network_sriov_record_configuration_mode(r));
     }
     CHECK(xenapi_network_sriov_record_uuid(r) != NULL);
     CHECK(xenapi_network_sriov_record_physical_pif(r) != NULL);
@@ -2721,6 +5704,23 @@ static void read_pci(const xenapi_pci_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[11];
+        CHECK(xenapi_pci_record_fields(r, f, 11) == 11);
+        CHECK(xenapi_pci_record_fields(r, NULL, 0) == 11);
+        CHECK(xenapi_pci_record_fields(NULL, f, 11) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pci_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pci_record_class_name(r));
+        CHECK(f[2].p == (const void *)xenapi_pci_record_vendor_name(r));
+        CHECK(f[3].p == (const void *)xenapi_pci_record_device_name(r));
+        CHECK(f[4].p == (const void *)xenapi_pci_record_host(r));
+        CHECK(f[5].p == (const void *)xenapi_pci_record_pci_id(r));
+        CHECK(f[6].p == (const void *)xenapi_pci_record_dependencies(r));
+        CHECK(f[7].p == (const void *)xenapi_pci_record_other_config(r));
+        CHECK(f[8].p == (const void *)xenapi_pci_record_subsystem_vendor_name(r));
+        CHECK(f[9].p == (const void *)xenapi_pci_record_subsystem_device_name(r));
+        CHECK(f[10].p == (const void *)xenapi_pci_record_driver_name(r));
+    }
     CHECK(xenapi_pci_record_uuid(r) != NULL);
     CHECK(xenapi_pci_record_class_name(r) != NULL);
     CHECK(xenapi_pci_record_vendor_name(r) != NULL);
@@ -2734,6 +5734,15 @@ static void read_pci(const xenapi_pci_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_pci_record_other_config(r);
@@ -2742,6 +5751,17 @@ static void read_pci(const xenapi_pci_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_pci_record_subsystem_vendor_name(r) != NULL);
@@ -2755,6 +5775,24 @@ static void read_pgpu(const xenapi_pgpu_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[12];
+        CHECK(xenapi_pgpu_record_fields(r, f, 12) == 12);
+        CHECK(xenapi_pgpu_record_fields(r, NULL, 0) == 12);
+        CHECK(xenapi_pgpu_record_fields(NULL, f, 12) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pgpu_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pgpu_record_pci(r));
+        CHECK(f[2].p == (const void *)xenapi_pgpu_record_gpu_group(r));
+        CHECK(f[3].p == (const void *)xenapi_pgpu_record_host(r));
+        CHECK(f[4].p == (const void *)xenapi_pgpu_record_other_config(r));
+        CHECK(f[5].p == (const void *)xenapi_pgpu_record_supported_vgpu_types(r));
+        CHECK(f[6].p == (const void *)xenapi_pgpu_record_enabled_vgpu_types(r));
+        CHECK(f[7].p == (const void *)xenapi_pgpu_record_resident_vgpus(r));
+        CHECK(f[8].p == (const void *)xenapi_pgpu_record_supported_vgpu_max_capacities(r));
+        CHECK(f[9].i == (int64_t)xenapi_pgpu_record_dom0_access(r));
+        CHECK(f[10].i == (int64_t)xenapi_pgpu_record_is_system_display_device(r));
+        CHECK(f[11].p == (const void *)xenapi_pgpu_record_compatibility_metadata(r));
+    }
     CHECK(xenapi_pgpu_record_uuid(r) != NULL);
     CHECK(xenapi_pgpu_record_pci(r) != NULL);
     CHECK(xenapi_pgpu_record_gpu_group(r) != NULL);
@@ -2767,6 +5805,17 @@ static void read_pgpu(const xenapi_pgpu_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pgpu_record_supported_vgpu_types(r);
@@ -2774,6 +5823,15 @@ static void read_pgpu(const xenapi_pgpu_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -2783,6 +5841,15 @@ static void read_pgpu(const xenapi_pgpu_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pgpu_record_resident_vgpus(r);
@@ -2790,6 +5857,15 @@ static void read_pgpu(const xenapi_pgpu_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -2799,6 +5875,17 @@ static void read_pgpu(const xenapi_pgpu_record *r) {
         for (i1 = 0; i1 < xenapi_string_int64_map_len(m1); i1++) {
             CHECK(xenapi_string_int64_map_key(m1, i1) != NULL);
             (void)xenapi_string_int64_map_value(m1, i1);
+        }
+        {
+            const char * k1[4];
+            int64_t v1[4];
+            size_t n1 = xenapi_string_int64_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_int64_map_len(m1));
+            CHECK(xenapi_string_int64_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_int64_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_int64_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_pgpu_record_dom0_access(r);
@@ -2812,6 +5899,17 @@ static void read_pgpu(const xenapi_pgpu_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_pgpu_record_extra(r) != NULL);
 }
@@ -2820,6 +5918,22 @@ static void read_gpu_group(const xenapi_gpu_group_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[10];
+        CHECK(xenapi_gpu_group_record_fields(r, f, 10) == 10);
+        CHECK(xenapi_gpu_group_record_fields(r, NULL, 0) == 10);
+        CHECK(xenapi_gpu_group_record_fields(NULL, f, 10) == 0);
+        CHECK(f[0].p == (const void *)xenapi_gpu_group_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_gpu_group_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_gpu_group_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_gpu_group_record_pgpus(r));
+        CHECK(f[4].p == (const void *)xenapi_gpu_group_record_vgpus(r));
+        CHECK(f[5].p == (const void *)xenapi_gpu_group_record_gpu_types(r));
+        CHECK(f[6].p == (const void *)xenapi_gpu_group_record_other_config(r));
+        CHECK(f[7].i == (int64_t)xenapi_gpu_group_record_allocation_algorithm(r));
+        CHECK(f[8].p == (const void *)xenapi_gpu_group_record_supported_vgpu_types(r));
+        CHECK(f[9].p == (const void *)xenapi_gpu_group_record_enabled_vgpu_types(r));
     }
     CHECK(xenapi_gpu_group_record_uuid(r) != NULL);
     CHECK(xenapi_gpu_group_record_name_label(r) != NULL);
@@ -2831,6 +5945,15 @@ static void read_gpu_group(const xenapi_gpu_group_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_gpu_group_record_vgpus(r);
@@ -2838,6 +5961,15 @@ static void read_gpu_group(const xenapi_gpu_group_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -2847,6 +5979,15 @@ static void read_gpu_group(const xenapi_gpu_group_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_gpu_group_record_other_config(r);
@@ -2855,6 +5996,17 @@ static void read_gpu_group(const xenapi_gpu_group_record *r) {
         for (i1 = 0; i1 < xenapi_string_map_len(m1); i1++) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_gpu_group_record_allocation_algorithm(r);
@@ -2866,6 +6018,15 @@ static void read_gpu_group(const xenapi_gpu_group_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_gpu_group_record_enabled_vgpu_types(r);
@@ -2873,6 +6034,15 @@ static void read_gpu_group(const xenapi_gpu_group_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_gpu_group_record_extra(r) != NULL);
@@ -2882,6 +6052,24 @@ static void read_vgpu(const xenapi_vgpu_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[12];
+        CHECK(xenapi_vgpu_record_fields(r, f, 12) == 12);
+        CHECK(xenapi_vgpu_record_fields(r, NULL, 0) == 12);
+        CHECK(xenapi_vgpu_record_fields(NULL, f, 12) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vgpu_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vgpu_record_vm(r));
+        CHECK(f[2].p == (const void *)xenapi_vgpu_record_gpu_group(r));
+        CHECK(f[3].p == (const void *)xenapi_vgpu_record_device(r));
+        CHECK(f[4].i == (int64_t)xenapi_vgpu_record_currently_attached(r));
+        CHECK(f[5].p == (const void *)xenapi_vgpu_record_other_config(r));
+        CHECK(f[6].p == (const void *)xenapi_vgpu_record_type(r));
+        CHECK(f[7].p == (const void *)xenapi_vgpu_record_resident_on(r));
+        CHECK(f[8].p == (const void *)xenapi_vgpu_record_scheduled_to_be_resident_on(r));
+        CHECK(f[9].p == (const void *)xenapi_vgpu_record_compatibility_metadata(r));
+        CHECK(f[10].p == (const void *)xenapi_vgpu_record_extra_args(r));
+        CHECK(f[11].p == (const void *)xenapi_vgpu_record_pci(r));
     }
     CHECK(xenapi_vgpu_record_uuid(r) != NULL);
     CHECK(xenapi_vgpu_record_vm(r) != NULL);
@@ -2896,6 +6084,17 @@ static void read_vgpu(const xenapi_vgpu_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_vgpu_record_type(r) != NULL);
     CHECK(xenapi_vgpu_record_resident_on(r) != NULL);
@@ -2908,6 +6107,17 @@ static void read_vgpu(const xenapi_vgpu_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_vgpu_record_extra_args(r) != NULL);
     CHECK(xenapi_vgpu_record_pci(r) != NULL);
@@ -2918,6 +6128,28 @@ static void read_vgpu_type(const xenapi_vgpu_type_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[16];
+        CHECK(xenapi_vgpu_type_record_fields(r, f, 16) == 16);
+        CHECK(xenapi_vgpu_type_record_fields(r, NULL, 0) == 16);
+        CHECK(xenapi_vgpu_type_record_fields(NULL, f, 16) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vgpu_type_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vgpu_type_record_vendor_name(r));
+        CHECK(f[2].p == (const void *)xenapi_vgpu_type_record_model_name(r));
+        CHECK(f[3].i == xenapi_vgpu_type_record_framebuffer_size(r));
+        CHECK(f[4].i == xenapi_vgpu_type_record_max_heads(r));
+        CHECK(f[5].i == xenapi_vgpu_type_record_max_resolution_x(r));
+        CHECK(f[6].i == xenapi_vgpu_type_record_max_resolution_y(r));
+        CHECK(f[7].p == (const void *)xenapi_vgpu_type_record_supported_on_pgpus(r));
+        CHECK(f[8].p == (const void *)xenapi_vgpu_type_record_enabled_on_pgpus(r));
+        CHECK(f[9].p == (const void *)xenapi_vgpu_type_record_vgpus(r));
+        CHECK(f[10].p == (const void *)xenapi_vgpu_type_record_supported_on_gpu_groups(r));
+        CHECK(f[11].p == (const void *)xenapi_vgpu_type_record_enabled_on_gpu_groups(r));
+        CHECK(f[12].i == (int64_t)xenapi_vgpu_type_record_implementation(r));
+        CHECK(f[13].p == (const void *)xenapi_vgpu_type_record_identifier(r));
+        CHECK(f[14].i == (int64_t)xenapi_vgpu_type_record_experimental(r));
+        CHECK(f[15].p == (const void *)xenapi_vgpu_type_record_compatible_types_in_vm(r));
     }
     CHECK(xenapi_vgpu_type_record_uuid(r) != NULL);
     CHECK(xenapi_vgpu_type_record_vendor_name(r) != NULL);
@@ -2933,6 +6165,15 @@ static void read_vgpu_type(const xenapi_vgpu_type_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vgpu_type_record_enabled_on_pgpus(r);
@@ -2940,6 +6181,15 @@ static void read_vgpu_type(const xenapi_vgpu_type_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -2949,6 +6199,15 @@ static void read_vgpu_type(const xenapi_vgpu_type_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vgpu_type_record_supported_on_gpu_groups(r);
@@ -2957,6 +6216,15 @@ static void read_vgpu_type(const xenapi_vgpu_type_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_vgpu_type_record_enabled_on_gpu_groups(r);
@@ -2964,6 +6232,15 @@ static void read_vgpu_type(const xenapi_vgpu_type_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_vgpu_type_record_implementation(r);
@@ -2977,6 +6254,15 @@ static void read_vgpu_type(const xenapi_vgpu_type_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     CHECK(xenapi_vgpu_type_record_extra(r) != NULL);
 }
@@ -2985,6 +6271,19 @@ static void read_pvs_site(const xenapi_pvs_site_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[7];
+        CHECK(xenapi_pvs_site_record_fields(r, f, 7) == 7);
+        CHECK(xenapi_pvs_site_record_fields(r, NULL, 0) == 7);
+        CHECK(xenapi_pvs_site_record_fields(NULL, f, 7) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pvs_site_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pvs_site_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_pvs_site_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_pvs_site_record_pvs_uuid(r));
+        CHECK(f[4].p == (const void *)xenapi_pvs_site_record_cache_storage(r));
+        CHECK(f[5].p == (const void *)xenapi_pvs_site_record_servers(r));
+        CHECK(f[6].p == (const void *)xenapi_pvs_site_record_proxies(r));
     }
     CHECK(xenapi_pvs_site_record_uuid(r) != NULL);
     CHECK(xenapi_pvs_site_record_name_label(r) != NULL);
@@ -2997,6 +6296,15 @@ static void read_pvs_site(const xenapi_pvs_site_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pvs_site_record_servers(r);
@@ -3005,6 +6313,15 @@ static void read_pvs_site(const xenapi_pvs_site_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_pvs_site_record_proxies(r);
@@ -3012,6 +6329,15 @@ static void read_pvs_site(const xenapi_pvs_site_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_pvs_site_record_extra(r) != NULL);
@@ -3022,6 +6348,17 @@ static void read_pvs_server(const xenapi_pvs_server_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_pvs_server_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_pvs_server_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_pvs_server_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pvs_server_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pvs_server_record_addresses(r));
+        CHECK(f[2].i == xenapi_pvs_server_record_first_port(r));
+        CHECK(f[3].i == xenapi_pvs_server_record_last_port(r));
+        CHECK(f[4].p == (const void *)xenapi_pvs_server_record_site(r));
+    }
     CHECK(xenapi_pvs_server_record_uuid(r) != NULL);
     {
         const xenapi_string_list *l1 = xenapi_pvs_server_record_addresses(r);
@@ -3029,6 +6366,15 @@ static void read_pvs_server(const xenapi_pvs_server_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_pvs_server_record_first_port(r);
@@ -3041,6 +6387,17 @@ static void read_pvs_proxy(const xenapi_pvs_proxy_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_pvs_proxy_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_pvs_proxy_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_pvs_proxy_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pvs_proxy_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pvs_proxy_record_site(r));
+        CHECK(f[2].p == (const void *)xenapi_pvs_proxy_record_vif(r));
+        CHECK(f[3].i == (int64_t)xenapi_pvs_proxy_record_currently_attached(r));
+        CHECK(f[4].i == (int64_t)xenapi_pvs_proxy_record_status(r));
     }
     CHECK(xenapi_pvs_proxy_record_uuid(r) != NULL);
     CHECK(xenapi_pvs_proxy_record_site(r) != NULL);
@@ -3056,6 +6413,18 @@ static void read_pvs_cache_storage(const xenapi_pvs_cache_storage_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[6];
+        CHECK(xenapi_pvs_cache_storage_record_fields(r, f, 6) == 6);
+        CHECK(xenapi_pvs_cache_storage_record_fields(r, NULL, 0) == 6);
+        CHECK(xenapi_pvs_cache_storage_record_fields(NULL, f, 6) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pvs_cache_storage_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pvs_cache_storage_record_host(r));
+        CHECK(f[2].p == (const void *)xenapi_pvs_cache_storage_record_sr(r));
+        CHECK(f[3].p == (const void *)xenapi_pvs_cache_storage_record_site(r));
+        CHECK(f[4].i == xenapi_pvs_cache_storage_record_size(r));
+        CHECK(f[5].p == (const void *)xenapi_pvs_cache_storage_record_vdi(r));
+    }
     CHECK(xenapi_pvs_cache_storage_record_uuid(r) != NULL);
     CHECK(xenapi_pvs_cache_storage_record_host(r) != NULL);
     CHECK(xenapi_pvs_cache_storage_record_sr(r) != NULL);
@@ -3069,6 +6438,19 @@ static void read_feature(const xenapi_feature_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[7];
+        CHECK(xenapi_feature_record_fields(r, f, 7) == 7);
+        CHECK(xenapi_feature_record_fields(r, NULL, 0) == 7);
+        CHECK(xenapi_feature_record_fields(NULL, f, 7) == 0);
+        CHECK(f[0].p == (const void *)xenapi_feature_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_feature_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_feature_record_name_description(r));
+        CHECK(f[3].i == (int64_t)xenapi_feature_record_enabled(r));
+        CHECK(f[4].i == (int64_t)xenapi_feature_record_experimental(r));
+        CHECK(f[5].p == (const void *)xenapi_feature_record_version(r));
+        CHECK(f[6].p == (const void *)xenapi_feature_record_host(r));
     }
     CHECK(xenapi_feature_record_uuid(r) != NULL);
     CHECK(xenapi_feature_record_name_label(r) != NULL);
@@ -3085,6 +6467,16 @@ static void read_sdn_controller(const xenapi_sdn_controller_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[4];
+        CHECK(xenapi_sdn_controller_record_fields(r, f, 4) == 4);
+        CHECK(xenapi_sdn_controller_record_fields(r, NULL, 0) == 4);
+        CHECK(xenapi_sdn_controller_record_fields(NULL, f, 4) == 0);
+        CHECK(f[0].p == (const void *)xenapi_sdn_controller_record_uuid(r));
+        CHECK(f[1].i == (int64_t)xenapi_sdn_controller_record_protocol(r));
+        CHECK(f[2].p == (const void *)xenapi_sdn_controller_record_address(r));
+        CHECK(f[3].i == xenapi_sdn_controller_record_port(r));
+    }
     CHECK(xenapi_sdn_controller_record_uuid(r) != NULL);
     (void)xenapi_sdn_controller_record_protocol(r);
     CHECK(xenapi_sdn_controller_record_protocol_name(r) != NULL);
@@ -3098,6 +6490,17 @@ static void read_vdi_nbd_server_info(const xenapi_vdi_nbd_server_info_record *r)
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[5];
+        CHECK(xenapi_vdi_nbd_server_info_record_fields(r, f, 5) == 5);
+        CHECK(xenapi_vdi_nbd_server_info_record_fields(r, NULL, 0) == 5);
+        CHECK(xenapi_vdi_nbd_server_info_record_fields(NULL, f, 5) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vdi_nbd_server_info_record_exportname(r));
+        CHECK(f[1].p == (const void *)xenapi_vdi_nbd_server_info_record_address(r));
+        CHECK(f[2].i == xenapi_vdi_nbd_server_info_record_port(r));
+        CHECK(f[3].p == (const void *)xenapi_vdi_nbd_server_info_record_cert(r));
+        CHECK(f[4].p == (const void *)xenapi_vdi_nbd_server_info_record_subject(r));
+    }
     CHECK(xenapi_vdi_nbd_server_info_record_exportname(r) != NULL);
     CHECK(xenapi_vdi_nbd_server_info_record_address(r) != NULL);
     (void)xenapi_vdi_nbd_server_info_record_port(r);
@@ -3110,6 +6513,26 @@ static void read_pusb(const xenapi_pusb_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[14];
+        CHECK(xenapi_pusb_record_fields(r, f, 14) == 14);
+        CHECK(xenapi_pusb_record_fields(r, NULL, 0) == 14);
+        CHECK(xenapi_pusb_record_fields(NULL, f, 14) == 0);
+        CHECK(f[0].p == (const void *)xenapi_pusb_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_pusb_record_usb_group(r));
+        CHECK(f[2].p == (const void *)xenapi_pusb_record_host(r));
+        CHECK(f[3].p == (const void *)xenapi_pusb_record_path(r));
+        CHECK(f[4].p == (const void *)xenapi_pusb_record_vendor_id(r));
+        CHECK(f[5].p == (const void *)xenapi_pusb_record_vendor_desc(r));
+        CHECK(f[6].p == (const void *)xenapi_pusb_record_product_id(r));
+        CHECK(f[7].p == (const void *)xenapi_pusb_record_product_desc(r));
+        CHECK(f[8].p == (const void *)xenapi_pusb_record_serial(r));
+        CHECK(f[9].p == (const void *)xenapi_pusb_record_version(r));
+        CHECK(f[10].p == (const void *)xenapi_pusb_record_description(r));
+        CHECK(f[11].i == (int64_t)xenapi_pusb_record_passthrough_enabled(r));
+        CHECK(f[12].p == (const void *)xenapi_pusb_record_other_config(r));
+        CHECK(f[13].d == xenapi_pusb_record_speed(r));
     }
     CHECK(xenapi_pusb_record_uuid(r) != NULL);
     CHECK(xenapi_pusb_record_usb_group(r) != NULL);
@@ -3131,6 +6554,17 @@ static void read_pusb(const xenapi_pusb_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_pusb_record_speed(r);
     CHECK(xenapi_pusb_record_extra(r) != NULL);
@@ -3140,6 +6574,18 @@ static void read_usb_group(const xenapi_usb_group_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[6];
+        CHECK(xenapi_usb_group_record_fields(r, f, 6) == 6);
+        CHECK(xenapi_usb_group_record_fields(r, NULL, 0) == 6);
+        CHECK(xenapi_usb_group_record_fields(NULL, f, 6) == 0);
+        CHECK(f[0].p == (const void *)xenapi_usb_group_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_usb_group_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_usb_group_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_usb_group_record_pusbs(r));
+        CHECK(f[4].p == (const void *)xenapi_usb_group_record_vusbs(r));
+        CHECK(f[5].p == (const void *)xenapi_usb_group_record_other_config(r));
     }
     CHECK(xenapi_usb_group_record_uuid(r) != NULL);
     CHECK(xenapi_usb_group_record_name_label(r) != NULL);
@@ -3151,6 +6597,15 @@ static void read_usb_group(const xenapi_usb_group_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_usb_group_record_vusbs(r);
@@ -3158,6 +6613,15 @@ static void read_usb_group(const xenapi_usb_group_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     {
@@ -3168,6 +6632,17 @@ static void read_usb_group(const xenapi_usb_group_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_usb_group_record_extra(r) != NULL);
 }
@@ -3176,6 +6651,19 @@ static void read_vusb(const xenapi_vusb_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[7];
+        CHECK(xenapi_vusb_record_fields(r, f, 7) == 7);
+        CHECK(xenapi_vusb_record_fields(r, NULL, 0) == 7);
+        CHECK(xenapi_vusb_record_fields(NULL, f, 7) == 0);
+        CHECK(f[0].p == (const void *)xenapi_vusb_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_vusb_record_allowed_operations(r));
+        CHECK(f[2].p == (const void *)xenapi_vusb_record_current_operations(r));
+        CHECK(f[3].p == (const void *)xenapi_vusb_record_vm(r));
+        CHECK(f[4].p == (const void *)xenapi_vusb_record_usb_group(r));
+        CHECK(f[5].p == (const void *)xenapi_vusb_record_other_config(r));
+        CHECK(f[6].i == (int64_t)xenapi_vusb_record_currently_attached(r));
     }
     CHECK(xenapi_vusb_record_uuid(r) != NULL);
     {
@@ -3186,6 +6674,15 @@ static void read_vusb(const xenapi_vusb_record *r) {
             (void)xenapi_vusb_operations_list_get(l1, i1);
             CHECK(xenapi_vusb_operations_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_vusb_operations b1[4];
+            size_t n1 = xenapi_vusb_operations_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_vusb_operations_list_len(l1));
+            CHECK(xenapi_vusb_operations_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_vusb_operations_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_vusb_operations_map *m1 = xenapi_vusb_record_current_operations(r);
@@ -3195,6 +6692,17 @@ static void read_vusb(const xenapi_vusb_record *r) {
             CHECK(xenapi_string_vusb_operations_map_key(m1, i1) != NULL);
             (void)xenapi_string_vusb_operations_map_value(m1, i1);
             CHECK(xenapi_string_vusb_operations_map_value_name(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            xenapi_vusb_operations v1[4];
+            size_t n1 = xenapi_string_vusb_operations_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_vusb_operations_map_len(m1));
+            CHECK(xenapi_string_vusb_operations_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_vusb_operations_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_vusb_operations_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_vusb_record_vm(r) != NULL);
@@ -3207,6 +6715,17 @@ static void read_vusb(const xenapi_vusb_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     (void)xenapi_vusb_record_currently_attached(r);
     CHECK(xenapi_vusb_record_extra(r) != NULL);
@@ -3217,6 +6736,27 @@ static void read_cluster(const xenapi_cluster_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[15];
+        CHECK(xenapi_cluster_record_fields(r, f, 15) == 15);
+        CHECK(xenapi_cluster_record_fields(r, NULL, 0) == 15);
+        CHECK(xenapi_cluster_record_fields(NULL, f, 15) == 0);
+        CHECK(f[0].p == (const void *)xenapi_cluster_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_cluster_record_cluster_hosts(r));
+        CHECK(f[2].p == (const void *)xenapi_cluster_record_pending_forget(r));
+        CHECK(f[3].p == (const void *)xenapi_cluster_record_cluster_token(r));
+        CHECK(f[4].p == (const void *)xenapi_cluster_record_cluster_stack(r));
+        CHECK(f[5].i == (int64_t)xenapi_cluster_record_is_quorate(r));
+        CHECK(f[6].i == xenapi_cluster_record_quorum(r));
+        CHECK(f[7].i == xenapi_cluster_record_live_hosts(r));
+        CHECK(f[8].p == (const void *)xenapi_cluster_record_allowed_operations(r));
+        CHECK(f[9].p == (const void *)xenapi_cluster_record_current_operations(r));
+        CHECK(f[10].i == (int64_t)xenapi_cluster_record_pool_auto_join(r));
+        CHECK(f[11].d == xenapi_cluster_record_token_timeout(r));
+        CHECK(f[12].d == xenapi_cluster_record_token_timeout_coefficient(r));
+        CHECK(f[13].p == (const void *)xenapi_cluster_record_cluster_config(r));
+        CHECK(f[14].p == (const void *)xenapi_cluster_record_other_config(r));
+    }
     CHECK(xenapi_cluster_record_uuid(r) != NULL);
     {
         const xenapi_string_list *l1 = xenapi_cluster_record_cluster_hosts(r);
@@ -3225,6 +6765,15 @@ static void read_cluster(const xenapi_cluster_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_cluster_record_pending_forget(r);
@@ -3232,6 +6781,15 @@ static void read_cluster(const xenapi_cluster_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     CHECK(xenapi_cluster_record_cluster_token(r) != NULL);
@@ -3247,6 +6805,15 @@ static void read_cluster(const xenapi_cluster_record *r) {
             (void)xenapi_cluster_operation_list_get(l1, i1);
             CHECK(xenapi_cluster_operation_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_cluster_operation b1[4];
+            size_t n1 = xenapi_cluster_operation_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_cluster_operation_list_len(l1));
+            CHECK(xenapi_cluster_operation_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_cluster_operation_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_cluster_operation_map *m1 = xenapi_cluster_record_current_operations(r);
@@ -3256,6 +6823,17 @@ static void read_cluster(const xenapi_cluster_record *r) {
             CHECK(xenapi_string_cluster_operation_map_key(m1, i1) != NULL);
             (void)xenapi_string_cluster_operation_map_value(m1, i1);
             CHECK(xenapi_string_cluster_operation_map_value_name(m1, i1) != NULL);
+        }
+        {
+            const char * k1[4];
+            xenapi_cluster_operation v1[4];
+            size_t n1 = xenapi_string_cluster_operation_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_cluster_operation_map_len(m1));
+            CHECK(xenapi_string_cluster_operation_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_cluster_operation_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_cluster_operation_map_value(m1, i1));
+            }
         }
     }
     (void)xenapi_cluster_record_pool_auto_join(r);
@@ -3269,6 +6847,17 @@ static void read_cluster(const xenapi_cluster_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_cluster_record_other_config(r);
@@ -3278,6 +6867,17 @@ static void read_cluster(const xenapi_cluster_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_cluster_record_extra(r) != NULL);
 }
@@ -3286,6 +6886,23 @@ static void read_cluster_host(const xenapi_cluster_host_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[11];
+        CHECK(xenapi_cluster_host_record_fields(r, f, 11) == 11);
+        CHECK(xenapi_cluster_host_record_fields(r, NULL, 0) == 11);
+        CHECK(xenapi_cluster_host_record_fields(NULL, f, 11) == 0);
+        CHECK(f[0].p == (const void *)xenapi_cluster_host_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_cluster_host_record_cluster(r));
+        CHECK(f[2].p == (const void *)xenapi_cluster_host_record_host(r));
+        CHECK(f[3].i == (int64_t)xenapi_cluster_host_record_enabled(r));
+        CHECK(f[4].p == (const void *)xenapi_cluster_host_record_pif(r));
+        CHECK(f[5].i == (int64_t)xenapi_cluster_host_record_joined(r));
+        CHECK(f[6].i == (int64_t)xenapi_cluster_host_record_live(r));
+        CHECK(f[7].i == xenapi_cluster_host_record_last_update_live(r));
+        CHECK(f[8].p == (const void *)xenapi_cluster_host_record_allowed_operations(r));
+        CHECK(f[9].p == (const void *)xenapi_cluster_host_record_current_operations(r));
+        CHECK(f[10].p == (const void *)xenapi_cluster_host_record_other_config(r));
     }
     CHECK(xenapi_cluster_host_record_uuid(r) != NULL);
     CHECK(xenapi_cluster_host_record_cluster(r) != NULL);
@@ -3303,6 +6920,15 @@ static void read_cluster_host(const xenapi_cluster_host_record *r) {
             (void)xenapi_cluster_host_operation_list_get(l1, i1);
             CHECK(xenapi_cluster_host_operation_list_get_name(l1, i1) != NULL);
         }
+        {
+            xenapi_cluster_host_operation b1[4];
+            size_t n1 = xenapi_cluster_host_operation_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_cluster_host_operation_list_len(l1));
+            CHECK(xenapi_cluster_host_operation_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_cluster_host_operation_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_cluster_host_operation_map *m1 = xenapi_cluster_host_record_current_operations(r);
@@ -3313,6 +6939,17 @@ static void read_cluster_host(const xenapi_cluster_host_record *r) {
             (void)xenapi_string_cluster_host_operation_map_value(m1, i1);
             CHECK(xenapi_string_cluster_host_operation_map_value_name(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            xenapi_cluster_host_operation v1[4];
+            size_t n1 = xenapi_string_cluster_host_operation_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_cluster_host_operation_map_len(m1));
+            CHECK(xenapi_string_cluster_host_operation_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_cluster_host_operation_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_cluster_host_operation_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_cluster_host_record_other_config(r);
@@ -3322,6 +6959,17 @@ static void read_cluster_host(const xenapi_cluster_host_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     CHECK(xenapi_cluster_host_record_extra(r) != NULL);
 }
@@ -3330,6 +6978,19 @@ static void read_certificate(const xenapi_certificate_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[7];
+        CHECK(xenapi_certificate_record_fields(r, f, 7) == 7);
+        CHECK(xenapi_certificate_record_fields(r, NULL, 0) == 7);
+        CHECK(xenapi_certificate_record_fields(NULL, f, 7) == 0);
+        CHECK(f[0].p == (const void *)xenapi_certificate_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_certificate_record_name(r));
+        CHECK(f[2].i == (int64_t)xenapi_certificate_record_type(r));
+        CHECK(f[3].p == (const void *)xenapi_certificate_record_host(r));
+        CHECK(f[4].i == xenapi_certificate_record_not_before(r));
+        CHECK(f[5].i == xenapi_certificate_record_not_after(r));
+        CHECK(f[6].p == (const void *)xenapi_certificate_record_fingerprint(r));
     }
     CHECK(xenapi_certificate_record_uuid(r) != NULL);
     CHECK(xenapi_certificate_record_name(r) != NULL);
@@ -3346,6 +7007,21 @@ static void read_repository(const xenapi_repository_record *r) {
     CHECK(r != NULL);
     if (r == NULL) {
         return;
+    }
+    {
+        xenapi_field f[9];
+        CHECK(xenapi_repository_record_fields(r, f, 9) == 9);
+        CHECK(xenapi_repository_record_fields(r, NULL, 0) == 9);
+        CHECK(xenapi_repository_record_fields(NULL, f, 9) == 0);
+        CHECK(f[0].p == (const void *)xenapi_repository_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_repository_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_repository_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_repository_record_binary_url(r));
+        CHECK(f[4].p == (const void *)xenapi_repository_record_source_url(r));
+        CHECK(f[5].i == (int64_t)xenapi_repository_record_update(r));
+        CHECK(f[6].p == (const void *)xenapi_repository_record_hash(r));
+        CHECK(f[7].i == (int64_t)xenapi_repository_record_up_to_date(r));
+        CHECK(f[8].p == (const void *)xenapi_repository_record_gpgkey_path(r));
     }
     CHECK(xenapi_repository_record_uuid(r) != NULL);
     CHECK(xenapi_repository_record_name_label(r) != NULL);
@@ -3364,6 +7040,20 @@ static void read_observer(const xenapi_observer_record *r) {
     if (r == NULL) {
         return;
     }
+    {
+        xenapi_field f[8];
+        CHECK(xenapi_observer_record_fields(r, f, 8) == 8);
+        CHECK(xenapi_observer_record_fields(r, NULL, 0) == 8);
+        CHECK(xenapi_observer_record_fields(NULL, f, 8) == 0);
+        CHECK(f[0].p == (const void *)xenapi_observer_record_uuid(r));
+        CHECK(f[1].p == (const void *)xenapi_observer_record_name_label(r));
+        CHECK(f[2].p == (const void *)xenapi_observer_record_name_description(r));
+        CHECK(f[3].p == (const void *)xenapi_observer_record_hosts(r));
+        CHECK(f[4].p == (const void *)xenapi_observer_record_attributes(r));
+        CHECK(f[5].p == (const void *)xenapi_observer_record_endpoints(r));
+        CHECK(f[6].p == (const void *)xenapi_observer_record_components(r));
+        CHECK(f[7].i == (int64_t)xenapi_observer_record_enabled(r));
+    }
     CHECK(xenapi_observer_record_uuid(r) != NULL);
     CHECK(xenapi_observer_record_name_label(r) != NULL);
     CHECK(xenapi_observer_record_name_description(r) != NULL);
@@ -3374,6 +7064,15 @@ static void read_observer(const xenapi_observer_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_map *m1 = xenapi_observer_record_attributes(r);
@@ -3383,6 +7082,17 @@ static void read_observer(const xenapi_observer_record *r) {
             CHECK(xenapi_string_map_key(m1, i1) != NULL);
             CHECK(xenapi_string_map_value(m1, i1) != NULL);
         }
+        {
+            const char * k1[4];
+            const char * v1[4];
+            size_t n1 = xenapi_string_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_map_len(m1));
+            CHECK(xenapi_string_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_map_value(m1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_observer_record_endpoints(r);
@@ -3391,6 +7101,15 @@ static void read_observer(const xenapi_observer_record *r) {
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
         }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
+        }
     }
     {
         const xenapi_string_list *l1 = xenapi_observer_record_components(r);
@@ -3398,6 +7117,15 @@ static void read_observer(const xenapi_observer_record *r) {
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_string_list_len(l1); i1++) {
             CHECK(xenapi_string_list_get(l1, i1) != NULL);
+        }
+        {
+            const char * b1[4];
+            size_t n1 = xenapi_string_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_string_list_len(l1));
+            CHECK(xenapi_string_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_string_list_get(l1, i1));
+            }
         }
     }
     (void)xenapi_observer_record_enabled(r);
@@ -3410,11 +7138,29 @@ static void read_event_batch(const xenapi_event_batch *r) {
         return;
     }
     {
+        xenapi_field f[3];
+        CHECK(xenapi_event_batch_fields(r, f, 3) == 3);
+        CHECK(xenapi_event_batch_fields(r, NULL, 0) == 3);
+        CHECK(xenapi_event_batch_fields(NULL, f, 3) == 0);
+        CHECK(f[0].p == (const void *)xenapi_event_batch_events(r));
+        CHECK(f[1].p == (const void *)xenapi_event_batch_valid_ref_counts(r));
+        CHECK(f[2].p == (const void *)xenapi_event_batch_token(r));
+    }
+    {
         const xenapi_event_record_list *l1 = xenapi_event_batch_events(r);
         size_t i1;
         CHECK(l1 != NULL);
         for (i1 = 0; i1 < xenapi_event_record_list_len(l1); i1++) {
             read_event(xenapi_event_record_list_get(l1, i1));
+        }
+        {
+            const xenapi_event_record * b1[4];
+            size_t n1 = xenapi_event_record_list_items(l1, b1, 4);
+            CHECK(n1 == xenapi_event_record_list_len(l1));
+            CHECK(xenapi_event_record_list_items(l1, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(b1[i1] == xenapi_event_record_list_get(l1, i1));
+            }
         }
     }
     {
@@ -3424,6 +7170,17 @@ static void read_event_batch(const xenapi_event_batch *r) {
         for (i1 = 0; i1 < xenapi_string_int64_map_len(m1); i1++) {
             CHECK(xenapi_string_int64_map_key(m1, i1) != NULL);
             (void)xenapi_string_int64_map_value(m1, i1);
+        }
+        {
+            const char * k1[4];
+            int64_t v1[4];
+            size_t n1 = xenapi_string_int64_map_entries(m1, k1, v1, 4);
+            CHECK(n1 == xenapi_string_int64_map_len(m1));
+            CHECK(xenapi_string_int64_map_entries(m1, NULL, NULL, 0) == n1);
+            for (i1 = 0; i1 < n1 && i1 < 4; i1++) {
+                CHECK(k1[i1] == xenapi_string_int64_map_key(m1, i1));
+                CHECK(v1[i1] == xenapi_string_int64_map_value(m1, i1));
+            }
         }
     }
     CHECK(xenapi_event_batch_token(r) != NULL);

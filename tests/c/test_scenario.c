@@ -147,12 +147,47 @@ static void scenario(const char *dialect) {
     }
     CHECK(found_start);
     CHECK(xenapi_string_list_get(methods, n) == NULL);
+    /* The bulk getter: the length whatever the room; only the first `capacity` items written. */
+    {
+        const char *first[4] = {NULL, NULL, NULL, NULL};
+        const char **all = malloc(n * sizeof *all);
+        CHECK(all != NULL);
+        CHECK(xenapi_string_list_items(methods, first, 3) == n);
+        for (i = 0; i < 3; i++) {
+            CHECK(first[i] == xenapi_string_list_get(methods, i));
+        }
+        CHECK(first[3] == NULL);
+        CHECK(xenapi_string_list_items(methods, NULL, 0) == n);
+        CHECK(xenapi_string_list_items(NULL, first, 4) == 0);
+        CHECK(xenapi_string_list_items(methods, all, n) == n);
+        for (i = 0; i < n; i++) {
+            CHECK(all[i] == xenapi_string_list_get(methods, i));
+        }
+        free(all);
+    }
     xenapi_string_list_free(methods);
 
     /* xm list */
     CHECK_OK(xenapi_vm_get_all_records(s, &vms, &err), &err);
     n = xenapi_vm_record_map_len(vms);
     CHECK(n >= 5); /* 4 guests and the control domain */
+    /* The map's bulk getter: both sides, one side, none. */
+    {
+        const char **keys = malloc(n * sizeof *keys);
+        const xenapi_vm_record **recs = malloc(n * sizeof *recs);
+        CHECK(keys != NULL && recs != NULL);
+        CHECK(xenapi_vm_record_map_entries(vms, keys, recs, n) == n);
+        for (i = 0; i < n; i++) {
+            CHECK(keys[i] == xenapi_vm_record_map_key(vms, i));
+            CHECK(recs[i] == xenapi_vm_record_map_value(vms, i));
+        }
+        CHECK(xenapi_vm_record_map_entries(vms, NULL, recs, 1) == n);
+        CHECK(xenapi_vm_record_map_entries(vms, NULL, NULL, 0) == n);
+        CHECK(xenapi_vm_record_map_entries(NULL, keys, recs, n) == 0);
+        CHECK(xenapi_string_map_entries(NULL, NULL, NULL, 0) == 0);
+        free(keys);
+        free(recs);
+    }
     for (i = 0; i < n; i++) {
         const char *ref = xenapi_vm_record_map_key(vms, i);
         const xenapi_vm_record *rec = xenapi_vm_record_map_value(vms, i);

@@ -27,15 +27,17 @@ namespace XenAPI
         static readonly object[] Seen = new object[7];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_blob_record</c>).</summary>
-        internal Blob(IntPtr r)
+        internal unsafe Blob(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_blob_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_blob_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_blob_record_name_description(r), Seen, 2);
-            size = Native.xenapi_blob_record_size(r);
-            public_ = (Native.xenapi_blob_record_public(r) != 0);
-            last_updated = Conv.Time(Native.xenapi_blob_record_last_updated(r));
-            mime_type = Conv.Str(Native.xenapi_blob_record_mime_type(r), Seen, 6);
+            Field* f = stackalloc Field[7];
+            Native.xenapi_blob_record_fields(r, f, (UIntPtr)7);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            size = f[3].i;
+            public_ = (f[4].i != 0);
+            last_updated = Conv.Time(f[5].i);
+            mime_type = Conv.Str(f[6].p, Seen, 6);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -26,17 +26,19 @@ namespace XenAPI
         static readonly object[] Seen = new object[9];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_bond_record</c>).</summary>
-        internal Bond(IntPtr r)
+        internal unsafe Bond(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_bond_record_uuid(r), Seen, 0);
-            master = Conv.Ref<PIF>(Native.xenapi_bond_record_master(r), Seen, 1);
-            slaves = Conv.R_set_ref_PIF(Native.xenapi_bond_record_slaves(r));
-            other_config = Conv.StringMap(Native.xenapi_bond_record_other_config(r), Seen, 3);
-            primary_slave = Conv.Ref<PIF>(Native.xenapi_bond_record_primary_slave(r), Seen, 4);
-            mode = bond_mode_helper.FromNative(Native.xenapi_bond_record_mode(r));
-            properties = Conv.StringMap(Native.xenapi_bond_record_properties(r), Seen, 6);
-            links_up = Native.xenapi_bond_record_links_up(r);
-            auto_update_mac = (Native.xenapi_bond_record_auto_update_mac(r) != 0);
+            Field* f = stackalloc Field[9];
+            Native.xenapi_bond_record_fields(r, f, (UIntPtr)9);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            master = Conv.Ref<PIF>(f[1].p, Seen, 1);
+            slaves = Conv.R_set_ref_PIF(f[2].p);
+            other_config = Conv.StringMap(f[3].p, Seen, 3);
+            primary_slave = Conv.Ref<PIF>(f[4].p, Seen, 4);
+            mode = bond_mode_helper.FromNative((int)f[5].i);
+            properties = Conv.StringMap(f[6].p, Seen, 6);
+            links_up = f[7].i;
+            auto_update_mac = (f[8].i != 0);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

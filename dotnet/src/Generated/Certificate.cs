@@ -27,15 +27,17 @@ namespace XenAPI
         static readonly object[] Seen = new object[7];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_certificate_record</c>).</summary>
-        internal Certificate(IntPtr r)
+        internal unsafe Certificate(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_certificate_record_uuid(r), Seen, 0);
-            name = Conv.Str(Native.xenapi_certificate_record_name(r), Seen, 1);
-            type = certificate_type_helper.FromNative(Native.xenapi_certificate_record_type(r));
-            host = Conv.Ref<Host>(Native.xenapi_certificate_record_host(r), Seen, 3);
-            not_before = Conv.Time(Native.xenapi_certificate_record_not_before(r));
-            not_after = Conv.Time(Native.xenapi_certificate_record_not_after(r));
-            fingerprint = Conv.Str(Native.xenapi_certificate_record_fingerprint(r), Seen, 6);
+            Field* f = stackalloc Field[7];
+            Native.xenapi_certificate_record_fields(r, f, (UIntPtr)7);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name = Conv.Str(f[1].p, Seen, 1);
+            type = certificate_type_helper.FromNative((int)f[2].i);
+            host = Conv.Ref<Host>(f[3].p, Seen, 3);
+            not_before = Conv.Time(f[4].i);
+            not_after = Conv.Time(f[5].i);
+            fingerprint = Conv.Str(f[6].p, Seen, 6);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -31,23 +31,25 @@ namespace XenAPI
         static readonly object[] Seen = new object[15];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_cluster_record</c>).</summary>
-        internal Cluster(IntPtr r)
+        internal unsafe Cluster(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_cluster_record_uuid(r), Seen, 0);
-            cluster_hosts = Conv.R_set_ref_Cluster_host(Native.xenapi_cluster_record_cluster_hosts(r));
-            pending_forget = Conv.R_set_string(Native.xenapi_cluster_record_pending_forget(r));
-            cluster_token = Conv.Str(Native.xenapi_cluster_record_cluster_token(r), Seen, 3);
-            cluster_stack = Conv.Str(Native.xenapi_cluster_record_cluster_stack(r), Seen, 4);
-            is_quorate = (Native.xenapi_cluster_record_is_quorate(r) != 0);
-            quorum = Native.xenapi_cluster_record_quorum(r);
-            live_hosts = Native.xenapi_cluster_record_live_hosts(r);
-            allowed_operations = Conv.R_set_enum_cluster_operation(Native.xenapi_cluster_record_allowed_operations(r));
-            current_operations = Conv.R_map_string_to_enum_cluster_operation_end(Native.xenapi_cluster_record_current_operations(r));
-            pool_auto_join = (Native.xenapi_cluster_record_pool_auto_join(r) != 0);
-            token_timeout = Native.xenapi_cluster_record_token_timeout(r);
-            token_timeout_coefficient = Native.xenapi_cluster_record_token_timeout_coefficient(r);
-            cluster_config = Conv.StringMap(Native.xenapi_cluster_record_cluster_config(r), Seen, 13);
-            other_config = Conv.StringMap(Native.xenapi_cluster_record_other_config(r), Seen, 14);
+            Field* f = stackalloc Field[15];
+            Native.xenapi_cluster_record_fields(r, f, (UIntPtr)15);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            cluster_hosts = Conv.R_set_ref_Cluster_host(f[1].p);
+            pending_forget = Conv.R_set_string(f[2].p);
+            cluster_token = Conv.Str(f[3].p, Seen, 3);
+            cluster_stack = Conv.Str(f[4].p, Seen, 4);
+            is_quorate = (f[5].i != 0);
+            quorum = f[6].i;
+            live_hosts = f[7].i;
+            allowed_operations = Conv.R_set_enum_cluster_operation(f[8].p);
+            current_operations = Conv.R_map_string_to_enum_cluster_operation_end(f[9].p);
+            pool_auto_join = (f[10].i != 0);
+            token_timeout = f[11].d;
+            token_timeout_coefficient = f[12].d;
+            cluster_config = Conv.StringMap(f[13].p, Seen, 13);
+            other_config = Conv.StringMap(f[14].p, Seen, 14);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

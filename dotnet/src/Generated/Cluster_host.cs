@@ -27,19 +27,21 @@ namespace XenAPI
         static readonly object[] Seen = new object[11];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_cluster_host_record</c>).</summary>
-        internal Cluster_host(IntPtr r)
+        internal unsafe Cluster_host(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_cluster_host_record_uuid(r), Seen, 0);
-            cluster = Conv.Ref<Cluster>(Native.xenapi_cluster_host_record_cluster(r), Seen, 1);
-            host = Conv.Ref<Host>(Native.xenapi_cluster_host_record_host(r), Seen, 2);
-            enabled = (Native.xenapi_cluster_host_record_enabled(r) != 0);
-            PIF = Conv.Ref<PIF>(Native.xenapi_cluster_host_record_pif(r), Seen, 4);
-            joined = (Native.xenapi_cluster_host_record_joined(r) != 0);
-            live = (Native.xenapi_cluster_host_record_live(r) != 0);
-            last_update_live = Conv.Time(Native.xenapi_cluster_host_record_last_update_live(r));
-            allowed_operations = Conv.R_set_enum_cluster_host_operation(Native.xenapi_cluster_host_record_allowed_operations(r));
-            current_operations = Conv.R_map_string_to_enum_cluster_host_operation_end(Native.xenapi_cluster_host_record_current_operations(r));
-            other_config = Conv.StringMap(Native.xenapi_cluster_host_record_other_config(r), Seen, 10);
+            Field* f = stackalloc Field[11];
+            Native.xenapi_cluster_host_record_fields(r, f, (UIntPtr)11);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            cluster = Conv.Ref<Cluster>(f[1].p, Seen, 1);
+            host = Conv.Ref<Host>(f[2].p, Seen, 2);
+            enabled = (f[3].i != 0);
+            PIF = Conv.Ref<PIF>(f[4].p, Seen, 4);
+            joined = (f[5].i != 0);
+            live = (f[6].i != 0);
+            last_update_live = Conv.Time(f[7].i);
+            allowed_operations = Conv.R_set_enum_cluster_host_operation(f[8].p);
+            current_operations = Conv.R_map_string_to_enum_cluster_host_operation_end(f[9].p);
+            other_config = Conv.StringMap(f[10].p, Seen, 10);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

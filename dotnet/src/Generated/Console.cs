@@ -25,13 +25,15 @@ namespace XenAPI
         static readonly object[] Seen = new object[5];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_console_record</c>).</summary>
-        internal Console(IntPtr r)
+        internal unsafe Console(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_console_record_uuid(r), Seen, 0);
-            protocol = console_protocol_helper.FromNative(Native.xenapi_console_record_protocol(r));
-            location = Conv.Str(Native.xenapi_console_record_location(r), Seen, 2);
-            VM = Conv.Ref<VM>(Native.xenapi_console_record_vm(r), Seen, 3);
-            other_config = Conv.StringMap(Native.xenapi_console_record_other_config(r), Seen, 4);
+            Field* f = stackalloc Field[5];
+            Native.xenapi_console_record_fields(r, f, (UIntPtr)5);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            protocol = console_protocol_helper.FromNative((int)f[1].i);
+            location = Conv.Str(f[2].p, Seen, 2);
+            VM = Conv.Ref<VM>(f[3].p, Seen, 3);
+            other_config = Conv.StringMap(f[4].p, Seen, 4);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

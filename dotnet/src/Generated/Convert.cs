@@ -10,1049 +10,2561 @@ namespace XenAPI
     // owned handles the caller frees).
     internal static partial class Conv
     {
-        internal static Dictionary<vm_operations, string> R_map_enum_vm_operations_to_string_end(IntPtr h)
+        internal static unsafe Dictionary<vm_operations, string> R_map_enum_vm_operations_to_string_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vm_operations_string_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<vm_operations, string>();
+            int* ks = stackalloc int[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vm_operations_string_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_enum_vm_operations_to_string_end(ks, vs, n);
+            var bk = new int[n];
+            var bv = new IntPtr[n];
+            fixed (int* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vm_operations_string_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_enum_vm_operations_to_string_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<vm_operations, string> F_map_enum_vm_operations_to_string_end(int* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<vm_operations, string>(n);
             for (int i = 0; i < n; i++)
-                r[vm_operations_helper.FromNative(Native.xenapi_vm_operations_string_map_key(h, (UIntPtr)i))] = Conv.Str(Native.xenapi_vm_operations_string_map_value(h, (UIntPtr)i));
+                r[vm_operations_helper.FromNative(ks[i])] = Conv.Str(vs[i]);
             return r;
         }
 
-        internal static Dictionary<long, double> R_map_int_to_float_end(IntPtr h)
+        internal static unsafe Dictionary<long, double> R_map_int_to_float_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_int64_double_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<long, double>();
+            long* ks = stackalloc long[Room];
+            double* vs = stackalloc double[Room];
+            int n = (int)Native.xenapi_int64_double_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_int_to_float_end(ks, vs, n);
+            var bk = new long[n];
+            var bv = new double[n];
+            fixed (long* pk = bk)
+            fixed (double* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_int64_double_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_int_to_float_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<long, double> F_map_int_to_float_end(long* ks, double* vs, int n)
+        {
             var r = new Dictionary<long, double>(n);
             for (int i = 0; i < n; i++)
-                r[Native.xenapi_int64_double_map_key(h, (UIntPtr)i)] = Native.xenapi_int64_double_map_value(h, (UIntPtr)i);
+                r[ks[i]] = vs[i];
             return r;
         }
 
-        internal static Dictionary<long, long> R_map_int_to_int_end(IntPtr h)
+        internal static unsafe Dictionary<long, long> R_map_int_to_int_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_int64_int64_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<long, long>();
+            long* ks = stackalloc long[Room];
+            long* vs = stackalloc long[Room];
+            int n = (int)Native.xenapi_int64_int64_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_int_to_int_end(ks, vs, n);
+            var bk = new long[n];
+            var bv = new long[n];
+            fixed (long* pk = bk)
+            fixed (long* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_int64_int64_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_int_to_int_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<long, long> F_map_int_to_int_end(long* ks, long* vs, int n)
+        {
             var r = new Dictionary<long, long>(n);
             for (int i = 0; i < n; i++)
-                r[Native.xenapi_int64_int64_map_key(h, (UIntPtr)i)] = Native.xenapi_int64_int64_map_value(h, (UIntPtr)i);
+                r[ks[i]] = vs[i];
             return r;
         }
 
-        internal static Dictionary<long, string[]> R_map_int_to_set_string_end(IntPtr h)
+        internal static unsafe Dictionary<long, string[]> R_map_int_to_set_string_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_int64_string_list_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<long, string[]>();
+            long* ks = stackalloc long[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_int64_string_list_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_int_to_set_string_end(ks, vs, n);
+            var bk = new long[n];
+            var bv = new IntPtr[n];
+            fixed (long* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_int64_string_list_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_int_to_set_string_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<long, string[]> F_map_int_to_set_string_end(long* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<long, string[]>(n);
             for (int i = 0; i < n; i++)
-                r[Native.xenapi_int64_string_list_map_key(h, (UIntPtr)i)] = Conv.R_set_string(Native.xenapi_int64_string_list_map_value(h, (UIntPtr)i));
+                r[ks[i]] = Conv.R_set_string(vs[i]);
             return r;
         }
 
-        internal static Dictionary<XenRef<Bond>, Bond> R_map_ref_Bond_to_record_Bond_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Bond>, Bond> R_map_ref_Bond_to_record_Bond_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_bond_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Bond>, Bond>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_bond_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_Bond_to_record_Bond_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_bond_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_Bond_to_record_Bond_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Bond>, Bond> F_map_ref_Bond_to_record_Bond_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Bond>, Bond>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Bond>(Native.xenapi_bond_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_Bond(Native.xenapi_bond_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Bond>(ks[i]);
+                var record = Conv.R_record_Bond(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Certificate>, Certificate> R_map_ref_Certificate_to_record_Certificate_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Certificate>, Certificate> R_map_ref_Certificate_to_record_Certificate_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_certificate_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Certificate>, Certificate>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_certificate_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_Certificate_to_record_Certificate_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_certificate_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_Certificate_to_record_Certificate_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Certificate>, Certificate> F_map_ref_Certificate_to_record_Certificate_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Certificate>, Certificate>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Certificate>(Native.xenapi_certificate_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_Certificate(Native.xenapi_certificate_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Certificate>(ks[i]);
+                var record = Conv.R_record_Certificate(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Cluster_host>, Cluster_host> R_map_ref_Cluster_host_to_record_Cluster_host_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Cluster_host>, Cluster_host> R_map_ref_Cluster_host_to_record_Cluster_host_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_cluster_host_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Cluster_host>, Cluster_host>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_cluster_host_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_Cluster_host_to_record_Cluster_host_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_cluster_host_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_Cluster_host_to_record_Cluster_host_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Cluster_host>, Cluster_host> F_map_ref_Cluster_host_to_record_Cluster_host_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Cluster_host>, Cluster_host>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Cluster_host>(Native.xenapi_cluster_host_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_Cluster_host(Native.xenapi_cluster_host_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Cluster_host>(ks[i]);
+                var record = Conv.R_record_Cluster_host(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Cluster>, Cluster> R_map_ref_Cluster_to_record_Cluster_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Cluster>, Cluster> R_map_ref_Cluster_to_record_Cluster_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_cluster_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Cluster>, Cluster>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_cluster_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_Cluster_to_record_Cluster_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_cluster_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_Cluster_to_record_Cluster_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Cluster>, Cluster> F_map_ref_Cluster_to_record_Cluster_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Cluster>, Cluster>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Cluster>(Native.xenapi_cluster_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_Cluster(Native.xenapi_cluster_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Cluster>(ks[i]);
+                var record = Conv.R_record_Cluster(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<DR_task>, DR_task> R_map_ref_DR_task_to_record_DR_task_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<DR_task>, DR_task> R_map_ref_DR_task_to_record_DR_task_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_dr_task_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<DR_task>, DR_task>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_dr_task_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_DR_task_to_record_DR_task_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_dr_task_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_DR_task_to_record_DR_task_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<DR_task>, DR_task> F_map_ref_DR_task_to_record_DR_task_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<DR_task>, DR_task>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<DR_task>(Native.xenapi_dr_task_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_DR_task(Native.xenapi_dr_task_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<DR_task>(ks[i]);
+                var record = Conv.R_record_DR_task(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Feature>, Feature> R_map_ref_Feature_to_record_Feature_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Feature>, Feature> R_map_ref_Feature_to_record_Feature_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_feature_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Feature>, Feature>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_feature_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_Feature_to_record_Feature_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_feature_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_Feature_to_record_Feature_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Feature>, Feature> F_map_ref_Feature_to_record_Feature_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Feature>, Feature>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Feature>(Native.xenapi_feature_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_Feature(Native.xenapi_feature_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Feature>(ks[i]);
+                var record = Conv.R_record_Feature(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<GPU_group>, GPU_group> R_map_ref_GPU_group_to_record_GPU_group_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<GPU_group>, GPU_group> R_map_ref_GPU_group_to_record_GPU_group_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_gpu_group_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<GPU_group>, GPU_group>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_gpu_group_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_GPU_group_to_record_GPU_group_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_gpu_group_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_GPU_group_to_record_GPU_group_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<GPU_group>, GPU_group> F_map_ref_GPU_group_to_record_GPU_group_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<GPU_group>, GPU_group>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<GPU_group>(Native.xenapi_gpu_group_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_GPU_group(Native.xenapi_gpu_group_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<GPU_group>(ks[i]);
+                var record = Conv.R_record_GPU_group(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Observer>, Observer> R_map_ref_Observer_to_record_Observer_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Observer>, Observer> R_map_ref_Observer_to_record_Observer_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_observer_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Observer>, Observer>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_observer_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_Observer_to_record_Observer_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_observer_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_Observer_to_record_Observer_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Observer>, Observer> F_map_ref_Observer_to_record_Observer_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Observer>, Observer>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Observer>(Native.xenapi_observer_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_Observer(Native.xenapi_observer_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Observer>(ks[i]);
+                var record = Conv.R_record_Observer(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<PBD>, PBD> R_map_ref_PBD_to_record_PBD_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<PBD>, PBD> R_map_ref_PBD_to_record_PBD_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pbd_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<PBD>, PBD>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_pbd_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_PBD_to_record_PBD_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_pbd_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_PBD_to_record_PBD_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<PBD>, PBD> F_map_ref_PBD_to_record_PBD_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<PBD>, PBD>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<PBD>(Native.xenapi_pbd_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_PBD(Native.xenapi_pbd_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<PBD>(ks[i]);
+                var record = Conv.R_record_PBD(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<PCI>, PCI> R_map_ref_PCI_to_record_PCI_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<PCI>, PCI> R_map_ref_PCI_to_record_PCI_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pci_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<PCI>, PCI>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_pci_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_PCI_to_record_PCI_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_pci_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_PCI_to_record_PCI_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<PCI>, PCI> F_map_ref_PCI_to_record_PCI_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<PCI>, PCI>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<PCI>(Native.xenapi_pci_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_PCI(Native.xenapi_pci_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<PCI>(ks[i]);
+                var record = Conv.R_record_PCI(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<PGPU>, PGPU> R_map_ref_PGPU_to_record_PGPU_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<PGPU>, PGPU> R_map_ref_PGPU_to_record_PGPU_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pgpu_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<PGPU>, PGPU>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_pgpu_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_PGPU_to_record_PGPU_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_pgpu_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_PGPU_to_record_PGPU_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<PGPU>, PGPU> F_map_ref_PGPU_to_record_PGPU_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<PGPU>, PGPU>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<PGPU>(Native.xenapi_pgpu_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_PGPU(Native.xenapi_pgpu_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<PGPU>(ks[i]);
+                var record = Conv.R_record_PGPU(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<PIF_metrics>, PIF_metrics> R_map_ref_PIF_metrics_to_record_PIF_metrics_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<PIF_metrics>, PIF_metrics> R_map_ref_PIF_metrics_to_record_PIF_metrics_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pif_metrics_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<PIF_metrics>, PIF_metrics>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_pif_metrics_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_PIF_metrics_to_record_PIF_metrics_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_pif_metrics_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_PIF_metrics_to_record_PIF_metrics_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<PIF_metrics>, PIF_metrics> F_map_ref_PIF_metrics_to_record_PIF_metrics_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<PIF_metrics>, PIF_metrics>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<PIF_metrics>(Native.xenapi_pif_metrics_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_PIF_metrics(Native.xenapi_pif_metrics_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<PIF_metrics>(ks[i]);
+                var record = Conv.R_record_PIF_metrics(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<PIF>, PIF> R_map_ref_PIF_to_record_PIF_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<PIF>, PIF> R_map_ref_PIF_to_record_PIF_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pif_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<PIF>, PIF>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_pif_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_PIF_to_record_PIF_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_pif_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_PIF_to_record_PIF_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<PIF>, PIF> F_map_ref_PIF_to_record_PIF_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<PIF>, PIF>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<PIF>(Native.xenapi_pif_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_PIF(Native.xenapi_pif_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<PIF>(ks[i]);
+                var record = Conv.R_record_PIF(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<PUSB>, PUSB> R_map_ref_PUSB_to_record_PUSB_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<PUSB>, PUSB> R_map_ref_PUSB_to_record_PUSB_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pusb_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<PUSB>, PUSB>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_pusb_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_PUSB_to_record_PUSB_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_pusb_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_PUSB_to_record_PUSB_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<PUSB>, PUSB> F_map_ref_PUSB_to_record_PUSB_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<PUSB>, PUSB>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<PUSB>(Native.xenapi_pusb_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_PUSB(Native.xenapi_pusb_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<PUSB>(ks[i]);
+                var record = Conv.R_record_PUSB(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<PVS_cache_storage>, PVS_cache_storage> R_map_ref_PVS_cache_storage_to_record_PVS_cache_storage_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<PVS_cache_storage>, PVS_cache_storage> R_map_ref_PVS_cache_storage_to_record_PVS_cache_storage_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pvs_cache_storage_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<PVS_cache_storage>, PVS_cache_storage>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_pvs_cache_storage_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_PVS_cache_storage_to_record_PVS_cache_storage_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_pvs_cache_storage_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_PVS_cache_storage_to_record_PVS_cache_storage_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<PVS_cache_storage>, PVS_cache_storage> F_map_ref_PVS_cache_storage_to_record_PVS_cache_storage_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<PVS_cache_storage>, PVS_cache_storage>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<PVS_cache_storage>(Native.xenapi_pvs_cache_storage_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_PVS_cache_storage(Native.xenapi_pvs_cache_storage_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<PVS_cache_storage>(ks[i]);
+                var record = Conv.R_record_PVS_cache_storage(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<PVS_proxy>, PVS_proxy> R_map_ref_PVS_proxy_to_record_PVS_proxy_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<PVS_proxy>, PVS_proxy> R_map_ref_PVS_proxy_to_record_PVS_proxy_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pvs_proxy_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<PVS_proxy>, PVS_proxy>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_pvs_proxy_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_PVS_proxy_to_record_PVS_proxy_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_pvs_proxy_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_PVS_proxy_to_record_PVS_proxy_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<PVS_proxy>, PVS_proxy> F_map_ref_PVS_proxy_to_record_PVS_proxy_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<PVS_proxy>, PVS_proxy>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<PVS_proxy>(Native.xenapi_pvs_proxy_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_PVS_proxy(Native.xenapi_pvs_proxy_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<PVS_proxy>(ks[i]);
+                var record = Conv.R_record_PVS_proxy(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<PVS_server>, PVS_server> R_map_ref_PVS_server_to_record_PVS_server_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<PVS_server>, PVS_server> R_map_ref_PVS_server_to_record_PVS_server_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pvs_server_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<PVS_server>, PVS_server>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_pvs_server_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_PVS_server_to_record_PVS_server_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_pvs_server_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_PVS_server_to_record_PVS_server_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<PVS_server>, PVS_server> F_map_ref_PVS_server_to_record_PVS_server_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<PVS_server>, PVS_server>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<PVS_server>(Native.xenapi_pvs_server_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_PVS_server(Native.xenapi_pvs_server_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<PVS_server>(ks[i]);
+                var record = Conv.R_record_PVS_server(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<PVS_site>, PVS_site> R_map_ref_PVS_site_to_record_PVS_site_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<PVS_site>, PVS_site> R_map_ref_PVS_site_to_record_PVS_site_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pvs_site_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<PVS_site>, PVS_site>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_pvs_site_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_PVS_site_to_record_PVS_site_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_pvs_site_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_PVS_site_to_record_PVS_site_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<PVS_site>, PVS_site> F_map_ref_PVS_site_to_record_PVS_site_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<PVS_site>, PVS_site>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<PVS_site>(Native.xenapi_pvs_site_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_PVS_site(Native.xenapi_pvs_site_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<PVS_site>(ks[i]);
+                var record = Conv.R_record_PVS_site(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Repository>, Repository> R_map_ref_Repository_to_record_Repository_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Repository>, Repository> R_map_ref_Repository_to_record_Repository_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_repository_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Repository>, Repository>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_repository_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_Repository_to_record_Repository_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_repository_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_Repository_to_record_Repository_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Repository>, Repository> F_map_ref_Repository_to_record_Repository_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Repository>, Repository>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Repository>(Native.xenapi_repository_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_Repository(Native.xenapi_repository_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Repository>(ks[i]);
+                var record = Conv.R_record_Repository(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<SDN_controller>, SDN_controller> R_map_ref_SDN_controller_to_record_SDN_controller_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<SDN_controller>, SDN_controller> R_map_ref_SDN_controller_to_record_SDN_controller_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_sdn_controller_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<SDN_controller>, SDN_controller>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_sdn_controller_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_SDN_controller_to_record_SDN_controller_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_sdn_controller_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_SDN_controller_to_record_SDN_controller_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<SDN_controller>, SDN_controller> F_map_ref_SDN_controller_to_record_SDN_controller_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<SDN_controller>, SDN_controller>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<SDN_controller>(Native.xenapi_sdn_controller_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_SDN_controller(Native.xenapi_sdn_controller_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<SDN_controller>(ks[i]);
+                var record = Conv.R_record_SDN_controller(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<SM>, SM> R_map_ref_SM_to_record_SM_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<SM>, SM> R_map_ref_SM_to_record_SM_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_sm_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<SM>, SM>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_sm_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_SM_to_record_SM_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_sm_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_SM_to_record_SM_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<SM>, SM> F_map_ref_SM_to_record_SM_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<SM>, SM>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<SM>(Native.xenapi_sm_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_SM(Native.xenapi_sm_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<SM>(ks[i]);
+                var record = Conv.R_record_SM(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<SR>, SR> R_map_ref_SR_to_record_SR_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<SR>, SR> R_map_ref_SR_to_record_SR_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_sr_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<SR>, SR>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_sr_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_SR_to_record_SR_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_sr_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_SR_to_record_SR_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<SR>, SR> F_map_ref_SR_to_record_SR_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<SR>, SR>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<SR>(Native.xenapi_sr_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_SR(Native.xenapi_sr_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<SR>(ks[i]);
+                var record = Conv.R_record_SR(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<USB_group>, USB_group> R_map_ref_USB_group_to_record_USB_group_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<USB_group>, USB_group> R_map_ref_USB_group_to_record_USB_group_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_usb_group_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<USB_group>, USB_group>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_usb_group_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_USB_group_to_record_USB_group_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_usb_group_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_USB_group_to_record_USB_group_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<USB_group>, USB_group> F_map_ref_USB_group_to_record_USB_group_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<USB_group>, USB_group>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<USB_group>(Native.xenapi_usb_group_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_USB_group(Native.xenapi_usb_group_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<USB_group>(ks[i]);
+                var record = Conv.R_record_USB_group(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<VBD_metrics>, VBD_metrics> R_map_ref_VBD_metrics_to_record_VBD_metrics_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VBD_metrics>, VBD_metrics> R_map_ref_VBD_metrics_to_record_VBD_metrics_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vbd_metrics_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VBD_metrics>, VBD_metrics>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vbd_metrics_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VBD_metrics_to_record_VBD_metrics_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vbd_metrics_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VBD_metrics_to_record_VBD_metrics_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VBD_metrics>, VBD_metrics> F_map_ref_VBD_metrics_to_record_VBD_metrics_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VBD_metrics>, VBD_metrics>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<VBD_metrics>(Native.xenapi_vbd_metrics_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_VBD_metrics(Native.xenapi_vbd_metrics_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<VBD_metrics>(ks[i]);
+                var record = Conv.R_record_VBD_metrics(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<VBD>, VBD> R_map_ref_VBD_to_record_VBD_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VBD>, VBD> R_map_ref_VBD_to_record_VBD_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vbd_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VBD>, VBD>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vbd_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VBD_to_record_VBD_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vbd_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VBD_to_record_VBD_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VBD>, VBD> F_map_ref_VBD_to_record_VBD_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VBD>, VBD>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<VBD>(Native.xenapi_vbd_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_VBD(Native.xenapi_vbd_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<VBD>(ks[i]);
+                var record = Conv.R_record_VBD(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<VDI>, VDI> R_map_ref_VDI_to_record_VDI_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VDI>, VDI> R_map_ref_VDI_to_record_VDI_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vdi_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VDI>, VDI>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vdi_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VDI_to_record_VDI_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vdi_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VDI_to_record_VDI_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VDI>, VDI> F_map_ref_VDI_to_record_VDI_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VDI>, VDI>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<VDI>(Native.xenapi_vdi_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_VDI(Native.xenapi_vdi_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<VDI>(ks[i]);
+                var record = Conv.R_record_VDI(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<VGPU>, VGPU> R_map_ref_VGPU_to_record_VGPU_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VGPU>, VGPU> R_map_ref_VGPU_to_record_VGPU_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vgpu_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VGPU>, VGPU>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vgpu_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VGPU_to_record_VGPU_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vgpu_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VGPU_to_record_VGPU_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VGPU>, VGPU> F_map_ref_VGPU_to_record_VGPU_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VGPU>, VGPU>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<VGPU>(Native.xenapi_vgpu_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_VGPU(Native.xenapi_vgpu_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<VGPU>(ks[i]);
+                var record = Conv.R_record_VGPU(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<VGPU_type>, long> R_map_ref_VGPU_type_to_int_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VGPU_type>, long> R_map_ref_VGPU_type_to_int_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_int64_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VGPU_type>, long>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            long* vs = stackalloc long[Room];
+            int n = (int)Native.xenapi_string_int64_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VGPU_type_to_int_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new long[n];
+            fixed (IntPtr* pk = bk)
+            fixed (long* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_int64_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VGPU_type_to_int_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VGPU_type>, long> F_map_ref_VGPU_type_to_int_end(IntPtr* ks, long* vs, int n)
+        {
             var r = new Dictionary<XenRef<VGPU_type>, long>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VGPU_type>(Native.xenapi_string_int64_map_key(h, (UIntPtr)i))] = Native.xenapi_string_int64_map_value(h, (UIntPtr)i);
+                r[Conv.Ref<VGPU_type>(ks[i])] = vs[i];
             return r;
         }
 
-        internal static Dictionary<XenRef<VGPU_type>, VGPU_type> R_map_ref_VGPU_type_to_record_VGPU_type_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VGPU_type>, VGPU_type> R_map_ref_VGPU_type_to_record_VGPU_type_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vgpu_type_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VGPU_type>, VGPU_type>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vgpu_type_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VGPU_type_to_record_VGPU_type_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vgpu_type_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VGPU_type_to_record_VGPU_type_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VGPU_type>, VGPU_type> F_map_ref_VGPU_type_to_record_VGPU_type_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VGPU_type>, VGPU_type>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<VGPU_type>(Native.xenapi_vgpu_type_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_VGPU_type(Native.xenapi_vgpu_type_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<VGPU_type>(ks[i]);
+                var record = Conv.R_record_VGPU_type(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<VIF_metrics>, VIF_metrics> R_map_ref_VIF_metrics_to_record_VIF_metrics_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VIF_metrics>, VIF_metrics> R_map_ref_VIF_metrics_to_record_VIF_metrics_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vif_metrics_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VIF_metrics>, VIF_metrics>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vif_metrics_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VIF_metrics_to_record_VIF_metrics_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vif_metrics_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VIF_metrics_to_record_VIF_metrics_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VIF_metrics>, VIF_metrics> F_map_ref_VIF_metrics_to_record_VIF_metrics_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VIF_metrics>, VIF_metrics>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<VIF_metrics>(Native.xenapi_vif_metrics_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_VIF_metrics(Native.xenapi_vif_metrics_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<VIF_metrics>(ks[i]);
+                var record = Conv.R_record_VIF_metrics(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<VIF>, VIF> R_map_ref_VIF_to_record_VIF_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VIF>, VIF> R_map_ref_VIF_to_record_VIF_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vif_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VIF>, VIF>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vif_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VIF_to_record_VIF_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vif_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VIF_to_record_VIF_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VIF>, VIF> F_map_ref_VIF_to_record_VIF_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VIF>, VIF>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<VIF>(Native.xenapi_vif_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_VIF(Native.xenapi_vif_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<VIF>(ks[i]);
+                var record = Conv.R_record_VIF(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<VIF>, string> R_map_ref_VIF_to_string_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VIF>, string> R_map_ref_VIF_to_string_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VIF>, string>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VIF_to_string_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VIF_to_string_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VIF>, string> F_map_ref_VIF_to_string_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VIF>, string>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VIF>(Native.xenapi_string_map_key(h, (UIntPtr)i))] = Conv.Str(Native.xenapi_string_map_value(h, (UIntPtr)i));
+                r[Conv.Ref<VIF>(ks[i])] = Conv.Str(vs[i]);
             return r;
         }
 
-        internal static Dictionary<XenRef<VLAN>, VLAN> R_map_ref_VLAN_to_record_VLAN_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VLAN>, VLAN> R_map_ref_VLAN_to_record_VLAN_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vlan_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VLAN>, VLAN>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vlan_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VLAN_to_record_VLAN_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vlan_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VLAN_to_record_VLAN_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VLAN>, VLAN> F_map_ref_VLAN_to_record_VLAN_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VLAN>, VLAN>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<VLAN>(Native.xenapi_vlan_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_VLAN(Native.xenapi_vlan_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<VLAN>(ks[i]);
+                var record = Conv.R_record_VLAN(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<VMPP>, VMPP> R_map_ref_VMPP_to_record_VMPP_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VMPP>, VMPP> R_map_ref_VMPP_to_record_VMPP_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vmpp_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VMPP>, VMPP>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vmpp_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VMPP_to_record_VMPP_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vmpp_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VMPP_to_record_VMPP_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VMPP>, VMPP> F_map_ref_VMPP_to_record_VMPP_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VMPP>, VMPP>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<VMPP>(Native.xenapi_vmpp_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_VMPP(Native.xenapi_vmpp_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<VMPP>(ks[i]);
+                var record = Conv.R_record_VMPP(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<VMSS>, VMSS> R_map_ref_VMSS_to_record_VMSS_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VMSS>, VMSS> R_map_ref_VMSS_to_record_VMSS_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vmss_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VMSS>, VMSS>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vmss_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VMSS_to_record_VMSS_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vmss_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VMSS_to_record_VMSS_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VMSS>, VMSS> F_map_ref_VMSS_to_record_VMSS_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VMSS>, VMSS>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<VMSS>(Native.xenapi_vmss_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_VMSS(Native.xenapi_vmss_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<VMSS>(ks[i]);
+                var record = Conv.R_record_VMSS(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<VM_appliance>, VM_appliance> R_map_ref_VM_appliance_to_record_VM_appliance_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VM_appliance>, VM_appliance> R_map_ref_VM_appliance_to_record_VM_appliance_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vm_appliance_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VM_appliance>, VM_appliance>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vm_appliance_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VM_appliance_to_record_VM_appliance_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vm_appliance_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VM_appliance_to_record_VM_appliance_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VM_appliance>, VM_appliance> F_map_ref_VM_appliance_to_record_VM_appliance_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VM_appliance>, VM_appliance>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<VM_appliance>(Native.xenapi_vm_appliance_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_VM_appliance(Native.xenapi_vm_appliance_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<VM_appliance>(ks[i]);
+                var record = Conv.R_record_VM_appliance(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<VM_guest_metrics>, VM_guest_metrics> R_map_ref_VM_guest_metrics_to_record_VM_guest_metrics_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VM_guest_metrics>, VM_guest_metrics> R_map_ref_VM_guest_metrics_to_record_VM_guest_metrics_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vm_guest_metrics_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VM_guest_metrics>, VM_guest_metrics>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vm_guest_metrics_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VM_guest_metrics_to_record_VM_guest_metrics_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vm_guest_metrics_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VM_guest_metrics_to_record_VM_guest_metrics_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VM_guest_metrics>, VM_guest_metrics> F_map_ref_VM_guest_metrics_to_record_VM_guest_metrics_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VM_guest_metrics>, VM_guest_metrics>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<VM_guest_metrics>(Native.xenapi_vm_guest_metrics_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_VM_guest_metrics(Native.xenapi_vm_guest_metrics_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<VM_guest_metrics>(ks[i]);
+                var record = Conv.R_record_VM_guest_metrics(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<VM_metrics>, VM_metrics> R_map_ref_VM_metrics_to_record_VM_metrics_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VM_metrics>, VM_metrics> R_map_ref_VM_metrics_to_record_VM_metrics_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vm_metrics_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VM_metrics>, VM_metrics>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vm_metrics_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VM_metrics_to_record_VM_metrics_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vm_metrics_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VM_metrics_to_record_VM_metrics_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VM_metrics>, VM_metrics> F_map_ref_VM_metrics_to_record_VM_metrics_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VM_metrics>, VM_metrics>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<VM_metrics>(Native.xenapi_vm_metrics_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_VM_metrics(Native.xenapi_vm_metrics_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<VM_metrics>(ks[i]);
+                var record = Conv.R_record_VM_metrics(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<VM>, Dictionary<string, string>> R_map_ref_VM_to_map_string_to_string_end_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VM>, Dictionary<string, string>> R_map_ref_VM_to_map_string_to_string_end_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_string_map_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VM>, Dictionary<string, string>>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_string_map_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VM_to_map_string_to_string_end_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_string_map_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VM_to_map_string_to_string_end_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VM>, Dictionary<string, string>> F_map_ref_VM_to_map_string_to_string_end_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VM>, Dictionary<string, string>>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VM>(Native.xenapi_string_string_map_map_key(h, (UIntPtr)i))] = Conv.R_map_string_to_string_end(Native.xenapi_string_string_map_map_value(h, (UIntPtr)i));
+                r[Conv.Ref<VM>(ks[i])] = Conv.R_map_string_to_string_end(vs[i]);
             return r;
         }
 
-        internal static Dictionary<XenRef<VM>, VM> R_map_ref_VM_to_record_VM_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VM>, VM> R_map_ref_VM_to_record_VM_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vm_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VM>, VM>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vm_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VM_to_record_VM_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vm_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VM_to_record_VM_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VM>, VM> F_map_ref_VM_to_record_VM_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VM>, VM>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<VM>(Native.xenapi_vm_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_VM(Native.xenapi_vm_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<VM>(ks[i]);
+                var record = Conv.R_record_VM(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<VM>, string[]> R_map_ref_VM_to_set_string_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VM>, string[]> R_map_ref_VM_to_set_string_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_string_list_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VM>, string[]>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_string_list_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VM_to_set_string_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_string_list_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VM_to_set_string_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VM>, string[]> F_map_ref_VM_to_set_string_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VM>, string[]>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<VM>(Native.xenapi_string_string_list_map_key(h, (UIntPtr)i))] = Conv.R_set_string(Native.xenapi_string_string_list_map_value(h, (UIntPtr)i));
+                r[Conv.Ref<VM>(ks[i])] = Conv.R_set_string(vs[i]);
             return r;
         }
 
-        internal static Dictionary<XenRef<VTPM>, VTPM> R_map_ref_VTPM_to_record_VTPM_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VTPM>, VTPM> R_map_ref_VTPM_to_record_VTPM_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vtpm_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VTPM>, VTPM>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vtpm_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VTPM_to_record_VTPM_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vtpm_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VTPM_to_record_VTPM_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VTPM>, VTPM> F_map_ref_VTPM_to_record_VTPM_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VTPM>, VTPM>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<VTPM>(Native.xenapi_vtpm_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_VTPM(Native.xenapi_vtpm_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<VTPM>(ks[i]);
+                var record = Conv.R_record_VTPM(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<VUSB>, VUSB> R_map_ref_VUSB_to_record_VUSB_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<VUSB>, VUSB> R_map_ref_VUSB_to_record_VUSB_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vusb_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<VUSB>, VUSB>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vusb_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_VUSB_to_record_VUSB_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vusb_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_VUSB_to_record_VUSB_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<VUSB>, VUSB> F_map_ref_VUSB_to_record_VUSB_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<VUSB>, VUSB>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<VUSB>(Native.xenapi_vusb_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_VUSB(Native.xenapi_vusb_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<VUSB>(ks[i]);
+                var record = Conv.R_record_VUSB(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Blob>, Blob> R_map_ref_blob_to_record_blob_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Blob>, Blob> R_map_ref_blob_to_record_blob_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_blob_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Blob>, Blob>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_blob_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_blob_to_record_blob_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_blob_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_blob_to_record_blob_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Blob>, Blob> F_map_ref_blob_to_record_blob_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Blob>, Blob>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Blob>(Native.xenapi_blob_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_blob(Native.xenapi_blob_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Blob>(ks[i]);
+                var record = Conv.R_record_blob(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Console>, Console> R_map_ref_console_to_record_console_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Console>, Console> R_map_ref_console_to_record_console_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_console_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Console>, Console>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_console_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_console_to_record_console_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_console_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_console_to_record_console_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Console>, Console> F_map_ref_console_to_record_console_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Console>, Console>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Console>(Native.xenapi_console_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_console(Native.xenapi_console_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Console>(ks[i]);
+                var record = Conv.R_record_console(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Crashdump>, Crashdump> R_map_ref_crashdump_to_record_crashdump_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Crashdump>, Crashdump> R_map_ref_crashdump_to_record_crashdump_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_crashdump_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Crashdump>, Crashdump>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_crashdump_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_crashdump_to_record_crashdump_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_crashdump_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_crashdump_to_record_crashdump_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Crashdump>, Crashdump> F_map_ref_crashdump_to_record_crashdump_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Crashdump>, Crashdump>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Crashdump>(Native.xenapi_crashdump_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_crashdump(Native.xenapi_crashdump_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Crashdump>(ks[i]);
+                var record = Conv.R_record_crashdump(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Host_cpu>, Host_cpu> R_map_ref_host_cpu_to_record_host_cpu_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Host_cpu>, Host_cpu> R_map_ref_host_cpu_to_record_host_cpu_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_host_cpu_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Host_cpu>, Host_cpu>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_host_cpu_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_host_cpu_to_record_host_cpu_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_host_cpu_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_host_cpu_to_record_host_cpu_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Host_cpu>, Host_cpu> F_map_ref_host_cpu_to_record_host_cpu_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Host_cpu>, Host_cpu>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Host_cpu>(Native.xenapi_host_cpu_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_host_cpu(Native.xenapi_host_cpu_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Host_cpu>(ks[i]);
+                var record = Conv.R_record_host_cpu(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Host_crashdump>, Host_crashdump> R_map_ref_host_crashdump_to_record_host_crashdump_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Host_crashdump>, Host_crashdump> R_map_ref_host_crashdump_to_record_host_crashdump_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_host_crashdump_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Host_crashdump>, Host_crashdump>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_host_crashdump_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_host_crashdump_to_record_host_crashdump_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_host_crashdump_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_host_crashdump_to_record_host_crashdump_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Host_crashdump>, Host_crashdump> F_map_ref_host_crashdump_to_record_host_crashdump_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Host_crashdump>, Host_crashdump>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Host_crashdump>(Native.xenapi_host_crashdump_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_host_crashdump(Native.xenapi_host_crashdump_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Host_crashdump>(ks[i]);
+                var record = Conv.R_record_host_crashdump(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Host_metrics>, Host_metrics> R_map_ref_host_metrics_to_record_host_metrics_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Host_metrics>, Host_metrics> R_map_ref_host_metrics_to_record_host_metrics_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_host_metrics_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Host_metrics>, Host_metrics>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_host_metrics_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_host_metrics_to_record_host_metrics_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_host_metrics_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_host_metrics_to_record_host_metrics_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Host_metrics>, Host_metrics> F_map_ref_host_metrics_to_record_host_metrics_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Host_metrics>, Host_metrics>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Host_metrics>(Native.xenapi_host_metrics_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_host_metrics(Native.xenapi_host_metrics_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Host_metrics>(ks[i]);
+                var record = Conv.R_record_host_metrics(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Host_patch>, Host_patch> R_map_ref_host_patch_to_record_host_patch_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Host_patch>, Host_patch> R_map_ref_host_patch_to_record_host_patch_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_host_patch_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Host_patch>, Host_patch>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_host_patch_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_host_patch_to_record_host_patch_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_host_patch_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_host_patch_to_record_host_patch_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Host_patch>, Host_patch> F_map_ref_host_patch_to_record_host_patch_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Host_patch>, Host_patch>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Host_patch>(Native.xenapi_host_patch_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_host_patch(Native.xenapi_host_patch_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Host_patch>(ks[i]);
+                var record = Conv.R_record_host_patch(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Host>, Host> R_map_ref_host_to_record_host_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Host>, Host> R_map_ref_host_to_record_host_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_host_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Host>, Host>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_host_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_host_to_record_host_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_host_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_host_to_record_host_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Host>, Host> F_map_ref_host_to_record_host_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Host>, Host>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Host>(Native.xenapi_host_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_host(Native.xenapi_host_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Host>(ks[i]);
+                var record = Conv.R_record_host(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Host>, string[]> R_map_ref_host_to_set_string_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Host>, string[]> R_map_ref_host_to_set_string_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_string_list_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Host>, string[]>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_string_list_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_host_to_set_string_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_string_list_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_host_to_set_string_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Host>, string[]> F_map_ref_host_to_set_string_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Host>, string[]>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Ref<Host>(Native.xenapi_string_string_list_map_key(h, (UIntPtr)i))] = Conv.R_set_string(Native.xenapi_string_string_list_map_value(h, (UIntPtr)i));
+                r[Conv.Ref<Host>(ks[i])] = Conv.R_set_string(vs[i]);
             return r;
         }
 
-        internal static Dictionary<XenRef<Message>, Message> R_map_ref_message_to_record_message_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Message>, Message> R_map_ref_message_to_record_message_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_message_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Message>, Message>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_message_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_message_to_record_message_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_message_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_message_to_record_message_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Message>, Message> F_map_ref_message_to_record_message_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Message>, Message>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Message>(Native.xenapi_message_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_message(Native.xenapi_message_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Message>(ks[i]);
+                var record = Conv.R_record_message(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Network_sriov>, Network_sriov> R_map_ref_network_sriov_to_record_network_sriov_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Network_sriov>, Network_sriov> R_map_ref_network_sriov_to_record_network_sriov_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_network_sriov_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Network_sriov>, Network_sriov>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_network_sriov_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_network_sriov_to_record_network_sriov_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_network_sriov_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_network_sriov_to_record_network_sriov_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Network_sriov>, Network_sriov> F_map_ref_network_sriov_to_record_network_sriov_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Network_sriov>, Network_sriov>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Network_sriov>(Native.xenapi_network_sriov_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_network_sriov(Native.xenapi_network_sriov_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Network_sriov>(ks[i]);
+                var record = Conv.R_record_network_sriov(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Network>, Network> R_map_ref_network_to_record_network_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Network>, Network> R_map_ref_network_to_record_network_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_network_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Network>, Network>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_network_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_network_to_record_network_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_network_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_network_to_record_network_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Network>, Network> F_map_ref_network_to_record_network_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Network>, Network>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Network>(Native.xenapi_network_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_network(Native.xenapi_network_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Network>(ks[i]);
+                var record = Conv.R_record_network(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Pool_patch>, Pool_patch> R_map_ref_pool_patch_to_record_pool_patch_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Pool_patch>, Pool_patch> R_map_ref_pool_patch_to_record_pool_patch_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pool_patch_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Pool_patch>, Pool_patch>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_pool_patch_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_pool_patch_to_record_pool_patch_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_pool_patch_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_pool_patch_to_record_pool_patch_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Pool_patch>, Pool_patch> F_map_ref_pool_patch_to_record_pool_patch_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Pool_patch>, Pool_patch>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Pool_patch>(Native.xenapi_pool_patch_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_pool_patch(Native.xenapi_pool_patch_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Pool_patch>(ks[i]);
+                var record = Conv.R_record_pool_patch(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Pool>, Pool> R_map_ref_pool_to_record_pool_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Pool>, Pool> R_map_ref_pool_to_record_pool_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pool_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Pool>, Pool>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_pool_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_pool_to_record_pool_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_pool_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_pool_to_record_pool_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Pool>, Pool> F_map_ref_pool_to_record_pool_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Pool>, Pool>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Pool>(Native.xenapi_pool_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_pool(Native.xenapi_pool_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Pool>(ks[i]);
+                var record = Conv.R_record_pool(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Pool_update>, Pool_update> R_map_ref_pool_update_to_record_pool_update_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Pool_update>, Pool_update> R_map_ref_pool_update_to_record_pool_update_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pool_update_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Pool_update>, Pool_update>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_pool_update_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_pool_update_to_record_pool_update_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_pool_update_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_pool_update_to_record_pool_update_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Pool_update>, Pool_update> F_map_ref_pool_update_to_record_pool_update_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Pool_update>, Pool_update>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Pool_update>(Native.xenapi_pool_update_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_pool_update(Native.xenapi_pool_update_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Pool_update>(ks[i]);
+                var record = Conv.R_record_pool_update(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Role>, Role> R_map_ref_role_to_record_role_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Role>, Role> R_map_ref_role_to_record_role_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_role_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Role>, Role>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_role_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_role_to_record_role_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_role_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_role_to_record_role_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Role>, Role> F_map_ref_role_to_record_role_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Role>, Role>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Role>(Native.xenapi_role_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_role(Native.xenapi_role_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Role>(ks[i]);
+                var record = Conv.R_record_role(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Secret>, Secret> R_map_ref_secret_to_record_secret_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Secret>, Secret> R_map_ref_secret_to_record_secret_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_secret_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Secret>, Secret>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_secret_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_secret_to_record_secret_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_secret_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_secret_to_record_secret_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Secret>, Secret> F_map_ref_secret_to_record_secret_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Secret>, Secret>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Secret>(Native.xenapi_secret_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_secret(Native.xenapi_secret_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Secret>(ks[i]);
+                var record = Conv.R_record_secret(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Subject>, Subject> R_map_ref_subject_to_record_subject_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Subject>, Subject> R_map_ref_subject_to_record_subject_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_subject_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Subject>, Subject>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_subject_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_subject_to_record_subject_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_subject_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_subject_to_record_subject_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Subject>, Subject> F_map_ref_subject_to_record_subject_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Subject>, Subject>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Subject>(Native.xenapi_subject_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_subject(Native.xenapi_subject_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Subject>(ks[i]);
+                var record = Conv.R_record_subject(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Task>, Task> R_map_ref_task_to_record_task_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Task>, Task> R_map_ref_task_to_record_task_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_task_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Task>, Task>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_task_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_task_to_record_task_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_task_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_task_to_record_task_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Task>, Task> F_map_ref_task_to_record_task_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Task>, Task>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Task>(Native.xenapi_task_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_task(Native.xenapi_task_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Task>(ks[i]);
+                var record = Conv.R_record_task(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<XenRef<Tunnel>, Tunnel> R_map_ref_tunnel_to_record_tunnel_end(IntPtr h)
+        internal static unsafe Dictionary<XenRef<Tunnel>, Tunnel> R_map_ref_tunnel_to_record_tunnel_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_tunnel_record_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<XenRef<Tunnel>, Tunnel>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_tunnel_record_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_ref_tunnel_to_record_tunnel_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_tunnel_record_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_ref_tunnel_to_record_tunnel_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<XenRef<Tunnel>, Tunnel> F_map_ref_tunnel_to_record_tunnel_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<XenRef<Tunnel>, Tunnel>(n);
             for (int i = 0; i < n; i++)
             {
-                var key = Conv.Ref<Tunnel>(Native.xenapi_tunnel_record_map_key(h, (UIntPtr)i));
-                var record = Conv.R_record_tunnel(Native.xenapi_tunnel_record_map_value(h, (UIntPtr)i));
+                var key = Conv.Ref<Tunnel>(ks[i]);
+                var record = Conv.R_record_tunnel(vs[i]);
                 if (record != null) record.opaque_ref = key.opaque_ref;
                 r[key] = record;
             }
             return r;
         }
 
-        internal static Dictionary<string, cluster_host_operation> R_map_string_to_enum_cluster_host_operation_end(IntPtr h)
+        internal static unsafe Dictionary<string, cluster_host_operation> R_map_string_to_enum_cluster_host_operation_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_cluster_host_operation_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, cluster_host_operation>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            int* vs = stackalloc int[Room];
+            int n = (int)Native.xenapi_string_cluster_host_operation_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_enum_cluster_host_operation_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new int[n];
+            fixed (IntPtr* pk = bk)
+            fixed (int* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_cluster_host_operation_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_enum_cluster_host_operation_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, cluster_host_operation> F_map_string_to_enum_cluster_host_operation_end(IntPtr* ks, int* vs, int n)
+        {
             var r = new Dictionary<string, cluster_host_operation>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_cluster_host_operation_map_key(h, (UIntPtr)i))] = cluster_host_operation_helper.FromNative(Native.xenapi_string_cluster_host_operation_map_value(h, (UIntPtr)i));
+                r[Conv.Str(ks[i])] = cluster_host_operation_helper.FromNative(vs[i]);
             return r;
         }
 
-        internal static Dictionary<string, cluster_operation> R_map_string_to_enum_cluster_operation_end(IntPtr h)
+        internal static unsafe Dictionary<string, cluster_operation> R_map_string_to_enum_cluster_operation_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_cluster_operation_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, cluster_operation>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            int* vs = stackalloc int[Room];
+            int n = (int)Native.xenapi_string_cluster_operation_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_enum_cluster_operation_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new int[n];
+            fixed (IntPtr* pk = bk)
+            fixed (int* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_cluster_operation_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_enum_cluster_operation_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, cluster_operation> F_map_string_to_enum_cluster_operation_end(IntPtr* ks, int* vs, int n)
+        {
             var r = new Dictionary<string, cluster_operation>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_cluster_operation_map_key(h, (UIntPtr)i))] = cluster_operation_helper.FromNative(Native.xenapi_string_cluster_operation_map_value(h, (UIntPtr)i));
+                r[Conv.Str(ks[i])] = cluster_operation_helper.FromNative(vs[i]);
             return r;
         }
 
-        internal static Dictionary<string, host_allowed_operations> R_map_string_to_enum_host_allowed_operations_end(IntPtr h)
+        internal static unsafe Dictionary<string, host_allowed_operations> R_map_string_to_enum_host_allowed_operations_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_host_allowed_operations_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, host_allowed_operations>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            int* vs = stackalloc int[Room];
+            int n = (int)Native.xenapi_string_host_allowed_operations_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_enum_host_allowed_operations_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new int[n];
+            fixed (IntPtr* pk = bk)
+            fixed (int* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_host_allowed_operations_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_enum_host_allowed_operations_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, host_allowed_operations> F_map_string_to_enum_host_allowed_operations_end(IntPtr* ks, int* vs, int n)
+        {
             var r = new Dictionary<string, host_allowed_operations>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_host_allowed_operations_map_key(h, (UIntPtr)i))] = host_allowed_operations_helper.FromNative(Native.xenapi_string_host_allowed_operations_map_value(h, (UIntPtr)i));
+                r[Conv.Str(ks[i])] = host_allowed_operations_helper.FromNative(vs[i]);
             return r;
         }
 
-        internal static Dictionary<string, network_operations> R_map_string_to_enum_network_operations_end(IntPtr h)
+        internal static unsafe Dictionary<string, network_operations> R_map_string_to_enum_network_operations_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_network_operations_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, network_operations>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            int* vs = stackalloc int[Room];
+            int n = (int)Native.xenapi_string_network_operations_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_enum_network_operations_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new int[n];
+            fixed (IntPtr* pk = bk)
+            fixed (int* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_network_operations_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_enum_network_operations_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, network_operations> F_map_string_to_enum_network_operations_end(IntPtr* ks, int* vs, int n)
+        {
             var r = new Dictionary<string, network_operations>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_network_operations_map_key(h, (UIntPtr)i))] = network_operations_helper.FromNative(Native.xenapi_string_network_operations_map_value(h, (UIntPtr)i));
+                r[Conv.Str(ks[i])] = network_operations_helper.FromNative(vs[i]);
             return r;
         }
 
-        internal static Dictionary<string, pool_allowed_operations> R_map_string_to_enum_pool_allowed_operations_end(IntPtr h)
+        internal static unsafe Dictionary<string, pool_allowed_operations> R_map_string_to_enum_pool_allowed_operations_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_pool_allowed_operations_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, pool_allowed_operations>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            int* vs = stackalloc int[Room];
+            int n = (int)Native.xenapi_string_pool_allowed_operations_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_enum_pool_allowed_operations_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new int[n];
+            fixed (IntPtr* pk = bk)
+            fixed (int* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_pool_allowed_operations_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_enum_pool_allowed_operations_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, pool_allowed_operations> F_map_string_to_enum_pool_allowed_operations_end(IntPtr* ks, int* vs, int n)
+        {
             var r = new Dictionary<string, pool_allowed_operations>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_pool_allowed_operations_map_key(h, (UIntPtr)i))] = pool_allowed_operations_helper.FromNative(Native.xenapi_string_pool_allowed_operations_map_value(h, (UIntPtr)i));
+                r[Conv.Str(ks[i])] = pool_allowed_operations_helper.FromNative(vs[i]);
             return r;
         }
 
-        internal static Dictionary<string, storage_operations> R_map_string_to_enum_storage_operations_end(IntPtr h)
+        internal static unsafe Dictionary<string, storage_operations> R_map_string_to_enum_storage_operations_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_storage_operations_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, storage_operations>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            int* vs = stackalloc int[Room];
+            int n = (int)Native.xenapi_string_storage_operations_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_enum_storage_operations_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new int[n];
+            fixed (IntPtr* pk = bk)
+            fixed (int* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_storage_operations_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_enum_storage_operations_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, storage_operations> F_map_string_to_enum_storage_operations_end(IntPtr* ks, int* vs, int n)
+        {
             var r = new Dictionary<string, storage_operations>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_storage_operations_map_key(h, (UIntPtr)i))] = storage_operations_helper.FromNative(Native.xenapi_string_storage_operations_map_value(h, (UIntPtr)i));
+                r[Conv.Str(ks[i])] = storage_operations_helper.FromNative(vs[i]);
             return r;
         }
 
-        internal static Dictionary<string, task_allowed_operations> R_map_string_to_enum_task_allowed_operations_end(IntPtr h)
+        internal static unsafe Dictionary<string, task_allowed_operations> R_map_string_to_enum_task_allowed_operations_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_task_allowed_operations_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, task_allowed_operations>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            int* vs = stackalloc int[Room];
+            int n = (int)Native.xenapi_string_task_allowed_operations_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_enum_task_allowed_operations_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new int[n];
+            fixed (IntPtr* pk = bk)
+            fixed (int* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_task_allowed_operations_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_enum_task_allowed_operations_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, task_allowed_operations> F_map_string_to_enum_task_allowed_operations_end(IntPtr* ks, int* vs, int n)
+        {
             var r = new Dictionary<string, task_allowed_operations>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_task_allowed_operations_map_key(h, (UIntPtr)i))] = task_allowed_operations_helper.FromNative(Native.xenapi_string_task_allowed_operations_map_value(h, (UIntPtr)i));
+                r[Conv.Str(ks[i])] = task_allowed_operations_helper.FromNative(vs[i]);
             return r;
         }
 
-        internal static Dictionary<string, vbd_operations> R_map_string_to_enum_vbd_operations_end(IntPtr h)
+        internal static unsafe Dictionary<string, vbd_operations> R_map_string_to_enum_vbd_operations_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_vbd_operations_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, vbd_operations>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            int* vs = stackalloc int[Room];
+            int n = (int)Native.xenapi_string_vbd_operations_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_enum_vbd_operations_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new int[n];
+            fixed (IntPtr* pk = bk)
+            fixed (int* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_vbd_operations_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_enum_vbd_operations_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, vbd_operations> F_map_string_to_enum_vbd_operations_end(IntPtr* ks, int* vs, int n)
+        {
             var r = new Dictionary<string, vbd_operations>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_vbd_operations_map_key(h, (UIntPtr)i))] = vbd_operations_helper.FromNative(Native.xenapi_string_vbd_operations_map_value(h, (UIntPtr)i));
+                r[Conv.Str(ks[i])] = vbd_operations_helper.FromNative(vs[i]);
             return r;
         }
 
-        internal static Dictionary<string, vdi_operations> R_map_string_to_enum_vdi_operations_end(IntPtr h)
+        internal static unsafe Dictionary<string, vdi_operations> R_map_string_to_enum_vdi_operations_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_vdi_operations_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, vdi_operations>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            int* vs = stackalloc int[Room];
+            int n = (int)Native.xenapi_string_vdi_operations_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_enum_vdi_operations_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new int[n];
+            fixed (IntPtr* pk = bk)
+            fixed (int* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_vdi_operations_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_enum_vdi_operations_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, vdi_operations> F_map_string_to_enum_vdi_operations_end(IntPtr* ks, int* vs, int n)
+        {
             var r = new Dictionary<string, vdi_operations>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_vdi_operations_map_key(h, (UIntPtr)i))] = vdi_operations_helper.FromNative(Native.xenapi_string_vdi_operations_map_value(h, (UIntPtr)i));
+                r[Conv.Str(ks[i])] = vdi_operations_helper.FromNative(vs[i]);
             return r;
         }
 
-        internal static Dictionary<string, vif_operations> R_map_string_to_enum_vif_operations_end(IntPtr h)
+        internal static unsafe Dictionary<string, vif_operations> R_map_string_to_enum_vif_operations_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_vif_operations_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, vif_operations>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            int* vs = stackalloc int[Room];
+            int n = (int)Native.xenapi_string_vif_operations_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_enum_vif_operations_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new int[n];
+            fixed (IntPtr* pk = bk)
+            fixed (int* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_vif_operations_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_enum_vif_operations_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, vif_operations> F_map_string_to_enum_vif_operations_end(IntPtr* ks, int* vs, int n)
+        {
             var r = new Dictionary<string, vif_operations>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_vif_operations_map_key(h, (UIntPtr)i))] = vif_operations_helper.FromNative(Native.xenapi_string_vif_operations_map_value(h, (UIntPtr)i));
+                r[Conv.Str(ks[i])] = vif_operations_helper.FromNative(vs[i]);
             return r;
         }
 
-        internal static Dictionary<string, vm_appliance_operation> R_map_string_to_enum_vm_appliance_operation_end(IntPtr h)
+        internal static unsafe Dictionary<string, vm_appliance_operation> R_map_string_to_enum_vm_appliance_operation_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_vm_appliance_operation_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, vm_appliance_operation>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            int* vs = stackalloc int[Room];
+            int n = (int)Native.xenapi_string_vm_appliance_operation_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_enum_vm_appliance_operation_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new int[n];
+            fixed (IntPtr* pk = bk)
+            fixed (int* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_vm_appliance_operation_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_enum_vm_appliance_operation_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, vm_appliance_operation> F_map_string_to_enum_vm_appliance_operation_end(IntPtr* ks, int* vs, int n)
+        {
             var r = new Dictionary<string, vm_appliance_operation>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_vm_appliance_operation_map_key(h, (UIntPtr)i))] = vm_appliance_operation_helper.FromNative(Native.xenapi_string_vm_appliance_operation_map_value(h, (UIntPtr)i));
+                r[Conv.Str(ks[i])] = vm_appliance_operation_helper.FromNative(vs[i]);
             return r;
         }
 
-        internal static Dictionary<string, vm_operations> R_map_string_to_enum_vm_operations_end(IntPtr h)
+        internal static unsafe Dictionary<string, vm_operations> R_map_string_to_enum_vm_operations_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_vm_operations_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, vm_operations>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            int* vs = stackalloc int[Room];
+            int n = (int)Native.xenapi_string_vm_operations_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_enum_vm_operations_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new int[n];
+            fixed (IntPtr* pk = bk)
+            fixed (int* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_vm_operations_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_enum_vm_operations_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, vm_operations> F_map_string_to_enum_vm_operations_end(IntPtr* ks, int* vs, int n)
+        {
             var r = new Dictionary<string, vm_operations>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_vm_operations_map_key(h, (UIntPtr)i))] = vm_operations_helper.FromNative(Native.xenapi_string_vm_operations_map_value(h, (UIntPtr)i));
+                r[Conv.Str(ks[i])] = vm_operations_helper.FromNative(vs[i]);
             return r;
         }
 
-        internal static Dictionary<string, vtpm_operations> R_map_string_to_enum_vtpm_operations_end(IntPtr h)
+        internal static unsafe Dictionary<string, vtpm_operations> R_map_string_to_enum_vtpm_operations_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_vtpm_operations_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, vtpm_operations>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            int* vs = stackalloc int[Room];
+            int n = (int)Native.xenapi_string_vtpm_operations_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_enum_vtpm_operations_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new int[n];
+            fixed (IntPtr* pk = bk)
+            fixed (int* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_vtpm_operations_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_enum_vtpm_operations_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, vtpm_operations> F_map_string_to_enum_vtpm_operations_end(IntPtr* ks, int* vs, int n)
+        {
             var r = new Dictionary<string, vtpm_operations>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_vtpm_operations_map_key(h, (UIntPtr)i))] = vtpm_operations_helper.FromNative(Native.xenapi_string_vtpm_operations_map_value(h, (UIntPtr)i));
+                r[Conv.Str(ks[i])] = vtpm_operations_helper.FromNative(vs[i]);
             return r;
         }
 
-        internal static Dictionary<string, vusb_operations> R_map_string_to_enum_vusb_operations_end(IntPtr h)
+        internal static unsafe Dictionary<string, vusb_operations> R_map_string_to_enum_vusb_operations_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_vusb_operations_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, vusb_operations>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            int* vs = stackalloc int[Room];
+            int n = (int)Native.xenapi_string_vusb_operations_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_enum_vusb_operations_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new int[n];
+            fixed (IntPtr* pk = bk)
+            fixed (int* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_vusb_operations_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_enum_vusb_operations_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, vusb_operations> F_map_string_to_enum_vusb_operations_end(IntPtr* ks, int* vs, int n)
+        {
             var r = new Dictionary<string, vusb_operations>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_vusb_operations_map_key(h, (UIntPtr)i))] = vusb_operations_helper.FromNative(Native.xenapi_string_vusb_operations_map_value(h, (UIntPtr)i));
+                r[Conv.Str(ks[i])] = vusb_operations_helper.FromNative(vs[i]);
             return r;
         }
 
-        internal static Dictionary<string, long> R_map_string_to_int_end(IntPtr h)
+        internal static unsafe Dictionary<string, long> R_map_string_to_int_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_int64_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, long>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            long* vs = stackalloc long[Room];
+            int n = (int)Native.xenapi_string_int64_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_int_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new long[n];
+            fixed (IntPtr* pk = bk)
+            fixed (long* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_int64_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_int_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, long> F_map_string_to_int_end(IntPtr* ks, long* vs, int n)
+        {
             var r = new Dictionary<string, long>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_int64_map_key(h, (UIntPtr)i))] = Native.xenapi_string_int64_map_value(h, (UIntPtr)i);
+                r[Conv.Str(ks[i])] = vs[i];
             return r;
         }
 
-        internal static Dictionary<string, XenRef<Blob>> R_map_string_to_ref_blob_end(IntPtr h)
+        internal static unsafe Dictionary<string, XenRef<Blob>> R_map_string_to_ref_blob_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, XenRef<Blob>>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_ref_blob_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_ref_blob_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, XenRef<Blob>> F_map_string_to_ref_blob_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<string, XenRef<Blob>>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_map_key(h, (UIntPtr)i))] = Conv.Ref<Blob>(Native.xenapi_string_map_value(h, (UIntPtr)i));
+                r[Conv.Str(ks[i])] = Conv.Ref<Blob>(vs[i]);
             return r;
         }
 
-        internal static Dictionary<string, string> R_map_string_to_string_end(IntPtr h)
+        internal static unsafe Dictionary<string, string> R_map_string_to_string_end(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_map_len(h);
+            if (h == IntPtr.Zero)
+                return new Dictionary<string, string>();
+            IntPtr* ks = stackalloc IntPtr[Room];
+            IntPtr* vs = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_map_entries(h, ks, vs, (UIntPtr)Room);
+            if (n <= Room)
+                return F_map_string_to_string_end(ks, vs, n);
+            var bk = new IntPtr[n];
+            var bv = new IntPtr[n];
+            fixed (IntPtr* pk = bk)
+            fixed (IntPtr* pv = bv)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_map_entries(h, pk, pv, (UIntPtr)n));
+                return F_map_string_to_string_end(pk, pv, n);
+            }
+        }
+
+        static unsafe Dictionary<string, string> F_map_string_to_string_end(IntPtr* ks, IntPtr* vs, int n)
+        {
             var r = new Dictionary<string, string>(n);
             for (int i = 0; i < n; i++)
-                r[Conv.Str(Native.xenapi_string_map_key(h, (UIntPtr)i))] = Conv.Str(Native.xenapi_string_map_value(h, (UIntPtr)i));
+                r[Conv.Str(ks[i])] = Conv.Str(vs[i]);
             return r;
         }
 
@@ -1176,6 +2688,8 @@ namespace XenAPI
 
         internal static Secret R_record_secret(IntPtr h) => h == IntPtr.Zero ? null : new Secret(h);
 
+        internal static Session R_record_session(IntPtr h) => h == IntPtr.Zero ? null : new Session(h);
+
         internal static Sr_stat R_record_sr_stat(IntPtr h) => h == IntPtr.Zero ? null : new Sr_stat(h);
 
         internal static Subject R_record_subject(IntPtr h) => h == IntPtr.Zero ? null : new Subject(h);
@@ -1188,756 +2702,2001 @@ namespace XenAPI
 
         internal static Vdi_nbd_server_info R_record_vdi_nbd_server_info(IntPtr h) => h == IntPtr.Zero ? null : new Vdi_nbd_server_info(h);
 
-        internal static List<after_apply_guidance> R_set_enum_after_apply_guidance(IntPtr h)
+        internal static unsafe List<after_apply_guidance> R_set_enum_after_apply_guidance(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_after_apply_guidance_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<after_apply_guidance>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_after_apply_guidance_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_after_apply_guidance(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_after_apply_guidance_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_after_apply_guidance(p, n);
+            }
+        }
+
+        static unsafe List<after_apply_guidance> F_set_enum_after_apply_guidance(int* b, int n)
+        {
             var r = new List<after_apply_guidance>(n);
             for (int i = 0; i < n; i++)
-                r.Add(after_apply_guidance_helper.FromNative(Native.xenapi_after_apply_guidance_list_get(h, (UIntPtr)i)));
+                r.Add(after_apply_guidance_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<cluster_host_operation> R_set_enum_cluster_host_operation(IntPtr h)
+        internal static unsafe List<cluster_host_operation> R_set_enum_cluster_host_operation(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_cluster_host_operation_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<cluster_host_operation>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_cluster_host_operation_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_cluster_host_operation(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_cluster_host_operation_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_cluster_host_operation(p, n);
+            }
+        }
+
+        static unsafe List<cluster_host_operation> F_set_enum_cluster_host_operation(int* b, int n)
+        {
             var r = new List<cluster_host_operation>(n);
             for (int i = 0; i < n; i++)
-                r.Add(cluster_host_operation_helper.FromNative(Native.xenapi_cluster_host_operation_list_get(h, (UIntPtr)i)));
+                r.Add(cluster_host_operation_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<cluster_operation> R_set_enum_cluster_operation(IntPtr h)
+        internal static unsafe List<cluster_operation> R_set_enum_cluster_operation(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_cluster_operation_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<cluster_operation>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_cluster_operation_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_cluster_operation(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_cluster_operation_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_cluster_operation(p, n);
+            }
+        }
+
+        static unsafe List<cluster_operation> F_set_enum_cluster_operation(int* b, int n)
+        {
             var r = new List<cluster_operation>(n);
             for (int i = 0; i < n; i++)
-                r.Add(cluster_operation_helper.FromNative(Native.xenapi_cluster_operation_list_get(h, (UIntPtr)i)));
+                r.Add(cluster_operation_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<host_allowed_operations> R_set_enum_host_allowed_operations(IntPtr h)
+        internal static unsafe List<host_allowed_operations> R_set_enum_host_allowed_operations(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_host_allowed_operations_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<host_allowed_operations>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_host_allowed_operations_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_host_allowed_operations(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_host_allowed_operations_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_host_allowed_operations(p, n);
+            }
+        }
+
+        static unsafe List<host_allowed_operations> F_set_enum_host_allowed_operations(int* b, int n)
+        {
             var r = new List<host_allowed_operations>(n);
             for (int i = 0; i < n; i++)
-                r.Add(host_allowed_operations_helper.FromNative(Native.xenapi_host_allowed_operations_list_get(h, (UIntPtr)i)));
+                r.Add(host_allowed_operations_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<network_operations> R_set_enum_network_operations(IntPtr h)
+        internal static unsafe List<network_operations> R_set_enum_network_operations(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_network_operations_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<network_operations>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_network_operations_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_network_operations(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_network_operations_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_network_operations(p, n);
+            }
+        }
+
+        static unsafe List<network_operations> F_set_enum_network_operations(int* b, int n)
+        {
             var r = new List<network_operations>(n);
             for (int i = 0; i < n; i++)
-                r.Add(network_operations_helper.FromNative(Native.xenapi_network_operations_list_get(h, (UIntPtr)i)));
+                r.Add(network_operations_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<network_purpose> R_set_enum_network_purpose(IntPtr h)
+        internal static unsafe List<network_purpose> R_set_enum_network_purpose(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_network_purpose_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<network_purpose>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_network_purpose_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_network_purpose(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_network_purpose_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_network_purpose(p, n);
+            }
+        }
+
+        static unsafe List<network_purpose> F_set_enum_network_purpose(int* b, int n)
+        {
             var r = new List<network_purpose>(n);
             for (int i = 0; i < n; i++)
-                r.Add(network_purpose_helper.FromNative(Native.xenapi_network_purpose_list_get(h, (UIntPtr)i)));
+                r.Add(network_purpose_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<pool_allowed_operations> R_set_enum_pool_allowed_operations(IntPtr h)
+        internal static unsafe List<pool_allowed_operations> R_set_enum_pool_allowed_operations(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_pool_allowed_operations_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<pool_allowed_operations>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_pool_allowed_operations_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_pool_allowed_operations(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_pool_allowed_operations_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_pool_allowed_operations(p, n);
+            }
+        }
+
+        static unsafe List<pool_allowed_operations> F_set_enum_pool_allowed_operations(int* b, int n)
+        {
             var r = new List<pool_allowed_operations>(n);
             for (int i = 0; i < n; i++)
-                r.Add(pool_allowed_operations_helper.FromNative(Native.xenapi_pool_allowed_operations_list_get(h, (UIntPtr)i)));
+                r.Add(pool_allowed_operations_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<storage_operations> R_set_enum_storage_operations(IntPtr h)
+        internal static unsafe List<storage_operations> R_set_enum_storage_operations(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_storage_operations_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<storage_operations>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_storage_operations_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_storage_operations(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_storage_operations_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_storage_operations(p, n);
+            }
+        }
+
+        static unsafe List<storage_operations> F_set_enum_storage_operations(int* b, int n)
+        {
             var r = new List<storage_operations>(n);
             for (int i = 0; i < n; i++)
-                r.Add(storage_operations_helper.FromNative(Native.xenapi_storage_operations_list_get(h, (UIntPtr)i)));
+                r.Add(storage_operations_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<task_allowed_operations> R_set_enum_task_allowed_operations(IntPtr h)
+        internal static unsafe List<task_allowed_operations> R_set_enum_task_allowed_operations(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_task_allowed_operations_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<task_allowed_operations>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_task_allowed_operations_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_task_allowed_operations(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_task_allowed_operations_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_task_allowed_operations(p, n);
+            }
+        }
+
+        static unsafe List<task_allowed_operations> F_set_enum_task_allowed_operations(int* b, int n)
+        {
             var r = new List<task_allowed_operations>(n);
             for (int i = 0; i < n; i++)
-                r.Add(task_allowed_operations_helper.FromNative(Native.xenapi_task_allowed_operations_list_get(h, (UIntPtr)i)));
+                r.Add(task_allowed_operations_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<update_after_apply_guidance> R_set_enum_update_after_apply_guidance(IntPtr h)
+        internal static unsafe List<update_after_apply_guidance> R_set_enum_update_after_apply_guidance(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_update_after_apply_guidance_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<update_after_apply_guidance>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_update_after_apply_guidance_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_update_after_apply_guidance(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_update_after_apply_guidance_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_update_after_apply_guidance(p, n);
+            }
+        }
+
+        static unsafe List<update_after_apply_guidance> F_set_enum_update_after_apply_guidance(int* b, int n)
+        {
             var r = new List<update_after_apply_guidance>(n);
             for (int i = 0; i < n; i++)
-                r.Add(update_after_apply_guidance_helper.FromNative(Native.xenapi_update_after_apply_guidance_list_get(h, (UIntPtr)i)));
+                r.Add(update_after_apply_guidance_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<update_guidances> R_set_enum_update_guidances(IntPtr h)
+        internal static unsafe List<update_guidances> R_set_enum_update_guidances(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_update_guidances_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<update_guidances>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_update_guidances_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_update_guidances(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_update_guidances_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_update_guidances(p, n);
+            }
+        }
+
+        static unsafe List<update_guidances> F_set_enum_update_guidances(int* b, int n)
+        {
             var r = new List<update_guidances>(n);
             for (int i = 0; i < n; i++)
-                r.Add(update_guidances_helper.FromNative(Native.xenapi_update_guidances_list_get(h, (UIntPtr)i)));
+                r.Add(update_guidances_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<vbd_operations> R_set_enum_vbd_operations(IntPtr h)
+        internal static unsafe List<vbd_operations> R_set_enum_vbd_operations(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vbd_operations_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<vbd_operations>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_vbd_operations_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_vbd_operations(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vbd_operations_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_vbd_operations(p, n);
+            }
+        }
+
+        static unsafe List<vbd_operations> F_set_enum_vbd_operations(int* b, int n)
+        {
             var r = new List<vbd_operations>(n);
             for (int i = 0; i < n; i++)
-                r.Add(vbd_operations_helper.FromNative(Native.xenapi_vbd_operations_list_get(h, (UIntPtr)i)));
+                r.Add(vbd_operations_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<vdi_operations> R_set_enum_vdi_operations(IntPtr h)
+        internal static unsafe List<vdi_operations> R_set_enum_vdi_operations(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vdi_operations_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<vdi_operations>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_vdi_operations_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_vdi_operations(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vdi_operations_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_vdi_operations(p, n);
+            }
+        }
+
+        static unsafe List<vdi_operations> F_set_enum_vdi_operations(int* b, int n)
+        {
             var r = new List<vdi_operations>(n);
             for (int i = 0; i < n; i++)
-                r.Add(vdi_operations_helper.FromNative(Native.xenapi_vdi_operations_list_get(h, (UIntPtr)i)));
+                r.Add(vdi_operations_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<vif_operations> R_set_enum_vif_operations(IntPtr h)
+        internal static unsafe List<vif_operations> R_set_enum_vif_operations(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vif_operations_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<vif_operations>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_vif_operations_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_vif_operations(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vif_operations_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_vif_operations(p, n);
+            }
+        }
+
+        static unsafe List<vif_operations> F_set_enum_vif_operations(int* b, int n)
+        {
             var r = new List<vif_operations>(n);
             for (int i = 0; i < n; i++)
-                r.Add(vif_operations_helper.FromNative(Native.xenapi_vif_operations_list_get(h, (UIntPtr)i)));
+                r.Add(vif_operations_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<vm_appliance_operation> R_set_enum_vm_appliance_operation(IntPtr h)
+        internal static unsafe List<vm_appliance_operation> R_set_enum_vm_appliance_operation(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vm_appliance_operation_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<vm_appliance_operation>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_vm_appliance_operation_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_vm_appliance_operation(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vm_appliance_operation_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_vm_appliance_operation(p, n);
+            }
+        }
+
+        static unsafe List<vm_appliance_operation> F_set_enum_vm_appliance_operation(int* b, int n)
+        {
             var r = new List<vm_appliance_operation>(n);
             for (int i = 0; i < n; i++)
-                r.Add(vm_appliance_operation_helper.FromNative(Native.xenapi_vm_appliance_operation_list_get(h, (UIntPtr)i)));
+                r.Add(vm_appliance_operation_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<vm_operations> R_set_enum_vm_operations(IntPtr h)
+        internal static unsafe List<vm_operations> R_set_enum_vm_operations(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vm_operations_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<vm_operations>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_vm_operations_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_vm_operations(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vm_operations_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_vm_operations(p, n);
+            }
+        }
+
+        static unsafe List<vm_operations> F_set_enum_vm_operations(int* b, int n)
+        {
             var r = new List<vm_operations>(n);
             for (int i = 0; i < n; i++)
-                r.Add(vm_operations_helper.FromNative(Native.xenapi_vm_operations_list_get(h, (UIntPtr)i)));
+                r.Add(vm_operations_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<vtpm_operations> R_set_enum_vtpm_operations(IntPtr h)
+        internal static unsafe List<vtpm_operations> R_set_enum_vtpm_operations(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vtpm_operations_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<vtpm_operations>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_vtpm_operations_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_vtpm_operations(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vtpm_operations_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_vtpm_operations(p, n);
+            }
+        }
+
+        static unsafe List<vtpm_operations> F_set_enum_vtpm_operations(int* b, int n)
+        {
             var r = new List<vtpm_operations>(n);
             for (int i = 0; i < n; i++)
-                r.Add(vtpm_operations_helper.FromNative(Native.xenapi_vtpm_operations_list_get(h, (UIntPtr)i)));
+                r.Add(vtpm_operations_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static List<vusb_operations> R_set_enum_vusb_operations(IntPtr h)
+        internal static unsafe List<vusb_operations> R_set_enum_vusb_operations(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vusb_operations_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<vusb_operations>();
+            int* b = stackalloc int[Room];
+            int n = (int)Native.xenapi_vusb_operations_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_enum_vusb_operations(b, n);
+            var big = new int[n];
+            fixed (int* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vusb_operations_list_items(h, p, (UIntPtr)n));
+                return F_set_enum_vusb_operations(p, n);
+            }
+        }
+
+        static unsafe List<vusb_operations> F_set_enum_vusb_operations(int* b, int n)
+        {
             var r = new List<vusb_operations>(n);
             for (int i = 0; i < n; i++)
-                r.Add(vusb_operations_helper.FromNative(Native.xenapi_vusb_operations_list_get(h, (UIntPtr)i)));
+                r.Add(vusb_operations_helper.FromNative(b[i]));
             return r;
         }
 
-        internal static long[] R_set_int(IntPtr h)
+        internal static unsafe long[] R_set_int(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_int64_list_len(h);
+            if (h == IntPtr.Zero)
+                return Array.Empty<long>();
+            long* b = stackalloc long[Room];
+            int n = (int)Native.xenapi_int64_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_int(b, n);
+            var big = new long[n];
+            fixed (long* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_int64_list_items(h, p, (UIntPtr)n));
+                return F_set_int(p, n);
+            }
+        }
+
+        static unsafe long[] F_set_int(long* b, int n)
+        {
             if (n == 0)
                 return Array.Empty<long>();
             var r = new long[n];
             for (int i = 0; i < n; i++)
-                r[i] = Native.xenapi_int64_list_get(h, (UIntPtr)i);
+                r[i] = b[i];
             return r;
         }
 
-        internal static List<Data_source> R_set_record_data_source(IntPtr h)
+        internal static unsafe List<Data_source> R_set_record_data_source(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_data_source_record_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<Data_source>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_data_source_record_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_record_data_source(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_data_source_record_list_items(h, p, (UIntPtr)n));
+                return F_set_record_data_source(p, n);
+            }
+        }
+
+        static unsafe List<Data_source> F_set_record_data_source(IntPtr* b, int n)
+        {
             var r = new List<Data_source>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.R_record_data_source(Native.xenapi_data_source_record_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.R_record_data_source(b[i]));
             return r;
         }
 
-        internal static List<Event> R_set_record_event(IntPtr h)
+        internal static unsafe List<Event> R_set_record_event(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_event_record_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<Event>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_event_record_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_record_event(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_event_record_list_items(h, p, (UIntPtr)n));
+                return F_set_record_event(p, n);
+            }
+        }
+
+        static unsafe List<Event> F_set_record_event(IntPtr* b, int n)
+        {
             var r = new List<Event>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.R_record_event(Native.xenapi_event_record_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.R_record_event(b[i]));
             return r;
         }
 
-        internal static List<Probe_result> R_set_record_probe_result(IntPtr h)
+        internal static unsafe List<Probe_result> R_set_record_probe_result(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_probe_result_record_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<Probe_result>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_probe_result_record_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_record_probe_result(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_probe_result_record_list_items(h, p, (UIntPtr)n));
+                return F_set_record_probe_result(p, n);
+            }
+        }
+
+        static unsafe List<Probe_result> F_set_record_probe_result(IntPtr* b, int n)
+        {
             var r = new List<Probe_result>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.R_record_probe_result(Native.xenapi_probe_result_record_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.R_record_probe_result(b[i]));
             return r;
         }
 
-        internal static List<Vdi_nbd_server_info> R_set_record_vdi_nbd_server_info(IntPtr h)
+        internal static unsafe List<Vdi_nbd_server_info> R_set_record_vdi_nbd_server_info(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_vdi_nbd_server_info_record_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<Vdi_nbd_server_info>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_vdi_nbd_server_info_record_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_record_vdi_nbd_server_info(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_vdi_nbd_server_info_record_list_items(h, p, (UIntPtr)n));
+                return F_set_record_vdi_nbd_server_info(p, n);
+            }
+        }
+
+        static unsafe List<Vdi_nbd_server_info> F_set_record_vdi_nbd_server_info(IntPtr* b, int n)
+        {
             var r = new List<Vdi_nbd_server_info>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.R_record_vdi_nbd_server_info(Native.xenapi_vdi_nbd_server_info_record_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.R_record_vdi_nbd_server_info(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Bond>> R_set_ref_Bond(IntPtr h)
+        internal static unsafe List<XenRef<Bond>> R_set_ref_Bond(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Bond>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_Bond(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_Bond(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Bond>> F_set_ref_Bond(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Bond>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Bond>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Bond>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Certificate>> R_set_ref_Certificate(IntPtr h)
+        internal static unsafe List<XenRef<Certificate>> R_set_ref_Certificate(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Certificate>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_Certificate(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_Certificate(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Certificate>> F_set_ref_Certificate(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Certificate>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Certificate>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Certificate>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Cluster>> R_set_ref_Cluster(IntPtr h)
+        internal static unsafe List<XenRef<Cluster>> R_set_ref_Cluster(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Cluster>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_Cluster(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_Cluster(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Cluster>> F_set_ref_Cluster(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Cluster>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Cluster>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Cluster>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Cluster_host>> R_set_ref_Cluster_host(IntPtr h)
+        internal static unsafe List<XenRef<Cluster_host>> R_set_ref_Cluster_host(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Cluster_host>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_Cluster_host(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_Cluster_host(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Cluster_host>> F_set_ref_Cluster_host(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Cluster_host>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Cluster_host>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Cluster_host>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<DR_task>> R_set_ref_DR_task(IntPtr h)
+        internal static unsafe List<XenRef<DR_task>> R_set_ref_DR_task(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<DR_task>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_DR_task(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_DR_task(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<DR_task>> F_set_ref_DR_task(IntPtr* b, int n)
+        {
             var r = new List<XenRef<DR_task>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<DR_task>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<DR_task>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Feature>> R_set_ref_Feature(IntPtr h)
+        internal static unsafe List<XenRef<Feature>> R_set_ref_Feature(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Feature>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_Feature(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_Feature(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Feature>> F_set_ref_Feature(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Feature>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Feature>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Feature>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<GPU_group>> R_set_ref_GPU_group(IntPtr h)
+        internal static unsafe List<XenRef<GPU_group>> R_set_ref_GPU_group(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<GPU_group>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_GPU_group(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_GPU_group(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<GPU_group>> F_set_ref_GPU_group(IntPtr* b, int n)
+        {
             var r = new List<XenRef<GPU_group>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<GPU_group>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<GPU_group>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Observer>> R_set_ref_Observer(IntPtr h)
+        internal static unsafe List<XenRef<Observer>> R_set_ref_Observer(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Observer>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_Observer(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_Observer(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Observer>> F_set_ref_Observer(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Observer>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Observer>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Observer>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<PBD>> R_set_ref_PBD(IntPtr h)
+        internal static unsafe List<XenRef<PBD>> R_set_ref_PBD(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<PBD>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_PBD(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_PBD(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<PBD>> F_set_ref_PBD(IntPtr* b, int n)
+        {
             var r = new List<XenRef<PBD>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<PBD>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<PBD>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<PCI>> R_set_ref_PCI(IntPtr h)
+        internal static unsafe List<XenRef<PCI>> R_set_ref_PCI(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<PCI>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_PCI(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_PCI(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<PCI>> F_set_ref_PCI(IntPtr* b, int n)
+        {
             var r = new List<XenRef<PCI>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<PCI>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<PCI>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<PGPU>> R_set_ref_PGPU(IntPtr h)
+        internal static unsafe List<XenRef<PGPU>> R_set_ref_PGPU(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<PGPU>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_PGPU(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_PGPU(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<PGPU>> F_set_ref_PGPU(IntPtr* b, int n)
+        {
             var r = new List<XenRef<PGPU>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<PGPU>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<PGPU>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<PIF>> R_set_ref_PIF(IntPtr h)
+        internal static unsafe List<XenRef<PIF>> R_set_ref_PIF(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<PIF>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_PIF(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_PIF(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<PIF>> F_set_ref_PIF(IntPtr* b, int n)
+        {
             var r = new List<XenRef<PIF>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<PIF>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<PIF>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<PIF_metrics>> R_set_ref_PIF_metrics(IntPtr h)
+        internal static unsafe List<XenRef<PIF_metrics>> R_set_ref_PIF_metrics(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<PIF_metrics>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_PIF_metrics(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_PIF_metrics(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<PIF_metrics>> F_set_ref_PIF_metrics(IntPtr* b, int n)
+        {
             var r = new List<XenRef<PIF_metrics>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<PIF_metrics>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<PIF_metrics>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<PUSB>> R_set_ref_PUSB(IntPtr h)
+        internal static unsafe List<XenRef<PUSB>> R_set_ref_PUSB(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<PUSB>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_PUSB(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_PUSB(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<PUSB>> F_set_ref_PUSB(IntPtr* b, int n)
+        {
             var r = new List<XenRef<PUSB>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<PUSB>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<PUSB>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<PVS_cache_storage>> R_set_ref_PVS_cache_storage(IntPtr h)
+        internal static unsafe List<XenRef<PVS_cache_storage>> R_set_ref_PVS_cache_storage(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<PVS_cache_storage>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_PVS_cache_storage(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_PVS_cache_storage(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<PVS_cache_storage>> F_set_ref_PVS_cache_storage(IntPtr* b, int n)
+        {
             var r = new List<XenRef<PVS_cache_storage>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<PVS_cache_storage>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<PVS_cache_storage>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<PVS_proxy>> R_set_ref_PVS_proxy(IntPtr h)
+        internal static unsafe List<XenRef<PVS_proxy>> R_set_ref_PVS_proxy(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<PVS_proxy>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_PVS_proxy(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_PVS_proxy(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<PVS_proxy>> F_set_ref_PVS_proxy(IntPtr* b, int n)
+        {
             var r = new List<XenRef<PVS_proxy>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<PVS_proxy>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<PVS_proxy>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<PVS_server>> R_set_ref_PVS_server(IntPtr h)
+        internal static unsafe List<XenRef<PVS_server>> R_set_ref_PVS_server(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<PVS_server>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_PVS_server(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_PVS_server(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<PVS_server>> F_set_ref_PVS_server(IntPtr* b, int n)
+        {
             var r = new List<XenRef<PVS_server>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<PVS_server>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<PVS_server>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<PVS_site>> R_set_ref_PVS_site(IntPtr h)
+        internal static unsafe List<XenRef<PVS_site>> R_set_ref_PVS_site(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<PVS_site>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_PVS_site(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_PVS_site(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<PVS_site>> F_set_ref_PVS_site(IntPtr* b, int n)
+        {
             var r = new List<XenRef<PVS_site>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<PVS_site>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<PVS_site>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Repository>> R_set_ref_Repository(IntPtr h)
+        internal static unsafe List<XenRef<Repository>> R_set_ref_Repository(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Repository>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_Repository(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_Repository(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Repository>> F_set_ref_Repository(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Repository>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Repository>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Repository>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<SDN_controller>> R_set_ref_SDN_controller(IntPtr h)
+        internal static unsafe List<XenRef<SDN_controller>> R_set_ref_SDN_controller(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<SDN_controller>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_SDN_controller(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_SDN_controller(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<SDN_controller>> F_set_ref_SDN_controller(IntPtr* b, int n)
+        {
             var r = new List<XenRef<SDN_controller>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<SDN_controller>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<SDN_controller>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<SM>> R_set_ref_SM(IntPtr h)
+        internal static unsafe List<XenRef<SM>> R_set_ref_SM(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<SM>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_SM(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_SM(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<SM>> F_set_ref_SM(IntPtr* b, int n)
+        {
             var r = new List<XenRef<SM>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<SM>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<SM>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<SR>> R_set_ref_SR(IntPtr h)
+        internal static unsafe List<XenRef<SR>> R_set_ref_SR(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<SR>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_SR(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_SR(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<SR>> F_set_ref_SR(IntPtr* b, int n)
+        {
             var r = new List<XenRef<SR>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<SR>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<SR>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<USB_group>> R_set_ref_USB_group(IntPtr h)
+        internal static unsafe List<XenRef<USB_group>> R_set_ref_USB_group(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<USB_group>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_USB_group(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_USB_group(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<USB_group>> F_set_ref_USB_group(IntPtr* b, int n)
+        {
             var r = new List<XenRef<USB_group>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<USB_group>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<USB_group>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<VBD>> R_set_ref_VBD(IntPtr h)
+        internal static unsafe List<XenRef<VBD>> R_set_ref_VBD(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<VBD>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_VBD(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_VBD(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<VBD>> F_set_ref_VBD(IntPtr* b, int n)
+        {
             var r = new List<XenRef<VBD>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<VBD>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<VBD>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<VBD_metrics>> R_set_ref_VBD_metrics(IntPtr h)
+        internal static unsafe List<XenRef<VBD_metrics>> R_set_ref_VBD_metrics(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<VBD_metrics>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_VBD_metrics(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_VBD_metrics(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<VBD_metrics>> F_set_ref_VBD_metrics(IntPtr* b, int n)
+        {
             var r = new List<XenRef<VBD_metrics>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<VBD_metrics>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<VBD_metrics>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<VDI>> R_set_ref_VDI(IntPtr h)
+        internal static unsafe List<XenRef<VDI>> R_set_ref_VDI(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<VDI>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_VDI(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_VDI(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<VDI>> F_set_ref_VDI(IntPtr* b, int n)
+        {
             var r = new List<XenRef<VDI>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<VDI>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<VDI>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<VGPU>> R_set_ref_VGPU(IntPtr h)
+        internal static unsafe List<XenRef<VGPU>> R_set_ref_VGPU(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<VGPU>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_VGPU(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_VGPU(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<VGPU>> F_set_ref_VGPU(IntPtr* b, int n)
+        {
             var r = new List<XenRef<VGPU>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<VGPU>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<VGPU>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<VGPU_type>> R_set_ref_VGPU_type(IntPtr h)
+        internal static unsafe List<XenRef<VGPU_type>> R_set_ref_VGPU_type(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<VGPU_type>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_VGPU_type(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_VGPU_type(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<VGPU_type>> F_set_ref_VGPU_type(IntPtr* b, int n)
+        {
             var r = new List<XenRef<VGPU_type>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<VGPU_type>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<VGPU_type>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<VIF>> R_set_ref_VIF(IntPtr h)
+        internal static unsafe List<XenRef<VIF>> R_set_ref_VIF(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<VIF>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_VIF(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_VIF(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<VIF>> F_set_ref_VIF(IntPtr* b, int n)
+        {
             var r = new List<XenRef<VIF>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<VIF>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<VIF>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<VIF_metrics>> R_set_ref_VIF_metrics(IntPtr h)
+        internal static unsafe List<XenRef<VIF_metrics>> R_set_ref_VIF_metrics(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<VIF_metrics>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_VIF_metrics(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_VIF_metrics(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<VIF_metrics>> F_set_ref_VIF_metrics(IntPtr* b, int n)
+        {
             var r = new List<XenRef<VIF_metrics>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<VIF_metrics>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<VIF_metrics>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<VLAN>> R_set_ref_VLAN(IntPtr h)
+        internal static unsafe List<XenRef<VLAN>> R_set_ref_VLAN(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<VLAN>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_VLAN(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_VLAN(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<VLAN>> F_set_ref_VLAN(IntPtr* b, int n)
+        {
             var r = new List<XenRef<VLAN>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<VLAN>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<VLAN>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<VM>> R_set_ref_VM(IntPtr h)
+        internal static unsafe List<XenRef<VM>> R_set_ref_VM(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<VM>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_VM(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_VM(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<VM>> F_set_ref_VM(IntPtr* b, int n)
+        {
             var r = new List<XenRef<VM>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<VM>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<VM>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<VMPP>> R_set_ref_VMPP(IntPtr h)
+        internal static unsafe List<XenRef<VMPP>> R_set_ref_VMPP(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<VMPP>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_VMPP(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_VMPP(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<VMPP>> F_set_ref_VMPP(IntPtr* b, int n)
+        {
             var r = new List<XenRef<VMPP>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<VMPP>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<VMPP>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<VMSS>> R_set_ref_VMSS(IntPtr h)
+        internal static unsafe List<XenRef<VMSS>> R_set_ref_VMSS(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<VMSS>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_VMSS(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_VMSS(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<VMSS>> F_set_ref_VMSS(IntPtr* b, int n)
+        {
             var r = new List<XenRef<VMSS>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<VMSS>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<VMSS>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<VM_appliance>> R_set_ref_VM_appliance(IntPtr h)
+        internal static unsafe List<XenRef<VM_appliance>> R_set_ref_VM_appliance(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<VM_appliance>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_VM_appliance(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_VM_appliance(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<VM_appliance>> F_set_ref_VM_appliance(IntPtr* b, int n)
+        {
             var r = new List<XenRef<VM_appliance>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<VM_appliance>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<VM_appliance>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<VM_guest_metrics>> R_set_ref_VM_guest_metrics(IntPtr h)
+        internal static unsafe List<XenRef<VM_guest_metrics>> R_set_ref_VM_guest_metrics(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<VM_guest_metrics>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_VM_guest_metrics(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_VM_guest_metrics(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<VM_guest_metrics>> F_set_ref_VM_guest_metrics(IntPtr* b, int n)
+        {
             var r = new List<XenRef<VM_guest_metrics>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<VM_guest_metrics>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<VM_guest_metrics>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<VM_metrics>> R_set_ref_VM_metrics(IntPtr h)
+        internal static unsafe List<XenRef<VM_metrics>> R_set_ref_VM_metrics(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<VM_metrics>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_VM_metrics(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_VM_metrics(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<VM_metrics>> F_set_ref_VM_metrics(IntPtr* b, int n)
+        {
             var r = new List<XenRef<VM_metrics>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<VM_metrics>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<VM_metrics>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<VTPM>> R_set_ref_VTPM(IntPtr h)
+        internal static unsafe List<XenRef<VTPM>> R_set_ref_VTPM(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<VTPM>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_VTPM(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_VTPM(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<VTPM>> F_set_ref_VTPM(IntPtr* b, int n)
+        {
             var r = new List<XenRef<VTPM>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<VTPM>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<VTPM>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<VUSB>> R_set_ref_VUSB(IntPtr h)
+        internal static unsafe List<XenRef<VUSB>> R_set_ref_VUSB(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<VUSB>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_VUSB(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_VUSB(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<VUSB>> F_set_ref_VUSB(IntPtr* b, int n)
+        {
             var r = new List<XenRef<VUSB>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<VUSB>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<VUSB>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Blob>> R_set_ref_blob(IntPtr h)
+        internal static unsafe List<XenRef<Blob>> R_set_ref_blob(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Blob>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_blob(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_blob(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Blob>> F_set_ref_blob(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Blob>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Blob>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Blob>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Console>> R_set_ref_console(IntPtr h)
+        internal static unsafe List<XenRef<Console>> R_set_ref_console(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Console>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_console(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_console(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Console>> F_set_ref_console(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Console>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Console>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Console>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Crashdump>> R_set_ref_crashdump(IntPtr h)
+        internal static unsafe List<XenRef<Crashdump>> R_set_ref_crashdump(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Crashdump>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_crashdump(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_crashdump(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Crashdump>> F_set_ref_crashdump(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Crashdump>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Crashdump>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Crashdump>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Host>> R_set_ref_host(IntPtr h)
+        internal static unsafe List<XenRef<Host>> R_set_ref_host(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Host>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_host(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_host(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Host>> F_set_ref_host(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Host>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Host>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Host>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Host_cpu>> R_set_ref_host_cpu(IntPtr h)
+        internal static unsafe List<XenRef<Host_cpu>> R_set_ref_host_cpu(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Host_cpu>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_host_cpu(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_host_cpu(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Host_cpu>> F_set_ref_host_cpu(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Host_cpu>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Host_cpu>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Host_cpu>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Host_crashdump>> R_set_ref_host_crashdump(IntPtr h)
+        internal static unsafe List<XenRef<Host_crashdump>> R_set_ref_host_crashdump(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Host_crashdump>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_host_crashdump(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_host_crashdump(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Host_crashdump>> F_set_ref_host_crashdump(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Host_crashdump>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Host_crashdump>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Host_crashdump>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Host_metrics>> R_set_ref_host_metrics(IntPtr h)
+        internal static unsafe List<XenRef<Host_metrics>> R_set_ref_host_metrics(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Host_metrics>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_host_metrics(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_host_metrics(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Host_metrics>> F_set_ref_host_metrics(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Host_metrics>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Host_metrics>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Host_metrics>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Host_patch>> R_set_ref_host_patch(IntPtr h)
+        internal static unsafe List<XenRef<Host_patch>> R_set_ref_host_patch(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Host_patch>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_host_patch(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_host_patch(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Host_patch>> F_set_ref_host_patch(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Host_patch>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Host_patch>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Host_patch>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Message>> R_set_ref_message(IntPtr h)
+        internal static unsafe List<XenRef<Message>> R_set_ref_message(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Message>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_message(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_message(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Message>> F_set_ref_message(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Message>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Message>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Message>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Network>> R_set_ref_network(IntPtr h)
+        internal static unsafe List<XenRef<Network>> R_set_ref_network(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Network>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_network(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_network(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Network>> F_set_ref_network(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Network>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Network>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Network>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Network_sriov>> R_set_ref_network_sriov(IntPtr h)
+        internal static unsafe List<XenRef<Network_sriov>> R_set_ref_network_sriov(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Network_sriov>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_network_sriov(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_network_sriov(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Network_sriov>> F_set_ref_network_sriov(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Network_sriov>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Network_sriov>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Network_sriov>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Pool>> R_set_ref_pool(IntPtr h)
+        internal static unsafe List<XenRef<Pool>> R_set_ref_pool(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Pool>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_pool(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_pool(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Pool>> F_set_ref_pool(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Pool>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Pool>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Pool>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Pool_patch>> R_set_ref_pool_patch(IntPtr h)
+        internal static unsafe List<XenRef<Pool_patch>> R_set_ref_pool_patch(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Pool_patch>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_pool_patch(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_pool_patch(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Pool_patch>> F_set_ref_pool_patch(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Pool_patch>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Pool_patch>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Pool_patch>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Pool_update>> R_set_ref_pool_update(IntPtr h)
+        internal static unsafe List<XenRef<Pool_update>> R_set_ref_pool_update(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Pool_update>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_pool_update(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_pool_update(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Pool_update>> F_set_ref_pool_update(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Pool_update>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Pool_update>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Pool_update>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Role>> R_set_ref_role(IntPtr h)
+        internal static unsafe List<XenRef<Role>> R_set_ref_role(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Role>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_role(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_role(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Role>> F_set_ref_role(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Role>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Role>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Role>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Secret>> R_set_ref_secret(IntPtr h)
+        internal static unsafe List<XenRef<Secret>> R_set_ref_secret(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Secret>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_secret(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_secret(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Secret>> F_set_ref_secret(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Secret>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Secret>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Secret>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Subject>> R_set_ref_subject(IntPtr h)
+        internal static unsafe List<XenRef<Subject>> R_set_ref_subject(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Subject>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_subject(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_subject(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Subject>> F_set_ref_subject(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Subject>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Subject>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Subject>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Task>> R_set_ref_task(IntPtr h)
+        internal static unsafe List<XenRef<Task>> R_set_ref_task(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Task>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_task(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_task(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Task>> F_set_ref_task(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Task>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Task>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Task>(b[i]));
             return r;
         }
 
-        internal static List<XenRef<Tunnel>> R_set_ref_tunnel(IntPtr h)
+        internal static unsafe List<XenRef<Tunnel>> R_set_ref_tunnel(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return new List<XenRef<Tunnel>>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_ref_tunnel(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_ref_tunnel(p, n);
+            }
+        }
+
+        static unsafe List<XenRef<Tunnel>> F_set_ref_tunnel(IntPtr* b, int n)
+        {
             var r = new List<XenRef<Tunnel>>(n);
             for (int i = 0; i < n; i++)
-                r.Add(Conv.Ref<Tunnel>(Native.xenapi_string_list_get(h, (UIntPtr)i)));
+                r.Add(Conv.Ref<Tunnel>(b[i]));
             return r;
         }
 
-        internal static string[][] R_set_set_string(IntPtr h)
+        internal static unsafe string[][] R_set_set_string(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_list_len(h);
+            if (h == IntPtr.Zero)
+                return Array.Empty<string[]>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_set_string(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_list_items(h, p, (UIntPtr)n));
+                return F_set_set_string(p, n);
+            }
+        }
+
+        static unsafe string[][] F_set_set_string(IntPtr* b, int n)
+        {
             if (n == 0)
                 return Array.Empty<string[]>();
             var r = new string[n][];
             for (int i = 0; i < n; i++)
-                r[i] = Conv.R_set_string(Native.xenapi_string_list_list_get(h, (UIntPtr)i));
+                r[i] = Conv.R_set_string(b[i]);
             return r;
         }
 
-        internal static string[] R_set_string(IntPtr h)
+        internal static unsafe string[] R_set_string(IntPtr h)
         {
-            int n = h == IntPtr.Zero ? 0 : (int)Native.xenapi_string_list_len(h);
+            if (h == IntPtr.Zero)
+                return Array.Empty<string>();
+            IntPtr* b = stackalloc IntPtr[Room];
+            int n = (int)Native.xenapi_string_list_items(h, b, (UIntPtr)Room);
+            if (n <= Room)
+                return F_set_string(b, n);
+            var big = new IntPtr[n];
+            fixed (IntPtr* p = big)
+            {
+                n = Math.Min(n, (int)Native.xenapi_string_list_items(h, p, (UIntPtr)n));
+                return F_set_string(p, n);
+            }
+        }
+
+        static unsafe string[] F_set_string(IntPtr* b, int n)
+        {
             if (n == 0)
                 return Array.Empty<string>();
             var r = new string[n];
             for (int i = 0; i < n; i++)
-                r[i] = Conv.Str(Native.xenapi_string_list_get(h, (UIntPtr)i));
+                r[i] = Conv.Str(b[i]);
             return r;
         }
 
@@ -8345,6 +11104,106 @@ namespace XenAPI
             catch
             {
                 Native.xenapi_secret_record_free(h);
+                throw;
+            }
+        }
+
+        internal static IntPtr W_record_session(Session v)
+        {
+            IntPtr h = Native.xenapi_session_record_new();
+            try
+            {
+                if (v != null)
+                {
+                    if (v.uuid != null)
+                    {
+                        Check(Native.xenapi_session_record_set_uuid(h, Utf8.Z(v.uuid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.this_host != null)
+                    {
+                        Check(Native.xenapi_session_record_set_this_host(h, Utf8.Z(v.this_host ?? ""), out IntPtr err), err);
+                    }
+                    if (v.this_user != null)
+                    {
+                        Check(Native.xenapi_session_record_set_this_user(h, Utf8.Z(v.this_user ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_session_record_set_last_active(h, Conv.Unix(v.last_active), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_session_record_set_pool(h, (v.pool ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.other_config != null)
+                    {
+                        IntPtr e = Conv.W_map_string_to_string_end(v.other_config);
+                        try
+                        {
+                            Check(Native.xenapi_session_record_set_other_config(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_map_free(e);
+                        }
+                    }
+                    {
+                        Check(Native.xenapi_session_record_set_is_local_superuser(h, (v.is_local_superuser ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                    if (v.subject != null)
+                    {
+                        Check(Native.xenapi_session_record_set_subject(h, Utf8.Z(v.subject ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_session_record_set_validation_time(h, Conv.Unix(v.validation_time), out IntPtr err), err);
+                    }
+                    if (v.auth_user_sid != null)
+                    {
+                        Check(Native.xenapi_session_record_set_auth_user_sid(h, Utf8.Z(v.auth_user_sid ?? ""), out IntPtr err), err);
+                    }
+                    if (v.auth_user_name != null)
+                    {
+                        Check(Native.xenapi_session_record_set_auth_user_name(h, Utf8.Z(v.auth_user_name ?? ""), out IntPtr err), err);
+                    }
+                    if (v.rbac_permissions != null)
+                    {
+                        IntPtr e = Conv.W_set_string(v.rbac_permissions);
+                        try
+                        {
+                            Check(Native.xenapi_session_record_set_rbac_permissions(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.tasks != null)
+                    {
+                        IntPtr e = Conv.W_set_ref_task(v.tasks);
+                        try
+                        {
+                            Check(Native.xenapi_session_record_set_tasks(h, e, out IntPtr err), err);
+                        }
+                        finally
+                        {
+                            Native.xenapi_string_list_free(e);
+                        }
+                    }
+                    if (v.parent != null)
+                    {
+                        Check(Native.xenapi_session_record_set_parent(h, Utf8.Z(v.parent ?? ""), out IntPtr err), err);
+                    }
+                    if (v.originator != null)
+                    {
+                        Check(Native.xenapi_session_record_set_originator(h, Utf8.Z(v.originator ?? ""), out IntPtr err), err);
+                    }
+                    {
+                        Check(Native.xenapi_session_record_set_client_certificate(h, (v.client_certificate ? (byte)1 : (byte)0), out IntPtr err), err);
+                    }
+                }
+                return h;
+            }
+            catch
+            {
+                Native.xenapi_session_record_free(h);
                 throw;
             }
         }

@@ -24,12 +24,14 @@ namespace XenAPI
         static readonly object[] Seen = new object[4];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_crashdump_record</c>).</summary>
-        internal Crashdump(IntPtr r)
+        internal unsafe Crashdump(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_crashdump_record_uuid(r), Seen, 0);
-            VM = Conv.Ref<VM>(Native.xenapi_crashdump_record_vm(r), Seen, 1);
-            VDI = Conv.Ref<VDI>(Native.xenapi_crashdump_record_vdi(r), Seen, 2);
-            other_config = Conv.StringMap(Native.xenapi_crashdump_record_other_config(r), Seen, 3);
+            Field* f = stackalloc Field[4];
+            Native.xenapi_crashdump_record_fields(r, f, (UIntPtr)4);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            VM = Conv.Ref<VM>(f[1].p, Seen, 1);
+            VDI = Conv.Ref<VDI>(f[2].p, Seen, 2);
+            other_config = Conv.StringMap(f[3].p, Seen, 3);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

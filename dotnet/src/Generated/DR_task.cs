@@ -24,10 +24,12 @@ namespace XenAPI
         static readonly object[] Seen = new object[2];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_dr_task_record</c>).</summary>
-        internal DR_task(IntPtr r)
+        internal unsafe DR_task(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_dr_task_record_uuid(r), Seen, 0);
-            introduced_SRs = Conv.R_set_ref_SR(Native.xenapi_dr_task_record_introduced_srs(r));
+            Field* f = stackalloc Field[2];
+            Native.xenapi_dr_task_record_fields(r, f, (UIntPtr)2);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            introduced_SRs = Conv.R_set_ref_SR(f[1].p);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -25,16 +25,18 @@ namespace XenAPI
         static readonly object[] Seen = new object[8];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_data_source_record</c>).</summary>
-        internal Data_source(IntPtr r)
+        internal unsafe Data_source(IntPtr r)
         {
-            name_label = Conv.Str(Native.xenapi_data_source_record_name_label(r), Seen, 0);
-            name_description = Conv.Str(Native.xenapi_data_source_record_name_description(r), Seen, 1);
-            enabled = (Native.xenapi_data_source_record_enabled(r) != 0);
-            standard = (Native.xenapi_data_source_record_standard(r) != 0);
-            units = Conv.Str(Native.xenapi_data_source_record_units(r), Seen, 4);
-            min = Native.xenapi_data_source_record_min(r);
-            max = Native.xenapi_data_source_record_max(r);
-            value = Native.xenapi_data_source_record_value(r);
+            Field* f = stackalloc Field[8];
+            Native.xenapi_data_source_record_fields(r, f, (UIntPtr)8);
+            name_label = Conv.Str(f[0].p, Seen, 0);
+            name_description = Conv.Str(f[1].p, Seen, 1);
+            enabled = (f[2].i != 0);
+            standard = (f[3].i != 0);
+            units = Conv.Str(f[4].p, Seen, 4);
+            min = f[5].d;
+            max = f[6].d;
+            value = f[7].d;
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -26,15 +26,17 @@ namespace XenAPI
         static readonly object[] Seen = new object[7];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_event_record</c>).</summary>
-        internal Event(IntPtr r)
+        internal unsafe Event(IntPtr r)
         {
-            snapshot = Conv.Any(Native.xenapi_event_record_snapshot(r));
-            id = Native.xenapi_event_record_id(r);
-            timestamp = Conv.Time(Native.xenapi_event_record_timestamp(r));
-            class_ = Conv.Str(Native.xenapi_event_record_class(r), Seen, 3);
-            operation = event_operation_helper.FromNative(Native.xenapi_event_record_operation(r));
-            opaqueRef = Conv.Str(Native.xenapi_event_record_ref(r), Seen, 5);
-            obj_uuid = Conv.Str(Native.xenapi_event_record_obj_uuid(r), Seen, 6);
+            Field* f = stackalloc Field[7];
+            Native.xenapi_event_record_fields(r, f, (UIntPtr)7);
+            snapshot = Conv.Any(f[0].p);
+            id = f[1].i;
+            timestamp = Conv.Time(f[2].i);
+            class_ = Conv.Str(f[3].p, Seen, 3);
+            operation = event_operation_helper.FromNative((int)f[4].i);
+            opaqueRef = Conv.Str(f[5].p, Seen, 5);
+            obj_uuid = Conv.Str(f[6].p, Seen, 6);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -25,11 +25,13 @@ namespace XenAPI
         static readonly object[] Seen = new object[3];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_event_batch</c>).</summary>
-        internal EventBatch(IntPtr r)
+        internal unsafe EventBatch(IntPtr r)
         {
-            events = Conv.R_set_record_event(Native.xenapi_event_batch_events(r));
-            valid_ref_counts = Conv.R_map_string_to_int_end(Native.xenapi_event_batch_valid_ref_counts(r));
-            token = Conv.Str(Native.xenapi_event_batch_token(r), Seen, 2);
+            Field* f = stackalloc Field[3];
+            Native.xenapi_event_batch_fields(r, f, (UIntPtr)3);
+            events = Conv.R_set_record_event(f[0].p);
+            valid_ref_counts = Conv.R_map_string_to_int_end(f[1].p);
+            token = Conv.Str(f[2].p, Seen, 2);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -26,15 +26,17 @@ namespace XenAPI
         static readonly object[] Seen = new object[7];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_feature_record</c>).</summary>
-        internal Feature(IntPtr r)
+        internal unsafe Feature(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_feature_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_feature_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_feature_record_name_description(r), Seen, 2);
-            enabled = (Native.xenapi_feature_record_enabled(r) != 0);
-            experimental = (Native.xenapi_feature_record_experimental(r) != 0);
-            version = Conv.Str(Native.xenapi_feature_record_version(r), Seen, 5);
-            host = Conv.Ref<Host>(Native.xenapi_feature_record_host(r), Seen, 6);
+            Field* f = stackalloc Field[7];
+            Native.xenapi_feature_record_fields(r, f, (UIntPtr)7);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            enabled = (f[3].i != 0);
+            experimental = (f[4].i != 0);
+            version = Conv.Str(f[5].p, Seen, 5);
+            host = Conv.Ref<Host>(f[6].p, Seen, 6);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

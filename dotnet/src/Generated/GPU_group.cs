@@ -31,18 +31,20 @@ namespace XenAPI
         static readonly object[] Seen = new object[10];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_gpu_group_record</c>).</summary>
-        internal GPU_group(IntPtr r)
+        internal unsafe GPU_group(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_gpu_group_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_gpu_group_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_gpu_group_record_name_description(r), Seen, 2);
-            PGPUs = Conv.R_set_ref_PGPU(Native.xenapi_gpu_group_record_pgpus(r));
-            VGPUs = Conv.R_set_ref_VGPU(Native.xenapi_gpu_group_record_vgpus(r));
-            GPU_types = Conv.R_set_string(Native.xenapi_gpu_group_record_gpu_types(r));
-            other_config = Conv.StringMap(Native.xenapi_gpu_group_record_other_config(r), Seen, 6);
-            allocation_algorithm = allocation_algorithm_helper.FromNative(Native.xenapi_gpu_group_record_allocation_algorithm(r));
-            supported_VGPU_types = Conv.R_set_ref_VGPU_type(Native.xenapi_gpu_group_record_supported_vgpu_types(r));
-            enabled_VGPU_types = Conv.R_set_ref_VGPU_type(Native.xenapi_gpu_group_record_enabled_vgpu_types(r));
+            Field* f = stackalloc Field[10];
+            Native.xenapi_gpu_group_record_fields(r, f, (UIntPtr)10);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            PGPUs = Conv.R_set_ref_PGPU(f[3].p);
+            VGPUs = Conv.R_set_ref_VGPU(f[4].p);
+            GPU_types = Conv.R_set_string(f[5].p);
+            other_config = Conv.StringMap(f[6].p, Seen, 6);
+            allocation_algorithm = allocation_algorithm_helper.FromNative((int)f[7].i);
+            supported_VGPU_types = Conv.R_set_ref_VGPU_type(f[8].p);
+            enabled_VGPU_types = Conv.R_set_ref_VGPU_type(f[9].p);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

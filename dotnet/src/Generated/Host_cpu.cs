@@ -29,21 +29,23 @@ namespace XenAPI
         static readonly object[] Seen = new object[13];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_host_cpu_record</c>).</summary>
-        internal Host_cpu(IntPtr r)
+        internal unsafe Host_cpu(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_host_cpu_record_uuid(r), Seen, 0);
-            host = Conv.Ref<Host>(Native.xenapi_host_cpu_record_host(r), Seen, 1);
-            number = Native.xenapi_host_cpu_record_number(r);
-            vendor = Conv.Str(Native.xenapi_host_cpu_record_vendor(r), Seen, 3);
-            speed = Native.xenapi_host_cpu_record_speed(r);
-            modelname = Conv.Str(Native.xenapi_host_cpu_record_modelname(r), Seen, 5);
-            family = Native.xenapi_host_cpu_record_family(r);
-            model = Native.xenapi_host_cpu_record_model(r);
-            stepping = Conv.Str(Native.xenapi_host_cpu_record_stepping(r), Seen, 8);
-            flags = Conv.Str(Native.xenapi_host_cpu_record_flags(r), Seen, 9);
-            features = Conv.Str(Native.xenapi_host_cpu_record_features(r), Seen, 10);
-            utilisation = Native.xenapi_host_cpu_record_utilisation(r);
-            other_config = Conv.StringMap(Native.xenapi_host_cpu_record_other_config(r), Seen, 12);
+            Field* f = stackalloc Field[13];
+            Native.xenapi_host_cpu_record_fields(r, f, (UIntPtr)13);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            host = Conv.Ref<Host>(f[1].p, Seen, 1);
+            number = f[2].i;
+            vendor = Conv.Str(f[3].p, Seen, 3);
+            speed = f[4].i;
+            modelname = Conv.Str(f[5].p, Seen, 5);
+            family = f[6].i;
+            model = f[7].i;
+            stepping = Conv.Str(f[8].p, Seen, 8);
+            flags = Conv.Str(f[9].p, Seen, 9);
+            features = Conv.Str(f[10].p, Seen, 10);
+            utilisation = f[11].d;
+            other_config = Conv.StringMap(f[12].p, Seen, 12);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -25,13 +25,15 @@ namespace XenAPI
         static readonly object[] Seen = new object[5];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_host_crashdump_record</c>).</summary>
-        internal Host_crashdump(IntPtr r)
+        internal unsafe Host_crashdump(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_host_crashdump_record_uuid(r), Seen, 0);
-            host = Conv.Ref<Host>(Native.xenapi_host_crashdump_record_host(r), Seen, 1);
-            timestamp = Conv.Time(Native.xenapi_host_crashdump_record_timestamp(r));
-            size = Native.xenapi_host_crashdump_record_size(r);
-            other_config = Conv.StringMap(Native.xenapi_host_crashdump_record_other_config(r), Seen, 4);
+            Field* f = stackalloc Field[5];
+            Native.xenapi_host_crashdump_record_fields(r, f, (UIntPtr)5);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            host = Conv.Ref<Host>(f[1].p, Seen, 1);
+            timestamp = Conv.Time(f[2].i);
+            size = f[3].i;
+            other_config = Conv.StringMap(f[4].p, Seen, 4);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

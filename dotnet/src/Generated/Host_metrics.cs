@@ -25,14 +25,16 @@ namespace XenAPI
         static readonly object[] Seen = new object[6];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_host_metrics_record</c>).</summary>
-        internal Host_metrics(IntPtr r)
+        internal unsafe Host_metrics(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_host_metrics_record_uuid(r), Seen, 0);
-            memory_total = Native.xenapi_host_metrics_record_memory_total(r);
-            memory_free = Native.xenapi_host_metrics_record_memory_free(r);
-            live = (Native.xenapi_host_metrics_record_live(r) != 0);
-            last_updated = Conv.Time(Native.xenapi_host_metrics_record_last_updated(r));
-            other_config = Conv.StringMap(Native.xenapi_host_metrics_record_other_config(r), Seen, 5);
+            Field* f = stackalloc Field[6];
+            Native.xenapi_host_metrics_record_fields(r, f, (UIntPtr)6);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            memory_total = f[1].i;
+            memory_free = f[2].i;
+            live = (f[3].i != 0);
+            last_updated = Conv.Time(f[4].i);
+            other_config = Conv.StringMap(f[5].p, Seen, 5);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -28,18 +28,20 @@ namespace XenAPI
         static readonly object[] Seen = new object[10];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_host_patch_record</c>).</summary>
-        internal Host_patch(IntPtr r)
+        internal unsafe Host_patch(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_host_patch_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_host_patch_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_host_patch_record_name_description(r), Seen, 2);
-            version = Conv.Str(Native.xenapi_host_patch_record_version(r), Seen, 3);
-            host = Conv.Ref<Host>(Native.xenapi_host_patch_record_host(r), Seen, 4);
-            applied = (Native.xenapi_host_patch_record_applied(r) != 0);
-            timestamp_applied = Conv.Time(Native.xenapi_host_patch_record_timestamp_applied(r));
-            size = Native.xenapi_host_patch_record_size(r);
-            pool_patch = Conv.Ref<Pool_patch>(Native.xenapi_host_patch_record_pool_patch(r), Seen, 8);
-            other_config = Conv.StringMap(Native.xenapi_host_patch_record_other_config(r), Seen, 9);
+            Field* f = stackalloc Field[10];
+            Native.xenapi_host_patch_record_fields(r, f, (UIntPtr)10);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            version = Conv.Str(f[3].p, Seen, 3);
+            host = Conv.Ref<Host>(f[4].p, Seen, 4);
+            applied = (f[5].i != 0);
+            timestamp_applied = Conv.Time(f[6].i);
+            size = f[7].i;
+            pool_patch = Conv.Ref<Pool_patch>(f[8].p, Seen, 8);
+            other_config = Conv.StringMap(f[9].p, Seen, 9);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

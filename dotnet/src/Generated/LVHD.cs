@@ -23,9 +23,11 @@ namespace XenAPI
         static readonly object[] Seen = new object[1];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_lvhd_record</c>).</summary>
-        internal LVHD(IntPtr r)
+        internal unsafe LVHD(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_lvhd_record_uuid(r), Seen, 0);
+            Field* f = stackalloc Field[1];
+            Native.xenapi_lvhd_record_fields(r, f, (UIntPtr)1);
+            uuid = Conv.Str(f[0].p, Seen, 0);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -27,15 +27,17 @@ namespace XenAPI
         static readonly object[] Seen = new object[7];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_message_record</c>).</summary>
-        internal Message(IntPtr r)
+        internal unsafe Message(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_message_record_uuid(r), Seen, 0);
-            name = Conv.Str(Native.xenapi_message_record_name(r), Seen, 1);
-            priority = Native.xenapi_message_record_priority(r);
-            cls = cls_helper.FromNative(Native.xenapi_message_record_cls(r));
-            obj_uuid = Conv.Str(Native.xenapi_message_record_obj_uuid(r), Seen, 4);
-            timestamp = Conv.Time(Native.xenapi_message_record_timestamp(r));
-            body = Conv.Str(Native.xenapi_message_record_body(r), Seen, 6);
+            Field* f = stackalloc Field[7];
+            Native.xenapi_message_record_fields(r, f, (UIntPtr)7);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name = Conv.Str(f[1].p, Seen, 1);
+            priority = f[2].i;
+            cls = cls_helper.FromNative((int)f[3].i);
+            obj_uuid = Conv.Str(f[4].p, Seen, 4);
+            timestamp = Conv.Time(f[5].i);
+            body = Conv.Str(f[6].p, Seen, 6);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -35,24 +35,26 @@ namespace XenAPI
         static readonly object[] Seen = new object[16];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_network_record</c>).</summary>
-        internal Network(IntPtr r)
+        internal unsafe Network(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_network_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_network_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_network_record_name_description(r), Seen, 2);
-            allowed_operations = Conv.R_set_enum_network_operations(Native.xenapi_network_record_allowed_operations(r));
-            current_operations = Conv.R_map_string_to_enum_network_operations_end(Native.xenapi_network_record_current_operations(r));
-            VIFs = Conv.R_set_ref_VIF(Native.xenapi_network_record_vifs(r));
-            PIFs = Conv.R_set_ref_PIF(Native.xenapi_network_record_pifs(r));
-            MTU = Native.xenapi_network_record_mtu(r);
-            other_config = Conv.StringMap(Native.xenapi_network_record_other_config(r), Seen, 8);
-            bridge = Conv.Str(Native.xenapi_network_record_bridge(r), Seen, 9);
-            managed = (Native.xenapi_network_record_managed(r) != 0);
-            blobs = Conv.R_map_string_to_ref_blob_end(Native.xenapi_network_record_blobs(r));
-            tags = Conv.R_set_string(Native.xenapi_network_record_tags(r));
-            default_locking_mode = network_default_locking_mode_helper.FromNative(Native.xenapi_network_record_default_locking_mode(r));
-            assigned_ips = Conv.R_map_ref_VIF_to_string_end(Native.xenapi_network_record_assigned_ips(r));
-            purpose = Conv.R_set_enum_network_purpose(Native.xenapi_network_record_purpose(r));
+            Field* f = stackalloc Field[16];
+            Native.xenapi_network_record_fields(r, f, (UIntPtr)16);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            allowed_operations = Conv.R_set_enum_network_operations(f[3].p);
+            current_operations = Conv.R_map_string_to_enum_network_operations_end(f[4].p);
+            VIFs = Conv.R_set_ref_VIF(f[5].p);
+            PIFs = Conv.R_set_ref_PIF(f[6].p);
+            MTU = f[7].i;
+            other_config = Conv.StringMap(f[8].p, Seen, 8);
+            bridge = Conv.Str(f[9].p, Seen, 9);
+            managed = (f[10].i != 0);
+            blobs = Conv.R_map_string_to_ref_blob_end(f[11].p);
+            tags = Conv.R_set_string(f[12].p);
+            default_locking_mode = network_default_locking_mode_helper.FromNative((int)f[13].i);
+            assigned_ips = Conv.R_map_ref_VIF_to_string_end(f[14].p);
+            purpose = Conv.R_set_enum_network_purpose(f[15].p);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

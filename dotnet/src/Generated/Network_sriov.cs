@@ -23,13 +23,15 @@ namespace XenAPI
         static readonly object[] Seen = new object[5];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_network_sriov_record</c>).</summary>
-        internal Network_sriov(IntPtr r)
+        internal unsafe Network_sriov(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_network_sriov_record_uuid(r), Seen, 0);
-            physical_PIF = Conv.Ref<PIF>(Native.xenapi_network_sriov_record_physical_pif(r), Seen, 1);
-            logical_PIF = Conv.Ref<PIF>(Native.xenapi_network_sriov_record_logical_pif(r), Seen, 2);
-            requires_reboot = (Native.xenapi_network_sriov_record_requires_reboot(r) != 0);
-            configuration_mode = sriov_configuration_mode_helper.FromNative(Native.xenapi_network_sriov_record_configuration_mode(r));
+            Field* f = stackalloc Field[5];
+            Native.xenapi_network_sriov_record_fields(r, f, (UIntPtr)5);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            physical_PIF = Conv.Ref<PIF>(f[1].p, Seen, 1);
+            logical_PIF = Conv.Ref<PIF>(f[2].p, Seen, 2);
+            requires_reboot = (f[3].i != 0);
+            configuration_mode = sriov_configuration_mode_helper.FromNative((int)f[4].i);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

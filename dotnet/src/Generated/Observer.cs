@@ -29,16 +29,18 @@ namespace XenAPI
         static readonly object[] Seen = new object[8];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_observer_record</c>).</summary>
-        internal Observer(IntPtr r)
+        internal unsafe Observer(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_observer_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_observer_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_observer_record_name_description(r), Seen, 2);
-            hosts = Conv.R_set_ref_host(Native.xenapi_observer_record_hosts(r));
-            attributes = Conv.StringMap(Native.xenapi_observer_record_attributes(r), Seen, 4);
-            endpoints = Conv.R_set_string(Native.xenapi_observer_record_endpoints(r));
-            components = Conv.R_set_string(Native.xenapi_observer_record_components(r));
-            enabled = (Native.xenapi_observer_record_enabled(r) != 0);
+            Field* f = stackalloc Field[8];
+            Native.xenapi_observer_record_fields(r, f, (UIntPtr)8);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            hosts = Conv.R_set_ref_host(f[3].p);
+            attributes = Conv.StringMap(f[4].p, Seen, 4);
+            endpoints = Conv.R_set_string(f[5].p);
+            components = Conv.R_set_string(f[6].p);
+            enabled = (f[7].i != 0);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

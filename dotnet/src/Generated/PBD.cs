@@ -25,14 +25,16 @@ namespace XenAPI
         static readonly object[] Seen = new object[6];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_pbd_record</c>).</summary>
-        internal PBD(IntPtr r)
+        internal unsafe PBD(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_pbd_record_uuid(r), Seen, 0);
-            host = Conv.Ref<Host>(Native.xenapi_pbd_record_host(r), Seen, 1);
-            SR = Conv.Ref<SR>(Native.xenapi_pbd_record_sr(r), Seen, 2);
-            device_config = Conv.StringMap(Native.xenapi_pbd_record_device_config(r), Seen, 3);
-            currently_attached = (Native.xenapi_pbd_record_currently_attached(r) != 0);
-            other_config = Conv.StringMap(Native.xenapi_pbd_record_other_config(r), Seen, 5);
+            Field* f = stackalloc Field[6];
+            Native.xenapi_pbd_record_fields(r, f, (UIntPtr)6);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            host = Conv.Ref<Host>(f[1].p, Seen, 1);
+            SR = Conv.Ref<SR>(f[2].p, Seen, 2);
+            device_config = Conv.StringMap(f[3].p, Seen, 3);
+            currently_attached = (f[4].i != 0);
+            other_config = Conv.StringMap(f[5].p, Seen, 5);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -32,19 +32,21 @@ namespace XenAPI
         static readonly object[] Seen = new object[11];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_pci_record</c>).</summary>
-        internal PCI(IntPtr r)
+        internal unsafe PCI(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_pci_record_uuid(r), Seen, 0);
-            class_name = Conv.Str(Native.xenapi_pci_record_class_name(r), Seen, 1);
-            vendor_name = Conv.Str(Native.xenapi_pci_record_vendor_name(r), Seen, 2);
-            device_name = Conv.Str(Native.xenapi_pci_record_device_name(r), Seen, 3);
-            host = Conv.Ref<Host>(Native.xenapi_pci_record_host(r), Seen, 4);
-            pci_id = Conv.Str(Native.xenapi_pci_record_pci_id(r), Seen, 5);
-            dependencies = Conv.R_set_ref_PCI(Native.xenapi_pci_record_dependencies(r));
-            other_config = Conv.StringMap(Native.xenapi_pci_record_other_config(r), Seen, 7);
-            subsystem_vendor_name = Conv.Str(Native.xenapi_pci_record_subsystem_vendor_name(r), Seen, 8);
-            subsystem_device_name = Conv.Str(Native.xenapi_pci_record_subsystem_device_name(r), Seen, 9);
-            driver_name = Conv.Str(Native.xenapi_pci_record_driver_name(r), Seen, 10);
+            Field* f = stackalloc Field[11];
+            Native.xenapi_pci_record_fields(r, f, (UIntPtr)11);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            class_name = Conv.Str(f[1].p, Seen, 1);
+            vendor_name = Conv.Str(f[2].p, Seen, 2);
+            device_name = Conv.Str(f[3].p, Seen, 3);
+            host = Conv.Ref<Host>(f[4].p, Seen, 4);
+            pci_id = Conv.Str(f[5].p, Seen, 5);
+            dependencies = Conv.R_set_ref_PCI(f[6].p);
+            other_config = Conv.StringMap(f[7].p, Seen, 7);
+            subsystem_vendor_name = Conv.Str(f[8].p, Seen, 8);
+            subsystem_device_name = Conv.Str(f[9].p, Seen, 9);
+            driver_name = Conv.Str(f[10].p, Seen, 10);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

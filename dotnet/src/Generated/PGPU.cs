@@ -29,20 +29,22 @@ namespace XenAPI
         static readonly object[] Seen = new object[12];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_pgpu_record</c>).</summary>
-        internal PGPU(IntPtr r)
+        internal unsafe PGPU(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_pgpu_record_uuid(r), Seen, 0);
-            PCI = Conv.Ref<PCI>(Native.xenapi_pgpu_record_pci(r), Seen, 1);
-            GPU_group = Conv.Ref<GPU_group>(Native.xenapi_pgpu_record_gpu_group(r), Seen, 2);
-            host = Conv.Ref<Host>(Native.xenapi_pgpu_record_host(r), Seen, 3);
-            other_config = Conv.StringMap(Native.xenapi_pgpu_record_other_config(r), Seen, 4);
-            supported_VGPU_types = Conv.R_set_ref_VGPU_type(Native.xenapi_pgpu_record_supported_vgpu_types(r));
-            enabled_VGPU_types = Conv.R_set_ref_VGPU_type(Native.xenapi_pgpu_record_enabled_vgpu_types(r));
-            resident_VGPUs = Conv.R_set_ref_VGPU(Native.xenapi_pgpu_record_resident_vgpus(r));
-            supported_VGPU_max_capacities = Conv.R_map_ref_VGPU_type_to_int_end(Native.xenapi_pgpu_record_supported_vgpu_max_capacities(r));
-            dom0_access = pgpu_dom0_access_helper.FromNative(Native.xenapi_pgpu_record_dom0_access(r));
-            is_system_display_device = (Native.xenapi_pgpu_record_is_system_display_device(r) != 0);
-            compatibility_metadata = Conv.StringMap(Native.xenapi_pgpu_record_compatibility_metadata(r), Seen, 11);
+            Field* f = stackalloc Field[12];
+            Native.xenapi_pgpu_record_fields(r, f, (UIntPtr)12);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            PCI = Conv.Ref<PCI>(f[1].p, Seen, 1);
+            GPU_group = Conv.Ref<GPU_group>(f[2].p, Seen, 2);
+            host = Conv.Ref<Host>(f[3].p, Seen, 3);
+            other_config = Conv.StringMap(f[4].p, Seen, 4);
+            supported_VGPU_types = Conv.R_set_ref_VGPU_type(f[5].p);
+            enabled_VGPU_types = Conv.R_set_ref_VGPU_type(f[6].p);
+            resident_VGPUs = Conv.R_set_ref_VGPU(f[7].p);
+            supported_VGPU_max_capacities = Conv.R_map_ref_VGPU_type_to_int_end(f[8].p);
+            dom0_access = pgpu_dom0_access_helper.FromNative((int)f[9].i);
+            is_system_display_device = (f[10].i != 0);
+            compatibility_metadata = Conv.StringMap(f[11].p, Seen, 11);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

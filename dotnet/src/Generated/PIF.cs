@@ -40,43 +40,45 @@ namespace XenAPI
         static readonly object[] Seen = new object[35];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_pif_record</c>).</summary>
-        internal PIF(IntPtr r)
+        internal unsafe PIF(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_pif_record_uuid(r), Seen, 0);
-            device = Conv.Str(Native.xenapi_pif_record_device(r), Seen, 1);
-            network = Conv.Ref<Network>(Native.xenapi_pif_record_network(r), Seen, 2);
-            host = Conv.Ref<Host>(Native.xenapi_pif_record_host(r), Seen, 3);
-            MAC = Conv.Str(Native.xenapi_pif_record_mac(r), Seen, 4);
-            MTU = Native.xenapi_pif_record_mtu(r);
-            VLAN = Native.xenapi_pif_record_vlan(r);
-            metrics = Conv.Ref<PIF_metrics>(Native.xenapi_pif_record_metrics(r), Seen, 7);
-            physical = (Native.xenapi_pif_record_physical(r) != 0);
-            currently_attached = (Native.xenapi_pif_record_currently_attached(r) != 0);
-            ip_configuration_mode = ip_configuration_mode_helper.FromNative(Native.xenapi_pif_record_ip_configuration_mode(r));
-            IP = Conv.Str(Native.xenapi_pif_record_ip(r), Seen, 11);
-            netmask = Conv.Str(Native.xenapi_pif_record_netmask(r), Seen, 12);
-            gateway = Conv.Str(Native.xenapi_pif_record_gateway(r), Seen, 13);
-            DNS = Conv.Str(Native.xenapi_pif_record_dns(r), Seen, 14);
-            bond_slave_of = Conv.Ref<Bond>(Native.xenapi_pif_record_bond_slave_of(r), Seen, 15);
-            bond_master_of = Conv.R_set_ref_Bond(Native.xenapi_pif_record_bond_master_of(r));
-            VLAN_master_of = Conv.Ref<VLAN>(Native.xenapi_pif_record_vlan_master_of(r), Seen, 17);
-            VLAN_slave_of = Conv.R_set_ref_VLAN(Native.xenapi_pif_record_vlan_slave_of(r));
-            management = (Native.xenapi_pif_record_management(r) != 0);
-            other_config = Conv.StringMap(Native.xenapi_pif_record_other_config(r), Seen, 20);
-            disallow_unplug = (Native.xenapi_pif_record_disallow_unplug(r) != 0);
-            tunnel_access_PIF_of = Conv.R_set_ref_tunnel(Native.xenapi_pif_record_tunnel_access_pif_of(r));
-            tunnel_transport_PIF_of = Conv.R_set_ref_tunnel(Native.xenapi_pif_record_tunnel_transport_pif_of(r));
-            ipv6_configuration_mode = ipv6_configuration_mode_helper.FromNative(Native.xenapi_pif_record_ipv6_configuration_mode(r));
-            IPv6 = Conv.R_set_string(Native.xenapi_pif_record_ipv6(r));
-            ipv6_gateway = Conv.Str(Native.xenapi_pif_record_ipv6_gateway(r), Seen, 26);
-            primary_address_type = primary_address_type_helper.FromNative(Native.xenapi_pif_record_primary_address_type(r));
-            managed = (Native.xenapi_pif_record_managed(r) != 0);
-            properties = Conv.StringMap(Native.xenapi_pif_record_properties(r), Seen, 29);
-            capabilities = Conv.R_set_string(Native.xenapi_pif_record_capabilities(r));
-            igmp_snooping_status = pif_igmp_status_helper.FromNative(Native.xenapi_pif_record_igmp_snooping_status(r));
-            sriov_physical_PIF_of = Conv.R_set_ref_network_sriov(Native.xenapi_pif_record_sriov_physical_pif_of(r));
-            sriov_logical_PIF_of = Conv.R_set_ref_network_sriov(Native.xenapi_pif_record_sriov_logical_pif_of(r));
-            PCI = Conv.Ref<PCI>(Native.xenapi_pif_record_pci(r), Seen, 34);
+            Field* f = stackalloc Field[35];
+            Native.xenapi_pif_record_fields(r, f, (UIntPtr)35);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            device = Conv.Str(f[1].p, Seen, 1);
+            network = Conv.Ref<Network>(f[2].p, Seen, 2);
+            host = Conv.Ref<Host>(f[3].p, Seen, 3);
+            MAC = Conv.Str(f[4].p, Seen, 4);
+            MTU = f[5].i;
+            VLAN = f[6].i;
+            metrics = Conv.Ref<PIF_metrics>(f[7].p, Seen, 7);
+            physical = (f[8].i != 0);
+            currently_attached = (f[9].i != 0);
+            ip_configuration_mode = ip_configuration_mode_helper.FromNative((int)f[10].i);
+            IP = Conv.Str(f[11].p, Seen, 11);
+            netmask = Conv.Str(f[12].p, Seen, 12);
+            gateway = Conv.Str(f[13].p, Seen, 13);
+            DNS = Conv.Str(f[14].p, Seen, 14);
+            bond_slave_of = Conv.Ref<Bond>(f[15].p, Seen, 15);
+            bond_master_of = Conv.R_set_ref_Bond(f[16].p);
+            VLAN_master_of = Conv.Ref<VLAN>(f[17].p, Seen, 17);
+            VLAN_slave_of = Conv.R_set_ref_VLAN(f[18].p);
+            management = (f[19].i != 0);
+            other_config = Conv.StringMap(f[20].p, Seen, 20);
+            disallow_unplug = (f[21].i != 0);
+            tunnel_access_PIF_of = Conv.R_set_ref_tunnel(f[22].p);
+            tunnel_transport_PIF_of = Conv.R_set_ref_tunnel(f[23].p);
+            ipv6_configuration_mode = ipv6_configuration_mode_helper.FromNative((int)f[24].i);
+            IPv6 = Conv.R_set_string(f[25].p);
+            ipv6_gateway = Conv.Str(f[26].p, Seen, 26);
+            primary_address_type = primary_address_type_helper.FromNative((int)f[27].i);
+            managed = (f[28].i != 0);
+            properties = Conv.StringMap(f[29].p, Seen, 29);
+            capabilities = Conv.R_set_string(f[30].p);
+            igmp_snooping_status = pif_igmp_status_helper.FromNative((int)f[31].i);
+            sriov_physical_PIF_of = Conv.R_set_ref_network_sriov(f[32].p);
+            sriov_logical_PIF_of = Conv.R_set_ref_network_sriov(f[33].p);
+            PCI = Conv.Ref<PCI>(f[34].p, Seen, 34);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -30,21 +30,23 @@ namespace XenAPI
         static readonly object[] Seen = new object[13];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_pif_metrics_record</c>).</summary>
-        internal PIF_metrics(IntPtr r)
+        internal unsafe PIF_metrics(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_pif_metrics_record_uuid(r), Seen, 0);
-            io_read_kbs = Native.xenapi_pif_metrics_record_io_read_kbs(r);
-            io_write_kbs = Native.xenapi_pif_metrics_record_io_write_kbs(r);
-            carrier = (Native.xenapi_pif_metrics_record_carrier(r) != 0);
-            vendor_id = Conv.Str(Native.xenapi_pif_metrics_record_vendor_id(r), Seen, 4);
-            vendor_name = Conv.Str(Native.xenapi_pif_metrics_record_vendor_name(r), Seen, 5);
-            device_id = Conv.Str(Native.xenapi_pif_metrics_record_device_id(r), Seen, 6);
-            device_name = Conv.Str(Native.xenapi_pif_metrics_record_device_name(r), Seen, 7);
-            speed = Native.xenapi_pif_metrics_record_speed(r);
-            duplex = (Native.xenapi_pif_metrics_record_duplex(r) != 0);
-            pci_bus_path = Conv.Str(Native.xenapi_pif_metrics_record_pci_bus_path(r), Seen, 10);
-            last_updated = Conv.Time(Native.xenapi_pif_metrics_record_last_updated(r));
-            other_config = Conv.StringMap(Native.xenapi_pif_metrics_record_other_config(r), Seen, 12);
+            Field* f = stackalloc Field[13];
+            Native.xenapi_pif_metrics_record_fields(r, f, (UIntPtr)13);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            io_read_kbs = f[1].d;
+            io_write_kbs = f[2].d;
+            carrier = (f[3].i != 0);
+            vendor_id = Conv.Str(f[4].p, Seen, 4);
+            vendor_name = Conv.Str(f[5].p, Seen, 5);
+            device_id = Conv.Str(f[6].p, Seen, 6);
+            device_name = Conv.Str(f[7].p, Seen, 7);
+            speed = f[8].i;
+            duplex = (f[9].i != 0);
+            pci_bus_path = Conv.Str(f[10].p, Seen, 10);
+            last_updated = Conv.Time(f[11].i);
+            other_config = Conv.StringMap(f[12].p, Seen, 12);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -32,22 +32,24 @@ namespace XenAPI
         static readonly object[] Seen = new object[14];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_pusb_record</c>).</summary>
-        internal PUSB(IntPtr r)
+        internal unsafe PUSB(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_pusb_record_uuid(r), Seen, 0);
-            USB_group = Conv.Ref<USB_group>(Native.xenapi_pusb_record_usb_group(r), Seen, 1);
-            host = Conv.Ref<Host>(Native.xenapi_pusb_record_host(r), Seen, 2);
-            path = Conv.Str(Native.xenapi_pusb_record_path(r), Seen, 3);
-            vendor_id = Conv.Str(Native.xenapi_pusb_record_vendor_id(r), Seen, 4);
-            vendor_desc = Conv.Str(Native.xenapi_pusb_record_vendor_desc(r), Seen, 5);
-            product_id = Conv.Str(Native.xenapi_pusb_record_product_id(r), Seen, 6);
-            product_desc = Conv.Str(Native.xenapi_pusb_record_product_desc(r), Seen, 7);
-            serial = Conv.Str(Native.xenapi_pusb_record_serial(r), Seen, 8);
-            version = Conv.Str(Native.xenapi_pusb_record_version(r), Seen, 9);
-            description = Conv.Str(Native.xenapi_pusb_record_description(r), Seen, 10);
-            passthrough_enabled = (Native.xenapi_pusb_record_passthrough_enabled(r) != 0);
-            other_config = Conv.StringMap(Native.xenapi_pusb_record_other_config(r), Seen, 12);
-            speed = Native.xenapi_pusb_record_speed(r);
+            Field* f = stackalloc Field[14];
+            Native.xenapi_pusb_record_fields(r, f, (UIntPtr)14);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            USB_group = Conv.Ref<USB_group>(f[1].p, Seen, 1);
+            host = Conv.Ref<Host>(f[2].p, Seen, 2);
+            path = Conv.Str(f[3].p, Seen, 3);
+            vendor_id = Conv.Str(f[4].p, Seen, 4);
+            vendor_desc = Conv.Str(f[5].p, Seen, 5);
+            product_id = Conv.Str(f[6].p, Seen, 6);
+            product_desc = Conv.Str(f[7].p, Seen, 7);
+            serial = Conv.Str(f[8].p, Seen, 8);
+            version = Conv.Str(f[9].p, Seen, 9);
+            description = Conv.Str(f[10].p, Seen, 10);
+            passthrough_enabled = (f[11].i != 0);
+            other_config = Conv.StringMap(f[12].p, Seen, 12);
+            speed = f[13].d;
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -23,14 +23,16 @@ namespace XenAPI
         static readonly object[] Seen = new object[6];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_pvs_cache_storage_record</c>).</summary>
-        internal PVS_cache_storage(IntPtr r)
+        internal unsafe PVS_cache_storage(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_pvs_cache_storage_record_uuid(r), Seen, 0);
-            host = Conv.Ref<Host>(Native.xenapi_pvs_cache_storage_record_host(r), Seen, 1);
-            SR = Conv.Ref<SR>(Native.xenapi_pvs_cache_storage_record_sr(r), Seen, 2);
-            site = Conv.Ref<PVS_site>(Native.xenapi_pvs_cache_storage_record_site(r), Seen, 3);
-            size = Native.xenapi_pvs_cache_storage_record_size(r);
-            VDI = Conv.Ref<VDI>(Native.xenapi_pvs_cache_storage_record_vdi(r), Seen, 5);
+            Field* f = stackalloc Field[6];
+            Native.xenapi_pvs_cache_storage_record_fields(r, f, (UIntPtr)6);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            host = Conv.Ref<Host>(f[1].p, Seen, 1);
+            SR = Conv.Ref<SR>(f[2].p, Seen, 2);
+            site = Conv.Ref<PVS_site>(f[3].p, Seen, 3);
+            size = f[4].i;
+            VDI = Conv.Ref<VDI>(f[5].p, Seen, 5);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -23,13 +23,15 @@ namespace XenAPI
         static readonly object[] Seen = new object[5];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_pvs_proxy_record</c>).</summary>
-        internal PVS_proxy(IntPtr r)
+        internal unsafe PVS_proxy(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_pvs_proxy_record_uuid(r), Seen, 0);
-            site = Conv.Ref<PVS_site>(Native.xenapi_pvs_proxy_record_site(r), Seen, 1);
-            VIF = Conv.Ref<VIF>(Native.xenapi_pvs_proxy_record_vif(r), Seen, 2);
-            currently_attached = (Native.xenapi_pvs_proxy_record_currently_attached(r) != 0);
-            status = pvs_proxy_status_helper.FromNative(Native.xenapi_pvs_proxy_record_status(r));
+            Field* f = stackalloc Field[5];
+            Native.xenapi_pvs_proxy_record_fields(r, f, (UIntPtr)5);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            site = Conv.Ref<PVS_site>(f[1].p, Seen, 1);
+            VIF = Conv.Ref<VIF>(f[2].p, Seen, 2);
+            currently_attached = (f[3].i != 0);
+            status = pvs_proxy_status_helper.FromNative((int)f[4].i);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -24,13 +24,15 @@ namespace XenAPI
         static readonly object[] Seen = new object[5];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_pvs_server_record</c>).</summary>
-        internal PVS_server(IntPtr r)
+        internal unsafe PVS_server(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_pvs_server_record_uuid(r), Seen, 0);
-            addresses = Conv.R_set_string(Native.xenapi_pvs_server_record_addresses(r));
-            first_port = Native.xenapi_pvs_server_record_first_port(r);
-            last_port = Native.xenapi_pvs_server_record_last_port(r);
-            site = Conv.Ref<PVS_site>(Native.xenapi_pvs_server_record_site(r), Seen, 4);
+            Field* f = stackalloc Field[5];
+            Native.xenapi_pvs_server_record_fields(r, f, (UIntPtr)5);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            addresses = Conv.R_set_string(f[1].p);
+            first_port = f[2].i;
+            last_port = f[3].i;
+            site = Conv.Ref<PVS_site>(f[4].p, Seen, 4);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -29,15 +29,17 @@ namespace XenAPI
         static readonly object[] Seen = new object[7];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_pvs_site_record</c>).</summary>
-        internal PVS_site(IntPtr r)
+        internal unsafe PVS_site(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_pvs_site_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_pvs_site_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_pvs_site_record_name_description(r), Seen, 2);
-            PVS_uuid = Conv.Str(Native.xenapi_pvs_site_record_pvs_uuid(r), Seen, 3);
-            cache_storage = Conv.R_set_ref_PVS_cache_storage(Native.xenapi_pvs_site_record_cache_storage(r));
-            servers = Conv.R_set_ref_PVS_server(Native.xenapi_pvs_site_record_servers(r));
-            proxies = Conv.R_set_ref_PVS_proxy(Native.xenapi_pvs_site_record_proxies(r));
+            Field* f = stackalloc Field[7];
+            Native.xenapi_pvs_site_record_fields(r, f, (UIntPtr)7);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            PVS_uuid = Conv.Str(f[3].p, Seen, 3);
+            cache_storage = Conv.R_set_ref_PVS_cache_storage(f[4].p);
+            servers = Conv.R_set_ref_PVS_server(f[5].p);
+            proxies = Conv.R_set_ref_PVS_proxy(f[6].p);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -29,18 +29,20 @@ namespace XenAPI
         static readonly object[] Seen = new object[10];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_pool_patch_record</c>).</summary>
-        internal Pool_patch(IntPtr r)
+        internal unsafe Pool_patch(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_pool_patch_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_pool_patch_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_pool_patch_record_name_description(r), Seen, 2);
-            version = Conv.Str(Native.xenapi_pool_patch_record_version(r), Seen, 3);
-            size = Native.xenapi_pool_patch_record_size(r);
-            pool_applied = (Native.xenapi_pool_patch_record_pool_applied(r) != 0);
-            host_patches = Conv.R_set_ref_host_patch(Native.xenapi_pool_patch_record_host_patches(r));
-            after_apply_guidance = Conv.R_set_enum_after_apply_guidance(Native.xenapi_pool_patch_record_after_apply_guidance(r));
-            pool_update = Conv.Ref<Pool_update>(Native.xenapi_pool_patch_record_pool_update(r), Seen, 8);
-            other_config = Conv.StringMap(Native.xenapi_pool_patch_record_other_config(r), Seen, 9);
+            Field* f = stackalloc Field[10];
+            Native.xenapi_pool_patch_record_fields(r, f, (UIntPtr)10);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            version = Conv.Str(f[3].p, Seen, 3);
+            size = f[4].i;
+            pool_applied = (f[5].i != 0);
+            host_patches = Conv.R_set_ref_host_patch(f[6].p);
+            after_apply_guidance = Conv.R_set_enum_after_apply_guidance(f[7].p);
+            pool_update = Conv.Ref<Pool_update>(f[8].p, Seen, 8);
+            other_config = Conv.StringMap(f[9].p, Seen, 9);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -30,19 +30,21 @@ namespace XenAPI
         static readonly object[] Seen = new object[11];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_pool_update_record</c>).</summary>
-        internal Pool_update(IntPtr r)
+        internal unsafe Pool_update(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_pool_update_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_pool_update_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_pool_update_record_name_description(r), Seen, 2);
-            version = Conv.Str(Native.xenapi_pool_update_record_version(r), Seen, 3);
-            installation_size = Native.xenapi_pool_update_record_installation_size(r);
-            key = Conv.Str(Native.xenapi_pool_update_record_key(r), Seen, 5);
-            after_apply_guidance = Conv.R_set_enum_update_after_apply_guidance(Native.xenapi_pool_update_record_after_apply_guidance(r));
-            vdi = Conv.Ref<VDI>(Native.xenapi_pool_update_record_vdi(r), Seen, 7);
-            hosts = Conv.R_set_ref_host(Native.xenapi_pool_update_record_hosts(r));
-            other_config = Conv.StringMap(Native.xenapi_pool_update_record_other_config(r), Seen, 9);
-            enforce_homogeneity = (Native.xenapi_pool_update_record_enforce_homogeneity(r) != 0);
+            Field* f = stackalloc Field[11];
+            Native.xenapi_pool_update_record_fields(r, f, (UIntPtr)11);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            version = Conv.Str(f[3].p, Seen, 3);
+            installation_size = f[4].i;
+            key = Conv.Str(f[5].p, Seen, 5);
+            after_apply_guidance = Conv.R_set_enum_update_after_apply_guidance(f[6].p);
+            vdi = Conv.Ref<VDI>(f[7].p, Seen, 7);
+            hosts = Conv.R_set_ref_host(f[8].p);
+            other_config = Conv.StringMap(f[9].p, Seen, 9);
+            enforce_homogeneity = (f[10].i != 0);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -24,12 +24,14 @@ namespace XenAPI
         static readonly object[] Seen = new object[4];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_probe_result_record</c>).</summary>
-        internal Probe_result(IntPtr r)
+        internal unsafe Probe_result(IntPtr r)
         {
-            configuration = Conv.StringMap(Native.xenapi_probe_result_record_configuration(r), Seen, 0);
-            complete = (Native.xenapi_probe_result_record_complete(r) != 0);
-            sr = Conv.R_record_sr_stat(Native.xenapi_probe_result_record_sr(r));
-            extra_info = Conv.StringMap(Native.xenapi_probe_result_record_extra_info(r), Seen, 3);
+            Field* f = stackalloc Field[4];
+            Native.xenapi_probe_result_record_fields(r, f, (UIntPtr)4);
+            configuration = Conv.StringMap(f[0].p, Seen, 0);
+            complete = (f[1].i != 0);
+            sr = Conv.R_record_sr_stat(f[2].p);
+            extra_info = Conv.StringMap(f[3].p, Seen, 3);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -29,17 +29,19 @@ namespace XenAPI
         static readonly object[] Seen = new object[9];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_repository_record</c>).</summary>
-        internal Repository(IntPtr r)
+        internal unsafe Repository(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_repository_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_repository_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_repository_record_name_description(r), Seen, 2);
-            binary_url = Conv.Str(Native.xenapi_repository_record_binary_url(r), Seen, 3);
-            source_url = Conv.Str(Native.xenapi_repository_record_source_url(r), Seen, 4);
-            update = (Native.xenapi_repository_record_update(r) != 0);
-            hash = Conv.Str(Native.xenapi_repository_record_hash(r), Seen, 6);
-            up_to_date = (Native.xenapi_repository_record_up_to_date(r) != 0);
-            gpgkey_path = Conv.Str(Native.xenapi_repository_record_gpgkey_path(r), Seen, 8);
+            Field* f = stackalloc Field[9];
+            Native.xenapi_repository_record_fields(r, f, (UIntPtr)9);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            binary_url = Conv.Str(f[3].p, Seen, 3);
+            source_url = Conv.Str(f[4].p, Seen, 4);
+            update = (f[5].i != 0);
+            hash = Conv.Str(f[6].p, Seen, 6);
+            up_to_date = (f[7].i != 0);
+            gpgkey_path = Conv.Str(f[8].p, Seen, 8);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -26,13 +26,15 @@ namespace XenAPI
         static readonly object[] Seen = new object[5];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_role_record</c>).</summary>
-        internal Role(IntPtr r)
+        internal unsafe Role(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_role_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_role_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_role_record_name_description(r), Seen, 2);
-            subroles = Conv.R_set_ref_role(Native.xenapi_role_record_subroles(r));
-            is_internal = (Native.xenapi_role_record_is_internal(r) != 0);
+            Field* f = stackalloc Field[5];
+            Native.xenapi_role_record_fields(r, f, (UIntPtr)5);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            subroles = Conv.R_set_ref_role(f[3].p);
+            is_internal = (f[4].i != 0);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -24,12 +24,14 @@ namespace XenAPI
         static readonly object[] Seen = new object[4];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_sdn_controller_record</c>).</summary>
-        internal SDN_controller(IntPtr r)
+        internal unsafe SDN_controller(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_sdn_controller_record_uuid(r), Seen, 0);
-            protocol = sdn_controller_protocol_helper.FromNative(Native.xenapi_sdn_controller_record_protocol(r));
-            address = Conv.Str(Native.xenapi_sdn_controller_record_address(r), Seen, 2);
-            port = Native.xenapi_sdn_controller_record_port(r);
+            Field* f = stackalloc Field[4];
+            Native.xenapi_sdn_controller_record_fields(r, f, (UIntPtr)4);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            protocol = sdn_controller_protocol_helper.FromNative((int)f[1].i);
+            address = Conv.Str(f[2].p, Seen, 2);
+            port = f[3].i;
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

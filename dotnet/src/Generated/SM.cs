@@ -36,22 +36,24 @@ namespace XenAPI
         static readonly object[] Seen = new object[14];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_sm_record</c>).</summary>
-        internal SM(IntPtr r)
+        internal unsafe SM(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_sm_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_sm_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_sm_record_name_description(r), Seen, 2);
-            type = Conv.Str(Native.xenapi_sm_record_type(r), Seen, 3);
-            vendor = Conv.Str(Native.xenapi_sm_record_vendor(r), Seen, 4);
-            copyright = Conv.Str(Native.xenapi_sm_record_copyright(r), Seen, 5);
-            version = Conv.Str(Native.xenapi_sm_record_version(r), Seen, 6);
-            required_api_version = Conv.Str(Native.xenapi_sm_record_required_api_version(r), Seen, 7);
-            configuration = Conv.StringMap(Native.xenapi_sm_record_configuration(r), Seen, 8);
-            capabilities = Conv.R_set_string(Native.xenapi_sm_record_capabilities(r));
-            features = Conv.R_map_string_to_int_end(Native.xenapi_sm_record_features(r));
-            other_config = Conv.StringMap(Native.xenapi_sm_record_other_config(r), Seen, 11);
-            driver_filename = Conv.Str(Native.xenapi_sm_record_driver_filename(r), Seen, 12);
-            required_cluster_stack = Conv.R_set_string(Native.xenapi_sm_record_required_cluster_stack(r));
+            Field* f = stackalloc Field[14];
+            Native.xenapi_sm_record_fields(r, f, (UIntPtr)14);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            type = Conv.Str(f[3].p, Seen, 3);
+            vendor = Conv.Str(f[4].p, Seen, 4);
+            copyright = Conv.Str(f[5].p, Seen, 5);
+            version = Conv.Str(f[6].p, Seen, 6);
+            required_api_version = Conv.Str(f[7].p, Seen, 7);
+            configuration = Conv.StringMap(f[8].p, Seen, 8);
+            capabilities = Conv.R_set_string(f[9].p);
+            features = Conv.R_map_string_to_int_end(f[10].p);
+            other_config = Conv.StringMap(f[11].p, Seen, 11);
+            driver_filename = Conv.Str(f[12].p, Seen, 12);
+            required_cluster_stack = Conv.R_set_string(f[13].p);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

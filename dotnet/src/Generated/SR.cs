@@ -35,29 +35,31 @@ namespace XenAPI
         static readonly object[] Seen = new object[21];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_sr_record</c>).</summary>
-        internal SR(IntPtr r)
+        internal unsafe SR(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_sr_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_sr_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_sr_record_name_description(r), Seen, 2);
-            allowed_operations = Conv.R_set_enum_storage_operations(Native.xenapi_sr_record_allowed_operations(r));
-            current_operations = Conv.R_map_string_to_enum_storage_operations_end(Native.xenapi_sr_record_current_operations(r));
-            VDIs = Conv.R_set_ref_VDI(Native.xenapi_sr_record_vdis(r));
-            PBDs = Conv.R_set_ref_PBD(Native.xenapi_sr_record_pbds(r));
-            virtual_allocation = Native.xenapi_sr_record_virtual_allocation(r);
-            physical_utilisation = Native.xenapi_sr_record_physical_utilisation(r);
-            physical_size = Native.xenapi_sr_record_physical_size(r);
-            type = Conv.Str(Native.xenapi_sr_record_type(r), Seen, 10);
-            content_type = Conv.Str(Native.xenapi_sr_record_content_type(r), Seen, 11);
-            shared = (Native.xenapi_sr_record_shared(r) != 0);
-            other_config = Conv.StringMap(Native.xenapi_sr_record_other_config(r), Seen, 13);
-            tags = Conv.R_set_string(Native.xenapi_sr_record_tags(r));
-            sm_config = Conv.StringMap(Native.xenapi_sr_record_sm_config(r), Seen, 15);
-            blobs = Conv.R_map_string_to_ref_blob_end(Native.xenapi_sr_record_blobs(r));
-            local_cache_enabled = (Native.xenapi_sr_record_local_cache_enabled(r) != 0);
-            introduced_by = Conv.Ref<DR_task>(Native.xenapi_sr_record_introduced_by(r), Seen, 18);
-            clustered = (Native.xenapi_sr_record_clustered(r) != 0);
-            is_tools_sr = (Native.xenapi_sr_record_is_tools_sr(r) != 0);
+            Field* f = stackalloc Field[21];
+            Native.xenapi_sr_record_fields(r, f, (UIntPtr)21);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            allowed_operations = Conv.R_set_enum_storage_operations(f[3].p);
+            current_operations = Conv.R_map_string_to_enum_storage_operations_end(f[4].p);
+            VDIs = Conv.R_set_ref_VDI(f[5].p);
+            PBDs = Conv.R_set_ref_PBD(f[6].p);
+            virtual_allocation = f[7].i;
+            physical_utilisation = f[8].i;
+            physical_size = f[9].i;
+            type = Conv.Str(f[10].p, Seen, 10);
+            content_type = Conv.Str(f[11].p, Seen, 11);
+            shared = (f[12].i != 0);
+            other_config = Conv.StringMap(f[13].p, Seen, 13);
+            tags = Conv.R_set_string(f[14].p);
+            sm_config = Conv.StringMap(f[15].p, Seen, 15);
+            blobs = Conv.R_map_string_to_ref_blob_end(f[16].p);
+            local_cache_enabled = (f[17].i != 0);
+            introduced_by = Conv.Ref<DR_task>(f[18].p, Seen, 18);
+            clustered = (f[19].i != 0);
+            is_tools_sr = (f[20].i != 0);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

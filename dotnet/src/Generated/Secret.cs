@@ -25,11 +25,13 @@ namespace XenAPI
         static readonly object[] Seen = new object[3];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_secret_record</c>).</summary>
-        internal Secret(IntPtr r)
+        internal unsafe Secret(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_secret_record_uuid(r), Seen, 0);
-            value = Conv.Str(Native.xenapi_secret_record_value(r), Seen, 1);
-            other_config = Conv.StringMap(Native.xenapi_secret_record_other_config(r), Seen, 2);
+            Field* f = stackalloc Field[3];
+            Native.xenapi_secret_record_fields(r, f, (UIntPtr)3);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            value = Conv.Str(f[1].p, Seen, 1);
+            other_config = Conv.StringMap(f[2].p, Seen, 2);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -6,9 +6,120 @@ using System.Collections.Generic;
 
 namespace XenAPI
 {
-    // The messages of the datamodel's session class, on the hand-written connection (Session.cs).
-    public sealed partial class Session
+    // The datamodel's session class: its record (what Session.get_record returns) and its messages,
+    // on the hand-written connection (Session.cs).
+    public partial class Session : XenObject<Session>
     {
+        /// <summary>A record with every field at its default: empty strings and collections, zero, false,
+        /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
+        public Session()
+        {
+            uuid = "";
+            last_active = Conv.Epoch;
+            other_config = new Dictionary<string, string>();
+            validation_time = Conv.Epoch;
+            auth_user_sid = "";
+            auth_user_name = "";
+            rbac_permissions = Array.Empty<string>();
+            tasks = new List<XenRef<Task>>();
+            originator = "";
+        }
+
+        // Strings and references seen last at each field, reused when the next record has the same text.
+        static readonly object[] Seen = new object[16];
+
+        /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_session_record</c>).</summary>
+        internal unsafe Session(IntPtr r)
+        {
+            Field* f = stackalloc Field[16];
+            Native.xenapi_session_record_fields(r, f, (UIntPtr)16);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            this_host = Conv.Ref<Host>(f[1].p, Seen, 1);
+            this_user = Conv.Ref<User>(f[2].p, Seen, 2);
+            last_active = Conv.Time(f[3].i);
+            pool = (f[4].i != 0);
+            other_config = Conv.StringMap(f[5].p, Seen, 5);
+            is_local_superuser = (f[6].i != 0);
+            subject = Conv.Ref<Subject>(f[7].p, Seen, 7);
+            validation_time = Conv.Time(f[8].i);
+            auth_user_sid = Conv.Str(f[9].p, Seen, 9);
+            auth_user_name = Conv.Str(f[10].p, Seen, 10);
+            rbac_permissions = Conv.R_set_string(f[11].p);
+            tasks = Conv.R_set_ref_task(f[12].p);
+            parent = Conv.Ref<Session>(f[13].p, Seen, 13);
+            originator = Conv.Str(f[14].p, Seen, 14);
+            client_certificate = (f[15].i != 0);
+        }
+
+        /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>
+        public override void UpdateFrom(Session record)
+        {
+            uuid = record.uuid;
+            this_host = record.this_host;
+            this_user = record.this_user;
+            last_active = record.last_active;
+            pool = record.pool;
+            other_config = record.other_config;
+            is_local_superuser = record.is_local_superuser;
+            subject = record.subject;
+            validation_time = record.validation_time;
+            auth_user_sid = record.auth_user_sid;
+            auth_user_name = record.auth_user_name;
+            rbac_permissions = record.rbac_permissions;
+            tasks = record.tasks;
+            parent = record.parent;
+            originator = record.originator;
+            client_certificate = record.client_certificate;
+        }
+
+        /// <summary><c>uuid</c>: string, RO/runtime.</summary>
+        public string uuid { get; set; }
+
+        /// <summary><c>this_host</c>: host ref, RO/runtime.</summary>
+        public XenRef<Host> this_host { get; set; }
+
+        /// <summary><c>this_user</c>: user ref, RO/runtime.</summary>
+        public XenRef<User> this_user { get; set; }
+
+        /// <summary><c>last_active</c>: datetime, RO/runtime.</summary>
+        public DateTime last_active { get; set; }
+
+        /// <summary><c>pool</c>: bool, RO/runtime.</summary>
+        public bool pool { get; set; }
+
+        /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
+        public Dictionary<string, string> other_config { get; set; }
+
+        /// <summary><c>is_local_superuser</c>: bool, RO/runtime.</summary>
+        public bool is_local_superuser { get; set; }
+
+        /// <summary><c>subject</c>: subject ref, RO/runtime.</summary>
+        public XenRef<Subject> subject { get; set; }
+
+        /// <summary><c>validation_time</c>: datetime, RO/runtime.</summary>
+        public DateTime validation_time { get; set; }
+
+        /// <summary><c>auth_user_sid</c>: string, RO/runtime.</summary>
+        public string auth_user_sid { get; set; }
+
+        /// <summary><c>auth_user_name</c>: string, RO/runtime.</summary>
+        public string auth_user_name { get; set; }
+
+        /// <summary><c>rbac_permissions</c>: string set, RO/constructor.</summary>
+        public string[] rbac_permissions { get; set; }
+
+        /// <summary><c>tasks</c>: task ref set, RO/runtime.</summary>
+        public List<XenRef<Task>> tasks { get; set; }
+
+        /// <summary><c>parent</c>: session ref, RO/constructor.</summary>
+        public XenRef<Session> parent { get; set; }
+
+        /// <summary><c>originator</c>: string, RO/runtime.</summary>
+        public string originator { get; set; }
+
+        /// <summary><c>client_certificate</c>: bool, RO/runtime.</summary>
+        public bool client_certificate { get; set; }
+
         /// <summary><c>session.logout_subject_identifier</c> (libxenapi <c>xenapi_session_logout_subject_identifier</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_subject_identifier"><c>subject_identifier</c>: string.</param>
@@ -401,6 +512,26 @@ namespace XenAPI
             int status = Native.xenapi_session_get_by_uuid(Session.NativeOf(session), Utf8.Z(_uuid ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Session>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary><c>session.get_record</c> (libxenapi <c>xenapi_session_get_record</c>).</summary>
+        /// <param name="session">The logged-in session the call goes through.</param>
+        /// <param name="_session"><c>self</c>: session ref.</param>
+        /// <returns>session record.</returns>
+        /// <exception cref="Failure">The server refused.</exception>
+        /// <exception cref="XenApiTransportException">The server could not be reached or did not answer in XenAPI.</exception>
+        public static Session get_record(Session session, string _session)
+        {
+            int status = Native.xenapi_session_get_record(Session.NativeOf(session), Utf8.Z(_session ?? ""), out IntPtr result, out IntPtr err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_record_session(result);
+            }
+            finally
+            {
+                Native.xenapi_session_record_free(result);
+            }
         }
 
     }

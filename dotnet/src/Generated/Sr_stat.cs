@@ -24,15 +24,17 @@ namespace XenAPI
         static readonly object[] Seen = new object[7];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_sr_stat_record</c>).</summary>
-        internal Sr_stat(IntPtr r)
+        internal unsafe Sr_stat(IntPtr r)
         {
-            uuid = Conv.StrOrNull(Native.xenapi_sr_stat_record_uuid(r));
-            name_label = Conv.Str(Native.xenapi_sr_stat_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_sr_stat_record_name_description(r), Seen, 2);
-            free_space = Native.xenapi_sr_stat_record_free_space(r);
-            total_space = Native.xenapi_sr_stat_record_total_space(r);
-            clustered = (Native.xenapi_sr_stat_record_clustered(r) != 0);
-            health = sr_health_helper.FromNative(Native.xenapi_sr_stat_record_health(r));
+            Field* f = stackalloc Field[7];
+            Native.xenapi_sr_stat_record_fields(r, f, (UIntPtr)7);
+            uuid = Conv.StrOrNull(f[0].p);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            free_space = f[3].i;
+            total_space = f[4].i;
+            clustered = (f[5].i != 0);
+            health = sr_health_helper.FromNative((int)f[6].i);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

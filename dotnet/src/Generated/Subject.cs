@@ -26,12 +26,14 @@ namespace XenAPI
         static readonly object[] Seen = new object[4];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_subject_record</c>).</summary>
-        internal Subject(IntPtr r)
+        internal unsafe Subject(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_subject_record_uuid(r), Seen, 0);
-            subject_identifier = Conv.Str(Native.xenapi_subject_record_subject_identifier(r), Seen, 1);
-            other_config = Conv.StringMap(Native.xenapi_subject_record_other_config(r), Seen, 2);
-            roles = Conv.R_set_ref_role(Native.xenapi_subject_record_roles(r));
+            Field* f = stackalloc Field[4];
+            Native.xenapi_subject_record_fields(r, f, (UIntPtr)4);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            subject_identifier = Conv.Str(f[1].p, Seen, 1);
+            other_config = Conv.StringMap(f[2].p, Seen, 2);
+            roles = Conv.R_set_ref_role(f[3].p);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

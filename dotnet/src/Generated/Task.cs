@@ -35,25 +35,27 @@ namespace XenAPI
         static readonly object[] Seen = new object[17];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_task_record</c>).</summary>
-        internal Task(IntPtr r)
+        internal unsafe Task(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_task_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_task_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_task_record_name_description(r), Seen, 2);
-            allowed_operations = Conv.R_set_enum_task_allowed_operations(Native.xenapi_task_record_allowed_operations(r));
-            current_operations = Conv.R_map_string_to_enum_task_allowed_operations_end(Native.xenapi_task_record_current_operations(r));
-            created = Conv.Time(Native.xenapi_task_record_created(r));
-            finished = Conv.Time(Native.xenapi_task_record_finished(r));
-            status = task_status_type_helper.FromNative(Native.xenapi_task_record_status(r));
-            resident_on = Conv.Ref<Host>(Native.xenapi_task_record_resident_on(r), Seen, 8);
-            progress = Native.xenapi_task_record_progress(r);
-            type = Conv.Str(Native.xenapi_task_record_type(r), Seen, 10);
-            result = Conv.Str(Native.xenapi_task_record_result(r), Seen, 11);
-            error_info = Conv.R_set_string(Native.xenapi_task_record_error_info(r));
-            other_config = Conv.StringMap(Native.xenapi_task_record_other_config(r), Seen, 13);
-            subtask_of = Conv.Ref<Task>(Native.xenapi_task_record_subtask_of(r), Seen, 14);
-            subtasks = Conv.R_set_ref_task(Native.xenapi_task_record_subtasks(r));
-            backtrace = Conv.Str(Native.xenapi_task_record_backtrace(r), Seen, 16);
+            Field* f = stackalloc Field[17];
+            Native.xenapi_task_record_fields(r, f, (UIntPtr)17);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            allowed_operations = Conv.R_set_enum_task_allowed_operations(f[3].p);
+            current_operations = Conv.R_map_string_to_enum_task_allowed_operations_end(f[4].p);
+            created = Conv.Time(f[5].i);
+            finished = Conv.Time(f[6].i);
+            status = task_status_type_helper.FromNative((int)f[7].i);
+            resident_on = Conv.Ref<Host>(f[8].p, Seen, 8);
+            progress = f[9].d;
+            type = Conv.Str(f[10].p, Seen, 10);
+            result = Conv.Str(f[11].p, Seen, 11);
+            error_info = Conv.R_set_string(f[12].p);
+            other_config = Conv.StringMap(f[13].p, Seen, 13);
+            subtask_of = Conv.Ref<Task>(f[14].p, Seen, 14);
+            subtasks = Conv.R_set_ref_task(f[15].p);
+            backtrace = Conv.Str(f[16].p, Seen, 16);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -25,14 +25,16 @@ namespace XenAPI
         static readonly object[] Seen = new object[6];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_tunnel_record</c>).</summary>
-        internal Tunnel(IntPtr r)
+        internal unsafe Tunnel(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_tunnel_record_uuid(r), Seen, 0);
-            access_PIF = Conv.Ref<PIF>(Native.xenapi_tunnel_record_access_pif(r), Seen, 1);
-            transport_PIF = Conv.Ref<PIF>(Native.xenapi_tunnel_record_transport_pif(r), Seen, 2);
-            status = Conv.StringMap(Native.xenapi_tunnel_record_status(r), Seen, 3);
-            other_config = Conv.StringMap(Native.xenapi_tunnel_record_other_config(r), Seen, 4);
-            protocol = tunnel_protocol_helper.FromNative(Native.xenapi_tunnel_record_protocol(r));
+            Field* f = stackalloc Field[6];
+            Native.xenapi_tunnel_record_fields(r, f, (UIntPtr)6);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            access_PIF = Conv.Ref<PIF>(f[1].p, Seen, 1);
+            transport_PIF = Conv.Ref<PIF>(f[2].p, Seen, 2);
+            status = Conv.StringMap(f[3].p, Seen, 3);
+            other_config = Conv.StringMap(f[4].p, Seen, 4);
+            protocol = tunnel_protocol_helper.FromNative((int)f[5].i);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -28,14 +28,16 @@ namespace XenAPI
         static readonly object[] Seen = new object[6];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_usb_group_record</c>).</summary>
-        internal USB_group(IntPtr r)
+        internal unsafe USB_group(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_usb_group_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_usb_group_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_usb_group_record_name_description(r), Seen, 2);
-            PUSBs = Conv.R_set_ref_PUSB(Native.xenapi_usb_group_record_pusbs(r));
-            VUSBs = Conv.R_set_ref_VUSB(Native.xenapi_usb_group_record_vusbs(r));
-            other_config = Conv.StringMap(Native.xenapi_usb_group_record_other_config(r), Seen, 5);
+            Field* f = stackalloc Field[6];
+            Native.xenapi_usb_group_record_fields(r, f, (UIntPtr)6);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            PUSBs = Conv.R_set_ref_PUSB(f[3].p);
+            VUSBs = Conv.R_set_ref_VUSB(f[4].p);
+            other_config = Conv.StringMap(f[5].p, Seen, 5);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

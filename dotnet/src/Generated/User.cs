@@ -26,12 +26,14 @@ namespace XenAPI
         static readonly object[] Seen = new object[4];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_user_record</c>).</summary>
-        internal User(IntPtr r)
+        internal unsafe User(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_user_record_uuid(r), Seen, 0);
-            short_name = Conv.Str(Native.xenapi_user_record_short_name(r), Seen, 1);
-            fullname = Conv.Str(Native.xenapi_user_record_fullname(r), Seen, 2);
-            other_config = Conv.StringMap(Native.xenapi_user_record_other_config(r), Seen, 3);
+            Field* f = stackalloc Field[4];
+            Native.xenapi_user_record_fields(r, f, (UIntPtr)4);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            short_name = Conv.Str(f[1].p, Seen, 1);
+            fullname = Conv.Str(f[2].p, Seen, 2);
+            other_config = Conv.StringMap(f[3].p, Seen, 3);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

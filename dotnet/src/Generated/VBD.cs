@@ -33,30 +33,32 @@ namespace XenAPI
         static readonly object[] Seen = new object[22];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_vbd_record</c>).</summary>
-        internal VBD(IntPtr r)
+        internal unsafe VBD(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_vbd_record_uuid(r), Seen, 0);
-            allowed_operations = Conv.R_set_enum_vbd_operations(Native.xenapi_vbd_record_allowed_operations(r));
-            current_operations = Conv.R_map_string_to_enum_vbd_operations_end(Native.xenapi_vbd_record_current_operations(r));
-            VM = Conv.Ref<VM>(Native.xenapi_vbd_record_vm(r), Seen, 3);
-            VDI = Conv.Ref<VDI>(Native.xenapi_vbd_record_vdi(r), Seen, 4);
-            device = Conv.Str(Native.xenapi_vbd_record_device(r), Seen, 5);
-            userdevice = Conv.Str(Native.xenapi_vbd_record_userdevice(r), Seen, 6);
-            bootable = (Native.xenapi_vbd_record_bootable(r) != 0);
-            mode = vbd_mode_helper.FromNative(Native.xenapi_vbd_record_mode(r));
-            type = vbd_type_helper.FromNative(Native.xenapi_vbd_record_type(r));
-            unpluggable = (Native.xenapi_vbd_record_unpluggable(r) != 0);
-            storage_lock = (Native.xenapi_vbd_record_storage_lock(r) != 0);
-            empty = (Native.xenapi_vbd_record_empty(r) != 0);
-            other_config = Conv.StringMap(Native.xenapi_vbd_record_other_config(r), Seen, 13);
-            currently_attached = (Native.xenapi_vbd_record_currently_attached(r) != 0);
-            status_code = Native.xenapi_vbd_record_status_code(r);
-            status_detail = Conv.Str(Native.xenapi_vbd_record_status_detail(r), Seen, 16);
-            runtime_properties = Conv.StringMap(Native.xenapi_vbd_record_runtime_properties(r), Seen, 17);
-            qos_algorithm_type = Conv.Str(Native.xenapi_vbd_record_qos_algorithm_type(r), Seen, 18);
-            qos_algorithm_params = Conv.StringMap(Native.xenapi_vbd_record_qos_algorithm_params(r), Seen, 19);
-            qos_supported_algorithms = Conv.R_set_string(Native.xenapi_vbd_record_qos_supported_algorithms(r));
-            metrics = Conv.Ref<VBD_metrics>(Native.xenapi_vbd_record_metrics(r), Seen, 21);
+            Field* f = stackalloc Field[22];
+            Native.xenapi_vbd_record_fields(r, f, (UIntPtr)22);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            allowed_operations = Conv.R_set_enum_vbd_operations(f[1].p);
+            current_operations = Conv.R_map_string_to_enum_vbd_operations_end(f[2].p);
+            VM = Conv.Ref<VM>(f[3].p, Seen, 3);
+            VDI = Conv.Ref<VDI>(f[4].p, Seen, 4);
+            device = Conv.Str(f[5].p, Seen, 5);
+            userdevice = Conv.Str(f[6].p, Seen, 6);
+            bootable = (f[7].i != 0);
+            mode = vbd_mode_helper.FromNative((int)f[8].i);
+            type = vbd_type_helper.FromNative((int)f[9].i);
+            unpluggable = (f[10].i != 0);
+            storage_lock = (f[11].i != 0);
+            empty = (f[12].i != 0);
+            other_config = Conv.StringMap(f[13].p, Seen, 13);
+            currently_attached = (f[14].i != 0);
+            status_code = f[15].i;
+            status_detail = Conv.Str(f[16].p, Seen, 16);
+            runtime_properties = Conv.StringMap(f[17].p, Seen, 17);
+            qos_algorithm_type = Conv.Str(f[18].p, Seen, 18);
+            qos_algorithm_params = Conv.StringMap(f[19].p, Seen, 19);
+            qos_supported_algorithms = Conv.R_set_string(f[20].p);
+            metrics = Conv.Ref<VBD_metrics>(f[21].p, Seen, 21);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

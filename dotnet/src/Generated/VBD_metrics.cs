@@ -25,13 +25,15 @@ namespace XenAPI
         static readonly object[] Seen = new object[5];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_vbd_metrics_record</c>).</summary>
-        internal VBD_metrics(IntPtr r)
+        internal unsafe VBD_metrics(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_vbd_metrics_record_uuid(r), Seen, 0);
-            io_read_kbs = Native.xenapi_vbd_metrics_record_io_read_kbs(r);
-            io_write_kbs = Native.xenapi_vbd_metrics_record_io_write_kbs(r);
-            last_updated = Conv.Time(Native.xenapi_vbd_metrics_record_last_updated(r));
-            other_config = Conv.StringMap(Native.xenapi_vbd_metrics_record_other_config(r), Seen, 4);
+            Field* f = stackalloc Field[5];
+            Native.xenapi_vbd_metrics_record_fields(r, f, (UIntPtr)5);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            io_read_kbs = f[1].d;
+            io_write_kbs = f[2].d;
+            last_updated = Conv.Time(f[3].i);
+            other_config = Conv.StringMap(f[4].p, Seen, 4);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

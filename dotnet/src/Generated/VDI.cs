@@ -36,40 +36,42 @@ namespace XenAPI
         static readonly object[] Seen = new object[32];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_vdi_record</c>).</summary>
-        internal VDI(IntPtr r)
+        internal unsafe VDI(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_vdi_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_vdi_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_vdi_record_name_description(r), Seen, 2);
-            allowed_operations = Conv.R_set_enum_vdi_operations(Native.xenapi_vdi_record_allowed_operations(r));
-            current_operations = Conv.R_map_string_to_enum_vdi_operations_end(Native.xenapi_vdi_record_current_operations(r));
-            SR = Conv.Ref<SR>(Native.xenapi_vdi_record_sr(r), Seen, 5);
-            VBDs = Conv.R_set_ref_VBD(Native.xenapi_vdi_record_vbds(r));
-            crash_dumps = Conv.R_set_ref_crashdump(Native.xenapi_vdi_record_crash_dumps(r));
-            virtual_size = Native.xenapi_vdi_record_virtual_size(r);
-            physical_utilisation = Native.xenapi_vdi_record_physical_utilisation(r);
-            type = vdi_type_helper.FromNative(Native.xenapi_vdi_record_type(r));
-            sharable = (Native.xenapi_vdi_record_sharable(r) != 0);
-            read_only = (Native.xenapi_vdi_record_read_only(r) != 0);
-            other_config = Conv.StringMap(Native.xenapi_vdi_record_other_config(r), Seen, 13);
-            storage_lock = (Native.xenapi_vdi_record_storage_lock(r) != 0);
-            location = Conv.Str(Native.xenapi_vdi_record_location(r), Seen, 15);
-            managed = (Native.xenapi_vdi_record_managed(r) != 0);
-            missing = (Native.xenapi_vdi_record_missing(r) != 0);
-            parent = Conv.Ref<VDI>(Native.xenapi_vdi_record_parent(r), Seen, 18);
-            xenstore_data = Conv.StringMap(Native.xenapi_vdi_record_xenstore_data(r), Seen, 19);
-            sm_config = Conv.StringMap(Native.xenapi_vdi_record_sm_config(r), Seen, 20);
-            is_a_snapshot = (Native.xenapi_vdi_record_is_a_snapshot(r) != 0);
-            snapshot_of = Conv.Ref<VDI>(Native.xenapi_vdi_record_snapshot_of(r), Seen, 22);
-            snapshots = Conv.R_set_ref_VDI(Native.xenapi_vdi_record_snapshots(r));
-            snapshot_time = Conv.Time(Native.xenapi_vdi_record_snapshot_time(r));
-            tags = Conv.R_set_string(Native.xenapi_vdi_record_tags(r));
-            allow_caching = (Native.xenapi_vdi_record_allow_caching(r) != 0);
-            on_boot = on_boot_helper.FromNative(Native.xenapi_vdi_record_on_boot(r));
-            metadata_of_pool = Conv.Ref<Pool>(Native.xenapi_vdi_record_metadata_of_pool(r), Seen, 28);
-            metadata_latest = (Native.xenapi_vdi_record_metadata_latest(r) != 0);
-            is_tools_iso = (Native.xenapi_vdi_record_is_tools_iso(r) != 0);
-            cbt_enabled = (Native.xenapi_vdi_record_cbt_enabled(r) != 0);
+            Field* f = stackalloc Field[32];
+            Native.xenapi_vdi_record_fields(r, f, (UIntPtr)32);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            allowed_operations = Conv.R_set_enum_vdi_operations(f[3].p);
+            current_operations = Conv.R_map_string_to_enum_vdi_operations_end(f[4].p);
+            SR = Conv.Ref<SR>(f[5].p, Seen, 5);
+            VBDs = Conv.R_set_ref_VBD(f[6].p);
+            crash_dumps = Conv.R_set_ref_crashdump(f[7].p);
+            virtual_size = f[8].i;
+            physical_utilisation = f[9].i;
+            type = vdi_type_helper.FromNative((int)f[10].i);
+            sharable = (f[11].i != 0);
+            read_only = (f[12].i != 0);
+            other_config = Conv.StringMap(f[13].p, Seen, 13);
+            storage_lock = (f[14].i != 0);
+            location = Conv.Str(f[15].p, Seen, 15);
+            managed = (f[16].i != 0);
+            missing = (f[17].i != 0);
+            parent = Conv.Ref<VDI>(f[18].p, Seen, 18);
+            xenstore_data = Conv.StringMap(f[19].p, Seen, 19);
+            sm_config = Conv.StringMap(f[20].p, Seen, 20);
+            is_a_snapshot = (f[21].i != 0);
+            snapshot_of = Conv.Ref<VDI>(f[22].p, Seen, 22);
+            snapshots = Conv.R_set_ref_VDI(f[23].p);
+            snapshot_time = Conv.Time(f[24].i);
+            tags = Conv.R_set_string(f[25].p);
+            allow_caching = (f[26].i != 0);
+            on_boot = on_boot_helper.FromNative((int)f[27].i);
+            metadata_of_pool = Conv.Ref<Pool>(f[28].p, Seen, 28);
+            metadata_latest = (f[29].i != 0);
+            is_tools_iso = (f[30].i != 0);
+            cbt_enabled = (f[31].i != 0);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

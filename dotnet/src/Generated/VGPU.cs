@@ -27,20 +27,22 @@ namespace XenAPI
         static readonly object[] Seen = new object[12];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_vgpu_record</c>).</summary>
-        internal VGPU(IntPtr r)
+        internal unsafe VGPU(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_vgpu_record_uuid(r), Seen, 0);
-            VM = Conv.Ref<VM>(Native.xenapi_vgpu_record_vm(r), Seen, 1);
-            GPU_group = Conv.Ref<GPU_group>(Native.xenapi_vgpu_record_gpu_group(r), Seen, 2);
-            device = Conv.Str(Native.xenapi_vgpu_record_device(r), Seen, 3);
-            currently_attached = (Native.xenapi_vgpu_record_currently_attached(r) != 0);
-            other_config = Conv.StringMap(Native.xenapi_vgpu_record_other_config(r), Seen, 5);
-            type = Conv.Ref<VGPU_type>(Native.xenapi_vgpu_record_type(r), Seen, 6);
-            resident_on = Conv.Ref<PGPU>(Native.xenapi_vgpu_record_resident_on(r), Seen, 7);
-            scheduled_to_be_resident_on = Conv.Ref<PGPU>(Native.xenapi_vgpu_record_scheduled_to_be_resident_on(r), Seen, 8);
-            compatibility_metadata = Conv.StringMap(Native.xenapi_vgpu_record_compatibility_metadata(r), Seen, 9);
-            extra_args = Conv.Str(Native.xenapi_vgpu_record_extra_args(r), Seen, 10);
-            PCI = Conv.Ref<PCI>(Native.xenapi_vgpu_record_pci(r), Seen, 11);
+            Field* f = stackalloc Field[12];
+            Native.xenapi_vgpu_record_fields(r, f, (UIntPtr)12);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            VM = Conv.Ref<VM>(f[1].p, Seen, 1);
+            GPU_group = Conv.Ref<GPU_group>(f[2].p, Seen, 2);
+            device = Conv.Str(f[3].p, Seen, 3);
+            currently_attached = (f[4].i != 0);
+            other_config = Conv.StringMap(f[5].p, Seen, 5);
+            type = Conv.Ref<VGPU_type>(f[6].p, Seen, 6);
+            resident_on = Conv.Ref<PGPU>(f[7].p, Seen, 7);
+            scheduled_to_be_resident_on = Conv.Ref<PGPU>(f[8].p, Seen, 8);
+            compatibility_metadata = Conv.StringMap(f[9].p, Seen, 9);
+            extra_args = Conv.Str(f[10].p, Seen, 10);
+            PCI = Conv.Ref<PCI>(f[11].p, Seen, 11);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

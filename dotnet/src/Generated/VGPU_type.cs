@@ -32,24 +32,26 @@ namespace XenAPI
         static readonly object[] Seen = new object[16];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_vgpu_type_record</c>).</summary>
-        internal VGPU_type(IntPtr r)
+        internal unsafe VGPU_type(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_vgpu_type_record_uuid(r), Seen, 0);
-            vendor_name = Conv.Str(Native.xenapi_vgpu_type_record_vendor_name(r), Seen, 1);
-            model_name = Conv.Str(Native.xenapi_vgpu_type_record_model_name(r), Seen, 2);
-            framebuffer_size = Native.xenapi_vgpu_type_record_framebuffer_size(r);
-            max_heads = Native.xenapi_vgpu_type_record_max_heads(r);
-            max_resolution_x = Native.xenapi_vgpu_type_record_max_resolution_x(r);
-            max_resolution_y = Native.xenapi_vgpu_type_record_max_resolution_y(r);
-            supported_on_PGPUs = Conv.R_set_ref_PGPU(Native.xenapi_vgpu_type_record_supported_on_pgpus(r));
-            enabled_on_PGPUs = Conv.R_set_ref_PGPU(Native.xenapi_vgpu_type_record_enabled_on_pgpus(r));
-            VGPUs = Conv.R_set_ref_VGPU(Native.xenapi_vgpu_type_record_vgpus(r));
-            supported_on_GPU_groups = Conv.R_set_ref_GPU_group(Native.xenapi_vgpu_type_record_supported_on_gpu_groups(r));
-            enabled_on_GPU_groups = Conv.R_set_ref_GPU_group(Native.xenapi_vgpu_type_record_enabled_on_gpu_groups(r));
-            implementation = vgpu_type_implementation_helper.FromNative(Native.xenapi_vgpu_type_record_implementation(r));
-            identifier = Conv.Str(Native.xenapi_vgpu_type_record_identifier(r), Seen, 13);
-            experimental = (Native.xenapi_vgpu_type_record_experimental(r) != 0);
-            compatible_types_in_vm = Conv.R_set_ref_VGPU_type(Native.xenapi_vgpu_type_record_compatible_types_in_vm(r));
+            Field* f = stackalloc Field[16];
+            Native.xenapi_vgpu_type_record_fields(r, f, (UIntPtr)16);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            vendor_name = Conv.Str(f[1].p, Seen, 1);
+            model_name = Conv.Str(f[2].p, Seen, 2);
+            framebuffer_size = f[3].i;
+            max_heads = f[4].i;
+            max_resolution_x = f[5].i;
+            max_resolution_y = f[6].i;
+            supported_on_PGPUs = Conv.R_set_ref_PGPU(f[7].p);
+            enabled_on_PGPUs = Conv.R_set_ref_PGPU(f[8].p);
+            VGPUs = Conv.R_set_ref_VGPU(f[9].p);
+            supported_on_GPU_groups = Conv.R_set_ref_GPU_group(f[10].p);
+            enabled_on_GPU_groups = Conv.R_set_ref_GPU_group(f[11].p);
+            implementation = vgpu_type_implementation_helper.FromNative((int)f[12].i);
+            identifier = Conv.Str(f[13].p, Seen, 13);
+            experimental = (f[14].i != 0);
+            compatible_types_in_vm = Conv.R_set_ref_VGPU_type(f[15].p);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -24,13 +24,15 @@ namespace XenAPI
         static readonly object[] Seen = new object[5];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_vlan_record</c>).</summary>
-        internal VLAN(IntPtr r)
+        internal unsafe VLAN(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_vlan_record_uuid(r), Seen, 0);
-            tagged_PIF = Conv.Ref<PIF>(Native.xenapi_vlan_record_tagged_pif(r), Seen, 1);
-            untagged_PIF = Conv.Ref<PIF>(Native.xenapi_vlan_record_untagged_pif(r), Seen, 2);
-            tag = Native.xenapi_vlan_record_tag(r);
-            other_config = Conv.StringMap(Native.xenapi_vlan_record_other_config(r), Seen, 4);
+            Field* f = stackalloc Field[5];
+            Native.xenapi_vlan_record_fields(r, f, (UIntPtr)5);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            tagged_PIF = Conv.Ref<PIF>(f[1].p, Seen, 1);
+            untagged_PIF = Conv.Ref<PIF>(f[2].p, Seen, 2);
+            tag = f[3].i;
+            other_config = Conv.StringMap(f[4].p, Seen, 4);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -33,28 +33,30 @@ namespace XenAPI
         static readonly object[] Seen = new object[20];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_vmpp_record</c>).</summary>
-        internal VMPP(IntPtr r)
+        internal unsafe VMPP(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_vmpp_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_vmpp_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_vmpp_record_name_description(r), Seen, 2);
-            is_policy_enabled = (Native.xenapi_vmpp_record_is_policy_enabled(r) != 0);
-            backup_type = vmpp_backup_type_helper.FromNative(Native.xenapi_vmpp_record_backup_type(r));
-            backup_retention_value = Native.xenapi_vmpp_record_backup_retention_value(r);
-            backup_frequency = vmpp_backup_frequency_helper.FromNative(Native.xenapi_vmpp_record_backup_frequency(r));
-            backup_schedule = Conv.StringMap(Native.xenapi_vmpp_record_backup_schedule(r), Seen, 7);
-            is_backup_running = (Native.xenapi_vmpp_record_is_backup_running(r) != 0);
-            backup_last_run_time = Conv.Time(Native.xenapi_vmpp_record_backup_last_run_time(r));
-            archive_target_type = vmpp_archive_target_type_helper.FromNative(Native.xenapi_vmpp_record_archive_target_type(r));
-            archive_target_config = Conv.StringMap(Native.xenapi_vmpp_record_archive_target_config(r), Seen, 11);
-            archive_frequency = vmpp_archive_frequency_helper.FromNative(Native.xenapi_vmpp_record_archive_frequency(r));
-            archive_schedule = Conv.StringMap(Native.xenapi_vmpp_record_archive_schedule(r), Seen, 13);
-            is_archive_running = (Native.xenapi_vmpp_record_is_archive_running(r) != 0);
-            archive_last_run_time = Conv.Time(Native.xenapi_vmpp_record_archive_last_run_time(r));
-            VMs = Conv.R_set_ref_VM(Native.xenapi_vmpp_record_vms(r));
-            is_alarm_enabled = (Native.xenapi_vmpp_record_is_alarm_enabled(r) != 0);
-            alarm_config = Conv.StringMap(Native.xenapi_vmpp_record_alarm_config(r), Seen, 18);
-            recent_alerts = Conv.R_set_string(Native.xenapi_vmpp_record_recent_alerts(r));
+            Field* f = stackalloc Field[20];
+            Native.xenapi_vmpp_record_fields(r, f, (UIntPtr)20);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            is_policy_enabled = (f[3].i != 0);
+            backup_type = vmpp_backup_type_helper.FromNative((int)f[4].i);
+            backup_retention_value = f[5].i;
+            backup_frequency = vmpp_backup_frequency_helper.FromNative((int)f[6].i);
+            backup_schedule = Conv.StringMap(f[7].p, Seen, 7);
+            is_backup_running = (f[8].i != 0);
+            backup_last_run_time = Conv.Time(f[9].i);
+            archive_target_type = vmpp_archive_target_type_helper.FromNative((int)f[10].i);
+            archive_target_config = Conv.StringMap(f[11].p, Seen, 11);
+            archive_frequency = vmpp_archive_frequency_helper.FromNative((int)f[12].i);
+            archive_schedule = Conv.StringMap(f[13].p, Seen, 13);
+            is_archive_running = (f[14].i != 0);
+            archive_last_run_time = Conv.Time(f[15].i);
+            VMs = Conv.R_set_ref_VM(f[16].p);
+            is_alarm_enabled = (f[17].i != 0);
+            alarm_config = Conv.StringMap(f[18].p, Seen, 18);
+            recent_alerts = Conv.R_set_string(f[19].p);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

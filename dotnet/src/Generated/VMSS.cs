@@ -28,18 +28,20 @@ namespace XenAPI
         static readonly object[] Seen = new object[10];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_vmss_record</c>).</summary>
-        internal VMSS(IntPtr r)
+        internal unsafe VMSS(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_vmss_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_vmss_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_vmss_record_name_description(r), Seen, 2);
-            enabled = (Native.xenapi_vmss_record_enabled(r) != 0);
-            type = vmss_type_helper.FromNative(Native.xenapi_vmss_record_type(r));
-            retained_snapshots = Native.xenapi_vmss_record_retained_snapshots(r);
-            frequency = vmss_frequency_helper.FromNative(Native.xenapi_vmss_record_frequency(r));
-            schedule = Conv.StringMap(Native.xenapi_vmss_record_schedule(r), Seen, 7);
-            last_run_time = Conv.Time(Native.xenapi_vmss_record_last_run_time(r));
-            VMs = Conv.R_set_ref_VM(Native.xenapi_vmss_record_vms(r));
+            Field* f = stackalloc Field[10];
+            Native.xenapi_vmss_record_fields(r, f, (UIntPtr)10);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            enabled = (f[3].i != 0);
+            type = vmss_type_helper.FromNative((int)f[4].i);
+            retained_snapshots = f[5].i;
+            frequency = vmss_frequency_helper.FromNative((int)f[6].i);
+            schedule = Conv.StringMap(f[7].p, Seen, 7);
+            last_run_time = Conv.Time(f[8].i);
+            VMs = Conv.R_set_ref_VM(f[9].p);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

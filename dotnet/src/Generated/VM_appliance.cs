@@ -28,14 +28,16 @@ namespace XenAPI
         static readonly object[] Seen = new object[6];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_vm_appliance_record</c>).</summary>
-        internal VM_appliance(IntPtr r)
+        internal unsafe VM_appliance(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_vm_appliance_record_uuid(r), Seen, 0);
-            name_label = Conv.Str(Native.xenapi_vm_appliance_record_name_label(r), Seen, 1);
-            name_description = Conv.Str(Native.xenapi_vm_appliance_record_name_description(r), Seen, 2);
-            allowed_operations = Conv.R_set_enum_vm_appliance_operation(Native.xenapi_vm_appliance_record_allowed_operations(r));
-            current_operations = Conv.R_map_string_to_enum_vm_appliance_operation_end(Native.xenapi_vm_appliance_record_current_operations(r));
-            VMs = Conv.R_set_ref_VM(Native.xenapi_vm_appliance_record_vms(r));
+            Field* f = stackalloc Field[6];
+            Native.xenapi_vm_appliance_record_fields(r, f, (UIntPtr)6);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            name_label = Conv.Str(f[1].p, Seen, 1);
+            name_description = Conv.Str(f[2].p, Seen, 2);
+            allowed_operations = Conv.R_set_enum_vm_appliance_operation(f[3].p);
+            current_operations = Conv.R_map_string_to_enum_vm_appliance_operation_end(f[4].p);
+            VMs = Conv.R_set_ref_VM(f[5].p);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

@@ -31,22 +31,24 @@ namespace XenAPI
         static readonly object[] Seen = new object[14];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_vm_guest_metrics_record</c>).</summary>
-        internal VM_guest_metrics(IntPtr r)
+        internal unsafe VM_guest_metrics(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_vm_guest_metrics_record_uuid(r), Seen, 0);
-            os_version = Conv.StringMap(Native.xenapi_vm_guest_metrics_record_os_version(r), Seen, 1);
-            PV_drivers_version = Conv.StringMap(Native.xenapi_vm_guest_metrics_record_pv_drivers_version(r), Seen, 2);
-            PV_drivers_up_to_date = (Native.xenapi_vm_guest_metrics_record_pv_drivers_up_to_date(r) != 0);
-            memory = Conv.StringMap(Native.xenapi_vm_guest_metrics_record_memory(r), Seen, 4);
-            disks = Conv.StringMap(Native.xenapi_vm_guest_metrics_record_disks(r), Seen, 5);
-            networks = Conv.StringMap(Native.xenapi_vm_guest_metrics_record_networks(r), Seen, 6);
-            other = Conv.StringMap(Native.xenapi_vm_guest_metrics_record_other(r), Seen, 7);
-            last_updated = Conv.Time(Native.xenapi_vm_guest_metrics_record_last_updated(r));
-            other_config = Conv.StringMap(Native.xenapi_vm_guest_metrics_record_other_config(r), Seen, 9);
-            live = (Native.xenapi_vm_guest_metrics_record_live(r) != 0);
-            can_use_hotplug_vbd = tristate_type_helper.FromNative(Native.xenapi_vm_guest_metrics_record_can_use_hotplug_vbd(r));
-            can_use_hotplug_vif = tristate_type_helper.FromNative(Native.xenapi_vm_guest_metrics_record_can_use_hotplug_vif(r));
-            PV_drivers_detected = (Native.xenapi_vm_guest_metrics_record_pv_drivers_detected(r) != 0);
+            Field* f = stackalloc Field[14];
+            Native.xenapi_vm_guest_metrics_record_fields(r, f, (UIntPtr)14);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            os_version = Conv.StringMap(f[1].p, Seen, 1);
+            PV_drivers_version = Conv.StringMap(f[2].p, Seen, 2);
+            PV_drivers_up_to_date = (f[3].i != 0);
+            memory = Conv.StringMap(f[4].p, Seen, 4);
+            disks = Conv.StringMap(f[5].p, Seen, 5);
+            networks = Conv.StringMap(f[6].p, Seen, 6);
+            other = Conv.StringMap(f[7].p, Seen, 7);
+            last_updated = Conv.Time(f[8].i);
+            other_config = Conv.StringMap(f[9].p, Seen, 9);
+            live = (f[10].i != 0);
+            can_use_hotplug_vbd = tristate_type_helper.FromNative((int)f[11].i);
+            can_use_hotplug_vif = tristate_type_helper.FromNative((int)f[12].i);
+            PV_drivers_detected = (f[13].i != 0);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

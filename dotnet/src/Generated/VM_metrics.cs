@@ -32,24 +32,26 @@ namespace XenAPI
         static readonly object[] Seen = new object[16];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_vm_metrics_record</c>).</summary>
-        internal VM_metrics(IntPtr r)
+        internal unsafe VM_metrics(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_vm_metrics_record_uuid(r), Seen, 0);
-            memory_actual = Native.xenapi_vm_metrics_record_memory_actual(r);
-            VCPUs_number = Native.xenapi_vm_metrics_record_vcpus_number(r);
-            VCPUs_utilisation = Conv.R_map_int_to_float_end(Native.xenapi_vm_metrics_record_vcpus_utilisation(r));
-            VCPUs_CPU = Conv.R_map_int_to_int_end(Native.xenapi_vm_metrics_record_vcpus_cpu(r));
-            VCPUs_params = Conv.StringMap(Native.xenapi_vm_metrics_record_vcpus_params(r), Seen, 5);
-            VCPUs_flags = Conv.R_map_int_to_set_string_end(Native.xenapi_vm_metrics_record_vcpus_flags(r));
-            state = Conv.R_set_string(Native.xenapi_vm_metrics_record_state(r));
-            start_time = Conv.Time(Native.xenapi_vm_metrics_record_start_time(r));
-            install_time = Conv.Time(Native.xenapi_vm_metrics_record_install_time(r));
-            last_updated = Conv.Time(Native.xenapi_vm_metrics_record_last_updated(r));
-            other_config = Conv.StringMap(Native.xenapi_vm_metrics_record_other_config(r), Seen, 11);
-            hvm = (Native.xenapi_vm_metrics_record_hvm(r) != 0);
-            nested_virt = (Native.xenapi_vm_metrics_record_nested_virt(r) != 0);
-            nomigrate = (Native.xenapi_vm_metrics_record_nomigrate(r) != 0);
-            current_domain_type = domain_type_helper.FromNative(Native.xenapi_vm_metrics_record_current_domain_type(r));
+            Field* f = stackalloc Field[16];
+            Native.xenapi_vm_metrics_record_fields(r, f, (UIntPtr)16);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            memory_actual = f[1].i;
+            VCPUs_number = f[2].i;
+            VCPUs_utilisation = Conv.R_map_int_to_float_end(f[3].p);
+            VCPUs_CPU = Conv.R_map_int_to_int_end(f[4].p);
+            VCPUs_params = Conv.StringMap(f[5].p, Seen, 5);
+            VCPUs_flags = Conv.R_map_int_to_set_string_end(f[6].p);
+            state = Conv.R_set_string(f[7].p);
+            start_time = Conv.Time(f[8].i);
+            install_time = Conv.Time(f[9].i);
+            last_updated = Conv.Time(f[10].i);
+            other_config = Conv.StringMap(f[11].p, Seen, 11);
+            hvm = (f[12].i != 0);
+            nested_virt = (f[13].i != 0);
+            nomigrate = (f[14].i != 0);
+            current_domain_type = domain_type_helper.FromNative((int)f[15].i);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

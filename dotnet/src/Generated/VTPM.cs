@@ -25,16 +25,18 @@ namespace XenAPI
         static readonly object[] Seen = new object[8];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_vtpm_record</c>).</summary>
-        internal VTPM(IntPtr r)
+        internal unsafe VTPM(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_vtpm_record_uuid(r), Seen, 0);
-            allowed_operations = Conv.R_set_enum_vtpm_operations(Native.xenapi_vtpm_record_allowed_operations(r));
-            current_operations = Conv.R_map_string_to_enum_vtpm_operations_end(Native.xenapi_vtpm_record_current_operations(r));
-            VM = Conv.Ref<VM>(Native.xenapi_vtpm_record_vm(r), Seen, 3);
-            backend = Conv.Ref<VM>(Native.xenapi_vtpm_record_backend(r), Seen, 4);
-            persistence_backend = persistence_backend_helper.FromNative(Native.xenapi_vtpm_record_persistence_backend(r));
-            is_unique = (Native.xenapi_vtpm_record_is_unique(r) != 0);
-            is_protected = (Native.xenapi_vtpm_record_is_protected(r) != 0);
+            Field* f = stackalloc Field[8];
+            Native.xenapi_vtpm_record_fields(r, f, (UIntPtr)8);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            allowed_operations = Conv.R_set_enum_vtpm_operations(f[1].p);
+            current_operations = Conv.R_map_string_to_enum_vtpm_operations_end(f[2].p);
+            VM = Conv.Ref<VM>(f[3].p, Seen, 3);
+            backend = Conv.Ref<VM>(f[4].p, Seen, 4);
+            persistence_backend = persistence_backend_helper.FromNative((int)f[5].i);
+            is_unique = (f[6].i != 0);
+            is_protected = (f[7].i != 0);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

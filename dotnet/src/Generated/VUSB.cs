@@ -26,15 +26,17 @@ namespace XenAPI
         static readonly object[] Seen = new object[7];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_vusb_record</c>).</summary>
-        internal VUSB(IntPtr r)
+        internal unsafe VUSB(IntPtr r)
         {
-            uuid = Conv.Str(Native.xenapi_vusb_record_uuid(r), Seen, 0);
-            allowed_operations = Conv.R_set_enum_vusb_operations(Native.xenapi_vusb_record_allowed_operations(r));
-            current_operations = Conv.R_map_string_to_enum_vusb_operations_end(Native.xenapi_vusb_record_current_operations(r));
-            VM = Conv.Ref<VM>(Native.xenapi_vusb_record_vm(r), Seen, 3);
-            USB_group = Conv.Ref<USB_group>(Native.xenapi_vusb_record_usb_group(r), Seen, 4);
-            other_config = Conv.StringMap(Native.xenapi_vusb_record_other_config(r), Seen, 5);
-            currently_attached = (Native.xenapi_vusb_record_currently_attached(r) != 0);
+            Field* f = stackalloc Field[7];
+            Native.xenapi_vusb_record_fields(r, f, (UIntPtr)7);
+            uuid = Conv.Str(f[0].p, Seen, 0);
+            allowed_operations = Conv.R_set_enum_vusb_operations(f[1].p);
+            current_operations = Conv.R_map_string_to_enum_vusb_operations_end(f[2].p);
+            VM = Conv.Ref<VM>(f[3].p, Seen, 3);
+            USB_group = Conv.Ref<USB_group>(f[4].p, Seen, 4);
+            other_config = Conv.StringMap(f[5].p, Seen, 5);
+            currently_attached = (f[6].i != 0);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

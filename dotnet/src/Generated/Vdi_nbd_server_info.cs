@@ -26,13 +26,15 @@ namespace XenAPI
         static readonly object[] Seen = new object[5];
 
         /// <summary>Reads every field of the borrowed native record <paramref name="r"/> (<c>xenapi_vdi_nbd_server_info_record</c>).</summary>
-        internal Vdi_nbd_server_info(IntPtr r)
+        internal unsafe Vdi_nbd_server_info(IntPtr r)
         {
-            exportname = Conv.Str(Native.xenapi_vdi_nbd_server_info_record_exportname(r), Seen, 0);
-            address = Conv.Str(Native.xenapi_vdi_nbd_server_info_record_address(r), Seen, 1);
-            port = Native.xenapi_vdi_nbd_server_info_record_port(r);
-            cert = Conv.Str(Native.xenapi_vdi_nbd_server_info_record_cert(r), Seen, 3);
-            subject = Conv.Str(Native.xenapi_vdi_nbd_server_info_record_subject(r), Seen, 4);
+            Field* f = stackalloc Field[5];
+            Native.xenapi_vdi_nbd_server_info_record_fields(r, f, (UIntPtr)5);
+            exportname = Conv.Str(f[0].p, Seen, 0);
+            address = Conv.Str(f[1].p, Seen, 1);
+            port = f[2].i;
+            cert = Conv.Str(f[3].p, Seen, 3);
+            subject = Conv.Str(f[4].p, Seen, 4);
         }
 
         /// <summary>Copies every field of <paramref name="record"/> into this record.</summary>

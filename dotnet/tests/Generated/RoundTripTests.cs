@@ -13,6 +13,53 @@ namespace XenAPI.Tests
     public class RoundTripTests
     {
         [Test]
+        public void Session_record()
+        {
+            var a = new Session();
+            a.uuid = "uuid \u00e9";
+            a.this_host = new XenRef<Host>("OpaqueRef:this_host");
+            a.this_user = new XenRef<User>("OpaqueRef:this_user");
+            a.last_active = new DateTime(2021, 2, 3, 4, 5, 6, DateTimeKind.Utc);
+            a.pool = true;
+            a.other_config = new Dictionary<string, string> { { "other_config-k \u00e9", "other_config-v \u00e9" } };
+            a.is_local_superuser = true;
+            a.subject = new XenRef<Subject>("OpaqueRef:subject");
+            a.validation_time = new DateTime(2021, 2, 3, 4, 5, 6, DateTimeKind.Utc);
+            a.auth_user_sid = "auth_user_sid \u00e9";
+            a.auth_user_name = "auth_user_name \u00e9";
+            a.rbac_permissions = new[] { "rbac_permissions-a", "rbac_permissions-b" };
+            a.tasks = new List<XenRef<Task>> { new XenRef<Task>("OpaqueRef:tasks-1"), new XenRef<Task>("OpaqueRef:tasks-2") };
+            a.parent = new XenRef<Session>("OpaqueRef:parent");
+            a.originator = "originator \u00e9";
+            a.client_certificate = true;
+            IntPtr h = Conv.W_record_session(a);
+            try
+            {
+                Session b = Conv.R_record_session(h);
+                Assert.AreEqual(a.uuid, b.uuid, "session.uuid");
+                Assert.AreEqual(a.this_host, b.this_host, "session.this_host");
+                Assert.AreEqual(a.this_user, b.this_user, "session.this_user");
+                Assert.AreEqual(a.last_active, b.last_active, "session.last_active");
+                Assert.AreEqual(a.pool, b.pool, "session.pool");
+                Assert.AreEqual(a.other_config, b.other_config, "session.other_config");
+                Assert.AreEqual(a.is_local_superuser, b.is_local_superuser, "session.is_local_superuser");
+                Assert.AreEqual(a.subject, b.subject, "session.subject");
+                Assert.AreEqual(a.validation_time, b.validation_time, "session.validation_time");
+                Assert.AreEqual(a.auth_user_sid, b.auth_user_sid, "session.auth_user_sid");
+                Assert.AreEqual(a.auth_user_name, b.auth_user_name, "session.auth_user_name");
+                Assert.AreEqual(a.rbac_permissions, b.rbac_permissions, "session.rbac_permissions");
+                Assert.AreEqual(a.tasks, b.tasks, "session.tasks");
+                Assert.AreEqual(a.parent, b.parent, "session.parent");
+                Assert.AreEqual(a.originator, b.originator, "session.originator");
+                Assert.AreEqual(a.client_certificate, b.client_certificate, "session.client_certificate");
+            }
+            finally
+            {
+                Native.xenapi_session_record_free(h);
+            }
+        }
+
+        [Test]
         public void Subject_record()
         {
             var a = new Subject();

@@ -57,6 +57,67 @@ pub unsafe extern "C" fn xenapi_blob_record_free(rec: *mut xenapi_blob_record) {
     free(rec)
 }
 
+/// `xenapi_blob_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_blob_record_fields(
+    rec: *const xenapi_blob_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_blob_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_blob_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_blob_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            i: xenapi_blob_record_size(rec),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            i: i64::from(xenapi_blob_record_public(rec)),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            i: xenapi_blob_record_last_updated(rec),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_blob_record_mime_type(rec).cast(),
+        },
+    );
+    7
+}
+
 /// `xenapi_blob_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_blob_record_uuid(rec: *const xenapi_blob_record) -> *const c_char {

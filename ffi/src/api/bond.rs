@@ -63,6 +63,79 @@ pub unsafe extern "C" fn xenapi_bond_record_free(rec: *mut xenapi_bond_record) {
     free(rec)
 }
 
+/// `xenapi_bond_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_bond_record_fields(
+    rec: *const xenapi_bond_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_bond_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_bond_record_master(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_bond_record_slaves(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_bond_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_bond_record_primary_slave(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            i: i64::from(xenapi_bond_record_mode(rec)),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_bond_record_properties(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            i: xenapi_bond_record_links_up(rec),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            i: i64::from(xenapi_bond_record_auto_update_mac(rec)),
+        },
+    );
+    9
+}
+
 /// `xenapi_bond_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_bond_record_uuid(rec: *const xenapi_bond_record) -> *const c_char {

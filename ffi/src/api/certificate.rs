@@ -57,6 +57,67 @@ pub unsafe extern "C" fn xenapi_certificate_record_free(rec: *mut xenapi_certifi
     free(rec)
 }
 
+/// `xenapi_certificate_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_certificate_record_fields(
+    rec: *const xenapi_certificate_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_certificate_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_certificate_record_name(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            i: i64::from(xenapi_certificate_record_type(rec)),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_certificate_record_host(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            i: xenapi_certificate_record_not_before(rec),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            i: xenapi_certificate_record_not_after(rec),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_certificate_record_fingerprint(rec).cast(),
+        },
+    );
+    7
+}
+
 /// `xenapi_certificate_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_certificate_record_uuid(

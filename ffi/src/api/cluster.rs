@@ -81,6 +81,115 @@ pub unsafe extern "C" fn xenapi_cluster_record_free(rec: *mut xenapi_cluster_rec
     free(rec)
 }
 
+/// `xenapi_cluster_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_cluster_record_fields(
+    rec: *const xenapi_cluster_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_cluster_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_cluster_record_cluster_hosts(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_cluster_record_pending_forget(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_cluster_record_cluster_token(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_cluster_record_cluster_stack(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            i: i64::from(xenapi_cluster_record_is_quorate(rec)),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            i: xenapi_cluster_record_quorum(rec),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            i: xenapi_cluster_record_live_hosts(rec),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            p: xenapi_cluster_record_allowed_operations(rec).cast(),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_cluster_record_current_operations(rec).cast(),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            i: i64::from(xenapi_cluster_record_pool_auto_join(rec)),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            d: xenapi_cluster_record_token_timeout(rec),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            d: xenapi_cluster_record_token_timeout_coefficient(rec),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            p: xenapi_cluster_record_cluster_config(rec).cast(),
+        },
+    );
+    put(
+        14,
+        xenapi_field {
+            p: xenapi_cluster_record_other_config(rec).cast(),
+        },
+    );
+    15
+}
+
 /// `xenapi_cluster_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_cluster_record_uuid(

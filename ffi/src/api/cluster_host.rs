@@ -69,6 +69,91 @@ pub unsafe extern "C" fn xenapi_cluster_host_record_free(rec: *mut xenapi_cluste
     free(rec)
 }
 
+/// `xenapi_cluster_host_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_cluster_host_record_fields(
+    rec: *const xenapi_cluster_host_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_cluster_host_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_cluster_host_record_cluster(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_cluster_host_record_host(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            i: i64::from(xenapi_cluster_host_record_enabled(rec)),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_cluster_host_record_pif(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            i: i64::from(xenapi_cluster_host_record_joined(rec)),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            i: i64::from(xenapi_cluster_host_record_live(rec)),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            i: xenapi_cluster_host_record_last_update_live(rec),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            p: xenapi_cluster_host_record_allowed_operations(rec).cast(),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_cluster_host_record_current_operations(rec).cast(),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            p: xenapi_cluster_host_record_other_config(rec).cast(),
+        },
+    );
+    11
+}
+
 /// `xenapi_cluster_host_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_cluster_host_record_uuid(

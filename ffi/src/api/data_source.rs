@@ -60,6 +60,73 @@ pub unsafe extern "C" fn xenapi_data_source_record_free(rec: *mut xenapi_data_so
     free(rec)
 }
 
+/// `xenapi_data_source_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_data_source_record_fields(
+    rec: *const xenapi_data_source_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_data_source_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_data_source_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            i: i64::from(xenapi_data_source_record_enabled(rec)),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            i: i64::from(xenapi_data_source_record_standard(rec)),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_data_source_record_units(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            d: xenapi_data_source_record_min(rec),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            d: xenapi_data_source_record_max(rec),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            d: xenapi_data_source_record_value(rec),
+        },
+    );
+    8
+}
+
 /// `xenapi_data_source_record_name_label`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_data_source_record_name_label(

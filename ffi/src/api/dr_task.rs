@@ -42,6 +42,37 @@ pub unsafe extern "C" fn xenapi_dr_task_record_free(rec: *mut xenapi_dr_task_rec
     free(rec)
 }
 
+/// `xenapi_dr_task_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_dr_task_record_fields(
+    rec: *const xenapi_dr_task_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_dr_task_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_dr_task_record_introduced_srs(rec).cast(),
+        },
+    );
+    2
+}
+
 /// `xenapi_dr_task_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_dr_task_record_uuid(

@@ -57,6 +57,67 @@ pub unsafe extern "C" fn xenapi_event_record_free(rec: *mut xenapi_event_record)
     free(rec)
 }
 
+/// `xenapi_event_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_event_record_fields(
+    rec: *const xenapi_event_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_event_record_snapshot(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            i: xenapi_event_record_id(rec),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            i: xenapi_event_record_timestamp(rec),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_event_record_class(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            i: i64::from(xenapi_event_record_operation(rec)),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_event_record_ref(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_event_record_obj_uuid(rec).cast(),
+        },
+    );
+    7
+}
+
 /// `xenapi_event_record_snapshot`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_event_record_snapshot(
@@ -229,6 +290,43 @@ pub unsafe extern "C" fn xenapi_event_batch_new() -> *mut xenapi_event_batch {
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_event_batch_free(rec: *mut xenapi_event_batch) {
     free(rec)
+}
+
+/// `xenapi_event_batch_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_event_batch_fields(
+    rec: *const xenapi_event_batch,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_event_batch_events(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_event_batch_valid_ref_counts(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_event_batch_token(rec).cast(),
+        },
+    );
+    3
 }
 
 /// `xenapi_event_batch_events`: see the header.

@@ -66,6 +66,85 @@ pub unsafe extern "C" fn xenapi_gpu_group_record_free(rec: *mut xenapi_gpu_group
     free(rec)
 }
 
+/// `xenapi_gpu_group_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_gpu_group_record_fields(
+    rec: *const xenapi_gpu_group_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_gpu_group_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_gpu_group_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_gpu_group_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_gpu_group_record_pgpus(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_gpu_group_record_vgpus(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_gpu_group_record_gpu_types(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_gpu_group_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            i: i64::from(xenapi_gpu_group_record_allocation_algorithm(rec)),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            p: xenapi_gpu_group_record_supported_vgpu_types(rec).cast(),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_gpu_group_record_enabled_vgpu_types(rec).cast(),
+        },
+    );
+    10
+}
+
 /// `xenapi_gpu_group_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_gpu_group_record_uuid(

@@ -246,6 +246,445 @@ pub unsafe extern "C" fn xenapi_host_record_free(rec: *mut xenapi_host_record) {
     free(rec)
 }
 
+/// `xenapi_host_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_host_record_fields(
+    rec: *const xenapi_host_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_host_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_host_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_host_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            i: xenapi_host_record_memory_overhead(rec),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_host_record_allowed_operations(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_host_record_current_operations(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            i: xenapi_host_record_api_version_major(rec),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            i: xenapi_host_record_api_version_minor(rec),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            p: xenapi_host_record_api_version_vendor(rec).cast(),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_host_record_api_version_vendor_implementation(rec).cast(),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            i: i64::from(xenapi_host_record_enabled(rec)),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            p: xenapi_host_record_software_version(rec).cast(),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            p: xenapi_host_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            p: xenapi_host_record_capabilities(rec).cast(),
+        },
+    );
+    put(
+        14,
+        xenapi_field {
+            p: xenapi_host_record_cpu_configuration(rec).cast(),
+        },
+    );
+    put(
+        15,
+        xenapi_field {
+            p: xenapi_host_record_sched_policy(rec).cast(),
+        },
+    );
+    put(
+        16,
+        xenapi_field {
+            p: xenapi_host_record_supported_bootloaders(rec).cast(),
+        },
+    );
+    put(
+        17,
+        xenapi_field {
+            p: xenapi_host_record_resident_vms(rec).cast(),
+        },
+    );
+    put(
+        18,
+        xenapi_field {
+            p: xenapi_host_record_logging(rec).cast(),
+        },
+    );
+    put(
+        19,
+        xenapi_field {
+            p: xenapi_host_record_pifs(rec).cast(),
+        },
+    );
+    put(
+        20,
+        xenapi_field {
+            p: xenapi_host_record_suspend_image_sr(rec).cast(),
+        },
+    );
+    put(
+        21,
+        xenapi_field {
+            p: xenapi_host_record_crash_dump_sr(rec).cast(),
+        },
+    );
+    put(
+        22,
+        xenapi_field {
+            p: xenapi_host_record_crashdumps(rec).cast(),
+        },
+    );
+    put(
+        23,
+        xenapi_field {
+            p: xenapi_host_record_patches(rec).cast(),
+        },
+    );
+    put(
+        24,
+        xenapi_field {
+            p: xenapi_host_record_updates(rec).cast(),
+        },
+    );
+    put(
+        25,
+        xenapi_field {
+            p: xenapi_host_record_pbds(rec).cast(),
+        },
+    );
+    put(
+        26,
+        xenapi_field {
+            p: xenapi_host_record_host_cpus(rec).cast(),
+        },
+    );
+    put(
+        27,
+        xenapi_field {
+            p: xenapi_host_record_cpu_info(rec).cast(),
+        },
+    );
+    put(
+        28,
+        xenapi_field {
+            p: xenapi_host_record_hostname(rec).cast(),
+        },
+    );
+    put(
+        29,
+        xenapi_field {
+            p: xenapi_host_record_address(rec).cast(),
+        },
+    );
+    put(
+        30,
+        xenapi_field {
+            p: xenapi_host_record_metrics(rec).cast(),
+        },
+    );
+    put(
+        31,
+        xenapi_field {
+            p: xenapi_host_record_license_params(rec).cast(),
+        },
+    );
+    put(
+        32,
+        xenapi_field {
+            p: xenapi_host_record_ha_statefiles(rec).cast(),
+        },
+    );
+    put(
+        33,
+        xenapi_field {
+            p: xenapi_host_record_ha_network_peers(rec).cast(),
+        },
+    );
+    put(
+        34,
+        xenapi_field {
+            p: xenapi_host_record_blobs(rec).cast(),
+        },
+    );
+    put(
+        35,
+        xenapi_field {
+            p: xenapi_host_record_tags(rec).cast(),
+        },
+    );
+    put(
+        36,
+        xenapi_field {
+            p: xenapi_host_record_external_auth_type(rec).cast(),
+        },
+    );
+    put(
+        37,
+        xenapi_field {
+            p: xenapi_host_record_external_auth_service_name(rec).cast(),
+        },
+    );
+    put(
+        38,
+        xenapi_field {
+            p: xenapi_host_record_external_auth_configuration(rec).cast(),
+        },
+    );
+    put(
+        39,
+        xenapi_field {
+            p: xenapi_host_record_edition(rec).cast(),
+        },
+    );
+    put(
+        40,
+        xenapi_field {
+            p: xenapi_host_record_license_server(rec).cast(),
+        },
+    );
+    put(
+        41,
+        xenapi_field {
+            p: xenapi_host_record_bios_strings(rec).cast(),
+        },
+    );
+    put(
+        42,
+        xenapi_field {
+            p: xenapi_host_record_power_on_mode(rec).cast(),
+        },
+    );
+    put(
+        43,
+        xenapi_field {
+            p: xenapi_host_record_power_on_config(rec).cast(),
+        },
+    );
+    put(
+        44,
+        xenapi_field {
+            p: xenapi_host_record_local_cache_sr(rec).cast(),
+        },
+    );
+    put(
+        45,
+        xenapi_field {
+            p: xenapi_host_record_chipset_info(rec).cast(),
+        },
+    );
+    put(
+        46,
+        xenapi_field {
+            p: xenapi_host_record_pcis(rec).cast(),
+        },
+    );
+    put(
+        47,
+        xenapi_field {
+            p: xenapi_host_record_pgpus(rec).cast(),
+        },
+    );
+    put(
+        48,
+        xenapi_field {
+            p: xenapi_host_record_pusbs(rec).cast(),
+        },
+    );
+    put(
+        49,
+        xenapi_field {
+            i: i64::from(xenapi_host_record_ssl_legacy(rec)),
+        },
+    );
+    put(
+        50,
+        xenapi_field {
+            p: xenapi_host_record_guest_vcpus_params(rec).cast(),
+        },
+    );
+    put(
+        51,
+        xenapi_field {
+            i: i64::from(xenapi_host_record_display(rec)),
+        },
+    );
+    put(
+        52,
+        xenapi_field {
+            p: xenapi_host_record_virtual_hardware_platform_versions(rec).cast(),
+        },
+    );
+    put(
+        53,
+        xenapi_field {
+            p: xenapi_host_record_control_domain(rec).cast(),
+        },
+    );
+    put(
+        54,
+        xenapi_field {
+            p: xenapi_host_record_updates_requiring_reboot(rec).cast(),
+        },
+    );
+    put(
+        55,
+        xenapi_field {
+            p: xenapi_host_record_features(rec).cast(),
+        },
+    );
+    put(
+        56,
+        xenapi_field {
+            p: xenapi_host_record_iscsi_iqn(rec).cast(),
+        },
+    );
+    put(
+        57,
+        xenapi_field {
+            i: i64::from(xenapi_host_record_multipathing(rec)),
+        },
+    );
+    put(
+        58,
+        xenapi_field {
+            p: xenapi_host_record_uefi_certificates(rec).cast(),
+        },
+    );
+    put(
+        59,
+        xenapi_field {
+            p: xenapi_host_record_certificates(rec).cast(),
+        },
+    );
+    put(
+        60,
+        xenapi_field {
+            p: xenapi_host_record_editions(rec).cast(),
+        },
+    );
+    put(
+        61,
+        xenapi_field {
+            p: xenapi_host_record_pending_guidances(rec).cast(),
+        },
+    );
+    put(
+        62,
+        xenapi_field {
+            i: i64::from(xenapi_host_record_tls_verification_enabled(rec)),
+        },
+    );
+    put(
+        63,
+        xenapi_field {
+            i: xenapi_host_record_last_software_update(rec),
+        },
+    );
+    put(
+        64,
+        xenapi_field {
+            i: i64::from(xenapi_host_record_https_only(rec)),
+        },
+    );
+    put(
+        65,
+        xenapi_field {
+            i: i64::from(xenapi_host_record_latest_synced_updates_applied(rec)),
+        },
+    );
+    put(
+        66,
+        xenapi_field {
+            i: i64::from(xenapi_host_record_numa_affinity_policy(rec)),
+        },
+    );
+    put(
+        67,
+        xenapi_field {
+            p: xenapi_host_record_pending_guidances_recommended(rec).cast(),
+        },
+    );
+    put(
+        68,
+        xenapi_field {
+            p: xenapi_host_record_pending_guidances_full(rec).cast(),
+        },
+    );
+    put(
+        69,
+        xenapi_field {
+            p: xenapi_host_record_last_update_hash(rec).cast(),
+        },
+    );
+    70
+}
+
 /// `xenapi_host_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_record_uuid(rec: *const xenapi_host_record) -> *const c_char {

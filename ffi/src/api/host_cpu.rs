@@ -75,6 +75,103 @@ pub unsafe extern "C" fn xenapi_host_cpu_record_free(rec: *mut xenapi_host_cpu_r
     free(rec)
 }
 
+/// `xenapi_host_cpu_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_host_cpu_record_fields(
+    rec: *const xenapi_host_cpu_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_host_cpu_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_host_cpu_record_host(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            i: xenapi_host_cpu_record_number(rec),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_host_cpu_record_vendor(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            i: xenapi_host_cpu_record_speed(rec),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_host_cpu_record_modelname(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            i: xenapi_host_cpu_record_family(rec),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            i: xenapi_host_cpu_record_model(rec),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            p: xenapi_host_cpu_record_stepping(rec).cast(),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_host_cpu_record_flags(rec).cast(),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            p: xenapi_host_cpu_record_features(rec).cast(),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            d: xenapi_host_cpu_record_utilisation(rec),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            p: xenapi_host_cpu_record_other_config(rec).cast(),
+        },
+    );
+    13
+}
+
 /// `xenapi_host_cpu_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_cpu_record_uuid(

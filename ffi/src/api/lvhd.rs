@@ -39,6 +39,31 @@ pub unsafe extern "C" fn xenapi_lvhd_record_free(rec: *mut xenapi_lvhd_record) {
     free(rec)
 }
 
+/// `xenapi_lvhd_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_lvhd_record_fields(
+    rec: *const xenapi_lvhd_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_lvhd_record_uuid(rec).cast(),
+        },
+    );
+    1
+}
+
 /// `xenapi_lvhd_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_lvhd_record_uuid(rec: *const xenapi_lvhd_record) -> *const c_char {

@@ -57,6 +57,67 @@ pub unsafe extern "C" fn xenapi_message_record_free(rec: *mut xenapi_message_rec
     free(rec)
 }
 
+/// `xenapi_message_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_message_record_fields(
+    rec: *const xenapi_message_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_message_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_message_record_name(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            i: xenapi_message_record_priority(rec),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            i: i64::from(xenapi_message_record_cls(rec)),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_message_record_obj_uuid(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            i: xenapi_message_record_timestamp(rec),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_message_record_body(rec).cast(),
+        },
+    );
+    7
+}
+
 /// `xenapi_message_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_message_record_uuid(

@@ -84,6 +84,121 @@ pub unsafe extern "C" fn xenapi_network_record_free(rec: *mut xenapi_network_rec
     free(rec)
 }
 
+/// `xenapi_network_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_network_record_fields(
+    rec: *const xenapi_network_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_network_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_network_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_network_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_network_record_allowed_operations(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_network_record_current_operations(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_network_record_vifs(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_network_record_pifs(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            i: xenapi_network_record_mtu(rec),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            p: xenapi_network_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_network_record_bridge(rec).cast(),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            i: i64::from(xenapi_network_record_managed(rec)),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            p: xenapi_network_record_blobs(rec).cast(),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            p: xenapi_network_record_tags(rec).cast(),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            i: i64::from(xenapi_network_record_default_locking_mode(rec)),
+        },
+    );
+    put(
+        14,
+        xenapi_field {
+            p: xenapi_network_record_assigned_ips(rec).cast(),
+        },
+    );
+    put(
+        15,
+        xenapi_field {
+            p: xenapi_network_record_purpose(rec).cast(),
+        },
+    );
+    16
+}
+
 /// `xenapi_network_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_network_record_uuid(

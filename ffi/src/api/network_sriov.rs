@@ -51,6 +51,55 @@ pub unsafe extern "C" fn xenapi_network_sriov_record_free(rec: *mut xenapi_netwo
     free(rec)
 }
 
+/// `xenapi_network_sriov_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_network_sriov_record_fields(
+    rec: *const xenapi_network_sriov_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_network_sriov_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_network_sriov_record_physical_pif(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_network_sriov_record_logical_pif(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            i: i64::from(xenapi_network_sriov_record_requires_reboot(rec)),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            i: i64::from(xenapi_network_sriov_record_configuration_mode(rec)),
+        },
+    );
+    5
+}
+
 /// `xenapi_network_sriov_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_network_sriov_record_uuid(

@@ -60,6 +60,73 @@ pub unsafe extern "C" fn xenapi_observer_record_free(rec: *mut xenapi_observer_r
     free(rec)
 }
 
+/// `xenapi_observer_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_observer_record_fields(
+    rec: *const xenapi_observer_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_observer_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_observer_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_observer_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_observer_record_hosts(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_observer_record_attributes(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_observer_record_endpoints(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_observer_record_components(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            i: i64::from(xenapi_observer_record_enabled(rec)),
+        },
+    );
+    8
+}
+
 /// `xenapi_observer_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_observer_record_uuid(

@@ -69,6 +69,91 @@ pub unsafe extern "C" fn xenapi_pci_record_free(rec: *mut xenapi_pci_record) {
     free(rec)
 }
 
+/// `xenapi_pci_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pci_record_fields(
+    rec: *const xenapi_pci_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_pci_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_pci_record_class_name(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_pci_record_vendor_name(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_pci_record_device_name(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_pci_record_host(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_pci_record_pci_id(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_pci_record_dependencies(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            p: xenapi_pci_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            p: xenapi_pci_record_subsystem_vendor_name(rec).cast(),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_pci_record_subsystem_device_name(rec).cast(),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            p: xenapi_pci_record_driver_name(rec).cast(),
+        },
+    );
+    11
+}
+
 /// `xenapi_pci_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pci_record_uuid(rec: *const xenapi_pci_record) -> *const c_char {

@@ -72,6 +72,97 @@ pub unsafe extern "C" fn xenapi_pgpu_record_free(rec: *mut xenapi_pgpu_record) {
     free(rec)
 }
 
+/// `xenapi_pgpu_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pgpu_record_fields(
+    rec: *const xenapi_pgpu_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_pgpu_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_pgpu_record_pci(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_pgpu_record_gpu_group(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_pgpu_record_host(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_pgpu_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_pgpu_record_supported_vgpu_types(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_pgpu_record_enabled_vgpu_types(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            p: xenapi_pgpu_record_resident_vgpus(rec).cast(),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            p: xenapi_pgpu_record_supported_vgpu_max_capacities(rec).cast(),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            i: i64::from(xenapi_pgpu_record_dom0_access(rec)),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            i: i64::from(xenapi_pgpu_record_is_system_display_device(rec)),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            p: xenapi_pgpu_record_compatibility_metadata(rec).cast(),
+        },
+    );
+    12
+}
+
 /// `xenapi_pgpu_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pgpu_record_uuid(rec: *const xenapi_pgpu_record) -> *const c_char {

@@ -141,6 +141,235 @@ pub unsafe extern "C" fn xenapi_pif_record_free(rec: *mut xenapi_pif_record) {
     free(rec)
 }
 
+/// `xenapi_pif_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pif_record_fields(
+    rec: *const xenapi_pif_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_pif_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_pif_record_device(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_pif_record_network(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_pif_record_host(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_pif_record_mac(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            i: xenapi_pif_record_mtu(rec),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            i: xenapi_pif_record_vlan(rec),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            p: xenapi_pif_record_metrics(rec).cast(),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            i: i64::from(xenapi_pif_record_physical(rec)),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            i: i64::from(xenapi_pif_record_currently_attached(rec)),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            i: i64::from(xenapi_pif_record_ip_configuration_mode(rec)),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            p: xenapi_pif_record_ip(rec).cast(),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            p: xenapi_pif_record_netmask(rec).cast(),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            p: xenapi_pif_record_gateway(rec).cast(),
+        },
+    );
+    put(
+        14,
+        xenapi_field {
+            p: xenapi_pif_record_dns(rec).cast(),
+        },
+    );
+    put(
+        15,
+        xenapi_field {
+            p: xenapi_pif_record_bond_slave_of(rec).cast(),
+        },
+    );
+    put(
+        16,
+        xenapi_field {
+            p: xenapi_pif_record_bond_master_of(rec).cast(),
+        },
+    );
+    put(
+        17,
+        xenapi_field {
+            p: xenapi_pif_record_vlan_master_of(rec).cast(),
+        },
+    );
+    put(
+        18,
+        xenapi_field {
+            p: xenapi_pif_record_vlan_slave_of(rec).cast(),
+        },
+    );
+    put(
+        19,
+        xenapi_field {
+            i: i64::from(xenapi_pif_record_management(rec)),
+        },
+    );
+    put(
+        20,
+        xenapi_field {
+            p: xenapi_pif_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        21,
+        xenapi_field {
+            i: i64::from(xenapi_pif_record_disallow_unplug(rec)),
+        },
+    );
+    put(
+        22,
+        xenapi_field {
+            p: xenapi_pif_record_tunnel_access_pif_of(rec).cast(),
+        },
+    );
+    put(
+        23,
+        xenapi_field {
+            p: xenapi_pif_record_tunnel_transport_pif_of(rec).cast(),
+        },
+    );
+    put(
+        24,
+        xenapi_field {
+            i: i64::from(xenapi_pif_record_ipv6_configuration_mode(rec)),
+        },
+    );
+    put(
+        25,
+        xenapi_field {
+            p: xenapi_pif_record_ipv6(rec).cast(),
+        },
+    );
+    put(
+        26,
+        xenapi_field {
+            p: xenapi_pif_record_ipv6_gateway(rec).cast(),
+        },
+    );
+    put(
+        27,
+        xenapi_field {
+            i: i64::from(xenapi_pif_record_primary_address_type(rec)),
+        },
+    );
+    put(
+        28,
+        xenapi_field {
+            i: i64::from(xenapi_pif_record_managed(rec)),
+        },
+    );
+    put(
+        29,
+        xenapi_field {
+            p: xenapi_pif_record_properties(rec).cast(),
+        },
+    );
+    put(
+        30,
+        xenapi_field {
+            p: xenapi_pif_record_capabilities(rec).cast(),
+        },
+    );
+    put(
+        31,
+        xenapi_field {
+            i: i64::from(xenapi_pif_record_igmp_snooping_status(rec)),
+        },
+    );
+    put(
+        32,
+        xenapi_field {
+            p: xenapi_pif_record_sriov_physical_pif_of(rec).cast(),
+        },
+    );
+    put(
+        33,
+        xenapi_field {
+            p: xenapi_pif_record_sriov_logical_pif_of(rec).cast(),
+        },
+    );
+    put(
+        34,
+        xenapi_field {
+            p: xenapi_pif_record_pci(rec).cast(),
+        },
+    );
+    35
+}
+
 /// `xenapi_pif_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pif_record_uuid(rec: *const xenapi_pif_record) -> *const c_char {

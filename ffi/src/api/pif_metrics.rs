@@ -75,6 +75,103 @@ pub unsafe extern "C" fn xenapi_pif_metrics_record_free(rec: *mut xenapi_pif_met
     free(rec)
 }
 
+/// `xenapi_pif_metrics_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pif_metrics_record_fields(
+    rec: *const xenapi_pif_metrics_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_pif_metrics_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            d: xenapi_pif_metrics_record_io_read_kbs(rec),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            d: xenapi_pif_metrics_record_io_write_kbs(rec),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            i: i64::from(xenapi_pif_metrics_record_carrier(rec)),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_pif_metrics_record_vendor_id(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_pif_metrics_record_vendor_name(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_pif_metrics_record_device_id(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            p: xenapi_pif_metrics_record_device_name(rec).cast(),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            i: xenapi_pif_metrics_record_speed(rec),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            i: i64::from(xenapi_pif_metrics_record_duplex(rec)),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            p: xenapi_pif_metrics_record_pci_bus_path(rec).cast(),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            i: xenapi_pif_metrics_record_last_updated(rec),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            p: xenapi_pif_metrics_record_other_config(rec).cast(),
+        },
+    );
+    13
+}
+
 /// `xenapi_pif_metrics_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pif_metrics_record_uuid(

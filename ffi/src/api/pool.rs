@@ -207,6 +207,367 @@ pub unsafe extern "C" fn xenapi_pool_record_free(rec: *mut xenapi_pool_record) {
     free(rec)
 }
 
+/// `xenapi_pool_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pool_record_fields(
+    rec: *const xenapi_pool_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_pool_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_pool_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_pool_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_pool_record_master(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_pool_record_default_sr(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_pool_record_suspend_image_sr(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_pool_record_crash_dump_sr(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            p: xenapi_pool_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_ha_enabled(rec)),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_pool_record_ha_configuration(rec).cast(),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            p: xenapi_pool_record_ha_statefiles(rec).cast(),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            i: xenapi_pool_record_ha_host_failures_to_tolerate(rec),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            i: xenapi_pool_record_ha_plan_exists_for(rec),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_ha_allow_overcommit(rec)),
+        },
+    );
+    put(
+        14,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_ha_overcommitted(rec)),
+        },
+    );
+    put(
+        15,
+        xenapi_field {
+            p: xenapi_pool_record_blobs(rec).cast(),
+        },
+    );
+    put(
+        16,
+        xenapi_field {
+            p: xenapi_pool_record_tags(rec).cast(),
+        },
+    );
+    put(
+        17,
+        xenapi_field {
+            p: xenapi_pool_record_gui_config(rec).cast(),
+        },
+    );
+    put(
+        18,
+        xenapi_field {
+            p: xenapi_pool_record_health_check_config(rec).cast(),
+        },
+    );
+    put(
+        19,
+        xenapi_field {
+            p: xenapi_pool_record_wlb_url(rec).cast(),
+        },
+    );
+    put(
+        20,
+        xenapi_field {
+            p: xenapi_pool_record_wlb_username(rec).cast(),
+        },
+    );
+    put(
+        21,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_wlb_enabled(rec)),
+        },
+    );
+    put(
+        22,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_wlb_verify_cert(rec)),
+        },
+    );
+    put(
+        23,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_redo_log_enabled(rec)),
+        },
+    );
+    put(
+        24,
+        xenapi_field {
+            p: xenapi_pool_record_redo_log_vdi(rec).cast(),
+        },
+    );
+    put(
+        25,
+        xenapi_field {
+            p: xenapi_pool_record_vswitch_controller(rec).cast(),
+        },
+    );
+    put(
+        26,
+        xenapi_field {
+            p: xenapi_pool_record_restrictions(rec).cast(),
+        },
+    );
+    put(
+        27,
+        xenapi_field {
+            p: xenapi_pool_record_metadata_vdis(rec).cast(),
+        },
+    );
+    put(
+        28,
+        xenapi_field {
+            p: xenapi_pool_record_ha_cluster_stack(rec).cast(),
+        },
+    );
+    put(
+        29,
+        xenapi_field {
+            p: xenapi_pool_record_allowed_operations(rec).cast(),
+        },
+    );
+    put(
+        30,
+        xenapi_field {
+            p: xenapi_pool_record_current_operations(rec).cast(),
+        },
+    );
+    put(
+        31,
+        xenapi_field {
+            p: xenapi_pool_record_guest_agent_config(rec).cast(),
+        },
+    );
+    put(
+        32,
+        xenapi_field {
+            p: xenapi_pool_record_cpu_info(rec).cast(),
+        },
+    );
+    put(
+        33,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_policy_no_vendor_device(rec)),
+        },
+    );
+    put(
+        34,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_live_patching_disabled(rec)),
+        },
+    );
+    put(
+        35,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_igmp_snooping_enabled(rec)),
+        },
+    );
+    put(
+        36,
+        xenapi_field {
+            p: xenapi_pool_record_uefi_certificates(rec).cast(),
+        },
+    );
+    put(
+        37,
+        xenapi_field {
+            p: xenapi_pool_record_custom_uefi_certificates(rec).cast(),
+        },
+    );
+    put(
+        38,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_is_psr_pending(rec)),
+        },
+    );
+    put(
+        39,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_tls_verification_enabled(rec)),
+        },
+    );
+    put(
+        40,
+        xenapi_field {
+            p: xenapi_pool_record_repositories(rec).cast(),
+        },
+    );
+    put(
+        41,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_client_certificate_auth_enabled(rec)),
+        },
+    );
+    put(
+        42,
+        xenapi_field {
+            p: xenapi_pool_record_client_certificate_auth_name(rec).cast(),
+        },
+    );
+    put(
+        43,
+        xenapi_field {
+            p: xenapi_pool_record_repository_proxy_url(rec).cast(),
+        },
+    );
+    put(
+        44,
+        xenapi_field {
+            p: xenapi_pool_record_repository_proxy_username(rec).cast(),
+        },
+    );
+    put(
+        45,
+        xenapi_field {
+            p: xenapi_pool_record_repository_proxy_password(rec).cast(),
+        },
+    );
+    put(
+        46,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_migration_compression(rec)),
+        },
+    );
+    put(
+        47,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_coordinator_bias(rec)),
+        },
+    );
+    put(
+        48,
+        xenapi_field {
+            i: xenapi_pool_record_local_auth_max_threads(rec),
+        },
+    );
+    put(
+        49,
+        xenapi_field {
+            i: xenapi_pool_record_ext_auth_max_threads(rec),
+        },
+    );
+    put(
+        50,
+        xenapi_field {
+            p: xenapi_pool_record_telemetry_uuid(rec).cast(),
+        },
+    );
+    put(
+        51,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_telemetry_frequency(rec)),
+        },
+    );
+    put(
+        52,
+        xenapi_field {
+            i: xenapi_pool_record_telemetry_next_collection(rec),
+        },
+    );
+    put(
+        53,
+        xenapi_field {
+            i: xenapi_pool_record_last_update_sync(rec),
+        },
+    );
+    put(
+        54,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_update_sync_frequency(rec)),
+        },
+    );
+    put(
+        55,
+        xenapi_field {
+            i: xenapi_pool_record_update_sync_day(rec),
+        },
+    );
+    put(
+        56,
+        xenapi_field {
+            i: i64::from(xenapi_pool_record_update_sync_enabled(rec)),
+        },
+    );
+    57
+}
+
 /// `xenapi_pool_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_record_uuid(rec: *const xenapi_pool_record) -> *const c_char {

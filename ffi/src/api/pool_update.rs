@@ -69,6 +69,91 @@ pub unsafe extern "C" fn xenapi_pool_update_record_free(rec: *mut xenapi_pool_up
     free(rec)
 }
 
+/// `xenapi_pool_update_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pool_update_record_fields(
+    rec: *const xenapi_pool_update_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_pool_update_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_pool_update_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_pool_update_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_pool_update_record_version(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            i: xenapi_pool_update_record_installation_size(rec),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_pool_update_record_key(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_pool_update_record_after_apply_guidance(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            p: xenapi_pool_update_record_vdi(rec).cast(),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            p: xenapi_pool_update_record_hosts(rec).cast(),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_pool_update_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            i: i64::from(xenapi_pool_update_record_enforce_homogeneity(rec)),
+        },
+    );
+    11
+}
+
 /// `xenapi_pool_update_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_update_record_uuid(

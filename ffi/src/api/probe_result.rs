@@ -48,6 +48,49 @@ pub unsafe extern "C" fn xenapi_probe_result_record_free(rec: *mut xenapi_probe_
     free(rec)
 }
 
+/// `xenapi_probe_result_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_probe_result_record_fields(
+    rec: *const xenapi_probe_result_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_probe_result_record_configuration(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            i: i64::from(xenapi_probe_result_record_complete(rec)),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_probe_result_record_sr(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_probe_result_record_extra_info(rec).cast(),
+        },
+    );
+    4
+}
+
 /// `xenapi_probe_result_record_configuration`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_probe_result_record_configuration(

@@ -78,6 +78,109 @@ pub unsafe extern "C" fn xenapi_pusb_record_free(rec: *mut xenapi_pusb_record) {
     free(rec)
 }
 
+/// `xenapi_pusb_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pusb_record_fields(
+    rec: *const xenapi_pusb_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_pusb_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_pusb_record_usb_group(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_pusb_record_host(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_pusb_record_path(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_pusb_record_vendor_id(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_pusb_record_vendor_desc(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_pusb_record_product_id(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            p: xenapi_pusb_record_product_desc(rec).cast(),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            p: xenapi_pusb_record_serial(rec).cast(),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_pusb_record_version(rec).cast(),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            p: xenapi_pusb_record_description(rec).cast(),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            i: i64::from(xenapi_pusb_record_passthrough_enabled(rec)),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            p: xenapi_pusb_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            d: xenapi_pusb_record_speed(rec),
+        },
+    );
+    14
+}
+
 /// `xenapi_pusb_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pusb_record_uuid(rec: *const xenapi_pusb_record) -> *const c_char {

@@ -51,6 +51,55 @@ pub unsafe extern "C" fn xenapi_pvs_proxy_record_free(rec: *mut xenapi_pvs_proxy
     free(rec)
 }
 
+/// `xenapi_pvs_proxy_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pvs_proxy_record_fields(
+    rec: *const xenapi_pvs_proxy_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_pvs_proxy_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_pvs_proxy_record_site(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_pvs_proxy_record_vif(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            i: i64::from(xenapi_pvs_proxy_record_currently_attached(rec)),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            i: i64::from(xenapi_pvs_proxy_record_status(rec)),
+        },
+    );
+    5
+}
+
 /// `xenapi_pvs_proxy_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pvs_proxy_record_uuid(

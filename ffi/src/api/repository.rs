@@ -63,6 +63,79 @@ pub unsafe extern "C" fn xenapi_repository_record_free(rec: *mut xenapi_reposito
     free(rec)
 }
 
+/// `xenapi_repository_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_repository_record_fields(
+    rec: *const xenapi_repository_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_repository_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_repository_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_repository_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_repository_record_binary_url(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_repository_record_source_url(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            i: i64::from(xenapi_repository_record_update(rec)),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_repository_record_hash(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            i: i64::from(xenapi_repository_record_up_to_date(rec)),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            p: xenapi_repository_record_gpgkey_path(rec).cast(),
+        },
+    );
+    9
+}
+
 /// `xenapi_repository_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_repository_record_uuid(

@@ -51,6 +51,55 @@ pub unsafe extern "C" fn xenapi_role_record_free(rec: *mut xenapi_role_record) {
     free(rec)
 }
 
+/// `xenapi_role_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_role_record_fields(
+    rec: *const xenapi_role_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_role_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_role_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_role_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_role_record_subroles(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            i: i64::from(xenapi_role_record_is_internal(rec)),
+        },
+    );
+    5
+}
+
 /// `xenapi_role_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_role_record_uuid(rec: *const xenapi_role_record) -> *const c_char {

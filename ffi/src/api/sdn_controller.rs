@@ -48,6 +48,49 @@ pub unsafe extern "C" fn xenapi_sdn_controller_record_free(rec: *mut xenapi_sdn_
     free(rec)
 }
 
+/// `xenapi_sdn_controller_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_sdn_controller_record_fields(
+    rec: *const xenapi_sdn_controller_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_sdn_controller_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            i: i64::from(xenapi_sdn_controller_record_protocol(rec)),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_sdn_controller_record_address(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            i: xenapi_sdn_controller_record_port(rec),
+        },
+    );
+    4
+}
+
 /// `xenapi_sdn_controller_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sdn_controller_record_uuid(

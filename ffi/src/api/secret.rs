@@ -45,6 +45,43 @@ pub unsafe extern "C" fn xenapi_secret_record_free(rec: *mut xenapi_secret_recor
     free(rec)
 }
 
+/// `xenapi_secret_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_secret_record_fields(
+    rec: *const xenapi_secret_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_secret_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_secret_record_value(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_secret_record_other_config(rec).cast(),
+        },
+    );
+    3
+}
+
 /// `xenapi_secret_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_secret_record_uuid(

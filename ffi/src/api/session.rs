@@ -84,6 +84,121 @@ pub unsafe extern "C" fn xenapi_session_record_free(rec: *mut xenapi_session_rec
     free(rec)
 }
 
+/// `xenapi_session_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_session_record_fields(
+    rec: *const xenapi_session_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_session_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_session_record_this_host(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_session_record_this_user(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            i: xenapi_session_record_last_active(rec),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            i: i64::from(xenapi_session_record_pool(rec)),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_session_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            i: i64::from(xenapi_session_record_is_local_superuser(rec)),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            p: xenapi_session_record_subject(rec).cast(),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            i: xenapi_session_record_validation_time(rec),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_session_record_auth_user_sid(rec).cast(),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            p: xenapi_session_record_auth_user_name(rec).cast(),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            p: xenapi_session_record_rbac_permissions(rec).cast(),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            p: xenapi_session_record_tasks(rec).cast(),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            p: xenapi_session_record_parent(rec).cast(),
+        },
+    );
+    put(
+        14,
+        xenapi_field {
+            p: xenapi_session_record_originator(rec).cast(),
+        },
+    );
+    put(
+        15,
+        xenapi_field {
+            i: i64::from(xenapi_session_record_client_certificate(rec)),
+        },
+    );
+    16
+}
+
 /// `xenapi_session_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_session_record_uuid(

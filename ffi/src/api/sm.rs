@@ -78,6 +78,109 @@ pub unsafe extern "C" fn xenapi_sm_record_free(rec: *mut xenapi_sm_record) {
     free(rec)
 }
 
+/// `xenapi_sm_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_sm_record_fields(
+    rec: *const xenapi_sm_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_sm_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_sm_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_sm_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_sm_record_type(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_sm_record_vendor(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_sm_record_copyright(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_sm_record_version(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            p: xenapi_sm_record_required_api_version(rec).cast(),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            p: xenapi_sm_record_configuration(rec).cast(),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_sm_record_capabilities(rec).cast(),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            p: xenapi_sm_record_features(rec).cast(),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            p: xenapi_sm_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            p: xenapi_sm_record_driver_filename(rec).cast(),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            p: xenapi_sm_record_required_cluster_stack(rec).cast(),
+        },
+    );
+    14
+}
+
 /// `xenapi_sm_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sm_record_uuid(rec: *const xenapi_sm_record) -> *const c_char {

@@ -99,6 +99,151 @@ pub unsafe extern "C" fn xenapi_sr_record_free(rec: *mut xenapi_sr_record) {
     free(rec)
 }
 
+/// `xenapi_sr_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_sr_record_fields(
+    rec: *const xenapi_sr_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_sr_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_sr_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_sr_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_sr_record_allowed_operations(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_sr_record_current_operations(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_sr_record_vdis(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_sr_record_pbds(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            i: xenapi_sr_record_virtual_allocation(rec),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            i: xenapi_sr_record_physical_utilisation(rec),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            i: xenapi_sr_record_physical_size(rec),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            p: xenapi_sr_record_type(rec).cast(),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            p: xenapi_sr_record_content_type(rec).cast(),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            i: i64::from(xenapi_sr_record_shared(rec)),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            p: xenapi_sr_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        14,
+        xenapi_field {
+            p: xenapi_sr_record_tags(rec).cast(),
+        },
+    );
+    put(
+        15,
+        xenapi_field {
+            p: xenapi_sr_record_sm_config(rec).cast(),
+        },
+    );
+    put(
+        16,
+        xenapi_field {
+            p: xenapi_sr_record_blobs(rec).cast(),
+        },
+    );
+    put(
+        17,
+        xenapi_field {
+            i: i64::from(xenapi_sr_record_local_cache_enabled(rec)),
+        },
+    );
+    put(
+        18,
+        xenapi_field {
+            p: xenapi_sr_record_introduced_by(rec).cast(),
+        },
+    );
+    put(
+        19,
+        xenapi_field {
+            i: i64::from(xenapi_sr_record_clustered(rec)),
+        },
+    );
+    put(
+        20,
+        xenapi_field {
+            i: i64::from(xenapi_sr_record_is_tools_sr(rec)),
+        },
+    );
+    21
+}
+
 /// `xenapi_sr_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_record_uuid(rec: *const xenapi_sr_record) -> *const c_char {

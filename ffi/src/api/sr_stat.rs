@@ -57,6 +57,67 @@ pub unsafe extern "C" fn xenapi_sr_stat_record_free(rec: *mut xenapi_sr_stat_rec
     free(rec)
 }
 
+/// `xenapi_sr_stat_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_sr_stat_record_fields(
+    rec: *const xenapi_sr_stat_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_sr_stat_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_sr_stat_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_sr_stat_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            i: xenapi_sr_stat_record_free_space(rec),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            i: xenapi_sr_stat_record_total_space(rec),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            i: i64::from(xenapi_sr_stat_record_clustered(rec)),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            i: i64::from(xenapi_sr_stat_record_health(rec)),
+        },
+    );
+    7
+}
+
 /// `xenapi_sr_stat_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_stat_record_uuid(

@@ -87,6 +87,127 @@ pub unsafe extern "C" fn xenapi_task_record_free(rec: *mut xenapi_task_record) {
     free(rec)
 }
 
+/// `xenapi_task_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_task_record_fields(
+    rec: *const xenapi_task_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_task_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_task_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_task_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_task_record_allowed_operations(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_task_record_current_operations(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            i: xenapi_task_record_created(rec),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            i: xenapi_task_record_finished(rec),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            i: i64::from(xenapi_task_record_status(rec)),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            p: xenapi_task_record_resident_on(rec).cast(),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            d: xenapi_task_record_progress(rec),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            p: xenapi_task_record_type(rec).cast(),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            p: xenapi_task_record_result(rec).cast(),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            p: xenapi_task_record_error_info(rec).cast(),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            p: xenapi_task_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        14,
+        xenapi_field {
+            p: xenapi_task_record_subtask_of(rec).cast(),
+        },
+    );
+    put(
+        15,
+        xenapi_field {
+            p: xenapi_task_record_subtasks(rec).cast(),
+        },
+    );
+    put(
+        16,
+        xenapi_field {
+            p: xenapi_task_record_backtrace(rec).cast(),
+        },
+    );
+    17
+}
+
 /// `xenapi_task_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_task_record_uuid(rec: *const xenapi_task_record) -> *const c_char {

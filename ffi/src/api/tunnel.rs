@@ -54,6 +54,61 @@ pub unsafe extern "C" fn xenapi_tunnel_record_free(rec: *mut xenapi_tunnel_recor
     free(rec)
 }
 
+/// `xenapi_tunnel_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_tunnel_record_fields(
+    rec: *const xenapi_tunnel_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_tunnel_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_tunnel_record_access_pif(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_tunnel_record_transport_pif(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_tunnel_record_status(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_tunnel_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            i: i64::from(xenapi_tunnel_record_protocol(rec)),
+        },
+    );
+    6
+}
+
 /// `xenapi_tunnel_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_tunnel_record_uuid(

@@ -2522,6 +2522,15 @@ pub unsafe extern "C" fn xenapi_certificate_type_from_string(s: *const c_char) -
     enum_from_string::<CertificateType>(s)
 }
 
+/// One field as a record's `_fields` bulk getter writes it (see `types.h`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union xenapi_field {
+    pub i: i64,
+    pub d: f64,
+    pub p: *const std::ffi::c_void,
+}
+
 /// `enum after_apply_guidance set`.
 pub type xenapi_after_apply_guidance_list = List<S<AfterApplyGuidance>>;
 
@@ -2540,6 +2549,16 @@ pub unsafe extern "C" fn xenapi_after_apply_guidance_list_get(
     index: usize,
 ) -> c_int {
     list_get::<AfterApplyGuidance>(list, index)
+}
+
+/// `xenapi_after_apply_guidance_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_after_apply_guidance_list_items(
+    list: *const xenapi_after_apply_guidance_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<AfterApplyGuidance>(list, out, capacity)
 }
 
 /// `xenapi_after_apply_guidance_list_get_name`: see the header.
@@ -2603,6 +2622,17 @@ pub unsafe extern "C" fn xenapi_blob_record_map_value(
     map_value::<String, BlobRecord>(map, index)
 }
 
+/// `xenapi_blob_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_blob_record_map_entries(
+    map: *const xenapi_blob_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_blob_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, BlobRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_blob_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_blob_record_map_find(
@@ -2661,6 +2691,17 @@ pub unsafe extern "C" fn xenapi_bond_record_map_value(
     index: usize,
 ) -> *const xenapi_bond_record {
     map_value::<String, BondRecord>(map, index)
+}
+
+/// `xenapi_bond_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_bond_record_map_entries(
+    map: *const xenapi_bond_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_bond_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, BondRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_bond_record_map_find`: see the header.
@@ -2725,6 +2766,17 @@ pub unsafe extern "C" fn xenapi_certificate_record_map_value(
     map_value::<String, CertificateRecord>(map, index)
 }
 
+/// `xenapi_certificate_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_certificate_record_map_entries(
+    map: *const xenapi_certificate_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_certificate_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, CertificateRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_certificate_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_certificate_record_map_find(
@@ -2778,6 +2830,16 @@ pub unsafe extern "C" fn xenapi_cluster_host_operation_list_get(
     index: usize,
 ) -> c_int {
     list_get::<ClusterHostOperation>(list, index)
+}
+
+/// `xenapi_cluster_host_operation_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_cluster_host_operation_list_items(
+    list: *const xenapi_cluster_host_operation_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<ClusterHostOperation>(list, out, capacity)
 }
 
 /// `xenapi_cluster_host_operation_list_get_name`: see the header.
@@ -2843,6 +2905,17 @@ pub unsafe extern "C" fn xenapi_cluster_host_record_map_value(
     map_value::<String, ClusterHostRecord>(map, index)
 }
 
+/// `xenapi_cluster_host_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_cluster_host_record_map_entries(
+    map: *const xenapi_cluster_host_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_cluster_host_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, ClusterHostRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_cluster_host_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_cluster_host_record_map_find(
@@ -2897,6 +2970,16 @@ pub unsafe extern "C" fn xenapi_cluster_operation_list_get(
     index: usize,
 ) -> c_int {
     list_get::<ClusterOperation>(list, index)
+}
+
+/// `xenapi_cluster_operation_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_cluster_operation_list_items(
+    list: *const xenapi_cluster_operation_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<ClusterOperation>(list, out, capacity)
 }
 
 /// `xenapi_cluster_operation_list_get_name`: see the header.
@@ -2961,6 +3044,17 @@ pub unsafe extern "C" fn xenapi_cluster_record_map_value(
     map_value::<String, ClusterRecord>(map, index)
 }
 
+/// `xenapi_cluster_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_cluster_record_map_entries(
+    map: *const xenapi_cluster_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_cluster_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, ClusterRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_cluster_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_cluster_record_map_find(
@@ -3021,6 +3115,17 @@ pub unsafe extern "C" fn xenapi_console_record_map_value(
     index: usize,
 ) -> *const xenapi_console_record {
     map_value::<String, ConsoleRecord>(map, index)
+}
+
+/// `xenapi_console_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_console_record_map_entries(
+    map: *const xenapi_console_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_console_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, ConsoleRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_console_record_map_find`: see the header.
@@ -3085,6 +3190,17 @@ pub unsafe extern "C" fn xenapi_crashdump_record_map_value(
     map_value::<String, CrashdumpRecord>(map, index)
 }
 
+/// `xenapi_crashdump_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_crashdump_record_map_entries(
+    map: *const xenapi_crashdump_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_crashdump_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, CrashdumpRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_crashdump_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_crashdump_record_map_find(
@@ -3136,6 +3252,16 @@ pub unsafe extern "C" fn xenapi_data_source_record_list_get(
     index: usize,
 ) -> *const xenapi_data_source_record {
     list_get::<DataSourceRecord>(list, index)
+}
+
+/// `xenapi_data_source_record_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_data_source_record_list_items(
+    list: *const xenapi_data_source_record_list,
+    out: *mut *const xenapi_data_source_record,
+    capacity: usize,
+) -> usize {
+    list_items::<DataSourceRecord>(list, out, capacity)
 }
 
 /// `xenapi_data_source_record_list_new`: see the header.
@@ -3192,6 +3318,17 @@ pub unsafe extern "C" fn xenapi_dr_task_record_map_value(
     map_value::<String, DrTaskRecord>(map, index)
 }
 
+/// `xenapi_dr_task_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_dr_task_record_map_entries(
+    map: *const xenapi_dr_task_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_dr_task_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, DrTaskRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_dr_task_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_dr_task_record_map_find(
@@ -3245,6 +3382,16 @@ pub unsafe extern "C" fn xenapi_event_record_list_get(
     list_get::<EventRecord>(list, index)
 }
 
+/// `xenapi_event_record_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_event_record_list_items(
+    list: *const xenapi_event_record_list,
+    out: *mut *const xenapi_event_record,
+    capacity: usize,
+) -> usize {
+    list_items::<EventRecord>(list, out, capacity)
+}
+
 /// `xenapi_event_record_list_new`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_event_record_list_new() -> *mut xenapi_event_record_list {
@@ -3294,6 +3441,17 @@ pub unsafe extern "C" fn xenapi_feature_record_map_value(
     index: usize,
 ) -> *const xenapi_feature_record {
     map_value::<String, FeatureRecord>(map, index)
+}
+
+/// `xenapi_feature_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_feature_record_map_entries(
+    map: *const xenapi_feature_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_feature_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, FeatureRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_feature_record_map_find`: see the header.
@@ -3358,6 +3516,17 @@ pub unsafe extern "C" fn xenapi_gpu_group_record_map_value(
     map_value::<String, GpuGroupRecord>(map, index)
 }
 
+/// `xenapi_gpu_group_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_gpu_group_record_map_entries(
+    map: *const xenapi_gpu_group_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_gpu_group_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, GpuGroupRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_gpu_group_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_gpu_group_record_map_find(
@@ -3409,6 +3578,16 @@ pub unsafe extern "C" fn xenapi_host_allowed_operations_list_get(
     index: usize,
 ) -> c_int {
     list_get::<HostAllowedOperations>(list, index)
+}
+
+/// `xenapi_host_allowed_operations_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_host_allowed_operations_list_items(
+    list: *const xenapi_host_allowed_operations_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<HostAllowedOperations>(list, out, capacity)
 }
 
 /// `xenapi_host_allowed_operations_list_get_name`: see the header.
@@ -3474,6 +3653,17 @@ pub unsafe extern "C" fn xenapi_host_cpu_record_map_value(
     map_value::<String, HostCpuRecord>(map, index)
 }
 
+/// `xenapi_host_cpu_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_host_cpu_record_map_entries(
+    map: *const xenapi_host_cpu_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_host_cpu_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, HostCpuRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_host_cpu_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_cpu_record_map_find(
@@ -3534,6 +3724,17 @@ pub unsafe extern "C" fn xenapi_host_crashdump_record_map_value(
     index: usize,
 ) -> *const xenapi_host_crashdump_record {
     map_value::<String, HostCrashdumpRecord>(map, index)
+}
+
+/// `xenapi_host_crashdump_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_host_crashdump_record_map_entries(
+    map: *const xenapi_host_crashdump_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_host_crashdump_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, HostCrashdumpRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_host_crashdump_record_map_find`: see the header.
@@ -3601,6 +3802,17 @@ pub unsafe extern "C" fn xenapi_host_metrics_record_map_value(
     map_value::<String, HostMetricsRecord>(map, index)
 }
 
+/// `xenapi_host_metrics_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_host_metrics_record_map_entries(
+    map: *const xenapi_host_metrics_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_host_metrics_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, HostMetricsRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_host_metrics_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_metrics_record_map_find(
@@ -3666,6 +3878,17 @@ pub unsafe extern "C" fn xenapi_host_patch_record_map_value(
     map_value::<String, HostPatchRecord>(map, index)
 }
 
+/// `xenapi_host_patch_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_host_patch_record_map_entries(
+    map: *const xenapi_host_patch_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_host_patch_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, HostPatchRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_host_patch_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_patch_record_map_find(
@@ -3724,6 +3947,17 @@ pub unsafe extern "C" fn xenapi_host_record_map_value(
     index: usize,
 ) -> *const xenapi_host_record {
     map_value::<String, HostRecord>(map, index)
+}
+
+/// `xenapi_host_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_host_record_map_entries(
+    map: *const xenapi_host_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_host_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, HostRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_host_record_map_find`: see the header.
@@ -3786,6 +4020,17 @@ pub unsafe extern "C" fn xenapi_int64_double_map_value(
     map_value::<i64, f64>(map, index)
 }
 
+/// `xenapi_int64_double_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_int64_double_map_entries(
+    map: *const xenapi_int64_double_map,
+    keys: *mut i64,
+    values: *mut f64,
+    capacity: usize,
+) -> usize {
+    map_entries::<i64, f64>(map, keys, values, capacity)
+}
+
 /// `xenapi_int64_double_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_int64_double_map_find(
@@ -3846,6 +4091,17 @@ pub unsafe extern "C" fn xenapi_int64_int64_map_value(
     map_value::<i64, i64>(map, index)
 }
 
+/// `xenapi_int64_int64_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_int64_int64_map_entries(
+    map: *const xenapi_int64_int64_map,
+    keys: *mut i64,
+    values: *mut i64,
+    capacity: usize,
+) -> usize {
+    map_entries::<i64, i64>(map, keys, values, capacity)
+}
+
 /// `xenapi_int64_int64_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_int64_int64_map_find(
@@ -3897,6 +4153,16 @@ pub unsafe extern "C" fn xenapi_int64_list_get(
     list_get::<i64>(list, index)
 }
 
+/// `xenapi_int64_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_int64_list_items(
+    list: *const xenapi_int64_list,
+    out: *mut i64,
+    capacity: usize,
+) -> usize {
+    list_items::<i64>(list, out, capacity)
+}
+
 /// `xenapi_int64_list_new`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_int64_list_new() -> *mut xenapi_int64_list {
@@ -3946,6 +4212,17 @@ pub unsafe extern "C" fn xenapi_int64_string_list_map_value(
     index: usize,
 ) -> *const xenapi_string_list {
     map_value::<i64, Vec<String>>(map, index)
+}
+
+/// `xenapi_int64_string_list_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_int64_string_list_map_entries(
+    map: *const xenapi_int64_string_list_map,
+    keys: *mut i64,
+    values: *mut *const xenapi_string_list,
+    capacity: usize,
+) -> usize {
+    map_entries::<i64, Vec<String>>(map, keys, values, capacity)
 }
 
 /// `xenapi_int64_string_list_map_find`: see the header.
@@ -4010,6 +4287,17 @@ pub unsafe extern "C" fn xenapi_message_record_map_value(
     map_value::<String, MessageRecord>(map, index)
 }
 
+/// `xenapi_message_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_message_record_map_entries(
+    map: *const xenapi_message_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_message_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, MessageRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_message_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_message_record_map_find(
@@ -4061,6 +4349,16 @@ pub unsafe extern "C" fn xenapi_network_operations_list_get(
     index: usize,
 ) -> c_int {
     list_get::<NetworkOperations>(list, index)
+}
+
+/// `xenapi_network_operations_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_network_operations_list_items(
+    list: *const xenapi_network_operations_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<NetworkOperations>(list, out, capacity)
 }
 
 /// `xenapi_network_operations_list_get_name`: see the header.
@@ -4115,6 +4413,16 @@ pub unsafe extern "C" fn xenapi_network_purpose_list_get(
     index: usize,
 ) -> c_int {
     list_get::<NetworkPurpose>(list, index)
+}
+
+/// `xenapi_network_purpose_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_network_purpose_list_items(
+    list: *const xenapi_network_purpose_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<NetworkPurpose>(list, out, capacity)
 }
 
 /// `xenapi_network_purpose_list_get_name`: see the header.
@@ -4177,6 +4485,17 @@ pub unsafe extern "C" fn xenapi_network_record_map_value(
     map_value::<String, NetworkRecord>(map, index)
 }
 
+/// `xenapi_network_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_network_record_map_entries(
+    map: *const xenapi_network_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_network_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, NetworkRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_network_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_network_record_map_find(
@@ -4237,6 +4556,17 @@ pub unsafe extern "C" fn xenapi_network_sriov_record_map_value(
     index: usize,
 ) -> *const xenapi_network_sriov_record {
     map_value::<String, NetworkSriovRecord>(map, index)
+}
+
+/// `xenapi_network_sriov_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_network_sriov_record_map_entries(
+    map: *const xenapi_network_sriov_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_network_sriov_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, NetworkSriovRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_network_sriov_record_map_find`: see the header.
@@ -4304,6 +4634,17 @@ pub unsafe extern "C" fn xenapi_observer_record_map_value(
     map_value::<String, ObserverRecord>(map, index)
 }
 
+/// `xenapi_observer_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_observer_record_map_entries(
+    map: *const xenapi_observer_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_observer_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, ObserverRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_observer_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_observer_record_map_find(
@@ -4362,6 +4703,17 @@ pub unsafe extern "C" fn xenapi_pbd_record_map_value(
     index: usize,
 ) -> *const xenapi_pbd_record {
     map_value::<String, PbdRecord>(map, index)
+}
+
+/// `xenapi_pbd_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pbd_record_map_entries(
+    map: *const xenapi_pbd_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_pbd_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, PbdRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_pbd_record_map_find`: see the header.
@@ -4424,6 +4776,17 @@ pub unsafe extern "C" fn xenapi_pci_record_map_value(
     map_value::<String, PciRecord>(map, index)
 }
 
+/// `xenapi_pci_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pci_record_map_entries(
+    map: *const xenapi_pci_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_pci_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, PciRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_pci_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pci_record_map_find(
@@ -4482,6 +4845,17 @@ pub unsafe extern "C" fn xenapi_pgpu_record_map_value(
     index: usize,
 ) -> *const xenapi_pgpu_record {
     map_value::<String, PgpuRecord>(map, index)
+}
+
+/// `xenapi_pgpu_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pgpu_record_map_entries(
+    map: *const xenapi_pgpu_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_pgpu_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, PgpuRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_pgpu_record_map_find`: see the header.
@@ -4546,6 +4920,17 @@ pub unsafe extern "C" fn xenapi_pif_metrics_record_map_value(
     map_value::<String, PifMetricsRecord>(map, index)
 }
 
+/// `xenapi_pif_metrics_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pif_metrics_record_map_entries(
+    map: *const xenapi_pif_metrics_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_pif_metrics_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, PifMetricsRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_pif_metrics_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pif_metrics_record_map_find(
@@ -4608,6 +4993,17 @@ pub unsafe extern "C" fn xenapi_pif_record_map_value(
     map_value::<String, PifRecord>(map, index)
 }
 
+/// `xenapi_pif_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pif_record_map_entries(
+    map: *const xenapi_pif_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_pif_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, PifRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_pif_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pif_record_map_find(
@@ -4659,6 +5055,16 @@ pub unsafe extern "C" fn xenapi_pool_allowed_operations_list_get(
     index: usize,
 ) -> c_int {
     list_get::<PoolAllowedOperations>(list, index)
+}
+
+/// `xenapi_pool_allowed_operations_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pool_allowed_operations_list_items(
+    list: *const xenapi_pool_allowed_operations_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<PoolAllowedOperations>(list, out, capacity)
 }
 
 /// `xenapi_pool_allowed_operations_list_get_name`: see the header.
@@ -4724,6 +5130,17 @@ pub unsafe extern "C" fn xenapi_pool_patch_record_map_value(
     map_value::<String, PoolPatchRecord>(map, index)
 }
 
+/// `xenapi_pool_patch_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pool_patch_record_map_entries(
+    map: *const xenapi_pool_patch_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_pool_patch_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, PoolPatchRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_pool_patch_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_patch_record_map_find(
@@ -4782,6 +5199,17 @@ pub unsafe extern "C" fn xenapi_pool_record_map_value(
     index: usize,
 ) -> *const xenapi_pool_record {
     map_value::<String, PoolRecord>(map, index)
+}
+
+/// `xenapi_pool_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pool_record_map_entries(
+    map: *const xenapi_pool_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_pool_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, PoolRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_pool_record_map_find`: see the header.
@@ -4846,6 +5274,17 @@ pub unsafe extern "C" fn xenapi_pool_update_record_map_value(
     map_value::<String, PoolUpdateRecord>(map, index)
 }
 
+/// `xenapi_pool_update_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pool_update_record_map_entries(
+    map: *const xenapi_pool_update_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_pool_update_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, PoolUpdateRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_pool_update_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_update_record_map_find(
@@ -4901,6 +5340,16 @@ pub unsafe extern "C" fn xenapi_probe_result_record_list_get(
     list_get::<ProbeResultRecord>(list, index)
 }
 
+/// `xenapi_probe_result_record_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_probe_result_record_list_items(
+    list: *const xenapi_probe_result_record_list,
+    out: *mut *const xenapi_probe_result_record,
+    capacity: usize,
+) -> usize {
+    list_items::<ProbeResultRecord>(list, out, capacity)
+}
+
 /// `xenapi_probe_result_record_list_new`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_probe_result_record_list_new(
@@ -4951,6 +5400,17 @@ pub unsafe extern "C" fn xenapi_pusb_record_map_value(
     index: usize,
 ) -> *const xenapi_pusb_record {
     map_value::<String, PusbRecord>(map, index)
+}
+
+/// `xenapi_pusb_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pusb_record_map_entries(
+    map: *const xenapi_pusb_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_pusb_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, PusbRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_pusb_record_map_find`: see the header.
@@ -5013,6 +5473,17 @@ pub unsafe extern "C" fn xenapi_pvs_cache_storage_record_map_value(
     index: usize,
 ) -> *const xenapi_pvs_cache_storage_record {
     map_value::<String, PvsCacheStorageRecord>(map, index)
+}
+
+/// `xenapi_pvs_cache_storage_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pvs_cache_storage_record_map_entries(
+    map: *const xenapi_pvs_cache_storage_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_pvs_cache_storage_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, PvsCacheStorageRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_pvs_cache_storage_record_map_find`: see the header.
@@ -5080,6 +5551,17 @@ pub unsafe extern "C" fn xenapi_pvs_proxy_record_map_value(
     map_value::<String, PvsProxyRecord>(map, index)
 }
 
+/// `xenapi_pvs_proxy_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pvs_proxy_record_map_entries(
+    map: *const xenapi_pvs_proxy_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_pvs_proxy_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, PvsProxyRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_pvs_proxy_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pvs_proxy_record_map_find(
@@ -5140,6 +5622,17 @@ pub unsafe extern "C" fn xenapi_pvs_server_record_map_value(
     index: usize,
 ) -> *const xenapi_pvs_server_record {
     map_value::<String, PvsServerRecord>(map, index)
+}
+
+/// `xenapi_pvs_server_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pvs_server_record_map_entries(
+    map: *const xenapi_pvs_server_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_pvs_server_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, PvsServerRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_pvs_server_record_map_find`: see the header.
@@ -5204,6 +5697,17 @@ pub unsafe extern "C" fn xenapi_pvs_site_record_map_value(
     map_value::<String, PvsSiteRecord>(map, index)
 }
 
+/// `xenapi_pvs_site_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_pvs_site_record_map_entries(
+    map: *const xenapi_pvs_site_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_pvs_site_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, PvsSiteRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_pvs_site_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pvs_site_record_map_find(
@@ -5266,6 +5770,17 @@ pub unsafe extern "C" fn xenapi_repository_record_map_value(
     map_value::<String, RepositoryRecord>(map, index)
 }
 
+/// `xenapi_repository_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_repository_record_map_entries(
+    map: *const xenapi_repository_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_repository_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, RepositoryRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_repository_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_repository_record_map_find(
@@ -5324,6 +5839,17 @@ pub unsafe extern "C" fn xenapi_role_record_map_value(
     index: usize,
 ) -> *const xenapi_role_record {
     map_value::<String, RoleRecord>(map, index)
+}
+
+/// `xenapi_role_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_role_record_map_entries(
+    map: *const xenapi_role_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_role_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, RoleRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_role_record_map_find`: see the header.
@@ -5386,6 +5912,17 @@ pub unsafe extern "C" fn xenapi_sdn_controller_record_map_value(
     index: usize,
 ) -> *const xenapi_sdn_controller_record {
     map_value::<String, SdnControllerRecord>(map, index)
+}
+
+/// `xenapi_sdn_controller_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_sdn_controller_record_map_entries(
+    map: *const xenapi_sdn_controller_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_sdn_controller_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, SdnControllerRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_sdn_controller_record_map_find`: see the header.
@@ -5453,6 +5990,17 @@ pub unsafe extern "C" fn xenapi_secret_record_map_value(
     map_value::<String, SecretRecord>(map, index)
 }
 
+/// `xenapi_secret_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_secret_record_map_entries(
+    map: *const xenapi_secret_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_secret_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, SecretRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_secret_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_secret_record_map_find(
@@ -5511,6 +6059,17 @@ pub unsafe extern "C" fn xenapi_sm_record_map_value(
     index: usize,
 ) -> *const xenapi_sm_record {
     map_value::<String, SmRecord>(map, index)
+}
+
+/// `xenapi_sm_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_sm_record_map_entries(
+    map: *const xenapi_sm_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_sm_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, SmRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_sm_record_map_find`: see the header.
@@ -5573,6 +6132,17 @@ pub unsafe extern "C" fn xenapi_sr_record_map_value(
     map_value::<String, SrRecord>(map, index)
 }
 
+/// `xenapi_sr_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_sr_record_map_entries(
+    map: *const xenapi_sr_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_sr_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, SrRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_sr_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_sr_record_map_find(
@@ -5624,6 +6194,16 @@ pub unsafe extern "C" fn xenapi_storage_operations_list_get(
     index: usize,
 ) -> c_int {
     list_get::<StorageOperations>(list, index)
+}
+
+/// `xenapi_storage_operations_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_storage_operations_list_items(
+    list: *const xenapi_storage_operations_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<StorageOperations>(list, out, capacity)
 }
 
 /// `xenapi_storage_operations_list_get_name`: see the header.
@@ -5696,6 +6276,17 @@ pub unsafe extern "C" fn xenapi_string_cluster_host_operation_map_value_name(
     index: usize,
 ) -> *const c_char {
     map_value_name::<_, ClusterHostOperation>(map, index)
+}
+
+/// `xenapi_string_cluster_host_operation_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_cluster_host_operation_map_entries(
+    map: *const xenapi_string_cluster_host_operation_map,
+    keys: *mut *const c_char,
+    values: *mut c_int,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, ClusterHostOperation>(map, keys, values, capacity)
 }
 
 /// `xenapi_string_cluster_host_operation_map_find`: see the header.
@@ -5772,6 +6363,17 @@ pub unsafe extern "C" fn xenapi_string_cluster_operation_map_value_name(
     map_value_name::<_, ClusterOperation>(map, index)
 }
 
+/// `xenapi_string_cluster_operation_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_cluster_operation_map_entries(
+    map: *const xenapi_string_cluster_operation_map,
+    keys: *mut *const c_char,
+    values: *mut c_int,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, ClusterOperation>(map, keys, values, capacity)
+}
+
 /// `xenapi_string_cluster_operation_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_string_cluster_operation_map_find(
@@ -5846,6 +6448,17 @@ pub unsafe extern "C" fn xenapi_string_host_allowed_operations_map_value_name(
     map_value_name::<_, HostAllowedOperations>(map, index)
 }
 
+/// `xenapi_string_host_allowed_operations_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_host_allowed_operations_map_entries(
+    map: *const xenapi_string_host_allowed_operations_map,
+    keys: *mut *const c_char,
+    values: *mut c_int,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, HostAllowedOperations>(map, keys, values, capacity)
+}
+
 /// `xenapi_string_host_allowed_operations_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_string_host_allowed_operations_map_find(
@@ -5909,6 +6522,17 @@ pub unsafe extern "C" fn xenapi_string_int64_map_value(
     map_value::<String, i64>(map, index)
 }
 
+/// `xenapi_string_int64_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_int64_map_entries(
+    map: *const xenapi_string_int64_map,
+    keys: *mut *const c_char,
+    values: *mut i64,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, i64>(map, keys, values, capacity)
+}
+
 /// `xenapi_string_int64_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_string_int64_map_find(
@@ -5962,6 +6586,16 @@ pub unsafe extern "C" fn xenapi_string_list_list_get(
     list_get::<Vec<String>>(list, index)
 }
 
+/// `xenapi_string_list_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_list_list_items(
+    list: *const xenapi_string_list_list,
+    out: *mut *const xenapi_string_list,
+    capacity: usize,
+) -> usize {
+    list_items::<Vec<String>>(list, out, capacity)
+}
+
 /// `xenapi_string_list_list_new`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_string_list_list_new() -> *mut xenapi_string_list_list {
@@ -6009,6 +6643,17 @@ pub unsafe extern "C" fn xenapi_string_map_value(
     index: usize,
 ) -> *const c_char {
     map_value::<String, String>(map, index)
+}
+
+/// `xenapi_string_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_map_entries(
+    map: *const xenapi_string_map,
+    keys: *mut *const c_char,
+    values: *mut *const c_char,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, String>(map, keys, values, capacity)
 }
 
 /// `xenapi_string_map_find`: see the header.
@@ -6080,6 +6725,17 @@ pub unsafe extern "C" fn xenapi_string_network_operations_map_value_name(
     index: usize,
 ) -> *const c_char {
     map_value_name::<_, NetworkOperations>(map, index)
+}
+
+/// `xenapi_string_network_operations_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_network_operations_map_entries(
+    map: *const xenapi_string_network_operations_map,
+    keys: *mut *const c_char,
+    values: *mut c_int,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, NetworkOperations>(map, keys, values, capacity)
 }
 
 /// `xenapi_string_network_operations_map_find`: see the header.
@@ -6156,6 +6812,17 @@ pub unsafe extern "C" fn xenapi_string_pool_allowed_operations_map_value_name(
     map_value_name::<_, PoolAllowedOperations>(map, index)
 }
 
+/// `xenapi_string_pool_allowed_operations_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_pool_allowed_operations_map_entries(
+    map: *const xenapi_string_pool_allowed_operations_map,
+    keys: *mut *const c_char,
+    values: *mut c_int,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, PoolAllowedOperations>(map, keys, values, capacity)
+}
+
 /// `xenapi_string_pool_allowed_operations_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_string_pool_allowed_operations_map_find(
@@ -6230,6 +6897,17 @@ pub unsafe extern "C" fn xenapi_string_storage_operations_map_value_name(
     map_value_name::<_, StorageOperations>(map, index)
 }
 
+/// `xenapi_string_storage_operations_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_storage_operations_map_entries(
+    map: *const xenapi_string_storage_operations_map,
+    keys: *mut *const c_char,
+    values: *mut c_int,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, StorageOperations>(map, keys, values, capacity)
+}
+
 /// `xenapi_string_storage_operations_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_string_storage_operations_map_find(
@@ -6295,6 +6973,17 @@ pub unsafe extern "C" fn xenapi_string_string_list_map_value(
     map_value::<String, Vec<String>>(map, index)
 }
 
+/// `xenapi_string_string_list_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_string_list_map_entries(
+    map: *const xenapi_string_string_list_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_string_list,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, Vec<String>>(map, keys, values, capacity)
+}
+
 /// `xenapi_string_string_list_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_string_string_list_map_find(
@@ -6357,6 +7046,17 @@ pub unsafe extern "C" fn xenapi_string_string_map_map_value(
     index: usize,
 ) -> *const xenapi_string_map {
     map_value::<String, HashMap<String, String>>(map, index)
+}
+
+/// `xenapi_string_string_map_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_string_map_map_entries(
+    map: *const xenapi_string_string_map_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_string_map,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, HashMap<String, String>>(map, keys, values, capacity)
 }
 
 /// `xenapi_string_string_map_map_find`: see the header.
@@ -6428,6 +7128,17 @@ pub unsafe extern "C" fn xenapi_string_task_allowed_operations_map_value_name(
     index: usize,
 ) -> *const c_char {
     map_value_name::<_, TaskAllowedOperations>(map, index)
+}
+
+/// `xenapi_string_task_allowed_operations_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_task_allowed_operations_map_entries(
+    map: *const xenapi_string_task_allowed_operations_map,
+    keys: *mut *const c_char,
+    values: *mut c_int,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, TaskAllowedOperations>(map, keys, values, capacity)
 }
 
 /// `xenapi_string_task_allowed_operations_map_find`: see the header.
@@ -6504,6 +7215,17 @@ pub unsafe extern "C" fn xenapi_string_vbd_operations_map_value_name(
     map_value_name::<_, VbdOperations>(map, index)
 }
 
+/// `xenapi_string_vbd_operations_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_vbd_operations_map_entries(
+    map: *const xenapi_string_vbd_operations_map,
+    keys: *mut *const c_char,
+    values: *mut c_int,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VbdOperations>(map, keys, values, capacity)
+}
+
 /// `xenapi_string_vbd_operations_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_string_vbd_operations_map_find(
@@ -6576,6 +7298,17 @@ pub unsafe extern "C" fn xenapi_string_vdi_operations_map_value_name(
     index: usize,
 ) -> *const c_char {
     map_value_name::<_, VdiOperations>(map, index)
+}
+
+/// `xenapi_string_vdi_operations_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_vdi_operations_map_entries(
+    map: *const xenapi_string_vdi_operations_map,
+    keys: *mut *const c_char,
+    values: *mut c_int,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VdiOperations>(map, keys, values, capacity)
 }
 
 /// `xenapi_string_vdi_operations_map_find`: see the header.
@@ -6652,6 +7385,17 @@ pub unsafe extern "C" fn xenapi_string_vif_operations_map_value_name(
     map_value_name::<_, VifOperations>(map, index)
 }
 
+/// `xenapi_string_vif_operations_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_vif_operations_map_entries(
+    map: *const xenapi_string_vif_operations_map,
+    keys: *mut *const c_char,
+    values: *mut c_int,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VifOperations>(map, keys, values, capacity)
+}
+
 /// `xenapi_string_vif_operations_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_string_vif_operations_map_find(
@@ -6724,6 +7468,17 @@ pub unsafe extern "C" fn xenapi_string_vm_appliance_operation_map_value_name(
     index: usize,
 ) -> *const c_char {
     map_value_name::<_, VmApplianceOperation>(map, index)
+}
+
+/// `xenapi_string_vm_appliance_operation_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_vm_appliance_operation_map_entries(
+    map: *const xenapi_string_vm_appliance_operation_map,
+    keys: *mut *const c_char,
+    values: *mut c_int,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VmApplianceOperation>(map, keys, values, capacity)
 }
 
 /// `xenapi_string_vm_appliance_operation_map_find`: see the header.
@@ -6800,6 +7555,17 @@ pub unsafe extern "C" fn xenapi_string_vm_operations_map_value_name(
     map_value_name::<_, VmOperations>(map, index)
 }
 
+/// `xenapi_string_vm_operations_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_vm_operations_map_entries(
+    map: *const xenapi_string_vm_operations_map,
+    keys: *mut *const c_char,
+    values: *mut c_int,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VmOperations>(map, keys, values, capacity)
+}
+
 /// `xenapi_string_vm_operations_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_string_vm_operations_map_find(
@@ -6872,6 +7638,17 @@ pub unsafe extern "C" fn xenapi_string_vtpm_operations_map_value_name(
     index: usize,
 ) -> *const c_char {
     map_value_name::<_, VtpmOperations>(map, index)
+}
+
+/// `xenapi_string_vtpm_operations_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_vtpm_operations_map_entries(
+    map: *const xenapi_string_vtpm_operations_map,
+    keys: *mut *const c_char,
+    values: *mut c_int,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VtpmOperations>(map, keys, values, capacity)
 }
 
 /// `xenapi_string_vtpm_operations_map_find`: see the header.
@@ -6948,6 +7725,17 @@ pub unsafe extern "C" fn xenapi_string_vusb_operations_map_value_name(
     map_value_name::<_, VusbOperations>(map, index)
 }
 
+/// `xenapi_string_vusb_operations_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_string_vusb_operations_map_entries(
+    map: *const xenapi_string_vusb_operations_map,
+    keys: *mut *const c_char,
+    values: *mut c_int,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VusbOperations>(map, keys, values, capacity)
+}
+
 /// `xenapi_string_vusb_operations_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_string_vusb_operations_map_find(
@@ -7013,6 +7801,17 @@ pub unsafe extern "C" fn xenapi_subject_record_map_value(
     map_value::<String, SubjectRecord>(map, index)
 }
 
+/// `xenapi_subject_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_subject_record_map_entries(
+    map: *const xenapi_subject_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_subject_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, SubjectRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_subject_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_subject_record_map_find(
@@ -7064,6 +7863,16 @@ pub unsafe extern "C" fn xenapi_task_allowed_operations_list_get(
     index: usize,
 ) -> c_int {
     list_get::<TaskAllowedOperations>(list, index)
+}
+
+/// `xenapi_task_allowed_operations_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_task_allowed_operations_list_items(
+    list: *const xenapi_task_allowed_operations_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<TaskAllowedOperations>(list, out, capacity)
 }
 
 /// `xenapi_task_allowed_operations_list_get_name`: see the header.
@@ -7125,6 +7934,17 @@ pub unsafe extern "C" fn xenapi_task_record_map_value(
     index: usize,
 ) -> *const xenapi_task_record {
     map_value::<String, TaskRecord>(map, index)
+}
+
+/// `xenapi_task_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_task_record_map_entries(
+    map: *const xenapi_task_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_task_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, TaskRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_task_record_map_find`: see the header.
@@ -7189,6 +8009,17 @@ pub unsafe extern "C" fn xenapi_tunnel_record_map_value(
     map_value::<String, TunnelRecord>(map, index)
 }
 
+/// `xenapi_tunnel_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_tunnel_record_map_entries(
+    map: *const xenapi_tunnel_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_tunnel_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, TunnelRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_tunnel_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_tunnel_record_map_find(
@@ -7240,6 +8071,16 @@ pub unsafe extern "C" fn xenapi_update_after_apply_guidance_list_get(
     index: usize,
 ) -> c_int {
     list_get::<UpdateAfterApplyGuidance>(list, index)
+}
+
+/// `xenapi_update_after_apply_guidance_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_update_after_apply_guidance_list_items(
+    list: *const xenapi_update_after_apply_guidance_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<UpdateAfterApplyGuidance>(list, out, capacity)
 }
 
 /// `xenapi_update_after_apply_guidance_list_get_name`: see the header.
@@ -7294,6 +8135,16 @@ pub unsafe extern "C" fn xenapi_update_guidances_list_get(
     index: usize,
 ) -> c_int {
     list_get::<UpdateGuidances>(list, index)
+}
+
+/// `xenapi_update_guidances_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_update_guidances_list_items(
+    list: *const xenapi_update_guidances_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<UpdateGuidances>(list, out, capacity)
 }
 
 /// `xenapi_update_guidances_list_get_name`: see the header.
@@ -7358,6 +8209,17 @@ pub unsafe extern "C" fn xenapi_usb_group_record_map_value(
     map_value::<String, UsbGroupRecord>(map, index)
 }
 
+/// `xenapi_usb_group_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_usb_group_record_map_entries(
+    map: *const xenapi_usb_group_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_usb_group_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, UsbGroupRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_usb_group_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_usb_group_record_map_find(
@@ -7420,6 +8282,17 @@ pub unsafe extern "C" fn xenapi_vbd_metrics_record_map_value(
     map_value::<String, VbdMetricsRecord>(map, index)
 }
 
+/// `xenapi_vbd_metrics_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vbd_metrics_record_map_entries(
+    map: *const xenapi_vbd_metrics_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_vbd_metrics_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VbdMetricsRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_vbd_metrics_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vbd_metrics_record_map_find(
@@ -7473,6 +8346,16 @@ pub unsafe extern "C" fn xenapi_vbd_operations_list_get(
     index: usize,
 ) -> c_int {
     list_get::<VbdOperations>(list, index)
+}
+
+/// `xenapi_vbd_operations_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vbd_operations_list_items(
+    list: *const xenapi_vbd_operations_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<VbdOperations>(list, out, capacity)
 }
 
 /// `xenapi_vbd_operations_list_get_name`: see the header.
@@ -7533,6 +8416,17 @@ pub unsafe extern "C" fn xenapi_vbd_record_map_value(
     map_value::<String, VbdRecord>(map, index)
 }
 
+/// `xenapi_vbd_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vbd_record_map_entries(
+    map: *const xenapi_vbd_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_vbd_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VbdRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_vbd_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vbd_record_map_find(
@@ -7586,6 +8480,16 @@ pub unsafe extern "C" fn xenapi_vdi_nbd_server_info_record_list_get(
     list_get::<VdiNbdServerInfoRecord>(list, index)
 }
 
+/// `xenapi_vdi_nbd_server_info_record_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vdi_nbd_server_info_record_list_items(
+    list: *const xenapi_vdi_nbd_server_info_record_list,
+    out: *mut *const xenapi_vdi_nbd_server_info_record,
+    capacity: usize,
+) -> usize {
+    list_items::<VdiNbdServerInfoRecord>(list, out, capacity)
+}
+
 /// `xenapi_vdi_nbd_server_info_record_list_new`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_nbd_server_info_record_list_new(
@@ -7629,6 +8533,16 @@ pub unsafe extern "C" fn xenapi_vdi_operations_list_get(
     index: usize,
 ) -> c_int {
     list_get::<VdiOperations>(list, index)
+}
+
+/// `xenapi_vdi_operations_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vdi_operations_list_items(
+    list: *const xenapi_vdi_operations_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<VdiOperations>(list, out, capacity)
 }
 
 /// `xenapi_vdi_operations_list_get_name`: see the header.
@@ -7689,6 +8603,17 @@ pub unsafe extern "C" fn xenapi_vdi_record_map_value(
     map_value::<String, VdiRecord>(map, index)
 }
 
+/// `xenapi_vdi_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vdi_record_map_entries(
+    map: *const xenapi_vdi_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_vdi_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VdiRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_vdi_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_record_map_find(
@@ -7747,6 +8672,17 @@ pub unsafe extern "C" fn xenapi_vgpu_record_map_value(
     index: usize,
 ) -> *const xenapi_vgpu_record {
     map_value::<String, VgpuRecord>(map, index)
+}
+
+/// `xenapi_vgpu_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vgpu_record_map_entries(
+    map: *const xenapi_vgpu_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_vgpu_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VgpuRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_vgpu_record_map_find`: see the header.
@@ -7811,6 +8747,17 @@ pub unsafe extern "C" fn xenapi_vgpu_type_record_map_value(
     map_value::<String, VgpuTypeRecord>(map, index)
 }
 
+/// `xenapi_vgpu_type_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vgpu_type_record_map_entries(
+    map: *const xenapi_vgpu_type_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_vgpu_type_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VgpuTypeRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_vgpu_type_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vgpu_type_record_map_find(
@@ -7873,6 +8820,17 @@ pub unsafe extern "C" fn xenapi_vif_metrics_record_map_value(
     map_value::<String, VifMetricsRecord>(map, index)
 }
 
+/// `xenapi_vif_metrics_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vif_metrics_record_map_entries(
+    map: *const xenapi_vif_metrics_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_vif_metrics_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VifMetricsRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_vif_metrics_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vif_metrics_record_map_find(
@@ -7926,6 +8884,16 @@ pub unsafe extern "C" fn xenapi_vif_operations_list_get(
     index: usize,
 ) -> c_int {
     list_get::<VifOperations>(list, index)
+}
+
+/// `xenapi_vif_operations_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vif_operations_list_items(
+    list: *const xenapi_vif_operations_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<VifOperations>(list, out, capacity)
 }
 
 /// `xenapi_vif_operations_list_get_name`: see the header.
@@ -7984,6 +8952,17 @@ pub unsafe extern "C" fn xenapi_vif_record_map_value(
     index: usize,
 ) -> *const xenapi_vif_record {
     map_value::<String, VifRecord>(map, index)
+}
+
+/// `xenapi_vif_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vif_record_map_entries(
+    map: *const xenapi_vif_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_vif_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VifRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_vif_record_map_find`: see the header.
@@ -8046,6 +9025,17 @@ pub unsafe extern "C" fn xenapi_vlan_record_map_value(
     map_value::<String, VlanRecord>(map, index)
 }
 
+/// `xenapi_vlan_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vlan_record_map_entries(
+    map: *const xenapi_vlan_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_vlan_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VlanRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_vlan_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vlan_record_map_find(
@@ -8097,6 +9087,16 @@ pub unsafe extern "C" fn xenapi_vm_appliance_operation_list_get(
     index: usize,
 ) -> c_int {
     list_get::<VmApplianceOperation>(list, index)
+}
+
+/// `xenapi_vm_appliance_operation_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vm_appliance_operation_list_items(
+    list: *const xenapi_vm_appliance_operation_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<VmApplianceOperation>(list, out, capacity)
 }
 
 /// `xenapi_vm_appliance_operation_list_get_name`: see the header.
@@ -8160,6 +9160,17 @@ pub unsafe extern "C" fn xenapi_vm_appliance_record_map_value(
     index: usize,
 ) -> *const xenapi_vm_appliance_record {
     map_value::<String, VmApplianceRecord>(map, index)
+}
+
+/// `xenapi_vm_appliance_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vm_appliance_record_map_entries(
+    map: *const xenapi_vm_appliance_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_vm_appliance_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VmApplianceRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_vm_appliance_record_map_find`: see the header.
@@ -8227,6 +9238,17 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_map_value(
     map_value::<String, VmGuestMetricsRecord>(map, index)
 }
 
+/// `xenapi_vm_guest_metrics_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_map_entries(
+    map: *const xenapi_vm_guest_metrics_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_vm_guest_metrics_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VmGuestMetricsRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_vm_guest_metrics_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_map_find(
@@ -8292,6 +9314,17 @@ pub unsafe extern "C" fn xenapi_vm_metrics_record_map_value(
     map_value::<String, VmMetricsRecord>(map, index)
 }
 
+/// `xenapi_vm_metrics_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vm_metrics_record_map_entries(
+    map: *const xenapi_vm_metrics_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_vm_metrics_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VmMetricsRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_vm_metrics_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_metrics_record_map_find(
@@ -8343,6 +9376,16 @@ pub unsafe extern "C" fn xenapi_vm_operations_list_get(
     index: usize,
 ) -> c_int {
     list_get::<VmOperations>(list, index)
+}
+
+/// `xenapi_vm_operations_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vm_operations_list_items(
+    list: *const xenapi_vm_operations_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<VmOperations>(list, out, capacity)
 }
 
 /// `xenapi_vm_operations_list_get_name`: see the header.
@@ -8414,6 +9457,17 @@ pub unsafe extern "C" fn xenapi_vm_operations_string_map_value(
     map_value::<VmOperations, String>(map, index)
 }
 
+/// `xenapi_vm_operations_string_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vm_operations_string_map_entries(
+    map: *const xenapi_vm_operations_string_map,
+    keys: *mut c_int,
+    values: *mut *const c_char,
+    capacity: usize,
+) -> usize {
+    map_entries::<VmOperations, String>(map, keys, values, capacity)
+}
+
 /// `xenapi_vm_operations_string_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_operations_string_map_find(
@@ -8477,6 +9531,17 @@ pub unsafe extern "C" fn xenapi_vm_record_map_value(
     map_value::<String, VmRecord>(map, index)
 }
 
+/// `xenapi_vm_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vm_record_map_entries(
+    map: *const xenapi_vm_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_vm_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VmRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_vm_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_record_map_find(
@@ -8535,6 +9600,17 @@ pub unsafe extern "C" fn xenapi_vmpp_record_map_value(
     index: usize,
 ) -> *const xenapi_vmpp_record {
     map_value::<String, VmppRecord>(map, index)
+}
+
+/// `xenapi_vmpp_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vmpp_record_map_entries(
+    map: *const xenapi_vmpp_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_vmpp_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VmppRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_vmpp_record_map_find`: see the header.
@@ -8597,6 +9673,17 @@ pub unsafe extern "C" fn xenapi_vmss_record_map_value(
     map_value::<String, VmssRecord>(map, index)
 }
 
+/// `xenapi_vmss_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vmss_record_map_entries(
+    map: *const xenapi_vmss_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_vmss_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VmssRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_vmss_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmss_record_map_find(
@@ -8648,6 +9735,16 @@ pub unsafe extern "C" fn xenapi_vtpm_operations_list_get(
     index: usize,
 ) -> c_int {
     list_get::<VtpmOperations>(list, index)
+}
+
+/// `xenapi_vtpm_operations_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vtpm_operations_list_items(
+    list: *const xenapi_vtpm_operations_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<VtpmOperations>(list, out, capacity)
 }
 
 /// `xenapi_vtpm_operations_list_get_name`: see the header.
@@ -8708,6 +9805,17 @@ pub unsafe extern "C" fn xenapi_vtpm_record_map_value(
     map_value::<String, VtpmRecord>(map, index)
 }
 
+/// `xenapi_vtpm_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vtpm_record_map_entries(
+    map: *const xenapi_vtpm_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_vtpm_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VtpmRecord>(map, keys, values, capacity)
+}
+
 /// `xenapi_vtpm_record_map_find`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vtpm_record_map_find(
@@ -8759,6 +9867,16 @@ pub unsafe extern "C" fn xenapi_vusb_operations_list_get(
     index: usize,
 ) -> c_int {
     list_get::<VusbOperations>(list, index)
+}
+
+/// `xenapi_vusb_operations_list_items`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vusb_operations_list_items(
+    list: *const xenapi_vusb_operations_list,
+    out: *mut c_int,
+    capacity: usize,
+) -> usize {
+    list_items::<VusbOperations>(list, out, capacity)
 }
 
 /// `xenapi_vusb_operations_list_get_name`: see the header.
@@ -8817,6 +9935,17 @@ pub unsafe extern "C" fn xenapi_vusb_record_map_value(
     index: usize,
 ) -> *const xenapi_vusb_record {
     map_value::<String, VusbRecord>(map, index)
+}
+
+/// `xenapi_vusb_record_map_entries`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vusb_record_map_entries(
+    map: *const xenapi_vusb_record_map,
+    keys: *mut *const c_char,
+    values: *mut *const xenapi_vusb_record,
+    capacity: usize,
+) -> usize {
+    map_entries::<String, VusbRecord>(map, keys, values, capacity)
 }
 
 /// `xenapi_vusb_record_map_find`: see the header.

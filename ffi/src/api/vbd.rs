@@ -102,6 +102,157 @@ pub unsafe extern "C" fn xenapi_vbd_record_free(rec: *mut xenapi_vbd_record) {
     free(rec)
 }
 
+/// `xenapi_vbd_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vbd_record_fields(
+    rec: *const xenapi_vbd_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_vbd_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_vbd_record_allowed_operations(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_vbd_record_current_operations(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_vbd_record_vm(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_vbd_record_vdi(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_vbd_record_device(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_vbd_record_userdevice(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            i: i64::from(xenapi_vbd_record_bootable(rec)),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            i: i64::from(xenapi_vbd_record_mode(rec)),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            i: i64::from(xenapi_vbd_record_type(rec)),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            i: i64::from(xenapi_vbd_record_unpluggable(rec)),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            i: i64::from(xenapi_vbd_record_storage_lock(rec)),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            i: i64::from(xenapi_vbd_record_empty(rec)),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            p: xenapi_vbd_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        14,
+        xenapi_field {
+            i: i64::from(xenapi_vbd_record_currently_attached(rec)),
+        },
+    );
+    put(
+        15,
+        xenapi_field {
+            i: xenapi_vbd_record_status_code(rec),
+        },
+    );
+    put(
+        16,
+        xenapi_field {
+            p: xenapi_vbd_record_status_detail(rec).cast(),
+        },
+    );
+    put(
+        17,
+        xenapi_field {
+            p: xenapi_vbd_record_runtime_properties(rec).cast(),
+        },
+    );
+    put(
+        18,
+        xenapi_field {
+            p: xenapi_vbd_record_qos_algorithm_type(rec).cast(),
+        },
+    );
+    put(
+        19,
+        xenapi_field {
+            p: xenapi_vbd_record_qos_algorithm_params(rec).cast(),
+        },
+    );
+    put(
+        20,
+        xenapi_field {
+            p: xenapi_vbd_record_qos_supported_algorithms(rec).cast(),
+        },
+    );
+    put(
+        21,
+        xenapi_field {
+            p: xenapi_vbd_record_metrics(rec).cast(),
+        },
+    );
+    22
+}
+
 /// `xenapi_vbd_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vbd_record_uuid(rec: *const xenapi_vbd_record) -> *const c_char {

@@ -132,6 +132,217 @@ pub unsafe extern "C" fn xenapi_vdi_record_free(rec: *mut xenapi_vdi_record) {
     free(rec)
 }
 
+/// `xenapi_vdi_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vdi_record_fields(
+    rec: *const xenapi_vdi_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_vdi_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_vdi_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_vdi_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_vdi_record_allowed_operations(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_vdi_record_current_operations(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_vdi_record_sr(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_vdi_record_vbds(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            p: xenapi_vdi_record_crash_dumps(rec).cast(),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            i: xenapi_vdi_record_virtual_size(rec),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            i: xenapi_vdi_record_physical_utilisation(rec),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            i: i64::from(xenapi_vdi_record_type(rec)),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            i: i64::from(xenapi_vdi_record_sharable(rec)),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            i: i64::from(xenapi_vdi_record_read_only(rec)),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            p: xenapi_vdi_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        14,
+        xenapi_field {
+            i: i64::from(xenapi_vdi_record_storage_lock(rec)),
+        },
+    );
+    put(
+        15,
+        xenapi_field {
+            p: xenapi_vdi_record_location(rec).cast(),
+        },
+    );
+    put(
+        16,
+        xenapi_field {
+            i: i64::from(xenapi_vdi_record_managed(rec)),
+        },
+    );
+    put(
+        17,
+        xenapi_field {
+            i: i64::from(xenapi_vdi_record_missing(rec)),
+        },
+    );
+    put(
+        18,
+        xenapi_field {
+            p: xenapi_vdi_record_parent(rec).cast(),
+        },
+    );
+    put(
+        19,
+        xenapi_field {
+            p: xenapi_vdi_record_xenstore_data(rec).cast(),
+        },
+    );
+    put(
+        20,
+        xenapi_field {
+            p: xenapi_vdi_record_sm_config(rec).cast(),
+        },
+    );
+    put(
+        21,
+        xenapi_field {
+            i: i64::from(xenapi_vdi_record_is_a_snapshot(rec)),
+        },
+    );
+    put(
+        22,
+        xenapi_field {
+            p: xenapi_vdi_record_snapshot_of(rec).cast(),
+        },
+    );
+    put(
+        23,
+        xenapi_field {
+            p: xenapi_vdi_record_snapshots(rec).cast(),
+        },
+    );
+    put(
+        24,
+        xenapi_field {
+            i: xenapi_vdi_record_snapshot_time(rec),
+        },
+    );
+    put(
+        25,
+        xenapi_field {
+            p: xenapi_vdi_record_tags(rec).cast(),
+        },
+    );
+    put(
+        26,
+        xenapi_field {
+            i: i64::from(xenapi_vdi_record_allow_caching(rec)),
+        },
+    );
+    put(
+        27,
+        xenapi_field {
+            i: i64::from(xenapi_vdi_record_on_boot(rec)),
+        },
+    );
+    put(
+        28,
+        xenapi_field {
+            p: xenapi_vdi_record_metadata_of_pool(rec).cast(),
+        },
+    );
+    put(
+        29,
+        xenapi_field {
+            i: i64::from(xenapi_vdi_record_metadata_latest(rec)),
+        },
+    );
+    put(
+        30,
+        xenapi_field {
+            i: i64::from(xenapi_vdi_record_is_tools_iso(rec)),
+        },
+    );
+    put(
+        31,
+        xenapi_field {
+            i: i64::from(xenapi_vdi_record_cbt_enabled(rec)),
+        },
+    );
+    32
+}
+
 /// `xenapi_vdi_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_record_uuid(rec: *const xenapi_vdi_record) -> *const c_char {

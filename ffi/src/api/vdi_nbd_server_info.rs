@@ -54,6 +54,55 @@ pub unsafe extern "C" fn xenapi_vdi_nbd_server_info_record_free(
     free(rec)
 }
 
+/// `xenapi_vdi_nbd_server_info_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vdi_nbd_server_info_record_fields(
+    rec: *const xenapi_vdi_nbd_server_info_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_vdi_nbd_server_info_record_exportname(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_vdi_nbd_server_info_record_address(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            i: xenapi_vdi_nbd_server_info_record_port(rec),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_vdi_nbd_server_info_record_cert(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_vdi_nbd_server_info_record_subject(rec).cast(),
+        },
+    );
+    5
+}
+
 /// `xenapi_vdi_nbd_server_info_record_exportname`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vdi_nbd_server_info_record_exportname(

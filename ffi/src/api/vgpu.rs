@@ -72,6 +72,97 @@ pub unsafe extern "C" fn xenapi_vgpu_record_free(rec: *mut xenapi_vgpu_record) {
     free(rec)
 }
 
+/// `xenapi_vgpu_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vgpu_record_fields(
+    rec: *const xenapi_vgpu_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_vgpu_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_vgpu_record_vm(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_vgpu_record_gpu_group(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_vgpu_record_device(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            i: i64::from(xenapi_vgpu_record_currently_attached(rec)),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_vgpu_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_vgpu_record_type(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            p: xenapi_vgpu_record_resident_on(rec).cast(),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            p: xenapi_vgpu_record_scheduled_to_be_resident_on(rec).cast(),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_vgpu_record_compatibility_metadata(rec).cast(),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            p: xenapi_vgpu_record_extra_args(rec).cast(),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            p: xenapi_vgpu_record_pci(rec).cast(),
+        },
+    );
+    12
+}
+
 /// `xenapi_vgpu_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vgpu_record_uuid(rec: *const xenapi_vgpu_record) -> *const c_char {

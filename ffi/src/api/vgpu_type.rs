@@ -84,6 +84,121 @@ pub unsafe extern "C" fn xenapi_vgpu_type_record_free(rec: *mut xenapi_vgpu_type
     free(rec)
 }
 
+/// `xenapi_vgpu_type_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vgpu_type_record_fields(
+    rec: *const xenapi_vgpu_type_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_vgpu_type_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_vgpu_type_record_vendor_name(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_vgpu_type_record_model_name(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            i: xenapi_vgpu_type_record_framebuffer_size(rec),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            i: xenapi_vgpu_type_record_max_heads(rec),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            i: xenapi_vgpu_type_record_max_resolution_x(rec),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            i: xenapi_vgpu_type_record_max_resolution_y(rec),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            p: xenapi_vgpu_type_record_supported_on_pgpus(rec).cast(),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            p: xenapi_vgpu_type_record_enabled_on_pgpus(rec).cast(),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_vgpu_type_record_vgpus(rec).cast(),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            p: xenapi_vgpu_type_record_supported_on_gpu_groups(rec).cast(),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            p: xenapi_vgpu_type_record_enabled_on_gpu_groups(rec).cast(),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            i: i64::from(xenapi_vgpu_type_record_implementation(rec)),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            p: xenapi_vgpu_type_record_identifier(rec).cast(),
+        },
+    );
+    put(
+        14,
+        xenapi_field {
+            i: i64::from(xenapi_vgpu_type_record_experimental(rec)),
+        },
+    );
+    put(
+        15,
+        xenapi_field {
+            p: xenapi_vgpu_type_record_compatible_types_in_vm(rec).cast(),
+        },
+    );
+    16
+}
+
 /// `xenapi_vgpu_type_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vgpu_type_record_uuid(

@@ -51,6 +51,55 @@ pub unsafe extern "C" fn xenapi_vlan_record_free(rec: *mut xenapi_vlan_record) {
     free(rec)
 }
 
+/// `xenapi_vlan_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vlan_record_fields(
+    rec: *const xenapi_vlan_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_vlan_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_vlan_record_tagged_pif(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_vlan_record_untagged_pif(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            i: xenapi_vlan_record_tag(rec),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_vlan_record_other_config(rec).cast(),
+        },
+    );
+    5
+}
+
 /// `xenapi_vlan_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vlan_record_uuid(rec: *const xenapi_vlan_record) -> *const c_char {

@@ -306,6 +306,565 @@ pub unsafe extern "C" fn xenapi_vm_record_free(rec: *mut xenapi_vm_record) {
     free(rec)
 }
 
+/// `xenapi_vm_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vm_record_fields(
+    rec: *const xenapi_vm_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_vm_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_vm_record_allowed_operations(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_vm_record_current_operations(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_vm_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_vm_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            i: i64::from(xenapi_vm_record_power_state(rec)),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            i: xenapi_vm_record_user_version(rec),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            i: i64::from(xenapi_vm_record_is_a_template(rec)),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            i: i64::from(xenapi_vm_record_is_default_template(rec)),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_vm_record_suspend_vdi(rec).cast(),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            p: xenapi_vm_record_resident_on(rec).cast(),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            p: xenapi_vm_record_scheduled_to_be_resident_on(rec).cast(),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            p: xenapi_vm_record_affinity(rec).cast(),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            i: xenapi_vm_record_memory_overhead(rec),
+        },
+    );
+    put(
+        14,
+        xenapi_field {
+            i: xenapi_vm_record_memory_target(rec),
+        },
+    );
+    put(
+        15,
+        xenapi_field {
+            i: xenapi_vm_record_memory_static_max(rec),
+        },
+    );
+    put(
+        16,
+        xenapi_field {
+            i: xenapi_vm_record_memory_dynamic_max(rec),
+        },
+    );
+    put(
+        17,
+        xenapi_field {
+            i: xenapi_vm_record_memory_dynamic_min(rec),
+        },
+    );
+    put(
+        18,
+        xenapi_field {
+            i: xenapi_vm_record_memory_static_min(rec),
+        },
+    );
+    put(
+        19,
+        xenapi_field {
+            p: xenapi_vm_record_vcpus_params(rec).cast(),
+        },
+    );
+    put(
+        20,
+        xenapi_field {
+            i: xenapi_vm_record_vcpus_max(rec),
+        },
+    );
+    put(
+        21,
+        xenapi_field {
+            i: xenapi_vm_record_vcpus_at_startup(rec),
+        },
+    );
+    put(
+        22,
+        xenapi_field {
+            i: i64::from(xenapi_vm_record_actions_after_softreboot(rec)),
+        },
+    );
+    put(
+        23,
+        xenapi_field {
+            i: i64::from(xenapi_vm_record_actions_after_shutdown(rec)),
+        },
+    );
+    put(
+        24,
+        xenapi_field {
+            i: i64::from(xenapi_vm_record_actions_after_reboot(rec)),
+        },
+    );
+    put(
+        25,
+        xenapi_field {
+            i: i64::from(xenapi_vm_record_actions_after_crash(rec)),
+        },
+    );
+    put(
+        26,
+        xenapi_field {
+            p: xenapi_vm_record_consoles(rec).cast(),
+        },
+    );
+    put(
+        27,
+        xenapi_field {
+            p: xenapi_vm_record_vifs(rec).cast(),
+        },
+    );
+    put(
+        28,
+        xenapi_field {
+            p: xenapi_vm_record_vbds(rec).cast(),
+        },
+    );
+    put(
+        29,
+        xenapi_field {
+            p: xenapi_vm_record_vusbs(rec).cast(),
+        },
+    );
+    put(
+        30,
+        xenapi_field {
+            p: xenapi_vm_record_crash_dumps(rec).cast(),
+        },
+    );
+    put(
+        31,
+        xenapi_field {
+            p: xenapi_vm_record_vtpms(rec).cast(),
+        },
+    );
+    put(
+        32,
+        xenapi_field {
+            p: xenapi_vm_record_pv_bootloader(rec).cast(),
+        },
+    );
+    put(
+        33,
+        xenapi_field {
+            p: xenapi_vm_record_pv_kernel(rec).cast(),
+        },
+    );
+    put(
+        34,
+        xenapi_field {
+            p: xenapi_vm_record_pv_ramdisk(rec).cast(),
+        },
+    );
+    put(
+        35,
+        xenapi_field {
+            p: xenapi_vm_record_pv_args(rec).cast(),
+        },
+    );
+    put(
+        36,
+        xenapi_field {
+            p: xenapi_vm_record_pv_bootloader_args(rec).cast(),
+        },
+    );
+    put(
+        37,
+        xenapi_field {
+            p: xenapi_vm_record_pv_legacy_args(rec).cast(),
+        },
+    );
+    put(
+        38,
+        xenapi_field {
+            p: xenapi_vm_record_hvm_boot_policy(rec).cast(),
+        },
+    );
+    put(
+        39,
+        xenapi_field {
+            p: xenapi_vm_record_hvm_boot_params(rec).cast(),
+        },
+    );
+    put(
+        40,
+        xenapi_field {
+            d: xenapi_vm_record_hvm_shadow_multiplier(rec),
+        },
+    );
+    put(
+        41,
+        xenapi_field {
+            p: xenapi_vm_record_platform(rec).cast(),
+        },
+    );
+    put(
+        42,
+        xenapi_field {
+            p: xenapi_vm_record_pci_bus(rec).cast(),
+        },
+    );
+    put(
+        43,
+        xenapi_field {
+            p: xenapi_vm_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        44,
+        xenapi_field {
+            i: xenapi_vm_record_domid(rec),
+        },
+    );
+    put(
+        45,
+        xenapi_field {
+            p: xenapi_vm_record_domarch(rec).cast(),
+        },
+    );
+    put(
+        46,
+        xenapi_field {
+            p: xenapi_vm_record_last_boot_cpu_flags(rec).cast(),
+        },
+    );
+    put(
+        47,
+        xenapi_field {
+            i: i64::from(xenapi_vm_record_is_control_domain(rec)),
+        },
+    );
+    put(
+        48,
+        xenapi_field {
+            p: xenapi_vm_record_metrics(rec).cast(),
+        },
+    );
+    put(
+        49,
+        xenapi_field {
+            p: xenapi_vm_record_guest_metrics(rec).cast(),
+        },
+    );
+    put(
+        50,
+        xenapi_field {
+            p: xenapi_vm_record_last_booted_record(rec).cast(),
+        },
+    );
+    put(
+        51,
+        xenapi_field {
+            p: xenapi_vm_record_recommendations(rec).cast(),
+        },
+    );
+    put(
+        52,
+        xenapi_field {
+            p: xenapi_vm_record_xenstore_data(rec).cast(),
+        },
+    );
+    put(
+        53,
+        xenapi_field {
+            i: i64::from(xenapi_vm_record_ha_always_run(rec)),
+        },
+    );
+    put(
+        54,
+        xenapi_field {
+            p: xenapi_vm_record_ha_restart_priority(rec).cast(),
+        },
+    );
+    put(
+        55,
+        xenapi_field {
+            i: i64::from(xenapi_vm_record_is_a_snapshot(rec)),
+        },
+    );
+    put(
+        56,
+        xenapi_field {
+            p: xenapi_vm_record_snapshot_of(rec).cast(),
+        },
+    );
+    put(
+        57,
+        xenapi_field {
+            p: xenapi_vm_record_snapshots(rec).cast(),
+        },
+    );
+    put(
+        58,
+        xenapi_field {
+            i: xenapi_vm_record_snapshot_time(rec),
+        },
+    );
+    put(
+        59,
+        xenapi_field {
+            p: xenapi_vm_record_transportable_snapshot_id(rec).cast(),
+        },
+    );
+    put(
+        60,
+        xenapi_field {
+            p: xenapi_vm_record_blobs(rec).cast(),
+        },
+    );
+    put(
+        61,
+        xenapi_field {
+            p: xenapi_vm_record_tags(rec).cast(),
+        },
+    );
+    put(
+        62,
+        xenapi_field {
+            p: xenapi_vm_record_blocked_operations(rec).cast(),
+        },
+    );
+    put(
+        63,
+        xenapi_field {
+            p: xenapi_vm_record_snapshot_info(rec).cast(),
+        },
+    );
+    put(
+        64,
+        xenapi_field {
+            p: xenapi_vm_record_snapshot_metadata(rec).cast(),
+        },
+    );
+    put(
+        65,
+        xenapi_field {
+            p: xenapi_vm_record_parent(rec).cast(),
+        },
+    );
+    put(
+        66,
+        xenapi_field {
+            p: xenapi_vm_record_children(rec).cast(),
+        },
+    );
+    put(
+        67,
+        xenapi_field {
+            p: xenapi_vm_record_bios_strings(rec).cast(),
+        },
+    );
+    put(
+        68,
+        xenapi_field {
+            p: xenapi_vm_record_protection_policy(rec).cast(),
+        },
+    );
+    put(
+        69,
+        xenapi_field {
+            i: i64::from(xenapi_vm_record_is_snapshot_from_vmpp(rec)),
+        },
+    );
+    put(
+        70,
+        xenapi_field {
+            p: xenapi_vm_record_snapshot_schedule(rec).cast(),
+        },
+    );
+    put(
+        71,
+        xenapi_field {
+            i: i64::from(xenapi_vm_record_is_vmss_snapshot(rec)),
+        },
+    );
+    put(
+        72,
+        xenapi_field {
+            p: xenapi_vm_record_appliance(rec).cast(),
+        },
+    );
+    put(
+        73,
+        xenapi_field {
+            i: xenapi_vm_record_start_delay(rec),
+        },
+    );
+    put(
+        74,
+        xenapi_field {
+            i: xenapi_vm_record_shutdown_delay(rec),
+        },
+    );
+    put(
+        75,
+        xenapi_field {
+            i: xenapi_vm_record_order(rec),
+        },
+    );
+    put(
+        76,
+        xenapi_field {
+            p: xenapi_vm_record_vgpus(rec).cast(),
+        },
+    );
+    put(
+        77,
+        xenapi_field {
+            p: xenapi_vm_record_attached_pcis(rec).cast(),
+        },
+    );
+    put(
+        78,
+        xenapi_field {
+            p: xenapi_vm_record_suspend_sr(rec).cast(),
+        },
+    );
+    put(
+        79,
+        xenapi_field {
+            i: xenapi_vm_record_version(rec),
+        },
+    );
+    put(
+        80,
+        xenapi_field {
+            p: xenapi_vm_record_generation_id(rec).cast(),
+        },
+    );
+    put(
+        81,
+        xenapi_field {
+            i: xenapi_vm_record_hardware_platform_version(rec),
+        },
+    );
+    put(
+        82,
+        xenapi_field {
+            i: i64::from(xenapi_vm_record_has_vendor_device(rec)),
+        },
+    );
+    put(
+        83,
+        xenapi_field {
+            i: i64::from(xenapi_vm_record_requires_reboot(rec)),
+        },
+    );
+    put(
+        84,
+        xenapi_field {
+            p: xenapi_vm_record_reference_label(rec).cast(),
+        },
+    );
+    put(
+        85,
+        xenapi_field {
+            i: i64::from(xenapi_vm_record_domain_type(rec)),
+        },
+    );
+    put(
+        86,
+        xenapi_field {
+            p: xenapi_vm_record_nvram(rec).cast(),
+        },
+    );
+    put(
+        87,
+        xenapi_field {
+            p: xenapi_vm_record_pending_guidances(rec).cast(),
+        },
+    );
+    put(
+        88,
+        xenapi_field {
+            p: xenapi_vm_record_pending_guidances_recommended(rec).cast(),
+        },
+    );
+    put(
+        89,
+        xenapi_field {
+            p: xenapi_vm_record_pending_guidances_full(rec).cast(),
+        },
+    );
+    90
+}
+
 /// `xenapi_vm_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_record_uuid(rec: *const xenapi_vm_record) -> *const c_char {

@@ -54,6 +54,61 @@ pub unsafe extern "C" fn xenapi_vm_appliance_record_free(rec: *mut xenapi_vm_app
     free(rec)
 }
 
+/// `xenapi_vm_appliance_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vm_appliance_record_fields(
+    rec: *const xenapi_vm_appliance_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_vm_appliance_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_vm_appliance_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_vm_appliance_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_vm_appliance_record_allowed_operations(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_vm_appliance_record_current_operations(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_vm_appliance_record_vms(rec).cast(),
+        },
+    );
+    6
+}
+
 /// `xenapi_vm_appliance_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_appliance_record_uuid(

@@ -81,6 +81,109 @@ pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_free(
     free(rec)
 }
 
+/// `xenapi_vm_guest_metrics_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_fields(
+    rec: *const xenapi_vm_guest_metrics_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_vm_guest_metrics_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_vm_guest_metrics_record_os_version(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_vm_guest_metrics_record_pv_drivers_version(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            i: i64::from(xenapi_vm_guest_metrics_record_pv_drivers_up_to_date(rec)),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_vm_guest_metrics_record_memory(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_vm_guest_metrics_record_disks(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_vm_guest_metrics_record_networks(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            p: xenapi_vm_guest_metrics_record_other(rec).cast(),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            i: xenapi_vm_guest_metrics_record_last_updated(rec),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_vm_guest_metrics_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            i: i64::from(xenapi_vm_guest_metrics_record_live(rec)),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            i: i64::from(xenapi_vm_guest_metrics_record_can_use_hotplug_vbd(rec)),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            i: i64::from(xenapi_vm_guest_metrics_record_can_use_hotplug_vif(rec)),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            i: i64::from(xenapi_vm_guest_metrics_record_pv_drivers_detected(rec)),
+        },
+    );
+    14
+}
+
 /// `xenapi_vm_guest_metrics_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_guest_metrics_record_uuid(

@@ -84,6 +84,121 @@ pub unsafe extern "C" fn xenapi_vm_metrics_record_free(rec: *mut xenapi_vm_metri
     free(rec)
 }
 
+/// `xenapi_vm_metrics_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vm_metrics_record_fields(
+    rec: *const xenapi_vm_metrics_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_vm_metrics_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            i: xenapi_vm_metrics_record_memory_actual(rec),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            i: xenapi_vm_metrics_record_vcpus_number(rec),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_vm_metrics_record_vcpus_utilisation(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_vm_metrics_record_vcpus_cpu(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_vm_metrics_record_vcpus_params(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            p: xenapi_vm_metrics_record_vcpus_flags(rec).cast(),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            p: xenapi_vm_metrics_record_state(rec).cast(),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            i: xenapi_vm_metrics_record_start_time(rec),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            i: xenapi_vm_metrics_record_install_time(rec),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            i: xenapi_vm_metrics_record_last_updated(rec),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            p: xenapi_vm_metrics_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            i: i64::from(xenapi_vm_metrics_record_hvm(rec)),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            i: i64::from(xenapi_vm_metrics_record_nested_virt(rec)),
+        },
+    );
+    put(
+        14,
+        xenapi_field {
+            i: i64::from(xenapi_vm_metrics_record_nomigrate(rec)),
+        },
+    );
+    put(
+        15,
+        xenapi_field {
+            i: i64::from(xenapi_vm_metrics_record_current_domain_type(rec)),
+        },
+    );
+    16
+}
+
 /// `xenapi_vm_metrics_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_metrics_record_uuid(

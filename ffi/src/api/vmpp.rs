@@ -96,6 +96,145 @@ pub unsafe extern "C" fn xenapi_vmpp_record_free(rec: *mut xenapi_vmpp_record) {
     free(rec)
 }
 
+/// `xenapi_vmpp_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vmpp_record_fields(
+    rec: *const xenapi_vmpp_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_vmpp_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_vmpp_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_vmpp_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            i: i64::from(xenapi_vmpp_record_is_policy_enabled(rec)),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            i: i64::from(xenapi_vmpp_record_backup_type(rec)),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            i: xenapi_vmpp_record_backup_retention_value(rec),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            i: i64::from(xenapi_vmpp_record_backup_frequency(rec)),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            p: xenapi_vmpp_record_backup_schedule(rec).cast(),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            i: i64::from(xenapi_vmpp_record_is_backup_running(rec)),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            i: xenapi_vmpp_record_backup_last_run_time(rec),
+        },
+    );
+    put(
+        10,
+        xenapi_field {
+            i: i64::from(xenapi_vmpp_record_archive_target_type(rec)),
+        },
+    );
+    put(
+        11,
+        xenapi_field {
+            p: xenapi_vmpp_record_archive_target_config(rec).cast(),
+        },
+    );
+    put(
+        12,
+        xenapi_field {
+            i: i64::from(xenapi_vmpp_record_archive_frequency(rec)),
+        },
+    );
+    put(
+        13,
+        xenapi_field {
+            p: xenapi_vmpp_record_archive_schedule(rec).cast(),
+        },
+    );
+    put(
+        14,
+        xenapi_field {
+            i: i64::from(xenapi_vmpp_record_is_archive_running(rec)),
+        },
+    );
+    put(
+        15,
+        xenapi_field {
+            i: xenapi_vmpp_record_archive_last_run_time(rec),
+        },
+    );
+    put(
+        16,
+        xenapi_field {
+            p: xenapi_vmpp_record_vms(rec).cast(),
+        },
+    );
+    put(
+        17,
+        xenapi_field {
+            i: i64::from(xenapi_vmpp_record_is_alarm_enabled(rec)),
+        },
+    );
+    put(
+        18,
+        xenapi_field {
+            p: xenapi_vmpp_record_alarm_config(rec).cast(),
+        },
+    );
+    put(
+        19,
+        xenapi_field {
+            p: xenapi_vmpp_record_recent_alerts(rec).cast(),
+        },
+    );
+    20
+}
+
 /// `xenapi_vmpp_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_record_uuid(rec: *const xenapi_vmpp_record) -> *const c_char {

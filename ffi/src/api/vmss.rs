@@ -66,6 +66,85 @@ pub unsafe extern "C" fn xenapi_vmss_record_free(rec: *mut xenapi_vmss_record) {
     free(rec)
 }
 
+/// `xenapi_vmss_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vmss_record_fields(
+    rec: *const xenapi_vmss_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_vmss_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_vmss_record_name_label(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_vmss_record_name_description(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            i: i64::from(xenapi_vmss_record_enabled(rec)),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            i: i64::from(xenapi_vmss_record_type(rec)),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            i: xenapi_vmss_record_retained_snapshots(rec),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            i: i64::from(xenapi_vmss_record_frequency(rec)),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            p: xenapi_vmss_record_schedule(rec).cast(),
+        },
+    );
+    put(
+        8,
+        xenapi_field {
+            i: xenapi_vmss_record_last_run_time(rec),
+        },
+    );
+    put(
+        9,
+        xenapi_field {
+            p: xenapi_vmss_record_vms(rec).cast(),
+        },
+    );
+    10
+}
+
 /// `xenapi_vmss_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmss_record_uuid(rec: *const xenapi_vmss_record) -> *const c_char {

@@ -60,6 +60,73 @@ pub unsafe extern "C" fn xenapi_vtpm_record_free(rec: *mut xenapi_vtpm_record) {
     free(rec)
 }
 
+/// `xenapi_vtpm_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vtpm_record_fields(
+    rec: *const xenapi_vtpm_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_vtpm_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_vtpm_record_allowed_operations(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_vtpm_record_current_operations(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_vtpm_record_vm(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_vtpm_record_backend(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            i: i64::from(xenapi_vtpm_record_persistence_backend(rec)),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            i: i64::from(xenapi_vtpm_record_is_unique(rec)),
+        },
+    );
+    put(
+        7,
+        xenapi_field {
+            i: i64::from(xenapi_vtpm_record_is_protected(rec)),
+        },
+    );
+    8
+}
+
 /// `xenapi_vtpm_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vtpm_record_uuid(rec: *const xenapi_vtpm_record) -> *const c_char {

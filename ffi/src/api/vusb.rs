@@ -57,6 +57,67 @@ pub unsafe extern "C" fn xenapi_vusb_record_free(rec: *mut xenapi_vusb_record) {
     free(rec)
 }
 
+/// `xenapi_vusb_record_fields`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_vusb_record_fields(
+    rec: *const xenapi_vusb_record,
+    out: *mut xenapi_field,
+    capacity: usize,
+) -> usize {
+    if rec.is_null() {
+        return 0;
+    }
+    let put = |i: usize, v: xenapi_field| {
+        if i < capacity && !out.is_null() {
+            // SAFETY: `i < capacity`, within `out` by the caller's contract.
+            unsafe { out.add(i).write(v) };
+        }
+    };
+    put(
+        0,
+        xenapi_field {
+            p: xenapi_vusb_record_uuid(rec).cast(),
+        },
+    );
+    put(
+        1,
+        xenapi_field {
+            p: xenapi_vusb_record_allowed_operations(rec).cast(),
+        },
+    );
+    put(
+        2,
+        xenapi_field {
+            p: xenapi_vusb_record_current_operations(rec).cast(),
+        },
+    );
+    put(
+        3,
+        xenapi_field {
+            p: xenapi_vusb_record_vm(rec).cast(),
+        },
+    );
+    put(
+        4,
+        xenapi_field {
+            p: xenapi_vusb_record_usb_group(rec).cast(),
+        },
+    );
+    put(
+        5,
+        xenapi_field {
+            p: xenapi_vusb_record_other_config(rec).cast(),
+        },
+    );
+    put(
+        6,
+        xenapi_field {
+            i: i64::from(xenapi_vusb_record_currently_attached(rec)),
+        },
+    );
+    7
+}
+
 /// `xenapi_vusb_record_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vusb_record_uuid(rec: *const xenapi_vusb_record) -> *const c_char {
