@@ -190,25 +190,9 @@ fn ty_text(ty: &Ty) -> String {
     }
 }
 
-/// The core (`xenapi` crate) type holding a value of `ty`; in records an untyped value is
-/// optional, as in the core.
+/// The core (`xenapi` crate) type holding a value of `ty`: the Rust backend's own choice.
 fn core_ty(ty: &Ty, in_record: bool) -> String {
-    match ty {
-        Ty::String => "String".into(),
-        Ty::Int => "i64".into(),
-        Ty::Float => "f64".into(),
-        Ty::Bool => "bool".into(),
-        Ty::DateTime => "DateTime".into(),
-        Ty::Ref(c) => format!("Ref<{}>", rust_class(c)),
-        Ty::Enum(e) => camel(e),
-        Ty::Set(t) => format!("Vec<{}>", core_ty(t, false)),
-        Ty::Map(k, v) => format!("HashMap<{}, {}>", core_ty(k, false), core_ty(v, false)),
-        Ty::Record(c) => rust_record(c),
-        Ty::Option(t) => format!("Option<{}>", core_ty(t, false)),
-        Ty::Any if in_record => "Option<Value>".into(),
-        Ty::Any => "Value".into(),
-        Ty::Void => "()".into(),
-    }
+    crate::rust::owned(ty, in_record)
 }
 
 /// The type a getter returns, and a parameter's type.

@@ -581,7 +581,7 @@ fn message(o: &mut String, class: &Class, m: &Message, is_async: bool) {
 
 /// The Rust type that holds a value of `ty` (record fields, results). In records an untyped
 /// value is optional, as the event snapshot is absent from some events.
-fn owned(ty: &Ty, in_record: bool) -> String {
+pub(crate) fn owned(ty: &Ty, in_record: bool) -> String {
     match ty {
         Ty::String => "String".into(),
         Ty::Int => "i64".into(),
