@@ -154,6 +154,30 @@ impl Session {
         Ok(())
     }
 
+    /// `session.login_with_password` with `args` exactly as given (any count, any types), as
+    /// `XenAPI.py` sends whatever its caller passed: for bindings that must behave like it. The
+    /// server's refusal (`MESSAGE_PARAMETER_COUNT_MISMATCH`, ...) is the error, with a string
+    /// second argument (the password) masked in it. A session the server grants is kept, but
+    /// with no credentials to log in again with when it expires.
+    pub fn login_with_password_args(&self, args: &[Value]) -> crate::Result<()> {
+        let mut auth = lock(&self.inner.auth);
+        if let Some(old) = auth.handle.take() {
+            let _ = self
+                .client()
+                .call(auth.logout_method(), &[Value::String(old)]);
+        }
+        auth.credentials = None;
+        let secret = args.get(1).and_then(Value::as_str).unwrap_or("");
+        let reply = self
+            .client()
+            .call("session.login_with_password", args)
+            .map_err(|e| redact(e, secret))?;
+        auth.handle = Some(session_reference(reply)?);
+        auth.local = false;
+        auth.generation += 1;
+        Ok(())
+    }
+
     /// `session.local_logout`: ends a session from [`Session::slave_local_login_with_password`]
     /// ([`Session::logout`] does the same for such a session). Logging out twice is harmless.
     pub fn local_logout(&self) -> crate::Result<()> {

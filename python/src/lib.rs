@@ -173,22 +173,13 @@ impl PySession {
     }
 
     /// `session.login_with_password` with arguments the session would not send itself (a wrong
-    /// count, not strings): the server's refusal is raised as a `Failure`. A server that accepted
-    /// them anyway would leave a session this object does not hold, so it is logged out again.
+    /// count, not strings), as XenAPI.py sends them: the server's refusal is the `Failure`.
     fn login_as_given(&self, py: Python<'_>, params: &Bound<'_, PyTuple>) -> PyResult<()> {
         let values = convert::args_to_values(params)?;
-        let client = self.inner.client();
-        let reply = py.detach(|| client.call("session.login_with_password", &values));
-        match reply {
-            Err(e) => Err(errors::to_pyerr(py, e, false)),
-            Ok(handle) => {
-                let _ = py.detach(|| client.call("session.logout", &[handle]));
-                Err(PyTypeError::new_err(
-                    "login_with_password takes 2 to 4 str arguments (user, password, version, \
-                     originator)",
-                ))
-            }
-        }
+        let inner = &self.inner;
+        let result = py.detach(|| inner.login_with_password_args(&values));
+        *lock(&self.api_version) = None;
+        result.map_err(|e| errors::to_pyerr(py, e, false))
     }
 
     /// `slave_local_login_with_password(user, password)`, as in XenAPI.py: a login to this pool

@@ -170,6 +170,35 @@ fn slave_local_login_stays_on_the_member_and_ends_with_local_logout() {
 }
 
 #[test]
+fn a_login_with_arguments_as_given_is_the_servers_answer() {
+    for d in DIALECTS {
+        let sim = sim(d);
+        let s = Session::new(Options::new(sim.url())).unwrap();
+        let e = s
+            .login_with_password_args(&[Value::from("root")])
+            .unwrap_err();
+        assert_eq!(
+            e.code(),
+            Some(codes::MESSAGE_PARAMETER_COUNT_MISMATCH),
+            "{d:?}"
+        );
+        let wrong = [Value::from("root"), Value::from("hidden-pw")];
+        let e = s.login_with_password_args(&wrong).unwrap_err();
+        assert_eq!(e.code(), Some(codes::SESSION_AUTHENTICATION_FAILED));
+        assert!(!format!("{e} {e:?}").contains("hidden-pw"));
+        assert!(!s.is_logged_in());
+        assert_eq!(sim.session_count(), 0);
+        // Arguments the server takes give a working session, logged out on drop.
+        let right = [Value::from("root"), Value::from("password")];
+        s.login_with_password_args(&right).unwrap();
+        assert!(s.call("VM.get_all", vec![]).is_ok());
+        assert_eq!(sim.session_count(), 1);
+        drop(s);
+        assert_eq!(sim.session_count(), 0);
+    }
+}
+
+#[test]
 fn handle_invalid() {
     for d in DIALECTS {
         let sim = sim(d);
