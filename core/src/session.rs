@@ -406,7 +406,7 @@ fn redact(e: Error, secret: &str) -> Error {
     }
     let r = |s: String| {
         if s.contains(secret) {
-            s.replace(secret, "********")
+            mask(&s, secret)
         } else {
             s
         }
@@ -439,6 +439,24 @@ fn redact(e: Error, secret: &str) -> Error {
         Error::Protocol(m) => Error::Protocol(r(m)),
         Error::InvalidArgument(m) => Error::InvalidArgument(r(m)),
     }
+}
+
+/// Method names a login error may quote (`MESSAGE_PARAMETER_COUNT_MISMATCH` does): a password
+/// that happens to be a word of one (`password`) is not masked inside it.
+const LOGIN_NAMES: &[&str] = &[
+    "session.slave_local_login_with_password",
+    "session.login_with_password",
+];
+
+/// `s` with `secret` masked everywhere but inside the login method names.
+fn mask(s: &str, secret: &str) -> String {
+    for name in LOGIN_NAMES {
+        if s.contains(name) {
+            let parts: Vec<String> = s.split(name).map(|p| mask(p, secret)).collect();
+            return parts.join(name);
+        }
+    }
+    s.replace(secret, "********")
 }
 
 /// xend's `VM.start`/`VM.resume` take `(session, vm, start_paused)`; xapi's add `force`.

@@ -174,14 +174,15 @@ fn a_login_with_arguments_as_given_is_the_servers_answer() {
     for d in DIALECTS {
         let sim = sim(d);
         let s = Session::new(Options::new(sim.url())).unwrap();
-        let e = s
-            .login_with_password_args(&[Value::from("root")])
-            .unwrap_err();
+        // The method name the server quotes stays whole even if the password is "password".
+        let five = ["root", "password", "1.0", "me", "extra"].map(Value::from);
+        let e = s.login_with_password_args(&five).unwrap_err();
         assert_eq!(
             e.code(),
             Some(codes::MESSAGE_PARAMETER_COUNT_MISMATCH),
             "{d:?}"
         );
+        assert!(e.to_string().contains("session.login_with_password"), "{e}");
         let wrong = [Value::from("root"), Value::from("hidden-pw")];
         let e = s.login_with_password_args(&wrong).unwrap_err();
         assert_eq!(e.code(), Some(codes::SESSION_AUTHENTICATION_FAILED));
