@@ -423,7 +423,9 @@ enum xenapi_status xenapi_options_set_protocol(struct xenapi_options *options,
                                                struct xenapi_error **err);
 
 /**
- * The largest reply accepted, in bytes after decompression. Default 512 MiB.
+ * The most a reply may be, in bytes: counted both as bytes read (after decompression) and as
+ * memory its decoded values take. Default 192 MiB, enough for `VM.get_all_records` of about
+ * 12,000 VMs.
  *
  * Ownership: `options` is borrowed.
  */

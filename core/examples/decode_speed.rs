@@ -7,9 +7,55 @@
 #[path = "../benches/support/payload.rs"]
 mod payload;
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
 use xenapi::codec::{self, Limits, Response};
+
+/// The system allocator, counting the bytes in use and their peak: the peak memory figures.
+struct Counting;
+
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = IN_USE.fetch_add(layout.size(), Relaxed) + layout.size();
+            PEAK.fetch_max(now, Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(p, layout) };
+        IN_USE.fetch_sub(layout.size(), Relaxed);
+    }
+    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let q = unsafe { System.realloc(p, layout, new_size) };
+        if !q.is_null() {
+            let now = IN_USE.fetch_add(new_size, Relaxed) + new_size;
+            PEAK.fetch_max(now, Relaxed);
+            IN_USE.fetch_sub(layout.size(), Relaxed);
+        }
+        q
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// The most heap `f` had in use at once beyond what was in use before it, with what it returned
+/// still alive (so the decoded values count).
+fn peak_of<T>(f: impl FnOnce() -> T) -> usize {
+    let before = IN_USE.load(Relaxed);
+    PEAK.store(before, Relaxed);
+    let out = f();
+    let peak = PEAK.load(Relaxed) - before;
+    drop(out);
+    peak
+}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -25,7 +71,8 @@ fn main() {
     let ok = |r: Response| {
         assert!(
             matches!(&r, Response::Value(v) if v.get("Status").and_then(|s| s.as_str()) == Some("Success"))
-        )
+        );
+        r
     };
     let report = |what: &str, best: f64| {
         println!(
@@ -91,6 +138,7 @@ fn main() {
                 xenapi::jsonrpc::Reply::Result(v) => {
                     let v = xenapi::jsonrpc::normalise("VM.get_all_records", v);
                     assert!(matches!(v, xenapi::Value::Struct(ref m) if m.len() == vms));
+                    v
                 }
                 other => panic!("{other:?}"),
             }
@@ -113,6 +161,63 @@ fn main() {
             best_of(rounds, || quick_xml_floor_slice(&xml)),
         );
     }
+    if want("memory") {
+        // Heap in use while decoding, beyond the reply itself (the transport never holds it
+        // whole): the values and the decoder's buffers, as it reads from the socket.
+        let xml_peak = peak_of(|| {
+            let r = std::io::BufReader::with_capacity(64 * 1024, &xml[..]);
+            ok(codec::decode_response(r, Limits::default()).expect("decodes"))
+        });
+        println!(
+            "peak memory decoding XML-RPC (stream): {:.1} MB = {:.2}x the {mb:.1} MB reply",
+            xml_peak as f64 / 1e6,
+            xml_peak as f64 / xml.len() as f64
+        );
+        // What the decoder counts against `max_value_bytes` (the least limit that lets the reply
+        // through), and so how many such VMs the default limit fits.
+        let (mut lo, mut hi) = (0u64, 1u64 << 40);
+        while lo + 1 < hi {
+            let mid = lo + (hi - lo) / 2;
+            let limits = Limits {
+                max_value_bytes: mid,
+                ..Limits::default()
+            };
+            match codec::decode_response_slice(&xml, limits) {
+                Ok(_) => hi = mid,
+                Err(_) => lo = mid,
+            }
+        }
+        let default = codec::DEFAULT_MAX_BYTES as f64;
+        let fits =
+            (default / (hi as f64 / vms as f64)).min(default / (xml.len() as f64 / vms as f64));
+        println!(
+            "counted against the value limit: {:.1} MB; the default limit ({} MiB) fits \
+             VM.get_all_records of about {:.0} such VMs",
+            hi as f64 / 1e6,
+            codec::DEFAULT_MAX_BYTES >> 20,
+            (fits / 1000.0).floor() * 1000.0
+        );
+        let records = value.get("Value").expect("a Value").clone();
+        let wire = xenapi::jsonrpc::denormalise("VM.get_all_records", records);
+        let json = xenapi::jsonrpc::encode_response(Ok(&wire), &xenapi::Value::Int(1), true);
+        let json_peak = peak_of(|| {
+            let r = std::io::BufReader::with_capacity(64 * 1024, &json[..]);
+            match xenapi::jsonrpc::decode_response(r, Limits::default(), 1).expect("decodes") {
+                xenapi::jsonrpc::Reply::Result(v) => {
+                    xenapi::jsonrpc::normalise("VM.get_all_records", v)
+                }
+                other => panic!("{other:?}"),
+            }
+        });
+        println!(
+            "peak memory decoding JSON-RPC (stream, normalised): {:.1} MB = {:.2}x the XML-RPC \
+             reply, {:.2}x the {:.1} MB JSON reply",
+            json_peak as f64 / 1e6,
+            json_peak as f64 / xml.len() as f64,
+            json_peak as f64 / json.len() as f64,
+            json.len() as f64 / 1e6
+        );
+    }
     if !only.is_empty() {
         return;
     }
@@ -131,12 +236,15 @@ fn main() {
     );
 }
 
-fn best_of(rounds: usize, mut f: impl FnMut()) -> f64 {
+/// The best time of `rounds` runs of `f`; what `f` returns is dropped outside the timing (freeing
+/// the values is not decoding them).
+fn best_of<T>(rounds: usize, mut f: impl FnMut() -> T) -> f64 {
     let mut best = f64::INFINITY;
     for _ in 0..rounds {
         let t = Instant::now();
-        f();
+        let out = f();
         best = best.min(t.elapsed().as_secs_f64());
+        drop(out);
     }
     best
 }

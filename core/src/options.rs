@@ -119,7 +119,9 @@ impl Options {
         self
     }
 
-    /// The largest reply accepted, counted after decompression. Default 512 MiB.
+    /// The most a reply may be: counted both as bytes read (after decompression) and as memory its
+    /// decoded values take, so that no reply can grow the process much past it. Default 192 MiB
+    /// ([`crate::codec::DEFAULT_MAX_BYTES`]), enough for `VM.get_all_records` of about 12,000 VMs.
     pub fn max_response_bytes(mut self, n: u64) -> Self {
         self.max_response_bytes = n;
         self

@@ -464,7 +464,7 @@ proptest! {
     #[test]
     fn token_soup_never_panics(bytes in token_soup(), depth in 1usize..8, size in 16u64..4096) {
         decode_everything(&bytes, Limits::default());
-        decode_everything(&bytes, Limits { max_depth: depth, max_bytes: size });
+        decode_everything(&bytes, Limits { max_depth: depth, max_bytes: size, max_value_bytes: size * 4 });
     }
 
     #[test]
@@ -484,7 +484,7 @@ proptest! {
             mutate(&mut doc, m);
         }
         decode_everything(&doc, Limits::default());
-        decode_everything(&doc, Limits { max_depth: depth, max_bytes: doc.len() as u64 / 2 });
+        decode_everything(&doc, Limits { max_depth: depth, max_bytes: doc.len() as u64 / 2, max_value_bytes: doc.len() as u64 });
     }
 }
 

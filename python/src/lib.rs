@@ -110,7 +110,7 @@ impl PySession {
     #[new]
     #[pyo3(signature = (url, *, insecure=false, ca_file=None, fingerprint=None, timeout=None,
                         connect_timeout=None, follow_coordinator=true, version=None, originator=None,
-                        protocol="auto"))]
+                        protocol="auto", max_response_bytes=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -124,6 +124,7 @@ impl PySession {
         version: Option<String>,
         originator: Option<String>,
         protocol: &str,
+        max_response_bytes: Option<u64>,
     ) -> PyResult<Self> {
         let protocol = xenapi::Protocol::parse(protocol).ok_or_else(|| {
             PyValueError::new_err(format!(
@@ -142,6 +143,11 @@ impl PySession {
             originator,
         )?
         .protocol(protocol);
+        let options = match max_response_bytes {
+            Some(0) => return Err(PyValueError::new_err("max_response_bytes must be positive")),
+            Some(n) => options.max_response_bytes(n),
+            None => options,
+        };
         let inner = xenapi::Session::new(options).map_err(|e| errors::to_pyerr(py, e, true))?;
         Ok(PySession {
             inner: ManuallyDrop::new(inner),

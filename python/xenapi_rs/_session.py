@@ -70,7 +70,10 @@ class Session:
     pool member that answers ``HOST_IS_SLAVE``; ``protocol="jsonrpc"``/``"xmlrpc"`` picks the wire
     protocol (default ``"auto"``: JSON-RPC when the server offers it, found out at login, XML-RPC
     otherwise; results are the same Python values either way, and ``session.protocol`` tells
-    which one is in use). ``transport``, ``encoding``, ``verbose`` and
+    which one is in use); ``max_response_bytes=`` raises the most a reply may be, counted both as
+    bytes read and as memory its values take (default 192 MiB, enough for ``VM.get_all_records``
+    of about 12,000 VMs; a larger reply stops with an error). ``transport``, ``encoding``,
+    ``verbose`` and
     ``allow_none`` are accepted for compatibility; ``None`` is always allowed.
     """
 
@@ -92,6 +95,7 @@ class Session:
         originator=None,
         version=None,
         protocol="auto",
+        max_response_bytes=None,
     ):
         if transport is not None and not isinstance(transport, UDSTransport):
             warnings.warn(
@@ -109,6 +113,7 @@ class Session:
             originator=originator,
             version=version,
             protocol=protocol,
+            max_response_bytes=max_response_bytes,
             **_tls_options(ignore_ssl, verify, ca_file, fingerprint),
         )
         self.__dict__["_native"] = native

@@ -34,6 +34,7 @@ class Session:
         originator: Optional[str] = ...,
         version: Optional[str] = ...,
         protocol: str = ...,
+        max_response_bytes: Optional[int] = ...,
     ) -> None: ...
     @property
     def handle(self) -> Optional[str]: ...

@@ -1,142 +1,377 @@
-//! XML-RPC decoder: recursive descent over quick-xml events, with a depth counter.
+//! XML-RPC decoder made for XML-RPC's small grammar: a tokenizer over the bytes (not a general XML
+//! event loop) feeding a recursive-descent parser, with depth, size and memory limits.
 //!
-//! Two sources feed the same parser: a [`BufRead`] (the HTTP body as it arrives: quick-xml copies
-//! each event into a reused buffer, and [`Limited`] enforces the size limit as bytes are read) and
-//! a byte slice (a body already in memory: events borrow from it, and the size limit is checked
-//! once, up front).
+//! Input comes through a [`Window`]: bytes already in memory (nothing is copied but the text that
+//! becomes values), or a reader, read piece by piece into a buffer that keeps only the unread
+//! bytes. Only a tag has to be whole in that buffer (at most [`MAX_TAG`] bytes); text, comments,
+//! processing instructions and CDATA are read a piece at a time, so memory stays bounded whatever
+//! the document holds.
+//!
+//! Refused: a DOCTYPE (no DTD is ever read, no entity ever expanded), any reference but the five
+//! predefined entities and character references, characters XML 1.0 forbids, text that is not
+//! UTF-8, an end tag that does not match its start tag literally (`<int>…</i4>`), unknown elements,
+//! and values whose memory would pass [`Limits::max_value_bytes`].
 
-use std::io::BufRead;
+use std::io::{self, Read};
+use std::mem::size_of;
 
 use base64::Engine as _;
-use quick_xml::events::Event;
-use quick_xml::Reader;
 
-use super::limited::Limited;
 use super::{parse_double, CodecError, Limits, Response};
 use crate::{DateTime, Value};
 
+/// The longest tag (name and attributes) accepted: XML-RPC's tags are a few bytes, and a
+/// namespace declaration a few dozen.
+pub(crate) const MAX_TAG: usize = 16 * 1024;
+
 /// Decodes a `<methodResponse>` from `input`, reading it as it arrives.
-pub fn decode_response<R: BufRead>(input: R, limits: Limits) -> Result<Response, CodecError> {
-    Parser::new(Stream::new(input, limits.max_bytes), limits).run(Parser::response)
+pub fn decode_response<R: io::BufRead>(input: R, limits: Limits) -> Result<Response, CodecError> {
+    Parser::new(ReadWindow::new(input, limits.max_bytes), limits).run(Parser::response)
 }
 
 /// Decodes a `<methodResponse>` that is already in memory: the same result as [`decode_response`]
-/// on the same bytes, but without copying each event out of the input first.
+/// on the same bytes, without copying the input first.
 pub fn decode_response_slice(input: &[u8], limits: Limits) -> Result<Response, CodecError> {
-    Parser::new(Slice::new(input, limits)?, limits).run(Parser::response)
+    Parser::new(SliceWindow::new(input, limits)?, limits).run(Parser::response)
 }
 
 /// Decodes a `<methodCall>` from `input`: the method name and its parameters.
-pub fn decode_call<R: BufRead>(
+pub fn decode_call<R: io::BufRead>(
     input: R,
     limits: Limits,
 ) -> Result<(String, Vec<Value>), CodecError> {
-    Parser::new(Stream::new(input, limits.max_bytes), limits).run(Parser::call)
+    Parser::new(ReadWindow::new(input, limits.max_bytes), limits).run(Parser::call)
 }
 
 /// Decodes a `<methodCall>` that is already in memory (see [`decode_response_slice`]).
 pub fn decode_call_slice(input: &[u8], limits: Limits) -> Result<(String, Vec<Value>), CodecError> {
-    Parser::new(Slice::new(input, limits)?, limits).run(Parser::call)
+    Parser::new(SliceWindow::new(input, limits)?, limits).run(Parser::call)
 }
 
 /// Decodes one `<value>…</value>` fragment, as `task.get_result` returns it.
 pub fn decode_value(xml: &str, limits: Limits) -> Result<Value, CodecError> {
-    Parser::new(Slice::new(xml.as_bytes(), limits)?, limits).run(|p| {
+    Parser::new(SliceWindow::new(xml.as_bytes(), limits)?, limits).run(|p| {
         let v = p.value_element(0)?;
         p.expect_eof()?;
         Ok(v)
     })
 }
 
-/// Where events come from.
-trait Source {
-    fn next_event(&mut self) -> Result<Event<'_>, quick_xml::Error>;
-    /// `Some(limit)` once reading stopped at the size limit.
-    fn exceeded(&self) -> Option<u64>;
+// ---------------------------------------------------------------------------------------------
+// Input
+
+/// The bytes the tokenizer reads from.
+trait Window {
+    /// The bytes available and not yet consumed.
+    fn bytes(&self) -> &[u8];
+    /// Consumes the first `n` available bytes.
+    fn advance(&mut self, n: usize);
+    /// Makes more bytes available after those not yet consumed; `Ok(false)` at the end of input.
+    fn more(&mut self) -> Result<bool, CodecError>;
 }
 
-fn configure<R>(reader: &mut Reader<R>) {
-    let config = reader.config_mut();
-    config.trim_text(false);
-    config.expand_empty_elements = false;
-    // Kept on: our grammar checks which element each end tag closes, but `<int>…</i4>` and
-    // `<ex:nil></nil>` map to the same tag, and quick-xml keeps the stack of open names either way
-    // (the comparison itself is a few instructions).
-    config.check_end_names = true;
+/// Bytes already in memory.
+struct SliceWindow<'a> {
+    rest: &'a [u8],
 }
 
-/// A `BufRead` source: events are copied into `buf`, which is reused.
-struct Stream<R> {
-    reader: Reader<Limited<R>>,
-    buf: Vec<u8>,
-}
-
-impl<R: BufRead> Stream<R> {
-    fn new(input: R, max_bytes: u64) -> Self {
-        let mut reader = Reader::from_reader(Limited::new(input, max_bytes));
-        configure(&mut reader);
-        Stream {
-            reader,
-            buf: Vec::with_capacity(256),
-        }
-    }
-}
-
-impl<R: BufRead> Source for Stream<R> {
-    #[inline]
-    fn next_event(&mut self) -> Result<Event<'_>, quick_xml::Error> {
-        self.buf.clear();
-        self.reader.read_event_into(&mut self.buf)
-    }
-
-    fn exceeded(&self) -> Option<u64> {
-        let l = self.reader.get_ref();
-        l.exceeded.then(|| l.limit())
-    }
-}
-
-/// An in-memory source: events borrow from the input.
-struct Slice<'a> {
-    reader: Reader<&'a [u8]>,
-}
-
-impl<'a> Slice<'a> {
-    /// Refuses input longer than `limits.max_bytes` before reading any of it (the streaming
-    /// source refuses it on reaching the limit; both accept exactly `max_bytes`).
+impl<'a> SliceWindow<'a> {
+    /// Refuses input longer than `limits.max_bytes` before reading any of it (the reader refuses it
+    /// on reaching the limit; both accept exactly `max_bytes`).
     fn new(input: &'a [u8], limits: Limits) -> Result<Self, CodecError> {
         if u64::try_from(input.len()).map_or(true, |n| n > limits.max_bytes) {
             return Err(CodecError::TooLarge(limits.max_bytes));
         }
-        let mut reader = Reader::from_reader(input);
-        configure(&mut reader);
-        Ok(Slice { reader })
+        Ok(SliceWindow { rest: input })
     }
 }
 
-impl Source for Slice<'_> {
+impl Window for SliceWindow<'_> {
+    #[inline(always)]
+    fn bytes(&self) -> &[u8] {
+        self.rest
+    }
+    #[inline(always)]
+    fn advance(&mut self, n: usize) {
+        self.rest = &self.rest[n..];
+    }
     #[inline]
-    fn next_event(&mut self) -> Result<Event<'_>, quick_xml::Error> {
-        self.reader.read_event()
-    }
-
-    fn exceeded(&self) -> Option<u64> {
-        None
+    fn more(&mut self) -> Result<bool, CodecError> {
+        Ok(false)
     }
 }
 
-fn fault(v: Value) -> Result<Response, CodecError> {
-    let code = v.get("faultCode").and_then(Value::as_i64);
-    let message = v.get("faultString").and_then(Value::as_str);
-    match (code, message) {
-        (Some(code), Some(message)) => Ok(Response::Fault {
-            code,
-            message: message.to_owned(),
-        }),
-        _ => Err(CodecError::Malformed(
-            "<fault> without faultCode and faultString".into(),
-        )),
+/// The buffer a reader starts with; it doubles while reads fill it, up to [`READ_MAX`], so a
+/// short reply costs little and a long one few reads.
+const READ_START: usize = 4 * 1024;
+const READ_MAX: usize = 64 * 1024;
+
+/// A reader, read into a buffer that holds the unread bytes. Counts what it reads against the
+/// size limit, exactly: `limit` bytes read in full, one more is [`CodecError::TooLarge`].
+struct ReadWindow<R> {
+    inner: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Bytes that may still be read.
+    left: u64,
+    limit: u64,
+    done: bool,
+}
+
+impl<R: Read> ReadWindow<R> {
+    fn new(inner: R, limit: u64) -> Self {
+        ReadWindow {
+            inner,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            left: limit,
+            limit,
+            done: false,
+        }
     }
 }
+
+impl<R: Read> Window for ReadWindow<R> {
+    #[inline(always)]
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+    #[inline(always)]
+    fn advance(&mut self, n: usize) {
+        debug_assert!(self.start + n <= self.end);
+        self.start += n;
+    }
+    fn more(&mut self) -> Result<bool, CodecError> {
+        if self.done {
+            return Ok(false);
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            // Full of unread bytes (or not yet allocated): grow. The tokenizer asks for more with
+            // a full buffer only while a tag is incomplete, so this stays under 2 * MAX_TAG.
+            let grown = (self.buf.len() * 2).clamp(READ_START, READ_MAX.max(self.end + READ_START));
+            self.buf.resize(grown, 0);
+        }
+        loop {
+            let room = (self.buf.len() - self.end) as u64;
+            let want = room.min(self.left.saturating_add(1)) as usize;
+            match self.inner.read(&mut self.buf[self.end..self.end + want]) {
+                Ok(0) => {
+                    self.done = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    if n as u64 > self.left {
+                        return Err(CodecError::TooLarge(self.limit));
+                    }
+                    self.left -= n as u64;
+                    self.end += n;
+                    // A read that filled the buffer: the next one may be larger.
+                    if self.end == self.buf.len() && self.buf.len() < READ_MAX && self.start == 0 {
+                        let grown = (self.buf.len() * 2).min(READ_MAX);
+                        self.buf.resize(grown, 0);
+                    }
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(CodecError::Io(e)),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text and the memory budget
+
+/// What one value costs, as counted against [`Limits::max_value_bytes`]: the value itself, and
+/// each heap block with the allocator's overhead.
+const VALUE_COST: u64 = size_of::<Value>() as u64;
+const NAME_COST: u64 = size_of::<String>() as u64;
+const HEAP_OVERHEAD: u64 = 16;
+
+#[inline]
+fn heap_cost(len: usize) -> u64 {
+    if len == 0 {
+        0
+    } else {
+        len as u64 + HEAP_OVERHEAD
+    }
+}
+
+/// The block holding `n` items or members (each counted as it was built).
+#[inline]
+fn block_cost(n: usize) -> u64 {
+    if n == 0 {
+        0
+    } else {
+        HEAP_OVERHEAD
+    }
+}
+
+/// Strings at least this long are moved out of the scratch buffer rather than copied out of it.
+const MOVE_TEXT_FROM: usize = 4096;
+
+/// The text read since the last markup (line ends folded, references resolved), and the memory the
+/// values built so far take.
+struct Text {
+    buf: Vec<u8>,
+    /// Whether `buf` may hold a byte to look at when it is taken: a control character or 0xEF
+    /// (the lead byte of U+FFFE and U+FFFF).
+    special: bool,
+    /// The last byte read raw was a carriage return (already folded): a line feed right after it
+    /// belongs to the same line end.
+    after_cr: bool,
+    used: u64,
+    max: u64,
+}
+
+impl Text {
+    #[inline(always)]
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.special = false;
+        self.after_cr = false;
+    }
+
+    /// Counts `n` bytes of values built.
+    #[inline(always)]
+    fn charge(&mut self, n: u64) -> Result<(), CodecError> {
+        self.used += n;
+        if self.used > self.max {
+            return Err(CodecError::ValuesTooLarge(self.max));
+        }
+        Ok(())
+    }
+
+    /// Appends text as it appears in the document, folding `\r\n` and `\r` to `\n` (XML 1.0).
+    #[inline]
+    fn push_raw(&mut self, s: &[u8]) -> Result<(), CodecError> {
+        if s.is_empty() {
+            return Ok(());
+        }
+        if (self.buf.len() + s.len()) as u64 + self.used > self.max {
+            return Err(CodecError::ValuesTooLarge(self.max));
+        }
+        if !has_special(s) {
+            self.buf.extend_from_slice(s);
+            self.after_cr = false;
+            return Ok(());
+        }
+        self.push_special(s);
+        Ok(())
+    }
+
+    #[cold]
+    fn push_special(&mut self, mut s: &[u8]) {
+        self.special = true;
+        if self.after_cr && s[0] == b'\n' {
+            s = &s[1..];
+        }
+        self.after_cr = false;
+        while let Some(i) = memchr::memchr(b'\r', s) {
+            self.buf.extend_from_slice(&s[..i]);
+            self.buf.push(b'\n');
+            s = &s[i + 1..];
+            match s.first() {
+                Some(b'\n') => s = &s[1..],
+                Some(_) => {}
+                None => self.after_cr = true,
+            }
+        }
+        self.buf.extend_from_slice(s);
+    }
+
+    /// Appends a character a reference stands for (never folded, never forbidden: see
+    /// [`resolve`]).
+    fn push_char(&mut self, c: char) -> Result<(), CodecError> {
+        self.after_cr = false;
+        if (self.buf.len() + 4) as u64 + self.used > self.max {
+            return Err(CodecError::ValuesTooLarge(self.max));
+        }
+        let mut utf8 = [0u8; 4];
+        self.buf
+            .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+        Ok(())
+    }
+
+    /// The text, checked: UTF-8, and no character XML 1.0 forbids.
+    #[inline]
+    fn as_str(&self) -> Result<&str, CodecError> {
+        let s = std::str::from_utf8(&self.buf).map_err(|_| not_utf8())?;
+        if self.special {
+            check_chars(s)?;
+        }
+        Ok(s)
+    }
+
+    /// The text as an owned string (checked as by [`Text::as_str`]), leaving the buffer empty.
+    #[inline]
+    fn take(&mut self) -> Result<String, CodecError> {
+        let s = if self.buf.len() < MOVE_TEXT_FROM {
+            self.as_str()?.to_owned()
+        } else {
+            let s = String::from_utf8(std::mem::take(&mut self.buf)).map_err(|_| not_utf8())?;
+            check_chars(&s)?;
+            s
+        };
+        self.clear();
+        Ok(s)
+    }
+
+    /// Whether the text is only whitespace (as `str::trim` sees it).
+    fn is_blank(&self) -> Result<bool, CodecError> {
+        if self.buf.iter().all(|b| is_ws(*b)) {
+            return Ok(true);
+        }
+        Ok(self.as_str()?.trim().is_empty())
+    }
+
+    fn shown(&self) -> String {
+        shorten(&String::from_utf8_lossy(&self.buf))
+    }
+}
+
+/// How much of `b` is UTF-8, allowing for a character cut short at its end; an error for bytes
+/// that are not UTF-8 before that.
+fn utf8_prefix(b: &[u8]) -> Result<usize, CodecError> {
+    match std::str::from_utf8(b) {
+        Ok(_) => Ok(b.len()),
+        Err(e) if e.error_len().is_none() => Ok(e.valid_up_to()),
+        Err(_) => Err(not_utf8()),
+    }
+}
+
+/// Slice equality without a `memcmp` call: names are a few bytes.
+#[inline(always)]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+fn check_chars(s: &str) -> Result<(), CodecError> {
+    match s.chars().find(|c| super::xml_forbidden(*c)) {
+        Some(c) => Err(forbidden(c)),
+        None => Ok(()),
+    }
+}
+
+#[cold]
+fn not_utf8() -> CodecError {
+    CodecError::Malformed("text that is not UTF-8".into())
+}
+
+#[inline(always)]
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tags
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tag {
@@ -176,6 +411,9 @@ impl Tag {
     #[inline(never)]
     fn from_prefixed(name: &[u8]) -> Option<Tag> {
         let i = name.iter().rposition(|b| *b == b':')?;
+        if i == 0 {
+            return None;
+        }
         Tag::from_local(&name[i + 1..])
     }
 
@@ -251,58 +489,504 @@ impl Tag {
     }
 }
 
-/// One markup event; text is appended to `Parser::text` instead.
-///
-/// An end tag carries no name: quick-xml checks that it matches the innermost open start tag
-/// (`check_end_names`), and the grammar below reads every element it accepts through to its end, so
+/// One markup token. An end tag carries no name: the tokenizer checks that it closes the innermost
+/// open element literally, and the grammar reads every element it accepts through to its end, so
 /// the element an end tag closes is always the one the grammar is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ev {
     Start(Tag),
     End,
     Empty(Tag),
-    Text,
     Eof,
 }
 
-/// Strings longer than this are moved out of `Parser::text` rather than copied out of it.
-const MOVE_TEXT_FROM: usize = 4096;
+/// What `<` began.
+enum Markup {
+    Tag(Ev),
+    /// A comment or processing instruction, skipped.
+    Skipped,
+    /// A CDATA section, whose text was appended.
+    CData,
+}
 
-struct Parser<S> {
-    src: S,
-    /// The text read since the last markup event (references resolved, line ends normalised).
-    text: String,
+/// An element not yet closed: its tag, and where its name is kept in `Parser::names` when it is
+/// not the tag's own name (`i4`, `ex:nil`).
+#[derive(Clone, Copy)]
+struct Open {
+    tag: Tag,
+    name_len: u16,
+    name_at: u32,
+}
+
+const OWN_NAME: u32 = u32::MAX;
+
+// ---------------------------------------------------------------------------------------------
+// The tokenizer and the grammar
+
+struct Parser<W> {
+    win: W,
+    text: Text,
+    open: Vec<Open>,
+    names: Vec<u8>,
     /// The members of the structs being read, innermost last: each struct's members are collected
     /// here and moved into an exactly sized `Vec` at `</struct>` (no repeated growth).
     members: Vec<(String, Value)>,
     /// The same for array items.
     items: Vec<Value>,
-    limits: Limits,
+    max_depth: usize,
 }
 
-impl<S: Source> Parser<S> {
-    fn new(src: S, limits: Limits) -> Self {
+impl<W: Window> Parser<W> {
+    fn new(win: W, limits: Limits) -> Self {
         Parser {
-            src,
-            text: String::with_capacity(256),
+            win,
+            text: Text {
+                buf: Vec::with_capacity(256),
+                special: false,
+                after_cr: false,
+                used: 0,
+                max: limits.max_value_bytes,
+            },
+            open: Vec::with_capacity(16),
+            names: Vec::new(),
             members: Vec::new(),
             items: Vec::new(),
-            limits,
+            max_depth: limits.max_depth,
         }
     }
 
-    /// Runs `body`, turning a read failure caused by the size limit into `TooLarge`.
     fn run<T>(
         mut self,
         body: impl FnOnce(&mut Self) -> Result<T, CodecError>,
     ) -> Result<T, CodecError> {
-        let result = body(&mut self);
-        if result.is_err() {
-            if let Some(limit) = self.src.exceeded() {
-                return Err(CodecError::TooLarge(limit));
+        // A UTF-8 byte order mark is not part of the document.
+        if self.starts_with(b"\xEF\xBB\xBF")? {
+            self.win.advance(3);
+        }
+        body(&mut self)
+    }
+
+    // --- bytes
+
+    /// Whether at least `n` bytes are available, reading more if needed.
+    #[inline]
+    fn have(&mut self, n: usize) -> Result<bool, CodecError> {
+        while self.win.bytes().len() < n {
+            if !self.win.more()? {
+                return Ok(false);
             }
         }
-        result
+        Ok(true)
+    }
+
+    fn starts_with(&mut self, prefix: &[u8]) -> Result<bool, CodecError> {
+        self.have(prefix.len())?;
+        Ok(self.win.bytes().starts_with(prefix))
+    }
+
+    /// Consumes everything up to and including `end`, which must come before the input ends; what
+    /// it skips must be UTF-8 all the same.
+    fn skip_past(&mut self, end: &[u8], what: &str) -> Result<(), CodecError> {
+        loop {
+            let b = self.win.bytes();
+            if let Some(i) = memchr::memmem::find(b, end) {
+                std::str::from_utf8(&b[..i]).map_err(|_| not_utf8())?;
+                self.win.advance(i + end.len());
+                return Ok(());
+            }
+            // Keep what could be the start of `end`, or of a character cut by the window's end.
+            let keep = b.len().min(end.len() - 1);
+            let n = utf8_prefix(&b[..b.len() - keep])?;
+            self.win.advance(n);
+            if !self.win.more()? {
+                return Err(CodecError::Malformed(format!(
+                    "the document ends inside {what}"
+                )));
+            }
+        }
+    }
+
+    // --- markup
+
+    /// The index of the `>` that ends the tag starting the window, reading more as needed.
+    #[inline]
+    fn tag_end(&mut self) -> Result<usize, CodecError> {
+        let mut i = 1;
+        let mut quote = 0u8;
+        loop {
+            let b = self.win.bytes();
+            let b = &b[..b.len().min(MAX_TAG + 1)];
+            while i < b.len() {
+                let c = b[i];
+                if quote != 0 {
+                    if c == quote {
+                        quote = 0;
+                    } else if c == b'<' {
+                        return Err(CodecError::Malformed("`<` inside a tag".into()));
+                    }
+                } else {
+                    match c {
+                        b'>' => return Ok(i),
+                        b'"' | b'\'' => quote = c,
+                        b'<' => return Err(CodecError::Malformed("`<` inside a tag".into())),
+                        _ => {}
+                    }
+                }
+                i += 1;
+            }
+            if i > MAX_TAG {
+                return Err(CodecError::Malformed(format!(
+                    "a tag longer than {MAX_TAG} bytes"
+                )));
+            }
+            if !self.win.more()? {
+                return Err(CodecError::Malformed(
+                    "the document ends inside a tag".into(),
+                ));
+            }
+        }
+    }
+
+    /// Reads the markup that starts the window (`<`).
+    #[inline]
+    fn markup(&mut self) -> Result<Markup, CodecError> {
+        self.text.after_cr = false;
+        if !self.have(2)? {
+            return Err(CodecError::Malformed(
+                "the document ends inside a tag".into(),
+            ));
+        }
+        match self.win.bytes()[1] {
+            b'/' => self.end_tag().map(Markup::Tag),
+            b'!' => self.bang(),
+            b'?' => {
+                self.win.advance(2);
+                self.skip_past(b"?>", "a processing instruction")?;
+                Ok(Markup::Skipped)
+            }
+            _ => self.start_tag().map(Markup::Tag),
+        }
+    }
+
+    #[inline]
+    fn start_tag(&mut self) -> Result<Ev, CodecError> {
+        // The common case first: a bare name and `>` or `/>`, all in the window.
+        let b = self.win.bytes();
+        let n = b.len().min(MAX_TAG);
+        let mut i = 1;
+        while i < n
+            && !matches!(
+                b[i],
+                b'>' | b'/' | b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'<'
+            )
+        {
+            i += 1;
+        }
+        if i < n {
+            let empty = match b[i] {
+                b'>' => Some(false),
+                b'/' if b.get(i + 1) == Some(&b'>') => Some(true),
+                _ => None,
+            };
+            if let Some(empty) = empty {
+                let name = &b[1..i];
+                let tag = match Tag::from_name(name) {
+                    Some(t) => t,
+                    None => return Err(unknown_element(name)),
+                };
+                if empty {
+                    self.win.advance(i + 2);
+                    return Ok(Ev::Empty(tag));
+                }
+                if short_eq(name, tag.name().as_bytes()) {
+                    self.open.push(Open {
+                        tag,
+                        name_len: 0,
+                        name_at: OWN_NAME,
+                    });
+                    self.win.advance(i + 1);
+                    return Ok(Ev::Start(tag));
+                }
+            }
+        }
+        self.start_tag_slow()
+    }
+
+    /// A start tag with attributes or an unusual name, or not all in the window yet.
+    #[inline(never)]
+    fn start_tag_slow(&mut self) -> Result<Ev, CodecError> {
+        let end = self.tag_end()?;
+        let b = &self.win.bytes()[1..end];
+        let (inner, empty) = match b.split_last() {
+            Some((b'/', inner)) => (inner, true),
+            _ => (b, false),
+        };
+        // Attributes (namespace declarations) are allowed and ignored, but must be UTF-8.
+        std::str::from_utf8(inner).map_err(|_| not_utf8())?;
+        let name = match inner.iter().position(|c| is_ws(*c)) {
+            Some(i) => &inner[..i],
+            None => inner,
+        };
+        let tag = match Tag::from_name(name) {
+            Some(t) => t,
+            None => return Err(unknown_element(name)),
+        };
+        if !empty {
+            // A name fits in a u16: the whole tag is at most MAX_TAG bytes.
+            let name_at = if name == tag.name().as_bytes() {
+                OWN_NAME
+            } else {
+                let at = self.names.len() as u32;
+                self.names.extend_from_slice(name);
+                at
+            };
+            self.open.push(Open {
+                tag,
+                name_len: name.len() as u16,
+                name_at,
+            });
+        }
+        self.win.advance(end + 1);
+        Ok(if empty {
+            Ev::Empty(tag)
+        } else {
+            Ev::Start(tag)
+        })
+    }
+
+    #[inline]
+    fn end_tag(&mut self) -> Result<Ev, CodecError> {
+        // The common case first: `</name>` closing an element with its tag's own name.
+        if let Some(open) = self.open.last() {
+            if open.name_at == OWN_NAME {
+                let want = open.tag.name().as_bytes();
+                let b = self.win.bytes();
+                if b.len() > want.len() + 2
+                    && b[want.len() + 2] == b'>'
+                    && short_eq(&b[2..want.len() + 2], want)
+                {
+                    self.open.pop();
+                    self.win.advance(want.len() + 3);
+                    return Ok(Ev::End);
+                }
+            }
+        }
+        self.end_tag_slow()
+    }
+
+    #[inline(never)]
+    fn end_tag_slow(&mut self) -> Result<Ev, CodecError> {
+        let end = self.tag_end()?;
+        let b = &self.win.bytes()[2..end];
+        let name = match b.iter().rposition(|c| !is_ws(*c)) {
+            Some(i) => &b[..=i],
+            None => &b[..0],
+        };
+        let Some(open) = self.open.pop() else {
+            return Err(CodecError::Malformed(format!(
+                "</{}> closes no element",
+                shorten(&String::from_utf8_lossy(name))
+            )));
+        };
+        let want: &[u8] = if open.name_at == OWN_NAME {
+            open.tag.name().as_bytes()
+        } else {
+            let at = open.name_at as usize;
+            &self.names[at..at + usize::from(open.name_len)]
+        };
+        if name != want {
+            return Err(CodecError::Malformed(format!(
+                "</{}> does not close <{}>",
+                shorten(&String::from_utf8_lossy(name)),
+                shorten(&String::from_utf8_lossy(want))
+            )));
+        }
+        if open.name_at != OWN_NAME {
+            self.names.truncate(open.name_at as usize);
+        }
+        self.win.advance(end + 1);
+        Ok(Ev::End)
+    }
+
+    /// `<!`: a comment, CDATA, or a DOCTYPE (refused).
+    fn bang(&mut self) -> Result<Markup, CodecError> {
+        if self.starts_with(b"<!--")? {
+            self.win.advance(4);
+            self.skip_past(b"-->", "a comment")?;
+            return Ok(Markup::Skipped);
+        }
+        if self.starts_with(b"<![CDATA[")? {
+            self.win.advance(9);
+            self.cdata()?;
+            return Ok(Markup::CData);
+        }
+        if self.starts_with(b"<!DOCTYPE")? {
+            return Err(CodecError::Malformed(
+                "a DOCTYPE is not allowed in XML-RPC (DTDs are never processed)".into(),
+            ));
+        }
+        Err(CodecError::Malformed("unknown markup after `<!`".into()))
+    }
+
+    /// The text of a CDATA section whose `<![CDATA[` was read, through `]]>`.
+    fn cdata(&mut self) -> Result<(), CodecError> {
+        loop {
+            let b = self.win.bytes();
+            if let Some(i) = memchr::memmem::find(b, b"]]>") {
+                self.text.push_raw(&b[..i])?;
+                self.win.advance(i + 3);
+                self.text.after_cr = false;
+                return Ok(());
+            }
+            let keep = b.len().min(2);
+            let n = b.len() - keep;
+            self.text.push_raw(&b[..n])?;
+            self.win.advance(n);
+            if !self.win.more()? {
+                return Err(CodecError::Malformed(
+                    "the document ends inside CDATA".into(),
+                ));
+            }
+        }
+    }
+
+    /// The character the reference starting the window (`&`) stands for.
+    fn reference(&mut self) -> Result<char, CodecError> {
+        // The longest sensible reference is a character reference with a few leading zeros.
+        const LONGEST: usize = 40;
+        loop {
+            let b = self.win.bytes();
+            let scan = &b[..b.len().min(LONGEST)];
+            if let Some(i) = memchr::memchr(b';', scan) {
+                let c = resolve(&b[1..i])?;
+                self.win.advance(i + 1);
+                return Ok(c);
+            }
+            if b.len() >= LONGEST || !self.win.more()? {
+                return Err(CodecError::Malformed(
+                    "`&` without a reference after it".into(),
+                ));
+            }
+        }
+    }
+
+    /// Appends text, CDATA and references to `self.text`, skipping comments and processing
+    /// instructions, up to the next tag (or the end of input).
+    #[inline]
+    fn text_then_markup(&mut self) -> Result<Ev, CodecError> {
+        loop {
+            let b = self.win.bytes();
+            match memchr::memchr2(b'<', b'&', b) {
+                Some(i) => {
+                    let c = b[i];
+                    self.text.push_raw(&b[..i])?;
+                    self.win.advance(i);
+                    if c == b'<' {
+                        if let Markup::Tag(ev) = self.markup()? {
+                            return Ok(ev);
+                        }
+                    } else {
+                        let c = self.reference()?;
+                        self.text.push_char(c)?;
+                    }
+                }
+                None => {
+                    let n = b.len();
+                    self.text.push_raw(b)?;
+                    self.win.advance(n);
+                    if !self.win.more()? {
+                        return Ok(Ev::Eof);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next tag, skipping whitespace (which is never kept, however long), comments and
+    /// processing instructions; other text is an error.
+    fn next_element(&mut self) -> Result<Ev, CodecError> {
+        self.text.clear();
+        loop {
+            let b = self.win.bytes();
+            let Some(&c) = b.first() else {
+                if self.win.more()? {
+                    continue;
+                }
+                return Ok(Ev::Eof);
+            };
+            match c {
+                b'<' => match self.markup()? {
+                    Markup::Tag(ev) => {
+                        self.text.clear();
+                        return Ok(ev);
+                    }
+                    Markup::Skipped => {}
+                    Markup::CData => self.blank_so_far()?,
+                },
+                _ if is_ws(c) => {
+                    let n = b.iter().position(|c| !is_ws(*c)).unwrap_or(b.len());
+                    self.win.advance(n);
+                }
+                b'&' => {
+                    let c = self.reference()?;
+                    self.text.push_char(c)?;
+                    self.blank_so_far()?;
+                }
+                _ => {
+                    // Other text: read it through, for the message (or, rarely, to find that it
+                    // is whitespace after all: `str::trim` knows more than XML's four).
+                    let n = memchr::memchr2(b'<', b'&', b).unwrap_or(b.len());
+                    self.text.push_raw(&b[..n])?;
+                    self.win.advance(n);
+                    self.blank_so_far()?;
+                }
+            }
+        }
+    }
+
+    fn blank_so_far(&self) -> Result<(), CodecError> {
+        if self.text.is_blank()? {
+            Ok(())
+        } else {
+            Err(CodecError::Malformed(format!(
+                "unexpected text {:?}",
+                self.text.shown()
+            )))
+        }
+    }
+
+    // --- grammar
+
+    fn unexpected(&self, wanted: &str, got: Ev) -> CodecError {
+        let got = match got {
+            Ev::Start(t) => format!("<{}>", t.name()),
+            Ev::Empty(t) => format!("<{}/>", t.name()),
+            Ev::End => "an end tag".to_owned(),
+            Ev::Eof => "the end of the document".to_owned(),
+        };
+        CodecError::Malformed(format!("expected {wanted}, found {got}"))
+    }
+
+    fn expect_start(&mut self, want: Tag) -> Result<(), CodecError> {
+        match self.next_element()? {
+            Ev::Start(t) if t == want => Ok(()),
+            other => Err(self.unexpected(&format!("<{}>", want.name()), other)),
+        }
+    }
+
+    #[inline]
+    fn expect_end(&mut self, want: Tag) -> Result<(), CodecError> {
+        match self.next_element()? {
+            Ev::End => Ok(()),
+            other => Err(self.unexpected(&format!("</{}>", want.name()), other)),
+        }
+    }
+
+    fn expect_eof(&mut self) -> Result<(), CodecError> {
+        match self.next_element()? {
+            Ev::Eof => Ok(()),
+            other => Err(self.unexpected("the end of the document", other)),
+        }
     }
 
     fn response(&mut self) -> Result<Response, CodecError> {
@@ -330,7 +1014,8 @@ impl<S: Source> Parser<S> {
     fn call(&mut self) -> Result<(String, Vec<Value>), CodecError> {
         self.expect_start(Tag::MethodCall)?;
         self.expect_start(Tag::MethodName)?;
-        let name = self.scalar_text(Tag::MethodName)?.trim().to_owned();
+        self.scalar_text(Tag::MethodName)?;
+        let name = self.text.as_str()?.trim().to_owned();
         if name.is_empty() {
             return Err(CodecError::Malformed("empty <methodName>".into()));
         }
@@ -357,113 +1042,22 @@ impl<S: Source> Parser<S> {
         Ok((name, params))
     }
 
-    /// The text in `self.text` as an owned string, leaving `self.text` empty: short strings are
-    /// copied into an exactly sized allocation (the scratch buffer keeps its capacity), long ones
-    /// moved out.
+    /// The text up to `</tag>`, left in `self.text`; child elements are an error.
     #[inline]
-    fn take_text(&mut self) -> String {
-        let s = if self.text.len() < MOVE_TEXT_FROM {
-            self.text.as_str().to_owned()
-        } else {
-            std::mem::take(&mut self.text)
-        };
+    fn scalar_text(&mut self, tag: Tag) -> Result<(), CodecError> {
         self.text.clear();
-        s
-    }
-
-    /// The next event. Text (with entity and character references resolved) goes to `self.text`.
-    #[inline]
-    fn next(&mut self) -> Result<Ev, CodecError> {
-        // A loop, not recursion, over skipped events: a long run of comments must not overflow
-        // the stack.
-        loop {
-            return match self.src.next_event() {
-                Ok(Event::Start(e)) => Ok(Ev::Start(tag(e.name().as_ref().as_bytes())?)),
-                Ok(Event::End(_)) => Ok(Ev::End),
-                Ok(Event::Text(t)) => {
-                    push_text(&mut self.text, &t)?;
-                    Ok(Ev::Text)
-                }
-                Ok(Event::Empty(e)) => Ok(Ev::Empty(tag(e.name().as_ref().as_bytes())?)),
-                Ok(Event::GeneralRef(r)) => {
-                    self.text.push(resolve_ref(&r)?);
-                    Ok(Ev::Text)
-                }
-                Ok(Event::CData(t)) => {
-                    push_text(&mut self.text, &t)?;
-                    Ok(Ev::Text)
-                }
-                Ok(Event::Decl(_) | Event::PI(_) | Event::Comment(_)) => continue,
-                Ok(Event::DocType(_)) => Err(CodecError::Malformed(
-                    "a DOCTYPE is not allowed in XML-RPC (DTDs are never processed)".into(),
-                )),
-                Ok(Event::Eof) => Ok(Ev::Eof),
-                Err(e) => Err(read_error(e)),
-            };
-        }
-    }
-
-    /// The next markup event, skipping whitespace; other text is an error.
-    fn next_element(&mut self) -> Result<Ev, CodecError> {
-        self.text.clear();
-        loop {
-            match self.next()? {
-                Ev::Text => {
-                    if !self.text.trim().is_empty() {
-                        return Err(CodecError::Malformed(format!(
-                            "unexpected text {:?}",
-                            shorten(&self.text)
-                        )));
-                    }
-                    self.text.clear();
-                }
-                ev => return Ok(ev),
-            }
-        }
-    }
-
-    fn unexpected(&self, wanted: &str, got: Ev) -> CodecError {
-        let got = match got {
-            Ev::Start(t) => format!("<{}>", t.name()),
-            Ev::Empty(t) => format!("<{}/>", t.name()),
-            Ev::End => "an end tag".to_owned(),
-            Ev::Text => "text".to_owned(),
-            Ev::Eof => "the end of the document".to_owned(),
-        };
-        CodecError::Malformed(format!("expected {wanted}, found {got}"))
-    }
-
-    fn expect_start(&mut self, want: Tag) -> Result<(), CodecError> {
-        match self.next_element()? {
-            Ev::Start(t) if t == want => Ok(()),
-            other => Err(self.unexpected(&format!("<{}>", want.name()), other)),
-        }
-    }
-
-    fn expect_end(&mut self, want: Tag) -> Result<(), CodecError> {
-        match self.next_element()? {
+        match self.text_then_markup()? {
             Ev::End => Ok(()),
-            other => Err(self.unexpected(&format!("</{}>", want.name()), other)),
+            other => Err(self.unexpected(&format!("text or </{}>", tag.name()), other)),
         }
     }
 
-    fn expect_eof(&mut self) -> Result<(), CodecError> {
-        match self.next_element()? {
-            Ev::Eof => Ok(()),
-            other => Err(self.unexpected("the end of the document", other)),
-        }
-    }
-
-    /// The text up to `</tag>`; child elements are an error. Leaves the text in `self.text`.
-    fn scalar_text(&mut self, tag: Tag) -> Result<&str, CodecError> {
-        self.text.clear();
-        loop {
-            match self.next()? {
-                Ev::Text => {}
-                Ev::End => return Ok(&self.text),
-                other => return Err(self.unexpected(&format!("text or </{}>", tag.name()), other)),
-            }
-        }
+    /// A string value from the text read.
+    #[inline]
+    fn string_value(&mut self) -> Result<Value, CodecError> {
+        let s = self.text.take()?;
+        self.text.charge(VALUE_COST + heap_cost(s.len()))?;
+        Ok(Value::String(s))
     }
 
     /// Expects `<value>`, then reads it.
@@ -471,101 +1065,125 @@ impl<S: Source> Parser<S> {
         match self.next_element()? {
             Ev::Start(Tag::Value) => self.value_body(depth),
             // `<value/>` is an empty untyped string.
-            Ev::Empty(Tag::Value) => Ok(Value::String(String::new())),
+            Ev::Empty(Tag::Value) => self.empty_string(),
             other => Err(self.unexpected("<value>", other)),
         }
     }
 
+    #[inline]
+    fn empty_string(&mut self) -> Result<Value, CodecError> {
+        self.text.charge(VALUE_COST)?;
+        Ok(Value::String(String::new()))
+    }
+
     /// The inside of a `<value>` whose start tag was read, up to and including `</value>`.
     fn value_body(&mut self, depth: usize) -> Result<Value, CodecError> {
-        if depth >= self.limits.max_depth {
-            return Err(CodecError::TooDeep(self.limits.max_depth));
+        if depth >= self.max_depth {
+            return Err(CodecError::TooDeep(self.max_depth));
         }
         self.text.clear();
-        loop {
-            match self.next()? {
-                Ev::Text => {}
-                // An untyped value is a string, kept exactly (no trimming).
-                Ev::End => return Ok(Value::String(self.take_text())),
-                Ev::Start(t) => {
-                    self.whitespace_only()?;
-                    let v = self.typed(t, depth)?;
-                    self.expect_end(Tag::Value)?;
-                    return Ok(v);
-                }
-                Ev::Empty(t) => {
-                    self.whitespace_only()?;
-                    let v = empty_typed(t)?;
-                    self.expect_end(Tag::Value)?;
-                    return Ok(v);
-                }
-                other => return Err(self.unexpected("a value", other)),
+        match self.text_then_markup()? {
+            // An untyped value is a string, kept exactly (no trimming).
+            Ev::End => self.string_value(),
+            Ev::Start(t) => {
+                self.whitespace_only()?;
+                let v = self.typed(t, depth)?;
+                self.expect_end(Tag::Value)?;
+                Ok(v)
             }
+            Ev::Empty(t) => {
+                self.whitespace_only()?;
+                let v = empty_typed(t)?;
+                self.text.charge(VALUE_COST)?;
+                self.expect_end(Tag::Value)?;
+                Ok(v)
+            }
+            other => Err(self.unexpected("a value", other)),
         }
     }
 
     fn whitespace_only(&mut self) -> Result<(), CodecError> {
-        if self.text.trim().is_empty() {
+        if self.text.is_blank()? {
             self.text.clear();
             Ok(())
         } else {
             Err(CodecError::Malformed(format!(
                 "text {:?} beside a typed value",
-                shorten(&self.text)
+                self.text.shown()
             )))
         }
     }
 
     /// A typed value whose start tag `<t>` was read, up to and including `</t>`.
     fn typed(&mut self, t: Tag, depth: usize) -> Result<Value, CodecError> {
-        match t {
+        let v = match t {
             Tag::String => {
                 self.scalar_text(t)?;
-                Ok(Value::String(self.take_text()))
+                return self.string_value();
             }
+            Tag::Array => return self.array(depth),
+            Tag::Struct => return self.structure(depth),
             Tag::Int => {
-                let s = self.scalar_text(t)?.trim();
+                self.scalar_text(t)?;
+                let s = self.text.as_str()?.trim();
                 let s = s.strip_prefix('+').unwrap_or(s);
                 s.parse::<i64>()
                     .map(Value::Int)
-                    .map_err(|_| CodecError::Malformed(format!("bad integer {:?}", shorten(s))))
+                    .map_err(|_| CodecError::Malformed(format!("bad integer {:?}", shorten(s))))?
             }
-            Tag::Boolean => match self.scalar_text(t)?.trim() {
-                "1" | "true" => Ok(Value::Bool(true)),
-                "0" | "false" => Ok(Value::Bool(false)),
-                s => Err(CodecError::Malformed(format!(
-                    "bad boolean {:?}",
-                    shorten(s)
-                ))),
-            },
+            Tag::Boolean => {
+                self.scalar_text(t)?;
+                match self.text.as_str()?.trim() {
+                    "1" | "true" => Value::Bool(true),
+                    "0" | "false" => Value::Bool(false),
+                    s => {
+                        return Err(CodecError::Malformed(format!(
+                            "bad boolean {:?}",
+                            shorten(s)
+                        )))
+                    }
+                }
+            }
             Tag::Double => {
-                let s = self.scalar_text(t)?.trim();
+                self.scalar_text(t)?;
+                let s = self.text.as_str()?.trim();
                 parse_double(s)
                     .map(Value::Double)
-                    .ok_or_else(|| CodecError::Malformed(format!("bad double {:?}", shorten(s))))
+                    .ok_or_else(|| CodecError::Malformed(format!("bad double {:?}", shorten(s))))?
             }
-            Tag::DateTime => Ok(Value::DateTime(DateTime::from_wire(
-                self.scalar_text(t)?.trim(),
-            ))),
+            Tag::DateTime => {
+                self.scalar_text(t)?;
+                let s = self.text.as_str()?.trim().to_owned();
+                self.text.used += heap_cost(s.len());
+                Value::DateTime(DateTime::from_wire(s))
+            }
             Tag::Base64 => {
-                let s = self.scalar_text(t)?;
-                let compact: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-                base64::engine::general_purpose::STANDARD
+                self.scalar_text(t)?;
+                let compact: Vec<u8> = self
+                    .text
+                    .as_str()?
+                    .bytes()
+                    .filter(|b| !b.is_ascii_whitespace())
+                    .collect();
+                let bytes = base64::engine::general_purpose::STANDARD
                     .decode(&compact)
-                    .map(Value::Base64)
-                    .map_err(|e| CodecError::Malformed(format!("bad base64: {e}")))
+                    .map_err(|e| CodecError::Malformed(format!("bad base64: {e}")))?;
+                self.text.used += heap_cost(bytes.len());
+                Value::Base64(bytes)
             }
             Tag::Nil => {
                 self.expect_end(Tag::Nil)?;
-                Ok(Value::Nil)
+                Value::Nil
             }
-            Tag::Array => self.array(depth),
-            Tag::Struct => self.structure(depth),
-            other => Err(CodecError::Malformed(format!(
-                "<{}> is not a value type",
-                other.name()
-            ))),
-        }
+            other => {
+                return Err(CodecError::Malformed(format!(
+                    "<{}> is not a value type",
+                    other.name()
+                )))
+            }
+        };
+        self.text.charge(VALUE_COST)?;
+        Ok(v)
     }
 
     fn array(&mut self, depth: usize) -> Result<Value, CodecError> {
@@ -577,7 +1195,10 @@ impl<S: Source> Parser<S> {
                         let v = self.value_body(depth + 1)?;
                         self.items.push(v);
                     }
-                    Ev::Empty(Tag::Value) => self.items.push(Value::String(String::new())),
+                    Ev::Empty(Tag::Value) => {
+                        let v = self.empty_string()?;
+                        self.items.push(v);
+                    }
                     Ev::End => break,
                     other => return Err(self.unexpected("<value> or </data>", other)),
                 }
@@ -586,6 +1207,8 @@ impl<S: Source> Parser<S> {
             other => return Err(self.unexpected("<data>", other)),
         }
         self.expect_end(Tag::Array)?;
+        let n = self.items.len() - base;
+        self.text.charge(VALUE_COST + block_cost(n))?;
         // On an error above the whole decode fails, so what is left on the stack does not matter.
         Ok(Value::Array(self.items.drain(base..).collect()))
     }
@@ -595,74 +1218,103 @@ impl<S: Source> Parser<S> {
         loop {
             match self.next_element()? {
                 Ev::Start(Tag::Member) => {
-                    let mut name = None;
-                    let mut value = None;
-                    loop {
-                        match self.next_element()? {
-                            Ev::Start(Tag::Name) if name.is_none() => {
-                                self.scalar_text(Tag::Name)?;
-                                name = Some(self.take_text());
-                            }
-                            Ev::Empty(Tag::Name) if name.is_none() => name = Some(String::new()),
-                            Ev::Start(Tag::Value) if value.is_none() => {
-                                value = Some(self.value_body(depth + 1)?)
-                            }
-                            Ev::Empty(Tag::Value) if value.is_none() => {
-                                value = Some(Value::String(String::new()))
-                            }
-                            Ev::End => break,
-                            other => {
-                                return Err(self.unexpected("<name>, <value> or </member>", other))
-                            }
-                        }
-                    }
-                    match (name, value) {
-                        (Some(n), Some(v)) => self.members.push((n, v)),
-                        _ => {
-                            return Err(CodecError::Malformed(
-                                "<member> needs a <name> and a <value>".into(),
-                            ))
-                        }
-                    }
+                    let member = self.member(depth)?;
+                    self.members.push(member);
                 }
-                Ev::End => return Ok(Value::Struct(self.members.drain(base..).collect())),
+                Ev::End => {
+                    let n = self.members.len() - base;
+                    self.text.charge(VALUE_COST + block_cost(n))?;
+                    return Ok(Value::Struct(self.members.drain(base..).collect()));
+                }
                 other => return Err(self.unexpected("<member> or </struct>", other)),
             }
         }
     }
+
+    /// A `<member>` whose start tag was read, through `</member>`.
+    fn member(&mut self, depth: usize) -> Result<(String, Value), CodecError> {
+        let mut name = None;
+        let mut value = None;
+        loop {
+            match self.next_element()? {
+                Ev::Start(Tag::Name) if name.is_none() => {
+                    self.scalar_text(Tag::Name)?;
+                    let n = self.text.take()?;
+                    self.text.charge(NAME_COST + heap_cost(n.len()))?;
+                    name = Some(n);
+                }
+                Ev::Empty(Tag::Name) if name.is_none() => {
+                    self.text.charge(NAME_COST)?;
+                    name = Some(String::new());
+                }
+                Ev::Start(Tag::Value) if value.is_none() => {
+                    value = Some(self.value_body(depth + 1)?)
+                }
+                Ev::Empty(Tag::Value) if value.is_none() => value = Some(self.empty_string()?),
+                Ev::End => break,
+                other => return Err(self.unexpected("<name>, <value> or </member>", other)),
+            }
+        }
+        match (name, value) {
+            (Some(n), Some(v)) => Ok((n, v)),
+            _ => Err(CodecError::Malformed(
+                "<member> needs a <name> and a <value>".into(),
+            )),
+        }
+    }
 }
 
-fn read_error(e: quick_xml::Error) -> CodecError {
-    match e {
-        quick_xml::Error::Io(e) => CodecError::Io(
-            std::sync::Arc::try_unwrap(e)
-                .unwrap_or_else(|e| std::io::Error::new(e.kind(), e.to_string())),
-        ),
-        e => CodecError::Malformed(e.to_string()),
+fn fault(v: Value) -> Result<Response, CodecError> {
+    let code = v.get("faultCode").and_then(Value::as_i64);
+    let message = v.get("faultString").and_then(Value::as_str);
+    match (code, message) {
+        (Some(code), Some(message)) => Ok(Response::Fault {
+            code,
+            message: message.to_owned(),
+        }),
+        _ => Err(CodecError::Malformed(
+            "<fault> without faultCode and faultString".into(),
+        )),
     }
 }
 
-/// The character a reference stands for: a character reference, or one of the five predefined
-/// entities. Any other entity is refused (there is no DTD to define it, and none is ever read).
-fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Result<char, CodecError> {
-    if r.is_char_ref() {
-        return match r.resolve_char_ref() {
-            Ok(Some(c)) if super::xml_forbidden(c) => Err(forbidden(c)),
-            Ok(Some(c)) => Ok(c),
-            _ => Err(CodecError::Malformed("invalid character reference".into())),
-        };
+/// The character a reference (between `&` and `;`) stands for: a character reference, or one of
+/// the five predefined entities. Any other entity is refused (there is no DTD to define it, and
+/// none is ever read), and so is a character XML 1.0 forbids.
+fn resolve(r: &[u8]) -> Result<char, CodecError> {
+    let number = match r {
+        b"amp" => return Ok('&'),
+        b"lt" => return Ok('<'),
+        b"gt" => return Ok('>'),
+        b"quot" => return Ok('"'),
+        b"apos" => return Ok('\''),
+        [b'#', b'x', hex @ ..] if !hex.is_empty() && hex.iter().all(u8::is_ascii_hexdigit) => {
+            digits(hex, 16)
+        }
+        [b'#', dec @ ..] if !dec.is_empty() && dec.iter().all(u8::is_ascii_digit) => {
+            digits(dec, 10)
+        }
+        [b'#', ..] => None,
+        other => {
+            return Err(CodecError::Malformed(format!(
+                "unknown entity &{}; (entities are never expanded)",
+                shorten(&String::from_utf8_lossy(other))
+            )))
+        }
+    };
+    match number.and_then(char::from_u32) {
+        Some(c) if c != '\0' && !super::xml_forbidden(c) => Ok(c),
+        Some(c) if c != '\0' => Err(forbidden(c)),
+        _ => Err(CodecError::Malformed("invalid character reference".into())),
     }
-    match &**r {
-        "amp" => Ok('&'),
-        "lt" => Ok('<'),
-        "gt" => Ok('>'),
-        "quot" => Ok('"'),
-        "apos" => Ok('\''),
-        other => Err(CodecError::Malformed(format!(
-            "unknown entity &{}; (entities are never expanded)",
-            shorten(other)
-        ))),
-    }
+}
+
+/// The number the digits spell, or `None` past `u32` (no such character either way).
+fn digits(ds: &[u8], radix: u32) -> Option<u32> {
+    ds.iter().try_fold(0u32, |n, d| {
+        n.checked_mul(radix)?
+            .checked_add(char::from(*d).to_digit(radix)?)
+    })
 }
 
 /// Whether `b` holds a byte that needs a closer look: a control byte (below 0x20: `\r`, or one
@@ -690,36 +1342,6 @@ pub(super) fn has_special(b: &[u8]) -> bool {
     chunks.remainder().iter().any(|&b| b < 0x20 || b == 0xEF)
 }
 
-/// Appends text to `out`, with XML 1.0 line-end normalisation (`\r\n` and `\r` become `\n`);
-/// a character XML 1.0 forbids (NUL and the other C0 controls but tab, LF and CR; U+FFFE,
-/// U+FFFF) makes the document malformed.
-#[inline]
-fn push_text(out: &mut String, text: &str) -> Result<(), CodecError> {
-    // Short texts are the common case: without a special byte the text goes in as it is.
-    if !has_special(text.as_bytes()) {
-        out.push_str(text);
-        return Ok(());
-    }
-    if let Some(c) = text.chars().find(|c| super::xml_forbidden(*c)) {
-        return Err(forbidden(c));
-    }
-    if text.contains('\r') {
-        let mut rest = text;
-        while let Some(i) = rest.find('\r') {
-            out.push_str(&rest[..i]);
-            out.push('\n');
-            rest = &rest[i + 1..];
-            if let Some(after) = rest.strip_prefix('\n') {
-                rest = after;
-            }
-        }
-        out.push_str(rest);
-    } else {
-        out.push_str(text);
-    }
-    Ok(())
-}
-
 #[cold]
 #[inline(never)]
 fn forbidden(c: char) -> CodecError {
@@ -727,14 +1349,6 @@ fn forbidden(c: char) -> CodecError {
         "the character U+{:04X} is not allowed in XML 1.0",
         u32::from(c)
     ))
-}
-
-#[inline]
-fn tag(name: &[u8]) -> Result<Tag, CodecError> {
-    match Tag::from_name(name) {
-        Some(t) => Ok(t),
-        None => Err(unknown_element(name)),
-    }
 }
 
 #[cold]

@@ -1,7 +1,7 @@
 //! A `BufRead` that refuses to yield more than a set number of bytes: the size limit holds for any
 //! body, compressed or not, because it counts what the decoder reads.
 //!
-//! quick-xml calls `fill_buf` and `consume` several times per event, so both are a compare and a
+//! Decoders call `fill_buf` and `consume` often, so both are a compare and a
 //! subtraction on the common path; the limit is exact (a body of `limit` bytes reads in full, one
 //! byte more is an error).
 

@@ -361,3 +361,202 @@ proptest! {
         agree(&doc, Limits::default()).ok();
     }
 }
+
+const STRICTER: [&str; 2] = ["`<` inside a tag", "text that is not UTF-8"];
+
+/// The tokenizer against the previous decoder (quick-xml's event loop): the same value for every
+/// document both accept, and the same verdict. Where they differ on purpose, the cases are below.
+fn same_as_reference(doc: &[u8], limits: Limits) {
+    let ours = decode_response_slice(doc, limits);
+    let theirs = reference::decode_response_slice(doc, limits);
+    match (&ours, &theirs) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{:?}", String::from_utf8_lossy(doc)),
+        (Err(_), Err(_)) => {}
+        // Stricter on purpose: quick-xml does not look inside attributes, comments or processing
+        // instructions, which must still be well-formed XML.
+        (Err(CodecError::Malformed(m)), Ok(_)) if STRICTER.iter().any(|s| m.contains(s)) => {}
+        _ => panic!(
+            "{:?}: tokenizer {ours:?}, reference {theirs:?}",
+            String::from_utf8_lossy(doc)
+        ),
+    }
+    let ours = decode_call_slice(doc, limits);
+    let theirs = reference::decode_call_slice(doc, limits);
+    match (&ours, &theirs) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{:?}", String::from_utf8_lossy(doc)),
+        (Err(_), Err(_)) => {}
+        (Err(CodecError::Malformed(m)), Ok(_)) if STRICTER.iter().any(|s| m.contains(s)) => {}
+        _ => panic!(
+            "{:?}: tokenizer {ours:?}, reference {theirs:?}",
+            String::from_utf8_lossy(doc)
+        ),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+    #[test]
+    fn tokenizer_agrees_with_the_reference_on_token_soup(doc in token_soup()) {
+        same_as_reference(&doc, Limits::default());
+        same_as_reference(&doc, Limits { max_depth: 2, ..Limits::default() });
+    }
+
+    #[test]
+    fn tokenizer_agrees_with_the_reference_on_bytes(doc in proptest::collection::vec(any::<u8>(), 0..256)) {
+        same_as_reference(&doc, Limits::default());
+    }
+}
+
+/// A document with every kind of value, CDATA, references, comments and namespaced extensions.
+fn rich_document() -> Vec<u8> {
+    let v = Value::structure([
+        ("s", Value::from("a&b<c> \u{e9}\u{10000}")),
+        ("i", Value::Int(-42)),
+        ("d", Value::Double(0.5)),
+        ("b", Value::Bool(true)),
+        (
+            "t",
+            Value::DateTime(crate::DateTime::from_wire("20240102T03:04:05Z")),
+        ),
+        ("x", Value::Base64(vec![0, 1, 2, 250])),
+        (
+            "a",
+            Value::Array(vec![Value::Nil, Value::from(""), Value::Array(vec![])]),
+        ),
+        ("m", Value::structure([("k", Value::from("v"))])),
+    ]);
+    let mut doc = String::from_utf8(encode_response(&v, &Encoder::default())).unwrap();
+    doc = doc.replacen("<methodResponse>", "<?xml version=\"1.0\"?>\n<!-- c -->\n<methodResponse xmlns:ex=\"http://ws.apache.org/xmlrpc/namespaces/extensions\">", 1);
+    doc = doc.replacen(
+        "<string>v</string>",
+        "<string><![CDATA[v]]>&#x41;&#66;</string>",
+        1,
+    );
+    doc.push_str("\n<!-- trailing -->\n");
+    doc.into_bytes()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+    #[test]
+    fn tokenizer_agrees_with_the_reference_on_mutated_documents(
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, any::<u8>()), 1..4)
+    ) {
+        let mut doc = rich_document();
+        for (at, kind, byte) in edits {
+            let i = at.index(doc.len());
+            match kind {
+                0 => { doc.remove(i); }
+                1 => doc.insert(i, byte),
+                _ => doc[i] = byte,
+            }
+        }
+        same_as_reference(&doc, Limits::default());
+    }
+}
+
+#[test]
+fn rich_document_decodes_alike() {
+    let doc = rich_document();
+    assert!(decode_response_slice(&doc, Limits::default()).is_ok());
+    same_as_reference(&doc, Limits::default());
+    let r = agree(&doc, Limits::default()).unwrap();
+    assert_eq!(
+        Ok(r),
+        reference::decode_response_slice(&doc, Limits::default()).map_err(|e| e.to_string())
+    );
+}
+
+/// A reader of `head`, then `fill` repeated for ever: a hostile body that never ends.
+struct Endless {
+    head: Vec<u8>,
+    fill: u8,
+    read: u64,
+}
+
+impl std::io::Read for Endless {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = out.len();
+        for (i, b) in out.iter_mut().enumerate() {
+            let at = self.read as usize + i;
+            *b = self.head.get(at).copied().unwrap_or(self.fill);
+        }
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+fn endless(head: &str, fill: u8) -> std::io::BufReader<Endless> {
+    std::io::BufReader::new(Endless {
+        head: head.as_bytes().to_vec(),
+        fill,
+        read: 0,
+    })
+}
+
+#[test]
+fn what_decoding_builds_is_counted_against_the_value_limit() {
+    let limits = Limits {
+        max_value_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    // One endless string: its text stops at the limit, long before the byte limit.
+    let head = "<methodResponse><params><param><value><string>";
+    let r = decode_response(endless(head, b'a'), limits);
+    assert!(
+        matches!(r, Err(CodecError::ValuesTooLarge(n)) if n == 1 << 20),
+        "{r:?}"
+    );
+    // Endless empty values: 8 bytes of XML, 32 of value each.
+    let head = "<methodResponse><params><param><value><array><data>";
+    let mut doc = head.as_bytes().to_vec();
+    doc.extend(b"<value/>".repeat(100_000));
+    let r = decode_response(&doc[..], limits);
+    assert!(matches!(r, Err(CodecError::ValuesTooLarge(_))), "{r:?}");
+    let r = decode_response_slice(&doc, limits);
+    assert!(matches!(r, Err(CodecError::ValuesTooLarge(_))), "{r:?}");
+    // Under the limit, the same values decode, and the count is near what they take.
+    let mut doc = head.as_bytes().to_vec();
+    doc.extend(b"<value/>".repeat(20_000));
+    doc.extend(b"</data></array></value></param></params></methodResponse>");
+    assert!(decode_response_slice(&doc, limits).is_ok());
+    let tight = Limits {
+        max_value_bytes: 20_000 * 32,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        decode_response_slice(&doc, tight),
+        Err(CodecError::ValuesTooLarge(_))
+    ));
+}
+
+#[test]
+fn endless_whitespace_stops_at_the_byte_limit() {
+    let limits = Limits {
+        max_bytes: 4 << 20,
+        ..Limits::default()
+    };
+    let head = "<methodResponse><params><param>";
+    let r = decode_response(endless(head, b' '), limits);
+    assert!(
+        matches!(r, Err(CodecError::TooLarge(n)) if n == 4 << 20),
+        "{r:?}"
+    );
+    // Inside a comment, too.
+    let r = decode_response(endless("<!--", b'-'), limits);
+    assert!(matches!(r, Err(CodecError::TooLarge(_))), "{r:?}");
+}
+
+#[test]
+fn a_tag_has_a_length_limit() {
+    let long = format!("<methodResponse a=\"{}\">", "x".repeat(decode::MAX_TAG));
+    let r = decode_response(long.as_bytes(), Limits::default());
+    assert!(
+        matches!(&r, Err(CodecError::Malformed(m)) if m.contains("longer than")),
+        "{r:?}"
+    );
+    let r = decode_response_slice(long.as_bytes(), Limits::default());
+    assert!(matches!(&r, Err(CodecError::Malformed(m)) if m.contains("longer than")));
+}

@@ -16,6 +16,8 @@ pub fn decode_response<R: BufRead>(input: R, limits: Limits, id: u64) -> Result<
     let mut p = Parser {
         r: Limited::new(input, limits.max_bytes),
         max_depth: limits.max_depth,
+        used: 0,
+        max_value_bytes: limits.max_value_bytes,
     };
     p.reply(id).map_err(|e| p.fix(e))
 }
@@ -33,6 +35,8 @@ pub fn decode_call_slice(
     let mut p = Parser {
         r: Limited::new(input, limits.max_bytes),
         max_depth: limits.max_depth,
+        used: 0,
+        max_value_bytes: limits.max_value_bytes,
     };
     let v = p.document().map_err(|e| p.fix(e))?;
     let Value::Struct(members) = v else {
@@ -62,6 +66,34 @@ fn malformed(m: impl Into<String>) -> CodecError {
 struct Parser<R> {
     r: Limited<R>,
     max_depth: usize,
+    /// Memory the values built so far take, counted as the XML-RPC decoder counts it, and the most
+    /// they may ([`Limits::max_value_bytes`]).
+    used: u64,
+    max_value_bytes: u64,
+}
+
+/// What a value costs against [`Limits::max_value_bytes`] beyond the values inside it: itself,
+/// its heap block with the allocator's overhead, and a vector's unused capacity.
+fn cost(v: &Value) -> u64 {
+    const VALUE: u64 = std::mem::size_of::<Value>() as u64;
+    const OVERHEAD: u64 = 16;
+    let heap = |len: usize, slack: usize| {
+        if len + slack == 0 {
+            0
+        } else {
+            len as u64 + slack as u64 + OVERHEAD
+        }
+    };
+    VALUE
+        + match v {
+            Value::String(s) => heap(s.len(), 0),
+            Value::Array(a) => heap(0, (a.capacity() - a.len()) * VALUE as usize),
+            Value::Struct(m) => heap(
+                0,
+                (m.capacity() - m.len()) * std::mem::size_of::<(String, Value)>(),
+            ),
+            _ => 0,
+        }
 }
 
 type Res<T> = Result<T, CodecError>;
@@ -210,7 +242,28 @@ impl<R: BufRead> Parser<R> {
         }
     }
 
+    fn charge(&mut self, n: u64) -> Res<()> {
+        self.used += n;
+        if self.used > self.max_value_bytes {
+            return Err(CodecError::ValuesTooLarge(self.max_value_bytes));
+        }
+        Ok(())
+    }
+
+    /// A member name, counted.
+    fn key(&mut self) -> Res<String> {
+        let key = self.string_body()?;
+        self.charge(std::mem::size_of::<String>() as u64 + key.len() as u64)?;
+        Ok(key)
+    }
+
     fn value(&mut self, depth: usize) -> Res<Value> {
+        let v = self.value_uncounted(depth)?;
+        self.charge(cost(&v))?;
+        Ok(v)
+    }
+
+    fn value_uncounted(&mut self, depth: usize) -> Res<Value> {
         let b = self.next_nonws("a value")?;
         match b {
             b'"' => Ok(Value::String(self.string_body()?)),
@@ -225,7 +278,7 @@ impl<R: BufRead> Parser<R> {
                 }
                 loop {
                     self.expect(b'"', "a member name")?;
-                    let key = self.string_body()?;
+                    let key = self.key()?;
                     self.expect(b':', "':'")?;
                     let v = self.value(depth + 1)?;
                     members.push((key, v));
@@ -350,6 +403,9 @@ impl<R: BufRead> Parser<R> {
                 }
             };
             self.r.consume(n);
+            if out.len() as u64 + self.used > self.max_value_bytes {
+                return Err(CodecError::ValuesTooLarge(self.max_value_bytes));
+            }
             match stop {
                 None => {}
                 Some(b'"') => break,

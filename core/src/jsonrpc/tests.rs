@@ -87,6 +87,27 @@ fn limits_hold() {
 }
 
 #[test]
+fn what_decoding_builds_is_counted_against_the_value_limit() {
+    let limits = Limits {
+        max_value_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    // 3 bytes of JSON, 32 of value each.
+    let many = format!(r#"{{"result":[{}[]],"id":1}}"#, "[],".repeat(100_000));
+    assert!(matches!(
+        decode_response(many.as_bytes(), limits, 1),
+        Err(CodecError::ValuesTooLarge(n)) if n == 1 << 20
+    ));
+    let long = format!(r#"{{"result":"{}","id":1}}"#, "x".repeat(2 << 20));
+    assert!(matches!(
+        decode_response(long.as_bytes(), limits, 1),
+        Err(CodecError::ValuesTooLarge(_))
+    ));
+    let few = format!(r#"{{"result":[{}[]],"id":1}}"#, "[],".repeat(10_000));
+    assert!(decode_response(few.as_bytes(), limits, 1).is_ok());
+}
+
+#[test]
 fn encode_round_trips() {
     let params = vec![
         Value::from("OpaqueRef:s"),

@@ -111,6 +111,7 @@ impl Transport {
             json_url,
             limits: Limits {
                 max_bytes: opts.max_response_bytes,
+                max_value_bytes: opts.max_response_bytes,
                 ..Limits::default()
             },
             connect_timeout: opts.connect_timeout,
