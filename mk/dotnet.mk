@@ -6,7 +6,8 @@
 #   make dotnet-test    the NUnit suite against xenapi-sim, then the XenServer.NET-style sample
 #   make dotnet-pack    build/dotnet/XenApi.<version>.nupkg, and check its layout
 #   make dotnet-demo    the talk's xm.exe walk against xenapi-sim (make demo runs it too)
-#   make dotnet-bench   VM.get_all_records of 2,000 VMs: the Rust core, C# and C, alternating rounds
+#   make dotnet-bench   VM.get_all_records of 2,000 VMs: the Rust core, C# and C, alternating rounds,
+#                       over JSON-RPC and over XML-RPC
 #
 # The typed C# API (dotnet/src/Generated/, dotnet/tests/Generated/) is written by
 # `cargo run -p xenapi-codegen` (codegen/src/csharp.rs); it calls the generated C API of libxenapi.
@@ -125,24 +126,25 @@ dotnet-bench: dotnet-build ffi-bench-build
 	@# line is the best of its round (ms). Then the ratios to the Rust core's typed call: of the best
 	@# of all rounds, and the median of the rounds' own ratios (steadier on a shared machine).
 	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 2000 -- sh -c 'for round in $(DOTNET_BENCH_ROUNDS); do \
-	  $(DOTNET_TARGET)/release/xenapi-dotnet-bench "$$SIM_URL" $(DOTNET_BENCH_ITERATIONS); \
-	  $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" $(DOTNET_BENCH_ITERATIONS); \
-	  MONO_THREADS_SUSPEND=preemptive $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" $(DOTNET_BENCH_ITERATIONS) -preemptive; \
-	  $(DOTNET_C_BENCH) "$$SIM_URL" $(DOTNET_BENCH_ITERATIONS); \
-	  done' | tee $(DOTNET_OUT)/bench.txt
+	  for p in jsonrpc xmlrpc; do \
+	  $(DOTNET_TARGET)/release/xenapi-dotnet-bench "$$SIM_URL" $(DOTNET_BENCH_ITERATIONS) $$p; \
+	  $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" $(DOTNET_BENCH_ITERATIONS) $$p; \
+	  MONO_THREADS_SUSPEND=preemptive $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" $(DOTNET_BENCH_ITERATIONS) $$p -preemptive; \
+	  $(DOTNET_C_BENCH) "$$SIM_URL" $(DOTNET_BENCH_ITERATIONS) $$p; \
+	  done; done' | tee $(DOTNET_OUT)/bench.txt
+	@# Per protocol P: each binding's line NAME-P against rust-core-typed-P of the same round.
 	@awk 'function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) \
 	        if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 } \
+	  $$1 == "records" { next } \
 	  { if (!($$1 in best) || $$2 < best[$$1]) best[$$1] = $$2 } \
-	  $$1 == "rust-core-typed" { r = $$2 } \
-	  $$1 == "dotnet-typed" && r > 0 { d[++nd] = $$2 / r } \
-	  $$1 == "dotnet-typed-preemptive" && r > 0 { p[++np] = $$2 / r } \
-	  $$1 == "c-typed" && r > 0 { c[++nc] = $$2 / r } \
-	  END { r = best["rust-core-typed"]; \
-	        if (nd) printf "ratio dotnet-typed/rust-core-typed %.2f (best of all rounds), %.2f (median of %d rounds)\n", best["dotnet-typed"] / r, median(d, nd), nd; \
-	        if (np) printf "ratio dotnet-typed-preemptive/rust-core-typed %.2f (best of all rounds), %.2f (median of %d rounds)\n", best["dotnet-typed-preemptive"] / r, median(p, np), np; \
-	        if (nc) printf "ratio c-typed/rust-core-typed %.2f (best of all rounds), %.2f (median of %d rounds)\n", best["c-typed"] / r, median(c, nc), nc; \
-	        if (nc && best["c-typed"] > 0) printf "ratio dotnet-typed/c-typed %.2f (best of all rounds)\n", best["dotnet-typed"] / best["c-typed"] }' \
-	  $(DOTNET_OUT)/bench.txt
+	  $$1 ~ /^rust-core-typed-/ { p = $$1; sub(/^rust-core-typed-/, "", p); r[p] = $$2; next } \
+	  $$1 ~ /^(dotnet-typed|c-typed)-/ { n = $$1; p = n; sub(/^(dotnet-typed|c-typed)-/, "", p); sub(/-preemptive$$/, "", p); \
+	        if (r[p] > 0) { k = n; cnt[k]++; ratio[k, cnt[k]] = $$2 / r[p]; proto[k] = p } } \
+	  END { for (k in cnt) { delete a; for (i = 1; i <= cnt[k]; i++) a[i] = ratio[k, i]; \
+	          printf "ratio %s/rust-core-typed-%s %.2f (best of all rounds), %.2f (median of %d rounds)\n", \
+	            k, proto[k], best[k] / best["rust-core-typed-" proto[k]], median(a, cnt[k]), cnt[k] } \
+	        for (k in best) if (k ~ /^(rust-core-typed|dotnet-typed|c-typed)-/) printf "best %s %.1f ms\n", k, best[k] }' \
+	  $(DOTNET_OUT)/bench.txt | sort
 
 dotnet-clean:
 	rm -rf $(DOTNET_OUT)

@@ -1,8 +1,8 @@
 // Times VM.get_all_records from C# through the generated API against a simulator:
-//   mono GetAllRecords.exe URL [iterations [label-suffix]]
-// Prints "dotnet-typed<suffix> <best ms>" (VM.get_all_records: Dictionary<XenRef<VM>, VM>, every
-// field read through the C getters) and "dotnet-call<suffix> <best ms>" (Session.Call: Dictionary
-// of Dictionaries). make dotnet-bench runs it as is and with MONO_THREADS_SUSPEND=preemptive
+//   mono GetAllRecords.exe URL [iterations [jsonrpc|xmlrpc [label-suffix]]]
+// Prints "dotnet-typed-PROTOCOL<suffix> <best ms>" (VM.get_all_records: Dictionary<XenRef<VM>, VM>,
+// every field read through the C getters) and "dotnet-call-PROTOCOL<suffix> <best ms>"
+// (Session.Call: Dictionary of Dictionaries); the protocol defaults to jsonrpc. make dotnet-bench runs it as is and with MONO_THREADS_SUSPEND=preemptive
 // (suffix "-preemptive"), under which each native call costs Mono less.
 using System;
 using System.Collections.Generic;
@@ -16,8 +16,14 @@ static class GetAllRecords
     {
         if (args.Length < 1) { System.Console.Error.WriteLine("usage: GetAllRecords URL [iterations]"); return 2; }
         int n = args.Length > 1 ? int.Parse(args[1]) : 10;
-        string suffix = args.Length > 2 ? args[2] : "";
-        using (Session xen = Session.Connect(args[0], "root", "password"))
+        string protocol = args.Length > 2 ? args[2] : "jsonrpc";
+        string suffix = args.Length > 3 ? args[3] : "";
+        var options = new Options(args[0])
+        {
+            Protocol = protocol == "xmlrpc" ? Protocol.XmlRpc : Protocol.JsonRpc,
+        };
+        if (protocol != "xmlrpc" && protocol != "jsonrpc") { System.Console.Error.WriteLine("the protocol is jsonrpc or xmlrpc"); return 2; }
+        using (Session xen = Session.Connect(options, "root", "password"))
         {
             int count = 0;
             var typed = new List<double>();
@@ -33,8 +39,8 @@ static class GetAllRecords
                 if (d.Count != count) throw new Exception("count mismatch");
             }
             System.Console.WriteLine("records {0}", count);
-            System.Console.WriteLine("dotnet-typed{0} {1:0.0}", suffix, typed.Min());
-            System.Console.WriteLine("dotnet-call{0} {1:0.0}", suffix, call.Min());
+            System.Console.WriteLine("dotnet-typed-{0}{1} {2:0.0}", protocol, suffix, typed.Min());
+            System.Console.WriteLine("dotnet-call-{0}{1} {2:0.0}", protocol, suffix, call.Min());
         }
         return 0;
     }

@@ -36,15 +36,23 @@ int main(int argc, char **argv) {
     xenapi_session *s = NULL;
     xenapi_error *err = NULL;
     int rounds = argc > 2 ? atoi(argv[2]) : 10;
+    const char *protocol = argc > 3 ? argv[3] : "jsonrpc";
     int r;
     double best = -1.0, *times;
     size_t count = 0, checksum = 0;
 
     if (argc < 2 || rounds <= 0) {
-        fprintf(stderr, "usage: bench_get_all_records URL [ROUNDS]\n");
+        fprintf(stderr, "usage: bench_get_all_records URL [ROUNDS [jsonrpc|xmlrpc]]\n");
+        return 2;
+    }
+    if (strcmp(protocol, "jsonrpc") != 0 && strcmp(protocol, "xmlrpc") != 0) {
+        fprintf(stderr, "the protocol is jsonrpc or xmlrpc, not %s\n", protocol);
         return 2;
     }
     if (xenapi_options_new(argv[1], &opts, &err) != XENAPI_STATUS_OK ||
+        xenapi_options_set_protocol(opts, strcmp(protocol, "xmlrpc") == 0 ? XENAPI_PROTOCOL_XMLRPC
+                                                                          : XENAPI_PROTOCOL_JSONRPC,
+                                    &err) != XENAPI_STATUS_OK ||
         xenapi_session_connect(opts, "root", "password", &s, &err) != XENAPI_STATUS_OK) {
         fprintf(stderr, "login: %s\n", xenapi_error_message(err));
         xenapi_error_free(err);
@@ -90,10 +98,10 @@ int main(int argc, char **argv) {
     }
     qsort(times, (size_t)rounds, sizeof *times, by_value);
     /* The median on stderr, to compare with bench-rs, which prints medians. */
-    fprintf(stderr, "records %zu (checksum %zu); c-typed median %.1f\n", count, checksum,
-            times[rounds / 2]);
+    fprintf(stderr, "records %zu (checksum %zu); c-typed-%s median %.1f\n", count, checksum,
+            protocol, times[rounds / 2]);
     free(times);
-    printf("c-typed %.1f\n", best);
+    printf("c-typed-%s %.1f\n", protocol, best);
     xenapi_session_free(s);
     return 0;
 }

@@ -1,7 +1,8 @@
-//! `xenapi-dotnet-bench URL [iterations]`: the best times of `VM.get_all_records` through the
-//! Rust core, printed as `rust-core <ms>` (the generic call, decoded to `Value`: what
-//! `Session.Call` in C# sits on) and `rust-core-typed <ms>` (the generated typed API,
-//! `Vm::get_all_records`: what the generated C# `VM.get_all_records` sits on, via libxenapi).
+//! `xenapi-dotnet-bench URL [iterations [jsonrpc|xmlrpc]]`: the best times of
+//! `VM.get_all_records` through the Rust core over that protocol (default JSON-RPC), printed as
+//! `rust-core-PROTOCOL <ms>` (the generic call, decoded to `Value`: what `Session.Call` in C# sits
+//! on) and `rust-core-typed-PROTOCOL <ms>` (the generated typed API, `Vm::get_all_records`: what
+//! the generated C# `VM.get_all_records` sits on, via libxenapi).
 
 use std::time::Instant;
 
@@ -18,7 +19,13 @@ fn main() -> Result<(), xenapi::Error> {
         .next()
         .expect("usage: xenapi-dotnet-bench URL [iterations]");
     let n: usize = args.next().map_or(10, |s| s.parse().expect("iterations"));
-    let session = Session::connect(Options::new(url), "root", "password")?;
+    let protocol = args.next().unwrap_or_else(|| "jsonrpc".to_owned());
+    let wire = match protocol.as_str() {
+        "jsonrpc" => xenapi::Protocol::JsonRpc,
+        "xmlrpc" => xenapi::Protocol::XmlRpc,
+        other => panic!("the protocol is jsonrpc or xmlrpc, not {other}"),
+    };
+    let session = Session::connect(Options::new(url).protocol(wire), "root", "password")?;
     let (mut generic, mut typed) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut count = 0;
     for i in 0..n + 2 {
@@ -36,8 +43,8 @@ fn main() -> Result<(), xenapi::Error> {
         }
     }
     println!("records {count}");
-    println!("rust-core {:.1}", best(generic));
-    println!("rust-core-typed {:.1}", best(typed));
+    println!("rust-core-{protocol} {:.1}", best(generic));
+    println!("rust-core-typed-{protocol} {:.1}", best(typed));
     session.logout()?;
     Ok(())
 }
