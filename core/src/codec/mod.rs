@@ -8,11 +8,14 @@
 
 mod decode;
 mod encode;
+/// The byte limit over a `BufRead`, for the reference decoder.
+#[cfg(test)]
 pub(crate) mod limited;
 /// The previous decoder, on quick-xml's event loop: kept to test the tokenizer against.
 #[cfg(test)]
 #[allow(dead_code)]
 mod reference;
+pub(crate) mod window;
 
 pub use decode::{
     decode_call, decode_call_slice, decode_response, decode_response_slice, decode_value,

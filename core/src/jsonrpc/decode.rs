@@ -1,10 +1,12 @@
-//! A streaming JSON decoder into [`Value`]: recursive descent over a [`BufRead`], with the depth
-//! and size limits of [`Limits`]. Strings are copied out of the reader's buffer a run at a time.
+//! A streaming JSON decoder straight into [`Value`] (no JSON tree first): recursive descent over
+//! a window of the input (the reply as it arrives, or bytes in memory), with the depth, size and
+//! memory limits of [`Limits`]. Strings are scanned a run at a time and copied out once, at their
+//! exact size.
 
 use std::io::BufRead;
 
 use super::Reply;
-use crate::codec::limited::Limited;
+use crate::codec::window::{ReadWindow, SliceWindow, Window};
 use crate::codec::{CodecError, Limits};
 use crate::Value;
 
@@ -13,18 +15,12 @@ use crate::Value;
 /// Not JSON, not an object, no `id` or another one, or neither `result` nor `error`: an error
 /// ([`CodecError::Malformed`]) saying which.
 pub fn decode_response<R: BufRead>(input: R, limits: Limits, id: u64) -> Result<Reply, CodecError> {
-    let mut p = Parser {
-        r: Limited::new(input, limits.max_bytes),
-        max_depth: limits.max_depth,
-        used: 0,
-        max_value_bytes: limits.max_value_bytes,
-    };
-    p.reply(id).map_err(|e| p.fix(e))
+    Parser::new(ReadWindow::new(input, limits.max_bytes), limits).reply(id)
 }
 
 /// [`decode_response`] on bytes already in memory.
 pub fn decode_response_slice(input: &[u8], limits: Limits, id: u64) -> Result<Reply, CodecError> {
-    decode_response(input, limits, id)
+    Parser::new(SliceWindow::new(input, limits)?, limits).reply(id)
 }
 
 /// Decodes a JSON-RPC request (for a server): `(method, params, id)`; the id is kept as sent.
@@ -32,13 +28,7 @@ pub fn decode_call_slice(
     input: &[u8],
     limits: Limits,
 ) -> Result<(String, Vec<Value>, Value), CodecError> {
-    let mut p = Parser {
-        r: Limited::new(input, limits.max_bytes),
-        max_depth: limits.max_depth,
-        used: 0,
-        max_value_bytes: limits.max_value_bytes,
-    };
-    let v = p.document().map_err(|e| p.fix(e))?;
+    let v = Parser::new(SliceWindow::new(input, limits)?, limits).document()?;
     let Value::Struct(members) = v else {
         return Err(malformed("the request is not a JSON object"));
     };
@@ -63,13 +53,19 @@ fn malformed(m: impl Into<String>) -> CodecError {
     CodecError::Malformed(m.into())
 }
 
-struct Parser<R> {
-    r: Limited<R>,
+struct Parser<W> {
+    win: W,
     max_depth: usize,
     /// Memory the values built so far take, counted as the XML-RPC decoder counts it, and the most
     /// they may ([`Limits::max_value_bytes`]).
     used: u64,
     max_value_bytes: u64,
+    /// A string being read, reused: each string is copied out of it at its exact size.
+    scratch: Vec<u8>,
+    /// The members of the objects being read, innermost last, moved into an exactly sized `Vec`
+    /// at each `}` (no repeated growth); the same for array items.
+    members: Vec<(String, Value)>,
+    items: Vec<Value>,
 }
 
 /// What a value costs against [`Limits::max_value_bytes`] beyond the values inside it: itself,
@@ -102,39 +98,46 @@ fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-impl<R: BufRead> Parser<R> {
-    /// An I/O error at the size limit is the size limit's error.
-    fn fix(&self, e: CodecError) -> CodecError {
-        match e {
-            CodecError::Io(_) if self.r.exceeded => CodecError::TooLarge(self.r.limit()),
-            other => other,
+impl<W: Window> Parser<W> {
+    fn new(win: W, limits: Limits) -> Self {
+        Parser {
+            win,
+            max_depth: limits.max_depth,
+            used: 0,
+            max_value_bytes: limits.max_value_bytes,
+            scratch: Vec::with_capacity(256),
+            members: Vec::new(),
+            items: Vec::new(),
         }
     }
 
     /// The next byte that is not white space, not consumed; `None` at the end.
+    #[inline]
     fn peek_nonws(&mut self) -> Res<Option<u8>> {
         loop {
-            let (skip, found) = {
-                let buf = self.r.fill_buf().map_err(CodecError::Io)?;
-                if buf.is_empty() {
-                    return Ok(None);
+            let b = self.win.bytes();
+            match b.iter().position(|c| !is_ws(*c)) {
+                Some(i) => {
+                    let c = b[i];
+                    self.win.advance(i);
+                    return Ok(Some(c));
                 }
-                match buf.iter().position(|b| !is_ws(*b)) {
-                    Some(i) => (i, Some(buf[i])),
-                    None => (buf.len(), None),
+                None => {
+                    let n = b.len();
+                    self.win.advance(n);
+                    if !self.win.more()? {
+                        return Ok(None);
+                    }
                 }
-            };
-            self.r.consume(skip);
-            if found.is_some() {
-                return Ok(found);
             }
         }
     }
 
+    #[inline]
     fn next_nonws(&mut self, what: &str) -> Res<u8> {
         match self.peek_nonws()? {
             Some(b) => {
-                self.r.consume(1);
+                self.win.advance(1);
                 Ok(b)
             }
             None => Err(malformed(format!(
@@ -181,7 +184,7 @@ impl<R: BufRead> Parser<R> {
     fn reply(&mut self, want_id: u64) -> Res<Reply> {
         match self.peek_nonws()? {
             None => return Err(malformed("the reply is empty, not JSON")),
-            Some(b'{') => self.r.consume(1),
+            Some(b'{') => self.win.advance(1),
             Some(b) => {
                 return Err(malformed(format!(
                     "the reply is not a JSON object (it starts with {})",
@@ -193,7 +196,7 @@ impl<R: BufRead> Parser<R> {
         let mut error = None;
         let mut id = None;
         if self.peek_nonws()? == Some(b'}') {
-            self.r.consume(1);
+            self.win.advance(1);
         } else {
             loop {
                 self.expect(b'"', "a member name")?;
@@ -271,20 +274,21 @@ impl<R: BufRead> Parser<R> {
                 if depth >= self.max_depth {
                     return Err(CodecError::TooDeep(self.max_depth));
                 }
-                let mut members = Vec::new();
                 if self.peek_nonws()? == Some(b'}') {
-                    self.r.consume(1);
-                    return Ok(Value::Struct(members));
+                    self.win.advance(1);
+                    return Ok(Value::Struct(Vec::new()));
                 }
+                // On an error the whole decode fails, so what is left on the stack does not matter.
+                let base = self.members.len();
                 loop {
                     self.expect(b'"', "a member name")?;
                     let key = self.key()?;
                     self.expect(b':', "':'")?;
                     let v = self.value(depth + 1)?;
-                    members.push((key, v));
+                    self.members.push((key, v));
                     match self.next_nonws("',' or '}'")? {
                         b',' => {}
-                        b'}' => return Ok(Value::Struct(members)),
+                        b'}' => return Ok(Value::Struct(self.members.drain(base..).collect())),
                         b => {
                             return Err(malformed(format!(
                                 "expected ',' or '}}' in an object, found {}",
@@ -298,16 +302,17 @@ impl<R: BufRead> Parser<R> {
                 if depth >= self.max_depth {
                     return Err(CodecError::TooDeep(self.max_depth));
                 }
-                let mut items = Vec::new();
                 if self.peek_nonws()? == Some(b']') {
-                    self.r.consume(1);
-                    return Ok(Value::Array(items));
+                    self.win.advance(1);
+                    return Ok(Value::Array(Vec::new()));
                 }
+                let base = self.items.len();
                 loop {
-                    items.push(self.value(depth + 1)?);
+                    let v = self.value(depth + 1)?;
+                    self.items.push(v);
                     match self.next_nonws("',' or ']'")? {
                         b',' => {}
-                        b']' => return Ok(Value::Array(items)),
+                        b']' => return Ok(Value::Array(self.items.drain(base..).collect())),
                         b => {
                             return Err(malformed(format!(
                                 "expected ',' or ']' in an array, found {}",
@@ -326,14 +331,12 @@ impl<R: BufRead> Parser<R> {
     }
 
     fn byte(&mut self) -> Res<Option<u8>> {
-        let b = {
-            let buf = self.r.fill_buf().map_err(CodecError::Io)?;
-            buf.first().copied()
-        };
-        if b.is_some() {
-            self.r.consume(1);
+        if self.win.bytes().is_empty() && !self.win.more()? {
+            return Ok(None);
         }
-        Ok(b)
+        let b = self.win.bytes()[0];
+        self.win.advance(1);
+        Ok(Some(b))
     }
 
     fn literal(&mut self, rest: &[u8], v: Value) -> Res<Value> {
@@ -346,25 +349,27 @@ impl<R: BufRead> Parser<R> {
     }
 
     fn number(&mut self, first: u8) -> Res<Value> {
-        let mut text = vec![first];
+        let mut text = [0u8; 400];
+        text[0] = first;
+        let mut len = 1;
         loop {
-            let (n, done) = {
-                let buf = self.r.fill_buf().map_err(CodecError::Io)?;
-                let n = buf
-                    .iter()
-                    .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
-                    .unwrap_or(buf.len());
-                text.extend_from_slice(&buf[..n]);
-                (n, n < buf.len() || buf.is_empty())
-            };
-            self.r.consume(n);
-            if done {
-                break;
-            }
-            if text.len() > 400 {
+            let b = self.win.bytes();
+            let n = b
+                .iter()
+                .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                .unwrap_or(b.len());
+            if len + n > text.len() {
                 return Err(malformed("a number longer than 400 characters"));
             }
+            text[len..len + n].copy_from_slice(&b[..n]);
+            len += n;
+            let done = n < b.len();
+            self.win.advance(n);
+            if done || !self.win.more()? {
+                break;
+            }
         }
+        let text = &text[..len];
         let s = std::str::from_utf8(&text).expect("ASCII");
         if !valid_number(s) {
             return Err(malformed(format!("{s:?} is not a JSON number")));
@@ -380,40 +385,56 @@ impl<R: BufRead> Parser<R> {
     }
 
     /// A string's body, after its opening quote.
+    #[inline]
     fn string_body(&mut self) -> Res<String> {
-        let mut out: Vec<u8> = Vec::new();
+        // The common case: the whole string, without escapes, in the window.
+        let b = self.win.bytes();
+        if let Some(i) = b.iter().position(|c| matches!(c, b'"' | b'\\' | 0..=0x1f)) {
+            if b[i] == b'"' {
+                let s = std::str::from_utf8(&b[..i])
+                    .map_err(|_| malformed("a string that is not UTF-8"))?
+                    .to_owned();
+                self.win.advance(i + 1);
+                return Ok(s);
+            }
+        }
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        let r = self.string_into(&mut out);
+        let s = r.and_then(|()| {
+            std::str::from_utf8(&out)
+                .map(str::to_owned)
+                .map_err(|_| malformed("a string that is not UTF-8"))
+        });
+        self.scratch = out;
+        s
+    }
+
+    fn string_into(&mut self, out: &mut Vec<u8>) -> Res<()> {
         loop {
-            let (n, stop) = {
-                let buf = self.r.fill_buf().map_err(CodecError::Io)?;
-                if buf.is_empty() {
+            let b = self.win.bytes();
+            if b.is_empty() {
+                if !self.win.more()? {
                     return Err(malformed("the reply ends inside a string"));
                 }
-                match buf
-                    .iter()
-                    .position(|b| matches!(b, b'"' | b'\\' | 0..=0x1f))
-                {
-                    Some(i) => {
-                        out.extend_from_slice(&buf[..i]);
-                        (i + 1, Some(buf[i]))
-                    }
-                    None => {
-                        out.extend_from_slice(buf);
-                        (buf.len(), None)
-                    }
-                }
+                continue;
+            }
+            let (n, stop) = match b.iter().position(|c| matches!(c, b'"' | b'\\' | 0..=0x1f)) {
+                Some(i) => (i, Some(b[i])),
+                None => (b.len(), None),
             };
-            self.r.consume(n);
-            if out.len() as u64 + self.used > self.max_value_bytes {
+            if (out.len() + n) as u64 + self.used > self.max_value_bytes {
                 return Err(CodecError::ValuesTooLarge(self.max_value_bytes));
             }
+            out.extend_from_slice(&b[..n]);
+            self.win.advance(n + usize::from(stop.is_some()));
             match stop {
                 None => {}
-                Some(b'"') => break,
-                Some(b'\\') => self.escape(&mut out)?,
+                Some(b'"') => return Ok(()),
+                Some(b'\\') => self.escape(out)?,
                 Some(_) => return Err(malformed("a control character inside a string")),
             }
         }
-        String::from_utf8(out).map_err(|_| malformed("a string that is not UTF-8"))
     }
 
     fn escape(&mut self, out: &mut Vec<u8>) -> Res<()> {

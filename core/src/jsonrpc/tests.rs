@@ -179,3 +179,81 @@ fn urls() {
         "http://localhost/jsonrpc"
     );
 }
+
+/// The same verdict and value whether the reply is in memory, streamed, or streamed 3 bytes at a
+/// time (tokens cut at every place).
+fn agree(doc: &[u8]) {
+    let show = |r: Result<Reply, CodecError>| format!("{r:?}");
+    let slice = show(decode_response_slice(doc, Limits::default(), 1));
+    let stream = show(decode_response(doc, Limits::default(), 1));
+    let small = show(decode_response(
+        std::io::BufReader::with_capacity(3, doc),
+        Limits::default(),
+        1,
+    ));
+    assert_eq!(slice, stream, "{:?}", String::from_utf8_lossy(doc));
+    assert_eq!(slice, small, "{:?}", String::from_utf8_lossy(doc));
+}
+
+fn json_soup() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let tokens = vec![
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        " ",
+        "\n",
+        "\"",
+        "\"result\"",
+        "\"error\"",
+        "\"id\"",
+        "1",
+        "-0.5e3",
+        "01",
+        "true",
+        "fals",
+        "null",
+        "\"a\\u00e9\\ud83d\\ude00\"",
+        "\"\\n\"",
+        "\\",
+        "\"x",
+        "é",
+        "\u{1}",
+    ];
+    proptest::collection::vec(proptest::sample::select(tokens), 0..40)
+        .prop_map(|ts| ts.concat().into_bytes())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
+
+    #[test]
+    fn slice_and_stream_agree_on_json_soup(doc in json_soup()) {
+        agree(&doc);
+        let framed = [b"{\"id\":1,\"result\":".as_slice(), &doc, b"}"].concat();
+        agree(&framed);
+    }
+
+    #[test]
+    fn slice_and_stream_agree_on_bytes(doc in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+        agree(&doc);
+    }
+}
+
+#[test]
+fn strings_cut_anywhere_decode_alike() {
+    for s in [
+        "",
+        "plain",
+        "é€😀",
+        "esc\\\"aped\\\\ \\u00e9 \\ud83d\\ude00",
+        &"long".repeat(5000),
+    ] {
+        let doc = format!(r#"{{"id":1,"result":{{"k":"{s}","n":[1,-2.5,true,null]}}}}"#);
+        agree(doc.as_bytes());
+        assert!(matches!(reply(&doc, 1), Ok(Reply::Result(_))), "{s}");
+    }
+}
