@@ -370,7 +370,7 @@ impl<W: Window> Parser<W> {
             }
         }
         let text = &text[..len];
-        let s = std::str::from_utf8(&text).expect("ASCII");
+        let s = std::str::from_utf8(text).expect("ASCII");
         if !valid_number(s) {
             return Err(malformed(format!("{s:?} is not a JSON number")));
         }
