@@ -61,10 +61,10 @@ pub fn decode_value(xml: &str, limits: Limits) -> Result<Value, CodecError> {
 // ---------------------------------------------------------------------------------------------
 // Text and the memory budget
 
-/// What one value costs, as counted against [`Limits::max_value_bytes`]: the value itself, and
-/// each heap block with the allocator's overhead.
-const VALUE_COST: u64 = size_of::<Value>() as u64;
-const NAME_COST: u64 = size_of::<String>() as u64;
+/// What decoding builds is counted against [`Limits::max_value_bytes`] as the memory it takes:
+/// each heap block (a string's bytes, an array's or struct's slots at their exact size) with the
+/// allocator's overhead, and the capacity of the stacks values wait on until their array or
+/// struct is complete, charged before they grow.
 const HEAP_OVERHEAD: u64 = 16;
 
 #[inline]
@@ -76,14 +76,10 @@ fn heap_cost(len: usize) -> u64 {
     }
 }
 
-/// The block holding `n` items or members (each counted as it was built).
+/// The block holding `n` items or members.
 #[inline]
-fn block_cost(n: usize) -> u64 {
-    if n == 0 {
-        0
-    } else {
-        HEAP_OVERHEAD
-    }
+fn block_cost<T>(n: usize) -> u64 {
+    heap_cost(n * size_of::<T>())
 }
 
 /// Strings at least this long are moved out of the scratch buffer rather than copied out of it.
@@ -117,6 +113,17 @@ impl Text {
         self.used += n;
         if self.used > self.max {
             return Err(CodecError::ValuesTooLarge(self.max));
+        }
+        Ok(())
+    }
+
+    /// Makes room for one more item on a stack, counting the growth first (the stack doubles).
+    #[inline]
+    fn reserve<T>(&mut self, stack: &mut Vec<T>) -> Result<(), CodecError> {
+        if stack.len() == stack.capacity() {
+            let more = stack.capacity().max(16);
+            self.charge((more * size_of::<T>()) as u64)?;
+            stack.reserve_exact(more);
         }
         Ok(())
     }
@@ -928,7 +935,7 @@ impl<W: Window> Parser<W> {
     #[inline]
     fn string_value(&mut self) -> Result<Value, CodecError> {
         let s = self.text.take()?;
-        self.text.charge(VALUE_COST + heap_cost(s.len()))?;
+        self.text.charge(heap_cost(s.len()))?;
         Ok(Value::String(s))
     }
 
@@ -944,7 +951,6 @@ impl<W: Window> Parser<W> {
 
     #[inline]
     fn empty_string(&mut self) -> Result<Value, CodecError> {
-        self.text.charge(VALUE_COST)?;
         Ok(Value::String(String::new()))
     }
 
@@ -966,7 +972,6 @@ impl<W: Window> Parser<W> {
             Ev::Empty(t) => {
                 self.whitespace_only()?;
                 let v = empty_typed(t)?;
-                self.text.charge(VALUE_COST)?;
                 self.expect_end(Tag::Value)?;
                 Ok(v)
             }
@@ -1026,7 +1031,7 @@ impl<W: Window> Parser<W> {
             Tag::DateTime => {
                 self.scalar_text(t)?;
                 let s = self.text.as_str()?.trim().to_owned();
-                self.text.used += heap_cost(s.len());
+                self.text.charge(heap_cost(s.len()))?;
                 Value::DateTime(DateTime::from_wire(s))
             }
             Tag::Base64 => {
@@ -1040,7 +1045,7 @@ impl<W: Window> Parser<W> {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(&compact)
                     .map_err(|e| CodecError::Malformed(format!("bad base64: {e}")))?;
-                self.text.used += heap_cost(bytes.len());
+                self.text.charge(heap_cost(bytes.len()))?;
                 Value::Base64(bytes)
             }
             Tag::Nil => {
@@ -1054,7 +1059,6 @@ impl<W: Window> Parser<W> {
                 )))
             }
         };
-        self.text.charge(VALUE_COST)?;
         Ok(v)
     }
 
@@ -1065,10 +1069,12 @@ impl<W: Window> Parser<W> {
                 match self.next_element()? {
                     Ev::Start(Tag::Value) => {
                         let v = self.value_body(depth + 1)?;
+                        self.text.reserve(&mut self.items)?;
                         self.items.push(v);
                     }
                     Ev::Empty(Tag::Value) => {
                         let v = self.empty_string()?;
+                        self.text.reserve(&mut self.items)?;
                         self.items.push(v);
                     }
                     Ev::End => break,
@@ -1080,7 +1086,7 @@ impl<W: Window> Parser<W> {
         }
         self.expect_end(Tag::Array)?;
         let n = self.items.len() - base;
-        self.text.charge(VALUE_COST + block_cost(n))?;
+        self.text.charge(block_cost::<Value>(n))?;
         // On an error above the whole decode fails, so what is left on the stack does not matter.
         Ok(Value::Array(self.items.drain(base..).collect()))
     }
@@ -1091,11 +1097,12 @@ impl<W: Window> Parser<W> {
             match self.next_element()? {
                 Ev::Start(Tag::Member) => {
                     let member = self.member(depth)?;
+                    self.text.reserve(&mut self.members)?;
                     self.members.push(member);
                 }
                 Ev::End => {
                     let n = self.members.len() - base;
-                    self.text.charge(VALUE_COST + block_cost(n))?;
+                    self.text.charge(block_cost::<(String, Value)>(n))?;
                     return Ok(Value::Struct(self.members.drain(base..).collect()));
                 }
                 other => return Err(self.unexpected("<member> or </struct>", other)),
@@ -1112,13 +1119,10 @@ impl<W: Window> Parser<W> {
                 Ev::Start(Tag::Name) if name.is_none() => {
                     self.scalar_text(Tag::Name)?;
                     let n = self.text.take()?;
-                    self.text.charge(NAME_COST + heap_cost(n.len()))?;
+                    self.text.charge(heap_cost(n.len()))?;
                     name = Some(n);
                 }
-                Ev::Empty(Tag::Name) if name.is_none() => {
-                    self.text.charge(NAME_COST)?;
-                    name = Some(String::new());
-                }
+                Ev::Empty(Tag::Name) if name.is_none() => name = Some(String::new()),
                 Ev::Start(Tag::Value) if value.is_none() => {
                     value = Some(self.value_body(depth + 1)?)
                 }

@@ -499,25 +499,26 @@ fn endless(head: &str, fill: u8) -> std::io::BufReader<Endless> {
 #[test]
 fn what_decoding_builds_is_counted_against_the_value_limit() {
     let limits = Limits {
-        max_value_bytes: 1 << 20,
+        max_value_bytes: 4 << 20,
         ..Limits::default()
     };
     // One endless string: its text stops at the limit, long before the byte limit.
     let head = "<methodResponse><params><param><value><string>";
     let r = decode_response(endless(head, b'a'), limits);
     assert!(
-        matches!(r, Err(CodecError::ValuesTooLarge(n)) if n == 1 << 20),
+        matches!(r, Err(CodecError::ValuesTooLarge(n)) if n == 4 << 20),
         "{r:?}"
     );
     // Endless empty values: 8 bytes of XML, 32 of value each.
     let head = "<methodResponse><params><param><value><array><data>";
     let mut doc = head.as_bytes().to_vec();
-    doc.extend(b"<value/>".repeat(100_000));
+    doc.extend(b"<value/>".repeat(300_000));
     let r = decode_response(&doc[..], limits);
     assert!(matches!(r, Err(CodecError::ValuesTooLarge(_))), "{r:?}");
     let r = decode_response_slice(&doc, limits);
     assert!(matches!(r, Err(CodecError::ValuesTooLarge(_))), "{r:?}");
-    // Under the limit, the same values decode, and the count is near what they take.
+    // Under the limit, the same values decode (their stack, then their array: 2 MiB), and the
+    // count is near what they take.
     let mut doc = head.as_bytes().to_vec();
     doc.extend(b"<value/>".repeat(20_000));
     doc.extend(b"</data></array></value></param></params></methodResponse>");

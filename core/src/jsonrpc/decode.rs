@@ -68,28 +68,23 @@ struct Parser<W> {
     items: Vec<Value>,
 }
 
-/// What a value costs against [`Limits::max_value_bytes`] beyond the values inside it: itself,
-/// its heap block with the allocator's overhead, and a vector's unused capacity.
+/// What a value costs against [`Limits::max_value_bytes`], counted as the XML-RPC decoder counts:
+/// its heap block (a string's bytes, an array's or object's slots at their exact size) with the
+/// allocator's overhead; the values inside count for themselves.
 fn cost(v: &Value) -> u64 {
-    const VALUE: u64 = std::mem::size_of::<Value>() as u64;
-    const OVERHEAD: u64 = 16;
-    let heap = |len: usize, slack: usize| {
-        if len + slack == 0 {
+    let heap = |bytes: usize| {
+        if bytes == 0 {
             0
         } else {
-            len as u64 + slack as u64 + OVERHEAD
+            bytes as u64 + 16
         }
     };
-    VALUE
-        + match v {
-            Value::String(s) => heap(s.len(), 0),
-            Value::Array(a) => heap(0, (a.capacity() - a.len()) * VALUE as usize),
-            Value::Struct(m) => heap(
-                0,
-                (m.capacity() - m.len()) * std::mem::size_of::<(String, Value)>(),
-            ),
-            _ => 0,
-        }
+    match v {
+        Value::String(s) => heap(s.len()),
+        Value::Array(a) => heap(a.len() * std::mem::size_of::<Value>()),
+        Value::Struct(m) => heap(m.len() * std::mem::size_of::<(String, Value)>()),
+        _ => 0,
+    }
 }
 
 type Res<T> = Result<T, CodecError>;
@@ -256,8 +251,22 @@ impl<W: Window> Parser<W> {
     /// A member name, counted.
     fn key(&mut self) -> Res<String> {
         let key = self.string_body()?;
-        self.charge(std::mem::size_of::<String>() as u64 + key.len() as u64)?;
+        self.charge(if key.is_empty() {
+            0
+        } else {
+            key.len() as u64 + 16
+        })?;
         Ok(key)
+    }
+
+    /// Makes room for one more item on a stack, counting the growth first (the stack doubles).
+    fn reserve<T>(&mut self, stack_len: usize, stack_cap: usize) -> Res<usize> {
+        if stack_len < stack_cap {
+            return Ok(0);
+        }
+        let more = stack_cap.max(16);
+        self.charge((more * std::mem::size_of::<T>()) as u64)?;
+        Ok(more)
     }
 
     fn value(&mut self, depth: usize) -> Res<Value> {
@@ -285,6 +294,9 @@ impl<W: Window> Parser<W> {
                     let key = self.key()?;
                     self.expect(b':', "':'")?;
                     let v = self.value(depth + 1)?;
+                    let more = self
+                        .reserve::<(String, Value)>(self.members.len(), self.members.capacity())?;
+                    self.members.reserve_exact(more);
                     self.members.push((key, v));
                     match self.next_nonws("',' or '}'")? {
                         b',' => {}
@@ -309,6 +321,8 @@ impl<W: Window> Parser<W> {
                 let base = self.items.len();
                 loop {
                     let v = self.value(depth + 1)?;
+                    let more = self.reserve::<Value>(self.items.len(), self.items.capacity())?;
+                    self.items.reserve_exact(more);
                     self.items.push(v);
                     match self.next_nonws("',' or ']'")? {
                         b',' => {}

@@ -89,16 +89,16 @@ fn limits_hold() {
 #[test]
 fn what_decoding_builds_is_counted_against_the_value_limit() {
     let limits = Limits {
-        max_value_bytes: 1 << 20,
+        max_value_bytes: 4 << 20,
         ..Limits::default()
     };
     // 3 bytes of JSON, 32 of value each.
     let many = format!(r#"{{"result":[{}[]],"id":1}}"#, "[],".repeat(100_000));
     assert!(matches!(
         decode_response(many.as_bytes(), limits, 1),
-        Err(CodecError::ValuesTooLarge(n)) if n == 1 << 20
+        Err(CodecError::ValuesTooLarge(n)) if n == 4 << 20
     ));
-    let long = format!(r#"{{"result":"{}","id":1}}"#, "x".repeat(2 << 20));
+    let long = format!(r#"{{"result":"{}","id":1}}"#, "x".repeat(5 << 20));
     assert!(matches!(
         decode_response(long.as_bytes(), limits, 1),
         Err(CodecError::ValuesTooLarge(_))
