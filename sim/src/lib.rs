@@ -24,11 +24,16 @@ mod events;
 mod faults;
 mod generic;
 mod http;
+mod inventory;
+mod lifecycle;
 mod metrics;
+mod net;
+mod objects;
 mod server;
 mod session;
 mod shared;
 mod state;
+mod storage;
 mod tasks;
 mod tls;
 mod vm;
@@ -53,6 +58,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Guest VMs (`vm01`, `vm02`, …; odd ones start Running, even ones Halted).
     pub vms: usize,
+    /// Templates (`is_a_template`, with xapi's install keys in `other_config`): none by default,
+    /// so that `VM.get_all` counts only the control domains and the guests.
+    pub templates: usize,
     /// Hosts in the pool; each after the first gets its own listener that answers login with
     /// `HOST_IS_SLAVE`.
     pub hosts: usize,
@@ -79,6 +87,9 @@ pub struct Config {
     pub jsonrpc: bool,
     /// Serve XML-RPC (default on); off, `/` answers 404.
     pub xmlrpc: bool,
+    /// Start from this inventory (JSON, as [`Running::save_state`] writes it) instead of
+    /// building a pool from `hosts`, `vms` and `templates`.
+    pub state: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -86,6 +97,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             vms: 4,
+            templates: 0,
             hosts: 1,
             user: "root".to_owned(),
             password: "password".to_owned(),
@@ -100,6 +112,7 @@ impl Default for Config {
             seed: None,
             jsonrpc: true,
             xmlrpc: true,
+            state: None,
         }
     }
 }
@@ -146,7 +159,11 @@ impl Simulator {
             None
         };
         let mut st = state::State::new(config.dialect, seed);
-        world::build(&mut st, config.hosts, config.vms);
+        st.coordinator_addr = addr.to_string();
+        match &config.state {
+            Some(path) => inventory::load(&mut st, path)?,
+            None => world::build(&mut st, config.hosts, config.vms, config.templates),
+        }
         st.coordinator_addr = addr.to_string();
         // Host addresses: the listeners' IP; members in host order.
         st.events.clear();
@@ -237,6 +254,18 @@ impl Running {
     /// The certificate in PEM, when serving HTTPS.
     pub fn cert_pem(&self) -> Option<&str> {
         self.cert_pem.as_deref()
+    }
+
+    /// Writes the pool (every object but sessions and tasks) as a JSON inventory that
+    /// [`Config::state`] loads.
+    pub fn save_state(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let st = self.shared.lock();
+        inventory::save(&st, path)
+    }
+
+    /// The pool as a JSON inventory document.
+    pub fn state_json(&self) -> String {
+        inventory::dump(&self.shared.lock())
     }
 
     /// Live sessions (expired ones are dropped first).
