@@ -143,8 +143,20 @@ impl Simulator {
         });
         let listener = TcpListener::bind(config.listen)?;
         let addr = listener.local_addr()?;
+        let mut st = state::State::new(config.dialect, seed);
+        st.coordinator_addr = addr.to_string();
+        let hosts = match &config.state {
+            Some(path) => {
+                inventory::load(&mut st, path)?;
+                st.table("host").map_or(1, |t| t.len())
+            }
+            None => {
+                world::build(&mut st, config.hosts, config.vms, config.templates);
+                config.hosts.max(1)
+            }
+        };
         let mut members = Vec::new();
-        for _ in 1..config.hosts.max(1) {
+        for _ in 1..hosts {
             let l = TcpListener::bind(SocketAddr::new(addr.ip(), 0))?;
             let a = l.local_addr()?;
             members.push((l, a));
@@ -158,13 +170,6 @@ impl Simulator {
         } else {
             None
         };
-        let mut st = state::State::new(config.dialect, seed);
-        st.coordinator_addr = addr.to_string();
-        match &config.state {
-            Some(path) => inventory::load(&mut st, path)?,
-            None => world::build(&mut st, config.hosts, config.vms, config.templates),
-        }
-        st.coordinator_addr = addr.to_string();
         // Host addresses: the listeners' IP; members in host order.
         st.events.clear();
         let shared = Arc::new(Shared::new(

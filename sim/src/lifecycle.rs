@@ -252,7 +252,6 @@ pub(crate) fn add_console(st: &mut State, vm: &str, vm_uuid: &str) {
         s(&format!("https://{addr}/console?uuid={cu}")),
     );
     set_field(&mut c, "VM", s(vm));
-    set_field(&mut c, "port", int(-1));
     set_field(
         &mut c,
         "other_config",
