@@ -167,6 +167,11 @@ pub(crate) fn route(
         }
         _ => {}
     }
+    if shared.settings.dialect == Dialect::Xend {
+        if let Some(f) = xend_refuses(class, message) {
+            return Err(f);
+        }
+    }
     let mut st = shared.lock();
     let st = &mut *st;
     match (class, message) {
@@ -314,6 +319,35 @@ pub(crate) fn route(
             out
         }
     }
+}
+
+/// What xend 3.x answers for the xapi-only parts of the life cycle the simulator models: its
+/// `VM.clone` is "unsupported" (XendAPI.py, `VM_clone`); the rest is not in its method table.
+fn xend_refuses(class: &str, message: &str) -> Option<Failure> {
+    let unknown = match (class, message) {
+        ("VM", "clone") => {
+            return Some(Failure::new("EUNSUPPORTED", &["Method Unsupported"]));
+        }
+        ("VM", m) => matches!(
+            m,
+            "copy"
+                | "provision"
+                | "snapshot"
+                | "revert"
+                | "set_memory"
+                | "set_memory_limits"
+                | "set_memory_static_range"
+                | "set_memory_dynamic_range"
+        ),
+        ("VBD", m) => matches!(m, "plug" | "unplug" | "unplug_force" | "insert" | "eject"),
+        ("VIF", m) => matches!(m, "plug" | "unplug" | "unplug_force"),
+        ("VDI", m) => matches!(
+            m,
+            "snapshot" | "clone" | "copy" | "resize" | "resize_online"
+        ),
+        _ => false,
+    };
+    unknown.then(|| Failure::new("MESSAGE_METHOD_UNKNOWN", &[&format!("{class}.{message}")]))
 }
 
 fn empty() -> Value {

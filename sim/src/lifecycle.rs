@@ -4,6 +4,7 @@
 
 use xenapi::{DateTime, Value};
 
+use crate::dialect::Dialect;
 use crate::dispatch::{arg_str, Failure};
 use crate::net;
 use crate::objects::{
@@ -59,12 +60,18 @@ pub(crate) fn check(st: &State, vm: &str, op: &str) -> Result<(), Failure> {
         return Err(Failure::new("OPERATION_BLOCKED", &[vm, &v]));
     }
     let power = str_field(rec, "power_state");
-    let expected = allowed_power_states(rec, op);
+    let dialect = st.dialect;
+    let expected = if dialect == Dialect::Xend && op == "destroy" {
+        // xend 3.x deletes only a Halted domain (XendDomain.py, `domain_delete`).
+        vec![HALTED]
+    } else {
+        allowed_power_states(rec, op)
+    };
     if !expected.contains(&power) {
-        let e: Vec<String> = expected.iter().map(|p| p.to_ascii_lowercase()).collect();
+        let e: Vec<String> = expected.iter().map(|p| dialect.state_name(p)).collect();
         return Err(Failure::new(
             "VM_BAD_POWER_STATE",
-            &[vm, &e.join(", "), &power.to_ascii_lowercase()],
+            &[vm, &e.join(", "), &dialect.state_name(power)],
         ));
     }
     let template = bool_of(rec, "is_a_template");

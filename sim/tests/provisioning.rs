@@ -589,3 +589,79 @@ fn an_inventory_round_trips() {
     assert!(err.to_string().contains("name_lable"), "{err}");
     std::fs::remove_file(&bad).ok();
 }
+
+#[test]
+fn the_xend_dialect_has_create_and_destroy_only() {
+    let sim = Simulator::start(Config {
+        dialect: xenapi_sim::Dialect::Xend,
+        vms: 1,
+        seed: Some(5),
+        ..Config::default()
+    })
+    .unwrap();
+    let x = connect(&sim);
+    let sr = refs(&call(&x, "SR.get_all", vec![]))
+        .into_iter()
+        .find(|r| text(&x, "SR.get_content_type", vec![s(r)]) == "user")
+        .expect("a user SR");
+    let vm = text(
+        &x,
+        "VM.create",
+        vec![Value::structure([
+            ("name_label", s("xend guest")),
+            ("memory_static_min", s(&(256 << 20).to_string())),
+            ("memory_dynamic_min", s(&(256 << 20).to_string())),
+            ("memory_dynamic_max", s(&(512 << 20).to_string())),
+            ("memory_static_max", s(&(512 << 20).to_string())),
+            ("VCPUs_max", s("1")),
+            ("VCPUs_at_startup", s("1")),
+            ("PV_kernel", s("/boot/vmlinuz")),
+        ])],
+    );
+    assert!(!vm.starts_with("OpaqueRef:"), "xend refs are UUIDs: {vm}");
+    let vdi = text(
+        &x,
+        "VDI.create",
+        vec![Value::structure([
+            ("name_label", s("disk")),
+            ("SR", s(&sr)),
+            ("virtual_size", s(&GIB.to_string())),
+            ("type", s("system")),
+        ])],
+    );
+    text(
+        &x,
+        "VBD.create",
+        vec![Value::structure([
+            ("VM", s(&vm)),
+            ("VDI", s(&vdi)),
+            ("userdevice", s("0")),
+            ("mode", s("RW")),
+            ("type", s("Disk")),
+        ])],
+    );
+    call(
+        &x,
+        "VM.start",
+        vec![s(&vm), Value::Bool(false), Value::Bool(false)],
+    );
+    assert_eq!(
+        fails(&x, "VM.destroy", vec![s(&vm)]),
+        ["VM_BAD_POWER_STATE", &vm, "Halted", "Running"]
+    );
+    assert_eq!(
+        fails(&x, "VM.clone", vec![s(&vm), s("c")]),
+        ["EUNSUPPORTED", "Method Unsupported"]
+    );
+    assert_eq!(
+        fails(
+            &x,
+            "VM.snapshot",
+            vec![s(&vm), s("c"), Value::Array(vec![])]
+        ),
+        ["MESSAGE_METHOD_UNKNOWN", "VM.snapshot"]
+    );
+    call(&x, "VM.hard_shutdown", vec![s(&vm)]);
+    call(&x, "VM.destroy", vec![s(&vm)]);
+    call(&x, "VDI.destroy", vec![s(&vdi)]);
+}
