@@ -100,6 +100,20 @@ pub(crate) fn recount(st: &mut State, sr: &str) {
     }
 }
 
+/// Adds `size` bytes (negative: frees them) to the SR's utilisation and allocation, without
+/// walking its VDIs (thick provisioning: both move together).
+fn account(st: &mut State, sr: &str, size: i64) {
+    if size == 0 || st.get("SR", sr).is_none() {
+        return;
+    }
+    st.modify("SR", sr, |r| {
+        let used = i64_of(r, "physical_utilisation") + size;
+        let virt = i64_of(r, "virtual_allocation") + size;
+        set_field(r, "physical_utilisation", int(used));
+        set_field(r, "virtual_allocation", int(virt));
+    });
+}
+
 /// Free bytes in `sr`.
 pub(crate) fn free_space(st: &State, sr: &str) -> i64 {
     st.get("SR", sr)
@@ -169,7 +183,7 @@ fn store_vdi(st: &mut State, r: String, mut rec: Record, sr: &str) -> Result<Str
     }
     st.add("VDI", r.clone(), rec);
     link(st, "SR", sr, "VDIs", &r);
-    recount(st, sr);
+    account(st, sr, size);
     Ok(r)
 }
 
@@ -263,7 +277,9 @@ pub(crate) fn vdi_destroy(st: &mut State, vdi: &str) -> Result<(), Failure> {
     if !vdi_attached(st, vdi).is_empty() {
         return Err(Failure::new("VDI_IN_USE", &[vdi, "destroy"]));
     }
-    st.remove("VDI", vdi);
+    let freed = st
+        .remove("VDI", vdi)
+        .map_or(0, |r| i64_of(&r, "physical_utilisation"));
     unlink(st, "SR", &sr, "VDIs", vdi);
     unlink(st, "VDI", &snapshot_of, "snapshots", vdi);
     let null = st.dialect.null_ref().to_owned();
@@ -293,7 +309,7 @@ pub(crate) fn vdi_destroy(st: &mut State, vdi: &str) -> Result<(), Failure> {
     for h in holders {
         put(st, "VM", &h, "suspend_VDI", s(&null));
     }
-    recount(st, &sr);
+    account(st, &sr, -freed);
     st.log(format!("VDI.destroy {vdi}"));
     Ok(())
 }
@@ -397,7 +413,7 @@ pub(crate) fn vdi_resize(
         set_field(r, "virtual_size", int(size));
         set_field(r, "physical_utilisation", int(size));
     });
-    recount(st, &sr);
+    account(st, &sr, size - old);
     st.log(format!("VDI.resize {vdi} to {size}"));
     Ok(())
 }
