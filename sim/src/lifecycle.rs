@@ -232,7 +232,7 @@ pub(crate) fn after_power(st: &mut State, vm: &str, from: &str, to: &str) {
     if live(to) && consoles.is_empty() {
         add_console(st, vm, &uuid);
     }
-    if !live(to) && to != SUSPENDED {
+    if !live(to) {
         for c in consoles {
             st.remove("console", &c);
             unlink(st, "VM", vm, "consoles", &c);
@@ -372,8 +372,9 @@ pub(crate) fn create(st: &mut State, args: &[Value]) -> Result<Value, Failure> {
     ] {
         set_field(&mut rec, f, s(&null));
     }
-    if str_field(&rec, "domain_type").is_empty() || str_field(&rec, "domain_type") == "unspecified"
-    {
+    let given = a.get("domain_type").and_then(Value::as_str).unwrap_or("");
+    if given.is_empty() || given == "unspecified" {
+        // xapi derives it from HVM_boot_policy (xapi_vm.ml, `create`).
         let hvm = !str_field(&rec, "HVM_boot_policy").is_empty();
         set_field(&mut rec, "domain_type", s(if hvm { "hvm" } else { "pv" }));
     }
