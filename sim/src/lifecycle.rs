@@ -616,10 +616,7 @@ pub(crate) fn duplicate(
                 }
             };
             match res {
-                Ok(v) => {
-                    // Name the copy after the original, as xapi's SM clones keep the name.
-                    v
-                }
+                Ok(v) => v,
                 Err(e) => {
                     for (vb, nv) in &made {
                         let was_cd = st

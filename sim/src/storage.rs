@@ -352,7 +352,7 @@ fn duplicate(st: &mut State, vdi: &str, sr: &str, snapshot: bool) -> Result<Stri
 
 /// `VDI.snapshot(vdi, driver_params)`: same SR, `is_a_snapshot`, `snapshot_of` the original.
 pub(crate) fn vdi_snapshot(st: &mut State, vdi: &str) -> Result<String, Failure> {
-    let sr = get_str(st, "VDI", need(st, "VDI", vdi).map(|_| vdi)?, "SR");
+    let sr = str_field(need(st, "VDI", vdi)?, "SR").to_owned();
     let r = duplicate(st, vdi, &sr, true)?;
     st.log(format!("VDI.snapshot {vdi} -> {r}"));
     Ok(r)
@@ -360,7 +360,7 @@ pub(crate) fn vdi_snapshot(st: &mut State, vdi: &str) -> Result<String, Failure>
 
 /// `VDI.clone(vdi, driver_params)`: a new, independent VDI in the same SR.
 pub(crate) fn vdi_clone(st: &mut State, vdi: &str) -> Result<String, Failure> {
-    let sr = get_str(st, "VDI", need(st, "VDI", vdi).map(|_| vdi)?, "SR");
+    let sr = str_field(need(st, "VDI", vdi)?, "SR").to_owned();
     let r = duplicate(st, vdi, &sr, false)?;
     st.log(format!("VDI.clone {vdi} -> {r}"));
     Ok(r)
@@ -451,9 +451,12 @@ pub(crate) fn device_name(userdevice: &str) -> String {
 }
 
 fn valid_userdevice(d: &str) -> bool {
-    d == "autodetect"
-        || d.parse::<u32>().is_ok_and(|n| n < 16)
-        || (d.len() == 4 && (d.starts_with("xvd") || d.starts_with("hd")) || d.starts_with("sd"))
+    // A number (0..15) or a device name (xvda, hda, sda, …) (xapi_vbd_helpers.ml).
+    let named = ["xvd", "hd", "sd"].iter().any(|p| {
+        d.strip_prefix(p)
+            .is_some_and(|rest| rest.len() == 1 && rest.as_bytes()[0].is_ascii_lowercase())
+    });
+    d == "autodetect" || d.parse::<u32>().is_ok_and(|n| n < 16) || named
 }
 
 /// A VBD's `allowed_operations` (xapi_vbd_helpers.ml, `valid_operations`, the parts that

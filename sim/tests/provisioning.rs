@@ -22,9 +22,13 @@ fn sim() -> Running {
 }
 
 fn connect(sim: &Running) -> Session {
+    connect_with(sim, Protocol::XmlRpc)
+}
+
+fn connect_with(sim: &Running, protocol: Protocol) -> Session {
     Session::connect(
         Options::new(sim.url())
-            .protocol(Protocol::XmlRpc)
+            .protocol(protocol)
             .timeout(Duration::from_secs(20)),
         "root",
         "password",
@@ -124,8 +128,17 @@ fn vdis_of(x: &Session, vm: &str) -> Vec<String> {
 
 #[test]
 fn provision_snapshot_destroy_and_the_space_comes_back() {
+    flow(Protocol::XmlRpc);
+}
+
+#[test]
+fn the_same_flow_over_json_rpc() {
+    flow(Protocol::JsonRpc);
+}
+
+fn flow(protocol: Protocol) {
     let sim = sim();
-    let x = connect(&sim);
+    let x = connect_with(&sim, protocol);
     let pool = refs(&call(&x, "pool.get_all", vec![]))[0].clone();
     let sr = text(&x, "pool.get_default_SR", vec![s(&pool)]);
     let sr_uuid = text(&x, "SR.get_uuid", vec![s(&sr)]);
