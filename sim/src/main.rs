@@ -245,6 +245,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Before the ready line: a client that signals as soon as it reads it must find the
+    // handlers in place.
+    install_signal_handlers();
     let url = sim.url();
     let mut out = std::io::stdout().lock();
     if let Some(fp) = sim.fingerprint() {
@@ -261,7 +264,6 @@ fn main() -> ExitCode {
     let _ = writeln!(out, "listening on {}", url.trim_end_matches('/'));
     let _ = out.flush();
     drop(out);
-    install_signal_handlers();
     while !STOP.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(50));
     }
