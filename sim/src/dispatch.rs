@@ -250,6 +250,7 @@ pub(crate) fn route(
         ("VM", m) if m.starts_with("set_memory") && m != "set_memory_target_live" => {
             lifecycle::set_memory(st, m, args)
         }
+        ("VM", "set_is_a_template") => lifecycle::set_is_a_template(st, args),
         ("VM", "set_VCPUs_max") | ("VM", "set_VCPUs_at_startup") => {
             lifecycle::set_vcpus(st, message, args)
         }

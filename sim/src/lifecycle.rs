@@ -564,6 +564,35 @@ pub(crate) fn set_vcpus(st: &mut State, message: &str, args: &[Value]) -> Result
     Ok(s(""))
 }
 
+/// `VM.set_is_a_template`: making a template is the `make_into_template` operation (Halted,
+/// not already a template or a snapshot: message_forwarding.ml `set_is_a_template`); turning one
+/// into a VM is "install time" (xapi_vm_helpers.ml `set_is_a_template` sets
+/// `VM_metrics.install_time`).
+pub(crate) fn set_is_a_template(st: &mut State, args: &[Value]) -> Result<Value, Failure> {
+    let vm = arg_str(args, 0, "self")?.to_owned();
+    let value = match args.get(1) {
+        Some(Value::Bool(b)) => *b,
+        _ => return Err(Failure::new("FIELD_TYPE_ERROR", &["value"])),
+    };
+    let rec = need(st, "VM", &vm)?;
+    let metrics = str_field(rec, "metrics").to_owned();
+    if value {
+        check(st, &vm, "make_into_template")?;
+    } else if exists(st, "VM_metrics", &metrics) {
+        put(
+            st,
+            "VM_metrics",
+            &metrics,
+            "install_time",
+            Value::DateTime(DateTime::now()),
+        );
+    }
+    put(st, "VM", &vm, "is_a_template", Value::Bool(value));
+    refresh(st, &vm);
+    st.log(format!("VM.set_is_a_template {vm} {value}"));
+    Ok(s(""))
+}
+
 /// What happens to the disks when a VM is duplicated (xapi_vm_clone.ml, `disk_op`).
 #[derive(Clone, PartialEq)]
 pub(crate) enum DiskOp {

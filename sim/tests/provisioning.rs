@@ -470,13 +470,44 @@ fn copy_revert_and_network_rules() {
     );
     assert_eq!(text(&x, "VM.get_parent", vec![s(&vm)]), snap);
 
+    // Making a template: Halted only; once one, not again.
+    let running = by_name(&x, "VM", "vm01");
+    assert_eq!(
+        fails(
+            &x,
+            "VM.set_is_a_template",
+            vec![s(&running), Value::Bool(true)]
+        ),
+        ["VM_BAD_POWER_STATE", &running, "halted", "running"]
+    );
+    call(
+        &x,
+        "VM.set_is_a_template",
+        vec![s(&copy), Value::Bool(true)],
+    );
+    assert_eq!(
+        fails(
+            &x,
+            "VM.set_is_a_template",
+            vec![s(&copy), Value::Bool(true)]
+        ),
+        ["VM_IS_TEMPLATE", &copy, "make_into_template"]
+    );
+    assert!(
+        !refs(&call(&x, "VM.get_allowed_operations", vec![s(&copy)])).contains(&"start".to_owned())
+    );
+    call(
+        &x,
+        "VM.set_is_a_template",
+        vec![s(&copy), Value::Bool(false)],
+    );
+
     // A default template cannot be destroyed; networks with attached VIFs neither.
     let template = by_name(&x, "VM", "Rocky Linux 9");
     assert_eq!(
         fails(&x, "VM.destroy", vec![s(&template)]),
         ["VM_IS_TEMPLATE", &template, "destroy"]
     );
-    let running = by_name(&x, "VM", "vm01");
     let net = text(
         &x,
         "VIF.get_network",
