@@ -2,7 +2,12 @@
 //!
 //! A XenAPI server simulator: XML-RPC over HTTP/1.1 (or HTTPS) that answers like xapi or like
 //! xend 3.x, with a pool of hosts, a control domain and guest VMs, the VM power-state machine,
-//! moving metrics, `Async.*` tasks, `event.from`, session expiry and fault injection.
+//! moving metrics, `Async.*` tasks, `event.from`, session expiry and fault injection; and the
+//! objects users' automation works with: networks and PIFs, SRs with PBDs and space accounting,
+//! VDIs, VBDs, VIFs, consoles, templates, and the VM life cycle (create, clone, copy, provision,
+//! snapshot, revert, destroy) with xapi's rules and error codes (see `sim/MODEL.md`). A pool can
+//! be saved as a JSON inventory ([`Running::save_state`]) and started from one
+//! ([`Config::state`]).
 //!
 //! ```no_run
 //! let sim = xenapi_sim::Simulator::start(xenapi_sim::Config {
