@@ -118,6 +118,69 @@ fn run_task(x: &Session, method: &str, args: Vec<Value>) -> String {
     }
 }
 
+/// Every reference kept on both sides, and each SR's utilisation the sum of its VDIs'.
+fn assert_consistent(x: &Session) {
+    let all = |class: &str| -> Vec<(String, Value)> {
+        call(x, &format!("{class}.get_all_records"), vec![])
+            .as_struct()
+            .expect("a map")
+            .to_vec()
+    };
+    let get = |rec: &Value, f: &str| rec.get(f).and_then(Value::as_str).unwrap_or("").to_owned();
+    let set = |rec: &Value, f: &str| refs(rec.get(f).expect("a set field"));
+    let vms = all("VM");
+    let vdis = all("VDI");
+    let find = |list: &[(String, Value)], r: &str| {
+        list.iter().find(|(k, _)| k == r).map(|(_, v)| v.clone())
+    };
+    for (b, rec) in all("VBD") {
+        let vm = find(&vms, &get(&rec, "VM")).expect("a VBD's VM exists");
+        assert!(set(&vm, "VBDs").contains(&b), "VM.VBDs lacks {b}");
+        if rec.get("empty") != Some(&Value::Bool(true)) {
+            let vdi = find(&vdis, &get(&rec, "VDI")).expect("a VBD's VDI exists");
+            assert!(set(&vdi, "VBDs").contains(&b), "VDI.VBDs lacks {b}");
+        }
+    }
+    for (v, rec) in &vms {
+        for b in set(rec, "VBDs") {
+            assert_eq!(text(x, "VBD.get_VM", vec![s(&b)]), *v);
+        }
+        for i in set(rec, "VIFs") {
+            assert_eq!(text(x, "VIF.get_VM", vec![s(&i)]), *v);
+        }
+        let host = get(rec, "resident_on");
+        if get(rec, "power_state") == "Running" {
+            assert!(refs(&call(x, "host.get_resident_VMs", vec![s(&host)])).contains(v));
+        }
+    }
+    for (i, rec) in all("VIF") {
+        assert!(refs(&call(x, "network.get_VIFs", vec![s(&get(&rec, "network"))])).contains(&i));
+    }
+    for (sr, rec) in all("SR") {
+        let mut used = 0;
+        for v in set(&rec, "VDIs") {
+            let vrec = find(&vdis, &v).expect("SR.VDIs names VDIs");
+            assert_eq!(get(&vrec, "SR"), sr);
+            used += vrec
+                .get("physical_utilisation")
+                .and_then(Value::as_i64)
+                .unwrap();
+        }
+        assert_eq!(
+            rec.get("physical_utilisation").and_then(Value::as_i64),
+            Some(used),
+            "{sr}"
+        );
+        for p in set(&rec, "PBDs") {
+            assert_eq!(text(x, "PBD.get_SR", vec![s(&p)]), sr);
+        }
+    }
+    for (v, rec) in &vdis {
+        let sr = get(rec, "SR");
+        assert!(refs(&call(x, "SR.get_VDIs", vec![s(&sr)])).contains(v));
+    }
+}
+
 fn vdis_of(x: &Session, vm: &str) -> Vec<String> {
     refs(&call(x, "VM.get_VBDs", vec![s(vm)]))
         .iter()
@@ -304,6 +367,8 @@ fn flow(protocol: Protocol) {
     call(&x, "VM.set_VCPUs_max", vec![s(&vm), s("4")]);
     call(&x, "VM.set_VCPUs_at_startup", vec![s(&vm), s("4")]);
 
+    assert_consistent(&x);
+
     // Start it as a task: devices attach, a console appears, operations follow.
     run_task(
         &x,
@@ -376,6 +441,8 @@ fn flow(protocol: Protocol) {
         ["VM_IS_SNAPSHOT", &snap, "start"]
     );
 
+    assert_consistent(&x);
+
     // Shut it down: devices detach, the console goes.
     call(&x, "VM.clean_shutdown", vec![s(&vm)]);
     assert_eq!(
@@ -411,6 +478,7 @@ fn flow(protocol: Protocol) {
     }
     call(&x, "SR.scan", vec![s(&sr)]);
     assert_eq!(int(&x, "SR.get_physical_utilisation", &sr), used_before);
+    assert_consistent(&x);
 
     // event.from reported it all.
     let batch = call(
@@ -469,6 +537,7 @@ fn copy_revert_and_network_rules() {
         "HANDLE_INVALID"
     );
     assert_eq!(text(&x, "VM.get_parent", vec![s(&vm)]), snap);
+    assert_consistent(&x);
 
     // Making a template: Halted only; once one, not again.
     let running = by_name(&x, "VM", "vm01");
