@@ -146,6 +146,21 @@ pub(crate) fn check(st: &State, vm: &str, op: &str) -> Result<(), Failure> {
             ));
         }
     }
+    if matches!(
+        op,
+        "checkpoint" | "snapshot" | "suspend" | "snapshot_with_quiesce"
+    ) {
+        let reset = refs_of(rec, "VBDs").iter().any(|b| {
+            let vdi = get_str(st, "VBD", b, "VDI");
+            get_str(st, "VDI", &vdi, "on_boot") == "reset"
+        });
+        if reset {
+            return Err(Failure::new(
+                "VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION",
+                &[],
+            ));
+        }
+    }
     Ok(())
 }
 

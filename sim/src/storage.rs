@@ -178,9 +178,6 @@ fn store_vdi(st: &mut State, r: String, mut rec: Record, sr: &str) -> Result<Str
         "allowed_operations",
         vdi_allowed_operations(false, is_iso_sr(st, sr)),
     );
-    if str_field(&rec, "on_boot").is_empty() {
-        set_field(&mut rec, "on_boot", s("persist"));
-    }
     st.add("VDI", r.clone(), rec);
     link(st, "SR", sr, "VDIs", &r);
     account(st, sr, size);

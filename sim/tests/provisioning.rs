@@ -539,6 +539,19 @@ fn copy_revert_and_network_rules() {
     assert_eq!(text(&x, "VM.get_parent", vec![s(&vm)]), snap);
     assert_consistent(&x);
 
+    // A disk that resets on boot cannot be snapshotted.
+    let disk0 = vdis_of(&x, &vm)[0].clone();
+    call(&x, "VDI.set_on_boot", vec![s(&disk0), s("reset")]);
+    assert_eq!(
+        fails(
+            &x,
+            "VM.snapshot",
+            vec![s(&vm), s("no"), Value::Array(vec![])]
+        ),
+        ["VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION"]
+    );
+    call(&x, "VDI.set_on_boot", vec![s(&disk0), s("persist")]);
+
     // Making a template: Halted only; once one, not again.
     let running = by_name(&x, "VM", "vm01");
     assert_eq!(
