@@ -515,6 +515,51 @@ fn copy_revert_and_network_rules() {
         Value::Bool(false)
     );
 
+    // A copy into an SR without room fails with SR_FULL and leaves nothing behind.
+    let local = by_name(&x, "SR", "Local storage");
+    let free =
+        int(&x, "SR.get_physical_size", &local) - int(&x, "SR.get_physical_utilisation", &local);
+    let filler = text(
+        &x,
+        "VDI.create",
+        vec![Value::structure([
+            ("name_label", s("filler")),
+            ("SR", s(&local)),
+            ("virtual_size", s(&(free - GIB).to_string())),
+            ("type", s("user")),
+        ])],
+    );
+    let vms_before = refs(&call(&x, "VM.get_all", vec![])).len();
+    let full = fails(&x, "VM.copy", vec![s(&vm), s("no room"), s(&local)]);
+    assert_eq!(full, ["SR_FULL", &(8 * GIB).to_string(), &GIB.to_string()]);
+    assert_eq!(
+        refs(&call(&x, "SR.get_VDIs", vec![s(&local)])),
+        vec![filler.clone()]
+    );
+    assert_eq!(refs(&call(&x, "VM.get_all", vec![])).len(), vms_before);
+    assert_eq!(
+        fails(
+            &x,
+            "VDI.resize",
+            vec![s(&filler), s(&(free - 2 * GIB).to_string())]
+        )[0],
+        "SR_BACKEND_FAILURE_79"
+    );
+    assert_eq!(
+        fails(
+            &x,
+            "VDI.resize",
+            vec![s(&filler), s(&(free + GIB).to_string())]
+        )[0],
+        "SR_FULL"
+    );
+    call(&x, "VDI.resize", vec![s(&filler), s(&free.to_string())]);
+    assert_eq!(
+        int(&x, "SR.get_physical_utilisation", &local),
+        int(&x, "SR.get_physical_size", &local)
+    );
+    call(&x, "VDI.destroy", vec![s(&filler)]);
+
     // Revert: the VM gets clones of the snapshot's disks and the snapshot's configuration.
     let snap = text(
         &x,
