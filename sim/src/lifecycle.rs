@@ -555,13 +555,16 @@ pub(crate) fn set_vcpus(st: &mut State, message: &str, args: &[Value]) -> Result
     let dom0 = bool_of(rec, "is_control_domain") && i64_of(rec, "domid") == 0;
     let max = i64_of(rec, "VCPUs_max");
     let at_startup = i64_of(rec, "VCPUs_at_startup");
-    if dom0 {
+    if message == "set_VCPUs_max" {
+        // Through the changing_VCPUs operation (message_forwarding.ml); at_startup is not,
+        // so it may change on a running VM or a template, for the next boot.
+        check(st, &vm, "changing_VCPUs")?;
+    } else if dom0 {
         return Err(Failure::new(
             "OPERATION_NOT_ALLOWED",
-            &[&format!("{message} is not allowed on dom0")],
+            &["set_VCPUs_at_startup is not allowed on dom0"],
         ));
     }
-    check(st, &vm, "changing_VCPUs")?;
     let bad = if message == "set_VCPUs_max" {
         value < 1 || value < at_startup
     } else {
