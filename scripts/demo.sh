@@ -4,13 +4,15 @@
 # memory use, shutdown. Then the same walk through each binding that registered a demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/sim.sh
 
+# `xenapi-sim run` serves on a free port for the rest of the script (run again inside it) and
+# stops when it ends. SIM_BIN overrides the binary.
+if [ -z "${XENAPI_SIM_DEMO_INNER:-}" ]; then
+  XENAPI_SIM_DEMO_INNER=1 exec "${SIM_BIN:-target/release/xenapi-sim}" run --vms 4 -- "$0" "$@"
+fi
+SIM_URL=$XENAPI_URL
 XENCTL=${XENCTL:-target/release/xenctl}
-start_sim --vms 4
-trap stop_sim EXIT
-export XENAPI_URL=$SIM_URL XENAPI_USER=root XENAPI_PASSWORD=password
-echo "simulator: $SIM_URL (user root)"
+echo "simulator: $SIM_URL (user $XENAPI_USER)"
 
 step() { printf '\n$ xenctl %s\n' "$*"; "$XENCTL" "$@"; }
 

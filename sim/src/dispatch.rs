@@ -4,15 +4,18 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use xenapi::Value;
+use xenapi::{DateTime, Value};
 
 use crate::datamodel;
 use crate::dialect::Dialect;
 use crate::events;
 use crate::generic;
+use crate::lifecycle;
+use crate::net;
 use crate::session;
 use crate::shared::Shared;
 use crate::state::int;
+use crate::storage;
 use crate::tasks;
 use crate::vm::{self, Op};
 
@@ -164,6 +167,11 @@ pub(crate) fn route(
         }
         _ => {}
     }
+    if shared.settings.dialect == Dialect::Xend {
+        if let Some(f) = xend_refuses(class, message) {
+            return Err(f);
+        }
+    }
     let mut st = shared.lock();
     let st = &mut *st;
     match (class, message) {
@@ -225,9 +233,130 @@ pub(crate) fn route(
             Ok(Value::String(String::new()))
         }
         ("event", "get_current_id") => Ok(int(st.events.last_id() as i64)),
-        _ => generic::handle(st, class, message, args)
-            .unwrap_or_else(|| Err(Failure::not_implemented(&method))),
+        ("host", "get_servertime") | ("host", "get_server_localtime") => {
+            let h = arg_str(args, 0, "host")?;
+            if st.get("host", h).is_none() {
+                return Err(Failure::new("HANDLE_INVALID", &["host", h]));
+            }
+            Ok(Value::DateTime(DateTime::now()))
+        }
+        ("VM", "create") => lifecycle::create(st, args),
+        ("VM", "clone") | ("VM", "copy") | ("VM", "snapshot") => {
+            lifecycle::clone_like(st, message, args)
+        }
+        ("VM", "provision") => lifecycle::provision(st, arg_str(args, 0, "vm")?),
+        ("VM", "revert") => lifecycle::revert(st, arg_str(args, 0, "snapshot")?),
+        ("VM", "destroy") => lifecycle::destroy(st, arg_str(args, 0, "self")?),
+        ("VM", m) if m.starts_with("set_memory") && m != "set_memory_target_live" => {
+            lifecycle::set_memory(st, m, args)
+        }
+        ("VM", "set_is_a_template") => lifecycle::set_is_a_template(st, args),
+        ("VM", "set_VCPUs_max") | ("VM", "set_VCPUs_at_startup") => {
+            lifecycle::set_vcpus(st, message, args)
+        }
+        ("VDI", "create") => storage::vdi_create(st, args),
+        ("VDI", "destroy") => {
+            storage::vdi_destroy(st, arg_str(args, 0, "self")?)?;
+            Ok(empty())
+        }
+        ("VDI", "resize") | ("VDI", "resize_online") => {
+            let vdi = arg_str(args, 0, "vdi")?;
+            let size = args
+                .get(1)
+                .and_then(Value::as_i64)
+                .ok_or_else(|| Failure::new("FIELD_TYPE_ERROR", &["size"]))?;
+            storage::vdi_resize(st, vdi, size, message == "resize_online")?;
+            Ok(empty())
+        }
+        ("VDI", "copy") => storage::vdi_copy(st, args),
+        ("VDI", "snapshot") => storage::vdi_snapshot(st, arg_str(args, 0, "vdi")?).map(|r| s(&r)),
+        ("VDI", "clone") => storage::vdi_clone(st, arg_str(args, 0, "vdi")?).map(|r| s(&r)),
+        ("VBD", "create") => storage::vbd_create(st, args),
+        ("VBD", "destroy") => {
+            storage::vbd_destroy(st, arg_str(args, 0, "self")?)?;
+            Ok(empty())
+        }
+        ("VBD", "plug") | ("VBD", "unplug") | ("VBD", "unplug_force") => {
+            storage::vbd_plug(st, arg_str(args, 0, "self")?, message == "plug")?;
+            Ok(empty())
+        }
+        ("VBD", "insert") => {
+            let vdi = arg_str(args, 1, "vdi")?;
+            storage::vbd_media(st, arg_str(args, 0, "vbd")?, Some(vdi))?;
+            Ok(empty())
+        }
+        ("VBD", "eject") => {
+            storage::vbd_media(st, arg_str(args, 0, "vbd")?, None)?;
+            Ok(empty())
+        }
+        ("VIF", "create") => net::vif_create(st, args),
+        ("VIF", "destroy") => {
+            net::vif_destroy(st, arg_str(args, 0, "self")?)?;
+            Ok(empty())
+        }
+        ("VIF", "plug") | ("VIF", "unplug") | ("VIF", "unplug_force") => {
+            net::vif_plug(st, arg_str(args, 0, "self")?, message == "plug")?;
+            Ok(empty())
+        }
+        ("network", "create") => net::network_create(st, args),
+        ("network", "destroy") => {
+            net::network_destroy(st, arg_str(args, 0, "self")?)?;
+            Ok(empty())
+        }
+        ("SR", "scan") => {
+            storage::sr_scan(st, arg_str(args, 0, "sr")?)?;
+            Ok(empty())
+        }
+        _ => {
+            let out = generic::handle(st, class, message, args)
+                .unwrap_or_else(|| Err(Failure::not_implemented(&method)));
+            // A VM's allowed operations follow what it is (template, blocked operations).
+            let edits = ["set_", "add_", "remove_"];
+            if class == "VM" && out.is_ok() && edits.iter().any(|p| message.starts_with(p)) {
+                if let Some(vm) = args.first().and_then(Value::as_str) {
+                    lifecycle::refresh(st, vm);
+                }
+            }
+            out
+        }
     }
+}
+
+/// What xend 3.x answers for the xapi-only parts of the life cycle the simulator models: its
+/// `VM.clone` is "unsupported" (XendAPI.py, `VM_clone`); the rest is not in its method table.
+fn xend_refuses(class: &str, message: &str) -> Option<Failure> {
+    let unknown = match (class, message) {
+        ("VM", "clone") => {
+            return Some(Failure::new("EUNSUPPORTED", &["Method Unsupported"]));
+        }
+        ("VM", m) => matches!(
+            m,
+            "copy"
+                | "provision"
+                | "snapshot"
+                | "revert"
+                | "set_memory"
+                | "set_memory_limits"
+                | "set_memory_static_range"
+                | "set_memory_dynamic_range"
+        ),
+        ("VBD", m) => matches!(m, "plug" | "unplug" | "unplug_force" | "insert" | "eject"),
+        ("VIF", m) => matches!(m, "plug" | "unplug" | "unplug_force"),
+        ("VDI", m) => matches!(
+            m,
+            "snapshot" | "clone" | "copy" | "resize" | "resize_online"
+        ),
+        _ => false,
+    };
+    unknown.then(|| Failure::new("MESSAGE_METHOD_UNKNOWN", &[&format!("{class}.{message}")]))
+}
+
+fn empty() -> Value {
+    Value::String(String::new())
+}
+
+fn s(v: &str) -> Value {
+    Value::String(v.to_owned())
 }
 
 pub(crate) fn arg_str<'a>(args: &'a [Value], i: usize, name: &str) -> Result<&'a str, Failure> {

@@ -105,7 +105,7 @@ fn record<'a>(
 }
 
 /// Converts a value sent for a field of type `ty` to its stored wire form.
-fn convert(ty: &Ty, v: &Value) -> Option<Value> {
+pub(crate) fn convert(ty: &Ty, v: &Value) -> Option<Value> {
     Some(match (ty, v) {
         (Ty::Int, Value::Int(i)) => int(*i),
         (Ty::Int, Value::String(s)) => int(s.trim().parse().ok()?),

@@ -2,7 +2,12 @@
 //!
 //! A XenAPI server simulator: XML-RPC over HTTP/1.1 (or HTTPS) that answers like xapi or like
 //! xend 3.x, with a pool of hosts, a control domain and guest VMs, the VM power-state machine,
-//! moving metrics, `Async.*` tasks, `event.from`, session expiry and fault injection.
+//! moving metrics, `Async.*` tasks, `event.from`, session expiry and fault injection; and the
+//! objects users' automation works with: networks and PIFs, SRs with PBDs and space accounting,
+//! VDIs, VBDs, VIFs, consoles, templates, and the VM life cycle (create, clone, copy, provision,
+//! snapshot, revert, destroy) with xapi's rules and error codes (see `sim/MODEL.md`). A pool can
+//! be saved as a JSON inventory ([`Running::save_state`]) and started from one
+//! ([`Config::state`]).
 //!
 //! ```no_run
 //! let sim = xenapi_sim::Simulator::start(xenapi_sim::Config {
@@ -24,11 +29,16 @@ mod events;
 mod faults;
 mod generic;
 mod http;
+mod inventory;
+mod lifecycle;
 mod metrics;
+mod net;
+mod objects;
 mod server;
 mod session;
 mod shared;
 mod state;
+mod storage;
 mod tasks;
 mod tls;
 mod vm;
@@ -53,6 +63,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Guest VMs (`vm01`, `vm02`, …; odd ones start Running, even ones Halted).
     pub vms: usize,
+    /// Templates (`is_a_template`, with xapi's install keys in `other_config`): none by default,
+    /// so that `VM.get_all` counts only the control domains and the guests.
+    pub templates: usize,
     /// Hosts in the pool; each after the first gets its own listener that answers login with
     /// `HOST_IS_SLAVE`.
     pub hosts: usize,
@@ -79,6 +92,9 @@ pub struct Config {
     pub jsonrpc: bool,
     /// Serve XML-RPC (default on); off, `/` answers 404.
     pub xmlrpc: bool,
+    /// Start from this inventory (JSON, as [`Running::save_state`] writes it) instead of
+    /// building a pool from `hosts`, `vms` and `templates`.
+    pub state: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -86,6 +102,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             vms: 4,
+            templates: 0,
             hosts: 1,
             user: "root".to_owned(),
             password: "password".to_owned(),
@@ -100,6 +117,7 @@ impl Default for Config {
             seed: None,
             jsonrpc: true,
             xmlrpc: true,
+            state: None,
         }
     }
 }
@@ -130,8 +148,20 @@ impl Simulator {
         });
         let listener = TcpListener::bind(config.listen)?;
         let addr = listener.local_addr()?;
+        let mut st = state::State::new(config.dialect, seed);
+        st.coordinator_addr = addr.to_string();
+        let hosts = match &config.state {
+            Some(path) => {
+                inventory::load(&mut st, path)?;
+                st.table("host").map_or(1, |t| t.len())
+            }
+            None => {
+                world::build(&mut st, config.hosts, config.vms, config.templates);
+                config.hosts.max(1)
+            }
+        };
         let mut members = Vec::new();
-        for _ in 1..config.hosts.max(1) {
+        for _ in 1..hosts {
             let l = TcpListener::bind(SocketAddr::new(addr.ip(), 0))?;
             let a = l.local_addr()?;
             members.push((l, a));
@@ -145,9 +175,6 @@ impl Simulator {
         } else {
             None
         };
-        let mut st = state::State::new(config.dialect, seed);
-        world::build(&mut st, config.hosts, config.vms);
-        st.coordinator_addr = addr.to_string();
         // Host addresses: the listeners' IP; members in host order.
         st.events.clear();
         let shared = Arc::new(Shared::new(
@@ -237,6 +264,18 @@ impl Running {
     /// The certificate in PEM, when serving HTTPS.
     pub fn cert_pem(&self) -> Option<&str> {
         self.cert_pem.as_deref()
+    }
+
+    /// Writes the pool (every object but sessions and tasks) as a JSON inventory that
+    /// [`Config::state`] loads.
+    pub fn save_state(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let st = self.shared.lock();
+        inventory::save(&st, path)
+    }
+
+    /// The pool as a JSON inventory document.
+    pub fn state_json(&self) -> String {
+        inventory::dump(&self.shared.lock())
     }
 
     /// Live sessions (expired ones are dropped first).

@@ -1,26 +1,68 @@
 //! `xenapi-sim`: the simulator as a program. Prints `listening on http://ADDR:PORT` (after a
 //! `fingerprint sha256 …` line with `--tls`, and a `pool member …` line per extra host) and
-//! serves until killed.
+//! serves until killed (SIGINT or SIGTERM; with `--save FILE` it writes the pool there first).
+//!
+//! `xenapi-sim run [options] -- CMD ARGS…` starts the simulator on a free port, runs CMD with
+//! `XENAPI_URL`, `XENAPI_USER` and `XENAPI_PASSWORD` in its environment, stops the simulator
+//! when CMD ends (saving with `--save`) and exits with CMD's status.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use xenapi_sim::{Config, Dialect, Simulator};
 
-const USAGE: &str = "usage: xenapi-sim [--listen 127.0.0.1:9363] [--vms N] [--hosts N]
+const USAGE: &str =
+    "usage: xenapi-sim [--listen 127.0.0.1:9363] [--vms N] [--hosts N] [--templates N]
+                  [--state FILE] [--save FILE]
                   [--user U --password P] [--dialect xapi|xend]
                   [--session-timeout SECS] [--tls] [--cert-out FILE]
                   [--fault-delay-ms N] [--drip-interval-ms N] [--task-delay-ms N] [--seed N]
-                  [--no-jsonrpc] [--no-xmlrpc]";
+                  [--no-jsonrpc] [--no-xmlrpc]
+       xenapi-sim run [the options above] -- CMD [ARG...]";
 
-fn parse(args: &[String]) -> Result<Config, String> {
+/// Set by SIGINT/SIGTERM.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_signum: i32) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// SIGINT and SIGTERM set [`STOP`] instead of killing the process, so `--save` can write the
+/// pool on the way out.
+#[cfg(unix)]
+fn install_signal_handlers() {
+    extern "C" {
+        fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
+    }
+    const SIGINT: i32 = 2;
+    const SIGTERM: i32 = 15;
+    // SAFETY: `signal` is the C library's; the handler only stores to an atomic, which is
+    // async-signal-safe.
+    unsafe {
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+    }
+}
+
+#[cfg(not(unix))]
+fn install_signal_handlers() {}
+
+struct Options {
+    config: Config,
+    save: Option<PathBuf>,
+}
+
+fn parse(args: &[String], run: bool) -> Result<Options, String> {
     let mut c = Config {
-        listen: "127.0.0.1:9363"
+        listen: if run { "127.0.0.1:0" } else { "127.0.0.1:9363" }
             .parse()
             .map_err(|_| "bad default address")?,
         ..Config::default()
     };
+    let mut save = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         if flag == "--tls" {
@@ -53,6 +95,9 @@ fn parse(args: &[String]) -> Result<Config, String> {
                     .map_err(|_| format!("--listen: {value:?} is not ADDR:PORT"))?
             }
             "--vms" => c.vms = num(&value)? as usize,
+            "--templates" => c.templates = num(&value)? as usize,
+            "--state" => c.state = Some(value.into()),
+            "--save" => save = Some(PathBuf::from(value)),
             "--hosts" => c.hosts = (num(&value)? as usize).max(1),
             "--user" => c.user = value,
             "--password" => c.password = value,
@@ -69,12 +114,121 @@ fn parse(args: &[String]) -> Result<Config, String> {
             other => return Err(format!("unknown flag {other}")),
         }
     }
-    Ok(c)
+    Ok(Options { config: c, save })
+}
+
+fn save(sim: &xenapi_sim::Running, path: &Option<PathBuf>) -> bool {
+    let Some(path) = path else { return true };
+    match sim.save_state(path) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!(
+                "xenapi-sim: cannot save the pool to {}: {e}",
+                path.display()
+            );
+            false
+        }
+    }
+}
+
+/// `xenapi-sim run [options] -- CMD ...`.
+fn run(args: &[String]) -> ExitCode {
+    let Some(split) = args.iter().position(|a| a == "--") else {
+        eprintln!("xenapi-sim run: no command (put it after --)");
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let (opts, cmd) = (&args[..split], &args[split + 1..]);
+    if cmd.is_empty() {
+        eprintln!("xenapi-sim run: no command after --");
+        return ExitCode::from(2);
+    }
+    let opts = match parse(opts, true) {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("xenapi-sim: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let (user, password) = (opts.config.user.clone(), opts.config.password.clone());
+    let sim = match Simulator::start(opts.config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("xenapi-sim: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    install_signal_handlers();
+    let url = sim.url();
+    let mut child = match std::process::Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .env("XENAPI_URL", url.trim_end_matches('/'))
+        .env("XENAPI_USER", &user)
+        .env("XENAPI_PASSWORD", &password)
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("xenapi-sim run: cannot run {:?}: {e}", cmd[0]);
+            sim.stop();
+            return ExitCode::from(127);
+        }
+    };
+    // Wait for the command; a signal to us stops it too.
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("xenapi-sim run: waiting for the command: {e}");
+                break None;
+            }
+        }
+        if STOP.load(Ordering::SeqCst) {
+            let _ = child.kill();
+            break child.wait().ok();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let saved = save(&sim, &opts.save);
+    sim.stop();
+    let code = match status {
+        Some(st) => exit_code(st),
+        None => 1,
+    };
+    if !saved && code == 0 {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::from(code)
+}
+
+/// The command's exit status as ours: its code, or 128 + the signal that ended it.
+fn exit_code(st: std::process::ExitStatus) -> u8 {
+    if let Some(c) = st.code() {
+        return c.clamp(0, 255) as u8;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = st.signal() {
+            return (128 + sig).clamp(0, 255) as u8;
+        }
+    }
+    1
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let config = match parse(&args) {
+    if args.first().map(String::as_str) == Some("run") {
+        return run(&args[1..]);
+    }
+    let Options {
+        config,
+        save: save_to,
+    } = match parse(&args, false) {
         Ok(c) => c,
         Err(e) => {
             if !e.is_empty() {
@@ -91,6 +245,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Before the ready line: a client that signals as soon as it reads it must find the
+    // handlers in place.
+    install_signal_handlers();
     let url = sim.url();
     let mut out = std::io::stdout().lock();
     if let Some(fp) = sim.fingerprint() {
@@ -107,7 +264,14 @@ fn main() -> ExitCode {
     let _ = writeln!(out, "listening on {}", url.trim_end_matches('/'));
     let _ = out.flush();
     drop(out);
-    loop {
-        std::thread::park();
+    while !STOP.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let saved = save(&sim, &save_to);
+    sim.stop();
+    if saved {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

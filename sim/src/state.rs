@@ -174,6 +174,11 @@ impl State {
             }
         }
         set_field(&mut rec, "uuid", Value::String(uuid));
+        // Defaults the datamodel declares that are not their enum's first value
+        // (ocaml/idl/datamodel.ml: VDI.on_boot `~default_value:(Some (VEnum "persist"))`).
+        if class == "VDI" {
+            set_field(&mut rec, "on_boot", Value::String("persist".to_owned()));
+        }
         (r, rec)
     }
 

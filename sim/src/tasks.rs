@@ -50,7 +50,15 @@ pub(crate) fn spawn(
     let spawned = std::thread::Builder::new()
         .name("xenapi-sim-task".into())
         .spawn(move || {
-            std::thread::sleep(shared2.settings.task_delay);
+            // Pending for `task_delay`, half-way through it at the middle (an `event.from`
+            // watcher sees the progress move), then the call runs.
+            let half = shared2.settings.task_delay / 2;
+            std::thread::sleep(half);
+            shared2.lock().modify("task", &task2, |rec| {
+                set_field(rec, "progress", Value::Double(0.5));
+            });
+            shared2.notify();
+            std::thread::sleep(shared2.settings.task_delay - half);
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 dispatch::route(&shared2, &class, &message, &session_ref, &user, &args)
             }))

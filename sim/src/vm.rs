@@ -90,26 +90,6 @@ impl Op {
     }
 }
 
-/// The `allowed_operations` of a VM in `state`.
-fn allowed_operations(state: &str) -> Vec<Value> {
-    let ops: &[&str] = match state {
-        HALTED => &["start", "start_on", "clone", "copy", "export", "destroy"],
-        RUNNING => &[
-            "clean_shutdown",
-            "hard_shutdown",
-            "clean_reboot",
-            "hard_reboot",
-            "pause",
-            "suspend",
-            "shutdown",
-        ],
-        PAUSED => &["unpause", "hard_shutdown", "hard_reboot", "shutdown"],
-        SUSPENDED => &["resume", "resume_on", "hard_shutdown", "shutdown"],
-        _ => &[],
-    };
-    ops.iter().map(|s| Value::String((*s).to_owned())).collect()
-}
-
 /// Runs `op` on `vm` (the caller has checked that the ref exists and is a VM).
 pub(crate) fn power(st: &mut State, vm: &str, op: Op, user: &str) -> Result<(), Failure> {
     let dialect = st.dialect;
@@ -137,6 +117,8 @@ pub(crate) fn power(st: &mut State, vm: &str, op: Op, user: &str) -> Result<(), 
             &[vm, &expected, &dialect.state_name(&current)],
         ));
     }
+    // Templates and snapshots refuse what xapi refuses them (after the power state).
+    crate::lifecycle::check(st, vm, op.name())?;
     set_power(
         st,
         vm,
@@ -200,11 +182,6 @@ pub(crate) fn set_power(st: &mut State, vm: &str, from: &str, to: &str, reboot: 
         set_field(r, "resident_on", Value::String(host.clone()));
         set_field(
             r,
-            "allowed_operations",
-            Value::Array(allowed_operations(to)),
-        );
-        set_field(
-            r,
             "domarch",
             Value::String(if live(to) { "x64" } else { "" }.to_owned()),
         );
@@ -266,6 +243,7 @@ pub(crate) fn set_power(st: &mut State, vm: &str, from: &str, to: &str, reboot: 
             memory >> 20
         ));
     }
+    crate::lifecycle::after_power(st, vm, from, to);
     match (from, to) {
         (RUNNING, PAUSED) => st.dmesg(format!("Domain {new_domid} ({name}) paused")),
         (PAUSED, RUNNING) => st.dmesg(format!("Domain {new_domid} ({name}) unpaused")),

@@ -262,7 +262,10 @@ fn list_methods_and_generic_getters_setters() {
             >= 1 << 30
     );
     // Classes the simulator does not populate have no objects.
-    assert_eq!(c.ok("SR.get_all", vec![s(&session)]), Value::Array(vec![]));
+    assert_eq!(
+        c.ok("Bond.get_all", vec![s(&session)]),
+        Value::Array(vec![])
+    );
     let uuid = rec.get("uuid").unwrap().clone();
     assert_eq!(c.ok("VM.get_by_uuid", vec![s(&session), uuid]), s(&vm));
     let all = c.ok("VM.get_all_records", vec![s(&session)]);

@@ -432,3 +432,77 @@ def test_many_vm_records():
         session.xenapi.session.logout()
     finally:
         s.stop()
+
+
+# --- users' own automation: the provisioning flow -------------------------------------------
+
+
+def task_result(x, task, timeout=10.0):
+    deadline = time.time() + timeout
+    while x.task.get_status(task) == "pending":
+        assert time.time() < deadline, "the task never finished"
+        time.sleep(0.02)
+    assert x.task.get_status(task) == "success", x.task.get_error_info(task)
+    result = x.task.get_result(task)
+    x.task.destroy(task)
+    return result.replace("<value>", "").replace("</value>", "")
+
+
+def test_provisioning_flow_with_the_official_client():
+    """Clone a template, give it a disk on the default SR and a VIF, start it, snapshot it, shut
+    it down, destroy the VM, its snapshot and their disks: the SR's space comes back."""
+    s = start_sim("xapi", "--templates", "2")
+    try:
+        session = login(s)
+        x = session.xenapi
+        pool = x.pool.get_all()[0]
+        sr = x.pool.get_default_SR(pool)
+        used = int(x.SR.get_physical_utilisation(sr))
+
+        template = vm_by_name(x, "Debian Bookworm 12")
+        vm = task_result(x, x.Async.VM.clone(template, "web01"))
+        disks = x.VM.get_other_config(vm)["disks"]
+        x.VM.remove_from_other_config(vm, "disks")
+        x.VM.add_to_other_config(vm, "disks", disks.replace('sr=""', 'sr="%s"' % x.SR.get_uuid(sr)))
+        x.VM.provision(vm)
+        assert x.VM.get_is_a_template(vm) is False
+
+        vdi = x.VDI.create({
+            "name_label": "web01 data", "name_description": "", "SR": sr,
+            "virtual_size": str(GIB), "type": "user", "sharable": False, "read_only": False,
+            "other_config": {}, "xenstore_data": {}, "sm_config": {}, "tags": [],
+        })
+        x.VBD.create({
+            "VM": vm, "VDI": vdi, "userdevice": "autodetect", "bootable": False, "mode": "RW",
+            "type": "Disk", "unpluggable": True, "empty": False, "other_config": {},
+            "qos_algorithm_type": "", "qos_algorithm_params": {},
+        })
+        network = x.network.get_by_name_label("Pool-wide network associated with eth0")[0]
+        vif = x.VIF.create({
+            "device": "0", "network": network, "VM": vm, "MAC": "", "MTU": "1500",
+            "other_config": {}, "qos_algorithm_type": "", "qos_algorithm_params": {},
+        })
+        assert vif in x.network.get_VIFs(network)
+        assert int(x.SR.get_physical_utilisation(sr)) == used + 11 * GIB
+
+        task_result(x, x.Async.VM.start(vm, False, False))
+        assert x.VM.get_power_state(vm) == "Running"
+        with pytest.raises(XenAPI.Failure) as e:
+            x.VM.destroy(vm)
+        assert details(e) == ["VM_BAD_POWER_STATE", vm, "halted, suspended", "running"]
+
+        snap = x.VM.snapshot(vm, "web01 snap", [])
+        assert x.VM.get_snapshot_of(snap) == vm and x.VM.get_is_a_snapshot(snap)
+        x.VM.clean_shutdown(vm)
+
+        vdis = [x.VBD.get_VDI(b) for v in (vm, snap) for b in x.VM.get_VBDs(v)
+                if x.VBD.get_type(b) == "Disk"]
+        assert len(vdis) == 4
+        x.VM.destroy(snap)
+        x.VM.destroy(vm)
+        for v in vdis:  # VM.destroy leaves the disks, as xapi does
+            x.VDI.destroy(v)
+        assert int(x.SR.get_physical_utilisation(sr)) == used
+        session.xenapi.session.logout()
+    finally:
+        s.stop()

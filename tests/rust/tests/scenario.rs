@@ -392,6 +392,12 @@ fn int64_values_above_2_31_survive_both_ways() {
         let s = connect(&sim);
         let vm = vm_ref(&s, "vm02");
         let big: i64 = 6 * GIB + 12345;
+        // static_min <= dynamic_min <= dynamic_max <= static_max holds (xapi refuses otherwise).
+        s.call(
+            "VM.set_memory_static_max",
+            vec![vm.as_str().into(), big.to_string().into()],
+        )
+        .unwrap();
         s.call(
             "VM.set_memory_dynamic_max",
             vec![vm.as_str().into(), big.to_string().into()],
