@@ -166,34 +166,21 @@ pub fn unwrap_envelope(reply: Value) -> crate::Result<Value> {
             Ok(value.unwrap_or(Value::String(String::new())))
         }
         Some(Value::String(_)) => {
-            let description = match description {
-                Some(Value::Array(items)) => items.into_iter().map(display_param).collect(),
-                Some(other) => vec![display_param(other)],
-                None => vec![
-                    crate::codes::INTERNAL_ERROR.to_owned(),
-                    "failure reply without ErrorDescription".to_owned(),
-                ],
+            let failure = match description {
+                Some(Value::Array(items)) => Failure::from_items(items),
+                Some(other) => Failure::from_items(vec![other]),
+                None => Failure::with_code(
+                    crate::codes::INTERNAL_ERROR,
+                    &["failure reply without ErrorDescription"],
+                ),
             };
-            Err(Error::Api(Failure::new(description)))
+            Err(Error::Api(failure))
         }
         Some(other) => Err(Error::Protocol(format!(
             "Status is a {}, not a string",
             other.type_name()
         ))),
         None => Err(Error::Protocol("the reply has no Status member".into())),
-    }
-}
-
-/// An ErrorDescription item as text (xend may send non-strings there).
-fn display_param(v: Value) -> String {
-    match v {
-        Value::String(s) => s,
-        Value::Int(i) => i.to_string(),
-        Value::Bool(b) => (if b { "true" } else { "false" }).to_owned(),
-        Value::Double(d) => d.to_string(),
-        Value::DateTime(d) => d.to_string(),
-        Value::Nil => String::new(),
-        other => format!("{other:?}"),
     }
 }
 
@@ -222,5 +209,31 @@ mod tests {
         assert_eq!(unwrap_envelope(xend).unwrap_err().code(), Some("ETODO"));
         let nostatus = Value::structure([("Value", Value::Int(3))]);
         assert!(matches!(unwrap_envelope(nostatus), Err(Error::Protocol(_))));
+    }
+
+    #[test]
+    fn failure_items_keep_their_types() {
+        let items = vec![
+            Value::from("VM_BAD_POWER_STATE"),
+            Value::Int(12),
+            Value::Bool(true),
+            Value::Nil,
+        ];
+        let fail = Value::structure([
+            ("Status", "Failure".into()),
+            ("ErrorDescription", Value::Array(items.clone())),
+        ]);
+        let Err(Error::Api(f)) = unwrap_envelope(fail) else {
+            panic!("a failure")
+        };
+        assert_eq!(f.description(), ["VM_BAD_POWER_STATE", "12", "true", ""]);
+        assert_eq!(f.items(), items);
+        // All strings: the items are the description.
+        let f = Failure::from_items(vec![Value::from("HANDLE_INVALID"), Value::from("VM")]);
+        assert_eq!(
+            f.items(),
+            vec![Value::from("HANDLE_INVALID"), Value::from("VM")]
+        );
+        assert_eq!(f, Failure::with_code("HANDLE_INVALID", &["VM"]));
     }
 }

@@ -95,10 +95,22 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// A XenAPI failure: `ErrorDescription = [CODE, param, ...]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Failure {
     description: Vec<String>,
+    /// The description as sent, when an item was not a string (xend sends ints and others):
+    /// bindings that hand the items over as they came (Python's `Failure.details`) keep types.
+    items: Option<Vec<crate::Value>>,
 }
+
+/// Failures are equal when their descriptions are.
+impl PartialEq for Failure {
+    fn eq(&self, other: &Self) -> bool {
+        self.description == other.description
+    }
+}
+
+impl Eq for Failure {}
 
 impl Failure {
     /// From the server's `ErrorDescription`. An empty description becomes `INTERNAL_ERROR`.
@@ -109,16 +121,49 @@ impl Failure {
                     codes::INTERNAL_ERROR.to_owned(),
                     "empty ErrorDescription".to_owned(),
                 ],
+                items: None,
             };
         }
-        Failure { description }
+        Failure {
+            description,
+            items: None,
+        }
+    }
+
+    /// From the server's `ErrorDescription` items, whatever their types: the description is
+    /// their text (an int as its digits), and [`Failure::items`] gives them back as sent.
+    pub fn from_items(items: Vec<crate::Value>) -> Self {
+        let all_strings = items.iter().all(|i| matches!(i, crate::Value::String(_)));
+        let description: Vec<String> = items.iter().map(display_item).collect();
+        let mut f = Failure::new(description);
+        if !all_strings && !items.is_empty() {
+            f.items = Some(items);
+        }
+        f
+    }
+
+    /// The `ErrorDescription` as the server sent it: strings, or (from xend) ints, booleans and
+    /// the like with their types.
+    pub fn items(&self) -> Vec<crate::Value> {
+        match &self.items {
+            Some(items) => items.clone(),
+            None => self
+                .description
+                .iter()
+                .cloned()
+                .map(crate::Value::String)
+                .collect(),
+        }
     }
 
     /// A failure with this code and these parameters.
     pub fn with_code(code: &str, params: &[&str]) -> Self {
         let mut description = vec![code.to_owned()];
         description.extend(params.iter().map(|p| (*p).to_owned()));
-        Failure { description }
+        Failure {
+            description,
+            items: None,
+        }
     }
 
     pub fn code(&self) -> &str {
@@ -145,6 +190,20 @@ impl Failure {
         let names = crate::api::error_param_names(self.code())?;
         let i = names.iter().position(|n| *n == name)?;
         self.params().get(i).map(String::as_str)
+    }
+}
+
+/// An `ErrorDescription` item as text.
+fn display_item(v: &crate::Value) -> String {
+    use crate::Value;
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::Bool(b) => (if *b { "true" } else { "false" }).to_owned(),
+        Value::Double(d) => d.to_string(),
+        Value::DateTime(d) => d.to_string(),
+        Value::Nil => String::new(),
+        other => format!("{other:?}"),
     }
 }
 

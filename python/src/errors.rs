@@ -25,7 +25,16 @@ fn build(py: Python<'_>, e: Error, logged_in: bool) -> PyResult<PyErr> {
     let message = e.to_string();
     let (kind, details, url, status): (&str, Option<Bound<'_, PyList>>, Option<String>, u16) =
         match &e {
-            Error::Api(f) => ("api", Some(PyList::new(py, f.description())?), None, 0),
+            // The items as the server sent them: xend's ints stay ints, as in XenAPI.py.
+            Error::Api(f) => {
+                let sent = f.items();
+                let mut conv = crate::convert::ToPython::new(py);
+                let items = sent
+                    .iter()
+                    .map(|v| conv.convert(v))
+                    .collect::<PyResult<Vec<_>>>()?;
+                ("api", Some(PyList::new(py, items)?), None, 0)
+            }
             Error::Connect { url, .. } => ("connect", None, Some(url.clone()), 0),
             Error::Tls { url, .. } => ("tls", None, Some(url.clone()), 0),
             Error::Timeout { url, .. } => ("timeout", None, Some(url.clone()), 0),

@@ -117,6 +117,9 @@ class FakeXapi:
             return self.ok(list(args))
         if method == "test.fail":
             return self.fail("VM_BAD_POWER_STATE", "OpaqueRef:vm", "halted", "running")
+        if method == "test.fail_typed":
+            # As xend does: non-string items in the description.
+            return self.fail("VM_BAD_POWER_STATE", 12, True, 2.5, None)
         if method == "test.expire":
             self.sessions.discard(s)
             return self.ok("")

@@ -91,6 +91,20 @@ def test_failure_same_as_xenapi(fake, xr, XenAPI):
     assert unknown.value.details == ["MESSAGE_METHOD_UNKNOWN", "no.such_method"]
 
 
+def test_failure_details_keep_their_types(fake, xr, XenAPI):
+    # xend sends ints and other non-strings in ErrorDescription; XenAPI.py keeps them as sent.
+    got = {}
+    for mod in (xr, XenAPI):
+        s = mod.Session(fake.url)
+        s.xenapi.login_with_password("root", "password")
+        with pytest.raises(mod.Failure) as e:
+            s.xenapi.test.fail_typed()
+        got[mod] = e.value.details
+    assert got[xr] == got[XenAPI] == ["VM_BAD_POWER_STATE", 12, True, 2.5, None]
+    assert [type(x) for x in got[xr]] == [type(x) for x in got[XenAPI]]
+    assert str(e.value) == str(e.value)
+
+
 def test_bad_password(fake, xr, XenAPI):
     with pytest.raises(xr.Failure) as ours:
         xr.Session(fake.url).login_with_password("root", "wrong")
