@@ -46,7 +46,8 @@ generated-check:
 rust-test:
 	$(CARGO) test --workspace
 
-python-codec-test: build
+# tests/python starts simulators with the Python package's launcher (xenapi_rs.testing).
+python-codec-test: build python-install
 	python3 -m pytest -q tests/python
 
 bench:

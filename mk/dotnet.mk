@@ -79,8 +79,8 @@ dotnet-test: dotnet-build
 	cd $(DOTNET_OUT) && $(DOTNET_ENV) $(NUNIT_CONSOLE) -nologo -noshadow -labels \
 	  -xml=TestResult.xml XenApi.Tests.dll
 	@# The XenServer.NET-style sample, as its users would run it, in both dialects.
-	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 3 -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$SIM_URL"'
-	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 3 --dialect xend -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$SIM_URL"'
+	$(DOTNET_ENV) $(DOTNET_SIM) run --vms 3 -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$XENAPI_URL"'
+	$(DOTNET_ENV) $(DOTNET_SIM) run --vms 3 --dialect xend -- sh -c '$(MONO) $(DOTNET_OUT)/XenServerStyle.exe "$$XENAPI_URL"'
 
 
 # NuGet layout: lib/netstandard2.0/XenApi.dll and runtimes/<rid>/native/<library>. Native libraries
@@ -115,8 +115,8 @@ dotnet-pack: dotnet-build
 
 # The talk's demo on its own: connect, list, start, pause, unpause, stop, dmesg, log; C# under Mono.
 dotnet-demo: dotnet-build
-	$(DOTNET_ENV) DOTNET_OUT=$(DOTNET_OUT) dotnet/scripts/with-sim.sh --vms 4 -- \
-	  sh -c 'dotnet/scripts/demo.sh "$$SIM_URL"'
+	$(DOTNET_ENV) DOTNET_OUT=$(DOTNET_OUT) $(DOTNET_SIM) run --vms 4 -- \
+	  sh -c 'dotnet/scripts/demo.sh "$$XENAPI_URL"'
 
 dotnet-bench: dotnet-build ffi-bench-build
 	cp Cargo.lock tests/dotnet/bench-rs/Cargo.lock
@@ -125,12 +125,12 @@ dotnet-bench: dotnet-build ffi-bench-build
 	@# Alternating rounds on one simulator, so that a busy machine weighs on every side alike; each
 	@# line is the best of its round (ms). Then the ratios to the Rust core's typed call: of the best
 	@# of all rounds, and the median of the rounds' own ratios (steadier on a shared machine).
-	$(DOTNET_ENV) dotnet/scripts/with-sim.sh --vms 2000 -- sh -c 'for round in $(DOTNET_BENCH_ROUNDS); do \
+	$(DOTNET_ENV) $(DOTNET_SIM) run --vms 2000 -- sh -c 'for round in $(DOTNET_BENCH_ROUNDS); do \
 	  for p in jsonrpc xmlrpc; do \
-	  $(DOTNET_TARGET)/release/xenapi-dotnet-bench "$$SIM_URL" $(DOTNET_BENCH_ITERATIONS) $$p; \
-	  $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" $(DOTNET_BENCH_ITERATIONS) $$p; \
-	  MONO_THREADS_SUSPEND=preemptive $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$SIM_URL" $(DOTNET_BENCH_ITERATIONS) $$p -preemptive; \
-	  $(DOTNET_C_BENCH) "$$SIM_URL" $(DOTNET_BENCH_ITERATIONS) $$p; \
+	  $(DOTNET_TARGET)/release/xenapi-dotnet-bench "$$XENAPI_URL" $(DOTNET_BENCH_ITERATIONS) $$p; \
+	  $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$XENAPI_URL" $(DOTNET_BENCH_ITERATIONS) $$p; \
+	  MONO_THREADS_SUSPEND=preemptive $(MONO) $(DOTNET_OUT)/GetAllRecords.exe "$$XENAPI_URL" $(DOTNET_BENCH_ITERATIONS) $$p -preemptive; \
+	  $(DOTNET_C_BENCH) "$$XENAPI_URL" $(DOTNET_BENCH_ITERATIONS) $$p; \
 	  done; done' | tee $(DOTNET_OUT)/bench.txt
 	@# Per protocol P: each binding's line NAME-P against rust-core-typed-P of the same round.
 	@awk 'function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) \

@@ -11,7 +11,7 @@ PYTHON      ?= python3
 PY_TARGET   := $(or $(CARGO_TARGET_DIR),$(PY_ROOT)/target)
 PY_WHEELS   := $(PY_TARGET)/wheels
 PY_SIM      := $(PY_TARGET)/release/xenapi-sim
-PY_WITH_SIM := $(PYTHON) $(PY_ROOT)/python/tools/with_sim.py --sim $(PY_SIM)
+PY_WITH_SIM := $(PY_SIM) run
 
 # `make test` runs python-test; `make demo` installs the wheel, then scripts/demo.sh runs xm.py
 # with the simulator's URL. The type stubs (xenapi_rs/_api.pyi) come from xenapi-codegen, which
@@ -27,8 +27,12 @@ python-deps:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" pytest xenapi
 
 # maturin builds into the shared Cargo target dir, so only changed crates are rebuilt.
-python-install: python-deps
+# The simulator goes into the wheel (xenapi_rs/bin/), for xenapi_rs.testing's fixtures.
+python-install: python-deps python-sim
 	rm -f $(PY_WHEELS)/xenapi_rs-*.whl
+	mkdir -p $(PY_ROOT)/python/xenapi_rs/bin
+	strip -o $(PY_ROOT)/python/xenapi_rs/bin/xenapi-sim $(PY_SIM) 2>/dev/null || \
+	  cp $(PY_SIM) $(PY_ROOT)/python/xenapi_rs/bin/xenapi-sim
 	cd $(PY_ROOT) && $(PYTHON) -m maturin build --release --quiet \
 	    -m python/Cargo.toml -i $(PYTHON) --compatibility linux -o $(PY_WHEELS)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \

@@ -1,17 +1,17 @@
 """Fixtures: a xenapi-sim subprocess per test (or per module), and the installed xenapi_rs.
 
+The simulators are started by ``xenapi_rs.testing.Simulator``, the launcher the package ships for
+its users' tests (its pytest fixtures, ``xenapi_sim`` and friends, are tested in
+test_testing.py).
+
 The simulator binary is ``$XENAPI_SIM`` or ``<repo>/target/release/xenapi-sim`` (built with
 ``cargo build --release -p xenapi-sim`` when missing, unless ``XENAPI_SIM_BUILD=0``). Tests that
 need it are skipped when it cannot be had, so that the offline tests still run.
 """
 
-import json
 import os
-import re
 import subprocess
 import sys
-import threading
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,8 @@ USER, PASSWORD = "root", "password"
 # `python -m pytest` run from python/ would put the source first on sys.path.
 _SOURCE = str(REPO / "python")
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.getcwd()) != _SOURCE]
+
+from xenapi_rs.testing import Simulator  # noqa: E402  (after the path fix above)
 
 _sim_binary = None
 _sim_error = None
@@ -61,62 +63,11 @@ def sim_binary():
     return _sim_binary
 
 
-class Sim:
-    """One running xenapi-sim."""
+class Sim(Simulator):
+    """One running xenapi-sim, started by the package's own launcher (xenapi_rs.testing)."""
 
     def __init__(self, *args):
-        self.args = list(args)
-        self.fingerprint = None
-        self.cert_file = None
-        self.members = []
-        self.proc = subprocess.Popen(
-            [sim_binary(), "--listen", "127.0.0.1:0", *self.args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(10):
-            line = self.proc.stdout.readline()
-            if not line:
-                err = self.proc.stderr.read()
-                raise RuntimeError("xenapi-sim exited before listening: %s" % err)
-            m = re.match(r"fingerprint sha256 ([0-9A-Fa-f:]+)", line.strip())
-            if m:
-                self.fingerprint = m.group(1)
-                continue
-            m = re.match(r"pool member \S+ (\S+)", line.strip())
-            if m:
-                self.members.append(m.group(1))
-                continue
-            m = re.match(r"listening on (\S+)", line.strip())
-            if m:
-                self.url = m.group(1)
-                break
-        else:
-            raise RuntimeError("xenapi-sim did not say where it listens")
-        # Keep draining its output, so that a chatty simulator never blocks on a full pipe.
-        for f in (self.proc.stdout, self.proc.stderr):
-            threading.Thread(target=f.read, daemon=True).start()
-        if "--cert-out" in self.args:
-            self.cert_file = self.args[self.args.index("--cert-out") + 1]
-        self.address = re.match(r"https?://([^/]+)", self.url).group(1)
-
-    def stats(self):
-        """``GET /sim/stats`` as a dict."""
-        import ssl
-
-        ctx = ssl._create_unverified_context() if self.url.startswith("https") else None
-        with urllib.request.urlopen(self.url.rstrip("/") + "/sim/stats", context=ctx, timeout=10) as r:
-            return json.loads(r.read().decode())
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        super().__init__(*args, binary=sim_binary())
 
 
 @pytest.fixture
