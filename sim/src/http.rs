@@ -233,8 +233,14 @@ fn send<S: Write>(
     close: bool,
 ) -> io::Result<()> {
     let mut out = head(status, content_type, body.len(), close);
-    out.extend_from_slice(body);
-    s.write_all(&out)?;
+    if body.len() > 64 * 1024 {
+        // A large body (records) goes out as it is, not copied behind the headers first.
+        s.write_all(&out)?;
+        s.write_all(body)?;
+    } else {
+        out.extend_from_slice(body);
+        s.write_all(&out)?;
+    }
     s.flush()
 }
 
