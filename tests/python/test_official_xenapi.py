@@ -402,7 +402,7 @@ def test_tls_with_ignore_ssl():
         with pytest.raises(ssl.SSLError):
             strict.xenapi.login_with_password("root", "password", "1.0", "pytest")
     finally:
-        s.stop()
+        s.close()
 
 
 def test_datetimes_are_xenapi_iso8601(sim):
@@ -431,7 +431,7 @@ def test_many_vm_records():
         assert running == 151  # dom0 and the odd guests
         session.xenapi.session.logout()
     finally:
-        s.stop()
+        s.close()
 
 
 # --- users' own automation: the provisioning flow -------------------------------------------
@@ -505,4 +505,4 @@ def test_provisioning_flow_with_the_official_client():
         assert int(x.SR.get_physical_utilisation(sr)) == used
         session.xenapi.session.logout()
     finally:
-        s.stop()
+        s.close()
