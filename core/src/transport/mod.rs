@@ -12,6 +12,7 @@
 
 mod connector;
 mod probe;
+mod replay;
 mod resolver;
 mod tls;
 
@@ -20,6 +21,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ureq::unversioned::transport::{Connector, TcpConnector};
+
+#[doc(hidden)]
+pub use replay::replay_reply;
 
 use crate::codec::{self, CodecError, Limits, Response};
 use crate::{Error, Options};
