@@ -6,6 +6,7 @@
 #                              `Done N runs` line; the corpus grows under $(FUZZ_CORPUS)
 #   make fuzz-smoke            every target for FUZZ_SMOKE_SECONDS (10); `make test` runs it
 #   make fuzz-seeds            the seed corpus, written from the test payloads (fuzz/seeds.py)
+#   make fuzz-coverage         llvm-cov coverage of each corpus, for the files each target is about
 #
 # cargo-fuzz is installed when missing. Without a nightly toolchain the targets are skipped with
 # a loud message (they need -Z sanitizer flags); with one they must run clean. A crash leaves its
@@ -49,4 +50,27 @@ fuzz fuzz-smoke: fuzz-build fuzz-seeds
 	    || { tail -n 60 $(FUZZ_TARGET_DIR)/$$t.log; echo "fuzz $$t FAILED (log $(FUZZ_TARGET_DIR)/$$t.log)"; exit 1; }; \
 	  grep -E '^#[0-9]+[[:space:]]+INITED|^Done [0-9]+ runs' $(FUZZ_TARGET_DIR)/$$t.log; \
 	  grep -E 'cov: ' $(FUZZ_TARGET_DIR)/$$t.log | tail -n 1; \
+	done
+
+# Line coverage of each target's corpus (needs `rustup component add llvm-tools-preview
+# --toolchain nightly`): llvm-cov's summary of the sources each target is about.
+FUZZ_LLVM = $(firstword $(wildcard $(shell rustc +nightly --print sysroot 2>/dev/null)/lib/rustlib/*/bin))
+FUZZ_COV_DIR := $(FUZZ_TARGET_DIR)-cov
+
+.PHONY: fuzz-coverage
+fuzz-coverage: fuzz-deps
+	@test -n "$(FUZZ_LLVM)" && test -x "$(FUZZ_LLVM)/llvm-cov" \
+	  || { echo "fuzz-coverage: rustup component add llvm-tools-preview --toolchain nightly"; exit 1; }
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  case $$t in \
+	    xmlrpc_*) files='core/src/codec/' ;; jsonrpc_*) files='core/src/jsonrpc/' ;; \
+	    http_reply) files='core/src/(transport|codec|jsonrpc)/' ;; \
+	    ffi_value) files='ffi/src/(value|boundary|error)\.rs' ;; esac; \
+	  ( cd fuzz && $(FUZZ_CARGO) coverage --target-dir $(FUZZ_COV_DIR) $$t $(FUZZ_CORPUS)/$$t ) \
+	    > $(FUZZ_COV_DIR).$$t.log 2>&1 || { tail -n 30 $(FUZZ_COV_DIR).$$t.log; exit 1; }; \
+	  echo "== coverage of $$t ($$(ls $(FUZZ_CORPUS)/$$t | wc -l) inputs): regions, functions, lines"; \
+	  $(FUZZ_LLVM)/llvm-cov report $(FUZZ_COV_DIR)/*/release/$$t \
+	    -instr-profile=fuzz/coverage/$$t/coverage.profdata -show-branch-summary=false \
+	    | grep -E "$$files" | grep -v '/tests\.rs' \
+	    | awk '{ n = split($$1, p, "/"); printf "%-28s %8s %8s %8s\n", p[n-1] "/" p[n], $$4, $$7, $$10 }'; \
 	done
