@@ -67,7 +67,7 @@ impl Client {
         sendable(method, params)?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = jsonrpc::encode_call(method, params, id);
-        match self.transport.post_json(body, id, deadline)? {
+        match self.transport.post_json(method, body, id, deadline)? {
             Reply::Result(v) => Ok(jsonrpc::normalise(method, v)),
             Reply::Error(description) => Err(Error::Api(Failure::new(description))),
         }
@@ -98,7 +98,7 @@ impl Client {
             });
         }
         let body = codec::encode_call(method, params, &Encoder::default());
-        match self.transport.post(body)? {
+        match self.transport.post(method, body)? {
             Response::Value(v) => Ok(v),
             Response::Fault { code, message } => Err(Error::Protocol(format!(
                 "the server answered with an XML-RPC fault {code}: {message}"
@@ -118,7 +118,10 @@ impl Client {
             return self.call_json(method, params, Some(deadline));
         }
         let body = codec::encode_call(method, params, &Encoder::default());
-        match self.transport.post_with_deadline(body, Some(deadline))? {
+        match self
+            .transport
+            .post_with_deadline(method, body, Some(deadline))?
+        {
             Response::Value(v) => unwrap_envelope(v),
             Response::Fault { code, message } => Err(Error::Protocol(format!(
                 "the server answered with an XML-RPC fault {code}: {message}"

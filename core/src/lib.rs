@@ -43,5 +43,9 @@ pub use reference::{Ref, NULL_REF};
 pub use session::{Dialect, Session};
 pub use value::Value;
 
+/// For the fuzz targets only: the HTTP reply handling on fixed bytes.
+#[doc(hidden)]
+pub use transport::replay_reply;
+
 /// Result of every fallible call in this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -303,6 +303,33 @@ def test_eight_threads_one_session(start_sim, xr):
     assert sim.stats()["sessions"] == 1
 
 
+def test_sixty_four_threads_200_calls_each(start_sim, xr):
+    """Issue 10's load check: one session, 64 threads, 200 small calls each, no error."""
+    sim = start_sim("--vms", "4")
+    s = login(xr, sim.url)
+    vm = s.xenapi.VM.get_all()[0]
+    before = sim.stats()["calls"]
+    errors = []
+    barrier = threading.Barrier(64)
+
+    def work():
+        barrier.wait()
+        for _ in range(200):
+            try:
+                assert s.xenapi.VM.get_power_state(vm) in ("Halted", "Running")
+            except Exception as e:  # pragma: no cover
+                errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sim.stats()["calls"] - before == 64 * 200
+    assert sim.stats()["sessions"] == 1
+
+
 def test_threads_run_in_parallel(start_sim, xr):
     """The GIL is released during calls: 8 slow calls on 8 threads take about one call's time."""
     sim = start_sim("--vms", "2")

@@ -11,14 +11,19 @@
 //! [`Options::connect_timeout`].
 
 mod connector;
+mod probe;
+mod replay;
 mod resolver;
 mod tls;
 
 use std::io::{self, BufReader};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::unversioned::transport::{Connector, TcpConnector};
+
+#[doc(hidden)]
+pub use replay::replay_reply;
 
 use crate::codec::{self, CodecError, Limits, Response};
 use crate::{Error, Options};
@@ -70,24 +75,13 @@ impl Transport {
                 "the connect timeout and the call deadline must be longer than zero".into(),
             ));
         }
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(opts.connect_timeout))
-            .timeout_global(Some(opts.timeout))
-            .max_idle_connections_per_host(16)
-            .max_idle_connections(16)
-            // A 3xx is reported (with its Location), not followed: following would turn the POST
-            // into a GET or resend the login to wherever the server points.
-            .max_redirects(0)
-            // Management traffic goes straight to the host, never through an environment proxy.
-            .proxy(None)
-            .user_agent(concat!("xenapi-rs/", env!("CARGO_PKG_VERSION")))
-            .build();
+        let config = Self::config(opts);
         let (agent, request_url) = match endpoint {
             Endpoint::Tcp => {
-                let connector = ()
-                    .chain(TcpConnector::default())
-                    .chain(connector::TlsConnector::new(tls::client_config(&opts.tls)?));
+                let connector =
+                    ().chain(TcpConnector::default())
+                        .chain(connector::TlsConnector::new(tls::client_config(&opts.tls)?))
+                        .chain(probe::ProbeConnector);
                 let agent = ureq::Agent::with_parts(
                     config,
                     connector,
@@ -98,13 +92,37 @@ impl Transport {
             Endpoint::Unix(path) => {
                 // The socket carries plain HTTP; the TLS policy stays in the options for a
                 // coordinator redirect, which goes to https://.
-                let connector = connector::UnixConnector::new(path);
+                let connector = connector::UnixConnector::new(path).chain(probe::ProbeConnector);
                 let agent = ureq::Agent::with_parts(config, connector, connector::NoLookup);
                 (agent, "http://localhost/".to_owned())
             }
         };
+        Ok(Self::with_agent(opts, agent, request_url))
+    }
+
+    /// The agent's configuration: one deadline per call, a keep-alive pool, no redirects.
+    fn config(opts: &Options) -> ureq::config::Config {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(opts.connect_timeout))
+            .timeout_global(Some(opts.timeout))
+            // Room for one idle connection per thread of a 64-thread caller sharing a session,
+            // so that a busy pool does not open (and the server accept) a connection per call.
+            .max_idle_connections_per_host(POOL_SIZE)
+            .max_idle_connections(POOL_SIZE)
+            // A 3xx is reported (with its Location), not followed: following would turn the POST
+            // into a GET or resend the login to wherever the server points.
+            .max_redirects(0)
+            // Management traffic goes straight to the host, never through an environment proxy.
+            .proxy(None)
+            .user_agent(concat!("xenapi-rs/", env!("CARGO_PKG_VERSION")))
+            .build()
+    }
+
+    fn with_agent(opts: &Options, agent: ureq::Agent, request_url: String) -> Self {
+        let url = opts.url.clone();
         let json_url = crate::jsonrpc::jsonrpc_url(&request_url);
-        Ok(Transport {
+        Transport {
             agent,
             url,
             request_url,
@@ -116,59 +134,111 @@ impl Transport {
             },
             connect_timeout: opts.connect_timeout,
             timeout: opts.timeout,
-        })
+        }
     }
 
     pub(crate) fn url(&self) -> &str {
         &self.url
     }
 
-    /// Sends one `<methodCall>` and decodes the `<methodResponse>`.
-    pub(crate) fn post(&self, body: Vec<u8>) -> crate::Result<Response> {
-        self.post_with_deadline(body, None)
+    /// Sends one `<methodCall>` of `method` and decodes the `<methodResponse>`.
+    pub(crate) fn post(&self, method: &str, body: Vec<u8>) -> crate::Result<Response> {
+        self.post_with_deadline(method, body, None)
     }
 
     /// [`Transport::post`] with a deadline shorter than the agent's.
     pub(crate) fn post_with_deadline(
         &self,
+        method: &str,
         body: Vec<u8>,
         deadline: Option<Duration>,
     ) -> crate::Result<Response> {
-        let d = deadline.unwrap_or(self.timeout);
-        let reader = self.exchange(&self.request_url, "text/xml", body, deadline)?;
-        codec::decode_response(reader, self.limits).map_err(|e| self.map_codec(e, d))
+        self.with_retry(method, deadline, |d, fresh| {
+            let reader = self.exchange(&self.request_url, "text/xml", &body, d, fresh)?;
+            codec::decode_response(reader, self.limits).map_err(|e| self.map_codec(e, d))
+        })
     }
 
-    /// Sends one JSON-RPC request with id `id` to `/jsonrpc` and decodes the reply.
+    /// Sends one JSON-RPC request of `method` with id `id` to `/jsonrpc` and decodes the reply.
     pub(crate) fn post_json(
         &self,
+        method: &str,
         body: Vec<u8>,
         id: u64,
         deadline: Option<Duration>,
     ) -> crate::Result<crate::jsonrpc::Reply> {
-        let d = deadline.unwrap_or(self.timeout);
-        let reader = self.exchange(&self.json_url, "application/json", body, deadline)?;
-        crate::jsonrpc::decode_response(reader, self.limits, id).map_err(|e| match e {
-            CodecError::Malformed(m) => Error::Protocol(format!("malformed JSON-RPC: {m}")),
-            other => self.map_codec(other, d),
+        self.with_retry(method, deadline, |d, fresh| {
+            let reader = self.exchange(&self.json_url, "application/json", &body, d, fresh)?;
+            crate::jsonrpc::decode_response(reader, self.limits, id).map_err(|e| match e {
+                CodecError::Malformed(m) => Error::Protocol(format!("malformed JSON-RPC: {m}")),
+                other => self.map_codec(other, d),
+            })
         })
     }
 
-    /// Posts `body` to `url` and returns the body of a 200 reply as it streams in.
+    /// Runs `attempt(deadline, fresh)` for one call of `method`, and once more, on a new
+    /// connection and within what is left of the deadline, when the connection broke and
+    /// repeating cannot do anything twice:
+    /// - a pooled connection that ended before any byte of the reply: the server had closed it
+    ///   between calls (an idle timeout, a restart) and never read the request; any call;
+    /// - a connection that broke anywhere else, in the middle of the reply included: only for a
+    ///   read-only call ([`read_only`]); a call with side effects reports the error, since the
+    ///   server may have carried it out.
+    ///
+    /// A timeout, an HTTP status, a fault or a failure is never retried.
+    fn with_retry<T>(
+        &self,
+        method: &str,
+        deadline: Option<Duration>,
+        mut attempt: impl FnMut(Duration, bool) -> crate::Result<T>,
+    ) -> crate::Result<T> {
+        let total = deadline.unwrap_or(self.timeout);
+        let start = Instant::now();
+        probe::reset();
+        let e = match attempt(total, false) {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let seen = probe::take();
+        let broke = seen.broke
+            && matches!(
+                e,
+                Error::Connect { .. } | Error::Protocol(_) | Error::Tls { .. }
+            );
+        let unread = !seen.fresh && !seen.received;
+        if !broke || !(unread || read_only(method)) {
+            return Err(e);
+        }
+        let Some(left) = total.checked_sub(start.elapsed()).filter(|d| !d.is_zero()) else {
+            return Err(e);
+        };
+        probe::reset();
+        let again = attempt(left, true);
+        probe::take();
+        again
+    }
+
+    /// Posts `body` to `url` and returns the body of a 200 reply as it streams in; `fresh`
+    /// takes a new connection rather than one from the pool.
     fn exchange(
         &self,
         url: &str,
         content_type: &str,
-        body: Vec<u8>,
-        deadline: Option<Duration>,
+        body: &[u8],
+        deadline: Duration,
+        fresh: bool,
     ) -> crate::Result<BufReader<impl io::Read>> {
         let mut request = self.agent.post(url).header("Content-Type", content_type);
-        if let Some(d) = deadline {
-            request = request.config().timeout_global(Some(d)).build();
+        if deadline != self.timeout || fresh {
+            let mut config = request.config().timeout_global(Some(deadline));
+            if fresh {
+                // Every pooled connection is older than zero: none is used.
+                config = config.max_idle_age(Duration::ZERO);
+            }
+            request = config.build();
         }
-        let deadline = deadline.unwrap_or(self.timeout);
         let response = request
-            .send(&body[..])
+            .send(body)
             .map_err(|e| self.map_ureq(e, deadline, Stage::Exchange))?;
         let status = response.status();
         if status.as_u16() != 200 {
@@ -323,6 +393,19 @@ impl Transport {
             },
         }
     }
+}
+
+/// Idle connections kept for reuse, per host and in all.
+const POOL_SIZE: usize = 64;
+
+/// Whether `method` only reads: a getter (`VM.get_power_state`, `VM.get_all_records`,
+/// `session.get_this_host`: the name after the class's dot starts with `get_`), which may be
+/// sent again when its reply was lost. An `Async.` call creates a task, so it does not qualify.
+pub(crate) fn read_only(method: &str) -> bool {
+    !method.starts_with("Async.")
+        && method
+            .split_once('.')
+            .is_some_and(|(_, name)| name.starts_with("get_"))
 }
 
 /// Where in a call an error happened.

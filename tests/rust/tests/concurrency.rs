@@ -80,3 +80,43 @@ fn threads_that_all_see_session_invalid_log_in_once() {
         assert_eq!(st.sessions, 1);
     }
 }
+
+/// The load check of issue 10: 64 threads, 200 small calls each, on one session, no error.
+#[test]
+fn sixty_four_threads_make_200_calls_each_on_one_session() {
+    const LOAD_THREADS: usize = 64;
+    const LOAD_CALLS: usize = 200;
+    let sim = sim(Dialect::Xapi);
+    let s = connect(&sim);
+    let vm = vm_ref(&s, "vm01");
+    let before = sim.stats().calls;
+    let barrier = Arc::new(Barrier::new(LOAD_THREADS));
+    let errors: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..LOAD_THREADS)
+            .map(|_| {
+                let (s, barrier, vm) = (s.clone(), Arc::clone(&barrier), &vm);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let mut errors = 0;
+                    for _ in 0..LOAD_CALLS {
+                        match s.call("VM.get_power_state", vec![vm.as_str().into()]) {
+                            Ok(v) if v.as_str() == Some("Running") => {}
+                            other => {
+                                errors += 1;
+                                eprintln!("{other:?}");
+                            }
+                        }
+                    }
+                    errors
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    assert_eq!(errors, 0);
+    assert_eq!(
+        sim.stats().calls - before,
+        (LOAD_THREADS * LOAD_CALLS) as u64
+    );
+    assert_eq!(sim.stats().logins, 1);
+}

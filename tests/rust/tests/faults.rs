@@ -22,16 +22,27 @@ fn recovers(s: &Session) {
     assert_eq!(v.as_array().unwrap().len(), 5);
 }
 
+/// A call with side effects: never sent twice when its reply is lost mid-way.
+fn set_call(s: &Session, vm: &str) -> xenapi::Result<xenapi::Value> {
+    s.call("VM.set_name_description", vec![vm.into(), "faults".into()])
+}
+
 #[test]
 fn reset_is_a_connect_error() {
     for d in DIALECTS {
         let (sim, s) = faulty(d);
-        sim.set_fault(Some(Fault::Reset), 1);
+        // The reset comes on a pooled connection before any byte of the reply, as when the
+        // server closed it between calls: sent again once, on a new connection, which the
+        // second fault resets too.
+        sim.set_fault(Some(Fault::Reset), 2);
         let e = expect_kind(call(&s), ErrorKind::Connect);
         assert!(
             matches!(&e, Error::Connect { url, .. } if *url == sim.url()),
             "{e:?}"
         );
+        recovers(&s);
+        // One reset: the retry hides it.
+        sim.set_fault(Some(Fault::Reset), 1);
         recovers(&s);
     }
 }
@@ -62,7 +73,9 @@ fn garbage_is_a_protocol_error() {
 fn truncated_reply_is_an_error_not_a_hang() {
     for d in DIALECTS {
         let (sim, s) = faulty(d);
-        sim.set_fault(Some(Fault::Truncate), 1);
+        let vm = vm_ref(&s, "vm01");
+        // A getter is sent again once; two truncations in a row are an error.
+        sim.set_fault(Some(Fault::Truncate), 2);
         let t0 = Instant::now();
         let e = call(&s).expect_err("half a reply is not a reply");
         assert!(
@@ -70,6 +83,18 @@ fn truncated_reply_is_an_error_not_a_hang() {
             "{e:?}"
         );
         assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        recovers(&s);
+        sim.set_fault(Some(Fault::Truncate), 1);
+        recovers(&s);
+        // A call with side effects is not sent again: the error is reported.
+        let before = sim.stats().calls;
+        sim.set_fault(Some(Fault::Truncate), 1);
+        let e = set_call(&s, &vm).expect_err("half a reply is not a reply");
+        assert!(
+            matches!(e.kind(), ErrorKind::Connect | ErrorKind::Protocol),
+            "{e:?}"
+        );
+        assert_eq!(sim.stats().calls - before, 1, "sent once");
         recovers(&s);
     }
 }
