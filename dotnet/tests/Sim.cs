@@ -57,7 +57,8 @@ namespace XenAPI.Tests
         /// <summary>Starts a simulator with these extra flags (e.g. "--vms", "4", "--tls").</summary>
         public static Sim Start(params string[] flags)
         {
-            var args = new List<string> { "--listen", "127.0.0.1:0" };
+            // The tests count guests: no templates (the command line's default has five).
+            var args = new List<string> { "--listen", "127.0.0.1:0", "--templates", "0" };
             string cert = null;
             if (Array.IndexOf(flags, "--tls") >= 0)
             {

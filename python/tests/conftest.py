@@ -67,7 +67,8 @@ class Sim(Simulator):
     """One running xenapi-sim, started by the package's own launcher (xenapi_rs.testing)."""
 
     def __init__(self, *args):
-        super().__init__(*args, binary=sim_binary())
+        # The tests count guests: no templates (the command line's default has five).
+        super().__init__("--templates", "0", *args, binary=sim_binary())
 
 
 @pytest.fixture

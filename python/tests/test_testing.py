@@ -47,7 +47,7 @@ def test_module_simulator_is_shared_still(xenapi_sim_module):
 
 
 def test_factory_takes_the_simulator_options(xenapi_sim_factory):
-    xend = xenapi_sim_factory("--dialect", "xend", "--vms", "2")
+    xend = xenapi_sim_factory("--dialect", "xend", "--vms", "2", "--templates", "0")
     assert xend.dialect == "xend"
     with xend.session() as s:
         assert len(s.xenapi.VM.get_all()) == 3  # two guests and Domain-0

@@ -3,7 +3,7 @@
 Installed with the package (``pip install xenapi-rs``); pytest loads it by itself. Fixtures:
 
 * ``xenapi_sim``: a fresh simulator for each test, with its default pool (a host with local and
-  shared storage and a network, four guests) and three templates to clone from.
+  shared storage and a network, four guests) and five templates to clone from.
 * ``xenapi_sim_module``: one simulator shared by the tests of a module.
 * ``xenapi_sim_factory``: ``xenapi_sim_factory("--vms", "20", "--dialect", "xend")`` starts one
   with the simulator's own options (see ``xenapi-sim --help``); all are stopped after the test.
@@ -44,8 +44,8 @@ import threading
 import urllib.request
 
 USER, PASSWORD = "root", "password"
-# What the fixtures start: the default pool, with templates to clone from.
-DEFAULT_ARGS = ("--templates", "3")
+# What the fixtures start: the simulator's default pool (it has templates to clone from).
+DEFAULT_ARGS = ()
 
 __all__ = ["Simulator", "find_simulator", "USER", "PASSWORD"]
 

@@ -64,7 +64,8 @@ pub struct Config {
     /// Guest VMs (`vm01`, `vm02`, …; odd ones start Running, even ones Halted).
     pub vms: usize,
     /// Templates (`is_a_template`, with xapi's install keys in `other_config`): none by default,
-    /// so that `VM.get_all` counts only the control domains and the guests.
+    /// so that `VM.get_all` counts only the control domains and the guests (the command line
+    /// starts with five; `--templates 0` for none).
     pub templates: usize,
     /// Hosts in the pool; each after the first gets its own listener that answers login with
     /// `HOST_IS_SLAVE`.

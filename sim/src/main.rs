@@ -23,6 +23,10 @@ const USAGE: &str =
                   [--no-jsonrpc] [--no-xmlrpc]
        xenapi-sim run [the options above] -- CMD [ARG...]";
 
+/// Templates the command line starts with (the library's `Config` has none, so that its tests
+/// count only control domains and guests).
+const DEFAULT_TEMPLATES: usize = 5;
+
 /// Set by SIGINT/SIGTERM.
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -60,6 +64,8 @@ fn parse(args: &[String], run: bool) -> Result<Options, String> {
         listen: if run { "127.0.0.1:0" } else { "127.0.0.1:9363" }
             .parse()
             .map_err(|_| "bad default address")?,
+        // A pool as users find one: templates to clone from (`--templates 0` for none).
+        templates: DEFAULT_TEMPLATES,
         ..Config::default()
     };
     let mut save = None;

@@ -112,6 +112,9 @@ static int sim_start(sim_t *sim, const char *const *extra) {
     argv[argc++] = bin;
     argv[argc++] = "--listen";
     argv[argc++] = "127.0.0.1:0";
+    /* The tests count guests: no templates (the command line's default has five). */
+    argv[argc++] = "--templates";
+    argv[argc++] = "0";
     for (i = 0; extra != NULL && extra[i] != NULL && argc < 22; i++) {
         argv[argc++] = extra[i];
     }

@@ -29,7 +29,9 @@ def sim_binary() -> str:
 
 def start_sim(dialect: str = "xapi", *extra: str) -> Simulator:
     """`xenapi-sim --dialect DIALECT --seed 7 EXTRA…` on a free port, by the package's launcher."""
-    return Simulator("--dialect", dialect, "--seed", "7", *extra, binary=sim_binary())
+    # The tests count guests: no templates (the command line's default has five).
+    return Simulator("--dialect", dialect, "--seed", "7", "--templates", "0", *extra,
+                     binary=sim_binary())
 
 
 @pytest.fixture(params=["xapi", "xend"])
