@@ -510,3 +510,41 @@ def test_provisioning_flow_with_the_official_client(client):
         session.xenapi.session.logout()
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("client", ["XenAPI", "xenapi_rs"])
+def test_provisioning_flow_in_the_xend_dialect(client):
+    """The parts xend 3.x has: VM.create, a disk with VDI.create and VBD.create, start, shut
+    down, destroy (VM.clone is unsupported there, VM.snapshot unknown)."""
+    mod = pytest.importorskip(client)
+    s = start_sim("xend", "--vms", "1")
+    try:
+        session = mod.Session(s.url + "/")
+        session.xenapi.login_with_password("root", "password")
+        x = session.xenapi
+        sr = [r for r in x.SR.get_all() if x.SR.get_content_type(r) == "user"][0]
+        mib = 1 << 20
+        vm = x.VM.create({
+            "name_label": "xend guest", "memory_static_min": str(256 * mib),
+            "memory_dynamic_min": str(256 * mib), "memory_dynamic_max": str(512 * mib),
+            "memory_static_max": str(512 * mib), "VCPUs_max": "1", "VCPUs_at_startup": "1",
+            "PV_kernel": "/boot/vmlinuz",
+        })
+        assert not vm.startswith("OpaqueRef:"), "xend references are UUIDs"
+        vdi = x.VDI.create({"name_label": "disk", "SR": sr, "virtual_size": str(GIB),
+                            "type": "system"})
+        x.VBD.create({"VM": vm, "VDI": vdi, "userdevice": "0", "mode": "RW", "type": "Disk"})
+        x.VM.start(vm, False)  # xend 3.x: start(vm, start_paused)
+        with pytest.raises(mod.Failure) as e:
+            x.VM.destroy(vm)
+        assert details(e) == ["VM_BAD_POWER_STATE", vm, "Halted", "Running"]
+        with pytest.raises(mod.Failure) as e:
+            x.VM.clone(vm, "c")
+        assert details(e)[0] == "EUNSUPPORTED"
+        x.VM.hard_shutdown(vm)
+        x.VM.destroy(vm)
+        x.VDI.destroy(vdi)
+        assert vm not in x.VM.get_all()
+        session.xenapi.session.logout()
+    finally:
+        s.close()
