@@ -27,7 +27,7 @@ pub fn encode_call(method: &str, params: &[Value], id: u64) -> Vec<u8> {
 /// an error object `{code, message: CODE, data: [params]}`, or 1.0 with `result` and `error` both
 /// present and the failure as the whole description array.
 pub fn encode_response(result: Result<&Value, &[String]>, id: &Value, version2: bool) -> Vec<u8> {
-    let mut s = String::with_capacity(256);
+    let mut s = String::with_capacity(256 + result.map_or(0, size_hint));
     s.push('{');
     if version2 {
         s.push_str("\"jsonrpc\":\"2.0\",");
@@ -126,27 +126,47 @@ pub(crate) fn write_value(s: &mut String, v: &Value) {
     }
 }
 
+/// A string in quotes, escaped. Every byte that needs an escape is ASCII, so the scan is over
+/// bytes, and each cut falls on a character boundary.
 fn write_str(s: &mut String, t: &str) {
     s.push('"');
     let mut start = 0;
-    for (i, c) in t.char_indices() {
-        let esc = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            '\r' => "\\r",
-            '\t' => "\\t",
-            c if (c as u32) < 0x20 => "",
+    for (i, &b) in t.as_bytes().iter().enumerate() {
+        let esc = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
             _ => continue,
         };
         s.push_str(&t[start..i]);
         if esc.is_empty() {
-            let _ = write!(s, "\\u{:04x}", c as u32);
+            let _ = write!(s, "\\u{:04x}", b);
         } else {
             s.push_str(esc);
         }
-        start = i + c.len_utf8();
+        start = i + 1;
     }
     s.push_str(&t[start..]);
     s.push('"');
+}
+
+/// About how long `v` is as JSON (escapes aside): the reply's buffer is made that size at once.
+fn size_hint(v: &Value) -> usize {
+    match v {
+        Value::Nil | Value::Bool(_) => 5,
+        Value::Int(_) | Value::Double(_) => 20,
+        Value::String(t) => t.len() + 2,
+        Value::DateTime(d) => d.as_str().len() + 2,
+        Value::Base64(b) => b.len() * 4 / 3 + 6,
+        Value::Array(items) => 2 + items.iter().map(|i| size_hint(i) + 1).sum::<usize>(),
+        Value::Struct(members) => {
+            2 + members
+                .iter()
+                .map(|(k, v)| k.len() + 4 + size_hint(v))
+                .sum::<usize>()
+        }
+    }
 }
