@@ -24,8 +24,6 @@ USER, PASSWORD = "root", "password"
 _SOURCE = str(REPO / "python")
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.getcwd()) != _SOURCE]
 
-from xenapi_rs.testing import Simulator  # noqa: E402  (after the path fix above)
-
 _sim_binary = None
 _sim_error = None
 
@@ -63,27 +61,13 @@ def sim_binary():
     return _sim_binary
 
 
-class Sim(Simulator):
-    """One running xenapi-sim, started by the package's own launcher (xenapi_rs.testing)."""
-
-    def __init__(self, *args):
-        # The tests count guests: no templates (the command line's default has five).
-        super().__init__("--templates", "0", *args, binary=sim_binary())
-
-
 @pytest.fixture
-def start_sim():
-    """``start_sim(*args)`` starts a simulator with extra arguments; all are stopped after the test."""
-    sims = []
-
-    def start(*args):
-        s = Sim(*args)
-        sims.append(s)
-        return s
-
-    yield start
-    for s in sims:
-        s.close()
+def start_sim(xenapi_sim_factory):
+    """``start_sim(*args)`` starts a simulator with extra arguments, by the package's own fixture
+    (xenapi_rs.testing); all are stopped after the test."""
+    os.environ["XENAPI_SIM"] = sim_binary()
+    # The tests count guests: no templates (the command line's default has five).
+    return lambda *args: xenapi_sim_factory("--templates", "0", *args)
 
 
 @pytest.fixture

@@ -4,30 +4,32 @@ These tests use the fixtures as a user would (by name, loaded through the pytest
 and run the provisioning example of the module's documentation.
 """
 
+import textwrap
+
 import pytest
 
 import xenapi_rs
+import xenapi_rs.testing
 from xenapi_rs.testing import Simulator
 
 
-def provision(session, name):
-    """The documentation's example: a user's own provisioning code."""
-    x = session.xenapi
-    vm = x.VM.clone(x.VM.get_by_name_label("Debian Bookworm 12")[0], name)
-    # As xe vm-install does: put the disks on the pool's default SR, then provision.
-    sr = x.pool.get_default_SR(x.pool.get_all()[0])
-    disks = x.VM.get_other_config(vm)["disks"].replace('sr=""', 'sr="%s"' % x.SR.get_uuid(sr))
-    x.VM.remove_from_other_config(vm, "disks")
-    x.VM.add_to_other_config(vm, "disks", disks)
-    x.VM.provision(vm)
-    return vm
+def documented_example():
+    """The code block of the module's documentation, as a namespace: a user's provisioning code
+    and its test, run here as written there."""
+    doc = xenapi_rs.testing.__doc__
+    block = doc[doc.index("::\n") + 3:].split("\n\n" + "The simulator binary")[0]
+    code = textwrap.dedent(block)
+    namespace = {}
+    exec(compile(code, "xenapi_rs.testing example", "exec"), namespace)
+    return namespace
 
 
 def test_the_documented_example(xenapi_sim):
+    example = documented_example()
+    example["test_provision"](xenapi_sim)
     with xenapi_sim.session() as s:
-        vm = provision(s, "web-1")
-        assert s.xenapi.VM.get_name_label(vm) == "web-1"
-        assert s.xenapi.VM.get_is_a_template(vm) is False
+        vm = example["provision"](s, "web-2")
+        assert s.xenapi.VM.get_name_label(vm) == "web-2"
         assert s.xenapi.VM.get_VBDs(vm), "provisioning made the template's disks"
 
 

@@ -253,7 +253,7 @@ fn is_ws(b: u8) -> bool {
 // Tags
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Tag {
+pub(super) enum Tag {
     MethodResponse,
     MethodCall,
     MethodName,
@@ -277,7 +277,7 @@ enum Tag {
 
 impl Tag {
     #[inline]
-    fn from_name(name: &[u8]) -> Option<Tag> {
+    pub(super) fn from_name(name: &[u8]) -> Option<Tag> {
         // Extensions come namespaced (`ex:nil`, `ex:i8`): match on the local name. No known name
         // has a `:`, so the whole name is tried first and the `:` looked for only if that fails.
         match Tag::from_local(name) {
@@ -343,7 +343,7 @@ impl Tag {
         })
     }
 
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Tag::MethodResponse => "methodResponse",
             Tag::MethodCall => "methodCall",

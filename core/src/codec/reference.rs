@@ -138,118 +138,9 @@ fn fault(v: Value) -> Result<Response, CodecError> {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Tag {
-    MethodResponse,
-    MethodCall,
-    MethodName,
-    Params,
-    Param,
-    Fault,
-    Value,
-    Struct,
-    Member,
-    Name,
-    Array,
-    Data,
-    String,
-    Int,
-    Boolean,
-    Double,
-    DateTime,
-    Base64,
-    Nil,
-}
-
-impl Tag {
-    #[inline]
-    fn from_name(name: &[u8]) -> Option<Tag> {
-        // Extensions come namespaced (`ex:nil`, `ex:i8`): match on the local name. No known name
-        // has a `:`, so the whole name is tried first and the `:` looked for only if that fails.
-        match Tag::from_local(name) {
-            Some(t) => Some(t),
-            None => Tag::from_prefixed(name),
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn from_prefixed(name: &[u8]) -> Option<Tag> {
-        let i = name.iter().rposition(|b| *b == b':')?;
-        Tag::from_local(&name[i + 1..])
-    }
-
-    /// By length first, then bytes (a handful of compares instead of up to 23).
-    #[inline]
-    fn from_local(name: &[u8]) -> Option<Tag> {
-        Some(match name.len() {
-            2 => match name {
-                b"i4" | b"i8" | b"i2" | b"i1" => Tag::Int,
-                _ => return None,
-            },
-            3 => match name {
-                b"int" => Tag::Int,
-                b"nil" => Tag::Nil,
-                _ => return None,
-            },
-            4 => match name {
-                b"name" => Tag::Name,
-                b"data" => Tag::Data,
-                _ => return None,
-            },
-            5 => match name {
-                b"value" => Tag::Value,
-                b"array" => Tag::Array,
-                b"param" => Tag::Param,
-                b"fault" => Tag::Fault,
-                b"float" => Tag::Double,
-                _ => return None,
-            },
-            6 => match name {
-                b"member" => Tag::Member,
-                b"struct" => Tag::Struct,
-                b"string" => Tag::String,
-                b"params" => Tag::Params,
-                b"double" => Tag::Double,
-                b"base64" => Tag::Base64,
-                _ => return None,
-            },
-            7 if name == b"boolean" => Tag::Boolean,
-            10 => match name {
-                b"methodCall" => Tag::MethodCall,
-                b"methodName" => Tag::MethodName,
-                _ => return None,
-            },
-            14 if name == b"methodResponse" => Tag::MethodResponse,
-            16 if name == b"dateTime.iso8601" => Tag::DateTime,
-            _ => return None,
-        })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Tag::MethodResponse => "methodResponse",
-            Tag::MethodCall => "methodCall",
-            Tag::MethodName => "methodName",
-            Tag::Params => "params",
-            Tag::Param => "param",
-            Tag::Fault => "fault",
-            Tag::Value => "value",
-            Tag::Struct => "struct",
-            Tag::Member => "member",
-            Tag::Name => "name",
-            Tag::Array => "array",
-            Tag::Data => "data",
-            Tag::String => "string",
-            Tag::Int => "int",
-            Tag::Boolean => "boolean",
-            Tag::Double => "double",
-            Tag::DateTime => "dateTime.iso8601",
-            Tag::Base64 => "base64",
-            Tag::Nil => "nil",
-        }
-    }
-}
+// The tag table and the special-byte scan are the tokenizer's (shared, so that the two decoders
+// differ where the test means them to: in how they read the document).
+use super::decode::{has_special, Tag};
 
 /// One markup event; text is appended to `Parser::text` instead.
 ///
@@ -663,31 +554,6 @@ fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Result<char, CodecError> 
             shorten(other)
         ))),
     }
-}
-
-/// Whether `b` holds a byte that needs a closer look: a control byte (below 0x20: `\r`, or one
-/// XML forbids; tab and line feed count too) or 0xEF (the lead byte of U+FFFE and U+FFFF).
-/// Eight bytes at a time: most texts are a few dozen bytes, where a `memchr` call costs more in
-/// set-up than the scan.
-#[inline]
-pub(super) fn has_special(b: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(c);
-        let x = u64::from_ne_bytes(word);
-        // Has-less-than (some byte below 0x20) and has-zero-byte on `x ^ 0xEF..` (some byte is
-        // 0xEF): both exact as to whether there is one.
-        let low = x.wrapping_sub(ONES * 0x20) & !x;
-        let y = x ^ (ONES * 0xEF);
-        let ef = y.wrapping_sub(ONES) & !y;
-        if (low | ef) & HIGHS != 0 {
-            return true;
-        }
-    }
-    chunks.remainder().iter().any(|&b| b < 0x20 || b == 0xEF)
 }
 
 /// Appends text to `out`, with XML 1.0 line-end normalisation (`\r\n` and `\r` become `\n`);
