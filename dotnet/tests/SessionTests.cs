@@ -137,7 +137,9 @@ namespace XenAPI.Tests
                 Assert.AreEqual(refs.Length, VM.get_all(xen).Count);
 
                 // Round trips: a map, an int above 2^31, a float, a bool, a datetime.
-                string vm = refs.First(r => !(bool)((Dictionary<string, object>)all[r])["is_control_domain"]);
+                // A halted guest: xapi changes the static memory range of a halted VM only.
+                string vm = refs.First(r => !(bool)((Dictionary<string, object>)all[r])["is_control_domain"]
+                    && (string)((Dictionary<string, object>)all[r])["power_state"] == "Halted");
                 xen.Call("VM.add_to_other_config", vm, "dotnet", "yes");
                 var oc = (Dictionary<string, object>)xen.Call("VM.get_other_config", vm);
                 Assert.AreEqual("yes", oc["dotnet"]);

@@ -529,14 +529,7 @@ pub(crate) fn set_memory(st: &mut State, message: &str, args: &[Value]) -> Resul
         }
         _ => return Err(Failure::not_implemented(&format!("VM.{message}"))),
     };
-    // Deviation: xapi checks `changing_static_range` (Halted) for the one-bound static setters
-    // too; the simulator lets them through on a live VM because the .NET binding's tests
-    // (dotnet/tests/SessionTests.cs) set memory_static_max on the first guest, which runs.
-    let lenient = matches!(message, "set_memory_static_min" | "set_memory_static_max");
-    match check(st, &vm, op) {
-        Err(f) if lenient && f.0.first().map(String::as_str) == Some("VM_BAD_POWER_STATE") => {}
-        other => other?,
-    }
+    check(st, &vm, op)?;
     if !c.valid() {
         return Err(Failure::new("MEMORY_CONSTRAINT_VIOLATION_ORDER", &[]));
     }

@@ -376,6 +376,11 @@ fn flow(protocol: Protocol) {
         vec![s(&vm), Value::Bool(false), Value::Bool(false)],
     );
     assert_eq!(text(&x, "VM.get_power_state", vec![s(&vm)]), "Running");
+    // The static range changes on a halted VM only (changing_static_range), as in xapi.
+    assert_eq!(
+        fails(&x, "VM.set_memory_static_max", vec![s(&vm), mib(4096)])[0],
+        "VM_BAD_POWER_STATE"
+    );
     assert_eq!(
         call(&x, "VBD.get_currently_attached", vec![s(&vbd)]),
         Value::Bool(true)
