@@ -265,7 +265,10 @@ impl Transport {
             .into_with_config()
             .limit(u64::MAX) // the codec enforces the limit after decompression
             .reader();
-        Ok(BufReader::with_capacity(64 * 1024, reader))
+        // Both decoders read through a window buffer of their own (codec/window.rs), in reads of
+        // 4 KiB and more: a BufReader no larger than that passes them straight through instead of
+        // copying every byte of the reply twice.
+        Ok(BufReader::with_capacity(4 * 1024, reader))
     }
 
     fn map_codec(&self, e: CodecError, deadline: Duration) -> Error {
