@@ -49,8 +49,11 @@ impl Conns {
     fn close_others(&self) {
         let me = CURRENT.with(Cell::get);
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        for (_, s) in open.extract_if(|id, _| Some(*id) != me) {
-            let _ = s.shutdown(Shutdown::Both);
+        let others: Vec<u64> = open.keys().copied().filter(|id| Some(*id) != me).collect();
+        for id in others {
+            if let Some(s) = open.remove(&id) {
+                let _ = s.shutdown(Shutdown::Both);
+            }
         }
     }
 }
