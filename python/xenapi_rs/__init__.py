@@ -33,6 +33,7 @@ from ._errors import (
     Timeout,
     TlsError,
 )
+from ._native import Cancel
 from ._session import (
     API_VERSION_1_1,
     API_VERSION_1_2,
@@ -64,6 +65,7 @@ __all__ = [
     "API_VERSION_1_1",
     "API_VERSION_1_2",
     "BadReply",
+    "Cancel",
     "ConnectError",
     "Error",
     "Failure",
