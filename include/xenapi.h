@@ -198,6 +198,15 @@ typedef enum xenapi_value_kind {
 } xenapi_value_kind;
 
 /**
+ * A cancel request for task waits: `xenapi_cancel_cancel` from any thread ends every wait given
+ * it (within half a second), which then cancels and destroys its task.
+ *
+ * Thread safety: every function taking a `const xenapi_cancel *` may be called from any thread
+ * at once; only `xenapi_cancel_free` must not race with another use.
+ */
+typedef struct xenapi_cancel xenapi_cancel;
+
+/**
  * An error: a status, a message for people, and for `XENAPI_STATUS_API` the XenAPI error code and
  * its parameters (the server's `ErrorDescription`).
  *
@@ -413,6 +422,31 @@ enum xenapi_status xenapi_options_set_follow_coordinator(struct xenapi_options *
                                                          struct xenapi_error **err);
 
 /**
+ * Pool failover, on by default. After each login the session notes the pool's host addresses;
+ * when the coordinator stops answering (connection refused, connect timeout, reset) or names
+ * another one, it probes them with short timeouts, follows `HOST_IS_SLAVE` to the new
+ * coordinator, logs in there with the same credentials and goes on (the URL keeps its scheme
+ * and port). A call that was in flight is sent again only if it was never sent or only reads
+ * (`get_*`); otherwise it fails with `XENAPI_STATUS_CONNECT` and a message saying it may have
+ * been carried out.
+ *
+ * Ownership: `options` is borrowed.
+ */
+enum xenapi_status xenapi_options_set_failover(struct xenapi_options *options,
+                                               bool on,
+                                               struct xenapi_error **err);
+
+/**
+ * The most calls a session has in flight at once (default 20, at least 1); more wait for a
+ * slot within their deadline (`XENAPI_STATUS_TIMEOUT` when none comes free in time).
+ *
+ * Ownership: `options` is borrowed.
+ */
+enum xenapi_status xenapi_options_set_max_concurrent_calls(struct xenapi_options *options,
+                                                           size_t max_calls,
+                                                           struct xenapi_error **err);
+
+/**
  * The wire protocol: `XENAPI_PROTOCOL_AUTO` (default), `XENAPI_PROTOCOL_JSONRPC` or
  * `XENAPI_PROTOCOL_XMLRPC`. Results are the same values whichever carries them.
  *
@@ -597,6 +631,43 @@ enum xenapi_status xenapi_session_call(const struct xenapi_session *session,
                                        struct xenapi_error **err);
 
 /**
+ * A view of `session` whose calls have a deadline of `timeout_seconds` (> 0) instead of the
+ * options' (`xenapi_options_set_timeout_ms`): pass it to any function taking a session, e.g.
+ * for a synchronous `VDI.copy`. It shares the login, the connections and the call cap with
+ * `session`; freeing it does not log out while another handle of the session lives. Prefer the
+ * `xenapi_async_*` form and its `_wait` for long operations: a task outlives a dropped
+ * connection and can be cancelled.
+ *
+ * Ownership: `session` is borrowed. On success `*out_session` receives a session handle the
+ * caller frees with `xenapi_session_free`.
+ */
+enum xenapi_status xenapi_session_with_timeout(const struct xenapi_session *session,
+                                               double timeout_seconds,
+                                               struct xenapi_session **out_session,
+                                               struct xenapi_error **err);
+
+/**
+ * `xenapi_session_call` with a deadline of `timeout_seconds` (> 0) for this call only.
+ *
+ * Ownership: as `xenapi_session_call`.
+ */
+enum xenapi_status xenapi_session_call_with_timeout(const struct xenapi_session *session,
+                                                    const char *method,
+                                                    const struct xenapi_value *const *args,
+                                                    size_t nargs,
+                                                    double timeout_seconds,
+                                                    struct xenapi_value **out_result,
+                                                    struct xenapi_error **err);
+
+/**
+ * The most calls the session has in flight at once (`xenapi_options_set_max_concurrent_calls`);
+ * 0 for a NULL session.
+ *
+ * Ownership: `session` is borrowed.
+ */
+size_t xenapi_session_get_max_concurrent_calls(const struct xenapi_session *session);
+
+/**
  * Frees a string that a `xenapi_*` function returned as owned (`char **out`). NULL is allowed.
  * Do not pass borrowed strings (`const char *` results) or strings from another allocator.
  *
@@ -657,12 +728,36 @@ enum xenapi_status xenapi_string_list_push(xenapi_string_list *list,
                                            struct xenapi_error **err);
 
 /**
+ * A new, not cancelled, cancel request.
+ *
+ * Ownership: the caller frees the result with `xenapi_cancel_free`. Never NULL.
+ */
+struct xenapi_cancel *xenapi_cancel_new(void);
+
+/**
+ * Cancels: the waits given `cancel` stop, cancel and destroy their task, and fail with
+ * `XENAPI_STATUS_API` (`TASK_CANCELLED`). Harmless on NULL and when called twice.
+ *
+ * Ownership: `cancel` is borrowed.
+ */
+void xenapi_cancel_cancel(const struct xenapi_cancel *cancel);
+
+/**
+ * Frees a cancel request (NULL is ignored).
+ *
+ * Ownership: takes `cancel`.
+ */
+void xenapi_cancel_free(struct xenapi_cancel *cancel);
+
+/**
  * Waits for the task `task` (the reference an `xenapi_async_*` function returns, or an
- * `Async.*` call through `xenapi_session_call`) to finish, polling its status, and returns its
- * result. A task that failed gives `XENAPI_STATUS_API` with the task's error code and
- * parameters; a cancelled one `TASK_CANCELLED`. A task that ended is destroyed on the server.
- * `timeout_seconds` <= 0 waits without limit; when it passes, `XENAPI_STATUS_TIMEOUT` (the task
- * goes on on the server).
+ * `Async.*` call through `xenapi_session_call`) to finish, following it through `event.from`
+ * (polling its status on xend), and returns its result untyped (the typed form is
+ * `xenapi_async_<class>_<message>_wait`). A task that failed gives `XENAPI_STATUS_API` with the
+ * task's error code and parameters; a cancelled one `TASK_CANCELLED`. A task that ended is
+ * destroyed on the server. `timeout_seconds` <= 0 waits without limit; when it passes, the task
+ * is cancelled (`task.cancel`) and destroyed (`task.destroy`) and the status is
+ * `XENAPI_STATUS_TIMEOUT`. `xenapi_task_wait_cancellable` also takes a cancel request.
  *
  * Hand-written: the datamodel has the task's messages (generated as `xenapi_task_*`), not the
  * wait loop over them.
@@ -676,6 +771,21 @@ enum xenapi_status xenapi_task_wait(const struct xenapi_session *session,
                                     double timeout_seconds,
                                     struct xenapi_value **out_result,
                                     struct xenapi_error **err);
+
+/**
+ * `xenapi_task_wait` that also ends when `cancel` (NULL: none) is cancelled from another
+ * thread with `xenapi_cancel_cancel`: the task is then cancelled and destroyed, and the status
+ * is `XENAPI_STATUS_API` with the code `TASK_CANCELLED`.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed. On success `*out_result` receives the
+ * decoded result value that the caller frees with `xenapi_value_free`.
+ */
+enum xenapi_status xenapi_task_wait_cancellable(const struct xenapi_session *session,
+                                                const char *task,
+                                                double timeout_seconds,
+                                                const struct xenapi_cancel *cancel,
+                                                struct xenapi_value **out_result,
+                                                struct xenapi_error **err);
 
 /**
  * A new nil value (`<nil/>`). Never NULL (aborts only if memory runs out).

@@ -1157,7 +1157,8 @@ xenapi_status xenapi_host_emergency_clear_mandatory_guidance(const xenapi_sessio
 
 /**
  * Calls `Async.host.emergency_clear_mandatory_guidance`: `host.emergency_clear_mandatory_guidance`
- * as a server task. Wait for it with xenapi_task_wait.
+ * as a server task. Wait for it with xenapi_async_host_emergency_clear_mandatory_guidance_wait (the
+ * typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1168,6 +1169,23 @@ xenapi_status xenapi_host_emergency_clear_mandatory_guidance(const xenapi_sessio
  * for every fallible function.
  */
 xenapi_status xenapi_async_host_emergency_clear_mandatory_guidance(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.emergency_clear_mandatory_guidance` (what
+ * xenapi_async_host_emergency_clear_mandatory_guidance gave) and gives its result as
+ * xenapi_host_emergency_clear_mandatory_guidance does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_emergency_clear_mandatory_guidance_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.apply_recommended_guidances`.
@@ -1183,7 +1201,8 @@ xenapi_status xenapi_host_apply_recommended_guidances(const xenapi_session *sess
 
 /**
  * Calls `Async.host.apply_recommended_guidances`: `host.apply_recommended_guidances` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_host_apply_recommended_guidances_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
@@ -1194,6 +1213,23 @@ xenapi_status xenapi_host_apply_recommended_guidances(const xenapi_session *sess
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_apply_recommended_guidances(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.apply_recommended_guidances` (what
+ * xenapi_async_host_apply_recommended_guidances gave) and gives its result as
+ * xenapi_host_apply_recommended_guidances does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_apply_recommended_guidances_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_https_only`.
@@ -1209,7 +1245,7 @@ xenapi_status xenapi_host_set_https_only(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.host.set_https_only`: `host.set_https_only` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_set_https_only_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -1220,6 +1256,22 @@ xenapi_status xenapi_host_set_https_only(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_https_only(const xenapi_session *session, const char *host, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_https_only` (what xenapi_async_host_set_https_only gave)
+ * and gives its result as xenapi_host_set_https_only does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_https_only_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.apply_updates`.
@@ -1235,7 +1287,7 @@ xenapi_status xenapi_host_apply_updates(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.host.apply_updates`: `host.apply_updates` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_apply_updates_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `hash`: string.
  * Result: `*out_task`, the task reference.
@@ -1245,6 +1297,23 @@ xenapi_status xenapi_host_apply_updates(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_apply_updates(const xenapi_session *session, const char *host, const char *hash, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.apply_updates` (what xenapi_async_host_apply_updates gave) and
+ * gives its result as xenapi_host_apply_updates does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_list_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_apply_updates_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list_list **out_result, xenapi_error **err);
 
 /**
  * Calls `host.emergency_reenable_tls_verification`.
@@ -1259,7 +1328,9 @@ xenapi_status xenapi_host_emergency_reenable_tls_verification(const xenapi_sessi
 
 /**
  * Calls `Async.host.emergency_reenable_tls_verification`:
- * `host.emergency_reenable_tls_verification` as a server task. Wait for it with xenapi_task_wait.
+ * `host.emergency_reenable_tls_verification` as a server task. Wait for it with
+ * xenapi_async_host_emergency_reenable_tls_verification_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1269,6 +1340,23 @@ xenapi_status xenapi_host_emergency_reenable_tls_verification(const xenapi_sessi
  * for every fallible function.
  */
 xenapi_status xenapi_async_host_emergency_reenable_tls_verification(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.emergency_reenable_tls_verification` (what
+ * xenapi_async_host_emergency_reenable_tls_verification gave) and gives its result as
+ * xenapi_host_emergency_reenable_tls_verification does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_emergency_reenable_tls_verification_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.emergency_disable_tls_verification`.
@@ -1283,7 +1371,8 @@ xenapi_status xenapi_host_emergency_disable_tls_verification(const xenapi_sessio
 
 /**
  * Calls `Async.host.emergency_disable_tls_verification`: `host.emergency_disable_tls_verification`
- * as a server task. Wait for it with xenapi_task_wait.
+ * as a server task. Wait for it with xenapi_async_host_emergency_disable_tls_verification_wait (the
+ * typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1293,6 +1382,23 @@ xenapi_status xenapi_host_emergency_disable_tls_verification(const xenapi_sessio
  * for every fallible function.
  */
 xenapi_status xenapi_async_host_emergency_disable_tls_verification(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.emergency_disable_tls_verification` (what
+ * xenapi_async_host_emergency_disable_tls_verification gave) and gives its result as
+ * xenapi_host_emergency_disable_tls_verification does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_emergency_disable_tls_verification_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_numa_affinity_policy`.
@@ -1308,7 +1414,8 @@ xenapi_status xenapi_host_set_numa_affinity_policy(const xenapi_session *session
 
 /**
  * Calls `Async.host.set_numa_affinity_policy`: `host.set_numa_affinity_policy` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_host_set_numa_affinity_policy_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `value`: enum host_numa_affinity_policy.
  * Result: `*out_task`, the task reference.
@@ -1319,6 +1426,23 @@ xenapi_status xenapi_host_set_numa_affinity_policy(const xenapi_session *session
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_numa_affinity_policy(const xenapi_session *session, const char *host, xenapi_host_numa_affinity_policy value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_numa_affinity_policy` (what
+ * xenapi_async_host_set_numa_affinity_policy gave) and gives its result as
+ * xenapi_host_set_numa_affinity_policy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_numa_affinity_policy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.get_sched_gran`.
@@ -1333,7 +1457,7 @@ xenapi_status xenapi_host_get_sched_gran(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.host.get_sched_gran`: `host.get_sched_gran` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_get_sched_gran_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
@@ -1343,6 +1467,23 @@ xenapi_status xenapi_host_get_sched_gran(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_sched_gran(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_sched_gran` (what xenapi_async_host_get_sched_gran gave)
+ * and gives its result as xenapi_host_get_sched_gran does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, enum host_sched_gran.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_get_sched_gran_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_host_sched_gran *out_result, xenapi_error **err);
 
 /**
  * Calls `host.set_sched_gran`.
@@ -1357,7 +1498,7 @@ xenapi_status xenapi_host_set_sched_gran(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.host.set_sched_gran`: `host.set_sched_gran` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_set_sched_gran_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `value`: enum host_sched_gran.
  * Result: `*out_task`, the task reference.
@@ -1367,6 +1508,22 @@ xenapi_status xenapi_host_set_sched_gran(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_sched_gran(const xenapi_session *session, const char *host, xenapi_host_sched_gran value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_sched_gran` (what xenapi_async_host_set_sched_gran gave)
+ * and gives its result as xenapi_host_set_sched_gran does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_sched_gran_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_uefi_certificates`.
@@ -1382,7 +1539,7 @@ xenapi_status xenapi_host_set_uefi_certificates(const xenapi_session *session, c
 
 /**
  * Calls `Async.host.set_uefi_certificates`: `host.set_uefi_certificates` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_host_set_uefi_certificates_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -1393,6 +1550,23 @@ xenapi_status xenapi_host_set_uefi_certificates(const xenapi_session *session, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_uefi_certificates(const xenapi_session *session, const char *host, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_uefi_certificates` (what
+ * xenapi_async_host_set_uefi_certificates gave) and gives its result as
+ * xenapi_host_set_uefi_certificates does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_uefi_certificates_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_multipathing`.
@@ -1407,7 +1581,7 @@ xenapi_status xenapi_host_set_multipathing(const xenapi_session *session, const 
 
 /**
  * Calls `Async.host.set_multipathing`: `host.set_multipathing` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_set_multipathing_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -1417,6 +1591,22 @@ xenapi_status xenapi_host_set_multipathing(const xenapi_session *session, const 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_multipathing(const xenapi_session *session, const char *host, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_multipathing` (what xenapi_async_host_set_multipathing
+ * gave) and gives its result as xenapi_host_set_multipathing does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_multipathing_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_iscsi_iqn`.
@@ -1431,7 +1621,7 @@ xenapi_status xenapi_host_set_iscsi_iqn(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.host.set_iscsi_iqn`: `host.set_iscsi_iqn` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_set_iscsi_iqn_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -1441,6 +1631,22 @@ xenapi_status xenapi_host_set_iscsi_iqn(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_iscsi_iqn(const xenapi_session *session, const char *host, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_iscsi_iqn` (what xenapi_async_host_set_iscsi_iqn gave) and
+ * gives its result as xenapi_host_set_iscsi_iqn does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_iscsi_iqn_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_ssl_legacy`.
@@ -1455,7 +1661,7 @@ xenapi_status xenapi_host_set_ssl_legacy(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.host.set_ssl_legacy`: `host.set_ssl_legacy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_set_ssl_legacy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -1465,6 +1671,22 @@ xenapi_status xenapi_host_set_ssl_legacy(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_ssl_legacy(const xenapi_session *session, const char *host, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_ssl_legacy` (what xenapi_async_host_set_ssl_legacy gave)
+ * and gives its result as xenapi_host_set_ssl_legacy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_ssl_legacy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.disable_display`.
@@ -1479,7 +1701,7 @@ xenapi_status xenapi_host_disable_display(const xenapi_session *session, const c
 
 /**
  * Calls `Async.host.disable_display`: `host.disable_display` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_disable_display_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1489,6 +1711,23 @@ xenapi_status xenapi_host_disable_display(const xenapi_session *session, const c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_disable_display(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.disable_display` (what xenapi_async_host_disable_display gave)
+ * and gives its result as xenapi_host_disable_display does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, enum host_display.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_disable_display_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_host_display *out_result, xenapi_error **err);
 
 /**
  * Calls `host.enable_display`.
@@ -1503,7 +1742,7 @@ xenapi_status xenapi_host_enable_display(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.host.enable_display`: `host.enable_display` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_enable_display_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1513,6 +1752,23 @@ xenapi_status xenapi_host_enable_display(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_enable_display(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.enable_display` (what xenapi_async_host_enable_display gave)
+ * and gives its result as xenapi_host_enable_display does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, enum host_display.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_enable_display_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_host_display *out_result, xenapi_error **err);
 
 /**
  * Calls `host.declare_dead`.
@@ -1527,7 +1783,7 @@ xenapi_status xenapi_host_declare_dead(const xenapi_session *session, const char
 
 /**
  * Calls `Async.host.declare_dead`: `host.declare_dead` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_declare_dead_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1537,6 +1793,22 @@ xenapi_status xenapi_host_declare_dead(const xenapi_session *session, const char
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_declare_dead(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.declare_dead` (what xenapi_async_host_declare_dead gave) and
+ * gives its result as xenapi_host_declare_dead does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_declare_dead_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.migrate_receive`.
@@ -1552,7 +1824,7 @@ xenapi_status xenapi_host_migrate_receive(const xenapi_session *session, const c
 
 /**
  * Calls `Async.host.migrate_receive`: `host.migrate_receive` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_migrate_receive_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `network`: network ref; `options`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -1562,6 +1834,23 @@ xenapi_status xenapi_host_migrate_receive(const xenapi_session *session, const c
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_migrate_receive(const xenapi_session *session, const char *host, const char *network, const xenapi_string_map *options, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.migrate_receive` (what xenapi_async_host_migrate_receive gave)
+ * and gives its result as xenapi_host_migrate_receive does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (string -> string) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_migrate_receive_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_map **out_result, xenapi_error **err);
 
 /**
  * Calls `host.disable_local_storage_caching`.
@@ -1576,7 +1865,8 @@ xenapi_status xenapi_host_disable_local_storage_caching(const xenapi_session *se
 
 /**
  * Calls `Async.host.disable_local_storage_caching`: `host.disable_local_storage_caching` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_host_disable_local_storage_caching_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1586,6 +1876,23 @@ xenapi_status xenapi_host_disable_local_storage_caching(const xenapi_session *se
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_disable_local_storage_caching(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.disable_local_storage_caching` (what
+ * xenapi_async_host_disable_local_storage_caching gave) and gives its result as
+ * xenapi_host_disable_local_storage_caching does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_disable_local_storage_caching_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.enable_local_storage_caching`.
@@ -1600,7 +1907,8 @@ xenapi_status xenapi_host_enable_local_storage_caching(const xenapi_session *ses
 
 /**
  * Calls `Async.host.enable_local_storage_caching`: `host.enable_local_storage_caching` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_host_enable_local_storage_caching_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `sr`: SR ref.
  * Result: `*out_task`, the task reference.
@@ -1610,6 +1918,23 @@ xenapi_status xenapi_host_enable_local_storage_caching(const xenapi_session *ses
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_enable_local_storage_caching(const xenapi_session *session, const char *host, const char *sr, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.enable_local_storage_caching` (what
+ * xenapi_async_host_enable_local_storage_caching gave) and gives its result as
+ * xenapi_host_enable_local_storage_caching does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_enable_local_storage_caching_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.reset_cpu_features`.
@@ -1625,7 +1950,7 @@ xenapi_status xenapi_host_reset_cpu_features(const xenapi_session *session, cons
 
 /**
  * Calls `Async.host.reset_cpu_features`: `host.reset_cpu_features` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_host_reset_cpu_features_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1636,6 +1961,22 @@ xenapi_status xenapi_host_reset_cpu_features(const xenapi_session *session, cons
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_reset_cpu_features(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.reset_cpu_features` (what xenapi_async_host_reset_cpu_features
+ * gave) and gives its result as xenapi_host_reset_cpu_features does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_reset_cpu_features_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_cpu_features`.
@@ -1651,7 +1992,7 @@ xenapi_status xenapi_host_set_cpu_features(const xenapi_session *session, const 
 
 /**
  * Calls `Async.host.set_cpu_features`: `host.set_cpu_features` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_set_cpu_features_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `features`: string.
  * Result: `*out_task`, the task reference.
@@ -1662,6 +2003,22 @@ xenapi_status xenapi_host_set_cpu_features(const xenapi_session *session, const 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_cpu_features(const xenapi_session *session, const char *host, const char *features, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_cpu_features` (what xenapi_async_host_set_cpu_features
+ * gave) and gives its result as xenapi_host_set_cpu_features does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_cpu_features_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_power_on_mode`.
@@ -1677,7 +2034,7 @@ xenapi_status xenapi_host_set_power_on_mode(const xenapi_session *session, const
 
 /**
  * Calls `Async.host.set_power_on_mode`: `host.set_power_on_mode` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_set_power_on_mode_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self); `power_on_mode`: string; `power_on_config`: (string ->
  * string) map.
@@ -1688,6 +2045,22 @@ xenapi_status xenapi_host_set_power_on_mode(const xenapi_session *session, const
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_power_on_mode(const xenapi_session *session, const char *host, const char *power_on_mode, const xenapi_string_map *power_on_config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_power_on_mode` (what xenapi_async_host_set_power_on_mode
+ * gave) and gives its result as xenapi_host_set_power_on_mode does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_power_on_mode_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.refresh_pack_info`.
@@ -1703,7 +2076,7 @@ xenapi_status xenapi_host_refresh_pack_info(const xenapi_session *session, const
 
 /**
  * Calls `Async.host.refresh_pack_info`: `host.refresh_pack_info` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_refresh_pack_info_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1714,6 +2087,22 @@ xenapi_status xenapi_host_refresh_pack_info(const xenapi_session *session, const
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_refresh_pack_info(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.refresh_pack_info` (what xenapi_async_host_refresh_pack_info
+ * gave) and gives its result as xenapi_host_refresh_pack_info does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_refresh_pack_info_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.apply_edition`.
@@ -1728,7 +2117,7 @@ xenapi_status xenapi_host_apply_edition(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.host.apply_edition`: `host.apply_edition` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_apply_edition_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `edition`: string; `force`: bool.
  * Result: `*out_task`, the task reference.
@@ -1738,6 +2127,22 @@ xenapi_status xenapi_host_apply_edition(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_apply_edition(const xenapi_session *session, const char *host, const char *edition, bool force, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.apply_edition` (what xenapi_async_host_apply_edition gave) and
+ * gives its result as xenapi_host_apply_edition does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_apply_edition_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.reset_server_certificate`.
@@ -1752,7 +2157,8 @@ xenapi_status xenapi_host_reset_server_certificate(const xenapi_session *session
 
 /**
  * Calls `Async.host.reset_server_certificate`: `host.reset_server_certificate` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_host_reset_server_certificate_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1762,6 +2168,23 @@ xenapi_status xenapi_host_reset_server_certificate(const xenapi_session *session
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_reset_server_certificate(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.reset_server_certificate` (what
+ * xenapi_async_host_reset_server_certificate gave) and gives its result as
+ * xenapi_host_reset_server_certificate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_reset_server_certificate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.emergency_reset_server_certificate`.
@@ -1776,7 +2199,8 @@ xenapi_status xenapi_host_emergency_reset_server_certificate(const xenapi_sessio
 
 /**
  * Calls `Async.host.emergency_reset_server_certificate`: `host.emergency_reset_server_certificate`
- * as a server task. Wait for it with xenapi_task_wait.
+ * as a server task. Wait for it with xenapi_async_host_emergency_reset_server_certificate_wait (the
+ * typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1786,6 +2210,23 @@ xenapi_status xenapi_host_emergency_reset_server_certificate(const xenapi_sessio
  * for every fallible function.
  */
 xenapi_status xenapi_async_host_emergency_reset_server_certificate(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.emergency_reset_server_certificate` (what
+ * xenapi_async_host_emergency_reset_server_certificate gave) and gives its result as
+ * xenapi_host_emergency_reset_server_certificate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_emergency_reset_server_certificate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.install_server_certificate`.
@@ -1801,7 +2242,8 @@ xenapi_status xenapi_host_install_server_certificate(const xenapi_session *sessi
 
 /**
  * Calls `Async.host.install_server_certificate`: `host.install_server_certificate` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_host_install_server_certificate_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `certificate`: string; `private_key`: string; `certificate_chain`:
  * string.
@@ -1812,6 +2254,23 @@ xenapi_status xenapi_host_install_server_certificate(const xenapi_session *sessi
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_install_server_certificate(const xenapi_session *session, const char *host, const char *certificate, const char *private_key, const char *certificate_chain, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.install_server_certificate` (what
+ * xenapi_async_host_install_server_certificate gave) and gives its result as
+ * xenapi_host_install_server_certificate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_install_server_certificate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.refresh_server_certificate`.
@@ -1826,7 +2285,8 @@ xenapi_status xenapi_host_refresh_server_certificate(const xenapi_session *sessi
 
 /**
  * Calls `Async.host.refresh_server_certificate`: `host.refresh_server_certificate` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_host_refresh_server_certificate_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1836,6 +2296,23 @@ xenapi_status xenapi_host_refresh_server_certificate(const xenapi_session *sessi
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_refresh_server_certificate(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.refresh_server_certificate` (what
+ * xenapi_async_host_refresh_server_certificate gave) and gives its result as
+ * xenapi_host_refresh_server_certificate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_refresh_server_certificate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.get_server_certificate`.
@@ -1851,7 +2328,7 @@ xenapi_status xenapi_host_get_server_certificate(const xenapi_session *session, 
 
 /**
  * Calls `Async.host.get_server_certificate`: `host.get_server_certificate` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_host_get_server_certificate_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1861,6 +2338,24 @@ xenapi_status xenapi_host_get_server_certificate(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_server_certificate(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_server_certificate` (what
+ * xenapi_async_host_get_server_certificate gave) and gives its result as
+ * xenapi_host_get_server_certificate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_get_server_certificate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.retrieve_wlb_evacuate_recommendations`.
@@ -1876,7 +2371,9 @@ xenapi_status xenapi_host_retrieve_wlb_evacuate_recommendations(const xenapi_ses
 
 /**
  * Calls `Async.host.retrieve_wlb_evacuate_recommendations`:
- * `host.retrieve_wlb_evacuate_recommendations` as a server task. Wait for it with xenapi_task_wait.
+ * `host.retrieve_wlb_evacuate_recommendations` as a server task. Wait for it with
+ * xenapi_async_host_retrieve_wlb_evacuate_recommendations_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
@@ -1886,6 +2383,24 @@ xenapi_status xenapi_host_retrieve_wlb_evacuate_recommendations(const xenapi_ses
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_retrieve_wlb_evacuate_recommendations(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.retrieve_wlb_evacuate_recommendations` (what
+ * xenapi_async_host_retrieve_wlb_evacuate_recommendations gave) and gives its result as
+ * xenapi_host_retrieve_wlb_evacuate_recommendations does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (VM ref -> string set) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_string_list_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_retrieve_wlb_evacuate_recommendations_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_string_list_map **out_result, xenapi_error **err);
 
 /**
  * Calls `host.disable_external_auth`.
@@ -1900,7 +2415,7 @@ xenapi_status xenapi_host_disable_external_auth(const xenapi_session *session, c
 
 /**
  * Calls `Async.host.disable_external_auth`: `host.disable_external_auth` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_host_disable_external_auth_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -1910,6 +2425,23 @@ xenapi_status xenapi_host_disable_external_auth(const xenapi_session *session, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_disable_external_auth(const xenapi_session *session, const char *host, const xenapi_string_map *config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.disable_external_auth` (what
+ * xenapi_async_host_disable_external_auth gave) and gives its result as
+ * xenapi_host_disable_external_auth does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_disable_external_auth_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.enable_external_auth`.
@@ -1925,7 +2457,7 @@ xenapi_status xenapi_host_enable_external_auth(const xenapi_session *session, co
 
 /**
  * Calls `Async.host.enable_external_auth`: `host.enable_external_auth` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_host_enable_external_auth_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `config`: (string -> string) map; `service_name`: string;
  * `auth_type`: string.
@@ -1936,6 +2468,23 @@ xenapi_status xenapi_host_enable_external_auth(const xenapi_session *session, co
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_enable_external_auth(const xenapi_session *session, const char *host, const xenapi_string_map *config, const char *service_name, const char *auth_type, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.enable_external_auth` (what
+ * xenapi_async_host_enable_external_auth gave) and gives its result as
+ * xenapi_host_enable_external_auth does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_enable_external_auth_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.get_server_localtime`.
@@ -1950,7 +2499,7 @@ xenapi_status xenapi_host_get_server_localtime(const xenapi_session *session, co
 
 /**
  * Calls `Async.host.get_server_localtime`: `host.get_server_localtime` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_host_get_server_localtime_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1960,6 +2509,24 @@ xenapi_status xenapi_host_get_server_localtime(const xenapi_session *session, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_server_localtime(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_server_localtime` (what
+ * xenapi_async_host_get_server_localtime gave) and gives its result as
+ * xenapi_host_get_server_localtime does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, datetime (Unix seconds, UTC).
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_get_server_localtime_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `host.get_servertime`.
@@ -1974,7 +2541,7 @@ xenapi_status xenapi_host_get_servertime(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.host.get_servertime`: `host.get_servertime` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_get_servertime_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1984,6 +2551,23 @@ xenapi_status xenapi_host_get_servertime(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_servertime(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_servertime` (what xenapi_async_host_get_servertime gave)
+ * and gives its result as xenapi_host_get_servertime does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, datetime (Unix seconds, UTC).
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_get_servertime_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `host.call_extension`.
@@ -1999,7 +2583,7 @@ xenapi_status xenapi_host_call_extension(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.host.call_extension`: `host.call_extension` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_call_extension_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `call`: string.
  * Result: `*out_task`, the task reference.
@@ -2009,6 +2593,23 @@ xenapi_status xenapi_host_call_extension(const xenapi_session *session, const ch
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_call_extension(const xenapi_session *session, const char *host, const char *call, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.call_extension` (what xenapi_async_host_call_extension gave)
+ * and gives its result as xenapi_host_call_extension does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_call_extension_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.has_extension`.
@@ -2024,7 +2625,7 @@ xenapi_status xenapi_host_has_extension(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.host.has_extension`: `host.has_extension` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_has_extension_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `name`: string.
  * Result: `*out_task`, the task reference.
@@ -2034,6 +2635,23 @@ xenapi_status xenapi_host_has_extension(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_has_extension(const xenapi_session *session, const char *host, const char *name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.has_extension` (what xenapi_async_host_has_extension gave) and
+ * gives its result as xenapi_host_has_extension does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, bool.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_has_extension_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, bool *out_result, xenapi_error **err);
 
 /**
  * Calls `host.call_plugin`.
@@ -2049,7 +2667,7 @@ xenapi_status xenapi_host_call_plugin(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.host.call_plugin`: `host.call_plugin` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_call_plugin_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `plugin`: string; `fn_`: string; `args`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -2059,6 +2677,23 @@ xenapi_status xenapi_host_call_plugin(const xenapi_session *session, const char 
  * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_call_plugin(const xenapi_session *session, const char *host, const char *plugin, const char *fn_, const xenapi_string_map *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.call_plugin` (what xenapi_async_host_call_plugin gave) and
+ * gives its result as xenapi_host_call_plugin does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_call_plugin_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.create_new_blob`.
@@ -2074,7 +2709,7 @@ xenapi_status xenapi_host_create_new_blob(const xenapi_session *session, const c
 
 /**
  * Calls `Async.host.create_new_blob`: `host.create_new_blob` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_create_new_blob_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_task`, the task reference.
@@ -2084,6 +2719,23 @@ xenapi_status xenapi_host_create_new_blob(const xenapi_session *session, const c
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_create_new_blob(const xenapi_session *session, const char *host, const char *name, const char *mime_type, bool public_, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.create_new_blob` (what xenapi_async_host_create_new_blob gave)
+ * and gives its result as xenapi_host_create_new_blob does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, blob ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_create_new_blob_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.backup_rrds`.
@@ -2098,7 +2750,7 @@ xenapi_status xenapi_host_backup_rrds(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.host.backup_rrds`: `host.backup_rrds` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_backup_rrds_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `delay`: float.
  * Result: `*out_task`, the task reference.
@@ -2108,6 +2760,22 @@ xenapi_status xenapi_host_backup_rrds(const xenapi_session *session, const char 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_backup_rrds(const xenapi_session *session, const char *host, double delay, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.backup_rrds` (what xenapi_async_host_backup_rrds gave) and
+ * gives its result as xenapi_host_backup_rrds does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_backup_rrds_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.sync_data`.
@@ -2122,7 +2790,7 @@ xenapi_status xenapi_host_sync_data(const xenapi_session *session, const char *h
 
 /**
  * Calls `Async.host.sync_data`: `host.sync_data` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_sync_data_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2132,6 +2800,22 @@ xenapi_status xenapi_host_sync_data(const xenapi_session *session, const char *h
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_sync_data(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.sync_data` (what xenapi_async_host_sync_data gave) and gives
+ * its result as xenapi_host_sync_data does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_sync_data_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.compute_memory_overhead`.
@@ -2146,7 +2830,8 @@ xenapi_status xenapi_host_compute_memory_overhead(const xenapi_session *session,
 
 /**
  * Calls `Async.host.compute_memory_overhead`: `host.compute_memory_overhead` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_host_compute_memory_overhead_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2156,6 +2841,24 @@ xenapi_status xenapi_host_compute_memory_overhead(const xenapi_session *session,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_compute_memory_overhead(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.compute_memory_overhead` (what
+ * xenapi_async_host_compute_memory_overhead gave) and gives its result as
+ * xenapi_host_compute_memory_overhead does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, int.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_compute_memory_overhead_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `host.compute_free_memory`.
@@ -2170,7 +2873,7 @@ xenapi_status xenapi_host_compute_free_memory(const xenapi_session *session, con
 
 /**
  * Calls `Async.host.compute_free_memory`: `host.compute_free_memory` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_host_compute_free_memory_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2180,6 +2883,24 @@ xenapi_status xenapi_host_compute_free_memory(const xenapi_session *session, con
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_compute_free_memory(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.compute_free_memory` (what
+ * xenapi_async_host_compute_free_memory gave) and gives its result as
+ * xenapi_host_compute_free_memory does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, int.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_compute_free_memory_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `host.set_hostname_live`.
@@ -2195,7 +2916,7 @@ xenapi_status xenapi_host_set_hostname_live(const xenapi_session *session, const
 
 /**
  * Calls `Async.host.set_hostname_live`: `host.set_hostname_live` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_set_hostname_live_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `hostname`: string.
  * Result: `*out_task`, the task reference.
@@ -2206,6 +2927,22 @@ xenapi_status xenapi_host_set_hostname_live(const xenapi_session *session, const
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_set_hostname_live(const xenapi_session *session, const char *host, const char *hostname, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.set_hostname_live` (what xenapi_async_host_set_hostname_live
+ * gave) and gives its result as xenapi_host_set_hostname_live does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_set_hostname_live_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.shutdown_agent`.
@@ -2220,7 +2957,7 @@ xenapi_status xenapi_host_shutdown_agent(const xenapi_session *session, xenapi_e
 
 /**
  * Calls `Async.host.shutdown_agent`: `host.shutdown_agent` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_shutdown_agent_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2230,6 +2967,22 @@ xenapi_status xenapi_host_shutdown_agent(const xenapi_session *session, xenapi_e
  * for every fallible function.
  */
 xenapi_status xenapi_async_host_shutdown_agent(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.shutdown_agent` (what xenapi_async_host_shutdown_agent gave)
+ * and gives its result as xenapi_host_shutdown_agent does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_shutdown_agent_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.restart_agent`.
@@ -2244,7 +2997,7 @@ xenapi_status xenapi_host_restart_agent(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.host.restart_agent`: `host.restart_agent` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_restart_agent_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2254,6 +3007,22 @@ xenapi_status xenapi_host_restart_agent(const xenapi_session *session, const cha
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_restart_agent(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.restart_agent` (what xenapi_async_host_restart_agent gave) and
+ * gives its result as xenapi_host_restart_agent does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_restart_agent_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.get_system_status_capabilities`.
@@ -2269,7 +3038,8 @@ xenapi_status xenapi_host_get_system_status_capabilities(const xenapi_session *s
 
 /**
  * Calls `Async.host.get_system_status_capabilities`: `host.get_system_status_capabilities` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_host_get_system_status_capabilities_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2279,6 +3049,24 @@ xenapi_status xenapi_host_get_system_status_capabilities(const xenapi_session *s
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_system_status_capabilities(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_system_status_capabilities` (what
+ * xenapi_async_host_get_system_status_capabilities gave) and gives its result as
+ * xenapi_host_get_system_status_capabilities does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_get_system_status_capabilities_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.get_management_interface`.
@@ -2294,7 +3082,8 @@ xenapi_status xenapi_host_get_management_interface(const xenapi_session *session
 
 /**
  * Calls `Async.host.get_management_interface`: `host.get_management_interface` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_host_get_management_interface_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2304,6 +3093,24 @@ xenapi_status xenapi_host_get_management_interface(const xenapi_session *session
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_management_interface(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_management_interface` (what
+ * xenapi_async_host_get_management_interface gave) and gives its result as
+ * xenapi_host_get_management_interface does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, PIF ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_get_management_interface_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.management_disable`.
@@ -2318,7 +3125,7 @@ xenapi_status xenapi_host_management_disable(const xenapi_session *session, xena
 
 /**
  * Calls `Async.host.management_disable`: `host.management_disable` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_host_management_disable_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2328,6 +3135,22 @@ xenapi_status xenapi_host_management_disable(const xenapi_session *session, xena
  * for every fallible function.
  */
 xenapi_status xenapi_async_host_management_disable(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.management_disable` (what xenapi_async_host_management_disable
+ * gave) and gives its result as xenapi_host_management_disable does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_management_disable_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.local_management_reconfigure`.
@@ -2342,7 +3165,8 @@ xenapi_status xenapi_host_local_management_reconfigure(const xenapi_session *ses
 
 /**
  * Calls `Async.host.local_management_reconfigure`: `host.local_management_reconfigure` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_host_local_management_reconfigure_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `interface`: string.
  * Result: `*out_task`, the task reference.
@@ -2352,6 +3176,23 @@ xenapi_status xenapi_host_local_management_reconfigure(const xenapi_session *ses
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_local_management_reconfigure(const xenapi_session *session, const char *interface, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.local_management_reconfigure` (what
+ * xenapi_async_host_local_management_reconfigure gave) and gives its result as
+ * xenapi_host_local_management_reconfigure does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_local_management_reconfigure_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.management_reconfigure`.
@@ -2366,7 +3207,7 @@ xenapi_status xenapi_host_management_reconfigure(const xenapi_session *session, 
 
 /**
  * Calls `Async.host.management_reconfigure`: `host.management_reconfigure` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_host_management_reconfigure_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref.
  * Result: `*out_task`, the task reference.
@@ -2376,6 +3217,23 @@ xenapi_status xenapi_host_management_reconfigure(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_management_reconfigure(const xenapi_session *session, const char *pif, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.management_reconfigure` (what
+ * xenapi_async_host_management_reconfigure gave) and gives its result as
+ * xenapi_host_management_reconfigure does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_management_reconfigure_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.syslog_reconfigure`.
@@ -2390,7 +3248,7 @@ xenapi_status xenapi_host_syslog_reconfigure(const xenapi_session *session, cons
 
 /**
  * Calls `Async.host.syslog_reconfigure`: `host.syslog_reconfigure` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_host_syslog_reconfigure_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2400,6 +3258,22 @@ xenapi_status xenapi_host_syslog_reconfigure(const xenapi_session *session, cons
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_syslog_reconfigure(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.syslog_reconfigure` (what xenapi_async_host_syslog_reconfigure
+ * gave) and gives its result as xenapi_host_syslog_reconfigure does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_syslog_reconfigure_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.evacuate`.
@@ -2413,7 +3287,8 @@ xenapi_status xenapi_async_host_syslog_reconfigure(const xenapi_session *session
 xenapi_status xenapi_host_evacuate(const xenapi_session *session, const char *host, const char *network, int64_t evacuate_batch_size, xenapi_error **err);
 
 /**
- * Calls `Async.host.evacuate`: `host.evacuate` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.evacuate`: `host.evacuate` as a server task. Wait for it with
+ * xenapi_async_host_evacuate_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `network`: network ref; `evacuate_batch_size`: int.
  * Result: `*out_task`, the task reference.
@@ -2423,6 +3298,22 @@ xenapi_status xenapi_host_evacuate(const xenapi_session *session, const char *ho
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_evacuate(const xenapi_session *session, const char *host, const char *network, int64_t evacuate_batch_size, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.evacuate` (what xenapi_async_host_evacuate gave) and gives its
+ * result as xenapi_host_evacuate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_evacuate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.get_uncooperative_resident_VMs`.
@@ -2439,7 +3330,8 @@ xenapi_status xenapi_host_get_uncooperative_resident_vms(const xenapi_session *s
 
 /**
  * Calls `Async.host.get_uncooperative_resident_VMs`: `host.get_uncooperative_resident_VMs` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_host_get_uncooperative_resident_vms_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
@@ -2450,6 +3342,24 @@ xenapi_status xenapi_host_get_uncooperative_resident_vms(const xenapi_session *s
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_uncooperative_resident_vms(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_uncooperative_resident_VMs` (what
+ * xenapi_async_host_get_uncooperative_resident_vms gave) and gives its result as
+ * xenapi_host_get_uncooperative_resident_vms does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_get_uncooperative_resident_vms_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `host.get_vms_which_prevent_evacuation`.
@@ -2465,7 +3375,8 @@ xenapi_status xenapi_host_get_vms_which_prevent_evacuation(const xenapi_session 
 
 /**
  * Calls `Async.host.get_vms_which_prevent_evacuation`: `host.get_vms_which_prevent_evacuation` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_host_get_vms_which_prevent_evacuation_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
@@ -2475,6 +3386,24 @@ xenapi_status xenapi_host_get_vms_which_prevent_evacuation(const xenapi_session 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_vms_which_prevent_evacuation(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_vms_which_prevent_evacuation` (what
+ * xenapi_async_host_get_vms_which_prevent_evacuation gave) and gives its result as
+ * xenapi_host_get_vms_which_prevent_evacuation does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (VM ref -> string set) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_string_list_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_get_vms_which_prevent_evacuation_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_string_list_map **out_result, xenapi_error **err);
 
 /**
  * Calls `host.assert_can_evacuate`.
@@ -2489,7 +3418,7 @@ xenapi_status xenapi_host_assert_can_evacuate(const xenapi_session *session, con
 
 /**
  * Calls `Async.host.assert_can_evacuate`: `host.assert_can_evacuate` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_host_assert_can_evacuate_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2499,6 +3428,23 @@ xenapi_status xenapi_host_assert_can_evacuate(const xenapi_session *session, con
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_assert_can_evacuate(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.assert_can_evacuate` (what
+ * xenapi_async_host_assert_can_evacuate gave) and gives its result as
+ * xenapi_host_assert_can_evacuate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_assert_can_evacuate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.forget_data_source_archives`.
@@ -2513,7 +3459,8 @@ xenapi_status xenapi_host_forget_data_source_archives(const xenapi_session *sess
 
 /**
  * Calls `Async.host.forget_data_source_archives`: `host.forget_data_source_archives` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_host_forget_data_source_archives_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `data_source`: string.
  * Result: `*out_task`, the task reference.
@@ -2523,6 +3470,23 @@ xenapi_status xenapi_host_forget_data_source_archives(const xenapi_session *sess
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_forget_data_source_archives(const xenapi_session *session, const char *host, const char *data_source, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.forget_data_source_archives` (what
+ * xenapi_async_host_forget_data_source_archives gave) and gives its result as
+ * xenapi_host_forget_data_source_archives does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_forget_data_source_archives_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.query_data_source`.
@@ -2538,7 +3502,7 @@ xenapi_status xenapi_host_query_data_source(const xenapi_session *session, const
 
 /**
  * Calls `Async.host.query_data_source`: `host.query_data_source` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_query_data_source_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `data_source`: string.
  * Result: `*out_task`, the task reference.
@@ -2548,6 +3512,23 @@ xenapi_status xenapi_host_query_data_source(const xenapi_session *session, const
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_query_data_source(const xenapi_session *session, const char *host, const char *data_source, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.query_data_source` (what xenapi_async_host_query_data_source
+ * gave) and gives its result as xenapi_host_query_data_source does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, float.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_host_query_data_source_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, double *out_result, xenapi_error **err);
 
 /**
  * Calls `host.record_data_source`.
@@ -2562,7 +3543,7 @@ xenapi_status xenapi_host_record_data_source(const xenapi_session *session, cons
 
 /**
  * Calls `Async.host.record_data_source`: `host.record_data_source` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_host_record_data_source_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `data_source`: string.
  * Result: `*out_task`, the task reference.
@@ -2572,6 +3553,22 @@ xenapi_status xenapi_host_record_data_source(const xenapi_session *session, cons
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_record_data_source(const xenapi_session *session, const char *host, const char *data_source, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.record_data_source` (what xenapi_async_host_record_data_source
+ * gave) and gives its result as xenapi_host_record_data_source does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_record_data_source_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.get_data_sources`.
@@ -2587,7 +3584,7 @@ xenapi_status xenapi_host_get_data_sources(const xenapi_session *session, const 
 
 /**
  * Calls `Async.host.get_data_sources`: `host.get_data_sources` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_get_data_sources_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2597,6 +3594,23 @@ xenapi_status xenapi_host_get_data_sources(const xenapi_session *session, const 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_data_sources(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_data_sources` (what xenapi_async_host_get_data_sources
+ * gave) and gives its result as xenapi_host_get_data_sources does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, data_source record set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_data_source_record_list_free;
+ * on failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_get_data_sources_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_data_source_record_list **out_result, xenapi_error **err);
 
 /**
  * Calls `host.emergency_ha_disable`.
@@ -2611,7 +3625,7 @@ xenapi_status xenapi_host_emergency_ha_disable(const xenapi_session *session, bo
 
 /**
  * Calls `Async.host.emergency_ha_disable`: `host.emergency_ha_disable` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_host_emergency_ha_disable_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `soft`: bool.
  * Result: `*out_task`, the task reference.
@@ -2621,6 +3635,23 @@ xenapi_status xenapi_host_emergency_ha_disable(const xenapi_session *session, bo
  * for every fallible function.
  */
 xenapi_status xenapi_async_host_emergency_ha_disable(const xenapi_session *session, bool soft, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.emergency_ha_disable` (what
+ * xenapi_async_host_emergency_ha_disable gave) and gives its result as
+ * xenapi_host_emergency_ha_disable does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_emergency_ha_disable_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.power_on`.
@@ -2634,7 +3665,8 @@ xenapi_status xenapi_async_host_emergency_ha_disable(const xenapi_session *sessi
 xenapi_status xenapi_host_power_on(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.power_on`: `host.power_on` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.power_on`: `host.power_on` as a server task. Wait for it with
+ * xenapi_async_host_power_on_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2644,6 +3676,22 @@ xenapi_status xenapi_host_power_on(const xenapi_session *session, const char *ho
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_power_on(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.power_on` (what xenapi_async_host_power_on gave) and gives its
+ * result as xenapi_host_power_on does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_power_on_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.destroy`.
@@ -2657,7 +3705,8 @@ xenapi_status xenapi_async_host_power_on(const xenapi_session *session, const ch
 xenapi_status xenapi_host_destroy(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.destroy`: `host.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.destroy`: `host.destroy` as a server task. Wait for it with
+ * xenapi_async_host_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref (self).
  * Result: `*out_task`, the task reference.
@@ -2667,6 +3716,22 @@ xenapi_status xenapi_host_destroy(const xenapi_session *session, const char *hos
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_destroy(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.destroy` (what xenapi_async_host_destroy gave) and gives its
+ * result as xenapi_host_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.license_remove`.
@@ -2681,7 +3746,7 @@ xenapi_status xenapi_host_license_remove(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.host.license_remove`: `host.license_remove` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_license_remove_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2691,6 +3756,22 @@ xenapi_status xenapi_host_license_remove(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_license_remove(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.license_remove` (what xenapi_async_host_license_remove gave)
+ * and gives its result as xenapi_host_license_remove does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_license_remove_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.license_add`.
@@ -2706,7 +3787,7 @@ xenapi_status xenapi_host_license_add(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.host.license_add`: `host.license_add` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_license_add_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `contents`: string.
  * Result: `*out_task`, the task reference.
@@ -2717,6 +3798,22 @@ xenapi_status xenapi_host_license_add(const xenapi_session *session, const char 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_license_add(const xenapi_session *session, const char *host, const char *contents, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.license_add` (what xenapi_async_host_license_add gave) and
+ * gives its result as xenapi_host_license_add does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_license_add_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.license_apply`.
@@ -2733,7 +3830,7 @@ xenapi_status xenapi_host_license_apply(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.host.license_apply`: `host.license_apply` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_license_apply_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `contents`: string.
  * Result: `*out_task`, the task reference.
@@ -2745,6 +3842,22 @@ xenapi_status xenapi_host_license_apply(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_license_apply(const xenapi_session *session, const char *host, const char *contents, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.license_apply` (what xenapi_async_host_license_apply gave) and
+ * gives its result as xenapi_host_license_apply does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_license_apply_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.list_methods`.
@@ -2760,7 +3873,7 @@ xenapi_status xenapi_host_list_methods(const xenapi_session *session, xenapi_str
 
 /**
  * Calls `Async.host.list_methods`: `host.list_methods` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_list_methods_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2770,6 +3883,23 @@ xenapi_status xenapi_host_list_methods(const xenapi_session *session, xenapi_str
  * for every fallible function.
  */
 xenapi_status xenapi_async_host_list_methods(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.list_methods` (what xenapi_async_host_list_methods gave) and
+ * gives its result as xenapi_host_list_methods does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_list_methods_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `host.bugreport_upload`.
@@ -2784,7 +3914,7 @@ xenapi_status xenapi_host_bugreport_upload(const xenapi_session *session, const 
 
 /**
  * Calls `Async.host.bugreport_upload`: `host.bugreport_upload` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_bugreport_upload_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `url`: string; `options`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -2794,6 +3924,22 @@ xenapi_status xenapi_host_bugreport_upload(const xenapi_session *session, const 
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_bugreport_upload(const xenapi_session *session, const char *host, const char *url, const xenapi_string_map *options, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.bugreport_upload` (what xenapi_async_host_bugreport_upload
+ * gave) and gives its result as xenapi_host_bugreport_upload does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_bugreport_upload_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.send_debug_keys`.
@@ -2808,7 +3954,7 @@ xenapi_status xenapi_host_send_debug_keys(const xenapi_session *session, const c
 
 /**
  * Calls `Async.host.send_debug_keys`: `host.send_debug_keys` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_send_debug_keys_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref; `keys`: string.
  * Result: `*out_task`, the task reference.
@@ -2818,6 +3964,22 @@ xenapi_status xenapi_host_send_debug_keys(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_send_debug_keys(const xenapi_session *session, const char *host, const char *keys, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.send_debug_keys` (what xenapi_async_host_send_debug_keys gave)
+ * and gives its result as xenapi_host_send_debug_keys does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_send_debug_keys_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.get_log`.
@@ -2832,7 +3994,8 @@ xenapi_status xenapi_async_host_send_debug_keys(const xenapi_session *session, c
 xenapi_status xenapi_host_get_log(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.get_log`: `host.get_log` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.get_log`: `host.get_log` as a server task. Wait for it with
+ * xenapi_async_host_get_log_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2842,6 +4005,23 @@ xenapi_status xenapi_host_get_log(const xenapi_session *session, const char *hos
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_get_log(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.get_log` (what xenapi_async_host_get_log gave) and gives its
+ * result as xenapi_host_get_log does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_get_log_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.dmesg_clear`.
@@ -2857,7 +4037,7 @@ xenapi_status xenapi_host_dmesg_clear(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.host.dmesg_clear`: `host.dmesg_clear` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_host_dmesg_clear_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2867,6 +4047,23 @@ xenapi_status xenapi_host_dmesg_clear(const xenapi_session *session, const char 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_dmesg_clear(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.dmesg_clear` (what xenapi_async_host_dmesg_clear gave) and
+ * gives its result as xenapi_host_dmesg_clear does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_dmesg_clear_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.dmesg`.
@@ -2881,7 +4078,8 @@ xenapi_status xenapi_async_host_dmesg_clear(const xenapi_session *session, const
 xenapi_status xenapi_host_dmesg(const xenapi_session *session, const char *host, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.host.dmesg`: `host.dmesg` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.dmesg`: `host.dmesg` as a server task. Wait for it with
+ * xenapi_async_host_dmesg_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2891,6 +4089,23 @@ xenapi_status xenapi_host_dmesg(const xenapi_session *session, const char *host,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_dmesg(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.dmesg` (what xenapi_async_host_dmesg gave) and gives its result
+ * as xenapi_host_dmesg does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_host_dmesg_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `host.reboot`.
@@ -2904,7 +4119,8 @@ xenapi_status xenapi_async_host_dmesg(const xenapi_session *session, const char 
 xenapi_status xenapi_host_reboot(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.reboot`: `host.reboot` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.reboot`: `host.reboot` as a server task. Wait for it with
+ * xenapi_async_host_reboot_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2914,6 +4130,22 @@ xenapi_status xenapi_host_reboot(const xenapi_session *session, const char *host
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_reboot(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.reboot` (what xenapi_async_host_reboot gave) and gives its
+ * result as xenapi_host_reboot does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_reboot_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.shutdown`.
@@ -2927,7 +4159,8 @@ xenapi_status xenapi_async_host_reboot(const xenapi_session *session, const char
 xenapi_status xenapi_host_shutdown(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.shutdown`: `host.shutdown` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.shutdown`: `host.shutdown` as a server task. Wait for it with
+ * xenapi_async_host_shutdown_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2937,6 +4170,22 @@ xenapi_status xenapi_host_shutdown(const xenapi_session *session, const char *ho
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_shutdown(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.shutdown` (what xenapi_async_host_shutdown gave) and gives its
+ * result as xenapi_host_shutdown does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_shutdown_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.enable`.
@@ -2950,7 +4199,8 @@ xenapi_status xenapi_async_host_shutdown(const xenapi_session *session, const ch
 xenapi_status xenapi_host_enable(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.enable`: `host.enable` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.enable`: `host.enable` as a server task. Wait for it with
+ * xenapi_async_host_enable_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2960,6 +4210,22 @@ xenapi_status xenapi_host_enable(const xenapi_session *session, const char *host
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_enable(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.enable` (what xenapi_async_host_enable gave) and gives its
+ * result as xenapi_host_enable does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_enable_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.disable`.
@@ -2973,7 +4239,8 @@ xenapi_status xenapi_async_host_enable(const xenapi_session *session, const char
 xenapi_status xenapi_host_disable(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.host.disable`: `host.disable` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.host.disable`: `host.disable` as a server task. Wait for it with
+ * xenapi_async_host_disable_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2983,6 +4250,22 @@ xenapi_status xenapi_host_disable(const xenapi_session *session, const char *hos
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_host_disable(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.host.disable` (what xenapi_async_host_disable gave) and gives its
+ * result as xenapi_host_disable does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_host_disable_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `host.set_display`.

@@ -944,7 +944,8 @@ xenapi_status xenapi_pool_set_ext_auth_max_threads(const xenapi_session *session
 
 /**
  * Calls `Async.pool.set_ext_auth_max_threads`: `pool.set_ext_auth_max_threads` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_pool_set_ext_auth_max_threads_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -955,6 +956,23 @@ xenapi_status xenapi_pool_set_ext_auth_max_threads(const xenapi_session *session
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_ext_auth_max_threads(const xenapi_session *session, const char *pool, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_ext_auth_max_threads` (what
+ * xenapi_async_pool_set_ext_auth_max_threads gave) and gives its result as
+ * xenapi_pool_set_ext_auth_max_threads does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_ext_auth_max_threads_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.set_local_auth_max_threads`.
@@ -970,7 +988,8 @@ xenapi_status xenapi_pool_set_local_auth_max_threads(const xenapi_session *sessi
 
 /**
  * Calls `Async.pool.set_local_auth_max_threads`: `pool.set_local_auth_max_threads` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_pool_set_local_auth_max_threads_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -981,6 +1000,23 @@ xenapi_status xenapi_pool_set_local_auth_max_threads(const xenapi_session *sessi
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_local_auth_max_threads(const xenapi_session *session, const char *pool, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_local_auth_max_threads` (what
+ * xenapi_async_pool_set_local_auth_max_threads gave) and gives its result as
+ * xenapi_pool_set_local_auth_max_threads does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_local_auth_max_threads_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.set_update_sync_enabled`.
@@ -996,7 +1032,8 @@ xenapi_status xenapi_pool_set_update_sync_enabled(const xenapi_session *session,
 
 /**
  * Calls `Async.pool.set_update_sync_enabled`: `pool.set_update_sync_enabled` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_set_update_sync_enabled_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -1007,6 +1044,23 @@ xenapi_status xenapi_pool_set_update_sync_enabled(const xenapi_session *session,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_update_sync_enabled(const xenapi_session *session, const char *pool, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_update_sync_enabled` (what
+ * xenapi_async_pool_set_update_sync_enabled gave) and gives its result as
+ * xenapi_pool_set_update_sync_enabled does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_update_sync_enabled_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.configure_update_sync`.
@@ -1023,7 +1077,7 @@ xenapi_status xenapi_pool_configure_update_sync(const xenapi_session *session, c
 
 /**
  * Calls `Async.pool.configure_update_sync`: `pool.configure_update_sync` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pool_configure_update_sync_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `update_sync_frequency`: enum update_sync_frequency;
  * `update_sync_day`: int.
@@ -1035,6 +1089,23 @@ xenapi_status xenapi_pool_configure_update_sync(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_configure_update_sync(const xenapi_session *session, const char *pool, xenapi_update_sync_frequency update_sync_frequency, int64_t update_sync_day, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.configure_update_sync` (what
+ * xenapi_async_pool_configure_update_sync gave) and gives its result as
+ * xenapi_pool_configure_update_sync does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_configure_update_sync_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.reset_telemetry_uuid`.
@@ -1050,7 +1121,7 @@ xenapi_status xenapi_pool_reset_telemetry_uuid(const xenapi_session *session, co
 
 /**
  * Calls `Async.pool.reset_telemetry_uuid`: `pool.reset_telemetry_uuid` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pool_reset_telemetry_uuid_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
@@ -1061,6 +1132,23 @@ xenapi_status xenapi_pool_reset_telemetry_uuid(const xenapi_session *session, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_reset_telemetry_uuid(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.reset_telemetry_uuid` (what
+ * xenapi_async_pool_reset_telemetry_uuid gave) and gives its result as
+ * xenapi_pool_reset_telemetry_uuid does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_reset_telemetry_uuid_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.set_telemetry_next_collection`.
@@ -1076,7 +1164,8 @@ xenapi_status xenapi_pool_set_telemetry_next_collection(const xenapi_session *se
 
 /**
  * Calls `Async.pool.set_telemetry_next_collection`: `pool.set_telemetry_next_collection` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_pool_set_telemetry_next_collection_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: datetime (Unix seconds, UTC).
  * Result: `*out_task`, the task reference.
@@ -1087,6 +1176,23 @@ xenapi_status xenapi_pool_set_telemetry_next_collection(const xenapi_session *se
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_telemetry_next_collection(const xenapi_session *session, const char *pool, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_telemetry_next_collection` (what
+ * xenapi_async_pool_set_telemetry_next_collection gave) and gives its result as
+ * xenapi_pool_set_telemetry_next_collection does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_telemetry_next_collection_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.set_https_only`.
@@ -1102,7 +1208,7 @@ xenapi_status xenapi_pool_set_https_only(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.pool.set_https_only`: `pool.set_https_only` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_set_https_only_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -1113,6 +1219,22 @@ xenapi_status xenapi_pool_set_https_only(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_https_only(const xenapi_session *session, const char *pool, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_https_only` (what xenapi_async_pool_set_https_only gave)
+ * and gives its result as xenapi_pool_set_https_only does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_https_only_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.set_custom_uefi_certificates`.
@@ -1128,7 +1250,8 @@ xenapi_status xenapi_pool_set_custom_uefi_certificates(const xenapi_session *ses
 
 /**
  * Calls `Async.pool.set_custom_uefi_certificates`: `pool.set_custom_uefi_certificates` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_pool_set_custom_uefi_certificates_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -1139,6 +1262,23 @@ xenapi_status xenapi_pool_set_custom_uefi_certificates(const xenapi_session *ses
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_custom_uefi_certificates(const xenapi_session *session, const char *pool, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_custom_uefi_certificates` (what
+ * xenapi_async_pool_set_custom_uefi_certificates gave) and gives its result as
+ * xenapi_pool_set_custom_uefi_certificates does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_custom_uefi_certificates_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.set_uefi_certificates`.
@@ -1154,7 +1294,7 @@ xenapi_status xenapi_pool_set_uefi_certificates(const xenapi_session *session, c
 
 /**
  * Calls `Async.pool.set_uefi_certificates`: `pool.set_uefi_certificates` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pool_set_uefi_certificates_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -1165,6 +1305,23 @@ xenapi_status xenapi_pool_set_uefi_certificates(const xenapi_session *session, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_uefi_certificates(const xenapi_session *session, const char *pool, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_uefi_certificates` (what
+ * xenapi_async_pool_set_uefi_certificates gave) and gives its result as
+ * xenapi_pool_set_uefi_certificates does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_uefi_certificates_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.disable_repository_proxy`.
@@ -1179,7 +1336,8 @@ xenapi_status xenapi_pool_disable_repository_proxy(const xenapi_session *session
 
 /**
  * Calls `Async.pool.disable_repository_proxy`: `pool.disable_repository_proxy` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_pool_disable_repository_proxy_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
@@ -1189,6 +1347,23 @@ xenapi_status xenapi_pool_disable_repository_proxy(const xenapi_session *session
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_repository_proxy(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.disable_repository_proxy` (what
+ * xenapi_async_pool_disable_repository_proxy gave) and gives its result as
+ * xenapi_pool_disable_repository_proxy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_disable_repository_proxy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.configure_repository_proxy`.
@@ -1203,7 +1378,8 @@ xenapi_status xenapi_pool_configure_repository_proxy(const xenapi_session *sessi
 
 /**
  * Calls `Async.pool.configure_repository_proxy`: `pool.configure_repository_proxy` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_pool_configure_repository_proxy_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `url`: string; `username`: string; `password`: string.
  * Result: `*out_task`, the task reference.
@@ -1213,6 +1389,23 @@ xenapi_status xenapi_pool_configure_repository_proxy(const xenapi_session *sessi
  * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_configure_repository_proxy(const xenapi_session *session, const char *pool, const char *url, const char *username, const char *password, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.configure_repository_proxy` (what
+ * xenapi_async_pool_configure_repository_proxy gave) and gives its result as
+ * xenapi_pool_configure_repository_proxy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_configure_repository_proxy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.disable_client_certificate_auth`.
@@ -1227,7 +1420,8 @@ xenapi_status xenapi_pool_disable_client_certificate_auth(const xenapi_session *
 
 /**
  * Calls `Async.pool.disable_client_certificate_auth`: `pool.disable_client_certificate_auth` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_pool_disable_client_certificate_auth_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
@@ -1237,6 +1431,23 @@ xenapi_status xenapi_pool_disable_client_certificate_auth(const xenapi_session *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_client_certificate_auth(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.disable_client_certificate_auth` (what
+ * xenapi_async_pool_disable_client_certificate_auth gave) and gives its result as
+ * xenapi_pool_disable_client_certificate_auth does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_disable_client_certificate_auth_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.enable_client_certificate_auth`.
@@ -1251,7 +1462,8 @@ xenapi_status xenapi_pool_enable_client_certificate_auth(const xenapi_session *s
 
 /**
  * Calls `Async.pool.enable_client_certificate_auth`: `pool.enable_client_certificate_auth` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_pool_enable_client_certificate_auth_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `name`: string.
  * Result: `*out_task`, the task reference.
@@ -1261,6 +1473,23 @@ xenapi_status xenapi_pool_enable_client_certificate_auth(const xenapi_session *s
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_client_certificate_auth(const xenapi_session *session, const char *pool, const char *name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.enable_client_certificate_auth` (what
+ * xenapi_async_pool_enable_client_certificate_auth gave) and gives its result as
+ * xenapi_pool_enable_client_certificate_auth does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_enable_client_certificate_auth_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.check_update_readiness`.
@@ -1276,7 +1505,7 @@ xenapi_status xenapi_pool_check_update_readiness(const xenapi_session *session, 
 
 /**
  * Calls `Async.pool.check_update_readiness`: `pool.check_update_readiness` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_check_update_readiness_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `requires_reboot`: bool.
  * Result: `*out_task`, the task reference.
@@ -1286,6 +1515,24 @@ xenapi_status xenapi_pool_check_update_readiness(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_check_update_readiness(const xenapi_session *session, const char *pool, bool requires_reboot, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.check_update_readiness` (what
+ * xenapi_async_pool_check_update_readiness gave) and gives its result as
+ * xenapi_pool_check_update_readiness does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_list_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_check_update_readiness_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list_list **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.sync_updates`.
@@ -1301,7 +1548,7 @@ xenapi_status xenapi_pool_sync_updates(const xenapi_session *session, const char
 
 /**
  * Calls `Async.pool.sync_updates`: `pool.sync_updates` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_sync_updates_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `force`: bool; `token`: string; `token_id`: string.
  * Result: `*out_task`, the task reference.
@@ -1311,6 +1558,23 @@ xenapi_status xenapi_pool_sync_updates(const xenapi_session *session, const char
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_sync_updates(const xenapi_session *session, const char *pool, bool force, const char *token, const char *token_id, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.sync_updates` (what xenapi_async_pool_sync_updates gave) and
+ * gives its result as xenapi_pool_sync_updates does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_sync_updates_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.remove_repository`.
@@ -1325,7 +1589,7 @@ xenapi_status xenapi_pool_remove_repository(const xenapi_session *session, const
 
 /**
  * Calls `Async.pool.remove_repository`: `pool.remove_repository` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_remove_repository_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: Repository ref.
  * Result: `*out_task`, the task reference.
@@ -1335,6 +1599,22 @@ xenapi_status xenapi_pool_remove_repository(const xenapi_session *session, const
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_remove_repository(const xenapi_session *session, const char *pool, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.remove_repository` (what xenapi_async_pool_remove_repository
+ * gave) and gives its result as xenapi_pool_remove_repository does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_remove_repository_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.add_repository`.
@@ -1349,7 +1629,7 @@ xenapi_status xenapi_pool_add_repository(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.pool.add_repository`: `pool.add_repository` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_add_repository_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: Repository ref.
  * Result: `*out_task`, the task reference.
@@ -1359,6 +1639,22 @@ xenapi_status xenapi_pool_add_repository(const xenapi_session *session, const ch
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_add_repository(const xenapi_session *session, const char *pool, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.add_repository` (what xenapi_async_pool_add_repository gave)
+ * and gives its result as xenapi_pool_add_repository does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_add_repository_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.set_repositories`.
@@ -1373,7 +1669,7 @@ xenapi_status xenapi_pool_set_repositories(const xenapi_session *session, const 
 
 /**
  * Calls `Async.pool.set_repositories`: `pool.set_repositories` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_set_repositories_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: Repository ref set.
  * Result: `*out_task`, the task reference.
@@ -1383,6 +1679,22 @@ xenapi_status xenapi_pool_set_repositories(const xenapi_session *session, const 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_repositories(const xenapi_session *session, const char *pool, const xenapi_string_list *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_repositories` (what xenapi_async_pool_set_repositories
+ * gave) and gives its result as xenapi_pool_set_repositories does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_repositories_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.rotate_secret`.
@@ -1399,7 +1711,7 @@ xenapi_status xenapi_pool_rotate_secret(const xenapi_session *session, xenapi_er
 
 /**
  * Calls `Async.pool.rotate_secret`: `pool.rotate_secret` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_rotate_secret_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1411,6 +1723,22 @@ xenapi_status xenapi_pool_rotate_secret(const xenapi_session *session, xenapi_er
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_rotate_secret(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.rotate_secret` (what xenapi_async_pool_rotate_secret gave) and
+ * gives its result as xenapi_pool_rotate_secret does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_rotate_secret_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.remove_from_guest_agent_config`.
@@ -1425,7 +1753,8 @@ xenapi_status xenapi_pool_remove_from_guest_agent_config(const xenapi_session *s
 
 /**
  * Calls `Async.pool.remove_from_guest_agent_config`: `pool.remove_from_guest_agent_config` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_pool_remove_from_guest_agent_config_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `key`: string.
  * Result: `*out_task`, the task reference.
@@ -1435,6 +1764,23 @@ xenapi_status xenapi_pool_remove_from_guest_agent_config(const xenapi_session *s
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_remove_from_guest_agent_config(const xenapi_session *session, const char *pool, const char *key, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.remove_from_guest_agent_config` (what
+ * xenapi_async_pool_remove_from_guest_agent_config gave) and gives its result as
+ * xenapi_pool_remove_from_guest_agent_config does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_remove_from_guest_agent_config_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.add_to_guest_agent_config`.
@@ -1449,7 +1795,8 @@ xenapi_status xenapi_pool_add_to_guest_agent_config(const xenapi_session *sessio
 
 /**
  * Calls `Async.pool.add_to_guest_agent_config`: `pool.add_to_guest_agent_config` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_pool_add_to_guest_agent_config_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -1459,6 +1806,23 @@ xenapi_status xenapi_pool_add_to_guest_agent_config(const xenapi_session *sessio
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_add_to_guest_agent_config(const xenapi_session *session, const char *pool, const char *key, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.add_to_guest_agent_config` (what
+ * xenapi_async_pool_add_to_guest_agent_config gave) and gives its result as
+ * xenapi_pool_add_to_guest_agent_config does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_add_to_guest_agent_config_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.has_extension`.
@@ -1474,7 +1838,7 @@ xenapi_status xenapi_pool_has_extension(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.pool.has_extension`: `pool.has_extension` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_has_extension_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `name`: string.
  * Result: `*out_task`, the task reference.
@@ -1484,6 +1848,23 @@ xenapi_status xenapi_pool_has_extension(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_has_extension(const xenapi_session *session, const char *pool, const char *name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.has_extension` (what xenapi_async_pool_has_extension gave) and
+ * gives its result as xenapi_pool_has_extension does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, bool.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_pool_has_extension_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, bool *out_result, xenapi_error **err);
 
 /**
  * Calls `pool.set_igmp_snooping_enabled`.
@@ -1498,7 +1879,8 @@ xenapi_status xenapi_pool_set_igmp_snooping_enabled(const xenapi_session *sessio
 
 /**
  * Calls `Async.pool.set_igmp_snooping_enabled`: `pool.set_igmp_snooping_enabled` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_pool_set_igmp_snooping_enabled_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -1508,6 +1890,23 @@ xenapi_status xenapi_pool_set_igmp_snooping_enabled(const xenapi_session *sessio
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_igmp_snooping_enabled(const xenapi_session *session, const char *pool, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_igmp_snooping_enabled` (what
+ * xenapi_async_pool_set_igmp_snooping_enabled gave) and gives its result as
+ * xenapi_pool_set_igmp_snooping_enabled does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_igmp_snooping_enabled_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.disable_ssl_legacy`.
@@ -1523,7 +1922,7 @@ xenapi_status xenapi_pool_disable_ssl_legacy(const xenapi_session *session, cons
 
 /**
  * Calls `Async.pool.disable_ssl_legacy`: `pool.disable_ssl_legacy` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_pool_disable_ssl_legacy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
@@ -1534,6 +1933,22 @@ xenapi_status xenapi_pool_disable_ssl_legacy(const xenapi_session *session, cons
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_ssl_legacy(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.disable_ssl_legacy` (what xenapi_async_pool_disable_ssl_legacy
+ * gave) and gives its result as xenapi_pool_disable_ssl_legacy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_disable_ssl_legacy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.enable_ssl_legacy`.
@@ -1549,7 +1964,7 @@ xenapi_status xenapi_pool_enable_ssl_legacy(const xenapi_session *session, const
 
 /**
  * Calls `Async.pool.enable_ssl_legacy`: `pool.enable_ssl_legacy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_enable_ssl_legacy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
@@ -1560,6 +1975,22 @@ xenapi_status xenapi_pool_enable_ssl_legacy(const xenapi_session *session, const
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_ssl_legacy(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.enable_ssl_legacy` (what xenapi_async_pool_enable_ssl_legacy
+ * gave) and gives its result as xenapi_pool_enable_ssl_legacy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_enable_ssl_legacy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.apply_edition`.
@@ -1574,7 +2005,7 @@ xenapi_status xenapi_pool_apply_edition(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.pool.apply_edition`: `pool.apply_edition` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_apply_edition_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `edition`: string.
  * Result: `*out_task`, the task reference.
@@ -1584,6 +2015,22 @@ xenapi_status xenapi_pool_apply_edition(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_apply_edition(const xenapi_session *session, const char *pool, const char *edition, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.apply_edition` (what xenapi_async_pool_apply_edition gave) and
+ * gives its result as xenapi_pool_apply_edition does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_apply_edition_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.get_license_state`.
@@ -1599,7 +2046,7 @@ xenapi_status xenapi_pool_get_license_state(const xenapi_session *session, const
 
 /**
  * Calls `Async.pool.get_license_state`: `pool.get_license_state` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_get_license_state_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
@@ -1609,6 +2056,23 @@ xenapi_status xenapi_pool_get_license_state(const xenapi_session *session, const
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_get_license_state(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.get_license_state` (what xenapi_async_pool_get_license_state
+ * gave) and gives its result as xenapi_pool_get_license_state does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (string -> string) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_get_license_state_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_map **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.disable_local_storage_caching`.
@@ -1623,7 +2087,8 @@ xenapi_status xenapi_pool_disable_local_storage_caching(const xenapi_session *se
 
 /**
  * Calls `Async.pool.disable_local_storage_caching`: `pool.disable_local_storage_caching` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_pool_disable_local_storage_caching_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
@@ -1633,6 +2098,23 @@ xenapi_status xenapi_pool_disable_local_storage_caching(const xenapi_session *se
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_local_storage_caching(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.disable_local_storage_caching` (what
+ * xenapi_async_pool_disable_local_storage_caching gave) and gives its result as
+ * xenapi_pool_disable_local_storage_caching does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_disable_local_storage_caching_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.enable_local_storage_caching`.
@@ -1647,7 +2129,8 @@ xenapi_status xenapi_pool_enable_local_storage_caching(const xenapi_session *ses
 
 /**
  * Calls `Async.pool.enable_local_storage_caching`: `pool.enable_local_storage_caching` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_pool_enable_local_storage_caching_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self).
  * Result: `*out_task`, the task reference.
@@ -1657,6 +2140,23 @@ xenapi_status xenapi_pool_enable_local_storage_caching(const xenapi_session *ses
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_local_storage_caching(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.enable_local_storage_caching` (what
+ * xenapi_async_pool_enable_local_storage_caching gave) and gives its result as
+ * xenapi_pool_enable_local_storage_caching does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_enable_local_storage_caching_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.test_archive_target`.
@@ -1672,7 +2172,7 @@ xenapi_status xenapi_pool_test_archive_target(const xenapi_session *session, con
 
 /**
  * Calls `Async.pool.test_archive_target`: `pool.test_archive_target` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_pool_test_archive_target_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -1682,6 +2182,24 @@ xenapi_status xenapi_pool_test_archive_target(const xenapi_session *session, con
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_test_archive_target(const xenapi_session *session, const char *pool, const xenapi_string_map *config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.test_archive_target` (what
+ * xenapi_async_pool_test_archive_target gave) and gives its result as
+ * xenapi_pool_test_archive_target does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_test_archive_target_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.set_vswitch_controller`.
@@ -1697,7 +2215,7 @@ xenapi_status xenapi_pool_set_vswitch_controller(const xenapi_session *session, 
 
 /**
  * Calls `Async.pool.set_vswitch_controller`: `pool.set_vswitch_controller` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_set_vswitch_controller_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `address`: string.
  * Result: `*out_task`, the task reference.
@@ -1708,6 +2226,23 @@ xenapi_status xenapi_pool_set_vswitch_controller(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_vswitch_controller(const xenapi_session *session, const char *address, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_vswitch_controller` (what
+ * xenapi_async_pool_set_vswitch_controller gave) and gives its result as
+ * xenapi_pool_set_vswitch_controller does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_vswitch_controller_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.disable_redo_log`.
@@ -1722,7 +2257,7 @@ xenapi_status xenapi_pool_disable_redo_log(const xenapi_session *session, xenapi
 
 /**
  * Calls `Async.pool.disable_redo_log`: `pool.disable_redo_log` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_disable_redo_log_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1732,6 +2267,22 @@ xenapi_status xenapi_pool_disable_redo_log(const xenapi_session *session, xenapi
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_redo_log(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.disable_redo_log` (what xenapi_async_pool_disable_redo_log
+ * gave) and gives its result as xenapi_pool_disable_redo_log does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_disable_redo_log_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.enable_redo_log`.
@@ -1746,7 +2297,7 @@ xenapi_status xenapi_pool_enable_redo_log(const xenapi_session *session, const c
 
 /**
  * Calls `Async.pool.enable_redo_log`: `pool.enable_redo_log` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_enable_redo_log_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `sr`: SR ref.
  * Result: `*out_task`, the task reference.
@@ -1756,6 +2307,22 @@ xenapi_status xenapi_pool_enable_redo_log(const xenapi_session *session, const c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_redo_log(const xenapi_session *session, const char *sr, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.enable_redo_log` (what xenapi_async_pool_enable_redo_log gave)
+ * and gives its result as xenapi_pool_enable_redo_log does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_enable_redo_log_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.enable_tls_verification`.
@@ -1770,7 +2337,8 @@ xenapi_status xenapi_pool_enable_tls_verification(const xenapi_session *session,
 
 /**
  * Calls `Async.pool.enable_tls_verification`: `pool.enable_tls_verification` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_enable_tls_verification_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1780,6 +2348,23 @@ xenapi_status xenapi_pool_enable_tls_verification(const xenapi_session *session,
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_tls_verification(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.enable_tls_verification` (what
+ * xenapi_async_pool_enable_tls_verification gave) and gives its result as
+ * xenapi_pool_enable_tls_verification does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_enable_tls_verification_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.certificate_sync`.
@@ -1794,7 +2379,7 @@ xenapi_status xenapi_pool_certificate_sync(const xenapi_session *session, xenapi
 
 /**
  * Calls `Async.pool.certificate_sync`: `pool.certificate_sync` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_certificate_sync_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1804,6 +2389,22 @@ xenapi_status xenapi_pool_certificate_sync(const xenapi_session *session, xenapi
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_certificate_sync(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.certificate_sync` (what xenapi_async_pool_certificate_sync
+ * gave) and gives its result as xenapi_pool_certificate_sync does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_certificate_sync_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.crl_list`.
@@ -1818,7 +2419,8 @@ xenapi_status xenapi_async_pool_certificate_sync(const xenapi_session *session, 
 xenapi_status xenapi_pool_crl_list(const xenapi_session *session, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.pool.crl_list`: `pool.crl_list` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.crl_list`: `pool.crl_list` as a server task. Wait for it with
+ * xenapi_async_pool_crl_list_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1828,6 +2430,23 @@ xenapi_status xenapi_pool_crl_list(const xenapi_session *session, xenapi_string_
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_crl_list(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.crl_list` (what xenapi_async_pool_crl_list gave) and gives its
+ * result as xenapi_pool_crl_list does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_crl_list_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.crl_uninstall`.
@@ -1842,7 +2461,7 @@ xenapi_status xenapi_pool_crl_uninstall(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.pool.crl_uninstall`: `pool.crl_uninstall` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_crl_uninstall_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `name`: string.
  * Result: `*out_task`, the task reference.
@@ -1852,6 +2471,22 @@ xenapi_status xenapi_pool_crl_uninstall(const xenapi_session *session, const cha
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_crl_uninstall(const xenapi_session *session, const char *name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.crl_uninstall` (what xenapi_async_pool_crl_uninstall gave) and
+ * gives its result as xenapi_pool_crl_uninstall does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_crl_uninstall_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.crl_install`.
@@ -1866,7 +2501,7 @@ xenapi_status xenapi_pool_crl_install(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.pool.crl_install`: `pool.crl_install` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_crl_install_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `name`: string; `cert`: string.
  * Result: `*out_task`, the task reference.
@@ -1876,6 +2511,22 @@ xenapi_status xenapi_pool_crl_install(const xenapi_session *session, const char 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_crl_install(const xenapi_session *session, const char *name, const char *cert, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.crl_install` (what xenapi_async_pool_crl_install gave) and
+ * gives its result as xenapi_pool_crl_install does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_crl_install_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.uninstall_ca_certificate`.
@@ -1890,7 +2541,8 @@ xenapi_status xenapi_pool_uninstall_ca_certificate(const xenapi_session *session
 
 /**
  * Calls `Async.pool.uninstall_ca_certificate`: `pool.uninstall_ca_certificate` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_pool_uninstall_ca_certificate_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `name`: string.
  * Result: `*out_task`, the task reference.
@@ -1900,6 +2552,23 @@ xenapi_status xenapi_pool_uninstall_ca_certificate(const xenapi_session *session
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_uninstall_ca_certificate(const xenapi_session *session, const char *name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.uninstall_ca_certificate` (what
+ * xenapi_async_pool_uninstall_ca_certificate gave) and gives its result as
+ * xenapi_pool_uninstall_ca_certificate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_uninstall_ca_certificate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.install_ca_certificate`.
@@ -1914,7 +2583,7 @@ xenapi_status xenapi_pool_install_ca_certificate(const xenapi_session *session, 
 
 /**
  * Calls `Async.pool.install_ca_certificate`: `pool.install_ca_certificate` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_install_ca_certificate_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `name`: string; `cert`: string.
  * Result: `*out_task`, the task reference.
@@ -1924,6 +2593,23 @@ xenapi_status xenapi_pool_install_ca_certificate(const xenapi_session *session, 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_install_ca_certificate(const xenapi_session *session, const char *name, const char *cert, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.install_ca_certificate` (what
+ * xenapi_async_pool_install_ca_certificate gave) and gives its result as
+ * xenapi_pool_install_ca_certificate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_install_ca_certificate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.certificate_list`.
@@ -1940,7 +2626,7 @@ xenapi_status xenapi_pool_certificate_list(const xenapi_session *session, xenapi
 
 /**
  * Calls `Async.pool.certificate_list`: `pool.certificate_list` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_certificate_list_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -1951,6 +2637,23 @@ xenapi_status xenapi_pool_certificate_list(const xenapi_session *session, xenapi
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_certificate_list(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.certificate_list` (what xenapi_async_pool_certificate_list
+ * gave) and gives its result as xenapi_pool_certificate_list does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_certificate_list_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.certificate_uninstall`.
@@ -1966,7 +2669,7 @@ xenapi_status xenapi_pool_certificate_uninstall(const xenapi_session *session, c
 
 /**
  * Calls `Async.pool.certificate_uninstall`: `pool.certificate_uninstall` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pool_certificate_uninstall_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `name`: string.
  * Result: `*out_task`, the task reference.
@@ -1977,6 +2680,23 @@ xenapi_status xenapi_pool_certificate_uninstall(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_certificate_uninstall(const xenapi_session *session, const char *name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.certificate_uninstall` (what
+ * xenapi_async_pool_certificate_uninstall gave) and gives its result as
+ * xenapi_pool_certificate_uninstall does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_certificate_uninstall_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.certificate_install`.
@@ -1992,7 +2712,7 @@ xenapi_status xenapi_pool_certificate_install(const xenapi_session *session, con
 
 /**
  * Calls `Async.pool.certificate_install`: `pool.certificate_install` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_pool_certificate_install_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `name`: string; `cert`: string.
  * Result: `*out_task`, the task reference.
@@ -2003,6 +2723,23 @@ xenapi_status xenapi_pool_certificate_install(const xenapi_session *session, con
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_certificate_install(const xenapi_session *session, const char *name, const char *cert, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.certificate_install` (what
+ * xenapi_async_pool_certificate_install gave) and gives its result as
+ * xenapi_pool_certificate_install does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_certificate_install_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.send_test_post`.
@@ -2018,7 +2755,7 @@ xenapi_status xenapi_pool_send_test_post(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.pool.send_test_post`: `pool.send_test_post` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_send_test_post_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: string; `port`: int; `body`: string.
  * Result: `*out_task`, the task reference.
@@ -2028,6 +2765,23 @@ xenapi_status xenapi_pool_send_test_post(const xenapi_session *session, const ch
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_send_test_post(const xenapi_session *session, const char *host, int64_t port, const char *body, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.send_test_post` (what xenapi_async_pool_send_test_post gave)
+ * and gives its result as xenapi_pool_send_test_post does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_send_test_post_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.retrieve_wlb_recommendations`.
@@ -2043,7 +2797,8 @@ xenapi_status xenapi_pool_retrieve_wlb_recommendations(const xenapi_session *ses
 
 /**
  * Calls `Async.pool.retrieve_wlb_recommendations`: `pool.retrieve_wlb_recommendations` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_pool_retrieve_wlb_recommendations_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2053,6 +2808,24 @@ xenapi_status xenapi_pool_retrieve_wlb_recommendations(const xenapi_session *ses
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_retrieve_wlb_recommendations(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.retrieve_wlb_recommendations` (what
+ * xenapi_async_pool_retrieve_wlb_recommendations gave) and gives its result as
+ * xenapi_pool_retrieve_wlb_recommendations does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (VM ref -> string set) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_string_list_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_retrieve_wlb_recommendations_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_string_list_map **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.retrieve_wlb_configuration`.
@@ -2068,7 +2841,8 @@ xenapi_status xenapi_pool_retrieve_wlb_configuration(const xenapi_session *sessi
 
 /**
  * Calls `Async.pool.retrieve_wlb_configuration`: `pool.retrieve_wlb_configuration` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_pool_retrieve_wlb_configuration_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2078,6 +2852,24 @@ xenapi_status xenapi_pool_retrieve_wlb_configuration(const xenapi_session *sessi
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_retrieve_wlb_configuration(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.retrieve_wlb_configuration` (what
+ * xenapi_async_pool_retrieve_wlb_configuration gave) and gives its result as
+ * xenapi_pool_retrieve_wlb_configuration does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (string -> string) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_retrieve_wlb_configuration_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_map **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.send_wlb_configuration`.
@@ -2092,7 +2884,7 @@ xenapi_status xenapi_pool_send_wlb_configuration(const xenapi_session *session, 
 
 /**
  * Calls `Async.pool.send_wlb_configuration`: `pool.send_wlb_configuration` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_send_wlb_configuration_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -2102,6 +2894,23 @@ xenapi_status xenapi_pool_send_wlb_configuration(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_send_wlb_configuration(const xenapi_session *session, const xenapi_string_map *config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.send_wlb_configuration` (what
+ * xenapi_async_pool_send_wlb_configuration gave) and gives its result as
+ * xenapi_pool_send_wlb_configuration does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_send_wlb_configuration_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.deconfigure_wlb`.
@@ -2116,7 +2925,7 @@ xenapi_status xenapi_pool_deconfigure_wlb(const xenapi_session *session, xenapi_
 
 /**
  * Calls `Async.pool.deconfigure_wlb`: `pool.deconfigure_wlb` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_deconfigure_wlb_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2126,6 +2935,22 @@ xenapi_status xenapi_pool_deconfigure_wlb(const xenapi_session *session, xenapi_
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_deconfigure_wlb(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.deconfigure_wlb` (what xenapi_async_pool_deconfigure_wlb gave)
+ * and gives its result as xenapi_pool_deconfigure_wlb does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_deconfigure_wlb_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.initialize_wlb`.
@@ -2142,7 +2967,7 @@ xenapi_status xenapi_pool_initialize_wlb(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.pool.initialize_wlb`: `pool.initialize_wlb` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_initialize_wlb_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `wlb_url`: string; `wlb_username`: string; `wlb_password`: string;
  * `xenserver_username`: string; `xenserver_password`: string.
@@ -2154,6 +2979,22 @@ xenapi_status xenapi_pool_initialize_wlb(const xenapi_session *session, const ch
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_initialize_wlb(const xenapi_session *session, const char *wlb_url, const char *wlb_username, const char *wlb_password, const char *xenserver_username, const char *xenserver_password, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.initialize_wlb` (what xenapi_async_pool_initialize_wlb gave)
+ * and gives its result as xenapi_pool_initialize_wlb does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_initialize_wlb_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.detect_nonhomogeneous_external_auth`.
@@ -2168,7 +3009,9 @@ xenapi_status xenapi_pool_detect_nonhomogeneous_external_auth(const xenapi_sessi
 
 /**
  * Calls `Async.pool.detect_nonhomogeneous_external_auth`:
- * `pool.detect_nonhomogeneous_external_auth` as a server task. Wait for it with xenapi_task_wait.
+ * `pool.detect_nonhomogeneous_external_auth` as a server task. Wait for it with
+ * xenapi_async_pool_detect_nonhomogeneous_external_auth_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref.
  * Result: `*out_task`, the task reference.
@@ -2178,6 +3021,23 @@ xenapi_status xenapi_pool_detect_nonhomogeneous_external_auth(const xenapi_sessi
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_detect_nonhomogeneous_external_auth(const xenapi_session *session, const char *pool, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.detect_nonhomogeneous_external_auth` (what
+ * xenapi_async_pool_detect_nonhomogeneous_external_auth gave) and gives its result as
+ * xenapi_pool_detect_nonhomogeneous_external_auth does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_detect_nonhomogeneous_external_auth_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.disable_external_auth`.
@@ -2192,7 +3052,7 @@ xenapi_status xenapi_pool_disable_external_auth(const xenapi_session *session, c
 
 /**
  * Calls `Async.pool.disable_external_auth`: `pool.disable_external_auth` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pool_disable_external_auth_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref; `config`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -2202,6 +3062,23 @@ xenapi_status xenapi_pool_disable_external_auth(const xenapi_session *session, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_external_auth(const xenapi_session *session, const char *pool, const xenapi_string_map *config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.disable_external_auth` (what
+ * xenapi_async_pool_disable_external_auth gave) and gives its result as
+ * xenapi_pool_disable_external_auth does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_disable_external_auth_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.enable_external_auth`.
@@ -2217,7 +3094,7 @@ xenapi_status xenapi_pool_enable_external_auth(const xenapi_session *session, co
 
 /**
  * Calls `Async.pool.enable_external_auth`: `pool.enable_external_auth` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pool_enable_external_auth_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref; `config`: (string -> string) map; `service_name`: string;
  * `auth_type`: string.
@@ -2228,6 +3105,23 @@ xenapi_status xenapi_pool_enable_external_auth(const xenapi_session *session, co
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_external_auth(const xenapi_session *session, const char *pool, const xenapi_string_map *config, const char *service_name, const char *auth_type, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.enable_external_auth` (what
+ * xenapi_async_pool_enable_external_auth gave) and gives its result as
+ * xenapi_pool_enable_external_auth does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_enable_external_auth_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.create_new_blob`.
@@ -2243,7 +3137,7 @@ xenapi_status xenapi_pool_create_new_blob(const xenapi_session *session, const c
 
 /**
  * Calls `Async.pool.create_new_blob`: `pool.create_new_blob` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_create_new_blob_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_task`, the task reference.
@@ -2253,6 +3147,23 @@ xenapi_status xenapi_pool_create_new_blob(const xenapi_session *session, const c
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_create_new_blob(const xenapi_session *session, const char *pool, const char *name, const char *mime_type, bool public_, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.create_new_blob` (what xenapi_async_pool_create_new_blob gave)
+ * and gives its result as xenapi_pool_create_new_blob does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, blob ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_create_new_blob_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.set_ha_host_failures_to_tolerate`.
@@ -2267,7 +3178,8 @@ xenapi_status xenapi_pool_set_ha_host_failures_to_tolerate(const xenapi_session 
 
 /**
  * Calls `Async.pool.set_ha_host_failures_to_tolerate`: `pool.set_ha_host_failures_to_tolerate` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_pool_set_ha_host_failures_to_tolerate_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: `pool`: pool ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -2277,6 +3189,23 @@ xenapi_status xenapi_pool_set_ha_host_failures_to_tolerate(const xenapi_session 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_set_ha_host_failures_to_tolerate(const xenapi_session *session, const char *pool, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.set_ha_host_failures_to_tolerate` (what
+ * xenapi_async_pool_set_ha_host_failures_to_tolerate gave) and gives its result as
+ * xenapi_pool_set_ha_host_failures_to_tolerate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_set_ha_host_failures_to_tolerate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.ha_compute_vm_failover_plan`.
@@ -2293,7 +3222,8 @@ xenapi_status xenapi_pool_ha_compute_vm_failover_plan(const xenapi_session *sess
 
 /**
  * Calls `Async.pool.ha_compute_vm_failover_plan`: `pool.ha_compute_vm_failover_plan` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_pool_ha_compute_vm_failover_plan_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `failed_hosts`: host ref set; `failed_vms`: VM ref set.
  * Result: `*out_task`, the task reference.
@@ -2303,6 +3233,24 @@ xenapi_status xenapi_pool_ha_compute_vm_failover_plan(const xenapi_session *sess
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_ha_compute_vm_failover_plan(const xenapi_session *session, const xenapi_string_list *failed_hosts, const xenapi_string_list *failed_vms, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.ha_compute_vm_failover_plan` (what
+ * xenapi_async_pool_ha_compute_vm_failover_plan gave) and gives its result as
+ * xenapi_pool_ha_compute_vm_failover_plan does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (VM ref -> (string -> string) map) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_string_map_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_ha_compute_vm_failover_plan_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_string_map_map **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.ha_compute_hypothetical_max_host_failures_to_tolerate`.
@@ -2319,7 +3267,8 @@ xenapi_status xenapi_pool_ha_compute_hypothetical_max_host_failures_to_tolerate(
 /**
  * Calls `Async.pool.ha_compute_hypothetical_max_host_failures_to_tolerate`:
  * `pool.ha_compute_hypothetical_max_host_failures_to_tolerate` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate_wait (the typed result)
+ * or xenapi_task_wait.
  *
  * Parameters: `configuration`: (VM ref -> string) map.
  * Result: `*out_task`, the task reference.
@@ -2329,6 +3278,24 @@ xenapi_status xenapi_pool_ha_compute_hypothetical_max_host_failures_to_tolerate(
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate(const xenapi_session *session, const xenapi_string_map *configuration, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.ha_compute_hypothetical_max_host_failures_to_tolerate` (what
+ * xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate gave) and gives its
+ * result as xenapi_pool_ha_compute_hypothetical_max_host_failures_to_tolerate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, int.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `pool.ha_compute_max_host_failures_to_tolerate`.
@@ -2344,6 +3311,7 @@ xenapi_status xenapi_pool_ha_compute_max_host_failures_to_tolerate(const xenapi_
 /**
  * Calls `Async.pool.ha_compute_max_host_failures_to_tolerate`:
  * `pool.ha_compute_max_host_failures_to_tolerate` as a server task. Wait for it with
+ * xenapi_async_pool_ha_compute_max_host_failures_to_tolerate_wait (the typed result) or
  * xenapi_task_wait.
  *
  * Parameters: none but the session.
@@ -2354,6 +3322,24 @@ xenapi_status xenapi_pool_ha_compute_max_host_failures_to_tolerate(const xenapi_
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_ha_compute_max_host_failures_to_tolerate(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.ha_compute_max_host_failures_to_tolerate` (what
+ * xenapi_async_pool_ha_compute_max_host_failures_to_tolerate gave) and gives its result as
+ * xenapi_pool_ha_compute_max_host_failures_to_tolerate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, int.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_pool_ha_compute_max_host_failures_to_tolerate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `pool.ha_failover_plan_exists`.
@@ -2368,7 +3354,8 @@ xenapi_status xenapi_pool_ha_failover_plan_exists(const xenapi_session *session,
 
 /**
  * Calls `Async.pool.ha_failover_plan_exists`: `pool.ha_failover_plan_exists` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_ha_failover_plan_exists_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `n`: int.
  * Result: `*out_task`, the task reference.
@@ -2378,6 +3365,24 @@ xenapi_status xenapi_pool_ha_failover_plan_exists(const xenapi_session *session,
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_ha_failover_plan_exists(const xenapi_session *session, int64_t n, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.ha_failover_plan_exists` (what
+ * xenapi_async_pool_ha_failover_plan_exists gave) and gives its result as
+ * xenapi_pool_ha_failover_plan_exists does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, bool.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_pool_ha_failover_plan_exists_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, bool *out_result, xenapi_error **err);
 
 /**
  * Calls `pool.ha_prevent_restarts_for`.
@@ -2392,7 +3397,8 @@ xenapi_status xenapi_pool_ha_prevent_restarts_for(const xenapi_session *session,
 
 /**
  * Calls `Async.pool.ha_prevent_restarts_for`: `pool.ha_prevent_restarts_for` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_ha_prevent_restarts_for_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `seconds`: int.
  * Result: `*out_task`, the task reference.
@@ -2402,6 +3408,23 @@ xenapi_status xenapi_pool_ha_prevent_restarts_for(const xenapi_session *session,
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_ha_prevent_restarts_for(const xenapi_session *session, int64_t seconds, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.ha_prevent_restarts_for` (what
+ * xenapi_async_pool_ha_prevent_restarts_for gave) and gives its result as
+ * xenapi_pool_ha_prevent_restarts_for does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_ha_prevent_restarts_for_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.designate_new_master`.
@@ -2416,7 +3439,7 @@ xenapi_status xenapi_pool_designate_new_master(const xenapi_session *session, co
 
 /**
  * Calls `Async.pool.designate_new_master`: `pool.designate_new_master` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pool_designate_new_master_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2426,6 +3449,23 @@ xenapi_status xenapi_pool_designate_new_master(const xenapi_session *session, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_designate_new_master(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.designate_new_master` (what
+ * xenapi_async_pool_designate_new_master gave) and gives its result as
+ * xenapi_pool_designate_new_master does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_designate_new_master_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.sync_database`.
@@ -2440,7 +3480,7 @@ xenapi_status xenapi_pool_sync_database(const xenapi_session *session, xenapi_er
 
 /**
  * Calls `Async.pool.sync_database`: `pool.sync_database` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_sync_database_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2450,6 +3490,22 @@ xenapi_status xenapi_pool_sync_database(const xenapi_session *session, xenapi_er
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_sync_database(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.sync_database` (what xenapi_async_pool_sync_database gave) and
+ * gives its result as xenapi_pool_sync_database does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_sync_database_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.disable_ha`.
@@ -2464,7 +3520,7 @@ xenapi_status xenapi_pool_disable_ha(const xenapi_session *session, xenapi_error
 
 /**
  * Calls `Async.pool.disable_ha`: `pool.disable_ha` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_disable_ha_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2474,6 +3530,22 @@ xenapi_status xenapi_pool_disable_ha(const xenapi_session *session, xenapi_error
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_disable_ha(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.disable_ha` (what xenapi_async_pool_disable_ha gave) and gives
+ * its result as xenapi_pool_disable_ha does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_disable_ha_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.enable_ha`.
@@ -2488,7 +3560,7 @@ xenapi_status xenapi_pool_enable_ha(const xenapi_session *session, const xenapi_
 
 /**
  * Calls `Async.pool.enable_ha`: `pool.enable_ha` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_enable_ha_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `heartbeat_srs`: SR ref set; `configuration`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -2498,6 +3570,22 @@ xenapi_status xenapi_pool_enable_ha(const xenapi_session *session, const xenapi_
  * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_enable_ha(const xenapi_session *session, const xenapi_string_list *heartbeat_srs, const xenapi_string_map *configuration, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.enable_ha` (what xenapi_async_pool_enable_ha gave) and gives
+ * its result as xenapi_pool_enable_ha does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_enable_ha_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.create_VLAN_from_PIF`.
@@ -2514,7 +3602,7 @@ xenapi_status xenapi_pool_create_vlan_from_pif(const xenapi_session *session, co
 
 /**
  * Calls `Async.pool.create_VLAN_from_PIF`: `pool.create_VLAN_from_PIF` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_pool_create_vlan_from_pif_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `pif`: PIF ref; `network`: network ref; `vlan`: int.
  * Result: `*out_task`, the task reference.
@@ -2525,6 +3613,24 @@ xenapi_status xenapi_pool_create_vlan_from_pif(const xenapi_session *session, co
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_create_vlan_from_pif(const xenapi_session *session, const char *pif, const char *network, int64_t vlan, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.create_VLAN_from_PIF` (what
+ * xenapi_async_pool_create_vlan_from_pif gave) and gives its result as
+ * xenapi_pool_create_vlan_from_pif does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, PIF ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_create_vlan_from_pif_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.management_reconfigure`.
@@ -2542,7 +3648,7 @@ xenapi_status xenapi_pool_management_reconfigure(const xenapi_session *session, 
 
 /**
  * Calls `Async.pool.management_reconfigure`: `pool.management_reconfigure` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_management_reconfigure_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `network`: network ref.
  * Result: `*out_task`, the task reference.
@@ -2555,6 +3661,23 @@ xenapi_status xenapi_pool_management_reconfigure(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_management_reconfigure(const xenapi_session *session, const char *network, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.management_reconfigure` (what
+ * xenapi_async_pool_management_reconfigure gave) and gives its result as
+ * xenapi_pool_management_reconfigure does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_management_reconfigure_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.create_VLAN`.
@@ -2571,7 +3694,7 @@ xenapi_status xenapi_pool_create_vlan(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.pool.create_VLAN`: `pool.create_VLAN` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_create_vlan_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `device`: string; `network`: network ref; `vlan`: int.
  * Result: `*out_task`, the task reference.
@@ -2582,6 +3705,23 @@ xenapi_status xenapi_pool_create_vlan(const xenapi_session *session, const char 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_create_vlan(const xenapi_session *session, const char *device, const char *network, int64_t vlan, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.create_VLAN` (what xenapi_async_pool_create_vlan gave) and
+ * gives its result as xenapi_pool_create_vlan does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, PIF ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_create_vlan_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.recover_slaves`.
@@ -2597,7 +3737,7 @@ xenapi_status xenapi_pool_recover_slaves(const xenapi_session *session, xenapi_s
 
 /**
  * Calls `Async.pool.recover_slaves`: `pool.recover_slaves` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_recover_slaves_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2607,6 +3747,23 @@ xenapi_status xenapi_pool_recover_slaves(const xenapi_session *session, xenapi_s
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_recover_slaves(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.recover_slaves` (what xenapi_async_pool_recover_slaves gave)
+ * and gives its result as xenapi_pool_recover_slaves does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, host ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_pool_recover_slaves_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `pool.emergency_reset_master`.
@@ -2621,7 +3778,7 @@ xenapi_status xenapi_pool_emergency_reset_master(const xenapi_session *session, 
 
 /**
  * Calls `Async.pool.emergency_reset_master`: `pool.emergency_reset_master` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_pool_emergency_reset_master_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `master_address`: string.
  * Result: `*out_task`, the task reference.
@@ -2631,6 +3788,23 @@ xenapi_status xenapi_pool_emergency_reset_master(const xenapi_session *session, 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_emergency_reset_master(const xenapi_session *session, const char *master_address, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.emergency_reset_master` (what
+ * xenapi_async_pool_emergency_reset_master gave) and gives its result as
+ * xenapi_pool_emergency_reset_master does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_emergency_reset_master_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.emergency_transition_to_master`.
@@ -2645,7 +3819,8 @@ xenapi_status xenapi_pool_emergency_transition_to_master(const xenapi_session *s
 
 /**
  * Calls `Async.pool.emergency_transition_to_master`: `pool.emergency_transition_to_master` as a
- * server task. Wait for it with xenapi_task_wait.
+ * server task. Wait for it with xenapi_async_pool_emergency_transition_to_master_wait (the typed
+ * result) or xenapi_task_wait.
  *
  * Parameters: none but the session.
  * Result: `*out_task`, the task reference.
@@ -2655,6 +3830,23 @@ xenapi_status xenapi_pool_emergency_transition_to_master(const xenapi_session *s
  * for every fallible function.
  */
 xenapi_status xenapi_async_pool_emergency_transition_to_master(const xenapi_session *session, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.emergency_transition_to_master` (what
+ * xenapi_async_pool_emergency_transition_to_master gave) and gives its result as
+ * xenapi_pool_emergency_transition_to_master does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_emergency_transition_to_master_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.eject`.
@@ -2668,7 +3860,8 @@ xenapi_status xenapi_async_pool_emergency_transition_to_master(const xenapi_sess
 xenapi_status xenapi_pool_eject(const xenapi_session *session, const char *host, xenapi_error **err);
 
 /**
- * Calls `Async.pool.eject`: `pool.eject` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.eject`: `pool.eject` as a server task. Wait for it with
+ * xenapi_async_pool_eject_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2678,6 +3871,22 @@ xenapi_status xenapi_pool_eject(const xenapi_session *session, const char *host,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_eject(const xenapi_session *session, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.eject` (what xenapi_async_pool_eject gave) and gives its result
+ * as xenapi_pool_eject does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_eject_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.join_force`.
@@ -2692,7 +3901,7 @@ xenapi_status xenapi_pool_join_force(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.pool.join_force`: `pool.join_force` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_pool_join_force_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `master_address`: string; `master_username`: string; `master_password`: string.
  * Result: `*out_task`, the task reference.
@@ -2702,6 +3911,22 @@ xenapi_status xenapi_pool_join_force(const xenapi_session *session, const char *
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_join_force(const xenapi_session *session, const char *master_address, const char *master_username, const char *master_password, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.join_force` (what xenapi_async_pool_join_force gave) and gives
+ * its result as xenapi_pool_join_force does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_join_force_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.join`.
@@ -2716,7 +3941,8 @@ xenapi_status xenapi_async_pool_join_force(const xenapi_session *session, const 
 xenapi_status xenapi_pool_join(const xenapi_session *session, const char *master_address, const char *master_username, const char *master_password, xenapi_error **err);
 
 /**
- * Calls `Async.pool.join`: `pool.join` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.pool.join`: `pool.join` as a server task. Wait for it with
+ * xenapi_async_pool_join_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `master_address`: string; `master_username`: string; `master_password`: string.
  * Result: `*out_task`, the task reference.
@@ -2727,6 +3953,22 @@ xenapi_status xenapi_pool_join(const xenapi_session *session, const char *master
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_pool_join(const xenapi_session *session, const char *master_address, const char *master_username, const char *master_password, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.pool.join` (what xenapi_async_pool_join gave) and gives its result
+ * as xenapi_pool_join does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_pool_join_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `pool.set_coordinator_bias`.

@@ -1465,7 +1465,7 @@ xenapi_status xenapi_vm_restart_device_models(const xenapi_session *session, con
 
 /**
  * Calls `Async.VM.restart_device_models`: `VM.restart_device_models` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_restart_device_models_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -1478,6 +1478,23 @@ xenapi_status xenapi_vm_restart_device_models(const xenapi_session *session, con
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_restart_device_models(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.restart_device_models` (what
+ * xenapi_async_vm_restart_device_models gave) and gives its result as
+ * xenapi_vm_restart_device_models does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_restart_device_models_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_HVM_boot_policy`.
@@ -1493,7 +1510,7 @@ xenapi_status xenapi_vm_set_hvm_boot_policy(const xenapi_session *session, const
 
 /**
  * Calls `Async.VM.set_HVM_boot_policy`: `VM.set_HVM_boot_policy` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_hvm_boot_policy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -1504,6 +1521,22 @@ xenapi_status xenapi_vm_set_hvm_boot_policy(const xenapi_session *session, const
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_hvm_boot_policy(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_HVM_boot_policy` (what xenapi_async_vm_set_hvm_boot_policy
+ * gave) and gives its result as xenapi_vm_set_hvm_boot_policy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_hvm_boot_policy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_domain_type`.
@@ -1518,7 +1551,7 @@ xenapi_status xenapi_vm_set_domain_type(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VM.set_domain_type`: `VM.set_domain_type` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_domain_type_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: enum domain_type.
  * Result: `*out_task`, the task reference.
@@ -1528,6 +1561,22 @@ xenapi_status xenapi_vm_set_domain_type(const xenapi_session *session, const cha
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_domain_type(const xenapi_session *session, const char *vm, xenapi_domain_type value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_domain_type` (what xenapi_async_vm_set_domain_type gave) and
+ * gives its result as xenapi_vm_set_domain_type does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_domain_type_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_actions_after_crash`.
@@ -1542,7 +1591,7 @@ xenapi_status xenapi_vm_set_actions_after_crash(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM.set_actions_after_crash`: `VM.set_actions_after_crash` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_set_actions_after_crash_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: enum on_crash_behaviour.
  * Result: `*out_task`, the task reference.
@@ -1552,6 +1601,23 @@ xenapi_status xenapi_vm_set_actions_after_crash(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_actions_after_crash(const xenapi_session *session, const char *vm, xenapi_on_crash_behaviour value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_actions_after_crash` (what
+ * xenapi_async_vm_set_actions_after_crash gave) and gives its result as
+ * xenapi_vm_set_actions_after_crash does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_actions_after_crash_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.import`.
@@ -1566,7 +1632,8 @@ xenapi_status xenapi_async_vm_set_actions_after_crash(const xenapi_session *sess
 xenapi_status xenapi_vm_import(const xenapi_session *session, const char *url, const char *sr, bool full_restore, bool force, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.import`: `VM.import` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.import`: `VM.import` as a server task. Wait for it with
+ * xenapi_async_vm_import_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `url`: string; `sr`: SR ref; `full_restore`: bool; `force`: bool.
  * Result: `*out_task`, the task reference.
@@ -1576,6 +1643,23 @@ xenapi_status xenapi_vm_import(const xenapi_session *session, const char *url, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_import(const xenapi_session *session, const char *url, const char *sr, bool full_restore, bool force, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.import` (what xenapi_async_vm_import gave) and gives its result
+ * as xenapi_vm_import does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_import_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.set_has_vendor_device`.
@@ -1590,7 +1674,7 @@ xenapi_status xenapi_vm_set_has_vendor_device(const xenapi_session *session, con
 
 /**
  * Calls `Async.VM.set_has_vendor_device`: `VM.set_has_vendor_device` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_set_has_vendor_device_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -1600,6 +1684,23 @@ xenapi_status xenapi_vm_set_has_vendor_device(const xenapi_session *session, con
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_has_vendor_device(const xenapi_session *session, const char *vm, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_has_vendor_device` (what
+ * xenapi_async_vm_set_has_vendor_device gave) and gives its result as
+ * xenapi_vm_set_has_vendor_device does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_has_vendor_device_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.call_plugin`.
@@ -1615,7 +1716,7 @@ xenapi_status xenapi_vm_call_plugin(const xenapi_session *session, const char *v
 
 /**
  * Calls `Async.VM.call_plugin`: `VM.call_plugin` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_call_plugin_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `plugin`: string; `fn_`: string; `args`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -1625,6 +1726,23 @@ xenapi_status xenapi_vm_call_plugin(const xenapi_session *session, const char *v
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_call_plugin(const xenapi_session *session, const char *vm, const char *plugin, const char *fn_, const xenapi_string_map *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.call_plugin` (what xenapi_async_vm_call_plugin gave) and gives
+ * its result as xenapi_vm_call_plugin does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_call_plugin_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.query_services`.
@@ -1640,7 +1758,7 @@ xenapi_status xenapi_vm_query_services(const xenapi_session *session, const char
 
 /**
  * Calls `Async.VM.query_services`: `VM.query_services` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_query_services_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -1650,6 +1768,23 @@ xenapi_status xenapi_vm_query_services(const xenapi_session *session, const char
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_query_services(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.query_services` (what xenapi_async_vm_query_services gave) and
+ * gives its result as xenapi_vm_query_services does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (string -> string) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_map_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_query_services_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_map **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.set_appliance`.
@@ -1664,7 +1799,7 @@ xenapi_status xenapi_vm_set_appliance(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.VM.set_appliance`: `VM.set_appliance` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_appliance_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: VM_appliance ref.
  * Result: `*out_task`, the task reference.
@@ -1674,6 +1809,22 @@ xenapi_status xenapi_vm_set_appliance(const xenapi_session *session, const char 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_appliance(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_appliance` (what xenapi_async_vm_set_appliance gave) and
+ * gives its result as xenapi_vm_set_appliance does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_appliance_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.import_convert`.
@@ -1689,7 +1840,7 @@ xenapi_status xenapi_vm_import_convert(const xenapi_session *session, const char
 
 /**
  * Calls `Async.VM.import_convert`: `VM.import_convert` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_import_convert_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `type_`: string; `username`: string; `password`: string; `sr`: SR ref;
  * `remote_config`: (string -> string) map.
@@ -1700,6 +1851,22 @@ xenapi_status xenapi_vm_import_convert(const xenapi_session *session, const char
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_import_convert(const xenapi_session *session, const char *type_, const char *username, const char *password, const char *sr, const xenapi_string_map *remote_config, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.import_convert` (what xenapi_async_vm_import_convert gave) and
+ * gives its result as xenapi_vm_import_convert does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_import_convert_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.recover`.
@@ -1713,7 +1880,8 @@ xenapi_status xenapi_async_vm_import_convert(const xenapi_session *session, cons
 xenapi_status xenapi_vm_recover(const xenapi_session *session, const char *vm, const char *session_to, bool force, xenapi_error **err);
 
 /**
- * Calls `Async.VM.recover`: `VM.recover` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.recover`: `VM.recover` as a server task. Wait for it with
+ * xenapi_async_vm_recover_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `session_to`: session ref; `force`: bool.
  * Result: `*out_task`, the task reference.
@@ -1723,6 +1891,22 @@ xenapi_status xenapi_vm_recover(const xenapi_session *session, const char *vm, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_recover(const xenapi_session *session, const char *vm, const char *session_to, bool force, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.recover` (what xenapi_async_vm_recover gave) and gives its result
+ * as xenapi_vm_recover does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_recover_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.get_SRs_required_for_recovery`.
@@ -1738,7 +1922,8 @@ xenapi_status xenapi_vm_get_srs_required_for_recovery(const xenapi_session *sess
 
 /**
  * Calls `Async.VM.get_SRs_required_for_recovery`: `VM.get_SRs_required_for_recovery` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_vm_get_srs_required_for_recovery_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `session_to`: session ref.
  * Result: `*out_task`, the task reference.
@@ -1748,6 +1933,24 @@ xenapi_status xenapi_vm_get_srs_required_for_recovery(const xenapi_session *sess
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_srs_required_for_recovery(const xenapi_session *session, const char *vm, const char *session_to, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.get_SRs_required_for_recovery` (what
+ * xenapi_async_vm_get_srs_required_for_recovery gave) and gives its result as
+ * xenapi_vm_get_srs_required_for_recovery does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, SR ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_get_srs_required_for_recovery_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.assert_can_be_recovered`.
@@ -1763,7 +1966,7 @@ xenapi_status xenapi_vm_assert_can_be_recovered(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM.assert_can_be_recovered`: `VM.assert_can_be_recovered` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_assert_can_be_recovered_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `session_to`: session ref.
  * Result: `*out_task`, the task reference.
@@ -1774,6 +1977,23 @@ xenapi_status xenapi_vm_assert_can_be_recovered(const xenapi_session *session, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_assert_can_be_recovered(const xenapi_session *session, const char *vm, const char *session_to, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.assert_can_be_recovered` (what
+ * xenapi_async_vm_assert_can_be_recovered gave) and gives its result as
+ * xenapi_vm_assert_can_be_recovered does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_assert_can_be_recovered_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_suspend_VDI`.
@@ -1788,7 +2008,7 @@ xenapi_status xenapi_vm_set_suspend_vdi(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VM.set_suspend_VDI`: `VM.set_suspend_VDI` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_suspend_vdi_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: VDI ref.
  * Result: `*out_task`, the task reference.
@@ -1798,6 +2018,22 @@ xenapi_status xenapi_vm_set_suspend_vdi(const xenapi_session *session, const cha
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_suspend_vdi(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_suspend_VDI` (what xenapi_async_vm_set_suspend_vdi gave) and
+ * gives its result as xenapi_vm_set_suspend_vdi does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_suspend_vdi_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_order`.
@@ -1811,7 +2047,8 @@ xenapi_status xenapi_async_vm_set_suspend_vdi(const xenapi_session *session, con
 xenapi_status xenapi_vm_set_order(const xenapi_session *session, const char *vm, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_order`: `VM.set_order` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_order`: `VM.set_order` as a server task. Wait for it with
+ * xenapi_async_vm_set_order_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -1821,6 +2058,22 @@ xenapi_status xenapi_vm_set_order(const xenapi_session *session, const char *vm,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_order(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_order` (what xenapi_async_vm_set_order gave) and gives its
+ * result as xenapi_vm_set_order does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_order_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_shutdown_delay`.
@@ -1835,7 +2088,7 @@ xenapi_status xenapi_vm_set_shutdown_delay(const xenapi_session *session, const 
 
 /**
  * Calls `Async.VM.set_shutdown_delay`: `VM.set_shutdown_delay` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_shutdown_delay_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -1845,6 +2098,22 @@ xenapi_status xenapi_vm_set_shutdown_delay(const xenapi_session *session, const 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_shutdown_delay(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_shutdown_delay` (what xenapi_async_vm_set_shutdown_delay
+ * gave) and gives its result as xenapi_vm_set_shutdown_delay does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_shutdown_delay_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_start_delay`.
@@ -1859,7 +2128,7 @@ xenapi_status xenapi_vm_set_start_delay(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VM.set_start_delay`: `VM.set_start_delay` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_start_delay_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -1869,6 +2138,22 @@ xenapi_status xenapi_vm_set_start_delay(const xenapi_session *session, const cha
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_start_delay(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_start_delay` (what xenapi_async_vm_set_start_delay gave) and
+ * gives its result as xenapi_vm_set_start_delay does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_start_delay_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_snapshot_schedule`.
@@ -1883,7 +2168,7 @@ xenapi_status xenapi_vm_set_snapshot_schedule(const xenapi_session *session, con
 
 /**
  * Calls `Async.VM.set_snapshot_schedule`: `VM.set_snapshot_schedule` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_set_snapshot_schedule_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: VMSS ref.
  * Result: `*out_task`, the task reference.
@@ -1893,6 +2178,23 @@ xenapi_status xenapi_vm_set_snapshot_schedule(const xenapi_session *session, con
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_snapshot_schedule(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_snapshot_schedule` (what
+ * xenapi_async_vm_set_snapshot_schedule gave) and gives its result as
+ * xenapi_vm_set_snapshot_schedule does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_snapshot_schedule_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_protection_policy`.
@@ -1908,7 +2210,7 @@ xenapi_status xenapi_vm_set_protection_policy(const xenapi_session *session, con
 
 /**
  * Calls `Async.VM.set_protection_policy`: `VM.set_protection_policy` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_set_protection_policy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: VMPP ref.
  * Result: `*out_task`, the task reference.
@@ -1919,6 +2221,23 @@ xenapi_status xenapi_vm_set_protection_policy(const xenapi_session *session, con
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_protection_policy(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_protection_policy` (what
+ * xenapi_async_vm_set_protection_policy gave) and gives its result as
+ * xenapi_vm_set_protection_policy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_protection_policy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.copy_bios_strings`.
@@ -1933,7 +2252,7 @@ xenapi_status xenapi_vm_copy_bios_strings(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VM.copy_bios_strings`: `VM.copy_bios_strings` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_copy_bios_strings_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -1943,6 +2262,22 @@ xenapi_status xenapi_vm_copy_bios_strings(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_copy_bios_strings(const xenapi_session *session, const char *vm, const char *host, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.copy_bios_strings` (what xenapi_async_vm_copy_bios_strings gave)
+ * and gives its result as xenapi_vm_copy_bios_strings does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_copy_bios_strings_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_bios_strings`.
@@ -1958,7 +2293,7 @@ xenapi_status xenapi_vm_set_bios_strings(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.VM.set_bios_strings`: `VM.set_bios_strings` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_bios_strings_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -1969,6 +2304,22 @@ xenapi_status xenapi_vm_set_bios_strings(const xenapi_session *session, const ch
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_bios_strings(const xenapi_session *session, const char *vm, const xenapi_string_map *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_bios_strings` (what xenapi_async_vm_set_bios_strings gave)
+ * and gives its result as xenapi_vm_set_bios_strings does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_bios_strings_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.retrieve_wlb_recommendations`.
@@ -1984,7 +2335,8 @@ xenapi_status xenapi_vm_retrieve_wlb_recommendations(const xenapi_session *sessi
 
 /**
  * Calls `Async.VM.retrieve_wlb_recommendations`: `VM.retrieve_wlb_recommendations` as a server
- * task. Wait for it with xenapi_task_wait.
+ * task. Wait for it with xenapi_async_vm_retrieve_wlb_recommendations_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -1994,6 +2346,24 @@ xenapi_status xenapi_vm_retrieve_wlb_recommendations(const xenapi_session *sessi
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_retrieve_wlb_recommendations(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.retrieve_wlb_recommendations` (what
+ * xenapi_async_vm_retrieve_wlb_recommendations gave) and gives its result as
+ * xenapi_vm_retrieve_wlb_recommendations does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, (host ref -> string set) map.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_string_list_map_free; on
+ * failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_retrieve_wlb_recommendations_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_string_list_map **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.assert_agile`.
@@ -2008,7 +2378,7 @@ xenapi_status xenapi_vm_assert_agile(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.VM.assert_agile`: `VM.assert_agile` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_assert_agile_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -2018,6 +2388,22 @@ xenapi_status xenapi_vm_assert_agile(const xenapi_session *session, const char *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_assert_agile(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.assert_agile` (what xenapi_async_vm_assert_agile gave) and gives
+ * its result as xenapi_vm_assert_agile does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_assert_agile_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.create_new_blob`.
@@ -2033,7 +2419,7 @@ xenapi_status xenapi_vm_create_new_blob(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VM.create_new_blob`: `VM.create_new_blob` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_create_new_blob_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `name`: string; `mime_type`: string; `public_`: bool.
  * Result: `*out_task`, the task reference.
@@ -2043,6 +2429,23 @@ xenapi_status xenapi_vm_create_new_blob(const xenapi_session *session, const cha
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_create_new_blob(const xenapi_session *session, const char *vm, const char *name, const char *mime_type, bool public_, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.create_new_blob` (what xenapi_async_vm_create_new_blob gave) and
+ * gives its result as xenapi_vm_create_new_blob does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, blob ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_create_new_blob_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.assert_can_boot_here`.
@@ -2064,7 +2467,7 @@ xenapi_status xenapi_vm_assert_can_boot_here(const xenapi_session *session, cons
 
 /**
  * Calls `Async.VM.assert_can_boot_here`: `VM.assert_can_boot_here` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_assert_can_boot_here_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `host`: host ref.
  * Result: `*out_task`, the task reference.
@@ -2083,6 +2486,22 @@ xenapi_status xenapi_vm_assert_can_boot_here(const xenapi_session *session, cons
 xenapi_status xenapi_async_vm_assert_can_boot_here(const xenapi_session *session, const char *vm, const char *host, char **out_task, xenapi_error **err);
 
 /**
+ * Waits for the task of `Async.VM.assert_can_boot_here` (what xenapi_async_vm_assert_can_boot_here
+ * gave) and gives its result as xenapi_vm_assert_can_boot_here does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_assert_can_boot_here_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
+
+/**
  * Calls `VM.get_possible_hosts`.
  *
  * Parameters: `vm`: VM ref.
@@ -2096,7 +2515,7 @@ xenapi_status xenapi_vm_get_possible_hosts(const xenapi_session *session, const 
 
 /**
  * Calls `Async.VM.get_possible_hosts`: `VM.get_possible_hosts` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_get_possible_hosts_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -2106,6 +2525,23 @@ xenapi_status xenapi_vm_get_possible_hosts(const xenapi_session *session, const 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_possible_hosts(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.get_possible_hosts` (what xenapi_async_vm_get_possible_hosts
+ * gave) and gives its result as xenapi_vm_get_possible_hosts does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, host ref set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_get_possible_hosts_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.get_allowed_VIF_devices`.
@@ -2121,7 +2557,7 @@ xenapi_status xenapi_vm_get_allowed_vif_devices(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM.get_allowed_VIF_devices`: `VM.get_allowed_VIF_devices` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_get_allowed_vif_devices_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -2131,6 +2567,24 @@ xenapi_status xenapi_vm_get_allowed_vif_devices(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_allowed_vif_devices(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.get_allowed_VIF_devices` (what
+ * xenapi_async_vm_get_allowed_vif_devices gave) and gives its result as
+ * xenapi_vm_get_allowed_vif_devices does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_get_allowed_vif_devices_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.get_allowed_VBD_devices`.
@@ -2146,7 +2600,7 @@ xenapi_status xenapi_vm_get_allowed_vbd_devices(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM.get_allowed_VBD_devices`: `VM.get_allowed_VBD_devices` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_get_allowed_vbd_devices_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -2156,6 +2610,24 @@ xenapi_status xenapi_vm_get_allowed_vbd_devices(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_allowed_vbd_devices(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.get_allowed_VBD_devices` (what
+ * xenapi_async_vm_get_allowed_vbd_devices gave) and gives its result as
+ * xenapi_vm_get_allowed_vbd_devices does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, string set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_string_list_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_get_allowed_vbd_devices_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_string_list **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.update_allowed_operations`.
@@ -2170,7 +2642,8 @@ xenapi_status xenapi_vm_update_allowed_operations(const xenapi_session *session,
 
 /**
  * Calls `Async.VM.update_allowed_operations`: `VM.update_allowed_operations` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_vm_update_allowed_operations_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -2180,6 +2653,23 @@ xenapi_status xenapi_vm_update_allowed_operations(const xenapi_session *session,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_update_allowed_operations(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.update_allowed_operations` (what
+ * xenapi_async_vm_update_allowed_operations gave) and gives its result as
+ * xenapi_vm_update_allowed_operations does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_update_allowed_operations_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.assert_operation_valid`.
@@ -2194,7 +2684,7 @@ xenapi_status xenapi_vm_assert_operation_valid(const xenapi_session *session, co
 
 /**
  * Calls `Async.VM.assert_operation_valid`: `VM.assert_operation_valid` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_assert_operation_valid_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `op`: enum vm_operations.
  * Result: `*out_task`, the task reference.
@@ -2204,6 +2694,23 @@ xenapi_status xenapi_vm_assert_operation_valid(const xenapi_session *session, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_assert_operation_valid(const xenapi_session *session, const char *vm, xenapi_vm_operations op, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.assert_operation_valid` (what
+ * xenapi_async_vm_assert_operation_valid gave) and gives its result as
+ * xenapi_vm_assert_operation_valid does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_assert_operation_valid_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.forget_data_source_archives`.
@@ -2218,7 +2725,8 @@ xenapi_status xenapi_vm_forget_data_source_archives(const xenapi_session *sessio
 
 /**
  * Calls `Async.VM.forget_data_source_archives`: `VM.forget_data_source_archives` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_vm_forget_data_source_archives_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `data_source`: string.
  * Result: `*out_task`, the task reference.
@@ -2228,6 +2736,23 @@ xenapi_status xenapi_vm_forget_data_source_archives(const xenapi_session *sessio
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_forget_data_source_archives(const xenapi_session *session, const char *vm, const char *data_source, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.forget_data_source_archives` (what
+ * xenapi_async_vm_forget_data_source_archives gave) and gives its result as
+ * xenapi_vm_forget_data_source_archives does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_forget_data_source_archives_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.query_data_source`.
@@ -2243,7 +2768,7 @@ xenapi_status xenapi_vm_query_data_source(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VM.query_data_source`: `VM.query_data_source` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_query_data_source_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `data_source`: string.
  * Result: `*out_task`, the task reference.
@@ -2253,6 +2778,23 @@ xenapi_status xenapi_vm_query_data_source(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_query_data_source(const xenapi_session *session, const char *vm, const char *data_source, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.query_data_source` (what xenapi_async_vm_query_data_source gave)
+ * and gives its result as xenapi_vm_query_data_source does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, float.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_vm_query_data_source_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, double *out_result, xenapi_error **err);
 
 /**
  * Calls `VM.record_data_source`.
@@ -2267,7 +2809,7 @@ xenapi_status xenapi_vm_record_data_source(const xenapi_session *session, const 
 
 /**
  * Calls `Async.VM.record_data_source`: `VM.record_data_source` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_record_data_source_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `data_source`: string.
  * Result: `*out_task`, the task reference.
@@ -2277,6 +2819,22 @@ xenapi_status xenapi_vm_record_data_source(const xenapi_session *session, const 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_record_data_source(const xenapi_session *session, const char *vm, const char *data_source, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.record_data_source` (what xenapi_async_vm_record_data_source
+ * gave) and gives its result as xenapi_vm_record_data_source does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_record_data_source_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.get_data_sources`.
@@ -2292,7 +2850,7 @@ xenapi_status xenapi_vm_get_data_sources(const xenapi_session *session, const ch
 
 /**
  * Calls `Async.VM.get_data_sources`: `VM.get_data_sources` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_get_data_sources_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -2302,6 +2860,23 @@ xenapi_status xenapi_vm_get_data_sources(const xenapi_session *session, const ch
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_data_sources(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.get_data_sources` (what xenapi_async_vm_get_data_sources gave)
+ * and gives its result as xenapi_vm_get_data_sources does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, data_source record set.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_data_source_record_list_free;
+ * on failure it is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_get_data_sources_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_data_source_record_list **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.get_boot_record`.
@@ -2318,7 +2893,7 @@ xenapi_status xenapi_vm_get_boot_record(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VM.get_boot_record`: `VM.get_boot_record` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_get_boot_record_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -2329,6 +2904,23 @@ xenapi_status xenapi_vm_get_boot_record(const xenapi_session *session, const cha
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_boot_record(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.get_boot_record` (what xenapi_async_vm_get_boot_record gave) and
+ * gives its result as xenapi_vm_get_boot_record does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM record.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a handle that the caller frees with xenapi_vm_record_free; on failure it
+ * is left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_get_boot_record_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_vm_record **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.assert_can_migrate`.
@@ -2346,7 +2938,7 @@ xenapi_status xenapi_vm_assert_can_migrate(const xenapi_session *session, const 
 
 /**
  * Calls `Async.VM.assert_can_migrate`: `VM.assert_can_migrate` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_assert_can_migrate_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `dest`: (string -> string) map; `live`: bool; `vdi_map`: (VDI ref -> SR
  * ref) map; `vif_map`: (VIF ref -> network ref) map; `options`: (string -> string) map; `vgpu_map`:
@@ -2359,6 +2951,22 @@ xenapi_status xenapi_vm_assert_can_migrate(const xenapi_session *session, const 
  * xenapi_string_free; on failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_assert_can_migrate(const xenapi_session *session, const char *vm, const xenapi_string_map *dest, bool live, const xenapi_string_map *vdi_map, const xenapi_string_map *vif_map, const xenapi_string_map *options, const xenapi_string_map *vgpu_map, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.assert_can_migrate` (what xenapi_async_vm_assert_can_migrate
+ * gave) and gives its result as xenapi_vm_assert_can_migrate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_assert_can_migrate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.migrate_send`.
@@ -2377,7 +2985,7 @@ xenapi_status xenapi_vm_migrate_send(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.VM.migrate_send`: `VM.migrate_send` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_migrate_send_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `dest`: (string -> string) map; `live`: bool; `vdi_map`: (VDI ref -> SR
  * ref) map; `vif_map`: (VIF ref -> network ref) map; `options`: (string -> string) map; `vgpu_map`:
@@ -2392,6 +3000,23 @@ xenapi_status xenapi_vm_migrate_send(const xenapi_session *session, const char *
 xenapi_status xenapi_async_vm_migrate_send(const xenapi_session *session, const char *vm, const xenapi_string_map *dest, bool live, const xenapi_string_map *vdi_map, const xenapi_string_map *vif_map, const xenapi_string_map *options, const xenapi_string_map *vgpu_map, char **out_task, xenapi_error **err);
 
 /**
+ * Waits for the task of `Async.VM.migrate_send` (what xenapi_async_vm_migrate_send gave) and gives
+ * its result as xenapi_vm_migrate_send does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_migrate_send_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
+
+/**
  * Calls `VM.maximise_memory`.
  *
  * Parameters: `vm`: VM ref (self); `total`: int; `approximate`: bool.
@@ -2404,7 +3029,7 @@ xenapi_status xenapi_vm_maximise_memory(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VM.maximise_memory`: `VM.maximise_memory` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_maximise_memory_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `total`: int; `approximate`: bool.
  * Result: `*out_task`, the task reference.
@@ -2414,6 +3039,23 @@ xenapi_status xenapi_vm_maximise_memory(const xenapi_session *session, const cha
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_maximise_memory(const xenapi_session *session, const char *vm, int64_t total, bool approximate, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.maximise_memory` (what xenapi_async_vm_maximise_memory gave) and
+ * gives its result as xenapi_vm_maximise_memory does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, int.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_vm_maximise_memory_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `VM.send_trigger`.
@@ -2429,7 +3071,7 @@ xenapi_status xenapi_vm_send_trigger(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.VM.send_trigger`: `VM.send_trigger` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_send_trigger_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `trigger`: string.
  * Result: `*out_task`, the task reference.
@@ -2440,6 +3082,22 @@ xenapi_status xenapi_vm_send_trigger(const xenapi_session *session, const char *
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_send_trigger(const xenapi_session *session, const char *vm, const char *trigger, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.send_trigger` (what xenapi_async_vm_send_trigger gave) and gives
+ * its result as xenapi_vm_send_trigger does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_send_trigger_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.send_sysrq`.
@@ -2454,7 +3112,8 @@ xenapi_status xenapi_async_vm_send_trigger(const xenapi_session *session, const 
 xenapi_status xenapi_vm_send_sysrq(const xenapi_session *session, const char *vm, const char *key, xenapi_error **err);
 
 /**
- * Calls `Async.VM.send_sysrq`: `VM.send_sysrq` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.send_sysrq`: `VM.send_sysrq` as a server task. Wait for it with
+ * xenapi_async_vm_send_sysrq_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `key`: string.
  * Result: `*out_task`, the task reference.
@@ -2465,6 +3124,22 @@ xenapi_status xenapi_vm_send_sysrq(const xenapi_session *session, const char *vm
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_send_sysrq(const xenapi_session *session, const char *vm, const char *key, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.send_sysrq` (what xenapi_async_vm_send_sysrq gave) and gives its
+ * result as xenapi_vm_send_sysrq does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_send_sysrq_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_VCPUs_at_startup`.
@@ -2479,7 +3154,7 @@ xenapi_status xenapi_vm_set_vcpus_at_startup(const xenapi_session *session, cons
 
 /**
  * Calls `Async.VM.set_VCPUs_at_startup`: `VM.set_VCPUs_at_startup` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_set_vcpus_at_startup_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -2489,6 +3164,22 @@ xenapi_status xenapi_vm_set_vcpus_at_startup(const xenapi_session *session, cons
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_vcpus_at_startup(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_VCPUs_at_startup` (what xenapi_async_vm_set_vcpus_at_startup
+ * gave) and gives its result as xenapi_vm_set_vcpus_at_startup does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_vcpus_at_startup_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_VCPUs_max`.
@@ -2503,7 +3194,7 @@ xenapi_status xenapi_vm_set_vcpus_max(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.VM.set_VCPUs_max`: `VM.set_VCPUs_max` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_vcpus_max_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -2513,6 +3204,22 @@ xenapi_status xenapi_vm_set_vcpus_max(const xenapi_session *session, const char 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_vcpus_max(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_VCPUs_max` (what xenapi_async_vm_set_vcpus_max gave) and
+ * gives its result as xenapi_vm_set_vcpus_max does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_vcpus_max_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_shadow_multiplier_live`.
@@ -2527,7 +3234,8 @@ xenapi_status xenapi_vm_set_shadow_multiplier_live(const xenapi_session *session
 
 /**
  * Calls `Async.VM.set_shadow_multiplier_live`: `VM.set_shadow_multiplier_live` as a server task.
- * Wait for it with xenapi_task_wait.
+ * Wait for it with xenapi_async_vm_set_shadow_multiplier_live_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `multiplier`: float.
  * Result: `*out_task`, the task reference.
@@ -2537,6 +3245,23 @@ xenapi_status xenapi_vm_set_shadow_multiplier_live(const xenapi_session *session
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_shadow_multiplier_live(const xenapi_session *session, const char *vm, double multiplier, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_shadow_multiplier_live` (what
+ * xenapi_async_vm_set_shadow_multiplier_live gave) and gives its result as
+ * xenapi_vm_set_shadow_multiplier_live does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_shadow_multiplier_live_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_HVM_shadow_multiplier`.
@@ -2551,7 +3276,8 @@ xenapi_status xenapi_vm_set_hvm_shadow_multiplier(const xenapi_session *session,
 
 /**
  * Calls `Async.VM.set_HVM_shadow_multiplier`: `VM.set_HVM_shadow_multiplier` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_vm_set_hvm_shadow_multiplier_wait (the typed result) or
+ * xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: float.
  * Result: `*out_task`, the task reference.
@@ -2561,6 +3287,23 @@ xenapi_status xenapi_vm_set_hvm_shadow_multiplier(const xenapi_session *session,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_hvm_shadow_multiplier(const xenapi_session *session, const char *vm, double value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_HVM_shadow_multiplier` (what
+ * xenapi_async_vm_set_hvm_shadow_multiplier gave) and gives its result as
+ * xenapi_vm_set_hvm_shadow_multiplier does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_hvm_shadow_multiplier_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.get_cooperative`.
@@ -2576,7 +3319,7 @@ xenapi_status xenapi_vm_get_cooperative(const xenapi_session *session, const cha
 
 /**
  * Calls `Async.VM.get_cooperative`: `VM.get_cooperative` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_get_cooperative_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -2587,6 +3330,23 @@ xenapi_status xenapi_vm_get_cooperative(const xenapi_session *session, const cha
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_get_cooperative(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.get_cooperative` (what xenapi_async_vm_get_cooperative gave) and
+ * gives its result as xenapi_vm_get_cooperative does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, bool.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_vm_get_cooperative_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, bool *out_result, xenapi_error **err);
 
 /**
  * Calls `VM.wait_memory_target_live`.
@@ -2602,7 +3362,7 @@ xenapi_status xenapi_vm_wait_memory_target_live(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM.wait_memory_target_live`: `VM.wait_memory_target_live` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_wait_memory_target_live_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -2613,6 +3373,23 @@ xenapi_status xenapi_vm_wait_memory_target_live(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_wait_memory_target_live(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.wait_memory_target_live` (what
+ * xenapi_async_vm_wait_memory_target_live gave) and gives its result as
+ * xenapi_vm_wait_memory_target_live does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_wait_memory_target_live_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_target_live`.
@@ -2628,7 +3405,7 @@ xenapi_status xenapi_vm_set_memory_target_live(const xenapi_session *session, co
 
 /**
  * Calls `Async.VM.set_memory_target_live`: `VM.set_memory_target_live` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_set_memory_target_live_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `target`: int.
  * Result: `*out_task`, the task reference.
@@ -2639,6 +3416,23 @@ xenapi_status xenapi_vm_set_memory_target_live(const xenapi_session *session, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_target_live(const xenapi_session *session, const char *vm, int64_t target, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory_target_live` (what
+ * xenapi_async_vm_set_memory_target_live gave) and gives its result as
+ * xenapi_vm_set_memory_target_live does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_target_live_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory`.
@@ -2652,7 +3446,8 @@ xenapi_status xenapi_async_vm_set_memory_target_live(const xenapi_session *sessi
 xenapi_status xenapi_vm_set_memory(const xenapi_session *session, const char *vm, int64_t value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_memory`: `VM.set_memory` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_memory`: `VM.set_memory` as a server task. Wait for it with
+ * xenapi_async_vm_set_memory_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -2662,6 +3457,22 @@ xenapi_status xenapi_vm_set_memory(const xenapi_session *session, const char *vm
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory` (what xenapi_async_vm_set_memory gave) and gives its
+ * result as xenapi_vm_set_memory does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_limits`.
@@ -2677,7 +3488,7 @@ xenapi_status xenapi_vm_set_memory_limits(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VM.set_memory_limits`: `VM.set_memory_limits` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_memory_limits_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `static_min`: int; `static_max`: int; `dynamic_min`: int;
  * `dynamic_max`: int.
@@ -2688,6 +3499,22 @@ xenapi_status xenapi_vm_set_memory_limits(const xenapi_session *session, const c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_limits(const xenapi_session *session, const char *vm, int64_t static_min, int64_t static_max, int64_t dynamic_min, int64_t dynamic_max, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory_limits` (what xenapi_async_vm_set_memory_limits gave)
+ * and gives its result as xenapi_vm_set_memory_limits does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_limits_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_static_range`.
@@ -2702,7 +3529,7 @@ xenapi_status xenapi_vm_set_memory_static_range(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM.set_memory_static_range`: `VM.set_memory_static_range` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_set_memory_static_range_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `min`: int; `max`: int.
  * Result: `*out_task`, the task reference.
@@ -2712,6 +3539,23 @@ xenapi_status xenapi_vm_set_memory_static_range(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_static_range(const xenapi_session *session, const char *vm, int64_t min, int64_t max, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory_static_range` (what
+ * xenapi_async_vm_set_memory_static_range gave) and gives its result as
+ * xenapi_vm_set_memory_static_range does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_static_range_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_static_min`.
@@ -2726,7 +3570,7 @@ xenapi_status xenapi_vm_set_memory_static_min(const xenapi_session *session, con
 
 /**
  * Calls `Async.VM.set_memory_static_min`: `VM.set_memory_static_min` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_set_memory_static_min_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -2736,6 +3580,23 @@ xenapi_status xenapi_vm_set_memory_static_min(const xenapi_session *session, con
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_static_min(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory_static_min` (what
+ * xenapi_async_vm_set_memory_static_min gave) and gives its result as
+ * xenapi_vm_set_memory_static_min does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_static_min_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_static_max`.
@@ -2751,7 +3612,7 @@ xenapi_status xenapi_vm_set_memory_static_max(const xenapi_session *session, con
 
 /**
  * Calls `Async.VM.set_memory_static_max`: `VM.set_memory_static_max` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_set_memory_static_max_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -2762,6 +3623,23 @@ xenapi_status xenapi_vm_set_memory_static_max(const xenapi_session *session, con
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_static_max(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory_static_max` (what
+ * xenapi_async_vm_set_memory_static_max gave) and gives its result as
+ * xenapi_vm_set_memory_static_max does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_static_max_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_dynamic_range`.
@@ -2776,7 +3654,7 @@ xenapi_status xenapi_vm_set_memory_dynamic_range(const xenapi_session *session, 
 
 /**
  * Calls `Async.VM.set_memory_dynamic_range`: `VM.set_memory_dynamic_range` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_vm_set_memory_dynamic_range_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `min`: int; `max`: int.
  * Result: `*out_task`, the task reference.
@@ -2786,6 +3664,23 @@ xenapi_status xenapi_vm_set_memory_dynamic_range(const xenapi_session *session, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_dynamic_range(const xenapi_session *session, const char *vm, int64_t min, int64_t max, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory_dynamic_range` (what
+ * xenapi_async_vm_set_memory_dynamic_range gave) and gives its result as
+ * xenapi_vm_set_memory_dynamic_range does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_dynamic_range_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_dynamic_min`.
@@ -2800,7 +3695,7 @@ xenapi_status xenapi_vm_set_memory_dynamic_min(const xenapi_session *session, co
 
 /**
  * Calls `Async.VM.set_memory_dynamic_min`: `VM.set_memory_dynamic_min` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_set_memory_dynamic_min_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -2810,6 +3705,23 @@ xenapi_status xenapi_vm_set_memory_dynamic_min(const xenapi_session *session, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_dynamic_min(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory_dynamic_min` (what
+ * xenapi_async_vm_set_memory_dynamic_min gave) and gives its result as
+ * xenapi_vm_set_memory_dynamic_min does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_dynamic_min_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_memory_dynamic_max`.
@@ -2824,7 +3736,7 @@ xenapi_status xenapi_vm_set_memory_dynamic_max(const xenapi_session *session, co
 
 /**
  * Calls `Async.VM.set_memory_dynamic_max`: `VM.set_memory_dynamic_max` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_set_memory_dynamic_max_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: int.
  * Result: `*out_task`, the task reference.
@@ -2834,6 +3746,23 @@ xenapi_status xenapi_vm_set_memory_dynamic_max(const xenapi_session *session, co
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_memory_dynamic_max(const xenapi_session *session, const char *vm, int64_t value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_memory_dynamic_max` (what
+ * xenapi_async_vm_set_memory_dynamic_max gave) and gives its result as
+ * xenapi_vm_set_memory_dynamic_max does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_memory_dynamic_max_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.compute_memory_overhead`.
@@ -2848,7 +3777,7 @@ xenapi_status xenapi_vm_compute_memory_overhead(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM.compute_memory_overhead`: `VM.compute_memory_overhead` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_compute_memory_overhead_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -2858,6 +3787,24 @@ xenapi_status xenapi_vm_compute_memory_overhead(const xenapi_session *session, c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_compute_memory_overhead(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.compute_memory_overhead` (what
+ * xenapi_async_vm_compute_memory_overhead gave) and gives its result as
+ * xenapi_vm_compute_memory_overhead does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, int.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives the value; on failure it is left as it was. `*err` as for every fallible
+ * function.
+ */
+xenapi_status xenapi_async_vm_compute_memory_overhead_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, int64_t *out_result, xenapi_error **err);
 
 /**
  * Calls `VM.set_ha_always_run`.
@@ -2873,7 +3820,7 @@ xenapi_status xenapi_vm_set_ha_always_run(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VM.set_ha_always_run`: `VM.set_ha_always_run` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_set_ha_always_run_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: bool.
  * Result: `*out_task`, the task reference.
@@ -2884,6 +3831,22 @@ xenapi_status xenapi_vm_set_ha_always_run(const xenapi_session *session, const c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_ha_always_run(const xenapi_session *session, const char *vm, bool value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_ha_always_run` (what xenapi_async_vm_set_ha_always_run gave)
+ * and gives its result as xenapi_vm_set_ha_always_run does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_ha_always_run_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_ha_restart_priority`.
@@ -2898,7 +3861,7 @@ xenapi_status xenapi_vm_set_ha_restart_priority(const xenapi_session *session, c
 
 /**
  * Calls `Async.VM.set_ha_restart_priority`: `VM.set_ha_restart_priority` as a server task. Wait for
- * it with xenapi_task_wait.
+ * it with xenapi_async_vm_set_ha_restart_priority_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: string.
  * Result: `*out_task`, the task reference.
@@ -2908,6 +3871,23 @@ xenapi_status xenapi_vm_set_ha_restart_priority(const xenapi_session *session, c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_ha_restart_priority(const xenapi_session *session, const char *vm, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_ha_restart_priority` (what
+ * xenapi_async_vm_set_ha_restart_priority gave) and gives its result as
+ * xenapi_vm_set_ha_restart_priority does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_ha_restart_priority_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.remove_from_NVRAM`.
@@ -2922,7 +3902,7 @@ xenapi_status xenapi_vm_remove_from_nvram(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VM.remove_from_NVRAM`: `VM.remove_from_NVRAM` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_remove_from_nvram_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `key`: string.
  * Result: `*out_task`, the task reference.
@@ -2932,6 +3912,22 @@ xenapi_status xenapi_vm_remove_from_nvram(const xenapi_session *session, const c
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_remove_from_nvram(const xenapi_session *session, const char *vm, const char *key, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.remove_from_NVRAM` (what xenapi_async_vm_remove_from_nvram gave)
+ * and gives its result as xenapi_vm_remove_from_nvram does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_remove_from_nvram_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.add_to_NVRAM`.
@@ -2946,7 +3942,7 @@ xenapi_status xenapi_vm_add_to_nvram(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.VM.add_to_NVRAM`: `VM.add_to_NVRAM` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_add_to_nvram_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -2956,6 +3952,22 @@ xenapi_status xenapi_vm_add_to_nvram(const xenapi_session *session, const char *
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_add_to_nvram(const xenapi_session *session, const char *vm, const char *key, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.add_to_NVRAM` (what xenapi_async_vm_add_to_nvram gave) and gives
+ * its result as xenapi_vm_add_to_nvram does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_add_to_nvram_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_NVRAM`.
@@ -2969,7 +3981,8 @@ xenapi_status xenapi_async_vm_add_to_nvram(const xenapi_session *session, const 
 xenapi_status xenapi_vm_set_nvram(const xenapi_session *session, const char *vm, const xenapi_string_map *value, xenapi_error **err);
 
 /**
- * Calls `Async.VM.set_NVRAM`: `VM.set_NVRAM` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.set_NVRAM`: `VM.set_NVRAM` as a server task. Wait for it with
+ * xenapi_async_vm_set_nvram_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `value`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -2979,6 +3992,22 @@ xenapi_status xenapi_vm_set_nvram(const xenapi_session *session, const char *vm,
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_nvram(const xenapi_session *session, const char *vm, const xenapi_string_map *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_NVRAM` (what xenapi_async_vm_set_nvram gave) and gives its
+ * result as xenapi_vm_set_nvram does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_nvram_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.add_to_VCPUs_params_live`.
@@ -2993,7 +4022,7 @@ xenapi_status xenapi_vm_add_to_vcpus_params_live(const xenapi_session *session, 
 
 /**
  * Calls `Async.VM.add_to_VCPUs_params_live`: `VM.add_to_VCPUs_params_live` as a server task. Wait
- * for it with xenapi_task_wait.
+ * for it with xenapi_async_vm_add_to_vcpus_params_live_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `key`: string; `value`: string.
  * Result: `*out_task`, the task reference.
@@ -3003,6 +4032,23 @@ xenapi_status xenapi_vm_add_to_vcpus_params_live(const xenapi_session *session, 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_add_to_vcpus_params_live(const xenapi_session *session, const char *vm, const char *key, const char *value, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.add_to_VCPUs_params_live` (what
+ * xenapi_async_vm_add_to_vcpus_params_live gave) and gives its result as
+ * xenapi_vm_add_to_vcpus_params_live does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_add_to_vcpus_params_live_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.set_VCPUs_number_live`.
@@ -3018,7 +4064,7 @@ xenapi_status xenapi_vm_set_vcpus_number_live(const xenapi_session *session, con
 
 /**
  * Calls `Async.VM.set_VCPUs_number_live`: `VM.set_VCPUs_number_live` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_set_vcpus_number_live_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self); `nvcpu`: int.
  * Result: `*out_task`, the task reference.
@@ -3029,6 +4075,23 @@ xenapi_status xenapi_vm_set_vcpus_number_live(const xenapi_session *session, con
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_set_vcpus_number_live(const xenapi_session *session, const char *vm, int64_t nvcpu, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.set_VCPUs_number_live` (what
+ * xenapi_async_vm_set_vcpus_number_live gave) and gives its result as
+ * xenapi_vm_set_vcpus_number_live does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_set_vcpus_number_live_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.pool_migrate`.
@@ -3045,7 +4108,7 @@ xenapi_status xenapi_vm_pool_migrate(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.VM.pool_migrate`: `VM.pool_migrate` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_pool_migrate_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `host`: host ref; `options`: (string -> string) map.
  * Result: `*out_task`, the task reference.
@@ -3057,6 +4120,22 @@ xenapi_status xenapi_vm_pool_migrate(const xenapi_session *session, const char *
  * it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_pool_migrate(const xenapi_session *session, const char *vm, const char *host, const xenapi_string_map *options, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.pool_migrate` (what xenapi_async_vm_pool_migrate gave) and gives
+ * its result as xenapi_vm_pool_migrate does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_pool_migrate_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.resume_on`.
@@ -3072,7 +4151,8 @@ xenapi_status xenapi_async_vm_pool_migrate(const xenapi_session *session, const 
 xenapi_status xenapi_vm_resume_on(const xenapi_session *session, const char *vm, const char *host, bool start_paused, bool force, xenapi_error **err);
 
 /**
- * Calls `Async.VM.resume_on`: `VM.resume_on` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.resume_on`: `VM.resume_on` as a server task. Wait for it with
+ * xenapi_async_vm_resume_on_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `host`: host ref; `start_paused`: bool; `force`: bool.
  * Result: `*out_task`, the task reference.
@@ -3084,6 +4164,22 @@ xenapi_status xenapi_vm_resume_on(const xenapi_session *session, const char *vm,
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_resume_on(const xenapi_session *session, const char *vm, const char *host, bool start_paused, bool force, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.resume_on` (what xenapi_async_vm_resume_on gave) and gives its
+ * result as xenapi_vm_resume_on does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_resume_on_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.resume`.
@@ -3099,7 +4195,8 @@ xenapi_status xenapi_async_vm_resume_on(const xenapi_session *session, const cha
 xenapi_status xenapi_vm_resume(const xenapi_session *session, const char *vm, bool start_paused, bool force, xenapi_error **err);
 
 /**
- * Calls `Async.VM.resume`: `VM.resume` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.resume`: `VM.resume` as a server task. Wait for it with
+ * xenapi_async_vm_resume_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `start_paused`: bool; `force`: bool.
  * Result: `*out_task`, the task reference.
@@ -3111,6 +4208,22 @@ xenapi_status xenapi_vm_resume(const xenapi_session *session, const char *vm, bo
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_resume(const xenapi_session *session, const char *vm, bool start_paused, bool force, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.resume` (what xenapi_async_vm_resume gave) and gives its result
+ * as xenapi_vm_resume does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_resume_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.suspend`.
@@ -3126,7 +4239,8 @@ xenapi_status xenapi_async_vm_resume(const xenapi_session *session, const char *
 xenapi_status xenapi_vm_suspend(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.suspend`: `VM.suspend` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.suspend`: `VM.suspend` as a server task. Wait for it with
+ * xenapi_async_vm_suspend_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3138,6 +4252,22 @@ xenapi_status xenapi_vm_suspend(const xenapi_session *session, const char *vm, x
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_suspend(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.suspend` (what xenapi_async_vm_suspend gave) and gives its result
+ * as xenapi_vm_suspend does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_suspend_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.hard_reboot`.
@@ -3154,7 +4284,7 @@ xenapi_status xenapi_vm_hard_reboot(const xenapi_session *session, const char *v
 
 /**
  * Calls `Async.VM.hard_reboot`: `VM.hard_reboot` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_hard_reboot_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3166,6 +4296,22 @@ xenapi_status xenapi_vm_hard_reboot(const xenapi_session *session, const char *v
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_hard_reboot(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.hard_reboot` (what xenapi_async_vm_hard_reboot gave) and gives
+ * its result as xenapi_vm_hard_reboot does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_hard_reboot_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.power_state_reset`.
@@ -3180,7 +4326,7 @@ xenapi_status xenapi_vm_power_state_reset(const xenapi_session *session, const c
 
 /**
  * Calls `Async.VM.power_state_reset`: `VM.power_state_reset` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_power_state_reset_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3190,6 +4336,22 @@ xenapi_status xenapi_vm_power_state_reset(const xenapi_session *session, const c
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_power_state_reset(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.power_state_reset` (what xenapi_async_vm_power_state_reset gave)
+ * and gives its result as xenapi_vm_power_state_reset does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_power_state_reset_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.hard_shutdown`.
@@ -3206,7 +4368,7 @@ xenapi_status xenapi_vm_hard_shutdown(const xenapi_session *session, const char 
 
 /**
  * Calls `Async.VM.hard_shutdown`: `VM.hard_shutdown` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_hard_shutdown_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3218,6 +4380,22 @@ xenapi_status xenapi_vm_hard_shutdown(const xenapi_session *session, const char 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_hard_shutdown(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.hard_shutdown` (what xenapi_async_vm_hard_shutdown gave) and
+ * gives its result as xenapi_vm_hard_shutdown does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_hard_shutdown_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.clean_reboot`.
@@ -3234,7 +4412,7 @@ xenapi_status xenapi_vm_clean_reboot(const xenapi_session *session, const char *
 
 /**
  * Calls `Async.VM.clean_reboot`: `VM.clean_reboot` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_clean_reboot_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3246,6 +4424,22 @@ xenapi_status xenapi_vm_clean_reboot(const xenapi_session *session, const char *
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_clean_reboot(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.clean_reboot` (what xenapi_async_vm_clean_reboot gave) and gives
+ * its result as xenapi_vm_clean_reboot does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_clean_reboot_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.shutdown`.
@@ -3261,7 +4455,8 @@ xenapi_status xenapi_async_vm_clean_reboot(const xenapi_session *session, const 
 xenapi_status xenapi_vm_shutdown(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.shutdown`: `VM.shutdown` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.shutdown`: `VM.shutdown` as a server task. Wait for it with
+ * xenapi_async_vm_shutdown_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3273,6 +4468,22 @@ xenapi_status xenapi_vm_shutdown(const xenapi_session *session, const char *vm, 
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_shutdown(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.shutdown` (what xenapi_async_vm_shutdown gave) and gives its
+ * result as xenapi_vm_shutdown does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_shutdown_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.clean_shutdown`.
@@ -3289,7 +4500,7 @@ xenapi_status xenapi_vm_clean_shutdown(const xenapi_session *session, const char
 
 /**
  * Calls `Async.VM.clean_shutdown`: `VM.clean_shutdown` as a server task. Wait for it with
- * xenapi_task_wait.
+ * xenapi_async_vm_clean_shutdown_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3301,6 +4512,22 @@ xenapi_status xenapi_vm_clean_shutdown(const xenapi_session *session, const char
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_clean_shutdown(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.clean_shutdown` (what xenapi_async_vm_clean_shutdown gave) and
+ * gives its result as xenapi_vm_clean_shutdown does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_clean_shutdown_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.unpause`.
@@ -3316,7 +4543,8 @@ xenapi_status xenapi_async_vm_clean_shutdown(const xenapi_session *session, cons
 xenapi_status xenapi_vm_unpause(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.unpause`: `VM.unpause` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.unpause`: `VM.unpause` as a server task. Wait for it with
+ * xenapi_async_vm_unpause_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3328,6 +4556,22 @@ xenapi_status xenapi_vm_unpause(const xenapi_session *session, const char *vm, x
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_unpause(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.unpause` (what xenapi_async_vm_unpause gave) and gives its result
+ * as xenapi_vm_unpause does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_unpause_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.pause`.
@@ -3343,7 +4587,8 @@ xenapi_status xenapi_async_vm_unpause(const xenapi_session *session, const char 
 xenapi_status xenapi_vm_pause(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.pause`: `VM.pause` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.pause`: `VM.pause` as a server task. Wait for it with xenapi_async_vm_pause_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3355,6 +4600,22 @@ xenapi_status xenapi_vm_pause(const xenapi_session *session, const char *vm, xen
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_pause(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.pause` (what xenapi_async_vm_pause gave) and gives its result as
+ * xenapi_vm_pause does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_pause_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.start_on`.
@@ -3370,7 +4631,8 @@ xenapi_status xenapi_async_vm_pause(const xenapi_session *session, const char *v
 xenapi_status xenapi_vm_start_on(const xenapi_session *session, const char *vm, const char *host, bool start_paused, bool force, xenapi_error **err);
 
 /**
- * Calls `Async.VM.start_on`: `VM.start_on` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.start_on`: `VM.start_on` as a server task. Wait for it with
+ * xenapi_async_vm_start_on_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `host`: host ref; `start_paused`: bool; `force`: bool.
  * Result: `*out_task`, the task reference.
@@ -3382,6 +4644,22 @@ xenapi_status xenapi_vm_start_on(const xenapi_session *session, const char *vm, 
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_start_on(const xenapi_session *session, const char *vm, const char *host, bool start_paused, bool force, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.start_on` (what xenapi_async_vm_start_on gave) and gives its
+ * result as xenapi_vm_start_on does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_start_on_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.start`.
@@ -3398,7 +4676,8 @@ xenapi_status xenapi_async_vm_start_on(const xenapi_session *session, const char
 xenapi_status xenapi_vm_start(const xenapi_session *session, const char *vm, bool start_paused, bool force, xenapi_error **err);
 
 /**
- * Calls `Async.VM.start`: `VM.start` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.start`: `VM.start` as a server task. Wait for it with xenapi_async_vm_start_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `start_paused`: bool; `force`: bool.
  * Result: `*out_task`, the task reference.
@@ -3411,6 +4690,22 @@ xenapi_status xenapi_vm_start(const xenapi_session *session, const char *vm, boo
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_start(const xenapi_session *session, const char *vm, bool start_paused, bool force, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.start` (what xenapi_async_vm_start gave) and gives its result as
+ * xenapi_vm_start does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_start_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.provision`.
@@ -3426,7 +4721,8 @@ xenapi_status xenapi_async_vm_start(const xenapi_session *session, const char *v
 xenapi_status xenapi_vm_provision(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.provision`: `VM.provision` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.provision`: `VM.provision` as a server task. Wait for it with
+ * xenapi_async_vm_provision_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3438,6 +4734,22 @@ xenapi_status xenapi_vm_provision(const xenapi_session *session, const char *vm,
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_provision(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.provision` (what xenapi_async_vm_provision gave) and gives its
+ * result as xenapi_vm_provision does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_provision_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.checkpoint`.
@@ -3454,7 +4766,8 @@ xenapi_status xenapi_async_vm_provision(const xenapi_session *session, const cha
 xenapi_status xenapi_vm_checkpoint(const xenapi_session *session, const char *vm, const char *new_name, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.checkpoint`: `VM.checkpoint` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.checkpoint`: `VM.checkpoint` as a server task. Wait for it with
+ * xenapi_async_vm_checkpoint_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `new_name`: string.
  * Result: `*out_task`, the task reference.
@@ -3466,6 +4779,23 @@ xenapi_status xenapi_vm_checkpoint(const xenapi_session *session, const char *vm
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_checkpoint(const xenapi_session *session, const char *vm, const char *new_name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.checkpoint` (what xenapi_async_vm_checkpoint gave) and gives its
+ * result as xenapi_vm_checkpoint does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_checkpoint_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.revert`.
@@ -3481,7 +4811,8 @@ xenapi_status xenapi_async_vm_checkpoint(const xenapi_session *session, const ch
 xenapi_status xenapi_vm_revert(const xenapi_session *session, const char *snapshot, xenapi_error **err);
 
 /**
- * Calls `Async.VM.revert`: `VM.revert` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.revert`: `VM.revert` as a server task. Wait for it with
+ * xenapi_async_vm_revert_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `snapshot`: VM ref.
  * Result: `*out_task`, the task reference.
@@ -3493,6 +4824,22 @@ xenapi_status xenapi_vm_revert(const xenapi_session *session, const char *snapsh
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_revert(const xenapi_session *session, const char *snapshot, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.revert` (what xenapi_async_vm_revert gave) and gives its result
+ * as xenapi_vm_revert does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_revert_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.copy`.
@@ -3509,7 +4856,8 @@ xenapi_status xenapi_async_vm_revert(const xenapi_session *session, const char *
 xenapi_status xenapi_vm_copy(const xenapi_session *session, const char *vm, const char *new_name, const char *sr, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.copy`: `VM.copy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.copy`: `VM.copy` as a server task. Wait for it with xenapi_async_vm_copy_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `new_name`: string; `sr`: SR ref.
  * Result: `*out_task`, the task reference.
@@ -3521,6 +4869,23 @@ xenapi_status xenapi_vm_copy(const xenapi_session *session, const char *vm, cons
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_copy(const xenapi_session *session, const char *vm, const char *new_name, const char *sr, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.copy` (what xenapi_async_vm_copy gave) and gives its result as
+ * xenapi_vm_copy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_copy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.clone`.
@@ -3537,7 +4902,8 @@ xenapi_status xenapi_async_vm_copy(const xenapi_session *session, const char *vm
 xenapi_status xenapi_vm_clone(const xenapi_session *session, const char *vm, const char *new_name, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.clone`: `VM.clone` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.clone`: `VM.clone` as a server task. Wait for it with xenapi_async_vm_clone_wait
+ * (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `new_name`: string.
  * Result: `*out_task`, the task reference.
@@ -3549,6 +4915,23 @@ xenapi_status xenapi_vm_clone(const xenapi_session *session, const char *vm, con
  * left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_clone(const xenapi_session *session, const char *vm, const char *new_name, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.clone` (what xenapi_async_vm_clone gave) and gives its result as
+ * xenapi_vm_clone does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_clone_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.snapshot_with_quiesce`.
@@ -3568,7 +4951,7 @@ xenapi_status xenapi_vm_snapshot_with_quiesce(const xenapi_session *session, con
 
 /**
  * Calls `Async.VM.snapshot_with_quiesce`: `VM.snapshot_with_quiesce` as a server task. Wait for it
- * with xenapi_task_wait.
+ * with xenapi_async_vm_snapshot_with_quiesce_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `new_name`: string.
  * Result: `*out_task`, the task reference.
@@ -3584,6 +4967,24 @@ xenapi_status xenapi_vm_snapshot_with_quiesce(const xenapi_session *session, con
 xenapi_status xenapi_async_vm_snapshot_with_quiesce(const xenapi_session *session, const char *vm, const char *new_name, char **out_task, xenapi_error **err);
 
 /**
+ * Waits for the task of `Async.VM.snapshot_with_quiesce` (what
+ * xenapi_async_vm_snapshot_with_quiesce gave) and gives its result as
+ * xenapi_vm_snapshot_with_quiesce does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_snapshot_with_quiesce_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
+
+/**
  * Calls `VM.snapshot`.
  *
  * Parameters: `vm`: VM ref; `new_name`: string; `ignore_vdis`: VDI ref set.
@@ -3597,7 +4998,8 @@ xenapi_status xenapi_async_vm_snapshot_with_quiesce(const xenapi_session *sessio
 xenapi_status xenapi_vm_snapshot(const xenapi_session *session, const char *vm, const char *new_name, const xenapi_string_list *ignore_vdis, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.snapshot`: `VM.snapshot` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.snapshot`: `VM.snapshot` as a server task. Wait for it with
+ * xenapi_async_vm_snapshot_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref; `new_name`: string; `ignore_vdis`: VDI ref set.
  * Result: `*out_task`, the task reference.
@@ -3608,6 +5010,23 @@ xenapi_status xenapi_vm_snapshot(const xenapi_session *session, const char *vm, 
  * failure it is left as it was. `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_snapshot(const xenapi_session *session, const char *vm, const char *new_name, const xenapi_string_list *ignore_vdis, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.snapshot` (what xenapi_async_vm_snapshot gave) and gives its
+ * result as xenapi_vm_snapshot does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_snapshot_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.set_hardware_platform_version`.
@@ -5121,7 +6540,8 @@ xenapi_status xenapi_vm_get_by_name_label(const xenapi_session *session, const c
 xenapi_status xenapi_vm_destroy(const xenapi_session *session, const char *vm, xenapi_error **err);
 
 /**
- * Calls `Async.VM.destroy`: `VM.destroy` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.destroy`: `VM.destroy` as a server task. Wait for it with
+ * xenapi_async_vm_destroy_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `vm`: VM ref (self).
  * Result: `*out_task`, the task reference.
@@ -5131,6 +6551,22 @@ xenapi_status xenapi_vm_destroy(const xenapi_session *session, const char *vm, x
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_destroy(const xenapi_session *session, const char *vm, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.destroy` (what xenapi_async_vm_destroy gave) and gives its result
+ * as xenapi_vm_destroy does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: none.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). `*err` as for
+ * every fallible function.
+ */
+xenapi_status xenapi_async_vm_destroy_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, xenapi_error **err);
 
 /**
  * Calls `VM.create`.
@@ -5145,7 +6581,8 @@ xenapi_status xenapi_async_vm_destroy(const xenapi_session *session, const char 
 xenapi_status xenapi_vm_create(const xenapi_session *session, const xenapi_vm_record *args, char **out_result, xenapi_error **err);
 
 /**
- * Calls `Async.VM.create`: `VM.create` as a server task. Wait for it with xenapi_task_wait.
+ * Calls `Async.VM.create`: `VM.create` as a server task. Wait for it with
+ * xenapi_async_vm_create_wait (the typed result) or xenapi_task_wait.
  *
  * Parameters: `args`: VM record.
  * Result: `*out_task`, the task reference.
@@ -5155,6 +6592,23 @@ xenapi_status xenapi_vm_create(const xenapi_session *session, const xenapi_vm_re
  * `*err` as for every fallible function.
  */
 xenapi_status xenapi_async_vm_create(const xenapi_session *session, const xenapi_vm_record *args, char **out_task, xenapi_error **err);
+
+/**
+ * Waits for the task of `Async.VM.create` (what xenapi_async_vm_create gave) and gives its result
+ * as xenapi_vm_create does.
+ *
+ * The wait follows the task through `event.from` (polling `task.get_status` on xend) and destroys
+ * it when it ends. A failed task gives `XENAPI_STATUS_API` with the task's error code; when
+ * `timeout_seconds` (> 0) passes, or `cancel` (NULL: none) is cancelled from another thread with
+ * xenapi_cancel_cancel, the task is cancelled (`task.cancel`) and destroyed (`task.destroy`) and
+ * the status is `XENAPI_STATUS_TIMEOUT` or `XENAPI_STATUS_API` (`TASK_CANCELLED`).
+ * Result: `*out_result`, VM ref.
+ *
+ * Ownership: `session`, `task` and `cancel` are borrowed (read during the call only). On success
+ * `*out_result` receives a string that the caller frees with xenapi_string_free; on failure it is
+ * left as it was. `*err` as for every fallible function.
+ */
+xenapi_status xenapi_async_vm_create_wait(const xenapi_session *session, const char *task, double timeout_seconds, const xenapi_cancel *cancel, char **out_result, xenapi_error **err);
 
 /**
  * Calls `VM.get_by_uuid`.

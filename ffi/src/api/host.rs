@@ -2041,6 +2041,25 @@ pub unsafe extern "C" fn xenapi_async_host_emergency_clear_mandatory_guidance(
     })
 }
 
+/// `xenapi_async_host_emergency_clear_mandatory_guidance_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_emergency_clear_mandatory_guidance_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_apply_recommended_guidances`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_apply_recommended_guidances(
@@ -2072,6 +2091,25 @@ pub unsafe extern "C" fn xenapi_async_host_apply_recommended_guidances(
             out_task,
             Host::async_apply_recommended_guidances(session, &host)?,
         )
+    })
+}
+
+/// `xenapi_async_host_apply_recommended_guidances_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_apply_recommended_guidances_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2107,6 +2145,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_https_only(
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         let value = <bool as Conv>::arg(value, "value")?;
         ret(out_task, Host::async_set_https_only(session, &host, value)?)
+    })
+}
+
+/// `xenapi_async_host_set_https_only_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_https_only_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2146,6 +2203,31 @@ pub unsafe extern "C" fn xenapi_async_host_apply_updates(
     })
 }
 
+/// `xenapi_async_host_apply_updates_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_apply_updates_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Vec<String>>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_host_emergency_reenable_tls_verification`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_emergency_reenable_tls_verification(
@@ -2176,6 +2258,25 @@ pub unsafe extern "C" fn xenapi_async_host_emergency_reenable_tls_verification(
     })
 }
 
+/// `xenapi_async_host_emergency_reenable_tls_verification_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_emergency_reenable_tls_verification_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_emergency_disable_tls_verification`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_emergency_disable_tls_verification(
@@ -2203,6 +2304,25 @@ pub unsafe extern "C" fn xenapi_async_host_emergency_disable_tls_verification(
             out_task,
             Host::async_emergency_disable_tls_verification(session)?,
         )
+    })
+}
+
+/// `xenapi_async_host_emergency_disable_tls_verification_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_emergency_disable_tls_verification_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2244,6 +2364,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_numa_affinity_policy(
     })
 }
 
+/// `xenapi_async_host_set_numa_affinity_policy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_numa_affinity_policy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_get_sched_gran`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_get_sched_gran(
@@ -2273,6 +2412,29 @@ pub unsafe extern "C" fn xenapi_async_host_get_sched_gran(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_get_sched_gran(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_get_sched_gran_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_sched_gran_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut c_int,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HostSchedGran>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -2308,6 +2470,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_sched_gran(
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         let value = <HostSchedGran as Conv>::arg(value, "value")?;
         ret(out_task, Host::async_set_sched_gran(session, &host, value)?)
+    })
+}
+
+/// `xenapi_async_host_set_sched_gran_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_sched_gran_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2349,6 +2530,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_uefi_certificates(
     })
 }
 
+/// `xenapi_async_host_set_uefi_certificates_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_uefi_certificates_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_set_multipathing`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_set_multipathing(
@@ -2387,6 +2587,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_multipathing(
     })
 }
 
+/// `xenapi_async_host_set_multipathing_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_multipathing_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_set_iscsi_iqn`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_set_iscsi_iqn(
@@ -2419,6 +2638,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_iscsi_iqn(
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         let value = <String as Conv>::arg(value, "value")?;
         ret(out_task, Host::async_set_iscsi_iqn(session, &host, &value)?)
+    })
+}
+
+/// `xenapi_async_host_set_iscsi_iqn_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_iscsi_iqn_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2457,6 +2695,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_ssl_legacy(
     })
 }
 
+/// `xenapi_async_host_set_ssl_legacy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_ssl_legacy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_disable_display`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_disable_display(
@@ -2486,6 +2743,29 @@ pub unsafe extern "C" fn xenapi_async_host_disable_display(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_disable_display(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_disable_display_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_disable_display_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut c_int,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HostDisplay>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -2521,6 +2801,29 @@ pub unsafe extern "C" fn xenapi_async_host_enable_display(
     })
 }
 
+/// `xenapi_async_host_enable_display_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_enable_display_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut c_int,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HostDisplay>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_declare_dead`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_declare_dead(
@@ -2549,6 +2852,25 @@ pub unsafe extern "C" fn xenapi_async_host_declare_dead(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_declare_dead(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_declare_dead_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_declare_dead_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2598,6 +2920,31 @@ pub unsafe extern "C" fn xenapi_async_host_migrate_receive(
     })
 }
 
+/// `xenapi_async_host_migrate_receive_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_migrate_receive_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<String, String>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_host_disable_local_storage_caching`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_disable_local_storage_caching(
@@ -2629,6 +2976,25 @@ pub unsafe extern "C" fn xenapi_async_host_disable_local_storage_caching(
             out_task,
             Host::async_disable_local_storage_caching(session, &host)?,
         )
+    })
+}
+
+/// `xenapi_async_host_disable_local_storage_caching_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_disable_local_storage_caching_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2670,6 +3036,25 @@ pub unsafe extern "C" fn xenapi_async_host_enable_local_storage_caching(
     })
 }
 
+/// `xenapi_async_host_enable_local_storage_caching_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_enable_local_storage_caching_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_reset_cpu_features`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_reset_cpu_features(
@@ -2698,6 +3083,25 @@ pub unsafe extern "C" fn xenapi_async_host_reset_cpu_features(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_reset_cpu_features(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_reset_cpu_features_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_reset_cpu_features_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2736,6 +3140,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_cpu_features(
             out_task,
             Host::async_set_cpu_features(session, &host, &features)?,
         )
+    })
+}
+
+/// `xenapi_async_host_set_cpu_features_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_cpu_features_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2783,6 +3206,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_power_on_mode(
     })
 }
 
+/// `xenapi_async_host_set_power_on_mode_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_power_on_mode_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_refresh_pack_info`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_refresh_pack_info(
@@ -2811,6 +3253,25 @@ pub unsafe extern "C" fn xenapi_async_host_refresh_pack_info(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_refresh_pack_info(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_refresh_pack_info_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_refresh_pack_info_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2856,6 +3317,25 @@ pub unsafe extern "C" fn xenapi_async_host_apply_edition(
     })
 }
 
+/// `xenapi_async_host_apply_edition_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_apply_edition_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_reset_server_certificate`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_reset_server_certificate(
@@ -2890,6 +3370,25 @@ pub unsafe extern "C" fn xenapi_async_host_reset_server_certificate(
     })
 }
 
+/// `xenapi_async_host_reset_server_certificate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_reset_server_certificate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_emergency_reset_server_certificate`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_emergency_reset_server_certificate(
@@ -2917,6 +3416,25 @@ pub unsafe extern "C" fn xenapi_async_host_emergency_reset_server_certificate(
             out_task,
             Host::async_emergency_reset_server_certificate(session)?,
         )
+    })
+}
+
+/// `xenapi_async_host_emergency_reset_server_certificate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_emergency_reset_server_certificate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2978,6 +3496,25 @@ pub unsafe extern "C" fn xenapi_async_host_install_server_certificate(
     })
 }
 
+/// `xenapi_async_host_install_server_certificate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_install_server_certificate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_refresh_server_certificate`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_refresh_server_certificate(
@@ -3012,6 +3549,25 @@ pub unsafe extern "C" fn xenapi_async_host_refresh_server_certificate(
     })
 }
 
+/// `xenapi_async_host_refresh_server_certificate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_refresh_server_certificate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_get_server_certificate`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_get_server_certificate(
@@ -3043,6 +3599,29 @@ pub unsafe extern "C" fn xenapi_async_host_get_server_certificate(
         ret(
             out_task,
             Host::async_get_server_certificate(session, &host)?,
+        )
+    })
+}
+
+/// `xenapi_async_host_get_server_certificate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_server_certificate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
         )
     })
 }
@@ -3085,6 +3664,31 @@ pub unsafe extern "C" fn xenapi_async_host_retrieve_wlb_evacuate_recommendations
     })
 }
 
+/// `xenapi_async_host_retrieve_wlb_evacuate_recommendations_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_retrieve_wlb_evacuate_recommendations_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_string_list_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<Ref<Vm>, Vec<String>>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_host_disable_external_auth`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_disable_external_auth(
@@ -3120,6 +3724,25 @@ pub unsafe extern "C" fn xenapi_async_host_disable_external_auth(
             out_task,
             Host::async_disable_external_auth(session, &host, &config)?,
         )
+    })
+}
+
+/// `xenapi_async_host_disable_external_auth_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_disable_external_auth_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3169,6 +3792,25 @@ pub unsafe extern "C" fn xenapi_async_host_enable_external_auth(
     })
 }
 
+/// `xenapi_async_host_enable_external_auth_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_enable_external_auth_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_get_server_localtime`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_get_server_localtime(
@@ -3201,6 +3843,29 @@ pub unsafe extern "C" fn xenapi_async_host_get_server_localtime(
     })
 }
 
+/// `xenapi_async_host_get_server_localtime_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_server_localtime_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<DateTime>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_get_servertime`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_get_servertime(
@@ -3230,6 +3895,29 @@ pub unsafe extern "C" fn xenapi_async_host_get_servertime(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_get_servertime(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_get_servertime_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_servertime_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<DateTime>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -3269,6 +3957,29 @@ pub unsafe extern "C" fn xenapi_async_host_call_extension(
     })
 }
 
+/// `xenapi_async_host_call_extension_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_call_extension_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_has_extension`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_has_extension(
@@ -3302,6 +4013,29 @@ pub unsafe extern "C" fn xenapi_async_host_has_extension(
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         let name = <String as Conv>::arg(name, "name")?;
         ret(out_task, Host::async_has_extension(session, &host, &name)?)
+    })
+}
+
+/// `xenapi_async_host_has_extension_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_has_extension_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut bool,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<bool>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -3351,6 +4085,29 @@ pub unsafe extern "C" fn xenapi_async_host_call_plugin(
         ret(
             out_task,
             Host::async_call_plugin(session, &host, &plugin, &fn_, &args)?,
+        )
+    })
+}
+
+/// `xenapi_async_host_call_plugin_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_call_plugin_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
         )
     })
 }
@@ -3405,6 +4162,29 @@ pub unsafe extern "C" fn xenapi_async_host_create_new_blob(
     })
 }
 
+/// `xenapi_async_host_create_new_blob_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_create_new_blob_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Blob>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_backup_rrds`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_backup_rrds(
@@ -3440,6 +4220,25 @@ pub unsafe extern "C" fn xenapi_async_host_backup_rrds(
     })
 }
 
+/// `xenapi_async_host_backup_rrds_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_backup_rrds_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_sync_data`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_sync_data(
@@ -3468,6 +4267,25 @@ pub unsafe extern "C" fn xenapi_async_host_sync_data(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_sync_data(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_sync_data_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_sync_data_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3506,6 +4324,29 @@ pub unsafe extern "C" fn xenapi_async_host_compute_memory_overhead(
     })
 }
 
+/// `xenapi_async_host_compute_memory_overhead_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_compute_memory_overhead_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<i64>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_compute_free_memory`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_compute_free_memory(
@@ -3535,6 +4376,29 @@ pub unsafe extern "C" fn xenapi_async_host_compute_free_memory(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_compute_free_memory(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_compute_free_memory_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_compute_free_memory_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<i64>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -3576,6 +4440,25 @@ pub unsafe extern "C" fn xenapi_async_host_set_hostname_live(
     })
 }
 
+/// `xenapi_async_host_set_hostname_live_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_set_hostname_live_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_shutdown_agent`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_shutdown_agent(
@@ -3600,6 +4483,25 @@ pub unsafe extern "C" fn xenapi_async_host_shutdown_agent(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Host::async_shutdown_agent(session)?)
+    })
+}
+
+/// `xenapi_async_host_shutdown_agent_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_shutdown_agent_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3631,6 +4533,25 @@ pub unsafe extern "C" fn xenapi_async_host_restart_agent(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_restart_agent(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_restart_agent_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_restart_agent_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3672,6 +4593,29 @@ pub unsafe extern "C" fn xenapi_async_host_get_system_status_capabilities(
     })
 }
 
+/// `xenapi_async_host_get_system_status_capabilities_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_system_status_capabilities_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_get_management_interface`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_get_management_interface(
@@ -3707,6 +4651,29 @@ pub unsafe extern "C" fn xenapi_async_host_get_management_interface(
     })
 }
 
+/// `xenapi_async_host_get_management_interface_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_management_interface_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Pif>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_management_disable`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_management_disable(
@@ -3731,6 +4698,25 @@ pub unsafe extern "C" fn xenapi_async_host_management_disable(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Host::async_management_disable(session)?)
+    })
+}
+
+/// `xenapi_async_host_management_disable_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_management_disable_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3768,6 +4754,25 @@ pub unsafe extern "C" fn xenapi_async_host_local_management_reconfigure(
     })
 }
 
+/// `xenapi_async_host_local_management_reconfigure_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_local_management_reconfigure_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_management_reconfigure`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_management_reconfigure(
@@ -3799,6 +4804,25 @@ pub unsafe extern "C" fn xenapi_async_host_management_reconfigure(
     })
 }
 
+/// `xenapi_async_host_management_reconfigure_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_management_reconfigure_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_syslog_reconfigure`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_syslog_reconfigure(
@@ -3827,6 +4851,25 @@ pub unsafe extern "C" fn xenapi_async_host_syslog_reconfigure(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_syslog_reconfigure(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_syslog_reconfigure_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_syslog_reconfigure_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3872,6 +4915,25 @@ pub unsafe extern "C" fn xenapi_async_host_evacuate(
     })
 }
 
+/// `xenapi_async_host_evacuate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_evacuate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_get_uncooperative_resident_vms`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_get_uncooperative_resident_vms(
@@ -3906,6 +4968,29 @@ pub unsafe extern "C" fn xenapi_async_host_get_uncooperative_resident_vms(
         ret(
             out_task,
             Host::async_get_uncooperative_resident_vms(session, &host)?,
+        )
+    })
+}
+
+/// `xenapi_async_host_get_uncooperative_resident_vms_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_uncooperative_resident_vms_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Vm>>>(session, &task, timeout, &cancel)?,
         )
     })
 }
@@ -3948,6 +5033,31 @@ pub unsafe extern "C" fn xenapi_async_host_get_vms_which_prevent_evacuation(
     })
 }
 
+/// `xenapi_async_host_get_vms_which_prevent_evacuation_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_vms_which_prevent_evacuation_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_string_list_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<Ref<Vm>, Vec<String>>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_host_assert_can_evacuate`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_assert_can_evacuate(
@@ -3976,6 +5086,25 @@ pub unsafe extern "C" fn xenapi_async_host_assert_can_evacuate(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_assert_can_evacuate(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_assert_can_evacuate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_assert_can_evacuate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4014,6 +5143,25 @@ pub unsafe extern "C" fn xenapi_async_host_forget_data_source_archives(
             out_task,
             Host::async_forget_data_source_archives(session, &host, &data_source)?,
         )
+    })
+}
+
+/// `xenapi_async_host_forget_data_source_archives_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_forget_data_source_archives_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4059,6 +5207,29 @@ pub unsafe extern "C" fn xenapi_async_host_query_data_source(
     })
 }
 
+/// `xenapi_async_host_query_data_source_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_query_data_source_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut f64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<f64>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_record_data_source`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_record_data_source(
@@ -4097,6 +5268,25 @@ pub unsafe extern "C" fn xenapi_async_host_record_data_source(
     })
 }
 
+/// `xenapi_async_host_record_data_source_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_record_data_source_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_get_data_sources`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_get_data_sources(
@@ -4126,6 +5316,31 @@ pub unsafe extern "C" fn xenapi_async_host_get_data_sources(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_get_data_sources(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_get_data_sources_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_data_sources_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_data_source_record_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<DataSourceRecord>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
     })
 }
 
@@ -4160,6 +5375,25 @@ pub unsafe extern "C" fn xenapi_async_host_emergency_ha_disable(
     })
 }
 
+/// `xenapi_async_host_emergency_ha_disable_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_emergency_ha_disable_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_power_on`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_power_on(
@@ -4188,6 +5422,25 @@ pub unsafe extern "C" fn xenapi_async_host_power_on(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_power_on(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_power_on_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_power_on_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4222,6 +5475,25 @@ pub unsafe extern "C" fn xenapi_async_host_destroy(
     })
 }
 
+/// `xenapi_async_host_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_license_remove`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_license_remove(
@@ -4250,6 +5522,25 @@ pub unsafe extern "C" fn xenapi_async_host_license_remove(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_license_remove(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_license_remove_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_license_remove_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4291,6 +5582,25 @@ pub unsafe extern "C" fn xenapi_async_host_license_add(
     })
 }
 
+/// `xenapi_async_host_license_add_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_license_add_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_license_apply`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_license_apply(
@@ -4329,6 +5639,25 @@ pub unsafe extern "C" fn xenapi_async_host_license_apply(
     })
 }
 
+/// `xenapi_async_host_license_apply_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_license_apply_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_list_methods`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_list_methods(
@@ -4354,6 +5683,29 @@ pub unsafe extern "C" fn xenapi_async_host_list_methods(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Host::async_list_methods(session)?)
+    })
+}
+
+/// `xenapi_async_host_list_methods_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_list_methods_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -4399,6 +5751,25 @@ pub unsafe extern "C" fn xenapi_async_host_bugreport_upload(
     })
 }
 
+/// `xenapi_async_host_bugreport_upload_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_bugreport_upload_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_send_debug_keys`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_send_debug_keys(
@@ -4437,6 +5808,25 @@ pub unsafe extern "C" fn xenapi_async_host_send_debug_keys(
     })
 }
 
+/// `xenapi_async_host_send_debug_keys_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_send_debug_keys_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_get_log`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_get_log(
@@ -4466,6 +5856,29 @@ pub unsafe extern "C" fn xenapi_async_host_get_log(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_get_log(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_get_log_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_get_log_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -4501,6 +5914,29 @@ pub unsafe extern "C" fn xenapi_async_host_dmesg_clear(
     })
 }
 
+/// `xenapi_async_host_dmesg_clear_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_dmesg_clear_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_host_dmesg`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_dmesg(
@@ -4530,6 +5966,29 @@ pub unsafe extern "C" fn xenapi_async_host_dmesg(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_dmesg(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_dmesg_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_dmesg_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -4564,6 +6023,25 @@ pub unsafe extern "C" fn xenapi_async_host_reboot(
     })
 }
 
+/// `xenapi_async_host_reboot_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_reboot_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_shutdown`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_shutdown(
@@ -4592,6 +6070,25 @@ pub unsafe extern "C" fn xenapi_async_host_shutdown(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_shutdown(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_shutdown_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_shutdown_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4626,6 +6123,25 @@ pub unsafe extern "C" fn xenapi_async_host_enable(
     })
 }
 
+/// `xenapi_async_host_enable_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_enable_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_host_disable`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_host_disable(
@@ -4654,6 +6170,25 @@ pub unsafe extern "C" fn xenapi_async_host_disable(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Host::async_disable(session, &host)?)
+    })
+}
+
+/// `xenapi_async_host_disable_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_host_disable_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 

@@ -1679,6 +1679,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_ext_auth_max_threads(
     })
 }
 
+/// `xenapi_async_pool_set_ext_auth_max_threads_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_ext_auth_max_threads_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_set_local_auth_max_threads`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_set_local_auth_max_threads(
@@ -1717,6 +1736,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_local_auth_max_threads(
     })
 }
 
+/// `xenapi_async_pool_set_local_auth_max_threads_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_local_auth_max_threads_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_set_update_sync_enabled`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_set_update_sync_enabled(
@@ -1752,6 +1790,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_update_sync_enabled(
             out_task,
             Pool::async_set_update_sync_enabled(session, &pool, value)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_set_update_sync_enabled_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_update_sync_enabled_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1804,6 +1861,25 @@ pub unsafe extern "C" fn xenapi_async_pool_configure_update_sync(
     })
 }
 
+/// `xenapi_async_pool_configure_update_sync_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_configure_update_sync_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_reset_telemetry_uuid`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_reset_telemetry_uuid(
@@ -1832,6 +1908,25 @@ pub unsafe extern "C" fn xenapi_async_pool_reset_telemetry_uuid(
         let session = session_of(session)?;
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
         ret(out_task, Pool::async_reset_telemetry_uuid(session, &pool)?)
+    })
+}
+
+/// `xenapi_async_pool_reset_telemetry_uuid_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_reset_telemetry_uuid_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1873,6 +1968,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_telemetry_next_collection(
     })
 }
 
+/// `xenapi_async_pool_set_telemetry_next_collection_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_telemetry_next_collection_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_set_https_only`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_set_https_only(
@@ -1905,6 +2019,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_https_only(
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
         let value = <bool as Conv>::arg(value, "value")?;
         ret(out_task, Pool::async_set_https_only(session, &pool, value)?)
+    })
+}
+
+/// `xenapi_async_pool_set_https_only_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_https_only_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1946,6 +2079,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_custom_uefi_certificates(
     })
 }
 
+/// `xenapi_async_pool_set_custom_uefi_certificates_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_custom_uefi_certificates_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_set_uefi_certificates`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_set_uefi_certificates(
@@ -1984,6 +2136,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_uefi_certificates(
     })
 }
 
+/// `xenapi_async_pool_set_uefi_certificates_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_uefi_certificates_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_disable_repository_proxy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_disable_repository_proxy(
@@ -2015,6 +2186,25 @@ pub unsafe extern "C" fn xenapi_async_pool_disable_repository_proxy(
             out_task,
             Pool::async_disable_repository_proxy(session, &pool)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_disable_repository_proxy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_disable_repository_proxy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2064,6 +2254,25 @@ pub unsafe extern "C" fn xenapi_async_pool_configure_repository_proxy(
     })
 }
 
+/// `xenapi_async_pool_configure_repository_proxy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_configure_repository_proxy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_disable_client_certificate_auth`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_disable_client_certificate_auth(
@@ -2095,6 +2304,25 @@ pub unsafe extern "C" fn xenapi_async_pool_disable_client_certificate_auth(
             out_task,
             Pool::async_disable_client_certificate_auth(session, &pool)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_disable_client_certificate_auth_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_disable_client_certificate_auth_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2136,6 +2364,25 @@ pub unsafe extern "C" fn xenapi_async_pool_enable_client_certificate_auth(
     })
 }
 
+/// `xenapi_async_pool_enable_client_certificate_auth_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_enable_client_certificate_auth_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_check_update_readiness`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_check_update_readiness(
@@ -2174,6 +2421,31 @@ pub unsafe extern "C" fn xenapi_async_pool_check_update_readiness(
         ret(
             out_task,
             Pool::async_check_update_readiness(session, &pool, requires_reboot)?,
+        )
+    })
+}
+
+/// `xenapi_async_pool_check_update_readiness_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_check_update_readiness_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Vec<String>>>(
+                session, &task, timeout, &cancel,
+            )?,
         )
     })
 }
@@ -2228,6 +2500,29 @@ pub unsafe extern "C" fn xenapi_async_pool_sync_updates(
     })
 }
 
+/// `xenapi_async_pool_sync_updates_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_sync_updates_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_remove_repository`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_remove_repository(
@@ -2263,6 +2558,25 @@ pub unsafe extern "C" fn xenapi_async_pool_remove_repository(
             out_task,
             Pool::async_remove_repository(session, &pool, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_remove_repository_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_remove_repository_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2304,6 +2618,25 @@ pub unsafe extern "C" fn xenapi_async_pool_add_repository(
     })
 }
 
+/// `xenapi_async_pool_add_repository_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_add_repository_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_set_repositories`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_set_repositories(
@@ -2342,6 +2675,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_repositories(
     })
 }
 
+/// `xenapi_async_pool_set_repositories_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_repositories_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_rotate_secret`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_rotate_secret(
@@ -2366,6 +2718,25 @@ pub unsafe extern "C" fn xenapi_async_pool_rotate_secret(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Pool::async_rotate_secret(session)?)
+    })
+}
+
+/// `xenapi_async_pool_rotate_secret_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_rotate_secret_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2404,6 +2775,25 @@ pub unsafe extern "C" fn xenapi_async_pool_remove_from_guest_agent_config(
             out_task,
             Pool::async_remove_from_guest_agent_config(session, &pool, &key)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_remove_from_guest_agent_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_remove_from_guest_agent_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2449,6 +2839,25 @@ pub unsafe extern "C" fn xenapi_async_pool_add_to_guest_agent_config(
     })
 }
 
+/// `xenapi_async_pool_add_to_guest_agent_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_add_to_guest_agent_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_has_extension`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_has_extension(
@@ -2482,6 +2891,29 @@ pub unsafe extern "C" fn xenapi_async_pool_has_extension(
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
         let name = <String as Conv>::arg(name, "name")?;
         ret(out_task, Pool::async_has_extension(session, &pool, &name)?)
+    })
+}
+
+/// `xenapi_async_pool_has_extension_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_has_extension_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut bool,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<bool>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -2523,6 +2955,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_igmp_snooping_enabled(
     })
 }
 
+/// `xenapi_async_pool_set_igmp_snooping_enabled_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_igmp_snooping_enabled_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_disable_ssl_legacy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_disable_ssl_legacy(
@@ -2554,6 +3005,25 @@ pub unsafe extern "C" fn xenapi_async_pool_disable_ssl_legacy(
     })
 }
 
+/// `xenapi_async_pool_disable_ssl_legacy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_disable_ssl_legacy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_enable_ssl_legacy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_enable_ssl_legacy(
@@ -2582,6 +3052,25 @@ pub unsafe extern "C" fn xenapi_async_pool_enable_ssl_legacy(
         let session = session_of(session)?;
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
         ret(out_task, Pool::async_enable_ssl_legacy(session, &pool)?)
+    })
+}
+
+/// `xenapi_async_pool_enable_ssl_legacy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_enable_ssl_legacy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2623,6 +3112,25 @@ pub unsafe extern "C" fn xenapi_async_pool_apply_edition(
     })
 }
 
+/// `xenapi_async_pool_apply_edition_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_apply_edition_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_get_license_state`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_get_license_state(
@@ -2652,6 +3160,31 @@ pub unsafe extern "C" fn xenapi_async_pool_get_license_state(
         let session = session_of(session)?;
         let pool = <Ref<Pool> as Conv>::arg(pool, "pool")?;
         ret(out_task, Pool::async_get_license_state(session, &pool)?)
+    })
+}
+
+/// `xenapi_async_pool_get_license_state_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_get_license_state_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<String, String>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
     })
 }
 
@@ -2689,6 +3222,25 @@ pub unsafe extern "C" fn xenapi_async_pool_disable_local_storage_caching(
     })
 }
 
+/// `xenapi_async_pool_disable_local_storage_caching_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_disable_local_storage_caching_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_enable_local_storage_caching`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_enable_local_storage_caching(
@@ -2720,6 +3272,25 @@ pub unsafe extern "C" fn xenapi_async_pool_enable_local_storage_caching(
             out_task,
             Pool::async_enable_local_storage_caching(session, &pool)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_enable_local_storage_caching_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_enable_local_storage_caching_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2765,6 +3336,29 @@ pub unsafe extern "C" fn xenapi_async_pool_test_archive_target(
     })
 }
 
+/// `xenapi_async_pool_test_archive_target_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_test_archive_target_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_set_vswitch_controller`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_set_vswitch_controller(
@@ -2799,6 +3393,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_vswitch_controller(
     })
 }
 
+/// `xenapi_async_pool_set_vswitch_controller_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_vswitch_controller_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_disable_redo_log`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_disable_redo_log(
@@ -2823,6 +3436,25 @@ pub unsafe extern "C" fn xenapi_async_pool_disable_redo_log(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Pool::async_disable_redo_log(session)?)
+    })
+}
+
+/// `xenapi_async_pool_disable_redo_log_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_disable_redo_log_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2857,6 +3489,25 @@ pub unsafe extern "C" fn xenapi_async_pool_enable_redo_log(
     })
 }
 
+/// `xenapi_async_pool_enable_redo_log_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_enable_redo_log_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_enable_tls_verification`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_enable_tls_verification(
@@ -2884,6 +3535,25 @@ pub unsafe extern "C" fn xenapi_async_pool_enable_tls_verification(
     })
 }
 
+/// `xenapi_async_pool_enable_tls_verification_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_enable_tls_verification_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_certificate_sync`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_certificate_sync(
@@ -2908,6 +3578,25 @@ pub unsafe extern "C" fn xenapi_async_pool_certificate_sync(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Pool::async_certificate_sync(session)?)
+    })
+}
+
+/// `xenapi_async_pool_certificate_sync_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_certificate_sync_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2939,6 +3628,29 @@ pub unsafe extern "C" fn xenapi_async_pool_crl_list(
     })
 }
 
+/// `xenapi_async_pool_crl_list_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_crl_list_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_crl_uninstall`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_crl_uninstall(
@@ -2967,6 +3679,25 @@ pub unsafe extern "C" fn xenapi_async_pool_crl_uninstall(
         let session = session_of(session)?;
         let name = <String as Conv>::arg(name, "name")?;
         ret(out_task, Pool::async_crl_uninstall(session, &name)?)
+    })
+}
+
+/// `xenapi_async_pool_crl_uninstall_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_crl_uninstall_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3005,6 +3736,25 @@ pub unsafe extern "C" fn xenapi_async_pool_crl_install(
     })
 }
 
+/// `xenapi_async_pool_crl_install_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_crl_install_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_uninstall_ca_certificate`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_uninstall_ca_certificate(
@@ -3036,6 +3786,25 @@ pub unsafe extern "C" fn xenapi_async_pool_uninstall_ca_certificate(
             out_task,
             Pool::async_uninstall_ca_certificate(session, &name)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_uninstall_ca_certificate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_uninstall_ca_certificate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3077,6 +3846,25 @@ pub unsafe extern "C" fn xenapi_async_pool_install_ca_certificate(
     })
 }
 
+/// `xenapi_async_pool_install_ca_certificate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_install_ca_certificate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_certificate_list`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_certificate_list(
@@ -3102,6 +3890,29 @@ pub unsafe extern "C" fn xenapi_async_pool_certificate_list(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Pool::async_certificate_list(session)?)
+    })
+}
+
+/// `xenapi_async_pool_certificate_list_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_certificate_list_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -3133,6 +3944,25 @@ pub unsafe extern "C" fn xenapi_async_pool_certificate_uninstall(
         let session = session_of(session)?;
         let name = <String as Conv>::arg(name, "name")?;
         ret(out_task, Pool::async_certificate_uninstall(session, &name)?)
+    })
+}
+
+/// `xenapi_async_pool_certificate_uninstall_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_certificate_uninstall_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3171,6 +4001,25 @@ pub unsafe extern "C" fn xenapi_async_pool_certificate_install(
             out_task,
             Pool::async_certificate_install(session, &name, &cert)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_certificate_install_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_certificate_install_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3220,6 +4069,29 @@ pub unsafe extern "C" fn xenapi_async_pool_send_test_post(
     })
 }
 
+/// `xenapi_async_pool_send_test_post_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_send_test_post_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_retrieve_wlb_recommendations`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_retrieve_wlb_recommendations(
@@ -3248,6 +4120,31 @@ pub unsafe extern "C" fn xenapi_async_pool_retrieve_wlb_recommendations(
     })
 }
 
+/// `xenapi_async_pool_retrieve_wlb_recommendations_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_retrieve_wlb_recommendations_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_string_list_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<Ref<Vm>, Vec<String>>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_pool_retrieve_wlb_configuration`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_retrieve_wlb_configuration(
@@ -3273,6 +4170,31 @@ pub unsafe extern "C" fn xenapi_async_pool_retrieve_wlb_configuration(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Pool::async_retrieve_wlb_configuration(session)?)
+    })
+}
+
+/// `xenapi_async_pool_retrieve_wlb_configuration_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_retrieve_wlb_configuration_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<String, String>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
     })
 }
 
@@ -3310,6 +4232,25 @@ pub unsafe extern "C" fn xenapi_async_pool_send_wlb_configuration(
     })
 }
 
+/// `xenapi_async_pool_send_wlb_configuration_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_send_wlb_configuration_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_deconfigure_wlb`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_deconfigure_wlb(
@@ -3334,6 +4275,25 @@ pub unsafe extern "C" fn xenapi_async_pool_deconfigure_wlb(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Pool::async_deconfigure_wlb(session)?)
+    })
+}
+
+/// `xenapi_async_pool_deconfigure_wlb_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_deconfigure_wlb_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3401,6 +4361,25 @@ pub unsafe extern "C" fn xenapi_async_pool_initialize_wlb(
     })
 }
 
+/// `xenapi_async_pool_initialize_wlb_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_initialize_wlb_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_detect_nonhomogeneous_external_auth`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_detect_nonhomogeneous_external_auth(
@@ -3432,6 +4411,25 @@ pub unsafe extern "C" fn xenapi_async_pool_detect_nonhomogeneous_external_auth(
             out_task,
             Pool::async_detect_nonhomogeneous_external_auth(session, &pool)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_detect_nonhomogeneous_external_auth_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_detect_nonhomogeneous_external_auth_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3470,6 +4468,25 @@ pub unsafe extern "C" fn xenapi_async_pool_disable_external_auth(
             out_task,
             Pool::async_disable_external_auth(session, &pool, &config)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_disable_external_auth_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_disable_external_auth_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3516,6 +4533,25 @@ pub unsafe extern "C" fn xenapi_async_pool_enable_external_auth(
             out_task,
             Pool::async_enable_external_auth(session, &pool, &config, &service_name, &auth_type)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_enable_external_auth_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_enable_external_auth_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3569,6 +4605,29 @@ pub unsafe extern "C" fn xenapi_async_pool_create_new_blob(
     })
 }
 
+/// `xenapi_async_pool_create_new_blob_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_create_new_blob_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Blob>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_set_ha_host_failures_to_tolerate`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_set_ha_host_failures_to_tolerate(
@@ -3604,6 +4663,25 @@ pub unsafe extern "C" fn xenapi_async_pool_set_ha_host_failures_to_tolerate(
             out_task,
             Pool::async_set_ha_host_failures_to_tolerate(session, &pool, value)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_set_ha_host_failures_to_tolerate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_set_ha_host_failures_to_tolerate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3645,6 +4723,31 @@ pub unsafe extern "C" fn xenapi_async_pool_ha_compute_vm_failover_plan(
         ret(
             out_task,
             Pool::async_ha_compute_vm_failover_plan(session, &failed_hosts, &failed_vms)?,
+        )
+    })
+}
+
+/// `xenapi_async_pool_ha_compute_vm_failover_plan_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_ha_compute_vm_failover_plan_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_string_map_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<Ref<Vm>, HashMap<String, String>>>(
+                session, &task, timeout, &cancel,
+            )?,
         )
     })
 }
@@ -3692,6 +4795,29 @@ pub unsafe extern "C" fn xenapi_async_pool_ha_compute_hypothetical_max_host_fail
     })
 }
 
+/// `xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_ha_compute_hypothetical_max_host_failures_to_tolerate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<i64>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_ha_compute_max_host_failures_to_tolerate`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_ha_compute_max_host_failures_to_tolerate(
@@ -3726,6 +4852,29 @@ pub unsafe extern "C" fn xenapi_async_pool_ha_compute_max_host_failures_to_toler
     })
 }
 
+/// `xenapi_async_pool_ha_compute_max_host_failures_to_tolerate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_ha_compute_max_host_failures_to_tolerate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<i64>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_ha_failover_plan_exists`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_ha_failover_plan_exists(
@@ -3755,6 +4904,29 @@ pub unsafe extern "C" fn xenapi_async_pool_ha_failover_plan_exists(
         let session = session_of(session)?;
         let n = <i64 as Conv>::arg(n, "n")?;
         ret(out_task, Pool::async_ha_failover_plan_exists(session, n)?)
+    })
+}
+
+/// `xenapi_async_pool_ha_failover_plan_exists_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_ha_failover_plan_exists_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut bool,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<bool>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -3792,6 +4964,25 @@ pub unsafe extern "C" fn xenapi_async_pool_ha_prevent_restarts_for(
     })
 }
 
+/// `xenapi_async_pool_ha_prevent_restarts_for_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_ha_prevent_restarts_for_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_designate_new_master`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_designate_new_master(
@@ -3823,6 +5014,25 @@ pub unsafe extern "C" fn xenapi_async_pool_designate_new_master(
     })
 }
 
+/// `xenapi_async_pool_designate_new_master_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_designate_new_master_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_sync_database`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_sync_database(
@@ -3850,6 +5060,25 @@ pub unsafe extern "C" fn xenapi_async_pool_sync_database(
     })
 }
 
+/// `xenapi_async_pool_sync_database_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_sync_database_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_disable_ha`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_disable_ha(
@@ -3874,6 +5103,25 @@ pub unsafe extern "C" fn xenapi_async_pool_disable_ha(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Pool::async_disable_ha(session)?)
+    })
+}
+
+/// `xenapi_async_pool_disable_ha_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_disable_ha_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3912,6 +5160,25 @@ pub unsafe extern "C" fn xenapi_async_pool_enable_ha(
             out_task,
             Pool::async_enable_ha(session, &heartbeat_srs, &configuration)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_enable_ha_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_enable_ha_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3961,6 +5228,29 @@ pub unsafe extern "C" fn xenapi_async_pool_create_vlan_from_pif(
     })
 }
 
+/// `xenapi_async_pool_create_vlan_from_pif_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_create_vlan_from_pif_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Pif>>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_management_reconfigure`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_management_reconfigure(
@@ -3992,6 +5282,25 @@ pub unsafe extern "C" fn xenapi_async_pool_management_reconfigure(
             out_task,
             Pool::async_management_reconfigure(session, &network)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_management_reconfigure_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_management_reconfigure_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4041,6 +5350,29 @@ pub unsafe extern "C" fn xenapi_async_pool_create_vlan(
     })
 }
 
+/// `xenapi_async_pool_create_vlan_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_create_vlan_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Pif>>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_pool_recover_slaves`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_recover_slaves(
@@ -4066,6 +5398,29 @@ pub unsafe extern "C" fn xenapi_async_pool_recover_slaves(
         check_out(out_task, "out_task")?;
         let session = session_of(session)?;
         ret(out_task, Pool::async_recover_slaves(session)?)
+    })
+}
+
+/// `xenapi_async_pool_recover_slaves_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_recover_slaves_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Host>>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -4103,6 +5458,25 @@ pub unsafe extern "C" fn xenapi_async_pool_emergency_reset_master(
     })
 }
 
+/// `xenapi_async_pool_emergency_reset_master_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_emergency_reset_master_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_emergency_transition_to_master`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_emergency_transition_to_master(
@@ -4130,6 +5504,25 @@ pub unsafe extern "C" fn xenapi_async_pool_emergency_transition_to_master(
             out_task,
             Pool::async_emergency_transition_to_master(session)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_emergency_transition_to_master_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_emergency_transition_to_master_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4161,6 +5554,25 @@ pub unsafe extern "C" fn xenapi_async_pool_eject(
         let session = session_of(session)?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Pool::async_eject(session, &host)?)
+    })
+}
+
+/// `xenapi_async_pool_eject_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_eject_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4206,6 +5618,25 @@ pub unsafe extern "C" fn xenapi_async_pool_join_force(
     })
 }
 
+/// `xenapi_async_pool_join_force_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_join_force_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_pool_join`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_pool_join(
@@ -4245,6 +5676,25 @@ pub unsafe extern "C" fn xenapi_async_pool_join(
             out_task,
             Pool::async_join(session, &master_address, &master_username, &master_password)?,
         )
+    })
+}
+
+/// `xenapi_async_pool_join_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_pool_join_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 

@@ -2534,6 +2534,25 @@ pub unsafe extern "C" fn xenapi_async_vm_restart_device_models(
     })
 }
 
+/// `xenapi_async_vm_restart_device_models_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_restart_device_models_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_hvm_boot_policy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_hvm_boot_policy(
@@ -2572,6 +2591,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_hvm_boot_policy(
     })
 }
 
+/// `xenapi_async_vm_set_hvm_boot_policy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_hvm_boot_policy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_domain_type`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_domain_type(
@@ -2604,6 +2642,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_domain_type(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let value = <DomainType as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_domain_type(session, &vm, value)?)
+    })
+}
+
+/// `xenapi_async_vm_set_domain_type_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_domain_type_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2642,6 +2699,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_actions_after_crash(
             out_task,
             Vm::async_set_actions_after_crash(session, &vm, value)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_set_actions_after_crash_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_actions_after_crash_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2695,6 +2771,29 @@ pub unsafe extern "C" fn xenapi_async_vm_import(
     })
 }
 
+/// `xenapi_async_vm_import_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_import_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Vm>>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_set_has_vendor_device`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_has_vendor_device(
@@ -2730,6 +2829,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_has_vendor_device(
             out_task,
             Vm::async_set_has_vendor_device(session, &vm, value)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_set_has_vendor_device_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_has_vendor_device_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2783,6 +2901,29 @@ pub unsafe extern "C" fn xenapi_async_vm_call_plugin(
     })
 }
 
+/// `xenapi_async_vm_call_plugin_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_call_plugin_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_query_services`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_query_services(
@@ -2812,6 +2953,31 @@ pub unsafe extern "C" fn xenapi_async_vm_query_services(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_query_services(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_query_services_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_query_services_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<String, String>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
     })
 }
 
@@ -2847,6 +3013,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_appliance(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let value = <Ref<VmAppliance> as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_appliance(session, &vm, &value)?)
+    })
+}
+
+/// `xenapi_async_vm_set_appliance_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_appliance_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2900,6 +3085,25 @@ pub unsafe extern "C" fn xenapi_async_vm_import_convert(
     })
 }
 
+/// `xenapi_async_vm_import_convert_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_import_convert_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_recover`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_recover(
@@ -2939,6 +3143,25 @@ pub unsafe extern "C" fn xenapi_async_vm_recover(
             out_task,
             Vm::async_recover(session, &vm, &session_to, force)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_recover_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_recover_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -2984,6 +3207,29 @@ pub unsafe extern "C" fn xenapi_async_vm_get_srs_required_for_recovery(
     })
 }
 
+/// `xenapi_async_vm_get_srs_required_for_recovery_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_get_srs_required_for_recovery_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Sr>>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_assert_can_be_recovered`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_assert_can_be_recovered(
@@ -3022,6 +3268,25 @@ pub unsafe extern "C" fn xenapi_async_vm_assert_can_be_recovered(
     })
 }
 
+/// `xenapi_async_vm_assert_can_be_recovered_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_assert_can_be_recovered_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_suspend_vdi`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_suspend_vdi(
@@ -3054,6 +3319,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_suspend_vdi(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let value = <Ref<Vdi> as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_suspend_vdi(session, &vm, &value)?)
+    })
+}
+
+/// `xenapi_async_vm_set_suspend_vdi_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_suspend_vdi_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3092,6 +3376,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_order(
     })
 }
 
+/// `xenapi_async_vm_set_order_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_order_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_shutdown_delay`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_shutdown_delay(
@@ -3127,6 +3430,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_shutdown_delay(
     })
 }
 
+/// `xenapi_async_vm_set_shutdown_delay_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_shutdown_delay_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_start_delay`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_start_delay(
@@ -3159,6 +3481,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_start_delay(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let value = <i64 as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_start_delay(session, &vm, value)?)
+    })
+}
+
+/// `xenapi_async_vm_set_start_delay_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_start_delay_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3200,6 +3541,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_snapshot_schedule(
     })
 }
 
+/// `xenapi_async_vm_set_snapshot_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_snapshot_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_protection_policy`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_protection_policy(
@@ -3238,6 +3598,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_protection_policy(
     })
 }
 
+/// `xenapi_async_vm_set_protection_policy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_protection_policy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_copy_bios_strings`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_copy_bios_strings(
@@ -3270,6 +3649,25 @@ pub unsafe extern "C" fn xenapi_async_vm_copy_bios_strings(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let host = <Ref<Host> as Conv>::arg(host, "host")?;
         ret(out_task, Vm::async_copy_bios_strings(session, &vm, &host)?)
+    })
+}
+
+/// `xenapi_async_vm_copy_bios_strings_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_copy_bios_strings_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3308,6 +3706,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_bios_strings(
     })
 }
 
+/// `xenapi_async_vm_set_bios_strings_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_bios_strings_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_retrieve_wlb_recommendations`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_retrieve_wlb_recommendations(
@@ -3343,6 +3760,31 @@ pub unsafe extern "C" fn xenapi_async_vm_retrieve_wlb_recommendations(
     })
 }
 
+/// `xenapi_async_vm_retrieve_wlb_recommendations_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_retrieve_wlb_recommendations_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_string_list_map,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<HashMap<Ref<Host>, Vec<String>>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_vm_assert_agile`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_assert_agile(
@@ -3371,6 +3813,25 @@ pub unsafe extern "C" fn xenapi_async_vm_assert_agile(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_assert_agile(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_assert_agile_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_assert_agile_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3424,6 +3885,29 @@ pub unsafe extern "C" fn xenapi_async_vm_create_new_blob(
     })
 }
 
+/// `xenapi_async_vm_create_new_blob_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_create_new_blob_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Blob>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_assert_can_boot_here`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_assert_can_boot_here(
@@ -3462,6 +3946,25 @@ pub unsafe extern "C" fn xenapi_async_vm_assert_can_boot_here(
     })
 }
 
+/// `xenapi_async_vm_assert_can_boot_here_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_assert_can_boot_here_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_get_possible_hosts`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_get_possible_hosts(
@@ -3491,6 +3994,29 @@ pub unsafe extern "C" fn xenapi_async_vm_get_possible_hosts(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_get_possible_hosts(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_get_possible_hosts_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_get_possible_hosts_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<Ref<Host>>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -3526,6 +4052,29 @@ pub unsafe extern "C" fn xenapi_async_vm_get_allowed_vif_devices(
     })
 }
 
+/// `xenapi_async_vm_get_allowed_vif_devices_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_get_allowed_vif_devices_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_get_allowed_vbd_devices`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_get_allowed_vbd_devices(
@@ -3558,6 +4107,29 @@ pub unsafe extern "C" fn xenapi_async_vm_get_allowed_vbd_devices(
     })
 }
 
+/// `xenapi_async_vm_get_allowed_vbd_devices_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_get_allowed_vbd_devices_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_update_allowed_operations`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_update_allowed_operations(
@@ -3586,6 +4158,25 @@ pub unsafe extern "C" fn xenapi_async_vm_update_allowed_operations(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_update_allowed_operations(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_update_allowed_operations_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_update_allowed_operations_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3627,6 +4218,25 @@ pub unsafe extern "C" fn xenapi_async_vm_assert_operation_valid(
     })
 }
 
+/// `xenapi_async_vm_assert_operation_valid_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_assert_operation_valid_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_forget_data_source_archives`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_forget_data_source_archives(
@@ -3662,6 +4272,25 @@ pub unsafe extern "C" fn xenapi_async_vm_forget_data_source_archives(
             out_task,
             Vm::async_forget_data_source_archives(session, &vm, &data_source)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_forget_data_source_archives_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_forget_data_source_archives_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3707,6 +4336,29 @@ pub unsafe extern "C" fn xenapi_async_vm_query_data_source(
     })
 }
 
+/// `xenapi_async_vm_query_data_source_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_query_data_source_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut f64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<f64>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_record_data_source`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_record_data_source(
@@ -3745,6 +4397,25 @@ pub unsafe extern "C" fn xenapi_async_vm_record_data_source(
     })
 }
 
+/// `xenapi_async_vm_record_data_source_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_record_data_source_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_get_data_sources`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_get_data_sources(
@@ -3777,6 +4448,31 @@ pub unsafe extern "C" fn xenapi_async_vm_get_data_sources(
     })
 }
 
+/// `xenapi_async_vm_get_data_sources_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_get_data_sources_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_data_source_record_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<DataSourceRecord>>(
+                session, &task, timeout, &cancel,
+            )?,
+        )
+    })
+}
+
 /// `xenapi_vm_get_boot_record`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_get_boot_record(
@@ -3806,6 +4502,29 @@ pub unsafe extern "C" fn xenapi_async_vm_get_boot_record(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_get_boot_record(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_get_boot_record_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_get_boot_record_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_vm_record,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<VmRecord>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -3868,6 +4587,25 @@ pub unsafe extern "C" fn xenapi_async_vm_assert_can_migrate(
                 session, &vm, &dest, live, &vdi_map, &vif_map, &options, &vgpu_map,
             )?,
         )
+    })
+}
+
+/// `xenapi_async_vm_assert_can_migrate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_assert_can_migrate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -3937,6 +4675,29 @@ pub unsafe extern "C" fn xenapi_async_vm_migrate_send(
     })
 }
 
+/// `xenapi_async_vm_migrate_send_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_migrate_send_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vm>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_maximise_memory`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_maximise_memory(
@@ -3983,6 +4744,29 @@ pub unsafe extern "C" fn xenapi_async_vm_maximise_memory(
     })
 }
 
+/// `xenapi_async_vm_maximise_memory_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_maximise_memory_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<i64>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_send_trigger`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_send_trigger(
@@ -4018,6 +4802,25 @@ pub unsafe extern "C" fn xenapi_async_vm_send_trigger(
     })
 }
 
+/// `xenapi_async_vm_send_trigger_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_send_trigger_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_send_sysrq`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_send_sysrq(
@@ -4050,6 +4853,25 @@ pub unsafe extern "C" fn xenapi_async_vm_send_sysrq(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let key = <String as Conv>::arg(key, "key")?;
         ret(out_task, Vm::async_send_sysrq(session, &vm, &key)?)
+    })
+}
+
+/// `xenapi_async_vm_send_sysrq_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_send_sysrq_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4091,6 +4913,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_vcpus_at_startup(
     })
 }
 
+/// `xenapi_async_vm_set_vcpus_at_startup_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_vcpus_at_startup_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_vcpus_max`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_vcpus_max(
@@ -4123,6 +4964,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_vcpus_max(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let value = <i64 as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_vcpus_max(session, &vm, value)?)
+    })
+}
+
+/// `xenapi_async_vm_set_vcpus_max_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_vcpus_max_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4164,6 +5024,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_shadow_multiplier_live(
     })
 }
 
+/// `xenapi_async_vm_set_shadow_multiplier_live_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_shadow_multiplier_live_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_hvm_shadow_multiplier`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_hvm_shadow_multiplier(
@@ -4202,6 +5081,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_hvm_shadow_multiplier(
     })
 }
 
+/// `xenapi_async_vm_set_hvm_shadow_multiplier_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_hvm_shadow_multiplier_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_get_cooperative`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_get_cooperative(
@@ -4234,6 +5132,29 @@ pub unsafe extern "C" fn xenapi_async_vm_get_cooperative(
     })
 }
 
+/// `xenapi_async_vm_get_cooperative_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_get_cooperative_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut bool,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<bool>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_wait_memory_target_live`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_wait_memory_target_live(
@@ -4262,6 +5183,25 @@ pub unsafe extern "C" fn xenapi_async_vm_wait_memory_target_live(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_wait_memory_target_live(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_wait_memory_target_live_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_wait_memory_target_live_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4303,6 +5243,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory_target_live(
     })
 }
 
+/// `xenapi_async_vm_set_memory_target_live_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_target_live_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_memory`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_memory(
@@ -4335,6 +5294,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let value = <i64 as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_memory(session, &vm, value)?)
+    })
+}
+
+/// `xenapi_async_vm_set_memory_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4402,6 +5380,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory_limits(
     })
 }
 
+/// `xenapi_async_vm_set_memory_limits_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_limits_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_memory_static_range`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_memory_static_range(
@@ -4444,6 +5441,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory_static_range(
     })
 }
 
+/// `xenapi_async_vm_set_memory_static_range_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_static_range_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_memory_static_min`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_memory_static_min(
@@ -4482,6 +5498,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory_static_min(
     })
 }
 
+/// `xenapi_async_vm_set_memory_static_min_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_static_min_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_memory_static_max`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_memory_static_max(
@@ -4517,6 +5552,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory_static_max(
             out_task,
             Vm::async_set_memory_static_max(session, &vm, value)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_set_memory_static_max_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_static_max_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4562,6 +5616,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory_dynamic_range(
     })
 }
 
+/// `xenapi_async_vm_set_memory_dynamic_range_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_dynamic_range_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_memory_dynamic_min`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_memory_dynamic_min(
@@ -4597,6 +5670,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory_dynamic_min(
             out_task,
             Vm::async_set_memory_dynamic_min(session, &vm, value)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_set_memory_dynamic_min_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_dynamic_min_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4638,6 +5730,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_memory_dynamic_max(
     })
 }
 
+/// `xenapi_async_vm_set_memory_dynamic_max_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_memory_dynamic_max_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_compute_memory_overhead`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_compute_memory_overhead(
@@ -4667,6 +5778,29 @@ pub unsafe extern "C" fn xenapi_async_vm_compute_memory_overhead(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_compute_memory_overhead(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_compute_memory_overhead_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_compute_memory_overhead_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut i64,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<i64>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -4702,6 +5836,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_ha_always_run(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let value = <bool as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_ha_always_run(session, &vm, value)?)
+    })
+}
+
+/// `xenapi_async_vm_set_ha_always_run_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_ha_always_run_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4743,6 +5896,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_ha_restart_priority(
     })
 }
 
+/// `xenapi_async_vm_set_ha_restart_priority_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_ha_restart_priority_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_remove_from_nvram`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_remove_from_nvram(
@@ -4775,6 +5947,25 @@ pub unsafe extern "C" fn xenapi_async_vm_remove_from_nvram(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let key = <String as Conv>::arg(key, "key")?;
         ret(out_task, Vm::async_remove_from_nvram(session, &vm, &key)?)
+    })
+}
+
+/// `xenapi_async_vm_remove_from_nvram_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_remove_from_nvram_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4820,6 +6011,25 @@ pub unsafe extern "C" fn xenapi_async_vm_add_to_nvram(
     })
 }
 
+/// `xenapi_async_vm_add_to_nvram_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_add_to_nvram_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_nvram`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_nvram(
@@ -4852,6 +6062,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_nvram(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let value = <HashMap<String, String> as Conv>::arg(value, "value")?;
         ret(out_task, Vm::async_set_nvram(session, &vm, &value)?)
+    })
+}
+
+/// `xenapi_async_vm_set_nvram_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_nvram_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4897,6 +6126,25 @@ pub unsafe extern "C" fn xenapi_async_vm_add_to_vcpus_params_live(
     })
 }
 
+/// `xenapi_async_vm_add_to_vcpus_params_live_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_add_to_vcpus_params_live_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_set_vcpus_number_live`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_set_vcpus_number_live(
@@ -4932,6 +6180,25 @@ pub unsafe extern "C" fn xenapi_async_vm_set_vcpus_number_live(
             out_task,
             Vm::async_set_vcpus_number_live(session, &vm, nvcpu)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_set_vcpus_number_live_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_set_vcpus_number_live_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -4974,6 +6241,25 @@ pub unsafe extern "C" fn xenapi_async_vm_pool_migrate(
             out_task,
             Vm::async_pool_migrate(session, &vm, &host, &options)?,
         )
+    })
+}
+
+/// `xenapi_async_vm_pool_migrate_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_pool_migrate_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -5023,6 +6309,25 @@ pub unsafe extern "C" fn xenapi_async_vm_resume_on(
     })
 }
 
+/// `xenapi_async_vm_resume_on_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_resume_on_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_resume`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_resume(
@@ -5065,6 +6370,25 @@ pub unsafe extern "C" fn xenapi_async_vm_resume(
     })
 }
 
+/// `xenapi_async_vm_resume_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_resume_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_suspend`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_suspend(
@@ -5093,6 +6417,25 @@ pub unsafe extern "C" fn xenapi_async_vm_suspend(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_suspend(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_suspend_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_suspend_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -5127,6 +6470,25 @@ pub unsafe extern "C" fn xenapi_async_vm_hard_reboot(
     })
 }
 
+/// `xenapi_async_vm_hard_reboot_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_hard_reboot_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_power_state_reset`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_power_state_reset(
@@ -5155,6 +6517,25 @@ pub unsafe extern "C" fn xenapi_async_vm_power_state_reset(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_power_state_reset(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_power_state_reset_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_power_state_reset_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -5189,6 +6570,25 @@ pub unsafe extern "C" fn xenapi_async_vm_hard_shutdown(
     })
 }
 
+/// `xenapi_async_vm_hard_shutdown_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_hard_shutdown_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_clean_reboot`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_clean_reboot(
@@ -5217,6 +6617,25 @@ pub unsafe extern "C" fn xenapi_async_vm_clean_reboot(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_clean_reboot(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_clean_reboot_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_clean_reboot_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -5251,6 +6670,25 @@ pub unsafe extern "C" fn xenapi_async_vm_shutdown(
     })
 }
 
+/// `xenapi_async_vm_shutdown_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_shutdown_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_clean_shutdown`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_clean_shutdown(
@@ -5279,6 +6717,25 @@ pub unsafe extern "C" fn xenapi_async_vm_clean_shutdown(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_clean_shutdown(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_clean_shutdown_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_clean_shutdown_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -5313,6 +6770,25 @@ pub unsafe extern "C" fn xenapi_async_vm_unpause(
     })
 }
 
+/// `xenapi_async_vm_unpause_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_unpause_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_pause`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_pause(
@@ -5341,6 +6817,25 @@ pub unsafe extern "C" fn xenapi_async_vm_pause(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_pause(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_pause_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_pause_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -5390,6 +6885,25 @@ pub unsafe extern "C" fn xenapi_async_vm_start_on(
     })
 }
 
+/// `xenapi_async_vm_start_on_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_start_on_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_start`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_start(
@@ -5432,6 +6946,25 @@ pub unsafe extern "C" fn xenapi_async_vm_start(
     })
 }
 
+/// `xenapi_async_vm_start_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_start_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_provision`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_provision(
@@ -5460,6 +6993,25 @@ pub unsafe extern "C" fn xenapi_async_vm_provision(
         let session = session_of(session)?;
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         ret(out_task, Vm::async_provision(session, &vm)?)
+    })
+}
+
+/// `xenapi_async_vm_provision_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_provision_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -5499,6 +7051,29 @@ pub unsafe extern "C" fn xenapi_async_vm_checkpoint(
     })
 }
 
+/// `xenapi_async_vm_checkpoint_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_checkpoint_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vm>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_revert`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_revert(
@@ -5527,6 +7102,25 @@ pub unsafe extern "C" fn xenapi_async_vm_revert(
         let session = session_of(session)?;
         let snapshot = <Ref<Vm> as Conv>::arg(snapshot, "snapshot")?;
         ret(out_task, Vm::async_revert(session, &snapshot)?)
+    })
+}
+
+/// `xenapi_async_vm_revert_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_revert_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -5570,6 +7164,29 @@ pub unsafe extern "C" fn xenapi_async_vm_copy(
     })
 }
 
+/// `xenapi_async_vm_copy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_copy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vm>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vm_clone`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_clone(
@@ -5603,6 +7220,29 @@ pub unsafe extern "C" fn xenapi_async_vm_clone(
         let vm = <Ref<Vm> as Conv>::arg(vm, "vm")?;
         let new_name = <String as Conv>::arg(new_name, "new_name")?;
         ret(out_task, Vm::async_clone(session, &vm, &new_name)?)
+    })
+}
+
+/// `xenapi_async_vm_clone_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_clone_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vm>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -5644,6 +7284,29 @@ pub unsafe extern "C" fn xenapi_async_vm_snapshot_with_quiesce(
         ret(
             out_task,
             Vm::async_snapshot_with_quiesce(session, &vm, &new_name)?,
+        )
+    })
+}
+
+/// `xenapi_async_vm_snapshot_with_quiesce_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_snapshot_with_quiesce_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vm>>(session, &task, timeout, &cancel)?,
         )
     })
 }
@@ -5690,6 +7353,29 @@ pub unsafe extern "C" fn xenapi_async_vm_snapshot(
         ret(
             out_task,
             Vm::async_snapshot(session, &vm, &new_name, &ignore_vdis)?,
+        )
+    })
+}
+
+/// `xenapi_async_vm_snapshot_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_snapshot_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vm>>(session, &task, timeout, &cancel)?,
         )
     })
 }
@@ -7862,6 +9548,25 @@ pub unsafe extern "C" fn xenapi_async_vm_destroy(
     })
 }
 
+/// `xenapi_async_vm_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vm_create`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vm_create(
@@ -7891,6 +9596,29 @@ pub unsafe extern "C" fn xenapi_async_vm_create(
         let session = session_of(session)?;
         let args = <VmRecord as Conv>::arg(args, "args")?;
         ret(out_task, Vm::async_create(session, &args)?)
+    })
+}
+
+/// `xenapi_async_vm_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vm_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vm>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 

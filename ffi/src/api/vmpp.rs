@@ -697,6 +697,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_last_run_time(
     })
 }
 
+/// `xenapi_async_vmpp_set_archive_last_run_time_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_last_run_time_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_set_backup_last_run_time`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_set_backup_last_run_time(
@@ -732,6 +751,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_last_run_time(
             out_task,
             Vmpp::async_set_backup_last_run_time(session, &vmpp, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_set_backup_last_run_time_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_last_run_time_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -773,6 +811,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_remove_from_alarm_config(
     })
 }
 
+/// `xenapi_async_vmpp_remove_from_alarm_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_remove_from_alarm_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_remove_from_archive_schedule`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_remove_from_archive_schedule(
@@ -808,6 +865,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_remove_from_archive_schedule(
             out_task,
             Vmpp::async_remove_from_archive_schedule(session, &vmpp, &key)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_remove_from_archive_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_remove_from_archive_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -849,6 +925,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_remove_from_archive_target_config(
     })
 }
 
+/// `xenapi_async_vmpp_remove_from_archive_target_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_remove_from_archive_target_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_remove_from_backup_schedule`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_remove_from_backup_schedule(
@@ -884,6 +979,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_remove_from_backup_schedule(
             out_task,
             Vmpp::async_remove_from_backup_schedule(session, &vmpp, &key)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_remove_from_backup_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_remove_from_backup_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -929,6 +1043,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_add_to_alarm_config(
     })
 }
 
+/// `xenapi_async_vmpp_add_to_alarm_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_add_to_alarm_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_add_to_archive_schedule`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_add_to_archive_schedule(
@@ -968,6 +1101,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_add_to_archive_schedule(
             out_task,
             Vmpp::async_add_to_archive_schedule(session, &vmpp, &key, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_add_to_archive_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_add_to_archive_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1013,6 +1165,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_add_to_archive_target_config(
     })
 }
 
+/// `xenapi_async_vmpp_add_to_archive_target_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_add_to_archive_target_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_add_to_backup_schedule`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_add_to_backup_schedule(
@@ -1055,6 +1226,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_add_to_backup_schedule(
     })
 }
 
+/// `xenapi_async_vmpp_add_to_backup_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_add_to_backup_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_set_alarm_config`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_set_alarm_config(
@@ -1090,6 +1280,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_alarm_config(
             out_task,
             Vmpp::async_set_alarm_config(session, &vmpp, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_set_alarm_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_alarm_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1131,6 +1340,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_is_alarm_enabled(
     })
 }
 
+/// `xenapi_async_vmpp_set_is_alarm_enabled_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_is_alarm_enabled_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_set_archive_target_config`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_set_archive_target_config(
@@ -1166,6 +1394,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_target_config(
             out_task,
             Vmpp::async_set_archive_target_config(session, &vmpp, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_set_archive_target_config_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_target_config_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1207,6 +1454,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_target_type(
     })
 }
 
+/// `xenapi_async_vmpp_set_archive_target_type_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_target_type_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_set_archive_schedule`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_set_archive_schedule(
@@ -1242,6 +1508,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_schedule(
             out_task,
             Vmpp::async_set_archive_schedule(session, &vmpp, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_set_archive_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1283,6 +1568,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_frequency(
     })
 }
 
+/// `xenapi_async_vmpp_set_archive_frequency_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_archive_frequency_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_set_backup_schedule`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_set_backup_schedule(
@@ -1318,6 +1622,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_schedule(
             out_task,
             Vmpp::async_set_backup_schedule(session, &vmpp, &value)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_set_backup_schedule_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_schedule_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1359,6 +1682,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_frequency(
     })
 }
 
+/// `xenapi_async_vmpp_set_backup_frequency_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_frequency_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_set_backup_retention_value`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_set_backup_retention_value(
@@ -1394,6 +1736,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_retention_value(
             out_task,
             Vmpp::async_set_backup_retention_value(session, &vmpp, value)?,
         )
+    })
+}
+
+/// `xenapi_async_vmpp_set_backup_retention_value_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_set_backup_retention_value_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
     })
 }
 
@@ -1439,6 +1800,29 @@ pub unsafe extern "C" fn xenapi_async_vmpp_get_alerts(
     })
 }
 
+/// `xenapi_async_vmpp_get_alerts_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_get_alerts_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut xenapi_string_list,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Vec<String>>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vmpp_archive_now`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_archive_now(
@@ -1471,6 +1855,29 @@ pub unsafe extern "C" fn xenapi_async_vmpp_archive_now(
     })
 }
 
+/// `xenapi_async_vmpp_archive_now_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_archive_now_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
+    })
+}
+
 /// `xenapi_vmpp_protect_now`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_protect_now(
@@ -1500,6 +1907,29 @@ pub unsafe extern "C" fn xenapi_async_vmpp_protect_now(
         let session = session_of(session)?;
         let vmpp = <Ref<Vmpp> as Conv>::arg(vmpp, "vmpp")?;
         ret(out_task, Vmpp::async_protect_now(session, &vmpp)?)
+    })
+}
+
+/// `xenapi_async_vmpp_protect_now_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_protect_now_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<String>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
@@ -1941,6 +2371,25 @@ pub unsafe extern "C" fn xenapi_async_vmpp_destroy(
     })
 }
 
+/// `xenapi_async_vmpp_destroy_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_destroy_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        xenapi::task::wait_for_cancellable::<()>(session, &task, timeout, &cancel)?;
+        Ok(())
+    })
+}
+
 /// `xenapi_vmpp_create`: see the header.
 #[no_mangle]
 pub unsafe extern "C" fn xenapi_vmpp_create(
@@ -1970,6 +2419,29 @@ pub unsafe extern "C" fn xenapi_async_vmpp_create(
         let session = session_of(session)?;
         let args = <VmppRecord as Conv>::arg(args, "args")?;
         ret(out_task, Vmpp::async_create(session, &args)?)
+    })
+}
+
+/// `xenapi_async_vmpp_create_wait`: see the header.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_async_vmpp_create_wait(
+    session: *const xenapi_session,
+    task: *const c_char,
+    timeout_seconds: f64,
+    cancel: *const xenapi_cancel,
+    out_result: *mut *mut c_char,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    run(err, &mut || {
+        check_out(out_result, "out_result")?;
+        let session = session_of(session)?;
+        let task = <Ref<Task> as Conv>::arg(task, "task")?;
+        let timeout = wait_timeout(timeout_seconds)?;
+        let cancel = cancel_of(cancel);
+        ret(
+            out_result,
+            xenapi::task::wait_for_cancellable::<Ref<Vmpp>>(session, &task, timeout, &cancel)?,
+        )
     })
 }
 
