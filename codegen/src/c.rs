@@ -3,7 +3,7 @@
 //! - `ffi/src/api/{mod.rs, types.rs, <class>.rs}`: the `extern "C"` functions, each a line or
 //!   two over the hand-written runtime `ffi/src/typed.rs`;
 //! - `include/xenapi/{api.h, types.h, errors.h, <class>.h}`: their declarations, with docs;
-//! - `tests/c/test_records.c`: reads every field of every object the simulator serves.
+//! - `ffi/tests/test_records.c`: reads every field of every object the simulator serves.
 //!
 //! Every C function is described once ([`Func`]: name, parameters and result with both their C
 //! and their Rust spelling, docs); the header line and the Rust signature are both printed from
@@ -336,7 +336,7 @@ impl<'a> Gen<'a> {
         }
         files.push(("ffi/src/api/mod.rs".to_owned(), self.module_root(&mods)));
         files.push(("include/xenapi/api.h".to_owned(), api_h(&mods)));
-        files.push(("tests/c/test_records.c".to_owned(), self.test_records()));
+        files.push(("ffi/tests/test_records.c".to_owned(), self.test_records()));
         files
     }
 
@@ -1302,7 +1302,7 @@ impl<'a> Gen<'a> {
         );
     }
 
-    // ---- tests/c/test_records.c ------------------------------------------------------------
+    // ---- ffi/tests/test_records.c ------------------------------------------------------------
 
     fn test_records(&self) -> String {
         let mut o = String::new();

@@ -23,7 +23,7 @@ through stock ``dumps`` unchanged.
 
 Run (from the repository root; builds the echo in release mode if needed, ~10 s once built)::
 
-    pytest -q tests/python/test_codec_differential.py
+    pytest -q tests/differential/test_codec_differential.py
 
 or point ``XENAPI_ECHO`` at a prebuilt binary
 (``cargo build --release -p xenapi --example xmlrpc_echo`` puts it in

@@ -44,7 +44,7 @@ def wrap(value_xml):
 
 responses, calls, jsons = set(), set(), set()
 for path in ['core/src/codec/tests.rs', 'core/tests/codec_props.rs', 'core/tests/codec_smoke.rs',
-             'core/tests/transport_loopback.rs', 'tests/python/test_codec_differential.py']:
+             'core/tests/transport_loopback.rs', 'tests/differential/test_codec_differential.py']:
     for s in literals(path):
         if '<methodResponse' in s:
             responses.add(s)

@@ -42,7 +42,7 @@ DOTNET_ENV := LD_LIBRARY_PATH=$(abspath $(DOTNET_OUT))$${LD_LIBRARY_PATH:+:$$LD_
 
 DOTNET_LIB_SRC := $(sort $(wildcard dotnet/src/*.cs dotnet/src/Generated/*.cs))
 DOTNET_TEST_SRC := $(sort $(wildcard dotnet/tests/*.cs dotnet/tests/Generated/*.cs))
-# The C side of the bench: tests/c/bench_get_all_records.c, built by mk/ffi.mk's ffi-bench-build
+# The C side of the bench: ffi/bench/bench_get_all_records.c, built by ffi/ffi.mk's ffi-bench-build
 # against the release libxenapi.a; `bench_get_all_records URL ROUNDS` prints `c-typed MS`.
 DOTNET_C_BENCH = $(FFI_OUT)/bench_get_all_records
 DOTNET_BENCH_ROUNDS ?= 1 2 3 4 5
@@ -121,9 +121,9 @@ dotnet-demo: dotnet-build
 	  sh -c 'dotnet/scripts/demo.sh "$$XENAPI_URL"'
 
 dotnet-bench: dotnet-build ffi-bench-build
-	cp Cargo.lock tests/dotnet/bench-rs/Cargo.lock
+	cp Cargo.lock dotnet/bench/bench-rs/Cargo.lock
 	CARGO_TARGET_DIR=$(abspath $(DOTNET_TARGET)) $(CARGO) build --release -q \
-	  --manifest-path tests/dotnet/bench-rs/Cargo.toml
+	  --manifest-path dotnet/bench/bench-rs/Cargo.toml
 	@# Alternating rounds on one simulator, so that a busy machine weighs on every side alike; each
 	@# line is the best of its round (ms). Then the ratios to the Rust core's typed call: of the best
 	@# of all rounds, and the median of the rounds' own ratios (steadier on a shared machine).

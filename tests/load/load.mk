@@ -4,8 +4,8 @@
 #                     LOAD_CALLS calls each (200), for Rust, C, Python and C#: one line each,
 #                     `BINDING THREADS CALLS_PER_SECOND ERRORS`, then a table
 #
-# The 64 x 200 checks are tests that `make test` runs already: rust-test (tests/rust/tests/
-# concurrency.rs), ffi-test (tests/c/test_load.c), python-test (python/tests/test_sim.py) and
+# The 64 x 200 checks are tests that `make test` runs already: rust-test (core/sim-tests/tests/
+# concurrency.rs), ffi-test (ffi/tests/test_load.c), python-test (python/tests/test_sim.py) and
 # dotnet-test (dotnet/tests/LoadTests.cs).
 
 LOAD_THREADS ?= 1 4 16 64
@@ -18,11 +18,11 @@ LOAD_OUT := $(LOAD_TARGET)/load
 load-bench-build: python-install dotnet-build
 	$(CARGO) build --release -p xenapi-sim -p xenapi-ffi --example load -p xenapi
 	@mkdir -p $(LOAD_OUT)
-	$(FFI_CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Iinclude -Itests/c tests/c/test_load.c \
+	$(FFI_CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Iinclude -Iffi/tests ffi/tests/test_load.c \
 		-o $(LOAD_OUT)/load_c $(LOAD_TARGET)/release/libxenapi.a -lpthread $(FFI_STATIC_LIBS)
 
 load-bench: load-bench-build
-	$(DOTNET_ENV) $(PYTHON) python/tools/with_sim.py --sim $(LOAD_TARGET)/release/xenapi-sim --vms 4 -- \
+	$(DOTNET_ENV) $(LOAD_TARGET)/release/xenapi-sim run --vms 4 -- \
 	  sh -c '$(LOAD_TARGET)/release/examples/load "$$XENAPI_URL" $(LOAD_CALLS) $(LOAD_THREADS) && \
 	         $(LOAD_OUT)/load_c "$$XENAPI_URL" $(LOAD_CALLS) $(LOAD_THREADS) && \
 	         $(PYTHON) python/tools/load_bench.py "$$XENAPI_URL" $(LOAD_CALLS) $(LOAD_THREADS) && \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The talk's walk with xm written in C over libxenapi: `examples/c/demo.sh URL` (the simulator's).
+# The talk's walk with xm written in C over libxenapi: `ffi/examples/demo.sh URL` (the simulator's).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 XM=${XM:-target/ffi-c/xm}

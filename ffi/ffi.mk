@@ -1,6 +1,6 @@
-# libxenapi (ffi/): the C library, its header, C tests and examples, and installation.
-# Included by the top-level Makefile; every path is relative to the repository root, so run make
-# from there (`make ffi-test`, or `make -f mk/ffi.mk ffi-test` on its own).
+# libxenapi (ffi/): the C library, its header, C tests (ffi/tests), examples (ffi/examples), the
+# bench's C side (ffi/bench) and installation. Included by the top-level Makefile; every path is
+# relative to the repository root, so run make from there (`make ffi-test`).
 #
 #   ffi-build         libxenapi.so and libxenapi.a (debug) under $(FFI_TARGET)/debug
 #   ffi-header        regenerate include/xenapi.h (cbindgen library, no global install)
@@ -8,21 +8,21 @@
 #                     (include/xenapi/, from xenapi-codegen) as C99 and C++ with -Werror
 #   ffi-test          header check, the C tests against xenapi-sim, and the examples
 #   ffi-valgrind      the C tests under valgrind (definite leaks and memory errors fail)
-#   ffi-examples      examples/c/xm (linked statically against libxenapi.a)
+#   ffi-examples      ffi/examples/xm.c (linked statically against libxenapi.a)
 #   ffi-bench-build   $(FFI_OUT)/bench_get_all_records, linked against the release libxenapi.a:
 #                     `bench_get_all_records URL ROUNDS` prints `c-typed MS` (best round)
 #   install           PREFIX=/usr/local (DESTDIR too): library, header and xenapi.pc (release)
 #
 # The tests start the simulator themselves: $(XENAPI_SIM), built when it is the default path.
 # `make test` runs ffi-test (header check, C tests, examples) and ffi-valgrind; `make demo` runs
-# examples/c/demo.sh (the talk's walk with xm in C).
+# ffi/examples/demo.sh (the talk's walk with xm in C).
 
 # Keep the top-level Makefile's default goal: the first rule here must not become it.
 FFI_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
 TEST_TARGETS += ffi-test ffi-valgrind
 DEMO_TARGETS += ffi-examples
-DEMOS += examples/c/demo.sh
+DEMOS += ffi/examples/demo.sh
 DEPS_APT += valgrind
 
 CARGO ?= cargo
@@ -41,7 +41,7 @@ FFI_MAJOR := $(firstword $(subst ., ,$(FFI_VERSION)))
 VALGRIND ?= valgrind
 FFI_VALGRIND_FLAGS ?= --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 \
 	--show-leak-kinds=definite --quiet \
-	--suppressions=tests/c/valgrind.supp
+	--suppressions=ffi/tests/valgrind.supp
 PREFIX ?= /usr/local
 DESTDIR ?=
 FFI_PROFILE ?= release
@@ -85,7 +85,7 @@ ffi-c-tests: ffi-build
 	ln -sf $(abspath $(FFI_DEBUG_DIR))/libxenapi.so $(FFI_OUT)/lib/libxenapi.so.$(FFI_MAJOR)
 	ln -sf libxenapi.so.$(FFI_MAJOR) $(FFI_OUT)/lib/libxenapi.so
 	set -e; for t in $(FFI_TESTS); do \
-		$(FFI_CC) $(FFI_CFLAGS) -Iinclude -Itests/c tests/c/test_$$t.c -o $(FFI_OUT)/test_$$t \
+		$(FFI_CC) $(FFI_CFLAGS) -Iinclude -Iffi/tests ffi/tests/test_$$t.c -o $(FFI_OUT)/test_$$t \
 			-L$(FFI_OUT)/lib -lxenapi -lpthread -Wl,-rpath,$(abspath $(FFI_OUT))/lib; \
 	done
 
@@ -105,14 +105,14 @@ ffi-valgrind: ffi-c-tests ffi-sim
 
 ffi-examples: ffi-build
 	@mkdir -p $(FFI_OUT)
-	$(FFI_CC) $(FFI_CFLAGS) -Iinclude examples/c/xm.c -o $(FFI_OUT)/xm \
+	$(FFI_CC) $(FFI_CFLAGS) -Iinclude ffi/examples/xm.c -o $(FFI_OUT)/xm \
 		$(FFI_DEBUG_DIR)/libxenapi.a $(FFI_STATIC_LIBS)
 	@echo "built $(FFI_OUT)/xm"
 
 ffi-bench-build:
 	$(CARGO) build --release -p xenapi-ffi
 	@mkdir -p $(FFI_OUT)
-	$(FFI_CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Iinclude tests/c/bench_get_all_records.c \
+	$(FFI_CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Iinclude ffi/bench/bench_get_all_records.c \
 		-o $(FFI_OUT)/bench_get_all_records $(FFI_TARGET)/release/libxenapi.a $(FFI_STATIC_LIBS)
 	@echo "built $(FFI_OUT)/bench_get_all_records"
 

@@ -8,7 +8,7 @@
  * stderr.
  *
  * Built against the release libxenapi by `make ffi-bench-build`; compare with
- * tests/dotnet/bench-rs (`rust-core-typed MS`, the core's Vm::get_all_records) against
+ * dotnet/bench/bench-rs (`rust-core-typed MS`, the core's Vm::get_all_records) against
  * `xenapi-sim --vms 2000`.
  */
 #define _POSIX_C_SOURCE 200809L

@@ -1,7 +1,7 @@
 """The official Python client (PyPI `xenapi`, module `XenAPI`) and plain `xmlrpc.client` against
 the simulator: the independent check of the simulator's wire fidelity.
 
-Run: cargo build --release -p xenapi-sim && python3 -m pytest -q tests/python/test_official_xenapi.py
+Run: cargo build --release -p xenapi-sim && python3 -m pytest -q tests/fidelity/test_official_xenapi.py
 """
 
 from __future__ import annotations
