@@ -1,7 +1,7 @@
 /*
  * A small test harness for the libxenapi C tests: checks that count passes and failures, and
- * the simulator (xenapi-sim) as a subprocess. The binary is $XENAPI_SIM, else
- * target/debug/xenapi-sim. Header-only: each test program includes it once.
+ * the simulators `xenapi-sim run` started around the program (sim_get). Header-only: each test
+ * program includes it once.
  */
 #ifndef XENAPI_TEST_HARNESS_H
 #define XENAPI_TEST_HARNESS_H
@@ -9,17 +9,12 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "xenapi.h"
@@ -78,104 +73,62 @@ static int finish(const char *name) {
     return t_failed == 0 ? 0 : 1;
 }
 
+/* A simulator that `xenapi-sim run` started around this test program (see sim/README.md): the
+ * program reads what `run --env NAME` exported, never starts one itself. ffi/ffi.mk says which
+ * simulators each program gets. */
 typedef struct {
-    pid_t pid;
     char url[128];
     char fingerprint[160];
+    char dialect[8];
+    char user[64];
+    char password[64];
     int port;
-    char out_path[64];
 } sim_t;
 
-static void sleep_ms(long ms) {
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    nanosleep(&ts, NULL);
-}
-
-/* Starts the simulator with extra arguments (NULL-terminated array, or NULL) and waits for its
- * "listening on" line. Returns 0 on success. */
-static int sim_start(sim_t *sim, const char *const *extra) {
-    const char *bin = getenv("XENAPI_SIM");
-    const char *argv[24];
-    int argc = 0, fd, i;
+/* Fills `sim` from NAME_URL, NAME_DIALECT, NAME_USER, NAME_PASSWORD and (with --tls)
+ * NAME_FINGERPRINT. Returns 0, or -1 after saying which variable is missing. */
+static int sim_get(sim_t *sim, const char *name) {
+    static const char *const fields[] = {"URL", "DIALECT", "USER", "PASSWORD", "FINGERPRINT"};
+    char var[64];
+    size_t i;
+    const char *colon;
     memset(sim, 0, sizeof *sim);
-    if (bin == NULL || *bin == '\0') {
-        bin = "target/debug/xenapi-sim";
-    }
-    strcpy(sim->out_path, "/tmp/xenapi-sim-out-XXXXXX");
-    fd = mkstemp(sim->out_path);
-    if (fd < 0) {
-        perror("mkstemp");
-        return -1;
-    }
-    argv[argc++] = bin;
-    argv[argc++] = "--listen";
-    argv[argc++] = "127.0.0.1:0";
-    /* The tests count guests: no templates (the command line's default has five). */
-    argv[argc++] = "--templates";
-    argv[argc++] = "0";
-    for (i = 0; extra != NULL && extra[i] != NULL && argc < 22; i++) {
-        argv[argc++] = extra[i];
-    }
-    argv[argc] = NULL;
-    sim->pid = fork();
-    if (sim->pid < 0) {
-        perror("fork");
-        close(fd);
-        return -1;
-    }
-    if (sim->pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(fd, STDOUT_FILENO);
-        if (devnull >= 0 && getenv("XENAPI_SIM_STDERR") == NULL) {
-            dup2(devnull, STDERR_FILENO);
-        }
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    close(fd);
-    for (i = 0; i < 1500; i++) { /* up to 30 s (slow under valgrind) */
-        char line[512];
-        FILE *f = fopen(sim->out_path, "r");
-        int status;
-        if (f != NULL) {
-            while (fgets(line, sizeof line, f) != NULL) {
-                line[strcspn(line, "\r\n")] = '\0';
-                if (strncmp(line, "fingerprint sha256 ", 19) == 0) {
-                    copy_text(sim->fingerprint, sizeof sim->fingerprint, line + 19);
-                } else if (strncmp(line, "listening on ", 13) == 0) {
-                    const char *colon;
-                    copy_text(sim->url, sizeof sim->url, line + 13);
-                    colon = strrchr(sim->url, ':');
-                    sim->port = colon ? atoi(colon + 1) : 0;
-                    fclose(f);
-                    return 0;
-                }
+    for (i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const char *v;
+        snprintf(var, sizeof var, "%s_%s", name, fields[i]);
+        v = getenv(var);
+        if (v == NULL) {
+            if (i == 4) {
+                break; /* no --tls */
             }
-            fclose(f);
-        }
-        if (waitpid(sim->pid, &status, WNOHANG) == sim->pid) {
-            fprintf(stderr, "xenapi-sim (%s) exited before listening\n", bin);
-            sim->pid = 0;
+            fprintf(stderr, "%s is not set: run this test under `xenapi-sim run --env %s ... --` "
+                            "(see ffi/ffi.mk)\n", var, name);
             return -1;
         }
-        sleep_ms(20);
+        switch (i) {
+        case 0: copy_text(sim->url, sizeof sim->url, v); break;
+        case 1: copy_text(sim->dialect, sizeof sim->dialect, v); break;
+        case 2: copy_text(sim->user, sizeof sim->user, v); break;
+        case 3: copy_text(sim->password, sizeof sim->password, v); break;
+        default: copy_text(sim->fingerprint, sizeof sim->fingerprint, v); break;
+        }
     }
-    fprintf(stderr, "xenapi-sim did not start listening\n");
-    return -1;
+    colon = strrchr(sim->url, ':');
+    sim->port = colon ? atoi(colon + 1) : 0;
+    return 0;
 }
 
-static void sim_stop(sim_t *sim) {
-    if (sim->pid > 0) {
-        kill(sim->pid, SIGTERM);
-        waitpid(sim->pid, NULL, 0);
-        sim->pid = 0;
+/* The simulator of a dialect, by the tests' convention: the xapi one is XENAPI (run's default
+ * name), the xend one XEND. Fails when the simulator speaks another dialect. */
+static int sim_of_dialect(sim_t *sim, const char *dialect) {
+    if (sim_get(sim, strcmp(dialect, "xend") == 0 ? "XEND" : "XENAPI") != 0) {
+        return -1;
     }
-    if (sim->out_path[0] != '\0') {
-        unlink(sim->out_path);
-        sim->out_path[0] = '\0';
+    if (strcmp(sim->dialect, dialect) != 0) {
+        fprintf(stderr, "wanted a %s simulator, got %s (%s)\n", dialect, sim->dialect, sim->url);
+        return -1;
     }
+    return 0;
 }
 
 /* One plain-HTTP request to the simulator's side channel (/sim/...); returns the body in `buf`. */
@@ -227,13 +180,13 @@ static int sim_sessions(const sim_t *sim) {
     return p ? atoi(p + 11) : -1;
 }
 
-/* Options for the simulator's URL, and a logged-in session (root/password). */
+/* Options for the simulator's URL, and a logged-in session (its user and password). */
 static xenapi_session *sim_login(const sim_t *sim) {
     xenapi_options *opts = NULL;
     xenapi_session *s = NULL;
     xenapi_error *err = NULL;
     if (xenapi_options_new(sim->url, &opts, &err) != XENAPI_STATUS_OK ||
-        xenapi_session_connect(opts, "root", "password", &s, &err) != XENAPI_STATUS_OK) {
+        xenapi_session_connect(opts, sim->user, sim->password, &s, &err) != XENAPI_STATUS_OK) {
         fprintf(stderr, "login failed: %s\n", err ? xenapi_error_message(err) : "?");
         xenapi_error_free(err);
         s = NULL;

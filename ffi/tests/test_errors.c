@@ -201,14 +201,13 @@ static void test_unreachable(void) {
 
 static void test_tls(void) {
     sim_t sim;
-    const char *args[] = {"--tls", NULL};
     xenapi_options *opts = NULL;
     xenapi_session *s = NULL;
     xenapi_error *err = NULL;
     char url[160];
     const char *wrong = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
                         "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
-    if (sim_start(&sim, args) != 0) {
+    if (sim_get(&sim, "TLS") != 0) {
         CHECK(0);
         return;
     }
@@ -246,7 +245,6 @@ static void test_tls(void) {
     CHECK_STATUS(xenapi_session_connect(opts, "root", "password", &s, &err), XENAPI_STATUS_TLS, &err);
     clear_error(&err);
     xenapi_options_free(opts);
-    sim_stop(&sim);
 }
 
 static void test_arguments(const sim_t *sim) {
@@ -545,7 +543,6 @@ static void test_arguments(const sim_t *sim) {
 /* The emergency-mode login: no redirect, ends with local_logout; xend has none. */
 static void test_slave_local_login(const sim_t *sim) {
     sim_t xend;
-    const char *xend_args[] = {"--dialect", "xend", NULL};
     xenapi_options *opts = NULL;
     xenapi_session *s = NULL;
     xenapi_error *err = NULL;
@@ -569,7 +566,7 @@ static void test_slave_local_login(const sim_t *sim) {
     xenapi_options_free(opts);
     opts = NULL;
 
-    if (sim_start(&xend, xend_args) != 0) {
+    if (sim_of_dialect(&xend, "xend") != 0) {
         CHECK(0);
         return;
     }
@@ -580,20 +577,17 @@ static void test_slave_local_login(const sim_t *sim) {
     expect_api(&err, XENAPI_ERROR_MESSAGE_METHOD_UNKNOWN, 1);
     xenapi_session_free(s);
     xenapi_options_free(opts);
-    sim_stop(&xend);
 }
 
 int main(void) {
     sim_t sim;
-    const char *args[] = {"--vms", "3", NULL};
-    if (sim_start(&sim, args) != 0) {
+    if (sim_of_dialect(&sim, "xapi") != 0) {
         return 1;
     }
     test_server_errors(&sim);
     test_arguments(&sim);
     test_timeout(&sim);
     test_slave_local_login(&sim);
-    sim_stop(&sim);
     test_unreachable();
     test_tls();
     return finish("errors");

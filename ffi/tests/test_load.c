@@ -134,13 +134,12 @@ int main(int argc, char **argv) {
     if (getenv("XENAPI_TEST_ROUNDS") != NULL && atoi(getenv("XENAPI_TEST_ROUNDS")) > 0) {
         calls = 5 * atoi(getenv("XENAPI_TEST_ROUNDS"));
     }
-    if (sim_start(&sim, NULL) != 0) {
+    if (sim_of_dialect(&sim, "xapi") != 0) {
         return 1;
     }
     s = sim_login(&sim);
     CHECK(s != NULL);
     if (s == NULL) {
-        sim_stop(&sim);
         return finish("load");
     }
     CHECK(first_vm(s, vm, sizeof vm) == 0);
@@ -149,6 +148,5 @@ int main(int argc, char **argv) {
     CHECK(sim_sessions(&sim) == 1);
     xenapi_session_free(s);
     CHECK(sim_sessions(&sim) == 0);
-    sim_stop(&sim);
     return finish("load");
 }

@@ -9602,19 +9602,16 @@ static int must(const char *name) {
 
 static void run_dialect(const char *dialect) {
     sim_t sim;
-    const char *args[] = {"--vms", "3", "--dialect", NULL, NULL};
     xenapi_session *s;
     long n;
     int classes = 0;
-    args[3] = dialect;
-    if (sim_start(&sim, args) != 0) {
+    if (sim_of_dialect(&sim, dialect) != 0) {
         CHECK(0);
         return;
     }
     s = sim_login(&sim);
     CHECK(s != NULL);
     if (s == NULL) {
-        sim_stop(&sim);
         return;
     }
     printf("dialect %s\n", dialect);
@@ -10092,7 +10089,6 @@ static void run_dialect(const char *dialect) {
     }
     CHECK(classes >= 5);
     xenapi_session_free(s);
-    sim_stop(&sim);
 }
 
 int main(void) {

@@ -109,7 +109,6 @@ static int64_t memory_actual(xenapi_session *s, const char *vm) {
 
 static void scenario(const char *dialect) {
     sim_t sim;
-    const char *args[] = {"--vms", "4", "--dialect", NULL, NULL};
     xenapi_session *s;
     xenapi_error *err = NULL;
     xenapi_string_list *methods = NULL, *hosts = NULL, *byname = NULL, *cpus = NULL;
@@ -123,15 +122,13 @@ static void scenario(const char *dialect) {
     int xend = strcmp(dialect, "xend") == 0;
 
     printf("dialect %s\n", dialect);
-    args[3] = dialect;
-    if (sim_start(&sim, args) != 0) {
+    if (sim_of_dialect(&sim, dialect) != 0) {
         CHECK(0);
         return;
     }
     s = sim_login(&sim);
     CHECK(s != NULL);
     if (s == NULL) {
-        sim_stop(&sim);
         return;
     }
     CHECK(xenapi_session_is_logged_in(s));
@@ -218,7 +215,6 @@ static void scenario(const char *dialect) {
     CHECK(halted != NULL);
     if (halted == NULL) {
         xenapi_session_free(s);
-        sim_stop(&sim);
         return;
     }
 
@@ -370,7 +366,6 @@ static void scenario(const char *dialect) {
     CHECK(sim_sessions(&sim) == 0);
 
     free(halted);
-    sim_stop(&sim);
 }
 
 int main(void) {

@@ -67,7 +67,6 @@ static void *work(void *arg) {
 
 int main(void) {
     sim_t sim;
-    const char *args[] = {"--vms", "16", NULL};
     xenapi_session *s;
     xenapi_vm_record_map *vms = NULL;
     xenapi_error *err = NULL;
@@ -78,13 +77,12 @@ int main(void) {
     if (getenv("XENAPI_TEST_ROUNDS") != NULL && atoi(getenv("XENAPI_TEST_ROUNDS")) > 0) {
         rounds = atoi(getenv("XENAPI_TEST_ROUNDS"));
     }
-    if (sim_start(&sim, args) != 0) {
+    if (sim_of_dialect(&sim, "xapi") != 0) {
         return 1;
     }
     s = sim_login(&sim);
     CHECK(s != NULL);
     if (s == NULL) {
-        sim_stop(&sim);
         return finish("threads");
     }
     /* One halted guest per thread. */
@@ -111,6 +109,5 @@ int main(void) {
     CHECK(sim_sessions(&sim) == 1);
     xenapi_session_free(s);
     CHECK(sim_sessions(&sim) == 0);
-    sim_stop(&sim);
     return finish("threads");
 }
