@@ -47,7 +47,7 @@ namespace XenAPI.Tests
         [Test]
         public void XendHasNoPoolSoTheVersionIsUnknown()
         {
-            using (var sim = Sim.Start("--dialect", "xend", "--vms", "1"))
+            using (var sim = Sim.Start("--vms", "1", "--dialect", "xend"))
             using (var session = new Session(sim.Url))
             {
                 session.login_with_password(Sim.User, Sim.Password);
