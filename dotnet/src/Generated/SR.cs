@@ -201,7 +201,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.forget_data_source_archives</c> (libxenapi <c>xenapi_async_sr_forget_data_source_archives</c>): <c>forget_data_source_archives</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.forget_data_source_archives</c> (libxenapi <c>xenapi_async_sr_forget_data_source_archives</c>): <c>forget_data_source_archives</c> as a server task. Wait for its typed result with <c>async_forget_data_source_archives_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <param name="_data_source"><c>data_source</c>: string.</param>
@@ -213,6 +213,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_forget_data_source_archives(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.forget_data_source_archives</c> (what <c>async_forget_data_source_archives</c> returned; libxenapi <c>xenapi_async_sr_forget_data_source_archives_wait</c>) and returns its result as <c>forget_data_source_archives</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_forget_data_source_archives_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_forget_data_source_archives_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.query_data_source</c> (libxenapi <c>xenapi_sr_query_data_source</c>).</summary>
@@ -229,7 +245,7 @@ namespace XenAPI
             return result;
         }
 
-        /// <summary><c>Async.SR.query_data_source</c> (libxenapi <c>xenapi_async_sr_query_data_source</c>): <c>query_data_source</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.query_data_source</c> (libxenapi <c>xenapi_async_sr_query_data_source</c>): <c>query_data_source</c> as a server task. Wait for its typed result with <c>async_query_data_source_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <param name="_data_source"><c>data_source</c>: string.</param>
@@ -241,6 +257,25 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_query_data_source(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.query_data_source</c> (what <c>async_query_data_source</c> returned; libxenapi <c>xenapi_async_sr_query_data_source_wait</c>) and returns its result as <c>query_data_source</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>float.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static double async_query_data_source_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            double result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_query_data_source_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
         }
 
         /// <summary><c>SR.record_data_source</c> (libxenapi <c>xenapi_sr_record_data_source</c>).</summary>
@@ -255,7 +290,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.record_data_source</c> (libxenapi <c>xenapi_async_sr_record_data_source</c>): <c>record_data_source</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.record_data_source</c> (libxenapi <c>xenapi_async_sr_record_data_source</c>): <c>record_data_source</c> as a server task. Wait for its typed result with <c>async_record_data_source_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <param name="_data_source"><c>data_source</c>: string.</param>
@@ -267,6 +302,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_record_data_source(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.record_data_source</c> (what <c>async_record_data_source</c> returned; libxenapi <c>xenapi_async_sr_record_data_source_wait</c>) and returns its result as <c>record_data_source</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_record_data_source_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_record_data_source_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.get_data_sources</c> (libxenapi <c>xenapi_sr_get_data_sources</c>).</summary>
@@ -289,7 +340,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.SR.get_data_sources</c> (libxenapi <c>xenapi_async_sr_get_data_sources</c>): <c>get_data_sources</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.get_data_sources</c> (libxenapi <c>xenapi_async_sr_get_data_sources</c>): <c>get_data_sources</c> as a server task. Wait for its typed result with <c>async_get_data_sources_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (data_source record set).</returns>
@@ -300,6 +351,32 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_get_data_sources(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.get_data_sources</c> (what <c>async_get_data_sources</c> returned; libxenapi <c>xenapi_async_sr_get_data_sources_wait</c>) and returns its result as <c>get_data_sources</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>data_source record set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<Data_source> async_get_data_sources_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_get_data_sources_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_record_data_source(result);
+            }
+            finally
+            {
+                Native.xenapi_data_source_record_list_free(result);
+            }
         }
 
         /// <summary><c>SR.disable_database_replication</c> (libxenapi <c>xenapi_sr_disable_database_replication</c>).</summary>
@@ -313,7 +390,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.disable_database_replication</c> (libxenapi <c>xenapi_async_sr_disable_database_replication</c>): <c>disable_database_replication</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.disable_database_replication</c> (libxenapi <c>xenapi_async_sr_disable_database_replication</c>): <c>disable_database_replication</c> as a server task. Wait for its typed result with <c>async_disable_database_replication_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -324,6 +401,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_disable_database_replication(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.disable_database_replication</c> (what <c>async_disable_database_replication</c> returned; libxenapi <c>xenapi_async_sr_disable_database_replication_wait</c>) and returns its result as <c>disable_database_replication</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_disable_database_replication_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_disable_database_replication_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.enable_database_replication</c> (libxenapi <c>xenapi_sr_enable_database_replication</c>).</summary>
@@ -337,7 +430,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.enable_database_replication</c> (libxenapi <c>xenapi_async_sr_enable_database_replication</c>): <c>enable_database_replication</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.enable_database_replication</c> (libxenapi <c>xenapi_async_sr_enable_database_replication</c>): <c>enable_database_replication</c> as a server task. Wait for its typed result with <c>async_enable_database_replication_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -348,6 +441,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_enable_database_replication(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.enable_database_replication</c> (what <c>async_enable_database_replication</c> returned; libxenapi <c>xenapi_async_sr_enable_database_replication_wait</c>) and returns its result as <c>enable_database_replication</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_enable_database_replication_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_enable_database_replication_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.assert_supports_database_replication</c> (libxenapi <c>xenapi_sr_assert_supports_database_replication</c>).</summary>
@@ -361,7 +470,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.assert_supports_database_replication</c> (libxenapi <c>xenapi_async_sr_assert_supports_database_replication</c>): <c>assert_supports_database_replication</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.assert_supports_database_replication</c> (libxenapi <c>xenapi_async_sr_assert_supports_database_replication</c>): <c>assert_supports_database_replication</c> as a server task. Wait for its typed result with <c>async_assert_supports_database_replication_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -372,6 +481,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_assert_supports_database_replication(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.assert_supports_database_replication</c> (what <c>async_assert_supports_database_replication</c> returned; libxenapi <c>xenapi_async_sr_assert_supports_database_replication_wait</c>) and returns its result as <c>assert_supports_database_replication</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_assert_supports_database_replication_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_assert_supports_database_replication_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.assert_can_host_ha_statefile</c> (libxenapi <c>xenapi_sr_assert_can_host_ha_statefile</c>).</summary>
@@ -385,7 +510,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.assert_can_host_ha_statefile</c> (libxenapi <c>xenapi_async_sr_assert_can_host_ha_statefile</c>): <c>assert_can_host_ha_statefile</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.assert_can_host_ha_statefile</c> (libxenapi <c>xenapi_async_sr_assert_can_host_ha_statefile</c>): <c>assert_can_host_ha_statefile</c> as a server task. Wait for its typed result with <c>async_assert_can_host_ha_statefile_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -396,6 +521,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_assert_can_host_ha_statefile(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.assert_can_host_ha_statefile</c> (what <c>async_assert_can_host_ha_statefile</c> returned; libxenapi <c>xenapi_async_sr_assert_can_host_ha_statefile_wait</c>) and returns its result as <c>assert_can_host_ha_statefile</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_assert_can_host_ha_statefile_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_assert_can_host_ha_statefile_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.set_physical_size</c> (libxenapi <c>xenapi_sr_set_physical_size</c>).</summary>
@@ -410,7 +551,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.set_physical_size</c> (libxenapi <c>xenapi_async_sr_set_physical_size</c>): <c>set_physical_size</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.set_physical_size</c> (libxenapi <c>xenapi_async_sr_set_physical_size</c>): <c>set_physical_size</c> as a server task. Wait for its typed result with <c>async_set_physical_size_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>self</c>: SR ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -422,6 +563,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_set_physical_size(Session.NativeOf(session), Utf8.Z(_sr ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.set_physical_size</c> (what <c>async_set_physical_size</c> returned; libxenapi <c>xenapi_async_sr_set_physical_size_wait</c>) and returns its result as <c>set_physical_size</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_physical_size_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_set_physical_size_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.create_new_blob</c> (libxenapi <c>xenapi_sr_create_new_blob</c>).</summary>
@@ -440,7 +597,7 @@ namespace XenAPI
             return XenRef<Blob>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.SR.create_new_blob</c> (libxenapi <c>xenapi_async_sr_create_new_blob</c>): <c>create_new_blob</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.create_new_blob</c> (libxenapi <c>xenapi_async_sr_create_new_blob</c>): <c>create_new_blob</c> as a server task. Wait for its typed result with <c>async_create_new_blob_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <param name="_name"><c>name</c>: string.</param>
@@ -456,6 +613,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.SR.create_new_blob</c> (what <c>async_create_new_blob</c> returned; libxenapi <c>xenapi_async_sr_create_new_blob_wait</c>) and returns its result as <c>create_new_blob</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>blob ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Blob> async_create_new_blob_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_create_new_blob_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Blob>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>SR.set_name_description</c> (libxenapi <c>xenapi_sr_set_name_description</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
@@ -468,7 +644,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.set_name_description</c> (libxenapi <c>xenapi_async_sr_set_name_description</c>): <c>set_name_description</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.set_name_description</c> (libxenapi <c>xenapi_async_sr_set_name_description</c>): <c>set_name_description</c> as a server task. Wait for its typed result with <c>async_set_name_description_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -480,6 +656,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_set_name_description(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.set_name_description</c> (what <c>async_set_name_description</c> returned; libxenapi <c>xenapi_async_sr_set_name_description_wait</c>) and returns its result as <c>set_name_description</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_name_description_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_set_name_description_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.set_name_label</c> (libxenapi <c>xenapi_sr_set_name_label</c>).</summary>
@@ -494,7 +686,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.set_name_label</c> (libxenapi <c>xenapi_async_sr_set_name_label</c>): <c>set_name_label</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.set_name_label</c> (libxenapi <c>xenapi_async_sr_set_name_label</c>): <c>set_name_label</c> as a server task. Wait for its typed result with <c>async_set_name_label_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -506,6 +698,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_set_name_label(Session.NativeOf(session), Utf8.Z(_sr ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.set_name_label</c> (what <c>async_set_name_label</c> returned; libxenapi <c>xenapi_async_sr_set_name_label_wait</c>) and returns its result as <c>set_name_label</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_name_label_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_set_name_label_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.set_shared</c> (libxenapi <c>xenapi_sr_set_shared</c>).</summary>
@@ -520,7 +728,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.set_shared</c> (libxenapi <c>xenapi_async_sr_set_shared</c>): <c>set_shared</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.set_shared</c> (libxenapi <c>xenapi_async_sr_set_shared</c>): <c>set_shared</c> as a server task. Wait for its typed result with <c>async_set_shared_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -532,6 +740,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_set_shared(Session.NativeOf(session), Utf8.Z(_sr ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.set_shared</c> (what <c>async_set_shared</c> returned; libxenapi <c>xenapi_async_sr_set_shared_wait</c>) and returns its result as <c>set_shared</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_shared_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_set_shared_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.probe_ext</c> (libxenapi <c>xenapi_sr_probe_ext</c>).</summary>
@@ -573,7 +797,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.SR.probe_ext</c> (libxenapi <c>xenapi_async_sr_probe_ext</c>): <c>probe_ext</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.probe_ext</c> (libxenapi <c>xenapi_async_sr_probe_ext</c>): <c>probe_ext</c> as a server task. Wait for its typed result with <c>async_probe_ext_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_device_config"><c>device_config</c>: (string -&gt; string) map.</param>
@@ -602,6 +826,32 @@ namespace XenAPI
             finally
             {
                 Native.xenapi_string_map_free(h1);
+            }
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.probe_ext</c> (what <c>async_probe_ext</c> returned; libxenapi <c>xenapi_async_sr_probe_ext_wait</c>) and returns its result as <c>probe_ext</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>probe_result record set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<Probe_result> async_probe_ext_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_probe_ext_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_record_probe_result(result);
+            }
+            finally
+            {
+                Native.xenapi_probe_result_record_list_free(result);
             }
         }
 
@@ -637,7 +887,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.SR.probe</c> (libxenapi <c>xenapi_async_sr_probe</c>): <c>probe</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.probe</c> (libxenapi <c>xenapi_async_sr_probe</c>): <c>probe</c> as a server task. Wait for its typed result with <c>async_probe_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_device_config"><c>device_config</c>: (string -&gt; string) map.</param>
@@ -669,6 +919,25 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.SR.probe</c> (what <c>async_probe</c> returned; libxenapi <c>xenapi_async_sr_probe_wait</c>) and returns its result as <c>probe</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_probe_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_probe_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
+        }
+
         /// <summary><c>SR.scan</c> (libxenapi <c>xenapi_sr_scan</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
@@ -680,7 +949,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.scan</c> (libxenapi <c>xenapi_async_sr_scan</c>): <c>scan</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.scan</c> (libxenapi <c>xenapi_async_sr_scan</c>): <c>scan</c> as a server task. Wait for its typed result with <c>async_scan_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -691,6 +960,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_scan(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.scan</c> (what <c>async_scan</c> returned; libxenapi <c>xenapi_async_sr_scan_wait</c>) and returns its result as <c>scan</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_scan_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_scan_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.get_supported_types</c> (libxenapi <c>xenapi_sr_get_supported_types</c>).</summary>
@@ -712,7 +997,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.SR.get_supported_types</c> (libxenapi <c>xenapi_async_sr_get_supported_types</c>): <c>get_supported_types</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.get_supported_types</c> (libxenapi <c>xenapi_async_sr_get_supported_types</c>): <c>get_supported_types</c> as a server task. Wait for its typed result with <c>async_get_supported_types_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <returns>The task; its result is the message's (string set).</returns>
         /// <exception cref="Failure">The server refused.</exception>
@@ -722,6 +1007,32 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_get_supported_types(Session.NativeOf(session), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.get_supported_types</c> (what <c>async_get_supported_types</c> returned; libxenapi <c>xenapi_async_sr_get_supported_types_wait</c>) and returns its result as <c>get_supported_types</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[] async_get_supported_types_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_get_supported_types_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>SR.update</c> (libxenapi <c>xenapi_sr_update</c>).</summary>
@@ -735,7 +1046,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.update</c> (libxenapi <c>xenapi_async_sr_update</c>): <c>update</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.update</c> (libxenapi <c>xenapi_async_sr_update</c>): <c>update</c> as a server task. Wait for its typed result with <c>async_update_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -746,6 +1057,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_update(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.update</c> (what <c>async_update</c> returned; libxenapi <c>xenapi_async_sr_update_wait</c>) and returns its result as <c>update</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_update_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_update_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.forget</c> (libxenapi <c>xenapi_sr_forget</c>).</summary>
@@ -759,7 +1086,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.forget</c> (libxenapi <c>xenapi_async_sr_forget</c>): <c>forget</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.forget</c> (libxenapi <c>xenapi_async_sr_forget</c>): <c>forget</c> as a server task. Wait for its typed result with <c>async_forget_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -770,6 +1097,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_forget(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.forget</c> (what <c>async_forget</c> returned; libxenapi <c>xenapi_async_sr_forget_wait</c>) and returns its result as <c>forget</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_forget_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_forget_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.destroy</c> (libxenapi <c>xenapi_sr_destroy</c>).</summary>
@@ -783,7 +1126,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.SR.destroy</c> (libxenapi <c>xenapi_async_sr_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.destroy</c> (libxenapi <c>xenapi_async_sr_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -794,6 +1137,22 @@ namespace XenAPI
             int status = Native.xenapi_async_sr_destroy(Session.NativeOf(session), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_sr_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>SR.make</c> (libxenapi <c>xenapi_sr_make</c>). Deprecated since miami.</summary>
@@ -832,7 +1191,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.SR.make</c> (libxenapi <c>xenapi_async_sr_make</c>): <c>make</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since miami.</summary>
+        /// <summary><c>Async.SR.make</c> (libxenapi <c>xenapi_async_sr_make</c>): <c>make</c> as a server task. Wait for its typed result with <c>async_make_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since miami.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_device_config"><c>device_config</c>: (string -&gt; string) map.</param>
@@ -868,6 +1227,25 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.SR.make</c> (what <c>async_make</c> returned; libxenapi <c>xenapi_async_sr_make_wait</c>) and returns its result as <c>make</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_make_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_make_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
+        }
+
         /// <summary><c>SR.introduce</c> (libxenapi <c>xenapi_sr_introduce</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_uuid"><c>uuid</c>: string.</param>
@@ -895,7 +1273,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.SR.introduce</c> (libxenapi <c>xenapi_async_sr_introduce</c>): <c>introduce</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.introduce</c> (libxenapi <c>xenapi_async_sr_introduce</c>): <c>introduce</c> as a server task. Wait for its typed result with <c>async_introduce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_uuid"><c>uuid</c>: string.</param>
         /// <param name="_name_label"><c>name_label</c>: string.</param>
@@ -920,6 +1298,25 @@ namespace XenAPI
             {
                 Native.xenapi_string_map_free(h6);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.introduce</c> (what <c>async_introduce</c> returned; libxenapi <c>xenapi_async_sr_introduce_wait</c>) and returns its result as <c>introduce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>SR ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<SR> async_introduce_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_introduce_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<SR>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>SR.create</c> (libxenapi <c>xenapi_sr_create</c>).</summary>
@@ -959,7 +1356,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.SR.create</c> (libxenapi <c>xenapi_async_sr_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.SR.create</c> (libxenapi <c>xenapi_async_sr_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
         /// <param name="_device_config"><c>device_config</c>: (string -&gt; string) map.</param>
@@ -994,6 +1391,25 @@ namespace XenAPI
             {
                 Native.xenapi_string_map_free(h1);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.SR.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_sr_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>SR ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<SR> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_sr_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<SR>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>SR.remove_from_sm_config</c> (libxenapi <c>xenapi_sr_remove_from_sm_config</c>).</summary>

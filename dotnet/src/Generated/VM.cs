@@ -579,7 +579,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.restart_device_models</c> (libxenapi <c>xenapi_async_vm_restart_device_models</c>): <c>restart_device_models</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.30.0: may change.</summary>
+        /// <summary><c>Async.VM.restart_device_models</c> (libxenapi <c>xenapi_async_vm_restart_device_models</c>): <c>restart_device_models</c> as a server task. Wait for its typed result with <c>async_restart_device_models_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Prototype since 23.30.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -590,6 +590,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_restart_device_models(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.restart_device_models</c> (what <c>async_restart_device_models</c> returned; libxenapi <c>xenapi_async_vm_restart_device_models_wait</c>) and returns its result as <c>restart_device_models</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_restart_device_models_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_restart_device_models_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_HVM_boot_policy</c> (libxenapi <c>xenapi_vm_set_hvm_boot_policy</c>). Deprecated since kolkata.</summary>
@@ -604,7 +620,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_HVM_boot_policy</c> (libxenapi <c>xenapi_async_vm_set_hvm_boot_policy</c>): <c>set_HVM_boot_policy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since kolkata.</summary>
+        /// <summary><c>Async.VM.set_HVM_boot_policy</c> (libxenapi <c>xenapi_async_vm_set_hvm_boot_policy</c>): <c>set_HVM_boot_policy</c> as a server task. Wait for its typed result with <c>async_set_HVM_boot_policy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since kolkata.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -616,6 +632,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_hvm_boot_policy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_HVM_boot_policy</c> (what <c>async_set_HVM_boot_policy</c> returned; libxenapi <c>xenapi_async_vm_set_hvm_boot_policy_wait</c>) and returns its result as <c>set_HVM_boot_policy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_HVM_boot_policy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_hvm_boot_policy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_domain_type</c> (libxenapi <c>xenapi_vm_set_domain_type</c>).</summary>
@@ -630,7 +662,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_domain_type</c> (libxenapi <c>xenapi_async_vm_set_domain_type</c>): <c>set_domain_type</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_domain_type</c> (libxenapi <c>xenapi_async_vm_set_domain_type</c>): <c>set_domain_type</c> as a server task. Wait for its typed result with <c>async_set_domain_type_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: enum domain_type.</param>
@@ -642,6 +674,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_domain_type(Session.NativeOf(session), Utf8.Z(_vm ?? ""), domain_type_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_domain_type</c> (what <c>async_set_domain_type</c> returned; libxenapi <c>xenapi_async_vm_set_domain_type_wait</c>) and returns its result as <c>set_domain_type</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_domain_type_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_domain_type_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_actions_after_crash</c> (libxenapi <c>xenapi_vm_set_actions_after_crash</c>).</summary>
@@ -656,7 +704,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_actions_after_crash</c> (libxenapi <c>xenapi_async_vm_set_actions_after_crash</c>): <c>set_actions_after_crash</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_actions_after_crash</c> (libxenapi <c>xenapi_async_vm_set_actions_after_crash</c>): <c>set_actions_after_crash</c> as a server task. Wait for its typed result with <c>async_set_actions_after_crash_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: enum on_crash_behaviour.</param>
@@ -668,6 +716,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_actions_after_crash(Session.NativeOf(session), Utf8.Z(_vm ?? ""), on_crash_behaviour_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_actions_after_crash</c> (what <c>async_set_actions_after_crash</c> returned; libxenapi <c>xenapi_async_vm_set_actions_after_crash_wait</c>) and returns its result as <c>set_actions_after_crash</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_actions_after_crash_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_actions_after_crash_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.import</c> (libxenapi <c>xenapi_vm_import</c>).</summary>
@@ -693,7 +757,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.import</c> (libxenapi <c>xenapi_async_vm_import</c>): <c>import</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.import</c> (libxenapi <c>xenapi_async_vm_import</c>): <c>import</c> as a server task. Wait for its typed result with <c>async_import_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_url"><c>url</c>: string.</param>
         /// <param name="_sr"><c>sr</c>: SR ref.</param>
@@ -709,6 +773,32 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.import</c> (what <c>async_import</c> returned; libxenapi <c>xenapi_async_vm_import_wait</c>) and returns its result as <c>import</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<XenRef<VM>> async_import_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_import_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_ref_VM(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
+        }
+
         /// <summary><c>VM.set_has_vendor_device</c> (libxenapi <c>xenapi_vm_set_has_vendor_device</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -721,7 +811,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_has_vendor_device</c> (libxenapi <c>xenapi_async_vm_set_has_vendor_device</c>): <c>set_has_vendor_device</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_has_vendor_device</c> (libxenapi <c>xenapi_async_vm_set_has_vendor_device</c>): <c>set_has_vendor_device</c> as a server task. Wait for its typed result with <c>async_set_has_vendor_device_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -733,6 +823,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_has_vendor_device(Session.NativeOf(session), Utf8.Z(_vm ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_has_vendor_device</c> (what <c>async_set_has_vendor_device</c> returned; libxenapi <c>xenapi_async_vm_set_has_vendor_device_wait</c>) and returns its result as <c>set_has_vendor_device</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_has_vendor_device_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_has_vendor_device_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.call_plugin</c> (libxenapi <c>xenapi_vm_call_plugin</c>).</summary>
@@ -759,7 +865,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.call_plugin</c> (libxenapi <c>xenapi_async_vm_call_plugin</c>): <c>call_plugin</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.call_plugin</c> (libxenapi <c>xenapi_async_vm_call_plugin</c>): <c>call_plugin</c> as a server task. Wait for its typed result with <c>async_call_plugin_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_plugin"><c>plugin</c>: string.</param>
@@ -783,6 +889,25 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.call_plugin</c> (what <c>async_call_plugin</c> returned; libxenapi <c>xenapi_async_vm_call_plugin_wait</c>) and returns its result as <c>call_plugin</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_call_plugin_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_call_plugin_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
+        }
+
         /// <summary><c>VM.query_services</c> (libxenapi <c>xenapi_vm_query_services</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -803,7 +928,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.query_services</c> (libxenapi <c>xenapi_async_vm_query_services</c>): <c>query_services</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.query_services</c> (libxenapi <c>xenapi_async_vm_query_services</c>): <c>query_services</c> as a server task. Wait for its typed result with <c>async_query_services_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's ((string -&gt; string) map).</returns>
@@ -814,6 +939,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_query_services(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.query_services</c> (what <c>async_query_services</c> returned; libxenapi <c>xenapi_async_vm_query_services_wait</c>) and returns its result as <c>query_services</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>(string -&gt; string) map.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Dictionary<string, string> async_query_services_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_query_services_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_map_string_to_string_end(result);
+            }
+            finally
+            {
+                Native.xenapi_string_map_free(result);
+            }
         }
 
         /// <summary><c>VM.set_appliance</c> (libxenapi <c>xenapi_vm_set_appliance</c>).</summary>
@@ -828,7 +979,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_appliance</c> (libxenapi <c>xenapi_async_vm_set_appliance</c>): <c>set_appliance</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_appliance</c> (libxenapi <c>xenapi_async_vm_set_appliance</c>): <c>set_appliance</c> as a server task. Wait for its typed result with <c>async_set_appliance_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: VM_appliance ref.</param>
@@ -840,6 +991,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_appliance(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_appliance</c> (what <c>async_set_appliance</c> returned; libxenapi <c>xenapi_async_vm_set_appliance_wait</c>) and returns its result as <c>set_appliance</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_appliance_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_appliance_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.import_convert</c> (libxenapi <c>xenapi_vm_import_convert</c>).</summary>
@@ -865,7 +1032,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.import_convert</c> (libxenapi <c>xenapi_async_vm_import_convert</c>): <c>import_convert</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.import_convert</c> (libxenapi <c>xenapi_async_vm_import_convert</c>): <c>import_convert</c> as a server task. Wait for its typed result with <c>async_import_convert_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_type"><c>type</c>: string.</param>
         /// <param name="_username"><c>username</c>: string.</param>
@@ -890,6 +1057,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.import_convert</c> (what <c>async_import_convert</c> returned; libxenapi <c>xenapi_async_vm_import_convert_wait</c>) and returns its result as <c>import_convert</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_import_convert_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_import_convert_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.recover</c> (libxenapi <c>xenapi_vm_recover</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -903,7 +1086,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.recover</c> (libxenapi <c>xenapi_async_vm_recover</c>): <c>recover</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.recover</c> (libxenapi <c>xenapi_async_vm_recover</c>): <c>recover</c> as a server task. Wait for its typed result with <c>async_recover_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_session_to"><c>session_to</c>: session ref.</param>
@@ -916,6 +1099,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_recover(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), (_force ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.recover</c> (what <c>async_recover</c> returned; libxenapi <c>xenapi_async_vm_recover_wait</c>) and returns its result as <c>recover</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_recover_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_recover_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.get_SRs_required_for_recovery</c> (libxenapi <c>xenapi_vm_get_srs_required_for_recovery</c>).</summary>
@@ -939,7 +1138,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.get_SRs_required_for_recovery</c> (libxenapi <c>xenapi_async_vm_get_srs_required_for_recovery</c>): <c>get_SRs_required_for_recovery</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.get_SRs_required_for_recovery</c> (libxenapi <c>xenapi_async_vm_get_srs_required_for_recovery</c>): <c>get_SRs_required_for_recovery</c> as a server task. Wait for its typed result with <c>async_get_SRs_required_for_recovery_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_session_to"><c>session_to</c>: session ref.</param>
@@ -951,6 +1150,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_get_srs_required_for_recovery(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.get_SRs_required_for_recovery</c> (what <c>async_get_SRs_required_for_recovery</c> returned; libxenapi <c>xenapi_async_vm_get_srs_required_for_recovery_wait</c>) and returns its result as <c>get_SRs_required_for_recovery</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>SR ref set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<XenRef<SR>> async_get_SRs_required_for_recovery_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_get_srs_required_for_recovery_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_ref_SR(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>VM.assert_can_be_recovered</c> (libxenapi <c>xenapi_vm_assert_can_be_recovered</c>).</summary>
@@ -965,7 +1190,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.assert_can_be_recovered</c> (libxenapi <c>xenapi_async_vm_assert_can_be_recovered</c>): <c>assert_can_be_recovered</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.assert_can_be_recovered</c> (libxenapi <c>xenapi_async_vm_assert_can_be_recovered</c>): <c>assert_can_be_recovered</c> as a server task. Wait for its typed result with <c>async_assert_can_be_recovered_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_session_to"><c>session_to</c>: session ref.</param>
@@ -977,6 +1202,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_assert_can_be_recovered(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_session_to ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.assert_can_be_recovered</c> (what <c>async_assert_can_be_recovered</c> returned; libxenapi <c>xenapi_async_vm_assert_can_be_recovered_wait</c>) and returns its result as <c>assert_can_be_recovered</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_assert_can_be_recovered_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_assert_can_be_recovered_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_suspend_VDI</c> (libxenapi <c>xenapi_vm_set_suspend_vdi</c>).</summary>
@@ -991,7 +1232,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_suspend_VDI</c> (libxenapi <c>xenapi_async_vm_set_suspend_vdi</c>): <c>set_suspend_VDI</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_suspend_VDI</c> (libxenapi <c>xenapi_async_vm_set_suspend_vdi</c>): <c>set_suspend_VDI</c> as a server task. Wait for its typed result with <c>async_set_suspend_VDI_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: VDI ref.</param>
@@ -1003,6 +1244,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_suspend_vdi(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_suspend_VDI</c> (what <c>async_set_suspend_VDI</c> returned; libxenapi <c>xenapi_async_vm_set_suspend_vdi_wait</c>) and returns its result as <c>set_suspend_VDI</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_suspend_VDI_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_suspend_vdi_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_order</c> (libxenapi <c>xenapi_vm_set_order</c>).</summary>
@@ -1017,7 +1274,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_order</c> (libxenapi <c>xenapi_async_vm_set_order</c>): <c>set_order</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_order</c> (libxenapi <c>xenapi_async_vm_set_order</c>): <c>set_order</c> as a server task. Wait for its typed result with <c>async_set_order_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -1029,6 +1286,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_order(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_order</c> (what <c>async_set_order</c> returned; libxenapi <c>xenapi_async_vm_set_order_wait</c>) and returns its result as <c>set_order</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_order_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_order_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_shutdown_delay</c> (libxenapi <c>xenapi_vm_set_shutdown_delay</c>).</summary>
@@ -1043,7 +1316,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_shutdown_delay</c> (libxenapi <c>xenapi_async_vm_set_shutdown_delay</c>): <c>set_shutdown_delay</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_shutdown_delay</c> (libxenapi <c>xenapi_async_vm_set_shutdown_delay</c>): <c>set_shutdown_delay</c> as a server task. Wait for its typed result with <c>async_set_shutdown_delay_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -1055,6 +1328,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_shutdown_delay(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_shutdown_delay</c> (what <c>async_set_shutdown_delay</c> returned; libxenapi <c>xenapi_async_vm_set_shutdown_delay_wait</c>) and returns its result as <c>set_shutdown_delay</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_shutdown_delay_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_shutdown_delay_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_start_delay</c> (libxenapi <c>xenapi_vm_set_start_delay</c>).</summary>
@@ -1069,7 +1358,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_start_delay</c> (libxenapi <c>xenapi_async_vm_set_start_delay</c>): <c>set_start_delay</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_start_delay</c> (libxenapi <c>xenapi_async_vm_set_start_delay</c>): <c>set_start_delay</c> as a server task. Wait for its typed result with <c>async_set_start_delay_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -1081,6 +1370,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_start_delay(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_start_delay</c> (what <c>async_set_start_delay</c> returned; libxenapi <c>xenapi_async_vm_set_start_delay_wait</c>) and returns its result as <c>set_start_delay</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_start_delay_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_start_delay_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_snapshot_schedule</c> (libxenapi <c>xenapi_vm_set_snapshot_schedule</c>).</summary>
@@ -1095,7 +1400,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_snapshot_schedule</c> (libxenapi <c>xenapi_async_vm_set_snapshot_schedule</c>): <c>set_snapshot_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_snapshot_schedule</c> (libxenapi <c>xenapi_async_vm_set_snapshot_schedule</c>): <c>set_snapshot_schedule</c> as a server task. Wait for its typed result with <c>async_set_snapshot_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: VMSS ref.</param>
@@ -1107,6 +1412,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_snapshot_schedule(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_snapshot_schedule</c> (what <c>async_set_snapshot_schedule</c> returned; libxenapi <c>xenapi_async_vm_set_snapshot_schedule_wait</c>) and returns its result as <c>set_snapshot_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_snapshot_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_snapshot_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_protection_policy</c> (libxenapi <c>xenapi_vm_set_protection_policy</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1121,7 +1442,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_protection_policy</c> (libxenapi <c>xenapi_async_vm_set_protection_policy</c>): <c>set_protection_policy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VM.set_protection_policy</c> (libxenapi <c>xenapi_async_vm_set_protection_policy</c>): <c>set_protection_policy</c> as a server task. Wait for its typed result with <c>async_set_protection_policy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: VMPP ref.</param>
@@ -1133,6 +1454,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_protection_policy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_protection_policy</c> (what <c>async_set_protection_policy</c> returned; libxenapi <c>xenapi_async_vm_set_protection_policy_wait</c>) and returns its result as <c>set_protection_policy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_protection_policy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_protection_policy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.copy_bios_strings</c> (libxenapi <c>xenapi_vm_copy_bios_strings</c>).</summary>
@@ -1147,7 +1484,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.copy_bios_strings</c> (libxenapi <c>xenapi_async_vm_copy_bios_strings</c>): <c>copy_bios_strings</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.copy_bios_strings</c> (libxenapi <c>xenapi_async_vm_copy_bios_strings</c>): <c>copy_bios_strings</c> as a server task. Wait for its typed result with <c>async_copy_bios_strings_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -1159,6 +1496,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_copy_bios_strings(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.copy_bios_strings</c> (what <c>async_copy_bios_strings</c> returned; libxenapi <c>xenapi_async_vm_copy_bios_strings_wait</c>) and returns its result as <c>copy_bios_strings</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_copy_bios_strings_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_copy_bios_strings_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_bios_strings</c> (libxenapi <c>xenapi_vm_set_bios_strings</c>).</summary>
@@ -1181,7 +1534,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.set_bios_strings</c> (libxenapi <c>xenapi_async_vm_set_bios_strings</c>): <c>set_bios_strings</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_bios_strings</c> (libxenapi <c>xenapi_async_vm_set_bios_strings</c>): <c>set_bios_strings</c> as a server task. Wait for its typed result with <c>async_set_bios_strings_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: (string -&gt; string) map.</param>
@@ -1201,6 +1554,22 @@ namespace XenAPI
             {
                 Native.xenapi_string_map_free(h1);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_bios_strings</c> (what <c>async_set_bios_strings</c> returned; libxenapi <c>xenapi_async_vm_set_bios_strings_wait</c>) and returns its result as <c>set_bios_strings</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_bios_strings_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_bios_strings_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.retrieve_wlb_recommendations</c> (libxenapi <c>xenapi_vm_retrieve_wlb_recommendations</c>).</summary>
@@ -1223,7 +1592,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.retrieve_wlb_recommendations</c> (libxenapi <c>xenapi_async_vm_retrieve_wlb_recommendations</c>): <c>retrieve_wlb_recommendations</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.retrieve_wlb_recommendations</c> (libxenapi <c>xenapi_async_vm_retrieve_wlb_recommendations</c>): <c>retrieve_wlb_recommendations</c> as a server task. Wait for its typed result with <c>async_retrieve_wlb_recommendations_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's ((host ref -&gt; string set) map).</returns>
@@ -1234,6 +1603,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_retrieve_wlb_recommendations(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.retrieve_wlb_recommendations</c> (what <c>async_retrieve_wlb_recommendations</c> returned; libxenapi <c>xenapi_async_vm_retrieve_wlb_recommendations_wait</c>) and returns its result as <c>retrieve_wlb_recommendations</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>(host ref -&gt; string set) map.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static Dictionary<XenRef<Host>, string[]> async_retrieve_wlb_recommendations_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_retrieve_wlb_recommendations_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_map_ref_host_to_set_string_end(result);
+            }
+            finally
+            {
+                Native.xenapi_string_string_list_map_free(result);
+            }
         }
 
         /// <summary><c>VM.assert_agile</c> (libxenapi <c>xenapi_vm_assert_agile</c>).</summary>
@@ -1247,7 +1642,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.assert_agile</c> (libxenapi <c>xenapi_async_vm_assert_agile</c>): <c>assert_agile</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.assert_agile</c> (libxenapi <c>xenapi_async_vm_assert_agile</c>): <c>assert_agile</c> as a server task. Wait for its typed result with <c>async_assert_agile_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1258,6 +1653,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_assert_agile(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.assert_agile</c> (what <c>async_assert_agile</c> returned; libxenapi <c>xenapi_async_vm_assert_agile_wait</c>) and returns its result as <c>assert_agile</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_assert_agile_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_assert_agile_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.create_new_blob</c> (libxenapi <c>xenapi_vm_create_new_blob</c>).</summary>
@@ -1276,7 +1687,7 @@ namespace XenAPI
             return XenRef<Blob>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.VM.create_new_blob</c> (libxenapi <c>xenapi_async_vm_create_new_blob</c>): <c>create_new_blob</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.create_new_blob</c> (libxenapi <c>xenapi_async_vm_create_new_blob</c>): <c>create_new_blob</c> as a server task. Wait for its typed result with <c>async_create_new_blob_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_name"><c>name</c>: string.</param>
@@ -1292,6 +1703,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.create_new_blob</c> (what <c>async_create_new_blob</c> returned; libxenapi <c>xenapi_async_vm_create_new_blob_wait</c>) and returns its result as <c>create_new_blob</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>blob ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<Blob> async_create_new_blob_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_create_new_blob_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<Blob>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>VM.assert_can_boot_here</c> (libxenapi <c>xenapi_vm_assert_can_boot_here</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -1304,7 +1734,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.assert_can_boot_here</c> (libxenapi <c>xenapi_async_vm_assert_can_boot_here</c>): <c>assert_can_boot_here</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.assert_can_boot_here</c> (libxenapi <c>xenapi_async_vm_assert_can_boot_here</c>): <c>assert_can_boot_here</c> as a server task. Wait for its typed result with <c>async_assert_can_boot_here_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -1316,6 +1746,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_assert_can_boot_here(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_host ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.assert_can_boot_here</c> (what <c>async_assert_can_boot_here</c> returned; libxenapi <c>xenapi_async_vm_assert_can_boot_here_wait</c>) and returns its result as <c>assert_can_boot_here</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_assert_can_boot_here_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_assert_can_boot_here_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.get_possible_hosts</c> (libxenapi <c>xenapi_vm_get_possible_hosts</c>).</summary>
@@ -1338,7 +1784,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.get_possible_hosts</c> (libxenapi <c>xenapi_async_vm_get_possible_hosts</c>): <c>get_possible_hosts</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.get_possible_hosts</c> (libxenapi <c>xenapi_async_vm_get_possible_hosts</c>): <c>get_possible_hosts</c> as a server task. Wait for its typed result with <c>async_get_possible_hosts_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (host ref set).</returns>
@@ -1349,6 +1795,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_get_possible_hosts(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.get_possible_hosts</c> (what <c>async_get_possible_hosts</c> returned; libxenapi <c>xenapi_async_vm_get_possible_hosts_wait</c>) and returns its result as <c>get_possible_hosts</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>host ref set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<XenRef<Host>> async_get_possible_hosts_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_get_possible_hosts_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_ref_host(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>VM.get_allowed_VIF_devices</c> (libxenapi <c>xenapi_vm_get_allowed_vif_devices</c>).</summary>
@@ -1371,7 +1843,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.get_allowed_VIF_devices</c> (libxenapi <c>xenapi_async_vm_get_allowed_vif_devices</c>): <c>get_allowed_VIF_devices</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.get_allowed_VIF_devices</c> (libxenapi <c>xenapi_async_vm_get_allowed_vif_devices</c>): <c>get_allowed_VIF_devices</c> as a server task. Wait for its typed result with <c>async_get_allowed_VIF_devices_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (string set).</returns>
@@ -1382,6 +1854,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_get_allowed_vif_devices(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.get_allowed_VIF_devices</c> (what <c>async_get_allowed_VIF_devices</c> returned; libxenapi <c>xenapi_async_vm_get_allowed_vif_devices_wait</c>) and returns its result as <c>get_allowed_VIF_devices</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[] async_get_allowed_VIF_devices_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_get_allowed_vif_devices_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>VM.get_allowed_VBD_devices</c> (libxenapi <c>xenapi_vm_get_allowed_vbd_devices</c>).</summary>
@@ -1404,7 +1902,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.get_allowed_VBD_devices</c> (libxenapi <c>xenapi_async_vm_get_allowed_vbd_devices</c>): <c>get_allowed_VBD_devices</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.get_allowed_VBD_devices</c> (libxenapi <c>xenapi_async_vm_get_allowed_vbd_devices</c>): <c>get_allowed_VBD_devices</c> as a server task. Wait for its typed result with <c>async_get_allowed_VBD_devices_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (string set).</returns>
@@ -1415,6 +1913,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_get_allowed_vbd_devices(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.get_allowed_VBD_devices</c> (what <c>async_get_allowed_VBD_devices</c> returned; libxenapi <c>xenapi_async_vm_get_allowed_vbd_devices_wait</c>) and returns its result as <c>get_allowed_VBD_devices</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[] async_get_allowed_VBD_devices_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_get_allowed_vbd_devices_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>VM.update_allowed_operations</c> (libxenapi <c>xenapi_vm_update_allowed_operations</c>).</summary>
@@ -1428,7 +1952,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.update_allowed_operations</c> (libxenapi <c>xenapi_async_vm_update_allowed_operations</c>): <c>update_allowed_operations</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.update_allowed_operations</c> (libxenapi <c>xenapi_async_vm_update_allowed_operations</c>): <c>update_allowed_operations</c> as a server task. Wait for its typed result with <c>async_update_allowed_operations_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1439,6 +1963,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_update_allowed_operations(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.update_allowed_operations</c> (what <c>async_update_allowed_operations</c> returned; libxenapi <c>xenapi_async_vm_update_allowed_operations_wait</c>) and returns its result as <c>update_allowed_operations</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_update_allowed_operations_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_update_allowed_operations_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.assert_operation_valid</c> (libxenapi <c>xenapi_vm_assert_operation_valid</c>).</summary>
@@ -1453,7 +1993,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.assert_operation_valid</c> (libxenapi <c>xenapi_async_vm_assert_operation_valid</c>): <c>assert_operation_valid</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.assert_operation_valid</c> (libxenapi <c>xenapi_async_vm_assert_operation_valid</c>): <c>assert_operation_valid</c> as a server task. Wait for its typed result with <c>async_assert_operation_valid_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_op"><c>op</c>: enum vm_operations.</param>
@@ -1465,6 +2005,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_assert_operation_valid(Session.NativeOf(session), Utf8.Z(_vm ?? ""), vm_operations_helper.ToNative(_op), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.assert_operation_valid</c> (what <c>async_assert_operation_valid</c> returned; libxenapi <c>xenapi_async_vm_assert_operation_valid_wait</c>) and returns its result as <c>assert_operation_valid</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_assert_operation_valid_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_assert_operation_valid_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.forget_data_source_archives</c> (libxenapi <c>xenapi_vm_forget_data_source_archives</c>).</summary>
@@ -1479,7 +2035,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.forget_data_source_archives</c> (libxenapi <c>xenapi_async_vm_forget_data_source_archives</c>): <c>forget_data_source_archives</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.forget_data_source_archives</c> (libxenapi <c>xenapi_async_vm_forget_data_source_archives</c>): <c>forget_data_source_archives</c> as a server task. Wait for its typed result with <c>async_forget_data_source_archives_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_data_source"><c>data_source</c>: string.</param>
@@ -1491,6 +2047,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_forget_data_source_archives(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.forget_data_source_archives</c> (what <c>async_forget_data_source_archives</c> returned; libxenapi <c>xenapi_async_vm_forget_data_source_archives_wait</c>) and returns its result as <c>forget_data_source_archives</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_forget_data_source_archives_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_forget_data_source_archives_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.query_data_source</c> (libxenapi <c>xenapi_vm_query_data_source</c>).</summary>
@@ -1507,7 +2079,7 @@ namespace XenAPI
             return result;
         }
 
-        /// <summary><c>Async.VM.query_data_source</c> (libxenapi <c>xenapi_async_vm_query_data_source</c>): <c>query_data_source</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.query_data_source</c> (libxenapi <c>xenapi_async_vm_query_data_source</c>): <c>query_data_source</c> as a server task. Wait for its typed result with <c>async_query_data_source_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_data_source"><c>data_source</c>: string.</param>
@@ -1519,6 +2091,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_query_data_source(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.query_data_source</c> (what <c>async_query_data_source</c> returned; libxenapi <c>xenapi_async_vm_query_data_source_wait</c>) and returns its result as <c>query_data_source</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>float.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static double async_query_data_source_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            double result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_query_data_source_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
         }
 
         /// <summary><c>VM.record_data_source</c> (libxenapi <c>xenapi_vm_record_data_source</c>).</summary>
@@ -1533,7 +2124,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.record_data_source</c> (libxenapi <c>xenapi_async_vm_record_data_source</c>): <c>record_data_source</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.record_data_source</c> (libxenapi <c>xenapi_async_vm_record_data_source</c>): <c>record_data_source</c> as a server task. Wait for its typed result with <c>async_record_data_source_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_data_source"><c>data_source</c>: string.</param>
@@ -1545,6 +2136,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_record_data_source(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_data_source ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.record_data_source</c> (what <c>async_record_data_source</c> returned; libxenapi <c>xenapi_async_vm_record_data_source_wait</c>) and returns its result as <c>record_data_source</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_record_data_source_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_record_data_source_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.get_data_sources</c> (libxenapi <c>xenapi_vm_get_data_sources</c>).</summary>
@@ -1567,7 +2174,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.get_data_sources</c> (libxenapi <c>xenapi_async_vm_get_data_sources</c>): <c>get_data_sources</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.get_data_sources</c> (libxenapi <c>xenapi_async_vm_get_data_sources</c>): <c>get_data_sources</c> as a server task. Wait for its typed result with <c>async_get_data_sources_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (data_source record set).</returns>
@@ -1578,6 +2185,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_get_data_sources(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.get_data_sources</c> (what <c>async_get_data_sources</c> returned; libxenapi <c>xenapi_async_vm_get_data_sources_wait</c>) and returns its result as <c>get_data_sources</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>data_source record set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static List<Data_source> async_get_data_sources_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_get_data_sources_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_record_data_source(result);
+            }
+            finally
+            {
+                Native.xenapi_data_source_record_list_free(result);
+            }
         }
 
         /// <summary><c>VM.get_boot_record</c> (libxenapi <c>xenapi_vm_get_boot_record</c>). Deprecated since inverness.</summary>
@@ -1600,7 +2233,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.get_boot_record</c> (libxenapi <c>xenapi_async_vm_get_boot_record</c>): <c>get_boot_record</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since inverness.</summary>
+        /// <summary><c>Async.VM.get_boot_record</c> (libxenapi <c>xenapi_async_vm_get_boot_record</c>): <c>get_boot_record</c> as a server task. Wait for its typed result with <c>async_get_boot_record_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since inverness.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (VM record).</returns>
@@ -1611,6 +2244,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_get_boot_record(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.get_boot_record</c> (what <c>async_get_boot_record</c> returned; libxenapi <c>xenapi_async_vm_get_boot_record_wait</c>) and returns its result as <c>get_boot_record</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM record.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static VM async_get_boot_record_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_get_boot_record_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_record_VM(result);
+            }
+            finally
+            {
+                Native.xenapi_vm_record_free(result);
+            }
         }
 
         /// <summary><c>VM.assert_can_migrate</c> (libxenapi <c>xenapi_vm_assert_can_migrate</c>).</summary>
@@ -1670,7 +2329,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.assert_can_migrate</c> (libxenapi <c>xenapi_async_vm_assert_can_migrate</c>): <c>assert_can_migrate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.assert_can_migrate</c> (libxenapi <c>xenapi_async_vm_assert_can_migrate</c>): <c>assert_can_migrate</c> as a server task. Wait for its typed result with <c>async_assert_can_migrate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_dest"><c>dest</c>: (string -&gt; string) map.</param>
@@ -1727,6 +2386,22 @@ namespace XenAPI
             {
                 Native.xenapi_string_map_free(h1);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.assert_can_migrate</c> (what <c>async_assert_can_migrate</c> returned; libxenapi <c>xenapi_async_vm_assert_can_migrate_wait</c>) and returns its result as <c>assert_can_migrate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_assert_can_migrate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_assert_can_migrate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.migrate_send</c> (libxenapi <c>xenapi_vm_migrate_send</c>).</summary>
@@ -1788,7 +2463,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.migrate_send</c> (libxenapi <c>xenapi_async_vm_migrate_send</c>): <c>migrate_send</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.migrate_send</c> (libxenapi <c>xenapi_async_vm_migrate_send</c>): <c>migrate_send</c> as a server task. Wait for its typed result with <c>async_migrate_send_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_dest"><c>dest</c>: (string -&gt; string) map.</param>
@@ -1847,6 +2522,25 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.migrate_send</c> (what <c>async_migrate_send</c> returned; libxenapi <c>xenapi_async_vm_migrate_send_wait</c>) and returns its result as <c>migrate_send</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VM> async_migrate_send_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_migrate_send_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VM>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>VM.maximise_memory</c> (libxenapi <c>xenapi_vm_maximise_memory</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -1862,7 +2556,7 @@ namespace XenAPI
             return result;
         }
 
-        /// <summary><c>Async.VM.maximise_memory</c> (libxenapi <c>xenapi_async_vm_maximise_memory</c>): <c>maximise_memory</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.maximise_memory</c> (libxenapi <c>xenapi_async_vm_maximise_memory</c>): <c>maximise_memory</c> as a server task. Wait for its typed result with <c>async_maximise_memory_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_total"><c>total</c>: int.</param>
@@ -1877,6 +2571,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.maximise_memory</c> (what <c>async_maximise_memory</c> returned; libxenapi <c>xenapi_async_vm_maximise_memory_wait</c>) and returns its result as <c>maximise_memory</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>int.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static long async_maximise_memory_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            long result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_maximise_memory_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
+        }
+
         /// <summary><c>VM.send_trigger</c> (libxenapi <c>xenapi_vm_send_trigger</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
@@ -1889,7 +2602,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.send_trigger</c> (libxenapi <c>xenapi_async_vm_send_trigger</c>): <c>send_trigger</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.send_trigger</c> (libxenapi <c>xenapi_async_vm_send_trigger</c>): <c>send_trigger</c> as a server task. Wait for its typed result with <c>async_send_trigger_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_trigger"><c>trigger</c>: string.</param>
@@ -1901,6 +2614,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_send_trigger(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_trigger ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.send_trigger</c> (what <c>async_send_trigger</c> returned; libxenapi <c>xenapi_async_vm_send_trigger_wait</c>) and returns its result as <c>send_trigger</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_send_trigger_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_send_trigger_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.send_sysrq</c> (libxenapi <c>xenapi_vm_send_sysrq</c>).</summary>
@@ -1915,7 +2644,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.send_sysrq</c> (libxenapi <c>xenapi_async_vm_send_sysrq</c>): <c>send_sysrq</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.send_sysrq</c> (libxenapi <c>xenapi_async_vm_send_sysrq</c>): <c>send_sysrq</c> as a server task. Wait for its typed result with <c>async_send_sysrq_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -1927,6 +2656,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_send_sysrq(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.send_sysrq</c> (what <c>async_send_sysrq</c> returned; libxenapi <c>xenapi_async_vm_send_sysrq_wait</c>) and returns its result as <c>send_sysrq</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_send_sysrq_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_send_sysrq_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_VCPUs_at_startup</c> (libxenapi <c>xenapi_vm_set_vcpus_at_startup</c>).</summary>
@@ -1941,7 +2686,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_VCPUs_at_startup</c> (libxenapi <c>xenapi_async_vm_set_vcpus_at_startup</c>): <c>set_VCPUs_at_startup</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_VCPUs_at_startup</c> (libxenapi <c>xenapi_async_vm_set_vcpus_at_startup</c>): <c>set_VCPUs_at_startup</c> as a server task. Wait for its typed result with <c>async_set_VCPUs_at_startup_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -1953,6 +2698,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_vcpus_at_startup(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_VCPUs_at_startup</c> (what <c>async_set_VCPUs_at_startup</c> returned; libxenapi <c>xenapi_async_vm_set_vcpus_at_startup_wait</c>) and returns its result as <c>set_VCPUs_at_startup</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_VCPUs_at_startup_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_vcpus_at_startup_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_VCPUs_max</c> (libxenapi <c>xenapi_vm_set_vcpus_max</c>).</summary>
@@ -1967,7 +2728,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_VCPUs_max</c> (libxenapi <c>xenapi_async_vm_set_vcpus_max</c>): <c>set_VCPUs_max</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_VCPUs_max</c> (libxenapi <c>xenapi_async_vm_set_vcpus_max</c>): <c>set_VCPUs_max</c> as a server task. Wait for its typed result with <c>async_set_VCPUs_max_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -1979,6 +2740,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_vcpus_max(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_VCPUs_max</c> (what <c>async_set_VCPUs_max</c> returned; libxenapi <c>xenapi_async_vm_set_vcpus_max_wait</c>) and returns its result as <c>set_VCPUs_max</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_VCPUs_max_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_vcpus_max_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_shadow_multiplier_live</c> (libxenapi <c>xenapi_vm_set_shadow_multiplier_live</c>).</summary>
@@ -1993,7 +2770,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_shadow_multiplier_live</c> (libxenapi <c>xenapi_async_vm_set_shadow_multiplier_live</c>): <c>set_shadow_multiplier_live</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_shadow_multiplier_live</c> (libxenapi <c>xenapi_async_vm_set_shadow_multiplier_live</c>): <c>set_shadow_multiplier_live</c> as a server task. Wait for its typed result with <c>async_set_shadow_multiplier_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_multiplier"><c>multiplier</c>: float.</param>
@@ -2005,6 +2782,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_shadow_multiplier_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _multiplier, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_shadow_multiplier_live</c> (what <c>async_set_shadow_multiplier_live</c> returned; libxenapi <c>xenapi_async_vm_set_shadow_multiplier_live_wait</c>) and returns its result as <c>set_shadow_multiplier_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_shadow_multiplier_live_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_shadow_multiplier_live_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_HVM_shadow_multiplier</c> (libxenapi <c>xenapi_vm_set_hvm_shadow_multiplier</c>).</summary>
@@ -2019,7 +2812,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_HVM_shadow_multiplier</c> (libxenapi <c>xenapi_async_vm_set_hvm_shadow_multiplier</c>): <c>set_HVM_shadow_multiplier</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_HVM_shadow_multiplier</c> (libxenapi <c>xenapi_async_vm_set_hvm_shadow_multiplier</c>): <c>set_HVM_shadow_multiplier</c> as a server task. Wait for its typed result with <c>async_set_HVM_shadow_multiplier_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: float.</param>
@@ -2031,6 +2824,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_hvm_shadow_multiplier(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_HVM_shadow_multiplier</c> (what <c>async_set_HVM_shadow_multiplier</c> returned; libxenapi <c>xenapi_async_vm_set_hvm_shadow_multiplier_wait</c>) and returns its result as <c>set_HVM_shadow_multiplier</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_HVM_shadow_multiplier_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_hvm_shadow_multiplier_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.get_cooperative</c> (libxenapi <c>xenapi_vm_get_cooperative</c>). Deprecated since tampa.</summary>
@@ -2046,7 +2855,7 @@ namespace XenAPI
             return (result != 0);
         }
 
-        /// <summary><c>Async.VM.get_cooperative</c> (libxenapi <c>xenapi_async_vm_get_cooperative</c>): <c>get_cooperative</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since tampa.</summary>
+        /// <summary><c>Async.VM.get_cooperative</c> (libxenapi <c>xenapi_async_vm_get_cooperative</c>): <c>get_cooperative</c> as a server task. Wait for its typed result with <c>async_get_cooperative_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since tampa.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (bool).</returns>
@@ -2057,6 +2866,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_get_cooperative(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.get_cooperative</c> (what <c>async_get_cooperative</c> returned; libxenapi <c>xenapi_async_vm_get_cooperative_wait</c>) and returns its result as <c>get_cooperative</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>bool.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static bool async_get_cooperative_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            byte result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_get_cooperative_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return (result != 0);
         }
 
         /// <summary><c>VM.wait_memory_target_live</c> (libxenapi <c>xenapi_vm_wait_memory_target_live</c>). Deprecated since midnight-ride.</summary>
@@ -2070,7 +2898,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.wait_memory_target_live</c> (libxenapi <c>xenapi_async_vm_wait_memory_target_live</c>): <c>wait_memory_target_live</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since midnight-ride.</summary>
+        /// <summary><c>Async.VM.wait_memory_target_live</c> (libxenapi <c>xenapi_async_vm_wait_memory_target_live</c>): <c>wait_memory_target_live</c> as a server task. Wait for its typed result with <c>async_wait_memory_target_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since midnight-ride.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2081,6 +2909,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_wait_memory_target_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.wait_memory_target_live</c> (what <c>async_wait_memory_target_live</c> returned; libxenapi <c>xenapi_async_vm_wait_memory_target_live_wait</c>) and returns its result as <c>wait_memory_target_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_wait_memory_target_live_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_wait_memory_target_live_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_memory_target_live</c> (libxenapi <c>xenapi_vm_set_memory_target_live</c>). Deprecated since midnight-ride.</summary>
@@ -2095,7 +2939,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory_target_live</c> (libxenapi <c>xenapi_async_vm_set_memory_target_live</c>): <c>set_memory_target_live</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since midnight-ride.</summary>
+        /// <summary><c>Async.VM.set_memory_target_live</c> (libxenapi <c>xenapi_async_vm_set_memory_target_live</c>): <c>set_memory_target_live</c> as a server task. Wait for its typed result with <c>async_set_memory_target_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since midnight-ride.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_target"><c>target</c>: int.</param>
@@ -2107,6 +2951,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_memory_target_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _target, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_memory_target_live</c> (what <c>async_set_memory_target_live</c> returned; libxenapi <c>xenapi_async_vm_set_memory_target_live_wait</c>) and returns its result as <c>set_memory_target_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_target_live_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_target_live_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_memory</c> (libxenapi <c>xenapi_vm_set_memory</c>).</summary>
@@ -2121,7 +2981,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory</c> (libxenapi <c>xenapi_async_vm_set_memory</c>): <c>set_memory</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_memory</c> (libxenapi <c>xenapi_async_vm_set_memory</c>): <c>set_memory</c> as a server task. Wait for its typed result with <c>async_set_memory_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -2133,6 +2993,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_memory(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_memory</c> (what <c>async_set_memory</c> returned; libxenapi <c>xenapi_async_vm_set_memory_wait</c>) and returns its result as <c>set_memory</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_memory_limits</c> (libxenapi <c>xenapi_vm_set_memory_limits</c>).</summary>
@@ -2150,7 +3026,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory_limits</c> (libxenapi <c>xenapi_async_vm_set_memory_limits</c>): <c>set_memory_limits</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_memory_limits</c> (libxenapi <c>xenapi_async_vm_set_memory_limits</c>): <c>set_memory_limits</c> as a server task. Wait for its typed result with <c>async_set_memory_limits_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_static_min"><c>static_min</c>: int.</param>
@@ -2167,6 +3043,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.set_memory_limits</c> (what <c>async_set_memory_limits</c> returned; libxenapi <c>xenapi_async_vm_set_memory_limits_wait</c>) and returns its result as <c>set_memory_limits</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_limits_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_limits_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.set_memory_static_range</c> (libxenapi <c>xenapi_vm_set_memory_static_range</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -2180,7 +3072,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory_static_range</c> (libxenapi <c>xenapi_async_vm_set_memory_static_range</c>): <c>set_memory_static_range</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_memory_static_range</c> (libxenapi <c>xenapi_async_vm_set_memory_static_range</c>): <c>set_memory_static_range</c> as a server task. Wait for its typed result with <c>async_set_memory_static_range_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_min"><c>min</c>: int.</param>
@@ -2195,6 +3087,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.set_memory_static_range</c> (what <c>async_set_memory_static_range</c> returned; libxenapi <c>xenapi_async_vm_set_memory_static_range_wait</c>) and returns its result as <c>set_memory_static_range</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_static_range_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_static_range_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.set_memory_static_min</c> (libxenapi <c>xenapi_vm_set_memory_static_min</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -2207,7 +3115,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory_static_min</c> (libxenapi <c>xenapi_async_vm_set_memory_static_min</c>): <c>set_memory_static_min</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_memory_static_min</c> (libxenapi <c>xenapi_async_vm_set_memory_static_min</c>): <c>set_memory_static_min</c> as a server task. Wait for its typed result with <c>async_set_memory_static_min_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -2219,6 +3127,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_memory_static_min(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_memory_static_min</c> (what <c>async_set_memory_static_min</c> returned; libxenapi <c>xenapi_async_vm_set_memory_static_min_wait</c>) and returns its result as <c>set_memory_static_min</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_static_min_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_static_min_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_memory_static_max</c> (libxenapi <c>xenapi_vm_set_memory_static_max</c>).</summary>
@@ -2233,7 +3157,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory_static_max</c> (libxenapi <c>xenapi_async_vm_set_memory_static_max</c>): <c>set_memory_static_max</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_memory_static_max</c> (libxenapi <c>xenapi_async_vm_set_memory_static_max</c>): <c>set_memory_static_max</c> as a server task. Wait for its typed result with <c>async_set_memory_static_max_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -2245,6 +3169,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_memory_static_max(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_memory_static_max</c> (what <c>async_set_memory_static_max</c> returned; libxenapi <c>xenapi_async_vm_set_memory_static_max_wait</c>) and returns its result as <c>set_memory_static_max</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_static_max_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_static_max_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_memory_dynamic_range</c> (libxenapi <c>xenapi_vm_set_memory_dynamic_range</c>).</summary>
@@ -2260,7 +3200,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory_dynamic_range</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_range</c>): <c>set_memory_dynamic_range</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_memory_dynamic_range</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_range</c>): <c>set_memory_dynamic_range</c> as a server task. Wait for its typed result with <c>async_set_memory_dynamic_range_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_min"><c>min</c>: int.</param>
@@ -2275,6 +3215,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.set_memory_dynamic_range</c> (what <c>async_set_memory_dynamic_range</c> returned; libxenapi <c>xenapi_async_vm_set_memory_dynamic_range_wait</c>) and returns its result as <c>set_memory_dynamic_range</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_dynamic_range_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_dynamic_range_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.set_memory_dynamic_min</c> (libxenapi <c>xenapi_vm_set_memory_dynamic_min</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -2287,7 +3243,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory_dynamic_min</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_min</c>): <c>set_memory_dynamic_min</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_memory_dynamic_min</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_min</c>): <c>set_memory_dynamic_min</c> as a server task. Wait for its typed result with <c>async_set_memory_dynamic_min_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -2299,6 +3255,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_memory_dynamic_min(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_memory_dynamic_min</c> (what <c>async_set_memory_dynamic_min</c> returned; libxenapi <c>xenapi_async_vm_set_memory_dynamic_min_wait</c>) and returns its result as <c>set_memory_dynamic_min</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_dynamic_min_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_dynamic_min_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_memory_dynamic_max</c> (libxenapi <c>xenapi_vm_set_memory_dynamic_max</c>).</summary>
@@ -2313,7 +3285,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_memory_dynamic_max</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_max</c>): <c>set_memory_dynamic_max</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_memory_dynamic_max</c> (libxenapi <c>xenapi_async_vm_set_memory_dynamic_max</c>): <c>set_memory_dynamic_max</c> as a server task. Wait for its typed result with <c>async_set_memory_dynamic_max_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -2325,6 +3297,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_memory_dynamic_max(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_memory_dynamic_max</c> (what <c>async_set_memory_dynamic_max</c> returned; libxenapi <c>xenapi_async_vm_set_memory_dynamic_max_wait</c>) and returns its result as <c>set_memory_dynamic_max</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_memory_dynamic_max_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_memory_dynamic_max_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.compute_memory_overhead</c> (libxenapi <c>xenapi_vm_compute_memory_overhead</c>).</summary>
@@ -2340,7 +3328,7 @@ namespace XenAPI
             return result;
         }
 
-        /// <summary><c>Async.VM.compute_memory_overhead</c> (libxenapi <c>xenapi_async_vm_compute_memory_overhead</c>): <c>compute_memory_overhead</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.compute_memory_overhead</c> (libxenapi <c>xenapi_async_vm_compute_memory_overhead</c>): <c>compute_memory_overhead</c> as a server task. Wait for its typed result with <c>async_compute_memory_overhead_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (int).</returns>
@@ -2351,6 +3339,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_compute_memory_overhead(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.compute_memory_overhead</c> (what <c>async_compute_memory_overhead</c> returned; libxenapi <c>xenapi_async_vm_compute_memory_overhead_wait</c>) and returns its result as <c>compute_memory_overhead</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>int.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static long async_compute_memory_overhead_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            long result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_compute_memory_overhead_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return result;
         }
 
         /// <summary><c>VM.set_ha_always_run</c> (libxenapi <c>xenapi_vm_set_ha_always_run</c>). Deprecated since boston.</summary>
@@ -2365,7 +3372,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_ha_always_run</c> (libxenapi <c>xenapi_async_vm_set_ha_always_run</c>): <c>set_ha_always_run</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since boston.</summary>
+        /// <summary><c>Async.VM.set_ha_always_run</c> (libxenapi <c>xenapi_async_vm_set_ha_always_run</c>): <c>set_ha_always_run</c> as a server task. Wait for its typed result with <c>async_set_ha_always_run_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Deprecated since boston.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -2377,6 +3384,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_ha_always_run(Session.NativeOf(session), Utf8.Z(_vm ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_ha_always_run</c> (what <c>async_set_ha_always_run</c> returned; libxenapi <c>xenapi_async_vm_set_ha_always_run_wait</c>) and returns its result as <c>set_ha_always_run</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_ha_always_run_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_ha_always_run_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_ha_restart_priority</c> (libxenapi <c>xenapi_vm_set_ha_restart_priority</c>).</summary>
@@ -2391,7 +3414,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_ha_restart_priority</c> (libxenapi <c>xenapi_async_vm_set_ha_restart_priority</c>): <c>set_ha_restart_priority</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_ha_restart_priority</c> (libxenapi <c>xenapi_async_vm_set_ha_restart_priority</c>): <c>set_ha_restart_priority</c> as a server task. Wait for its typed result with <c>async_set_ha_restart_priority_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: string.</param>
@@ -2403,6 +3426,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_ha_restart_priority(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_ha_restart_priority</c> (what <c>async_set_ha_restart_priority</c> returned; libxenapi <c>xenapi_async_vm_set_ha_restart_priority_wait</c>) and returns its result as <c>set_ha_restart_priority</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_ha_restart_priority_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_ha_restart_priority_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.remove_from_NVRAM</c> (libxenapi <c>xenapi_vm_remove_from_nvram</c>).</summary>
@@ -2417,7 +3456,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.remove_from_NVRAM</c> (libxenapi <c>xenapi_async_vm_remove_from_nvram</c>): <c>remove_from_NVRAM</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.remove_from_NVRAM</c> (libxenapi <c>xenapi_async_vm_remove_from_nvram</c>): <c>remove_from_NVRAM</c> as a server task. Wait for its typed result with <c>async_remove_from_NVRAM_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -2429,6 +3468,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_remove_from_nvram(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.remove_from_NVRAM</c> (what <c>async_remove_from_NVRAM</c> returned; libxenapi <c>xenapi_async_vm_remove_from_nvram_wait</c>) and returns its result as <c>remove_from_NVRAM</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_from_NVRAM_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_remove_from_nvram_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.add_to_NVRAM</c> (libxenapi <c>xenapi_vm_add_to_nvram</c>).</summary>
@@ -2444,7 +3499,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.add_to_NVRAM</c> (libxenapi <c>xenapi_async_vm_add_to_nvram</c>): <c>add_to_NVRAM</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.add_to_NVRAM</c> (libxenapi <c>xenapi_async_vm_add_to_nvram</c>): <c>add_to_NVRAM</c> as a server task. Wait for its typed result with <c>async_add_to_NVRAM_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -2457,6 +3512,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_add_to_nvram(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.add_to_NVRAM</c> (what <c>async_add_to_NVRAM</c> returned; libxenapi <c>xenapi_async_vm_add_to_nvram_wait</c>) and returns its result as <c>add_to_NVRAM</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_to_NVRAM_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_add_to_nvram_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.set_NVRAM</c> (libxenapi <c>xenapi_vm_set_nvram</c>).</summary>
@@ -2479,7 +3550,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.set_NVRAM</c> (libxenapi <c>xenapi_async_vm_set_nvram</c>): <c>set_NVRAM</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_NVRAM</c> (libxenapi <c>xenapi_async_vm_set_nvram</c>): <c>set_NVRAM</c> as a server task. Wait for its typed result with <c>async_set_NVRAM_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_value"><c>value</c>: (string -&gt; string) map.</param>
@@ -2501,6 +3572,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.set_NVRAM</c> (what <c>async_set_NVRAM</c> returned; libxenapi <c>xenapi_async_vm_set_nvram_wait</c>) and returns its result as <c>set_NVRAM</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_NVRAM_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_nvram_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.add_to_VCPUs_params_live</c> (libxenapi <c>xenapi_vm_add_to_vcpus_params_live</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -2514,7 +3601,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.add_to_VCPUs_params_live</c> (libxenapi <c>xenapi_async_vm_add_to_vcpus_params_live</c>): <c>add_to_VCPUs_params_live</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.add_to_VCPUs_params_live</c> (libxenapi <c>xenapi_async_vm_add_to_vcpus_params_live</c>): <c>add_to_VCPUs_params_live</c> as a server task. Wait for its typed result with <c>async_add_to_VCPUs_params_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -2529,6 +3616,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.add_to_VCPUs_params_live</c> (what <c>async_add_to_VCPUs_params_live</c> returned; libxenapi <c>xenapi_async_vm_add_to_vcpus_params_live_wait</c>) and returns its result as <c>add_to_VCPUs_params_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_to_VCPUs_params_live_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_add_to_vcpus_params_live_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.set_VCPUs_number_live</c> (libxenapi <c>xenapi_vm_set_vcpus_number_live</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
@@ -2541,7 +3644,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.set_VCPUs_number_live</c> (libxenapi <c>xenapi_async_vm_set_vcpus_number_live</c>): <c>set_VCPUs_number_live</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.set_VCPUs_number_live</c> (libxenapi <c>xenapi_async_vm_set_vcpus_number_live</c>): <c>set_VCPUs_number_live</c> as a server task. Wait for its typed result with <c>async_set_VCPUs_number_live_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <param name="_nvcpu"><c>nvcpu</c>: int.</param>
@@ -2553,6 +3656,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_set_vcpus_number_live(Session.NativeOf(session), Utf8.Z(_vm ?? ""), _nvcpu, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.set_VCPUs_number_live</c> (what <c>async_set_VCPUs_number_live</c> returned; libxenapi <c>xenapi_async_vm_set_vcpus_number_live_wait</c>) and returns its result as <c>set_VCPUs_number_live</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_VCPUs_number_live_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_set_vcpus_number_live_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.pool_migrate</c> (libxenapi <c>xenapi_vm_pool_migrate</c>).</summary>
@@ -2576,7 +3695,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.pool_migrate</c> (libxenapi <c>xenapi_async_vm_pool_migrate</c>): <c>pool_migrate</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.pool_migrate</c> (libxenapi <c>xenapi_async_vm_pool_migrate</c>): <c>pool_migrate</c> as a server task. Wait for its typed result with <c>async_pool_migrate_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -2599,6 +3718,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.pool_migrate</c> (what <c>async_pool_migrate</c> returned; libxenapi <c>xenapi_async_vm_pool_migrate_wait</c>) and returns its result as <c>pool_migrate</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_pool_migrate_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_pool_migrate_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.resume_on</c> (libxenapi <c>xenapi_vm_resume_on</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
@@ -2613,7 +3748,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.resume_on</c> (libxenapi <c>xenapi_async_vm_resume_on</c>): <c>resume_on</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.resume_on</c> (libxenapi <c>xenapi_async_vm_resume_on</c>): <c>resume_on</c> as a server task. Wait for its typed result with <c>async_resume_on_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -2629,6 +3764,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.resume_on</c> (what <c>async_resume_on</c> returned; libxenapi <c>xenapi_async_vm_resume_on_wait</c>) and returns its result as <c>resume_on</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_resume_on_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_resume_on_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.resume</c> (libxenapi <c>xenapi_vm_resume</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
@@ -2642,7 +3793,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.resume</c> (libxenapi <c>xenapi_async_vm_resume</c>): <c>resume</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.resume</c> (libxenapi <c>xenapi_async_vm_resume</c>): <c>resume</c> as a server task. Wait for its typed result with <c>async_resume_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_start_paused"><c>start_paused</c>: bool.</param>
@@ -2657,6 +3808,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.resume</c> (what <c>async_resume</c> returned; libxenapi <c>xenapi_async_vm_resume_wait</c>) and returns its result as <c>resume</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_resume_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_resume_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.suspend</c> (libxenapi <c>xenapi_vm_suspend</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
@@ -2668,7 +3835,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.suspend</c> (libxenapi <c>xenapi_async_vm_suspend</c>): <c>suspend</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.suspend</c> (libxenapi <c>xenapi_async_vm_suspend</c>): <c>suspend</c> as a server task. Wait for its typed result with <c>async_suspend_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2679,6 +3846,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_suspend(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.suspend</c> (what <c>async_suspend</c> returned; libxenapi <c>xenapi_async_vm_suspend_wait</c>) and returns its result as <c>suspend</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_suspend_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_suspend_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.hard_reboot</c> (libxenapi <c>xenapi_vm_hard_reboot</c>).</summary>
@@ -2692,7 +3875,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.hard_reboot</c> (libxenapi <c>xenapi_async_vm_hard_reboot</c>): <c>hard_reboot</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.hard_reboot</c> (libxenapi <c>xenapi_async_vm_hard_reboot</c>): <c>hard_reboot</c> as a server task. Wait for its typed result with <c>async_hard_reboot_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2703,6 +3886,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_hard_reboot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.hard_reboot</c> (what <c>async_hard_reboot</c> returned; libxenapi <c>xenapi_async_vm_hard_reboot_wait</c>) and returns its result as <c>hard_reboot</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_hard_reboot_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_hard_reboot_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.power_state_reset</c> (libxenapi <c>xenapi_vm_power_state_reset</c>).</summary>
@@ -2716,7 +3915,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.power_state_reset</c> (libxenapi <c>xenapi_async_vm_power_state_reset</c>): <c>power_state_reset</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.power_state_reset</c> (libxenapi <c>xenapi_async_vm_power_state_reset</c>): <c>power_state_reset</c> as a server task. Wait for its typed result with <c>async_power_state_reset_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2727,6 +3926,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_power_state_reset(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.power_state_reset</c> (what <c>async_power_state_reset</c> returned; libxenapi <c>xenapi_async_vm_power_state_reset_wait</c>) and returns its result as <c>power_state_reset</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_power_state_reset_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_power_state_reset_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.hard_shutdown</c> (libxenapi <c>xenapi_vm_hard_shutdown</c>).</summary>
@@ -2740,7 +3955,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.hard_shutdown</c> (libxenapi <c>xenapi_async_vm_hard_shutdown</c>): <c>hard_shutdown</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.hard_shutdown</c> (libxenapi <c>xenapi_async_vm_hard_shutdown</c>): <c>hard_shutdown</c> as a server task. Wait for its typed result with <c>async_hard_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2751,6 +3966,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_hard_shutdown(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.hard_shutdown</c> (what <c>async_hard_shutdown</c> returned; libxenapi <c>xenapi_async_vm_hard_shutdown_wait</c>) and returns its result as <c>hard_shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_hard_shutdown_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_hard_shutdown_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.clean_reboot</c> (libxenapi <c>xenapi_vm_clean_reboot</c>).</summary>
@@ -2764,7 +3995,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.clean_reboot</c> (libxenapi <c>xenapi_async_vm_clean_reboot</c>): <c>clean_reboot</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.clean_reboot</c> (libxenapi <c>xenapi_async_vm_clean_reboot</c>): <c>clean_reboot</c> as a server task. Wait for its typed result with <c>async_clean_reboot_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2775,6 +4006,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_clean_reboot(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.clean_reboot</c> (what <c>async_clean_reboot</c> returned; libxenapi <c>xenapi_async_vm_clean_reboot_wait</c>) and returns its result as <c>clean_reboot</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_clean_reboot_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_clean_reboot_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.shutdown</c> (libxenapi <c>xenapi_vm_shutdown</c>).</summary>
@@ -2788,7 +4035,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.shutdown</c> (libxenapi <c>xenapi_async_vm_shutdown</c>): <c>shutdown</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.shutdown</c> (libxenapi <c>xenapi_async_vm_shutdown</c>): <c>shutdown</c> as a server task. Wait for its typed result with <c>async_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2799,6 +4046,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_shutdown(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.shutdown</c> (what <c>async_shutdown</c> returned; libxenapi <c>xenapi_async_vm_shutdown_wait</c>) and returns its result as <c>shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_shutdown_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_shutdown_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.clean_shutdown</c> (libxenapi <c>xenapi_vm_clean_shutdown</c>).</summary>
@@ -2812,7 +4075,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.clean_shutdown</c> (libxenapi <c>xenapi_async_vm_clean_shutdown</c>): <c>clean_shutdown</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.clean_shutdown</c> (libxenapi <c>xenapi_async_vm_clean_shutdown</c>): <c>clean_shutdown</c> as a server task. Wait for its typed result with <c>async_clean_shutdown_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2823,6 +4086,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_clean_shutdown(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.clean_shutdown</c> (what <c>async_clean_shutdown</c> returned; libxenapi <c>xenapi_async_vm_clean_shutdown_wait</c>) and returns its result as <c>clean_shutdown</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_clean_shutdown_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_clean_shutdown_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.unpause</c> (libxenapi <c>xenapi_vm_unpause</c>).</summary>
@@ -2836,7 +4115,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.unpause</c> (libxenapi <c>xenapi_async_vm_unpause</c>): <c>unpause</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.unpause</c> (libxenapi <c>xenapi_async_vm_unpause</c>): <c>unpause</c> as a server task. Wait for its typed result with <c>async_unpause_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2847,6 +4126,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_unpause(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.unpause</c> (what <c>async_unpause</c> returned; libxenapi <c>xenapi_async_vm_unpause_wait</c>) and returns its result as <c>unpause</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_unpause_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_unpause_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.pause</c> (libxenapi <c>xenapi_vm_pause</c>).</summary>
@@ -2860,7 +4155,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.pause</c> (libxenapi <c>xenapi_async_vm_pause</c>): <c>pause</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.pause</c> (libxenapi <c>xenapi_async_vm_pause</c>): <c>pause</c> as a server task. Wait for its typed result with <c>async_pause_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2871,6 +4166,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_pause(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.pause</c> (what <c>async_pause</c> returned; libxenapi <c>xenapi_async_vm_pause_wait</c>) and returns its result as <c>pause</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_pause_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_pause_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.start_on</c> (libxenapi <c>xenapi_vm_start_on</c>).</summary>
@@ -2887,7 +4198,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.start_on</c> (libxenapi <c>xenapi_async_vm_start_on</c>): <c>start_on</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.start_on</c> (libxenapi <c>xenapi_async_vm_start_on</c>): <c>start_on</c> as a server task. Wait for its typed result with <c>async_start_on_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_host"><c>host</c>: host ref.</param>
@@ -2903,6 +4214,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.start_on</c> (what <c>async_start_on</c> returned; libxenapi <c>xenapi_async_vm_start_on_wait</c>) and returns its result as <c>start_on</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_start_on_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_start_on_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.start</c> (libxenapi <c>xenapi_vm_start</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
@@ -2916,7 +4243,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.start</c> (libxenapi <c>xenapi_async_vm_start</c>): <c>start</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.start</c> (libxenapi <c>xenapi_async_vm_start</c>): <c>start</c> as a server task. Wait for its typed result with <c>async_start_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_start_paused"><c>start_paused</c>: bool.</param>
@@ -2931,6 +4258,22 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.start</c> (what <c>async_start</c> returned; libxenapi <c>xenapi_async_vm_start_wait</c>) and returns its result as <c>start</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_start_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_start_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VM.provision</c> (libxenapi <c>xenapi_vm_provision</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
@@ -2942,7 +4285,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.provision</c> (libxenapi <c>xenapi_async_vm_provision</c>): <c>provision</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.provision</c> (libxenapi <c>xenapi_async_vm_provision</c>): <c>provision</c> as a server task. Wait for its typed result with <c>async_provision_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -2953,6 +4296,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_provision(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.provision</c> (what <c>async_provision</c> returned; libxenapi <c>xenapi_async_vm_provision_wait</c>) and returns its result as <c>provision</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_provision_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_provision_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.checkpoint</c> (libxenapi <c>xenapi_vm_checkpoint</c>).</summary>
@@ -2969,7 +4328,7 @@ namespace XenAPI
             return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.VM.checkpoint</c> (libxenapi <c>xenapi_async_vm_checkpoint</c>): <c>checkpoint</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.checkpoint</c> (libxenapi <c>xenapi_async_vm_checkpoint</c>): <c>checkpoint</c> as a server task. Wait for its typed result with <c>async_checkpoint_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_new_name"><c>new_name</c>: string.</param>
@@ -2983,6 +4342,25 @@ namespace XenAPI
             return XenRef<Task>.Create(Conv.TakeStr(result));
         }
 
+        /// <summary>Waits for the task of <c>Async.VM.checkpoint</c> (what <c>async_checkpoint</c> returned; libxenapi <c>xenapi_async_vm_checkpoint_wait</c>) and returns its result as <c>checkpoint</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VM> async_checkpoint_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_checkpoint_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VM>.Create(Conv.TakeStr(result));
+        }
+
         /// <summary><c>VM.revert</c> (libxenapi <c>xenapi_vm_revert</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_snapshot"><c>snapshot</c>: VM ref.</param>
@@ -2994,7 +4372,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.revert</c> (libxenapi <c>xenapi_async_vm_revert</c>): <c>revert</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.revert</c> (libxenapi <c>xenapi_async_vm_revert</c>): <c>revert</c> as a server task. Wait for its typed result with <c>async_revert_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_snapshot"><c>snapshot</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -3005,6 +4383,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_revert(Session.NativeOf(session), Utf8.Z(_snapshot ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.revert</c> (what <c>async_revert</c> returned; libxenapi <c>xenapi_async_vm_revert_wait</c>) and returns its result as <c>revert</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_revert_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_revert_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.copy</c> (libxenapi <c>xenapi_vm_copy</c>).</summary>
@@ -3022,7 +4416,7 @@ namespace XenAPI
             return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.VM.copy</c> (libxenapi <c>xenapi_async_vm_copy</c>): <c>copy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.copy</c> (libxenapi <c>xenapi_async_vm_copy</c>): <c>copy</c> as a server task. Wait for its typed result with <c>async_copy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_new_name"><c>new_name</c>: string.</param>
@@ -3035,6 +4429,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_copy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), Utf8.Z(_sr ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.copy</c> (what <c>async_copy</c> returned; libxenapi <c>xenapi_async_vm_copy_wait</c>) and returns its result as <c>copy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VM> async_copy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_copy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VM.clone</c> (libxenapi <c>xenapi_vm_clone</c>).</summary>
@@ -3051,7 +4464,7 @@ namespace XenAPI
             return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.VM.clone</c> (libxenapi <c>xenapi_async_vm_clone</c>): <c>clone</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.clone</c> (libxenapi <c>xenapi_async_vm_clone</c>): <c>clone</c> as a server task. Wait for its typed result with <c>async_clone_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_new_name"><c>new_name</c>: string.</param>
@@ -3063,6 +4476,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_clone(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.clone</c> (what <c>async_clone</c> returned; libxenapi <c>xenapi_async_vm_clone_wait</c>) and returns its result as <c>clone</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VM> async_clone_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_clone_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VM.snapshot_with_quiesce</c> (libxenapi <c>xenapi_vm_snapshot_with_quiesce</c>). Removed in quebec: only older servers have it.</summary>
@@ -3079,7 +4511,7 @@ namespace XenAPI
             return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
-        /// <summary><c>Async.VM.snapshot_with_quiesce</c> (libxenapi <c>xenapi_async_vm_snapshot_with_quiesce</c>): <c>snapshot_with_quiesce</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in quebec: only older servers have it.</summary>
+        /// <summary><c>Async.VM.snapshot_with_quiesce</c> (libxenapi <c>xenapi_async_vm_snapshot_with_quiesce</c>): <c>snapshot_with_quiesce</c> as a server task. Wait for its typed result with <c>async_snapshot_with_quiesce_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in quebec: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_new_name"><c>new_name</c>: string.</param>
@@ -3091,6 +4523,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_snapshot_with_quiesce(Session.NativeOf(session), Utf8.Z(_vm ?? ""), Utf8.Z(_new_name ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.snapshot_with_quiesce</c> (what <c>async_snapshot_with_quiesce</c> returned; libxenapi <c>xenapi_async_vm_snapshot_with_quiesce_wait</c>) and returns its result as <c>snapshot_with_quiesce</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VM> async_snapshot_with_quiesce_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_snapshot_with_quiesce_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VM.snapshot</c> (libxenapi <c>xenapi_vm_snapshot</c>).</summary>
@@ -3116,7 +4567,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.snapshot</c> (libxenapi <c>xenapi_async_vm_snapshot</c>): <c>snapshot</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.snapshot</c> (libxenapi <c>xenapi_async_vm_snapshot</c>): <c>snapshot</c> as a server task. Wait for its typed result with <c>async_snapshot_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>vm</c>: VM ref.</param>
         /// <param name="_new_name"><c>new_name</c>: string.</param>
@@ -3137,6 +4588,25 @@ namespace XenAPI
             {
                 Native.xenapi_string_list_free(h2);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.snapshot</c> (what <c>async_snapshot</c> returned; libxenapi <c>xenapi_async_vm_snapshot_wait</c>) and returns its result as <c>snapshot</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VM> async_snapshot_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_snapshot_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VM.set_hardware_platform_version</c> (libxenapi <c>xenapi_vm_set_hardware_platform_version</c>).</summary>
@@ -5059,7 +6529,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VM.destroy</c> (libxenapi <c>xenapi_async_vm_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.destroy</c> (libxenapi <c>xenapi_async_vm_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vm"><c>self</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -5070,6 +6540,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vm_destroy(Session.NativeOf(session), Utf8.Z(_vm ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vm_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VM.create</c> (libxenapi <c>xenapi_vm_create</c>).</summary>
@@ -5093,7 +6579,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VM.create</c> (libxenapi <c>xenapi_async_vm_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
+        /// <summary><c>Async.VM.create</c> (libxenapi <c>xenapi_async_vm_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_args"><c>args</c>: VM record.</param>
         /// <returns>The task; its result is the message's (VM ref).</returns>
@@ -5112,6 +6598,25 @@ namespace XenAPI
             {
                 Native.xenapi_vm_record_free(h0);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.VM.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_vm_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VM ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VM> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vm_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VM>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VM.get_by_uuid</c> (libxenapi <c>xenapi_vm_get_by_uuid</c>).</summary>

@@ -194,7 +194,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.set_archive_last_run_time</c> (libxenapi <c>xenapi_async_vmpp_set_archive_last_run_time</c>): <c>set_archive_last_run_time</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_archive_last_run_time</c> (libxenapi <c>xenapi_async_vmpp_set_archive_last_run_time</c>): <c>set_archive_last_run_time</c> as a server task. Wait for its typed result with <c>async_set_archive_last_run_time_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: datetime.</param>
@@ -206,6 +206,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_set_archive_last_run_time(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Conv.Unix(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.set_archive_last_run_time</c> (what <c>async_set_archive_last_run_time</c> returned; libxenapi <c>xenapi_async_vmpp_set_archive_last_run_time_wait</c>) and returns its result as <c>set_archive_last_run_time</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_archive_last_run_time_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_archive_last_run_time_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.set_backup_last_run_time</c> (libxenapi <c>xenapi_vmpp_set_backup_last_run_time</c>). Removed in clearwater: only older servers have it.</summary>
@@ -220,7 +236,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.set_backup_last_run_time</c> (libxenapi <c>xenapi_async_vmpp_set_backup_last_run_time</c>): <c>set_backup_last_run_time</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_backup_last_run_time</c> (libxenapi <c>xenapi_async_vmpp_set_backup_last_run_time</c>): <c>set_backup_last_run_time</c> as a server task. Wait for its typed result with <c>async_set_backup_last_run_time_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: datetime.</param>
@@ -232,6 +248,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_set_backup_last_run_time(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Conv.Unix(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.set_backup_last_run_time</c> (what <c>async_set_backup_last_run_time</c> returned; libxenapi <c>xenapi_async_vmpp_set_backup_last_run_time_wait</c>) and returns its result as <c>set_backup_last_run_time</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_backup_last_run_time_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_backup_last_run_time_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.remove_from_alarm_config</c> (libxenapi <c>xenapi_vmpp_remove_from_alarm_config</c>). Removed in clearwater: only older servers have it.</summary>
@@ -246,7 +278,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.remove_from_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_remove_from_alarm_config</c>): <c>remove_from_alarm_config</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.remove_from_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_remove_from_alarm_config</c>): <c>remove_from_alarm_config</c> as a server task. Wait for its typed result with <c>async_remove_from_alarm_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -258,6 +290,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_remove_from_alarm_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.remove_from_alarm_config</c> (what <c>async_remove_from_alarm_config</c> returned; libxenapi <c>xenapi_async_vmpp_remove_from_alarm_config_wait</c>) and returns its result as <c>remove_from_alarm_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_from_alarm_config_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_remove_from_alarm_config_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.remove_from_archive_schedule</c> (libxenapi <c>xenapi_vmpp_remove_from_archive_schedule</c>). Removed in clearwater: only older servers have it.</summary>
@@ -272,7 +320,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.remove_from_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_remove_from_archive_schedule</c>): <c>remove_from_archive_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.remove_from_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_remove_from_archive_schedule</c>): <c>remove_from_archive_schedule</c> as a server task. Wait for its typed result with <c>async_remove_from_archive_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -284,6 +332,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_remove_from_archive_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.remove_from_archive_schedule</c> (what <c>async_remove_from_archive_schedule</c> returned; libxenapi <c>xenapi_async_vmpp_remove_from_archive_schedule_wait</c>) and returns its result as <c>remove_from_archive_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_from_archive_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_remove_from_archive_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.remove_from_archive_target_config</c> (libxenapi <c>xenapi_vmpp_remove_from_archive_target_config</c>). Removed in clearwater: only older servers have it.</summary>
@@ -298,7 +362,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.remove_from_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_remove_from_archive_target_config</c>): <c>remove_from_archive_target_config</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.remove_from_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_remove_from_archive_target_config</c>): <c>remove_from_archive_target_config</c> as a server task. Wait for its typed result with <c>async_remove_from_archive_target_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -310,6 +374,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_remove_from_archive_target_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.remove_from_archive_target_config</c> (what <c>async_remove_from_archive_target_config</c> returned; libxenapi <c>xenapi_async_vmpp_remove_from_archive_target_config_wait</c>) and returns its result as <c>remove_from_archive_target_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_from_archive_target_config_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_remove_from_archive_target_config_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.remove_from_backup_schedule</c> (libxenapi <c>xenapi_vmpp_remove_from_backup_schedule</c>). Removed in clearwater: only older servers have it.</summary>
@@ -324,7 +404,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.remove_from_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_remove_from_backup_schedule</c>): <c>remove_from_backup_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.remove_from_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_remove_from_backup_schedule</c>): <c>remove_from_backup_schedule</c> as a server task. Wait for its typed result with <c>async_remove_from_backup_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -336,6 +416,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_remove_from_backup_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.remove_from_backup_schedule</c> (what <c>async_remove_from_backup_schedule</c> returned; libxenapi <c>xenapi_async_vmpp_remove_from_backup_schedule_wait</c>) and returns its result as <c>remove_from_backup_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_remove_from_backup_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_remove_from_backup_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.add_to_alarm_config</c> (libxenapi <c>xenapi_vmpp_add_to_alarm_config</c>). Removed in clearwater: only older servers have it.</summary>
@@ -351,7 +447,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.add_to_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_add_to_alarm_config</c>): <c>add_to_alarm_config</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.add_to_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_add_to_alarm_config</c>): <c>add_to_alarm_config</c> as a server task. Wait for its typed result with <c>async_add_to_alarm_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -364,6 +460,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_add_to_alarm_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.add_to_alarm_config</c> (what <c>async_add_to_alarm_config</c> returned; libxenapi <c>xenapi_async_vmpp_add_to_alarm_config_wait</c>) and returns its result as <c>add_to_alarm_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_to_alarm_config_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_add_to_alarm_config_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.add_to_archive_schedule</c> (libxenapi <c>xenapi_vmpp_add_to_archive_schedule</c>). Removed in clearwater: only older servers have it.</summary>
@@ -379,7 +491,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.add_to_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_add_to_archive_schedule</c>): <c>add_to_archive_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.add_to_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_add_to_archive_schedule</c>): <c>add_to_archive_schedule</c> as a server task. Wait for its typed result with <c>async_add_to_archive_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -392,6 +504,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_add_to_archive_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.add_to_archive_schedule</c> (what <c>async_add_to_archive_schedule</c> returned; libxenapi <c>xenapi_async_vmpp_add_to_archive_schedule_wait</c>) and returns its result as <c>add_to_archive_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_to_archive_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_add_to_archive_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.add_to_archive_target_config</c> (libxenapi <c>xenapi_vmpp_add_to_archive_target_config</c>). Removed in clearwater: only older servers have it.</summary>
@@ -407,7 +535,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.add_to_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_add_to_archive_target_config</c>): <c>add_to_archive_target_config</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.add_to_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_add_to_archive_target_config</c>): <c>add_to_archive_target_config</c> as a server task. Wait for its typed result with <c>async_add_to_archive_target_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -420,6 +548,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_add_to_archive_target_config(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.add_to_archive_target_config</c> (what <c>async_add_to_archive_target_config</c> returned; libxenapi <c>xenapi_async_vmpp_add_to_archive_target_config_wait</c>) and returns its result as <c>add_to_archive_target_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_to_archive_target_config_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_add_to_archive_target_config_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.add_to_backup_schedule</c> (libxenapi <c>xenapi_vmpp_add_to_backup_schedule</c>). Removed in clearwater: only older servers have it.</summary>
@@ -435,7 +579,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.add_to_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_add_to_backup_schedule</c>): <c>add_to_backup_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.add_to_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_add_to_backup_schedule</c>): <c>add_to_backup_schedule</c> as a server task. Wait for its typed result with <c>async_add_to_backup_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_key"><c>key</c>: string.</param>
@@ -448,6 +592,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_add_to_backup_schedule(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), Utf8.Z(_key ?? ""), Utf8.Z(_value ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.add_to_backup_schedule</c> (what <c>async_add_to_backup_schedule</c> returned; libxenapi <c>xenapi_async_vmpp_add_to_backup_schedule_wait</c>) and returns its result as <c>add_to_backup_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_add_to_backup_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_add_to_backup_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.set_alarm_config</c> (libxenapi <c>xenapi_vmpp_set_alarm_config</c>). Removed in clearwater: only older servers have it.</summary>
@@ -470,7 +630,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VMPP.set_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_set_alarm_config</c>): <c>set_alarm_config</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_alarm_config</c> (libxenapi <c>xenapi_async_vmpp_set_alarm_config</c>): <c>set_alarm_config</c> as a server task. Wait for its typed result with <c>async_set_alarm_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: (string -&gt; string) map.</param>
@@ -492,6 +652,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VMPP.set_alarm_config</c> (what <c>async_set_alarm_config</c> returned; libxenapi <c>xenapi_async_vmpp_set_alarm_config_wait</c>) and returns its result as <c>set_alarm_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_alarm_config_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_alarm_config_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VMPP.set_is_alarm_enabled</c> (libxenapi <c>xenapi_vmpp_set_is_alarm_enabled</c>). Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
@@ -504,7 +680,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.set_is_alarm_enabled</c> (libxenapi <c>xenapi_async_vmpp_set_is_alarm_enabled</c>): <c>set_is_alarm_enabled</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_is_alarm_enabled</c> (libxenapi <c>xenapi_async_vmpp_set_is_alarm_enabled</c>): <c>set_is_alarm_enabled</c> as a server task. Wait for its typed result with <c>async_set_is_alarm_enabled_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: bool.</param>
@@ -516,6 +692,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_set_is_alarm_enabled(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), (_value ? (byte)1 : (byte)0), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.set_is_alarm_enabled</c> (what <c>async_set_is_alarm_enabled</c> returned; libxenapi <c>xenapi_async_vmpp_set_is_alarm_enabled_wait</c>) and returns its result as <c>set_is_alarm_enabled</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_is_alarm_enabled_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_is_alarm_enabled_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.set_archive_target_config</c> (libxenapi <c>xenapi_vmpp_set_archive_target_config</c>). Removed in clearwater: only older servers have it.</summary>
@@ -538,7 +730,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VMPP.set_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_set_archive_target_config</c>): <c>set_archive_target_config</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_archive_target_config</c> (libxenapi <c>xenapi_async_vmpp_set_archive_target_config</c>): <c>set_archive_target_config</c> as a server task. Wait for its typed result with <c>async_set_archive_target_config_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: (string -&gt; string) map.</param>
@@ -560,6 +752,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VMPP.set_archive_target_config</c> (what <c>async_set_archive_target_config</c> returned; libxenapi <c>xenapi_async_vmpp_set_archive_target_config_wait</c>) and returns its result as <c>set_archive_target_config</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_archive_target_config_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_archive_target_config_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VMPP.set_archive_target_type</c> (libxenapi <c>xenapi_vmpp_set_archive_target_type</c>). Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
@@ -572,7 +780,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.set_archive_target_type</c> (libxenapi <c>xenapi_async_vmpp_set_archive_target_type</c>): <c>set_archive_target_type</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_archive_target_type</c> (libxenapi <c>xenapi_async_vmpp_set_archive_target_type</c>): <c>set_archive_target_type</c> as a server task. Wait for its typed result with <c>async_set_archive_target_type_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: enum vmpp_archive_target_type.</param>
@@ -584,6 +792,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_set_archive_target_type(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), vmpp_archive_target_type_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.set_archive_target_type</c> (what <c>async_set_archive_target_type</c> returned; libxenapi <c>xenapi_async_vmpp_set_archive_target_type_wait</c>) and returns its result as <c>set_archive_target_type</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_archive_target_type_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_archive_target_type_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.set_archive_schedule</c> (libxenapi <c>xenapi_vmpp_set_archive_schedule</c>). Removed in clearwater: only older servers have it.</summary>
@@ -606,7 +830,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VMPP.set_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_set_archive_schedule</c>): <c>set_archive_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_archive_schedule</c> (libxenapi <c>xenapi_async_vmpp_set_archive_schedule</c>): <c>set_archive_schedule</c> as a server task. Wait for its typed result with <c>async_set_archive_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: (string -&gt; string) map.</param>
@@ -628,6 +852,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VMPP.set_archive_schedule</c> (what <c>async_set_archive_schedule</c> returned; libxenapi <c>xenapi_async_vmpp_set_archive_schedule_wait</c>) and returns its result as <c>set_archive_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_archive_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_archive_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VMPP.set_archive_frequency</c> (libxenapi <c>xenapi_vmpp_set_archive_frequency</c>). Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
@@ -640,7 +880,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.set_archive_frequency</c> (libxenapi <c>xenapi_async_vmpp_set_archive_frequency</c>): <c>set_archive_frequency</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_archive_frequency</c> (libxenapi <c>xenapi_async_vmpp_set_archive_frequency</c>): <c>set_archive_frequency</c> as a server task. Wait for its typed result with <c>async_set_archive_frequency_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: enum vmpp_archive_frequency.</param>
@@ -652,6 +892,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_set_archive_frequency(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), vmpp_archive_frequency_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.set_archive_frequency</c> (what <c>async_set_archive_frequency</c> returned; libxenapi <c>xenapi_async_vmpp_set_archive_frequency_wait</c>) and returns its result as <c>set_archive_frequency</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_archive_frequency_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_archive_frequency_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.set_backup_schedule</c> (libxenapi <c>xenapi_vmpp_set_backup_schedule</c>). Removed in clearwater: only older servers have it.</summary>
@@ -674,7 +930,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VMPP.set_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_set_backup_schedule</c>): <c>set_backup_schedule</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_backup_schedule</c> (libxenapi <c>xenapi_async_vmpp_set_backup_schedule</c>): <c>set_backup_schedule</c> as a server task. Wait for its typed result with <c>async_set_backup_schedule_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: (string -&gt; string) map.</param>
@@ -696,6 +952,22 @@ namespace XenAPI
             }
         }
 
+        /// <summary>Waits for the task of <c>Async.VMPP.set_backup_schedule</c> (what <c>async_set_backup_schedule</c> returned; libxenapi <c>xenapi_async_vmpp_set_backup_schedule_wait</c>) and returns its result as <c>set_backup_schedule</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_backup_schedule_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_backup_schedule_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+        }
+
         /// <summary><c>VMPP.set_backup_frequency</c> (libxenapi <c>xenapi_vmpp_set_backup_frequency</c>). Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
@@ -708,7 +980,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.set_backup_frequency</c> (libxenapi <c>xenapi_async_vmpp_set_backup_frequency</c>): <c>set_backup_frequency</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_backup_frequency</c> (libxenapi <c>xenapi_async_vmpp_set_backup_frequency</c>): <c>set_backup_frequency</c> as a server task. Wait for its typed result with <c>async_set_backup_frequency_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: enum vmpp_backup_frequency.</param>
@@ -720,6 +992,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_set_backup_frequency(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), vmpp_backup_frequency_helper.ToNative(_value), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.set_backup_frequency</c> (what <c>async_set_backup_frequency</c> returned; libxenapi <c>xenapi_async_vmpp_set_backup_frequency_wait</c>) and returns its result as <c>set_backup_frequency</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_backup_frequency_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_backup_frequency_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.set_backup_retention_value</c> (libxenapi <c>xenapi_vmpp_set_backup_retention_value</c>). Removed in clearwater: only older servers have it.</summary>
@@ -734,7 +1022,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.set_backup_retention_value</c> (libxenapi <c>xenapi_async_vmpp_set_backup_retention_value</c>): <c>set_backup_retention_value</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.set_backup_retention_value</c> (libxenapi <c>xenapi_async_vmpp_set_backup_retention_value</c>): <c>set_backup_retention_value</c> as a server task. Wait for its typed result with <c>async_set_backup_retention_value_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <param name="_value"><c>value</c>: int.</param>
@@ -746,6 +1034,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_set_backup_retention_value(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), _value, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.set_backup_retention_value</c> (what <c>async_set_backup_retention_value</c> returned; libxenapi <c>xenapi_async_vmpp_set_backup_retention_value_wait</c>) and returns its result as <c>set_backup_retention_value</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_set_backup_retention_value_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_set_backup_retention_value_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.get_alerts</c> (libxenapi <c>xenapi_vmpp_get_alerts</c>). Removed in clearwater: only older servers have it.</summary>
@@ -769,7 +1073,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VMPP.get_alerts</c> (libxenapi <c>xenapi_async_vmpp_get_alerts</c>): <c>get_alerts</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.get_alerts</c> (libxenapi <c>xenapi_async_vmpp_get_alerts</c>): <c>get_alerts</c> as a server task. Wait for its typed result with <c>async_get_alerts_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>vmpp</c>: VMPP ref.</param>
         /// <param name="_hours_from_now"><c>hours_from_now</c>: int.</param>
@@ -781,6 +1085,32 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_get_alerts(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), _hours_from_now, out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.get_alerts</c> (what <c>async_get_alerts</c> returned; libxenapi <c>xenapi_async_vmpp_get_alerts_wait</c>) and returns its result as <c>get_alerts</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string set.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string[] async_get_alerts_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_get_alerts_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            try
+            {
+                return Conv.R_set_string(result);
+            }
+            finally
+            {
+                Native.xenapi_string_list_free(result);
+            }
         }
 
         /// <summary><c>VMPP.archive_now</c> (libxenapi <c>xenapi_vmpp_archive_now</c>). Removed in clearwater: only older servers have it.</summary>
@@ -796,7 +1126,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.VMPP.archive_now</c> (libxenapi <c>xenapi_async_vmpp_archive_now</c>): <c>archive_now</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.archive_now</c> (libxenapi <c>xenapi_async_vmpp_archive_now</c>): <c>archive_now</c> as a server task. Wait for its typed result with <c>async_archive_now_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_snapshot"><c>snapshot</c>: VM ref.</param>
         /// <returns>The task; its result is the message's (string).</returns>
@@ -807,6 +1137,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_archive_now(Session.NativeOf(session), Utf8.Z(_snapshot ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.archive_now</c> (what <c>async_archive_now</c> returned; libxenapi <c>xenapi_async_vmpp_archive_now_wait</c>) and returns its result as <c>archive_now</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_archive_now_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_archive_now_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
         /// <summary><c>VMPP.protect_now</c> (libxenapi <c>xenapi_vmpp_protect_now</c>). Removed in clearwater: only older servers have it.</summary>
@@ -822,7 +1171,7 @@ namespace XenAPI
             return Conv.TakeStr(result);
         }
 
-        /// <summary><c>Async.VMPP.protect_now</c> (libxenapi <c>xenapi_async_vmpp_protect_now</c>): <c>protect_now</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.protect_now</c> (libxenapi <c>xenapi_async_vmpp_protect_now</c>): <c>protect_now</c> as a server task. Wait for its typed result with <c>async_protect_now_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>vmpp</c>: VMPP ref.</param>
         /// <returns>The task; its result is the message's (string).</returns>
@@ -833,6 +1182,25 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_protect_now(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.protect_now</c> (what <c>async_protect_now</c> returned; libxenapi <c>xenapi_async_vmpp_protect_now_wait</c>) and returns its result as <c>protect_now</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>string.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static string async_protect_now_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_protect_now_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return Conv.TakeStr(result);
         }
 
         /// <summary><c>VMPP.set_backup_type</c> (libxenapi <c>xenapi_vmpp_set_backup_type</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1216,7 +1584,7 @@ namespace XenAPI
             if (status != 0) throw Errors.FromNative(status, err);
         }
 
-        /// <summary><c>Async.VMPP.destroy</c> (libxenapi <c>xenapi_async_vmpp_destroy</c>): <c>destroy</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.destroy</c> (libxenapi <c>xenapi_async_vmpp_destroy</c>): <c>destroy</c> as a server task. Wait for its typed result with <c>async_destroy_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_vmpp"><c>self</c>: VMPP ref.</param>
         /// <returns>The task; its result is the message's (void).</returns>
@@ -1227,6 +1595,22 @@ namespace XenAPI
             int status = Native.xenapi_async_vmpp_destroy(Session.NativeOf(session), Utf8.Z(_vmpp ?? ""), out IntPtr result, out IntPtr err);
             if (status != 0) throw Errors.FromNative(status, err);
             return XenRef<Task>.Create(Conv.TakeStr(result));
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.destroy</c> (what <c>async_destroy</c> returned; libxenapi <c>xenapi_async_vmpp_destroy_wait</c>) and returns its result as <c>destroy</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static void async_destroy_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_destroy_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
         }
 
         /// <summary><c>VMPP.create</c> (libxenapi <c>xenapi_vmpp_create</c>). Removed in clearwater: only older servers have it.</summary>
@@ -1250,7 +1634,7 @@ namespace XenAPI
             }
         }
 
-        /// <summary><c>Async.VMPP.create</c> (libxenapi <c>xenapi_async_vmpp_create</c>): <c>create</c> as a server task. Follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
+        /// <summary><c>Async.VMPP.create</c> (libxenapi <c>xenapi_async_vmpp_create</c>): <c>create</c> as a server task. Wait for its typed result with <c>async_create_wait</c>, or follow it with <c>Task.get_status</c> or <c>Session.WaitForTask</c>. Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>
         /// <param name="_args"><c>args</c>: VMPP record.</param>
         /// <returns>The task; its result is the message's (VMPP ref).</returns>
@@ -1269,6 +1653,25 @@ namespace XenAPI
             {
                 Native.xenapi_vmpp_record_free(h0);
             }
+        }
+
+        /// <summary>Waits for the task of <c>Async.VMPP.create</c> (what <c>async_create</c> returned; libxenapi <c>xenapi_async_vmpp_create_wait</c>) and returns its result as <c>create</c> does. The wait follows the task through <c>event.from</c> (polling on xend) and destroys it when it ends.</summary>
+        /// <param name="session">The logged-in session the wait goes through.</param>
+        /// <param name="task">The task.</param>
+        /// <param name="timeout">How long to wait (null: no limit); then the task is cancelled and destroyed and <see cref="XenApiTimeoutException"/> thrown.</param>
+        /// <param name="cancellationToken">Cancelling it cancels and destroys the task; the wait throws <see cref="Failure"/> <c>TASK_CANCELLED</c>.</param>
+        /// <returns>VMPP ref.</returns>
+        /// <exception cref="Failure">The task failed, with its error code.</exception>
+        public static XenRef<VMPP> async_create_wait(Session session, XenRef<Task> task, TimeSpan? timeout = null, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (task == null) throw new ArgumentNullException(nameof(task));
+            int status;
+            IntPtr err;
+            IntPtr result;
+            using (var cancel = new NativeCancel(cancellationToken))
+                status = Native.xenapi_async_vmpp_create_wait(Session.NativeOf(session), Utf8.Z(task.opaque_ref), NativeCancel.Seconds(timeout), cancel.Handle, out result, out err);
+            if (status != 0) throw Errors.FromNative(status, err);
+            return XenRef<VMPP>.Create(Conv.TakeStr(result));
         }
 
         /// <summary><c>VMPP.get_by_uuid</c> (libxenapi <c>xenapi_vmpp_get_by_uuid</c>). Removed in clearwater: only older servers have it.</summary>
