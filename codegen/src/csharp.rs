@@ -20,8 +20,8 @@ use std::fmt::Write;
 
 use crate::model::{Class, Enum, Lifecycle, Message, Model, Stage, Ty, EVENT_BATCH};
 use crate::naming::{
-    c_async_message, c_async_wait, c_enum, c_enum_unknown, c_enum_value, c_handle, c_message, c_params, c_record,
-    c_record_set,
+    c_async_message, c_async_wait, c_enum, c_enum_unknown, c_enum_value, c_handle, c_message,
+    c_params, c_record, c_record_set,
 };
 
 const HEADER: &str =
@@ -1097,12 +1097,9 @@ fn result_tail(model: &Model, result: &Ty, g: &mut Gen) -> String {
         Ty::Option(t) if matches!(**t, Ty::String | Ty::Ref(_)) => {
             unreachable!("option results are not in the datamodel")
         }
-        Ty::Int | Ty::Float | Ty::Bool | Ty::DateTime | Ty::Enum(_) => writeln!(
-            body,
-            "return {};",
-            read_expr(model, result, "result", None)
-        )
-        .unwrap(),
+        Ty::Int | Ty::Float | Ty::Bool | Ty::DateTime | Ty::Enum(_) => {
+            writeln!(body, "return {};", read_expr(model, result, "result", None)).unwrap()
+        }
         Ty::Any => body.push_str(
             "try\n{\n    return Conv.Any(result);\n}\nfinally\n{\n    \
              Native.xenapi_value_free(result);\n}\n",
@@ -1180,10 +1177,11 @@ fn wait_message(o: &mut String, model: &Model, class: &Class, m: &Message, g: &m
     )
     .unwrap();
     let out = if result != Ty::Void {
-        format!(", out {} result", native_get(&result))
+        ", out result"
     } else {
-        String::new()
+        ""
     };
+    // `result` is declared before the `using`: the call assigns it.
     let mut body = format!(
         "if (task == null) throw new ArgumentNullException(nameof(task));\n\
          int status;\n\
@@ -1199,8 +1197,6 @@ fn wait_message(o: &mut String, model: &Model, class: &Class, m: &Message, g: &m
             String::new()
         },
     );
-    // `out` declared above: the call below uses the variable.
-    body = body.replace(&format!(", out {} result", native_get(&result)), ", out result");
     body.push_str(&result_tail(model, &result, g));
     o.push_str(&wrap(&[], &body, "            "));
     o.push_str("        }\n\n");
