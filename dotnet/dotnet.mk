@@ -35,7 +35,7 @@ DOTNET_MCS_FLAGS := -langversion:7.2 -debug -warnaserror+
 # The library is compiled against .NET Framework 4.6.1's reference assemblies (netstandard2.0's
 # floor there), so it uses no API that a netstandard2.0 build of XenApi.csproj would lack; it
 # references mscorlib only, which .NET Core 2.0+ / .NET 5+ and Mono provide.
-# Debian's NUnit (2.6.x) framework assembly; found at build time, after dotnet-deps installed it.
+# Debian's NUnit (2.6.x) framework assembly; found at build time, after `deps` installed it.
 DOTNET_NUNIT_FW = $(firstword $(wildcard /usr/lib/cli/nunit.framework-2.*/nunit.framework.dll))
 DOTNET_ENV := LD_LIBRARY_PATH=$(abspath $(DOTNET_OUT))$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}
 
@@ -47,18 +47,12 @@ DOTNET_C_BENCH = $(FFI_OUT)/bench_get_all_records
 DOTNET_BENCH_ROUNDS ?= 1 2 3 4 5
 DOTNET_BENCH_ITERATIONS ?= 8
 
-.PHONY: dotnet-deps dotnet-native dotnet-build dotnet-test dotnet-pack dotnet-demo dotnet-bench dotnet-clean
-
-# Mono, NUnit and nuget when missing (make test installs them through DEPS_APT already).
-dotnet-deps:
-	@command -v $(MCS) >/dev/null && command -v $(NUNIT_CONSOLE) >/dev/null \
-	  && command -v $(NUGET) >/dev/null && command -v unzip >/dev/null \
-	  || DEPS_APT="mono-devel nunit-console nuget unzip" DEPS_PIP= scripts/deps.sh
+.PHONY: dotnet-native dotnet-build dotnet-test dotnet-pack dotnet-demo dotnet-bench dotnet-clean
 
 dotnet-native:
 	$(CARGO) build --release -p xenapi-ffi -p xenapi-sim
 
-dotnet-build: dotnet-deps dotnet-native
+dotnet-build: deps dotnet-native
 	@mkdir -p $(DOTNET_OUT)
 	$(MCS) $(DOTNET_MCS_FLAGS) -sdk:4.6.1-api -unsafe -target:library -out:$(DOTNET_OUT)/XenApi.dll \
 	  -doc:$(DOTNET_OUT)/XenApi.xml $(DOTNET_LIB_SRC) dotnet/mono/AssemblyInfo.cs
@@ -71,7 +65,7 @@ dotnet-build: dotnet-deps dotnet-native
 	  -out:$(DOTNET_OUT)/GetAllRecords.exe dotnet/bench/GetAllRecords.cs
 	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
 	  -out:$(DOTNET_OUT)/Load.exe dotnet/bench/Load.cs
-	@test -n "$(DOTNET_NUNIT_FW)" || { echo "nunit.framework.dll not found (apt-get install nunit-console)"; exit 1; }
+	@test -n "$(DOTNET_NUNIT_FW)" || { echo "nunit.framework.dll not found (make deps installs nunit-console)"; exit 1; }
 	cp $(DOTNET_NUNIT_FW) $(DOTNET_OUT)/
 	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:library -r:$(DOTNET_OUT)/XenApi.dll \
 	  -r:$(DOTNET_OUT)/nunit.framework.dll -out:$(DOTNET_OUT)/XenApi.Tests.dll $(DOTNET_TEST_SRC)
