@@ -74,6 +74,8 @@ dotnet-build: deps dotnet-native
 # flags each: the suite runs once under nested `xenapi-sim run --env SIM_<FLAGS> FLAGS --` (the
 # name as Sim.EnvName derives it), so that no test starts a simulator itself. A test asking for
 # flags missing here fails, saying which line to add.
+# DOTNET_NUNIT_ARGS: more nunit-console arguments, e.g. -run=XenAPI.Tests.ErrorTests.BadPassword.
+DOTNET_NUNIT_ARGS ?=
 DOTNET_SIMS := '--vms 1' '--vms 2' '--vms 3' '--vms 4' '--vms 6' '--vms 2000' '--vms 1 --tls' \
 	'--vms 2 --no-jsonrpc' '--vms 2 --task-delay-ms 3000' '--vms 2 --hosts 2' \
 	'--vms 1 --dialect xapi' '--vms 3 --dialect xapi' '--vms 4 --dialect xapi' \
@@ -81,7 +83,7 @@ DOTNET_SIMS := '--vms 1' '--vms 2' '--vms 3' '--vms 4' '--vms 6' '--vms 2000' '-
 
 dotnet-test: dotnet-build
 	cd $(DOTNET_OUT) && set -- $(NUNIT_CONSOLE) -nologo -noshadow -labels -xml=TestResult.xml \
-	  XenApi.Tests.dll; for flags in $(DOTNET_SIMS); do \
+	  $(DOTNET_NUNIT_ARGS) XenApi.Tests.dll; for flags in $(DOTNET_SIMS); do \
 	    name=SIM_$$(echo "$$flags" | sed 's/^-*//; s/[^A-Za-z0-9][^A-Za-z0-9]*/_/g' | tr a-z A-Z); \
 	    set -- $(abspath $(DOTNET_SIM)) run --templates 0 --env $$name $$flags -- "$$@"; \
 	  done; $(DOTNET_ENV) "$$@"
