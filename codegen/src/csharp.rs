@@ -5,6 +5,8 @@
 //!   exactly as the field) and a static method per message, session first, plus `async_` forms;
 //! - `dotnet/src/Generated/Enums.cs`: the enums and their wire-string helpers;
 //! - `dotnet/src/Generated/FailureCodes.cs`: a constant per error code on `Failure`;
+//! - `dotnet/src/Generated/ApiVersion.cs`: XenServer.NET's `API_Version` enum and its `Helper`
+//!   functions, from `spec/releases.json`;
 //! - `dotnet/src/Generated/Native.cs`: the DllImport of every C function the above call;
 //! - `dotnet/src/Generated/Convert.cs`: native collections and records to .NET values and back;
 //! - `dotnet/tests/Generated/RecordsTests.cs`: every class the simulator serves, read through the
@@ -171,6 +173,10 @@ pub fn generate(model: &Model) -> Vec<(String, String)> {
     files.push((
         "dotnet/src/Generated/FailureCodes.cs".to_owned(),
         failure_file(model),
+    ));
+    files.push((
+        "dotnet/src/Generated/ApiVersion.cs".to_owned(),
+        api_version_file(&crate::model::releases().expect("spec/releases.json")),
     ));
     // Every record can be written (the generated round-trip test writes each one).
     for class in model.records() {
@@ -801,7 +807,7 @@ fn record_body(o: &mut String, model: &Model, class: &Class, g: &mut Gen) {
     .unwrap();
     for f in &class.fields {
         if let Some(d) = default_value(&f.ty) {
-            writeln!(o, "            {} = {d};", cs_field(&class.name, &f.name)).unwrap();
+            writeln!(o, "            {} = {d};", backing(&class.name, &f.name)).unwrap();
         }
     }
     o.push_str("        }\n\n");
@@ -836,7 +842,7 @@ fn record_body(o: &mut String, model: &Model, class: &Class, g: &mut Gen) {
         writeln!(
             o,
             "            {} = {};",
-            cs_field(&class.name, &f.name),
+            backing(&class.name, &f.name),
             read_expr(model, &f.ty, &raw, Some(("Seen", i)))
         )
         .unwrap();
@@ -853,6 +859,7 @@ fn record_body(o: &mut String, model: &Model, class: &Class, g: &mut Gen) {
         writeln!(o, "            {p} = record.{p};").unwrap();
     }
     o.push_str("        }\n\n");
+    deep_equals(o, class);
     for f in &class.fields {
         let mut doc = format!(
             "<c>{}</c>: {}, {}.",
@@ -867,14 +874,76 @@ fn record_body(o: &mut String, model: &Model, class: &Class, g: &mut Gen) {
         if let Ty::Option(_) = f.ty {
             doc.push_str(" Null when absent.");
         }
+        // As XenServer.NET: virtual (mockable), and a change raises PropertyChanged with the
+        // field's name (UIs bind to records kept current by events).
         writeln!(
             o,
-            "        /// <summary>{doc}</summary>\n        public {} {} {{ get; set; }}\n",
-            cs_type(&f.ty),
-            cs_field(&class.name, &f.name)
+            "        /// <summary>{doc}</summary>\n        public {virt}{ty} {p}\n        {{\n            \
+             get {{ return {b}; }}\n            set\n            {{\n                \
+             if (!Helper.AreEqual(value, {b}))\n                {{\n                    \
+             {b} = value;\n                    NotifyPropertyChanged(\"{wire}\");\n                \
+             }}\n            }}\n        }}\n        private {ty} {b};\n",
+            // The session record is also the (sealed) connection.
+            virt = if class.name == "session" { "" } else { "virtual " },
+            ty = cs_type(&f.ty),
+            p = cs_field(&class.name, &f.name),
+            b = backing(&class.name, &f.name),
+            wire = f.name,
         )
         .unwrap();
     }
+}
+
+/// The private field behind a record property.
+fn backing(class: &str, field: &str) -> String {
+    format!("_{}", cs_field(class, field))
+}
+
+/// XenServer.NET's `DeepEquals`: every field equal (`Helper.AreEqual2`: null and empty
+/// collections alike); with `current_operations`, a flag to leave those out.
+fn deep_equals(o: &mut String, class: &Class) {
+    let name = cs_record(&class.name);
+    let has_ops = class.fields.iter().any(|f| f.name == "current_operations");
+    let params = if has_ops {
+        format!("{name} other, bool ignoreCurrentOperations")
+    } else {
+        format!("{name} other")
+    };
+    writeln!(
+        o,
+        "        /// <summary>Whether <paramref name=\"other\"/> has the same value in every field \
+         (null and an empty collection count as equal){}.</summary>\n        \
+         public bool DeepEquals({params})\n        {{\n            \
+         if (ReferenceEquals(null, other))\n                return false;\n            \
+         if (ReferenceEquals(this, other))\n                return true;",
+        if has_ops {
+            "; <paramref name=\"ignoreCurrentOperations\"/> leaves out <c>current_operations</c>"
+        } else {
+            ""
+        }
+    )
+    .unwrap();
+    if has_ops {
+        o.push_str(
+            "            if (!ignoreCurrentOperations && !Helper.AreEqual2(_current_operations, \
+             other._current_operations))\n                return false;\n",
+        );
+    }
+    let rest: Vec<String> = class
+        .fields
+        .iter()
+        .filter(|f| f.name != "current_operations")
+        .map(|f| {
+            let b = backing(&class.name, &f.name);
+            format!("Helper.AreEqual2({b}, other.{b})")
+        })
+        .collect();
+    let body = if rest.is_empty() {
+        "true".to_owned()
+    } else {
+        rest.join(" &&\n                ")
+    };
+    writeln!(o, "            return {body};\n        }}\n").unwrap();
 }
 
 /// The default of a record property, or `None` for the C# default (0, false, null).
@@ -1266,6 +1335,89 @@ fn failure_file(model: &Model) -> String {
         .unwrap();
     }
     o.push_str("    }\n}\n");
+    o
+}
+
+/// XenServer.NET's `API_Version`: one member per API version in release order, numbered from 1
+/// as its generator numbers them (programs compare and store them), `LATEST`, `UNKNOWN = 99`.
+fn api_version_file(releases: &[crate::model::Release]) -> String {
+    let versions = crate::model::api_versions(releases);
+    let member = |r: &crate::model::Release| format!("API_{}_{}", r.api_major, r.api_minor);
+    let mut o = String::new();
+    o.push_str(
+        "// @generated by xenapi-codegen from spec/releases.json.\n\
+         // Do not edit: run `cargo run -p xenapi-codegen`.\n",
+    );
+    o.push_str("\nusing System;\n\nnamespace XenAPI\n{\n");
+    o.push_str(
+        "    /// <summary>The XenAPI versions, oldest first, each with the first release that \
+         announced it.</summary>\n    public enum API_Version\n    {\n",
+    );
+    for (i, r) in versions.iter().enumerate() {
+        let name = r.code_name.as_deref().unwrap_or("no code name");
+        writeln!(
+            o,
+            "        /// <summary>{} ({})</summary>\n        {} = {},",
+            xml(&r.branding),
+            xml(name),
+            member(r),
+            i + 1
+        )
+        .unwrap();
+    }
+    writeln!(
+        o,
+        "        /// <summary>The newest version this package knows.</summary>\n        \
+         LATEST = {},\n        /// <summary>A version this package does not know.</summary>\n        \
+         UNKNOWN = 99\n    }}\n",
+        versions.len()
+    )
+    .unwrap();
+    o.push_str(
+        "    /// <summary>Conversions between <see cref=\"API_Version\"/> and its text, as in \
+         XenServer.NET.</summary>\n    public static partial class Helper\n    {\n        \
+         /// <summary>\"2.15\" for <c>API_2_15</c>; \"Unknown\" for <c>UNKNOWN</c>.</summary>\n        \
+         public static string APIVersionString(API_Version v)\n        {\n            \
+         switch (v)\n            {\n",
+    );
+    for r in &versions {
+        writeln!(
+            o,
+            "                case API_Version.{}: return \"{}.{}\";",
+            member(r),
+            r.api_major,
+            r.api_minor
+        )
+        .unwrap();
+    }
+    o.push_str(
+        "                default: return \"Unknown\";\n            }\n        }\n\n        \
+         /// <summary>The member for a host's <c>API_version_major</c> and \
+         <c>API_version_minor</c>; <c>UNKNOWN</c> for a version this package does not \
+         know.</summary>\n        \
+         public static API_Version GetAPIVersion(long major, long minor)\n        {\n",
+    );
+    for r in &versions {
+        writeln!(
+            o,
+            "            if (major == {} && minor == {}) return API_Version.{};",
+            r.api_major,
+            r.api_minor,
+            member(r)
+        )
+        .unwrap();
+    }
+    o.push_str(
+        "            return API_Version.UNKNOWN;\n        }\n\n        \
+         /// <summary>The member for a version written \"major.minor\"; <c>UNKNOWN</c> for \
+         anything else.</summary>\n        \
+         public static API_Version GetAPIVersion(string version)\n        {\n            \
+         var parts = version == null ? new string[0] : version.Split('.');\n            \
+         long major, minor;\n            \
+         if (parts.Length == 2 && long.TryParse(parts[0], out major) && long.TryParse(parts[1], out minor))\n                \
+         return GetAPIVersion(major, minor);\n            \
+         return API_Version.UNKNOWN;\n        }\n    }\n}\n",
+    );
     o
 }
 
@@ -1708,13 +1860,13 @@ mod tests {
             "public static void start(Session session, string _vm, bool _start_paused, bool _force)",
             "public static XenRef<Task> async_start(Session session, string _vm, bool \
              _start_paused, bool _force)",
-            "public vm_power_state power_state { get; set; }",
-            "public long memory_static_max { get; set; }",
-            "public XenRef<Host> resident_on { get; set; }",
-            "public List<XenRef<VBD>> VBDs { get; set; }",
-            "public string[] tags { get; set; }",
-            "public List<vm_operations> allowed_operations { get; set; }",
-            "public Dictionary<string, string> other_config { get; set; }",
+            "public virtual vm_power_state power_state\n",
+            "public virtual long memory_static_max\n",
+            "public virtual XenRef<Host> resident_on\n",
+            "public virtual List<XenRef<VBD>> VBDs\n",
+            "public virtual string[] tags\n",
+            "public virtual List<vm_operations> allowed_operations\n",
+            "public virtual Dictionary<string, string> other_config\n",
             "public static void add_to_other_config(Session session, string _vm, string _key, \
              string _value)",
         ] {
@@ -1724,22 +1876,26 @@ mod tests {
             "public static EventBatch from(Session session, string[] _classes, string _token, \
              double _timeout)"
         ));
-        assert!(file("Event").contains("public object snapshot { get; set; }"));
-        assert!(file("EventBatch").contains("public List<Event> events { get; set; }"));
+        assert!(file("Event").contains("public virtual object snapshot\n"));
+        assert!(file("EventBatch").contains("public virtual List<Event> events\n"));
         assert!(file("EventBatch")
-            .contains("public Dictionary<string, long> valid_ref_counts { get; set; }"));
+            .contains("public virtual Dictionary<string, long> valid_ref_counts\n"));
         assert!(file("VM_metrics")
-            .contains("public Dictionary<long, double> VCPUs_utilisation { get; set; }"));
+            .contains("public virtual Dictionary<long, double> VCPUs_utilisation\n"));
         assert!(file("Host_cpu").contains("public partial class Host_cpu : XenObject<Host_cpu>"));
         assert!(file("Sr_stat").contains("public partial class Sr_stat : XenObject<Sr_stat>"));
         assert!(file("Enums").contains("balance_slb = "));
         assert!(file("FailureCodes")
             .contains("public const string HANDLE_INVALID = \"HANDLE_INVALID\";"));
         assert!(file("Session").contains("public partial class Session : XenObject<Session>"));
+        assert!(
+            file("VM").contains("public bool DeepEquals(VM other, bool ignoreCurrentOperations)")
+        );
+        assert!(file("VM").contains("NotifyPropertyChanged(\"name_label\");"));
         for sig in [
             "public static Session get_record(Session session, string _session)",
             "public static XenRef<Host> get_this_host(Session session, string _session)",
-            "public XenRef<Host> this_host { get; set; }",
+            "public XenRef<Host> this_host\n",
         ] {
             assert!(file("Session").contains(sig), "Session.cs: {sig}");
         }

@@ -19,6 +19,7 @@
 //! generated from the datamodel).
 
 pub mod api;
+pub mod certificate;
 mod client;
 pub mod codec;
 pub mod convert;
@@ -33,6 +34,7 @@ pub mod task;
 mod transport;
 mod value;
 
+pub use certificate::{CertificateCallback, CertificateCheck, CertificateProblem};
 pub use client::{unwrap_envelope, Client};
 pub use convert::{FromValue, MapKey, ToValue};
 pub use datetime::{DateTime, DateTimeParts};

@@ -201,6 +201,60 @@ static void test_unreachable(void) {
     xenapi_options_free(opts);
 }
 
+/* What a certificate callback saw, and what it answers. */
+typedef struct {
+    int calls;
+    bool accept;
+    xenapi_certificate_problem problem;
+    size_t der_len;
+    char explanation[512];
+    int finalized;
+} cert_decision;
+
+static bool decide_certificate(void *user_data, const uint8_t *der, size_t der_len,
+                               const char *server_name, xenapi_certificate_problem problem,
+                               const char *explanation) {
+    cert_decision *d = user_data;
+    d->calls++;
+    d->problem = problem;
+    d->der_len = (der != NULL && server_name != NULL) ? der_len : 0;
+    copy_text(d->explanation, sizeof d->explanation, explanation ? explanation : "");
+    return d->accept;
+}
+
+static void finalize_decision(void *user_data) { ((cert_decision *)user_data)->finalized++; }
+
+/* The program decides on the self-signed certificate, told what the default check found. */
+static void test_certificate_callback(const char *url, const char *fingerprint) {
+    cert_decision d = {0};
+    xenapi_options *opts = NULL;
+    xenapi_session *s = NULL;
+    xenapi_error *err = NULL;
+    CHECK_OK(xenapi_options_new(url, &opts, &err), &err);
+    CHECK_STATUS(xenapi_options_set_certificate_callback(opts, NULL, &d, NULL, &err),
+                 XENAPI_STATUS_INVALID_ARGUMENT, &err);
+    clear_error(&err);
+    d.accept = true;
+    CHECK_OK(xenapi_options_set_certificate_callback(opts, decide_certificate, &d, finalize_decision,
+                                                     &err),
+             &err);
+    CHECK_OK(xenapi_session_connect(opts, "root", "password", &s, &err), &err);
+    CHECK(d.calls >= 1);
+    CHECK(d.problem == XENAPI_CERTIFICATE_PROBLEM_UNTRUSTED);
+    CHECK(d.der_len > 100);
+    CHECK(strstr(d.explanation, fingerprint) != NULL);
+    xenapi_session_free(s);
+    s = NULL;
+    /* Refused: a TLS error that says the callback refused it. */
+    d.accept = false;
+    CHECK_STATUS(xenapi_session_connect(opts, "root", "password", &s, &err), XENAPI_STATUS_TLS, &err);
+    CHECK(err != NULL && strstr(xenapi_error_message(err), "callback refused") != NULL);
+    clear_error(&err);
+    CHECK(d.finalized == 0);
+    xenapi_options_free(opts);
+    CHECK(d.finalized == 1); /* the last holder is gone */
+}
+
 static void test_tls(void) {
     sim_t sim;
     xenapi_options *opts = NULL;
@@ -250,6 +304,7 @@ static void test_tls(void) {
                  &err);
     clear_error(&err);
     xenapi_options_free(opts);
+    test_certificate_callback(url, sim.fingerprint);
 }
 
 static void test_arguments(const sim_t *sim) {
