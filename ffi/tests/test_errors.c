@@ -222,7 +222,9 @@ static bool decide_certificate(void *user_data, const uint8_t *der, size_t der_l
     return d->accept;
 }
 
-static void finalize_decision(void *user_data) { ((cert_decision *)user_data)->finalized++; }
+static void finalize_decision(void *user_data) {
+    ((cert_decision *)user_data)->finalized++;
+}
 
 /* The program decides on the self-signed certificate, told what the default check found. */
 static void test_certificate_callback(const char *url, const char *fingerprint) {
@@ -235,8 +237,8 @@ static void test_certificate_callback(const char *url, const char *fingerprint) 
                  XENAPI_STATUS_INVALID_ARGUMENT, &err);
     clear_error(&err);
     d.accept = true;
-    CHECK_OK(xenapi_options_set_certificate_callback(opts, decide_certificate, &d, finalize_decision,
-                                                     &err),
+    CHECK_OK(xenapi_options_set_certificate_callback(opts, decide_certificate, &d,
+                                                     finalize_decision, &err),
              &err);
     CHECK_OK(xenapi_session_connect(opts, "root", "password", &s, &err), &err);
     CHECK(d.calls >= 1);
@@ -247,7 +249,8 @@ static void test_certificate_callback(const char *url, const char *fingerprint) 
     s = NULL;
     /* Refused: a TLS error that says the callback refused it. */
     d.accept = false;
-    CHECK_STATUS(xenapi_session_connect(opts, "root", "password", &s, &err), XENAPI_STATUS_TLS, &err);
+    CHECK_STATUS(xenapi_session_connect(opts, "root", "password", &s, &err), XENAPI_STATUS_TLS,
+                 &err);
     CHECK(err != NULL && strstr(xenapi_error_message(err), "callback refused") != NULL);
     clear_error(&err);
     CHECK(d.finalized == 0);
