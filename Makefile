@@ -3,7 +3,9 @@
 # (ffi/ffi.mk, python/python.mk, dotnet/dotnet.mk), one per part of the core (core/fuzz/fuzz.mk)
 # and one per cross-binding test folder (tests/*/*.mk). They add their parts through TEST_TARGETS
 # (run by `make test`), DEMO_TARGETS (built before the demo) and DEMOS (scripts the demo runs with
-# the simulator's URL as their argument), DEPS_PIP and DEPS_APT (installed by scripts/deps.sh).
+# the simulator's URL as their argument), and DEPS_PIP, DEPS_APT and DEPS_CARGO: what
+# scripts/deps.sh, the one installer, installs (`make deps`; every target that needs something
+# depends on `deps`).
 
 .DEFAULT_GOAL := all
 CARGO ?= cargo
@@ -12,12 +14,15 @@ export CARGO_TERM_COLOR ?= never
 TEST_TARGETS :=
 DEMO_TARGETS :=
 DEMOS :=
-DEPS_PIP :=
-DEPS_APT :=
+# The linters (`make lint`): ruff and mypy for the Python, clang-format for the C sources.
+DEPS_PIP := pytest xenapi ruff mypy
+DEPS_APT := clang-format
+DEPS_CARGO :=
+PYTHON ?= python3
 
 include $(sort $(wildcard */*.mk core/*/*.mk tests/*/*.mk))
 
-export DEPS_PIP DEPS_APT DEMOS
+export DEPS_PIP DEPS_APT DEPS_CARGO DEMOS PYTHON
 
 .PHONY: all build demo test deps lint generated-check rust-test python-codec-test bench
 
@@ -35,9 +40,19 @@ demo: deps build $(DEMO_TARGETS)
 test: deps lint generated-check rust-test python-codec-test $(TEST_TARGETS)
 	@echo "make test: all passed"
 
-lint:
+# The lint rules, each in its committed configuration: rustfmt.toml and [workspace.lints]
+# (Cargo.toml), ruff and mypy (pyproject.toml: the Python, and the type stubs with a typed usage
+# file), clang-format (.clang-format: the hand-written C; generated files are the generators').
+LINT_C := $(filter-out ffi/tests/test_records.c,$(sort $(wildcard ffi/tests/*.c ffi/tests/*.h \
+	ffi/examples/*.c ffi/bench/*.c tests/*/*.c)))
+LINT_STUBS := xenapi_rs/_api.pyi xenapi_rs/_session.pyi xenapi_rs/_native.pyi tests/typed_usage.py
+
+lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(PYTHON) -m ruff check python tests core/fuzz
+	cd python && MYPYPATH=. $(PYTHON) -m mypy --config-file ../pyproject.toml $(LINT_STUBS)
+	clang-format --dry-run --Werror $(LINT_C)
 
 # Generated code is committed; this fails when it no longer matches the datamodel or generator,
 # or when a binding leaves a datamodel message without a typed function (--coverage prints them).

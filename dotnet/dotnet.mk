@@ -35,7 +35,7 @@ DOTNET_MCS_FLAGS := -langversion:7.2 -debug -warnaserror+
 # The library is compiled against .NET Framework 4.6.1's reference assemblies (netstandard2.0's
 # floor there), so it uses no API that a netstandard2.0 build of XenApi.csproj would lack; it
 # references mscorlib only, which .NET Core 2.0+ / .NET 5+ and Mono provide.
-# Debian's NUnit (2.6.x) framework assembly; found at build time, after dotnet-deps installed it.
+# Debian's NUnit (2.6.x) framework assembly; found at build time, after `deps` installed it.
 DOTNET_NUNIT_FW = $(firstword $(wildcard /usr/lib/cli/nunit.framework-2.*/nunit.framework.dll))
 DOTNET_ENV := LD_LIBRARY_PATH=$(abspath $(DOTNET_OUT))$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}
 
@@ -47,18 +47,12 @@ DOTNET_C_BENCH = $(FFI_OUT)/bench_get_all_records
 DOTNET_BENCH_ROUNDS ?= 1 2 3 4 5
 DOTNET_BENCH_ITERATIONS ?= 8
 
-.PHONY: dotnet-deps dotnet-native dotnet-build dotnet-test dotnet-pack dotnet-demo dotnet-bench dotnet-clean
-
-# Mono, NUnit and nuget when missing (make test installs them through DEPS_APT already).
-dotnet-deps:
-	@command -v $(MCS) >/dev/null && command -v $(NUNIT_CONSOLE) >/dev/null \
-	  && command -v $(NUGET) >/dev/null && command -v unzip >/dev/null \
-	  || DEPS_APT="mono-devel nunit-console nuget unzip" DEPS_PIP= scripts/deps.sh
+.PHONY: dotnet-native dotnet-build dotnet-test dotnet-pack dotnet-demo dotnet-bench dotnet-clean
 
 dotnet-native:
 	$(CARGO) build --release -p xenapi-ffi -p xenapi-sim
 
-dotnet-build: dotnet-deps dotnet-native
+dotnet-build: deps dotnet-native
 	@mkdir -p $(DOTNET_OUT)
 	$(MCS) $(DOTNET_MCS_FLAGS) -sdk:4.6.1-api -unsafe -target:library -out:$(DOTNET_OUT)/XenApi.dll \
 	  -doc:$(DOTNET_OUT)/XenApi.xml $(DOTNET_LIB_SRC) dotnet/mono/AssemblyInfo.cs
@@ -71,7 +65,7 @@ dotnet-build: dotnet-deps dotnet-native
 	  -out:$(DOTNET_OUT)/GetAllRecords.exe dotnet/bench/GetAllRecords.cs
 	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:exe -r:$(DOTNET_OUT)/XenApi.dll \
 	  -out:$(DOTNET_OUT)/Load.exe dotnet/bench/Load.cs
-	@test -n "$(DOTNET_NUNIT_FW)" || { echo "nunit.framework.dll not found (apt-get install nunit-console)"; exit 1; }
+	@test -n "$(DOTNET_NUNIT_FW)" || { echo "nunit.framework.dll not found (make deps installs nunit-console)"; exit 1; }
 	cp $(DOTNET_NUNIT_FW) $(DOTNET_OUT)/
 	$(MCS) $(DOTNET_MCS_FLAGS) -nowarn:1591 -target:library -r:$(DOTNET_OUT)/XenApi.dll \
 	  -r:$(DOTNET_OUT)/nunit.framework.dll -out:$(DOTNET_OUT)/XenApi.Tests.dll $(DOTNET_TEST_SRC)
@@ -80,6 +74,8 @@ dotnet-build: dotnet-deps dotnet-native
 # flags each: the suite runs once under nested `xenapi-sim run --env SIM_<FLAGS> FLAGS --` (the
 # name as Sim.EnvName derives it), so that no test starts a simulator itself. A test asking for
 # flags missing here fails, saying which line to add.
+# DOTNET_NUNIT_ARGS: more nunit-console arguments, e.g. -run=XenAPI.Tests.ErrorTests.BadPassword.
+DOTNET_NUNIT_ARGS ?=
 DOTNET_SIMS := '--vms 1' '--vms 2' '--vms 3' '--vms 4' '--vms 6' '--vms 2000' '--vms 1 --tls' \
 	'--vms 2 --no-jsonrpc' '--vms 2 --task-delay-ms 3000' '--vms 2 --hosts 2' \
 	'--vms 1 --dialect xapi' '--vms 3 --dialect xapi' '--vms 4 --dialect xapi' \
@@ -89,7 +85,7 @@ DOTNET_SIMS := '--vms 1' '--vms 2' '--vms 3' '--vms 4' '--vms 6' '--vms 2000' '-
 
 dotnet-test: dotnet-build
 	cd $(DOTNET_OUT) && set -- $(NUNIT_CONSOLE) -nologo -noshadow -labels -xml=TestResult.xml \
-	  XenApi.Tests.dll; for flags in $(DOTNET_SIMS); do \
+	  $(DOTNET_NUNIT_ARGS) XenApi.Tests.dll; for flags in $(DOTNET_SIMS); do \
 	    name=SIM_$$(echo "$$flags" | sed 's/^-*//; s/[^A-Za-z0-9][^A-Za-z0-9]*/_/g' | tr a-z A-Z); \
 	    set -- $(abspath $(DOTNET_SIM)) run --templates 0 --env $$name $$flags -- "$$@"; \
 	  done; $(DOTNET_ENV) "$$@"

@@ -106,8 +106,7 @@ ffi-test: ffi-header-check ffi-c-tests ffi-sim ffi-examples
 	@failed=0; $(foreach t,$(FFI_TESTS),echo "== C test $(t)"; \
 		$(FFI_SIMS_$(t)) $(FFI_OUT)/test_$(t) || failed=1;) exit $$failed
 
-ffi-valgrind: ffi-c-tests ffi-sim
-	@command -v $(VALGRIND) >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq valgrind)
+ffi-valgrind: deps ffi-c-tests ffi-sim
 	@failed=0; $(foreach t,$(FFI_TESTS),echo "== C test $(t) under valgrind"; \
 		XENAPI_TEST_ROUNDS=2 $(FFI_SIMS_$(t)) $(VALGRIND) $(FFI_VALGRIND_FLAGS) \
 			$(FFI_OUT)/test_$(t) || failed=1;) exit $$failed

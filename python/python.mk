@@ -7,7 +7,6 @@
 #   make python-bench     xenapi_rs vs the official XenAPI against xenapi-sim --vms 2000
 
 PY_ROOT     := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
-PYTHON      ?= python3
 PY_TARGET   := $(or $(CARGO_TARGET_DIR),$(PY_ROOT)/target)
 PY_WHEELS   := $(PY_TARGET)/wheels
 PY_SIM      := $(PY_TARGET)/release/xenapi-sim
@@ -19,16 +18,13 @@ PY_WITH_SIM := $(PY_SIM) run
 TEST_TARGETS += python-test
 DEMO_TARGETS += python-install
 DEMOS        += $(PY_ROOT)/python/examples/xm.py
-DEPS_PIP     += maturin
+DEPS_PIP     += maturin>=1.5,<2 pytest xenapi
 
-.PHONY: python-deps python-install python-test python-demo python-bench python-sim
-
-python-deps:
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" pytest xenapi
+.PHONY: python-install python-test python-demo python-bench python-sim
 
 # maturin builds into the shared Cargo target dir, so only changed crates are rebuilt.
 # The simulator goes into the wheel (xenapi_rs/bin/), for xenapi_rs.testing's fixtures.
-python-install: python-deps python-sim
+python-install: deps python-sim
 	rm -f $(PY_WHEELS)/xenapi_rs-*.whl
 	mkdir -p $(PY_ROOT)/python/xenapi_rs/bin
 	strip -o $(PY_ROOT)/python/xenapi_rs/bin/xenapi-sim $(PY_SIM) 2>/dev/null || \

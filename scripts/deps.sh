@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Installs what `make test` needs beyond Rust, once: Python test packages, and Debian packages that
-# a make fragment (*/*.mk) asks for through DEPS_APT. Safe to run again; quiet when all is there.
+# The one installer: everything a make target needs beyond Rust, installed once, quiet when all is
+# there. `make deps` runs it, and every target that needs something depends on `deps`. The lists
+# come from the make fragments (*/*.mk, core/*/*.mk, tests/*/*.mk) through the environment:
+#   DEPS_PIP    pip requirements, installed into $PYTHON (default python3)
+#   DEPS_APT    Debian packages (apt-get, as root)
+#   DEPS_CARGO  cargo tools for the nightly toolchain, installed only when one is there
+#               (cargo-fuzz: `cargo +nightly fuzz`)
 set -euo pipefail
 
+PYTHON=${PYTHON:-python3}
+
 need_pip=()
-python3 -c "import pytest" 2>/dev/null || need_pip+=(pytest)
-python3 -c "import XenAPI" 2>/dev/null || need_pip+=(xenapi)
 for p in ${DEPS_PIP:-}; do
-  mod=${p%%=*}
-  python3 -m pip show "$mod" >/dev/null 2>&1 || need_pip+=("$p")
+  name=$(printf '%s' "$p" | sed 's/[<>=!~;[].*//')
+  "$PYTHON" -m pip show "$name" >/dev/null 2>&1 || need_pip+=("$p")
 done
 if [ ${#need_pip[@]} -gt 0 ]; then
-  echo "deps: pip install ${need_pip[*]}"
-  python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"
+  echo "deps: $PYTHON -m pip install ${need_pip[*]}"
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"
 fi
 
 need_apt=()
@@ -24,4 +29,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if [ -n "${DEPS_CARGO:-}" ] && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  for tool in $DEPS_CARGO; do
+    sub=${tool#cargo-}
+    if ! cargo +nightly "$sub" --version >/dev/null 2>&1; then
+      echo "deps: cargo install --locked $tool"
+      cargo install --locked "$tool"
+    fi
+  done
 fi

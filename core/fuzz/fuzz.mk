@@ -8,11 +8,12 @@
 #   make fuzz-seeds            the seed corpus, written from the test payloads (core/fuzz/seeds.py)
 #   make fuzz-coverage         llvm-cov coverage of each corpus, for the files each target is about
 #
-# cargo-fuzz is installed when missing. Without a nightly toolchain the targets are skipped with
+# cargo-fuzz is installed by scripts/deps.sh (DEPS_CARGO) when missing. Without a nightly toolchain the targets are skipped with
 # a loud message (they need -Z sanitizer flags); with one they must run clean. A crash leaves its
 # input under core/fuzz/artifacts/<target>/.
 
 TEST_TARGETS += fuzz-smoke
+DEPS_CARGO += cargo-fuzz
 
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
@@ -24,17 +25,12 @@ FUZZ_CARGO := cargo +nightly fuzz
 # Replies stay small; the decoders' memory limits are tested elsewhere.
 FUZZ_FLAGS ?= -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1
 
-.PHONY: fuzz fuzz-smoke fuzz-seeds fuzz-build fuzz-deps
-
-fuzz-deps:
-	@if [ -z "$(FUZZ_NIGHTLY)" ]; then :; \
-	elif ! cargo +nightly fuzz --version >/dev/null 2>&1; then \
-	  echo "installing cargo-fuzz"; cargo install --locked cargo-fuzz; fi
+.PHONY: fuzz fuzz-smoke fuzz-seeds fuzz-build
 
 fuzz-seeds:
 	python3 core/fuzz/seeds.py $(CURDIR) $(FUZZ_CORPUS)
 
-fuzz-build: fuzz-deps
+fuzz-build: deps
 	@if [ -z "$(FUZZ_NIGHTLY)" ]; then \
 	  echo "!!!!!! fuzz: no nightly toolchain (rustup toolchain install nightly): FUZZ TARGETS SKIPPED !!!!!!"; \
 	else cd core/fuzz && $(FUZZ_CARGO) build --target-dir $(FUZZ_TARGET_DIR); fi
@@ -58,7 +54,7 @@ FUZZ_LLVM = $(firstword $(wildcard $(shell rustc +nightly --print sysroot 2>/dev
 FUZZ_COV_DIR := $(FUZZ_TARGET_DIR)-cov
 
 .PHONY: fuzz-coverage
-fuzz-coverage: fuzz-deps
+fuzz-coverage: deps
 	@test -n "$(FUZZ_LLVM)" && test -x "$(FUZZ_LLVM)/llvm-cov" \
 	  || { echo "fuzz-coverage: rustup component add llvm-tools-preview --toolchain nightly"; exit 1; }
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -50,8 +50,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (xenapi_options_new(argv[1], &opts, &err) != XENAPI_STATUS_OK ||
-        xenapi_options_set_protocol(opts, strcmp(protocol, "xmlrpc") == 0 ? XENAPI_PROTOCOL_XMLRPC
-                                                                          : XENAPI_PROTOCOL_JSONRPC,
+        xenapi_options_set_protocol(opts,
+                                    strcmp(protocol, "xmlrpc") == 0 ? XENAPI_PROTOCOL_XMLRPC
+                                                                    : XENAPI_PROTOCOL_JSONRPC,
                                     &err) != XENAPI_STATUS_OK ||
         xenapi_session_connect(opts, "root", "password", &s, &err) != XENAPI_STATUS_OK) {
         fprintf(stderr, "login: %s\n", xenapi_error_message(err));
@@ -85,7 +86,8 @@ int main(int argc, char **argv) {
             checksum += (size_t)xenapi_vm_record_power_state(rec);
             checksum += (size_t)(xenapi_vm_record_memory_static_max(rec) >> 20);
             for (j = 0; j < m; j++) {
-                checksum += strlen(xenapi_string_map_key(oc, j)) + strlen(xenapi_string_map_value(oc, j));
+                checksum +=
+                    strlen(xenapi_string_map_key(oc, j)) + strlen(xenapi_string_map_value(oc, j));
             }
         }
         ms = now_ms() - t;

@@ -82,8 +82,9 @@ static int by_name(const void *a, const void *b) {
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
     int c = strcmp(xenapi_vm_record_name_label(xenapi_vm_record_map_value(sort_map, i)),
                    xenapi_vm_record_name_label(xenapi_vm_record_map_value(sort_map, j)));
-    return c != 0 ? c : strcmp(xenapi_vm_record_map_key(sort_map, i),
-                               xenapi_vm_record_map_key(sort_map, j));
+    return c != 0 ? c
+                  : strcmp(xenapi_vm_record_map_key(sort_map, i),
+                           xenapi_vm_record_map_key(sort_map, j));
 }
 
 static size_t *sorted(const xenapi_vm_record_map *vms) {
@@ -135,7 +136,8 @@ static int cmd_list(xenapi_session *s) {
 }
 
 /* The reference of the one VM named `name` into `out` (owned by the list `*keep`). */
-static int find_vm(xenapi_session *s, const char *name, xenapi_string_list **keep, const char **out) {
+static int find_vm(xenapi_session *s, const char *name, xenapi_string_list **keep,
+                   const char **out) {
     xenapi_error *err = NULL;
     if (xenapi_vm_get_by_name_label(s, name, keep, &err) != XENAPI_STATUS_OK) {
         return fail("VM.get_by_name_label", err);
@@ -308,11 +310,12 @@ static int cmd_methods(xenapi_session *s) {
 }
 
 static int usage(void) {
-    fprintf(stderr,
-            "usage: xm [-u URL] [-l USER] [-p PASSWORD] [--fingerprint SHA256 | --insecure]\n"
-            "          list | start NAME [--paused] | shutdown NAME [--hard] | reboot NAME [--hard]\n"
-            "          | pause NAME | unpause NAME | suspend NAME | resume NAME | top | dmesg | log\n"
-            "          | methods\n");
+    fprintf(
+        stderr,
+        "usage: xm [-u URL] [-l USER] [-p PASSWORD] [--fingerprint SHA256 | --insecure]\n"
+        "          list | start NAME [--paused] | shutdown NAME [--hard] | reboot NAME [--hard]\n"
+        "          | pause NAME | unpause NAME | suspend NAME | resume NAME | top | dmesg | log\n"
+        "          | methods\n");
     return 2;
 }
 
@@ -361,8 +364,10 @@ int main(int argc, char **argv) {
         password = "password";
     }
     if (xenapi_options_new(url, &opts, &err) != XENAPI_STATUS_OK ||
-        (fingerprint && xenapi_options_set_fingerprint(opts, fingerprint, &err) != XENAPI_STATUS_OK) ||
-        (insecure && xenapi_options_set_insecure_skip_verify(opts, true, &err) != XENAPI_STATUS_OK)) {
+        (fingerprint &&
+         xenapi_options_set_fingerprint(opts, fingerprint, &err) != XENAPI_STATUS_OK) ||
+        (insecure &&
+         xenapi_options_set_insecure_skip_verify(opts, true, &err) != XENAPI_STATUS_OK)) {
         xenapi_options_free(opts);
         return fail("options", err);
     }

@@ -36,28 +36,27 @@ static void copy_text(char *dst, size_t size, const char *src) {
 static int t_passed = 0;
 static int t_failed = 0;
 
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (cond) {                                                                    \
-            t_passed++;                                                                \
-        } else {                                                                       \
-            t_failed++;                                                                \
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (cond) {                                                                  \
+            t_passed++;                                                              \
+        } else {                                                                     \
+            t_failed++;                                                              \
             fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                              \
+        }                                                                            \
     } while (0)
 
 /* Checks that a call returned `expected`; on a mismatch prints the error's message. */
-#define CHECK_STATUS(call, expected, errp)                                                 \
-    do {                                                                                   \
-        xenapi_status st_ = (call);                                                        \
-        if (st_ == (expected)) {                                                           \
-            t_passed++;                                                                    \
-        } else {                                                                           \
-            t_failed++;                                                                    \
+#define CHECK_STATUS(call, expected, errp)                                                   \
+    do {                                                                                     \
+        xenapi_status st_ = (call);                                                          \
+        if (st_ == (expected)) {                                                             \
+            t_passed++;                                                                      \
+        } else {                                                                             \
+            t_failed++;                                                                      \
             fprintf(stderr, "%s:%d: %s gave %s, wanted %s: %s\n", __FILE__, __LINE__, #call, \
-                    xenapi_status_name(st_), xenapi_status_name(expected),                 \
-                    err_text(errp));                                                       \
-        }                                                                                  \
+                    xenapi_status_name(st_), xenapi_status_name(expected), err_text(errp));  \
+        }                                                                                    \
     } while (0)
 
 #define CHECK_OK(call, errp) CHECK_STATUS(call, XENAPI_STATUS_OK, errp)
@@ -101,8 +100,10 @@ static int sim_get(sim_t *sim, const char *name) {
             if (i == 4) {
                 break; /* no --tls */
             }
-            fprintf(stderr, "%s is not set: run this test under `xenapi-sim run --env %s ... --` "
-                            "(see ffi/ffi.mk)\n", var, name);
+            fprintf(stderr,
+                    "%s is not set: run this test under `xenapi-sim run --env %s ... --` "
+                    "(see ffi/ffi.mk)\n",
+                    var, name);
             return -1;
         }
         switch (i) {

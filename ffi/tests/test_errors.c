@@ -45,7 +45,8 @@ static void test_server_errors(const sim_t *sim) {
 
     /* Bad password: SESSION_AUTHENTICATION_FAILED, nothing to free but the error. */
     CHECK_OK(xenapi_options_new(sim->url, &opts, &err), &err);
-    CHECK_STATUS(xenapi_session_connect(opts, "root", "wrong", &bad, &err), XENAPI_STATUS_API, &err);
+    CHECK_STATUS(xenapi_session_connect(opts, "root", "wrong", &bad, &err), XENAPI_STATUS_API,
+                 &err);
     CHECK(bad == NULL);
     CHECK(err != NULL && strcmp(xenapi_error_code(err), "SESSION_AUTHENTICATION_FAILED") == 0);
     CHECK(strstr(xenapi_error_message(err), "wrong") == NULL); /* no password in messages */
@@ -100,9 +101,9 @@ static void test_server_errors(const sim_t *sim) {
 
     /* Invalid handle: a reference to no VM. */
     st = XENAPI_VM_POWER_STATE_HALTED;
-    CHECK_STATUS(xenapi_vm_get_power_state(s, "OpaqueRef:00000000-dead-beef-0000-000000000000", &st,
-                                           &err),
-                 XENAPI_STATUS_API, &err);
+    CHECK_STATUS(
+        xenapi_vm_get_power_state(s, "OpaqueRef:00000000-dead-beef-0000-000000000000", &st, &err),
+        XENAPI_STATUS_API, &err);
     CHECK(st == XENAPI_VM_POWER_STATE_HALTED); /* out-parameters untouched on failure */
     CHECK(err != NULL && strcmp(xenapi_error_param(err, 0), "VM") == 0);
     CHECK(err != NULL && strcmp(xenapi_error_param_name(err, 1), "handle") == 0);
@@ -116,7 +117,8 @@ static void test_server_errors(const sim_t *sim) {
     CHECK(result == NULL);
     expect_api(&err, "MESSAGE_METHOD_UNKNOWN", 1);
     /* Wrong parameter count. */
-    CHECK_STATUS(xenapi_session_call(s, "VM.start", NULL, 0, &result, &err), XENAPI_STATUS_API, &err);
+    CHECK_STATUS(xenapi_session_call(s, "VM.start", NULL, 0, &result, &err), XENAPI_STATUS_API,
+                 &err);
     CHECK(err != NULL && strcmp(xenapi_error_code(err), "MESSAGE_PARAMETER_COUNT_MISMATCH") == 0);
     clear_error(&err);
 
@@ -220,7 +222,9 @@ static bool decide_certificate(void *user_data, const uint8_t *der, size_t der_l
     return d->accept;
 }
 
-static void finalize_decision(void *user_data) { ((cert_decision *)user_data)->finalized++; }
+static void finalize_decision(void *user_data) {
+    ((cert_decision *)user_data)->finalized++;
+}
 
 /* The program decides on the self-signed certificate, told what the default check found. */
 static void test_certificate_callback(const char *url, const char *fingerprint) {
@@ -233,8 +237,8 @@ static void test_certificate_callback(const char *url, const char *fingerprint) 
                  XENAPI_STATUS_INVALID_ARGUMENT, &err);
     clear_error(&err);
     d.accept = true;
-    CHECK_OK(xenapi_options_set_certificate_callback(opts, decide_certificate, &d, finalize_decision,
-                                                     &err),
+    CHECK_OK(xenapi_options_set_certificate_callback(opts, decide_certificate, &d,
+                                                     finalize_decision, &err),
              &err);
     CHECK_OK(xenapi_session_connect(opts, "root", "password", &s, &err), &err);
     CHECK(d.calls >= 1);
@@ -245,7 +249,8 @@ static void test_certificate_callback(const char *url, const char *fingerprint) 
     s = NULL;
     /* Refused: a TLS error that says the callback refused it. */
     d.accept = false;
-    CHECK_STATUS(xenapi_session_connect(opts, "root", "password", &s, &err), XENAPI_STATUS_TLS, &err);
+    CHECK_STATUS(xenapi_session_connect(opts, "root", "password", &s, &err), XENAPI_STATUS_TLS,
+                 &err);
     CHECK(err != NULL && strstr(xenapi_error_message(err), "callback refused") != NULL);
     clear_error(&err);
     CHECK(d.finalized == 0);
@@ -275,11 +280,13 @@ static void test_tls(void) {
     }
     CHECK_OK(xenapi_options_new(url, &opts, &err), &err);
     /* Default verification: a self-signed certificate is refused. */
-    CHECK_STATUS(xenapi_session_connect(opts, "root", "password", &s, &err), XENAPI_STATUS_TLS, &err);
+    CHECK_STATUS(xenapi_session_connect(opts, "root", "password", &s, &err), XENAPI_STATUS_TLS,
+                 &err);
     expect_kind(&err, XENAPI_STATUS_TLS);
     /* A pin that does not match. */
     CHECK_OK(xenapi_options_set_fingerprint(opts, wrong, &err), &err);
-    CHECK_STATUS(xenapi_session_connect(opts, "root", "password", &s, &err), XENAPI_STATUS_TLS, &err);
+    CHECK_STATUS(xenapi_session_connect(opts, "root", "password", &s, &err), XENAPI_STATUS_TLS,
+                 &err);
     expect_kind(&err, XENAPI_STATUS_TLS);
     CHECK(s == NULL);
     /* The right pin. */
@@ -296,7 +303,8 @@ static void test_tls(void) {
     xenapi_session_free(s);
     s = NULL;
     CHECK_OK(xenapi_options_set_insecure_skip_verify(opts, false, &err), &err);
-    CHECK_STATUS(xenapi_session_connect(opts, "root", "password", &s, &err), XENAPI_STATUS_TLS, &err);
+    CHECK_STATUS(xenapi_session_connect(opts, "root", "password", &s, &err), XENAPI_STATUS_TLS,
+                 &err);
     clear_error(&err);
     xenapi_options_free(opts);
     test_certificate_callback(url, sim.fingerprint);
@@ -339,10 +347,11 @@ static void test_arguments(const sim_t *sim) {
     CHECK(xenapi_options_set_originator(NULL, "x", NULL) == XENAPI_STATUS_NULL_ARGUMENT);
     CHECK(xenapi_options_set_max_response_bytes(NULL, 1, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
     CHECK_OK(xenapi_options_new(sim->url, &opts, &err), &err);
-    CHECK_STATUS(xenapi_options_set_fingerprint(opts, "not-hex", &err), XENAPI_STATUS_INVALID_ARGUMENT,
-                 &err);
+    CHECK_STATUS(xenapi_options_set_fingerprint(opts, "not-hex", &err),
+                 XENAPI_STATUS_INVALID_ARGUMENT, &err);
     expect_kind(&err, XENAPI_STATUS_INVALID_ARGUMENT);
-    CHECK_STATUS(xenapi_options_set_timeout_ms(opts, 0, &err), XENAPI_STATUS_INVALID_ARGUMENT, &err);
+    CHECK_STATUS(xenapi_options_set_timeout_ms(opts, 0, &err), XENAPI_STATUS_INVALID_ARGUMENT,
+                 &err);
     expect_kind(&err, XENAPI_STATUS_INVALID_ARGUMENT);
     CHECK(xenapi_options_set_ca_file(opts, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
     CHECK_OK(xenapi_options_set_follow_coordinator(opts, false, &err), &err);
@@ -377,7 +386,8 @@ static void test_arguments(const sim_t *sim) {
     CHECK(xenapi_session_login_with_password(NULL, "root", "password", NULL, NULL, NULL) ==
           XENAPI_STATUS_NULL_ARGUMENT);
     CHECK(xenapi_session_logout(NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
-    CHECK(xenapi_session_call(NULL, "VM.get_all", NULL, 0, &v, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_session_call(NULL, "VM.get_all", NULL, 0, &v, NULL) ==
+          XENAPI_STATUS_NULL_ARGUMENT);
     CHECK(!xenapi_session_is_logged_in(NULL));
     CHECK(xenapi_session_get_dialect(NULL) == XENAPI_DIALECT_XAPI);
     CHECK(xenapi_session_get_url(NULL, &text, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
@@ -393,7 +403,8 @@ static void test_arguments(const sim_t *sim) {
     text = NULL;
     CHECK(xenapi_session_call(s, NULL, NULL, 0, &v, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
     CHECK(xenapi_session_call(s, "VM.get_all", NULL, 0, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
-    CHECK(xenapi_session_call(s, "VM.get_record", NULL, 1, &v, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_session_call(s, "VM.get_record", NULL, 1, &v, NULL) ==
+          XENAPI_STATUS_NULL_ARGUMENT);
     {
         const xenapi_value *nulls[1] = {NULL};
         CHECK_STATUS(xenapi_session_call(s, "VM.get_record", nulls, 1, &v, &err),
@@ -439,7 +450,8 @@ static void test_arguments(const sim_t *sim) {
     {
         /* Enum parameters: UNKNOWN and numbers out of range are refused before any call. */
         xenapi_string_list *classes = xenapi_string_list_new();
-        CHECK(xenapi_event_from(s, classes, NULL, 0.0, &batch, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+        CHECK(xenapi_event_from(s, classes, NULL, 0.0, &batch, NULL) ==
+              XENAPI_STATUS_NULL_ARGUMENT);
         CHECK_STATUS(xenapi_vm_set_actions_after_shutdown(s, "OpaqueRef:x",
                                                           XENAPI_ON_NORMAL_EXIT_UNKNOWN, &err),
                      XENAPI_STATUS_INVALID_ARGUMENT, &err);
@@ -484,8 +496,9 @@ static void test_arguments(const sim_t *sim) {
               XENAPI_STATUS_INVALID_ARGUMENT);
         CHECK_OK(xenapi_vm_record_set_allowed_operations(rec, ops, &err), &err);
         CHECK(xenapi_vm_operations_list_len(xenapi_vm_record_allowed_operations(rec)) == 1);
-        CHECK(strcmp(xenapi_vm_operations_list_get_name(xenapi_vm_record_allowed_operations(rec), 0),
-                     "start") == 0);
+        CHECK(
+            strcmp(xenapi_vm_operations_list_get_name(xenapi_vm_record_allowed_operations(rec), 0),
+                   "start") == 0);
         CHECK(xenapi_vm_operations_list_get(ops, 1) == XENAPI_VM_OPERATIONS_UNKNOWN);
         CHECK(xenapi_value_struct_len(xenapi_vm_record_extra(rec)) == 0);
         xenapi_vm_operations_list_free(ops);
@@ -538,15 +551,18 @@ static void test_arguments(const sim_t *sim) {
     v = NULL;
     arr = xenapi_value_new_array();
     st = xenapi_value_new_struct();
-    CHECK(xenapi_value_array_push(NULL, xenapi_value_new_int64(1), NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_value_array_push(NULL, xenapi_value_new_int64(1), NULL) ==
+          XENAPI_STATUS_NULL_ARGUMENT);
     CHECK(xenapi_value_array_push(arr, NULL, NULL) == XENAPI_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(xenapi_value_array_push(st, xenapi_value_new_int64(1), &err),
                  XENAPI_STATUS_INVALID_ARGUMENT, &err);
     expect_kind(&err, XENAPI_STATUS_INVALID_ARGUMENT);
     CHECK(xenapi_value_struct_set(arr, "k", xenapi_value_new_nil(), NULL) ==
           XENAPI_STATUS_INVALID_ARGUMENT);
-    CHECK(xenapi_value_struct_set(st, NULL, xenapi_value_new_nil(), NULL) == XENAPI_STATUS_NULL_ARGUMENT);
-    CHECK(xenapi_value_struct_set(NULL, "k", xenapi_value_new_nil(), NULL) == XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_value_struct_set(st, NULL, xenapi_value_new_nil(), NULL) ==
+          XENAPI_STATUS_NULL_ARGUMENT);
+    CHECK(xenapi_value_struct_set(NULL, "k", xenapi_value_new_nil(), NULL) ==
+          XENAPI_STATUS_NULL_ARGUMENT);
     CHECK(xenapi_value_struct_set(st, bad_utf8, xenapi_value_new_nil(), NULL) ==
           XENAPI_STATUS_INVALID_ARGUMENT);
     CHECK_OK(xenapi_value_array_push(arr, xenapi_value_new_double(1.5), &err), &err);

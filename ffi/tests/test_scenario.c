@@ -22,7 +22,8 @@ static void test_values(void) {
 
     CHECK_OK(xenapi_value_new_string("héllo", &v, &err), &err);
     CHECK_OK(xenapi_value_struct_set(st, "name", v, &err), &err);
-    CHECK_OK(xenapi_value_struct_set(st, "big", xenapi_value_new_int64(INT64_C(1) << 40), &err), &err);
+    CHECK_OK(xenapi_value_struct_set(st, "big", xenapi_value_new_int64(INT64_C(1) << 40), &err),
+             &err);
     CHECK_OK(xenapi_value_struct_set(st, "flag", xenapi_value_new_bool(true), &err), &err);
     CHECK_OK(xenapi_value_struct_set(st, "ratio", xenapi_value_new_double(0.25), &err), &err);
     CHECK_OK(xenapi_value_struct_set(st, "when", xenapi_value_new_datetime_unix(1180701000), &err),
@@ -53,7 +54,8 @@ static void test_values(void) {
     CHECK_OK(xenapi_value_get_datetime(xenapi_value_struct_get(st, "when"), &text, &err), &err);
     CHECK(strcmp(text, "20070601T12:30:00Z") == 0);
     CHECK(xenapi_value_get_kind(xenapi_value_struct_get(st, "none")) == XENAPI_VALUE_KIND_NIL);
-    CHECK_OK(xenapi_value_get_base64(xenapi_value_struct_get(st, "blob"), &bytes, &len, &err), &err);
+    CHECK_OK(xenapi_value_get_base64(xenapi_value_struct_get(st, "blob"), &bytes, &len, &err),
+             &err);
     CHECK(len == 3 && bytes[2] == 255);
     arr = (xenapi_value *)xenapi_value_struct_get(st, "list"); /* borrowed, only read */
     CHECK(xenapi_value_array_len(arr) == 2);
@@ -239,17 +241,18 @@ static void scenario(const char *dialect) {
         CHECK_OK(xenapi_host_metrics_get_record(s, hmetrics, &m, &err), &err);
         CHECK(xenapi_host_metrics_record_memory_total(m) > 0);
         CHECK(xenapi_host_metrics_record_memory_free(m) > 0);
-        CHECK(xenapi_host_metrics_record_memory_free(m) <= xenapi_host_metrics_record_memory_total(m));
+        CHECK(xenapi_host_metrics_record_memory_free(m) <=
+              xenapi_host_metrics_record_memory_total(m));
         xenapi_host_metrics_record_free(m);
     }
     xenapi_string_free(hmetrics);
 
     /* Power operations on the halted VM */
-#define STATE_IS(want)                                                                  \
-    do {                                                                                \
-        CHECK_OK(xenapi_vm_get_power_state(s, halted, &st, &err), &err);                \
-        clear_error(&err);                                                              \
-        CHECK(st == (want));                                                            \
+#define STATE_IS(want)                                                   \
+    do {                                                                 \
+        CHECK_OK(xenapi_vm_get_power_state(s, halted, &st, &err), &err); \
+        clear_error(&err);                                               \
+        CHECK(st == (want));                                             \
     } while (0)
     CHECK_OK(xenapi_vm_start(s, halted, false, false, &err), &err);
     STATE_IS(XENAPI_VM_POWER_STATE_RUNNING);
@@ -360,7 +363,8 @@ static void scenario(const char *dialect) {
     CHECK(hosts == NULL);
     clear_error(&err);
     CHECK_OK(xenapi_session_logout(s, &err), &err); /* twice is harmless */
-    CHECK_OK(xenapi_session_login_with_password(s, "root", "password", "1.0", "c-tests", &err), &err);
+    CHECK_OK(xenapi_session_login_with_password(s, "root", "password", "1.0", "c-tests", &err),
+             &err);
     CHECK(sim_sessions(&sim) == 1);
     xenapi_session_free(s);
     CHECK(sim_sessions(&sim) == 0);

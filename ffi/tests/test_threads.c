@@ -57,7 +57,8 @@ static void *work(void *arg) {
             w->failures++;
         }
         clear_error(&err);
-        if (xenapi_session_call(w->session, "no.such", NULL, 0, &result, &err) != XENAPI_STATUS_API) {
+        if (xenapi_session_call(w->session, "no.such", NULL, 0, &result, &err) !=
+            XENAPI_STATUS_API) {
             w->failures++;
         }
         clear_error(&err);

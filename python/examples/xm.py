@@ -24,7 +24,7 @@ def mib(n):
 def xm_list(x):
     print("%-30s %5s %6s %5s %-9s %8s" % ("Name", "ID", "Mem", "VCPUs", "State", "Time(s)"))
     records = x.VM.get_all_records()
-    for ref, vm in sorted(records.items(), key=lambda kv: (not kv[1]["is_control_domain"], kv[1]["name_label"])):
+    for _ref, vm in sorted(records.items(), key=lambda kv: (not kv[1]["is_control_domain"], kv[1]["name_label"])):
         if vm.get("is_a_template") or vm.get("is_a_snapshot"):
             continue
         seconds = "-"

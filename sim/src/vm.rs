@@ -1,5 +1,6 @@
-//! The VM power-state machine (DESIGN.md section 4): which state each operation needs, where it
-//! leads, and what changes with it (domid, resident_on, metrics, allowed_operations, logs).
+//! The VM power-state machine (spec/WIRE.md, Power states): which state each operation needs,
+//! where it leads, and what changes with it (domid, resident_on, metrics, allowed_operations,
+//! logs).
 
 use xenapi::{DateTime, Value};
 

@@ -79,8 +79,7 @@ static int text(const xenapi_value *v, char *buf, size_t len) {
         }
         snprintf(buf, len, "%lld", (long long)i);
         return 1;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -130,13 +129,14 @@ static int check_error(char **expect, int n, const xenapi_value *result, const x
     (void)result;
     code = xenapi_error_code(err);
     if (code == NULL) {
-        snprintf(why, sizeof why, "wanted the error %s, got: %s", expect[1], xenapi_error_message(err));
+        snprintf(why, sizeof why, "wanted the error %s, got: %s", expect[1],
+                 xenapi_error_message(err));
         return 0;
     }
     params = xenapi_error_param_count(err);
     if (strcmp(code, expect[1]) != 0 || params != (size_t)(n - 2)) {
-        snprintf(why, sizeof why, "wanted the error %s with %d parameters, got: %s", expect[1], n - 2,
-                 xenapi_error_message(err));
+        snprintf(why, sizeof why, "wanted the error %s with %d parameters, got: %s", expect[1],
+                 n - 2, xenapi_error_message(err));
         return 0;
     }
     for (i = 0; i < params; i++) {
@@ -174,7 +174,8 @@ static int check(char **expect, int n, const xenapi_value *result, const xenapi_
             return 0;
         }
         if (!text(result, got, sizeof got) || strcmp(got, want) != 0) {
-            snprintf(why, sizeof why, "wanted %s, got %s", want, text(result, got, sizeof got) ? got : "a non-scalar");
+            snprintf(why, sizeof why, "wanted %s, got %s", want,
+                     text(result, got, sizeof got) ? got : "a non-scalar");
             return 0;
         }
         return 1;
@@ -208,11 +209,13 @@ static int check(char **expect, int n, const xenapi_value *result, const xenapi_
             return 0;
         }
         for (i = 0; i < xenapi_value_array_len(result); i++) {
-            if (text(xenapi_value_array_get(result, i), got, sizeof got) && strcmp(got, want) == 0) {
+            if (text(xenapi_value_array_get(result, i), got, sizeof got) &&
+                strcmp(got, want) == 0) {
                 return 1;
             }
         }
-        snprintf(why, sizeof why, "wanted a list holding %s (%zu elements)", want, xenapi_value_array_len(result));
+        snprintf(why, sizeof why, "wanted a list holding %s (%zu elements)", want,
+                 xenapi_value_array_len(result));
         return 0;
     }
     if (strcmp(kind, "nonempty") == 0 && n == 1) {
@@ -321,7 +324,8 @@ int main(int argc, char **argv) {
     }
     if (argc > 2) {
         proto_name = argv[2];
-        protocol = strcmp(argv[2], "jsonrpc") == 0 ? XENAPI_PROTOCOL_JSONRPC : XENAPI_PROTOCOL_XMLRPC;
+        protocol =
+            strcmp(argv[2], "jsonrpc") == 0 ? XENAPI_PROTOCOL_JSONRPC : XENAPI_PROTOCOL_XMLRPC;
     }
     f = fopen(argv[1], "r");
     if (f == NULL) {
@@ -334,7 +338,8 @@ int main(int argc, char **argv) {
         lineno++;
         line[strcspn(line, "\r\n")] = '\0';
         snprintf(copy, sizeof copy, "%s", line);
-        for (w = strtok_r(line, " \t", &save); w != NULL && n < MAX_WORDS; w = strtok_r(NULL, " \t", &save)) {
+        for (w = strtok_r(line, " \t", &save); w != NULL && n < MAX_WORDS;
+             w = strtok_r(NULL, " \t", &save)) {
             words[n++] = w;
             has_expect |= strcmp(w, "expect") == 0;
         }
@@ -342,7 +347,8 @@ int main(int argc, char **argv) {
             continue;
         }
         if (n < 4 || !has_expect) {
-            fprintf(stderr, "%s:%d: a step is DIALECTS METHOD ARG... expect KIND\n", argv[1], lineno);
+            fprintf(stderr, "%s:%d: a step is DIALECTS METHOD ARG... expect KIND\n", argv[1],
+                    lineno);
             failed = 1;
             break;
         }

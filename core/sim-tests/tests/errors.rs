@@ -1,4 +1,4 @@
-//! Every error of DESIGN.md section 3, with its parameters as each dialect sends them, and the
+//! Every error of spec/WIRE.md (Errors), with its parameters as each dialect sends them, and the
 //! session behaviour built on them (re-login, coordinator redirect).
 
 use xenapi::{codes, ErrorKind, Options, Session, Value};
@@ -233,7 +233,7 @@ fn handle_invalid() {
     }
 }
 
-/// The operations and the states they start from (DESIGN.md section 4). `hard_shutdown` on xend
+/// The operations and the states they start from (spec/WIRE.md, Power states). `hard_shutdown` on xend
 /// works from any live state (Running, Paused), on xapi also from Suspended.
 fn allowed(d: Dialect, op: &str) -> &'static [&'static str] {
     match op {
@@ -326,7 +326,7 @@ fn vm_bad_power_state_for_every_wrong_state_operation() {
             Dialect::Xend => 8 + 3 + 6 + 8,
         };
         assert_eq!(checked, expected, "{d:?}");
-        // The spellings of DESIGN.md: xapi lowercase, xend capitalised.
+        // The spellings of spec/WIRE.md (Errors): xapi lowercase, xend capitalised.
         let vm01 = vm_ref(&s, "vm01");
         let e = start(&s, &vm01, false).unwrap_err();
         let f = e.failure().unwrap();

@@ -1,4 +1,4 @@
-//! The talk's operations (DESIGN.md section 4) through `Session::call`, against the embedded
+//! The talk's operations (spec/WIRE.md, Power states) through `Session::call`, against the embedded
 //! simulator in both dialects.
 
 use std::time::Duration;
