@@ -19,6 +19,7 @@
 //! generated from the datamodel).
 
 pub mod api;
+pub mod cache;
 mod client;
 pub mod codec;
 pub mod convert;
