@@ -44,9 +44,13 @@ fn power(c: &Change) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The cache holds what `VM.get_all_records` says, record for record.
+/// The cache holds what `VM.get_all_records` says, record for record (once the events in
+/// flight are applied).
 fn assert_matches_server(cache: &Cache, s: &xenapi::Session) {
     let server = Vm::get_all_records(s).unwrap();
+    wait_until(Duration::from_secs(5), || {
+        cache.records::<Vm>().unwrap() == server
+    });
     let cached = cache.records::<Vm>().unwrap();
     assert_eq!(cached.len(), server.len());
     for (r, rec) in &server {
@@ -160,6 +164,11 @@ fn events_lost_fetches_everything_again() {
     start(&actor, &vm, false).unwrap();
     wait_change(&cache, |c| c.kind == ChangeKind::Refetched);
     assert!(cache.status().refetches >= 1);
+    // The start is in the refetch, or told after it.
+    let id = xenapi::Ref::<Vm>::new(vm.clone());
+    assert!(wait_until(Duration::from_secs(10), || {
+        cache.get(&id).unwrap().unwrap().power_state == VmPowerState::Running
+    }));
     assert_matches_server(&cache, &s);
     // And it goes on from the new token.
     vm_op(&actor, "VM.pause", &vm).unwrap();
