@@ -12,6 +12,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod cache;
 mod convert;
 mod errors;
 
@@ -96,6 +97,11 @@ pub struct PySession {
 }
 
 impl PySession {
+    /// The core session (the cache follows events over it).
+    pub(crate) fn session(&self) -> &xenapi::Session {
+        &self.inner
+    }
+
     fn call_value(&self, py: Python<'_>, method: &str, params: Vec<Value>) -> PyResult<Py<PyAny>> {
         let inner = &self.inner;
         match py.detach(|| inner.call(method, params)) {
@@ -485,6 +491,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySession>()?;
     m.add_class::<PyClient>()?;
     m.add_class::<Dispatcher>()?;
+    m.add_class::<cache::PyCache>()?;
+    m.add_class::<cache::PySnapshot>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
