@@ -543,6 +543,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_blob_get_uuid(SessionHandle session, byte[] blob, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_blob_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_blob_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_blob_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_blob_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_blob_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_blob_record_new();
@@ -574,6 +575,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_bond_get_uuid(SessionHandle session, byte[] bond, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_bond_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_bond_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_bond_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_bond_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_bond_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_bond_record_new();
@@ -603,6 +605,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_certificate_get_uuid(SessionHandle session, byte[] certificate, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_certificate_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_certificate_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_certificate_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_certificate_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_certificate_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_certificate_record_new();
@@ -662,6 +665,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_cluster_host_operation_list_push(IntPtr h, int item, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_cluster_host_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cluster_host_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_cluster_host_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_cluster_host_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cluster_host_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_cluster_host_record_new();
@@ -686,6 +690,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_cluster_pool_resync(SessionHandle session, byte[] cluster, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_cluster_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cluster_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_cluster_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_cluster_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_cluster_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_cluster_record_new();
@@ -720,6 +725,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_console_get_vm(SessionHandle session, byte[] console, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_console_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_console_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_console_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_console_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_console_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_console_record_new();
@@ -742,6 +748,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_crashdump_get_vm(SessionHandle session, byte[] crashdump, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_crashdump_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_crashdump_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_crashdump_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_crashdump_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_crashdump_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_crashdump_record_new();
@@ -753,6 +760,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_crashdump_set_other_config(SessionHandle session, byte[] crashdump, IntPtr value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_data_source_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_data_source_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_data_source_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_data_source_record_list_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_data_source_record_list_items(IntPtr h, IntPtr* items, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_data_source_record_new();
@@ -774,6 +782,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_dr_task_get_uuid(SessionHandle session, byte[] dr_task, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_dr_task_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_dr_task_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_dr_task_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_dr_task_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_dr_task_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_dr_task_record_new();
@@ -781,6 +790,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_dr_task_record_set_uuid(IntPtr r, byte[] value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_event_batch_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_event_batch_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_event_batch_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_event_batch_new();
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_event_batch_set_events(IntPtr r, IntPtr value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_event_batch_set_token(IntPtr r, byte[] value, out IntPtr err);
@@ -791,6 +801,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_event_next(SessionHandle session, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_event_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_event_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_event_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_event_record_list_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_event_record_list_items(IntPtr h, IntPtr* items, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_event_record_list_new();
@@ -819,6 +830,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_feature_get_version(SessionHandle session, byte[] feature, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_feature_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_feature_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_feature_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_feature_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_feature_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_feature_record_new();
@@ -850,6 +862,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_gpu_group_get_vgpus(SessionHandle session, byte[] gpu_group, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_gpu_group_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_gpu_group_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_gpu_group_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_gpu_group_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_gpu_group_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_gpu_group_record_new();
@@ -907,6 +920,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_cpu_get_vendor(SessionHandle session, byte[] host_cpu, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_cpu_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_cpu_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_cpu_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_cpu_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_cpu_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_host_cpu_record_new();
@@ -938,6 +952,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_crashdump_get_uuid(SessionHandle session, byte[] host_crashdump, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_crashdump_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_crashdump_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_crashdump_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_crashdump_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_crashdump_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_host_crashdump_record_new();
@@ -1076,6 +1091,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_metrics_get_uuid(SessionHandle session, byte[] host_metrics, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_metrics_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_metrics_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_metrics_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_metrics_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_metrics_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_host_metrics_record_new();
@@ -1108,6 +1124,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_patch_get_version(SessionHandle session, byte[] host_patch, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_patch_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_patch_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_patch_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_patch_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_patch_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_host_patch_record_new();
@@ -1129,6 +1146,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_record_data_source(SessionHandle session, byte[] host, byte[] data_source, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_host_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_host_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_host_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_host_record_new();
@@ -1262,6 +1280,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_lvhd_get_uuid(SessionHandle session, byte[] lvhd, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_lvhd_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_lvhd_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_lvhd_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_lvhd_record_new();
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_lvhd_record_set_uuid(IntPtr r, byte[] value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_message_create(SessionHandle session, byte[] name, long priority, int cls, byte[] obj_uuid, byte[] body, out IntPtr out_result, out IntPtr err);
@@ -1276,6 +1295,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_message_get_since(SessionHandle session, long since, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_message_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_message_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_message_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_message_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_message_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_message_record_new();
@@ -1323,6 +1343,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_network_purpose_list_push(IntPtr h, int item, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_network_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_network_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_network_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_network_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_network_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_network_record_new();
@@ -1365,6 +1386,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_network_sriov_get_uuid(SessionHandle session, byte[] network_sriov, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_network_sriov_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_network_sriov_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_network_sriov_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_network_sriov_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_network_sriov_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_network_sriov_record_new();
@@ -1390,6 +1412,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_observer_get_uuid(SessionHandle session, byte[] observer, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_observer_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_observer_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_observer_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_observer_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_observer_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_observer_record_new();
@@ -1424,6 +1447,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pbd_plug(SessionHandle session, byte[] pbd, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pbd_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pbd_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pbd_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pbd_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pbd_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pbd_record_new();
@@ -1455,6 +1479,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pci_get_vendor_name(SessionHandle session, byte[] pci, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pci_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pci_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pci_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pci_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pci_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pci_record_new();
@@ -1494,6 +1519,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pgpu_get_uuid(SessionHandle session, byte[] pgpu, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pgpu_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pgpu_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pgpu_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pgpu_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pgpu_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pgpu_record_new();
@@ -1580,6 +1606,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pif_metrics_get_vendor_name(SessionHandle session, byte[] pif_metrics, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pif_metrics_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pif_metrics_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pif_metrics_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pif_metrics_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pif_metrics_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pif_metrics_record_new();
@@ -1603,6 +1630,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pif_reconfigure_ipv6(SessionHandle session, byte[] pif, int mode, byte[] ipv6, byte[] gateway, byte[] dns, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pif_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pif_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pif_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pif_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pif_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pif_record_new();
@@ -1790,6 +1818,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pool_patch_precheck(SessionHandle session, byte[] pool_patch, byte[] host, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pool_patch_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pool_patch_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pool_patch_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pool_patch_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pool_patch_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pool_patch_record_new();
@@ -1807,6 +1836,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pool_patch_set_other_config(SessionHandle session, byte[] pool_patch, IntPtr value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pool_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pool_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pool_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pool_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pool_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pool_record_new();
@@ -1937,6 +1967,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pool_update_precheck(SessionHandle session, byte[] pool_update, byte[] host, out int out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pool_update_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pool_update_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pool_update_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pool_update_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pool_update_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pool_update_record_new();
@@ -1955,6 +1986,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pool_update_set_other_config(SessionHandle session, byte[] pool_update, IntPtr value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_probe_result_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_probe_result_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_probe_result_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_probe_result_record_list_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_probe_result_record_list_items(IntPtr h, IntPtr* items, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_probe_result_record_new();
@@ -1983,6 +2015,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pusb_get_version(SessionHandle session, byte[] pusb, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pusb_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pusb_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pusb_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pusb_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pusb_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pusb_record_new();
@@ -2018,6 +2051,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pvs_cache_storage_get_vdi(SessionHandle session, byte[] pvs_cache_storage, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pvs_cache_storage_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pvs_cache_storage_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pvs_cache_storage_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pvs_cache_storage_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pvs_cache_storage_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pvs_cache_storage_record_new();
@@ -2040,6 +2074,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pvs_proxy_get_vif(SessionHandle session, byte[] pvs_proxy, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pvs_proxy_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pvs_proxy_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pvs_proxy_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pvs_proxy_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pvs_proxy_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pvs_proxy_record_new();
@@ -2061,6 +2096,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pvs_server_introduce(SessionHandle session, IntPtr addresses, long first_port, long last_port, byte[] site, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pvs_server_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pvs_server_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pvs_server_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pvs_server_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pvs_server_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pvs_server_record_new();
@@ -2085,6 +2121,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pvs_site_introduce(SessionHandle session, byte[] name_label, byte[] name_description, byte[] pvs_uuid, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pvs_site_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pvs_site_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_pvs_site_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_pvs_site_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_pvs_site_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_pvs_site_record_new();
@@ -2116,6 +2153,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_repository_introduce(SessionHandle session, byte[] name_label, byte[] name_description, byte[] binary_url, byte[] source_url, byte update, byte[] gpgkey_path, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_repository_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_repository_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_repository_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_repository_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_repository_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_repository_record_new();
@@ -2147,6 +2185,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_role_get_uuid(SessionHandle session, byte[] role, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_role_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_role_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_role_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_role_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_role_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_role_record_new();
@@ -2167,6 +2206,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sdn_controller_introduce(SessionHandle session, int protocol, byte[] address, long port, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_sdn_controller_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_sdn_controller_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sdn_controller_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_sdn_controller_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_sdn_controller_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_sdn_controller_record_new();
@@ -2186,6 +2226,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_secret_get_value(SessionHandle session, byte[] secret, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_secret_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_secret_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_secret_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_secret_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_secret_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_secret_record_new();
@@ -2220,6 +2261,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_session_logout_subject_identifier(SessionHandle session, byte[] subject_identifier, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_session_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_session_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_session_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_session_record_new();
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_session_record_set_auth_user_name(IntPtr r, byte[] value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_session_record_set_auth_user_sid(IntPtr r, byte[] value, out IntPtr err);
@@ -2261,6 +2303,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sm_get_version(SessionHandle session, byte[] sm, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_sm_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_sm_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sm_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_sm_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_sm_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_sm_record_new();
@@ -2328,6 +2371,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sr_record_data_source(SessionHandle session, byte[] sr, byte[] data_source, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_sr_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_sr_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sr_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_sr_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_sr_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_sr_record_new();
@@ -2365,6 +2409,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sr_set_tags(SessionHandle session, byte[] sr, IntPtr value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_sr_stat_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_sr_stat_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sr_stat_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_sr_stat_record_new();
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sr_stat_record_set_clustered(IntPtr r, byte value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_sr_stat_record_set_free_space(IntPtr r, long value, out IntPtr err);
@@ -2466,6 +2511,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_subject_get_uuid(SessionHandle session, byte[] subject, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_subject_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_subject_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_subject_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_subject_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_subject_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_subject_record_new();
@@ -2506,6 +2552,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_task_get_uuid(SessionHandle session, byte[] task, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_task_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_task_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_task_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_task_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_task_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_task_record_new();
@@ -2548,6 +2595,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_tunnel_get_uuid(SessionHandle session, byte[] tunnel, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_tunnel_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_tunnel_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_tunnel_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_tunnel_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_tunnel_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_tunnel_record_new();
@@ -2586,6 +2634,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_usb_group_get_vusbs(SessionHandle session, byte[] usb_group, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_usb_group_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_usb_group_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_usb_group_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_usb_group_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_usb_group_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_usb_group_record_new();
@@ -2610,6 +2659,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_user_get_uuid(SessionHandle session, byte[] user, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_user_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_user_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_user_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_user_record_new();
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_user_record_set_fullname(IntPtr r, byte[] value, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_user_record_set_other_config(IntPtr r, IntPtr value, out IntPtr err);
@@ -2664,6 +2714,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vbd_metrics_get_uuid(SessionHandle session, byte[] vbd_metrics, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vbd_metrics_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vbd_metrics_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vbd_metrics_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vbd_metrics_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vbd_metrics_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vbd_metrics_record_new();
@@ -2681,6 +2732,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vbd_plug(SessionHandle session, byte[] vbd, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vbd_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vbd_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vbd_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vbd_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vbd_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vbd_record_new();
@@ -2772,6 +2824,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vdi_list_changed_blocks(SessionHandle session, byte[] vdi_from, byte[] vdi_to, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vdi_nbd_server_info_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vdi_nbd_server_info_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vdi_nbd_server_info_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vdi_nbd_server_info_record_list_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vdi_nbd_server_info_record_list_items(IntPtr h, IntPtr* items, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vdi_nbd_server_info_record_new();
@@ -2789,6 +2842,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vdi_read_database_pool_uuid(SessionHandle session, byte[] vdi, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vdi_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vdi_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vdi_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vdi_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vdi_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vdi_record_new();
@@ -2863,6 +2917,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vgpu_get_vm(SessionHandle session, byte[] vgpu, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vgpu_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vgpu_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vgpu_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vgpu_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vgpu_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vgpu_record_new();
@@ -2903,6 +2958,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vgpu_type_get_vgpus(SessionHandle session, byte[] vgpu_type, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vgpu_type_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vgpu_type_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vgpu_type_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vgpu_type_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vgpu_type_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vgpu_type_record_new();
@@ -2973,6 +3029,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vif_metrics_get_uuid(SessionHandle session, byte[] vif_metrics, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vif_metrics_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vif_metrics_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vif_metrics_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vif_metrics_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vif_metrics_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vif_metrics_record_new();
@@ -2991,6 +3048,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vif_plug(SessionHandle session, byte[] vif, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vif_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vif_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vif_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vif_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vif_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vif_record_new();
@@ -3047,6 +3105,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vlan_get_uuid(SessionHandle session, byte[] vlan, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vlan_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vlan_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vlan_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vlan_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vlan_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vlan_record_new();
@@ -3089,6 +3148,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_appliance_operation_list_push(IntPtr h, int item, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_appliance_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_appliance_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_appliance_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_appliance_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_appliance_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_appliance_record_new();
@@ -3243,6 +3303,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_guest_metrics_get_uuid(SessionHandle session, byte[] vm_guest_metrics, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_guest_metrics_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_guest_metrics_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_guest_metrics_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_guest_metrics_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_guest_metrics_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_guest_metrics_record_new();
@@ -3290,6 +3351,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_metrics_get_vcpus_utilisation(SessionHandle session, byte[] vm_metrics, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_metrics_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_metrics_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_metrics_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_metrics_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_metrics_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_metrics_record_new();
@@ -3329,6 +3391,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_record_data_source(SessionHandle session, byte[] vm, byte[] data_source, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vm_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vm_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vm_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vm_record_new();
@@ -3537,6 +3600,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vmpp_protect_now(SessionHandle session, byte[] vmpp, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vmpp_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vmpp_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vmpp_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vmpp_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vmpp_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vmpp_record_new();
@@ -3599,6 +3663,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vmss_get_vms(SessionHandle session, byte[] vmss, out IntPtr out_result, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vmss_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vmss_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vmss_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vmss_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vmss_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vmss_record_new();
@@ -3642,6 +3707,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vtpm_operations_list_push(IntPtr h, int item, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vtpm_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vtpm_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vtpm_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vtpm_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vtpm_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vtpm_record_new();
@@ -3673,6 +3739,7 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vusb_operations_list_push(IntPtr h, int item, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vusb_record_fields(IntPtr r, Field* fields, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vusb_record_free(IntPtr h);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern int xenapi_vusb_record_from_value(IntPtr value, out IntPtr rec, out IntPtr err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern UIntPtr xenapi_vusb_record_map_entries(IntPtr h, IntPtr* keys, IntPtr* values, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CC)] internal static extern void xenapi_vusb_record_map_free(IntPtr h);
         [DllImport(Lib, CallingConvention = CC)] internal static extern IntPtr xenapi_vusb_record_new();
