@@ -1,7 +1,9 @@
 # xenapi-rs: `make demo` walks the talk's demo on the simulator; `make test` runs every test.
-# Each installs what it needs first. Bindings add their parts through mk/*.mk: TEST_TARGETS (run by
-# `make test`), DEMO_TARGETS (built before the demo) and DEMOS (scripts the demo runs with the
-# simulator's URL as their argument), DEPS_PIP and DEPS_APT (installed by scripts/deps.sh).
+# Each installs what it needs first. Make fragments live beside what they build: one per binding
+# (ffi/ffi.mk, python/python.mk, dotnet/dotnet.mk), one per part of the core (core/fuzz/fuzz.mk)
+# and one per cross-binding test folder (tests/*/*.mk). They add their parts through TEST_TARGETS
+# (run by `make test`), DEMO_TARGETS (built before the demo) and DEMOS (scripts the demo runs with
+# the simulator's URL as their argument), DEPS_PIP and DEPS_APT (installed by scripts/deps.sh).
 
 .DEFAULT_GOAL := all
 CARGO ?= cargo
@@ -13,7 +15,7 @@ DEMOS :=
 DEPS_PIP :=
 DEPS_APT :=
 
-include $(sort $(wildcard mk/*.mk))
+include $(sort $(wildcard */*.mk core/*/*.mk tests/*/*.mk))
 
 export DEPS_PIP DEPS_APT DEMOS
 
@@ -46,9 +48,11 @@ generated-check:
 rust-test:
 	$(CARGO) test --workspace
 
-# tests/python starts simulators with the Python package's launcher (xenapi_rs.testing).
+# The official client against the simulator (tests/fidelity) and our codec against CPython's
+# xmlrpc.client (tests/differential); simulators come from the Python package's launcher
+# (xenapi_rs.testing).
 python-codec-test: build python-install
-	python3 -m pytest -q tests/python
+	$(PYTHON) -m pytest -q tests/fidelity tests/differential
 
 bench:
 	$(CARGO) bench -p xenapi

@@ -173,6 +173,32 @@ typedef enum xenapi_protocol {
 } xenapi_protocol;
 
 /**
+ * What the default certificate check found, as told to a `xenapi_certificate_callback`.
+ */
+typedef enum xenapi_certificate_problem {
+    /**
+     * The certificate chains to a Mozilla root and is valid for the name and date.
+     */
+    XENAPI_CERTIFICATE_PROBLEM_NONE = 0,
+    /**
+     * Not signed by a trusted root (xapi's self-signed certificate), or a broken chain.
+     */
+    XENAPI_CERTIFICATE_PROBLEM_UNTRUSTED = 1,
+    /**
+     * Valid, but not for the name connected to.
+     */
+    XENAPI_CERTIFICATE_PROBLEM_NAME_MISMATCH = 2,
+    /**
+     * Outside its validity period.
+     */
+    XENAPI_CERTIFICATE_PROBLEM_EXPIRED = 3,
+    /**
+     * Anything else (a malformed certificate, a bad extension).
+     */
+    XENAPI_CERTIFICATE_PROBLEM_OTHER = 4,
+} xenapi_certificate_problem;
+
+/**
  * The server family found at login.
  */
 typedef enum xenapi_dialect {
@@ -307,6 +333,30 @@ typedef struct xenapi_cache_stats {
      */
     bool connected;
 } xenapi_cache_stats;
+
+/**
+ * A program's decision on a server's certificate: return true to accept it.
+ *
+ * Called on the thread that opens a connection, once per new connection, during the TLS
+ * handshake; calls wait for it. Arguments, all borrowed for the duration of the call:
+ * `user_data` as given to `xenapi_options_set_certificate_callback`; the server's certificate,
+ * DER-encoded (`der`, `der_len` bytes); the host name or address connected to (UTF-8,
+ * NUL-terminated); what the default check found; and, unless `problem` is
+ * `XENAPI_CERTIFICATE_PROBLEM_NONE` (then NULL), the explanation with the certificate's SHA-256
+ * fingerprint (UTF-8, NUL-terminated). The handshake's signatures are checked against the
+ * certificate whatever the callback says.
+ */
+typedef bool (*xenapi_certificate_callback)(void *user_data,
+                                            const uint8_t *der,
+                                            size_t der_len,
+                                            const char *server_name,
+                                            enum xenapi_certificate_problem problem,
+                                            const char *explanation);
+
+/**
+ * Called once with `user_data` when no session or options object uses the callback any more.
+ */
+typedef void (*xenapi_user_data_finalizer)(void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -659,6 +709,26 @@ enum xenapi_status xenapi_options_set_version(struct xenapi_options *options,
 enum xenapi_status xenapi_options_set_originator(struct xenapi_options *options,
                                                  const char *originator,
                                                  struct xenapi_error **err);
+
+/**
+ * Lets `callback` decide on each server certificate after the default check (the Mozilla
+ * roots, the name, the dates): the way to apply a program's own rule, and what the C# package
+ * does with .NET's `ServerCertificateValidationCallback`. A callback that always returns true
+ * is as unsafe as `xenapi_options_set_insecure_skip_verify`. A refused certificate fails the
+ * call with `XENAPI_STATUS_TLS`, saying the callback refused it and why the default check
+ * would have. Replaces a CA file, pin or skip set earlier; a later one replaces the callback.
+ * A NULL `callback` is `XENAPI_STATUS_INVALID_ARGUMENT`.
+ *
+ * Ownership: `options` is borrowed. `user_data` is the caller's: it must stay valid, and be
+ * usable from any thread, until `finalizer` (if not NULL) is called with it, once, when neither
+ * these options nor any session created from them holds the callback; with no finalizer, until
+ * all of those are freed.
+ */
+enum xenapi_status xenapi_options_set_certificate_callback(struct xenapi_options *options,
+                                                           xenapi_certificate_callback callback,
+                                                           void *user_data,
+                                                           xenapi_user_data_finalizer finalizer,
+                                                           struct xenapi_error **err);
 
 /**
  * Creates a session object for the server in `options`, not yet logged in. Checks the options

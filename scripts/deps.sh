@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs beyond Rust, once: Python test packages, and Debian packages that
-# a fragment in mk/ asks for through DEPS_APT. Safe to run again; quiet when all is there.
+# a make fragment (*/*.mk) asks for through DEPS_APT. Safe to run again; quiet when all is there.
 set -euo pipefail
 
 need_pip=()

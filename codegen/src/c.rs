@@ -3,7 +3,7 @@
 //! - `ffi/src/api/{mod.rs, types.rs, <class>.rs}`: the `extern "C"` functions, each a line or
 //!   two over the hand-written runtime `ffi/src/typed.rs`;
 //! - `include/xenapi/{api.h, types.h, errors.h, <class>.h}`: their declarations, with docs;
-//! - `tests/c/test_records.c`: reads every field of every object the simulator serves.
+//! - `ffi/tests/test_records.c`: reads every field of every object the simulator serves.
 //!
 //! Every C function is described once ([`Func`]: name, parameters and result with both their C
 //! and their Rust spelling, docs); the header line and the Rust signature are both printed from
@@ -336,7 +336,7 @@ impl<'a> Gen<'a> {
         }
         files.push(("ffi/src/api/mod.rs".to_owned(), self.module_root(&mods)));
         files.push(("include/xenapi/api.h".to_owned(), api_h(&mods)));
-        files.push(("tests/c/test_records.c".to_owned(), self.test_records()));
+        files.push(("ffi/tests/test_records.c".to_owned(), self.test_records()));
         files
     }
 
@@ -1329,7 +1329,7 @@ impl<'a> Gen<'a> {
         );
     }
 
-    // ---- tests/c/test_records.c ------------------------------------------------------------
+    // ---- ffi/tests/test_records.c ------------------------------------------------------------
 
     fn test_records(&self) -> String {
         let mut o = String::new();
@@ -1481,15 +1481,13 @@ impl<'a> Gen<'a> {
              \x20       if (strcmp(must_have[i], name) == 0) {\n            return 1;\n        }\n    }\n    return 0;\n}\n\n\
              static void run_dialect(const char *dialect) {\n\
              \x20   sim_t sim;\n\
-             \x20   const char *args[] = {\"--vms\", \"3\", \"--dialect\", NULL, NULL};\n\
              \x20   xenapi_session *s;\n\
              \x20   long n;\n\
              \x20   int classes = 0;\n\
-             \x20   args[3] = dialect;\n\
-             \x20   if (sim_start(&sim, args) != 0) {\n        CHECK(0);\n        return;\n    }\n\
+             \x20   if (sim_of_dialect(&sim, dialect) != 0) {\n        CHECK(0);\n        return;\n    }\n\
              \x20   s = sim_login(&sim);\n\
              \x20   CHECK(s != NULL);\n\
-             \x20   if (s == NULL) {\n        sim_stop(&sim);\n        return;\n    }\n\
+             \x20   if (s == NULL) {\n        return;\n    }\n\
              \x20   printf(\"dialect %s\\n\", dialect);\n\
              \x20   {\n\
              \x20       /* A task left on the server (not waited for), so that task records are read. */\n\
@@ -1511,7 +1509,7 @@ impl<'a> Gen<'a> {
             .unwrap();
         }
         o.push_str(
-            "    CHECK(classes >= 5);\n    xenapi_session_free(s);\n    sim_stop(&sim);\n}\n\n\
+            "    CHECK(classes >= 5);\n    xenapi_session_free(s);\n}\n\n\
              int main(void) {\n",
         );
         o.push_str("    /* Readers of records no served class returns directly (nested ones are used). */\n");

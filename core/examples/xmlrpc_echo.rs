@@ -1,5 +1,5 @@
 //! XML-RPC echo and generator for the differential test against Python's `xmlrpc.client`
-//! (`tests/python/test_codec_differential.py`).
+//! (`tests/differential/test_codec_differential.py`).
 //!
 //! Framing, both ways: a record is a header line `TAG LEN\n`, then exactly `LEN` bytes, then `\n`.
 //! Binary-safe, no escaping, and a reader always knows where a record ends.

@@ -20,6 +20,7 @@
 
 pub mod api;
 pub mod cache;
+pub mod certificate;
 mod client;
 pub mod codec;
 pub mod convert;
@@ -34,6 +35,7 @@ pub mod task;
 mod transport;
 mod value;
 
+pub use certificate::{CertificateCallback, CertificateCheck, CertificateProblem};
 pub use client::{unwrap_envelope, Client};
 pub use convert::{FromValue, MapKey, ToValue};
 pub use datetime::{DateTime, DateTimeParts};

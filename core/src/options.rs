@@ -18,6 +18,9 @@ pub enum TlsPolicy {
     Fingerprint([u8; 32]),
     /// Accept any certificate. Only for tests and labs: anyone on the path can read the traffic.
     InsecureSkipVerify,
+    /// Verify against the Mozilla roots, then let the program decide, told what was found
+    /// ([`crate::certificate`]).
+    Callback(crate::CertificateCallback),
 }
 
 impl TlsPolicy {

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -711,6 +711,90 @@ fn a_pin_still_needs_the_certificate_s_private_key() {
         assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
         assert!(e.to_string().contains("private key"), "{e}");
     }
+}
+
+#[test]
+fn a_certificate_callback_is_told_what_the_default_check_found_and_decides() {
+    use xenapi::{CertificateCallback, CertificateProblem};
+    let cert = self_signed(&["127.0.0.1"]);
+    let server = pong_server(Some(cert.config.clone()));
+    type Seen = Vec<(Vec<u8>, String, Option<CertificateProblem>)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let accept = Arc::new(AtomicBool::new(true));
+    let callback = {
+        let (seen, accept) = (seen.clone(), accept.clone());
+        CertificateCallback::new(move |check| {
+            seen.lock().unwrap().push((
+                check.certificate.to_vec(),
+                check.server_name.clone(),
+                check.problem.as_ref().map(|(p, _)| *p),
+            ));
+            accept.load(Ordering::SeqCst)
+        })
+    };
+    let c = tls_client(server.url("https"), TlsPolicy::Callback(callback.clone()));
+    assert_eq!(ping(&c).unwrap(), Value::from("pong"));
+    assert_eq!(ping(&c).unwrap(), Value::from("pong"));
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "asked once per connection");
+        assert_eq!(seen[0].0, cert.der, "the server's certificate, DER");
+        assert_eq!(seen[0].1, "127.0.0.1");
+        assert_eq!(
+            seen[0].2,
+            Some(CertificateProblem::Untrusted),
+            "self-signed"
+        );
+    }
+
+    // Refused: a TLS error that says who refused and why.
+    accept.store(false, Ordering::SeqCst);
+    let e = ping(&tls_client(
+        server.url("https"),
+        TlsPolicy::Callback(callback),
+    ))
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    let text = e.to_string();
+    assert!(text.contains("certificate callback refused"), "{text}");
+    assert!(text.contains(&colons(&sha256(&cert.der))), "{text}");
+
+    // A panicking callback refuses, and the panic stays inside.
+    let panics = CertificateCallback::new(|_| panic!("callback bug"));
+    let e = ping(&tls_client(
+        server.url("https"),
+        TlsPolicy::Callback(panics),
+    ))
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+}
+
+#[test]
+fn a_certificate_callback_cannot_excuse_a_handshake_without_the_private_key() {
+    let cert = self_signed(&["xapi.invalid"]);
+    let other_key = rcgen::KeyPair::generate().unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = provider
+        .key_provider
+        .load_private_key(rustls_pki_types::PrivateKeyDer::Pkcs8(
+            other_key.serialize_der().into(),
+        ))
+        .unwrap();
+    let copied = rustls::sign::CertifiedKey::new(vec![cert.der.clone().into()], key);
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(CopiedCertificate(Arc::new(copied))));
+    let server = pong_server(Some(Arc::new(config)));
+    let accept_all = xenapi::CertificateCallback::new(|_| true);
+    let e = ping(&tls_client(
+        server.url("https"),
+        TlsPolicy::Callback(accept_all),
+    ))
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    assert!(e.to_string().contains("private key"), "{e}");
 }
 
 #[test]

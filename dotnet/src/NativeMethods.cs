@@ -50,6 +50,12 @@ namespace XenAPI
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_ca_file(OptionsHandle options, byte[] path, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_fingerprint(OptionsHandle options, byte[] fingerprint, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_insecure_skip_verify(OptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool skip, out ErrorHandle err);
+        [UnmanagedFunctionPointer(CC)]
+        [return: MarshalAs(UnmanagedType.I1)]
+        internal delegate bool CertificateCallback(IntPtr userData, IntPtr der, UIntPtr derLen, IntPtr serverName, int problem, IntPtr explanation);
+        [UnmanagedFunctionPointer(CC)]
+        internal delegate void UserDataFinalizer(IntPtr userData);
+        [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_certificate_callback(OptionsHandle o, CertificateCallback callback, IntPtr userData, UserDataFinalizer finalizer, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_follow_coordinator(OptionsHandle options, [MarshalAs(UnmanagedType.U1)] bool follow, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_max_response_bytes(OptionsHandle options, ulong bytes, out ErrorHandle err);
         [DllImport(Lib, CallingConvention = CC)] internal static extern Status xenapi_options_set_version(OptionsHandle options, byte[] version, out ErrorHandle err);

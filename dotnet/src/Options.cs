@@ -21,8 +21,8 @@ namespace XenAPI
     /// var o = new Options("https://xs1") { Fingerprint = "sha256:AB:CD:...", Timeout = TimeSpan.FromMinutes(1) };
     /// using (var xen = new Session(o)) { ... }
     /// </code>
-    /// At most one of <see cref="CaFile"/>, <see cref="Fingerprint"/> and
-    /// <see cref="InsecureSkipVerify"/> may be set. The session copies the options when created.
+    /// At most one of <see cref="CaFile"/>, <see cref="Fingerprint"/>,
+    /// <see cref="InsecureSkipVerify"/> and <see cref="ServerCertificateValidationCallback"/> may be set. The session copies the options when created.
     /// </summary>
     public sealed class Options
     {
@@ -57,6 +57,23 @@ namespace XenAPI
         /// change the traffic.</summary>
         public bool InsecureSkipVerify { get; set; }
 
+        /// <summary>Decides on the server's certificate after the default check (Mozilla roots,
+        /// name, dates), which it is told as <see cref="System.Net.Security.SslPolicyErrors"/>:
+        /// <c>None</c>, <c>RemoteCertificateChainErrors</c> (xapi's self-signed certificate) or
+        /// <c>RemoteCertificateNameMismatch</c>; the sender is the URL. Called once per new
+        /// connection, on the calling thread; an exception refuses. When none of this,
+        /// <see cref="CaFile"/>, <see cref="Fingerprint"/> and <see cref="InsecureSkipVerify"/> is
+        /// set, the session uses
+        /// <see cref="System.Net.ServicePointManager.ServerCertificateValidationCallback"/> if a
+        /// program set it, as XenServer.NET does (<see cref="IgnoreServicePointManager"/> turns
+        /// that off). A callback that always returns true is as unsafe as
+        /// <see cref="InsecureSkipVerify"/>.</summary>
+        public System.Net.Security.RemoteCertificateValidationCallback ServerCertificateValidationCallback { get; set; }
+
+        /// <summary>Do not use <see cref="System.Net.ServicePointManager.ServerCertificateValidationCallback"/>
+        /// (see <see cref="ServerCertificateValidationCallback"/>). Default false.</summary>
+        public bool IgnoreServicePointManager { get; set; }
+
         /// <summary>On <c>HOST_IS_SLAVE</c> at login, log in at the pool coordinator. Default true.</summary>
         public bool FollowCoordinator { get; set; } = true;
 
@@ -78,9 +95,13 @@ namespace XenAPI
 
         internal OptionsHandle ToNative()
         {
-            int tls = (CaFile != null ? 1 : 0) + (Fingerprint != null ? 1 : 0) + (InsecureSkipVerify ? 1 : 0);
+            int tls = (CaFile != null ? 1 : 0) + (Fingerprint != null ? 1 : 0) + (InsecureSkipVerify ? 1 : 0)
+                + (ServerCertificateValidationCallback != null ? 1 : 0);
             if (tls > 1)
-                throw new ArgumentException("set at most one of CaFile, Fingerprint and InsecureSkipVerify");
+                throw new ArgumentException("set at most one of CaFile, Fingerprint, InsecureSkipVerify and ServerCertificateValidationCallback");
+            var decide = ServerCertificateValidationCallback;
+            if (tls == 0 && !IgnoreServicePointManager)
+                decide = System.Net.ServicePointManager.ServerCertificateValidationCallback;
             ErrorHandle err;
             Check.Ok(NativeMethods.xenapi_options_new(Utf8.Z(Url), out OptionsHandle h, out err), err);
             try
@@ -93,6 +114,8 @@ namespace XenAPI
                     Check.Ok(NativeMethods.xenapi_options_set_fingerprint(h, Utf8.Z(Fingerprint), out err), err);
                 if (InsecureSkipVerify)
                     Check.Ok(NativeMethods.xenapi_options_set_insecure_skip_verify(h, true, out err), err);
+                if (decide != null)
+                    CertificateDecision.Install(h, decide, Url);
                 Check.Ok(NativeMethods.xenapi_options_set_follow_coordinator(h, FollowCoordinator, out err), err);
                 if (MaxResponseBytes.HasValue)
                 {

@@ -123,6 +123,49 @@ namespace XenAPI
         public void login_with_password(string username, string password, string version, string originator) =>
             LoginWithPassword(username, password, version, originator);
 
+        /// <summary><c>session.login_with_password</c> announcing <paramref name="version"/>, as
+        /// XenServer.NET's obsolete overload does.</summary>
+        [Obsolete("Use login_with_password(string username, string password, string version) instead")]
+        public void login_with_password(string username, string password, API_Version version) =>
+            LoginWithPassword(username, password, Helper.APIVersionString(version));
+
+        /// <summary>The API version of the pool coordinator this session is logged in to
+        /// (<c>host.API_version_major/minor</c>), read on first use after each login;
+        /// <see cref="API_Version.LATEST"/> after <see cref="slave_local_login_with_password"/>, as
+        /// in XenServer.NET; <see cref="API_Version.UNKNOWN"/> before a login, on xend (no pool) and
+        /// for a version this package does not know.</summary>
+        public API_Version APIVersion
+        {
+            get
+            {
+                int known = Volatile.Read(ref apiVersion);
+                if (known != NotRead) return (API_Version)known;
+                var read = ReadAPIVersion();
+                if (IsLoggedIn) Volatile.Write(ref apiVersion, (int)read);
+                return read;
+            }
+        }
+
+        private const int NotRead = -1;
+        private int apiVersion = NotRead;
+
+        private API_Version ReadAPIVersion()
+        {
+            if (!IsLoggedIn || Dialect != Dialect.Xapi) return API_Version.UNKNOWN;
+            try
+            {
+                var pools = Pool.get_all(this);
+                if (pools.Count == 0) return API_Version.UNKNOWN;
+                var master = Pool.get_master(this, pools[0].opaque_ref);
+                return Helper.GetAPIVersion(Host.get_API_version_major(this, master.opaque_ref),
+                    Host.get_API_version_minor(this, master.opaque_ref));
+            }
+            catch (Failure)
+            {
+                return API_Version.UNKNOWN;
+            }
+        }
+
         /// <summary><c>session.logout</c>.</summary>
         public void logout() => Logout();
 
@@ -138,7 +181,9 @@ namespace XenAPI
             byte[] pw = Utf8.Z(password);
             try
             {
+                Volatile.Write(ref apiVersion, NotRead);
                 Check.Ok(NativeMethods.xenapi_session_slave_local_login_with_password(Handle, Utf8.Z(username), pw, out ErrorHandle err), err);
+                Volatile.Write(ref apiVersion, (int)API_Version.LATEST);
             }
             finally
             {
@@ -190,6 +235,7 @@ namespace XenAPI
             byte[] pw = Utf8.Z(password);
             try
             {
+                Volatile.Write(ref apiVersion, NotRead);
                 Check.Ok(NativeMethods.xenapi_session_login_with_password(Handle, Utf8.Z(user), pw, Utf8.Z(version), Utf8.Z(originator), out ErrorHandle err), err);
             }
             finally
@@ -201,6 +247,7 @@ namespace XenAPI
         /// <summary><c>session.logout</c>. Calls then fail until the next login; logging out twice is harmless.</summary>
         public void Logout()
         {
+            Volatile.Write(ref apiVersion, NotRead);
             Check.Ok(NativeMethods.xenapi_session_logout(Handle, out ErrorHandle err), err);
         }
 

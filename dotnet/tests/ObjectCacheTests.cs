@@ -33,7 +33,7 @@ namespace XenAPI.Tests
         [Test]
         public void FillsAndFollowsChangesInOrder()
         {
-            using (Sim sim = Sim.Start("--vms", "4"))
+            using (Sim sim = Sim.Start("--vms", "4", "--seed", "7"))
             using (Session session = sim.Login())
             using (var cache = new ObjectCache(session, TimeSpan.FromSeconds(1), "VM", "host"))
             {

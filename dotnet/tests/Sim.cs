@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.IO;
 using System.Net;
 using System.Text.RegularExpressions;
@@ -9,93 +8,52 @@ using NUnit.Framework;
 namespace XenAPI.Tests
 {
     /// <summary>
-    /// A running <c>xenapi-sim</c> (the project's XenAPI simulator), started for a test or a fixture
-    /// and killed on Dispose (and at the end of the run, whatever happens). The binary comes from
-    /// <c>$XENAPI_SIM</c>, else <c>target/release/xenapi-sim</c> above the test assembly.
-    /// Users: root / password.
+    /// A <c>xenapi-sim</c> (the project's XenAPI simulator) that <c>xenapi-sim run</c> started
+    /// around the test run: the suite never starts one. A test asks for the simulator it needs by
+    /// its flags (<c>Sim.Start("--vms", "1", "--tls")</c>); the run that provides it is named
+    /// after them, <c>--env SIM_VMS_1_TLS</c> (see <see cref="EnvName"/>), and dotnet/dotnet.mk
+    /// lists every set of flags the suite uses. Simulators are shared by the tests that ask for
+    /// the same flags, one test at a time; Dispose clears the faults and delay a test set.
+    /// Users: <c>NAME_USER</c> / <c>NAME_PASSWORD</c> (root / password).
     /// </summary>
     public sealed class Sim : IDisposable
     {
         public const string User = "root";
         public const string Password = "password";
 
-        static readonly List<Sim> Running = new List<Sim>();
-
-        readonly Process proc;
-
         /// <summary>http://127.0.0.1:PORT (https with --tls).</summary>
         public string Url { get; }
-        /// <summary>With --tls: the certificate's SHA-256 fingerprint as the simulator prints it.</summary>
+        /// <summary>With --tls: the certificate's SHA-256 fingerprint (<c>NAME_FINGERPRINT</c>).</summary>
         public string Fingerprint { get; }
-        /// <summary>With --tls: the certificate (PEM) file, usable as a CA file.</summary>
+        /// <summary>With --tls: the certificate (PEM) file, usable as a CA file (<c>NAME_CA_FILE</c>).</summary>
         public string CertFile { get; }
         /// <summary>With --hosts N: the URLs of the pool members (they answer login with HOST_IS_SLAVE).</summary>
         public string[] MemberUrls { get; }
 
-        Sim(Process p, string url, string fingerprint, string certFile, string[] members)
+        Sim(string url, string fingerprint, string certFile, string[] members)
         {
-            proc = p; Url = url; Fingerprint = fingerprint; CertFile = certFile; MemberUrls = members;
+            Url = url; Fingerprint = fingerprint; CertFile = certFile; MemberUrls = members;
         }
 
-        public static string Binary
-        {
-            get
-            {
-                string env = Environment.GetEnvironmentVariable("XENAPI_SIM");
-                if (!string.IsNullOrEmpty(env)) return env;
-                string dir = AppDomain.CurrentDomain.BaseDirectory;
-                while (dir != null)
-                {
-                    string c = Path.Combine(dir, "target", "release", "xenapi-sim");
-                    if (File.Exists(c)) return c;
-                    dir = Path.GetDirectoryName(dir);
-                }
-                throw new InvalidOperationException("xenapi-sim not found: set XENAPI_SIM or run cargo build --release -p xenapi-sim");
-            }
-        }
+        /// <summary>The prefix of the variables <c>xenapi-sim run --env</c> exports for the
+        /// simulator started with these flags: <c>SIM_</c> and the flags, upper case, each run of
+        /// other characters than letters and digits as one <c>_</c> (<c>--vms 2 --dialect xend</c>:
+        /// <c>SIM_VMS_2_DIALECT_XEND</c>). dotnet/dotnet.mk derives the same names.</summary>
+        public static string EnvName(params string[] flags) =>
+            "SIM_" + Regex.Replace(string.Join(" ", flags).TrimStart('-'), "[^A-Za-z0-9]+", "_").ToUpperInvariant();
 
-        /// <summary>Starts a simulator with these extra flags (e.g. "--vms", "4", "--tls").</summary>
+        /// <summary>The simulator started with these extra flags (e.g. "--vms", "4", "--tls").</summary>
         public static Sim Start(params string[] flags)
         {
-            // The tests count guests: no templates (the command line's default has five).
-            var args = new List<string> { "--listen", "127.0.0.1:0", "--templates", "0" };
-            string cert = null;
-            if (Array.IndexOf(flags, "--tls") >= 0)
-            {
-                cert = Path.Combine(Path.GetTempPath(), "xenapi-sim-" + Guid.NewGuid().ToString("N") + ".pem");
-                args.Add("--cert-out");
-                args.Add(cert);
-            }
-            args.AddRange(flags);
-            var psi = new ProcessStartInfo(Binary, string.Join(" ", args))
-            {
-                UseShellExecute = false,
-                RedirectStandardOutput = true,
-                RedirectStandardError = false,
-                CreateNoWindow = true,
-            };
-            Process p = Process.Start(psi);
-            string fingerprint = null, url = null;
-            var members = new List<string>();
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (url == null)
-            {
-                string line = p.StandardOutput.ReadLine();
-                if (line == null || DateTime.UtcNow > deadline)
-                {
-                    try { p.Kill(); } catch { }
-                    throw new InvalidOperationException("xenapi-sim did not start (" + Binary + " " + string.Join(" ", args) + ")");
-                }
-                Match m = Regex.Match(line, @"^listening on (\S+)");
-                if (m.Success) url = m.Groups[1].Value;
-                m = Regex.Match(line, @"^fingerprint sha256 (\S+)");
-                if (m.Success) fingerprint = m.Groups[1].Value;
-                m = Regex.Match(line, @"^pool member \S+ (\S+)");
-                if (m.Success) members.Add(m.Groups[1].Value);
-            }
-            var sim = new Sim(p, url, fingerprint, cert, members.ToArray());
-            lock (Running) Running.Add(sim);
-            return sim;
+            string name = EnvName(flags);
+            string url = Environment.GetEnvironmentVariable(name + "_URL");
+            if (string.IsNullOrEmpty(url))
+                throw new InvalidOperationException(name + "_URL is not set: run the suite under `xenapi-sim run --env "
+                    + name + " --templates 0 " + string.Join(" ", flags) + " -- ...` (add the flags to DOTNET_SIMS in dotnet/dotnet.mk)");
+            string members = Environment.GetEnvironmentVariable(name + "_MEMBER_URLS") ?? "";
+            return new Sim(url, Environment.GetEnvironmentVariable(name + "_FINGERPRINT"),
+                           Environment.GetEnvironmentVariable(name + "_CA_FILE"),
+                           members.Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries));
         }
 
         /// <summary>The side channel's URL for this path (always plain HTTP on the same port for
@@ -137,31 +95,11 @@ namespace XenAPI.Tests
             return Session.Connect(o ?? new Options(Url), User, Password);
         }
 
+        /// <summary>Clears what a test may have armed on the shared simulator (faults, delay).</summary>
         public void Dispose()
         {
-            lock (Running) Running.Remove(this);
-            try { if (!proc.HasExited) { proc.Kill(); proc.WaitForExit(5000); } } catch { }
-            proc.Dispose();
-            if (CertFile != null) try { File.Delete(CertFile); } catch { }
+            Post("/sim/fault?kind=none");
+            Post("/sim/delay?ms=0");
         }
-
-        internal static void StopAll()
-        {
-            Sim[] all;
-            lock (Running) all = Running.ToArray();
-            foreach (Sim s in all) s.Dispose();
-        }
-    }
-
-    /// <summary>Kills any simulator a test left running when the run ends.</summary>
-    [SetUpFixture]
-    public class SimCleanup
-    {
-#if NUNIT3
-        [OneTimeTearDown]
-#else
-        [TearDown] // NUnit 2.6 (Debian's nunit-console): a SetUpFixture's TearDown runs once, at the end
-#endif
-        public void StopSimulators() => Sim.StopAll();
     }
 }

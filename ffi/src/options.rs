@@ -313,3 +313,149 @@ pub unsafe extern "C" fn xenapi_options_set_originator(
         })
     }
 }
+
+/// What the default certificate check found, as told to a `xenapi_certificate_callback`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum xenapi_certificate_problem {
+    /// The certificate chains to a Mozilla root and is valid for the name and date.
+    None = 0,
+    /// Not signed by a trusted root (xapi's self-signed certificate), or a broken chain.
+    Untrusted = 1,
+    /// Valid, but not for the name connected to.
+    NameMismatch = 2,
+    /// Outside its validity period.
+    Expired = 3,
+    /// Anything else (a malformed certificate, a bad extension).
+    Other = 4,
+}
+
+/// A program's decision on a server's certificate: return true to accept it.
+///
+/// Called on the thread that opens a connection, once per new connection, during the TLS
+/// handshake; calls wait for it. Arguments, all borrowed for the duration of the call:
+/// `user_data` as given to `xenapi_options_set_certificate_callback`; the server's certificate,
+/// DER-encoded (`der`, `der_len` bytes); the host name or address connected to (UTF-8,
+/// NUL-terminated); what the default check found; and, unless `problem` is
+/// `XENAPI_CERTIFICATE_PROBLEM_NONE` (then NULL), the explanation with the certificate's SHA-256
+/// fingerprint (UTF-8, NUL-terminated). The handshake's signatures are checked against the
+/// certificate whatever the callback says.
+pub type xenapi_certificate_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut std::ffi::c_void,
+        der: *const u8,
+        der_len: usize,
+        server_name: *const std::ffi::c_char,
+        problem: xenapi_certificate_problem,
+        explanation: *const std::ffi::c_char,
+    ) -> bool,
+>;
+
+/// Called once with `user_data` when no session or options object uses the callback any more.
+pub type xenapi_user_data_finalizer =
+    Option<unsafe extern "C" fn(user_data: *mut std::ffi::c_void)>;
+
+/// `user_data` and its finalizer, shared by every copy of the policy.
+struct UserData {
+    ptr: *mut std::ffi::c_void,
+    finalizer: xenapi_user_data_finalizer,
+}
+
+// SAFETY: the caller promises (documented below) that `user_data` may be used from any thread.
+unsafe impl Send for UserData {}
+// SAFETY: as above.
+unsafe impl Sync for UserData {}
+
+impl Drop for UserData {
+    fn drop(&mut self) {
+        if let Some(f) = self.finalizer {
+            // SAFETY: the caller's finalizer, called once with its own pointer.
+            unsafe { f(self.ptr) }
+        }
+    }
+}
+
+/// Lets `callback` decide on each server certificate after the default check (the Mozilla
+/// roots, the name, the dates): the way to apply a program's own rule, and what the C# package
+/// does with .NET's `ServerCertificateValidationCallback`. A callback that always returns true
+/// is as unsafe as `xenapi_options_set_insecure_skip_verify`. A refused certificate fails the
+/// call with `XENAPI_STATUS_TLS`, saying the callback refused it and why the default check
+/// would have. Replaces a CA file, pin or skip set earlier; a later one replaces the callback.
+/// A NULL `callback` is `XENAPI_STATUS_INVALID_ARGUMENT`.
+///
+/// Ownership: `options` is borrowed. `user_data` is the caller's: it must stay valid, and be
+/// usable from any thread, until `finalizer` (if not NULL) is called with it, once, when neither
+/// these options nor any session created from them holds the callback; with no finalizer, until
+/// all of those are freed.
+#[no_mangle]
+pub unsafe extern "C" fn xenapi_options_set_certificate_callback(
+    options: *mut xenapi_options,
+    callback: xenapi_certificate_callback,
+    user_data: *mut std::ffi::c_void,
+    finalizer: xenapi_user_data_finalizer,
+    err: *mut *mut xenapi_error,
+) -> xenapi_status {
+    // Owned before anything can fail, so that the finalizer runs even on an error.
+    let data = std::sync::Arc::new(UserData {
+        ptr: user_data,
+        finalizer,
+    });
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        with_options(options, err, move |o| {
+            let Some(callback) = callback else {
+                return Err(Fail::invalid("callback must not be NULL"));
+            };
+            let decide = decider(callback, data);
+            o.update(|x| x.tls(TlsPolicy::Callback(decide)));
+            Ok(())
+        })
+    }
+}
+
+/// The core's callback around the caller's C function.
+fn decider(
+    callback: unsafe extern "C" fn(
+        *mut std::ffi::c_void,
+        *const u8,
+        usize,
+        *const std::ffi::c_char,
+        xenapi_certificate_problem,
+        *const std::ffi::c_char,
+    ) -> bool,
+    data: std::sync::Arc<UserData>,
+) -> xenapi::CertificateCallback {
+    xenapi::CertificateCallback::new(move |check| {
+        let (problem, why) = match &check.problem {
+            None => (xenapi_certificate_problem::None, None),
+            Some((p, why)) => (
+                match p {
+                    xenapi::CertificateProblem::Untrusted => xenapi_certificate_problem::Untrusted,
+                    xenapi::CertificateProblem::NameMismatch => {
+                        xenapi_certificate_problem::NameMismatch
+                    }
+                    xenapi::CertificateProblem::Expired => xenapi_certificate_problem::Expired,
+                    xenapi::CertificateProblem::Other => xenapi_certificate_problem::Other,
+                },
+                Some(nul_free(why)),
+            ),
+        };
+        let name = nul_free(&check.server_name);
+        // SAFETY: the caller's callback, with pointers valid for the call.
+        unsafe {
+            callback(
+                data.ptr,
+                check.certificate.as_ptr(),
+                check.certificate.len(),
+                name.as_ptr(),
+                problem,
+                why.as_ref().map_or(std::ptr::null(), |w| w.as_ptr()),
+            )
+        }
+    })
+}
+
+/// `text` as a C string (it holds no NUL: a host name or our own message; any NUL is dropped).
+fn nul_free(text: &str) -> std::ffi::CString {
+    std::ffi::CString::new(text.replace('\0', "")).unwrap_or_default()
+}

@@ -309,6 +309,18 @@ pub(crate) fn add_guest_metrics(st: &mut State, vm: &str) {
             ("micro".into(), "0".into()),
         ]),
     );
+    // xapi copies each `control/feature-*` key a guest's PV drivers write in xenstore into
+    // `other` (xapi_guest_agent.ml); programs check `feature-suspend` before VM.suspend.
+    set_field(
+        &mut g,
+        "other",
+        map_value(&[
+            ("feature-poweroff".into(), "1".into()),
+            ("feature-reboot".into(), "1".into()),
+            ("feature-suspend".into(), "1".into()),
+            ("feature-sysrq".into(), "1".into()),
+        ]),
+    );
     set_field(&mut g, "PV_drivers_up_to_date", Value::Bool(true));
     set_field(&mut g, "PV_drivers_detected", Value::Bool(true));
     set_field(&mut g, "can_use_hotplug_vbd", s("yes"));

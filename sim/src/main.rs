@@ -3,8 +3,13 @@
 //! serves until killed (SIGINT or SIGTERM; with `--save FILE` it writes the pool there first).
 //!
 //! `xenapi-sim run [options] -- CMD ARGS…` starts the simulator on a free port, runs CMD with
-//! `XENAPI_URL`, `XENAPI_USER` and `XENAPI_PASSWORD` in its environment, stops the simulator
-//! when CMD ends (saving with `--save`) and exits with CMD's status.
+//! what a client needs in its environment (see [`run_env`]: `XENAPI_URL`, `XENAPI_USER`,
+//! `XENAPI_PASSWORD`, `XENAPI_DIALECT`, with `--tls` `XENAPI_FINGERPRINT` and `XENAPI_CA_FILE`,
+//! with `--hosts N` `XENAPI_MEMBER_URLS`), stops the simulator when CMD ends (saving with
+//! `--save`) and exits with CMD's status. `--env NAME` names the variables `NAME_URL`, … instead,
+//! so that runs nest: `xenapi-sim run --env XEND --dialect xend -- xenapi-sim run -- CMD` gives
+//! CMD two simulators. This and the Python package's `xenapi_rs.testing` are the only code of
+//! the project that starts a simulator; tests read these variables.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -21,7 +26,7 @@ const USAGE: &str =
                   [--session-timeout SECS] [--tls] [--cert-out FILE]
                   [--fault-delay-ms N] [--drip-interval-ms N] [--task-delay-ms N] [--seed N]
                   [--event-next-wait-ms N] [--no-jsonrpc] [--no-xmlrpc]
-       xenapi-sim run [the options above] -- CMD [ARG...]";
+       xenapi-sim run [--env NAME] [the options above] -- CMD [ARG...]";
 
 /// Answering `get_all_records` of a large pool clones and encodes millions of small values;
 /// mimalloc makes and frees them at a fraction of the system allocator's cost, and both clients
@@ -63,6 +68,8 @@ fn install_signal_handlers() {}
 struct Options {
     config: Config,
     save: Option<PathBuf>,
+    /// `run --env NAME`: the prefix of the exported variables (`XENAPI`).
+    env_prefix: String,
 }
 
 fn parse(args: &[String], run: bool) -> Result<Options, String> {
@@ -75,6 +82,7 @@ fn parse(args: &[String], run: bool) -> Result<Options, String> {
         ..Config::default()
     };
     let mut save = None;
+    let mut env_prefix = "XENAPI".to_owned();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         if flag == "--tls" {
@@ -124,10 +132,26 @@ fn parse(args: &[String], run: bool) -> Result<Options, String> {
             "--task-delay-ms" => c.task_delay = Duration::from_millis(num(&value)?),
             "--seed" => c.seed = Some(num(&value)?),
             "--event-next-wait-ms" => c.event_next_wait = Duration::from_millis(num(&value)?),
+            "--env" if run => {
+                if value.is_empty()
+                    || !value
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                {
+                    return Err(format!(
+                        "--env: {value:?} is not a variable prefix (A-Z, 0-9, _)"
+                    ));
+                }
+                env_prefix = value
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }
-    Ok(Options { config: c, save })
+    Ok(Options {
+        config: c,
+        save,
+        env_prefix,
+    })
 }
 
 fn save(sim: &xenapi_sim::Running, path: &Option<PathBuf>) -> bool {
@@ -166,7 +190,7 @@ fn run(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (user, password) = (opts.config.user.clone(), opts.config.password.clone());
+    let config = opts.config.clone();
     let sim = match Simulator::start(opts.config) {
         Ok(s) => s,
         Err(e) => {
@@ -175,18 +199,40 @@ fn run(args: &[String]) -> ExitCode {
         }
     };
     install_signal_handlers();
-    let url = sim.url();
-    let mut child = match std::process::Command::new(&cmd[0])
+    // With --tls and no --cert-out, the certificate goes to a file of ours, removed at the end.
+    let own_cert = match (sim.cert_pem(), &config.cert_out) {
+        (Some(pem), None) => {
+            let path = std::env::temp_dir().join(format!(
+                "xenapi-sim-{}-{}.pem",
+                std::process::id(),
+                sim.addr().port()
+            ));
+            if let Err(e) = std::fs::write(&path, pem) {
+                eprintln!("xenapi-sim run: cannot write {}: {e}", path.display());
+                sim.stop();
+                return ExitCode::FAILURE;
+            }
+            Some(path)
+        }
+        _ => None,
+    };
+    let ca_file = own_cert.clone().or(config.cert_out.clone());
+    let env = run_env(&opts.env_prefix, &config, &sim, ca_file.as_deref());
+    let spawned = std::process::Command::new(&cmd[0])
         .args(&cmd[1..])
-        .env("XENAPI_URL", url.trim_end_matches('/'))
-        .env("XENAPI_USER", &user)
-        .env("XENAPI_PASSWORD", &password)
-        .spawn()
-    {
+        .envs(env)
+        .spawn();
+    let remove_cert = || {
+        if let Some(p) = &own_cert {
+            let _ = std::fs::remove_file(p);
+        }
+    };
+    let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
             eprintln!("xenapi-sim run: cannot run {:?}: {e}", cmd[0]);
             sim.stop();
+            remove_cert();
             return ExitCode::from(127);
         }
     };
@@ -208,6 +254,7 @@ fn run(args: &[String]) -> ExitCode {
     };
     let saved = save(&sim, &opts.save);
     sim.stop();
+    remove_cert();
     let code = match status {
         Some(st) => exit_code(st),
         None => 1,
@@ -216,6 +263,52 @@ fn run(args: &[String]) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::from(code)
+}
+
+/// What `run` exports to the command, each name after `PREFIX_`:
+/// - `URL`: the coordinator, `http://127.0.0.1:PORT` (`https://` with `--tls`), no final slash;
+/// - `USER`, `PASSWORD`: the login (`--user`, `--password`);
+/// - `DIALECT`: `xapi` or `xend`;
+/// - `FINGERPRINT`: with `--tls`, the certificate's SHA-256, `AA:BB:…` (a pin);
+/// - `CA_FILE`: with `--tls`, the certificate in PEM (the `--cert-out` file, or one of ours);
+/// - `MEMBER_URLS`: with `--hosts N`, the other hosts' URLs, space-separated (each answers
+///   login with `HOST_IS_SLAVE`); empty with one host.
+fn run_env(
+    prefix: &str,
+    config: &Config,
+    sim: &xenapi_sim::Running,
+    ca_file: Option<&std::path::Path>,
+) -> Vec<(String, String)> {
+    let var = |name: &str| format!("{prefix}_{name}");
+    let trim = |u: String| u.trim_end_matches('/').to_owned();
+    let mut env = vec![
+        (var("URL"), trim(sim.url())),
+        (var("USER"), config.user.clone()),
+        (var("PASSWORD"), config.password.clone()),
+        (
+            var("DIALECT"),
+            match config.dialect {
+                Dialect::Xapi => "xapi",
+                Dialect::Xend => "xend",
+            }
+            .to_owned(),
+        ),
+        (
+            var("MEMBER_URLS"),
+            sim.member_urls()
+                .into_iter()
+                .map(trim)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+    ];
+    if let Some(fp) = sim.fingerprint() {
+        env.push((var("FINGERPRINT"), fp.to_owned()));
+    }
+    if let Some(p) = ca_file {
+        env.push((var("CA_FILE"), p.display().to_string()));
+    }
+    env
 }
 
 /// The command's exit status as ours: its code, or 128 + the signal that ended it.
@@ -241,6 +334,7 @@ fn main() -> ExitCode {
     let Options {
         config,
         save: save_to,
+        ..
     } = match parse(&args, false) {
         Ok(c) => c,
         Err(e) => {

@@ -87,6 +87,11 @@ fn full_cycle_xapi() {
         assert!((0.0..=1.0).contains(&f) && f > 0.0, "{f}");
     }
 
+    // The guest's PV drivers announce what it can do, as programs check before VM.suspend.
+    let gm = c.ok("VM.get_guest_metrics", vec![s(&ss), s(&vm)]);
+    let other = c.ok("VM_guest_metrics.get_other", vec![s(&ss), gm]);
+    assert_eq!(other.get("feature-suspend"), Some(&s("1")), "{other:?}");
+
     ok(&mut c, d, &ss, &vm, "pause");
     assert_eq!(c.power_state(&ss, &vm), "Paused");
     assert_eq!(domid(&mut c, &ss, &vm), d1);

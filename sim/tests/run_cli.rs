@@ -115,3 +115,48 @@ fn sigterm_saves_the_pool_and_the_saved_pool_loads() {
     );
     std::fs::remove_file(&path).ok();
 }
+
+/// What the project's C and C# tests read: the dialect, the TLS pin and CA file, the pool
+/// members, and `--env NAME` for a second simulator around the first.
+#[test]
+fn run_exports_tls_members_and_named_simulators() {
+    let out = Command::new(BIN)
+        .args([
+            "run", "--env", "XEND", "--dialect", "xend", "--tls", "--hosts", "2", "--",
+        ])
+        .args([BIN, "run", "--vms", "1", "--"])
+        .args([
+            "sh",
+            "-c",
+            "echo \"$XENAPI_URL|$XENAPI_DIALECT|$XENAPI_MEMBER_URLS|${XENAPI_FINGERPRINT-unset}\"; \
+             echo \"$XEND_URL|$XEND_DIALECT|$XEND_MEMBER_URLS|$XEND_FINGERPRINT\"; \
+             head -n 1 \"$XEND_CA_FILE\"; echo \"$XEND_CA_FILE\"",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let inner: Vec<&str> = lines[0].split('|').collect();
+    assert!(inner[0].starts_with("http://127.0.0.1:"), "{text}");
+    assert_eq!(&inner[1..], ["xapi", "", "unset"], "{text}");
+    let outer: Vec<&str> = lines[1].split('|').collect();
+    assert!(outer[0].starts_with("https://127.0.0.1:"), "{text}");
+    assert_eq!(outer[1], "xend");
+    assert!(
+        outer[2].starts_with("https://127.0.0.1:") && !outer[2].contains(' '),
+        "{text}"
+    );
+    assert_eq!(outer[3].len(), 32 * 3 - 1, "a SHA-256 as AA:BB:…: {text}");
+    assert_eq!(lines[2], "-----BEGIN CERTIFICATE-----");
+    assert!(
+        !std::path::Path::new(lines[3]).exists(),
+        "run removes the certificate file it wrote"
+    );
+    let bad = Command::new(BIN)
+        .args(["run", "--env", "lower", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -128,6 +128,52 @@ pub const EVENT_BATCH: &str = "event_batch";
 /// The datamodel and error list this crate was built with.
 pub const DATAMODEL_JSON: &str = include_str!("../datamodel.json");
 pub const ERRORS_JSON: &str = include_str!("../errors.json");
+/// The releases of xapi in order, with the API version each announces (`spec/releases.json`).
+pub const RELEASES_JSON: &str = include_str!("../releases.json");
+
+/// A release of xapi: its code name (the names the datamodel's lifecycles use; two releases
+/// have none), the API version its hosts announce (`host.API_version_major/minor`) and its
+/// product name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Release {
+    pub code_name: Option<String>,
+    pub api_major: u32,
+    pub api_minor: u32,
+    pub branding: String,
+}
+
+/// The releases of [`RELEASES_JSON`], oldest first.
+pub fn releases() -> Result<Vec<Release>, String> {
+    let doc: Json =
+        serde_json::from_str(RELEASES_JSON).map_err(|e| format!("spec/releases.json: {e}"))?;
+    let number = |r: &Json, key: &str| -> Result<u32, String> {
+        r.get(key)
+            .and_then(Json::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| format!("spec/releases.json: release without a number {key}"))
+    };
+    arr(&doc, "releases")?
+        .iter()
+        .map(|r| {
+            Ok(Release {
+                code_name: r.get("code_name").and_then(Json::as_str).map(str::to_owned),
+                api_major: number(r, "api_major")?,
+                api_minor: number(r, "api_minor")?,
+                branding: str_of(r, "branding")?,
+            })
+        })
+        .collect()
+}
+
+/// Each API version once, in the order releases first announced it, with the first release
+/// that did: what XenServer.NET's `API_Version` enumerates (its values count from 1).
+pub fn api_versions(releases: &[Release]) -> Vec<&Release> {
+    let mut seen = BTreeSet::new();
+    releases
+        .iter()
+        .filter(|r| seen.insert((r.api_major, r.api_minor)))
+        .collect()
+}
 
 impl Model {
     /// The model of the JSON files compiled into this crate, parsed on each call (about 20 ms):
@@ -437,6 +483,21 @@ fn strings(j: &Json, key: &str) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::Ty;
+
+    #[test]
+    fn releases_parse_in_order() {
+        let releases = super::releases().unwrap();
+        assert_eq!(releases[0].code_name.as_deref(), Some("rio"));
+        assert_eq!((releases[0].api_major, releases[0].api_minor), (1, 1));
+        let versions = super::api_versions(&releases);
+        assert!(
+            versions.len() < releases.len(),
+            "repeated versions are folded"
+        );
+        assert!(versions
+            .windows(2)
+            .all(|w| (w[0].api_major, w[0].api_minor) < (w[1].api_major, w[1].api_minor)));
+    }
 
     #[test]
     fn parses_types() {

@@ -1,4 +1,4 @@
-//! The HTTP reply handling without a network, for the fuzz targets (`fuzz/`): a connector whose
+//! The HTTP reply handling without a network, for the fuzz targets (`core/fuzz/`): a connector whose
 //! connections discard what is sent and read back fixed bytes, behind the same agent
 //! configuration, status handling, body decompression and decoding as a real call.
 

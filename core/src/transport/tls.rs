@@ -10,6 +10,8 @@
 //!   SHA-256 is the pin. The handshake signatures are still checked against that certificate's
 //!   key, so the server must hold the private key of the pinned certificate.
 //! - [`TlsPolicy::InsecureSkipVerify`]: accepts any certificate and any handshake signature.
+//! - [`TlsPolicy::Callback`]: [`Deciding`], the WebPKI check over the Mozilla roots, whose
+//!   finding the program's callback turns into the decision; signatures are still checked.
 
 use std::fmt;
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use sha2::{Digest, Sha256};
 
-use crate::{Error, TlsPolicy};
+use crate::{CertificateCallback, CertificateCheck, CertificateProblem, Error, TlsPolicy};
 
 /// The rustls client configuration for `policy` (reads and checks a CA file now).
 pub(super) fn client_config(policy: &TlsPolicy) -> crate::Result<Arc<ClientConfig>> {
@@ -48,6 +50,15 @@ pub(super) fn client_config(policy: &TlsPolicy) -> crate::Result<Arc<ClientConfi
             pin: *pin,
             algorithms: provider.signature_verification_algorithms,
         }),
+        TlsPolicy::Callback(callback) => {
+            let roots = RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            Arc::new(Deciding {
+                check: Explaining::new(roots, &provider, None)?,
+                callback: callback.clone(),
+            })
+        }
         TlsPolicy::InsecureSkipVerify => Arc::new(AcceptAny {
             schemes: provider
                 .signature_verification_algorithms
@@ -254,6 +265,101 @@ impl ServerCertVerifier for Explaining {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
+    }
+}
+
+/// [`TlsPolicy::Callback`]: the default check's finding, then the program's decision.
+struct Deciding {
+    check: Explaining,
+    callback: CertificateCallback,
+}
+
+impl fmt::Debug for Deciding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Deciding")
+    }
+}
+
+fn problem_of(e: &CertificateError) -> CertificateProblem {
+    match e {
+        CertificateError::UnknownIssuer
+        | CertificateError::BadSignature
+        | CertificateError::UnhandledCriticalExtension => CertificateProblem::Untrusted,
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            CertificateProblem::NameMismatch
+        }
+        CertificateError::Expired
+        | CertificateError::ExpiredContext { .. }
+        | CertificateError::NotValidYet
+        | CertificateError::NotValidYetContext { .. } => CertificateProblem::Expired,
+        _ => CertificateProblem::Other,
+    }
+}
+
+impl ServerCertVerifier for Deciding {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let problem = match self.check.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(_) => None,
+            Err(rustls::Error::InvalidCertificate(c)) => {
+                Some((problem_of(&c), self.check.explain(&c, end_entity)))
+            }
+            Err(other) => return Err(other),
+        };
+        let check = CertificateCheck {
+            certificate: end_entity.as_ref(),
+            intermediates: intermediates.iter().map(|c| c.as_ref()).collect(),
+            server_name: server_name.to_str().into_owned(),
+            problem,
+        };
+        let callback = &self.callback.0;
+        let accepted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(&check)))
+            .unwrap_or(false);
+        if accepted {
+            return Ok(ServerCertVerified::assertion());
+        }
+        Err(rejected(match check.problem {
+            Some((_, why)) => format!("the certificate callback refused the certificate: {why}"),
+            None => format!(
+                "the certificate callback refused a certificate the default check accepted \
+                 (certificate SHA-256 {})",
+                fingerprint_text(&fingerprint(end_entity))
+            ),
+        }))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.check.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.check.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.check.inner.supported_verify_schemes()
     }
 }
 
