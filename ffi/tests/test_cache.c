@@ -6,6 +6,8 @@
  */
 #include "harness.h"
 
+#include <time.h>
+
 /* The first change for `ref` whose record's power state is `state` (or any change of `kind`
  * when ref is NULL), waiting up to 10 s; the caller frees it. NULL when none came. */
 static xenapi_cache_change *wait_change(xenapi_cache *cache, const char *ref, int state,
