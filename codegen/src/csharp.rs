@@ -811,7 +811,7 @@ fn record_body(o: &mut String, model: &Model, class: &Class, g: &mut Gen) {
     .unwrap();
     for f in &class.fields {
         if let Some(d) = default_value(&f.ty) {
-            writeln!(o, "            {} = {d};", cs_field(&class.name, &f.name)).unwrap();
+            writeln!(o, "            {} = {d};", backing(&class.name, &f.name)).unwrap();
         }
     }
     o.push_str("        }\n\n");
@@ -846,7 +846,7 @@ fn record_body(o: &mut String, model: &Model, class: &Class, g: &mut Gen) {
         writeln!(
             o,
             "            {} = {};",
-            cs_field(&class.name, &f.name),
+            backing(&class.name, &f.name),
             read_expr(model, &f.ty, &raw, Some(("Seen", i)))
         )
         .unwrap();
@@ -888,6 +888,7 @@ fn record_body(o: &mut String, model: &Model, class: &Class, g: &mut Gen) {
         writeln!(o, "            {p} = record.{p};").unwrap();
     }
     o.push_str("        }\n\n");
+    deep_equals(o, class);
     for f in &class.fields {
         let mut doc = format!(
             "<c>{}</c>: {}, {}.",
@@ -902,11 +903,21 @@ fn record_body(o: &mut String, model: &Model, class: &Class, g: &mut Gen) {
         if let Ty::Option(_) = f.ty {
             doc.push_str(" Null when absent.");
         }
+        // As XenServer.NET: virtual (mockable), and a change raises PropertyChanged with the
+        // field's name (UIs bind to records kept current by events).
         writeln!(
             o,
-            "        /// <summary>{doc}</summary>\n        public {} {} {{ get; set; }}\n",
-            cs_type(&f.ty),
-            cs_field(&class.name, &f.name)
+            "        /// <summary>{doc}</summary>\n        public {virt}{ty} {p}\n        {{\n            \
+             get {{ return {b}; }}\n            set\n            {{\n                \
+             if (!Helper.AreEqual(value, {b}))\n                {{\n                    \
+             {b} = value;\n                    NotifyPropertyChanged(\"{wire}\");\n                \
+             }}\n            }}\n        }}\n        private {ty} {b};\n",
+            // The session record is also the (sealed) connection.
+            virt = if class.name == "session" { "" } else { "virtual " },
+            ty = cs_type(&f.ty),
+            p = cs_field(&class.name, &f.name),
+            b = backing(&class.name, &f.name),
+            wire = f.name,
         )
         .unwrap();
     }
@@ -939,6 +950,58 @@ fn record_classes_file(model: &Model) -> String {
     }
     o.push_str("        };\n    }\n}\n");
     o
+}
+
+/// The private field behind a record property.
+fn backing(class: &str, field: &str) -> String {
+    format!("_{}", cs_field(class, field))
+}
+
+/// XenServer.NET's `DeepEquals`: every field equal (`Helper.AreEqual2`: null and empty
+/// collections alike); with `current_operations`, a flag to leave those out.
+fn deep_equals(o: &mut String, class: &Class) {
+    let name = cs_record(&class.name);
+    let has_ops = class.fields.iter().any(|f| f.name == "current_operations");
+    let params = if has_ops {
+        format!("{name} other, bool ignoreCurrentOperations")
+    } else {
+        format!("{name} other")
+    };
+    writeln!(
+        o,
+        "        /// <summary>Whether <paramref name=\"other\"/> has the same value in every field \
+         (null and an empty collection count as equal){}.</summary>\n        \
+         public bool DeepEquals({params})\n        {{\n            \
+         if (ReferenceEquals(null, other))\n                return false;\n            \
+         if (ReferenceEquals(this, other))\n                return true;",
+        if has_ops {
+            "; <paramref name=\"ignoreCurrentOperations\"/> leaves out <c>current_operations</c>"
+        } else {
+            ""
+        }
+    )
+    .unwrap();
+    if has_ops {
+        o.push_str(
+            "            if (!ignoreCurrentOperations && !Helper.AreEqual2(_current_operations, \
+             other._current_operations))\n                return false;\n",
+        );
+    }
+    let rest: Vec<String> = class
+        .fields
+        .iter()
+        .filter(|f| f.name != "current_operations")
+        .map(|f| {
+            let b = backing(&class.name, &f.name);
+            format!("Helper.AreEqual2({b}, other.{b})")
+        })
+        .collect();
+    let body = if rest.is_empty() {
+        "true".to_owned()
+    } else {
+        rest.join(" &&\n                ")
+    };
+    writeln!(o, "            return {body};\n        }}\n").unwrap();
 }
 
 /// The default of a record property, or `None` for the C# default (0, false, null).

@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.ComponentModel;
 
 namespace XenAPI
 {
@@ -25,8 +27,41 @@ namespace XenAPI
             opaque_ref = opaqueRef ?? "OpaqueRef:NULL";
         }
 
+        /// <summary>The reference of a record whose <c>opaque_ref</c> is set.</summary>
+        public XenRef(T record) : this((record as IRecord)?.opaque_ref
+            ?? throw new ArgumentNullException(nameof(record)))
+        {
+        }
+
         /// <summary>A reference of this text.</summary>
         public static XenRef<T> Create(string opaqueRef) => new XenRef<T>(opaqueRef);
+
+        /// <summary>A reference of this text, given as an object (a value from
+        /// <see cref="Session.Call"/>); anything but a string or null is refused.</summary>
+        public static XenRef<T> Create(object opaqueRef)
+        {
+            if (opaqueRef != null && !(opaqueRef is string))
+                throw new ArgumentException("a reference is a string, not " + opaqueRef.GetType().Name, nameof(opaqueRef));
+            return new XenRef<T>((string)opaqueRef);
+        }
+
+        /// <summary>References of these texts, in order.</summary>
+        public static List<XenRef<T>> Create(string[] opaqueRefs)
+        {
+            if (opaqueRefs == null) throw new ArgumentNullException(nameof(opaqueRefs));
+            var refs = new List<XenRef<T>>(opaqueRefs.Length);
+            foreach (string r in opaqueRefs) refs.Add(new XenRef<T>(r));
+            return refs;
+        }
+
+        /// <summary>References of these texts, given as objects, in order.</summary>
+        public static List<XenRef<T>> Create(object[] opaqueRefs)
+        {
+            if (opaqueRefs == null) throw new ArgumentNullException(nameof(opaqueRefs));
+            var refs = new List<XenRef<T>>(opaqueRefs.Length);
+            foreach (object r in opaqueRefs) refs.Add(Create(r));
+            return refs;
+        }
 
         /// <summary>The reference text.</summary>
         public static implicit operator string(XenRef<T> r) => r?.opaque_ref;
@@ -48,7 +83,7 @@ namespace XenAPI
     /// The base of every record class (<see cref="VM"/>, <see cref="Host"/>, ...), as in XenServer.NET:
     /// a record read from the server, with the reference it was read under when known.
     /// </summary>
-    public abstract class XenObject<S> : IHasOpaqueRef where S : XenObject<S>
+    public abstract class XenObject<S> : IRecord, INotifyPropertyChanged, IHasOpaqueRef where S : XenObject<S>
     {
         void IHasOpaqueRef.SetRef(string opaqueRef) => opaque_ref = opaqueRef;
 
@@ -57,7 +92,24 @@ namespace XenAPI
         /// is also a connection, answers its own session reference.</summary>
         public virtual string opaque_ref { get; set; }
 
-        /// <summary>Copies every field of <paramref name="record"/> into this one.</summary>
+        /// <summary>Copies every field of <paramref name="record"/> into this one (raising
+        /// <see cref="PropertyChanged"/> for each field that changes).</summary>
         public abstract void UpdateFrom(S record);
+
+        /// <summary>Raised when a property is set to a different value, with the field's name.</summary>
+        public event PropertyChangedEventHandler PropertyChanged;
+
+        /// <summary>Raises <see cref="PropertyChanged"/> for the field <paramref name="info"/>.</summary>
+        public void NotifyPropertyChanged(string info) =>
+            PropertyChanged?.Invoke(this, new PropertyChangedEventArgs(info));
+
+        /// <summary>Removes every <see cref="PropertyChanged"/> handler.</summary>
+        public void ClearEventListeners() => PropertyChanged = null;
+    }
+
+    /// <summary>What every record is, whatever its class: for the <see cref="XenRef{T}"/> of a record.</summary>
+    internal interface IRecord
+    {
+        string opaque_ref { get; }
     }
 }

@@ -16,11 +16,11 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Blob()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            last_updated = Conv.Epoch;
-            mime_type = "";
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _last_updated = Conv.Epoch;
+            _mime_type = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -31,13 +31,13 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[7];
             Native.xenapi_blob_record_fields(r, f, (UIntPtr)7);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            size = f[3].i;
-            public_ = (f[4].i != 0);
-            last_updated = Conv.Time(f[5].i);
-            mime_type = Conv.Str(f[6].p, Seen, 6);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _size = f[3].i;
+            _public_ = (f[4].i != 0);
+            _last_updated = Conv.Time(f[5].i);
+            _mime_type = Conv.Str(f[6].p, Seen, 6);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -68,26 +68,126 @@ namespace XenAPI
             mime_type = record.mime_type;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Blob other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_size, other._size) &&
+                Helper.AreEqual2(_public_, other._public_) &&
+                Helper.AreEqual2(_last_updated, other._last_updated) &&
+                Helper.AreEqual2(_mime_type, other._mime_type);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RW.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RW.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>size</c>: int, RO/runtime.</summary>
-        public long size { get; set; }
+        public virtual long size
+        {
+            get { return _size; }
+            set
+            {
+                if (!Helper.AreEqual(value, _size))
+                {
+                    _size = value;
+                    NotifyPropertyChanged("size");
+                }
+            }
+        }
+        private long _size;
 
         /// <summary><c>public</c>: bool, RW.</summary>
-        public bool public_ { get; set; }
+        public virtual bool public_
+        {
+            get { return _public_; }
+            set
+            {
+                if (!Helper.AreEqual(value, _public_))
+                {
+                    _public_ = value;
+                    NotifyPropertyChanged("public");
+                }
+            }
+        }
+        private bool _public_;
 
         /// <summary><c>last_updated</c>: datetime, RO/constructor.</summary>
-        public DateTime last_updated { get; set; }
+        public virtual DateTime last_updated
+        {
+            get { return _last_updated; }
+            set
+            {
+                if (!Helper.AreEqual(value, _last_updated))
+                {
+                    _last_updated = value;
+                    NotifyPropertyChanged("last_updated");
+                }
+            }
+        }
+        private DateTime _last_updated;
 
         /// <summary><c>mime_type</c>: string, RO/constructor.</summary>
-        public string mime_type { get; set; }
+        public virtual string mime_type
+        {
+            get { return _mime_type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _mime_type))
+                {
+                    _mime_type = value;
+                    NotifyPropertyChanged("mime_type");
+                }
+            }
+        }
+        private string _mime_type;
 
         /// <summary><c>blob.get_all_records</c> (libxenapi <c>xenapi_blob_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,10 +16,10 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Bond()
         {
-            uuid = "";
-            slaves = new List<XenRef<PIF>>();
-            other_config = new Dictionary<string, string>();
-            properties = new Dictionary<string, string>();
+            _uuid = "";
+            _slaves = new List<XenRef<PIF>>();
+            _other_config = new Dictionary<string, string>();
+            _properties = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -30,15 +30,15 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[9];
             Native.xenapi_bond_record_fields(r, f, (UIntPtr)9);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            master = Conv.Ref<PIF>(f[1].p, Seen, 1);
-            slaves = Conv.R_set_ref_PIF(f[2].p);
-            other_config = Conv.StringMap(f[3].p, Seen, 3);
-            primary_slave = Conv.Ref<PIF>(f[4].p, Seen, 4);
-            mode = bond_mode_helper.FromNative((int)f[5].i);
-            properties = Conv.StringMap(f[6].p, Seen, 6);
-            links_up = f[7].i;
-            auto_update_mac = (f[8].i != 0);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _master = Conv.Ref<PIF>(f[1].p, Seen, 1);
+            _slaves = Conv.R_set_ref_PIF(f[2].p);
+            _other_config = Conv.StringMap(f[3].p, Seen, 3);
+            _primary_slave = Conv.Ref<PIF>(f[4].p, Seen, 4);
+            _mode = bond_mode_helper.FromNative((int)f[5].i);
+            _properties = Conv.StringMap(f[6].p, Seen, 6);
+            _links_up = f[7].i;
+            _auto_update_mac = (f[8].i != 0);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -71,32 +71,158 @@ namespace XenAPI
             auto_update_mac = record.auto_update_mac;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Bond other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_master, other._master) &&
+                Helper.AreEqual2(_slaves, other._slaves) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_primary_slave, other._primary_slave) &&
+                Helper.AreEqual2(_mode, other._mode) &&
+                Helper.AreEqual2(_properties, other._properties) &&
+                Helper.AreEqual2(_links_up, other._links_up) &&
+                Helper.AreEqual2(_auto_update_mac, other._auto_update_mac);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>master</c>: PIF ref, RO/constructor.</summary>
-        public XenRef<PIF> master { get; set; }
+        public virtual XenRef<PIF> master
+        {
+            get { return _master; }
+            set
+            {
+                if (!Helper.AreEqual(value, _master))
+                {
+                    _master = value;
+                    NotifyPropertyChanged("master");
+                }
+            }
+        }
+        private XenRef<PIF> _master;
 
         /// <summary><c>slaves</c>: PIF ref set, RO/runtime.</summary>
-        public List<XenRef<PIF>> slaves { get; set; }
+        public virtual List<XenRef<PIF>> slaves
+        {
+            get { return _slaves; }
+            set
+            {
+                if (!Helper.AreEqual(value, _slaves))
+                {
+                    _slaves = value;
+                    NotifyPropertyChanged("slaves");
+                }
+            }
+        }
+        private List<XenRef<PIF>> _slaves;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>primary_slave</c>: PIF ref, RO/runtime.</summary>
-        public XenRef<PIF> primary_slave { get; set; }
+        public virtual XenRef<PIF> primary_slave
+        {
+            get { return _primary_slave; }
+            set
+            {
+                if (!Helper.AreEqual(value, _primary_slave))
+                {
+                    _primary_slave = value;
+                    NotifyPropertyChanged("primary_slave");
+                }
+            }
+        }
+        private XenRef<PIF> _primary_slave;
 
         /// <summary><c>mode</c>: enum bond_mode, RO/runtime.</summary>
-        public bond_mode mode { get; set; }
+        public virtual bond_mode mode
+        {
+            get { return _mode; }
+            set
+            {
+                if (!Helper.AreEqual(value, _mode))
+                {
+                    _mode = value;
+                    NotifyPropertyChanged("mode");
+                }
+            }
+        }
+        private bond_mode _mode;
 
         /// <summary><c>properties</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> properties { get; set; }
+        public virtual Dictionary<string, string> properties
+        {
+            get { return _properties; }
+            set
+            {
+                if (!Helper.AreEqual(value, _properties))
+                {
+                    _properties = value;
+                    NotifyPropertyChanged("properties");
+                }
+            }
+        }
+        private Dictionary<string, string> _properties;
 
         /// <summary><c>links_up</c>: int, RO/runtime.</summary>
-        public long links_up { get; set; }
+        public virtual long links_up
+        {
+            get { return _links_up; }
+            set
+            {
+                if (!Helper.AreEqual(value, _links_up))
+                {
+                    _links_up = value;
+                    NotifyPropertyChanged("links_up");
+                }
+            }
+        }
+        private long _links_up;
 
         /// <summary><c>auto_update_mac</c>: bool, RO/runtime.</summary>
-        public bool auto_update_mac { get; set; }
+        public virtual bool auto_update_mac
+        {
+            get { return _auto_update_mac; }
+            set
+            {
+                if (!Helper.AreEqual(value, _auto_update_mac))
+                {
+                    _auto_update_mac = value;
+                    NotifyPropertyChanged("auto_update_mac");
+                }
+            }
+        }
+        private bool _auto_update_mac;
 
         /// <summary><c>Bond.get_all_records</c> (libxenapi <c>xenapi_bond_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

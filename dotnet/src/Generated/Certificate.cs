@@ -16,11 +16,11 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Certificate()
         {
-            uuid = "";
-            name = "";
-            not_before = Conv.Epoch;
-            not_after = Conv.Epoch;
-            fingerprint = "";
+            _uuid = "";
+            _name = "";
+            _not_before = Conv.Epoch;
+            _not_after = Conv.Epoch;
+            _fingerprint = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -31,13 +31,13 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[7];
             Native.xenapi_certificate_record_fields(r, f, (UIntPtr)7);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name = Conv.Str(f[1].p, Seen, 1);
-            type = certificate_type_helper.FromNative((int)f[2].i);
-            host = Conv.Ref<Host>(f[3].p, Seen, 3);
-            not_before = Conv.Time(f[4].i);
-            not_after = Conv.Time(f[5].i);
-            fingerprint = Conv.Str(f[6].p, Seen, 6);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name = Conv.Str(f[1].p, Seen, 1);
+            _type = certificate_type_helper.FromNative((int)f[2].i);
+            _host = Conv.Ref<Host>(f[3].p, Seen, 3);
+            _not_before = Conv.Time(f[4].i);
+            _not_after = Conv.Time(f[5].i);
+            _fingerprint = Conv.Str(f[6].p, Seen, 6);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -68,26 +68,126 @@ namespace XenAPI
             fingerprint = record.fingerprint;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Certificate other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name, other._name) &&
+                Helper.AreEqual2(_type, other._type) &&
+                Helper.AreEqual2(_host, other._host) &&
+                Helper.AreEqual2(_not_before, other._not_before) &&
+                Helper.AreEqual2(_not_after, other._not_after) &&
+                Helper.AreEqual2(_fingerprint, other._fingerprint);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name</c>: string, RO/runtime.</summary>
-        public string name { get; set; }
+        public virtual string name
+        {
+            get { return _name; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name))
+                {
+                    _name = value;
+                    NotifyPropertyChanged("name");
+                }
+            }
+        }
+        private string _name;
 
         /// <summary><c>type</c>: enum certificate_type, RO/runtime.</summary>
-        public certificate_type type { get; set; }
+        public virtual certificate_type type
+        {
+            get { return _type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _type))
+                {
+                    _type = value;
+                    NotifyPropertyChanged("type");
+                }
+            }
+        }
+        private certificate_type _type;
 
         /// <summary><c>host</c>: host ref, RO/constructor.</summary>
-        public XenRef<Host> host { get; set; }
+        public virtual XenRef<Host> host
+        {
+            get { return _host; }
+            set
+            {
+                if (!Helper.AreEqual(value, _host))
+                {
+                    _host = value;
+                    NotifyPropertyChanged("host");
+                }
+            }
+        }
+        private XenRef<Host> _host;
 
         /// <summary><c>not_before</c>: datetime, RO/constructor.</summary>
-        public DateTime not_before { get; set; }
+        public virtual DateTime not_before
+        {
+            get { return _not_before; }
+            set
+            {
+                if (!Helper.AreEqual(value, _not_before))
+                {
+                    _not_before = value;
+                    NotifyPropertyChanged("not_before");
+                }
+            }
+        }
+        private DateTime _not_before;
 
         /// <summary><c>not_after</c>: datetime, RO/constructor.</summary>
-        public DateTime not_after { get; set; }
+        public virtual DateTime not_after
+        {
+            get { return _not_after; }
+            set
+            {
+                if (!Helper.AreEqual(value, _not_after))
+                {
+                    _not_after = value;
+                    NotifyPropertyChanged("not_after");
+                }
+            }
+        }
+        private DateTime _not_after;
 
         /// <summary><c>fingerprint</c>: string, RO/constructor.</summary>
-        public string fingerprint { get; set; }
+        public virtual string fingerprint
+        {
+            get { return _fingerprint; }
+            set
+            {
+                if (!Helper.AreEqual(value, _fingerprint))
+                {
+                    _fingerprint = value;
+                    NotifyPropertyChanged("fingerprint");
+                }
+            }
+        }
+        private string _fingerprint;
 
         /// <summary><c>Certificate.get_all_records</c> (libxenapi <c>xenapi_certificate_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,15 +16,15 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Cluster()
         {
-            uuid = "";
-            cluster_hosts = new List<XenRef<Cluster_host>>();
-            pending_forget = Array.Empty<string>();
-            cluster_token = "";
-            cluster_stack = "";
-            allowed_operations = new List<cluster_operation>();
-            current_operations = new Dictionary<string, cluster_operation>();
-            cluster_config = new Dictionary<string, string>();
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _cluster_hosts = new List<XenRef<Cluster_host>>();
+            _pending_forget = Array.Empty<string>();
+            _cluster_token = "";
+            _cluster_stack = "";
+            _allowed_operations = new List<cluster_operation>();
+            _current_operations = new Dictionary<string, cluster_operation>();
+            _cluster_config = new Dictionary<string, string>();
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -35,21 +35,21 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[15];
             Native.xenapi_cluster_record_fields(r, f, (UIntPtr)15);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            cluster_hosts = Conv.R_set_ref_Cluster_host(f[1].p);
-            pending_forget = Conv.R_set_string(f[2].p);
-            cluster_token = Conv.Str(f[3].p, Seen, 3);
-            cluster_stack = Conv.Str(f[4].p, Seen, 4);
-            is_quorate = (f[5].i != 0);
-            quorum = f[6].i;
-            live_hosts = f[7].i;
-            allowed_operations = Conv.R_set_enum_cluster_operation(f[8].p);
-            current_operations = Conv.R_map_string_to_enum_cluster_operation_end(f[9].p);
-            pool_auto_join = (f[10].i != 0);
-            token_timeout = f[11].d;
-            token_timeout_coefficient = f[12].d;
-            cluster_config = Conv.StringMap(f[13].p, Seen, 13);
-            other_config = Conv.StringMap(f[14].p, Seen, 14);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _cluster_hosts = Conv.R_set_ref_Cluster_host(f[1].p);
+            _pending_forget = Conv.R_set_string(f[2].p);
+            _cluster_token = Conv.Str(f[3].p, Seen, 3);
+            _cluster_stack = Conv.Str(f[4].p, Seen, 4);
+            _is_quorate = (f[5].i != 0);
+            _quorum = f[6].i;
+            _live_hosts = f[7].i;
+            _allowed_operations = Conv.R_set_enum_cluster_operation(f[8].p);
+            _current_operations = Conv.R_map_string_to_enum_cluster_operation_end(f[9].p);
+            _pool_auto_join = (f[10].i != 0);
+            _token_timeout = f[11].d;
+            _token_timeout_coefficient = f[12].d;
+            _cluster_config = Conv.StringMap(f[13].p, Seen, 13);
+            _other_config = Conv.StringMap(f[14].p, Seen, 14);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -88,50 +88,255 @@ namespace XenAPI
             other_config = record.other_config;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal); <paramref name="ignoreCurrentOperations"/> leaves out <c>current_operations</c>.</summary>
+        public bool DeepEquals(Cluster other, bool ignoreCurrentOperations)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            if (!ignoreCurrentOperations && !Helper.AreEqual2(_current_operations, other._current_operations))
+                return false;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_cluster_hosts, other._cluster_hosts) &&
+                Helper.AreEqual2(_pending_forget, other._pending_forget) &&
+                Helper.AreEqual2(_cluster_token, other._cluster_token) &&
+                Helper.AreEqual2(_cluster_stack, other._cluster_stack) &&
+                Helper.AreEqual2(_is_quorate, other._is_quorate) &&
+                Helper.AreEqual2(_quorum, other._quorum) &&
+                Helper.AreEqual2(_live_hosts, other._live_hosts) &&
+                Helper.AreEqual2(_allowed_operations, other._allowed_operations) &&
+                Helper.AreEqual2(_pool_auto_join, other._pool_auto_join) &&
+                Helper.AreEqual2(_token_timeout, other._token_timeout) &&
+                Helper.AreEqual2(_token_timeout_coefficient, other._token_timeout_coefficient) &&
+                Helper.AreEqual2(_cluster_config, other._cluster_config) &&
+                Helper.AreEqual2(_other_config, other._other_config);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>cluster_hosts</c>: Cluster_host ref set, RO/runtime.</summary>
-        public List<XenRef<Cluster_host>> cluster_hosts { get; set; }
+        public virtual List<XenRef<Cluster_host>> cluster_hosts
+        {
+            get { return _cluster_hosts; }
+            set
+            {
+                if (!Helper.AreEqual(value, _cluster_hosts))
+                {
+                    _cluster_hosts = value;
+                    NotifyPropertyChanged("cluster_hosts");
+                }
+            }
+        }
+        private List<XenRef<Cluster_host>> _cluster_hosts;
 
         /// <summary><c>pending_forget</c>: string set, RO/runtime.</summary>
-        public string[] pending_forget { get; set; }
+        public virtual string[] pending_forget
+        {
+            get { return _pending_forget; }
+            set
+            {
+                if (!Helper.AreEqual(value, _pending_forget))
+                {
+                    _pending_forget = value;
+                    NotifyPropertyChanged("pending_forget");
+                }
+            }
+        }
+        private string[] _pending_forget;
 
         /// <summary><c>cluster_token</c>: string, RO/constructor.</summary>
-        public string cluster_token { get; set; }
+        public virtual string cluster_token
+        {
+            get { return _cluster_token; }
+            set
+            {
+                if (!Helper.AreEqual(value, _cluster_token))
+                {
+                    _cluster_token = value;
+                    NotifyPropertyChanged("cluster_token");
+                }
+            }
+        }
+        private string _cluster_token;
 
         /// <summary><c>cluster_stack</c>: string, RO/constructor.</summary>
-        public string cluster_stack { get; set; }
+        public virtual string cluster_stack
+        {
+            get { return _cluster_stack; }
+            set
+            {
+                if (!Helper.AreEqual(value, _cluster_stack))
+                {
+                    _cluster_stack = value;
+                    NotifyPropertyChanged("cluster_stack");
+                }
+            }
+        }
+        private string _cluster_stack;
 
         /// <summary><c>is_quorate</c>: bool, RO/runtime. Prototype since 24.3.0: may change.</summary>
-        public bool is_quorate { get; set; }
+        public virtual bool is_quorate
+        {
+            get { return _is_quorate; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_quorate))
+                {
+                    _is_quorate = value;
+                    NotifyPropertyChanged("is_quorate");
+                }
+            }
+        }
+        private bool _is_quorate;
 
         /// <summary><c>quorum</c>: int, RO/runtime. Prototype since 24.3.0: may change.</summary>
-        public long quorum { get; set; }
+        public virtual long quorum
+        {
+            get { return _quorum; }
+            set
+            {
+                if (!Helper.AreEqual(value, _quorum))
+                {
+                    _quorum = value;
+                    NotifyPropertyChanged("quorum");
+                }
+            }
+        }
+        private long _quorum;
 
         /// <summary><c>live_hosts</c>: int, RO/runtime. Prototype since 24.3.0: may change.</summary>
-        public long live_hosts { get; set; }
+        public virtual long live_hosts
+        {
+            get { return _live_hosts; }
+            set
+            {
+                if (!Helper.AreEqual(value, _live_hosts))
+                {
+                    _live_hosts = value;
+                    NotifyPropertyChanged("live_hosts");
+                }
+            }
+        }
+        private long _live_hosts;
 
         /// <summary><c>allowed_operations</c>: enum cluster_operation set, RO/runtime.</summary>
-        public List<cluster_operation> allowed_operations { get; set; }
+        public virtual List<cluster_operation> allowed_operations
+        {
+            get { return _allowed_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _allowed_operations))
+                {
+                    _allowed_operations = value;
+                    NotifyPropertyChanged("allowed_operations");
+                }
+            }
+        }
+        private List<cluster_operation> _allowed_operations;
 
         /// <summary><c>current_operations</c>: (string -&gt; enum cluster_operation) map, RO/runtime.</summary>
-        public Dictionary<string, cluster_operation> current_operations { get; set; }
+        public virtual Dictionary<string, cluster_operation> current_operations
+        {
+            get { return _current_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _current_operations))
+                {
+                    _current_operations = value;
+                    NotifyPropertyChanged("current_operations");
+                }
+            }
+        }
+        private Dictionary<string, cluster_operation> _current_operations;
 
         /// <summary><c>pool_auto_join</c>: bool, RO/constructor.</summary>
-        public bool pool_auto_join { get; set; }
+        public virtual bool pool_auto_join
+        {
+            get { return _pool_auto_join; }
+            set
+            {
+                if (!Helper.AreEqual(value, _pool_auto_join))
+                {
+                    _pool_auto_join = value;
+                    NotifyPropertyChanged("pool_auto_join");
+                }
+            }
+        }
+        private bool _pool_auto_join;
 
         /// <summary><c>token_timeout</c>: float, RO/constructor.</summary>
-        public double token_timeout { get; set; }
+        public virtual double token_timeout
+        {
+            get { return _token_timeout; }
+            set
+            {
+                if (!Helper.AreEqual(value, _token_timeout))
+                {
+                    _token_timeout = value;
+                    NotifyPropertyChanged("token_timeout");
+                }
+            }
+        }
+        private double _token_timeout;
 
         /// <summary><c>token_timeout_coefficient</c>: float, RO/constructor.</summary>
-        public double token_timeout_coefficient { get; set; }
+        public virtual double token_timeout_coefficient
+        {
+            get { return _token_timeout_coefficient; }
+            set
+            {
+                if (!Helper.AreEqual(value, _token_timeout_coefficient))
+                {
+                    _token_timeout_coefficient = value;
+                    NotifyPropertyChanged("token_timeout_coefficient");
+                }
+            }
+        }
+        private double _token_timeout_coefficient;
 
         /// <summary><c>cluster_config</c>: (string -&gt; string) map, RO/constructor.</summary>
-        public Dictionary<string, string> cluster_config { get; set; }
+        public virtual Dictionary<string, string> cluster_config
+        {
+            get { return _cluster_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _cluster_config))
+                {
+                    _cluster_config = value;
+                    NotifyPropertyChanged("cluster_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _cluster_config;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>Cluster.get_all_records</c> (libxenapi <c>xenapi_cluster_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,11 +16,11 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Cluster_host()
         {
-            uuid = "";
-            last_update_live = Conv.Epoch;
-            allowed_operations = new List<cluster_host_operation>();
-            current_operations = new Dictionary<string, cluster_host_operation>();
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _last_update_live = Conv.Epoch;
+            _allowed_operations = new List<cluster_host_operation>();
+            _current_operations = new Dictionary<string, cluster_host_operation>();
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -31,17 +31,17 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[11];
             Native.xenapi_cluster_host_record_fields(r, f, (UIntPtr)11);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            cluster = Conv.Ref<Cluster>(f[1].p, Seen, 1);
-            host = Conv.Ref<Host>(f[2].p, Seen, 2);
-            enabled = (f[3].i != 0);
-            PIF = Conv.Ref<PIF>(f[4].p, Seen, 4);
-            joined = (f[5].i != 0);
-            live = (f[6].i != 0);
-            last_update_live = Conv.Time(f[7].i);
-            allowed_operations = Conv.R_set_enum_cluster_host_operation(f[8].p);
-            current_operations = Conv.R_map_string_to_enum_cluster_host_operation_end(f[9].p);
-            other_config = Conv.StringMap(f[10].p, Seen, 10);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _cluster = Conv.Ref<Cluster>(f[1].p, Seen, 1);
+            _host = Conv.Ref<Host>(f[2].p, Seen, 2);
+            _enabled = (f[3].i != 0);
+            _PIF = Conv.Ref<PIF>(f[4].p, Seen, 4);
+            _joined = (f[5].i != 0);
+            _live = (f[6].i != 0);
+            _last_update_live = Conv.Time(f[7].i);
+            _allowed_operations = Conv.R_set_enum_cluster_host_operation(f[8].p);
+            _current_operations = Conv.R_map_string_to_enum_cluster_host_operation_end(f[9].p);
+            _other_config = Conv.StringMap(f[10].p, Seen, 10);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -76,38 +76,191 @@ namespace XenAPI
             other_config = record.other_config;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal); <paramref name="ignoreCurrentOperations"/> leaves out <c>current_operations</c>.</summary>
+        public bool DeepEquals(Cluster_host other, bool ignoreCurrentOperations)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            if (!ignoreCurrentOperations && !Helper.AreEqual2(_current_operations, other._current_operations))
+                return false;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_cluster, other._cluster) &&
+                Helper.AreEqual2(_host, other._host) &&
+                Helper.AreEqual2(_enabled, other._enabled) &&
+                Helper.AreEqual2(_PIF, other._PIF) &&
+                Helper.AreEqual2(_joined, other._joined) &&
+                Helper.AreEqual2(_live, other._live) &&
+                Helper.AreEqual2(_last_update_live, other._last_update_live) &&
+                Helper.AreEqual2(_allowed_operations, other._allowed_operations) &&
+                Helper.AreEqual2(_other_config, other._other_config);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>cluster</c>: Cluster ref, RO/constructor.</summary>
-        public XenRef<Cluster> cluster { get; set; }
+        public virtual XenRef<Cluster> cluster
+        {
+            get { return _cluster; }
+            set
+            {
+                if (!Helper.AreEqual(value, _cluster))
+                {
+                    _cluster = value;
+                    NotifyPropertyChanged("cluster");
+                }
+            }
+        }
+        private XenRef<Cluster> _cluster;
 
         /// <summary><c>host</c>: host ref, RO/constructor.</summary>
-        public XenRef<Host> host { get; set; }
+        public virtual XenRef<Host> host
+        {
+            get { return _host; }
+            set
+            {
+                if (!Helper.AreEqual(value, _host))
+                {
+                    _host = value;
+                    NotifyPropertyChanged("host");
+                }
+            }
+        }
+        private XenRef<Host> _host;
 
         /// <summary><c>enabled</c>: bool, RO/runtime.</summary>
-        public bool enabled { get; set; }
+        public virtual bool enabled
+        {
+            get { return _enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _enabled))
+                {
+                    _enabled = value;
+                    NotifyPropertyChanged("enabled");
+                }
+            }
+        }
+        private bool _enabled;
 
         /// <summary><c>PIF</c>: PIF ref, RO/constructor.</summary>
-        public XenRef<PIF> PIF { get; set; }
+        public virtual XenRef<PIF> PIF
+        {
+            get { return _PIF; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PIF))
+                {
+                    _PIF = value;
+                    NotifyPropertyChanged("PIF");
+                }
+            }
+        }
+        private XenRef<PIF> _PIF;
 
         /// <summary><c>joined</c>: bool, RO/runtime.</summary>
-        public bool joined { get; set; }
+        public virtual bool joined
+        {
+            get { return _joined; }
+            set
+            {
+                if (!Helper.AreEqual(value, _joined))
+                {
+                    _joined = value;
+                    NotifyPropertyChanged("joined");
+                }
+            }
+        }
+        private bool _joined;
 
         /// <summary><c>live</c>: bool, RO/runtime. Prototype since 24.3.0: may change.</summary>
-        public bool live { get; set; }
+        public virtual bool live
+        {
+            get { return _live; }
+            set
+            {
+                if (!Helper.AreEqual(value, _live))
+                {
+                    _live = value;
+                    NotifyPropertyChanged("live");
+                }
+            }
+        }
+        private bool _live;
 
         /// <summary><c>last_update_live</c>: datetime, RO/runtime. Prototype since 24.3.0: may change.</summary>
-        public DateTime last_update_live { get; set; }
+        public virtual DateTime last_update_live
+        {
+            get { return _last_update_live; }
+            set
+            {
+                if (!Helper.AreEqual(value, _last_update_live))
+                {
+                    _last_update_live = value;
+                    NotifyPropertyChanged("last_update_live");
+                }
+            }
+        }
+        private DateTime _last_update_live;
 
         /// <summary><c>allowed_operations</c>: enum cluster_host_operation set, RO/runtime.</summary>
-        public List<cluster_host_operation> allowed_operations { get; set; }
+        public virtual List<cluster_host_operation> allowed_operations
+        {
+            get { return _allowed_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _allowed_operations))
+                {
+                    _allowed_operations = value;
+                    NotifyPropertyChanged("allowed_operations");
+                }
+            }
+        }
+        private List<cluster_host_operation> _allowed_operations;
 
         /// <summary><c>current_operations</c>: (string -&gt; enum cluster_host_operation) map, RO/runtime.</summary>
-        public Dictionary<string, cluster_host_operation> current_operations { get; set; }
+        public virtual Dictionary<string, cluster_host_operation> current_operations
+        {
+            get { return _current_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _current_operations))
+                {
+                    _current_operations = value;
+                    NotifyPropertyChanged("current_operations");
+                }
+            }
+        }
+        private Dictionary<string, cluster_host_operation> _current_operations;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RO/constructor.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>Cluster_host.get_all_records</c> (libxenapi <c>xenapi_cluster_host_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,9 +16,9 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Console()
         {
-            uuid = "";
-            location = "";
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _location = "";
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -29,11 +29,11 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[5];
             Native.xenapi_console_record_fields(r, f, (UIntPtr)5);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            protocol = console_protocol_helper.FromNative((int)f[1].i);
-            location = Conv.Str(f[2].p, Seen, 2);
-            VM = Conv.Ref<VM>(f[3].p, Seen, 3);
-            other_config = Conv.StringMap(f[4].p, Seen, 4);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _protocol = console_protocol_helper.FromNative((int)f[1].i);
+            _location = Conv.Str(f[2].p, Seen, 2);
+            _VM = Conv.Ref<VM>(f[3].p, Seen, 3);
+            _other_config = Conv.StringMap(f[4].p, Seen, 4);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -62,20 +62,94 @@ namespace XenAPI
             other_config = record.other_config;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Console other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_protocol, other._protocol) &&
+                Helper.AreEqual2(_location, other._location) &&
+                Helper.AreEqual2(_VM, other._VM) &&
+                Helper.AreEqual2(_other_config, other._other_config);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>protocol</c>: enum console_protocol, RO/runtime.</summary>
-        public console_protocol protocol { get; set; }
+        public virtual console_protocol protocol
+        {
+            get { return _protocol; }
+            set
+            {
+                if (!Helper.AreEqual(value, _protocol))
+                {
+                    _protocol = value;
+                    NotifyPropertyChanged("protocol");
+                }
+            }
+        }
+        private console_protocol _protocol;
 
         /// <summary><c>location</c>: string, RO/runtime.</summary>
-        public string location { get; set; }
+        public virtual string location
+        {
+            get { return _location; }
+            set
+            {
+                if (!Helper.AreEqual(value, _location))
+                {
+                    _location = value;
+                    NotifyPropertyChanged("location");
+                }
+            }
+        }
+        private string _location;
 
         /// <summary><c>VM</c>: VM ref, RO/runtime.</summary>
-        public XenRef<VM> VM { get; set; }
+        public virtual XenRef<VM> VM
+        {
+            get { return _VM; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VM))
+                {
+                    _VM = value;
+                    NotifyPropertyChanged("VM");
+                }
+            }
+        }
+        private XenRef<VM> _VM;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>console.get_all_records</c> (libxenapi <c>xenapi_console_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,8 +16,8 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Crashdump()
         {
-            uuid = "";
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -28,10 +28,10 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[4];
             Native.xenapi_crashdump_record_fields(r, f, (UIntPtr)4);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            VM = Conv.Ref<VM>(f[1].p, Seen, 1);
-            VDI = Conv.Ref<VDI>(f[2].p, Seen, 2);
-            other_config = Conv.StringMap(f[3].p, Seen, 3);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _VM = Conv.Ref<VM>(f[1].p, Seen, 1);
+            _VDI = Conv.Ref<VDI>(f[2].p, Seen, 2);
+            _other_config = Conv.StringMap(f[3].p, Seen, 3);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -59,17 +59,78 @@ namespace XenAPI
             other_config = record.other_config;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Crashdump other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_VM, other._VM) &&
+                Helper.AreEqual2(_VDI, other._VDI) &&
+                Helper.AreEqual2(_other_config, other._other_config);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>VM</c>: VM ref, RO/constructor.</summary>
-        public XenRef<VM> VM { get; set; }
+        public virtual XenRef<VM> VM
+        {
+            get { return _VM; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VM))
+                {
+                    _VM = value;
+                    NotifyPropertyChanged("VM");
+                }
+            }
+        }
+        private XenRef<VM> _VM;
 
         /// <summary><c>VDI</c>: VDI ref, RO/constructor.</summary>
-        public XenRef<VDI> VDI { get; set; }
+        public virtual XenRef<VDI> VDI
+        {
+            get { return _VDI; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VDI))
+                {
+                    _VDI = value;
+                    NotifyPropertyChanged("VDI");
+                }
+            }
+        }
+        private XenRef<VDI> _VDI;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>crashdump.get_all_records</c> (libxenapi <c>xenapi_crashdump_get_all_records</c>). Deprecated since inverness.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,8 +16,8 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public DR_task()
         {
-            uuid = "";
-            introduced_SRs = new List<XenRef<SR>>();
+            _uuid = "";
+            _introduced_SRs = new List<XenRef<SR>>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -28,8 +28,8 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[2];
             Native.xenapi_dr_task_record_fields(r, f, (UIntPtr)2);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            introduced_SRs = Conv.R_set_ref_SR(f[1].p);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _introduced_SRs = Conv.R_set_ref_SR(f[1].p);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -55,11 +55,46 @@ namespace XenAPI
             introduced_SRs = record.introduced_SRs;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(DR_task other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_introduced_SRs, other._introduced_SRs);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>introduced_SRs</c>: SR ref set, RO/runtime.</summary>
-        public List<XenRef<SR>> introduced_SRs { get; set; }
+        public virtual List<XenRef<SR>> introduced_SRs
+        {
+            get { return _introduced_SRs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _introduced_SRs))
+                {
+                    _introduced_SRs = value;
+                    NotifyPropertyChanged("introduced_SRs");
+                }
+            }
+        }
+        private List<XenRef<SR>> _introduced_SRs;
 
         /// <summary><c>DR_task.get_all_records</c> (libxenapi <c>xenapi_dr_task_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,9 +16,9 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Data_source()
         {
-            name_label = "";
-            name_description = "";
-            units = "";
+            _name_label = "";
+            _name_description = "";
+            _units = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -29,14 +29,14 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[8];
             Native.xenapi_data_source_record_fields(r, f, (UIntPtr)8);
-            name_label = Conv.Str(f[0].p, Seen, 0);
-            name_description = Conv.Str(f[1].p, Seen, 1);
-            enabled = (f[2].i != 0);
-            standard = (f[3].i != 0);
-            units = Conv.Str(f[4].p, Seen, 4);
-            min = f[5].d;
-            max = f[6].d;
-            value = f[7].d;
+            _name_label = Conv.Str(f[0].p, Seen, 0);
+            _name_description = Conv.Str(f[1].p, Seen, 1);
+            _enabled = (f[2].i != 0);
+            _standard = (f[3].i != 0);
+            _units = Conv.Str(f[4].p, Seen, 4);
+            _min = f[5].d;
+            _max = f[6].d;
+            _value = f[7].d;
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -68,29 +68,142 @@ namespace XenAPI
             value = record.value;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Data_source other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_enabled, other._enabled) &&
+                Helper.AreEqual2(_standard, other._standard) &&
+                Helper.AreEqual2(_units, other._units) &&
+                Helper.AreEqual2(_min, other._min) &&
+                Helper.AreEqual2(_max, other._max) &&
+                Helper.AreEqual2(_value, other._value);
+        }
+
         /// <summary><c>name_label</c>: string, RO/runtime.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RO/runtime.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>enabled</c>: bool, RO/runtime.</summary>
-        public bool enabled { get; set; }
+        public virtual bool enabled
+        {
+            get { return _enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _enabled))
+                {
+                    _enabled = value;
+                    NotifyPropertyChanged("enabled");
+                }
+            }
+        }
+        private bool _enabled;
 
         /// <summary><c>standard</c>: bool, RO/runtime.</summary>
-        public bool standard { get; set; }
+        public virtual bool standard
+        {
+            get { return _standard; }
+            set
+            {
+                if (!Helper.AreEqual(value, _standard))
+                {
+                    _standard = value;
+                    NotifyPropertyChanged("standard");
+                }
+            }
+        }
+        private bool _standard;
 
         /// <summary><c>units</c>: string, RO/runtime.</summary>
-        public string units { get; set; }
+        public virtual string units
+        {
+            get { return _units; }
+            set
+            {
+                if (!Helper.AreEqual(value, _units))
+                {
+                    _units = value;
+                    NotifyPropertyChanged("units");
+                }
+            }
+        }
+        private string _units;
 
         /// <summary><c>min</c>: float, RO/runtime.</summary>
-        public double min { get; set; }
+        public virtual double min
+        {
+            get { return _min; }
+            set
+            {
+                if (!Helper.AreEqual(value, _min))
+                {
+                    _min = value;
+                    NotifyPropertyChanged("min");
+                }
+            }
+        }
+        private double _min;
 
         /// <summary><c>max</c>: float, RO/runtime.</summary>
-        public double max { get; set; }
+        public virtual double max
+        {
+            get { return _max; }
+            set
+            {
+                if (!Helper.AreEqual(value, _max))
+                {
+                    _max = value;
+                    NotifyPropertyChanged("max");
+                }
+            }
+        }
+        private double _max;
 
         /// <summary><c>value</c>: float, RO/runtime.</summary>
-        public double value { get; set; }
+        public virtual double value
+        {
+            get { return _value; }
+            set
+            {
+                if (!Helper.AreEqual(value, _value))
+                {
+                    _value = value;
+                    NotifyPropertyChanged("value");
+                }
+            }
+        }
+        private double _value;
 
     }
 }

@@ -16,10 +16,10 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Event()
         {
-            timestamp = Conv.Epoch;
-            class_ = "";
-            opaqueRef = "";
-            obj_uuid = "";
+            _timestamp = Conv.Epoch;
+            _class_ = "";
+            _opaqueRef = "";
+            _obj_uuid = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -30,13 +30,13 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[7];
             Native.xenapi_event_record_fields(r, f, (UIntPtr)7);
-            snapshot = Conv.Any(f[0].p);
-            id = f[1].i;
-            timestamp = Conv.Time(f[2].i);
-            class_ = Conv.Str(f[3].p, Seen, 3);
-            operation = event_operation_helper.FromNative((int)f[4].i);
-            opaqueRef = Conv.Str(f[5].p, Seen, 5);
-            obj_uuid = Conv.Str(f[6].p, Seen, 6);
+            _snapshot = Conv.Any(f[0].p);
+            _id = f[1].i;
+            _timestamp = Conv.Time(f[2].i);
+            _class_ = Conv.Str(f[3].p, Seen, 3);
+            _operation = event_operation_helper.FromNative((int)f[4].i);
+            _opaqueRef = Conv.Str(f[5].p, Seen, 5);
+            _obj_uuid = Conv.Str(f[6].p, Seen, 6);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -67,26 +67,126 @@ namespace XenAPI
             obj_uuid = record.obj_uuid;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Event other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_snapshot, other._snapshot) &&
+                Helper.AreEqual2(_id, other._id) &&
+                Helper.AreEqual2(_timestamp, other._timestamp) &&
+                Helper.AreEqual2(_class_, other._class_) &&
+                Helper.AreEqual2(_operation, other._operation) &&
+                Helper.AreEqual2(_opaqueRef, other._opaqueRef) &&
+                Helper.AreEqual2(_obj_uuid, other._obj_uuid);
+        }
+
         /// <summary><c>snapshot</c>: &lt;class&gt; record, RO/runtime.</summary>
-        public object snapshot { get; set; }
+        public virtual object snapshot
+        {
+            get { return _snapshot; }
+            set
+            {
+                if (!Helper.AreEqual(value, _snapshot))
+                {
+                    _snapshot = value;
+                    NotifyPropertyChanged("snapshot");
+                }
+            }
+        }
+        private object _snapshot;
 
         /// <summary><c>id</c>: int, RO/constructor.</summary>
-        public long id { get; set; }
+        public virtual long id
+        {
+            get { return _id; }
+            set
+            {
+                if (!Helper.AreEqual(value, _id))
+                {
+                    _id = value;
+                    NotifyPropertyChanged("id");
+                }
+            }
+        }
+        private long _id;
 
         /// <summary><c>timestamp</c>: datetime, RO/constructor. Deprecated since boston.</summary>
-        public DateTime timestamp { get; set; }
+        public virtual DateTime timestamp
+        {
+            get { return _timestamp; }
+            set
+            {
+                if (!Helper.AreEqual(value, _timestamp))
+                {
+                    _timestamp = value;
+                    NotifyPropertyChanged("timestamp");
+                }
+            }
+        }
+        private DateTime _timestamp;
 
         /// <summary><c>class</c>: string, RO/constructor.</summary>
-        public string class_ { get; set; }
+        public virtual string class_
+        {
+            get { return _class_; }
+            set
+            {
+                if (!Helper.AreEqual(value, _class_))
+                {
+                    _class_ = value;
+                    NotifyPropertyChanged("class");
+                }
+            }
+        }
+        private string _class_;
 
         /// <summary><c>operation</c>: enum event_operation, RO/constructor.</summary>
-        public event_operation operation { get; set; }
+        public virtual event_operation operation
+        {
+            get { return _operation; }
+            set
+            {
+                if (!Helper.AreEqual(value, _operation))
+                {
+                    _operation = value;
+                    NotifyPropertyChanged("operation");
+                }
+            }
+        }
+        private event_operation _operation;
 
         /// <summary><c>ref</c>: string, RO/constructor.</summary>
-        public string opaqueRef { get; set; }
+        public virtual string opaqueRef
+        {
+            get { return _opaqueRef; }
+            set
+            {
+                if (!Helper.AreEqual(value, _opaqueRef))
+                {
+                    _opaqueRef = value;
+                    NotifyPropertyChanged("ref");
+                }
+            }
+        }
+        private string _opaqueRef;
 
         /// <summary><c>obj_uuid</c>: string, RO/constructor. Deprecated since boston.</summary>
-        public string obj_uuid { get; set; }
+        public virtual string obj_uuid
+        {
+            get { return _obj_uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _obj_uuid))
+                {
+                    _obj_uuid = value;
+                    NotifyPropertyChanged("obj_uuid");
+                }
+            }
+        }
+        private string _obj_uuid;
 
         /// <summary><c>event.inject</c> (libxenapi <c>xenapi_event_inject</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,9 +16,9 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public EventBatch()
         {
-            events = new List<Event>();
-            valid_ref_counts = new Dictionary<string, long>();
-            token = "";
+            _events = new List<Event>();
+            _valid_ref_counts = new Dictionary<string, long>();
+            _token = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -29,9 +29,9 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[3];
             Native.xenapi_event_batch_fields(r, f, (UIntPtr)3);
-            events = Conv.R_set_record_event(f[0].p);
-            valid_ref_counts = Conv.R_map_string_to_int_end(f[1].p);
-            token = Conv.Str(f[2].p, Seen, 2);
+            _events = Conv.R_set_record_event(f[0].p);
+            _valid_ref_counts = Conv.R_map_string_to_int_end(f[1].p);
+            _token = Conv.Str(f[2].p, Seen, 2);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -58,14 +58,62 @@ namespace XenAPI
             token = record.token;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(EventBatch other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_events, other._events) &&
+                Helper.AreEqual2(_valid_ref_counts, other._valid_ref_counts) &&
+                Helper.AreEqual2(_token, other._token);
+        }
+
         /// <summary><c>events</c>: event record set, RO/runtime.</summary>
-        public List<Event> events { get; set; }
+        public virtual List<Event> events
+        {
+            get { return _events; }
+            set
+            {
+                if (!Helper.AreEqual(value, _events))
+                {
+                    _events = value;
+                    NotifyPropertyChanged("events");
+                }
+            }
+        }
+        private List<Event> _events;
 
         /// <summary><c>valid_ref_counts</c>: (string -&gt; int) map, RO/runtime.</summary>
-        public Dictionary<string, long> valid_ref_counts { get; set; }
+        public virtual Dictionary<string, long> valid_ref_counts
+        {
+            get { return _valid_ref_counts; }
+            set
+            {
+                if (!Helper.AreEqual(value, _valid_ref_counts))
+                {
+                    _valid_ref_counts = value;
+                    NotifyPropertyChanged("valid_ref_counts");
+                }
+            }
+        }
+        private Dictionary<string, long> _valid_ref_counts;
 
         /// <summary><c>token</c>: string, RO/runtime.</summary>
-        public string token { get; set; }
+        public virtual string token
+        {
+            get { return _token; }
+            set
+            {
+                if (!Helper.AreEqual(value, _token))
+                {
+                    _token = value;
+                    NotifyPropertyChanged("token");
+                }
+            }
+        }
+        private string _token;
 
     }
 }

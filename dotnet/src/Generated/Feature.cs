@@ -16,10 +16,10 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Feature()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            version = "";
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _version = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -30,13 +30,13 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[7];
             Native.xenapi_feature_record_fields(r, f, (UIntPtr)7);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            enabled = (f[3].i != 0);
-            experimental = (f[4].i != 0);
-            version = Conv.Str(f[5].p, Seen, 5);
-            host = Conv.Ref<Host>(f[6].p, Seen, 6);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _enabled = (f[3].i != 0);
+            _experimental = (f[4].i != 0);
+            _version = Conv.Str(f[5].p, Seen, 5);
+            _host = Conv.Ref<Host>(f[6].p, Seen, 6);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -67,26 +67,126 @@ namespace XenAPI
             host = record.host;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Feature other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_enabled, other._enabled) &&
+                Helper.AreEqual2(_experimental, other._experimental) &&
+                Helper.AreEqual2(_version, other._version) &&
+                Helper.AreEqual2(_host, other._host);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RO/constructor.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RO/constructor.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>enabled</c>: bool, RO/runtime.</summary>
-        public bool enabled { get; set; }
+        public virtual bool enabled
+        {
+            get { return _enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _enabled))
+                {
+                    _enabled = value;
+                    NotifyPropertyChanged("enabled");
+                }
+            }
+        }
+        private bool _enabled;
 
         /// <summary><c>experimental</c>: bool, RO/constructor.</summary>
-        public bool experimental { get; set; }
+        public virtual bool experimental
+        {
+            get { return _experimental; }
+            set
+            {
+                if (!Helper.AreEqual(value, _experimental))
+                {
+                    _experimental = value;
+                    NotifyPropertyChanged("experimental");
+                }
+            }
+        }
+        private bool _experimental;
 
         /// <summary><c>version</c>: string, RO/constructor.</summary>
-        public string version { get; set; }
+        public virtual string version
+        {
+            get { return _version; }
+            set
+            {
+                if (!Helper.AreEqual(value, _version))
+                {
+                    _version = value;
+                    NotifyPropertyChanged("version");
+                }
+            }
+        }
+        private string _version;
 
         /// <summary><c>host</c>: host ref, RO/runtime.</summary>
-        public XenRef<Host> host { get; set; }
+        public virtual XenRef<Host> host
+        {
+            get { return _host; }
+            set
+            {
+                if (!Helper.AreEqual(value, _host))
+                {
+                    _host = value;
+                    NotifyPropertyChanged("host");
+                }
+            }
+        }
+        private XenRef<Host> _host;
 
         /// <summary><c>Feature.get_all_records</c> (libxenapi <c>xenapi_feature_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

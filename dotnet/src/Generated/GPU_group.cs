@@ -16,15 +16,15 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public GPU_group()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            PGPUs = new List<XenRef<PGPU>>();
-            VGPUs = new List<XenRef<VGPU>>();
-            GPU_types = Array.Empty<string>();
-            other_config = new Dictionary<string, string>();
-            supported_VGPU_types = new List<XenRef<VGPU_type>>();
-            enabled_VGPU_types = new List<XenRef<VGPU_type>>();
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _PGPUs = new List<XenRef<PGPU>>();
+            _VGPUs = new List<XenRef<VGPU>>();
+            _GPU_types = Array.Empty<string>();
+            _other_config = new Dictionary<string, string>();
+            _supported_VGPU_types = new List<XenRef<VGPU_type>>();
+            _enabled_VGPU_types = new List<XenRef<VGPU_type>>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -35,16 +35,16 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[10];
             Native.xenapi_gpu_group_record_fields(r, f, (UIntPtr)10);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            PGPUs = Conv.R_set_ref_PGPU(f[3].p);
-            VGPUs = Conv.R_set_ref_VGPU(f[4].p);
-            GPU_types = Conv.R_set_string(f[5].p);
-            other_config = Conv.StringMap(f[6].p, Seen, 6);
-            allocation_algorithm = allocation_algorithm_helper.FromNative((int)f[7].i);
-            supported_VGPU_types = Conv.R_set_ref_VGPU_type(f[8].p);
-            enabled_VGPU_types = Conv.R_set_ref_VGPU_type(f[9].p);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _PGPUs = Conv.R_set_ref_PGPU(f[3].p);
+            _VGPUs = Conv.R_set_ref_VGPU(f[4].p);
+            _GPU_types = Conv.R_set_string(f[5].p);
+            _other_config = Conv.StringMap(f[6].p, Seen, 6);
+            _allocation_algorithm = allocation_algorithm_helper.FromNative((int)f[7].i);
+            _supported_VGPU_types = Conv.R_set_ref_VGPU_type(f[8].p);
+            _enabled_VGPU_types = Conv.R_set_ref_VGPU_type(f[9].p);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -78,35 +78,174 @@ namespace XenAPI
             enabled_VGPU_types = record.enabled_VGPU_types;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(GPU_group other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_PGPUs, other._PGPUs) &&
+                Helper.AreEqual2(_VGPUs, other._VGPUs) &&
+                Helper.AreEqual2(_GPU_types, other._GPU_types) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_allocation_algorithm, other._allocation_algorithm) &&
+                Helper.AreEqual2(_supported_VGPU_types, other._supported_VGPU_types) &&
+                Helper.AreEqual2(_enabled_VGPU_types, other._enabled_VGPU_types);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RW.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RW.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>PGPUs</c>: PGPU ref set, RO/runtime.</summary>
-        public List<XenRef<PGPU>> PGPUs { get; set; }
+        public virtual List<XenRef<PGPU>> PGPUs
+        {
+            get { return _PGPUs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PGPUs))
+                {
+                    _PGPUs = value;
+                    NotifyPropertyChanged("PGPUs");
+                }
+            }
+        }
+        private List<XenRef<PGPU>> _PGPUs;
 
         /// <summary><c>VGPUs</c>: VGPU ref set, RO/runtime.</summary>
-        public List<XenRef<VGPU>> VGPUs { get; set; }
+        public virtual List<XenRef<VGPU>> VGPUs
+        {
+            get { return _VGPUs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VGPUs))
+                {
+                    _VGPUs = value;
+                    NotifyPropertyChanged("VGPUs");
+                }
+            }
+        }
+        private List<XenRef<VGPU>> _VGPUs;
 
         /// <summary><c>GPU_types</c>: string set, RO/runtime.</summary>
-        public string[] GPU_types { get; set; }
+        public virtual string[] GPU_types
+        {
+            get { return _GPU_types; }
+            set
+            {
+                if (!Helper.AreEqual(value, _GPU_types))
+                {
+                    _GPU_types = value;
+                    NotifyPropertyChanged("GPU_types");
+                }
+            }
+        }
+        private string[] _GPU_types;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>allocation_algorithm</c>: enum allocation_algorithm, RW.</summary>
-        public allocation_algorithm allocation_algorithm { get; set; }
+        public virtual allocation_algorithm allocation_algorithm
+        {
+            get { return _allocation_algorithm; }
+            set
+            {
+                if (!Helper.AreEqual(value, _allocation_algorithm))
+                {
+                    _allocation_algorithm = value;
+                    NotifyPropertyChanged("allocation_algorithm");
+                }
+            }
+        }
+        private allocation_algorithm _allocation_algorithm;
 
         /// <summary><c>supported_VGPU_types</c>: VGPU_type ref set, RO/runtime.</summary>
-        public List<XenRef<VGPU_type>> supported_VGPU_types { get; set; }
+        public virtual List<XenRef<VGPU_type>> supported_VGPU_types
+        {
+            get { return _supported_VGPU_types; }
+            set
+            {
+                if (!Helper.AreEqual(value, _supported_VGPU_types))
+                {
+                    _supported_VGPU_types = value;
+                    NotifyPropertyChanged("supported_VGPU_types");
+                }
+            }
+        }
+        private List<XenRef<VGPU_type>> _supported_VGPU_types;
 
         /// <summary><c>enabled_VGPU_types</c>: VGPU_type ref set, RO/runtime.</summary>
-        public List<XenRef<VGPU_type>> enabled_VGPU_types { get; set; }
+        public virtual List<XenRef<VGPU_type>> enabled_VGPU_types
+        {
+            get { return _enabled_VGPU_types; }
+            set
+            {
+                if (!Helper.AreEqual(value, _enabled_VGPU_types))
+                {
+                    _enabled_VGPU_types = value;
+                    NotifyPropertyChanged("enabled_VGPU_types");
+                }
+            }
+        }
+        private List<XenRef<VGPU_type>> _enabled_VGPU_types;
 
         /// <summary><c>GPU_group.get_all_records</c> (libxenapi <c>xenapi_gpu_group_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,60 +16,60 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Host()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            allowed_operations = new List<host_allowed_operations>();
-            current_operations = new Dictionary<string, host_allowed_operations>();
-            API_version_vendor = "";
-            API_version_vendor_implementation = new Dictionary<string, string>();
-            software_version = new Dictionary<string, string>();
-            other_config = new Dictionary<string, string>();
-            capabilities = Array.Empty<string>();
-            cpu_configuration = new Dictionary<string, string>();
-            sched_policy = "";
-            supported_bootloaders = Array.Empty<string>();
-            resident_VMs = new List<XenRef<VM>>();
-            logging = new Dictionary<string, string>();
-            PIFs = new List<XenRef<PIF>>();
-            crashdumps = new List<XenRef<Host_crashdump>>();
-            patches = new List<XenRef<Host_patch>>();
-            updates = new List<XenRef<Pool_update>>();
-            PBDs = new List<XenRef<PBD>>();
-            host_CPUs = new List<XenRef<Host_cpu>>();
-            cpu_info = new Dictionary<string, string>();
-            hostname = "";
-            address = "";
-            license_params = new Dictionary<string, string>();
-            ha_statefiles = Array.Empty<string>();
-            ha_network_peers = Array.Empty<string>();
-            blobs = new Dictionary<string, XenRef<Blob>>();
-            tags = Array.Empty<string>();
-            external_auth_type = "";
-            external_auth_service_name = "";
-            external_auth_configuration = new Dictionary<string, string>();
-            edition = "";
-            license_server = new Dictionary<string, string>();
-            bios_strings = new Dictionary<string, string>();
-            power_on_mode = "";
-            power_on_config = new Dictionary<string, string>();
-            chipset_info = new Dictionary<string, string>();
-            PCIs = new List<XenRef<PCI>>();
-            PGPUs = new List<XenRef<PGPU>>();
-            PUSBs = new List<XenRef<PUSB>>();
-            guest_VCPUs_params = new Dictionary<string, string>();
-            virtual_hardware_platform_versions = Array.Empty<long>();
-            updates_requiring_reboot = new List<XenRef<Pool_update>>();
-            features = new List<XenRef<Feature>>();
-            iscsi_iqn = "";
-            uefi_certificates = "";
-            certificates = new List<XenRef<Certificate>>();
-            editions = Array.Empty<string>();
-            pending_guidances = new List<update_guidances>();
-            last_software_update = Conv.Epoch;
-            pending_guidances_recommended = new List<update_guidances>();
-            pending_guidances_full = new List<update_guidances>();
-            last_update_hash = "";
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _allowed_operations = new List<host_allowed_operations>();
+            _current_operations = new Dictionary<string, host_allowed_operations>();
+            _API_version_vendor = "";
+            _API_version_vendor_implementation = new Dictionary<string, string>();
+            _software_version = new Dictionary<string, string>();
+            _other_config = new Dictionary<string, string>();
+            _capabilities = Array.Empty<string>();
+            _cpu_configuration = new Dictionary<string, string>();
+            _sched_policy = "";
+            _supported_bootloaders = Array.Empty<string>();
+            _resident_VMs = new List<XenRef<VM>>();
+            _logging = new Dictionary<string, string>();
+            _PIFs = new List<XenRef<PIF>>();
+            _crashdumps = new List<XenRef<Host_crashdump>>();
+            _patches = new List<XenRef<Host_patch>>();
+            _updates = new List<XenRef<Pool_update>>();
+            _PBDs = new List<XenRef<PBD>>();
+            _host_CPUs = new List<XenRef<Host_cpu>>();
+            _cpu_info = new Dictionary<string, string>();
+            _hostname = "";
+            _address = "";
+            _license_params = new Dictionary<string, string>();
+            _ha_statefiles = Array.Empty<string>();
+            _ha_network_peers = Array.Empty<string>();
+            _blobs = new Dictionary<string, XenRef<Blob>>();
+            _tags = Array.Empty<string>();
+            _external_auth_type = "";
+            _external_auth_service_name = "";
+            _external_auth_configuration = new Dictionary<string, string>();
+            _edition = "";
+            _license_server = new Dictionary<string, string>();
+            _bios_strings = new Dictionary<string, string>();
+            _power_on_mode = "";
+            _power_on_config = new Dictionary<string, string>();
+            _chipset_info = new Dictionary<string, string>();
+            _PCIs = new List<XenRef<PCI>>();
+            _PGPUs = new List<XenRef<PGPU>>();
+            _PUSBs = new List<XenRef<PUSB>>();
+            _guest_VCPUs_params = new Dictionary<string, string>();
+            _virtual_hardware_platform_versions = Array.Empty<long>();
+            _updates_requiring_reboot = new List<XenRef<Pool_update>>();
+            _features = new List<XenRef<Feature>>();
+            _iscsi_iqn = "";
+            _uefi_certificates = "";
+            _certificates = new List<XenRef<Certificate>>();
+            _editions = Array.Empty<string>();
+            _pending_guidances = new List<update_guidances>();
+            _last_software_update = Conv.Epoch;
+            _pending_guidances_recommended = new List<update_guidances>();
+            _pending_guidances_full = new List<update_guidances>();
+            _last_update_hash = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -80,76 +80,76 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[70];
             Native.xenapi_host_record_fields(r, f, (UIntPtr)70);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            memory_overhead = f[3].i;
-            allowed_operations = Conv.R_set_enum_host_allowed_operations(f[4].p);
-            current_operations = Conv.R_map_string_to_enum_host_allowed_operations_end(f[5].p);
-            API_version_major = f[6].i;
-            API_version_minor = f[7].i;
-            API_version_vendor = Conv.Str(f[8].p, Seen, 8);
-            API_version_vendor_implementation = Conv.StringMap(f[9].p, Seen, 9);
-            enabled = (f[10].i != 0);
-            software_version = Conv.StringMap(f[11].p, Seen, 11);
-            other_config = Conv.StringMap(f[12].p, Seen, 12);
-            capabilities = Conv.R_set_string(f[13].p);
-            cpu_configuration = Conv.StringMap(f[14].p, Seen, 14);
-            sched_policy = Conv.Str(f[15].p, Seen, 15);
-            supported_bootloaders = Conv.R_set_string(f[16].p);
-            resident_VMs = Conv.R_set_ref_VM(f[17].p);
-            logging = Conv.StringMap(f[18].p, Seen, 18);
-            PIFs = Conv.R_set_ref_PIF(f[19].p);
-            suspend_image_sr = Conv.Ref<SR>(f[20].p, Seen, 20);
-            crash_dump_sr = Conv.Ref<SR>(f[21].p, Seen, 21);
-            crashdumps = Conv.R_set_ref_host_crashdump(f[22].p);
-            patches = Conv.R_set_ref_host_patch(f[23].p);
-            updates = Conv.R_set_ref_pool_update(f[24].p);
-            PBDs = Conv.R_set_ref_PBD(f[25].p);
-            host_CPUs = Conv.R_set_ref_host_cpu(f[26].p);
-            cpu_info = Conv.StringMap(f[27].p, Seen, 27);
-            hostname = Conv.Str(f[28].p, Seen, 28);
-            address = Conv.Str(f[29].p, Seen, 29);
-            metrics = Conv.Ref<Host_metrics>(f[30].p, Seen, 30);
-            license_params = Conv.StringMap(f[31].p, Seen, 31);
-            ha_statefiles = Conv.R_set_string(f[32].p);
-            ha_network_peers = Conv.R_set_string(f[33].p);
-            blobs = Conv.R_map_string_to_ref_blob_end(f[34].p);
-            tags = Conv.R_set_string(f[35].p);
-            external_auth_type = Conv.Str(f[36].p, Seen, 36);
-            external_auth_service_name = Conv.Str(f[37].p, Seen, 37);
-            external_auth_configuration = Conv.StringMap(f[38].p, Seen, 38);
-            edition = Conv.Str(f[39].p, Seen, 39);
-            license_server = Conv.StringMap(f[40].p, Seen, 40);
-            bios_strings = Conv.StringMap(f[41].p, Seen, 41);
-            power_on_mode = Conv.Str(f[42].p, Seen, 42);
-            power_on_config = Conv.StringMap(f[43].p, Seen, 43);
-            local_cache_sr = Conv.Ref<SR>(f[44].p, Seen, 44);
-            chipset_info = Conv.StringMap(f[45].p, Seen, 45);
-            PCIs = Conv.R_set_ref_PCI(f[46].p);
-            PGPUs = Conv.R_set_ref_PGPU(f[47].p);
-            PUSBs = Conv.R_set_ref_PUSB(f[48].p);
-            ssl_legacy = (f[49].i != 0);
-            guest_VCPUs_params = Conv.StringMap(f[50].p, Seen, 50);
-            display = host_display_helper.FromNative((int)f[51].i);
-            virtual_hardware_platform_versions = Conv.R_set_int(f[52].p);
-            control_domain = Conv.Ref<VM>(f[53].p, Seen, 53);
-            updates_requiring_reboot = Conv.R_set_ref_pool_update(f[54].p);
-            features = Conv.R_set_ref_Feature(f[55].p);
-            iscsi_iqn = Conv.Str(f[56].p, Seen, 56);
-            multipathing = (f[57].i != 0);
-            uefi_certificates = Conv.Str(f[58].p, Seen, 58);
-            certificates = Conv.R_set_ref_Certificate(f[59].p);
-            editions = Conv.R_set_string(f[60].p);
-            pending_guidances = Conv.R_set_enum_update_guidances(f[61].p);
-            tls_verification_enabled = (f[62].i != 0);
-            last_software_update = Conv.Time(f[63].i);
-            https_only = (f[64].i != 0);
-            latest_synced_updates_applied = latest_synced_updates_applied_state_helper.FromNative((int)f[65].i);
-            numa_affinity_policy = host_numa_affinity_policy_helper.FromNative((int)f[66].i);
-            pending_guidances_recommended = Conv.R_set_enum_update_guidances(f[67].p);
-            pending_guidances_full = Conv.R_set_enum_update_guidances(f[68].p);
-            last_update_hash = Conv.Str(f[69].p, Seen, 69);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _memory_overhead = f[3].i;
+            _allowed_operations = Conv.R_set_enum_host_allowed_operations(f[4].p);
+            _current_operations = Conv.R_map_string_to_enum_host_allowed_operations_end(f[5].p);
+            _API_version_major = f[6].i;
+            _API_version_minor = f[7].i;
+            _API_version_vendor = Conv.Str(f[8].p, Seen, 8);
+            _API_version_vendor_implementation = Conv.StringMap(f[9].p, Seen, 9);
+            _enabled = (f[10].i != 0);
+            _software_version = Conv.StringMap(f[11].p, Seen, 11);
+            _other_config = Conv.StringMap(f[12].p, Seen, 12);
+            _capabilities = Conv.R_set_string(f[13].p);
+            _cpu_configuration = Conv.StringMap(f[14].p, Seen, 14);
+            _sched_policy = Conv.Str(f[15].p, Seen, 15);
+            _supported_bootloaders = Conv.R_set_string(f[16].p);
+            _resident_VMs = Conv.R_set_ref_VM(f[17].p);
+            _logging = Conv.StringMap(f[18].p, Seen, 18);
+            _PIFs = Conv.R_set_ref_PIF(f[19].p);
+            _suspend_image_sr = Conv.Ref<SR>(f[20].p, Seen, 20);
+            _crash_dump_sr = Conv.Ref<SR>(f[21].p, Seen, 21);
+            _crashdumps = Conv.R_set_ref_host_crashdump(f[22].p);
+            _patches = Conv.R_set_ref_host_patch(f[23].p);
+            _updates = Conv.R_set_ref_pool_update(f[24].p);
+            _PBDs = Conv.R_set_ref_PBD(f[25].p);
+            _host_CPUs = Conv.R_set_ref_host_cpu(f[26].p);
+            _cpu_info = Conv.StringMap(f[27].p, Seen, 27);
+            _hostname = Conv.Str(f[28].p, Seen, 28);
+            _address = Conv.Str(f[29].p, Seen, 29);
+            _metrics = Conv.Ref<Host_metrics>(f[30].p, Seen, 30);
+            _license_params = Conv.StringMap(f[31].p, Seen, 31);
+            _ha_statefiles = Conv.R_set_string(f[32].p);
+            _ha_network_peers = Conv.R_set_string(f[33].p);
+            _blobs = Conv.R_map_string_to_ref_blob_end(f[34].p);
+            _tags = Conv.R_set_string(f[35].p);
+            _external_auth_type = Conv.Str(f[36].p, Seen, 36);
+            _external_auth_service_name = Conv.Str(f[37].p, Seen, 37);
+            _external_auth_configuration = Conv.StringMap(f[38].p, Seen, 38);
+            _edition = Conv.Str(f[39].p, Seen, 39);
+            _license_server = Conv.StringMap(f[40].p, Seen, 40);
+            _bios_strings = Conv.StringMap(f[41].p, Seen, 41);
+            _power_on_mode = Conv.Str(f[42].p, Seen, 42);
+            _power_on_config = Conv.StringMap(f[43].p, Seen, 43);
+            _local_cache_sr = Conv.Ref<SR>(f[44].p, Seen, 44);
+            _chipset_info = Conv.StringMap(f[45].p, Seen, 45);
+            _PCIs = Conv.R_set_ref_PCI(f[46].p);
+            _PGPUs = Conv.R_set_ref_PGPU(f[47].p);
+            _PUSBs = Conv.R_set_ref_PUSB(f[48].p);
+            _ssl_legacy = (f[49].i != 0);
+            _guest_VCPUs_params = Conv.StringMap(f[50].p, Seen, 50);
+            _display = host_display_helper.FromNative((int)f[51].i);
+            _virtual_hardware_platform_versions = Conv.R_set_int(f[52].p);
+            _control_domain = Conv.Ref<VM>(f[53].p, Seen, 53);
+            _updates_requiring_reboot = Conv.R_set_ref_pool_update(f[54].p);
+            _features = Conv.R_set_ref_Feature(f[55].p);
+            _iscsi_iqn = Conv.Str(f[56].p, Seen, 56);
+            _multipathing = (f[57].i != 0);
+            _uefi_certificates = Conv.Str(f[58].p, Seen, 58);
+            _certificates = Conv.R_set_ref_Certificate(f[59].p);
+            _editions = Conv.R_set_string(f[60].p);
+            _pending_guidances = Conv.R_set_enum_update_guidances(f[61].p);
+            _tls_verification_enabled = (f[62].i != 0);
+            _last_software_update = Conv.Time(f[63].i);
+            _https_only = (f[64].i != 0);
+            _latest_synced_updates_applied = latest_synced_updates_applied_state_helper.FromNative((int)f[65].i);
+            _numa_affinity_policy = host_numa_affinity_policy_helper.FromNative((int)f[66].i);
+            _pending_guidances_recommended = Conv.R_set_enum_update_guidances(f[67].p);
+            _pending_guidances_full = Conv.R_set_enum_update_guidances(f[68].p);
+            _last_update_hash = Conv.Str(f[69].p, Seen, 69);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -243,215 +243,1135 @@ namespace XenAPI
             last_update_hash = record.last_update_hash;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal); <paramref name="ignoreCurrentOperations"/> leaves out <c>current_operations</c>.</summary>
+        public bool DeepEquals(Host other, bool ignoreCurrentOperations)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            if (!ignoreCurrentOperations && !Helper.AreEqual2(_current_operations, other._current_operations))
+                return false;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_memory_overhead, other._memory_overhead) &&
+                Helper.AreEqual2(_allowed_operations, other._allowed_operations) &&
+                Helper.AreEqual2(_API_version_major, other._API_version_major) &&
+                Helper.AreEqual2(_API_version_minor, other._API_version_minor) &&
+                Helper.AreEqual2(_API_version_vendor, other._API_version_vendor) &&
+                Helper.AreEqual2(_API_version_vendor_implementation, other._API_version_vendor_implementation) &&
+                Helper.AreEqual2(_enabled, other._enabled) &&
+                Helper.AreEqual2(_software_version, other._software_version) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_capabilities, other._capabilities) &&
+                Helper.AreEqual2(_cpu_configuration, other._cpu_configuration) &&
+                Helper.AreEqual2(_sched_policy, other._sched_policy) &&
+                Helper.AreEqual2(_supported_bootloaders, other._supported_bootloaders) &&
+                Helper.AreEqual2(_resident_VMs, other._resident_VMs) &&
+                Helper.AreEqual2(_logging, other._logging) &&
+                Helper.AreEqual2(_PIFs, other._PIFs) &&
+                Helper.AreEqual2(_suspend_image_sr, other._suspend_image_sr) &&
+                Helper.AreEqual2(_crash_dump_sr, other._crash_dump_sr) &&
+                Helper.AreEqual2(_crashdumps, other._crashdumps) &&
+                Helper.AreEqual2(_patches, other._patches) &&
+                Helper.AreEqual2(_updates, other._updates) &&
+                Helper.AreEqual2(_PBDs, other._PBDs) &&
+                Helper.AreEqual2(_host_CPUs, other._host_CPUs) &&
+                Helper.AreEqual2(_cpu_info, other._cpu_info) &&
+                Helper.AreEqual2(_hostname, other._hostname) &&
+                Helper.AreEqual2(_address, other._address) &&
+                Helper.AreEqual2(_metrics, other._metrics) &&
+                Helper.AreEqual2(_license_params, other._license_params) &&
+                Helper.AreEqual2(_ha_statefiles, other._ha_statefiles) &&
+                Helper.AreEqual2(_ha_network_peers, other._ha_network_peers) &&
+                Helper.AreEqual2(_blobs, other._blobs) &&
+                Helper.AreEqual2(_tags, other._tags) &&
+                Helper.AreEqual2(_external_auth_type, other._external_auth_type) &&
+                Helper.AreEqual2(_external_auth_service_name, other._external_auth_service_name) &&
+                Helper.AreEqual2(_external_auth_configuration, other._external_auth_configuration) &&
+                Helper.AreEqual2(_edition, other._edition) &&
+                Helper.AreEqual2(_license_server, other._license_server) &&
+                Helper.AreEqual2(_bios_strings, other._bios_strings) &&
+                Helper.AreEqual2(_power_on_mode, other._power_on_mode) &&
+                Helper.AreEqual2(_power_on_config, other._power_on_config) &&
+                Helper.AreEqual2(_local_cache_sr, other._local_cache_sr) &&
+                Helper.AreEqual2(_chipset_info, other._chipset_info) &&
+                Helper.AreEqual2(_PCIs, other._PCIs) &&
+                Helper.AreEqual2(_PGPUs, other._PGPUs) &&
+                Helper.AreEqual2(_PUSBs, other._PUSBs) &&
+                Helper.AreEqual2(_ssl_legacy, other._ssl_legacy) &&
+                Helper.AreEqual2(_guest_VCPUs_params, other._guest_VCPUs_params) &&
+                Helper.AreEqual2(_display, other._display) &&
+                Helper.AreEqual2(_virtual_hardware_platform_versions, other._virtual_hardware_platform_versions) &&
+                Helper.AreEqual2(_control_domain, other._control_domain) &&
+                Helper.AreEqual2(_updates_requiring_reboot, other._updates_requiring_reboot) &&
+                Helper.AreEqual2(_features, other._features) &&
+                Helper.AreEqual2(_iscsi_iqn, other._iscsi_iqn) &&
+                Helper.AreEqual2(_multipathing, other._multipathing) &&
+                Helper.AreEqual2(_uefi_certificates, other._uefi_certificates) &&
+                Helper.AreEqual2(_certificates, other._certificates) &&
+                Helper.AreEqual2(_editions, other._editions) &&
+                Helper.AreEqual2(_pending_guidances, other._pending_guidances) &&
+                Helper.AreEqual2(_tls_verification_enabled, other._tls_verification_enabled) &&
+                Helper.AreEqual2(_last_software_update, other._last_software_update) &&
+                Helper.AreEqual2(_https_only, other._https_only) &&
+                Helper.AreEqual2(_latest_synced_updates_applied, other._latest_synced_updates_applied) &&
+                Helper.AreEqual2(_numa_affinity_policy, other._numa_affinity_policy) &&
+                Helper.AreEqual2(_pending_guidances_recommended, other._pending_guidances_recommended) &&
+                Helper.AreEqual2(_pending_guidances_full, other._pending_guidances_full) &&
+                Helper.AreEqual2(_last_update_hash, other._last_update_hash);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RW.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RW.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>memory_overhead</c>: int, RO/runtime.</summary>
-        public long memory_overhead { get; set; }
+        public virtual long memory_overhead
+        {
+            get { return _memory_overhead; }
+            set
+            {
+                if (!Helper.AreEqual(value, _memory_overhead))
+                {
+                    _memory_overhead = value;
+                    NotifyPropertyChanged("memory_overhead");
+                }
+            }
+        }
+        private long _memory_overhead;
 
         /// <summary><c>allowed_operations</c>: enum host_allowed_operations set, RO/runtime.</summary>
-        public List<host_allowed_operations> allowed_operations { get; set; }
+        public virtual List<host_allowed_operations> allowed_operations
+        {
+            get { return _allowed_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _allowed_operations))
+                {
+                    _allowed_operations = value;
+                    NotifyPropertyChanged("allowed_operations");
+                }
+            }
+        }
+        private List<host_allowed_operations> _allowed_operations;
 
         /// <summary><c>current_operations</c>: (string -&gt; enum host_allowed_operations) map, RO/runtime.</summary>
-        public Dictionary<string, host_allowed_operations> current_operations { get; set; }
+        public virtual Dictionary<string, host_allowed_operations> current_operations
+        {
+            get { return _current_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _current_operations))
+                {
+                    _current_operations = value;
+                    NotifyPropertyChanged("current_operations");
+                }
+            }
+        }
+        private Dictionary<string, host_allowed_operations> _current_operations;
 
         /// <summary><c>API_version_major</c>: int, RO/runtime.</summary>
-        public long API_version_major { get; set; }
+        public virtual long API_version_major
+        {
+            get { return _API_version_major; }
+            set
+            {
+                if (!Helper.AreEqual(value, _API_version_major))
+                {
+                    _API_version_major = value;
+                    NotifyPropertyChanged("API_version_major");
+                }
+            }
+        }
+        private long _API_version_major;
 
         /// <summary><c>API_version_minor</c>: int, RO/runtime.</summary>
-        public long API_version_minor { get; set; }
+        public virtual long API_version_minor
+        {
+            get { return _API_version_minor; }
+            set
+            {
+                if (!Helper.AreEqual(value, _API_version_minor))
+                {
+                    _API_version_minor = value;
+                    NotifyPropertyChanged("API_version_minor");
+                }
+            }
+        }
+        private long _API_version_minor;
 
         /// <summary><c>API_version_vendor</c>: string, RO/runtime.</summary>
-        public string API_version_vendor { get; set; }
+        public virtual string API_version_vendor
+        {
+            get { return _API_version_vendor; }
+            set
+            {
+                if (!Helper.AreEqual(value, _API_version_vendor))
+                {
+                    _API_version_vendor = value;
+                    NotifyPropertyChanged("API_version_vendor");
+                }
+            }
+        }
+        private string _API_version_vendor;
 
         /// <summary><c>API_version_vendor_implementation</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> API_version_vendor_implementation { get; set; }
+        public virtual Dictionary<string, string> API_version_vendor_implementation
+        {
+            get { return _API_version_vendor_implementation; }
+            set
+            {
+                if (!Helper.AreEqual(value, _API_version_vendor_implementation))
+                {
+                    _API_version_vendor_implementation = value;
+                    NotifyPropertyChanged("API_version_vendor_implementation");
+                }
+            }
+        }
+        private Dictionary<string, string> _API_version_vendor_implementation;
 
         /// <summary><c>enabled</c>: bool, RO/runtime.</summary>
-        public bool enabled { get; set; }
+        public virtual bool enabled
+        {
+            get { return _enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _enabled))
+                {
+                    _enabled = value;
+                    NotifyPropertyChanged("enabled");
+                }
+            }
+        }
+        private bool _enabled;
 
         /// <summary><c>software_version</c>: (string -&gt; string) map, RO/constructor.</summary>
-        public Dictionary<string, string> software_version { get; set; }
+        public virtual Dictionary<string, string> software_version
+        {
+            get { return _software_version; }
+            set
+            {
+                if (!Helper.AreEqual(value, _software_version))
+                {
+                    _software_version = value;
+                    NotifyPropertyChanged("software_version");
+                }
+            }
+        }
+        private Dictionary<string, string> _software_version;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>capabilities</c>: string set, RO/constructor.</summary>
-        public string[] capabilities { get; set; }
+        public virtual string[] capabilities
+        {
+            get { return _capabilities; }
+            set
+            {
+                if (!Helper.AreEqual(value, _capabilities))
+                {
+                    _capabilities = value;
+                    NotifyPropertyChanged("capabilities");
+                }
+            }
+        }
+        private string[] _capabilities;
 
         /// <summary><c>cpu_configuration</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> cpu_configuration { get; set; }
+        public virtual Dictionary<string, string> cpu_configuration
+        {
+            get { return _cpu_configuration; }
+            set
+            {
+                if (!Helper.AreEqual(value, _cpu_configuration))
+                {
+                    _cpu_configuration = value;
+                    NotifyPropertyChanged("cpu_configuration");
+                }
+            }
+        }
+        private Dictionary<string, string> _cpu_configuration;
 
         /// <summary><c>sched_policy</c>: string, RO/runtime.</summary>
-        public string sched_policy { get; set; }
+        public virtual string sched_policy
+        {
+            get { return _sched_policy; }
+            set
+            {
+                if (!Helper.AreEqual(value, _sched_policy))
+                {
+                    _sched_policy = value;
+                    NotifyPropertyChanged("sched_policy");
+                }
+            }
+        }
+        private string _sched_policy;
 
         /// <summary><c>supported_bootloaders</c>: string set, RO/runtime.</summary>
-        public string[] supported_bootloaders { get; set; }
+        public virtual string[] supported_bootloaders
+        {
+            get { return _supported_bootloaders; }
+            set
+            {
+                if (!Helper.AreEqual(value, _supported_bootloaders))
+                {
+                    _supported_bootloaders = value;
+                    NotifyPropertyChanged("supported_bootloaders");
+                }
+            }
+        }
+        private string[] _supported_bootloaders;
 
         /// <summary><c>resident_VMs</c>: VM ref set, RO/runtime.</summary>
-        public List<XenRef<VM>> resident_VMs { get; set; }
+        public virtual List<XenRef<VM>> resident_VMs
+        {
+            get { return _resident_VMs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _resident_VMs))
+                {
+                    _resident_VMs = value;
+                    NotifyPropertyChanged("resident_VMs");
+                }
+            }
+        }
+        private List<XenRef<VM>> _resident_VMs;
 
         /// <summary><c>logging</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> logging { get; set; }
+        public virtual Dictionary<string, string> logging
+        {
+            get { return _logging; }
+            set
+            {
+                if (!Helper.AreEqual(value, _logging))
+                {
+                    _logging = value;
+                    NotifyPropertyChanged("logging");
+                }
+            }
+        }
+        private Dictionary<string, string> _logging;
 
         /// <summary><c>PIFs</c>: PIF ref set, RO/runtime.</summary>
-        public List<XenRef<PIF>> PIFs { get; set; }
+        public virtual List<XenRef<PIF>> PIFs
+        {
+            get { return _PIFs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PIFs))
+                {
+                    _PIFs = value;
+                    NotifyPropertyChanged("PIFs");
+                }
+            }
+        }
+        private List<XenRef<PIF>> _PIFs;
 
         /// <summary><c>suspend_image_sr</c>: SR ref, RW.</summary>
-        public XenRef<SR> suspend_image_sr { get; set; }
+        public virtual XenRef<SR> suspend_image_sr
+        {
+            get { return _suspend_image_sr; }
+            set
+            {
+                if (!Helper.AreEqual(value, _suspend_image_sr))
+                {
+                    _suspend_image_sr = value;
+                    NotifyPropertyChanged("suspend_image_sr");
+                }
+            }
+        }
+        private XenRef<SR> _suspend_image_sr;
 
         /// <summary><c>crash_dump_sr</c>: SR ref, RW.</summary>
-        public XenRef<SR> crash_dump_sr { get; set; }
+        public virtual XenRef<SR> crash_dump_sr
+        {
+            get { return _crash_dump_sr; }
+            set
+            {
+                if (!Helper.AreEqual(value, _crash_dump_sr))
+                {
+                    _crash_dump_sr = value;
+                    NotifyPropertyChanged("crash_dump_sr");
+                }
+            }
+        }
+        private XenRef<SR> _crash_dump_sr;
 
         /// <summary><c>crashdumps</c>: host_crashdump ref set, RO/runtime.</summary>
-        public List<XenRef<Host_crashdump>> crashdumps { get; set; }
+        public virtual List<XenRef<Host_crashdump>> crashdumps
+        {
+            get { return _crashdumps; }
+            set
+            {
+                if (!Helper.AreEqual(value, _crashdumps))
+                {
+                    _crashdumps = value;
+                    NotifyPropertyChanged("crashdumps");
+                }
+            }
+        }
+        private List<XenRef<Host_crashdump>> _crashdumps;
 
         /// <summary><c>patches</c>: host_patch ref set, RO/runtime. Deprecated since ely.</summary>
-        public List<XenRef<Host_patch>> patches { get; set; }
+        public virtual List<XenRef<Host_patch>> patches
+        {
+            get { return _patches; }
+            set
+            {
+                if (!Helper.AreEqual(value, _patches))
+                {
+                    _patches = value;
+                    NotifyPropertyChanged("patches");
+                }
+            }
+        }
+        private List<XenRef<Host_patch>> _patches;
 
         /// <summary><c>updates</c>: pool_update ref set, RO/runtime.</summary>
-        public List<XenRef<Pool_update>> updates { get; set; }
+        public virtual List<XenRef<Pool_update>> updates
+        {
+            get { return _updates; }
+            set
+            {
+                if (!Helper.AreEqual(value, _updates))
+                {
+                    _updates = value;
+                    NotifyPropertyChanged("updates");
+                }
+            }
+        }
+        private List<XenRef<Pool_update>> _updates;
 
         /// <summary><c>PBDs</c>: PBD ref set, RO/runtime.</summary>
-        public List<XenRef<PBD>> PBDs { get; set; }
+        public virtual List<XenRef<PBD>> PBDs
+        {
+            get { return _PBDs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PBDs))
+                {
+                    _PBDs = value;
+                    NotifyPropertyChanged("PBDs");
+                }
+            }
+        }
+        private List<XenRef<PBD>> _PBDs;
 
         /// <summary><c>host_CPUs</c>: host_cpu ref set, RO/runtime.</summary>
-        public List<XenRef<Host_cpu>> host_CPUs { get; set; }
+        public virtual List<XenRef<Host_cpu>> host_CPUs
+        {
+            get { return _host_CPUs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _host_CPUs))
+                {
+                    _host_CPUs = value;
+                    NotifyPropertyChanged("host_CPUs");
+                }
+            }
+        }
+        private List<XenRef<Host_cpu>> _host_CPUs;
 
         /// <summary><c>cpu_info</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> cpu_info { get; set; }
+        public virtual Dictionary<string, string> cpu_info
+        {
+            get { return _cpu_info; }
+            set
+            {
+                if (!Helper.AreEqual(value, _cpu_info))
+                {
+                    _cpu_info = value;
+                    NotifyPropertyChanged("cpu_info");
+                }
+            }
+        }
+        private Dictionary<string, string> _cpu_info;
 
         /// <summary><c>hostname</c>: string, RW.</summary>
-        public string hostname { get; set; }
+        public virtual string hostname
+        {
+            get { return _hostname; }
+            set
+            {
+                if (!Helper.AreEqual(value, _hostname))
+                {
+                    _hostname = value;
+                    NotifyPropertyChanged("hostname");
+                }
+            }
+        }
+        private string _hostname;
 
         /// <summary><c>address</c>: string, RW.</summary>
-        public string address { get; set; }
+        public virtual string address
+        {
+            get { return _address; }
+            set
+            {
+                if (!Helper.AreEqual(value, _address))
+                {
+                    _address = value;
+                    NotifyPropertyChanged("address");
+                }
+            }
+        }
+        private string _address;
 
         /// <summary><c>metrics</c>: host_metrics ref, RO/runtime.</summary>
-        public XenRef<Host_metrics> metrics { get; set; }
+        public virtual XenRef<Host_metrics> metrics
+        {
+            get { return _metrics; }
+            set
+            {
+                if (!Helper.AreEqual(value, _metrics))
+                {
+                    _metrics = value;
+                    NotifyPropertyChanged("metrics");
+                }
+            }
+        }
+        private XenRef<Host_metrics> _metrics;
 
         /// <summary><c>license_params</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> license_params { get; set; }
+        public virtual Dictionary<string, string> license_params
+        {
+            get { return _license_params; }
+            set
+            {
+                if (!Helper.AreEqual(value, _license_params))
+                {
+                    _license_params = value;
+                    NotifyPropertyChanged("license_params");
+                }
+            }
+        }
+        private Dictionary<string, string> _license_params;
 
         /// <summary><c>ha_statefiles</c>: string set, RO/runtime.</summary>
-        public string[] ha_statefiles { get; set; }
+        public virtual string[] ha_statefiles
+        {
+            get { return _ha_statefiles; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ha_statefiles))
+                {
+                    _ha_statefiles = value;
+                    NotifyPropertyChanged("ha_statefiles");
+                }
+            }
+        }
+        private string[] _ha_statefiles;
 
         /// <summary><c>ha_network_peers</c>: string set, RO/runtime.</summary>
-        public string[] ha_network_peers { get; set; }
+        public virtual string[] ha_network_peers
+        {
+            get { return _ha_network_peers; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ha_network_peers))
+                {
+                    _ha_network_peers = value;
+                    NotifyPropertyChanged("ha_network_peers");
+                }
+            }
+        }
+        private string[] _ha_network_peers;
 
         /// <summary><c>blobs</c>: (string -&gt; blob ref) map, RO/runtime.</summary>
-        public Dictionary<string, XenRef<Blob>> blobs { get; set; }
+        public virtual Dictionary<string, XenRef<Blob>> blobs
+        {
+            get { return _blobs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _blobs))
+                {
+                    _blobs = value;
+                    NotifyPropertyChanged("blobs");
+                }
+            }
+        }
+        private Dictionary<string, XenRef<Blob>> _blobs;
 
         /// <summary><c>tags</c>: string set, RW.</summary>
-        public string[] tags { get; set; }
+        public virtual string[] tags
+        {
+            get { return _tags; }
+            set
+            {
+                if (!Helper.AreEqual(value, _tags))
+                {
+                    _tags = value;
+                    NotifyPropertyChanged("tags");
+                }
+            }
+        }
+        private string[] _tags;
 
         /// <summary><c>external_auth_type</c>: string, RO/runtime.</summary>
-        public string external_auth_type { get; set; }
+        public virtual string external_auth_type
+        {
+            get { return _external_auth_type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _external_auth_type))
+                {
+                    _external_auth_type = value;
+                    NotifyPropertyChanged("external_auth_type");
+                }
+            }
+        }
+        private string _external_auth_type;
 
         /// <summary><c>external_auth_service_name</c>: string, RO/runtime.</summary>
-        public string external_auth_service_name { get; set; }
+        public virtual string external_auth_service_name
+        {
+            get { return _external_auth_service_name; }
+            set
+            {
+                if (!Helper.AreEqual(value, _external_auth_service_name))
+                {
+                    _external_auth_service_name = value;
+                    NotifyPropertyChanged("external_auth_service_name");
+                }
+            }
+        }
+        private string _external_auth_service_name;
 
         /// <summary><c>external_auth_configuration</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> external_auth_configuration { get; set; }
+        public virtual Dictionary<string, string> external_auth_configuration
+        {
+            get { return _external_auth_configuration; }
+            set
+            {
+                if (!Helper.AreEqual(value, _external_auth_configuration))
+                {
+                    _external_auth_configuration = value;
+                    NotifyPropertyChanged("external_auth_configuration");
+                }
+            }
+        }
+        private Dictionary<string, string> _external_auth_configuration;
 
         /// <summary><c>edition</c>: string, RO/runtime.</summary>
-        public string edition { get; set; }
+        public virtual string edition
+        {
+            get { return _edition; }
+            set
+            {
+                if (!Helper.AreEqual(value, _edition))
+                {
+                    _edition = value;
+                    NotifyPropertyChanged("edition");
+                }
+            }
+        }
+        private string _edition;
 
         /// <summary><c>license_server</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> license_server { get; set; }
+        public virtual Dictionary<string, string> license_server
+        {
+            get { return _license_server; }
+            set
+            {
+                if (!Helper.AreEqual(value, _license_server))
+                {
+                    _license_server = value;
+                    NotifyPropertyChanged("license_server");
+                }
+            }
+        }
+        private Dictionary<string, string> _license_server;
 
         /// <summary><c>bios_strings</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> bios_strings { get; set; }
+        public virtual Dictionary<string, string> bios_strings
+        {
+            get { return _bios_strings; }
+            set
+            {
+                if (!Helper.AreEqual(value, _bios_strings))
+                {
+                    _bios_strings = value;
+                    NotifyPropertyChanged("bios_strings");
+                }
+            }
+        }
+        private Dictionary<string, string> _bios_strings;
 
         /// <summary><c>power_on_mode</c>: string, RO/runtime.</summary>
-        public string power_on_mode { get; set; }
+        public virtual string power_on_mode
+        {
+            get { return _power_on_mode; }
+            set
+            {
+                if (!Helper.AreEqual(value, _power_on_mode))
+                {
+                    _power_on_mode = value;
+                    NotifyPropertyChanged("power_on_mode");
+                }
+            }
+        }
+        private string _power_on_mode;
 
         /// <summary><c>power_on_config</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> power_on_config { get; set; }
+        public virtual Dictionary<string, string> power_on_config
+        {
+            get { return _power_on_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _power_on_config))
+                {
+                    _power_on_config = value;
+                    NotifyPropertyChanged("power_on_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _power_on_config;
 
         /// <summary><c>local_cache_sr</c>: SR ref, RO/constructor.</summary>
-        public XenRef<SR> local_cache_sr { get; set; }
+        public virtual XenRef<SR> local_cache_sr
+        {
+            get { return _local_cache_sr; }
+            set
+            {
+                if (!Helper.AreEqual(value, _local_cache_sr))
+                {
+                    _local_cache_sr = value;
+                    NotifyPropertyChanged("local_cache_sr");
+                }
+            }
+        }
+        private XenRef<SR> _local_cache_sr;
 
         /// <summary><c>chipset_info</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> chipset_info { get; set; }
+        public virtual Dictionary<string, string> chipset_info
+        {
+            get { return _chipset_info; }
+            set
+            {
+                if (!Helper.AreEqual(value, _chipset_info))
+                {
+                    _chipset_info = value;
+                    NotifyPropertyChanged("chipset_info");
+                }
+            }
+        }
+        private Dictionary<string, string> _chipset_info;
 
         /// <summary><c>PCIs</c>: PCI ref set, RO/runtime.</summary>
-        public List<XenRef<PCI>> PCIs { get; set; }
+        public virtual List<XenRef<PCI>> PCIs
+        {
+            get { return _PCIs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PCIs))
+                {
+                    _PCIs = value;
+                    NotifyPropertyChanged("PCIs");
+                }
+            }
+        }
+        private List<XenRef<PCI>> _PCIs;
 
         /// <summary><c>PGPUs</c>: PGPU ref set, RO/runtime.</summary>
-        public List<XenRef<PGPU>> PGPUs { get; set; }
+        public virtual List<XenRef<PGPU>> PGPUs
+        {
+            get { return _PGPUs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PGPUs))
+                {
+                    _PGPUs = value;
+                    NotifyPropertyChanged("PGPUs");
+                }
+            }
+        }
+        private List<XenRef<PGPU>> _PGPUs;
 
         /// <summary><c>PUSBs</c>: PUSB ref set, RO/runtime.</summary>
-        public List<XenRef<PUSB>> PUSBs { get; set; }
+        public virtual List<XenRef<PUSB>> PUSBs
+        {
+            get { return _PUSBs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PUSBs))
+                {
+                    _PUSBs = value;
+                    NotifyPropertyChanged("PUSBs");
+                }
+            }
+        }
+        private List<XenRef<PUSB>> _PUSBs;
 
         /// <summary><c>ssl_legacy</c>: bool, RO/constructor. Deprecated since stockholm.</summary>
-        public bool ssl_legacy { get; set; }
+        public virtual bool ssl_legacy
+        {
+            get { return _ssl_legacy; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ssl_legacy))
+                {
+                    _ssl_legacy = value;
+                    NotifyPropertyChanged("ssl_legacy");
+                }
+            }
+        }
+        private bool _ssl_legacy;
 
         /// <summary><c>guest_VCPUs_params</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> guest_VCPUs_params { get; set; }
+        public virtual Dictionary<string, string> guest_VCPUs_params
+        {
+            get { return _guest_VCPUs_params; }
+            set
+            {
+                if (!Helper.AreEqual(value, _guest_VCPUs_params))
+                {
+                    _guest_VCPUs_params = value;
+                    NotifyPropertyChanged("guest_VCPUs_params");
+                }
+            }
+        }
+        private Dictionary<string, string> _guest_VCPUs_params;
 
         /// <summary><c>display</c>: enum host_display, RW.</summary>
-        public host_display display { get; set; }
+        public virtual host_display display
+        {
+            get { return _display; }
+            set
+            {
+                if (!Helper.AreEqual(value, _display))
+                {
+                    _display = value;
+                    NotifyPropertyChanged("display");
+                }
+            }
+        }
+        private host_display _display;
 
         /// <summary><c>virtual_hardware_platform_versions</c>: int set, RO/runtime.</summary>
-        public long[] virtual_hardware_platform_versions { get; set; }
+        public virtual long[] virtual_hardware_platform_versions
+        {
+            get { return _virtual_hardware_platform_versions; }
+            set
+            {
+                if (!Helper.AreEqual(value, _virtual_hardware_platform_versions))
+                {
+                    _virtual_hardware_platform_versions = value;
+                    NotifyPropertyChanged("virtual_hardware_platform_versions");
+                }
+            }
+        }
+        private long[] _virtual_hardware_platform_versions;
 
         /// <summary><c>control_domain</c>: VM ref, RO/runtime.</summary>
-        public XenRef<VM> control_domain { get; set; }
+        public virtual XenRef<VM> control_domain
+        {
+            get { return _control_domain; }
+            set
+            {
+                if (!Helper.AreEqual(value, _control_domain))
+                {
+                    _control_domain = value;
+                    NotifyPropertyChanged("control_domain");
+                }
+            }
+        }
+        private XenRef<VM> _control_domain;
 
         /// <summary><c>updates_requiring_reboot</c>: pool_update ref set, RO/runtime.</summary>
-        public List<XenRef<Pool_update>> updates_requiring_reboot { get; set; }
+        public virtual List<XenRef<Pool_update>> updates_requiring_reboot
+        {
+            get { return _updates_requiring_reboot; }
+            set
+            {
+                if (!Helper.AreEqual(value, _updates_requiring_reboot))
+                {
+                    _updates_requiring_reboot = value;
+                    NotifyPropertyChanged("updates_requiring_reboot");
+                }
+            }
+        }
+        private List<XenRef<Pool_update>> _updates_requiring_reboot;
 
         /// <summary><c>features</c>: Feature ref set, RO/runtime.</summary>
-        public List<XenRef<Feature>> features { get; set; }
+        public virtual List<XenRef<Feature>> features
+        {
+            get { return _features; }
+            set
+            {
+                if (!Helper.AreEqual(value, _features))
+                {
+                    _features = value;
+                    NotifyPropertyChanged("features");
+                }
+            }
+        }
+        private List<XenRef<Feature>> _features;
 
         /// <summary><c>iscsi_iqn</c>: string, RO/constructor.</summary>
-        public string iscsi_iqn { get; set; }
+        public virtual string iscsi_iqn
+        {
+            get { return _iscsi_iqn; }
+            set
+            {
+                if (!Helper.AreEqual(value, _iscsi_iqn))
+                {
+                    _iscsi_iqn = value;
+                    NotifyPropertyChanged("iscsi_iqn");
+                }
+            }
+        }
+        private string _iscsi_iqn;
 
         /// <summary><c>multipathing</c>: bool, RO/constructor.</summary>
-        public bool multipathing { get; set; }
+        public virtual bool multipathing
+        {
+            get { return _multipathing; }
+            set
+            {
+                if (!Helper.AreEqual(value, _multipathing))
+                {
+                    _multipathing = value;
+                    NotifyPropertyChanged("multipathing");
+                }
+            }
+        }
+        private bool _multipathing;
 
         /// <summary><c>uefi_certificates</c>: string, RO/constructor. Deprecated since 22.16.0.</summary>
-        public string uefi_certificates { get; set; }
+        public virtual string uefi_certificates
+        {
+            get { return _uefi_certificates; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uefi_certificates))
+                {
+                    _uefi_certificates = value;
+                    NotifyPropertyChanged("uefi_certificates");
+                }
+            }
+        }
+        private string _uefi_certificates;
 
         /// <summary><c>certificates</c>: Certificate ref set, RO/runtime.</summary>
-        public List<XenRef<Certificate>> certificates { get; set; }
+        public virtual List<XenRef<Certificate>> certificates
+        {
+            get { return _certificates; }
+            set
+            {
+                if (!Helper.AreEqual(value, _certificates))
+                {
+                    _certificates = value;
+                    NotifyPropertyChanged("certificates");
+                }
+            }
+        }
+        private List<XenRef<Certificate>> _certificates;
 
         /// <summary><c>editions</c>: string set, RO/runtime.</summary>
-        public string[] editions { get; set; }
+        public virtual string[] editions
+        {
+            get { return _editions; }
+            set
+            {
+                if (!Helper.AreEqual(value, _editions))
+                {
+                    _editions = value;
+                    NotifyPropertyChanged("editions");
+                }
+            }
+        }
+        private string[] _editions;
 
         /// <summary><c>pending_guidances</c>: enum update_guidances set, RO/runtime.</summary>
-        public List<update_guidances> pending_guidances { get; set; }
+        public virtual List<update_guidances> pending_guidances
+        {
+            get { return _pending_guidances; }
+            set
+            {
+                if (!Helper.AreEqual(value, _pending_guidances))
+                {
+                    _pending_guidances = value;
+                    NotifyPropertyChanged("pending_guidances");
+                }
+            }
+        }
+        private List<update_guidances> _pending_guidances;
 
         /// <summary><c>tls_verification_enabled</c>: bool, RO/runtime.</summary>
-        public bool tls_verification_enabled { get; set; }
+        public virtual bool tls_verification_enabled
+        {
+            get { return _tls_verification_enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _tls_verification_enabled))
+                {
+                    _tls_verification_enabled = value;
+                    NotifyPropertyChanged("tls_verification_enabled");
+                }
+            }
+        }
+        private bool _tls_verification_enabled;
 
         /// <summary><c>last_software_update</c>: datetime, RO/runtime. Prototype since 22.20.0: may change.</summary>
-        public DateTime last_software_update { get; set; }
+        public virtual DateTime last_software_update
+        {
+            get { return _last_software_update; }
+            set
+            {
+                if (!Helper.AreEqual(value, _last_software_update))
+                {
+                    _last_software_update = value;
+                    NotifyPropertyChanged("last_software_update");
+                }
+            }
+        }
+        private DateTime _last_software_update;
 
         /// <summary><c>https_only</c>: bool, RO/runtime. Prototype since 22.27.0: may change.</summary>
-        public bool https_only { get; set; }
+        public virtual bool https_only
+        {
+            get { return _https_only; }
+            set
+            {
+                if (!Helper.AreEqual(value, _https_only))
+                {
+                    _https_only = value;
+                    NotifyPropertyChanged("https_only");
+                }
+            }
+        }
+        private bool _https_only;
 
         /// <summary><c>latest_synced_updates_applied</c>: enum latest_synced_updates_applied_state, RO/runtime. Prototype since 23.18.0: may change.</summary>
-        public latest_synced_updates_applied_state latest_synced_updates_applied { get; set; }
+        public virtual latest_synced_updates_applied_state latest_synced_updates_applied
+        {
+            get { return _latest_synced_updates_applied; }
+            set
+            {
+                if (!Helper.AreEqual(value, _latest_synced_updates_applied))
+                {
+                    _latest_synced_updates_applied = value;
+                    NotifyPropertyChanged("latest_synced_updates_applied");
+                }
+            }
+        }
+        private latest_synced_updates_applied_state _latest_synced_updates_applied;
 
         /// <summary><c>numa_affinity_policy</c>: enum host_numa_affinity_policy, RO/runtime. Prototype since 24.0.0: may change.</summary>
-        public host_numa_affinity_policy numa_affinity_policy { get; set; }
+        public virtual host_numa_affinity_policy numa_affinity_policy
+        {
+            get { return _numa_affinity_policy; }
+            set
+            {
+                if (!Helper.AreEqual(value, _numa_affinity_policy))
+                {
+                    _numa_affinity_policy = value;
+                    NotifyPropertyChanged("numa_affinity_policy");
+                }
+            }
+        }
+        private host_numa_affinity_policy _numa_affinity_policy;
 
         /// <summary><c>pending_guidances_recommended</c>: enum update_guidances set, RO/runtime. Prototype since 24.10.0: may change.</summary>
-        public List<update_guidances> pending_guidances_recommended { get; set; }
+        public virtual List<update_guidances> pending_guidances_recommended
+        {
+            get { return _pending_guidances_recommended; }
+            set
+            {
+                if (!Helper.AreEqual(value, _pending_guidances_recommended))
+                {
+                    _pending_guidances_recommended = value;
+                    NotifyPropertyChanged("pending_guidances_recommended");
+                }
+            }
+        }
+        private List<update_guidances> _pending_guidances_recommended;
 
         /// <summary><c>pending_guidances_full</c>: enum update_guidances set, RO/runtime. Prototype since 24.10.0: may change.</summary>
-        public List<update_guidances> pending_guidances_full { get; set; }
+        public virtual List<update_guidances> pending_guidances_full
+        {
+            get { return _pending_guidances_full; }
+            set
+            {
+                if (!Helper.AreEqual(value, _pending_guidances_full))
+                {
+                    _pending_guidances_full = value;
+                    NotifyPropertyChanged("pending_guidances_full");
+                }
+            }
+        }
+        private List<update_guidances> _pending_guidances_full;
 
         /// <summary><c>last_update_hash</c>: string, RO/runtime. Prototype since 24.10.0: may change.</summary>
-        public string last_update_hash { get; set; }
+        public virtual string last_update_hash
+        {
+            get { return _last_update_hash; }
+            set
+            {
+                if (!Helper.AreEqual(value, _last_update_hash))
+                {
+                    _last_update_hash = value;
+                    NotifyPropertyChanged("last_update_hash");
+                }
+            }
+        }
+        private string _last_update_hash;
 
         /// <summary><c>host.get_all_records</c> (libxenapi <c>xenapi_host_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

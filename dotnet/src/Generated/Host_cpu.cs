@@ -16,13 +16,13 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Host_cpu()
         {
-            uuid = "";
-            vendor = "";
-            modelname = "";
-            stepping = "";
-            flags = "";
-            features = "";
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _vendor = "";
+            _modelname = "";
+            _stepping = "";
+            _flags = "";
+            _features = "";
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -33,19 +33,19 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[13];
             Native.xenapi_host_cpu_record_fields(r, f, (UIntPtr)13);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            host = Conv.Ref<Host>(f[1].p, Seen, 1);
-            number = f[2].i;
-            vendor = Conv.Str(f[3].p, Seen, 3);
-            speed = f[4].i;
-            modelname = Conv.Str(f[5].p, Seen, 5);
-            family = f[6].i;
-            model = f[7].i;
-            stepping = Conv.Str(f[8].p, Seen, 8);
-            flags = Conv.Str(f[9].p, Seen, 9);
-            features = Conv.Str(f[10].p, Seen, 10);
-            utilisation = f[11].d;
-            other_config = Conv.StringMap(f[12].p, Seen, 12);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _host = Conv.Ref<Host>(f[1].p, Seen, 1);
+            _number = f[2].i;
+            _vendor = Conv.Str(f[3].p, Seen, 3);
+            _speed = f[4].i;
+            _modelname = Conv.Str(f[5].p, Seen, 5);
+            _family = f[6].i;
+            _model = f[7].i;
+            _stepping = Conv.Str(f[8].p, Seen, 8);
+            _flags = Conv.Str(f[9].p, Seen, 9);
+            _features = Conv.Str(f[10].p, Seen, 10);
+            _utilisation = f[11].d;
+            _other_config = Conv.StringMap(f[12].p, Seen, 12);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -82,44 +82,222 @@ namespace XenAPI
             other_config = record.other_config;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Host_cpu other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_host, other._host) &&
+                Helper.AreEqual2(_number, other._number) &&
+                Helper.AreEqual2(_vendor, other._vendor) &&
+                Helper.AreEqual2(_speed, other._speed) &&
+                Helper.AreEqual2(_modelname, other._modelname) &&
+                Helper.AreEqual2(_family, other._family) &&
+                Helper.AreEqual2(_model, other._model) &&
+                Helper.AreEqual2(_stepping, other._stepping) &&
+                Helper.AreEqual2(_flags, other._flags) &&
+                Helper.AreEqual2(_features, other._features) &&
+                Helper.AreEqual2(_utilisation, other._utilisation) &&
+                Helper.AreEqual2(_other_config, other._other_config);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>host</c>: host ref, RO/runtime.</summary>
-        public XenRef<Host> host { get; set; }
+        public virtual XenRef<Host> host
+        {
+            get { return _host; }
+            set
+            {
+                if (!Helper.AreEqual(value, _host))
+                {
+                    _host = value;
+                    NotifyPropertyChanged("host");
+                }
+            }
+        }
+        private XenRef<Host> _host;
 
         /// <summary><c>number</c>: int, RO/runtime.</summary>
-        public long number { get; set; }
+        public virtual long number
+        {
+            get { return _number; }
+            set
+            {
+                if (!Helper.AreEqual(value, _number))
+                {
+                    _number = value;
+                    NotifyPropertyChanged("number");
+                }
+            }
+        }
+        private long _number;
 
         /// <summary><c>vendor</c>: string, RO/runtime.</summary>
-        public string vendor { get; set; }
+        public virtual string vendor
+        {
+            get { return _vendor; }
+            set
+            {
+                if (!Helper.AreEqual(value, _vendor))
+                {
+                    _vendor = value;
+                    NotifyPropertyChanged("vendor");
+                }
+            }
+        }
+        private string _vendor;
 
         /// <summary><c>speed</c>: int, RO/runtime.</summary>
-        public long speed { get; set; }
+        public virtual long speed
+        {
+            get { return _speed; }
+            set
+            {
+                if (!Helper.AreEqual(value, _speed))
+                {
+                    _speed = value;
+                    NotifyPropertyChanged("speed");
+                }
+            }
+        }
+        private long _speed;
 
         /// <summary><c>modelname</c>: string, RO/runtime.</summary>
-        public string modelname { get; set; }
+        public virtual string modelname
+        {
+            get { return _modelname; }
+            set
+            {
+                if (!Helper.AreEqual(value, _modelname))
+                {
+                    _modelname = value;
+                    NotifyPropertyChanged("modelname");
+                }
+            }
+        }
+        private string _modelname;
 
         /// <summary><c>family</c>: int, RO/runtime.</summary>
-        public long family { get; set; }
+        public virtual long family
+        {
+            get { return _family; }
+            set
+            {
+                if (!Helper.AreEqual(value, _family))
+                {
+                    _family = value;
+                    NotifyPropertyChanged("family");
+                }
+            }
+        }
+        private long _family;
 
         /// <summary><c>model</c>: int, RO/runtime.</summary>
-        public long model { get; set; }
+        public virtual long model
+        {
+            get { return _model; }
+            set
+            {
+                if (!Helper.AreEqual(value, _model))
+                {
+                    _model = value;
+                    NotifyPropertyChanged("model");
+                }
+            }
+        }
+        private long _model;
 
         /// <summary><c>stepping</c>: string, RO/runtime.</summary>
-        public string stepping { get; set; }
+        public virtual string stepping
+        {
+            get { return _stepping; }
+            set
+            {
+                if (!Helper.AreEqual(value, _stepping))
+                {
+                    _stepping = value;
+                    NotifyPropertyChanged("stepping");
+                }
+            }
+        }
+        private string _stepping;
 
         /// <summary><c>flags</c>: string, RO/runtime.</summary>
-        public string flags { get; set; }
+        public virtual string flags
+        {
+            get { return _flags; }
+            set
+            {
+                if (!Helper.AreEqual(value, _flags))
+                {
+                    _flags = value;
+                    NotifyPropertyChanged("flags");
+                }
+            }
+        }
+        private string _flags;
 
         /// <summary><c>features</c>: string, RO/runtime.</summary>
-        public string features { get; set; }
+        public virtual string features
+        {
+            get { return _features; }
+            set
+            {
+                if (!Helper.AreEqual(value, _features))
+                {
+                    _features = value;
+                    NotifyPropertyChanged("features");
+                }
+            }
+        }
+        private string _features;
 
         /// <summary><c>utilisation</c>: float, RO/runtime.</summary>
-        public double utilisation { get; set; }
+        public virtual double utilisation
+        {
+            get { return _utilisation; }
+            set
+            {
+                if (!Helper.AreEqual(value, _utilisation))
+                {
+                    _utilisation = value;
+                    NotifyPropertyChanged("utilisation");
+                }
+            }
+        }
+        private double _utilisation;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>host_cpu.get_all_records</c> (libxenapi <c>xenapi_host_cpu_get_all_records</c>). Deprecated since midnight-ride.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,9 +16,9 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Host_crashdump()
         {
-            uuid = "";
-            timestamp = Conv.Epoch;
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _timestamp = Conv.Epoch;
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -29,11 +29,11 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[5];
             Native.xenapi_host_crashdump_record_fields(r, f, (UIntPtr)5);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            host = Conv.Ref<Host>(f[1].p, Seen, 1);
-            timestamp = Conv.Time(f[2].i);
-            size = f[3].i;
-            other_config = Conv.StringMap(f[4].p, Seen, 4);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _host = Conv.Ref<Host>(f[1].p, Seen, 1);
+            _timestamp = Conv.Time(f[2].i);
+            _size = f[3].i;
+            _other_config = Conv.StringMap(f[4].p, Seen, 4);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -62,20 +62,94 @@ namespace XenAPI
             other_config = record.other_config;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Host_crashdump other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_host, other._host) &&
+                Helper.AreEqual2(_timestamp, other._timestamp) &&
+                Helper.AreEqual2(_size, other._size) &&
+                Helper.AreEqual2(_other_config, other._other_config);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>host</c>: host ref, RO/constructor.</summary>
-        public XenRef<Host> host { get; set; }
+        public virtual XenRef<Host> host
+        {
+            get { return _host; }
+            set
+            {
+                if (!Helper.AreEqual(value, _host))
+                {
+                    _host = value;
+                    NotifyPropertyChanged("host");
+                }
+            }
+        }
+        private XenRef<Host> _host;
 
         /// <summary><c>timestamp</c>: datetime, RO/runtime.</summary>
-        public DateTime timestamp { get; set; }
+        public virtual DateTime timestamp
+        {
+            get { return _timestamp; }
+            set
+            {
+                if (!Helper.AreEqual(value, _timestamp))
+                {
+                    _timestamp = value;
+                    NotifyPropertyChanged("timestamp");
+                }
+            }
+        }
+        private DateTime _timestamp;
 
         /// <summary><c>size</c>: int, RO/runtime.</summary>
-        public long size { get; set; }
+        public virtual long size
+        {
+            get { return _size; }
+            set
+            {
+                if (!Helper.AreEqual(value, _size))
+                {
+                    _size = value;
+                    NotifyPropertyChanged("size");
+                }
+            }
+        }
+        private long _size;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>host_crashdump.get_all_records</c> (libxenapi <c>xenapi_host_crashdump_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

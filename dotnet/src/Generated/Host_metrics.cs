@@ -16,9 +16,9 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Host_metrics()
         {
-            uuid = "";
-            last_updated = Conv.Epoch;
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _last_updated = Conv.Epoch;
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -29,12 +29,12 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[6];
             Native.xenapi_host_metrics_record_fields(r, f, (UIntPtr)6);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            memory_total = f[1].i;
-            memory_free = f[2].i;
-            live = (f[3].i != 0);
-            last_updated = Conv.Time(f[4].i);
-            other_config = Conv.StringMap(f[5].p, Seen, 5);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _memory_total = f[1].i;
+            _memory_free = f[2].i;
+            _live = (f[3].i != 0);
+            _last_updated = Conv.Time(f[4].i);
+            _other_config = Conv.StringMap(f[5].p, Seen, 5);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -64,23 +64,110 @@ namespace XenAPI
             other_config = record.other_config;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Host_metrics other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_memory_total, other._memory_total) &&
+                Helper.AreEqual2(_memory_free, other._memory_free) &&
+                Helper.AreEqual2(_live, other._live) &&
+                Helper.AreEqual2(_last_updated, other._last_updated) &&
+                Helper.AreEqual2(_other_config, other._other_config);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>memory_total</c>: int, RO/runtime.</summary>
-        public long memory_total { get; set; }
+        public virtual long memory_total
+        {
+            get { return _memory_total; }
+            set
+            {
+                if (!Helper.AreEqual(value, _memory_total))
+                {
+                    _memory_total = value;
+                    NotifyPropertyChanged("memory_total");
+                }
+            }
+        }
+        private long _memory_total;
 
         /// <summary><c>memory_free</c>: int, RO/runtime. Removed in tampa: only older servers have it.</summary>
-        public long memory_free { get; set; }
+        public virtual long memory_free
+        {
+            get { return _memory_free; }
+            set
+            {
+                if (!Helper.AreEqual(value, _memory_free))
+                {
+                    _memory_free = value;
+                    NotifyPropertyChanged("memory_free");
+                }
+            }
+        }
+        private long _memory_free;
 
         /// <summary><c>live</c>: bool, RO/runtime.</summary>
-        public bool live { get; set; }
+        public virtual bool live
+        {
+            get { return _live; }
+            set
+            {
+                if (!Helper.AreEqual(value, _live))
+                {
+                    _live = value;
+                    NotifyPropertyChanged("live");
+                }
+            }
+        }
+        private bool _live;
 
         /// <summary><c>last_updated</c>: datetime, RO/runtime.</summary>
-        public DateTime last_updated { get; set; }
+        public virtual DateTime last_updated
+        {
+            get { return _last_updated; }
+            set
+            {
+                if (!Helper.AreEqual(value, _last_updated))
+                {
+                    _last_updated = value;
+                    NotifyPropertyChanged("last_updated");
+                }
+            }
+        }
+        private DateTime _last_updated;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>host_metrics.get_all_records</c> (libxenapi <c>xenapi_host_metrics_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

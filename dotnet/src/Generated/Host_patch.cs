@@ -16,12 +16,12 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Host_patch()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            version = "";
-            timestamp_applied = Conv.Epoch;
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _version = "";
+            _timestamp_applied = Conv.Epoch;
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -32,16 +32,16 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[10];
             Native.xenapi_host_patch_record_fields(r, f, (UIntPtr)10);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            version = Conv.Str(f[3].p, Seen, 3);
-            host = Conv.Ref<Host>(f[4].p, Seen, 4);
-            applied = (f[5].i != 0);
-            timestamp_applied = Conv.Time(f[6].i);
-            size = f[7].i;
-            pool_patch = Conv.Ref<Pool_patch>(f[8].p, Seen, 8);
-            other_config = Conv.StringMap(f[9].p, Seen, 9);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _version = Conv.Str(f[3].p, Seen, 3);
+            _host = Conv.Ref<Host>(f[4].p, Seen, 4);
+            _applied = (f[5].i != 0);
+            _timestamp_applied = Conv.Time(f[6].i);
+            _size = f[7].i;
+            _pool_patch = Conv.Ref<Pool_patch>(f[8].p, Seen, 8);
+            _other_config = Conv.StringMap(f[9].p, Seen, 9);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -75,35 +75,174 @@ namespace XenAPI
             other_config = record.other_config;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Host_patch other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_version, other._version) &&
+                Helper.AreEqual2(_host, other._host) &&
+                Helper.AreEqual2(_applied, other._applied) &&
+                Helper.AreEqual2(_timestamp_applied, other._timestamp_applied) &&
+                Helper.AreEqual2(_size, other._size) &&
+                Helper.AreEqual2(_pool_patch, other._pool_patch) &&
+                Helper.AreEqual2(_other_config, other._other_config);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RO/constructor.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RO/constructor.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>version</c>: string, RO/constructor.</summary>
-        public string version { get; set; }
+        public virtual string version
+        {
+            get { return _version; }
+            set
+            {
+                if (!Helper.AreEqual(value, _version))
+                {
+                    _version = value;
+                    NotifyPropertyChanged("version");
+                }
+            }
+        }
+        private string _version;
 
         /// <summary><c>host</c>: host ref, RO/constructor.</summary>
-        public XenRef<Host> host { get; set; }
+        public virtual XenRef<Host> host
+        {
+            get { return _host; }
+            set
+            {
+                if (!Helper.AreEqual(value, _host))
+                {
+                    _host = value;
+                    NotifyPropertyChanged("host");
+                }
+            }
+        }
+        private XenRef<Host> _host;
 
         /// <summary><c>applied</c>: bool, RO/runtime.</summary>
-        public bool applied { get; set; }
+        public virtual bool applied
+        {
+            get { return _applied; }
+            set
+            {
+                if (!Helper.AreEqual(value, _applied))
+                {
+                    _applied = value;
+                    NotifyPropertyChanged("applied");
+                }
+            }
+        }
+        private bool _applied;
 
         /// <summary><c>timestamp_applied</c>: datetime, RO/runtime.</summary>
-        public DateTime timestamp_applied { get; set; }
+        public virtual DateTime timestamp_applied
+        {
+            get { return _timestamp_applied; }
+            set
+            {
+                if (!Helper.AreEqual(value, _timestamp_applied))
+                {
+                    _timestamp_applied = value;
+                    NotifyPropertyChanged("timestamp_applied");
+                }
+            }
+        }
+        private DateTime _timestamp_applied;
 
         /// <summary><c>size</c>: int, RO/runtime.</summary>
-        public long size { get; set; }
+        public virtual long size
+        {
+            get { return _size; }
+            set
+            {
+                if (!Helper.AreEqual(value, _size))
+                {
+                    _size = value;
+                    NotifyPropertyChanged("size");
+                }
+            }
+        }
+        private long _size;
 
         /// <summary><c>pool_patch</c>: pool_patch ref, RO/constructor.</summary>
-        public XenRef<Pool_patch> pool_patch { get; set; }
+        public virtual XenRef<Pool_patch> pool_patch
+        {
+            get { return _pool_patch; }
+            set
+            {
+                if (!Helper.AreEqual(value, _pool_patch))
+                {
+                    _pool_patch = value;
+                    NotifyPropertyChanged("pool_patch");
+                }
+            }
+        }
+        private XenRef<Pool_patch> _pool_patch;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>host_patch.get_all_records</c> (libxenapi <c>xenapi_host_patch_get_all_records</c>). Deprecated since ely.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

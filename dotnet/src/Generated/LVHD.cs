@@ -16,7 +16,7 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public LVHD()
         {
-            uuid = "";
+            _uuid = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -27,7 +27,7 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[1];
             Native.xenapi_lvhd_record_fields(r, f, (UIntPtr)1);
-            uuid = Conv.Str(f[0].p, Seen, 0);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -52,8 +52,30 @@ namespace XenAPI
             uuid = record.uuid;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(LVHD other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>LVHD.enable_thin_provisioning</c> (libxenapi <c>xenapi_lvhd_enable_thin_provisioning</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

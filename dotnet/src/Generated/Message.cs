@@ -16,11 +16,11 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Message()
         {
-            uuid = "";
-            name = "";
-            obj_uuid = "";
-            timestamp = Conv.Epoch;
-            body = "";
+            _uuid = "";
+            _name = "";
+            _obj_uuid = "";
+            _timestamp = Conv.Epoch;
+            _body = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -31,13 +31,13 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[7];
             Native.xenapi_message_record_fields(r, f, (UIntPtr)7);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name = Conv.Str(f[1].p, Seen, 1);
-            priority = f[2].i;
-            cls = cls_helper.FromNative((int)f[3].i);
-            obj_uuid = Conv.Str(f[4].p, Seen, 4);
-            timestamp = Conv.Time(f[5].i);
-            body = Conv.Str(f[6].p, Seen, 6);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name = Conv.Str(f[1].p, Seen, 1);
+            _priority = f[2].i;
+            _cls = cls_helper.FromNative((int)f[3].i);
+            _obj_uuid = Conv.Str(f[4].p, Seen, 4);
+            _timestamp = Conv.Time(f[5].i);
+            _body = Conv.Str(f[6].p, Seen, 6);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -68,26 +68,126 @@ namespace XenAPI
             body = record.body;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Message other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name, other._name) &&
+                Helper.AreEqual2(_priority, other._priority) &&
+                Helper.AreEqual2(_cls, other._cls) &&
+                Helper.AreEqual2(_obj_uuid, other._obj_uuid) &&
+                Helper.AreEqual2(_timestamp, other._timestamp) &&
+                Helper.AreEqual2(_body, other._body);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name</c>: string, RO/runtime.</summary>
-        public string name { get; set; }
+        public virtual string name
+        {
+            get { return _name; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name))
+                {
+                    _name = value;
+                    NotifyPropertyChanged("name");
+                }
+            }
+        }
+        private string _name;
 
         /// <summary><c>priority</c>: int, RO/runtime.</summary>
-        public long priority { get; set; }
+        public virtual long priority
+        {
+            get { return _priority; }
+            set
+            {
+                if (!Helper.AreEqual(value, _priority))
+                {
+                    _priority = value;
+                    NotifyPropertyChanged("priority");
+                }
+            }
+        }
+        private long _priority;
 
         /// <summary><c>cls</c>: enum cls, RO/runtime.</summary>
-        public cls cls { get; set; }
+        public virtual cls cls
+        {
+            get { return _cls; }
+            set
+            {
+                if (!Helper.AreEqual(value, _cls))
+                {
+                    _cls = value;
+                    NotifyPropertyChanged("cls");
+                }
+            }
+        }
+        private cls _cls;
 
         /// <summary><c>obj_uuid</c>: string, RO/runtime.</summary>
-        public string obj_uuid { get; set; }
+        public virtual string obj_uuid
+        {
+            get { return _obj_uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _obj_uuid))
+                {
+                    _obj_uuid = value;
+                    NotifyPropertyChanged("obj_uuid");
+                }
+            }
+        }
+        private string _obj_uuid;
 
         /// <summary><c>timestamp</c>: datetime, RO/runtime.</summary>
-        public DateTime timestamp { get; set; }
+        public virtual DateTime timestamp
+        {
+            get { return _timestamp; }
+            set
+            {
+                if (!Helper.AreEqual(value, _timestamp))
+                {
+                    _timestamp = value;
+                    NotifyPropertyChanged("timestamp");
+                }
+            }
+        }
+        private DateTime _timestamp;
 
         /// <summary><c>body</c>: string, RO/runtime.</summary>
-        public string body { get; set; }
+        public virtual string body
+        {
+            get { return _body; }
+            set
+            {
+                if (!Helper.AreEqual(value, _body))
+                {
+                    _body = value;
+                    NotifyPropertyChanged("body");
+                }
+            }
+        }
+        private string _body;
 
         /// <summary><c>message.get_all_records_where</c> (libxenapi <c>xenapi_message_get_all_records_where</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

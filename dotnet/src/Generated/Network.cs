@@ -16,19 +16,19 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Network()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            allowed_operations = new List<network_operations>();
-            current_operations = new Dictionary<string, network_operations>();
-            VIFs = new List<XenRef<VIF>>();
-            PIFs = new List<XenRef<PIF>>();
-            other_config = new Dictionary<string, string>();
-            bridge = "";
-            blobs = new Dictionary<string, XenRef<Blob>>();
-            tags = Array.Empty<string>();
-            assigned_ips = new Dictionary<XenRef<VIF>, string>();
-            purpose = new List<network_purpose>();
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _allowed_operations = new List<network_operations>();
+            _current_operations = new Dictionary<string, network_operations>();
+            _VIFs = new List<XenRef<VIF>>();
+            _PIFs = new List<XenRef<PIF>>();
+            _other_config = new Dictionary<string, string>();
+            _bridge = "";
+            _blobs = new Dictionary<string, XenRef<Blob>>();
+            _tags = Array.Empty<string>();
+            _assigned_ips = new Dictionary<XenRef<VIF>, string>();
+            _purpose = new List<network_purpose>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -39,22 +39,22 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[16];
             Native.xenapi_network_record_fields(r, f, (UIntPtr)16);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            allowed_operations = Conv.R_set_enum_network_operations(f[3].p);
-            current_operations = Conv.R_map_string_to_enum_network_operations_end(f[4].p);
-            VIFs = Conv.R_set_ref_VIF(f[5].p);
-            PIFs = Conv.R_set_ref_PIF(f[6].p);
-            MTU = f[7].i;
-            other_config = Conv.StringMap(f[8].p, Seen, 8);
-            bridge = Conv.Str(f[9].p, Seen, 9);
-            managed = (f[10].i != 0);
-            blobs = Conv.R_map_string_to_ref_blob_end(f[11].p);
-            tags = Conv.R_set_string(f[12].p);
-            default_locking_mode = network_default_locking_mode_helper.FromNative((int)f[13].i);
-            assigned_ips = Conv.R_map_ref_VIF_to_string_end(f[14].p);
-            purpose = Conv.R_set_enum_network_purpose(f[15].p);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _allowed_operations = Conv.R_set_enum_network_operations(f[3].p);
+            _current_operations = Conv.R_map_string_to_enum_network_operations_end(f[4].p);
+            _VIFs = Conv.R_set_ref_VIF(f[5].p);
+            _PIFs = Conv.R_set_ref_PIF(f[6].p);
+            _MTU = f[7].i;
+            _other_config = Conv.StringMap(f[8].p, Seen, 8);
+            _bridge = Conv.Str(f[9].p, Seen, 9);
+            _managed = (f[10].i != 0);
+            _blobs = Conv.R_map_string_to_ref_blob_end(f[11].p);
+            _tags = Conv.R_set_string(f[12].p);
+            _default_locking_mode = network_default_locking_mode_helper.FromNative((int)f[13].i);
+            _assigned_ips = Conv.R_map_ref_VIF_to_string_end(f[14].p);
+            _purpose = Conv.R_set_enum_network_purpose(f[15].p);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -94,53 +94,271 @@ namespace XenAPI
             purpose = record.purpose;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal); <paramref name="ignoreCurrentOperations"/> leaves out <c>current_operations</c>.</summary>
+        public bool DeepEquals(Network other, bool ignoreCurrentOperations)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            if (!ignoreCurrentOperations && !Helper.AreEqual2(_current_operations, other._current_operations))
+                return false;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_allowed_operations, other._allowed_operations) &&
+                Helper.AreEqual2(_VIFs, other._VIFs) &&
+                Helper.AreEqual2(_PIFs, other._PIFs) &&
+                Helper.AreEqual2(_MTU, other._MTU) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_bridge, other._bridge) &&
+                Helper.AreEqual2(_managed, other._managed) &&
+                Helper.AreEqual2(_blobs, other._blobs) &&
+                Helper.AreEqual2(_tags, other._tags) &&
+                Helper.AreEqual2(_default_locking_mode, other._default_locking_mode) &&
+                Helper.AreEqual2(_assigned_ips, other._assigned_ips) &&
+                Helper.AreEqual2(_purpose, other._purpose);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RW.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RW.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>allowed_operations</c>: enum network_operations set, RO/runtime.</summary>
-        public List<network_operations> allowed_operations { get; set; }
+        public virtual List<network_operations> allowed_operations
+        {
+            get { return _allowed_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _allowed_operations))
+                {
+                    _allowed_operations = value;
+                    NotifyPropertyChanged("allowed_operations");
+                }
+            }
+        }
+        private List<network_operations> _allowed_operations;
 
         /// <summary><c>current_operations</c>: (string -&gt; enum network_operations) map, RO/runtime.</summary>
-        public Dictionary<string, network_operations> current_operations { get; set; }
+        public virtual Dictionary<string, network_operations> current_operations
+        {
+            get { return _current_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _current_operations))
+                {
+                    _current_operations = value;
+                    NotifyPropertyChanged("current_operations");
+                }
+            }
+        }
+        private Dictionary<string, network_operations> _current_operations;
 
         /// <summary><c>VIFs</c>: VIF ref set, RO/runtime.</summary>
-        public List<XenRef<VIF>> VIFs { get; set; }
+        public virtual List<XenRef<VIF>> VIFs
+        {
+            get { return _VIFs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VIFs))
+                {
+                    _VIFs = value;
+                    NotifyPropertyChanged("VIFs");
+                }
+            }
+        }
+        private List<XenRef<VIF>> _VIFs;
 
         /// <summary><c>PIFs</c>: PIF ref set, RO/runtime.</summary>
-        public List<XenRef<PIF>> PIFs { get; set; }
+        public virtual List<XenRef<PIF>> PIFs
+        {
+            get { return _PIFs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PIFs))
+                {
+                    _PIFs = value;
+                    NotifyPropertyChanged("PIFs");
+                }
+            }
+        }
+        private List<XenRef<PIF>> _PIFs;
 
         /// <summary><c>MTU</c>: int, RW.</summary>
-        public long MTU { get; set; }
+        public virtual long MTU
+        {
+            get { return _MTU; }
+            set
+            {
+                if (!Helper.AreEqual(value, _MTU))
+                {
+                    _MTU = value;
+                    NotifyPropertyChanged("MTU");
+                }
+            }
+        }
+        private long _MTU;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>bridge</c>: string, RO/constructor.</summary>
-        public string bridge { get; set; }
+        public virtual string bridge
+        {
+            get { return _bridge; }
+            set
+            {
+                if (!Helper.AreEqual(value, _bridge))
+                {
+                    _bridge = value;
+                    NotifyPropertyChanged("bridge");
+                }
+            }
+        }
+        private string _bridge;
 
         /// <summary><c>managed</c>: bool, RO/constructor.</summary>
-        public bool managed { get; set; }
+        public virtual bool managed
+        {
+            get { return _managed; }
+            set
+            {
+                if (!Helper.AreEqual(value, _managed))
+                {
+                    _managed = value;
+                    NotifyPropertyChanged("managed");
+                }
+            }
+        }
+        private bool _managed;
 
         /// <summary><c>blobs</c>: (string -&gt; blob ref) map, RO/runtime.</summary>
-        public Dictionary<string, XenRef<Blob>> blobs { get; set; }
+        public virtual Dictionary<string, XenRef<Blob>> blobs
+        {
+            get { return _blobs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _blobs))
+                {
+                    _blobs = value;
+                    NotifyPropertyChanged("blobs");
+                }
+            }
+        }
+        private Dictionary<string, XenRef<Blob>> _blobs;
 
         /// <summary><c>tags</c>: string set, RW.</summary>
-        public string[] tags { get; set; }
+        public virtual string[] tags
+        {
+            get { return _tags; }
+            set
+            {
+                if (!Helper.AreEqual(value, _tags))
+                {
+                    _tags = value;
+                    NotifyPropertyChanged("tags");
+                }
+            }
+        }
+        private string[] _tags;
 
         /// <summary><c>default_locking_mode</c>: enum network_default_locking_mode, RO/runtime.</summary>
-        public network_default_locking_mode default_locking_mode { get; set; }
+        public virtual network_default_locking_mode default_locking_mode
+        {
+            get { return _default_locking_mode; }
+            set
+            {
+                if (!Helper.AreEqual(value, _default_locking_mode))
+                {
+                    _default_locking_mode = value;
+                    NotifyPropertyChanged("default_locking_mode");
+                }
+            }
+        }
+        private network_default_locking_mode _default_locking_mode;
 
         /// <summary><c>assigned_ips</c>: (VIF ref -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<XenRef<VIF>, string> assigned_ips { get; set; }
+        public virtual Dictionary<XenRef<VIF>, string> assigned_ips
+        {
+            get { return _assigned_ips; }
+            set
+            {
+                if (!Helper.AreEqual(value, _assigned_ips))
+                {
+                    _assigned_ips = value;
+                    NotifyPropertyChanged("assigned_ips");
+                }
+            }
+        }
+        private Dictionary<XenRef<VIF>, string> _assigned_ips;
 
         /// <summary><c>purpose</c>: enum network_purpose set, RO/runtime.</summary>
-        public List<network_purpose> purpose { get; set; }
+        public virtual List<network_purpose> purpose
+        {
+            get { return _purpose; }
+            set
+            {
+                if (!Helper.AreEqual(value, _purpose))
+                {
+                    _purpose = value;
+                    NotifyPropertyChanged("purpose");
+                }
+            }
+        }
+        private List<network_purpose> _purpose;
 
         /// <summary><c>network.get_all_records</c> (libxenapi <c>xenapi_network_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,7 +16,7 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Network_sriov()
         {
-            uuid = "";
+            _uuid = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -27,11 +27,11 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[5];
             Native.xenapi_network_sriov_record_fields(r, f, (UIntPtr)5);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            physical_PIF = Conv.Ref<PIF>(f[1].p, Seen, 1);
-            logical_PIF = Conv.Ref<PIF>(f[2].p, Seen, 2);
-            requires_reboot = (f[3].i != 0);
-            configuration_mode = sriov_configuration_mode_helper.FromNative((int)f[4].i);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _physical_PIF = Conv.Ref<PIF>(f[1].p, Seen, 1);
+            _logical_PIF = Conv.Ref<PIF>(f[2].p, Seen, 2);
+            _requires_reboot = (f[3].i != 0);
+            _configuration_mode = sriov_configuration_mode_helper.FromNative((int)f[4].i);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -60,20 +60,94 @@ namespace XenAPI
             configuration_mode = record.configuration_mode;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Network_sriov other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_physical_PIF, other._physical_PIF) &&
+                Helper.AreEqual2(_logical_PIF, other._logical_PIF) &&
+                Helper.AreEqual2(_requires_reboot, other._requires_reboot) &&
+                Helper.AreEqual2(_configuration_mode, other._configuration_mode);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>physical_PIF</c>: PIF ref, RO/constructor.</summary>
-        public XenRef<PIF> physical_PIF { get; set; }
+        public virtual XenRef<PIF> physical_PIF
+        {
+            get { return _physical_PIF; }
+            set
+            {
+                if (!Helper.AreEqual(value, _physical_PIF))
+                {
+                    _physical_PIF = value;
+                    NotifyPropertyChanged("physical_PIF");
+                }
+            }
+        }
+        private XenRef<PIF> _physical_PIF;
 
         /// <summary><c>logical_PIF</c>: PIF ref, RO/constructor.</summary>
-        public XenRef<PIF> logical_PIF { get; set; }
+        public virtual XenRef<PIF> logical_PIF
+        {
+            get { return _logical_PIF; }
+            set
+            {
+                if (!Helper.AreEqual(value, _logical_PIF))
+                {
+                    _logical_PIF = value;
+                    NotifyPropertyChanged("logical_PIF");
+                }
+            }
+        }
+        private XenRef<PIF> _logical_PIF;
 
         /// <summary><c>requires_reboot</c>: bool, RO/runtime.</summary>
-        public bool requires_reboot { get; set; }
+        public virtual bool requires_reboot
+        {
+            get { return _requires_reboot; }
+            set
+            {
+                if (!Helper.AreEqual(value, _requires_reboot))
+                {
+                    _requires_reboot = value;
+                    NotifyPropertyChanged("requires_reboot");
+                }
+            }
+        }
+        private bool _requires_reboot;
 
         /// <summary><c>configuration_mode</c>: enum sriov_configuration_mode, RO/runtime.</summary>
-        public sriov_configuration_mode configuration_mode { get; set; }
+        public virtual sriov_configuration_mode configuration_mode
+        {
+            get { return _configuration_mode; }
+            set
+            {
+                if (!Helper.AreEqual(value, _configuration_mode))
+                {
+                    _configuration_mode = value;
+                    NotifyPropertyChanged("configuration_mode");
+                }
+            }
+        }
+        private sriov_configuration_mode _configuration_mode;
 
         /// <summary><c>network_sriov.get_all_records</c> (libxenapi <c>xenapi_network_sriov_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

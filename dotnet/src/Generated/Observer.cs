@@ -16,13 +16,13 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Observer()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            hosts = new List<XenRef<Host>>();
-            attributes = new Dictionary<string, string>();
-            endpoints = Array.Empty<string>();
-            components = Array.Empty<string>();
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _hosts = new List<XenRef<Host>>();
+            _attributes = new Dictionary<string, string>();
+            _endpoints = Array.Empty<string>();
+            _components = Array.Empty<string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -33,14 +33,14 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[8];
             Native.xenapi_observer_record_fields(r, f, (UIntPtr)8);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            hosts = Conv.R_set_ref_host(f[3].p);
-            attributes = Conv.StringMap(f[4].p, Seen, 4);
-            endpoints = Conv.R_set_string(f[5].p);
-            components = Conv.R_set_string(f[6].p);
-            enabled = (f[7].i != 0);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _hosts = Conv.R_set_ref_host(f[3].p);
+            _attributes = Conv.StringMap(f[4].p, Seen, 4);
+            _endpoints = Conv.R_set_string(f[5].p);
+            _components = Conv.R_set_string(f[6].p);
+            _enabled = (f[7].i != 0);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -72,29 +72,142 @@ namespace XenAPI
             enabled = record.enabled;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Observer other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_hosts, other._hosts) &&
+                Helper.AreEqual2(_attributes, other._attributes) &&
+                Helper.AreEqual2(_endpoints, other._endpoints) &&
+                Helper.AreEqual2(_components, other._components) &&
+                Helper.AreEqual2(_enabled, other._enabled);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime. Prototype since 23.14.0: may change.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RW.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RW.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>hosts</c>: host ref set, RO/constructor. Prototype since 23.14.0: may change.</summary>
-        public List<XenRef<Host>> hosts { get; set; }
+        public virtual List<XenRef<Host>> hosts
+        {
+            get { return _hosts; }
+            set
+            {
+                if (!Helper.AreEqual(value, _hosts))
+                {
+                    _hosts = value;
+                    NotifyPropertyChanged("hosts");
+                }
+            }
+        }
+        private List<XenRef<Host>> _hosts;
 
         /// <summary><c>attributes</c>: (string -&gt; string) map, RO/constructor. Prototype since 23.14.0: may change.</summary>
-        public Dictionary<string, string> attributes { get; set; }
+        public virtual Dictionary<string, string> attributes
+        {
+            get { return _attributes; }
+            set
+            {
+                if (!Helper.AreEqual(value, _attributes))
+                {
+                    _attributes = value;
+                    NotifyPropertyChanged("attributes");
+                }
+            }
+        }
+        private Dictionary<string, string> _attributes;
 
         /// <summary><c>endpoints</c>: string set, RO/constructor. Prototype since 23.14.0: may change.</summary>
-        public string[] endpoints { get; set; }
+        public virtual string[] endpoints
+        {
+            get { return _endpoints; }
+            set
+            {
+                if (!Helper.AreEqual(value, _endpoints))
+                {
+                    _endpoints = value;
+                    NotifyPropertyChanged("endpoints");
+                }
+            }
+        }
+        private string[] _endpoints;
 
         /// <summary><c>components</c>: string set, RO/constructor. Prototype since 23.14.0: may change.</summary>
-        public string[] components { get; set; }
+        public virtual string[] components
+        {
+            get { return _components; }
+            set
+            {
+                if (!Helper.AreEqual(value, _components))
+                {
+                    _components = value;
+                    NotifyPropertyChanged("components");
+                }
+            }
+        }
+        private string[] _components;
 
         /// <summary><c>enabled</c>: bool, RO/constructor. Prototype since 23.14.0: may change.</summary>
-        public bool enabled { get; set; }
+        public virtual bool enabled
+        {
+            get { return _enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _enabled))
+                {
+                    _enabled = value;
+                    NotifyPropertyChanged("enabled");
+                }
+            }
+        }
+        private bool _enabled;
 
         /// <summary><c>Observer.get_all_records</c> (libxenapi <c>xenapi_observer_get_all_records</c>). Prototype since 23.14.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

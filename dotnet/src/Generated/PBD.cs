@@ -16,9 +16,9 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public PBD()
         {
-            uuid = "";
-            device_config = new Dictionary<string, string>();
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _device_config = new Dictionary<string, string>();
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -29,12 +29,12 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[6];
             Native.xenapi_pbd_record_fields(r, f, (UIntPtr)6);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            host = Conv.Ref<Host>(f[1].p, Seen, 1);
-            SR = Conv.Ref<SR>(f[2].p, Seen, 2);
-            device_config = Conv.StringMap(f[3].p, Seen, 3);
-            currently_attached = (f[4].i != 0);
-            other_config = Conv.StringMap(f[5].p, Seen, 5);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _host = Conv.Ref<Host>(f[1].p, Seen, 1);
+            _SR = Conv.Ref<SR>(f[2].p, Seen, 2);
+            _device_config = Conv.StringMap(f[3].p, Seen, 3);
+            _currently_attached = (f[4].i != 0);
+            _other_config = Conv.StringMap(f[5].p, Seen, 5);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -64,23 +64,110 @@ namespace XenAPI
             other_config = record.other_config;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(PBD other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_host, other._host) &&
+                Helper.AreEqual2(_SR, other._SR) &&
+                Helper.AreEqual2(_device_config, other._device_config) &&
+                Helper.AreEqual2(_currently_attached, other._currently_attached) &&
+                Helper.AreEqual2(_other_config, other._other_config);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>host</c>: host ref, RO/constructor.</summary>
-        public XenRef<Host> host { get; set; }
+        public virtual XenRef<Host> host
+        {
+            get { return _host; }
+            set
+            {
+                if (!Helper.AreEqual(value, _host))
+                {
+                    _host = value;
+                    NotifyPropertyChanged("host");
+                }
+            }
+        }
+        private XenRef<Host> _host;
 
         /// <summary><c>SR</c>: SR ref, RO/constructor.</summary>
-        public XenRef<SR> SR { get; set; }
+        public virtual XenRef<SR> SR
+        {
+            get { return _SR; }
+            set
+            {
+                if (!Helper.AreEqual(value, _SR))
+                {
+                    _SR = value;
+                    NotifyPropertyChanged("SR");
+                }
+            }
+        }
+        private XenRef<SR> _SR;
 
         /// <summary><c>device_config</c>: (string -&gt; string) map, RO/constructor.</summary>
-        public Dictionary<string, string> device_config { get; set; }
+        public virtual Dictionary<string, string> device_config
+        {
+            get { return _device_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _device_config))
+                {
+                    _device_config = value;
+                    NotifyPropertyChanged("device_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _device_config;
 
         /// <summary><c>currently_attached</c>: bool, RO/runtime.</summary>
-        public bool currently_attached { get; set; }
+        public virtual bool currently_attached
+        {
+            get { return _currently_attached; }
+            set
+            {
+                if (!Helper.AreEqual(value, _currently_attached))
+                {
+                    _currently_attached = value;
+                    NotifyPropertyChanged("currently_attached");
+                }
+            }
+        }
+        private bool _currently_attached;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>PBD.get_all_records</c> (libxenapi <c>xenapi_pbd_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

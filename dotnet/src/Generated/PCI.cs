@@ -16,16 +16,16 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public PCI()
         {
-            uuid = "";
-            class_name = "";
-            vendor_name = "";
-            device_name = "";
-            pci_id = "";
-            dependencies = new List<XenRef<PCI>>();
-            other_config = new Dictionary<string, string>();
-            subsystem_vendor_name = "";
-            subsystem_device_name = "";
-            driver_name = "";
+            _uuid = "";
+            _class_name = "";
+            _vendor_name = "";
+            _device_name = "";
+            _pci_id = "";
+            _dependencies = new List<XenRef<PCI>>();
+            _other_config = new Dictionary<string, string>();
+            _subsystem_vendor_name = "";
+            _subsystem_device_name = "";
+            _driver_name = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -36,17 +36,17 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[11];
             Native.xenapi_pci_record_fields(r, f, (UIntPtr)11);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            class_name = Conv.Str(f[1].p, Seen, 1);
-            vendor_name = Conv.Str(f[2].p, Seen, 2);
-            device_name = Conv.Str(f[3].p, Seen, 3);
-            host = Conv.Ref<Host>(f[4].p, Seen, 4);
-            pci_id = Conv.Str(f[5].p, Seen, 5);
-            dependencies = Conv.R_set_ref_PCI(f[6].p);
-            other_config = Conv.StringMap(f[7].p, Seen, 7);
-            subsystem_vendor_name = Conv.Str(f[8].p, Seen, 8);
-            subsystem_device_name = Conv.Str(f[9].p, Seen, 9);
-            driver_name = Conv.Str(f[10].p, Seen, 10);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _class_name = Conv.Str(f[1].p, Seen, 1);
+            _vendor_name = Conv.Str(f[2].p, Seen, 2);
+            _device_name = Conv.Str(f[3].p, Seen, 3);
+            _host = Conv.Ref<Host>(f[4].p, Seen, 4);
+            _pci_id = Conv.Str(f[5].p, Seen, 5);
+            _dependencies = Conv.R_set_ref_PCI(f[6].p);
+            _other_config = Conv.StringMap(f[7].p, Seen, 7);
+            _subsystem_vendor_name = Conv.Str(f[8].p, Seen, 8);
+            _subsystem_device_name = Conv.Str(f[9].p, Seen, 9);
+            _driver_name = Conv.Str(f[10].p, Seen, 10);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -81,38 +81,190 @@ namespace XenAPI
             driver_name = record.driver_name;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(PCI other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_class_name, other._class_name) &&
+                Helper.AreEqual2(_vendor_name, other._vendor_name) &&
+                Helper.AreEqual2(_device_name, other._device_name) &&
+                Helper.AreEqual2(_host, other._host) &&
+                Helper.AreEqual2(_pci_id, other._pci_id) &&
+                Helper.AreEqual2(_dependencies, other._dependencies) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_subsystem_vendor_name, other._subsystem_vendor_name) &&
+                Helper.AreEqual2(_subsystem_device_name, other._subsystem_device_name) &&
+                Helper.AreEqual2(_driver_name, other._driver_name);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>class_name</c>: string, RO/constructor.</summary>
-        public string class_name { get; set; }
+        public virtual string class_name
+        {
+            get { return _class_name; }
+            set
+            {
+                if (!Helper.AreEqual(value, _class_name))
+                {
+                    _class_name = value;
+                    NotifyPropertyChanged("class_name");
+                }
+            }
+        }
+        private string _class_name;
 
         /// <summary><c>vendor_name</c>: string, RO/constructor.</summary>
-        public string vendor_name { get; set; }
+        public virtual string vendor_name
+        {
+            get { return _vendor_name; }
+            set
+            {
+                if (!Helper.AreEqual(value, _vendor_name))
+                {
+                    _vendor_name = value;
+                    NotifyPropertyChanged("vendor_name");
+                }
+            }
+        }
+        private string _vendor_name;
 
         /// <summary><c>device_name</c>: string, RO/constructor.</summary>
-        public string device_name { get; set; }
+        public virtual string device_name
+        {
+            get { return _device_name; }
+            set
+            {
+                if (!Helper.AreEqual(value, _device_name))
+                {
+                    _device_name = value;
+                    NotifyPropertyChanged("device_name");
+                }
+            }
+        }
+        private string _device_name;
 
         /// <summary><c>host</c>: host ref, RO/constructor.</summary>
-        public XenRef<Host> host { get; set; }
+        public virtual XenRef<Host> host
+        {
+            get { return _host; }
+            set
+            {
+                if (!Helper.AreEqual(value, _host))
+                {
+                    _host = value;
+                    NotifyPropertyChanged("host");
+                }
+            }
+        }
+        private XenRef<Host> _host;
 
         /// <summary><c>pci_id</c>: string, RO/constructor.</summary>
-        public string pci_id { get; set; }
+        public virtual string pci_id
+        {
+            get { return _pci_id; }
+            set
+            {
+                if (!Helper.AreEqual(value, _pci_id))
+                {
+                    _pci_id = value;
+                    NotifyPropertyChanged("pci_id");
+                }
+            }
+        }
+        private string _pci_id;
 
         /// <summary><c>dependencies</c>: PCI ref set, RO/runtime.</summary>
-        public List<XenRef<PCI>> dependencies { get; set; }
+        public virtual List<XenRef<PCI>> dependencies
+        {
+            get { return _dependencies; }
+            set
+            {
+                if (!Helper.AreEqual(value, _dependencies))
+                {
+                    _dependencies = value;
+                    NotifyPropertyChanged("dependencies");
+                }
+            }
+        }
+        private List<XenRef<PCI>> _dependencies;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>subsystem_vendor_name</c>: string, RO/constructor.</summary>
-        public string subsystem_vendor_name { get; set; }
+        public virtual string subsystem_vendor_name
+        {
+            get { return _subsystem_vendor_name; }
+            set
+            {
+                if (!Helper.AreEqual(value, _subsystem_vendor_name))
+                {
+                    _subsystem_vendor_name = value;
+                    NotifyPropertyChanged("subsystem_vendor_name");
+                }
+            }
+        }
+        private string _subsystem_vendor_name;
 
         /// <summary><c>subsystem_device_name</c>: string, RO/constructor.</summary>
-        public string subsystem_device_name { get; set; }
+        public virtual string subsystem_device_name
+        {
+            get { return _subsystem_device_name; }
+            set
+            {
+                if (!Helper.AreEqual(value, _subsystem_device_name))
+                {
+                    _subsystem_device_name = value;
+                    NotifyPropertyChanged("subsystem_device_name");
+                }
+            }
+        }
+        private string _subsystem_device_name;
 
         /// <summary><c>driver_name</c>: string, RO/constructor.</summary>
-        public string driver_name { get; set; }
+        public virtual string driver_name
+        {
+            get { return _driver_name; }
+            set
+            {
+                if (!Helper.AreEqual(value, _driver_name))
+                {
+                    _driver_name = value;
+                    NotifyPropertyChanged("driver_name");
+                }
+            }
+        }
+        private string _driver_name;
 
         /// <summary><c>PCI.get_all_records</c> (libxenapi <c>xenapi_pci_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,13 +16,13 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public PGPU()
         {
-            uuid = "";
-            other_config = new Dictionary<string, string>();
-            supported_VGPU_types = new List<XenRef<VGPU_type>>();
-            enabled_VGPU_types = new List<XenRef<VGPU_type>>();
-            resident_VGPUs = new List<XenRef<VGPU>>();
-            supported_VGPU_max_capacities = new Dictionary<XenRef<VGPU_type>, long>();
-            compatibility_metadata = new Dictionary<string, string>();
+            _uuid = "";
+            _other_config = new Dictionary<string, string>();
+            _supported_VGPU_types = new List<XenRef<VGPU_type>>();
+            _enabled_VGPU_types = new List<XenRef<VGPU_type>>();
+            _resident_VGPUs = new List<XenRef<VGPU>>();
+            _supported_VGPU_max_capacities = new Dictionary<XenRef<VGPU_type>, long>();
+            _compatibility_metadata = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -33,18 +33,18 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[12];
             Native.xenapi_pgpu_record_fields(r, f, (UIntPtr)12);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            PCI = Conv.Ref<PCI>(f[1].p, Seen, 1);
-            GPU_group = Conv.Ref<GPU_group>(f[2].p, Seen, 2);
-            host = Conv.Ref<Host>(f[3].p, Seen, 3);
-            other_config = Conv.StringMap(f[4].p, Seen, 4);
-            supported_VGPU_types = Conv.R_set_ref_VGPU_type(f[5].p);
-            enabled_VGPU_types = Conv.R_set_ref_VGPU_type(f[6].p);
-            resident_VGPUs = Conv.R_set_ref_VGPU(f[7].p);
-            supported_VGPU_max_capacities = Conv.R_map_ref_VGPU_type_to_int_end(f[8].p);
-            dom0_access = pgpu_dom0_access_helper.FromNative((int)f[9].i);
-            is_system_display_device = (f[10].i != 0);
-            compatibility_metadata = Conv.StringMap(f[11].p, Seen, 11);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _PCI = Conv.Ref<PCI>(f[1].p, Seen, 1);
+            _GPU_group = Conv.Ref<GPU_group>(f[2].p, Seen, 2);
+            _host = Conv.Ref<Host>(f[3].p, Seen, 3);
+            _other_config = Conv.StringMap(f[4].p, Seen, 4);
+            _supported_VGPU_types = Conv.R_set_ref_VGPU_type(f[5].p);
+            _enabled_VGPU_types = Conv.R_set_ref_VGPU_type(f[6].p);
+            _resident_VGPUs = Conv.R_set_ref_VGPU(f[7].p);
+            _supported_VGPU_max_capacities = Conv.R_map_ref_VGPU_type_to_int_end(f[8].p);
+            _dom0_access = pgpu_dom0_access_helper.FromNative((int)f[9].i);
+            _is_system_display_device = (f[10].i != 0);
+            _compatibility_metadata = Conv.StringMap(f[11].p, Seen, 11);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -80,41 +80,206 @@ namespace XenAPI
             compatibility_metadata = record.compatibility_metadata;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(PGPU other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_PCI, other._PCI) &&
+                Helper.AreEqual2(_GPU_group, other._GPU_group) &&
+                Helper.AreEqual2(_host, other._host) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_supported_VGPU_types, other._supported_VGPU_types) &&
+                Helper.AreEqual2(_enabled_VGPU_types, other._enabled_VGPU_types) &&
+                Helper.AreEqual2(_resident_VGPUs, other._resident_VGPUs) &&
+                Helper.AreEqual2(_supported_VGPU_max_capacities, other._supported_VGPU_max_capacities) &&
+                Helper.AreEqual2(_dom0_access, other._dom0_access) &&
+                Helper.AreEqual2(_is_system_display_device, other._is_system_display_device) &&
+                Helper.AreEqual2(_compatibility_metadata, other._compatibility_metadata);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>PCI</c>: PCI ref, RO/constructor.</summary>
-        public XenRef<PCI> PCI { get; set; }
+        public virtual XenRef<PCI> PCI
+        {
+            get { return _PCI; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PCI))
+                {
+                    _PCI = value;
+                    NotifyPropertyChanged("PCI");
+                }
+            }
+        }
+        private XenRef<PCI> _PCI;
 
         /// <summary><c>GPU_group</c>: GPU_group ref, RO/constructor.</summary>
-        public XenRef<GPU_group> GPU_group { get; set; }
+        public virtual XenRef<GPU_group> GPU_group
+        {
+            get { return _GPU_group; }
+            set
+            {
+                if (!Helper.AreEqual(value, _GPU_group))
+                {
+                    _GPU_group = value;
+                    NotifyPropertyChanged("GPU_group");
+                }
+            }
+        }
+        private XenRef<GPU_group> _GPU_group;
 
         /// <summary><c>host</c>: host ref, RO/runtime.</summary>
-        public XenRef<Host> host { get; set; }
+        public virtual XenRef<Host> host
+        {
+            get { return _host; }
+            set
+            {
+                if (!Helper.AreEqual(value, _host))
+                {
+                    _host = value;
+                    NotifyPropertyChanged("host");
+                }
+            }
+        }
+        private XenRef<Host> _host;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>supported_VGPU_types</c>: VGPU_type ref set, RO/runtime.</summary>
-        public List<XenRef<VGPU_type>> supported_VGPU_types { get; set; }
+        public virtual List<XenRef<VGPU_type>> supported_VGPU_types
+        {
+            get { return _supported_VGPU_types; }
+            set
+            {
+                if (!Helper.AreEqual(value, _supported_VGPU_types))
+                {
+                    _supported_VGPU_types = value;
+                    NotifyPropertyChanged("supported_VGPU_types");
+                }
+            }
+        }
+        private List<XenRef<VGPU_type>> _supported_VGPU_types;
 
         /// <summary><c>enabled_VGPU_types</c>: VGPU_type ref set, RO/runtime.</summary>
-        public List<XenRef<VGPU_type>> enabled_VGPU_types { get; set; }
+        public virtual List<XenRef<VGPU_type>> enabled_VGPU_types
+        {
+            get { return _enabled_VGPU_types; }
+            set
+            {
+                if (!Helper.AreEqual(value, _enabled_VGPU_types))
+                {
+                    _enabled_VGPU_types = value;
+                    NotifyPropertyChanged("enabled_VGPU_types");
+                }
+            }
+        }
+        private List<XenRef<VGPU_type>> _enabled_VGPU_types;
 
         /// <summary><c>resident_VGPUs</c>: VGPU ref set, RO/runtime.</summary>
-        public List<XenRef<VGPU>> resident_VGPUs { get; set; }
+        public virtual List<XenRef<VGPU>> resident_VGPUs
+        {
+            get { return _resident_VGPUs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _resident_VGPUs))
+                {
+                    _resident_VGPUs = value;
+                    NotifyPropertyChanged("resident_VGPUs");
+                }
+            }
+        }
+        private List<XenRef<VGPU>> _resident_VGPUs;
 
         /// <summary><c>supported_VGPU_max_capacities</c>: (VGPU_type ref -&gt; int) map, RO/runtime.</summary>
-        public Dictionary<XenRef<VGPU_type>, long> supported_VGPU_max_capacities { get; set; }
+        public virtual Dictionary<XenRef<VGPU_type>, long> supported_VGPU_max_capacities
+        {
+            get { return _supported_VGPU_max_capacities; }
+            set
+            {
+                if (!Helper.AreEqual(value, _supported_VGPU_max_capacities))
+                {
+                    _supported_VGPU_max_capacities = value;
+                    NotifyPropertyChanged("supported_VGPU_max_capacities");
+                }
+            }
+        }
+        private Dictionary<XenRef<VGPU_type>, long> _supported_VGPU_max_capacities;
 
         /// <summary><c>dom0_access</c>: enum pgpu_dom0_access, RO/runtime.</summary>
-        public pgpu_dom0_access dom0_access { get; set; }
+        public virtual pgpu_dom0_access dom0_access
+        {
+            get { return _dom0_access; }
+            set
+            {
+                if (!Helper.AreEqual(value, _dom0_access))
+                {
+                    _dom0_access = value;
+                    NotifyPropertyChanged("dom0_access");
+                }
+            }
+        }
+        private pgpu_dom0_access _dom0_access;
 
         /// <summary><c>is_system_display_device</c>: bool, RO/runtime.</summary>
-        public bool is_system_display_device { get; set; }
+        public virtual bool is_system_display_device
+        {
+            get { return _is_system_display_device; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_system_display_device))
+                {
+                    _is_system_display_device = value;
+                    NotifyPropertyChanged("is_system_display_device");
+                }
+            }
+        }
+        private bool _is_system_display_device;
 
         /// <summary><c>compatibility_metadata</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> compatibility_metadata { get; set; }
+        public virtual Dictionary<string, string> compatibility_metadata
+        {
+            get { return _compatibility_metadata; }
+            set
+            {
+                if (!Helper.AreEqual(value, _compatibility_metadata))
+                {
+                    _compatibility_metadata = value;
+                    NotifyPropertyChanged("compatibility_metadata");
+                }
+            }
+        }
+        private Dictionary<string, string> _compatibility_metadata;
 
         /// <summary><c>PGPU.get_all_records</c> (libxenapi <c>xenapi_pgpu_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

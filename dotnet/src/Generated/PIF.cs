@@ -16,24 +16,24 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public PIF()
         {
-            uuid = "";
-            device = "";
-            MAC = "";
-            IP = "";
-            netmask = "";
-            gateway = "";
-            DNS = "";
-            bond_master_of = new List<XenRef<Bond>>();
-            VLAN_slave_of = new List<XenRef<VLAN>>();
-            other_config = new Dictionary<string, string>();
-            tunnel_access_PIF_of = new List<XenRef<Tunnel>>();
-            tunnel_transport_PIF_of = new List<XenRef<Tunnel>>();
-            IPv6 = Array.Empty<string>();
-            ipv6_gateway = "";
-            properties = new Dictionary<string, string>();
-            capabilities = Array.Empty<string>();
-            sriov_physical_PIF_of = new List<XenRef<Network_sriov>>();
-            sriov_logical_PIF_of = new List<XenRef<Network_sriov>>();
+            _uuid = "";
+            _device = "";
+            _MAC = "";
+            _IP = "";
+            _netmask = "";
+            _gateway = "";
+            _DNS = "";
+            _bond_master_of = new List<XenRef<Bond>>();
+            _VLAN_slave_of = new List<XenRef<VLAN>>();
+            _other_config = new Dictionary<string, string>();
+            _tunnel_access_PIF_of = new List<XenRef<Tunnel>>();
+            _tunnel_transport_PIF_of = new List<XenRef<Tunnel>>();
+            _IPv6 = Array.Empty<string>();
+            _ipv6_gateway = "";
+            _properties = new Dictionary<string, string>();
+            _capabilities = Array.Empty<string>();
+            _sriov_physical_PIF_of = new List<XenRef<Network_sriov>>();
+            _sriov_logical_PIF_of = new List<XenRef<Network_sriov>>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -44,41 +44,41 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[35];
             Native.xenapi_pif_record_fields(r, f, (UIntPtr)35);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            device = Conv.Str(f[1].p, Seen, 1);
-            network = Conv.Ref<Network>(f[2].p, Seen, 2);
-            host = Conv.Ref<Host>(f[3].p, Seen, 3);
-            MAC = Conv.Str(f[4].p, Seen, 4);
-            MTU = f[5].i;
-            VLAN = f[6].i;
-            metrics = Conv.Ref<PIF_metrics>(f[7].p, Seen, 7);
-            physical = (f[8].i != 0);
-            currently_attached = (f[9].i != 0);
-            ip_configuration_mode = ip_configuration_mode_helper.FromNative((int)f[10].i);
-            IP = Conv.Str(f[11].p, Seen, 11);
-            netmask = Conv.Str(f[12].p, Seen, 12);
-            gateway = Conv.Str(f[13].p, Seen, 13);
-            DNS = Conv.Str(f[14].p, Seen, 14);
-            bond_slave_of = Conv.Ref<Bond>(f[15].p, Seen, 15);
-            bond_master_of = Conv.R_set_ref_Bond(f[16].p);
-            VLAN_master_of = Conv.Ref<VLAN>(f[17].p, Seen, 17);
-            VLAN_slave_of = Conv.R_set_ref_VLAN(f[18].p);
-            management = (f[19].i != 0);
-            other_config = Conv.StringMap(f[20].p, Seen, 20);
-            disallow_unplug = (f[21].i != 0);
-            tunnel_access_PIF_of = Conv.R_set_ref_tunnel(f[22].p);
-            tunnel_transport_PIF_of = Conv.R_set_ref_tunnel(f[23].p);
-            ipv6_configuration_mode = ipv6_configuration_mode_helper.FromNative((int)f[24].i);
-            IPv6 = Conv.R_set_string(f[25].p);
-            ipv6_gateway = Conv.Str(f[26].p, Seen, 26);
-            primary_address_type = primary_address_type_helper.FromNative((int)f[27].i);
-            managed = (f[28].i != 0);
-            properties = Conv.StringMap(f[29].p, Seen, 29);
-            capabilities = Conv.R_set_string(f[30].p);
-            igmp_snooping_status = pif_igmp_status_helper.FromNative((int)f[31].i);
-            sriov_physical_PIF_of = Conv.R_set_ref_network_sriov(f[32].p);
-            sriov_logical_PIF_of = Conv.R_set_ref_network_sriov(f[33].p);
-            PCI = Conv.Ref<PCI>(f[34].p, Seen, 34);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _device = Conv.Str(f[1].p, Seen, 1);
+            _network = Conv.Ref<Network>(f[2].p, Seen, 2);
+            _host = Conv.Ref<Host>(f[3].p, Seen, 3);
+            _MAC = Conv.Str(f[4].p, Seen, 4);
+            _MTU = f[5].i;
+            _VLAN = f[6].i;
+            _metrics = Conv.Ref<PIF_metrics>(f[7].p, Seen, 7);
+            _physical = (f[8].i != 0);
+            _currently_attached = (f[9].i != 0);
+            _ip_configuration_mode = ip_configuration_mode_helper.FromNative((int)f[10].i);
+            _IP = Conv.Str(f[11].p, Seen, 11);
+            _netmask = Conv.Str(f[12].p, Seen, 12);
+            _gateway = Conv.Str(f[13].p, Seen, 13);
+            _DNS = Conv.Str(f[14].p, Seen, 14);
+            _bond_slave_of = Conv.Ref<Bond>(f[15].p, Seen, 15);
+            _bond_master_of = Conv.R_set_ref_Bond(f[16].p);
+            _VLAN_master_of = Conv.Ref<VLAN>(f[17].p, Seen, 17);
+            _VLAN_slave_of = Conv.R_set_ref_VLAN(f[18].p);
+            _management = (f[19].i != 0);
+            _other_config = Conv.StringMap(f[20].p, Seen, 20);
+            _disallow_unplug = (f[21].i != 0);
+            _tunnel_access_PIF_of = Conv.R_set_ref_tunnel(f[22].p);
+            _tunnel_transport_PIF_of = Conv.R_set_ref_tunnel(f[23].p);
+            _ipv6_configuration_mode = ipv6_configuration_mode_helper.FromNative((int)f[24].i);
+            _IPv6 = Conv.R_set_string(f[25].p);
+            _ipv6_gateway = Conv.Str(f[26].p, Seen, 26);
+            _primary_address_type = primary_address_type_helper.FromNative((int)f[27].i);
+            _managed = (f[28].i != 0);
+            _properties = Conv.StringMap(f[29].p, Seen, 29);
+            _capabilities = Conv.R_set_string(f[30].p);
+            _igmp_snooping_status = pif_igmp_status_helper.FromNative((int)f[31].i);
+            _sriov_physical_PIF_of = Conv.R_set_ref_network_sriov(f[32].p);
+            _sriov_logical_PIF_of = Conv.R_set_ref_network_sriov(f[33].p);
+            _PCI = Conv.Ref<PCI>(f[34].p, Seen, 34);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -137,110 +137,574 @@ namespace XenAPI
             PCI = record.PCI;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(PIF other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_device, other._device) &&
+                Helper.AreEqual2(_network, other._network) &&
+                Helper.AreEqual2(_host, other._host) &&
+                Helper.AreEqual2(_MAC, other._MAC) &&
+                Helper.AreEqual2(_MTU, other._MTU) &&
+                Helper.AreEqual2(_VLAN, other._VLAN) &&
+                Helper.AreEqual2(_metrics, other._metrics) &&
+                Helper.AreEqual2(_physical, other._physical) &&
+                Helper.AreEqual2(_currently_attached, other._currently_attached) &&
+                Helper.AreEqual2(_ip_configuration_mode, other._ip_configuration_mode) &&
+                Helper.AreEqual2(_IP, other._IP) &&
+                Helper.AreEqual2(_netmask, other._netmask) &&
+                Helper.AreEqual2(_gateway, other._gateway) &&
+                Helper.AreEqual2(_DNS, other._DNS) &&
+                Helper.AreEqual2(_bond_slave_of, other._bond_slave_of) &&
+                Helper.AreEqual2(_bond_master_of, other._bond_master_of) &&
+                Helper.AreEqual2(_VLAN_master_of, other._VLAN_master_of) &&
+                Helper.AreEqual2(_VLAN_slave_of, other._VLAN_slave_of) &&
+                Helper.AreEqual2(_management, other._management) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_disallow_unplug, other._disallow_unplug) &&
+                Helper.AreEqual2(_tunnel_access_PIF_of, other._tunnel_access_PIF_of) &&
+                Helper.AreEqual2(_tunnel_transport_PIF_of, other._tunnel_transport_PIF_of) &&
+                Helper.AreEqual2(_ipv6_configuration_mode, other._ipv6_configuration_mode) &&
+                Helper.AreEqual2(_IPv6, other._IPv6) &&
+                Helper.AreEqual2(_ipv6_gateway, other._ipv6_gateway) &&
+                Helper.AreEqual2(_primary_address_type, other._primary_address_type) &&
+                Helper.AreEqual2(_managed, other._managed) &&
+                Helper.AreEqual2(_properties, other._properties) &&
+                Helper.AreEqual2(_capabilities, other._capabilities) &&
+                Helper.AreEqual2(_igmp_snooping_status, other._igmp_snooping_status) &&
+                Helper.AreEqual2(_sriov_physical_PIF_of, other._sriov_physical_PIF_of) &&
+                Helper.AreEqual2(_sriov_logical_PIF_of, other._sriov_logical_PIF_of) &&
+                Helper.AreEqual2(_PCI, other._PCI);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>device</c>: string, RO/constructor.</summary>
-        public string device { get; set; }
+        public virtual string device
+        {
+            get { return _device; }
+            set
+            {
+                if (!Helper.AreEqual(value, _device))
+                {
+                    _device = value;
+                    NotifyPropertyChanged("device");
+                }
+            }
+        }
+        private string _device;
 
         /// <summary><c>network</c>: network ref, RO/constructor.</summary>
-        public XenRef<Network> network { get; set; }
+        public virtual XenRef<Network> network
+        {
+            get { return _network; }
+            set
+            {
+                if (!Helper.AreEqual(value, _network))
+                {
+                    _network = value;
+                    NotifyPropertyChanged("network");
+                }
+            }
+        }
+        private XenRef<Network> _network;
 
         /// <summary><c>host</c>: host ref, RO/constructor.</summary>
-        public XenRef<Host> host { get; set; }
+        public virtual XenRef<Host> host
+        {
+            get { return _host; }
+            set
+            {
+                if (!Helper.AreEqual(value, _host))
+                {
+                    _host = value;
+                    NotifyPropertyChanged("host");
+                }
+            }
+        }
+        private XenRef<Host> _host;
 
         /// <summary><c>MAC</c>: string, RO/constructor.</summary>
-        public string MAC { get; set; }
+        public virtual string MAC
+        {
+            get { return _MAC; }
+            set
+            {
+                if (!Helper.AreEqual(value, _MAC))
+                {
+                    _MAC = value;
+                    NotifyPropertyChanged("MAC");
+                }
+            }
+        }
+        private string _MAC;
 
         /// <summary><c>MTU</c>: int, RO/constructor.</summary>
-        public long MTU { get; set; }
+        public virtual long MTU
+        {
+            get { return _MTU; }
+            set
+            {
+                if (!Helper.AreEqual(value, _MTU))
+                {
+                    _MTU = value;
+                    NotifyPropertyChanged("MTU");
+                }
+            }
+        }
+        private long _MTU;
 
         /// <summary><c>VLAN</c>: int, RO/constructor.</summary>
-        public long VLAN { get; set; }
+        public virtual long VLAN
+        {
+            get { return _VLAN; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VLAN))
+                {
+                    _VLAN = value;
+                    NotifyPropertyChanged("VLAN");
+                }
+            }
+        }
+        private long _VLAN;
 
         /// <summary><c>metrics</c>: PIF_metrics ref, RO/runtime.</summary>
-        public XenRef<PIF_metrics> metrics { get; set; }
+        public virtual XenRef<PIF_metrics> metrics
+        {
+            get { return _metrics; }
+            set
+            {
+                if (!Helper.AreEqual(value, _metrics))
+                {
+                    _metrics = value;
+                    NotifyPropertyChanged("metrics");
+                }
+            }
+        }
+        private XenRef<PIF_metrics> _metrics;
 
         /// <summary><c>physical</c>: bool, RO/runtime.</summary>
-        public bool physical { get; set; }
+        public virtual bool physical
+        {
+            get { return _physical; }
+            set
+            {
+                if (!Helper.AreEqual(value, _physical))
+                {
+                    _physical = value;
+                    NotifyPropertyChanged("physical");
+                }
+            }
+        }
+        private bool _physical;
 
         /// <summary><c>currently_attached</c>: bool, RO/runtime.</summary>
-        public bool currently_attached { get; set; }
+        public virtual bool currently_attached
+        {
+            get { return _currently_attached; }
+            set
+            {
+                if (!Helper.AreEqual(value, _currently_attached))
+                {
+                    _currently_attached = value;
+                    NotifyPropertyChanged("currently_attached");
+                }
+            }
+        }
+        private bool _currently_attached;
 
         /// <summary><c>ip_configuration_mode</c>: enum ip_configuration_mode, RO/runtime.</summary>
-        public ip_configuration_mode ip_configuration_mode { get; set; }
+        public virtual ip_configuration_mode ip_configuration_mode
+        {
+            get { return _ip_configuration_mode; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ip_configuration_mode))
+                {
+                    _ip_configuration_mode = value;
+                    NotifyPropertyChanged("ip_configuration_mode");
+                }
+            }
+        }
+        private ip_configuration_mode _ip_configuration_mode;
 
         /// <summary><c>IP</c>: string, RO/runtime.</summary>
-        public string IP { get; set; }
+        public virtual string IP
+        {
+            get { return _IP; }
+            set
+            {
+                if (!Helper.AreEqual(value, _IP))
+                {
+                    _IP = value;
+                    NotifyPropertyChanged("IP");
+                }
+            }
+        }
+        private string _IP;
 
         /// <summary><c>netmask</c>: string, RO/runtime.</summary>
-        public string netmask { get; set; }
+        public virtual string netmask
+        {
+            get { return _netmask; }
+            set
+            {
+                if (!Helper.AreEqual(value, _netmask))
+                {
+                    _netmask = value;
+                    NotifyPropertyChanged("netmask");
+                }
+            }
+        }
+        private string _netmask;
 
         /// <summary><c>gateway</c>: string, RO/runtime.</summary>
-        public string gateway { get; set; }
+        public virtual string gateway
+        {
+            get { return _gateway; }
+            set
+            {
+                if (!Helper.AreEqual(value, _gateway))
+                {
+                    _gateway = value;
+                    NotifyPropertyChanged("gateway");
+                }
+            }
+        }
+        private string _gateway;
 
         /// <summary><c>DNS</c>: string, RO/runtime.</summary>
-        public string DNS { get; set; }
+        public virtual string DNS
+        {
+            get { return _DNS; }
+            set
+            {
+                if (!Helper.AreEqual(value, _DNS))
+                {
+                    _DNS = value;
+                    NotifyPropertyChanged("DNS");
+                }
+            }
+        }
+        private string _DNS;
 
         /// <summary><c>bond_slave_of</c>: Bond ref, RO/runtime.</summary>
-        public XenRef<Bond> bond_slave_of { get; set; }
+        public virtual XenRef<Bond> bond_slave_of
+        {
+            get { return _bond_slave_of; }
+            set
+            {
+                if (!Helper.AreEqual(value, _bond_slave_of))
+                {
+                    _bond_slave_of = value;
+                    NotifyPropertyChanged("bond_slave_of");
+                }
+            }
+        }
+        private XenRef<Bond> _bond_slave_of;
 
         /// <summary><c>bond_master_of</c>: Bond ref set, RO/runtime.</summary>
-        public List<XenRef<Bond>> bond_master_of { get; set; }
+        public virtual List<XenRef<Bond>> bond_master_of
+        {
+            get { return _bond_master_of; }
+            set
+            {
+                if (!Helper.AreEqual(value, _bond_master_of))
+                {
+                    _bond_master_of = value;
+                    NotifyPropertyChanged("bond_master_of");
+                }
+            }
+        }
+        private List<XenRef<Bond>> _bond_master_of;
 
         /// <summary><c>VLAN_master_of</c>: VLAN ref, RO/runtime.</summary>
-        public XenRef<VLAN> VLAN_master_of { get; set; }
+        public virtual XenRef<VLAN> VLAN_master_of
+        {
+            get { return _VLAN_master_of; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VLAN_master_of))
+                {
+                    _VLAN_master_of = value;
+                    NotifyPropertyChanged("VLAN_master_of");
+                }
+            }
+        }
+        private XenRef<VLAN> _VLAN_master_of;
 
         /// <summary><c>VLAN_slave_of</c>: VLAN ref set, RO/runtime.</summary>
-        public List<XenRef<VLAN>> VLAN_slave_of { get; set; }
+        public virtual List<XenRef<VLAN>> VLAN_slave_of
+        {
+            get { return _VLAN_slave_of; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VLAN_slave_of))
+                {
+                    _VLAN_slave_of = value;
+                    NotifyPropertyChanged("VLAN_slave_of");
+                }
+            }
+        }
+        private List<XenRef<VLAN>> _VLAN_slave_of;
 
         /// <summary><c>management</c>: bool, RO/runtime.</summary>
-        public bool management { get; set; }
+        public virtual bool management
+        {
+            get { return _management; }
+            set
+            {
+                if (!Helper.AreEqual(value, _management))
+                {
+                    _management = value;
+                    NotifyPropertyChanged("management");
+                }
+            }
+        }
+        private bool _management;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>disallow_unplug</c>: bool, RO/runtime.</summary>
-        public bool disallow_unplug { get; set; }
+        public virtual bool disallow_unplug
+        {
+            get { return _disallow_unplug; }
+            set
+            {
+                if (!Helper.AreEqual(value, _disallow_unplug))
+                {
+                    _disallow_unplug = value;
+                    NotifyPropertyChanged("disallow_unplug");
+                }
+            }
+        }
+        private bool _disallow_unplug;
 
         /// <summary><c>tunnel_access_PIF_of</c>: tunnel ref set, RO/runtime.</summary>
-        public List<XenRef<Tunnel>> tunnel_access_PIF_of { get; set; }
+        public virtual List<XenRef<Tunnel>> tunnel_access_PIF_of
+        {
+            get { return _tunnel_access_PIF_of; }
+            set
+            {
+                if (!Helper.AreEqual(value, _tunnel_access_PIF_of))
+                {
+                    _tunnel_access_PIF_of = value;
+                    NotifyPropertyChanged("tunnel_access_PIF_of");
+                }
+            }
+        }
+        private List<XenRef<Tunnel>> _tunnel_access_PIF_of;
 
         /// <summary><c>tunnel_transport_PIF_of</c>: tunnel ref set, RO/runtime.</summary>
-        public List<XenRef<Tunnel>> tunnel_transport_PIF_of { get; set; }
+        public virtual List<XenRef<Tunnel>> tunnel_transport_PIF_of
+        {
+            get { return _tunnel_transport_PIF_of; }
+            set
+            {
+                if (!Helper.AreEqual(value, _tunnel_transport_PIF_of))
+                {
+                    _tunnel_transport_PIF_of = value;
+                    NotifyPropertyChanged("tunnel_transport_PIF_of");
+                }
+            }
+        }
+        private List<XenRef<Tunnel>> _tunnel_transport_PIF_of;
 
         /// <summary><c>ipv6_configuration_mode</c>: enum ipv6_configuration_mode, RO/runtime.</summary>
-        public ipv6_configuration_mode ipv6_configuration_mode { get; set; }
+        public virtual ipv6_configuration_mode ipv6_configuration_mode
+        {
+            get { return _ipv6_configuration_mode; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ipv6_configuration_mode))
+                {
+                    _ipv6_configuration_mode = value;
+                    NotifyPropertyChanged("ipv6_configuration_mode");
+                }
+            }
+        }
+        private ipv6_configuration_mode _ipv6_configuration_mode;
 
         /// <summary><c>IPv6</c>: string set, RO/runtime.</summary>
-        public string[] IPv6 { get; set; }
+        public virtual string[] IPv6
+        {
+            get { return _IPv6; }
+            set
+            {
+                if (!Helper.AreEqual(value, _IPv6))
+                {
+                    _IPv6 = value;
+                    NotifyPropertyChanged("IPv6");
+                }
+            }
+        }
+        private string[] _IPv6;
 
         /// <summary><c>ipv6_gateway</c>: string, RO/runtime.</summary>
-        public string ipv6_gateway { get; set; }
+        public virtual string ipv6_gateway
+        {
+            get { return _ipv6_gateway; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ipv6_gateway))
+                {
+                    _ipv6_gateway = value;
+                    NotifyPropertyChanged("ipv6_gateway");
+                }
+            }
+        }
+        private string _ipv6_gateway;
 
         /// <summary><c>primary_address_type</c>: enum primary_address_type, RO/runtime.</summary>
-        public primary_address_type primary_address_type { get; set; }
+        public virtual primary_address_type primary_address_type
+        {
+            get { return _primary_address_type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _primary_address_type))
+                {
+                    _primary_address_type = value;
+                    NotifyPropertyChanged("primary_address_type");
+                }
+            }
+        }
+        private primary_address_type _primary_address_type;
 
         /// <summary><c>managed</c>: bool, RO/constructor.</summary>
-        public bool managed { get; set; }
+        public virtual bool managed
+        {
+            get { return _managed; }
+            set
+            {
+                if (!Helper.AreEqual(value, _managed))
+                {
+                    _managed = value;
+                    NotifyPropertyChanged("managed");
+                }
+            }
+        }
+        private bool _managed;
 
         /// <summary><c>properties</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> properties { get; set; }
+        public virtual Dictionary<string, string> properties
+        {
+            get { return _properties; }
+            set
+            {
+                if (!Helper.AreEqual(value, _properties))
+                {
+                    _properties = value;
+                    NotifyPropertyChanged("properties");
+                }
+            }
+        }
+        private Dictionary<string, string> _properties;
 
         /// <summary><c>capabilities</c>: string set, RO/runtime.</summary>
-        public string[] capabilities { get; set; }
+        public virtual string[] capabilities
+        {
+            get { return _capabilities; }
+            set
+            {
+                if (!Helper.AreEqual(value, _capabilities))
+                {
+                    _capabilities = value;
+                    NotifyPropertyChanged("capabilities");
+                }
+            }
+        }
+        private string[] _capabilities;
 
         /// <summary><c>igmp_snooping_status</c>: enum pif_igmp_status, RO/runtime.</summary>
-        public pif_igmp_status igmp_snooping_status { get; set; }
+        public virtual pif_igmp_status igmp_snooping_status
+        {
+            get { return _igmp_snooping_status; }
+            set
+            {
+                if (!Helper.AreEqual(value, _igmp_snooping_status))
+                {
+                    _igmp_snooping_status = value;
+                    NotifyPropertyChanged("igmp_snooping_status");
+                }
+            }
+        }
+        private pif_igmp_status _igmp_snooping_status;
 
         /// <summary><c>sriov_physical_PIF_of</c>: network_sriov ref set, RO/runtime.</summary>
-        public List<XenRef<Network_sriov>> sriov_physical_PIF_of { get; set; }
+        public virtual List<XenRef<Network_sriov>> sriov_physical_PIF_of
+        {
+            get { return _sriov_physical_PIF_of; }
+            set
+            {
+                if (!Helper.AreEqual(value, _sriov_physical_PIF_of))
+                {
+                    _sriov_physical_PIF_of = value;
+                    NotifyPropertyChanged("sriov_physical_PIF_of");
+                }
+            }
+        }
+        private List<XenRef<Network_sriov>> _sriov_physical_PIF_of;
 
         /// <summary><c>sriov_logical_PIF_of</c>: network_sriov ref set, RO/runtime.</summary>
-        public List<XenRef<Network_sriov>> sriov_logical_PIF_of { get; set; }
+        public virtual List<XenRef<Network_sriov>> sriov_logical_PIF_of
+        {
+            get { return _sriov_logical_PIF_of; }
+            set
+            {
+                if (!Helper.AreEqual(value, _sriov_logical_PIF_of))
+                {
+                    _sriov_logical_PIF_of = value;
+                    NotifyPropertyChanged("sriov_logical_PIF_of");
+                }
+            }
+        }
+        private List<XenRef<Network_sriov>> _sriov_logical_PIF_of;
 
         /// <summary><c>PCI</c>: PCI ref, RO/runtime.</summary>
-        public XenRef<PCI> PCI { get; set; }
+        public virtual XenRef<PCI> PCI
+        {
+            get { return _PCI; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PCI))
+                {
+                    _PCI = value;
+                    NotifyPropertyChanged("PCI");
+                }
+            }
+        }
+        private XenRef<PCI> _PCI;
 
         /// <summary><c>PIF.get_all_records</c> (libxenapi <c>xenapi_pif_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,14 +16,14 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public PIF_metrics()
         {
-            uuid = "";
-            vendor_id = "";
-            vendor_name = "";
-            device_id = "";
-            device_name = "";
-            pci_bus_path = "";
-            last_updated = Conv.Epoch;
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _vendor_id = "";
+            _vendor_name = "";
+            _device_id = "";
+            _device_name = "";
+            _pci_bus_path = "";
+            _last_updated = Conv.Epoch;
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -34,19 +34,19 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[13];
             Native.xenapi_pif_metrics_record_fields(r, f, (UIntPtr)13);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            io_read_kbs = f[1].d;
-            io_write_kbs = f[2].d;
-            carrier = (f[3].i != 0);
-            vendor_id = Conv.Str(f[4].p, Seen, 4);
-            vendor_name = Conv.Str(f[5].p, Seen, 5);
-            device_id = Conv.Str(f[6].p, Seen, 6);
-            device_name = Conv.Str(f[7].p, Seen, 7);
-            speed = f[8].i;
-            duplex = (f[9].i != 0);
-            pci_bus_path = Conv.Str(f[10].p, Seen, 10);
-            last_updated = Conv.Time(f[11].i);
-            other_config = Conv.StringMap(f[12].p, Seen, 12);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _io_read_kbs = f[1].d;
+            _io_write_kbs = f[2].d;
+            _carrier = (f[3].i != 0);
+            _vendor_id = Conv.Str(f[4].p, Seen, 4);
+            _vendor_name = Conv.Str(f[5].p, Seen, 5);
+            _device_id = Conv.Str(f[6].p, Seen, 6);
+            _device_name = Conv.Str(f[7].p, Seen, 7);
+            _speed = f[8].i;
+            _duplex = (f[9].i != 0);
+            _pci_bus_path = Conv.Str(f[10].p, Seen, 10);
+            _last_updated = Conv.Time(f[11].i);
+            _other_config = Conv.StringMap(f[12].p, Seen, 12);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -83,44 +83,222 @@ namespace XenAPI
             other_config = record.other_config;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(PIF_metrics other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_io_read_kbs, other._io_read_kbs) &&
+                Helper.AreEqual2(_io_write_kbs, other._io_write_kbs) &&
+                Helper.AreEqual2(_carrier, other._carrier) &&
+                Helper.AreEqual2(_vendor_id, other._vendor_id) &&
+                Helper.AreEqual2(_vendor_name, other._vendor_name) &&
+                Helper.AreEqual2(_device_id, other._device_id) &&
+                Helper.AreEqual2(_device_name, other._device_name) &&
+                Helper.AreEqual2(_speed, other._speed) &&
+                Helper.AreEqual2(_duplex, other._duplex) &&
+                Helper.AreEqual2(_pci_bus_path, other._pci_bus_path) &&
+                Helper.AreEqual2(_last_updated, other._last_updated) &&
+                Helper.AreEqual2(_other_config, other._other_config);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>io_read_kbs</c>: float, RO/runtime. Removed in tampa: only older servers have it.</summary>
-        public double io_read_kbs { get; set; }
+        public virtual double io_read_kbs
+        {
+            get { return _io_read_kbs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _io_read_kbs))
+                {
+                    _io_read_kbs = value;
+                    NotifyPropertyChanged("io_read_kbs");
+                }
+            }
+        }
+        private double _io_read_kbs;
 
         /// <summary><c>io_write_kbs</c>: float, RO/runtime. Removed in tampa: only older servers have it.</summary>
-        public double io_write_kbs { get; set; }
+        public virtual double io_write_kbs
+        {
+            get { return _io_write_kbs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _io_write_kbs))
+                {
+                    _io_write_kbs = value;
+                    NotifyPropertyChanged("io_write_kbs");
+                }
+            }
+        }
+        private double _io_write_kbs;
 
         /// <summary><c>carrier</c>: bool, RO/runtime.</summary>
-        public bool carrier { get; set; }
+        public virtual bool carrier
+        {
+            get { return _carrier; }
+            set
+            {
+                if (!Helper.AreEqual(value, _carrier))
+                {
+                    _carrier = value;
+                    NotifyPropertyChanged("carrier");
+                }
+            }
+        }
+        private bool _carrier;
 
         /// <summary><c>vendor_id</c>: string, RO/runtime.</summary>
-        public string vendor_id { get; set; }
+        public virtual string vendor_id
+        {
+            get { return _vendor_id; }
+            set
+            {
+                if (!Helper.AreEqual(value, _vendor_id))
+                {
+                    _vendor_id = value;
+                    NotifyPropertyChanged("vendor_id");
+                }
+            }
+        }
+        private string _vendor_id;
 
         /// <summary><c>vendor_name</c>: string, RO/runtime.</summary>
-        public string vendor_name { get; set; }
+        public virtual string vendor_name
+        {
+            get { return _vendor_name; }
+            set
+            {
+                if (!Helper.AreEqual(value, _vendor_name))
+                {
+                    _vendor_name = value;
+                    NotifyPropertyChanged("vendor_name");
+                }
+            }
+        }
+        private string _vendor_name;
 
         /// <summary><c>device_id</c>: string, RO/runtime.</summary>
-        public string device_id { get; set; }
+        public virtual string device_id
+        {
+            get { return _device_id; }
+            set
+            {
+                if (!Helper.AreEqual(value, _device_id))
+                {
+                    _device_id = value;
+                    NotifyPropertyChanged("device_id");
+                }
+            }
+        }
+        private string _device_id;
 
         /// <summary><c>device_name</c>: string, RO/runtime.</summary>
-        public string device_name { get; set; }
+        public virtual string device_name
+        {
+            get { return _device_name; }
+            set
+            {
+                if (!Helper.AreEqual(value, _device_name))
+                {
+                    _device_name = value;
+                    NotifyPropertyChanged("device_name");
+                }
+            }
+        }
+        private string _device_name;
 
         /// <summary><c>speed</c>: int, RO/runtime.</summary>
-        public long speed { get; set; }
+        public virtual long speed
+        {
+            get { return _speed; }
+            set
+            {
+                if (!Helper.AreEqual(value, _speed))
+                {
+                    _speed = value;
+                    NotifyPropertyChanged("speed");
+                }
+            }
+        }
+        private long _speed;
 
         /// <summary><c>duplex</c>: bool, RO/runtime.</summary>
-        public bool duplex { get; set; }
+        public virtual bool duplex
+        {
+            get { return _duplex; }
+            set
+            {
+                if (!Helper.AreEqual(value, _duplex))
+                {
+                    _duplex = value;
+                    NotifyPropertyChanged("duplex");
+                }
+            }
+        }
+        private bool _duplex;
 
         /// <summary><c>pci_bus_path</c>: string, RO/runtime.</summary>
-        public string pci_bus_path { get; set; }
+        public virtual string pci_bus_path
+        {
+            get { return _pci_bus_path; }
+            set
+            {
+                if (!Helper.AreEqual(value, _pci_bus_path))
+                {
+                    _pci_bus_path = value;
+                    NotifyPropertyChanged("pci_bus_path");
+                }
+            }
+        }
+        private string _pci_bus_path;
 
         /// <summary><c>last_updated</c>: datetime, RO/runtime.</summary>
-        public DateTime last_updated { get; set; }
+        public virtual DateTime last_updated
+        {
+            get { return _last_updated; }
+            set
+            {
+                if (!Helper.AreEqual(value, _last_updated))
+                {
+                    _last_updated = value;
+                    NotifyPropertyChanged("last_updated");
+                }
+            }
+        }
+        private DateTime _last_updated;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>PIF_metrics.get_all_records</c> (libxenapi <c>xenapi_pif_metrics_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,16 +16,16 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public PUSB()
         {
-            uuid = "";
-            path = "";
-            vendor_id = "";
-            vendor_desc = "";
-            product_id = "";
-            product_desc = "";
-            serial = "";
-            version = "";
-            description = "";
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _path = "";
+            _vendor_id = "";
+            _vendor_desc = "";
+            _product_id = "";
+            _product_desc = "";
+            _serial = "";
+            _version = "";
+            _description = "";
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -36,20 +36,20 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[14];
             Native.xenapi_pusb_record_fields(r, f, (UIntPtr)14);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            USB_group = Conv.Ref<USB_group>(f[1].p, Seen, 1);
-            host = Conv.Ref<Host>(f[2].p, Seen, 2);
-            path = Conv.Str(f[3].p, Seen, 3);
-            vendor_id = Conv.Str(f[4].p, Seen, 4);
-            vendor_desc = Conv.Str(f[5].p, Seen, 5);
-            product_id = Conv.Str(f[6].p, Seen, 6);
-            product_desc = Conv.Str(f[7].p, Seen, 7);
-            serial = Conv.Str(f[8].p, Seen, 8);
-            version = Conv.Str(f[9].p, Seen, 9);
-            description = Conv.Str(f[10].p, Seen, 10);
-            passthrough_enabled = (f[11].i != 0);
-            other_config = Conv.StringMap(f[12].p, Seen, 12);
-            speed = f[13].d;
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _USB_group = Conv.Ref<USB_group>(f[1].p, Seen, 1);
+            _host = Conv.Ref<Host>(f[2].p, Seen, 2);
+            _path = Conv.Str(f[3].p, Seen, 3);
+            _vendor_id = Conv.Str(f[4].p, Seen, 4);
+            _vendor_desc = Conv.Str(f[5].p, Seen, 5);
+            _product_id = Conv.Str(f[6].p, Seen, 6);
+            _product_desc = Conv.Str(f[7].p, Seen, 7);
+            _serial = Conv.Str(f[8].p, Seen, 8);
+            _version = Conv.Str(f[9].p, Seen, 9);
+            _description = Conv.Str(f[10].p, Seen, 10);
+            _passthrough_enabled = (f[11].i != 0);
+            _other_config = Conv.StringMap(f[12].p, Seen, 12);
+            _speed = f[13].d;
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -87,47 +87,238 @@ namespace XenAPI
             speed = record.speed;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(PUSB other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_USB_group, other._USB_group) &&
+                Helper.AreEqual2(_host, other._host) &&
+                Helper.AreEqual2(_path, other._path) &&
+                Helper.AreEqual2(_vendor_id, other._vendor_id) &&
+                Helper.AreEqual2(_vendor_desc, other._vendor_desc) &&
+                Helper.AreEqual2(_product_id, other._product_id) &&
+                Helper.AreEqual2(_product_desc, other._product_desc) &&
+                Helper.AreEqual2(_serial, other._serial) &&
+                Helper.AreEqual2(_version, other._version) &&
+                Helper.AreEqual2(_description, other._description) &&
+                Helper.AreEqual2(_passthrough_enabled, other._passthrough_enabled) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_speed, other._speed);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>USB_group</c>: USB_group ref, RO/constructor.</summary>
-        public XenRef<USB_group> USB_group { get; set; }
+        public virtual XenRef<USB_group> USB_group
+        {
+            get { return _USB_group; }
+            set
+            {
+                if (!Helper.AreEqual(value, _USB_group))
+                {
+                    _USB_group = value;
+                    NotifyPropertyChanged("USB_group");
+                }
+            }
+        }
+        private XenRef<USB_group> _USB_group;
 
         /// <summary><c>host</c>: host ref, RO/constructor.</summary>
-        public XenRef<Host> host { get; set; }
+        public virtual XenRef<Host> host
+        {
+            get { return _host; }
+            set
+            {
+                if (!Helper.AreEqual(value, _host))
+                {
+                    _host = value;
+                    NotifyPropertyChanged("host");
+                }
+            }
+        }
+        private XenRef<Host> _host;
 
         /// <summary><c>path</c>: string, RO/constructor.</summary>
-        public string path { get; set; }
+        public virtual string path
+        {
+            get { return _path; }
+            set
+            {
+                if (!Helper.AreEqual(value, _path))
+                {
+                    _path = value;
+                    NotifyPropertyChanged("path");
+                }
+            }
+        }
+        private string _path;
 
         /// <summary><c>vendor_id</c>: string, RO/constructor.</summary>
-        public string vendor_id { get; set; }
+        public virtual string vendor_id
+        {
+            get { return _vendor_id; }
+            set
+            {
+                if (!Helper.AreEqual(value, _vendor_id))
+                {
+                    _vendor_id = value;
+                    NotifyPropertyChanged("vendor_id");
+                }
+            }
+        }
+        private string _vendor_id;
 
         /// <summary><c>vendor_desc</c>: string, RO/constructor.</summary>
-        public string vendor_desc { get; set; }
+        public virtual string vendor_desc
+        {
+            get { return _vendor_desc; }
+            set
+            {
+                if (!Helper.AreEqual(value, _vendor_desc))
+                {
+                    _vendor_desc = value;
+                    NotifyPropertyChanged("vendor_desc");
+                }
+            }
+        }
+        private string _vendor_desc;
 
         /// <summary><c>product_id</c>: string, RO/constructor.</summary>
-        public string product_id { get; set; }
+        public virtual string product_id
+        {
+            get { return _product_id; }
+            set
+            {
+                if (!Helper.AreEqual(value, _product_id))
+                {
+                    _product_id = value;
+                    NotifyPropertyChanged("product_id");
+                }
+            }
+        }
+        private string _product_id;
 
         /// <summary><c>product_desc</c>: string, RO/constructor.</summary>
-        public string product_desc { get; set; }
+        public virtual string product_desc
+        {
+            get { return _product_desc; }
+            set
+            {
+                if (!Helper.AreEqual(value, _product_desc))
+                {
+                    _product_desc = value;
+                    NotifyPropertyChanged("product_desc");
+                }
+            }
+        }
+        private string _product_desc;
 
         /// <summary><c>serial</c>: string, RO/constructor.</summary>
-        public string serial { get; set; }
+        public virtual string serial
+        {
+            get { return _serial; }
+            set
+            {
+                if (!Helper.AreEqual(value, _serial))
+                {
+                    _serial = value;
+                    NotifyPropertyChanged("serial");
+                }
+            }
+        }
+        private string _serial;
 
         /// <summary><c>version</c>: string, RO/constructor.</summary>
-        public string version { get; set; }
+        public virtual string version
+        {
+            get { return _version; }
+            set
+            {
+                if (!Helper.AreEqual(value, _version))
+                {
+                    _version = value;
+                    NotifyPropertyChanged("version");
+                }
+            }
+        }
+        private string _version;
 
         /// <summary><c>description</c>: string, RO/constructor.</summary>
-        public string description { get; set; }
+        public virtual string description
+        {
+            get { return _description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _description))
+                {
+                    _description = value;
+                    NotifyPropertyChanged("description");
+                }
+            }
+        }
+        private string _description;
 
         /// <summary><c>passthrough_enabled</c>: bool, RO/runtime.</summary>
-        public bool passthrough_enabled { get; set; }
+        public virtual bool passthrough_enabled
+        {
+            get { return _passthrough_enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _passthrough_enabled))
+                {
+                    _passthrough_enabled = value;
+                    NotifyPropertyChanged("passthrough_enabled");
+                }
+            }
+        }
+        private bool _passthrough_enabled;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>speed</c>: float, RO/constructor.</summary>
-        public double speed { get; set; }
+        public virtual double speed
+        {
+            get { return _speed; }
+            set
+            {
+                if (!Helper.AreEqual(value, _speed))
+                {
+                    _speed = value;
+                    NotifyPropertyChanged("speed");
+                }
+            }
+        }
+        private double _speed;
 
         /// <summary><c>PUSB.get_all_records</c> (libxenapi <c>xenapi_pusb_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

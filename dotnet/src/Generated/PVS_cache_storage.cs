@@ -16,7 +16,7 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public PVS_cache_storage()
         {
-            uuid = "";
+            _uuid = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -27,12 +27,12 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[6];
             Native.xenapi_pvs_cache_storage_record_fields(r, f, (UIntPtr)6);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            host = Conv.Ref<Host>(f[1].p, Seen, 1);
-            SR = Conv.Ref<SR>(f[2].p, Seen, 2);
-            site = Conv.Ref<PVS_site>(f[3].p, Seen, 3);
-            size = f[4].i;
-            VDI = Conv.Ref<VDI>(f[5].p, Seen, 5);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _host = Conv.Ref<Host>(f[1].p, Seen, 1);
+            _SR = Conv.Ref<SR>(f[2].p, Seen, 2);
+            _site = Conv.Ref<PVS_site>(f[3].p, Seen, 3);
+            _size = f[4].i;
+            _VDI = Conv.Ref<VDI>(f[5].p, Seen, 5);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -62,23 +62,110 @@ namespace XenAPI
             VDI = record.VDI;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(PVS_cache_storage other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_host, other._host) &&
+                Helper.AreEqual2(_SR, other._SR) &&
+                Helper.AreEqual2(_site, other._site) &&
+                Helper.AreEqual2(_size, other._size) &&
+                Helper.AreEqual2(_VDI, other._VDI);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>host</c>: host ref, RO/constructor.</summary>
-        public XenRef<Host> host { get; set; }
+        public virtual XenRef<Host> host
+        {
+            get { return _host; }
+            set
+            {
+                if (!Helper.AreEqual(value, _host))
+                {
+                    _host = value;
+                    NotifyPropertyChanged("host");
+                }
+            }
+        }
+        private XenRef<Host> _host;
 
         /// <summary><c>SR</c>: SR ref, RO/constructor.</summary>
-        public XenRef<SR> SR { get; set; }
+        public virtual XenRef<SR> SR
+        {
+            get { return _SR; }
+            set
+            {
+                if (!Helper.AreEqual(value, _SR))
+                {
+                    _SR = value;
+                    NotifyPropertyChanged("SR");
+                }
+            }
+        }
+        private XenRef<SR> _SR;
 
         /// <summary><c>site</c>: PVS_site ref, RO/constructor.</summary>
-        public XenRef<PVS_site> site { get; set; }
+        public virtual XenRef<PVS_site> site
+        {
+            get { return _site; }
+            set
+            {
+                if (!Helper.AreEqual(value, _site))
+                {
+                    _site = value;
+                    NotifyPropertyChanged("site");
+                }
+            }
+        }
+        private XenRef<PVS_site> _site;
 
         /// <summary><c>size</c>: int, RO/constructor.</summary>
-        public long size { get; set; }
+        public virtual long size
+        {
+            get { return _size; }
+            set
+            {
+                if (!Helper.AreEqual(value, _size))
+                {
+                    _size = value;
+                    NotifyPropertyChanged("size");
+                }
+            }
+        }
+        private long _size;
 
         /// <summary><c>VDI</c>: VDI ref, RO/runtime.</summary>
-        public XenRef<VDI> VDI { get; set; }
+        public virtual XenRef<VDI> VDI
+        {
+            get { return _VDI; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VDI))
+                {
+                    _VDI = value;
+                    NotifyPropertyChanged("VDI");
+                }
+            }
+        }
+        private XenRef<VDI> _VDI;
 
         /// <summary><c>PVS_cache_storage.get_all_records</c> (libxenapi <c>xenapi_pvs_cache_storage_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

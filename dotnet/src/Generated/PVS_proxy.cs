@@ -16,7 +16,7 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public PVS_proxy()
         {
-            uuid = "";
+            _uuid = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -27,11 +27,11 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[5];
             Native.xenapi_pvs_proxy_record_fields(r, f, (UIntPtr)5);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            site = Conv.Ref<PVS_site>(f[1].p, Seen, 1);
-            VIF = Conv.Ref<VIF>(f[2].p, Seen, 2);
-            currently_attached = (f[3].i != 0);
-            status = pvs_proxy_status_helper.FromNative((int)f[4].i);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _site = Conv.Ref<PVS_site>(f[1].p, Seen, 1);
+            _VIF = Conv.Ref<VIF>(f[2].p, Seen, 2);
+            _currently_attached = (f[3].i != 0);
+            _status = pvs_proxy_status_helper.FromNative((int)f[4].i);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -60,20 +60,94 @@ namespace XenAPI
             status = record.status;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(PVS_proxy other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_site, other._site) &&
+                Helper.AreEqual2(_VIF, other._VIF) &&
+                Helper.AreEqual2(_currently_attached, other._currently_attached) &&
+                Helper.AreEqual2(_status, other._status);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>site</c>: PVS_site ref, RO/constructor.</summary>
-        public XenRef<PVS_site> site { get; set; }
+        public virtual XenRef<PVS_site> site
+        {
+            get { return _site; }
+            set
+            {
+                if (!Helper.AreEqual(value, _site))
+                {
+                    _site = value;
+                    NotifyPropertyChanged("site");
+                }
+            }
+        }
+        private XenRef<PVS_site> _site;
 
         /// <summary><c>VIF</c>: VIF ref, RO/constructor.</summary>
-        public XenRef<VIF> VIF { get; set; }
+        public virtual XenRef<VIF> VIF
+        {
+            get { return _VIF; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VIF))
+                {
+                    _VIF = value;
+                    NotifyPropertyChanged("VIF");
+                }
+            }
+        }
+        private XenRef<VIF> _VIF;
 
         /// <summary><c>currently_attached</c>: bool, RO/runtime.</summary>
-        public bool currently_attached { get; set; }
+        public virtual bool currently_attached
+        {
+            get { return _currently_attached; }
+            set
+            {
+                if (!Helper.AreEqual(value, _currently_attached))
+                {
+                    _currently_attached = value;
+                    NotifyPropertyChanged("currently_attached");
+                }
+            }
+        }
+        private bool _currently_attached;
 
         /// <summary><c>status</c>: enum pvs_proxy_status, RO/runtime.</summary>
-        public pvs_proxy_status status { get; set; }
+        public virtual pvs_proxy_status status
+        {
+            get { return _status; }
+            set
+            {
+                if (!Helper.AreEqual(value, _status))
+                {
+                    _status = value;
+                    NotifyPropertyChanged("status");
+                }
+            }
+        }
+        private pvs_proxy_status _status;
 
         /// <summary><c>PVS_proxy.get_all_records</c> (libxenapi <c>xenapi_pvs_proxy_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,8 +16,8 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public PVS_server()
         {
-            uuid = "";
-            addresses = Array.Empty<string>();
+            _uuid = "";
+            _addresses = Array.Empty<string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -28,11 +28,11 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[5];
             Native.xenapi_pvs_server_record_fields(r, f, (UIntPtr)5);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            addresses = Conv.R_set_string(f[1].p);
-            first_port = f[2].i;
-            last_port = f[3].i;
-            site = Conv.Ref<PVS_site>(f[4].p, Seen, 4);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _addresses = Conv.R_set_string(f[1].p);
+            _first_port = f[2].i;
+            _last_port = f[3].i;
+            _site = Conv.Ref<PVS_site>(f[4].p, Seen, 4);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -61,20 +61,94 @@ namespace XenAPI
             site = record.site;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(PVS_server other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_addresses, other._addresses) &&
+                Helper.AreEqual2(_first_port, other._first_port) &&
+                Helper.AreEqual2(_last_port, other._last_port) &&
+                Helper.AreEqual2(_site, other._site);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>addresses</c>: string set, RO/constructor.</summary>
-        public string[] addresses { get; set; }
+        public virtual string[] addresses
+        {
+            get { return _addresses; }
+            set
+            {
+                if (!Helper.AreEqual(value, _addresses))
+                {
+                    _addresses = value;
+                    NotifyPropertyChanged("addresses");
+                }
+            }
+        }
+        private string[] _addresses;
 
         /// <summary><c>first_port</c>: int, RO/constructor.</summary>
-        public long first_port { get; set; }
+        public virtual long first_port
+        {
+            get { return _first_port; }
+            set
+            {
+                if (!Helper.AreEqual(value, _first_port))
+                {
+                    _first_port = value;
+                    NotifyPropertyChanged("first_port");
+                }
+            }
+        }
+        private long _first_port;
 
         /// <summary><c>last_port</c>: int, RO/constructor.</summary>
-        public long last_port { get; set; }
+        public virtual long last_port
+        {
+            get { return _last_port; }
+            set
+            {
+                if (!Helper.AreEqual(value, _last_port))
+                {
+                    _last_port = value;
+                    NotifyPropertyChanged("last_port");
+                }
+            }
+        }
+        private long _last_port;
 
         /// <summary><c>site</c>: PVS_site ref, RO/constructor.</summary>
-        public XenRef<PVS_site> site { get; set; }
+        public virtual XenRef<PVS_site> site
+        {
+            get { return _site; }
+            set
+            {
+                if (!Helper.AreEqual(value, _site))
+                {
+                    _site = value;
+                    NotifyPropertyChanged("site");
+                }
+            }
+        }
+        private XenRef<PVS_site> _site;
 
         /// <summary><c>PVS_server.get_all_records</c> (libxenapi <c>xenapi_pvs_server_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

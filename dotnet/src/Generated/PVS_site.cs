@@ -16,13 +16,13 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public PVS_site()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            PVS_uuid = "";
-            cache_storage = new List<XenRef<PVS_cache_storage>>();
-            servers = new List<XenRef<PVS_server>>();
-            proxies = new List<XenRef<PVS_proxy>>();
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _PVS_uuid = "";
+            _cache_storage = new List<XenRef<PVS_cache_storage>>();
+            _servers = new List<XenRef<PVS_server>>();
+            _proxies = new List<XenRef<PVS_proxy>>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -33,13 +33,13 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[7];
             Native.xenapi_pvs_site_record_fields(r, f, (UIntPtr)7);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            PVS_uuid = Conv.Str(f[3].p, Seen, 3);
-            cache_storage = Conv.R_set_ref_PVS_cache_storage(f[4].p);
-            servers = Conv.R_set_ref_PVS_server(f[5].p);
-            proxies = Conv.R_set_ref_PVS_proxy(f[6].p);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _PVS_uuid = Conv.Str(f[3].p, Seen, 3);
+            _cache_storage = Conv.R_set_ref_PVS_cache_storage(f[4].p);
+            _servers = Conv.R_set_ref_PVS_server(f[5].p);
+            _proxies = Conv.R_set_ref_PVS_proxy(f[6].p);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -70,26 +70,126 @@ namespace XenAPI
             proxies = record.proxies;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(PVS_site other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_PVS_uuid, other._PVS_uuid) &&
+                Helper.AreEqual2(_cache_storage, other._cache_storage) &&
+                Helper.AreEqual2(_servers, other._servers) &&
+                Helper.AreEqual2(_proxies, other._proxies);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RW.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RW.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>PVS_uuid</c>: string, RO/constructor.</summary>
-        public string PVS_uuid { get; set; }
+        public virtual string PVS_uuid
+        {
+            get { return _PVS_uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PVS_uuid))
+                {
+                    _PVS_uuid = value;
+                    NotifyPropertyChanged("PVS_uuid");
+                }
+            }
+        }
+        private string _PVS_uuid;
 
         /// <summary><c>cache_storage</c>: PVS_cache_storage ref set, RO/runtime.</summary>
-        public List<XenRef<PVS_cache_storage>> cache_storage { get; set; }
+        public virtual List<XenRef<PVS_cache_storage>> cache_storage
+        {
+            get { return _cache_storage; }
+            set
+            {
+                if (!Helper.AreEqual(value, _cache_storage))
+                {
+                    _cache_storage = value;
+                    NotifyPropertyChanged("cache_storage");
+                }
+            }
+        }
+        private List<XenRef<PVS_cache_storage>> _cache_storage;
 
         /// <summary><c>servers</c>: PVS_server ref set, RO/runtime.</summary>
-        public List<XenRef<PVS_server>> servers { get; set; }
+        public virtual List<XenRef<PVS_server>> servers
+        {
+            get { return _servers; }
+            set
+            {
+                if (!Helper.AreEqual(value, _servers))
+                {
+                    _servers = value;
+                    NotifyPropertyChanged("servers");
+                }
+            }
+        }
+        private List<XenRef<PVS_server>> _servers;
 
         /// <summary><c>proxies</c>: PVS_proxy ref set, RO/runtime.</summary>
-        public List<XenRef<PVS_proxy>> proxies { get; set; }
+        public virtual List<XenRef<PVS_proxy>> proxies
+        {
+            get { return _proxies; }
+            set
+            {
+                if (!Helper.AreEqual(value, _proxies))
+                {
+                    _proxies = value;
+                    NotifyPropertyChanged("proxies");
+                }
+            }
+        }
+        private List<XenRef<PVS_proxy>> _proxies;
 
         /// <summary><c>PVS_site.get_all_records</c> (libxenapi <c>xenapi_pvs_site_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,34 +16,34 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Pool()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            other_config = new Dictionary<string, string>();
-            ha_configuration = new Dictionary<string, string>();
-            ha_statefiles = Array.Empty<string>();
-            blobs = new Dictionary<string, XenRef<Blob>>();
-            tags = Array.Empty<string>();
-            gui_config = new Dictionary<string, string>();
-            health_check_config = new Dictionary<string, string>();
-            wlb_url = "";
-            wlb_username = "";
-            vswitch_controller = "";
-            restrictions = new Dictionary<string, string>();
-            metadata_VDIs = new List<XenRef<VDI>>();
-            ha_cluster_stack = "";
-            allowed_operations = new List<pool_allowed_operations>();
-            current_operations = new Dictionary<string, pool_allowed_operations>();
-            guest_agent_config = new Dictionary<string, string>();
-            cpu_info = new Dictionary<string, string>();
-            uefi_certificates = "";
-            custom_uefi_certificates = "";
-            repositories = new List<XenRef<Repository>>();
-            client_certificate_auth_name = "";
-            repository_proxy_url = "";
-            repository_proxy_username = "";
-            telemetry_next_collection = Conv.Epoch;
-            last_update_sync = Conv.Epoch;
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _other_config = new Dictionary<string, string>();
+            _ha_configuration = new Dictionary<string, string>();
+            _ha_statefiles = Array.Empty<string>();
+            _blobs = new Dictionary<string, XenRef<Blob>>();
+            _tags = Array.Empty<string>();
+            _gui_config = new Dictionary<string, string>();
+            _health_check_config = new Dictionary<string, string>();
+            _wlb_url = "";
+            _wlb_username = "";
+            _vswitch_controller = "";
+            _restrictions = new Dictionary<string, string>();
+            _metadata_VDIs = new List<XenRef<VDI>>();
+            _ha_cluster_stack = "";
+            _allowed_operations = new List<pool_allowed_operations>();
+            _current_operations = new Dictionary<string, pool_allowed_operations>();
+            _guest_agent_config = new Dictionary<string, string>();
+            _cpu_info = new Dictionary<string, string>();
+            _uefi_certificates = "";
+            _custom_uefi_certificates = "";
+            _repositories = new List<XenRef<Repository>>();
+            _client_certificate_auth_name = "";
+            _repository_proxy_url = "";
+            _repository_proxy_username = "";
+            _telemetry_next_collection = Conv.Epoch;
+            _last_update_sync = Conv.Epoch;
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -54,63 +54,63 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[57];
             Native.xenapi_pool_record_fields(r, f, (UIntPtr)57);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            master = Conv.Ref<Host>(f[3].p, Seen, 3);
-            default_SR = Conv.Ref<SR>(f[4].p, Seen, 4);
-            suspend_image_SR = Conv.Ref<SR>(f[5].p, Seen, 5);
-            crash_dump_SR = Conv.Ref<SR>(f[6].p, Seen, 6);
-            other_config = Conv.StringMap(f[7].p, Seen, 7);
-            ha_enabled = (f[8].i != 0);
-            ha_configuration = Conv.StringMap(f[9].p, Seen, 9);
-            ha_statefiles = Conv.R_set_string(f[10].p);
-            ha_host_failures_to_tolerate = f[11].i;
-            ha_plan_exists_for = f[12].i;
-            ha_allow_overcommit = (f[13].i != 0);
-            ha_overcommitted = (f[14].i != 0);
-            blobs = Conv.R_map_string_to_ref_blob_end(f[15].p);
-            tags = Conv.R_set_string(f[16].p);
-            gui_config = Conv.StringMap(f[17].p, Seen, 17);
-            health_check_config = Conv.StringMap(f[18].p, Seen, 18);
-            wlb_url = Conv.Str(f[19].p, Seen, 19);
-            wlb_username = Conv.Str(f[20].p, Seen, 20);
-            wlb_enabled = (f[21].i != 0);
-            wlb_verify_cert = (f[22].i != 0);
-            redo_log_enabled = (f[23].i != 0);
-            redo_log_vdi = Conv.Ref<VDI>(f[24].p, Seen, 24);
-            vswitch_controller = Conv.Str(f[25].p, Seen, 25);
-            restrictions = Conv.StringMap(f[26].p, Seen, 26);
-            metadata_VDIs = Conv.R_set_ref_VDI(f[27].p);
-            ha_cluster_stack = Conv.Str(f[28].p, Seen, 28);
-            allowed_operations = Conv.R_set_enum_pool_allowed_operations(f[29].p);
-            current_operations = Conv.R_map_string_to_enum_pool_allowed_operations_end(f[30].p);
-            guest_agent_config = Conv.StringMap(f[31].p, Seen, 31);
-            cpu_info = Conv.StringMap(f[32].p, Seen, 32);
-            policy_no_vendor_device = (f[33].i != 0);
-            live_patching_disabled = (f[34].i != 0);
-            igmp_snooping_enabled = (f[35].i != 0);
-            uefi_certificates = Conv.Str(f[36].p, Seen, 36);
-            custom_uefi_certificates = Conv.Str(f[37].p, Seen, 37);
-            is_psr_pending = (f[38].i != 0);
-            tls_verification_enabled = (f[39].i != 0);
-            repositories = Conv.R_set_ref_Repository(f[40].p);
-            client_certificate_auth_enabled = (f[41].i != 0);
-            client_certificate_auth_name = Conv.Str(f[42].p, Seen, 42);
-            repository_proxy_url = Conv.Str(f[43].p, Seen, 43);
-            repository_proxy_username = Conv.Str(f[44].p, Seen, 44);
-            repository_proxy_password = Conv.Ref<Secret>(f[45].p, Seen, 45);
-            migration_compression = (f[46].i != 0);
-            coordinator_bias = (f[47].i != 0);
-            local_auth_max_threads = f[48].i;
-            ext_auth_max_threads = f[49].i;
-            telemetry_uuid = Conv.Ref<Secret>(f[50].p, Seen, 50);
-            telemetry_frequency = telemetry_frequency_helper.FromNative((int)f[51].i);
-            telemetry_next_collection = Conv.Time(f[52].i);
-            last_update_sync = Conv.Time(f[53].i);
-            update_sync_frequency = update_sync_frequency_helper.FromNative((int)f[54].i);
-            update_sync_day = f[55].i;
-            update_sync_enabled = (f[56].i != 0);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _master = Conv.Ref<Host>(f[3].p, Seen, 3);
+            _default_SR = Conv.Ref<SR>(f[4].p, Seen, 4);
+            _suspend_image_SR = Conv.Ref<SR>(f[5].p, Seen, 5);
+            _crash_dump_SR = Conv.Ref<SR>(f[6].p, Seen, 6);
+            _other_config = Conv.StringMap(f[7].p, Seen, 7);
+            _ha_enabled = (f[8].i != 0);
+            _ha_configuration = Conv.StringMap(f[9].p, Seen, 9);
+            _ha_statefiles = Conv.R_set_string(f[10].p);
+            _ha_host_failures_to_tolerate = f[11].i;
+            _ha_plan_exists_for = f[12].i;
+            _ha_allow_overcommit = (f[13].i != 0);
+            _ha_overcommitted = (f[14].i != 0);
+            _blobs = Conv.R_map_string_to_ref_blob_end(f[15].p);
+            _tags = Conv.R_set_string(f[16].p);
+            _gui_config = Conv.StringMap(f[17].p, Seen, 17);
+            _health_check_config = Conv.StringMap(f[18].p, Seen, 18);
+            _wlb_url = Conv.Str(f[19].p, Seen, 19);
+            _wlb_username = Conv.Str(f[20].p, Seen, 20);
+            _wlb_enabled = (f[21].i != 0);
+            _wlb_verify_cert = (f[22].i != 0);
+            _redo_log_enabled = (f[23].i != 0);
+            _redo_log_vdi = Conv.Ref<VDI>(f[24].p, Seen, 24);
+            _vswitch_controller = Conv.Str(f[25].p, Seen, 25);
+            _restrictions = Conv.StringMap(f[26].p, Seen, 26);
+            _metadata_VDIs = Conv.R_set_ref_VDI(f[27].p);
+            _ha_cluster_stack = Conv.Str(f[28].p, Seen, 28);
+            _allowed_operations = Conv.R_set_enum_pool_allowed_operations(f[29].p);
+            _current_operations = Conv.R_map_string_to_enum_pool_allowed_operations_end(f[30].p);
+            _guest_agent_config = Conv.StringMap(f[31].p, Seen, 31);
+            _cpu_info = Conv.StringMap(f[32].p, Seen, 32);
+            _policy_no_vendor_device = (f[33].i != 0);
+            _live_patching_disabled = (f[34].i != 0);
+            _igmp_snooping_enabled = (f[35].i != 0);
+            _uefi_certificates = Conv.Str(f[36].p, Seen, 36);
+            _custom_uefi_certificates = Conv.Str(f[37].p, Seen, 37);
+            _is_psr_pending = (f[38].i != 0);
+            _tls_verification_enabled = (f[39].i != 0);
+            _repositories = Conv.R_set_ref_Repository(f[40].p);
+            _client_certificate_auth_enabled = (f[41].i != 0);
+            _client_certificate_auth_name = Conv.Str(f[42].p, Seen, 42);
+            _repository_proxy_url = Conv.Str(f[43].p, Seen, 43);
+            _repository_proxy_username = Conv.Str(f[44].p, Seen, 44);
+            _repository_proxy_password = Conv.Ref<Secret>(f[45].p, Seen, 45);
+            _migration_compression = (f[46].i != 0);
+            _coordinator_bias = (f[47].i != 0);
+            _local_auth_max_threads = f[48].i;
+            _ext_auth_max_threads = f[49].i;
+            _telemetry_uuid = Conv.Ref<Secret>(f[50].p, Seen, 50);
+            _telemetry_frequency = telemetry_frequency_helper.FromNative((int)f[51].i);
+            _telemetry_next_collection = Conv.Time(f[52].i);
+            _last_update_sync = Conv.Time(f[53].i);
+            _update_sync_frequency = update_sync_frequency_helper.FromNative((int)f[54].i);
+            _update_sync_day = f[55].i;
+            _update_sync_enabled = (f[56].i != 0);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -191,176 +191,927 @@ namespace XenAPI
             update_sync_enabled = record.update_sync_enabled;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal); <paramref name="ignoreCurrentOperations"/> leaves out <c>current_operations</c>.</summary>
+        public bool DeepEquals(Pool other, bool ignoreCurrentOperations)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            if (!ignoreCurrentOperations && !Helper.AreEqual2(_current_operations, other._current_operations))
+                return false;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_master, other._master) &&
+                Helper.AreEqual2(_default_SR, other._default_SR) &&
+                Helper.AreEqual2(_suspend_image_SR, other._suspend_image_SR) &&
+                Helper.AreEqual2(_crash_dump_SR, other._crash_dump_SR) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_ha_enabled, other._ha_enabled) &&
+                Helper.AreEqual2(_ha_configuration, other._ha_configuration) &&
+                Helper.AreEqual2(_ha_statefiles, other._ha_statefiles) &&
+                Helper.AreEqual2(_ha_host_failures_to_tolerate, other._ha_host_failures_to_tolerate) &&
+                Helper.AreEqual2(_ha_plan_exists_for, other._ha_plan_exists_for) &&
+                Helper.AreEqual2(_ha_allow_overcommit, other._ha_allow_overcommit) &&
+                Helper.AreEqual2(_ha_overcommitted, other._ha_overcommitted) &&
+                Helper.AreEqual2(_blobs, other._blobs) &&
+                Helper.AreEqual2(_tags, other._tags) &&
+                Helper.AreEqual2(_gui_config, other._gui_config) &&
+                Helper.AreEqual2(_health_check_config, other._health_check_config) &&
+                Helper.AreEqual2(_wlb_url, other._wlb_url) &&
+                Helper.AreEqual2(_wlb_username, other._wlb_username) &&
+                Helper.AreEqual2(_wlb_enabled, other._wlb_enabled) &&
+                Helper.AreEqual2(_wlb_verify_cert, other._wlb_verify_cert) &&
+                Helper.AreEqual2(_redo_log_enabled, other._redo_log_enabled) &&
+                Helper.AreEqual2(_redo_log_vdi, other._redo_log_vdi) &&
+                Helper.AreEqual2(_vswitch_controller, other._vswitch_controller) &&
+                Helper.AreEqual2(_restrictions, other._restrictions) &&
+                Helper.AreEqual2(_metadata_VDIs, other._metadata_VDIs) &&
+                Helper.AreEqual2(_ha_cluster_stack, other._ha_cluster_stack) &&
+                Helper.AreEqual2(_allowed_operations, other._allowed_operations) &&
+                Helper.AreEqual2(_guest_agent_config, other._guest_agent_config) &&
+                Helper.AreEqual2(_cpu_info, other._cpu_info) &&
+                Helper.AreEqual2(_policy_no_vendor_device, other._policy_no_vendor_device) &&
+                Helper.AreEqual2(_live_patching_disabled, other._live_patching_disabled) &&
+                Helper.AreEqual2(_igmp_snooping_enabled, other._igmp_snooping_enabled) &&
+                Helper.AreEqual2(_uefi_certificates, other._uefi_certificates) &&
+                Helper.AreEqual2(_custom_uefi_certificates, other._custom_uefi_certificates) &&
+                Helper.AreEqual2(_is_psr_pending, other._is_psr_pending) &&
+                Helper.AreEqual2(_tls_verification_enabled, other._tls_verification_enabled) &&
+                Helper.AreEqual2(_repositories, other._repositories) &&
+                Helper.AreEqual2(_client_certificate_auth_enabled, other._client_certificate_auth_enabled) &&
+                Helper.AreEqual2(_client_certificate_auth_name, other._client_certificate_auth_name) &&
+                Helper.AreEqual2(_repository_proxy_url, other._repository_proxy_url) &&
+                Helper.AreEqual2(_repository_proxy_username, other._repository_proxy_username) &&
+                Helper.AreEqual2(_repository_proxy_password, other._repository_proxy_password) &&
+                Helper.AreEqual2(_migration_compression, other._migration_compression) &&
+                Helper.AreEqual2(_coordinator_bias, other._coordinator_bias) &&
+                Helper.AreEqual2(_local_auth_max_threads, other._local_auth_max_threads) &&
+                Helper.AreEqual2(_ext_auth_max_threads, other._ext_auth_max_threads) &&
+                Helper.AreEqual2(_telemetry_uuid, other._telemetry_uuid) &&
+                Helper.AreEqual2(_telemetry_frequency, other._telemetry_frequency) &&
+                Helper.AreEqual2(_telemetry_next_collection, other._telemetry_next_collection) &&
+                Helper.AreEqual2(_last_update_sync, other._last_update_sync) &&
+                Helper.AreEqual2(_update_sync_frequency, other._update_sync_frequency) &&
+                Helper.AreEqual2(_update_sync_day, other._update_sync_day) &&
+                Helper.AreEqual2(_update_sync_enabled, other._update_sync_enabled);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RW.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RW.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>master</c>: host ref, RO/runtime.</summary>
-        public XenRef<Host> master { get; set; }
+        public virtual XenRef<Host> master
+        {
+            get { return _master; }
+            set
+            {
+                if (!Helper.AreEqual(value, _master))
+                {
+                    _master = value;
+                    NotifyPropertyChanged("master");
+                }
+            }
+        }
+        private XenRef<Host> _master;
 
         /// <summary><c>default_SR</c>: SR ref, RW.</summary>
-        public XenRef<SR> default_SR { get; set; }
+        public virtual XenRef<SR> default_SR
+        {
+            get { return _default_SR; }
+            set
+            {
+                if (!Helper.AreEqual(value, _default_SR))
+                {
+                    _default_SR = value;
+                    NotifyPropertyChanged("default_SR");
+                }
+            }
+        }
+        private XenRef<SR> _default_SR;
 
         /// <summary><c>suspend_image_SR</c>: SR ref, RW.</summary>
-        public XenRef<SR> suspend_image_SR { get; set; }
+        public virtual XenRef<SR> suspend_image_SR
+        {
+            get { return _suspend_image_SR; }
+            set
+            {
+                if (!Helper.AreEqual(value, _suspend_image_SR))
+                {
+                    _suspend_image_SR = value;
+                    NotifyPropertyChanged("suspend_image_SR");
+                }
+            }
+        }
+        private XenRef<SR> _suspend_image_SR;
 
         /// <summary><c>crash_dump_SR</c>: SR ref, RW.</summary>
-        public XenRef<SR> crash_dump_SR { get; set; }
+        public virtual XenRef<SR> crash_dump_SR
+        {
+            get { return _crash_dump_SR; }
+            set
+            {
+                if (!Helper.AreEqual(value, _crash_dump_SR))
+                {
+                    _crash_dump_SR = value;
+                    NotifyPropertyChanged("crash_dump_SR");
+                }
+            }
+        }
+        private XenRef<SR> _crash_dump_SR;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>ha_enabled</c>: bool, RO/runtime.</summary>
-        public bool ha_enabled { get; set; }
+        public virtual bool ha_enabled
+        {
+            get { return _ha_enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ha_enabled))
+                {
+                    _ha_enabled = value;
+                    NotifyPropertyChanged("ha_enabled");
+                }
+            }
+        }
+        private bool _ha_enabled;
 
         /// <summary><c>ha_configuration</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> ha_configuration { get; set; }
+        public virtual Dictionary<string, string> ha_configuration
+        {
+            get { return _ha_configuration; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ha_configuration))
+                {
+                    _ha_configuration = value;
+                    NotifyPropertyChanged("ha_configuration");
+                }
+            }
+        }
+        private Dictionary<string, string> _ha_configuration;
 
         /// <summary><c>ha_statefiles</c>: string set, RO/runtime.</summary>
-        public string[] ha_statefiles { get; set; }
+        public virtual string[] ha_statefiles
+        {
+            get { return _ha_statefiles; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ha_statefiles))
+                {
+                    _ha_statefiles = value;
+                    NotifyPropertyChanged("ha_statefiles");
+                }
+            }
+        }
+        private string[] _ha_statefiles;
 
         /// <summary><c>ha_host_failures_to_tolerate</c>: int, RO/runtime.</summary>
-        public long ha_host_failures_to_tolerate { get; set; }
+        public virtual long ha_host_failures_to_tolerate
+        {
+            get { return _ha_host_failures_to_tolerate; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ha_host_failures_to_tolerate))
+                {
+                    _ha_host_failures_to_tolerate = value;
+                    NotifyPropertyChanged("ha_host_failures_to_tolerate");
+                }
+            }
+        }
+        private long _ha_host_failures_to_tolerate;
 
         /// <summary><c>ha_plan_exists_for</c>: int, RO/runtime.</summary>
-        public long ha_plan_exists_for { get; set; }
+        public virtual long ha_plan_exists_for
+        {
+            get { return _ha_plan_exists_for; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ha_plan_exists_for))
+                {
+                    _ha_plan_exists_for = value;
+                    NotifyPropertyChanged("ha_plan_exists_for");
+                }
+            }
+        }
+        private long _ha_plan_exists_for;
 
         /// <summary><c>ha_allow_overcommit</c>: bool, RW.</summary>
-        public bool ha_allow_overcommit { get; set; }
+        public virtual bool ha_allow_overcommit
+        {
+            get { return _ha_allow_overcommit; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ha_allow_overcommit))
+                {
+                    _ha_allow_overcommit = value;
+                    NotifyPropertyChanged("ha_allow_overcommit");
+                }
+            }
+        }
+        private bool _ha_allow_overcommit;
 
         /// <summary><c>ha_overcommitted</c>: bool, RO/runtime.</summary>
-        public bool ha_overcommitted { get; set; }
+        public virtual bool ha_overcommitted
+        {
+            get { return _ha_overcommitted; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ha_overcommitted))
+                {
+                    _ha_overcommitted = value;
+                    NotifyPropertyChanged("ha_overcommitted");
+                }
+            }
+        }
+        private bool _ha_overcommitted;
 
         /// <summary><c>blobs</c>: (string -&gt; blob ref) map, RO/runtime.</summary>
-        public Dictionary<string, XenRef<Blob>> blobs { get; set; }
+        public virtual Dictionary<string, XenRef<Blob>> blobs
+        {
+            get { return _blobs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _blobs))
+                {
+                    _blobs = value;
+                    NotifyPropertyChanged("blobs");
+                }
+            }
+        }
+        private Dictionary<string, XenRef<Blob>> _blobs;
 
         /// <summary><c>tags</c>: string set, RW.</summary>
-        public string[] tags { get; set; }
+        public virtual string[] tags
+        {
+            get { return _tags; }
+            set
+            {
+                if (!Helper.AreEqual(value, _tags))
+                {
+                    _tags = value;
+                    NotifyPropertyChanged("tags");
+                }
+            }
+        }
+        private string[] _tags;
 
         /// <summary><c>gui_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> gui_config { get; set; }
+        public virtual Dictionary<string, string> gui_config
+        {
+            get { return _gui_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _gui_config))
+                {
+                    _gui_config = value;
+                    NotifyPropertyChanged("gui_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _gui_config;
 
         /// <summary><c>health_check_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> health_check_config { get; set; }
+        public virtual Dictionary<string, string> health_check_config
+        {
+            get { return _health_check_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _health_check_config))
+                {
+                    _health_check_config = value;
+                    NotifyPropertyChanged("health_check_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _health_check_config;
 
         /// <summary><c>wlb_url</c>: string, RO/runtime.</summary>
-        public string wlb_url { get; set; }
+        public virtual string wlb_url
+        {
+            get { return _wlb_url; }
+            set
+            {
+                if (!Helper.AreEqual(value, _wlb_url))
+                {
+                    _wlb_url = value;
+                    NotifyPropertyChanged("wlb_url");
+                }
+            }
+        }
+        private string _wlb_url;
 
         /// <summary><c>wlb_username</c>: string, RO/runtime.</summary>
-        public string wlb_username { get; set; }
+        public virtual string wlb_username
+        {
+            get { return _wlb_username; }
+            set
+            {
+                if (!Helper.AreEqual(value, _wlb_username))
+                {
+                    _wlb_username = value;
+                    NotifyPropertyChanged("wlb_username");
+                }
+            }
+        }
+        private string _wlb_username;
 
         /// <summary><c>wlb_enabled</c>: bool, RW.</summary>
-        public bool wlb_enabled { get; set; }
+        public virtual bool wlb_enabled
+        {
+            get { return _wlb_enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _wlb_enabled))
+                {
+                    _wlb_enabled = value;
+                    NotifyPropertyChanged("wlb_enabled");
+                }
+            }
+        }
+        private bool _wlb_enabled;
 
         /// <summary><c>wlb_verify_cert</c>: bool, RW. Deprecated since 1.290.0.</summary>
-        public bool wlb_verify_cert { get; set; }
+        public virtual bool wlb_verify_cert
+        {
+            get { return _wlb_verify_cert; }
+            set
+            {
+                if (!Helper.AreEqual(value, _wlb_verify_cert))
+                {
+                    _wlb_verify_cert = value;
+                    NotifyPropertyChanged("wlb_verify_cert");
+                }
+            }
+        }
+        private bool _wlb_verify_cert;
 
         /// <summary><c>redo_log_enabled</c>: bool, RO/runtime.</summary>
-        public bool redo_log_enabled { get; set; }
+        public virtual bool redo_log_enabled
+        {
+            get { return _redo_log_enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _redo_log_enabled))
+                {
+                    _redo_log_enabled = value;
+                    NotifyPropertyChanged("redo_log_enabled");
+                }
+            }
+        }
+        private bool _redo_log_enabled;
 
         /// <summary><c>redo_log_vdi</c>: VDI ref, RO/runtime.</summary>
-        public XenRef<VDI> redo_log_vdi { get; set; }
+        public virtual XenRef<VDI> redo_log_vdi
+        {
+            get { return _redo_log_vdi; }
+            set
+            {
+                if (!Helper.AreEqual(value, _redo_log_vdi))
+                {
+                    _redo_log_vdi = value;
+                    NotifyPropertyChanged("redo_log_vdi");
+                }
+            }
+        }
+        private XenRef<VDI> _redo_log_vdi;
 
         /// <summary><c>vswitch_controller</c>: string, RO/runtime. Deprecated since falcon.</summary>
-        public string vswitch_controller { get; set; }
+        public virtual string vswitch_controller
+        {
+            get { return _vswitch_controller; }
+            set
+            {
+                if (!Helper.AreEqual(value, _vswitch_controller))
+                {
+                    _vswitch_controller = value;
+                    NotifyPropertyChanged("vswitch_controller");
+                }
+            }
+        }
+        private string _vswitch_controller;
 
         /// <summary><c>restrictions</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> restrictions { get; set; }
+        public virtual Dictionary<string, string> restrictions
+        {
+            get { return _restrictions; }
+            set
+            {
+                if (!Helper.AreEqual(value, _restrictions))
+                {
+                    _restrictions = value;
+                    NotifyPropertyChanged("restrictions");
+                }
+            }
+        }
+        private Dictionary<string, string> _restrictions;
 
         /// <summary><c>metadata_VDIs</c>: VDI ref set, RO/runtime.</summary>
-        public List<XenRef<VDI>> metadata_VDIs { get; set; }
+        public virtual List<XenRef<VDI>> metadata_VDIs
+        {
+            get { return _metadata_VDIs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _metadata_VDIs))
+                {
+                    _metadata_VDIs = value;
+                    NotifyPropertyChanged("metadata_VDIs");
+                }
+            }
+        }
+        private List<XenRef<VDI>> _metadata_VDIs;
 
         /// <summary><c>ha_cluster_stack</c>: string, RO/runtime.</summary>
-        public string ha_cluster_stack { get; set; }
+        public virtual string ha_cluster_stack
+        {
+            get { return _ha_cluster_stack; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ha_cluster_stack))
+                {
+                    _ha_cluster_stack = value;
+                    NotifyPropertyChanged("ha_cluster_stack");
+                }
+            }
+        }
+        private string _ha_cluster_stack;
 
         /// <summary><c>allowed_operations</c>: enum pool_allowed_operations set, RO/runtime.</summary>
-        public List<pool_allowed_operations> allowed_operations { get; set; }
+        public virtual List<pool_allowed_operations> allowed_operations
+        {
+            get { return _allowed_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _allowed_operations))
+                {
+                    _allowed_operations = value;
+                    NotifyPropertyChanged("allowed_operations");
+                }
+            }
+        }
+        private List<pool_allowed_operations> _allowed_operations;
 
         /// <summary><c>current_operations</c>: (string -&gt; enum pool_allowed_operations) map, RO/runtime.</summary>
-        public Dictionary<string, pool_allowed_operations> current_operations { get; set; }
+        public virtual Dictionary<string, pool_allowed_operations> current_operations
+        {
+            get { return _current_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _current_operations))
+                {
+                    _current_operations = value;
+                    NotifyPropertyChanged("current_operations");
+                }
+            }
+        }
+        private Dictionary<string, pool_allowed_operations> _current_operations;
 
         /// <summary><c>guest_agent_config</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> guest_agent_config { get; set; }
+        public virtual Dictionary<string, string> guest_agent_config
+        {
+            get { return _guest_agent_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _guest_agent_config))
+                {
+                    _guest_agent_config = value;
+                    NotifyPropertyChanged("guest_agent_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _guest_agent_config;
 
         /// <summary><c>cpu_info</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> cpu_info { get; set; }
+        public virtual Dictionary<string, string> cpu_info
+        {
+            get { return _cpu_info; }
+            set
+            {
+                if (!Helper.AreEqual(value, _cpu_info))
+                {
+                    _cpu_info = value;
+                    NotifyPropertyChanged("cpu_info");
+                }
+            }
+        }
+        private Dictionary<string, string> _cpu_info;
 
         /// <summary><c>policy_no_vendor_device</c>: bool, RW.</summary>
-        public bool policy_no_vendor_device { get; set; }
+        public virtual bool policy_no_vendor_device
+        {
+            get { return _policy_no_vendor_device; }
+            set
+            {
+                if (!Helper.AreEqual(value, _policy_no_vendor_device))
+                {
+                    _policy_no_vendor_device = value;
+                    NotifyPropertyChanged("policy_no_vendor_device");
+                }
+            }
+        }
+        private bool _policy_no_vendor_device;
 
         /// <summary><c>live_patching_disabled</c>: bool, RW.</summary>
-        public bool live_patching_disabled { get; set; }
+        public virtual bool live_patching_disabled
+        {
+            get { return _live_patching_disabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _live_patching_disabled))
+                {
+                    _live_patching_disabled = value;
+                    NotifyPropertyChanged("live_patching_disabled");
+                }
+            }
+        }
+        private bool _live_patching_disabled;
 
         /// <summary><c>igmp_snooping_enabled</c>: bool, RO/runtime.</summary>
-        public bool igmp_snooping_enabled { get; set; }
+        public virtual bool igmp_snooping_enabled
+        {
+            get { return _igmp_snooping_enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _igmp_snooping_enabled))
+                {
+                    _igmp_snooping_enabled = value;
+                    NotifyPropertyChanged("igmp_snooping_enabled");
+                }
+            }
+        }
+        private bool _igmp_snooping_enabled;
 
         /// <summary><c>uefi_certificates</c>: string, RO/constructor.</summary>
-        public string uefi_certificates { get; set; }
+        public virtual string uefi_certificates
+        {
+            get { return _uefi_certificates; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uefi_certificates))
+                {
+                    _uefi_certificates = value;
+                    NotifyPropertyChanged("uefi_certificates");
+                }
+            }
+        }
+        private string _uefi_certificates;
 
         /// <summary><c>custom_uefi_certificates</c>: string, RO/constructor. Prototype since 24.0.0: may change.</summary>
-        public string custom_uefi_certificates { get; set; }
+        public virtual string custom_uefi_certificates
+        {
+            get { return _custom_uefi_certificates; }
+            set
+            {
+                if (!Helper.AreEqual(value, _custom_uefi_certificates))
+                {
+                    _custom_uefi_certificates = value;
+                    NotifyPropertyChanged("custom_uefi_certificates");
+                }
+            }
+        }
+        private string _custom_uefi_certificates;
 
         /// <summary><c>is_psr_pending</c>: bool, RW.</summary>
-        public bool is_psr_pending { get; set; }
+        public virtual bool is_psr_pending
+        {
+            get { return _is_psr_pending; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_psr_pending))
+                {
+                    _is_psr_pending = value;
+                    NotifyPropertyChanged("is_psr_pending");
+                }
+            }
+        }
+        private bool _is_psr_pending;
 
         /// <summary><c>tls_verification_enabled</c>: bool, RO/runtime.</summary>
-        public bool tls_verification_enabled { get; set; }
+        public virtual bool tls_verification_enabled
+        {
+            get { return _tls_verification_enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _tls_verification_enabled))
+                {
+                    _tls_verification_enabled = value;
+                    NotifyPropertyChanged("tls_verification_enabled");
+                }
+            }
+        }
+        private bool _tls_verification_enabled;
 
         /// <summary><c>repositories</c>: Repository ref set, RO/runtime.</summary>
-        public List<XenRef<Repository>> repositories { get; set; }
+        public virtual List<XenRef<Repository>> repositories
+        {
+            get { return _repositories; }
+            set
+            {
+                if (!Helper.AreEqual(value, _repositories))
+                {
+                    _repositories = value;
+                    NotifyPropertyChanged("repositories");
+                }
+            }
+        }
+        private List<XenRef<Repository>> _repositories;
 
         /// <summary><c>client_certificate_auth_enabled</c>: bool, RO/runtime.</summary>
-        public bool client_certificate_auth_enabled { get; set; }
+        public virtual bool client_certificate_auth_enabled
+        {
+            get { return _client_certificate_auth_enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _client_certificate_auth_enabled))
+                {
+                    _client_certificate_auth_enabled = value;
+                    NotifyPropertyChanged("client_certificate_auth_enabled");
+                }
+            }
+        }
+        private bool _client_certificate_auth_enabled;
 
         /// <summary><c>client_certificate_auth_name</c>: string, RO/runtime.</summary>
-        public string client_certificate_auth_name { get; set; }
+        public virtual string client_certificate_auth_name
+        {
+            get { return _client_certificate_auth_name; }
+            set
+            {
+                if (!Helper.AreEqual(value, _client_certificate_auth_name))
+                {
+                    _client_certificate_auth_name = value;
+                    NotifyPropertyChanged("client_certificate_auth_name");
+                }
+            }
+        }
+        private string _client_certificate_auth_name;
 
         /// <summary><c>repository_proxy_url</c>: string, RO/runtime.</summary>
-        public string repository_proxy_url { get; set; }
+        public virtual string repository_proxy_url
+        {
+            get { return _repository_proxy_url; }
+            set
+            {
+                if (!Helper.AreEqual(value, _repository_proxy_url))
+                {
+                    _repository_proxy_url = value;
+                    NotifyPropertyChanged("repository_proxy_url");
+                }
+            }
+        }
+        private string _repository_proxy_url;
 
         /// <summary><c>repository_proxy_username</c>: string, RO/runtime.</summary>
-        public string repository_proxy_username { get; set; }
+        public virtual string repository_proxy_username
+        {
+            get { return _repository_proxy_username; }
+            set
+            {
+                if (!Helper.AreEqual(value, _repository_proxy_username))
+                {
+                    _repository_proxy_username = value;
+                    NotifyPropertyChanged("repository_proxy_username");
+                }
+            }
+        }
+        private string _repository_proxy_username;
 
         /// <summary><c>repository_proxy_password</c>: secret ref, RO/runtime.</summary>
-        public XenRef<Secret> repository_proxy_password { get; set; }
+        public virtual XenRef<Secret> repository_proxy_password
+        {
+            get { return _repository_proxy_password; }
+            set
+            {
+                if (!Helper.AreEqual(value, _repository_proxy_password))
+                {
+                    _repository_proxy_password = value;
+                    NotifyPropertyChanged("repository_proxy_password");
+                }
+            }
+        }
+        private XenRef<Secret> _repository_proxy_password;
 
         /// <summary><c>migration_compression</c>: bool, RW. Prototype since 22.33.0: may change.</summary>
-        public bool migration_compression { get; set; }
+        public virtual bool migration_compression
+        {
+            get { return _migration_compression; }
+            set
+            {
+                if (!Helper.AreEqual(value, _migration_compression))
+                {
+                    _migration_compression = value;
+                    NotifyPropertyChanged("migration_compression");
+                }
+            }
+        }
+        private bool _migration_compression;
 
         /// <summary><c>coordinator_bias</c>: bool, RW.</summary>
-        public bool coordinator_bias { get; set; }
+        public virtual bool coordinator_bias
+        {
+            get { return _coordinator_bias; }
+            set
+            {
+                if (!Helper.AreEqual(value, _coordinator_bias))
+                {
+                    _coordinator_bias = value;
+                    NotifyPropertyChanged("coordinator_bias");
+                }
+            }
+        }
+        private bool _coordinator_bias;
 
         /// <summary><c>local_auth_max_threads</c>: int, RO/constructor. Prototype since 23.27.0: may change.</summary>
-        public long local_auth_max_threads { get; set; }
+        public virtual long local_auth_max_threads
+        {
+            get { return _local_auth_max_threads; }
+            set
+            {
+                if (!Helper.AreEqual(value, _local_auth_max_threads))
+                {
+                    _local_auth_max_threads = value;
+                    NotifyPropertyChanged("local_auth_max_threads");
+                }
+            }
+        }
+        private long _local_auth_max_threads;
 
         /// <summary><c>ext_auth_max_threads</c>: int, RO/constructor. Prototype since 23.27.0: may change.</summary>
-        public long ext_auth_max_threads { get; set; }
+        public virtual long ext_auth_max_threads
+        {
+            get { return _ext_auth_max_threads; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ext_auth_max_threads))
+                {
+                    _ext_auth_max_threads = value;
+                    NotifyPropertyChanged("ext_auth_max_threads");
+                }
+            }
+        }
+        private long _ext_auth_max_threads;
 
         /// <summary><c>telemetry_uuid</c>: secret ref, RO/runtime. Prototype since 23.9.0: may change.</summary>
-        public XenRef<Secret> telemetry_uuid { get; set; }
+        public virtual XenRef<Secret> telemetry_uuid
+        {
+            get { return _telemetry_uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _telemetry_uuid))
+                {
+                    _telemetry_uuid = value;
+                    NotifyPropertyChanged("telemetry_uuid");
+                }
+            }
+        }
+        private XenRef<Secret> _telemetry_uuid;
 
         /// <summary><c>telemetry_frequency</c>: enum telemetry_frequency, RO/runtime. Prototype since 23.9.0: may change.</summary>
-        public telemetry_frequency telemetry_frequency { get; set; }
+        public virtual telemetry_frequency telemetry_frequency
+        {
+            get { return _telemetry_frequency; }
+            set
+            {
+                if (!Helper.AreEqual(value, _telemetry_frequency))
+                {
+                    _telemetry_frequency = value;
+                    NotifyPropertyChanged("telemetry_frequency");
+                }
+            }
+        }
+        private telemetry_frequency _telemetry_frequency;
 
         /// <summary><c>telemetry_next_collection</c>: datetime, RO/runtime. Prototype since 23.9.0: may change.</summary>
-        public DateTime telemetry_next_collection { get; set; }
+        public virtual DateTime telemetry_next_collection
+        {
+            get { return _telemetry_next_collection; }
+            set
+            {
+                if (!Helper.AreEqual(value, _telemetry_next_collection))
+                {
+                    _telemetry_next_collection = value;
+                    NotifyPropertyChanged("telemetry_next_collection");
+                }
+            }
+        }
+        private DateTime _telemetry_next_collection;
 
         /// <summary><c>last_update_sync</c>: datetime, RO/runtime. Prototype since 23.18.0: may change.</summary>
-        public DateTime last_update_sync { get; set; }
+        public virtual DateTime last_update_sync
+        {
+            get { return _last_update_sync; }
+            set
+            {
+                if (!Helper.AreEqual(value, _last_update_sync))
+                {
+                    _last_update_sync = value;
+                    NotifyPropertyChanged("last_update_sync");
+                }
+            }
+        }
+        private DateTime _last_update_sync;
 
         /// <summary><c>update_sync_frequency</c>: enum update_sync_frequency, RO/runtime. Prototype since 23.18.0: may change.</summary>
-        public update_sync_frequency update_sync_frequency { get; set; }
+        public virtual update_sync_frequency update_sync_frequency
+        {
+            get { return _update_sync_frequency; }
+            set
+            {
+                if (!Helper.AreEqual(value, _update_sync_frequency))
+                {
+                    _update_sync_frequency = value;
+                    NotifyPropertyChanged("update_sync_frequency");
+                }
+            }
+        }
+        private update_sync_frequency _update_sync_frequency;
 
         /// <summary><c>update_sync_day</c>: int, RO/runtime. Prototype since 23.18.0: may change.</summary>
-        public long update_sync_day { get; set; }
+        public virtual long update_sync_day
+        {
+            get { return _update_sync_day; }
+            set
+            {
+                if (!Helper.AreEqual(value, _update_sync_day))
+                {
+                    _update_sync_day = value;
+                    NotifyPropertyChanged("update_sync_day");
+                }
+            }
+        }
+        private long _update_sync_day;
 
         /// <summary><c>update_sync_enabled</c>: bool, RO/runtime. Prototype since 23.18.0: may change.</summary>
-        public bool update_sync_enabled { get; set; }
+        public virtual bool update_sync_enabled
+        {
+            get { return _update_sync_enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _update_sync_enabled))
+                {
+                    _update_sync_enabled = value;
+                    NotifyPropertyChanged("update_sync_enabled");
+                }
+            }
+        }
+        private bool _update_sync_enabled;
 
         /// <summary><c>pool.get_all_records</c> (libxenapi <c>xenapi_pool_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

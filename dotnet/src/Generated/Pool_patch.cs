@@ -16,13 +16,13 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Pool_patch()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            version = "";
-            host_patches = new List<XenRef<Host_patch>>();
-            after_apply_guidance = new List<after_apply_guidance>();
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _version = "";
+            _host_patches = new List<XenRef<Host_patch>>();
+            _after_apply_guidance = new List<after_apply_guidance>();
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -33,16 +33,16 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[10];
             Native.xenapi_pool_patch_record_fields(r, f, (UIntPtr)10);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            version = Conv.Str(f[3].p, Seen, 3);
-            size = f[4].i;
-            pool_applied = (f[5].i != 0);
-            host_patches = Conv.R_set_ref_host_patch(f[6].p);
-            after_apply_guidance = Conv.R_set_enum_after_apply_guidance(f[7].p);
-            pool_update = Conv.Ref<Pool_update>(f[8].p, Seen, 8);
-            other_config = Conv.StringMap(f[9].p, Seen, 9);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _version = Conv.Str(f[3].p, Seen, 3);
+            _size = f[4].i;
+            _pool_applied = (f[5].i != 0);
+            _host_patches = Conv.R_set_ref_host_patch(f[6].p);
+            _after_apply_guidance = Conv.R_set_enum_after_apply_guidance(f[7].p);
+            _pool_update = Conv.Ref<Pool_update>(f[8].p, Seen, 8);
+            _other_config = Conv.StringMap(f[9].p, Seen, 9);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -76,35 +76,174 @@ namespace XenAPI
             other_config = record.other_config;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Pool_patch other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_version, other._version) &&
+                Helper.AreEqual2(_size, other._size) &&
+                Helper.AreEqual2(_pool_applied, other._pool_applied) &&
+                Helper.AreEqual2(_host_patches, other._host_patches) &&
+                Helper.AreEqual2(_after_apply_guidance, other._after_apply_guidance) &&
+                Helper.AreEqual2(_pool_update, other._pool_update) &&
+                Helper.AreEqual2(_other_config, other._other_config);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RO/constructor.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RO/constructor.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>version</c>: string, RO/constructor.</summary>
-        public string version { get; set; }
+        public virtual string version
+        {
+            get { return _version; }
+            set
+            {
+                if (!Helper.AreEqual(value, _version))
+                {
+                    _version = value;
+                    NotifyPropertyChanged("version");
+                }
+            }
+        }
+        private string _version;
 
         /// <summary><c>size</c>: int, RO/runtime.</summary>
-        public long size { get; set; }
+        public virtual long size
+        {
+            get { return _size; }
+            set
+            {
+                if (!Helper.AreEqual(value, _size))
+                {
+                    _size = value;
+                    NotifyPropertyChanged("size");
+                }
+            }
+        }
+        private long _size;
 
         /// <summary><c>pool_applied</c>: bool, RO/runtime.</summary>
-        public bool pool_applied { get; set; }
+        public virtual bool pool_applied
+        {
+            get { return _pool_applied; }
+            set
+            {
+                if (!Helper.AreEqual(value, _pool_applied))
+                {
+                    _pool_applied = value;
+                    NotifyPropertyChanged("pool_applied");
+                }
+            }
+        }
+        private bool _pool_applied;
 
         /// <summary><c>host_patches</c>: host_patch ref set, RO/runtime.</summary>
-        public List<XenRef<Host_patch>> host_patches { get; set; }
+        public virtual List<XenRef<Host_patch>> host_patches
+        {
+            get { return _host_patches; }
+            set
+            {
+                if (!Helper.AreEqual(value, _host_patches))
+                {
+                    _host_patches = value;
+                    NotifyPropertyChanged("host_patches");
+                }
+            }
+        }
+        private List<XenRef<Host_patch>> _host_patches;
 
         /// <summary><c>after_apply_guidance</c>: enum after_apply_guidance set, RO/runtime.</summary>
-        public List<after_apply_guidance> after_apply_guidance { get; set; }
+        public virtual List<after_apply_guidance> after_apply_guidance
+        {
+            get { return _after_apply_guidance; }
+            set
+            {
+                if (!Helper.AreEqual(value, _after_apply_guidance))
+                {
+                    _after_apply_guidance = value;
+                    NotifyPropertyChanged("after_apply_guidance");
+                }
+            }
+        }
+        private List<after_apply_guidance> _after_apply_guidance;
 
         /// <summary><c>pool_update</c>: pool_update ref, RO/constructor.</summary>
-        public XenRef<Pool_update> pool_update { get; set; }
+        public virtual XenRef<Pool_update> pool_update
+        {
+            get { return _pool_update; }
+            set
+            {
+                if (!Helper.AreEqual(value, _pool_update))
+                {
+                    _pool_update = value;
+                    NotifyPropertyChanged("pool_update");
+                }
+            }
+        }
+        private XenRef<Pool_update> _pool_update;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>pool_patch.get_all_records</c> (libxenapi <c>xenapi_pool_patch_get_all_records</c>). Deprecated since ely.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

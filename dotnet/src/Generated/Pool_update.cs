@@ -16,14 +16,14 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Pool_update()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            version = "";
-            key = "";
-            after_apply_guidance = new List<update_after_apply_guidance>();
-            hosts = new List<XenRef<Host>>();
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _version = "";
+            _key = "";
+            _after_apply_guidance = new List<update_after_apply_guidance>();
+            _hosts = new List<XenRef<Host>>();
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -34,17 +34,17 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[11];
             Native.xenapi_pool_update_record_fields(r, f, (UIntPtr)11);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            version = Conv.Str(f[3].p, Seen, 3);
-            installation_size = f[4].i;
-            key = Conv.Str(f[5].p, Seen, 5);
-            after_apply_guidance = Conv.R_set_enum_update_after_apply_guidance(f[6].p);
-            vdi = Conv.Ref<VDI>(f[7].p, Seen, 7);
-            hosts = Conv.R_set_ref_host(f[8].p);
-            other_config = Conv.StringMap(f[9].p, Seen, 9);
-            enforce_homogeneity = (f[10].i != 0);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _version = Conv.Str(f[3].p, Seen, 3);
+            _installation_size = f[4].i;
+            _key = Conv.Str(f[5].p, Seen, 5);
+            _after_apply_guidance = Conv.R_set_enum_update_after_apply_guidance(f[6].p);
+            _vdi = Conv.Ref<VDI>(f[7].p, Seen, 7);
+            _hosts = Conv.R_set_ref_host(f[8].p);
+            _other_config = Conv.StringMap(f[9].p, Seen, 9);
+            _enforce_homogeneity = (f[10].i != 0);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -79,38 +79,190 @@ namespace XenAPI
             enforce_homogeneity = record.enforce_homogeneity;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Pool_update other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_version, other._version) &&
+                Helper.AreEqual2(_installation_size, other._installation_size) &&
+                Helper.AreEqual2(_key, other._key) &&
+                Helper.AreEqual2(_after_apply_guidance, other._after_apply_guidance) &&
+                Helper.AreEqual2(_vdi, other._vdi) &&
+                Helper.AreEqual2(_hosts, other._hosts) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_enforce_homogeneity, other._enforce_homogeneity);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RO/constructor.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RO/constructor.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>version</c>: string, RO/constructor.</summary>
-        public string version { get; set; }
+        public virtual string version
+        {
+            get { return _version; }
+            set
+            {
+                if (!Helper.AreEqual(value, _version))
+                {
+                    _version = value;
+                    NotifyPropertyChanged("version");
+                }
+            }
+        }
+        private string _version;
 
         /// <summary><c>installation_size</c>: int, RO/constructor.</summary>
-        public long installation_size { get; set; }
+        public virtual long installation_size
+        {
+            get { return _installation_size; }
+            set
+            {
+                if (!Helper.AreEqual(value, _installation_size))
+                {
+                    _installation_size = value;
+                    NotifyPropertyChanged("installation_size");
+                }
+            }
+        }
+        private long _installation_size;
 
         /// <summary><c>key</c>: string, RO/constructor.</summary>
-        public string key { get; set; }
+        public virtual string key
+        {
+            get { return _key; }
+            set
+            {
+                if (!Helper.AreEqual(value, _key))
+                {
+                    _key = value;
+                    NotifyPropertyChanged("key");
+                }
+            }
+        }
+        private string _key;
 
         /// <summary><c>after_apply_guidance</c>: enum update_after_apply_guidance set, RO/constructor.</summary>
-        public List<update_after_apply_guidance> after_apply_guidance { get; set; }
+        public virtual List<update_after_apply_guidance> after_apply_guidance
+        {
+            get { return _after_apply_guidance; }
+            set
+            {
+                if (!Helper.AreEqual(value, _after_apply_guidance))
+                {
+                    _after_apply_guidance = value;
+                    NotifyPropertyChanged("after_apply_guidance");
+                }
+            }
+        }
+        private List<update_after_apply_guidance> _after_apply_guidance;
 
         /// <summary><c>vdi</c>: VDI ref, RO/constructor.</summary>
-        public XenRef<VDI> vdi { get; set; }
+        public virtual XenRef<VDI> vdi
+        {
+            get { return _vdi; }
+            set
+            {
+                if (!Helper.AreEqual(value, _vdi))
+                {
+                    _vdi = value;
+                    NotifyPropertyChanged("vdi");
+                }
+            }
+        }
+        private XenRef<VDI> _vdi;
 
         /// <summary><c>hosts</c>: host ref set, RO/runtime.</summary>
-        public List<XenRef<Host>> hosts { get; set; }
+        public virtual List<XenRef<Host>> hosts
+        {
+            get { return _hosts; }
+            set
+            {
+                if (!Helper.AreEqual(value, _hosts))
+                {
+                    _hosts = value;
+                    NotifyPropertyChanged("hosts");
+                }
+            }
+        }
+        private List<XenRef<Host>> _hosts;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>enforce_homogeneity</c>: bool, RO/constructor.</summary>
-        public bool enforce_homogeneity { get; set; }
+        public virtual bool enforce_homogeneity
+        {
+            get { return _enforce_homogeneity; }
+            set
+            {
+                if (!Helper.AreEqual(value, _enforce_homogeneity))
+                {
+                    _enforce_homogeneity = value;
+                    NotifyPropertyChanged("enforce_homogeneity");
+                }
+            }
+        }
+        private bool _enforce_homogeneity;
 
         /// <summary><c>pool_update.get_all_records</c> (libxenapi <c>xenapi_pool_update_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,8 +16,8 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Probe_result()
         {
-            configuration = new Dictionary<string, string>();
-            extra_info = new Dictionary<string, string>();
+            _configuration = new Dictionary<string, string>();
+            _extra_info = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -28,10 +28,10 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[4];
             Native.xenapi_probe_result_record_fields(r, f, (UIntPtr)4);
-            configuration = Conv.StringMap(f[0].p, Seen, 0);
-            complete = (f[1].i != 0);
-            sr = Conv.R_record_sr_stat(f[2].p);
-            extra_info = Conv.StringMap(f[3].p, Seen, 3);
+            _configuration = Conv.StringMap(f[0].p, Seen, 0);
+            _complete = (f[1].i != 0);
+            _sr = Conv.R_record_sr_stat(f[2].p);
+            _extra_info = Conv.StringMap(f[3].p, Seen, 3);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -59,17 +59,78 @@ namespace XenAPI
             extra_info = record.extra_info;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Probe_result other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_configuration, other._configuration) &&
+                Helper.AreEqual2(_complete, other._complete) &&
+                Helper.AreEqual2(_sr, other._sr) &&
+                Helper.AreEqual2(_extra_info, other._extra_info);
+        }
+
         /// <summary><c>configuration</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> configuration { get; set; }
+        public virtual Dictionary<string, string> configuration
+        {
+            get { return _configuration; }
+            set
+            {
+                if (!Helper.AreEqual(value, _configuration))
+                {
+                    _configuration = value;
+                    NotifyPropertyChanged("configuration");
+                }
+            }
+        }
+        private Dictionary<string, string> _configuration;
 
         /// <summary><c>complete</c>: bool, RO/runtime.</summary>
-        public bool complete { get; set; }
+        public virtual bool complete
+        {
+            get { return _complete; }
+            set
+            {
+                if (!Helper.AreEqual(value, _complete))
+                {
+                    _complete = value;
+                    NotifyPropertyChanged("complete");
+                }
+            }
+        }
+        private bool _complete;
 
         /// <summary><c>sr</c>: sr_stat record option, RO/runtime. Null when absent.</summary>
-        public Sr_stat sr { get; set; }
+        public virtual Sr_stat sr
+        {
+            get { return _sr; }
+            set
+            {
+                if (!Helper.AreEqual(value, _sr))
+                {
+                    _sr = value;
+                    NotifyPropertyChanged("sr");
+                }
+            }
+        }
+        private Sr_stat _sr;
 
         /// <summary><c>extra_info</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> extra_info { get; set; }
+        public virtual Dictionary<string, string> extra_info
+        {
+            get { return _extra_info; }
+            set
+            {
+                if (!Helper.AreEqual(value, _extra_info))
+                {
+                    _extra_info = value;
+                    NotifyPropertyChanged("extra_info");
+                }
+            }
+        }
+        private Dictionary<string, string> _extra_info;
 
     }
 }

@@ -16,13 +16,13 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Repository()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            binary_url = "";
-            source_url = "";
-            hash = "";
-            gpgkey_path = "";
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _binary_url = "";
+            _source_url = "";
+            _hash = "";
+            _gpgkey_path = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -33,15 +33,15 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[9];
             Native.xenapi_repository_record_fields(r, f, (UIntPtr)9);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            binary_url = Conv.Str(f[3].p, Seen, 3);
-            source_url = Conv.Str(f[4].p, Seen, 4);
-            update = (f[5].i != 0);
-            hash = Conv.Str(f[6].p, Seen, 6);
-            up_to_date = (f[7].i != 0);
-            gpgkey_path = Conv.Str(f[8].p, Seen, 8);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _binary_url = Conv.Str(f[3].p, Seen, 3);
+            _source_url = Conv.Str(f[4].p, Seen, 4);
+            _update = (f[5].i != 0);
+            _hash = Conv.Str(f[6].p, Seen, 6);
+            _up_to_date = (f[7].i != 0);
+            _gpgkey_path = Conv.Str(f[8].p, Seen, 8);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -74,32 +74,158 @@ namespace XenAPI
             gpgkey_path = record.gpgkey_path;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Repository other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_binary_url, other._binary_url) &&
+                Helper.AreEqual2(_source_url, other._source_url) &&
+                Helper.AreEqual2(_update, other._update) &&
+                Helper.AreEqual2(_hash, other._hash) &&
+                Helper.AreEqual2(_up_to_date, other._up_to_date) &&
+                Helper.AreEqual2(_gpgkey_path, other._gpgkey_path);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RW.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RW.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>binary_url</c>: string, RO/constructor.</summary>
-        public string binary_url { get; set; }
+        public virtual string binary_url
+        {
+            get { return _binary_url; }
+            set
+            {
+                if (!Helper.AreEqual(value, _binary_url))
+                {
+                    _binary_url = value;
+                    NotifyPropertyChanged("binary_url");
+                }
+            }
+        }
+        private string _binary_url;
 
         /// <summary><c>source_url</c>: string, RO/constructor.</summary>
-        public string source_url { get; set; }
+        public virtual string source_url
+        {
+            get { return _source_url; }
+            set
+            {
+                if (!Helper.AreEqual(value, _source_url))
+                {
+                    _source_url = value;
+                    NotifyPropertyChanged("source_url");
+                }
+            }
+        }
+        private string _source_url;
 
         /// <summary><c>update</c>: bool, RO/constructor.</summary>
-        public bool update { get; set; }
+        public virtual bool update
+        {
+            get { return _update; }
+            set
+            {
+                if (!Helper.AreEqual(value, _update))
+                {
+                    _update = value;
+                    NotifyPropertyChanged("update");
+                }
+            }
+        }
+        private bool _update;
 
         /// <summary><c>hash</c>: string, RO/runtime.</summary>
-        public string hash { get; set; }
+        public virtual string hash
+        {
+            get { return _hash; }
+            set
+            {
+                if (!Helper.AreEqual(value, _hash))
+                {
+                    _hash = value;
+                    NotifyPropertyChanged("hash");
+                }
+            }
+        }
+        private string _hash;
 
         /// <summary><c>up_to_date</c>: bool, RO/runtime. Removed in 23.18.0: only older servers have it.</summary>
-        public bool up_to_date { get; set; }
+        public virtual bool up_to_date
+        {
+            get { return _up_to_date; }
+            set
+            {
+                if (!Helper.AreEqual(value, _up_to_date))
+                {
+                    _up_to_date = value;
+                    NotifyPropertyChanged("up_to_date");
+                }
+            }
+        }
+        private bool _up_to_date;
 
         /// <summary><c>gpgkey_path</c>: string, RO/constructor. Prototype since 22.12.0: may change.</summary>
-        public string gpgkey_path { get; set; }
+        public virtual string gpgkey_path
+        {
+            get { return _gpgkey_path; }
+            set
+            {
+                if (!Helper.AreEqual(value, _gpgkey_path))
+                {
+                    _gpgkey_path = value;
+                    NotifyPropertyChanged("gpgkey_path");
+                }
+            }
+        }
+        private string _gpgkey_path;
 
         /// <summary><c>Repository.get_all_records</c> (libxenapi <c>xenapi_repository_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

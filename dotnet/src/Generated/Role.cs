@@ -16,10 +16,10 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Role()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            subroles = new List<XenRef<Role>>();
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _subroles = new List<XenRef<Role>>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -30,11 +30,11 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[5];
             Native.xenapi_role_record_fields(r, f, (UIntPtr)5);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            subroles = Conv.R_set_ref_role(f[3].p);
-            is_internal = (f[4].i != 0);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _subroles = Conv.R_set_ref_role(f[3].p);
+            _is_internal = (f[4].i != 0);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -63,20 +63,94 @@ namespace XenAPI
             is_internal = record.is_internal;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Role other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_subroles, other._subroles) &&
+                Helper.AreEqual2(_is_internal, other._is_internal);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RO/constructor.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RO/constructor.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>subroles</c>: role ref set, RO/constructor.</summary>
-        public List<XenRef<Role>> subroles { get; set; }
+        public virtual List<XenRef<Role>> subroles
+        {
+            get { return _subroles; }
+            set
+            {
+                if (!Helper.AreEqual(value, _subroles))
+                {
+                    _subroles = value;
+                    NotifyPropertyChanged("subroles");
+                }
+            }
+        }
+        private List<XenRef<Role>> _subroles;
 
         /// <summary><c>is_internal</c>: bool, RO/runtime.</summary>
-        public bool is_internal { get; set; }
+        public virtual bool is_internal
+        {
+            get { return _is_internal; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_internal))
+                {
+                    _is_internal = value;
+                    NotifyPropertyChanged("is_internal");
+                }
+            }
+        }
+        private bool _is_internal;
 
         /// <summary><c>role.get_all_records</c> (libxenapi <c>xenapi_role_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

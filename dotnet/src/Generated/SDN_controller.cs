@@ -16,8 +16,8 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public SDN_controller()
         {
-            uuid = "";
-            address = "";
+            _uuid = "";
+            _address = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -28,10 +28,10 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[4];
             Native.xenapi_sdn_controller_record_fields(r, f, (UIntPtr)4);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            protocol = sdn_controller_protocol_helper.FromNative((int)f[1].i);
-            address = Conv.Str(f[2].p, Seen, 2);
-            port = f[3].i;
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _protocol = sdn_controller_protocol_helper.FromNative((int)f[1].i);
+            _address = Conv.Str(f[2].p, Seen, 2);
+            _port = f[3].i;
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -59,17 +59,78 @@ namespace XenAPI
             port = record.port;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(SDN_controller other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_protocol, other._protocol) &&
+                Helper.AreEqual2(_address, other._address) &&
+                Helper.AreEqual2(_port, other._port);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>protocol</c>: enum sdn_controller_protocol, RO/constructor.</summary>
-        public sdn_controller_protocol protocol { get; set; }
+        public virtual sdn_controller_protocol protocol
+        {
+            get { return _protocol; }
+            set
+            {
+                if (!Helper.AreEqual(value, _protocol))
+                {
+                    _protocol = value;
+                    NotifyPropertyChanged("protocol");
+                }
+            }
+        }
+        private sdn_controller_protocol _protocol;
 
         /// <summary><c>address</c>: string, RO/constructor.</summary>
-        public string address { get; set; }
+        public virtual string address
+        {
+            get { return _address; }
+            set
+            {
+                if (!Helper.AreEqual(value, _address))
+                {
+                    _address = value;
+                    NotifyPropertyChanged("address");
+                }
+            }
+        }
+        private string _address;
 
         /// <summary><c>port</c>: int, RO/constructor.</summary>
-        public long port { get; set; }
+        public virtual long port
+        {
+            get { return _port; }
+            set
+            {
+                if (!Helper.AreEqual(value, _port))
+                {
+                    _port = value;
+                    NotifyPropertyChanged("port");
+                }
+            }
+        }
+        private long _port;
 
         /// <summary><c>SDN_controller.get_all_records</c> (libxenapi <c>xenapi_sdn_controller_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

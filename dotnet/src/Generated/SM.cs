@@ -16,20 +16,20 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public SM()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            type = "";
-            vendor = "";
-            copyright = "";
-            version = "";
-            required_api_version = "";
-            configuration = new Dictionary<string, string>();
-            capabilities = Array.Empty<string>();
-            features = new Dictionary<string, long>();
-            other_config = new Dictionary<string, string>();
-            driver_filename = "";
-            required_cluster_stack = Array.Empty<string>();
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _type = "";
+            _vendor = "";
+            _copyright = "";
+            _version = "";
+            _required_api_version = "";
+            _configuration = new Dictionary<string, string>();
+            _capabilities = Array.Empty<string>();
+            _features = new Dictionary<string, long>();
+            _other_config = new Dictionary<string, string>();
+            _driver_filename = "";
+            _required_cluster_stack = Array.Empty<string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -40,20 +40,20 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[14];
             Native.xenapi_sm_record_fields(r, f, (UIntPtr)14);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            type = Conv.Str(f[3].p, Seen, 3);
-            vendor = Conv.Str(f[4].p, Seen, 4);
-            copyright = Conv.Str(f[5].p, Seen, 5);
-            version = Conv.Str(f[6].p, Seen, 6);
-            required_api_version = Conv.Str(f[7].p, Seen, 7);
-            configuration = Conv.StringMap(f[8].p, Seen, 8);
-            capabilities = Conv.R_set_string(f[9].p);
-            features = Conv.R_map_string_to_int_end(f[10].p);
-            other_config = Conv.StringMap(f[11].p, Seen, 11);
-            driver_filename = Conv.Str(f[12].p, Seen, 12);
-            required_cluster_stack = Conv.R_set_string(f[13].p);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _type = Conv.Str(f[3].p, Seen, 3);
+            _vendor = Conv.Str(f[4].p, Seen, 4);
+            _copyright = Conv.Str(f[5].p, Seen, 5);
+            _version = Conv.Str(f[6].p, Seen, 6);
+            _required_api_version = Conv.Str(f[7].p, Seen, 7);
+            _configuration = Conv.StringMap(f[8].p, Seen, 8);
+            _capabilities = Conv.R_set_string(f[9].p);
+            _features = Conv.R_map_string_to_int_end(f[10].p);
+            _other_config = Conv.StringMap(f[11].p, Seen, 11);
+            _driver_filename = Conv.Str(f[12].p, Seen, 12);
+            _required_cluster_stack = Conv.R_set_string(f[13].p);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -91,47 +91,238 @@ namespace XenAPI
             required_cluster_stack = record.required_cluster_stack;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(SM other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_type, other._type) &&
+                Helper.AreEqual2(_vendor, other._vendor) &&
+                Helper.AreEqual2(_copyright, other._copyright) &&
+                Helper.AreEqual2(_version, other._version) &&
+                Helper.AreEqual2(_required_api_version, other._required_api_version) &&
+                Helper.AreEqual2(_configuration, other._configuration) &&
+                Helper.AreEqual2(_capabilities, other._capabilities) &&
+                Helper.AreEqual2(_features, other._features) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_driver_filename, other._driver_filename) &&
+                Helper.AreEqual2(_required_cluster_stack, other._required_cluster_stack);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RO/runtime.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RO/runtime.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>type</c>: string, RO/runtime.</summary>
-        public string type { get; set; }
+        public virtual string type
+        {
+            get { return _type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _type))
+                {
+                    _type = value;
+                    NotifyPropertyChanged("type");
+                }
+            }
+        }
+        private string _type;
 
         /// <summary><c>vendor</c>: string, RO/runtime.</summary>
-        public string vendor { get; set; }
+        public virtual string vendor
+        {
+            get { return _vendor; }
+            set
+            {
+                if (!Helper.AreEqual(value, _vendor))
+                {
+                    _vendor = value;
+                    NotifyPropertyChanged("vendor");
+                }
+            }
+        }
+        private string _vendor;
 
         /// <summary><c>copyright</c>: string, RO/runtime.</summary>
-        public string copyright { get; set; }
+        public virtual string copyright
+        {
+            get { return _copyright; }
+            set
+            {
+                if (!Helper.AreEqual(value, _copyright))
+                {
+                    _copyright = value;
+                    NotifyPropertyChanged("copyright");
+                }
+            }
+        }
+        private string _copyright;
 
         /// <summary><c>version</c>: string, RO/runtime.</summary>
-        public string version { get; set; }
+        public virtual string version
+        {
+            get { return _version; }
+            set
+            {
+                if (!Helper.AreEqual(value, _version))
+                {
+                    _version = value;
+                    NotifyPropertyChanged("version");
+                }
+            }
+        }
+        private string _version;
 
         /// <summary><c>required_api_version</c>: string, RO/runtime.</summary>
-        public string required_api_version { get; set; }
+        public virtual string required_api_version
+        {
+            get { return _required_api_version; }
+            set
+            {
+                if (!Helper.AreEqual(value, _required_api_version))
+                {
+                    _required_api_version = value;
+                    NotifyPropertyChanged("required_api_version");
+                }
+            }
+        }
+        private string _required_api_version;
 
         /// <summary><c>configuration</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> configuration { get; set; }
+        public virtual Dictionary<string, string> configuration
+        {
+            get { return _configuration; }
+            set
+            {
+                if (!Helper.AreEqual(value, _configuration))
+                {
+                    _configuration = value;
+                    NotifyPropertyChanged("configuration");
+                }
+            }
+        }
+        private Dictionary<string, string> _configuration;
 
         /// <summary><c>capabilities</c>: string set, RO/runtime. Deprecated since clearwater.</summary>
-        public string[] capabilities { get; set; }
+        public virtual string[] capabilities
+        {
+            get { return _capabilities; }
+            set
+            {
+                if (!Helper.AreEqual(value, _capabilities))
+                {
+                    _capabilities = value;
+                    NotifyPropertyChanged("capabilities");
+                }
+            }
+        }
+        private string[] _capabilities;
 
         /// <summary><c>features</c>: (string -&gt; int) map, RO/runtime.</summary>
-        public Dictionary<string, long> features { get; set; }
+        public virtual Dictionary<string, long> features
+        {
+            get { return _features; }
+            set
+            {
+                if (!Helper.AreEqual(value, _features))
+                {
+                    _features = value;
+                    NotifyPropertyChanged("features");
+                }
+            }
+        }
+        private Dictionary<string, long> _features;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>driver_filename</c>: string, RO/runtime.</summary>
-        public string driver_filename { get; set; }
+        public virtual string driver_filename
+        {
+            get { return _driver_filename; }
+            set
+            {
+                if (!Helper.AreEqual(value, _driver_filename))
+                {
+                    _driver_filename = value;
+                    NotifyPropertyChanged("driver_filename");
+                }
+            }
+        }
+        private string _driver_filename;
 
         /// <summary><c>required_cluster_stack</c>: string set, RO/runtime.</summary>
-        public string[] required_cluster_stack { get; set; }
+        public virtual string[] required_cluster_stack
+        {
+            get { return _required_cluster_stack; }
+            set
+            {
+                if (!Helper.AreEqual(value, _required_cluster_stack))
+                {
+                    _required_cluster_stack = value;
+                    NotifyPropertyChanged("required_cluster_stack");
+                }
+            }
+        }
+        private string[] _required_cluster_stack;
 
         /// <summary><c>SM.get_all_records</c> (libxenapi <c>xenapi_sm_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

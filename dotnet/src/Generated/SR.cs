@@ -16,19 +16,19 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public SR()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            allowed_operations = new List<storage_operations>();
-            current_operations = new Dictionary<string, storage_operations>();
-            VDIs = new List<XenRef<VDI>>();
-            PBDs = new List<XenRef<PBD>>();
-            type = "";
-            content_type = "";
-            other_config = new Dictionary<string, string>();
-            tags = Array.Empty<string>();
-            sm_config = new Dictionary<string, string>();
-            blobs = new Dictionary<string, XenRef<Blob>>();
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _allowed_operations = new List<storage_operations>();
+            _current_operations = new Dictionary<string, storage_operations>();
+            _VDIs = new List<XenRef<VDI>>();
+            _PBDs = new List<XenRef<PBD>>();
+            _type = "";
+            _content_type = "";
+            _other_config = new Dictionary<string, string>();
+            _tags = Array.Empty<string>();
+            _sm_config = new Dictionary<string, string>();
+            _blobs = new Dictionary<string, XenRef<Blob>>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -39,27 +39,27 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[21];
             Native.xenapi_sr_record_fields(r, f, (UIntPtr)21);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            allowed_operations = Conv.R_set_enum_storage_operations(f[3].p);
-            current_operations = Conv.R_map_string_to_enum_storage_operations_end(f[4].p);
-            VDIs = Conv.R_set_ref_VDI(f[5].p);
-            PBDs = Conv.R_set_ref_PBD(f[6].p);
-            virtual_allocation = f[7].i;
-            physical_utilisation = f[8].i;
-            physical_size = f[9].i;
-            type = Conv.Str(f[10].p, Seen, 10);
-            content_type = Conv.Str(f[11].p, Seen, 11);
-            shared = (f[12].i != 0);
-            other_config = Conv.StringMap(f[13].p, Seen, 13);
-            tags = Conv.R_set_string(f[14].p);
-            sm_config = Conv.StringMap(f[15].p, Seen, 15);
-            blobs = Conv.R_map_string_to_ref_blob_end(f[16].p);
-            local_cache_enabled = (f[17].i != 0);
-            introduced_by = Conv.Ref<DR_task>(f[18].p, Seen, 18);
-            clustered = (f[19].i != 0);
-            is_tools_sr = (f[20].i != 0);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _allowed_operations = Conv.R_set_enum_storage_operations(f[3].p);
+            _current_operations = Conv.R_map_string_to_enum_storage_operations_end(f[4].p);
+            _VDIs = Conv.R_set_ref_VDI(f[5].p);
+            _PBDs = Conv.R_set_ref_PBD(f[6].p);
+            _virtual_allocation = f[7].i;
+            _physical_utilisation = f[8].i;
+            _physical_size = f[9].i;
+            _type = Conv.Str(f[10].p, Seen, 10);
+            _content_type = Conv.Str(f[11].p, Seen, 11);
+            _shared = (f[12].i != 0);
+            _other_config = Conv.StringMap(f[13].p, Seen, 13);
+            _tags = Conv.R_set_string(f[14].p);
+            _sm_config = Conv.StringMap(f[15].p, Seen, 15);
+            _blobs = Conv.R_map_string_to_ref_blob_end(f[16].p);
+            _local_cache_enabled = (f[17].i != 0);
+            _introduced_by = Conv.Ref<DR_task>(f[18].p, Seen, 18);
+            _clustered = (f[19].i != 0);
+            _is_tools_sr = (f[20].i != 0);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -104,68 +104,351 @@ namespace XenAPI
             is_tools_sr = record.is_tools_sr;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal); <paramref name="ignoreCurrentOperations"/> leaves out <c>current_operations</c>.</summary>
+        public bool DeepEquals(SR other, bool ignoreCurrentOperations)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            if (!ignoreCurrentOperations && !Helper.AreEqual2(_current_operations, other._current_operations))
+                return false;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_allowed_operations, other._allowed_operations) &&
+                Helper.AreEqual2(_VDIs, other._VDIs) &&
+                Helper.AreEqual2(_PBDs, other._PBDs) &&
+                Helper.AreEqual2(_virtual_allocation, other._virtual_allocation) &&
+                Helper.AreEqual2(_physical_utilisation, other._physical_utilisation) &&
+                Helper.AreEqual2(_physical_size, other._physical_size) &&
+                Helper.AreEqual2(_type, other._type) &&
+                Helper.AreEqual2(_content_type, other._content_type) &&
+                Helper.AreEqual2(_shared, other._shared) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_tags, other._tags) &&
+                Helper.AreEqual2(_sm_config, other._sm_config) &&
+                Helper.AreEqual2(_blobs, other._blobs) &&
+                Helper.AreEqual2(_local_cache_enabled, other._local_cache_enabled) &&
+                Helper.AreEqual2(_introduced_by, other._introduced_by) &&
+                Helper.AreEqual2(_clustered, other._clustered) &&
+                Helper.AreEqual2(_is_tools_sr, other._is_tools_sr);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RO/constructor.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RO/constructor.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>allowed_operations</c>: enum storage_operations set, RO/runtime.</summary>
-        public List<storage_operations> allowed_operations { get; set; }
+        public virtual List<storage_operations> allowed_operations
+        {
+            get { return _allowed_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _allowed_operations))
+                {
+                    _allowed_operations = value;
+                    NotifyPropertyChanged("allowed_operations");
+                }
+            }
+        }
+        private List<storage_operations> _allowed_operations;
 
         /// <summary><c>current_operations</c>: (string -&gt; enum storage_operations) map, RO/runtime.</summary>
-        public Dictionary<string, storage_operations> current_operations { get; set; }
+        public virtual Dictionary<string, storage_operations> current_operations
+        {
+            get { return _current_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _current_operations))
+                {
+                    _current_operations = value;
+                    NotifyPropertyChanged("current_operations");
+                }
+            }
+        }
+        private Dictionary<string, storage_operations> _current_operations;
 
         /// <summary><c>VDIs</c>: VDI ref set, RO/runtime.</summary>
-        public List<XenRef<VDI>> VDIs { get; set; }
+        public virtual List<XenRef<VDI>> VDIs
+        {
+            get { return _VDIs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VDIs))
+                {
+                    _VDIs = value;
+                    NotifyPropertyChanged("VDIs");
+                }
+            }
+        }
+        private List<XenRef<VDI>> _VDIs;
 
         /// <summary><c>PBDs</c>: PBD ref set, RO/runtime.</summary>
-        public List<XenRef<PBD>> PBDs { get; set; }
+        public virtual List<XenRef<PBD>> PBDs
+        {
+            get { return _PBDs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PBDs))
+                {
+                    _PBDs = value;
+                    NotifyPropertyChanged("PBDs");
+                }
+            }
+        }
+        private List<XenRef<PBD>> _PBDs;
 
         /// <summary><c>virtual_allocation</c>: int, RO/runtime.</summary>
-        public long virtual_allocation { get; set; }
+        public virtual long virtual_allocation
+        {
+            get { return _virtual_allocation; }
+            set
+            {
+                if (!Helper.AreEqual(value, _virtual_allocation))
+                {
+                    _virtual_allocation = value;
+                    NotifyPropertyChanged("virtual_allocation");
+                }
+            }
+        }
+        private long _virtual_allocation;
 
         /// <summary><c>physical_utilisation</c>: int, RO/runtime.</summary>
-        public long physical_utilisation { get; set; }
+        public virtual long physical_utilisation
+        {
+            get { return _physical_utilisation; }
+            set
+            {
+                if (!Helper.AreEqual(value, _physical_utilisation))
+                {
+                    _physical_utilisation = value;
+                    NotifyPropertyChanged("physical_utilisation");
+                }
+            }
+        }
+        private long _physical_utilisation;
 
         /// <summary><c>physical_size</c>: int, RO/constructor.</summary>
-        public long physical_size { get; set; }
+        public virtual long physical_size
+        {
+            get { return _physical_size; }
+            set
+            {
+                if (!Helper.AreEqual(value, _physical_size))
+                {
+                    _physical_size = value;
+                    NotifyPropertyChanged("physical_size");
+                }
+            }
+        }
+        private long _physical_size;
 
         /// <summary><c>type</c>: string, RO/constructor.</summary>
-        public string type { get; set; }
+        public virtual string type
+        {
+            get { return _type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _type))
+                {
+                    _type = value;
+                    NotifyPropertyChanged("type");
+                }
+            }
+        }
+        private string _type;
 
         /// <summary><c>content_type</c>: string, RO/constructor.</summary>
-        public string content_type { get; set; }
+        public virtual string content_type
+        {
+            get { return _content_type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _content_type))
+                {
+                    _content_type = value;
+                    NotifyPropertyChanged("content_type");
+                }
+            }
+        }
+        private string _content_type;
 
         /// <summary><c>shared</c>: bool, RO/runtime.</summary>
-        public bool shared { get; set; }
+        public virtual bool shared
+        {
+            get { return _shared; }
+            set
+            {
+                if (!Helper.AreEqual(value, _shared))
+                {
+                    _shared = value;
+                    NotifyPropertyChanged("shared");
+                }
+            }
+        }
+        private bool _shared;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>tags</c>: string set, RW.</summary>
-        public string[] tags { get; set; }
+        public virtual string[] tags
+        {
+            get { return _tags; }
+            set
+            {
+                if (!Helper.AreEqual(value, _tags))
+                {
+                    _tags = value;
+                    NotifyPropertyChanged("tags");
+                }
+            }
+        }
+        private string[] _tags;
 
         /// <summary><c>sm_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> sm_config { get; set; }
+        public virtual Dictionary<string, string> sm_config
+        {
+            get { return _sm_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _sm_config))
+                {
+                    _sm_config = value;
+                    NotifyPropertyChanged("sm_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _sm_config;
 
         /// <summary><c>blobs</c>: (string -&gt; blob ref) map, RO/runtime.</summary>
-        public Dictionary<string, XenRef<Blob>> blobs { get; set; }
+        public virtual Dictionary<string, XenRef<Blob>> blobs
+        {
+            get { return _blobs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _blobs))
+                {
+                    _blobs = value;
+                    NotifyPropertyChanged("blobs");
+                }
+            }
+        }
+        private Dictionary<string, XenRef<Blob>> _blobs;
 
         /// <summary><c>local_cache_enabled</c>: bool, RO/runtime.</summary>
-        public bool local_cache_enabled { get; set; }
+        public virtual bool local_cache_enabled
+        {
+            get { return _local_cache_enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _local_cache_enabled))
+                {
+                    _local_cache_enabled = value;
+                    NotifyPropertyChanged("local_cache_enabled");
+                }
+            }
+        }
+        private bool _local_cache_enabled;
 
         /// <summary><c>introduced_by</c>: DR_task ref, RO/runtime.</summary>
-        public XenRef<DR_task> introduced_by { get; set; }
+        public virtual XenRef<DR_task> introduced_by
+        {
+            get { return _introduced_by; }
+            set
+            {
+                if (!Helper.AreEqual(value, _introduced_by))
+                {
+                    _introduced_by = value;
+                    NotifyPropertyChanged("introduced_by");
+                }
+            }
+        }
+        private XenRef<DR_task> _introduced_by;
 
         /// <summary><c>clustered</c>: bool, RO/runtime.</summary>
-        public bool clustered { get; set; }
+        public virtual bool clustered
+        {
+            get { return _clustered; }
+            set
+            {
+                if (!Helper.AreEqual(value, _clustered))
+                {
+                    _clustered = value;
+                    NotifyPropertyChanged("clustered");
+                }
+            }
+        }
+        private bool _clustered;
 
         /// <summary><c>is_tools_sr</c>: bool, RO/runtime.</summary>
-        public bool is_tools_sr { get; set; }
+        public virtual bool is_tools_sr
+        {
+            get { return _is_tools_sr; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_tools_sr))
+                {
+                    _is_tools_sr = value;
+                    NotifyPropertyChanged("is_tools_sr");
+                }
+            }
+        }
+        private bool _is_tools_sr;
 
         /// <summary><c>SR.get_all_records</c> (libxenapi <c>xenapi_sr_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

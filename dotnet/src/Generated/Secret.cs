@@ -16,9 +16,9 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Secret()
         {
-            uuid = "";
-            value = "";
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _value = "";
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -29,9 +29,9 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[3];
             Native.xenapi_secret_record_fields(r, f, (UIntPtr)3);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            value = Conv.Str(f[1].p, Seen, 1);
-            other_config = Conv.StringMap(f[2].p, Seen, 2);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _value = Conv.Str(f[1].p, Seen, 1);
+            _other_config = Conv.StringMap(f[2].p, Seen, 2);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -58,14 +58,62 @@ namespace XenAPI
             other_config = record.other_config;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Secret other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_value, other._value) &&
+                Helper.AreEqual2(_other_config, other._other_config);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>value</c>: string, RW.</summary>
-        public string value { get; set; }
+        public virtual string value
+        {
+            get { return _value; }
+            set
+            {
+                if (!Helper.AreEqual(value, _value))
+                {
+                    _value = value;
+                    NotifyPropertyChanged("value");
+                }
+            }
+        }
+        private string _value;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>secret.get_all_records</c> (libxenapi <c>xenapi_secret_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

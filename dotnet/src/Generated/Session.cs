@@ -14,15 +14,15 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Session()
         {
-            uuid = "";
-            last_active = Conv.Epoch;
-            other_config = new Dictionary<string, string>();
-            validation_time = Conv.Epoch;
-            auth_user_sid = "";
-            auth_user_name = "";
-            rbac_permissions = Array.Empty<string>();
-            tasks = new List<XenRef<Task>>();
-            originator = "";
+            _uuid = "";
+            _last_active = Conv.Epoch;
+            _other_config = new Dictionary<string, string>();
+            _validation_time = Conv.Epoch;
+            _auth_user_sid = "";
+            _auth_user_name = "";
+            _rbac_permissions = Array.Empty<string>();
+            _tasks = new List<XenRef<Task>>();
+            _originator = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -33,22 +33,22 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[16];
             Native.xenapi_session_record_fields(r, f, (UIntPtr)16);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            this_host = Conv.Ref<Host>(f[1].p, Seen, 1);
-            this_user = Conv.Ref<User>(f[2].p, Seen, 2);
-            last_active = Conv.Time(f[3].i);
-            pool = (f[4].i != 0);
-            other_config = Conv.StringMap(f[5].p, Seen, 5);
-            is_local_superuser = (f[6].i != 0);
-            subject = Conv.Ref<Subject>(f[7].p, Seen, 7);
-            validation_time = Conv.Time(f[8].i);
-            auth_user_sid = Conv.Str(f[9].p, Seen, 9);
-            auth_user_name = Conv.Str(f[10].p, Seen, 10);
-            rbac_permissions = Conv.R_set_string(f[11].p);
-            tasks = Conv.R_set_ref_task(f[12].p);
-            parent = Conv.Ref<Session>(f[13].p, Seen, 13);
-            originator = Conv.Str(f[14].p, Seen, 14);
-            client_certificate = (f[15].i != 0);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _this_host = Conv.Ref<Host>(f[1].p, Seen, 1);
+            _this_user = Conv.Ref<User>(f[2].p, Seen, 2);
+            _last_active = Conv.Time(f[3].i);
+            _pool = (f[4].i != 0);
+            _other_config = Conv.StringMap(f[5].p, Seen, 5);
+            _is_local_superuser = (f[6].i != 0);
+            _subject = Conv.Ref<Subject>(f[7].p, Seen, 7);
+            _validation_time = Conv.Time(f[8].i);
+            _auth_user_sid = Conv.Str(f[9].p, Seen, 9);
+            _auth_user_name = Conv.Str(f[10].p, Seen, 10);
+            _rbac_permissions = Conv.R_set_string(f[11].p);
+            _tasks = Conv.R_set_ref_task(f[12].p);
+            _parent = Conv.Ref<Session>(f[13].p, Seen, 13);
+            _originator = Conv.Str(f[14].p, Seen, 14);
+            _client_certificate = (f[15].i != 0);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -88,53 +88,270 @@ namespace XenAPI
             client_certificate = record.client_certificate;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Session other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_this_host, other._this_host) &&
+                Helper.AreEqual2(_this_user, other._this_user) &&
+                Helper.AreEqual2(_last_active, other._last_active) &&
+                Helper.AreEqual2(_pool, other._pool) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_is_local_superuser, other._is_local_superuser) &&
+                Helper.AreEqual2(_subject, other._subject) &&
+                Helper.AreEqual2(_validation_time, other._validation_time) &&
+                Helper.AreEqual2(_auth_user_sid, other._auth_user_sid) &&
+                Helper.AreEqual2(_auth_user_name, other._auth_user_name) &&
+                Helper.AreEqual2(_rbac_permissions, other._rbac_permissions) &&
+                Helper.AreEqual2(_tasks, other._tasks) &&
+                Helper.AreEqual2(_parent, other._parent) &&
+                Helper.AreEqual2(_originator, other._originator) &&
+                Helper.AreEqual2(_client_certificate, other._client_certificate);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>this_host</c>: host ref, RO/runtime.</summary>
-        public XenRef<Host> this_host { get; set; }
+        public XenRef<Host> this_host
+        {
+            get { return _this_host; }
+            set
+            {
+                if (!Helper.AreEqual(value, _this_host))
+                {
+                    _this_host = value;
+                    NotifyPropertyChanged("this_host");
+                }
+            }
+        }
+        private XenRef<Host> _this_host;
 
         /// <summary><c>this_user</c>: user ref, RO/runtime.</summary>
-        public XenRef<User> this_user { get; set; }
+        public XenRef<User> this_user
+        {
+            get { return _this_user; }
+            set
+            {
+                if (!Helper.AreEqual(value, _this_user))
+                {
+                    _this_user = value;
+                    NotifyPropertyChanged("this_user");
+                }
+            }
+        }
+        private XenRef<User> _this_user;
 
         /// <summary><c>last_active</c>: datetime, RO/runtime.</summary>
-        public DateTime last_active { get; set; }
+        public DateTime last_active
+        {
+            get { return _last_active; }
+            set
+            {
+                if (!Helper.AreEqual(value, _last_active))
+                {
+                    _last_active = value;
+                    NotifyPropertyChanged("last_active");
+                }
+            }
+        }
+        private DateTime _last_active;
 
         /// <summary><c>pool</c>: bool, RO/runtime.</summary>
-        public bool pool { get; set; }
+        public bool pool
+        {
+            get { return _pool; }
+            set
+            {
+                if (!Helper.AreEqual(value, _pool))
+                {
+                    _pool = value;
+                    NotifyPropertyChanged("pool");
+                }
+            }
+        }
+        private bool _pool;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>is_local_superuser</c>: bool, RO/runtime.</summary>
-        public bool is_local_superuser { get; set; }
+        public bool is_local_superuser
+        {
+            get { return _is_local_superuser; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_local_superuser))
+                {
+                    _is_local_superuser = value;
+                    NotifyPropertyChanged("is_local_superuser");
+                }
+            }
+        }
+        private bool _is_local_superuser;
 
         /// <summary><c>subject</c>: subject ref, RO/runtime.</summary>
-        public XenRef<Subject> subject { get; set; }
+        public XenRef<Subject> subject
+        {
+            get { return _subject; }
+            set
+            {
+                if (!Helper.AreEqual(value, _subject))
+                {
+                    _subject = value;
+                    NotifyPropertyChanged("subject");
+                }
+            }
+        }
+        private XenRef<Subject> _subject;
 
         /// <summary><c>validation_time</c>: datetime, RO/runtime.</summary>
-        public DateTime validation_time { get; set; }
+        public DateTime validation_time
+        {
+            get { return _validation_time; }
+            set
+            {
+                if (!Helper.AreEqual(value, _validation_time))
+                {
+                    _validation_time = value;
+                    NotifyPropertyChanged("validation_time");
+                }
+            }
+        }
+        private DateTime _validation_time;
 
         /// <summary><c>auth_user_sid</c>: string, RO/runtime.</summary>
-        public string auth_user_sid { get; set; }
+        public string auth_user_sid
+        {
+            get { return _auth_user_sid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _auth_user_sid))
+                {
+                    _auth_user_sid = value;
+                    NotifyPropertyChanged("auth_user_sid");
+                }
+            }
+        }
+        private string _auth_user_sid;
 
         /// <summary><c>auth_user_name</c>: string, RO/runtime.</summary>
-        public string auth_user_name { get; set; }
+        public string auth_user_name
+        {
+            get { return _auth_user_name; }
+            set
+            {
+                if (!Helper.AreEqual(value, _auth_user_name))
+                {
+                    _auth_user_name = value;
+                    NotifyPropertyChanged("auth_user_name");
+                }
+            }
+        }
+        private string _auth_user_name;
 
         /// <summary><c>rbac_permissions</c>: string set, RO/constructor.</summary>
-        public string[] rbac_permissions { get; set; }
+        public string[] rbac_permissions
+        {
+            get { return _rbac_permissions; }
+            set
+            {
+                if (!Helper.AreEqual(value, _rbac_permissions))
+                {
+                    _rbac_permissions = value;
+                    NotifyPropertyChanged("rbac_permissions");
+                }
+            }
+        }
+        private string[] _rbac_permissions;
 
         /// <summary><c>tasks</c>: task ref set, RO/runtime.</summary>
-        public List<XenRef<Task>> tasks { get; set; }
+        public List<XenRef<Task>> tasks
+        {
+            get { return _tasks; }
+            set
+            {
+                if (!Helper.AreEqual(value, _tasks))
+                {
+                    _tasks = value;
+                    NotifyPropertyChanged("tasks");
+                }
+            }
+        }
+        private List<XenRef<Task>> _tasks;
 
         /// <summary><c>parent</c>: session ref, RO/constructor.</summary>
-        public XenRef<Session> parent { get; set; }
+        public XenRef<Session> parent
+        {
+            get { return _parent; }
+            set
+            {
+                if (!Helper.AreEqual(value, _parent))
+                {
+                    _parent = value;
+                    NotifyPropertyChanged("parent");
+                }
+            }
+        }
+        private XenRef<Session> _parent;
 
         /// <summary><c>originator</c>: string, RO/runtime.</summary>
-        public string originator { get; set; }
+        public string originator
+        {
+            get { return _originator; }
+            set
+            {
+                if (!Helper.AreEqual(value, _originator))
+                {
+                    _originator = value;
+                    NotifyPropertyChanged("originator");
+                }
+            }
+        }
+        private string _originator;
 
         /// <summary><c>client_certificate</c>: bool, RO/runtime.</summary>
-        public bool client_certificate { get; set; }
+        public bool client_certificate
+        {
+            get { return _client_certificate; }
+            set
+            {
+                if (!Helper.AreEqual(value, _client_certificate))
+                {
+                    _client_certificate = value;
+                    NotifyPropertyChanged("client_certificate");
+                }
+            }
+        }
+        private bool _client_certificate;
 
         /// <summary><c>session.logout_subject_identifier</c> (libxenapi <c>xenapi_session_logout_subject_identifier</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

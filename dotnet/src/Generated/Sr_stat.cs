@@ -16,8 +16,8 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Sr_stat()
         {
-            name_label = "";
-            name_description = "";
+            _name_label = "";
+            _name_description = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -28,13 +28,13 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[7];
             Native.xenapi_sr_stat_record_fields(r, f, (UIntPtr)7);
-            uuid = Conv.StrOrNull(f[0].p);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            free_space = f[3].i;
-            total_space = f[4].i;
-            clustered = (f[5].i != 0);
-            health = sr_health_helper.FromNative((int)f[6].i);
+            _uuid = Conv.StrOrNull(f[0].p);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _free_space = f[3].i;
+            _total_space = f[4].i;
+            _clustered = (f[5].i != 0);
+            _health = sr_health_helper.FromNative((int)f[6].i);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -65,26 +65,126 @@ namespace XenAPI
             health = record.health;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Sr_stat other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_free_space, other._free_space) &&
+                Helper.AreEqual2(_total_space, other._total_space) &&
+                Helper.AreEqual2(_clustered, other._clustered) &&
+                Helper.AreEqual2(_health, other._health);
+        }
+
         /// <summary><c>uuid</c>: string option, RO/runtime. Null when absent.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RO/runtime.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RO/runtime.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>free_space</c>: int, RO/runtime.</summary>
-        public long free_space { get; set; }
+        public virtual long free_space
+        {
+            get { return _free_space; }
+            set
+            {
+                if (!Helper.AreEqual(value, _free_space))
+                {
+                    _free_space = value;
+                    NotifyPropertyChanged("free_space");
+                }
+            }
+        }
+        private long _free_space;
 
         /// <summary><c>total_space</c>: int, RO/runtime.</summary>
-        public long total_space { get; set; }
+        public virtual long total_space
+        {
+            get { return _total_space; }
+            set
+            {
+                if (!Helper.AreEqual(value, _total_space))
+                {
+                    _total_space = value;
+                    NotifyPropertyChanged("total_space");
+                }
+            }
+        }
+        private long _total_space;
 
         /// <summary><c>clustered</c>: bool, RO/runtime.</summary>
-        public bool clustered { get; set; }
+        public virtual bool clustered
+        {
+            get { return _clustered; }
+            set
+            {
+                if (!Helper.AreEqual(value, _clustered))
+                {
+                    _clustered = value;
+                    NotifyPropertyChanged("clustered");
+                }
+            }
+        }
+        private bool _clustered;
 
         /// <summary><c>health</c>: enum sr_health, RO/runtime.</summary>
-        public sr_health health { get; set; }
+        public virtual sr_health health
+        {
+            get { return _health; }
+            set
+            {
+                if (!Helper.AreEqual(value, _health))
+                {
+                    _health = value;
+                    NotifyPropertyChanged("health");
+                }
+            }
+        }
+        private sr_health _health;
 
     }
 }

@@ -16,10 +16,10 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Subject()
         {
-            uuid = "";
-            subject_identifier = "";
-            other_config = new Dictionary<string, string>();
-            roles = new List<XenRef<Role>>();
+            _uuid = "";
+            _subject_identifier = "";
+            _other_config = new Dictionary<string, string>();
+            _roles = new List<XenRef<Role>>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -30,10 +30,10 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[4];
             Native.xenapi_subject_record_fields(r, f, (UIntPtr)4);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            subject_identifier = Conv.Str(f[1].p, Seen, 1);
-            other_config = Conv.StringMap(f[2].p, Seen, 2);
-            roles = Conv.R_set_ref_role(f[3].p);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _subject_identifier = Conv.Str(f[1].p, Seen, 1);
+            _other_config = Conv.StringMap(f[2].p, Seen, 2);
+            _roles = Conv.R_set_ref_role(f[3].p);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -61,17 +61,78 @@ namespace XenAPI
             roles = record.roles;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Subject other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_subject_identifier, other._subject_identifier) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_roles, other._roles);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>subject_identifier</c>: string, RO/constructor.</summary>
-        public string subject_identifier { get; set; }
+        public virtual string subject_identifier
+        {
+            get { return _subject_identifier; }
+            set
+            {
+                if (!Helper.AreEqual(value, _subject_identifier))
+                {
+                    _subject_identifier = value;
+                    NotifyPropertyChanged("subject_identifier");
+                }
+            }
+        }
+        private string _subject_identifier;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RO/constructor.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>roles</c>: role ref set, RO/runtime.</summary>
-        public List<XenRef<Role>> roles { get; set; }
+        public virtual List<XenRef<Role>> roles
+        {
+            get { return _roles; }
+            set
+            {
+                if (!Helper.AreEqual(value, _roles))
+                {
+                    _roles = value;
+                    NotifyPropertyChanged("roles");
+                }
+            }
+        }
+        private List<XenRef<Role>> _roles;
 
         /// <summary><c>subject.get_all_records</c> (libxenapi <c>xenapi_subject_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

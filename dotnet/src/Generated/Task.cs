@@ -16,19 +16,19 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Task()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            allowed_operations = new List<task_allowed_operations>();
-            current_operations = new Dictionary<string, task_allowed_operations>();
-            created = Conv.Epoch;
-            finished = Conv.Epoch;
-            type = "";
-            result = "";
-            error_info = Array.Empty<string>();
-            other_config = new Dictionary<string, string>();
-            subtasks = new List<XenRef<Task>>();
-            backtrace = "";
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _allowed_operations = new List<task_allowed_operations>();
+            _current_operations = new Dictionary<string, task_allowed_operations>();
+            _created = Conv.Epoch;
+            _finished = Conv.Epoch;
+            _type = "";
+            _result = "";
+            _error_info = Array.Empty<string>();
+            _other_config = new Dictionary<string, string>();
+            _subtasks = new List<XenRef<Task>>();
+            _backtrace = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -39,23 +39,23 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[17];
             Native.xenapi_task_record_fields(r, f, (UIntPtr)17);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            allowed_operations = Conv.R_set_enum_task_allowed_operations(f[3].p);
-            current_operations = Conv.R_map_string_to_enum_task_allowed_operations_end(f[4].p);
-            created = Conv.Time(f[5].i);
-            finished = Conv.Time(f[6].i);
-            status = task_status_type_helper.FromNative((int)f[7].i);
-            resident_on = Conv.Ref<Host>(f[8].p, Seen, 8);
-            progress = f[9].d;
-            type = Conv.Str(f[10].p, Seen, 10);
-            result = Conv.Str(f[11].p, Seen, 11);
-            error_info = Conv.R_set_string(f[12].p);
-            other_config = Conv.StringMap(f[13].p, Seen, 13);
-            subtask_of = Conv.Ref<Task>(f[14].p, Seen, 14);
-            subtasks = Conv.R_set_ref_task(f[15].p);
-            backtrace = Conv.Str(f[16].p, Seen, 16);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _allowed_operations = Conv.R_set_enum_task_allowed_operations(f[3].p);
+            _current_operations = Conv.R_map_string_to_enum_task_allowed_operations_end(f[4].p);
+            _created = Conv.Time(f[5].i);
+            _finished = Conv.Time(f[6].i);
+            _status = task_status_type_helper.FromNative((int)f[7].i);
+            _resident_on = Conv.Ref<Host>(f[8].p, Seen, 8);
+            _progress = f[9].d;
+            _type = Conv.Str(f[10].p, Seen, 10);
+            _result = Conv.Str(f[11].p, Seen, 11);
+            _error_info = Conv.R_set_string(f[12].p);
+            _other_config = Conv.StringMap(f[13].p, Seen, 13);
+            _subtask_of = Conv.Ref<Task>(f[14].p, Seen, 14);
+            _subtasks = Conv.R_set_ref_task(f[15].p);
+            _backtrace = Conv.Str(f[16].p, Seen, 16);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -96,56 +96,287 @@ namespace XenAPI
             backtrace = record.backtrace;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal); <paramref name="ignoreCurrentOperations"/> leaves out <c>current_operations</c>.</summary>
+        public bool DeepEquals(Task other, bool ignoreCurrentOperations)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            if (!ignoreCurrentOperations && !Helper.AreEqual2(_current_operations, other._current_operations))
+                return false;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_allowed_operations, other._allowed_operations) &&
+                Helper.AreEqual2(_created, other._created) &&
+                Helper.AreEqual2(_finished, other._finished) &&
+                Helper.AreEqual2(_status, other._status) &&
+                Helper.AreEqual2(_resident_on, other._resident_on) &&
+                Helper.AreEqual2(_progress, other._progress) &&
+                Helper.AreEqual2(_type, other._type) &&
+                Helper.AreEqual2(_result, other._result) &&
+                Helper.AreEqual2(_error_info, other._error_info) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_subtask_of, other._subtask_of) &&
+                Helper.AreEqual2(_subtasks, other._subtasks) &&
+                Helper.AreEqual2(_backtrace, other._backtrace);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RO/runtime.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RO/runtime.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>allowed_operations</c>: enum task_allowed_operations set, RO/runtime.</summary>
-        public List<task_allowed_operations> allowed_operations { get; set; }
+        public virtual List<task_allowed_operations> allowed_operations
+        {
+            get { return _allowed_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _allowed_operations))
+                {
+                    _allowed_operations = value;
+                    NotifyPropertyChanged("allowed_operations");
+                }
+            }
+        }
+        private List<task_allowed_operations> _allowed_operations;
 
         /// <summary><c>current_operations</c>: (string -&gt; enum task_allowed_operations) map, RO/runtime.</summary>
-        public Dictionary<string, task_allowed_operations> current_operations { get; set; }
+        public virtual Dictionary<string, task_allowed_operations> current_operations
+        {
+            get { return _current_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _current_operations))
+                {
+                    _current_operations = value;
+                    NotifyPropertyChanged("current_operations");
+                }
+            }
+        }
+        private Dictionary<string, task_allowed_operations> _current_operations;
 
         /// <summary><c>created</c>: datetime, RO/runtime.</summary>
-        public DateTime created { get; set; }
+        public virtual DateTime created
+        {
+            get { return _created; }
+            set
+            {
+                if (!Helper.AreEqual(value, _created))
+                {
+                    _created = value;
+                    NotifyPropertyChanged("created");
+                }
+            }
+        }
+        private DateTime _created;
 
         /// <summary><c>finished</c>: datetime, RO/runtime.</summary>
-        public DateTime finished { get; set; }
+        public virtual DateTime finished
+        {
+            get { return _finished; }
+            set
+            {
+                if (!Helper.AreEqual(value, _finished))
+                {
+                    _finished = value;
+                    NotifyPropertyChanged("finished");
+                }
+            }
+        }
+        private DateTime _finished;
 
         /// <summary><c>status</c>: enum task_status_type, RO/runtime.</summary>
-        public task_status_type status { get; set; }
+        public virtual task_status_type status
+        {
+            get { return _status; }
+            set
+            {
+                if (!Helper.AreEqual(value, _status))
+                {
+                    _status = value;
+                    NotifyPropertyChanged("status");
+                }
+            }
+        }
+        private task_status_type _status;
 
         /// <summary><c>resident_on</c>: host ref, RO/runtime.</summary>
-        public XenRef<Host> resident_on { get; set; }
+        public virtual XenRef<Host> resident_on
+        {
+            get { return _resident_on; }
+            set
+            {
+                if (!Helper.AreEqual(value, _resident_on))
+                {
+                    _resident_on = value;
+                    NotifyPropertyChanged("resident_on");
+                }
+            }
+        }
+        private XenRef<Host> _resident_on;
 
         /// <summary><c>progress</c>: float, RO/runtime.</summary>
-        public double progress { get; set; }
+        public virtual double progress
+        {
+            get { return _progress; }
+            set
+            {
+                if (!Helper.AreEqual(value, _progress))
+                {
+                    _progress = value;
+                    NotifyPropertyChanged("progress");
+                }
+            }
+        }
+        private double _progress;
 
         /// <summary><c>type</c>: string, RO/runtime.</summary>
-        public string type { get; set; }
+        public virtual string type
+        {
+            get { return _type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _type))
+                {
+                    _type = value;
+                    NotifyPropertyChanged("type");
+                }
+            }
+        }
+        private string _type;
 
         /// <summary><c>result</c>: string, RO/runtime.</summary>
-        public string result { get; set; }
+        public virtual string result
+        {
+            get { return _result; }
+            set
+            {
+                if (!Helper.AreEqual(value, _result))
+                {
+                    _result = value;
+                    NotifyPropertyChanged("result");
+                }
+            }
+        }
+        private string _result;
 
         /// <summary><c>error_info</c>: string set, RO/runtime.</summary>
-        public string[] error_info { get; set; }
+        public virtual string[] error_info
+        {
+            get { return _error_info; }
+            set
+            {
+                if (!Helper.AreEqual(value, _error_info))
+                {
+                    _error_info = value;
+                    NotifyPropertyChanged("error_info");
+                }
+            }
+        }
+        private string[] _error_info;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>subtask_of</c>: task ref, RO/runtime.</summary>
-        public XenRef<Task> subtask_of { get; set; }
+        public virtual XenRef<Task> subtask_of
+        {
+            get { return _subtask_of; }
+            set
+            {
+                if (!Helper.AreEqual(value, _subtask_of))
+                {
+                    _subtask_of = value;
+                    NotifyPropertyChanged("subtask_of");
+                }
+            }
+        }
+        private XenRef<Task> _subtask_of;
 
         /// <summary><c>subtasks</c>: task ref set, RO/runtime.</summary>
-        public List<XenRef<Task>> subtasks { get; set; }
+        public virtual List<XenRef<Task>> subtasks
+        {
+            get { return _subtasks; }
+            set
+            {
+                if (!Helper.AreEqual(value, _subtasks))
+                {
+                    _subtasks = value;
+                    NotifyPropertyChanged("subtasks");
+                }
+            }
+        }
+        private List<XenRef<Task>> _subtasks;
 
         /// <summary><c>backtrace</c>: string, RO/runtime.</summary>
-        public string backtrace { get; set; }
+        public virtual string backtrace
+        {
+            get { return _backtrace; }
+            set
+            {
+                if (!Helper.AreEqual(value, _backtrace))
+                {
+                    _backtrace = value;
+                    NotifyPropertyChanged("backtrace");
+                }
+            }
+        }
+        private string _backtrace;
 
         /// <summary><c>task.get_all_records</c> (libxenapi <c>xenapi_task_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

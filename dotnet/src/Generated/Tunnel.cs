@@ -16,9 +16,9 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Tunnel()
         {
-            uuid = "";
-            status = new Dictionary<string, string>();
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _status = new Dictionary<string, string>();
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -29,12 +29,12 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[6];
             Native.xenapi_tunnel_record_fields(r, f, (UIntPtr)6);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            access_PIF = Conv.Ref<PIF>(f[1].p, Seen, 1);
-            transport_PIF = Conv.Ref<PIF>(f[2].p, Seen, 2);
-            status = Conv.StringMap(f[3].p, Seen, 3);
-            other_config = Conv.StringMap(f[4].p, Seen, 4);
-            protocol = tunnel_protocol_helper.FromNative((int)f[5].i);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _access_PIF = Conv.Ref<PIF>(f[1].p, Seen, 1);
+            _transport_PIF = Conv.Ref<PIF>(f[2].p, Seen, 2);
+            _status = Conv.StringMap(f[3].p, Seen, 3);
+            _other_config = Conv.StringMap(f[4].p, Seen, 4);
+            _protocol = tunnel_protocol_helper.FromNative((int)f[5].i);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -64,23 +64,110 @@ namespace XenAPI
             protocol = record.protocol;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Tunnel other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_access_PIF, other._access_PIF) &&
+                Helper.AreEqual2(_transport_PIF, other._transport_PIF) &&
+                Helper.AreEqual2(_status, other._status) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_protocol, other._protocol);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>access_PIF</c>: PIF ref, RO/constructor.</summary>
-        public XenRef<PIF> access_PIF { get; set; }
+        public virtual XenRef<PIF> access_PIF
+        {
+            get { return _access_PIF; }
+            set
+            {
+                if (!Helper.AreEqual(value, _access_PIF))
+                {
+                    _access_PIF = value;
+                    NotifyPropertyChanged("access_PIF");
+                }
+            }
+        }
+        private XenRef<PIF> _access_PIF;
 
         /// <summary><c>transport_PIF</c>: PIF ref, RO/constructor.</summary>
-        public XenRef<PIF> transport_PIF { get; set; }
+        public virtual XenRef<PIF> transport_PIF
+        {
+            get { return _transport_PIF; }
+            set
+            {
+                if (!Helper.AreEqual(value, _transport_PIF))
+                {
+                    _transport_PIF = value;
+                    NotifyPropertyChanged("transport_PIF");
+                }
+            }
+        }
+        private XenRef<PIF> _transport_PIF;
 
         /// <summary><c>status</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> status { get; set; }
+        public virtual Dictionary<string, string> status
+        {
+            get { return _status; }
+            set
+            {
+                if (!Helper.AreEqual(value, _status))
+                {
+                    _status = value;
+                    NotifyPropertyChanged("status");
+                }
+            }
+        }
+        private Dictionary<string, string> _status;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>protocol</c>: enum tunnel_protocol, RW.</summary>
-        public tunnel_protocol protocol { get; set; }
+        public virtual tunnel_protocol protocol
+        {
+            get { return _protocol; }
+            set
+            {
+                if (!Helper.AreEqual(value, _protocol))
+                {
+                    _protocol = value;
+                    NotifyPropertyChanged("protocol");
+                }
+            }
+        }
+        private tunnel_protocol _protocol;
 
         /// <summary><c>tunnel.get_all_records</c> (libxenapi <c>xenapi_tunnel_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,12 +16,12 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public USB_group()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            PUSBs = new List<XenRef<PUSB>>();
-            VUSBs = new List<XenRef<VUSB>>();
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _PUSBs = new List<XenRef<PUSB>>();
+            _VUSBs = new List<XenRef<VUSB>>();
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -32,12 +32,12 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[6];
             Native.xenapi_usb_group_record_fields(r, f, (UIntPtr)6);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            PUSBs = Conv.R_set_ref_PUSB(f[3].p);
-            VUSBs = Conv.R_set_ref_VUSB(f[4].p);
-            other_config = Conv.StringMap(f[5].p, Seen, 5);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _PUSBs = Conv.R_set_ref_PUSB(f[3].p);
+            _VUSBs = Conv.R_set_ref_VUSB(f[4].p);
+            _other_config = Conv.StringMap(f[5].p, Seen, 5);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -67,23 +67,110 @@ namespace XenAPI
             other_config = record.other_config;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(USB_group other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_PUSBs, other._PUSBs) &&
+                Helper.AreEqual2(_VUSBs, other._VUSBs) &&
+                Helper.AreEqual2(_other_config, other._other_config);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RW.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RW.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>PUSBs</c>: PUSB ref set, RO/runtime.</summary>
-        public List<XenRef<PUSB>> PUSBs { get; set; }
+        public virtual List<XenRef<PUSB>> PUSBs
+        {
+            get { return _PUSBs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PUSBs))
+                {
+                    _PUSBs = value;
+                    NotifyPropertyChanged("PUSBs");
+                }
+            }
+        }
+        private List<XenRef<PUSB>> _PUSBs;
 
         /// <summary><c>VUSBs</c>: VUSB ref set, RO/runtime.</summary>
-        public List<XenRef<VUSB>> VUSBs { get; set; }
+        public virtual List<XenRef<VUSB>> VUSBs
+        {
+            get { return _VUSBs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VUSBs))
+                {
+                    _VUSBs = value;
+                    NotifyPropertyChanged("VUSBs");
+                }
+            }
+        }
+        private List<XenRef<VUSB>> _VUSBs;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>USB_group.get_all_records</c> (libxenapi <c>xenapi_usb_group_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

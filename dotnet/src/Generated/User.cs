@@ -16,10 +16,10 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public User()
         {
-            uuid = "";
-            short_name = "";
-            fullname = "";
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _short_name = "";
+            _fullname = "";
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -30,10 +30,10 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[4];
             Native.xenapi_user_record_fields(r, f, (UIntPtr)4);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            short_name = Conv.Str(f[1].p, Seen, 1);
-            fullname = Conv.Str(f[2].p, Seen, 2);
-            other_config = Conv.StringMap(f[3].p, Seen, 3);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _short_name = Conv.Str(f[1].p, Seen, 1);
+            _fullname = Conv.Str(f[2].p, Seen, 2);
+            _other_config = Conv.StringMap(f[3].p, Seen, 3);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -61,17 +61,78 @@ namespace XenAPI
             other_config = record.other_config;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(User other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_short_name, other._short_name) &&
+                Helper.AreEqual2(_fullname, other._fullname) &&
+                Helper.AreEqual2(_other_config, other._other_config);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>short_name</c>: string, RO/constructor.</summary>
-        public string short_name { get; set; }
+        public virtual string short_name
+        {
+            get { return _short_name; }
+            set
+            {
+                if (!Helper.AreEqual(value, _short_name))
+                {
+                    _short_name = value;
+                    NotifyPropertyChanged("short_name");
+                }
+            }
+        }
+        private string _short_name;
 
         /// <summary><c>fullname</c>: string, RW.</summary>
-        public string fullname { get; set; }
+        public virtual string fullname
+        {
+            get { return _fullname; }
+            set
+            {
+                if (!Helper.AreEqual(value, _fullname))
+                {
+                    _fullname = value;
+                    NotifyPropertyChanged("fullname");
+                }
+            }
+        }
+        private string _fullname;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>user.remove_from_other_config</c> (libxenapi <c>xenapi_user_remove_from_other_config</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

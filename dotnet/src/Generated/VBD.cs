@@ -16,17 +16,17 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public VBD()
         {
-            uuid = "";
-            allowed_operations = new List<vbd_operations>();
-            current_operations = new Dictionary<string, vbd_operations>();
-            device = "";
-            userdevice = "";
-            other_config = new Dictionary<string, string>();
-            status_detail = "";
-            runtime_properties = new Dictionary<string, string>();
-            qos_algorithm_type = "";
-            qos_algorithm_params = new Dictionary<string, string>();
-            qos_supported_algorithms = Array.Empty<string>();
+            _uuid = "";
+            _allowed_operations = new List<vbd_operations>();
+            _current_operations = new Dictionary<string, vbd_operations>();
+            _device = "";
+            _userdevice = "";
+            _other_config = new Dictionary<string, string>();
+            _status_detail = "";
+            _runtime_properties = new Dictionary<string, string>();
+            _qos_algorithm_type = "";
+            _qos_algorithm_params = new Dictionary<string, string>();
+            _qos_supported_algorithms = Array.Empty<string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -37,28 +37,28 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[22];
             Native.xenapi_vbd_record_fields(r, f, (UIntPtr)22);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            allowed_operations = Conv.R_set_enum_vbd_operations(f[1].p);
-            current_operations = Conv.R_map_string_to_enum_vbd_operations_end(f[2].p);
-            VM = Conv.Ref<VM>(f[3].p, Seen, 3);
-            VDI = Conv.Ref<VDI>(f[4].p, Seen, 4);
-            device = Conv.Str(f[5].p, Seen, 5);
-            userdevice = Conv.Str(f[6].p, Seen, 6);
-            bootable = (f[7].i != 0);
-            mode = vbd_mode_helper.FromNative((int)f[8].i);
-            type = vbd_type_helper.FromNative((int)f[9].i);
-            unpluggable = (f[10].i != 0);
-            storage_lock = (f[11].i != 0);
-            empty = (f[12].i != 0);
-            other_config = Conv.StringMap(f[13].p, Seen, 13);
-            currently_attached = (f[14].i != 0);
-            status_code = f[15].i;
-            status_detail = Conv.Str(f[16].p, Seen, 16);
-            runtime_properties = Conv.StringMap(f[17].p, Seen, 17);
-            qos_algorithm_type = Conv.Str(f[18].p, Seen, 18);
-            qos_algorithm_params = Conv.StringMap(f[19].p, Seen, 19);
-            qos_supported_algorithms = Conv.R_set_string(f[20].p);
-            metrics = Conv.Ref<VBD_metrics>(f[21].p, Seen, 21);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _allowed_operations = Conv.R_set_enum_vbd_operations(f[1].p);
+            _current_operations = Conv.R_map_string_to_enum_vbd_operations_end(f[2].p);
+            _VM = Conv.Ref<VM>(f[3].p, Seen, 3);
+            _VDI = Conv.Ref<VDI>(f[4].p, Seen, 4);
+            _device = Conv.Str(f[5].p, Seen, 5);
+            _userdevice = Conv.Str(f[6].p, Seen, 6);
+            _bootable = (f[7].i != 0);
+            _mode = vbd_mode_helper.FromNative((int)f[8].i);
+            _type = vbd_type_helper.FromNative((int)f[9].i);
+            _unpluggable = (f[10].i != 0);
+            _storage_lock = (f[11].i != 0);
+            _empty = (f[12].i != 0);
+            _other_config = Conv.StringMap(f[13].p, Seen, 13);
+            _currently_attached = (f[14].i != 0);
+            _status_code = f[15].i;
+            _status_detail = Conv.Str(f[16].p, Seen, 16);
+            _runtime_properties = Conv.StringMap(f[17].p, Seen, 17);
+            _qos_algorithm_type = Conv.Str(f[18].p, Seen, 18);
+            _qos_algorithm_params = Conv.StringMap(f[19].p, Seen, 19);
+            _qos_supported_algorithms = Conv.R_set_string(f[20].p);
+            _metrics = Conv.Ref<VBD_metrics>(f[21].p, Seen, 21);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -104,71 +104,367 @@ namespace XenAPI
             metrics = record.metrics;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal); <paramref name="ignoreCurrentOperations"/> leaves out <c>current_operations</c>.</summary>
+        public bool DeepEquals(VBD other, bool ignoreCurrentOperations)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            if (!ignoreCurrentOperations && !Helper.AreEqual2(_current_operations, other._current_operations))
+                return false;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_allowed_operations, other._allowed_operations) &&
+                Helper.AreEqual2(_VM, other._VM) &&
+                Helper.AreEqual2(_VDI, other._VDI) &&
+                Helper.AreEqual2(_device, other._device) &&
+                Helper.AreEqual2(_userdevice, other._userdevice) &&
+                Helper.AreEqual2(_bootable, other._bootable) &&
+                Helper.AreEqual2(_mode, other._mode) &&
+                Helper.AreEqual2(_type, other._type) &&
+                Helper.AreEqual2(_unpluggable, other._unpluggable) &&
+                Helper.AreEqual2(_storage_lock, other._storage_lock) &&
+                Helper.AreEqual2(_empty, other._empty) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_currently_attached, other._currently_attached) &&
+                Helper.AreEqual2(_status_code, other._status_code) &&
+                Helper.AreEqual2(_status_detail, other._status_detail) &&
+                Helper.AreEqual2(_runtime_properties, other._runtime_properties) &&
+                Helper.AreEqual2(_qos_algorithm_type, other._qos_algorithm_type) &&
+                Helper.AreEqual2(_qos_algorithm_params, other._qos_algorithm_params) &&
+                Helper.AreEqual2(_qos_supported_algorithms, other._qos_supported_algorithms) &&
+                Helper.AreEqual2(_metrics, other._metrics);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>allowed_operations</c>: enum vbd_operations set, RO/runtime.</summary>
-        public List<vbd_operations> allowed_operations { get; set; }
+        public virtual List<vbd_operations> allowed_operations
+        {
+            get { return _allowed_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _allowed_operations))
+                {
+                    _allowed_operations = value;
+                    NotifyPropertyChanged("allowed_operations");
+                }
+            }
+        }
+        private List<vbd_operations> _allowed_operations;
 
         /// <summary><c>current_operations</c>: (string -&gt; enum vbd_operations) map, RO/runtime.</summary>
-        public Dictionary<string, vbd_operations> current_operations { get; set; }
+        public virtual Dictionary<string, vbd_operations> current_operations
+        {
+            get { return _current_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _current_operations))
+                {
+                    _current_operations = value;
+                    NotifyPropertyChanged("current_operations");
+                }
+            }
+        }
+        private Dictionary<string, vbd_operations> _current_operations;
 
         /// <summary><c>VM</c>: VM ref, RO/constructor.</summary>
-        public XenRef<VM> VM { get; set; }
+        public virtual XenRef<VM> VM
+        {
+            get { return _VM; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VM))
+                {
+                    _VM = value;
+                    NotifyPropertyChanged("VM");
+                }
+            }
+        }
+        private XenRef<VM> _VM;
 
         /// <summary><c>VDI</c>: VDI ref, RO/constructor.</summary>
-        public XenRef<VDI> VDI { get; set; }
+        public virtual XenRef<VDI> VDI
+        {
+            get { return _VDI; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VDI))
+                {
+                    _VDI = value;
+                    NotifyPropertyChanged("VDI");
+                }
+            }
+        }
+        private XenRef<VDI> _VDI;
 
         /// <summary><c>device</c>: string, RO/constructor.</summary>
-        public string device { get; set; }
+        public virtual string device
+        {
+            get { return _device; }
+            set
+            {
+                if (!Helper.AreEqual(value, _device))
+                {
+                    _device = value;
+                    NotifyPropertyChanged("device");
+                }
+            }
+        }
+        private string _device;
 
         /// <summary><c>userdevice</c>: string, RW.</summary>
-        public string userdevice { get; set; }
+        public virtual string userdevice
+        {
+            get { return _userdevice; }
+            set
+            {
+                if (!Helper.AreEqual(value, _userdevice))
+                {
+                    _userdevice = value;
+                    NotifyPropertyChanged("userdevice");
+                }
+            }
+        }
+        private string _userdevice;
 
         /// <summary><c>bootable</c>: bool, RW.</summary>
-        public bool bootable { get; set; }
+        public virtual bool bootable
+        {
+            get { return _bootable; }
+            set
+            {
+                if (!Helper.AreEqual(value, _bootable))
+                {
+                    _bootable = value;
+                    NotifyPropertyChanged("bootable");
+                }
+            }
+        }
+        private bool _bootable;
 
         /// <summary><c>mode</c>: enum vbd_mode, RO/constructor.</summary>
-        public vbd_mode mode { get; set; }
+        public virtual vbd_mode mode
+        {
+            get { return _mode; }
+            set
+            {
+                if (!Helper.AreEqual(value, _mode))
+                {
+                    _mode = value;
+                    NotifyPropertyChanged("mode");
+                }
+            }
+        }
+        private vbd_mode _mode;
 
         /// <summary><c>type</c>: enum vbd_type, RW.</summary>
-        public vbd_type type { get; set; }
+        public virtual vbd_type type
+        {
+            get { return _type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _type))
+                {
+                    _type = value;
+                    NotifyPropertyChanged("type");
+                }
+            }
+        }
+        private vbd_type _type;
 
         /// <summary><c>unpluggable</c>: bool, RW.</summary>
-        public bool unpluggable { get; set; }
+        public virtual bool unpluggable
+        {
+            get { return _unpluggable; }
+            set
+            {
+                if (!Helper.AreEqual(value, _unpluggable))
+                {
+                    _unpluggable = value;
+                    NotifyPropertyChanged("unpluggable");
+                }
+            }
+        }
+        private bool _unpluggable;
 
         /// <summary><c>storage_lock</c>: bool, RO/runtime.</summary>
-        public bool storage_lock { get; set; }
+        public virtual bool storage_lock
+        {
+            get { return _storage_lock; }
+            set
+            {
+                if (!Helper.AreEqual(value, _storage_lock))
+                {
+                    _storage_lock = value;
+                    NotifyPropertyChanged("storage_lock");
+                }
+            }
+        }
+        private bool _storage_lock;
 
         /// <summary><c>empty</c>: bool, RO/constructor.</summary>
-        public bool empty { get; set; }
+        public virtual bool empty
+        {
+            get { return _empty; }
+            set
+            {
+                if (!Helper.AreEqual(value, _empty))
+                {
+                    _empty = value;
+                    NotifyPropertyChanged("empty");
+                }
+            }
+        }
+        private bool _empty;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>currently_attached</c>: bool, RO/constructor.</summary>
-        public bool currently_attached { get; set; }
+        public virtual bool currently_attached
+        {
+            get { return _currently_attached; }
+            set
+            {
+                if (!Helper.AreEqual(value, _currently_attached))
+                {
+                    _currently_attached = value;
+                    NotifyPropertyChanged("currently_attached");
+                }
+            }
+        }
+        private bool _currently_attached;
 
         /// <summary><c>status_code</c>: int, RO/runtime.</summary>
-        public long status_code { get; set; }
+        public virtual long status_code
+        {
+            get { return _status_code; }
+            set
+            {
+                if (!Helper.AreEqual(value, _status_code))
+                {
+                    _status_code = value;
+                    NotifyPropertyChanged("status_code");
+                }
+            }
+        }
+        private long _status_code;
 
         /// <summary><c>status_detail</c>: string, RO/runtime.</summary>
-        public string status_detail { get; set; }
+        public virtual string status_detail
+        {
+            get { return _status_detail; }
+            set
+            {
+                if (!Helper.AreEqual(value, _status_detail))
+                {
+                    _status_detail = value;
+                    NotifyPropertyChanged("status_detail");
+                }
+            }
+        }
+        private string _status_detail;
 
         /// <summary><c>runtime_properties</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> runtime_properties { get; set; }
+        public virtual Dictionary<string, string> runtime_properties
+        {
+            get { return _runtime_properties; }
+            set
+            {
+                if (!Helper.AreEqual(value, _runtime_properties))
+                {
+                    _runtime_properties = value;
+                    NotifyPropertyChanged("runtime_properties");
+                }
+            }
+        }
+        private Dictionary<string, string> _runtime_properties;
 
         /// <summary><c>qos_algorithm_type</c>: string, RW.</summary>
-        public string qos_algorithm_type { get; set; }
+        public virtual string qos_algorithm_type
+        {
+            get { return _qos_algorithm_type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _qos_algorithm_type))
+                {
+                    _qos_algorithm_type = value;
+                    NotifyPropertyChanged("qos_algorithm_type");
+                }
+            }
+        }
+        private string _qos_algorithm_type;
 
         /// <summary><c>qos_algorithm_params</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> qos_algorithm_params { get; set; }
+        public virtual Dictionary<string, string> qos_algorithm_params
+        {
+            get { return _qos_algorithm_params; }
+            set
+            {
+                if (!Helper.AreEqual(value, _qos_algorithm_params))
+                {
+                    _qos_algorithm_params = value;
+                    NotifyPropertyChanged("qos_algorithm_params");
+                }
+            }
+        }
+        private Dictionary<string, string> _qos_algorithm_params;
 
         /// <summary><c>qos_supported_algorithms</c>: string set, RO/runtime.</summary>
-        public string[] qos_supported_algorithms { get; set; }
+        public virtual string[] qos_supported_algorithms
+        {
+            get { return _qos_supported_algorithms; }
+            set
+            {
+                if (!Helper.AreEqual(value, _qos_supported_algorithms))
+                {
+                    _qos_supported_algorithms = value;
+                    NotifyPropertyChanged("qos_supported_algorithms");
+                }
+            }
+        }
+        private string[] _qos_supported_algorithms;
 
         /// <summary><c>metrics</c>: VBD_metrics ref, RO/runtime. Removed in tampa: only older servers have it.</summary>
-        public XenRef<VBD_metrics> metrics { get; set; }
+        public virtual XenRef<VBD_metrics> metrics
+        {
+            get { return _metrics; }
+            set
+            {
+                if (!Helper.AreEqual(value, _metrics))
+                {
+                    _metrics = value;
+                    NotifyPropertyChanged("metrics");
+                }
+            }
+        }
+        private XenRef<VBD_metrics> _metrics;
 
         /// <summary><c>VBD.get_all_records</c> (libxenapi <c>xenapi_vbd_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

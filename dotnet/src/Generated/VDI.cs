@@ -16,20 +16,20 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public VDI()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            allowed_operations = new List<vdi_operations>();
-            current_operations = new Dictionary<string, vdi_operations>();
-            VBDs = new List<XenRef<VBD>>();
-            crash_dumps = new List<XenRef<Crashdump>>();
-            other_config = new Dictionary<string, string>();
-            location = "";
-            xenstore_data = new Dictionary<string, string>();
-            sm_config = new Dictionary<string, string>();
-            snapshots = new List<XenRef<VDI>>();
-            snapshot_time = Conv.Epoch;
-            tags = Array.Empty<string>();
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _allowed_operations = new List<vdi_operations>();
+            _current_operations = new Dictionary<string, vdi_operations>();
+            _VBDs = new List<XenRef<VBD>>();
+            _crash_dumps = new List<XenRef<Crashdump>>();
+            _other_config = new Dictionary<string, string>();
+            _location = "";
+            _xenstore_data = new Dictionary<string, string>();
+            _sm_config = new Dictionary<string, string>();
+            _snapshots = new List<XenRef<VDI>>();
+            _snapshot_time = Conv.Epoch;
+            _tags = Array.Empty<string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -40,38 +40,38 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[32];
             Native.xenapi_vdi_record_fields(r, f, (UIntPtr)32);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            allowed_operations = Conv.R_set_enum_vdi_operations(f[3].p);
-            current_operations = Conv.R_map_string_to_enum_vdi_operations_end(f[4].p);
-            SR = Conv.Ref<SR>(f[5].p, Seen, 5);
-            VBDs = Conv.R_set_ref_VBD(f[6].p);
-            crash_dumps = Conv.R_set_ref_crashdump(f[7].p);
-            virtual_size = f[8].i;
-            physical_utilisation = f[9].i;
-            type = vdi_type_helper.FromNative((int)f[10].i);
-            sharable = (f[11].i != 0);
-            read_only = (f[12].i != 0);
-            other_config = Conv.StringMap(f[13].p, Seen, 13);
-            storage_lock = (f[14].i != 0);
-            location = Conv.Str(f[15].p, Seen, 15);
-            managed = (f[16].i != 0);
-            missing = (f[17].i != 0);
-            parent = Conv.Ref<VDI>(f[18].p, Seen, 18);
-            xenstore_data = Conv.StringMap(f[19].p, Seen, 19);
-            sm_config = Conv.StringMap(f[20].p, Seen, 20);
-            is_a_snapshot = (f[21].i != 0);
-            snapshot_of = Conv.Ref<VDI>(f[22].p, Seen, 22);
-            snapshots = Conv.R_set_ref_VDI(f[23].p);
-            snapshot_time = Conv.Time(f[24].i);
-            tags = Conv.R_set_string(f[25].p);
-            allow_caching = (f[26].i != 0);
-            on_boot = on_boot_helper.FromNative((int)f[27].i);
-            metadata_of_pool = Conv.Ref<Pool>(f[28].p, Seen, 28);
-            metadata_latest = (f[29].i != 0);
-            is_tools_iso = (f[30].i != 0);
-            cbt_enabled = (f[31].i != 0);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _allowed_operations = Conv.R_set_enum_vdi_operations(f[3].p);
+            _current_operations = Conv.R_map_string_to_enum_vdi_operations_end(f[4].p);
+            _SR = Conv.Ref<SR>(f[5].p, Seen, 5);
+            _VBDs = Conv.R_set_ref_VBD(f[6].p);
+            _crash_dumps = Conv.R_set_ref_crashdump(f[7].p);
+            _virtual_size = f[8].i;
+            _physical_utilisation = f[9].i;
+            _type = vdi_type_helper.FromNative((int)f[10].i);
+            _sharable = (f[11].i != 0);
+            _read_only = (f[12].i != 0);
+            _other_config = Conv.StringMap(f[13].p, Seen, 13);
+            _storage_lock = (f[14].i != 0);
+            _location = Conv.Str(f[15].p, Seen, 15);
+            _managed = (f[16].i != 0);
+            _missing = (f[17].i != 0);
+            _parent = Conv.Ref<VDI>(f[18].p, Seen, 18);
+            _xenstore_data = Conv.StringMap(f[19].p, Seen, 19);
+            _sm_config = Conv.StringMap(f[20].p, Seen, 20);
+            _is_a_snapshot = (f[21].i != 0);
+            _snapshot_of = Conv.Ref<VDI>(f[22].p, Seen, 22);
+            _snapshots = Conv.R_set_ref_VDI(f[23].p);
+            _snapshot_time = Conv.Time(f[24].i);
+            _tags = Conv.R_set_string(f[25].p);
+            _allow_caching = (f[26].i != 0);
+            _on_boot = on_boot_helper.FromNative((int)f[27].i);
+            _metadata_of_pool = Conv.Ref<Pool>(f[28].p, Seen, 28);
+            _metadata_latest = (f[29].i != 0);
+            _is_tools_iso = (f[30].i != 0);
+            _cbt_enabled = (f[31].i != 0);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -127,101 +127,527 @@ namespace XenAPI
             cbt_enabled = record.cbt_enabled;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal); <paramref name="ignoreCurrentOperations"/> leaves out <c>current_operations</c>.</summary>
+        public bool DeepEquals(VDI other, bool ignoreCurrentOperations)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            if (!ignoreCurrentOperations && !Helper.AreEqual2(_current_operations, other._current_operations))
+                return false;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_allowed_operations, other._allowed_operations) &&
+                Helper.AreEqual2(_SR, other._SR) &&
+                Helper.AreEqual2(_VBDs, other._VBDs) &&
+                Helper.AreEqual2(_crash_dumps, other._crash_dumps) &&
+                Helper.AreEqual2(_virtual_size, other._virtual_size) &&
+                Helper.AreEqual2(_physical_utilisation, other._physical_utilisation) &&
+                Helper.AreEqual2(_type, other._type) &&
+                Helper.AreEqual2(_sharable, other._sharable) &&
+                Helper.AreEqual2(_read_only, other._read_only) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_storage_lock, other._storage_lock) &&
+                Helper.AreEqual2(_location, other._location) &&
+                Helper.AreEqual2(_managed, other._managed) &&
+                Helper.AreEqual2(_missing, other._missing) &&
+                Helper.AreEqual2(_parent, other._parent) &&
+                Helper.AreEqual2(_xenstore_data, other._xenstore_data) &&
+                Helper.AreEqual2(_sm_config, other._sm_config) &&
+                Helper.AreEqual2(_is_a_snapshot, other._is_a_snapshot) &&
+                Helper.AreEqual2(_snapshot_of, other._snapshot_of) &&
+                Helper.AreEqual2(_snapshots, other._snapshots) &&
+                Helper.AreEqual2(_snapshot_time, other._snapshot_time) &&
+                Helper.AreEqual2(_tags, other._tags) &&
+                Helper.AreEqual2(_allow_caching, other._allow_caching) &&
+                Helper.AreEqual2(_on_boot, other._on_boot) &&
+                Helper.AreEqual2(_metadata_of_pool, other._metadata_of_pool) &&
+                Helper.AreEqual2(_metadata_latest, other._metadata_latest) &&
+                Helper.AreEqual2(_is_tools_iso, other._is_tools_iso) &&
+                Helper.AreEqual2(_cbt_enabled, other._cbt_enabled);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RO/constructor.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RO/constructor.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>allowed_operations</c>: enum vdi_operations set, RO/runtime.</summary>
-        public List<vdi_operations> allowed_operations { get; set; }
+        public virtual List<vdi_operations> allowed_operations
+        {
+            get { return _allowed_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _allowed_operations))
+                {
+                    _allowed_operations = value;
+                    NotifyPropertyChanged("allowed_operations");
+                }
+            }
+        }
+        private List<vdi_operations> _allowed_operations;
 
         /// <summary><c>current_operations</c>: (string -&gt; enum vdi_operations) map, RO/runtime.</summary>
-        public Dictionary<string, vdi_operations> current_operations { get; set; }
+        public virtual Dictionary<string, vdi_operations> current_operations
+        {
+            get { return _current_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _current_operations))
+                {
+                    _current_operations = value;
+                    NotifyPropertyChanged("current_operations");
+                }
+            }
+        }
+        private Dictionary<string, vdi_operations> _current_operations;
 
         /// <summary><c>SR</c>: SR ref, RO/constructor.</summary>
-        public XenRef<SR> SR { get; set; }
+        public virtual XenRef<SR> SR
+        {
+            get { return _SR; }
+            set
+            {
+                if (!Helper.AreEqual(value, _SR))
+                {
+                    _SR = value;
+                    NotifyPropertyChanged("SR");
+                }
+            }
+        }
+        private XenRef<SR> _SR;
 
         /// <summary><c>VBDs</c>: VBD ref set, RO/runtime.</summary>
-        public List<XenRef<VBD>> VBDs { get; set; }
+        public virtual List<XenRef<VBD>> VBDs
+        {
+            get { return _VBDs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VBDs))
+                {
+                    _VBDs = value;
+                    NotifyPropertyChanged("VBDs");
+                }
+            }
+        }
+        private List<XenRef<VBD>> _VBDs;
 
         /// <summary><c>crash_dumps</c>: crashdump ref set, RO/runtime.</summary>
-        public List<XenRef<Crashdump>> crash_dumps { get; set; }
+        public virtual List<XenRef<Crashdump>> crash_dumps
+        {
+            get { return _crash_dumps; }
+            set
+            {
+                if (!Helper.AreEqual(value, _crash_dumps))
+                {
+                    _crash_dumps = value;
+                    NotifyPropertyChanged("crash_dumps");
+                }
+            }
+        }
+        private List<XenRef<Crashdump>> _crash_dumps;
 
         /// <summary><c>virtual_size</c>: int, RO/constructor.</summary>
-        public long virtual_size { get; set; }
+        public virtual long virtual_size
+        {
+            get { return _virtual_size; }
+            set
+            {
+                if (!Helper.AreEqual(value, _virtual_size))
+                {
+                    _virtual_size = value;
+                    NotifyPropertyChanged("virtual_size");
+                }
+            }
+        }
+        private long _virtual_size;
 
         /// <summary><c>physical_utilisation</c>: int, RO/runtime.</summary>
-        public long physical_utilisation { get; set; }
+        public virtual long physical_utilisation
+        {
+            get { return _physical_utilisation; }
+            set
+            {
+                if (!Helper.AreEqual(value, _physical_utilisation))
+                {
+                    _physical_utilisation = value;
+                    NotifyPropertyChanged("physical_utilisation");
+                }
+            }
+        }
+        private long _physical_utilisation;
 
         /// <summary><c>type</c>: enum vdi_type, RO/constructor.</summary>
-        public vdi_type type { get; set; }
+        public virtual vdi_type type
+        {
+            get { return _type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _type))
+                {
+                    _type = value;
+                    NotifyPropertyChanged("type");
+                }
+            }
+        }
+        private vdi_type _type;
 
         /// <summary><c>sharable</c>: bool, RO/constructor.</summary>
-        public bool sharable { get; set; }
+        public virtual bool sharable
+        {
+            get { return _sharable; }
+            set
+            {
+                if (!Helper.AreEqual(value, _sharable))
+                {
+                    _sharable = value;
+                    NotifyPropertyChanged("sharable");
+                }
+            }
+        }
+        private bool _sharable;
 
         /// <summary><c>read_only</c>: bool, RO/constructor.</summary>
-        public bool read_only { get; set; }
+        public virtual bool read_only
+        {
+            get { return _read_only; }
+            set
+            {
+                if (!Helper.AreEqual(value, _read_only))
+                {
+                    _read_only = value;
+                    NotifyPropertyChanged("read_only");
+                }
+            }
+        }
+        private bool _read_only;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>storage_lock</c>: bool, RO/runtime.</summary>
-        public bool storage_lock { get; set; }
+        public virtual bool storage_lock
+        {
+            get { return _storage_lock; }
+            set
+            {
+                if (!Helper.AreEqual(value, _storage_lock))
+                {
+                    _storage_lock = value;
+                    NotifyPropertyChanged("storage_lock");
+                }
+            }
+        }
+        private bool _storage_lock;
 
         /// <summary><c>location</c>: string, RO/runtime.</summary>
-        public string location { get; set; }
+        public virtual string location
+        {
+            get { return _location; }
+            set
+            {
+                if (!Helper.AreEqual(value, _location))
+                {
+                    _location = value;
+                    NotifyPropertyChanged("location");
+                }
+            }
+        }
+        private string _location;
 
         /// <summary><c>managed</c>: bool, RO/runtime.</summary>
-        public bool managed { get; set; }
+        public virtual bool managed
+        {
+            get { return _managed; }
+            set
+            {
+                if (!Helper.AreEqual(value, _managed))
+                {
+                    _managed = value;
+                    NotifyPropertyChanged("managed");
+                }
+            }
+        }
+        private bool _managed;
 
         /// <summary><c>missing</c>: bool, RO/runtime.</summary>
-        public bool missing { get; set; }
+        public virtual bool missing
+        {
+            get { return _missing; }
+            set
+            {
+                if (!Helper.AreEqual(value, _missing))
+                {
+                    _missing = value;
+                    NotifyPropertyChanged("missing");
+                }
+            }
+        }
+        private bool _missing;
 
         /// <summary><c>parent</c>: VDI ref, RO/runtime. Deprecated since ely.</summary>
-        public XenRef<VDI> parent { get; set; }
+        public virtual XenRef<VDI> parent
+        {
+            get { return _parent; }
+            set
+            {
+                if (!Helper.AreEqual(value, _parent))
+                {
+                    _parent = value;
+                    NotifyPropertyChanged("parent");
+                }
+            }
+        }
+        private XenRef<VDI> _parent;
 
         /// <summary><c>xenstore_data</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> xenstore_data { get; set; }
+        public virtual Dictionary<string, string> xenstore_data
+        {
+            get { return _xenstore_data; }
+            set
+            {
+                if (!Helper.AreEqual(value, _xenstore_data))
+                {
+                    _xenstore_data = value;
+                    NotifyPropertyChanged("xenstore_data");
+                }
+            }
+        }
+        private Dictionary<string, string> _xenstore_data;
 
         /// <summary><c>sm_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> sm_config { get; set; }
+        public virtual Dictionary<string, string> sm_config
+        {
+            get { return _sm_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _sm_config))
+                {
+                    _sm_config = value;
+                    NotifyPropertyChanged("sm_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _sm_config;
 
         /// <summary><c>is_a_snapshot</c>: bool, RO/runtime.</summary>
-        public bool is_a_snapshot { get; set; }
+        public virtual bool is_a_snapshot
+        {
+            get { return _is_a_snapshot; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_a_snapshot))
+                {
+                    _is_a_snapshot = value;
+                    NotifyPropertyChanged("is_a_snapshot");
+                }
+            }
+        }
+        private bool _is_a_snapshot;
 
         /// <summary><c>snapshot_of</c>: VDI ref, RO/runtime.</summary>
-        public XenRef<VDI> snapshot_of { get; set; }
+        public virtual XenRef<VDI> snapshot_of
+        {
+            get { return _snapshot_of; }
+            set
+            {
+                if (!Helper.AreEqual(value, _snapshot_of))
+                {
+                    _snapshot_of = value;
+                    NotifyPropertyChanged("snapshot_of");
+                }
+            }
+        }
+        private XenRef<VDI> _snapshot_of;
 
         /// <summary><c>snapshots</c>: VDI ref set, RO/runtime.</summary>
-        public List<XenRef<VDI>> snapshots { get; set; }
+        public virtual List<XenRef<VDI>> snapshots
+        {
+            get { return _snapshots; }
+            set
+            {
+                if (!Helper.AreEqual(value, _snapshots))
+                {
+                    _snapshots = value;
+                    NotifyPropertyChanged("snapshots");
+                }
+            }
+        }
+        private List<XenRef<VDI>> _snapshots;
 
         /// <summary><c>snapshot_time</c>: datetime, RO/runtime.</summary>
-        public DateTime snapshot_time { get; set; }
+        public virtual DateTime snapshot_time
+        {
+            get { return _snapshot_time; }
+            set
+            {
+                if (!Helper.AreEqual(value, _snapshot_time))
+                {
+                    _snapshot_time = value;
+                    NotifyPropertyChanged("snapshot_time");
+                }
+            }
+        }
+        private DateTime _snapshot_time;
 
         /// <summary><c>tags</c>: string set, RW.</summary>
-        public string[] tags { get; set; }
+        public virtual string[] tags
+        {
+            get { return _tags; }
+            set
+            {
+                if (!Helper.AreEqual(value, _tags))
+                {
+                    _tags = value;
+                    NotifyPropertyChanged("tags");
+                }
+            }
+        }
+        private string[] _tags;
 
         /// <summary><c>allow_caching</c>: bool, RO/runtime.</summary>
-        public bool allow_caching { get; set; }
+        public virtual bool allow_caching
+        {
+            get { return _allow_caching; }
+            set
+            {
+                if (!Helper.AreEqual(value, _allow_caching))
+                {
+                    _allow_caching = value;
+                    NotifyPropertyChanged("allow_caching");
+                }
+            }
+        }
+        private bool _allow_caching;
 
         /// <summary><c>on_boot</c>: enum on_boot, RO/runtime.</summary>
-        public on_boot on_boot { get; set; }
+        public virtual on_boot on_boot
+        {
+            get { return _on_boot; }
+            set
+            {
+                if (!Helper.AreEqual(value, _on_boot))
+                {
+                    _on_boot = value;
+                    NotifyPropertyChanged("on_boot");
+                }
+            }
+        }
+        private on_boot _on_boot;
 
         /// <summary><c>metadata_of_pool</c>: pool ref, RO/runtime.</summary>
-        public XenRef<Pool> metadata_of_pool { get; set; }
+        public virtual XenRef<Pool> metadata_of_pool
+        {
+            get { return _metadata_of_pool; }
+            set
+            {
+                if (!Helper.AreEqual(value, _metadata_of_pool))
+                {
+                    _metadata_of_pool = value;
+                    NotifyPropertyChanged("metadata_of_pool");
+                }
+            }
+        }
+        private XenRef<Pool> _metadata_of_pool;
 
         /// <summary><c>metadata_latest</c>: bool, RO/runtime.</summary>
-        public bool metadata_latest { get; set; }
+        public virtual bool metadata_latest
+        {
+            get { return _metadata_latest; }
+            set
+            {
+                if (!Helper.AreEqual(value, _metadata_latest))
+                {
+                    _metadata_latest = value;
+                    NotifyPropertyChanged("metadata_latest");
+                }
+            }
+        }
+        private bool _metadata_latest;
 
         /// <summary><c>is_tools_iso</c>: bool, RO/runtime.</summary>
-        public bool is_tools_iso { get; set; }
+        public virtual bool is_tools_iso
+        {
+            get { return _is_tools_iso; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_tools_iso))
+                {
+                    _is_tools_iso = value;
+                    NotifyPropertyChanged("is_tools_iso");
+                }
+            }
+        }
+        private bool _is_tools_iso;
 
         /// <summary><c>cbt_enabled</c>: bool, RO/runtime.</summary>
-        public bool cbt_enabled { get; set; }
+        public virtual bool cbt_enabled
+        {
+            get { return _cbt_enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _cbt_enabled))
+                {
+                    _cbt_enabled = value;
+                    NotifyPropertyChanged("cbt_enabled");
+                }
+            }
+        }
+        private bool _cbt_enabled;
 
         /// <summary><c>VDI.get_all_records</c> (libxenapi <c>xenapi_vdi_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,11 +16,11 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public VGPU()
         {
-            uuid = "";
-            device = "";
-            other_config = new Dictionary<string, string>();
-            compatibility_metadata = new Dictionary<string, string>();
-            extra_args = "";
+            _uuid = "";
+            _device = "";
+            _other_config = new Dictionary<string, string>();
+            _compatibility_metadata = new Dictionary<string, string>();
+            _extra_args = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -31,18 +31,18 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[12];
             Native.xenapi_vgpu_record_fields(r, f, (UIntPtr)12);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            VM = Conv.Ref<VM>(f[1].p, Seen, 1);
-            GPU_group = Conv.Ref<GPU_group>(f[2].p, Seen, 2);
-            device = Conv.Str(f[3].p, Seen, 3);
-            currently_attached = (f[4].i != 0);
-            other_config = Conv.StringMap(f[5].p, Seen, 5);
-            type = Conv.Ref<VGPU_type>(f[6].p, Seen, 6);
-            resident_on = Conv.Ref<PGPU>(f[7].p, Seen, 7);
-            scheduled_to_be_resident_on = Conv.Ref<PGPU>(f[8].p, Seen, 8);
-            compatibility_metadata = Conv.StringMap(f[9].p, Seen, 9);
-            extra_args = Conv.Str(f[10].p, Seen, 10);
-            PCI = Conv.Ref<PCI>(f[11].p, Seen, 11);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _VM = Conv.Ref<VM>(f[1].p, Seen, 1);
+            _GPU_group = Conv.Ref<GPU_group>(f[2].p, Seen, 2);
+            _device = Conv.Str(f[3].p, Seen, 3);
+            _currently_attached = (f[4].i != 0);
+            _other_config = Conv.StringMap(f[5].p, Seen, 5);
+            _type = Conv.Ref<VGPU_type>(f[6].p, Seen, 6);
+            _resident_on = Conv.Ref<PGPU>(f[7].p, Seen, 7);
+            _scheduled_to_be_resident_on = Conv.Ref<PGPU>(f[8].p, Seen, 8);
+            _compatibility_metadata = Conv.StringMap(f[9].p, Seen, 9);
+            _extra_args = Conv.Str(f[10].p, Seen, 10);
+            _PCI = Conv.Ref<PCI>(f[11].p, Seen, 11);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -78,41 +78,206 @@ namespace XenAPI
             PCI = record.PCI;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(VGPU other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_VM, other._VM) &&
+                Helper.AreEqual2(_GPU_group, other._GPU_group) &&
+                Helper.AreEqual2(_device, other._device) &&
+                Helper.AreEqual2(_currently_attached, other._currently_attached) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_type, other._type) &&
+                Helper.AreEqual2(_resident_on, other._resident_on) &&
+                Helper.AreEqual2(_scheduled_to_be_resident_on, other._scheduled_to_be_resident_on) &&
+                Helper.AreEqual2(_compatibility_metadata, other._compatibility_metadata) &&
+                Helper.AreEqual2(_extra_args, other._extra_args) &&
+                Helper.AreEqual2(_PCI, other._PCI);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>VM</c>: VM ref, RO/runtime.</summary>
-        public XenRef<VM> VM { get; set; }
+        public virtual XenRef<VM> VM
+        {
+            get { return _VM; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VM))
+                {
+                    _VM = value;
+                    NotifyPropertyChanged("VM");
+                }
+            }
+        }
+        private XenRef<VM> _VM;
 
         /// <summary><c>GPU_group</c>: GPU_group ref, RO/runtime.</summary>
-        public XenRef<GPU_group> GPU_group { get; set; }
+        public virtual XenRef<GPU_group> GPU_group
+        {
+            get { return _GPU_group; }
+            set
+            {
+                if (!Helper.AreEqual(value, _GPU_group))
+                {
+                    _GPU_group = value;
+                    NotifyPropertyChanged("GPU_group");
+                }
+            }
+        }
+        private XenRef<GPU_group> _GPU_group;
 
         /// <summary><c>device</c>: string, RO/runtime.</summary>
-        public string device { get; set; }
+        public virtual string device
+        {
+            get { return _device; }
+            set
+            {
+                if (!Helper.AreEqual(value, _device))
+                {
+                    _device = value;
+                    NotifyPropertyChanged("device");
+                }
+            }
+        }
+        private string _device;
 
         /// <summary><c>currently_attached</c>: bool, RO/runtime.</summary>
-        public bool currently_attached { get; set; }
+        public virtual bool currently_attached
+        {
+            get { return _currently_attached; }
+            set
+            {
+                if (!Helper.AreEqual(value, _currently_attached))
+                {
+                    _currently_attached = value;
+                    NotifyPropertyChanged("currently_attached");
+                }
+            }
+        }
+        private bool _currently_attached;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>type</c>: VGPU_type ref, RO/runtime.</summary>
-        public XenRef<VGPU_type> type { get; set; }
+        public virtual XenRef<VGPU_type> type
+        {
+            get { return _type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _type))
+                {
+                    _type = value;
+                    NotifyPropertyChanged("type");
+                }
+            }
+        }
+        private XenRef<VGPU_type> _type;
 
         /// <summary><c>resident_on</c>: PGPU ref, RO/runtime.</summary>
-        public XenRef<PGPU> resident_on { get; set; }
+        public virtual XenRef<PGPU> resident_on
+        {
+            get { return _resident_on; }
+            set
+            {
+                if (!Helper.AreEqual(value, _resident_on))
+                {
+                    _resident_on = value;
+                    NotifyPropertyChanged("resident_on");
+                }
+            }
+        }
+        private XenRef<PGPU> _resident_on;
 
         /// <summary><c>scheduled_to_be_resident_on</c>: PGPU ref, RO/runtime.</summary>
-        public XenRef<PGPU> scheduled_to_be_resident_on { get; set; }
+        public virtual XenRef<PGPU> scheduled_to_be_resident_on
+        {
+            get { return _scheduled_to_be_resident_on; }
+            set
+            {
+                if (!Helper.AreEqual(value, _scheduled_to_be_resident_on))
+                {
+                    _scheduled_to_be_resident_on = value;
+                    NotifyPropertyChanged("scheduled_to_be_resident_on");
+                }
+            }
+        }
+        private XenRef<PGPU> _scheduled_to_be_resident_on;
 
         /// <summary><c>compatibility_metadata</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> compatibility_metadata { get; set; }
+        public virtual Dictionary<string, string> compatibility_metadata
+        {
+            get { return _compatibility_metadata; }
+            set
+            {
+                if (!Helper.AreEqual(value, _compatibility_metadata))
+                {
+                    _compatibility_metadata = value;
+                    NotifyPropertyChanged("compatibility_metadata");
+                }
+            }
+        }
+        private Dictionary<string, string> _compatibility_metadata;
 
         /// <summary><c>extra_args</c>: string, RW.</summary>
-        public string extra_args { get; set; }
+        public virtual string extra_args
+        {
+            get { return _extra_args; }
+            set
+            {
+                if (!Helper.AreEqual(value, _extra_args))
+                {
+                    _extra_args = value;
+                    NotifyPropertyChanged("extra_args");
+                }
+            }
+        }
+        private string _extra_args;
 
         /// <summary><c>PCI</c>: PCI ref, RO/runtime.</summary>
-        public XenRef<PCI> PCI { get; set; }
+        public virtual XenRef<PCI> PCI
+        {
+            get { return _PCI; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PCI))
+                {
+                    _PCI = value;
+                    NotifyPropertyChanged("PCI");
+                }
+            }
+        }
+        private XenRef<PCI> _PCI;
 
         /// <summary><c>VGPU.get_all_records</c> (libxenapi <c>xenapi_vgpu_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,16 +16,16 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public VGPU_type()
         {
-            uuid = "";
-            vendor_name = "";
-            model_name = "";
-            supported_on_PGPUs = new List<XenRef<PGPU>>();
-            enabled_on_PGPUs = new List<XenRef<PGPU>>();
-            VGPUs = new List<XenRef<VGPU>>();
-            supported_on_GPU_groups = new List<XenRef<GPU_group>>();
-            enabled_on_GPU_groups = new List<XenRef<GPU_group>>();
-            identifier = "";
-            compatible_types_in_vm = new List<XenRef<VGPU_type>>();
+            _uuid = "";
+            _vendor_name = "";
+            _model_name = "";
+            _supported_on_PGPUs = new List<XenRef<PGPU>>();
+            _enabled_on_PGPUs = new List<XenRef<PGPU>>();
+            _VGPUs = new List<XenRef<VGPU>>();
+            _supported_on_GPU_groups = new List<XenRef<GPU_group>>();
+            _enabled_on_GPU_groups = new List<XenRef<GPU_group>>();
+            _identifier = "";
+            _compatible_types_in_vm = new List<XenRef<VGPU_type>>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -36,22 +36,22 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[16];
             Native.xenapi_vgpu_type_record_fields(r, f, (UIntPtr)16);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            vendor_name = Conv.Str(f[1].p, Seen, 1);
-            model_name = Conv.Str(f[2].p, Seen, 2);
-            framebuffer_size = f[3].i;
-            max_heads = f[4].i;
-            max_resolution_x = f[5].i;
-            max_resolution_y = f[6].i;
-            supported_on_PGPUs = Conv.R_set_ref_PGPU(f[7].p);
-            enabled_on_PGPUs = Conv.R_set_ref_PGPU(f[8].p);
-            VGPUs = Conv.R_set_ref_VGPU(f[9].p);
-            supported_on_GPU_groups = Conv.R_set_ref_GPU_group(f[10].p);
-            enabled_on_GPU_groups = Conv.R_set_ref_GPU_group(f[11].p);
-            implementation = vgpu_type_implementation_helper.FromNative((int)f[12].i);
-            identifier = Conv.Str(f[13].p, Seen, 13);
-            experimental = (f[14].i != 0);
-            compatible_types_in_vm = Conv.R_set_ref_VGPU_type(f[15].p);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _vendor_name = Conv.Str(f[1].p, Seen, 1);
+            _model_name = Conv.Str(f[2].p, Seen, 2);
+            _framebuffer_size = f[3].i;
+            _max_heads = f[4].i;
+            _max_resolution_x = f[5].i;
+            _max_resolution_y = f[6].i;
+            _supported_on_PGPUs = Conv.R_set_ref_PGPU(f[7].p);
+            _enabled_on_PGPUs = Conv.R_set_ref_PGPU(f[8].p);
+            _VGPUs = Conv.R_set_ref_VGPU(f[9].p);
+            _supported_on_GPU_groups = Conv.R_set_ref_GPU_group(f[10].p);
+            _enabled_on_GPU_groups = Conv.R_set_ref_GPU_group(f[11].p);
+            _implementation = vgpu_type_implementation_helper.FromNative((int)f[12].i);
+            _identifier = Conv.Str(f[13].p, Seen, 13);
+            _experimental = (f[14].i != 0);
+            _compatible_types_in_vm = Conv.R_set_ref_VGPU_type(f[15].p);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -91,53 +91,270 @@ namespace XenAPI
             compatible_types_in_vm = record.compatible_types_in_vm;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(VGPU_type other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_vendor_name, other._vendor_name) &&
+                Helper.AreEqual2(_model_name, other._model_name) &&
+                Helper.AreEqual2(_framebuffer_size, other._framebuffer_size) &&
+                Helper.AreEqual2(_max_heads, other._max_heads) &&
+                Helper.AreEqual2(_max_resolution_x, other._max_resolution_x) &&
+                Helper.AreEqual2(_max_resolution_y, other._max_resolution_y) &&
+                Helper.AreEqual2(_supported_on_PGPUs, other._supported_on_PGPUs) &&
+                Helper.AreEqual2(_enabled_on_PGPUs, other._enabled_on_PGPUs) &&
+                Helper.AreEqual2(_VGPUs, other._VGPUs) &&
+                Helper.AreEqual2(_supported_on_GPU_groups, other._supported_on_GPU_groups) &&
+                Helper.AreEqual2(_enabled_on_GPU_groups, other._enabled_on_GPU_groups) &&
+                Helper.AreEqual2(_implementation, other._implementation) &&
+                Helper.AreEqual2(_identifier, other._identifier) &&
+                Helper.AreEqual2(_experimental, other._experimental) &&
+                Helper.AreEqual2(_compatible_types_in_vm, other._compatible_types_in_vm);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>vendor_name</c>: string, RO/constructor.</summary>
-        public string vendor_name { get; set; }
+        public virtual string vendor_name
+        {
+            get { return _vendor_name; }
+            set
+            {
+                if (!Helper.AreEqual(value, _vendor_name))
+                {
+                    _vendor_name = value;
+                    NotifyPropertyChanged("vendor_name");
+                }
+            }
+        }
+        private string _vendor_name;
 
         /// <summary><c>model_name</c>: string, RO/constructor.</summary>
-        public string model_name { get; set; }
+        public virtual string model_name
+        {
+            get { return _model_name; }
+            set
+            {
+                if (!Helper.AreEqual(value, _model_name))
+                {
+                    _model_name = value;
+                    NotifyPropertyChanged("model_name");
+                }
+            }
+        }
+        private string _model_name;
 
         /// <summary><c>framebuffer_size</c>: int, RO/constructor.</summary>
-        public long framebuffer_size { get; set; }
+        public virtual long framebuffer_size
+        {
+            get { return _framebuffer_size; }
+            set
+            {
+                if (!Helper.AreEqual(value, _framebuffer_size))
+                {
+                    _framebuffer_size = value;
+                    NotifyPropertyChanged("framebuffer_size");
+                }
+            }
+        }
+        private long _framebuffer_size;
 
         /// <summary><c>max_heads</c>: int, RO/constructor.</summary>
-        public long max_heads { get; set; }
+        public virtual long max_heads
+        {
+            get { return _max_heads; }
+            set
+            {
+                if (!Helper.AreEqual(value, _max_heads))
+                {
+                    _max_heads = value;
+                    NotifyPropertyChanged("max_heads");
+                }
+            }
+        }
+        private long _max_heads;
 
         /// <summary><c>max_resolution_x</c>: int, RO/constructor.</summary>
-        public long max_resolution_x { get; set; }
+        public virtual long max_resolution_x
+        {
+            get { return _max_resolution_x; }
+            set
+            {
+                if (!Helper.AreEqual(value, _max_resolution_x))
+                {
+                    _max_resolution_x = value;
+                    NotifyPropertyChanged("max_resolution_x");
+                }
+            }
+        }
+        private long _max_resolution_x;
 
         /// <summary><c>max_resolution_y</c>: int, RO/constructor.</summary>
-        public long max_resolution_y { get; set; }
+        public virtual long max_resolution_y
+        {
+            get { return _max_resolution_y; }
+            set
+            {
+                if (!Helper.AreEqual(value, _max_resolution_y))
+                {
+                    _max_resolution_y = value;
+                    NotifyPropertyChanged("max_resolution_y");
+                }
+            }
+        }
+        private long _max_resolution_y;
 
         /// <summary><c>supported_on_PGPUs</c>: PGPU ref set, RO/runtime.</summary>
-        public List<XenRef<PGPU>> supported_on_PGPUs { get; set; }
+        public virtual List<XenRef<PGPU>> supported_on_PGPUs
+        {
+            get { return _supported_on_PGPUs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _supported_on_PGPUs))
+                {
+                    _supported_on_PGPUs = value;
+                    NotifyPropertyChanged("supported_on_PGPUs");
+                }
+            }
+        }
+        private List<XenRef<PGPU>> _supported_on_PGPUs;
 
         /// <summary><c>enabled_on_PGPUs</c>: PGPU ref set, RO/runtime.</summary>
-        public List<XenRef<PGPU>> enabled_on_PGPUs { get; set; }
+        public virtual List<XenRef<PGPU>> enabled_on_PGPUs
+        {
+            get { return _enabled_on_PGPUs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _enabled_on_PGPUs))
+                {
+                    _enabled_on_PGPUs = value;
+                    NotifyPropertyChanged("enabled_on_PGPUs");
+                }
+            }
+        }
+        private List<XenRef<PGPU>> _enabled_on_PGPUs;
 
         /// <summary><c>VGPUs</c>: VGPU ref set, RO/runtime.</summary>
-        public List<XenRef<VGPU>> VGPUs { get; set; }
+        public virtual List<XenRef<VGPU>> VGPUs
+        {
+            get { return _VGPUs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VGPUs))
+                {
+                    _VGPUs = value;
+                    NotifyPropertyChanged("VGPUs");
+                }
+            }
+        }
+        private List<XenRef<VGPU>> _VGPUs;
 
         /// <summary><c>supported_on_GPU_groups</c>: GPU_group ref set, RO/runtime.</summary>
-        public List<XenRef<GPU_group>> supported_on_GPU_groups { get; set; }
+        public virtual List<XenRef<GPU_group>> supported_on_GPU_groups
+        {
+            get { return _supported_on_GPU_groups; }
+            set
+            {
+                if (!Helper.AreEqual(value, _supported_on_GPU_groups))
+                {
+                    _supported_on_GPU_groups = value;
+                    NotifyPropertyChanged("supported_on_GPU_groups");
+                }
+            }
+        }
+        private List<XenRef<GPU_group>> _supported_on_GPU_groups;
 
         /// <summary><c>enabled_on_GPU_groups</c>: GPU_group ref set, RO/runtime.</summary>
-        public List<XenRef<GPU_group>> enabled_on_GPU_groups { get; set; }
+        public virtual List<XenRef<GPU_group>> enabled_on_GPU_groups
+        {
+            get { return _enabled_on_GPU_groups; }
+            set
+            {
+                if (!Helper.AreEqual(value, _enabled_on_GPU_groups))
+                {
+                    _enabled_on_GPU_groups = value;
+                    NotifyPropertyChanged("enabled_on_GPU_groups");
+                }
+            }
+        }
+        private List<XenRef<GPU_group>> _enabled_on_GPU_groups;
 
         /// <summary><c>implementation</c>: enum vgpu_type_implementation, RO/constructor.</summary>
-        public vgpu_type_implementation implementation { get; set; }
+        public virtual vgpu_type_implementation implementation
+        {
+            get { return _implementation; }
+            set
+            {
+                if (!Helper.AreEqual(value, _implementation))
+                {
+                    _implementation = value;
+                    NotifyPropertyChanged("implementation");
+                }
+            }
+        }
+        private vgpu_type_implementation _implementation;
 
         /// <summary><c>identifier</c>: string, RO/constructor.</summary>
-        public string identifier { get; set; }
+        public virtual string identifier
+        {
+            get { return _identifier; }
+            set
+            {
+                if (!Helper.AreEqual(value, _identifier))
+                {
+                    _identifier = value;
+                    NotifyPropertyChanged("identifier");
+                }
+            }
+        }
+        private string _identifier;
 
         /// <summary><c>experimental</c>: bool, RO/constructor.</summary>
-        public bool experimental { get; set; }
+        public virtual bool experimental
+        {
+            get { return _experimental; }
+            set
+            {
+                if (!Helper.AreEqual(value, _experimental))
+                {
+                    _experimental = value;
+                    NotifyPropertyChanged("experimental");
+                }
+            }
+        }
+        private bool _experimental;
 
         /// <summary><c>compatible_types_in_vm</c>: VGPU_type ref set, RO/runtime.</summary>
-        public List<XenRef<VGPU_type>> compatible_types_in_vm { get; set; }
+        public virtual List<XenRef<VGPU_type>> compatible_types_in_vm
+        {
+            get { return _compatible_types_in_vm; }
+            set
+            {
+                if (!Helper.AreEqual(value, _compatible_types_in_vm))
+                {
+                    _compatible_types_in_vm = value;
+                    NotifyPropertyChanged("compatible_types_in_vm");
+                }
+            }
+        }
+        private List<XenRef<VGPU_type>> _compatible_types_in_vm;
 
         /// <summary><c>VGPU_type.get_all_records</c> (libxenapi <c>xenapi_vgpu_type_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

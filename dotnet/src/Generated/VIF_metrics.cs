@@ -16,9 +16,9 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public VIF_metrics()
         {
-            uuid = "";
-            last_updated = Conv.Epoch;
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _last_updated = Conv.Epoch;
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -29,11 +29,11 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[5];
             Native.xenapi_vif_metrics_record_fields(r, f, (UIntPtr)5);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            io_read_kbs = f[1].d;
-            io_write_kbs = f[2].d;
-            last_updated = Conv.Time(f[3].i);
-            other_config = Conv.StringMap(f[4].p, Seen, 4);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _io_read_kbs = f[1].d;
+            _io_write_kbs = f[2].d;
+            _last_updated = Conv.Time(f[3].i);
+            _other_config = Conv.StringMap(f[4].p, Seen, 4);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -62,20 +62,94 @@ namespace XenAPI
             other_config = record.other_config;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(VIF_metrics other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_io_read_kbs, other._io_read_kbs) &&
+                Helper.AreEqual2(_io_write_kbs, other._io_write_kbs) &&
+                Helper.AreEqual2(_last_updated, other._last_updated) &&
+                Helper.AreEqual2(_other_config, other._other_config);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>io_read_kbs</c>: float, RO/runtime. Removed in tampa: only older servers have it.</summary>
-        public double io_read_kbs { get; set; }
+        public virtual double io_read_kbs
+        {
+            get { return _io_read_kbs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _io_read_kbs))
+                {
+                    _io_read_kbs = value;
+                    NotifyPropertyChanged("io_read_kbs");
+                }
+            }
+        }
+        private double _io_read_kbs;
 
         /// <summary><c>io_write_kbs</c>: float, RO/runtime. Removed in tampa: only older servers have it.</summary>
-        public double io_write_kbs { get; set; }
+        public virtual double io_write_kbs
+        {
+            get { return _io_write_kbs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _io_write_kbs))
+                {
+                    _io_write_kbs = value;
+                    NotifyPropertyChanged("io_write_kbs");
+                }
+            }
+        }
+        private double _io_write_kbs;
 
         /// <summary><c>last_updated</c>: datetime, RO/runtime.</summary>
-        public DateTime last_updated { get; set; }
+        public virtual DateTime last_updated
+        {
+            get { return _last_updated; }
+            set
+            {
+                if (!Helper.AreEqual(value, _last_updated))
+                {
+                    _last_updated = value;
+                    NotifyPropertyChanged("last_updated");
+                }
+            }
+        }
+        private DateTime _last_updated;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>VIF_metrics.get_all_records</c> (libxenapi <c>xenapi_vif_metrics_get_all_records</c>). Removed in tampa: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

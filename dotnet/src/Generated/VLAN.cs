@@ -16,8 +16,8 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public VLAN()
         {
-            uuid = "";
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -28,11 +28,11 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[5];
             Native.xenapi_vlan_record_fields(r, f, (UIntPtr)5);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            tagged_PIF = Conv.Ref<PIF>(f[1].p, Seen, 1);
-            untagged_PIF = Conv.Ref<PIF>(f[2].p, Seen, 2);
-            tag = f[3].i;
-            other_config = Conv.StringMap(f[4].p, Seen, 4);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _tagged_PIF = Conv.Ref<PIF>(f[1].p, Seen, 1);
+            _untagged_PIF = Conv.Ref<PIF>(f[2].p, Seen, 2);
+            _tag = f[3].i;
+            _other_config = Conv.StringMap(f[4].p, Seen, 4);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -61,20 +61,94 @@ namespace XenAPI
             other_config = record.other_config;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(VLAN other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_tagged_PIF, other._tagged_PIF) &&
+                Helper.AreEqual2(_untagged_PIF, other._untagged_PIF) &&
+                Helper.AreEqual2(_tag, other._tag) &&
+                Helper.AreEqual2(_other_config, other._other_config);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>tagged_PIF</c>: PIF ref, RO/constructor.</summary>
-        public XenRef<PIF> tagged_PIF { get; set; }
+        public virtual XenRef<PIF> tagged_PIF
+        {
+            get { return _tagged_PIF; }
+            set
+            {
+                if (!Helper.AreEqual(value, _tagged_PIF))
+                {
+                    _tagged_PIF = value;
+                    NotifyPropertyChanged("tagged_PIF");
+                }
+            }
+        }
+        private XenRef<PIF> _tagged_PIF;
 
         /// <summary><c>untagged_PIF</c>: PIF ref, RO/runtime.</summary>
-        public XenRef<PIF> untagged_PIF { get; set; }
+        public virtual XenRef<PIF> untagged_PIF
+        {
+            get { return _untagged_PIF; }
+            set
+            {
+                if (!Helper.AreEqual(value, _untagged_PIF))
+                {
+                    _untagged_PIF = value;
+                    NotifyPropertyChanged("untagged_PIF");
+                }
+            }
+        }
+        private XenRef<PIF> _untagged_PIF;
 
         /// <summary><c>tag</c>: int, RO/constructor.</summary>
-        public long tag { get; set; }
+        public virtual long tag
+        {
+            get { return _tag; }
+            set
+            {
+                if (!Helper.AreEqual(value, _tag))
+                {
+                    _tag = value;
+                    NotifyPropertyChanged("tag");
+                }
+            }
+        }
+        private long _tag;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>VLAN.get_all_records</c> (libxenapi <c>xenapi_vlan_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,53 +16,53 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public VM()
         {
-            uuid = "";
-            allowed_operations = new List<vm_operations>();
-            current_operations = new Dictionary<string, vm_operations>();
-            name_label = "";
-            name_description = "";
-            VCPUs_params = new Dictionary<string, string>();
-            consoles = new List<XenRef<Console>>();
-            VIFs = new List<XenRef<VIF>>();
-            VBDs = new List<XenRef<VBD>>();
-            VUSBs = new List<XenRef<VUSB>>();
-            crash_dumps = new List<XenRef<Crashdump>>();
-            VTPMs = new List<XenRef<VTPM>>();
-            PV_bootloader = "";
-            PV_kernel = "";
-            PV_ramdisk = "";
-            PV_args = "";
-            PV_bootloader_args = "";
-            PV_legacy_args = "";
-            HVM_boot_policy = "";
-            HVM_boot_params = new Dictionary<string, string>();
-            platform = new Dictionary<string, string>();
-            PCI_bus = "";
-            other_config = new Dictionary<string, string>();
-            domarch = "";
-            last_boot_CPU_flags = new Dictionary<string, string>();
-            last_booted_record = "";
-            recommendations = "";
-            xenstore_data = new Dictionary<string, string>();
-            ha_restart_priority = "";
-            snapshots = new List<XenRef<VM>>();
-            snapshot_time = Conv.Epoch;
-            transportable_snapshot_id = "";
-            blobs = new Dictionary<string, XenRef<Blob>>();
-            tags = Array.Empty<string>();
-            blocked_operations = new Dictionary<vm_operations, string>();
-            snapshot_info = new Dictionary<string, string>();
-            snapshot_metadata = "";
-            children = new List<XenRef<VM>>();
-            bios_strings = new Dictionary<string, string>();
-            VGPUs = new List<XenRef<VGPU>>();
-            attached_PCIs = new List<XenRef<PCI>>();
-            generation_id = "";
-            reference_label = "";
-            NVRAM = new Dictionary<string, string>();
-            pending_guidances = new List<update_guidances>();
-            pending_guidances_recommended = new List<update_guidances>();
-            pending_guidances_full = new List<update_guidances>();
+            _uuid = "";
+            _allowed_operations = new List<vm_operations>();
+            _current_operations = new Dictionary<string, vm_operations>();
+            _name_label = "";
+            _name_description = "";
+            _VCPUs_params = new Dictionary<string, string>();
+            _consoles = new List<XenRef<Console>>();
+            _VIFs = new List<XenRef<VIF>>();
+            _VBDs = new List<XenRef<VBD>>();
+            _VUSBs = new List<XenRef<VUSB>>();
+            _crash_dumps = new List<XenRef<Crashdump>>();
+            _VTPMs = new List<XenRef<VTPM>>();
+            _PV_bootloader = "";
+            _PV_kernel = "";
+            _PV_ramdisk = "";
+            _PV_args = "";
+            _PV_bootloader_args = "";
+            _PV_legacy_args = "";
+            _HVM_boot_policy = "";
+            _HVM_boot_params = new Dictionary<string, string>();
+            _platform = new Dictionary<string, string>();
+            _PCI_bus = "";
+            _other_config = new Dictionary<string, string>();
+            _domarch = "";
+            _last_boot_CPU_flags = new Dictionary<string, string>();
+            _last_booted_record = "";
+            _recommendations = "";
+            _xenstore_data = new Dictionary<string, string>();
+            _ha_restart_priority = "";
+            _snapshots = new List<XenRef<VM>>();
+            _snapshot_time = Conv.Epoch;
+            _transportable_snapshot_id = "";
+            _blobs = new Dictionary<string, XenRef<Blob>>();
+            _tags = Array.Empty<string>();
+            _blocked_operations = new Dictionary<vm_operations, string>();
+            _snapshot_info = new Dictionary<string, string>();
+            _snapshot_metadata = "";
+            _children = new List<XenRef<VM>>();
+            _bios_strings = new Dictionary<string, string>();
+            _VGPUs = new List<XenRef<VGPU>>();
+            _attached_PCIs = new List<XenRef<PCI>>();
+            _generation_id = "";
+            _reference_label = "";
+            _NVRAM = new Dictionary<string, string>();
+            _pending_guidances = new List<update_guidances>();
+            _pending_guidances_recommended = new List<update_guidances>();
+            _pending_guidances_full = new List<update_guidances>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -73,96 +73,96 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[90];
             Native.xenapi_vm_record_fields(r, f, (UIntPtr)90);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            allowed_operations = Conv.R_set_enum_vm_operations(f[1].p);
-            current_operations = Conv.R_map_string_to_enum_vm_operations_end(f[2].p);
-            name_label = Conv.Str(f[3].p, Seen, 3);
-            name_description = Conv.Str(f[4].p, Seen, 4);
-            power_state = vm_power_state_helper.FromNative((int)f[5].i);
-            user_version = f[6].i;
-            is_a_template = (f[7].i != 0);
-            is_default_template = (f[8].i != 0);
-            suspend_VDI = Conv.Ref<VDI>(f[9].p, Seen, 9);
-            resident_on = Conv.Ref<Host>(f[10].p, Seen, 10);
-            scheduled_to_be_resident_on = Conv.Ref<Host>(f[11].p, Seen, 11);
-            affinity = Conv.Ref<Host>(f[12].p, Seen, 12);
-            memory_overhead = f[13].i;
-            memory_target = f[14].i;
-            memory_static_max = f[15].i;
-            memory_dynamic_max = f[16].i;
-            memory_dynamic_min = f[17].i;
-            memory_static_min = f[18].i;
-            VCPUs_params = Conv.StringMap(f[19].p, Seen, 19);
-            VCPUs_max = f[20].i;
-            VCPUs_at_startup = f[21].i;
-            actions_after_softreboot = on_softreboot_behavior_helper.FromNative((int)f[22].i);
-            actions_after_shutdown = on_normal_exit_helper.FromNative((int)f[23].i);
-            actions_after_reboot = on_normal_exit_helper.FromNative((int)f[24].i);
-            actions_after_crash = on_crash_behaviour_helper.FromNative((int)f[25].i);
-            consoles = Conv.R_set_ref_console(f[26].p);
-            VIFs = Conv.R_set_ref_VIF(f[27].p);
-            VBDs = Conv.R_set_ref_VBD(f[28].p);
-            VUSBs = Conv.R_set_ref_VUSB(f[29].p);
-            crash_dumps = Conv.R_set_ref_crashdump(f[30].p);
-            VTPMs = Conv.R_set_ref_VTPM(f[31].p);
-            PV_bootloader = Conv.Str(f[32].p, Seen, 32);
-            PV_kernel = Conv.Str(f[33].p, Seen, 33);
-            PV_ramdisk = Conv.Str(f[34].p, Seen, 34);
-            PV_args = Conv.Str(f[35].p, Seen, 35);
-            PV_bootloader_args = Conv.Str(f[36].p, Seen, 36);
-            PV_legacy_args = Conv.Str(f[37].p, Seen, 37);
-            HVM_boot_policy = Conv.Str(f[38].p, Seen, 38);
-            HVM_boot_params = Conv.StringMap(f[39].p, Seen, 39);
-            HVM_shadow_multiplier = f[40].d;
-            platform = Conv.StringMap(f[41].p, Seen, 41);
-            PCI_bus = Conv.Str(f[42].p, Seen, 42);
-            other_config = Conv.StringMap(f[43].p, Seen, 43);
-            domid = f[44].i;
-            domarch = Conv.Str(f[45].p, Seen, 45);
-            last_boot_CPU_flags = Conv.StringMap(f[46].p, Seen, 46);
-            is_control_domain = (f[47].i != 0);
-            metrics = Conv.Ref<VM_metrics>(f[48].p, Seen, 48);
-            guest_metrics = Conv.Ref<VM_guest_metrics>(f[49].p, Seen, 49);
-            last_booted_record = Conv.Str(f[50].p, Seen, 50);
-            recommendations = Conv.Str(f[51].p, Seen, 51);
-            xenstore_data = Conv.StringMap(f[52].p, Seen, 52);
-            ha_always_run = (f[53].i != 0);
-            ha_restart_priority = Conv.Str(f[54].p, Seen, 54);
-            is_a_snapshot = (f[55].i != 0);
-            snapshot_of = Conv.Ref<VM>(f[56].p, Seen, 56);
-            snapshots = Conv.R_set_ref_VM(f[57].p);
-            snapshot_time = Conv.Time(f[58].i);
-            transportable_snapshot_id = Conv.Str(f[59].p, Seen, 59);
-            blobs = Conv.R_map_string_to_ref_blob_end(f[60].p);
-            tags = Conv.R_set_string(f[61].p);
-            blocked_operations = Conv.R_map_enum_vm_operations_to_string_end(f[62].p);
-            snapshot_info = Conv.StringMap(f[63].p, Seen, 63);
-            snapshot_metadata = Conv.Str(f[64].p, Seen, 64);
-            parent = Conv.Ref<VM>(f[65].p, Seen, 65);
-            children = Conv.R_set_ref_VM(f[66].p);
-            bios_strings = Conv.StringMap(f[67].p, Seen, 67);
-            protection_policy = Conv.Ref<VMPP>(f[68].p, Seen, 68);
-            is_snapshot_from_vmpp = (f[69].i != 0);
-            snapshot_schedule = Conv.Ref<VMSS>(f[70].p, Seen, 70);
-            is_vmss_snapshot = (f[71].i != 0);
-            appliance = Conv.Ref<VM_appliance>(f[72].p, Seen, 72);
-            start_delay = f[73].i;
-            shutdown_delay = f[74].i;
-            order = f[75].i;
-            VGPUs = Conv.R_set_ref_VGPU(f[76].p);
-            attached_PCIs = Conv.R_set_ref_PCI(f[77].p);
-            suspend_SR = Conv.Ref<SR>(f[78].p, Seen, 78);
-            version = f[79].i;
-            generation_id = Conv.Str(f[80].p, Seen, 80);
-            hardware_platform_version = f[81].i;
-            has_vendor_device = (f[82].i != 0);
-            requires_reboot = (f[83].i != 0);
-            reference_label = Conv.Str(f[84].p, Seen, 84);
-            domain_type = domain_type_helper.FromNative((int)f[85].i);
-            NVRAM = Conv.StringMap(f[86].p, Seen, 86);
-            pending_guidances = Conv.R_set_enum_update_guidances(f[87].p);
-            pending_guidances_recommended = Conv.R_set_enum_update_guidances(f[88].p);
-            pending_guidances_full = Conv.R_set_enum_update_guidances(f[89].p);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _allowed_operations = Conv.R_set_enum_vm_operations(f[1].p);
+            _current_operations = Conv.R_map_string_to_enum_vm_operations_end(f[2].p);
+            _name_label = Conv.Str(f[3].p, Seen, 3);
+            _name_description = Conv.Str(f[4].p, Seen, 4);
+            _power_state = vm_power_state_helper.FromNative((int)f[5].i);
+            _user_version = f[6].i;
+            _is_a_template = (f[7].i != 0);
+            _is_default_template = (f[8].i != 0);
+            _suspend_VDI = Conv.Ref<VDI>(f[9].p, Seen, 9);
+            _resident_on = Conv.Ref<Host>(f[10].p, Seen, 10);
+            _scheduled_to_be_resident_on = Conv.Ref<Host>(f[11].p, Seen, 11);
+            _affinity = Conv.Ref<Host>(f[12].p, Seen, 12);
+            _memory_overhead = f[13].i;
+            _memory_target = f[14].i;
+            _memory_static_max = f[15].i;
+            _memory_dynamic_max = f[16].i;
+            _memory_dynamic_min = f[17].i;
+            _memory_static_min = f[18].i;
+            _VCPUs_params = Conv.StringMap(f[19].p, Seen, 19);
+            _VCPUs_max = f[20].i;
+            _VCPUs_at_startup = f[21].i;
+            _actions_after_softreboot = on_softreboot_behavior_helper.FromNative((int)f[22].i);
+            _actions_after_shutdown = on_normal_exit_helper.FromNative((int)f[23].i);
+            _actions_after_reboot = on_normal_exit_helper.FromNative((int)f[24].i);
+            _actions_after_crash = on_crash_behaviour_helper.FromNative((int)f[25].i);
+            _consoles = Conv.R_set_ref_console(f[26].p);
+            _VIFs = Conv.R_set_ref_VIF(f[27].p);
+            _VBDs = Conv.R_set_ref_VBD(f[28].p);
+            _VUSBs = Conv.R_set_ref_VUSB(f[29].p);
+            _crash_dumps = Conv.R_set_ref_crashdump(f[30].p);
+            _VTPMs = Conv.R_set_ref_VTPM(f[31].p);
+            _PV_bootloader = Conv.Str(f[32].p, Seen, 32);
+            _PV_kernel = Conv.Str(f[33].p, Seen, 33);
+            _PV_ramdisk = Conv.Str(f[34].p, Seen, 34);
+            _PV_args = Conv.Str(f[35].p, Seen, 35);
+            _PV_bootloader_args = Conv.Str(f[36].p, Seen, 36);
+            _PV_legacy_args = Conv.Str(f[37].p, Seen, 37);
+            _HVM_boot_policy = Conv.Str(f[38].p, Seen, 38);
+            _HVM_boot_params = Conv.StringMap(f[39].p, Seen, 39);
+            _HVM_shadow_multiplier = f[40].d;
+            _platform = Conv.StringMap(f[41].p, Seen, 41);
+            _PCI_bus = Conv.Str(f[42].p, Seen, 42);
+            _other_config = Conv.StringMap(f[43].p, Seen, 43);
+            _domid = f[44].i;
+            _domarch = Conv.Str(f[45].p, Seen, 45);
+            _last_boot_CPU_flags = Conv.StringMap(f[46].p, Seen, 46);
+            _is_control_domain = (f[47].i != 0);
+            _metrics = Conv.Ref<VM_metrics>(f[48].p, Seen, 48);
+            _guest_metrics = Conv.Ref<VM_guest_metrics>(f[49].p, Seen, 49);
+            _last_booted_record = Conv.Str(f[50].p, Seen, 50);
+            _recommendations = Conv.Str(f[51].p, Seen, 51);
+            _xenstore_data = Conv.StringMap(f[52].p, Seen, 52);
+            _ha_always_run = (f[53].i != 0);
+            _ha_restart_priority = Conv.Str(f[54].p, Seen, 54);
+            _is_a_snapshot = (f[55].i != 0);
+            _snapshot_of = Conv.Ref<VM>(f[56].p, Seen, 56);
+            _snapshots = Conv.R_set_ref_VM(f[57].p);
+            _snapshot_time = Conv.Time(f[58].i);
+            _transportable_snapshot_id = Conv.Str(f[59].p, Seen, 59);
+            _blobs = Conv.R_map_string_to_ref_blob_end(f[60].p);
+            _tags = Conv.R_set_string(f[61].p);
+            _blocked_operations = Conv.R_map_enum_vm_operations_to_string_end(f[62].p);
+            _snapshot_info = Conv.StringMap(f[63].p, Seen, 63);
+            _snapshot_metadata = Conv.Str(f[64].p, Seen, 64);
+            _parent = Conv.Ref<VM>(f[65].p, Seen, 65);
+            _children = Conv.R_set_ref_VM(f[66].p);
+            _bios_strings = Conv.StringMap(f[67].p, Seen, 67);
+            _protection_policy = Conv.Ref<VMPP>(f[68].p, Seen, 68);
+            _is_snapshot_from_vmpp = (f[69].i != 0);
+            _snapshot_schedule = Conv.Ref<VMSS>(f[70].p, Seen, 70);
+            _is_vmss_snapshot = (f[71].i != 0);
+            _appliance = Conv.Ref<VM_appliance>(f[72].p, Seen, 72);
+            _start_delay = f[73].i;
+            _shutdown_delay = f[74].i;
+            _order = f[75].i;
+            _VGPUs = Conv.R_set_ref_VGPU(f[76].p);
+            _attached_PCIs = Conv.R_set_ref_PCI(f[77].p);
+            _suspend_SR = Conv.Ref<SR>(f[78].p, Seen, 78);
+            _version = f[79].i;
+            _generation_id = Conv.Str(f[80].p, Seen, 80);
+            _hardware_platform_version = f[81].i;
+            _has_vendor_device = (f[82].i != 0);
+            _requires_reboot = (f[83].i != 0);
+            _reference_label = Conv.Str(f[84].p, Seen, 84);
+            _domain_type = domain_type_helper.FromNative((int)f[85].i);
+            _NVRAM = Conv.StringMap(f[86].p, Seen, 86);
+            _pending_guidances = Conv.R_set_enum_update_guidances(f[87].p);
+            _pending_guidances_recommended = Conv.R_set_enum_update_guidances(f[88].p);
+            _pending_guidances_full = Conv.R_set_enum_update_guidances(f[89].p);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -276,275 +276,1455 @@ namespace XenAPI
             pending_guidances_full = record.pending_guidances_full;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal); <paramref name="ignoreCurrentOperations"/> leaves out <c>current_operations</c>.</summary>
+        public bool DeepEquals(VM other, bool ignoreCurrentOperations)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            if (!ignoreCurrentOperations && !Helper.AreEqual2(_current_operations, other._current_operations))
+                return false;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_allowed_operations, other._allowed_operations) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_power_state, other._power_state) &&
+                Helper.AreEqual2(_user_version, other._user_version) &&
+                Helper.AreEqual2(_is_a_template, other._is_a_template) &&
+                Helper.AreEqual2(_is_default_template, other._is_default_template) &&
+                Helper.AreEqual2(_suspend_VDI, other._suspend_VDI) &&
+                Helper.AreEqual2(_resident_on, other._resident_on) &&
+                Helper.AreEqual2(_scheduled_to_be_resident_on, other._scheduled_to_be_resident_on) &&
+                Helper.AreEqual2(_affinity, other._affinity) &&
+                Helper.AreEqual2(_memory_overhead, other._memory_overhead) &&
+                Helper.AreEqual2(_memory_target, other._memory_target) &&
+                Helper.AreEqual2(_memory_static_max, other._memory_static_max) &&
+                Helper.AreEqual2(_memory_dynamic_max, other._memory_dynamic_max) &&
+                Helper.AreEqual2(_memory_dynamic_min, other._memory_dynamic_min) &&
+                Helper.AreEqual2(_memory_static_min, other._memory_static_min) &&
+                Helper.AreEqual2(_VCPUs_params, other._VCPUs_params) &&
+                Helper.AreEqual2(_VCPUs_max, other._VCPUs_max) &&
+                Helper.AreEqual2(_VCPUs_at_startup, other._VCPUs_at_startup) &&
+                Helper.AreEqual2(_actions_after_softreboot, other._actions_after_softreboot) &&
+                Helper.AreEqual2(_actions_after_shutdown, other._actions_after_shutdown) &&
+                Helper.AreEqual2(_actions_after_reboot, other._actions_after_reboot) &&
+                Helper.AreEqual2(_actions_after_crash, other._actions_after_crash) &&
+                Helper.AreEqual2(_consoles, other._consoles) &&
+                Helper.AreEqual2(_VIFs, other._VIFs) &&
+                Helper.AreEqual2(_VBDs, other._VBDs) &&
+                Helper.AreEqual2(_VUSBs, other._VUSBs) &&
+                Helper.AreEqual2(_crash_dumps, other._crash_dumps) &&
+                Helper.AreEqual2(_VTPMs, other._VTPMs) &&
+                Helper.AreEqual2(_PV_bootloader, other._PV_bootloader) &&
+                Helper.AreEqual2(_PV_kernel, other._PV_kernel) &&
+                Helper.AreEqual2(_PV_ramdisk, other._PV_ramdisk) &&
+                Helper.AreEqual2(_PV_args, other._PV_args) &&
+                Helper.AreEqual2(_PV_bootloader_args, other._PV_bootloader_args) &&
+                Helper.AreEqual2(_PV_legacy_args, other._PV_legacy_args) &&
+                Helper.AreEqual2(_HVM_boot_policy, other._HVM_boot_policy) &&
+                Helper.AreEqual2(_HVM_boot_params, other._HVM_boot_params) &&
+                Helper.AreEqual2(_HVM_shadow_multiplier, other._HVM_shadow_multiplier) &&
+                Helper.AreEqual2(_platform, other._platform) &&
+                Helper.AreEqual2(_PCI_bus, other._PCI_bus) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_domid, other._domid) &&
+                Helper.AreEqual2(_domarch, other._domarch) &&
+                Helper.AreEqual2(_last_boot_CPU_flags, other._last_boot_CPU_flags) &&
+                Helper.AreEqual2(_is_control_domain, other._is_control_domain) &&
+                Helper.AreEqual2(_metrics, other._metrics) &&
+                Helper.AreEqual2(_guest_metrics, other._guest_metrics) &&
+                Helper.AreEqual2(_last_booted_record, other._last_booted_record) &&
+                Helper.AreEqual2(_recommendations, other._recommendations) &&
+                Helper.AreEqual2(_xenstore_data, other._xenstore_data) &&
+                Helper.AreEqual2(_ha_always_run, other._ha_always_run) &&
+                Helper.AreEqual2(_ha_restart_priority, other._ha_restart_priority) &&
+                Helper.AreEqual2(_is_a_snapshot, other._is_a_snapshot) &&
+                Helper.AreEqual2(_snapshot_of, other._snapshot_of) &&
+                Helper.AreEqual2(_snapshots, other._snapshots) &&
+                Helper.AreEqual2(_snapshot_time, other._snapshot_time) &&
+                Helper.AreEqual2(_transportable_snapshot_id, other._transportable_snapshot_id) &&
+                Helper.AreEqual2(_blobs, other._blobs) &&
+                Helper.AreEqual2(_tags, other._tags) &&
+                Helper.AreEqual2(_blocked_operations, other._blocked_operations) &&
+                Helper.AreEqual2(_snapshot_info, other._snapshot_info) &&
+                Helper.AreEqual2(_snapshot_metadata, other._snapshot_metadata) &&
+                Helper.AreEqual2(_parent, other._parent) &&
+                Helper.AreEqual2(_children, other._children) &&
+                Helper.AreEqual2(_bios_strings, other._bios_strings) &&
+                Helper.AreEqual2(_protection_policy, other._protection_policy) &&
+                Helper.AreEqual2(_is_snapshot_from_vmpp, other._is_snapshot_from_vmpp) &&
+                Helper.AreEqual2(_snapshot_schedule, other._snapshot_schedule) &&
+                Helper.AreEqual2(_is_vmss_snapshot, other._is_vmss_snapshot) &&
+                Helper.AreEqual2(_appliance, other._appliance) &&
+                Helper.AreEqual2(_start_delay, other._start_delay) &&
+                Helper.AreEqual2(_shutdown_delay, other._shutdown_delay) &&
+                Helper.AreEqual2(_order, other._order) &&
+                Helper.AreEqual2(_VGPUs, other._VGPUs) &&
+                Helper.AreEqual2(_attached_PCIs, other._attached_PCIs) &&
+                Helper.AreEqual2(_suspend_SR, other._suspend_SR) &&
+                Helper.AreEqual2(_version, other._version) &&
+                Helper.AreEqual2(_generation_id, other._generation_id) &&
+                Helper.AreEqual2(_hardware_platform_version, other._hardware_platform_version) &&
+                Helper.AreEqual2(_has_vendor_device, other._has_vendor_device) &&
+                Helper.AreEqual2(_requires_reboot, other._requires_reboot) &&
+                Helper.AreEqual2(_reference_label, other._reference_label) &&
+                Helper.AreEqual2(_domain_type, other._domain_type) &&
+                Helper.AreEqual2(_NVRAM, other._NVRAM) &&
+                Helper.AreEqual2(_pending_guidances, other._pending_guidances) &&
+                Helper.AreEqual2(_pending_guidances_recommended, other._pending_guidances_recommended) &&
+                Helper.AreEqual2(_pending_guidances_full, other._pending_guidances_full);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>allowed_operations</c>: enum vm_operations set, RO/runtime.</summary>
-        public List<vm_operations> allowed_operations { get; set; }
+        public virtual List<vm_operations> allowed_operations
+        {
+            get { return _allowed_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _allowed_operations))
+                {
+                    _allowed_operations = value;
+                    NotifyPropertyChanged("allowed_operations");
+                }
+            }
+        }
+        private List<vm_operations> _allowed_operations;
 
         /// <summary><c>current_operations</c>: (string -&gt; enum vm_operations) map, RO/runtime.</summary>
-        public Dictionary<string, vm_operations> current_operations { get; set; }
+        public virtual Dictionary<string, vm_operations> current_operations
+        {
+            get { return _current_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _current_operations))
+                {
+                    _current_operations = value;
+                    NotifyPropertyChanged("current_operations");
+                }
+            }
+        }
+        private Dictionary<string, vm_operations> _current_operations;
 
         /// <summary><c>name_label</c>: string, RW.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RW.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>power_state</c>: enum vm_power_state, RO/constructor.</summary>
-        public vm_power_state power_state { get; set; }
+        public virtual vm_power_state power_state
+        {
+            get { return _power_state; }
+            set
+            {
+                if (!Helper.AreEqual(value, _power_state))
+                {
+                    _power_state = value;
+                    NotifyPropertyChanged("power_state");
+                }
+            }
+        }
+        private vm_power_state _power_state;
 
         /// <summary><c>user_version</c>: int, RW.</summary>
-        public long user_version { get; set; }
+        public virtual long user_version
+        {
+            get { return _user_version; }
+            set
+            {
+                if (!Helper.AreEqual(value, _user_version))
+                {
+                    _user_version = value;
+                    NotifyPropertyChanged("user_version");
+                }
+            }
+        }
+        private long _user_version;
 
         /// <summary><c>is_a_template</c>: bool, RW.</summary>
-        public bool is_a_template { get; set; }
+        public virtual bool is_a_template
+        {
+            get { return _is_a_template; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_a_template))
+                {
+                    _is_a_template = value;
+                    NotifyPropertyChanged("is_a_template");
+                }
+            }
+        }
+        private bool _is_a_template;
 
         /// <summary><c>is_default_template</c>: bool, RO/runtime.</summary>
-        public bool is_default_template { get; set; }
+        public virtual bool is_default_template
+        {
+            get { return _is_default_template; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_default_template))
+                {
+                    _is_default_template = value;
+                    NotifyPropertyChanged("is_default_template");
+                }
+            }
+        }
+        private bool _is_default_template;
 
         /// <summary><c>suspend_VDI</c>: VDI ref, RO/constructor.</summary>
-        public XenRef<VDI> suspend_VDI { get; set; }
+        public virtual XenRef<VDI> suspend_VDI
+        {
+            get { return _suspend_VDI; }
+            set
+            {
+                if (!Helper.AreEqual(value, _suspend_VDI))
+                {
+                    _suspend_VDI = value;
+                    NotifyPropertyChanged("suspend_VDI");
+                }
+            }
+        }
+        private XenRef<VDI> _suspend_VDI;
 
         /// <summary><c>resident_on</c>: host ref, RO/runtime.</summary>
-        public XenRef<Host> resident_on { get; set; }
+        public virtual XenRef<Host> resident_on
+        {
+            get { return _resident_on; }
+            set
+            {
+                if (!Helper.AreEqual(value, _resident_on))
+                {
+                    _resident_on = value;
+                    NotifyPropertyChanged("resident_on");
+                }
+            }
+        }
+        private XenRef<Host> _resident_on;
 
         /// <summary><c>scheduled_to_be_resident_on</c>: host ref, RO/runtime.</summary>
-        public XenRef<Host> scheduled_to_be_resident_on { get; set; }
+        public virtual XenRef<Host> scheduled_to_be_resident_on
+        {
+            get { return _scheduled_to_be_resident_on; }
+            set
+            {
+                if (!Helper.AreEqual(value, _scheduled_to_be_resident_on))
+                {
+                    _scheduled_to_be_resident_on = value;
+                    NotifyPropertyChanged("scheduled_to_be_resident_on");
+                }
+            }
+        }
+        private XenRef<Host> _scheduled_to_be_resident_on;
 
         /// <summary><c>affinity</c>: host ref, RW.</summary>
-        public XenRef<Host> affinity { get; set; }
+        public virtual XenRef<Host> affinity
+        {
+            get { return _affinity; }
+            set
+            {
+                if (!Helper.AreEqual(value, _affinity))
+                {
+                    _affinity = value;
+                    NotifyPropertyChanged("affinity");
+                }
+            }
+        }
+        private XenRef<Host> _affinity;
 
         /// <summary><c>memory_overhead</c>: int, RO/runtime.</summary>
-        public long memory_overhead { get; set; }
+        public virtual long memory_overhead
+        {
+            get { return _memory_overhead; }
+            set
+            {
+                if (!Helper.AreEqual(value, _memory_overhead))
+                {
+                    _memory_overhead = value;
+                    NotifyPropertyChanged("memory_overhead");
+                }
+            }
+        }
+        private long _memory_overhead;
 
         /// <summary><c>memory_target</c>: int, RO/constructor. Deprecated since midnight-ride.</summary>
-        public long memory_target { get; set; }
+        public virtual long memory_target
+        {
+            get { return _memory_target; }
+            set
+            {
+                if (!Helper.AreEqual(value, _memory_target))
+                {
+                    _memory_target = value;
+                    NotifyPropertyChanged("memory_target");
+                }
+            }
+        }
+        private long _memory_target;
 
         /// <summary><c>memory_static_max</c>: int, RO/constructor.</summary>
-        public long memory_static_max { get; set; }
+        public virtual long memory_static_max
+        {
+            get { return _memory_static_max; }
+            set
+            {
+                if (!Helper.AreEqual(value, _memory_static_max))
+                {
+                    _memory_static_max = value;
+                    NotifyPropertyChanged("memory_static_max");
+                }
+            }
+        }
+        private long _memory_static_max;
 
         /// <summary><c>memory_dynamic_max</c>: int, RO/constructor.</summary>
-        public long memory_dynamic_max { get; set; }
+        public virtual long memory_dynamic_max
+        {
+            get { return _memory_dynamic_max; }
+            set
+            {
+                if (!Helper.AreEqual(value, _memory_dynamic_max))
+                {
+                    _memory_dynamic_max = value;
+                    NotifyPropertyChanged("memory_dynamic_max");
+                }
+            }
+        }
+        private long _memory_dynamic_max;
 
         /// <summary><c>memory_dynamic_min</c>: int, RO/constructor.</summary>
-        public long memory_dynamic_min { get; set; }
+        public virtual long memory_dynamic_min
+        {
+            get { return _memory_dynamic_min; }
+            set
+            {
+                if (!Helper.AreEqual(value, _memory_dynamic_min))
+                {
+                    _memory_dynamic_min = value;
+                    NotifyPropertyChanged("memory_dynamic_min");
+                }
+            }
+        }
+        private long _memory_dynamic_min;
 
         /// <summary><c>memory_static_min</c>: int, RO/constructor.</summary>
-        public long memory_static_min { get; set; }
+        public virtual long memory_static_min
+        {
+            get { return _memory_static_min; }
+            set
+            {
+                if (!Helper.AreEqual(value, _memory_static_min))
+                {
+                    _memory_static_min = value;
+                    NotifyPropertyChanged("memory_static_min");
+                }
+            }
+        }
+        private long _memory_static_min;
 
         /// <summary><c>VCPUs_params</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> VCPUs_params { get; set; }
+        public virtual Dictionary<string, string> VCPUs_params
+        {
+            get { return _VCPUs_params; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VCPUs_params))
+                {
+                    _VCPUs_params = value;
+                    NotifyPropertyChanged("VCPUs_params");
+                }
+            }
+        }
+        private Dictionary<string, string> _VCPUs_params;
 
         /// <summary><c>VCPUs_max</c>: int, RO/constructor.</summary>
-        public long VCPUs_max { get; set; }
+        public virtual long VCPUs_max
+        {
+            get { return _VCPUs_max; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VCPUs_max))
+                {
+                    _VCPUs_max = value;
+                    NotifyPropertyChanged("VCPUs_max");
+                }
+            }
+        }
+        private long _VCPUs_max;
 
         /// <summary><c>VCPUs_at_startup</c>: int, RO/constructor.</summary>
-        public long VCPUs_at_startup { get; set; }
+        public virtual long VCPUs_at_startup
+        {
+            get { return _VCPUs_at_startup; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VCPUs_at_startup))
+                {
+                    _VCPUs_at_startup = value;
+                    NotifyPropertyChanged("VCPUs_at_startup");
+                }
+            }
+        }
+        private long _VCPUs_at_startup;
 
         /// <summary><c>actions_after_softreboot</c>: enum on_softreboot_behavior, RW. Prototype since 23.1.0: may change.</summary>
-        public on_softreboot_behavior actions_after_softreboot { get; set; }
+        public virtual on_softreboot_behavior actions_after_softreboot
+        {
+            get { return _actions_after_softreboot; }
+            set
+            {
+                if (!Helper.AreEqual(value, _actions_after_softreboot))
+                {
+                    _actions_after_softreboot = value;
+                    NotifyPropertyChanged("actions_after_softreboot");
+                }
+            }
+        }
+        private on_softreboot_behavior _actions_after_softreboot;
 
         /// <summary><c>actions_after_shutdown</c>: enum on_normal_exit, RW.</summary>
-        public on_normal_exit actions_after_shutdown { get; set; }
+        public virtual on_normal_exit actions_after_shutdown
+        {
+            get { return _actions_after_shutdown; }
+            set
+            {
+                if (!Helper.AreEqual(value, _actions_after_shutdown))
+                {
+                    _actions_after_shutdown = value;
+                    NotifyPropertyChanged("actions_after_shutdown");
+                }
+            }
+        }
+        private on_normal_exit _actions_after_shutdown;
 
         /// <summary><c>actions_after_reboot</c>: enum on_normal_exit, RW.</summary>
-        public on_normal_exit actions_after_reboot { get; set; }
+        public virtual on_normal_exit actions_after_reboot
+        {
+            get { return _actions_after_reboot; }
+            set
+            {
+                if (!Helper.AreEqual(value, _actions_after_reboot))
+                {
+                    _actions_after_reboot = value;
+                    NotifyPropertyChanged("actions_after_reboot");
+                }
+            }
+        }
+        private on_normal_exit _actions_after_reboot;
 
         /// <summary><c>actions_after_crash</c>: enum on_crash_behaviour, RO/constructor.</summary>
-        public on_crash_behaviour actions_after_crash { get; set; }
+        public virtual on_crash_behaviour actions_after_crash
+        {
+            get { return _actions_after_crash; }
+            set
+            {
+                if (!Helper.AreEqual(value, _actions_after_crash))
+                {
+                    _actions_after_crash = value;
+                    NotifyPropertyChanged("actions_after_crash");
+                }
+            }
+        }
+        private on_crash_behaviour _actions_after_crash;
 
         /// <summary><c>consoles</c>: console ref set, RO/runtime.</summary>
-        public List<XenRef<Console>> consoles { get; set; }
+        public virtual List<XenRef<Console>> consoles
+        {
+            get { return _consoles; }
+            set
+            {
+                if (!Helper.AreEqual(value, _consoles))
+                {
+                    _consoles = value;
+                    NotifyPropertyChanged("consoles");
+                }
+            }
+        }
+        private List<XenRef<Console>> _consoles;
 
         /// <summary><c>VIFs</c>: VIF ref set, RO/runtime.</summary>
-        public List<XenRef<VIF>> VIFs { get; set; }
+        public virtual List<XenRef<VIF>> VIFs
+        {
+            get { return _VIFs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VIFs))
+                {
+                    _VIFs = value;
+                    NotifyPropertyChanged("VIFs");
+                }
+            }
+        }
+        private List<XenRef<VIF>> _VIFs;
 
         /// <summary><c>VBDs</c>: VBD ref set, RO/runtime.</summary>
-        public List<XenRef<VBD>> VBDs { get; set; }
+        public virtual List<XenRef<VBD>> VBDs
+        {
+            get { return _VBDs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VBDs))
+                {
+                    _VBDs = value;
+                    NotifyPropertyChanged("VBDs");
+                }
+            }
+        }
+        private List<XenRef<VBD>> _VBDs;
 
         /// <summary><c>VUSBs</c>: VUSB ref set, RO/runtime.</summary>
-        public List<XenRef<VUSB>> VUSBs { get; set; }
+        public virtual List<XenRef<VUSB>> VUSBs
+        {
+            get { return _VUSBs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VUSBs))
+                {
+                    _VUSBs = value;
+                    NotifyPropertyChanged("VUSBs");
+                }
+            }
+        }
+        private List<XenRef<VUSB>> _VUSBs;
 
         /// <summary><c>crash_dumps</c>: crashdump ref set, RO/runtime.</summary>
-        public List<XenRef<Crashdump>> crash_dumps { get; set; }
+        public virtual List<XenRef<Crashdump>> crash_dumps
+        {
+            get { return _crash_dumps; }
+            set
+            {
+                if (!Helper.AreEqual(value, _crash_dumps))
+                {
+                    _crash_dumps = value;
+                    NotifyPropertyChanged("crash_dumps");
+                }
+            }
+        }
+        private List<XenRef<Crashdump>> _crash_dumps;
 
         /// <summary><c>VTPMs</c>: VTPM ref set, RO/runtime.</summary>
-        public List<XenRef<VTPM>> VTPMs { get; set; }
+        public virtual List<XenRef<VTPM>> VTPMs
+        {
+            get { return _VTPMs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VTPMs))
+                {
+                    _VTPMs = value;
+                    NotifyPropertyChanged("VTPMs");
+                }
+            }
+        }
+        private List<XenRef<VTPM>> _VTPMs;
 
         /// <summary><c>PV_bootloader</c>: string, RW.</summary>
-        public string PV_bootloader { get; set; }
+        public virtual string PV_bootloader
+        {
+            get { return _PV_bootloader; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PV_bootloader))
+                {
+                    _PV_bootloader = value;
+                    NotifyPropertyChanged("PV_bootloader");
+                }
+            }
+        }
+        private string _PV_bootloader;
 
         /// <summary><c>PV_kernel</c>: string, RW.</summary>
-        public string PV_kernel { get; set; }
+        public virtual string PV_kernel
+        {
+            get { return _PV_kernel; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PV_kernel))
+                {
+                    _PV_kernel = value;
+                    NotifyPropertyChanged("PV_kernel");
+                }
+            }
+        }
+        private string _PV_kernel;
 
         /// <summary><c>PV_ramdisk</c>: string, RW.</summary>
-        public string PV_ramdisk { get; set; }
+        public virtual string PV_ramdisk
+        {
+            get { return _PV_ramdisk; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PV_ramdisk))
+                {
+                    _PV_ramdisk = value;
+                    NotifyPropertyChanged("PV_ramdisk");
+                }
+            }
+        }
+        private string _PV_ramdisk;
 
         /// <summary><c>PV_args</c>: string, RW.</summary>
-        public string PV_args { get; set; }
+        public virtual string PV_args
+        {
+            get { return _PV_args; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PV_args))
+                {
+                    _PV_args = value;
+                    NotifyPropertyChanged("PV_args");
+                }
+            }
+        }
+        private string _PV_args;
 
         /// <summary><c>PV_bootloader_args</c>: string, RW.</summary>
-        public string PV_bootloader_args { get; set; }
+        public virtual string PV_bootloader_args
+        {
+            get { return _PV_bootloader_args; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PV_bootloader_args))
+                {
+                    _PV_bootloader_args = value;
+                    NotifyPropertyChanged("PV_bootloader_args");
+                }
+            }
+        }
+        private string _PV_bootloader_args;
 
         /// <summary><c>PV_legacy_args</c>: string, RW.</summary>
-        public string PV_legacy_args { get; set; }
+        public virtual string PV_legacy_args
+        {
+            get { return _PV_legacy_args; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PV_legacy_args))
+                {
+                    _PV_legacy_args = value;
+                    NotifyPropertyChanged("PV_legacy_args");
+                }
+            }
+        }
+        private string _PV_legacy_args;
 
         /// <summary><c>HVM_boot_policy</c>: string, RO/constructor. Deprecated since kolkata.</summary>
-        public string HVM_boot_policy { get; set; }
+        public virtual string HVM_boot_policy
+        {
+            get { return _HVM_boot_policy; }
+            set
+            {
+                if (!Helper.AreEqual(value, _HVM_boot_policy))
+                {
+                    _HVM_boot_policy = value;
+                    NotifyPropertyChanged("HVM_boot_policy");
+                }
+            }
+        }
+        private string _HVM_boot_policy;
 
         /// <summary><c>HVM_boot_params</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> HVM_boot_params { get; set; }
+        public virtual Dictionary<string, string> HVM_boot_params
+        {
+            get { return _HVM_boot_params; }
+            set
+            {
+                if (!Helper.AreEqual(value, _HVM_boot_params))
+                {
+                    _HVM_boot_params = value;
+                    NotifyPropertyChanged("HVM_boot_params");
+                }
+            }
+        }
+        private Dictionary<string, string> _HVM_boot_params;
 
         /// <summary><c>HVM_shadow_multiplier</c>: float, RO/constructor.</summary>
-        public double HVM_shadow_multiplier { get; set; }
+        public virtual double HVM_shadow_multiplier
+        {
+            get { return _HVM_shadow_multiplier; }
+            set
+            {
+                if (!Helper.AreEqual(value, _HVM_shadow_multiplier))
+                {
+                    _HVM_shadow_multiplier = value;
+                    NotifyPropertyChanged("HVM_shadow_multiplier");
+                }
+            }
+        }
+        private double _HVM_shadow_multiplier;
 
         /// <summary><c>platform</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> platform { get; set; }
+        public virtual Dictionary<string, string> platform
+        {
+            get { return _platform; }
+            set
+            {
+                if (!Helper.AreEqual(value, _platform))
+                {
+                    _platform = value;
+                    NotifyPropertyChanged("platform");
+                }
+            }
+        }
+        private Dictionary<string, string> _platform;
 
         /// <summary><c>PCI_bus</c>: string, RW. Deprecated since boston.</summary>
-        public string PCI_bus { get; set; }
+        public virtual string PCI_bus
+        {
+            get { return _PCI_bus; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PCI_bus))
+                {
+                    _PCI_bus = value;
+                    NotifyPropertyChanged("PCI_bus");
+                }
+            }
+        }
+        private string _PCI_bus;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>domid</c>: int, RO/runtime.</summary>
-        public long domid { get; set; }
+        public virtual long domid
+        {
+            get { return _domid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _domid))
+                {
+                    _domid = value;
+                    NotifyPropertyChanged("domid");
+                }
+            }
+        }
+        private long _domid;
 
         /// <summary><c>domarch</c>: string, RO/runtime.</summary>
-        public string domarch { get; set; }
+        public virtual string domarch
+        {
+            get { return _domarch; }
+            set
+            {
+                if (!Helper.AreEqual(value, _domarch))
+                {
+                    _domarch = value;
+                    NotifyPropertyChanged("domarch");
+                }
+            }
+        }
+        private string _domarch;
 
         /// <summary><c>last_boot_CPU_flags</c>: (string -&gt; string) map, RO/constructor.</summary>
-        public Dictionary<string, string> last_boot_CPU_flags { get; set; }
+        public virtual Dictionary<string, string> last_boot_CPU_flags
+        {
+            get { return _last_boot_CPU_flags; }
+            set
+            {
+                if (!Helper.AreEqual(value, _last_boot_CPU_flags))
+                {
+                    _last_boot_CPU_flags = value;
+                    NotifyPropertyChanged("last_boot_CPU_flags");
+                }
+            }
+        }
+        private Dictionary<string, string> _last_boot_CPU_flags;
 
         /// <summary><c>is_control_domain</c>: bool, RO/runtime.</summary>
-        public bool is_control_domain { get; set; }
+        public virtual bool is_control_domain
+        {
+            get { return _is_control_domain; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_control_domain))
+                {
+                    _is_control_domain = value;
+                    NotifyPropertyChanged("is_control_domain");
+                }
+            }
+        }
+        private bool _is_control_domain;
 
         /// <summary><c>metrics</c>: VM_metrics ref, RO/runtime.</summary>
-        public XenRef<VM_metrics> metrics { get; set; }
+        public virtual XenRef<VM_metrics> metrics
+        {
+            get { return _metrics; }
+            set
+            {
+                if (!Helper.AreEqual(value, _metrics))
+                {
+                    _metrics = value;
+                    NotifyPropertyChanged("metrics");
+                }
+            }
+        }
+        private XenRef<VM_metrics> _metrics;
 
         /// <summary><c>guest_metrics</c>: VM_guest_metrics ref, RO/runtime.</summary>
-        public XenRef<VM_guest_metrics> guest_metrics { get; set; }
+        public virtual XenRef<VM_guest_metrics> guest_metrics
+        {
+            get { return _guest_metrics; }
+            set
+            {
+                if (!Helper.AreEqual(value, _guest_metrics))
+                {
+                    _guest_metrics = value;
+                    NotifyPropertyChanged("guest_metrics");
+                }
+            }
+        }
+        private XenRef<VM_guest_metrics> _guest_metrics;
 
         /// <summary><c>last_booted_record</c>: string, RO/constructor.</summary>
-        public string last_booted_record { get; set; }
+        public virtual string last_booted_record
+        {
+            get { return _last_booted_record; }
+            set
+            {
+                if (!Helper.AreEqual(value, _last_booted_record))
+                {
+                    _last_booted_record = value;
+                    NotifyPropertyChanged("last_booted_record");
+                }
+            }
+        }
+        private string _last_booted_record;
 
         /// <summary><c>recommendations</c>: string, RW.</summary>
-        public string recommendations { get; set; }
+        public virtual string recommendations
+        {
+            get { return _recommendations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _recommendations))
+                {
+                    _recommendations = value;
+                    NotifyPropertyChanged("recommendations");
+                }
+            }
+        }
+        private string _recommendations;
 
         /// <summary><c>xenstore_data</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> xenstore_data { get; set; }
+        public virtual Dictionary<string, string> xenstore_data
+        {
+            get { return _xenstore_data; }
+            set
+            {
+                if (!Helper.AreEqual(value, _xenstore_data))
+                {
+                    _xenstore_data = value;
+                    NotifyPropertyChanged("xenstore_data");
+                }
+            }
+        }
+        private Dictionary<string, string> _xenstore_data;
 
         /// <summary><c>ha_always_run</c>: bool, RO/constructor. Deprecated since boston.</summary>
-        public bool ha_always_run { get; set; }
+        public virtual bool ha_always_run
+        {
+            get { return _ha_always_run; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ha_always_run))
+                {
+                    _ha_always_run = value;
+                    NotifyPropertyChanged("ha_always_run");
+                }
+            }
+        }
+        private bool _ha_always_run;
 
         /// <summary><c>ha_restart_priority</c>: string, RO/constructor.</summary>
-        public string ha_restart_priority { get; set; }
+        public virtual string ha_restart_priority
+        {
+            get { return _ha_restart_priority; }
+            set
+            {
+                if (!Helper.AreEqual(value, _ha_restart_priority))
+                {
+                    _ha_restart_priority = value;
+                    NotifyPropertyChanged("ha_restart_priority");
+                }
+            }
+        }
+        private string _ha_restart_priority;
 
         /// <summary><c>is_a_snapshot</c>: bool, RO/runtime.</summary>
-        public bool is_a_snapshot { get; set; }
+        public virtual bool is_a_snapshot
+        {
+            get { return _is_a_snapshot; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_a_snapshot))
+                {
+                    _is_a_snapshot = value;
+                    NotifyPropertyChanged("is_a_snapshot");
+                }
+            }
+        }
+        private bool _is_a_snapshot;
 
         /// <summary><c>snapshot_of</c>: VM ref, RO/runtime.</summary>
-        public XenRef<VM> snapshot_of { get; set; }
+        public virtual XenRef<VM> snapshot_of
+        {
+            get { return _snapshot_of; }
+            set
+            {
+                if (!Helper.AreEqual(value, _snapshot_of))
+                {
+                    _snapshot_of = value;
+                    NotifyPropertyChanged("snapshot_of");
+                }
+            }
+        }
+        private XenRef<VM> _snapshot_of;
 
         /// <summary><c>snapshots</c>: VM ref set, RO/runtime.</summary>
-        public List<XenRef<VM>> snapshots { get; set; }
+        public virtual List<XenRef<VM>> snapshots
+        {
+            get { return _snapshots; }
+            set
+            {
+                if (!Helper.AreEqual(value, _snapshots))
+                {
+                    _snapshots = value;
+                    NotifyPropertyChanged("snapshots");
+                }
+            }
+        }
+        private List<XenRef<VM>> _snapshots;
 
         /// <summary><c>snapshot_time</c>: datetime, RO/runtime.</summary>
-        public DateTime snapshot_time { get; set; }
+        public virtual DateTime snapshot_time
+        {
+            get { return _snapshot_time; }
+            set
+            {
+                if (!Helper.AreEqual(value, _snapshot_time))
+                {
+                    _snapshot_time = value;
+                    NotifyPropertyChanged("snapshot_time");
+                }
+            }
+        }
+        private DateTime _snapshot_time;
 
         /// <summary><c>transportable_snapshot_id</c>: string, RO/runtime.</summary>
-        public string transportable_snapshot_id { get; set; }
+        public virtual string transportable_snapshot_id
+        {
+            get { return _transportable_snapshot_id; }
+            set
+            {
+                if (!Helper.AreEqual(value, _transportable_snapshot_id))
+                {
+                    _transportable_snapshot_id = value;
+                    NotifyPropertyChanged("transportable_snapshot_id");
+                }
+            }
+        }
+        private string _transportable_snapshot_id;
 
         /// <summary><c>blobs</c>: (string -&gt; blob ref) map, RO/runtime.</summary>
-        public Dictionary<string, XenRef<Blob>> blobs { get; set; }
+        public virtual Dictionary<string, XenRef<Blob>> blobs
+        {
+            get { return _blobs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _blobs))
+                {
+                    _blobs = value;
+                    NotifyPropertyChanged("blobs");
+                }
+            }
+        }
+        private Dictionary<string, XenRef<Blob>> _blobs;
 
         /// <summary><c>tags</c>: string set, RW.</summary>
-        public string[] tags { get; set; }
+        public virtual string[] tags
+        {
+            get { return _tags; }
+            set
+            {
+                if (!Helper.AreEqual(value, _tags))
+                {
+                    _tags = value;
+                    NotifyPropertyChanged("tags");
+                }
+            }
+        }
+        private string[] _tags;
 
         /// <summary><c>blocked_operations</c>: (enum vm_operations -&gt; string) map, RW.</summary>
-        public Dictionary<vm_operations, string> blocked_operations { get; set; }
+        public virtual Dictionary<vm_operations, string> blocked_operations
+        {
+            get { return _blocked_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _blocked_operations))
+                {
+                    _blocked_operations = value;
+                    NotifyPropertyChanged("blocked_operations");
+                }
+            }
+        }
+        private Dictionary<vm_operations, string> _blocked_operations;
 
         /// <summary><c>snapshot_info</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> snapshot_info { get; set; }
+        public virtual Dictionary<string, string> snapshot_info
+        {
+            get { return _snapshot_info; }
+            set
+            {
+                if (!Helper.AreEqual(value, _snapshot_info))
+                {
+                    _snapshot_info = value;
+                    NotifyPropertyChanged("snapshot_info");
+                }
+            }
+        }
+        private Dictionary<string, string> _snapshot_info;
 
         /// <summary><c>snapshot_metadata</c>: string, RO/runtime.</summary>
-        public string snapshot_metadata { get; set; }
+        public virtual string snapshot_metadata
+        {
+            get { return _snapshot_metadata; }
+            set
+            {
+                if (!Helper.AreEqual(value, _snapshot_metadata))
+                {
+                    _snapshot_metadata = value;
+                    NotifyPropertyChanged("snapshot_metadata");
+                }
+            }
+        }
+        private string _snapshot_metadata;
 
         /// <summary><c>parent</c>: VM ref, RO/runtime.</summary>
-        public XenRef<VM> parent { get; set; }
+        public virtual XenRef<VM> parent
+        {
+            get { return _parent; }
+            set
+            {
+                if (!Helper.AreEqual(value, _parent))
+                {
+                    _parent = value;
+                    NotifyPropertyChanged("parent");
+                }
+            }
+        }
+        private XenRef<VM> _parent;
 
         /// <summary><c>children</c>: VM ref set, RO/runtime.</summary>
-        public List<XenRef<VM>> children { get; set; }
+        public virtual List<XenRef<VM>> children
+        {
+            get { return _children; }
+            set
+            {
+                if (!Helper.AreEqual(value, _children))
+                {
+                    _children = value;
+                    NotifyPropertyChanged("children");
+                }
+            }
+        }
+        private List<XenRef<VM>> _children;
 
         /// <summary><c>bios_strings</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> bios_strings { get; set; }
+        public virtual Dictionary<string, string> bios_strings
+        {
+            get { return _bios_strings; }
+            set
+            {
+                if (!Helper.AreEqual(value, _bios_strings))
+                {
+                    _bios_strings = value;
+                    NotifyPropertyChanged("bios_strings");
+                }
+            }
+        }
+        private Dictionary<string, string> _bios_strings;
 
         /// <summary><c>protection_policy</c>: VMPP ref, RO/constructor. Deprecated since clearwater.</summary>
-        public XenRef<VMPP> protection_policy { get; set; }
+        public virtual XenRef<VMPP> protection_policy
+        {
+            get { return _protection_policy; }
+            set
+            {
+                if (!Helper.AreEqual(value, _protection_policy))
+                {
+                    _protection_policy = value;
+                    NotifyPropertyChanged("protection_policy");
+                }
+            }
+        }
+        private XenRef<VMPP> _protection_policy;
 
         /// <summary><c>is_snapshot_from_vmpp</c>: bool, RO/constructor. Removed in clearwater: only older servers have it.</summary>
-        public bool is_snapshot_from_vmpp { get; set; }
+        public virtual bool is_snapshot_from_vmpp
+        {
+            get { return _is_snapshot_from_vmpp; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_snapshot_from_vmpp))
+                {
+                    _is_snapshot_from_vmpp = value;
+                    NotifyPropertyChanged("is_snapshot_from_vmpp");
+                }
+            }
+        }
+        private bool _is_snapshot_from_vmpp;
 
         /// <summary><c>snapshot_schedule</c>: VMSS ref, RO/constructor.</summary>
-        public XenRef<VMSS> snapshot_schedule { get; set; }
+        public virtual XenRef<VMSS> snapshot_schedule
+        {
+            get { return _snapshot_schedule; }
+            set
+            {
+                if (!Helper.AreEqual(value, _snapshot_schedule))
+                {
+                    _snapshot_schedule = value;
+                    NotifyPropertyChanged("snapshot_schedule");
+                }
+            }
+        }
+        private XenRef<VMSS> _snapshot_schedule;
 
         /// <summary><c>is_vmss_snapshot</c>: bool, RO/constructor.</summary>
-        public bool is_vmss_snapshot { get; set; }
+        public virtual bool is_vmss_snapshot
+        {
+            get { return _is_vmss_snapshot; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_vmss_snapshot))
+                {
+                    _is_vmss_snapshot = value;
+                    NotifyPropertyChanged("is_vmss_snapshot");
+                }
+            }
+        }
+        private bool _is_vmss_snapshot;
 
         /// <summary><c>appliance</c>: VM_appliance ref, RO/constructor.</summary>
-        public XenRef<VM_appliance> appliance { get; set; }
+        public virtual XenRef<VM_appliance> appliance
+        {
+            get { return _appliance; }
+            set
+            {
+                if (!Helper.AreEqual(value, _appliance))
+                {
+                    _appliance = value;
+                    NotifyPropertyChanged("appliance");
+                }
+            }
+        }
+        private XenRef<VM_appliance> _appliance;
 
         /// <summary><c>start_delay</c>: int, RO/constructor.</summary>
-        public long start_delay { get; set; }
+        public virtual long start_delay
+        {
+            get { return _start_delay; }
+            set
+            {
+                if (!Helper.AreEqual(value, _start_delay))
+                {
+                    _start_delay = value;
+                    NotifyPropertyChanged("start_delay");
+                }
+            }
+        }
+        private long _start_delay;
 
         /// <summary><c>shutdown_delay</c>: int, RO/constructor.</summary>
-        public long shutdown_delay { get; set; }
+        public virtual long shutdown_delay
+        {
+            get { return _shutdown_delay; }
+            set
+            {
+                if (!Helper.AreEqual(value, _shutdown_delay))
+                {
+                    _shutdown_delay = value;
+                    NotifyPropertyChanged("shutdown_delay");
+                }
+            }
+        }
+        private long _shutdown_delay;
 
         /// <summary><c>order</c>: int, RO/constructor.</summary>
-        public long order { get; set; }
+        public virtual long order
+        {
+            get { return _order; }
+            set
+            {
+                if (!Helper.AreEqual(value, _order))
+                {
+                    _order = value;
+                    NotifyPropertyChanged("order");
+                }
+            }
+        }
+        private long _order;
 
         /// <summary><c>VGPUs</c>: VGPU ref set, RO/runtime.</summary>
-        public List<XenRef<VGPU>> VGPUs { get; set; }
+        public virtual List<XenRef<VGPU>> VGPUs
+        {
+            get { return _VGPUs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VGPUs))
+                {
+                    _VGPUs = value;
+                    NotifyPropertyChanged("VGPUs");
+                }
+            }
+        }
+        private List<XenRef<VGPU>> _VGPUs;
 
         /// <summary><c>attached_PCIs</c>: PCI ref set, RO/runtime.</summary>
-        public List<XenRef<PCI>> attached_PCIs { get; set; }
+        public virtual List<XenRef<PCI>> attached_PCIs
+        {
+            get { return _attached_PCIs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _attached_PCIs))
+                {
+                    _attached_PCIs = value;
+                    NotifyPropertyChanged("attached_PCIs");
+                }
+            }
+        }
+        private List<XenRef<PCI>> _attached_PCIs;
 
         /// <summary><c>suspend_SR</c>: SR ref, RW.</summary>
-        public XenRef<SR> suspend_SR { get; set; }
+        public virtual XenRef<SR> suspend_SR
+        {
+            get { return _suspend_SR; }
+            set
+            {
+                if (!Helper.AreEqual(value, _suspend_SR))
+                {
+                    _suspend_SR = value;
+                    NotifyPropertyChanged("suspend_SR");
+                }
+            }
+        }
+        private XenRef<SR> _suspend_SR;
 
         /// <summary><c>version</c>: int, RO/constructor.</summary>
-        public long version { get; set; }
+        public virtual long version
+        {
+            get { return _version; }
+            set
+            {
+                if (!Helper.AreEqual(value, _version))
+                {
+                    _version = value;
+                    NotifyPropertyChanged("version");
+                }
+            }
+        }
+        private long _version;
 
         /// <summary><c>generation_id</c>: string, RO/constructor.</summary>
-        public string generation_id { get; set; }
+        public virtual string generation_id
+        {
+            get { return _generation_id; }
+            set
+            {
+                if (!Helper.AreEqual(value, _generation_id))
+                {
+                    _generation_id = value;
+                    NotifyPropertyChanged("generation_id");
+                }
+            }
+        }
+        private string _generation_id;
 
         /// <summary><c>hardware_platform_version</c>: int, RW.</summary>
-        public long hardware_platform_version { get; set; }
+        public virtual long hardware_platform_version
+        {
+            get { return _hardware_platform_version; }
+            set
+            {
+                if (!Helper.AreEqual(value, _hardware_platform_version))
+                {
+                    _hardware_platform_version = value;
+                    NotifyPropertyChanged("hardware_platform_version");
+                }
+            }
+        }
+        private long _hardware_platform_version;
 
         /// <summary><c>has_vendor_device</c>: bool, RO/constructor.</summary>
-        public bool has_vendor_device { get; set; }
+        public virtual bool has_vendor_device
+        {
+            get { return _has_vendor_device; }
+            set
+            {
+                if (!Helper.AreEqual(value, _has_vendor_device))
+                {
+                    _has_vendor_device = value;
+                    NotifyPropertyChanged("has_vendor_device");
+                }
+            }
+        }
+        private bool _has_vendor_device;
 
         /// <summary><c>requires_reboot</c>: bool, RO/runtime.</summary>
-        public bool requires_reboot { get; set; }
+        public virtual bool requires_reboot
+        {
+            get { return _requires_reboot; }
+            set
+            {
+                if (!Helper.AreEqual(value, _requires_reboot))
+                {
+                    _requires_reboot = value;
+                    NotifyPropertyChanged("requires_reboot");
+                }
+            }
+        }
+        private bool _requires_reboot;
 
         /// <summary><c>reference_label</c>: string, RO/constructor.</summary>
-        public string reference_label { get; set; }
+        public virtual string reference_label
+        {
+            get { return _reference_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _reference_label))
+                {
+                    _reference_label = value;
+                    NotifyPropertyChanged("reference_label");
+                }
+            }
+        }
+        private string _reference_label;
 
         /// <summary><c>domain_type</c>: enum domain_type, RO/constructor.</summary>
-        public domain_type domain_type { get; set; }
+        public virtual domain_type domain_type
+        {
+            get { return _domain_type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _domain_type))
+                {
+                    _domain_type = value;
+                    NotifyPropertyChanged("domain_type");
+                }
+            }
+        }
+        private domain_type _domain_type;
 
         /// <summary><c>NVRAM</c>: (string -&gt; string) map, RO/constructor.</summary>
-        public Dictionary<string, string> NVRAM { get; set; }
+        public virtual Dictionary<string, string> NVRAM
+        {
+            get { return _NVRAM; }
+            set
+            {
+                if (!Helper.AreEqual(value, _NVRAM))
+                {
+                    _NVRAM = value;
+                    NotifyPropertyChanged("NVRAM");
+                }
+            }
+        }
+        private Dictionary<string, string> _NVRAM;
 
         /// <summary><c>pending_guidances</c>: enum update_guidances set, RO/runtime.</summary>
-        public List<update_guidances> pending_guidances { get; set; }
+        public virtual List<update_guidances> pending_guidances
+        {
+            get { return _pending_guidances; }
+            set
+            {
+                if (!Helper.AreEqual(value, _pending_guidances))
+                {
+                    _pending_guidances = value;
+                    NotifyPropertyChanged("pending_guidances");
+                }
+            }
+        }
+        private List<update_guidances> _pending_guidances;
 
         /// <summary><c>pending_guidances_recommended</c>: enum update_guidances set, RO/runtime. Prototype since 24.10.0: may change.</summary>
-        public List<update_guidances> pending_guidances_recommended { get; set; }
+        public virtual List<update_guidances> pending_guidances_recommended
+        {
+            get { return _pending_guidances_recommended; }
+            set
+            {
+                if (!Helper.AreEqual(value, _pending_guidances_recommended))
+                {
+                    _pending_guidances_recommended = value;
+                    NotifyPropertyChanged("pending_guidances_recommended");
+                }
+            }
+        }
+        private List<update_guidances> _pending_guidances_recommended;
 
         /// <summary><c>pending_guidances_full</c>: enum update_guidances set, RO/runtime. Prototype since 24.10.0: may change.</summary>
-        public List<update_guidances> pending_guidances_full { get; set; }
+        public virtual List<update_guidances> pending_guidances_full
+        {
+            get { return _pending_guidances_full; }
+            set
+            {
+                if (!Helper.AreEqual(value, _pending_guidances_full))
+                {
+                    _pending_guidances_full = value;
+                    NotifyPropertyChanged("pending_guidances_full");
+                }
+            }
+        }
+        private List<update_guidances> _pending_guidances_full;
 
         /// <summary><c>VM.get_all_records</c> (libxenapi <c>xenapi_vm_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

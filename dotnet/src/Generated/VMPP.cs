@@ -16,17 +16,17 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public VMPP()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            backup_schedule = new Dictionary<string, string>();
-            backup_last_run_time = Conv.Epoch;
-            archive_target_config = new Dictionary<string, string>();
-            archive_schedule = new Dictionary<string, string>();
-            archive_last_run_time = Conv.Epoch;
-            VMs = new List<XenRef<VM>>();
-            alarm_config = new Dictionary<string, string>();
-            recent_alerts = Array.Empty<string>();
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _backup_schedule = new Dictionary<string, string>();
+            _backup_last_run_time = Conv.Epoch;
+            _archive_target_config = new Dictionary<string, string>();
+            _archive_schedule = new Dictionary<string, string>();
+            _archive_last_run_time = Conv.Epoch;
+            _VMs = new List<XenRef<VM>>();
+            _alarm_config = new Dictionary<string, string>();
+            _recent_alerts = Array.Empty<string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -37,26 +37,26 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[20];
             Native.xenapi_vmpp_record_fields(r, f, (UIntPtr)20);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            is_policy_enabled = (f[3].i != 0);
-            backup_type = vmpp_backup_type_helper.FromNative((int)f[4].i);
-            backup_retention_value = f[5].i;
-            backup_frequency = vmpp_backup_frequency_helper.FromNative((int)f[6].i);
-            backup_schedule = Conv.StringMap(f[7].p, Seen, 7);
-            is_backup_running = (f[8].i != 0);
-            backup_last_run_time = Conv.Time(f[9].i);
-            archive_target_type = vmpp_archive_target_type_helper.FromNative((int)f[10].i);
-            archive_target_config = Conv.StringMap(f[11].p, Seen, 11);
-            archive_frequency = vmpp_archive_frequency_helper.FromNative((int)f[12].i);
-            archive_schedule = Conv.StringMap(f[13].p, Seen, 13);
-            is_archive_running = (f[14].i != 0);
-            archive_last_run_time = Conv.Time(f[15].i);
-            VMs = Conv.R_set_ref_VM(f[16].p);
-            is_alarm_enabled = (f[17].i != 0);
-            alarm_config = Conv.StringMap(f[18].p, Seen, 18);
-            recent_alerts = Conv.R_set_string(f[19].p);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _is_policy_enabled = (f[3].i != 0);
+            _backup_type = vmpp_backup_type_helper.FromNative((int)f[4].i);
+            _backup_retention_value = f[5].i;
+            _backup_frequency = vmpp_backup_frequency_helper.FromNative((int)f[6].i);
+            _backup_schedule = Conv.StringMap(f[7].p, Seen, 7);
+            _is_backup_running = (f[8].i != 0);
+            _backup_last_run_time = Conv.Time(f[9].i);
+            _archive_target_type = vmpp_archive_target_type_helper.FromNative((int)f[10].i);
+            _archive_target_config = Conv.StringMap(f[11].p, Seen, 11);
+            _archive_frequency = vmpp_archive_frequency_helper.FromNative((int)f[12].i);
+            _archive_schedule = Conv.StringMap(f[13].p, Seen, 13);
+            _is_archive_running = (f[14].i != 0);
+            _archive_last_run_time = Conv.Time(f[15].i);
+            _VMs = Conv.R_set_ref_VM(f[16].p);
+            _is_alarm_enabled = (f[17].i != 0);
+            _alarm_config = Conv.StringMap(f[18].p, Seen, 18);
+            _recent_alerts = Conv.R_set_string(f[19].p);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -100,65 +100,334 @@ namespace XenAPI
             recent_alerts = record.recent_alerts;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(VMPP other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_is_policy_enabled, other._is_policy_enabled) &&
+                Helper.AreEqual2(_backup_type, other._backup_type) &&
+                Helper.AreEqual2(_backup_retention_value, other._backup_retention_value) &&
+                Helper.AreEqual2(_backup_frequency, other._backup_frequency) &&
+                Helper.AreEqual2(_backup_schedule, other._backup_schedule) &&
+                Helper.AreEqual2(_is_backup_running, other._is_backup_running) &&
+                Helper.AreEqual2(_backup_last_run_time, other._backup_last_run_time) &&
+                Helper.AreEqual2(_archive_target_type, other._archive_target_type) &&
+                Helper.AreEqual2(_archive_target_config, other._archive_target_config) &&
+                Helper.AreEqual2(_archive_frequency, other._archive_frequency) &&
+                Helper.AreEqual2(_archive_schedule, other._archive_schedule) &&
+                Helper.AreEqual2(_is_archive_running, other._is_archive_running) &&
+                Helper.AreEqual2(_archive_last_run_time, other._archive_last_run_time) &&
+                Helper.AreEqual2(_VMs, other._VMs) &&
+                Helper.AreEqual2(_is_alarm_enabled, other._is_alarm_enabled) &&
+                Helper.AreEqual2(_alarm_config, other._alarm_config) &&
+                Helper.AreEqual2(_recent_alerts, other._recent_alerts);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime. Removed in clearwater: only older servers have it.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RW.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RW.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>is_policy_enabled</c>: bool, RW. Removed in clearwater: only older servers have it.</summary>
-        public bool is_policy_enabled { get; set; }
+        public virtual bool is_policy_enabled
+        {
+            get { return _is_policy_enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_policy_enabled))
+                {
+                    _is_policy_enabled = value;
+                    NotifyPropertyChanged("is_policy_enabled");
+                }
+            }
+        }
+        private bool _is_policy_enabled;
 
         /// <summary><c>backup_type</c>: enum vmpp_backup_type, RW. Removed in clearwater: only older servers have it.</summary>
-        public vmpp_backup_type backup_type { get; set; }
+        public virtual vmpp_backup_type backup_type
+        {
+            get { return _backup_type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _backup_type))
+                {
+                    _backup_type = value;
+                    NotifyPropertyChanged("backup_type");
+                }
+            }
+        }
+        private vmpp_backup_type _backup_type;
 
         /// <summary><c>backup_retention_value</c>: int, RO/constructor. Removed in clearwater: only older servers have it.</summary>
-        public long backup_retention_value { get; set; }
+        public virtual long backup_retention_value
+        {
+            get { return _backup_retention_value; }
+            set
+            {
+                if (!Helper.AreEqual(value, _backup_retention_value))
+                {
+                    _backup_retention_value = value;
+                    NotifyPropertyChanged("backup_retention_value");
+                }
+            }
+        }
+        private long _backup_retention_value;
 
         /// <summary><c>backup_frequency</c>: enum vmpp_backup_frequency, RO/constructor. Removed in clearwater: only older servers have it.</summary>
-        public vmpp_backup_frequency backup_frequency { get; set; }
+        public virtual vmpp_backup_frequency backup_frequency
+        {
+            get { return _backup_frequency; }
+            set
+            {
+                if (!Helper.AreEqual(value, _backup_frequency))
+                {
+                    _backup_frequency = value;
+                    NotifyPropertyChanged("backup_frequency");
+                }
+            }
+        }
+        private vmpp_backup_frequency _backup_frequency;
 
         /// <summary><c>backup_schedule</c>: (string -&gt; string) map, RO/constructor. Removed in clearwater: only older servers have it.</summary>
-        public Dictionary<string, string> backup_schedule { get; set; }
+        public virtual Dictionary<string, string> backup_schedule
+        {
+            get { return _backup_schedule; }
+            set
+            {
+                if (!Helper.AreEqual(value, _backup_schedule))
+                {
+                    _backup_schedule = value;
+                    NotifyPropertyChanged("backup_schedule");
+                }
+            }
+        }
+        private Dictionary<string, string> _backup_schedule;
 
         /// <summary><c>is_backup_running</c>: bool, RO/runtime. Removed in clearwater: only older servers have it.</summary>
-        public bool is_backup_running { get; set; }
+        public virtual bool is_backup_running
+        {
+            get { return _is_backup_running; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_backup_running))
+                {
+                    _is_backup_running = value;
+                    NotifyPropertyChanged("is_backup_running");
+                }
+            }
+        }
+        private bool _is_backup_running;
 
         /// <summary><c>backup_last_run_time</c>: datetime, RO/runtime. Removed in clearwater: only older servers have it.</summary>
-        public DateTime backup_last_run_time { get; set; }
+        public virtual DateTime backup_last_run_time
+        {
+            get { return _backup_last_run_time; }
+            set
+            {
+                if (!Helper.AreEqual(value, _backup_last_run_time))
+                {
+                    _backup_last_run_time = value;
+                    NotifyPropertyChanged("backup_last_run_time");
+                }
+            }
+        }
+        private DateTime _backup_last_run_time;
 
         /// <summary><c>archive_target_type</c>: enum vmpp_archive_target_type, RO/constructor. Removed in clearwater: only older servers have it.</summary>
-        public vmpp_archive_target_type archive_target_type { get; set; }
+        public virtual vmpp_archive_target_type archive_target_type
+        {
+            get { return _archive_target_type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _archive_target_type))
+                {
+                    _archive_target_type = value;
+                    NotifyPropertyChanged("archive_target_type");
+                }
+            }
+        }
+        private vmpp_archive_target_type _archive_target_type;
 
         /// <summary><c>archive_target_config</c>: (string -&gt; string) map, RO/constructor. Removed in clearwater: only older servers have it.</summary>
-        public Dictionary<string, string> archive_target_config { get; set; }
+        public virtual Dictionary<string, string> archive_target_config
+        {
+            get { return _archive_target_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _archive_target_config))
+                {
+                    _archive_target_config = value;
+                    NotifyPropertyChanged("archive_target_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _archive_target_config;
 
         /// <summary><c>archive_frequency</c>: enum vmpp_archive_frequency, RO/constructor. Removed in clearwater: only older servers have it.</summary>
-        public vmpp_archive_frequency archive_frequency { get; set; }
+        public virtual vmpp_archive_frequency archive_frequency
+        {
+            get { return _archive_frequency; }
+            set
+            {
+                if (!Helper.AreEqual(value, _archive_frequency))
+                {
+                    _archive_frequency = value;
+                    NotifyPropertyChanged("archive_frequency");
+                }
+            }
+        }
+        private vmpp_archive_frequency _archive_frequency;
 
         /// <summary><c>archive_schedule</c>: (string -&gt; string) map, RO/constructor. Removed in clearwater: only older servers have it.</summary>
-        public Dictionary<string, string> archive_schedule { get; set; }
+        public virtual Dictionary<string, string> archive_schedule
+        {
+            get { return _archive_schedule; }
+            set
+            {
+                if (!Helper.AreEqual(value, _archive_schedule))
+                {
+                    _archive_schedule = value;
+                    NotifyPropertyChanged("archive_schedule");
+                }
+            }
+        }
+        private Dictionary<string, string> _archive_schedule;
 
         /// <summary><c>is_archive_running</c>: bool, RO/runtime. Removed in clearwater: only older servers have it.</summary>
-        public bool is_archive_running { get; set; }
+        public virtual bool is_archive_running
+        {
+            get { return _is_archive_running; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_archive_running))
+                {
+                    _is_archive_running = value;
+                    NotifyPropertyChanged("is_archive_running");
+                }
+            }
+        }
+        private bool _is_archive_running;
 
         /// <summary><c>archive_last_run_time</c>: datetime, RO/runtime. Removed in clearwater: only older servers have it.</summary>
-        public DateTime archive_last_run_time { get; set; }
+        public virtual DateTime archive_last_run_time
+        {
+            get { return _archive_last_run_time; }
+            set
+            {
+                if (!Helper.AreEqual(value, _archive_last_run_time))
+                {
+                    _archive_last_run_time = value;
+                    NotifyPropertyChanged("archive_last_run_time");
+                }
+            }
+        }
+        private DateTime _archive_last_run_time;
 
         /// <summary><c>VMs</c>: VM ref set, RO/runtime. Removed in clearwater: only older servers have it.</summary>
-        public List<XenRef<VM>> VMs { get; set; }
+        public virtual List<XenRef<VM>> VMs
+        {
+            get { return _VMs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VMs))
+                {
+                    _VMs = value;
+                    NotifyPropertyChanged("VMs");
+                }
+            }
+        }
+        private List<XenRef<VM>> _VMs;
 
         /// <summary><c>is_alarm_enabled</c>: bool, RO/constructor. Removed in clearwater: only older servers have it.</summary>
-        public bool is_alarm_enabled { get; set; }
+        public virtual bool is_alarm_enabled
+        {
+            get { return _is_alarm_enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_alarm_enabled))
+                {
+                    _is_alarm_enabled = value;
+                    NotifyPropertyChanged("is_alarm_enabled");
+                }
+            }
+        }
+        private bool _is_alarm_enabled;
 
         /// <summary><c>alarm_config</c>: (string -&gt; string) map, RO/constructor. Removed in clearwater: only older servers have it.</summary>
-        public Dictionary<string, string> alarm_config { get; set; }
+        public virtual Dictionary<string, string> alarm_config
+        {
+            get { return _alarm_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _alarm_config))
+                {
+                    _alarm_config = value;
+                    NotifyPropertyChanged("alarm_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _alarm_config;
 
         /// <summary><c>recent_alerts</c>: string set, RO/runtime. Removed in clearwater: only older servers have it.</summary>
-        public string[] recent_alerts { get; set; }
+        public virtual string[] recent_alerts
+        {
+            get { return _recent_alerts; }
+            set
+            {
+                if (!Helper.AreEqual(value, _recent_alerts))
+                {
+                    _recent_alerts = value;
+                    NotifyPropertyChanged("recent_alerts");
+                }
+            }
+        }
+        private string[] _recent_alerts;
 
         /// <summary><c>VMPP.get_all_records</c> (libxenapi <c>xenapi_vmpp_get_all_records</c>). Removed in clearwater: only older servers have it.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

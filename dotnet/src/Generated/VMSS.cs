@@ -16,12 +16,12 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public VMSS()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            schedule = new Dictionary<string, string>();
-            last_run_time = Conv.Epoch;
-            VMs = new List<XenRef<VM>>();
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _schedule = new Dictionary<string, string>();
+            _last_run_time = Conv.Epoch;
+            _VMs = new List<XenRef<VM>>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -32,16 +32,16 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[10];
             Native.xenapi_vmss_record_fields(r, f, (UIntPtr)10);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            enabled = (f[3].i != 0);
-            type = vmss_type_helper.FromNative((int)f[4].i);
-            retained_snapshots = f[5].i;
-            frequency = vmss_frequency_helper.FromNative((int)f[6].i);
-            schedule = Conv.StringMap(f[7].p, Seen, 7);
-            last_run_time = Conv.Time(f[8].i);
-            VMs = Conv.R_set_ref_VM(f[9].p);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _enabled = (f[3].i != 0);
+            _type = vmss_type_helper.FromNative((int)f[4].i);
+            _retained_snapshots = f[5].i;
+            _frequency = vmss_frequency_helper.FromNative((int)f[6].i);
+            _schedule = Conv.StringMap(f[7].p, Seen, 7);
+            _last_run_time = Conv.Time(f[8].i);
+            _VMs = Conv.R_set_ref_VM(f[9].p);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -75,35 +75,174 @@ namespace XenAPI
             VMs = record.VMs;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(VMSS other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_enabled, other._enabled) &&
+                Helper.AreEqual2(_type, other._type) &&
+                Helper.AreEqual2(_retained_snapshots, other._retained_snapshots) &&
+                Helper.AreEqual2(_frequency, other._frequency) &&
+                Helper.AreEqual2(_schedule, other._schedule) &&
+                Helper.AreEqual2(_last_run_time, other._last_run_time) &&
+                Helper.AreEqual2(_VMs, other._VMs);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RW.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RW.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>enabled</c>: bool, RW.</summary>
-        public bool enabled { get; set; }
+        public virtual bool enabled
+        {
+            get { return _enabled; }
+            set
+            {
+                if (!Helper.AreEqual(value, _enabled))
+                {
+                    _enabled = value;
+                    NotifyPropertyChanged("enabled");
+                }
+            }
+        }
+        private bool _enabled;
 
         /// <summary><c>type</c>: enum vmss_type, RO/constructor.</summary>
-        public vmss_type type { get; set; }
+        public virtual vmss_type type
+        {
+            get { return _type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _type))
+                {
+                    _type = value;
+                    NotifyPropertyChanged("type");
+                }
+            }
+        }
+        private vmss_type _type;
 
         /// <summary><c>retained_snapshots</c>: int, RO/constructor.</summary>
-        public long retained_snapshots { get; set; }
+        public virtual long retained_snapshots
+        {
+            get { return _retained_snapshots; }
+            set
+            {
+                if (!Helper.AreEqual(value, _retained_snapshots))
+                {
+                    _retained_snapshots = value;
+                    NotifyPropertyChanged("retained_snapshots");
+                }
+            }
+        }
+        private long _retained_snapshots;
 
         /// <summary><c>frequency</c>: enum vmss_frequency, RO/constructor.</summary>
-        public vmss_frequency frequency { get; set; }
+        public virtual vmss_frequency frequency
+        {
+            get { return _frequency; }
+            set
+            {
+                if (!Helper.AreEqual(value, _frequency))
+                {
+                    _frequency = value;
+                    NotifyPropertyChanged("frequency");
+                }
+            }
+        }
+        private vmss_frequency _frequency;
 
         /// <summary><c>schedule</c>: (string -&gt; string) map, RO/constructor.</summary>
-        public Dictionary<string, string> schedule { get; set; }
+        public virtual Dictionary<string, string> schedule
+        {
+            get { return _schedule; }
+            set
+            {
+                if (!Helper.AreEqual(value, _schedule))
+                {
+                    _schedule = value;
+                    NotifyPropertyChanged("schedule");
+                }
+            }
+        }
+        private Dictionary<string, string> _schedule;
 
         /// <summary><c>last_run_time</c>: datetime, RO/runtime.</summary>
-        public DateTime last_run_time { get; set; }
+        public virtual DateTime last_run_time
+        {
+            get { return _last_run_time; }
+            set
+            {
+                if (!Helper.AreEqual(value, _last_run_time))
+                {
+                    _last_run_time = value;
+                    NotifyPropertyChanged("last_run_time");
+                }
+            }
+        }
+        private DateTime _last_run_time;
 
         /// <summary><c>VMs</c>: VM ref set, RO/runtime.</summary>
-        public List<XenRef<VM>> VMs { get; set; }
+        public virtual List<XenRef<VM>> VMs
+        {
+            get { return _VMs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VMs))
+                {
+                    _VMs = value;
+                    NotifyPropertyChanged("VMs");
+                }
+            }
+        }
+        private List<XenRef<VM>> _VMs;
 
         /// <summary><c>VMSS.get_all_records</c> (libxenapi <c>xenapi_vmss_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

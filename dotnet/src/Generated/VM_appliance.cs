@@ -16,12 +16,12 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public VM_appliance()
         {
-            uuid = "";
-            name_label = "";
-            name_description = "";
-            allowed_operations = new List<vm_appliance_operation>();
-            current_operations = new Dictionary<string, vm_appliance_operation>();
-            VMs = new List<XenRef<VM>>();
+            _uuid = "";
+            _name_label = "";
+            _name_description = "";
+            _allowed_operations = new List<vm_appliance_operation>();
+            _current_operations = new Dictionary<string, vm_appliance_operation>();
+            _VMs = new List<XenRef<VM>>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -32,12 +32,12 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[6];
             Native.xenapi_vm_appliance_record_fields(r, f, (UIntPtr)6);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            name_label = Conv.Str(f[1].p, Seen, 1);
-            name_description = Conv.Str(f[2].p, Seen, 2);
-            allowed_operations = Conv.R_set_enum_vm_appliance_operation(f[3].p);
-            current_operations = Conv.R_map_string_to_enum_vm_appliance_operation_end(f[4].p);
-            VMs = Conv.R_set_ref_VM(f[5].p);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _name_label = Conv.Str(f[1].p, Seen, 1);
+            _name_description = Conv.Str(f[2].p, Seen, 2);
+            _allowed_operations = Conv.R_set_enum_vm_appliance_operation(f[3].p);
+            _current_operations = Conv.R_map_string_to_enum_vm_appliance_operation_end(f[4].p);
+            _VMs = Conv.R_set_ref_VM(f[5].p);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -67,23 +67,111 @@ namespace XenAPI
             VMs = record.VMs;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal); <paramref name="ignoreCurrentOperations"/> leaves out <c>current_operations</c>.</summary>
+        public bool DeepEquals(VM_appliance other, bool ignoreCurrentOperations)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            if (!ignoreCurrentOperations && !Helper.AreEqual2(_current_operations, other._current_operations))
+                return false;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_name_label, other._name_label) &&
+                Helper.AreEqual2(_name_description, other._name_description) &&
+                Helper.AreEqual2(_allowed_operations, other._allowed_operations) &&
+                Helper.AreEqual2(_VMs, other._VMs);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>name_label</c>: string, RW.</summary>
-        public string name_label { get; set; }
+        public virtual string name_label
+        {
+            get { return _name_label; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_label))
+                {
+                    _name_label = value;
+                    NotifyPropertyChanged("name_label");
+                }
+            }
+        }
+        private string _name_label;
 
         /// <summary><c>name_description</c>: string, RW.</summary>
-        public string name_description { get; set; }
+        public virtual string name_description
+        {
+            get { return _name_description; }
+            set
+            {
+                if (!Helper.AreEqual(value, _name_description))
+                {
+                    _name_description = value;
+                    NotifyPropertyChanged("name_description");
+                }
+            }
+        }
+        private string _name_description;
 
         /// <summary><c>allowed_operations</c>: enum vm_appliance_operation set, RO/runtime.</summary>
-        public List<vm_appliance_operation> allowed_operations { get; set; }
+        public virtual List<vm_appliance_operation> allowed_operations
+        {
+            get { return _allowed_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _allowed_operations))
+                {
+                    _allowed_operations = value;
+                    NotifyPropertyChanged("allowed_operations");
+                }
+            }
+        }
+        private List<vm_appliance_operation> _allowed_operations;
 
         /// <summary><c>current_operations</c>: (string -&gt; enum vm_appliance_operation) map, RO/runtime.</summary>
-        public Dictionary<string, vm_appliance_operation> current_operations { get; set; }
+        public virtual Dictionary<string, vm_appliance_operation> current_operations
+        {
+            get { return _current_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _current_operations))
+                {
+                    _current_operations = value;
+                    NotifyPropertyChanged("current_operations");
+                }
+            }
+        }
+        private Dictionary<string, vm_appliance_operation> _current_operations;
 
         /// <summary><c>VMs</c>: VM ref set, RO/runtime.</summary>
-        public List<XenRef<VM>> VMs { get; set; }
+        public virtual List<XenRef<VM>> VMs
+        {
+            get { return _VMs; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VMs))
+                {
+                    _VMs = value;
+                    NotifyPropertyChanged("VMs");
+                }
+            }
+        }
+        private List<XenRef<VM>> _VMs;
 
         /// <summary><c>VM_appliance.get_all_records</c> (libxenapi <c>xenapi_vm_appliance_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,15 +16,15 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public VM_guest_metrics()
         {
-            uuid = "";
-            os_version = new Dictionary<string, string>();
-            PV_drivers_version = new Dictionary<string, string>();
-            memory = new Dictionary<string, string>();
-            disks = new Dictionary<string, string>();
-            networks = new Dictionary<string, string>();
-            other = new Dictionary<string, string>();
-            last_updated = Conv.Epoch;
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _os_version = new Dictionary<string, string>();
+            _PV_drivers_version = new Dictionary<string, string>();
+            _memory = new Dictionary<string, string>();
+            _disks = new Dictionary<string, string>();
+            _networks = new Dictionary<string, string>();
+            _other = new Dictionary<string, string>();
+            _last_updated = Conv.Epoch;
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -35,20 +35,20 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[14];
             Native.xenapi_vm_guest_metrics_record_fields(r, f, (UIntPtr)14);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            os_version = Conv.StringMap(f[1].p, Seen, 1);
-            PV_drivers_version = Conv.StringMap(f[2].p, Seen, 2);
-            PV_drivers_up_to_date = (f[3].i != 0);
-            memory = Conv.StringMap(f[4].p, Seen, 4);
-            disks = Conv.StringMap(f[5].p, Seen, 5);
-            networks = Conv.StringMap(f[6].p, Seen, 6);
-            other = Conv.StringMap(f[7].p, Seen, 7);
-            last_updated = Conv.Time(f[8].i);
-            other_config = Conv.StringMap(f[9].p, Seen, 9);
-            live = (f[10].i != 0);
-            can_use_hotplug_vbd = tristate_type_helper.FromNative((int)f[11].i);
-            can_use_hotplug_vif = tristate_type_helper.FromNative((int)f[12].i);
-            PV_drivers_detected = (f[13].i != 0);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _os_version = Conv.StringMap(f[1].p, Seen, 1);
+            _PV_drivers_version = Conv.StringMap(f[2].p, Seen, 2);
+            _PV_drivers_up_to_date = (f[3].i != 0);
+            _memory = Conv.StringMap(f[4].p, Seen, 4);
+            _disks = Conv.StringMap(f[5].p, Seen, 5);
+            _networks = Conv.StringMap(f[6].p, Seen, 6);
+            _other = Conv.StringMap(f[7].p, Seen, 7);
+            _last_updated = Conv.Time(f[8].i);
+            _other_config = Conv.StringMap(f[9].p, Seen, 9);
+            _live = (f[10].i != 0);
+            _can_use_hotplug_vbd = tristate_type_helper.FromNative((int)f[11].i);
+            _can_use_hotplug_vif = tristate_type_helper.FromNative((int)f[12].i);
+            _PV_drivers_detected = (f[13].i != 0);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -86,47 +86,238 @@ namespace XenAPI
             PV_drivers_detected = record.PV_drivers_detected;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(VM_guest_metrics other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_os_version, other._os_version) &&
+                Helper.AreEqual2(_PV_drivers_version, other._PV_drivers_version) &&
+                Helper.AreEqual2(_PV_drivers_up_to_date, other._PV_drivers_up_to_date) &&
+                Helper.AreEqual2(_memory, other._memory) &&
+                Helper.AreEqual2(_disks, other._disks) &&
+                Helper.AreEqual2(_networks, other._networks) &&
+                Helper.AreEqual2(_other, other._other) &&
+                Helper.AreEqual2(_last_updated, other._last_updated) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_live, other._live) &&
+                Helper.AreEqual2(_can_use_hotplug_vbd, other._can_use_hotplug_vbd) &&
+                Helper.AreEqual2(_can_use_hotplug_vif, other._can_use_hotplug_vif) &&
+                Helper.AreEqual2(_PV_drivers_detected, other._PV_drivers_detected);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>os_version</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> os_version { get; set; }
+        public virtual Dictionary<string, string> os_version
+        {
+            get { return _os_version; }
+            set
+            {
+                if (!Helper.AreEqual(value, _os_version))
+                {
+                    _os_version = value;
+                    NotifyPropertyChanged("os_version");
+                }
+            }
+        }
+        private Dictionary<string, string> _os_version;
 
         /// <summary><c>PV_drivers_version</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> PV_drivers_version { get; set; }
+        public virtual Dictionary<string, string> PV_drivers_version
+        {
+            get { return _PV_drivers_version; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PV_drivers_version))
+                {
+                    _PV_drivers_version = value;
+                    NotifyPropertyChanged("PV_drivers_version");
+                }
+            }
+        }
+        private Dictionary<string, string> _PV_drivers_version;
 
         /// <summary><c>PV_drivers_up_to_date</c>: bool, RO/runtime. Deprecated since dundee.</summary>
-        public bool PV_drivers_up_to_date { get; set; }
+        public virtual bool PV_drivers_up_to_date
+        {
+            get { return _PV_drivers_up_to_date; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PV_drivers_up_to_date))
+                {
+                    _PV_drivers_up_to_date = value;
+                    NotifyPropertyChanged("PV_drivers_up_to_date");
+                }
+            }
+        }
+        private bool _PV_drivers_up_to_date;
 
         /// <summary><c>memory</c>: (string -&gt; string) map, RO/runtime. Removed in george: only older servers have it.</summary>
-        public Dictionary<string, string> memory { get; set; }
+        public virtual Dictionary<string, string> memory
+        {
+            get { return _memory; }
+            set
+            {
+                if (!Helper.AreEqual(value, _memory))
+                {
+                    _memory = value;
+                    NotifyPropertyChanged("memory");
+                }
+            }
+        }
+        private Dictionary<string, string> _memory;
 
         /// <summary><c>disks</c>: (string -&gt; string) map, RO/runtime. Removed in orlando: only older servers have it.</summary>
-        public Dictionary<string, string> disks { get; set; }
+        public virtual Dictionary<string, string> disks
+        {
+            get { return _disks; }
+            set
+            {
+                if (!Helper.AreEqual(value, _disks))
+                {
+                    _disks = value;
+                    NotifyPropertyChanged("disks");
+                }
+            }
+        }
+        private Dictionary<string, string> _disks;
 
         /// <summary><c>networks</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> networks { get; set; }
+        public virtual Dictionary<string, string> networks
+        {
+            get { return _networks; }
+            set
+            {
+                if (!Helper.AreEqual(value, _networks))
+                {
+                    _networks = value;
+                    NotifyPropertyChanged("networks");
+                }
+            }
+        }
+        private Dictionary<string, string> _networks;
 
         /// <summary><c>other</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> other { get; set; }
+        public virtual Dictionary<string, string> other
+        {
+            get { return _other; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other))
+                {
+                    _other = value;
+                    NotifyPropertyChanged("other");
+                }
+            }
+        }
+        private Dictionary<string, string> _other;
 
         /// <summary><c>last_updated</c>: datetime, RO/runtime.</summary>
-        public DateTime last_updated { get; set; }
+        public virtual DateTime last_updated
+        {
+            get { return _last_updated; }
+            set
+            {
+                if (!Helper.AreEqual(value, _last_updated))
+                {
+                    _last_updated = value;
+                    NotifyPropertyChanged("last_updated");
+                }
+            }
+        }
+        private DateTime _last_updated;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>live</c>: bool, RO/runtime.</summary>
-        public bool live { get; set; }
+        public virtual bool live
+        {
+            get { return _live; }
+            set
+            {
+                if (!Helper.AreEqual(value, _live))
+                {
+                    _live = value;
+                    NotifyPropertyChanged("live");
+                }
+            }
+        }
+        private bool _live;
 
         /// <summary><c>can_use_hotplug_vbd</c>: enum tristate_type, RO/runtime.</summary>
-        public tristate_type can_use_hotplug_vbd { get; set; }
+        public virtual tristate_type can_use_hotplug_vbd
+        {
+            get { return _can_use_hotplug_vbd; }
+            set
+            {
+                if (!Helper.AreEqual(value, _can_use_hotplug_vbd))
+                {
+                    _can_use_hotplug_vbd = value;
+                    NotifyPropertyChanged("can_use_hotplug_vbd");
+                }
+            }
+        }
+        private tristate_type _can_use_hotplug_vbd;
 
         /// <summary><c>can_use_hotplug_vif</c>: enum tristate_type, RO/runtime.</summary>
-        public tristate_type can_use_hotplug_vif { get; set; }
+        public virtual tristate_type can_use_hotplug_vif
+        {
+            get { return _can_use_hotplug_vif; }
+            set
+            {
+                if (!Helper.AreEqual(value, _can_use_hotplug_vif))
+                {
+                    _can_use_hotplug_vif = value;
+                    NotifyPropertyChanged("can_use_hotplug_vif");
+                }
+            }
+        }
+        private tristate_type _can_use_hotplug_vif;
 
         /// <summary><c>PV_drivers_detected</c>: bool, RO/runtime.</summary>
-        public bool PV_drivers_detected { get; set; }
+        public virtual bool PV_drivers_detected
+        {
+            get { return _PV_drivers_detected; }
+            set
+            {
+                if (!Helper.AreEqual(value, _PV_drivers_detected))
+                {
+                    _PV_drivers_detected = value;
+                    NotifyPropertyChanged("PV_drivers_detected");
+                }
+            }
+        }
+        private bool _PV_drivers_detected;
 
         /// <summary><c>VM_guest_metrics.get_all_records</c> (libxenapi <c>xenapi_vm_guest_metrics_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

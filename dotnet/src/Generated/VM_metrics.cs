@@ -16,16 +16,16 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public VM_metrics()
         {
-            uuid = "";
-            VCPUs_utilisation = new Dictionary<long, double>();
-            VCPUs_CPU = new Dictionary<long, long>();
-            VCPUs_params = new Dictionary<string, string>();
-            VCPUs_flags = new Dictionary<long, string[]>();
-            state = Array.Empty<string>();
-            start_time = Conv.Epoch;
-            install_time = Conv.Epoch;
-            last_updated = Conv.Epoch;
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _VCPUs_utilisation = new Dictionary<long, double>();
+            _VCPUs_CPU = new Dictionary<long, long>();
+            _VCPUs_params = new Dictionary<string, string>();
+            _VCPUs_flags = new Dictionary<long, string[]>();
+            _state = Array.Empty<string>();
+            _start_time = Conv.Epoch;
+            _install_time = Conv.Epoch;
+            _last_updated = Conv.Epoch;
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -36,22 +36,22 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[16];
             Native.xenapi_vm_metrics_record_fields(r, f, (UIntPtr)16);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            memory_actual = f[1].i;
-            VCPUs_number = f[2].i;
-            VCPUs_utilisation = Conv.R_map_int_to_float_end(f[3].p);
-            VCPUs_CPU = Conv.R_map_int_to_int_end(f[4].p);
-            VCPUs_params = Conv.StringMap(f[5].p, Seen, 5);
-            VCPUs_flags = Conv.R_map_int_to_set_string_end(f[6].p);
-            state = Conv.R_set_string(f[7].p);
-            start_time = Conv.Time(f[8].i);
-            install_time = Conv.Time(f[9].i);
-            last_updated = Conv.Time(f[10].i);
-            other_config = Conv.StringMap(f[11].p, Seen, 11);
-            hvm = (f[12].i != 0);
-            nested_virt = (f[13].i != 0);
-            nomigrate = (f[14].i != 0);
-            current_domain_type = domain_type_helper.FromNative((int)f[15].i);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _memory_actual = f[1].i;
+            _VCPUs_number = f[2].i;
+            _VCPUs_utilisation = Conv.R_map_int_to_float_end(f[3].p);
+            _VCPUs_CPU = Conv.R_map_int_to_int_end(f[4].p);
+            _VCPUs_params = Conv.StringMap(f[5].p, Seen, 5);
+            _VCPUs_flags = Conv.R_map_int_to_set_string_end(f[6].p);
+            _state = Conv.R_set_string(f[7].p);
+            _start_time = Conv.Time(f[8].i);
+            _install_time = Conv.Time(f[9].i);
+            _last_updated = Conv.Time(f[10].i);
+            _other_config = Conv.StringMap(f[11].p, Seen, 11);
+            _hvm = (f[12].i != 0);
+            _nested_virt = (f[13].i != 0);
+            _nomigrate = (f[14].i != 0);
+            _current_domain_type = domain_type_helper.FromNative((int)f[15].i);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -91,53 +91,270 @@ namespace XenAPI
             current_domain_type = record.current_domain_type;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(VM_metrics other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_memory_actual, other._memory_actual) &&
+                Helper.AreEqual2(_VCPUs_number, other._VCPUs_number) &&
+                Helper.AreEqual2(_VCPUs_utilisation, other._VCPUs_utilisation) &&
+                Helper.AreEqual2(_VCPUs_CPU, other._VCPUs_CPU) &&
+                Helper.AreEqual2(_VCPUs_params, other._VCPUs_params) &&
+                Helper.AreEqual2(_VCPUs_flags, other._VCPUs_flags) &&
+                Helper.AreEqual2(_state, other._state) &&
+                Helper.AreEqual2(_start_time, other._start_time) &&
+                Helper.AreEqual2(_install_time, other._install_time) &&
+                Helper.AreEqual2(_last_updated, other._last_updated) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_hvm, other._hvm) &&
+                Helper.AreEqual2(_nested_virt, other._nested_virt) &&
+                Helper.AreEqual2(_nomigrate, other._nomigrate) &&
+                Helper.AreEqual2(_current_domain_type, other._current_domain_type);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>memory_actual</c>: int, RO/runtime.</summary>
-        public long memory_actual { get; set; }
+        public virtual long memory_actual
+        {
+            get { return _memory_actual; }
+            set
+            {
+                if (!Helper.AreEqual(value, _memory_actual))
+                {
+                    _memory_actual = value;
+                    NotifyPropertyChanged("memory_actual");
+                }
+            }
+        }
+        private long _memory_actual;
 
         /// <summary><c>VCPUs_number</c>: int, RO/runtime.</summary>
-        public long VCPUs_number { get; set; }
+        public virtual long VCPUs_number
+        {
+            get { return _VCPUs_number; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VCPUs_number))
+                {
+                    _VCPUs_number = value;
+                    NotifyPropertyChanged("VCPUs_number");
+                }
+            }
+        }
+        private long _VCPUs_number;
 
         /// <summary><c>VCPUs_utilisation</c>: (int -&gt; float) map, RO/runtime. Removed in tampa: only older servers have it.</summary>
-        public Dictionary<long, double> VCPUs_utilisation { get; set; }
+        public virtual Dictionary<long, double> VCPUs_utilisation
+        {
+            get { return _VCPUs_utilisation; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VCPUs_utilisation))
+                {
+                    _VCPUs_utilisation = value;
+                    NotifyPropertyChanged("VCPUs_utilisation");
+                }
+            }
+        }
+        private Dictionary<long, double> _VCPUs_utilisation;
 
         /// <summary><c>VCPUs_CPU</c>: (int -&gt; int) map, RO/runtime.</summary>
-        public Dictionary<long, long> VCPUs_CPU { get; set; }
+        public virtual Dictionary<long, long> VCPUs_CPU
+        {
+            get { return _VCPUs_CPU; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VCPUs_CPU))
+                {
+                    _VCPUs_CPU = value;
+                    NotifyPropertyChanged("VCPUs_CPU");
+                }
+            }
+        }
+        private Dictionary<long, long> _VCPUs_CPU;
 
         /// <summary><c>VCPUs_params</c>: (string -&gt; string) map, RO/runtime.</summary>
-        public Dictionary<string, string> VCPUs_params { get; set; }
+        public virtual Dictionary<string, string> VCPUs_params
+        {
+            get { return _VCPUs_params; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VCPUs_params))
+                {
+                    _VCPUs_params = value;
+                    NotifyPropertyChanged("VCPUs_params");
+                }
+            }
+        }
+        private Dictionary<string, string> _VCPUs_params;
 
         /// <summary><c>VCPUs_flags</c>: (int -&gt; string set) map, RO/runtime.</summary>
-        public Dictionary<long, string[]> VCPUs_flags { get; set; }
+        public virtual Dictionary<long, string[]> VCPUs_flags
+        {
+            get { return _VCPUs_flags; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VCPUs_flags))
+                {
+                    _VCPUs_flags = value;
+                    NotifyPropertyChanged("VCPUs_flags");
+                }
+            }
+        }
+        private Dictionary<long, string[]> _VCPUs_flags;
 
         /// <summary><c>state</c>: string set, RO/runtime.</summary>
-        public string[] state { get; set; }
+        public virtual string[] state
+        {
+            get { return _state; }
+            set
+            {
+                if (!Helper.AreEqual(value, _state))
+                {
+                    _state = value;
+                    NotifyPropertyChanged("state");
+                }
+            }
+        }
+        private string[] _state;
 
         /// <summary><c>start_time</c>: datetime, RO/runtime.</summary>
-        public DateTime start_time { get; set; }
+        public virtual DateTime start_time
+        {
+            get { return _start_time; }
+            set
+            {
+                if (!Helper.AreEqual(value, _start_time))
+                {
+                    _start_time = value;
+                    NotifyPropertyChanged("start_time");
+                }
+            }
+        }
+        private DateTime _start_time;
 
         /// <summary><c>install_time</c>: datetime, RO/runtime.</summary>
-        public DateTime install_time { get; set; }
+        public virtual DateTime install_time
+        {
+            get { return _install_time; }
+            set
+            {
+                if (!Helper.AreEqual(value, _install_time))
+                {
+                    _install_time = value;
+                    NotifyPropertyChanged("install_time");
+                }
+            }
+        }
+        private DateTime _install_time;
 
         /// <summary><c>last_updated</c>: datetime, RO/runtime.</summary>
-        public DateTime last_updated { get; set; }
+        public virtual DateTime last_updated
+        {
+            get { return _last_updated; }
+            set
+            {
+                if (!Helper.AreEqual(value, _last_updated))
+                {
+                    _last_updated = value;
+                    NotifyPropertyChanged("last_updated");
+                }
+            }
+        }
+        private DateTime _last_updated;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>hvm</c>: bool, RO/runtime.</summary>
-        public bool hvm { get; set; }
+        public virtual bool hvm
+        {
+            get { return _hvm; }
+            set
+            {
+                if (!Helper.AreEqual(value, _hvm))
+                {
+                    _hvm = value;
+                    NotifyPropertyChanged("hvm");
+                }
+            }
+        }
+        private bool _hvm;
 
         /// <summary><c>nested_virt</c>: bool, RO/runtime.</summary>
-        public bool nested_virt { get; set; }
+        public virtual bool nested_virt
+        {
+            get { return _nested_virt; }
+            set
+            {
+                if (!Helper.AreEqual(value, _nested_virt))
+                {
+                    _nested_virt = value;
+                    NotifyPropertyChanged("nested_virt");
+                }
+            }
+        }
+        private bool _nested_virt;
 
         /// <summary><c>nomigrate</c>: bool, RO/runtime.</summary>
-        public bool nomigrate { get; set; }
+        public virtual bool nomigrate
+        {
+            get { return _nomigrate; }
+            set
+            {
+                if (!Helper.AreEqual(value, _nomigrate))
+                {
+                    _nomigrate = value;
+                    NotifyPropertyChanged("nomigrate");
+                }
+            }
+        }
+        private bool _nomigrate;
 
         /// <summary><c>current_domain_type</c>: enum domain_type, RO/runtime.</summary>
-        public domain_type current_domain_type { get; set; }
+        public virtual domain_type current_domain_type
+        {
+            get { return _current_domain_type; }
+            set
+            {
+                if (!Helper.AreEqual(value, _current_domain_type))
+                {
+                    _current_domain_type = value;
+                    NotifyPropertyChanged("current_domain_type");
+                }
+            }
+        }
+        private domain_type _current_domain_type;
 
         /// <summary><c>VM_metrics.get_all_records</c> (libxenapi <c>xenapi_vm_metrics_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

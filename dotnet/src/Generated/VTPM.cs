@@ -16,9 +16,9 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public VTPM()
         {
-            uuid = "";
-            allowed_operations = new List<vtpm_operations>();
-            current_operations = new Dictionary<string, vtpm_operations>();
+            _uuid = "";
+            _allowed_operations = new List<vtpm_operations>();
+            _current_operations = new Dictionary<string, vtpm_operations>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -29,14 +29,14 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[8];
             Native.xenapi_vtpm_record_fields(r, f, (UIntPtr)8);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            allowed_operations = Conv.R_set_enum_vtpm_operations(f[1].p);
-            current_operations = Conv.R_map_string_to_enum_vtpm_operations_end(f[2].p);
-            VM = Conv.Ref<VM>(f[3].p, Seen, 3);
-            backend = Conv.Ref<VM>(f[4].p, Seen, 4);
-            persistence_backend = persistence_backend_helper.FromNative((int)f[5].i);
-            is_unique = (f[6].i != 0);
-            is_protected = (f[7].i != 0);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _allowed_operations = Conv.R_set_enum_vtpm_operations(f[1].p);
+            _current_operations = Conv.R_map_string_to_enum_vtpm_operations_end(f[2].p);
+            _VM = Conv.Ref<VM>(f[3].p, Seen, 3);
+            _backend = Conv.Ref<VM>(f[4].p, Seen, 4);
+            _persistence_backend = persistence_backend_helper.FromNative((int)f[5].i);
+            _is_unique = (f[6].i != 0);
+            _is_protected = (f[7].i != 0);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -68,29 +68,143 @@ namespace XenAPI
             is_protected = record.is_protected;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal); <paramref name="ignoreCurrentOperations"/> leaves out <c>current_operations</c>.</summary>
+        public bool DeepEquals(VTPM other, bool ignoreCurrentOperations)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            if (!ignoreCurrentOperations && !Helper.AreEqual2(_current_operations, other._current_operations))
+                return false;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_allowed_operations, other._allowed_operations) &&
+                Helper.AreEqual2(_VM, other._VM) &&
+                Helper.AreEqual2(_backend, other._backend) &&
+                Helper.AreEqual2(_persistence_backend, other._persistence_backend) &&
+                Helper.AreEqual2(_is_unique, other._is_unique) &&
+                Helper.AreEqual2(_is_protected, other._is_protected);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>allowed_operations</c>: enum vtpm_operations set, RO/runtime.</summary>
-        public List<vtpm_operations> allowed_operations { get; set; }
+        public virtual List<vtpm_operations> allowed_operations
+        {
+            get { return _allowed_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _allowed_operations))
+                {
+                    _allowed_operations = value;
+                    NotifyPropertyChanged("allowed_operations");
+                }
+            }
+        }
+        private List<vtpm_operations> _allowed_operations;
 
         /// <summary><c>current_operations</c>: (string -&gt; enum vtpm_operations) map, RO/runtime.</summary>
-        public Dictionary<string, vtpm_operations> current_operations { get; set; }
+        public virtual Dictionary<string, vtpm_operations> current_operations
+        {
+            get { return _current_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _current_operations))
+                {
+                    _current_operations = value;
+                    NotifyPropertyChanged("current_operations");
+                }
+            }
+        }
+        private Dictionary<string, vtpm_operations> _current_operations;
 
         /// <summary><c>VM</c>: VM ref, RO/constructor.</summary>
-        public XenRef<VM> VM { get; set; }
+        public virtual XenRef<VM> VM
+        {
+            get { return _VM; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VM))
+                {
+                    _VM = value;
+                    NotifyPropertyChanged("VM");
+                }
+            }
+        }
+        private XenRef<VM> _VM;
 
         /// <summary><c>backend</c>: VM ref, RO/runtime.</summary>
-        public XenRef<VM> backend { get; set; }
+        public virtual XenRef<VM> backend
+        {
+            get { return _backend; }
+            set
+            {
+                if (!Helper.AreEqual(value, _backend))
+                {
+                    _backend = value;
+                    NotifyPropertyChanged("backend");
+                }
+            }
+        }
+        private XenRef<VM> _backend;
 
         /// <summary><c>persistence_backend</c>: enum persistence_backend, RO/runtime. Prototype since 22.26.0: may change.</summary>
-        public persistence_backend persistence_backend { get; set; }
+        public virtual persistence_backend persistence_backend
+        {
+            get { return _persistence_backend; }
+            set
+            {
+                if (!Helper.AreEqual(value, _persistence_backend))
+                {
+                    _persistence_backend = value;
+                    NotifyPropertyChanged("persistence_backend");
+                }
+            }
+        }
+        private persistence_backend _persistence_backend;
 
         /// <summary><c>is_unique</c>: bool, RO/constructor. Prototype since 22.26.0: may change.</summary>
-        public bool is_unique { get; set; }
+        public virtual bool is_unique
+        {
+            get { return _is_unique; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_unique))
+                {
+                    _is_unique = value;
+                    NotifyPropertyChanged("is_unique");
+                }
+            }
+        }
+        private bool _is_unique;
 
         /// <summary><c>is_protected</c>: bool, RO/runtime. Prototype since 22.26.0: may change.</summary>
-        public bool is_protected { get; set; }
+        public virtual bool is_protected
+        {
+            get { return _is_protected; }
+            set
+            {
+                if (!Helper.AreEqual(value, _is_protected))
+                {
+                    _is_protected = value;
+                    NotifyPropertyChanged("is_protected");
+                }
+            }
+        }
+        private bool _is_protected;
 
         /// <summary><c>VTPM.get_all_records</c> (libxenapi <c>xenapi_vtpm_get_all_records</c>). Prototype since 22.26.0: may change.</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,10 +16,10 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public VUSB()
         {
-            uuid = "";
-            allowed_operations = new List<vusb_operations>();
-            current_operations = new Dictionary<string, vusb_operations>();
-            other_config = new Dictionary<string, string>();
+            _uuid = "";
+            _allowed_operations = new List<vusb_operations>();
+            _current_operations = new Dictionary<string, vusb_operations>();
+            _other_config = new Dictionary<string, string>();
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -30,13 +30,13 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[7];
             Native.xenapi_vusb_record_fields(r, f, (UIntPtr)7);
-            uuid = Conv.Str(f[0].p, Seen, 0);
-            allowed_operations = Conv.R_set_enum_vusb_operations(f[1].p);
-            current_operations = Conv.R_map_string_to_enum_vusb_operations_end(f[2].p);
-            VM = Conv.Ref<VM>(f[3].p, Seen, 3);
-            USB_group = Conv.Ref<USB_group>(f[4].p, Seen, 4);
-            other_config = Conv.StringMap(f[5].p, Seen, 5);
-            currently_attached = (f[6].i != 0);
+            _uuid = Conv.Str(f[0].p, Seen, 0);
+            _allowed_operations = Conv.R_set_enum_vusb_operations(f[1].p);
+            _current_operations = Conv.R_map_string_to_enum_vusb_operations_end(f[2].p);
+            _VM = Conv.Ref<VM>(f[3].p, Seen, 3);
+            _USB_group = Conv.Ref<USB_group>(f[4].p, Seen, 4);
+            _other_config = Conv.StringMap(f[5].p, Seen, 5);
+            _currently_attached = (f[6].i != 0);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -67,26 +67,127 @@ namespace XenAPI
             currently_attached = record.currently_attached;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal); <paramref name="ignoreCurrentOperations"/> leaves out <c>current_operations</c>.</summary>
+        public bool DeepEquals(VUSB other, bool ignoreCurrentOperations)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            if (!ignoreCurrentOperations && !Helper.AreEqual2(_current_operations, other._current_operations))
+                return false;
+            return Helper.AreEqual2(_uuid, other._uuid) &&
+                Helper.AreEqual2(_allowed_operations, other._allowed_operations) &&
+                Helper.AreEqual2(_VM, other._VM) &&
+                Helper.AreEqual2(_USB_group, other._USB_group) &&
+                Helper.AreEqual2(_other_config, other._other_config) &&
+                Helper.AreEqual2(_currently_attached, other._currently_attached);
+        }
+
         /// <summary><c>uuid</c>: string, RO/runtime.</summary>
-        public string uuid { get; set; }
+        public virtual string uuid
+        {
+            get { return _uuid; }
+            set
+            {
+                if (!Helper.AreEqual(value, _uuid))
+                {
+                    _uuid = value;
+                    NotifyPropertyChanged("uuid");
+                }
+            }
+        }
+        private string _uuid;
 
         /// <summary><c>allowed_operations</c>: enum vusb_operations set, RO/runtime.</summary>
-        public List<vusb_operations> allowed_operations { get; set; }
+        public virtual List<vusb_operations> allowed_operations
+        {
+            get { return _allowed_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _allowed_operations))
+                {
+                    _allowed_operations = value;
+                    NotifyPropertyChanged("allowed_operations");
+                }
+            }
+        }
+        private List<vusb_operations> _allowed_operations;
 
         /// <summary><c>current_operations</c>: (string -&gt; enum vusb_operations) map, RO/runtime.</summary>
-        public Dictionary<string, vusb_operations> current_operations { get; set; }
+        public virtual Dictionary<string, vusb_operations> current_operations
+        {
+            get { return _current_operations; }
+            set
+            {
+                if (!Helper.AreEqual(value, _current_operations))
+                {
+                    _current_operations = value;
+                    NotifyPropertyChanged("current_operations");
+                }
+            }
+        }
+        private Dictionary<string, vusb_operations> _current_operations;
 
         /// <summary><c>VM</c>: VM ref, RO/runtime.</summary>
-        public XenRef<VM> VM { get; set; }
+        public virtual XenRef<VM> VM
+        {
+            get { return _VM; }
+            set
+            {
+                if (!Helper.AreEqual(value, _VM))
+                {
+                    _VM = value;
+                    NotifyPropertyChanged("VM");
+                }
+            }
+        }
+        private XenRef<VM> _VM;
 
         /// <summary><c>USB_group</c>: USB_group ref, RO/runtime.</summary>
-        public XenRef<USB_group> USB_group { get; set; }
+        public virtual XenRef<USB_group> USB_group
+        {
+            get { return _USB_group; }
+            set
+            {
+                if (!Helper.AreEqual(value, _USB_group))
+                {
+                    _USB_group = value;
+                    NotifyPropertyChanged("USB_group");
+                }
+            }
+        }
+        private XenRef<USB_group> _USB_group;
 
         /// <summary><c>other_config</c>: (string -&gt; string) map, RW.</summary>
-        public Dictionary<string, string> other_config { get; set; }
+        public virtual Dictionary<string, string> other_config
+        {
+            get { return _other_config; }
+            set
+            {
+                if (!Helper.AreEqual(value, _other_config))
+                {
+                    _other_config = value;
+                    NotifyPropertyChanged("other_config");
+                }
+            }
+        }
+        private Dictionary<string, string> _other_config;
 
         /// <summary><c>currently_attached</c>: bool, RO/runtime.</summary>
-        public bool currently_attached { get; set; }
+        public virtual bool currently_attached
+        {
+            get { return _currently_attached; }
+            set
+            {
+                if (!Helper.AreEqual(value, _currently_attached))
+                {
+                    _currently_attached = value;
+                    NotifyPropertyChanged("currently_attached");
+                }
+            }
+        }
+        private bool _currently_attached;
 
         /// <summary><c>VUSB.get_all_records</c> (libxenapi <c>xenapi_vusb_get_all_records</c>).</summary>
         /// <param name="session">The logged-in session the call goes through.</param>

@@ -16,10 +16,10 @@ namespace XenAPI
         /// <c>unknown</c> enums, null references (the Unix epoch for dates).</summary>
         public Vdi_nbd_server_info()
         {
-            exportname = "";
-            address = "";
-            cert = "";
-            subject = "";
+            _exportname = "";
+            _address = "";
+            _cert = "";
+            _subject = "";
         }
 
         // Strings and references seen last at each field, reused when the next record has the same text.
@@ -30,11 +30,11 @@ namespace XenAPI
         {
             Field* f = stackalloc Field[5];
             Native.xenapi_vdi_nbd_server_info_record_fields(r, f, (UIntPtr)5);
-            exportname = Conv.Str(f[0].p, Seen, 0);
-            address = Conv.Str(f[1].p, Seen, 1);
-            port = f[2].i;
-            cert = Conv.Str(f[3].p, Seen, 3);
-            subject = Conv.Str(f[4].p, Seen, 4);
+            _exportname = Conv.Str(f[0].p, Seen, 0);
+            _address = Conv.Str(f[1].p, Seen, 1);
+            _port = f[2].i;
+            _cert = Conv.Str(f[3].p, Seen, 3);
+            _subject = Conv.Str(f[4].p, Seen, 4);
         }
 
         /// <summary>Reads the record from the borrowed untyped value handle <paramref name="value"/>
@@ -63,20 +63,94 @@ namespace XenAPI
             subject = record.subject;
         }
 
+        /// <summary>Whether <paramref name="other"/> has the same value in every field (null and an empty collection count as equal).</summary>
+        public bool DeepEquals(Vdi_nbd_server_info other)
+        {
+            if (ReferenceEquals(null, other))
+                return false;
+            if (ReferenceEquals(this, other))
+                return true;
+            return Helper.AreEqual2(_exportname, other._exportname) &&
+                Helper.AreEqual2(_address, other._address) &&
+                Helper.AreEqual2(_port, other._port) &&
+                Helper.AreEqual2(_cert, other._cert) &&
+                Helper.AreEqual2(_subject, other._subject);
+        }
+
         /// <summary><c>exportname</c>: string, RO/runtime.</summary>
-        public string exportname { get; set; }
+        public virtual string exportname
+        {
+            get { return _exportname; }
+            set
+            {
+                if (!Helper.AreEqual(value, _exportname))
+                {
+                    _exportname = value;
+                    NotifyPropertyChanged("exportname");
+                }
+            }
+        }
+        private string _exportname;
 
         /// <summary><c>address</c>: string, RO/runtime.</summary>
-        public string address { get; set; }
+        public virtual string address
+        {
+            get { return _address; }
+            set
+            {
+                if (!Helper.AreEqual(value, _address))
+                {
+                    _address = value;
+                    NotifyPropertyChanged("address");
+                }
+            }
+        }
+        private string _address;
 
         /// <summary><c>port</c>: int, RO/runtime.</summary>
-        public long port { get; set; }
+        public virtual long port
+        {
+            get { return _port; }
+            set
+            {
+                if (!Helper.AreEqual(value, _port))
+                {
+                    _port = value;
+                    NotifyPropertyChanged("port");
+                }
+            }
+        }
+        private long _port;
 
         /// <summary><c>cert</c>: string, RO/runtime.</summary>
-        public string cert { get; set; }
+        public virtual string cert
+        {
+            get { return _cert; }
+            set
+            {
+                if (!Helper.AreEqual(value, _cert))
+                {
+                    _cert = value;
+                    NotifyPropertyChanged("cert");
+                }
+            }
+        }
+        private string _cert;
 
         /// <summary><c>subject</c>: string, RO/runtime.</summary>
-        public string subject { get; set; }
+        public virtual string subject
+        {
+            get { return _subject; }
+            set
+            {
+                if (!Helper.AreEqual(value, _subject))
+                {
+                    _subject = value;
+                    NotifyPropertyChanged("subject");
+                }
+            }
+        }
+        private string _subject;
 
     }
 }
