@@ -1918,13 +1918,13 @@ mod tests {
             "public static void start(Session session, string _vm, bool _start_paused, bool _force)",
             "public static XenRef<Task> async_start(Session session, string _vm, bool \
              _start_paused, bool _force)",
-            "public vm_power_state power_state { get; set; }",
-            "public long memory_static_max { get; set; }",
-            "public XenRef<Host> resident_on { get; set; }",
-            "public List<XenRef<VBD>> VBDs { get; set; }",
-            "public string[] tags { get; set; }",
-            "public List<vm_operations> allowed_operations { get; set; }",
-            "public Dictionary<string, string> other_config { get; set; }",
+            "public virtual vm_power_state power_state\n",
+            "public virtual long memory_static_max\n",
+            "public virtual XenRef<Host> resident_on\n",
+            "public virtual List<XenRef<VBD>> VBDs\n",
+            "public virtual string[] tags\n",
+            "public virtual List<vm_operations> allowed_operations\n",
+            "public virtual Dictionary<string, string> other_config\n",
             "public static void add_to_other_config(Session session, string _vm, string _key, \
              string _value)",
         ] {
@@ -1934,22 +1934,26 @@ mod tests {
             "public static EventBatch from(Session session, string[] _classes, string _token, \
              double _timeout)"
         ));
-        assert!(file("Event").contains("public object snapshot { get; set; }"));
-        assert!(file("EventBatch").contains("public List<Event> events { get; set; }"));
+        assert!(file("Event").contains("public virtual object snapshot\n"));
+        assert!(file("EventBatch").contains("public virtual List<Event> events\n"));
         assert!(file("EventBatch")
-            .contains("public Dictionary<string, long> valid_ref_counts { get; set; }"));
+            .contains("public virtual Dictionary<string, long> valid_ref_counts\n"));
         assert!(file("VM_metrics")
-            .contains("public Dictionary<long, double> VCPUs_utilisation { get; set; }"));
+            .contains("public virtual Dictionary<long, double> VCPUs_utilisation\n"));
         assert!(file("Host_cpu").contains("public partial class Host_cpu : XenObject<Host_cpu>"));
         assert!(file("Sr_stat").contains("public partial class Sr_stat : XenObject<Sr_stat>"));
         assert!(file("Enums").contains("balance_slb = "));
         assert!(file("FailureCodes")
             .contains("public const string HANDLE_INVALID = \"HANDLE_INVALID\";"));
         assert!(file("Session").contains("public partial class Session : XenObject<Session>"));
+        assert!(
+            file("VM").contains("public bool DeepEquals(VM other, bool ignoreCurrentOperations)")
+        );
+        assert!(file("VM").contains("NotifyPropertyChanged(\"name_label\");"));
         for sig in [
             "public static Session get_record(Session session, string _session)",
             "public static XenRef<Host> get_this_host(Session session, string _session)",
-            "public XenRef<Host> this_host { get; set; }",
+            "public XenRef<Host> this_host\n",
         ] {
             assert!(file("Session").contains(sig), "Session.cs: {sig}");
         }
