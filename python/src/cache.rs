@@ -127,6 +127,15 @@ impl PyCache {
     }
 }
 
+impl Drop for PyCache {
+    fn drop(&mut self) {
+        // Closing may make a call (event.inject) and wait for the thread: without the GIL, as a
+        // session's logout on drop, since the server may be Python code in this very process.
+        let inner = &self.inner;
+        Python::attach(|py| py.detach(|| inner.close()));
+    }
+}
+
 /// The cache at one moment.
 #[pyclass(frozen, module = "xenapi_rs._native", name = "Snapshot")]
 pub struct PySnapshot {
